@@ -1,0 +1,50 @@
+# reckon's front door: a thin layer over CMake. See README.md.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+.PHONY: all build deps deps-peers test asan demo bench docs clean lint
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+deps-peers:
+	@scripts/install-deps.sh --peers
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Every test suite; the peers (pandas, DuckDB, PyTorch) are installed first.
+test: deps-peers $(BUILD)/CMakeCache.txt
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps-peers
+	@cmake -S . -B $(ASAN_BUILD) -DRECKON_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  RECKON_SANITIZED=1 ctest --output-on-failure -j $(JOBS) --timeout 1800
+
+demo: build
+	@scripts/demo.sh $(BUILD)/reckon
+
+bench: deps-peers build
+	@bench/run.sh $(BUILD)/reckon
+
+# Regenerate docs/cli/<command>.md from the flag tables.
+docs: build
+	@$(BUILD)/reckon docs docs/cli
+
+lint:
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+	  --suppress=missingIncludeSystem -I include src 2>&1 | head -40
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,12 @@
+# The build reports itself: what it found and what it turned off, and why.
+message(STATUS "")
+message(STATUS "reckon ${PROJECT_VERSION} (${RECKON_GIT_REVISION}), ${CMAKE_BUILD_TYPE}, ${CMAKE_C_COMPILER_ID} ${CMAKE_C_COMPILER_VERSION}")
+message(STATUS "  built with : ${RECKON_FEATURES}")
+if(RECKON_TURNED_OFF)
+  foreach(item ${RECKON_TURNED_OFF})
+    message(STATUS "  turned off : ${item}")
+  endforeach()
+else()
+  message(STATUS "  turned off : nothing")
+endif()
+message(STATUS "")

@@ -1,0 +1,94 @@
+/*
+ * reckon/io.h: reading and writing tables.
+ *
+ * Readers produce rk_batch values (reckon/core.h) in bounded memory; writers take them through
+ * one table-sink interface, so every producer (synth, convert, preprocess) writes CSV or Parquet
+ * alike. Formats: CSV/TSV (RFC 4180, gzip and zstd by extension), Parquet (src/io/parquet/),
+ * Merlin schema (src/io/schema.c).
+ */
+#ifndef RECKON_IO_H
+#define RECKON_IO_H
+
+#include "reckon/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * CSV reader (src/io/csv_read.c)
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  char sep;                   /* field separator, default ',' */
+  bool header;                /* first record names the columns (default true) */
+  const char *const *na_values;  /* strings read as null (e.g. "\\N"); an empty field is always null */
+  int n_na_values;
+  /* Column names when header is false (else "c0", "c1", ...). */
+  const char *const *column_names;
+  int n_column_names;
+  /* Types given by name; other columns are inferred from the first infer_rows records as
+   * int64, float64 or string. */
+  const char *const *typed_names;
+  const rk_coltype *typed_types;
+  int n_typed;
+  int64_t infer_rows;         /* default 10000 */
+  int64_t batch_rows;         /* rows per batch from rk_csv_next (default 65536) */
+  int threads;                /* parse threads; 0 = rk_num_threads() */
+  const char *label;          /* name used in messages (default: the path) */
+} rk_csv_options;
+
+void rk_csv_options_default(rk_csv_options *opts);
+/* Parse a --csv_sep value: ",", "\t", "tab", "\\t", or any single byte. */
+rk_status rk_csv_parse_sep(const char *text, char *sep);
+
+typedef struct rk_csv_reader rk_csv_reader;
+
+/* Opens a file (".gz" and ".zst" are decompressed as they stream) and settles the columns.
+ * Errors name the file, the row (1-based data rows, header excluded), the column and what was
+ * expected: "cannot parse 'x1' as int64 in 'train.csv' row 1042, column 'user_id'". */
+rk_status rk_csv_open(rk_csv_reader **reader, const char *path, const rk_csv_options *opts);
+int rk_csv_num_columns(const rk_csv_reader *reader);
+const char *rk_csv_column_name(const rk_csv_reader *reader, int col);
+rk_coltype rk_csv_column_type(const rk_csv_reader *reader, int col);
+/* Fills `batch` (initialised by the reader on first use; reuse it between calls) with the next
+ * rows; batch->nrows == 0 at the end. */
+rk_status rk_csv_next(rk_csv_reader *reader, rk_batch *batch);
+/* Bytes of (decompressed) input consumed so far, for progress. */
+int64_t rk_csv_bytes_read(const rk_csv_reader *reader);
+void rk_csv_close(rk_csv_reader *reader);
+/* The whole file as one batch. */
+rk_status rk_csv_read_all(const char *path, const rk_csv_options *opts, rk_batch *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Table sinks (src/io/sink.c): the one interface every writer implements.
+ * rk_sink_open picks the format from the path's extension: .csv / .tsv (optionally .gz or .zst),
+ * .parquet. Output goes to a temporary name and is renamed by rk_sink_close, so a failed or
+ * aborted write never leaves a half file under the final name.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  char sep;                   /* CSV: 0 = ',' (or '\t' for .tsv) */
+  const char *na_value;       /* CSV: text written for nulls (default empty) */
+  const char *compression;    /* Parquet: "snappy" (default), "zstd", "gzip", "uncompressed" */
+  int64_t row_group_size;     /* Parquet: rows per row group (0 = writer default) */
+} rk_sink_options;
+
+typedef struct rk_table_sink rk_table_sink;
+struct rk_table_sink {
+  rk_status (*write)(rk_table_sink *sink, const rk_batch *batch);
+  rk_status (*close)(rk_table_sink *sink);   /* finish, rename into place, free */
+  void (*abort)(rk_table_sink *sink);        /* discard the temporary file, free */
+};
+
+void rk_sink_options_default(rk_sink_options *opts);
+rk_status rk_sink_open(rk_table_sink **sink, const char *path, const rk_sink_options *opts);
+static inline rk_status rk_sink_write(rk_table_sink *sink, const rk_batch *batch) { return sink->write(sink, batch); }
+static inline rk_status rk_sink_close(rk_table_sink *sink) { return sink->close(sink); }
+static inline void rk_sink_abort(rk_table_sink *sink) { sink->abort(sink); }
+
+/* CSV writer behind rk_sink_open (src/io/csv_write.c). */
+rk_status rk_csv_sink_open(rk_table_sink **sink, const char *path, const rk_sink_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RECKON_IO_H */

@@ -1,0 +1,109 @@
+/*
+ * Small file-system helpers shared by every writer: atomic replace, whole-file read, mkdir -p.
+ * Atomic writes go to a temporary name in the same folder and are renamed at the end, so a crash
+ * or a full disk never leaves a half-written file under the final name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reckon/core.h"
+
+rk_status rk_write_file_atomic(const char *path, const void *data, size_t size) {
+  size_t n = strlen(path) + 32;
+  char *tmp = rk_malloc(n);
+  if (!tmp) return RK_ENOMEM;
+  snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    rk_status s = rk_error(RK_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+    rk_free(tmp);
+    return s;
+  }
+  const char *p = data;
+  size_t left = size;
+  while (left > 0) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      rk_status s = rk_error(RK_EIO, "cannot write '%s': %s", path, strerror(errno));
+      close(fd);
+      unlink(tmp);
+      rk_free(tmp);
+      return s;
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  if (close(fd) != 0 || rename(tmp, path) != 0) {
+    rk_status s = rk_error(RK_EIO, "cannot write '%s': %s", path, strerror(errno));
+    unlink(tmp);
+    rk_free(tmp);
+    return s;
+  }
+  rk_free(tmp);
+  return RK_OK;
+}
+
+rk_status rk_read_file(const char *path, char **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return rk_error(RK_EIO, "cannot open '%s': %s", path, strerror(errno));
+  size_t cap = 1 << 16, len = 0;
+  char *buf = rk_malloc(cap);
+  if (!buf) {
+    fclose(f);
+    return RK_ENOMEM;
+  }
+  for (;;) {
+    if (len + 1 >= cap) {
+      char *b = rk_realloc(buf, cap * 2);
+      if (!b) {
+        rk_free(buf);
+        fclose(f);
+        return RK_ENOMEM;
+      }
+      buf = b;
+      cap *= 2;
+    }
+    size_t r = fread(buf + len, 1, cap - len - 1, f);
+    len += r;
+    if (r == 0) break;
+  }
+  bool failed = ferror(f);
+  fclose(f);
+  if (failed) {
+    rk_free(buf);
+    return rk_error(RK_EIO, "cannot read '%s'", path);
+  }
+  buf[len] = '\0';
+  *data = buf;
+  *size = len;
+  return RK_OK;
+}
+
+rk_status rk_mkdir_p(const char *path) {
+  char *p = rk_strdup(path);
+  if (!p) return RK_ENOMEM;
+  for (char *s = p + 1;; s++) {
+    if (*s == '/' || *s == '\0') {
+      char c = *s;
+      *s = '\0';
+      if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        rk_status st = rk_error(RK_EIO, "cannot create folder '%s': %s", p, strerror(errno));
+        rk_free(p);
+        return st;
+      }
+      *s = c;
+      if (c == '\0') break;
+    }
+  }
+  struct stat sb;
+  bool ok = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+  rk_free(p);
+  if (!ok) return rk_error(RK_EIO, "'%s' exists and is not a folder", path);
+  return RK_OK;
+}
