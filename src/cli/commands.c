@@ -1,0 +1,16 @@
+/* The list of subcommands, in the order `reckon --help` shows them. */
+#include "cli/commands.h"
+
+#include <stdio.h>
+
+extern const rk_command rk_cmd_docs;
+
+const rk_command *const rk_commands[] = {
+    &rk_cmd_docs,
+    NULL,
+};
+
+int rk_cli_fail(rk_status status) {
+  fprintf(stderr, "reckon: error: %s\n", rk_error_message());
+  return status == RK_EUSAGE ? RK_EXIT_USAGE : RK_EXIT_FAILURE;
+}

@@ -1,0 +1,125 @@
+/*
+ * Command-line flags: one table per command feeds the parser, `--help`, YAML config files and
+ * the generated docs/cli/<command>.md, so they never disagree (STYLE.md habit 12).
+ *
+ * A command lists its flags once as an X-macro, X(name, KIND, default, metavar, help), which
+ * expands into its options struct (one typed field per flag) and its table:
+ *
+ *   #define SYNTH_FLAGS(X) \
+ *     X(rows, INT,  "100000", "N", "rows to generate") \
+ *     X(emit_truth, BOOL, "false", NULL, "add the true probabilities as p_<target> columns")
+ *   typedef struct { SYNTH_FLAGS(RK_FLAG_FIELD) } synth_opts;
+ *   #define RK_FLAG_STRUCT synth_opts
+ *   static const rk_flag synth_flags[] = {SYNTH_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
+ *   #undef RK_FLAG_STRUCT
+ *
+ * The forms users of the reference scripts type are all accepted: `--f=v` and `--f v`;
+ * booleans `--f`, `--f=true|false|1|0|yes|no` and `--f False` (argparse's str2bool);
+ * comma lists whose empty items keep their position (`--tasks_sample_space=,click,click` is three
+ * items); space-separated multi-value flags (`--deep_hidden_units 1024 1024`, argparse's
+ * nargs='+'); dynamic families such as `--mtl_loss_weight_<task>` in both forms.
+ */
+#ifndef RECKON_CLI_FLAGS_H
+#define RECKON_CLI_FLAGS_H
+
+#include <stddef.h>
+
+#include "reckon/core.h"
+
+/* A list of strings (LIST and MULTI flags); items are owned by the parse. */
+typedef struct {
+  int n;
+  const char **items;
+} rk_strlist;
+
+/* A family of dynamic flags `--<prefix><key> value`: keys and their numbers. */
+typedef struct {
+  int n;
+  const char **keys;
+  double *values;
+} rk_flag_family;
+
+typedef enum {
+  RK_FLAG_BOOL,      /* bool            --f, --f=false, --f False */
+  RK_FLAG_INT,       /* int64_t         */
+  RK_FLAG_FLOAT,     /* double          */
+  RK_FLAG_STRING,    /* const char *    NULL when unset and no default */
+  RK_FLAG_CHOICE,    /* const char *    one of metavar's "a|b|c" */
+  RK_FLAG_LIST,      /* rk_strlist      comma-separated, empty items kept */
+  RK_FLAG_MULTI,     /* rk_strlist      one or more space-separated values (nargs='+') */
+  RK_FLAG_FAMILY,    /* rk_flag_family  name is a prefix: --<name><key> <number> */
+  RK_FLAG_ALIAS,     /* (no field)      default names the flag this one stands for */
+  RK_FLAG_IGNORED,   /* (no field)      accepted with any value; prints that it has no effect */
+} rk_flag_kind;
+
+typedef bool rk_flag_ctype_BOOL;
+typedef int64_t rk_flag_ctype_INT;
+typedef double rk_flag_ctype_FLOAT;
+typedef const char *rk_flag_ctype_STRING;
+typedef const char *rk_flag_ctype_CHOICE;
+typedef rk_strlist rk_flag_ctype_LIST;
+typedef rk_strlist rk_flag_ctype_MULTI;
+typedef rk_flag_family rk_flag_ctype_FAMILY;
+typedef char rk_flag_ctype_ALIAS;     /* a placeholder byte: aliases store into their target */
+typedef char rk_flag_ctype_IGNORED;
+
+typedef struct {
+  const char *name;
+  rk_flag_kind kind;
+  const char *default_value;   /* text form, parsed like a command-line value; NULL = unset */
+  const char *metavar;         /* shown in --help; CHOICE: "a|b|c"; ALIAS: unused */
+  const char *help;
+  size_t offset;               /* of the field in the options struct */
+} rk_flag;
+
+#define RK_FLAG_FIELD(name, kind, def, meta, help) rk_flag_ctype_##kind name;
+#define RK_FLAG_ROW(name, kind, def, meta, help) {#name, RK_FLAG_##kind, def, meta, help, offsetof(RK_FLAG_STRUCT, name)},
+#define RK_FLAG_END {NULL, RK_FLAG_BOOL, NULL, NULL, NULL, 0}
+
+/* Flags every command takes (src/cli/flags.c fills rk_global_opts). */
+#define RK_GLOBAL_FLAGS(X)                                                                          \
+  X(config,   STRING, NULL,    "FILE",              "read flags from a YAML file; flags on the command line win") \
+  X(threads,  INT,    "0",     "N",                 "worker threads (0: OMP_NUM_THREADS, else all cores)")        \
+  X(progress, CHOICE, "auto",  "auto|always|never", "progress display: a bar on a terminal, a line every 10 s otherwise") \
+  X(quiet,    BOOL,   "false", NULL,                "print only warnings and errors")                             \
+  X(help,     BOOL,   "false", NULL,                "show this help and exit")
+
+typedef struct {
+  RK_GLOBAL_FLAGS(RK_FLAG_FIELD)
+} rk_global_opts;
+
+/* The result of parsing one command line: typed values land in the command's options struct. */
+typedef struct {
+  const char *command;         /* "synth tenrec", for messages */
+  const rk_flag *table;
+  void *opts;
+  rk_global_opts globals;
+  rk_arena arena;              /* every string and list the parse made */
+  unsigned char *given;        /* per table row: set on the command line or in the config */
+  const char **positional;     /* arguments that are not flags */
+  int npositional;
+} rk_flag_parse;
+
+/* Parse argv (without the program and command words) into opts (defaults first, then the YAML
+ * file of --config, then the command line). Errors name the flag, the value and what was
+ * expected; an unknown flag suggests the nearest known one. Free with rk_flags_free. */
+rk_status rk_flags_parse(rk_flag_parse *parse, const char *command, const rk_flag *table, void *opts, int argc,
+                         char **argv);
+void rk_flags_free(rk_flag_parse *parse);
+/* Whether a flag was given (command line or config), by name. */
+bool rk_flags_given(const rk_flag_parse *parse, const char *name);
+
+/* Help and docs for a command: usage line, summary, flags (with kinds and defaults). */
+void rk_flags_print_help(FILE *out, const char *command, const char *usage, const char *summary,
+                         const rk_flag *table);
+/* The Markdown page docs/cli/<command>.md is made of. */
+void rk_flags_write_markdown(FILE *out, const char *command, const char *usage, const char *summary,
+                             const char *details, const rk_flag *table);
+
+/* Levenshtein distance (names up to 63 bytes; longer ones are "far"), for "did you mean". */
+int rk_edit_distance(const char *a, const char *b);
+
+/* The nearest name in the table (and globals) to `name`, or NULL when none is close. */
+const char *rk_flags_suggest(const rk_flag *table, const char *name);
+
+#endif
