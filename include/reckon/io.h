@@ -32,7 +32,7 @@ typedef struct {
   const rk_coltype *typed_types;
   int n_typed;
   int64_t infer_rows;         /* default 10000 */
-  int64_t batch_rows;         /* rows per batch from rk_csv_next (default 65536) */
+  int64_t batch_rows;         /* most rows per batch from rk_csv_next (default 65536) */
   int threads;                /* parse threads; 0 = rk_num_threads() */
   const char *label;          /* name used in messages (default: the path) */
 } rk_csv_options;

@@ -299,7 +299,8 @@ rk_status rk_column_append_column(rk_column *dst, const rk_column *src, int64_t 
   if (src->type == RK_COL_STRING) {
     int64_t bytes = src->offsets[end] - src->offsets[begin];
     RK_TRY(rk_column_reserve(dst, at + n, dst->offsets[at] + bytes));
-    memcpy((char *)dst->values + dst->offsets[at], (const char *)src->values + src->offsets[begin], (size_t)bytes);
+    if (bytes > 0)   /* values may be NULL when no string has bytes yet */
+      memcpy((char *)dst->values + dst->offsets[at], (const char *)src->values + src->offsets[begin], (size_t)bytes);
     for (int64_t i = 1; i <= n; i++) dst->offsets[at + i] = dst->offsets[at] + src->offsets[begin + i] - src->offsets[begin];
   } else if (src->type == RK_COL_LIST) {
     RK_TRY(rk_column_reserve(dst, at + n, 0));
@@ -309,7 +310,7 @@ rk_status rk_column_append_column(rk_column *dst, const rk_column *src, int64_t 
   } else {
     size_t w = rk_coltype_width(src->type);
     RK_TRY(rk_column_reserve(dst, at + n, 0));
-    memcpy((char *)dst->values + (size_t)at * w, (const char *)src->values + (size_t)begin * w, (size_t)n * w);
+    if (n > 0) memcpy((char *)dst->values + (size_t)at * w, (const char *)src->values + (size_t)begin * w, (size_t)n * w);
   }
   dst->length = at + n;
   if (src->null_count > 0) {

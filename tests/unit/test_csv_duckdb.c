@@ -1,0 +1,179 @@
+/*
+ * CSV against DuckDB (the peer): a file reckon writes reads back in DuckDB with the same values,
+ * and a file DuckDB writes reads in reckon with the values DuckDB computed, doubles bit for bit.
+ * DuckDB runs through bench/peers/duckdb_query.js (Node, @duckdb/node-api from
+ * scripts/install-deps.sh --peers) and answers in JSON. Skips when the peer is missing.
+ *
+ * One difference is known and kept out of the data: DuckDB writes an empty string as an empty
+ * field, which reckon (like RFC 4180 readers that map empty to null) reads as null.
+ */
+#include "support.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reckon/io.h"
+
+static bool have_duckdb(void) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/build/peers/node_modules/@duckdb/node-api/package.json", RECKON_SOURCE_DIR);
+  bool present = access(path, R_OK) == 0 && rk_test_system("node --version > /dev/null 2>&1") == 0;
+  return rk_test_have_peer("duckdb", present);
+}
+
+/* Run statements (each from a file) in DuckDB; the parsed JSON answer of the last one. */
+static json_t *duckdb(const char *dir, int nsql, const char *const *sql) {
+  char args[8192] = "";
+  for (int i = 0; i < nsql; i++) {
+    char file[2100];
+    snprintf(file, sizeof file, "%s/q%d.sql", dir, i);
+    rk_test_write_file(file, sql[i]);
+    size_t n = strlen(args);
+    snprintf(args + n, sizeof args - n, " '@%s'", file);
+  }
+  int rc = rk_test_system("NODE_PATH='%s/build/peers/node_modules' node '%s/bench/peers/duckdb_query.js' --threads 2%s"
+                          " > '%s/out.json'",
+                          RECKON_SOURCE_DIR, RECKON_SOURCE_DIR, args, dir);
+  if (rc != 0) fail_msg("duckdb_query.js failed (exit %d)", rc);
+  char out[4096];
+  snprintf(out, sizeof out, "%s/out.json", dir);
+  json_error_t err;
+  json_t *j = json_load_file(out, JSON_DECODE_INT_AS_REAL, &err);
+  if (!j) fail_msg("cannot parse DuckDB's answer: %s", err.text);
+  if (!json_is_array(json_object_get(j, "rows"))) fail_msg("no rows in DuckDB's answer");
+  return j;
+}
+
+/* Compare one value DuckDB gave (JSON) with one reckon slot. */
+static void expect_same(const json_t *v, const rk_column *col, int64_t row, const char *what) {
+  if (json_is_null(v)) {
+    if (!rk_column_is_null(col, row)) fail_msg("%s row %lld: DuckDB has NULL, reckon has a value", what, (long long)row);
+    return;
+  }
+  if (rk_column_is_null(col, row)) fail_msg("%s row %lld: reckon has NULL, DuckDB has a value", what, (long long)row);
+  if (col->type == RK_COL_STRING) {
+    size_t n;
+    const char *s = rk_column_get_string(col, row, &n);
+    if (!json_is_string(v) || json_string_length(v) != n || memcmp(json_string_value(v), s, n) != 0)
+      fail_msg("%s row %lld: DuckDB '%s', reckon '%.*s'", what, (long long)row, json_string_value(v), (int)n, s);
+  } else if (rk_coltype_is_float(col->type)) {
+    double got = rk_column_get_double(col, row), want = json_number_value(v);
+    if (memcmp(&got, &want, sizeof got) != 0)
+      fail_msg("%s row %lld: DuckDB %.17g, reckon %.17g", what, (long long)row, want, got);
+  } else {
+    /* BIGINT arrives as a string (exact); INTEGER as a number */
+    long long want = json_is_string(v) ? strtoll(json_string_value(v), NULL, 10) : (long long)json_number_value(v);
+    if (rk_column_get_int(col, row) != want)
+      fail_msg("%s row %lld: DuckDB %lld, reckon %lld", what, (long long)row, want,
+               (long long)rk_column_get_int(col, row));
+  }
+}
+
+/* reckon writes; DuckDB reads. */
+static void test_reckon_to_duckdb(void **state) {
+  (void)state;
+  if (!have_duckdb()) skip();
+  const char *dir = rk_test_tmpdir("csv_duckdb_write");
+  char dirc[2048], path[4096];
+  snprintf(dirc, sizeof dirc, "%s", dir);
+  snprintf(path, sizeof path, "%s/r.csv", dirc);
+  enum { ROWS = 3000 };
+  rk_batch b;
+  assert_rk_ok(rk_batch_init(&b, 5));
+  const char *names[] = {"id", "i32", "f64", "f32", "s"};
+  rk_coltype types[] = {RK_COL_INT64, RK_COL_INT32, RK_COL_FLOAT64, RK_COL_FLOAT32, RK_COL_STRING};
+  for (int c = 0; c < 5; c++) assert_rk_ok(rk_column_init(&b.cols[c], names[c], types[c], RK_COL_INT64));
+  static const char *strs[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "\\N", "", "ünï"};
+  rk_rng rng;
+  rk_rng_init(&rng, 5, 0);
+  for (int64_t r = 0; r < ROWS; r++) {
+    assert_rk_ok(rk_column_append_int(&b.cols[0], r * 1000003 - 7));
+    if (r % 11 == 3) assert_rk_ok(rk_column_append_null(&b.cols[1]));
+    else assert_rk_ok(rk_column_append_int(&b.cols[1], (int32_t)rk_rng_u32(&rng)));
+    double d = (rk_rng_uniform(&rng) - 0.5) * pow(10, (int)rk_rng_below(&rng, 60) - 30);
+    if (r % 17 == 5) assert_rk_ok(rk_column_append_null(&b.cols[2]));
+    else assert_rk_ok(rk_column_append_double(&b.cols[2], d));
+    assert_rk_ok(rk_column_append_double(&b.cols[3], (float)rk_rng_normal(&rng)));
+    if (r % 13 == 6) assert_rk_ok(rk_column_append_null(&b.cols[4]));
+    else assert_rk_ok(rk_column_append_string(&b.cols[4], strs[r % 7], strlen(strs[r % 7])));
+  }
+  b.nrows = ROWS;
+  rk_sink_options so;
+  rk_sink_options_default(&so);
+  so.na_value = "\\N";
+  rk_table_sink *sink;
+  assert_rk_ok(rk_sink_open(&sink, path, &so));
+  assert_rk_ok(rk_sink_write(sink, &b));
+  assert_rk_ok(rk_sink_close(sink));
+
+  char sql[8192];
+  snprintf(sql, sizeof sql,
+           "SELECT * FROM read_csv('%s', header=true, delim=',', quote='\"', escape='\"', nullstr='\\N', "
+           "allow_quoted_nulls=false, columns={'id':'BIGINT','i32':'INTEGER','f64':'DOUBLE','f32':'FLOAT','s':'VARCHAR'}) "
+           "ORDER BY id",
+           path);
+  const char *q[] = {sql};
+  json_t *j = duckdb(dirc, 1, q);
+  json_t *rows = json_object_get(j, "rows");
+  assert_int_equal(json_array_size(rows), ROWS);
+  for (int64_t r = 0; r < ROWS; r++) {
+    json_t *row = json_array_get(rows, (size_t)r);
+    for (int c = 0; c < 5; c++) expect_same(json_array_get(row, (size_t)c), &b.cols[c], r, names[c]);
+  }
+  json_decref(j);
+  rk_batch_free(&b);
+}
+
+/* DuckDB writes; reckon reads. */
+static void test_duckdb_to_reckon(void **state) {
+  (void)state;
+  if (!have_duckdb()) skip();
+  const char *dir = rk_test_tmpdir("csv_duckdb_read");
+  char dirc[2048], path[4096];
+  snprintf(dirc, sizeof dirc, "%s", dir);
+  snprintf(path, sizeof path, "%s/d.csv", dirc);
+  const char *select =
+      "SELECT i AS id, (i * 7919 % 100003 - 50000)::INTEGER AS i32, "
+      "CASE WHEN i % 13 = 0 THEN NULL ELSE (i * 0.37 - 123.4567) / 7 * pow(10, i % 40 - 20) END AS f64, "
+      "CASE i % 5 WHEN 0 THEN 'a,b' WHEN 1 THEN 'say \"hi\"' WHEN 2 THEN 'two' || chr(10) || 'lines' "
+      "WHEN 3 THEN '\\N' ELSE NULL END AS s "
+      "FROM range(5000) t(i) ORDER BY i";
+  char copy[8192];
+  snprintf(copy, sizeof copy, "COPY (%s) TO '%s' (HEADER, DELIMITER ',', NULLSTR '\\N')", select, path);
+  const char *q[] = {copy, select};
+  json_t *j = duckdb(dirc, 2, q);
+  json_t *rows = json_object_get(j, "rows");
+  assert_int_equal(json_array_size(rows), 5000);
+
+  rk_csv_options o;
+  rk_csv_options_default(&o);
+  const char *na[] = {"\\N"};
+  o.na_values = na;
+  o.n_na_values = 1;
+  o.infer_rows = 100;
+  rk_batch b;
+  assert_rk_ok(rk_csv_read_all(path, &o, &b));
+  assert_int_equal(b.nrows, 5000);
+  assert_int_equal(b.cols[0].type, RK_COL_INT64);
+  assert_int_equal(b.cols[1].type, RK_COL_INT64);
+  assert_int_equal(b.cols[2].type, RK_COL_FLOAT64);
+  assert_int_equal(b.cols[3].type, RK_COL_STRING);
+  for (int64_t r = 0; r < b.nrows; r++) {
+    json_t *row = json_array_get(rows, (size_t)r);
+    for (int c = 0; c < 4; c++) expect_same(json_array_get(row, (size_t)c), &b.cols[c], r, b.cols[c].name);
+  }
+  json_decref(j);
+  rk_batch_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_reckon_to_duckdb),
+      cmocka_unit_test(test_duckdb_to_reckon),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
