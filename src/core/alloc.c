@@ -98,11 +98,11 @@ void *rk_realloc(void *ptr, size_t size) {
 }
 
 void *rk_aligned_alloc(size_t align, size_t size) {
-  if (align < sizeof(block_header)) align = sizeof(block_header);
-  if ((align & (align - 1)) != 0) {
+  if (align == 0 || (align & (align - 1)) != 0) {   /* check before raising it to the header's */
     rk_error(RK_EINVAL, "alignment %zu is not a power of two", align);
     return NULL;
   }
+  if (align < sizeof(block_header)) align = sizeof(block_header);
   if (should_fail(size)) return NULL;
   if (size > SIZE_MAX - align - sizeof(block_header)) {
     rk_error(RK_ENOMEM, "out of memory allocating %zu bytes", size);

@@ -3,6 +3,7 @@
  * For many small objects with one lifetime (parsed schemas, planned graph buffers, string
  * scratch). Chunks come from the allocation hook, so arenas count and fail like everything else.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "reckon/core.h"
@@ -37,6 +38,10 @@ void *rk_arena_alloc(rk_arena *arena, size_t size, size_t align) {
       arena->used += size;
       return c->data + start;
     }
+  }
+  if (size > SIZE_MAX - align - sizeof(rk_arena_chunk)) {   /* size + align would wrap */
+    rk_error(RK_ENOMEM, "out of memory allocating %zu bytes from an arena", size);
+    return NULL;
   }
   size_t need = size + align;
   size_t csize = need > arena->chunk_size ? need : arena->chunk_size;

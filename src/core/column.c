@@ -165,6 +165,16 @@ rk_status rk_column_set_null(rk_column *col, int64_t row) {
     col->validity[row >> 3] &= (uint8_t)~(1u << (row & 7));
     col->null_count++;
   }
+  /* A null slot reads as zero (fixed width) or empty. Strings and lists can only be emptied in
+   * place when the row is the last one (a reader rejecting the value it just appended); an
+   * earlier row keeps its bytes, which readers and rk_column_equal ignore. */
+  if (!has_offsets(col->type)) {
+    size_t w = rk_coltype_width(col->type);
+    memset((char *)col->values + (size_t)row * w, 0, w);
+  } else if (row == col->length - 1) {
+    col->offsets[row + 1] = col->offsets[row];
+    if (col->type == RK_COL_LIST) col->child->length = col->offsets[row];
+  }
   return RK_OK;
 }
 
@@ -244,9 +254,13 @@ rk_status rk_column_append_double(rk_column *col, double v) {
   } else if (col->type == RK_COL_FLOAT64) {
     ((double *)col->values)[col->length++] = v;
   } else {
-    if (v != floor(v) || !isfinite(v) || v < -9.2233720368547758e18 || v >= 9.2233720368547758e18)
+    if (v != floor(v) || !isfinite(v))
       return rk_error(RK_ERANGE, "value %g is not an integer for column '%s' of type %s", v,
                       col->name ? col->name : "", rk_coltype_name(col->type));
+    if (v >= 0x1p63 && v < 0x1p64) return rk_column_append_uint(col, (uint64_t)v);
+    if (v < -0x1p63 || v >= 0x1p63)
+      return rk_error(RK_ERANGE, "value %g does not fit column '%s' of type %s", v, col->name ? col->name : "",
+                      rk_coltype_name(col->type));
     return rk_column_append_int(col, (int64_t)v);
   }
   return RK_OK;
@@ -258,7 +272,7 @@ rk_status rk_column_append_string(rk_column *col, const char *s, size_t n) {
                     col->name ? col->name : "");
   int64_t end = col->offsets[col->length] + (int64_t)n;
   RK_TRY(rk_column_reserve(col, col->length + 1, end));
-  memcpy((char *)col->values + col->offsets[col->length], s, n);
+  if (n > 0) memcpy((char *)col->values + col->offsets[col->length], s, n);   /* values may be NULL */
   col->offsets[++col->length] = end;
   return RK_OK;
 }
@@ -296,26 +310,33 @@ rk_status rk_column_append_column(rk_column *dst, const rk_column *src, int64_t 
     return rk_error(RK_ERANGE, "rows [%lld, %lld) are outside column '%s' of %lld rows", (long long)begin,
                     (long long)end, src->name ? src->name : "", (long long)src->length);
   int64_t n = end - begin, at = dst->length;
+  /* All room first (rows, bytes, the bitmap when nulls come along), so that running out of memory
+   * leaves dst as it was; only the list's child append can fail after this, and it is the last. */
+  int64_t bytes = src->type == RK_COL_STRING ? src->offsets[end] - src->offsets[begin] : 0;
+  RK_TRY(rk_column_reserve(dst, at + n, src->type == RK_COL_STRING ? dst->offsets[at] + bytes : 0));
+  bool nulls = false;
+  for (int64_t i = begin; i < end && src->null_count > 0 && !nulls; i++) nulls = rk_column_is_null(src, i);
+  if (nulls) RK_TRY(ensure_validity(dst));
   if (src->type == RK_COL_STRING) {
-    int64_t bytes = src->offsets[end] - src->offsets[begin];
-    RK_TRY(rk_column_reserve(dst, at + n, dst->offsets[at] + bytes));
     if (bytes > 0)   /* values may be NULL when no string has bytes yet */
       memcpy((char *)dst->values + dst->offsets[at], (const char *)src->values + src->offsets[begin], (size_t)bytes);
     for (int64_t i = 1; i <= n; i++) dst->offsets[at + i] = dst->offsets[at] + src->offsets[begin + i] - src->offsets[begin];
   } else if (src->type == RK_COL_LIST) {
-    RK_TRY(rk_column_reserve(dst, at + n, 0));
     int64_t cbase = dst->child->length;
     RK_TRY(rk_column_append_column(dst->child, src->child, src->offsets[begin], src->offsets[end]));
     for (int64_t i = 1; i <= n; i++) dst->offsets[at + i] = cbase + src->offsets[begin + i] - src->offsets[begin];
   } else {
     size_t w = rk_coltype_width(src->type);
-    RK_TRY(rk_column_reserve(dst, at + n, 0));
     if (n > 0) memcpy((char *)dst->values + (size_t)at * w, (const char *)src->values + (size_t)begin * w, (size_t)n * w);
   }
   dst->length = at + n;
-  if (src->null_count > 0) {
-    for (int64_t i = 0; i < n; i++)
-      if (rk_column_is_null(src, begin + i)) RK_TRY(rk_column_set_null(dst, at + i));
+  if (nulls) {   /* the bitmap exists and covers the rows: marking cannot fail */
+    for (int64_t i = 0; i < n; i++) {
+      if (!rk_column_is_null(src, begin + i)) continue;
+      int64_t row = at + i;
+      dst->validity[row >> 3] &= (uint8_t)~(1u << (row & 7));
+      dst->null_count++;
+    }
   }
   return RK_OK;
 }
@@ -354,37 +375,33 @@ const char *rk_column_get_string(const rk_column *col, int64_t row, size_t *len)
   return (const char *)col->values + col->offsets[row];
 }
 
+/* Element k of a list's child equals element l of another child of the same type. */
+static bool element_equal(const rk_column *a, int64_t k, const rk_column *b, int64_t l) {
+  if (a->type == RK_COL_STRING) {
+    size_t la, lb;
+    const char *x = rk_column_get_string(a, k, &la), *y = rk_column_get_string(b, l, &lb);
+    return la == lb && memcmp(x, y, la) == 0;
+  }
+  size_t w = rk_coltype_width(a->type);
+  return memcmp((const char *)a->values + (size_t)k * w, (const char *)b->values + (size_t)l * w, w) == 0;
+}
+
 bool rk_column_equal(const rk_column *a, const rk_column *b) {
   if (a->type != b->type || a->length != b->length || a->null_count != b->null_count) return false;
+  if (a->type == RK_COL_LIST && a->child->type != b->child->type) return false;
   for (int64_t i = 0; i < a->length; i++) {
     bool na = rk_column_is_null(a, i), nb = rk_column_is_null(b, i);
     if (na != nb) return false;
-    if (na) continue;
+    if (na) continue;   /* a null slot's contents do not count */
     if (a->type == RK_COL_STRING) {
-      size_t la, lb;
-      const char *sa = rk_column_get_string(a, i, &la), *sb = rk_column_get_string(b, i, &lb);
-      if (la != lb || memcmp(sa, sb, la) != 0) return false;
+      if (!element_equal(a, i, b, i)) return false;
     } else if (a->type == RK_COL_LIST) {
-      if (a->offsets[i + 1] - a->offsets[i] != b->offsets[i + 1] - b->offsets[i]) return false;
+      int64_t a0 = a->offsets[i], b0 = b->offsets[i], len = a->offsets[i + 1] - a0;
+      if (len != b->offsets[i + 1] - b0) return false;
+      for (int64_t k = 0; k < len; k++)
+        if (!element_equal(a->child, a0 + k, b->child, b0 + k)) return false;
     } else {
-      size_t w = rk_coltype_width(a->type);
-      if (memcmp((const char *)a->values + (size_t)i * w, (const char *)b->values + (size_t)i * w, w) != 0) return false;
-    }
-  }
-  if (a->type == RK_COL_LIST) {
-    /* compare the element ranges the rows cover */
-    int64_t a0 = a->offsets[0], b0 = b->offsets[0], n = a->offsets[a->length] - a0;
-    if (n != b->offsets[b->length] - b0) return false;
-    size_t w = rk_coltype_width(a->child->type);
-    for (int64_t k = 0; k < n; k++) {
-      if (a->child->type == RK_COL_STRING) {
-        size_t la, lb;
-        const char *x = rk_column_get_string(a->child, a0 + k, &la), *y = rk_column_get_string(b->child, b0 + k, &lb);
-        if (la != lb || memcmp(x, y, la) != 0) return false;
-      } else if (memcmp((const char *)a->child->values + (size_t)(a0 + k) * w,
-                        (const char *)b->child->values + (size_t)(b0 + k) * w, w) != 0) {
-        return false;
-      }
+      if (!element_equal(a, i, b, i)) return false;
     }
   }
   return true;

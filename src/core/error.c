@@ -36,8 +36,11 @@ const char *rk_status_name(rk_status status) {
 }
 
 rk_status rk_verror(rk_status status, const char *fmt, va_list ap) {
+  /* Format aside first: the arguments may quote the current message (wrapping an error). */
+  char text[RK_ERROR_MAX];
+  vsnprintf(text, sizeof text, fmt, ap);
+  memcpy(error_text, text, strlen(text) + 1);
   error_code = status;
-  vsnprintf(error_text, sizeof error_text, fmt, ap);
   return status;
 }
 

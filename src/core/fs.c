@@ -86,6 +86,7 @@ rk_status rk_read_file(const char *path, char **data, size_t *size) {
 }
 
 rk_status rk_mkdir_p(const char *path) {
+  if (path[0] == '\0') return rk_error(RK_EINVAL, "cannot create a folder with an empty name");
   char *p = rk_strdup(path);
   if (!p) return RK_ENOMEM;
   for (char *s = p + 1;; s++) {

@@ -50,7 +50,7 @@ void rk_set_num_threads(int n) {
 int64_t rk_chunk_count(int64_t n, int64_t grain) {
   if (n <= 0) return 0;
   if (grain <= 0) grain = 1;
-  return (n + grain - 1) / grain;
+  return n / grain + (n % grain != 0);   /* not (n + grain - 1) / grain: that can overflow */
 }
 
 void rk_parallel_for(int64_t n, int64_t grain, rk_chunk_fn fn, void *ctx) {
@@ -60,14 +60,14 @@ void rk_parallel_for(int64_t n, int64_t grain, rk_chunk_fn fn, void *ctx) {
   if (chunks > 1 && rk_num_threads() > 1 && !omp_in_parallel()) {
 #pragma omp parallel for schedule(static) num_threads(rk_num_threads())
     for (int64_t c = 0; c < chunks; c++) {
-      int64_t begin = c * grain, end = begin + grain < n ? begin + grain : n;
+      int64_t begin = c * grain, end = grain < n - begin ? begin + grain : n;
       fn(ctx, c, begin, end);
     }
     return;
   }
 #endif
   for (int64_t c = 0; c < chunks; c++) {
-    int64_t begin = c * grain, end = begin + grain < n ? begin + grain : n;
+    int64_t begin = c * grain, end = grain < n - begin ? begin + grain : n;
     fn(ctx, c, begin, end);
   }
 }
@@ -83,6 +83,7 @@ typedef struct {
 
 static void try_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   try_state *st = arg;
+  rk_error_clear();   /* a worker thread may still hold a message from earlier work */
   rk_status s = st->fn(st->ctx, chunk, begin, end);
   if (s == RK_OK) return;
 #ifdef RECKON_HAVE_OPENMP
@@ -92,7 +93,8 @@ static void try_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) {
     if (st->failed_chunk < 0 || chunk < st->failed_chunk) {
       st->failed_chunk = chunk;
       st->status = s;
-      snprintf(st->message, sizeof st->message, "%s", rk_error_message());
+      /* A chunk that failed without a message of its own reports its status's text. */
+      snprintf(st->message, sizeof st->message, "%s", rk_error_status() == s ? rk_error_message() : rk_strerror(s));
     }
   }
 }
@@ -133,7 +135,7 @@ static double parallel_sum(const void *x, bool is_f32, int64_t n, int64_t grain)
     for (int64_t c = 0; c < chunks; c++) {
       double p;
       sum_state one = {x, is_f32, &p};
-      int64_t begin = c * grain, end = begin + grain < n ? begin + grain : n;
+      int64_t begin = c * grain, end = grain < n - begin ? begin + grain : n;
       sum_chunk(&one, 0, begin, end);
       total += p;
     }

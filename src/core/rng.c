@@ -1,7 +1,7 @@
 /*
  * Philox4x32-10, the counter-based generator of Salmon, Moraes, Dror and Shaw, "Parallel random
  * numbers: as easy as 1, 2, 3" (SC 2011), section 4; checked against Random123's known-answer
- * vectors in tests/unit/test_rng.c.
+ * vectors in tests/unit/test_core_rng.c.
  *
  * A value is a pure function of (key, counter): key = the seed, counter = (block, stream). Any
  * thread can produce any element of any stream without producing the ones before it, which is

@@ -68,8 +68,8 @@ static rk_status check_shape(rk_dtype dtype, int ndim, const int64_t *shape) {
 }
 
 rk_status rk_tensor_view(rk_tensor *t, rk_dtype dtype, int ndim, const int64_t *shape, void *data) {
+  memset(t, 0, sizeof *t);   /* first: a failed view/alloc leaves a tensor rk_tensor_free accepts */
   RK_TRY(check_shape(dtype, ndim, shape));
-  memset(t, 0, sizeof *t);
   t->dtype = dtype;
   t->device = RK_DEVICE_CPU;
   t->ndim = ndim;
