@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all build deps deps-peers test asan demo bench docs clean lint
+.PHONY: all build deps deps-peers test asan demo bench docs clean lint fuzz
 
 all: build
 
@@ -31,6 +31,20 @@ asan: deps-peers
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  RECKON_SANITIZED=1 ctest --output-on-failure -j $(JOBS) --timeout 1800
+
+# libFuzzer on every tests/fuzz target for FUZZ_SECONDS each; new inputs join the corpus that
+# `make test` replays.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DRECKON_FUZZ=ON -DRECKON_CUDA=OFF \
+	  -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@for f in $(FUZZ_BUILD)/fuzz_*; do \
+	  t=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$t; \
+	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 demo: build
 	@scripts/demo.sh $(BUILD)/reckon

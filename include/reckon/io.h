@@ -88,6 +88,69 @@ static inline void rk_sink_abort(rk_table_sink *sink) { sink->abort(sink); }
 /* CSV writer behind rk_sink_open (src/io/csv_write.c). */
 rk_status rk_csv_sink_open(rk_table_sink **sink, const char *path, const rk_sink_options *opts);
 
+/* ---------------------------------------------------------------------------------------------
+ * Table sources (src/io/source.c): the reading twin of the sink. rk_source_open picks the reader
+ * from the path: a folder of *.parquet files or a .parquet file (Parquet), anything else CSV
+ * (.tsv means tab; .gz and .zst are decompressed).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  char csv_sep;                   /* 0: ',' (tab for .tsv) */
+  const char *const *na_values;   /* CSV: strings read as null */
+  int n_na_values;
+  const char *const *columns;     /* projection by name, order kept; NULL = all */
+  int ncolumns;
+  int64_t batch_rows;             /* 0: the reader's default */
+} rk_source_options;
+
+typedef struct rk_table_source rk_table_source;
+struct rk_table_source {
+  const char *format;                                          /* "csv" or "parquet" */
+  rk_status (*next)(rk_table_source *source, rk_batch *batch); /* nrows == 0 at the end */
+  double (*fraction_done)(rk_table_source *source);           /* 0..1 for progress */
+  int64_t (*total_rows)(rk_table_source *source);              /* -1 when unknown (CSV) */
+  void (*close)(rk_table_source *source);
+};
+
+void rk_source_options_default(rk_source_options *opts);
+rk_status rk_source_open(rk_table_source **source, const char *path, const rk_source_options *opts);
+/* Whether a path is read as Parquet (a .parquet file, or a folder holding *.parquet files). */
+bool rk_source_is_parquet(const char *path);
+
+/* ---------------------------------------------------------------------------------------------
+ * Column profiles (src/io/profile.c): one streaming pass over batches gives, per column, the
+ * count, nulls, min, max, mean, an estimate of distinct values (HyperLogLog, about 1% error)
+ * and the most frequent values (Space-Saving; exact while a column has at most 64 distinct
+ * values). Deterministic: the same batches give the same profile.
+ * ------------------------------------------------------------------------------------------- */
+#define RK_PROFILE_TOP 5
+
+typedef struct {
+  char *name;
+  rk_coltype type;
+  rk_coltype elem_type;       /* lists: their elements are profiled */
+  int64_t rows;
+  int64_t nulls;
+  int64_t values;             /* non-null values (list elements for lists) */
+  bool has_range;             /* numbers: min/max/mean; strings: min_s/max_s */
+  double min, max, mean;      /* numbers (int64 beyond 2^53 lose precision here) */
+  char *min_s, *max_s;        /* strings, lexicographic (at most 64 bytes shown) */
+  int64_t list_min_len, list_max_len;
+  double list_mean_len;
+  double distinct;            /* estimate */
+  int ntop;
+  char *top_value[RK_PROFILE_TOP];
+  int64_t top_count[RK_PROFILE_TOP];   /* exact when top_exact */
+  bool top_exact;
+} rk_column_profile;
+
+typedef struct rk_profiler rk_profiler;
+rk_status rk_profiler_create(rk_profiler **profiler);
+rk_status rk_profiler_add(rk_profiler *profiler, const rk_batch *batch);
+/* Valid until the next add or free. */
+int rk_profiler_num_columns(const rk_profiler *profiler);
+const rk_column_profile *rk_profiler_column(rk_profiler *profiler, int col);
+void rk_profiler_free(rk_profiler *profiler);
+
 #ifdef __cplusplus
 }
 #endif
