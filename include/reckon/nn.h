@@ -1,7 +1,18 @@
 /*
  * reckon/nn.h: the compute engine: a static graph of ops with forward and backward passes,
  * parameters that own their gradients, and the op table keyed by op and device.
- * (Being built for issue 6; this first section is the contract the optimizers build on.)
+ *
+ * How a model runs (docs/design.md, "Compute graph"):
+ *   rk_graph_create(&g, B)                       a graph for batch size B
+ *   rk_graph_input / _ids / _ragged / _param     leaves
+ *   rk_graph_linear(g, &h, x, &w, &b, RK_ACT_RELU), ...   ops: shapes are checked here, and a
+ *                                                bad shape is an RK_ESHAPE naming op and shapes
+ *   rk_graph_output(g, v)                        values the caller reads after a pass
+ *   rk_graph_build(g, loss)                      plans all activation memory once (one arena)
+ *   loop: fill rk_graph_input_*(), rk_graph_forward(g, RK_TRAIN), rk_graph_backward(g),
+ *         optimizer step on the params, rk_graph_zero_grad(g)
+ * Forward and backward allocate nothing. Backward adds into gradients (fan-out is right).
+ * Value handles are small ints (>= 0); builders write the new value's handle to *out.
  */
 #ifndef RECKON_NN_H
 #define RECKON_NN_H
@@ -25,6 +36,200 @@ typedef struct rk_param {
   int64_t n_grad_rows;      /* sparse: rows touched by the last backward */
   int group;                /* parameter group (its own learning rate and regularisation) */
 } rk_param;
+
+/* A dense parameter with a zeroed value and gradient of `shape`. */
+rk_status rk_param_init(rk_param *p, const char *name, int ndim, const int64_t *shape);
+/* A sparse (V, D) table. Its compact gradient buffers are sized by rk_graph_build (max_rows =
+ * the most ids one backward can touch), so a table shared by several graphs fits all of them. */
+rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t D);
+void rk_param_free(rk_param *p);
+/* value[i] = uniform in [lo, hi) / normal(0, std) from (seed, stream, i): reproducible. */
+void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi);
+void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std);
+/* Dense: grad = 0. Sparse: n_grad_rows = 0. */
+void rk_param_zero_grad(rk_param *p);
+
+/* ---------------------------------------------------------------------------------------------
+ * The op list: one X-macro row per op, X(NAME, stem). Each stem has its kernels in
+ * src/nn/ops/<stem>.c (<stem>_forward_cpu / <stem>_backward_cpu) and one op-table row.
+ * ------------------------------------------------------------------------------------------- */
+#define RK_OP_LIST(X)                       \
+  X(LINEAR,          linear)                \
+  X(ADD,             add)                   \
+  X(MUL,             mul)                   \
+  X(CONCAT,          concat)                \
+  X(RESHAPE,         reshape)               \
+  X(SUM,             sum)                   \
+  X(MEAN,            mean)                  \
+  X(RELU,            relu)                  \
+  X(SIGMOID,         sigmoid)               \
+  X(TANH,            tanh)                  \
+  X(BCE_LOGITS,      bce_logits)            \
+  X(MSE,             mse)                   \
+  X(EMBEDDING,       embedding)             \
+  X(EMBEDDING_BAG,   embedding_bag)         \
+  X(L2,              l2)                    \
+  X(EMBEDDING_L2,    embedding_l2)          \
+  X(DOT_INTERACTION, dot_interaction)       \
+  X(CROSS,           cross)                 \
+  X(FM,              fm)                    \
+  X(GATE,            gate)                  \
+  X(SPLIT,           split)                 \
+  X(TRANSPOSE,       transpose)             \
+  X(MATMUL,          matmul)                \
+  X(LEAKY_RELU,      leaky_relu)            \
+  X(GELU,            gelu)                  \
+  X(SELU,            selu)                  \
+  X(SOFTMAX,         softmax)               \
+  X(LOG_SOFTMAX,     log_softmax)           \
+  X(DROPOUT,         dropout)               \
+  X(LAYER_NORM,      layer_norm)            \
+  X(BATCH_NORM,      batch_norm)            \
+  X(SOFTMAX_CE,      softmax_ce)            \
+  X(HASH_CROSS,      hash_cross)
+
+typedef enum {
+#define RK_OP_ENUM(name, stem) RK_OP_##name,
+  RK_OP_LIST(RK_OP_ENUM)
+#undef RK_OP_ENUM
+  RK_OP_COUNT
+} rk_op;
+
+const char *rk_op_name(rk_op op);   /* the stem: "linear" */
+
+typedef struct rk_graph rk_graph;
+typedef enum { RK_TRAIN = 0, RK_EVAL = 1 } rk_mode;
+typedef enum { RK_ACT_NONE, RK_ACT_RELU, RK_ACT_SIGMOID, RK_ACT_TANH } rk_act;
+typedef enum { RK_POOL_SUM, RK_POOL_MEAN } rk_pool;
+#define RK_REDUCE_ALL (-1)          /* reduce every axis into a scalar */
+#define RK_NO_VALUE (-1)            /* an optional value handle left out */
+
+/* ---- the graph ----------------------------------------------------------------------------- */
+rk_status rk_graph_create(rk_graph **out, int64_t batch);
+void rk_graph_free(rk_graph *g);                          /* NULL is fine; params are not freed */
+int64_t rk_graph_batch(const rk_graph *g);
+/* Dropout masks are keyed by (seed, op, step, element); the step advances on each train forward. */
+void rk_graph_set_seed(rk_graph *g, uint64_t seed);
+void rk_graph_set_step(rk_graph *g, uint64_t step);
+/* Keep v readable after forward (and backward); everything else may share memory. */
+rk_status rk_graph_output(rk_graph *g, int v);
+/* Plan memory. loss: a scalar to differentiate, or RK_NO_VALUE for an inference-only graph. */
+rk_status rk_graph_build(rk_graph *g, int loss);
+rk_status rk_graph_forward(rk_graph *g, rk_mode mode);
+/* Seeds d loss = 1 and adds into every parameter gradient. Needs a train forward just before. */
+rk_status rk_graph_backward(rk_graph *g);
+/* Zero the gradients of every parameter the graph uses. */
+void rk_graph_zero_grad(rk_graph *g);
+/* The parameters the graph uses, in first-use order (for optimizers). */
+int rk_graph_param_count(const rk_graph *g);
+rk_param *rk_graph_param_at(const rk_graph *g, int i);
+/* Bytes of the planned activation arena, and what it would be without reuse (statistics). */
+size_t rk_graph_arena_bytes(const rk_graph *g);
+size_t rk_graph_unplanned_bytes(const rk_graph *g);
+
+/* ---- values -------------------------------------------------------------------------------- */
+/* A dense f32 input of per-example shape `shape`: the value is (B, shape...). */
+rk_status rk_graph_input(rk_graph *g, int *out, const char *name, int ndim, const int64_t *shape);
+/* Single-valued ids: int64 (B, F). */
+rk_status rk_graph_input_ids(rk_graph *g, int *out, const char *name, int64_t F);
+/* Multi-hot ids as a ragged list: offsets (B + 1), ids (max_ids); example b owns
+ * ids[offsets[b] .. offsets[b + 1]). offsets[0] must be 0 and offsets[B] <= max_ids. */
+rk_status rk_graph_input_ragged(rk_graph *g, int *out, const char *name, int64_t max_ids);
+/* A dense parameter used as a value (its shape has no batch axis); grads go to p->grad. */
+rk_status rk_graph_param(rk_graph *g, int *out, rk_param *p);
+/* Data of inputs (valid after rk_graph_create's caller added them; stable after build). */
+float *rk_graph_input_f32(rk_graph *g, int v);
+int64_t *rk_graph_input_ids_data(rk_graph *g, int v);
+int64_t *rk_graph_input_offsets(rk_graph *g, int v);
+/* After a forward: a value's data (the mode of that forward) and, after backward, its gradient
+ * (NULL when it has none). Only values marked with rk_graph_output are sure to stay intact. */
+const float *rk_graph_value_f32(const rk_graph *g, int v);
+const int64_t *rk_graph_value_i64(const rk_graph *g, int v);
+const float *rk_graph_value_grad(const rk_graph *g, int v);
+int rk_graph_value_ndim(const rk_graph *g, int v);
+const int64_t *rk_graph_value_shape(const rk_graph *g, int v);
+int64_t rk_graph_value_numel(const rk_graph *g, int v);
+
+/* ---- ops, group 1 -------------------------------------------------------------------------- */
+/* out (N.., OC) = act(x (N.., C) w^T + b); w (OC, C), b (OC) or NULL. */
+rk_status rk_graph_linear(rk_graph *g, int *out, int x, rk_param *w, rk_param *b, rk_act act);
+/* a + b, a * b: b has a's shape, or a trailing part of it (broadcast over the leading axes). */
+rk_status rk_graph_add(rk_graph *g, int *out, int a, int b);
+rk_status rk_graph_mul(rk_graph *g, int *out, int a, int b);
+rk_status rk_graph_concat(rk_graph *g, int *out, int n, const int *xs, int axis);
+/* Same numel; one entry of shape may be -1. A copy, not a view. */
+rk_status rk_graph_reshape(rk_graph *g, int *out, int x, int ndim, const int64_t *shape);
+/* Reduce one axis (removed) or RK_REDUCE_ALL (a scalar). */
+rk_status rk_graph_sum(rk_graph *g, int *out, int x, int axis);
+rk_status rk_graph_mean(rk_graph *g, int *out, int x, int axis);
+rk_status rk_graph_relu(rk_graph *g, int *out, int x);
+rk_status rk_graph_sigmoid(rk_graph *g, int *out, int x);
+rk_status rk_graph_tanh(rk_graph *g, int *out, int x);
+/* mean_i w_i * (max(z,0) - z y + log(1 + exp(-|z|))) over all elements; weights RK_NO_VALUE = 1.
+ * logits, labels, weights: the same shape ((B) or (B, 1)). */
+rk_status rk_graph_bce_logits(rk_graph *g, int *out, int logits, int labels, int weights);
+/* mean (pred - target)^2 */
+rk_status rk_graph_mse(rk_graph *g, int *out, int pred, int target);
+/* out (B, F, D) = table[ids (B, F)]; ids == padding (use -1 for none) give zeros and no grad.
+ * Ids outside [0, V) are an RK_ERANGE at forward. */
+rk_status rk_graph_embedding(rk_graph *g, int *out, rk_param *table, int ids, int64_t padding);
+/* out (B, D): the sum or mean of table rows over each example's ragged ids (padding skipped;
+ * mean divides by the non-padding count; an empty bag gives zeros). */
+rk_status rk_graph_embedding_bag(rk_graph *g, int *out, rk_param *table, int ragged, rk_pool pool,
+                                 int64_t padding);
+/* lambda * sum ||p||^2 over n dense parameters: a scalar. */
+rk_status rk_graph_l2(rk_graph *g, int *out, int n, rk_param *const *params, float lambda);
+/* lambda * sum ||table[id]||^2 over the ids an embedding / embedding_bag looked up (each
+ * occurrence, padding skipped): a scalar; its gradient joins the table's sparse gradient. */
+rk_status rk_graph_embedding_l2(rk_graph *g, int *out, int lookup, float lambda);
+
+/* ---- ops, group 2 -------------------------------------------------------------------------- */
+/* DLRM (Naumov et al. 2019, sec. 2.1.3): T = [dense (B, D); emb (B, F, D)], the dots <T_i, T_j>
+ * for j < i (row-major over i), out (B, D + (F+1)F/2) = [dense, dots]. */
+rk_status rk_graph_dot_interaction(rk_graph *g, int *out, int dense, int emb);
+/* DCN-v2 (Wang et al. 2021, eq. 1): out = x0 * (x w^T + b) + x, x0, x (B, D), w (D, D).
+ * Low rank (sec. 5.1): pass u (D, R) and v (D, R) and w = NULL: x w^T becomes u (v^T x). */
+rk_status rk_graph_cross(rk_graph *g, int *out, int x0, int x, rk_param *w, rk_param *u,
+                         rk_param *v, rk_param *b);
+/* FM (Rendle 2010, eq. 5): out (B, 1) = 0.5 * sum_d ((sum_f v)^2 - sum_f v^2) of emb (B, F, D),
+ * plus sum_f first (B, F) when first is not RK_NO_VALUE. */
+rk_status rk_graph_fm(rk_graph *g, int *out, int emb, int first);
+/* out (B, D) = sum_e softmax(logits (B, E) / temperature)_e * experts (B, E, D). */
+rk_status rk_graph_gate(rk_graph *g, int *out, int experts, int logits, float temperature);
+/* n outputs of sizes[i] along axis (the sizes add up to the axis). */
+rk_status rk_graph_split(rk_graph *g, int *outs, int x, int axis, int n, const int64_t *sizes);
+/* Swap axes a and b (a copy). */
+rk_status rk_graph_transpose(rk_graph *g, int *out, int x, int a, int b);
+/* a (M, K) b (K, N); a (S, M, K) b (S, K, N) batched; a (S, M, K) b (K, N) shared. */
+rk_status rk_graph_matmul(rk_graph *g, int *out, int a, int b);
+
+/* ---- ops, group 3 -------------------------------------------------------------------------- */
+rk_status rk_graph_leaky_relu(rk_graph *g, int *out, int x, float slope);
+/* approximate: the tanh form; else the erf form. */
+rk_status rk_graph_gelu(rk_graph *g, int *out, int x, bool approximate);
+rk_status rk_graph_selu(rk_graph *g, int *out, int x);
+/* Over the last axis, of x / temperature. */
+rk_status rk_graph_softmax(rk_graph *g, int *out, int x, float temperature);
+rk_status rk_graph_log_softmax(rk_graph *g, int *out, int x);
+/* Train: zero with probability p, else scale 1/(1-p); eval: identity. alpha: alpha dropout
+ * (Klambauer et al. 2017) for SELU networks. */
+rk_status rk_graph_dropout(rk_graph *g, int *out, int x, float p, bool alpha);
+/* Over the last axis D; gamma, beta (D) or NULL. */
+rk_status rk_graph_layer_norm(rk_graph *g, int *out, int x, rk_param *gamma, rk_param *beta,
+                              float eps);
+/* x (B, C): train normalises with the batch statistics (biased variance) and updates the
+ * running ones (momentum as PyTorch, unbiased variance); eval uses the running ones. */
+rk_status rk_graph_batch_norm(rk_graph *g, int *out, int x, rk_param *gamma, rk_param *beta,
+                              float eps, float momentum);
+/* The running statistics of a batch_norm value (mean, var), owned by the graph, (C) each. */
+float *rk_graph_batch_norm_running(rk_graph *g, int bn, bool var);
+/* mean over non-ignored rows of cross-entropy of logits (B, C) against labels ids (B, 1),
+ * with label smoothing eps (PyTorch's definition). */
+rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index,
+                              float smoothing);
+/* ids (B, 1) = 1 + hash(a[:, fa], b[:, fb]) mod (buckets - 1), for a wide part's embedding
+ * (row 0 stays the padding row; a padding id in either input gives 0). */
+rk_status rk_graph_hash_cross(rk_graph *g, int *out, int a, int fa, int b, int fb, int64_t buckets);
 
 #ifdef __cplusplus
 }

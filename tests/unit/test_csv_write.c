@@ -246,10 +246,10 @@ static void test_dispatch(void **state) {
   const char *dir = rk_test_tmpdir("csv_write_dispatch");
   char path[4096];
   rk_table_sink *sink = (rk_table_sink *)1;
-  snprintf(path, sizeof path, "%s/t.parquet", dir);
-  assert_int_equal(rk_sink_open(&sink, path, NULL), RK_EUNSUPPORTED);
-  assert_null(sink);
-  assert_non_null(strstr(rk_error_message(), "Parquet output is not built yet"));
+  snprintf(path, sizeof path, "%s/t.parquet", dir);   /* the Parquet writer, aborted: no file */
+  assert_rk_ok(rk_sink_open(&sink, path, NULL));
+  assert_non_null(sink);
+  rk_sink_abort(sink);
   snprintf(path, sizeof path, "%s/t.json", dir);
   assert_int_equal(rk_sink_open(&sink, path, NULL), RK_EUNSUPPORTED);
   assert_non_null(strstr(rk_error_message(), "unknown table format"));

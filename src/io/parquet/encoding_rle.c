@@ -1,0 +1,164 @@
+/*
+ * Parquet's RLE / bit-packed hybrid encoding (definition and repetition levels, dictionary
+ * indices, booleans in v2 pages) and the LSB-first bit packing it is built on. It is not the
+ * deprecated BIT_PACKED (MSB-first) encoding, which we reject where it appears.
+ *
+ * Follows apache/parquet-format Encodings.md, "Run Length Encoding / Bit-Packing Hybrid
+ * (RLE = 3)": a run header is a ULEB128 varint; its low bit 1 means a bit-packed run of
+ * (header >> 1) groups of 8 values, 0 a repeated run of (header >> 1) copies of one value stored
+ * in ceil(bit_width / 8) little-endian bytes. Every run is checked against the buffer's end.
+ */
+#include <string.h>
+
+#include "io/parquet/parquet_internal.h"
+
+int rk_pq_bit_width(uint64_t max_value) {
+  int w = 0;
+  while (max_value) {
+    w++;
+    max_value >>= 1;
+  }
+  return w;
+}
+
+void rk_pq_unpack_bits(uint64_t *out, const uint8_t *data, int64_t n, int width) {
+  if (width == 0) {
+    memset(out, 0, (size_t)n * sizeof *out);
+    return;
+  }
+  uint64_t mask = width == 64 ? ~(uint64_t)0 : (((uint64_t)1 << width) - 1);
+  uint64_t bitpos = 0;
+  for (int64_t i = 0; i < n; i++, bitpos += (uint64_t)width) {
+    uint64_t byte = bitpos >> 3;
+    int shift = (int)(bitpos & 7);
+    int need = (shift + width + 7) / 8;   /* bytes that hold this value: at most 9 */
+    uint64_t lo = 0;
+    int first = need > 8 ? 8 : need;
+    for (int k = 0; k < first; k++) lo |= (uint64_t)data[byte + (uint64_t)k] << (8 * k);
+    uint64_t v = lo >> shift;
+    if (need > 8) v |= (uint64_t)data[byte + 8] << (64 - shift);
+    out[i] = v & mask;
+  }
+}
+
+rk_status rk_pq_rle_decode(uint32_t *out, int64_t n, const uint8_t *data, size_t len, int bit_width) {
+  if (bit_width < 0 || bit_width > 32) return rk_error(RK_EFORMAT, "RLE bit width %d is outside 0..32", bit_width);
+  const uint8_t *p = data, *end = data + len;
+  int value_bytes = (bit_width + 7) / 8;
+  uint64_t buf[64];
+  int64_t i = 0;
+  while (i < n) {
+    uint64_t header = 0;
+    int shift = 0;
+    for (;;) {
+      if (p >= end) return rk_error(RK_EFORMAT, "RLE data ends after %lld of %lld values", (long long)i, (long long)n);
+      uint8_t b = *p++;
+      if (shift > 56) return rk_error(RK_EFORMAT, "RLE run header is too long");
+      header |= (uint64_t)(b & 0x7f) << shift;
+      shift += 7;
+      if (!(b & 0x80)) break;
+    }
+    if (header & 1) {
+      uint64_t groups = header >> 1;
+      if (groups == 0) continue;
+      uint64_t left = (uint64_t)(end - p);
+      uint64_t count = groups > ((uint64_t)1 << 40) ? (uint64_t)1 << 43 : groups * 8;
+      uint64_t bytes = bit_width == 0 ? 0 : (groups > left ? left + 1 : groups * (uint64_t)bit_width);
+      if (bytes > left) {
+        /* the last run may be cut short if the values we still need are all there */
+        uint64_t needed = (uint64_t)(n - i) < count ? (uint64_t)(n - i) : count;
+        uint64_t need_bytes = (needed * (uint64_t)bit_width + 7) / 8;
+        if (need_bytes > left)
+          return rk_error(RK_EFORMAT, "bit-packed run of %llu values runs past the end of the data",
+                          (unsigned long long)count);
+        count = needed;
+        bytes = need_bytes;
+      }
+      uint64_t take = (uint64_t)(n - i) < count ? (uint64_t)(n - i) : count;
+      uint64_t done = 0;
+      while (done < take) {
+        uint64_t k = take - done < 64 ? take - done : 64;
+        rk_pq_unpack_bits(buf, p + done * (uint64_t)bit_width / 8, (int64_t)k, bit_width);
+        for (uint64_t j = 0; j < k; j++) out[i + (int64_t)(done + j)] = (uint32_t)buf[j];
+        done += k;
+      }
+      i += (int64_t)take;
+      p += bytes;
+    } else {
+      uint64_t count = header >> 1;
+      if ((int64_t)(end - p) < value_bytes) return rk_error(RK_EFORMAT, "RLE run value runs past the end of the data");
+      uint32_t v = 0;
+      for (int k = 0; k < value_bytes; k++) v |= (uint32_t)p[k] << (8 * k);
+      p += value_bytes;
+      if (bit_width < 32 && (v >> bit_width)) return rk_error(RK_EFORMAT, "RLE run value %u does not fit %d bits", v, bit_width);
+      uint64_t take = (uint64_t)(n - i) < count ? (uint64_t)(n - i) : count;
+      for (uint64_t j = 0; j < take; j++) out[i + (int64_t)j] = v;
+      i += (int64_t)take;
+    }
+  }
+  return RK_OK;
+}
+
+static void put_uleb(rk_parquet_buf *buf, uint64_t v) {
+  uint8_t b[10];
+  int n = 0;
+  while (v >= 0x80) {
+    b[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  b[n++] = (uint8_t)v;
+  rk_parquet_buf_put(buf, b, (size_t)n);
+}
+
+/* Pack values into one bit-packed run (count a multiple of 8, padded by the caller). */
+static void put_packed(rk_parquet_buf *buf, const uint32_t *v, int64_t count, int width) {
+  put_uleb(buf, (uint64_t)(count / 8) << 1 | 1);
+  size_t bytes = (size_t)(count * width / 8);
+  if (!rk_parquet_buf_reserve(buf, bytes)) return;
+  uint8_t *o = buf->data + buf->len;
+  memset(o, 0, bytes);
+  uint64_t bit = 0;
+  for (int64_t i = 0; i < count; i++, bit += (uint64_t)width)
+    for (int k = 0; k < width; k++)
+      if (v[i] >> k & 1) o[(bit + (uint64_t)k) >> 3] |= (uint8_t)(1u << ((bit + (uint64_t)k) & 7));
+  buf->len += bytes;
+}
+
+static void put_repeat(rk_parquet_buf *buf, uint32_t v, int64_t count, int width) {
+  put_uleb(buf, (uint64_t)count << 1);
+  for (int k = 0; k < (width + 7) / 8; k++) rk_parquet_buf_byte(buf, (uint8_t)(v >> (8 * k)));
+}
+
+void rk_pq_rle_encode(rk_parquet_buf *buf, const uint32_t *values, int64_t n, int width) {
+  /* Runs of 8 or more equal values become repeated runs; the rest is bit-packed in groups of 8
+   * (a bit-packed stretch must hold a multiple of 8 values, so a run first tops it up). */
+  uint32_t pending[512];
+  int64_t np = 0, i = 0;
+  while (i < n) {
+    int64_t r = 1;
+    while (i + r < n && values[i + r] == values[i]) r++;
+    if (r >= 8 + (np % 8 ? 8 - np % 8 : 0) || (np == 0 && r >= 8)) {
+      while (np % 8) {
+        pending[np++] = values[i++];
+        r--;
+      }
+      if (np) put_packed(buf, pending, np, width);
+      np = 0;
+      put_repeat(buf, values[i], r, width);
+      i += r;
+      continue;
+    }
+    for (int64_t k = 0; k < r; k++) {
+      pending[np++] = values[i++];
+      if (np == 512) {
+        put_packed(buf, pending, np, width);
+        np = 0;
+      }
+    }
+  }
+  if (np) {
+    int64_t padded = (np + 7) / 8 * 8;
+    for (int64_t k = np; k < padded; k++) pending[k] = 0;
+    put_packed(buf, pending, padded, width);
+  }
+}

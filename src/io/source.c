@@ -1,0 +1,185 @@
+/*
+ * Table sources: one interface over the CSV reader and the Parquet dataset reader, so commands
+ * (inspect, convert, preprocess) read any input the same way. The twin of src/io/sink.c.
+ * It is not: a reader itself; each source wraps one and adds projection where the reader has none.
+ */
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "reckon/io.h"
+#include "reckon/parquet.h"
+
+void rk_source_options_default(rk_source_options *opts) { memset(opts, 0, sizeof *opts); }
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+bool rk_source_is_parquet(const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (!d) return false;
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d));) found = ends_with(e->d_name, ".parquet");
+    closedir(d);
+    return found;
+  }
+  return ends_with(path, ".parquet") || ends_with(path, ".parq");
+}
+
+/* ---- CSV ------------------------------------------------------------------------------------ */
+typedef struct {
+  rk_table_source base;
+  rk_csv_reader *reader;
+  int64_t file_bytes;       /* on disk; compressed inputs report progress by lines read instead */
+  bool compressed;
+  int *select;              /* projection: reader column of each output column, or NULL */
+  int nselect;
+  rk_batch scratch;         /* the reader's batch when projecting */
+} csv_source;
+
+static rk_status csv_next(rk_table_source *src, rk_batch *batch) {
+  csv_source *s = (csv_source *)src;
+  if (!s->select) return rk_csv_next(s->reader, batch);
+  RK_TRY(rk_csv_next(s->reader, &s->scratch));
+  /* Copy the selected columns: the reader keeps its own batch intact between calls. */
+  if (batch->ncols != s->nselect) {
+    rk_batch_free(batch);
+    RK_TRY(rk_batch_init(batch, s->nselect));
+    for (int i = 0; i < s->nselect; i++) {
+      const rk_column *from = &s->scratch.cols[s->select[i]];
+      RK_TRY(rk_column_init(&batch->cols[i], from->name, from->type, from->child ? from->child->type : RK_COL_INT64));
+    }
+  }
+  for (int i = 0; i < s->nselect; i++) {
+    rk_column_clear(&batch->cols[i]);
+    const rk_column *from = &s->scratch.cols[s->select[i]];
+    RK_TRY(rk_column_append_column(&batch->cols[i], from, 0, from->length));
+  }
+  batch->nrows = s->scratch.nrows;
+  return RK_OK;
+}
+
+static double csv_fraction(rk_table_source *src) {
+  csv_source *s = (csv_source *)src;
+  if (s->file_bytes <= 0 || s->compressed) return -1.0;
+  double f = (double)rk_csv_bytes_read(s->reader) / (double)s->file_bytes;
+  return f > 1.0 ? 1.0 : f;
+}
+
+static int64_t csv_total_rows(rk_table_source *src) {
+  (void)src;
+  return -1;
+}
+
+static void csv_close(rk_table_source *src) {
+  csv_source *s = (csv_source *)src;
+  rk_csv_close(s->reader);
+  rk_batch_free(&s->scratch);
+  rk_free(s->select);
+  rk_free(s);
+}
+
+static rk_status csv_open(rk_table_source **out, const char *path, const rk_source_options *o) {
+  rk_csv_options co;
+  rk_csv_options_default(&co);
+  co.sep = o->csv_sep ? o->csv_sep : (ends_with(path, ".tsv") || ends_with(path, ".tsv.gz") || ends_with(path, ".tsv.zst") ? '\t' : ',');
+  co.na_values = o->na_values;
+  co.n_na_values = o->n_na_values;
+  if (o->batch_rows > 0) co.batch_rows = o->batch_rows;
+  csv_source *s = rk_calloc(1, sizeof *s);
+  if (!s) return RK_ENOMEM;
+  s->base = (rk_table_source){"csv", csv_next, csv_fraction, csv_total_rows, csv_close};
+  rk_status st = rk_csv_open(&s->reader, path, &co);
+  if (st != RK_OK) {
+    rk_free(s);
+    return st;
+  }
+  struct stat sb;
+  s->file_bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+  s->compressed = ends_with(path, ".gz") || ends_with(path, ".zst");
+  if (o->columns) {
+    s->select = rk_malloc(sizeof(int) * (size_t)(o->ncolumns ? o->ncolumns : 1));
+    if (!s->select) {
+      csv_close(&s->base);
+      return RK_ENOMEM;
+    }
+    s->nselect = o->ncolumns;
+    for (int i = 0; i < o->ncolumns; i++) {
+      s->select[i] = -1;
+      for (int c = 0; c < rk_csv_num_columns(s->reader); c++)
+        if (strcmp(rk_csv_column_name(s->reader, c), o->columns[i]) == 0) s->select[i] = c;
+      if (s->select[i] < 0) {
+        st = rk_error(RK_ENOTFOUND, "column '%s' is not in '%s'", o->columns[i], path);
+        csv_close(&s->base);
+        return st;
+      }
+    }
+  }
+  *out = &s->base;
+  return RK_OK;
+}
+
+/* ---- Parquet -------------------------------------------------------------------------------- */
+typedef struct {
+  rk_table_source base;
+  rk_parquet_dataset *ds;
+  int64_t rows_done, rows_total;
+} parquet_source;
+
+static rk_status parquet_next(rk_table_source *src, rk_batch *batch) {
+  parquet_source *s = (parquet_source *)src;
+  RK_TRY(rk_parquet_dataset_next(s->ds, batch));
+  s->rows_done += batch->nrows;
+  return RK_OK;
+}
+
+static double parquet_fraction(rk_table_source *src) {
+  parquet_source *s = (parquet_source *)src;
+  return s->rows_total > 0 ? (double)s->rows_done / (double)s->rows_total : 1.0;
+}
+
+static int64_t parquet_total_rows(rk_table_source *src) { return ((parquet_source *)src)->rows_total; }
+
+static void parquet_close(rk_table_source *src) {
+  parquet_source *s = (parquet_source *)src;
+  rk_parquet_dataset_close(s->ds);
+  rk_free(s);
+}
+
+static rk_status parquet_open(rk_table_source **out, const char *path, const rk_source_options *o) {
+  rk_parquet_read_options po;
+  rk_parquet_read_options_default(&po);
+  po.columns = o->columns;
+  po.ncolumns = o->ncolumns;
+  if (o->batch_rows > 0) po.batch_rows = o->batch_rows;
+  parquet_source *s = rk_calloc(1, sizeof *s);
+  if (!s) return RK_ENOMEM;
+  s->base = (rk_table_source){"parquet", parquet_next, parquet_fraction, parquet_total_rows, parquet_close};
+  rk_status st = rk_parquet_dataset_open(&s->ds, path, &po);
+  if (st != RK_OK) {
+    rk_free(s);
+    return st;
+  }
+  s->rows_total = rk_parquet_dataset_num_rows(s->ds);
+  *out = &s->base;
+  return RK_OK;
+}
+
+rk_status rk_source_open(rk_table_source **source, const char *path, const rk_source_options *opts) {
+  rk_source_options defaults;
+  if (!opts) {
+    rk_source_options_default(&defaults);
+    opts = &defaults;
+  }
+  *source = NULL;
+  struct stat sb;
+  if (stat(path, &sb) != 0) return rk_error(RK_EIO, "cannot open '%s': no such file or folder", path);
+  if (rk_source_is_parquet(path)) return parquet_open(source, path, opts);
+  if (S_ISDIR(sb.st_mode)) return rk_error(RK_ENOTFOUND, "folder '%s' holds no .parquet files", path);
+  return csv_open(source, path, opts);
+}

@@ -1,0 +1,46 @@
+/*
+ * rk_sgemm: row-major C = alpha op(A) op(B) + beta C on OpenBLAS, made thread-count independent.
+ * OpenBLAS's own threading may split the inner (K) dimension, so its sums change with its
+ * thread count. Here OpenBLAS runs single-threaded inside each chunk of C's rows, and the
+ * chunks depend only on the problem size (rk_parallel_for), so every element is summed the same
+ * way on 1 or 16 threads.
+ */
+#include <cblas.h>
+
+#include "nn/graph_internal.h"
+
+typedef struct {
+  bool ta, tb;
+  int64_t N, K;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+  int64_t lda, ldb, ldc;
+} gemm_ctx;
+
+static void gemm_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const gemm_ctx *c = arg;
+  const float *a = c->ta ? c->A + begin : c->A + begin * c->lda;
+  cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans, (int)(end - begin),
+              (int)c->N, (int)c->K, c->alpha, a, (int)c->lda, c->B, (int)c->ldb, c->beta, c->C + begin * c->ldc,
+              (int)c->ldc);
+}
+
+void rk_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  gemm_ctx c = {ta, tb, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+  /* about 1 MFLOP per chunk, at least 16 rows */
+  int64_t per_row = N * (K > 0 ? K : 1), grain = (1 << 20) / (per_row > 0 ? per_row : 1);
+  if (grain < 16) grain = 16;
+  rk_parallel_for(M, grain, gemm_rows, &c);
+}
+
+void rk_blas_sync_threads(void) {
+  static bool done = false;
+  if (!done) {
+    openblas_set_num_threads(1);
+    done = true;
+  }
+}

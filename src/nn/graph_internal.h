@@ -1,0 +1,160 @@
+/*
+ * The compute graph's insides, shared by src/nn/graph.c and the op stems in src/nn/ops/.
+ *
+ * A graph is an array of values (tensors with a shape, a kind and planned memory) and an array
+ * of nodes (one op each, in topological order: a node only reads values made before it).
+ * Each op stem provides:
+ *   - plain kernels <stem>_forward_cpu / <stem>_backward_cpu (pointers and sizes, outputs first,
+ *     backward adds into gradients),
+ *   - the node adapters <stem>_node_forward_cpu / <stem>_node_backward_cpu that unpack a node
+ *     and call them (these are the op-table row),
+ *   - the public builder rk_graph_<stem>, which checks shapes and adds the node.
+ */
+#ifndef RECKON_NN_GRAPH_INTERNAL_H
+#define RECKON_NN_GRAPH_INTERNAL_H
+
+#include "reckon/nn.h"
+
+#define RK_NODE_MAX_IN 16
+#define RK_NODE_MAX_OUT 16
+#define RK_NODE_MAX_PARAMS 16
+
+typedef enum { RK_VAL_ACT, RK_VAL_INPUT, RK_VAL_PARAM } rk_value_kind;
+
+typedef struct {
+  char name[64];
+  rk_value_kind kind;
+  rk_dtype dtype;            /* f32, or i64 for ids */
+  int ndim;
+  int64_t shape[RK_TENSOR_MAX_DIMS];
+  int64_t numel;
+  int producer;              /* node index, -1 for leaves */
+  int last_use;              /* last node reading it (forward order), -1 when none */
+  bool output;               /* kept until the end of the pass */
+  bool needs_grad;           /* a gradient flows into it from the loss */
+  rk_param *param;           /* RK_VAL_PARAM */
+  int64_t *offsets;          /* ragged inputs: (B + 1) */
+  bool ragged;
+  /* planning and data */
+  int64_t off[2];            /* byte offsets in the arena per mode (acts) */
+  int64_t goff;              /* gradient offset (train plan) */
+  void *data[2];             /* per mode */
+  float *grad;               /* NULL without a gradient */
+  int grad_birth;            /* backward time at which the gradient buffer is zeroed */
+} rk_value;
+
+struct rk_node;
+typedef rk_status (*rk_node_fwd_fn)(rk_graph *g, const struct rk_node *n);
+typedef void (*rk_node_bwd_fn)(rk_graph *g, const struct rk_node *n);
+
+typedef struct rk_node {
+  rk_op op;
+  int id;                    /* index in the graph (keys dropout streams) */
+  int n_in, n_out;
+  int in[RK_NODE_MAX_IN];
+  int out[RK_NODE_MAX_OUT];
+  int n_params;
+  rk_param *params[RK_NODE_MAX_PARAMS];
+  int64_t iattr[8];
+  float fattr[4];
+  /* memory the op asks for: scratch during its forward / backward, and a buffer written by
+   * forward and read by backward ("saved"); planned with the activations. */
+  size_t ws_fwd_bytes, ws_bwd_bytes, saved_bytes;
+  int64_t ws_fwd_off[2], ws_bwd_off, saved_off[2];
+  void *ws_fwd, *ws_bwd, *saved;   /* for the current mode */
+  /* persistent per-op state (batch-norm running statistics), owned by the graph */
+  float *state;
+  size_t state_floats;
+  /* sparse gradient contributions (embedding, embedding_bag): slots into the table's
+   * contribution buffers; embedding_l2 adds into its lookup's slots. */
+  int64_t slot_base, n_slots;
+} rk_node;
+
+/* Per sparse table: every looked-up id of one pass and its gradient row. */
+typedef struct {
+  rk_param *param;
+  int64_t n_slots;           /* capacity over all lookups */
+  int64_t *slot_ids;         /* (n_slots), -1 = nothing (padding or unused) */
+  float *slot_grad;          /* (n_slots, D) */
+  int64_t *order;            /* (n_slots) scratch for the dedupe */
+  int64_t *row_start;        /* (n_slots + 1) scratch: compact row k sums order[row_start[k]..) */
+} rk_sparse_table;
+
+struct rk_graph {
+  int64_t batch;
+  uint64_t seed, step;
+  int n_values, cap_values;
+  rk_value *values;
+  int n_nodes, cap_nodes;
+  rk_node *nodes;
+  int n_params, cap_params;
+  rk_param **params;
+  int n_sparse, cap_sparse;
+  rk_sparse_table *sparse;
+  bool built;
+  int loss;
+  rk_mode mode;              /* of the last forward */
+  bool forward_done;         /* a train forward happened since the last backward */
+  void *arena;               /* planned activations, gradients and workspaces */
+  size_t arena_bytes, unplanned_bytes;
+  rk_arena fixed;            /* inputs, slots, op state: never shared */
+  int *grad_order;           /* values with a gradient, by grad_birth */
+  int n_grad_order;
+};
+
+/* ---- for the op builders ----------------------------------------------------------------- */
+/* A new activation value of `shape`; writes its handle. */
+rk_status rk_graph_add_value(rk_graph *g, int *out, rk_dtype dtype, int ndim, const int64_t *shape);
+/* A new node reading n_in values; *out points into g->nodes (valid until the next add). */
+rk_status rk_graph_add_node(rk_graph *g, rk_node **out, rk_op op, int n_in, const int *in);
+/* Attach a value to the node as output k, and a param. */
+void rk_graph_node_set_out(rk_graph *g, rk_node *n, int k, int v);
+rk_status rk_graph_node_add_param(rk_graph *g, rk_node *n, rk_param *p);
+/* Reserve n slots in p's sparse table for node n. */
+rk_status rk_graph_node_add_slots(rk_graph *g, rk_node *n, rk_param *p, int64_t count);
+/* Check a handle (op name for the message). */
+rk_status rk_graph_check_value(const rk_graph *g, int v, const char *op);
+/* "(1024, 64)" */
+const char *rk_shape_str(const rk_value *v, char *buf, size_t size);
+rk_sparse_table *rk_graph_sparse_table(rk_graph *g, const rk_param *p);
+/* A single-output builder in one call: checks inputs, makes the node and its output. */
+rk_status rk_graph_simple_node(rk_graph *g, rk_node **node, int *out, rk_op op, int n_in,
+                               const int *in, rk_dtype dtype, int ndim, const int64_t *shape);
+
+static inline rk_value *rk_val(const rk_graph *g, int v) { return &g->values[v]; }
+static inline float *rk_x(const rk_graph *g, int v) { return (float *)g->values[v].data[g->mode]; }
+static inline int64_t *rk_xi(const rk_graph *g, int v) {
+  return (int64_t *)g->values[v].data[g->mode];
+}
+static inline float *rk_dx(const rk_graph *g, int v) { return g->values[v].grad; }
+static inline bool rk_graph_training(const rk_graph *g) { return g->mode == RK_TRAIN; }
+
+/* Parallel grain for row loops: about 32 KiB of floats per chunk, at least one row. */
+static inline int64_t rk_row_grain(int64_t row_len) {
+  int64_t gr = 8192 / (row_len > 0 ? row_len : 1);
+  return gr > 0 ? gr : 1;
+}
+
+/* Row-major C (M, N) = alpha op(A) op(B) + beta C; parallel over fixed chunks of C's rows, so
+ * results do not depend on the thread count (src/nn/gemm.c). */
+void rk_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+/* Keep OpenBLAS single-threaded (rk_sgemm threads itself). */
+void rk_blas_sync_threads(void);
+
+/* ---- the op table ------------------------------------------------------------------------ */
+#define RK_OP_DECLARE(name, stem)                                  \
+  rk_status stem##_node_forward_cpu(rk_graph *g, const rk_node *n); \
+  void stem##_node_backward_cpu(rk_graph *g, const rk_node *n);
+RK_OP_LIST(RK_OP_DECLARE)
+#undef RK_OP_DECLARE
+
+#define RK_DEVICE_KINDS 2
+typedef struct {
+  const char *name;
+  rk_node_fwd_fn forward[RK_DEVICE_KINDS];    /* indexed by rk_device; NULL: not there yet */
+  rk_node_bwd_fn backward[RK_DEVICE_KINDS];
+} rk_op_entry;
+extern const rk_op_entry rk_op_table[RK_OP_COUNT];
+
+#endif

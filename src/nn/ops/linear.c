@@ -1,0 +1,130 @@
+/*
+ * linear: out (N, OC) = act(x (N, C) w^T + b), w (OC, C) as PyTorch's nn.Linear stores it.
+ * The gemms are OpenBLAS's; bias and activation are fused into one pass over the output, and
+ * backward turns the activation's derivative (from the output) into dpre in its workspace.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "nn/graph_internal.h"
+
+typedef struct {
+  float *out;
+  const float *b;
+  int64_t OC;
+  rk_act act;
+} epilogue_ctx;
+
+static void epilogue_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const epilogue_ctx *c = arg;
+  for (int64_t n = begin; n < end; n++) {
+    float *o = c->out + n * c->OC;   /* (OC) */
+    if (c->b)
+      for (int64_t j = 0; j < c->OC; j++) o[j] += c->b[j];
+    switch (c->act) {
+    case RK_ACT_RELU:
+      for (int64_t j = 0; j < c->OC; j++) o[j] = o[j] > 0.0f ? o[j] : 0.0f;
+      break;
+    case RK_ACT_SIGMOID:
+      for (int64_t j = 0; j < c->OC; j++) o[j] = 1.0f / (1.0f + expf(-o[j]));
+      break;
+    case RK_ACT_TANH:
+      for (int64_t j = 0; j < c->OC; j++) o[j] = tanhf(o[j]);
+      break;
+    case RK_ACT_NONE:
+      break;
+    }
+  }
+}
+
+void linear_forward_cpu(float *out /* (N, OC) */, const float *x /* (N, C) */,
+                        const float *w /* (OC, C) */, const float *b /* (OC) or NULL */,
+                        int64_t N, int64_t C, int64_t OC, rk_act act) {
+  rk_sgemm(false, true, N, OC, C, 1.0f, x, C, w,
+              C, 0.0f, out, OC);
+  if (!b && act == RK_ACT_NONE) return;
+  epilogue_ctx c = {out, b, OC, act};
+  rk_parallel_for(N, rk_row_grain(OC), epilogue_rows, &c);
+}
+
+/* dpre (N, OC): scratch when act != NONE. dx, dw, db may be NULL (not needed). */
+void linear_backward_cpu(float *dx /* (N, C) */, float *dw /* (OC, C) */, float *db /* (OC) */,
+                         float *dpre /* (N, OC) */, const float *dout /* (N, OC) */,
+                         const float *out /* (N, OC) */, const float *x /* (N, C) */,
+                         const float *w /* (OC, C) */, int64_t N, int64_t C, int64_t OC, rk_act act) {
+  const float *dp = dout;
+  if (act != RK_ACT_NONE) {
+    int64_t n = N * OC;
+    for (int64_t i = 0; i < n; i++) {
+      float y = out[i], d;
+      switch (act) {
+      case RK_ACT_RELU: d = y > 0.0f ? 1.0f : 0.0f; break;
+      case RK_ACT_SIGMOID: d = y * (1.0f - y); break;
+      default: d = 1.0f - y * y; break;
+      }
+      dpre[i] = dout[i] * d;
+    }
+    dp = dpre;
+  }
+  if (dx)
+    rk_sgemm(false, false, N, C, OC, 1.0f, dp, OC,
+                w, C, 1.0f, dx, C);
+  if (dw)
+    rk_sgemm(true, false, OC, C, N, 1.0f, dp, OC, x,
+                C, 1.0f, dw, C);
+  if (db)
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t j = 0; j < OC; j++) db[j] += dp[n * OC + j];
+}
+
+static void dims(const rk_graph *g, const rk_node *n, int64_t *N, int64_t *C, int64_t *OC) {
+  const rk_value *x = rk_val(g, n->in[0]);
+  *C = x->shape[x->ndim - 1];
+  *N = x->numel / *C;
+  *OC = n->iattr[0];
+}
+
+rk_status linear_node_forward_cpu(rk_graph *g, const rk_node *n) {
+  int64_t N, C, OC;
+  dims(g, n, &N, &C, &OC);
+  const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
+  linear_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), n->params[0]->value.data,
+                     b ? b->value.data : NULL, N, C, OC, (rk_act)n->iattr[1]);
+  return RK_OK;
+}
+
+void linear_node_backward_cpu(rk_graph *g, const rk_node *n) {
+  int64_t N, C, OC;
+  dims(g, n, &N, &C, &OC);
+  const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
+  linear_backward_cpu(rk_dx(g, n->in[0]), n->params[0]->grad.data, b ? b->grad.data : NULL, n->ws_bwd,
+                      rk_dx(g, n->out[0]), rk_x(g, n->out[0]), rk_x(g, n->in[0]),
+                      n->params[0]->value.data, N, C, OC, (rk_act)n->iattr[1]);
+}
+
+rk_status rk_graph_linear(rk_graph *g, int *out, int x, rk_param *w, rk_param *b, rk_act act) {
+  RK_TRY(rk_graph_check_value(g, x, "linear"));
+  const rk_value *xv = rk_val(g, x);
+  char bx[96];
+  if (!w || !w->value.data || w->value.ndim != 2)
+    return rk_error(RK_EINVAL, "linear: weight must be an initialised (OC, C) parameter");
+  if (w->sparse) return rk_error(RK_EINVAL, "linear: weight '%s' is a sparse table", w->name);
+  if (xv->dtype != RK_DT_F32 || xv->ndim < 1 || xv->shape[xv->ndim - 1] != w->value.shape[1])
+    return rk_error(RK_ESHAPE, "linear: input %s does not match weight '%s' (%lld, %lld): its last axis must be %lld",
+                    rk_shape_str(xv, bx, sizeof bx), w->name, (long long)w->value.shape[0],
+                    (long long)w->value.shape[1], (long long)w->value.shape[1]);
+  if (b && (b->value.ndim != 1 || b->value.shape[0] != w->value.shape[0]))
+    return rk_error(RK_ESHAPE, "linear: bias '%s' must have shape (%lld)", b->name, (long long)w->value.shape[0]);
+  int64_t shape[RK_TENSOR_MAX_DIMS];
+  memcpy(shape, xv->shape, sizeof shape);
+  shape[xv->ndim - 1] = w->value.shape[0];
+  rk_node *n;
+  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_LINEAR, 1, &x, RK_DT_F32, xv->ndim, shape));
+  n->iattr[0] = w->value.shape[0];
+  n->iattr[1] = act;
+  if (act != RK_ACT_NONE) n->ws_bwd_bytes = (size_t)rk_val(g, *out)->numel * sizeof(float);
+  RK_TRY(rk_graph_node_add_param(g, n, w));
+  if (b) RK_TRY(rk_graph_node_add_param(g, n, b));
+  return RK_OK;
+}

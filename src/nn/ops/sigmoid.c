@@ -1,0 +1,37 @@
+/*
+ * sigmoid: out = 1 / (1 + exp(-x)) elementwise; backward reads the derivative off the output.
+ */
+#include <math.h>
+
+#include "nn/graph_internal.h"
+
+rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
+
+void sigmoid_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float x = in[i];
+    out[i] = 1.0f / (1.0f + expf(-x));
+  }
+}
+
+void sigmoid_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *out /* (n) */,
+                     int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float y = out[i];
+    dx[i] += dout[i] * (y * (1.0f - y));
+  }
+}
+
+rk_status sigmoid_node_forward_cpu(rk_graph *g, const rk_node *n) {
+  sigmoid_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), rk_val(g, n->in[0])->numel);
+  return RK_OK;
+}
+
+void sigmoid_node_backward_cpu(rk_graph *g, const rk_node *n) {
+  if (rk_dx(g, n->in[0]))
+    sigmoid_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), rk_x(g, n->out[0]), rk_val(g, n->in[0])->numel);
+}
+
+rk_status rk_graph_sigmoid(rk_graph *g, int *out, int x) {
+  return rk_graph_unary(g, out, x, RK_OP_SIGMOID, NULL);
+}

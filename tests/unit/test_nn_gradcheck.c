@@ -1,0 +1,492 @@
+/*
+ * Finite-difference gradient checks for every op (src/nn/ops/): each case builds a small graph
+ * whose float operands are parameters, reduces the op's output to a scalar with a fixed random
+ * probe (loss = sum(out * probe)), and compares every analytic gradient entry (dense, or the
+ * compact row-sparse gradient of tables) with a central difference of the f32 forward.
+ * Reductions inside the ops accumulate in double, so h = 1e-3 leaves errors near 1e-4;
+ * the tolerance is |num - ana| <= 3e-3 + 3e-2 |ana|.
+ */
+#include "support.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "reckon/nn.h"
+
+#define B 3
+#define MAXP 8
+#define MAXF 8
+
+typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE } fill_kind;
+
+typedef struct {
+  rk_graph *g;
+  rk_param params[MAXP];
+  int n_params;
+  struct {
+    int v;
+    fill_kind kind;
+    int64_t hi;
+  } fills[MAXF];
+  int n_fills;
+  bool train_only_rng;   /* dropout: same mask for every forward */
+} gc_ctx;
+
+static rk_param *dense(gc_ctx *c, const char *name, int ndim, const int64_t *shape, float std) {
+  rk_param *p = &c->params[c->n_params];
+  assert_rk_ok(rk_param_init(p, name, ndim, shape));
+  rk_param_fill_normal(p, 42, (uint64_t)c->n_params, std);
+  c->n_params++;
+  return p;
+}
+
+static int dense_value(gc_ctx *c, int ndim, const int64_t *shape) {
+  int v;
+  assert_rk_ok(rk_graph_param(c->g, &v, dense(c, "x", ndim, shape, 1.0f)));
+  return v;
+}
+
+static rk_param *table(gc_ctx *c, int64_t V, int64_t D) {
+  rk_param *p = &c->params[c->n_params];
+  assert_rk_ok(rk_param_init_sparse(p, "table", V, D));
+  rk_param_fill_normal(p, 42, (uint64_t)c->n_params, 0.5f);
+  c->n_params++;
+  return p;
+}
+
+static void defer(gc_ctx *c, int v, fill_kind kind, int64_t hi) {
+  c->fills[c->n_fills].v = v;
+  c->fills[c->n_fills].kind = kind;
+  c->fills[c->n_fills].hi = hi;
+  c->n_fills++;
+}
+
+static void fill_inputs(gc_ctx *c) {
+  rk_rng rng;
+  rk_rng_init(&rng, 7, 0);
+  for (int k = 0; k < c->n_fills; k++) {
+    int v = c->fills[k].v;
+    int64_t n = rk_graph_value_numel(c->g, v);
+    switch (c->fills[k].kind) {
+    case FILL_NORMAL:
+    case FILL_BINARY:
+    case FILL_POSITIVE: {
+      float *x = rk_graph_input_f32(c->g, v);
+      assert_non_null(x);
+      for (int64_t i = 0; i < n; i++)
+        x[i] = c->fills[k].kind == FILL_NORMAL ? (float)rk_rng_normal(&rng)
+               : c->fills[k].kind == FILL_BINARY ? (float)(rk_rng_u32(&rng) & 1)
+                                                 : 0.5f + (float)rk_rng_uniform(&rng);
+      break;
+    }
+    case FILL_IDS: {
+      int64_t *ids = rk_graph_input_ids_data(c->g, v);
+      assert_non_null(ids);
+      for (int64_t i = 0; i < n; i++) ids[i] = (int64_t)rk_rng_below(&rng, (uint64_t)c->fills[k].hi);
+      break;
+    }
+    case FILL_RAGGED: {
+      int64_t *ids = rk_graph_input_ids_data(c->g, v), *off = rk_graph_input_offsets(c->g, v);
+      /* bags of 3, 0, 4, ... ids with repeats and padding */
+      int64_t pos = 0;
+      off[0] = 0;
+      for (int b = 0; b < B; b++) {
+        int64_t len = b == 1 ? 0 : (b % 2 ? 2 : 4);
+        if (pos + len > n) len = n - pos;
+        for (int64_t j = 0; j < len; j++) ids[pos + j] = (int64_t)rk_rng_below(&rng, (uint64_t)c->fills[k].hi);
+        pos += len;
+        off[b + 1] = pos;
+      }
+      break;
+    }
+    }
+  }
+}
+
+typedef int (*case_fn)(gc_ctx *c);
+
+static double loss_value(rk_graph *g, int loss) {
+  rk_graph_set_step(g, 5);
+  assert_rk_ok(rk_graph_forward(g, RK_TRAIN));
+  return rk_graph_value_f32(g, loss)[0];
+}
+
+static void run_case(const char *name, case_fn fn) {
+  int64_t live0 = rk_alloc_live_bytes();
+  gc_ctx c;
+  memset(&c, 0, sizeof c);
+  assert_rk_ok(rk_graph_create(&c.g, B));
+  int out = fn(&c);
+  /* probe: loss = sum(out * probe) */
+  rk_param probe;
+  int probe_v, prod, loss;
+  assert_rk_ok(rk_param_init(&probe, "probe", rk_graph_value_ndim(c.g, out), rk_graph_value_shape(c.g, out)));
+  rk_param_fill_normal(&probe, 99, 0, 1.0f);
+  assert_rk_ok(rk_graph_param(c.g, &probe_v, &probe));
+  assert_rk_ok(rk_graph_mul(c.g, &prod, out, probe_v));
+  assert_rk_ok(rk_graph_sum(c.g, &loss, prod, RK_REDUCE_ALL));
+  assert_rk_ok(rk_graph_output(c.g, loss));
+  assert_rk_ok(rk_graph_build(c.g, loss));
+  fill_inputs(&c);
+
+  rk_graph_zero_grad(c.g);
+  loss_value(c.g, loss);
+  assert_rk_ok(rk_graph_backward(c.g));
+  const float h = 1e-3f;
+  int checked = 0;
+  for (int k = 0; k < c.n_params; k++) {
+    rk_param *p = &c.params[k];
+    float *w = p->value.data;
+    int64_t n = rk_tensor_numel(&p->value);
+    int64_t D = p->sparse ? p->value.shape[1] : 1;
+    for (int64_t i = 0; i < n; i++) {
+      double ana;
+      if (p->sparse) {
+        ana = 0.0;
+        for (int64_t r = 0; r < p->n_grad_rows; r++)
+          if (p->grad_rows[r] == i / D) ana = ((float *)p->grad.data)[r * D + i % D];
+      } else {
+        ana = ((float *)p->grad.data)[i];
+      }
+      float w0 = w[i];
+      w[i] = w0 + h;
+      double lp = loss_value(c.g, loss);
+      w[i] = w0 - h;
+      double lm = loss_value(c.g, loss);
+      w[i] = w0;
+      double num = (lp - lm) / (2.0 * h);
+      if (fabs(num - ana) > 3e-3 + 3e-2 * fabs(ana))
+        fail_msg("%s: param %d ('%s') element %lld: analytic %.6g, numeric %.6g", name, k, p->name,
+                 (long long)i, ana, num);
+      checked++;
+    }
+  }
+  assert_true(checked > 0);
+  rk_graph_free(c.g);
+  for (int k = 0; k < c.n_params; k++) rk_param_free(&c.params[k]);
+  rk_param_free(&probe);
+  assert_int_equal(rk_alloc_live_bytes(), live0);
+}
+
+/* ---- group 1 ----------------------------------------------------------------------------- */
+
+static int c_linear(gc_ctx *c) {
+  int64_t xs[2] = {B, 4}, ws[2] = {5, 4}, bs[1] = {5};
+  int x = dense_value(c, 2, xs), out;
+  rk_param *w = dense(c, "w", 2, ws, 0.5f), *b = dense(c, "b", 1, bs, 0.5f);
+  assert_rk_ok(rk_graph_linear(c->g, &out, x, w, b, RK_ACT_NONE));
+  return out;
+}
+static int linear_act(gc_ctx *c, rk_act act) {
+  int64_t xs[3] = {B, 2, 4}, ws[2] = {3, 4}, bs[1] = {3};
+  int x = dense_value(c, 3, xs), out;
+  rk_param *w = dense(c, "w", 2, ws, 0.5f), *b = dense(c, "b", 1, bs, 0.5f);
+  assert_rk_ok(rk_graph_linear(c->g, &out, x, w, b, act));
+  return out;
+}
+static int c_linear_relu(gc_ctx *c) { return linear_act(c, RK_ACT_RELU); }
+static int c_linear_sigmoid(gc_ctx *c) { return linear_act(c, RK_ACT_SIGMOID); }
+static int c_linear_tanh(gc_ctx *c) { return linear_act(c, RK_ACT_TANH); }
+
+static int binary(gc_ctx *c, bool mul, bool broadcast) {
+  int64_t as[2] = {B, 4}, bs[1] = {4};
+  int a = dense_value(c, 2, as), b = broadcast ? dense_value(c, 1, bs) : dense_value(c, 2, as), out;
+  assert_rk_ok(mul ? rk_graph_mul(c->g, &out, a, b) : rk_graph_add(c->g, &out, a, b));
+  return out;
+}
+static int c_add(gc_ctx *c) { return binary(c, false, false); }
+static int c_add_broadcast(gc_ctx *c) { return binary(c, false, true); }
+static int c_mul(gc_ctx *c) { return binary(c, true, false); }
+static int c_mul_broadcast(gc_ctx *c) { return binary(c, true, true); }
+static int c_add_fanout(gc_ctx *c) {   /* a + a: the gradient is 2, by addition */
+  int64_t as[2] = {B, 4};
+  int a = dense_value(c, 2, as), out;
+  assert_rk_ok(rk_graph_add(c->g, &out, a, a));
+  return out;
+}
+
+static int c_concat(gc_ctx *c) {
+  int64_t s1[3] = {B, 2, 3}, s2[3] = {B, 1, 3};
+  int xs[2] = {dense_value(c, 3, s1), dense_value(c, 3, s2)}, out;
+  assert_rk_ok(rk_graph_concat(c->g, &out, 2, xs, 1));
+  return out;
+}
+static int c_reshape(gc_ctx *c) {
+  int64_t s[3] = {B, 2, 3}, ns[2] = {B, -1};
+  int x = dense_value(c, 3, s), out;
+  assert_rk_ok(rk_graph_reshape(c->g, &out, x, 2, ns));
+  return out;
+}
+static int c_sum(gc_ctx *c) {
+  int64_t s[3] = {B, 2, 3};
+  int x = dense_value(c, 3, s), out;
+  assert_rk_ok(rk_graph_sum(c->g, &out, x, 1));
+  return out;
+}
+static int c_mean(gc_ctx *c) {
+  int64_t s[3] = {B, 2, 3};
+  int x = dense_value(c, 3, s), out;
+  assert_rk_ok(rk_graph_mean(c->g, &out, x, 2));
+  return out;
+}
+static int c_mean_all(gc_ctx *c) {
+  int64_t s[2] = {B, 3};
+  int x = dense_value(c, 2, s), out;
+  assert_rk_ok(rk_graph_mean(c->g, &out, x, RK_REDUCE_ALL));
+  return out;
+}
+static int c_relu(gc_ctx *c) {
+  int64_t s[2] = {B, 5};
+  int x = dense_value(c, 2, s), out;
+  assert_rk_ok(rk_graph_relu(c->g, &out, x));
+  return out;
+}
+static int c_sigmoid(gc_ctx *c) {
+  int64_t s[2] = {B, 5};
+  int x = dense_value(c, 2, s), out;
+  assert_rk_ok(rk_graph_sigmoid(c->g, &out, x));
+  return out;
+}
+static int c_tanh(gc_ctx *c) {
+  int64_t s[2] = {B, 5};
+  int x = dense_value(c, 2, s), out;
+  assert_rk_ok(rk_graph_tanh(c->g, &out, x));
+  return out;
+}
+static int c_bce(gc_ctx *c) {
+  int64_t s[2] = {B, 1}, one[1] = {1};
+  int z = dense_value(c, 2, s), y, w, out;
+  assert_rk_ok(rk_graph_input(c->g, &y, "y", 1, one));
+  assert_rk_ok(rk_graph_input(c->g, &w, "w", 1, one));
+  defer(c, y, FILL_BINARY, 0);
+  defer(c, w, FILL_POSITIVE, 0);
+  assert_rk_ok(rk_graph_bce_logits(c->g, &out, z, y, w));
+  return out;
+}
+static int c_mse(gc_ctx *c) {
+  int64_t s[2] = {B, 2};
+  int p = dense_value(c, 2, s), t = dense_value(c, 2, s), out;
+  assert_rk_ok(rk_graph_mse(c->g, &out, p, t));
+  return out;
+}
+static int c_embedding(gc_ctx *c) {
+  rk_param *t = table(c, 6, 3);
+  int ids, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+  defer(c, ids, FILL_IDS, 6);   /* includes the padding id 0 and repeats */
+  assert_rk_ok(rk_graph_embedding(c->g, &out, t, ids, 0));
+  return out;
+}
+static int bag(gc_ctx *c, rk_pool pool) {
+  rk_param *t = table(c, 5, 3);
+  int r, out;
+  assert_rk_ok(rk_graph_input_ragged(c->g, &r, "bag", 12));
+  defer(c, r, FILL_RAGGED, 5);
+  assert_rk_ok(rk_graph_embedding_bag(c->g, &out, t, r, pool, 0));
+  return out;
+}
+static int c_bag_sum(gc_ctx *c) { return bag(c, RK_POOL_SUM); }
+static int c_bag_mean(gc_ctx *c) { return bag(c, RK_POOL_MEAN); }
+static int c_shared_table(gc_ctx *c) {   /* one table read by a lookup and a bag: slots merge */
+  rk_param *t = table(c, 5, 2);
+  int ids, r, e, eb, e2, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 1));
+  assert_rk_ok(rk_graph_input_ragged(c->g, &r, "bag", 8));
+  defer(c, ids, FILL_IDS, 5);
+  defer(c, r, FILL_RAGGED, 5);
+  assert_rk_ok(rk_graph_embedding(c->g, &e, t, ids, 0));
+  assert_rk_ok(rk_graph_embedding_bag(c->g, &eb, t, r, RK_POOL_SUM, 0));
+  int64_t s[2] = {B, 2};
+  assert_rk_ok(rk_graph_reshape(c->g, &e2, e, 2, s));
+  assert_rk_ok(rk_graph_mul(c->g, &out, e2, eb));
+  return out;
+}
+static int c_l2(gc_ctx *c) {
+  int64_t s1[2] = {3, 2}, s2[1] = {4};
+  rk_param *ps[2] = {dense(c, "a", 2, s1, 1.0f), dense(c, "b", 1, s2, 1.0f)};
+  int out;
+  assert_rk_ok(rk_graph_l2(c->g, &out, 2, ps, 0.3f));
+  return out;
+}
+static int c_embedding_l2(gc_ctx *c) {
+  rk_param *t = table(c, 5, 2);
+  int r, eb, l2, l2v, out;
+  assert_rk_ok(rk_graph_input_ragged(c->g, &r, "bag", 8));
+  defer(c, r, FILL_RAGGED, 5);
+  assert_rk_ok(rk_graph_embedding_bag(c->g, &eb, t, r, RK_POOL_MEAN, 0));
+  assert_rk_ok(rk_graph_embedding_l2(c->g, &l2, eb, 0.25f));
+  int64_t one[1] = {1};
+  assert_rk_ok(rk_graph_reshape(c->g, &l2v, l2, 1, one));
+  int sum_eb;
+  assert_rk_ok(rk_graph_sum(c->g, &sum_eb, eb, RK_REDUCE_ALL));
+  int s1;
+  assert_rk_ok(rk_graph_reshape(c->g, &s1, sum_eb, 1, one));
+  assert_rk_ok(rk_graph_add(c->g, &out, s1, l2v));
+  return out;
+}
+
+/* ---- group 2 ----------------------------------------------------------------------------- */
+
+static int c_dot_interaction(gc_ctx *c) {
+  int64_t ds[2] = {B, 3}, es[3] = {B, 3, 3};
+  int d = dense_value(c, 2, ds), e = dense_value(c, 3, es), out;
+  assert_rk_ok(rk_graph_dot_interaction(c->g, &out, d, e));
+  return out;
+}
+static int cross_case(gc_ctx *c, bool low, bool same) {
+  int64_t xs[2] = {B, 4}, ws[2] = {4, 4}, us[2] = {4, 2}, bs[1] = {4};
+  int x0 = dense_value(c, 2, xs), x = same ? x0 : dense_value(c, 2, xs), out;
+  rk_param *w = low ? NULL : dense(c, "w", 2, ws, 0.5f);
+  rk_param *u = low ? dense(c, "u", 2, us, 0.5f) : NULL, *v = low ? dense(c, "v", 2, us, 0.5f) : NULL;
+  rk_param *b = dense(c, "b", 1, bs, 0.5f);
+  assert_rk_ok(rk_graph_cross(c->g, &out, x0, x, w, u, v, b));
+  return out;
+}
+static int c_cross(gc_ctx *c) { return cross_case(c, false, false); }
+static int c_cross_first_layer(gc_ctx *c) { return cross_case(c, false, true); }
+static int c_cross_lowrank(gc_ctx *c) { return cross_case(c, true, false); }
+static int c_fm(gc_ctx *c) {
+  int64_t es[3] = {B, 4, 3}, fs[2] = {B, 4};
+  int e = dense_value(c, 3, es), f = dense_value(c, 2, fs), out;
+  assert_rk_ok(rk_graph_fm(c->g, &out, e, f));
+  return out;
+}
+static int c_gate(gc_ctx *c) {
+  int64_t xs[3] = {B, 3, 4}, ls[2] = {B, 3};
+  int x = dense_value(c, 3, xs), l = dense_value(c, 2, ls), out;
+  assert_rk_ok(rk_graph_gate(c->g, &out, x, l, 0.7f));
+  return out;
+}
+static int c_split(gc_ctx *c) {
+  int64_t xs[3] = {B, 5, 2}, sizes[2] = {2, 3};
+  int x = dense_value(c, 3, xs), outs[2], out;
+  assert_rk_ok(rk_graph_split(c->g, outs, x, 1, 2, sizes));
+  int64_t s2[3] = {B, 2, 2};
+  int t;
+  assert_rk_ok(rk_graph_split(c->g, outs, x, 1, 2, sizes));   /* second split: only part 1 used */
+  assert_rk_ok(rk_graph_reshape(c->g, &t, outs[0], 3, s2));
+  (void)out;
+  return t;
+}
+static int c_transpose(gc_ctx *c) {
+  int64_t xs[4] = {B, 2, 3, 4};
+  int x = dense_value(c, 4, xs), out;
+  assert_rk_ok(rk_graph_transpose(c->g, &out, x, 1, 3));
+  return out;
+}
+static int c_matmul(gc_ctx *c) {
+  int64_t as[2] = {B, 4}, bs[2] = {4, 2};
+  int a = dense_value(c, 2, as), b = dense_value(c, 2, bs), out;
+  assert_rk_ok(rk_graph_matmul(c->g, &out, a, b));
+  return out;
+}
+static int c_matmul_batched(gc_ctx *c) {
+  int64_t as[3] = {B, 2, 4}, bs[3] = {B, 4, 3};
+  int a = dense_value(c, 3, as), b = dense_value(c, 3, bs), out;
+  assert_rk_ok(rk_graph_matmul(c->g, &out, a, b));
+  return out;
+}
+static int c_matmul_shared(gc_ctx *c) {
+  int64_t as[3] = {B, 2, 4}, bs[2] = {4, 3};
+  int a = dense_value(c, 3, as), b = dense_value(c, 2, bs), out;
+  assert_rk_ok(rk_graph_matmul(c->g, &out, a, b));
+  return out;
+}
+
+/* ---- group 3 ----------------------------------------------------------------------------- */
+
+static int unary3(gc_ctx *c, rk_op op) {
+  int64_t s[2] = {B, 5};
+  int x = dense_value(c, 2, s), out = -1;
+  switch (op) {
+  case RK_OP_LEAKY_RELU: assert_rk_ok(rk_graph_leaky_relu(c->g, &out, x, 0.1f)); break;
+  case RK_OP_SELU: assert_rk_ok(rk_graph_selu(c->g, &out, x)); break;
+  case RK_OP_SOFTMAX: assert_rk_ok(rk_graph_softmax(c->g, &out, x, 0.8f)); break;
+  case RK_OP_LOG_SOFTMAX: assert_rk_ok(rk_graph_log_softmax(c->g, &out, x)); break;
+  default: fail();
+  }
+  return out;
+}
+static int c_leaky_relu(gc_ctx *c) { return unary3(c, RK_OP_LEAKY_RELU); }
+static int c_selu(gc_ctx *c) { return unary3(c, RK_OP_SELU); }
+static int c_softmax(gc_ctx *c) { return unary3(c, RK_OP_SOFTMAX); }
+static int c_log_softmax(gc_ctx *c) { return unary3(c, RK_OP_LOG_SOFTMAX); }
+static int gelu_case(gc_ctx *c, bool approx) {
+  int64_t s[2] = {B, 5};
+  int x = dense_value(c, 2, s), out;
+  assert_rk_ok(rk_graph_gelu(c->g, &out, x, approx));
+  return out;
+}
+static int c_gelu_tanh(gc_ctx *c) { return gelu_case(c, true); }
+static int c_gelu_erf(gc_ctx *c) { return gelu_case(c, false); }
+static int dropout_case(gc_ctx *c, bool alpha) {
+  int64_t s[2] = {B, 6};
+  int x = dense_value(c, 2, s), out;
+  assert_rk_ok(rk_graph_dropout(c->g, &out, x, 0.3f, alpha));
+  return out;
+}
+static int c_dropout(gc_ctx *c) { return dropout_case(c, false); }
+static int c_alpha_dropout(gc_ctx *c) { return dropout_case(c, true); }
+static int c_layer_norm(gc_ctx *c) {
+  int64_t s[2] = {B, 5}, d[1] = {5};
+  int x = dense_value(c, 2, s), out;
+  rk_param *gm = dense(c, "gamma", 1, d, 1.0f), *bt = dense(c, "beta", 1, d, 1.0f);
+  assert_rk_ok(rk_graph_layer_norm(c->g, &out, x, gm, bt, 1e-5f));
+  return out;
+}
+static int c_batch_norm(gc_ctx *c) {
+  int64_t s[2] = {B, 4}, d[1] = {4};
+  int x = dense_value(c, 2, s), out;
+  rk_param *gm = dense(c, "gamma", 1, d, 1.0f), *bt = dense(c, "beta", 1, d, 1.0f);
+  assert_rk_ok(rk_graph_batch_norm(c->g, &out, x, gm, bt, 1e-5f, 0.1f));
+  return out;
+}
+static int c_softmax_ce(gc_ctx *c) {
+  int64_t s[2] = {B, 4};
+  int z = dense_value(c, 2, s), y, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "y", 1));
+  defer(c, y, FILL_IDS, 4);
+  assert_rk_ok(rk_graph_softmax_ce(c->g, &out, z, y, 2, 0.1f));
+  return out;
+}
+static int c_hash_cross_wide(gc_ctx *c) {
+  rk_param *t = table(c, 7, 1);
+  int a, b, h, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &a, "a", 2));
+  assert_rk_ok(rk_graph_input_ids(c->g, &b, "b", 1));
+  defer(c, a, FILL_IDS, 50);
+  defer(c, b, FILL_IDS, 50);
+  assert_rk_ok(rk_graph_hash_cross(c->g, &h, a, 1, b, 0, 7));
+  assert_rk_ok(rk_graph_embedding(c->g, &out, t, h, 0));
+  return out;
+}
+
+#define CASE(fn) {#fn, fn}
+static const struct {
+  const char *name;
+  case_fn fn;
+} cases[] = {
+    CASE(c_linear), CASE(c_linear_relu), CASE(c_linear_sigmoid), CASE(c_linear_tanh), CASE(c_add),
+    CASE(c_add_broadcast), CASE(c_mul), CASE(c_mul_broadcast), CASE(c_add_fanout), CASE(c_concat),
+    CASE(c_reshape), CASE(c_sum), CASE(c_mean), CASE(c_mean_all), CASE(c_relu), CASE(c_sigmoid),
+    CASE(c_tanh), CASE(c_bce), CASE(c_mse), CASE(c_embedding), CASE(c_bag_sum), CASE(c_bag_mean),
+    CASE(c_shared_table), CASE(c_l2), CASE(c_embedding_l2),
+    CASE(c_dot_interaction), CASE(c_cross), CASE(c_cross_first_layer), CASE(c_cross_lowrank), CASE(c_fm),
+    CASE(c_gate), CASE(c_split), CASE(c_transpose), CASE(c_matmul), CASE(c_matmul_batched),
+    CASE(c_matmul_shared), CASE(c_leaky_relu), CASE(c_selu), CASE(c_softmax), CASE(c_log_softmax),
+    CASE(c_gelu_tanh), CASE(c_gelu_erf), CASE(c_dropout), CASE(c_alpha_dropout), CASE(c_layer_norm),
+    CASE(c_batch_norm), CASE(c_softmax_ce), CASE(c_hash_cross_wide),
+};
+
+static void test_gradcheck_all(void **state) {
+  (void)state;
+  rk_set_num_threads(1);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gradcheck_all),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
