@@ -81,6 +81,16 @@ typedef struct {
   double min_f, max_f;
 } rk_parquet_stats;
 
+/* How one column chunk is stored: for `reckon inspect`. */
+typedef struct {
+  const char *codec;          /* "SNAPPY", "ZSTD", ... (static) */
+  char encodings[96];         /* "PLAIN_DICTIONARY,PLAIN,RLE" as the footer lists them */
+  int64_t compressed_bytes;
+  int64_t uncompressed_bytes;
+  int64_t num_values;
+  bool has_dictionary;
+} rk_parquet_chunk_info;
+
 typedef struct rk_parquet_reader rk_parquet_reader;
 
 /* Opens a file and reads its footer. Errors name the file: "cannot read 'x.parquet': ...". */
@@ -98,6 +108,8 @@ void rk_parquet_metadata(const rk_parquet_reader *reader, int i, const char **ke
 const char *rk_parquet_metadata_find(const rk_parquet_reader *reader, const char *key);   /* NULL: absent */
 /* Statistics of selected column `col` in a row group (RK_ENOTFOUND when the file has none). */
 rk_status rk_parquet_statistics(rk_parquet_stats *stats, const rk_parquet_reader *reader, int row_group, int col);
+/* Storage of selected column `col` in a row group. */
+rk_status rk_parquet_chunk(rk_parquet_chunk_info *info, const rk_parquet_reader *reader, int row_group, int col);
 /* Fills batch (initialised by the reader on first use; reuse it between calls) with the next row
  * group, or the next batch_rows rows; batch->nrows == 0 at the end. Columns decode in parallel. */
 rk_status rk_parquet_next(rk_parquet_reader *reader, rk_batch *batch);

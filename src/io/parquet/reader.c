@@ -448,6 +448,23 @@ rk_status rk_parquet_statistics(rk_parquet_stats *st, const rk_parquet_reader *r
   return RK_OK;
 }
 
+rk_status rk_parquet_chunk(rk_parquet_chunk_info *info, const rk_parquet_reader *r, int g, int col) {
+  memset(info, 0, sizeof *info);
+  if (g < 0 || g >= r->meta.nrow_groups || col < 0 || col >= r->nsel)
+    return rk_error(RK_ERANGE, "no row group %d, column %d in '%s'", g, col, r->label);
+  const rk_pq_chunk *c = &r->meta.row_groups[g].cols[r->fields[r->sel[col]].leaf];
+  info->codec = rk_parquet_codec_name(c->codec);
+  size_t at = 0;
+  for (int i = 0; i < c->nencodings && at < sizeof info->encodings; i++)
+    at += (size_t)snprintf(info->encodings + at, sizeof info->encodings - at, "%s%s", i ? "," : "",
+                           rk_parquet_encoding_name(c->encodings[i]));
+  info->compressed_bytes = c->total_compressed;
+  info->uncompressed_bytes = c->total_uncompressed;
+  info->num_values = c->num_values;
+  info->has_dictionary = c->dictionary_page_offset >= 0;
+  return RK_OK;
+}
+
 /* ---- row groups --------------------------------------------------------------------------- */
 typedef struct {
   rk_parquet_reader *r;
