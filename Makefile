@@ -32,8 +32,8 @@ asan: deps-peers
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  RECKON_SANITIZED=1 ctest --output-on-failure -j $(JOBS) --timeout 1800
 
-# libFuzzer on every tests/fuzz target for FUZZ_SECONDS each; new inputs join the corpus that
-# `make test` replays.
+# libFuzzer on every tests/fuzz target for FUZZ_SECONDS each; the corpus that `make test` replays
+# is then merged down to the inputs that add coverage.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 fuzz: deps
@@ -44,6 +44,9 @@ fuzz: deps
 	  t=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$t; \
 	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 tests/fuzz/corpus/$$t || exit 1; \
+	  rm -rf $(FUZZ_BUILD)/min-$$t && mkdir -p $(FUZZ_BUILD)/min-$$t && \
+	  $$f -merge=1 $(FUZZ_BUILD)/min-$$t tests/fuzz/corpus/$$t >/dev/null 2>&1 && \
+	  rm -rf tests/fuzz/corpus/$$t && mv $(FUZZ_BUILD)/min-$$t tests/fuzz/corpus/$$t; \
 	done
 
 demo: build
