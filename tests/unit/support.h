@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "reckon/core.h"
 
 /* A fresh folder under the build tree's tmp/ named for the test (removed first if present). */
@@ -26,6 +28,13 @@ bool rk_test_sanitized(void);
 void rk_test_write_file(const char *path, const char *text);
 /* Run a shell command; returns its exit status. */
 int rk_test_system(const char *fmt, ...);
+
+/* DuckDB (npm @duckdb/node-api under build/peers, through bench/peers/duckdb_query.js):
+ * whether it is installed (rk_test_have_peer's policy), and the parsed JSON answer
+ * ({"columns", "rows", "best_s"}) of the last of nsql statements, run in order in one database.
+ * Scratch files go into dir. Fails the test when DuckDB fails. */
+bool rk_test_have_duckdb(void);
+json_t *rk_test_duckdb(const char *dir, int nsql, const char *const *sql, size_t json_flags);
 
 /* Fail the test with the library's error message when a status is not RK_OK. */
 #define assert_rk_ok(expr)                                                              \

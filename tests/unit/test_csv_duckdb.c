@@ -18,36 +18,6 @@
 
 #include "reckon/io.h"
 
-static bool have_duckdb(void) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/build/peers/node_modules/@duckdb/node-api/package.json", RECKON_SOURCE_DIR);
-  bool present = access(path, R_OK) == 0 && rk_test_system("node --version > /dev/null 2>&1") == 0;
-  return rk_test_have_peer("duckdb", present);
-}
-
-/* Run statements (each from a file) in DuckDB; the parsed JSON answer of the last one. */
-static json_t *duckdb(const char *dir, int nsql, const char *const *sql) {
-  char args[8192] = "";
-  for (int i = 0; i < nsql; i++) {
-    char file[2100];
-    snprintf(file, sizeof file, "%s/q%d.sql", dir, i);
-    rk_test_write_file(file, sql[i]);
-    size_t n = strlen(args);
-    snprintf(args + n, sizeof args - n, " '@%s'", file);
-  }
-  int rc = rk_test_system("NODE_PATH='%s/build/peers/node_modules' node '%s/bench/peers/duckdb_query.js' --threads 2%s"
-                          " > '%s/out.json'",
-                          RECKON_SOURCE_DIR, RECKON_SOURCE_DIR, args, dir);
-  if (rc != 0) fail_msg("duckdb_query.js failed (exit %d)", rc);
-  char out[4096];
-  snprintf(out, sizeof out, "%s/out.json", dir);
-  json_error_t err;
-  json_t *j = json_load_file(out, JSON_DECODE_INT_AS_REAL, &err);
-  if (!j) fail_msg("cannot parse DuckDB's answer: %s", err.text);
-  if (!json_is_array(json_object_get(j, "rows"))) fail_msg("no rows in DuckDB's answer");
-  return j;
-}
-
 /* Compare one value DuckDB gave (JSON) with one reckon slot. */
 static void expect_same(const json_t *v, const rk_column *col, int64_t row, const char *what) {
   if (json_is_null(v)) {
@@ -76,7 +46,7 @@ static void expect_same(const json_t *v, const rk_column *col, int64_t row, cons
 /* reckon writes; DuckDB reads. */
 static void test_reckon_to_duckdb(void **state) {
   (void)state;
-  if (!have_duckdb()) skip();
+  if (!rk_test_have_duckdb()) skip();
   const char *dir = rk_test_tmpdir("csv_duckdb_write");
   char dirc[2048], path[4096];
   snprintf(dirc, sizeof dirc, "%s", dir);
@@ -117,7 +87,7 @@ static void test_reckon_to_duckdb(void **state) {
            "ORDER BY id",
            path);
   const char *q[] = {sql};
-  json_t *j = duckdb(dirc, 1, q);
+  json_t *j = rk_test_duckdb(dirc, 1, q, JSON_DECODE_INT_AS_REAL);
   json_t *rows = json_object_get(j, "rows");
   assert_int_equal(json_array_size(rows), ROWS);
   for (int64_t r = 0; r < ROWS; r++) {
@@ -131,7 +101,7 @@ static void test_reckon_to_duckdb(void **state) {
 /* DuckDB writes; reckon reads. */
 static void test_duckdb_to_reckon(void **state) {
   (void)state;
-  if (!have_duckdb()) skip();
+  if (!rk_test_have_duckdb()) skip();
   const char *dir = rk_test_tmpdir("csv_duckdb_read");
   char dirc[2048], path[4096];
   snprintf(dirc, sizeof dirc, "%s", dir);
@@ -145,7 +115,7 @@ static void test_duckdb_to_reckon(void **state) {
   char copy[8192];
   snprintf(copy, sizeof copy, "COPY (%s) TO '%s' (HEADER, DELIMITER ',', NULLSTR '\\N')", select, path);
   const char *q[] = {copy, select};
-  json_t *j = duckdb(dirc, 2, q);
+  json_t *j = rk_test_duckdb(dirc, 2, q, JSON_DECODE_INT_AS_REAL);
   json_t *rows = json_object_get(j, "rows");
   assert_int_equal(json_array_size(rows), 5000);
 
