@@ -61,6 +61,19 @@ static const char *type_text(char *buf, size_t size, rk_coltype type, rk_coltype
   return buf;
 }
 
+/* Text for JSON: the bytes when they are UTF-8, else "0x" and their hex (binary columns,
+ * truncated statistics, prefixes cut inside a character). */
+static json_t *json_text(const char *bytes, size_t len) {
+  json_t *j = json_stringn(bytes, len);
+  if (j) return j;
+  size_t shown = len > 64 ? 64 : len;
+  char hex[2 * 64 + 3] = "0x";
+  for (size_t i = 0; i < shown; i++) snprintf(hex + 2 + 2 * i, 3, "%02x", (unsigned char)bytes[i]);
+  return json_string(hex);
+}
+
+static json_t *jstr(const char *s) { return json_text(s, strlen(s)); }
+
 /* ---- Parquet metadata ----------------------------------------------------------------------- */
 
 static json_t *parquet_metadata_json(const char *path, const inspect_opts *o) {
@@ -73,7 +86,7 @@ static json_t *parquet_metadata_json(const char *path, const inspect_opts *o) {
   rk_parquet_dataset *ds = NULL;
   if (rk_parquet_dataset_open(&ds, path, &po) != RK_OK) return NULL;
   json_t *root = json_object();
-  json_object_set_new(root, "path", json_string(path));
+  json_object_set_new(root, "path", jstr(path));
   json_object_set_new(root, "format", json_string("parquet"));
   json_object_set_new(root, "rows", json_integer(rk_parquet_dataset_num_rows(ds)));
   json_t *files = json_array();
@@ -87,15 +100,19 @@ static json_t *parquet_metadata_json(const char *path, const inspect_opts *o) {
       return NULL;
     }
     json_t *jf = json_object();
-    json_object_set_new(jf, "path", json_string(file));
+    json_object_set_new(jf, "path", jstr(file));
     json_object_set_new(jf, "rows", json_integer(rk_parquet_num_rows(r)));
     const char *by = rk_parquet_created_by(r);
-    json_object_set_new(jf, "created_by", by ? json_string(by) : json_null());
+    json_object_set_new(jf, "created_by", by ? jstr(by) : json_null());
     json_t *meta = json_object();
     for (int i = 0; i < rk_parquet_num_metadata(r); i++) {
       const char *k, *v;
       rk_parquet_metadata(r, i, &k, &v);
-      json_object_set_new(meta, k, json_string(v ? v : ""));
+      {
+        json_t *key = jstr(k);
+        json_object_set_new(meta, json_string_value(key), jstr(v ? v : ""));
+        json_decref(key);
+      }
     }
     json_object_set_new(jf, "metadata", meta);
     json_t *groups = json_array();
@@ -105,7 +122,7 @@ static json_t *parquet_metadata_json(const char *path, const inspect_opts *o) {
       json_t *chunks = json_array();
       for (int c = 0; c < rk_parquet_num_columns(r); c++) {
         json_t *jc = json_object();
-        json_object_set_new(jc, "column", json_string(rk_parquet_column(r, c)->name));
+        json_object_set_new(jc, "column", jstr(rk_parquet_column(r, c)->name));
         rk_parquet_chunk_info info;
         if (rk_parquet_chunk(&info, r, g, c) == RK_OK) {
           json_object_set_new(jc, "codec", json_string(info.codec));
@@ -123,8 +140,8 @@ static json_t *parquet_metadata_json(const char *path, const inspect_opts *o) {
             json_object_set_new(jc, "min", json_integer(st.min_i));
             json_object_set_new(jc, "max", json_integer(st.max_i));
           } else if (st.has_min_max) {
-            json_object_set_new(jc, "min", json_stringn_nocheck((const char *)st.min, st.min_len));
-            json_object_set_new(jc, "max", json_stringn_nocheck((const char *)st.max, st.max_len));
+            json_object_set_new(jc, "min", json_text((const char *)st.min, st.min_len));
+            json_object_set_new(jc, "max", json_text((const char *)st.max, st.max_len));
           }
         }
         json_array_append_new(chunks, jc);
@@ -142,12 +159,12 @@ static json_t *parquet_metadata_json(const char *path, const inspect_opts *o) {
     const rk_parquet_column_info *ci = rk_parquet_dataset_column(ds, c);
     char t[64];
     json_t *jc = json_object();
-    json_object_set_new(jc, "name", json_string(ci->name));
+    json_object_set_new(jc, "name", json_text(ci->name, strlen(ci->name)));
     json_object_set_new(jc, "type", json_string(type_text(t, sizeof t, ci->type, ci->elem_type)));
     json_object_set_new(jc, "physical", json_string(physical_name(ci->physical)));
     json_object_set_new(jc, "logical", json_string(logical_name(ci->logical)));
     json_object_set_new(jc, "nullable", json_boolean(ci->nullable));
-    if (ci->unsupported) json_object_set_new(jc, "unsupported", json_string(ci->unsupported));
+    if (ci->unsupported) json_object_set_new(jc, "unsupported", jstr(ci->unsupported));
     json_array_append_new(cols, jc);
   }
   json_object_set_new(root, "columns", cols);
@@ -184,10 +201,10 @@ static json_t *schema_json(const rk_schema *schema, const char *path) {
   for (int i = 0; i < schema->n_cols; i++) {
     const rk_schema_column *c = &schema->cols[i];
     json_t *jc = json_object();
-    json_object_set_new(jc, "name", json_string(c->name));
+    json_object_set_new(jc, "name", jstr(c->name));
     json_object_set_new(jc, "dtype", json_string(c->dtype_name));
     json_t *tags = json_array();
-    for (int t = 0; t < c->n_tags; t++) json_array_append_new(tags, json_string(c->tags[t]));
+    for (int t = 0; t < c->n_tags; t++) json_array_append_new(tags, jstr(c->tags[t]));
     json_object_set_new(jc, "tags", tags);
     if (c->int_domain.present && c->int_domain.has_max) {
       json_object_set_new(jc, "domain_min", json_integer(c->int_domain.min));
@@ -209,7 +226,7 @@ static json_t *schema_json(const rk_schema *schema, const char *path) {
     json_array_append_new(cols, jc);
   }
   json_t *root = json_object();
-  json_object_set_new(root, "path", json_string(path));
+  json_object_set_new(root, "path", jstr(path));
   json_object_set_new(root, "columns", cols);
   return root;
 }
@@ -271,7 +288,7 @@ static rk_status profile_source(rk_profiler *prof, const char *path, const inspe
   rk_progress_end(&progress);
   if (st == RK_OK && rk_profiler_num_columns(prof) == 0 && batch.ncols > 0) st = rk_profiler_add(prof, &batch);
   if (!json_object_get(root, "format")) {
-    json_object_set_new(root, "path", json_string(path));
+    json_object_set_new(root, "path", jstr(path));
     json_object_set_new(root, "format", json_string(src->format));
     json_object_set_new(root, "rows", json_integer(rows));
   }
@@ -286,13 +303,13 @@ static json_t *profile_json(rk_profiler *prof) {
     const rk_column_profile *p = rk_profiler_column(prof, c);
     char t[64];
     json_t *jc = json_object();
-    json_object_set_new(jc, "name", json_string(p->name));
+    json_object_set_new(jc, "name", json_text(p->name, strlen(p->name)));
     json_object_set_new(jc, "type", json_string(type_text(t, sizeof t, p->type, p->elem_type)));
     json_object_set_new(jc, "rows", json_integer(p->rows));
     json_object_set_new(jc, "nulls", json_integer(p->nulls));
     if (p->has_range && p->min_s) {
-      json_object_set_new(jc, "min", json_string(p->min_s));
-      json_object_set_new(jc, "max", json_string(p->max_s));
+      json_object_set_new(jc, "min", json_text(p->min_s, strlen(p->min_s)));
+      json_object_set_new(jc, "max", json_text(p->max_s, strlen(p->max_s)));
     } else if (p->has_range) {
       json_object_set_new(jc, "min", json_real(p->min));
       json_object_set_new(jc, "max", json_real(p->max));
@@ -307,7 +324,7 @@ static json_t *profile_json(rk_profiler *prof) {
     json_t *top = json_array();
     for (int i = 0; i < p->ntop; i++) {
       json_t *jt = json_object();
-      json_object_set_new(jt, "value", json_string(p->top_value[i]));
+      json_object_set_new(jt, "value", json_text(p->top_value[i], strlen(p->top_value[i])));
       json_object_set_new(jt, "count", json_integer(p->top_count[i]));
       json_array_append_new(top, jt);
     }
@@ -474,6 +491,10 @@ static int run_inspect(const rk_flag_parse *parse, void *arg) {
   rk_profiler_free(prof);
   if (o->json) {
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    if (!text) {
+      json_decref(root);
+      return rk_cli_fail(rk_error(RK_ENOMEM, "out of memory printing JSON"));
+    }
     printf("%s\n", text);
     free(text);
   } else {
