@@ -472,8 +472,9 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
     t->slot_ids = fixed_alloc(g, (size_t)t->n_slots * sizeof(int64_t));
     t->slot_grad = fixed_alloc(g, (size_t)(t->n_slots * D) * sizeof(float));
     t->order = fixed_alloc(g, (size_t)t->n_slots * 2 * sizeof(int64_t));
+    t->order_tmp = fixed_alloc(g, (size_t)t->n_slots * 2 * sizeof(int64_t));
     t->row_start = fixed_alloc(g, (size_t)(t->n_slots + 1) * sizeof(int64_t));
-    if (!t->slot_ids || !t->slot_grad || !t->order || !t->row_start) return RK_ENOMEM;
+    if (!t->slot_ids || !t->slot_grad || !t->order || !t->order_tmp || !t->row_start) return RK_ENOMEM;
     if (trainable) RK_TRY(ensure_sparse_grad(t->param, t->n_slots));
   }
   for (int i = 0; i < N; i++) {
@@ -535,6 +536,7 @@ rk_status rk_graph_forward(rk_graph *g, rk_mode mode) {
 
 typedef struct {
   const rk_sparse_table *t;
+  const int64_t *pairs;   /* sorted (id, slot) */
   float *grad;
   int64_t D;
 } assemble_ctx;
@@ -542,7 +544,7 @@ typedef struct {
 static void assemble_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const assemble_ctx *c = arg;
-  const int64_t *pairs = c->t->order;
+  const int64_t *pairs = c->pairs;
   for (int64_t k = begin; k < end; k++) {
     float *dst = c->grad + k * c->D;            /* (D) */
     memset(dst, 0, (size_t)c->D * sizeof(float));
@@ -553,10 +555,33 @@ static void assemble_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) 
   }
 }
 
-static int cmp_pair(const void *a, const void *b) {
-  const int64_t *x = a, *y = b;
-  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
-  return x[1] < y[1] ? -1 : (x[1] > y[1]);
+#define RADIX_BITS 11
+#define RADIX_SIZE (1 << RADIX_BITS)
+
+/* Sort m (id, slot) pairs by id, stably: an LSD radix sort over the id's significant bits
+ * (ids are in [0, V), so a 1M-row table takes 2 passes). The pairs come in slot order, so the
+ * result is the same as sorting by (id, slot). Returns the buffer holding the sorted pairs. */
+static int64_t *radix_sort_pairs(int64_t *a, int64_t *tmp, int64_t m, uint64_t max_id) {
+  int64_t count[RADIX_SIZE];
+  for (int shift = 0; shift < 64 && (max_id >> shift) != 0; shift += RADIX_BITS) {
+    memset(count, 0, sizeof count);
+    for (int64_t j = 0; j < m; j++) count[((uint64_t)a[2 * j] >> shift) & (RADIX_SIZE - 1)]++;
+    int64_t sum = 0;
+    for (int d = 0; d < RADIX_SIZE; d++) {
+      int64_t c = count[d];
+      count[d] = sum;
+      sum += c;
+    }
+    for (int64_t j = 0; j < m; j++) {
+      int64_t at = count[((uint64_t)a[2 * j] >> shift) & (RADIX_SIZE - 1)]++;
+      tmp[2 * at] = a[2 * j];
+      tmp[2 * at + 1] = a[2 * j + 1];
+    }
+    int64_t *swap = a;
+    a = tmp;
+    tmp = swap;
+  }
+  return a;
 }
 
 /* Compact row-sparse gradient: unique ids ascending, each row the sum of its slots in slot
@@ -564,24 +589,26 @@ static int cmp_pair(const void *a, const void *b) {
 static void assemble_sparse(rk_sparse_table *t) {
   rk_param *p = t->param;
   int64_t D = p->value.shape[1], m = 0;
+  uint64_t max_id = 0;
   for (int64_t s = 0; s < t->n_slots; s++) {
     if (t->slot_ids[s] < 0) continue;
     t->order[2 * m] = t->slot_ids[s];
     t->order[2 * m + 1] = s;
+    if ((uint64_t)t->slot_ids[s] > max_id) max_id = (uint64_t)t->slot_ids[s];
     m++;
   }
-  qsort(t->order, (size_t)m, 2 * sizeof(int64_t), cmp_pair);
+  const int64_t *pairs = radix_sort_pairs(t->order, t->order_tmp, m, max_id);
   int64_t k = 0;
   for (int64_t j = 0; j < m; j++) {
-    if (j == 0 || t->order[2 * j] != t->order[2 * (j - 1)]) {
+    if (j == 0 || pairs[2 * j] != pairs[2 * (j - 1)]) {
       t->row_start[k] = j;
-      p->grad_rows[k] = t->order[2 * j];
+      p->grad_rows[k] = pairs[2 * j];
       k++;
     }
   }
   t->row_start[k] = m;
   p->n_grad_rows = k;
-  assemble_ctx c = {t, p->grad.data, D};
+  assemble_ctx c = {t, pairs, p->grad.data, D};
   rk_parallel_for(k, rk_row_grain(D * 4), assemble_rows, &c);
 }
 

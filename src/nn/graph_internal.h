@@ -76,7 +76,8 @@ typedef struct {
   int64_t n_slots;           /* capacity over all lookups */
   int64_t *slot_ids;         /* (n_slots), -1 = nothing (padding or unused) */
   float *slot_grad;          /* (n_slots, D) */
-  int64_t *order;            /* (n_slots) scratch for the dedupe */
+  int64_t *order;            /* (n_slots) (id, slot) pairs: scratch for the dedupe */
+  int64_t *order_tmp;        /* (n_slots) pairs: the radix sort's other buffer */
   int64_t *row_start;        /* (n_slots + 1) scratch: compact row k sums order[row_start[k]..) */
 } rk_sparse_table;
 

@@ -48,34 +48,52 @@ void linear_forward_cpu(float *out /* (N, OC) */, const float *x /* (N, C) */,
   rk_parallel_for(N, rk_row_grain(OC), epilogue_rows, &c);
 }
 
+typedef struct {
+  float *dpre, *db;
+  const float *dout, *out, *dp;
+  int64_t N, OC;
+  rk_act act;
+} dact_ctx;
+
+static void dact_range(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const dact_ctx *c = arg;
+  for (int64_t i = begin; i < end; i++) {
+    float y = c->out[i], d;
+    switch (c->act) {
+    case RK_ACT_RELU: d = y > 0.0f ? 1.0f : 0.0f; break;
+    case RK_ACT_SIGMOID: d = y * (1.0f - y); break;
+    default: d = 1.0f - y * y; break;
+    }
+    c->dpre[i] = c->dout[i] * d;
+  }
+}
+
+/* db over a range of columns, each summed over the rows in order (as a serial loop would). */
+static void db_cols(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const dact_ctx *c = arg;
+  for (int64_t n = 0; n < c->N; n++)
+    for (int64_t j = begin; j < end; j++) c->db[j] += c->dp[n * c->OC + j];
+}
+
 /* dpre (N, OC): scratch when act != NONE. dx, dw, db may be NULL (not needed). */
 void linear_backward_cpu(float *dx /* (N, C) */, float *dw /* (OC, C) */, float *db /* (OC) */,
                          float *dpre /* (N, OC) */, const float *dout /* (N, OC) */,
                          const float *out /* (N, OC) */, const float *x /* (N, C) */,
                          const float *w /* (OC, C) */, int64_t N, int64_t C, int64_t OC, rk_act act) {
-  const float *dp = dout;
+  dact_ctx c = {dpre, db, dout, out, dout, N, OC, act};
   if (act != RK_ACT_NONE) {
-    int64_t n = N * OC;
-    for (int64_t i = 0; i < n; i++) {
-      float y = out[i], d;
-      switch (act) {
-      case RK_ACT_RELU: d = y > 0.0f ? 1.0f : 0.0f; break;
-      case RK_ACT_SIGMOID: d = y * (1.0f - y); break;
-      default: d = 1.0f - y * y; break;
-      }
-      dpre[i] = dout[i] * d;
-    }
-    dp = dpre;
+    rk_parallel_for(N * OC, 1 << 14, dact_range, &c);
+    c.dp = dpre;
   }
   if (dx)
-    rk_sgemm(false, false, N, C, OC, 1.0f, dp, OC,
+    rk_sgemm(false, false, N, C, OC, 1.0f, c.dp, OC,
                 w, C, 1.0f, dx, C);
   if (dw)
-    rk_sgemm(true, false, OC, C, N, 1.0f, dp, OC, x,
+    rk_sgemm(true, false, OC, C, N, 1.0f, c.dp, OC, x,
                 C, 1.0f, dw, C);
-  if (db)
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t j = 0; j < OC; j++) db[j] += dp[n * OC + j];
+  if (db) rk_parallel_for(OC, 64, db_cols, &c);
 }
 
 static void dims(const rk_graph *g, const rk_node *n, int64_t *N, int64_t *C, int64_t *OC) {
