@@ -464,7 +464,9 @@ static void test_allocation_failures(void **state) {
 }
 
 int main(void) {
-  /* thousands of tiny reads: one thread, so busy machines do not pay OpenMP's spin-waits */
+  /* thousands of tiny reads: one thread, so busy machines do not pay OpenMP's spin-waits; and
+   * passive waiting, set before the OpenMP runtime starts, should a region start anyway */
+  setenv("OMP_WAIT_POLICY", "passive", 0);
   rk_set_num_threads(1);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handmade_types),     cmocka_unit_test(test_legacy_lists_and_structs),

@@ -17,35 +17,6 @@
 
 #include "reckon/parquet.h"
 
-static bool have_duckdb(void) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/build/peers/node_modules/@duckdb/node-api/package.json", RECKON_SOURCE_DIR);
-  bool present = access(path, R_OK) == 0 && rk_test_system("node --version > /dev/null 2>&1") == 0;
-  return rk_test_have_peer("duckdb", present);
-}
-
-/* Run statements in DuckDB; the parsed JSON answer of the last one. */
-static json_t *duckdb(const char *dir, int nsql, const char *const *sql) {
-  char args[8192] = "";
-  for (int i = 0; i < nsql; i++) {
-    char file[2100];
-    snprintf(file, sizeof file, "%s/q%d.sql", dir, i);
-    rk_test_write_file(file, sql[i]);
-    size_t n = strlen(args);
-    snprintf(args + n, sizeof args - n, " '@%s'", file);
-  }
-  int rc = rk_test_system("NODE_PATH='%s/build/peers/node_modules' node '%s/bench/peers/duckdb_query.js' --threads 2%s > '%s/out.json'",
-                          RECKON_SOURCE_DIR, RECKON_SOURCE_DIR, args, dir);
-  if (rc != 0) fail_msg("duckdb_query.js failed (exit %d)", rc);
-  char out[4096];
-  snprintf(out, sizeof out, "%s/out.json", dir);
-  json_error_t err;
-  json_t *j = json_load_file(out, 0, &err);
-  if (!j) fail_msg("cannot parse DuckDB's answer: %s", err.text);
-  if (!json_is_array(json_object_get(j, "rows"))) fail_msg("no rows in DuckDB's answer");
-  return j;
-}
-
 /* A list slot as DuckDB's to_json prints it. */
 static void list_json(char *buf, size_t size, const rk_column *col, int64_t row) {
   size_t n = 0;
@@ -118,7 +89,7 @@ static const char *dump =
 
 static void test_duckdb_writes(void **state) {
   (void)state;
-  if (!have_duckdb()) skip();
+  if (!rk_test_have_duckdb()) skip();
   char dir[2048];
   snprintf(dir, sizeof dir, "%s", rk_test_tmpdir("parquet_duckdb_read"));
   const char *configs[] = {"COMPRESSION snappy", "COMPRESSION zstd", "COMPRESSION gzip", "COMPRESSION uncompressed",
@@ -135,7 +106,7 @@ static void test_duckdb_writes(void **state) {
   static char q[8192];
   snprintf(q, sizeof q, dump, gen);
   sql[NCONF] = q;
-  json_t *j = duckdb(dir, NCONF + 1, sql);
+  json_t *j = rk_test_duckdb(dir, NCONF + 1, sql, 0);
   json_t *rows = json_object_get(j, "rows");
   assert_int_equal(json_array_size(rows), ROWS);
   static const rk_coltype want_types[] = {RK_COL_INT64, RK_COL_UINT8, RK_COL_INT8, RK_COL_INT16, RK_COL_INT32, RK_COL_INT64,
@@ -175,7 +146,7 @@ static void test_duckdb_writes(void **state) {
 
 static void test_reckon_writes(void **state) {
   (void)state;
-  if (!have_duckdb()) skip();
+  if (!rk_test_have_duckdb()) skip();
   char dir[2048];
   snprintf(dir, sizeof dir, "%s", rk_test_tmpdir("parquet_duckdb_write"));
   enum { N = 1500, NC = 10 };
@@ -236,7 +207,7 @@ static void test_reckon_writes(void **state) {
     snprintf(q, sizeof q,
              "SELECT id, i32, i64, u8, u64, f32, f64, s, to_json(li)::VARCHAR, to_json(ls)::VARCHAR FROM read_parquet('%s')", p);
     const char *sql[] = {q};
-    json_t *j = duckdb(dir, 1, sql);
+    json_t *j = rk_test_duckdb(dir, 1, sql, 0);
     json_t *rows = json_object_get(j, "rows");
     assert_int_equal(json_array_size(rows), N);
     for (int64_t r = 0; r < N; r++)
@@ -246,7 +217,7 @@ static void test_reckon_writes(void **state) {
     snprintf(q, sizeof q,
              "SELECT row_group_id, column_id, stats_min_value, stats_max_value, stats_null_count FROM parquet_metadata('%s') "
              "ORDER BY row_group_id, column_id", p);
-    j = duckdb(dir, 1, sql);
+    j = rk_test_duckdb(dir, 1, sql, 0);
     rows = json_object_get(j, "rows");
     assert_int_equal(json_array_size(rows), 3 * NC);
     rk_parquet_reader *rd;

@@ -194,6 +194,50 @@ static void test_rle_hybrid(void **state) {
   }
 }
 
+/* The bulk unpacker (8 values at a time, a loop per width) against the scalar one at every
+ * width, for group counts that end exactly at the data's end (its padded tail), and the bulk
+ * packer as its inverse. */
+static void test_bulk_bit_unpacking(void **state) {
+  (void)state;
+  enum { MAXG = 67 };
+  static uint8_t data[MAXG * 32], packed[MAXG * 32];
+  static uint64_t ref[MAXG * 8];
+  static uint32_t got[MAXG * 8 + 1];
+  rk_rng rng;
+  rk_rng_init(&rng, 5, 0);
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)rk_rng_u32(&rng);
+  for (int w = 0; w <= 32; w++) {
+    for (int64_t groups = 0; groups <= MAXG; groups += groups < 5 ? 1 : 31) {
+      /* the data ends right after the groups: copy them to the end of a heap block */
+      size_t bytes = (size_t)groups * (size_t)w;
+      uint8_t *exact = rk_malloc(bytes ? bytes : 1);
+      assert_non_null(exact);
+      memcpy(exact, data, bytes);
+      got[groups * 8] = 0xdeadbeef;   /* nothing written past the groups */
+      rk_pq_unpack32(got, exact, groups, w);
+      rk_pq_unpack_bits(ref, exact, groups * 8, w);
+      for (int64_t i = 0; i < groups * 8; i++)
+        if (got[i] != (uint32_t)ref[i]) fail_msg("width %d, %lld groups: value %lld is %u, not %llu", w, (long long)groups, (long long)i, got[i], (unsigned long long)ref[i]);
+      assert_int_equal(got[groups * 8], 0xdeadbeef);
+      rk_pq_pack32(packed, got, groups, w);
+      assert_memory_equal(packed, exact, bytes);
+      rk_free(exact);
+    }
+  }
+  /* an RLE bit-packed run cut short at the end of the data, at every width */
+  for (int w = 1; w <= 32; w++) {
+    uint32_t v[13], back[13];
+    for (int i = 0; i < 13; i++) v[i] = rk_rng_u32(&rng) & (w == 32 ? 0xffffffffu : (1u << w) - 1);
+    uint8_t run[1 + 2 * 32] = {(2 << 1) | 1};   /* two groups of 8, 13 values wanted */
+    uint32_t padded[16] = {0};
+    memcpy(padded, v, sizeof v);
+    rk_pq_pack32(run + 1, padded, 2, w);
+    size_t need = 1 + ((size_t)13 * (size_t)w + 7) / 8;
+    assert_rk_ok(rk_pq_rle_decode(back, 13, run, need, w));
+    assert_memory_equal(back, v, sizeof v);
+  }
+}
+
 static void test_delta_binary_packed(void **state) {
   (void)state;
   enum { N = 1000 };
@@ -272,6 +316,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_varint_zigzag), cmocka_unit_test(test_struct_roundtrip),   cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_rle_hybrid),    cmocka_unit_test(test_delta_binary_packed), cmocka_unit_test(test_codecs),
+      cmocka_unit_test(test_bulk_bit_unpacking),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

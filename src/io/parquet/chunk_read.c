@@ -9,6 +9,10 @@
  * LogicalTypes.md (the conversions to reckon types, INT96 timestamps, DECIMAL).
  * Every size a page states is checked against the bytes present, every dictionary index against
  * the dictionary, and errors name the column, row group and page (0-based).
+ * Speed: a flat page without nulls (its definition levels one run) decodes straight into the
+ * column; dictionary indices unpack 8 at a time (rk_pq_unpack32), are range-checked once per
+ * page and gathered in a loop per value width; page buffers come from rk_pq_decode_scratch,
+ * which the reader keeps per worker thread from chunk to chunk.
  */
 #include <math.h>
 #include <string.h>
@@ -30,12 +34,8 @@ typedef struct {
   int64_t elems;            /* lists: child elements assigned to rows so far */
   int64_t start_rows;       /* the column's length before this chunk */
   bool row_open, row_null;
-  uint8_t *buf;             /* decompressed page */
-  size_t buf_cap;
-  uint32_t *def, *rep;
-  int64_t lev_cap;
-  uint8_t *scratch;         /* BYTE_STREAM_SPLIT, DELTA_BYTE_ARRAY */
-  size_t scratch_cap;
+  rk_pq_decode_scratch *s;  /* the caller's, or own */
+  rk_pq_decode_scratch own;
 } decoder;
 
 static bool grow_bytes(uint8_t **p, size_t *cap, size_t need) {
@@ -46,6 +46,14 @@ static bool grow_bytes(uint8_t **p, size_t *cap, size_t need) {
   *p = n;
   *cap = c;
   return true;
+}
+
+static bool grow_u32(uint32_t **p, int64_t *cap, int64_t need) {
+  if (need <= *cap) return true;
+  rk_free(*p);
+  *p = rk_malloc((size_t)need * sizeof **p);
+  *cap = *p ? need : 0;
+  return *p != NULL;
 }
 
 /* ---- conversions from physical values to reckon's types ----------------------------------- */
@@ -83,6 +91,32 @@ static rk_status append_fixed(rk_column *out, const rk_pq_column_plan *plan, con
   }
   RK_TRY(rk_column_reserve(out, at + count, 0));
   bool decimal = plan->info.logical == RK_PARQUET_LOGICAL_DECIMAL;
+  /* the common cases in a loop of their own (little-endian machine: PLAIN is the memory layout) */
+  if (!decimal && count > 0) {
+    int ph = plan->physical;
+    rk_coltype t = out->type;
+    bool same = (ph == RK_PQ_INT32 && (t == RK_COL_INT32 || t == RK_COL_UINT32)) || (ph == RK_PQ_FLOAT && t == RK_COL_FLOAT32) ||
+                (ph == RK_PQ_INT64 && (t == RK_COL_INT64 || t == RK_COL_UINT64)) || (ph == RK_PQ_DOUBLE && t == RK_COL_FLOAT64) ||
+                (ph == RK_PQ_BOOLEAN && t == RK_COL_UINT8);
+    if (same) {
+      size_t w = rk_coltype_width(t);
+      memcpy((char *)out->values + (size_t)at * w, raw, (size_t)count * w);
+      out->length = at + count;
+      return RK_OK;
+    }
+    if (ph == RK_PQ_INT32 && (t == RK_COL_INT8 || t == RK_COL_UINT8)) {
+      uint8_t *v = (uint8_t *)out->values + at;
+      for (int64_t i = 0; i < count; i++) v[i] = raw[4 * i];
+      out->length = at + count;
+      return RK_OK;
+    }
+    if (ph == RK_PQ_INT32 && (t == RK_COL_INT16 || t == RK_COL_UINT16)) {
+      uint16_t *v = (uint16_t *)out->values + at;
+      for (int64_t i = 0; i < count; i++) v[i] = (uint16_t)(raw[4 * i] | raw[4 * i + 1] << 8);
+      out->length = at + count;
+      return RK_OK;
+    }
+  }
   double div = decimal ? decimal_div(plan) : 1.0;
   void *v = out->values;
   for (int64_t i = 0; i < count; i++) {
@@ -166,9 +200,9 @@ static rk_status decode_plain(decoder *d, rk_column *out, const uint8_t *p, size
     if ((uint64_t)len * 8 < (uint64_t)count)
       return rk_error(RK_EFORMAT, "PLAIN booleans: %lld values need %lld bytes, the page has %zu", (long long)count,
                       (long long)((count + 7) / 8), len);
-    if (!grow_bytes(&d->scratch, &d->scratch_cap, (size_t)count + 1)) return RK_ENOMEM;
-    for (int64_t i = 0; i < count; i++) d->scratch[i] = p[i >> 3] >> (i & 7) & 1;
-    return append_fixed(out, plan, d->scratch, count);
+    if (!grow_bytes(&d->s->bytes, &d->s->bytes_cap, (size_t)count + 1)) return RK_ENOMEM;
+    for (int64_t i = 0; i < count; i++) d->s->bytes[i] = p[i >> 3] >> (i & 7) & 1;
+    return append_fixed(out, plan, d->s->bytes, count);
   }
   if (plan->physical == RK_PQ_BYTE_ARRAY) {
     size_t pos = 0;
@@ -192,65 +226,80 @@ static rk_status decode_plain(decoder *d, rk_column *out, const uint8_t *p, size
   return append_fixed(out, plan, p, count);
 }
 
-static rk_status decode_dict_indices(decoder *d, const uint8_t *p, size_t len, int64_t count) {
+static rk_status decode_dict_indices(decoder *d, rk_column *out, const uint8_t *p, size_t len, int64_t count) {
   if (!d->has_dict) return rk_error(RK_EFORMAT, "dictionary-encoded page without a dictionary page");
   if (count == 0) return RK_OK;
   if (len < 1) return rk_error(RK_EFORMAT, "dictionary-encoded page has no bit width");
   int bw = p[0];
   if (bw > 32) return rk_error(RK_EFORMAT, "dictionary index bit width %d exceeds 32", bw);
-  uint32_t *idx = rk_malloc((size_t)count * sizeof *idx);
-  if (!idx) return RK_ENOMEM;
-  rk_status s = rk_pq_rle_decode(idx, count, p + 1, len - 1, bw);
-  rk_column *out = &d->vals, *dict = &d->dict;
+  if (!grow_u32(&d->s->idx, &d->s->idx_cap, count)) return RK_ENOMEM;
+  uint32_t *idx = d->s->idx;
+  RK_TRY(rk_pq_rle_decode(idx, count, p + 1, len - 1, bw));
+  const rk_column *dict = &d->dict;
   int64_t n = dict->length;
-  if (s == RK_OK) {
+  uint32_t top = 0;   /* one check for the page, then gathers without branches */
+  for (int64_t i = 0; i < count; i++) top = idx[i] > top ? idx[i] : top;
+  if (top >= n) {
     for (int64_t i = 0; i < count; i++)
-      if (idx[i] >= n) {
-        s = rk_error(RK_EFORMAT, "dictionary index %u out of range (dictionary has %lld entries)", idx[i], (long long)n);
-        break;
-      }
+      if (idx[i] >= n)
+        return rk_error(RK_EFORMAT, "dictionary index %u out of range (dictionary has %lld entries)", idx[i], (long long)n);
   }
-  if (s == RK_OK && out->type == RK_COL_STRING) {
+  int64_t at = out->length;
+  if (out->type == RK_COL_STRING) {
     int64_t bytes = 0;
     for (int64_t i = 0; i < count; i++) bytes += dict->offsets[idx[i] + 1] - dict->offsets[idx[i]];
-    int64_t at = out->length;
-    s = rk_column_reserve(out, at + count, out->offsets[at] + bytes);
-    if (s == RK_OK) {
-      char *dst = out->values;
-      for (int64_t i = 0; i < count; i++) {
-        int64_t b = dict->offsets[idx[i]], e = dict->offsets[idx[i] + 1];
-        if (e > b) memcpy(dst + out->offsets[at + i], (const char *)dict->values + b, (size_t)(e - b));
-        out->offsets[at + i + 1] = out->offsets[at + i] + (e - b);
-      }
-      out->length = at + count;
+    RK_TRY(rk_column_reserve(out, at + count, out->offsets[at] + bytes));
+    char *dst = out->values;
+    for (int64_t i = 0; i < count; i++) {
+      int64_t b = dict->offsets[idx[i]], e = dict->offsets[idx[i] + 1];
+      if (e > b) memcpy(dst + out->offsets[at + i], (const char *)dict->values + b, (size_t)(e - b));
+      out->offsets[at + i + 1] = out->offsets[at + i] + (e - b);
     }
-  } else if (s == RK_OK) {
-    size_t w = rk_coltype_width(out->type);
-    int64_t at = out->length;
-    s = rk_column_reserve(out, at + count, 0);
-    if (s == RK_OK) {
-      char *dst = (char *)out->values + (size_t)at * w;
-      const char *src = dict->values;
-      if (w == 8) for (int64_t i = 0; i < count; i++) memcpy(dst + 8 * i, src + 8 * (size_t)idx[i], 8);
-      else if (w == 4) for (int64_t i = 0; i < count; i++) memcpy(dst + 4 * i, src + 4 * (size_t)idx[i], 4);
-      else for (int64_t i = 0; i < count; i++) memcpy(dst + (size_t)i * w, src + (size_t)idx[i] * w, w);
-      out->length = at + count;
-    }
+    out->length = at + count;
+    return RK_OK;
   }
-  rk_free(idx);
-  return s;
+  RK_TRY(rk_column_reserve(out, at + count, 0));
+  switch (rk_coltype_width(out->type)) {
+    case 1: {
+      const uint8_t *src = dict->values;
+      uint8_t *dst = (uint8_t *)out->values + at;
+      for (int64_t i = 0; i < count; i++) dst[i] = src[idx[i]];
+      break;
+    }
+    case 2: {
+      const uint16_t *src = dict->values;
+      uint16_t *dst = (uint16_t *)out->values + at;
+      for (int64_t i = 0; i < count; i++) dst[i] = src[idx[i]];
+      break;
+    }
+    case 4: {
+      const uint32_t *src = dict->values;
+      uint32_t *dst = (uint32_t *)out->values + at;
+      for (int64_t i = 0; i < count; i++) dst[i] = src[idx[i]];
+      break;
+    }
+    case 8: {
+      const uint64_t *src = dict->values;
+      uint64_t *dst = (uint64_t *)out->values + at;
+      for (int64_t i = 0; i < count; i++) dst[i] = src[idx[i]];
+      break;
+    }
+    default: return rk_error(RK_EINTERNAL, "dictionary of %s values", rk_coltype_name(out->type));
+  }
+  out->length = at + count;
+  return RK_OK;
 }
 
-static rk_status decode_bool_rle(decoder *d, const uint8_t *p, size_t len, int64_t count) {
+static rk_status decode_bool_rle(decoder *d, rk_column *out, const uint8_t *p, size_t len, int64_t count) {
   if (len < 4) return rk_error(RK_EFORMAT, "RLE booleans lack their length");
   uint32_t n = le32(p);
   if (n > len - 4) return rk_error(RK_EFORMAT, "RLE booleans of %u bytes run past the end of the page", n);
   uint32_t *v = rk_malloc((size_t)(count ? count : 1) * sizeof *v);
   if (!v) return RK_ENOMEM;
   rk_status s = rk_pq_rle_decode(v, count, p + 4, n, 1);
-  if (s == RK_OK && grow_bytes(&d->scratch, &d->scratch_cap, (size_t)count + 1)) {
-    for (int64_t i = 0; i < count; i++) d->scratch[i] = (uint8_t)v[i];
-    s = append_fixed(&d->vals, d->plan, d->scratch, count);
+  if (s == RK_OK && grow_bytes(&d->s->bytes, &d->s->bytes_cap, (size_t)count + 1)) {
+    for (int64_t i = 0; i < count; i++) d->s->bytes[i] = (uint8_t)v[i];
+    s = append_fixed(out, d->plan, d->s->bytes, count);
   } else if (s == RK_OK) {
     s = RK_ENOMEM;
   }
@@ -258,7 +307,7 @@ static rk_status decode_bool_rle(decoder *d, const uint8_t *p, size_t len, int64
   return s;
 }
 
-static rk_status decode_delta_ints(decoder *d, const uint8_t *p, size_t len, int64_t count) {
+static rk_status decode_delta_ints(decoder *d, rk_column *out, const uint8_t *p, size_t len, int64_t count) {
   const rk_pq_column_plan *plan = d->plan;
   if (plan->physical != RK_PQ_INT32 && plan->physical != RK_PQ_INT64)
     return rk_error(RK_EFORMAT, "DELTA_BINARY_PACKED on a %s column", rk_parquet_physical_name(plan->physical));
@@ -268,14 +317,14 @@ static rk_status decode_delta_ints(decoder *d, const uint8_t *p, size_t len, int
   rk_status s = rk_pq_delta_decode(v, count, &used, p, len);
   if (s == RK_OK) {
     size_t w = physical_size(plan);
-    if (!grow_bytes(&d->scratch, &d->scratch_cap, (size_t)count * w + 1)) {
+    if (!grow_bytes(&d->s->bytes, &d->s->bytes_cap, (size_t)count * w + 1)) {
       s = RK_ENOMEM;
     } else {
       for (int64_t i = 0; i < count; i++) {
         uint64_t x = (uint64_t)v[i];
-        for (size_t k = 0; k < w; k++) d->scratch[(size_t)i * w + k] = (uint8_t)(x >> (8 * k));
+        for (size_t k = 0; k < w; k++) d->s->bytes[(size_t)i * w + k] = (uint8_t)(x >> (8 * k));
       }
-      s = append_fixed(&d->vals, plan, d->scratch, count);
+      s = append_fixed(out, plan, d->s->bytes, count);
     }
   }
   rk_free(v);
@@ -283,7 +332,7 @@ static rk_status decode_delta_ints(decoder *d, const uint8_t *p, size_t len, int
 }
 
 /* Lengths (DELTA_BINARY_PACKED) then concatenated bytes; with prefixes for DELTA_BYTE_ARRAY. */
-static rk_status decode_delta_bytes(decoder *d, const uint8_t *p, size_t len, int64_t count, bool with_prefix) {
+static rk_status decode_delta_bytes(decoder *d, rk_column *out, const uint8_t *p, size_t len, int64_t count, bool with_prefix) {
   const rk_pq_column_plan *plan = d->plan;
   if (plan->physical != RK_PQ_BYTE_ARRAY && !(with_prefix && plan->physical == RK_PQ_FIXED_LEN_BYTE_ARRAY))
     return rk_error(RK_EFORMAT, "%s on a %s column", with_prefix ? "DELTA_BYTE_ARRAY" : "DELTA_LENGTH_BYTE_ARRAY",
@@ -330,9 +379,9 @@ static rk_status decode_delta_bytes(decoder *d, const uint8_t *p, size_t len, in
         s = rk_error(RK_EFORMAT, "value of %zu bytes in a FIXED_LEN_BYTE_ARRAY(%d) column", vlen, plan->type_length);
         break;
       }
-      s = append_fixed(&d->vals, plan, value, 1);
+      s = append_fixed(out, plan, value, 1);
     } else {
-      s = append_bytes(&d->vals, plan, value, vlen);
+      s = append_bytes(out, plan, value, vlen);
     }
   }
   rk_free(prev);
@@ -341,7 +390,7 @@ static rk_status decode_delta_bytes(decoder *d, const uint8_t *p, size_t len, in
   return s;
 }
 
-static rk_status decode_byte_stream_split(decoder *d, const uint8_t *p, size_t len, int64_t count) {
+static rk_status decode_byte_stream_split(decoder *d, rk_column *out, const uint8_t *p, size_t len, int64_t count) {
   const rk_pq_column_plan *plan = d->plan;
   size_t w = physical_size(plan);
   if (plan->physical == RK_PQ_BOOLEAN || plan->physical == RK_PQ_BYTE_ARRAY || plan->physical == RK_PQ_INT96 || w == 0)
@@ -351,24 +400,24 @@ static rk_status decode_byte_stream_split(decoder *d, const uint8_t *p, size_t l
                     (long long)count, w, len);
   size_t n = (size_t)count;
   size_t stream = len / w;   /* each stream holds the page's values */
-  if (!grow_bytes(&d->scratch, &d->scratch_cap, n * w + 1)) return RK_ENOMEM;
+  if (!grow_bytes(&d->s->bytes, &d->s->bytes_cap, n * w + 1)) return RK_ENOMEM;
   for (size_t i = 0; i < n; i++)
-    for (size_t k = 0; k < w; k++) d->scratch[i * w + k] = p[k * stream + i];
-  return append_fixed(&d->vals, plan, d->scratch, count);
+    for (size_t k = 0; k < w; k++) d->s->bytes[i * w + k] = p[k * stream + i];
+  return append_fixed(out, plan, d->s->bytes, count);
 }
 
-static rk_status decode_values(decoder *d, int encoding, const uint8_t *p, size_t len, int64_t count) {
+static rk_status decode_values(decoder *d, rk_column *out, int encoding, const uint8_t *p, size_t len, int64_t count) {
   switch (encoding) {
-    case RK_PQ_ENC_PLAIN: return decode_plain(d, &d->vals, p, len, count);
+    case RK_PQ_ENC_PLAIN: return decode_plain(d, out, p, len, count);
     case RK_PQ_ENC_PLAIN_DICTIONARY:
-    case RK_PQ_ENC_RLE_DICTIONARY: return decode_dict_indices(d, p, len, count);
+    case RK_PQ_ENC_RLE_DICTIONARY: return decode_dict_indices(d, out, p, len, count);
     case RK_PQ_ENC_RLE:
       if (d->plan->physical != RK_PQ_BOOLEAN) return rk_error(RK_EFORMAT, "RLE values in a non-boolean column");
-      return decode_bool_rle(d, p, len, count);
-    case RK_PQ_ENC_DELTA_BINARY_PACKED: return decode_delta_ints(d, p, len, count);
-    case RK_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY: return decode_delta_bytes(d, p, len, count, false);
-    case RK_PQ_ENC_DELTA_BYTE_ARRAY: return decode_delta_bytes(d, p, len, count, true);
-    case RK_PQ_ENC_BYTE_STREAM_SPLIT: return decode_byte_stream_split(d, p, len, count);
+      return decode_bool_rle(d, out, p, len, count);
+    case RK_PQ_ENC_DELTA_BINARY_PACKED: return decode_delta_ints(d, out, p, len, count);
+    case RK_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY: return decode_delta_bytes(d, out, p, len, count, false);
+    case RK_PQ_ENC_DELTA_BYTE_ARRAY: return decode_delta_bytes(d, out, p, len, count, true);
+    case RK_PQ_ENC_BYTE_STREAM_SPLIT: return decode_byte_stream_split(d, out, p, len, count);
     default: return rk_error(RK_EUNSUPPORTED, "unsupported: %s encoding", rk_parquet_encoding_name(encoding));
   }
 }
@@ -380,6 +429,26 @@ static rk_status decode_levels(uint32_t *out, int64_t n, const uint8_t *p, size_
     if (out[i] > (uint32_t)max)
       return rk_error(RK_EFORMAT, "%s level %u exceeds the maximum %d", what, out[i], max);
   return RK_OK;
+}
+
+/* Whether RLE levels open with a repeated run of `max` covering all n values (a page without
+ * nulls, as writers store it): then the levels need not be expanded. Flat columns only (the
+ * caller's max_rep is 0), so no one reads the expanded levels. */
+static bool all_defined(const uint8_t *p, size_t len, int64_t n, int max) {
+  uint64_t header = 0;
+  size_t i = 0;
+  bool ended = false;
+  for (int shift = 0; i < len && shift <= 56 && !ended; shift += 7) {
+    uint8_t b = p[i++];
+    header |= (uint64_t)(b & 0x7f) << shift;
+    ended = !(b & 0x80);
+  }
+  if (!ended || (header & 1) || (header >> 1) < (uint64_t)n) return false;
+  int bytes = (rk_pq_bit_width((uint64_t)max) + 7) / 8;
+  if (len - i < (size_t)bytes) return false;
+  uint32_t v = 0;
+  for (int k = 0; k < bytes; k++) v |= (uint32_t)p[i + (size_t)k] << (8 * k);
+  return v == (uint32_t)max;
 }
 
 static rk_status finish_row(decoder *d) {
@@ -400,11 +469,27 @@ static rk_status assemble(decoder *d, int64_t n) {
   rk_column *col = d->col;
   if (!plan->is_list) {
     if (plan->max_def == 0) return rk_column_append_column(col, &d->vals, 0, d->vals.length);
+    size_t w = rk_coltype_width(col->type);
+    if (w > 0) {   /* fixed width: values to their rows, zeros in the null slots, then the bitmap */
+      int64_t at = col->length, k = 0;
+      RK_TRY(rk_column_reserve(col, at + n, 0));
+      const uint32_t *def = d->s->def, top = (uint32_t)plan->max_def;
+      const char *src = d->vals.values;
+      char *dst = (char *)col->values + (size_t)at * w;
+      for (int64_t i = 0; i < n; i++) {
+        if (def[i] == top) memcpy(dst + (size_t)i * w, src + (size_t)k++ * w, w);
+        else memset(dst + (size_t)i * w, 0, w);
+      }
+      col->length = at + n;
+      for (int64_t i = 0; i < n; i++)
+        if (def[i] != top) RK_TRY(rk_column_set_null(col, at + i));
+      return RK_OK;
+    }
     int64_t k = 0;
     for (int64_t i = 0; i < n;) {
-      if (d->def[i] == (uint32_t)plan->max_def) {
+      if (d->s->def[i] == (uint32_t)plan->max_def) {
         int64_t j = i;
-        while (j < n && d->def[j] == (uint32_t)plan->max_def) j++;
+        while (j < n && d->s->def[j] == (uint32_t)plan->max_def) j++;
         RK_TRY(rk_column_append_column(col, &d->vals, k, k + (j - i)));
         k += j - i;
         i = j;
@@ -416,7 +501,7 @@ static rk_status assemble(decoder *d, int64_t n) {
     return RK_OK;
   }
   for (int64_t i = 0; i < n; i++) {
-    uint32_t def = plan->max_def ? d->def[i] : 0, rep = d->rep[i];
+    uint32_t def = plan->max_def ? d->s->def[i] : 0, rep = d->s->rep[i];
     if (rep == 0) {
       if (d->row_open) RK_TRY(finish_row(d));
       d->row_open = true;
@@ -435,15 +520,8 @@ static rk_status assemble(decoder *d, int64_t n) {
 }
 
 static rk_status ensure_levels(decoder *d, int64_t n) {
-  if (n <= d->lev_cap) return RK_OK;
-  rk_free(d->def);
-  rk_free(d->rep);
-  d->rep = NULL;
-  d->def = rk_malloc((size_t)n * sizeof(uint32_t));
-  if (d->plan->max_rep > 0) d->rep = rk_malloc((size_t)n * sizeof(uint32_t));
-  d->lev_cap = 0;
-  if (!d->def || (d->plan->max_rep > 0 && !d->rep)) return RK_ENOMEM;
-  d->lev_cap = n;
+  if (!grow_u32(&d->s->def, &d->s->def_cap, n)) return RK_ENOMEM;
+  if (d->plan->max_rep > 0 && !grow_u32(&d->s->rep, &d->s->rep_cap, n)) return RK_ENOMEM;
   return RK_OK;
 }
 
@@ -458,9 +536,9 @@ static rk_status decompress_into(decoder *d, const uint8_t *src, size_t src_len,
   if (dst_len > rk_pq_max_uncompressed(codec, src_len))
     return rk_error(RK_EFORMAT, "%s page of %zu bytes claims %zu bytes uncompressed (more than the codec can produce)",
                     rk_parquet_codec_name(codec), src_len, dst_len);
-  if (!grow_bytes(&d->buf, &d->buf_cap, dst_len + 1)) return RK_ENOMEM;
-  RK_TRY(rk_pq_decompress(codec, d->buf, dst_len, src, src_len));
-  *out = d->buf;
+  if (!grow_bytes(&d->s->page, &d->s->page_cap, dst_len + 1)) return RK_ENOMEM;
+  RK_TRY(rk_pq_decompress(codec, d->s->page, dst_len, src, src_len));
+  *out = d->s->page;
   return RK_OK;
 }
 
@@ -473,6 +551,7 @@ static rk_status data_page(decoder *d, const rk_pq_page_header *h, const uint8_t
   if (n > MAX_PAGE_VALUES)
     return rk_error(RK_EUNSUPPORTED, "unsupported: page of %lld values (limit %lld)", (long long)n, (long long)MAX_PAGE_VALUES);
   RK_TRY(ensure_levels(d, n ? n : 1));
+  bool full = false;   /* a flat page whose definition levels are one run of the maximum: no nulls */
   const uint8_t *vp;
   size_t vlen;
   if (h->type == RK_PQ_PAGE_DATA) {
@@ -481,7 +560,7 @@ static rk_status data_page(decoder *d, const rk_pq_page_header *h, const uint8_t
     size_t len = (size_t)h->uncompressed_size, pos = 0;
     int maxes[2] = {plan->max_rep, plan->max_def};
     int encs[2] = {h->rep_encoding, h->def_encoding};
-    uint32_t *dst[2] = {d->rep, d->def};
+    uint32_t *dst[2] = {d->s->rep, d->s->def};
     const char *names[2] = {"repetition", "definition"};
     for (int k = 0; k < 2; k++) {
       if (maxes[k] == 0) continue;
@@ -491,7 +570,8 @@ static rk_status data_page(decoder *d, const rk_pq_page_header *h, const uint8_t
       uint32_t ln = le32(p + pos);
       pos += 4;
       if (ln > len - pos) return rk_error(RK_EFORMAT, "%s levels of %u bytes run past the end of the page", names[k], ln);
-      RK_TRY(decode_levels(dst[k], n, p + pos, ln, maxes[k], names[k]));
+      if (k == 1 && plan->max_rep == 0 && !plan->is_list && all_defined(p + pos, ln, n, maxes[k])) full = true;
+      else RK_TRY(decode_levels(dst[k], n, p + pos, ln, maxes[k], names[k]));
       pos += ln;
     }
     vp = p + pos;
@@ -500,8 +580,9 @@ static rk_status data_page(decoder *d, const rk_pq_page_header *h, const uint8_t
     size_t lev = (size_t)h->rep_bytes + (size_t)h->def_bytes;
     if (lev > (size_t)h->compressed_size || lev > (size_t)h->uncompressed_size)
       return rk_error(RK_EFORMAT, "levels of %zu bytes are larger than the page", lev);
-    if (plan->max_rep > 0) RK_TRY(decode_levels(d->rep, n, src, (size_t)h->rep_bytes, plan->max_rep, "repetition"));
-    if (plan->max_def > 0) RK_TRY(decode_levels(d->def, n, src + h->rep_bytes, (size_t)h->def_bytes, plan->max_def, "definition"));
+    if (plan->max_rep > 0) RK_TRY(decode_levels(d->s->rep, n, src, (size_t)h->rep_bytes, plan->max_rep, "repetition"));
+    if (plan->max_def > 0 && plan->max_rep == 0 && !plan->is_list && all_defined(src + h->rep_bytes, (size_t)h->def_bytes, n, plan->max_def)) full = true;
+    else if (plan->max_def > 0) RK_TRY(decode_levels(d->s->def, n, src + h->rep_bytes, (size_t)h->def_bytes, plan->max_def, "definition"));
     size_t clen = (size_t)h->compressed_size - lev, ulen = (size_t)h->uncompressed_size - lev;
     if (h->is_compressed) {
       RK_TRY(decompress_into(d, src + lev, clen, ulen, &vp));
@@ -512,13 +593,23 @@ static rk_status data_page(decoder *d, const rk_pq_page_header *h, const uint8_t
     vlen = ulen;
   }
   int64_t nonnull = 0;
-  if (plan->max_def == 0) nonnull = n;
-  else
-    for (int64_t i = 0; i < n; i++) nonnull += d->def[i] == (uint32_t)plan->max_def;
-  rk_column_clear(&d->vals);
-  RK_TRY(decode_values(d, h->encoding, vp, vlen, nonnull));
-  if (d->vals.length != nonnull) return rk_error(RK_EINTERNAL, "decoded %lld of %lld values", (long long)d->vals.length, (long long)nonnull);
-  RK_TRY(assemble(d, n));
+  if (plan->max_def == 0 || full) {
+    nonnull = n;
+  } else {
+    const uint32_t *def = d->s->def, top = (uint32_t)plan->max_def;
+    for (int64_t i = 0; i < n; i++) nonnull += def[i] == top;
+  }
+  if (!plan->is_list && nonnull == n) {   /* a flat page without nulls: straight into the column */
+    int64_t at = d->col->length;
+    RK_TRY(decode_values(d, d->col, h->encoding, vp, vlen, nonnull));
+    if (d->col->length - at != nonnull)
+      return rk_error(RK_EINTERNAL, "decoded %lld of %lld values", (long long)(d->col->length - at), (long long)nonnull);
+  } else {
+    rk_column_clear(&d->vals);
+    RK_TRY(decode_values(d, &d->vals, h->encoding, vp, vlen, nonnull));
+    if (d->vals.length != nonnull) return rk_error(RK_EINTERNAL, "decoded %lld of %lld values", (long long)d->vals.length, (long long)nonnull);
+    RK_TRY(assemble(d, n));
+  }
   d->values_seen += n;
   return RK_OK;
 }
@@ -568,6 +659,21 @@ static rk_status decode_chunk(decoder *d) {
   return RK_OK;
 }
 
+rk_status rk_pq_decode_scratch_reserve(rk_pq_decode_scratch *s, size_t page_bytes, int64_t values) {
+  if (!grow_bytes(&s->page, &s->page_cap, page_bytes + 1)) return RK_ENOMEM;
+  if (!grow_u32(&s->def, &s->def_cap, values) || !grow_u32(&s->idx, &s->idx_cap, values)) return RK_ENOMEM;
+  return RK_OK;
+}
+
+void rk_pq_decode_scratch_free(rk_pq_decode_scratch *s) {
+  rk_free(s->page);
+  rk_free(s->def);
+  rk_free(s->rep);
+  rk_free(s->idx);
+  rk_free(s->bytes);
+  memset(s, 0, sizeof *s);
+}
+
 rk_status rk_pq_chunk_decode(rk_column *col, const rk_pq_chunk_in *in) {
   decoder d;
   memset(&d, 0, sizeof d);
@@ -577,6 +683,7 @@ rk_status rk_pq_chunk_decode(rk_column *col, const rk_pq_chunk_in *in) {
   d.leaf_type = in->plan->is_list ? in->plan->info.elem_type : in->plan->info.type;
   d.elems = col->child ? col->child->length : 0;
   d.start_rows = col->length;
+  d.s = in->scratch ? in->scratch : &d.own;
   rk_status s = rk_column_init(&d.vals, NULL, d.leaf_type, RK_COL_INT64);
   if (s == RK_OK) {
     if (in->chunk->codec == RK_PQ_CODEC_LZO) s = rk_error(RK_EUNSUPPORTED, "unsupported: LZO compression");
@@ -590,9 +697,6 @@ rk_status rk_pq_chunk_decode(rk_column *col, const rk_pq_chunk_in *in) {
   }
   rk_column_free(&d.vals);
   if (d.has_dict) rk_column_free(&d.dict);
-  rk_free(d.buf);
-  rk_free(d.def);
-  rk_free(d.rep);
-  rk_free(d.scratch);
+  rk_pq_decode_scratch_free(&d.own);
   return s;
 }

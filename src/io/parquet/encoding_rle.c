@@ -41,11 +41,53 @@ void rk_pq_unpack_bits(uint64_t *out, const uint8_t *data, int64_t n, int width)
   }
 }
 
+/* Groups of 8 values of a constant width: the compiler turns the shifts and masks into
+ * constants for each width. Reads 8 bytes from each value's first byte, so the caller keeps 8
+ * bytes of slack after the group. */
+static inline __attribute__((always_inline)) void unpack8(uint32_t *out, const uint8_t *p, int width) {
+  uint64_t mask = ((uint64_t)1 << width) - 1;
+  for (int j = 0; j < 8; j++) {
+    int bit = j * width;
+    uint64_t x;
+    memcpy(&x, p + (bit >> 3), 8);
+    out[j] = (uint32_t)((x >> (bit & 7)) & mask);
+  }
+}
+
+static void unpack_groups(uint32_t *out, const uint8_t *p, int64_t groups, int width) {
+  switch (width) {
+#define CASE(W) \
+    case W: for (int64_t g = 0; g < groups; g++) unpack8(out + 8 * g, p + W * g, W); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+    CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+    CASE(17) CASE(18) CASE(19) CASE(20) CASE(21) CASE(22) CASE(23) CASE(24)
+    CASE(25) CASE(26) CASE(27) CASE(28) CASE(29) CASE(30) CASE(31) CASE(32)
+#undef CASE
+    default: break;
+  }
+}
+
+void rk_pq_unpack32(uint32_t *out, const uint8_t *data, int64_t groups, int width) {
+  if (groups <= 0) return;
+  if (width == 0) {
+    memset(out, 0, (size_t)groups * 8 * sizeof *out);
+    return;
+  }
+  /* the groups whose 8-byte loads stay inside the data, then the rest through a padded copy */
+  int64_t fast = groups - 1 - (8 + width - 1) / width;
+  if (fast < 0) fast = 0;
+  unpack_groups(out, data, fast, width);
+  for (int64_t g = fast; g < groups; g++) {
+    uint8_t tmp[32 + 8] = {0};
+    memcpy(tmp, data + (size_t)g * (size_t)width, (size_t)width);
+    unpack_groups(out + 8 * g, tmp, 1, width);
+  }
+}
+
 rk_status rk_pq_rle_decode(uint32_t *out, int64_t n, const uint8_t *data, size_t len, int bit_width) {
   if (bit_width < 0 || bit_width > 32) return rk_error(RK_EFORMAT, "RLE bit width %d is outside 0..32", bit_width);
   const uint8_t *p = data, *end = data + len;
   int value_bytes = (bit_width + 7) / 8;
-  uint64_t buf[64];
   int64_t i = 0;
   while (i < n) {
     uint64_t header = 0;
@@ -75,12 +117,15 @@ rk_status rk_pq_rle_decode(uint32_t *out, int64_t n, const uint8_t *data, size_t
         bytes = need_bytes;
       }
       uint64_t take = (uint64_t)(n - i) < count ? (uint64_t)(n - i) : count;
-      uint64_t done = 0;
-      while (done < take) {
-        uint64_t k = take - done < 64 ? take - done : 64;
-        rk_pq_unpack_bits(buf, p + done * (uint64_t)bit_width / 8, (int64_t)k, bit_width);
-        for (uint64_t j = 0; j < k; j++) out[i + (int64_t)(done + j)] = (uint32_t)buf[j];
-        done += k;
+      int64_t full = (int64_t)(take / 8);
+      rk_pq_unpack32(out + i, p, full, bit_width);
+      if (take % 8) {   /* the last group, partly wanted: its bytes may be cut short too */
+        uint8_t tmp[32] = {0};
+        uint64_t at = (uint64_t)full * (uint64_t)bit_width, have = bytes - at;
+        memcpy(tmp, p + at, have < (uint64_t)bit_width ? have : (uint64_t)bit_width);
+        uint32_t last[8];
+        rk_pq_unpack32(last, tmp, 1, bit_width);
+        memcpy(out + i + full * 8, last, (take % 8) * sizeof *last);
       }
       i += (int64_t)take;
       p += bytes;
@@ -110,17 +155,30 @@ static void put_uleb(rk_parquet_buf *buf, uint64_t v) {
   rk_parquet_buf_put(buf, b, (size_t)n);
 }
 
+/* Pack groups of 8 values of `width` bits, LSB first, into width bytes each (the inverse of
+ * rk_pq_unpack32); out must hold groups * width bytes. */
+void rk_pq_pack32(uint8_t *out, const uint32_t *v, int64_t groups, int width) {
+  for (int64_t g = 0; g < groups; g++, v += 8, out += width) {
+    uint64_t acc = 0;
+    int bits = 0, k = 0;
+    for (int j = 0; j < 8; j++) {
+      acc |= (uint64_t)v[j] << bits;
+      bits += width;
+      while (bits >= 8) {
+        out[k++] = (uint8_t)acc;
+        acc >>= 8;
+        bits -= 8;
+      }
+    }
+  }
+}
+
 /* Pack values into one bit-packed run (count a multiple of 8, padded by the caller). */
 static void put_packed(rk_parquet_buf *buf, const uint32_t *v, int64_t count, int width) {
   put_uleb(buf, (uint64_t)(count / 8) << 1 | 1);
   size_t bytes = (size_t)(count * width / 8);
   if (!rk_parquet_buf_reserve(buf, bytes)) return;
-  uint8_t *o = buf->data + buf->len;
-  memset(o, 0, bytes);
-  uint64_t bit = 0;
-  for (int64_t i = 0; i < count; i++, bit += (uint64_t)width)
-    for (int k = 0; k < width; k++)
-      if (v[i] >> k & 1) o[(bit + (uint64_t)k) >> 3] |= (uint8_t)(1u << ((bit + (uint64_t)k) & 7));
+  rk_pq_pack32(buf->data + buf->len, v, count / 8, width);
   buf->len += bytes;
 }
 

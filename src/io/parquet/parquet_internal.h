@@ -30,6 +30,10 @@ void rk_parquet_buf_byte(rk_parquet_buf *b, uint8_t v);
 bool rk_parquet_buf_reserve(rk_parquet_buf *b, size_t extra);
 void rk_parquet_buf_free(rk_parquet_buf *b);
 void rk_parquet_put_u32le(rk_parquet_buf *b, uint32_t v);
+/* Ask for transparent huge pages over the 2 MiB-aligned inside of a large buffer: a buffer
+ * touched once (a column chunk, a page of indices) then costs one fault per 2 MiB, not per
+ * 4 KiB. Advice only (no effect where THP is off or unsupported). */
+void rk_pq_advise_huge(void *p, size_t n);
 
 /* ---- Thrift compact protocol (thrift.c) ---- */
 enum {
@@ -234,6 +238,10 @@ void rk_pq_rle_encode(rk_parquet_buf *buf, const uint32_t *values, int64_t n, in
 int rk_pq_bit_width(uint64_t max_value);
 /* Unpack n values of `width` bits, LSB first, from data (must hold ceil(n*width/8) bytes). */
 void rk_pq_unpack_bits(uint64_t *out, const uint8_t *data, int64_t n, int width);
+/* The same in bulk for widths 0..32: `groups` groups of 8 values from groups * width bytes. */
+void rk_pq_unpack32(uint32_t *out, const uint8_t *data, int64_t groups, int width);
+/* Its inverse: groups of 8 values (each below 2^width) into groups * width bytes. */
+void rk_pq_pack32(uint8_t *out, const uint32_t *values, int64_t groups, int width);
 
 /* DELTA_BINARY_PACKED: decode up to `max` values; *n gets the count in the header; *used the bytes. */
 rk_status rk_pq_delta_count(int64_t *n, const uint8_t *data, size_t len);
@@ -247,6 +255,14 @@ rk_status rk_pq_decompress(int codec, uint8_t *dst, size_t dst_len, const uint8_
 size_t rk_pq_max_uncompressed(int codec, size_t src_len);
 rk_status rk_pq_compress(int codec, int level, rk_parquet_buf *out, const uint8_t *src, size_t src_len);
 rk_status rk_pq_codec_parse(const char *name, int *codec);
+
+/* ---- work items (work_queue.c) ---- */
+/* fn(ctx, worker, item) for each item of [0, nitems) on up to nworkers threads, each worker
+ * taking the next item when it finishes one; worker (0..nworkers-1) selects per-worker scratch.
+ * Items write only their own outputs. Failure: the lowest failing item's status and message. */
+typedef rk_status (*rk_pq_item_fn)(void *ctx, int worker, int64_t item);
+int rk_pq_workers(int64_t nitems);   /* min(rk_num_threads(), nitems), at least 1 */
+rk_status rk_pq_run_items(int64_t nitems, int nworkers, rk_pq_item_fn fn, void *ctx);
 
 /* ---- column chunks (chunk_read.c, chunk_write.c) ---- */
 /* How one top-level reckon column maps onto its leaf column in the file. */
@@ -263,6 +279,22 @@ typedef struct {
   rk_parquet_column_info info;
 } rk_pq_column_plan;
 
+/* Buffers a decoder reuses from page to page and, when the caller keeps them, from column chunk
+ * to column chunk (one per worker thread: never shared by two decoders at once). */
+typedef struct {
+  uint8_t *page;            /* decompressed page */
+  size_t page_cap;
+  uint32_t *def, *rep, *idx;   /* levels and dictionary indices of a page */
+  int64_t def_cap, rep_cap, idx_cap;
+  uint8_t *bytes;           /* BYTE_STREAM_SPLIT, booleans, DELTA values */
+  size_t bytes_cap;
+} rk_pq_decode_scratch;
+
+/* Room for pages of page_bytes and values per page (call on the thread that owns the buffers:
+ * see rk_pq_encode_scratch on malloc arenas). */
+rk_status rk_pq_decode_scratch_reserve(rk_pq_decode_scratch *s, size_t page_bytes, int64_t values);
+void rk_pq_decode_scratch_free(rk_pq_decode_scratch *s);
+
 typedef struct {
   const char *file;         /* for messages */
   int row_group;
@@ -272,6 +304,7 @@ typedef struct {
   size_t len;
   int64_t file_offset;      /* of data[0] */
   int64_t num_rows;         /* rows in the row group */
+  rk_pq_decode_scratch *scratch;   /* NULL: the decoder allocates its own */
 } rk_pq_chunk_in;
 
 /* Decode one column chunk into col (initialised by the caller with the plan's types). */
@@ -283,10 +316,28 @@ typedef struct {
   int64_t page_bytes, dictionary_bytes;
 } rk_pq_write_config;
 
+/* Buffers an encoder reuses from column chunk to column chunk (one per worker thread). They grow
+ * with realloc, so buffers first allocated on the calling thread stay in its malloc arena:
+ * memory a worker thread frees goes back to the system and faults in again on the next use. */
+typedef struct {
+  uint32_t *idx;            /* dictionary index of each value */
+  int64_t *vrows;           /* leaf row of each value (strings with nulls, list offsets) */
+  void *dense;              /* fixed-width values without the null slots */
+  uint32_t *lev;            /* a page's repetition then definition levels */
+  void *slots;              /* the dictionary's hash table (or direct table for 8/16-bit values) */
+  uint64_t *keys;           /* the dictionary entries' keys */
+  int64_t idx_cap, vrows_cap, lev_cap, slots_cap, keys_cap, dense_cap;   /* elements; slots, dense: bytes */
+  rk_parquet_buf body, levels, packed, vals;
+} rk_pq_encode_scratch;
+
+/* Make room for chunks of up to `rows` leaf values (call on the thread that owns the writer). */
+rk_status rk_pq_encode_scratch_reserve(rk_pq_encode_scratch *s, int64_t rows, const rk_pq_write_config *cfg);
+void rk_pq_encode_scratch_free(rk_pq_encode_scratch *s);
+
 /* Encode rows of one reckon column as a column chunk into buf (pages, from file offset `at`);
- * fills chunk metadata (offsets relative to the file). */
+ * fills chunk metadata (offsets relative to the file). scratch NULL: the encoder's own. */
 rk_status rk_pq_chunk_encode(rk_parquet_buf *buf, rk_pq_out_chunk *meta, const rk_column *col,
-                             const rk_pq_write_config *cfg, int64_t at);
+                             const rk_pq_write_config *cfg, int64_t at, rk_pq_encode_scratch *scratch);
 /* Physical type and annotations for a reckon column type. */
 void rk_pq_schema_for(rk_pq_out_schema *leaf, rk_coltype type);
 

@@ -37,6 +37,12 @@ struct rk_parquet_reader {
   int next_rg;
   rk_batch rg;                 /* the current row group when batches are capped */
   int64_t rg_pos;
+  int nworkers;                /* per-worker buffers, kept from row group to row group: */
+  rk_pq_decode_scratch *scratch;
+  uint8_t **raw;               /* a column chunk's bytes */
+  size_t *raw_cap;
+  rk_batch *ahead;             /* rk_parquet_next with threads: row groups decoded with the current one */
+  int nahead_cap, nahead, ahead_pos;   /* ahead[ahead_pos, nahead) are still to hand out */
 };
 
 void rk_parquet_read_options_default(rk_parquet_read_options *opts) { memset(opts, 0, sizeof *opts); }
@@ -340,11 +346,16 @@ rk_status rk_parquet_open(rk_parquet_reader **out, const char *path, const rk_pa
   return RK_OK;
 }
 
+static void free_workers(rk_parquet_reader *r);
+
 void rk_parquet_close(rk_parquet_reader *r) {
   if (!r) return;
   if (r->fd >= 0) close(r->fd);
   rk_pq_meta_free(&r->meta);
   rk_batch_free(&r->rg);
+  free_workers(r);
+  for (int i = 0; i < r->nahead_cap; i++) rk_batch_free(&r->ahead[i]);
+  rk_free(r->ahead);
   rk_free(r->fields);
   rk_free(r->sel);
   rk_free(r->sel_info);
@@ -465,26 +476,63 @@ rk_status rk_parquet_chunk(rk_parquet_chunk_info *info, const rk_parquet_reader 
   return RK_OK;
 }
 
-/* ---- row groups --------------------------------------------------------------------------- */
+/* ---- row groups ---------------------------------------------------------------------------
+ * The column chunks of one or more row groups are the work items (rk_pq_run_items): each reads
+ * its bytes into its worker's buffer and decodes into its own column of its row group's batch. */
 typedef struct {
   rk_parquet_reader *r;
-  int g;
-  rk_batch *batch;
-  uint8_t **bufs;
-  size_t *lens;
-  int64_t *offs;
+  const int *groups;           /* the row groups */
+  rk_batch **batches;          /* one per row group */
+  int64_t *offs, *lens;        /* per item: the chunk's bytes in the file (len -1: empty chunk) */
 } rg_job;
 
-static rk_status decode_one(void *ctx, int64_t chunk, int64_t begin, int64_t end) {
-  (void)chunk;
-  rg_job *j = ctx;
-  for (int64_t c = begin; c < end; c++) {
-    const rk_pq_column_plan *p = &j->r->fields[j->r->sel[c]];
-    rk_pq_chunk_in in = {j->r->label, j->g, p, &j->r->meta.row_groups[j->g].cols[p->leaf], j->bufs[c], j->lens[c], j->offs[c],
-                         j->r->meta.row_groups[j->g].num_rows};
-    RK_TRY(rk_pq_chunk_decode(&j->batch->cols[c], &in));
+static rk_status ensure_workers(rk_parquet_reader *r, int n) {
+  if (n <= r->nworkers) return RK_OK;
+  rk_pq_decode_scratch *s = rk_realloc(r->scratch, (size_t)n * sizeof *s);
+  if (!s) return RK_ENOMEM;
+  r->scratch = s;
+  uint8_t **raw = rk_realloc(r->raw, (size_t)n * sizeof *raw);
+  if (!raw) return RK_ENOMEM;
+  r->raw = raw;
+  size_t *cap = rk_realloc(r->raw_cap, (size_t)n * sizeof *cap);
+  if (!cap) return RK_ENOMEM;
+  r->raw_cap = cap;
+  for (int w = r->nworkers; w < n; w++) {
+    memset(&r->scratch[w], 0, sizeof r->scratch[w]);
+    r->raw[w] = NULL;
+    r->raw_cap[w] = 0;
   }
+  r->nworkers = n;
   return RK_OK;
+}
+
+static void free_workers(rk_parquet_reader *r) {
+  for (int w = 0; w < r->nworkers; w++) {
+    rk_pq_decode_scratch_free(&r->scratch[w]);
+    rk_free(r->raw[w]);
+  }
+  rk_free(r->scratch);
+  rk_free(r->raw);
+  rk_free(r->raw_cap);
+}
+
+static rk_status decode_item(void *ctx, int worker, int64_t item) {
+  rg_job *j = ctx;
+  rk_parquet_reader *r = j->r;
+  int c = (int)(item % r->nsel), gi = (int)(item / r->nsel), g = j->groups[gi];
+  if (j->lens[item] < 0) return RK_OK;
+  size_t len = (size_t)j->lens[item];
+  if (len + 1 > r->raw_cap[worker]) {
+    rk_free(r->raw[worker]);
+    r->raw_cap[worker] = 0;
+    if (!(r->raw[worker] = rk_malloc(len + 1))) return RK_ENOMEM;
+    r->raw_cap[worker] = len + 1;
+  }
+  RK_TRY(read_at(r, r->raw[worker], len, j->offs[item]));
+  const rk_pq_column_plan *p = &r->fields[r->sel[c]];
+  rk_pq_chunk_in in = {r->label, g, p, &r->meta.row_groups[g].cols[p->leaf], r->raw[worker], len, j->offs[item],
+                       r->meta.row_groups[g].num_rows, &r->scratch[worker]};
+  return rk_pq_chunk_decode(&j->batches[gi]->cols[c], &in);
 }
 
 static rk_status prepare_batch(const rk_parquet_reader *r, rk_batch *batch) {
@@ -501,57 +549,108 @@ static rk_status prepare_batch(const rk_parquet_reader *r, rk_batch *batch) {
   return RK_OK;
 }
 
-/* Decode row group g, appending to batch's columns. */
-static rk_status append_row_group(rk_parquet_reader *r, int g, rk_batch *batch) {
-  const rk_pq_row_group *rg = &r->meta.row_groups[g];
+/* Where column chunk (g, c) lies in the file, checked against the file's size. */
+static rk_status chunk_range(const rk_parquet_reader *r, int g, int c, int64_t *off, int64_t *len) {
+  const rk_pq_column_plan *p = &r->fields[r->sel[c]];
+  const rk_pq_chunk *ch = &r->meta.row_groups[g].cols[p->leaf];
+  *off = 0, *len = -1;
+  if (ch->encrypted)
+    return rk_error(RK_EUNSUPPORTED, "cannot read '%s': column '%s' row group %d: unsupported: encrypted column", r->label, p->info.name, g);
+  if (ch->file_path)
+    return rk_error(RK_EUNSUPPORTED, "cannot read '%s': column '%s' row group %d: unsupported: column data in another file ('%s')",
+                    r->label, p->info.name, g, ch->file_path);
+  if (ch->num_values == 0) return RK_OK;   /* an empty chunk: some writers leave its offsets at 0 */
+  int64_t start = ch->data_page_offset;
+  if (ch->dictionary_page_offset >= 4 && ch->dictionary_page_offset < start) start = ch->dictionary_page_offset;
+  int64_t n = ch->total_compressed;
+  int64_t limit = r->size - 8;
+  if (start < 4 || n < 0 || start > limit || n > limit - start)
+    return rk_error(RK_EFORMAT, "cannot read '%s': column '%s' row group %d: column chunk [%lld, +%lld) lies outside the file (%lld bytes)",
+                    r->label, p->info.name, g, (long long)start, (long long)n, (long long)r->size);
+  if (ch->num_values < 0)
+    return rk_error(RK_EFORMAT, "cannot read '%s': column '%s' row group %d: %lld values", r->label, p->info.name, g, (long long)ch->num_values);
+  *off = start, *len = n;
+  return RK_OK;
+}
+
+/* Decode row groups groups[0..k), appending row group groups[i] to batches[i]'s columns. */
+static rk_status append_row_groups(rk_parquet_reader *r, const int *groups, int k, rk_batch **batches) {
   int n = r->nsel;
-  rg_job j = {r, g, batch, NULL, NULL, NULL};
-  j.bufs = rk_calloc((size_t)(n ? n : 1), sizeof *j.bufs);
-  j.lens = rk_calloc((size_t)(n ? n : 1), sizeof *j.lens);
-  j.offs = rk_calloc((size_t)(n ? n : 1), sizeof *j.offs);
-  rk_status s = j.bufs && j.lens && j.offs ? RK_OK : RK_ENOMEM;
-  for (int c = 0; c < n && s == RK_OK; c++) {
-    const rk_pq_column_plan *p = &r->fields[r->sel[c]];
-    const rk_pq_chunk *ch = &rg->cols[p->leaf];
-    if (ch->encrypted) {
-      s = rk_error(RK_EUNSUPPORTED, "cannot read '%s': column '%s' row group %d: unsupported: encrypted column", r->label, p->info.name, g);
-      break;
+  int64_t items = (int64_t)k * n;
+  rg_job j = {r, groups, batches, NULL, NULL};
+  j.offs = rk_malloc((size_t)(items ? items : 1) * sizeof *j.offs);
+  j.lens = rk_malloc((size_t)(items ? items : 1) * sizeof *j.lens);
+  rk_status s = j.offs && j.lens ? RK_OK : RK_ENOMEM;
+  for (int64_t i = 0; i < items && s == RK_OK; i++) s = chunk_range(r, groups[i / n], (int)(i % n), &j.offs[i], &j.lens[i]);
+  /* room for the rows and the largest chunk, made here so the buffers live in this thread's
+   * malloc arena (memory a worker thread frees is handed back to the system at once); a row
+   * count past 4M rows is not trusted that far before the pages confirm it */
+  for (int i = 0; i < k && s == RK_OK; i++)
+    for (int c = 0; c < n && s == RK_OK; c++) {
+      rk_column *col = &batches[i]->cols[c];
+      int64_t rows = r->meta.row_groups[groups[i]].num_rows;
+      if (col->type != RK_COL_STRING && col->type != RK_COL_LIST && rows > 0 && rows <= ((int64_t)1 << 22))
+        s = rk_column_reserve(col, col->length + rows, 0);
     }
-    if (ch->file_path) {
-      s = rk_error(RK_EUNSUPPORTED, "cannot read '%s': column '%s' row group %d: unsupported: column data in another file ('%s')",
-                   r->label, p->info.name, g, ch->file_path);
-      break;
-    }
-    if (ch->num_values == 0) continue;   /* an empty chunk: some writers leave its offsets at 0 */
-    int64_t start = ch->data_page_offset;
-    if (ch->dictionary_page_offset >= 4 && ch->dictionary_page_offset < start) start = ch->dictionary_page_offset;
-    int64_t len = ch->total_compressed;
-    int64_t limit = r->size - 8;
-    if (start < 4 || len < 0 || start > limit || len > limit - start) {
-      s = rk_error(RK_EFORMAT, "cannot read '%s': column '%s' row group %d: column chunk [%lld, +%lld) lies outside the file (%lld bytes)",
-                   r->label, p->info.name, g, (long long)start, (long long)len, (long long)r->size);
-      break;
-    }
-    if (ch->num_values < 0) {
-      s = rk_error(RK_EFORMAT, "cannot read '%s': column '%s' row group %d: %lld values", r->label, p->info.name, g, (long long)ch->num_values);
-      break;
-    }
-    j.bufs[c] = rk_malloc((size_t)(len ? len : 1));
-    if (!j.bufs[c]) {
-      s = RK_ENOMEM;
-      break;
-    }
-    j.lens[c] = (size_t)len;
-    j.offs[c] = start;
-    s = read_at(r, j.bufs[c], (size_t)len, start);
+  int workers = rk_pq_workers(items);
+  if (s == RK_OK) s = ensure_workers(r, workers);
+  int64_t longest = 0, page = 0, rows = 0;   /* footer figures, trusted up to 64 MiB and 4M rows */
+  for (int64_t i = 0; i < items && s == RK_OK; i++) {
+    longest = j.lens[i] > longest ? j.lens[i] : longest;
+    const rk_pq_chunk *ch = &r->meta.row_groups[groups[i / n]].cols[r->fields[r->sel[i % n]].leaf];
+    if (ch->total_uncompressed > page && ch->total_uncompressed <= ((int64_t)64 << 20)) page = ch->total_uncompressed;
+    int64_t nr = r->meta.row_groups[groups[i / n]].num_rows;
+    if (nr > rows && nr <= ((int64_t)1 << 22)) rows = nr;
   }
-  if (s == RK_OK) s = rk_parallel_try(n, 1, decode_one, &j);
-  if (s == RK_OK) batch->nrows += rg->num_rows;
-  for (int c = 0; j.bufs && c < n; c++) rk_free(j.bufs[c]);
-  rk_free(j.bufs);
-  rk_free(j.lens);
+  for (int w = 0; w < workers && s == RK_OK; w++) s = rk_pq_decode_scratch_reserve(&r->scratch[w], (size_t)page, rows);
+  for (int w = 0; w < workers && s == RK_OK; w++)
+    if ((size_t)longest + 1 > r->raw_cap[w]) {
+      rk_free(r->raw[w]);
+      r->raw_cap[w] = 0;
+      if (!(r->raw[w] = rk_malloc((size_t)longest + 1))) s = RK_ENOMEM;
+      else r->raw_cap[w] = (size_t)longest + 1;
+    }
+  if (s == RK_OK) s = rk_pq_run_items(items, workers, decode_item, &j);
+  for (int i = 0; i < k && s == RK_OK; i++) batches[i]->nrows += r->meta.row_groups[groups[i]].num_rows;
   rk_free(j.offs);
+  rk_free(j.lens);
   return s;
+}
+
+static rk_status append_row_group(rk_parquet_reader *r, int g, rk_batch *batch) { return append_row_groups(r, &g, 1, &batch); }
+
+/* The next row groups with rows, up to one per thread: the first into batch, the others into
+ * r->ahead for the calls that follow (the same batches as one at a time, decoded together). */
+static rk_status next_row_groups(rk_parquet_reader *r, rk_batch *batch) {
+  int want = rk_num_threads() < 8 ? rk_num_threads() : 8;
+  if (want < 1) want = 1;
+  if (want - 1 > r->nahead_cap) {
+    rk_batch *a = rk_realloc(r->ahead, (size_t)(want - 1) * sizeof *a);
+    if (!a) return RK_ENOMEM;
+    memset(a + r->nahead_cap, 0, (size_t)(want - 1 - r->nahead_cap) * sizeof *a);
+    r->ahead = a;
+    r->nahead_cap = want - 1;
+  }
+  int groups[8], k = 0;
+  rk_batch *targets[8];
+  while (k < want && r->next_rg < r->meta.nrow_groups) {
+    int g = r->next_rg++;
+    if (r->meta.row_groups[g].num_rows == 0) continue;
+    rk_batch *b = k == 0 ? batch : &r->ahead[k - 1];
+    RK_TRY(prepare_batch(r, b));
+    rk_batch_clear(b);
+    groups[k] = g;
+    targets[k++] = b;
+  }
+  r->nahead = r->ahead_pos = 0;
+  if (k == 0) return RK_OK;
+  rk_status s = append_row_groups(r, groups, k, targets);
+  if (s != RK_OK) {
+    for (int i = 0; i < k; i++) rk_batch_clear(targets[i]);
+    return s;
+  }
+  r->nahead = k - 1;
+  return RK_OK;
 }
 
 rk_status rk_parquet_read_row_group(rk_parquet_reader *r, int g, rk_batch *batch) {
@@ -568,12 +667,13 @@ rk_status rk_parquet_next(rk_parquet_reader *r, rk_batch *batch) {
   RK_TRY(prepare_batch(r, batch));
   rk_batch_clear(batch);
   if (r->batch_rows == 0) {
-    while (r->next_rg < r->meta.nrow_groups) {
-      int g = r->next_rg++;
-      if (r->meta.row_groups[g].num_rows == 0) continue;
-      return rk_parquet_read_row_group(r, g, batch);
+    if (r->ahead_pos < r->nahead) {   /* hand over a batch decoded earlier; the caller's becomes spare */
+      rk_batch t = *batch;
+      *batch = r->ahead[r->ahead_pos];
+      r->ahead[r->ahead_pos++] = t;
+      return RK_OK;
     }
-    return RK_OK;
+    return next_row_groups(r, batch);
   }
   while (r->rg_pos >= r->rg.nrows) {
     if (r->next_rg >= r->meta.nrow_groups) return RK_OK;

@@ -9,12 +9,25 @@
  * least one byte), so a malformed footer gives an error, never a crash or a huge allocation.
  * Also holds the growable byte buffer the writers share.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "io/parquet/parquet_internal.h"
 
 /* ---- byte buffer -------------------------------------------------------------------------- */
+void rk_pq_advise_huge(void *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  if (n < 2 * huge) return;
+  uintptr_t b = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + n) & ~(huge - 1);
+  if (e > b) (void)madvise((void *)b, e - b, MADV_HUGEPAGE);   /* advice only: failure changes nothing */
+#else
+  (void)p, (void)n;
+#endif
+}
+
 bool rk_parquet_buf_reserve(rk_parquet_buf *b, size_t extra) {
   if (b->failed) return false;
   if (b->len + extra <= b->cap) return true;
@@ -27,6 +40,7 @@ bool rk_parquet_buf_reserve(rk_parquet_buf *b, size_t extra) {
   }
   b->data = d;
   b->cap = cap;
+  rk_pq_advise_huge(d, cap);
   return true;
 }
 

@@ -33,6 +33,10 @@ struct rk_parquet_writer {
   int nkv;
   rk_pq_kv *kv;
   rk_status failed;            /* sticky: a failed write makes close fail */
+  int nworkers;                /* kept from row group to row group, allocated on this thread: */
+  rk_pq_encode_scratch *scratch;
+  rk_parquet_buf *bufs;        /* one per column: the encoded chunk */
+  bool last_batch;             /* rk_parquet_write: no batch follows, so a short tail is a row group */
 };
 
 static _Atomic int tmp_counter = 0;
@@ -63,6 +67,10 @@ static rk_status write_all(rk_parquet_writer *w, const void *data, size_t n) {
 
 static void free_writer(rk_parquet_writer *w) {
   if (w->fd >= 0) close(w->fd);
+  for (int i = 0; i < w->nworkers; i++) rk_pq_encode_scratch_free(&w->scratch[i]);
+  rk_free(w->scratch);
+  for (int c = 0; w->bufs && c < w->rows.ncols; c++) rk_parquet_buf_free(&w->bufs[c]);
+  rk_free(w->bufs);
   for (int64_t i = 0; w->chunks && i < (int64_t)w->nrg * w->rows.ncols; i++) {
     rk_free(w->chunks[i].min_owned);
     rk_free(w->chunks[i].max_owned);
@@ -166,36 +174,65 @@ static rk_status take_schema(rk_parquet_writer *w, const rk_batch *b) {
 
 typedef struct {
   rk_parquet_writer *w;
-  rk_parquet_buf *bufs;
+  const rk_column *cols;
   rk_pq_out_chunk *metas;
 } flush_job;
 
-static rk_status encode_one(void *ctx, int64_t chunk, int64_t begin, int64_t end) {
-  (void)chunk;
+static rk_status encode_one(void *ctx, int worker, int64_t c) {
   flush_job *j = ctx;
-  for (int64_t c = begin; c < end; c++) {
-    const rk_column *col = &j->w->rows.cols[c];
-    rk_status s = rk_pq_chunk_encode(&j->bufs[c], &j->metas[c], col, &j->w->cfg, 0);
-    if (s != RK_OK) return rk_error_context(s, "cannot write '%s': column '%s'", j->w->path, col->name);
-  }
+  const rk_column *col = &j->cols[c];
+  rk_status s = rk_pq_chunk_encode(&j->w->bufs[c], &j->metas[c], col, &j->w->cfg, 0, &j->w->scratch[worker]);
+  if (s != RK_OK) return rk_error_context(s, "cannot write '%s': column '%s'", j->w->path, col->name);
   return RK_OK;
+}
+
+static int64_t column_bytes(const rk_column *col, int64_t rows) {
+  const rk_column *leaf = col->type == RK_COL_LIST ? col->child : col;
+  int64_t n = col->type == RK_COL_LIST ? rows * 8 : 0;
+  int64_t values = col->type == RK_COL_LIST ? col->offsets[rows] - col->offsets[0] : rows;
+  if (leaf->type == RK_COL_STRING) {
+    int64_t b0 = col->type == RK_COL_LIST ? col->offsets[0] : 0;
+    return n + leaf->offsets[b0 + values] - leaf->offsets[b0] + values * 4;
+  }
+  return n + values * (int64_t)rk_coltype_width(leaf->type);
 }
 
 static int64_t buffered_bytes(const rk_batch *b) {
   int64_t n = 0;
-  for (int c = 0; c < b->ncols; c++) {
-    const rk_column *col = &b->cols[c];
-    const rk_column *leaf = col->type == RK_COL_LIST ? col->child : col;
-    if (col->type == RK_COL_LIST) n += col->length * 8;
-    n += leaf->type == RK_COL_STRING ? leaf->offsets[leaf->length] + leaf->length * 4
-                                     : leaf->length * (int64_t)rk_coltype_width(leaf->type);
-  }
+  for (int c = 0; c < b->ncols; c++) n += column_bytes(&b->cols[c], b->cols[c].length);
   return n;
 }
 
-static rk_status flush(rk_parquet_writer *w) {
+/* Buffers for encoding nrows rows, made (or grown) here on the caller's thread (see
+ * rk_pq_encode_scratch), so the workers allocate nothing in the common case. */
+static rk_status reserve_buffers(rk_parquet_writer *w, const rk_column *cols, int n, int64_t nrows, int workers) {
+  if (!w->bufs && !(w->bufs = rk_calloc((size_t)(n ? n : 1), sizeof *w->bufs))) return RK_ENOMEM;
+  if (workers > w->nworkers) {
+    rk_pq_encode_scratch *sc = rk_realloc(w->scratch, (size_t)workers * sizeof *sc);
+    if (!sc) return RK_ENOMEM;
+    memset(sc + w->nworkers, 0, (size_t)(workers - w->nworkers) * sizeof *sc);
+    w->scratch = sc;
+    w->nworkers = workers;
+  }
+  int64_t leaf_rows = nrows;
+  for (int c = 0; c < n; c++) {
+    const rk_column *col = &cols[c];
+    if (col->type == RK_COL_LIST && col->offsets[nrows] - col->offsets[0] > leaf_rows) leaf_rows = col->offsets[nrows] - col->offsets[0];
+    w->bufs[c].len = 0;
+    w->bufs[c].failed = false;
+    /* PLAIN widens small integers to 4 bytes; snappy may add a sixth */
+    size_t w4 = col->type == RK_COL_STRING || col->type == RK_COL_LIST || rk_coltype_width(col->type) >= 4 ? 1 : 4 / rk_coltype_width(col->type);
+    if (!rk_parquet_buf_reserve(&w->bufs[c], (size_t)column_bytes(col, nrows) * w4 * 7 / 6 + 65536)) return RK_ENOMEM;
+  }
+  for (int i = 0; i < workers; i++) RK_TRY(rk_pq_encode_scratch_reserve(&w->scratch[i], leaf_rows, &w->cfg));
+  return RK_OK;
+}
+
+/* Encode nrows rows of cols (the buffered rows, or a slice of the caller's batch) as a row
+ * group and write it. */
+static rk_status write_row_group(rk_parquet_writer *w, const rk_column *cols, int64_t nrows) {
   int n = w->rows.ncols;
-  if (w->rows.nrows == 0) return RK_OK;
+  if (nrows == 0) return RK_OK;
   if (w->nrg == w->cap_rg) {
     int cap = w->cap_rg ? w->cap_rg * 2 : 8;
     rk_pq_out_chunk *ch = rk_realloc(w->chunks, (size_t)cap * (size_t)(n ? n : 1) * sizeof *ch);
@@ -212,12 +249,12 @@ static rk_status flush(rk_parquet_writer *w) {
   rk_pq_out_chunk *metas = &w->chunks[(size_t)w->nrg * (size_t)n];
   memset(metas, 0, (size_t)n * sizeof *metas);
   w->nrg++;   /* counted now so close/abort free the statistics of a half-written group */
-  w->rg_rows[w->nrg - 1] = w->rows.nrows;
+  w->rg_rows[w->nrg - 1] = nrows;
   w->rg_bytes[w->nrg - 1] = 0;
-  rk_parquet_buf *bufs = rk_calloc((size_t)(n ? n : 1), sizeof *bufs);
-  if (!bufs) return RK_ENOMEM;
-  flush_job j = {w, bufs, metas};
-  rk_status s = rk_parallel_try(n, 1, encode_one, &j);
+  int workers = rk_pq_workers(n);
+  RK_TRY(reserve_buffers(w, cols, n, nrows, workers));
+  flush_job j = {w, cols, metas};
+  rk_status s = rk_pq_run_items(n, workers, encode_one, &j);
   int64_t total = 0;
   for (int c = 0; c < n && s == RK_OK; c++) {
     rk_pq_out_chunk *m = &metas[c];
@@ -225,12 +262,57 @@ static rk_status flush(rk_parquet_writer *w) {
     m->data_page_offset += base;
     if (m->dictionary_page_offset >= 0) m->dictionary_page_offset += base;
     total += m->total_uncompressed;
-    s = write_all(w, bufs[c].data, bufs[c].len);
+    s = write_all(w, w->bufs[c].data, w->bufs[c].len);
   }
   w->rg_bytes[w->nrg - 1] = total;
-  for (int c = 0; c < n; c++) rk_parquet_buf_free(&bufs[c]);
-  rk_free(bufs);
+  return s;
+}
+
+static rk_status flush(rk_parquet_writer *w) {
+  rk_status s = write_row_group(w, w->rows.cols, w->rows.nrows);
   rk_batch_clear(&w->rows);
+  return s;
+}
+
+/* Rows [at, at + n) of a flat column as a column of its own, sharing the bytes (at % 8 == 0,
+ * so the validity bitmap starts at a byte). */
+static void column_view(rk_column *view, const rk_column *col, int64_t at, int64_t n) {
+  *view = *col;
+  view->length = n;
+  view->cap_rows = n;
+  view->null_count = 0;
+  if (col->validity) {
+    view->validity = col->validity + at / 8;
+    for (int64_t i = 0; i < n; i++) view->null_count += !(view->validity[i >> 3] >> (i & 7) & 1);
+  }
+  if (col->type == RK_COL_STRING) view->offsets = col->offsets + at;
+  else view->values = (char *)col->values + (size_t)at * rk_coltype_width(col->type);
+}
+
+/* A whole row group straight from the caller's batch, without copying it into the buffer:
+ * when nothing is buffered, a full row group's rows remain (or the tail of the last batch),
+ * and the columns are flat. Writes the same row groups as buffering would. *done: rows
+ * written (0: not taken). */
+static rk_status write_direct(rk_parquet_writer *w, const rk_batch *b, int64_t at, int64_t *done) {
+  *done = 0;
+  int64_t take = w->rg_rows_limit;
+  if (w->last_batch && b->nrows - at < take) take = b->nrows - at;
+  if (w->rows.nrows != 0 || b->nrows - at < take || at % 8 != 0) return RK_OK;
+  int64_t bytes = 0;
+  for (int c = 0; c < b->ncols; c++) {
+    if (b->cols[c].type == RK_COL_LIST) return RK_OK;
+    if (b->cols[c].type == RK_COL_STRING)
+      bytes += b->cols[c].offsets[at + take] - b->cols[c].offsets[at] + take * 4;
+    else
+      bytes += take * (int64_t)rk_coltype_width(b->cols[c].type);
+  }
+  if (bytes >= w->rg_bytes_limit) return RK_OK;
+  rk_column *views = rk_malloc((size_t)(b->ncols ? b->ncols : 1) * sizeof *views);
+  if (!views) return RK_ENOMEM;
+  for (int c = 0; c < b->ncols; c++) column_view(&views[c], &b->cols[c], at, take);
+  rk_status s = write_row_group(w, views, take);
+  rk_free(views);
+  if (s == RK_OK) *done = take;
   return s;
 }
 
@@ -253,6 +335,13 @@ rk_status rk_parquet_writer_write(rk_parquet_writer *w, const rk_batch *b) {
   }
   int64_t at = 0;
   while (s == RK_OK && at < b->nrows) {
+    int64_t direct = 0;
+    s = write_direct(w, b, at, &direct);
+    if (s != RK_OK) break;
+    if (direct > 0) {
+      at += direct;
+      continue;
+    }
     int64_t room = w->rg_rows_limit - w->rows.nrows;
     int64_t take = b->nrows - at < room ? b->nrows - at : room;
     /* respect the byte limit roughly: at most 64k rows between checks */
@@ -337,6 +426,7 @@ rk_status rk_parquet_writer_close(rk_parquet_writer *w) {
 rk_status rk_parquet_write(const char *path, const rk_batch *batch, const rk_parquet_write_options *opts) {
   rk_parquet_writer *w;
   RK_TRY(rk_parquet_writer_open(&w, path, opts));
+  w->last_batch = true;
   rk_status s = rk_parquet_writer_write(w, batch);
   if (s != RK_OK) {
     rk_parquet_writer_abort(w);
