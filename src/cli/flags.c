@@ -151,6 +151,7 @@ static rk_status set_value(rk_flag_parse *p, void *opts, const rk_flag *f, const
     case RK_FLAG_FLOAT: {
       double v;
       if (!parse_float_text(value, &v)) return flag_error(at, f->name, value, "a number");
+      // cppcheck-suppress invalidPointerCast ; field is the flag's double member (offsetof)
       *(double *)field = v;
       return RK_OK;
     }

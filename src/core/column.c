@@ -258,7 +258,7 @@ rk_status rk_column_append_double(rk_column *col, double v) {
       return rk_error(RK_ERANGE, "value %g is not an integer for column '%s' of type %s", v,
                       col->name ? col->name : "", rk_coltype_name(col->type));
     if (v >= 0x1p63 && v < 0x1p64) return rk_column_append_uint(col, (uint64_t)v);
-    if (v < -0x1p63 || v >= 0x1p63)
+    if (v < -9223372036854775808.0 || v >= 9223372036854775808.0)   /* outside int64 */
       return rk_error(RK_ERANGE, "value %g does not fit column '%s' of type %s", v, col->name ? col->name : "",
                       rk_coltype_name(col->type));
     return rk_column_append_int(col, (int64_t)v);

@@ -89,6 +89,7 @@ bool rk_rng_bernoulli(rk_rng *rng, double p) { return rk_rng_uniform(rng) < p; }
 
 uint64_t rk_rng_below(rk_rng *rng, uint64_t n) {
   RK_ASSERT(n > 0);
+  // cppcheck-suppress zerodivcond ; n > 0 is asserted above
   uint64_t threshold = (0 - n) % n;   /* 2^64 mod n: reject the short last bucket */
   for (;;) {
     uint64_t r = rk_rng_u64(rng);

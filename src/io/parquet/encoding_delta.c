@@ -122,7 +122,7 @@ static void put_uleb(rk_parquet_buf *b, uint64_t v) {
   rk_parquet_buf_byte(b, (uint8_t)v);
 }
 
-static void put_zigzag(rk_parquet_buf *b, int64_t v) { put_uleb(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
+static void put_zigzag(rk_parquet_buf *b, int64_t v) { put_uleb(b, ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63))); }
 
 void rk_pq_delta_encode(rk_parquet_buf *buf, const int64_t *values, int64_t n) {
   enum { BLOCK = 128, MINI = 4, PER = BLOCK / MINI };

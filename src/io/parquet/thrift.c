@@ -297,7 +297,7 @@ void rk_thrift_put_varint(rk_thrift_out *out, uint64_t v) {
 }
 
 void rk_thrift_put_zigzag(rk_thrift_out *out, int64_t v) {
-  rk_thrift_put_varint(out, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+  rk_thrift_put_varint(out, ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)));
 }
 
 void rk_thrift_put_binary(rk_thrift_out *out, const void *data, size_t n) {

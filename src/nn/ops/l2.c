@@ -30,7 +30,8 @@ rk_status l2_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const float *ps[RK_NODE_MAX_PARAMS];
   float *dps[RK_NODE_MAX_PARAMS];
   int64_t sizes[RK_NODE_MAX_PARAMS];
-  l2_forward_cpu(rk_x(g, n->out[0]), ps, sizes, gather(n, ps, dps, sizes), n->fattr[0]);
+  int count = gather(n, ps, dps, sizes);
+  l2_forward_cpu(rk_x(g, n->out[0]), ps, sizes, count, n->fattr[0]);
   return RK_OK;
 }
 

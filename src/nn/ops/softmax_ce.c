@@ -22,6 +22,7 @@ rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C)
     for (int64_t c = 1; c < C; c++) mx = zr[c] > mx ? zr[c] : mx;
     double se = 0.0, sum_logp = 0.0;
     for (int64_t c = 0; c < C; c++) se += exp((double)zr[c] - mx);
+    // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
     double lse = mx + log(se);
     for (int64_t c = 0; c < C; c++) sum_logp += zr[c] - lse;
     s += -(1.0 - eps) * (zr[y[r]] - lse) - eps / (double)C * sum_logp;
