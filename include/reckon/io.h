@@ -139,7 +139,8 @@ typedef struct {
   double distinct;            /* estimate */
   int ntop;
   char *top_value[RK_PROFILE_TOP];
-  int64_t top_count[RK_PROFILE_TOP];   /* exact when top_exact */
+  int64_t top_count[RK_PROFILE_TOP];   /* exact when top_exact, else upper bounds; values whose
+                                          count is mostly uncertainty are left out */
   bool top_exact;
 } rk_column_profile;
 

@@ -255,11 +255,15 @@ const rk_column_profile *rk_profiler_column(rk_profiler *p, int c) {
   memcpy(sorted, s->top, sizeof(top_slot) * (size_t)s->ntop_slots);
   qsort(sorted, (size_t)s->ntop_slots, sizeof(top_slot), by_count);
   pub->top_exact = !s->evicted;
-  for (int i = 0; i < s->ntop_slots && i < RK_PROFILE_TOP; i++) {
-    pub->top_value[i] = rk_strdup(sorted[i].text);
-    if (!pub->top_value[i]) break;   /* out of memory: show fewer values */
-    pub->top_count[i] = sorted[i].count;
-    pub->ntop = i + 1;
+  for (int i = 0; i < s->ntop_slots && pub->ntop < RK_PROFILE_TOP; i++) {
+    /* After evictions a count is only an upper bound (count - error <= true <= count): show a
+     * value only when its guaranteed part outweighs the uncertainty, so a high-cardinality
+     * column shows no made-up favourites. */
+    if (sorted[i].count - sorted[i].error <= sorted[i].error) continue;
+    char *text = rk_strdup(sorted[i].text);
+    if (!text) break;   /* out of memory: show fewer values */
+    pub->top_value[pub->ntop] = text;
+    pub->top_count[pub->ntop++] = sorted[i].count;
   }
   return pub;
 }

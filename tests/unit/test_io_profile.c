@@ -86,6 +86,7 @@ static void test_distinct_estimate_accuracy(void **state) {
   print_message("distinct estimate %.0f for %lld: error %.3f%%\n", id->distinct, (long long)n, 100 * err);
   assert_true(err < 0.03);   /* 1.04/sqrt(16384) = 0.8% standard error */
   assert_false(id->top_exact);
+  assert_int_equal(id->ntop, 0);   /* every value once: no favourite is shown */
   rk_profiler_free(p);
   rk_batch_free(&b);
 }
