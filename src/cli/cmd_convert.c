@@ -10,8 +10,7 @@
 #include "reckon/io.h"
 
 #define CONVERT_FLAGS(X)                                                                                    \
-  X(csv_sep,        STRING, ",",      "SEP",   "CSV field separator (input and output): ',', '\\t', 'tab' or any byte") \
-  X(csv_na_values,  LIST,   "",       "S,...", "CSV strings read as null, e.g. \\N; the first is written for nulls") \
+  RK_CSV_INPUT_FLAGS(X)                                                                                      \
   X(compression,    CHOICE, "snappy", "snappy|zstd|gzip|brotli|lz4_raw|uncompressed", "Parquet output codec") \
   X(row_group_size, INT,    "0",      "N",     "Parquet output rows per row group (0: the writer's default, 1Mi)") \
   X(columns,        LIST,   "",       "C,...", "only these columns, in this order")

@@ -20,8 +20,7 @@
 #define INSPECT_FLAGS(X)                                                                                   \
   X(json,          BOOL,   "false", NULL,    "print JSON instead of text")                                \
   X(stats,         BOOL,   "true",  NULL,    "read every row to profile the columns (false: metadata only)") \
-  X(csv_sep,       STRING, ",",     "SEP",   "CSV field separator: ',', '\\t', 'tab' or any single byte") \
-  X(csv_na_values, LIST,   "",      "S,...", "CSV strings read as null, e.g. \\N")                        \
+  RK_CSV_INPUT_FLAGS(X)                                                                                  \
   X(columns,       LIST,   "",      "C,...", "only these columns")
 
 typedef struct {

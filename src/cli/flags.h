@@ -88,6 +88,11 @@ typedef struct {
   RK_GLOBAL_FLAGS(RK_FLAG_FIELD)
 } rk_global_opts;
 
+/* Flags of every command that reads CSV, named as the reference scripts name them. */
+#define RK_CSV_INPUT_FLAGS(X)                                                                        \
+  X(csv_sep,       STRING, ",", "SEP",   "CSV field separator: ',', '\\t', 'tab' or any single byte")   \
+  X(csv_na_values, LIST,   "",  "S,...", "CSV strings read as null, e.g. \\N (a command writing CSV writes the first for nulls)")
+
 /* The result of parsing one command line: typed values land in the command's options struct. */
 typedef struct {
   const char *command;         /* "synth tenrec", for messages */

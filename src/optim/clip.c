@@ -51,7 +51,7 @@ double rk_optim_global_norm(rk_param *const *params, int n_params) {
   for (int i = 0; i < n_params; i++) {
     int64_t n = grad_count(params[i]);
     if (n <= 0) continue;
-    clip_ctx c = {(float *)params[i]->grad.data, partial, 1.0f};
+    clip_ctx c = {(float *)params[i]->grad.data, partial, 1.0f};   // cppcheck-suppress legacyUninitvar ; filled by square_chunk
     int64_t grain = clip_grain(n);
     rk_parallel_for(n, grain, square_chunk, &c);
     for (int64_t k = 0; k < rk_chunk_count(n, grain); k++) total += partial[k];
