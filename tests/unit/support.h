@@ -29,6 +29,12 @@ void rk_test_write_file(const char *path, const char *text);
 /* Run a shell command; returns its exit status. */
 int rk_test_system(const char *fmt, ...);
 
+/* Walk every allocation failure of an operation: run(ctx) with the n-th allocation failing, for
+ * n = 0, 1, 2, ... until it runs without the injection firing. Each failing run must return
+ * RK_ENOMEM and leave live bytes where they started (run cleans up after itself); the clean run
+ * must succeed. Returns how many allocations the operation made. */
+int64_t rk_test_walk_failures(rk_status (*run)(void *ctx), void *ctx);
+
 /* DuckDB (npm @duckdb/node-api under build/peers, through bench/peers/duckdb_query.js):
  * whether it is installed (rk_test_have_peer's policy), and the parsed JSON answer
  * ({"columns", "rows", "best_s"}) of the last of nsql statements, run in order in one database.

@@ -60,3 +60,22 @@ int rk_test_system(const char *fmt, ...) {
   if (rc == -1) return -1;
   return WEXITSTATUS(rc);
 }
+
+int64_t rk_test_walk_failures(rk_status (*run)(void *ctx), void *ctx) {
+  int64_t start = rk_alloc_live_bytes();
+  for (int64_t n = 0;; n++) {
+    rk_alloc_fail_after(n);
+    rk_status s = run(ctx);
+    bool fired = rk_alloc_fail_fired();
+    rk_alloc_fail_after(-1);
+    if (rk_alloc_live_bytes() != start)
+      fail_msg("allocation %lld failing leaked %lld bytes", (long long)n, (long long)(rk_alloc_live_bytes() - start));
+    if (!fired) {
+      if (s != RK_OK) fail_msg("the run without failures returned %s: %s", rk_status_name(s), rk_error_message());
+      return n;
+    }
+    if (s != RK_ENOMEM)
+      fail_msg("allocation %lld failing returned %s, expected RK_ENOMEM: %s", (long long)n, rk_status_name(s),
+               rk_error_message());
+  }
+}

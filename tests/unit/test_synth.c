@@ -58,6 +58,23 @@ static void mem_init(mem_sink *m, bool keep) {
 }
 static void mem_free(mem_sink *m) { rk_batch_free(&m->all); }
 
+/* One generation into a sink that keeps nothing: the unit the failure walks repeat. */
+static rk_status run_tenrec(void *cfg) {
+  mem_sink m;
+  mem_init(&m, false);
+  rk_status s = rk_synth_tenrec(&m.base, NULL, cfg);
+  mem_free(&m);
+  return s;
+}
+
+static rk_status run_sessions(void *cfg) {
+  mem_sink m;
+  mem_init(&m, false);
+  rk_status s = rk_synth_sessions(&m.base, NULL, cfg);
+  mem_free(&m);
+  return s;
+}
+
 static const rk_column *col_of(const mem_sink *m, const char *name) {
   int j = rk_batch_find(&m->all, name);
   if (j < 0) fail_msg("no column '%s'", name);
@@ -442,21 +459,7 @@ static void test_tenrec_failures(void **state) {
   cfg.na_fraction = 0.1;
   cfg.batch_rows = 1000;
   int64_t start = rk_alloc_live_bytes();
-  for (int64_t n = 0;; n++) {
-    mem_sink m;
-    mem_init(&m, false);
-    rk_alloc_fail_after(n);
-    rk_status s = rk_synth_tenrec(&m.base, NULL, &cfg);
-    bool fired = rk_alloc_fail_fired();
-    rk_alloc_fail_after(-1);
-    assert_int_equal(rk_alloc_live_bytes(), start);
-    if (!fired) {
-      assert_rk_ok(s);
-      assert_true(n > 3);
-      break;
-    }
-    assert_int_equal(s, RK_ENOMEM);
-  }
+  assert_true(rk_test_walk_failures(run_tenrec, &cfg) > 3);
   mem_sink m;
   mem_init(&m, false);
   m.fail_at = 1;
@@ -706,21 +709,7 @@ static void test_sessions_failures(void **state) {
   cfg.emit_truth = true;
   cfg.batch_rows = 6000;
   int64_t start = rk_alloc_live_bytes();
-  for (int64_t n = 0;; n++) {
-    mem_sink m;
-    mem_init(&m, false);
-    rk_alloc_fail_after(n);
-    rk_status s = rk_synth_sessions(&m.base, NULL, &cfg);
-    bool fired = rk_alloc_fail_fired();
-    rk_alloc_fail_after(-1);
-    assert_int_equal(rk_alloc_live_bytes(), start);
-    if (!fired) {
-      assert_rk_ok(s);
-      assert_true(n > 5);
-      break;
-    }
-    assert_int_equal(s, RK_ENOMEM);
-  }
+  assert_true(rk_test_walk_failures(run_sessions, &cfg) > 5);
   mem_sink m;
   mem_init(&m, false);
   m.fail_at = 1;
