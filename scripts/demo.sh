@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on an embedded default. Today: generate the synthetic TenRec-like
-# dataset (with its true probabilities), write it as Parquet, and show what `reckon inspect`
-# sees in it; then a session log. Later steps (preprocess, train, evaluate, serve) join here as
-# they land.
+# dataset (with its true probabilities), write it as Parquet, show what `reckon inspect` sees in
+# it, preprocess it with the quick-start's command and inspect the result; then a session log.
+# Later steps (train, evaluate, serve) join here as they land.
 set -euo pipefail
 reckon=${1:-build/reckon}
 out=${DEMO_DIR:-build/demo}
@@ -19,6 +19,18 @@ echo "== reckon convert: the same data as Parquet"
 echo
 echo "== reckon inspect: the Parquet file, its layout and a profile of every column"
 "$reckon" inspect "$out/tenrec.parquet"
+echo
+echo "== reckon preprocess: the quick-start's command, verbatim"
+"$reckon" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path "$out/tenrec.csv" \
+  --output_path="$out/preproc/" --categorical_features=user_id,item_id,video_category,gender,age \
+  --binary_classif_targets=click,follow,like,share --regression_targets=watching_times \
+  --to_int32=user_id,item_id --to_int16=watching_times --to_int8=gender,age,video_category,click,follow,like,share \
+  --user_id_feature=user_id --item_id_feature=item_id --min_user_freq 5 --persist_intermediate_files \
+  --dataset_split_strategy=random --random_split_eval_perc=0.2
+echo
+echo "== reckon inspect: the preprocessed train split and its schema"
+"$reckon" inspect --stats false "$out/preproc/train"
+head -n 20 "$out/preproc/train/schema.pbtxt"
 echo
 echo "== reckon synth sessions: 5,000 sessions over 7 days"
 "$reckon" synth sessions --sessions 5000 --days 7 --seed 42 --output "$out/sessions.parquet"

@@ -363,6 +363,12 @@ rk_status rk_write_file_atomic(const char *path, const void *data, size_t size);
 rk_status rk_read_file(const char *path, char **data, size_t *size);
 /* Create a folder and its parents; an existing folder is fine. */
 rk_status rk_mkdir_p(const char *path);
+/* Remove a file or a folder with everything under it (rm -rf); an absent path is fine. */
+rk_status rk_remove_tree(const char *path);
+/* Move the folder `from` to `to`, replacing what `to` held (removed first). */
+rk_status rk_replace_dir(const char *from, const char *to);
+/* Peak resident memory of this process so far, in bytes (0 when unknown). */
+int64_t rk_peak_rss_bytes(void);
 
 /* CUDA devices visible (0 when built without CUDA or no GPU is present). */
 int rk_cuda_device_count(void);

@@ -7,6 +7,8 @@ extern const rk_command rk_cmd_synth_tenrec;
 extern const rk_command rk_cmd_synth_sessions;
 extern const rk_command rk_cmd_inspect;
 extern const rk_command rk_cmd_convert;
+extern const rk_command rk_cmd_preprocess;
+extern const rk_command rk_cmd_transform;
 extern const rk_command rk_cmd_docs;
 
 const rk_command *const rk_commands[] = {
@@ -14,6 +16,8 @@ const rk_command *const rk_commands[] = {
     &rk_cmd_synth_sessions,
     &rk_cmd_inspect,
     &rk_cmd_convert,
+    &rk_cmd_preprocess,
+    &rk_cmd_transform,
     &rk_cmd_docs,
     NULL,
 };

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cli/commands.h"
 
@@ -55,7 +58,18 @@ static bool print_group(const char *group) {
   return any;
 }
 
+/* Streaming commands allocate and free batch-sized buffers (a few MB) over and over; glibc would
+ * hand each back to the kernel and fault it in again. Keeping them in the heap costs a little
+ * memory and saves a tenth of the time of a preprocessing run. */
+static void tune_allocator(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
+}
+
 int main(int argc, char **argv) {
+  tune_allocator();
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
     if (argc > 2 && strcmp(argv[1], "help") == 0) {
       int words = 0;

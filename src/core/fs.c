@@ -1,11 +1,15 @@
 /*
- * Small file-system helpers shared by every writer: atomic replace, whole-file read, mkdir -p.
+ * Small file-system helpers shared by every writer: atomic replace, whole-file read, mkdir -p,
+ * rm -rf and folder replacement.
  * Atomic writes go to a temporary name in the same folder and are renamed at the end, so a crash
  * or a full disk never leaves a half-written file under the final name.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,4 +111,32 @@ rk_status rk_mkdir_p(const char *path) {
   rk_free(p);
   if (!ok) return rk_error(RK_EIO, "'%s' exists and is not a folder", path);
   return RK_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+rk_status rk_remove_tree(const char *path) {
+  struct stat sb;
+  if (lstat(path, &sb) != 0) return errno == ENOENT ? RK_OK : rk_error(RK_EIO, "cannot remove '%s': %s", path, strerror(errno));
+  /* Depth first, not following links: a link inside is removed, never what it points to. */
+  if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    return rk_error(RK_EIO, "cannot remove '%s': %s", path, strerror(errno));
+  return RK_OK;
+}
+
+rk_status rk_replace_dir(const char *from, const char *to) {
+  RK_TRY(rk_remove_tree(to));
+  if (rename(from, to) != 0) return rk_error(RK_EIO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
+  return RK_OK;
+}
+
+int64_t rk_peak_rss_bytes(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (int64_t)ru.ru_maxrss * 1024;   /* Linux reports KiB */
 }

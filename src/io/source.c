@@ -45,8 +45,14 @@ typedef struct {
 static rk_status csv_next(rk_table_source *src, rk_batch *batch) {
   csv_source *s = (csv_source *)src;
   if (!s->select) return rk_csv_next(s->reader, batch);
+  bool identity = s->nselect == rk_csv_num_columns(s->reader), distinct = true;
+  for (int i = 0; identity && i < s->nselect; i++) identity = s->select[i] == i;
+  if (identity) return rk_csv_next(s->reader, batch);   /* every column in order: nothing to copy */
+  for (int i = 0; i < s->nselect; i++)
+    for (int j = 0; j < i; j++) distinct &= s->select[i] != s->select[j];
   RK_TRY(rk_csv_next(s->reader, &s->scratch));
-  /* Copy the selected columns: the reader keeps its own batch intact between calls. */
+  /* Hand the selected columns over: each is taken once, so buffers can change places (the
+   * reader refills whatever the scratch batch holds); a column asked for twice is copied. */
   if (batch->ncols != s->nselect) {
     rk_batch_free(batch);
     RK_TRY(rk_batch_init(batch, s->nselect));
@@ -56,8 +62,17 @@ static rk_status csv_next(rk_table_source *src, rk_batch *batch) {
     }
   }
   for (int i = 0; i < s->nselect; i++) {
+    rk_column *from = &s->scratch.cols[s->select[i]];
+    if (distinct) {
+      rk_column t = batch->cols[i];
+      char *keep = t.name;
+      batch->cols[i] = *from;
+      *from = t;
+      from->name = batch->cols[i].name;   /* names stay with their columns */
+      batch->cols[i].name = keep;
+      continue;
+    }
     rk_column_clear(&batch->cols[i]);
-    const rk_column *from = &s->scratch.cols[s->select[i]];
     RK_TRY(rk_column_append_column(&batch->cols[i], from, 0, from->length));
   }
   batch->nrows = s->scratch.nrows;

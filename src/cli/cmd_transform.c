@@ -1,0 +1,139 @@
+/*
+ * `reckon transform --workflow DIR IN OUT`: apply a fitted workflow (from `reckon preprocess`)
+ * to new data, streaming, with the same code the server runs. OUT is a .parquet or .csv file,
+ * or a folder that receives part_0.parquet and the Merlin schema files.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "reckon/etl.h"
+#include "reckon/io.h"
+
+#define TRANSFORM_FLAGS(X)                                                                                 \
+  X(workflow,    STRING, NULL,     "DIR", "the fitted workflow folder (<preprocess output>/workflow)")     \
+  RK_CSV_INPUT_FLAGS(X)                                                                                    \
+  X(compression, CHOICE, "snappy", "snappy|zstd|gzip|lz4_raw|uncompressed", "Parquet output codec")
+
+typedef struct {
+  TRANSFORM_FLAGS(RK_FLAG_FIELD)
+} transform_opts;
+#define RK_FLAG_STRUCT transform_opts
+static const rk_flag transform_flags[] = {TRANSFORM_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
+#undef RK_FLAG_STRUCT
+
+static bool has_suffix(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static bool is_table_file(const char *path) {
+  const char *ext[] = {".parquet", ".csv", ".tsv", ".csv.gz", ".csv.zst", ".tsv.gz", ".tsv.zst"};
+  for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+    if (has_suffix(path, ext[i])) return true;
+  return false;
+}
+
+/* Whether the input has every target the workflow knows (then the output carries them too). */
+static bool has_targets(const rk_workflow *wf, const rk_batch *in) {
+  for (int i = 0; i < wf->n_cols; i++)
+    if (wf->cols[i].is_target && rk_batch_find(in, wf->cols[i].source) < 0) return false;
+  return true;
+}
+
+static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, rk_table_sink *sink, int64_t *rows,
+                                  bool *with_targets) {
+  rk_batch in = {0}, out = {0};
+  rk_status st;
+  rk_progress progress;
+  rk_progress_begin(&progress, "transform", 100.0, "%");
+  bool wrote = false;
+  while ((st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
+    if ((st = rk_workflow_transform(wf, &in, &out)) != RK_OK) break;
+    if ((st = rk_sink_write(sink, &out)) != RK_OK) break;
+    *with_targets = has_targets(wf, &in);
+    wrote = true;
+    *rows += in.nrows;
+    double f = src->fraction_done(src);
+    if (f >= 0) rk_progress_update(&progress, 100.0 * f);
+  }
+  /* No rows: still write the columns (an empty transform gives them their types). */
+  if (st == RK_OK && !wrote && (st = rk_workflow_transform(wf, &in, &out)) == RK_OK) st = rk_sink_write(sink, &out);
+  rk_progress_end(&progress);
+  rk_batch_free(&in);
+  rk_batch_free(&out);
+  return st;
+}
+
+static int run_transform(const rk_flag_parse *parse, void *arg) {
+  transform_opts *o = arg;
+  if (!o->workflow) return rk_cli_fail(rk_error(RK_EUSAGE, "--workflow is required (the workflow/ folder `reckon preprocess` wrote)"));
+  if (parse->npositional != 2)
+    return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon transform' takes an input and an output path, got %d paths",
+                                parse->npositional));
+  const char *in = parse->positional[0], *out = parse->positional[1];
+  char sep;
+  if (rk_csv_parse_sep(o->csv_sep, &sep) != RK_OK) return rk_cli_fail(rk_error_context(RK_EUSAGE, "--csv_sep"));
+  rk_workflow wf;
+  rk_status st = rk_workflow_load(&wf, o->workflow);
+  if (st != RK_OK) return rk_cli_fail(st);
+
+  rk_source_options so;
+  rk_source_options_default(&so);
+  so.csv_sep = rk_flags_given(parse, "csv_sep") ? sep : 0;
+  so.na_values = o->csv_na_values.items;
+  so.n_na_values = o->csv_na_values.n;
+  rk_table_source *src = NULL;
+  bool folder = !is_table_file(out);
+  char *file = NULL;
+  rk_table_sink *sink = NULL;
+  rk_sink_options ko;
+  rk_sink_options_default(&ko);
+  ko.compression = o->compression;
+  if ((st = rk_source_open(&src, in, &so)) == RK_OK) {
+    if (folder) {
+      size_t n = strlen(out) + 32;
+      file = rk_malloc(n);
+      if (!file) st = RK_ENOMEM;
+      else snprintf(file, n, "%s/part_0.parquet", out);
+      if (st == RK_OK) st = rk_mkdir_p(out);
+    }
+    if (st == RK_OK) st = rk_sink_open(&sink, folder ? file : out, &ko);
+  }
+  int64_t rows = 0;
+  double t0 = rk_now();
+  bool with_targets = false;
+  if (st == RK_OK) st = transform_stream(&wf, src, sink, &rows, &with_targets);
+  if (sink) {
+    if (st == RK_OK) st = rk_sink_close(sink);
+    else rk_sink_abort(sink);
+  }
+  if (src) src->close(src);
+  /* The schema lists what was written: prediction data comes without targets. */
+  if (st == RK_OK && folder) {
+    rk_schema schema;
+    st = rk_workflow_schema(&wf, with_targets, &schema);
+    if (st == RK_OK) {
+      st = rk_schema_write_dataset(&schema, out);
+      rk_schema_free(&schema);
+    }
+  }
+  rk_free(file);
+  rk_workflow_free(&wf);
+  if (st != RK_OK) return rk_cli_fail(st);
+  if (!parse->globals.quiet) printf("transformed %lld rows from %s to %s in %.2f s\n", (long long)rows, in, out, rk_now() - t0);
+  return RK_EXIT_OK;
+}
+
+const rk_command rk_cmd_transform = {
+    .name = "transform",
+    .usage = "reckon transform --workflow DIR [flags] IN OUT",
+    .summary = "apply a fitted preprocessing workflow to new data",
+    .details = "IN is a CSV/TSV file or Parquet file or folder with the raw columns; OUT is a `.parquet` or "
+               "`.csv` file, or a folder that receives `part_0.parquet`, `schema.pbtxt` and `.merlin/schema.json`. "
+               "Categories unseen when the workflow was fitted map to the out-of-vocabulary id 2, nulls to 1; "
+               "target encodings use the whole train statistics. Targets are copied when the input has them.",
+    .flags = transform_flags,
+    .opts_size = sizeof(transform_opts),
+    .run = run_transform,
+};

@@ -1,0 +1,262 @@
+/*
+ * Casts with range checks (--to_int32, --to_int16, --to_int8, --to_float32) fused with row
+ * selection, so the filter query's surviving rows are converted in one pass and a value that
+ * does not fit is reported with the row of the input it came from.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "etl/etl_internal.h"
+
+rk_status rk_etl_column_reset(rk_column *col, const char *name, rk_coltype type) {
+  bool same = col->type == type && type != RK_COL_LIST && col->name && name && strcmp(col->name, name) == 0;
+  if (same) {
+    rk_column_clear(col);
+    return RK_OK;
+  }
+  rk_column_free(col);
+  return rk_column_init(col, name, type, RK_COL_INT8);
+}
+
+double rk_etl_value_double(const rk_column *col, int64_t row) {
+  if (rk_column_is_null(col, row)) return NAN;
+  return rk_column_get_double(col, row);
+}
+
+static void int_range(rk_coltype t, int64_t *lo, int64_t *hi) {
+  switch (t) {
+    case RK_COL_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
+    case RK_COL_INT16: *lo = INT16_MIN; *hi = INT16_MAX; break;
+    case RK_COL_INT32: *lo = INT32_MIN; *hi = INT32_MAX; break;
+    case RK_COL_UINT8: *lo = 0; *hi = UINT8_MAX; break;
+    case RK_COL_UINT16: *lo = 0; *hi = UINT16_MAX; break;
+    case RK_COL_UINT32: *lo = 0; *hi = UINT32_MAX; break;
+    case RK_COL_UINT64: *lo = 0; *hi = INT64_MAX; break;
+    default: *lo = INT64_MIN; *hi = INT64_MAX; break;
+  }
+}
+
+static void store_int(rk_column *dst, int64_t row, int64_t v) {
+  switch (dst->type) {
+    case RK_COL_INT8: ((int8_t *)dst->values)[row] = (int8_t)v; break;
+    case RK_COL_INT16: ((int16_t *)dst->values)[row] = (int16_t)v; break;
+    case RK_COL_INT32: ((int32_t *)dst->values)[row] = (int32_t)v; break;
+    case RK_COL_UINT8: ((uint8_t *)dst->values)[row] = (uint8_t)v; break;
+    case RK_COL_UINT16: ((uint16_t *)dst->values)[row] = (uint16_t)v; break;
+    case RK_COL_UINT32: ((uint32_t *)dst->values)[row] = (uint32_t)v; break;
+    case RK_COL_UINT64: ((uint64_t *)dst->values)[row] = (uint64_t)v; break;
+    default: ((int64_t *)dst->values)[row] = v; break;
+  }
+}
+
+typedef struct {
+  const rk_column *src;
+  int64_t row_base;
+  const char *label;
+} cast_ctx;
+
+static rk_status value_error(const cast_ctx *c, int64_t r, const char *text, const char *what, rk_coltype to) {
+  return rk_error(RK_ERANGE, "value '%s' in '%s' row %lld, column '%s' %s %s", text, c->label,
+                  (long long)(c->row_base + r + 1), c->src->name ? c->src->name : "?", what, rk_coltype_name(to));
+}
+
+/* One source value as an integer of type `to`, or an error. */
+static rk_status to_int(const cast_ctx *c, int64_t r, rk_coltype to, int64_t *out, bool *is_null) {
+  const rk_column *src = c->src;
+  int64_t lo, hi;
+  int_range(to, &lo, &hi);
+  char text[64];
+  *is_null = false;
+  if (src->type == RK_COL_STRING) {
+    size_t n;
+    const char *s = rk_column_get_string(src, r, &n);
+    char buf[64];
+    if (n == 0 || n >= sizeof buf) goto unparsable;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    errno = 0;
+    char *end;
+    long long v = strtoll(buf, &end, 10);
+    if (*end != '\0') goto unparsable;
+    if (errno == ERANGE || v < lo || v > hi) return value_error(c, r, buf, "does not fit", to);
+    *out = v;
+    return RK_OK;
+  unparsable:
+    snprintf(text, sizeof text, "%.*s", (int)(n < 40 ? n : 40), s);
+    return value_error(c, r, text, "cannot be read as", to);
+  }
+  if (rk_coltype_is_float(src->type)) {
+    double x = rk_column_get_double(src, r);
+    if (isnan(x)) {
+      *is_null = true;
+      return RK_OK;
+    }
+    snprintf(text, sizeof text, "%.17g", x);
+    if (x != floor(x)) return value_error(c, r, text, "is not a whole number, so it cannot become", to);
+    if (x < (double)lo || x >= -(double)INT64_MIN || (int64_t)x > hi) return value_error(c, r, text, "does not fit", to);
+    *out = (int64_t)x;
+    return RK_OK;
+  }
+  if (src->type == RK_COL_UINT64) {
+    uint64_t u = ((const uint64_t *)src->values)[r];
+    if (u > (uint64_t)hi) {
+      snprintf(text, sizeof text, "%llu", (unsigned long long)u);
+      return value_error(c, r, text, "does not fit", to);
+    }
+    *out = (int64_t)u;
+    return RK_OK;
+  }
+  int64_t v = rk_column_get_int(src, r);
+  if (v < lo || v > hi) {
+    snprintf(text, sizeof text, "%lld", (long long)v);
+    return value_error(c, r, text, "does not fit", to);
+  }
+  *out = v;
+  return RK_OK;
+}
+
+static rk_status to_float(const cast_ctx *c, int64_t r, double *out) {
+  const rk_column *src = c->src;
+  if (src->type != RK_COL_STRING) {
+    *out = rk_column_get_double(src, r);
+    return RK_OK;
+  }
+  size_t n;
+  const char *s = rk_column_get_string(src, r, &n);
+  char buf[64];
+  if (n > 0 && n < sizeof buf) {
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    *out = strtod(buf, &end);
+    if (*end == '\0') return RK_OK;
+  }
+  char text[48];
+  snprintf(text, sizeof text, "%.*s", (int)(n < 40 ? n : 40), s);
+  return value_error(c, r, text, "cannot be read as", RK_COL_FLOAT64);
+}
+
+/* The common case, kept fast: an integer column narrowed, every row kept. */
+static bool narrow_fast(rk_column *dst, const rk_column *src, int64_t *bad_row) {
+  if (src->type != RK_COL_INT64 || !rk_coltype_is_int(dst->type)) return false;
+  int64_t lo, hi;
+  int_range(dst->type, &lo, &hi);
+  const int64_t *v = src->values;
+  for (int64_t r = 0; r < src->length; r++) {
+    if (v[r] < lo || v[r] > hi) {
+      if (rk_column_is_null(src, r)) {
+        store_int(dst, r, 0);
+        continue;
+      }
+      *bad_row = r;
+      return true;
+    }
+    store_int(dst, r, v[r]);
+  }
+  *bad_row = -1;
+  return true;
+}
+
+/* Row selection without conversion: the transform's split routing, so kept simple and fast. */
+#define TAKE_LOOP(T)                                                  \
+  do {                                                                \
+    const T *from = src->values;                                      \
+    T *into = dst->values;                                            \
+    for (int64_t r = 0, w = 0; r < src->length; r++) {                \
+      into[w] = from[r];                                              \
+      w += keep[r] != 0;                                              \
+    }                                                                 \
+  } while (0)
+
+static rk_status take_same_type(rk_column *dst, const rk_column *src, const uint8_t *keep) {
+  switch (rk_coltype_width(src->type)) {
+    case 1: TAKE_LOOP(uint8_t); break;
+    case 2: TAKE_LOOP(uint16_t); break;
+    case 4: TAKE_LOOP(uint32_t); break;
+    default: TAKE_LOOP(uint64_t); break;
+  }
+  if (src->null_count == 0) return RK_OK;
+  for (int64_t r = 0, w = 0; r < src->length; r++) {
+    if (!keep[r]) continue;
+    if (rk_column_is_null(src, r)) RK_TRY(rk_column_set_null(dst, w));
+    w++;
+  }
+  return RK_OK;
+}
+
+rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, const uint8_t *keep,
+                           int64_t row_base, const char *label) {
+  RK_TRY(rk_etl_column_reset(dst, src->name, to));
+  if (to == RK_COL_LIST || (to == RK_COL_STRING) != (src->type == RK_COL_STRING))
+    return rk_error(RK_EUNSUPPORTED, "cannot convert column '%s' from %s to %s", src->name ? src->name : "?",
+                    rk_coltype_name(src->type), rk_coltype_name(to));
+  cast_ctx c = {src, row_base, label ? label : "input"};
+  int64_t n = 0;
+  if (!keep) {
+    n = src->length;
+  } else {
+    for (int64_t r = 0; r < src->length; r++) n += keep[r] != 0;
+  }
+  if (to == RK_COL_STRING) {
+    if (!keep) return rk_column_append_column(dst, src, 0, src->length);
+    for (int64_t r = 0; r < src->length; r++) {
+      if (!keep[r]) continue;
+      if (rk_column_is_null(src, r)) {
+        RK_TRY(rk_column_append_null(dst));
+      } else {
+        size_t len;
+        const char *s = rk_column_get_string(src, r, &len);
+        RK_TRY(rk_column_append_string(dst, s, len));
+      }
+    }
+    return RK_OK;
+  }
+  RK_TRY(rk_column_reserve(dst, n + 1, n + 1));   /* + 1: the branch-free take writes one past */
+  dst->length = n;
+  if (!keep && src->type == to) {
+    memcpy(dst->values, src->values, (size_t)n * rk_coltype_width(to));
+    for (int64_t r = 0; src->null_count && r < n; r++)
+      if (rk_column_is_null(src, r)) RK_TRY(rk_column_set_null(dst, r));
+    return RK_OK;
+  }
+  if (src->type == to) return take_same_type(dst, src, keep);
+  int64_t bad = -1;
+  if (!keep && narrow_fast(dst, src, &bad)) {
+    if (bad >= 0) {
+      int64_t ignored;
+      bool is_null;
+      return to_int(&c, bad, to, &ignored, &is_null);
+    }
+    for (int64_t r = 0; src->null_count && r < n; r++)
+      if (rk_column_is_null(src, r)) RK_TRY(rk_column_set_null(dst, r));
+    return RK_OK;
+  }
+  int64_t w = 0;
+  for (int64_t r = 0; r < src->length; r++) {
+    if (keep && !keep[r]) continue;
+    bool is_null = rk_column_is_null(src, r);
+    if (!is_null) {
+      if (rk_coltype_is_int(to)) {
+        int64_t v = 0;
+        RK_TRY(to_int(&c, r, to, &v, &is_null));
+        store_int(dst, w, v);
+      } else {
+        double x = 0;
+        RK_TRY(to_float(&c, r, &x));
+        if (to == RK_COL_FLOAT32)
+          ((float *)dst->values)[w] = (float)x;
+        else
+          ((double *)dst->values)[w] = x;
+      }
+    }
+    if (is_null) {
+      size_t width = rk_coltype_width(to);
+      memset((char *)dst->values + (size_t)w * width, 0, width);
+      RK_TRY(rk_column_set_null(dst, w));
+    }
+    w++;
+  }
+  return RK_OK;
+}

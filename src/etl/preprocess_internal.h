@@ -1,0 +1,113 @@
+/*
+ * The preprocessing pipeline's shared state (src/etl/preprocess*.c, ingest.c, rows.c, fit.c,
+ * emit.c). Data flows through one intermediate stage per input, written once:
+ *
+ *   stage 1 (<cache>/01_<input>/part_0.parquet): the rows that passed the filter query, only
+ *   the columns the workflow needs, cast; plus `__row` (the row's position in its input) and,
+ *   for every column that needs a dictionary (categorical, target-encoded, user and item ids),
+ *   `__idx_<col>`: the value's index in that column's dictionary (first-seen order).
+ *
+ * Later passes read stage 1 back (projected), so frequency filtering, fitting and transforming
+ * work on small integer indices and arrays, never on hash tables, and memory grows with the
+ * number of distinct values, not with rows.
+ */
+#ifndef RECKON_PREPROCESS_INTERNAL_H
+#define RECKON_PREPROCESS_INTERNAL_H
+
+#include "etl/etl_internal.h"
+#include "reckon/io.h"
+#include "reckon/parquet.h"
+
+enum { PP_DATA, PP_EVAL, PP_PREDICT, PP_INPUTS };
+enum { SPLIT_DROP = 0, SPLIT_TRAIN = 1, SPLIT_EVAL = 2, SPLIT_PREDICT = 3 };
+
+/* One input column the workflow reads. */
+typedef struct {
+  const char *name;
+  const char *flag;        /* the flag that named it first, for messages */
+  bool cast;               /* a --to_* flag names it */
+  rk_coltype cast_type;
+  rk_coltype type;         /* in stage 1 (after the cast) */
+  bool is_target;
+  bool needs_dict;
+  rk_dict *dict;
+  int64_t *count;          /* rows per dictionary index in the data (ingest), for the user/item filters */
+  int64_t count_cap;
+  int64_t *remap;          /* categorical: dictionary index -> id (fit) */
+  int wf_col;              /* its column in the workflow, or -1 */
+} pp_column;
+
+/* A target encoding: per dictionary index of the feature, sums and counts of the target on
+ * train, per fold (folds x values) and in total. */
+typedef struct {
+  int feature, target;     /* pp columns */
+  int wf_col;
+  int folds;
+  int64_t nvals;
+  double *sum, *tot_sum;
+  int64_t *cnt, *tot_cnt;
+  double prior;
+} pp_te;
+
+typedef struct {
+  const rk_preprocess_config *cfg;
+  char *out_dir;           /* output path without a trailing slash */
+  char *tmp_dir;           /* <out>/.reckon-tmp-<pid>: everything is built here, then moved */
+  char *cache_dir;         /* <out>/_cache when persisting, else <tmp>/_cache */
+  char *stage[PP_INPUTS];  /* stage 1 folder per input (NULL when the input is absent) */
+  const char *input_path[PP_INPUTS];
+
+  pp_column *cols;
+  int n_cols;
+  int user_col, item_col, ts_col;   /* indices into cols, or -1 */
+
+  /* frequency filters: keep flags per dictionary index */
+  uint8_t *keep_user, *keep_item;
+  /* random_by_user: per user, the largest split key that goes to eval (valid when has_thr) */
+  uint64_t *user_thr;
+  uint8_t *user_has_thr;
+
+  pp_te *te;
+  int n_te;
+
+  rk_workflow wf;
+  int64_t rows[4];         /* rows per split (drop, train, eval, predict) */
+  int64_t null_ts_rows;
+
+  json_t *report;
+  json_t *timings;
+  double t_start;
+} pp_state;
+
+/* ---- ingest.c: inputs -> stage 1 ---- */
+rk_status pp_ingest(pp_state *p, int input);
+
+/* ---- rows.c: which rows survive and where they go ---- */
+rk_status pp_frequency_filter(pp_state *p);
+rk_status pp_prepare_split(pp_state *p);
+/* split[r] for the rows of a stage-1 batch of `input` (SPLIT_*). */
+void pp_assign(const pp_state *p, int input, const rk_batch *b, uint8_t *split);
+/* Columns pp_assign reads, to add to a projection. */
+int pp_assign_columns(const pp_state *p, int input, const char **names);
+
+/* Pass over a stage with a projection (the assign columns are added); fn sees each batch and its
+ * split. Column i of the projection is at b->cols[i]. */
+typedef rk_status (*pp_batch_fn)(pp_state *p, const rk_batch *b, const uint8_t *split, void *ctx);
+rk_status pp_scan(pp_state *p, int input, const char *const *cols, int ncols, const char *label, pp_batch_fn fn,
+                  void *ctx);
+
+/* ---- fit.c: statistics on train -> p->wf ---- */
+rk_status pp_fit(pp_state *p);
+/* The fold of a train row for out-of-fold target encoding. */
+int pp_te_fold(uint64_t seed, int64_t row, int folds);
+
+/* ---- emit.c: transform and write partitions ---- */
+rk_status pp_emit(pp_state *p);
+
+/* ---- preprocess.c ---- */
+char *pp_path(const char *dir, const char *name);   /* "<dir>/<name>", rk_malloc'd */
+const char *pp_idx_name(const char *col, char *buf, size_t size);   /* "__idx_<col>" */
+int pp_find(const pp_state *p, const char *name);
+void pp_time(pp_state *p, const char *stage, double t0);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * The fitted workflow: its columns, the transform that serving and `reckon transform` run, and
+ * the Merlin schema of what it writes. Saving and loading live in workflow_io.c.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "etl/etl_internal.h"
+
+void rk_workflow_init(rk_workflow *wf) { memset(wf, 0, sizeof *wf); }
+
+static void free_column(rk_wf_column *c) {
+  rk_free(c->name);
+  rk_free(c->source);
+  for (int i = 0; i < c->n_tags; i++) rk_free(c->tags[i]);
+  rk_free(c->tags);
+  rk_dict_free(c->vocab);
+  rk_free(c->freq);
+  rk_free(c->target);
+  rk_dict_free(c->te_values);
+  rk_free(c->te_sum);
+  rk_free(c->te_count);
+}
+
+void rk_workflow_free(rk_workflow *wf) {
+  for (int i = 0; i < wf->n_cols; i++) free_column(&wf->cols[i]);
+  rk_free(wf->cols);
+  rk_workflow_init(wf);
+}
+
+rk_status rk_workflow_add(rk_workflow *wf, const char *name, const char *source, rk_wf_op op, rk_wf_column **col) {
+  if (wf->n_cols == wf->cap_cols) {
+    int cap = wf->cap_cols ? 2 * wf->cap_cols : 8;
+    rk_wf_column *c = rk_realloc(wf->cols, (size_t)cap * sizeof *c);
+    if (!c) return RK_ENOMEM;
+    wf->cols = c;
+    wf->cap_cols = cap;
+  }
+  rk_wf_column *c = &wf->cols[wf->n_cols];
+  memset(c, 0, sizeof *c);
+  c->op = op;
+  c->in_type = c->out_type = RK_COL_INT64;
+  c->std = 1.0;
+  c->name = rk_strdup(name);
+  c->source = rk_strdup(source);
+  if (!c->name || !c->source) {
+    free_column(c);
+    return RK_ENOMEM;
+  }
+  wf->n_cols++;
+  if (col) *col = c;
+  return RK_OK;
+}
+
+rk_status rk_wf_column_add_tag(rk_wf_column *col, const char *tag) {
+  for (int i = 0; i < col->n_tags; i++)
+    if (strcmp(col->tags[i], tag) == 0) return RK_OK;
+  char **t = rk_realloc(col->tags, (size_t)(col->n_tags + 1) * sizeof *t);
+  if (!t) return RK_ENOMEM;
+  col->tags = t;
+  if (!(t[col->n_tags] = rk_strdup(tag))) return RK_ENOMEM;
+  col->n_tags++;
+  return RK_OK;
+}
+
+int64_t rk_embedding_dim(int64_t cardinality) {
+  double d = round(1.6 * pow((double)cardinality, 0.56));
+  if (d < 16) d = 16;
+  if (d > 512) d = 512;
+  return (int64_t)d;
+}
+
+float rk_wf_normalize_value(const rk_wf_column *col, double x) {
+  double centred = x - col->mean;
+  return (float)(col->std > 0 ? centred / col->std : centred);
+}
+
+double rk_wf_target_encode(double sum, int64_t count, double prior, double smoothing) {
+  return (sum + prior * smoothing) / ((double)count + smoothing);
+}
+
+rk_status rk_workflow_inputs(const rk_workflow *wf, bool with_targets, const char ***names, int *n) {
+  *names = rk_malloc((size_t)(wf->n_cols + 1) * sizeof **names);
+  if (!*names) return RK_ENOMEM;
+  *n = 0;
+  for (int i = 0; i < wf->n_cols; i++) {
+    const rk_wf_column *c = &wf->cols[i];
+    if (c->is_target && !with_targets) continue;
+    bool seen = false;
+    for (int j = 0; j < *n; j++) seen |= strcmp((*names)[j], c->source) == 0;
+    if (!seen) (*names)[(*n)++] = c->source;
+  }
+  return RK_OK;
+}
+
+/* ---- transform ------------------------------------------------------------------------------ */
+
+typedef struct {
+  const rk_wf_column *wc;
+  const rk_column *in;
+  rk_column *out;
+  int32_t *idx;
+} transform_ctx;
+
+static void store_id(rk_column *out, int64_t r, int64_t id) {
+  switch (out->type) {
+    case RK_COL_INT8: ((int8_t *)out->values)[r] = (int8_t)id; break;
+    case RK_COL_INT16: ((int16_t *)out->values)[r] = (int16_t)id; break;
+    case RK_COL_INT32: ((int32_t *)out->values)[r] = (int32_t)id; break;
+    default: ((int64_t *)out->values)[r] = id; break;
+  }
+}
+
+static void categorify_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  transform_ctx *t = arg;
+  rk_dict_lookup(t->wc->vocab, t->in, begin, end, t->idx + begin);
+  for (int64_t r = begin; r < end; r++) {
+    int32_t i = t->idx[r];
+    store_id(t->out, r, i >= 0 ? 3 + (int64_t)i : i == RK_DICT_NULL ? 1 : 2);
+  }
+}
+
+static void normalize_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  transform_ctx *t = arg;
+  float *y = t->out->values;
+  for (int64_t r = begin; r < end; r++) {
+    double x = rk_etl_value_double(t->in, r);
+    if (isnan(x) && t->wc->fill != RK_FILL_NONE) x = t->wc->fill_value;
+    y[r] = isnan(x) ? 0.0f : rk_wf_normalize_value(t->wc, x);
+  }
+}
+
+static void target_encode_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  transform_ctx *t = arg;
+  const rk_wf_column *c = t->wc;
+  rk_dict_lookup(c->te_values, t->in, begin, end, t->idx + begin);
+  float *y = t->out->values;
+  for (int64_t r = begin; r < end; r++) {
+    int32_t i = t->idx[r];
+    /* Unseen and null values encode as a value with no train rows would: the same expression
+     * with zero sums, so preprocessing and serving agree to the bit. */
+    double v = i >= 0 ? rk_wf_target_encode(c->te_sum[i], c->te_count[i], c->te_prior, c->te_smoothing)
+                      : rk_wf_target_encode(0.0, 0, c->te_prior, c->te_smoothing);
+    y[r] = (float)v;
+  }
+}
+
+static rk_status transform_column(const rk_wf_column *c, const rk_column *in, rk_column *out) {
+  int64_t n = in->length;
+  if (c->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, c->out_type, NULL, 0, "input");
+  RK_TRY(rk_etl_column_reset(out, c->name, c->out_type));
+  RK_TRY(rk_column_reserve(out, n, n));
+  out->length = n;
+  transform_ctx t = {c, in, out, NULL};
+  if (c->op != RK_WF_NORMALIZE && !(t.idx = rk_malloc((size_t)(n ? n : 1) * sizeof *t.idx))) return RK_ENOMEM;
+  const int64_t grain = 16384;
+  if (c->op == RK_WF_CATEGORIFY) rk_parallel_for(n, grain, categorify_chunk, &t);
+  if (c->op == RK_WF_TARGET_ENCODE) rk_parallel_for(n, grain, target_encode_chunk, &t);
+  if (c->op == RK_WF_NORMALIZE) {
+    rk_parallel_for(n, grain, normalize_chunk, &t);
+    if (c->fill == RK_FILL_NONE)
+      for (int64_t r = 0; r < n; r++)
+        if (rk_column_is_null(in, r) || isnan(rk_column_get_double(in, r))) RK_TRY(rk_column_set_null(out, r));
+  }
+  rk_free(t.idx);
+  return RK_OK;
+}
+
+/* Raw values arrive as the reader typed them (int64 from CSV, say); lookups want the key kind. */
+static bool compatible(rk_coltype key, rk_coltype have) {
+  if (key == RK_COL_STRING) return have == RK_COL_STRING;
+  if (key == RK_COL_FLOAT64) return rk_coltype_is_float(have);
+  return rk_coltype_is_int(have);
+}
+
+rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_batch *out) {
+  rk_batch_free(out);
+  int n_out = 0;
+  for (int i = 0; i < wf->n_cols; i++) {
+    const rk_wf_column *c = &wf->cols[i];
+    if (rk_batch_find(in, c->source) >= 0) {
+      n_out++;
+    } else if (!c->is_target) {
+      return rk_error(RK_ENOTFOUND, "the workflow needs column '%s', which the input does not have", c->source);
+    }
+  }
+  RK_TRY(rk_batch_init(out, n_out));
+  out->nrows = in->nrows;
+  int k = 0;
+  rk_column tmp = {0};
+  rk_status st = RK_OK;
+  for (int i = 0; i < wf->n_cols && st == RK_OK; i++) {
+    const rk_wf_column *c = &wf->cols[i];
+    int j = rk_batch_find(in, c->source);
+    if (j < 0) continue;
+    const rk_column *src = &in->cols[j];
+    const rk_dict *d = c->op == RK_WF_CATEGORIFY ? c->vocab : c->op == RK_WF_TARGET_ENCODE ? c->te_values : NULL;
+    if (d && !compatible(rk_dict_key_type(d), src->type)) {
+      /* A CSV may read ids of a string vocabulary as numbers, or the reverse: convert first. */
+      rk_coltype want = rk_dict_key_type(d) == RK_COL_INT64 ? RK_COL_INT64 : rk_dict_key_type(d);
+      if ((st = rk_etl_cast_take(&tmp, src, want, NULL, 0, "input")) != RK_OK) break;
+      src = &tmp;
+    }
+    st = transform_column(c, src, &out->cols[k]);
+    if (st == RK_OK) {
+      rk_free(out->cols[k].name);
+      out->cols[k].name = rk_strdup(c->name);
+      if (!out->cols[k].name) st = RK_ENOMEM;
+    }
+    k++;
+  }
+  rk_column_free(&tmp);
+  if (st != RK_OK) rk_batch_free(out);
+  return st;
+}
+
+/* ---- schema --------------------------------------------------------------------------------- */
+
+static rk_status schema_column(const rk_wf_column *c, rk_schema *out) {
+  rk_schema_column *sc;
+  RK_TRY(rk_schema_add_column(out, c->name, rk_coltype_name(c->out_type), &sc));
+  for (int t = 0; t < c->n_tags; t++) RK_TRY(rk_schema_column_add_tag(sc, c->tags[t]));
+  if (c->op != RK_WF_CATEGORIFY) return RK_OK;
+  RK_TRY(rk_schema_column_set_int_domain(sc, 0, c->cardinality - 1, true, c->name));
+  RK_TRY(rk_schema_column_set_property_null(sc, "num_buckets"));
+  RK_TRY(rk_schema_column_set_property_number(sc, "freq_threshold", (double)c->min_freq));
+  RK_TRY(rk_schema_column_set_property_number(sc, "max_size", 0));
+  RK_TRY(rk_schema_column_set_property_number(sc, "start_index", 0));
+  char path[1024];
+  snprintf(path, sizeof path, ".//categories/unique.%s.parquet", c->source);
+  RK_TRY(rk_schema_column_set_property_string(sc, "cat_path", path));
+  json_t *emb = json_object();
+  if (!emb) return RK_ENOMEM;
+  if (json_object_set_new(emb, "cardinality", json_real((double)c->cardinality)) != 0 ||
+      json_object_set_new(emb, "dimension", json_real((double)rk_embedding_dim(c->cardinality))) != 0) {
+    json_decref(emb);
+    return RK_ENOMEM;
+  }
+  return rk_schema_column_set_property(sc, "embedding_sizes", emb);
+}
+
+rk_status rk_workflow_schema(const rk_workflow *wf, bool with_targets, rk_schema *out) {
+  rk_schema_init(out);
+  for (int i = 0; i < wf->n_cols; i++) {
+    if (wf->cols[i].is_target && !with_targets) continue;
+    rk_status st = schema_column(&wf->cols[i], out);
+    if (st != RK_OK) {
+      rk_schema_free(out);
+      return st;
+    }
+  }
+  return RK_OK;
+}
