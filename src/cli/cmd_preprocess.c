@@ -119,9 +119,11 @@ static void print_summary(const json_t *report, const char *out) {
     if (oov) printf(", eval out-of-vocabulary %lld", (long long)json_integer_value(oov));
     printf("\n");
   }
-  printf("wrote %s in %.2f s (peak memory %.0f MB); report: %s/preprocess_report.json\n", out,
+  int n = (int)strlen(out);
+  while (n > 1 && out[n - 1] == '/') n--;
+  printf("wrote %.*s in %.2f s (peak memory %.0f MB); report: %.*s/preprocess_report.json\n", n, out,
          json_real_value(json_object_get(report, "total_s")),
-         (double)json_integer_value(json_object_get(report, "peak_rss_bytes")) / 1048576.0, out);
+         (double)json_integer_value(json_object_get(report, "peak_rss_bytes")) / 1048576.0, n, out);
 }
 
 static int run_preprocess(const rk_flag_parse *parse, void *arg) {

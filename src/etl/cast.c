@@ -138,25 +138,48 @@ static rk_status to_float(const cast_ctx *c, int64_t r, double *out) {
   return value_error(c, r, text, "cannot be read as", RK_COL_FLOAT64);
 }
 
-/* The common case, kept fast: an integer column narrowed, every row kept. */
+/* The common case, kept fast: an integer column narrowed, every row kept. A value out of range
+ * stops the loop (its row is reported), unless it sits in a null slot. */
+#define NARROW_LOOP(T)                                                  \
+  do {                                                                  \
+    T *into = dst->values;                                              \
+    for (int64_t r = 0; r < src->length; r++) {                         \
+      if (v[r] < lo || v[r] > hi) {                                     \
+        if (!rk_column_is_null(src, r)) return *bad_row = r, true;      \
+        into[r] = 0;                                                    \
+        continue;                                                       \
+      }                                                                 \
+      into[r] = (T)v[r];                                                \
+    }                                                                   \
+  } while (0)
+
 static bool narrow_fast(rk_column *dst, const rk_column *src, int64_t *bad_row) {
   if (src->type != RK_COL_INT64 || !rk_coltype_is_int(dst->type)) return false;
   int64_t lo, hi;
   int_range(dst->type, &lo, &hi);
   const int64_t *v = src->values;
-  for (int64_t r = 0; r < src->length; r++) {
-    if (v[r] < lo || v[r] > hi) {
-      if (rk_column_is_null(src, r)) {
-        store_int(dst, r, 0);
-        continue;
-      }
-      *bad_row = r;
-      return true;
-    }
-    store_int(dst, r, v[r]);
-  }
   *bad_row = -1;
+  switch (dst->type) {
+    case RK_COL_INT8: NARROW_LOOP(int8_t); break;
+    case RK_COL_INT16: NARROW_LOOP(int16_t); break;
+    case RK_COL_INT32: NARROW_LOOP(int32_t); break;
+    case RK_COL_UINT8: NARROW_LOOP(uint8_t); break;
+    case RK_COL_UINT16: NARROW_LOOP(uint16_t); break;
+    case RK_COL_UINT32: NARROW_LOOP(uint32_t); break;
+    default: NARROW_LOOP(int64_t); break;
+  }
   return true;
+}
+
+/* dst's nulls = src's, row for row (nulls are rare: whole bytes of valid rows are skipped). */
+static rk_status copy_nulls(rk_column *dst, const rk_column *src, int64_t n) {
+  if (src->null_count == 0 || !src->validity) return RK_OK;
+  for (int64_t byte = 0; byte < (n + 7) / 8; byte++) {
+    if (src->validity[byte] == 0xff) continue;
+    for (int64_t r = byte * 8; r < n && r < byte * 8 + 8; r++)
+      if (rk_column_is_null(src, r)) RK_TRY(rk_column_set_null(dst, r));
+  }
+  return RK_OK;
 }
 
 /* Row selection without conversion: the transform's split routing, so kept simple and fast. */
@@ -217,9 +240,7 @@ rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, 
   dst->length = n;
   if (!keep && src->type == to) {
     memcpy(dst->values, src->values, (size_t)n * rk_coltype_width(to));
-    for (int64_t r = 0; src->null_count && r < n; r++)
-      if (rk_column_is_null(src, r)) RK_TRY(rk_column_set_null(dst, r));
-    return RK_OK;
+    return copy_nulls(dst, src, n);
   }
   if (src->type == to) return take_same_type(dst, src, keep);
   int64_t bad = -1;
@@ -229,9 +250,7 @@ rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, 
       bool is_null;
       return to_int(&c, bad, to, &ignored, &is_null);
     }
-    for (int64_t r = 0; src->null_count && r < n; r++)
-      if (rk_column_is_null(src, r)) RK_TRY(rk_column_set_null(dst, r));
-    return RK_OK;
+    return copy_nulls(dst, src, n);
   }
   int64_t w = 0;
   for (int64_t r = 0; r < src->length; r++) {

@@ -208,6 +208,25 @@ typedef struct {
   split_writer *writers;   /* by SPLIT_* */
 } stage_ctx;
 
+/* Rows with the out-of-vocabulary id 2 and the null id 1, for the report. */
+#define COUNT_IDS(T)                                 \
+  do {                                               \
+    const T *v = c->values;                          \
+    for (int64_t r = 0; r < c->length; r++) {        \
+      *oov += v[r] == 2;                             \
+      *nulls += v[r] == 1;                           \
+    }                                                \
+  } while (0)
+
+static void count_special_ids(const rk_column *c, int64_t *oov, int64_t *nulls) {
+  switch (c->type) {
+    case RK_COL_INT8: COUNT_IDS(int8_t); break;
+    case RK_COL_INT16: COUNT_IDS(int16_t); break;
+    case RK_COL_INT32: COUNT_IDS(int32_t); break;
+    default: COUNT_IDS(int64_t); break;
+  }
+}
+
 static rk_status emit_batch(pp_state *p, const rk_batch *b, const uint8_t *split, void *arg) {
   stage_ctx *s = arg;
   emit_ctx e = {p, b, s->in_col, s->row_col, s->input == PP_DATA, split, &s->out, s->out_col};
@@ -237,12 +256,7 @@ static rk_status emit_batch(pp_state *p, const rk_batch *b, const uint8_t *split
     }
     for (int i = 0; i < p->wf.n_cols; i++) {
       if (p->wf.cols[i].op != RK_WF_CATEGORIFY || s->out_col[i] < 0) continue;
-      const rk_column *c = &src->cols[s->out_col[i]];
-      for (int64_t r = 0; r < c->length; r++) {
-        int64_t id = rk_column_get_int(c, r);
-        w->oov[i] += id == 2;
-        w->nulls[i] += id == 1;
-      }
+      count_special_ids(&src->cols[s->out_col[i]], &w->oov[i], &w->nulls[i]);
     }
     RK_TRY(split_write(p, w, src));
   }

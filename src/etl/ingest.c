@@ -364,6 +364,7 @@ rk_status pp_ingest(pp_state *p, int input) {
   wo.compression = "uncompressed";
   wo.dictionary = false;
   wo.statistics = false;
+  wo.row_group_rows = 1 << 17;   /* later passes hold one row group: this bounds their memory */
   if (st == RK_OK) st = rk_parquet_writer_open(&w, file, &wo);
   if (st == RK_OK) st = ingest_batches(p, input, src, query, w, &rows_read, &rows_kept);
   if (w) {

@@ -239,6 +239,7 @@ static rk_status tag_column(const pp_state *p, rk_wf_column *w, int i) {
   if (in_names(&c->binary_targets, name)) {
     RK_TRY(rk_wf_column_add_tag(w, "binary_classification"));
     RK_TRY(rk_wf_column_add_tag(w, "target"));
+    RK_TRY(rk_wf_column_add_tag(w, "binary"));   /* as Merlin's own TenRec schema has it */
   }
   if (in_names(&c->regression_targets, name)) {
     RK_TRY(rk_wf_column_add_tag(w, "regression"));
