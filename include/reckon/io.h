@@ -152,6 +152,36 @@ int rk_profiler_num_columns(const rk_profiler *profiler);
 const rk_column_profile *rk_profiler_column(rk_profiler *profiler, int col);
 void rk_profiler_free(rk_profiler *profiler);
 
+/* ---------------------------------------------------------------------------------------------
+ * safetensors (src/io/safetensors.c): model weights as PyTorch and numpy users read them.
+ * Layout: 8-byte little-endian header size N, N bytes of JSON ({"name": {"dtype": "F32",
+ * "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {"k": "v"}}, padded with
+ * spaces to a multiple of 8), then the tensors' bytes, little-endian, row-major, without gaps.
+ * Reading checks all of it: unknown dtypes, sizes that disagree with shapes, holes, overlaps,
+ * duplicate names and offsets past the end are RK_EFORMAT errors naming the file and tensor.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const char *name;
+  rk_dtype dtype;
+  int ndim;
+  const int64_t *shape;
+  const void *data;
+} rk_st_tensor;
+
+/* Written atomically (temporary name, then rename). */
+rk_status rk_safetensors_write(const char *path, const rk_st_tensor *tensors, int n, const char *const *meta_keys,
+                               const char *const *meta_values, int nmeta);
+
+typedef struct rk_safetensors rk_safetensors;
+rk_status rk_safetensors_read(rk_safetensors **file, const char *path);
+int rk_safetensors_count(const rk_safetensors *file);
+/* Tensor i in data order; pointers valid until rk_safetensors_free. */
+void rk_safetensors_get(const rk_safetensors *file, int i, rk_st_tensor *out);
+/* RK_ENOTFOUND (with a message naming the file) when absent. */
+rk_status rk_safetensors_find(const rk_safetensors *file, const char *name, rk_st_tensor *out);
+const char *rk_safetensors_metadata(const rk_safetensors *file, const char *key);   /* NULL when absent */
+void rk_safetensors_free(rk_safetensors *file);
+
 #ifdef __cplusplus
 }
 #endif

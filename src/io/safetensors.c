@@ -1,0 +1,224 @@
+/*
+ * safetensors: the weights format of Hugging Face's `safetensors` package, so a model reckon
+ * saves opens with `safetensors.numpy.load_file` or `torch` as it is. Reading validates the whole
+ * header against the buffer (the format's rules: no holes, no overlaps, sizes from shapes).
+ * Reference: github.com/huggingface/safetensors, README "Format".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "reckon/io.h"
+
+static const struct {
+  rk_dtype dtype;
+  const char *name;
+} dtype_names[] = {{RK_DT_F32, "F32"}, {RK_DT_F16, "F16"}, {RK_DT_BF16, "BF16"}, {RK_DT_I8, "I8"},
+                   {RK_DT_I16, "I16"}, {RK_DT_I32, "I32"}, {RK_DT_I64, "I64"},  {RK_DT_U8, "U8"}};
+
+static const char *dtype_name(rk_dtype t) {
+  for (size_t i = 0; i < sizeof dtype_names / sizeof *dtype_names; i++)
+    if (dtype_names[i].dtype == t) return dtype_names[i].name;
+  return NULL;
+}
+
+static bool dtype_parse(const char *s, rk_dtype *out) {
+  for (size_t i = 0; s && i < sizeof dtype_names / sizeof *dtype_names; i++)
+    if (strcmp(dtype_names[i].name, s) == 0) return *out = dtype_names[i].dtype, true;
+  return false;
+}
+
+static int64_t numel(int ndim, const int64_t *shape) {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  return n;
+}
+
+/* ---- writing ---- */
+
+rk_status rk_safetensors_write(const char *path, const rk_st_tensor *t, int n, const char *const *meta_keys,
+                               const char *const *meta_values, int nmeta) {
+  json_t *root = json_object();
+  if (!root) return RK_ENOMEM;
+  rk_status st = RK_OK;
+  int64_t offset = 0;
+  if (nmeta > 0) {
+    json_t *meta = json_object();
+    for (int i = 0; meta && i < nmeta; i++) json_object_set_new(meta, meta_keys[i], json_string(meta_values[i]));
+    if (!meta || json_object_set_new(root, "__metadata__", meta) != 0) st = RK_ENOMEM;
+  }
+  for (int i = 0; st == RK_OK && i < n; i++) {
+    const char *dt = dtype_name(t[i].dtype);
+    if (!dt) st = rk_error(RK_EUNSUPPORTED, "safetensors: tensor '%s' has a dtype the format lacks", t[i].name);
+    if (st == RK_OK && json_object_get(root, t[i].name))
+      st = rk_error(RK_EINVAL, "safetensors: two tensors are named '%s'", t[i].name);
+    int64_t bytes = numel(t[i].ndim, t[i].shape) * (int64_t)rk_dtype_size(t[i].dtype);
+    json_t *shape = json_array();
+    for (int d = 0; shape && d < t[i].ndim; d++) json_array_append_new(shape, json_integer(t[i].shape[d]));
+    json_t *e = st == RK_OK ? json_pack("{sssos[II]}", "dtype", dt, "shape", shape, "data_offsets", (json_int_t)offset,
+                                        (json_int_t)(offset + bytes))
+                            : (json_decref(shape), NULL);
+    if (st == RK_OK && (!e || json_object_set_new(root, t[i].name, e) != 0)) st = RK_ENOMEM;
+    offset += bytes;
+  }
+  char *header = st == RK_OK ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(root);
+  if (st != RK_OK) return st;
+  if (!header) return RK_ENOMEM;
+  size_t hlen = strlen(header), padded = (hlen + 7) / 8 * 8, total = 8 + padded + (size_t)offset;
+  uint8_t *buf = rk_malloc(total);
+  if (!buf) {
+    free(header);
+    return RK_ENOMEM;
+  }
+  for (int b = 0; b < 8; b++) buf[b] = (uint8_t)((uint64_t)padded >> (8 * b));
+  memcpy(buf + 8, header, hlen);
+  memset(buf + 8 + hlen, ' ', padded - hlen);
+  free(header);
+  size_t at = 8 + padded;
+  for (int i = 0; i < n; i++) {
+    size_t bytes = (size_t)numel(t[i].ndim, t[i].shape) * rk_dtype_size(t[i].dtype);
+    if (bytes) memcpy(buf + at, t[i].data, bytes);
+    at += bytes;
+  }
+  st = rk_write_file_atomic(path, buf, total);
+  rk_free(buf);
+  return st;
+}
+
+/* ---- reading ---- */
+
+typedef struct {
+  char *name;
+  rk_dtype dtype;
+  int ndim;
+  int64_t shape[8];
+  int64_t begin, end;
+} entry;
+
+struct rk_safetensors {
+  char *path;
+  char *bytes;             /* the whole file */
+  const uint8_t *data;     /* the tensors' buffer */
+  entry *entries;
+  int n;
+  json_t *meta;
+};
+
+static int by_offset(const void *a, const void *b) {
+  const entry *x = a, *y = b;
+  if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+  return x->end < y->end ? -1 : x->end > y->end;   /* an empty tensor before the one it sits at */
+}
+
+static rk_status bad(const char *path, const char *what, const char *tensor) {
+  return rk_error(RK_EFORMAT, "'%s' is not a valid safetensors file: %s%s%s", path, what, tensor ? " in tensor " : "",
+                  tensor ? tensor : "");
+}
+
+static rk_status parse_entry(rk_safetensors *f, const char *name, json_t *v, entry *e) {
+  memset(e, 0, sizeof *e);
+  json_t *shape = json_object_get(v, "shape"), *off = json_object_get(v, "data_offsets");
+  if (!dtype_parse(json_string_value(json_object_get(v, "dtype")), &e->dtype))
+    return bad(f->path, "unknown or missing dtype", name);
+  if (!json_is_array(shape) || json_array_size(shape) > 8) return bad(f->path, "bad shape", name);
+  e->ndim = (int)json_array_size(shape);
+  for (int d = 0; d < e->ndim; d++) {
+    json_t *s = json_array_get(shape, (size_t)d);
+    if (!json_is_integer(s) || json_integer_value(s) < 0) return bad(f->path, "bad shape", name);
+    e->shape[d] = json_integer_value(s);
+  }
+  if (!json_is_array(off) || json_array_size(off) != 2 || !json_is_integer(json_array_get(off, 0)) ||
+      !json_is_integer(json_array_get(off, 1)))
+    return bad(f->path, "bad data_offsets", name);
+  e->begin = json_integer_value(json_array_get(off, 0));
+  e->end = json_integer_value(json_array_get(off, 1));
+  if (e->begin < 0 || e->end < e->begin || e->end - e->begin != numel(e->ndim, e->shape) * (int64_t)rk_dtype_size(e->dtype))
+    return bad(f->path, "data_offsets disagree with dtype and shape", name);
+  return (e->name = rk_strdup(name)) ? RK_OK : RK_ENOMEM;
+}
+
+static rk_status parse(rk_safetensors *f, size_t size) {
+  if (size < 8) return bad(f->path, "shorter than its 8-byte header size", NULL);
+  uint64_t hlen = 0;
+  for (int b = 0; b < 8; b++) hlen |= (uint64_t)(uint8_t)f->bytes[b] << (8 * b);
+  if (hlen > size - 8) return bad(f->path, "the header runs past the end of the file", NULL);
+  json_error_t err;
+  json_t *root = json_loadb(f->bytes + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &err);
+  if (!root || !json_is_object(root)) {
+    json_decref(root);
+    return rk_error(RK_EFORMAT, "'%s' is not a valid safetensors file: header: %s", f->path, err.text);
+  }
+  f->data = (const uint8_t *)f->bytes + 8 + hlen;
+  int64_t data_len = (int64_t)(size - 8 - hlen);
+  f->entries = rk_calloc(json_object_size(root) + 1, sizeof *f->entries);
+  rk_status st = f->entries ? RK_OK : RK_ENOMEM;
+  const char *key;
+  json_t *v;
+  json_object_foreach(root, key, v) {
+    if (st != RK_OK) break;
+    if (strcmp(key, "__metadata__") == 0) {
+      f->meta = json_incref(v);
+      continue;
+    }
+    st = parse_entry(f, key, v, &f->entries[f->n]);
+    if (st == RK_OK) f->n++;
+  }
+  json_decref(root);
+  if (st != RK_OK) return st;
+  qsort(f->entries, (size_t)f->n, sizeof *f->entries, by_offset);
+  int64_t at = 0;
+  for (int i = 0; i < f->n; i++) {
+    if (f->entries[i].begin != at) return bad(f->path, f->entries[i].begin > at ? "a hole before" : "an overlap at", f->entries[i].name);
+    at = f->entries[i].end;
+  }
+  if (at != data_len) return bad(f->path, at > data_len ? "the tensors run past the end of the file" : "bytes after the last tensor", NULL);
+  return RK_OK;
+}
+
+rk_status rk_safetensors_read(rk_safetensors **out, const char *path) {
+  *out = NULL;
+  rk_safetensors *f = rk_calloc(1, sizeof *f);
+  if (!f || !(f->path = rk_strdup(path))) {
+    rk_free(f);
+    return RK_ENOMEM;
+  }
+  size_t size;
+  rk_status st = rk_read_file(path, &f->bytes, &size);
+  if (st == RK_OK) st = parse(f, size);
+  if (st != RK_OK) {
+    rk_safetensors_free(f);
+    return st;
+  }
+  *out = f;
+  return RK_OK;
+}
+
+int rk_safetensors_count(const rk_safetensors *f) { return f->n; }
+
+void rk_safetensors_get(const rk_safetensors *f, int i, rk_st_tensor *out) {
+  const entry *e = &f->entries[i];
+  *out = (rk_st_tensor){e->name, e->dtype, e->ndim, e->shape, f->data + e->begin};
+}
+
+rk_status rk_safetensors_find(const rk_safetensors *f, const char *name, rk_st_tensor *out) {
+  for (int i = 0; i < f->n; i++)
+    if (strcmp(f->entries[i].name, name) == 0) return rk_safetensors_get(f, i, out), RK_OK;
+  return rk_error(RK_ENOTFOUND, "'%s' has no tensor '%s'", f->path, name);
+}
+
+const char *rk_safetensors_metadata(const rk_safetensors *f, const char *key) {
+  return f->meta ? json_string_value(json_object_get(f->meta, key)) : NULL;
+}
+
+void rk_safetensors_free(rk_safetensors *f) {
+  if (!f) return;
+  for (int i = 0; i < f->n; i++) rk_free(f->entries[i].name);
+  rk_free(f->entries);
+  json_decref(f->meta);
+  rk_free(f->bytes);
+  rk_free(f->path);
+  rk_free(f);
+}
