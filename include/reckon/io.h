@@ -174,6 +174,8 @@ rk_status rk_safetensors_write(const char *path, const rk_st_tensor *tensors, in
 
 typedef struct rk_safetensors rk_safetensors;
 rk_status rk_safetensors_read(rk_safetensors **file, const char *path);
+/* The same from bytes in memory (copied); `label` names them in messages. */
+rk_status rk_safetensors_parse(rk_safetensors **file, const void *data, size_t size, const char *label);
 int rk_safetensors_count(const rk_safetensors *file);
 /* Tensor i in data order; pointers valid until rk_safetensors_free. */
 void rk_safetensors_get(const rk_safetensors *file, int i, rk_st_tensor *out);

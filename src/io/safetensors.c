@@ -196,6 +196,23 @@ rk_status rk_safetensors_read(rk_safetensors **out, const char *path) {
   return RK_OK;
 }
 
+rk_status rk_safetensors_parse(rk_safetensors **out, const void *data, size_t size, const char *label) {
+  *out = NULL;
+  rk_safetensors *f = rk_calloc(1, sizeof *f);
+  if (!f || !(f->path = rk_strdup(label)) || !(f->bytes = rk_malloc(size + 1))) {
+    rk_safetensors_free(f);
+    return RK_ENOMEM;
+  }
+  if (size) memcpy(f->bytes, data, size);
+  rk_status st = parse(f, size);
+  if (st != RK_OK) {
+    rk_safetensors_free(f);
+    return st;
+  }
+  *out = f;
+  return RK_OK;
+}
+
 int rk_safetensors_count(const rk_safetensors *f) { return f->n; }
 
 void rk_safetensors_get(const rk_safetensors *f, int i, rk_st_tensor *out) {
