@@ -355,6 +355,16 @@ void rk_progress_end(rk_progress *p);
 double rk_now(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * The one hash of reckon (src/core/hash.c), for every hashed feature and cross (the wide part of
+ * Wide & Deep, hashed crosses, serving): xxh64 with seed 0 over the value's canonical bytes:
+ * an integer as 8 little-endian bytes, a string as its bytes (UTF-8), a cross as the two hashes
+ * as 16 little-endian bytes. A bucket is the hash modulo the bucket count.
+ * ------------------------------------------------------------------------------------------- */
+uint64_t rk_hash_int(int64_t v);
+uint64_t rk_hash_bytes(const void *data, size_t len);
+uint64_t rk_hash_cross(uint64_t a, uint64_t b);
+
+/* ---------------------------------------------------------------------------------------------
  * Small shared helpers.
  * ------------------------------------------------------------------------------------------- */
 /* Write `data` to `path` atomically: a temporary name in the same folder, then rename. */

@@ -181,16 +181,6 @@ float rk_wf_normalize_value(const rk_wf_column *col, double x);   /* x already f
 double rk_wf_target_encode(double sum, int64_t count, double prior, double smoothing);
 
 /* ---------------------------------------------------------------------------------------------
- * The one hash of reckon (src/etl/hash.c), for every hashed feature and cross (the wide part of
- * Wide & Deep, hashed crosses, serving): xxh64 with seed 0 over the value's canonical bytes:
- * an integer as 8 little-endian bytes, a string as its bytes (UTF-8), a cross as the two hashes
- * as 16 little-endian bytes. A bucket is the hash modulo the bucket count.
- * ------------------------------------------------------------------------------------------- */
-uint64_t rk_hash_int(int64_t v);
-uint64_t rk_hash_bytes(const void *data, size_t len);
-uint64_t rk_hash_cross(uint64_t a, uint64_t b);
-
-/* ---------------------------------------------------------------------------------------------
  * The preprocessing pipeline (src/etl/preprocess.c): `reckon preprocess`.
  * read -> filter query -> casts -> frequency filters (users, then items, in rounds) -> split ->
  * fit on train -> transform train, eval, predict -> write Parquet parts + schema + workflow.

@@ -2,24 +2,18 @@
  * hash_cross: a hashed 2-way feature cross for a wide (linear) part, as Wide & Deep's cross
  * product transformations (Cheng et al. 2016, sec. 3.1) are usually hashed:
  *   out (B, 1) = 1 + h(a[:, fa], b[:, fb]) mod (buckets - 1), and 0 (padding) when either id is 0.
- * h is the splitmix64 finaliser of a * 0x9E3779B97F4A7C15 + b: fixed, so ids are stable across
- * runs and machines. Ids carry no gradient; feed out to an embedding with D = 1 (the weights).
+ * h is reckon's one hash (rk_hash_cross of the two ids' rk_hash_int, reckon/core.h), so a cross
+ * lands in the same bucket in training, in the Wide & Deep recipe and in serving. Ids carry no
+ * gradient; feed out to an embedding with D = 1 (the weights).
  */
 #include "nn/graph_internal.h"
-
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 void hash_cross_forward_cpu(int64_t *out /* (B) */, const int64_t *a /* (B, Fa) */, const int64_t *b /* (B, Fb) */,
                             int64_t B, int64_t Fa, int64_t fa, int64_t Fb, int64_t fb, int64_t buckets) {
   for (int64_t i = 0; i < B; i++) {
     int64_t x = a[i * Fa + fa], y = b[i * Fb + fb];
     out[i] = (x == 0 || y == 0) ? 0
-                                : 1 + (int64_t)(mix64((uint64_t)x * 0x9E3779B97F4A7C15ULL + (uint64_t)y) %
-                                                (uint64_t)(buckets - 1));
+                                : 1 + (int64_t)(rk_hash_cross(rk_hash_int(x), rk_hash_int(y)) % (uint64_t)(buckets - 1));
   }
 }
 

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "reckon/etl.h"
+#include "reckon/core.h"
 #include "support.h"
 
 static void test_known_values(void **state) {

@@ -4,7 +4,7 @@
  */
 #include <xxhash.h>
 
-#include "reckon/etl.h"
+#include "reckon/core.h"
 
 static void put_le64(uint8_t *out, uint64_t v) {
   for (int b = 0; b < 8; b++) out[b] = (uint8_t)(v >> (8 * b));
