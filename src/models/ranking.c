@@ -1,0 +1,418 @@
+/*
+ * Ranking models from a schema: the input block (a table per categorical feature, a dense input
+ * for the continuous ones), then the interaction each model names, an MLP, one output. Built
+ * once per batch size into a static graph; the parameters live here, the arithmetic in nn/.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "reckon/models.h"
+
+static const char *const kind_names[] = {"mlp", "dcn", "dlrm", "wide_n_deep", "deepfm"};
+static const int64_t default_layers[] = {128, 64, 32};
+
+rk_status rk_model_kind_parse(const char *name, rk_model_kind *out) {
+  for (int k = 0; k < 5; k++)
+    if (name && strcmp(name, kind_names[k]) == 0) return *out = (rk_model_kind)k, RK_OK;
+  return rk_error(RK_EUSAGE, "invalid value '%s' for --model: expected mlp, dcn, dlrm, wide_n_deep or deepfm",
+                  name ? name : "");
+}
+
+const char *rk_model_kind_name(rk_model_kind kind) { return kind_names[kind]; }
+
+void rk_ranking_config_default(rk_ranking_config *c) {
+  memset(c, 0, sizeof *c);
+  c->mlp_layers = default_layers;
+  c->n_mlp_layers = 3;
+  c->activation = RK_ACT_RELU;
+  c->embeddings_dim = 128;
+  c->embedding_sizes_multiplier = 2.0;
+  c->dcn_layers = 1;
+  c->wnd_hashed_cross_num_bins = 10000;
+  c->l2_reg = 1e-5f;
+  c->wnd_wide_l2_reg = 1e-5f;
+  c->seed = 42;
+}
+
+int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier) {
+  int64_t d = (int64_t)ceil(pow((double)cardinality, 0.25) * multiplier);
+  return d < 8 ? 8 : (d + 7) / 8 * 8;
+}
+
+/* ---- parameters ---- */
+
+static rk_status new_param(rk_ranking_model *m, rk_param **out) {
+  rk_param **g = rk_realloc(m->params, (size_t)(m->n_params + 1) * sizeof *g);
+  if (!g) return RK_ENOMEM;
+  m->params = g;
+  if (!(g[m->n_params] = rk_calloc(1, sizeof **g))) return RK_ENOMEM;
+  *out = g[m->n_params++];
+  return RK_OK;
+}
+
+/* A dense weight (out, in), Glorot-uniform as Keras' default, or a zero bias (out). */
+static rk_status dense(rk_ranking_model *m, const rk_ranking_config *c, rk_param **out, const char *name, int64_t o,
+                       int64_t in) {
+  RK_TRY(new_param(m, out));
+  int64_t shape[2] = {o, in};
+  RK_TRY(rk_param_init(*out, name, in ? 2 : 1, shape));
+  if (in) {
+    float lim = (float)sqrt(6.0 / (double)(o + in));
+    rk_param_fill_uniform(*out, c->seed, (uint64_t)m->n_params, -lim, lim);
+  }
+  return RK_OK;
+}
+
+/* A sparse table (V, D), uniform(+-0.05) as Keras' embeddings. */
+static rk_status table(rk_ranking_model *m, const rk_ranking_config *c, rk_param **out, const char *name, int64_t V,
+                       int64_t D) {
+  RK_TRY(new_param(m, out));
+  RK_TRY(rk_param_init_sparse(*out, name, V, D));
+  rk_param_fill_uniform(*out, c->seed, (uint64_t)m->n_params, -0.05f, 0.05f);
+  return RK_OK;
+}
+
+/* ---- building blocks ---- */
+
+typedef struct {
+  rk_ranking_model *m;
+  const rk_ranking_config *c;
+  rk_graph *g;
+  int64_t B;
+  int *emb;                /* per categorical feature: (B, D) */
+  int *lookups;            /* the embedding values, for embedding L2 */
+  int n_lookups;
+  rk_param **kernels;      /* MLP kernels and biases, for L2 */
+  int n_kernels;
+  int reg;                 /* the sum of regularisation terms so far, or RK_NO_VALUE */
+} builder;
+
+static rk_status add_to(builder *b, int *acc, int term) {
+  if (*acc == RK_NO_VALUE) return *acc = term, RK_OK;
+  return rk_graph_add(b->g, acc, *acc, term);
+}
+
+static rk_status track_kernel(builder *b, rk_param *p) {
+  rk_param **g = rk_realloc(b->kernels, (size_t)(b->n_kernels + 1) * sizeof *g);
+  if (!g) return RK_ENOMEM;
+  b->kernels = g;
+  g[b->n_kernels++] = p;
+  return RK_OK;
+}
+
+/* x -> [linear -> activation -> dropout] per layer; *width becomes the last layer's. */
+static rk_status mlp(builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n, const char *prefix) {
+  char name[64];
+  for (int l = 0; l < n; l++) {
+    rk_param *w, *bias;
+    snprintf(name, sizeof name, "%s.%d.weight", prefix, l);
+    RK_TRY(dense(b->m, b->c, &w, name, layers[l], *width));
+    snprintf(name, sizeof name, "%s.%d.bias", prefix, l);
+    RK_TRY(dense(b->m, b->c, &bias, name, layers[l], 0));
+    RK_TRY(track_kernel(b, w));
+    RK_TRY(track_kernel(b, bias));
+    RK_TRY(rk_graph_linear(b->g, &x, x, w, bias, b->c->activation));
+    if (b->c->dropout > 0) RK_TRY(rk_graph_dropout(b->g, &x, x, b->c->dropout, false));
+    *width = layers[l];
+  }
+  *out = x;
+  return RK_OK;
+}
+
+/* The output layer: (B, width) -> (B, 1). */
+static rk_status head(builder *b, int *out, int x, int64_t width, const char *name) {
+  rk_param *w, *bias;
+  char n[64];
+  snprintf(n, sizeof n, "%s.weight", name);
+  RK_TRY(dense(b->m, b->c, &w, n, 1, width));
+  snprintf(n, sizeof n, "%s.bias", name);
+  RK_TRY(dense(b->m, b->c, &bias, n, 1, 0));
+  RK_TRY(track_kernel(b, w));
+  RK_TRY(track_kernel(b, bias));
+  return rk_graph_linear(b->g, out, x, w, bias, RK_ACT_NONE);
+}
+
+/* Per categorical feature: ids (B, 1) -> its table -> (B, D). */
+static rk_status inputs(builder *b) {
+  rk_ranking_model *m = b->m;
+  char name[300];
+  for (int i = 0; i < m->n_cat; i++) {
+    RK_TRY(rk_graph_input_ids(b->g, &m->cat_inputs[i], m->cat_names[i], 1));
+    rk_param *t;
+    snprintf(name, sizeof name, "embeddings.%s", m->cat_names[i]);
+    RK_TRY(table(m, b->c, &t, name, m->cardinality[i], m->dims[i]));
+    int e;
+    RK_TRY(rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0));   /* id 0 is padding */
+    b->lookups[b->n_lookups++] = e;
+    int64_t shape[2] = {b->B, m->dims[i]};
+    RK_TRY(rk_graph_reshape(b->g, &b->emb[i], e, 2, shape));
+  }
+  m->dense_input = RK_NO_VALUE;
+  if (m->n_cont) {
+    int64_t shape[1] = {m->n_cont};
+    RK_TRY(rk_graph_input(b->g, &m->dense_input, "continuous", 1, shape));
+  }
+  return RK_OK;
+}
+
+/* [embeddings..., continuous] -> (B, width) */
+static rk_status concat_all(builder *b, int *out, int64_t *width) {
+  rk_ranking_model *m = b->m;
+  int *xs = rk_malloc((size_t)(m->n_cat + 1) * sizeof *xs), n = 0;
+  if (!xs) return RK_ENOMEM;
+  *width = 0;
+  for (int i = 0; i < m->n_cat; i++) xs[n++] = b->emb[i], *width += m->dims[i];
+  if (m->dense_input != RK_NO_VALUE) xs[n++] = m->dense_input, *width += m->n_cont;
+  rk_status st = n == 1 ? (*out = xs[0], RK_OK) : rk_graph_concat(b->g, out, n, xs, 1);
+  rk_free(xs);
+  return st;
+}
+
+/* The embeddings as (B, F, D) (every table has the same D). */
+static rk_status stack(builder *b, int *out, int from) {
+  rk_ranking_model *m = b->m;
+  int F = m->n_cat - from, *xs = rk_malloc((size_t)(F + 1) * sizeof *xs);
+  if (!xs) return RK_ENOMEM;
+  rk_status st = RK_OK;
+  for (int i = 0; i < F && st == RK_OK; i++) {
+    int64_t shape[3] = {b->B, 1, m->dims[from + i]};
+    st = rk_graph_reshape(b->g, &xs[i], b->emb[from + i], 3, shape);
+  }
+  if (st == RK_OK) st = F == 1 ? (*out = xs[0], RK_OK) : rk_graph_concat(b->g, out, F, xs, 1);
+  rk_free(xs);
+  return st;
+}
+
+/* ---- the models ---- */
+
+static rk_status build_mlp(builder *b, int *logit) {
+  int x;
+  int64_t w;
+  RK_TRY(concat_all(b, &x, &w));
+  RK_TRY(mlp(b, &x, x, &w, b->c->mlp_layers, b->c->n_mlp_layers, "mlp"));
+  return head(b, logit, x, w, "output");
+}
+
+static rk_status build_dcn(builder *b, int *logit) {
+  int x0, x;
+  int64_t w;
+  RK_TRY(concat_all(b, &x0, &w));
+  x = x0;
+  char name[64];
+  for (int l = 0; l < b->c->dcn_layers; l++) {
+    rk_param *k, *bias;
+    snprintf(name, sizeof name, "cross.%d.weight", l);
+    RK_TRY(dense(b->m, b->c, &k, name, w, w));
+    snprintf(name, sizeof name, "cross.%d.bias", l);
+    RK_TRY(dense(b->m, b->c, &bias, name, w, 0));
+    RK_TRY(track_kernel(b, k));
+    RK_TRY(rk_graph_cross(b->g, &x, x0, x, k, NULL, NULL, bias));
+  }
+  RK_TRY(mlp(b, &x, x, &w, b->c->mlp_layers, b->c->n_mlp_layers, "mlp"));
+  return head(b, logit, x, w, "output");
+}
+
+static rk_status build_dlrm(builder *b, int *logit) {
+  rk_ranking_model *m = b->m;
+  int64_t D = b->c->embeddings_dim, w;
+  int x, inter;
+  if (m->dense_input != RK_NO_VALUE) {
+    int64_t width = m->n_cont;
+    int bottom, emb;
+    RK_TRY(mlp(b, &bottom, m->dense_input, &width, &D, 1, "bottom_mlp"));
+    RK_TRY(stack(b, &emb, 0));
+    RK_TRY(rk_graph_dot_interaction(b->g, &inter, bottom, emb));   /* [bottom, dots] */
+    x = inter;
+    w = D + (int64_t)(m->n_cat + 1) * m->n_cat / 2;
+  } else {
+    /* No continuous features: the first embedding plays the dense row, so the dots cover every
+     * pair of fields; the top MLP reads [dots, embeddings] (or the dots alone, as the reference). */
+    if (m->n_cat < 2) return rk_error(RK_EUSAGE, "--model dlrm needs at least two categorical features");
+    int emb, parts[2];
+    RK_TRY(stack(b, &emb, 1));
+    RK_TRY(rk_graph_dot_interaction(b->g, &inter, b->emb[0], emb));
+    int64_t dots = (int64_t)m->n_cat * (m->n_cat - 1) / 2;
+    if (b->c->dlrm_top_dots_only) {
+      int64_t sizes[2] = {D, dots};
+      RK_TRY(rk_graph_split(b->g, parts, inter, 1, 2, sizes));
+      x = parts[1];
+      w = dots;
+    } else {
+      int *xs = rk_malloc((size_t)(m->n_cat + 1) * sizeof *xs);
+      if (!xs) return RK_ENOMEM;
+      xs[0] = inter;
+      for (int i = 1; i < m->n_cat; i++) xs[i] = b->emb[i];
+      rk_status st = rk_graph_concat(b->g, &x, m->n_cat, xs, 1);
+      rk_free(xs);
+      RK_TRY(st);
+      w = D * m->n_cat + dots;
+    }
+  }
+  RK_TRY(mlp(b, &x, x, &w, b->c->mlp_layers, b->c->n_mlp_layers, "top_mlp"));
+  return head(b, logit, x, w, "output");
+}
+
+/* One weight per category (a table of dimension 1) per feature, summed: a linear model on
+ * one-hot features. The wide tables take --wnd_wide_l2_reg; deepfm's first order l2_reg. */
+static rk_status first_order(builder *b, int *out, bool keep_fields, float l2) {
+  rk_ranking_model *m = b->m;
+  int *xs = rk_malloc((size_t)(m->n_cat + 1) * sizeof *xs);
+  if (!xs) return RK_ENOMEM;
+  rk_status st = RK_OK;
+  char name[300];
+  for (int i = 0; i < m->n_cat && st == RK_OK; i++) {
+    rk_param *t;
+    snprintf(name, sizeof name, "first_order.%s", m->cat_names[i]);
+    st = table(m, b->c, &t, name, m->cardinality[i], 1);
+    int e, reg;
+    if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0);   /* (B, 1, 1) */
+    int64_t shape[2] = {b->B, 1};
+    if (st == RK_OK) st = rk_graph_reshape(b->g, &xs[i], e, 2, shape);
+    if (st == RK_OK && l2 > 0 && (st = rk_graph_embedding_l2(b->g, &reg, e, l2)) == RK_OK) st = add_to(b, &b->reg, reg);
+  }
+  if (st == RK_OK) st = m->n_cat == 1 ? (*out = xs[0], RK_OK) : rk_graph_concat(b->g, out, m->n_cat, xs, 1);
+  if (st == RK_OK && !keep_fields) st = rk_graph_sum(b->g, out, *out, 1);   /* (B) */
+  if (st == RK_OK && !keep_fields) {
+    int64_t shape[2] = {b->B, 1};
+    st = rk_graph_reshape(b->g, out, *out, 2, shape);
+  }
+  rk_free(xs);
+  return st;
+}
+
+static rk_status build_wide_n_deep(builder *b, int *logit) {
+  rk_ranking_model *m = b->m;
+  int wide, deep;
+  RK_TRY(first_order(b, &wide, false, b->c->wnd_wide_l2_reg));
+  char name[600];
+  for (int i = 0; i < m->n_cat; i++) {
+    for (int j = i + 1; j < m->n_cat; j++) {
+      int ids, e, r, reg;
+      RK_TRY(rk_graph_hash_cross(b->g, &ids, m->cat_inputs[i], 0, m->cat_inputs[j], 0, b->c->wnd_hashed_cross_num_bins));
+      rk_param *t;
+      snprintf(name, sizeof name, "wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
+      RK_TRY(table(m, b->c, &t, name, b->c->wnd_hashed_cross_num_bins, 1));
+      RK_TRY(rk_graph_embedding(b->g, &e, t, ids, 0));
+      int64_t shape[2] = {b->B, 1};
+      RK_TRY(rk_graph_reshape(b->g, &r, e, 2, shape));
+      RK_TRY(rk_graph_add(b->g, &wide, wide, r));
+      if (b->c->wnd_wide_l2_reg > 0) {
+        RK_TRY(rk_graph_embedding_l2(b->g, &reg, e, b->c->wnd_wide_l2_reg));
+        RK_TRY(add_to(b, &b->reg, reg));
+      }
+    }
+  }
+  RK_TRY(build_mlp(b, &deep));
+  return rk_graph_add(b->g, logit, wide, deep);
+}
+
+static rk_status build_deepfm(builder *b, int *logit) {
+  int first, emb, fm, deep;
+  RK_TRY(first_order(b, &first, true, 0));   /* (B, F) */
+  RK_TRY(stack(b, &emb, 0));
+  RK_TRY(rk_graph_fm(b->g, &fm, emb, first));   /* the field-wise pairwise term plus first order */
+  RK_TRY(build_mlp(b, &deep));
+  return rk_graph_add(b->g, logit, fm, deep);
+}
+
+/* ---- schema -> features ---- */
+
+static rk_status features(rk_ranking_model *m, const rk_schema *s, const char *target, const rk_ranking_config *c) {
+  m->cat_names = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cat_names);
+  m->cont_names = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cont_names);
+  m->cardinality = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cardinality);
+  m->dims = rk_calloc((size_t)s->n_cols + 1, sizeof *m->dims);
+  m->cat_inputs = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cat_inputs);
+  if (!m->cat_names || !m->cont_names || !m->cardinality || !m->dims || !m->cat_inputs) return RK_ENOMEM;
+  bool found = false;
+  for (int i = 0; i < s->n_cols; i++) {
+    const rk_schema_column *col = &s->cols[i];
+    if (strcmp(col->name, target) == 0) found = true;
+    if (rk_schema_column_has_tag(col, RK_TAG_TARGET)) continue;
+    if (rk_schema_column_has_tag(col, RK_TAG_CATEGORICAL)) {
+      if (!col->int_domain.present || !col->int_domain.has_max)
+        return rk_error(RK_EFORMAT, "categorical column '%s' has no int_domain max in the schema, so its table size is unknown",
+                        col->name);
+      int k = m->n_cat++;
+      if (!(m->cat_names[k] = rk_strdup(col->name))) return RK_ENOMEM;
+      m->cardinality[k] = col->int_domain.max + 1;
+      bool same_dim = c->kind == RK_MODEL_DLRM || c->kind == RK_MODEL_DEEPFM;
+      m->dims[k] = same_dim ? c->embeddings_dim : rk_model_embedding_dim(m->cardinality[k], c->embedding_sizes_multiplier);
+    } else if (rk_schema_column_has_tag(col, RK_TAG_CONTINUOUS)) {
+      if (!(m->cont_names[m->n_cont++] = rk_strdup(col->name))) return RK_ENOMEM;
+    }
+  }
+  if (!found) return rk_error(RK_ENOTFOUND, "--tasks names '%s', which the schema does not have", target);
+  if (m->n_cat == 0 && m->n_cont == 0) return rk_error(RK_EUSAGE, "the schema has no categorical or continuous features");
+  if ((c->kind != RK_MODEL_MLP && c->kind != RK_MODEL_DCN) && m->n_cat == 0)
+    return rk_error(RK_EUSAGE, "--model %s needs categorical features", kind_names[c->kind]);
+  return RK_OK;
+}
+
+static rk_status build(rk_ranking_model *m, const rk_schema *s, const char *target, const rk_ranking_config *c,
+                       int64_t batch) {
+  RK_TRY(features(m, s, target, c));
+  RK_TRY(rk_graph_create(&m->g, batch));
+  rk_graph_set_seed(m->g, c->seed);
+  builder b = {m, c, m->g, batch, rk_calloc((size_t)m->n_cat + 1, sizeof(int)),
+               rk_calloc((size_t)m->n_cat + 1, sizeof(int)), 0, NULL, 0, RK_NO_VALUE};
+  rk_status st = b.emb && b.lookups ? RK_OK : RK_ENOMEM;
+  if (st == RK_OK) st = inputs(&b);
+  int64_t one[1] = {1};
+  if (st == RK_OK) st = rk_graph_input(m->g, &m->label, "label", 1, one);
+  if (st == RK_OK) st = rk_graph_input(m->g, &m->weight, "weight", 1, one);
+  if (st == RK_OK) {
+    switch (c->kind) {
+      case RK_MODEL_MLP: st = build_mlp(&b, &m->logit); break;
+      case RK_MODEL_DCN: st = build_dcn(&b, &m->logit); break;
+      case RK_MODEL_DLRM: st = build_dlrm(&b, &m->logit); break;
+      case RK_MODEL_WIDE_N_DEEP: st = build_wide_n_deep(&b, &m->logit); break;
+      case RK_MODEL_DEEPFM: st = build_deepfm(&b, &m->logit); break;
+    }
+  }
+  int loss = RK_NO_VALUE, reg;
+  if (st == RK_OK)
+    st = m->regression ? rk_graph_mse(m->g, &loss, m->logit, m->label)
+                       : rk_graph_bce_logits(m->g, &loss, m->logit, m->label, m->weight);
+  if (st == RK_OK && c->l2_reg > 0 && b.n_kernels > 0 &&
+      (st = rk_graph_l2(m->g, &reg, b.n_kernels, b.kernels, c->l2_reg)) == RK_OK)
+    st = add_to(&b, &b.reg, reg);
+  for (int i = 0; st == RK_OK && c->embeddings_l2_reg > 0 && i < b.n_lookups; i++)
+    if ((st = rk_graph_embedding_l2(m->g, &reg, b.lookups[i], c->embeddings_l2_reg)) == RK_OK) st = add_to(&b, &b.reg, reg);
+  if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_add(m->g, &loss, loss, b.reg);
+  m->loss = loss;
+  if (st == RK_OK) st = rk_graph_output(m->g, m->logit);
+  if (st == RK_OK) st = rk_graph_output(m->g, m->loss);
+  if (st == RK_OK) st = rk_graph_build(m->g, m->loss);
+  rk_free(b.emb);
+  rk_free(b.lookups);
+  rk_free(b.kernels);
+  return st;
+}
+
+rk_status rk_ranking_build(rk_ranking_model *m, const rk_schema *schema, const char *target, bool regression,
+                           const rk_ranking_config *c, int64_t batch) {
+  memset(m, 0, sizeof *m);
+  m->regression = regression;
+  rk_status st = build(m, schema, target, c, batch);
+  if (st != RK_OK) rk_ranking_free(m);
+  return st;
+}
+
+void rk_ranking_free(rk_ranking_model *m) {
+  rk_graph_free(m->g);
+  for (int i = 0; i < m->n_params; i++) {
+    rk_param_free(m->params[i]);
+    rk_free(m->params[i]);
+  }
+  rk_free(m->params);
+  for (int i = 0; m->cat_names && i < m->n_cat; i++) rk_free(m->cat_names[i]);
+  for (int i = 0; m->cont_names && i < m->n_cont; i++) rk_free(m->cont_names[i]);
+  rk_free(m->cat_names);
+  rk_free(m->cont_names);
+  rk_free(m->cardinality);
+  rk_free(m->dims);
+  rk_free(m->cat_inputs);
+  memset(m, 0, sizeof *m);
+}
