@@ -265,7 +265,7 @@ static rk_status first_order(builder *b, int *out, bool keep_fields, float l2) {
     rk_param *t;
     snprintf(name, sizeof name, "first_order.%s", m->cat_names[i]);
     st = table(m, b->c, &t, name, m->cardinality[i], 1);
-    int e, reg;
+    int e = RK_NO_VALUE, reg;
     if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0);   /* (B, 1, 1) */
     int64_t shape[2] = {b->B, 1};
     if (st == RK_OK) st = rk_graph_reshape(b->g, &xs[i], e, 2, shape);
