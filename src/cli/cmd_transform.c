@@ -34,15 +34,14 @@ static bool is_table_file(const char *path) {
   return false;
 }
 
-/* Whether the input has every target the workflow knows (then the output carries them too). */
-static bool has_targets(const rk_workflow *wf, const rk_batch *in) {
+/* Which workflow columns the output carries: every feature, and the targets the input has. */
+static void note_targets(const rk_workflow *wf, const rk_batch *in, uint8_t *present) {
   for (int i = 0; i < wf->n_cols; i++)
-    if (wf->cols[i].is_target && rk_batch_find(in, wf->cols[i].source) < 0) return false;
-  return true;
+    present[i] = !wf->cols[i].is_target || rk_batch_find(in, wf->cols[i].source) >= 0;
 }
 
 static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, rk_table_sink *sink, int64_t *rows,
-                                  bool *with_targets) {
+                                  uint8_t *present) {
   rk_batch in = {0}, out = {0};
   rk_status st;
   rk_progress progress;
@@ -51,14 +50,17 @@ static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, r
   while ((st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
     if ((st = rk_workflow_transform(wf, &in, &out)) != RK_OK) break;
     if ((st = rk_sink_write(sink, &out)) != RK_OK) break;
-    *with_targets = has_targets(wf, &in);
+    note_targets(wf, &in, present);
     wrote = true;
     *rows += in.nrows;
     double f = src->fraction_done(src);
     if (f >= 0) rk_progress_update(&progress, 100.0 * f);
   }
   /* No rows: still write the columns (an empty transform gives them their types). */
-  if (st == RK_OK && !wrote && (st = rk_workflow_transform(wf, &in, &out)) == RK_OK) st = rk_sink_write(sink, &out);
+  if (st == RK_OK && !wrote && (st = rk_workflow_transform(wf, &in, &out)) == RK_OK) {
+    note_targets(wf, &in, present);
+    st = rk_sink_write(sink, &out);
+  }
   rk_progress_end(&progress);
   rk_batch_free(&in);
   rk_batch_free(&out);
@@ -102,22 +104,33 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   }
   int64_t rows = 0;
   double t0 = rk_now();
-  bool with_targets = false;
-  if (st == RK_OK) st = transform_stream(&wf, src, sink, &rows, &with_targets);
+  /* Until a batch says otherwise: the features only. */
+  uint8_t *present = rk_calloc((size_t)wf.n_cols + 1, 1);
+  if (st == RK_OK && !present) st = RK_ENOMEM;
+  for (int i = 0; present && i < wf.n_cols; i++) present[i] = !wf.cols[i].is_target;
+  if (st == RK_OK) st = transform_stream(&wf, src, sink, &rows, present);
   if (sink) {
     if (st == RK_OK) st = rk_sink_close(sink);
     else rk_sink_abort(sink);
   }
   if (src) src->close(src);
-  /* The schema lists what was written: prediction data comes without targets. */
+  /* The schema lists what was written: prediction data comes without targets (or with some). */
   if (st == RK_OK && folder) {
+    rk_workflow written = wf;   /* a view of the columns written, sharing wf's */
+    written.cols = rk_malloc(((size_t)wf.n_cols + 1) * sizeof *written.cols);
+    written.n_cols = 0;
+    if (!written.cols) st = RK_ENOMEM;
+    for (int i = 0; st == RK_OK && i < wf.n_cols; i++)
+      if (present[i]) written.cols[written.n_cols++] = wf.cols[i];
     rk_schema schema;
-    st = rk_workflow_schema(&wf, with_targets, &schema);
+    if (st == RK_OK) st = rk_workflow_schema(&written, true, &schema);
     if (st == RK_OK) {
       st = rk_schema_write_dataset(&schema, out);
       rk_schema_free(&schema);
     }
+    rk_free(written.cols);
   }
+  rk_free(present);
   rk_free(file);
   rk_workflow_free(&wf);
   if (st != RK_OK) return rk_cli_fail(st);

@@ -117,7 +117,7 @@ static rk_status to_int(const cast_ctx *c, int64_t r, rk_coltype to, int64_t *ou
   return RK_OK;
 }
 
-static rk_status to_float(const cast_ctx *c, int64_t r, double *out) {
+static rk_status to_float(const cast_ctx *c, int64_t r, rk_coltype to, double *out) {
   const rk_column *src = c->src;
   if (src->type != RK_COL_STRING) {
     *out = rk_column_get_double(src, r);
@@ -135,7 +135,7 @@ static rk_status to_float(const cast_ctx *c, int64_t r, double *out) {
   }
   char text[48];
   snprintf(text, sizeof text, "%.*s", (int)(n < 40 ? n : 40), s);
-  return value_error(c, r, text, "cannot be read as", RK_COL_FLOAT64);
+  return value_error(c, r, text, "cannot be read as", to);
 }
 
 /* The common case, kept fast: an integer column narrowed, every row kept. A value out of range
@@ -212,7 +212,11 @@ static rk_status take_same_type(rk_column *dst, const rk_column *src, const uint
 rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, const uint8_t *keep,
                            int64_t row_base, const char *label) {
   RK_TRY(rk_etl_column_reset(dst, src->name, to));
-  if (to == RK_COL_LIST || (to == RK_COL_STRING) != (src->type == RK_COL_STRING))
+  /* Strings become numbers by parsing (an unparsable value is an error naming its row); integers
+   * become their decimal text, so a CSV that typed a column of a string vocabulary as numbers
+   * (an eval file whose values are all digits, say) still finds its categories. */
+  if (to == RK_COL_LIST || src->type == RK_COL_LIST ||
+      (to == RK_COL_STRING && src->type != RK_COL_STRING && !rk_coltype_is_int(src->type)))
     return rk_error(RK_EUNSUPPORTED, "cannot convert column '%s' from %s to %s", src->name ? src->name : "?",
                     rk_coltype_name(src->type), rk_coltype_name(to));
   cast_ctx c = {src, row_base, label ? label : "input"};
@@ -221,6 +225,21 @@ rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, 
     n = src->length;
   } else {
     for (int64_t r = 0; r < src->length; r++) n += keep[r] != 0;
+  }
+  if (to == RK_COL_STRING && src->type != RK_COL_STRING) {
+    for (int64_t r = 0; r < src->length; r++) {
+      if (keep && !keep[r]) continue;
+      if (rk_column_is_null(src, r)) {
+        RK_TRY(rk_column_append_null(dst));
+        continue;
+      }
+      char text[32];
+      int len = src->type == RK_COL_UINT64
+                    ? snprintf(text, sizeof text, "%llu", (unsigned long long)((const uint64_t *)src->values)[r])
+                    : snprintf(text, sizeof text, "%lld", (long long)rk_column_get_int(src, r));
+      RK_TRY(rk_column_append_string(dst, text, (size_t)len));
+    }
+    return RK_OK;
   }
   if (to == RK_COL_STRING) {
     if (!keep) return rk_column_append_column(dst, src, 0, src->length);
@@ -263,7 +282,7 @@ rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, 
         store_int(dst, w, v);
       } else {
         double x = 0;
-        RK_TRY(to_float(&c, r, &x));
+        RK_TRY(to_float(&c, r, to, &x));
         if (to == RK_COL_FLOAT32)
           ((float *)dst->values)[w] = (float)x;
         else

@@ -27,18 +27,31 @@ static json_t *manifest(const pp_state *p, int input) {
   for (int i = 0; i < c->na_values.n; i++) json_array_append_new(na, json_string(c->na_values.items[i]));
   for (int i = 0; i < p->n_cols; i++) {
     if (!wanted(p, input, i)) continue;
-    json_array_append_new(cols, json_pack("[ss]", p->cols[i].name,
-                                          p->cols[i].cast ? rk_coltype_name(p->cols[i].cast_type) : "as read"));
+    /* A dictionary column also has its __idx_<col> in the stage: a run that needs one cannot
+     * reuse a stage made without it. */
+    json_array_append_new(cols, json_pack("[ssb]", p->cols[i].name,
+                                          p->cols[i].cast ? rk_coltype_name(p->cols[i].cast_type) : "as read",
+                                          p->cols[i].needs_dict));
   }
   char sep[2] = {c->csv_sep, 0};
   json_object_set_new(m, "input", json_string(path));
   json_object_set_new(m, "size", json_integer(ok ? (json_int_t)sb.st_size : -1));
   json_object_set_new(m, "mtime", json_integer(ok ? (json_int_t)sb.st_mtime : -1));
+  /* Seconds alone miss an input rewritten (same size) within the second of the cached run. */
+  json_object_set_new(m, "mtime_ns", json_integer(ok ? (json_int_t)sb.st_mtim.tv_nsec : -1));
   json_object_set_new(m, "format", json_string(c->input_format ? c->input_format : "csv"));
   json_object_set_new(m, "csv_sep", json_string(sep));
   json_object_set_new(m, "na_values", na);
   json_object_set_new(m, "filter_query", input != PP_PREDICT && c->filter_query ? json_string(c->filter_query) : json_null());
   json_object_set_new(m, "columns", cols);
+  if (input != PP_DATA) {
+    /* An eval or predict stage holds dictionary indices that continue those of the inputs read
+     * before it (their values were numbered first): it is valid only after the same stages. */
+    json_t *before = json_array();
+    for (int k = PP_DATA; k < input && before; k++)
+      if (p->input_path[k]) json_array_append_new(before, manifest(p, k));
+    json_object_set_new(m, "after", before);
+  }
   return m;
 fail:
   json_decref(m);

@@ -316,6 +316,7 @@ static rk_status setup_dirs(pp_state *p) {
   if (!(p->out_dir = rk_malloc(n + 1))) return RK_ENOMEM;
   memcpy(p->out_dir, c->output_path, n);
   p->out_dir[n] = '\0';
+  p->made_out_dir = access(p->out_dir, F_OK) != 0;
   RK_TRY(rk_mkdir_p(p->out_dir));
   char name[64];
   snprintf(name, sizeof name, ".reckon-tmp-%ld", (long)getpid());
@@ -429,6 +430,12 @@ rk_status rk_preprocess(const rk_preprocess_config *cfg, json_t **report) {
   json_object_set_new(p.report, "columns", json_object());
   rk_status st = run(&p);
   if (p.tmp_dir) rk_remove_tree(p.tmp_dir);
+  if (st != RK_OK) {
+    /* Leave nothing a failed run made: an empty _cache/ and an output folder it created (rmdir
+     * removes only empty folders, so a complete cached stage or earlier output stays). */
+    if (cfg->persist_intermediate && p.cache_dir) rmdir(p.cache_dir);
+    if (p.made_out_dir && p.out_dir) rmdir(p.out_dir);
+  }
   if (st == RK_OK && report) *report = json_incref(p.report);
   free_state(&p);
   return st;

@@ -54,6 +54,7 @@ typedef struct {
   char *out_dir;           /* output path without a trailing slash */
   char *tmp_dir;           /* <out>/.reckon-tmp-<pid>: everything is built here, then moved */
   char *cache_dir;         /* <out>/_cache when persisting, else <tmp>/_cache */
+  bool made_out_dir;       /* the run created the output folder (removed again if it fails) */
   char *stage[PP_INPUTS];  /* stage 1 folder per input (NULL when the input is absent) */
   const char *input_path[PP_INPUTS];
 
