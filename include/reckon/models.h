@@ -13,6 +13,7 @@
 #define RECKON_MODELS_H
 
 #include "reckon/nn.h"
+#include "reckon/optim.h"
 #include "reckon/schema.h"
 
 #ifdef __cplusplus
@@ -30,11 +31,14 @@ typedef struct {
   const int64_t *mlp_layers;           /* default 128, 64, 32 */
   int n_mlp_layers;
   rk_act activation;                   /* default relu */
+  rk_init_kind mlp_init;               /* MLP and cross kernels (default glorot_uniform); biases 0 */
   float dropout;                       /* after every MLP layer */
   int64_t embeddings_dim;              /* dlrm and deepfm: every table's dimension (default 128) */
   double embedding_sizes_multiplier;   /* others: ceil(cardinality^0.25 * m), up to a multiple of 8 (default 2) */
   int dcn_layers;                      /* default 1 */
   int64_t wnd_hashed_cross_num_bins;   /* default 10000 */
+  const char *const *wnd_ignore;       /* crosses left out of the wide part, "a:b" (either order) */
+  int n_wnd_ignore;
   float l2_reg;                        /* MLP kernels and biases (default 1e-5) */
   float embeddings_l2_reg;             /* rows looked up in the batch (default 0) */
   float wnd_wide_l2_reg;               /* default 1e-5 */
@@ -52,10 +56,15 @@ typedef struct {
   int *cat_inputs;
   int dense_input;
   int label, weight;
-  int logit, loss;
-  bool regression;
-  rk_param **params;                   /* every parameter, owned */
+  int logit;                           /* (B, 1): the logit, or the prediction of a regression */
+  int loss;                            /* the loss with its regularisation terms (train graphs) */
+  int reg;                             /* the regularisation terms alone, or RK_NO_VALUE */
+  bool regression, train;
+  char *target;
+  rk_ranking_config cfg;               /* a copy; its lists point into the model */
+  rk_param **params;                   /* every parameter, in creation order */
   int n_params;
+  bool owns_params;                    /* false for a graph sharing another model's */
 } rk_ranking_model;
 
 /* Builds the graph for batch size `batch` predicting `target` (regression: MSE on the linear
@@ -63,7 +72,13 @@ typedef struct {
  * categorical column without int_domain, dlrm without categorical features, ...). */
 rk_status rk_ranking_build(rk_ranking_model *m, const rk_schema *schema, const char *target, bool regression,
                            const rk_ranking_config *c, int64_t batch);
+/* Another graph over `from`'s parameters (not copied: training one trains both), for batch size
+ * `batch`; train: with label, weight and loss like the original, else an inference graph whose
+ * only inputs are the features. `from` must outlive it. */
+rk_status rk_ranking_share(rk_ranking_model *m, const rk_ranking_model *from, int64_t batch, bool train);
 void rk_ranking_free(rk_ranking_model *m);
+/* The parameter named `name`, or NULL. */
+rk_param *rk_ranking_param(const rk_ranking_model *m, const char *name);
 
 /* The reference's dimension rule for a table of `cardinality` rows. */
 int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier);

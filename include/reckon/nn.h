@@ -168,8 +168,8 @@ rk_status rk_graph_tanh(rk_graph *g, int *out, int x);
 /* mean_i w_i * (max(z,0) - z y + log(1 + exp(-|z|))) over all elements; weights RK_NO_VALUE = 1.
  * logits, labels, weights: the same shape ((B) or (B, 1)). */
 rk_status rk_graph_bce_logits(rk_graph *g, int *out, int logits, int labels, int weights);
-/* mean (pred - target)^2 */
-rk_status rk_graph_mse(rk_graph *g, int *out, int pred, int target);
+/* mean_i w_i (pred_i - target_i)^2; weights RK_NO_VALUE = 1 (shapes as bce_logits). */
+rk_status rk_graph_mse(rk_graph *g, int *out, int pred, int target, int weights);
 /* out (B, F, D) = table[ids (B, F)]; ids == padding (use -1 for none) give zeros and no grad.
  * Ids outside [0, V) are an RK_ERANGE at forward. */
 rk_status rk_graph_embedding(rk_graph *g, int *out, rk_param *table, int ids, int64_t padding);

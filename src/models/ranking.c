@@ -26,6 +26,7 @@ void rk_ranking_config_default(rk_ranking_config *c) {
   c->mlp_layers = default_layers;
   c->n_mlp_layers = 3;
   c->activation = RK_ACT_RELU;
+  c->mlp_init = RK_INIT_GLOROT_UNIFORM;
   c->embeddings_dim = 128;
   c->embedding_sizes_multiplier = 2.0;
   c->dcn_layers = 1;
@@ -42,34 +43,23 @@ int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier) {
 
 /* ---- parameters ---- */
 
-static rk_status new_param(rk_ranking_model *m, rk_param **out) {
+/* The next parameter: a new one, or, for a graph sharing another model's, that model's next
+ * (the builders create parameters in a fixed order, so the k-th is the same parameter). */
+static rk_status next_param(rk_ranking_model *m, const rk_ranking_model *share, const char *name, rk_param **out,
+                            bool *fresh) {
   rk_param **g = rk_realloc(m->params, (size_t)(m->n_params + 1) * sizeof *g);
   if (!g) return RK_ENOMEM;
   m->params = g;
+  *fresh = share == NULL;
+  if (share) {
+    if (m->n_params >= share->n_params || strcmp(share->params[m->n_params]->name, name) != 0)
+      return rk_error(RK_EINVAL, "shared model: parameter %d is not '%s'", m->n_params, name);
+    *out = g[m->n_params] = share->params[m->n_params];
+    m->n_params++;
+    return RK_OK;
+  }
   if (!(g[m->n_params] = rk_calloc(1, sizeof **g))) return RK_ENOMEM;
   *out = g[m->n_params++];
-  return RK_OK;
-}
-
-/* A dense weight (out, in), Glorot-uniform as Keras' default, or a zero bias (out). */
-static rk_status dense(rk_ranking_model *m, const rk_ranking_config *c, rk_param **out, const char *name, int64_t o,
-                       int64_t in) {
-  RK_TRY(new_param(m, out));
-  int64_t shape[2] = {o, in};
-  RK_TRY(rk_param_init(*out, name, in ? 2 : 1, shape));
-  if (in) {
-    float lim = (float)sqrt(6.0 / (double)(o + in));
-    rk_param_fill_uniform(*out, c->seed, (uint64_t)m->n_params, -lim, lim);
-  }
-  return RK_OK;
-}
-
-/* A sparse table (V, D), uniform(+-0.05) as Keras' embeddings. */
-static rk_status table(rk_ranking_model *m, const rk_ranking_config *c, rk_param **out, const char *name, int64_t V,
-                       int64_t D) {
-  RK_TRY(new_param(m, out));
-  RK_TRY(rk_param_init_sparse(*out, name, V, D));
-  rk_param_fill_uniform(*out, c->seed, (uint64_t)m->n_params, -0.05f, 0.05f);
   return RK_OK;
 }
 
@@ -86,7 +76,33 @@ typedef struct {
   rk_param **kernels;      /* MLP kernels and biases, for L2 */
   int n_kernels;
   int reg;                 /* the sum of regularisation terms so far, or RK_NO_VALUE */
+  const rk_ranking_model *share;   /* parameters come from here, or NULL: new ones */
 } builder;
+
+/* A dense weight (out, in) initialised by --mlp_init (fans of a Keras (in, out) kernel), or a
+ * zero bias (out) when in == 0. */
+static rk_status dense(builder *b, rk_param **out, const char *name, int64_t o, int64_t in) {
+  bool fresh;
+  RK_TRY(next_param(b->m, b->share, name, out, &fresh));
+  if (!fresh) return RK_OK;
+  int64_t shape[2] = {o, in};
+  RK_TRY(rk_param_init(*out, name, in ? 2 : 1, shape));
+  if (!in) return RK_OK;
+  rk_init_spec spec = rk_init_spec_default(b->c->mlp_init);
+  spec.fan_in = in;
+  spec.fan_out = o;
+  return rk_init_tensor(&(*out)->value, &spec, b->c->seed, (uint64_t)b->m->n_params);
+}
+
+/* A sparse table (V, D), uniform(+-0.05) as Keras' embeddings. */
+static rk_status table(builder *b, rk_param **out, const char *name, int64_t V, int64_t D) {
+  bool fresh;
+  RK_TRY(next_param(b->m, b->share, name, out, &fresh));
+  if (!fresh) return RK_OK;
+  RK_TRY(rk_param_init_sparse(*out, name, V, D));
+  rk_param_fill_uniform(*out, b->c->seed, (uint64_t)b->m->n_params, -0.05f, 0.05f);
+  return RK_OK;
+}
 
 static rk_status add_to(builder *b, int *acc, int term) {
   if (*acc == RK_NO_VALUE) return *acc = term, RK_OK;
@@ -107,9 +123,9 @@ static rk_status mlp(builder *b, int *out, int x, int64_t *width, const int64_t 
   for (int l = 0; l < n; l++) {
     rk_param *w, *bias;
     snprintf(name, sizeof name, "%s.%d.weight", prefix, l);
-    RK_TRY(dense(b->m, b->c, &w, name, layers[l], *width));
+    RK_TRY(dense(b, &w, name, layers[l], *width));
     snprintf(name, sizeof name, "%s.%d.bias", prefix, l);
-    RK_TRY(dense(b->m, b->c, &bias, name, layers[l], 0));
+    RK_TRY(dense(b, &bias, name, layers[l], 0));
     RK_TRY(track_kernel(b, w));
     RK_TRY(track_kernel(b, bias));
     RK_TRY(rk_graph_linear(b->g, &x, x, w, bias, b->c->activation));
@@ -125,9 +141,9 @@ static rk_status head(builder *b, int *out, int x, int64_t width, const char *na
   rk_param *w, *bias;
   char n[64];
   snprintf(n, sizeof n, "%s.weight", name);
-  RK_TRY(dense(b->m, b->c, &w, n, 1, width));
+  RK_TRY(dense(b, &w, n, 1, width));
   snprintf(n, sizeof n, "%s.bias", name);
-  RK_TRY(dense(b->m, b->c, &bias, n, 1, 0));
+  RK_TRY(dense(b, &bias, n, 1, 0));
   RK_TRY(track_kernel(b, w));
   RK_TRY(track_kernel(b, bias));
   return rk_graph_linear(b->g, out, x, w, bias, RK_ACT_NONE);
@@ -141,7 +157,7 @@ static rk_status inputs(builder *b) {
     RK_TRY(rk_graph_input_ids(b->g, &m->cat_inputs[i], m->cat_names[i], 1));
     rk_param *t;
     snprintf(name, sizeof name, "embeddings.%s", m->cat_names[i]);
-    RK_TRY(table(m, b->c, &t, name, m->cardinality[i], m->dims[i]));
+    RK_TRY(table(b, &t, name, m->cardinality[i], m->dims[i]));
     int e;
     RK_TRY(rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0));   /* id 0 is padding */
     b->lookups[b->n_lookups++] = e;
@@ -203,9 +219,9 @@ static rk_status build_dcn(builder *b, int *logit) {
   for (int l = 0; l < b->c->dcn_layers; l++) {
     rk_param *k, *bias;
     snprintf(name, sizeof name, "cross.%d.weight", l);
-    RK_TRY(dense(b->m, b->c, &k, name, w, w));
+    RK_TRY(dense(b, &k, name, w, w));
     snprintf(name, sizeof name, "cross.%d.bias", l);
-    RK_TRY(dense(b->m, b->c, &bias, name, w, 0));
+    RK_TRY(dense(b, &bias, name, w, 0));
     RK_TRY(track_kernel(b, k));
     RK_TRY(rk_graph_cross(b->g, &x, x0, x, k, NULL, NULL, bias));
   }
@@ -264,7 +280,7 @@ static rk_status first_order(builder *b, int *out, bool keep_fields, float l2) {
   for (int i = 0; i < m->n_cat && st == RK_OK; i++) {
     rk_param *t;
     snprintf(name, sizeof name, "first_order.%s", m->cat_names[i]);
-    st = table(m, b->c, &t, name, m->cardinality[i], 1);
+    st = table(b, &t, name, m->cardinality[i], 1);
     int e = RK_NO_VALUE, reg;
     if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0);   /* (B, 1, 1) */
     int64_t shape[2] = {b->B, 1};
@@ -281,6 +297,18 @@ static rk_status first_order(builder *b, int *out, bool keep_fields, float l2) {
   return st;
 }
 
+/* Whether --wnd_ignore_combinations names the cross of a and b (in either order). */
+static bool ignored_cross(const rk_ranking_config *c, const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  for (int k = 0; k < c->n_wnd_ignore; k++) {
+    const char *x = c->wnd_ignore[k];
+    size_t n = strlen(x);
+    if (n == la + lb + 1 && x[la] == ':' && !strncmp(x, a, la) && !strcmp(x + la + 1, b)) return true;
+    if (n == la + lb + 1 && x[lb] == ':' && !strncmp(x, b, lb) && !strcmp(x + lb + 1, a)) return true;
+  }
+  return false;
+}
+
 static rk_status build_wide_n_deep(builder *b, int *logit) {
   rk_ranking_model *m = b->m;
   int wide, deep;
@@ -288,11 +316,12 @@ static rk_status build_wide_n_deep(builder *b, int *logit) {
   char name[600];
   for (int i = 0; i < m->n_cat; i++) {
     for (int j = i + 1; j < m->n_cat; j++) {
+      if (ignored_cross(b->c, m->cat_names[i], m->cat_names[j])) continue;
       int ids, e, r, reg;
       RK_TRY(rk_graph_hash_cross(b->g, &ids, m->cat_inputs[i], 0, m->cat_inputs[j], 0, b->c->wnd_hashed_cross_num_bins));
       rk_param *t;
       snprintf(name, sizeof name, "wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
-      RK_TRY(table(m, b->c, &t, name, b->c->wnd_hashed_cross_num_bins, 1));
+      RK_TRY(table(b, &t, name, b->c->wnd_hashed_cross_num_bins, 1));
       RK_TRY(rk_graph_embedding(b->g, &e, t, ids, 0));
       int64_t shape[2] = {b->B, 1};
       RK_TRY(rk_graph_reshape(b->g, &r, e, 2, shape));
@@ -350,18 +379,62 @@ static rk_status features(rk_ranking_model *m, const rk_schema *s, const char *t
   return RK_OK;
 }
 
-static rk_status build(rk_ranking_model *m, const rk_schema *s, const char *target, const rk_ranking_config *c,
-                       int64_t batch) {
-  RK_TRY(features(m, s, target, c));
+/* Keep a copy of the configuration (its lists too) and the target. */
+static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, const char *target) {
+  m->cfg = *c;
+  m->cfg.mlp_layers = NULL;
+  m->cfg.wnd_ignore = NULL;
+  int64_t *layers = rk_calloc((size_t)c->n_mlp_layers + 1, sizeof *layers);
+  const char **ignore = rk_calloc((size_t)c->n_wnd_ignore + 1, sizeof *ignore);
+  m->cfg.mlp_layers = layers;
+  m->cfg.wnd_ignore = ignore;
+  if (!layers || !ignore || !(m->target = rk_strdup(target))) return RK_ENOMEM;
+  for (int i = 0; i < c->n_mlp_layers; i++) {
+    if (c->mlp_layers[i] <= 0)
+      return rk_error(RK_EUSAGE, "invalid --mlp_layers: layer %d has %lld units, expected at least 1", i + 1,
+                      (long long)c->mlp_layers[i]);
+    layers[i] = c->mlp_layers[i];
+  }
+  for (int i = 0; i < c->n_wnd_ignore; i++)
+    if (!(ignore[i] = rk_strdup(c->wnd_ignore[i]))) return RK_ENOMEM;
+  return RK_OK;
+}
+
+/* The features of `from`, copied. */
+static rk_status copy_features(rk_ranking_model *m, const rk_ranking_model *from) {
+  size_t n = (size_t)(from->n_cat + from->n_cont) + 1;
+  m->cat_names = rk_calloc(n, sizeof *m->cat_names);
+  m->cont_names = rk_calloc(n, sizeof *m->cont_names);
+  m->cardinality = rk_calloc(n, sizeof *m->cardinality);
+  m->dims = rk_calloc(n, sizeof *m->dims);
+  m->cat_inputs = rk_calloc(n, sizeof *m->cat_inputs);
+  if (!m->cat_names || !m->cont_names || !m->cardinality || !m->dims || !m->cat_inputs) return RK_ENOMEM;
+  for (int i = 0; i < from->n_cat; i++) {
+    if (!(m->cat_names[i] = rk_strdup(from->cat_names[i]))) return RK_ENOMEM;
+    m->cardinality[i] = from->cardinality[i];
+    m->dims[i] = from->dims[i];
+    m->n_cat++;
+  }
+  for (int i = 0; i < from->n_cont; i++) {
+    if (!(m->cont_names[i] = rk_strdup(from->cont_names[i]))) return RK_ENOMEM;
+    m->n_cont++;
+  }
+  return RK_OK;
+}
+
+static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64_t batch) {
+  const rk_ranking_config *c = &m->cfg;
+  if (batch <= 0) return rk_error(RK_EUSAGE, "invalid batch size %lld: expected at least 1", (long long)batch);
   RK_TRY(rk_graph_create(&m->g, batch));
   rk_graph_set_seed(m->g, c->seed);
   builder b = {m, c, m->g, batch, rk_calloc((size_t)m->n_cat + 1, sizeof(int)),
-               rk_calloc((size_t)m->n_cat + 1, sizeof(int)), 0, NULL, 0, RK_NO_VALUE};
+               rk_calloc((size_t)m->n_cat + 1, sizeof(int)), 0, NULL, 0, RK_NO_VALUE, share};
   rk_status st = b.emb && b.lookups ? RK_OK : RK_ENOMEM;
   if (st == RK_OK) st = inputs(&b);
   int64_t one[1] = {1};
-  if (st == RK_OK) st = rk_graph_input(m->g, &m->label, "label", 1, one);
-  if (st == RK_OK) st = rk_graph_input(m->g, &m->weight, "weight", 1, one);
+  m->label = m->weight = m->loss = m->reg = RK_NO_VALUE;
+  if (st == RK_OK && m->train) st = rk_graph_input(m->g, &m->label, "label", 1, one);
+  if (st == RK_OK && m->train) st = rk_graph_input(m->g, &m->weight, "weight", 1, one);
   if (st == RK_OK) {
     switch (c->kind) {
       case RK_MODEL_MLP: st = build_mlp(&b, &m->logit); break;
@@ -371,19 +444,25 @@ static rk_status build(rk_ranking_model *m, const rk_schema *s, const char *targ
       case RK_MODEL_DEEPFM: st = build_deepfm(&b, &m->logit); break;
     }
   }
+  if (st == RK_OK && share && m->n_params != share->n_params)
+    st = rk_error(RK_EINVAL, "shared model: %d parameters, the original has %d", m->n_params, share->n_params);
   int loss = RK_NO_VALUE, reg;
-  if (st == RK_OK)
-    st = m->regression ? rk_graph_mse(m->g, &loss, m->logit, m->label)
+  if (st == RK_OK && m->train) {
+    st = m->regression ? rk_graph_mse(m->g, &loss, m->logit, m->label, m->weight)
                        : rk_graph_bce_logits(m->g, &loss, m->logit, m->label, m->weight);
-  if (st == RK_OK && c->l2_reg > 0 && b.n_kernels > 0 &&
-      (st = rk_graph_l2(m->g, &reg, b.n_kernels, b.kernels, c->l2_reg)) == RK_OK)
-    st = add_to(&b, &b.reg, reg);
-  for (int i = 0; st == RK_OK && c->embeddings_l2_reg > 0 && i < b.n_lookups; i++)
-    if ((st = rk_graph_embedding_l2(m->g, &reg, b.lookups[i], c->embeddings_l2_reg)) == RK_OK) st = add_to(&b, &b.reg, reg);
-  if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_add(m->g, &loss, loss, b.reg);
-  m->loss = loss;
+    if (st == RK_OK && c->l2_reg > 0 && b.n_kernels > 0 &&
+        (st = rk_graph_l2(m->g, &reg, b.n_kernels, b.kernels, c->l2_reg)) == RK_OK)
+      st = add_to(&b, &b.reg, reg);
+    for (int i = 0; st == RK_OK && c->embeddings_l2_reg > 0 && i < b.n_lookups; i++)
+      if ((st = rk_graph_embedding_l2(m->g, &reg, b.lookups[i], c->embeddings_l2_reg)) == RK_OK)
+        st = add_to(&b, &b.reg, reg);
+    m->reg = b.reg;
+    if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_output(m->g, b.reg);
+    if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_add(m->g, &loss, loss, b.reg);
+    m->loss = loss;
+    if (st == RK_OK) st = rk_graph_output(m->g, m->loss);
+  }
   if (st == RK_OK) st = rk_graph_output(m->g, m->logit);
-  if (st == RK_OK) st = rk_graph_output(m->g, m->loss);
   if (st == RK_OK) st = rk_graph_build(m->g, m->loss);
   rk_free(b.emb);
   rk_free(b.lookups);
@@ -395,14 +474,35 @@ rk_status rk_ranking_build(rk_ranking_model *m, const rk_schema *schema, const c
                            const rk_ranking_config *c, int64_t batch) {
   memset(m, 0, sizeof *m);
   m->regression = regression;
-  rk_status st = build(m, schema, target, c, batch);
+  m->train = true;
+  m->owns_params = true;
+  rk_status st = keep_config(m, c, target);
+  if (st == RK_OK) st = features(m, schema, target, c);
+  if (st == RK_OK) st = build(m, NULL, batch);
   if (st != RK_OK) rk_ranking_free(m);
   return st;
 }
 
+rk_status rk_ranking_share(rk_ranking_model *m, const rk_ranking_model *from, int64_t batch, bool train) {
+  memset(m, 0, sizeof *m);
+  m->regression = from->regression;
+  m->train = train;
+  rk_status st = keep_config(m, &from->cfg, from->target);
+  if (st == RK_OK) st = copy_features(m, from);
+  if (st == RK_OK) st = build(m, from, batch);
+  if (st != RK_OK) rk_ranking_free(m);
+  return st;
+}
+
+rk_param *rk_ranking_param(const rk_ranking_model *m, const char *name) {
+  for (int i = 0; i < m->n_params; i++)
+    if (strcmp(m->params[i]->name, name) == 0) return m->params[i];
+  return NULL;
+}
+
 void rk_ranking_free(rk_ranking_model *m) {
   rk_graph_free(m->g);
-  for (int i = 0; i < m->n_params; i++) {
+  for (int i = 0; m->owns_params && i < m->n_params; i++) {
     rk_param_free(m->params[i]);
     rk_free(m->params[i]);
   }
@@ -414,5 +514,9 @@ void rk_ranking_free(rk_ranking_model *m) {
   rk_free(m->cardinality);
   rk_free(m->dims);
   rk_free(m->cat_inputs);
+  rk_free((void *)m->cfg.mlp_layers);
+  for (int i = 0; m->cfg.wnd_ignore && i < m->cfg.n_wnd_ignore; i++) rk_free((void *)m->cfg.wnd_ignore[i]);
+  rk_free((void *)m->cfg.wnd_ignore);
+  rk_free(m->target);
   memset(m, 0, sizeof *m);
 }

@@ -266,7 +266,15 @@ static int c_bce(gc_ctx *c) {
 static int c_mse(gc_ctx *c) {
   int64_t s[2] = {B, 2};
   int p = dense_value(c, 2, s), t = dense_value(c, 2, s), out;
-  assert_rk_ok(rk_graph_mse(c->g, &out, p, t));
+  assert_rk_ok(rk_graph_mse(c->g, &out, p, t, RK_NO_VALUE));
+  return out;
+}
+static int c_mse_weighted(gc_ctx *c) {
+  int64_t s[2] = {B, 1}, one[1] = {1};
+  int p = dense_value(c, 2, s), t = dense_value(c, 2, s), w, out;
+  assert_rk_ok(rk_graph_input(c->g, &w, "w", 1, one));
+  defer(c, w, FILL_POSITIVE, 0);
+  assert_rk_ok(rk_graph_mse(c->g, &out, p, t, w));
   return out;
 }
 static int c_embedding(gc_ctx *c) {
@@ -469,7 +477,7 @@ static const struct {
     CASE(c_linear), CASE(c_linear_relu), CASE(c_linear_sigmoid), CASE(c_linear_tanh), CASE(c_add),
     CASE(c_add_broadcast), CASE(c_mul), CASE(c_mul_broadcast), CASE(c_add_fanout), CASE(c_concat),
     CASE(c_reshape), CASE(c_sum), CASE(c_mean), CASE(c_mean_all), CASE(c_relu), CASE(c_sigmoid),
-    CASE(c_tanh), CASE(c_bce), CASE(c_mse), CASE(c_embedding), CASE(c_bag_sum), CASE(c_bag_mean),
+    CASE(c_tanh), CASE(c_bce), CASE(c_mse), CASE(c_mse_weighted), CASE(c_embedding), CASE(c_bag_sum), CASE(c_bag_mean),
     CASE(c_shared_table), CASE(c_l2), CASE(c_embedding_l2),
     CASE(c_dot_interaction), CASE(c_cross), CASE(c_cross_first_layer), CASE(c_cross_lowrank), CASE(c_fm),
     CASE(c_gate), CASE(c_split), CASE(c_transpose), CASE(c_matmul), CASE(c_matmul_batched),

@@ -206,7 +206,7 @@ static void test_dcn(void **state) {
   assert_rk_ok(rk_graph_cross(f.g, &x1, x, x, w0, NULL, NULL, b0));
   assert_rk_ok(rk_graph_cross(f.g, &x2, x, x1, NULL, u1, v1, b1));
   assert_rk_ok(rk_graph_linear(f.g, &pred, x2, wo, bo, RK_ACT_NONE));
-  assert_rk_ok(rk_graph_mse(f.g, &loss, pred, y));
+  assert_rk_ok(rk_graph_mse(f.g, &loss, pred, y, RK_NO_VALUE));
   assert_rk_ok(rk_graph_output(f.g, x2));
   run(&f, loss);
   copy_f32(&f, "x", rk_graph_input_f32(f.g, x), 20);
@@ -270,7 +270,7 @@ static void test_experts(void **state) {
   assert_rk_ok(rk_graph_linear(f.g, &gl, x, gw, gb, RK_ACT_NONE));
   assert_rk_ok(rk_graph_gate(f.g, &mix, stack, gl, 0.5f));
   assert_rk_ok(rk_graph_linear(f.g, &pred, mix, ow, ob, RK_ACT_NONE));
-  assert_rk_ok(rk_graph_mse(f.g, &loss, pred, y));
+  assert_rk_ok(rk_graph_mse(f.g, &loss, pred, y, RK_NO_VALUE));
   assert_rk_ok(rk_graph_output(f.g, mix));
   run(&f, loss);
   copy_f32(&f, "x", rk_graph_input_f32(f.g, x), 20);

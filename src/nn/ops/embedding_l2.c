@@ -1,32 +1,51 @@
 /*
- * embedding_l2: out = lambda * sum ||table[id]||^2 over every id an embedding or embedding_bag
- * looked up in this pass (each occurrence; padding skipped). Only looked-up rows are touched,
- * so the regulariser costs what the batch costs; its gradient goes into the lookup's slots and
- * so joins the table's compact sparse gradient.
+ * embedding_l2: out = lambda * sum ||table[r]||^2 over the distinct rows r an embedding or
+ * embedding_bag looked up in this pass (padding skipped). A row looked up by many examples counts
+ * once, as in Keras' whole-table L2 restricted to the rows the batch touched; untouched rows cost
+ * nothing. Its gradient, 2 lambda table[r], goes into the slot of r's first occurrence and so
+ * joins the table's compact sparse gradient. A bitset over the table's rows (the op's state,
+ * V bits, cleared again after each pass) finds first occurrences in O(ids).
  */
+#include <string.h>
+
 #include "nn/graph_internal.h"
 
-/* ids (n) as the lookup saw them: occurrence j is slot j. */
+/* Whether ids[j] is the first occurrence of its row; marks it. */
+static inline bool first_seen(uint32_t *seen, int64_t id) {
+  uint32_t bit = 1u << (id & 31);
+  if (seen[id >> 5] & bit) return false;
+  seen[id >> 5] |= bit;
+  return true;
+}
+
+static void clear_seen(uint32_t *seen, const int64_t *ids, int64_t n, int64_t padding) {
+  for (int64_t j = 0; j < n; j++)
+    if (ids[j] != padding) seen[ids[j] >> 5] = 0;
+}
+
+/* ids (n) as the lookup saw them: occurrence j is slot j. seen: V bits, all clear. */
 void embedding_l2_forward_cpu(float *out /* (1) */, const int64_t *ids /* (n) */, const float *table /* (V, D) */,
-                              int64_t n, int64_t D, int64_t padding, float lambda) {
+                              uint32_t *seen, int64_t n, int64_t D, int64_t padding, float lambda) {
   double s = 0.0;
   for (int64_t j = 0; j < n; j++) {
-    if (ids[j] == padding) continue;
+    if (ids[j] == padding || !first_seen(seen, ids[j])) continue;
     const float *row = table + ids[j] * D;
     for (int64_t d = 0; d < D; d++) s += (double)row[d] * row[d];
   }
+  clear_seen(seen, ids, n, padding);
   out[0] = (float)(lambda * s);
 }
 
 void embedding_l2_backward_cpu(float *slot_grad /* (n, D) */, const float *dout /* (1) */,
-                               const int64_t *ids /* (n) */, const float *table /* (V, D) */, int64_t n,
-                               int64_t D, int64_t padding, float lambda) {
+                               const int64_t *ids /* (n) */, const float *table /* (V, D) */, uint32_t *seen,
+                               int64_t n, int64_t D, int64_t padding, float lambda) {
   float scale = 2.0f * lambda * dout[0];
   for (int64_t j = 0; j < n; j++) {
-    if (ids[j] == padding) continue;
+    if (ids[j] == padding || !first_seen(seen, ids[j])) continue;
     const float *row = table + ids[j] * D;
     for (int64_t d = 0; d < D; d++) slot_grad[j * D + d] += scale * row[d];
   }
+  clear_seen(seen, ids, n, padding);
 }
 
 /* The lookup's ids and how many of them count (a bag counts up to offsets[B]). */
@@ -41,8 +60,8 @@ rk_status embedding_l2_node_forward_cpu(rk_graph *g, const rk_node *n) {
   int64_t cnt;
   const int64_t *ids = lookup_ids(g, lk, &cnt);
   const rk_param *t = n->params[0];
-  embedding_l2_forward_cpu(rk_x(g, n->out[0]), ids, t->value.data, cnt, t->value.shape[1], lk->iattr[0],
-                           n->fattr[0]);
+  embedding_l2_forward_cpu(rk_x(g, n->out[0]), ids, t->value.data, (uint32_t *)n->state, cnt, t->value.shape[1],
+                           lk->iattr[0], n->fattr[0]);
   return RK_OK;
 }
 
@@ -53,8 +72,8 @@ void embedding_l2_node_backward_cpu(rk_graph *g, const rk_node *n) {
   const rk_param *t = n->params[0];
   int64_t D = t->value.shape[1];
   rk_sparse_table *st = rk_graph_sparse_table(g, t);
-  embedding_l2_backward_cpu(st->slot_grad + lk->slot_base * D, rk_dx(g, n->out[0]), ids, t->value.data, cnt, D,
-                            lk->iattr[0], n->fattr[0]);
+  embedding_l2_backward_cpu(st->slot_grad + lk->slot_base * D, rk_dx(g, n->out[0]), ids, t->value.data,
+                            (uint32_t *)n->state, cnt, D, lk->iattr[0], n->fattr[0]);
 }
 
 rk_status rk_graph_embedding_l2(rk_graph *g, int *out, int lookup, float lambda) {
@@ -67,5 +86,6 @@ rk_status rk_graph_embedding_l2(rk_graph *g, int *out, int lookup, float lambda)
   RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_EMBEDDING_L2, 1, &lookup, RK_DT_F32, 0, NULL));
   n->iattr[0] = p;
   n->fattr[0] = lambda;
+  n->state_floats = (size_t)(table->value.shape[0] / 32 + 1);   /* the row bitset, zeroed at build */
   return rk_graph_node_add_param(g, n, table);
 }
