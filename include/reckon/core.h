@@ -346,6 +346,7 @@ typedef struct {
   bool active;
   bool tty;
   FILE *stream;
+  char note[96];           /* shown after the rate, e.g. "step 12/40, loss 0.4321"; may be empty */
 } rk_progress;
 
 void rk_progress_begin(rk_progress *p, const char *label, double total, const char *unit);
@@ -375,6 +376,8 @@ rk_status rk_read_file(const char *path, char **data, size_t *size);
 rk_status rk_mkdir_p(const char *path);
 /* Remove a file or a folder with everything under it (rm -rf); an absent path is fine. */
 rk_status rk_remove_tree(const char *path);
+/* Copy the folder `from` with everything under it to `to` (created; files overwritten). */
+rk_status rk_copy_tree(const char *from, const char *to);
 /* Move the folder `from` to `to`, replacing what `to` held (removed first). */
 rk_status rk_replace_dir(const char *from, const char *to);
 /* Peak resident memory of this process so far, in bytes (0 when unknown). */

@@ -25,6 +25,8 @@ typedef enum { RK_MODEL_MLP, RK_MODEL_DCN, RK_MODEL_DLRM, RK_MODEL_WIDE_N_DEEP, 
 /* "mlp", "dcn", "dlrm", "wide_n_deep", "deepfm"; RK_EUSAGE naming the choices otherwise. */
 rk_status rk_model_kind_parse(const char *name, rk_model_kind *out);
 const char *rk_model_kind_name(rk_model_kind kind);
+/* "relu", "tanh", "sigmoid", "linear" (src/train/model_dir.c). */
+rk_status rk_act_parse(const char *name, rk_act *out);
 
 typedef struct {
   rk_model_kind kind;

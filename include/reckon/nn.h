@@ -179,8 +179,8 @@ rk_status rk_graph_embedding_bag(rk_graph *g, int *out, rk_param *table, int rag
                                  int64_t padding);
 /* lambda * sum ||p||^2 over n dense parameters: a scalar. */
 rk_status rk_graph_l2(rk_graph *g, int *out, int n, rk_param *const *params, float lambda);
-/* lambda * sum ||table[id]||^2 over the ids an embedding / embedding_bag looked up (each
- * occurrence, padding skipped): a scalar; its gradient joins the table's sparse gradient. */
+/* lambda * sum ||table[r]||^2 over the distinct rows r an embedding / embedding_bag looked up
+ * (padding skipped): a scalar; its gradient joins the table's sparse gradient. */
 rk_status rk_graph_embedding_l2(rk_graph *g, int *out, int lookup, float lambda);
 
 /* ---- ops, group 2 -------------------------------------------------------------------------- */

@@ -9,6 +9,9 @@ extern const rk_command rk_cmd_inspect;
 extern const rk_command rk_cmd_convert;
 extern const rk_command rk_cmd_preprocess;
 extern const rk_command rk_cmd_transform;
+extern const rk_command rk_cmd_train;
+extern const rk_command rk_cmd_evaluate;
+extern const rk_command rk_cmd_predict;
 extern const rk_command rk_cmd_docs;
 
 const rk_command *const rk_commands[] = {
@@ -18,6 +21,9 @@ const rk_command *const rk_commands[] = {
     &rk_cmd_convert,
     &rk_cmd_preprocess,
     &rk_cmd_transform,
+    &rk_cmd_train,
+    &rk_cmd_evaluate,
+    &rk_cmd_predict,
     &rk_cmd_docs,
     NULL,
 };

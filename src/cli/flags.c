@@ -8,6 +8,7 @@
 #include "cli/flags.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -612,4 +613,44 @@ void rk_flags_write_markdown(FILE *out, const char *command, const char *usage, 
                "`--flag False`. Comma lists keep empty items (`--a=,x,y` has three). `--config FILE` reads the same "
                "flags from YAML (keys are flag names); flags on the command line win.\n\n"
                "_Generated from the flag table by `reckon docs`; do not edit by hand._\n");
+}
+
+json_t *rk_flags_to_json(const rk_flag_parse *parse) {
+  json_t *o = json_object();
+  for (const rk_flag *f = parse->table; o && f->name; f++) {
+    if (!has_field(f->kind)) continue;
+    const void *field = (const char *)parse->opts + f->offset;
+    json_t *v = NULL;
+    switch (f->kind) {
+      case RK_FLAG_BOOL: v = json_boolean(*(const bool *)field); break;
+      case RK_FLAG_INT: v = json_integer(*(const int64_t *)field); break;
+      case RK_FLAG_FLOAT: v = json_real(*(const double *)field); break;
+      case RK_FLAG_STRING:
+      case RK_FLAG_CHOICE: {
+        const char *s = *(const char *const *)field;
+        v = s ? json_string(s) : json_null();
+        break;
+      }
+      case RK_FLAG_LIST:
+      case RK_FLAG_MULTI: {
+        const rk_strlist *l = field;
+        v = json_array();
+        for (int i = 0; v && i < l->n; i++) json_array_append_new(v, json_string(l->items[i]));
+        break;
+      }
+      case RK_FLAG_FAMILY: {
+        const rk_flag_family *fam = field;
+        char key[256];
+        for (int i = 0; i < fam->n; i++) {
+          snprintf(key, sizeof key, "%s%s", f->name, fam->keys[i]);
+          json_object_set_new(o, key, json_real(fam->values[i]));
+        }
+        continue;
+      }
+      case RK_FLAG_ALIAS:
+      case RK_FLAG_IGNORED: continue;
+    }
+    if (v) json_object_set_new(o, f->name, v);
+  }
+  return o;
 }

@@ -121,6 +121,11 @@ void rk_flags_print_help(FILE *out, const char *command, const char *usage, cons
 void rk_flags_write_markdown(FILE *out, const char *command, const char *usage, const char *summary,
                              const char *details, const rk_flag *table);
 
+/* Every flag with a value (defaults included) as a JSON object, family members by full name:
+ * for logs and model files. Caller owns the result (jansson). */
+struct json_t;
+struct json_t *rk_flags_to_json(const rk_flag_parse *parse);
+
 /* Levenshtein distance (names up to 63 bytes; longer ones are "far"), for "did you mean". */
 int rk_edit_distance(const char *a, const char *b);
 

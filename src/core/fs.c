@@ -140,3 +140,46 @@ int64_t rk_peak_rss_bytes(void) {
   if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
   return (int64_t)ru.ru_maxrss * 1024;   /* Linux reports KiB */
 }
+
+/* Copy state for nftw, which takes no user pointer: one copy at a time per thread. */
+static _Thread_local struct {
+  const char *from, *to;
+  size_t from_len;
+  rk_status st;
+} copy_job;
+
+static rk_status copy_file(const char *src, const char *dst) {
+  char *data;
+  size_t size;
+  RK_TRY(rk_read_file(src, &data, &size));
+  FILE *f = fopen(dst, "wb");
+  rk_status st = RK_OK;
+  if (!f || fwrite(data, 1, size, f) != size) st = rk_error(RK_EIO, "cannot write '%s': %s", dst, strerror(errno));
+  if (f && fclose(f) != 0 && st == RK_OK) st = rk_error(RK_EIO, "cannot write '%s': %s", dst, strerror(errno));
+  rk_free(data);
+  return st;
+}
+
+static int copy_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  char dst[4096];
+  if (snprintf(dst, sizeof dst, "%s%s", copy_job.to, path + copy_job.from_len) >= (int)sizeof dst) {
+    copy_job.st = rk_error(RK_EINVAL, "path too long: '%s'", path);
+    return 1;
+  }
+  if (flag == FTW_D) copy_job.st = rk_mkdir_p(dst);
+  else if (flag == FTW_F) copy_job.st = copy_file(path, dst);
+  else copy_job.st = rk_error(RK_EIO, "cannot copy '%s': not a file or folder", path);
+  return copy_job.st != RK_OK;
+}
+
+rk_status rk_copy_tree(const char *from, const char *to) {
+  copy_job.from = from;
+  copy_job.to = to;
+  copy_job.from_len = strlen(from);
+  copy_job.st = RK_OK;
+  if (nftw(from, copy_entry, 16, FTW_PHYS) != 0)
+    return copy_job.st != RK_OK ? copy_job.st : rk_error(RK_EIO, "cannot copy '%s': %s", from, strerror(errno));
+  return RK_OK;
+}

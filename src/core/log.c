@@ -73,7 +73,8 @@ static void human(char *buf, size_t size, double x) {
 static void draw(rk_progress *p, double now, bool final) {
   double elapsed = now - p->start_s;
   double rate = elapsed > 0 ? p->done / elapsed : 0.0;
-  char done[32], total[32], r[32], eta[32] = "";
+  char done[32], total[32], r[32], eta[32] = "", note[100] = "";
+  if (p->note[0]) snprintf(note, sizeof note, ", %s", p->note);
   human(done, sizeof done, p->done);
   human(total, sizeof total, p->total);
   human(r, sizeof r, rate);
@@ -87,17 +88,17 @@ static void draw(rk_progress *p, double now, bool final) {
       int fill = (int)(30.0 * (p->done / p->total > 1 ? 1 : p->done / p->total));
       for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
       bar[30] = '\0';
-      fprintf(p->stream, "\r%s [%s] %3.0f%% %s/%s %s, %s %s/s%s\033[K", p->label, bar, 100.0 * p->done / p->total,
-              done, total, p->unit, r, p->unit, eta);
+      fprintf(p->stream, "\r%s [%s] %3.0f%% %s/%s %s, %s %s/s%s%s\033[K", p->label, bar, 100.0 * p->done / p->total,
+              done, total, p->unit, r, p->unit, note, eta);
     } else {
-      fprintf(p->stream, "\r%s %s %s, %s %s/s\033[K", p->label, done, p->unit, r, p->unit);
+      fprintf(p->stream, "\r%s %s %s, %s %s/s%s\033[K", p->label, done, p->unit, r, p->unit, note);
     }
     if (final) fputc('\n', p->stream);
   } else if (p->total > 0) {
-    fprintf(p->stream, "%s: %s/%s %s (%.0f%%), %s %s/s%s, %.1fs\n", p->label, done, total, p->unit,
-            100.0 * p->done / p->total, r, p->unit, eta, elapsed);
+    fprintf(p->stream, "%s: %s/%s %s (%.0f%%), %s %s/s%s%s, %.1fs\n", p->label, done, total, p->unit,
+            100.0 * p->done / p->total, r, p->unit, note, eta, elapsed);
   } else {
-    fprintf(p->stream, "%s: %s %s, %s %s/s, %.1fs\n", p->label, done, p->unit, r, p->unit, elapsed);
+    fprintf(p->stream, "%s: %s %s, %s %s/s%s, %.1fs\n", p->label, done, p->unit, r, p->unit, note, elapsed);
   }
   fflush(p->stream);
   p->last_draw_s = now;

@@ -270,7 +270,7 @@ static rk_status build_dlrm(builder *b, int *logit) {
 }
 
 /* One weight per category (a table of dimension 1) per feature, summed: a linear model on
- * one-hot features. The wide tables take --wnd_wide_l2_reg; deepfm's first order l2_reg. */
+ * one-hot features. The wide tables take --wnd_wide_l2_reg; deepfm's first order none (l2 0). */
 static rk_status first_order(builder *b, int *out, bool keep_fields, float l2) {
   rk_ranking_model *m = b->m;
   int *xs = rk_malloc((size_t)(m->n_cat + 1) * sizeof *xs);
@@ -285,7 +285,7 @@ static rk_status first_order(builder *b, int *out, bool keep_fields, float l2) {
     if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0);   /* (B, 1, 1) */
     int64_t shape[2] = {b->B, 1};
     if (st == RK_OK) st = rk_graph_reshape(b->g, &xs[i], e, 2, shape);
-    if (st == RK_OK && l2 > 0 && (st = rk_graph_embedding_l2(b->g, &reg, e, l2)) == RK_OK) st = add_to(b, &b->reg, reg);
+    if (st == RK_OK && l2 > 0 && m->train && (st = rk_graph_embedding_l2(b->g, &reg, e, l2)) == RK_OK) st = add_to(b, &b->reg, reg);
   }
   if (st == RK_OK) st = m->n_cat == 1 ? (*out = xs[0], RK_OK) : rk_graph_concat(b->g, out, m->n_cat, xs, 1);
   if (st == RK_OK && !keep_fields) st = rk_graph_sum(b->g, out, *out, 1);   /* (B) */
@@ -326,7 +326,7 @@ static rk_status build_wide_n_deep(builder *b, int *logit) {
       int64_t shape[2] = {b->B, 1};
       RK_TRY(rk_graph_reshape(b->g, &r, e, 2, shape));
       RK_TRY(rk_graph_add(b->g, &wide, wide, r));
-      if (b->c->wnd_wide_l2_reg > 0) {
+      if (b->c->wnd_wide_l2_reg > 0 && m->train) {
         RK_TRY(rk_graph_embedding_l2(b->g, &reg, e, b->c->wnd_wide_l2_reg));
         RK_TRY(add_to(b, &b->reg, reg));
       }
@@ -450,9 +450,11 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
   if (st == RK_OK && m->train) {
     st = m->regression ? rk_graph_mse(m->g, &loss, m->logit, m->label, m->weight)
                        : rk_graph_bce_logits(m->g, &loss, m->logit, m->label, m->weight);
-    if (st == RK_OK && c->l2_reg > 0 && b.n_kernels > 0 &&
-        (st = rk_graph_l2(m->g, &reg, b.n_kernels, b.kernels, c->l2_reg)) == RK_OK)
-      st = add_to(&b, &b.reg, reg);
+    /* One l2 term per 16 parameters (an op holds at most that many). */
+    for (int k = 0; st == RK_OK && c->l2_reg > 0 && k < b.n_kernels; k += 16) {
+      int n = b.n_kernels - k < 16 ? b.n_kernels - k : 16;
+      if ((st = rk_graph_l2(m->g, &reg, n, b.kernels + k, c->l2_reg)) == RK_OK) st = add_to(&b, &b.reg, reg);
+    }
     for (int i = 0; st == RK_OK && c->embeddings_l2_reg > 0 && i < b.n_lookups; i++)
       if ((st = rk_graph_embedding_l2(m->g, &reg, b.lookups[i], c->embeddings_l2_reg)) == RK_OK)
         st = add_to(&b, &b.reg, reg);

@@ -693,7 +693,7 @@ expect_status $rc 2 "a CSV file read with --input_data_format parquet is a usage
 expect_contains "$err" "is not a .parquet file" "and says so"
 [ ! -e "$tmp/c5" ] && pass "nothing is left at the output path of a failed run" || fail "a failed run left $tmp/c5"
 for codec in snappy gzip lz4_raw uncompressed zstd; do
-  "$R" preprocess "${g[@]}" --data_path "$tmp/t3.csv" --output_path "$tmp/z" --compression $codec >/dev/null 2>&1
+  zerr=$("$R" preprocess "${g[@]}" --data_path "$tmp/t3.csv" --output_path "$tmp/z" --compression $codec 2>&1) || echo "  preprocess --compression $codec failed: $zerr"
   i=$("$R" inspect --stats false "$tmp/z/train")
   [ "$(echo "$i" | grep -o 'codec [a-z0-9_]*' | sort -u)" = "codec $codec" ] && pass "--compression $codec: every part uses $codec" \
     || fail "--compression $codec: $(echo "$i" | grep -o 'codec [a-z0-9_]*' | sort -u | tr '\n' ' ')"

@@ -1,0 +1,154 @@
+/*
+ * reckon/trainer.h: training runs of ranking models, and the model folder they leave.
+ *
+ *   rk_train        data (a folder of Parquet parts and its Merlin schema) -> a trained model,
+ *                   its eval metrics, logs (train_log.jsonl/.csv, DLLogger log.json, TensorBoard),
+ *                   report.html, checkpoints, and optionally a saved model folder
+ *   rk_model_save   model folder: model.json + weights.safetensors + schema + workflow copy
+ *   rk_model_load   the same folder back into a model
+ *   rk_evaluate     metrics of a model on a dataset
+ *   rk_predict      a model's predictions on a dataset, with chosen columns kept
+ *
+ * Batches reach the graph through a feed (src/train/feed.c): the model's columns are gathered
+ * into its inputs; a short last batch is padded with rows of weight 0 while the real rows'
+ * weights are scaled by (graph rows / real rows), so the loss is the mean over the real rows,
+ * as Keras computes it; in-batch negatives are extra rows built from the batch.
+ */
+#ifndef RECKON_TRAINER_H
+#define RECKON_TRAINER_H
+
+#include <jansson.h>
+
+#include "reckon/data.h"
+#include "reckon/models.h"
+#include "reckon/optim.h"
+#include "reckon/schema.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- feeding batches (src/train/feed.c) ---------------------------------------------------- */
+typedef struct {
+  const rk_ranking_model *m;
+  int64_t negatives;          /* in-batch negatives per row */
+  float positive_weight;      /* weight of label-1 rows of binary targets */
+  uint64_t seed;
+  bool *item_feature;         /* per categorical then continuous feature: tagged item / item_id */
+  int item_id;                /* categorical feature telling items apart (-1: all item features) */
+  int64_t *src, *item_src;    /* (graph rows): source rows; -1 = padding */
+  int64_t rows;               /* real rows in the last fill (positives and negatives) */
+  const rk_column **cols;     /* per feature: the batch column of the last fill */
+} rk_feed;
+
+/* The columns a model reads from data: its features (and the target when with_target), in the
+ * model's order. *names points into the model. */
+int rk_feed_columns(const rk_ranking_model *m, bool with_target, const char **names);
+/* negatives > 0 needs features tagged item or item_id in the schema. */
+rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
+                       float positive_weight, uint64_t seed);
+void rk_feed_free(rk_feed *f);
+/* Rows graph_rows / (1 + negatives) of data a graph of f's model takes per fill. */
+int64_t rk_feed_batch_rows(const rk_feed *f);
+/* Fill the graph's inputs from `batch` (at most rk_feed_batch_rows rows; columns found by name),
+ * `step` keys the choice of negatives. Ids beyond a table or a null target are errors naming the
+ * column. */
+rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step);
+
+/* ---- model folders (src/train/model_dir.c) ------------------------------------------------- */
+/* Writes <dir>/model.json, weights.safetensors, schema.pbtxt and .merlin/schema.json, and a copy
+ * of workflow_dir as <dir>/workflow (when not NULL), into a temporary folder renamed into place.
+ * extra: more keys for model.json ("flags", "training"), or NULL. */
+rk_status rk_model_save(const char *dir, const rk_ranking_model *m, const rk_schema *schema, const char *workflow_dir,
+                        const json_t *extra);
+typedef struct {
+  rk_ranking_model model;     /* a train graph of batch 1 owning the parameters */
+  rk_schema schema;
+  json_t *meta;               /* model.json */
+} rk_saved_model;
+rk_status rk_model_load(rk_saved_model *out, const char *dir);
+void rk_saved_model_free(rk_saved_model *s);
+/* Parameter values to and from a safetensors file (every parameter by name, shapes checked). */
+rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim *opt,
+                                 const char *const *meta_keys, const char *const *meta_values, int nmeta);
+rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim *opt);
+/* model.json's "model" object from a configuration, and back. */
+json_t *rk_ranking_config_to_json(const rk_ranking_config *c);
+rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label);
+/* Free what rk_ranking_config_from_json allocated (its lists). */
+void rk_ranking_config_free_lists(rk_ranking_config *c);
+
+/* ---- evaluation and prediction (src/train/evaluate.c) -------------------------------------- */
+typedef struct {
+  const char *path;           /* a Parquet file or folder */
+  int64_t batch_size;
+  int64_t negatives;          /* in-batch negatives (eval) */
+  float positive_weight;      /* for "loss" */
+  uint64_t seed;
+  bool keep_predictions;      /* fill prob/label for reports */
+} rk_eval_options;
+
+typedef struct {
+  json_t *metrics;            /* "loss", "auc", "prauc", "logloss", "precision", "recall",
+                                 "binary_accuracy" | "loss", "root_mean_squared_error", "mae" */
+  int64_t rows;
+  float *prob, *label;        /* when keep_predictions: (rows) each */
+} rk_eval_result;
+
+rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const rk_eval_options *o,
+                      rk_eval_result *out);
+void rk_eval_result_free(rk_eval_result *r);
+
+typedef struct {
+  const char *path;           /* data to predict on */
+  const char *output;         /* a file (.parquet, .csv, .tsv) or a folder (part_0.parquet) */
+  const char *format;         /* parquet|csv|tsv, or NULL: from the output's extension */
+  const char *const *keep;    /* columns copied next to the predictions */
+  int n_keep;
+  int64_t batch_size;
+} rk_predict_options;
+
+/* Writes `<target>/binary_output` (probabilities) or `<target>/regression_output`. */
+rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int64_t *rows);
+
+/* ---- training (src/train/trainer.c) -------------------------------------------------------- */
+typedef struct {
+  const char *train_path, *eval_path;       /* eval optional */
+  const char *output_path;                  /* logs, metrics.json, report.html, checkpoint/ */
+  const char *save_model_path;              /* NULL: not saved */
+  const char *workflow_path;                /* NULL: <train_path>/../workflow when it exists */
+  const char *load_model_path;              /* NULL, or a model folder whose weights start the run */
+  const char *const *tasks;                 /* target names, or the one item "all" */
+  int n_tasks;
+  const char *const *ignore_tasks;          /* left out of "all" */
+  int n_ignore_tasks;
+  rk_ranking_config model;
+  rk_optim_kind optimizer;
+  double lr, lr_decay_rate;                 /* decay 0: a constant rate */
+  int64_t lr_decay_steps;                   /* staircase: lr * rate^floor(step / steps) */
+  float positive_class_weight;
+  int64_t train_batch_size, eval_batch_size;
+  int64_t epochs;
+  int64_t steps_per_epoch;                  /* 0: every batch */
+  bool shuffle;
+  int64_t train_metrics_steps;              /* batch AUC etc. every N steps */
+  int64_t log_every;                        /* --metrics_log_frequency */
+  int64_t negatives_train, negatives_eval;
+  int64_t checkpoint_every;                 /* 0: none */
+  bool resume;
+  bool tensorboard;
+  const json_t *flags;                      /* every flag's value, for log.json and model.json */
+  /* prediction after training */
+  const char *predict_path, *predict_output_path, *predict_output_format;
+  const char *const *predict_keep;
+  int n_predict_keep;
+} rk_train_config;
+
+void rk_train_config_default(rk_train_config *c);
+/* *result: {"metrics": {...}, "samples_per_s": x, "steps": n, ...} (also in metrics.json). */
+rk_status rk_train(const rk_train_config *c, json_t **result);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RECKON_TRAINER_H */

@@ -1,0 +1,355 @@
+/*
+ * `reckon train`, `reckon evaluate`, `reckon predict`: the flags of Merlin's quick-start
+ * ranking_train_eval.py (its newer and older names), mapped onto rk_train (src/train/).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/commands.h"
+#include "reckon/trainer.h"
+
+#define MTL_NOTE "multi-task models are not available yet; single-task training does not use it"
+
+#define TRAIN_FLAGS(X)                                                                                               \
+  X(train_data_path,     STRING, NULL,   "DIR",  "training data: a folder of Parquet parts with its schema, as `reckon preprocess` writes train/") \
+  X(train_path,          ALIAS,  "train_data_path", NULL, NULL)                                                      \
+  X(eval_data_path,      STRING, NULL,   "DIR",  "evaluation data (same layout); evaluated after training")          \
+  X(eval_path,           ALIAS,  "eval_data_path", NULL, NULL)                                                       \
+  X(predict_data_path,   STRING, NULL,   "DIR",  "data to predict on after training (see --predict_output_path)")    \
+  X(predict,             BOOL,   "false", NULL,  "predict after training: on --predict_data_path, else on the eval data") \
+  X(predict_output_path, STRING, NULL,   "PATH", "predictions: a .parquet/.csv/.tsv file or a folder (default <output_path>/predictions)") \
+  X(predict_output_format, CHOICE, NULL, "parquet|csv|tsv", "format of the predictions (default: from the path, else parquet)") \
+  X(predict_output_keep_cols, LIST, "",  "C,...", "columns of the input copied next to the predictions")          \
+  X(output_path,         STRING, "./output/", "DIR", "logs, metrics.json, report.html and checkpoints")            \
+  X(save_model_path,     STRING, NULL,   "DIR",  "save the trained model: model.json, weights.safetensors, schema, workflow") \
+  X(save_trained_model_path, ALIAS, "save_model_path", NULL, NULL)                                                 \
+  X(load_model_path,     STRING, NULL,   "DIR",  "start from a saved model's weights (same architecture and schema)") \
+  X(workflow_path,       STRING, NULL,   "DIR",  "preprocessing workflow copied into the saved model (default <train_data_path>/../workflow when it exists)") \
+  X(tasks,               LIST,   "all",  "T,...", "targets to train: names from the schema, or all")               \
+  X(ignore_tasks,        LIST,   "",     "T,...", "targets left out of --tasks all")                               \
+  X(model,               STRING, "mlp",  "NAME", "mlp, dcn, dlrm, wide_n_deep or deepfm")                          \
+  X(mlp_layers,          LIST,   "128,64,32", "N,...", "units of the MLP layers (dlrm: the top MLP)")              \
+  X(activation,          CHOICE, "relu", "relu|tanh|sigmoid|linear", "activation of the MLP layers")               \
+  X(mlp_init,            STRING, "glorot_uniform", "INIT", "initialiser of MLP and cross kernels: glorot_uniform, glorot_normal, he_uniform, he_normal, uniform, normal, truncated_normal, zeros") \
+  X(dropout,             FLOAT,  "0.0",  "P",    "dropout after every MLP layer")                                   \
+  X(embeddings_dim,      INT,    "128",  "D",    "dlrm and deepfm: dimension of every embedding table")            \
+  X(embedding_sizes_multiplier, FLOAT, "2.0", "M", "other models: a table's dimension is ceil(cardinality^0.25 * M), rounded up to a multiple of 8") \
+  X(l2_reg,              FLOAT,  "1e-5", "L",    "L2 on MLP kernels and biases")                                    \
+  X(embeddings_l2_reg,   FLOAT,  "0.0",  "L",    "L2 on each distinct embedding row looked up in a batch")         \
+  X(stl_positive_class_weight, FLOAT, "1.0", "W", "weight of the positive examples in the loss (binary targets)")   \
+  X(dcn_interacted_layer_num, INT, "1",  "N",    "dcn: cross layers")                                               \
+  X(dlrm_top_input,      CHOICE, "dots_embeddings", "dots_embeddings|dots", "dlrm: what the top MLP reads besides the dot products (dots: only them, as the reference without continuous features)") \
+  X(wnd_hashed_cross_num_bins, INT, "10000", "N", "wide_n_deep: buckets of each hashed 2-way cross")              \
+  X(wnd_ignore_combinations, LIST, "",   "A:B,...", "wide_n_deep: crosses left out")                                \
+  X(wnd_wide_l2_reg,     FLOAT,  "1e-5", "L",    "wide_n_deep: L2 on the wide weights looked up")                  \
+  X(optimizer,           CHOICE, "adam", "adam|adagrad|sgd", "optimizer (Keras' constants; embedding tables are updated lazily)") \
+  X(lr,                  FLOAT,  "1e-4", "LR",   "learning rate")                                                   \
+  X(lr_decay_rate,       FLOAT,  "0.99", "R",    "staircase decay: lr * R^floor(step / --lr_decay_steps); 0 = constant") \
+  X(lr_decay_steps,      INT,    "100",  "N",    "steps per decay")                                                 \
+  X(train_batch_size,    INT,    "1024", "N",    "rows per training step")                                          \
+  X(eval_batch_size,     INT,    "1024", "N",    "rows per evaluation or prediction batch")                        \
+  X(epochs,              INT,    "1",    "N",    "passes over the training data")                                   \
+  X(train_steps_per_epoch, INT,  NULL,   "N",    "steps per epoch (default: every batch)")                          \
+  X(random_seed,         INT,    "42",   "S",    "seed of initialisation, shuffling, dropout and negatives")       \
+  X(shuffled_train,      BOOL,   "true", NULL,   "shuffle the training data each epoch (files, row groups and rows)") \
+  X(train_metrics_steps, INT,    "1",    "N",    "compute train metrics on every N-th step")                        \
+  X(metrics_log_frequency, INT,  "50",   "N",    "log a row every N steps")                                         \
+  X(in_batch_negatives_train, INT, "0",  "N",    "per training row, N negatives: its item features from another row of the batch, target 0") \
+  X(in_batch_negatives_eval, INT, "0",   "N",    "the same for evaluation")                                         \
+  X(log_to_tensorboard,  BOOL,   "false", NULL,  "write TensorBoard event files to <output_path>/tensorboard")      \
+  X(checkpoint_every_steps, INT, "0",    "N",    "write <output_path>/checkpoint every N steps (atomically)")      \
+  X(resume,              BOOL,   "false", NULL,  "continue from <output_path>/checkpoint")                          \
+  X(tasks_sample_space,  LIST,   "",     "C,...", MTL_NOTE)                                                         \
+  X(mtl_loss_weight_,    FAMILY, NULL,   "task", MTL_NOTE)                                                          \
+  X(mtl_pos_class_weight_, FAMILY, NULL, "task", MTL_NOTE)                                                          \
+  X(mmoe_num_mlp_experts, IGNORED, NULL, NULL,   MTL_NOTE)                                                          \
+  X(expert_mlp_layers,   IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
+  X(gate_dim,            IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
+  X(mtl_gates_softmax_temperature, IGNORED, NULL, NULL, MTL_NOTE)                                                   \
+  X(use_task_towers,     IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
+  X(tower_layers,        IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
+  X(cgc_num_task_experts, IGNORED, NULL, NULL,   MTL_NOTE)                                                          \
+  X(cgc_num_shared_experts, IGNORED, NULL, NULL, MTL_NOTE)                                                          \
+  X(ple_num_layers,      IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
+  X(log_to_wandb,        IGNORED, NULL,  NULL,   "reckon logs to train_log.jsonl/.csv, log.json and TensorBoard")  \
+  X(wandb_project,       IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
+  X(wandb_entity,        IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
+  X(wandb_exp_group,     IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
+  X(validation_steps,    IGNORED, NULL,  NULL,   "evaluation always reads the whole eval set")                     \
+  X(multihot_max_seq_length, IGNORED, NULL, NULL, "ranking models read single-valued features")
+
+typedef struct {
+  TRAIN_FLAGS(RK_FLAG_FIELD)
+} train_opts;
+#define RK_FLAG_STRUCT train_opts
+static const rk_flag train_flags[] = {TRAIN_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
+#undef RK_FLAG_STRUCT
+
+static const char *or_null(const char *s) { return s && *s ? s : NULL; }
+
+static void print_metrics(const json_t *metrics) {
+  const char *key;
+  json_t *v;
+  printf("eval:");
+  json_object_foreach((json_t *)metrics, key, v) {
+    if (json_is_real(v)) printf(" %s=%.6g", key, json_real_value(v));
+    else if (json_is_integer(v)) printf(" %s=%lld", key, (long long)json_integer_value(v));
+  }
+  printf("\n");
+}
+
+/* Drop empty items (trailing commas). */
+static int compact(rk_strlist *l) {
+  int w = 0;
+  for (int i = 0; i < l->n; i++)
+    if (l->items[i][0]) l->items[w++] = l->items[i];
+  return l->n = w;
+}
+
+static int run_train(const rk_flag_parse *parse, void *arg) {
+  train_opts *o = arg;
+  if (parse->npositional)
+    return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon train' takes no positional arguments (got '%s')", parse->positional[0]));
+  rk_train_config c;
+  rk_train_config_default(&c);
+  c.train_path = or_null(o->train_data_path);
+  c.eval_path = or_null(o->eval_data_path);
+  c.output_path = o->output_path;
+  c.save_model_path = or_null(o->save_model_path);
+  c.workflow_path = or_null(o->workflow_path);
+  c.load_model_path = or_null(o->load_model_path);
+  for (int i = 0; i < o->tasks_sample_space.n; i++)
+    if (o->tasks_sample_space.items[i][0])
+      return rk_cli_fail(rk_error(RK_EUNSUPPORTED, "--tasks_sample_space: " MTL_NOTE));
+  /* --tasks all minus --ignore_tasks is resolved against the schema by rk_train. */
+  compact(&o->tasks);
+  c.tasks = o->tasks.items;
+  c.n_tasks = o->tasks.n;
+  compact(&o->ignore_tasks);
+  c.ignore_tasks = o->ignore_tasks.items;
+  c.n_ignore_tasks = o->ignore_tasks.n;
+  const char *mtl[] = {"mmoe", "cgc", "ple"};
+  for (int i = 0; i < 3; i++)
+    if (strcmp(o->model, mtl[i]) == 0)
+      return rk_cli_fail(rk_error(RK_EUNSUPPORTED, "--model %s: " MTL_NOTE, o->model));
+  rk_status st = rk_model_kind_parse(o->model, &c.model.kind);
+  if (st == RK_OK) st = rk_act_parse(o->activation, &c.model.activation);
+  if (st == RK_OK) st = rk_init_kind_parse(o->mlp_init, &c.model.mlp_init);
+  if (st != RK_OK) return rk_cli_fail(st);
+  compact(&o->mlp_layers);
+  int64_t *layers = rk_calloc((size_t)o->mlp_layers.n + 1, sizeof *layers);
+  if (!layers) return rk_cli_fail(RK_ENOMEM);
+  for (int i = 0; i < o->mlp_layers.n; i++) {
+    char *end;
+    layers[i] = strtoll(o->mlp_layers.items[i], &end, 10);
+    if (*end || layers[i] <= 0) {
+      rk_free(layers);
+      return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%s' in --mlp_layers: expected positive whole numbers",
+                                  o->mlp_layers.items[i]));
+    }
+  }
+  c.model.mlp_layers = layers;
+  c.model.n_mlp_layers = o->mlp_layers.n;
+  c.model.dropout = (float)o->dropout;
+  c.model.embeddings_dim = o->embeddings_dim;
+  c.model.embedding_sizes_multiplier = o->embedding_sizes_multiplier;
+  c.model.dcn_layers = (int)o->dcn_interacted_layer_num;
+  c.model.dlrm_top_dots_only = strcmp(o->dlrm_top_input, "dots") == 0;
+  c.model.wnd_hashed_cross_num_bins = o->wnd_hashed_cross_num_bins;
+  compact(&o->wnd_ignore_combinations);
+  c.model.wnd_ignore = o->wnd_ignore_combinations.items;
+  c.model.n_wnd_ignore = o->wnd_ignore_combinations.n;
+  c.model.l2_reg = (float)o->l2_reg;
+  c.model.embeddings_l2_reg = (float)o->embeddings_l2_reg;
+  c.model.wnd_wide_l2_reg = (float)o->wnd_wide_l2_reg;
+  c.model.seed = (uint64_t)o->random_seed;
+  rk_optim_kind_parse(o->optimizer, &c.optimizer);
+  c.lr = o->lr;
+  c.lr_decay_rate = o->lr_decay_rate;
+  c.lr_decay_steps = o->lr_decay_steps;
+  c.positive_class_weight = (float)o->stl_positive_class_weight;
+  c.train_batch_size = o->train_batch_size;
+  c.eval_batch_size = o->eval_batch_size;
+  c.epochs = o->epochs;
+  c.steps_per_epoch = rk_flags_given(parse, "train_steps_per_epoch") ? o->train_steps_per_epoch : 0;
+  if (rk_flags_given(parse, "train_steps_per_epoch") && o->train_steps_per_epoch <= 0) {
+    rk_free(layers);
+    return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --train_steps_per_epoch: expected 1 or more",
+                                (long long)o->train_steps_per_epoch));
+  }
+  c.shuffle = o->shuffled_train;
+  c.train_metrics_steps = o->train_metrics_steps;
+  c.log_every = o->metrics_log_frequency;
+  c.negatives_train = o->in_batch_negatives_train;
+  c.negatives_eval = o->in_batch_negatives_eval;
+  c.checkpoint_every = o->checkpoint_every_steps;
+  c.resume = o->resume;
+  c.tensorboard = o->log_to_tensorboard;
+  c.predict_path = or_null(o->predict_data_path);
+  if (!c.predict_path && o->predict) c.predict_path = c.eval_path;
+  if (o->predict && !c.predict_path) {
+    rk_free(layers);
+    return rk_cli_fail(rk_error(RK_EUSAGE, "--predict needs --predict_data_path or --eval_data_path"));
+  }
+  c.predict_output_path = or_null(o->predict_output_path);
+  c.predict_output_format = or_null(o->predict_output_format);
+  compact(&o->predict_output_keep_cols);
+  c.predict_keep = o->predict_output_keep_cols.items;
+  c.n_predict_keep = o->predict_output_keep_cols.n;
+  json_t *flags = rk_flags_to_json(parse);
+  c.flags = flags;
+  json_t *result = NULL;
+  st = rk_train(&c, &result);
+  rk_free(layers);
+  json_decref(flags);
+  if (st != RK_OK) return rk_cli_fail(st);
+  if (!parse->globals.quiet) {
+    json_t *t = json_object_get(result, "train");
+    printf("trained %s on %s: %lld steps, %lld samples in %.2f s (%.0f samples/s)\n",
+           json_string_value(json_object_get(result, "model")), json_string_value(json_object_get(result, "task")),
+           (long long)json_integer_value(json_object_get(t, "steps")),
+           (long long)json_integer_value(json_object_get(t, "samples")), json_number_value(json_object_get(t, "seconds")),
+           json_number_value(json_object_get(t, "samples_per_s")));
+    json_t *m = json_object_get(result, "metrics");
+    if (json_object_size(m)) print_metrics(m);
+    printf("outputs in %s (metrics.json, train_log.jsonl, report.html)%s%s\n", c.output_path,
+           c.save_model_path ? "; model saved to " : "", c.save_model_path ? c.save_model_path : "");
+  }
+  json_decref(result);
+  return RK_EXIT_OK;
+}
+
+const rk_command rk_cmd_train = {
+    .name = "train",
+    .usage = "reckon train --train_data_path DIR [--eval_data_path DIR] --model NAME [flags]",
+    .summary = "train a ranking model (mlp, dcn, dlrm, wide_n_deep, deepfm) on preprocessed data",
+    .details =
+        "The flags are those of Merlin's quick-start `ranking_train_eval.py` (newer and older names), with its "
+        "defaults, so its commands run unchanged with `reckon train` in place of `python ranking_train_eval.py`. "
+        "The model is built from the schema beside the training data: one embedding table per categorical "
+        "feature, continuous features as scalars, the target named by `--tasks`.\n\n"
+        "Output under `--output_path`: `metrics.json` (final eval and training throughput), `train_log.jsonl` "
+        "and `train_log.csv` (a row per logged step), `log.json` (DLLogger lines), `tensorboard/` (with "
+        "`--log_to_tensorboard`), `report.html` (plots, ROC and calibration), and `checkpoint/` while a run "
+        "with `--checkpoint_every_steps` is under way. The same seed and data give bit-identical weights for "
+        "any `--threads`, and a run resumed with `--resume` ends where an uninterrupted one does. "
+        "See docs/train.md.",
+    .flags = train_flags,
+    .opts_size = sizeof(train_opts),
+    .run = run_train,
+};
+
+/* ---- evaluate and predict ---- */
+
+#define EVALUATE_FLAGS(X)                                                                                  \
+  X(load_model_path,   STRING, NULL,  "DIR", "the model folder (--save_model_path of reckon train)")       \
+  X(eval_data_path,    STRING, NULL,  "DIR", "data to evaluate on (Parquet parts with the model's columns)") \
+  X(eval_path,         ALIAS,  "eval_data_path", NULL, NULL)                                              \
+  X(eval_batch_size,   INT,    "1024", "N",  "rows per batch")                                             \
+  X(in_batch_negatives_eval, INT, "0", "N",  "per row, N negatives from other rows of the batch")          \
+  X(stl_positive_class_weight, FLOAT, NULL, "W", "positive weight in the reported loss (default: the training run's)") \
+  X(random_seed,       INT,    "42",  "S",   "seed of the negatives")                                       \
+  X(output_path,       STRING, NULL,  "DIR", "also write the metrics to <DIR>/metrics.json")
+
+typedef struct {
+  EVALUATE_FLAGS(RK_FLAG_FIELD)
+} evaluate_opts;
+#define RK_FLAG_STRUCT evaluate_opts
+static const rk_flag evaluate_flags[] = {EVALUATE_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
+#undef RK_FLAG_STRUCT
+
+static int run_evaluate(const rk_flag_parse *parse, void *arg) {
+  evaluate_opts *o = arg;
+  if (!o->load_model_path) return rk_cli_fail(rk_error(RK_EUSAGE, "--load_model_path is required"));
+  if (!o->eval_data_path) return rk_cli_fail(rk_error(RK_EUSAGE, "--eval_data_path is required"));
+  rk_saved_model sm;
+  rk_status st = rk_model_load(&sm, o->load_model_path);
+  if (st != RK_OK) return rk_cli_fail(st);
+  float pw = 1.0f;
+  json_t *saved = json_object_get(json_object_get(sm.meta, "flags"), "stl_positive_class_weight");
+  if (json_is_number(saved)) pw = (float)json_number_value(saved);
+  if (rk_flags_given(parse, "stl_positive_class_weight")) pw = (float)o->stl_positive_class_weight;
+  rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, pw,
+                        (uint64_t)o->random_seed, false};
+  rk_eval_result ev;
+  st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
+  if (st == RK_OK && o->output_path) {
+    st = rk_mkdir_p(o->output_path);
+    size_t n = strlen(o->output_path) + 16;
+    char *p = rk_malloc(n);
+    if (st == RK_OK && !p) st = RK_ENOMEM;
+    if (st == RK_OK) {
+      snprintf(p, n, "%s/metrics.json", o->output_path);
+      json_t *doc = json_pack("{ss sO}", "task", sm.model.target, "metrics", ev.metrics);
+      char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+      st = text ? rk_write_file_atomic(p, text, strlen(text)) : RK_ENOMEM;
+      free(text);
+      json_decref(doc);
+    }
+    rk_free(p);
+  }
+  if (st == RK_OK && !parse->globals.quiet) print_metrics(ev.metrics);
+  if (st == RK_OK) rk_eval_result_free(&ev);
+  rk_saved_model_free(&sm);
+  return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
+}
+
+const rk_command rk_cmd_evaluate = {
+    .name = "evaluate",
+    .usage = "reckon evaluate --load_model_path DIR --eval_data_path DIR [flags]",
+    .summary = "metrics of a saved model on a dataset",
+    .details = "Prints the metrics `reckon train` reports (loss, auc, prauc, logloss, precision, recall, "
+               "binary_accuracy; regression: loss, root_mean_squared_error, mae), computed exactly over every row.",
+    .flags = evaluate_flags,
+    .opts_size = sizeof(evaluate_opts),
+    .run = run_evaluate,
+};
+
+#define PREDICT_FLAGS(X)                                                                                   \
+  X(load_model_path,   STRING, NULL,  "DIR",  "the model folder (--save_model_path of reckon train)")      \
+  X(predict_data_path, STRING, NULL,  "DIR",  "data to predict on (Parquet parts with the model's features)") \
+  X(predict_output_path, STRING, NULL, "PATH", "a .parquet/.csv/.tsv file, or a folder (part_0.parquet)")   \
+  X(predict_output_format, CHOICE, NULL, "parquet|csv|tsv", "output format (default: from the path, else parquet)") \
+  X(predict_output_keep_cols, LIST, "", "C,...", "input columns copied next to the predictions")           \
+  X(eval_batch_size,   INT,    "1024", "N",   "rows per batch")
+
+typedef struct {
+  PREDICT_FLAGS(RK_FLAG_FIELD)
+} predict_opts;
+#define RK_FLAG_STRUCT predict_opts
+static const rk_flag predict_flags[] = {PREDICT_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
+#undef RK_FLAG_STRUCT
+
+static int run_predict(const rk_flag_parse *parse, void *arg) {
+  predict_opts *o = arg;
+  if (!o->load_model_path) return rk_cli_fail(rk_error(RK_EUSAGE, "--load_model_path is required"));
+  if (!o->predict_data_path) return rk_cli_fail(rk_error(RK_EUSAGE, "--predict_data_path is required"));
+  if (!o->predict_output_path) return rk_cli_fail(rk_error(RK_EUSAGE, "--predict_output_path is required"));
+  rk_saved_model sm;
+  rk_status st = rk_model_load(&sm, o->load_model_path);
+  if (st != RK_OK) return rk_cli_fail(st);
+  compact(&o->predict_output_keep_cols);
+  rk_predict_options po = {o->predict_data_path, o->predict_output_path, or_null(o->predict_output_format),
+                           o->predict_output_keep_cols.items, o->predict_output_keep_cols.n, o->eval_batch_size};
+  int64_t rows = 0;
+  st = rk_predict(&sm.model, &po, &rows);
+  if (st == RK_OK && !parse->globals.quiet)
+    printf("wrote %lld predictions of %s/%s to %s\n", (long long)rows, sm.model.target,
+           sm.model.regression ? "regression_output" : "binary_output", o->predict_output_path);
+  rk_saved_model_free(&sm);
+  return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
+}
+
+const rk_command rk_cmd_predict = {
+    .name = "predict",
+    .usage = "reckon predict --load_model_path DIR --predict_data_path DIR --predict_output_path PATH [flags]",
+    .summary = "a saved model's predictions on a dataset",
+    .details = "Writes one column, `<target>/binary_output` (probabilities) or `<target>/regression_output`, "
+               "in the input's row order, after the columns named by `--predict_output_keep_cols`.",
+    .flags = predict_flags,
+    .opts_size = sizeof(predict_opts),
+    .run = run_predict,
+};

@@ -1,0 +1,190 @@
+/*
+ * Batches into a ranking graph's inputs. Every graph row r takes its features from data row
+ * src[r] and, for in-batch negatives, its item features from data row item_src[r]; rows past
+ * the data are padding (id 0, zeros, weight 0). Real rows' weights are scaled by
+ * (graph rows / real rows) so a short batch's loss is still the mean over its real rows.
+ */
+#include <string.h>
+
+#include "reckon/trainer.h"
+
+int rk_feed_columns(const rk_ranking_model *m, bool with_target, const char **names) {
+  int n = 0;
+  for (int i = 0; i < m->n_cat; i++) names[n++] = m->cat_names[i];
+  for (int i = 0; i < m->n_cont; i++) names[n++] = m->cont_names[i];
+  if (with_target) names[n++] = m->target;
+  return n;
+}
+
+rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
+                       float positive_weight, uint64_t seed) {
+  memset(f, 0, sizeof *f);
+  f->m = m;
+  f->negatives = negatives;
+  f->positive_weight = positive_weight;
+  f->seed = seed;
+  f->item_id = -1;
+  int64_t B = rk_graph_batch(m->g);
+  if (negatives < 0) return rk_error(RK_EUSAGE, "in-batch negatives: %lld is negative", (long long)negatives);
+  if (B % (1 + negatives) != 0)
+    return rk_error(RK_EINVAL, "feed: graph batch %lld is not a multiple of 1 + %lld negatives", (long long)B,
+                    (long long)negatives);
+  int nf = m->n_cat + m->n_cont;
+  f->item_feature = rk_calloc((size_t)nf + 1, sizeof *f->item_feature);
+  f->src = rk_malloc((size_t)B * sizeof *f->src);
+  f->item_src = rk_malloc((size_t)B * sizeof *f->item_src);
+  f->cols = rk_calloc((size_t)(m->n_cat + m->n_cont) + 1, sizeof *f->cols);
+  if (!f->item_feature || !f->src || !f->item_src || !f->cols) {
+    rk_feed_free(f);
+    return RK_ENOMEM;
+  }
+  bool any = false;
+  for (int i = 0; i < nf; i++) {
+    const char *name = i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat];
+    const rk_schema_column *col = rk_schema_find(schema, name);
+    bool item = col && (rk_schema_column_has_tag(col, RK_TAG_ITEM) || rk_schema_column_has_tag(col, RK_TAG_ITEM_ID));
+    f->item_feature[i] = item;
+    any = any || item;
+    if (item && i < m->n_cat && f->item_id < 0 && rk_schema_column_has_tag(col, RK_TAG_ITEM_ID)) f->item_id = i;
+  }
+  if (negatives > 0 && !any) {
+    rk_feed_free(f);
+    return rk_error(RK_EUSAGE,
+                    "in-batch negatives need item features: no model feature is tagged 'item' or 'item_id' in the schema");
+  }
+  return RK_OK;
+}
+
+void rk_feed_free(rk_feed *f) {
+  rk_free(f->item_feature);
+  rk_free(f->src);
+  rk_free(f->item_src);
+  rk_free(f->cols);
+  memset(f, 0, sizeof *f);
+}
+
+int64_t rk_feed_batch_rows(const rk_feed *f) { return rk_graph_batch(f->m->g) / (1 + f->negatives); }
+
+/* dst[r] = column value at row src[r] as int64 (0 for padding and nulls). */
+static void gather_ids(int64_t *dst, const rk_column *c, const int64_t *src, int64_t B) {
+  for (int64_t r = 0; r < B; r++) {
+    int64_t s = src[r];
+    if (s < 0 || (c->validity && rk_column_is_null(c, s))) {
+      dst[r] = 0;
+      continue;
+    }
+    switch (c->type) {
+      case RK_COL_INT8: dst[r] = ((const int8_t *)c->values)[s]; break;
+      case RK_COL_INT16: dst[r] = ((const int16_t *)c->values)[s]; break;
+      case RK_COL_INT32: dst[r] = ((const int32_t *)c->values)[s]; break;
+      case RK_COL_INT64: dst[r] = ((const int64_t *)c->values)[s]; break;
+      default: dst[r] = rk_column_get_int(c, s); break;
+    }
+  }
+}
+
+/* dst[r * stride] = column value at row src[r] as float (0 for padding and nulls). */
+static void gather_f32(float *dst, int64_t stride, const rk_column *c, const int64_t *src, int64_t B) {
+  for (int64_t r = 0; r < B; r++) {
+    int64_t s = src[r];
+    float v = 0.0f;
+    if (s >= 0 && !(c->validity && rk_column_is_null(c, s))) {
+      if (c->type == RK_COL_FLOAT32) v = ((const float *)c->values)[s];
+      else v = (float)rk_column_get_double(c, s);
+    }
+    dst[r * stride] = v;
+  }
+}
+
+static rk_status find(const rk_batch *b, const char *name, const rk_column **out) {
+  int k = rk_batch_find(b, name);
+  if (k < 0) return rk_error(RK_ENOTFOUND, "the data has no column '%s', which the model reads", name);
+  const rk_column *c = &b->cols[k];
+  if (!rk_coltype_is_int(c->type) && !rk_coltype_is_float(c->type))
+    return rk_error(RK_EFORMAT, "column '%s' is %s; the model reads numbers", name, rk_coltype_name(c->type));
+  *out = c;
+  return RK_OK;
+}
+
+/* Whether data rows a and b hold the same item. */
+static bool same_item(const rk_feed *f, const rk_batch *b, const rk_column *const *cols, int64_t x, int64_t y) {
+  const rk_ranking_model *m = f->m;
+  int nf = m->n_cat + m->n_cont;
+  for (int i = 0; i < nf; i++) {
+    if (!f->item_feature[i] || (f->item_id >= 0 && i != f->item_id)) continue;
+    if (rk_column_get_double(cols[i], x) != rk_column_get_double(cols[i], y)) return false;
+  }
+  (void)b;
+  return true;
+}
+
+rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
+  const rk_ranking_model *m = f->m;
+  rk_graph *g = m->g;
+  int64_t B = rk_graph_batch(g), n = batch->nrows, per = rk_feed_batch_rows(f);
+  if (n > per) return rk_error(RK_EINVAL, "feed: %lld rows for a graph taking %lld", (long long)n, (long long)per);
+  int nf = m->n_cat + m->n_cont;
+  const rk_column **cols = f->cols;
+  for (int i = 0; i < nf; i++) RK_TRY(find(batch, i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat], &cols[i]));
+  const rk_column *target = NULL;
+  if (m->label != RK_NO_VALUE) RK_TRY(find(batch, m->target, &target));
+
+  /* Which data rows each graph row reads. */
+  for (int64_t r = 0; r < B; r++) f->src[r] = f->item_src[r] = r < n ? r : -1;
+  int64_t real = n;
+  if (f->negatives > 0 && n > 1) {
+    for (int64_t i = 0; i < n; i++) {
+      for (int64_t k = 0; k < f->negatives; k++) {
+        int64_t r = n + i * f->negatives + k, j = -1;
+        rk_rng rng;
+        rk_rng_init(&rng, f->seed ^ UINT64_C(0x6e6567), step);   /* "neg" */
+        rk_rng_seek(&rng, (uint64_t)(i * f->negatives + k) * 8);
+        for (int t = 0; t < 8 && j < 0; t++) {
+          int64_t c = (int64_t)rk_rng_below(&rng, (uint64_t)(n - 1));
+          if (c >= i) c++;                                    /* any row but i */
+          if (!same_item(f, batch, cols, i, c)) j = c;
+        }
+        f->src[r] = j < 0 ? -1 : i;   /* no other item found: this negative is padding */
+        f->item_src[r] = j;
+        real += j >= 0;
+      }
+    }
+  }
+
+  for (int i = 0; i < m->n_cat; i++) {
+    int64_t *ids = rk_graph_input_ids_data(g, m->cat_inputs[i]);
+    gather_ids(ids, cols[i], f->item_feature[i] ? f->item_src : f->src, B);
+    for (int64_t r = 0; r < B; r++)
+      if (ids[r] < 0 || ids[r] >= m->cardinality[i])
+        return rk_error(RK_ERANGE,
+                        "column '%s' holds id %lld, outside the model's table of %lld rows (the schema's int_domain "
+                        "max is %lld): was the data preprocessed with another workflow?",
+                        m->cat_names[i], (long long)ids[r], (long long)m->cardinality[i],
+                        (long long)m->cardinality[i] - 1);
+  }
+  if (m->n_cont) {
+    float *dense = rk_graph_input_f32(g, m->dense_input);
+    for (int i = 0; i < m->n_cont; i++)
+      gather_f32(dense + i, m->n_cont, cols[m->n_cat + i], f->item_feature[m->n_cat + i] ? f->item_src : f->src, B);
+  }
+  f->rows = real;
+  if (!target) return RK_OK;
+  float *y = rk_graph_input_f32(g, m->label), *w = rk_graph_input_f32(g, m->weight);
+  float scale = real > 0 ? (float)B / (float)real : 0.0f;
+  for (int64_t r = 0; r < B; r++) {
+    if (r >= n) {   /* negatives and padding */
+      y[r] = 0.0f;
+      w[r] = f->src[r] >= 0 ? scale : 0.0f;
+      continue;
+    }
+    if (rk_column_is_null(target, r))
+      return rk_error(RK_EFORMAT, "target '%s' is null in a row of the data; drop or fill such rows in preprocessing",
+                      m->target);
+    double v = rk_column_get_double(target, r);
+    if (!m->regression && v != 0.0 && v != 1.0)
+      return rk_error(RK_EFORMAT, "binary target '%s' holds %g; expected 0 or 1", m->target, v);
+    y[r] = (float)v;
+    w[r] = scale * (v == 1.0 && !m->regression ? f->positive_weight : 1.0f);
+  }
+  return RK_OK;
+}

@@ -1,0 +1,279 @@
+/*
+ * Model folders: everything serving or `reckon evaluate`/`predict` needs, in one place.
+ *   model.json            {"format": "reckon-model", "version": 1, "task", "regression",
+ *                          "model": {the architecture's flags}, "features": {...}, ...}
+ *   weights.safetensors   every parameter by name (tables whole), f32
+ *   schema.pbtxt, .merlin/schema.json   the training data's schema
+ *   workflow/             the preprocessing workflow the data came from, when known
+ * Checkpoints reuse the weights file, adding each optimizer slot as "<param>/<slot>".
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reckon/io.h"
+#include "reckon/trainer.h"
+
+static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh"};
+
+json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
+  json_t *layers = json_array(), *ignore = json_array();
+  for (int i = 0; i < c->n_mlp_layers; i++) json_array_append_new(layers, json_integer(c->mlp_layers[i]));
+  for (int i = 0; i < c->n_wnd_ignore; i++) json_array_append_new(ignore, json_string(c->wnd_ignore[i]));
+  return json_pack("{ss s:o ss ss sf sI sf sI sI s:o sf sf sf sI ss}", "model", rk_model_kind_name(c->kind),
+                   "mlp_layers", layers, "activation", act_names[c->activation], "mlp_init",
+                   rk_init_kind_name(c->mlp_init), "dropout", (double)c->dropout, "embeddings_dim",
+                   (json_int_t)c->embeddings_dim, "embedding_sizes_multiplier", c->embedding_sizes_multiplier,
+                   "dcn_interacted_layer_num", (json_int_t)c->dcn_layers, "wnd_hashed_cross_num_bins",
+                   (json_int_t)c->wnd_hashed_cross_num_bins, "wnd_ignore_combinations", ignore, "l2_reg",
+                   (double)c->l2_reg, "embeddings_l2_reg", (double)c->embeddings_l2_reg, "wnd_wide_l2_reg",
+                   (double)c->wnd_wide_l2_reg, "random_seed", (json_int_t)c->seed, "dlrm_top_input",
+                   c->dlrm_top_dots_only ? "dots" : "dots_embeddings");
+}
+
+rk_status rk_act_parse(const char *name, rk_act *out) {
+  for (int a = 0; a < 4; a++)
+    if (name && strcmp(name, act_names[a]) == 0) return *out = (rk_act)a, RK_OK;
+  return rk_error(RK_EUSAGE, "invalid value '%s' for --activation: expected relu, tanh, sigmoid or linear",
+                  name ? name : "");
+}
+
+void rk_ranking_config_free_lists(rk_ranking_config *c) {
+  rk_free((void *)c->mlp_layers);
+  for (int i = 0; c->wnd_ignore && i < c->n_wnd_ignore; i++) rk_free((void *)c->wnd_ignore[i]);
+  rk_free((void *)c->wnd_ignore);
+  c->mlp_layers = NULL;
+  c->wnd_ignore = NULL;
+  c->n_mlp_layers = c->n_wnd_ignore = 0;
+}
+
+rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label) {
+  rk_ranking_config_default(c);
+  c->mlp_layers = NULL;
+  c->n_mlp_layers = 0;
+  const char *kind = NULL, *act = NULL, *init = NULL, *top = NULL;
+  json_t *layers = NULL, *ignore = NULL;
+  double dropout = 0, mult = 0, l2 = 0, el2 = 0, wl2 = 0;
+  json_int_t dim = 0, dcn = 0, bins = 0, seed = 0;
+  json_error_t err;
+  if (json_unpack_ex((json_t *)j, &err, 0, "{ss so ss ss sF sI sF sI sI so sF sF sF sI ss}", "model", &kind,
+                     "mlp_layers", &layers, "activation", &act, "mlp_init", &init, "dropout", &dropout,
+                     "embeddings_dim", &dim, "embedding_sizes_multiplier", &mult, "dcn_interacted_layer_num", &dcn,
+                     "wnd_hashed_cross_num_bins", &bins, "wnd_ignore_combinations", &ignore, "l2_reg", &l2,
+                     "embeddings_l2_reg", &el2, "wnd_wide_l2_reg", &wl2, "random_seed", &seed, "dlrm_top_input",
+                     &top) != 0)
+    return rk_error(RK_EFORMAT, "%s: \"model\": %s", label, err.text);
+  RK_TRY(rk_model_kind_parse(kind, &c->kind));
+  RK_TRY(rk_act_parse(act, &c->activation));
+  RK_TRY(rk_init_kind_parse(init, &c->mlp_init));
+  if (!json_is_array(layers) || !json_is_array(ignore))
+    return rk_error(RK_EFORMAT, "%s: mlp_layers and wnd_ignore_combinations must be arrays", label);
+  int64_t *l = rk_calloc(json_array_size(layers) + 1, sizeof *l);
+  const char **ig = rk_calloc(json_array_size(ignore) + 1, sizeof *ig);
+  c->mlp_layers = l;
+  c->wnd_ignore = ig;
+  if (!l || !ig) return RK_ENOMEM;
+  size_t i;
+  json_t *v;
+  json_array_foreach(layers, i, v) {
+    if (!json_is_integer(v) || json_integer_value(v) <= 0)
+      return rk_error(RK_EFORMAT, "%s: mlp_layers[%zu] is not a positive integer", label, i);
+    l[c->n_mlp_layers++] = json_integer_value(v);
+  }
+  json_array_foreach(ignore, i, v) {
+    if (!json_is_string(v)) return rk_error(RK_EFORMAT, "%s: wnd_ignore_combinations[%zu] is not a string", label, i);
+    if (!(ig[c->n_wnd_ignore] = rk_strdup(json_string_value(v)))) return RK_ENOMEM;
+    c->n_wnd_ignore++;
+  }
+  c->dropout = (float)dropout;
+  c->embeddings_dim = dim;
+  c->embedding_sizes_multiplier = mult;
+  c->dcn_layers = (int)dcn;
+  c->wnd_hashed_cross_num_bins = bins;
+  c->l2_reg = (float)l2;
+  c->embeddings_l2_reg = (float)el2;
+  c->wnd_wide_l2_reg = (float)wl2;
+  c->seed = (uint64_t)seed;
+  c->dlrm_top_dots_only = strcmp(top, "dots") == 0;
+  return RK_OK;
+}
+
+/* ---- weights ---- */
+
+rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim *opt,
+                                 const char *const *meta_keys, const char *const *meta_values, int nmeta) {
+  int per = 1 + (opt ? opt->n_slots : 0), n = m->n_params * per;
+  rk_st_tensor *t = rk_calloc((size_t)n + 1, sizeof *t);
+  char **names = rk_calloc((size_t)n + 1, sizeof *names);
+  rk_status st = t && names ? RK_OK : RK_ENOMEM;
+  for (int i = 0; st == RK_OK && i < m->n_params; i++) {
+    const rk_param *p = m->params[i];
+    for (int s = 0; st == RK_OK && s < per; s++) {
+      rk_st_tensor *x = &t[i * per + s];
+      x->dtype = RK_DT_F32;
+      x->ndim = p->value.ndim;
+      x->shape = p->value.shape;
+      if (s == 0) {
+        x->name = p->name;
+        x->data = p->value.data;
+        continue;
+      }
+      /* The optimizer registered the parameters in this model's order (see rk_train). */
+      size_t len = strlen(p->name) + 32;
+      if (!(names[i * per + s] = rk_malloc(len))) {
+        st = RK_ENOMEM;
+        break;
+      }
+      snprintf(names[i * per + s], len, "%s/%s", p->name, rk_optim_slot_name(opt, s - 1));
+      x->name = names[i * per + s];
+      x->data = rk_optim_slot(opt, i, s - 1);
+    }
+  }
+  if (st == RK_OK) st = rk_safetensors_write(path, t, n, meta_keys, meta_values, nmeta);
+  for (int i = 0; names && i < n; i++) rk_free(names[i]);
+  rk_free(names);
+  rk_free(t);
+  return st;
+}
+
+static rk_status read_tensor(const rk_safetensors *f, const char *path, const char *name, const rk_tensor *like,
+                             float *dst) {
+  rk_st_tensor x;
+  RK_TRY(rk_safetensors_find(f, name, &x));
+  bool same = x.dtype == RK_DT_F32 && x.ndim == like->ndim;
+  for (int d = 0; same && d < x.ndim; d++) same = x.shape[d] == like->shape[d];
+  if (!same) {
+    char want[64] = "", got[64] = "";
+    for (int d = 0; d < like->ndim; d++)
+      snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "x" : "", (long long)like->shape[d]);
+    for (int d = 0; d < x.ndim; d++)
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)x.shape[d]);
+    return rk_error(RK_ESHAPE, "'%s': tensor '%s' is %s %s; the model expects F32 %s", path, name,
+                    x.dtype == RK_DT_F32 ? "F32" : "not", got, want);
+  }
+  memcpy(dst, x.data, (size_t)rk_tensor_numel(like) * sizeof(float));
+  return RK_OK;
+}
+
+rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim *opt) {
+  rk_safetensors *f;
+  RK_TRY(rk_safetensors_read(&f, path));
+  rk_status st = RK_OK;
+  char name[160];
+  for (int i = 0; st == RK_OK && i < m->n_params; i++) {
+    rk_param *p = m->params[i];
+    st = read_tensor(f, path, p->name, &p->value, p->value.data);
+    for (int s = 0; st == RK_OK && opt && s < opt->n_slots; s++) {
+      snprintf(name, sizeof name, "%s/%s", p->name, rk_optim_slot_name(opt, s));
+      st = read_tensor(f, path, name, &p->value, rk_optim_slot(opt, i, s));
+    }
+  }
+  rk_safetensors_free(f);
+  return st;
+}
+
+/* ---- the folder ---- */
+
+static json_t *features_json(const rk_ranking_model *m) {
+  json_t *cat = json_array(), *cont = json_array();
+  for (int i = 0; i < m->n_cat; i++)
+    json_array_append_new(cat, json_pack("{ss sI sI}", "name", m->cat_names[i], "cardinality",
+                                         (json_int_t)m->cardinality[i], "dim", (json_int_t)m->dims[i]));
+  for (int i = 0; i < m->n_cont; i++) json_array_append_new(cont, json_string(m->cont_names[i]));
+  return json_pack("{so so}", "categorical", cat, "continuous", cont);
+}
+
+static char *join(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *s = rk_malloc(n);
+  if (s) snprintf(s, n, "%s/%s", a, b);
+  return s;
+}
+
+rk_status rk_model_save(const char *dir, const rk_ranking_model *m, const rk_schema *schema, const char *workflow_dir,
+                        const json_t *extra) {
+  size_t n = strlen(dir) + 64;
+  char *tmp = rk_malloc(n), *path = NULL;
+  if (!tmp) return RK_ENOMEM;
+  snprintf(tmp, n, "%s.tmp-%ld", dir, (long)getpid());
+  rk_remove_tree(tmp);
+  rk_status st = rk_mkdir_p(tmp);
+  json_t *meta = json_pack("{ss si ss ss sb so so}", "format", "reckon-model", "version", 1, "reckon_version",
+                           rk_version(), "task", m->target, "regression", m->regression, "model",
+                           rk_ranking_config_to_json(&m->cfg), "features", features_json(m));
+  if (!meta) st = st == RK_OK ? RK_ENOMEM : st;
+  if (st == RK_OK && extra) json_object_update(meta, (json_t *)extra);
+  if (st == RK_OK && !(path = join(tmp, "model.json"))) st = RK_ENOMEM;
+  if (st == RK_OK) {
+    char *text = json_dumps(meta, JSON_INDENT(2) | JSON_SORT_KEYS);
+    st = text ? rk_write_file_atomic(path, text, strlen(text)) : RK_ENOMEM;
+    free(text);
+  }
+  rk_free(path);
+  path = NULL;
+  if (st == RK_OK && !(path = join(tmp, "weights.safetensors"))) st = RK_ENOMEM;
+  const char *keys[] = {"format"}, *vals[] = {"reckon"};
+  if (st == RK_OK) st = rk_model_write_weights(path, m, NULL, keys, vals, 1);
+  rk_free(path);
+  path = NULL;
+  if (st == RK_OK) st = rk_schema_write_dataset(schema, tmp);
+  if (st == RK_OK && workflow_dir) {
+    if (!(path = join(tmp, "workflow"))) st = RK_ENOMEM;
+    if (st == RK_OK) st = rk_copy_tree(workflow_dir, path);
+    rk_free(path);
+  }
+  if (st == RK_OK) st = rk_replace_dir(tmp, dir);
+  if (st != RK_OK) {
+    rk_status keep = st;
+    rk_remove_tree(tmp);
+    st = rk_error_context(keep, "cannot save the model to '%s'", dir);
+  }
+  json_decref(meta);
+  rk_free(tmp);
+  return st;
+}
+
+rk_status rk_model_load(rk_saved_model *out, const char *dir) {
+  memset(out, 0, sizeof *out);
+  rk_schema_init(&out->schema);
+  char *path = join(dir, "model.json");
+  if (!path) return RK_ENOMEM;
+  json_error_t err;
+  rk_status st = RK_OK;
+  out->meta = json_load_file(path, 0, &err);
+  if (!out->meta) {
+    struct stat sb;
+    st = stat(dir, &sb) != 0 ? rk_error(RK_ENOTFOUND, "no model at '%s': the folder does not exist", dir)
+                             : rk_error(RK_EFORMAT, "'%s' is not a reckon model folder: %s: %s", dir, path, err.text);
+  }
+  const char *format = NULL, *task = NULL;
+  int regression = 0;
+  json_t *model = NULL;
+  if (st == RK_OK && json_unpack_ex(out->meta, &err, 0, "{ss ss sb so}", "format", &format, "task", &task,
+                                    "regression", &regression, "model", &model) != 0)
+    st = rk_error(RK_EFORMAT, "'%s': %s", path, err.text);
+  if (st == RK_OK && strcmp(format, "reckon-model") != 0)
+    st = rk_error(RK_EFORMAT, "'%s': format is '%s', expected 'reckon-model'", path, format);
+  rk_ranking_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  if (st == RK_OK) st = rk_ranking_config_from_json(&cfg, model, path);
+  rk_schema_free(&out->schema);
+  if (st == RK_OK) st = rk_schema_read(&out->schema, dir);
+  if (st == RK_OK) st = rk_ranking_build(&out->model, &out->schema, task, regression, &cfg, 1);
+  rk_ranking_config_free_lists(&cfg);
+  rk_free(path);
+  path = NULL;
+  if (st == RK_OK && !(path = join(dir, "weights.safetensors"))) st = RK_ENOMEM;
+  if (st == RK_OK) st = rk_model_read_weights(path, &out->model, NULL);
+  rk_free(path);
+  if (st != RK_OK) rk_saved_model_free(out);
+  return st;
+}
+
+void rk_saved_model_free(rk_saved_model *s) {
+  rk_ranking_free(&s->model);
+  rk_schema_free(&s->schema);
+  json_decref(s->meta);
+  memset(s, 0, sizeof *s);
+}

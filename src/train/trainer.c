@@ -1,0 +1,599 @@
+/*
+ * The training run: schema -> model -> epochs of (feed, forward, backward, optimizer step) ->
+ * evaluation -> outputs. Everything a step does is a function of (seed, step), never of time or
+ * threads, so a run resumed from a checkpoint ends with the same bits as one never stopped.
+ *
+ * Outputs under --output_path: train_log.jsonl and train_log.csv (one row per logged step),
+ * log.json (DLLogger), tensorboard/ (with --log_to_tensorboard), metrics.json, report.html,
+ * checkpoint/ (with --checkpoint_every_steps; removed when the run completes).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reckon/metrics.h"
+#include "reckon/train.h"
+#include "reckon/trainer.h"
+
+void rk_train_config_default(rk_train_config *c) {
+  memset(c, 0, sizeof *c);
+  c->output_path = "./output/";
+  rk_ranking_config_default(&c->model);
+  c->optimizer = RK_OPTIM_ADAM;
+  c->lr = 1e-4;
+  c->lr_decay_rate = 0.99;
+  c->lr_decay_steps = 100;
+  c->positive_class_weight = 1.0f;
+  c->train_batch_size = c->eval_batch_size = 1024;
+  c->epochs = 1;
+  c->shuffle = true;
+  c->train_metrics_steps = 1;
+  c->log_every = 50;
+}
+
+static json_t *number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static char *path_in(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *s = rk_malloc(n);
+  if (s) snprintf(s, n, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+  return s;
+}
+
+static bool is_dir(const char *p) {
+  struct stat sb;
+  return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* ---- the task ---- */
+
+static rk_status pick_task(const rk_train_config *c, const rk_schema *s, const char **task, bool *regression) {
+  const char *targets[64];
+  int nt = 0;
+  for (int i = 0; i < s->n_cols && nt < 64; i++) {
+    if (!rk_schema_column_has_tag(&s->cols[i], RK_TAG_TARGET)) continue;
+    bool ignored = false;
+    for (int k = 0; k < c->n_ignore_tasks; k++) ignored = ignored || strcmp(c->ignore_tasks[k], s->cols[i].name) == 0;
+    if (!ignored) targets[nt++] = s->cols[i].name;
+  }
+  bool all = c->n_tasks == 0 || (c->n_tasks == 1 && strcmp(c->tasks[0], "all") == 0);
+  int n = all ? nt : c->n_tasks;
+  if (all && nt == 0)
+    return rk_error(RK_EUSAGE, "--tasks all: the schema has no column tagged 'target'%s",
+                    c->n_ignore_tasks ? " besides those of --ignore_tasks" : "");
+  for (int k = 0; !all && k < c->n_tasks; k++) {
+    const rk_schema_column *col = rk_schema_find(s, c->tasks[k]);
+    if (!col || !rk_schema_column_has_tag(col, RK_TAG_TARGET)) {
+      char list[512] = "";
+      for (int i = 0; i < nt; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", targets[i]);
+      return rk_error(RK_EUSAGE, "--tasks names '%s', which is not a target in the schema (targets: %s)", c->tasks[k],
+                      nt ? list : "none");
+    }
+  }
+  if (n > 1)
+    return rk_error(RK_EUNSUPPORTED,
+                    "multi-task training is not available yet: %s %d tasks; train one, e.g. --tasks %s",
+                    all ? "--tasks all selects" : "--tasks names", n, all ? targets[0] : c->tasks[0]);
+  *task = all ? targets[0] : c->tasks[0];
+  const rk_schema_column *col = rk_schema_find(s, *task);
+  *regression = rk_schema_column_has_tag(col, RK_TAG_REGRESSION);
+  return RK_OK;
+}
+
+/* ---- logs ---- */
+
+typedef struct {
+  FILE *jsonl, *csv;
+  rk_dllogger *dll;
+  rk_tb_writer *tb;
+  json_t *history;           /* every logged row, for checkpoints and the report */
+  bool regression;
+} run_logs;
+
+static const char *const binary_cols[] = {"auc", "prauc", "logloss", "precision", "recall", "binary_accuracy"};
+static const char *const regression_cols[] = {"root_mean_squared_error", "mae"};
+
+static void csv_header(run_logs *l) {
+  fprintf(l->csv, "step,epoch,loss,regularization_loss,lr,samples_per_s");
+  const char *const *cols = l->regression ? regression_cols : binary_cols;
+  int n = l->regression ? 2 : 6;
+  for (int i = 0; i < n; i++) fprintf(l->csv, ",%s", cols[i]);
+  fputc('\n', l->csv);
+}
+
+static rk_status log_row(run_logs *l, const json_t *row, bool keep) {
+  char *text = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+  if (!text) return RK_ENOMEM;
+  fprintf(l->jsonl, "%s\n", text);
+  free(text);
+  const char *fixed[] = {"step", "epoch", "loss", "regularization_loss", "lr", "samples_per_s"};
+  const char *const *cols = l->regression ? regression_cols : binary_cols;
+  int n = l->regression ? 2 : 6;
+  for (int i = 0; i < 6 + n; i++) {
+    json_t *v = json_object_get(row, i < 6 ? fixed[i] : cols[i - 6]);
+    if (i) fputc(',', l->csv);
+    if (json_is_integer(v)) fprintf(l->csv, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) fprintf(l->csv, "%.9g", json_real_value(v));
+  }
+  fputc('\n', l->csv);
+  fflush(l->jsonl);
+  fflush(l->csv);
+  json_int_t step = json_integer_value(json_object_get(row, "step"));
+  json_t *dstep = json_pack("[II]", json_integer_value(json_object_get(row, "epoch")), step);
+  json_t *data = json_deep_copy(row);
+  json_object_del(data, "step");
+  json_object_del(data, "epoch");
+  rk_status st = dstep && data ? rk_dllogger_log(l->dll, dstep, data) : RK_ENOMEM;
+  json_decref(dstep);
+  json_decref(data);
+  const char *key;
+  json_t *v;
+  char tag[96];
+  json_object_foreach((json_t *)row, key, v) {
+    if (!l->tb || st != RK_OK || !json_is_real(v)) continue;
+    snprintf(tag, sizeof tag, "train/%s", key);
+    st = rk_tb_scalar(l->tb, tag, step, (float)json_real_value(v));
+  }
+  if (st == RK_OK && l->tb) st = rk_tb_flush(l->tb);
+  if (st == RK_OK && keep) json_array_append(l->history, (json_t *)row);
+  return st;
+}
+
+static rk_status open_logs(run_logs *l, const rk_train_config *c, const json_t *history) {
+  char *p;
+  rk_status st = RK_OK;
+  if (!(l->history = json_array())) return RK_ENOMEM;
+  if (!(p = path_in(c->output_path, "train_log.jsonl"))) return RK_ENOMEM;
+  if (!(l->jsonl = fopen(p, "w"))) st = rk_error(RK_EIO, "cannot create '%s'", p);
+  rk_free(p);
+  if (st == RK_OK && !(p = path_in(c->output_path, "train_log.csv"))) st = RK_ENOMEM;
+  if (st == RK_OK && !(l->csv = fopen(p, "w"))) st = rk_error(RK_EIO, "cannot create '%s'", p);
+  if (st == RK_OK) rk_free(p);
+  if (st == RK_OK && !(p = path_in(c->output_path, "log.json"))) st = RK_ENOMEM;
+  if (st == RK_OK) {
+    st = rk_dllogger_open(&l->dll, p);
+    rk_free(p);
+  }
+  if (st == RK_OK && c->flags) st = rk_dllogger_parameters(l->dll, c->flags);
+  if (st == RK_OK && c->tensorboard) {
+    if (!(p = path_in(c->output_path, "tensorboard"))) return RK_ENOMEM;
+    st = rk_tb_open(&l->tb, p);
+    rk_free(p);
+  }
+  if (st != RK_OK) return st;
+  csv_header(l);
+  /* A resumed run: the rows logged before the checkpoint, again. */
+  size_t i;
+  json_t *row;
+  json_array_foreach((json_t *)history, i, row) RK_TRY(log_row(l, row, true));
+  return RK_OK;
+}
+
+static void close_logs(run_logs *l) {
+  if (l->jsonl) fclose(l->jsonl);
+  if (l->csv) fclose(l->csv);
+  if (l->dll) rk_dllogger_close(l->dll);
+  if (l->tb) rk_tb_close(l->tb);
+  json_decref(l->history);
+  memset(l, 0, sizeof *l);
+}
+
+/* ---- checkpoints ---- */
+
+typedef struct {
+  int64_t step, epoch, batch, samples;
+  double seconds;
+} progress_state;
+
+/* What a checkpoint must agree with to be resumed: the flags that shape the run. */
+static json_t *fingerprint(const rk_train_config *c, const char *task) {
+  return json_pack("{ss so ss sf sf sI sI sI sI sI sb sf}", "task", task, "model",
+                   rk_ranking_config_to_json(&c->model), "optimizer", rk_optim_kind_name(c->optimizer), "lr", c->lr,
+                   "lr_decay_rate", c->lr_decay_rate, "lr_decay_steps", (json_int_t)c->lr_decay_steps,
+                   "train_batch_size", (json_int_t)c->train_batch_size, "epochs", (json_int_t)c->epochs,
+                   "steps_per_epoch", (json_int_t)c->steps_per_epoch, "negatives", (json_int_t)c->negatives_train,
+                   "shuffle", c->shuffle, "positive_class_weight", (double)c->positive_class_weight);
+}
+
+static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_model *m, const rk_optim *opt,
+                                 const progress_state *ps, const run_logs *logs, const char *task) {
+  char *dir = path_in(c->output_path, "checkpoint"), *tmp = NULL, *w = NULL, *sp = NULL;
+  rk_status st = dir ? RK_OK : RK_ENOMEM;
+  if (st == RK_OK && !(tmp = path_in(c->output_path, ".checkpoint.tmp"))) st = RK_ENOMEM;
+  if (st == RK_OK) {
+    rk_remove_tree(tmp);
+    st = rk_mkdir_p(tmp);
+  }
+  if (st == RK_OK && !(w = path_in(tmp, "weights.safetensors"))) st = RK_ENOMEM;
+  if (st == RK_OK) st = rk_model_write_weights(w, m, opt, NULL, NULL, 0);
+  json_t *state = NULL;
+  if (st == RK_OK) {
+    state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch", (json_int_t)ps->epoch,
+                      "batch", (json_int_t)ps->batch, "samples", (json_int_t)ps->samples, "optimizer_step",
+                      (json_int_t)opt->step, "seconds", ps->seconds, "run", fingerprint(c, task), "history",
+                      logs->history);
+    if (!state || !(sp = path_in(tmp, "state.json"))) st = RK_ENOMEM;
+  }
+  if (st == RK_OK) {
+    char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
+    st = text ? rk_write_file_atomic(sp, text, strlen(text)) : RK_ENOMEM;
+    free(text);
+  }
+  if (st == RK_OK) st = rk_replace_dir(tmp, dir);
+  json_decref(state);
+  rk_free(dir);
+  rk_free(tmp);
+  rk_free(w);
+  rk_free(sp);
+  return st;
+}
+
+/* Restore from <output>/checkpoint when it exists (else leave everything at the start). */
+static rk_status load_checkpoint(const rk_train_config *c, rk_ranking_model *m, rk_optim *opt, progress_state *ps,
+                                 json_t **history, const char *task, bool *resumed) {
+  *resumed = false;
+  char *dir = path_in(c->output_path, "checkpoint");
+  if (!dir) return RK_ENOMEM;
+  char *sp = path_in(dir, "state.json"), *w = path_in(dir, "weights.safetensors");
+  rk_status st = sp && w ? RK_OK : RK_ENOMEM;
+  json_t *state = NULL, *fp = NULL;
+  if (st == RK_OK && access(sp, F_OK) != 0) {
+    rk_info("--resume: no checkpoint in '%s'; starting from the beginning", dir);
+    goto done;
+  }
+  json_error_t err;
+  if (st == RK_OK && !(state = json_load_file(sp, 0, &err)))
+    st = rk_error(RK_EFORMAT, "cannot read the checkpoint '%s': %s", sp, err.text);
+  json_int_t step = 0, epoch = 0, batch = 0, samples = 0, ostep = 0;
+  double secs = 0;
+  json_t *run = NULL, *hist = NULL;
+  if (st == RK_OK && json_unpack_ex(state, &err, 0, "{sI sI sI sI sI sF so so}", "step", &step, "epoch", &epoch,
+                                    "batch", &batch, "samples", &samples, "optimizer_step", &ostep, "seconds", &secs,
+                                    "run", &run, "history", &hist) != 0)
+    st = rk_error(RK_EFORMAT, "'%s': %s", sp, err.text);
+  if (st == RK_OK && !(fp = fingerprint(c, task))) st = RK_ENOMEM;
+  if (st == RK_OK && !json_equal(fp, run))
+    st = rk_error(RK_EUSAGE,
+                  "the checkpoint in '%s' was made by a run with other flags (model, task, optimizer, batch size, "
+                  "epochs or steps); rerun with those flags, or without --resume to start over",
+                  dir);
+  if (st == RK_OK) st = rk_model_read_weights(w, m, opt);
+  if (st == RK_OK) {
+    opt->step = ostep;
+    ps->step = step;
+    ps->epoch = epoch;
+    ps->batch = batch;
+    ps->samples = samples;
+    ps->seconds = secs;
+    *history = json_incref(hist);
+    *resumed = true;
+  }
+done:
+  json_decref(state);
+  json_decref(fp);
+  rk_free(dir);
+  rk_free(sp);
+  rk_free(w);
+  return st;
+}
+
+/* ---- the run ---- */
+
+typedef struct {
+  const rk_train_config *c;
+  rk_schema schema;
+  const char *task;
+  bool regression;
+  rk_ranking_model m;
+  rk_optim opt;
+  rk_lr_schedule sched;
+  rk_feed feed;
+  rk_loader *loader;
+  run_logs logs;
+  rk_binary_metrics *window_metrics;    /* train metrics since the last log row */
+  rk_regression_metrics window_reg;
+  float *prob, *label;                  /* (graph rows) */
+} run;
+
+static void free_run(run *r) {
+  if (r->loader) rk_loader_close(r->loader);
+  rk_feed_free(&r->feed);
+  rk_optim_free(&r->opt);
+  rk_ranking_free(&r->m);
+  rk_schema_free(&r->schema);
+  close_logs(&r->logs);
+  rk_binary_metrics_free(r->window_metrics);
+  rk_free(r->prob);
+  rk_free(r->label);
+}
+
+static rk_status setup(run *r) {
+  const rk_train_config *c = r->c;
+  if (!c->train_path) return rk_error(RK_EUSAGE, "--train_data_path (or --train_path) is required");
+  if (c->train_batch_size <= 0 || c->eval_batch_size <= 0)
+    return rk_error(RK_EUSAGE, "--train_batch_size and --eval_batch_size must be at least 1");
+  if (c->epochs < 0) return rk_error(RK_EUSAGE, "--epochs must be 0 or more");
+  if (c->negatives_train < 0 || c->negatives_eval < 0)
+    return rk_error(RK_EUSAGE, "--in_batch_negatives_train and --in_batch_negatives_eval must be 0 or more");
+  if (c->lr <= 0 || !isfinite(c->lr)) return rk_error(RK_EUSAGE, "--lr must be a positive number");
+  rk_status st = rk_schema_read(&r->schema, c->train_path);
+  if (st != RK_OK)
+    return rk_error_context(st, "cannot read the schema of the training data '%s' (reckon preprocess writes "
+                                "schema.pbtxt and .merlin/schema.json beside the Parquet parts)", c->train_path);
+  RK_TRY(pick_task(c, &r->schema, &r->task, &r->regression));
+  RK_TRY(rk_ranking_build(&r->m, &r->schema, r->task, r->regression, &c->model,
+                          c->train_batch_size * (1 + c->negatives_train)));
+  if (c->load_model_path) {
+    char *w = path_in(c->load_model_path, "weights.safetensors");
+    if (!w) return RK_ENOMEM;
+    st = rk_model_read_weights(w, &r->m, NULL);
+    rk_free(w);
+    if (st != RK_OK) return rk_error_context(st, "--load_model_path '%s'", c->load_model_path);
+  }
+  RK_TRY(rk_feed_init(&r->feed, &r->m, &r->schema, c->negatives_train, c->positive_class_weight, c->model.seed));
+  rk_optim_config oc;
+  rk_optim_config_default(&oc, c->optimizer, (float)c->lr);
+  RK_TRY(rk_optim_init(&r->opt, &oc, r->m.params, r->m.n_params));
+  memset(&r->sched, 0, sizeof r->sched);
+  r->sched.kind = RK_LR_CONSTANT;
+  if (c->lr_decay_rate > 0 && c->lr_decay_steps > 0 && c->lr_decay_rate != 1.0) {
+    r->sched.kind = RK_LR_EXPONENTIAL;
+    r->sched.decay_rate = c->lr_decay_rate;
+    r->sched.decay_steps = c->lr_decay_steps;
+    r->sched.staircase = true;
+  }
+  RK_TRY(rk_lr_schedule_check(&r->sched));
+  const char **cols = rk_calloc((size_t)(r->m.n_cat + r->m.n_cont) + 2, sizeof *cols);
+  if (!cols) return RK_ENOMEM;
+  rk_loader_options lo;
+  rk_loader_options_default(&lo);
+  lo.path = c->train_path;
+  lo.columns = cols;
+  lo.ncolumns = rk_feed_columns(&r->m, true, cols);
+  lo.batch_size = c->train_batch_size;
+  lo.shuffle = c->shuffle;
+  lo.seed = c->model.seed;
+  st = rk_loader_open(&r->loader, &lo);
+  rk_free(cols);
+  RK_TRY(st);
+  int64_t B = rk_graph_batch(r->m.g);
+  if (!(r->prob = rk_malloc((size_t)B * sizeof(float))) || !(r->label = rk_malloc((size_t)B * sizeof(float))))
+    return RK_ENOMEM;
+  if (!r->regression) RK_TRY(rk_binary_metrics_create(&r->window_metrics));
+  rk_regression_metrics_reset(&r->window_reg);
+  return rk_mkdir_p(c->output_path);
+}
+
+/* The train metrics of this step's real rows join the window's. */
+static rk_status add_train_metrics(run *r) {
+  const float *z = rk_graph_value_f32(r->m.g, r->m.logit);
+  const float *y = rk_graph_input_f32(r->m.g, r->m.label);
+  int64_t B = rk_graph_batch(r->m.g), n = 0;
+  for (int64_t i = 0; i < B; i++) {
+    if (r->feed.src[i] < 0) continue;
+    r->prob[n] = r->regression ? z[i] : 1.0f / (1.0f + expf(-z[i]));
+    r->label[n++] = y[i];
+  }
+  if (r->regression) {
+    rk_regression_metrics_add(&r->window_reg, r->prob, r->label, NULL, n);
+    return RK_OK;
+  }
+  return rk_binary_metrics_add(r->window_metrics, r->prob, r->label, NULL, n);
+}
+
+static rk_status window_row(run *r, json_t *row) {
+  if (r->regression) {
+    if (r->window_reg.count) {
+      json_object_set_new(row, "root_mean_squared_error", number(rk_regression_rmse(&r->window_reg)));
+      json_object_set_new(row, "mae", number(rk_regression_mae(&r->window_reg)));
+    }
+    rk_regression_metrics_reset(&r->window_reg);
+    return RK_OK;
+  }
+  rk_binary_result b;
+  rk_status st = rk_binary_metrics_compute(r->window_metrics, &b);
+  if (st == RK_OK && b.count > 0) {
+    json_object_set_new(row, "auc", number(b.auc));
+    json_object_set_new(row, "prauc", number(b.prauc));
+    json_object_set_new(row, "logloss", number(b.logloss));
+    json_object_set_new(row, "precision", number(b.precision));
+    json_object_set_new(row, "recall", number(b.recall));
+    json_object_set_new(row, "binary_accuracy", number(b.accuracy));
+  }
+  rk_binary_metrics_reset(r->window_metrics);
+  return st;
+}
+
+static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double *last_loss) {
+  const rk_train_config *c = r->c;
+  int64_t per_epoch = rk_loader_num_batches(r->loader);
+  if (c->steps_per_epoch > 0 && c->steps_per_epoch < per_epoch) per_epoch = c->steps_per_epoch;
+  rk_batch batch = {0};
+  rk_status st = RK_OK;
+  double window_loss = 0, t_window = rk_now(), t_start = rk_now() - ps->seconds;
+  int64_t window_steps = 0, window_samples = 0;
+  char label[64];
+  for (; st == RK_OK && ps->epoch < c->epochs; ps->epoch++, ps->batch = 0) {
+    if ((st = rk_loader_start_epoch(r->loader, ps->epoch)) != RK_OK) break;
+    for (int64_t k = 0; st == RK_OK && k < ps->batch; k++) st = rk_loader_next(r->loader, &batch);   /* resumed */
+    rk_progress progress;
+    snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ps->epoch + 1, (long long)c->epochs);
+    rk_progress_begin(&progress, label, (double)per_epoch, "steps");
+    rk_progress_update(&progress, (double)ps->batch);
+    while (st == RK_OK && ps->batch < per_epoch) {
+      if ((st = rk_loader_next(r->loader, &batch)) != RK_OK || batch.nrows == 0) break;
+      if ((st = rk_feed_fill(&r->feed, &batch, (uint64_t)ps->step)) != RK_OK) break;
+      rk_graph_set_step(r->m.g, (uint64_t)ps->step);   /* dropout masks follow the step, also after a resume */
+      if ((st = rk_graph_forward(r->m.g, RK_TRAIN)) != RK_OK) break;
+      double loss = rk_graph_value_f32(r->m.g, r->m.loss)[0];
+      if (!isfinite(loss)) {
+        st = rk_error(RK_ERANGE, "the loss is %g at step %lld: lower --lr or check the data", loss, (long long)ps->step);
+        break;
+      }
+      *last_reg = r->m.reg != RK_NO_VALUE ? rk_graph_value_f32(r->m.g, r->m.reg)[0] : 0.0;
+      *last_loss = loss;
+      if (c->train_metrics_steps > 0 && ps->step % c->train_metrics_steps == 0 && (st = add_train_metrics(r)) != RK_OK)
+        break;
+      if ((st = rk_graph_backward(r->m.g)) != RK_OK) break;
+      if ((st = rk_optim_step(&r->opt, rk_lr_schedule_factor(&r->sched, ps->step))) != RK_OK) break;
+      rk_graph_zero_grad(r->m.g);
+      ps->step++;
+      ps->batch++;
+      ps->samples += batch.nrows;
+      window_loss += loss;
+      window_steps++;
+      window_samples += batch.nrows;
+      bool last = ps->batch == per_epoch && ps->epoch == c->epochs - 1;
+      if ((c->log_every > 0 && ps->step % c->log_every == 0) || last) {
+        double now = rk_now();
+        json_t *row = json_pack("{sI sI so so so so}", "step", (json_int_t)ps->step, "epoch", (json_int_t)ps->epoch,
+                                "loss", number(window_loss / (double)window_steps), "regularization_loss",
+                                number(*last_reg), "lr",
+                                number(c->lr * rk_lr_schedule_factor(&r->sched, ps->step - 1)), "samples_per_s",
+                                number(now > t_window ? (double)window_samples / (now - t_window) : 0));
+        if (!row) st = RK_ENOMEM;
+        if (st == RK_OK) st = window_row(r, row);
+        if (st == RK_OK) st = log_row(&r->logs, row, true);
+        json_decref(row);
+        window_loss = 0;
+        window_steps = window_samples = 0;
+        t_window = now;
+      }
+      snprintf(progress.note, sizeof progress.note, "loss %.4f", loss);
+      rk_progress_update(&progress, (double)ps->batch);
+      if (st == RK_OK && c->checkpoint_every > 0 && ps->step % c->checkpoint_every == 0) {
+        ps->seconds = rk_now() - t_start;
+        progress_state at = *ps;
+        if (ps->batch == per_epoch) at.epoch++, at.batch = 0;
+        st = save_checkpoint(c, &r->m, &r->opt, &at, &r->logs, r->task);
+      }
+    }
+    rk_progress_end(&progress);
+  }
+  ps->seconds = rk_now() - t_start;
+  rk_batch_free(&batch);
+  return st;
+}
+
+static const char *workflow_dir(const rk_train_config *c, char *buf, size_t size) {
+  if (c->workflow_path) return c->workflow_path;
+  snprintf(buf, size, "%s/../workflow", c->train_path);
+  return is_dir(buf) ? buf : NULL;
+}
+
+static rk_status write_json(const char *dir, const char *name, const json_t *j) {
+  char *p = path_in(dir, name);
+  if (!p) return RK_ENOMEM;
+  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+  rk_status st = text ? rk_write_file_atomic(p, text, strlen(text)) : RK_ENOMEM;
+  free(text);
+  rk_free(p);
+  return st;
+}
+
+static rk_status finish(run *r, const progress_state *ps, double last_reg, double last_loss, json_t **result) {
+  const rk_train_config *c = r->c;
+  rk_status st = RK_OK;
+  rk_eval_result ev;
+  memset(&ev, 0, sizeof ev);
+  json_t *metrics = NULL;
+  if (c->eval_path) {
+    rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, c->positive_class_weight,
+                          c->model.seed, true};
+    if ((st = rk_evaluate(&r->m, &r->schema, &eo, &ev)) != RK_OK) return st;
+    metrics = json_incref(ev.metrics);
+    json_object_set_new(metrics, "regularization_loss", number(last_reg));
+    json_t *l = json_object_get(metrics, "loss");
+    if (json_is_real(l)) json_real_set(l, json_real_value(l) + last_reg);   /* Keras' loss includes the terms */
+  }
+  double sps = ps->seconds > 0 ? (double)ps->samples / ps->seconds : 0;
+  if (!metrics && !(metrics = json_object())) return RK_ENOMEM;
+  json_t *out = json_pack("{ss ss s:O s{sI sI sI so so so so}}", "task", r->task, "model",
+                          rk_model_kind_name(c->model.kind), "metrics", metrics, "train",
+                          "steps", (json_int_t)ps->step, "epochs", (json_int_t)ps->epoch, "samples",
+                          (json_int_t)ps->samples, "seconds", number(ps->seconds), "samples_per_s", number(sps),
+                          "final_loss", number(last_loss), "regularization_loss", number(last_reg));
+  if (!out) st = RK_ENOMEM;
+  if (st == RK_OK) json_object_set(out, "samples_per_s", json_object_get(json_object_get(out, "train"), "samples_per_s"));
+  if (st == RK_OK) st = write_json(c->output_path, "metrics.json", out);
+  if (st == RK_OK && c->eval_path) {
+    json_t *dstep = json_array();
+    st = dstep ? rk_dllogger_log(r->logs.dll, dstep, metrics) : RK_ENOMEM;
+    json_decref(dstep);
+    const char *key;
+    json_t *v;
+    char tag[96];
+    json_object_foreach(metrics, key, v) {
+      if (!r->logs.tb || st != RK_OK || !json_is_real(v)) continue;
+      snprintf(tag, sizeof tag, "eval/%s", key);
+      st = rk_tb_scalar(r->logs.tb, tag, ps->step, (float)json_real_value(v));
+    }
+  }
+  if (st == RK_OK) {
+    char title[256];
+    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(c->model.kind), r->task);
+    rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, r->regression ? NULL : ev.prob,
+                     r->regression ? NULL : ev.label, r->regression ? 0 : ev.rows};
+    char *p = path_in(c->output_path, "report.html");
+    st = p ? rk_report_write_html(p, &rep) : RK_ENOMEM;
+    rk_free(p);
+  }
+  if (st == RK_OK && c->save_model_path) {
+    char buf[4096];
+    json_t *extra = json_pack("{s:O s{sI sI}}", "flags", c->flags ? (json_t *)c->flags : json_null(), "training",
+                              "steps", (json_int_t)ps->step, "samples", (json_int_t)ps->samples);
+    st = extra ? rk_model_save(c->save_model_path, &r->m, &r->schema, workflow_dir(c, buf, sizeof buf), extra)
+               : RK_ENOMEM;
+    json_decref(extra);
+  }
+  if (st == RK_OK && c->predict_path) {
+    rk_predict_options po = {c->predict_path, c->predict_output_path, c->predict_output_format, c->predict_keep,
+                             c->n_predict_keep, c->eval_batch_size};
+    int64_t rows;
+    if (!po.output) {
+      char *p = path_in(c->output_path, "predictions");
+      po.output = p;
+      st = p ? rk_predict(&r->m, &po, &rows) : RK_ENOMEM;
+      rk_free(p);
+    } else {
+      st = rk_predict(&r->m, &po, &rows);
+    }
+  }
+  rk_eval_result_free(&ev);
+  json_decref(metrics);
+  if (st == RK_OK && result) *result = json_incref(out);
+  json_decref(out);
+  return st;
+}
+
+rk_status rk_train(const rk_train_config *c, json_t **result) {
+  if (result) *result = NULL;
+  run r;
+  memset(&r, 0, sizeof r);
+  r.c = c;
+  rk_schema_init(&r.schema);
+  rk_status st = setup(&r);
+  progress_state ps = {0};
+  json_t *history = NULL;
+  bool resumed = false;
+  if (st == RK_OK && c->resume) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, r.task, &resumed);
+  r.logs.regression = r.regression;
+  if (st == RK_OK) st = open_logs(&r.logs, c, history);
+  json_decref(history);
+  if (st == RK_OK && resumed)
+    rk_info("resuming from step %lld (epoch %lld, batch %lld)", (long long)ps.step, (long long)ps.epoch + 1,
+            (long long)ps.batch);
+  double last_reg = 0, last_loss = NAN;
+  if (st == RK_OK) st = train_loop(&r, &ps, &last_reg, &last_loss);
+  if (st == RK_OK) st = finish(&r, &ps, last_reg, last_loss, result);
+  if (st == RK_OK && c->checkpoint_every > 0) {
+    /* The run is complete: its checkpoint would only resume into nothing. */
+    char *dir = path_in(c->output_path, "checkpoint");
+    if (dir) rk_remove_tree(dir);
+    rk_free(dir);
+  }
+  free_run(&r);
+  return st;
+}

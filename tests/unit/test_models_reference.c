@@ -1,0 +1,336 @@
+/*
+ * The five ranking models (src/models/ranking.c) against an independent PyTorch implementation
+ * (tests/reference/ranking_models.py): fixtures written by tests/reference/make_model_fixtures.py
+ * (committed JSON under tests/reference/fixtures/models/, no Python needed here) hold a tiny
+ * schema and configuration, every parameter's initial value, a batch of 6 (repeated ids, one
+ * padding id), the logit, the loss and its regularisation, every gradient, the loss after each of
+ * 3 Adam steps (Keras' epsilon hat, lazy on tables) and every parameter after them. Each model is
+ * built here by rk_ranking_build from the same schema and configuration, loaded with the same
+ * values, run forward and backward, and stepped with rk_optim.
+ *
+ * Tolerances, |reckon - PyTorch| <= atol + rtol |PyTorch| (the fixtures are the float32 problem
+ * solved in float64, so the differences are reckon's float32 rounding):
+ *   forward (logit, loss, regularisation):  atol 1e-6, rtol 1e-5
+ *   gradients:                              atol 1e-6, rtol 1e-4 (sums of many products; a
+ *                                           gradient is a difference of larger terms)
+ *   after Adam steps (values, losses):      atol 1e-5, rtol 1e-4 (an Adam step normalises the
+ *                                           gradient, so a small gradient's relative rounding
+ *                                           error reaches the update; lr is 1e-2)
+ * The worst differences seen are printed per model. Ids (table rows touched, hashed cross ids)
+ * must match exactly.
+ */
+#include "support.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "reckon/models.h"
+#include "reckon/optim.h"
+
+#define FWD_ATOL 1e-6
+#define FWD_RTOL 1e-5
+#define GRAD_ATOL 1e-6
+#define GRAD_RTOL 1e-4
+#define STEP_ATOL 1e-5
+#define STEP_RTOL 1e-4
+
+enum { FWD, GRAD, STEP, N_KINDS };
+static const char *const kind_label[N_KINDS] = {"forward", "gradients", "after steps"};
+
+typedef struct {
+  const char *model;
+  json_t *root, *tensors;
+  double worst_abs[N_KINDS], worst_ratio[N_KINDS];   /* max |diff| and max |diff| / tolerance */
+} fixture;
+
+static json_t *tensor(fixture *f, const char *name, int64_t *numel) {
+  json_t *t = json_object_get(f->tensors, name);
+  if (!t) fail_msg("model %s: the fixture has no tensor '%s'", f->model, name);
+  json_t *data = json_object_get(t, "data");
+  *numel = (int64_t)json_array_size(data);
+  return data;
+}
+
+static double num(json_t *data, int64_t i) { return json_number_value(json_array_get(data, (size_t)i)); }
+
+/* Element i of a tensor as "index (r, c)" for messages. */
+static void where(char *buf, size_t n, fixture *f, const char *name, int64_t i) {
+  json_t *shape = json_object_get(json_object_get(f->tensors, name), "shape");
+  if (json_array_size(shape) == 2) {
+    int64_t cols = json_integer_value(json_array_get(shape, 1));
+    snprintf(buf, n, "%lld (row %lld, column %lld)", (long long)i, (long long)(i / cols), (long long)(i % cols));
+  } else {
+    snprintf(buf, n, "%lld", (long long)i);
+  }
+}
+
+static void compare(fixture *f, int kind, const char *what, const char *name, int64_t i, double got, double want) {
+  static const double atol[N_KINDS] = {FWD_ATOL, GRAD_ATOL, STEP_ATOL};
+  static const double rtol[N_KINDS] = {FWD_RTOL, GRAD_RTOL, STEP_RTOL};
+  double diff = fabs(got - want), tol = atol[kind] + rtol[kind] * fabs(want);
+  if (diff > f->worst_abs[kind]) f->worst_abs[kind] = diff;
+  if (diff / tol > f->worst_ratio[kind]) f->worst_ratio[kind] = diff / tol;
+  if (!(diff <= tol)) {
+    char at[96];
+    where(at, sizeof at, f, name, i);
+    fail_msg("model %s, %s: tensor '%s' index %s: reckon %.9g, PyTorch %.9g (|diff| %.3g > tolerance %.3g)", f->model,
+             what, name, at, got, want, diff, tol);
+  }
+}
+
+/* n floats against a fixture tensor of exactly n elements. */
+static void compare_all(fixture *f, int kind, const char *what, const char *name, const float *got, int64_t n) {
+  int64_t m;
+  json_t *d = tensor(f, name, &m);
+  if (m != n)
+    fail_msg("model %s: tensor '%s' has %lld elements, reckon %lld", f->model, name, (long long)m, (long long)n);
+  for (int64_t i = 0; i < n; i++) compare(f, kind, what, name, i, got[i], num(d, i));
+}
+
+/* A parameter's value or gradient: dense as it is; a table's compact gradient rows against the
+ * fixture's dense (V, D) gradient (rows the same, untouched rows zero there). */
+static void compare_grad(fixture *f, const rk_param *p) {
+  char name[128], rows_name[128];
+  snprintf(name, sizeof name, "grad:%s", p->name);
+  if (!p->sparse) {
+    compare_all(f, GRAD, "gradient", name, p->grad.data, rk_tensor_numel(&p->value));
+    return;
+  }
+  int64_t V = p->value.shape[0], D = p->value.shape[1], n, nrows;
+  json_t *d = tensor(f, name, &n);
+  assert_int_equal(n, V * D);
+  snprintf(rows_name, sizeof rows_name, "rows:%s", p->name);
+  json_t *rows = tensor(f, rows_name, &nrows);
+  if (nrows != p->n_grad_rows)
+    fail_msg("model %s: table '%s' has %lld gradient rows, PyTorch %lld", f->model, p->name, (long long)p->n_grad_rows,
+             (long long)nrows);
+  const float *g = p->grad.data;
+  int64_t k = 0;
+  for (int64_t r = 0; r < V; r++) {
+    bool touched = k < p->n_grad_rows && p->grad_rows[k] == r;
+    if (touched && json_integer_value(json_array_get(rows, (size_t)k)) != r)
+      fail_msg("model %s: table '%s' gradient row %lld is table row %lld, PyTorch's %lld", f->model, p->name,
+               (long long)k, (long long)r, (long long)json_integer_value(json_array_get(rows, (size_t)k)));
+    for (int64_t c = 0; c < D; c++) {
+      double want = num(d, r * D + c);
+      if (touched) compare(f, GRAD, "gradient", name, r * D + c, g[k * D + c], want);
+      else if (want != 0.0)
+        fail_msg("model %s: table '%s' row %lld has no gradient in reckon, PyTorch's element %lld is %.9g", f->model,
+                 p->name, (long long)r, (long long)c, want);
+    }
+    if (touched) k++;
+  }
+  if (k != p->n_grad_rows) fail_msg("model %s: table '%s' gradient rows are not ascending", f->model, p->name);
+}
+
+static void make_schema(fixture *f, rk_schema *s) {
+  json_t *schema = json_object_get(f->root, "schema"), *v;
+  size_t i;
+  rk_schema_init(s);
+  rk_schema_column *c;
+  json_array_foreach(json_object_get(schema, "categorical"), i, v) {
+    const char *name = json_string_value(json_object_get(v, "name"));
+    assert_rk_ok(rk_schema_add_column(s, name, "int64", &c));
+    assert_rk_ok(rk_schema_column_add_tag(c, "categorical"));
+    int64_t card = json_integer_value(json_object_get(v, "cardinality"));
+    assert_rk_ok(rk_schema_column_set_int_domain(c, 0, card - 1, true, name));
+  }
+  json_array_foreach(json_object_get(schema, "continuous"), i, v) {
+    assert_rk_ok(rk_schema_add_column(s, json_string_value(v), "float32", &c));
+    assert_rk_ok(rk_schema_column_add_tag(c, "continuous"));
+  }
+  assert_rk_ok(rk_schema_add_column(s, json_string_value(json_object_get(schema, "target")), "int8", &c));
+  assert_rk_ok(rk_schema_column_add_tag(c, "target"));
+  assert_rk_ok(rk_schema_column_add_tag(c, "binary_classification"));
+}
+
+/* The configuration; its lists point into layers / ignore (and the JSON). */
+static void make_config(fixture *f, rk_ranking_config *c, int64_t *layers, const char **ignore) {
+  json_t *j = json_object_get(f->root, "config"), *v;
+  size_t i;
+  rk_ranking_config_default(c);
+  assert_int_equal(rk_model_kind_parse(json_string_value(json_object_get(f->root, "kind")), &c->kind), RK_OK);
+  c->n_mlp_layers = 0;
+  assert_true(json_array_size(json_object_get(j, "mlp_layers")) <= 16);   /* the caller's arrays */
+  assert_true(json_array_size(json_object_get(j, "wnd_ignore")) <= 16);
+  json_array_foreach(json_object_get(j, "mlp_layers"), i, v) layers[c->n_mlp_layers++] = json_integer_value(v);
+  c->mlp_layers = layers;
+  assert_string_equal(json_string_value(json_object_get(j, "activation")), "relu");
+  c->activation = RK_ACT_RELU;
+  c->dropout = (float)json_number_value(json_object_get(j, "dropout"));
+  c->embeddings_dim = json_integer_value(json_object_get(j, "embeddings_dim"));
+  c->embedding_sizes_multiplier = json_number_value(json_object_get(j, "embedding_sizes_multiplier"));
+  c->dcn_layers = (int)json_integer_value(json_object_get(j, "dcn_layers"));
+  c->wnd_hashed_cross_num_bins = json_integer_value(json_object_get(j, "wnd_hashed_cross_num_bins"));
+  c->n_wnd_ignore = 0;
+  json_array_foreach(json_object_get(j, "wnd_ignore"), i, v) ignore[c->n_wnd_ignore++] = json_string_value(v);
+  c->wnd_ignore = ignore;
+  c->l2_reg = (float)json_number_value(json_object_get(j, "l2_reg"));
+  c->embeddings_l2_reg = (float)json_number_value(json_object_get(j, "embeddings_l2_reg"));
+  c->wnd_wide_l2_reg = (float)json_number_value(json_object_get(j, "wnd_wide_l2_reg"));
+  c->dlrm_top_dots_only = json_is_true(json_object_get(j, "dlrm_top_dots_only"));
+}
+
+/* Every parameter: reckon's names in reckon's order, the fixture's shapes and initial values. */
+static void load_params(fixture *f, rk_ranking_model *m) {
+  json_t *names = json_object_get(f->root, "params");
+  if ((int)json_array_size(names) != m->n_params)
+    fail_msg("model %s: reckon has %d parameters, PyTorch %d", f->model, m->n_params, (int)json_array_size(names));
+  for (int k = 0; k < m->n_params; k++) {
+    const char *name = json_string_value(json_array_get(names, (size_t)k));
+    if (strcmp(m->params[k]->name, name) != 0)
+      fail_msg("model %s: parameter %d is '%s' in reckon, '%s' in PyTorch", f->model, k, m->params[k]->name, name);
+    rk_param *p = rk_ranking_param(m, name);
+    assert_ptr_equal(p, m->params[k]);
+    json_t *shape = json_object_get(json_object_get(f->tensors, name), "shape");
+    if ((int)json_array_size(shape) != p->value.ndim)
+      fail_msg("model %s: parameter '%s' has %d dimensions, PyTorch %d", f->model, name, p->value.ndim,
+               (int)json_array_size(shape));
+    for (int d = 0; d < p->value.ndim; d++)
+      if (json_integer_value(json_array_get(shape, (size_t)d)) != p->value.shape[d])
+        fail_msg("model %s: parameter '%s' dimension %d is %lld, PyTorch %lld", f->model, name, d,
+                 (long long)p->value.shape[d], (long long)json_integer_value(json_array_get(shape, (size_t)d)));
+    int64_t n;
+    json_t *data = tensor(f, name, &n);
+    assert_int_equal(n, rk_tensor_numel(&p->value));
+    float *v = p->value.data;
+    for (int64_t i = 0; i < n; i++) v[i] = (float)num(data, i);
+  }
+}
+
+static void fill_inputs(fixture *f, rk_ranking_model *m, int64_t B) {
+  int64_t n;
+  json_t *ids = tensor(f, "cat_ids", &n);
+  assert_int_equal(n, B * m->n_cat);
+  for (int i = 0; i < m->n_cat; i++) {
+    int64_t *dst = rk_graph_input_ids_data(m->g, m->cat_inputs[i]);
+    for (int64_t b = 0; b < B; b++) dst[b] = json_integer_value(json_array_get(ids, (size_t)(b * m->n_cat + i)));
+  }
+  const struct { const char *name; int v; int64_t width; } dense[] = {
+      {"dense", m->dense_input, m->n_cont}, {"label", m->label, 1}, {"weight", m->weight, 1}};
+  for (int k = 0; k < 3; k++) {
+    if (dense[k].v == RK_NO_VALUE) {
+      assert_null(json_object_get(f->tensors, dense[k].name));
+      continue;
+    }
+    json_t *d = tensor(f, dense[k].name, &n);
+    assert_int_equal(n, B * dense[k].width);
+    float *dst = rk_graph_input_f32(m->g, dense[k].v);
+    for (int64_t i = 0; i < n; i++) dst[i] = (float)num(d, i);
+  }
+}
+
+/* wide_n_deep: the fixture's hashed cross ids (PyTorch side: a pure-Python XXH64) against
+ * reckon's hash on the same ids, exactly. */
+static void check_cross_ids(fixture *f, rk_ranking_model *m, int64_t B) {
+  int64_t n, buckets = m->cfg.wnd_hashed_cross_num_bins;
+  json_t *ids = tensor(f, "cat_ids", &n);
+  int checked = 0;
+  for (int i = 0; i < m->n_cat; i++)
+    for (int j = i + 1; j < m->n_cat; j++) {
+      char name[300];
+      snprintf(name, sizeof name, "ids:wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
+      json_t *want = json_object_get(f->tensors, name);
+      if (!want) {
+        snprintf(name, sizeof name, "wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
+        if (rk_ranking_param(m, name)) fail_msg("model %s: reckon has '%s', PyTorch does not", f->model, name);
+        continue;
+      }
+      json_t *data = json_object_get(want, "data");
+      for (int64_t b = 0; b < B; b++) {
+        int64_t x = json_integer_value(json_array_get(ids, (size_t)(b * m->n_cat + i)));
+        int64_t y = json_integer_value(json_array_get(ids, (size_t)(b * m->n_cat + j)));
+        uint64_t h = rk_hash_cross(rk_hash_int(x), rk_hash_int(y));
+        int64_t got = x == 0 || y == 0 ? 0 : 1 + (int64_t)(h % (uint64_t)(buckets - 1));
+        int64_t w = json_integer_value(json_array_get(data, (size_t)b));
+        if (got != w)
+          fail_msg("model %s: '%s' example %lld (ids %lld, %lld): reckon's hash gives %lld, PyTorch's %lld", f->model,
+                   name, (long long)b, (long long)x, (long long)y, (long long)got, (long long)w);
+      }
+      checked++;
+    }
+  assert_true(checked > 0);
+}
+
+static void test_model(void **state) {
+  fixture f;
+  memset(&f, 0, sizeof f);
+  f.model = *state;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/reference/fixtures/models/%s.json", RECKON_SOURCE_DIR, f.model);
+  json_error_t err;
+  f.root = json_load_file(path, 0, &err);
+  if (!f.root) fail_msg("cannot read fixture %s: %s (run tests/reference/make_model_fixtures.py)", path, err.text);
+  f.tensors = json_object_get(f.root, "tensors");
+  assert_non_null(f.tensors);
+  int64_t B = json_integer_value(json_object_get(f.root, "batch"));
+
+  rk_schema s;
+  make_schema(&f, &s);
+  rk_ranking_config c;
+  int64_t layers[16];
+  const char *ignore[16];
+  make_config(&f, &c, layers, ignore);
+  rk_ranking_model m;
+  assert_rk_ok(rk_ranking_build(&m, &s, "click", false, &c, B));
+  load_params(&f, &m);
+  fill_inputs(&f, &m, B);
+  if (c.kind == RK_MODEL_WIDE_N_DEEP) check_cross_ids(&f, &m, B);
+
+  /* Forward and backward. */
+  rk_graph_zero_grad(m.g);
+  assert_rk_ok(rk_graph_forward(m.g, RK_TRAIN));
+  assert_rk_ok(rk_graph_backward(m.g));
+  compare_all(&f, FWD, "forward", "out:logit", rk_graph_value_f32(m.g, m.logit), B);
+  compare_all(&f, FWD, "forward", "out:loss", rk_graph_value_f32(m.g, m.loss), 1);
+  assert_int_not_equal(m.reg, RK_NO_VALUE);
+  compare_all(&f, FWD, "forward", "out:reg", rk_graph_value_f32(m.g, m.reg), 1);
+  for (int k = 0; k < m.n_params; k++) compare_grad(&f, m.params[k]);
+
+  /* Adam, Keras' epsilon hat, lazy on tables: 3 steps on the same batch. */
+  json_t *adam = json_object_get(f.root, "adam");
+  rk_optim_config oc;
+  rk_optim_config_default(&oc, RK_OPTIM_ADAM, (float)json_number_value(json_object_get(adam, "lr")));
+  oc.beta1 = (float)json_number_value(json_object_get(adam, "beta1"));
+  oc.beta2 = (float)json_number_value(json_object_get(adam, "beta2"));
+  oc.eps = (float)json_number_value(json_object_get(adam, "eps"));
+  oc.eps_mode = RK_ADAM_EPS_HAT;
+  oc.sparse_as_dense = false;
+  rk_optim opt;
+  assert_rk_ok(rk_optim_init(&opt, &oc, m.params, m.n_params));
+  int steps = (int)json_integer_value(json_object_get(adam, "steps"));
+  for (int st = 1; st <= steps; st++) {
+    assert_rk_ok(rk_optim_step(&opt, 1.0));
+    rk_graph_zero_grad(m.g);
+    assert_rk_ok(rk_graph_forward(m.g, RK_TRAIN));
+    char name[32];
+    snprintf(name, sizeof name, "out:loss@%d", st);
+    compare_all(&f, STEP, "forward after Adam steps", name, rk_graph_value_f32(m.g, m.loss), 1);
+    if (st < steps) assert_rk_ok(rk_graph_backward(m.g));
+  }
+  for (int k = 0; k < m.n_params; k++) {
+    char name[128];
+    snprintf(name, sizeof name, "step%d:%s", steps, m.params[k]->name);
+    const rk_param *p = m.params[k];
+    compare_all(&f, STEP, "value after Adam steps", name, p->value.data, rk_tensor_numel(&p->value));
+  }
+  for (int k = 0; k < N_KINDS; k++)
+    print_message("%-12s %-12s worst |diff| %.3g (%.2f of the tolerance)\n", f.model, kind_label[k], f.worst_abs[k],
+                  f.worst_ratio[k]);
+
+  rk_optim_free(&opt);
+  rk_ranking_free(&m);
+  rk_schema_free(&s);
+  json_decref(f.root);
+}
+
+#define MODEL(name) {name, test_model, NULL, NULL, (void *)name}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      MODEL("mlp"),  MODEL("dcn"), MODEL("dlrm"), MODEL("dlrm_nocont"), MODEL("dlrm_dots"), MODEL("wide_n_deep"),
+      MODEL("deepfm"),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
