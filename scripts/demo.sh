@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on an embedded default. Today: generate the synthetic TenRec-like
-# dataset (with its true probabilities), write it as Parquet, show what `reckon inspect` sees in
-# it, preprocess it with the quick-start's command and inspect the result; then a session log.
-# Later steps (train, evaluate, serve) join here as they land.
+# `make demo`: the main job on an embedded default: generate the synthetic TenRec-like dataset
+# (with its true probabilities), write it as Parquet, show what `reckon inspect` sees in it,
+# preprocess it with the quick-start's command, train the quick-start's DLRM, evaluate the saved
+# model next to the best AUC the data allows (the true p_click); then a session log.
 set -euo pipefail
 reckon=${1:-build/reckon}
 out=${DEMO_DIR:-build/demo}
 mkdir -p "$out"
 
-echo "== reckon synth tenrec: 200,000 interactions shaped like TenRec's QK-video"
-"$reckon" synth tenrec --rows 200000 --seed 42 --emit_truth --na_fraction 0.001 --output "$out/tenrec.csv"
+echo "== reckon synth tenrec: 500,000 interactions shaped like TenRec's QK-video (1,000 users, 500 videos)"
+"$reckon" synth tenrec --rows 500000 --users 1000 --items 500 --seed 42 --emit_truth --na_fraction 0.001 \
+  --output "$out/tenrec.csv"
 echo
 echo "== the first rows"
 head -n 4 "$out/tenrec.csv"
@@ -20,17 +21,32 @@ echo
 echo "== reckon inspect: the Parquet file, its layout and a profile of every column"
 "$reckon" inspect "$out/tenrec.parquet"
 echo
-echo "== reckon preprocess: the quick-start's command, verbatim"
+echo "== reckon preprocess: the quick-start's command (plus p_click passed through, to score the ceiling)"
 "$reckon" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path "$out/tenrec.csv" \
   --output_path="$out/preproc/" --categorical_features=user_id,item_id,video_category,gender,age \
   --binary_classif_targets=click,follow,like,share --regression_targets=watching_times \
   --to_int32=user_id,item_id --to_int16=watching_times --to_int8=gender,age,video_category,click,follow,like,share \
   --user_id_feature=user_id --item_id_feature=item_id --min_user_freq 5 --persist_intermediate_files \
-  --dataset_split_strategy=random --random_split_eval_perc=0.2
+  --dataset_split_strategy=random --random_split_eval_perc=0.2 --control_features p_click
 echo
 echo "== reckon inspect: the preprocessed train split and its schema"
 "$reckon" inspect --stats false "$out/preproc/train"
 head -n 20 "$out/preproc/train/schema.pbtxt"
+echo
+echo "== reckon train: the quick-start's DLRM on click, one epoch at lr 1e-3"
+"$reckon" train --train_path "$out/preproc/train" --eval_path "$out/preproc/eval" --output_path "$out/outputs/" \
+  --tasks=click --model dlrm --embeddings_dim 64 --l2_reg 1e-5 --embeddings_l2_reg 1e-6 --dropout 0.05 \
+  --mlp_layers 64,32 --lr 1e-3 --lr_decay_rate 0.99 --lr_decay_steps 100 --train_batch_size 256 \
+  --eval_batch_size 65536 --epochs 1 --save_model_path "$out/model"
+echo
+echo "== reckon evaluate: the saved model, and the ceiling (the AUC of the true click probabilities)"
+metrics=$("$reckon" evaluate --load_model_path "$out/model" --eval_data_path "$out/preproc/eval" \
+  --eval_batch_size 65536 --baseline_column p_click)
+echo "$metrics"
+auc=$(echo "$metrics" | grep -o ' auc=[0-9.]*' | cut -d= -f2)
+ceiling=$(echo "$metrics" | grep -o 'baseline_auc=[0-9.]*' | cut -d= -f2)
+echo "AUC $auc; ceiling $ceiling (the best any model can reach on these rows)"
+echo "(open $out/outputs/report.html for the loss curve, the ROC curve and the calibration plot)"
 echo
 echo "== reckon synth sessions: 5,000 sessions over 7 days"
 "$reckon" synth sessions --sessions 5000 --days 7 --seed 42 --output "$out/sessions.parquet"

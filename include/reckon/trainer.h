@@ -86,6 +86,8 @@ typedef struct {
   float positive_weight;      /* for "loss" */
   uint64_t seed;
   bool keep_predictions;      /* fill prob/label for reports */
+  const char *baseline;       /* NULL, or a column of probabilities (e.g. the true p_click of
+                                 synthetic data) scored alongside: "baseline_auc", "baseline_logloss" */
 } rk_eval_options;
 
 typedef struct {

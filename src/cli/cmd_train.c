@@ -252,6 +252,7 @@ const rk_command rk_cmd_train = {
   X(in_batch_negatives_eval, INT, "0", "N",  "per row, N negatives from other rows of the batch")          \
   X(stl_positive_class_weight, FLOAT, NULL, "W", "positive weight in the reported loss (default: the training run's)") \
   X(random_seed,       INT,    "42",  "S",   "seed of the negatives")                                       \
+  X(baseline_column,   STRING, NULL,  "C",   "also score this column of probabilities (e.g. p_click of `reckon synth --emit_truth` data, passed through preprocessing as a control feature): baseline_auc, baseline_logloss") \
   X(output_path,       STRING, NULL,  "DIR", "also write the metrics to <DIR>/metrics.json")
 
 typedef struct {
@@ -273,7 +274,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   if (json_is_number(saved)) pw = (float)json_number_value(saved);
   if (rk_flags_given(parse, "stl_positive_class_weight")) pw = (float)o->stl_positive_class_weight;
   rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, pw,
-                        (uint64_t)o->random_seed, false};
+                        (uint64_t)o->random_seed, false, o->baseline_column};
   rk_eval_result ev;
   st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
   if (st == RK_OK && o->output_path) {

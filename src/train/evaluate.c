@@ -60,6 +60,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
     return RK_ENOMEM;
   }
   int ncols = rk_feed_columns(m, true, cols);
+  if (o->baseline) cols[ncols++] = o->baseline;
   rk_loader_options lo;
   rk_loader_options_default(&lo);
   lo.path = o->path;
@@ -69,7 +70,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   lo.shuffle = false;
   rk_loader *loader = NULL;
   rk_batch batch = {0};
-  rk_binary_metrics *bm = NULL;
+  rk_binary_metrics *bm = NULL, *base = NULL;
   rk_regression_metrics rm;
   rk_regression_metrics_reset(&rm);
   double loss_sum = 0;
@@ -80,6 +81,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
       !(w = rk_malloc((size_t)B * sizeof *w)))
     st = RK_ENOMEM;
   if (st == RK_OK && !m->regression) st = rk_binary_metrics_create(&bm);
+  if (st == RK_OK && o->baseline) st = rk_binary_metrics_create(&base);
   if (st == RK_OK) st = rk_loader_open(&loader, &lo);
   if (st == RK_OK) st = rk_loader_start_epoch(loader, 0);
   rk_progress progress;
@@ -114,6 +116,19 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
       n++;
     }
     if (st != RK_OK) break;
+    if (base) {   /* the baseline scores the data rows (negatives have no baseline) */
+      int bk = rk_batch_find(&batch, o->baseline);
+      if (bk < 0) {
+        st = rk_error(RK_ENOTFOUND, "the data has no column '%s' (the baseline)", o->baseline);
+        break;
+      }
+      for (int64_t r = 0; r < batch.nrows; r++) w[r] = (float)rk_column_get_double(&batch.cols[bk], r);
+      st = rk_binary_metrics_add(base, w, y, NULL, batch.nrows);
+      if (st != RK_OK) {
+        st = rk_error_context(st, "baseline column '%s'", o->baseline);
+        break;
+      }
+    }
     if (bm) st = rk_binary_metrics_add(bm, p, y, NULL, n);
     else rk_regression_metrics_add(&rm, p, y, NULL, n);
     if (st == RK_OK && o->keep_predictions && (st = grow(&out->prob, &out->label, &cap, total + n)) == RK_OK) {
@@ -141,9 +156,15 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
                                (json_int_t)total);
     }
     if (st == RK_OK && !out->metrics) st = RK_ENOMEM;
+    rk_binary_result b;
+    if (st == RK_OK && base && (st = rk_binary_metrics_compute(base, &b)) == RK_OK) {
+      json_object_set_new(out->metrics, "baseline_auc", number(b.auc));
+      json_object_set_new(out->metrics, "baseline_logloss", number(b.logloss));
+    }
   }
   if (st != RK_OK) rk_eval_result_free(out);
   rk_binary_metrics_free(bm);
+  rk_binary_metrics_free(base);
   rk_free(y);
   rk_free(p);
   rk_free(w);

@@ -501,7 +501,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   json_t *metrics = NULL;
   if (c->eval_path) {
     rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, c->positive_class_weight,
-                          c->model.seed, true};
+                          c->model.seed, true, NULL};
     if ((st = rk_evaluate(&r->m, &r->schema, &eo, &ev)) != RK_OK) return st;
     metrics = json_incref(ev.metrics);
     json_object_set_new(metrics, "regularization_loss", number(last_reg));
