@@ -164,6 +164,35 @@ def _lookup(self, name, ids):
     return F.embedding(ids, self.param(name), padding_idx=0, sparse=True)
 
 
+def _dots(T):
+    """ranking_models' _dots on the list of (B, D) rows T: <T_i, T_j> for i = 1.., j < i,
+    row-major, as (B, N(N-1)/2). One product-and-sum per pair: on the CPU this is about twice as
+    fast, forward and backward, as torch.bmm over the (B, N, D) stack and indexing its
+    lower triangle (tiny per-row matrices)."""
+    return torch.stack([(T[i] * T[j]).sum(1) for i in range(len(T)) for j in range(i)], dim=1)
+
+
+_reference_forward = rm.RankingModel.forward
+
+
+def _forward(self, cat_ids, dense=None):
+    """ranking_models' forward, dlrm's branch with _dots above; the other models unchanged."""
+    if self.kind != "dlrm":
+        return _reference_forward(self, cat_ids, dense)
+    if self.n_cont == 0:
+        dense = None
+    ids = [cat_ids[:, i] for i in range(self.n_cat)]
+    emb = [self._lookup("embeddings." + n, ids[i]) for i, n in enumerate(self.cat_names)]
+    if dense is not None:
+        bottom = self._run_mlp("bottom_mlp", dense, 1)
+        x = torch.cat([bottom, _dots([bottom] + emb)], dim=1)
+    else:
+        dots = _dots(emb)
+        x = dots if self.cfg["dlrm_top_dots_only"] else torch.cat([emb[0], dots] + emb[1:], dim=1)
+    self._last = (ids, {})
+    return self._deep(x, "top_mlp")
+
+
 # ---- train ----
 
 def train(a):
@@ -179,6 +208,8 @@ def train(a):
         check_hash()
     rm.hash_cross_ids = hash_cross_ids_np
     rm.RankingModel._lookup = _lookup
+    if not a.reference_forward:
+        rm.RankingModel.forward = _forward
 
     torch.manual_seed(a.seed)
     model = rm.build(a.model, schema, {})
@@ -243,6 +274,7 @@ def main():
     t.add_argument("--batch", type=int, default=4096)
     t.add_argument("--eval-batch", type=int, default=65536)
     t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--reference-forward", action="store_true", help="dlrm: ranking_models' own forward (bmm)")
     t.add_argument("--foreach", type=int, default=None, help="torch.optim.Adam's foreach (default: torch's choice)")
     a = p.parse_args()
     if a.cmd == "train" and a.foreach is not None:

@@ -83,7 +83,10 @@ rk_status rk_graph_embedding_l2(rk_graph *g, int *out, int lookup, float lambda)
     return rk_error(RK_EINVAL, "embedding_l2: value %d is not the output of embedding or embedding_bag", lookup);
   rk_param *table = g->nodes[p].params[0];
   rk_node *n;
-  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_EMBEDDING_L2, 1, &lookup, RK_DT_F32, 0, NULL));
+  /* The lookup's ids are an input too, so the memory plan keeps them (hashed cross ids are
+   * activations) until this node has read them. */
+  int in[2] = {lookup, g->nodes[p].in[0]};
+  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_EMBEDDING_L2, 2, in, RK_DT_F32, 0, NULL));
   n->iattr[0] = p;
   n->fattr[0] = lambda;
   n->state_floats = (size_t)(table->value.shape[0] / 32 + 1);   /* the row bitset, zeroed at build */
