@@ -156,6 +156,7 @@ rk_status rk_graph_linear(rk_graph *g, int *out, int x, rk_param *w, rk_param *b
 /* a + b, a * b: b has a's shape, or a trailing part of it (broadcast over the leading axes). */
 rk_status rk_graph_add(rk_graph *g, int *out, int a, int b);
 rk_status rk_graph_mul(rk_graph *g, int *out, int a, int b);
+/* Any number of inputs (more than a node holds become a tree of concats). */
 rk_status rk_graph_concat(rk_graph *g, int *out, int n, const int *xs, int axis);
 /* Same numel; one entry of shape may be -1. A copy, not a view. */
 rk_status rk_graph_reshape(rk_graph *g, int *out, int x, int ndim, const int64_t *shape);

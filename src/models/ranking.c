@@ -149,7 +149,8 @@ static rk_status head(builder *b, int *out, int x, int64_t width, const char *na
   return rk_graph_linear(b->g, out, x, w, bias, RK_ACT_NONE);
 }
 
-/* Per categorical feature: ids (B, 1) -> its table -> (B, D). */
+/* Per categorical feature: ids (B, 1) -> its table -> (B, 1, D) (b->lookups[i]); the (B, D) form
+ * (b->emb[i]) is made only where a model needs it: reshapes are copies. */
 static rk_status inputs(builder *b) {
   rk_ranking_model *m = b->m;
   char name[300];
@@ -161,8 +162,7 @@ static rk_status inputs(builder *b) {
     int e;
     RK_TRY(rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0));   /* id 0 is padding */
     b->lookups[b->n_lookups++] = e;
-    int64_t shape[2] = {b->B, m->dims[i]};
-    RK_TRY(rk_graph_reshape(b->g, &b->emb[i], e, 2, shape));
+    b->emb[i] = RK_NO_VALUE;
   }
   m->dense_input = RK_NO_VALUE;
   if (m->n_cont) {
@@ -172,17 +172,40 @@ static rk_status inputs(builder *b) {
   return RK_OK;
 }
 
-/* [embeddings..., continuous] -> (B, width) */
+/* Embedding i as (B, D). */
+static rk_status flat(builder *b, int i, int *out) {
+  if (b->emb[i] == RK_NO_VALUE) {
+    int64_t shape[2] = {b->B, b->m->dims[i]};
+    RK_TRY(rk_graph_reshape(b->g, &b->emb[i], b->lookups[i], 2, shape));
+  }
+  *out = b->emb[i];
+  return RK_OK;
+}
+
+/* [embeddings..., continuous] -> (B, 1, width): the lookups' own shape, so no per-feature
+ * reshapes (linear treats the leading axes as rows). */
 static rk_status concat_all(builder *b, int *out, int64_t *width) {
   rk_ranking_model *m = b->m;
   int *xs = rk_malloc((size_t)(m->n_cat + 1) * sizeof *xs), n = 0;
   if (!xs) return RK_ENOMEM;
   *width = 0;
-  for (int i = 0; i < m->n_cat; i++) xs[n++] = b->emb[i], *width += m->dims[i];
-  if (m->dense_input != RK_NO_VALUE) xs[n++] = m->dense_input, *width += m->n_cont;
-  rk_status st = n == 1 ? (*out = xs[0], RK_OK) : rk_graph_concat(b->g, out, n, xs, 1);
+  for (int i = 0; i < m->n_cat; i++) xs[n++] = b->lookups[i], *width += m->dims[i];
+  rk_status st = RK_OK;
+  if (m->dense_input != RK_NO_VALUE) {
+    int64_t shape[3] = {b->B, 1, m->n_cont};
+    st = rk_graph_reshape(b->g, &xs[n++], m->dense_input, 3, shape);
+    *width += m->n_cont;
+  }
+  if (st == RK_OK) st = n == 1 ? (*out = xs[0], RK_OK) : rk_graph_concat(b->g, out, n, xs, 2);
   rk_free(xs);
   return st;
+}
+
+/* A (B, 1, 1) output as the model's (B, 1) logit. */
+static rk_status as_logit(builder *b, int *x) {
+  if (rk_graph_value_ndim(b->g, *x) == 2) return RK_OK;
+  int64_t shape[2] = {b->B, 1};
+  return rk_graph_reshape(b->g, x, *x, 2, shape);
 }
 
 /* The embeddings as (B, F, D) (every table has the same D). */
@@ -191,10 +214,7 @@ static rk_status stack(builder *b, int *out, int from) {
   int F = m->n_cat - from, *xs = rk_malloc((size_t)(F + 1) * sizeof *xs);
   if (!xs) return RK_ENOMEM;
   rk_status st = RK_OK;
-  for (int i = 0; i < F && st == RK_OK; i++) {
-    int64_t shape[3] = {b->B, 1, m->dims[from + i]};
-    st = rk_graph_reshape(b->g, &xs[i], b->emb[from + i], 3, shape);
-  }
+  for (int i = 0; i < F; i++) xs[i] = b->lookups[from + i];   /* (B, 1, D) each */
   if (st == RK_OK) st = F == 1 ? (*out = xs[0], RK_OK) : rk_graph_concat(b->g, out, F, xs, 1);
   rk_free(xs);
   return st;
@@ -207,13 +227,16 @@ static rk_status build_mlp(builder *b, int *logit) {
   int64_t w;
   RK_TRY(concat_all(b, &x, &w));
   RK_TRY(mlp(b, &x, x, &w, b->c->mlp_layers, b->c->n_mlp_layers, "mlp"));
-  return head(b, logit, x, w, "output");
+  RK_TRY(head(b, logit, x, w, "output"));
+  return as_logit(b, logit);
 }
 
 static rk_status build_dcn(builder *b, int *logit) {
   int x0, x;
   int64_t w;
   RK_TRY(concat_all(b, &x0, &w));
+  int64_t shape[2] = {b->B, w};
+  RK_TRY(rk_graph_reshape(b->g, &x0, x0, 2, shape));   /* the cross op takes (B, D) */
   x = x0;
   char name[64];
   for (int l = 0; l < b->c->dcn_layers; l++) {
@@ -247,7 +270,9 @@ static rk_status build_dlrm(builder *b, int *logit) {
     if (m->n_cat < 2) return rk_error(RK_EUSAGE, "--model dlrm needs at least two categorical features");
     int emb, parts[2];
     RK_TRY(stack(b, &emb, 1));
-    RK_TRY(rk_graph_dot_interaction(b->g, &inter, b->emb[0], emb));
+    int dense0;
+    RK_TRY(flat(b, 0, &dense0));
+    RK_TRY(rk_graph_dot_interaction(b->g, &inter, dense0, emb));
     int64_t dots = (int64_t)m->n_cat * (m->n_cat - 1) / 2;
     if (b->c->dlrm_top_dots_only) {
       int64_t sizes[2] = {D, dots};
@@ -258,8 +283,9 @@ static rk_status build_dlrm(builder *b, int *logit) {
       int *xs = rk_malloc((size_t)(m->n_cat + 1) * sizeof *xs);
       if (!xs) return RK_ENOMEM;
       xs[0] = inter;
-      for (int i = 1; i < m->n_cat; i++) xs[i] = b->emb[i];
-      rk_status st = rk_graph_concat(b->g, &x, m->n_cat, xs, 1);
+      rk_status st = RK_OK;
+      for (int i = 1; i < m->n_cat && st == RK_OK; i++) st = flat(b, i, &xs[i]);
+      if (st == RK_OK) st = rk_graph_concat(b->g, &x, m->n_cat, xs, 1);
       rk_free(xs);
       RK_TRY(st);
       w = D * m->n_cat + dots;
@@ -269,32 +295,25 @@ static rk_status build_dlrm(builder *b, int *logit) {
   return head(b, logit, x, w, "output");
 }
 
-/* One weight per category (a table of dimension 1) per feature, summed: a linear model on
- * one-hot features. The wide tables take --wnd_wide_l2_reg; deepfm's first order none (l2 0). */
-static rk_status first_order(builder *b, int *out, bool keep_fields, float l2) {
+/* One weight per category (a table of dimension 1) per feature: a linear model on one-hot
+ * features. Appends each feature's (B, 1, 1) lookup to parts. The wide tables take
+ * --wnd_wide_l2_reg; deepfm's first order none (l2 0). */
+static rk_status first_order(builder *b, int *parts, int *np, float l2) {
   rk_ranking_model *m = b->m;
-  int *xs = rk_malloc((size_t)(m->n_cat + 1) * sizeof *xs);
-  if (!xs) return RK_ENOMEM;
-  rk_status st = RK_OK;
   char name[300];
-  for (int i = 0; i < m->n_cat && st == RK_OK; i++) {
+  for (int i = 0; i < m->n_cat; i++) {
     rk_param *t;
     snprintf(name, sizeof name, "first_order.%s", m->cat_names[i]);
-    st = table(b, &t, name, m->cardinality[i], 1);
-    int e = RK_NO_VALUE, reg;
-    if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0);   /* (B, 1, 1) */
-    int64_t shape[2] = {b->B, 1};
-    if (st == RK_OK) st = rk_graph_reshape(b->g, &xs[i], e, 2, shape);
-    if (st == RK_OK && l2 > 0 && m->train && (st = rk_graph_embedding_l2(b->g, &reg, e, l2)) == RK_OK) st = add_to(b, &b->reg, reg);
+    RK_TRY(table(b, &t, name, m->cardinality[i], 1));
+    int e, reg;
+    RK_TRY(rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0));
+    parts[(*np)++] = e;
+    if (l2 > 0 && m->train) {
+      RK_TRY(rk_graph_embedding_l2(b->g, &reg, e, l2));
+      RK_TRY(add_to(b, &b->reg, reg));
+    }
   }
-  if (st == RK_OK) st = m->n_cat == 1 ? (*out = xs[0], RK_OK) : rk_graph_concat(b->g, out, m->n_cat, xs, 1);
-  if (st == RK_OK && !keep_fields) st = rk_graph_sum(b->g, out, *out, 1);   /* (B) */
-  if (st == RK_OK && !keep_fields) {
-    int64_t shape[2] = {b->B, 1};
-    st = rk_graph_reshape(b->g, out, *out, 2, shape);
-  }
-  rk_free(xs);
-  return st;
+  return RK_OK;
 }
 
 /* Whether --wnd_ignore_combinations names the cross of a and b (in either order). */
@@ -311,34 +330,45 @@ static bool ignored_cross(const rk_ranking_config *c, const char *a, const char 
 
 static rk_status build_wide_n_deep(builder *b, int *logit) {
   rk_ranking_model *m = b->m;
-  int wide, deep;
-  RK_TRY(first_order(b, &wide, false, b->c->wnd_wide_l2_reg));
+  /* The wide part: every first-order and cross weight looked up, (B, 1, 1) each, summed once. */
+  int *parts = rk_malloc(((size_t)m->n_cat * (size_t)(m->n_cat + 1) / 2 + 1) * sizeof *parts), np = 0;
+  if (!parts) return RK_ENOMEM;
+  rk_status st = first_order(b, parts, &np, b->c->wnd_wide_l2_reg);
   char name[600];
-  for (int i = 0; i < m->n_cat; i++) {
-    for (int j = i + 1; j < m->n_cat; j++) {
+  for (int i = 0; i < m->n_cat && st == RK_OK; i++) {
+    for (int j = i + 1; j < m->n_cat && st == RK_OK; j++) {
       if (ignored_cross(b->c, m->cat_names[i], m->cat_names[j])) continue;
-      int ids, e, r, reg;
-      RK_TRY(rk_graph_hash_cross(b->g, &ids, m->cat_inputs[i], 0, m->cat_inputs[j], 0, b->c->wnd_hashed_cross_num_bins));
+      int ids, e, reg;
       rk_param *t;
       snprintf(name, sizeof name, "wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
-      RK_TRY(table(b, &t, name, b->c->wnd_hashed_cross_num_bins, 1));
-      RK_TRY(rk_graph_embedding(b->g, &e, t, ids, 0));
-      int64_t shape[2] = {b->B, 1};
-      RK_TRY(rk_graph_reshape(b->g, &r, e, 2, shape));
-      RK_TRY(rk_graph_add(b->g, &wide, wide, r));
-      if (b->c->wnd_wide_l2_reg > 0 && m->train) {
-        RK_TRY(rk_graph_embedding_l2(b->g, &reg, e, b->c->wnd_wide_l2_reg));
-        RK_TRY(add_to(b, &b->reg, reg));
-      }
+      st = rk_graph_hash_cross(b->g, &ids, m->cat_inputs[i], 0, m->cat_inputs[j], 0, b->c->wnd_hashed_cross_num_bins);
+      if (st == RK_OK) st = table(b, &t, name, b->c->wnd_hashed_cross_num_bins, 1);
+      if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, ids, 0);
+      if (st == RK_OK) parts[np++] = e;
+      if (st == RK_OK && b->c->wnd_wide_l2_reg > 0 && m->train &&
+          (st = rk_graph_embedding_l2(b->g, &reg, e, b->c->wnd_wide_l2_reg)) == RK_OK)
+        st = add_to(b, &b->reg, reg);
     }
   }
+  int wide = RK_NO_VALUE, deep;
+  if (st == RK_OK) st = np == 1 ? (wide = parts[0], RK_OK) : rk_graph_concat(b->g, &wide, np, parts, 1);
+  if (st == RK_OK) st = rk_graph_sum(b->g, &wide, wide, 1);   /* (B, 1) */
+  rk_free(parts);
+  RK_TRY(st);
   RK_TRY(build_mlp(b, &deep));
   return rk_graph_add(b->g, logit, wide, deep);
 }
 
 static rk_status build_deepfm(builder *b, int *logit) {
-  int first, emb, fm, deep;
-  RK_TRY(first_order(b, &first, true, 0));   /* (B, F) */
+  rk_ranking_model *m = b->m;
+  int *parts = rk_malloc(((size_t)m->n_cat + 1) * sizeof *parts), np = 0, first = RK_NO_VALUE, emb, fm, deep;
+  if (!parts) return RK_ENOMEM;
+  rk_status st = first_order(b, parts, &np, 0);
+  if (st == RK_OK) st = np == 1 ? (first = parts[0], RK_OK) : rk_graph_concat(b->g, &first, np, parts, 1);
+  int64_t shape[2] = {b->B, m->n_cat};
+  if (st == RK_OK) st = rk_graph_reshape(b->g, &first, first, 2, shape);   /* (B, F) */
+  rk_free(parts);
+  RK_TRY(st);
   RK_TRY(stack(b, &emb, 0));
   RK_TRY(rk_graph_fm(b->g, &fm, emb, first));   /* the field-wise pairwise term plus first order */
   RK_TRY(build_mlp(b, &deep));

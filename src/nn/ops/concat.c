@@ -60,8 +60,14 @@ void concat_node_backward_cpu(rk_graph *g, const rk_node *n) {
 }
 
 rk_status rk_graph_concat(rk_graph *g, int *out, int n, const int *xs, int axis) {
-  if (n < 1 || n > RK_NODE_MAX_IN)
-    return rk_error(RK_EINVAL, "concat: %d inputs; between 1 and %d", n, RK_NODE_MAX_IN);
+  if (n < 1) return rk_error(RK_EINVAL, "concat: %d inputs; at least 1", n);
+  if (n > RK_NODE_MAX_IN) {
+    /* More inputs than a node holds: concatenate groups, then the groups (concat is associative). */
+    int groups[RK_NODE_MAX_IN], ng = 0;
+    int per = (n + RK_NODE_MAX_IN - 1) / RK_NODE_MAX_IN;
+    for (int i = 0; i < n; i += per) RK_TRY(rk_graph_concat(g, &groups[ng++], n - i < per ? n - i : per, xs + i, axis));
+    return rk_graph_concat(g, out, ng, groups, axis);
+  }
   for (int k = 0; k < n; k++) RK_TRY(rk_graph_check_value(g, xs[k], "concat"));
   const rk_value *v0 = rk_val(g, xs[0]);
   if (axis < 0) axis += v0->ndim;
