@@ -104,6 +104,11 @@ typedef enum { RK_POOL_SUM, RK_POOL_MEAN } rk_pool;
 #define RK_REDUCE_ALL (-1)          /* reduce every axis into a scalar */
 #define RK_NO_VALUE (-1)            /* an optional value handle left out */
 
+/* When OpenBLAS fell back to generic kernels on a CPU it does not know, the OPENBLAS_CORETYPE
+ * that would give it the right ones ("SkylakeX", "Haswell"); NULL when its choice is fine. Only
+ * a new process can use it (the reckon command re-executes itself with it set). */
+const char *rk_blas_better_coretype(void);
+
 /* ---- the graph ----------------------------------------------------------------------------- */
 rk_status rk_graph_create(rk_graph **out, int64_t batch);
 void rk_graph_free(rk_graph *g);                          /* NULL is fine; params are not freed */

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
 #include "cli/commands.h"
+#include "reckon/nn.h"
 
 static void print_commands(FILE *out) {
   fprintf(out,
@@ -68,7 +70,22 @@ static void tune_allocator(void) {
 #endif
 }
 
+/* Run again with OPENBLAS_CORETYPE set when OpenBLAS chose generic kernels for a CPU it does
+ * not recognise (see rk_blas_better_coretype); a user's own OPENBLAS_CORETYPE is left alone. */
+static void choose_blas_kernels(char **argv) {
+  const char *want = getenv("OPENBLAS_CORETYPE") ? NULL : rk_blas_better_coretype();
+  if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);   /* the real path keeps the process name */
+  if (n > 0) {
+    self[n] = '\0';
+    execv(self, argv);   /* returns only on failure: carry on with the kernels we have */
+  }
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv) {
+  choose_blas_kernels(argv);
   tune_allocator();
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
     if (argc > 2 && strcmp(argv[1], "help") == 0) {

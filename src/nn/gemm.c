@@ -6,6 +6,7 @@
  * way on 1 or 16 threads.
  */
 #include <cblas.h>
+#include <strings.h>
 
 #include "nn/graph_internal.h"
 
@@ -39,6 +40,22 @@ void rk_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
   if (grain < quarter) grain = quarter;
   if (grain < 16) grain = 16;
   rk_parallel_for(M, grain, gemm_rows, &c);
+}
+
+/* OpenBLAS picks its kernels from the CPU model; a model newer than the library (a virtual
+ * machine's generic "Intel Xeon Processor", say) falls back to the Prescott (SSE3) kernels,
+ * which run GEMM at well under half the speed of the AVX-512 or AVX2 ones. The choice is made
+ * when the library loads, so the only fix is OPENBLAS_CORETYPE in the environment of a new
+ * process: this names the kernels to ask for, or NULL when the choice is fine. */
+const char *rk_blas_better_coretype(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  const char *core = openblas_get_corename();
+  if (!core || strcasecmp(core, "prescott") != 0) return NULL;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
+  if (__builtin_cpu_supports("avx2")) return "Haswell";
+#endif
+  return NULL;
 }
 
 void rk_blas_sync_threads(void) {

@@ -15,26 +15,33 @@ typedef struct {
   rk_act act;
 } epilogue_ctx;
 
+/* One pass per row: bias and activation together; restrict and a loop per activation let the
+ * compiler vectorise it (a switch per element or a possible alias kept these loops scalar). */
+static void bias_relu(float *restrict o, const float *restrict b, int64_t n) {
+  if (b)
+    for (int64_t j = 0; j < n; j++) o[j] = o[j] + b[j] > 0.0f ? o[j] + b[j] : 0.0f;
+  else
+    for (int64_t j = 0; j < n; j++) o[j] = o[j] > 0.0f ? o[j] : 0.0f;
+}
+
+static void bias_only(float *restrict o, const float *restrict b, int64_t n) {
+  for (int64_t j = 0; j < n; j++) o[j] += b[j];
+}
+
 static void epilogue_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const epilogue_ctx *c = arg;
   for (int64_t n = begin; n < end; n++) {
     float *o = c->out + n * c->OC;   /* (OC) */
-    if (c->b)
-      for (int64_t j = 0; j < c->OC; j++) o[j] += c->b[j];
-    switch (c->act) {
-    case RK_ACT_RELU:
-      for (int64_t j = 0; j < c->OC; j++) o[j] = o[j] > 0.0f ? o[j] : 0.0f;
-      break;
-    case RK_ACT_SIGMOID:
-      for (int64_t j = 0; j < c->OC; j++) o[j] = 1.0f / (1.0f + expf(-o[j]));
-      break;
-    case RK_ACT_TANH:
-      for (int64_t j = 0; j < c->OC; j++) o[j] = tanhf(o[j]);
-      break;
-    case RK_ACT_NONE:
-      break;
+    if (c->act == RK_ACT_RELU) {
+      bias_relu(o, c->b, c->OC);
+      continue;
     }
+    if (c->b) bias_only(o, c->b, c->OC);
+    if (c->act == RK_ACT_SIGMOID)
+      for (int64_t j = 0; j < c->OC; j++) o[j] = 1.0f / (1.0f + expf(-o[j]));
+    else if (c->act == RK_ACT_TANH)
+      for (int64_t j = 0; j < c->OC; j++) o[j] = tanhf(o[j]);
   }
 }
 
@@ -55,26 +62,36 @@ typedef struct {
   rk_act act;
 } dact_ctx;
 
+static void dact_relu(float *restrict dpre, const float *restrict dout, const float *restrict out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float g = dout[i];   /* loaded unconditionally, so the select vectorises */
+    dpre[i] = out[i] > 0.0f ? g : 0.0f;
+  }
+}
+
 static void dact_range(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const dact_ctx *c = arg;
+  if (c->act == RK_ACT_RELU) {
+    dact_relu(c->dpre + begin, c->dout + begin, c->out + begin, end - begin);
+    return;
+  }
   for (int64_t i = begin; i < end; i++) {
-    float y = c->out[i], d;
-    switch (c->act) {
-    case RK_ACT_RELU: d = y > 0.0f ? 1.0f : 0.0f; break;
-    case RK_ACT_SIGMOID: d = y * (1.0f - y); break;
-    default: d = 1.0f - y * y; break;
-    }
+    float y = c->out[i];
+    float d = c->act == RK_ACT_SIGMOID ? y * (1.0f - y) : 1.0f - y * y;
     c->dpre[i] = c->dout[i] * d;
   }
 }
 
 /* db over a range of columns, each summed over the rows in order (as a serial loop would). */
+static void add_row(float *restrict acc, const float *restrict row, int64_t n) {
+  for (int64_t j = 0; j < n; j++) acc[j] += row[j];
+}
+
 static void db_cols(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const dact_ctx *c = arg;
-  for (int64_t n = 0; n < c->N; n++)
-    for (int64_t j = begin; j < end; j++) c->db[j] += c->dp[n * c->OC + j];
+  for (int64_t n = 0; n < c->N; n++) add_row(c->db + begin, c->dp + n * c->OC + begin, end - begin);
 }
 
 /* dpre (N, OC): scratch when act != NONE. dx, dw, db may be NULL (not needed). */
