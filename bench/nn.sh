@@ -27,6 +27,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 driver="$build/bench/nn_bench"
+# Peers on the same OpenBLAS (PyTorch links it too) get the kernels reckon runs: reckon re-executes
+# itself with OPENBLAS_CORETYPE when OpenBLAS falls back to generic kernels on a CPU it does not know.
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$build/reckon" --version | sed -n 's/^blas kernels: //p')}"
 [ -x "$driver" ] || { echo "nn.sh: no $driver (build reckon first)" >&2; exit 1; }
 data_dir="$root/build/bench-data/nn"
 mkdir -p "$data_dir"

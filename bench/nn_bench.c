@@ -427,6 +427,7 @@ static long peak_rss_mb(void) {
 }
 
 int main(int argc, char **argv) {
+  rk_blas_choose_kernels(argv);   /* the kernels the reckon command gets too */
   const char *model_name = "a", *batches = "1024,4096", *ids_dir = NULL;
   int threads = 1, steps = 0, warmup = 3;
   double target_s = 2.0;

@@ -108,6 +108,12 @@ typedef enum { RK_POOL_SUM, RK_POOL_MEAN } rk_pool;
  * that would give it the right ones ("SkylakeX", "Haswell"); NULL when its choice is fine. Only
  * a new process can use it (the reckon command re-executes itself with it set). */
 const char *rk_blas_better_coretype(void);
+/* The kernels OpenBLAS runs ("SkylakeX", "Prescott", ...). */
+const char *rk_blas_corename(void);
+/* For a program's main: when rk_blas_better_coretype names kernels and OPENBLAS_CORETYPE is
+ * unset, set it and execute this program again with argv (returns when nothing is to be done
+ * or the exec failed). */
+void rk_blas_choose_kernels(char **argv);
 
 /* ---- the graph ----------------------------------------------------------------------------- */
 rk_status rk_graph_create(rk_graph **out, int64_t batch);

@@ -26,6 +26,8 @@ static void print_commands(FILE *out) {
 static void print_version(void) {
   char dev[256];
   printf("reckon %s (git %s)\nfeatures: %s\n", rk_version(), rk_git_revision(), rk_build_features());
+  /* Benchmarks hand this to peers on the same OpenBLAS (OPENBLAS_CORETYPE), see rk_blas_choose_kernels. */
+  printf("blas kernels: %s\n", rk_blas_corename());
   int n = rk_cuda_device_count();
   for (int i = 0; i < n; i++) printf("cuda device %d: %s\n", i, rk_cuda_device_name(i, dev, sizeof dev));
 }
@@ -70,22 +72,8 @@ static void tune_allocator(void) {
 #endif
 }
 
-/* Run again with OPENBLAS_CORETYPE set when OpenBLAS chose generic kernels for a CPU it does
- * not recognise (see rk_blas_better_coretype); a user's own OPENBLAS_CORETYPE is left alone. */
-static void choose_blas_kernels(char **argv) {
-  const char *want = getenv("OPENBLAS_CORETYPE") ? NULL : rk_blas_better_coretype();
-  if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);   /* the real path keeps the process name */
-  if (n > 0) {
-    self[n] = '\0';
-    execv(self, argv);   /* returns only on failure: carry on with the kernels we have */
-  }
-  unsetenv("OPENBLAS_CORETYPE");
-}
-
 int main(int argc, char **argv) {
-  choose_blas_kernels(argv);
+  rk_blas_choose_kernels(argv);
   tune_allocator();
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
     if (argc > 2 && strcmp(argv[1], "help") == 0) {

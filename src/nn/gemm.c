@@ -6,7 +6,9 @@
  * way on 1 or 16 threads.
  */
 #include <cblas.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "nn/graph_internal.h"
 
@@ -56,6 +58,20 @@ const char *rk_blas_better_coretype(void) {
   if (__builtin_cpu_supports("avx2")) return "Haswell";
 #endif
   return NULL;
+}
+
+const char *rk_blas_corename(void) { return openblas_get_corename(); }
+
+void rk_blas_choose_kernels(char **argv) {
+  const char *want = getenv("OPENBLAS_CORETYPE") ? NULL : rk_blas_better_coretype();
+  if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);   /* the real path keeps the process name */
+  if (n > 0) {
+    self[n] = '\0';
+    execv(self, argv);   /* returns only on failure: carry on with the kernels we have */
+  }
+  unsetenv("OPENBLAS_CORETYPE");
 }
 
 void rk_blas_sync_threads(void) {
