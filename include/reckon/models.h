@@ -20,9 +20,15 @@
 extern "C" {
 #endif
 
-typedef enum { RK_MODEL_MLP, RK_MODEL_DCN, RK_MODEL_DLRM, RK_MODEL_WIDE_N_DEEP, RK_MODEL_DEEPFM } rk_model_kind;
+typedef enum {
+  RK_MODEL_MLP, RK_MODEL_DCN, RK_MODEL_DLRM, RK_MODEL_WIDE_N_DEEP, RK_MODEL_DEEPFM,
+  RK_MODEL_MMOE, RK_MODEL_CGC, RK_MODEL_PLE   /* multi-task: experts and gates */
+} rk_model_kind;
 
-/* "mlp", "dcn", "dlrm", "wide_n_deep", "deepfm"; RK_EUSAGE naming the choices otherwise. */
+#define RK_MAX_TASKS 16
+
+/* "mlp", "dcn", "dlrm", "wide_n_deep", "deepfm", "mmoe", "cgc", "ple"; RK_EUSAGE naming the
+ * choices otherwise. */
 rk_status rk_model_kind_parse(const char *name, rk_model_kind *out);
 const char *rk_model_kind_name(rk_model_kind kind);
 /* "relu", "tanh", "sigmoid", "linear" (src/train/model_dir.c). */
@@ -46,6 +52,20 @@ typedef struct {
   float wnd_wide_l2_reg;               /* default 1e-5 */
   uint64_t seed;                       /* initialisation and dropout (default 42) */
   bool dlrm_top_dots_only;             /* --dlrm_top_input dots */
+  /* multi-task (Ma et al. 2018, MMoE; Tang et al. 2020, CGC and PLE) */
+  int mmoe_experts;                    /* default 4 */
+  const int64_t *expert_layers;        /* default 64 */
+  int n_expert_layers;
+  int64_t gate_dim;                    /* the gate's ReLU layer (0: the gate reads its input) (default 64) */
+  float gate_temperature;              /* softmax(W h(x) / T) (default 1) */
+  bool use_task_towers;                /* several tasks: an MLP per task before its head (default true) */
+  const int64_t *tower_layers;         /* default 64 */
+  int n_tower_layers;
+  int cgc_task_experts;                /* default 1 */
+  int cgc_shared_experts;              /* default 2 */
+  int ple_layers;                      /* default 1 */
+  bool ple_gate_original;              /* gates read the original input (the reference) instead of
+                                          their level's input (the PLE paper, default) */
 } rk_ranking_config;
 
 void rk_ranking_config_default(rk_ranking_config *c);
@@ -57,12 +77,18 @@ typedef struct {
   int64_t *cardinality, *dims;
   int *cat_inputs;
   int dense_input;
-  int label, weight;
-  int logit;                           /* (B, 1): the logit, or the prediction of a regression */
+  int n_tasks;
+  char **targets;                      /* per task: its target column */
+  bool *task_regression;               /* per task: MSE on a linear output, else weighted BCE */
+  int *labels, *weights;               /* per task: inputs (B, 1) (train graphs) */
+  int *logits;                         /* per task: (B, 1) logit, or the regression's prediction */
+  int *task_losses;                    /* per task: its weighted mean loss (train graphs) */
+  int *gate_probs;                     /* per task: (B, E) gate weights, or RK_NO_VALUE */
+  int label, weight, logit;            /* task 0's, for single-task callers */
   int loss;                            /* the loss with its regularisation terms (train graphs) */
   int reg;                             /* the regularisation terms alone, or RK_NO_VALUE */
-  bool regression, train;
-  char *target;
+  bool regression, train;              /* regression: task 0's */
+  char *target;                        /* task 0's */
   rk_ranking_config cfg;               /* a copy; its lists point into the model */
   rk_param **params;                   /* every parameter, in creation order */
   int n_params;
@@ -74,6 +100,11 @@ typedef struct {
  * categorical column without int_domain, dlrm without categorical features, ...). */
 rk_status rk_ranking_build(rk_ranking_model *m, const rk_schema *schema, const char *target, bool regression,
                            const rk_ranking_config *c, int64_t batch);
+/* Several tasks: each gets its logit, label, weight and loss; the loss is their sum (weights per
+ * example carry the loss weights, class weights and sample spaces). */
+rk_status rk_ranking_build_tasks(rk_ranking_model *m, const rk_schema *schema, int n_tasks,
+                                 const char *const *targets, const bool *regression, const rk_ranking_config *c,
+                                 int64_t batch);
 /* Another graph over `from`'s parameters (not copied: training one trains both), for batch size
  * `batch`; train: with label, weight and loss like the original, else an inference graph whose
  * only inputs are the features. `from` must outlive it. */

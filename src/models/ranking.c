@@ -9,13 +9,15 @@
 
 #include "reckon/models.h"
 
-static const char *const kind_names[] = {"mlp", "dcn", "dlrm", "wide_n_deep", "deepfm"};
+static const char *const kind_names[] = {"mlp", "dcn", "dlrm", "wide_n_deep", "deepfm", "mmoe", "cgc", "ple"};
 static const int64_t default_layers[] = {128, 64, 32};
+static const int64_t default_expert_layers[] = {64};
+static const int64_t default_tower_layers[] = {64};
 
 rk_status rk_model_kind_parse(const char *name, rk_model_kind *out) {
-  for (int k = 0; k < 5; k++)
+  for (int k = 0; k < 8; k++)
     if (name && strcmp(name, kind_names[k]) == 0) return *out = (rk_model_kind)k, RK_OK;
-  return rk_error(RK_EUSAGE, "invalid value '%s' for --model: expected mlp, dcn, dlrm, wide_n_deep or deepfm",
+  return rk_error(RK_EUSAGE, "invalid value '%s' for --model: expected mlp, dcn, dlrm, wide_n_deep, deepfm, mmoe, cgc or ple",
                   name ? name : "");
 }
 
@@ -34,6 +36,17 @@ void rk_ranking_config_default(rk_ranking_config *c) {
   c->l2_reg = 1e-5f;
   c->wnd_wide_l2_reg = 1e-5f;
   c->seed = 42;
+  c->mmoe_experts = 4;
+  c->expert_layers = default_expert_layers;
+  c->n_expert_layers = 1;
+  c->gate_dim = 64;
+  c->gate_temperature = 1.0f;
+  c->use_task_towers = true;
+  c->tower_layers = default_tower_layers;
+  c->n_tower_layers = 1;
+  c->cgc_task_experts = 1;
+  c->cgc_shared_experts = 2;
+  c->ple_layers = 1;
 }
 
 int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier) {
@@ -119,7 +132,7 @@ static rk_status track_kernel(builder *b, rk_param *p) {
 
 /* x -> [linear -> activation -> dropout] per layer; *width becomes the last layer's. */
 static rk_status mlp(builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n, const char *prefix) {
-  char name[64];
+  char name[160];
   for (int l = 0; l < n; l++) {
     rk_param *w, *bias;
     snprintf(name, sizeof name, "%s.%d.weight", prefix, l);
@@ -139,7 +152,7 @@ static rk_status mlp(builder *b, int *out, int x, int64_t *width, const int64_t 
 /* The output layer: (B, width) -> (B, 1). */
 static rk_status head(builder *b, int *out, int x, int64_t width, const char *name) {
   rk_param *w, *bias;
-  char n[64];
+  char n[160];
   snprintf(n, sizeof n, "%s.weight", name);
   RK_TRY(dense(b, &w, n, 1, width));
   snprintf(n, sizeof n, "%s.bias", name);
@@ -222,16 +235,50 @@ static rk_status stack(builder *b, int *out, int from) {
 
 /* ---- the models ---- */
 
-static rk_status build_mlp(builder *b, int *logit) {
-  int x;
-  int64_t w;
-  RK_TRY(concat_all(b, &x, &w));
-  RK_TRY(mlp(b, &x, x, &w, b->c->mlp_layers, b->c->n_mlp_layers, "mlp"));
-  RK_TRY(head(b, logit, x, w, "output"));
-  return as_logit(b, logit);
+/* Per task: a tower (several tasks with --use_task_towers) on its input, then its output layer;
+ * extra[t] (or RK_NO_VALUE) is added to task t's logit (a wide or FM part). One task keeps the
+ * single-task names ("output"). */
+static rk_status heads(builder *b, const int *xs, const int64_t *ws, const int *extra) {
+  rk_ranking_model *m = b->m;
+  char name[64];
+  for (int t = 0; t < m->n_tasks; t++) {
+    int x = xs[t];
+    int64_t w = ws[t];
+    if (m->n_tasks > 1 && b->c->use_task_towers && b->c->n_tower_layers > 0) {
+      snprintf(name, sizeof name, "tower.%s", m->targets[t]);
+      RK_TRY(mlp(b, &x, x, &w, b->c->tower_layers, b->c->n_tower_layers, name));
+    }
+    if (m->n_tasks == 1) snprintf(name, sizeof name, "output");
+    else snprintf(name, sizeof name, "output.%s", m->targets[t]);
+    RK_TRY(head(b, &m->logits[t], x, w, name));
+    RK_TRY(as_logit(b, &m->logits[t]));
+    if (extra && extra[t] != RK_NO_VALUE) RK_TRY(rk_graph_add(b->g, &m->logits[t], extra[t], m->logits[t]));
+  }
+  return RK_OK;
 }
 
-static rk_status build_dcn(builder *b, int *logit) {
+/* Every task reads the same body output. */
+static rk_status shared_heads(builder *b, int x, int64_t w, const int *extra) {
+  int xs[RK_MAX_TASKS];
+  int64_t ws[RK_MAX_TASKS];
+  for (int t = 0; t < b->m->n_tasks; t++) xs[t] = x, ws[t] = w;
+  return heads(b, xs, ws, extra);
+}
+
+/* concat -> MLP: the deep part of mlp, wide_n_deep and deepfm. */
+static rk_status deep_body(builder *b, int *x, int64_t *w) {
+  RK_TRY(concat_all(b, x, w));
+  return mlp(b, x, *x, w, b->c->mlp_layers, b->c->n_mlp_layers, "mlp");
+}
+
+static rk_status build_mlp(builder *b) {
+  int x;
+  int64_t w;
+  RK_TRY(deep_body(b, &x, &w));
+  return shared_heads(b, x, w, NULL);
+}
+
+static rk_status build_dcn(builder *b) {
   int x0, x;
   int64_t w;
   RK_TRY(concat_all(b, &x0, &w));
@@ -249,10 +296,10 @@ static rk_status build_dcn(builder *b, int *logit) {
     RK_TRY(rk_graph_cross(b->g, &x, x0, x, k, NULL, NULL, bias));
   }
   RK_TRY(mlp(b, &x, x, &w, b->c->mlp_layers, b->c->n_mlp_layers, "mlp"));
-  return head(b, logit, x, w, "output");
+  return shared_heads(b, x, w, NULL);
 }
 
-static rk_status build_dlrm(builder *b, int *logit) {
+static rk_status build_dlrm(builder *b) {
   rk_ranking_model *m = b->m;
   int64_t D = b->c->embeddings_dim, w;
   int x, inter;
@@ -292,11 +339,11 @@ static rk_status build_dlrm(builder *b, int *logit) {
     }
   }
   RK_TRY(mlp(b, &x, x, &w, b->c->mlp_layers, b->c->n_mlp_layers, "top_mlp"));
-  return head(b, logit, x, w, "output");
+  return shared_heads(b, x, w, NULL);
 }
 
-/* One weight per category (a table of dimension 1) per feature: a linear model on one-hot
- * features. Appends each feature's (B, 1, 1) lookup to parts. The wide tables take
+/* One weight per category and task (a table of dimension K) per feature: a linear model on
+ * one-hot features. Appends each feature's (B, 1, K) lookup to parts. The wide tables take
  * --wnd_wide_l2_reg; deepfm's first order none (l2 0). */
 static rk_status first_order(builder *b, int *parts, int *np, float l2) {
   rk_ranking_model *m = b->m;
@@ -304,7 +351,7 @@ static rk_status first_order(builder *b, int *parts, int *np, float l2) {
   for (int i = 0; i < m->n_cat; i++) {
     rk_param *t;
     snprintf(name, sizeof name, "first_order.%s", m->cat_names[i]);
-    RK_TRY(table(b, &t, name, m->cardinality[i], 1));
+    RK_TRY(table(b, &t, name, m->cardinality[i], m->n_tasks));
     int e, reg;
     RK_TRY(rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0));
     parts[(*np)++] = e;
@@ -314,6 +361,18 @@ static rk_status first_order(builder *b, int *parts, int *np, float l2) {
     }
   }
   return RK_OK;
+}
+
+/* (B, P, K) parts summed over P, one (B, 1) term per task. */
+static rk_status per_task_sums(builder *b, int *parts, int np, int *terms) {
+  int K = b->m->n_tasks, sum;
+  if (np == 1) sum = parts[0];
+  else RK_TRY(rk_graph_concat(b->g, &sum, np, parts, 1));
+  RK_TRY(rk_graph_sum(b->g, &sum, sum, 1));   /* (B, K) */
+  if (K == 1) return terms[0] = sum, RK_OK;
+  int64_t ones[RK_MAX_TASKS];
+  for (int t = 0; t < K; t++) ones[t] = 1;
+  return rk_graph_split(b->g, terms, sum, 1, K, ones);
 }
 
 /* Whether --wnd_ignore_combinations names the cross of a and b (in either order). */
@@ -328,9 +387,9 @@ static bool ignored_cross(const rk_ranking_config *c, const char *a, const char 
   return false;
 }
 
-static rk_status build_wide_n_deep(builder *b, int *logit) {
+static rk_status build_wide_n_deep(builder *b) {
   rk_ranking_model *m = b->m;
-  /* The wide part: every first-order and cross weight looked up, (B, 1, 1) each, summed once. */
+  /* The wide part: every first-order and cross weight looked up, (B, 1, K) each, summed once. */
   int *parts = rk_malloc(((size_t)m->n_cat * (size_t)(m->n_cat + 1) / 2 + 1) * sizeof *parts), np = 0;
   if (!parts) return RK_ENOMEM;
   rk_status st = first_order(b, parts, &np, b->c->wnd_wide_l2_reg);
@@ -342,7 +401,7 @@ static rk_status build_wide_n_deep(builder *b, int *logit) {
       rk_param *t;
       snprintf(name, sizeof name, "wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
       st = rk_graph_hash_cross(b->g, &ids, m->cat_inputs[i], 0, m->cat_inputs[j], 0, b->c->wnd_hashed_cross_num_bins);
-      if (st == RK_OK) st = table(b, &t, name, b->c->wnd_hashed_cross_num_bins, 1);
+      if (st == RK_OK) st = table(b, &t, name, b->c->wnd_hashed_cross_num_bins, m->n_tasks);
       if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, ids, 0);
       if (st == RK_OK) parts[np++] = e;
       if (st == RK_OK && b->c->wnd_wide_l2_reg > 0 && m->train &&
@@ -350,44 +409,168 @@ static rk_status build_wide_n_deep(builder *b, int *logit) {
         st = add_to(b, &b->reg, reg);
     }
   }
-  int wide = RK_NO_VALUE, deep;
-  if (st == RK_OK) st = np == 1 ? (wide = parts[0], RK_OK) : rk_graph_concat(b->g, &wide, np, parts, 1);
-  if (st == RK_OK) st = rk_graph_sum(b->g, &wide, wide, 1);   /* (B, 1) */
+  int wide[RK_MAX_TASKS], x;
+  int64_t w;
+  if (st == RK_OK) st = per_task_sums(b, parts, np, wide);
   rk_free(parts);
   RK_TRY(st);
-  RK_TRY(build_mlp(b, &deep));
-  return rk_graph_add(b->g, logit, wide, deep);
+  RK_TRY(deep_body(b, &x, &w));
+  return shared_heads(b, x, w, wide);
 }
 
-static rk_status build_deepfm(builder *b, int *logit) {
+static rk_status build_deepfm(builder *b) {
   rk_ranking_model *m = b->m;
-  int *parts = rk_malloc(((size_t)m->n_cat + 1) * sizeof *parts), np = 0, first = RK_NO_VALUE, emb, fm, deep;
+  int *parts = rk_malloc(((size_t)m->n_cat + 1) * sizeof *parts), np = 0, emb, fm, x;
+  int64_t w;
   if (!parts) return RK_ENOMEM;
   rk_status st = first_order(b, parts, &np, 0);
-  if (st == RK_OK) st = np == 1 ? (first = parts[0], RK_OK) : rk_graph_concat(b->g, &first, np, parts, 1);
-  int64_t shape[2] = {b->B, m->n_cat};
-  if (st == RK_OK) st = rk_graph_reshape(b->g, &first, first, 2, shape);   /* (B, F) */
+  int terms[RK_MAX_TASKS], first = RK_NO_VALUE;
+  if (st == RK_OK && m->n_tasks == 1) {
+    /* One task: the first-order weights join the FM op as its (B, F) linear term. */
+    st = np == 1 ? (first = parts[0], RK_OK) : rk_graph_concat(b->g, &first, np, parts, 1);
+    int64_t shape[2] = {b->B, m->n_cat};
+    if (st == RK_OK) st = rk_graph_reshape(b->g, &first, first, 2, shape);
+  } else if (st == RK_OK) {
+    st = per_task_sums(b, parts, np, terms);   /* task t: its own first-order weights */
+  }
   rk_free(parts);
   RK_TRY(st);
   RK_TRY(stack(b, &emb, 0));
-  RK_TRY(rk_graph_fm(b->g, &fm, emb, first));   /* the field-wise pairwise term plus first order */
-  RK_TRY(build_mlp(b, &deep));
-  return rk_graph_add(b->g, logit, fm, deep);
+  RK_TRY(rk_graph_fm(b->g, &fm, emb, first));   /* the field-wise pairwise term (plus first order) */
+  if (m->n_tasks == 1) terms[0] = fm;
+  for (int t = 0; m->n_tasks > 1 && t < m->n_tasks; t++) RK_TRY(rk_graph_add(b->g, &terms[t], terms[t], fm));
+  RK_TRY(deep_body(b, &x, &w));
+  return shared_heads(b, x, w, terms);
+}
+
+/* ---- multi-task: experts and gates ---- */
+
+/* n experts (MLPs of --expert_mlp_layers) on x, each (B, 1, D), appended to out. */
+static rk_status experts(builder *b, int x, int64_t w, int n, const char *prefix, int *out, int *nout, int64_t *D) {
+  char name[64];
+  for (int e = 0; e < n; e++) {
+    int h;
+    int64_t hw = w;
+    snprintf(name, sizeof name, "%s.%d", prefix, e);
+    RK_TRY(mlp(b, &h, x, &hw, b->c->expert_layers, b->c->n_expert_layers, name));
+    if (rk_graph_value_ndim(b->g, h) == 2) {
+      int64_t shape[3] = {b->B, 1, hw};
+      RK_TRY(rk_graph_reshape(b->g, &h, h, 3, shape));
+    }
+    out[(*nout)++] = h;
+    *D = hw;
+  }
+  return RK_OK;
+}
+
+/* A gate: softmax(W h(x) / T) over the n experts (B, 1, D) each -> their weighted sum (B, D).
+ * h: a ReLU layer of --gate_dim units (none when 0); W: bias-free. *probs: the weights (B, E). */
+static rk_status gate(builder *b, int x, int64_t w, const int *ex, int n, const char *prefix, int *out, int *probs) {
+  char name[64];
+  int h = x;
+  int64_t hw = w;
+  if (b->c->gate_dim > 0) {
+    snprintf(name, sizeof name, "%s.hidden", prefix);
+    RK_TRY(mlp(b, &h, h, &hw, &b->c->gate_dim, 1, name));
+  }
+  rk_param *wg;
+  snprintf(name, sizeof name, "%s.weight", prefix);
+  RK_TRY(dense(b, &wg, name, n, hw));
+  RK_TRY(track_kernel(b, wg));
+  int logits, stacked;
+  RK_TRY(rk_graph_linear(b->g, &logits, h, wg, NULL, RK_ACT_NONE));
+  if (rk_graph_value_ndim(b->g, logits) == 3) {
+    int64_t shape[2] = {b->B, n};
+    RK_TRY(rk_graph_reshape(b->g, &logits, logits, 2, shape));
+  }
+  RK_TRY(n == 1 ? (stacked = ex[0], RK_OK) : rk_graph_concat(b->g, &stacked, n, ex, 1));   /* (B, E, D) */
+  RK_TRY(rk_graph_gate(b->g, out, stacked, logits, b->c->gate_temperature));
+  RK_TRY(rk_graph_softmax(b->g, probs, logits, b->c->gate_temperature));
+  return rk_graph_output(b->g, *probs);
+}
+
+/* MMoE: shared experts, a gate per task. */
+static rk_status build_mmoe(builder *b) {
+  rk_ranking_model *m = b->m;
+  int x, ex[64], nex = 0, xs[RK_MAX_TASKS];
+  int64_t w, D = 0, ws[RK_MAX_TASKS];
+  if (b->c->mmoe_experts < 1 || b->c->mmoe_experts > 64)
+    return rk_error(RK_EUSAGE, "--mmoe_num_mlp_experts %d: expected 1 to 64", b->c->mmoe_experts);
+  RK_TRY(concat_all(b, &x, &w));
+  RK_TRY(experts(b, x, w, b->c->mmoe_experts, "mmoe.expert", ex, &nex, &D));
+  char name[64];
+  for (int t = 0; t < m->n_tasks; t++) {
+    snprintf(name, sizeof name, "mmoe.gate.%s", m->targets[t]);
+    RK_TRY(gate(b, x, w, ex, nex, name, &xs[t], &m->gate_probs[t]));
+    ws[t] = D;
+  }
+  return heads(b, xs, ws, NULL);
+}
+
+/* CGC (one level) and PLE (several): per task experts and shared experts; each task's gate
+ * weighs its own experts then the shared ones; levels before the last add a shared gate over
+ * every expert, whose output the next level's shared experts read. */
+static rk_status build_ple(builder *b, int levels, const char *kind) {
+  rk_ranking_model *m = b->m;
+  const rk_ranking_config *c = b->c;
+  int K = m->n_tasks, te = c->cgc_task_experts, se = c->cgc_shared_experts;
+  if (te < 0 || se < 0 || te + se < 1 || (K * te + se) > 64)
+    return rk_error(RK_EUSAGE, "--cgc_num_task_experts %d and --cgc_num_shared_experts %d: expected at least one expert and at most 64 in all", te, se);
+  if (levels < 1) return rk_error(RK_EUSAGE, "--ple_num_layers %d: expected at least 1", levels);
+  int x0, xt[RK_MAX_TASKS], xs;
+  int64_t w0, wt[RK_MAX_TASKS], wsh;
+  RK_TRY(concat_all(b, &x0, &w0));
+  for (int t = 0; t < K; t++) xt[t] = x0, wt[t] = w0;
+  xs = x0, wsh = w0;
+  char name[64];
+  for (int l = 0; l < levels; l++) {
+    int task_ex[RK_MAX_TASKS][64], nte[RK_MAX_TASKS], shared_ex[64], nse = 0, probs;
+    int64_t D = 0;
+    for (int t = 0; t < K; t++) {
+      nte[t] = 0;
+      snprintf(name, sizeof name, "%s.%d.expert.%s", kind, l, m->targets[t]);
+      RK_TRY(experts(b, xt[t], wt[t], te, name, task_ex[t], &nte[t], &D));
+    }
+    snprintf(name, sizeof name, "%s.%d.expert.shared", kind, l);
+    RK_TRY(experts(b, xs, wsh, se, name, shared_ex, &nse, &D));
+    int nxt[RK_MAX_TASKS], nxs = xs;
+    for (int t = 0; t < K; t++) {
+      int sel[128], n = 0;
+      for (int e = 0; e < nte[t]; e++) sel[n++] = task_ex[t][e];
+      for (int e = 0; e < nse; e++) sel[n++] = shared_ex[e];
+      snprintf(name, sizeof name, "%s.%d.gate.%s", kind, l, m->targets[t]);
+      int in = c->ple_gate_original ? x0 : xt[t];
+      int64_t inw = c->ple_gate_original ? w0 : wt[t];
+      RK_TRY(gate(b, in, inw, sel, n, name, &nxt[t], l == levels - 1 ? &m->gate_probs[t] : &probs));
+    }
+    if (l < levels - 1) {
+      int all[128], n = 0;
+      for (int t = 0; t < K; t++)
+        for (int e = 0; e < nte[t]; e++) all[n++] = task_ex[t][e];
+      for (int e = 0; e < nse; e++) all[n++] = shared_ex[e];
+      snprintf(name, sizeof name, "%s.%d.gate.shared", kind, l);
+      RK_TRY(gate(b, c->ple_gate_original ? x0 : xs, c->ple_gate_original ? w0 : wsh, all, n, name, &nxs, &probs));
+    }
+    for (int t = 0; t < K; t++) xt[t] = nxt[t], wt[t] = D;
+    xs = nxs, wsh = D;
+  }
+  return heads(b, xt, wt, NULL);
 }
 
 /* ---- schema -> features ---- */
 
-static rk_status features(rk_ranking_model *m, const rk_schema *s, const char *target, const rk_ranking_config *c) {
+static rk_status features(rk_ranking_model *m, const rk_schema *s, const rk_ranking_config *c) {
   m->cat_names = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cat_names);
   m->cont_names = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cont_names);
   m->cardinality = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cardinality);
   m->dims = rk_calloc((size_t)s->n_cols + 1, sizeof *m->dims);
   m->cat_inputs = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cat_inputs);
   if (!m->cat_names || !m->cont_names || !m->cardinality || !m->dims || !m->cat_inputs) return RK_ENOMEM;
-  bool found = false;
+  for (int t = 0; t < m->n_tasks; t++)
+    if (rk_schema_find_index(s, m->targets[t]) < 0)
+      return rk_error(RK_ENOTFOUND, "--tasks names '%s', which the schema does not have", m->targets[t]);
   for (int i = 0; i < s->n_cols; i++) {
     const rk_schema_column *col = &s->cols[i];
-    if (strcmp(col->name, target) == 0) found = true;
     if (rk_schema_column_has_tag(col, RK_TAG_TARGET)) continue;
     if (rk_schema_column_has_tag(col, RK_TAG_CATEGORICAL)) {
       if (!col->int_domain.present || !col->int_domain.has_max)
@@ -402,31 +585,63 @@ static rk_status features(rk_ranking_model *m, const rk_schema *s, const char *t
       if (!(m->cont_names[m->n_cont++] = rk_strdup(col->name))) return RK_ENOMEM;
     }
   }
-  if (!found) return rk_error(RK_ENOTFOUND, "--tasks names '%s', which the schema does not have", target);
   if (m->n_cat == 0 && m->n_cont == 0) return rk_error(RK_EUSAGE, "the schema has no categorical or continuous features");
-  if ((c->kind != RK_MODEL_MLP && c->kind != RK_MODEL_DCN) && m->n_cat == 0)
-    return rk_error(RK_EUSAGE, "--model %s needs categorical features", kind_names[c->kind]);
+  bool dense_ok = c->kind == RK_MODEL_MLP || c->kind == RK_MODEL_DCN || c->kind >= RK_MODEL_MMOE;
+  if (!dense_ok && m->n_cat == 0) return rk_error(RK_EUSAGE, "--model %s needs categorical features", kind_names[c->kind]);
   return RK_OK;
 }
 
-/* Keep a copy of the configuration (its lists too) and the target. */
-static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, const char *target) {
+static int64_t *copy_layers(const int64_t *from, int n) {
+  int64_t *l = rk_calloc((size_t)n + 1, sizeof *l);
+  if (l && n) memcpy(l, from, (size_t)n * sizeof *l);
+  return l;
+}
+
+static rk_status check_layers(const int64_t *l, int n, const char *flag) {
+  for (int i = 0; i < n; i++)
+    if (l[i] <= 0)
+      return rk_error(RK_EUSAGE, "invalid %s: layer %d has %lld units, expected at least 1", flag, i + 1, (long long)l[i]);
+  return RK_OK;
+}
+
+/* Keep a copy of the configuration (its lists too) and the tasks. */
+static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, int n_tasks, const char *const *targets,
+                             const bool *regression) {
   m->cfg = *c;
-  m->cfg.mlp_layers = NULL;
-  m->cfg.wnd_ignore = NULL;
-  int64_t *layers = rk_calloc((size_t)c->n_mlp_layers + 1, sizeof *layers);
+  m->cfg.mlp_layers = copy_layers(c->mlp_layers, c->n_mlp_layers);
+  m->cfg.expert_layers = copy_layers(c->expert_layers, c->n_expert_layers);
+  m->cfg.tower_layers = copy_layers(c->tower_layers, c->n_tower_layers);
   const char **ignore = rk_calloc((size_t)c->n_wnd_ignore + 1, sizeof *ignore);
-  m->cfg.mlp_layers = layers;
   m->cfg.wnd_ignore = ignore;
-  if (!layers || !ignore || !(m->target = rk_strdup(target))) return RK_ENOMEM;
-  for (int i = 0; i < c->n_mlp_layers; i++) {
-    if (c->mlp_layers[i] <= 0)
-      return rk_error(RK_EUSAGE, "invalid --mlp_layers: layer %d has %lld units, expected at least 1", i + 1,
-                      (long long)c->mlp_layers[i]);
-    layers[i] = c->mlp_layers[i];
-  }
+  if (!m->cfg.mlp_layers || !m->cfg.expert_layers || !m->cfg.tower_layers || !ignore) return RK_ENOMEM;
+  RK_TRY(check_layers(c->mlp_layers, c->n_mlp_layers, "--mlp_layers"));
+  RK_TRY(check_layers(c->expert_layers, c->n_expert_layers, "--expert_mlp_layers"));
+  RK_TRY(check_layers(c->tower_layers, c->n_tower_layers, "--tower_layers"));
   for (int i = 0; i < c->n_wnd_ignore; i++)
     if (!(ignore[i] = rk_strdup(c->wnd_ignore[i]))) return RK_ENOMEM;
+  if (n_tasks < 1 || n_tasks > RK_MAX_TASKS)
+    return rk_error(RK_EUSAGE, "%d tasks: expected 1 to %d", n_tasks, RK_MAX_TASKS);
+  size_t K = (size_t)n_tasks;
+  m->targets = rk_calloc(K, sizeof *m->targets);
+  m->task_regression = rk_calloc(K, sizeof *m->task_regression);
+  m->labels = rk_malloc(K * sizeof(int));
+  m->weights = rk_malloc(K * sizeof(int));
+  m->logits = rk_malloc(K * sizeof(int));
+  m->task_losses = rk_malloc(K * sizeof(int));
+  m->gate_probs = rk_malloc(K * sizeof(int));
+  if (!m->targets || !m->task_regression || !m->labels || !m->weights || !m->logits || !m->task_losses || !m->gate_probs)
+    return RK_ENOMEM;
+  m->n_tasks = n_tasks;
+  for (int t = 0; t < n_tasks; t++) {
+    for (int u = 0; u < t; u++)
+      if (strcmp(targets[u], targets[t]) == 0) return rk_error(RK_EUSAGE, "--tasks names '%s' twice", targets[t]);
+    if (!(m->targets[t] = rk_strdup(targets[t]))) return RK_ENOMEM;
+    m->task_regression[t] = regression[t];
+    m->labels[t] = m->weights[t] = m->logits[t] = m->task_losses[t] = m->gate_probs[t] = RK_NO_VALUE;
+  }
+  m->target = m->targets[0];
+  m->regression = m->task_regression[0];
+  if (c->kind >= RK_MODEL_MMOE && n_tasks < 1) return rk_error(RK_EUSAGE, "--model %s needs tasks", kind_names[c->kind]);
   return RK_OK;
 }
 
@@ -462,24 +677,37 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
   rk_status st = b.emb && b.lookups ? RK_OK : RK_ENOMEM;
   if (st == RK_OK) st = inputs(&b);
   int64_t one[1] = {1};
-  m->label = m->weight = m->loss = m->reg = RK_NO_VALUE;
-  if (st == RK_OK && m->train) st = rk_graph_input(m->g, &m->label, "label", 1, one);
-  if (st == RK_OK && m->train) st = rk_graph_input(m->g, &m->weight, "weight", 1, one);
+  m->loss = m->reg = RK_NO_VALUE;
+  char name[300];
+  for (int t = 0; st == RK_OK && m->train && t < m->n_tasks; t++) {
+    snprintf(name, sizeof name, "label.%s", m->targets[t]);
+    st = rk_graph_input(m->g, &m->labels[t], name, 1, one);
+    snprintf(name, sizeof name, "weight.%s", m->targets[t]);
+    if (st == RK_OK) st = rk_graph_input(m->g, &m->weights[t], name, 1, one);
+  }
   if (st == RK_OK) {
     switch (c->kind) {
-      case RK_MODEL_MLP: st = build_mlp(&b, &m->logit); break;
-      case RK_MODEL_DCN: st = build_dcn(&b, &m->logit); break;
-      case RK_MODEL_DLRM: st = build_dlrm(&b, &m->logit); break;
-      case RK_MODEL_WIDE_N_DEEP: st = build_wide_n_deep(&b, &m->logit); break;
-      case RK_MODEL_DEEPFM: st = build_deepfm(&b, &m->logit); break;
+      case RK_MODEL_MLP: st = build_mlp(&b); break;
+      case RK_MODEL_DCN: st = build_dcn(&b); break;
+      case RK_MODEL_DLRM: st = build_dlrm(&b); break;
+      case RK_MODEL_WIDE_N_DEEP: st = build_wide_n_deep(&b); break;
+      case RK_MODEL_DEEPFM: st = build_deepfm(&b); break;
+      case RK_MODEL_MMOE: st = build_mmoe(&b); break;
+      case RK_MODEL_CGC: st = build_ple(&b, 1, "cgc"); break;
+      case RK_MODEL_PLE: st = build_ple(&b, c->ple_layers, "ple"); break;
     }
   }
   if (st == RK_OK && share && m->n_params != share->n_params)
     st = rk_error(RK_EINVAL, "shared model: %d parameters, the original has %d", m->n_params, share->n_params);
   int loss = RK_NO_VALUE, reg;
   if (st == RK_OK && m->train) {
-    st = m->regression ? rk_graph_mse(m->g, &loss, m->logit, m->label, m->weight)
-                       : rk_graph_bce_logits(m->g, &loss, m->logit, m->label, m->weight);
+    for (int t = 0; st == RK_OK && t < m->n_tasks; t++) {
+      int *l = &m->task_losses[t];
+      st = m->task_regression[t] ? rk_graph_mse(m->g, l, m->logits[t], m->labels[t], m->weights[t])
+                                 : rk_graph_bce_logits(m->g, l, m->logits[t], m->labels[t], m->weights[t]);
+      if (st == RK_OK && m->n_tasks > 1) st = rk_graph_output(m->g, *l);
+      if (st == RK_OK) st = add_to(&b, &loss, *l);
+    }
     /* One l2 term per 16 parameters (an op holds at most that many). */
     for (int k = 0; st == RK_OK && c->l2_reg > 0 && k < b.n_kernels; k += 16) {
       int n = b.n_kernels - k < 16 ? b.n_kernels - k : 16;
@@ -494,32 +722,41 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
     m->loss = loss;
     if (st == RK_OK) st = rk_graph_output(m->g, m->loss);
   }
-  if (st == RK_OK) st = rk_graph_output(m->g, m->logit);
+  for (int t = 0; st == RK_OK && t < m->n_tasks; t++) st = rk_graph_output(m->g, m->logits[t]);
   if (st == RK_OK) st = rk_graph_build(m->g, m->loss);
+  m->label = m->labels[0];
+  m->weight = m->weights[0];
+  m->logit = m->logits[0];
   rk_free(b.emb);
   rk_free(b.lookups);
   rk_free(b.kernels);
   return st;
 }
 
-rk_status rk_ranking_build(rk_ranking_model *m, const rk_schema *schema, const char *target, bool regression,
-                           const rk_ranking_config *c, int64_t batch) {
+rk_status rk_ranking_build_tasks(rk_ranking_model *m, const rk_schema *schema, int n_tasks,
+                                 const char *const *targets, const bool *regression, const rk_ranking_config *c,
+                                 int64_t batch) {
   memset(m, 0, sizeof *m);
-  m->regression = regression;
   m->train = true;
   m->owns_params = true;
-  rk_status st = keep_config(m, c, target);
-  if (st == RK_OK) st = features(m, schema, target, c);
+  rk_status st = keep_config(m, c, n_tasks, targets, regression);
+  if (st == RK_OK) st = features(m, schema, c);
   if (st == RK_OK) st = build(m, NULL, batch);
   if (st != RK_OK) rk_ranking_free(m);
   return st;
 }
 
+rk_status rk_ranking_build(rk_ranking_model *m, const rk_schema *schema, const char *target, bool regression,
+                           const rk_ranking_config *c, int64_t batch) {
+  const char *targets[1] = {target};
+  bool reg[1] = {regression};
+  return rk_ranking_build_tasks(m, schema, 1, targets, reg, c, batch);
+}
+
 rk_status rk_ranking_share(rk_ranking_model *m, const rk_ranking_model *from, int64_t batch, bool train) {
   memset(m, 0, sizeof *m);
-  m->regression = from->regression;
   m->train = train;
-  rk_status st = keep_config(m, &from->cfg, from->target);
+  rk_status st = keep_config(m, &from->cfg, from->n_tasks, (const char *const *)from->targets, from->task_regression);
   if (st == RK_OK) st = copy_features(m, from);
   if (st == RK_OK) st = build(m, from, batch);
   if (st != RK_OK) rk_ranking_free(m);
@@ -547,8 +784,17 @@ void rk_ranking_free(rk_ranking_model *m) {
   rk_free(m->dims);
   rk_free(m->cat_inputs);
   rk_free((void *)m->cfg.mlp_layers);
+  rk_free((void *)m->cfg.expert_layers);
+  rk_free((void *)m->cfg.tower_layers);
   for (int i = 0; m->cfg.wnd_ignore && i < m->cfg.n_wnd_ignore; i++) rk_free((void *)m->cfg.wnd_ignore[i]);
   rk_free((void *)m->cfg.wnd_ignore);
-  rk_free(m->target);
+  for (int t = 0; m->targets && t < m->n_tasks; t++) rk_free(m->targets[t]);
+  rk_free(m->targets);
+  rk_free(m->task_regression);
+  rk_free(m->labels);
+  rk_free(m->weights);
+  rk_free(m->logits);
+  rk_free(m->task_losses);
+  rk_free(m->gate_probs);
   memset(m, 0, sizeof *m);
 }

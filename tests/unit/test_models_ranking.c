@@ -102,6 +102,78 @@ static void learns(rk_model_kind kind, bool continuous) {
   rk_schema_free(&s);
 }
 
+/* Two tasks: click (binary, item id even) and watch (regression: 2 * click + gender effect):
+ * every model, the multi-task ones too, learns both; gates give probabilities. */
+static void learns_two_tasks(rk_model_kind kind) {
+  rk_schema s;
+  make_schema(&s, true);
+  rk_schema_column *col;
+  assert_rk_ok(rk_schema_add_column(&s, "watch", "float32", &col));
+  assert_rk_ok(rk_schema_column_add_tag(col, "target"));
+  assert_rk_ok(rk_schema_column_add_tag(col, "regression"));
+  rk_ranking_config c;
+  rk_ranking_config_default(&c);
+  c.kind = kind;
+  const int64_t layers[] = {16}, ex[] = {16}, tower[] = {8};
+  c.mlp_layers = layers;
+  c.n_mlp_layers = 1;
+  c.expert_layers = ex;
+  c.tower_layers = tower;
+  c.embeddings_dim = 8;
+  c.wnd_hashed_cross_num_bins = 300;
+  c.mmoe_experts = 3;
+  c.gate_dim = 8;
+  c.ple_layers = 2;
+  const char *targets[] = {"click", "watch"};
+  bool reg[] = {false, true};
+  rk_ranking_model m;
+  assert_rk_ok(rk_ranking_build_tasks(&m, &s, 2, targets, reg, &c, 64));
+  assert_int_equal(m.n_tasks, 2);
+  if (kind >= RK_MODEL_MMOE) {
+    const char *gate = kind == RK_MODEL_MMOE ? "mmoe.gate.watch.weight"
+                       : kind == RK_MODEL_CGC ? "cgc.0.gate.click.weight" : "ple.0.gate.shared.weight";
+    assert_non_null(rk_ranking_param(&m, gate));
+    assert_true(m.gate_probs[0] != RK_NO_VALUE && m.gate_probs[1] != RK_NO_VALUE);
+  }
+  assert_non_null(rk_ranking_param(&m, "output.watch.bias"));
+  rk_rng rng;
+  rk_rng_init(&rng, 9, (uint64_t)kind);
+  double first[2] = {0, 0}, last[2] = {0, 0};
+  const int steps = 300;
+  for (int step = 0; step < steps; step++) {
+    fill(&m, &rng);
+    const float *y = rk_graph_input_f32(m.g, m.labels[0]);
+    const int64_t *gd = rk_graph_input_ids_data(m.g, m.cat_inputs[2]);
+    float *y2 = rk_graph_input_f32(m.g, m.labels[1]), *w2 = rk_graph_input_f32(m.g, m.weights[1]);
+    for (int64_t r = 0; r < 64; r++) y2[r] = 2.0f * y[r] + (gd[r] == 4 ? 1.0f : 0.0f), w2[r] = 1.0f;
+    for (int i = 0; i < rk_graph_param_count(m.g); i++) rk_param_zero_grad(rk_graph_param_at(m.g, i));
+    assert_rk_ok(rk_graph_forward(m.g, RK_TRAIN));
+    assert_rk_ok(rk_graph_backward(m.g));
+    sgd(m.g, 0.1f);
+    for (int t = 0; t < 2; t++) {
+      double l = rk_graph_value_f32(m.g, m.task_losses[t])[0];
+      if (step < 20) first[t] += l / 20;
+      if (step >= steps - 20) last[t] += l / 20;
+    }
+  }
+  for (int t = 0; t < 2; t++)
+    if (!(last[t] < 0.8 * first[t])) fail_msg("%s task %d: loss %.4f -> %.4f", rk_model_kind_name(kind), t, first[t], last[t]);
+  if (m.gate_probs[0] != RK_NO_VALUE) {
+    const float *p = rk_graph_value_f32(m.g, m.gate_probs[1]);
+    int64_t E = rk_graph_value_shape(m.g, m.gate_probs[1])[1];
+    double sum = 0;
+    for (int64_t e = 0; e < E; e++) sum += p[e];
+    assert_true(fabs(sum - 1.0) < 1e-5);
+  }
+  rk_ranking_free(&m);
+  rk_schema_free(&s);
+}
+
+static void test_two_tasks(void **state) {
+  (void)state;
+  for (int k = RK_MODEL_MLP; k <= RK_MODEL_PLE; k++) learns_two_tasks((rk_model_kind)k);
+}
+
 static void test_every_model_learns(void **state) {
   (void)state;
   for (int k = RK_MODEL_MLP; k <= RK_MODEL_DEEPFM; k++) {
@@ -116,7 +188,7 @@ static void test_dims_and_errors(void **state) {
   assert_int_equal(rk_model_embedding_dim(100001, 2.0), 40);  /* ceil(17.78 * 2) = 36 -> 40 */
   rk_model_kind k;
   assert_int_equal(rk_model_kind_parse("dlrmm", &k), RK_EUSAGE);
-  assert_non_null(strstr(rk_error_message(), "expected mlp, dcn, dlrm, wide_n_deep or deepfm"));
+  assert_non_null(strstr(rk_error_message(), "expected mlp, dcn, dlrm, wide_n_deep, deepfm, mmoe, cgc or ple"));
   rk_schema s;
   make_schema(&s, false);
   rk_ranking_config c;
@@ -133,6 +205,7 @@ static void test_dims_and_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_model_learns),
+      cmocka_unit_test(test_two_tasks),
       cmocka_unit_test(test_dims_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
