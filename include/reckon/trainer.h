@@ -29,10 +29,22 @@ extern "C" {
 #endif
 
 /* ---- feeding batches (src/train/feed.c) ---------------------------------------------------- */
+/* How each task weighs its examples: example weight = loss weight x (positive weight when a
+ * binary target is 1) x (1 when the sample-space column is 1, else 0) x the sample-weight
+ * column. Keras' loss, sum over tasks of loss weight x mean over the batch, follows. */
+typedef struct {
+  float loss_weight[RK_MAX_TASKS];        /* default 1 */
+  float positive_weight[RK_MAX_TASKS];    /* default 1 */
+  const char *sample_space[RK_MAX_TASKS]; /* NULL: every row */
+  const char *sample_weight_column;       /* NULL: none */
+} rk_task_weights;
+
+void rk_task_weights_default(rk_task_weights *w);
+
 typedef struct {
   const rk_ranking_model *m;
   int64_t negatives;          /* in-batch negatives per row */
-  float positive_weight;      /* weight of label-1 rows of binary targets */
+  rk_task_weights tw;
   uint64_t seed;
   bool *item_feature;         /* per categorical then continuous feature: tagged item / item_id */
   int item_id;                /* categorical feature telling items apart (-1: all item features) */
@@ -41,12 +53,14 @@ typedef struct {
   const rk_column **cols;     /* per feature: the batch column of the last fill */
 } rk_feed;
 
-/* The columns a model reads from data: its features (and the target when with_target), in the
- * model's order. *names points into the model. */
-int rk_feed_columns(const rk_ranking_model *m, bool with_target, const char **names);
-/* negatives > 0 needs features tagged item or item_id in the schema. */
+/* The columns a feed reads from data: the model's features, and with targets its targets, sample
+ * spaces and sample weights (names holds at least rk_feed_max_columns). Names point into the
+ * model and the weights. */
+int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names);
+int rk_feed_max_columns(const rk_ranking_model *m);
+/* negatives > 0 needs features tagged item or item_id in the schema; tw NULL: defaults. */
 rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
-                       float positive_weight, uint64_t seed);
+                       const rk_task_weights *tw, uint64_t seed);
 void rk_feed_free(rk_feed *f);
 /* Rows graph_rows / (1 + negatives) of data a graph of f's model takes per fill. */
 int64_t rk_feed_batch_rows(const rk_feed *f);
@@ -72,6 +86,10 @@ void rk_saved_model_free(rk_saved_model *s);
 rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim *opt,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta);
 rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim *opt);
+/* model.json's "task_weights" (the loss weights, positive weights and sample spaces a model was
+ * trained with, which evaluation reuses), and back (strings point into j). */
+json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_ranking_model *m);
+rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_ranking_model *m, const json_t *j);
 /* model.json's "model" object from a configuration, and back. */
 json_t *rk_ranking_config_to_json(const rk_ranking_config *c);
 rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label);
@@ -83,7 +101,7 @@ typedef struct {
   const char *path;           /* a Parquet file or folder */
   int64_t batch_size;
   int64_t negatives;          /* in-batch negatives (eval) */
-  float positive_weight;      /* for "loss" */
+  const rk_task_weights *tw;  /* for the losses and sample spaces; NULL: defaults */
   uint64_t seed;
   bool keep_predictions;      /* fill prob/label for reports */
   const char *baseline;       /* NULL, or a column of probabilities (e.g. the true p_click of
@@ -91,8 +109,10 @@ typedef struct {
 } rk_eval_options;
 
 typedef struct {
-  json_t *metrics;            /* "loss", "auc", "prauc", "logloss", "precision", "recall",
-                                 "binary_accuracy" | "loss", "root_mean_squared_error", "mae" */
+  json_t *metrics;            /* one task: "loss", "auc", "prauc", "logloss", "precision", "recall",
+                                 "binary_accuracy" | "loss", "root_mean_squared_error", "mae";
+                                 several: "<task>/binary_output/auc" ..., "<task>/binary_output_loss",
+                                 "<task>/regression_output/root_mean_squared_error", "auc_avg", "loss" */
   int64_t rows;
   float *prob, *label;        /* when keep_predictions: (rows) each */
 } rk_eval_result;
@@ -110,7 +130,7 @@ typedef struct {
   int64_t batch_size;
 } rk_predict_options;
 
-/* Writes `<target>/binary_output` (probabilities) or `<target>/regression_output`. */
+/* Writes `<target>/binary_output` (probabilities) or `<target>/regression_output`, one per task. */
 rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int64_t *rows);
 
 /* ---- training (src/train/trainer.c) -------------------------------------------------------- */
@@ -128,7 +148,16 @@ typedef struct {
   rk_optim_kind optimizer;
   double lr, lr_decay_rate;                 /* decay 0: a constant rate */
   int64_t lr_decay_steps;                   /* staircase: lr * rate^floor(step / steps) */
-  float positive_class_weight;
+  rk_task_weights tw;                       /* by task name order of `tasks` below */
+  const char *const *sample_space_by_task;  /* parallel to tasks (NULL or "" = every row) */
+  const char *const *loss_weight_keys;      /* --mtl_loss_weight_<task> */
+  const double *loss_weight_values;
+  int n_loss_weights;
+  const char *const *pos_weight_keys;       /* --mtl_pos_class_weight_<task> */
+  const double *pos_weight_values;
+  int n_pos_weights;
+  float positive_class_weight;              /* --stl_positive_class_weight: every binary task's default */
+  const char *sample_weight_column;
   int64_t train_batch_size, eval_batch_size;
   int64_t epochs;
   int64_t steps_per_epoch;                  /* 0: every batch */

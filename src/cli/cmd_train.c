@@ -11,8 +11,6 @@
 #include "cli/commands.h"
 #include "reckon/trainer.h"
 
-#define MTL_NOTE "multi-task models are not available yet; single-task training does not use it"
-
 #define TRAIN_FLAGS(X)                                                                                               \
   X(train_data_path,     STRING, NULL,   "DIR",  "training data: a folder of Parquet parts with its schema, as `reckon preprocess` writes train/") \
   X(train_path,          ALIAS,  "train_data_path", NULL, NULL)                                                      \
@@ -62,18 +60,20 @@
   X(log_to_tensorboard,  BOOL,   "false", NULL,  "write TensorBoard event files to <output_path>/tensorboard")      \
   X(checkpoint_every_steps, INT, "0",    "N",    "write <output_path>/checkpoint every N steps (atomically)")      \
   X(resume,              BOOL,   "false", NULL,  "continue from <output_path>/checkpoint")                          \
-  X(tasks_sample_space,  LIST,   "",     "C,...", MTL_NOTE)                                                         \
-  X(mtl_loss_weight_,    FAMILY, NULL,   "task", MTL_NOTE)                                                          \
-  X(mtl_pos_class_weight_, FAMILY, NULL, "task", MTL_NOTE)                                                          \
-  X(mmoe_num_mlp_experts, IGNORED, NULL, NULL,   MTL_NOTE)                                                          \
-  X(expert_mlp_layers,   IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
-  X(gate_dim,            IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
-  X(mtl_gates_softmax_temperature, IGNORED, NULL, NULL, MTL_NOTE)                                                   \
-  X(use_task_towers,     IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
-  X(tower_layers,        IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
-  X(cgc_num_task_experts, IGNORED, NULL, NULL,   MTL_NOTE)                                                          \
-  X(cgc_num_shared_experts, IGNORED, NULL, NULL, MTL_NOTE)                                                          \
-  X(ple_num_layers,      IGNORED, NULL,  NULL,   MTL_NOTE)                                                          \
+  X(tasks_sample_space,  LIST,   "",     "C,...", "per task (in --tasks order), a column: the task's loss and metrics use only rows where it is 1 (empty: every row), e.g. ,click,click,click") \
+  X(mtl_loss_weight_,    FAMILY, NULL,   "task", "weight of a task's loss (default 1)")                             \
+  X(mtl_pos_class_weight_, FAMILY, NULL, "task", "weight of a binary task's positive examples (default 1)")        \
+  X(sample_weight_column, STRING, NULL,  "C",    "a column multiplying every task's example weights")              \
+  X(mmoe_num_mlp_experts, INT,   "4",    "N",    "mmoe: experts")                                                   \
+  X(expert_mlp_layers,   LIST,   "64",   "N,...", "mmoe, cgc, ple: units of each expert's MLP layers")             \
+  X(gate_dim,            INT,    "64",   "N",    "units of each gate's ReLU layer (0: the gate reads its input)")   \
+  X(mtl_gates_softmax_temperature, FLOAT, "1.0", "T", "gates: softmax(W h(x) / T)")                                \
+  X(use_task_towers,     BOOL,   "true", NULL,   "several tasks: an MLP tower per task before its output")          \
+  X(tower_layers,        LIST,   "64",   "N,...", "units of the task towers' layers")                              \
+  X(cgc_num_task_experts, INT,   "1",    "N",    "cgc, ple: experts per task")                                      \
+  X(cgc_num_shared_experts, INT, "2",    "N",    "cgc, ple: shared experts")                                        \
+  X(ple_num_layers,      INT,    "1",    "N",    "ple: extraction levels")                                          \
+  X(ple_gate_input,      CHOICE, "previous", "previous|original", "ple: gates read their level's input (the PLE paper) or the original input (the reference)") \
   X(log_to_wandb,        IGNORED, NULL,  NULL,   "reckon logs to train_log.jsonl/.csv, log.json and TensorBoard")  \
   X(wandb_project,       IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
   X(wandb_entity,        IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
@@ -109,6 +109,23 @@ static int compact(rk_strlist *l) {
   return l->n = w;
 }
 
+/* A comma list of positive whole numbers into *out (rk_free), with the flag in the message. */
+static rk_status parse_layers(rk_strlist *l, const char *flag, int64_t **out) {
+  compact(l);
+  *out = rk_calloc((size_t)l->n + 1, sizeof **out);
+  if (!*out) return RK_ENOMEM;
+  for (int i = 0; i < l->n; i++) {
+    char *end;
+    (*out)[i] = strtoll(l->items[i], &end, 10);
+    if (*end || (*out)[i] <= 0) {
+      rk_free(*out);
+      *out = NULL;
+      return rk_error(RK_EUSAGE, "invalid value '%s' in %s: expected positive whole numbers", l->items[i], flag);
+    }
+  }
+  return RK_OK;
+}
+
 static int run_train(const rk_flag_parse *parse, void *arg) {
   train_opts *o = arg;
   if (parse->npositional)
@@ -121,20 +138,28 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.save_model_path = or_null(o->save_model_path);
   c.workflow_path = or_null(o->workflow_path);
   c.load_model_path = or_null(o->load_model_path);
-  for (int i = 0; i < o->tasks_sample_space.n; i++)
-    if (o->tasks_sample_space.items[i][0])
-      return rk_cli_fail(rk_error(RK_EUNSUPPORTED, "--tasks_sample_space: " MTL_NOTE));
-  /* --tasks all minus --ignore_tasks is resolved against the schema by rk_train. */
+  /* --tasks all minus --ignore_tasks is resolved against the schema by rk_train. Sample spaces
+   * keep their positions (an empty first item is "every row" for the first task). */
   compact(&o->tasks);
   c.tasks = o->tasks.items;
   c.n_tasks = o->tasks.n;
+  if (o->tasks_sample_space.n) {
+    bool all = o->tasks.n == 1 && strcmp(o->tasks.items[0], "all") == 0;
+    if (all || o->tasks_sample_space.n != o->tasks.n)
+      return rk_cli_fail(rk_error(RK_EUSAGE, "--tasks_sample_space has %d entries for %s; give one per task, in --tasks order",
+                                  o->tasks_sample_space.n, all ? "--tasks all (name the tasks)" : "the tasks"));
+    c.sample_space_by_task = o->tasks_sample_space.items;
+  }
+  c.loss_weight_keys = o->mtl_loss_weight_.keys;
+  c.loss_weight_values = o->mtl_loss_weight_.values;
+  c.n_loss_weights = o->mtl_loss_weight_.n;
+  c.pos_weight_keys = o->mtl_pos_class_weight_.keys;
+  c.pos_weight_values = o->mtl_pos_class_weight_.values;
+  c.n_pos_weights = o->mtl_pos_class_weight_.n;
+  c.sample_weight_column = or_null(o->sample_weight_column);
   compact(&o->ignore_tasks);
   c.ignore_tasks = o->ignore_tasks.items;
   c.n_ignore_tasks = o->ignore_tasks.n;
-  const char *mtl[] = {"mmoe", "cgc", "ple"};
-  for (int i = 0; i < 3; i++)
-    if (strcmp(o->model, mtl[i]) == 0)
-      return rk_cli_fail(rk_error(RK_EUNSUPPORTED, "--model %s: " MTL_NOTE, o->model));
   rk_status st = rk_model_kind_parse(o->model, &c.model.kind);
   if (st == RK_OK) st = rk_act_parse(o->activation, &c.model.activation);
   if (st == RK_OK) st = rk_init_kind_parse(o->mlp_init, &c.model.mlp_init);
@@ -153,6 +178,26 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   }
   c.model.mlp_layers = layers;
   c.model.n_mlp_layers = o->mlp_layers.n;
+  int64_t *ex = NULL, *tw = NULL;
+  st = parse_layers(&o->expert_mlp_layers, "--expert_mlp_layers", &ex);
+  if (st == RK_OK) st = parse_layers(&o->tower_layers, "--tower_layers", &tw);
+  if (st != RK_OK) {
+    rk_free(layers);
+    rk_free(ex);
+    return rk_cli_fail(st);
+  }
+  c.model.expert_layers = ex;
+  c.model.n_expert_layers = o->expert_mlp_layers.n;
+  c.model.tower_layers = tw;
+  c.model.n_tower_layers = o->tower_layers.n;
+  c.model.mmoe_experts = (int)o->mmoe_num_mlp_experts;
+  c.model.gate_dim = o->gate_dim;
+  c.model.gate_temperature = (float)o->mtl_gates_softmax_temperature;
+  c.model.use_task_towers = o->use_task_towers;
+  c.model.cgc_task_experts = (int)o->cgc_num_task_experts;
+  c.model.cgc_shared_experts = (int)o->cgc_num_shared_experts;
+  c.model.ple_layers = (int)o->ple_num_layers;
+  c.model.ple_gate_original = strcmp(o->ple_gate_input, "original") == 0;
   c.model.dropout = (float)o->dropout;
   c.model.embeddings_dim = o->embeddings_dim;
   c.model.embedding_sizes_multiplier = o->embedding_sizes_multiplier;
@@ -177,6 +222,8 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.steps_per_epoch = rk_flags_given(parse, "train_steps_per_epoch") ? o->train_steps_per_epoch : 0;
   if (rk_flags_given(parse, "train_steps_per_epoch") && o->train_steps_per_epoch <= 0) {
     rk_free(layers);
+    rk_free(ex);
+    rk_free(tw);
     return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --train_steps_per_epoch: expected 1 or more",
                                 (long long)o->train_steps_per_epoch));
   }
@@ -192,6 +239,8 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   if (!c.predict_path && o->predict) c.predict_path = c.eval_path;
   if (o->predict && !c.predict_path) {
     rk_free(layers);
+    rk_free(ex);
+    rk_free(tw);
     return rk_cli_fail(rk_error(RK_EUSAGE, "--predict needs --predict_data_path or --eval_data_path"));
   }
   c.predict_output_path = or_null(o->predict_output_path);
@@ -204,12 +253,18 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   json_t *result = NULL;
   st = rk_train(&c, &result);
   rk_free(layers);
+  rk_free(ex);
+  rk_free(tw);
   json_decref(flags);
   if (st != RK_OK) return rk_cli_fail(st);
   if (!parse->globals.quiet) {
-    json_t *t = json_object_get(result, "train");
+    json_t *t = json_object_get(result, "train"), *tasks = json_object_get(result, "tasks");
+    char names[512] = "";
+    for (size_t i = 0; i < json_array_size(tasks); i++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+               json_string_value(json_array_get(tasks, i)));
     printf("trained %s on %s: %lld steps, %lld samples in %.2f s (%.0f samples/s)\n",
-           json_string_value(json_object_get(result, "model")), json_string_value(json_object_get(result, "task")),
+           json_string_value(json_object_get(result, "model")), names,
            (long long)json_integer_value(json_object_get(t, "steps")),
            (long long)json_integer_value(json_object_get(t, "samples")), json_number_value(json_object_get(t, "seconds")),
            json_number_value(json_object_get(t, "samples_per_s")));
@@ -269,11 +324,11 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   rk_saved_model sm;
   rk_status st = rk_model_load(&sm, o->load_model_path);
   if (st != RK_OK) return rk_cli_fail(st);
-  float pw = 1.0f;
-  json_t *saved = json_object_get(json_object_get(sm.meta, "flags"), "stl_positive_class_weight");
-  if (json_is_number(saved)) pw = (float)json_number_value(saved);
-  if (rk_flags_given(parse, "stl_positive_class_weight")) pw = (float)o->stl_positive_class_weight;
-  rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, pw,
+  /* The weights and sample spaces of training; --stl_positive_class_weight overrides a single task's. */
+  rk_task_weights tw;
+  rk_task_weights_from_json(&tw, &sm.model, json_object_get(sm.meta, "task_weights"));
+  if (rk_flags_given(parse, "stl_positive_class_weight")) tw.positive_weight[0] = (float)o->stl_positive_class_weight;
+  rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, &tw,
                         (uint64_t)o->random_seed, false, o->baseline_column};
   rk_eval_result ev;
   st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);

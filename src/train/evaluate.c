@@ -42,25 +42,86 @@ static rk_status grow(float **a, float **b, int64_t *cap, int64_t need) {
   return RK_OK;
 }
 
+/* Per task accumulators. */
+typedef struct {
+  rk_binary_metrics *space, *all;   /* binary: rows of the sample space (unweighted); every row */
+  rk_regression_metrics reg;
+  double loss;                      /* sum of weighted example losses (weights without the loss weight) */
+} task_acc;
+
+static void put(json_t *o, const char *prefix, const char *key, double v) {
+  char name[300];
+  snprintf(name, sizeof name, "%s%s", prefix, key);
+  json_object_set_new(o, name, number(v));
+}
+
+/* The metrics of task t: plain names for a single task, else "<task>/binary_output/<m>". */
+static rk_status task_metrics(const rk_ranking_model *m, int t, task_acc *a, int64_t rows, json_t *out, double *auc) {
+  char prefix[300] = "", loss_key[300] = "loss";
+  bool several = m->n_tasks > 1;
+  if (m->task_regression[t]) {
+    if (several) {
+      snprintf(prefix, sizeof prefix, "%s/regression_output/", m->targets[t]);
+      snprintf(loss_key, sizeof loss_key, "%s/regression_output_loss", m->targets[t]);
+    }
+    put(out, "", loss_key, a->loss / (double)rows);
+    put(out, prefix, "root_mean_squared_error", rk_regression_rmse(&a->reg));
+    put(out, prefix, "mae", rk_regression_mae(&a->reg));
+    *auc = NAN;
+    return RK_OK;
+  }
+  if (several) {
+    snprintf(prefix, sizeof prefix, "%s/binary_output/", m->targets[t]);
+    snprintf(loss_key, sizeof loss_key, "%s/binary_output_loss", m->targets[t]);
+  }
+  rk_binary_result r, all;
+  RK_TRY(rk_binary_metrics_compute(a->space, &r));
+  put(out, "", loss_key, a->loss / (double)rows);
+  put(out, prefix, "auc", r.auc);
+  put(out, prefix, "prauc", r.prauc);
+  put(out, prefix, "logloss", r.logloss);
+  put(out, prefix, "precision", r.precision);
+  put(out, prefix, "recall", r.recall);
+  put(out, prefix, "binary_accuracy", r.accuracy);
+  if (a->all) {   /* a sample space: the AUC over every row too */
+    RK_TRY(rk_binary_metrics_compute(a->all, &all));
+    put(out, prefix, "auc_all", all.auc);
+    json_object_set_new(out, several ? (snprintf(loss_key, sizeof loss_key, "%s/binary_output/rows", m->targets[t]), loss_key)
+                                     : "space_rows", json_integer(r.count));
+  }
+  *auc = r.auc;
+  return RK_OK;
+}
+
 rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const rk_eval_options *o,
                       rk_eval_result *out) {
   memset(out, 0, sizeof *out);
   rk_ranking_model im;
   RK_TRY(infer_model(&im, m, o->batch_size, o->negatives));
   rk_feed feed;
-  rk_status st = rk_feed_init(&feed, &im, schema, o->negatives, o->positive_weight, o->seed);
+  rk_status st = rk_feed_init(&feed, &im, schema, o->negatives, o->tw, o->seed);
   if (st != RK_OK) {
     rk_ranking_free(&im);
     return st;
   }
-  const char **cols = rk_calloc((size_t)(m->n_cat + m->n_cont) + 2, sizeof *cols);
-  if (!cols) {
-    rk_feed_free(&feed);
-    rk_ranking_free(&im);
-    return RK_ENOMEM;
+  const rk_task_weights *tw = &feed.tw;
+  int K = m->n_tasks;
+  const char **cols = rk_calloc((size_t)rk_feed_max_columns(m) + 1, sizeof *cols);
+  task_acc acc[RK_MAX_TASKS];
+  memset(acc, 0, sizeof acc);
+  int64_t B = rk_graph_batch(im.g);
+  float *y = rk_malloc((size_t)B * sizeof *y), *p = rk_malloc((size_t)B * sizeof *p);
+  if (!cols || !y || !p) st = RK_ENOMEM;
+  int ncols = cols ? rk_feed_columns(&feed, true, cols) : 0;
+  if (cols && o->baseline) cols[ncols++] = o->baseline;
+  for (int t = 0; st == RK_OK && t < K; t++) {
+    rk_regression_metrics_reset(&acc[t].reg);
+    if (m->task_regression[t]) continue;
+    st = rk_binary_metrics_create(&acc[t].space);
+    if (st == RK_OK && tw->sample_space[t]) st = rk_binary_metrics_create(&acc[t].all);
   }
-  int ncols = rk_feed_columns(m, true, cols);
-  if (o->baseline) cols[ncols++] = o->baseline;
+  rk_binary_metrics *base = NULL;
+  if (st == RK_OK && o->baseline) st = rk_binary_metrics_create(&base);
   rk_loader_options lo;
   rk_loader_options_default(&lo);
   lo.path = o->path;
@@ -70,70 +131,64 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   lo.shuffle = false;
   rk_loader *loader = NULL;
   rk_batch batch = {0};
-  rk_binary_metrics *bm = NULL, *base = NULL;
-  rk_regression_metrics rm;
-  rk_regression_metrics_reset(&rm);
-  double loss_sum = 0;
-  int64_t cap = 0, total = 0;
-  float *y = NULL, *p = NULL, *w = NULL;
-  int64_t B = rk_graph_batch(im.g);
-  if (!(y = rk_malloc((size_t)B * sizeof *y)) || !(p = rk_malloc((size_t)B * sizeof *p)) ||
-      !(w = rk_malloc((size_t)B * sizeof *w)))
-    st = RK_ENOMEM;
-  if (st == RK_OK && !m->regression) st = rk_binary_metrics_create(&bm);
-  if (st == RK_OK && o->baseline) st = rk_binary_metrics_create(&base);
+  int64_t cap = 0, total = 0, rows_done = 0;
   if (st == RK_OK) st = rk_loader_open(&loader, &lo);
   if (st == RK_OK) st = rk_loader_start_epoch(loader, 0);
   rk_progress progress;
   rk_progress_begin(&progress, "evaluate", loader ? (double)rk_loader_num_rows(loader) : 0, "rows");
-  int64_t rows_done = 0;
   for (uint64_t step = 0; st == RK_OK; step++) {
     if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
-    /* The target goes through the feed's checks on a train-shaped copy of the inputs. */
-    int tk = rk_batch_find(&batch, m->target);
     if ((st = rk_feed_fill(&feed, &batch, step)) != RK_OK) break;
     if ((st = rk_graph_forward(im.g, RK_EVAL)) != RK_OK) break;
-    const float *z = rk_graph_value_f32(im.g, im.logit);
     int64_t n = 0;
-    for (int64_t r = 0; r < B; r++) {
-      if (feed.src[r] < 0) continue;
-      bool negative = r >= batch.nrows;
-      double label = negative ? 0.0 : rk_column_get_double(&batch.cols[tk], r);
-      if (!negative && rk_column_is_null(&batch.cols[tk], r)) {
-        st = rk_error(RK_EFORMAT, "target '%s' is null in a row of '%s'", m->target, o->path);
-        break;
+    for (int t = 0; st == RK_OK && t < K; t++) {
+      const float *z = rk_graph_value_f32(im.g, im.logits[t]);
+      const rk_column *tc = &batch.cols[rk_batch_find(&batch, m->targets[t])];
+      int sk = tw->sample_space[t] ? rk_batch_find(&batch, tw->sample_space[t]) : -1;
+      bool reg = m->task_regression[t];
+      int64_t ns = 0;
+      n = 0;
+      /* Rows of the sample space first (for the space metrics), then the others (all rows). */
+      for (int pass = 0; pass < 2; pass++) {
+        for (int64_t r = 0; r < B; r++) {
+          if (feed.src[r] < 0) continue;
+          bool negative = r >= batch.nrows;
+          bool in_space = sk < 0 || (!negative && rk_column_get_double(&batch.cols[sk], r) == 1.0);
+          if (in_space != (pass == 0)) continue;
+          double label = negative ? 0.0 : rk_column_get_double(tc, r);
+          y[n] = (float)label;
+          p[n] = reg ? z[r] : (float)sigmoid(z[r]);
+          double w = in_space ? ((!reg && label == 1.0) ? tw->positive_weight[t] : 1.0) : 0.0;
+          if (reg) {
+            double d = z[r] - label;
+            acc[t].loss += w * d * d;
+          } else {
+            double zr = z[r];
+            acc[t].loss += w * ((zr > 0 ? zr : 0) - zr * label + log1p(exp(-fabs(zr))));
+          }
+          n++;
+          ns += pass == 0;
+        }
       }
-      y[n] = (float)label;
-      p[n] = m->regression ? z[r] : (float)sigmoid(z[r]);
-      w[n] = (!m->regression && label == 1.0) ? o->positive_weight : 1.0f;
-      if (m->regression) {
-        double d = z[r] - label;
-        loss_sum += d * d;
-      } else {
-        double zr = z[r];
-        loss_sum += w[n] * ((zr > 0 ? zr : 0) - zr * label + log1p(exp(-fabs(zr))));
+      if (reg) rk_regression_metrics_add(&acc[t].reg, p, y, NULL, ns);
+      else st = rk_binary_metrics_add(acc[t].space, p, y, NULL, ns);
+      if (st == RK_OK && acc[t].all) st = rk_binary_metrics_add(acc[t].all, p, y, NULL, n);
+      if (st == RK_OK && t == 0 && o->keep_predictions && (st = grow(&out->prob, &out->label, &cap, total + n)) == RK_OK) {
+        memcpy(out->prob + total, p, (size_t)n * sizeof *p);
+        memcpy(out->label + total, y, (size_t)n * sizeof *y);
       }
-      n++;
     }
     if (st != RK_OK) break;
-    if (base) {   /* the baseline scores the data rows (negatives have no baseline) */
-      int bk = rk_batch_find(&batch, o->baseline);
-      if (bk < 0) {
-        st = rk_error(RK_ENOTFOUND, "the data has no column '%s' (the baseline)", o->baseline);
-        break;
+    if (base) {   /* the baseline scores the data rows (negatives have no baseline) against task 0 */
+      int bk = rk_batch_find(&batch, o->baseline), tk = rk_batch_find(&batch, m->targets[0]);
+      for (int64_t r = 0; r < batch.nrows; r++) {
+        p[r] = (float)rk_column_get_double(&batch.cols[bk], r);
+        y[r] = (float)rk_column_get_double(&batch.cols[tk], r);
       }
-      for (int64_t r = 0; r < batch.nrows; r++) w[r] = (float)rk_column_get_double(&batch.cols[bk], r);
-      st = rk_binary_metrics_add(base, w, y, NULL, batch.nrows);
-      if (st != RK_OK) {
+      if ((st = rk_binary_metrics_add(base, p, y, NULL, batch.nrows)) != RK_OK) {
         st = rk_error_context(st, "baseline column '%s'", o->baseline);
         break;
       }
-    }
-    if (bm) st = rk_binary_metrics_add(bm, p, y, NULL, n);
-    else rk_regression_metrics_add(&rm, p, y, NULL, n);
-    if (st == RK_OK && o->keep_predictions && (st = grow(&out->prob, &out->label, &cap, total + n)) == RK_OK) {
-      memcpy(out->prob + total, p, (size_t)n * sizeof *p);
-      memcpy(out->label + total, y, (size_t)n * sizeof *y);
     }
     total += n;
     rows_done += batch.nrows;
@@ -141,33 +196,36 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   }
   rk_progress_end(&progress);
   if (st == RK_OK && total == 0) st = rk_error(RK_EINVAL, "no rows to evaluate in '%s'", o->path);
+  if (st == RK_OK && !(out->metrics = json_object())) st = RK_ENOMEM;
+  double loss = 0, auc_sum = 0;
+  int n_auc = 0;
+  for (int t = 0; st == RK_OK && t < K; t++) {
+    double auc = NAN;
+    st = task_metrics(m, t, &acc[t], total, out->metrics, &auc);
+    loss += tw->loss_weight[t] * acc[t].loss / (double)total;
+    if (!isnan(auc)) auc_sum += auc, n_auc++;
+  }
+  if (st == RK_OK && K > 1) {
+    json_object_set_new(out->metrics, "loss", number(loss));
+    if (n_auc) json_object_set_new(out->metrics, "auc_avg", number(auc_sum / n_auc));
+  }
   if (st == RK_OK) {
     out->rows = total;
-    if (bm) {
-      rk_binary_result r;
-      if ((st = rk_binary_metrics_compute(bm, &r)) == RK_OK)
-        out->metrics = json_pack("{so so so so so so so sI}", "loss", number(loss_sum / (double)total), "auc",
-                                 number(r.auc), "prauc", number(r.prauc), "logloss", number(r.logloss), "precision",
-                                 number(r.precision), "recall", number(r.recall), "binary_accuracy",
-                                 number(r.accuracy), "rows", (json_int_t)total);
-    } else {
-      out->metrics = json_pack("{so so so sI}", "loss", number(loss_sum / (double)total), "root_mean_squared_error",
-                               number(rk_regression_rmse(&rm)), "mae", number(rk_regression_mae(&rm)), "rows",
-                               (json_int_t)total);
-    }
-    if (st == RK_OK && !out->metrics) st = RK_ENOMEM;
-    rk_binary_result b;
-    if (st == RK_OK && base && (st = rk_binary_metrics_compute(base, &b)) == RK_OK) {
-      json_object_set_new(out->metrics, "baseline_auc", number(b.auc));
-      json_object_set_new(out->metrics, "baseline_logloss", number(b.logloss));
-    }
+    json_object_set_new(out->metrics, "rows", json_integer(total));
+  }
+  rk_binary_result br;
+  if (st == RK_OK && base && (st = rk_binary_metrics_compute(base, &br)) == RK_OK) {
+    json_object_set_new(out->metrics, "baseline_auc", number(br.auc));
+    json_object_set_new(out->metrics, "baseline_logloss", number(br.logloss));
   }
   if (st != RK_OK) rk_eval_result_free(out);
-  rk_binary_metrics_free(bm);
+  for (int t = 0; t < K; t++) {
+    rk_binary_metrics_free(acc[t].space);
+    rk_binary_metrics_free(acc[t].all);
+  }
   rk_binary_metrics_free(base);
   rk_free(y);
   rk_free(p);
-  rk_free(w);
   rk_batch_free(&batch);
   if (loader) rk_loader_close(loader);
   rk_free(cols);
@@ -209,12 +267,12 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   memset(&feed, 0, sizeof feed);
   rk_schema none;
   rk_schema_init(&none);
-  st = rk_feed_init(&feed, &im, &none, 0, 1.0f, 0);
+  st = rk_feed_init(&feed, &im, &none, 0, NULL, 0);
   /* The model's features, then kept columns that are not among them. */
   int nf = m->n_cat + m->n_cont;
   const char **cols = rk_calloc((size_t)(nf + o->n_keep) + 1, sizeof *cols);
   if (!cols) st = RK_ENOMEM;
-  int ncols = cols ? rk_feed_columns(m, false, cols) : 0;
+  int ncols = cols && st == RK_OK ? rk_feed_columns(&feed, false, cols) : 0;
   for (int k = 0; cols && k < o->n_keep; k++) {
     bool dup = false;
     for (int i = 0; i < ncols; i++) dup = dup || strcmp(cols[i], o->keep[k]) == 0;
@@ -233,19 +291,17 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   rk_sink_options_default(&so);
   if (strcmp(fmt, "tsv") == 0) so.sep = '\t';
   rk_batch batch = {0}, outb = {0};
-  char out_name[300];
-  snprintf(out_name, sizeof out_name, "%s/%s", m->target, m->regression ? "regression_output" : "binary_output");
+  int K = m->n_tasks;
   if (st == RK_OK) st = rk_loader_open(&loader, &lo);
   if (st == RK_OK) st = rk_loader_start_epoch(loader, 0);
   if (st == RK_OK) st = rk_sink_open(&sink, file, &so);
-  if (st == RK_OK) st = rk_batch_init(&outb, o->n_keep + 1);
+  if (st == RK_OK) st = rk_batch_init(&outb, o->n_keep + K);
   rk_progress progress;
   rk_progress_begin(&progress, "predict", loader ? (double)rk_loader_num_rows(loader) : 0, "rows");
   while (st == RK_OK) {
     if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
     if ((st = rk_feed_fill(&feed, &batch, 0)) != RK_OK) break;
     if ((st = rk_graph_forward(im.g, RK_EVAL)) != RK_OK) break;
-    const float *z = rk_graph_value_f32(im.g, im.logit);
     /* Kept columns are copied beside the predictions. */
     for (int k = 0; k < o->n_keep && st == RK_OK; k++) {
       const rk_column *src = &batch.cols[rk_batch_find(&batch, o->keep[k])];
@@ -257,14 +313,21 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
       rk_column_clear(dst);
       if (st == RK_OK) st = rk_column_append_column(dst, src, 0, batch.nrows);
     }
-    rk_column *pc = &outb.cols[o->n_keep];
-    rk_column_free(pc);
-    if (st == RK_OK) st = rk_column_init(pc, out_name, RK_COL_FLOAT32, RK_COL_FLOAT32);
-    if (st == RK_OK) st = rk_column_reserve(pc, batch.nrows, batch.nrows);
-    for (int64_t r = 0; st == RK_OK && r < batch.nrows; r++)
-      ((float *)pc->values)[r] = m->regression ? z[r] : (float)sigmoid(z[r]);
+    /* One column per task: <target>/binary_output (a probability) or <target>/regression_output. */
+    for (int t = 0; t < K && st == RK_OK; t++) {
+      const float *z = rk_graph_value_f32(im.g, im.logits[t]);
+      bool reg = m->task_regression[t];
+      char out_name[300];
+      snprintf(out_name, sizeof out_name, "%s/%s", m->targets[t], reg ? "regression_output" : "binary_output");
+      rk_column *pc = &outb.cols[o->n_keep + t];
+      rk_column_free(pc);
+      if ((st = rk_column_init(pc, out_name, RK_COL_FLOAT32, RK_COL_FLOAT32)) == RK_OK)
+        st = rk_column_reserve(pc, batch.nrows, batch.nrows);
+      for (int64_t r = 0; st == RK_OK && r < batch.nrows; r++)
+        ((float *)pc->values)[r] = reg ? z[r] : (float)sigmoid(z[r]);
+      pc->length = st == RK_OK ? batch.nrows : 0;
+    }
     if (st != RK_OK) break;
-    pc->length = batch.nrows;
     outb.nrows = batch.nrows;
     if ((st = rk_sink_write(sink, &outb)) != RK_OK) break;
     *rows += batch.nrows;

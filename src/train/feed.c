@@ -8,20 +8,40 @@
 
 #include "reckon/trainer.h"
 
-int rk_feed_columns(const rk_ranking_model *m, bool with_target, const char **names) {
+void rk_task_weights_default(rk_task_weights *w) {
+  memset(w, 0, sizeof *w);
+  for (int t = 0; t < RK_MAX_TASKS; t++) w->loss_weight[t] = w->positive_weight[t] = 1.0f;
+}
+
+int rk_feed_max_columns(const rk_ranking_model *m) { return m->n_cat + m->n_cont + 2 * m->n_tasks + 2; }
+
+/* Adds name unless already there. */
+static void add_name(const char **names, int *n, const char *name) {
+  for (int i = 0; i < *n; i++)
+    if (strcmp(names[i], name) == 0) return;
+  names[(*n)++] = name;
+}
+
+int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names) {
+  const rk_ranking_model *m = f->m;
   int n = 0;
   for (int i = 0; i < m->n_cat; i++) names[n++] = m->cat_names[i];
   for (int i = 0; i < m->n_cont; i++) names[n++] = m->cont_names[i];
-  if (with_target) names[n++] = m->target;
+  if (!with_targets) return n;
+  for (int t = 0; t < m->n_tasks; t++) add_name(names, &n, m->targets[t]);
+  for (int t = 0; t < m->n_tasks; t++)
+    if (f->tw.sample_space[t]) add_name(names, &n, f->tw.sample_space[t]);
+  if (f->tw.sample_weight_column) add_name(names, &n, f->tw.sample_weight_column);
   return n;
 }
 
 rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
-                       float positive_weight, uint64_t seed) {
+                       const rk_task_weights *tw, uint64_t seed) {
   memset(f, 0, sizeof *f);
   f->m = m;
   f->negatives = negatives;
-  f->positive_weight = positive_weight;
+  if (tw) f->tw = *tw;
+  else rk_task_weights_default(&f->tw);
   f->seed = seed;
   f->item_id = -1;
   int64_t B = rk_graph_batch(m->g);
@@ -126,8 +146,6 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
   int nf = m->n_cat + m->n_cont;
   const rk_column **cols = f->cols;
   for (int i = 0; i < nf; i++) RK_TRY(find(batch, i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat], &cols[i]));
-  const rk_column *target = NULL;
-  if (m->label != RK_NO_VALUE) RK_TRY(find(batch, m->target, &target));
 
   /* Which data rows each graph row reads. */
   for (int64_t r = 0; r < B; r++) f->src[r] = f->item_src[r] = r < n ? r : -1;
@@ -168,23 +186,35 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
       gather_f32(dense + i, m->n_cont, cols[m->n_cat + i], f->item_feature[m->n_cat + i] ? f->item_src : f->src, B);
   }
   f->rows = real;
-  if (!target) return RK_OK;
-  float *y = rk_graph_input_f32(g, m->label), *w = rk_graph_input_f32(g, m->weight);
+  if (m->labels[0] == RK_NO_VALUE) return RK_OK;
+  const rk_column *sw = NULL;
+  if (f->tw.sample_weight_column) RK_TRY(find(batch, f->tw.sample_weight_column, &sw));
   float scale = real > 0 ? (float)B / (float)real : 0.0f;
-  for (int64_t r = 0; r < B; r++) {
-    if (r >= n) {   /* negatives and padding */
-      y[r] = 0.0f;
-      w[r] = f->src[r] >= 0 ? scale : 0.0f;
-      continue;
+  for (int t = 0; t < m->n_tasks; t++) {
+    const rk_column *target, *space = NULL;
+    RK_TRY(find(batch, m->targets[t], &target));
+    if (f->tw.sample_space[t]) RK_TRY(find(batch, f->tw.sample_space[t], &space));
+    bool regression = m->task_regression[t];
+    float lw = f->tw.loss_weight[t], pw = f->tw.positive_weight[t];
+    float *y = rk_graph_input_f32(g, m->labels[t]), *w = rk_graph_input_f32(g, m->weights[t]);
+    for (int64_t r = 0; r < B; r++) {
+      if (r >= n) {   /* negatives (counted by tasks over every row) and padding */
+        y[r] = 0.0f;
+        w[r] = f->src[r] >= 0 && !space ? scale * lw : 0.0f;
+        continue;
+      }
+      if (rk_column_is_null(target, r))
+        return rk_error(RK_EFORMAT, "target '%s' is null in a row of the data; drop or fill such rows in preprocessing",
+                        m->targets[t]);
+      double v = rk_column_get_double(target, r);
+      if (!regression && v != 0.0 && v != 1.0)
+        return rk_error(RK_EFORMAT, "binary target '%s' holds %g; expected 0 or 1", m->targets[t], v);
+      y[r] = (float)v;
+      float wr = scale * lw * (v == 1.0 && !regression ? pw : 1.0f);
+      if (space && rk_column_get_double(space, r) != 1.0) wr = 0.0f;
+      if (sw) wr *= rk_column_is_null(sw, r) ? 0.0f : (float)rk_column_get_double(sw, r);
+      w[r] = wr;
     }
-    if (rk_column_is_null(target, r))
-      return rk_error(RK_EFORMAT, "target '%s' is null in a row of the data; drop or fill such rows in preprocessing",
-                      m->target);
-    double v = rk_column_get_double(target, r);
-    if (!m->regression && v != 0.0 && v != 1.0)
-      return rk_error(RK_EFORMAT, "binary target '%s' holds %g; expected 0 or 1", m->target, v);
-    y[r] = (float)v;
-    w[r] = scale * (v == 1.0 && !m->regression ? f->positive_weight : 1.0f);
   }
   return RK_OK;
 }

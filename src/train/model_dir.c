@@ -21,7 +21,16 @@ json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
   json_t *layers = json_array(), *ignore = json_array();
   for (int i = 0; i < c->n_mlp_layers; i++) json_array_append_new(layers, json_integer(c->mlp_layers[i]));
   for (int i = 0; i < c->n_wnd_ignore; i++) json_array_append_new(ignore, json_string(c->wnd_ignore[i]));
-  return json_pack("{ss s:o ss ss sf sI sf sI sI s:o sf sf sf sI ss}", "model", rk_model_kind_name(c->kind),
+  json_t *ex = json_array(), *tw = json_array();
+  for (int i = 0; i < c->n_expert_layers; i++) json_array_append_new(ex, json_integer(c->expert_layers[i]));
+  for (int i = 0; i < c->n_tower_layers; i++) json_array_append_new(tw, json_integer(c->tower_layers[i]));
+  json_t *mtl = json_pack("{si s:o sI sf sb s:o si si si ss}", "mmoe_num_mlp_experts", c->mmoe_experts,
+                          "expert_mlp_layers", ex, "gate_dim", (json_int_t)c->gate_dim,
+                          "mtl_gates_softmax_temperature", (double)c->gate_temperature, "use_task_towers",
+                          c->use_task_towers, "tower_layers", tw, "cgc_num_task_experts", c->cgc_task_experts,
+                          "cgc_num_shared_experts", c->cgc_shared_experts, "ple_num_layers", c->ple_layers,
+                          "ple_gate_input", c->ple_gate_original ? "original" : "previous");
+  return json_pack("{ss s:o ss ss sf sI sf sI sI s:o sf sf sf sI ss s:o}", "model", rk_model_kind_name(c->kind),
                    "mlp_layers", layers, "activation", act_names[c->activation], "mlp_init",
                    rk_init_kind_name(c->mlp_init), "dropout", (double)c->dropout, "embeddings_dim",
                    (json_int_t)c->embeddings_dim, "embedding_sizes_multiplier", c->embedding_sizes_multiplier,
@@ -29,7 +38,7 @@ json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
                    (json_int_t)c->wnd_hashed_cross_num_bins, "wnd_ignore_combinations", ignore, "l2_reg",
                    (double)c->l2_reg, "embeddings_l2_reg", (double)c->embeddings_l2_reg, "wnd_wide_l2_reg",
                    (double)c->wnd_wide_l2_reg, "random_seed", (json_int_t)c->seed, "dlrm_top_input",
-                   c->dlrm_top_dots_only ? "dots" : "dots_embeddings");
+                   c->dlrm_top_dots_only ? "dots" : "dots_embeddings", "multi_task", mtl);
 }
 
 rk_status rk_act_parse(const char *name, rk_act *out) {
@@ -39,7 +48,27 @@ rk_status rk_act_parse(const char *name, rk_act *out) {
                   name ? name : "");
 }
 
+/* A positive-integer list from JSON, owned by the caller. */
+static rk_status int_list(const json_t *a, const char *label, const char *key, const int64_t **out, int *n) {
+  if (!json_is_array(a)) return rk_error(RK_EFORMAT, "%s: %s must be an array", label, key);
+  int64_t *l = rk_calloc(json_array_size(a) + 1, sizeof *l);
+  if (!l) return RK_ENOMEM;
+  *out = l;
+  *n = 0;
+  size_t i;
+  json_t *v;
+  json_array_foreach(a, i, v) {
+    if (!json_is_integer(v) || json_integer_value(v) <= 0)
+      return rk_error(RK_EFORMAT, "%s: %s[%zu] is not a positive integer", label, key, i);
+    l[(*n)++] = json_integer_value(v);
+  }
+  return RK_OK;
+}
+
 void rk_ranking_config_free_lists(rk_ranking_config *c) {
+  rk_free((void *)c->expert_layers);
+  rk_free((void *)c->tower_layers);
+  c->expert_layers = c->tower_layers = NULL;
   rk_free((void *)c->mlp_layers);
   for (int i = 0; c->wnd_ignore && i < c->n_wnd_ignore; i++) rk_free((void *)c->wnd_ignore[i]);
   rk_free((void *)c->wnd_ignore);
@@ -50,8 +79,8 @@ void rk_ranking_config_free_lists(rk_ranking_config *c) {
 
 rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label) {
   rk_ranking_config_default(c);
-  c->mlp_layers = NULL;
-  c->n_mlp_layers = 0;
+  c->mlp_layers = c->expert_layers = c->tower_layers = NULL;
+  c->n_mlp_layers = c->n_expert_layers = c->n_tower_layers = 0;
   const char *kind = NULL, *act = NULL, *init = NULL, *top = NULL;
   json_t *layers = NULL, *ignore = NULL;
   double dropout = 0, mult = 0, l2 = 0, el2 = 0, wl2 = 0;
@@ -96,6 +125,34 @@ rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, con
   c->wnd_wide_l2_reg = (float)wl2;
   c->seed = (uint64_t)seed;
   c->dlrm_top_dots_only = strcmp(top, "dots") == 0;
+  json_t *mtl = json_object_get(j, "multi_task");
+  if (!mtl) {   /* a single-task model file without the section: the defaults */
+    json_t *d = json_pack("[i]", 64);
+    rk_status st = d ? int_list(d, label, "expert_mlp_layers", &c->expert_layers, &c->n_expert_layers) : RK_ENOMEM;
+    if (st == RK_OK) st = int_list(d, label, "tower_layers", &c->tower_layers, &c->n_tower_layers);
+    json_decref(d);
+    return st;
+  }
+  json_t *ex = NULL, *tw = NULL;
+  int experts = 0, te = 0, se = 0, levels = 0, towers = 0;
+  json_int_t gate_dim = 0;
+  double temp = 0;
+  const char *gate_input = NULL;
+  if (json_unpack_ex(mtl, &err, 0, "{si so sI sF sb so si si si ss}", "mmoe_num_mlp_experts", &experts,
+                     "expert_mlp_layers", &ex, "gate_dim", &gate_dim, "mtl_gates_softmax_temperature", &temp,
+                     "use_task_towers", &towers, "tower_layers", &tw, "cgc_num_task_experts", &te,
+                     "cgc_num_shared_experts", &se, "ple_num_layers", &levels, "ple_gate_input", &gate_input) != 0)
+    return rk_error(RK_EFORMAT, "%s: \"multi_task\": %s", label, err.text);
+  RK_TRY(int_list(ex, label, "expert_mlp_layers", &c->expert_layers, &c->n_expert_layers));
+  RK_TRY(int_list(tw, label, "tower_layers", &c->tower_layers, &c->n_tower_layers));
+  c->mmoe_experts = experts;
+  c->gate_dim = gate_dim;
+  c->gate_temperature = (float)temp;
+  c->use_task_towers = towers;
+  c->cgc_task_experts = te;
+  c->cgc_shared_experts = se;
+  c->ple_layers = levels;
+  c->ple_gate_original = strcmp(gate_input, "original") == 0;
   return RK_OK;
 }
 
@@ -199,9 +256,15 @@ rk_status rk_model_save(const char *dir, const rk_ranking_model *m, const rk_sch
   snprintf(tmp, n, "%s.tmp-%ld", dir, (long)getpid());
   rk_remove_tree(tmp);
   rk_status st = rk_mkdir_p(tmp);
-  json_t *meta = json_pack("{ss si ss ss sb so so}", "format", "reckon-model", "version", 1, "reckon_version",
-                           rk_version(), "task", m->target, "regression", m->regression, "model",
-                           rk_ranking_config_to_json(&m->cfg), "features", features_json(m));
+  json_t *tasks = json_array(), *regs = json_array();
+  for (int t = 0; tasks && regs && t < m->n_tasks; t++) {
+    json_array_append_new(tasks, json_string(m->targets[t]));
+    json_array_append_new(regs, json_boolean(m->task_regression[t]));
+  }
+  json_t *meta = json_pack("{ss si ss ss sb so so so so}", "format", "reckon-model", "version", 1, "reckon_version",
+                           rk_version(), "task", m->target, "regression", m->regression, "tasks", tasks,
+                           "task_regression", regs, "model", rk_ranking_config_to_json(&m->cfg), "features",
+                           features_json(m));
   if (!meta) st = st == RK_OK ? RK_ENOMEM : st;
   if (st == RK_OK && extra) json_object_update(meta, (json_t *)extra);
   if (st == RK_OK && !(path = join(tmp, "model.json"))) st = RK_ENOMEM;
@@ -260,7 +323,23 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir) {
   if (st == RK_OK) st = rk_ranking_config_from_json(&cfg, model, path);
   rk_schema_free(&out->schema);
   if (st == RK_OK) st = rk_schema_read(&out->schema, dir);
-  if (st == RK_OK) st = rk_ranking_build(&out->model, &out->schema, task, regression, &cfg, 1);
+  /* Several tasks ("tasks", "task_regression"), or one ("task", "regression"). */
+  const char *names[RK_MAX_TASKS] = {task};
+  bool regs[RK_MAX_TASKS] = {regression != 0};
+  int n = 1;
+  json_t *tl = json_object_get(out->meta, "tasks"), *rl = json_object_get(out->meta, "task_regression");
+  if (st == RK_OK && json_is_array(tl)) {
+    n = (int)json_array_size(tl);
+    if (n < 1 || n > RK_MAX_TASKS || !json_is_array(rl) || json_array_size(rl) != (size_t)n)
+      st = rk_error(RK_EFORMAT, "'%s': \"tasks\" and \"task_regression\" must be arrays of 1 to %d entries", path,
+                    RK_MAX_TASKS);
+    for (int t = 0; st == RK_OK && t < n; t++) {
+      names[t] = json_string_value(json_array_get(tl, (size_t)t));
+      regs[t] = json_is_true(json_array_get(rl, (size_t)t));
+      if (!names[t]) st = rk_error(RK_EFORMAT, "'%s': tasks[%d] is not a string", path, t);
+    }
+  }
+  if (st == RK_OK) st = rk_ranking_build_tasks(&out->model, &out->schema, n, names, regs, &cfg, 1);
   rk_ranking_config_free_lists(&cfg);
   rk_free(path);
   path = NULL;
@@ -276,4 +355,31 @@ void rk_saved_model_free(rk_saved_model *s) {
   rk_schema_free(&s->schema);
   json_decref(s->meta);
   memset(s, 0, sizeof *s);
+}
+
+json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_ranking_model *m) {
+  json_t *a = json_array();
+  for (int t = 0; a && t < m->n_tasks; t++)
+    json_array_append_new(a, json_pack("{ss sf sf ss*}", "name", m->targets[t], "loss_weight", (double)tw->loss_weight[t],
+                                       "positive_weight", (double)tw->positive_weight[t], "sample_space",
+                                       tw->sample_space[t]));
+  return json_pack("{so ss*}", "tasks", a, "sample_weight_column", tw->sample_weight_column);
+}
+
+rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_ranking_model *m, const json_t *j) {
+  rk_task_weights_default(tw);
+  if (!j) return RK_OK;
+  json_t *a = json_object_get(j, "tasks"), *e;
+  size_t i;
+  json_array_foreach(a, i, e) {
+    const char *name = json_string_value(json_object_get(e, "name"));
+    for (int t = 0; name && t < m->n_tasks; t++) {
+      if (strcmp(name, m->targets[t]) != 0) continue;
+      tw->loss_weight[t] = (float)json_number_value(json_object_get(e, "loss_weight"));
+      tw->positive_weight[t] = (float)json_number_value(json_object_get(e, "positive_weight"));
+      tw->sample_space[t] = json_string_value(json_object_get(e, "sample_space"));   /* owned by j */
+    }
+  }
+  tw->sample_weight_column = json_string_value(json_object_get(j, "sample_weight_column"));
+  return RK_OK;
 }

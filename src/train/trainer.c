@@ -49,36 +49,74 @@ static bool is_dir(const char *p) {
 
 /* ---- the task ---- */
 
-static rk_status pick_task(const rk_train_config *c, const rk_schema *s, const char **task, bool *regression) {
-  const char *targets[64];
-  int nt = 0;
-  for (int i = 0; i < s->n_cols && nt < 64; i++) {
-    if (!rk_schema_column_has_tag(&s->cols[i], RK_TAG_TARGET)) continue;
-    bool ignored = false;
-    for (int k = 0; k < c->n_ignore_tasks; k++) ignored = ignored || strcmp(c->ignore_tasks[k], s->cols[i].name) == 0;
-    if (!ignored) targets[nt++] = s->cols[i].name;
-  }
+/* The tasks: the targets named by --tasks (or every target for all, minus --ignore_tasks),
+ * binary targets first, then regression targets, each in schema order; and their weights. */
+typedef struct {
+  int n;
+  const char *names[RK_MAX_TASKS];
+  bool regression[RK_MAX_TASKS];
+  rk_task_weights tw;
+} task_list;
+
+static bool named(const char *const *list, int n, const char *name) {
+  for (int k = 0; k < n; k++)
+    if (strcmp(list[k], name) == 0) return true;
+  return false;
+}
+
+static rk_status pick_tasks(const rk_train_config *c, const rk_schema *s, task_list *tl) {
+  memset(tl, 0, sizeof *tl);
+  rk_task_weights_default(&tl->tw);
   bool all = c->n_tasks == 0 || (c->n_tasks == 1 && strcmp(c->tasks[0], "all") == 0);
-  int n = all ? nt : c->n_tasks;
-  if (all && nt == 0)
-    return rk_error(RK_EUSAGE, "--tasks all: the schema has no column tagged 'target'%s",
-                    c->n_ignore_tasks ? " besides those of --ignore_tasks" : "");
+  char list[512] = "";
+  for (int i = 0; i < s->n_cols; i++)
+    if (rk_schema_column_has_tag(&s->cols[i], RK_TAG_TARGET))
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", s->cols[i].name);
   for (int k = 0; !all && k < c->n_tasks; k++) {
     const rk_schema_column *col = rk_schema_find(s, c->tasks[k]);
-    if (!col || !rk_schema_column_has_tag(col, RK_TAG_TARGET)) {
-      char list[512] = "";
-      for (int i = 0; i < nt; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", targets[i]);
+    if (!col || !rk_schema_column_has_tag(col, RK_TAG_TARGET))
       return rk_error(RK_EUSAGE, "--tasks names '%s', which is not a target in the schema (targets: %s)", c->tasks[k],
-                      nt ? list : "none");
+                      list[0] ? list : "none");
+  }
+  for (int pass = 0; pass < 2; pass++) {   /* binary, then regression */
+    for (int i = 0; i < s->n_cols; i++) {
+      const rk_schema_column *col = &s->cols[i];
+      if (!rk_schema_column_has_tag(col, RK_TAG_TARGET)) continue;
+      if (rk_schema_column_has_tag(col, RK_TAG_REGRESSION) != (pass == 1)) continue;
+      if (all ? named(c->ignore_tasks, c->n_ignore_tasks, col->name) : !named(c->tasks, c->n_tasks, col->name)) continue;
+      if (tl->n == RK_MAX_TASKS) return rk_error(RK_EUSAGE, "more than %d tasks", RK_MAX_TASKS);
+      tl->regression[tl->n] = pass == 1;
+      tl->names[tl->n++] = col->name;
     }
   }
-  if (n > 1)
-    return rk_error(RK_EUNSUPPORTED,
-                    "multi-task training is not available yet: %s %d tasks; train one, e.g. --tasks %s",
-                    all ? "--tasks all selects" : "--tasks names", n, all ? targets[0] : c->tasks[0]);
-  *task = all ? targets[0] : c->tasks[0];
-  const rk_schema_column *col = rk_schema_find(s, *task);
-  *regression = rk_schema_column_has_tag(col, RK_TAG_REGRESSION);
+  if (tl->n == 0)
+    return rk_error(RK_EUSAGE, "--tasks all: the schema has no column tagged 'target'%s",
+                    c->n_ignore_tasks ? " besides those of --ignore_tasks" : "");
+  /* Weights by task name; a name that is not a task is a mistake worth reporting. */
+  for (int t = 0; t < tl->n; t++) {
+    tl->tw.positive_weight[t] = tl->n == 1 ? c->positive_class_weight : 1.0f;
+    for (int k = 0; k < c->n_tasks && c->sample_space_by_task; k++)
+      if (strcmp(c->tasks[k], tl->names[t]) == 0 && c->sample_space_by_task[k] && c->sample_space_by_task[k][0])
+        tl->tw.sample_space[t] = c->sample_space_by_task[k];
+  }
+  const char *fam[2] = {"--mtl_loss_weight_", "--mtl_pos_class_weight_"};
+  const char *const *keys[2] = {c->loss_weight_keys, c->pos_weight_keys};
+  const double *vals[2] = {c->loss_weight_values, c->pos_weight_values};
+  int counts[2] = {c->n_loss_weights, c->n_pos_weights};
+  for (int f = 0; f < 2; f++) {
+    for (int k = 0; k < counts[f]; k++) {
+      int t = 0;
+      while (t < tl->n && strcmp(tl->names[t], keys[f][k]) != 0) t++;
+      if (t == tl->n) return rk_error(RK_EUSAGE, "%s%s: '%s' is not one of the tasks", fam[f], keys[f][k], keys[f][k]);
+      if (f == 0) tl->tw.loss_weight[t] = (float)vals[f][k];
+      else tl->tw.positive_weight[t] = (float)vals[f][k];
+    }
+  }
+  for (int t = 0; t < tl->n; t++)
+    if (tl->tw.sample_space[t] && rk_schema_find_index(s, tl->tw.sample_space[t]) < 0)
+      return rk_error(RK_EUSAGE, "--tasks_sample_space names '%s' for task '%s', which the schema does not have",
+                      tl->tw.sample_space[t], tl->names[t]);
+  tl->tw.sample_weight_column = c->sample_weight_column;
   return RK_OK;
 }
 
@@ -89,17 +127,56 @@ typedef struct {
   rk_dllogger *dll;
   rk_tb_writer *tb;
   json_t *history;           /* every logged row, for checkpoints and the report */
-  bool regression;
+  json_t *columns;           /* of train_log.csv */
 } run_logs;
 
 static const char *const binary_cols[] = {"auc", "prauc", "logloss", "precision", "recall", "binary_accuracy"};
 static const char *const regression_cols[] = {"root_mean_squared_error", "mae"};
 
+/* "<task>/binary_output" or "<task>/regression_output": Merlin's name of a task's output. */
+static void output_name(char *buf, size_t size, const rk_ranking_model *m, int t) {
+  snprintf(buf, size, "%s/%s", m->targets[t], m->task_regression[t] ? "regression_output" : "binary_output");
+}
+
+/* A task's train-metric key: plain for one task, "<task>/binary_output/<metric>" for several. */
+static void metric_key(char *buf, size_t size, const rk_ranking_model *m, int t, const char *metric) {
+  char out[300];
+  output_name(out, sizeof out, m, t);
+  if (m->n_tasks == 1) snprintf(buf, size, "%s", metric);
+  else snprintf(buf, size, "%s/%s", out, metric);
+}
+
+static json_t *log_columns(const rk_ranking_model *m) {
+  json_t *cols = json_pack("[ssssss]", "step", "epoch", "loss", "regularization_loss", "lr", "samples_per_s");
+  char key[400], out[300];
+  for (int t = 0; cols && t < m->n_tasks; t++) {
+    bool reg = m->task_regression[t];
+    output_name(out, sizeof out, m, t);
+    if (m->n_tasks > 1) {
+      snprintf(key, sizeof key, "%s_loss", out);
+      json_array_append_new(cols, json_string(key));
+    }
+    for (int i = 0; i < (reg ? 2 : 6); i++) {
+      metric_key(key, sizeof key, m, t, reg ? regression_cols[i] : binary_cols[i]);
+      json_array_append_new(cols, json_string(key));
+    }
+  }
+  for (int t = 0; cols && t < m->n_tasks; t++) {
+    if (m->gate_probs[t] == RK_NO_VALUE) continue;
+    output_name(out, sizeof out, m, t);
+    int64_t E = rk_graph_value_shape(m->g, m->gate_probs[t])[1];
+    for (int64_t e = 0; e < E; e++) {
+      snprintf(key, sizeof key, "gate_%s_weight_%lld", out, (long long)e);
+      json_array_append_new(cols, json_string(key));
+    }
+  }
+  return cols;
+}
+
 static void csv_header(run_logs *l) {
-  fprintf(l->csv, "step,epoch,loss,regularization_loss,lr,samples_per_s");
-  const char *const *cols = l->regression ? regression_cols : binary_cols;
-  int n = l->regression ? 2 : 6;
-  for (int i = 0; i < n; i++) fprintf(l->csv, ",%s", cols[i]);
+  size_t i;
+  json_t *c;
+  json_array_foreach(l->columns, i, c) fprintf(l->csv, "%s%s", i ? "," : "", json_string_value(c));
   fputc('\n', l->csv);
 }
 
@@ -108,11 +185,10 @@ static rk_status log_row(run_logs *l, const json_t *row, bool keep) {
   if (!text) return RK_ENOMEM;
   fprintf(l->jsonl, "%s\n", text);
   free(text);
-  const char *fixed[] = {"step", "epoch", "loss", "regularization_loss", "lr", "samples_per_s"};
-  const char *const *cols = l->regression ? regression_cols : binary_cols;
-  int n = l->regression ? 2 : 6;
-  for (int i = 0; i < 6 + n; i++) {
-    json_t *v = json_object_get(row, i < 6 ? fixed[i] : cols[i - 6]);
+  size_t i;
+  json_t *c;
+  json_array_foreach(l->columns, i, c) {
+    json_t *v = json_object_get(row, json_string_value(c));
     if (i) fputc(',', l->csv);
     if (json_is_integer(v)) fprintf(l->csv, "%lld", (long long)json_integer_value(v));
     else if (json_is_real(v)) fprintf(l->csv, "%.9g", json_real_value(v));
@@ -130,7 +206,7 @@ static rk_status log_row(run_logs *l, const json_t *row, bool keep) {
   json_decref(data);
   const char *key;
   json_t *v;
-  char tag[96];
+  char tag[400];
   json_object_foreach((json_t *)row, key, v) {
     if (!l->tb || st != RK_OK || !json_is_real(v)) continue;
     snprintf(tag, sizeof tag, "train/%s", key);
@@ -172,6 +248,7 @@ static rk_status open_logs(run_logs *l, const rk_train_config *c, const json_t *
 }
 
 static void close_logs(run_logs *l) {
+  json_decref(l->columns);
   if (l->jsonl) fclose(l->jsonl);
   if (l->csv) fclose(l->csv);
   if (l->dll) rk_dllogger_close(l->dll);
@@ -188,8 +265,13 @@ typedef struct {
 } progress_state;
 
 /* What a checkpoint must agree with to be resumed: the flags that shape the run. */
-static json_t *fingerprint(const rk_train_config *c, const char *task) {
-  return json_pack("{ss so ss sf sf sI sI sI sI sI sb sf}", "task", task, "model",
+static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
+  json_t *tasks = json_array();
+  for (int t = 0; tasks && t < tl->n; t++)
+    json_array_append_new(tasks, json_pack("{ss sf sf ss*}", "name", tl->names[t], "loss_weight",
+                                           (double)tl->tw.loss_weight[t], "positive_weight",
+                                           (double)tl->tw.positive_weight[t], "sample_space", tl->tw.sample_space[t]));
+  return json_pack("{so so ss sf sf sI sI sI sI sI sb sf}", "tasks", tasks, "model",
                    rk_ranking_config_to_json(&c->model), "optimizer", rk_optim_kind_name(c->optimizer), "lr", c->lr,
                    "lr_decay_rate", c->lr_decay_rate, "lr_decay_steps", (json_int_t)c->lr_decay_steps,
                    "train_batch_size", (json_int_t)c->train_batch_size, "epochs", (json_int_t)c->epochs,
@@ -198,7 +280,7 @@ static json_t *fingerprint(const rk_train_config *c, const char *task) {
 }
 
 static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_model *m, const rk_optim *opt,
-                                 const progress_state *ps, const run_logs *logs, const char *task) {
+                                 const progress_state *ps, const run_logs *logs, const task_list *task) {
   char *dir = path_in(c->output_path, "checkpoint"), *tmp = NULL, *w = NULL, *sp = NULL;
   rk_status st = dir ? RK_OK : RK_ENOMEM;
   if (st == RK_OK && !(tmp = path_in(c->output_path, ".checkpoint.tmp"))) st = RK_ENOMEM;
@@ -232,7 +314,7 @@ static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_mode
 
 /* Restore from <output>/checkpoint when it exists (else leave everything at the start). */
 static rk_status load_checkpoint(const rk_train_config *c, rk_ranking_model *m, rk_optim *opt, progress_state *ps,
-                                 json_t **history, const char *task, bool *resumed) {
+                                 json_t **history, const task_list *task, bool *resumed) {
   *resumed = false;
   char *dir = path_in(c->output_path, "checkpoint");
   if (!dir) return RK_ENOMEM;
@@ -284,16 +366,16 @@ done:
 typedef struct {
   const rk_train_config *c;
   rk_schema schema;
-  const char *task;
-  bool regression;
+  task_list tasks;
   rk_ranking_model m;
   rk_optim opt;
   rk_lr_schedule sched;
   rk_feed feed;
   rk_loader *loader;
   run_logs logs;
-  rk_binary_metrics *window_metrics;    /* train metrics since the last log row */
-  rk_regression_metrics window_reg;
+  rk_binary_metrics *window_metrics[RK_MAX_TASKS];   /* train metrics since the last log row */
+  rk_regression_metrics window_reg[RK_MAX_TASKS];
+  double window_task_loss[RK_MAX_TASKS];
   float *prob, *label;                  /* (graph rows) */
 } run;
 
@@ -304,7 +386,7 @@ static void free_run(run *r) {
   rk_ranking_free(&r->m);
   rk_schema_free(&r->schema);
   close_logs(&r->logs);
-  rk_binary_metrics_free(r->window_metrics);
+  for (int t = 0; t < RK_MAX_TASKS; t++) rk_binary_metrics_free(r->window_metrics[t]);
   rk_free(r->prob);
   rk_free(r->label);
 }
@@ -322,9 +404,9 @@ static rk_status setup(run *r) {
   if (st != RK_OK)
     return rk_error_context(st, "cannot read the schema of the training data '%s' (reckon preprocess writes "
                                 "schema.pbtxt and .merlin/schema.json beside the Parquet parts)", c->train_path);
-  RK_TRY(pick_task(c, &r->schema, &r->task, &r->regression));
-  RK_TRY(rk_ranking_build(&r->m, &r->schema, r->task, r->regression, &c->model,
-                          c->train_batch_size * (1 + c->negatives_train)));
+  RK_TRY(pick_tasks(c, &r->schema, &r->tasks));
+  RK_TRY(rk_ranking_build_tasks(&r->m, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, &c->model,
+                                c->train_batch_size * (1 + c->negatives_train)));
   if (c->load_model_path) {
     char *w = path_in(c->load_model_path, "weights.safetensors");
     if (!w) return RK_ENOMEM;
@@ -332,7 +414,7 @@ static rk_status setup(run *r) {
     rk_free(w);
     if (st != RK_OK) return rk_error_context(st, "--load_model_path '%s'", c->load_model_path);
   }
-  RK_TRY(rk_feed_init(&r->feed, &r->m, &r->schema, c->negatives_train, c->positive_class_weight, c->model.seed));
+  RK_TRY(rk_feed_init(&r->feed, &r->m, &r->schema, c->negatives_train, &r->tasks.tw, c->model.seed));
   rk_optim_config oc;
   rk_optim_config_default(&oc, c->optimizer, (float)c->lr);
   RK_TRY(rk_optim_init(&r->opt, &oc, r->m.params, r->m.n_params));
@@ -345,13 +427,13 @@ static rk_status setup(run *r) {
     r->sched.staircase = true;
   }
   RK_TRY(rk_lr_schedule_check(&r->sched));
-  const char **cols = rk_calloc((size_t)(r->m.n_cat + r->m.n_cont) + 2, sizeof *cols);
+  const char **cols = rk_calloc((size_t)rk_feed_max_columns(&r->m) + 1, sizeof *cols);
   if (!cols) return RK_ENOMEM;
   rk_loader_options lo;
   rk_loader_options_default(&lo);
   lo.path = c->train_path;
   lo.columns = cols;
-  lo.ncolumns = rk_feed_columns(&r->m, true, cols);
+  lo.ncolumns = rk_feed_columns(&r->feed, true, cols);
   lo.batch_size = c->train_batch_size;
   lo.shuffle = c->shuffle;
   lo.seed = c->model.seed;
@@ -361,49 +443,86 @@ static rk_status setup(run *r) {
   int64_t B = rk_graph_batch(r->m.g);
   if (!(r->prob = rk_malloc((size_t)B * sizeof(float))) || !(r->label = rk_malloc((size_t)B * sizeof(float))))
     return RK_ENOMEM;
-  if (!r->regression) RK_TRY(rk_binary_metrics_create(&r->window_metrics));
-  rk_regression_metrics_reset(&r->window_reg);
+  for (int t = 0; t < r->m.n_tasks; t++) {
+    rk_regression_metrics_reset(&r->window_reg[t]);
+    if (!r->m.task_regression[t]) RK_TRY(rk_binary_metrics_create(&r->window_metrics[t]));
+  }
   return rk_mkdir_p(c->output_path);
 }
 
-/* The train metrics of this step's real rows join the window's. */
+/* The train metrics of this step's real rows (of each task's sample space) join the window's. */
 static rk_status add_train_metrics(run *r) {
-  const float *z = rk_graph_value_f32(r->m.g, r->m.logit);
-  const float *y = rk_graph_input_f32(r->m.g, r->m.label);
-  int64_t B = rk_graph_batch(r->m.g), n = 0;
-  for (int64_t i = 0; i < B; i++) {
-    if (r->feed.src[i] < 0) continue;
-    r->prob[n] = r->regression ? z[i] : 1.0f / (1.0f + expf(-z[i]));
-    r->label[n++] = y[i];
+  rk_graph *g = r->m.g;
+  int64_t B = rk_graph_batch(g);
+  for (int t = 0; t < r->m.n_tasks; t++) {
+    const float *z = rk_graph_value_f32(g, r->m.logits[t]), *y = rk_graph_input_f32(g, r->m.labels[t]);
+    const float *w = rk_graph_input_f32(g, r->m.weights[t]);
+    bool reg = r->m.task_regression[t], spaced = r->tasks.tw.sample_space[t] != NULL;
+    int64_t n = 0;
+    for (int64_t i = 0; i < B; i++) {
+      if (r->feed.src[i] < 0 || (spaced && w[i] == 0.0f)) continue;
+      r->prob[n] = reg ? z[i] : 1.0f / (1.0f + expf(-z[i]));
+      r->label[n++] = y[i];
+    }
+    if (reg) rk_regression_metrics_add(&r->window_reg[t], r->prob, r->label, NULL, n);
+    else RK_TRY(rk_binary_metrics_add(r->window_metrics[t], r->prob, r->label, NULL, n));
   }
-  if (r->regression) {
-    rk_regression_metrics_add(&r->window_reg, r->prob, r->label, NULL, n);
-    return RK_OK;
-  }
-  return rk_binary_metrics_add(r->window_metrics, r->prob, r->label, NULL, n);
+  return RK_OK;
 }
 
-static rk_status window_row(run *r, json_t *row) {
-  if (r->regression) {
-    if (r->window_reg.count) {
-      json_object_set_new(row, "root_mean_squared_error", number(rk_regression_rmse(&r->window_reg)));
-      json_object_set_new(row, "mae", number(rk_regression_mae(&r->window_reg)));
+static rk_status window_row(run *r, json_t *row, int64_t steps) {
+  const rk_ranking_model *m = &r->m;
+  char key[400];
+  for (int t = 0; t < m->n_tasks; t++) {
+    if (m->n_tasks > 1) {
+      char out[300];
+      output_name(out, sizeof out, m, t);
+      snprintf(key, sizeof key, "%s_loss", out);
+      /* Keras reports each output's loss before its loss weight */
+      double lw = r->tasks.tw.loss_weight[t] != 0 ? r->tasks.tw.loss_weight[t] : 1.0;
+      json_object_set_new(row, key, number(steps ? r->window_task_loss[t] / (double)steps / lw : NAN));
+      r->window_task_loss[t] = 0;
     }
-    rk_regression_metrics_reset(&r->window_reg);
-    return RK_OK;
+    if (m->task_regression[t]) {
+      if (r->window_reg[t].count) {
+        metric_key(key, sizeof key, m, t, "root_mean_squared_error");
+        json_object_set_new(row, key, number(rk_regression_rmse(&r->window_reg[t])));
+        metric_key(key, sizeof key, m, t, "mae");
+        json_object_set_new(row, key, number(rk_regression_mae(&r->window_reg[t])));
+      }
+      rk_regression_metrics_reset(&r->window_reg[t]);
+      continue;
+    }
+    rk_binary_result b;
+    RK_TRY(rk_binary_metrics_compute(r->window_metrics[t], &b));
+    if (b.count > 0) {
+      const double v[6] = {b.auc, b.prauc, b.logloss, b.precision, b.recall, b.accuracy};
+      for (int i = 0; i < 6; i++) {
+        metric_key(key, sizeof key, m, t, binary_cols[i]);
+        json_object_set_new(row, key, number(v[i]));
+      }
+    }
+    rk_binary_metrics_reset(r->window_metrics[t]);
   }
-  rk_binary_result b;
-  rk_status st = rk_binary_metrics_compute(r->window_metrics, &b);
-  if (st == RK_OK && b.count > 0) {
-    json_object_set_new(row, "auc", number(b.auc));
-    json_object_set_new(row, "prauc", number(b.prauc));
-    json_object_set_new(row, "logloss", number(b.logloss));
-    json_object_set_new(row, "precision", number(b.precision));
-    json_object_set_new(row, "recall", number(b.recall));
-    json_object_set_new(row, "binary_accuracy", number(b.accuracy));
+  /* Gate weights: the batch mean of the last step's weights per expert. */
+  for (int t = 0; t < m->n_tasks; t++) {
+    if (m->gate_probs[t] == RK_NO_VALUE) continue;
+    const float *p = rk_graph_value_f32(m->g, m->gate_probs[t]);
+    int64_t B = rk_graph_batch(m->g), E = rk_graph_value_shape(m->g, m->gate_probs[t])[1], n = 0;
+    double sum[64] = {0};
+    for (int64_t i = 0; i < B; i++) {
+      if (r->feed.src[i] < 0) continue;
+      for (int64_t e = 0; e < E && e < 64; e++) sum[e] += p[i * E + e];
+      n++;
+    }
+    char out[300];
+    output_name(out, sizeof out, m, t);
+    for (int64_t e = 0; e < E && e < 64 && n; e++) {
+      snprintf(key, sizeof key, "gate_%s_weight_%lld", out, (long long)e);
+      json_object_set_new(row, key, number(sum[e] / (double)n));
+    }
   }
-  rk_binary_metrics_reset(r->window_metrics);
-  return st;
+  return RK_OK;
 }
 
 static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double *last_loss) {
@@ -443,6 +562,8 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       ps->batch++;
       ps->samples += batch.nrows;
       window_loss += loss;
+      for (int t = 0; r->m.n_tasks > 1 && t < r->m.n_tasks; t++)
+        r->window_task_loss[t] += rk_graph_value_f32(r->m.g, r->m.task_losses[t])[0];
       window_steps++;
       window_samples += batch.nrows;
       bool last = ps->batch == per_epoch && ps->epoch == c->epochs - 1;
@@ -454,7 +575,7 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
                                 number(c->lr * rk_lr_schedule_factor(&r->sched, ps->step - 1)), "samples_per_s",
                                 number(now > t_window ? (double)window_samples / (now - t_window) : 0));
         if (!row) st = RK_ENOMEM;
-        if (st == RK_OK) st = window_row(r, row);
+        if (st == RK_OK) st = window_row(r, row, window_steps);
         if (st == RK_OK) st = log_row(&r->logs, row, true);
         json_decref(row);
         window_loss = 0;
@@ -467,7 +588,7 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
         ps->seconds = rk_now() - t_start;
         progress_state at = *ps;
         if (ps->batch == per_epoch) at.epoch++, at.batch = 0;
-        st = save_checkpoint(c, &r->m, &r->opt, &at, &r->logs, r->task);
+        st = save_checkpoint(c, &r->m, &r->opt, &at, &r->logs, &r->tasks);
       }
     }
     rk_progress_end(&progress);
@@ -500,8 +621,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   memset(&ev, 0, sizeof ev);
   json_t *metrics = NULL;
   if (c->eval_path) {
-    rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, c->positive_class_weight,
-                          c->model.seed, true, NULL};
+    rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, &r->tasks.tw, c->model.seed, true, NULL};
     if ((st = rk_evaluate(&r->m, &r->schema, &eo, &ev)) != RK_OK) return st;
     metrics = json_incref(ev.metrics);
     json_object_set_new(metrics, "regularization_loss", number(last_reg));
@@ -510,7 +630,9 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   }
   double sps = ps->seconds > 0 ? (double)ps->samples / ps->seconds : 0;
   if (!metrics && !(metrics = json_object())) return RK_ENOMEM;
-  json_t *out = json_pack("{ss ss s:O s{sI sI sI so so so so}}", "task", r->task, "model",
+  json_t *tasks = json_array();
+  for (int t = 0; tasks && t < r->m.n_tasks; t++) json_array_append_new(tasks, json_string(r->m.targets[t]));
+  json_t *out = json_pack("{ss s:o ss s:O s{sI sI sI so so so so}}", "task", r->m.targets[0], "tasks", tasks, "model",
                           rk_model_kind_name(c->model.kind), "metrics", metrics, "train",
                           "steps", (json_int_t)ps->step, "epochs", (json_int_t)ps->epoch, "samples",
                           (json_int_t)ps->samples, "seconds", number(ps->seconds), "samples_per_s", number(sps),
@@ -533,17 +655,22 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   }
   if (st == RK_OK) {
     char title[256];
-    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(c->model.kind), r->task);
-    rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, r->regression ? NULL : ev.prob,
-                     r->regression ? NULL : ev.label, r->regression ? 0 : ev.rows};
+    char names[200] = "";
+    for (int t = 0; t < r->m.n_tasks; t++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? ", " : "", r->m.targets[t]);
+    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(c->model.kind), names);
+    bool roc = !r->m.task_regression[0];   /* the ROC and calibration plots show the first task */
+    rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev.prob : NULL,
+                     roc ? ev.label : NULL, roc ? ev.rows : 0};
     char *p = path_in(c->output_path, "report.html");
     st = p ? rk_report_write_html(p, &rep) : RK_ENOMEM;
     rk_free(p);
   }
   if (st == RK_OK && c->save_model_path) {
     char buf[4096];
-    json_t *extra = json_pack("{s:O s{sI sI}}", "flags", c->flags ? (json_t *)c->flags : json_null(), "training",
-                              "steps", (json_int_t)ps->step, "samples", (json_int_t)ps->samples);
+    json_t *extra = json_pack("{s:O s{sI sI} so}", "flags", c->flags ? (json_t *)c->flags : json_null(), "training",
+                              "steps", (json_int_t)ps->step, "samples", (json_int_t)ps->samples, "task_weights",
+                              rk_task_weights_to_json(&r->tasks.tw, &r->m));
     st = extra ? rk_model_save(c->save_model_path, &r->m, &r->schema, workflow_dir(c, buf, sizeof buf), extra)
                : RK_ENOMEM;
     json_decref(extra);
@@ -578,8 +705,8 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   progress_state ps = {0};
   json_t *history = NULL;
   bool resumed = false;
-  if (st == RK_OK && c->resume) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, r.task, &resumed);
-  r.logs.regression = r.regression;
+  if (st == RK_OK && c->resume) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
+  if (st == RK_OK && !(r.logs.columns = log_columns(&r.m))) st = RK_ENOMEM;
   if (st == RK_OK) st = open_logs(&r.logs, c, history);
   json_decref(history);
   if (st == RK_OK && resumed)

@@ -156,16 +156,9 @@ awk -v a="$(json_num "$tmp/mi/metrics.json" auc)" -v b="$(json_num "$tmp/o_mlp/m
   'BEGIN { d = a - b; exit !(d < 1e-3 && d > -1e-3) }' && pass "two steps at lr 1e-9 from it keep its AUC" || fail "loaded weights not used"
 
 # ---- errors ----
-err=$("$R" train --train_data_path $D/train --output_path "$tmp/x" --quiet 2>&1); rc=$?
-expect_status $rc 1 "--tasks all with several targets is an error (multi-task comes later)"
-expect_contains "$err" "multi-task" "which says so"
-err=$("$R" train --train_data_path $D/train --tasks click,like --output_path "$tmp/x" 2>&1); rc=$?
-expect_contains "$err" "multi-task training is not available yet" "two tasks: the same message"
 err=$("$R" train --train_data_path $D/train --tasks clik --output_path "$tmp/x" 2>&1); rc=$?
 expect_status $rc 2 "an unknown task is a usage error"
 expect_contains "$err" "targets: click" "listing the targets"
-err=$("$R" train --train_data_path $D/train --tasks click --model mmoe --output_path "$tmp/x" 2>&1); rc=$?
-expect_contains "$err" "mmoe" "--model mmoe says it is not available yet"
 err=$("$R" train --train_data_path $D/train --tasks click --model dlrn --output_path "$tmp/x" 2>&1); rc=$?
 expect_status $rc 2 "an unknown model is a usage error"
 err=$("$R" train --train_data_path "$tmp/nowhere" --tasks click 2>&1); rc=$?
@@ -196,6 +189,52 @@ err=$("$R" predict --load_model_path "$tmp/m_big" --predict_data_path "$tmp/bad"
 expect_status $rc 1 "an id beyond the model's table fails"
 expect_contains "$err" "item_id" "naming the column"
 [ ! -e "$tmp/bad.out.csv" ] && pass "and writes no predictions file" || fail "a failed predict left a file"
+
+# ---- several tasks ----
+cd "$tmp"
+out=$("$R" train --train_path $D/train --eval_path $D/eval --output_path ./mtl/ --tasks=click,like,follow,share \
+  --tasks_sample_space=,click,click,click --model mmoe --mmoe_num_mlp_experts 3 --expert_mlp_layers 128 --gate_dim 32 \
+  --tower_layers 64 --embedding_sizes_multiplier 4 --l2_reg 1e-5 --embeddings_l2_reg 1e-6 --dropout 0.05 --lr 1e-4 \
+  --lr_decay_rate 0.99 --lr_decay_steps 100 --train_batch_size 4096 --eval_batch_size 65536 --epochs 1 \
+  --mtl_pos_class_weight_click=1 --mtl_pos_class_weight_follow=1 --mtl_pos_class_weight_like=1 \
+  --mtl_loss_weight_click=4 --mtl_loss_weight_follow=3 --mtl_loss_weight_like=2 --mtl_loss_weight_share=1 \
+  --use_task_towers --train_steps_per_epoch 3 --in_batch_negatives_train 0 --save_model_path ./mtl_model 2>&1); rc=$?
+cd - >/dev/null
+expect_status $rc 0 "the quick-start's MMoE command runs verbatim"
+expect_contains "$out" "trained mmoe on click, follow, like, share" "tasks in schema order (binary targets, then regression)"
+for k in click/binary_output/auc follow/binary_output/auc like/binary_output/auc_all share/binary_output/prauc \
+  follow/binary_output_loss auc_avg; do
+  grep -q "\"$k\"" "$tmp/mtl/metrics.json" && pass "metrics.json has $k" || fail "metrics.json lacks $k"
+done
+grep -q '"click/binary_output/auc_all"' "$tmp/mtl/metrics.json" && fail "click has no sample space, yet auc_all" \
+  || pass "the empty first --tasks_sample_space item keeps click on every row"
+head -1 "$tmp/mtl/train_log.csv" | grep -q 'gate_share/binary_output_weight_2' && pass "the train log has each gate's expert weights" \
+  || fail "no gate weights in train_log.csv"
+"$R" predict --load_model_path "$tmp/mtl_model" --predict_data_path $D/eval --predict_output_path "$tmp/mtl.csv" --quiet
+[ "$(head -1 "$tmp/mtl.csv")" = "click/binary_output,follow/binary_output,like/binary_output,share/binary_output" ] \
+  && pass "predictions carry one column per task" || fail "multi-task predictions: $(head -1 "$tmp/mtl.csv")"
+"$R" evaluate --load_model_path "$tmp/mtl_model" --eval_data_path $D/eval --eval_batch_size 65536 --output_path "$tmp/mtl_e" --quiet
+[ "$(json_num "$tmp/mtl_e/metrics.json" 'follow/binary_output/auc')" = "$(json_num "$tmp/mtl/metrics.json" 'follow/binary_output/auc')" ] \
+  && pass "evaluate reuses the sample spaces and gives training's follow AUC" || fail "evaluate of the MMoE differs"
+# The = form of the dynamic weights takes effect: other loss weights, another loss.
+"$R" train --train_path $D/train --output_path "$tmp/mtw" --tasks=click,like --model mlp --mlp_layers 16 --train_steps_per_epoch 2 \
+  --mtl_loss_weight_click=1 --quiet
+"$R" train --train_path $D/train --output_path "$tmp/mtw2" --tasks=click,like --model mlp --mlp_layers 16 --train_steps_per_epoch 2 \
+  --mtl_loss_weight_click=5 --quiet
+[ "$(json_num "$tmp/mtw/metrics.json" final_loss)" != "$(json_num "$tmp/mtw2/metrics.json" final_loss)" ] \
+  && pass "--mtl_loss_weight_click=5 (the = form) changes the loss" || fail "the = form of a dynamic weight was ignored"
+for m in cgc ple mlp dcn dlrm wide_n_deep deepfm; do
+  "$R" train --train_path $D/train --eval_path $D/eval --output_path "$tmp/mt_$m" --tasks all --model $m --mlp_layers 16 \
+    --expert_mlp_layers 16 --tower_layers 8 --embeddings_dim 8 --ple_num_layers 2 --train_steps_per_epoch 3 --quiet
+  expect_status $? 0 "--tasks all (five targets, one a regression) trains --model $m"
+done
+grep -q '"watching_times/regression_output/root_mean_squared_error"' "$tmp/mt_ple/metrics.json" \
+  && pass "the regression task reports its RMSE under Merlin's name" || fail "no watching_times RMSE"
+err=$("$R" train --train_path $D/train --tasks click,like --tasks_sample_space ,click,click --output_path "$tmp/x" 2>&1); rc=$?
+expect_status $rc 2 "--tasks_sample_space with another count of entries is a usage error"
+err=$("$R" train --train_path $D/train --tasks click,like --mtl_loss_weight_clik=2 --output_path "$tmp/x" 2>&1); rc=$?
+expect_status $rc 2 "a dynamic weight for no task is a usage error"
+expect_contains "$err" "clik" "naming it"
 
 # ---- help and docs ----
 h=$("$R" train --help 2>&1)

@@ -66,9 +66,12 @@ static void test_short_batch_is_the_mean_of_its_rows(void **state) {
   assert_rk_ok(rk_ranking_share(&exact, &big, 5, true));
   rk_batch b;
   make_batch(&b, 5);
+  rk_task_weights tw;
+  rk_task_weights_default(&tw);
+  tw.positive_weight[0] = 2.0f;
   rk_feed f1, f2;
-  assert_rk_ok(rk_feed_init(&f1, &big, &s, 0, 2.0f, 1));
-  assert_rk_ok(rk_feed_init(&f2, &exact, &s, 0, 2.0f, 1));
+  assert_rk_ok(rk_feed_init(&f1, &big, &s, 0, &tw, 1));
+  assert_rk_ok(rk_feed_init(&f2, &exact, &s, 0, &tw, 1));
   assert_rk_ok(rk_feed_fill(&f1, &b, 0));
   assert_rk_ok(rk_feed_fill(&f2, &b, 0));
   assert_int_equal(f1.rows, 5);
@@ -102,7 +105,7 @@ static void test_negatives(void **state) {
   rk_ranking_model m;
   assert_rk_ok(rk_ranking_build(&m, &s, "click", false, &c, 8 * 3));
   rk_feed f;
-  assert_rk_ok(rk_feed_init(&f, &m, &s, 2, 1.0f, 7));
+  assert_rk_ok(rk_feed_init(&f, &m, &s, 2, NULL, 7));
   assert_int_equal(rk_feed_batch_rows(&f), 8);
   rk_batch b;
   make_batch(&b, 8);
@@ -129,7 +132,7 @@ static void test_negatives(void **state) {
   /* Negatives need item features. */
   rk_schema plain;
   rk_schema_init(&plain);
-  assert_int_equal(rk_feed_init(&f, &m, &plain, 1, 1.0f, 7), RK_EUSAGE);
+  assert_int_equal(rk_feed_init(&f, &m, &plain, 1, NULL, 7), RK_EUSAGE);
   rk_schema_free(&plain);
   rk_batch_free(&b);
   rk_ranking_free(&m);
@@ -155,8 +158,8 @@ static void test_shared_inference_graph(void **state) {
     rk_batch b;
     make_batch(&b, 12);
     rk_feed f1, f2;
-    assert_rk_ok(rk_feed_init(&f1, &m, &s, 0, 1.0f, 1));
-    assert_rk_ok(rk_feed_init(&f2, &im, &s, 0, 1.0f, 1));
+    assert_rk_ok(rk_feed_init(&f1, &m, &s, 0, NULL, 1));
+    assert_rk_ok(rk_feed_init(&f2, &im, &s, 0, NULL, 1));
     assert_rk_ok(rk_feed_fill(&f1, &b, 0));
     assert_rk_ok(rk_feed_fill(&f2, &b, 0));
     assert_rk_ok(rk_graph_forward(m.g, RK_EVAL));
@@ -188,7 +191,7 @@ static void test_errors(void **state) {
   rk_ranking_model m;
   assert_rk_ok(rk_ranking_build(&m, &s, "click", false, &c, 4));
   rk_feed f;
-  assert_rk_ok(rk_feed_init(&f, &m, &s, 0, 1.0f, 1));
+  assert_rk_ok(rk_feed_init(&f, &m, &s, 0, NULL, 1));
   rk_batch b;
   make_batch(&b, 4);
   ((int32_t *)b.cols[1].values)[2] = 30;   /* the item table has 30 rows */
