@@ -104,8 +104,11 @@ typedef struct {
   const rk_task_weights *tw;  /* for the losses and sample spaces; NULL: defaults */
   uint64_t seed;
   bool keep_predictions;      /* fill prob/label for reports */
-  const char *baseline;       /* NULL, or a column of probabilities (e.g. the true p_click of
-                                 synthetic data) scored alongside: "baseline_auc", "baseline_logloss" */
+  const char *baseline_prefix;   /* NULL, or the prefix of columns of true probabilities (p_ for the
+                                 p_<target> columns of `reckon synth --emit_truth` data) scored
+                                 alongside each task that has one, on the task's rows:
+                                 "baseline_auc" ("<task>/binary_output/baseline_auc"); under a
+                                 sample space s, p_<task> / p_<s> (the probability given s) */
 } rk_eval_options;
 
 typedef struct {

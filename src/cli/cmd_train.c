@@ -307,7 +307,7 @@ const rk_command rk_cmd_train = {
   X(in_batch_negatives_eval, INT, "0", "N",  "per row, N negatives from other rows of the batch")          \
   X(stl_positive_class_weight, FLOAT, NULL, "W", "positive weight in the reported loss (default: the training run's)") \
   X(random_seed,       INT,    "42",  "S",   "seed of the negatives")                                       \
-  X(baseline_column,   STRING, NULL,  "C",   "also score this column of probabilities (e.g. p_click of `reckon synth --emit_truth` data, passed through preprocessing as a control feature): baseline_auc, baseline_logloss") \
+  X(baseline_prefix,   STRING, NULL,  "P",   "also score columns <P><task> of true probabilities (p_ for `reckon synth --emit_truth` data passed through preprocessing as control features): the ceiling, baseline_auc (under a sample space s, p_<task> / p_<s>)") \
   X(output_path,       STRING, NULL,  "DIR", "also write the metrics to <DIR>/metrics.json")
 
 typedef struct {
@@ -329,7 +329,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   rk_task_weights_from_json(&tw, &sm.model, json_object_get(sm.meta, "task_weights"));
   if (rk_flags_given(parse, "stl_positive_class_weight")) tw.positive_weight[0] = (float)o->stl_positive_class_weight;
   rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, &tw,
-                        (uint64_t)o->random_seed, false, o->baseline_column};
+                        (uint64_t)o->random_seed, false, o->baseline_prefix};
   rk_eval_result ev;
   st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
   if (st == RK_OK && o->output_path) {

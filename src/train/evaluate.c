@@ -45,9 +45,17 @@ static rk_status grow(float **a, float **b, int64_t *cap, int64_t need) {
 /* Per task accumulators. */
 typedef struct {
   rk_binary_metrics *space, *all;   /* binary: rows of the sample space (unweighted); every row */
+  rk_binary_metrics *base;          /* the baseline probabilities on the space's rows, or NULL */
+  char base_col[256], base_div[256];   /* p_<task>, and p_<space> under a sample space ("" if none) */
   rk_regression_metrics reg;
   double loss;                      /* sum of weighted example losses (weights without the loss weight) */
 } task_acc;
+
+static void add_col(const char **cols, int *n, const char *name) {
+  for (int i = 0; i < *n; i++)
+    if (strcmp(cols[i], name) == 0) return;
+  cols[(*n)++] = name;
+}
 
 static void put(json_t *o, const char *prefix, const char *key, double v) {
   char name[300];
@@ -106,22 +114,35 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   }
   const rk_task_weights *tw = &feed.tw;
   int K = m->n_tasks;
-  const char **cols = rk_calloc((size_t)rk_feed_max_columns(m) + 1, sizeof *cols);
+  const char **cols = rk_calloc((size_t)rk_feed_max_columns(m) + 2 * (size_t)K + 1, sizeof *cols);
   task_acc acc[RK_MAX_TASKS];
   memset(acc, 0, sizeof acc);
   int64_t B = rk_graph_batch(im.g);
   float *y = rk_malloc((size_t)B * sizeof *y), *p = rk_malloc((size_t)B * sizeof *p);
   if (!cols || !y || !p) st = RK_ENOMEM;
   int ncols = cols ? rk_feed_columns(&feed, true, cols) : 0;
-  if (cols && o->baseline) cols[ncols++] = o->baseline;
+  for (int t = 0; cols && o->baseline_prefix && t < K; t++) {
+    if (m->task_regression[t]) continue;
+    snprintf(acc[t].base_col, sizeof acc[t].base_col, "%s%s", o->baseline_prefix, m->targets[t]);
+    if (rk_schema_find_index(schema, acc[t].base_col) < 0) {
+      acc[t].base_col[0] = '\0';
+      continue;
+    }
+    add_col(cols, &ncols, acc[t].base_col);
+    if (tw->sample_space[t]) {
+      snprintf(acc[t].base_div, sizeof acc[t].base_div, "%s%s", o->baseline_prefix, tw->sample_space[t]);
+      if (rk_schema_find_index(schema, acc[t].base_div) < 0) acc[t].base_div[0] = '\0';
+      else add_col(cols, &ncols, acc[t].base_div);
+    }
+  }
   for (int t = 0; st == RK_OK && t < K; t++) {
     rk_regression_metrics_reset(&acc[t].reg);
     if (m->task_regression[t]) continue;
     st = rk_binary_metrics_create(&acc[t].space);
     if (st == RK_OK && tw->sample_space[t]) st = rk_binary_metrics_create(&acc[t].all);
   }
-  rk_binary_metrics *base = NULL;
-  if (st == RK_OK && o->baseline) st = rk_binary_metrics_create(&base);
+  for (int t = 0; st == RK_OK && t < K; t++)
+    if (acc[t].base_col[0]) st = rk_binary_metrics_create(&acc[t].base);
   rk_loader_options lo;
   rk_loader_options_default(&lo);
   lo.path = o->path;
@@ -173,23 +194,26 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
       if (reg) rk_regression_metrics_add(&acc[t].reg, p, y, NULL, ns);
       else st = rk_binary_metrics_add(acc[t].space, p, y, NULL, ns);
       if (st == RK_OK && acc[t].all) st = rk_binary_metrics_add(acc[t].all, p, y, NULL, n);
+      if (st == RK_OK && acc[t].base) {   /* the baseline on the same data rows of the space */
+        const rk_column *bc = &batch.cols[rk_batch_find(&batch, acc[t].base_col)];
+        const rk_column *dc = acc[t].base_div[0] ? &batch.cols[rk_batch_find(&batch, acc[t].base_div)] : NULL;
+        int64_t nb = 0;
+        for (int64_t r = 0; r < batch.nrows; r++) {
+          if (sk >= 0 && rk_column_get_double(&batch.cols[sk], r) != 1.0) continue;
+          double v = rk_column_get_double(bc, r), d = dc ? rk_column_get_double(dc, r) : 1.0;
+          p[nb] = (float)(d > 0 ? v / d : v);
+          if (p[nb] > 1.0f) p[nb] = 1.0f;
+          y[nb++] = (float)rk_column_get_double(tc, r);
+        }
+        st = rk_binary_metrics_add(acc[t].base, p, y, NULL, nb);
+        if (st != RK_OK) st = rk_error_context(st, "baseline column '%s'", acc[t].base_col);
+      }
       if (st == RK_OK && t == 0 && o->keep_predictions && (st = grow(&out->prob, &out->label, &cap, total + n)) == RK_OK) {
         memcpy(out->prob + total, p, (size_t)n * sizeof *p);
         memcpy(out->label + total, y, (size_t)n * sizeof *y);
       }
     }
     if (st != RK_OK) break;
-    if (base) {   /* the baseline scores the data rows (negatives have no baseline) against task 0 */
-      int bk = rk_batch_find(&batch, o->baseline), tk = rk_batch_find(&batch, m->targets[0]);
-      for (int64_t r = 0; r < batch.nrows; r++) {
-        p[r] = (float)rk_column_get_double(&batch.cols[bk], r);
-        y[r] = (float)rk_column_get_double(&batch.cols[tk], r);
-      }
-      if ((st = rk_binary_metrics_add(base, p, y, NULL, batch.nrows)) != RK_OK) {
-        st = rk_error_context(st, "baseline column '%s'", o->baseline);
-        break;
-      }
-    }
     total += n;
     rows_done += batch.nrows;
     rk_progress_update(&progress, (double)rows_done);
@@ -213,17 +237,19 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
     out->rows = total;
     json_object_set_new(out->metrics, "rows", json_integer(total));
   }
-  rk_binary_result br;
-  if (st == RK_OK && base && (st = rk_binary_metrics_compute(base, &br)) == RK_OK) {
-    json_object_set_new(out->metrics, "baseline_auc", number(br.auc));
-    json_object_set_new(out->metrics, "baseline_logloss", number(br.logloss));
+  for (int t = 0; st == RK_OK && t < K; t++) {
+    rk_binary_result br;
+    if (!acc[t].base || (st = rk_binary_metrics_compute(acc[t].base, &br)) != RK_OK) continue;
+    char key[400];
+    snprintf(key, sizeof key, K == 1 ? "baseline_auc" : "%s/binary_output/baseline_auc", m->targets[t]);
+    json_object_set_new(out->metrics, key, number(br.auc));
   }
   if (st != RK_OK) rk_eval_result_free(out);
   for (int t = 0; t < K; t++) {
     rk_binary_metrics_free(acc[t].space);
     rk_binary_metrics_free(acc[t].all);
+    rk_binary_metrics_free(acc[t].base);
   }
-  rk_binary_metrics_free(base);
   rk_free(y);
   rk_free(p);
   rk_batch_free(&batch);
