@@ -539,8 +539,11 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
     for (int64_t k = 0; st == RK_OK && k < ps->batch; k++) st = rk_loader_next(r->loader, &batch);   /* resumed */
     rk_progress progress;
     snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ps->epoch + 1, (long long)c->epochs);
-    rk_progress_begin(&progress, label, (double)per_epoch, "steps");
-    rk_progress_update(&progress, (double)ps->batch);
+    /* Samples (so the rate is samples/s), with the step and running loss beside them. */
+    int64_t epoch_rows = rk_loader_num_rows(r->loader), cap = per_epoch * c->train_batch_size;
+    rk_progress_begin(&progress, label, (double)(cap < epoch_rows ? cap : epoch_rows), "samples");
+    int64_t epoch_samples = ps->batch * c->train_batch_size;
+    rk_progress_update(&progress, (double)epoch_samples);
     while (st == RK_OK && ps->batch < per_epoch) {
       if ((st = rk_loader_next(r->loader, &batch)) != RK_OK || batch.nrows == 0) break;
       if ((st = rk_feed_fill(&r->feed, &batch, (uint64_t)ps->step)) != RK_OK) break;
@@ -582,8 +585,10 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
         window_steps = window_samples = 0;
         t_window = now;
       }
-      snprintf(progress.note, sizeof progress.note, "loss %.4f", loss);
-      rk_progress_update(&progress, (double)ps->batch);
+      epoch_samples += batch.nrows;
+      snprintf(progress.note, sizeof progress.note, "step %lld/%lld, loss %.4f", (long long)ps->batch,
+               (long long)per_epoch, window_steps ? window_loss / (double)window_steps : loss);
+      rk_progress_update(&progress, (double)epoch_samples);
       if (st == RK_OK && c->checkpoint_every > 0 && ps->step % c->checkpoint_every == 0) {
         ps->seconds = rk_now() - t_start;
         progress_state at = *ps;
