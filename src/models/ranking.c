@@ -71,6 +71,12 @@ static rk_status next_param(rk_ranking_model *m, const rk_ranking_model *share, 
     m->n_params++;
     return RK_OK;
   }
+  /* Names identify parameters in weight files: they must fit rk_param.name and differ. */
+  if (strlen(name) >= sizeof g[0]->name)
+    return rk_error(RK_EUSAGE, "parameter name '%s' is longer than %zu bytes (a target or column name is too long)",
+                    name, sizeof g[0]->name - 1);
+  for (int i = 0; i < m->n_params; i++)
+    if (strcmp(g[i]->name, name) == 0) return rk_error(RK_EINVAL, "two parameters named '%s'", name);
   if (!(g[m->n_params] = rk_calloc(1, sizeof **g))) return RK_ENOMEM;
   *out = g[m->n_params++];
   return RK_OK;
@@ -132,7 +138,7 @@ static rk_status track_kernel(builder *b, rk_param *p) {
 
 /* x -> [linear -> activation -> dropout] per layer; *width becomes the last layer's. */
 static rk_status mlp(builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n, const char *prefix) {
-  char name[160];
+  char name[300];
   for (int l = 0; l < n; l++) {
     rk_param *w, *bias;
     snprintf(name, sizeof name, "%s.%d.weight", prefix, l);
@@ -152,7 +158,7 @@ static rk_status mlp(builder *b, int *out, int x, int64_t *width, const int64_t 
 /* The output layer: (B, width) -> (B, 1). */
 static rk_status head(builder *b, int *out, int x, int64_t width, const char *name) {
   rk_param *w, *bias;
-  char n[160];
+  char n[300];
   snprintf(n, sizeof n, "%s.weight", name);
   RK_TRY(dense(b, &w, n, 1, width));
   snprintf(n, sizeof n, "%s.bias", name);
@@ -240,7 +246,7 @@ static rk_status stack(builder *b, int *out, int from) {
  * single-task names ("output"). */
 static rk_status heads(builder *b, const int *xs, const int64_t *ws, const int *extra) {
   rk_ranking_model *m = b->m;
-  char name[64];
+  char name[200];
   for (int t = 0; t < m->n_tasks; t++) {
     int x = xs[t];
     int64_t w = ws[t];
@@ -447,7 +453,7 @@ static rk_status build_deepfm(builder *b) {
 
 /* n experts (MLPs of --expert_mlp_layers) on x, each (B, 1, D), appended to out. */
 static rk_status experts(builder *b, int x, int64_t w, int n, const char *prefix, int *out, int *nout, int64_t *D) {
-  char name[64];
+  char name[200];
   for (int e = 0; e < n; e++) {
     int h;
     int64_t hw = w;
@@ -466,12 +472,19 @@ static rk_status experts(builder *b, int x, int64_t w, int n, const char *prefix
 /* A gate: softmax(W h(x) / T) over the n experts (B, 1, D) each -> their weighted sum (B, D).
  * h: a ReLU layer of --gate_dim units (none when 0); W: bias-free. *probs: the weights (B, E). */
 static rk_status gate(builder *b, int x, int64_t w, const int *ex, int n, const char *prefix, int *out, int *probs) {
-  char name[64];
+  char name[300];
   int h = x;
   int64_t hw = w;
-  if (b->c->gate_dim > 0) {
-    snprintf(name, sizeof name, "%s.hidden", prefix);
-    RK_TRY(mlp(b, &h, h, &hw, &b->c->gate_dim, 1, name));
+  if (b->c->gate_dim > 0) {   /* ReLU whatever --activation says, and no dropout */
+    rk_param *wh, *bh;
+    snprintf(name, sizeof name, "%s.hidden.0.weight", prefix);
+    RK_TRY(dense(b, &wh, name, b->c->gate_dim, hw));
+    snprintf(name, sizeof name, "%s.hidden.0.bias", prefix);
+    RK_TRY(dense(b, &bh, name, b->c->gate_dim, 0));
+    RK_TRY(track_kernel(b, wh));
+    RK_TRY(track_kernel(b, bh));
+    RK_TRY(rk_graph_linear(b->g, &h, h, wh, bh, RK_ACT_RELU));
+    hw = b->c->gate_dim;
   }
   rk_param *wg;
   snprintf(name, sizeof name, "%s.weight", prefix);
@@ -498,7 +511,7 @@ static rk_status build_mmoe(builder *b) {
     return rk_error(RK_EUSAGE, "--mmoe_num_mlp_experts %d: expected 1 to 64", b->c->mmoe_experts);
   RK_TRY(concat_all(b, &x, &w));
   RK_TRY(experts(b, x, w, b->c->mmoe_experts, "mmoe.expert", ex, &nex, &D));
-  char name[64];
+  char name[200];
   for (int t = 0; t < m->n_tasks; t++) {
     snprintf(name, sizeof name, "mmoe.gate.%s", m->targets[t]);
     RK_TRY(gate(b, x, w, ex, nex, name, &xs[t], &m->gate_probs[t]));
@@ -522,7 +535,7 @@ static rk_status build_ple(builder *b, int levels, const char *kind) {
   RK_TRY(concat_all(b, &x0, &w0));
   for (int t = 0; t < K; t++) xt[t] = x0, wt[t] = w0;
   xs = x0, wsh = w0;
-  char name[64];
+  char name[200];
   for (int l = 0; l < levels; l++) {
     int task_ex[RK_MAX_TASKS][64], nte[RK_MAX_TASKS], shared_ex[64], nse = 0, probs;
     int64_t D = 0;

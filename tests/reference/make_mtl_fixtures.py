@@ -26,8 +26,9 @@ Tensors:
                       epsilon-hat form; tables lazily: torch.optim.SparseAdam)
 Parameters and inputs are float32 values (9 significant digits, so they read back exactly); the
 models then run in float64, so any difference in the C test is reckon's float32 arithmetic.
-Seeds are chosen so no ReLU input (MLP, experts, towers, gate hidden layers) comes within 1e-3 of
-the kink and no nonzero gradient is below 1e-6.
+Seeds are chosen so no ReLU input (MLP, experts, towers, gate hidden layers) comes within KINK
+(5e-4) of the kink and no nonzero gradient is below MIN_GRAD (1e-6); CASES holds the seeds found.
+Arguments: fixture names (without "mtl_") to write only those.
 """
 import json
 import os
@@ -56,14 +57,24 @@ BASE = {"mlp_layers": [8], "activation": "relu", "dropout": 0.0, "embedding_size
         "gate_temperature": 1.0, "use_task_towers": True, "tower_layers": [4], "cgc_task_experts": 1,
         "cgc_shared_experts": 2, "ple_layers": 1, "ple_gate_original": False}
 
-# name: (kind, config changes, seed). Temperatures are exact in float32.
+# Margins as make_model_fixtures.py: every ReLU input at least KINK from 0, every nonzero gradient
+# at least MIN_GRAD, over the first forward and the ones after each Adam step. KINK is half
+# make_model_fixtures.py's 1e-3: a 2-level PLE has some 700 ReLU inputs per forward (2800 over the
+# four), and not one seed in 5000 keeps them all 1e-3 away; reckon's float32 pre-activations are
+# within about 1e-6 of these (the C test's worst forward differences are below 5e-7), so 5e-4
+# still leaves a factor of hundreds.
+KINK = 5e-4
+MIN_GRAD = 1e-6
+ATTEMPTS = 1000
+
+# name: (kind, config changes, seed: the first with clear margins). Temperatures are exact in float32.
 CASES = {
-    "mlp": ("mlp", {}, 11),
-    "mmoe": ("mmoe", {"gate_temperature": 2.0}, 12),
+    "mlp": ("mlp", {}, 1011),
+    "mmoe": ("mmoe", {"gate_temperature": 2.0}, 7012),
     "mmoe_plain": ("mmoe", {"gate_dim": 0, "use_task_towers": False, "gate_temperature": 0.5}, 13),
-    "cgc": ("cgc", {"gate_temperature": 0.5}, 14),
-    "ple": ("ple", {"ple_layers": 2, "gate_temperature": 1.5}, 15),
-    "ple_original": ("ple", {"ple_layers": 2, "ple_gate_original": True, "gate_temperature": 0.75}, 16),
+    "cgc": ("cgc", {"gate_temperature": 0.5}, 11014),
+    "ple": ("ple", {"ple_layers": 2, "gate_temperature": 1.5}, 29015),
+    "ple_original": ("ple", {"ple_layers": 2, "ple_gate_original": True, "gate_temperature": 0.75}, 38016),
 }
 
 CONFIG_FIELDS = ["mlp_layers", "activation", "dropout", "embedding_sizes_multiplier", "l2_reg", "embeddings_l2_reg",
@@ -108,7 +119,8 @@ def make(name, kind, changes, seed):
 
     model = model.double()
     margins = mf.Margins()
-    model.act = margins.relu
+    if model.cfg["activation"] == "relu":
+        model.act = margins.relu
     model.gate_act = margins.relu
     ys = [labels[n].double() for n in names]
     ws = [weights[n].double() for n in names]
@@ -148,9 +160,7 @@ def make(name, kind, changes, seed):
         mtl.adam_step(model, state, ADAM["lr"], ADAM["beta1"], ADAM["beta2"], ADAM["eps"])
     for n, p in model.reckon_parameters():
         tensors["step3:" + n] = p.detach().clone()
-    if not (margins.kink > 1e-3 and margins.grad > 1e-6):
-        print("mtl_%-14s seed %d: closest ReLU input %.2e, smallest gradient %.2e: too close to float32 noise, next seed"
-              % (name, seed, margins.kink, margins.grad))
+    if not (margins.kink > KINK and margins.grad > MIN_GRAD):
         return False
     doc = {"name": "mtl_" + name, "kind": kind, "schema": schema, "config": {k: model.cfg[k] for k in CONFIG_FIELDS},
            "params": [n for n, _ in model.reckon_parameters()], "adam": ADAM, "batch": B,
@@ -171,8 +181,13 @@ if __name__ == "__main__":
     for name, (kind, changes, seed) in CASES.items():
         if only and name not in only:
             continue
-        for attempt in range(100):
+        # The first seed whose problem keeps clear of ReLU kinks and float32-noise gradients (the
+        # seeds in CASES are the ones found; the larger models reject most seeds).
+        for attempt in range(ATTEMPTS):
             if make(name, kind, changes, seed + 1000 * attempt):
+                if attempt:
+                    print("  (%d seeds before it too close to float32 noise: put %d into CASES)"
+                          % (attempt, seed + 1000 * attempt))
                 break
         else:
-            raise SystemExit("%s: no seed gave clear margins" % name)
+            raise SystemExit("mtl_%s: no seed of %d gave clear margins" % (name, ATTEMPTS))

@@ -35,7 +35,9 @@ The models (MMoE: Ma et al. 2018; CGC and PLE: Tang et al. 2020), x0 = [emb_0, .
 - heads: with several tasks and use_task_towers, task t's input goes through
         "tower.<task>.*" (MLP of tower_layers) and then "output.<task>" (linear to 1 unit).
 - Activations: MLP, expert and tower layers use cfg["activation"]; the gate's hidden layer is
-        the documented ReLU ("units of each gate's ReLU layer", docs/cli/train.md).
+        the documented ReLU ("units of each gate's ReLU layer", docs/cli/train.md). reckon's
+        gate() builds that layer with --activation (ranking.c: mlp(..., gate_dim ...)), so the two
+        agree only for activation "relu", the fixtures' setting.
 - Creation order: embeddings.*, then the body (mlp.*; mmoe experts then gates in task order;
         per level: task experts in task order, shared experts, task gates, the shared gate;
         each gate hidden.0.weight, hidden.0.bias, weight), then per task tower.<task>.* and
