@@ -14,19 +14,66 @@ static inline const float *row_of(const float *dense, const float *emb, int64_t 
   return i == 0 ? dense + b * D : emb + (b * F + (i - 1)) * D;
 }
 
-void dot_interaction_forward_cpu(float *out /* (B, D + P) */, const float *dense /* (B, D) */,
-                                 const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D) {
-  int64_t P = (F + 1) * F / 2, W = D + P;
-  for (int64_t b = 0; b < B; b++) {
-    float *o = out + b * W;
-    memcpy(o, dense + b * D, (size_t)D * sizeof(float));
+/* A dot product in 8 interleaved partial sums (vectorisable; the order is fixed by D alone). */
+static float dot(const float *restrict a, const float *restrict b, int64_t D) {
+  float acc[8] = {0};
+  int64_t d = 0;
+  for (; d + 8 <= D; d += 8)
+    for (int k = 0; k < 8; k++) acc[k] += a[d + k] * b[d + k];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; d < D; d++) s += a[d] * b[d];
+  return s;
+}
+
+static void axpy(float *restrict y, float a, const float *restrict x, int64_t D) {
+  for (int64_t d = 0; d < D; d++) y[d] += a * x[d];
+}
+
+typedef struct {
+  float *out, *ddense, *demb;
+  const float *dout, *dense, *emb;
+  int64_t F, D;
+} di_ctx;
+
+static void forward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const di_ctx *c = arg;
+  int64_t F = c->F, D = c->D, W = D + (F + 1) * F / 2;
+  for (int64_t b = begin; b < end; b++) {
+    float *o = c->out + b * W;
+    memcpy(o, c->dense + b * D, (size_t)D * sizeof(float));
     int64_t k = D;
     for (int64_t i = 1; i <= F; i++)
-      for (int64_t j = 0; j < i; j++) {
-        const float *ti = row_of(dense, emb, b, i, F, D), *tj = row_of(dense, emb, b, j, F, D);
-        float s = 0.0f;
-        for (int64_t d = 0; d < D; d++) s += ti[d] * tj[d];
-        o[k++] = s;
+      for (int64_t j = 0; j < i; j++)
+        o[k++] = dot(row_of(c->dense, c->emb, b, i, F, D), row_of(c->dense, c->emb, b, j, F, D), D);
+  }
+}
+
+void dot_interaction_forward_cpu(float *out /* (B, D + P) */, const float *dense /* (B, D) */,
+                                 const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D) {
+  di_ctx c = {out, NULL, NULL, NULL, dense, emb, F, D};
+  rk_parallel_for(B, rk_row_grain((F + 1) * F / 2 * D), forward_rows, &c);
+}
+
+/* The gradient row of T's row i for example b (NULL when that input needs none). */
+static float *grad_row(const di_ctx *c, int64_t b, int64_t i) {
+  if (i == 0) return c->ddense ? c->ddense + b * c->D : NULL;
+  return c->demb ? c->demb + (b * c->F + (i - 1)) * c->D : NULL;
+}
+
+static void backward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const di_ctx *c = arg;
+  int64_t F = c->F, D = c->D, W = D + (F + 1) * F / 2;
+  for (int64_t b = begin; b < end; b++) {
+    const float *go = c->dout + b * W;
+    if (c->ddense) axpy(c->ddense + b * D, 1.0f, go, D);
+    int64_t k = D;
+    for (int64_t i = 1; i <= F; i++)
+      for (int64_t j = 0; j < i; j++, k++) {
+        float *gi = grad_row(c, b, i), *gj = grad_row(c, b, j);
+        if (gi) axpy(gi, go[k], row_of(c->dense, c->emb, b, j, F, D), D);
+        if (gj) axpy(gj, go[k], row_of(c->dense, c->emb, b, i, F, D), D);
       }
   }
 }
@@ -34,24 +81,8 @@ void dot_interaction_forward_cpu(float *out /* (B, D + P) */, const float *dense
 void dot_interaction_backward_cpu(float *ddense /* (B, D) */, float *demb /* (B, F, D) */,
                                   const float *dout /* (B, D + P) */, const float *dense /* (B, D) */,
                                   const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D) {
-  int64_t P = (F + 1) * F / 2, W = D + P;
-  for (int64_t b = 0; b < B; b++) {
-    const float *go = dout + b * W;
-    if (ddense)
-      for (int64_t d = 0; d < D; d++) ddense[b * D + d] += go[d];
-    int64_t k = D;
-    for (int64_t i = 1; i <= F; i++)
-      for (int64_t j = 0; j < i; j++, k++) {
-        const float *ti = row_of(dense, emb, b, i, F, D), *tj = row_of(dense, emb, b, j, F, D);
-        float gk = go[k];
-        float *gi = demb ? demb + (b * F + (i - 1)) * D : NULL;
-        float *gj = j == 0 ? (ddense ? ddense + b * D : NULL) : (demb ? demb + (b * F + (j - 1)) * D : NULL);
-        for (int64_t d = 0; d < D; d++) {
-          if (gi) gi[d] += gk * tj[d];
-          if (gj) gj[d] += gk * ti[d];
-        }
-      }
-  }
+  di_ctx c = {NULL, ddense, demb, dout, dense, emb, F, D};
+  rk_parallel_for(B, rk_row_grain((F + 1) * F * D), backward_rows, &c);
 }
 
 rk_status dot_interaction_node_forward_cpu(rk_graph *g, const rk_node *n) {
