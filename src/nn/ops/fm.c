@@ -6,38 +6,79 @@
  */
 #include "nn/graph_internal.h"
 
-void fm_forward_cpu(float *out /* (B) */, const float *emb /* (B, F, D) */, const float *first /* (B, F) */,
-                    int64_t B, int64_t F, int64_t D) {
-  for (int64_t b = 0; b < B; b++) {
+/* Rows are independent: they are split over threads; inside a row, d runs in blocks with f as the
+ * outer loop, so the sums vectorise while each (b, d) still adds its fields in order f = 0..F-1
+ * (the same bits as the plain loops). */
+#define FM_BLOCK 64
+
+typedef struct {
+  float *out, *demb, *dfirst;
+  const float *emb, *first, *dout;
+  int64_t F, D;
+} fm_ctx;
+
+static void fm_forward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const fm_ctx *c = arg;
+  int64_t F = c->F, D = c->D;
+  double sum[FM_BLOCK], sq[FM_BLOCK];
+  for (int64_t b = begin; b < end; b++) {
     double s = 0.0;
-    for (int64_t d = 0; d < D; d++) {
-      double sum = 0.0, sq = 0.0;
+    for (int64_t d0 = 0; d0 < D; d0 += FM_BLOCK) {
+      int64_t n = D - d0 < FM_BLOCK ? D - d0 : FM_BLOCK;
+      for (int64_t k = 0; k < n; k++) sum[k] = sq[k] = 0.0;
       for (int64_t f = 0; f < F; f++) {
-        double v = emb[(b * F + f) * D + d];
-        sum += v;
-        sq += v * v;
+        const float *e = c->emb + (b * F + f) * D + d0;
+        for (int64_t k = 0; k < n; k++) {
+          double v = e[k];
+          sum[k] += v;
+          sq[k] += v * v;
+        }
       }
-      s += 0.5 * (sum * sum - sq);
+      for (int64_t k = 0; k < n; k++) s += 0.5 * (sum[k] * sum[k] - sq[k]);
     }
-    if (first)
-      for (int64_t f = 0; f < F; f++) s += first[b * F + f];
-    out[b] = (float)s;
+    if (c->first)
+      for (int64_t f = 0; f < F; f++) s += c->first[b * F + f];
+    c->out[b] = (float)s;
   }
 }
 
+void fm_forward_cpu(float *out /* (B) */, const float *emb /* (B, F, D) */, const float *first /* (B, F) */,
+                    int64_t B, int64_t F, int64_t D) {
+  fm_ctx c = {out, NULL, NULL, emb, first, NULL, F, D};
+  rk_parallel_for(B, rk_row_grain(F * D), fm_forward_rows, &c);
+}
+
 /* d/dv_fd = (sum_f' v_f'd) - v_fd */
+static void fm_backward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const fm_ctx *c = arg;
+  int64_t F = c->F, D = c->D;
+  float sum[FM_BLOCK];
+  for (int64_t b = begin; b < end; b++) {
+    float g = c->dout[b];
+    for (int64_t d0 = 0; c->demb && d0 < D; d0 += FM_BLOCK) {
+      int64_t n = D - d0 < FM_BLOCK ? D - d0 : FM_BLOCK;
+      for (int64_t k = 0; k < n; k++) sum[k] = 0.0f;
+      for (int64_t f = 0; f < F; f++) {
+        const float *e = c->emb + (b * F + f) * D + d0;
+        for (int64_t k = 0; k < n; k++) sum[k] += e[k];
+      }
+      for (int64_t f = 0; f < F; f++) {
+        const float *e = c->emb + (b * F + f) * D + d0;
+        float *de = c->demb + (b * F + f) * D + d0;
+        for (int64_t k = 0; k < n; k++) de[k] += g * (sum[k] - e[k]);
+      }
+    }
+    if (c->dfirst)
+      for (int64_t f = 0; f < F; f++) c->dfirst[b * F + f] += g;
+  }
+}
+
 void fm_backward_cpu(float *demb /* (B, F, D) */, float *dfirst /* (B, F) */, const float *dout /* (B) */,
                      const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D) {
-  for (int64_t b = 0; b < B; b++) {
-    if (demb)
-      for (int64_t d = 0; d < D; d++) {
-        float sum = 0.0f;
-        for (int64_t f = 0; f < F; f++) sum += emb[(b * F + f) * D + d];
-        for (int64_t f = 0; f < F; f++) demb[(b * F + f) * D + d] += dout[b] * (sum - emb[(b * F + f) * D + d]);
-      }
-    if (dfirst)
-      for (int64_t f = 0; f < F; f++) dfirst[b * F + f] += dout[b];
-  }
+  fm_ctx c = {NULL, demb, dfirst, emb, NULL, dout, F, D};
+  rk_parallel_for(B, rk_row_grain(F * D), fm_backward_rows, &c);
 }
 
 rk_status fm_node_forward_cpu(rk_graph *g, const rk_node *n) {
