@@ -20,6 +20,8 @@
 # to build/bench-data/nn/ for the peer. Each configuration warms up 3 steps, then times steps until
 # TIME seconds pass (or STEPS steps). Tables are nn.Embedding/EmbeddingBag(sparse=True); the update
 # is inline plain SGD on both sides (dense w -= lr g; tables only the touched rows), no optimizer.
+# The peer runs with OMP_WAIT_POLICY=PASSIVE (TORCH_OMP_WAIT_POLICY to change): with libgomp's
+# default spinning, torch at 2 threads on a 2-core machine ran slower than at 1 thread.
 # Peers run with OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=n and torch.set_num_threads(n); reckon with
 # rk_set_num_threads(n) (its gemms keep OpenBLAS at 1 thread and split C's rows themselves).
 set -euo pipefail
@@ -52,7 +54,7 @@ run() {   # run <model> <batches> <threads> [extra driver args]
   "$driver" --model "$m" --batch "$b" --threads "$n" --time "$time_s" "${steps_arg[@]}" --ids-dir "$data_dir" "$@" |
     tee -a "$log" | sed 's/^/  /'
   if [ $have_torch = 1 ]; then
-    /usr/bin/python3 "$root/bench/peers/nn_torch.py" --model "$m" --batch "$b" --threads "$n" --time "$time_s" \
+    OMP_WAIT_POLICY="${TORCH_OMP_WAIT_POLICY:-PASSIVE}" /usr/bin/python3 "$root/bench/peers/nn_torch.py" --model "$m" --batch "$b" --threads "$n" --time "$time_s" \
       "${steps_arg[@]}" --ids-dir "$data_dir" | tee -a "$log" | sed 's/^/  /'
   fi
 }

@@ -13,6 +13,10 @@
 # defaults of both otherwise (mlp_layers 128,64,32, embeddings_dim 128 for dlrm and deepfm, l2_reg
 # 1e-5), at 1 and 2 threads (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, reckon
 # --threads and torch.set_num_threads equal), for each seed, reckon and the peer alternating.
+# The peer runs with OMP_WAIT_POLICY=PASSIVE (TORCH_OMP_WAIT_POLICY=ACTIVE to change): with
+# libgomp's default spinning, torch at 2 threads on a busy 2-core machine ran 3-4x slower than
+# at 1 thread (mlp 20K against 80K samples/s with PASSIVE, the same load); at 1 thread it changes
+# nothing. reckon (also OpenMP) showed no difference either way and runs as users run it.
 # Figures: training samples/s (reckon: its metrics.json train.samples_per_s, which includes
 # reading the Parquet parts during the epoch; the peer: the epoch over tensors already in
 # memory: shuffle, slicing, forward, loss, backward, optimizer steps), the ratio reckon / torch,
@@ -40,7 +44,11 @@ eval_batch=65536
 lr=1e-3
 data_seed=42
 reckon="$build/reckon"
+# Peers on the same OpenBLAS (PyTorch links it too) get the kernels reckon runs: reckon re-executes
+# itself with OPENBLAS_CORETYPE when OpenBLAS falls back to generic kernels on a CPU it does not know.
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$reckon" --version | sed -n 's/^blas kernels: //p')}"
 py=/usr/bin/python3
+peer_wait="${TORCH_OMP_WAIT_POLICY:-PASSIVE}"   # see the header
 peer="$root/bench/peers/train_torch.py"
 data_dir="$root/build/bench-data/train_$rows"
 csv="$data_dir/tenrec_truth.csv"
@@ -118,7 +126,7 @@ print("samples_per_s=%.1f auc=%.6f train_s=%.3f steps=%d samples=%d final_loss=%
 run_torch() {   # run_torch MODEL BATCH THREADS SEED
   [ $have_torch = 1 ] || return 0
   local m=$1 b=$2 n=$3 s=$4
-  if ! $py "$peer" train --cache "$data_dir/npy" --schema "$schema" --model "$m" --batch "$b" \
+  if ! OMP_WAIT_POLICY="$peer_wait" $py "$peer" train --cache "$data_dir/npy" --schema "$schema" --model "$m" --batch "$b" \
       --eval-batch $eval_batch --lr $lr --threads "$n" --seed "$s" > "$data_dir/torch.out" 2>&1; then
     echo "  torch FAILED: model=$m batch=$b threads=$n seed=$s" >&2; tail -n 20 "$data_dir/torch.out" >&2
     bad=1; return 0

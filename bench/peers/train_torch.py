@@ -21,7 +21,7 @@ of order eps). The rows are shuffled once per epoch (torch.randperm with the see
 batch is kept. Timed: the epoch (the shuffle, batch slicing, forward, loss with its
 regularisation, backward, both optimizer steps), not the loading, not the evaluation.
 
-Two efficient paths, the same math as ranking_models.py:
+Three efficient paths, the same math as ranking_models.py:
 - wide_n_deep's hashed crosses: ranking_models.hash_cross_ids is pure Python per row; here the
   same XXH64 rule (hash_int of each id, hash_cross of the pair, 1 + h mod (bins - 1), 0 when
   either id is 0) vectorised in numpy uint64, inside the step; checked against the reference's
@@ -29,6 +29,8 @@ Two efficient paths, the same math as ranking_models.py:
 - the lookup: ranking_models masks id 0's rows to zero after F.embedding; here row 0 of every
   table is zeroed once and F.embedding(padding_idx=0) keeps it so (no gradient reaches it, and
   SparseAdam never touches it), so the mask multiply is dropped. (The data has no id 0 anyway.)
+- dlrm's dot products: one product-and-sum per pair of fields instead of torch.bmm over the
+  (B, N, D) stack and indexing its lower triangle (see _dots; --reference-forward for the latter).
 
 Prints "torch model=... batch=... threads=... seed=... samples_per_s=... auc=... train_s=...".
 """
