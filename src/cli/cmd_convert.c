@@ -80,7 +80,7 @@ static int run_convert(const rk_flag_parse *parse, void *arg) {
   }
   if ((st = rk_sink_close(sink)) != RK_OK) return rk_cli_fail(st);
   double secs = rk_now() - t0;
-  printf("converted %lld rows from %s to %s in %.2f s\n", (long long)rows, in, out, secs);
+  if (!parse->globals.quiet) printf("converted %lld rows from %s to %s in %.2f s\n", (long long)rows, in, out, secs);
   return RK_EXIT_OK;
 }
 
