@@ -36,7 +36,8 @@ typedef struct {
   float loss_weight[RK_MAX_TASKS];        /* default 1 */
   float positive_weight[RK_MAX_TASKS];    /* default 1 */
   const char *sample_space[RK_MAX_TASKS]; /* NULL: every row */
-  const char *sample_weight_column;       /* NULL: none */
+  const char *sample_weight_column;       /* NULL: none; multiplies every task's weights */
+  const char *task_sample_weight[RK_MAX_TASKS];   /* NULL: none; multiplies one task's weights */
 } rk_task_weights;
 
 void rk_task_weights_default(rk_task_weights *w);
@@ -161,6 +162,9 @@ typedef struct {
   int n_pos_weights;
   float positive_class_weight;              /* --stl_positive_class_weight: every binary task's default */
   const char *sample_weight_column;
+  const char *const *task_weight_column_keys;   /* --mtl_sample_weight_column_<task> COL */
+  const char *const *task_weight_column_values;
+  int n_task_weight_columns;
   int64_t train_batch_size, eval_batch_size;
   int64_t epochs;
   int64_t steps_per_epoch;                  /* 0: every batch */

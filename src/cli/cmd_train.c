@@ -64,6 +64,7 @@
   X(mtl_loss_weight_,    FAMILY, NULL,   "task", "weight of a task's loss (default 1)")                             \
   X(mtl_pos_class_weight_, FAMILY, NULL, "task", "weight of a binary task's positive examples (default 1)")        \
   X(sample_weight_column, STRING, NULL,  "C",    "a column multiplying every task's example weights")              \
+  X(mtl_sample_weight_column_, FAMILY_TEXT, NULL, "task", "a column multiplying one task's example weights")     \
   X(mmoe_num_mlp_experts, INT,   "4",    "N",    "mmoe: experts")                                                   \
   X(expert_mlp_layers,   LIST,   "64",   "N,...", "mmoe, cgc, ple: units of each expert's MLP layers")             \
   X(gate_dim,            INT,    "64",   "N",    "units of each gate's ReLU layer (0: the gate reads its input)")   \
@@ -157,6 +158,9 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.pos_weight_values = o->mtl_pos_class_weight_.values;
   c.n_pos_weights = o->mtl_pos_class_weight_.n;
   c.sample_weight_column = or_null(o->sample_weight_column);
+  c.task_weight_column_keys = o->mtl_sample_weight_column_.keys;
+  c.task_weight_column_values = o->mtl_sample_weight_column_.texts;
+  c.n_task_weight_columns = o->mtl_sample_weight_column_.n;
   compact(&o->ignore_tasks);
   c.ignore_tasks = o->ignore_tasks.items;
   c.n_ignore_tasks = o->ignore_tasks.n;

@@ -32,6 +32,7 @@ static int table_len(const rk_flag *table) {
 }
 
 static bool has_field(rk_flag_kind kind) { return kind != RK_FLAG_ALIAS && kind != RK_FLAG_IGNORED; }
+static bool is_family(rk_flag_kind kind) { return kind == RK_FLAG_FAMILY || kind == RK_FLAG_FAMILY_TEXT; }
 
 static const char *kind_metavar(const rk_flag *f) {
   if (f->metavar) return f->metavar;
@@ -41,6 +42,7 @@ static const char *kind_metavar(const rk_flag *f) {
     case RK_FLAG_LIST: return "A,B,...";
     case RK_FLAG_MULTI: return "V [V ...]";
     case RK_FLAG_FAMILY: return "X";
+    case RK_FLAG_FAMILY_TEXT: return "TEXT";
     default: return "VALUE";
   }
 }
@@ -173,6 +175,7 @@ static rk_status set_value(rk_flag_parse *p, void *opts, const rk_flag *f, const
     case RK_FLAG_MULTI:
       return split_list(p, value, ", \t", false, (rk_strlist *)field);
     case RK_FLAG_FAMILY:
+    case RK_FLAG_FAMILY_TEXT:
     case RK_FLAG_ALIAS:
     case RK_FLAG_IGNORED:
       break;
@@ -183,27 +186,35 @@ static rk_status set_value(rk_flag_parse *p, void *opts, const rk_flag *f, const
 static rk_status set_family(rk_flag_parse *p, void *opts, const rk_flag *f, const char *key, const char *value,
                             const origin *at) {
   rk_flag_family *fam = (rk_flag_family *)((char *)opts + f->offset);
-  double v;
+  double v = 0;
   char full[256];
   snprintf(full, sizeof full, "%s%s", f->name, key);
-  if (!parse_float_text(value, &v)) return flag_error(at, full, value, "a number");
+  bool text = f->kind == RK_FLAG_FAMILY_TEXT;
+  if (!text && !parse_float_text(value, &v)) return flag_error(at, full, value, "a number");
+  const char *t = rk_arena_strdup(&p->arena, value);
+  if (!t) return RK_ENOMEM;
   for (int i = 0; i < fam->n; i++) {
     if (strcmp(fam->keys[i], key) == 0) {   /* given twice: the last one wins */
       fam->values[i] = v;
+      fam->texts[i] = t;
       return RK_OK;
     }
   }
   const char **keys = rk_arena_alloc(&p->arena, sizeof(char *) * (size_t)(fam->n + 1), 0);
+  const char **texts = rk_arena_alloc(&p->arena, sizeof(char *) * (size_t)(fam->n + 1), 0);
   double *values = rk_arena_alloc(&p->arena, sizeof(double) * (size_t)(fam->n + 1), 0);
   const char *k = rk_arena_strdup(&p->arena, key);
-  if (!keys || !values || !k) return RK_ENOMEM;
+  if (!keys || !values || !texts || !k) return RK_ENOMEM;
   if (fam->n) {
     memcpy(keys, fam->keys, sizeof(char *) * (size_t)fam->n);
+    memcpy(texts, fam->texts, sizeof(char *) * (size_t)fam->n);
     memcpy(values, fam->values, sizeof(double) * (size_t)fam->n);
   }
   keys[fam->n] = k;
+  texts[fam->n] = t;
   values[fam->n] = v;
   fam->keys = keys;
+  fam->texts = texts;
   fam->values = values;
   fam->n++;
   return RK_OK;
@@ -238,7 +249,7 @@ const char *rk_flags_suggest(const rk_flag *table, const char *name) {
   for (int t = 0; t < 2; t++) {
     for (const rk_flag *f = tables[t]; f && f->name; f++) {
       int d = rk_edit_distance(name, f->name);
-      if (f->kind == RK_FLAG_FAMILY && strncmp(name, f->name, strlen(f->name) - 1) == 0) d = 1;
+      if (is_family(f->kind) && strncmp(name, f->name, strlen(f->name) - 1) == 0) d = 1;
       if (d < best_d) best_d = d, best = f->name;
     }
   }
@@ -260,7 +271,7 @@ static bool find_flag(rk_flag_parse *p, const char *name, lookup *out) {
   out->given_index = -1;
   for (int i = 0; p->table[i].name; i++) {
     const rk_flag *f = &p->table[i];
-    if (f->kind == RK_FLAG_FAMILY) continue;
+    if (is_family(f->kind)) continue;
     if (strcmp(f->name, name) == 0) {
       if (f->kind == RK_FLAG_ALIAS) return find_flag(p, f->default_value, out);
       out->flag = f, out->opts = p->opts, out->given_index = i;
@@ -276,7 +287,7 @@ static bool find_flag(rk_flag_parse *p, const char *name, lookup *out) {
   for (int i = 0; p->table[i].name; i++) {   /* families last: a real flag wins over a prefix */
     const rk_flag *f = &p->table[i];
     size_t n = strlen(f->name);
-    if (f->kind == RK_FLAG_FAMILY && strncmp(f->name, name, n) == 0 && name[n]) {
+    if (is_family(f->kind) && strncmp(f->name, name, n) == 0 && name[n]) {
       out->flag = f, out->opts = p->opts, out->given_index = i, out->family_key = name + n;
       return true;
     }
@@ -489,7 +500,7 @@ rk_status rk_flags_parse(rk_flag_parse *p, const char *command, const rk_flag *t
   origin defaults = {"(defaults)", 0};
   for (int i = 0; i < n; i++) {
     const rk_flag *f = &table[i];
-    if (has_field(f->kind) && f->kind != RK_FLAG_FAMILY && f->default_value) {
+    if (has_field(f->kind) && !is_family(f->kind) && f->default_value) {
       rk_status s = set_value(p, opts, f, f->default_value, &defaults);
       if (s == RK_ENOMEM) return s;
       RK_ASSERT(s == RK_OK);   /* a bad default is our bug */
@@ -538,6 +549,7 @@ static const char *kind_word(rk_flag_kind k) {
     case RK_FLAG_LIST: return "comma list";
     case RK_FLAG_MULTI: return "one or more values";
     case RK_FLAG_FAMILY: return "number per name";
+    case RK_FLAG_FAMILY_TEXT: return "text per name";
     case RK_FLAG_ALIAS: return "alias";
     case RK_FLAG_IGNORED: return "accepted, no effect";
   }
@@ -548,6 +560,7 @@ static void flag_usage(char *buf, size_t size, const rk_flag *f) {
   switch (f->kind) {
     case RK_FLAG_BOOL: snprintf(buf, size, "--%s [true|false]", f->name); break;
     case RK_FLAG_FAMILY: snprintf(buf, size, "--%s<%s> X", f->name, f->metavar ? f->metavar : "name"); break;
+    case RK_FLAG_FAMILY_TEXT: snprintf(buf, size, "--%s<%s> TEXT", f->name, f->metavar ? f->metavar : "name"); break;
     case RK_FLAG_ALIAS: snprintf(buf, size, "--%s", f->name); break;
     case RK_FLAG_IGNORED: snprintf(buf, size, "--%s [VALUE]", f->name); break;
     default: snprintf(buf, size, "--%s %s", f->name, kind_metavar(f)); break;
@@ -583,9 +596,9 @@ static void md_rows(FILE *out, const rk_flag *table) {
     const char *meta = f->kind == RK_FLAG_BOOL || f->kind == RK_FLAG_ALIAS || f->kind == RK_FLAG_IGNORED
                            ? ""
                            : kind_metavar(f);
-    if (f->kind == RK_FLAG_FAMILY)
-      fprintf(out, "| `--%s<%s>` | X (%s) | | %s |\n", f->name, f->metavar ? f->metavar : "name", kind_word(f->kind),
-              f->help);
+    if (is_family(f->kind))
+      fprintf(out, "| `--%s<%s>` | %s (%s) | | %s |\n", f->name, f->metavar ? f->metavar : "name",
+              f->kind == RK_FLAG_FAMILY ? "X" : "TEXT", kind_word(f->kind), f->help);
     else if (f->kind == RK_FLAG_ALIAS)
       fprintf(out, "| `--%s` | | | same as `--%s` |\n", f->name, f->default_value);
     else if (f->kind == RK_FLAG_IGNORED)
@@ -638,12 +651,13 @@ json_t *rk_flags_to_json(const rk_flag_parse *parse) {
         for (int i = 0; v && i < l->n; i++) json_array_append_new(v, json_string(l->items[i]));
         break;
       }
-      case RK_FLAG_FAMILY: {
+      case RK_FLAG_FAMILY:
+      case RK_FLAG_FAMILY_TEXT: {
         const rk_flag_family *fam = field;
         char key[256];
         for (int i = 0; i < fam->n; i++) {
           snprintf(key, sizeof key, "%s%s", f->name, fam->keys[i]);
-          json_object_set_new(o, key, json_real(fam->values[i]));
+          json_object_set_new(o, key, f->kind == RK_FLAG_FAMILY ? json_real(fam->values[i]) : json_string(fam->texts[i]));
         }
         continue;
       }

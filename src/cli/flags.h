@@ -32,11 +32,13 @@ typedef struct {
   const char **items;
 } rk_strlist;
 
-/* A family of dynamic flags `--<prefix><key> value`: keys and their numbers. */
+/* A family of dynamic flags `--<prefix><key> value`: keys and their numbers (FAMILY) or their
+ * texts (FAMILY_TEXT). */
 typedef struct {
   int n;
   const char **keys;
   double *values;
+  const char **texts;
 } rk_flag_family;
 
 typedef enum {
@@ -48,6 +50,7 @@ typedef enum {
   RK_FLAG_LIST,      /* rk_strlist      comma-separated, empty items kept */
   RK_FLAG_MULTI,     /* rk_strlist      one or more space-separated values (nargs='+') */
   RK_FLAG_FAMILY,    /* rk_flag_family  name is a prefix: --<name><key> <number> */
+  RK_FLAG_FAMILY_TEXT, /* rk_flag_family name is a prefix: --<name><key> <text> */
   RK_FLAG_ALIAS,     /* (no field)      default names the flag this one stands for */
   RK_FLAG_IGNORED,   /* (no field)      accepted with any value; prints that it has no effect */
 } rk_flag_kind;
@@ -60,6 +63,7 @@ typedef const char *rk_flag_ctype_CHOICE;
 typedef rk_strlist rk_flag_ctype_LIST;
 typedef rk_strlist rk_flag_ctype_MULTI;
 typedef rk_flag_family rk_flag_ctype_FAMILY;
+typedef rk_flag_family rk_flag_ctype_FAMILY_TEXT;
 typedef char rk_flag_ctype_ALIAS;     /* a placeholder byte: aliases store into their target */
 typedef char rk_flag_ctype_IGNORED;
 

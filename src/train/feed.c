@@ -13,7 +13,7 @@ void rk_task_weights_default(rk_task_weights *w) {
   for (int t = 0; t < RK_MAX_TASKS; t++) w->loss_weight[t] = w->positive_weight[t] = 1.0f;
 }
 
-int rk_feed_max_columns(const rk_ranking_model *m) { return m->n_cat + m->n_cont + 2 * m->n_tasks + 2; }
+int rk_feed_max_columns(const rk_ranking_model *m) { return m->n_cat + m->n_cont + 3 * m->n_tasks + 2; }
 
 /* Adds name unless already there. */
 static void add_name(const char **names, int *n, const char *name) {
@@ -32,6 +32,8 @@ int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names) {
   for (int t = 0; t < m->n_tasks; t++)
     if (f->tw.sample_space[t]) add_name(names, &n, f->tw.sample_space[t]);
   if (f->tw.sample_weight_column) add_name(names, &n, f->tw.sample_weight_column);
+  for (int t = 0; t < m->n_tasks; t++)
+    if (f->tw.task_sample_weight[t]) add_name(names, &n, f->tw.task_sample_weight[t]);
   return n;
 }
 
@@ -191,9 +193,10 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
   if (f->tw.sample_weight_column) RK_TRY(find(batch, f->tw.sample_weight_column, &sw));
   float scale = real > 0 ? (float)B / (float)real : 0.0f;
   for (int t = 0; t < m->n_tasks; t++) {
-    const rk_column *target, *space = NULL;
+    const rk_column *target, *space = NULL, *tsw = NULL;
     RK_TRY(find(batch, m->targets[t], &target));
     if (f->tw.sample_space[t]) RK_TRY(find(batch, f->tw.sample_space[t], &space));
+    if (f->tw.task_sample_weight[t]) RK_TRY(find(batch, f->tw.task_sample_weight[t], &tsw));
     bool regression = m->task_regression[t];
     float lw = f->tw.loss_weight[t], pw = f->tw.positive_weight[t];
     float *y = rk_graph_input_f32(g, m->labels[t]), *w = rk_graph_input_f32(g, m->weights[t]);
@@ -213,6 +216,7 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
       float wr = scale * lw * (v == 1.0 && !regression ? pw : 1.0f);
       if (space && rk_column_get_double(space, r) != 1.0) wr = 0.0f;
       if (sw) wr *= rk_column_is_null(sw, r) ? 0.0f : (float)rk_column_get_double(sw, r);
+      if (tsw) wr *= rk_column_is_null(tsw, r) ? 0.0f : (float)rk_column_get_double(tsw, r);
       w[r] = wr;
     }
   }

@@ -360,9 +360,9 @@ void rk_saved_model_free(rk_saved_model *s) {
 json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_ranking_model *m) {
   json_t *a = json_array();
   for (int t = 0; a && t < m->n_tasks; t++)
-    json_array_append_new(a, json_pack("{ss sf sf ss*}", "name", m->targets[t], "loss_weight", (double)tw->loss_weight[t],
-                                       "positive_weight", (double)tw->positive_weight[t], "sample_space",
-                                       tw->sample_space[t]));
+    json_array_append_new(a, json_pack("{ss sf sf ss* ss*}", "name", m->targets[t], "loss_weight",
+                                       (double)tw->loss_weight[t], "positive_weight", (double)tw->positive_weight[t],
+                                       "sample_space", tw->sample_space[t], "sample_weight", tw->task_sample_weight[t]));
   return json_pack("{so ss*}", "tasks", a, "sample_weight_column", tw->sample_weight_column);
 }
 
@@ -378,6 +378,7 @@ rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_ranking_model 
       tw->loss_weight[t] = (float)json_number_value(json_object_get(e, "loss_weight"));
       tw->positive_weight[t] = (float)json_number_value(json_object_get(e, "positive_weight"));
       tw->sample_space[t] = json_string_value(json_object_get(e, "sample_space"));   /* owned by j */
+      tw->task_sample_weight[t] = json_string_value(json_object_get(e, "sample_weight"));
     }
   }
   tw->sample_weight_column = json_string_value(json_object_get(j, "sample_weight_column"));

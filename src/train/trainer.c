@@ -117,6 +117,19 @@ static rk_status pick_tasks(const rk_train_config *c, const rk_schema *s, task_l
       return rk_error(RK_EUSAGE, "--tasks_sample_space names '%s' for task '%s', which the schema does not have",
                       tl->tw.sample_space[t], tl->names[t]);
   tl->tw.sample_weight_column = c->sample_weight_column;
+  for (int k = 0; k < c->n_task_weight_columns; k++) {
+    int t = 0;
+    while (t < tl->n && strcmp(tl->names[t], c->task_weight_column_keys[k]) != 0) t++;
+    if (t == tl->n)
+      return rk_error(RK_EUSAGE, "--mtl_sample_weight_column_%s: '%s' is not one of the tasks", c->task_weight_column_keys[k],
+                      c->task_weight_column_keys[k]);
+    if (rk_schema_find_index(s, c->task_weight_column_values[k]) < 0)
+      return rk_error(RK_EUSAGE, "--mtl_sample_weight_column_%s names '%s', which the schema does not have",
+                      c->task_weight_column_keys[k], c->task_weight_column_values[k]);
+    tl->tw.task_sample_weight[t] = c->task_weight_column_values[k];
+  }
+  if (c->sample_weight_column && rk_schema_find_index(s, c->sample_weight_column) < 0)
+    return rk_error(RK_EUSAGE, "--sample_weight_column names '%s', which the schema does not have", c->sample_weight_column);
   return RK_OK;
 }
 
@@ -268,9 +281,10 @@ typedef struct {
 static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
   json_t *tasks = json_array();
   for (int t = 0; tasks && t < tl->n; t++)
-    json_array_append_new(tasks, json_pack("{ss sf sf ss*}", "name", tl->names[t], "loss_weight",
+    json_array_append_new(tasks, json_pack("{ss sf sf ss* ss*}", "name", tl->names[t], "loss_weight",
                                            (double)tl->tw.loss_weight[t], "positive_weight",
-                                           (double)tl->tw.positive_weight[t], "sample_space", tl->tw.sample_space[t]));
+                                           (double)tl->tw.positive_weight[t], "sample_space", tl->tw.sample_space[t],
+                                           "sample_weight", tl->tw.task_sample_weight[t]));
   return json_pack("{so so ss sf sf sI sI sI sI sI sb sf}", "tasks", tasks, "model",
                    rk_ranking_config_to_json(&c->model), "optimizer", rk_optim_kind_name(c->optimizer), "lr", c->lr,
                    "lr_decay_rate", c->lr_decay_rate, "lr_decay_steps", (json_int_t)c->lr_decay_steps,

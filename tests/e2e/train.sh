@@ -223,6 +223,22 @@ head -1 "$tmp/mtl/train_log.csv" | grep -q 'gate_share/binary_output_weight_2' &
   --mtl_loss_weight_click=5 --quiet
 [ "$(json_num "$tmp/mtw/metrics.json" final_loss)" != "$(json_num "$tmp/mtw2/metrics.json" final_loss)" ] \
   && pass "--mtl_loss_weight_click=5 (the = form) changes the loss" || fail "the = form of a dynamic weight was ignored"
+# Sample-weight columns (any numeric column of the data; here the gender ids), in both flag forms.
+"$R" train --train_path $D/train --output_path "$tmp/sw1" --tasks=click,like --model mlp --mlp_layers 16 --train_steps_per_epoch 2 \
+  --mtl_sample_weight_column_like=gender --quiet
+expect_status $? 0 "--mtl_sample_weight_column_like=gender trains"
+"$R" train --train_path $D/train --output_path "$tmp/sw2" --tasks=click,like --model mlp --mlp_layers 16 --train_steps_per_epoch 2 \
+  --mtl_sample_weight_column_like gender --quiet
+[ "$(json_num "$tmp/sw1/metrics.json" final_loss)" = "$(json_num "$tmp/sw2/metrics.json" final_loss)" ] \
+  && [ "$(json_num "$tmp/sw1/metrics.json" final_loss)" != "$(json_num "$tmp/mtw/metrics.json" final_loss)" ] \
+  && pass "a task's sample-weight column changes the loss, the same in both flag forms" || fail "per-task sample weights"
+"$R" train --train_path $D/train --output_path "$tmp/sw3" --tasks=click,like --model mlp --mlp_layers 16 --train_steps_per_epoch 2 \
+  --sample_weight_column gender --quiet
+[ "$(json_num "$tmp/sw3/metrics.json" final_loss)" != "$(json_num "$tmp/sw1/metrics.json" final_loss)" ] \
+  && pass "--sample_weight_column weighs every task" || fail "--sample_weight_column has no effect"
+err=$("$R" train --train_path $D/train --tasks=click,like --mtl_sample_weight_column_like=nosuch --output_path "$tmp/x" 2>&1); rc=$?
+expect_status $rc 2 "a sample-weight column the data lacks is a usage error"
+expect_contains "$err" "nosuch" "naming it"
 for m in cgc ple mlp dcn dlrm wide_n_deep deepfm; do
   "$R" train --train_path $D/train --eval_path $D/eval --output_path "$tmp/mt_$m" --tasks all --model $m --mlp_layers 16 \
     --expert_mlp_layers 16 --tower_layers 8 --embeddings_dim 8 --ple_num_layers 2 --train_steps_per_epoch 3 --quiet

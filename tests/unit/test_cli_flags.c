@@ -21,6 +21,7 @@
   X(tasks_sample_space, LIST,    "",       "T,...",      "sample spaces")                   \
   X(deep_hidden_units,  MULTI,   "1024 1024", "N [N ...]", "layers")                       \
   X(mtl_loss_weight_,   FAMILY,  NULL,     "task",       "loss weight of a task")           \
+  X(mtl_sample_weight_column_, FAMILY_TEXT, NULL, "task", "weight column of a task")           \
   X(data_path,          STRING,  NULL,     "PATH",       "input")                           \
   X(input_data_path,    ALIAS,   "data_path", NULL,      "")                                \
   X(log_to_wandb,       IGNORED, NULL,     NULL,         "Weights & Biases logging")
@@ -158,6 +159,13 @@ static void test_families_in_both_forms(void **state) {
   rk_flags_free(&p);
   assert_int_equal(parse_line(&p, &o, "--mtl_loss_weight_share=lots"), RK_EUSAGE);
   assert_non_null(strstr(rk_error_message(), "'lots' for --mtl_loss_weight_share: expected a number"));
+  rk_flags_free(&p);
+  /* A text family keeps the text, in both forms. */
+  assert_rk_ok(parse_line(&p, &o, "--mtl_sample_weight_column_like=w1 --mtl_sample_weight_column_share w2"));
+  assert_int_equal(o.mtl_sample_weight_column_.n, 2);
+  assert_string_equal(o.mtl_sample_weight_column_.keys[0], "like");
+  assert_string_equal(o.mtl_sample_weight_column_.texts[0], "w1");
+  assert_string_equal(o.mtl_sample_weight_column_.texts[1], "w2");
   rk_flags_free(&p);
 }
 
