@@ -1,7 +1,8 @@
 /*
- * dropout and alpha dropout. Train: element i is kept when u_i >= p, with u_i =
- * rk_rng_uniform_at(seed, stream(op id, step), i): a pure function of (seed, op, step, element),
- * so masks do not depend on threads. Plain dropout scales kept elements by 1/(1-p); alpha
+ * dropout and alpha dropout. Train: element i is kept when u_i >= p, u_i a 32-bit uniform: lane
+ * i % 4 of the Philox4x32-10 block i / 4 keyed by seed with counter (i / 4, stream(op id, step)).
+ * A pure function of (seed, op, step, element), so masks do not depend on threads; one block
+ * serves four elements, and blocks of rows run in parallel. Plain dropout scales kept elements by 1/(1-p); alpha
  * dropout (Klambauer et al. 2017, sec. "New Dropout Technique") sets dropped ones to
  * alpha' = -lambda alpha and applies a x + b, which keeps SELU's mean and variance.
  * Forward saves the factor multiplying x (B..) for backward. Eval: identity.
@@ -17,23 +18,52 @@ rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node)
 
 static uint64_t stream_of(int op_id, uint64_t step) { return ((uint64_t)(uint32_t)op_id << 40) ^ step; }
 
+typedef struct {
+  float *out, *factor;
+  const float *x;
+  float p;
+  bool alpha;
+  uint64_t seed, stream;
+} dropout_ctx;
+
+/* Elements [begin, end) in whole blocks of 4 (chunks start at multiples of 4). */
+static void dropout_range(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const dropout_ctx *c = arg;
+  const uint32_t key[2] = {(uint32_t)c->seed, (uint32_t)(c->seed >> 32)};
+  /* keep when u >= p, u = r / 2^32 */
+  double lim = (double)c->p * 4294967296.0;
+  uint64_t threshold = lim >= 4294967296.0 ? UINT64_C(4294967296) : (uint64_t)ceil(lim);
+  double a = 1.0, b = 0.0;
+  float scale = c->p < 1.0f ? 1.0f / (1.0f - c->p) : 0.0f;
+  if (c->alpha) {
+    a = 1.0 / sqrt((1.0 - c->p) * (1.0 + c->p * ALPHA_PRIME * ALPHA_PRIME));
+    b = -a * ALPHA_PRIME * c->p;
+  }
+  for (int64_t i0 = begin; i0 < end; i0 += 4) {
+    uint64_t block = (uint64_t)i0 / 4;
+    const uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)c->stream, (uint32_t)(c->stream >> 32)};
+    uint32_t r[4];
+    rk_philox4x32_10(r, ctr, key);
+    for (int k = 0; k < 4 && i0 + k < end; k++) {
+      int64_t i = i0 + k;
+      bool keep = (uint64_t)r[k] >= threshold;
+      if (c->alpha) {
+        c->factor[i] = keep ? (float)a : 0.0f;
+        c->out[i] = (float)(keep ? a * c->x[i] + b : a * ALPHA_PRIME + b);
+      } else {
+        c->factor[i] = keep ? scale : 0.0f;
+        c->out[i] = c->x[i] * c->factor[i];
+      }
+    }
+  }
+}
+
 /* factor (n): saved multiplier of x per element. */
 void dropout_forward_cpu(float *out /* (n) */, float *factor /* (n) */, const float *x /* (n) */, int64_t n, float p,
                          bool alpha, uint64_t seed, uint64_t stream) {
-  if (alpha) {
-    double a = 1.0 / sqrt((1.0 - p) * (1.0 + p * ALPHA_PRIME * ALPHA_PRIME)), b = -a * ALPHA_PRIME * p;
-    for (int64_t i = 0; i < n; i++) {
-      bool keep = rk_rng_uniform_at(seed, stream, (uint64_t)i) >= p;
-      factor[i] = keep ? (float)a : 0.0f;
-      out[i] = (float)(keep ? a * x[i] + b : a * ALPHA_PRIME + b);
-    }
-  } else {
-    float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-      factor[i] = rk_rng_uniform_at(seed, stream, (uint64_t)i) >= p ? scale : 0.0f;
-      out[i] = x[i] * factor[i];
-    }
-  }
+  dropout_ctx c = {out, factor, x, p, alpha, seed, stream};
+  rk_parallel_for(n, 1 << 14, dropout_range, &c);   /* the grain is a multiple of 4: blocks stay whole */
 }
 
 void dropout_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *factor /* (n) */, int64_t n) {
