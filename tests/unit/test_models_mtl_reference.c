@@ -28,102 +28,8 @@
 
 #include "reckon/models.h"
 #include "reckon/optim.h"
+#include "model_fixture.h"
 
-#define FWD_ATOL 1e-6
-#define FWD_RTOL 1e-5
-#define GRAD_ATOL 1e-6
-#define GRAD_RTOL 1e-4
-#define STEP_ATOL 1e-5
-#define STEP_RTOL 1e-4
-
-enum { FWD, GRAD, STEP, N_KINDS };
-static const char *const kind_label[N_KINDS] = {"forward", "gradients", "after steps"};
-
-typedef struct {
-  const char *model;
-  json_t *root, *tensors;
-  double worst_abs[N_KINDS], worst_ratio[N_KINDS];   /* max |diff| and max |diff| / tolerance */
-} fixture;
-
-static json_t *tensor(fixture *f, const char *name, int64_t *numel) {
-  json_t *t = json_object_get(f->tensors, name);
-  if (!t) fail_msg("model %s: the fixture has no tensor '%s'", f->model, name);
-  json_t *data = json_object_get(t, "data");
-  *numel = (int64_t)json_array_size(data);
-  return data;
-}
-
-static double num(json_t *data, int64_t i) { return json_number_value(json_array_get(data, (size_t)i)); }
-
-/* Element i of a tensor as "index (r, c)" for messages. */
-static void where(char *buf, size_t n, fixture *f, const char *name, int64_t i) {
-  json_t *shape = json_object_get(json_object_get(f->tensors, name), "shape");
-  if (json_array_size(shape) == 2) {
-    int64_t cols = json_integer_value(json_array_get(shape, 1));
-    snprintf(buf, n, "%lld (row %lld, column %lld)", (long long)i, (long long)(i / cols), (long long)(i % cols));
-  } else {
-    snprintf(buf, n, "%lld", (long long)i);
-  }
-}
-
-static void compare(fixture *f, int kind, const char *what, const char *name, int64_t i, double got, double want) {
-  static const double atol[N_KINDS] = {FWD_ATOL, GRAD_ATOL, STEP_ATOL};
-  static const double rtol[N_KINDS] = {FWD_RTOL, GRAD_RTOL, STEP_RTOL};
-  double diff = fabs(got - want), tol = atol[kind] + rtol[kind] * fabs(want);
-  if (diff > f->worst_abs[kind]) f->worst_abs[kind] = diff;
-  if (diff / tol > f->worst_ratio[kind]) f->worst_ratio[kind] = diff / tol;
-  if (!(diff <= tol)) {
-    char at[96];
-    where(at, sizeof at, f, name, i);
-    fail_msg("model %s, %s: tensor '%s' index %s: reckon %.9g, PyTorch %.9g (|diff| %.3g > tolerance %.3g)", f->model,
-             what, name, at, got, want, diff, tol);
-  }
-}
-
-/* n floats against a fixture tensor of exactly n elements. */
-static void compare_all(fixture *f, int kind, const char *what, const char *name, const float *got, int64_t n) {
-  int64_t m;
-  json_t *d = tensor(f, name, &m);
-  if (m != n)
-    fail_msg("model %s: tensor '%s' has %lld elements, reckon %lld", f->model, name, (long long)m, (long long)n);
-  for (int64_t i = 0; i < n; i++) compare(f, kind, what, name, i, got[i], num(d, i));
-}
-
-/* A parameter's gradient: dense as it is; a table's compact gradient rows against the fixture's
- * dense (V, D) gradient (rows the same, untouched rows zero there). */
-static void compare_grad(fixture *f, const rk_param *p) {
-  char name[160], rows_name[160];
-  snprintf(name, sizeof name, "grad:%s", p->name);
-  if (!p->sparse) {
-    compare_all(f, GRAD, "gradient", name, p->grad.data, rk_tensor_numel(&p->value));
-    return;
-  }
-  int64_t V = p->value.shape[0], D = p->value.shape[1], n, nrows;
-  json_t *d = tensor(f, name, &n);
-  assert_int_equal(n, V * D);
-  snprintf(rows_name, sizeof rows_name, "rows:%s", p->name);
-  json_t *rows = tensor(f, rows_name, &nrows);
-  if (nrows != p->n_grad_rows)
-    fail_msg("model %s: table '%s' has %lld gradient rows, PyTorch %lld", f->model, p->name, (long long)p->n_grad_rows,
-             (long long)nrows);
-  const float *g = p->grad.data;
-  int64_t k = 0;
-  for (int64_t r = 0; r < V; r++) {
-    bool touched = k < p->n_grad_rows && p->grad_rows[k] == r;
-    if (touched && json_integer_value(json_array_get(rows, (size_t)k)) != r)
-      fail_msg("model %s: table '%s' gradient row %lld is table row %lld, PyTorch's %lld", f->model, p->name,
-               (long long)k, (long long)r, (long long)json_integer_value(json_array_get(rows, (size_t)k)));
-    for (int64_t c = 0; c < D; c++) {
-      double want = num(d, r * D + c);
-      if (touched) compare(f, GRAD, "gradient", name, r * D + c, g[k * D + c], want);
-      else if (want != 0.0)
-        fail_msg("model %s: table '%s' row %lld has no gradient in reckon, PyTorch's element %lld is %.9g", f->model,
-                 p->name, (long long)r, (long long)c, want);
-    }
-    if (touched) k++;
-  }
-  if (k != p->n_grad_rows) fail_msg("model %s: table '%s' gradient rows are not ascending", f->model, p->name);
-}
 
 /* Categorical and continuous features, then one target column per task. The task names and
  * kinds go to names / regression (pointing into the JSON). */
@@ -215,25 +121,25 @@ static void load_params(fixture *f, rk_ranking_model *m) {
         fail_msg("model %s: parameter '%s' dimension %d is %lld, PyTorch %lld", f->model, name, d,
                  (long long)p->value.shape[d], (long long)json_integer_value(json_array_get(shape, (size_t)d)));
     int64_t n;
-    json_t *data = tensor(f, name, &n);
+    json_t *data = fx_tensor(f, name, &n);
     assert_int_equal(n, rk_tensor_numel(&p->value));
     float *v = p->value.data;
-    for (int64_t i = 0; i < n; i++) v[i] = (float)num(data, i);
+    for (int64_t i = 0; i < n; i++) v[i] = (float)fx_num(data, i);
   }
 }
 
 static void fill_f32(fixture *f, rk_graph *g, int v, const char *name, int64_t n) {
   int64_t m;
-  json_t *d = tensor(f, name, &m);
+  json_t *d = fx_tensor(f, name, &m);
   if (m != n) fail_msg("model %s: tensor '%s' has %lld elements, the graph's input %lld", f->model, name, (long long)m,
                        (long long)n);
   float *dst = rk_graph_input_f32(g, v);
-  for (int64_t i = 0; i < n; i++) dst[i] = (float)num(d, i);
+  for (int64_t i = 0; i < n; i++) dst[i] = (float)fx_num(d, i);
 }
 
 static void fill_inputs(fixture *f, rk_ranking_model *m, int64_t B) {
   int64_t n;
-  json_t *ids = tensor(f, "cat_ids", &n);
+  json_t *ids = fx_tensor(f, "cat_ids", &n);
   assert_int_equal(n, B * m->n_cat);
   for (int i = 0; i < m->n_cat; i++) {
     int64_t *dst = rk_graph_input_ids_data(m->g, m->cat_inputs[i]);
@@ -255,9 +161,9 @@ static void compare_tasks(fixture *f, rk_ranking_model *m, int64_t B) {
   for (int t = 0; t < m->n_tasks; t++) {
     char name[160];
     snprintf(name, sizeof name, "out:logit:%s", m->targets[t]);
-    compare_all(f, FWD, "forward", name, rk_graph_value_f32(m->g, m->logits[t]), B);
+    fx_compare_all(f, FWD, "forward", name, rk_graph_value_f32(m->g, m->logits[t]), B);
     snprintf(name, sizeof name, "out:loss:%s", m->targets[t]);
-    compare_all(f, FWD, "forward", name, rk_graph_value_f32(m->g, m->task_losses[t]), 1);
+    fx_compare_all(f, FWD, "forward", name, rk_graph_value_f32(m->g, m->task_losses[t]), 1);
     snprintf(name, sizeof name, "out:gate:%s", m->targets[t]);
     json_t *want = json_object_get(f->tensors, name);
     if (!want) {
@@ -274,7 +180,7 @@ static void compare_tasks(fixture *f, rk_ranking_model *m, int64_t B) {
       fail_msg("model %s: task %s's gate weights are (%lld, %lld), PyTorch's (%lld, %lld)", f->model, m->targets[t],
                (long long)got[0], (long long)got[1], (long long)json_integer_value(json_array_get(shape, 0)),
                (long long)json_integer_value(json_array_get(shape, 1)));
-    compare_all(f, FWD, "forward", name, rk_graph_value_f32(m->g, m->gate_probs[t]), got[0] * got[1]);
+    fx_compare_all(f, FWD, "forward", name, rk_graph_value_f32(m->g, m->gate_probs[t]), got[0] * got[1]);
   }
 }
 
@@ -309,10 +215,10 @@ static void test_model(void **state) {
   assert_rk_ok(rk_graph_forward(m.g, RK_TRAIN));
   assert_rk_ok(rk_graph_backward(m.g));
   compare_tasks(&f, &m, B);
-  compare_all(&f, FWD, "forward", "out:loss", rk_graph_value_f32(m.g, m.loss), 1);
+  fx_compare_all(&f, FWD, "forward", "out:loss", rk_graph_value_f32(m.g, m.loss), 1);
   assert_int_not_equal(m.reg, RK_NO_VALUE);
-  compare_all(&f, FWD, "forward", "out:reg", rk_graph_value_f32(m.g, m.reg), 1);
-  for (int k = 0; k < m.n_params; k++) compare_grad(&f, m.params[k]);
+  fx_compare_all(&f, FWD, "forward", "out:reg", rk_graph_value_f32(m.g, m.reg), 1);
+  for (int k = 0; k < m.n_params; k++) fx_compare_grad(&f, m.params[k]);
 
   /* Adam, Keras' epsilon hat, lazy on tables: 3 steps on the same batch. */
   json_t *adam = json_object_get(f.root, "adam");
@@ -332,17 +238,17 @@ static void test_model(void **state) {
     assert_rk_ok(rk_graph_forward(m.g, RK_TRAIN));
     char name[32];
     snprintf(name, sizeof name, "out:loss@%d", st);
-    compare_all(&f, STEP, "forward after Adam steps", name, rk_graph_value_f32(m.g, m.loss), 1);
+    fx_compare_all(&f, STEP, "forward after Adam steps", name, rk_graph_value_f32(m.g, m.loss), 1);
     if (st < steps) assert_rk_ok(rk_graph_backward(m.g));
   }
   for (int k = 0; k < m.n_params; k++) {
     char name[160];
     snprintf(name, sizeof name, "step%d:%s", steps, m.params[k]->name);
     const rk_param *p = m.params[k];
-    compare_all(&f, STEP, "value after Adam steps", name, p->value.data, rk_tensor_numel(&p->value));
+    fx_compare_all(&f, STEP, "value after Adam steps", name, p->value.data, rk_tensor_numel(&p->value));
   }
   for (int k = 0; k < N_KINDS; k++)
-    print_message("%-18s %-12s worst |diff| %.3g (%.2f of the tolerance)\n", f.model, kind_label[k], f.worst_abs[k],
+    print_message("%-18s %-12s worst |diff| %.3g (%.2f of the tolerance)\n", f.model, fx_kind_label[k], f.worst_abs[k],
                   f.worst_ratio[k]);
 
   rk_optim_free(&opt);

@@ -1,0 +1,40 @@
+/*
+ * Comparing a model against PyTorch fixtures (tests/reference/make_*_fixtures.py): tensors by
+ * name, tolerances per kind (forward, gradients, after optimizer steps), failures naming the
+ * model, tensor and index, and the worst differences kept for the report.
+ *
+ * Tolerances, |reckon - PyTorch| <= atol + rtol |PyTorch|: see the #defines.
+ */
+#ifndef RECKON_TEST_MODEL_FIXTURE_H
+#define RECKON_TEST_MODEL_FIXTURE_H
+
+#include <jansson.h>
+
+#include "reckon/nn.h"
+
+#define FWD_ATOL 1e-6
+#define FWD_RTOL 1e-5
+#define GRAD_ATOL 1e-6
+#define GRAD_RTOL 1e-4
+#define STEP_ATOL 1e-5
+#define STEP_RTOL 1e-4
+
+enum { FWD, GRAD, STEP, N_KINDS };
+extern const char *const fx_kind_label[N_KINDS];
+
+typedef struct {
+  const char *model;
+  json_t *root, *tensors;
+  double worst_abs[N_KINDS], worst_ratio[N_KINDS];   /* max |diff| and max |diff| / tolerance */
+} fixture;
+
+json_t *fx_tensor(fixture *f, const char *name, int64_t *numel);
+double fx_num(json_t *data, int64_t i);
+void fx_compare(fixture *f, int kind, const char *what, const char *name, int64_t i, double got, double want);
+/* n floats against a fixture tensor of exactly n elements. */
+void fx_compare_all(fixture *f, int kind, const char *what, const char *name, const float *got, int64_t n);
+/* A parameter's gradient: dense as it is; a table's compact gradient rows against the fixture's
+ * dense (V, D) gradient (rows the same, untouched rows zero there). */
+void fx_compare_grad(fixture *f, const rk_param *p);
+
+#endif

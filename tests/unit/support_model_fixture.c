@@ -1,0 +1,91 @@
+/* Comparing a model against PyTorch fixtures: see model_fixture.h. */
+#include "model_fixture.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "support.h"
+
+const char *const fx_kind_label[N_KINDS] = {"forward", "gradients", "after steps"};
+
+json_t *fx_tensor(fixture *f, const char *name, int64_t *numel) {
+  json_t *t = json_object_get(f->tensors, name);
+  if (!t) fail_msg("model %s: the fixture has no tensor '%s'", f->model, name);
+  json_t *data = json_object_get(t, "data");
+  *numel = (int64_t)json_array_size(data);
+  return data;
+}
+
+double fx_num(json_t *data, int64_t i) { return json_number_value(json_array_get(data, (size_t)i)); }
+
+/* Element i of a tensor as "index (r, c)" for messages. */
+static void where(char *buf, size_t n, fixture *f, const char *name, int64_t i) {
+  json_t *shape = json_object_get(json_object_get(f->tensors, name), "shape");
+  if (json_array_size(shape) == 2) {
+    int64_t cols = json_integer_value(json_array_get(shape, 1));
+    snprintf(buf, n, "%lld (row %lld, column %lld)", (long long)i, (long long)(i / cols), (long long)(i % cols));
+  } else {
+    snprintf(buf, n, "%lld", (long long)i);
+  }
+}
+
+void fx_compare(fixture *f, int kind, const char *what, const char *name, int64_t i, double got, double want) {
+  static const double atol[N_KINDS] = {FWD_ATOL, GRAD_ATOL, STEP_ATOL};
+  static const double rtol[N_KINDS] = {FWD_RTOL, GRAD_RTOL, STEP_RTOL};
+  double diff = fabs(got - want), tol = atol[kind] + rtol[kind] * fabs(want);
+  if (diff > f->worst_abs[kind]) f->worst_abs[kind] = diff;
+  if (diff / tol > f->worst_ratio[kind]) f->worst_ratio[kind] = diff / tol;
+  if (!(diff <= tol)) {
+    char at[96];
+    where(at, sizeof at, f, name, i);
+    fail_msg("model %s, %s: tensor '%s' index %s: reckon %.9g, PyTorch %.9g (|diff| %.3g > tolerance %.3g)", f->model,
+             what, name, at, got, want, diff, tol);
+  }
+}
+
+/* n floats against a fixture tensor of exactly n elements. */
+void fx_compare_all(fixture *f, int kind, const char *what, const char *name, const float *got, int64_t n) {
+  int64_t m;
+  json_t *d = fx_tensor(f, name, &m);
+  if (m != n)
+    fail_msg("model %s: tensor '%s' has %lld elements, reckon %lld", f->model, name, (long long)m, (long long)n);
+  for (int64_t i = 0; i < n; i++) fx_compare(f, kind, what, name, i, got[i], fx_num(d, i));
+}
+
+/* A parameter's value or gradient: dense as it is; a table's compact gradient rows against the
+ * fixture's dense (V, D) gradient (rows the same, untouched rows zero there). */
+void fx_compare_grad(fixture *f, const rk_param *p) {
+  char name[128], rows_name[128];
+  snprintf(name, sizeof name, "grad:%s", p->name);
+  if (!p->sparse) {
+    fx_compare_all(f, GRAD, "gradient", name, p->grad.data, rk_tensor_numel(&p->value));
+    return;
+  }
+  int64_t V = p->value.shape[0], D = p->value.shape[1], n, nrows;
+  json_t *d = fx_tensor(f, name, &n);
+  assert_int_equal(n, V * D);
+  snprintf(rows_name, sizeof rows_name, "rows:%s", p->name);
+  json_t *rows = fx_tensor(f, rows_name, &nrows);
+  if (nrows != p->n_grad_rows)
+    fail_msg("model %s: table '%s' has %lld gradient rows, PyTorch %lld", f->model, p->name, (long long)p->n_grad_rows,
+             (long long)nrows);
+  const float *g = p->grad.data;
+  int64_t k = 0;
+  for (int64_t r = 0; r < V; r++) {
+    bool touched = k < p->n_grad_rows && p->grad_rows[k] == r;
+    if (touched && json_integer_value(json_array_get(rows, (size_t)k)) != r)
+      fail_msg("model %s: table '%s' gradient row %lld is table row %lld, PyTorch's %lld", f->model, p->name,
+               (long long)k, (long long)r, (long long)json_integer_value(json_array_get(rows, (size_t)k)));
+    for (int64_t c = 0; c < D; c++) {
+      double want = fx_num(d, r * D + c);
+      if (touched) fx_compare(f, GRAD, "gradient", name, r * D + c, g[k * D + c], want);
+      else if (want != 0.0)
+        fail_msg("model %s: table '%s' row %lld has no gradient in reckon, PyTorch's element %lld is %.9g", f->model,
+                 p->name, (long long)r, (long long)c, want);
+    }
+    if (touched) k++;
+  }
+  if (k != p->n_grad_rows) fail_msg("model %s: table '%s' gradient rows are not ascending", f->model, p->name);
+}
+
