@@ -378,7 +378,8 @@ rk_status rk_mkdir_p(const char *path);
 rk_status rk_remove_tree(const char *path);
 /* Copy the folder `from` with everything under it to `to` (created; files overwritten). */
 rk_status rk_copy_tree(const char *from, const char *to);
-/* Move the folder `from` to `to`, replacing what `to` held (removed first). */
+/* Move the folder `from` to `to`, replacing what `to` held; on Linux the swap is atomic, so a crash
+ * leaves `to` whole, old or new. */
 rk_status rk_replace_dir(const char *from, const char *to);
 /* Peak resident memory of this process so far, in bytes (0 when unknown). */
 int64_t rk_peak_rss_bytes(void);

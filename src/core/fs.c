@@ -130,6 +130,14 @@ rk_status rk_remove_tree(const char *path) {
 }
 
 rk_status rk_replace_dir(const char *from, const char *to) {
+  /* Swap the two folders in one step, so a crash at any moment leaves `to` whole (old or new);
+   * then remove the old one, now under `from`. Where the file system cannot swap, fall back to
+   * remove-then-rename, which has a moment without `to`. */
+  struct stat sb;
+  if (lstat(from, &sb) != 0) return rk_error(RK_EIO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE) == 0) return rk_remove_tree(from);
+  if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)   /* ENOENT: no `to` yet */
+    return rk_error(RK_EIO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
   RK_TRY(rk_remove_tree(to));
   if (rename(from, to) != 0) return rk_error(RK_EIO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
   return RK_OK;

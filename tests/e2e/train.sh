@@ -61,8 +61,10 @@ for m in mlp dcn dlrm wide_n_deep deepfm; do
   done
   ev=$("$R" evaluate --load_model_path "$tmp/m_$m" --eval_data_path $D/eval --eval_batch_size 333 --output_path "$tmp/e_$m" 2>&1)
   expect_status $? 0 "$m: reckon evaluate loads the saved model"
-  # Another batch size may round logits differently (BLAS blocking): equal to 1e-5; the same batch size: exactly.
-  awk -v a="$(json_num "$tmp/e_$m/metrics.json" auc)" -v b="$auc" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' \
+  # Another batch size may round logits differently (BLAS blocking by row position), which splits
+  # the exact ties between identical rows, each split moving the AUC by ~1e-7: equal to 1e-4.
+  # The same batch size: exactly.
+  awk -v a="$(json_num "$tmp/e_$m/metrics.json" auc)" -v b="$auc" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }' \
     && pass "$m: evaluate at another batch size gives the AUC of training" \
     || fail "$m: evaluate AUC $(json_num "$tmp/e_$m/metrics.json" auc) vs $auc"
   "$R" evaluate --load_model_path "$tmp/m_$m" --eval_data_path $D/eval --eval_batch_size 1000 --output_path "$tmp/e_$m" --quiet

@@ -4,7 +4,9 @@
  * creates nothing and keeps an existing target intact; rk_read_file returns content, size and a
  * NUL after the end for empty, small, binary and multi-buffer files, and errors naming the path;
  * rk_mkdir_p makes nested folders, accepts existing ones, and fails on a file in the way or an
- * empty path. Out-of-memory walks: test_core_failpaths.c.
+ * empty path; rk_replace_dir moves a folder into a new or an occupied place, leaving only the new
+ * content and no source, and fails naming the source when it is missing. Out-of-memory walks:
+ * test_core_failpaths.c.
  */
 #include "support.h"
 
@@ -179,6 +181,29 @@ static void test_fs_mkdir_p(void **state) {
   assert_int_equal(stat(in_dir("rel/x"), &sb), 0);
 }
 
+static void test_fs_replace_dir(void **state) {
+  (void)state;
+  rk_test_system("rm -rf '%s' && mkdir -p '%s/new1' '%s/new2'", dir, dir, dir);
+  rk_test_write_file(in_dir("new1/a"), "first");
+  rk_test_write_file(in_dir("new2/b"), "second");
+  struct stat sb;
+  /* Into an empty place. */
+  assert_rk_ok(rk_replace_dir(in_dir("new1"), in_dir("dst")));
+  assert_int_equal(stat(in_dir("new1"), &sb), -1);
+  expect_file(in_dir("dst/a"), "first", 5);
+  /* Over an existing folder: its old content goes, the source is gone. */
+  assert_rk_ok(rk_replace_dir(in_dir("new2"), in_dir("dst")));
+  assert_int_equal(stat(in_dir("new2"), &sb), -1);
+  assert_int_equal(stat(in_dir("dst/a"), &sb), -1);
+  expect_file(in_dir("dst/b"), "second", 6);
+  assert_int_equal(count_entries(dir), 1);
+  /* A missing source fails, naming it, and keeps the target. */
+  rk_error_clear();
+  assert_int_equal(rk_replace_dir(in_dir("absent"), in_dir("dst")), RK_EIO);
+  assert_non_null(strstr(rk_error_message(), "absent"));
+  expect_file(in_dir("dst/b"), "second", 6);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fs_write_then_read),
@@ -187,6 +212,7 @@ int main(void) {
       cmocka_unit_test(test_fs_read_sizes_around_buffer_growth),
       cmocka_unit_test(test_fs_read_errors),
       cmocka_unit_test(test_fs_mkdir_p),
+      cmocka_unit_test(test_fs_replace_dir),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
