@@ -60,9 +60,9 @@ docs: build
 	@$(BUILD)/reckon docs docs/cli
 
 lint:
-	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+	@bash -o pipefail -c 'cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 	  --suppress=missingIncludeSystem --suppress=unknownMacro --inline-suppr \
-	  -I include src 2>&1 | head -40
+	  -I include src 2>&1 | head -40'   # pipefail: a finding fails the target
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

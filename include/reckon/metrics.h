@@ -59,6 +59,51 @@ void rk_regression_metrics_add(rk_regression_metrics *m, const float *pred, cons
 double rk_regression_rmse(const rk_regression_metrics *m);   /* NaN when empty */
 double rk_regression_mae(const rk_regression_metrics *m);
 
+/* MAP@k over grouped click data, as NVIDIA's Wide & Deep recipe scores Outbrain
+ * (TensorFlow/Recommendation/WideAndDeep/utils/metrics.py): rows are grouped by display_id, each
+ * display's ads ranked by score, and tf.compat.v1.metrics.average_precision_at_k taken with k = 12
+ * and the display's argmax label as its one relevant ad. The recipe's "with leak" variant is the
+ * same metric on score + is_leak, which the caller adds before rk_map_metrics_add.
+ *
+ * Per group, rows rank by score, highest first; equal scores rank by arrival, the earlier row first
+ * (TF's top_k puts equal values at lower indices first). The relevant row is the first to arrive
+ * with the group's largest label (TF's argmax), and the group's AP@k is 1/rank when rank <= k, else
+ * 0. MAP is the mean of AP@k over groups, summed in double in group-id order. A group with no label
+ * above 0 has no click: TF's argmax would call its first row relevant, but here it is counted in
+ * `unlabeled` and left out of the mean (the recipe's data has one click per display).
+ * A group's rows may arrive in any batches, interleaved with other groups: the result depends only
+ * on each group's rows in their arrival order, bit for bit, never on batch boundaries or on how the
+ * groups interleave. Unlike the recipe, a display split across batches stays one group (its
+ * comment's "roughness"); otherwise, for scores >= 0 (probabilities, plus is_leak), the result is
+ * TF's (its zero padding would outrank negative scores). 16 bytes per row are kept; compute sorts
+ * them by group with a stable radix sort, which needs 16 bytes per row more while it runs.
+ */
+typedef struct {
+  int64_t rows;
+  int64_t groups;           /* groups in the mean: those with a label above 0 */
+  int64_t unlabeled;        /* groups with no label above 0, left out of the mean */
+  int64_t hits;             /* groups in the mean whose relevant row ranks within k */
+  int k;
+  double map;               /* NaN when no group has a label above 0 */
+} rk_map_result;
+
+typedef struct rk_map_metrics rk_map_metrics;
+
+/* k: the cut-off, 1 or more (the recipe's is 12). */
+rk_status rk_map_metrics_create(rk_map_metrics **m, int k);
+/* group: any int64 ids (display_id); score: NaN is an error; label: the largest of a group marks
+ * its relevant row (clicks are 0 or 1), NaN is an error. Errors name the row by its position among
+ * all rows added since create or reset; a failing call adds nothing. */
+rk_status rk_map_metrics_add(rk_map_metrics *m, const int64_t *group, const float *score, const float *label,
+                             int64_t n);
+/* Sorts the kept rows by group in place (hence not const); adding more rows afterwards is fine. */
+rk_status rk_map_metrics_compute(rk_map_metrics *m, rk_map_result *out);
+void rk_map_metrics_reset(rk_map_metrics *m);   /* forgets the rows, keeps k */
+void rk_map_metrics_free(rk_map_metrics *m);
+/* The same in one call for n rows in memory, row i arriving i-th. */
+rk_status rk_map_at_k(rk_map_result *out, const int64_t *group, const float *score, const float *label, int64_t n,
+                      int k);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,10 +4,16 @@
  * offers them. Inputs: one embedding table per categorical feature (rows = int_domain.max + 1),
  * continuous features as one dense input, in schema order; targets never enter the model.
  *
- * The graph's inputs, filled by the caller per batch:
- *   cat_inputs[i]   int64 (B, 1)  ids of categorical feature i
+ * The graph's inputs, filled by the caller per batch (src/train/feed.c):
+ *   cat_inputs[i]   int64 (B, 1)  ids of categorical feature i; a list feature (the schema's
+ *                                 is_list) is a ragged input instead, mean-pooled by its table
  *   dense_input     float (B, n_cont) or RK_NO_VALUE
+ *   indicator_input float (B, indicator_width): the one-hot of every indicator feature, or RK_NO_VALUE
  *   label, weight   float (B, 1)  the target; per-example loss weights (binary targets)
+ * Where ids come from (docs/train.md, "Features"): a column with the `num_buckets` property holds
+ * raw values, hashed to 1 + rk_hash_int(v) mod (num_buckets - 1); one with the `indicator`
+ * property holds raw values 0..n-1, stored as v + 1 and fed to the deep part as a one-hot; any
+ * other categorical column holds Categorify's ids. Id 0 (a null) looks up nothing.
  */
 #ifndef RECKON_MODELS_H
 #define RECKON_MODELS_H
@@ -34,6 +40,18 @@ const char *rk_model_kind_name(rk_model_kind kind);
 /* "relu", "tanh", "sigmoid", "linear" (src/train/model_dir.c). */
 rk_status rk_act_parse(const char *name, rk_act *out);
 
+/* The wide part of wide_n_deep. */
+typedef enum {
+  RK_WIDE_CROSSES,   /* Merlin's: a weight per category of each feature, plus hashed crosses of
+                        every pair of single-valued features (--wnd_hashed_cross_num_bins) */
+  RK_WIDE_LINEAR     /* TensorFlow's LinearClassifier, the Wide & Deep recipe's: a weight per
+                        category (a list's summed), a weight per continuous feature and a bias,
+                        zero at the start; no crosses */
+} rk_wide_layout;
+
+/* Which parts wide_n_deep has (the recipe's --model_type). */
+typedef enum { RK_WND_BOTH, RK_WND_WIDE_ONLY, RK_WND_DEEP_ONLY } rk_wnd_parts;
+
 typedef struct {
   rk_model_kind kind;
   const int64_t *mlp_layers;           /* default 128, 64, 32 */
@@ -50,6 +68,12 @@ typedef struct {
   float l2_reg;                        /* MLP kernels and biases (default 1e-5) */
   float embeddings_l2_reg;             /* rows looked up in the batch (default 0) */
   float wnd_wide_l2_reg;               /* default 1e-5 */
+  rk_wide_layout wide_layout;          /* default RK_WIDE_CROSSES */
+  rk_wnd_parts wnd_parts;              /* default RK_WND_BOTH */
+  bool schema_dims;                    /* a table's dimension from its column's embedding_sizes
+                                          property when it has one (else the rules above) */
+  bool tf_embedding_init;              /* tables ~ truncated normal(0, 1/sqrt(D)), TensorFlow's
+                                          embedding_column, instead of Keras' U(+-0.05) */
   uint64_t seed;                       /* initialisation and dropout (default 42) */
   bool dlrm_top_dots_only;             /* --dlrm_top_input dots */
   /* multi-task (Ma et al. 2018, MMoE; Tang et al. 2020, CGC and PLE) */
@@ -75,8 +99,13 @@ typedef struct {
   int n_cat, n_cont;
   char **cat_names, **cont_names;
   int64_t *cardinality, *dims;
+  int64_t *hash_buckets;               /* per categorical: the num_buckets property, or 0 */
+  bool *indicator;                     /* per categorical: the indicator property */
+  int64_t *max_len;                    /* per categorical: a list's most values, or 0 (single) */
   int *cat_inputs;
   int dense_input;
+  int indicator_input;
+  int64_t indicator_width;
   int n_tasks;
   char **targets;                      /* per task: its target column */
   bool *task_regression;               /* per task: MSE on a linear output, else weighted BCE */
@@ -112,6 +141,10 @@ rk_status rk_ranking_share(rk_ranking_model *m, const rk_ranking_model *from, in
 void rk_ranking_free(rk_ranking_model *m);
 /* The parameter named `name`, or NULL. */
 rk_param *rk_ranking_param(const rk_ranking_model *m, const char *name);
+
+/* Whether a parameter belongs to the wide (linear) part of wide_n_deep, which the recipe trains
+ * with its own optimizer. */
+bool rk_ranking_param_is_wide(const rk_param *p);
 
 /* The reference's dimension rule for a table of `cardinality` rows. */
 int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier);

@@ -1,8 +1,8 @@
 /*
  * reckon/synth.h: synthetic datasets whose signal is known, for tests, examples and benchmarks.
  *
- * Two generators, each a config struct with defaults, one entry point that writes batches through
- * an rk_table_sink, and a function that writes the JSON sidecar (the resolved config, the rates
+ * Three generators, each a config struct with defaults, one entry point that writes batches through
+ * rk_table_sinks (Outbrain: one per split), and a function that writes the JSON sidecar (the resolved config, the rates
  * that came out, and the best score any model can reach on the data):
  *   - TenRec-like multi-task ranking rows (src/synth/tenrec.c): user_id, item_id, click, follow,
  *     like, share, video_category, watching_times, gender, age. Targets are drawn from a known
@@ -10,22 +10,29 @@
  *   - Session logs (src/synth/sessions.c): session_id, item_id, category, price, timestamp, the
  *     next item drawn from a known mixture, so the Recall@K / NDCG@K / MRR@K of the true next-item
  *     distribution is known.
- * It is not: a reader of the real TenRec or YOOCHOOSE files, nor the `reckon synth` command
- * (src/cli/), which parses flags into these structs.
+ *   - Outbrain click prediction as NVIDIA's Wide & Deep recipe trains on it (src/synth/outbrain.c):
+ *     displays of 2 to 12 ads, one clicked, drawn from a softmax over known effects, so the MAP@12
+ *     of the true probabilities is known. Two splits (train, eval) and a Merlin schema.
+ * It is not: a reader of the real TenRec, YOOCHOOSE or Outbrain files, nor the `reckon synth`
+ * command (src/cli/), which parses flags into these structs.
  *
  * Output depends only on the config (seed included): never on the thread count or batch size.
- * Memory is bounded by batch_rows (TenRec) or by the item tables (sessions), not by rows.
+ * Memory is bounded by batch_rows (TenRec), by the item tables (sessions) or by row_group_rows
+ * and small id tables (Outbrain), not by rows.
  * The caller owns the sink: the generators write and never close or abort it.
  * Models and the meaning of the sidecar: docs/synth.md.
  * References: TenRec (Yuan et al., "Tenrec: A Large-scale Multipurpose Benchmark Dataset for
  * Recommender Systems", NeurIPS 2022 Datasets track), QK-video.csv columns;
- * YOOCHOOSE (RecSys Challenge 2015) for the session layout.
+ * YOOCHOOSE (RecSys Challenge 2015) for the session layout; Outbrain Click Prediction (Kaggle
+ * 2016) and NVIDIA DeepLearningExamples TensorFlow/Recommendation/WideAndDeep trainer/features.py
+ * for the Outbrain columns, hash buckets and embedding sizes.
  */
 #ifndef RECKON_SYNTH_H
 #define RECKON_SYNTH_H
 
 #include "reckon/core.h"
 #include "reckon/io.h"
+#include "reckon/schema.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -131,6 +138,67 @@ typedef struct {
 void rk_synth_sessions_config_default(rk_synth_sessions_config *cfg);
 rk_status rk_synth_sessions(rk_table_sink *sink, rk_synth_sessions_stats *stats, const rk_synth_sessions_config *cfg);
 rk_status rk_synth_sessions_write_sidecar(const char *path, const rk_synth_sessions_stats *stats);
+
+/* ---------------------------------------------------------------------------------------------
+ * Outbrain click prediction, Wide & Deep recipe columns (src/synth/outbrain.c)
+ * ------------------------------------------------------------------------------------------- */
+#define RK_SYNTH_OUTBRAIN_MAX_ADS 12     /* ads in one display: 2..12 */
+#define RK_SYNTH_OUTBRAIN_MAP_K   12     /* K of the sidecar's MAP@K, as in the Kaggle competition */
+
+typedef enum { RK_SYNTH_TRAIN, RK_SYNTH_EVAL, RK_SYNTH_SPLITS } rk_synth_split;
+
+typedef struct {
+  int64_t displays;            /* displays to write, both splits (default 1000000) */
+  uint64_t seed;               /* default 42 */
+  double eval_fraction;        /* share of displays drawn into eval, whole displays (default 0.1) */
+  bool emit_truth;             /* add p_click (float64): the row's true softmax probability */
+  int64_t row_group_rows;      /* rows per batch given to each sink, whole displays, and per
+                                  Parquet row group in rk_synth_outbrain_write_dataset
+                                  (default 65536; batches hold at least 12 rows) */
+  const char *compression;     /* rk_synth_outbrain_write_dataset's Parquet codec (NULL: snappy) */
+  double bucket_scale;         /* the schema's num_buckets times this, at least 2 (default 1: the
+                                  recipe's; smaller for small tests; the rows do not change) */
+  rk_synth_progress_fn progress;   /* optional; counts displays (done, of cfg->displays), not rows */
+  void *progress_ctx;
+} rk_synth_outbrain_config;
+
+typedef struct {
+  rk_synth_outbrain_config config;   /* as run (progress and compression cleared) */
+  int64_t rows;                      /* both splits */
+  int64_t displays;
+  int64_t split_rows[RK_SYNTH_SPLITS];
+  int64_t split_displays[RK_SYNTH_SPLITS];
+  double mean_ads;                   /* rows / displays */
+  double click_rate;                 /* label = 1 rows / rows (= displays / rows) */
+  double leak_rate_clicked;          /* realized share of is_leak = 1 among clicked rows */
+  double leak_rate_other;            /* ... among the other rows */
+  /* MAP@12 over the eval displays (0 when eval is empty). With one clicked ad per display,
+   * AP@12 = 1/rank of the clicked ad (0 past rank 12). Rankings sort by score, descending, ties
+   * by row order. */
+  double bayes_map12;                /* expected over the clicks: mean of sum_i p_i / rank_i, ranked by p */
+  double realized_map12;             /* ranked by p, scored on the clicks written */
+  double realized_map12_with_leak;   /* ranked by p + is_leak, scored on the clicks written */
+  double random_map12;               /* expected under a uniformly random ranking: mean H_n / n */
+  double seconds;
+} rk_synth_outbrain_stats;
+
+void rk_synth_outbrain_config_default(rk_synth_outbrain_config *cfg);
+/* Writes cfg->displays displays, each one's rows to `train` or `eval` (at least one batch each,
+ * possibly empty, so both sinks learn the columns). stats may be NULL. RK_EINVAL names the bad
+ * field of an invalid config. Columns and the click model: docs/synth.md. */
+rk_status rk_synth_outbrain(rk_table_sink *train, rk_table_sink *eval, rk_synth_outbrain_stats *stats,
+                            const rk_synth_outbrain_config *cfg);
+/* The Merlin schema of the rows (initialises `out`; p_click only with emit_truth): tags, domains,
+ * value counts and the recipe's hash buckets and embedding sizes as column properties. */
+rk_status rk_synth_outbrain_schema(rk_schema *out, const rk_synth_outbrain_config *cfg);
+/* The sidecar JSON, written atomically. */
+rk_status rk_synth_outbrain_write_sidecar(const char *path, const rk_synth_outbrain_stats *stats);
+/* The whole dataset folder: dir/train/part_0.parquet, dir/eval/part_0.parquet, each with the Merlin
+ * schema (schema.pbtxt, .merlin/schema.json), and dir/synth.json. Built in "<dir>.tmp.<pid>" and
+ * swapped into place at the end, so a failure leaves dir as it was. An existing dir is replaced
+ * only when it is empty or holds an Outbrain synth.json; anything else is RK_EUSAGE. */
+rk_status rk_synth_outbrain_write_dataset(const char *dir, rk_synth_outbrain_stats *stats,
+                                          const rk_synth_outbrain_config *cfg);
 
 #ifdef __cplusplus
 }

@@ -70,6 +70,25 @@ int64_t rk_feed_batch_rows(const rk_feed *f);
  * column. */
 rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step);
 
+/* ---- optimizers (src/train/optim_set.c) ----------------------------------------------------- */
+/* One optimizer over every parameter (wide NULL), or the Wide & Deep recipe's two: `wide` for
+ * the wide part (rk_ranking_param_is_wide), `deep` for the rest. They step together. */
+typedef struct {
+  rk_optim opt[2];
+  int n;
+  int *which, *index;   /* per model parameter: its optimizer, and its place there */
+} rk_optim_set;
+
+rk_status rk_optim_set_init(rk_optim_set *s, const rk_ranking_model *m, const rk_optim_config *deep,
+                            const rk_optim_config *wide);
+rk_status rk_optim_set_step(rk_optim_set *s, double lr_factor);
+int64_t rk_optim_set_steps(const rk_optim_set *s);
+void rk_optim_set_set_steps(rk_optim_set *s, int64_t steps);
+/* Model parameter `param`'s state: its slot count, and slot `slot` (numel floats) with its name. */
+int rk_optim_set_slots(const rk_optim_set *s, int param);
+float *rk_optim_set_slot(const rk_optim_set *s, int param, int slot, const char **name);
+void rk_optim_set_free(rk_optim_set *s);
+
 /* ---- model folders (src/train/model_dir.c) ------------------------------------------------- */
 /* Writes <dir>/model.json, weights.safetensors, schema.pbtxt and .merlin/schema.json, and a copy
  * of workflow_dir as <dir>/workflow (when not NULL), into a temporary folder renamed into place.
@@ -84,9 +103,10 @@ typedef struct {
 rk_status rk_model_load(rk_saved_model *out, const char *dir);
 void rk_saved_model_free(rk_saved_model *s);
 /* Parameter values to and from a safetensors file (every parameter by name, shapes checked). */
-rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim *opt,
+/* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints). */
+rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta);
-rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim *opt);
+rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim_set *opts);
 /* model.json's "task_weights" (the loss weights, positive weights and sample spaces a model was
  * trained with, which evaluation reuses), and back (strings point into j). */
 json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_ranking_model *m);
@@ -110,6 +130,11 @@ typedef struct {
                                  alongside each task that has one, on the task's rows:
                                  "baseline_auc" ("<task>/binary_output/baseline_auc"); under a
                                  sample space s, p_<task> / p_<s> (the probability given s) */
+  const char *group_column;   /* NULL, or a column grouping rows (display_id): "map" = MAP@map_k of
+                                 the first task's probabilities within each group (rk_map_metrics) */
+  const char *leak_column;    /* with group_column: "map_with_leak" ranks by probability + this column */
+  int map_k;                  /* 0: 12, the recipe's */
+  int64_t max_batches;        /* 0: every row; else only the first batches (the recipe's --eval_steps) */
 } rk_eval_options;
 
 typedef struct {
@@ -173,6 +198,18 @@ typedef struct {
   int64_t log_every;                        /* --metrics_log_frequency */
   int64_t negatives_train, negatives_eval;
   int64_t checkpoint_every;                 /* 0: none */
+  const char *checkpoint_dir;               /* NULL: <output_path>/checkpoint */
+  double checkpoint_secs;                   /* also a checkpoint when this long since the last (0: never) */
+  int64_t max_steps;                        /* stop after this many steps in all (0: the epochs decide) */
+  int64_t throughput_after;                 /* > 0: also report samples/s over the steps after this many
+                                               ("train.throughput_after_warmup", the recipe's benchmark) */
+  bool eval_every_epoch;                    /* evaluate after each epoch too (DLLogger step [epoch]) */
+  const char *eval_group_column;            /* rk_eval_options.group_column: MAP@12 by this column */
+  const char *eval_leak_column;             /* rk_eval_options.leak_column */
+  const char *dllogger_path;                /* NULL: <output_path>/log.json */
+  /* Optimizers other than `optimizer` at `lr` (n_groups 0: not set): every parameter but the
+   * wide part's by deep_optim, the wide part's by wide_optim (the Wide & Deep recipe). */
+  rk_optim_config deep_optim, wide_optim;
   bool resume;
   bool tensorboard;
   const json_t *flags;                      /* every flag's value, for log.json and model.json */

@@ -1,7 +1,8 @@
 /*
- * `reckon synth tenrec` and `reckon synth sessions`: synthetic datasets with a known best score
- * (src/synth/, docs/synth.md), written as CSV (optionally .gz / .zst) or Parquet by extension,
- * with a JSON sidecar "<output>.json" holding the rates and the ceiling.
+ * `reckon synth tenrec`, `reckon synth sessions` and `reckon synth outbrain`: synthetic datasets
+ * with a known best score (src/synth/, docs/synth.md). TenRec and sessions write one CSV
+ * (optionally .gz / .zst) or Parquet file, by extension, with a JSON sidecar "<output>.json"
+ * holding the rates and the ceiling; outbrain writes a dataset folder (train/, eval/, synth.json).
  */
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,26 @@ typedef struct {
 } sessions_opts;
 #define RK_FLAG_STRUCT sessions_opts
 static const rk_flag sessions_flags[] = {SESSIONS_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
+#undef RK_FLAG_STRUCT
+
+#define OUTBRAIN_FLAGS(X)                                                                                 \
+  X(displays,       INT,    "1000000", "N",   "displays (page views with 2 to 12 ads, about 5 on average) to generate") \
+  X(seed,           INT,    "42",      "S",   "random seed: the same seed gives the same rows")              \
+  X(output,         STRING, NULL,      "DIR", "output folder: DIR/train and DIR/eval (part_*.parquet with the Merlin " \
+                                              "schema) and the sidecar DIR/synth.json; an existing DIR is replaced " \
+                                              "only when it is empty or was written by this command")      \
+  X(eval_fraction,  FLOAT,  "0.1",     "F",   "share of displays (whole displays, drawn by the seed) written to DIR/eval") \
+  X(emit_truth,     BOOL,   "false",   NULL,  "add p_click, the true probability that the row's ad is the one clicked " \
+                                              "in its display")                                             \
+  X(row_group_rows, INT,    "65536",   "N",   "rows per Parquet row group")                                 \
+  X(bucket_scale,   FLOAT,  "1.0",     "F",   "the schema's hash bucket counts times F (at least 2): small tables for " \
+                                              "quick runs; the rows are the same")
+
+typedef struct {
+  OUTBRAIN_FLAGS(RK_FLAG_FIELD)
+} outbrain_opts;
+#define RK_FLAG_STRUCT outbrain_opts
+static const rk_flag outbrain_flags[] = {OUTBRAIN_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
 #undef RK_FLAG_STRUCT
 
 static void show_progress(void *ctx, int64_t done, int64_t total) {
@@ -193,6 +214,49 @@ static int run_sessions(const rk_flag_parse *parse, void *arg) {
   return RK_EXIT_OK;
 }
 
+static int run_outbrain(const rk_flag_parse *parse, void *arg) {
+  outbrain_opts *o = arg;
+  int rc;
+  if (!o->output)
+    return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon %s' needs --output DIR (a folder for train/, eval/ and synth.json)",
+                                parse->command));
+  if ((rc = check_range("displays", o->displays, 0, INT64_C(1) << 48)) ||
+      (rc = check_range("row_group_rows", o->row_group_rows, 1, INT64_C(1) << 30)))
+    return rc;
+  if (!(o->eval_fraction >= 0.0 && o->eval_fraction <= 1.0))
+    return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%g' for --eval_fraction: expected 0 to 1", o->eval_fraction));
+  rk_synth_outbrain_config cfg;
+  rk_synth_outbrain_config_default(&cfg);
+  cfg.displays = o->displays;
+  cfg.seed = (uint64_t)o->seed;
+  cfg.eval_fraction = o->eval_fraction;
+  cfg.emit_truth = o->emit_truth;
+  cfg.row_group_rows = o->row_group_rows;
+  if (!(o->bucket_scale > 0 && o->bucket_scale <= 1))
+    return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%g' for --bucket_scale: expected more than 0, at most 1",
+                                o->bucket_scale));
+  cfg.bucket_scale = o->bucket_scale;
+  rk_progress progress;
+  rk_progress_begin(&progress, "synth outbrain", (double)o->displays, "displays");
+  cfg.progress = show_progress;
+  cfg.progress_ctx = &progress;
+
+  rk_synth_outbrain_stats stats;
+  rk_status st = rk_synth_outbrain_write_dataset(o->output, &stats, &cfg);
+  rk_progress_end(&progress);
+  if (st != RK_OK) return rk_cli_fail(st);
+  if (parse->globals.quiet) return RK_EXIT_OK;
+  printf("wrote %lld rows in %lld displays to %s in %.2f s: train %lld displays (%lld rows), eval %lld displays "
+         "(%lld rows); sidecar %s/synth.json\n",
+         (long long)stats.rows, (long long)stats.displays, o->output, stats.seconds,
+         (long long)stats.split_displays[RK_SYNTH_TRAIN], (long long)stats.split_rows[RK_SYNTH_TRAIN],
+         (long long)stats.split_displays[RK_SYNTH_EVAL], (long long)stats.split_rows[RK_SYNTH_EVAL], o->output);
+  printf("mean ads per display %.3f, click rate %.4f\n", stats.mean_ads, stats.click_rate);
+  printf("MAP@12 on eval: best possible %.4f (realized %.4f, with the leak %.4f), random ranking %.4f\n",
+         stats.bayes_map12, stats.realized_map12, stats.realized_map12_with_leak, stats.random_map12);
+  return RK_EXIT_OK;
+}
+
 const rk_command rk_cmd_synth_tenrec = {
     .name = "synth tenrec",
     .usage = "reckon synth tenrec --rows N --seed S --output FILE [flags]",
@@ -220,4 +284,25 @@ const rk_command rk_cmd_synth_sessions = {
     .flags = sessions_flags,
     .opts_size = sizeof(sessions_opts),
     .run = run_sessions,
+};
+
+const rk_command rk_cmd_synth_outbrain = {
+    .name = "synth outbrain",
+    .usage = "reckon synth outbrain --displays N --seed S --output DIR [flags]",
+    .summary = "generate Outbrain-like click logs in the Wide & Deep recipe's columns, with known best MAP@12",
+    .details = "Each display shows 2 to 12 ads (about 5 on average); exactly one is clicked, drawn from a softmax "
+               "over a known score (ad, campaign, advertiser and document effects, matches between the viewed "
+               "document, the user's interests and the ad's document, traffic_source x advertiser and "
+               "event_country x source crosses). Columns are the training columns of NVIDIA's Wide & Deep recipe "
+               "(DeepLearningExamples TensorFlow/Recommendation/WideAndDeep): `display_id`, `ad_id`, `label`, "
+               "`is_leak`, raw int64 ids for the hashed columns, 0-based values for the identity columns, "
+               "`list<int64>` for the multi-hot ones and 32 numeric columns in [0, 1]. The Merlin schema carries "
+               "the recipe's hash buckets (`num_buckets`), embedding sizes (`embedding_sizes`) and identity "
+               "columns (`indicator`). `DIR/synth.json` gives the MAP@12 of ranking the eval displays by the true "
+               "probabilities (`bayes_map12`), the ceiling any model can reach, next to a random ranking's. "
+               "Everything is built in `DIR.tmp.<pid>` and moved into place at the end. Rows are identical for "
+               "any `--threads` and `--row_group_rows`. See docs/synth.md.",
+    .flags = outbrain_flags,
+    .opts_size = sizeof(outbrain_opts),
+    .run = run_outbrain,
 };

@@ -5,11 +5,13 @@
 
 extern const rk_command rk_cmd_synth_tenrec;
 extern const rk_command rk_cmd_synth_sessions;
+extern const rk_command rk_cmd_synth_outbrain;
 extern const rk_command rk_cmd_inspect;
 extern const rk_command rk_cmd_convert;
 extern const rk_command rk_cmd_preprocess;
 extern const rk_command rk_cmd_transform;
 extern const rk_command rk_cmd_train;
+extern const rk_command rk_cmd_widedeep;
 extern const rk_command rk_cmd_evaluate;
 extern const rk_command rk_cmd_predict;
 extern const rk_command rk_cmd_docs;
@@ -17,11 +19,13 @@ extern const rk_command rk_cmd_docs;
 const rk_command *const rk_commands[] = {
     &rk_cmd_synth_tenrec,
     &rk_cmd_synth_sessions,
+    &rk_cmd_synth_outbrain,
     &rk_cmd_inspect,
     &rk_cmd_convert,
     &rk_cmd_preprocess,
     &rk_cmd_transform,
     &rk_cmd_train,
+    &rk_cmd_widedeep,
     &rk_cmd_evaluate,
     &rk_cmd_predict,
     &rk_cmd_docs,

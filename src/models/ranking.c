@@ -90,8 +90,7 @@ typedef struct {
   rk_graph *g;
   int64_t B;
   int *emb;                /* per categorical feature: (B, D) */
-  int *lookups;            /* the embedding values, for embedding L2 */
-  int n_lookups;
+  int *lookups;            /* per categorical feature: its (B, 1, D) embedding, or RK_NO_VALUE */
   rk_param **kernels;      /* MLP kernels and biases, for L2 */
   int n_kernels;
   int reg;                 /* the sum of regularisation terms so far, or RK_NO_VALUE */
@@ -113,12 +112,22 @@ static rk_status dense(builder *b, rk_param **out, const char *name, int64_t o, 
   return rk_init_tensor(&(*out)->value, &spec, b->c->seed, (uint64_t)b->m->n_params);
 }
 
-/* A sparse table (V, D), uniform(+-0.05) as Keras' embeddings. */
-static rk_status table(builder *b, rk_param **out, const char *name, int64_t V, int64_t D) {
+/* A sparse table (V, D): an embedding (U(+-0.05) as Keras', or truncated normal(0, 1/sqrt(D)) as
+ * TensorFlow's embedding_column) or a wide table (Keras' uniform, or TensorFlow's linear model's
+ * zeros). */
+typedef enum { TABLE_EMBEDDING, TABLE_WIDE } table_kind;
+
+static rk_status table(builder *b, rk_param **out, const char *name, int64_t V, int64_t D, table_kind kind) {
   bool fresh;
   RK_TRY(next_param(b->m, b->share, name, out, &fresh));
   if (!fresh) return RK_OK;
   RK_TRY(rk_param_init_sparse(*out, name, V, D));
+  if (kind == TABLE_WIDE && b->c->wide_layout == RK_WIDE_LINEAR) return RK_OK;   /* zeros */
+  if (kind == TABLE_EMBEDDING && b->c->tf_embedding_init) {
+    rk_init_spec spec = rk_init_spec_default(RK_INIT_TRUNCATED_NORMAL);
+    spec.scale = 1.0 / sqrt((double)D);
+    return rk_init_tensor(&(*out)->value, &spec, b->c->seed, (uint64_t)b->m->n_params);
+  }
   rk_param_fill_uniform(*out, b->c->seed, (uint64_t)b->m->n_params, -0.05f, 0.05f);
   return RK_OK;
 }
@@ -168,25 +177,40 @@ static rk_status head(builder *b, int *out, int x, int64_t width, const char *na
   return rk_graph_linear(b->g, out, x, w, bias, RK_ACT_NONE);
 }
 
-/* Per categorical feature: ids (B, 1) -> its table -> (B, 1, D) (b->lookups[i]); the (B, D) form
- * (b->emb[i]) is made only where a model needs it: reshapes are copies. */
+/* Feature i's weights in `t` as (B, 1, D): a lookup, or a list's rows pooled (mean or sum). */
+static rk_status lookup(builder *b, int *out, rk_param *t, int i, rk_pool pool) {
+  rk_ranking_model *m = b->m;
+  if (!m->max_len[i]) return rk_graph_embedding(b->g, out, t, m->cat_inputs[i], 0);   /* id 0 is padding */
+  int64_t shape[3] = {b->B, 1, t->value.shape[1]};
+  RK_TRY(rk_graph_embedding_bag(b->g, out, t, m->cat_inputs[i], pool, 0));
+  return rk_graph_reshape(b->g, out, *out, 3, shape);
+}
+
+/* Per categorical feature: ids (B, 1) (a list's ragged) -> its table -> (B, 1, D)
+ * (b->lookups[i]); the (B, D) form (b->emb[i]) is made only where a model needs it: reshapes are
+ * copies. Indicator features have no table: their one-hots form one dense input. */
 static rk_status inputs(builder *b) {
   rk_ranking_model *m = b->m;
   char name[300];
+  bool deep = !(b->c->kind == RK_MODEL_WIDE_N_DEEP && b->c->wnd_parts == RK_WND_WIDE_ONLY);
   for (int i = 0; i < m->n_cat; i++) {
-    RK_TRY(rk_graph_input_ids(b->g, &m->cat_inputs[i], m->cat_names[i], 1));
+    if (m->max_len[i]) RK_TRY(rk_graph_input_ragged(b->g, &m->cat_inputs[i], m->cat_names[i], b->B * m->max_len[i]));
+    else RK_TRY(rk_graph_input_ids(b->g, &m->cat_inputs[i], m->cat_names[i], 1));
+    b->lookups[i] = b->emb[i] = RK_NO_VALUE;
+    if (m->indicator[i] || !deep) continue;
     rk_param *t;
     snprintf(name, sizeof name, "embeddings.%s", m->cat_names[i]);
-    RK_TRY(table(b, &t, name, m->cardinality[i], m->dims[i]));
-    int e;
-    RK_TRY(rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0));   /* id 0 is padding */
-    b->lookups[b->n_lookups++] = e;
-    b->emb[i] = RK_NO_VALUE;
+    RK_TRY(table(b, &t, name, m->cardinality[i], m->dims[i], TABLE_EMBEDDING));
+    RK_TRY(lookup(b, &b->lookups[i], t, i, RK_POOL_MEAN));
   }
-  m->dense_input = RK_NO_VALUE;
+  m->dense_input = m->indicator_input = RK_NO_VALUE;
   if (m->n_cont) {
     int64_t shape[1] = {m->n_cont};
     RK_TRY(rk_graph_input(b->g, &m->dense_input, "continuous", 1, shape));
+  }
+  if (m->indicator_width && deep) {
+    int64_t shape[1] = {m->indicator_width};
+    RK_TRY(rk_graph_input(b->g, &m->indicator_input, "indicators", 1, shape));
   }
   return RK_OK;
 }
@@ -201,16 +225,22 @@ static rk_status flat(builder *b, int i, int *out) {
   return RK_OK;
 }
 
-/* [embeddings..., continuous] -> (B, 1, width): the lookups' own shape, so no per-feature
- * reshapes (linear treats the leading axes as rows). */
+/* [embeddings..., indicators, continuous] -> (B, 1, width): the lookups' own shape, so no
+ * per-feature reshapes (linear treats the leading axes as rows). */
 static rk_status concat_all(builder *b, int *out, int64_t *width) {
   rk_ranking_model *m = b->m;
-  int *xs = rk_malloc((size_t)(m->n_cat + 1) * sizeof *xs), n = 0;
+  int *xs = rk_malloc((size_t)(m->n_cat + 2) * sizeof *xs), n = 0;
   if (!xs) return RK_ENOMEM;
   *width = 0;
-  for (int i = 0; i < m->n_cat; i++) xs[n++] = b->lookups[i], *width += m->dims[i];
+  for (int i = 0; i < m->n_cat; i++)
+    if (!m->indicator[i]) xs[n++] = b->lookups[i], *width += m->dims[i];
   rk_status st = RK_OK;
-  if (m->dense_input != RK_NO_VALUE) {
+  if (m->indicator_input != RK_NO_VALUE) {
+    int64_t shape[3] = {b->B, 1, m->indicator_width};
+    st = rk_graph_reshape(b->g, &xs[n++], m->indicator_input, 3, shape);
+    *width += m->indicator_width;
+  }
+  if (st == RK_OK && m->dense_input != RK_NO_VALUE) {
     int64_t shape[3] = {b->B, 1, m->n_cont};
     st = rk_graph_reshape(b->g, &xs[n++], m->dense_input, 3, shape);
     *width += m->n_cont;
@@ -349,17 +379,17 @@ static rk_status build_dlrm(builder *b) {
 }
 
 /* One weight per category and task (a table of dimension K) per feature: a linear model on
- * one-hot features. Appends each feature's (B, 1, K) lookup to parts. The wide tables take
- * --wnd_wide_l2_reg; deepfm's first order none (l2 0). */
+ * one-hot features (a list's weights summed). Appends each feature's (B, 1, K) lookup to parts.
+ * The wide tables take --wnd_wide_l2_reg; deepfm's first order none (l2 0). */
 static rk_status first_order(builder *b, int *parts, int *np, float l2) {
   rk_ranking_model *m = b->m;
   char name[300];
   for (int i = 0; i < m->n_cat; i++) {
     rk_param *t;
     snprintf(name, sizeof name, "first_order.%s", m->cat_names[i]);
-    RK_TRY(table(b, &t, name, m->cardinality[i], m->n_tasks));
+    RK_TRY(table(b, &t, name, m->cardinality[i], m->n_tasks, TABLE_WIDE));
     int e, reg;
-    RK_TRY(rk_graph_embedding(b->g, &e, t, m->cat_inputs[i], 0));
+    RK_TRY(lookup(b, &e, t, i, RK_POOL_SUM));
     parts[(*np)++] = e;
     if (l2 > 0 && m->train) {
       RK_TRY(rk_graph_embedding_l2(b->g, &reg, e, l2));
@@ -369,12 +399,13 @@ static rk_status first_order(builder *b, int *parts, int *np, float l2) {
   return RK_OK;
 }
 
-/* (B, P, K) parts summed over P, one (B, 1) term per task. */
-static rk_status per_task_sums(builder *b, int *parts, int np, int *terms) {
+/* (B, P, K) parts summed over P, plus bias (K) when not RK_NO_VALUE: one (B, 1) term per task. */
+static rk_status per_task_sums(builder *b, int *parts, int np, int bias, int *terms) {
   int K = b->m->n_tasks, sum;
   if (np == 1) sum = parts[0];
   else RK_TRY(rk_graph_concat(b->g, &sum, np, parts, 1));
   RK_TRY(rk_graph_sum(b->g, &sum, sum, 1));   /* (B, K) */
+  if (bias != RK_NO_VALUE) RK_TRY(rk_graph_add(b->g, &sum, sum, bias));
   if (K == 1) return terms[0] = sum, RK_OK;
   int64_t ones[RK_MAX_TASKS];
   for (int t = 0; t < K; t++) ones[t] = 1;
@@ -393,21 +424,53 @@ static bool ignored_cross(const rk_ranking_config *c, const char *a, const char 
   return false;
 }
 
-static rk_status build_wide_n_deep(builder *b) {
+/* A zero dense parameter of (K, n) (n > 0) or (K) (n == 0): the linear model's weights. */
+static rk_status zeros(builder *b, rk_param **out, const char *name, int64_t K, int64_t n) {
+  bool fresh;
+  RK_TRY(next_param(b->m, b->share, name, out, &fresh));
+  int64_t shape[2] = {K, n};
+  return fresh ? rk_param_init(*out, name, n ? 2 : 1, shape) : RK_OK;
+}
+
+/* TensorFlow's linear model (RK_WIDE_LINEAR): the continuous features' weights "wide.continuous"
+ * (K, n_cont) as one more (B, 1, K) part, and the bias "wide.bias" (K); *bias gets its value. */
+static rk_status linear_terms(builder *b, int *parts, int *np, int *bias) {
   rk_ranking_model *m = b->m;
-  /* The wide part: every first-order and cross weight looked up, (B, 1, K) each, summed once. */
-  int *parts = rk_malloc(((size_t)m->n_cat * (size_t)(m->n_cat + 1) / 2 + 1) * sizeof *parts), np = 0;
+  int64_t K = m->n_tasks;
+  rk_param *w, *bp;
+  if (m->n_cont) {
+    int x, reg;
+    int64_t shape[3] = {b->B, 1, K};
+    RK_TRY(zeros(b, &w, "wide.continuous", K, m->n_cont));
+    RK_TRY(rk_graph_linear(b->g, &x, m->dense_input, w, NULL, RK_ACT_NONE));
+    RK_TRY(rk_graph_reshape(b->g, &parts[(*np)++], x, 3, shape));
+    if (b->c->wnd_wide_l2_reg > 0 && m->train) {
+      RK_TRY(rk_graph_l2(b->g, &reg, 1, &w, b->c->wnd_wide_l2_reg));
+      RK_TRY(add_to(b, &b->reg, reg));
+    }
+  }
+  RK_TRY(zeros(b, &bp, "wide.bias", K, 0));
+  return rk_graph_param(b->g, bias, bp);
+}
+
+/* The wide part: every first-order and cross weight looked up, (B, 1, K) each, summed once into
+ * one (B, 1) term per task. */
+static rk_status wide_part(builder *b, int *terms) {
+  rk_ranking_model *m = b->m;
+  int *parts = rk_malloc(((size_t)m->n_cat * (size_t)(m->n_cat + 1) / 2 + 2) * sizeof *parts), np = 0;
+  int bias = RK_NO_VALUE;
   if (!parts) return RK_ENOMEM;
   rk_status st = first_order(b, parts, &np, b->c->wnd_wide_l2_reg);
   char name[600];
-  for (int i = 0; i < m->n_cat && st == RK_OK; i++) {
+  bool crosses = b->c->wide_layout == RK_WIDE_CROSSES;
+  for (int i = 0; crosses && i < m->n_cat && st == RK_OK; i++) {
     for (int j = i + 1; j < m->n_cat && st == RK_OK; j++) {
-      if (ignored_cross(b->c, m->cat_names[i], m->cat_names[j])) continue;
+      if (m->max_len[i] || m->max_len[j] || ignored_cross(b->c, m->cat_names[i], m->cat_names[j])) continue;
       int ids, e, reg;
       rk_param *t;
       snprintf(name, sizeof name, "wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
       st = rk_graph_hash_cross(b->g, &ids, m->cat_inputs[i], 0, m->cat_inputs[j], 0, b->c->wnd_hashed_cross_num_bins);
-      if (st == RK_OK) st = table(b, &t, name, b->c->wnd_hashed_cross_num_bins, m->n_tasks);
+      if (st == RK_OK) st = table(b, &t, name, b->c->wnd_hashed_cross_num_bins, m->n_tasks, TABLE_WIDE);
       if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, ids, 0);
       if (st == RK_OK) parts[np++] = e;
       if (st == RK_OK && b->c->wnd_wide_l2_reg > 0 && m->train &&
@@ -415,13 +478,28 @@ static rk_status build_wide_n_deep(builder *b) {
         st = add_to(b, &b->reg, reg);
     }
   }
+  if (st == RK_OK && !crosses) st = linear_terms(b, parts, &np, &bias);
+  if (st == RK_OK) st = per_task_sums(b, parts, np, bias, terms);
+  rk_free(parts);
+  return st;
+}
+
+static rk_status build_wide_n_deep(builder *b) {
+  rk_ranking_model *m = b->m;
   int wide[RK_MAX_TASKS], x;
   int64_t w;
-  if (st == RK_OK) st = per_task_sums(b, parts, np, wide);
-  rk_free(parts);
-  RK_TRY(st);
+  if (b->c->wnd_parts != RK_WND_DEEP_ONLY) RK_TRY(wide_part(b, wide));
+  if (b->c->wnd_parts == RK_WND_WIDE_ONLY) {
+    for (int t = 0; t < m->n_tasks; t++) m->logits[t] = wide[t];
+    return RK_OK;
+  }
   RK_TRY(deep_body(b, &x, &w));
-  return shared_heads(b, x, w, wide);
+  return shared_heads(b, x, w, b->c->wnd_parts == RK_WND_DEEP_ONLY ? NULL : wide);
+}
+
+bool rk_ranking_param_is_wide(const rk_param *p) {
+  return strncmp(p->name, "first_order.", 12) == 0 || strncmp(p->name, "wide_cross.", 11) == 0 ||
+         strncmp(p->name, "wide.", 5) == 0;
 }
 
 static rk_status build_deepfm(builder *b) {
@@ -437,7 +515,7 @@ static rk_status build_deepfm(builder *b) {
     int64_t shape[2] = {b->B, m->n_cat};
     if (st == RK_OK) st = rk_graph_reshape(b->g, &first, first, 2, shape);
   } else if (st == RK_OK) {
-    st = per_task_sums(b, parts, np, terms);   /* task t: its own first-order weights */
+    st = per_task_sums(b, parts, np, RK_NO_VALUE, terms);   /* task t: its own first-order weights */
   }
   rk_free(parts);
   RK_TRY(st);
@@ -572,13 +650,59 @@ static rk_status build_ple(builder *b, int levels, const char *kind) {
 
 /* ---- schema -> features ---- */
 
+static rk_status alloc_features(rk_ranking_model *m, size_t n) {
+  m->cat_names = rk_calloc(n, sizeof *m->cat_names);
+  m->cont_names = rk_calloc(n, sizeof *m->cont_names);
+  m->cardinality = rk_calloc(n, sizeof *m->cardinality);
+  m->dims = rk_calloc(n, sizeof *m->dims);
+  m->hash_buckets = rk_calloc(n, sizeof *m->hash_buckets);
+  m->indicator = rk_calloc(n, sizeof *m->indicator);
+  m->max_len = rk_calloc(n, sizeof *m->max_len);
+  m->cat_inputs = rk_calloc(n, sizeof *m->cat_inputs);
+  if (!m->cat_names || !m->cont_names || !m->cardinality || !m->dims || !m->hash_buckets || !m->indicator ||
+      !m->max_len || !m->cat_inputs)
+    return RK_ENOMEM;
+  return RK_OK;
+}
+
+/* Categorical column col as feature k: its table size, ids and dimension (models.h). */
+static rk_status categorical(rk_ranking_model *m, int k, const rk_schema_column *col, const rk_ranking_config *c) {
+  json_t *ind = rk_schema_column_property(col, "indicator");
+  m->indicator[k] = ind && json_is_true(ind);
+  int64_t buckets = 0, card = 0, dim = 0;
+  if (rk_schema_column_num_buckets(col, &buckets)) {
+    if (buckets < 2 || m->indicator[k])
+      return rk_error(RK_EFORMAT, "column '%s': num_buckets %lld%s; expected at least 2 buckets and no indicator property",
+                      col->name, (long long)buckets, m->indicator[k] ? " with the indicator property" : "");
+    m->hash_buckets[k] = m->cardinality[k] = buckets;
+  } else if (!col->int_domain.present || !col->int_domain.has_max || col->int_domain.max < 0) {
+    return rk_error(RK_EFORMAT, "categorical column '%s' has no int_domain max (nor num_buckets) in the schema, so its table size is unknown",
+                    col->name);
+  } else {
+    /* An indicator's raw values 0..max are stored one up, keeping 0 for a null. */
+    m->cardinality[k] = col->int_domain.max + 1 + m->indicator[k];
+  }
+  if (m->indicator[k]) {
+    if (c->kind == RK_MODEL_DLRM || c->kind == RK_MODEL_DEEPFM)
+      return rk_error(RK_EUSAGE, "--model %s needs an embedding for every feature; column '%s' is an indicator",
+                      kind_names[c->kind], col->name);
+    m->indicator_width += m->cardinality[k] - 1;
+  }
+  if (col->is_list) {
+    if (!col->value_count.present || !col->value_count.has_max || col->value_count.max < 1)
+      return rk_error(RK_EFORMAT, "list column '%s' has no value_count max in the schema, so a batch's id count is unknown",
+                      col->name);
+    m->max_len[k] = col->value_count.max;
+  }
+  bool same_dim = c->kind == RK_MODEL_DLRM || c->kind == RK_MODEL_DEEPFM;
+  if (same_dim) m->dims[k] = c->embeddings_dim;
+  else if (c->schema_dims && rk_schema_column_embedding_sizes(col, &card, &dim) && dim > 0) m->dims[k] = dim;
+  else m->dims[k] = rk_model_embedding_dim(m->cardinality[k], c->embedding_sizes_multiplier);
+  return RK_OK;
+}
+
 static rk_status features(rk_ranking_model *m, const rk_schema *s, const rk_ranking_config *c) {
-  m->cat_names = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cat_names);
-  m->cont_names = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cont_names);
-  m->cardinality = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cardinality);
-  m->dims = rk_calloc((size_t)s->n_cols + 1, sizeof *m->dims);
-  m->cat_inputs = rk_calloc((size_t)s->n_cols + 1, sizeof *m->cat_inputs);
-  if (!m->cat_names || !m->cont_names || !m->cardinality || !m->dims || !m->cat_inputs) return RK_ENOMEM;
+  RK_TRY(alloc_features(m, (size_t)s->n_cols + 1));
   for (int t = 0; t < m->n_tasks; t++)
     if (rk_schema_find_index(s, m->targets[t]) < 0)
       return rk_error(RK_ENOTFOUND, "--tasks names '%s', which the schema does not have", m->targets[t]);
@@ -586,14 +710,9 @@ static rk_status features(rk_ranking_model *m, const rk_schema *s, const rk_rank
     const rk_schema_column *col = &s->cols[i];
     if (rk_schema_column_has_tag(col, RK_TAG_TARGET)) continue;
     if (rk_schema_column_has_tag(col, RK_TAG_CATEGORICAL)) {
-      if (!col->int_domain.present || !col->int_domain.has_max)
-        return rk_error(RK_EFORMAT, "categorical column '%s' has no int_domain max in the schema, so its table size is unknown",
-                        col->name);
       int k = m->n_cat++;
       if (!(m->cat_names[k] = rk_strdup(col->name))) return RK_ENOMEM;
-      m->cardinality[k] = col->int_domain.max + 1;
-      bool same_dim = c->kind == RK_MODEL_DLRM || c->kind == RK_MODEL_DEEPFM;
-      m->dims[k] = same_dim ? c->embeddings_dim : rk_model_embedding_dim(m->cardinality[k], c->embedding_sizes_multiplier);
+      RK_TRY(categorical(m, k, col, c));
     } else if (rk_schema_column_has_tag(col, RK_TAG_CONTINUOUS)) {
       if (!(m->cont_names[m->n_cont++] = rk_strdup(col->name))) return RK_ENOMEM;
     }
@@ -660,19 +779,17 @@ static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, in
 
 /* The features of `from`, copied. */
 static rk_status copy_features(rk_ranking_model *m, const rk_ranking_model *from) {
-  size_t n = (size_t)(from->n_cat + from->n_cont) + 1;
-  m->cat_names = rk_calloc(n, sizeof *m->cat_names);
-  m->cont_names = rk_calloc(n, sizeof *m->cont_names);
-  m->cardinality = rk_calloc(n, sizeof *m->cardinality);
-  m->dims = rk_calloc(n, sizeof *m->dims);
-  m->cat_inputs = rk_calloc(n, sizeof *m->cat_inputs);
-  if (!m->cat_names || !m->cont_names || !m->cardinality || !m->dims || !m->cat_inputs) return RK_ENOMEM;
+  RK_TRY(alloc_features(m, (size_t)(from->n_cat + from->n_cont) + 1));
   for (int i = 0; i < from->n_cat; i++) {
     if (!(m->cat_names[i] = rk_strdup(from->cat_names[i]))) return RK_ENOMEM;
     m->cardinality[i] = from->cardinality[i];
     m->dims[i] = from->dims[i];
+    m->hash_buckets[i] = from->hash_buckets[i];
+    m->indicator[i] = from->indicator[i];
+    m->max_len[i] = from->max_len[i];
     m->n_cat++;
   }
+  m->indicator_width = from->indicator_width;
   for (int i = 0; i < from->n_cont; i++) {
     if (!(m->cont_names[i] = rk_strdup(from->cont_names[i]))) return RK_ENOMEM;
     m->n_cont++;
@@ -686,7 +803,7 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
   RK_TRY(rk_graph_create(&m->g, batch));
   rk_graph_set_seed(m->g, c->seed);
   builder b = {m, c, m->g, batch, rk_calloc((size_t)m->n_cat + 1, sizeof(int)),
-               rk_calloc((size_t)m->n_cat + 1, sizeof(int)), 0, NULL, 0, RK_NO_VALUE, share};
+               rk_calloc((size_t)m->n_cat + 1, sizeof(int)), NULL, 0, RK_NO_VALUE, share};
   rk_status st = b.emb && b.lookups ? RK_OK : RK_ENOMEM;
   if (st == RK_OK) st = inputs(&b);
   int64_t one[1] = {1};
@@ -726,8 +843,8 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
       int n = b.n_kernels - k < 16 ? b.n_kernels - k : 16;
       if ((st = rk_graph_l2(m->g, &reg, n, b.kernels + k, c->l2_reg)) == RK_OK) st = add_to(&b, &b.reg, reg);
     }
-    for (int i = 0; st == RK_OK && c->embeddings_l2_reg > 0 && i < b.n_lookups; i++)
-      if ((st = rk_graph_embedding_l2(m->g, &reg, b.lookups[i], c->embeddings_l2_reg)) == RK_OK)
+    for (int i = 0; st == RK_OK && c->embeddings_l2_reg > 0 && i < m->n_cat; i++)
+      if (b.lookups[i] != RK_NO_VALUE && (st = rk_graph_embedding_l2(m->g, &reg, b.lookups[i], c->embeddings_l2_reg)) == RK_OK)
         st = add_to(&b, &b.reg, reg);
     m->reg = b.reg;
     if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_output(m->g, b.reg);
@@ -795,6 +912,9 @@ void rk_ranking_free(rk_ranking_model *m) {
   rk_free(m->cont_names);
   rk_free(m->cardinality);
   rk_free(m->dims);
+  rk_free(m->hash_buckets);
+  rk_free(m->indicator);
+  rk_free(m->max_len);
   rk_free(m->cat_inputs);
   rk_free((void *)m->cfg.mlp_layers);
   rk_free((void *)m->cfg.expert_layers);

@@ -101,6 +101,52 @@ static rk_status task_metrics(const rk_ranking_model *m, int t, task_acc *a, int
   return RK_OK;
 }
 
+/* The grouped ranking metrics (o->group_column): MAP@k of the first task's probabilities, and of
+ * probability + the leak column's value ("map_with_leak"), as the Wide & Deep recipe reports. */
+typedef struct {
+  rk_map_metrics *plain, *leak;
+  int64_t *group;
+  float *score, *label;
+} map_acc;
+
+static rk_status map_add(map_acc *a, const rk_eval_options *o, const rk_batch *batch, const float *z, const char *target) {
+  const rk_column *g = &batch->cols[rk_batch_find(batch, o->group_column)];
+  const rk_column *y = &batch->cols[rk_batch_find(batch, target)];
+  const rk_column *lk = o->leak_column ? &batch->cols[rk_batch_find(batch, o->leak_column)] : NULL;
+  int64_t n = batch->nrows;
+  for (int64_t r = 0; r < n; r++) {
+    if (rk_column_is_null(g, r)) return rk_error(RK_EFORMAT, "group column '%s' is null in a row", o->group_column);
+    a->group[r] = rk_column_get_int(g, r);
+    a->score[r] = (float)sigmoid(z[r]);
+    a->label[r] = (float)rk_column_get_double(y, r);
+  }
+  RK_TRY(rk_map_metrics_add(a->plain, a->group, a->score, a->label, n));
+  if (!lk) return RK_OK;
+  for (int64_t r = 0; r < n; r++) a->score[r] += rk_column_is_null(lk, r) ? 0.0f : (float)rk_column_get_double(lk, r);
+  return rk_map_metrics_add(a->leak, a->group, a->score, a->label, n);
+}
+
+static rk_status map_put(map_acc *a, json_t *out) {
+  rk_map_result r;
+  RK_TRY(rk_map_metrics_compute(a->plain, &r));
+  json_object_set_new(out, "map", number(r.map));
+  json_object_set_new(out, "map_groups", json_integer(r.groups));
+  if (r.unlabeled) json_object_set_new(out, "map_groups_without_click", json_integer(r.unlabeled));
+  if (a->leak) {
+    RK_TRY(rk_map_metrics_compute(a->leak, &r));
+    json_object_set_new(out, "map_with_leak", number(r.map));
+  }
+  return RK_OK;
+}
+
+static void map_free(map_acc *a) {
+  rk_map_metrics_free(a->plain);
+  rk_map_metrics_free(a->leak);
+  rk_free(a->group);
+  rk_free(a->score);
+  rk_free(a->label);
+}
+
 rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const rk_eval_options *o,
                       rk_eval_result *out) {
   memset(out, 0, sizeof *out);
@@ -114,7 +160,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   }
   const rk_task_weights *tw = &feed.tw;
   int K = m->n_tasks;
-  const char **cols = rk_calloc((size_t)rk_feed_max_columns(m) + 2 * (size_t)K + 1, sizeof *cols);
+  const char **cols = rk_calloc((size_t)rk_feed_max_columns(m) + 2 * (size_t)K + 3, sizeof *cols);
   task_acc acc[RK_MAX_TASKS];
   memset(acc, 0, sizeof acc);
   int64_t B = rk_graph_batch(im.g);
@@ -143,6 +189,24 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   }
   for (int t = 0; st == RK_OK && t < K; t++)
     if (acc[t].base_col[0]) st = rk_binary_metrics_create(&acc[t].base);
+  map_acc ma = {0};
+  if (st == RK_OK && o->group_column) {
+    const char *need[2] = {o->group_column, o->leak_column};
+    for (int i = 0; i < 2 && st == RK_OK; i++)
+      if (need[i] && rk_schema_find_index(schema, need[i]) < 0)
+        st = rk_error(RK_ENOTFOUND, "the eval data's schema has no column '%s' (%s)", need[i],
+                      i ? "the leak column of map_with_leak" : "the group column of MAP@k");
+    if (st == RK_OK && m->task_regression[0])
+      st = rk_error(RK_EUSAGE, "MAP@k ranks by a binary task's probability; '%s' is a regression target", m->targets[0]);
+    if (st == RK_OK) st = rk_map_metrics_create(&ma.plain, o->map_k > 0 ? o->map_k : 12);
+    if (st == RK_OK && o->leak_column) st = rk_map_metrics_create(&ma.leak, o->map_k > 0 ? o->map_k : 12);
+    ma.group = rk_malloc((size_t)B * sizeof *ma.group);
+    ma.score = rk_malloc((size_t)B * sizeof *ma.score);
+    ma.label = rk_malloc((size_t)B * sizeof *ma.label);
+    if (st == RK_OK && (!ma.group || !ma.score || !ma.label)) st = RK_ENOMEM;
+    add_col(cols, &ncols, o->group_column);
+    if (o->leak_column) add_col(cols, &ncols, o->leak_column);
+  }
   rk_loader_options lo;
   rk_loader_options_default(&lo);
   lo.path = o->path;
@@ -157,7 +221,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   if (st == RK_OK) st = rk_loader_start_epoch(loader, 0);
   rk_progress progress;
   rk_progress_begin(&progress, "evaluate", loader ? (double)rk_loader_num_rows(loader) : 0, "rows");
-  for (uint64_t step = 0; st == RK_OK; step++) {
+  for (uint64_t step = 0; st == RK_OK && !(o->max_batches > 0 && (int64_t)step >= o->max_batches); step++) {
     if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
     if ((st = rk_feed_fill(&feed, &batch, step)) != RK_OK) break;
     if ((st = rk_graph_forward(im.g, RK_EVAL)) != RK_OK) break;
@@ -213,6 +277,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
         memcpy(out->label + total, y, (size_t)n * sizeof *y);
       }
     }
+    if (st == RK_OK && ma.plain) st = map_add(&ma, o, &batch, rk_graph_value_f32(im.g, im.logits[0]), m->targets[0]);
     if (st != RK_OK) break;
     total += n;
     rows_done += batch.nrows;
@@ -237,6 +302,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
     out->rows = total;
     json_object_set_new(out->metrics, "rows", json_integer(total));
   }
+  if (st == RK_OK && ma.plain) st = map_put(&ma, out->metrics);
   for (int t = 0; st == RK_OK && t < K; t++) {
     rk_binary_result br;
     if (!acc[t].base || (st = rk_binary_metrics_compute(acc[t].base, &br)) != RK_OK) continue;
@@ -250,6 +316,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
     rk_binary_metrics_free(acc[t].all);
     rk_binary_metrics_free(acc[t].base);
   }
+  map_free(&ma);
   rk_free(y);
   rk_free(p);
   rk_batch_free(&batch);

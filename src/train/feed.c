@@ -128,12 +128,101 @@ static rk_status find(const rk_batch *b, const char *name, const rk_column **out
   return RK_OK;
 }
 
+/* A list feature's column: a list of integers. */
+static rk_status find_list(const rk_batch *b, const char *name, const rk_column **out) {
+  int k = rk_batch_find(b, name);
+  if (k < 0) return rk_error(RK_ENOTFOUND, "the data has no column '%s', which the model reads", name);
+  const rk_column *c = &b->cols[k];
+  if (c->type != RK_COL_LIST || !c->child || !rk_coltype_is_int(c->child->type))
+    return rk_error(RK_EFORMAT, "column '%s' is %s; the schema says it is a list of integer ids", name,
+                    c->type == RK_COL_LIST && c->child ? "a list of non-integers" : rk_coltype_name(c->type));
+  *out = c;
+  return RK_OK;
+}
+
+/* Feature i's id for raw value v (models.h): hashed, an indicator's one up, or as stored. */
+static rk_status feature_id(const rk_ranking_model *m, int i, int64_t v, int64_t *id) {
+  if (m->hash_buckets[i]) {
+    *id = 1 + (int64_t)(rk_hash_int(v) % (uint64_t)(m->hash_buckets[i] - 1));
+    return RK_OK;
+  }
+  *id = m->indicator[i] ? v + 1 : v;
+  if (*id < (m->indicator[i] ? 1 : 0) || *id >= m->cardinality[i]) {
+    if (m->indicator[i])
+      return rk_error(RK_ERANGE, "indicator column '%s' holds %lld; the schema's int_domain allows 0 to %lld",
+                      m->cat_names[i], (long long)v, (long long)m->cardinality[i] - 2);
+    return rk_error(RK_ERANGE,
+                    "column '%s' holds id %lld, outside the model's table of %lld rows (the schema's int_domain "
+                    "max is %lld): was the data preprocessed with another workflow?",
+                    m->cat_names[i], (long long)v, (long long)m->cardinality[i], (long long)m->cardinality[i] - 1);
+  }
+  return RK_OK;
+}
+
+/* Single-valued feature i: ids[r] for graph row r (0 for padding and nulls). */
+static rk_status fill_ids(const rk_ranking_model *m, int i, int64_t *ids, const rk_column *c, const int64_t *src,
+                          int64_t B) {
+  if (!m->hash_buckets[i] && !m->indicator[i]) {   /* the common case: ids as stored */
+    gather_ids(ids, c, src, B);
+    for (int64_t r = 0; r < B; r++)
+      if (ids[r] < 0 || ids[r] >= m->cardinality[i]) return feature_id(m, i, ids[r], &ids[r]);
+    return RK_OK;
+  }
+  for (int64_t r = 0; r < B; r++) {
+    int64_t s = src[r];
+    if (s < 0 || (c->validity && rk_column_is_null(c, s))) ids[r] = 0;
+    else RK_TRY(feature_id(m, i, rk_column_get_int(c, s), &ids[r]));
+  }
+  return RK_OK;
+}
+
+/* List feature i into its ragged input: offsets (B + 1) and ids. */
+static rk_status fill_list(const rk_ranking_model *m, int i, const rk_column *c, const int64_t *src, int64_t B) {
+  rk_graph *g = m->g;
+  int64_t *off = rk_graph_input_offsets(g, m->cat_inputs[i]), *ids = rk_graph_input_ids_data(g, m->cat_inputs[i]);
+  int64_t cap = B * m->max_len[i], n = 0;
+  off[0] = 0;
+  for (int64_t r = 0; r < B; r++) {
+    int64_t s = src[r];
+    if (s >= 0 && !(c->validity && rk_column_is_null(c, s))) {
+      int64_t a = c->offsets[s], e = c->offsets[s + 1];
+      if (e - a > m->max_len[i])
+        return rk_error(RK_ERANGE, "list column '%s' has a row of %lld values; the schema's value_count max is %lld",
+                        m->cat_names[i], (long long)(e - a), (long long)m->max_len[i]);
+      for (int64_t k = a; k < e && n < cap; k++) RK_TRY(feature_id(m, i, rk_column_get_int(c->child, k), &ids[n++]));
+    }
+    off[r + 1] = n;
+  }
+  return RK_OK;
+}
+
+/* The indicator features' one-hots (a list's counts) side by side, in feature order. */
+static void fill_indicators(const rk_ranking_model *m) {
+  rk_graph *g = m->g;
+  int64_t B = rk_graph_batch(g), W = m->indicator_width, at = 0;
+  float *x = rk_graph_input_f32(g, m->indicator_input);
+  memset(x, 0, (size_t)(B * W) * sizeof *x);
+  for (int i = 0; i < m->n_cat; i++) {
+    if (!m->indicator[i]) continue;
+    if (m->max_len[i]) {
+      const int64_t *off = rk_graph_input_offsets(g, m->cat_inputs[i]), *ids = rk_graph_input_ids_data(g, m->cat_inputs[i]);
+      for (int64_t r = 0; r < B; r++)
+        for (int64_t k = off[r]; k < off[r + 1]; k++) x[r * W + at + ids[k] - 1] += 1.0f;
+    } else {
+      const int64_t *ids = rk_graph_input_ids_data(g, m->cat_inputs[i]);
+      for (int64_t r = 0; r < B; r++)
+        if (ids[r] > 0) x[r * W + at + ids[r] - 1] = 1.0f;
+    }
+    at += m->cardinality[i] - 1;
+  }
+}
+
 /* Whether data rows a and b hold the same item. */
 static bool same_item(const rk_feed *f, const rk_batch *b, const rk_column *const *cols, int64_t x, int64_t y) {
   const rk_ranking_model *m = f->m;
   int nf = m->n_cat + m->n_cont;
   for (int i = 0; i < nf; i++) {
-    if (!f->item_feature[i] || (f->item_id >= 0 && i != f->item_id)) continue;
+    if (!f->item_feature[i] || (f->item_id >= 0 && i != f->item_id) || cols[i]->type == RK_COL_LIST) continue;
     if (rk_column_get_double(cols[i], x) != rk_column_get_double(cols[i], y)) return false;
   }
   (void)b;
@@ -147,7 +236,10 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
   if (n > per) return rk_error(RK_EINVAL, "feed: %lld rows for a graph taking %lld", (long long)n, (long long)per);
   int nf = m->n_cat + m->n_cont;
   const rk_column **cols = f->cols;
-  for (int i = 0; i < nf; i++) RK_TRY(find(batch, i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat], &cols[i]));
+  for (int i = 0; i < nf; i++) {
+    const char *name = i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat];
+    RK_TRY(i < m->n_cat && m->max_len[i] ? find_list(batch, name, &cols[i]) : find(batch, name, &cols[i]));
+  }
 
   /* Which data rows each graph row reads. */
   for (int64_t r = 0; r < B; r++) f->src[r] = f->item_src[r] = r < n ? r : -1;
@@ -172,16 +264,11 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
   }
 
   for (int i = 0; i < m->n_cat; i++) {
-    int64_t *ids = rk_graph_input_ids_data(g, m->cat_inputs[i]);
-    gather_ids(ids, cols[i], f->item_feature[i] ? f->item_src : f->src, B);
-    for (int64_t r = 0; r < B; r++)
-      if (ids[r] < 0 || ids[r] >= m->cardinality[i])
-        return rk_error(RK_ERANGE,
-                        "column '%s' holds id %lld, outside the model's table of %lld rows (the schema's int_domain "
-                        "max is %lld): was the data preprocessed with another workflow?",
-                        m->cat_names[i], (long long)ids[r], (long long)m->cardinality[i],
-                        (long long)m->cardinality[i] - 1);
+    const int64_t *src = f->item_feature[i] ? f->item_src : f->src;
+    if (m->max_len[i]) RK_TRY(fill_list(m, i, cols[i], src, B));
+    else RK_TRY(fill_ids(m, i, rk_graph_input_ids_data(g, m->cat_inputs[i]), cols[i], src, B));
   }
+  if (m->indicator_input != RK_NO_VALUE) fill_indicators(m);
   if (m->n_cont) {
     float *dense = rk_graph_input_f32(g, m->dense_input);
     for (int i = 0; i < m->n_cont; i++)

@@ -16,6 +16,7 @@
 #include "reckon/trainer.h"
 
 static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh"};
+static const char *const wnd_parts_names[] = {"wide_n_deep", "wide", "deep"};   /* rk_wnd_parts order */
 
 json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
   json_t *layers = json_array(), *ignore = json_array();
@@ -30,7 +31,10 @@ json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
                           c->use_task_towers, "tower_layers", tw, "cgc_num_task_experts", c->cgc_task_experts,
                           "cgc_num_shared_experts", c->cgc_shared_experts, "ple_num_layers", c->ple_layers,
                           "ple_gate_input", c->ple_gate_original ? "original" : "previous");
-  return json_pack("{ss s:o ss ss sf sI sf sI sI s:o sf sf sf sI ss s:o}", "model", rk_model_kind_name(c->kind),
+  json_t *layout = json_pack("{ss ss sb sb}", "wide", c->wide_layout == RK_WIDE_LINEAR ? "linear" : "crosses", "parts",
+                             wnd_parts_names[c->wnd_parts], "schema_dims", c->schema_dims, "tf_embedding_init",
+                             c->tf_embedding_init);
+  return json_pack("{ss s:o ss ss sf sI sf sI sI s:o sf sf sf sI ss s:o s:o}", "model", rk_model_kind_name(c->kind),
                    "mlp_layers", layers, "activation", act_names[c->activation], "mlp_init",
                    rk_init_kind_name(c->mlp_init), "dropout", (double)c->dropout, "embeddings_dim",
                    (json_int_t)c->embeddings_dim, "embedding_sizes_multiplier", c->embedding_sizes_multiplier,
@@ -38,7 +42,28 @@ json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
                    (json_int_t)c->wnd_hashed_cross_num_bins, "wnd_ignore_combinations", ignore, "l2_reg",
                    (double)c->l2_reg, "embeddings_l2_reg", (double)c->embeddings_l2_reg, "wnd_wide_l2_reg",
                    (double)c->wnd_wide_l2_reg, "random_seed", (json_int_t)c->seed, "dlrm_top_input",
-                   c->dlrm_top_dots_only ? "dots" : "dots_embeddings", "multi_task", mtl);
+                   c->dlrm_top_dots_only ? "dots" : "dots_embeddings", "multi_task", mtl, "layout", layout);
+}
+
+/* The optional "layout" section (absent in model files from before it: the defaults). */
+static rk_status layout_from_json(rk_ranking_config *c, const json_t *j, const char *label) {
+  if (!j) return RK_OK;
+  const char *wide = NULL, *parts = NULL;
+  int dims = 0, tf_init = 0;
+  json_error_t err;
+  if (json_unpack_ex((json_t *)j, &err, 0, "{ss ss sb sb}", "wide", &wide, "parts", &parts, "schema_dims", &dims,
+                     "tf_embedding_init", &tf_init) != 0)
+    return rk_error(RK_EFORMAT, "%s: \"layout\": %s", label, err.text);
+  if (strcmp(wide, "linear") && strcmp(wide, "crosses"))
+    return rk_error(RK_EFORMAT, "%s: layout.wide is '%s'; expected linear or crosses", label, wide);
+  c->wide_layout = strcmp(wide, "linear") == 0 ? RK_WIDE_LINEAR : RK_WIDE_CROSSES;
+  int k = 0;
+  while (k < 3 && strcmp(parts, wnd_parts_names[k])) k++;
+  if (k == 3) return rk_error(RK_EFORMAT, "%s: layout.parts is '%s'; expected wide_n_deep, wide or deep", label, parts);
+  c->wnd_parts = (rk_wnd_parts)k;
+  c->schema_dims = dims;
+  c->tf_embedding_init = tf_init;
+  return RK_OK;
 }
 
 rk_status rk_act_parse(const char *name, rk_act *out) {
@@ -125,6 +150,7 @@ rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, con
   c->wnd_wide_l2_reg = (float)wl2;
   c->seed = (uint64_t)seed;
   c->dlrm_top_dots_only = strcmp(top, "dots") == 0;
+  RK_TRY(layout_from_json(c, json_object_get(j, "layout"), label));
   json_t *mtl = json_object_get(j, "multi_task");
   if (!mtl) {   /* a single-task model file without the section: the defaults */
     json_t *d = json_pack("[i]", 64);
@@ -158,16 +184,18 @@ rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, con
 
 /* ---- weights ---- */
 
-rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim *opt,
+rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta) {
-  int per = 1 + (opt ? opt->n_slots : 0), n = m->n_params * per;
+  int n = 0;
+  for (int i = 0; i < m->n_params; i++) n += 1 + (opts ? rk_optim_set_slots(opts, i) : 0);
   rk_st_tensor *t = rk_calloc((size_t)n + 1, sizeof *t);
   char **names = rk_calloc((size_t)n + 1, sizeof *names);
   rk_status st = t && names ? RK_OK : RK_ENOMEM;
-  for (int i = 0; st == RK_OK && i < m->n_params; i++) {
+  for (int i = 0, k = 0; st == RK_OK && i < m->n_params; i++) {
     const rk_param *p = m->params[i];
-    for (int s = 0; st == RK_OK && s < per; s++) {
-      rk_st_tensor *x = &t[i * per + s];
+    int per = 1 + (opts ? rk_optim_set_slots(opts, i) : 0);
+    for (int s = 0; st == RK_OK && s < per; s++, k++) {
+      rk_st_tensor *x = &t[k];
       x->dtype = RK_DT_F32;
       x->ndim = p->value.ndim;
       x->shape = p->value.shape;
@@ -176,15 +204,15 @@ rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, co
         x->data = p->value.data;
         continue;
       }
-      /* The optimizer registered the parameters in this model's order (see rk_train). */
-      size_t len = strlen(p->name) + 32;
-      if (!(names[i * per + s] = rk_malloc(len))) {
+      const char *slot;
+      x->data = rk_optim_set_slot(opts, i, s - 1, &slot);
+      size_t len = strlen(p->name) + strlen(slot) + 2;
+      if (!(names[k] = rk_malloc(len))) {
         st = RK_ENOMEM;
         break;
       }
-      snprintf(names[i * per + s], len, "%s/%s", p->name, rk_optim_slot_name(opt, s - 1));
-      x->name = names[i * per + s];
-      x->data = rk_optim_slot(opt, i, s - 1);
+      snprintf(names[k], len, "%s/%s", p->name, slot);
+      x->name = names[k];
     }
   }
   if (st == RK_OK) st = rk_safetensors_write(path, t, n, meta_keys, meta_values, nmeta);
@@ -213,7 +241,7 @@ static rk_status read_tensor(const rk_safetensors *f, const char *path, const ch
   return RK_OK;
 }
 
-rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim *opt) {
+rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim_set *opts) {
   rk_safetensors *f;
   RK_TRY(rk_safetensors_read(&f, path));
   rk_status st = RK_OK;
@@ -221,9 +249,11 @@ rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim 
   for (int i = 0; st == RK_OK && i < m->n_params; i++) {
     rk_param *p = m->params[i];
     st = read_tensor(f, path, p->name, &p->value, p->value.data);
-    for (int s = 0; st == RK_OK && opt && s < opt->n_slots; s++) {
-      snprintf(name, sizeof name, "%s/%s", p->name, rk_optim_slot_name(opt, s));
-      st = read_tensor(f, path, name, &p->value, rk_optim_slot(opt, i, s));
+    for (int s = 0; st == RK_OK && opts && s < rk_optim_set_slots(opts, i); s++) {
+      const char *slot;
+      float *dst = rk_optim_set_slot(opts, i, s, &slot);
+      snprintf(name, sizeof name, "%s/%s", p->name, slot);
+      st = read_tensor(f, path, name, &p->value, dst);
     }
   }
   rk_safetensors_free(f);

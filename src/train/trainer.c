@@ -240,7 +240,8 @@ static rk_status open_logs(run_logs *l, const rk_train_config *c, const json_t *
   if (st == RK_OK && !(p = path_in(c->output_path, "train_log.csv"))) st = RK_ENOMEM;
   if (st == RK_OK && !(l->csv = fopen(p, "w"))) st = rk_error(RK_EIO, "cannot create '%s'", p);
   if (st == RK_OK) rk_free(p);
-  if (st == RK_OK && !(p = path_in(c->output_path, "log.json"))) st = RK_ENOMEM;
+  if (st == RK_OK && !(p = c->dllogger_path ? rk_strdup(c->dllogger_path) : path_in(c->output_path, "log.json")))
+    st = RK_ENOMEM;
   if (st == RK_OK) {
     st = rk_dllogger_open(&l->dll, p);
     rk_free(p);
@@ -277,6 +278,16 @@ typedef struct {
   double seconds;
 } progress_state;
 
+static char *checkpoint_dir(const rk_train_config *c) {
+  return c->checkpoint_dir ? rk_strdup(c->checkpoint_dir) : path_in(c->output_path, "checkpoint");
+}
+
+static json_t *optim_json(const rk_optim_config *o) {
+  if (!o->n_groups) return json_null();
+  return json_pack("{ss sf sf sf}", "kind", rk_optim_kind_name(o->kind), "lr", (double)o->groups[0].lr, "l1",
+                   (double)o->groups[0].l1, "l2", (double)o->groups[0].l2);
+}
+
 /* What a checkpoint must agree with to be resumed: the flags that shape the run. */
 static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
   json_t *tasks = json_array();
@@ -285,7 +296,8 @@ static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
                                            (double)tl->tw.loss_weight[t], "positive_weight",
                                            (double)tl->tw.positive_weight[t], "sample_space", tl->tw.sample_space[t],
                                            "sample_weight", tl->tw.task_sample_weight[t]));
-  return json_pack("{so so ss sf sf sI sI sI sI sI sb sf}", "tasks", tasks, "model",
+  return json_pack("{so so so so ss sf sf sI sI sI sI sI sb sf}", "tasks", tasks, "deep_optimizer",
+                   optim_json(&c->deep_optim), "wide_optimizer", optim_json(&c->wide_optim), "model",
                    rk_ranking_config_to_json(&c->model), "optimizer", rk_optim_kind_name(c->optimizer), "lr", c->lr,
                    "lr_decay_rate", c->lr_decay_rate, "lr_decay_steps", (json_int_t)c->lr_decay_steps,
                    "train_batch_size", (json_int_t)c->train_batch_size, "epochs", (json_int_t)c->epochs,
@@ -293,11 +305,12 @@ static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
                    "shuffle", c->shuffle, "positive_class_weight", (double)c->positive_class_weight);
 }
 
-static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_model *m, const rk_optim *opt,
+static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_model *m, const rk_optim_set *opt,
                                  const progress_state *ps, const run_logs *logs, const task_list *task) {
-  char *dir = path_in(c->output_path, "checkpoint"), *tmp = NULL, *w = NULL, *sp = NULL;
+  char *dir = checkpoint_dir(c), *tmp = NULL, *w = NULL, *sp = NULL;
   rk_status st = dir ? RK_OK : RK_ENOMEM;
-  if (st == RK_OK && !(tmp = path_in(c->output_path, ".checkpoint.tmp"))) st = RK_ENOMEM;
+  if (st == RK_OK && (tmp = rk_malloc(strlen(dir) + 8))) snprintf(tmp, strlen(dir) + 8, "%s.tmp", dir);
+  if (st == RK_OK && !tmp) st = RK_ENOMEM;
   if (st == RK_OK) {
     rk_remove_tree(tmp);
     st = rk_mkdir_p(tmp);
@@ -308,7 +321,7 @@ static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_mode
   if (st == RK_OK) {
     state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch", (json_int_t)ps->epoch,
                       "batch", (json_int_t)ps->batch, "samples", (json_int_t)ps->samples, "optimizer_step",
-                      (json_int_t)opt->step, "seconds", ps->seconds, "run", fingerprint(c, task), "history",
+                      (json_int_t)rk_optim_set_steps(opt), "seconds", ps->seconds, "run", fingerprint(c, task), "history",
                       logs->history);
     if (!state || !(sp = path_in(tmp, "state.json"))) st = RK_ENOMEM;
   }
@@ -326,11 +339,11 @@ static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_mode
   return st;
 }
 
-/* Restore from <output>/checkpoint when it exists (else leave everything at the start). */
-static rk_status load_checkpoint(const rk_train_config *c, rk_ranking_model *m, rk_optim *opt, progress_state *ps,
+/* Restore from the checkpoint folder when it exists (else leave everything at the start). */
+static rk_status load_checkpoint(const rk_train_config *c, rk_ranking_model *m, rk_optim_set *opt, progress_state *ps,
                                  json_t **history, const task_list *task, bool *resumed) {
   *resumed = false;
-  char *dir = path_in(c->output_path, "checkpoint");
+  char *dir = checkpoint_dir(c);
   if (!dir) return RK_ENOMEM;
   char *sp = path_in(dir, "state.json"), *w = path_in(dir, "weights.safetensors");
   rk_status st = sp && w ? RK_OK : RK_ENOMEM;
@@ -357,7 +370,7 @@ static rk_status load_checkpoint(const rk_train_config *c, rk_ranking_model *m, 
                   dir);
   if (st == RK_OK) st = rk_model_read_weights(w, m, opt);
   if (st == RK_OK) {
-    opt->step = ostep;
+    rk_optim_set_set_steps(opt, ostep);
     ps->step = step;
     ps->epoch = epoch;
     ps->batch = batch;
@@ -382,7 +395,7 @@ typedef struct {
   rk_schema schema;
   task_list tasks;
   rk_ranking_model m;
-  rk_optim opt;
+  rk_optim_set opt;
   rk_lr_schedule sched;
   rk_feed feed;
   rk_loader *loader;
@@ -391,12 +404,13 @@ typedef struct {
   rk_regression_metrics window_reg[RK_MAX_TASKS];
   double window_task_loss[RK_MAX_TASKS];
   float *prob, *label;                  /* (graph rows) */
+  progress_state warm;                  /* samples and seconds after --throughput_after steps */
 } run;
 
 static void free_run(run *r) {
   if (r->loader) rk_loader_close(r->loader);
   rk_feed_free(&r->feed);
-  rk_optim_free(&r->opt);
+  rk_optim_set_free(&r->opt);
   rk_ranking_free(&r->m);
   rk_schema_free(&r->schema);
   close_logs(&r->logs);
@@ -431,7 +445,8 @@ static rk_status setup(run *r) {
   RK_TRY(rk_feed_init(&r->feed, &r->m, &r->schema, c->negatives_train, &r->tasks.tw, c->model.seed));
   rk_optim_config oc;
   rk_optim_config_default(&oc, c->optimizer, (float)c->lr);
-  RK_TRY(rk_optim_init(&r->opt, &oc, r->m.params, r->m.n_params));
+  RK_TRY(rk_optim_set_init(&r->opt, &r->m, c->deep_optim.n_groups ? &c->deep_optim : &oc,
+                           c->wide_optim.n_groups ? &c->wide_optim : NULL));
   memset(&r->sched, 0, sizeof r->sched);
   r->sched.kind = RK_LR_CONSTANT;
   if (c->lr_decay_rate > 0 && c->lr_decay_steps > 0 && c->lr_decay_rate != 1.0) {
@@ -539,13 +554,40 @@ static rk_status window_row(run *r, json_t *row, int64_t steps) {
   return RK_OK;
 }
 
+static rk_eval_options eval_options(const run *r) {
+  const rk_train_config *c = r->c;
+  rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, &r->tasks.tw, c->model.seed, true, NULL,
+                        c->eval_group_column, c->eval_leak_column, 0, 0};
+  return eo;
+}
+
+/* --eval_every_epoch: the eval metrics after epoch `epoch` (0-based), in the logs as DLLogger's
+ * step [epoch + 1] and on the terminal. */
+static rk_status epoch_eval(run *r, int64_t epoch) {
+  rk_eval_options eo = eval_options(r);
+  eo.keep_predictions = false;
+  rk_eval_result ev;
+  RK_TRY(rk_evaluate(&r->m, &r->schema, &eo, &ev));
+  json_t *step = json_pack("[I]", (json_int_t)epoch + 1);
+  rk_status st = step ? rk_dllogger_log(r->logs.dll, step, ev.metrics) : RK_ENOMEM;
+  json_decref(step);
+  char line[512] = "";
+  const char *key;
+  json_t *v;
+  json_object_foreach(ev.metrics, key, v)
+    if (json_is_real(v)) snprintf(line + strlen(line), sizeof line - strlen(line), " %s=%.5f", key, json_real_value(v));
+  rk_info("epoch %lld eval:%s", (long long)epoch + 1, line);
+  rk_eval_result_free(&ev);
+  return st;
+}
+
 static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double *last_loss) {
   const rk_train_config *c = r->c;
   int64_t per_epoch = rk_loader_num_batches(r->loader);
   if (c->steps_per_epoch > 0 && c->steps_per_epoch < per_epoch) per_epoch = c->steps_per_epoch;
   rk_batch batch = {0};
   rk_status st = RK_OK;
-  double window_loss = 0, t_window = rk_now(), t_start = rk_now() - ps->seconds;
+  double window_loss = 0, t_window = rk_now(), t_start = rk_now() - ps->seconds, t_checkpoint = rk_now();
   int64_t window_steps = 0, window_samples = 0;
   char label[64];
   for (; st == RK_OK && ps->epoch < c->epochs; ps->epoch++, ps->batch = 0) {
@@ -558,7 +600,8 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
     rk_progress_begin(&progress, label, (double)(cap < epoch_rows ? cap : epoch_rows), "samples");
     int64_t epoch_samples = ps->batch * c->train_batch_size;
     rk_progress_update(&progress, (double)epoch_samples);
-    while (st == RK_OK && ps->batch < per_epoch) {
+    while (st == RK_OK && ps->batch < per_epoch && !(c->max_steps > 0 && ps->step >= c->max_steps)) {
+      if (c->throughput_after > 0 && ps->step == c->throughput_after) r->warm = (progress_state){0}, r->warm.seconds = rk_now();
       if ((st = rk_loader_next(r->loader, &batch)) != RK_OK || batch.nrows == 0) break;
       if ((st = rk_feed_fill(&r->feed, &batch, (uint64_t)ps->step)) != RK_OK) break;
       rk_graph_set_step(r->m.g, (uint64_t)ps->step);   /* dropout masks follow the step, also after a resume */
@@ -573,11 +616,12 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       if (c->train_metrics_steps > 0 && ps->step % c->train_metrics_steps == 0 && (st = add_train_metrics(r)) != RK_OK)
         break;
       if ((st = rk_graph_backward(r->m.g)) != RK_OK) break;
-      if ((st = rk_optim_step(&r->opt, rk_lr_schedule_factor(&r->sched, ps->step))) != RK_OK) break;
+      if ((st = rk_optim_set_step(&r->opt, rk_lr_schedule_factor(&r->sched, ps->step))) != RK_OK) break;
       rk_graph_zero_grad(r->m.g);
       ps->step++;
       ps->batch++;
       ps->samples += batch.nrows;
+      r->warm.samples += batch.nrows;
       window_loss += loss;
       for (int t = 0; r->m.n_tasks > 1 && t < r->m.n_tasks; t++)
         r->window_task_loss[t] += rk_graph_value_f32(r->m.g, r->m.task_losses[t])[0];
@@ -603,7 +647,10 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       snprintf(progress.note, sizeof progress.note, "step %lld/%lld, loss %.4f", (long long)ps->batch,
                (long long)per_epoch, window_steps ? window_loss / (double)window_steps : loss);
       rk_progress_update(&progress, (double)epoch_samples);
-      if (st == RK_OK && c->checkpoint_every > 0 && ps->step % c->checkpoint_every == 0) {
+      bool due = (c->checkpoint_every > 0 && ps->step % c->checkpoint_every == 0) ||
+                 (c->checkpoint_secs > 0 && rk_now() - t_checkpoint >= c->checkpoint_secs);
+      if (st == RK_OK && due) {
+        t_checkpoint = rk_now();
         ps->seconds = rk_now() - t_start;
         progress_state at = *ps;
         if (ps->batch == per_epoch) at.epoch++, at.batch = 0;
@@ -611,7 +658,14 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       }
     }
     rk_progress_end(&progress);
+    if (st == RK_OK && c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 && ps->batch == per_epoch)
+      st = epoch_eval(r, ps->epoch);
+    if (c->max_steps > 0 && ps->step >= c->max_steps) {
+      ps->epoch++;
+      break;
+    }
   }
+  if (c->throughput_after > 0 && r->warm.seconds > 0) r->warm.seconds = rk_now() - r->warm.seconds;
   ps->seconds = rk_now() - t_start;
   rk_batch_free(&batch);
   return st;
@@ -640,7 +694,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   memset(&ev, 0, sizeof ev);
   json_t *metrics = NULL;
   if (c->eval_path) {
-    rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, &r->tasks.tw, c->model.seed, true, NULL};
+    rk_eval_options eo = eval_options(r);
     if ((st = rk_evaluate(&r->m, &r->schema, &eo, &ev)) != RK_OK) return st;
     metrics = json_incref(ev.metrics);
     json_object_set_new(metrics, "regularization_loss", number(last_reg));
@@ -658,6 +712,15 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
                           "final_loss", number(last_loss), "regularization_loss", number(last_reg));
   if (!out) st = RK_ENOMEM;
   if (st == RK_OK) json_object_set(out, "samples_per_s", json_object_get(json_object_get(out, "train"), "samples_per_s"));
+  if (st == RK_OK && c->throughput_after > 0) {
+    /* The recipe's benchmark figure: samples/s over the steps after the warm-up. */
+    double warm = r->warm.seconds > 0 ? (double)r->warm.samples / r->warm.seconds : NAN;
+    json_object_set_new(json_object_get(out, "train"), "throughput_after_warmup", number(warm));
+    json_t *dstep = json_array(), *data = json_pack("{so}", "train_throughput", number(warm));
+    st = dstep && data ? rk_dllogger_log(r->logs.dll, dstep, data) : RK_ENOMEM;
+    json_decref(dstep);
+    json_decref(data);
+  }
   if (st == RK_OK) st = write_json(c->output_path, "metrics.json", out);
   if (st == RK_OK && c->eval_path) {
     json_t *dstep = json_array();
@@ -736,7 +799,7 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   if (st == RK_OK) st = finish(&r, &ps, last_reg, last_loss, result);
   if (st == RK_OK && c->checkpoint_every > 0) {
     /* The run is complete: its checkpoint would only resume into nothing. */
-    char *dir = path_in(c->output_path, "checkpoint");
+    char *dir = checkpoint_dir(c);
     if (dir) rk_remove_tree(dir);
     rk_free(dir);
   }

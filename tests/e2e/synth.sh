@@ -43,6 +43,30 @@ cmp -s "$tmp/s1.csv" "$tmp/s2.csv" && pass "sessions output is byte-identical fo
 expect_contains "$(head -n 1 "$tmp/s1.csv")" "session_id,item_id,category,price,timestamp" "sessions columns"
 expect_contains "$(cat "$tmp/s1.csv.json")" '"recall"' "the sessions sidecar holds the oracle recall"
 
+for t in 1 2; do
+  "$RECKON_BIN" synth outbrain --displays 2000 --seed 3 --emit_truth --row_group_rows 1000 --threads $t \
+    --output "$tmp/ob$t" >/dev/null
+  expect_status $? 0 "synth outbrain on $t thread(s)"
+done
+for f in train/part_0.parquet eval/part_0.parquet train/schema.pbtxt eval/.merlin/schema.json synth.json; do
+  cmp -s "$tmp/ob1/$f" "$tmp/ob2/$f" && pass "outbrain $f is byte-identical for 1 and 2 threads" \
+    || fail "outbrain $f differs between 1 and 2 threads"
+done
+out=$("$RECKON_BIN" inspect "$tmp/ob1/eval")
+expect_contains "$out" "doc_event_entity_id      list<int64>" "outbrain's multi-hot columns are Parquet lists"
+expect_contains "$out" "doc_ad_entity_id         int64[]  0..1300000     10000 x 64     categorical,list,item" \
+  "the Merlin schema gives a list column its hash buckets, embedding size and tags"
+expect_contains "$out" "event_hour               int64    0..5" "identity columns hold 0..size-1"
+expect_contains "$(cat "$tmp/ob1/synth.json")" '"bayes_map12"' "the outbrain sidecar holds the best MAP@12"
+out=$("$RECKON_BIN" synth outbrain --displays 300 --seed 3 --quiet --output "$tmp/ob1"); rc=$?
+expect_status $rc 0 "synth outbrain replaces a folder it wrote"
+expect_status "$out" "" "--quiet prints nothing"
+mkdir -p "$tmp/mine" && echo keep > "$tmp/mine/notes.txt"
+err=$("$RECKON_BIN" synth outbrain --displays 300 --output "$tmp/mine" 2>&1); rc=$?
+expect_status $rc 2 "synth outbrain refuses a folder it did not write"
+expect_contains "$err" "was not written by 'reckon synth outbrain'" "the error says why"
+[ -f "$tmp/mine/notes.txt" ] && pass "the folder is left alone" || fail "the folder was touched"
+
 err=$("$RECKON_BIN" synth tenrec --rows 10 2>&1); rc=$?
 expect_status $rc 2 "synth without --output is a usage error"
 expect_contains "$err" "needs --output" "the error says what is missing"
