@@ -171,6 +171,19 @@ static rk_status resolve_data(const rk_strlist *patterns, const char *flag, cons
   return st;
 }
 
+/* Whether the dataset's schema has the column (false when the schema cannot be read: the run
+ * itself then says why). */
+static bool has_column(const char *dataset, const char *name) {
+  rk_schema s;
+  if (rk_schema_read(&s, dataset) != RK_OK) {
+    rk_error_clear();
+    return false;
+  }
+  bool found = rk_schema_find_index(&s, name) >= 0;
+  rk_schema_free(&s);
+  return found;
+}
+
 /* The trained model: <model_dir>/model, or model_dir itself when it is a model folder. */
 static char *model_path(const char *model_dir) {
   char *p = join(model_dir, "model.json");
@@ -388,16 +401,9 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
       c.resume = true;   /* as TensorFlow's estimators: a rerun continues from the latest checkpoint */
       c.save_model_path = saved;
     }
-    rk_schema schema;
-    rk_schema_init(&schema);
-    if (st == RK_OK && eval_path && rk_schema_read(&schema, eval_path) == RK_OK &&
-        rk_schema_find_index(&schema, o->is_leak_column) >= 0)
-      c.eval_leak_column = o->is_leak_column;
-    rk_error_clear();
-    if (st == RK_OK && rk_schema_read(&schema, train_path) == RK_OK &&
-        rk_schema_find_index(&schema, o->display_id_column) < 0)
+    if (st == RK_OK && eval_path && has_column(eval_path, o->is_leak_column)) c.eval_leak_column = o->is_leak_column;
+    if (st == RK_OK && !has_column(train_path, o->display_id_column))
       c.eval_group_column = NULL;   /* no displays: AUC and logloss only */
-    rk_schema_free(&schema);
     if (st == RK_OK) st = rk_mkdir_p(o->model_dir);
     json_t *result = NULL;
     if (st == RK_OK) st = rk_train(&c, &result);
