@@ -18,7 +18,7 @@ build_pkgs=(
   libopenmpi-dev openmpi-bin        # multi-machine (optional at build time)
   libclang-rt-14-dev                # sanitizer runtimes for clang builds
 )
-peer_pkgs=(python3 python3-pandas python3-numpy python3-torch)
+peer_pkgs=(python3 python3-pandas python3-numpy python3-torch libjemalloc2)   # jemalloc: the PyTorch peers allocate as its CPU tuning guide advises
 # Node.js and npm come with the machine image (NodeSource); Debian's npm conflicts with that
 # nodejs, so npm is installed from Debian only where no node is present at all.
 if [ "${1:-}" = "--peers" ] && ! command -v npm >/dev/null 2>&1 && ! command -v node >/dev/null 2>&1; then

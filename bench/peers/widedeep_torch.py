@@ -19,22 +19,27 @@ rows for the start-up check).
 
 train: the model of docs/widedeep.md. The peer's best ordinary setup: every row pre-loaded as
 tensors, torch.set_num_threads(N), float32. Tables are merged where that saves calls: one wide
-table for every categorical column (F.embedding_bag, sum, padding_idx 0, sparse gradient: the
-row's weights summed over all its ids at once), one embedding table per dimension (128, 64),
-looked up per group of columns with the same dimension and value_count (F.embedding_bag, mean,
-padding_idx 0: a list's rows averaged, a null gives zeros). The deep input is those groups side
-by side, then the indicators' one-hots, then the continuous features: the reference's columns in
-another order (the first layer's columns permuted; the start-up check maps them). Optimizers:
-FTRL (learning_rate_power -0.5, initial accumulator 0.1) on the wide table, wide.continuous and
+table for every categorical column (F.embedding_bag, sum, padding_idx 0: the row's weights summed
+over all its ids at once), one embedding table per dimension (128, 64), looked up per group of
+columns with the same dimension and value_count (F.embedding_bag, mean, padding_idx 0: a list's
+rows averaged, a null gives zeros). A table's gradient is sparse when a batch looks up fewer rows
+than the table has, else dense (PyTorch's default; a sparse gradient of B x 32 rows of 64 for a
+38K-row table is the slower path): at batch 4096 the 128-wide table's and the wide table's are
+sparse, the 64-wide table's dense. The deep input is those groups side by side, then the
+indicators' one-hots, then the continuous features: the reference's columns in another order
+(the first layer's columns permuted; the start-up check maps them). Optimizers: FTRL
+(learning_rate_power -0.5, initial accumulator 0.1) on the wide table, wide.continuous and
 wide.bias; proximal Adagrad (initial accumulator 0.1) on the embeddings and the MLP; tables move
-only in the rows the batch looked up (the coalesced sparse gradient's), as TensorFlow's sparse
-apply ops and reckon; dense parameters by in-place torch ops.
+only in the rows the batch looked up (a sparse gradient's coalesced indices, or the looked-up
+rows of a dense one), as TensorFlow's sparse apply ops and reckon; dense parameters by in-place
+torch ops.
 Initialisation as reckon: embeddings truncated normal (std 1/sqrt(dim), cut at 2 std), the wide
 part zero, dense weights Glorot uniform, biases zero.
 
 At start-up (check_rows.json) the model and one step of both optimizers are checked in float64
 against tests/reference/widedeep_model.py on a few rows (logit, then every parameter after the
-step), and the run stops if they differ.
+step; tables cut to 1000 buckets; with sparse and with dense table gradients), and the run stops
+if they differ.
 
 --steps N --warmup W (speed): N training steps at batch B over the shuffled rows (reshuffled at
 each epoch's end, the last short batch kept), timed after the first W, as `reckon widedeep
@@ -181,11 +186,13 @@ def prepare(a):
             check = df.iloc[:8]
         print("%s rows=%d displays=%d" % (split, N, df["display_id"].nunique()))
     # the hash against the reference's pure-Python XXH64, on raw ids of every hashed column
+    edges = np.array([0, 1, -1, 2 ** 31, 2 ** 63 - 1, -2 ** 63], dtype=np.int64)
     for c in cats:
         if c["kind"] != "hashed":
             continue
         raw = check[c["name"]]
         vals = parse_lists(raw)[1] if c["max_len"] else raw.dropna().to_numpy().astype(np.int64)
+        vals = np.concatenate([vals, edges])
         want = [1 + rm.hash_int(int(v)) % (c["rows"] - 1) for v in vals]
         if hash_ids(vals, c["rows"]).tolist() != want:
             raise SystemExit("widedeep_torch.py: the vectorised hash differs from ranking_models.hash_int (%s)" % c["name"])
@@ -207,7 +214,9 @@ def prepare(a):
 class WideDeep:
     """The model on pre-hashed ids (rows, slots) and dense (rows, one-hots ++ continuous)."""
 
-    def __init__(self, meta, hidden, dtype=torch.float32, seed=1):
+    def __init__(self, meta, hidden, dtype=torch.float32, seed=1, batch=None, sparse=None):
+        """batch: the training batch, which picks each table's gradient (sparse when a batch
+        looks up fewer rows than the table has, else dense); sparse: True or False for all."""
         cols = meta["columns"]
         self.cats = [c for c in cols if c["kind"] != "continuous"]
         self.n_onehot, self.n_cont = meta["n_onehot"], len(meta["continuous"])
@@ -265,11 +274,30 @@ class WideDeep:
             w = torch.empty(units, width, dtype=dtype).uniform_(-lim, lim, generator=g)
             self.mlp.append((w, torch.zeros(units, dtype=dtype)))
             width = units
-        self.sparse = [self.wide] + list(self.tables.values())
         self.dense_wide = [self.wide_cont, self.wide_bias]
         self.dense_deep = [p for layer in self.mlp for p in layer]
-        for p in self.sparse + self.dense_wide + self.dense_deep:
+        for p in [self.wide] + list(self.tables.values()) + self.dense_wide + self.dense_deep:
             p.requires_grad_(True)
+        lookups = {d: sum(n * w for dd, w, n, _, _ in self.groups if dd == d) for d in self.tables}
+        pick = lambda rows, per_row: sparse if sparse is not None else batch is None or batch * per_row < rows  # noqa: E731
+        self.wide_sparse = pick(self.wide.shape[0], self.slots)
+        self.table_sparse = {d: pick(t.shape[0], lookups[d]) for d, t in self.tables.items()}
+
+    def touched(self, wide_ids, deep_ids):
+        """The rows a batch looks up (ascending, unique, padding left out): for the wide table,
+        then each embedding table; None where the gradient is sparse (its coalesced indices are
+        those rows)."""
+        def rows(V, xs):
+            m = torch.zeros(V, dtype=torch.bool)
+            for x in xs:
+                m[x.reshape(-1)] = True
+            m[0] = False
+            return torch.nonzero(m).reshape(-1)
+        out = [None if self.wide_sparse else rows(self.wide.shape[0], [wide_ids])]
+        for d, t in self.tables.items():
+            xs = [x for (dd, _, _, _, _), x in zip(self.groups, deep_ids) if dd == d]
+            out.append(None if self.table_sparse[d] else rows(t.shape[0], xs))
+        return out
 
     def encode(self, ids):
         """Pre-hashed ids (rows, slots) -> the wide table's ids (rows, slots) and each group's
@@ -284,11 +312,12 @@ class WideDeep:
     def forward(self, wide_ids, deep_ids, dense):
         B = wide_ids.shape[0]
         cont = dense[:, self.n_onehot:]
-        wide = F.embedding_bag(wide_ids, self.wide, mode="sum", padding_idx=0, sparse=True)
+        wide = F.embedding_bag(wide_ids, self.wide, mode="sum", padding_idx=0, sparse=self.wide_sparse)
         wide = torch.addmm(wide + self.wide_bias, cont, self.wide_cont)
         parts = []
         for (d, w, n, _, _), x in zip(self.groups, deep_ids):
-            e = F.embedding_bag(x.reshape(B * n, w), self.tables[d], mode="mean", padding_idx=0, sparse=True)
+            e = F.embedding_bag(x.reshape(B * n, w), self.tables[d], mode="mean", padding_idx=0,
+                                sparse=self.table_sparse[d])
             parts.append(e.reshape(B, n * d))
         x = torch.cat(parts + [dense], dim=1)
         for l, (w, b) in enumerate(self.mlp):
@@ -303,14 +332,27 @@ def truncated_normal(n, d, dtype, g):
     beyond 2 std redrawn (torch 1.13's trunc_normal_ takes no generator)."""
     s = 1.0 / math.sqrt(d)
     t = torch.empty(n, d, dtype=dtype).normal_(0.0, s, generator=g)
-    bad = t.abs() > 2 * s
-    while bad.any():
-        t[bad] = torch.empty(int(bad.sum()), dtype=dtype).normal_(0.0, s, generator=g)
-        bad = t.abs() > 2 * s
+    flat = t.view(-1)
+    idx = torch.nonzero(flat.abs() > 2 * s).reshape(-1)
+    while idx.numel():
+        v = torch.empty(idx.numel(), dtype=dtype).normal_(0.0, s, generator=g)
+        flat[idx] = v
+        idx = idx[v.abs() > 2 * s]
     return t
 
 
 # ---- the optimizers: TensorFlow's, element-wise; tables only in the looked-up rows ----
+
+def _rows(g, rows):
+    """A table's rows to update and their gradients: the coalesced indices of a sparse gradient,
+    else the given rows of a dense one; None: a dense parameter, every element."""
+    if g.is_sparse:
+        g = g.coalesce()
+        return g.indices()[0], g.values()
+    if rows is not None:
+        return rows, g.index_select(0, rows)
+    return None
+
 
 class Ftrl:
     """ApplyFtrl / SparseApplyFtrl, learning_rate_power -0.5 (tests/reference/widedeep_model.Ftrl)."""
@@ -332,14 +374,15 @@ class Ftrl:
         return new, acc_new
 
     @torch.no_grad()
-    def step(self):
-        for p, (acc, lin) in zip(self.params, self.state):
+    def step(self, rows=None):
+        """rows: per parameter, the rows a dense gradient updates (None: all; see _rows)."""
+        for k, (p, (acc, lin)) in enumerate(zip(self.params, self.state)):
             g = p.grad
             if g is None:
                 continue
-            if g.is_sparse:
-                g = g.coalesce()
-                idx, v = g.indices()[0], g.values()
+            sel = _rows(g, rows[k] if rows else None)
+            if sel is not None:
+                idx, v = sel
                 a, n = acc.index_select(0, idx), lin.index_select(0, idx)
                 new, a = self._apply(p.index_select(0, idx), v, a, n)
                 p.index_copy_(0, idx, new)
@@ -373,16 +416,17 @@ class ProximalAdagrad:
         w.copy_(prox / (1.0 + r * self.l2))
 
     @torch.no_grad()
-    def step(self):
-        for p, acc in zip(self.params, self.state):
+    def step(self, rows=None):
+        """rows: per parameter, the rows a dense gradient updates (None: all; see _rows)."""
+        for k, (p, acc) in enumerate(zip(self.params, self.state)):
             g = p.grad
             if g is None:
                 continue
-            if g.is_sparse:
-                g = g.coalesce()
-                idx = g.indices()[0]
+            sel = _rows(g, rows[k] if rows else None)
+            if sel is not None:
+                idx, v = sel
                 w, a = p.index_select(0, idx), acc.index_select(0, idx)
-                self._apply(w, g.values(), a)
+                self._apply(w, v, a)
                 p.index_copy_(0, idx, w)
                 acc.index_copy_(0, idx, a)
             else:
@@ -397,6 +441,12 @@ def loss_fn(logit, y):
 # ---- the start-up check against tests/reference/widedeep_model.py ----
 
 def check_against_reference(a, meta):
+    """Both gradient kinds of the tables: sparse, and dense with the touched rows."""
+    for sparse in (True, False):
+        _check(a, meta, sparse)
+
+
+def _check(a, meta, sparse):
     import widedeep_model as wd
     raw = json.load(open(os.path.join(a.cache, "check_rows.json")))
     cols = meta["columns"]
@@ -411,10 +461,15 @@ def check_against_reference(a, meta):
         if c.get("max_len"):
             s["max_len"] = c["max_len"]
         schema.append(s)
-    enc = wd.encode(schema, raw)
     label = torch.tensor(raw.pop("_target"), dtype=torch.float64)
+    # small tables (the ids hashed into at most 1000 buckets here; prepare checked the hash itself)
+    meta = json.loads(json.dumps(meta))
+    for c, s in zip(meta["columns"], schema):
+        if c["kind"] == "hashed":
+            c["rows"] = s["buckets"] = min(c["rows"], 1000)
+    enc = wd.encode(schema, raw)
     hidden = [6, 5]
-    mine = WideDeep(meta, hidden, torch.float64, seed=7)
+    mine = WideDeep(meta, hidden, torch.float64, seed=7, sparse=sparse)
     with torch.no_grad():   # the wide part is zero at the start: give it values to check
         g = torch.Generator().manual_seed(3)
         for p in [mine.wide, mine.wide_cont, mine.wide_bias]:
@@ -456,8 +511,10 @@ def check_against_reference(a, meta):
         bad.append("logit %s, reference %s" % (lm.reshape(-1).tolist(), lr_.reshape(-1).tolist()))
     # one step of both optimizers on both
     loss_fn(lm, label).backward()
-    Ftrl([mine.wide] + mine.dense_wide, a.linear_lr, a.linear_l1, a.linear_l2).step()
-    ProximalAdagrad(list(mine.tables.values()) + mine.dense_deep, a.deep_lr, a.deep_l1, a.deep_l2).step()
+    touched = mine.touched(wide_ids, deep_ids)
+    Ftrl([mine.wide] + mine.dense_wide, a.linear_lr, a.linear_l1, a.linear_l2).step(touched[:1] + [None, None])
+    ProximalAdagrad(list(mine.tables.values()) + mine.dense_deep, a.deep_lr, a.deep_l1, a.deep_l2).step(
+        touched[1:] + [None] * len(mine.dense_deep))
     wd.loss(lr_, label).backward()
     ftrl = wd.Ftrl(a.linear_lr, a.linear_l1, a.linear_l2)
     pa = wd.ProximalAdagrad(a.deep_lr, a.deep_l1, a.deep_l2)
@@ -489,7 +546,8 @@ def check_against_reference(a, meta):
             if not torch.allclose(x, y.reshape(x.shape), rtol=1e-8, atol=1e-10):
                 bad.append("%s after one step: max difference %.3g" % (name, float((x - y.reshape(x.shape)).abs().max())))
     if bad:
-        raise SystemExit("widedeep_torch.py: differs from tests/reference/widedeep_model.py:\n  " + "\n  ".join(bad))
+        raise SystemExit("widedeep_torch.py: differs from tests/reference/widedeep_model.py (%s table gradients):\n  "
+                         % ("sparse" if sparse else "dense") + "\n  ".join(bad))
 
 
 # ---- metrics ----
@@ -525,7 +583,7 @@ def train(a):
     check_against_reference(a, meta)
     load = lambda n: torch.from_numpy(np.load(os.path.join(a.cache, n)))  # noqa: E731
     torch.manual_seed(a.seed)
-    model = WideDeep(meta, hidden, torch.float32, seed=a.seed)
+    model = WideDeep(meta, hidden, torch.float32, seed=a.seed, batch=a.batch)
     tr_wide, tr_deep = model.encode(load("train_ids.npy"))
     tr_dense, tr_y = load("train_dense.npy"), load("train_label.npy")
     opt_wide = Ftrl([model.wide] + model.dense_wide, a.linear_lr, a.linear_l1, a.linear_l2)
@@ -537,13 +595,17 @@ def train(a):
         perm = torch.randperm(N, generator=gen)
         return tr_wide[perm], [x[perm] for x in tr_deep], tr_dense[perm], tr_y[perm]
 
+    n_dense = len(model.dense_deep)
+
     def step(data, s):
         w, d, x, y = data
-        logit = model.forward(w[s:s + B], [t[s:s + B] for t in d], x[s:s + B])
+        w, d = w[s:s + B], [t[s:s + B] for t in d]
+        logit = model.forward(w, d, x[s:s + B])
         loss = loss_fn(logit, y[s:s + B])
         loss.backward()
-        opt_wide.step()
-        opt_deep.step()
+        touched = model.touched(w, d)
+        opt_wide.step(touched[:1] + [None, None])
+        opt_deep.step(touched[1:] + [None] * n_dense)
         return float(loss), y[s:s + B].shape[0]
 
     if a.steps:

@@ -14,7 +14,7 @@
 #include "reckon/nn.h"
 
 #define B 3
-#define MAXP 8
+#define MAXP 24
 #define MAXF 8
 
 typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE } fill_kind;
@@ -209,6 +209,16 @@ static int c_concat(gc_ctx *c) {
   int64_t s1[3] = {B, 2, 3}, s2[3] = {B, 1, 3};
   int xs[2] = {dense_value(c, 3, s1), dense_value(c, 3, s2)}, out;
   assert_rk_ok(rk_graph_concat(c->g, &out, 2, xs, 1));
+  return out;
+}
+/* More inputs than one node holds (16): built as a tree of concats, the order kept. */
+static int c_concat_many(gc_ctx *c) {
+  int xs[20], out;
+  for (int i = 0; i < 20; i++) {
+    int64_t s[3] = {B, 1 + i % 3, 2};
+    xs[i] = dense_value(c, 3, s);
+  }
+  assert_rk_ok(rk_graph_concat(c->g, &out, 20, xs, 1));
   return out;
 }
 static int c_reshape(gc_ctx *c) {
@@ -475,7 +485,7 @@ static const struct {
   case_fn fn;
 } cases[] = {
     CASE(c_linear), CASE(c_linear_relu), CASE(c_linear_sigmoid), CASE(c_linear_tanh), CASE(c_add),
-    CASE(c_add_broadcast), CASE(c_mul), CASE(c_mul_broadcast), CASE(c_add_fanout), CASE(c_concat),
+    CASE(c_add_broadcast), CASE(c_mul), CASE(c_mul_broadcast), CASE(c_add_fanout), CASE(c_concat), CASE(c_concat_many),
     CASE(c_reshape), CASE(c_sum), CASE(c_mean), CASE(c_mean_all), CASE(c_relu), CASE(c_sigmoid),
     CASE(c_tanh), CASE(c_bce), CASE(c_mse), CASE(c_mse_weighted), CASE(c_embedding), CASE(c_bag_sum), CASE(c_bag_mean),
     CASE(c_shared_table), CASE(c_l2), CASE(c_embedding_l2),
