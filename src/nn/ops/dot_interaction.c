@@ -14,17 +14,6 @@ static inline const float *row_of(const float *dense, const float *emb, int64_t 
   return i == 0 ? dense + b * D : emb + (b * F + (i - 1)) * D;
 }
 
-/* A dot product in 8 interleaved partial sums (vectorisable; the order is fixed by D alone). */
-static float dot(const float *restrict a, const float *restrict b, int64_t D) {
-  float acc[8] = {0};
-  int64_t d = 0;
-  for (; d + 8 <= D; d += 8)
-    for (int k = 0; k < 8; k++) acc[k] += a[d + k] * b[d + k];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; d < D; d++) s += a[d] * b[d];
-  return s;
-}
-
 static void axpy(float *restrict y, float a, const float *restrict x, int64_t D) {
   for (int64_t d = 0; d < D; d++) y[d] += a * x[d];
 }
@@ -45,7 +34,7 @@ static void forward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
     int64_t k = D;
     for (int64_t i = 1; i <= F; i++)
       for (int64_t j = 0; j < i; j++)
-        o[k++] = dot(row_of(c->dense, c->emb, b, i, F, D), row_of(c->dense, c->emb, b, j, F, D), D);
+        o[k++] = rk_dot8(row_of(c->dense, c->emb, b, i, F, D), row_of(c->dense, c->emb, b, j, F, D), D);
   }
 }
 

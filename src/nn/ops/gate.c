@@ -6,17 +6,6 @@
 
 #include "nn/graph_internal.h"
 
-/* A dot product in 8 interleaved partial sums (vectorisable; the order is fixed by D alone). */
-static float dot(const float *restrict a, const float *restrict b, int64_t D) {
-  float acc[8] = {0};
-  int64_t d = 0;
-  for (; d + 8 <= D; d += 8)
-    for (int k = 0; k < 8; k++) acc[k] += a[d + k] * b[d + k];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; d < D; d++) s += a[d] * b[d];
-  return s;
-}
-
 typedef struct {
   float *out, *p, *dexperts, *dlogits;
   const float *experts, *logits, *dout, *saved_p;
@@ -61,7 +50,7 @@ static void backward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) 
     double dot_sum = 0.0;
     for (int64_t e = 0; e < E; e++) {
       const float *x = c->experts + (b * E + e) * D;
-      float s = dot(go, x, D);
+      float s = rk_dot8(go, x, D);
       if (c->dexperts) {
         float *dx = c->dexperts + (b * E + e) * D;
         for (int64_t d = 0; d < D; d++) dx[d] += pb[e] * go[d];
@@ -71,7 +60,7 @@ static void backward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) 
     }
     if (c->dlogits)
       for (int64_t e = 0; e < E; e++) {
-        float s = e < 64 ? dp[e] : dot(go, c->experts + (b * E + e) * D, D);
+        float s = e < 64 ? dp[e] : rk_dot8(go, c->experts + (b * E + e) * D, D);
         c->dlogits[b * E + e] += pb[e] * (s - (float)dot_sum) / c->temperature;
       }
   }
