@@ -101,6 +101,7 @@ char *rk_strdup(const char *s);
 char *rk_strndup(const char *s, size_t n);
 /* Aligned to `align` (a power of two, at least sizeof(void *)); free with rk_free. */
 void *rk_aligned_alloc(size_t align, size_t size);
+void *rk_aligned_calloc(size_t align, size_t size);   /* the same, zeroed */
 
 int64_t rk_alloc_live_bytes(void);     /* bytes currently allocated through the hook */
 int64_t rk_alloc_count(void);          /* allocations made so far (successful or not) */

@@ -97,7 +97,7 @@ void *rk_realloc(void *ptr, size_t size) {
   return nh + 1;
 }
 
-void *rk_aligned_alloc(size_t align, size_t size) {
+static void *aligned_block(size_t align, size_t size, bool zero) {
   if (align == 0 || (align & (align - 1)) != 0) {   /* check before raising it to the header's */
     rk_error(RK_EINVAL, "alignment %zu is not a power of two", align);
     return NULL;
@@ -108,7 +108,8 @@ void *rk_aligned_alloc(size_t align, size_t size) {
     rk_error(RK_ENOMEM, "out of memory allocating %zu bytes", size);
     return NULL;
   }
-  char *raw = malloc(size + align + sizeof(block_header));
+  /* calloc, not malloc + memset: a large block comes from fresh zero pages that need no pass */
+  char *raw = zero ? calloc(1, size + align + sizeof(block_header)) : malloc(size + align + sizeof(block_header));
   if (!raw) {
     rk_error(RK_ENOMEM, "out of memory allocating %zu bytes", size);
     return NULL;
@@ -122,6 +123,9 @@ void *rk_aligned_alloc(size_t align, size_t size) {
   // cppcheck-suppress memleak
   return (void *)payload;
 }
+
+void *rk_aligned_alloc(size_t align, size_t size) { return aligned_block(align, size, false); }
+void *rk_aligned_calloc(size_t align, size_t size) { return aligned_block(align, size, true); }
 
 char *rk_strndup(const char *s, size_t n) {
   size_t len = strnlen(s, n);

@@ -442,9 +442,8 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   RK_TRY(s);
   g->arena_bytes = total[0] > total[1] ? total[0] : total[1];
   g->unplanned_bytes = unplanned;
-  g->arena = rk_aligned_alloc(RK_ALIGN, g->arena_bytes ? g->arena_bytes : RK_ALIGN);
+  g->arena = rk_aligned_calloc(RK_ALIGN, g->arena_bytes ? g->arena_bytes : RK_ALIGN);
   if (!g->arena) return RK_ENOMEM;
-  memset(g->arena, 0, g->arena_bytes);
   char *base = g->arena;
 
   /* leaves, sparse tables and per-op state: fixed memory */

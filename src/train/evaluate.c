@@ -22,9 +22,15 @@ void rk_eval_result_free(rk_eval_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* An inference graph over m's parameters, at `rows` data rows per batch (times 1 + negatives). */
-static rk_status infer_model(rk_ranking_model *im, const rk_ranking_model *m, int64_t rows, int64_t negatives) {
+/* An inference graph over m's parameters, at `rows` data rows per batch (times 1 + negatives), or
+ * fewer when the data at `path` has fewer rows: a 32768-row graph for a few thousand eval rows
+ * would only clear and compute padding. */
+static rk_status infer_model(rk_ranking_model *im, const rk_ranking_model *m, const char *path, int64_t rows,
+                             int64_t negatives) {
   if (rows <= 0) return rk_error(RK_EUSAGE, "invalid batch size %lld: expected at least 1", (long long)rows);
+  int64_t have = 0;
+  if (rk_loader_count_rows(path, &have) == RK_OK && have > 0 && have < rows) rows = have;
+  rk_error_clear();   /* an unreadable path is reported by the loader, with its context */
   return rk_ranking_share(im, m, rows * (1 + negatives), false);
 }
 
@@ -151,7 +157,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
                       rk_eval_result *out) {
   memset(out, 0, sizeof *out);
   rk_ranking_model im;
-  RK_TRY(infer_model(&im, m, o->batch_size, o->negatives));
+  RK_TRY(infer_model(&im, m, o->path, o->batch_size, o->negatives));
   rk_feed feed;
   rk_status st = rk_feed_init(&feed, &im, schema, o->negatives, o->tw, o->seed);
   if (st != RK_OK) {
@@ -351,7 +357,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
     snprintf(file, n, "%s/part_0.%s", o->output, fmt);
   }
   rk_ranking_model im;
-  rk_status st = infer_model(&im, m, o->batch_size, 0);
+  rk_status st = infer_model(&im, m, o->path, o->batch_size, 0);
   if (st != RK_OK) {
     rk_free(file);
     return st;
@@ -376,7 +382,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   lo.path = o->path;
   lo.columns = cols;
   lo.ncolumns = ncols;
-  lo.batch_size = o->batch_size;
+  lo.batch_size = rk_graph_batch(im.g);
   lo.shuffle = false;
   rk_loader *loader = NULL;
   rk_table_sink *sink = NULL;

@@ -70,6 +70,12 @@ for m in mlp dcn dlrm wide_n_deep deepfm; do
   "$R" evaluate --load_model_path "$tmp/m_$m" --eval_data_path $D/eval --eval_batch_size 1000 --output_path "$tmp/e_$m" --quiet
   [ "$(json_num "$tmp/e_$m/metrics.json" auc)" = "$auc" ] && pass "$m: and at the same batch size, the same bits" \
     || fail "$m: evaluate AUC $(json_num "$tmp/e_$m/metrics.json" auc) vs $auc at the same batch size"
+  # A batch far beyond the data: the graph is sized by the rows there are (a 1e8-row graph would
+  # not fit in memory).
+  "$R" evaluate --load_model_path "$tmp/m_$m" --eval_data_path $D/eval --eval_batch_size 100000000 --output_path "$tmp/e_$m" --quiet
+  expect_status $? 0 "$m: evaluate with a batch larger than the eval set"
+  awk -v a="$(json_num "$tmp/e_$m/metrics.json" auc)" -v b="$auc" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }' \
+    && pass "$m: which evaluates the whole set once" || fail "$m: evaluate AUC $(json_num "$tmp/e_$m/metrics.json" auc) vs $auc at batch 1e8"
   "$R" predict --load_model_path "$tmp/m_$m" --predict_data_path $D/eval --predict_output_path "$tmp/p_$m.csv" \
     --predict_output_keep_cols user_id,click --quiet
   expect_status $? 0 "$m: reckon predict runs"

@@ -107,6 +107,8 @@ static void test_alloc_fail_injection_covers_every_allocator(void **state) {
   rk_alloc_fail_after(0);
   assert_null(rk_aligned_alloc(64, 10));
   rk_alloc_fail_after(0);
+  assert_null(rk_aligned_calloc(64, 10));
+  rk_alloc_fail_after(0);
   assert_null(rk_realloc(NULL, 10));
   assert_true(rk_alloc_fail_fired());
 
@@ -168,6 +170,28 @@ static void test_alloc_aligned_alignment_and_counting(void **state) {
   assert_int_equal(rk_alloc_live_bytes(), live0);
 }
 
+/* Zeroed whatever the size: small blocks come from reused heap memory, large ones from fresh pages. */
+static void test_alloc_aligned_calloc_is_zeroed(void **state) {
+  (void)state;
+  int64_t live0 = rk_alloc_live_bytes();
+  size_t sizes[] = {1, 100, 4096, 100000, 3 << 20};
+  for (int round = 0; round < 2; round++)   /* the second round reuses what the first freed and dirtied */
+    for (int i = 0; i < 5; i++) {
+      unsigned char *p = rk_aligned_calloc(64, sizes[i]);
+      assert_non_null(p);
+      assert_int_equal((uintptr_t)p % 64, 0);
+      for (size_t j = 0; j < sizes[i]; j++)
+        if (p[j] != 0) fail_msg("byte %zu of a %zu-byte block is %d", j, sizes[i], p[j]);
+      assert_int_equal(rk_alloc_live_bytes() - live0, (int64_t)sizes[i]);
+      memset(p, 0xa5, sizes[i]);
+      rk_free(p);
+    }
+  assert_int_equal(rk_alloc_live_bytes(), live0);
+  rk_error_clear();
+  assert_null(rk_aligned_calloc(48, 16));
+  assert_int_equal(rk_error_status(), RK_EINVAL);
+}
+
 static void test_alloc_aligned_rejects_bad_alignment(void **state) {
   (void)state;
   int64_t live0 = rk_alloc_live_bytes();
@@ -205,6 +229,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_fail_injection_covers_every_allocator),
       cmocka_unit_test(test_alloc_calloc_overflow),
       cmocka_unit_test(test_alloc_aligned_alignment_and_counting),
+      cmocka_unit_test(test_alloc_aligned_calloc_is_zeroed),
       cmocka_unit_test(test_alloc_aligned_rejects_bad_alignment),
       cmocka_unit_test(test_alloc_aligned_realloc_keeps_contents),
   };
