@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "reckon/nn.h"
+#include "reckon/optim.h"
 
 #define FWD_ATOL 1e-6
 #define FWD_RTOL 1e-5
@@ -36,5 +37,19 @@ void fx_compare_all(fixture *f, int kind, const char *what, const char *name, co
 /* A parameter's gradient: dense as it is; a table's compact gradient rows against the fixture's
  * dense (V, D) gradient (rows the same, untouched rows zero there). */
 void fx_compare_grad(fixture *f, const rk_param *p);
+
+/* The fixture's "params" (names in order) against reckon's parameters, then each one's shape
+ * and initial values from the fixture. */
+void fx_load_params(fixture *f, rk_param *const *params, int n_params);
+/* The fixture's "adam" object as reckon's Adam with Keras' epsilon hat, lazy on tables. */
+void fx_adam_config(fixture *f, rk_optim_config *oc);
+/* `steps` optimizer steps on the batch in the graph (whose gradients are computed): after each,
+ * the loss value `loss` against "out:loss@<step>"; after the last, every parameter against
+ * "step<steps>:<name>". `what` names the optimizer in failures. */
+typedef rk_status (*fx_step_fn)(void *opt);
+void fx_check_steps(fixture *f, rk_graph *g, int loss, rk_param *const *params, int n_params, int steps,
+                    fx_step_fn step, void *opt, const char *what);
+/* The worst differences of each kind, one line each. */
+void fx_report(const fixture *f);
 
 #endif

@@ -89,3 +89,69 @@ void fx_compare_grad(fixture *f, const rk_param *p) {
   if (k != p->n_grad_rows) fail_msg("model %s: table '%s' gradient rows are not ascending", f->model, p->name);
 }
 
+
+void fx_load_params(fixture *f, rk_param *const *params, int n_params) {
+  json_t *names = json_object_get(f->root, "params");
+  int n_py = (int)json_array_size(names);
+  for (int k = 0; k < n_params && k < n_py; k++) {
+    const char *name = json_string_value(json_array_get(names, (size_t)k));
+    if (strcmp(params[k]->name, name) != 0)
+      fail_msg("model %s: parameter %d is '%s' in reckon, '%s' in PyTorch", f->model, k, params[k]->name, name);
+  }
+  if (n_py != n_params)
+    fail_msg("model %s: reckon has %d parameters, PyTorch %d (the first %d agree)", f->model, n_params, n_py,
+             n_params < n_py ? n_params : n_py);
+  for (int k = 0; k < n_params; k++) {
+    rk_param *p = params[k];
+    json_t *shape = json_object_get(json_object_get(f->tensors, p->name), "shape");
+    if ((int)json_array_size(shape) != p->value.ndim)
+      fail_msg("model %s: parameter '%s' has %d dimensions, PyTorch %d", f->model, p->name, p->value.ndim,
+               (int)json_array_size(shape));
+    for (int d = 0; d < p->value.ndim; d++)
+      if (json_integer_value(json_array_get(shape, (size_t)d)) != p->value.shape[d])
+        fail_msg("model %s: parameter '%s' dimension %d is %lld, PyTorch %lld", f->model, p->name, d,
+                 (long long)p->value.shape[d], (long long)json_integer_value(json_array_get(shape, (size_t)d)));
+    int64_t n;
+    json_t *data = fx_tensor(f, p->name, &n);
+    assert_int_equal(n, rk_tensor_numel(&p->value));
+    float *v = p->value.data;
+    for (int64_t i = 0; i < n; i++) v[i] = (float)fx_num(data, i);
+  }
+}
+
+void fx_adam_config(fixture *f, rk_optim_config *oc) {
+  json_t *adam = json_object_get(f->root, "adam");
+  if (!adam) fail_msg("model %s: the fixture has no 'adam' settings", f->model);
+  rk_optim_config_default(oc, RK_OPTIM_ADAM, (float)json_number_value(json_object_get(adam, "lr")));
+  oc->beta1 = (float)json_number_value(json_object_get(adam, "beta1"));
+  oc->beta2 = (float)json_number_value(json_object_get(adam, "beta2"));
+  oc->eps = (float)json_number_value(json_object_get(adam, "eps"));
+  oc->eps_mode = RK_ADAM_EPS_HAT;
+  oc->sparse_as_dense = false;
+}
+
+void fx_check_steps(fixture *f, rk_graph *g, int loss, rk_param *const *params, int n_params, int steps,
+                    fx_step_fn step, void *opt, const char *what) {
+  char label[96], name[160];
+  for (int st = 1; st <= steps; st++) {
+    assert_rk_ok(step(opt));
+    rk_graph_zero_grad(g);
+    assert_rk_ok(rk_graph_forward(g, RK_TRAIN));
+    snprintf(name, sizeof name, "out:loss@%d", st);
+    snprintf(label, sizeof label, "forward after %s steps", what);
+    fx_compare_all(f, STEP, label, name, rk_graph_value_f32(g, loss), 1);
+    if (st < steps) assert_rk_ok(rk_graph_backward(g));
+  }
+  snprintf(label, sizeof label, "value after %s steps", what);
+  for (int k = 0; k < n_params; k++) {
+    const rk_param *p = params[k];
+    snprintf(name, sizeof name, "step%d:%s", steps, p->name);
+    fx_compare_all(f, STEP, label, name, p->value.data, rk_tensor_numel(&p->value));
+  }
+}
+
+void fx_report(const fixture *f) {
+  for (int k = 0; k < N_KINDS; k++)
+    print_message("%-18s %-12s worst |diff| %.3g (%.2f of the tolerance)\n", f->model, fx_kind_label[k],
+                  f->worst_abs[k], f->worst_ratio[k]);
+}

@@ -96,36 +96,11 @@ static void make_config(fixture *f, rk_ranking_config *c, int64_t (*layers)[16])
   c->ple_gate_original = json_is_true(json_object_get(j, "ple_gate_original"));
 }
 
-/* Every parameter: reckon's names in reckon's order, the fixture's shapes and initial values. */
+/* Every parameter: reckon's names in reckon's order, the fixture's shapes and initial values, each
+ * reachable by its name. */
 static void load_params(fixture *f, rk_ranking_model *m) {
-  json_t *names = json_object_get(f->root, "params");
-  int n_py = (int)json_array_size(names);
-  for (int k = 0; k < m->n_params && k < n_py; k++) {
-    const char *name = json_string_value(json_array_get(names, (size_t)k));
-    if (strcmp(m->params[k]->name, name) != 0)
-      fail_msg("model %s: parameter %d is '%s' in reckon, '%s' in PyTorch", f->model, k, m->params[k]->name, name);
-  }
-  if (n_py != m->n_params)
-    fail_msg("model %s: reckon has %d parameters, PyTorch %d (the first %d agree)", f->model, m->n_params, n_py,
-             m->n_params < n_py ? m->n_params : n_py);
-  for (int k = 0; k < m->n_params; k++) {
-    const char *name = json_string_value(json_array_get(names, (size_t)k));
-    rk_param *p = rk_ranking_param(m, name);
-    assert_ptr_equal(p, m->params[k]);
-    json_t *shape = json_object_get(json_object_get(f->tensors, name), "shape");
-    if ((int)json_array_size(shape) != p->value.ndim)
-      fail_msg("model %s: parameter '%s' has %d dimensions, PyTorch %d", f->model, name, p->value.ndim,
-               (int)json_array_size(shape));
-    for (int d = 0; d < p->value.ndim; d++)
-      if (json_integer_value(json_array_get(shape, (size_t)d)) != p->value.shape[d])
-        fail_msg("model %s: parameter '%s' dimension %d is %lld, PyTorch %lld", f->model, name, d,
-                 (long long)p->value.shape[d], (long long)json_integer_value(json_array_get(shape, (size_t)d)));
-    int64_t n;
-    json_t *data = fx_tensor(f, name, &n);
-    assert_int_equal(n, rk_tensor_numel(&p->value));
-    float *v = p->value.data;
-    for (int64_t i = 0; i < n; i++) v[i] = (float)fx_num(data, i);
-  }
+  fx_load_params(f, m->params, m->n_params);
+  for (int k = 0; k < m->n_params; k++) assert_ptr_equal(rk_ranking_param(m, m->params[k]->name), m->params[k]);
 }
 
 static void fill_f32(fixture *f, rk_graph *g, int v, const char *name, int64_t n) {
@@ -184,6 +159,8 @@ static void compare_tasks(fixture *f, rk_ranking_model *m, int64_t B) {
   }
 }
 
+static rk_status adam_step(void *opt) { return rk_optim_step(opt, 1.0); }
+
 static void test_model(void **state) {
   fixture f;
   memset(&f, 0, sizeof f);
@@ -221,35 +198,13 @@ static void test_model(void **state) {
   for (int k = 0; k < m.n_params; k++) fx_compare_grad(&f, m.params[k]);
 
   /* Adam, Keras' epsilon hat, lazy on tables: 3 steps on the same batch. */
-  json_t *adam = json_object_get(f.root, "adam");
   rk_optim_config oc;
-  rk_optim_config_default(&oc, RK_OPTIM_ADAM, (float)json_number_value(json_object_get(adam, "lr")));
-  oc.beta1 = (float)json_number_value(json_object_get(adam, "beta1"));
-  oc.beta2 = (float)json_number_value(json_object_get(adam, "beta2"));
-  oc.eps = (float)json_number_value(json_object_get(adam, "eps"));
-  oc.eps_mode = RK_ADAM_EPS_HAT;
-  oc.sparse_as_dense = false;
+  fx_adam_config(&f, &oc);
   rk_optim opt;
   assert_rk_ok(rk_optim_init(&opt, &oc, m.params, m.n_params));
-  int steps = (int)json_integer_value(json_object_get(adam, "steps"));
-  for (int st = 1; st <= steps; st++) {
-    assert_rk_ok(rk_optim_step(&opt, 1.0));
-    rk_graph_zero_grad(m.g);
-    assert_rk_ok(rk_graph_forward(m.g, RK_TRAIN));
-    char name[32];
-    snprintf(name, sizeof name, "out:loss@%d", st);
-    fx_compare_all(&f, STEP, "forward after Adam steps", name, rk_graph_value_f32(m.g, m.loss), 1);
-    if (st < steps) assert_rk_ok(rk_graph_backward(m.g));
-  }
-  for (int k = 0; k < m.n_params; k++) {
-    char name[160];
-    snprintf(name, sizeof name, "step%d:%s", steps, m.params[k]->name);
-    const rk_param *p = m.params[k];
-    fx_compare_all(&f, STEP, "value after Adam steps", name, p->value.data, rk_tensor_numel(&p->value));
-  }
-  for (int k = 0; k < N_KINDS; k++)
-    print_message("%-18s %-12s worst |diff| %.3g (%.2f of the tolerance)\n", f.model, fx_kind_label[k], f.worst_abs[k],
-                  f.worst_ratio[k]);
+  int steps = (int)json_integer_value(json_object_get(json_object_get(f.root, "adam"), "steps"));
+  fx_check_steps(&f, m.g, m.loss, m.params, m.n_params, steps, adam_step, &opt, "Adam");
+  fx_report(&f);
 
   rk_optim_free(&opt);
   rk_ranking_free(&m);

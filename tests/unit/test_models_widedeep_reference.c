@@ -166,31 +166,16 @@ static void check_feed(fixture *f, rk_ranking_model *m, int64_t B) {
 /* Every parameter: reckon's names in reckon's order, the fixture's shapes and initial values;
  * the wide ones (FTRL's) the same on both sides. */
 static void load_params(fixture *f, rk_ranking_model *m) {
-  json_t *names = json_object_get(f->root, "params"), *wide = json_object_get(f->root, "wide_params"), *w;
-  if ((int)json_array_size(names) != m->n_params)
-    fail_msg("model %s: reckon has %d parameters, PyTorch %d", f->model, m->n_params, (int)json_array_size(names));
+  fx_load_params(f, m->params, m->n_params);
+  json_t *wide = json_object_get(f->root, "wide_params"), *w;
   for (int k = 0; k < m->n_params; k++) {
-    rk_param *p = m->params[k];
-    const char *name = json_string_value(json_array_get(names, (size_t)k));
-    if (strcmp(p->name, name) != 0)
-      fail_msg("model %s: parameter %d is '%s' in reckon, '%s' in PyTorch", f->model, k, p->name, name);
+    const rk_param *p = m->params[k];
     bool is_wide = false;
     size_t i;
-    json_array_foreach(wide, i, w) is_wide = is_wide || strcmp(json_string_value(w), name) == 0;
+    json_array_foreach(wide, i, w) is_wide = is_wide || strcmp(json_string_value(w), p->name) == 0;
     if (rk_ranking_param_is_wide(p) != is_wide)
-      fail_msg("model %s: '%s' is %s in reckon, %s in PyTorch", f->model, name,
+      fail_msg("model %s: '%s' is %s in reckon, %s in PyTorch", f->model, p->name,
                rk_ranking_param_is_wide(p) ? "wide" : "deep", is_wide ? "wide" : "deep");
-    json_t *shape = json_object_get(json_object_get(f->tensors, name), "shape");
-    assert_int_equal(json_array_size(shape), p->value.ndim);
-    for (int d = 0; d < p->value.ndim; d++)
-      if (json_integer_value(json_array_get(shape, (size_t)d)) != p->value.shape[d])
-        fail_msg("model %s: parameter '%s' dimension %d is %lld, PyTorch %lld", f->model, name, d,
-                 (long long)p->value.shape[d], (long long)json_integer_value(json_array_get(shape, (size_t)d)));
-    int64_t n;
-    json_t *data = fx_tensor(f, name, &n);
-    assert_int_equal(n, rk_tensor_numel(&p->value));
-    float *v = p->value.data;
-    for (int64_t e = 0; e < n; e++) v[e] = (float)fx_num(data, e);
   }
 }
 
@@ -206,6 +191,8 @@ static void optim_config(fixture *f, rk_optim_config *c, const char *part) {
   if (kind == RK_OPTIM_FTRL) assert_true(c->lr_power == (float)json_number_value(json_object_get(o, "lr_power")));
   assert_false(c->sparse_as_dense);   /* tables step lazily, as TF's sparse apply ops */
 }
+
+static rk_status set_step(void *opt) { return rk_optim_set_step(opt, 1.0); }
 
 static void test_widedeep_recipe(void **state) {
   (void)state;
@@ -267,25 +254,8 @@ static void test_widedeep_recipe(void **state) {
   rk_optim_set opt;
   assert_rk_ok(rk_optim_set_init(&opt, &m, &deep, &wide));
   assert_int_equal(opt.n, 2);
-  int steps = (int)num(f.root, "steps");
-  for (int st = 1; st <= steps; st++) {
-    assert_rk_ok(rk_optim_set_step(&opt, 1.0));
-    rk_graph_zero_grad(m.g);
-    assert_rk_ok(rk_graph_forward(m.g, RK_TRAIN));
-    char name[32];
-    snprintf(name, sizeof name, "out:loss@%d", st);
-    fx_compare_all(&f, STEP, "forward after steps", name, rk_graph_value_f32(m.g, m.loss), 1);
-    if (st < steps) assert_rk_ok(rk_graph_backward(m.g));
-  }
-  for (int k = 0; k < m.n_params; k++) {
-    char name[160];
-    const rk_param *p = m.params[k];
-    snprintf(name, sizeof name, "step%d:%s", steps, p->name);
-    fx_compare_all(&f, STEP, "value after steps", name, p->value.data, rk_tensor_numel(&p->value));
-  }
-  for (int k = 0; k < N_KINDS; k++)
-    print_message("%-16s %-12s worst |diff| %.3g (%.2f of the tolerance)\n", f.model, fx_kind_label[k], f.worst_abs[k],
-                  f.worst_ratio[k]);
+  fx_check_steps(&f, m.g, m.loss, m.params, m.n_params, (int)num(f.root, "steps"), set_step, &opt, "the recipe's");
+  fx_report(&f);
 
   rk_optim_set_free(&opt);
   rk_feed_free(&feed);

@@ -5,6 +5,7 @@
  * items; null cells; and every allocation failure path.
  */
 #include "support.h"
+#include "mem_sink.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,48 +16,6 @@
 
 #include "reckon/synth.h"
 #include "synth/synth_internal.h"
-
-/* ---------------------------------------------------------------------------------------------
- * An in-memory sink: collects every batch into one, so tests need no CSV writer.
- * ------------------------------------------------------------------------------------------- */
-typedef struct {
-  rk_table_sink base;
-  rk_batch all;
-  int64_t batches;
-  int64_t fail_at;     /* the write with this index fails with RK_EIO (-1: never) */
-  bool keep;           /* false: only count rows (a null sink) */
-  int64_t rows;
-} mem_sink;
-
-static rk_status mem_write(rk_table_sink *sink, const rk_batch *b) {
-  mem_sink *m = (mem_sink *)sink;
-  if (m->batches++ == m->fail_at) return rk_error(RK_EIO, "injected sink failure");
-  m->rows += b->nrows;
-  if (!m->keep) return RK_OK;
-  if (m->all.ncols == 0) {
-    RK_TRY(rk_batch_init(&m->all, b->ncols));
-    for (int j = 0; j < b->ncols; j++) RK_TRY(rk_column_init(&m->all.cols[j], b->cols[j].name, b->cols[j].type, RK_COL_INT64));
-  }
-  if (m->all.ncols != b->ncols) return rk_error(RK_ESHAPE, "batches of %d and %d columns", m->all.ncols, b->ncols);
-  for (int j = 0; j < b->ncols; j++) {
-    if (b->cols[j].length != b->nrows) return rk_error(RK_ESHAPE, "column '%s' length != nrows", b->cols[j].name);
-    RK_TRY(rk_column_append_column(&m->all.cols[j], &b->cols[j], 0, b->nrows));
-  }
-  m->all.nrows += b->nrows;
-  return RK_OK;
-}
-static rk_status mem_close(rk_table_sink *sink) { (void)sink; return RK_OK; }
-static void mem_abort(rk_table_sink *sink) { (void)sink; }
-
-static void mem_init(mem_sink *m, bool keep) {
-  memset(m, 0, sizeof *m);
-  m->base.write = mem_write;
-  m->base.close = mem_close;
-  m->base.abort = mem_abort;
-  m->fail_at = -1;
-  m->keep = keep;
-}
-static void mem_free(mem_sink *m) { rk_batch_free(&m->all); }
 
 /* One generation into a sink that keeps nothing: the unit the failure walks repeat. */
 static rk_status run_tenrec(void *cfg) {
@@ -73,21 +32,6 @@ static rk_status run_sessions(void *cfg) {
   rk_status s = rk_synth_sessions(&m.base, NULL, cfg);
   mem_free(&m);
   return s;
-}
-
-static const rk_column *col_of(const mem_sink *m, const char *name) {
-  int j = rk_batch_find(&m->all, name);
-  if (j < 0) fail_msg("no column '%s'", name);
-  return &m->all.cols[j];
-}
-
-static bool batches_equal(const rk_batch *a, const rk_batch *b) {
-  if (a->ncols != b->ncols || a->nrows != b->nrows) return false;
-  for (int j = 0; j < a->ncols; j++) {
-    if (strcmp(a->cols[j].name, b->cols[j].name) != 0) return false;
-    if (!rk_column_equal(&a->cols[j], &b->cols[j])) return false;
-  }
-  return true;
 }
 
 static void tenrec_run(mem_sink *out, rk_synth_tenrec_stats *st, const rk_synth_tenrec_config *cfg) {
@@ -225,19 +169,19 @@ static void test_tenrec_columns_and_rates(void **state) {
   assert_int_equal(st.config.users, 2500);
   assert_int_equal(st.config.items, 1000);
   int64_t n = m.all.nrows, pos[4] = {0};
-  const rk_column *click = col_of(&m, "click"), *watch = col_of(&m, "watching_times");
+  const rk_column *click = batch_col(&m.all, "click"), *watch = batch_col(&m.all, "watching_times");
   const char *after[3] = {"follow", "like", "share"};
   for (int64_t i = 0; i < n; i++) {
     int64_t c = rk_column_get_int(click, i);
     pos[0] += c;
     for (int k = 0; k < 3; k++) {
-      int64_t v = rk_column_get_int(col_of(&m, after[k]), i);
+      int64_t v = rk_column_get_int(batch_col(&m.all, after[k]), i);
       if (v && !c) fail_msg("row %lld: %s without a click", (long long)i, after[k]);
       pos[1 + k] += v;
     }
     int64_t w = rk_column_get_int(watch, i);
     assert_true(c ? w >= 1 : w == 0);
-    int64_t u = rk_column_get_int(col_of(&m, "user_id"), i), it = rk_column_get_int(col_of(&m, "item_id"), i);
+    int64_t u = rk_column_get_int(batch_col(&m.all, "user_id"), i), it = rk_column_get_int(batch_col(&m.all, "item_id"), i);
     assert_true(u >= 1 && u <= st.config.users);
     assert_true(it >= 1 && it <= st.config.items);
   }
@@ -272,9 +216,9 @@ static void test_tenrec_attributes_and_skew(void **state) {
   for (int64_t i = 0; i <= U; i++) gender[i] = age[i] = -1;
   for (int64_t i = 0; i <= I; i++) cat[i] = -1;
   for (int64_t i = 0; i < m.all.nrows; i++) {
-    int64_t u = rk_column_get_int(col_of(&m, "user_id"), i), it = rk_column_get_int(col_of(&m, "item_id"), i);
-    int g = (int)rk_column_get_int(col_of(&m, "gender"), i), a = (int)rk_column_get_int(col_of(&m, "age"), i);
-    int c = (int)rk_column_get_int(col_of(&m, "video_category"), i);
+    int64_t u = rk_column_get_int(batch_col(&m.all, "user_id"), i), it = rk_column_get_int(batch_col(&m.all, "item_id"), i);
+    int g = (int)rk_column_get_int(batch_col(&m.all, "gender"), i), a = (int)rk_column_get_int(batch_col(&m.all, "age"), i);
+    int c = (int)rk_column_get_int(batch_col(&m.all, "video_category"), i);
     assert_true(g >= 0 && g <= 2);
     assert_true(a >= 0 && a <= 7);
     assert_true(c >= 0 && c < cfg.categories);
@@ -350,12 +294,12 @@ static void test_tenrec_bayes_auc_matches_labels(void **state) {
   const char *y_names[4] = {"click", "follow", "like", "share"};
   const double tol[4] = {0.01, 0.06, 0.03, 0.07};   /* a few standard errors at these positive counts */
   for (int k = 0; k < 4; k++) {
-    const rk_column *p = col_of(&m, p_names[k]), *y = col_of(&m, y_names[k]);
+    const rk_column *p = batch_col(&m.all, p_names[k]), *y = batch_col(&m.all, y_names[k]);
     double sum = 0;
     for (int64_t i = 0; i < p->length; i++) {
       double v = rk_column_get_double(p, i);
       assert_true(v >= 0 && v <= 1);
-      if (k > 0) assert_true(v <= rk_column_get_double(col_of(&m, "p_click"), i));
+      if (k > 0) assert_true(v <= rk_column_get_double(batch_col(&m.all, "p_click"), i));
       sum += v;
     }
     assert_true(fabs(sum / (double)p->length - st.expected_rate[k]) < 1e-6);
@@ -521,8 +465,8 @@ static void test_sessions_structure(void **state) {
   sessions_run(&m, &st, &cfg);
   assert_int_equal(st.rows, m.all.nrows);
   assert_int_equal(st.steps, st.rows - 4000);
-  const rk_column *sid = col_of(&m, "session_id"), *item = col_of(&m, "item_id"), *cat = col_of(&m, "category");
-  const rk_column *price = col_of(&m, "price"), *ts = col_of(&m, "timestamp");
+  const rk_column *sid = batch_col(&m.all, "session_id"), *item = batch_col(&m.all, "item_id"), *cat = batch_col(&m.all, "category");
+  const rk_column *price = batch_col(&m.all, "price"), *ts = batch_col(&m.all, "timestamp");
   assert_int_equal(price->type, RK_COL_FLOAT64);
   assert_int_equal(ts->type, RK_COL_INT64);
   int *item_cat = calloc((size_t)cfg.items + 1, sizeof(int));
@@ -577,7 +521,7 @@ static void test_sessions_successor_rate(void **state) {
   assert_rk_ok(rk_synth_sessions_model_init(&model, &resolved));
   int32_t *rank_of = malloc((size_t)(model.n + 1) * sizeof(int32_t));
   for (int64_t r = 0; r < model.n; r++) rank_of[rk_synth_perm_apply(&model.perm, (uint64_t)r) + 1] = (int32_t)r;
-  const rk_column *sid = col_of(&m, "session_id"), *item = col_of(&m, "item_id");
+  const rk_column *sid = batch_col(&m.all, "session_id"), *item = batch_col(&m.all, "item_id");
   int64_t steps = 0, succ = 0;
   for (int64_t i = 1; i < m.all.nrows; i++) {
     if (rk_column_get_int(sid, i) != rk_column_get_int(sid, i - 1)) continue;
@@ -668,7 +612,7 @@ static void test_sessions_oracle_matches_hits(void **state) {
   assert_true(st.oracle_recall > 0 && st.oracle_recall < 1);
   assert_true(st.oracle_mrr > 0 && st.oracle_mrr <= st.oracle_ndcg && st.oracle_ndcg <= st.oracle_recall);
   assert_true(st.popularity_recall < st.oracle_recall);
-  const rk_column *hit = col_of(&m, "topk_hit"), *mass = col_of(&m, "topk_mass"), *p = col_of(&m, "p_next");
+  const rk_column *hit = batch_col(&m.all, "topk_hit"), *mass = batch_col(&m.all, "topk_mass"), *p = batch_col(&m.all, "p_next");
   assert_int_equal(hit->null_count, 8000);
   double hits = 0, masses = 0;
   int64_t steps = 0;

@@ -7,6 +7,7 @@
  * true ranking, a fixed ranking on the observed columns, and a random one; failure paths.
  */
 #include "support.h"
+#include "mem_sink.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -19,62 +20,6 @@
 #include "reckon/parquet.h"
 #include "reckon/schema.h"
 #include "reckon/synth.h"
-
-/* An in-memory sink: collects every batch into one. */
-typedef struct {
-  rk_table_sink base;
-  rk_batch all;
-  int64_t batches;
-  int64_t fail_at;     /* the write with this index fails with RK_EIO (-1: never) */
-  bool keep;           /* false: only count rows */
-  int64_t rows;
-} mem_sink;
-
-static rk_status mem_write(rk_table_sink *sink, const rk_batch *b) {
-  mem_sink *m = (mem_sink *)sink;
-  if (m->batches++ == m->fail_at) return rk_error(RK_EIO, "injected sink failure");
-  m->rows += b->nrows;
-  if (!m->keep) return RK_OK;
-  if (m->all.ncols == 0) {
-    RK_TRY(rk_batch_init(&m->all, b->ncols));
-    for (int j = 0; j < b->ncols; j++) {
-      const rk_column *c = &b->cols[j];
-      RK_TRY(rk_column_init(&m->all.cols[j], c->name, c->type, c->child ? c->child->type : RK_COL_INT64));
-    }
-  }
-  if (m->all.ncols != b->ncols) return rk_error(RK_ESHAPE, "batches of %d and %d columns", m->all.ncols, b->ncols);
-  for (int j = 0; j < b->ncols; j++) {
-    if (b->cols[j].length != b->nrows) return rk_error(RK_ESHAPE, "column '%s' length != nrows", b->cols[j].name);
-    RK_TRY(rk_column_append_column(&m->all.cols[j], &b->cols[j], 0, b->nrows));
-  }
-  m->all.nrows += b->nrows;
-  return RK_OK;
-}
-static rk_status mem_close(rk_table_sink *sink) { (void)sink; return RK_OK; }
-static void mem_abort(rk_table_sink *sink) { (void)sink; }
-
-static void mem_init(mem_sink *m, bool keep) {
-  memset(m, 0, sizeof *m);
-  m->base.write = mem_write;
-  m->base.close = mem_close;
-  m->base.abort = mem_abort;
-  m->fail_at = -1;
-  m->keep = keep;
-}
-static void mem_free(mem_sink *m) { rk_batch_free(&m->all); }
-
-static const rk_column *col_of(const rk_batch *b, const char *name) {
-  int j = rk_batch_find(b, name);
-  if (j < 0) fail_msg("no column '%s'", name);
-  return &b->cols[j];
-}
-
-static bool batches_equal(const rk_batch *a, const rk_batch *b) {
-  if (a->ncols != b->ncols || a->nrows != b->nrows) return false;
-  for (int j = 0; j < a->ncols; j++)
-    if (strcmp(a->cols[j].name, b->cols[j].name) != 0 || !rk_column_equal(&a->cols[j], &b->cols[j])) return false;
-  return true;
-}
 
 static void small_outbrain(rk_synth_outbrain_config *cfg, int64_t displays) {
   rk_synth_outbrain_config_default(cfg);
@@ -149,7 +94,7 @@ static void test_outbrain_same_for_any_threads_and_row_groups(void **state) {
   /* Another seed: other rows. */
   cfg.seed = 6;
   outbrain_run(&other, &cfg);
-  assert_false(rk_column_equal(col_of(&ref.split[0].all, "ad_id"), col_of(&other.split[0].all, "ad_id")));
+  assert_false(rk_column_equal(batch_col(&ref.split[0].all, "ad_id"), batch_col(&other.split[0].all, "ad_id")));
   run_free(&other);
   run_free(&ref);
 }
@@ -188,11 +133,11 @@ static bool rows_same(const rk_column *c, int64_t a, int64_t b) {
 }
 
 static void check_split(const rk_batch *b, uint8_t *seen, int64_t ndisplays) {
-  const rk_column *disp = col_of(b, "display_id"), *label = col_of(b, "label"), *p = col_of(b, "p_click");
+  const rk_column *disp = batch_col(b, "display_id"), *label = batch_col(b, "label"), *p = batch_col(b, "p_click");
   assert_int_equal(b->ncols, 58);
   assert_string_equal(b->cols[57].name, "p_click");
   for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
-    const rk_column *c = col_of(b, ranges[r].name);
+    const rk_column *c = batch_col(b, ranges[r].name);
     if (ranges[r].max_len) {
       assert_int_equal(c->type, RK_COL_LIST);
       for (int64_t i = 0; i < c->length; i++) {
@@ -239,7 +184,7 @@ static void check_split(const rk_batch *b, uint8_t *seen, int64_t ndisplays) {
     assert_int_equal(clicks, 1);
     assert_true(fabs(psum - 1.0) < 1e-9);
     for (size_t k = 0; k < sizeof per_display / sizeof *per_display; k++) {
-      const rk_column *c = col_of(b, per_display[k]);
+      const rk_column *c = batch_col(b, per_display[k]);
       for (int64_t i = start + 1; i < end; i++)
         if (!rows_same(c, start, i)) fail_msg("%s differs within display %lld", per_display[k], (long long)id);
     }
@@ -306,8 +251,8 @@ typedef struct {
  * the kind of score a model can learn. */
 static map_figures map_of(const rk_batch *b) {
   int64_t n = b->nrows;
-  const rk_column *disp = col_of(b, "display_id"), *label = col_of(b, "label"), *leak = col_of(b, "is_leak");
-  const rk_column *pc = col_of(b, "p_click");
+  const rk_column *disp = batch_col(b, "display_id"), *label = batch_col(b, "label"), *leak = batch_col(b, "is_leak");
+  const rk_column *pc = batch_col(b, "p_click");
   static const char *const observed[] = {"pop_ad_id_log_01scaled", "pop_advertiser_id_log_01scaled",
                                          "pop_campain_id_log_01scaled", "pop_document_id_log_01scaled",
                                          "doc_event_doc_ad_sim_categories_log_01scaled",
@@ -316,7 +261,7 @@ static map_figures map_of(const rk_batch *b) {
   for (int64_t i = 0; i < n; i++) {
     p[i] = rk_column_get_double(pc, i);
     pl[i] = p[i] + (double)rk_column_get_int(leak, i);
-    for (size_t k = 0; k < sizeof observed / sizeof *observed; k++) fx[i] += rk_column_get_double(col_of(b, observed[k]), i);
+    for (size_t k = 0; k < sizeof observed / sizeof *observed; k++) fx[i] += rk_column_get_double(batch_col(b, observed[k]), i);
   }
   map_figures m = {0};
   int64_t displays = 0;
