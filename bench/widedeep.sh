@@ -11,8 +11,9 @@
 # their values joined by spaces), then pandas to .npy arrays with the ids hashed as reckon hashes
 # them, before any timing.
 #
-# Parts (PART, one or several of data speed accuracy seeds, or all: the last three; data only
-# makes the data and the peer's arrays, which every part makes when they are missing):
+# Parts (PART, one or several of data speed sgemm accuracy seeds, or all: speed accuracy seeds;
+# data only makes the data and the peer's arrays, which every part makes when they are missing;
+# sgemm measures the speed part's sgemm figures again into its log, its timings kept):
 #   speed     the recipe's model (HIDDEN, default 1024 x5) at batch 4096 for STEPS_SMALL steps
 #             (default 200; the first WARMUP_SMALL, default 50, untimed) and at batch 131072 for
 #             STEPS_BIG steps (default 10, WARMUP_BIG 2 untimed), at each of THREADS (default
@@ -20,10 +21,12 @@
 #             of `reckon widedeep --benchmark`, reading its Parquet as it trains; the peer: steps
 #             over tensors in memory) and their ratio (goals: 2x at 4096, 1.0x at 131072). The
 #             model is GEMM-bound, so also: GFLOP/s = 6 x batch x sum(in x out) of the MLP's
-#             layers per step (forward, and both gemms of the backward) x steps/s; the share of
-#             reckon's time in sgemm (`perf record` of a PERF_STEPS_SMALL / PERF_STEPS_BIG step
-#             run, default 20 / 3, whole process: the share of samples in symbols named *sgemm*;
-#             PERF=0 to skip), hence its GFLOP/s inside sgemm; and OpenBLAS's own GFLOP/s on the
+#             layers per step (forward, and both gemms of the backward) x steps/s; each side's
+#             share of time in sgemm (`perf record` of a PERF_STEPS_SMALL / PERF_STEPS_BIG step
+#             run, default 20 / 3: the share of samples in symbols named *sgemm* over the run's
+#             second half, past the start-up; PERF=0 to skip), hence reckon's GFLOP/s inside
+#             sgemm and the bound 1 / (the peer's share) on any speed-up that leaves sgemm as it
+#             is; and OpenBLAS's own GFLOP/s on the
 #             step's gemms (cblas_sgemm of reckon's libopenblas with its own threads at the same
 #             count; the batch capped at 16384 rows so it takes seconds).
 #   accuracy  one epoch at batch ACC_BATCH (default 4096; the recipe's 131072 is 7 steps an epoch
@@ -125,7 +128,7 @@ mkdir -p "$(dirname "$results")"
 [ -x "$reckon" ] || { echo "widedeep.sh: no $reckon (build reckon first)" >&2; exit 1; }
 "$reckon" widedeep --help > /dev/null 2>&1 || { echo "widedeep.sh: $reckon has no widedeep command" >&2; exit 1; }
 for p in $parts; do
-  case $p in data | speed | accuracy | seeds) ;; *) echo "widedeep.sh: unknown PART '$p' (data, speed, accuracy, seeds or all)" >&2; exit 2 ;; esac
+  case $p in data | speed | sgemm | accuracy | seeds) ;; *) echo "widedeep.sh: unknown PART '$p' (data, speed, sgemm, accuracy, seeds or all)" >&2; exit 2 ;; esac
 done
 have_torch=0
 $py -c 'import torch, numpy, pandas' 2> /dev/null && have_torch=1
@@ -213,7 +216,14 @@ torch_speed() {
   grep '^torch ' "$data_dir/torch.out" | tee -a "$log" | sed 's/^/  /'
 }
 
-# perf_share LOG BATCH STEPS THREADS: the share of samples in *sgemm* symbols over a whole run
+# sgemm_share DATA: the share of `perf record` samples in *sgemm* symbols over the second half of
+# the recorded run (its first half holds the start-up: tables initialised, data loaded)
+sgemm_share() {
+  perf report -i "$1" --stdio --sort symbol -q --time 50%-100% 2> /dev/null |
+    awk '$3 ~ /sgemm/ { s += $1 } END { printf "%.4f", s / 100 }'
+}
+
+# perf_share LOG BATCH STEPS THREADS: reckon's share of time in sgemm, then the peer's
 perf_share() {
   [ $have_perf = 1 ] || return 0
   local log=$1 b=$2 s=$3 n=$4 share
@@ -227,9 +237,18 @@ perf_share() {
     echo "  perf record FAILED: batch=$b threads=$n" >&2; tail -n 20 "$data_dir/perf.out" >&2
     bad=1; return 0
   fi
-  share=$(perf report -i "$work/perf.data" --stdio --sort symbol -q 2> /dev/null |
-    awk '$3 ~ /sgemm/ { s += $1 } END { printf "%.4f", s / 100 }')
+  share=$(sgemm_share "$work/perf.data")
   echo "perf batch=$b threads=$n steps=$s sgemm_share=$share" | tee -a "$log" | sed 's/^/  /'
+  rm -f "$work/perf.data"
+  [ $peer_ok = 1 ] || return 0
+  if ! env "${peer_env[@]}" OMP_WAIT_POLICY="$peer_wait" perf record -q -F 499 -o "$work/perf.data" -- \
+      $py "$peer" train --cache "$npy" --threads "$n" --batch "$b" --steps "$s" --warmup 1 \
+      --hidden "${hidden// /,}" --linear-lr "$linear_lr" --deep-lr "$deep_lr" > "$data_dir/perf.out" 2>&1; then
+    echo "  perf record of the peer FAILED: batch=$b threads=$n" >&2; tail -n 20 "$data_dir/perf.out" >&2
+    bad=1; return 0
+  fi
+  share=$(sgemm_share "$work/perf.data")
+  echo "perf_torch batch=$b threads=$n steps=$s sgemm_share=$share" | tee -a "$log" | sed 's/^/  /'
   rm -f "$work/perf.data"
 }
 
@@ -318,6 +337,14 @@ start_log() {
   echo "$log"
 }
 
+# sgemm_figures LOG THREADS: both sides' sgemm shares and OpenBLAS's own rate, at both batches
+sgemm_figures() {
+  perf_share "$1" $batch_small "$perf_steps_small" "$2"
+  perf_share "$1" $batch_big "$perf_steps_big" "$2"
+  openblas_ref "$1" $batch_small "$2"
+  openblas_ref "$1" $batch_big "$2"
+}
+
 if [[ $parts == *" speed "* ]]; then
   log=$(start_log speed "hidden=${hidden// /,} batch_small=$batch_small batch_big=$batch_big linear_lr=$linear_lr deep_lr=$deep_lr threads=${threads// /,} steps_small=$steps_small warmup_small=$warmup_small steps_big=$steps_big warmup_big=$warmup_big")
   echo "== speed: hidden $hidden, batch $batch_small x $steps_small steps ($warmup_small untimed), batch $batch_big x $steps_big steps ($warmup_big untimed)"
@@ -327,10 +354,16 @@ if [[ $parts == *" speed "* ]]; then
     torch_speed "$log" $batch_small "$steps_small" "$warmup_small" "$n"
     reckon_speed "$log" $batch_big "$steps_big" "$warmup_big" "$n"
     torch_speed "$log" $batch_big "$steps_big" "$warmup_big" "$n"
-    perf_share "$log" $batch_small "$perf_steps_small" "$n"
-    perf_share "$log" $batch_big "$perf_steps_big" "$n"
-    openblas_ref "$log" $batch_small "$n"
-    openblas_ref "$log" $batch_big "$n"
+    sgemm_figures "$log" "$n"
+  done
+elif [[ $parts == *" sgemm "* ]]; then   # the speed part's sgemm figures again, its timings kept
+  log="$data_dir/runs_speed.log"
+  [ -f "$log" ] || { echo "widedeep.sh: PART=sgemm needs a speed part's log ($log)" >&2; exit 1; }
+  grep -v -E '^(perf|perf_torch|openblas) ' "$log" > "$log.tmp" && mv "$log.tmp" "$log"
+  echo "== sgemm figures of the speed part ($(sed -n '1s/.*date=\([^ ]*\).*/\1/p' "$log"))"
+  for n in $threads; do
+    set_threads "$n"
+    sgemm_figures "$log" "$n"
   done
 fi
 
@@ -397,26 +430,30 @@ if head is not None:
     out.append("### Speed%s: hidden %s (deep input %d wide), rates %s / %s, peer malloc %s" % (
         when(head), hid(head), width, head["linear_lr"], head["deep_lr"], head.get("peer_malloc", "?")))
     out.append("")
-    out.append("| batch | threads | steps (untimed) | reckon samples/s | torch samples/s | reckon/torch | goal | reckon GFLOP/s | torch GFLOP/s | reckon sgemm share | reckon GFLOP/s in sgemm | OpenBLAS GFLOP/s |")
-    out.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| batch | threads | steps (untimed) | reckon samples/s | torch samples/s | reckon/torch | goal | reckon GFLOP/s | torch GFLOP/s | reckon sgemm share | torch sgemm share | reckon GFLOP/s in sgemm | OpenBLAS GFLOP/s |")
+    out.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     keys = sorted({(int(f["batch"]), int(f["threads"])) for t, f in rows if t in ("reckon", "torch")})
     for b, n in keys:
         get = lambda tool: [f for t, f in rows if t == tool and int(f["batch"]) == b and int(f["threads"]) == n]
-        r, t, p, o = get("reckon"), get("torch"), get("perf"), get("openblas")
+        r, t, p, o, pt = get("reckon"), get("torch"), get("perf"), get("openblas"), get("perf_torch")
         rs = float(r[0]["samples_per_s"]) if r else None
         ts = float(t[0]["samples_per_s"]) if t else None
         share = float(p[0]["sgemm_share"]) if p else None
+        tshare = float(pt[0]["sgemm_share"]) if pt else None
         fmt = lambda x, spec: spec % x if x is not None else "-"
         steps = "%s (%s)" % (r[0]["steps"], r[0]["warmup"]) if r else "-"
         goal = {int(head["batch_small"]): "2x", int(head["batch_big"]): "1.0x"}.get(b, "")
-        out.append("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             b, n, steps, fmt(rs, "%.0f"), fmt(ts, "%.0f"), "%.2fx" % (rs / ts) if rs and ts else "-", goal,
             fmt(rs and rs * flop / 1e9, "%.1f"), fmt(ts and ts * flop / 1e9, "%.1f"), fmt(share and 100 * share, "%.1f%%"),
+            fmt(tshare and 100 * tshare, "%.1f%%"),
             "%.1f" % (rs * flop / 1e9 / share) if rs and share else "-", o[0]["gflops"] if o else "-"))
     out.append("")
     out.append("GFLOP/s: 6 x %.4g multiply-adds of the MLP per sample x samples/s (forward, and both gemms of" % mlp_macs(hidden, width))
-    out.append("the backward). sgemm share: the share of `perf record` samples in *sgemm* symbols over a whole short")
-    out.append("reckon run (start-up included); GFLOP/s in sgemm: reckon's GFLOP/s over that share. OpenBLAS:")
+    out.append("the backward). sgemm share: the share of `perf record` samples in *sgemm* symbols (OpenBLAS's kernel")
+    out.append("and packing) over the second half of a short run of each side (the first half holds the start-up); both")
+    out.append("sides call the same OpenBLAS, so 1 / (torch's share) bounds what any speed-up outside sgemm can give.")
+    out.append("GFLOP/s in sgemm: reckon's GFLOP/s over its share. OpenBLAS:")
     out.append("cblas_sgemm on the step's gemms with OpenBLAS's own threads (batch rows capped at 16384).")
     out.append("")
 for part in ("accuracy", "seeds"):
