@@ -36,8 +36,6 @@ typedef struct rk_loader rk_loader;
 /* Opens every file's footer; errors name the file. */
 rk_status rk_loader_open(rk_loader **loader, const rk_loader_options *o);
 int64_t rk_loader_num_rows(const rk_loader *loader);
-/* The rows of a .parquet file or folder, from the footers alone (nothing is decoded). */
-rk_status rk_loader_count_rows(const char *path, int64_t *rows);
 /* Batches per epoch (the short one counts unless drop_last). */
 int64_t rk_loader_num_batches(const rk_loader *loader);
 /* Starts epoch `epoch` (0, 1, ...): its order comes from (seed, epoch). */

@@ -48,7 +48,7 @@
   X(lr_decay_rate,       FLOAT,  "0.99", "R",    "staircase decay: lr * R^floor(step / --lr_decay_steps); 0 = constant") \
   X(lr_decay_steps,      INT,    "100",  "N",    "steps per decay")                                                 \
   X(train_batch_size,    INT,    "1024", "N",    "rows per training step")                                          \
-  X(eval_batch_size,     INT,    "1024", "N",    "rows per evaluation or prediction batch (at most the data's rows)")                        \
+  X(eval_batch_size,     INT,    "1024", "N",    "evaluation/prediction rows per batch (at most the data's)")       \
   X(epochs,              INT,    "1",    "N",    "passes over the training data")                                   \
   X(train_steps_per_epoch, INT,  NULL,   "N",    "steps per epoch (default: every batch)")                          \
   X(random_seed,         INT,    "42",   "S",    "seed of initialisation, shuffling, dropout and negatives")       \
@@ -307,7 +307,7 @@ const rk_command rk_cmd_train = {
   X(load_model_path,   STRING, NULL,  "DIR", "the model folder (--save_model_path of reckon train)")       \
   X(eval_data_path,    STRING, NULL,  "DIR", "data to evaluate on (Parquet parts with the model's columns)") \
   X(eval_path,         ALIAS,  "eval_data_path", NULL, NULL)                                              \
-  X(eval_batch_size,   INT,    "1024", "N",  "rows per batch (at most the data's rows)")                                           \
+  X(eval_batch_size,   INT,    "1024", "N",  "rows per batch (at most the data's rows)")                  \
   X(in_batch_negatives_eval, INT, "0", "N",  "per row, N negatives from other rows of the batch")          \
   X(stl_positive_class_weight, FLOAT, NULL, "W", "positive weight in the reported loss (default: the training run's)") \
   X(random_seed,       INT,    "42",  "S",   "seed of the negatives")                                       \

@@ -31,7 +31,7 @@
   X(log_filename,        STRING, "log.json", "NAME", "the DLLogger file in --results_dir")                         \
   X(deep_hidden_units,   MULTI,  "1024 1024 1024 1024 1024", "N", "units of the deep part's layers")               \
   X(global_batch_size,   INT,    "131072", "N",  "training batch size")                                            \
-  X(eval_batch_size,     INT,    "32768", "N",   "evaluation batch size (at most the eval rows)")                                    \
+  X(eval_batch_size,     INT,    "32768", "N",   "evaluation batch size (at most the eval rows)")                  \
   X(eval_steps,          INT,    "8",    "N",    "evaluation batches when given (0: the whole eval set); by default reckon evaluates the whole eval set") \
   X(training_set_size,   INT,    "0",    "N",    "steps per epoch = N / --global_batch_size (0: every row found)") \
   X(num_epochs,          INT,    "120",  "N",    "epochs")                                                         \

@@ -113,23 +113,6 @@ static rk_status list_files(const char *path, char ***files, int *n) {
   return st;
 }
 
-rk_status rk_loader_count_rows(const char *path, int64_t *rows) {
-  *rows = 0;
-  char **files = NULL;
-  int n = 0;
-  rk_status st = list_files(path, &files, &n);
-  rk_parquet_read_options po;
-  rk_parquet_read_options_default(&po);
-  for (int f = 0; st == RK_OK && f < n; f++) {
-    rk_parquet_reader *r = NULL;
-    if ((st = rk_parquet_open(&r, files[f], &po)) == RK_OK) *rows += rk_parquet_num_rows(r);
-    rk_parquet_close(r);
-  }
-  for (int f = 0; f < n && files; f++) rk_free(files[f]);
-  rk_free(files);
-  return st;
-}
-
 rk_status rk_loader_open(rk_loader **out, const rk_loader_options *o) {
   *out = NULL;
   if (o->batch_size < 1) return rk_error(RK_EINVAL, "loader: batch size must be at least 1, got %lld", (long long)o->batch_size);

@@ -9,6 +9,7 @@
 
 #include "reckon/io.h"
 #include "reckon/metrics.h"
+#include "reckon/parquet.h"
 #include "reckon/trainer.h"
 
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
@@ -28,8 +29,12 @@ void rk_eval_result_free(rk_eval_result *r) {
 static rk_status infer_model(rk_ranking_model *im, const rk_ranking_model *m, const char *path, int64_t rows,
                              int64_t negatives) {
   if (rows <= 0) return rk_error(RK_EUSAGE, "invalid batch size %lld: expected at least 1", (long long)rows);
-  int64_t have = 0;
-  if (rk_loader_count_rows(path, &have) == RK_OK && have > 0 && have < rows) rows = have;
+  rk_parquet_dataset *ds = NULL;   /* its rows are counted from the footers at open */
+  if (rk_parquet_dataset_open(&ds, path, NULL) == RK_OK) {
+    int64_t have = rk_parquet_dataset_num_rows(ds);
+    if (have > 0 && have < rows) rows = have;
+    rk_parquet_dataset_close(ds);
+  }
   rk_error_clear();   /* an unreadable path is reported by the loader, with its context */
   return rk_ranking_share(im, m, rows * (1 + negatives), false);
 }
