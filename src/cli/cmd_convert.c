@@ -12,7 +12,7 @@
 #define CONVERT_FLAGS(X)                                                                                    \
   RK_CSV_INPUT_FLAGS(X)                                                                                      \
   X(compression,    CHOICE, "snappy", "snappy|zstd|gzip|brotli|lz4_raw|uncompressed", "Parquet output codec") \
-  X(row_group_size, INT,    "0",      "N",     "Parquet output rows per row group (0: the writer's default, 1Mi)") \
+  X(row_group_size, INT,    "0",      "N in [0, 2^30]", "Parquet output rows per row group (0: the writer's default, 1Mi)") \
   X(columns,        LIST,   "",       "C,...", "only these columns, in this order")
 
 typedef struct {
@@ -28,9 +28,6 @@ static int run_convert(const rk_flag_parse *parse, void *arg) {
     return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon convert' takes an input and an output path, got %d paths",
                                 parse->npositional));
   const char *in = parse->positional[0], *out = parse->positional[1];
-  if (o->row_group_size < 0)
-    return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --row_group_size: expected 0 or more",
-                                (long long)o->row_group_size));
   char sep;
   rk_status st = rk_csv_parse_sep(o->csv_sep, &sep);
   if (st != RK_OK) return rk_cli_fail(rk_error_context(RK_EUSAGE, "--csv_sep"));

@@ -19,7 +19,7 @@
   X(input_data_format,   CHOICE, "csv", "csv|tsv|parquet", "input format (tsv sets the separator to a tab)")         \
   RK_CSV_INPUT_FLAGS(X)                                                                                              \
   X(output_path,         STRING, "./results/", "DIR", "output folder: train/, eval/, predict/, workflow/, preprocess_report.json") \
-  X(output_num_partitions, INT,  "10",  "N",    "Parquet files per output split (part_0.parquet ...), of consecutive rows") \
+  X(output_num_partitions, INT,  "10",  "N in [1, 4096]", "Parquet files per output split (part_0.parquet ...), of consecutive rows") \
   X(persist_intermediate_files, BOOL, "false", NULL, "keep the intermediate stage under <output>/_cache/ and reuse it when the input and flags are unchanged") \
   X(control_features,    LIST,   "",    "C,...", "columns copied to the output as they are")                     \
   X(categorical_features, LIST,  "",    "C,...", "columns encoded as contiguous ids (0 padding, 1 null, 2 out-of-vocabulary or rare, then by descending train frequency)") \
@@ -35,23 +35,23 @@
   X(regression_targets,  LIST,   "",    "C,...", "regression targets: tagged regression and target, written unchanged") \
   X(target_encoding_features, LIST, "", "C,...", "features to target-encode (default when only targets are given: every categorical feature); adds TE_<feature>_<target> columns") \
   X(target_encoding_targets, LIST, "",  "C,...", "targets to encode with (default when only features are given: every target)") \
-  X(target_encoding_kfold, INT,  "5",   "K",    "folds for out-of-fold target encoding of train rows (seeded by --random_seed)") \
-  X(target_encoding_smoothing, FLOAT, "10", "S", "smoothing: (sum + mean * S) / (count + S)")                   \
+  X(target_encoding_kfold, INT,  "5",   "K in [1, 100]", "folds for out-of-fold target encoding of train rows (seeded by --random_seed)") \
+  X(target_encoding_smoothing, FLOAT, "10", "S >= 0", "smoothing: (sum + mean * S) / (count + S)")              \
   X(to_int32,            LIST,   "",    "C,...", "cast these columns to int32 (a value that does not fit is an error naming its row)") \
   X(to_int16,            LIST,   "",    "C,...", "cast these columns to int16")                                  \
   X(to_int8,             LIST,   "",    "C,...", "cast these columns to int8")                                   \
   X(to_float32,          LIST,   "",    "C,...", "cast these columns to float32")                                \
-  X(categ_min_freq_capping, INT, "0",   "N",    "categorical values seen fewer than N times in train map to the out-of-vocabulary id 2") \
-  X(min_user_freq,       INT,    NULL,  "N",    "remove the rows of users with fewer than N rows (before splitting)") \
-  X(max_user_freq,       INT,    NULL,  "N",    "remove the rows of users with more than N rows")                \
-  X(min_item_freq,       INT,    NULL,  "N",    "remove the rows of items with fewer than N rows")               \
-  X(max_item_freq,       INT,    NULL,  "N",    "remove the rows of items with more than N rows")                \
-  X(num_max_rounds_filtering, INT, "5", "N",    "rounds of user then item filtering, stopping early when nothing changes") \
+  X(categ_min_freq_capping, INT, "0",   "N >= 0", "categorical values seen fewer than N times in train map to the out-of-vocabulary id 2") \
+  X(min_user_freq,       INT,    NULL,  "N >= 0", "remove the rows of users with fewer than N rows (before splitting)") \
+  X(max_user_freq,       INT,    NULL,  "N >= 0", "remove the rows of users with more than N rows")              \
+  X(min_item_freq,       INT,    NULL,  "N >= 0", "remove the rows of items with fewer than N rows")             \
+  X(max_item_freq,       INT,    NULL,  "N >= 0", "remove the rows of items with more than N rows")              \
+  X(num_max_rounds_filtering, INT, "5", "N in [1, 1000]", "rounds of user then item filtering, stopping early when nothing changes") \
   X(filter_query,        STRING, NULL,  "EXPR", "keep rows matching a pandas-style query, e.g. \"click==1 or (click==0 and like==0)\"") \
   X(dataset_split_strategy, CHOICE, NULL, "random|random_by_user|temporal", "how to split train and eval (none: train only)") \
-  X(random_split_eval_perc, FLOAT, NULL, "P",   "share of rows (random) or of each user's rows (random_by_user) for eval") \
-  X(dataset_split_temporal_timestamp, INT, NULL, "T", "temporal split: eval gets rows with timestamp >= T")     \
-  X(random_seed,         INT,    "42",  "S",    "seed of the splits and target-encoding folds: the same seed gives the same bytes") \
+  X(random_split_eval_perc, FLOAT, NULL, "P in (0, 1)", "share of rows (random) or of each user's rows (random_by_user) for eval") \
+  X(dataset_split_temporal_timestamp, INT, NULL, "T in (-inf, inf)", "temporal split: eval gets rows with timestamp >= T") \
+  X(random_seed,         INT,    "42",  "S >= 0", "seed of the splits and target-encoding folds: the same seed gives the same bytes") \
   X(compression,         CHOICE, "snappy", "snappy|zstd|gzip|lz4_raw|uncompressed", "output Parquet codec")     \
   X(enable_dask_cuda_cluster, IGNORED, NULL, NULL, "reckon runs on the CPU cores of one machine")               \
   X(dask_cuda_visible_gpu_devices, IGNORED, NULL, NULL, "reckon runs on the CPU cores of one machine")          \
@@ -80,12 +80,6 @@ static rk_names names(rk_strlist l) {
 
 static int64_t optional_int(const rk_flag_parse *parse, const char *flag, int64_t v) {
   return rk_flags_given(parse, flag) ? v : -1;
-}
-
-static int check_nonnegative(const rk_flag_parse *parse, const char *flag, int64_t v) {
-  if (rk_flags_given(parse, flag) && v < 0)
-    return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --%s: expected 0 or more", (long long)v, flag));
-  return 0;
 }
 
 static void print_summary(const json_t *report, const char *out) {
@@ -163,10 +157,6 @@ static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   c.te_kfold = (int)o->target_encoding_kfold;
   c.te_smoothing = o->target_encoding_smoothing;
   c.categ_min_freq_capping = o->categ_min_freq_capping;
-  const char *nonneg[] = {"min_user_freq", "max_user_freq", "min_item_freq", "max_item_freq"};
-  const int64_t vals[] = {o->min_user_freq, o->max_user_freq, o->min_item_freq, o->max_item_freq};
-  for (int i = 0; i < 4; i++)
-    if (check_nonnegative(parse, nonneg[i], vals[i])) return RK_EXIT_USAGE;
   c.min_user_freq = optional_int(parse, "min_user_freq", o->min_user_freq);
   c.max_user_freq = optional_int(parse, "max_user_freq", o->max_user_freq);
   c.min_item_freq = optional_int(parse, "min_item_freq", o->min_item_freq);

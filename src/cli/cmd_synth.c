@@ -12,18 +12,18 @@
 #include "reckon/synth.h"
 
 #define TENREC_FLAGS(X)                                                                                  \
-  X(rows,        INT,    "1000000", "N",    "rows (interactions) to generate")                         \
-  X(seed,        INT,    "42",      "S",    "random seed: the same seed gives the same bytes")          \
+  X(rows,        INT,    "1000000", "N in [0, 2^62]", "rows (interactions) to generate")               \
+  X(seed,        INT,    "42",      "S >= 0", "random seed: the same seed gives the same bytes")        \
   X(output,      STRING, NULL,      "FILE", "output file: .csv, .tsv (optionally .gz or .zst) or .parquet; " \
                                             "the sidecar goes to FILE.json")                            \
   X(emit_truth,  BOOL,   "false",   NULL,   "add the true probabilities as columns p_click, p_follow, p_like, p_share") \
-  X(na_fraction, FLOAT,  "0",       "F",    "share of video_category, gender and age cells written as \\N") \
-  X(users,       INT,    "0",       "N",    "distinct users (0: rows / 20, at least 100)")              \
-  X(items,       INT,    "0",       "N",    "distinct items (0: rows / 50, at least 50)")               \
-  X(categories,  INT,    "10",      "N",    "video categories")                                         \
-  X(latent_dim,  INT,    "8",       "D",    "dimension of the latent user and item factors (at most 64)") \
-  X(user_zipf,   FLOAT,  "1.0",     "A",    "popularity skew of users (Zipf exponent)")                 \
-  X(item_zipf,   FLOAT,  "1.1",     "A",    "popularity skew of items (Zipf exponent)")
+  X(na_fraction, FLOAT,  "0",       "F in [0, 1]", "share of video_category, gender and age cells written as \\N") \
+  X(users,       INT,    "0",       "N in [0, 2^48]", "distinct users (0: rows / 20, at least 100)")    \
+  X(items,       INT,    "0",       "N in [0, 2^48]", "distinct items (0: rows / 50, at least 50)")     \
+  X(categories,  INT,    "10",      "N in [1, 32767]", "video categories")                              \
+  X(latent_dim,  INT,    "8",       "D in [1, 64]", "dimension of the latent user and item factors (at most 64)") \
+  X(user_zipf,   FLOAT,  "1.0",     "A in [0, 5]", "popularity skew of users (Zipf exponent)")          \
+  X(item_zipf,   FLOAT,  "1.1",     "A in [0, 5]", "popularity skew of items (Zipf exponent)")
 
 typedef struct {
   TENREC_FLAGS(RK_FLAG_FIELD)
@@ -33,20 +33,20 @@ static const rk_flag tenrec_flags[] = {TENREC_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
 #undef RK_FLAG_STRUCT
 
 #define SESSIONS_FLAGS(X)                                                                                 \
-  X(sessions,    INT,    "100000",  "N",    "sessions to generate")                                      \
-  X(days,        INT,    "30",      "D",    "session starts spread over this many days")                 \
-  X(seed,        INT,    "42",      "S",    "random seed: the same seed gives the same bytes")            \
+  X(sessions,    INT,    "100000",  "N in [1, 2^56]", "sessions to generate")                            \
+  X(days,        INT,    "30",      "D in [1, 36500]", "session starts spread over this many days")      \
+  X(seed,        INT,    "42",      "S >= 0", "random seed: the same seed gives the same bytes")          \
   X(output,      STRING, NULL,      "FILE", "output file: .csv, .tsv (optionally .gz or .zst) or .parquet; " \
                                             "the sidecar goes to FILE.json")                              \
-  X(items,       INT,    "0",       "N",    "distinct items (0: events / 100, at least 200)")             \
-  X(categories,  INT,    "20",      "N",    "item categories")                                            \
-  X(item_zipf,   FLOAT,  "1.0",     "A",    "popularity skew of items (Zipf exponent)")                   \
-  X(successors,  INT,    "3",       "N",    "fixed successor items per item (at most 8)")                 \
-  X(p_successor, FLOAT,  "0.5",     "P",    "chance the next item is a successor of the current one")     \
-  X(p_interest,  FLOAT,  "0.3",     "P",    "chance the next item comes from the session's interest categories") \
-  X(mean_length, FLOAT,  "6",       "L",    "mean session length (events)")                               \
-  X(max_length,  INT,    "50",      "L",    "longest session (events)")                                   \
-  X(topk,        INT,    "20",      "K",    "K of the sidecar's oracle Recall@K, NDCG@K and MRR@K")       \
+  X(items,       INT,    "0",       "N in [0, 2^31)", "distinct items (0: events / 100, at least 200)")   \
+  X(categories,  INT,    "20",      "N in [1, 32767]", "item categories")                                 \
+  X(item_zipf,   FLOAT,  "1.0",     "A in [0, 5]", "popularity skew of items (Zipf exponent)")            \
+  X(successors,  INT,    "3",       "N in [0, 8]", "fixed successor items per item (at most 8)")          \
+  X(p_successor, FLOAT,  "0.5",     "P in [0, 1]", "chance the next item is a successor of the current one") \
+  X(p_interest,  FLOAT,  "0.3",     "P in [0, 1]", "chance the next item comes from the session's interest categories") \
+  X(mean_length, FLOAT,  "6",       "L in [2, 100000]", "mean session length (events)")                   \
+  X(max_length,  INT,    "50",      "L in [2, 100000]", "longest session (events)")                       \
+  X(topk,        INT,    "20",      "K in [1, 100]", "K of the sidecar's oracle Recall@K, NDCG@K and MRR@K") \
   X(emit_truth,  BOOL,   "false",   NULL,   "add p_next, topk_mass and topk_hit columns (the oracle's view of each step)")
 
 typedef struct {
@@ -57,16 +57,16 @@ static const rk_flag sessions_flags[] = {SESSIONS_FLAGS(RK_FLAG_ROW) RK_FLAG_END
 #undef RK_FLAG_STRUCT
 
 #define OUTBRAIN_FLAGS(X)                                                                                 \
-  X(displays,       INT,    "1000000", "N",   "displays (page views with 2 to 12 ads, about 5 on average) to generate") \
-  X(seed,           INT,    "42",      "S",   "random seed: the same seed gives the same rows")              \
+  X(displays,       INT,    "1000000", "N in [0, 2^48]", "displays (page views with 2 to 12 ads, about 5 on average) to generate") \
+  X(seed,           INT,    "42",      "S >= 0", "random seed: the same seed gives the same rows")           \
   X(output,         STRING, NULL,      "DIR", "output folder: DIR/train and DIR/eval (part_*.parquet with the Merlin " \
                                               "schema) and the sidecar DIR/synth.json; an existing DIR is replaced " \
                                               "only when it is empty or was written by this command")      \
-  X(eval_fraction,  FLOAT,  "0.1",     "F",   "share of displays (whole displays, drawn by the seed) written to DIR/eval") \
+  X(eval_fraction,  FLOAT,  "0.1",     "F in [0, 1]", "share of displays (whole displays, drawn by the seed) written to DIR/eval") \
   X(emit_truth,     BOOL,   "false",   NULL,  "add p_click, the true probability that the row's ad is the one clicked " \
                                               "in its display")                                             \
-  X(row_group_rows, INT,    "65536",   "N",   "rows per Parquet row group")                                 \
-  X(bucket_scale,   FLOAT,  "1.0",     "F",   "the schema's hash bucket counts times F (at least 2): small tables for " \
+  X(row_group_rows, INT,    "65536",   "N in [1, 2^30]", "rows per Parquet row group")                      \
+  X(bucket_scale,   FLOAT,  "1.0",     "F in (0, 1]", "the schema's hash bucket counts times F (at least 2): small tables for " \
                                               "quick runs; the rows are the same")
 
 typedef struct {
@@ -86,12 +86,6 @@ static int need_output(const rk_flag_parse *parse, const char *output) {
   if (output) return RK_EXIT_OK;
   return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon %s' needs --output FILE (.csv, .csv.gz, .csv.zst or .parquet)",
                               parse->command));
-}
-
-static int check_range(const char *flag, int64_t value, int64_t lo, int64_t hi) {
-  if (value >= lo && value <= hi) return RK_EXIT_OK;
-  return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --%s: expected %lld to %lld", (long long)value,
-                              flag, (long long)lo, (long long)hi));
 }
 
 /* Open the sink, generate into it, close it; abort it (no half file) on any failure. */
@@ -125,10 +119,7 @@ static rk_status sessions_generate(rk_table_sink *sink, void *stats, const void 
 static int run_tenrec(const rk_flag_parse *parse, void *arg) {
   tenrec_opts *o = arg;
   int rc;
-  if ((rc = need_output(parse, o->output)) || (rc = check_range("rows", o->rows, 0, INT64_MAX / 2)) ||
-      (rc = check_range("categories", o->categories, 1, 1 << 20)) ||
-      (rc = check_range("latent_dim", o->latent_dim, 1, 64)))
-    return rc;
+  if ((rc = need_output(parse, o->output))) return rc;
   rk_synth_tenrec_config cfg;
   rk_synth_tenrec_config_default(&cfg);
   cfg.rows = o->rows;
@@ -170,12 +161,7 @@ static int run_tenrec(const rk_flag_parse *parse, void *arg) {
 static int run_sessions(const rk_flag_parse *parse, void *arg) {
   sessions_opts *o = arg;
   int rc;
-  if ((rc = need_output(parse, o->output)) || (rc = check_range("sessions", o->sessions, 1, INT64_MAX / 64)) ||
-      (rc = check_range("days", o->days, 1, 100000)) || (rc = check_range("categories", o->categories, 1, 1 << 20)) ||
-      (rc = check_range("successors", o->successors, 0, RK_SYNTH_MAX_SUCCESSORS)) ||
-      (rc = check_range("max_length", o->max_length, 2, 1 << 20)) ||
-      (rc = check_range("topk", o->topk, 1, RK_SYNTH_MAX_TOPK)))
-    return rc;
+  if ((rc = need_output(parse, o->output))) return rc;
   rk_synth_sessions_config cfg;
   rk_synth_sessions_config_default(&cfg);
   cfg.sessions = o->sessions;
@@ -216,15 +202,9 @@ static int run_sessions(const rk_flag_parse *parse, void *arg) {
 
 static int run_outbrain(const rk_flag_parse *parse, void *arg) {
   outbrain_opts *o = arg;
-  int rc;
   if (!o->output)
     return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon %s' needs --output DIR (a folder for train/, eval/ and synth.json)",
                                 parse->command));
-  if ((rc = check_range("displays", o->displays, 0, INT64_C(1) << 48)) ||
-      (rc = check_range("row_group_rows", o->row_group_rows, 1, INT64_C(1) << 30)))
-    return rc;
-  if (!(o->eval_fraction >= 0.0 && o->eval_fraction <= 1.0))
-    return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%g' for --eval_fraction: expected 0 to 1", o->eval_fraction));
   rk_synth_outbrain_config cfg;
   rk_synth_outbrain_config_default(&cfg);
   cfg.displays = o->displays;
@@ -232,9 +212,6 @@ static int run_outbrain(const rk_flag_parse *parse, void *arg) {
   cfg.eval_fraction = o->eval_fraction;
   cfg.emit_truth = o->emit_truth;
   cfg.row_group_rows = o->row_group_rows;
-  if (!(o->bucket_scale > 0 && o->bucket_scale <= 1))
-    return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%g' for --bucket_scale: expected more than 0, at most 1",
-                                o->bucket_scale));
   cfg.bucket_scale = o->bucket_scale;
   rk_progress progress;
   rk_progress_begin(&progress, "synth outbrain", (double)o->displays, "displays");

@@ -29,51 +29,51 @@
   X(tasks,               LIST,   "all",  "T,...", "targets to train: names from the schema, or all")               \
   X(ignore_tasks,        LIST,   "",     "T,...", "targets left out of --tasks all")                               \
   X(model,               STRING, "mlp",  "NAME", "mlp, dcn, dlrm, wide_n_deep or deepfm")                          \
-  X(mlp_layers,          LIST,   "128,64,32", "N,...", "units of the MLP layers (dlrm: the top MLP)")              \
+  X(mlp_layers,          LIST,   "128,64,32", "N,... in [1, 2^16]", "units of the MLP layers (dlrm: the top MLP)") \
   X(activation,          CHOICE, "relu", "relu|tanh|sigmoid|linear", "activation of the MLP layers")               \
   X(mlp_init,            STRING, "glorot_uniform", "INIT", "initialiser of MLP and cross kernels: glorot_uniform, glorot_normal, he_uniform, he_normal, uniform, normal, truncated_normal, zeros") \
-  X(dropout,             FLOAT,  "0.0",  "P",    "dropout after every MLP layer")                                   \
-  X(embeddings_dim,      INT,    "128",  "D",    "dlrm and deepfm: dimension of every embedding table")            \
-  X(embedding_sizes_multiplier, FLOAT, "2.0", "M", "other models: a table's dimension is ceil(cardinality^0.25 * M), rounded up to a multiple of 8") \
-  X(l2_reg,              FLOAT,  "1e-5", "L",    "L2 on MLP kernels and biases")                                    \
-  X(embeddings_l2_reg,   FLOAT,  "0.0",  "L",    "L2 on each distinct embedding row looked up in a batch")         \
-  X(stl_positive_class_weight, FLOAT, "1.0", "W", "weight of the positive examples in the loss (binary targets)")   \
-  X(dcn_interacted_layer_num, INT, "1",  "N",    "dcn: cross layers")                                               \
+  X(dropout,             FLOAT,  "0.0",  "P in [0, 1)", "dropout after every MLP layer")                            \
+  X(embeddings_dim,      INT,    "128",  "D in [1, 2^16]", "dlrm and deepfm: dimension of every embedding table")  \
+  X(embedding_sizes_multiplier, FLOAT, "2.0", "M in (0, 1024]", "other models: a table's dimension is ceil(cardinality^0.25 * M), rounded up to a multiple of 8") \
+  X(l2_reg,              FLOAT,  "1e-5", "L >= 0", "L2 on MLP kernels and biases")                                  \
+  X(embeddings_l2_reg,   FLOAT,  "0.0",  "L >= 0", "L2 on each distinct embedding row looked up in a batch")       \
+  X(stl_positive_class_weight, FLOAT, "1.0", "W > 0", "weight of the positive examples in the loss (binary targets)") \
+  X(dcn_interacted_layer_num, INT, "1",  "N in [1, 64]", "dcn: cross layers")                                       \
   X(dlrm_top_input,      CHOICE, "dots_embeddings", "dots_embeddings|dots", "dlrm: what the top MLP reads besides the dot products (dots: only them, as the reference without continuous features)") \
-  X(wnd_hashed_cross_num_bins, INT, "10000", "N", "wide_n_deep: buckets of each hashed 2-way cross")              \
+  X(wnd_hashed_cross_num_bins, INT, "10000", "N in [1, 2^30]", "wide_n_deep: buckets of each hashed 2-way cross") \
   X(wnd_ignore_combinations, LIST, "",   "A:B,...", "wide_n_deep: crosses left out")                                \
-  X(wnd_wide_l2_reg,     FLOAT,  "1e-5", "L",    "wide_n_deep: L2 on the wide weights looked up")                  \
+  X(wnd_wide_l2_reg,     FLOAT,  "1e-5", "L >= 0", "wide_n_deep: L2 on the wide weights looked up")                \
   X(optimizer,           CHOICE, "adam", "adam|adagrad|sgd", "optimizer (Keras' constants; embedding tables are updated lazily)") \
-  X(lr,                  FLOAT,  "1e-4", "LR",   "learning rate")                                                   \
-  X(lr_decay_rate,       FLOAT,  "0.99", "R",    "staircase decay: lr * R^floor(step / --lr_decay_steps); 0 = constant") \
-  X(lr_decay_steps,      INT,    "100",  "N",    "steps per decay")                                                 \
-  X(train_batch_size,    INT,    "1024", "N",    "rows per training step")                                          \
-  X(eval_batch_size,     INT,    "1024", "N",    "evaluation/prediction rows per batch (at most the data's)")       \
-  X(epochs,              INT,    "1",    "N",    "passes over the training data")                                   \
-  X(train_steps_per_epoch, INT,  NULL,   "N",    "steps per epoch (default: every batch)")                          \
-  X(random_seed,         INT,    "42",   "S",    "seed of initialisation, shuffling, dropout and negatives")       \
+  X(lr,                  FLOAT,  "1e-4", "LR > 0", "learning rate")                                                 \
+  X(lr_decay_rate,       FLOAT,  "0.99", "R in [0, 1]", "staircase decay: lr * R^floor(step / --lr_decay_steps); 0 = constant") \
+  X(lr_decay_steps,      INT,    "100",  "N >= 1", "steps per decay")                                               \
+  X(train_batch_size,    INT,    "1024", "N in [1, 2^28]", "rows per training step")                                \
+  X(eval_batch_size,     INT,    "1024", "N in [1, 2^28]", "evaluation/prediction rows per batch (at most the data's)") \
+  X(epochs,              INT,    "1",    "N >= 1", "passes over the training data")                                 \
+  X(train_steps_per_epoch, INT,  NULL,   "N >= 1", "steps per epoch (default: every batch)")                        \
+  X(random_seed,         INT,    "42",   "S >= 0", "seed of initialisation, shuffling, dropout and negatives")     \
   X(shuffled_train,      BOOL,   "true", NULL,   "shuffle the training data each epoch (files, row groups and rows)") \
-  X(train_metrics_steps, INT,    "1",    "N",    "compute train metrics on every N-th step")                        \
-  X(metrics_log_frequency, INT,  "50",   "N",    "log a row every N steps")                                         \
-  X(in_batch_negatives_train, INT, "0",  "N",    "per training row, N negatives: its item features from another row of the batch, target 0") \
-  X(in_batch_negatives_eval, INT, "0",   "N",    "the same for evaluation")                                         \
+  X(train_metrics_steps, INT,    "1",    "N >= 1", "compute train metrics on every N-th step")                      \
+  X(metrics_log_frequency, INT,  "50",   "N >= 1", "log a row every N steps")                                       \
+  X(in_batch_negatives_train, INT, "0",  "N in [0, 4096]", "per training row, N negatives: its item features from another row of the batch, target 0") \
+  X(in_batch_negatives_eval, INT, "0",   "N in [0, 4096]", "the same for evaluation")                               \
   X(log_to_tensorboard,  BOOL,   "false", NULL,  "write TensorBoard event files to <output_path>/tensorboard")      \
-  X(checkpoint_every_steps, INT, "0",    "N",    "write <output_path>/checkpoint every N steps (atomically)")      \
+  X(checkpoint_every_steps, INT, "0",    "N >= 0", "write <output_path>/checkpoint every N steps (atomically)")    \
   X(resume,              BOOL,   "false", NULL,  "continue from <output_path>/checkpoint")                          \
   X(tasks_sample_space,  LIST,   "",     "C,...", "per task (in --tasks order), a column: the task's loss and metrics use only rows where it is 1 (empty: every row), e.g. ,click,click,click") \
-  X(mtl_loss_weight_,    FAMILY, NULL,   "task", "weight of a task's loss (default 1)")                             \
-  X(mtl_pos_class_weight_, FAMILY, NULL, "task", "weight of a binary task's positive examples (default 1)")        \
+  X(mtl_loss_weight_,    FAMILY, NULL,   "task: W >= 0", "weight of a task's loss (default 1)")                     \
+  X(mtl_pos_class_weight_, FAMILY, NULL, "task: W > 0", "weight of a binary task's positive examples (default 1)") \
   X(sample_weight_column, STRING, NULL,  "C",    "a column multiplying every task's example weights")              \
   X(mtl_sample_weight_column_, FAMILY_TEXT, NULL, "task", "a column multiplying one task's example weights")     \
-  X(mmoe_num_mlp_experts, INT,   "4",    "N",    "mmoe: experts")                                                   \
-  X(expert_mlp_layers,   LIST,   "64",   "N,...", "mmoe, cgc, ple: units of each expert's MLP layers")             \
-  X(gate_dim,            INT,    "64",   "N",    "units of each gate's ReLU layer (0: the gate reads its input)")   \
-  X(mtl_gates_softmax_temperature, FLOAT, "1.0", "T", "gates: softmax(W h(x) / T)")                                \
+  X(mmoe_num_mlp_experts, INT,   "4",    "N in [1, 256]", "mmoe: experts")                                          \
+  X(expert_mlp_layers,   LIST,   "64",   "N,... in [1, 2^16]", "mmoe, cgc, ple: units of each expert's MLP layers") \
+  X(gate_dim,            INT,    "64",   "N in [0, 2^16]", "units of each gate's ReLU layer (0: the gate reads its input)") \
+  X(mtl_gates_softmax_temperature, FLOAT, "1.0", "T > 0", "gates: softmax(W h(x) / T)")                            \
   X(use_task_towers,     BOOL,   "true", NULL,   "several tasks: an MLP tower per task before its output")          \
-  X(tower_layers,        LIST,   "64",   "N,...", "units of the task towers' layers")                              \
-  X(cgc_num_task_experts, INT,   "1",    "N",    "cgc, ple: experts per task")                                      \
-  X(cgc_num_shared_experts, INT, "2",    "N",    "cgc, ple: shared experts")                                        \
-  X(ple_num_layers,      INT,    "1",    "N",    "ple: extraction levels")                                          \
+  X(tower_layers,        LIST,   "64",   "N,... in [1, 2^16]", "units of the task towers' layers")                 \
+  X(cgc_num_task_experts, INT,   "1",    "N in [1, 256]", "cgc, ple: experts per task")                             \
+  X(cgc_num_shared_experts, INT, "2",    "N in [0, 256]", "cgc, ple: shared experts")                               \
+  X(ple_num_layers,      INT,    "1",    "N in [1, 64]", "ple: extraction levels")                                  \
   X(ple_gate_input,      CHOICE, "previous", "previous|original", "ple: gates read their level's input (the PLE paper) or the original input (the reference)") \
   X(log_to_wandb,        IGNORED, NULL,  NULL,   "reckon logs to train_log.jsonl/.csv, log.json and TensorBoard")  \
   X(wandb_project,       IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
@@ -224,13 +224,6 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.eval_batch_size = o->eval_batch_size;
   c.epochs = o->epochs;
   c.steps_per_epoch = rk_flags_given(parse, "train_steps_per_epoch") ? o->train_steps_per_epoch : 0;
-  if (rk_flags_given(parse, "train_steps_per_epoch") && o->train_steps_per_epoch <= 0) {
-    rk_free(layers);
-    rk_free(ex);
-    rk_free(tw);
-    return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --train_steps_per_epoch: expected 1 or more",
-                                (long long)o->train_steps_per_epoch));
-  }
   c.shuffle = o->shuffled_train;
   c.train_metrics_steps = o->train_metrics_steps;
   c.log_every = o->metrics_log_frequency;
@@ -307,10 +300,10 @@ const rk_command rk_cmd_train = {
   X(load_model_path,   STRING, NULL,  "DIR", "the model folder (--save_model_path of reckon train)")       \
   X(eval_data_path,    STRING, NULL,  "DIR", "data to evaluate on (Parquet parts with the model's columns)") \
   X(eval_path,         ALIAS,  "eval_data_path", NULL, NULL)                                              \
-  X(eval_batch_size,   INT,    "1024", "N",  "rows per batch (at most the data's rows)")                  \
-  X(in_batch_negatives_eval, INT, "0", "N",  "per row, N negatives from other rows of the batch")          \
-  X(stl_positive_class_weight, FLOAT, NULL, "W", "positive weight in the reported loss (default: the training run's)") \
-  X(random_seed,       INT,    "42",  "S",   "seed of the negatives")                                       \
+  X(eval_batch_size,   INT,    "1024", "N in [1, 2^28]", "rows per batch (at most the data's rows)")      \
+  X(in_batch_negatives_eval, INT, "0", "N in [0, 4096]", "per row, N negatives from other rows of the batch") \
+  X(stl_positive_class_weight, FLOAT, NULL, "W > 0", "positive weight in the reported loss (default: the training run's)") \
+  X(random_seed,       INT,    "42",  "S >= 0", "seed of the negatives")                                    \
   X(baseline_prefix,   STRING, NULL,  "P",   "also score columns <P><task> of true probabilities (p_ for `reckon synth --emit_truth` data passed through preprocessing as control features): the ceiling, baseline_auc (under a sample space s, p_<task> / p_<s>)") \
   X(output_path,       STRING, NULL,  "DIR", "also write the metrics to <DIR>/metrics.json")
 
@@ -374,7 +367,7 @@ const rk_command rk_cmd_evaluate = {
   X(predict_output_path, STRING, NULL, "PATH", "a .parquet/.csv/.tsv file, or a folder (part_0.parquet)")   \
   X(predict_output_format, CHOICE, NULL, "parquet|csv|tsv", "output format (default: from the path, else parquet)") \
   X(predict_output_keep_cols, LIST, "", "C,...", "input columns copied next to the predictions")           \
-  X(eval_batch_size,   INT,    "1024", "N",   "rows per batch (at most the data's rows)")
+  X(eval_batch_size,   INT,    "1024", "N in [1, 2^28]", "rows per batch (at most the data's rows)")
 
 typedef struct {
   PREDICT_FLAGS(RK_FLAG_FIELD)

@@ -29,28 +29,28 @@
   X(model_dir,           STRING, "./checkpoints", "DIR", "checkpoints (<DIR>/checkpoint) and the trained model (<DIR>/model); --evaluate and --predict load it") \
   X(results_dir,         STRING, "./results", "DIR", "logs: <DIR>/<log_filename> (DLLogger), args.json, metrics.json, report.html") \
   X(log_filename,        STRING, "log.json", "NAME", "the DLLogger file in --results_dir")                         \
-  X(deep_hidden_units,   MULTI,  "1024 1024 1024 1024 1024", "N", "units of the deep part's layers")               \
-  X(global_batch_size,   INT,    "131072", "N",  "training batch size")                                            \
-  X(eval_batch_size,     INT,    "32768", "N",   "evaluation batch size (at most the eval rows)")                  \
-  X(eval_steps,          INT,    "8",    "N",    "evaluation batches when given (0: the whole eval set); by default reckon evaluates the whole eval set") \
-  X(training_set_size,   INT,    "0",    "N",    "steps per epoch = N / --global_batch_size (0: every row found)") \
-  X(num_epochs,          INT,    "120",  "N",    "epochs")                                                         \
-  X(save_checkpoints_secs, INT,  "600",  "S",    "a checkpoint every S seconds (atomic; a rerun continues from it)") \
-  X(save_checkpoints_steps, INT, "0",    "N",    "a checkpoint every N steps instead (0: use --save_checkpoints_secs)") \
-  X(linear_learning_rate, FLOAT, "0.2",  "LR",   "FTRL learning rate of the wide part")                            \
-  X(linear_l1_regularization, FLOAT, "0", "L",   "FTRL L1 strength")                                               \
-  X(linear_l2_regularization, FLOAT, "0", "L",   "FTRL L2 strength")                                               \
-  X(deep_learning_rate,  FLOAT,  "1.0",  "LR",   "proximal Adagrad learning rate of the deep part (initial accumulator 0.1)") \
-  X(deep_l1_regularization, FLOAT, "0",  "L",    "proximal Adagrad L1 strength")                                   \
-  X(deep_l2_regularization, FLOAT, "0",  "L",    "proximal Adagrad L2 strength")                                   \
-  X(deep_dropout,        FLOAT,  "0",    "P",    "dropout after every deep layer")                                 \
-  X(deep_warmup_epochs,  FLOAT,  "0",    "E",    "linear warm-up of the deep learning rate (only 0: not supported yet)") \
+  X(deep_hidden_units,   MULTI,  "1024 1024 1024 1024 1024", "N in [1, 2^16]", "units of the deep part's layers")  \
+  X(global_batch_size,   INT,    "131072", "N in [1, 2^28]", "training batch size")                                \
+  X(eval_batch_size,     INT,    "32768", "N in [1, 2^28]", "evaluation batch size (at most the eval rows)")       \
+  X(eval_steps,          INT,    "8",    "N >= 0", "evaluation batches when given (0: the whole eval set); by default reckon evaluates the whole eval set") \
+  X(training_set_size,   INT,    "0",    "N >= 0", "steps per epoch = N / --global_batch_size (0: every row found)") \
+  X(num_epochs,          INT,    "120",  "N >= 1", "epochs")                                                       \
+  X(save_checkpoints_secs, INT,  "600",  "S >= 0", "a checkpoint every S seconds (atomic; a rerun continues from it)") \
+  X(save_checkpoints_steps, INT, "0",    "N >= 0", "a checkpoint every N steps instead (0: use --save_checkpoints_secs)") \
+  X(linear_learning_rate, FLOAT, "0.2",  "LR > 0", "FTRL learning rate of the wide part")                          \
+  X(linear_l1_regularization, FLOAT, "0", "L >= 0", "FTRL L1 strength")                                            \
+  X(linear_l2_regularization, FLOAT, "0", "L >= 0", "FTRL L2 strength")                                            \
+  X(deep_learning_rate,  FLOAT,  "1.0",  "LR > 0", "proximal Adagrad learning rate of the deep part (initial accumulator 0.1)") \
+  X(deep_l1_regularization, FLOAT, "0",  "L >= 0", "proximal Adagrad L1 strength")                                 \
+  X(deep_l2_regularization, FLOAT, "0",  "L >= 0", "proximal Adagrad L2 strength")                                 \
+  X(deep_dropout,        FLOAT,  "0",    "P in [0, 1)", "dropout after every deep layer")                          \
+  X(deep_warmup_epochs,  FLOAT,  "0",    "E >= 0", "linear warm-up of the deep learning rate (only 0: not supported yet)") \
   X(predict,             BOOL,   "false", NULL,  "only predict on the eval data: <model_dir>/scores.txt and <model_dir>/predictions.parquet") \
   X(evaluate,            BOOL,   "false", NULL,  "only evaluate the model in --model_dir on the eval data")        \
   X(benchmark,           BOOL,   "false", NULL,  "train --benchmark_steps steps (or time --evaluate) and log the throughput after the warm-up") \
-  X(benchmark_warmup_steps, INT, "50",   "N",    "steps left out of the throughput")                               \
-  X(benchmark_steps,     INT,    "100",  "N",    "steps of a benchmark")                                           \
-  X(seed,                INT,    "42",   "S",    "initialisation, shuffling and dropout (reckon's; the recipe has none)") \
+  X(benchmark_warmup_steps, INT, "50",   "N >= 0", "steps left out of the throughput")                             \
+  X(benchmark_steps,     INT,    "100",  "N >= 1", "steps of a benchmark")                                         \
+  X(seed,                INT,    "42",   "S >= 0", "initialisation, shuffling and dropout (reckon's; the recipe has none)") \
   X(display_id_column,   STRING, "display_id", "C", "the column MAP@12 groups by")                                \
   X(is_leak_column,      STRING, "is_leak", "C", "the column map_with_leak adds to the score (skipped when absent)") \
   X(gpu,                 BOOL,   "false", NULL,  "run on the GPU (without CUDA: a warning, then the CPU)")         \
@@ -182,6 +182,36 @@ static bool has_column(const char *dataset, const char *name) {
   bool found = rk_schema_find_index(&s, name) >= 0;
   rk_schema_free(&s);
   return found;
+}
+
+/* A column-naming flag given on the command line must name a column of the data it reads: left
+ * silent, a typo would quietly drop MAP@12 or the leak. The message lists the columns there are. */
+static rk_status require_column(const char *dataset, const char *flag, const char *name) {
+  rk_schema s;
+  RK_TRY(rk_schema_read(&s, dataset));
+  rk_status st = RK_OK;
+  if (rk_schema_find_index(&s, name) < 0) {
+    char cols[768] = "";
+    size_t at = 0;
+    for (int i = 0; i < s.n_cols && at < sizeof cols; i++)
+      at += (size_t)snprintf(cols + at, sizeof cols - at, "%s%s", i ? ", " : "", s.cols[i].name);
+    if (at >= sizeof cols) strcpy(cols + sizeof cols - 5, "...");
+    st = rk_error(RK_EUSAGE, "%s '%s' is not a column of '%s' (its columns: %s)", flag, name, dataset, cols);
+  }
+  rk_schema_free(&s);
+  return st;
+}
+
+/* The columns the flags name, against the data they apply to (the defaults may be absent). */
+static rk_status check_named_columns(const widedeep_opts *o, const rk_flag_parse *parse, const char *train_path,
+                                     const char *eval_path) {
+  const char *data[2] = {train_path, eval_path};
+  for (int i = 0; i < 2; i++)
+    if (data[i] && rk_flags_given(parse, "display_id_column"))
+      RK_TRY(require_column(data[i], "--display_id_column", o->display_id_column));
+  if (eval_path && rk_flags_given(parse, "is_leak_column"))
+    RK_TRY(require_column(eval_path, "--is_leak_column", o->is_leak_column));
+  return RK_OK;
 }
 
 /* The trained model: <model_dir>/model, or model_dir itself when it is a model folder. */
@@ -321,6 +351,7 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     st = stage ? resolve_data(&o->train_data_pattern, "--train_data_pattern", stage, &train_path) : RK_ENOMEM;
     rk_free(stage);
   }
+  if (st == RK_OK) st = check_named_columns(o, parse, train_path, eval_path);
   json_t *flags = rk_flags_to_json(parse);
   char *args = join(o->results_dir, "args.json"), *logp = join(o->results_dir, o->log_filename);
   if (st == RK_OK && (!flags || !args || !logp)) st = RK_ENOMEM;
@@ -348,7 +379,6 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     }
     char *ckpt = join(o->model_dir, "checkpoint"), *saved = join(o->model_dir, "model");
     if (st == RK_OK && (!ckpt || !saved)) st = RK_ENOMEM;
-    if (st == RK_OK && o->global_batch_size <= 0) st = rk_error(RK_EUSAGE, "--global_batch_size must be at least 1");
     rk_train_config c;
     rk_train_config_default(&c);
     c.train_path = train_path;

@@ -7,6 +7,8 @@
  */
 #include "cli/flags.h"
 
+#include "cli/flag_range.h"
+
 #include <ctype.h>
 #include <jansson.h>
 #include <errno.h>
@@ -86,6 +88,54 @@ static bool parse_float_text(const char *s, double *out) {
   return true;
 }
 
+/* The metavar of a flag's value: a family's reads "key: value", e.g. "task: W >= 0". */
+static const char *value_metavar(const rk_flag *f) {
+  const char *colon = is_family(f->kind) && f->metavar ? strstr(f->metavar, ": ") : NULL;
+  return colon ? colon + 2 : f->metavar;
+}
+
+/* The range a flag's metavar gives its values, or none; a malformed one is a bug in the table
+ * (rk_flags_check_table finds it first). */
+static bool flag_range(const rk_flag *f, rk_flag_range *r) {
+  int found = rk_flag_range_parse(value_metavar(f), r);
+  RK_ASSERT(found >= 0);
+  return found > 0;
+}
+
+/* A number read for flag f: NaN never passes, infinity only where the range closes on it, and
+ * every value must lie in the flag's range. `what` names the kind ("an integer", "a number"). */
+static rk_status check_number(const origin *at, const char *flagname, const rk_flag *f, const char *text, double v,
+                              const char *what) {
+  rk_flag_range r;
+  char expected[160];
+  if (!flag_range(f, &r)) {
+    if (isfinite(v)) return RK_OK;
+    snprintf(expected, sizeof expected, "%s that is finite", what);
+  } else {
+    if (rk_flag_range_contains(&r, v)) return RK_OK;
+    snprintf(expected, sizeof expected, "%s %s", what, r.text);
+  }
+  return flag_error(at, flagname, text, expected);
+}
+
+/* The items of a list flag with a range are whole numbers in it (layer widths); empty items are
+ * left for the command, which drops them. */
+static rk_status check_list_items(const origin *at, const rk_flag *f, const rk_strlist *l) {
+  rk_flag_range r;
+  if (!flag_range(f, &r)) return RK_OK;
+  for (int i = 0; i < l->n; i++) {
+    int64_t v;
+    if (!l->items[i][0]) continue;
+    if (!parse_int_text(l->items[i], &v)) {
+      char expected[160];
+      snprintf(expected, sizeof expected, "whole numbers %s", r.text);
+      return flag_error(at, f->name, l->items[i], expected);
+    }
+    RK_TRY(check_number(at, f->name, f, l->items[i], (double)v, "whole numbers"));
+  }
+  return RK_OK;
+}
+
 static rk_status split_list(rk_flag_parse *p, const char *text, const char *seps, bool keep_empty, rk_strlist *out) {
   int n = 1;
   for (const char *c = text; *c; c++)
@@ -148,12 +198,14 @@ static rk_status set_value(rk_flag_parse *p, void *opts, const rk_flag *f, const
     case RK_FLAG_INT: {
       int64_t v;
       if (!parse_int_text(value, &v)) return flag_error(at, f->name, value, "an integer");
+      RK_TRY(check_number(at, f->name, f, value, (double)v, "an integer"));
       *(int64_t *)field = v;
       return RK_OK;
     }
     case RK_FLAG_FLOAT: {
       double v;
       if (!parse_float_text(value, &v)) return flag_error(at, f->name, value, "a number");
+      RK_TRY(check_number(at, f->name, f, value, v, "a number"));
       // cppcheck-suppress invalidPointerCast ; field is the flag's double member (offsetof)
       *(double *)field = v;
       return RK_OK;
@@ -171,9 +223,11 @@ static rk_status set_value(rk_flag_parse *p, void *opts, const rk_flag *f, const
       return RK_OK;
     }
     case RK_FLAG_LIST:
-      return split_list(p, value, ",", true, (rk_strlist *)field);
+      RK_TRY(split_list(p, value, ",", true, (rk_strlist *)field));
+      return check_list_items(at, f, (rk_strlist *)field);
     case RK_FLAG_MULTI:
-      return split_list(p, value, ", \t", false, (rk_strlist *)field);
+      RK_TRY(split_list(p, value, ", \t", false, (rk_strlist *)field));
+      return check_list_items(at, f, (rk_strlist *)field);
     case RK_FLAG_FAMILY:
     case RK_FLAG_FAMILY_TEXT:
     case RK_FLAG_ALIAS:
@@ -191,6 +245,15 @@ static rk_status set_family(rk_flag_parse *p, void *opts, const rk_flag *f, cons
   snprintf(full, sizeof full, "%s%s", f->name, key);
   bool text = f->kind == RK_FLAG_FAMILY_TEXT;
   if (!text && !parse_float_text(value, &v)) return flag_error(at, full, value, "a number");
+  if (!text) RK_TRY(check_number(at, full, f, value, v, "a number"));
+  rk_flag_range r;
+  if (text && flag_range(f, &r)) {   /* a text family with a range holds lists of whole numbers */
+    rk_strlist items;
+    rk_flag named = *f;
+    named.name = full;
+    RK_TRY(split_list(p, value, ",", true, &items));
+    RK_TRY(check_list_items(at, &named, &items));
+  }
   const char *t = rk_arena_strdup(&p->arena, value);
   if (!t) return RK_ENOMEM;
   for (int i = 0; i < fam->n; i++) {
@@ -537,6 +600,58 @@ bool rk_flags_given(const rk_flag_parse *p, const char *name) {
   return false;
 }
 
+/* ---- the tables themselves ---------------------------------------------------------------- */
+
+const rk_flag *rk_flags_global_table(void) { return global_flags; }
+
+/* Whether a flag's values are numbers and so need a range: numeric kinds, and lists whose
+ * default items are whole numbers (layer widths). */
+static bool needs_range(const rk_flag *f) {
+  if (f->kind == RK_FLAG_INT || f->kind == RK_FLAG_FLOAT || f->kind == RK_FLAG_FAMILY) return true;
+  if ((f->kind != RK_FLAG_LIST && f->kind != RK_FLAG_MULTI) || !f->default_value) return false;
+  bool any = false;
+  char item[64];
+  for (const char *c = f->default_value; *c;) {
+    size_t n = strcspn(c, ", ");
+    int64_t v;
+    snprintf(item, sizeof item, "%.*s", (int)(n < sizeof item ? n : sizeof item - 1), c);
+    if (n && !parse_int_text(item, &v)) return false;
+    any |= n > 0;
+    c += n + (c[n] != '\0');
+  }
+  return any;
+}
+
+rk_status rk_flags_check_table(const char *command, const rk_flag *table) {
+  size_t size = 0;   /* a scratch options struct the defaults can be parsed into */
+  for (const rk_flag *f = table; f->name; f++)
+    if (f->offset + sizeof(rk_flag_family) > size) size = f->offset + sizeof(rk_flag_family);
+  rk_flag_parse scratch;
+  memset(&scratch, 0, sizeof scratch);
+  rk_arena_init(&scratch.arena, 4096);
+  void *opts = rk_calloc(1, size);
+  rk_status st = opts ? RK_OK : RK_ENOMEM;
+  origin defaults = {NULL, 0};
+  for (const rk_flag *f = table; st == RK_OK && f->name; f++) {
+    if (f->kind == RK_FLAG_ALIAS || f->kind == RK_FLAG_IGNORED || f->kind == RK_FLAG_BOOL ||
+        f->kind == RK_FLAG_STRING || f->kind == RK_FLAG_CHOICE)
+      continue;
+    rk_flag_range r;
+    int found = rk_flag_range_parse(value_metavar(f), &r);
+    if (found < 0)
+      st = rk_error(RK_EINTERNAL, "flag table of '%s': --%s: cannot read the range in '%s' (write e.g. \"N in [1, 2^28]\", "
+                                  "\"X > 0\")", command, f->name, f->metavar);
+    else if (!found && needs_range(f))
+      st = rk_error(RK_EINTERNAL, "flag table of '%s': --%s takes numbers but its metavar '%s' gives no range (write "
+                                  "e.g. \"N in [1, 2^28]\", \"X > 0\")", command, f->name, f->metavar ? f->metavar : "");
+    else if (!is_family(f->kind) && f->default_value && set_value(&scratch, opts, f, f->default_value, &defaults) != RK_OK)
+      st = rk_error_context(RK_EINTERNAL, "flag table of '%s': the default of --%s", command, f->name);
+  }
+  rk_free(opts);
+  rk_arena_free(&scratch.arena);
+  return st;
+}
+
 /* ---- help and docs ------------------------------------------------------------------------- */
 
 static const char *kind_word(rk_flag_kind k) {
@@ -556,11 +671,24 @@ static const char *kind_word(rk_flag_kind k) {
   return "";
 }
 
+/* A family's key placeholder ("task" of "task: W >= 0") and its value's metavar. */
+static void family_parts(const rk_flag *f, char *key, size_t size, const char **value) {
+  const char *meta = f->metavar ? f->metavar : "name";
+  const char *colon = strstr(meta, ": ");
+  snprintf(key, size, "%.*s", colon ? (int)(colon - meta) : (int)strlen(meta), meta);
+  *value = colon ? colon + 2 : f->kind == RK_FLAG_FAMILY ? "X" : "TEXT";
+}
+
 static void flag_usage(char *buf, size_t size, const rk_flag *f) {
+  char key[64];
+  const char *value;
   switch (f->kind) {
     case RK_FLAG_BOOL: snprintf(buf, size, "--%s [true|false]", f->name); break;
-    case RK_FLAG_FAMILY: snprintf(buf, size, "--%s<%s> X", f->name, f->metavar ? f->metavar : "name"); break;
-    case RK_FLAG_FAMILY_TEXT: snprintf(buf, size, "--%s<%s> TEXT", f->name, f->metavar ? f->metavar : "name"); break;
+    case RK_FLAG_FAMILY:
+    case RK_FLAG_FAMILY_TEXT:
+      family_parts(f, key, sizeof key, &value);
+      snprintf(buf, size, "--%s<%s> %s", f->name, key, value);
+      break;
     case RK_FLAG_ALIAS: snprintf(buf, size, "--%s", f->name); break;
     case RK_FLAG_IGNORED: snprintf(buf, size, "--%s [VALUE]", f->name); break;
     default: snprintf(buf, size, "--%s %s", f->name, kind_metavar(f)); break;
@@ -596,10 +724,12 @@ static void md_rows(FILE *out, const rk_flag *table) {
     const char *meta = f->kind == RK_FLAG_BOOL || f->kind == RK_FLAG_ALIAS || f->kind == RK_FLAG_IGNORED
                            ? ""
                            : kind_metavar(f);
-    if (is_family(f->kind))
-      fprintf(out, "| `--%s<%s>` | %s (%s) | | %s |\n", f->name, f->metavar ? f->metavar : "name",
-              f->kind == RK_FLAG_FAMILY ? "X" : "TEXT", kind_word(f->kind), f->help);
-    else if (f->kind == RK_FLAG_ALIAS)
+    if (is_family(f->kind)) {
+      char key[64];
+      const char *value;
+      family_parts(f, key, sizeof key, &value);
+      fprintf(out, "| `--%s<%s>` | %s (%s) | | %s |\n", f->name, key, value, kind_word(f->kind), f->help);
+    } else if (f->kind == RK_FLAG_ALIAS)
       fprintf(out, "| `--%s` | | | same as `--%s` |\n", f->name, f->default_value);
     else if (f->kind == RK_FLAG_IGNORED)
       fprintf(out, "| `--%s` | (%s) | | no effect in reckon%s%s |\n", f->name, kind_word(f->kind), f->help ? ": " : "",

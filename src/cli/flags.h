@@ -6,12 +6,19 @@
  * expands into its options struct (one typed field per flag) and its table:
  *
  *   #define SYNTH_FLAGS(X) \
- *     X(rows, INT,  "100000", "N", "rows to generate") \
+ *     X(rows, INT,  "100000", "N in [0, 2^40]", "rows to generate") \
  *     X(emit_truth, BOOL, "false", NULL, "add the true probabilities as p_<target> columns")
  *   typedef struct { SYNTH_FLAGS(RK_FLAG_FIELD) } synth_opts;
  *   #define RK_FLAG_STRUCT synth_opts
  *   static const rk_flag synth_flags[] = {SYNTH_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
  *   #undef RK_FLAG_STRUCT
+ *
+ * A flag taking numbers (INT, FLOAT, FAMILY; LIST, MULTI or FAMILY_TEXT of layer widths) writes its
+ * valid range in its metavar after the placeholder, in interval notation: "P in [0, 1)", "N >= 1",
+ * "X > 0" (src/cli/flag_range.h); a family's metavar is "key: range", e.g. "task: W >= 0". The
+ * parser refuses a value outside the range, NaN always, and infinity unless the range closes on
+ * it, so --help and the docs show what is checked; rk_flags_check_table (run over every command
+ * by tests/unit/test_cli_ranges.c) fails a numeric flag without a range or a default outside it.
  *
  * The forms users of the reference scripts type are all accepted: `--f=v` and `--f v`;
  * booleans `--f`, `--f=true|false|1|0|yes|no` and `--f False` (argparse's str2bool);
@@ -71,7 +78,7 @@ typedef struct {
   const char *name;
   rk_flag_kind kind;
   const char *default_value;   /* text form, parsed like a command-line value; NULL = unset */
-  const char *metavar;         /* shown in --help; CHOICE: "a|b|c"; ALIAS: unused */
+  const char *metavar;         /* shown in --help; CHOICE: "a|b|c"; numbers: with the range; ALIAS: unused */
   const char *help;
   size_t offset;               /* of the field in the options struct */
 } rk_flag;
@@ -83,7 +90,7 @@ typedef struct {
 /* Flags every command takes (src/cli/flags.c fills rk_global_opts). */
 #define RK_GLOBAL_FLAGS(X)                                                                          \
   X(config,   STRING, NULL,    "FILE",              "read flags from a YAML file; flags on the command line win") \
-  X(threads,  INT,    "0",     "N",                 "worker threads (0: OMP_NUM_THREADS, else all cores)")        \
+  X(threads,  INT,    "0",     "N in [0, 4096]",    "worker threads (0: OMP_NUM_THREADS, else all cores)")        \
   X(progress, CHOICE, "auto",  "auto|always|never", "progress display: a bar on a terminal, a line every 10 s otherwise") \
   X(quiet,    BOOL,   "false", NULL,                "print only warnings and errors")                             \
   X(help,     BOOL,   "false", NULL,                "show this help and exit")
@@ -117,6 +124,13 @@ rk_status rk_flags_parse(rk_flag_parse *parse, const char *command, const rk_fla
 void rk_flags_free(rk_flag_parse *parse);
 /* Whether a flag was given (command line or config), by name. */
 bool rk_flags_given(const rk_flag_parse *parse, const char *name);
+
+/* Whether a command's table is well made: every flag taking numbers (INT, FLOAT, FAMILY, lists of
+ * whole numbers) has a range in its metavar (src/cli/flag_range.h), every range reads, and every
+ * default lies in its range. The unit tests walk every command with it. */
+rk_status rk_flags_check_table(const char *command, const rk_flag *table);
+/* The flags every command takes (--threads, --config, ...). */
+const rk_flag *rk_flags_global_table(void);
 
 /* Help and docs for a command: usage line, summary, flags (with kinds and defaults). */
 void rk_flags_print_help(FILE *out, const char *command, const char *usage, const char *summary,

@@ -124,13 +124,8 @@ int main(int argc, char **argv) {
     rk_progress_mode_parse(parse.globals.progress, &mode);   /* validated as a CHOICE */
     rk_progress_set_mode(mode);
     if (parse.globals.quiet) rk_log_set_level(RK_LOG_WARN);
-    if (parse.globals.threads < 0) {
-      rc = rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --threads: expected 0 or more",
-                                (long long)parse.globals.threads));
-    } else {
-      rk_set_num_threads((int)parse.globals.threads);
-      rc = cmd->run(&parse, opts);
-    }
+    rk_set_num_threads((int)parse.globals.threads);   /* in [0, 4096]: the parser checked its range */
+    rc = cmd->run(&parse, opts);
   }
   rk_flags_free(&parse);
   rk_free(opts);

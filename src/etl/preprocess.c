@@ -88,11 +88,26 @@ static rk_status check_config(const rk_preprocess_config *c) {
     return rk_error(RK_EUSAGE, "--categ_min_freq_capping must be 0 or more, got %lld", (long long)c->categ_min_freq_capping);
   if (c->continuous_fillna && strcmp(c->continuous_fillna, "median") != 0) {
     char *end;
-    strtod(c->continuous_fillna, &end);
-    if (end == c->continuous_fillna || *end)
-      return rk_error(RK_EUSAGE, "invalid value '%s' for --continuous_fillna: expected a number or 'median'",
+    double fill = strtod(c->continuous_fillna, &end);
+    if (end == c->continuous_fillna || *end || !isfinite(fill))   /* a NaN fill would be no fill */
+      return rk_error(RK_EUSAGE, "invalid value '%s' for --continuous_features_fillna: expected a finite number or 'median'",
                       c->continuous_fillna);
   }
+  /* Contradictions the run would otherwise resolve silently. */
+  if (c->min_user_freq >= 0 && c->max_user_freq >= 0 && c->min_user_freq > c->max_user_freq)
+    return rk_error(RK_EUSAGE, "--min_user_freq %lld is above --max_user_freq %lld: no user could stay",
+                    (long long)c->min_user_freq, (long long)c->max_user_freq);
+  if (c->min_item_freq >= 0 && c->max_item_freq >= 0 && c->min_item_freq > c->max_item_freq)
+    return rk_error(RK_EUSAGE, "--min_item_freq %lld is above --max_item_freq %lld: no item could stay",
+                    (long long)c->min_item_freq, (long long)c->max_item_freq);
+  const rk_names *casts[] = {&c->to_int32, &c->to_int16, &c->to_int8, &c->to_float32};
+  const char *cast_flags[] = {"--to_int32", "--to_int16", "--to_int8", "--to_float32"};
+  for (int a = 0; a < 4; a++)
+    for (int b = a + 1; b < 4; b++)
+      for (int i = 0; i < casts[a]->n; i++)
+        if (in_names(casts[b], casts[a]->items[i]))
+          return rk_error(RK_EUSAGE, "column '%s' is named by both %s and %s: a column takes one cast",
+                          casts[a]->items[i], cast_flags[a], cast_flags[b]);
   const rk_names *lists[] = {&c->categorical, &c->continuous, &c->control, &c->binary_targets, &c->regression_targets};
   bool any = false;
   for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) any |= lists[i]->n > 0;

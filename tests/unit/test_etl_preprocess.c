@@ -442,7 +442,20 @@ static void test_config_errors_leave_nothing(void **state) {
   c = base, c.te_kfold = 0, c.te_features = NAMES("u");
   EXPECT(RK_EUSAGE, "--target_encoding_kfold");
   c = base, c.continuous_fillna = "avg", c.continuous = NAMES("x");
-  EXPECT(RK_EUSAGE, "--continuous_fillna");
+  EXPECT(RK_EUSAGE, "--continuous_features_fillna");
+  c = base, c.continuous_fillna = "nan", c.continuous = NAMES("x");   /* a NaN fill is no fill */
+  EXPECT(RK_EUSAGE, "invalid value 'nan' for --continuous_features_fillna: expected a finite number or 'median'");
+  c = base, c.continuous_fillna = "1e400", c.continuous = NAMES("x");
+  EXPECT(RK_EUSAGE, "invalid value '1e400' for --continuous_features_fillna");
+  /* Contradictions between flags, which the run would resolve silently (0 rows, the last cast). */
+  c = base, c.user_id = "u", c.min_user_freq = 10, c.max_user_freq = 5;
+  EXPECT(RK_EUSAGE, "--min_user_freq 10 is above --max_user_freq 5");
+  c = base, c.item_id = "i", c.min_item_freq = 2, c.max_item_freq = 1;
+  EXPECT(RK_EUSAGE, "--min_item_freq 2 is above --max_item_freq 1");
+  c = base, c.to_int8 = NAMES("y"), c.to_int16 = NAMES("x", "y");
+  EXPECT(RK_EUSAGE, "column 'y' is named by both --to_int16 and --to_int8");
+  c = base, c.to_int32 = NAMES("t"), c.to_float32 = NAMES("t");
+  EXPECT(RK_EUSAGE, "column 't' is named by both --to_int32 and --to_float32");
   c = base, c.categorical = NAMES("u"), c.binary_targets = (rk_names){0, NULL};
   c.te_features = NAMES("u");
   EXPECT(RK_EUSAGE, "needs targets");
