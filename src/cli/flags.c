@@ -118,15 +118,17 @@ static rk_status check_number(const origin *at, const char *flagname, const rk_f
   return flag_error(at, flagname, text, expected);
 }
 
-/* The items of a list flag with a range are whole numbers in it (layer widths); empty items are
- * left for the command, which drops them. */
+/* The items of a list flag with a range are whole numbers in it, written as digits (layer
+ * widths, which commands read with strtoll); empty items are left for the command to drop. */
 static rk_status check_list_items(const origin *at, const rk_flag *f, const rk_strlist *l) {
   rk_flag_range r;
   if (!flag_range(f, &r)) return RK_OK;
   for (int i = 0; i < l->n; i++) {
-    int64_t v;
     if (!l->items[i][0]) continue;
-    if (!parse_int_text(l->items[i], &v)) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(l->items[i], &end, 10);
+    if (*end || errno == ERANGE) {
       char expected[160];
       snprintf(expected, sizeof expected, "whole numbers %s", r.text);
       return flag_error(at, f->name, l->items[i], expected);

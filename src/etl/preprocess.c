@@ -94,6 +94,11 @@ static rk_status check_config(const rk_preprocess_config *c) {
                       c->continuous_fillna);
   }
   /* Contradictions the run would otherwise resolve silently. */
+  if (c->eval_perc != 0 && c->split != RK_SPLIT_RANDOM && c->split != RK_SPLIT_RANDOM_BY_USER)
+    return rk_error(RK_EUSAGE, "--random_split_eval_perc %g needs --dataset_split_strategy random or random_by_user "
+                               "(got %s)", c->eval_perc, c->split == RK_SPLIT_TEMPORAL ? "temporal" : "no split");
+  if (c->has_temporal_timestamp && c->split != RK_SPLIT_TEMPORAL)
+    return rk_error(RK_EUSAGE, "--dataset_split_temporal_timestamp needs --dataset_split_strategy temporal");
   if (c->min_user_freq >= 0 && c->max_user_freq >= 0 && c->min_user_freq > c->max_user_freq)
     return rk_error(RK_EUSAGE, "--min_user_freq %lld is above --max_user_freq %lld: no user could stay",
                     (long long)c->min_user_freq, (long long)c->max_user_freq);
