@@ -424,6 +424,27 @@ static bool ignored_cross(const rk_ranking_config *c, const char *a, const char 
   return false;
 }
 
+/* The single-valued categorical feature named by the n bytes at name, or -1. */
+static int crossable_feature(const rk_ranking_model *m, const char *name, size_t n) {
+  for (int i = 0; i < m->n_cat; i++)
+    if (!m->max_len[i] && strlen(m->cat_names[i]) == n && strncmp(m->cat_names[i], name, n) == 0) return i;
+  return -1;
+}
+
+/* Every --wnd_ignore_combinations entry must name a cross the wide part builds: a typo would
+ * keep the cross without a word. */
+static rk_status check_ignored_crosses(const rk_ranking_model *m, const rk_ranking_config *c) {
+  for (int k = 0; k < c->n_wnd_ignore; k++) {
+    const char *x = c->wnd_ignore[k], *colon = strchr(x, ':');
+    int a = colon ? crossable_feature(m, x, (size_t)(colon - x)) : -1;
+    int b = colon ? crossable_feature(m, colon + 1, strlen(colon + 1)) : -1;
+    if (a < 0 || b < 0 || a == b)
+      return rk_error(RK_EUSAGE, "--wnd_ignore_combinations: '%s' is not A:B of two single-valued categorical features "
+                                 "(the wide part crosses every pair of them)", x);
+  }
+  return RK_OK;
+}
+
 /* A zero dense parameter of (K, n) (n > 0) or (K) (n == 0): the linear model's weights. */
 static rk_status zeros(builder *b, rk_param **out, const char *name, int64_t K, int64_t n) {
   bool fresh;
@@ -460,9 +481,10 @@ static rk_status wide_part(builder *b, int *terms) {
   int *parts = rk_malloc(((size_t)m->n_cat * (size_t)(m->n_cat + 1) / 2 + 2) * sizeof *parts), np = 0;
   int bias = RK_NO_VALUE;
   if (!parts) return RK_ENOMEM;
-  rk_status st = first_order(b, parts, &np, b->c->wnd_wide_l2_reg);
-  char name[600];
   bool crosses = b->c->wide_layout == RK_WIDE_CROSSES;
+  rk_status st = crosses ? check_ignored_crosses(m, b->c) : RK_OK;
+  if (st == RK_OK) st = first_order(b, parts, &np, b->c->wnd_wide_l2_reg);
+  char name[600];
   for (int i = 0; crosses && i < m->n_cat && st == RK_OK; i++) {
     for (int j = i + 1; j < m->n_cat && st == RK_OK; j++) {
       if (m->max_len[i] || m->max_len[j] || ignored_cross(b->c, m->cat_names[i], m->cat_names[j])) continue;

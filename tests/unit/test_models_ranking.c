@@ -4,6 +4,7 @@
  * constant predictor's), and bad configurations fail at build time naming the problem.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "reckon/models.h"
@@ -196,6 +197,21 @@ static void test_dims_and_errors(void **state) {
   rk_ranking_model m;
   assert_int_equal(rk_ranking_build(&m, &s, "like", false, &c, 8), RK_ENOTFOUND);
   assert_non_null(strstr(rk_error_message(), "'like'"));
+  /* --wnd_ignore_combinations names crosses of single-valued categorical features, in either order */
+  c.kind = RK_MODEL_WIDE_N_DEEP;
+  const char *ignore[] = {"item_id:user_id", "user_id:nosuch", "gender", "gender:gender"};
+  c.wnd_ignore = ignore;
+  c.n_wnd_ignore = 1;
+  assert_rk_ok(rk_ranking_build(&m, &s, "click", false, &c, 8));
+  rk_ranking_free(&m);
+  for (int k = 1; k < 4; k++) {
+    c.wnd_ignore = ignore + k;
+    assert_int_equal(rk_ranking_build(&m, &s, "click", false, &c, 8), RK_EUSAGE);
+    char want[80];
+    snprintf(want, sizeof want, "--wnd_ignore_combinations: '%s' is not A:B", ignore[k]);
+    if (!strstr(rk_error_message(), want)) fail_msg("'%s' lacks '%s'", rk_error_message(), want);
+  }
+  rk_ranking_config_default(&c);
   s.cols[0].int_domain.present = false;
   assert_int_equal(rk_ranking_build(&m, &s, "click", false, &c, 8), RK_EFORMAT);
   assert_non_null(strstr(rk_error_message(), "'user_id'"));
