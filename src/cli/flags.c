@@ -108,9 +108,9 @@ static rk_status check_number(const origin *at, const char *flagname, const rk_f
                               const char *what) {
   rk_flag_range r;
   char expected[160];
-  if (!flag_range(f, &r)) {
+  if (!flag_range(f, &r)) {   /* a flag of a test table: only the non-numbers are refused */
     if (isfinite(v)) return RK_OK;
-    snprintf(expected, sizeof expected, "%s that is finite", what);
+    snprintf(expected, sizeof expected, "a finite number");
   } else {
     if (rk_flag_range_contains(&r, v)) return RK_OK;
     snprintf(expected, sizeof expected, "%s %s", what, r.text);
@@ -246,10 +246,11 @@ static rk_status set_family(rk_flag_parse *p, void *opts, const rk_flag *f, cons
   char full[256];
   snprintf(full, sizeof full, "%s%s", f->name, key);
   bool text = f->kind == RK_FLAG_FAMILY_TEXT;
-  if (!text && !parse_float_text(value, &v)) return flag_error(at, full, value, "a number");
-  if (!text) RK_TRY(check_number(at, full, f, value, v, "a number"));
   rk_flag_range r;
-  if (text && flag_range(f, &r)) {   /* a text family with a range holds lists of whole numbers */
+  if (!text) {
+    if (!parse_float_text(value, &v)) return flag_error(at, full, value, "a number");
+    RK_TRY(check_number(at, full, f, value, v, "a number"));
+  } else if (flag_range(f, &r)) {   /* a text family with a range holds lists of whole numbers */
     rk_strlist items;
     rk_flag named = *f;
     named.name = full;

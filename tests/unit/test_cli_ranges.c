@@ -216,9 +216,34 @@ static void test_nan_is_never_valid(void **state) {
     rk_flag_parse p;
     char *argv[] = {"--x", (char *)values[i]};
     assert_int_equal(rk_flags_parse(&p, "test", table, &o, 2, argv), RK_EUSAGE);
-    assert_non_null(strstr(rk_error_message(), "that is finite"));
+    assert_non_null(strstr(rk_error_message(), "expected a finite number"));
     rk_flags_free(&p);
   }
+}
+
+/* A text family with a range holds comma lists of whole numbers in it (per-task layer widths). */
+static void test_text_family_of_widths(void **state) {
+  (void)state;
+  typedef struct {
+    rk_flag_family layers;
+  } fam_opts;
+  const rk_flag table[] = {{"tower_layers_", RK_FLAG_FAMILY_TEXT, NULL, "task: N,... in [1, 8]", "help",
+                            offsetof(fam_opts, layers)},
+                           RK_FLAG_END};
+  assert_rk_ok(rk_flags_check_table("test", table));
+  fam_opts o;
+  memset(&o, 0, sizeof o);   /* the parser fills fields; callers zero the struct (main callocs it) */
+  rk_flag_parse p;
+  char *good[] = {"--tower_layers_click=4,8", "--tower_layers_like", "1"};
+  assert_rk_ok(rk_flags_parse(&p, "test", table, &o, 3, good));
+  assert_int_equal(o.layers.n, 2);
+  assert_string_equal(o.layers.texts[0], "4,8");
+  rk_flags_free(&p);
+  char *bad[] = {"--tower_layers_click", "4,0"};
+  memset(&o, 0, sizeof o);
+  assert_int_equal(rk_flags_parse(&p, "test", table, &o, 2, bad), RK_EUSAGE);
+  assert_string_equal(rk_error_message(), "invalid value '0' for --tower_layers_click: expected whole numbers in [1, 8]");
+  rk_flags_free(&p);
 }
 
 /* --help and the generated docs show each range. */
@@ -252,6 +277,7 @@ int main(void) {
       cmocka_unit_test(test_bounds_are_accepted),
       cmocka_unit_test(test_yaml_config_is_checked),
       cmocka_unit_test(test_nan_is_never_valid),
+      cmocka_unit_test(test_text_family_of_widths),
       cmocka_unit_test(test_help_and_docs_show_ranges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
