@@ -58,6 +58,39 @@ static bool in_names(const rk_names *n, const char *s) {
 
 /* ---- checking the configuration ---- */
 
+typedef struct {
+  const char *name;
+  int list;
+} named_in;
+
+static int by_name_then_list(const void *a, const void *b) {
+  const named_in *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : (x->list > y->list) - (x->list < y->list);
+}
+
+/* Flags that each give a column one thing (a role, a cast): a column named by two of them is a
+ * contradiction the run would settle silently, the last flag read winning. Sorting the names
+ * keeps this n log n for the longest lists a config can hold. */
+static rk_status check_exclusive(const rk_names *const *lists, const char *const *flags, int n, const char *what) {
+  size_t total = 0;
+  for (int l = 0; l < n; l++) total += (size_t)lists[l]->n;
+  if (total < 2) return RK_OK;
+  named_in *all = rk_malloc(total * sizeof *all);
+  if (!all) return RK_ENOMEM;
+  size_t k = 0;
+  for (int l = 0; l < n; l++)
+    for (int i = 0; i < lists[l]->n; i++) all[k++] = (named_in){lists[l]->items[i], l};
+  qsort(all, total, sizeof *all, by_name_then_list);
+  rk_status st = RK_OK;
+  for (k = 1; k < total && st == RK_OK; k++)
+    if (all[k].list != all[k - 1].list && strcmp(all[k].name, all[k - 1].name) == 0)
+      st = rk_error(RK_EUSAGE, "column '%s' is named by both %s and %s: %s", all[k].name, flags[all[k - 1].list],
+                    flags[all[k].list], what);
+  rk_free(all);
+  return st;
+}
+
 static rk_status check_config(const rk_preprocess_config *c) {
   if (!c->data_path || !*c->data_path) return rk_error(RK_EUSAGE, "--data_path (or --input_data_path) is required");
   if (c->eval_data_path && c->split != RK_SPLIT_NONE)
@@ -105,25 +138,22 @@ static rk_status check_config(const rk_preprocess_config *c) {
   if (c->min_item_freq >= 0 && c->max_item_freq >= 0 && c->min_item_freq > c->max_item_freq)
     return rk_error(RK_EUSAGE, "--min_item_freq %lld is above --max_item_freq %lld: no item could stay",
                     (long long)c->min_item_freq, (long long)c->max_item_freq);
-  const rk_names *casts[] = {&c->to_int32, &c->to_int16, &c->to_int8, &c->to_float32};
-  const char *cast_flags[] = {"--to_int32", "--to_int16", "--to_int8", "--to_float32"};
-  for (int a = 0; a < 4; a++)
-    for (int b = a + 1; b < 4; b++)
-      for (int i = 0; i < casts[a]->n; i++)
-        if (in_names(casts[b], casts[a]->items[i]))
-          return rk_error(RK_EUSAGE, "column '%s' is named by both %s and %s: a column takes one cast",
-                          casts[a]->items[i], cast_flags[a], cast_flags[b]);
   const rk_names *lists[] = {&c->categorical, &c->continuous, &c->control, &c->binary_targets, &c->regression_targets};
   bool any = false;
   for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) any |= lists[i]->n > 0;
   if (!any)
     return rk_error(RK_EUSAGE, "nothing to preprocess: name columns with --categorical_features, "
                                "--continuous_features, --control_features or the target flags");
-  for (int i = 0; i < c->categorical.n; i++)
-    if (in_names(&c->continuous, c->categorical.items[i]))
-      return rk_error(RK_EUSAGE, "column '%s' is in both --categorical_features and --continuous_features",
-                      c->categorical.items[i]);
-  return RK_OK;
+  /* (A target named as a feature too is found when the roles are assigned, with the id flags.) */
+  const rk_names *features[] = {&c->categorical, &c->continuous, &c->control};
+  const char *feature_flags[] = {"--categorical_features", "--continuous_features", "--control_features"};
+  RK_TRY(check_exclusive(features, feature_flags, 3, "a feature is transformed one way"));
+  const rk_names *targets[] = {&c->binary_targets, &c->regression_targets};
+  const char *target_flags[] = {"--binary_classif_targets", "--regression_targets"};
+  RK_TRY(check_exclusive(targets, target_flags, 2, "a target is of one kind"));
+  const rk_names *casts[] = {&c->to_int32, &c->to_int16, &c->to_int8, &c->to_float32};
+  const char *cast_flags[] = {"--to_int32", "--to_int16", "--to_int8", "--to_float32"};
+  return check_exclusive(casts, cast_flags, 4, "a column takes one cast");
 }
 
 /* ---- column roles ---- */

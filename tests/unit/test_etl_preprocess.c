@@ -456,6 +456,10 @@ static void test_config_errors_leave_nothing(void **state) {
   EXPECT(RK_EUSAGE, "column 'y' is named by both --to_int16 and --to_int8");
   c = base, c.to_int32 = NAMES("t"), c.to_float32 = NAMES("t");
   EXPECT(RK_EUSAGE, "column 't' is named by both --to_int32 and --to_float32");
+  c = base, c.control = NAMES("x", "i");   /* copied as it is, or categorified? */
+  EXPECT(RK_EUSAGE, "column 'i' is named by both --categorical_features and --control_features");
+  c = base, c.regression_targets = NAMES("y");
+  EXPECT(RK_EUSAGE, "column 'y' is named by both --binary_classif_targets and --regression_targets");
   c = base, c.eval_perc = 0.2;
   EXPECT(RK_EUSAGE, "--random_split_eval_perc 0.2 needs --dataset_split_strategy random or random_by_user (got no split)");
   c = base, c.split = RK_SPLIT_TEMPORAL, c.timestamp = "t", c.has_temporal_timestamp = true, c.eval_perc = 0.2;
