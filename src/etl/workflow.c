@@ -150,7 +150,7 @@ static void target_encode_chunk(void *arg, int64_t chunk, int64_t begin, int64_t
 
 static rk_status transform_column(const rk_wf_column *c, const rk_column *in, rk_column *out) {
   int64_t n = in->length;
-  if (c->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, c->out_type, NULL, 0, "input");
+  if (c->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, c->out_type, NULL, 0, "input", RK_NON_FINITE_ERROR);
   RK_TRY(rk_etl_column_reset(out, c->name, c->out_type));
   RK_TRY(rk_column_reserve(out, n, n));
   out->length = n;
@@ -201,7 +201,7 @@ rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_ba
     if (d && !compatible(rk_dict_key_type(d), src->type)) {
       /* A CSV may read ids of a string vocabulary as numbers, or the reverse: convert first. */
       rk_coltype want = rk_dict_key_type(d) == RK_COL_INT64 ? RK_COL_INT64 : rk_dict_key_type(d);
-      if ((st = rk_etl_cast_take(&tmp, src, want, NULL, 0, "input")) != RK_OK) break;
+      if ((st = rk_etl_cast_take(&tmp, src, want, NULL, 0, "input", RK_NON_FINITE_ERROR)) != RK_OK) break;
       src = &tmp;
     }
     st = transform_column(c, src, &out->cols[k]);

@@ -11,13 +11,18 @@
  * as a sequential parse for any chunk size or thread count. Memory is a block plus the chunks'
  * columns, whatever the file size.
  *
- * Semantics: separator one byte; records end in LF or CRLF; a field may be quoted, with "" for a
- * quote and newlines allowed inside; a quote inside an unquoted field, or anything but a
- * separator or record end after a closing quote, is an error (RFC 4180 section 2, rules 5-7).
- * A UTF-8 byte-order mark is skipped. Blank lines are skipped. An unquoted empty field or an
- * unquoted NA string is null; a quoted "" is an empty string. Numbers may carry spaces around them.
+ * Semantics: separator one byte; records end in LF or CRLF, or in a bare CR when the first record
+ * does (old Mac files; as DuckDB and pandas read them: every CR outside quotes ends a record, one
+ * inside quotes stays); a field may be quoted, with "" for a quote and newlines allowed inside; a
+ * quote inside an unquoted field, or anything but a separator or record end after a closing quote,
+ * is an error (RFC 4180 section 2, rules 5-7). A UTF-8 byte-order mark is skipped. Blank lines are
+ * skipped. An unquoted empty field or an unquoted NA string is null; a quoted "" is an empty string.
+ * Numbers may carry spaces around them.
  * Floats are correctly rounded: the simple cases use Clinger's fast path (exact mantissa, one
- * exact power of ten), everything else strtod_l / strtof_l.
+ * exact power of ten), everything else strtod_l / strtof_l. A float that is not finite (inf, nan,
+ * or text past the type's range such as 1e400) is an error naming row and column, or null when
+ * the options say so. Header names must be unique, NUL-free UTF-8; string fields must be UTF-8
+ * (checked per chunk, 8 ASCII bytes at a time), or are repaired with U+FFFD when the options say so.
  * It is not: a sniffer of separators or headers, nor a reader of quote styles other than RFC 4180.
  *
  * References: RFC 4180 (Common Format and MIME Type for CSV Files); W. D. Clinger, "How to read
@@ -26,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +198,8 @@ typedef enum { K_INT64, K_INT, K_UINT64, K_FLOAT64, K_FLOAT32, K_STRING } csv_ki
 
 /* Parse errors, recorded by workers and worded by the caller, who knows the absolute row. */
 typedef enum {
-  CE_NONE, CE_TYPE, CE_RANGE, CE_FEW, CE_MANY, CE_UNTERMINATED, CE_STRAY, CE_AFTER, CE_NOMEM, CE_INCOMPLETE
+  CE_NONE, CE_TYPE, CE_RANGE, CE_FEW, CE_MANY, CE_UNTERMINATED, CE_STRAY, CE_AFTER, CE_NOMEM, CE_INCOMPLETE,
+  CE_NON_FINITE, CE_UTF8
 } csv_err;
 
 typedef struct {
@@ -209,7 +216,7 @@ typedef struct {
   csv_err err;
   int64_t err_row;           /* 0-based within the chunk */
   int err_col;
-  int err_found;             /* fields found (CE_FEW, CE_MANY) or the byte after a closing quote */
+  int err_found;             /* fields found (CE_FEW, CE_MANY); CE_UTF8: offset of the bad byte */
   char err_text[96];         /* the offending value, shortened */
   rk_status err_status;      /* CE_NOMEM: the status and message of the failed allocation */
   char err_message[RK_ERROR_MAX];
@@ -230,6 +237,10 @@ struct rk_csv_reader {
   csv_kind *kinds;
   int64_t *lo;               /* K_INT range */
   int64_t *hi;
+  bool utf8_repair;          /* replace invalid UTF-8 with U+FFFD instead of failing */
+  bool non_finite_null;      /* read inf, nan and overflowing floats as null instead of failing */
+  bool cr_lines;             /* records end in a bare CR: CRs outside quotes become LFs as read */
+  unsigned cr_in_quotes;     /* cr_lines: quote state at the end of what was read */
 
   csv_source src;
   char *buf;                 /* the current block; [pos, len) not yet consumed */
@@ -618,6 +629,11 @@ static csv_err store_field(const rk_csv_reader *r, csv_chunk *ch, int c, int64_t
       bool single = r->kinds[c] == K_FLOAT32;
       csv_err e = parse_float_slow(&d, &x, single, f->text, f->len);
       if (e != CE_NONE) return e;
+      if (!isfinite(single ? (double)x : d)) {   /* the fast paths never give these */
+        if (!r->non_finite_null) return CE_NON_FINITE;
+        memset((char *)col->values + (size_t)row * rk_coltype_width(col->type), 0, rk_coltype_width(col->type));
+        return col_set_null(col, row) ? CE_NONE : CE_NOMEM;
+      }
       if (single) ((float *)col->values)[row] = x;
       else ((double *)col->values)[row] = d;
       return CE_NONE;
@@ -718,6 +734,57 @@ static void count_extra_fields(csv_chunk *ch, const char *p, char sep, int ncols
     p = t;
   }
   ch->err_found = found;
+}
+
+/* Replace each ill-formed part of every string in col with U+FFFD (a new values buffer). */
+static bool utf8_repair_column(rk_column *col) {
+  const char *v = col->values;
+  int64_t total = 0;
+  for (int64_t i = 0; i < col->length; i++)
+    total += (int64_t)rk_utf8_repair(NULL, v + col->offsets[i], (size_t)(col->offsets[i + 1] - col->offsets[i]));
+  char *fresh = rk_malloc((size_t)(total > 0 ? total : 1));
+  if (!fresh) return false;
+  int64_t at = 0, begin = 0;
+  for (int64_t i = 0; i < col->length; i++) {
+    int64_t end = col->offsets[i + 1];
+    at += (int64_t)rk_utf8_repair(fresh + at, v + begin, (size_t)(end - begin));
+    col->offsets[i + 1] = at;
+    begin = end;
+  }
+  rk_free(col->values);
+  col->values = fresh;
+  col->cap_values = total > 0 ? total : 1;
+  return true;
+}
+
+/* Check (or repair) the UTF-8 of a parsed chunk's string column: all its bytes at once first
+ * (almost always ASCII), field by field only when they are not, since a sequence split across
+ * two fields would pass the bulk check. */
+static bool chunk_check_utf8(const rk_csv_reader *r, csv_chunk *ch, int c) {
+  rk_column *col = &ch->cols[c];
+  const char *v = col->values;
+  int64_t bytes = col->offsets[col->length];
+  if (bytes == 0 || rk_utf8_valid_prefix(v, (size_t)bytes) == (size_t)bytes) {
+    bool straddles = false;   /* valid as a whole: only a field boundary inside a sequence can hide */
+    for (int64_t i = 1; i < col->length && !straddles; i++)
+      straddles = ((unsigned char)v[col->offsets[i]] & 0xC0) == 0x80 && col->offsets[i] < bytes;
+    if (!straddles) return true;
+  }
+  for (int64_t i = 0; i < col->length; i++) {
+    size_t n = (size_t)(col->offsets[i + 1] - col->offsets[i]);
+    size_t ok = rk_utf8_valid_prefix(v + col->offsets[i], n);
+    if (ok == n) continue;
+    if (r->utf8_repair) {
+      if (utf8_repair_column(col)) return true;
+      chunk_fail(ch, CE_NOMEM, i, c, NULL, 0);
+      return false;
+    }
+    chunk_fail(ch, CE_UTF8, i, c, NULL, 0);
+    ch->err_found = (int)ok;
+    snprintf(ch->err_text, sizeof ch->err_text, "0x%02x", (unsigned)(unsigned char)v[col->offsets[i] + (int64_t)ok]);
+    return false;
+  }
+  return true;
 }
 
 static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
@@ -864,6 +931,8 @@ static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
   }
   ch->nrows = row;
   for (int c = 0; c < ncols; c++) ch->cols[c].length = row;
+  for (int c = 0; c < ncols; c++)
+    if (r->kinds[c] == K_STRING && !chunk_check_utf8(r, ch, c)) return;
 }
 
 /* ---- blocks ------------------------------------------------------------------------------------ */
@@ -877,6 +946,31 @@ static rk_status buffer_reserve(rk_csv_reader *r, size_t bytes) {
   return RK_OK;
 }
 
+/* Bare-CR records: each CR outside quotes becomes LF, so everything after reading sees LF records;
+ * a CR inside quotes is data and stays. Returns the quote state after p[0, n). */
+static unsigned cr_to_lf(char *p, size_t n, unsigned in_quotes) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '"') in_quotes ^= 1u;
+    else if (p[i] == '\r' && !in_quotes) p[i] = '\n';
+  }
+  return in_quotes;
+}
+
+/* Whether the first record (in what was read) ends in a bare CR; if so, the reader reads every
+ * record that way from here on. A first record longer than the first block is taken as LF. */
+static void detect_cr_lines(rk_csv_reader *r) {
+  unsigned in_quotes = 0;
+  for (size_t i = r->pos; i < r->len; i++) {
+    char c = r->buf[i];
+    if (c == '"') in_quotes ^= 1u;
+    if (in_quotes || (c != '\n' && c != '\r')) continue;
+    if (c == '\n' || i + 1 == r->len || r->buf[i + 1] == '\n') return;
+    r->cr_lines = true;
+    r->cr_in_quotes = cr_to_lf(r->buf + r->pos, r->len - r->pos, 0);
+    return;
+  }
+}
+
 /* Read until the buffer holds `want` bytes or the input ends; at the end, make sure the data
  * ends in a newline so every record (and every chunk) does. */
 static rk_status read_more(rk_csv_reader *r, size_t want) {
@@ -884,6 +978,7 @@ static rk_status read_more(rk_csv_reader *r, size_t want) {
   while (!r->src_eof && r->len < want) {
     size_t got;
     RK_TRY(source_read(&r->src, r->buf + r->len, want - r->len, &got, r->label));
+    if (r->cr_lines) r->cr_in_quotes = cr_to_lf(r->buf + r->len, got, r->cr_in_quotes);
     r->bytes_read += (int64_t)got;
     if (got < want - r->len) r->src_eof = true;
     r->len += got;
@@ -978,6 +1073,16 @@ static rk_status chunk_error(const rk_csv_reader *r, const csv_chunk *ch, int64_
       return rk_error(RK_EPARSE, "unexpected '%s' after a closing quote in '%s' row %lld, column '%s'", shown,
                       r->label, rw, col);
     }
+    case CE_NON_FINITE:
+      return rk_error(RK_ERANGE,
+                      "value '%s' is not a finite %s in '%s' row %lld, column '%s' (--non_finite as_missing reads "
+                      "such values as missing)",
+                      ch->err_text, rk_coltype_name(r->types[ch->err_col]), r->label, rw, col);
+    case CE_UTF8:
+      return rk_error(RK_EPARSE,
+                      "invalid UTF-8 in '%s' row %lld, column '%s': byte %s at offset %d of the value "
+                      "(--csv_invalid_utf8 replace substitutes U+FFFD)",
+                      r->label, rw, col, ch->err_text, ch->err_found);
     case CE_NOMEM:
       return rk_error(ch->err_status, "%s", ch->err_message);
     case CE_NONE:
@@ -1081,6 +1186,51 @@ static rk_status names_push(csv_names *n, const char *s, size_t len) {
   return RK_OK;
 }
 
+/* A header name: no NUL (it would cut the name short), valid UTF-8 (or repaired). */
+static rk_status header_name_push(rk_csv_reader *r, csv_names *out, int c, const csv_field *f) {
+  const char *nul = memchr(f->text, '\0', f->len);
+  if (nul)
+    return rk_error(RK_EPARSE, "NUL byte in the header of '%s', column %d, after '%.*s': a column name cannot hold NUL",
+                    r->label, c + 1, (int)(nul - f->text < 64 ? nul - f->text : 64), f->text);
+  size_t ok = rk_utf8_valid_prefix(f->text, f->len);
+  if (ok == f->len) return names_push(out, f->text, f->len);
+  if (!r->utf8_repair)
+    return rk_error(RK_EPARSE,
+                    "invalid UTF-8 in the header of '%s', column %d: byte 0x%02x at offset %zu of the name "
+                    "(--csv_invalid_utf8 replace substitutes U+FFFD)",
+                    r->label, c + 1, (unsigned)(unsigned char)f->text[ok], ok);
+  char *fixed = rk_malloc(3 * f->len);
+  if (!fixed) return RK_ENOMEM;
+  rk_status s = names_push(out, fixed, rk_utf8_repair(fixed, f->text, f->len));
+  rk_free(fixed);
+  return s;
+}
+
+/* Names must be unique: a reader by name would silently take one of the two. Sorting the
+ * positions by name keeps this O(n log n) for very wide files. */
+static int by_name_then_position(const void *a, const void *b, void *arg) {
+  char *const *names = arg;
+  int i = *(const int *)a, j = *(const int *)b;
+  int c = strcmp(names[i], names[j]);
+  return c ? c : (i > j) - (i < j);
+}
+
+static rk_status check_unique_names(const rk_csv_reader *r, char **names, int n) {
+  if (n < 2) return RK_OK;
+  int *order = rk_malloc((size_t)n * sizeof *order);
+  if (!order) return RK_ENOMEM;
+  for (int i = 0; i < n; i++) order[i] = i;
+  qsort_r(order, (size_t)n, sizeof *order, by_name_then_position, names);
+  int first = -1, second = -1;   /* the pair whose later column comes first in the file */
+  for (int k = 1; k < n; k++)
+    if (strcmp(names[order[k - 1]], names[order[k]]) == 0 && (second < 0 || order[k] < second))
+      first = order[k - 1], second = order[k];
+  rk_free(order);
+  if (second < 0) return RK_OK;
+  return rk_error(RK_EFORMAT, "duplicate column name '%s' in '%s': columns %d and %d; names must be unique",
+                  names[first], r->label, first + 1, second + 1);
+}
+
 /* The first record's fields (names when there is a header). *end: just past the record.
  * Grows the buffer when the record is longer than what was read. */
 static rk_status read_first_record(rk_csv_reader *r, csv_names *out, size_t *end) {
@@ -1098,7 +1248,8 @@ static rk_status read_first_record(rk_csv_reader *r, csv_names *out, size_t *end
       csv_field f;
       const char *t = csv_field_scan(&f, &err, p, e, r->sep, &r->scratch);
       if (!t) break;
-      RK_TRY(names_push(out, f.text, f.len));
+      if (r->header) RK_TRY(header_name_push(r, out, c, &f));
+      else RK_TRY(names_push(out, f.text, f.len));
       p = t;
       if (csv_step_terminator(&p, r->sep) == 2) {
         *end = (size_t)(p - r->buf);
@@ -1175,6 +1326,8 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
   r->threads = o->threads > 0 ? o->threads : rk_num_threads();
   r->batch_rows = o->batch_rows > 0 ? o->batch_rows : 65536;
   r->row_bytes = 64;
+  r->utf8_repair = o->invalid_utf8 == RK_INVALID_UTF8_REPLACE;
+  r->non_finite_null = o->non_finite == RK_NON_FINITE_AS_MISSING;
   if (o->n_na_values > 0) {
     if (!(r->na = rk_calloc((size_t)o->n_na_values, sizeof *r->na))) return RK_ENOMEM;
     if (!(r->na_len = rk_calloc((size_t)o->n_na_values, sizeof *r->na_len))) return RK_ENOMEM;
@@ -1189,6 +1342,7 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
 
   RK_TRY(read_more(r, r->block_bytes));
   if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) r->pos = 3;
+  detect_cr_lines(r);
 
   csv_names first = {0};
   size_t first_end = 0;
@@ -1230,6 +1384,7 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
   r->names = first.items;
   r->ncols = first.n;
   if (r->header) r->pos = first_end;
+  RK_TRY(check_unique_names(r, r->names, r->ncols));
 
   r->types = rk_calloc((size_t)r->ncols, sizeof *r->types);
   r->kinds = rk_calloc((size_t)r->ncols, sizeof *r->kinds);
