@@ -67,6 +67,28 @@ size_t rk_utf8_valid_prefix(const char *text, size_t n) {
   }
 }
 
+int64_t rk_utf8_first_invalid(const char *values, const int64_t *offsets, int64_t n, size_t *at) {
+  int64_t begin = offsets[0], bytes = offsets[n] - begin;
+  if (bytes == 0) return -1;
+  if (rk_utf8_valid_prefix(values + begin, (size_t)bytes) == (size_t)bytes) {
+    /* valid as a whole: only a string that starts inside a sequence (its lead byte ending the
+     * string before it) can still be ill-formed */
+    bool split = false;
+    for (int64_t i = 1; i < n && !split; i++)
+      split = offsets[i] < offsets[n] && ((unsigned char)values[offsets[i]] & 0xC0) == 0x80;
+    if (!split) return -1;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    size_t len = (size_t)(offsets[i + 1] - offsets[i]);
+    size_t ok = rk_utf8_valid_prefix(values + offsets[i], len);
+    if (ok < len) {
+      *at = ok;
+      return i;
+    }
+  }
+  return -1;
+}
+
 size_t rk_utf8_repair(char *dst, const char *text, size_t n) {
   static const char replacement[3] = {(char)0xEF, (char)0xBF, (char)0xBD};   /* U+FFFD */
   const unsigned char *s = (const unsigned char *)text;

@@ -757,34 +757,22 @@ static bool utf8_repair_column(rk_column *col) {
   return true;
 }
 
-/* Check (or repair) the UTF-8 of a parsed chunk's string column: all its bytes at once first
- * (almost always ASCII), field by field only when they are not, since a sequence split across
- * two fields would pass the bulk check. */
+/* Check (or repair) the UTF-8 of a parsed chunk's string column. */
 static bool chunk_check_utf8(const rk_csv_reader *r, csv_chunk *ch, int c) {
   rk_column *col = &ch->cols[c];
-  const char *v = col->values;
-  int64_t bytes = col->offsets[col->length];
-  if (bytes == 0 || rk_utf8_valid_prefix(v, (size_t)bytes) == (size_t)bytes) {
-    bool straddles = false;   /* valid as a whole: only a field boundary inside a sequence can hide */
-    for (int64_t i = 1; i < col->length && !straddles; i++)
-      straddles = ((unsigned char)v[col->offsets[i]] & 0xC0) == 0x80 && col->offsets[i] < bytes;
-    if (!straddles) return true;
-  }
-  for (int64_t i = 0; i < col->length; i++) {
-    size_t n = (size_t)(col->offsets[i + 1] - col->offsets[i]);
-    size_t ok = rk_utf8_valid_prefix(v + col->offsets[i], n);
-    if (ok == n) continue;
-    if (r->utf8_repair) {
-      if (utf8_repair_column(col)) return true;
-      chunk_fail(ch, CE_NOMEM, i, c, NULL, 0);
-      return false;
-    }
-    chunk_fail(ch, CE_UTF8, i, c, NULL, 0);
-    ch->err_found = (int)ok;
-    snprintf(ch->err_text, sizeof ch->err_text, "0x%02x", (unsigned)(unsigned char)v[col->offsets[i] + (int64_t)ok]);
+  size_t ok = 0;
+  int64_t bad = rk_utf8_first_invalid(col->values, col->offsets, col->length, &ok);
+  if (bad < 0) return true;
+  if (r->utf8_repair) {
+    if (utf8_repair_column(col)) return true;
+    chunk_fail(ch, CE_NOMEM, bad, c, NULL, 0);
     return false;
   }
-  return true;
+  chunk_fail(ch, CE_UTF8, bad, c, NULL, 0);
+  ch->err_found = (int)ok;
+  snprintf(ch->err_text, sizeof ch->err_text, "0x%02x",
+           (unsigned)((const unsigned char *)col->values)[col->offsets[bad] + (int64_t)ok]);
+  return false;
 }
 
 static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
@@ -956,18 +944,25 @@ static unsigned cr_to_lf(char *p, size_t n, unsigned in_quotes) {
   return in_quotes;
 }
 
-/* Whether the first record (in what was read) ends in a bare CR; if so, the reader reads every
- * record that way from here on. A first record longer than the first block is taken as LF. */
-static void detect_cr_lines(rk_csv_reader *r) {
-  unsigned in_quotes = 0;
-  for (size_t i = r->pos; i < r->len; i++) {
-    char c = r->buf[i];
-    if (c == '"') in_quotes ^= 1u;
-    if (in_quotes || (c != '\n' && c != '\r')) continue;
-    if (c == '\n' || i + 1 == r->len || r->buf[i + 1] == '\n') return;
-    r->cr_lines = true;
-    r->cr_in_quotes = cr_to_lf(r->buf + r->pos, r->len - r->pos, 0);
-    return;
+static rk_status read_more(rk_csv_reader *r, size_t want);
+
+/* Whether the first record ends in a bare CR; if so, every record is read that way from here on
+ * (the buffer read so far is converted now, later reads as they come). */
+static rk_status detect_cr_lines(rk_csv_reader *r) {
+  for (;;) {
+    unsigned in_quotes = 0;
+    for (size_t i = r->pos; i < r->len; i++) {
+      char c = r->buf[i];
+      if (c == '"') in_quotes ^= 1u;
+      if (in_quotes || (c != '\n' && c != '\r')) continue;
+      if (c == '\n' || (i + 1 < r->len && r->buf[i + 1] == '\n')) return RK_OK;
+      if (i + 1 == r->len && !r->src_eof) break;   /* is an LF next? read on */
+      r->cr_lines = true;
+      r->cr_in_quotes = cr_to_lf(r->buf + r->pos, r->len - r->pos, 0);
+      return RK_OK;
+    }
+    if (r->src_eof || r->len >= RK_CSV_RECORD_MAX) return RK_OK;   /* one record, or none: no line ends to read */
+    RK_TRY(read_more(r, r->len * 2));
   }
 }
 
@@ -1342,7 +1337,7 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
 
   RK_TRY(read_more(r, r->block_bytes));
   if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) r->pos = 3;
-  detect_cr_lines(r);
+  RK_TRY(detect_cr_lines(r));
 
   csv_names first = {0};
   size_t first_end = 0;
