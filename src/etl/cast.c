@@ -239,8 +239,10 @@ static rk_status check_finite(rk_column *dst, const cast_ctx *c, const uint8_t *
       size_t n;
       const char *s = rk_column_get_string(c->src, r, &n);
       snprintf(text, sizeof text, "%.*s", (int)(n < 40 ? n : 40), s);
-    } else {
-      snprintf(text, sizeof text, "%.17g", rk_column_get_double(c->src, r));
+    } else {   /* the shortest of 15 or 17 digits that reads back, as the CSV writer prints it */
+      double v = rk_column_get_double(c->src, r);
+      snprintf(text, sizeof text, "%.15g", v);
+      if (strtod(text, NULL) != v) snprintf(text, sizeof text, "%.17g", v);
     }
     return non_finite_error(c, r, text, c->src->type == RK_COL_STRING || isfinite(rk_column_get_double(c->src, r)),
                             to);
