@@ -43,6 +43,10 @@ typedef struct {
   const char *label;          /* name used in messages (default: the path) */
   rk_invalid_utf8 invalid_utf8;   /* string fields and header names (default: error) */
   rk_non_finite non_finite;   /* float fields (default: error) */
+  /* Columns holding lists in DuckDB's text form ("[1, 2, 3]", "[a, 'b, c']", as the CSV writer
+   * writes them), read as list columns; the element type is inferred like a column's. */
+  const char *const *list_columns;
+  int n_list_columns;
 } rk_csv_options;
 
 void rk_csv_options_default(rk_csv_options *opts);
@@ -110,6 +114,8 @@ typedef struct {
   int64_t batch_rows;             /* 0: the reader's default */
   rk_invalid_utf8 csv_invalid_utf8;   /* CSV: see rk_csv_options */
   rk_non_finite csv_non_finite;
+  const char *const *csv_list_columns;   /* CSV: see rk_csv_options */
+  int n_csv_list_columns;
 } rk_source_options;
 
 typedef struct rk_table_source rk_table_source;

@@ -141,6 +141,7 @@ static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   c.na_values = names(o->csv_na_values);
   c.csv_invalid_utf8 = rk_cli_invalid_utf8(o->csv_invalid_utf8);
   c.non_finite = rk_cli_non_finite(o->non_finite);
+  c.csv_list_columns = names(o->csv_list_columns);
   c.output_path = o->output_path;
   c.output_num_partitions = (int)o->output_num_partitions;
   c.persist_intermediate = o->persist_intermediate_files;

@@ -87,6 +87,8 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   so.n_na_values = o->csv_na_values.n;
   so.csv_invalid_utf8 = rk_cli_invalid_utf8(o->csv_invalid_utf8);
   so.csv_non_finite = rk_cli_non_finite(o->non_finite);
+  so.csv_list_columns = o->csv_list_columns.items;
+  so.n_csv_list_columns = o->csv_list_columns.n;
   rk_table_source *src = NULL;
   bool folder = !is_table_file(out);
   char *file = NULL;

@@ -205,6 +205,8 @@ static rk_status open_source(pp_state *p, int input, rk_table_source **src, cons
   so.n_na_values = c->na_values.n;
   so.csv_invalid_utf8 = c->csv_invalid_utf8;
   so.csv_non_finite = c->non_finite;
+  so.csv_list_columns = c->csv_list_columns.items;
+  so.n_csv_list_columns = c->csv_list_columns.n;
   so.columns = *names;
   so.ncolumns = *nnames;
   rk_status st = rk_source_open(src, path, &so);

@@ -194,7 +194,7 @@ static rk_status source_read(csv_source *s, char *dst, size_t n, size_t *got, co
  * The reader
  * ------------------------------------------------------------------------------------------- */
 /* How a column's fields are parsed: a few fast paths, everything else through slow_field. */
-typedef enum { K_INT64, K_INT, K_UINT64, K_FLOAT64, K_FLOAT32, K_STRING } csv_kind;
+typedef enum { K_INT64, K_INT, K_UINT64, K_FLOAT64, K_FLOAT32, K_STRING, K_LIST } csv_kind;
 
 /* Parse errors, recorded by workers and worded by the caller, who knows the absolute row. */
 typedef enum {
@@ -234,6 +234,7 @@ struct rk_csv_reader {
   int ncols;
   char **names;
   rk_coltype *types;
+  rk_coltype *elem_types;    /* list columns: their elements' type */
   csv_kind *kinds;
   int64_t *lo;               /* K_INT range */
   int64_t *hi;
@@ -521,7 +522,7 @@ static void advise_huge(void *p, size_t n) {
 
 static bool chunk_col_reserve(rk_column *col, int64_t rows) {
   if (rows <= col->cap_rows) return true;
-  if (col->type == RK_COL_STRING) {
+  if (col->type == RK_COL_STRING || col->type == RK_COL_LIST) {
     int64_t *o = rk_realloc(col->offsets, (size_t)(rows + 1) * sizeof(int64_t));
     if (!o) return false;
     col->offsets = o;
@@ -606,15 +607,125 @@ static void chunk_fail(csv_chunk *ch, csv_err err, int64_t row, int col, const c
   }
 }
 
+/* ---- list fields: DuckDB's text form "[1, 2, 3]", "[a, 'b, c']" ------------------------------ */
+/* The next element of a list's inside at *p (bounded by e): its text (quotes removed, still
+ * escaped when *escaped), and *p past it and its comma. CE_TYPE when this is not DuckDB's form. */
+static csv_err list_element(const char **p, const char *e, const char **text, size_t *len, bool *quoted,
+                            bool *escaped) {
+  const char *q = *p;
+  while (q < e && (*q == ' ' || *q == '\t')) q++;
+  *quoted = q < e && *q == '\'';
+  *escaped = false;
+  const char *end;
+  if (*quoted) {
+    *text = ++q;
+    while (q < e && *q != '\'') {
+      if (*q == '\\' && q + 1 < e) *escaped = true, q++;
+      q++;
+    }
+    if (q == e) return CE_TYPE;
+    end = q++;
+    while (q < e && (*q == ' ' || *q == '\t')) q++;
+  } else {
+    *text = q;
+    while (q < e && *q != ',') q++;
+    end = q;
+    while (end > *text && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    if (end == *text) return CE_TYPE;   /* "[1, , 2]" */
+  }
+  if (q < e && *q != ',') return CE_TYPE;
+  *len = (size_t)(end - *text);
+  *p = q < e ? q + 1 : q;
+  if (q < e && *p == e) return CE_TYPE;   /* "[1, 2, ]" */
+  return CE_NONE;
+}
+
+/* The inside of "[...]" (spaces around allowed); false when the text is not a list. */
+static bool list_inside(const char **begin, const char **end, const char *s, size_t n) {
+  trim_spaces(&s, &n);
+  if (n < 2 || s[0] != '[' || s[n - 1] != ']') return false;
+  *begin = s + 1;
+  *end = s + n - 1;
+  while (*begin < *end && (**begin == ' ' || **begin == '\t')) (*begin)++;
+  return true;
+}
+
+/* Whether an unquoted element is DuckDB's NULL (reckon's lists have no null elements). */
+static bool list_null_element(const char *t, size_t n, bool quoted) {
+  return !quoted && n == 4 && strncasecmp(t, "null", 4) == 0;
+}
+
+static csv_err store_list(rk_column *col, int64_t row, const char *s, size_t n) {
+  const char *p, *e;
+  if (!list_inside(&p, &e, s, n)) return CE_TYPE;
+  rk_column *child = col->child;
+  while (p < e) {
+    const char *t;
+    size_t len;
+    bool quoted, escaped;
+    csv_err err = list_element(&p, e, &t, &len, &quoted, &escaped);
+    if (err != CE_NONE || list_null_element(t, len, quoted)) return CE_TYPE;
+    if (child->type == RK_COL_STRING) {
+      int64_t at = child->offsets[child->length];
+      if (rk_column_reserve(child, child->length + 1, at + (int64_t)len) != RK_OK) return CE_NOMEM;
+      char *dst = (char *)child->values + at;
+      size_t o = 0;
+      for (size_t i = 0; i < len; i++) {
+        if (escaped && t[i] == '\\' && i + 1 < len) i++;
+        dst[o++] = t[i];
+      }
+      child->offsets[child->length + 1] = at + (int64_t)o;
+      child->length++;
+    } else if (child->type == RK_COL_FLOAT64) {
+      double d;
+      float x;
+      if (parse_float_slow(&d, &x, false, t, len) != CE_NONE) return CE_TYPE;
+      if (!isfinite(d)) return CE_NON_FINITE;   /* a list element cannot be missing */
+      if (rk_column_append_double(child, d) != RK_OK) return CE_NOMEM;
+    } else {
+      bool neg;
+      uint64_t mag;
+      csv_err ie = parse_integer(&neg, &mag, t, len);
+      if (ie != CE_NONE) return ie;
+      if (mag > (uint64_t)INT64_MAX + (neg ? 1u : 0u)) return CE_RANGE;
+      if (rk_column_append_int(child, neg ? (int64_t)(0 - mag) : (int64_t)mag) != RK_OK) return CE_NOMEM;
+    }
+  }
+  col->offsets[row + 1] = child->length;
+  return CE_NONE;
+}
+
+/* Element type inference for a list column: *state as for scalars (1 int, 2 float, 3 string). */
+static void infer_list(int *state, const char *s, size_t n) {
+  const char *p, *e;
+  if (!list_inside(&p, &e, s, n)) return;   /* the parse will name the row */
+  while (p < e && *state < 3) {
+    const char *t;
+    size_t len;
+    bool quoted, escaped;
+    if (list_element(&p, e, &t, &len, &quoted, &escaped) != CE_NONE) return;
+    bool neg;
+    uint64_t mag;
+    double d;
+    float x;
+    if (quoted) *state = 3;
+    else if (parse_integer(&neg, &mag, t, len) == CE_NONE && mag <= (uint64_t)INT64_MAX + (neg ? 1u : 0u))
+      *state = *state > 1 ? *state : 1;
+    else if (parse_float_slow(&d, &x, false, t, len) == CE_NONE) *state = 2;
+    else *state = 3;
+  }
+}
+
 /* Store field f into row `row` of column c. */
 static csv_err store_field(const rk_csv_reader *r, csv_chunk *ch, int c, int64_t row, const csv_field *f) {
   rk_column *col = &ch->cols[c];
   if (is_na(r, f)) {
-    if (col->type == RK_COL_STRING) col->offsets[row + 1] = col->offsets[row];
+    if (col->type == RK_COL_STRING || col->type == RK_COL_LIST) col->offsets[row + 1] = col->offsets[row];
     else memset((char *)col->values + (size_t)row * rk_coltype_width(col->type), 0, rk_coltype_width(col->type));
     return col_set_null(col, row) ? CE_NONE : CE_NOMEM;
   }
   switch (r->kinds[c]) {
+    case K_LIST: return store_list(col, row, f->text, f->len);
     case K_STRING: {
       int64_t at = col->offsets[row];
       if (!col_string_reserve(col, at + (int64_t)f->len)) return CE_NOMEM;
@@ -757,18 +868,22 @@ static bool utf8_repair_column(rk_column *col) {
   return true;
 }
 
-/* Check (or repair) the UTF-8 of a parsed chunk's string column. */
+/* Check (or repair) the UTF-8 of a parsed chunk's string column (or list of strings). */
 static bool chunk_check_utf8(const rk_csv_reader *r, csv_chunk *ch, int c) {
-  rk_column *col = &ch->cols[c];
+  rk_column *list = ch->cols[c].type == RK_COL_LIST ? &ch->cols[c] : NULL;
+  rk_column *col = list ? list->child : &ch->cols[c];
   size_t ok = 0;
-  int64_t bad = rk_utf8_first_invalid(col->values, col->offsets, col->length, &ok);
+  int64_t bad = rk_utf8_first_invalid(col->values, col->offsets, col->length, &ok), row = bad;
   if (bad < 0) return true;
+  if (list)
+    for (row = 0; list->offsets[row + 1] <= bad; row++) {
+    }
   if (r->utf8_repair) {
     if (utf8_repair_column(col)) return true;
-    chunk_fail(ch, CE_NOMEM, bad, c, NULL, 0);
+    chunk_fail(ch, CE_NOMEM, row, c, NULL, 0);
     return false;
   }
-  chunk_fail(ch, CE_UTF8, bad, c, NULL, 0);
+  chunk_fail(ch, CE_UTF8, row, c, NULL, 0);
   ch->err_found = (int)ok;
   snprintf(ch->err_text, sizeof ch->err_text, "0x%02x",
            (unsigned)((const unsigned char *)col->values)[col->offsets[bad] + (int64_t)ok]);
@@ -784,7 +899,8 @@ static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
   ch->nrows = 0;
   for (int c = 0; c < ncols; c++) {
     rk_column_clear(&ch->cols[c]);
-    if (ch->cols[c].type == RK_COL_STRING && ch->cols[c].offsets) ch->cols[c].offsets[0] = 0;
+    if ((ch->cols[c].type == RK_COL_STRING || ch->cols[c].type == RK_COL_LIST) && ch->cols[c].offsets)
+      ch->cols[c].offsets[0] = 0;
   }
   int64_t est = (int64_t)((double)(end - p) / (r->row_bytes > 1 ? r->row_bytes : 1) * 1.1) + 16;
   if (!chunk_reserve(ch, ncols, est)) {
@@ -872,6 +988,9 @@ static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
           }
           break;
         }
+        case K_LIST:
+          if (!slow_field(r, ch, c, row, &p)) return;
+          break;
         case K_STRING: {
           const char *q = p;
           while (*q != sep && *q != '\n' && *q != '"') q++;
@@ -920,7 +1039,9 @@ static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
   ch->nrows = row;
   for (int c = 0; c < ncols; c++) ch->cols[c].length = row;
   for (int c = 0; c < ncols; c++)
-    if (r->kinds[c] == K_STRING && !chunk_check_utf8(r, ch, c)) return;
+    if ((r->kinds[c] == K_STRING || (r->kinds[c] == K_LIST && r->elem_types[c] == RK_COL_STRING)) &&
+        !chunk_check_utf8(r, ch, c))
+      return;
 }
 
 /* ---- blocks ------------------------------------------------------------------------------------ */
@@ -996,7 +1117,7 @@ static rk_status chunk_push(rk_csv_reader *r, const char *begin, const char *end
       c[i].cols = cols;
       r->chunk_slots = i + 1;   /* from here on close() frees this slot */
       for (int k = 0; k < r->ncols; k++)
-        RK_TRY(rk_column_init(&cols[k], NULL, r->types[k], RK_COL_INT64));
+        RK_TRY(rk_column_init(&cols[k], NULL, r->types[k], r->elem_types[k]));
     }
   }
   r->chunks[r->nchunks].begin = begin;
@@ -1265,7 +1386,10 @@ static rk_status read_first_record(rk_csv_reader *r, csv_names *out, size_t *end
   }
 }
 
-/* Column types from a sample: int64 if every value is an integer, float64 if a number, else string. */
+/* Column types from a sample: int64 if every value is an integer, float64 if a number, else string.
+ * state per column: 0 nothing seen, 1 int64, 2 float64, 3 string, -1 given; a list column is
+ * LIST_STATE + the same for its elements. */
+#define LIST_STATE 10
 static rk_status infer_types(rk_csv_reader *r, int *state, size_t from, int64_t max_rows) {
   const char *p = r->buf + from, *e = r->buf + r->len;
   int64_t rows = 0;
@@ -1284,7 +1408,11 @@ static rk_status infer_types(rk_csv_reader *r, int *state, size_t from, int64_t 
       const char *t = csv_field_scan(&f, &err, p, e, r->sep, &r->scratch);
       if (!t && err == CE_NOMEM) return RK_ENOMEM;
       if (!t || c >= r->ncols) break;
-      if (state[c] >= 0 && state[c] < 3 && !is_na(r, &f)) {
+      if (state[c] >= LIST_STATE && state[c] < LIST_STATE + 3 && !is_na(r, &f)) {
+        int es = state[c] - LIST_STATE;
+        infer_list(&es, f.text, f.len);
+        state[c] = LIST_STATE + es;
+      } else if (state[c] >= 0 && state[c] < 3 && !is_na(r, &f)) {
         bool neg;
         uint64_t mag;
         double d;
@@ -1382,11 +1510,12 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
   RK_TRY(check_unique_names(r, r->names, r->ncols));
 
   r->types = rk_calloc((size_t)r->ncols, sizeof *r->types);
+  r->elem_types = rk_calloc((size_t)r->ncols, sizeof *r->elem_types);
   r->kinds = rk_calloc((size_t)r->ncols, sizeof *r->kinds);
   r->lo = rk_calloc((size_t)r->ncols, sizeof *r->lo);
   r->hi = rk_calloc((size_t)r->ncols, sizeof *r->hi);
   int *state = rk_calloc((size_t)r->ncols, sizeof *state);
-  if (!r->types || !r->kinds || !r->lo || !r->hi || !state) {
+  if (!r->types || !r->elem_types || !r->kinds || !r->lo || !r->hi || !state) {
     rk_free(state);
     return RK_ENOMEM;
   }
@@ -1407,13 +1536,28 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
     r->types[c] = ty;
     state[c] = -1;   /* given: not inferred */
   }
+  for (int i = 0; i < o->n_list_columns; i++) {
+    int c = 0;
+    while (c < r->ncols && strcmp(r->names[c], o->list_columns[i]) != 0) c++;
+    if (c == r->ncols) {
+      rk_free(state);
+      return rk_error(RK_ENOTFOUND, "no column '%s' in '%s' to read as a list", o->list_columns[i], r->label);
+    }
+    r->types[c] = RK_COL_LIST;
+    state[c] = LIST_STATE;   /* + the element state */
+  }
   rk_status is = infer_types(r, state, r->pos, o->infer_rows > 0 ? o->infer_rows : 10000);
   if (is != RK_OK) {
     rk_free(state);
     return is;
   }
   for (int c = 0; c < r->ncols; c++) {
-    if (state[c] >= 0) r->types[c] = state[c] == 1 ? RK_COL_INT64 : state[c] == 2 ? RK_COL_FLOAT64 : RK_COL_STRING;
+    if (state[c] >= LIST_STATE) {   /* no element seen: strings, which hold any text */
+      int es = state[c] - LIST_STATE;
+      r->elem_types[c] = es == 1 ? RK_COL_INT64 : es == 2 ? RK_COL_FLOAT64 : RK_COL_STRING;
+    } else if (state[c] >= 0) {
+      r->types[c] = state[c] == 1 ? RK_COL_INT64 : state[c] == 2 ? RK_COL_FLOAT64 : RK_COL_STRING;
+    }
     rk_coltype ty = r->types[c];
     switch (ty) {
       case RK_COL_INT64: r->kinds[c] = K_INT64; break;
@@ -1421,6 +1565,7 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
       case RK_COL_FLOAT64: r->kinds[c] = K_FLOAT64; break;
       case RK_COL_FLOAT32: r->kinds[c] = K_FLOAT32; break;
       case RK_COL_STRING: r->kinds[c] = K_STRING; break;
+      case RK_COL_LIST: r->kinds[c] = K_LIST; break;
       default: r->kinds[c] = K_INT; break;
     }
     switch (ty) {
@@ -1496,6 +1641,7 @@ void rk_csv_close(rk_csv_reader *r) {
   rk_free(r->na);
   rk_free(r->na_len);
   rk_free(r->types);
+  rk_free(r->elem_types);
   rk_free(r->kinds);
   rk_free(r->lo);
   rk_free(r->hi);
@@ -1513,7 +1659,7 @@ static rk_status batch_prepare(const rk_csv_reader *r, rk_batch *batch) {
     return rk_error(RK_EINVAL, "batch has %d columns but '%s' has %d", batch->ncols, r->label, r->ncols);
   RK_TRY(rk_batch_init(batch, r->ncols));
   for (int c = 0; c < r->ncols; c++) {
-    rk_status s = rk_column_init(&batch->cols[c], r->names[c], r->types[c], RK_COL_INT64);
+    rk_status s = rk_column_init(&batch->cols[c], r->names[c], r->types[c], r->elem_types[c]);
     if (s != RK_OK) {
       rk_batch_free(batch);
       return s;

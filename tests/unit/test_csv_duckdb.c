@@ -209,11 +209,61 @@ static void test_lists_to_duckdb(void **state) {
   rk_batch_free(&b);
 }
 
+/* DuckDB writes lists; reckon reads them (asked to) with the elements DuckDB has. */
+static void test_duckdb_lists_to_reckon(void **state) {
+  (void)state;
+  if (!rk_test_have_duckdb()) skip();
+  const char *dir = rk_test_tmpdir("csv_duckdb_read_lists");
+  char dirc[2048], path[4096], q0[4096];
+  snprintf(dirc, sizeof dirc, "%s", dir);
+  snprintf(path, sizeof path, "%s/d.csv", dirc);
+  snprintf(q0, sizeof q0,
+           "CREATE TABLE t AS SELECT i AS id, CASE WHEN i %% 5 = 4 THEN NULL ELSE range(i %% 4)::BIGINT[] END AS ints, "
+           "[i / 7.0, -1e-300, 1e300][1:i %% 4] AS dbls, "
+           "list_slice(['a', 'b c', 'd,e', 'q\"x', '', 'it''s', ' lead', 'NULL', 'back\\slash', '[x]', 'é', 'x]\\y'], "
+           "1 + i %% 6, 1 + i %% 6 + i %% 7) AS strs FROM range(60) r(i)");
+  char q1[4200];
+  snprintf(q1, sizeof q1, "COPY t TO '%s' (HEADER)", path);
+  const char *q[] = {q0, q1, "SELECT id, to_json(ints)::VARCHAR, to_json(dbls)::VARCHAR, to_json(strs)::VARCHAR FROM t ORDER BY id"};
+  json_t *j = rk_test_duckdb(dirc, 3, q, 0);
+  const char *lists[] = {"ints", "dbls", "strs"};
+  rk_csv_options o;
+  rk_csv_options_default(&o);
+  o.list_columns = lists;
+  o.n_list_columns = 3;
+  rk_batch b;
+  assert_rk_ok(rk_csv_read_all(path, &o, &b));
+  json_t *rows = json_object_get(j, "rows");
+  assert_int_equal(b.nrows, json_array_size(rows));
+  assert_int_equal(b.cols[1].child->type, RK_COL_INT64);
+  assert_int_equal(b.cols[2].child->type, RK_COL_FLOAT64);
+  assert_int_equal(b.cols[3].child->type, RK_COL_STRING);
+  for (int64_t r = 0; r < b.nrows; r++) {
+    for (int c = 1; c <= 3; c++) {
+      const char *text = json_string_value(json_array_get(json_array_get(rows, (size_t)r), (size_t)c));
+      const rk_column *col = &b.cols[c];
+      if (!text) {
+        if (!rk_column_is_null(col, r)) fail_msg("%s row %lld: DuckDB has NULL", lists[c - 1], (long long)r);
+        continue;
+      }
+      json_t *want = json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
+      int64_t n = col->offsets[r + 1] - col->offsets[r];
+      if (rk_column_is_null(col, r) || (size_t)n != json_array_size(want))
+        fail_msg("%s row %lld: DuckDB %s, reckon %lld elements", lists[c - 1], (long long)r, text, (long long)n);
+      for (int64_t k = 0; k < n; k++) expect_same(json_array_get(want, (size_t)k), col->child, col->offsets[r] + k, lists[c - 1]);
+      json_decref(want);
+    }
+  }
+  rk_batch_free(&b);
+  json_decref(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reckon_to_duckdb),
       cmocka_unit_test(test_duckdb_to_reckon),
       cmocka_unit_test(test_lists_to_duckdb),
+      cmocka_unit_test(test_duckdb_lists_to_reckon),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
