@@ -48,7 +48,10 @@ static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, r
   rk_progress_begin(&progress, "transform", 100.0, "%");
   bool wrote = false;
   while ((st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
-    if ((st = rk_workflow_transform(wf, &in, &out)) != RK_OK) break;
+    if ((st = rk_workflow_transform(wf, &in, &out)) != RK_OK) {
+      st = rk_error_context(st, "input rows %lld to %lld", (long long)*rows + 1, (long long)(*rows + in.nrows));
+      break;
+    }
     if ((st = rk_sink_write(sink, &out)) != RK_OK) break;
     note_targets(wf, &in, present);
     wrote = true;

@@ -288,9 +288,9 @@ static rk_status finish_continuous(pp_state *p, fit_task *t) {
                     wc->name, wc->fill_value);
   if (!isfinite(wc->mean) || !isfinite(wc->std))
     return rk_error(RK_ERANGE,
-                    "cannot normalise continuous column '%s': its train statistics overflow (mean %g, std %g); "
-                    "its values are too large for float64 sums: scale the column first",
-                    wc->name, wc->mean, wc->std);
+                    "cannot normalise continuous column '%s': its train mean or standard deviation overflows "
+                    "float64 (values near 1e308): scale the column first",
+                    wc->name);
   json_t *cols = json_object_get(p->report, "columns");
   json_object_set_new(cols, wc->name,
                       json_pack("{sfsfsIsf}", "mean", wc->mean, "std", wc->std, "train_nulls", (json_int_t)t->n_null,

@@ -176,6 +176,19 @@ static bool compatible(rk_coltype key, rk_coltype have) {
   return rk_coltype_is_int(have);
 }
 
+/* An infinite value cannot be normalised (it would come out infinite, or NaN): refused here as
+ * the casts refuse it when fitting. NaN is missing, as in the fit. */
+static rk_status check_finite_input(const rk_column *src) {
+  if (!rk_coltype_is_float(src->type)) return RK_OK;
+  for (int64_t r = 0; r < src->length; r++) {
+    double x = src->type == RK_COL_FLOAT32 ? (double)((const float *)src->values)[r] : ((const double *)src->values)[r];
+    if (isinf(x) && !rk_column_is_null(src, r))
+      return rk_error(RK_ERANGE, "value '%s' in batch row %lld, column '%s' is not a finite number: it cannot be normalised",
+                      x < 0 ? "-inf" : "inf", (long long)r + 1, src->name ? src->name : "?");
+  }
+  return RK_OK;
+}
+
 rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_batch *out) {
   rk_batch_free(out);
   int n_out = 0;
@@ -204,7 +217,8 @@ rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_ba
       if ((st = rk_etl_cast_take(&tmp, src, want, NULL, 0, "input", RK_NON_FINITE_ERROR)) != RK_OK) break;
       src = &tmp;
     }
-    st = transform_column(c, src, &out->cols[k]);
+    if (c->op == RK_WF_NORMALIZE) st = check_finite_input(src);
+    if (st == RK_OK) st = transform_column(c, src, &out->cols[k]);
     if (st == RK_OK) {
       rk_free(out->cols[k].name);
       out->cols[k].name = rk_strdup(c->name);

@@ -85,7 +85,14 @@ if [ $have_duckdb = 1 ]; then
   duck "copy (select i as user, case when i = 3 then 'inf'::double else i * 0.5 end as num, i % 2 as click from range(1, 5) t(i)) to '$tmp/inf.parquet'" >/dev/null
   out=$("$R" preprocess "${pp[@]}" --input_data_format parquet --data_path "$tmp/inf.parquet" --output_path "$tmp/pinf_out" 2>&1)
   expect_contains "$out" "value 'inf' in '$tmp/inf.parquet' row 3, column 'num' is not a finite float64" "preprocess refuses an inf in a Parquet input, naming row and column"
+  out=$("$R" transform --quiet --workflow "$tmp/inf_out/workflow" "$tmp/inf.parquet" "$tmp/tinf.parquet" 2>&1)
+  expect_contains "$out" "input rows 1 to 4: value 'inf' in batch row 3, column 'num' is not a finite number" "transform refuses an inf it cannot normalise"
 fi
+
+# ---- statistics that would overflow float64 are an error, not a NaN in the workflow ----
+printf 'user,num,click\n1,1e308,1\n2,-1e308,0\n3,1e308,1\n' > "$tmp/huge.csv"
+out=$("$R" preprocess "${pp[@]}" --data_path "$tmp/huge.csv" --output_path "$tmp/huge_out" 2>&1)
+expect_contains "$out" "cannot normalise continuous column 'num': its train mean or standard deviation overflows float64" "statistics that overflow are refused"
 
 # ---- a continuous column without train values: finite statistics and a warning ----
 printf 'user,num,click\n1,,1\n2,,0\n' > "$tmp/empty.csv"
