@@ -367,6 +367,21 @@ uint64_t rk_hash_bytes(const void *data, size_t len);
 uint64_t rk_hash_cross(uint64_t a, uint64_t b);
 
 /* ---------------------------------------------------------------------------------------------
+ * UTF-8 (src/core/utf8.c): the one check for text that other tools will read as UTF-8 (CSV
+ * fields and names, Parquet STRING columns). Well-formed per RFC 3629; ASCII runs are checked
+ * 8 bytes at a time.
+ * ------------------------------------------------------------------------------------------- */
+/* Bytes of the longest well-formed prefix of text[0, n): n when all of it is valid UTF-8. */
+size_t rk_utf8_valid_prefix(const char *text, size_t n);
+/* The first of the n strings values[offsets[i], offsets[i + 1]) (Arrow's layout) that is not
+ * valid UTF-8, or -1; *at: the offset of its first bad byte. All the bytes are checked in one
+ * pass first, string by string only when that pass finds something. */
+int64_t rk_utf8_first_invalid(const char *values, const int64_t *offsets, int64_t n, size_t *at);
+/* text with each ill-formed part replaced by U+FFFD (EF BF BD) into dst (room for 3 * n bytes);
+ * returns the bytes written. dst NULL: only the length. */
+size_t rk_utf8_repair(char *dst, const char *text, size_t n);
+
+/* ---------------------------------------------------------------------------------------------
  * Small shared helpers.
  * ------------------------------------------------------------------------------------------- */
 /* Write `data` to `path` atomically: a temporary name in the same folder, then rename. */

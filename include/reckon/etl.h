@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "reckon/core.h"
+#include "reckon/io.h"
 #include "reckon/schema.h"
 
 #ifdef __cplusplus
@@ -199,6 +200,9 @@ typedef struct {
   const char *input_format;       /* "csv", "tsv" or "parquet" */
   char csv_sep;                   /* 0: ',' (tab for tsv) */
   rk_names na_values;
+  rk_invalid_utf8 csv_invalid_utf8;   /* CSV strings that are not UTF-8: error or U+FFFD */
+  rk_non_finite non_finite;       /* inf, nan, overflow in any input or cast: error or missing */
+  rk_names csv_list_columns;      /* CSV columns read as lists ("[1, 2, 3]") */
   const char *output_path;
   int output_num_partitions;
   bool persist_intermediate;      /* keep and reuse <output>/_cache/ */

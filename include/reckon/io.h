@@ -18,6 +18,12 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------------
  * CSV reader (src/io/csv_read.c)
  * ------------------------------------------------------------------------------------------- */
+/* Text that is not valid UTF-8: an error naming file, row and column, or replaced by U+FFFD. */
+typedef enum { RK_INVALID_UTF8_ERROR, RK_INVALID_UTF8_REPLACE } rk_invalid_utf8;
+/* Numbers that are not finite (inf, nan, 1e400, a cast past the type's range): an error naming
+ * file, row and column, or read as missing (null). Statistics are never fitted on them. */
+typedef enum { RK_NON_FINITE_ERROR, RK_NON_FINITE_AS_MISSING } rk_non_finite;
+
 typedef struct {
   char sep;                   /* field separator, default ',' */
   bool header;                /* first record names the columns (default true) */
@@ -35,6 +41,12 @@ typedef struct {
   int64_t batch_rows;         /* most rows per batch from rk_csv_next (default 65536) */
   int threads;                /* parse threads; 0 = rk_num_threads() */
   const char *label;          /* name used in messages (default: the path) */
+  rk_invalid_utf8 invalid_utf8;   /* string fields and header names (default: error) */
+  rk_non_finite non_finite;   /* float fields (default: error) */
+  /* Columns holding lists in DuckDB's text form ("[1, 2, 3]", "[a, 'b, c']", as the CSV writer
+   * writes them), read as list columns; the element type is inferred like a column's. */
+  const char *const *list_columns;
+  int n_list_columns;
 } rk_csv_options;
 
 void rk_csv_options_default(rk_csv_options *opts);
@@ -100,6 +112,10 @@ typedef struct {
   const char *const *columns;     /* projection by name, order kept; NULL = all */
   int ncolumns;
   int64_t batch_rows;             /* 0: the reader's default */
+  rk_invalid_utf8 csv_invalid_utf8;   /* CSV: see rk_csv_options */
+  rk_non_finite csv_non_finite;
+  const char *const *csv_list_columns;   /* CSV: see rk_csv_options */
+  int n_csv_list_columns;
 } rk_source_options;
 
 typedef struct rk_table_source rk_table_source;

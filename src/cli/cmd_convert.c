@@ -37,6 +37,10 @@ static int run_convert(const rk_flag_parse *parse, void *arg) {
   so.csv_sep = rk_flags_given(parse, "csv_sep") ? sep : 0;
   so.na_values = o->csv_na_values.items;
   so.n_na_values = o->csv_na_values.n;
+  so.csv_invalid_utf8 = rk_cli_invalid_utf8(o->csv_invalid_utf8);
+  so.csv_non_finite = rk_cli_non_finite(o->non_finite);
+  so.csv_list_columns = o->csv_list_columns.items;
+  so.n_csv_list_columns = o->csv_list_columns.n;
   if (o->columns.n) {
     so.columns = o->columns.items;
     so.ncolumns = o->columns.n;

@@ -267,6 +267,10 @@ static rk_status profile_source(rk_profiler *prof, const char *path, const inspe
   if (!rk_source_is_parquet(path)) RK_TRY(rk_csv_parse_sep(o->csv_sep, &so.csv_sep));
   so.na_values = o->csv_na_values.items;
   so.n_na_values = o->csv_na_values.n;
+  so.csv_invalid_utf8 = rk_cli_invalid_utf8(o->csv_invalid_utf8);
+  so.csv_non_finite = rk_cli_non_finite(o->non_finite);
+  so.csv_list_columns = o->csv_list_columns.items;
+  so.n_csv_list_columns = o->csv_list_columns.n;
   if (o->columns.n) {
     so.columns = o->columns.items;
     so.ncolumns = o->columns.n;

@@ -133,6 +133,9 @@ static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   c.input_format = o->input_data_format;
   if (rk_csv_parse_sep(o->csv_sep, &c.csv_sep) != RK_OK) return rk_cli_fail(rk_error_context(RK_EUSAGE, "--csv_sep"));
   c.na_values = names(o->csv_na_values);
+  c.csv_invalid_utf8 = rk_cli_invalid_utf8(o->csv_invalid_utf8);
+  c.non_finite = rk_cli_non_finite(o->non_finite);
+  c.csv_list_columns = names(o->csv_list_columns);
   c.output_path = o->output_path;
   c.output_num_partitions = (int)o->output_num_partitions;
   c.persist_intermediate = o->persist_intermediate_files;

@@ -48,7 +48,10 @@ static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, r
   rk_progress_begin(&progress, "transform", 100.0, "%");
   bool wrote = false;
   while ((st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
-    if ((st = rk_workflow_transform(wf, &in, &out)) != RK_OK) break;
+    if ((st = rk_workflow_transform(wf, &in, &out)) != RK_OK) {
+      st = rk_error_context(st, "input rows %lld to %lld", (long long)*rows + 1, (long long)(*rows + in.nrows));
+      break;
+    }
     if ((st = rk_sink_write(sink, &out)) != RK_OK) break;
     note_targets(wf, &in, present);
     wrote = true;
@@ -85,6 +88,10 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   so.csv_sep = rk_flags_given(parse, "csv_sep") ? sep : 0;
   so.na_values = o->csv_na_values.items;
   so.n_na_values = o->csv_na_values.n;
+  so.csv_invalid_utf8 = rk_cli_invalid_utf8(o->csv_invalid_utf8);
+  so.csv_non_finite = rk_cli_non_finite(o->non_finite);
+  so.csv_list_columns = o->csv_list_columns.items;
+  so.n_csv_list_columns = o->csv_list_columns.n;
   rk_table_source *src = NULL;
   bool folder = !is_table_file(out);
   char *file = NULL;

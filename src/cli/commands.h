@@ -6,7 +6,10 @@
 #ifndef RECKON_CLI_COMMANDS_H
 #define RECKON_CLI_COMMANDS_H
 
+#include <string.h>
+
 #include "cli/flags.h"
+#include "reckon/io.h"
 
 /* Exit codes: 0 success, 1 the work failed, 2 the command line was wrong. */
 enum { RK_EXIT_OK = 0, RK_EXIT_FAILURE = 1, RK_EXIT_USAGE = 2 };
@@ -25,5 +28,13 @@ extern const rk_command *const rk_commands[];   /* NULL-terminated */
 
 /* Print "reckon: error: <message>" for the current error and return the exit code it means. */
 int rk_cli_fail(rk_status status);
+
+/* The RK_CSV_INPUT_FLAGS choices as the readers' settings (the parser has checked the names). */
+static inline rk_invalid_utf8 rk_cli_invalid_utf8(const char *choice) {
+  return strcmp(choice, "replace") == 0 ? RK_INVALID_UTF8_REPLACE : RK_INVALID_UTF8_ERROR;
+}
+static inline rk_non_finite rk_cli_non_finite(const char *choice) {
+  return strcmp(choice, "as_missing") == 0 ? RK_NON_FINITE_AS_MISSING : RK_NON_FINITE_ERROR;
+}
 
 #endif

@@ -55,6 +55,7 @@ typedef struct {
   const rk_column *src;
   int64_t row_base;
   const char *label;
+  rk_non_finite non_finite;
 } cast_ctx;
 
 static rk_status value_error(const cast_ctx *c, int64_t r, const char *text, const char *what, rk_coltype to) {
@@ -117,7 +118,14 @@ static rk_status to_int(const cast_ctx *c, int64_t r, rk_coltype to, int64_t *ou
   return RK_OK;
 }
 
-static rk_status to_float(const cast_ctx *c, int64_t r, rk_coltype to, double *out) {
+static rk_status non_finite_error(const cast_ctx *c, int64_t r, const char *text, bool overflow, rk_coltype to) {
+  return rk_error(RK_ERANGE, "value '%s' in '%s' row %lld, column '%s' %s %s (--non_finite as_missing reads such "
+                  "values as missing)", text, c->label, (long long)(c->row_base + r + 1),
+                  c->src->name ? c->src->name : "?", overflow ? "does not fit" : "is not a finite", rk_coltype_name(to));
+}
+
+/* A string becoming a float: text that reads as inf or nan (or past double's range) is not finite. */
+static rk_status to_float(const cast_ctx *c, int64_t r, rk_coltype to, double *out, bool *is_null) {
   const rk_column *src = c->src;
   if (src->type != RK_COL_STRING) {
     *out = rk_column_get_double(src, r);
@@ -131,6 +139,10 @@ static rk_status to_float(const cast_ctx *c, int64_t r, rk_coltype to, double *o
     buf[n] = '\0';
     char *end;
     *out = strtod(buf, &end);
+    if (*end == '\0' && !isfinite(*out)) {
+      if (c->non_finite != RK_NON_FINITE_AS_MISSING) return non_finite_error(c, r, buf, false, to);
+      *is_null = true;
+    }
     if (*end == '\0') return RK_OK;
   }
   char text[48];
@@ -209,8 +221,37 @@ static rk_status take_same_type(rk_column *dst, const rk_column *src, const uint
   return RK_OK;
 }
 
+/* Infinite floats in dst, the cast's output (row w of dst is the w-th kept row of the source):
+ * an error naming the first one's input row, or nulls. A float32 result is infinite exactly when
+ * the value did not fit. */
+static rk_status check_finite(rk_column *dst, const cast_ctx *c, const uint8_t *keep, rk_coltype to) {
+  if (!rk_coltype_is_float(to)) return RK_OK;
+  for (int64_t w = 0, r = 0; w < dst->length; w++, r++) {
+    while (keep && !keep[r]) r++;
+    double x = to == RK_COL_FLOAT32 ? (double)((const float *)dst->values)[w] : ((const double *)dst->values)[w];
+    if (!isinf(x) || rk_column_is_null(dst, w)) continue;
+    if (c->non_finite == RK_NON_FINITE_AS_MISSING) {
+      RK_TRY(rk_column_set_null(dst, w));
+      continue;
+    }
+    char text[64];
+    if (c->src->type == RK_COL_STRING) {
+      size_t n;
+      const char *s = rk_column_get_string(c->src, r, &n);
+      snprintf(text, sizeof text, "%.*s", (int)(n < 40 ? n : 40), s);
+    } else {   /* the shortest of 15 or 17 digits that reads back, as the CSV writer prints it */
+      double v = rk_column_get_double(c->src, r);
+      snprintf(text, sizeof text, "%.15g", v);
+      if (strtod(text, NULL) != v) snprintf(text, sizeof text, "%.17g", v);
+    }
+    return non_finite_error(c, r, text, c->src->type == RK_COL_STRING || isfinite(rk_column_get_double(c->src, r)),
+                            to);
+  }
+  return RK_OK;
+}
+
 rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, const uint8_t *keep,
-                           int64_t row_base, const char *label) {
+                           int64_t row_base, const char *label, rk_non_finite non_finite) {
   RK_TRY(rk_etl_column_reset(dst, src->name, to));
   /* Strings become numbers by parsing (an unparsable value is an error naming its row); integers
    * become their decimal text, so a CSV that typed a column of a string vocabulary as numbers
@@ -219,7 +260,7 @@ rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, 
       (to == RK_COL_STRING && src->type != RK_COL_STRING && !rk_coltype_is_int(src->type)))
     return rk_error(RK_EUNSUPPORTED, "cannot convert column '%s' from %s to %s", src->name ? src->name : "?",
                     rk_coltype_name(src->type), rk_coltype_name(to));
-  cast_ctx c = {src, row_base, label ? label : "input"};
+  cast_ctx c = {src, row_base, label ? label : "input", non_finite};
   int64_t n = 0;
   if (!keep) {
     n = src->length;
@@ -259,9 +300,13 @@ rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, 
   dst->length = n;
   if (!keep && src->type == to) {
     memcpy(dst->values, src->values, (size_t)n * rk_coltype_width(to));
-    return copy_nulls(dst, src, n);
+    RK_TRY(copy_nulls(dst, src, n));
+    return check_finite(dst, &c, keep, to);
   }
-  if (src->type == to) return take_same_type(dst, src, keep);
+  if (src->type == to) {
+    RK_TRY(take_same_type(dst, src, keep));
+    return check_finite(dst, &c, keep, to);
+  }
   int64_t bad = -1;
   if (!keep && narrow_fast(dst, src, &bad)) {
     if (bad >= 0) {
@@ -282,7 +327,7 @@ rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, 
         store_int(dst, w, v);
       } else {
         double x = 0;
-        RK_TRY(to_float(&c, r, to, &x));
+        RK_TRY(to_float(&c, r, to, &x, &is_null));
         if (to == RK_COL_FLOAT32)
           ((float *)dst->values)[w] = (float)x;
         else
@@ -296,5 +341,5 @@ rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, 
     }
     w++;
   }
-  return RK_OK;
+  return check_finite(dst, &c, keep, to);
 }

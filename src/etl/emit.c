@@ -187,7 +187,7 @@ static rk_status emit_column(void *arg, int64_t chunk, int64_t begin, int64_t en
   const rk_wf_column *wc = &e->p->wf.cols[i];
   const rk_column *in = &e->in->cols[e->in_col[i]];
   rk_column *out = &e->out->cols[e->out_col[i]];
-  if (wc->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, wc->out_type, NULL, 0, "stage");
+  if (wc->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, wc->out_type, NULL, 0, "stage", RK_NON_FINITE_ERROR);
   RK_TRY(rk_etl_column_reset(out, wc->name, wc->out_type));
   RK_TRY(rk_column_reserve(out, in->length, in->length));
   out->length = in->length;
@@ -250,7 +250,7 @@ static rk_status emit_batch(pp_state *p, const rk_batch *b, const uint8_t *split
         RK_TRY(rk_batch_init(&s->part, s->out.ncols));
       }
       for (int c = 0; c < s->out.ncols; c++)
-        RK_TRY(rk_etl_cast_take(&s->part.cols[c], &s->out.cols[c], s->out.cols[c].type, s->mask, 0, "stage"));
+        RK_TRY(rk_etl_cast_take(&s->part.cols[c], &s->out.cols[c], s->out.cols[c].type, s->mask, 0, "stage", RK_NON_FINITE_ERROR));
       s->part.nrows = n;
       src = &s->part;
     }

@@ -276,8 +276,21 @@ static rk_status finish_continuous(pp_state *p, fit_task *t) {
       t->n = tot;
     }
   }
+  /* Inputs are finite (the casts refuse the rest), so only sums of huge values can overflow;
+   * a column without train values is centred on 0 and not scaled, and said so. */
+  if (t->n == 0)
+    rk_warn("continuous column '%s' has no values in the train rows: it is normalised with mean 0 and std 1",
+            wc->name);
   wc->mean = t->n > 0 ? t->mean : 0.0;
-  wc->std = t->n > 1 ? sqrt(t->m2 / (t->n - 1)) : 0.0;
+  wc->std = t->n > 1 ? sqrt(t->m2 / (t->n - 1)) : t->n > 0 ? 0.0 : 1.0;
+  if (wc->fill != RK_FILL_NONE && !isfinite(wc->fill_value))
+    return rk_error(RK_ERANGE, "cannot fill continuous column '%s' with %g: the fill value must be a finite number",
+                    wc->name, wc->fill_value);
+  if (!isfinite(wc->mean) || !isfinite(wc->std))
+    return rk_error(RK_ERANGE,
+                    "cannot normalise continuous column '%s': its train mean or standard deviation overflows "
+                    "float64 (values near 1e308): scale the column first",
+                    wc->name);
   json_t *cols = json_object_get(p->report, "columns");
   json_object_set_new(cols, wc->name,
                       json_pack("{sfsfsIsf}", "mean", wc->mean, "std", wc->std, "train_nulls", (json_int_t)t->n_null,

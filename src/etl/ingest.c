@@ -130,7 +130,7 @@ static rk_status convert_column(void *arg, int64_t chunk, int64_t begin, int64_t
   const rk_column *src = &b->in->cols[b->src_col[i]];
   rk_coltype to = c->cast ? c->cast_type : c->type;
   rk_column *dst = &b->out->cols[b->out_col[i]];
-  RK_TRY(rk_etl_cast_take(dst, src, to, b->keep, b->row_base, b->label));
+  RK_TRY(rk_etl_cast_take(dst, src, to, b->keep, b->row_base, b->label, b->p->cfg->non_finite));
   if (!c->needs_dict) return RK_OK;
   rk_column *ix = &b->out->cols[b->idx_col[i]];
   RK_TRY(rk_column_reserve(ix, dst->length, dst->length));
@@ -203,6 +203,10 @@ static rk_status open_source(pp_state *p, int input, rk_table_source **src, cons
   so.csv_sep = strcmp(fmt, "tsv") == 0 ? '\t' : c->csv_sep;
   so.na_values = c->na_values.items;
   so.n_na_values = c->na_values.n;
+  so.csv_invalid_utf8 = c->csv_invalid_utf8;
+  so.csv_non_finite = c->non_finite;
+  so.csv_list_columns = c->csv_list_columns.items;
+  so.n_csv_list_columns = c->csv_list_columns.n;
   so.columns = *names;
   so.ncolumns = *nnames;
   rk_status st = rk_source_open(src, path, &so);

@@ -150,7 +150,7 @@ static void target_encode_chunk(void *arg, int64_t chunk, int64_t begin, int64_t
 
 static rk_status transform_column(const rk_wf_column *c, const rk_column *in, rk_column *out) {
   int64_t n = in->length;
-  if (c->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, c->out_type, NULL, 0, "input");
+  if (c->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, c->out_type, NULL, 0, "input", RK_NON_FINITE_ERROR);
   RK_TRY(rk_etl_column_reset(out, c->name, c->out_type));
   RK_TRY(rk_column_reserve(out, n, n));
   out->length = n;
@@ -174,6 +174,19 @@ static bool compatible(rk_coltype key, rk_coltype have) {
   if (key == RK_COL_STRING) return have == RK_COL_STRING;
   if (key == RK_COL_FLOAT64) return rk_coltype_is_float(have);
   return rk_coltype_is_int(have);
+}
+
+/* An infinite value cannot be normalised (it would come out infinite, or NaN): refused here as
+ * the casts refuse it when fitting. NaN is missing, as in the fit. */
+static rk_status check_finite_input(const rk_column *src) {
+  if (!rk_coltype_is_float(src->type)) return RK_OK;
+  for (int64_t r = 0; r < src->length; r++) {
+    double x = src->type == RK_COL_FLOAT32 ? (double)((const float *)src->values)[r] : ((const double *)src->values)[r];
+    if (isinf(x) && !rk_column_is_null(src, r))
+      return rk_error(RK_ERANGE, "value '%s' in batch row %lld, column '%s' is not a finite number: it cannot be normalised",
+                      x < 0 ? "-inf" : "inf", (long long)r + 1, src->name ? src->name : "?");
+  }
+  return RK_OK;
 }
 
 rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_batch *out) {
@@ -201,10 +214,11 @@ rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_ba
     if (d && !compatible(rk_dict_key_type(d), src->type)) {
       /* A CSV may read ids of a string vocabulary as numbers, or the reverse: convert first. */
       rk_coltype want = rk_dict_key_type(d) == RK_COL_INT64 ? RK_COL_INT64 : rk_dict_key_type(d);
-      if ((st = rk_etl_cast_take(&tmp, src, want, NULL, 0, "input")) != RK_OK) break;
+      if ((st = rk_etl_cast_take(&tmp, src, want, NULL, 0, "input", RK_NON_FINITE_ERROR)) != RK_OK) break;
       src = &tmp;
     }
-    st = transform_column(c, src, &out->cols[k]);
+    if (c->op == RK_WF_NORMALIZE) st = check_finite_input(src);
+    if (st == RK_OK) st = transform_column(c, src, &out->cols[k]);
     if (st == RK_OK) {
       rk_free(out->cols[k].name);
       out->cols[k].name = rk_strdup(c->name);

@@ -284,7 +284,12 @@ static rk_status load_column(rk_workflow *wf, json_t *o, const char *dir, const 
     c->fill_value = get_real(o, "fill_value");
     c->mean = get_real(o, "mean");
     c->std = get_real(o, "std");
-    if (isnan(c->mean) || isnan(c->std)) c->mean = 0, c->std = 1;   /* no train values */
+    /* A statistic that is missing or not finite would pass raw values through (or make NaNs). */
+    if (!isfinite(c->mean) || !isfinite(c->std) || c->std < 0 || (c->fill != RK_FILL_NONE && !isfinite(c->fill_value)))
+      return rk_error(RK_EFORMAT,
+                      "'%s': column '%s' has a mean, std or fill value that is missing or not a finite number; "
+                      "fit the workflow again",
+                      path, name);
     return RK_OK;
   }
   if (op == RK_WF_TARGET_ENCODE) {
@@ -293,6 +298,9 @@ static rk_status load_column(rk_workflow *wf, json_t *o, const char *dir, const 
     if (!(c->target = rk_strdup(target))) return RK_ENOMEM;
     c->te_prior = get_real(o, "prior");
     c->te_smoothing = get_real(o, "smoothing");
+    if (!isfinite(c->te_prior) || !isfinite(c->te_smoothing))
+      return rk_error(RK_EFORMAT, "'%s': target encoding '%s' has a prior or smoothing that is missing or not finite",
+                      path, name);
     c->te_folds = (int)json_integer_value(json_object_get(o, "folds"));
     c->te_seed = (uint64_t)json_integer_value(json_object_get(o, "seed"));
     return load_target_encoding(c, dir, get_str(o, "values"));

@@ -11,13 +11,18 @@
  * as a sequential parse for any chunk size or thread count. Memory is a block plus the chunks'
  * columns, whatever the file size.
  *
- * Semantics: separator one byte; records end in LF or CRLF; a field may be quoted, with "" for a
- * quote and newlines allowed inside; a quote inside an unquoted field, or anything but a
- * separator or record end after a closing quote, is an error (RFC 4180 section 2, rules 5-7).
- * A UTF-8 byte-order mark is skipped. Blank lines are skipped. An unquoted empty field or an
- * unquoted NA string is null; a quoted "" is an empty string. Numbers may carry spaces around them.
+ * Semantics: separator one byte; records end in LF or CRLF, or in a bare CR when the first record
+ * does (old Mac files; as DuckDB and pandas read them: every CR outside quotes ends a record, one
+ * inside quotes stays); a field may be quoted, with "" for a quote and newlines allowed inside; a
+ * quote inside an unquoted field, or anything but a separator or record end after a closing quote,
+ * is an error (RFC 4180 section 2, rules 5-7). A UTF-8 byte-order mark is skipped. Blank lines are
+ * skipped. An unquoted empty field or an unquoted NA string is null; a quoted "" is an empty string.
+ * Numbers may carry spaces around them.
  * Floats are correctly rounded: the simple cases use Clinger's fast path (exact mantissa, one
- * exact power of ten), everything else strtod_l / strtof_l.
+ * exact power of ten), everything else strtod_l / strtof_l. A float that is not finite (inf, nan,
+ * or text past the type's range such as 1e400) is an error naming row and column, or null when
+ * the options say so. Header names must be unique, NUL-free UTF-8; string fields must be UTF-8
+ * (checked per chunk, 8 ASCII bytes at a time), or are repaired with U+FFFD when the options say so.
  * It is not: a sniffer of separators or headers, nor a reader of quote styles other than RFC 4180.
  *
  * References: RFC 4180 (Common Format and MIME Type for CSV Files); W. D. Clinger, "How to read
@@ -26,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,11 +194,12 @@ static rk_status source_read(csv_source *s, char *dst, size_t n, size_t *got, co
  * The reader
  * ------------------------------------------------------------------------------------------- */
 /* How a column's fields are parsed: a few fast paths, everything else through slow_field. */
-typedef enum { K_INT64, K_INT, K_UINT64, K_FLOAT64, K_FLOAT32, K_STRING } csv_kind;
+typedef enum { K_INT64, K_INT, K_UINT64, K_FLOAT64, K_FLOAT32, K_STRING, K_LIST } csv_kind;
 
 /* Parse errors, recorded by workers and worded by the caller, who knows the absolute row. */
 typedef enum {
-  CE_NONE, CE_TYPE, CE_RANGE, CE_FEW, CE_MANY, CE_UNTERMINATED, CE_STRAY, CE_AFTER, CE_NOMEM, CE_INCOMPLETE
+  CE_NONE, CE_TYPE, CE_RANGE, CE_FEW, CE_MANY, CE_UNTERMINATED, CE_STRAY, CE_AFTER, CE_NOMEM, CE_INCOMPLETE,
+  CE_NON_FINITE, CE_UTF8
 } csv_err;
 
 typedef struct {
@@ -209,7 +216,7 @@ typedef struct {
   csv_err err;
   int64_t err_row;           /* 0-based within the chunk */
   int err_col;
-  int err_found;             /* fields found (CE_FEW, CE_MANY) or the byte after a closing quote */
+  int err_found;             /* fields found (CE_FEW, CE_MANY); CE_UTF8: offset of the bad byte */
   char err_text[96];         /* the offending value, shortened */
   rk_status err_status;      /* CE_NOMEM: the status and message of the failed allocation */
   char err_message[RK_ERROR_MAX];
@@ -227,9 +234,14 @@ struct rk_csv_reader {
   int ncols;
   char **names;
   rk_coltype *types;
+  rk_coltype *elem_types;    /* list columns: their elements' type */
   csv_kind *kinds;
   int64_t *lo;               /* K_INT range */
   int64_t *hi;
+  bool utf8_repair;          /* replace invalid UTF-8 with U+FFFD instead of failing */
+  bool non_finite_null;      /* read inf, nan and overflowing floats as null instead of failing */
+  bool cr_lines;             /* records end in a bare CR: CRs outside quotes become LFs as read */
+  unsigned cr_in_quotes;     /* cr_lines: quote state at the end of what was read */
 
   csv_source src;
   char *buf;                 /* the current block; [pos, len) not yet consumed */
@@ -510,7 +522,7 @@ static void advise_huge(void *p, size_t n) {
 
 static bool chunk_col_reserve(rk_column *col, int64_t rows) {
   if (rows <= col->cap_rows) return true;
-  if (col->type == RK_COL_STRING) {
+  if (col->type == RK_COL_STRING || col->type == RK_COL_LIST) {
     int64_t *o = rk_realloc(col->offsets, (size_t)(rows + 1) * sizeof(int64_t));
     if (!o) return false;
     col->offsets = o;
@@ -595,15 +607,125 @@ static void chunk_fail(csv_chunk *ch, csv_err err, int64_t row, int col, const c
   }
 }
 
+/* ---- list fields: DuckDB's text form "[1, 2, 3]", "[a, 'b, c']" ------------------------------ */
+/* The next element of a list's inside at *p (bounded by e): its text (quotes removed, still
+ * escaped when *escaped), and *p past it and its comma. CE_TYPE when this is not DuckDB's form. */
+static csv_err list_element(const char **p, const char *e, const char **text, size_t *len, bool *quoted,
+                            bool *escaped) {
+  const char *q = *p;
+  while (q < e && (*q == ' ' || *q == '\t')) q++;
+  *quoted = q < e && *q == '\'';
+  *escaped = false;
+  const char *end;
+  if (*quoted) {
+    *text = ++q;
+    while (q < e && *q != '\'') {
+      if (*q == '\\' && q + 1 < e) *escaped = true, q++;
+      q++;
+    }
+    if (q == e) return CE_TYPE;
+    end = q++;
+    while (q < e && (*q == ' ' || *q == '\t')) q++;
+  } else {
+    *text = q;
+    while (q < e && *q != ',') q++;
+    end = q;
+    while (end > *text && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    if (end == *text) return CE_TYPE;   /* "[1, , 2]" */
+  }
+  if (q < e && *q != ',') return CE_TYPE;
+  *len = (size_t)(end - *text);
+  *p = q < e ? q + 1 : q;
+  if (q < e && *p == e) return CE_TYPE;   /* "[1, 2, ]" */
+  return CE_NONE;
+}
+
+/* The inside of "[...]" (spaces around allowed); false when the text is not a list. */
+static bool list_inside(const char **begin, const char **end, const char *s, size_t n) {
+  trim_spaces(&s, &n);
+  if (n < 2 || s[0] != '[' || s[n - 1] != ']') return false;
+  *begin = s + 1;
+  *end = s + n - 1;
+  while (*begin < *end && (**begin == ' ' || **begin == '\t')) (*begin)++;
+  return true;
+}
+
+/* Whether an unquoted element is DuckDB's NULL (reckon's lists have no null elements). */
+static bool list_null_element(const char *t, size_t n, bool quoted) {
+  return !quoted && n == 4 && strncasecmp(t, "null", 4) == 0;
+}
+
+static csv_err store_list(rk_column *col, int64_t row, const char *s, size_t n) {
+  const char *p, *e;
+  if (!list_inside(&p, &e, s, n)) return CE_TYPE;
+  rk_column *child = col->child;
+  while (p < e) {
+    const char *t;
+    size_t len;
+    bool quoted, escaped;
+    csv_err err = list_element(&p, e, &t, &len, &quoted, &escaped);
+    if (err != CE_NONE || list_null_element(t, len, quoted)) return CE_TYPE;
+    if (child->type == RK_COL_STRING) {
+      int64_t at = child->offsets[child->length];
+      if (rk_column_reserve(child, child->length + 1, at + (int64_t)len) != RK_OK) return CE_NOMEM;
+      char *dst = (char *)child->values + at;
+      size_t o = 0;
+      for (size_t i = 0; i < len; i++) {
+        if (escaped && t[i] == '\\' && i + 1 < len) i++;
+        dst[o++] = t[i];
+      }
+      child->offsets[child->length + 1] = at + (int64_t)o;
+      child->length++;
+    } else if (child->type == RK_COL_FLOAT64) {
+      double d;
+      float x;
+      if (parse_float_slow(&d, &x, false, t, len) != CE_NONE) return CE_TYPE;
+      if (!isfinite(d)) return CE_NON_FINITE;   /* a list element cannot be missing */
+      if (rk_column_append_double(child, d) != RK_OK) return CE_NOMEM;
+    } else {
+      bool neg;
+      uint64_t mag;
+      csv_err ie = parse_integer(&neg, &mag, t, len);
+      if (ie != CE_NONE) return ie;
+      if (mag > (uint64_t)INT64_MAX + (neg ? 1u : 0u)) return CE_RANGE;
+      if (rk_column_append_int(child, neg ? (int64_t)(0 - mag) : (int64_t)mag) != RK_OK) return CE_NOMEM;
+    }
+  }
+  col->offsets[row + 1] = child->length;
+  return CE_NONE;
+}
+
+/* Element type inference for a list column: *state as for scalars (1 int, 2 float, 3 string). */
+static void infer_list(int *state, const char *s, size_t n) {
+  const char *p, *e;
+  if (!list_inside(&p, &e, s, n)) return;   /* the parse will name the row */
+  while (p < e && *state < 3) {
+    const char *t;
+    size_t len;
+    bool quoted, escaped;
+    if (list_element(&p, e, &t, &len, &quoted, &escaped) != CE_NONE) return;
+    bool neg;
+    uint64_t mag;
+    double d;
+    float x;
+    if (quoted) *state = 3;
+    else if (parse_integer(&neg, &mag, t, len) == CE_NONE && mag <= (uint64_t)INT64_MAX + (neg ? 1u : 0u))
+      *state = *state > 1 ? *state : 1;
+    else if (parse_float_slow(&d, &x, false, t, len) == CE_NONE) *state = 2;
+    else *state = 3;
+  }
+}
+
 /* Store field f into row `row` of column c. */
 static csv_err store_field(const rk_csv_reader *r, csv_chunk *ch, int c, int64_t row, const csv_field *f) {
   rk_column *col = &ch->cols[c];
   if (is_na(r, f)) {
-    if (col->type == RK_COL_STRING) col->offsets[row + 1] = col->offsets[row];
+    if (col->type == RK_COL_STRING || col->type == RK_COL_LIST) col->offsets[row + 1] = col->offsets[row];
     else memset((char *)col->values + (size_t)row * rk_coltype_width(col->type), 0, rk_coltype_width(col->type));
     return col_set_null(col, row) ? CE_NONE : CE_NOMEM;
   }
   switch (r->kinds[c]) {
+    case K_LIST: return store_list(col, row, f->text, f->len);
     case K_STRING: {
       int64_t at = col->offsets[row];
       if (!col_string_reserve(col, at + (int64_t)f->len)) return CE_NOMEM;
@@ -618,6 +740,11 @@ static csv_err store_field(const rk_csv_reader *r, csv_chunk *ch, int c, int64_t
       bool single = r->kinds[c] == K_FLOAT32;
       csv_err e = parse_float_slow(&d, &x, single, f->text, f->len);
       if (e != CE_NONE) return e;
+      if (!isfinite(single ? (double)x : d)) {   /* the fast paths never give these */
+        if (!r->non_finite_null) return CE_NON_FINITE;
+        memset((char *)col->values + (size_t)row * rk_coltype_width(col->type), 0, rk_coltype_width(col->type));
+        return col_set_null(col, row) ? CE_NONE : CE_NOMEM;
+      }
       if (single) ((float *)col->values)[row] = x;
       else ((double *)col->values)[row] = d;
       return CE_NONE;
@@ -720,6 +847,49 @@ static void count_extra_fields(csv_chunk *ch, const char *p, char sep, int ncols
   ch->err_found = found;
 }
 
+/* Replace each ill-formed part of every string in col with U+FFFD (a new values buffer). */
+static bool utf8_repair_column(rk_column *col) {
+  const char *v = col->values;
+  int64_t total = 0;
+  for (int64_t i = 0; i < col->length; i++)
+    total += (int64_t)rk_utf8_repair(NULL, v + col->offsets[i], (size_t)(col->offsets[i + 1] - col->offsets[i]));
+  char *fresh = rk_malloc((size_t)(total > 0 ? total : 1));
+  if (!fresh) return false;
+  int64_t at = 0, begin = 0;
+  for (int64_t i = 0; i < col->length; i++) {
+    int64_t end = col->offsets[i + 1];
+    at += (int64_t)rk_utf8_repair(fresh + at, v + begin, (size_t)(end - begin));
+    col->offsets[i + 1] = at;
+    begin = end;
+  }
+  rk_free(col->values);
+  col->values = fresh;
+  col->cap_values = total > 0 ? total : 1;
+  return true;
+}
+
+/* Check (or repair) the UTF-8 of a parsed chunk's string column (or list of strings). */
+static bool chunk_check_utf8(const rk_csv_reader *r, csv_chunk *ch, int c) {
+  rk_column *list = ch->cols[c].type == RK_COL_LIST ? &ch->cols[c] : NULL;
+  rk_column *col = list ? list->child : &ch->cols[c];
+  size_t ok = 0;
+  int64_t bad = rk_utf8_first_invalid(col->values, col->offsets, col->length, &ok), row = bad;
+  if (bad < 0) return true;
+  if (list)
+    for (row = 0; list->offsets[row + 1] <= bad; row++) {
+    }
+  if (r->utf8_repair) {
+    if (utf8_repair_column(col)) return true;
+    chunk_fail(ch, CE_NOMEM, row, c, NULL, 0);
+    return false;
+  }
+  chunk_fail(ch, CE_UTF8, row, c, NULL, 0);
+  ch->err_found = (int)ok;
+  snprintf(ch->err_text, sizeof ch->err_text, "0x%02x",
+           (unsigned)((const unsigned char *)col->values)[col->offsets[bad] + (int64_t)ok]);
+  return false;
+}
+
 static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
   const char sep = r->sep;
   const int ncols = r->ncols;
@@ -729,7 +899,8 @@ static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
   ch->nrows = 0;
   for (int c = 0; c < ncols; c++) {
     rk_column_clear(&ch->cols[c]);
-    if (ch->cols[c].type == RK_COL_STRING && ch->cols[c].offsets) ch->cols[c].offsets[0] = 0;
+    if ((ch->cols[c].type == RK_COL_STRING || ch->cols[c].type == RK_COL_LIST) && ch->cols[c].offsets)
+      ch->cols[c].offsets[0] = 0;
   }
   int64_t est = (int64_t)((double)(end - p) / (r->row_bytes > 1 ? r->row_bytes : 1) * 1.1) + 16;
   if (!chunk_reserve(ch, ncols, est)) {
@@ -817,6 +988,9 @@ static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
           }
           break;
         }
+        case K_LIST:
+          if (!slow_field(r, ch, c, row, &p)) return;
+          break;
         case K_STRING: {
           const char *q = p;
           while (*q != sep && *q != '\n' && *q != '"') q++;
@@ -864,6 +1038,10 @@ static void csv_parse_chunk(const rk_csv_reader *r, csv_chunk *ch) {
   }
   ch->nrows = row;
   for (int c = 0; c < ncols; c++) ch->cols[c].length = row;
+  for (int c = 0; c < ncols; c++)
+    if ((r->kinds[c] == K_STRING || (r->kinds[c] == K_LIST && r->elem_types[c] == RK_COL_STRING)) &&
+        !chunk_check_utf8(r, ch, c))
+      return;
 }
 
 /* ---- blocks ------------------------------------------------------------------------------------ */
@@ -877,6 +1055,38 @@ static rk_status buffer_reserve(rk_csv_reader *r, size_t bytes) {
   return RK_OK;
 }
 
+/* Bare-CR records: each CR outside quotes becomes LF, so everything after reading sees LF records;
+ * a CR inside quotes is data and stays. Returns the quote state after p[0, n). */
+static unsigned cr_to_lf(char *p, size_t n, unsigned in_quotes) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '"') in_quotes ^= 1u;
+    else if (p[i] == '\r' && !in_quotes) p[i] = '\n';
+  }
+  return in_quotes;
+}
+
+static rk_status read_more(rk_csv_reader *r, size_t want);
+
+/* Whether the first record ends in a bare CR; if so, every record is read that way from here on
+ * (the buffer read so far is converted now, later reads as they come). */
+static rk_status detect_cr_lines(rk_csv_reader *r) {
+  for (;;) {
+    unsigned in_quotes = 0;
+    for (size_t i = r->pos; i < r->len; i++) {
+      char c = r->buf[i];
+      if (c == '"') in_quotes ^= 1u;
+      if (in_quotes || (c != '\n' && c != '\r')) continue;
+      if (c == '\n' || (i + 1 < r->len && r->buf[i + 1] == '\n')) return RK_OK;
+      if (i + 1 == r->len && !r->src_eof) break;   /* is an LF next? read on */
+      r->cr_lines = true;
+      r->cr_in_quotes = cr_to_lf(r->buf + r->pos, r->len - r->pos, 0);
+      return RK_OK;
+    }
+    if (r->src_eof || r->len >= RK_CSV_RECORD_MAX) return RK_OK;   /* one record, or none: no line ends to read */
+    RK_TRY(read_more(r, r->len * 2));
+  }
+}
+
 /* Read until the buffer holds `want` bytes or the input ends; at the end, make sure the data
  * ends in a newline so every record (and every chunk) does. */
 static rk_status read_more(rk_csv_reader *r, size_t want) {
@@ -884,6 +1094,7 @@ static rk_status read_more(rk_csv_reader *r, size_t want) {
   while (!r->src_eof && r->len < want) {
     size_t got;
     RK_TRY(source_read(&r->src, r->buf + r->len, want - r->len, &got, r->label));
+    if (r->cr_lines) r->cr_in_quotes = cr_to_lf(r->buf + r->len, got, r->cr_in_quotes);
     r->bytes_read += (int64_t)got;
     if (got < want - r->len) r->src_eof = true;
     r->len += got;
@@ -906,7 +1117,7 @@ static rk_status chunk_push(rk_csv_reader *r, const char *begin, const char *end
       c[i].cols = cols;
       r->chunk_slots = i + 1;   /* from here on close() frees this slot */
       for (int k = 0; k < r->ncols; k++)
-        RK_TRY(rk_column_init(&cols[k], NULL, r->types[k], RK_COL_INT64));
+        RK_TRY(rk_column_init(&cols[k], NULL, r->types[k], r->elem_types[k]));
     }
   }
   r->chunks[r->nchunks].begin = begin;
@@ -978,6 +1189,16 @@ static rk_status chunk_error(const rk_csv_reader *r, const csv_chunk *ch, int64_
       return rk_error(RK_EPARSE, "unexpected '%s' after a closing quote in '%s' row %lld, column '%s'", shown,
                       r->label, rw, col);
     }
+    case CE_NON_FINITE:
+      return rk_error(RK_ERANGE,
+                      "value '%s' is not a finite %s in '%s' row %lld, column '%s' (--non_finite as_missing reads "
+                      "such values as missing)",
+                      ch->err_text, rk_coltype_name(r->types[ch->err_col]), r->label, rw, col);
+    case CE_UTF8:
+      return rk_error(RK_EPARSE,
+                      "invalid UTF-8 in '%s' row %lld, column '%s': byte %s at offset %d of the value "
+                      "(--csv_invalid_utf8 replace substitutes U+FFFD)",
+                      r->label, rw, col, ch->err_text, ch->err_found);
     case CE_NOMEM:
       return rk_error(ch->err_status, "%s", ch->err_message);
     case CE_NONE:
@@ -1081,6 +1302,51 @@ static rk_status names_push(csv_names *n, const char *s, size_t len) {
   return RK_OK;
 }
 
+/* A header name: no NUL (it would cut the name short), valid UTF-8 (or repaired). */
+static rk_status header_name_push(rk_csv_reader *r, csv_names *out, int c, const csv_field *f) {
+  const char *nul = memchr(f->text, '\0', f->len);
+  if (nul)
+    return rk_error(RK_EPARSE, "NUL byte in the header of '%s', column %d, after '%.*s': a column name cannot hold NUL",
+                    r->label, c + 1, (int)(nul - f->text < 64 ? nul - f->text : 64), f->text);
+  size_t ok = rk_utf8_valid_prefix(f->text, f->len);
+  if (ok == f->len) return names_push(out, f->text, f->len);
+  if (!r->utf8_repair)
+    return rk_error(RK_EPARSE,
+                    "invalid UTF-8 in the header of '%s', column %d: byte 0x%02x at offset %zu of the name "
+                    "(--csv_invalid_utf8 replace substitutes U+FFFD)",
+                    r->label, c + 1, (unsigned)(unsigned char)f->text[ok], ok);
+  char *fixed = rk_malloc(3 * f->len);
+  if (!fixed) return RK_ENOMEM;
+  rk_status s = names_push(out, fixed, rk_utf8_repair(fixed, f->text, f->len));
+  rk_free(fixed);
+  return s;
+}
+
+/* Names must be unique: a reader by name would silently take one of the two. Sorting the
+ * positions by name keeps this O(n log n) for very wide files. */
+static int by_name_then_position(const void *a, const void *b, void *arg) {
+  char *const *names = arg;
+  int i = *(const int *)a, j = *(const int *)b;
+  int c = strcmp(names[i], names[j]);
+  return c ? c : (i > j) - (i < j);
+}
+
+static rk_status check_unique_names(const rk_csv_reader *r, char **names, int n) {
+  if (n < 2) return RK_OK;
+  int *order = rk_malloc((size_t)n * sizeof *order);
+  if (!order) return RK_ENOMEM;
+  for (int i = 0; i < n; i++) order[i] = i;
+  qsort_r(order, (size_t)n, sizeof *order, by_name_then_position, names);
+  int first = -1, second = -1;   /* the pair whose later column comes first in the file */
+  for (int k = 1; k < n; k++)
+    if (strcmp(names[order[k - 1]], names[order[k]]) == 0 && (second < 0 || order[k] < second))
+      first = order[k - 1], second = order[k];
+  rk_free(order);
+  if (second < 0) return RK_OK;
+  return rk_error(RK_EFORMAT, "duplicate column name '%s' in '%s': columns %d and %d; names must be unique",
+                  names[first], r->label, first + 1, second + 1);
+}
+
 /* The first record's fields (names when there is a header). *end: just past the record.
  * Grows the buffer when the record is longer than what was read. */
 static rk_status read_first_record(rk_csv_reader *r, csv_names *out, size_t *end) {
@@ -1098,7 +1364,8 @@ static rk_status read_first_record(rk_csv_reader *r, csv_names *out, size_t *end
       csv_field f;
       const char *t = csv_field_scan(&f, &err, p, e, r->sep, &r->scratch);
       if (!t) break;
-      RK_TRY(names_push(out, f.text, f.len));
+      if (r->header) RK_TRY(header_name_push(r, out, c, &f));
+      else RK_TRY(names_push(out, f.text, f.len));
       p = t;
       if (csv_step_terminator(&p, r->sep) == 2) {
         *end = (size_t)(p - r->buf);
@@ -1119,7 +1386,10 @@ static rk_status read_first_record(rk_csv_reader *r, csv_names *out, size_t *end
   }
 }
 
-/* Column types from a sample: int64 if every value is an integer, float64 if a number, else string. */
+/* Column types from a sample: int64 if every value is an integer, float64 if a number, else string.
+ * state per column: 0 nothing seen, 1 int64, 2 float64, 3 string, -1 given; a list column is
+ * LIST_STATE + the same for its elements. */
+#define LIST_STATE 10
 static rk_status infer_types(rk_csv_reader *r, int *state, size_t from, int64_t max_rows) {
   const char *p = r->buf + from, *e = r->buf + r->len;
   int64_t rows = 0;
@@ -1138,7 +1408,11 @@ static rk_status infer_types(rk_csv_reader *r, int *state, size_t from, int64_t 
       const char *t = csv_field_scan(&f, &err, p, e, r->sep, &r->scratch);
       if (!t && err == CE_NOMEM) return RK_ENOMEM;
       if (!t || c >= r->ncols) break;
-      if (state[c] >= 0 && state[c] < 3 && !is_na(r, &f)) {
+      if (state[c] >= LIST_STATE && state[c] < LIST_STATE + 3 && !is_na(r, &f)) {
+        int es = state[c] - LIST_STATE;
+        infer_list(&es, f.text, f.len);
+        state[c] = LIST_STATE + es;
+      } else if (state[c] >= 0 && state[c] < 3 && !is_na(r, &f)) {
         bool neg;
         uint64_t mag;
         double d;
@@ -1175,6 +1449,8 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
   r->threads = o->threads > 0 ? o->threads : rk_num_threads();
   r->batch_rows = o->batch_rows > 0 ? o->batch_rows : 65536;
   r->row_bytes = 64;
+  r->utf8_repair = o->invalid_utf8 == RK_INVALID_UTF8_REPLACE;
+  r->non_finite_null = o->non_finite == RK_NON_FINITE_AS_MISSING;
   if (o->n_na_values > 0) {
     if (!(r->na = rk_calloc((size_t)o->n_na_values, sizeof *r->na))) return RK_ENOMEM;
     if (!(r->na_len = rk_calloc((size_t)o->n_na_values, sizeof *r->na_len))) return RK_ENOMEM;
@@ -1189,6 +1465,7 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
 
   RK_TRY(read_more(r, r->block_bytes));
   if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) r->pos = 3;
+  RK_TRY(detect_cr_lines(r));
 
   csv_names first = {0};
   size_t first_end = 0;
@@ -1230,13 +1507,15 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
   r->names = first.items;
   r->ncols = first.n;
   if (r->header) r->pos = first_end;
+  RK_TRY(check_unique_names(r, r->names, r->ncols));
 
   r->types = rk_calloc((size_t)r->ncols, sizeof *r->types);
+  r->elem_types = rk_calloc((size_t)r->ncols, sizeof *r->elem_types);
   r->kinds = rk_calloc((size_t)r->ncols, sizeof *r->kinds);
   r->lo = rk_calloc((size_t)r->ncols, sizeof *r->lo);
   r->hi = rk_calloc((size_t)r->ncols, sizeof *r->hi);
   int *state = rk_calloc((size_t)r->ncols, sizeof *state);
-  if (!r->types || !r->kinds || !r->lo || !r->hi || !state) {
+  if (!r->types || !r->elem_types || !r->kinds || !r->lo || !r->hi || !state) {
     rk_free(state);
     return RK_ENOMEM;
   }
@@ -1257,13 +1536,28 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
     r->types[c] = ty;
     state[c] = -1;   /* given: not inferred */
   }
+  for (int i = 0; i < o->n_list_columns; i++) {
+    int c = 0;
+    while (c < r->ncols && strcmp(r->names[c], o->list_columns[i]) != 0) c++;
+    if (c == r->ncols) {
+      rk_free(state);
+      return rk_error(RK_ENOTFOUND, "no column '%s' in '%s' to read as a list", o->list_columns[i], r->label);
+    }
+    r->types[c] = RK_COL_LIST;
+    state[c] = LIST_STATE;   /* + the element state */
+  }
   rk_status is = infer_types(r, state, r->pos, o->infer_rows > 0 ? o->infer_rows : 10000);
   if (is != RK_OK) {
     rk_free(state);
     return is;
   }
   for (int c = 0; c < r->ncols; c++) {
-    if (state[c] >= 0) r->types[c] = state[c] == 1 ? RK_COL_INT64 : state[c] == 2 ? RK_COL_FLOAT64 : RK_COL_STRING;
+    if (state[c] >= LIST_STATE) {   /* no element seen: strings, which hold any text */
+      int es = state[c] - LIST_STATE;
+      r->elem_types[c] = es == 1 ? RK_COL_INT64 : es == 2 ? RK_COL_FLOAT64 : RK_COL_STRING;
+    } else if (state[c] >= 0) {
+      r->types[c] = state[c] == 1 ? RK_COL_INT64 : state[c] == 2 ? RK_COL_FLOAT64 : RK_COL_STRING;
+    }
     rk_coltype ty = r->types[c];
     switch (ty) {
       case RK_COL_INT64: r->kinds[c] = K_INT64; break;
@@ -1271,6 +1565,7 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
       case RK_COL_FLOAT64: r->kinds[c] = K_FLOAT64; break;
       case RK_COL_FLOAT32: r->kinds[c] = K_FLOAT32; break;
       case RK_COL_STRING: r->kinds[c] = K_STRING; break;
+      case RK_COL_LIST: r->kinds[c] = K_LIST; break;
       default: r->kinds[c] = K_INT; break;
     }
     switch (ty) {
@@ -1346,6 +1641,7 @@ void rk_csv_close(rk_csv_reader *r) {
   rk_free(r->na);
   rk_free(r->na_len);
   rk_free(r->types);
+  rk_free(r->elem_types);
   rk_free(r->kinds);
   rk_free(r->lo);
   rk_free(r->hi);
@@ -1363,7 +1659,7 @@ static rk_status batch_prepare(const rk_csv_reader *r, rk_batch *batch) {
     return rk_error(RK_EINVAL, "batch has %d columns but '%s' has %d", batch->ncols, r->label, r->ncols);
   RK_TRY(rk_batch_init(batch, r->ncols));
   for (int c = 0; c < r->ncols; c++) {
-    rk_status s = rk_column_init(&batch->cols[c], r->names[c], r->types[c], RK_COL_INT64);
+    rk_status s = rk_column_init(&batch->cols[c], r->names[c], r->types[c], r->elem_types[c]);
     if (s != RK_OK) {
       rk_batch_free(batch);
       return s;

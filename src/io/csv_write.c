@@ -6,8 +6,12 @@
  * (so "" reads back as an empty string, not a null) and when they equal the NA text. Nulls are
  * written as the NA text, unquoted. Floats are printed with the fewest digits that read back to
  * the same bits: %.15g / %.6g first, more digits only when strtod says they are needed.
+ * List columns are written as DuckDB writes them: "[1, 2, 3]", strings inside bare unless they
+ * are empty, read as NULL, carry spaces at an end or hold one of ,'"[]{}: -- then in single
+ * quotes with ' and \ escaped by a backslash ("['a,b', c]"; a bare backslash is literal); the
+ * field is then quoted for CSV as any string is.
  * Output goes to "<path>.tmp.<pid>.<n>" and is renamed into place by close; abort deletes it.
- * It is not: a writer of list columns (CSV has no lists) or of any quoting style but RFC 4180.
+ * It is not: a writer of any quoting style but RFC 4180.
  *
  * Reference: RFC 4180 (Common Format and MIME Type for CSV Files), section 2.
  */
@@ -17,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -39,6 +44,8 @@ typedef struct {
   size_t na_len;
   char *buf;            /* text not yet written */
   size_t len, cap;
+  char *list;           /* the text of one list value */
+  size_t list_len, list_cap;
   int ncols;            /* the first batch's schema; -1 before it */
   char **names;
   rk_coltype *types;
@@ -169,6 +176,71 @@ static rk_status put_string(csv_sink *w, const char *s, size_t n) {
   return RK_OK;
 }
 
+static rk_status list_reserve(csv_sink *w, size_t n) {
+  if (w->list_len + n <= w->list_cap) return RK_OK;
+  size_t cap = w->list_cap ? w->list_cap : 256;
+  while (cap < w->list_len + n) cap *= 2;
+  char *p = rk_realloc(w->list, cap);
+  if (!p) return RK_ENOMEM;
+  w->list = p;
+  w->list_cap = cap;
+  return RK_OK;
+}
+
+/* Whether DuckDB would quote this list element (it would read it back differently bare). */
+static bool list_element_needs_quotes(const char *s, size_t n) {
+  if (n == 0 || s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t') return true;
+  if (n == 4 && strncasecmp(s, "null", 4) == 0) return true;
+  for (size_t i = 0; i < n; i++)
+    if (strchr(",'\"[]{}:", s[i]) && s[i] != '\0') return true;
+  return false;
+}
+
+static rk_status list_put_string(csv_sink *w, const char *s, size_t n) {
+  RK_TRY(list_reserve(w, 2 * n + 2));
+  char *o = w->list + w->list_len;
+  bool quote = list_element_needs_quotes(s, n);
+  if (quote) *o++ = '\'';
+  for (size_t i = 0; i < n; i++) {
+    if (quote && (s[i] == '\'' || s[i] == '\\')) *o++ = '\\';
+    *o++ = s[i];
+  }
+  if (quote) *o++ = '\'';
+  w->list_len = (size_t)(o - w->list);
+  return RK_OK;
+}
+
+/* One list value as DuckDB's text, "[e1, e2, ...]", then quoted for CSV like any string. */
+static rk_status put_list(csv_sink *w, const rk_column *col, int64_t row) {
+  const rk_column *e = col->child;
+  w->list_len = 0;
+  RK_TRY(list_reserve(w, 1));
+  w->list[w->list_len++] = '[';
+  for (int64_t i = col->offsets[row]; i < col->offsets[row + 1]; i++) {
+    RK_TRY(list_reserve(w, 50));
+    if (i > col->offsets[row]) {
+      w->list[w->list_len++] = ',';
+      w->list[w->list_len++] = ' ';
+    }
+    char *o = w->list + w->list_len;
+    switch (e->type) {
+      case RK_COL_STRING: {
+        size_t n;
+        const char *s = rk_column_get_string(e, i, &n);
+        RK_TRY(list_put_string(w, s, n));
+        break;
+      }
+      case RK_COL_FLOAT32: w->list_len += format_float(o, ((const float *)e->values)[i], true); break;
+      case RK_COL_FLOAT64: w->list_len += format_float(o, ((const double *)e->values)[i], false); break;
+      case RK_COL_UINT64: w->list_len += format_u64(o, ((const uint64_t *)e->values)[i]); break;
+      default: w->list_len += format_i64(o, rk_column_get_int(e, i)); break;
+    }
+  }
+  RK_TRY(list_reserve(w, 1));
+  w->list[w->list_len++] = ']';
+  return put_string(w, w->list, w->list_len);
+}
+
 static rk_status put_value(csv_sink *w, const rk_column *col, int64_t row) {
   if (rk_column_is_null(col, row)) {
     RK_TRY(ensure(w, w->na_len));
@@ -181,6 +253,7 @@ static rk_status put_value(csv_sink *w, const rk_column *col, int64_t row) {
     const char *s = rk_column_get_string(col, row, &n);
     return put_string(w, s, n);
   }
+  if (col->type == RK_COL_LIST) return put_list(w, col, row);
   RK_TRY(ensure(w, 48));
   char *o = w->buf + w->len;
   switch (col->type) {
@@ -200,10 +273,6 @@ static rk_status put_byte(csv_sink *w, char c) {
 
 /* ---- the sink -------------------------------------------------------------------------------- */
 static rk_status schema_take(csv_sink *w, const rk_batch *b) {
-  for (int c = 0; c < b->ncols; c++)
-    if (b->cols[c].type == RK_COL_LIST)
-      return rk_error(RK_EUNSUPPORTED, "unsupported: list column '%s' cannot be written as CSV to '%s'",
-                      b->cols[c].name ? b->cols[c].name : "", w->path);
   w->names = rk_calloc((size_t)(b->ncols ? b->ncols : 1), sizeof *w->names);
   w->types = rk_calloc((size_t)(b->ncols ? b->ncols : 1), sizeof *w->types);
   if (!w->names || !w->types) return RK_ENOMEM;
@@ -254,6 +323,7 @@ static void sink_free(csv_sink *w) {
   rk_free(w->names);
   rk_free(w->types);
   rk_free(w->buf);
+  rk_free(w->list);
   rk_free(w->zout);
   rk_free(w->na);
   rk_free(w->path);

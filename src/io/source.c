@@ -106,6 +106,10 @@ static rk_status csv_open(rk_table_source **out, const char *path, const rk_sour
   co.na_values = o->na_values;
   co.n_na_values = o->n_na_values;
   if (o->batch_rows > 0) co.batch_rows = o->batch_rows;
+  co.invalid_utf8 = o->csv_invalid_utf8;
+  co.non_finite = o->csv_non_finite;
+  co.list_columns = o->csv_list_columns;
+  co.n_list_columns = o->n_csv_list_columns;
   csv_source *s = rk_calloc(1, sizeof *s);
   if (!s) return RK_ENOMEM;
   s->base = (rk_table_source){"csv", csv_next, csv_fraction, csv_total_rows, csv_close};

@@ -356,12 +356,15 @@ static void test_float_exact(void **state) {
   o.typed_names = names;
   o.typed_types = types;
   o.n_typed = 2;
+  o.non_finite = RK_NON_FINITE_AS_MISSING;   /* some values are past float32's range: those read as null */
   rk_batch b;
   assert_rk_ok(read_text(&b, dir, text, &o));
   assert_int_equal(b.nrows, n);
   for (int i = 0; i < n; i++) {
     double d = ((double *)b.cols[0].values)[i];
     float f = ((float *)b.cols[1].values)[i];
+    if (isinf(wantf[i]) != rk_column_is_null(&b.cols[1], i)) fail_msg("row %d: float32 overflow not null", i);
+    if (isinf(wantf[i])) f = wantf[i];
     if (memcmp(&d, &want[i], sizeof d) != 0 || memcmp(&f, &wantf[i], sizeof f) != 0)
       fail_msg("row %d: got %.17g / %.9g, want %.17g / %.9g", i, d, (double)f, want[i], (double)wantf[i]);
   }

@@ -212,10 +212,44 @@ static void test_bad_folders(void **state) {
   assert_int_equal(rk_workflow_load(&wf, dir), RK_EPARSE);
 }
 
+/* Statistics that are not numbers made transform pass raw values through: refused at load; an
+ * infinite input is refused at transform (it would come out infinite or NaN). */
+static void test_non_finite(void **state) {
+  (void)state;
+  const char *dir = rk_test_tmpdir("etl_workflow_non_finite");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/workflow.json", dir);
+  const char *bad[] = {"\"mean\": null, \"std\": 1", "\"mean\": 0, \"std\": null", "\"mean\": 0", "\"mean\": 0, \"std\": -1"};
+  for (int i = 0; i < 4; i++) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"format\": \"reckon-workflow\", \"version\": 1, \"columns\": [{\"name\": \"x\", \"source\": \"x\", "
+             "\"op\": \"normalize\", \"in_type\": \"float64\", \"out_type\": \"float32\", \"fill\": \"none\", %s}]}",
+             bad[i]);
+    rk_test_write_file(path, text);
+    rk_workflow wf;
+    assert_int_equal(rk_workflow_load(&wf, dir), RK_EFORMAT);
+    if (!strstr(rk_error_message(), "column 'x' has a mean, std or fill value that is missing or not a finite number"))
+      fail_msg("case %d: %s", i, rk_error_message());
+  }
+  rk_workflow wf;
+  make_workflow(&wf);
+  rk_batch in = {0}, out = {0};
+  make_input(&in, false);
+  ((double *)in.cols[1].values)[3] = -INFINITY;
+  assert_int_equal(rk_workflow_transform(&wf, &in, &out), RK_ERANGE);
+  assert_string_equal(rk_error_message(),
+                      "value '-inf' in batch row 4, column 'x' is not a finite number: it cannot be normalised");
+  rk_batch_free(&in);
+  rk_batch_free(&out);
+  rk_workflow_free(&wf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_transform),   cmocka_unit_test(test_save_load),    cmocka_unit_test(test_schema),
       cmocka_unit_test(test_embedding_dim), cmocka_unit_test(test_bad_folders),
+      cmocka_unit_test(test_non_finite),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,6 +163,8 @@ static rk_status take_schema(rk_parquet_writer *w, const rk_batch *b) {
   for (int c = 0; c < b->ncols; c++) {
     const rk_column *col = &b->cols[c];
     if (!col->name || !*col->name) return rk_error(RK_EINVAL, "cannot write '%s': column %d has no name", w->path, c);
+    if (rk_utf8_valid_prefix(col->name, strlen(col->name)) != strlen(col->name))
+      return rk_error(RK_EINVAL, "cannot write '%s': the name of column %d is not valid UTF-8", w->path, c + 1);
     for (int k = 0; k < c; k++)
       if (strcmp(b->cols[k].name, col->name) == 0)
         return rk_error(RK_EINVAL, "cannot write '%s': column '%s' appears twice", w->path, col->name);
@@ -316,6 +318,26 @@ static rk_status write_direct(rk_parquet_writer *w, const rk_batch *b, int64_t a
   return s;
 }
 
+/* Every STRING column (and list of strings) is written with the UTF8 annotation, which promises
+ * UTF-8: bytes that are not would make the file unreadable to DuckDB, pyarrow or Spark, so they
+ * are refused here, whatever produced them. */
+static rk_status check_utf8(const rk_parquet_writer *w, const rk_column *col, int64_t nrows) {
+  const rk_column *s = col->type == RK_COL_LIST ? col->child : col;
+  if (s->type != RK_COL_STRING) return RK_OK;
+  int64_t n = col->type == RK_COL_LIST ? col->offsets[nrows] : nrows;
+  size_t at = 0;
+  int64_t bad = rk_utf8_first_invalid(s->values, s->offsets, n, &at), row = bad;
+  if (bad < 0) return RK_OK;
+  if (col->type == RK_COL_LIST)
+    for (row = 0; col->offsets[row + 1] <= bad; row++) {
+    }
+  return rk_error(RK_EFORMAT,
+                  "cannot write '%s': column '%s' row %lld is not valid UTF-8 (byte 0x%02x at offset %zu); "
+                  "Parquet strings must be UTF-8",
+                  w->path, col->name ? col->name : "", (long long)row + 1,
+                  (unsigned)((const unsigned char *)s->values)[s->offsets[bad] + (int64_t)at], at);
+}
+
 rk_status rk_parquet_writer_write(rk_parquet_writer *w, const rk_batch *b) {
   if (w->failed != RK_OK) return rk_error(w->failed, "cannot write '%s': an earlier write failed", w->path);
   rk_status s = RK_OK;
@@ -332,6 +354,8 @@ rk_status rk_parquet_writer_write(rk_parquet_writer *w, const rk_batch *b) {
                    (long long)a->length, (long long)b->nrows);
     else if (a->type == RK_COL_LIST && a->child->null_count > 0)
       s = rk_error(RK_EUNSUPPORTED, "cannot write '%s': unsupported: null elements in list column '%s'", w->path, a->name);
+    else
+      s = check_utf8(w, a, b->nrows);
   }
   int64_t at = 0;
   while (s == RK_OK && at < b->nrows) {
