@@ -53,6 +53,7 @@
   X(dataset_split_temporal_timestamp, INT, NULL, "T", "temporal split: eval gets rows with timestamp >= T")     \
   X(random_seed,         INT,    "42",  "S",    "seed of the splits and target-encoding folds: the same seed gives the same bytes") \
   X(compression,         CHOICE, "snappy", "snappy|zstd|gzip|lz4_raw|uncompressed", "output Parquet codec")     \
+  X(overwrite,           BOOL,   "false", NULL, "replace an --output_path that reckon preprocess did not write (without it, it is refused)") \
   X(enable_dask_cuda_cluster, IGNORED, NULL, NULL, "reckon runs on the CPU cores of one machine")               \
   X(dask_cuda_visible_gpu_devices, IGNORED, NULL, NULL, "reckon runs on the CPU cores of one machine")          \
   X(dask_cuda_gpu_device_spill_frac, IGNORED, NULL, NULL, "reckon streams from disk, so nothing spills")        \
@@ -140,6 +141,7 @@ static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   if (rk_csv_parse_sep(o->csv_sep, &c.csv_sep) != RK_OK) return rk_cli_fail(rk_error_context(RK_EUSAGE, "--csv_sep"));
   c.na_values = names(o->csv_na_values);
   c.output_path = o->output_path;
+  c.overwrite = o->overwrite;
   c.output_num_partitions = (int)o->output_num_partitions;
   c.persist_intermediate = o->persist_intermediate_files;
   c.categorical = names(o->categorical_features);

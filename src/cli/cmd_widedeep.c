@@ -29,6 +29,7 @@
   X(model_dir,           STRING, "./checkpoints", "DIR", "checkpoints (<DIR>/checkpoint) and the trained model (<DIR>/model); --evaluate and --predict load it") \
   X(results_dir,         STRING, "./results", "DIR", "logs: <DIR>/<log_filename> (DLLogger), args.json, metrics.json, report.html") \
   X(log_filename,        STRING, "log.json", "NAME", "the DLLogger file in --results_dir")                         \
+  X(overwrite,           BOOL,   "false", NULL,  "replace a --results_dir or a model that reckon did not write (without it they are refused)") \
   X(deep_hidden_units,   MULTI,  "1024 1024 1024 1024 1024", "N", "units of the deep part's layers")               \
   X(global_batch_size,   INT,    "131072", "N",  "training batch size")                                            \
   X(eval_batch_size,     INT,    "32768", "N",   "evaluation batch size (at most the eval rows)")                  \
@@ -238,7 +239,8 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     char *parquet = join(o->model_dir, "predictions.parquet"), *scores = join(o->model_dir, "scores.txt");
     const char *keep[2] = {o->display_id_column, "ad_id"};
     int nkeep = rk_schema_find_index(&sm.schema, "ad_id") >= 0 ? 2 : 1;
-    rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size};
+    /* predictions.parquet lives in the model folder this command writes */
+    rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size, true};
     st = parquet && scores ? rk_predict(&sm.model, &po, &rows) : RK_ENOMEM;
     /* scores.txt as the recipe writes it (numpy savetxt "%f"): one probability a line. */
     char col[300];
@@ -307,7 +309,11 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     return rk_cli_fail(rk_error(RK_EUSAGE, "--deep_warmup_epochs %g: a warm-up of the deep learning rate is not supported yet",
                                 o->deep_warmup_epochs));
   if (o->predict && o->evaluate) return rk_cli_fail(rk_error(RK_EUSAGE, "give --predict or --evaluate, not both"));
-  rk_status st = rk_mkdir_p(o->results_dir);
+  /* --results_dir is claimed (src/core/output.c) before args.json and the staged inputs go in; the
+   * training run then locks it. */
+  rk_status st = rk_output_check_dir(o->results_dir, "train-output", o->overwrite);
+  if (st == RK_OK) st = rk_mkdir_p(o->results_dir);
+  if (st == RK_OK) st = rk_output_mark(o->results_dir, "train-output", NULL);
   char *eval_path = NULL, *train_path = NULL, *stage = NULL;
   if (st == RK_OK && o->eval_data_pattern.n) {
     stage = join(o->results_dir, ".inputs/eval");
@@ -388,6 +394,7 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     c.eval_group_column = o->display_id_column;
     c.tensorboard = false;
     c.flags = flags;
+    c.overwrite = o->overwrite;
     if (o->benchmark) {
       c.max_steps = o->benchmark_steps;
       c.throughput_after = o->benchmark_warmup_steps;

@@ -352,18 +352,22 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   if (!fmt) fmt = has_suffix(o->output, ".csv") ? "csv" : has_suffix(o->output, ".tsv") ? "tsv" : "parquet";
   if (strcmp(fmt, "parquet") && strcmp(fmt, "csv") && strcmp(fmt, "tsv"))
     return rk_error(RK_EUSAGE, "invalid value '%s' for --predict_output_format: expected parquet, csv or tsv", fmt);
+  /* A file is written only where none is, a folder only where no other kind of output is
+   * (src/core/output.c); the folder is held while the predictions are written. */
   char *file = NULL;
+  rk_output folder = {0};
   if (is_file) {
+    RK_TRY(rk_output_check_file(o->output, o->overwrite));
     if (!(file = rk_strdup(o->output))) return RK_ENOMEM;
   } else {
-    RK_TRY(rk_mkdir_p(o->output));
+    RK_TRY(rk_output_claim(&folder, o->output, "predictions", o->overwrite));
     size_t n = strlen(o->output) + 32;
-    if (!(file = rk_malloc(n))) return RK_ENOMEM;
-    snprintf(file, n, "%s/part_0.%s", o->output, fmt);
+    if ((file = rk_malloc(n))) snprintf(file, n, "%s/part_0.%s", o->output, fmt);
   }
   rk_ranking_model im;
-  rk_status st = infer_model(&im, m, o->path, o->batch_size, 0);
+  rk_status st = file ? infer_model(&im, m, o->path, o->batch_size, 0) : RK_ENOMEM;
   if (st != RK_OK) {
+    rk_output_release(&folder);
     rk_free(file);
     return st;
   }
@@ -450,5 +454,6 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   rk_schema_free(&none);
   rk_ranking_free(&im);
   rk_free(file);
+  rk_output_release(&folder);
   return st;
 }
