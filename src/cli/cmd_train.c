@@ -338,6 +338,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
                         (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0};
   rk_eval_result ev;
   st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
+  bool evaluated = st == RK_OK;
   if (st == RK_OK && o->output_path) {
     st = rk_mkdir_p(o->output_path);
     size_t n = strlen(o->output_path) + 16;
@@ -354,7 +355,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
     rk_free(p);
   }
   if (st == RK_OK && !parse->globals.quiet) print_metrics(ev.metrics);
-  if (st == RK_OK) rk_eval_result_free(&ev);
+  if (evaluated) rk_eval_result_free(&ev);   /* also when writing metrics.json failed */
   rk_saved_model_free(&sm);
   return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
 }

@@ -338,16 +338,13 @@ rk_status rk_output_check_set(const char *dir) {
   rk_status st = rk_output_read_marker(parent, &whole, &has_whole);
   rk_free(parent);
   RK_TRY(st);
-  /* A part copied elsewhere has no marked parent: it stands alone, and is fine. */
-  if (!has_whole || !whole.run[0]) {
-    if (has_whole && whole.publishing[0])
-      return rk_error(RK_EFORMAT, "'%s' is part of an interrupted reckon %s run (run %s was publishing beside no "
-                      "complete earlier run); rerun it", dir, whole.kind, whole.publishing);
-    return RK_OK;
-  }
-  if (whole.publishing[0] || strcmp(part.run, whole.run) != 0)
-    return rk_error(RK_EFORMAT, "'%s' comes from run %s, but its folder's parts belong to run %s%s%s: a reckon %s run "
-                    "was interrupted while publishing, so its outputs mix two runs; rerun it", dir, part.run, whole.run,
-                    whole.publishing[0] ? " and run " : "", whole.publishing, whole.kind);
+  if (!has_whole) return RK_OK;   /* a part copied elsewhere stands alone */
+  if (whole.publishing[0])
+    return rk_error(RK_EFORMAT, "'%s' (run %s) is in a folder that reckon %s run %s was still moving into place over "
+                    "run %s when it stopped, so its parts mix two runs; rerun reckon %s", dir, part.run, whole.kind,
+                    whole.publishing, whole.run[0] ? whole.run : "(none)", whole.kind);
+  if (whole.run[0] && strcmp(part.run, whole.run) != 0)
+    return rk_error(RK_EFORMAT, "'%s' comes from run %s but its folder holds the outputs of run %s, so its parts mix "
+                    "two runs; rerun reckon %s", dir, part.run, whole.run, whole.kind);
   return RK_OK;
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reckon/io.h"
 #include "reckon/metrics.h"
@@ -356,6 +357,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
    * (src/core/output.c); the folder is held while the predictions are written. */
   char *file = NULL;
   rk_output folder = {0};
+  bool made = access(o->output, F_OK) != 0;
   if (is_file) {
     RK_TRY(rk_output_check_file(o->output, o->overwrite));
     if (!(file = rk_strdup(o->output))) return RK_ENOMEM;
@@ -367,6 +369,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   rk_ranking_model im;
   rk_status st = file ? infer_model(&im, m, o->path, o->batch_size, 0) : RK_ENOMEM;
   if (st != RK_OK) {
+    if (made && folder.held) rk_output_unclaim(&folder, o->output);
     rk_output_release(&folder);
     rk_free(file);
     return st;
@@ -454,6 +457,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   rk_schema_free(&none);
   rk_ranking_free(&im);
   rk_free(file);
+  if (st != RK_OK && made && folder.held) rk_output_unclaim(&folder, o->output);   /* leave no folder a failure made */
   rk_output_release(&folder);
   return st;
 }
