@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Never destroy what reckon did not write, never publish half a set (src/core/output.c), as a user
 # meets it: a model saved into a folder holding someone's file, or into the training data, and
-# predictions written into a data folder, are refused and leave everything as it was; --overwrite
-# and an output of the same kind allow the replacement; a second run into a locked output folder is
+# predictions or transformed data written into a data folder, are refused and leave everything as
+# it was; --overwrite and an output of the same kind allow the replacement; a second run into a
+# locked output folder is
 # refused naming the holder's pid; preprocess killed between its moves leaves a folder that train
 # refuses, naming both runs, and the next run repairs it; a training run that fails late (or on a
 # full disk) leaves the previous run's logs, metrics and report whole; temporaries of dead
@@ -73,6 +74,18 @@ expect_status $rc 2 "an existing file is not overwritten"
 expect_contains "$out" "'$tmp/p.parquet' exists; refusing to overwrite it" "naming it"
 "$R" "${P[@]}" --predict_output_path "$tmp/p.parquet" --overwrite; rc=$?
 expect_status $rc 0 "unless --overwrite"
+
+# ---- transform into a data folder, or over a file ----
+before=$(sums "$D/train")
+out=$("$R" transform --quiet --workflow "$D/workflow" --csv_na_values '\N' "$tmp/qk.csv" "$D/train" 2>&1); rc=$?
+expect_status $rc 2 "transform into the training data is refused"
+[ "$(sums "$D/train")" = "$before" ] && pass "leaving it intact" || fail "transform changed the training data"
+"$R" transform --quiet --workflow "$D/workflow" --csv_na_values '\N' "$tmp/qk.csv" "$tmp/t" >/dev/null \
+  && "$R" transform --quiet --workflow "$D/workflow" --csv_na_values '\N' "$tmp/qk.csv" "$tmp/t" >/dev/null; rc=$?
+expect_status $rc 0 "transform replaces its own output folder"
+out=$("$R" transform --quiet --workflow "$D/workflow" --csv_na_values '\N' "$tmp/qk.csv" "$tmp/qk.csv" 2>&1); rc=$?
+expect_status $rc 2 "transform over an existing file (here its own input) is refused"
+"$R" inspect "$tmp/qk.csv" >/dev/null 2>&1 && pass "which stays readable" || fail "the input was overwritten"
 
 # ---- one run at a time per output folder ----
 mkdir "$tmp/o4"
