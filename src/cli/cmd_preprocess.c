@@ -204,7 +204,10 @@ const rk_command rk_cmd_preprocess = {
         "`schema.pbtxt` and `.merlin/schema.json`, Merlin's two schema files; the quick-start calls them "
         "\"schema.yaml\"), `workflow/` (the fitted workflow, for `reckon transform` and serving) and "
         "`preprocess_report.json`. Everything is built in a temporary folder and moved into place at the "
-        "end: a failed run leaves the previous output as it was. Memory grows with the number of distinct "
+        "end: a failed run leaves the previous output as it was, and one killed while moving leaves parts "
+        "that `reckon train` refuses as a mix of two runs until preprocess runs again. An output folder "
+        "holding anything else is refused unless `--overwrite` is given, and a second run into the same "
+        "folder is refused while the first runs. Memory grows with the number of distinct "
         "users, items and categories, not with rows; the output is byte-identical for any `--threads`. "
         "See docs/preprocess.md.",
     .flags = preprocess_flags,

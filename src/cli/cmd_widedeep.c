@@ -254,10 +254,8 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     lo.shuffle = false;
     lo.batch_size = 65536;
     rk_loader *ld = NULL;
-    size_t tn = strlen(scores ? scores : "") + 16;
-    char *tmp = rk_malloc(tn);
+    char *tmp = scores ? rk_temp_path(scores) : NULL;   /* unique per process: two runs never share it */
     FILE *f = NULL;
-    if (st == RK_OK && tmp) snprintf(tmp, tn, "%s.tmp", scores);
     if (st == RK_OK && !tmp) st = RK_ENOMEM;
     if (st == RK_OK) st = rk_loader_open(&ld, &lo);
     if (st == RK_OK) st = rk_loader_start_epoch(ld, 0);

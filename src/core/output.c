@@ -112,7 +112,7 @@ static bool is_reckon_entry(const char *name) {
 
 rk_status rk_output_check_dir(const char *path, const char *kind, bool overwrite) {
   struct stat sb;
-  if (lstat(path, &sb) != 0) {
+  if (stat(path, &sb) != 0) {   /* a link to a folder is that folder */
     if (errno == ENOENT) return RK_OK;
     return rk_error(RK_EIO, "cannot read '%s': %s", path, strerror(errno));
   }
@@ -144,7 +144,7 @@ rk_status rk_output_check_dir(const char *path, const char *kind, bool overwrite
 
 rk_status rk_output_check_file(const char *path, bool overwrite) {
   struct stat sb;
-  if (lstat(path, &sb) != 0) {
+  if (stat(path, &sb) != 0) {
     if (errno == ENOENT) return RK_OK;
     return rk_error(RK_EIO, "cannot read '%s': %s", path, strerror(errno));
   }
@@ -223,7 +223,11 @@ static rk_status lock(rk_output *out, const char *dir) {
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       char holder[32] = "";
-      ssize_t r = pread(fd, holder, sizeof holder - 1, 0);
+      /* The holder writes its pid just after it locks: a run that started at the same moment may
+       * look in between, so give it a little while. */
+      ssize_t r = 0;
+      for (int tries = 0; tries < 50 && (r = pread(fd, holder, sizeof holder - 1, 0)) <= 0; tries++)
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
       holder[r > 0 ? r : 0] = '\0';
       holder[strcspn(holder, "\r\n")] = '\0';
       close(fd);

@@ -89,7 +89,7 @@ expect_status $rc 2 "transform over an existing file (here its own input) is ref
 
 # ---- one run at a time per output folder ----
 mkdir "$tmp/o4"
-( exec 9>>"$tmp/o4/.reckon-lock"; flock 9; echo $BASHPID >&9; exec sleep 60 ) &
+( exec 9>>"$tmp/o4/.reckon-lock"; echo $BASHPID >&9; flock 9; exec sleep 60 ) &
 bg=$!
 for _ in $(seq 100); do flock -n "$tmp/o4/.reckon-lock" true 2>/dev/null || break; sleep 0.05; done
 out=$("$R" "${T[@]}" --output_path "$tmp/o4" 2>&1); rc=$?
