@@ -297,7 +297,8 @@ void rk_output_unclaim(rk_output *out, const char *dir) {
 
 rk_status rk_output_set_add(rk_output_set *set, const char *final_path, const char **temp) {
   *temp = NULL;
-  if (set->n == RK_OUTPUT_SET_MAX) return rk_error(RK_EINTERNAL, "an output set holds at most %d files", RK_OUTPUT_SET_MAX);
+  if (set->n == RK_OUTPUT_SET_MAX)
+    return rk_error(RK_EINTERNAL, "an output set holds at most %d files", RK_OUTPUT_SET_MAX);
   char *f = rk_strdup(final_path), *t = rk_temp_path(final_path);
   if (!f || !t) {
     rk_free(f);

@@ -212,7 +212,9 @@ static rk_status log_row(run_logs *l, const json_t *row, bool keep) {
     else if (json_is_real(v)) fprintf(l->csv, "%.9g", json_real_value(v));
   }
   fputc('\n', l->csv);
-  if (fflush(l->jsonl) != 0 || ferror(l->jsonl)) return rk_error(RK_EIO, "cannot write '%s': %s", l->jsonl_path, strerror(errno));
+  /* A full disk shows here, in the run's temporaries, never in the previous run's files. */
+  if (fflush(l->jsonl) != 0 || ferror(l->jsonl))
+    return rk_error(RK_EIO, "cannot write '%s': %s", l->jsonl_path, strerror(errno));
   if (fflush(l->csv) != 0 || ferror(l->csv)) return rk_error(RK_EIO, "cannot write '%s': %s", l->csv_path, strerror(errno));
   json_int_t step = json_integer_value(json_object_get(row, "step"));
   json_t *dstep = json_pack("[II]", json_integer_value(json_object_get(row, "epoch")), step);
@@ -249,7 +251,8 @@ static rk_status open_logs(run_logs *l, rk_output_set *set, const rk_train_confi
   rk_status st = RK_OK;
   if (!(l->history = json_array())) return RK_ENOMEM;
   RK_TRY(set_file(set, c->output_path, "train_log.jsonl", &l->jsonl_path));
-  if (!(l->jsonl = fopen(l->jsonl_path, "w"))) return rk_error(RK_EIO, "cannot create '%s': %s", l->jsonl_path, strerror(errno));
+  if (!(l->jsonl = fopen(l->jsonl_path, "w")))
+    return rk_error(RK_EIO, "cannot create '%s': %s", l->jsonl_path, strerror(errno));
   RK_TRY(set_file(set, c->output_path, "train_log.csv", &l->csv_path));
   if (!(l->csv = fopen(l->csv_path, "w"))) return rk_error(RK_EIO, "cannot create '%s': %s", l->csv_path, strerror(errno));
   /* --dllogger_path names its log file outright; it joins the set like the others */
@@ -456,10 +459,10 @@ static rk_status claim_outputs(run *r) {
     RK_TRY(rk_output_check_dir(c->save_model_path, "model", c->overwrite));
     RK_TRY(rk_output_sweep_beside(c->save_model_path));
   }
-  if (c->predict_path && c->predict_output_path)
-    return is_table_file(c->predict_output_path) ? rk_output_check_file(c->predict_output_path, c->overwrite)
-                                                 : rk_output_check_dir(c->predict_output_path, "predictions", c->overwrite);
-  return RK_OK;
+  const char *pred = c->predict_output_path;
+  if (!c->predict_path || !pred) return RK_OK;
+  return is_table_file(pred) ? rk_output_check_file(pred, c->overwrite)
+                             : rk_output_check_dir(pred, "predictions", c->overwrite);
 }
 
 static rk_status setup(run *r) {

@@ -137,6 +137,12 @@ expect_status $rc 0 "a run beside leftovers"
 [ -e "$tmp/o4/metrics.json.tmp.$$.1" ] && [ -e "$tmp/m3.tmp.$$.5" ] && [ -e "$tmp/o4/notes.txt" ] \
   && pass "keeps those of a live pid, and other files" || fail "removed a live process's files"
 
+echo x >"$tmp/c.parquet.tmp.$dead.0" && echo x >"$tmp/c.parquet.tmp.$$.1"
+"$R" convert "$tmp/qk.csv" "$tmp/c.parquet" >/dev/null; rc=$?
+expect_status $rc 0 "convert beside leftovers"
+[ ! -e "$tmp/c.parquet.tmp.$dead.0" ] && [ -e "$tmp/c.parquet.tmp.$$.1" ] \
+  && pass "every table writer (the sink) removes a dead writer's temporaries and keeps a live one's" || fail "convert's leftovers"
+
 # ---- preprocess: train/, eval/, workflow/ from one run ----
 prep "$tmp/mix" 1 && cp -a "$tmp/mix" "$tmp/mix_old" && prep "$tmp/mix" 2; rc=$?
 expect_status $rc 0 "preprocess replaces its own output"
