@@ -91,6 +91,7 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   /* Never over someone's data folder or file (src/core/output.c); a folder is held while written. */
   rk_output claim = {0};
   st = folder ? rk_output_claim(&claim, out, "transform", o->overwrite) : rk_output_check_file(out, o->overwrite);
+  if (st == RK_OK && !folder) st = rk_output_sweep_beside(out);
   if (st != RK_OK) {
     rk_workflow_free(&wf);
     return rk_cli_fail(st);

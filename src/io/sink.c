@@ -28,8 +28,6 @@ rk_status rk_sink_open(rk_table_sink **sink, const char *path, const rk_sink_opt
     rk_sink_options_default(&defaults);
     opts = &defaults;
   }
-  /* The writers stage in "<path>.tmp.<pid>.<n>": what a killed writer left there goes now. */
-  RK_TRY(rk_output_sweep_beside(path));
   size_t n = strlen(path);
   if (ends_with(path, n, ".gz")) n -= 3;
   else if (ends_with(path, n, ".zst")) n -= 4;

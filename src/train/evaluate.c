@@ -360,6 +360,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   bool made = access(o->output, F_OK) != 0;
   if (is_file) {
     RK_TRY(rk_output_check_file(o->output, o->overwrite));
+    RK_TRY(rk_output_sweep_beside(o->output));
     if (!(file = rk_strdup(o->output))) return RK_ENOMEM;
   } else {
     RK_TRY(rk_output_claim(&folder, o->output, "predictions", o->overwrite));
