@@ -389,9 +389,9 @@ char *rk_temp_path(const char *path);
  * Outputs (src/core/output.c): reckon never deletes or overwrites what it did not write, and never
  * publishes half a set. Every command that writes a folder claims it first: a target that is
  * absent, empty, or marked by `.reckon-output` as the same kind ("model", "train-output",
- * "preprocess", "dataset", "workflow", "predictions", "checkpoint") may be replaced; anything else
- * needs the user's --overwrite. A folder written in place is locked for the run. Temporaries carry
- * the writer's pid, and those of dead processes are swept at the next run.
+ * "preprocess", "dataset", "workflow", "predictions", "transform", "checkpoint") may be replaced;
+ * anything else needs the user's --overwrite. A folder written in place is locked for the run.
+ * Temporaries carry the writer's pid, and those of dead processes are swept at the next run.
  * ------------------------------------------------------------------------------------------- */
 #define RK_OUTPUT_MARKER ".reckon-output"
 #define RK_OUTPUT_ID_SIZE 32
