@@ -45,9 +45,11 @@ static char *join(const char *dir, const char *name) {
 }
 
 char *rk_temp_path(const char *path) {
-  size_t n = strlen(path) + 48;
+  int len = (int)strlen(path);
+  while (len > 1 && path[len - 1] == '/') len--;   /* "model/" stages beside the folder, not in it */
+  size_t n = (size_t)len + 48;
   char *s = rk_malloc(n);
-  if (s) snprintf(s, n, "%s.tmp.%ld.%d", path, (long)getpid(), atomic_fetch_add(&temp_counter, 1));
+  if (s) snprintf(s, n, "%.*s.tmp.%ld.%d", len, path, (long)getpid(), atomic_fetch_add(&temp_counter, 1));
   return s;
 }
 

@@ -51,8 +51,10 @@ expect_contains "$out" "holds a reckon dataset output, not a model output" "sayi
 # ---- same kind, and --overwrite ----
 "$R" "${T[@]}" --output_path "$tmp/o3" --save_model_path "$tmp/m3"; rc=$?
 expect_status $rc 0 "a model into a new folder"
-"$R" "${T[@]}" --output_path "$tmp/o3" --save_model_path "$tmp/m3"; rc=$?
+"$R" "${T[@]}" --output_path "$tmp/o3" --save_model_path "$tmp/m3/"; rc=$?
 expect_status $rc 0 "a model replaces a model, and a train output a train output, without a flag"
+[ -f "$tmp/m3/model.json" ] && [ -z "$(ls -A "$tmp" | grep '^m3\.tmp')" ] && pass "(the folder named with a slash too)" \
+  || fail "m3/: $(ls -A "$tmp/m3")"
 "$R" "${T[@]}" --output_path "$tmp/o1" --save_model_path "$tmp/m1" --overwrite; rc=$?
 expect_status $rc 0 "--overwrite replaces the folder reckon did not write"
 [ -f "$tmp/m1/model.json" ] && [ ! -e "$tmp/m1/notes.txt" ] && pass "with the model in its place" || fail "m1: $(ls -A "$tmp/m1")"

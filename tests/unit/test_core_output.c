@@ -151,6 +151,9 @@ static void test_output_temp_names(void **state) {
   assert_int_equal(rk_output_temp_pid(strrchr(a, '/') + 1), me);
   rk_free(a);
   rk_free(b);
+  a = rk_temp_path("x/model/");   /* a folder named with its slash stages beside itself */
+  assert_int_equal(strncmp(a, "x/model.tmp.", 12), 0);
+  rk_free(a);
   assert_int_equal(rk_output_temp_pid(".reckon-tmp-123"), 123);
   assert_int_equal(rk_output_temp_pid("model.tmp.45"), 45);
   assert_int_equal(rk_output_temp_pid("model.tmp.45.7"), 45);
