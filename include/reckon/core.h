@@ -397,6 +397,76 @@ rk_status rk_copy_tree(const char *from, const char *to);
 /* Move the folder `from` to `to`, replacing what `to` held; on Linux the swap is atomic, so a crash
  * leaves `to` whole, old or new. */
 rk_status rk_replace_dir(const char *from, const char *to);
+/* A temporary name for `path`, unique per process and call: "<path>.tmp.<pid>.<n>" (rk_free it). */
+char *rk_temp_path(const char *path);
+
+/* ---------------------------------------------------------------------------------------------
+ * Outputs (src/core/output.c): reckon never deletes or overwrites what it did not write, and never
+ * publishes half a set. Every command that writes a folder claims it first: a target that is
+ * absent, empty, or marked by `.reckon-output` as the same kind ("model", "train-output",
+ * "preprocess", "dataset", "workflow", "predictions", "transform", "checkpoint") may be replaced;
+ * anything else needs the user's --overwrite. A folder written in place is locked for the run.
+ * Temporaries carry the writer's pid, and those of dead processes are swept at the next run.
+ * ------------------------------------------------------------------------------------------- */
+#define RK_OUTPUT_MARKER ".reckon-output"
+#define RK_OUTPUT_ID_SIZE 32
+typedef struct {
+  char kind[RK_OUTPUT_ID_SIZE];
+  char run[RK_OUTPUT_ID_SIZE];          /* the run that published the folder ("" when none) */
+  char publishing[RK_OUTPUT_ID_SIZE];   /* a run that began publishing and has not finished */
+} rk_output_marker;
+
+/* May the folder `path` receive a reckon output of `kind`? RK_EUSAGE naming the folder and what it
+ * holds when not, unless `overwrite`. A regular file there is replaced only with `overwrite`. */
+rk_status rk_output_check_dir(const char *path, const char *kind, bool overwrite);
+/* May the file `path` be written? Yes when absent; an existing file only with `overwrite`. */
+rk_status rk_output_check_file(const char *path, bool overwrite);
+/* Read the marker of folder `dir` (*found false, all fields "" when it has none). */
+rk_status rk_output_read_marker(const char *dir, rk_output_marker *m, bool *found);
+rk_status rk_output_write_marker(const char *dir, const rk_output_marker *m);
+/* Mark `dir` (a staged folder, before it is published) as an output of `kind` from `run` (may be NULL). */
+rk_status rk_output_mark(const char *dir, const char *kind, const char *run);
+/* A fresh run id (16 hex digits) for a set's markers. */
+void rk_output_run_id(char out[RK_OUTPUT_ID_SIZE]);
+
+/* A folder written in place, held for the run: check (as rk_output_check_dir), create, lock
+ * (RK_EUSAGE naming the other run's pid when another holds it), sweep dead runs' temporaries and
+ * mark. Release when the run ends; the kernel releases it when the process dies. */
+typedef struct {
+  bool held;          /* zeroed: nothing held, so release is always safe */
+  int lock_fd;        /* the flock's descriptor while held */
+  char *lock_path;    /* <dir>/.reckon-lock, removed on release */
+} rk_output;
+rk_status rk_output_claim(rk_output *out, const char *dir, const char *kind, bool overwrite);
+void rk_output_release(rk_output *out);
+/* Undo the claim of a folder this run created and left empty: release, and remove the folder. */
+void rk_output_unclaim(rk_output *out, const char *dir);
+
+/* The pid in a reckon temporary's name (".reckon-tmp-<pid>", "<x>.tmp.<pid>[.<n>]", "<x>.tmp-<pid>"), else 0. */
+long rk_output_temp_pid(const char *name);
+/* Remove the temporaries of dead processes in `dir`: all of them, or (stem not NULL) only those
+ * named "<stem>.tmp...". A live pid's are kept. */
+rk_status rk_output_sweep(const char *dir, const char *stem);
+/* The same, beside `path`: the temporaries of `path` in its parent folder. */
+rk_status rk_output_sweep_beside(const char *path);
+
+/* Files published together: each is written under a temporary name, and all move into place at
+ * once at the end, after every one was written and closed; freeing removes what was not published. */
+#define RK_OUTPUT_SET_MAX 16
+typedef struct {
+  int n;
+  char *final[RK_OUTPUT_SET_MAX];
+  char *temp[RK_OUTPUT_SET_MAX];
+} rk_output_set;
+/* Add `final_path` to the set; *temp is where to write it (owned by the set). */
+rk_status rk_output_set_add(rk_output_set *set, const char *final_path, const char **temp);
+rk_status rk_output_set_publish(rk_output_set *set);
+void rk_output_set_free(rk_output_set *set);
+
+/* Readers of one part of a set (train/ of a preprocess output): RK_EFORMAT naming both run ids
+ * when the part's run is not the one its parent folder records as published. */
+rk_status rk_output_check_set(const char *dir);
+
 /* Peak resident memory of this process so far, in bytes (0 when unknown). */
 int64_t rk_peak_rss_bytes(void);
 

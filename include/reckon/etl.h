@@ -224,6 +224,7 @@ typedef struct {
   int64_t temporal_timestamp;
   uint64_t seed;
   const char *compression;        /* output codec, default "snappy" */
+  bool overwrite;                 /* replace an output folder reckon did not write (--overwrite) */
 } rk_preprocess_config;
 
 void rk_preprocess_config_default(rk_preprocess_config *cfg);

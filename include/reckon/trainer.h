@@ -157,6 +157,7 @@ typedef struct {
   const char *const *keep;    /* columns copied next to the predictions */
   int n_keep;
   int64_t batch_size;
+  bool overwrite;             /* replace an output reckon did not write (--overwrite) */
 } rk_predict_options;
 
 /* Writes `<target>/binary_output` (probabilities) or `<target>/regression_output`, one per task. */
@@ -217,6 +218,7 @@ typedef struct {
   const char *predict_path, *predict_output_path, *predict_output_format;
   const char *const *predict_keep;
   int n_predict_keep;
+  bool overwrite;                           /* replace outputs reckon did not write (--overwrite) */
 } rk_train_config;
 
 void rk_train_config_default(rk_train_config *c);

@@ -55,7 +55,7 @@ static int run_convert(const rk_flag_parse *parse, void *arg) {
   ko.compression = o->compression;
   ko.row_group_size = o->row_group_size;
   rk_table_sink *sink = NULL;
-  if ((st = rk_sink_open(&sink, out, &ko)) != RK_OK) {
+  if ((st = rk_output_sweep_beside(out)) != RK_OK || (st = rk_sink_open(&sink, out, &ko)) != RK_OK) {
     src->close(src);
     return rk_cli_fail(st);
   }

@@ -53,6 +53,7 @@
   X(dataset_split_temporal_timestamp, INT, NULL, "T in (-inf, inf)", "temporal split: eval gets rows with timestamp >= T") \
   X(random_seed,         INT,    "42",  "S >= 0", "seed of the splits and target-encoding folds: the same seed gives the same bytes") \
   X(compression,         CHOICE, "snappy", "snappy|zstd|gzip|lz4_raw|uncompressed", "output Parquet codec")     \
+  X(overwrite,           BOOL,   "false", NULL, "replace an --output_path that reckon preprocess did not write (without it, it is refused)") \
   X(enable_dask_cuda_cluster, IGNORED, NULL, NULL, "reckon runs on the CPU cores of one machine")               \
   X(dask_cuda_visible_gpu_devices, IGNORED, NULL, NULL, "reckon runs on the CPU cores of one machine")          \
   X(dask_cuda_gpu_device_spill_frac, IGNORED, NULL, NULL, "reckon streams from disk, so nothing spills")        \
@@ -137,6 +138,7 @@ static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   c.non_finite = rk_cli_non_finite(o->non_finite);
   c.csv_list_columns = names(o->csv_list_columns);
   c.output_path = o->output_path;
+  c.overwrite = o->overwrite;
   c.output_num_partitions = (int)o->output_num_partitions;
   c.persist_intermediate = o->persist_intermediate_files;
   c.categorical = names(o->categorical_features);
@@ -195,7 +197,10 @@ const rk_command rk_cmd_preprocess = {
         "`schema.pbtxt` and `.merlin/schema.json`, Merlin's two schema files; the quick-start calls them "
         "\"schema.yaml\"), `workflow/` (the fitted workflow, for `reckon transform` and serving) and "
         "`preprocess_report.json`. Everything is built in a temporary folder and moved into place at the "
-        "end: a failed run leaves the previous output as it was. Memory grows with the number of distinct "
+        "end: a failed run leaves the previous output as it was, and one killed while moving leaves parts "
+        "that `reckon train` refuses as a mix of two runs until preprocess runs again. An output folder "
+        "holding anything else is refused unless `--overwrite` is given, and a second run into the same "
+        "folder is refused while the first runs. Memory grows with the number of distinct "
         "users, items and categories, not with rows; the output is byte-identical for any `--threads`. "
         "See docs/preprocess.md.",
     .flags = preprocess_flags,

@@ -96,7 +96,8 @@ static int generate(const char *output, const char *na_value, generate_fn fn, vo
   rk_sink_options_default(&so);
   so.na_value = na_value;
   rk_table_sink *sink = NULL;
-  rk_status st = rk_sink_open(&sink, output, &so);
+  rk_status st = rk_output_sweep_beside(output);   /* a killed run's "<output>.tmp.<pid>.<n>" */
+  if (st == RK_OK) st = rk_sink_open(&sink, output, &so);
   if (st != RK_OK) return rk_cli_fail(st);
   st = fn(sink, stats, cfg);
   if (st != RK_OK) {

@@ -24,6 +24,7 @@
   X(output_path,         STRING, "./output/", "DIR", "logs, metrics.json, report.html and checkpoints")            \
   X(save_model_path,     STRING, NULL,   "DIR",  "save the trained model: model.json, weights.safetensors, schema, workflow") \
   X(save_trained_model_path, ALIAS, "save_model_path", NULL, NULL)                                                 \
+  X(overwrite,           BOOL,   "false", NULL,  "replace output folders and files that reckon did not write (without it they are refused)") \
   X(load_model_path,     STRING, NULL,   "DIR",  "start from a saved model's weights (same architecture and schema)") \
   X(workflow_path,       STRING, NULL,   "DIR",  "preprocessing workflow copied into the saved model (default <train_data_path>/../workflow when it exists)") \
   X(tasks,               LIST,   "all",  "T,...", "targets to train: names from the schema, or all")               \
@@ -136,6 +137,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.train_path = or_null(o->train_data_path);
   c.eval_path = or_null(o->eval_data_path);
   c.output_path = o->output_path;
+  c.overwrite = o->overwrite;
   c.save_model_path = or_null(o->save_model_path);
   c.workflow_path = or_null(o->workflow_path);
   c.load_model_path = or_null(o->load_model_path);
@@ -286,7 +288,9 @@ const rk_command rk_cmd_train = {
         "Output under `--output_path`: `metrics.json` (final eval and training throughput), `train_log.jsonl` "
         "and `train_log.csv` (a row per logged step), `log.json` (DLLogger lines), `tensorboard/` (with "
         "`--log_to_tensorboard`), `report.html` (plots, ROC and calibration), and `checkpoint/` while a run "
-        "with `--checkpoint_every_steps` is under way. The same seed and data give bit-identical weights for "
+        "with `--checkpoint_every_steps` is under way; they replace the previous run's together when the run "
+        "succeeds, and a folder reckon did not write (for `--output_path`, `--save_model_path` or the "
+        "predictions) is refused unless `--overwrite` is given. The same seed and data give bit-identical weights for "
         "any `--threads`, and a run resumed with `--resume` ends where an uninterrupted one does. "
         "See docs/train.md.",
     .flags = train_flags,
@@ -329,6 +333,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
                         (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0};
   rk_eval_result ev;
   st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
+  bool evaluated = st == RK_OK;
   if (st == RK_OK && o->output_path) {
     st = rk_mkdir_p(o->output_path);
     size_t n = strlen(o->output_path) + 16;
@@ -345,7 +350,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
     rk_free(p);
   }
   if (st == RK_OK && !parse->globals.quiet) print_metrics(ev.metrics);
-  if (st == RK_OK) rk_eval_result_free(&ev);
+  if (evaluated) rk_eval_result_free(&ev);   /* also when writing metrics.json failed */
   rk_saved_model_free(&sm);
   return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
 }
@@ -367,7 +372,8 @@ const rk_command rk_cmd_evaluate = {
   X(predict_output_path, STRING, NULL, "PATH", "a .parquet/.csv/.tsv file, or a folder (part_0.parquet)")   \
   X(predict_output_format, CHOICE, NULL, "parquet|csv|tsv", "output format (default: from the path, else parquet)") \
   X(predict_output_keep_cols, LIST, "", "C,...", "input columns copied next to the predictions")           \
-  X(eval_batch_size,   INT,    "1024", "N in [1, 2^28]", "rows per batch (at most the data's rows)")
+  X(eval_batch_size,   INT,    "1024", "N in [1, 2^28]", "rows per batch (at most the data's rows)") \
+  X(overwrite,         BOOL,   "false", NULL, "replace an output that reckon did not write (without it, it is refused)")
 
 typedef struct {
   PREDICT_FLAGS(RK_FLAG_FIELD)
@@ -386,7 +392,8 @@ static int run_predict(const rk_flag_parse *parse, void *arg) {
   if (st != RK_OK) return rk_cli_fail(st);
   compact(&o->predict_output_keep_cols);
   rk_predict_options po = {o->predict_data_path, o->predict_output_path, or_null(o->predict_output_format),
-                           o->predict_output_keep_cols.items, o->predict_output_keep_cols.n, o->eval_batch_size};
+                           o->predict_output_keep_cols.items, o->predict_output_keep_cols.n, o->eval_batch_size,
+                           o->overwrite};
   int64_t rows = 0;
   st = rk_predict(&sm.model, &po, &rows);
   if (st == RK_OK && !parse->globals.quiet)

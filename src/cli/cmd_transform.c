@@ -13,7 +13,8 @@
 #define TRANSFORM_FLAGS(X)                                                                                 \
   X(workflow,    STRING, NULL,     "DIR", "the fitted workflow folder (<preprocess output>/workflow)")     \
   RK_CSV_INPUT_FLAGS(X)                                                                                    \
-  X(compression, CHOICE, "snappy", "snappy|zstd|gzip|lz4_raw|uncompressed", "Parquet output codec")
+  X(compression, CHOICE, "snappy", "snappy|zstd|gzip|lz4_raw|uncompressed", "Parquet output codec")      \
+  X(overwrite,   BOOL,   "false",  NULL,  "replace an OUT that reckon transform did not write (without it, it is refused)")
 
 typedef struct {
   TRANSFORM_FLAGS(RK_FLAG_FIELD)
@@ -94,6 +95,14 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   so.n_csv_list_columns = o->csv_list_columns.n;
   rk_table_source *src = NULL;
   bool folder = !is_table_file(out);
+  /* Never over someone's data folder or file (src/core/output.c); a folder is held while written. */
+  rk_output claim = {0};
+  st = folder ? rk_output_claim(&claim, out, "transform", o->overwrite) : rk_output_check_file(out, o->overwrite);
+  if (st == RK_OK && !folder) st = rk_output_sweep_beside(out);
+  if (st != RK_OK) {
+    rk_workflow_free(&wf);
+    return rk_cli_fail(st);
+  }
   char *file = NULL;
   rk_table_sink *sink = NULL;
   rk_sink_options ko;
@@ -105,7 +114,6 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
       file = rk_malloc(n);
       if (!file) st = RK_ENOMEM;
       else snprintf(file, n, "%s/part_0.parquet", out);
-      if (st == RK_OK) st = rk_mkdir_p(out);
     }
     if (st == RK_OK) st = rk_sink_open(&sink, folder ? file : out, &ko);
   }
@@ -140,6 +148,7 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   rk_free(present);
   rk_free(file);
   rk_workflow_free(&wf);
+  rk_output_release(&claim);
   if (st != RK_OK) return rk_cli_fail(st);
   if (!parse->globals.quiet) printf("transformed %lld rows from %s to %s in %.2f s\n", (long long)rows, in, out, rk_now() - t0);
   return RK_EXIT_OK;

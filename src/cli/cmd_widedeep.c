@@ -45,6 +45,7 @@
   X(deep_l2_regularization, FLOAT, "0",  "L >= 0", "proximal Adagrad L2 strength")                                 \
   X(deep_dropout,        FLOAT,  "0",    "P in [0, 1)", "dropout after every deep layer")                          \
   X(deep_warmup_epochs,  FLOAT,  "0",    "E >= 0", "linear warm-up of the deep learning rate (only 0: not supported yet)") \
+  X(overwrite,           BOOL,   "false", NULL,  "replace a --results_dir or a model that reckon did not write (without it they are refused)") \
   X(predict,             BOOL,   "false", NULL,  "only predict on the eval data: <model_dir>/scores.txt and <model_dir>/predictions.parquet") \
   X(evaluate,            BOOL,   "false", NULL,  "only evaluate the model in --model_dir on the eval data")        \
   X(benchmark,           BOOL,   "false", NULL,  "train --benchmark_steps steps (or time --evaluate) and log the throughput after the warm-up") \
@@ -268,7 +269,8 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     char *parquet = join(o->model_dir, "predictions.parquet"), *scores = join(o->model_dir, "scores.txt");
     const char *keep[2] = {o->display_id_column, "ad_id"};
     int nkeep = rk_schema_find_index(&sm.schema, "ad_id") >= 0 ? 2 : 1;
-    rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size};
+    /* predictions.parquet lives in the model folder this command writes */
+    rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size, true};
     st = parquet && scores ? rk_predict(&sm.model, &po, &rows) : RK_ENOMEM;
     /* scores.txt as the recipe writes it (numpy savetxt "%f"): one probability a line. */
     char col[300];
@@ -282,10 +284,8 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     lo.shuffle = false;
     lo.batch_size = 65536;
     rk_loader *ld = NULL;
-    size_t tn = strlen(scores ? scores : "") + 16;
-    char *tmp = rk_malloc(tn);
+    char *tmp = scores ? rk_temp_path(scores) : NULL;   /* unique per process: two runs never share it */
     FILE *f = NULL;
-    if (st == RK_OK && tmp) snprintf(tmp, tn, "%s.tmp", scores);
     if (st == RK_OK && !tmp) st = RK_ENOMEM;
     if (st == RK_OK) st = rk_loader_open(&ld, &lo);
     if (st == RK_OK) st = rk_loader_start_epoch(ld, 0);
@@ -337,7 +337,11 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     return rk_cli_fail(rk_error(RK_EUSAGE, "--deep_warmup_epochs %g: a warm-up of the deep learning rate is not supported yet",
                                 o->deep_warmup_epochs));
   if (o->predict && o->evaluate) return rk_cli_fail(rk_error(RK_EUSAGE, "give --predict or --evaluate, not both"));
-  rk_status st = rk_mkdir_p(o->results_dir);
+  /* --results_dir is claimed (src/core/output.c) before args.json and the staged inputs go in; the
+   * training run then locks it. */
+  rk_status st = rk_output_check_dir(o->results_dir, "train-output", o->overwrite);
+  if (st == RK_OK) st = rk_mkdir_p(o->results_dir);
+  if (st == RK_OK) st = rk_output_mark(o->results_dir, "train-output", NULL);
   char *eval_path = NULL, *train_path = NULL, *stage = NULL;
   if (st == RK_OK && o->eval_data_pattern.n) {
     stage = join(o->results_dir, ".inputs/eval");
@@ -418,6 +422,7 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     c.eval_group_column = o->display_id_column;
     c.tensorboard = false;
     c.flags = flags;
+    c.overwrite = o->overwrite;
     if (o->benchmark) {
       c.max_steps = o->benchmark_steps;
       c.throughput_after = o->benchmark_warmup_steps;

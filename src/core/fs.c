@@ -16,10 +16,8 @@
 #include "reckon/core.h"
 
 rk_status rk_write_file_atomic(const char *path, const void *data, size_t size) {
-  size_t n = strlen(path) + 32;
-  char *tmp = rk_malloc(n);
+  char *tmp = rk_temp_path(path);
   if (!tmp) return RK_ENOMEM;
-  snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
     rk_status s = rk_error(RK_EIO, "cannot create '%s': %s", tmp, strerror(errno));

@@ -116,6 +116,7 @@ static rk_status list_files(const char *path, char ***files, int *n) {
 rk_status rk_loader_open(rk_loader **out, const rk_loader_options *o) {
   *out = NULL;
   if (o->batch_size < 1) return rk_error(RK_EINVAL, "loader: batch size must be at least 1, got %lld", (long long)o->batch_size);
+  RK_TRY(rk_output_check_set(o->path));   /* train/ of one preprocess run beside eval/ of another: refused */
   rk_loader *l = rk_calloc(1, sizeof *l);
   if (!l) return RK_ENOMEM;
   l->o = *o;

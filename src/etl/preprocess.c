@@ -367,7 +367,9 @@ static rk_status setup_dirs(pp_state *p) {
   memcpy(p->out_dir, c->output_path, n);
   p->out_dir[n] = '\0';
   p->made_out_dir = access(p->out_dir, F_OK) != 0;
-  RK_TRY(rk_mkdir_p(p->out_dir));
+  /* Claimed and locked: dead runs' .reckon-tmp-<pid> folders are swept, a live run's refused. */
+  RK_TRY(rk_output_claim(&p->out, p->out_dir, "preprocess", c->overwrite));
+  rk_output_run_id(p->run_id);
   char name[64];
   snprintf(name, sizeof name, ".reckon-tmp-%ld", (long)getpid());
   if (!(p->tmp_dir = pp_path(p->out_dir, name))) return RK_ENOMEM;
@@ -385,18 +387,36 @@ static rk_status setup_dirs(pp_state *p) {
 }
 
 /* Move the finished outputs into place; an output this run did not make is removed, so the
- * folder never mixes two runs. */
+ * folder never mixes two runs. The moves are several steps, so the run id makes them one: each
+ * part carries it, and the folder's marker says "publishing <id>" before the first move and
+ * "run <id>" after the last. A reader of any part (rk_output_check_set) refuses a part whose run
+ * is not the folder's, so a run killed between two moves leaves a folder that is refused, not one
+ * that mixes a new train/ with an old eval/. */
 static rk_status publish(pp_state *p) {
   static const char *const outputs[] = {"train", "eval", "predict", "workflow", "preprocess_report.json"};
-  for (size_t k = 0; k < sizeof outputs / sizeof *outputs; k++) {
+  static const char *const kinds[] = {"dataset", "dataset", "dataset", "workflow", NULL};
+  rk_status st = RK_OK;
+  for (size_t k = 0; st == RK_OK && k < sizeof outputs / sizeof *outputs; k++) {
+    char *from = pp_path(p->tmp_dir, outputs[k]);
+    if (!from) return RK_ENOMEM;
+    if (kinds[k] && access(from, F_OK) == 0) st = rk_output_mark(from, kinds[k], p->run_id);
+    rk_free(from);
+  }
+  rk_output_marker whole;
+  bool marked;
+  if (st == RK_OK) st = rk_output_read_marker(p->out_dir, &whole, &marked);
+  if (st == RK_OK) {
+    snprintf(whole.publishing, sizeof whole.publishing, "%s", p->run_id);
+    st = rk_output_write_marker(p->out_dir, &whole);
+  }
+  for (size_t k = 0; st == RK_OK && k < sizeof outputs / sizeof *outputs; k++) {
     char *from = pp_path(p->tmp_dir, outputs[k]), *to = pp_path(p->out_dir, outputs[k]);
-    rk_status st = from && to ? RK_OK : RK_ENOMEM;
+    st = from && to ? RK_OK : RK_ENOMEM;
     if (st == RK_OK) st = access(from, F_OK) == 0 ? rk_replace_dir(from, to) : rk_remove_tree(to);
     rk_free(from);
     rk_free(to);
-    RK_TRY(st);
   }
-  return RK_OK;
+  return st == RK_OK ? rk_output_mark(p->out_dir, "preprocess", p->run_id) : st;
 }
 
 static rk_status write_report(pp_state *p) {
@@ -484,8 +504,9 @@ rk_status rk_preprocess(const rk_preprocess_config *cfg, json_t **report) {
     /* Leave nothing a failed run made: an empty _cache/ and an output folder it created (rmdir
      * removes only empty folders, so a complete cached stage or earlier output stays). */
     if (cfg->persist_intermediate && p.cache_dir) rmdir(p.cache_dir);
-    if (p.made_out_dir && p.out_dir) rmdir(p.out_dir);
+    if (p.made_out_dir && p.out_dir && p.out.held) rk_output_unclaim(&p.out, p.out_dir);
   }
+  rk_output_release(&p.out);
   if (st == RK_OK && report) *report = json_incref(p.report);
   free_state(&p);
   return st;

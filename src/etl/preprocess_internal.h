@@ -53,6 +53,8 @@ typedef struct {
   const rk_preprocess_config *cfg;
   char *out_dir;           /* output path without a trailing slash */
   char *tmp_dir;           /* <out>/.reckon-tmp-<pid>: everything is built here, then moved */
+  rk_output out;           /* out_dir, held for the run */
+  char run_id[RK_OUTPUT_ID_SIZE];   /* in every part's marker and, once published, the folder's */
   char *cache_dir;         /* <out>/_cache when persisting, else <tmp>/_cache */
   bool made_out_dir;       /* the run created the output folder (removed again if it fails) */
   char *stage[PP_INPUTS];  /* stage 1 folder per input (NULL when the input is absent) */

@@ -166,12 +166,9 @@ static rk_status save_into(const rk_workflow *wf, const char *tmp) {
 }
 
 rk_status rk_workflow_save(const rk_workflow *wf, const char *dir) {
-  size_t n = strlen(dir) + 32;
-  char *tmp = rk_malloc(n);
+  char *tmp = rk_temp_path(dir);
   if (!tmp) return RK_ENOMEM;
-  snprintf(tmp, n, "%s.tmp.%ld", dir, (long)getpid());
-  rk_status st = rk_remove_tree(tmp);
-  if (st == RK_OK) st = save_into(wf, tmp);
+  rk_status st = save_into(wf, tmp);
   if (st == RK_OK) st = rk_replace_dir(tmp, dir);
   if (st != RK_OK) rk_remove_tree(tmp);
   rk_free(tmp);
@@ -310,6 +307,7 @@ static rk_status load_column(rk_workflow *wf, json_t *o, const char *dir, const 
 
 rk_status rk_workflow_load(rk_workflow *wf, const char *dir) {
   rk_workflow_init(wf);
+  RK_TRY(rk_output_check_set(dir));   /* a workflow/ of one preprocess run beside data of another: refused */
   char *path = join(dir, "workflow.json");
   if (!path) return RK_ENOMEM;
   char *text = NULL;

@@ -1120,6 +1120,7 @@ rk_status rk_synth_outbrain_write_dataset(const char *dir_in, rk_synth_outbrain_
 
   rk_synth_outbrain_stats local;
   rk_status s = check_target(dir);
+  if (s == RK_OK) s = rk_output_sweep_beside(dir);   /* what killed runs left beside it */
   if (s == RK_OK) s = rk_remove_tree(tmp);
   if (s == RK_OK) {
     s = write_into(tmp, stats ? stats : &local, &cfg);

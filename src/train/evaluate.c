@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reckon/io.h"
 #include "reckon/metrics.h"
@@ -352,18 +353,25 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   if (!fmt) fmt = has_suffix(o->output, ".csv") ? "csv" : has_suffix(o->output, ".tsv") ? "tsv" : "parquet";
   if (strcmp(fmt, "parquet") && strcmp(fmt, "csv") && strcmp(fmt, "tsv"))
     return rk_error(RK_EUSAGE, "invalid value '%s' for --predict_output_format: expected parquet, csv or tsv", fmt);
+  /* A file is written only where none is, a folder only where no other kind of output is
+   * (src/core/output.c); the folder is held while the predictions are written. */
   char *file = NULL;
+  rk_output folder = {0};
+  bool made = access(o->output, F_OK) != 0;
   if (is_file) {
+    RK_TRY(rk_output_check_file(o->output, o->overwrite));
+    RK_TRY(rk_output_sweep_beside(o->output));
     if (!(file = rk_strdup(o->output))) return RK_ENOMEM;
   } else {
-    RK_TRY(rk_mkdir_p(o->output));
+    RK_TRY(rk_output_claim(&folder, o->output, "predictions", o->overwrite));
     size_t n = strlen(o->output) + 32;
-    if (!(file = rk_malloc(n))) return RK_ENOMEM;
-    snprintf(file, n, "%s/part_0.%s", o->output, fmt);
+    if ((file = rk_malloc(n))) snprintf(file, n, "%s/part_0.%s", o->output, fmt);
   }
   rk_ranking_model im;
-  rk_status st = infer_model(&im, m, o->path, o->batch_size, 0);
+  rk_status st = file ? infer_model(&im, m, o->path, o->batch_size, 0) : RK_ENOMEM;
   if (st != RK_OK) {
+    if (made && folder.held) rk_output_unclaim(&folder, o->output);
+    rk_output_release(&folder);
     rk_free(file);
     return st;
   }
@@ -450,5 +458,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   rk_schema_free(&none);
   rk_ranking_free(&im);
   rk_free(file);
+  if (st != RK_OK && made && folder.held) rk_output_unclaim(&folder, o->output);   /* leave no folder a failure made */
+  rk_output_release(&folder);
   return st;
 }

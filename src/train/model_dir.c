@@ -280,12 +280,12 @@ static char *join(const char *a, const char *b) {
 
 rk_status rk_model_save(const char *dir, const rk_ranking_model *m, const rk_schema *schema, const char *workflow_dir,
                         const json_t *extra) {
-  size_t n = strlen(dir) + 64;
-  char *tmp = rk_malloc(n), *path = NULL;
+  /* The caller claimed `dir` (rk_output_check_dir); the staged folder carries the marker that lets
+   * the next save replace it. */
+  char *tmp = rk_temp_path(dir), *path = NULL;
   if (!tmp) return RK_ENOMEM;
-  snprintf(tmp, n, "%s.tmp-%ld", dir, (long)getpid());
-  rk_remove_tree(tmp);
   rk_status st = rk_mkdir_p(tmp);
+  if (st == RK_OK) st = rk_output_mark(tmp, "model", NULL);
   json_t *tasks = json_array(), *regs = json_array();
   for (int t = 0; tasks && regs && t < m->n_tasks; t++) {
     json_array_append_new(tasks, json_string(m->targets[t]));

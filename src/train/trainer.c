@@ -5,8 +5,12 @@
  *
  * Outputs under --output_path: train_log.jsonl and train_log.csv (one row per logged step),
  * log.json (DLLogger), tensorboard/ (with --log_to_tensorboard), metrics.json, report.html,
- * checkpoint/ (with --checkpoint_every_steps; removed when the run completes).
+ * checkpoint/ (with --checkpoint_every_steps; removed when the run completes). The folder is
+ * claimed and locked for the run (src/core/output.c); the logs, metrics and report are written
+ * under temporary names and published together when the run succeeds, so a failed run (a full
+ * disk, a bad flag found late) leaves the previous run's set whole.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,6 +141,7 @@ static rk_status pick_tasks(const rk_train_config *c, const rk_schema *s, task_l
 
 typedef struct {
   FILE *jsonl, *csv;
+  const char *jsonl_path, *csv_path;   /* their temporary names, for messages */
   rk_dllogger *dll;
   rk_tb_writer *tb;
   json_t *history;           /* every logged row, for checkpoints and the report */
@@ -207,8 +212,10 @@ static rk_status log_row(run_logs *l, const json_t *row, bool keep) {
     else if (json_is_real(v)) fprintf(l->csv, "%.9g", json_real_value(v));
   }
   fputc('\n', l->csv);
-  fflush(l->jsonl);
-  fflush(l->csv);
+  /* A full disk shows here, in the run's temporaries, never in the previous run's files. */
+  if (fflush(l->jsonl) != 0 || ferror(l->jsonl))
+    return rk_error(RK_EIO, "cannot write '%s': %s", l->jsonl_path, strerror(errno));
+  if (fflush(l->csv) != 0 || ferror(l->csv)) return rk_error(RK_EIO, "cannot write '%s': %s", l->csv_path, strerror(errno));
   json_int_t step = json_integer_value(json_object_get(row, "step"));
   json_t *dstep = json_pack("[II]", json_integer_value(json_object_get(row, "epoch")), step);
   json_t *data = json_deep_copy(row);
@@ -230,22 +237,28 @@ static rk_status log_row(run_logs *l, const json_t *row, bool keep) {
   return st;
 }
 
-static rk_status open_logs(run_logs *l, const rk_train_config *c, const json_t *history) {
+/* Where the run's output `name` goes: a temporary name in `set`, published with the others. */
+static rk_status set_file(rk_output_set *set, const char *dir, const char *name, const char **temp) {
+  char *p = path_in(dir, name);
+  rk_status st = p ? rk_output_set_add(set, p, temp) : RK_ENOMEM;
+  rk_free(p);
+  return st;
+}
+
+static rk_status open_logs(run_logs *l, rk_output_set *set, const rk_train_config *c, const json_t *history) {
   char *p;
+  const char *tmp;
   rk_status st = RK_OK;
   if (!(l->history = json_array())) return RK_ENOMEM;
-  if (!(p = path_in(c->output_path, "train_log.jsonl"))) return RK_ENOMEM;
-  if (!(l->jsonl = fopen(p, "w"))) st = rk_error(RK_EIO, "cannot create '%s'", p);
-  rk_free(p);
-  if (st == RK_OK && !(p = path_in(c->output_path, "train_log.csv"))) st = RK_ENOMEM;
-  if (st == RK_OK && !(l->csv = fopen(p, "w"))) st = rk_error(RK_EIO, "cannot create '%s'", p);
-  if (st == RK_OK) rk_free(p);
-  if (st == RK_OK && !(p = c->dllogger_path ? rk_strdup(c->dllogger_path) : path_in(c->output_path, "log.json")))
-    st = RK_ENOMEM;
-  if (st == RK_OK) {
-    st = rk_dllogger_open(&l->dll, p);
-    rk_free(p);
-  }
+  RK_TRY(set_file(set, c->output_path, "train_log.jsonl", &l->jsonl_path));
+  if (!(l->jsonl = fopen(l->jsonl_path, "w")))
+    return rk_error(RK_EIO, "cannot create '%s': %s", l->jsonl_path, strerror(errno));
+  RK_TRY(set_file(set, c->output_path, "train_log.csv", &l->csv_path));
+  if (!(l->csv = fopen(l->csv_path, "w"))) return rk_error(RK_EIO, "cannot create '%s': %s", l->csv_path, strerror(errno));
+  /* --dllogger_path names its log file outright; it joins the set like the others */
+  if (c->dllogger_path) st = rk_output_set_add(set, c->dllogger_path, &tmp);
+  else st = set_file(set, c->output_path, "log.json", &tmp);
+  if (st == RK_OK) st = rk_dllogger_open(&l->dll, tmp);
   if (st == RK_OK && c->flags) st = rk_dllogger_parameters(l->dll, c->flags);
   if (st == RK_OK && c->tensorboard) {
     if (!(p = path_in(c->output_path, "tensorboard"))) return RK_ENOMEM;
@@ -261,14 +274,19 @@ static rk_status open_logs(run_logs *l, const rk_train_config *c, const json_t *
   return RK_OK;
 }
 
-static void close_logs(run_logs *l) {
+/* Closes everything; the first failure to write out what was buffered is the status. */
+static rk_status close_logs(run_logs *l) {
+  rk_status st = RK_OK;
   json_decref(l->columns);
-  if (l->jsonl) fclose(l->jsonl);
-  if (l->csv) fclose(l->csv);
-  if (l->dll) rk_dllogger_close(l->dll);
+  if (l->jsonl && fclose(l->jsonl) != 0) st = rk_error(RK_EIO, "cannot write '%s': %s", l->jsonl_path, strerror(errno));
+  if (l->csv && fclose(l->csv) != 0 && st == RK_OK)
+    st = rk_error(RK_EIO, "cannot write '%s': %s", l->csv_path, strerror(errno));
+  rk_status d = l->dll ? rk_dllogger_close(l->dll) : RK_OK;
+  if (st == RK_OK) st = d;
   if (l->tb) rk_tb_close(l->tb);
   json_decref(l->history);
   memset(l, 0, sizeof *l);
+  return st;
 }
 
 /* ---- checkpoints ---- */
@@ -307,14 +325,10 @@ static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
 
 static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_model *m, const rk_optim_set *opt,
                                  const progress_state *ps, const run_logs *logs, const task_list *task) {
-  char *dir = checkpoint_dir(c), *tmp = NULL, *w = NULL, *sp = NULL;
-  rk_status st = dir ? RK_OK : RK_ENOMEM;
-  if (st == RK_OK && (tmp = rk_malloc(strlen(dir) + 8))) snprintf(tmp, strlen(dir) + 8, "%s.tmp", dir);
-  if (st == RK_OK && !tmp) st = RK_ENOMEM;
-  if (st == RK_OK) {
-    rk_remove_tree(tmp);
-    st = rk_mkdir_p(tmp);
-  }
+  char *dir = checkpoint_dir(c), *tmp = dir ? rk_temp_path(dir) : NULL, *w = NULL, *sp = NULL;
+  rk_status st = tmp ? RK_OK : RK_ENOMEM;
+  if (st == RK_OK) st = rk_mkdir_p(tmp);
+  if (st == RK_OK) st = rk_output_mark(tmp, "checkpoint", NULL);
   if (st == RK_OK && !(w = path_in(tmp, "weights.safetensors"))) st = RK_ENOMEM;
   if (st == RK_OK) st = rk_model_write_weights(w, m, opt, NULL, NULL, 0);
   json_t *state = NULL;
@@ -331,6 +345,7 @@ static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_mode
     free(text);
   }
   if (st == RK_OK) st = rk_replace_dir(tmp, dir);
+  if (st != RK_OK && tmp) rk_remove_tree(tmp);
   json_decref(state);
   rk_free(dir);
   rk_free(tmp);
@@ -392,6 +407,8 @@ done:
 
 typedef struct {
   const rk_train_config *c;
+  rk_output out;                        /* --output_path, held for the run */
+  rk_output_set set;                    /* logs, metrics.json, report.html: published together */
   rk_schema schema;
   task_list tasks;
   rk_ranking_model m;
@@ -414,14 +431,44 @@ static void free_run(run *r) {
   rk_ranking_free(&r->m);
   rk_schema_free(&r->schema);
   close_logs(&r->logs);
+  rk_output_set_free(&r->set);   /* what a failed run wrote goes; the previous set stays */
+  rk_output_release(&r->out);
   for (int t = 0; t < RK_MAX_TASKS; t++) rk_binary_metrics_free(r->window_metrics[t]);
   rk_free(r->prob);
   rk_free(r->label);
 }
 
+static bool is_table_file(const char *path) {
+  size_t n = strlen(path);
+  const char *ext[] = {".parquet", ".csv", ".tsv"};
+  for (int i = 0; i < 3; i++)
+    if (n >= strlen(ext[i]) && strcmp(path + n - strlen(ext[i]), ext[i]) == 0) return true;
+  return false;
+}
+
+/* Every place this run will write, claimed before any work: a refusal comes in a second, not
+ * after an hour of training. */
+static rk_status claim_outputs(run *r) {
+  const rk_train_config *c = r->c;
+  RK_TRY(rk_output_claim(&r->out, c->output_path, "train-output", c->overwrite));
+  if (c->checkpoint_dir) {
+    RK_TRY(rk_output_check_dir(c->checkpoint_dir, "checkpoint", c->overwrite));
+    RK_TRY(rk_output_sweep_beside(c->checkpoint_dir));
+  }
+  if (c->save_model_path) {
+    RK_TRY(rk_output_check_dir(c->save_model_path, "model", c->overwrite));
+    RK_TRY(rk_output_sweep_beside(c->save_model_path));
+  }
+  const char *pred = c->predict_output_path;
+  if (!c->predict_path || !pred) return RK_OK;
+  return is_table_file(pred) ? rk_output_check_file(pred, c->overwrite)
+                             : rk_output_check_dir(pred, "predictions", c->overwrite);
+}
+
 static rk_status setup(run *r) {
   const rk_train_config *c = r->c;
   if (!c->train_path) return rk_error(RK_EUSAGE, "--train_data_path (or --train_path) is required");
+  RK_TRY(claim_outputs(r));
   if (c->train_batch_size <= 0 || c->eval_batch_size <= 0)
     return rk_error(RK_EUSAGE, "--train_batch_size and --eval_batch_size must be at least 1");
   if (c->epochs < 0) return rk_error(RK_EUSAGE, "--epochs must be 0 or more");
@@ -476,7 +523,7 @@ static rk_status setup(run *r) {
     rk_regression_metrics_reset(&r->window_reg[t]);
     if (!r->m.task_regression[t]) RK_TRY(rk_binary_metrics_create(&r->window_metrics[t]));
   }
-  return rk_mkdir_p(c->output_path);
+  return RK_OK;
 }
 
 /* The train metrics of this step's real rows (of each task's sample space) join the window's. */
@@ -677,18 +724,18 @@ static const char *workflow_dir(const rk_train_config *c, char *buf, size_t size
   return is_dir(buf) ? buf : NULL;
 }
 
-static rk_status write_json(const char *dir, const char *name, const json_t *j) {
-  char *p = path_in(dir, name);
-  if (!p) return RK_ENOMEM;
+static rk_status write_json(const char *path, const json_t *j) {
   char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-  rk_status st = text ? rk_write_file_atomic(p, text, strlen(text)) : RK_ENOMEM;
+  rk_status st = text ? rk_write_file_atomic(path, text, strlen(text)) : RK_ENOMEM;
   free(text);
-  rk_free(p);
   return st;
 }
 
 static rk_status finish(run *r, const progress_state *ps, double last_reg, double last_loss, json_t **result) {
   const rk_train_config *c = r->c;
+  const char *metrics_path, *report_path;
+  RK_TRY(set_file(&r->set, c->output_path, "metrics.json", &metrics_path));
+  RK_TRY(set_file(&r->set, c->output_path, "report.html", &report_path));
   rk_status st = RK_OK;
   rk_eval_result ev;
   memset(&ev, 0, sizeof ev);
@@ -721,7 +768,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     json_decref(dstep);
     json_decref(data);
   }
-  if (st == RK_OK) st = write_json(c->output_path, "metrics.json", out);
+  if (st == RK_OK) st = write_json(metrics_path, out);
   if (st == RK_OK && c->eval_path) {
     json_t *dstep = json_array();
     st = dstep ? rk_dllogger_log(r->logs.dll, dstep, metrics) : RK_ENOMEM;
@@ -744,9 +791,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     bool roc = !r->m.task_regression[0];   /* the ROC and calibration plots show the first task */
     rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev.prob : NULL,
                      roc ? ev.label : NULL, roc ? ev.rows : 0};
-    char *p = path_in(c->output_path, "report.html");
-    st = p ? rk_report_write_html(p, &rep) : RK_ENOMEM;
-    rk_free(p);
+    st = rk_report_write_html(report_path, &rep);
   }
   if (st == RK_OK && c->save_model_path) {
     char buf[4096];
@@ -759,7 +804,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   }
   if (st == RK_OK && c->predict_path) {
     rk_predict_options po = {c->predict_path, c->predict_output_path, c->predict_output_format, c->predict_keep,
-                             c->n_predict_keep, c->eval_batch_size};
+                             c->n_predict_keep, c->eval_batch_size, c->overwrite};
     int64_t rows;
     if (!po.output) {
       char *p = path_in(c->output_path, "predictions");
@@ -789,7 +834,7 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   bool resumed = false;
   if (st == RK_OK && c->resume) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
   if (st == RK_OK && !(r.logs.columns = log_columns(&r.m))) st = RK_ENOMEM;
-  if (st == RK_OK) st = open_logs(&r.logs, c, history);
+  if (st == RK_OK) st = open_logs(&r.logs, &r.set, c, history);
   json_decref(history);
   if (st == RK_OK && resumed)
     rk_info("resuming from step %lld (epoch %lld, batch %lld)", (long long)ps.step, (long long)ps.epoch + 1,
@@ -797,6 +842,8 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   double last_reg = 0, last_loss = NAN;
   if (st == RK_OK) st = train_loop(&r, &ps, &last_reg, &last_loss);
   if (st == RK_OK) st = finish(&r, &ps, last_reg, last_loss, result);
+  if (st == RK_OK) st = close_logs(&r.logs);
+  if (st == RK_OK) st = rk_output_set_publish(&r.set);
   if (st == RK_OK && c->checkpoint_every > 0) {
     /* The run is complete: its checkpoint would only resume into nothing. */
     char *dir = checkpoint_dir(c);

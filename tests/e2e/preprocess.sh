@@ -37,10 +37,10 @@ duck_checks() {
   done <<< "$rows"
 }
 # The statements of a --script file end with ';' at the end of a line.
-# Every output file byte-identical, but the report (timings) and the cache.
+# Every output file byte-identical, but the report (timings), the cache and the markers (run ids).
 same_tree() {
   local a=$1 b=$2 f
-  for f in $(cd "$a" && find . -type f ! -name preprocess_report.json ! -path './_cache/*' | sort); do
+  for f in $(cd "$a" && find . -type f ! -name preprocess_report.json ! -name .reckon-output ! -path './_cache/*' | sort); do
     cmp -s "$a/$f" "$b/$f" || { echo "  differs: $f"; return 1; }
   done
   [ "$(cd "$a" && find . -type f ! -path './_cache/*' | wc -l)" = "$(cd "$b" && find . -type f ! -path './_cache/*' | wc -l)" ]
