@@ -177,12 +177,28 @@ static rk_status head(builder *b, int *out, int x, int64_t width, const char *na
   return rk_graph_linear(b->g, out, x, w, bias, RK_ACT_NONE);
 }
 
-/* Feature i's weights in `t` as (B, 1, D): a lookup, or a list's rows pooled (mean or sum). */
-static rk_status lookup(builder *b, int *out, rk_param *t, int i, rk_pool pool) {
+/* L2 (l2 > 0, training) on the rows a lookup read: given the embedding or embedding_bag value
+ * itself, before any reshape, since the op reads that node's ids. */
+static rk_status regularise_lookup(builder *b, int lookup_value, float l2) {
+  if (!(l2 > 0) || !b->m->train) return RK_OK;
+  int reg;
+  RK_TRY(rk_graph_embedding_l2(b->g, &reg, lookup_value, l2));
+  return add_to(b, &b->reg, reg);
+}
+
+/* Feature i's weights in `t` as (B, 1, D): a lookup, or a list's rows pooled (mean or sum), with
+ * the table's L2 `l2`. Every categorical feature's table (embedding, list, wide weights) is read
+ * here, so its regularisation cannot be left out; indicators have no table: their one-hot weights
+ * are the first MLP kernel's, under --l2_reg. */
+static rk_status lookup(builder *b, int *out, rk_param *t, int i, rk_pool pool, float l2) {
   rk_ranking_model *m = b->m;
-  if (!m->max_len[i]) return rk_graph_embedding(b->g, out, t, m->cat_inputs[i], 0);   /* id 0 is padding */
+  if (!m->max_len[i]) {
+    RK_TRY(rk_graph_embedding(b->g, out, t, m->cat_inputs[i], 0));   /* id 0 is padding */
+    return regularise_lookup(b, *out, l2);
+  }
   int64_t shape[3] = {b->B, 1, t->value.shape[1]};
   RK_TRY(rk_graph_embedding_bag(b->g, out, t, m->cat_inputs[i], pool, 0));
+  RK_TRY(regularise_lookup(b, *out, l2));
   return rk_graph_reshape(b->g, out, *out, 3, shape);
 }
 
@@ -201,7 +217,7 @@ static rk_status inputs(builder *b) {
     rk_param *t;
     snprintf(name, sizeof name, "embeddings.%s", m->cat_names[i]);
     RK_TRY(table(b, &t, name, m->cardinality[i], m->dims[i], TABLE_EMBEDDING));
-    RK_TRY(lookup(b, &b->lookups[i], t, i, RK_POOL_MEAN));
+    RK_TRY(lookup(b, &b->lookups[i], t, i, RK_POOL_MEAN, b->c->embeddings_l2_reg));
   }
   m->dense_input = m->indicator_input = RK_NO_VALUE;
   if (m->n_cont) {
@@ -388,13 +404,7 @@ static rk_status first_order(builder *b, int *parts, int *np, float l2) {
     rk_param *t;
     snprintf(name, sizeof name, "first_order.%s", m->cat_names[i]);
     RK_TRY(table(b, &t, name, m->cardinality[i], m->n_tasks, TABLE_WIDE));
-    int e, reg;
-    RK_TRY(lookup(b, &e, t, i, RK_POOL_SUM));
-    parts[(*np)++] = e;
-    if (l2 > 0 && m->train) {
-      RK_TRY(rk_graph_embedding_l2(b->g, &reg, e, l2));
-      RK_TRY(add_to(b, &b->reg, reg));
-    }
+    RK_TRY(lookup(b, &parts[(*np)++], t, i, RK_POOL_SUM, l2));
   }
   return RK_OK;
 }
@@ -466,16 +476,14 @@ static rk_status wide_part(builder *b, int *terms) {
   for (int i = 0; crosses && i < m->n_cat && st == RK_OK; i++) {
     for (int j = i + 1; j < m->n_cat && st == RK_OK; j++) {
       if (m->max_len[i] || m->max_len[j] || ignored_cross(b->c, m->cat_names[i], m->cat_names[j])) continue;
-      int ids, e, reg;
+      int ids, e;
       rk_param *t;
       snprintf(name, sizeof name, "wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
       st = rk_graph_hash_cross(b->g, &ids, m->cat_inputs[i], 0, m->cat_inputs[j], 0, b->c->wnd_hashed_cross_num_bins);
       if (st == RK_OK) st = table(b, &t, name, b->c->wnd_hashed_cross_num_bins, m->n_tasks, TABLE_WIDE);
       if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, ids, 0);
       if (st == RK_OK) parts[np++] = e;
-      if (st == RK_OK && b->c->wnd_wide_l2_reg > 0 && m->train &&
-          (st = rk_graph_embedding_l2(b->g, &reg, e, b->c->wnd_wide_l2_reg)) == RK_OK)
-        st = add_to(b, &b->reg, reg);
+      if (st == RK_OK) st = regularise_lookup(b, e, b->c->wnd_wide_l2_reg);
     }
   }
   if (st == RK_OK && !crosses) st = linear_terms(b, parts, &np, &bias);
@@ -843,9 +851,6 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
       int n = b.n_kernels - k < 16 ? b.n_kernels - k : 16;
       if ((st = rk_graph_l2(m->g, &reg, n, b.kernels + k, c->l2_reg)) == RK_OK) st = add_to(&b, &b.reg, reg);
     }
-    for (int i = 0; st == RK_OK && c->embeddings_l2_reg > 0 && i < m->n_cat; i++)
-      if (b.lookups[i] != RK_NO_VALUE && (st = rk_graph_embedding_l2(m->g, &reg, b.lookups[i], c->embeddings_l2_reg)) == RK_OK)
-        st = add_to(&b, &b.reg, reg);
     m->reg = b.reg;
     if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_output(m->g, b.reg);
     if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_add(m->g, &loss, loss, b.reg);
