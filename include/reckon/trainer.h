@@ -163,6 +163,13 @@ typedef struct {
 rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int64_t *rows);
 
 /* ---- training (src/train/trainer.c) -------------------------------------------------------- */
+/* Whether a run continues from its checkpoint folder. */
+typedef enum {
+  RK_RESUME_NEVER,      /* start over */
+  RK_RESUME_ASKED,      /* --resume: from the checkpoint, with a note when there is none */
+  RK_RESUME_IMPLICIT,   /* from the checkpoint when there is one, silently (TensorFlow's estimators) */
+} rk_resume;
+
 typedef struct {
   const char *train_path, *eval_path;       /* eval optional */
   const char *output_path;                  /* logs, metrics.json, report.html, checkpoint/ */
@@ -210,7 +217,7 @@ typedef struct {
   /* Optimizers other than `optimizer` at `lr` (n_groups 0: not set): every parameter but the
    * wide part's by deep_optim, the wide part's by wide_optim (the Wide & Deep recipe). */
   rk_optim_config deep_optim, wide_optim;
-  bool resume;
+  rk_resume resume;
   bool tensorboard;
   const json_t *flags;                      /* every flag's value, for log.json and model.json */
   /* prediction after training */

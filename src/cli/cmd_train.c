@@ -237,7 +237,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.negatives_train = o->in_batch_negatives_train;
   c.negatives_eval = o->in_batch_negatives_eval;
   c.checkpoint_every = o->checkpoint_every_steps;
-  c.resume = o->resume;
+  c.resume = o->resume ? RK_RESUME_ASKED : RK_RESUME_NEVER;
   c.tensorboard = o->log_to_tensorboard;
   c.predict_path = or_null(o->predict_data_path);
   if (!c.predict_path && o->predict) c.predict_path = c.eval_path;
@@ -396,9 +396,13 @@ static int run_predict(const rk_flag_parse *parse, void *arg) {
                            o->predict_output_keep_cols.items, o->predict_output_keep_cols.n, o->eval_batch_size};
   int64_t rows = 0;
   st = rk_predict(&sm.model, &po, &rows);
-  if (st == RK_OK && !parse->globals.quiet)
-    printf("wrote %lld predictions of %s/%s to %s\n", (long long)rows, sm.model.target,
-           sm.model.regression ? "regression_output" : "binary_output", o->predict_output_path);
+  if (st == RK_OK && !parse->globals.quiet) {
+    printf("wrote %lld predictions (", (long long)rows);
+    for (int t = 0; t < sm.model.n_tasks; t++)   /* the columns rk_predict writes: one per task */
+      printf("%s%s/%s", t ? ", " : "", sm.model.targets[t],
+             sm.model.task_regression[t] ? "regression_output" : "binary_output");
+    printf(") to %s\n", o->predict_output_path);
+  }
   rk_saved_model_free(&sm);
   return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
 }
@@ -407,8 +411,9 @@ const rk_command rk_cmd_predict = {
     .name = "predict",
     .usage = "reckon predict --load_model_path DIR --predict_data_path DIR --predict_output_path PATH [flags]",
     .summary = "a saved model's predictions on a dataset",
-    .details = "Writes one column, `<target>/binary_output` (probabilities) or `<target>/regression_output`, "
-               "in the input's row order, after the columns named by `--predict_output_keep_cols`.",
+    .details = "Writes one column per task of the model, `<target>/binary_output` (probabilities) or "
+               "`<target>/regression_output`, in the input's row order, after the columns named by "
+               "`--predict_output_keep_cols`.",
     .flags = predict_flags,
     .opts_size = sizeof(predict_opts),
     .run = run_predict,

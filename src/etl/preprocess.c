@@ -4,10 +4,12 @@
  * moves the finished folders into place at the end, so a failed run leaves the previous output
  * (and any complete cached stage) as it was.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "etl/preprocess_internal.h"
@@ -334,10 +336,34 @@ static rk_status setup_dirs(pp_state *p) {
   return RK_OK;
 }
 
+/* Other names of the outputs, as relative links: final_dataset -> . (the quick-start's README
+ * reads <output_path>/final_dataset/train where its preprocessing.py writes <output_path>/train,
+ * so both commands run verbatim in sequence) and predict -> test (reckon's earlier name of the
+ * --test_data_path folder). A link whose target this run did not make is removed; an entry of
+ * the name that is not a link (not reckon's) is left alone. */
+static rk_status publish_aliases(pp_state *p) {
+  static const char *const aliases[][2] = {{"final_dataset", "."}, {"predict", "test"}};
+  for (size_t k = 0; k < sizeof aliases / sizeof *aliases; k++) {
+    char *link = pp_path(p->out_dir, aliases[k][0]), *target = pp_path(p->out_dir, aliases[k][1]);
+    rk_status st = link && target ? RK_OK : RK_ENOMEM;
+    struct stat sb;
+    bool exists = st == RK_OK && lstat(link, &sb) == 0;
+    if (exists && S_ISLNK(sb.st_mode) && unlink(link) != 0)
+      st = rk_error(RK_EIO, "cannot replace the link '%s': %s", link, strerror(errno));
+    else if (st == RK_OK && (!exists || S_ISLNK(sb.st_mode)) && access(target, F_OK) == 0 &&
+             symlink(aliases[k][1], link) != 0)
+      st = rk_error(RK_EIO, "cannot link '%s' to '%s': %s", link, aliases[k][1], strerror(errno));
+    rk_free(link);
+    rk_free(target);
+    RK_TRY(st);
+  }
+  return RK_OK;
+}
+
 /* Move the finished outputs into place; an output this run did not make is removed, so the
- * folder never mixes two runs. */
+ * folder never mixes two runs (predict/ too: the folder of an earlier reckon, now test/). */
 static rk_status publish(pp_state *p) {
-  static const char *const outputs[] = {"train", "eval", "predict", "workflow", "preprocess_report.json"};
+  static const char *const outputs[] = {"train", "eval", "test", "predict", "workflow", "preprocess_report.json"};
   for (size_t k = 0; k < sizeof outputs / sizeof *outputs; k++) {
     char *from = pp_path(p->tmp_dir, outputs[k]), *to = pp_path(p->out_dir, outputs[k]);
     rk_status st = from && to ? RK_OK : RK_ENOMEM;
@@ -346,7 +372,7 @@ static rk_status publish(pp_state *p) {
     rk_free(to);
     RK_TRY(st);
   }
-  return RK_OK;
+  return publish_aliases(p);
 }
 
 static rk_status write_report(pp_state *p) {

@@ -349,7 +349,7 @@ static rk_status load_checkpoint(const rk_train_config *c, rk_ranking_model *m, 
   rk_status st = sp && w ? RK_OK : RK_ENOMEM;
   json_t *state = NULL, *fp = NULL;
   if (st == RK_OK && access(sp, F_OK) != 0) {
-    rk_info("--resume: no checkpoint in '%s'; starting from the beginning", dir);
+    if (c->resume == RK_RESUME_ASKED) rk_info("--resume: no checkpoint in '%s'; starting from the beginning", dir);
     goto done;
   }
   json_error_t err;
@@ -787,7 +787,7 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   progress_state ps = {0};
   json_t *history = NULL;
   bool resumed = false;
-  if (st == RK_OK && c->resume) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
+  if (st == RK_OK && c->resume != RK_RESUME_NEVER) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
   if (st == RK_OK && !(r.logs.columns = log_columns(&r.m))) st = RK_ENOMEM;
   if (st == RK_OK) st = open_logs(&r.logs, c, history);
   json_decref(history);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# What a new user runs first (issue 15, items 4 to 10), on small `reckon synth` data: embedding L2
+# with list and indicator columns; `widedeep` on the recipe's glob form of paths; the seed's
+# preprocess and train commands verbatim in sequence; what predict and widedeep print and accept;
+# a workflow fingerprint that predict checks; weights checked finite on load, a saved model's
+# architecture on --load_model_path, the schema against the data before building; per-task towers.
+set -u
+source "$(dirname "$0")/lib.bash"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+R=$RECKON_BIN
+cd "$tmp"
+"$R" synth outbrain --displays 400 --seed 1 --bucket_scale 0.001 --output ob --quiet
+"$R" synth tenrec --rows 2000 --seed 5 --output qk.csv >/dev/null
+"$R" synth tenrec --rows 300 --seed 6 --output test.csv >/dev/null
+
+# ---- item 4: embedding L2 over list and indicator columns (Outbrain has both) ----
+out=$("$R" train --train_path ob/train --eval_path ob/eval --tasks label --model wide_n_deep --mlp_layers 64 \
+  --train_batch_size 256 --output_path o4a --quiet 2>&1); rc=$?
+expect_status $rc 0 "wide_n_deep trains on list and indicator columns with the wide L2 ($out)"
+out=$("$R" train --train_path ob/train --eval_path ob/eval --tasks label --model mlp --embeddings_l2_reg 1e-6 \
+  --mlp_layers 16 --train_batch_size 256 --output_path o4b --quiet 2>&1); rc=$?
+expect_status $rc 0 "--model mlp --embeddings_l2_reg trains on list columns ($out)"
+
+# ---- item 5: widedeep's --*_data_pattern as a glob of files ----
+out=$("$R" widedeep --train_data_pattern "$tmp/ob/train/part_*.parquet" --eval_data_pattern "$tmp/ob/eval/part_*.parquet" \
+  --model_dir ck --results_dir res --global_batch_size 512 --num_epochs 1 --deep_hidden_units 16 2>&1); rc=$?
+expect_status $rc 0 "widedeep reads '<dir>/part_*.parquet' with the schema beside the files"
+case "$out" in *resume*|*checkpoint\ in*) fail "a fresh run prints a --resume note: $out" ;;
+  *) pass "a fresh widedeep run prints no --resume note" ;; esac
+mkdir bare && cp ob/train/part_0.parquet bare/
+out=$("$R" widedeep --train_data_pattern 'bare/*.parquet' --model_dir ck2 --results_dir res2 2>&1); rc=$?
+[ $rc -ne 0 ] && pass "files without a schema beside them are an error" || fail "files without a schema: exit 0"
+expect_contains "$out" "no schema beside 'bare/part_0.parquet'" "naming the file and where the schema was expected"
+
+# ---- item 7: widedeep's --batch_size, --eval_steps help, predictions' columns ----
+out=$("$R" widedeep --batch_size 256 --train_data_pattern ob/train --model_dir ck3 --results_dir res3 --num_epochs 1 \
+  --deep_hidden_units 8 --quiet 2>&1); rc=$?
+expect_status $rc 0 "the recipe's --batch_size is accepted"
+grep -q '"global_batch_size": 256' res3/args.json && pass "--batch_size sets --global_batch_size" \
+  || fail "--batch_size did not reach --global_batch_size: $(grep -o '"global_batch_size": [0-9]*' res3/args.json)"
+help=$("$R" widedeep --help 2>&1)
+expect_contains "$help" "--batch_size" "--help lists --batch_size"
+expect_contains "$help" "same as --global_batch_size" "as the alias of --global_batch_size"
+line=$(printf '%s\n' "$help" | grep -- '--eval_steps')
+case "$line" in *"default: 8"*) fail "--eval_steps help gives a default of 8 and says the whole set: $line" ;;
+  *) pass "--eval_steps help states one default" ;; esac
+"$R" widedeep --predict --eval_data_pattern ob/eval --model_dir ck --results_dir res --quiet
+cols=$("$R" inspect --json ck/predictions.parquet 2>/dev/null | grep -o '"name": "[^"]*"' | cut -d'"' -f4 | tr '\n' ',')
+expect_contains "$cols" "display_id,ad_id,label/binary_output" "predictions.parquet holds display_id, ad_id, label/binary_output"
+"$R" docs pages >/dev/null 2>&1
+grep -q 'predictions.parquet` (`display_id`, `ad_id`, `<target>/binary_output`)' pages/widedeep.md \
+  && pass "the widedeep page names the columns predictions.parquet holds" || fail "$(grep -o 'predictions.parquet[^.]*' pages/widedeep.md)"
+
+# ---- item 6: the seed's two commands verbatim in sequence, and test/ ----
+OUT_DATASET_PATH=$tmp/preproc/
+"$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=$tmp/preproc/ \
+  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
+  --regression_targets=watching_times --to_int32=user_id,item_id --to_int16=watching_times \
+  --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id --item_id_feature=item_id \
+  --min_user_freq 5 --persist_intermediate_files --dataset_split_strategy=random --random_split_eval_perc=0.2 \
+  --test_data_path test.csv --quiet
+expect_status $? 0 "the seed's preprocessing command runs (with --test_data_path)"
+out=$("$R" train --train_path $OUT_DATASET_PATH/final_dataset/train --eval_path $OUT_DATASET_PATH/final_dataset/eval \
+  --output_path ./outputs/ --tasks=click --stl_positive_class_weight 4 --model dlrm --embeddings_dim 64 --l2_reg 1e-5 \
+  --embeddings_l2_reg 1e-6 --dropout 0.05 --mlp_layers 64,32  --lr 1e-4 --lr_decay_rate 0.99 --lr_decay_steps 100 \
+  --train_batch_size 4096 --eval_batch_size 4096 --epochs 1 --train_steps_per_epoch 10 2>&1); rc=$?
+expect_status $rc 0 "then its training command on \$OUT_DATASET_PATH/final_dataset/train runs verbatim"
+expect_contains "$out" "auc=" "and evaluates"
+[ -f preproc/test/part_0.parquet ] && pass "--test_data_path's rows are in test/, as the reference names it" || fail "no test/"
+[ -f preproc/predict/part_0.parquet ] && pass "predict/ still reads them" || fail "predict/ is gone"
+"$R" preprocess --input_data_format=csv --input_data_path qk.csv --output_path=$tmp/preproc/ \
+  --categorical_features=user_id,item_id --binary_classif_targets=click --quiet
+[ ! -e preproc/predict ] && [ ! -e preproc/test ] && [ -d preproc/final_dataset/train ] \
+  && pass "a rerun without test data removes test/ and its link, keeps final_dataset" \
+  || fail "after a rerun: $(ls -A preproc | tr '\n' ' ')"
+
+finish
