@@ -71,6 +71,7 @@
   X(mtl_gates_softmax_temperature, FLOAT, "1.0", "T", "gates: softmax(W h(x) / T)")                                \
   X(use_task_towers,     BOOL,   "true", NULL,   "several tasks: an MLP tower per task before its output")          \
   X(tower_layers,        LIST,   "64",   "N,...", "units of the task towers' layers")                              \
+  X(mtl_tower_layers_,   FAMILY_TEXT, NULL, "task", "units of one task's tower layers, N,... (default: --tower_layers)") \
   X(cgc_num_task_experts, INT,   "1",    "N",    "cgc, ple: experts per task")                                      \
   X(cgc_num_shared_experts, INT, "2",    "N",    "cgc, ple: shared experts")                                        \
   X(ple_num_layers,      INT,    "1",    "N",    "ple: extraction levels")                                          \
@@ -127,6 +128,34 @@ static rk_status parse_layers(rk_strlist *l, const char *flag, int64_t **out) {
   return RK_OK;
 }
 
+static void free_task_towers(rk_task_tower *towers, int n) {
+  for (int k = 0; towers && k < n; k++) rk_free((void *)towers[k].layers);
+  rk_free(towers);
+}
+
+/* --mtl_tower_layers_<task> N,...: each task's own tower (the model checks the task names). */
+static rk_status parse_task_towers(const rk_flag_family *f, rk_task_tower **out) {
+  rk_task_tower *towers = *out = rk_calloc((size_t)f->n + 1, sizeof *towers);
+  if (!towers) return RK_ENOMEM;
+  char flag[300], *copy = NULL;
+  rk_status st = RK_OK;
+  for (int k = 0; st == RK_OK && k < f->n; k++) {
+    snprintf(flag, sizeof flag, "--mtl_tower_layers_%s", f->keys[k]);
+    const char *items[64];
+    rk_strlist l = {0, items};
+    if (!(copy = rk_strdup(f->texts[k]))) return RK_ENOMEM;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+      if (l.n < 64) items[l.n++] = tok;
+    int64_t *layers = NULL;
+    st = l.n == 0 || l.n == 64 ? rk_error(RK_EUSAGE, "invalid value '%s' for %s: expected 1 to 63 layer sizes, N,...",
+                                          f->texts[k], flag)
+                               : parse_layers(&l, flag, &layers);
+    towers[k] = (rk_task_tower){f->keys[k], layers, l.n};
+    rk_free(copy);
+  }
+  return st;
+}
+
 static int run_train(const rk_flag_parse *parse, void *arg) {
   train_opts *o = arg;
   if (parse->npositional)
@@ -168,28 +197,23 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   if (st == RK_OK) st = rk_act_parse(o->activation, &c.model.activation);
   if (st == RK_OK) st = rk_init_kind_parse(o->mlp_init, &c.model.mlp_init);
   if (st != RK_OK) return rk_cli_fail(st);
-  compact(&o->mlp_layers);
-  int64_t *layers = rk_calloc((size_t)o->mlp_layers.n + 1, sizeof *layers);
-  if (!layers) return rk_cli_fail(RK_ENOMEM);
-  for (int i = 0; i < o->mlp_layers.n; i++) {
-    char *end;
-    layers[i] = strtoll(o->mlp_layers.items[i], &end, 10);
-    if (*end || layers[i] <= 0) {
-      rk_free(layers);
-      return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%s' in --mlp_layers: expected positive whole numbers",
-                                  o->mlp_layers.items[i]));
-    }
-  }
-  c.model.mlp_layers = layers;
-  c.model.n_mlp_layers = o->mlp_layers.n;
-  int64_t *ex = NULL, *tw = NULL;
-  st = parse_layers(&o->expert_mlp_layers, "--expert_mlp_layers", &ex);
+  int64_t *layers = NULL, *ex = NULL, *tw = NULL;
+  rk_task_tower *towers = NULL;
+  st = parse_layers(&o->mlp_layers, "--mlp_layers", &layers);
+  if (st == RK_OK) st = parse_layers(&o->expert_mlp_layers, "--expert_mlp_layers", &ex);
   if (st == RK_OK) st = parse_layers(&o->tower_layers, "--tower_layers", &tw);
+  if (st == RK_OK) st = parse_task_towers(&o->mtl_tower_layers_, &towers);
   if (st != RK_OK) {
     rk_free(layers);
     rk_free(ex);
+    rk_free(tw);
+    free_task_towers(towers, o->mtl_tower_layers_.n);
     return rk_cli_fail(st);
   }
+  c.model.mlp_layers = layers;
+  c.model.n_mlp_layers = o->mlp_layers.n;
+  c.model.task_towers = towers;
+  c.model.n_task_towers = o->mtl_tower_layers_.n;
   c.model.expert_layers = ex;
   c.model.n_expert_layers = o->expert_mlp_layers.n;
   c.model.tower_layers = tw;
@@ -228,6 +252,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
     rk_free(layers);
     rk_free(ex);
     rk_free(tw);
+    free_task_towers(towers, o->mtl_tower_layers_.n);
     return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --train_steps_per_epoch: expected 1 or more",
                                 (long long)o->train_steps_per_epoch));
   }
@@ -245,6 +270,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
     rk_free(layers);
     rk_free(ex);
     rk_free(tw);
+    free_task_towers(towers, o->mtl_tower_layers_.n);
     return rk_cli_fail(rk_error(RK_EUSAGE, "--predict needs --predict_data_path or --eval_data_path"));
   }
   c.predict_output_path = or_null(o->predict_output_path);
@@ -259,6 +285,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   rk_free(layers);
   rk_free(ex);
   rk_free(tw);
+  free_task_towers(towers, o->mtl_tower_layers_.n);
   json_decref(flags);
   if (st != RK_OK) return rk_cli_fail(st);
   if (!parse->globals.quiet) {

@@ -287,6 +287,14 @@ static rk_status stack(builder *b, int *out, int from) {
 
 /* ---- the models ---- */
 
+/* Task t's tower layers: its own (--mtl_tower_layers_<task>) or the shared --tower_layers. */
+static const int64_t *tower_of(const rk_ranking_config *c, const char *task, int *n) {
+  for (int k = 0; k < c->n_task_towers; k++)
+    if (strcmp(c->task_towers[k].task, task) == 0) return *n = c->task_towers[k].n_layers, c->task_towers[k].layers;
+  *n = c->n_tower_layers;
+  return c->tower_layers;
+}
+
 /* Per task: a tower (several tasks with --use_task_towers) on its input, then its output layer;
  * extra[t] (or RK_NO_VALUE) is added to task t's logit (a wide or FM part). One task keeps the
  * single-task names ("output"). */
@@ -296,9 +304,11 @@ static rk_status heads(builder *b, const int *xs, const int64_t *ws, const int *
   for (int t = 0; t < m->n_tasks; t++) {
     int x = xs[t];
     int64_t w = ws[t];
-    if (m->n_tasks > 1 && b->c->use_task_towers && b->c->n_tower_layers > 0) {
+    int n_layers;
+    const int64_t *layers = tower_of(b->c, m->targets[t], &n_layers);
+    if (m->n_tasks > 1 && b->c->use_task_towers && n_layers > 0) {
       snprintf(name, sizeof name, "tower.%s", m->targets[t]);
-      RK_TRY(mlp(b, &x, x, &w, b->c->tower_layers, b->c->n_tower_layers, name));
+      RK_TRY(mlp(b, &x, x, &w, layers, n_layers, name));
     }
     if (m->n_tasks == 1) snprintf(name, sizeof name, "output");
     else snprintf(name, sizeof name, "output.%s", m->targets[t]);
@@ -744,10 +754,41 @@ static rk_status check_layers(const int64_t *l, int n, const char *flag) {
   return RK_OK;
 }
 
+/* Copies of the per-task towers, each checked and naming one of the tasks. */
+static rk_status keep_task_towers(rk_ranking_config *kept, const rk_ranking_config *c, int n_tasks,
+                                  const char *const *targets) {
+  kept->n_task_towers = 0;
+  rk_task_tower *towers = rk_calloc((size_t)c->n_task_towers + 1, sizeof *towers);
+  if (!(kept->task_towers = towers)) return RK_ENOMEM;
+  for (int k = 0; k < c->n_task_towers; k++) {
+    const rk_task_tower *from = &c->task_towers[k];
+    towers[k].task = rk_strdup(from->task);
+    towers[k].layers = copy_layers(from->layers, from->n_layers);
+    towers[k].n_layers = from->n_layers;
+    kept->n_task_towers++;
+    if (!towers[k].task || !towers[k].layers) return RK_ENOMEM;
+    char flag[300];
+    snprintf(flag, sizeof flag, "--mtl_tower_layers_%s", from->task);
+    if (from->n_layers < 1) return rk_error(RK_EUSAGE, "invalid %s: expected at least one layer", flag);
+    RK_TRY(check_layers(from->layers, from->n_layers, flag));
+    int t = 0;
+    while (t < n_tasks && strcmp(targets[t], from->task) != 0) t++;
+    if (t == n_tasks) {
+      char names[512] = "";
+      for (int u = 0; u < n_tasks; u++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", u ? ", " : "", targets[u]);
+      return rk_error(RK_EUSAGE, "%s: '%s' is not a task of this model; expected one of %s", flag, from->task, names);
+    }
+  }
+  return RK_OK;
+}
+
 /* Keep a copy of the configuration (its lists too) and the tasks. */
 static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, int n_tasks, const char *const *targets,
                              const bool *regression) {
   m->cfg = *c;
+  m->cfg.task_towers = NULL;   /* copied below, once the tasks are known */
+  m->cfg.n_task_towers = 0;
   m->cfg.mlp_layers = copy_layers(c->mlp_layers, c->n_mlp_layers);
   m->cfg.expert_layers = copy_layers(c->expert_layers, c->n_expert_layers);
   m->cfg.tower_layers = copy_layers(c->tower_layers, c->n_tower_layers);
@@ -761,6 +802,7 @@ static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, in
     if (!(ignore[i] = rk_strdup(c->wnd_ignore[i]))) return RK_ENOMEM;
   if (n_tasks < 1 || n_tasks > RK_MAX_TASKS)
     return rk_error(RK_EUSAGE, "%d tasks: expected 1 to %d", n_tasks, RK_MAX_TASKS);
+  RK_TRY(keep_task_towers(&m->cfg, c, n_tasks, targets));
   size_t K = (size_t)n_tasks;
   m->targets = rk_calloc(K, sizeof *m->targets);
   m->task_regression = rk_calloc(K, sizeof *m->task_regression);
@@ -924,6 +966,11 @@ void rk_ranking_free(rk_ranking_model *m) {
   rk_free((void *)m->cfg.mlp_layers);
   rk_free((void *)m->cfg.expert_layers);
   rk_free((void *)m->cfg.tower_layers);
+  for (int k = 0; m->cfg.task_towers && k < m->cfg.n_task_towers; k++) {
+    rk_free((void *)m->cfg.task_towers[k].task);
+    rk_free((void *)m->cfg.task_towers[k].layers);
+  }
+  rk_free((void *)m->cfg.task_towers);
   for (int i = 0; m->cfg.wnd_ignore && i < m->cfg.n_wnd_ignore; i++) rk_free((void *)m->cfg.wnd_ignore[i]);
   rk_free((void *)m->cfg.wnd_ignore);
   for (int t = 0; m->targets && t < m->n_tasks; t++) rk_free(m->targets[t]);

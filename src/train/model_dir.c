@@ -31,6 +31,15 @@ json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
                           c->use_task_towers, "tower_layers", tw, "cgc_num_task_experts", c->cgc_task_experts,
                           "cgc_num_shared_experts", c->cgc_shared_experts, "ple_num_layers", c->ple_layers,
                           "ple_gate_input", c->ple_gate_original ? "original" : "previous");
+  if (mtl && c->n_task_towers) {   /* only when given: model files without it read as before */
+    json_t *towers = json_object();
+    for (int k = 0; towers && k < c->n_task_towers; k++) {
+      json_t *l = json_array();
+      for (int i = 0; l && i < c->task_towers[k].n_layers; i++) json_array_append_new(l, json_integer(c->task_towers[k].layers[i]));
+      json_object_set_new(towers, c->task_towers[k].task, l);
+    }
+    json_object_set_new(mtl, "task_tower_layers", towers);
+  }
   json_t *layout = json_pack("{ss ss sb sb}", "wide", c->wide_layout == RK_WIDE_LINEAR ? "linear" : "crosses", "parts",
                              wnd_parts_names[c->wnd_parts], "schema_dims", c->schema_dims, "tf_embedding_init",
                              c->tf_embedding_init);
@@ -90,10 +99,33 @@ static rk_status int_list(const json_t *a, const char *label, const char *key, c
   return RK_OK;
 }
 
+/* The optional multi_task.task_tower_layers, {"task": [units, ...]} (--mtl_tower_layers_<task>). */
+static rk_status task_towers_from_json(rk_ranking_config *c, const json_t *j, const char *label) {
+  if (!j) return RK_OK;
+  if (!json_is_object(j)) return rk_error(RK_EFORMAT, "%s: multi_task.task_tower_layers must be an object", label);
+  rk_task_tower *towers = rk_calloc(json_object_size(j) + 1, sizeof *towers);
+  if (!(c->task_towers = towers)) return RK_ENOMEM;
+  const char *task;
+  json_t *layers;
+  json_object_foreach((json_t *)j, task, layers) {
+    rk_task_tower *t = &towers[c->n_task_towers++];
+    if (!(t->task = rk_strdup(task))) return RK_ENOMEM;
+    RK_TRY(int_list(layers, label, "task_tower_layers", &t->layers, &t->n_layers));
+  }
+  return RK_OK;
+}
+
 void rk_ranking_config_free_lists(rk_ranking_config *c) {
   rk_free((void *)c->expert_layers);
   rk_free((void *)c->tower_layers);
   c->expert_layers = c->tower_layers = NULL;
+  for (int k = 0; c->task_towers && k < c->n_task_towers; k++) {
+    rk_free((void *)c->task_towers[k].task);
+    rk_free((void *)c->task_towers[k].layers);
+  }
+  rk_free((void *)c->task_towers);
+  c->task_towers = NULL;
+  c->n_task_towers = 0;
   rk_free((void *)c->mlp_layers);
   for (int i = 0; c->wnd_ignore && i < c->n_wnd_ignore; i++) rk_free((void *)c->wnd_ignore[i]);
   rk_free((void *)c->wnd_ignore);
@@ -171,6 +203,7 @@ rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, con
     return rk_error(RK_EFORMAT, "%s: \"multi_task\": %s", label, err.text);
   RK_TRY(int_list(ex, label, "expert_mlp_layers", &c->expert_layers, &c->n_expert_layers));
   RK_TRY(int_list(tw, label, "tower_layers", &c->tower_layers, &c->n_tower_layers));
+  RK_TRY(task_towers_from_json(c, json_object_get(mtl, "task_tower_layers"), label));
   c->mmoe_experts = experts;
   c->gate_dim = gate_dim;
   c->gate_temperature = (float)temp;

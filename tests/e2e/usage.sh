@@ -69,6 +69,22 @@ expect_status $rc 0 "then its training command on \$OUT_DATASET_PATH/final_datas
 expect_contains "$out" "auc=" "and evaluates"
 [ -f preproc/test/part_0.parquet ] && pass "--test_data_path's rows are in test/, as the reference names it" || fail "no test/"
 [ -f preproc/predict/part_0.parquet ] && pass "predict/ still reads them" || fail "predict/ is gone"
+# ---- item 10: a tower size per task, in both flag forms; item 7: predict names every column ----
+D=$tmp/preproc
+mtl=(--train_path $D/train --eval_path $D/eval --tasks click,like --model mmoe --mmoe_num_mlp_experts 2
+     --expert_mlp_layers 8 --gate_dim 4 --tower_layers 4 --train_batch_size 512 --quiet)
+out=$("$R" train "${mtl[@]}" --mtl_tower_layers_click=16,8 --mtl_tower_layers_like 6 --output_path o10 \
+  --save_model_path m10 2>&1); rc=$?
+expect_status $rc 0 "--mtl_tower_layers_<task> in both forms ($out)"
+tr -d ' \n' < m10/model.json | grep -q '"task_tower_layers":{"click":\[16,8\],"like":\[6\]}' \
+  && pass "model.json keeps each task's tower" || fail "model.json: $(grep -A8 task_tower m10/model.json | tr -d ' \n')"
+out=$("$R" train "${mtl[@]}" --mtl_tower_layers_clik=16 --output_path o10b 2>&1); rc=$?
+[ $rc -ne 0 ] && pass "a tower for a task not trained is an error" || fail "--mtl_tower_layers_clik accepted"
+expect_contains "$out" "--mtl_tower_layers_clik: 'clik' is not a task of this model; expected one of click, like" "naming the flag and the tasks"
+out=$("$R" predict --load_model_path m10 --predict_data_path $D/test --predict_output_path p10.parquet 2>&1); rc=$?
+expect_status $rc 0 "predict loads the model with per-task towers"
+expect_contains "$out" "(click/binary_output, like/binary_output)" "predict names every column it wrote"
+
 "$R" preprocess --input_data_format=csv --input_data_path qk.csv --output_path=$tmp/preproc/ \
   --categorical_features=user_id,item_id --binary_classif_targets=click --quiet
 [ ! -e preproc/predict ] && [ ! -e preproc/test ] && [ -d preproc/final_dataset/train ] \
