@@ -116,6 +116,14 @@ json_t *rk_ranking_config_to_json(const rk_ranking_config *c);
 rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label);
 /* Free what rk_ranking_config_from_json allocated (its lists). */
 void rk_ranking_config_free_lists(rk_ranking_config *c);
+/* The architecture of the model folder `dir` (its model.json), for `train --load_model_path`:
+ * the weights' shapes follow it, whatever the flags say. The training choices (dropout, L2,
+ * initialisation, seed) come from `flags`. `differ` gets each key of model.json's "model" whose
+ * value in `flags` differs, with both values ("mlp_layers [16,8] (flags: [128,64,32]); ..."; empty
+ * when none), for a note. Free `out`
+ * with rk_ranking_config_free_lists. */
+rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *flags, rk_ranking_config *out,
+                                     char *differ, size_t differ_size);
 
 /* ---- evaluation and prediction (src/train/evaluate.c) -------------------------------------- */
 typedef struct {

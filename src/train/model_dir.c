@@ -7,7 +7,9 @@
  *   workflow/             the preprocessing workflow the data came from, when known
  * Checkpoints reuse the weights file, adding each optimizer slot as "<param>/<slot>".
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -270,7 +272,14 @@ static rk_status read_tensor(const rk_safetensors *f, const char *path, const ch
     return rk_error(RK_ESHAPE, "'%s': tensor '%s' is %s %s; the model expects F32 %s", path, name,
                     x.dtype == RK_DT_F32 ? "F32" : "not", got, want);
   }
-  memcpy(dst, x.data, (size_t)rk_tensor_numel(like) * sizeof(float));
+  /* Every weight a model or checkpoint is made of passes here: a NaN or an infinity would give
+   * "nan" predictions or a silent AUC of 0.5, so it is refused by name and index. */
+  int64_t n = rk_tensor_numel(like);
+  memcpy(dst, x.data, (size_t)n * sizeof(float));
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(dst[i]))
+      return rk_error(RK_EFORMAT, "'%s': tensor '%s' holds %s at index %lld (of %lld); a model's weights must be finite",
+                      path, name, isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "+inf" : "-inf", (long long)i, (long long)n);
   return RK_OK;
 }
 
@@ -410,6 +419,49 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir) {
   if (st == RK_OK) st = rk_model_read_weights(path, &out->model, NULL);
   rk_free(path);
   if (st != RK_OK) rk_saved_model_free(out);
+  return st;
+}
+
+/* The settings of model.json's "model" that shape the weights; the rest (regularisation, dropout,
+ * initialisation, seed) are training choices the new run's flags make. */
+static const char *const architecture_keys[] = {"model", "mlp_layers", "activation", "embeddings_dim",
+                                                "embedding_sizes_multiplier", "dcn_interacted_layer_num",
+                                                "wnd_hashed_cross_num_bins", "wnd_ignore_combinations",
+                                                "dlrm_top_input", "multi_task", "layout"};
+
+rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *flags, rk_ranking_config *out,
+                                     char *differ, size_t differ_size) {
+  rk_ranking_config_default(out);
+  differ[0] = '\0';
+  char *path = join(dir, "model.json");
+  if (!path) return RK_ENOMEM;
+  json_error_t err;
+  json_t *meta = json_load_file(path, 0, &err), *saved = json_object_get(meta, "model");
+  rk_status st = saved ? rk_ranking_config_from_json(out, saved, path)
+                       : rk_error(RK_EFORMAT, "'%s' is not a reckon model folder: %s: %s", dir, path,
+                                  meta ? "no \"model\" object" : err.text);
+  json_t *given = st == RK_OK ? rk_ranking_config_to_json(flags) : NULL;
+  for (size_t k = 0; given && k < sizeof architecture_keys / sizeof *architecture_keys; k++) {
+    const char *key = architecture_keys[k];
+    json_t *was = json_object_get(saved, key), *now = json_object_get(given, key);
+    if (json_equal(was, now)) continue;
+    char *a = json_dumps(was, JSON_COMPACT | JSON_ENCODE_ANY), *b = json_dumps(now, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t used = strlen(differ);
+    snprintf(differ + used, differ_size - used, "%s%s %s (flags: %s)", used ? "; " : "", key, a ? a : "?", b ? b : "?");
+    free(a);
+    free(b);
+  }
+  if (st == RK_OK) {   /* the training choices stay the flags' */
+    out->dropout = flags->dropout;
+    out->l2_reg = flags->l2_reg;
+    out->embeddings_l2_reg = flags->embeddings_l2_reg;
+    out->wnd_wide_l2_reg = flags->wnd_wide_l2_reg;
+    out->mlp_init = flags->mlp_init;
+    out->seed = flags->seed;
+  }
+  json_decref(given);
+  json_decref(meta);
+  rk_free(path);
   return st;
 }
 

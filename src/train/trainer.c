@@ -9,11 +9,13 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "reckon/metrics.h"
+#include "reckon/parquet.h"
 #include "reckon/train.h"
 #include "reckon/trainer.h"
 
@@ -419,6 +421,43 @@ static void free_run(run *r) {
   rk_free(r->label);
 }
 
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Before building anything: the columns the model will read (the schema's features and the
+ * tasks) against the data files' columns, so a schema that does not fit the data fails at once,
+ * listing what is missing (names sorted once, then looked up: linear in the columns). */
+static rk_status check_data_columns(const char *path, const char *flag, const rk_schema *s, const task_list *tasks) {
+  rk_parquet_dataset *ds;
+  rk_status st = rk_parquet_dataset_open(&ds, path, NULL);
+  if (st != RK_OK) return rk_error_context(st, "%s '%s'", flag, path);
+  int n = rk_parquet_dataset_num_columns(ds), missing = 0;
+  const char **have = rk_malloc(((size_t)n + 1) * sizeof *have);
+  if (!have) {
+    rk_parquet_dataset_close(ds);
+    return RK_ENOMEM;
+  }
+  for (int i = 0; i < n; i++) have[i] = rk_parquet_dataset_column(ds, i)->name;
+  qsort(have, (size_t)n, sizeof *have, compare_names);
+  char list[400] = "";
+  for (int i = 0; i < s->n_cols; i++) {
+    const rk_schema_column *col = &s->cols[i];
+    bool target = rk_schema_column_has_tag(col, RK_TAG_TARGET);
+    bool read = target ? named(tasks->names, tasks->n, col->name)
+                       : rk_schema_column_has_tag(col, RK_TAG_CATEGORICAL) || rk_schema_column_has_tag(col, RK_TAG_CONTINUOUS);
+    if (!read || bsearch(&col->name, have, (size_t)n, sizeof *have, compare_names)) continue;
+    if (missing++ < 10) snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", missing > 1 ? ", " : "", col->name);
+  }
+  rk_free(have);
+  rk_parquet_dataset_close(ds);
+  if (missing)
+    return rk_error(RK_ENOTFOUND, "%s '%s': the data has no column %s%s (%d of the schema's columns the model reads "
+                    "are missing): the schema beside the data does not describe it", flag, path, list,
+                    missing > 10 ? ", ..." : "", missing);
+  return RK_OK;
+}
+
 static rk_status setup(run *r) {
   const rk_train_config *c = r->c;
   if (!c->train_path) return rk_error(RK_EUSAGE, "--train_data_path (or --train_path) is required");
@@ -433,8 +472,27 @@ static rk_status setup(run *r) {
     return rk_error_context(st, "cannot read the schema of the training data '%s' (reckon preprocess writes "
                                 "schema.pbtxt and .merlin/schema.json beside the Parquet parts)", c->train_path);
   RK_TRY(pick_tasks(c, &r->schema, &r->tasks));
-  RK_TRY(rk_ranking_build_tasks(&r->m, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, &c->model,
-                                c->train_batch_size * (1 + c->negatives_train)));
+  RK_TRY(check_data_columns(c->train_path, "--train_data_path", &r->schema, &r->tasks));
+  if (c->eval_path) RK_TRY(check_data_columns(c->eval_path, "--eval_data_path", &r->schema, &r->tasks));
+  /* A model to start from gives the architecture (its weights' shapes), whatever the flags say. */
+  rk_ranking_config saved;
+  const rk_ranking_config *arch = &c->model;
+  if (c->load_model_path) {
+    char differ[512];
+    st = rk_model_read_architecture(c->load_model_path, &c->model, &saved, differ, sizeof differ);
+    if (st != RK_OK) {
+      rk_ranking_config_free_lists(&saved);
+      return rk_error_context(st, "--load_model_path '%s'", c->load_model_path);
+    }
+    if (differ[0])
+      rk_warn("--load_model_path: the architecture is %s/model.json's, where the flags differ: %s", c->load_model_path,
+              differ);
+    arch = &saved;
+  }
+  st = rk_ranking_build_tasks(&r->m, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, arch,
+                              c->train_batch_size * (1 + c->negatives_train));
+  if (c->load_model_path) rk_ranking_config_free_lists(&saved);
+  RK_TRY(st);
   if (c->load_model_path) {
     char *w = path_in(c->load_model_path, "weights.safetensors");
     if (!w) return RK_ENOMEM;

@@ -85,6 +85,29 @@ out=$("$R" predict --load_model_path m10 --predict_data_path $D/test --predict_o
 expect_status $rc 0 "predict loads the model with per-task towers"
 expect_contains "$out" "(click/binary_output, like/binary_output)" "predict names every column it wrote"
 
+# ---- item 9: weights checked finite on load; the schema checked against the data first ----
+# A safetensors file is an 8-byte header length, the JSON header, then the data: the first 4 bytes of data
+# are element 0 of one tensor.
+poke() {   # file, 4 bytes as printf escapes
+  local len; len=$(od -An -t u8 -N8 "$1" | tr -d ' ')
+  printf "$2" | dd of="$1" bs=1 seek=$((8 + len)) conv=notrunc status=none
+}
+for bad in 'NaN:\x00\x00\xc0\x7f' '+inf:\x00\x00\x80\x7f'; do
+  rm -rf m9 && cp -r m10 m9 && poke m9/weights.safetensors "${bad#*:}"
+  out=$("$R" predict --load_model_path m9 --predict_data_path $D/test --predict_output_path p9.parquet 2>&1); rc=$?
+  [ $rc -ne 0 ] && [ ! -e p9.parquet ] && pass "predict refuses a model with ${bad%%:*} weights" || fail "predict: $rc $out"
+  expect_contains "$out" "holds ${bad%%:*} at index 0" "naming the tensor and the index"
+  out=$("$R" evaluate --load_model_path m9 --eval_data_path $D/eval 2>&1); rc=$?
+  [ $rc -ne 0 ] && pass "evaluate refuses it the same way" || fail "evaluate: $out"
+  expect_contains "$out" "holds ${bad%%:*} at index 0" "with the same message"
+done
+mkdir wrong && cp $D/train/part_0.parquet wrong/ && cp -r ob/train/schema.pbtxt ob/train/.merlin wrong/
+out=$("$R" train --train_path wrong --tasks label --model mlp --output_path o9 2>&1); rc=$?
+[ $rc -ne 0 ] && pass "train refuses a schema that does not describe the data" || fail "train ran: $out"
+expect_contains "$out" "the data has no column 'ad_id', 'label'" "naming the missing columns"
+expect_contains "$out" ", ... (" "at most ten of them"
+expect_contains "$out" "of the schema's columns the model reads are missing" "and how many"
+
 "$R" preprocess --input_data_format=csv --input_data_path qk.csv --output_path=$tmp/preproc/ \
   --categorical_features=user_id,item_id --binary_classif_targets=click --quiet
 [ ! -e preproc/predict ] && [ ! -e preproc/test ] && [ -d preproc/final_dataset/train ] \
