@@ -101,6 +101,11 @@ typedef struct {
   json_t *meta;               /* model.json */
 } rk_saved_model;
 rk_status rk_model_load(rk_saved_model *out, const char *dir);
+/* Whether the data at data_path (named by `flag` in messages) was transformed by the workflow the
+ * model's training data was (their fingerprints, src/etl/fingerprint.c): a mismatch is an error
+ * naming both (a warning when `allow`); data without a fingerprint, from other tools, is accepted
+ * with a warning; a model without one checks nothing. */
+rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_path, const char *flag, bool allow);
 void rk_saved_model_free(rk_saved_model *s);
 /* Parameter values to and from a safetensors file (every parameter by name, shapes checked). */
 /* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints). */

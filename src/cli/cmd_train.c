@@ -339,7 +339,8 @@ const rk_command rk_cmd_train = {
   X(stl_positive_class_weight, FLOAT, NULL, "W", "positive weight in the reported loss (default: the training run's)") \
   X(random_seed,       INT,    "42",  "S",   "seed of the negatives")                                       \
   X(baseline_prefix,   STRING, NULL,  "P",   "also score columns <P><task> of true probabilities (p_ for `reckon synth --emit_truth` data passed through preprocessing as control features): the ceiling, baseline_auc (under a sample space s, p_<task> / p_<s>)") \
-  X(output_path,       STRING, NULL,  "DIR", "also write the metrics to <DIR>/metrics.json")
+  X(output_path,       STRING, NULL,  "DIR", "also write the metrics to <DIR>/metrics.json")            \
+  X(allow_workflow_mismatch, BOOL, "false", NULL, "evaluate data transformed by another workflow than the model's training data (a warning instead of an error)")
 
 typedef struct {
   EVALUATE_FLAGS(RK_FLAG_FIELD)
@@ -362,7 +363,8 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, &tw,
                         (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0};
   rk_eval_result ev;
-  st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
+  st = rk_model_check_workflow(&sm, o->eval_data_path, "--eval_data_path", o->allow_workflow_mismatch);
+  if (st == RK_OK) st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
   if (st == RK_OK && o->output_path) {
     st = rk_mkdir_p(o->output_path);
     size_t n = strlen(o->output_path) + 16;
@@ -401,7 +403,8 @@ const rk_command rk_cmd_evaluate = {
   X(predict_output_path, STRING, NULL, "PATH", "a .parquet/.csv/.tsv file, or a folder (part_0.parquet)")   \
   X(predict_output_format, CHOICE, NULL, "parquet|csv|tsv", "output format (default: from the path, else parquet)") \
   X(predict_output_keep_cols, LIST, "", "C,...", "input columns copied next to the predictions")           \
-  X(eval_batch_size,   INT,    "1024", "N",   "rows per batch (at most the data's rows)")
+  X(eval_batch_size,   INT,    "1024", "N",   "rows per batch (at most the data's rows)")                 \
+  X(allow_workflow_mismatch, BOOL, "false", NULL, "predict on data transformed by another workflow than the model's training data (a warning instead of an error)")
 
 typedef struct {
   PREDICT_FLAGS(RK_FLAG_FIELD)
@@ -422,7 +425,8 @@ static int run_predict(const rk_flag_parse *parse, void *arg) {
   rk_predict_options po = {o->predict_data_path, o->predict_output_path, or_null(o->predict_output_format),
                            o->predict_output_keep_cols.items, o->predict_output_keep_cols.n, o->eval_batch_size};
   int64_t rows = 0;
-  st = rk_predict(&sm.model, &po, &rows);
+  st = rk_model_check_workflow(&sm, o->predict_data_path, "--predict_data_path", o->allow_workflow_mismatch);
+  if (st == RK_OK) st = rk_predict(&sm.model, &po, &rows);
   if (st == RK_OK && !parse->globals.quiet) {
     printf("wrote %lld predictions (", (long long)rows);
     for (int t = 0; t < sm.model.n_tasks; t++)   /* the columns rk_predict writes: one per task */

@@ -417,6 +417,22 @@ static void free_state(pp_state *p) {
   json_decref(p->timings);
 }
 
+/* The saved workflow's fingerprint into every split's schema and the report (fingerprint.c). */
+static rk_status stamp_fingerprint(pp_state *p, const char *wf_dir) {
+  char fp[RK_WORKFLOW_FINGERPRINT_SIZE];
+  RK_TRY(rk_workflow_fingerprint(wf_dir, fp));
+  static const char *const splits[] = {"train", "eval", "test"};
+  for (size_t k = 0; k < sizeof splits / sizeof *splits; k++) {
+    char *dir = pp_path(p->tmp_dir, splits[k]);
+    rk_status st = dir ? RK_OK : RK_ENOMEM;
+    if (st == RK_OK && access(dir, F_OK) == 0) st = rk_dataset_stamp_workflow_fingerprint(dir, fp);
+    rk_free(dir);
+    RK_TRY(st);
+  }
+  json_object_set_new(p->report, "workflow_fingerprint", json_string(fp));
+  return RK_OK;
+}
+
 static rk_status run(pp_state *p) {
   RK_TRY(plan_columns(p));
   RK_TRY(setup_dirs(p));
@@ -430,6 +446,7 @@ static rk_status run(pp_state *p) {
   char *wf_dir = pp_path(p->tmp_dir, "workflow");
   if (!wf_dir) return RK_ENOMEM;
   rk_status st = rk_workflow_save(&p->wf, wf_dir);
+  if (st == RK_OK) st = stamp_fingerprint(p, wf_dir);
   rk_free(wf_dir);
   RK_TRY(st);
   RK_TRY(write_report(p));

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reckon/etl.h"
 #include "reckon/io.h"
 #include "reckon/trainer.h"
 
@@ -462,6 +463,32 @@ rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *f
   json_decref(given);
   json_decref(meta);
   rk_free(path);
+  return st;
+}
+
+rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_path, const char *flag, bool allow) {
+  const char *want = json_string_value(json_object_get(sm->meta, "workflow_fingerprint"));
+  if (!want) want = rk_schema_workflow_fingerprint(&sm->schema);
+  if (!want) return RK_OK;   /* trained on data from another tool: nothing to compare with */
+  rk_schema s;
+  if (rk_schema_read(&s, data_path) != RK_OK) {
+    rk_error_clear();
+    rk_schema_init(&s);
+  }
+  const char *got = rk_schema_workflow_fingerprint(&s);
+  rk_status st = RK_OK;
+  if (!got)
+    rk_warn("%s '%s' has no workflow fingerprint in its schema (data from another tool?); the model was trained on data "
+            "transformed by workflow %s: make sure this data was too", flag, data_path, want);
+  else if (strcmp(got, want) != 0 && allow)
+    rk_warn("%s '%s' was transformed by workflow %s, the model's training data by workflow %s (--allow_workflow_mismatch)",
+            flag, data_path, got, want);
+  else if (strcmp(got, want) != 0)
+    st = rk_error(RK_EINVAL, "%s '%s' was transformed by workflow %s, but the model's training data by workflow %s: "
+                  "its ids would index another vocabulary; transform the data with the model's workflow "
+                  "(reckon transform --workflow <model>/workflow), or pass --allow_workflow_mismatch to use it anyway",
+                  flag, data_path, got, want);
+  rk_schema_free(&s);
   return st;
 }
 

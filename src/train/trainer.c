@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reckon/etl.h"
 #include "reckon/metrics.h"
 #include "reckon/parquet.h"
 #include "reckon/train.h"
@@ -811,6 +812,8 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     json_t *extra = json_pack("{s:O s{sI sI} so}", "flags", c->flags ? (json_t *)c->flags : json_null(), "training",
                               "steps", (json_int_t)ps->step, "samples", (json_int_t)ps->samples, "task_weights",
                               rk_task_weights_to_json(&r->tasks.tw, &r->m));
+    const char *fp = rk_schema_workflow_fingerprint(&r->schema);   /* predict checks data against it */
+    if (extra) json_object_set_new(extra, "workflow_fingerprint", fp ? json_string(fp) : json_null());
     st = extra ? rk_model_save(c->save_model_path, &r->m, &r->schema, workflow_dir(c, buf, sizeof buf), extra)
                : RK_ENOMEM;
     json_decref(extra);

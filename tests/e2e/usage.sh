@@ -85,6 +85,35 @@ out=$("$R" predict --load_model_path m10 --predict_data_path $D/test --predict_o
 expect_status $rc 0 "predict loads the model with per-task towers"
 expect_contains "$out" "(click/binary_output, like/binary_output)" "predict names every column it wrote"
 
+# ---- item 8: predict and evaluate refuse data transformed by another fitted workflow ----
+# The seed's command without the regression target: the same vocabularies, another workflow.
+"$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp8 \
+  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
+  --to_int32=user_id,item_id --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id \
+  --item_id_feature=item_id --min_user_freq 5 --dataset_split_strategy=random --random_split_eval_perc=0.2 \
+  --test_data_path test.csv --quiet
+fp_model=$(grep -o '"workflow_fingerprint": "[^"]*"' m10/model.json | cut -d'"' -f4)
+fp_other=$(grep -o '"workflow_fingerprint": "[^"]*"' pp8/preprocess_report.json | cut -d'"' -f4)
+case "$fp_model" in xxh64:????????????????) pass "model.json records its training data's workflow fingerprint" ;;
+  *) fail "model.json: '$fp_model'" ;; esac
+[ -n "$fp_other" ] && [ "$fp_other" != "$fp_model" ] && pass "another workflow has another fingerprint" || fail "fingerprints '$fp_other' '$fp_model'"
+out=$("$R" predict --load_model_path m10 --predict_data_path pp8/test --predict_output_path p8.parquet 2>&1); rc=$?
+[ $rc -ne 0 ] && [ ! -e p8.parquet ] && pass "predict refuses data of another workflow" || fail "predict accepted it: $out"
+expect_contains "$out" "transformed by workflow $fp_other, but the model's training data by workflow $fp_model" "naming both fingerprints"
+expect_contains "$out" "--allow_workflow_mismatch" "and the flag that overrides"
+out=$("$R" evaluate --load_model_path m10 --eval_data_path pp8/eval 2>&1); rc=$?
+[ $rc -ne 0 ] && pass "evaluate refuses it too" || fail "evaluate accepted it: $out"
+out=$("$R" predict --load_model_path m10 --predict_data_path pp8/test --predict_output_path p8.parquet --allow_workflow_mismatch 2>&1); rc=$?
+expect_status $rc 0 "--allow_workflow_mismatch predicts anyway ($out)"
+expect_contains "$out" "warning: --predict_data_path 'pp8/test' was transformed by workflow $fp_other" "with a warning"
+"$R" transform --quiet --workflow m10/workflow test.csv t8
+out=$("$R" predict --load_model_path m10 --predict_data_path t8 --predict_output_path p8b.parquet 2>&1); rc=$?
+expect_status $rc 0 "data transformed with the model's own workflow is accepted ($out)"
+mkdir foreign && cp t8/part_0.parquet foreign/
+out=$("$R" predict --load_model_path m10 --predict_data_path foreign --predict_output_path p8c.parquet 2>&1); rc=$?
+expect_status $rc 0 "data without a fingerprint (another tool's) is accepted"
+expect_contains "$out" "has no workflow fingerprint" "with a warning"
+
 # ---- item 9: weights checked finite on load; the schema checked against the data first ----
 # A safetensors file is an 8-byte header length, the JSON header, then the data: the first 4 bytes of data
 # are element 0 of one tensor.
