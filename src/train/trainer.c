@@ -765,7 +765,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   json_t *tasks = json_array();
   for (int t = 0; tasks && t < r->m.n_tasks; t++) json_array_append_new(tasks, json_string(r->m.targets[t]));
   json_t *out = json_pack("{ss s:o ss s:O s{sI sI sI so so so so}}", "task", r->m.targets[0], "tasks", tasks, "model",
-                          rk_model_kind_name(c->model.kind), "metrics", metrics, "train",
+                          rk_model_kind_name(r->m.cfg.kind), "metrics", metrics, "train",
                           "steps", (json_int_t)ps->step, "epochs", (json_int_t)ps->epoch, "samples",
                           (json_int_t)ps->samples, "seconds", number(ps->seconds), "samples_per_s", number(sps),
                           "final_loss", number(last_loss), "regularization_loss", number(last_reg));
@@ -799,7 +799,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     char names[200] = "";
     for (int t = 0; t < r->m.n_tasks; t++)
       snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? ", " : "", r->m.targets[t]);
-    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(c->model.kind), names);
+    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(r->m.cfg.kind), names);
     bool roc = !r->m.task_regression[0];   /* the ROC and calibration plots show the first task */
     rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev.prob : NULL,
                      roc ? ev.label : NULL, roc ? ev.rows : 0};

@@ -130,6 +130,11 @@ for bad in 'NaN:\x00\x00\xc0\x7f' '+inf:\x00\x00\x80\x7f'; do
   [ $rc -ne 0 ] && pass "evaluate refuses it the same way" || fail "evaluate: $out"
   expect_contains "$out" "holds ${bad%%:*} at index 0" "with the same message"
 done
+out=$("$R" train --train_path $D/train --tasks click,like --model mlp --train_batch_size 512 --load_model_path m10 \
+  --output_path o9b 2>&1); rc=$?
+expect_status $rc 0 "train --load_model_path builds model.json's architecture whatever --model says"
+expect_contains "$out" "trained mmoe on click, like" "and trains that model"
+expect_contains "$out" 'model "mmoe" (flags: "mlp")' "warning with both values"
 mkdir wrong && cp $D/train/part_0.parquet wrong/ && cp -r ob/train/schema.pbtxt ob/train/.merlin wrong/
 out=$("$R" train --train_path wrong --tasks label --model mlp --output_path o9 2>&1); rc=$?
 [ $rc -ne 0 ] && pass "train refuses a schema that does not describe the data" || fail "train ran: $out"
