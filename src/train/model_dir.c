@@ -432,7 +432,7 @@ static const char *const architecture_keys[] = {"model", "mlp_layers", "activati
 
 rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *flags, rk_ranking_config *out,
                                      char *differ, size_t differ_size) {
-  rk_ranking_config_default(out);
+  memset(out, 0, sizeof *out);   /* no lists to free until model.json's are read */
   differ[0] = '\0';
   char *path = join(dir, "model.json");
   if (!path) return RK_ENOMEM;

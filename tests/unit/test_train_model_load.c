@@ -95,6 +95,11 @@ static void test_architecture_from_model_json(void **state) {
   assert_rk_ok(rk_model_read_weights(model, &m, NULL));
   rk_ranking_free(&m);
   rk_ranking_config_free_lists(&arch);
+  /* No model there: an error naming the folder, and nothing to free. */
+  snprintf(model, sizeof model, "%s/nothing", dir);
+  assert_int_equal(rk_model_read_architecture(model, &flags, &arch, differ, sizeof differ), RK_EFORMAT);
+  assert_non_null(strstr(rk_error_message(), "is not a reckon model folder"));
+  rk_ranking_config_free_lists(&arch);
   rk_schema_free(&s);
 }
 
