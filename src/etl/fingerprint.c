@@ -24,8 +24,8 @@
 
 #define FINGERPRINT_PROPERTY "reckon_workflow_fingerprint"
 
-/* nftw takes no user pointer: the listing under way (one at a time). */
-static struct {
+/* nftw takes no user pointer: the listing under way (one at a time per thread). */
+static _Thread_local struct {
   char **paths;
   int n, cap;
   size_t root_len;
