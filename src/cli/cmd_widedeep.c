@@ -54,6 +54,7 @@
   X(seed,                INT,    "42",   "S",    "initialisation, shuffling and dropout (reckon's; the recipe has none)") \
   X(display_id_column,   STRING, "display_id", "C", "the column MAP@12 groups by")                                \
   X(is_leak_column,      STRING, "is_leak", "C", "the column map_with_leak adds to the score (skipped when absent)") \
+  X(allow_workflow_mismatch, BOOL, "false", NULL, "--evaluate, --predict: use eval data transformed by another workflow than the model's training data (a warning instead of an error)") \
   X(gpu,                 BOOL,   "false", NULL,  "run on the GPU (without CUDA: a warning, then the CPU)")         \
   X(amp,                 BOOL,   "false", NULL,  "mixed precision (not yet: a warning, then fp32)")                \
   X(hvd,                 BOOL,   "false", NULL,  "multi-process training (not supported yet: an error)")           \
@@ -219,6 +220,11 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
   }
   rk_free(mp);
   (void)flags;
+  st = rk_model_check_workflow(&sm, eval_path, "--eval_data_pattern", o->allow_workflow_mismatch);
+  if (st != RK_OK) {
+    rk_saved_model_free(&sm);
+    return rk_cli_fail(st);
+  }
   double t0 = rk_now();
   int64_t rows = 0;
   json_t *data = json_object();

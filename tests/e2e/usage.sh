@@ -106,6 +106,11 @@ out=$("$R" evaluate --load_model_path m10 --eval_data_path pp8/eval 2>&1); rc=$?
 out=$("$R" predict --load_model_path m10 --predict_data_path pp8/test --predict_output_path p8.parquet --allow_workflow_mismatch 2>&1); rc=$?
 expect_status $rc 0 "--allow_workflow_mismatch predicts anyway ($out)"
 expect_contains "$out" "warning: --predict_data_path 'pp8/test' was transformed by workflow $fp_other" "with a warning"
+"$R" widedeep --train_data_pattern $D/train --model_dir wd8 --results_dir wr8 --num_epochs 1 --deep_hidden_units 8 \
+  --global_batch_size 512 --quiet
+out=$("$R" widedeep --evaluate --eval_data_pattern pp8/eval --model_dir wd8 --results_dir wr8b 2>&1); rc=$?
+[ $rc -ne 0 ] && pass "widedeep --evaluate refuses it too" || fail "widedeep --evaluate accepted it: $out"
+expect_contains "$out" "--eval_data_pattern 'pp8/eval' was transformed by workflow $fp_other" "with the same message"
 "$R" transform --quiet --workflow m10/workflow test.csv t8
 out=$("$R" predict --load_model_path m10 --predict_data_path t8 --predict_output_path p8b.parquet 2>&1); rc=$?
 expect_status $rc 0 "data transformed with the model's own workflow is accepted ($out)"
