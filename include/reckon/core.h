@@ -409,6 +409,9 @@ char *rk_temp_path(const char *path);
  * Temporaries carry the writer's pid, and those of dead processes are swept at the next run.
  * ------------------------------------------------------------------------------------------- */
 #define RK_OUTPUT_MARKER ".reckon-output"
+/* Whether a file name is reckon's own bookkeeping in an output folder (the marker, the lock), not
+ * part of the output's content: hashes and listings of an output skip it. */
+bool rk_output_is_bookkeeping(const char *name);
 #define RK_OUTPUT_ID_SIZE 32
 typedef struct {
   char kind[RK_OUTPUT_ID_SIZE];

@@ -174,6 +174,18 @@ rk_status rk_workflow_inputs(const rk_workflow *wf, bool with_targets, const cha
 rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_batch *out);
 /* The Merlin schema of the output (tags, int domains, embedding sizes, cat_path). */
 rk_status rk_workflow_schema(const rk_workflow *wf, bool with_targets, rk_schema *out);
+
+/* The fingerprint of the fitted workflow in folder `dir` (src/etl/fingerprint.c): "xxh64:" and 16
+ * hex digits over its files. Data carries it in its schema, models in model.json, so predict can
+ * refuse data transformed by another workflow than the model's training data. */
+#define RK_WORKFLOW_FINGERPRINT_SIZE 24
+rk_status rk_workflow_fingerprint(const char *dir, char out[RK_WORKFLOW_FINGERPRINT_SIZE]);
+/* Every column of the schema gets the property `reckon_workflow_fingerprint`. */
+rk_status rk_schema_set_workflow_fingerprint(rk_schema *s, const char *fingerprint);
+/* The schema's fingerprint (borrowed), or NULL when the data came from elsewhere. */
+const char *rk_schema_workflow_fingerprint(const rk_schema *s);
+/* Rewrite the schema files of a dataset folder with the fingerprint. */
+rk_status rk_dataset_stamp_workflow_fingerprint(const char *dataset, const char *fingerprint);
 /* NVTabular's embedding size rule: min(512, max(16, round(1.6 * cardinality^0.56))). */
 int64_t rk_embedding_dim(int64_t cardinality);
 

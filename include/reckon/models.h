@@ -52,6 +52,13 @@ typedef enum {
 /* Which parts wide_n_deep has (the recipe's --model_type). */
 typedef enum { RK_WND_BOTH, RK_WND_WIDE_ONLY, RK_WND_DEEP_ONLY } rk_wnd_parts;
 
+/* A task's own tower (--mtl_tower_layers_<task>), in place of the shared tower_layers. */
+typedef struct {
+  const char *task;
+  const int64_t *layers;
+  int n_layers;
+} rk_task_tower;
+
 typedef struct {
   rk_model_kind kind;
   const int64_t *mlp_layers;           /* default 128, 64, 32 */
@@ -85,6 +92,8 @@ typedef struct {
   bool use_task_towers;                /* several tasks: an MLP per task before its head (default true) */
   const int64_t *tower_layers;         /* default 64 */
   int n_tower_layers;
+  const rk_task_tower *task_towers;    /* tasks with their own tower sizes; each names a task */
+  int n_task_towers;
   int cgc_task_experts;                /* default 1 */
   int cgc_shared_experts;              /* default 2 */
   int ple_layers;                      /* default 1 */

@@ -101,6 +101,11 @@ typedef struct {
   json_t *meta;               /* model.json */
 } rk_saved_model;
 rk_status rk_model_load(rk_saved_model *out, const char *dir);
+/* Whether the data at data_path (named by `flag` in messages) was transformed by the workflow the
+ * model's training data was (their fingerprints, src/etl/fingerprint.c): a mismatch is an error
+ * naming both (a warning when `allow`); data without a fingerprint, from other tools, is accepted
+ * with a warning; a model without one checks nothing. */
+rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_path, const char *flag, bool allow);
 void rk_saved_model_free(rk_saved_model *s);
 /* Parameter values to and from a safetensors file (every parameter by name, shapes checked). */
 /* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints). */
@@ -116,6 +121,14 @@ json_t *rk_ranking_config_to_json(const rk_ranking_config *c);
 rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label);
 /* Free what rk_ranking_config_from_json allocated (its lists). */
 void rk_ranking_config_free_lists(rk_ranking_config *c);
+/* The architecture of the model folder `dir` (its model.json), for `train --load_model_path`:
+ * the weights' shapes follow it, whatever the flags say. The training choices (dropout, L2,
+ * initialisation, seed) come from `flags`. `differ` gets each key of model.json's "model" whose
+ * value in `flags` differs, with both values ("mlp_layers [16,8] (flags: [128,64,32]); ..."; empty
+ * when none), for a note. Free `out`
+ * with rk_ranking_config_free_lists. */
+rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *flags, rk_ranking_config *out,
+                                     char *differ, size_t differ_size);
 
 /* ---- evaluation and prediction (src/train/evaluate.c) -------------------------------------- */
 typedef struct {
@@ -164,6 +177,13 @@ typedef struct {
 rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int64_t *rows);
 
 /* ---- training (src/train/trainer.c) -------------------------------------------------------- */
+/* Whether a run continues from its checkpoint folder. */
+typedef enum {
+  RK_RESUME_NEVER,      /* start over */
+  RK_RESUME_ASKED,      /* --resume: from the checkpoint, with a note when there is none */
+  RK_RESUME_IMPLICIT,   /* from the checkpoint when there is one, silently (TensorFlow's estimators) */
+} rk_resume;
+
 typedef struct {
   const char *train_path, *eval_path;       /* eval optional */
   const char *output_path;                  /* logs, metrics.json, report.html, checkpoint/ */
@@ -211,7 +231,7 @@ typedef struct {
   /* Optimizers other than `optimizer` at `lr` (n_groups 0: not set): every parameter but the
    * wide part's by deep_optim, the wide part's by wide_optim (the Wide & Deep recipe). */
   rk_optim_config deep_optim, wide_optim;
-  bool resume;
+  rk_resume resume;
   bool tensorboard;
   const json_t *flags;                      /* every flag's value, for log.json and model.json */
   /* prediction after training */

@@ -14,11 +14,11 @@
   X(data_path,           STRING, NULL,  "PATH", "input: a CSV/TSV file (optionally .gz or .zst), a .parquet file or a folder of them") \
   X(input_data_path,     ALIAS,  "data_path", NULL, NULL)                                                            \
   X(eval_data_path,      STRING, NULL,  "PATH", "eval data already split: cast and transformed with the train fit, not frequency-filtered; cannot be combined with --dataset_split_strategy") \
-  X(predict_data_path,   STRING, NULL,  "PATH", "data to predict on (features, targets optional): transformed into predict/") \
+  X(predict_data_path,   STRING, NULL,  "PATH", "data to predict on (features, targets optional): transformed into test/") \
   X(test_data_path,      ALIAS,  "predict_data_path", NULL, NULL)                                                    \
   X(input_data_format,   CHOICE, "csv", "csv|tsv|parquet", "input format (tsv sets the separator to a tab)")         \
   RK_CSV_INPUT_FLAGS(X)                                                                                              \
-  X(output_path,         STRING, "./results/", "DIR", "output folder: train/, eval/, predict/, workflow/, preprocess_report.json") \
+  X(output_path,         STRING, "./results/", "DIR", "output folder: train/, eval/, test/, workflow/, preprocess_report.json") \
   X(output_num_partitions, INT,  "10",  "N in [1, 4096]", "Parquet files per output split (part_0.parquet ...), of consecutive rows") \
   X(persist_intermediate_files, BOOL, "false", NULL, "keep the intermediate stage under <output>/_cache/ and reuse it when the input and flags are unchanged") \
   X(control_features,    LIST,   "",    "C,...", "columns copied to the output as they are")                     \
@@ -193,14 +193,16 @@ const rk_command rk_cmd_preprocess = {
         "`reckon preprocess` in place of `python preprocessing.py`. The pipeline, in order: read "
         "(CSV, TSV or Parquet) -> `--filter_query` -> casts -> frequency filters (users, then items, in rounds) "
         "-> split -> fit the workflow on train -> transform train, eval and predict -> write.\n\n"
-        "Output under `--output_path`: `train/`, `eval/` and `predict/` (each `part_<i>.parquet` plus "
+        "Output under `--output_path`: `train/`, `eval/` and `test/` (each `part_<i>.parquet` plus "
         "`schema.pbtxt` and `.merlin/schema.json`, Merlin's two schema files; the quick-start calls them "
         "\"schema.yaml\"), `workflow/` (the fitted workflow, for `reckon transform` and serving) and "
-        "`preprocess_report.json`. Everything is built in a temporary folder and moved into place at the "
-        "end: a failed run leaves the previous output as it was, and one killed while moving leaves parts "
-        "that `reckon train` refuses as a mix of two runs until preprocess runs again. An output folder "
-        "holding anything else is refused unless `--overwrite` is given, and a second run into the same "
-        "folder is refused while the first runs. Memory grows with the number of distinct "
+         "`preprocess_report.json`, and two links: `final_dataset` to the folder itself (the quick-start's training "
+         "command reads `<output_path>/final_dataset/train`) and `predict` to `test/` (its earlier name). "
+         "Everything is built in a temporary folder and moved into place at the "
+         "end: a failed run leaves the previous output as it was, and one killed while moving leaves parts "
+         "that `reckon train` refuses as a mix of two runs until preprocess runs again. An output folder "
+         "holding anything else is refused unless `--overwrite` is given, and a second run into the same "
+         "folder is refused while the first runs. Memory grows with the number of distinct "
         "users, items and categories, not with rows; the output is byte-identical for any `--threads`. "
         "See docs/preprocess.md.",
     .flags = preprocess_flags,

@@ -72,6 +72,7 @@
   X(mtl_gates_softmax_temperature, FLOAT, "1.0", "T > 0", "gates: softmax(W h(x) / T)")                            \
   X(use_task_towers,     BOOL,   "true", NULL,   "several tasks: an MLP tower per task before its output")          \
   X(tower_layers,        LIST,   "64",   "N,... in [1, 2^16]", "units of the task towers' layers")                 \
+  X(mtl_tower_layers_,   FAMILY_TEXT, NULL, "task: N,... in [1, 2^16]", "units of one task's tower layers (default: --tower_layers)") \
   X(cgc_num_task_experts, INT,   "1",    "N in [1, 256]", "cgc, ple: experts per task")                             \
   X(cgc_num_shared_experts, INT, "2",    "N in [0, 256]", "cgc, ple: shared experts")                               \
   X(ple_num_layers,      INT,    "1",    "N in [1, 64]", "ple: extraction levels")                                  \
@@ -128,6 +129,34 @@ static rk_status parse_layers(rk_strlist *l, const char *flag, int64_t **out) {
   return RK_OK;
 }
 
+static void free_task_towers(rk_task_tower *towers, int n) {
+  for (int k = 0; towers && k < n; k++) rk_free((void *)towers[k].layers);
+  rk_free(towers);
+}
+
+/* --mtl_tower_layers_<task> N,...: each task's own tower (the model checks the task names). */
+static rk_status parse_task_towers(const rk_flag_family *f, rk_task_tower **out) {
+  rk_task_tower *towers = *out = rk_calloc((size_t)f->n + 1, sizeof *towers);
+  if (!towers) return RK_ENOMEM;
+  char flag[300], *copy = NULL;
+  rk_status st = RK_OK;
+  for (int k = 0; st == RK_OK && k < f->n; k++) {
+    snprintf(flag, sizeof flag, "--mtl_tower_layers_%s", f->keys[k]);
+    const char *items[64];
+    rk_strlist l = {0, items};
+    if (!(copy = rk_strdup(f->texts[k]))) return RK_ENOMEM;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+      if (l.n < 64) items[l.n++] = tok;
+    int64_t *layers = NULL;
+    st = l.n == 0 || l.n == 64 ? rk_error(RK_EUSAGE, "invalid value '%s' for %s: expected 1 to 63 layer sizes, N,...",
+                                          f->texts[k], flag)
+                               : parse_layers(&l, flag, &layers);
+    towers[k] = (rk_task_tower){f->keys[k], layers, l.n};
+    rk_free(copy);
+  }
+  return st;
+}
+
 static int run_train(const rk_flag_parse *parse, void *arg) {
   train_opts *o = arg;
   if (parse->npositional)
@@ -170,28 +199,23 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   if (st == RK_OK) st = rk_act_parse(o->activation, &c.model.activation);
   if (st == RK_OK) st = rk_init_kind_parse(o->mlp_init, &c.model.mlp_init);
   if (st != RK_OK) return rk_cli_fail(st);
-  compact(&o->mlp_layers);
-  int64_t *layers = rk_calloc((size_t)o->mlp_layers.n + 1, sizeof *layers);
-  if (!layers) return rk_cli_fail(RK_ENOMEM);
-  for (int i = 0; i < o->mlp_layers.n; i++) {
-    char *end;
-    layers[i] = strtoll(o->mlp_layers.items[i], &end, 10);
-    if (*end || layers[i] <= 0) {
-      rk_free(layers);
-      return rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%s' in --mlp_layers: expected positive whole numbers",
-                                  o->mlp_layers.items[i]));
-    }
-  }
-  c.model.mlp_layers = layers;
-  c.model.n_mlp_layers = o->mlp_layers.n;
-  int64_t *ex = NULL, *tw = NULL;
-  st = parse_layers(&o->expert_mlp_layers, "--expert_mlp_layers", &ex);
+  int64_t *layers = NULL, *ex = NULL, *tw = NULL;
+  rk_task_tower *towers = NULL;
+  st = parse_layers(&o->mlp_layers, "--mlp_layers", &layers);
+  if (st == RK_OK) st = parse_layers(&o->expert_mlp_layers, "--expert_mlp_layers", &ex);
   if (st == RK_OK) st = parse_layers(&o->tower_layers, "--tower_layers", &tw);
+  if (st == RK_OK) st = parse_task_towers(&o->mtl_tower_layers_, &towers);
   if (st != RK_OK) {
     rk_free(layers);
     rk_free(ex);
+    rk_free(tw);
+    free_task_towers(towers, o->mtl_tower_layers_.n);
     return rk_cli_fail(st);
   }
+  c.model.mlp_layers = layers;
+  c.model.n_mlp_layers = o->mlp_layers.n;
+  c.model.task_towers = towers;
+  c.model.n_task_towers = o->mtl_tower_layers_.n;
   c.model.expert_layers = ex;
   c.model.n_expert_layers = o->expert_mlp_layers.n;
   c.model.tower_layers = tw;
@@ -232,7 +256,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.negatives_train = o->in_batch_negatives_train;
   c.negatives_eval = o->in_batch_negatives_eval;
   c.checkpoint_every = o->checkpoint_every_steps;
-  c.resume = o->resume;
+  c.resume = o->resume ? RK_RESUME_ASKED : RK_RESUME_NEVER;
   c.tensorboard = o->log_to_tensorboard;
   c.predict_path = or_null(o->predict_data_path);
   if (!c.predict_path && o->predict) c.predict_path = c.eval_path;
@@ -240,6 +264,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
     rk_free(layers);
     rk_free(ex);
     rk_free(tw);
+    free_task_towers(towers, o->mtl_tower_layers_.n);
     return rk_cli_fail(rk_error(RK_EUSAGE, "--predict needs --predict_data_path or --eval_data_path"));
   }
   c.predict_output_path = or_null(o->predict_output_path);
@@ -254,6 +279,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   rk_free(layers);
   rk_free(ex);
   rk_free(tw);
+  free_task_towers(towers, o->mtl_tower_layers_.n);
   json_decref(flags);
   if (st != RK_OK) return rk_cli_fail(st);
   if (!parse->globals.quiet) {
@@ -309,7 +335,8 @@ const rk_command rk_cmd_train = {
   X(stl_positive_class_weight, FLOAT, NULL, "W > 0", "positive weight in the reported loss (default: the training run's)") \
   X(random_seed,       INT,    "42",  "S >= 0", "seed of the negatives")                                    \
   X(baseline_prefix,   STRING, NULL,  "P",   "also score columns <P><task> of true probabilities (p_ for `reckon synth --emit_truth` data passed through preprocessing as control features): the ceiling, baseline_auc (under a sample space s, p_<task> / p_<s>)") \
-  X(output_path,       STRING, NULL,  "DIR", "also write the metrics to <DIR>/metrics.json")
+  X(output_path,       STRING, NULL,  "DIR", "also write the metrics to <DIR>/metrics.json")            \
+  X(allow_workflow_mismatch, BOOL, "false", NULL, "evaluate data transformed by another workflow than the model's training data (a warning instead of an error)")
 
 typedef struct {
   EVALUATE_FLAGS(RK_FLAG_FIELD)
@@ -332,7 +359,8 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, &tw,
                         (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0};
   rk_eval_result ev;
-  st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
+  st = rk_model_check_workflow(&sm, o->eval_data_path, "--eval_data_path", o->allow_workflow_mismatch);
+  if (st == RK_OK) st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
   bool evaluated = st == RK_OK;
   if (st == RK_OK && o->output_path) {
     st = rk_mkdir_p(o->output_path);
@@ -373,7 +401,8 @@ const rk_command rk_cmd_evaluate = {
   X(predict_output_format, CHOICE, NULL, "parquet|csv|tsv", "output format (default: from the path, else parquet)") \
   X(predict_output_keep_cols, LIST, "", "C,...", "input columns copied next to the predictions")           \
   X(eval_batch_size,   INT,    "1024", "N in [1, 2^28]", "rows per batch (at most the data's rows)") \
-  X(overwrite,         BOOL,   "false", NULL, "replace an output that reckon did not write (without it, it is refused)")
+  X(overwrite,         BOOL,   "false", NULL, "replace an output that reckon did not write (without it, it is refused)") \
+  X(allow_workflow_mismatch, BOOL, "false", NULL, "predict on data transformed by another workflow than the model's training data (a warning instead of an error)")
 
 typedef struct {
   PREDICT_FLAGS(RK_FLAG_FIELD)
@@ -395,10 +424,15 @@ static int run_predict(const rk_flag_parse *parse, void *arg) {
                            o->predict_output_keep_cols.items, o->predict_output_keep_cols.n, o->eval_batch_size,
                            o->overwrite};
   int64_t rows = 0;
-  st = rk_predict(&sm.model, &po, &rows);
-  if (st == RK_OK && !parse->globals.quiet)
-    printf("wrote %lld predictions of %s/%s to %s\n", (long long)rows, sm.model.target,
-           sm.model.regression ? "regression_output" : "binary_output", o->predict_output_path);
+  st = rk_model_check_workflow(&sm, o->predict_data_path, "--predict_data_path", o->allow_workflow_mismatch);
+  if (st == RK_OK) st = rk_predict(&sm.model, &po, &rows);
+  if (st == RK_OK && !parse->globals.quiet) {
+    printf("wrote %lld predictions (", (long long)rows);
+    for (int t = 0; t < sm.model.n_tasks; t++)   /* the columns rk_predict writes: one per task */
+      printf("%s%s/%s", t ? ", " : "", sm.model.targets[t],
+             sm.model.task_regression[t] ? "regression_output" : "binary_output");
+    printf(") to %s\n", o->predict_output_path);
+  }
   rk_saved_model_free(&sm);
   return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
 }
@@ -407,8 +441,9 @@ const rk_command rk_cmd_predict = {
     .name = "predict",
     .usage = "reckon predict --load_model_path DIR --predict_data_path DIR --predict_output_path PATH [flags]",
     .summary = "a saved model's predictions on a dataset",
-    .details = "Writes one column, `<target>/binary_output` (probabilities) or `<target>/regression_output`, "
-               "in the input's row order, after the columns named by `--predict_output_keep_cols`.",
+    .details = "Writes one column per task of the model, `<target>/binary_output` (probabilities) or "
+               "`<target>/regression_output`, in the input's row order, after the columns named by "
+               "`--predict_output_keep_cols`.",
     .flags = predict_flags,
     .opts_size = sizeof(predict_opts),
     .run = run_predict,

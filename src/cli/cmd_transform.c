@@ -138,11 +138,15 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
     for (int i = 0; st == RK_OK && i < wf.n_cols; i++)
       if (present[i]) written.cols[written.n_cols++] = wf.cols[i];
     rk_schema schema;
+    char fp[RK_WORKFLOW_FINGERPRINT_SIZE];
     if (st == RK_OK) st = rk_workflow_schema(&written, true, &schema);
     if (st == RK_OK) {
       st = rk_schema_write_dataset(&schema, out);
       rk_schema_free(&schema);
     }
+    /* predict checks it against the model's; stamped as preprocess stamps its splits */
+    if (st == RK_OK) st = rk_workflow_fingerprint(o->workflow, fp);
+    if (st == RK_OK) st = rk_dataset_stamp_workflow_fingerprint(out, fp);
     rk_free(written.cols);
   }
   rk_free(present);

@@ -32,7 +32,7 @@
   X(deep_hidden_units,   MULTI,  "1024 1024 1024 1024 1024", "N in [1, 2^16]", "units of the deep part's layers")  \
   X(global_batch_size,   INT,    "131072", "N in [1, 2^28]", "training batch size")                                \
   X(eval_batch_size,     INT,    "32768", "N in [1, 2^28]", "evaluation batch size (at most the eval rows)")       \
-  X(eval_steps,          INT,    "8",    "N >= 0", "evaluation batches when given (0: the whole eval set); by default reckon evaluates the whole eval set") \
+  X(eval_steps,          INT,    NULL,   "N >= 0", "--evaluate: only the first N batches (default and 0: the whole eval set, where the recipe reads 8)") \
   X(training_set_size,   INT,    "0",    "N >= 0", "steps per epoch = N / --global_batch_size (0: every row found)") \
   X(num_epochs,          INT,    "120",  "N >= 1", "epochs")                                                       \
   X(save_checkpoints_secs, INT,  "600",  "S >= 0", "a checkpoint every S seconds (atomic; a rerun continues from it)") \
@@ -46,6 +46,7 @@
   X(deep_dropout,        FLOAT,  "0",    "P in [0, 1)", "dropout after every deep layer")                          \
   X(deep_warmup_epochs,  FLOAT,  "0",    "E >= 0", "linear warm-up of the deep learning rate (only 0: not supported yet)") \
   X(overwrite,           BOOL,   "false", NULL,  "replace a --results_dir or a model that reckon did not write (without it they are refused)") \
+  X(batch_size,          ALIAS,  "global_batch_size", NULL, NULL)                                                  \
   X(predict,             BOOL,   "false", NULL,  "only predict on the eval data: <model_dir>/scores.txt and <model_dir>/predictions.parquet") \
   X(evaluate,            BOOL,   "false", NULL,  "only evaluate the model in --model_dir on the eval data")        \
   X(benchmark,           BOOL,   "false", NULL,  "train --benchmark_steps steps (or time --evaluate) and log the throughput after the warm-up") \
@@ -54,6 +55,7 @@
   X(seed,                INT,    "42",   "S >= 0", "initialisation, shuffling and dropout (reckon's; the recipe has none)") \
   X(display_id_column,   STRING, "display_id", "C", "the column MAP@12 groups by")                                \
   X(is_leak_column,      STRING, "is_leak", "C", "the column map_with_leak adds to the score (skipped when absent)") \
+  X(allow_workflow_mismatch, BOOL, "false", NULL, "--evaluate, --predict: use eval data transformed by another workflow than the model's training data (a warning instead of an error)") \
   X(gpu,                 BOOL,   "false", NULL,  "run on the GPU (without CUDA: a warning, then the CPU)")         \
   X(amp,                 BOOL,   "false", NULL,  "mixed precision (not yet: a warning, then fp32)")                \
   X(hvd,                 BOOL,   "false", NULL,  "multi-process training (not supported yet: an error)")           \
@@ -105,9 +107,10 @@ static rk_status check_parquet(const char *path, const char *flag) {
   return rk_error(RK_EFORMAT, "%s: '%s' is not a Parquet file", flag, path);
 }
 
-/* The recipe's --*_data_pattern: paths or globs. One folder or file is read as it is; several
- * files are linked into `stage` as part_<i>.parquet beside the first one's schema, so the loader
- * reads them as one dataset. *out: the path to read (rk_free). */
+/* The recipe's --*_data_pattern: paths or globs. One folder is read as it is; files (one or
+ * several, as '/data/train/part_*.parquet' matches) are linked into `stage` as part_<i>.parquet
+ * beside the first one's schema, so the loader reads them as one dataset. *out: the path to read
+ * (rk_free). */
 static rk_status resolve_data(const rk_strlist *patterns, const char *flag, const char *stage, char **out) {
   *out = NULL;
   if (!patterns->n) return rk_error(RK_EUSAGE, "%s is required", flag);
@@ -128,9 +131,8 @@ static rk_status resolve_data(const rk_strlist *patterns, const char *flag, cons
     }
   }
   rk_status st = RK_OK;
-  if (g.gl_pathc == 1) {
-    if (!is_dir(g.gl_pathv[0])) st = check_parquet(g.gl_pathv[0], flag);
-    if (st == RK_OK && !(*out = rk_strdup(g.gl_pathv[0]))) st = RK_ENOMEM;
+  if (g.gl_pathc == 1 && is_dir(g.gl_pathv[0])) {
+    if (!(*out = rk_strdup(g.gl_pathv[0]))) st = RK_ENOMEM;
     globfree(&g);
     return st;
   }
@@ -158,13 +160,18 @@ static rk_status resolve_data(const rk_strlist *patterns, const char *flag, cons
     else if (slash) *slash = '\0';
     else strcpy(dir, ".");
     const char *names[2] = {"schema.pbtxt", ".merlin"};
+    int found = 0;
     for (int k = 0; st == RK_OK && k < 2; k++) {
       char *from = join(dir, names[k]), *to = join(stage, names[k]), *abs = from ? realpath(from, NULL) : NULL;
       if (abs && to && symlink(abs, to) != 0) st = rk_error(RK_EIO, "cannot link '%s': %s", from, strerror(errno));
+      found += abs != NULL;
       free(abs);
       rk_free(from);
       rk_free(to);
     }
+    if (st == RK_OK && !found)
+      st = rk_error(RK_ENOTFOUND, "%s: no schema beside '%s': expected schema.pbtxt or .merlin/schema.json in '%s'",
+                    flag, g.gl_pathv[0], dir);
     rk_free(dir);
   }
   globfree(&g);
@@ -244,6 +251,11 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
   }
   rk_free(mp);
   (void)flags;
+  st = rk_model_check_workflow(&sm, eval_path, "--eval_data_pattern", o->allow_workflow_mismatch);
+  if (st != RK_OK) {
+    rk_saved_model_free(&sm);
+    return rk_cli_fail(st);
+  }
   double t0 = rk_now();
   int64_t rows = 0;
   json_t *data = json_object();
@@ -254,7 +266,7 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     bool leak = rk_schema_find_index(&sm.schema, o->is_leak_column) >= 0;
     rk_eval_options eo = {eval_path, o->eval_batch_size, 0, &tw, (uint64_t)o->seed, false, NULL,
                           o->display_id_column, leak ? o->is_leak_column : NULL, 12, 0};
-    if (rk_flags_given(parse, "eval_steps") && o->eval_steps > 0) eo.max_batches = o->eval_steps;
+    if (o->eval_steps > 0) eo.max_batches = o->eval_steps;
     rk_eval_result ev;
     st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
     if (st == RK_OK) {
@@ -433,7 +445,7 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
       c.checkpoint_dir = ckpt;
       c.checkpoint_every = o->save_checkpoints_steps;
       c.checkpoint_secs = o->save_checkpoints_steps > 0 ? 0 : (double)o->save_checkpoints_secs;
-      c.resume = true;   /* as TensorFlow's estimators: a rerun continues from the latest checkpoint */
+      c.resume = RK_RESUME_IMPLICIT;   /* as TensorFlow's estimators: a rerun continues from the latest checkpoint */
       c.save_model_path = saved;
     }
     if (st == RK_OK && eval_path && has_column(eval_path, o->is_leak_column)) c.eval_leak_column = o->is_leak_column;
@@ -495,7 +507,8 @@ const rk_command rk_cmd_widedeep = {
         "and `map_with_leak`, or `train_throughput` with `--benchmark`), `args.json`, checkpoints to "
         "`<model_dir>/checkpoint` (a rerun continues from it) and the model to `<model_dir>/model`. "
         "`--evaluate` logs `map_infer` and `map_with_leak_infer`; `--predict` writes `<model_dir>/scores.txt` "
-        "(one probability a line) and `<model_dir>/predictions.parquet` (display_id, ad_id, score). "
+        "(one probability a line) and `<model_dir>/predictions.parquet` (`display_id`, `ad_id`, `<target>/binary_output`). "
+        "The recipe's `--batch_size` (its older name of the training batch size) is `--global_batch_size`. "
         "See docs/widedeep.md.",
     .flags = widedeep_flags,
     .opts_size = sizeof(widedeep_opts),

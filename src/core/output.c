@@ -108,7 +108,7 @@ rk_status rk_output_mark(const char *dir, const char *kind, const char *run) {
 
 /* ---- claim ---- */
 
-static bool is_reckon_entry(const char *name) {
+bool rk_output_is_bookkeeping(const char *name) {
   return strcmp(name, RK_OUTPUT_MARKER) == 0 || strcmp(name, LOCK_NAME) == 0;
 }
 
@@ -136,7 +136,7 @@ rk_status rk_output_check_dir(const char *path, const char *kind, bool overwrite
   char first[256] = "";
   struct dirent *e;
   while ((e = readdir(d)) && !first[0])
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !is_reckon_entry(e->d_name))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !rk_output_is_bookkeeping(e->d_name))
       snprintf(first, sizeof first, "%s", e->d_name);
   closedir(d);
   if (!first[0]) return RK_OK;

@@ -10,7 +10,10 @@
 
 #include "etl/preprocess_internal.h"
 
-static const char *const split_names[4] = {"dropped", "train", "eval", "predict"};
+static const char *const split_names[4] = {"dropped", "train", "eval", "predict"};   /* in the report */
+/* Their folders: the quick-start's preprocessing.py writes --test_data_path's rows to test/
+ * (preprocess.c links predict/, reckon's earlier name, to it). */
+static const char *const split_dirs[4] = {"dropped", "train", "eval", "test"};
 
 /* ---- a split's partitioned writer ---- */
 
@@ -343,7 +346,7 @@ rk_status pp_emit(pp_state *p) {
   for (int sp = SPLIT_TRAIN; sp <= SPLIT_PREDICT && st == RK_OK; sp++) {
     if ((sp == SPLIT_EVAL && !has_eval) || (sp == SPLIT_PREDICT && !p->stage[PP_PREDICT])) continue;
     if (p->rows[sp] < 0) st = rk_error(RK_EIO, "cannot read the %s stage back", split_names[sp]);
-    w[sp].dir = pp_path(p->tmp_dir, split_names[sp]);
+    w[sp].dir = pp_path(p->tmp_dir, split_dirs[sp]);
     w[sp].total = p->rows[sp];
     w[sp].parts = c->output_num_partitions;
     w[sp].with_targets = sp != SPLIT_PREDICT;

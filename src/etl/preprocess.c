@@ -4,10 +4,12 @@
  * moves the finished folders into place at the end, so a failed run leaves the previous output
  * (and any complete cached stage) as it was.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "etl/preprocess_internal.h"
@@ -386,15 +388,39 @@ static rk_status setup_dirs(pp_state *p) {
   return RK_OK;
 }
 
+/* Other names of the outputs, as relative links: final_dataset -> . (the quick-start's README
+ * reads <output_path>/final_dataset/train where its preprocessing.py writes <output_path>/train,
+ * so both commands run verbatim in sequence) and predict -> test (reckon's earlier name of the
+ * --test_data_path folder). A link whose target this run did not make is removed; an entry of
+ * the name that is not a link (not reckon's) is left alone. */
+static rk_status publish_aliases(pp_state *p) {
+  static const char *const aliases[][2] = {{"final_dataset", "."}, {"predict", "test"}};
+  for (size_t k = 0; k < sizeof aliases / sizeof *aliases; k++) {
+    char *link = pp_path(p->out_dir, aliases[k][0]), *target = pp_path(p->out_dir, aliases[k][1]);
+    rk_status st = link && target ? RK_OK : RK_ENOMEM;
+    struct stat sb;
+    bool exists = st == RK_OK && lstat(link, &sb) == 0;
+    if (exists && S_ISLNK(sb.st_mode) && unlink(link) != 0)
+      st = rk_error(RK_EIO, "cannot replace the link '%s': %s", link, strerror(errno));
+    else if (st == RK_OK && (!exists || S_ISLNK(sb.st_mode)) && access(target, F_OK) == 0 &&
+             symlink(aliases[k][1], link) != 0)
+      st = rk_error(RK_EIO, "cannot link '%s' to '%s': %s", link, aliases[k][1], strerror(errno));
+    rk_free(link);
+    rk_free(target);
+    RK_TRY(st);
+  }
+  return RK_OK;
+}
+
 /* Move the finished outputs into place; an output this run did not make is removed, so the
- * folder never mixes two runs. The moves are several steps, so the run id makes them one: each
- * part carries it, and the folder's marker says "publishing <id>" before the first move and
- * "run <id>" after the last. A reader of any part (rk_output_check_set) refuses a part whose run
- * is not the folder's, so a run killed between two moves leaves a folder that is refused, not one
- * that mixes a new train/ with an old eval/. */
+ * folder never mixes two runs (predict/ too: the folder of an earlier reckon, now test/). The moves
+ * are several steps, so the run id makes them one: each part carries it, and the folder's marker
+ * says "publishing <id>" before the first move and "run <id>" after the last. A reader of any part
+ * (rk_output_check_set) refuses a part whose run is not the folder's, so a run killed between two
+ * moves leaves a folder that is refused, not one that mixes a new train/ with an old eval/. */
 static rk_status publish(pp_state *p) {
-  static const char *const outputs[] = {"train", "eval", "predict", "workflow", "preprocess_report.json"};
-  static const char *const kinds[] = {"dataset", "dataset", "dataset", "workflow", NULL};
+  static const char *const outputs[] = {"train", "eval", "test", "predict", "workflow", "preprocess_report.json"};
+  static const char *const kinds[] = {"dataset", "dataset", "dataset", "dataset", "workflow", NULL};
   rk_status st = RK_OK;
   for (size_t k = 0; st == RK_OK && k < sizeof outputs / sizeof *outputs; k++) {
     char *from = pp_path(p->tmp_dir, outputs[k]);
@@ -416,7 +442,8 @@ static rk_status publish(pp_state *p) {
     rk_free(from);
     rk_free(to);
   }
-  return st == RK_OK ? rk_output_mark(p->out_dir, "preprocess", p->run_id) : st;
+  if (st == RK_OK) st = rk_output_mark(p->out_dir, "preprocess", p->run_id);
+  return st == RK_OK ? publish_aliases(p) : st;
 }
 
 static rk_status write_report(pp_state *p) {
@@ -461,6 +488,22 @@ static void free_state(pp_state *p) {
   json_decref(p->timings);
 }
 
+/* The saved workflow's fingerprint into every split's schema and the report (fingerprint.c). */
+static rk_status stamp_fingerprint(pp_state *p, const char *wf_dir) {
+  char fp[RK_WORKFLOW_FINGERPRINT_SIZE];
+  RK_TRY(rk_workflow_fingerprint(wf_dir, fp));
+  static const char *const splits[] = {"train", "eval", "test"};
+  for (size_t k = 0; k < sizeof splits / sizeof *splits; k++) {
+    char *dir = pp_path(p->tmp_dir, splits[k]);
+    rk_status st = dir ? RK_OK : RK_ENOMEM;
+    if (st == RK_OK && access(dir, F_OK) == 0) st = rk_dataset_stamp_workflow_fingerprint(dir, fp);
+    rk_free(dir);
+    RK_TRY(st);
+  }
+  json_object_set_new(p->report, "workflow_fingerprint", json_string(fp));
+  return RK_OK;
+}
+
 static rk_status run(pp_state *p) {
   RK_TRY(plan_columns(p));
   RK_TRY(setup_dirs(p));
@@ -474,6 +517,7 @@ static rk_status run(pp_state *p) {
   char *wf_dir = pp_path(p->tmp_dir, "workflow");
   if (!wf_dir) return RK_ENOMEM;
   rk_status st = rk_workflow_save(&p->wf, wf_dir);
+  if (st == RK_OK) st = stamp_fingerprint(p, wf_dir);
   rk_free(wf_dir);
   RK_TRY(st);
   RK_TRY(write_report(p));

@@ -177,12 +177,28 @@ static rk_status head(builder *b, int *out, int x, int64_t width, const char *na
   return rk_graph_linear(b->g, out, x, w, bias, RK_ACT_NONE);
 }
 
-/* Feature i's weights in `t` as (B, 1, D): a lookup, or a list's rows pooled (mean or sum). */
-static rk_status lookup(builder *b, int *out, rk_param *t, int i, rk_pool pool) {
+/* L2 (l2 > 0, training) on the rows a lookup read: given the embedding or embedding_bag value
+ * itself, before any reshape, since the op reads that node's ids. */
+static rk_status regularise_lookup(builder *b, int lookup_value, float l2) {
+  if (!(l2 > 0) || !b->m->train) return RK_OK;
+  int reg;
+  RK_TRY(rk_graph_embedding_l2(b->g, &reg, lookup_value, l2));
+  return add_to(b, &b->reg, reg);
+}
+
+/* Feature i's weights in `t` as (B, 1, D): a lookup, or a list's rows pooled (mean or sum), with
+ * the table's L2 `l2`. Every categorical feature's table (embedding, list, wide weights) is read
+ * here, so its regularisation cannot be left out; indicators have no table: their one-hot weights
+ * are the first MLP kernel's, under --l2_reg. */
+static rk_status lookup(builder *b, int *out, rk_param *t, int i, rk_pool pool, float l2) {
   rk_ranking_model *m = b->m;
-  if (!m->max_len[i]) return rk_graph_embedding(b->g, out, t, m->cat_inputs[i], 0);   /* id 0 is padding */
+  if (!m->max_len[i]) {
+    RK_TRY(rk_graph_embedding(b->g, out, t, m->cat_inputs[i], 0));   /* id 0 is padding */
+    return regularise_lookup(b, *out, l2);
+  }
   int64_t shape[3] = {b->B, 1, t->value.shape[1]};
   RK_TRY(rk_graph_embedding_bag(b->g, out, t, m->cat_inputs[i], pool, 0));
+  RK_TRY(regularise_lookup(b, *out, l2));
   return rk_graph_reshape(b->g, out, *out, 3, shape);
 }
 
@@ -201,7 +217,7 @@ static rk_status inputs(builder *b) {
     rk_param *t;
     snprintf(name, sizeof name, "embeddings.%s", m->cat_names[i]);
     RK_TRY(table(b, &t, name, m->cardinality[i], m->dims[i], TABLE_EMBEDDING));
-    RK_TRY(lookup(b, &b->lookups[i], t, i, RK_POOL_MEAN));
+    RK_TRY(lookup(b, &b->lookups[i], t, i, RK_POOL_MEAN, b->c->embeddings_l2_reg));
   }
   m->dense_input = m->indicator_input = RK_NO_VALUE;
   if (m->n_cont) {
@@ -271,6 +287,14 @@ static rk_status stack(builder *b, int *out, int from) {
 
 /* ---- the models ---- */
 
+/* Task t's tower layers: its own (--mtl_tower_layers_<task>) or the shared --tower_layers. */
+static const int64_t *tower_of(const rk_ranking_config *c, const char *task, int *n) {
+  for (int k = 0; k < c->n_task_towers; k++)
+    if (strcmp(c->task_towers[k].task, task) == 0) return *n = c->task_towers[k].n_layers, c->task_towers[k].layers;
+  *n = c->n_tower_layers;
+  return c->tower_layers;
+}
+
 /* Per task: a tower (several tasks with --use_task_towers) on its input, then its output layer;
  * extra[t] (or RK_NO_VALUE) is added to task t's logit (a wide or FM part). One task keeps the
  * single-task names ("output"). */
@@ -280,9 +304,11 @@ static rk_status heads(builder *b, const int *xs, const int64_t *ws, const int *
   for (int t = 0; t < m->n_tasks; t++) {
     int x = xs[t];
     int64_t w = ws[t];
-    if (m->n_tasks > 1 && b->c->use_task_towers && b->c->n_tower_layers > 0) {
+    int n_layers;
+    const int64_t *layers = tower_of(b->c, m->targets[t], &n_layers);
+    if (m->n_tasks > 1 && b->c->use_task_towers && n_layers > 0) {
       snprintf(name, sizeof name, "tower.%s", m->targets[t]);
-      RK_TRY(mlp(b, &x, x, &w, b->c->tower_layers, b->c->n_tower_layers, name));
+      RK_TRY(mlp(b, &x, x, &w, layers, n_layers, name));
     }
     if (m->n_tasks == 1) snprintf(name, sizeof name, "output");
     else snprintf(name, sizeof name, "output.%s", m->targets[t]);
@@ -388,13 +414,7 @@ static rk_status first_order(builder *b, int *parts, int *np, float l2) {
     rk_param *t;
     snprintf(name, sizeof name, "first_order.%s", m->cat_names[i]);
     RK_TRY(table(b, &t, name, m->cardinality[i], m->n_tasks, TABLE_WIDE));
-    int e, reg;
-    RK_TRY(lookup(b, &e, t, i, RK_POOL_SUM));
-    parts[(*np)++] = e;
-    if (l2 > 0 && m->train) {
-      RK_TRY(rk_graph_embedding_l2(b->g, &reg, e, l2));
-      RK_TRY(add_to(b, &b->reg, reg));
-    }
+    RK_TRY(lookup(b, &parts[(*np)++], t, i, RK_POOL_SUM, l2));
   }
   return RK_OK;
 }
@@ -488,16 +508,14 @@ static rk_status wide_part(builder *b, int *terms) {
   for (int i = 0; crosses && i < m->n_cat && st == RK_OK; i++) {
     for (int j = i + 1; j < m->n_cat && st == RK_OK; j++) {
       if (m->max_len[i] || m->max_len[j] || ignored_cross(b->c, m->cat_names[i], m->cat_names[j])) continue;
-      int ids, e, reg;
+      int ids, e;
       rk_param *t;
       snprintf(name, sizeof name, "wide_cross.%s.%s", m->cat_names[i], m->cat_names[j]);
       st = rk_graph_hash_cross(b->g, &ids, m->cat_inputs[i], 0, m->cat_inputs[j], 0, b->c->wnd_hashed_cross_num_bins);
       if (st == RK_OK) st = table(b, &t, name, b->c->wnd_hashed_cross_num_bins, m->n_tasks, TABLE_WIDE);
       if (st == RK_OK) st = rk_graph_embedding(b->g, &e, t, ids, 0);
       if (st == RK_OK) parts[np++] = e;
-      if (st == RK_OK && b->c->wnd_wide_l2_reg > 0 && m->train &&
-          (st = rk_graph_embedding_l2(b->g, &reg, e, b->c->wnd_wide_l2_reg)) == RK_OK)
-        st = add_to(b, &b->reg, reg);
+      if (st == RK_OK) st = regularise_lookup(b, e, b->c->wnd_wide_l2_reg);
     }
   }
   if (st == RK_OK && !crosses) st = linear_terms(b, parts, &np, &bias);
@@ -758,10 +776,41 @@ static rk_status check_layers(const int64_t *l, int n, const char *flag) {
   return RK_OK;
 }
 
+/* Copies of the per-task towers, each checked and naming one of the tasks. */
+static rk_status keep_task_towers(rk_ranking_config *kept, const rk_ranking_config *c, int n_tasks,
+                                  const char *const *targets) {
+  kept->n_task_towers = 0;
+  rk_task_tower *towers = rk_calloc((size_t)c->n_task_towers + 1, sizeof *towers);
+  if (!(kept->task_towers = towers)) return RK_ENOMEM;
+  for (int k = 0; k < c->n_task_towers; k++) {
+    const rk_task_tower *from = &c->task_towers[k];
+    towers[k].task = rk_strdup(from->task);
+    towers[k].layers = copy_layers(from->layers, from->n_layers);
+    towers[k].n_layers = from->n_layers;
+    kept->n_task_towers++;
+    if (!towers[k].task || !towers[k].layers) return RK_ENOMEM;
+    char flag[300];
+    snprintf(flag, sizeof flag, "--mtl_tower_layers_%s", from->task);
+    if (from->n_layers < 1) return rk_error(RK_EUSAGE, "invalid %s: expected at least one layer", flag);
+    RK_TRY(check_layers(from->layers, from->n_layers, flag));
+    int t = 0;
+    while (t < n_tasks && strcmp(targets[t], from->task) != 0) t++;
+    if (t == n_tasks) {
+      char names[512] = "";
+      for (int u = 0; u < n_tasks; u++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", u ? ", " : "", targets[u]);
+      return rk_error(RK_EUSAGE, "%s: '%s' is not a task of this model; expected one of %s", flag, from->task, names);
+    }
+  }
+  return RK_OK;
+}
+
 /* Keep a copy of the configuration (its lists too) and the tasks. */
 static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, int n_tasks, const char *const *targets,
                              const bool *regression) {
   m->cfg = *c;
+  m->cfg.task_towers = NULL;   /* copied below, once the tasks are known */
+  m->cfg.n_task_towers = 0;
   m->cfg.mlp_layers = copy_layers(c->mlp_layers, c->n_mlp_layers);
   m->cfg.expert_layers = copy_layers(c->expert_layers, c->n_expert_layers);
   m->cfg.tower_layers = copy_layers(c->tower_layers, c->n_tower_layers);
@@ -775,6 +824,7 @@ static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, in
     if (!(ignore[i] = rk_strdup(c->wnd_ignore[i]))) return RK_ENOMEM;
   if (n_tasks < 1 || n_tasks > RK_MAX_TASKS)
     return rk_error(RK_EUSAGE, "%d tasks: expected 1 to %d", n_tasks, RK_MAX_TASKS);
+  RK_TRY(keep_task_towers(&m->cfg, c, n_tasks, targets));
   size_t K = (size_t)n_tasks;
   m->targets = rk_calloc(K, sizeof *m->targets);
   m->task_regression = rk_calloc(K, sizeof *m->task_regression);
@@ -865,9 +915,6 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
       int n = b.n_kernels - k < 16 ? b.n_kernels - k : 16;
       if ((st = rk_graph_l2(m->g, &reg, n, b.kernels + k, c->l2_reg)) == RK_OK) st = add_to(&b, &b.reg, reg);
     }
-    for (int i = 0; st == RK_OK && c->embeddings_l2_reg > 0 && i < m->n_cat; i++)
-      if (b.lookups[i] != RK_NO_VALUE && (st = rk_graph_embedding_l2(m->g, &reg, b.lookups[i], c->embeddings_l2_reg)) == RK_OK)
-        st = add_to(&b, &b.reg, reg);
     m->reg = b.reg;
     if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_output(m->g, b.reg);
     if (st == RK_OK && b.reg != RK_NO_VALUE) st = rk_graph_add(m->g, &loss, loss, b.reg);
@@ -941,6 +988,11 @@ void rk_ranking_free(rk_ranking_model *m) {
   rk_free((void *)m->cfg.mlp_layers);
   rk_free((void *)m->cfg.expert_layers);
   rk_free((void *)m->cfg.tower_layers);
+  for (int k = 0; m->cfg.task_towers && k < m->cfg.n_task_towers; k++) {
+    rk_free((void *)m->cfg.task_towers[k].task);
+    rk_free((void *)m->cfg.task_towers[k].layers);
+  }
+  rk_free((void *)m->cfg.task_towers);
   for (int i = 0; m->cfg.wnd_ignore && i < m->cfg.n_wnd_ignore; i++) rk_free((void *)m->cfg.wnd_ignore[i]);
   rk_free((void *)m->cfg.wnd_ignore);
   for (int t = 0; m->targets && t < m->n_tasks; t++) rk_free(m->targets[t]);

@@ -7,11 +7,14 @@
  *   workflow/             the preprocessing workflow the data came from, when known
  * Checkpoints reuse the weights file, adding each optimizer slot as "<param>/<slot>".
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reckon/etl.h"
 #include "reckon/io.h"
 #include "reckon/trainer.h"
 
@@ -31,6 +34,15 @@ json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
                           c->use_task_towers, "tower_layers", tw, "cgc_num_task_experts", c->cgc_task_experts,
                           "cgc_num_shared_experts", c->cgc_shared_experts, "ple_num_layers", c->ple_layers,
                           "ple_gate_input", c->ple_gate_original ? "original" : "previous");
+  if (mtl && c->n_task_towers) {   /* only when given: model files without it read as before */
+    json_t *towers = json_object();
+    for (int k = 0; towers && k < c->n_task_towers; k++) {
+      json_t *l = json_array();
+      for (int i = 0; l && i < c->task_towers[k].n_layers; i++) json_array_append_new(l, json_integer(c->task_towers[k].layers[i]));
+      json_object_set_new(towers, c->task_towers[k].task, l);
+    }
+    json_object_set_new(mtl, "task_tower_layers", towers);
+  }
   json_t *layout = json_pack("{ss ss sb sb}", "wide", c->wide_layout == RK_WIDE_LINEAR ? "linear" : "crosses", "parts",
                              wnd_parts_names[c->wnd_parts], "schema_dims", c->schema_dims, "tf_embedding_init",
                              c->tf_embedding_init);
@@ -90,10 +102,33 @@ static rk_status int_list(const json_t *a, const char *label, const char *key, c
   return RK_OK;
 }
 
+/* The optional multi_task.task_tower_layers, {"task": [units, ...]} (--mtl_tower_layers_<task>). */
+static rk_status task_towers_from_json(rk_ranking_config *c, const json_t *j, const char *label) {
+  if (!j) return RK_OK;
+  if (!json_is_object(j)) return rk_error(RK_EFORMAT, "%s: multi_task.task_tower_layers must be an object", label);
+  rk_task_tower *towers = rk_calloc(json_object_size(j) + 1, sizeof *towers);
+  if (!(c->task_towers = towers)) return RK_ENOMEM;
+  const char *task;
+  json_t *layers;
+  json_object_foreach((json_t *)j, task, layers) {
+    rk_task_tower *t = &towers[c->n_task_towers++];
+    if (!(t->task = rk_strdup(task))) return RK_ENOMEM;
+    RK_TRY(int_list(layers, label, "task_tower_layers", &t->layers, &t->n_layers));
+  }
+  return RK_OK;
+}
+
 void rk_ranking_config_free_lists(rk_ranking_config *c) {
   rk_free((void *)c->expert_layers);
   rk_free((void *)c->tower_layers);
   c->expert_layers = c->tower_layers = NULL;
+  for (int k = 0; c->task_towers && k < c->n_task_towers; k++) {
+    rk_free((void *)c->task_towers[k].task);
+    rk_free((void *)c->task_towers[k].layers);
+  }
+  rk_free((void *)c->task_towers);
+  c->task_towers = NULL;
+  c->n_task_towers = 0;
   rk_free((void *)c->mlp_layers);
   for (int i = 0; c->wnd_ignore && i < c->n_wnd_ignore; i++) rk_free((void *)c->wnd_ignore[i]);
   rk_free((void *)c->wnd_ignore);
@@ -171,6 +206,7 @@ rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, con
     return rk_error(RK_EFORMAT, "%s: \"multi_task\": %s", label, err.text);
   RK_TRY(int_list(ex, label, "expert_mlp_layers", &c->expert_layers, &c->n_expert_layers));
   RK_TRY(int_list(tw, label, "tower_layers", &c->tower_layers, &c->n_tower_layers));
+  RK_TRY(task_towers_from_json(c, json_object_get(mtl, "task_tower_layers"), label));
   c->mmoe_experts = experts;
   c->gate_dim = gate_dim;
   c->gate_temperature = (float)temp;
@@ -237,7 +273,14 @@ static rk_status read_tensor(const rk_safetensors *f, const char *path, const ch
     return rk_error(RK_ESHAPE, "'%s': tensor '%s' is %s %s; the model expects F32 %s", path, name,
                     x.dtype == RK_DT_F32 ? "F32" : "not", got, want);
   }
-  memcpy(dst, x.data, (size_t)rk_tensor_numel(like) * sizeof(float));
+  /* Every weight a model or checkpoint is made of passes here: a NaN or an infinity would give
+   * "nan" predictions or a silent AUC of 0.5, so it is refused by name and index. */
+  int64_t n = rk_tensor_numel(like);
+  memcpy(dst, x.data, (size_t)n * sizeof(float));
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(dst[i]))
+      return rk_error(RK_EFORMAT, "'%s': tensor '%s' holds %s at index %lld (of %lld); a model's weights must be finite",
+                      path, name, isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "+inf" : "-inf", (long long)i, (long long)n);
   return RK_OK;
 }
 
@@ -377,6 +420,75 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir) {
   if (st == RK_OK) st = rk_model_read_weights(path, &out->model, NULL);
   rk_free(path);
   if (st != RK_OK) rk_saved_model_free(out);
+  return st;
+}
+
+/* The settings of model.json's "model" that shape the weights; the rest (regularisation, dropout,
+ * initialisation, seed) are training choices the new run's flags make. */
+static const char *const architecture_keys[] = {"model", "mlp_layers", "activation", "embeddings_dim",
+                                                "embedding_sizes_multiplier", "dcn_interacted_layer_num",
+                                                "wnd_hashed_cross_num_bins", "wnd_ignore_combinations",
+                                                "dlrm_top_input", "multi_task", "layout"};
+
+rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *flags, rk_ranking_config *out,
+                                     char *differ, size_t differ_size) {
+  memset(out, 0, sizeof *out);   /* no lists to free until model.json's are read */
+  differ[0] = '\0';
+  char *path = join(dir, "model.json");
+  if (!path) return RK_ENOMEM;
+  json_error_t err;
+  json_t *meta = json_load_file(path, 0, &err), *saved = json_object_get(meta, "model");
+  rk_status st = saved ? rk_ranking_config_from_json(out, saved, path)
+                       : rk_error(RK_EFORMAT, "'%s' is not a reckon model folder: %s: %s", dir, path,
+                                  meta ? "no \"model\" object" : err.text);
+  json_t *given = st == RK_OK ? rk_ranking_config_to_json(flags) : NULL;
+  for (size_t k = 0; given && k < sizeof architecture_keys / sizeof *architecture_keys; k++) {
+    const char *key = architecture_keys[k];
+    json_t *was = json_object_get(saved, key), *now = json_object_get(given, key);
+    if (json_equal(was, now)) continue;
+    char *a = json_dumps(was, JSON_COMPACT | JSON_ENCODE_ANY), *b = json_dumps(now, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t used = strlen(differ);
+    snprintf(differ + used, differ_size - used, "%s%s %s (flags: %s)", used ? "; " : "", key, a ? a : "?", b ? b : "?");
+    free(a);
+    free(b);
+  }
+  if (st == RK_OK) {   /* the training choices stay the flags' */
+    out->dropout = flags->dropout;
+    out->l2_reg = flags->l2_reg;
+    out->embeddings_l2_reg = flags->embeddings_l2_reg;
+    out->wnd_wide_l2_reg = flags->wnd_wide_l2_reg;
+    out->mlp_init = flags->mlp_init;
+    out->seed = flags->seed;
+  }
+  json_decref(given);
+  json_decref(meta);
+  rk_free(path);
+  return st;
+}
+
+rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_path, const char *flag, bool allow) {
+  const char *want = json_string_value(json_object_get(sm->meta, "workflow_fingerprint"));
+  if (!want) want = rk_schema_workflow_fingerprint(&sm->schema);
+  if (!want) return RK_OK;   /* trained on data from another tool: nothing to compare with */
+  rk_schema s;
+  if (rk_schema_read(&s, data_path) != RK_OK) {
+    rk_error_clear();
+    rk_schema_init(&s);
+  }
+  const char *got = rk_schema_workflow_fingerprint(&s);
+  rk_status st = RK_OK;
+  if (!got)
+    rk_warn("%s '%s' has no workflow fingerprint in its schema (data from another tool?); the model was trained on data "
+            "transformed by workflow %s: make sure this data was too", flag, data_path, want);
+  else if (strcmp(got, want) != 0 && allow)
+    rk_warn("%s '%s' was transformed by workflow %s, the model's training data by workflow %s (--allow_workflow_mismatch)",
+            flag, data_path, got, want);
+  else if (strcmp(got, want) != 0)
+    st = rk_error(RK_EINVAL, "%s '%s' was transformed by workflow %s, but the model's training data by workflow %s: "
+                  "its ids would index another vocabulary; transform the data with the model's workflow "
+                  "(reckon transform --workflow <model>/workflow), or pass --allow_workflow_mismatch to use it anyway",
+                  flag, data_path, got, want);
+  rk_schema_free(&s);
   return st;
 }
 

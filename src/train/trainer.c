@@ -13,11 +13,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reckon/etl.h"
 #include "reckon/metrics.h"
+#include "reckon/parquet.h"
 #include "reckon/train.h"
 #include "reckon/trainer.h"
 
@@ -364,7 +367,7 @@ static rk_status load_checkpoint(const rk_train_config *c, rk_ranking_model *m, 
   rk_status st = sp && w ? RK_OK : RK_ENOMEM;
   json_t *state = NULL, *fp = NULL;
   if (st == RK_OK && access(sp, F_OK) != 0) {
-    rk_info("--resume: no checkpoint in '%s'; starting from the beginning", dir);
+    if (c->resume == RK_RESUME_ASKED) rk_info("--resume: no checkpoint in '%s'; starting from the beginning", dir);
     goto done;
   }
   json_error_t err;
@@ -465,6 +468,43 @@ static rk_status claim_outputs(run *r) {
                              : rk_output_check_dir(pred, "predictions", c->overwrite);
 }
 
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Before building anything: the columns the model will read (the schema's features and the
+ * tasks) against the data files' columns, so a schema that does not fit the data fails at once,
+ * listing what is missing (names sorted once, then looked up: linear in the columns). */
+static rk_status check_data_columns(const char *path, const char *flag, const rk_schema *s, const task_list *tasks) {
+  rk_parquet_dataset *ds;
+  rk_status st = rk_parquet_dataset_open(&ds, path, NULL);
+  if (st != RK_OK) return rk_error_context(st, "%s '%s'", flag, path);
+  int n = rk_parquet_dataset_num_columns(ds), missing = 0;
+  const char **have = rk_malloc(((size_t)n + 1) * sizeof *have);
+  if (!have) {
+    rk_parquet_dataset_close(ds);
+    return RK_ENOMEM;
+  }
+  for (int i = 0; i < n; i++) have[i] = rk_parquet_dataset_column(ds, i)->name;
+  qsort(have, (size_t)n, sizeof *have, compare_names);
+  char list[400] = "";
+  for (int i = 0; i < s->n_cols; i++) {
+    const rk_schema_column *col = &s->cols[i];
+    bool target = rk_schema_column_has_tag(col, RK_TAG_TARGET);
+    bool read = target ? named(tasks->names, tasks->n, col->name)
+                       : rk_schema_column_has_tag(col, RK_TAG_CATEGORICAL) || rk_schema_column_has_tag(col, RK_TAG_CONTINUOUS);
+    if (!read || bsearch(&col->name, have, (size_t)n, sizeof *have, compare_names)) continue;
+    if (missing++ < 10) snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", missing > 1 ? ", " : "", col->name);
+  }
+  rk_free(have);
+  rk_parquet_dataset_close(ds);
+  if (missing)
+    return rk_error(RK_ENOTFOUND, "%s '%s': the data has no column %s%s (%d of the schema's columns the model reads "
+                    "are missing): the schema beside the data does not describe it", flag, path, list,
+                    missing > 10 ? ", ..." : "", missing);
+  return RK_OK;
+}
+
 static rk_status setup(run *r) {
   const rk_train_config *c = r->c;
   if (!c->train_path) return rk_error(RK_EUSAGE, "--train_data_path (or --train_path) is required");
@@ -480,8 +520,27 @@ static rk_status setup(run *r) {
     return rk_error_context(st, "cannot read the schema of the training data '%s' (reckon preprocess writes "
                                 "schema.pbtxt and .merlin/schema.json beside the Parquet parts)", c->train_path);
   RK_TRY(pick_tasks(c, &r->schema, &r->tasks));
-  RK_TRY(rk_ranking_build_tasks(&r->m, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, &c->model,
-                                c->train_batch_size * (1 + c->negatives_train)));
+  RK_TRY(check_data_columns(c->train_path, "--train_data_path", &r->schema, &r->tasks));
+  if (c->eval_path) RK_TRY(check_data_columns(c->eval_path, "--eval_data_path", &r->schema, &r->tasks));
+  /* A model to start from gives the architecture (its weights' shapes), whatever the flags say. */
+  rk_ranking_config saved;
+  const rk_ranking_config *arch = &c->model;
+  if (c->load_model_path) {
+    char differ[512];
+    st = rk_model_read_architecture(c->load_model_path, &c->model, &saved, differ, sizeof differ);
+    if (st != RK_OK) {
+      rk_ranking_config_free_lists(&saved);
+      return rk_error_context(st, "--load_model_path '%s'", c->load_model_path);
+    }
+    if (differ[0])
+      rk_warn("--load_model_path: the architecture is %s/model.json's, where the flags differ: %s", c->load_model_path,
+              differ);
+    arch = &saved;
+  }
+  st = rk_ranking_build_tasks(&r->m, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, arch,
+                              c->train_batch_size * (1 + c->negatives_train));
+  if (c->load_model_path) rk_ranking_config_free_lists(&saved);
+  RK_TRY(st);
   if (c->load_model_path) {
     char *w = path_in(c->load_model_path, "weights.safetensors");
     if (!w) return RK_ENOMEM;
@@ -753,7 +812,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   json_t *tasks = json_array();
   for (int t = 0; tasks && t < r->m.n_tasks; t++) json_array_append_new(tasks, json_string(r->m.targets[t]));
   json_t *out = json_pack("{ss s:o ss s:O s{sI sI sI so so so so}}", "task", r->m.targets[0], "tasks", tasks, "model",
-                          rk_model_kind_name(c->model.kind), "metrics", metrics, "train",
+                          rk_model_kind_name(r->m.cfg.kind), "metrics", metrics, "train",
                           "steps", (json_int_t)ps->step, "epochs", (json_int_t)ps->epoch, "samples",
                           (json_int_t)ps->samples, "seconds", number(ps->seconds), "samples_per_s", number(sps),
                           "final_loss", number(last_loss), "regularization_loss", number(last_reg));
@@ -787,7 +846,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     char names[200] = "";
     for (int t = 0; t < r->m.n_tasks; t++)
       snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? ", " : "", r->m.targets[t]);
-    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(c->model.kind), names);
+    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(r->m.cfg.kind), names);
     bool roc = !r->m.task_regression[0];   /* the ROC and calibration plots show the first task */
     rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev.prob : NULL,
                      roc ? ev.label : NULL, roc ? ev.rows : 0};
@@ -798,6 +857,8 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     json_t *extra = json_pack("{s:O s{sI sI} so}", "flags", c->flags ? (json_t *)c->flags : json_null(), "training",
                               "steps", (json_int_t)ps->step, "samples", (json_int_t)ps->samples, "task_weights",
                               rk_task_weights_to_json(&r->tasks.tw, &r->m));
+    const char *fp = rk_schema_workflow_fingerprint(&r->schema);   /* predict checks data against it */
+    if (extra) json_object_set_new(extra, "workflow_fingerprint", fp ? json_string(fp) : json_null());
     st = extra ? rk_model_save(c->save_model_path, &r->m, &r->schema, workflow_dir(c, buf, sizeof buf), extra)
                : RK_ENOMEM;
     json_decref(extra);
@@ -832,7 +893,7 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   progress_state ps = {0};
   json_t *history = NULL;
   bool resumed = false;
-  if (st == RK_OK && c->resume) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
+  if (st == RK_OK && c->resume != RK_RESUME_NEVER) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
   if (st == RK_OK && !(r.logs.columns = log_columns(&r.m))) st = RK_ENOMEM;
   if (st == RK_OK) st = open_logs(&r.logs, &r.set, c, history);
   json_decref(history);

@@ -178,8 +178,8 @@ err=$("$R" train "${common[@]}" --model mlp --mlp_layers 32,x --output_path "$tm
 expect_status $rc 2 "a bad --mlp_layers is a usage error"
 "$R" train "${common[@]}" --model mlp --output_path "$tmp/x" --save_model_path "$tmp/m_small" --mlp_layers 16,8 >/dev/null 2>&1
 err=$("$R" train "${common[@]}" --model mlp --output_path "$tmp/x" --load_model_path "$tmp/m_small" 2>&1); rc=$?
-expect_status $rc 1 "--load_model_path with another architecture fails"
-expect_contains "$err" "mlp.0.weight" "naming the tensor whose shape differs"
+expect_status $rc 0 "--load_model_path takes the architecture from model.json (issue 15 item 9)"
+expect_contains "$err" "mlp_layers [16,8] (flags: [32,16])" "with a warning naming both values"
 printf 'garbage' > "$tmp/m_small/weights.safetensors"
 err=$("$R" evaluate --load_model_path "$tmp/m_small" --eval_data_path $D/eval 2>&1); rc=$?
 expect_status $rc 1 "a corrupt weights file fails"
