@@ -441,6 +441,13 @@ typedef struct {
   char *lock_path;    /* <dir>/.reckon-lock, removed on release */
 } rk_output;
 rk_status rk_output_claim(rk_output *out, const char *dir, const char *kind, bool overwrite);
+/* The additive form, for a folder a run only adds its own named files to (train's --output_path,
+ * widedeep's --results_dir): whatever else the folder holds stays and is no reason to refuse; refused
+ * are a folder marked as another kind and, unless `overwrite`, an unmarked folder that already has
+ * one of `names` (NULL-terminated). */
+rk_status rk_output_check_names(const char *path, const char *kind, const char *const *names, bool overwrite);
+rk_status rk_output_claim_names(rk_output *out, const char *dir, const char *kind, const char *const *names,
+                                bool overwrite);
 void rk_output_release(rk_output *out);
 /* Undo the claim of a folder this run created and left empty: release, and remove the folder. */
 void rk_output_unclaim(rk_output *out, const char *dir);

@@ -244,6 +244,8 @@ typedef struct {
 void rk_train_config_default(rk_train_config *c);
 /* *result: {"metrics": {...}, "samples_per_s": x, "steps": n, ...} (also in metrics.json). */
 rk_status rk_train(const rk_train_config *c, json_t **result);
+/* The names a run adds to --output_path (NULL-terminated); whatever else the folder holds is left alone. */
+extern const char *const rk_train_output_names[];
 
 #ifdef __cplusplus
 }

@@ -315,8 +315,9 @@ const rk_command rk_cmd_train = {
         "and `train_log.csv` (a row per logged step), `log.json` (DLLogger lines), `tensorboard/` (with "
         "`--log_to_tensorboard`), `report.html` (plots, ROC and calibration), and `checkpoint/` while a run "
         "with `--checkpoint_every_steps` is under way; they replace the previous run's together when the run "
-        "succeeds, and a folder reckon did not write (for `--output_path`, `--save_model_path` or the "
-        "predictions) is refused unless `--overwrite` is given. The same seed and data give bit-identical weights for "
+        "succeeds; other files in `--output_path` are left alone, and a file of those names, or a "
+        "`--save_model_path` or predictions folder, that reckon did not write is refused unless `--overwrite` "
+        "is given. The same seed and data give bit-identical weights for "
         "any `--threads`, and a run resumed with `--resume` ends where an uninterrupted one does. "
         "See docs/train.md.",
     .flags = train_flags,

@@ -351,7 +351,9 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
   if (o->predict && o->evaluate) return rk_cli_fail(rk_error(RK_EUSAGE, "give --predict or --evaluate, not both"));
   /* --results_dir is claimed (src/core/output.c) before args.json and the staged inputs go in; the
    * training run then locks it. */
-  rk_status st = rk_output_check_dir(o->results_dir, "train-output", o->overwrite);
+  const char *names[32] = {"args.json", o->log_filename, ".inputs"};
+  for (int i = 0; rk_train_output_names[i]; i++) names[3 + i] = rk_train_output_names[i];
+  rk_status st = rk_output_check_names(o->results_dir, "train-output", names, o->overwrite);
   if (st == RK_OK) st = rk_mkdir_p(o->results_dir);
   if (st == RK_OK) st = rk_output_mark(o->results_dir, "train-output", NULL);
   char *eval_path = NULL, *train_path = NULL, *stage = NULL;

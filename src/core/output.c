@@ -256,9 +256,30 @@ static rk_status lock(rk_output *out, const char *dir) {
   }
 }
 
-rk_status rk_output_claim(rk_output *out, const char *dir, const char *kind, bool overwrite) {
-  memset(out, 0, sizeof *out);
-  RK_TRY(rk_output_check_dir(dir, kind, overwrite));
+rk_status rk_output_check_names(const char *path, const char *kind, const char *const *names, bool overwrite) {
+  rk_output_marker m;
+  bool marked;
+  struct stat sb;
+  if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return rk_output_check_dir(path, kind, overwrite);
+  RK_TRY(rk_output_read_marker(path, &m, &marked));
+  if (overwrite || (marked && strcmp(m.kind, kind) == 0)) return RK_OK;
+  if (marked)
+    return rk_error(RK_EUSAGE, "'%s' holds a reckon %s output, not a %s output; refusing to write into it: pick another "
+                    "folder, or pass --overwrite", path, m.kind, kind);
+  for (int i = 0; names[i]; i++) {
+    char *p = join(path, names[i]);
+    if (!p) return RK_ENOMEM;
+    bool exists = lstat(p, &sb) == 0;
+    rk_free(p);
+    if (exists)
+      return rk_error(RK_EUSAGE, "'%s' already holds '%s', which reckon did not write (the folder has no reckon %s "
+                      "marker); refusing to overwrite it: pick another folder, or pass --overwrite", path, names[i], kind);
+  }
+  return RK_OK;
+}
+
+/* The claim once the target was checked: create, lock, sweep, mark. */
+static rk_status claim_checked(rk_output *out, const char *dir, const char *kind) {
   RK_TRY(rk_mkdir_p(dir));
   if (!(out->lock_path = join(dir, LOCK_NAME))) return RK_ENOMEM;
   rk_status st = lock(out, dir);
@@ -276,6 +297,19 @@ rk_status rk_output_claim(rk_output *out, const char *dir, const char *kind, boo
   if (st == RK_OK && (!marked || strcmp(m.kind, kind) != 0)) st = rk_output_mark(dir, kind, NULL);
   if (st != RK_OK) rk_output_release(out);
   return st;
+}
+
+rk_status rk_output_claim(rk_output *out, const char *dir, const char *kind, bool overwrite) {
+  memset(out, 0, sizeof *out);
+  RK_TRY(rk_output_check_dir(dir, kind, overwrite));
+  return claim_checked(out, dir, kind);
+}
+
+rk_status rk_output_claim_names(rk_output *out, const char *dir, const char *kind, const char *const *names,
+                                bool overwrite) {
+  memset(out, 0, sizeof *out);
+  RK_TRY(rk_output_check_names(dir, kind, names, overwrite));
+  return claim_checked(out, dir, kind);
 }
 
 void rk_output_release(rk_output *out) {

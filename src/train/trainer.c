@@ -451,9 +451,13 @@ static bool is_table_file(const char *path) {
 
 /* Every place this run will write, claimed before any work: a refusal comes in a second, not
  * after an hour of training. */
+const char *const rk_train_output_names[] = {"train_log.jsonl", "train_log.csv", "log.json", "tensorboard", "checkpoint",
+                                            "metrics.json", "report.html", "predictions", NULL};
+
 static rk_status claim_outputs(run *r) {
   const rk_train_config *c = r->c;
-  RK_TRY(rk_output_claim(&r->out, c->output_path, "train-output", c->overwrite));
+  /* --output_path only gains the files above: what else the folder holds is the user's and stays. */
+  RK_TRY(rk_output_claim_names(&r->out, c->output_path, "train-output", rk_train_output_names, c->overwrite));
   if (c->checkpoint_dir) {
     RK_TRY(rk_output_check_dir(c->checkpoint_dir, "checkpoint", c->overwrite));
     RK_TRY(rk_output_sweep_beside(c->checkpoint_dir));

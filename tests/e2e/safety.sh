@@ -32,6 +32,19 @@ T=(train --train_data_path "$D/train" --eval_data_path "$D/eval" --tasks click -
 sums() { (cd "$1" && find . -type f ! -name .reckon-lock | sort | xargs md5sum); }
 marker_run() { sed -n 's/^run=//p' "$1/.reckon-output"; }
 
+# ---- --output_path only gains its own files: the quick-start's ./outputs/ around the preprocessed data ----
+mkdir -p "$tmp/outs" && cp -r "$D" "$tmp/outs/preproc" && echo "my notes" >"$tmp/outs/notes.txt"
+before=$(sums "$tmp/outs/preproc")
+"$R" "${T[@]}" --train_data_path "$tmp/outs/preproc/train" --eval_data_path "$tmp/outs/preproc/eval" --output_path "$tmp/outs"; rc=$?
+expect_status $rc 0 "training into a folder that holds the user's data and notes"
+[ -f "$tmp/outs/metrics.json" ] && [ "$(cat "$tmp/outs/notes.txt")" = "my notes" ] && [ "$(sums "$tmp/outs/preproc")" = "$before" ] \
+  && pass "the logs are added beside them, which stay as they were" || fail "outs: $(ls -A "$tmp/outs")"
+mkdir -p "$tmp/outs2" && echo "their metrics" >"$tmp/outs2/metrics.json"
+out=$("$R" "${T[@]}" --output_path "$tmp/outs2" 2>&1); rc=$?
+expect_status $rc 2 "a metrics.json reckon did not write is refused"
+expect_contains "$out" "already holds 'metrics.json', which reckon did not write" "naming the file"
+[ "$(cat "$tmp/outs2/metrics.json")" = "their metrics" ] && pass "and kept" || fail "outs2/metrics.json replaced"
+
 # ---- a model into a folder reckon did not write ----
 mkdir "$tmp/m1" && echo "my notes" >"$tmp/m1/notes.txt"
 out=$("$R" "${T[@]}" --output_path "$tmp/o1" --save_model_path "$tmp/m1" 2>&1); rc=$?

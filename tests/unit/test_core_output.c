@@ -113,6 +113,36 @@ static void test_output_marker_round_trip(void **state) {
   assert_string_equal(back.publishing, m.publishing);
 }
 
+/* A folder a run only adds named files to: the user's other files are no reason to refuse and
+ * stay; one of the run's names, unmarked, is refused; a marked folder of the kind takes the run. */
+static void test_output_claim_names(void **state) {
+  (void)state;
+  fresh();
+  static const char *const names[] = {"metrics.json", "report.html", NULL};
+  assert_int_equal(rk_test_system("mkdir -p '%s/out' '%s/out/preproc'", dir, dir), 0);
+  put("out/notes.txt", "mine");
+  rk_output a = {0};
+  assert_rk_ok(rk_output_claim_names(&a, in_dir("out"), "train-output", names, false));
+  assert_true(a.held && exists("out/notes.txt") && exists("out/preproc"));
+  rk_output_release(&a);
+  /* The strict form refuses the same folder (its content is not reckon's). */
+  rk_output_marker m = {0};
+  assert_int_equal(rk_test_system("rm '%s/out/.reckon-output'", dir), 0);
+  expect_refused(rk_output_claim(&a, in_dir("out"), "train-output", false), "out", "notes.txt");
+  put("out/report.html", "the user's report");
+  expect_refused(rk_output_claim_names(&a, in_dir("out"), "train-output", names, false), "out", "report.html");
+  assert_false(exists("out/.reckon-lock"));
+  assert_rk_ok(rk_output_claim_names(&a, in_dir("out"), "train-output", names, true));   /* --overwrite */
+  rk_output_release(&a);
+  /* Now marked as a training output: its report is reckon's to replace. */
+  assert_rk_ok(rk_output_claim_names(&a, in_dir("out"), "train-output", names, false));
+  rk_output_release(&a);
+  /* Another kind of reckon output is never written into. */
+  snprintf(m.kind, sizeof m.kind, "model");
+  assert_rk_ok(rk_output_write_marker(in_dir("out"), &m));
+  expect_refused(rk_output_claim_names(&a, in_dir("out"), "train-output", names, false), "model", "train-output");
+}
+
 static void test_output_claim_locks(void **state) {
   (void)state;
   fresh();
@@ -286,6 +316,7 @@ int main(void) {
       cmocka_unit_test(test_output_check_dir),
       cmocka_unit_test(test_output_check_file),
       cmocka_unit_test(test_output_marker_round_trip),
+      cmocka_unit_test(test_output_claim_names),
       cmocka_unit_test(test_output_claim_locks),
       cmocka_unit_test(test_output_temp_names),
       cmocka_unit_test(test_output_sweep),
