@@ -127,8 +127,9 @@ int main(int argc, char **argv) {
     if (parse.globals.threads < 0) {
       rc = rk_cli_fail(rk_error(RK_EUSAGE, "invalid value '%lld' for --threads: expected 0 or more",
                                 (long long)parse.globals.threads));
+    } else if ((st = rk_set_num_threads(parse.globals.threads)) != RK_OK) {
+      rc = rk_cli_fail(rk_error_context(st, "invalid value for --threads"));
     } else {
-      rk_set_num_threads((int)parse.globals.threads);
       rc = cmd->run(&parse, opts);
     }
   }

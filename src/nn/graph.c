@@ -104,12 +104,12 @@ rk_status rk_graph_add_value(rk_graph *g, int *out, rk_dtype dtype, int ndim, co
   v->kind = RK_VAL_ACT;
   v->dtype = dtype;
   v->ndim = ndim;
-  v->numel = 1;
   for (int i = 0; i < ndim; i++) {
     if (dims[i] <= 0) return rk_error(RK_ESHAPE, "axis %d of a value has size %lld", i, (long long)dims[i]);
     v->shape[i] = dims[i];
-    v->numel *= dims[i];
   }
+  /* Shapes grow from the batch size and the widths a user asked for: checked, not wrapped. */
+  RK_TRY(rk_size_numel(&v->numel, ndim, dims, "a value of the graph (batch size x widths)"));
   v->producer = -1;
   v->last_use = -1;
   *out = g->n_values++;
@@ -173,7 +173,7 @@ rk_status rk_graph_node_add_slots(rk_graph *g, rk_node *n, rk_param *p, int64_t 
   }
   n->slot_base = t->n_slots;
   n->n_slots = count;
-  t->n_slots += count;
+  RK_TRY(rk_size_add(&t->n_slots, t->n_slots, count, "the embedding rows a batch reads (batch size x ids)"));
   return RK_OK;
 }
 
@@ -342,6 +342,34 @@ static rk_status ensure_sparse_grad(rk_param *p, int64_t rows) {
   return RK_OK;
 }
 
+/* The planned arena and the fixed memory build is about to allocate (inputs, sparse tables
+ * per-batch buffers and gradients), checked against the machine's memory before any of it is:
+ * a batch size or width too large for the machine is refused with the estimate, not met by the
+ * allocator or the OOM killer. */
+static rk_status check_memory(const rk_graph *g, bool trainable) {
+  const char *what = "the graph's memory (batch size x widths)";
+  int64_t need = (int64_t)g->arena_bytes, b;
+  for (int v = 0; v < g->n_values; v++) {
+    const rk_value *x = &g->values[v];
+    if (x->kind != RK_VAL_INPUT) continue;
+    RK_TRY(rk_size_mul(&b, x->numel, (int64_t)rk_dtype_size(x->dtype), what));
+    RK_TRY(rk_size_add(&need, need, b, what));
+  }
+  for (int i = 0; i < g->n_sparse; i++) {
+    const rk_sparse_table *t = &g->sparse[i];
+    /* slot ids, order and its scratch (2 pairs each), row starts; the compact gradient twice
+     * (slot_grad and, when training, the parameter's row-sparse gradient) */
+    int64_t per_slot;
+    RK_TRY(rk_size_mul(&per_slot, t->param->value.shape[1], (int64_t)sizeof(float) * (trainable ? 2 : 1), what));
+    RK_TRY(rk_size_add(&per_slot, per_slot, 6 * (int64_t)sizeof(int64_t), what));
+    RK_TRY(rk_size_mul(&b, t->n_slots, per_slot, what));
+    RK_TRY(rk_size_add(&need, need, b, what));
+  }
+  char label[96];
+  snprintf(label, sizeof label, "a graph of batch %lld", (long long)g->batch);
+  return rk_memory_check(need, label);
+}
+
 rk_status rk_graph_build(rk_graph *g, int loss) {
   RK_TRY(check_building(g));
   const int N = g->n_nodes, V = g->n_values;
@@ -442,6 +470,7 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   RK_TRY(s);
   g->arena_bytes = total[0] > total[1] ? total[0] : total[1];
   g->unplanned_bytes = unplanned;
+  RK_TRY(check_memory(g, trainable));
   g->arena = rk_aligned_calloc(RK_ALIGN, g->arena_bytes ? g->arena_bytes : RK_ALIGN);
   if (!g->arena) return RK_ENOMEM;
   char *base = g->arena;

@@ -37,6 +37,17 @@ int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names) {
   return n;
 }
 
+rk_status rk_feed_graph_rows(int64_t *out, int64_t batch_rows, int64_t negatives, const char *flag) {
+  *out = 0;
+  if (batch_rows < 1) return rk_error(RK_EUSAGE, "invalid batch size %lld: expected at least 1", (long long)batch_rows);
+  if (negatives < 0) return rk_error(RK_EUSAGE, "invalid value '%lld' for %s: expected 0 or more", (long long)negatives, flag);
+  if (negatives > 0 && negatives >= batch_rows)
+    return rk_error(RK_EUSAGE, "invalid value '%lld' for %s: expected at most %lld, the other rows of a %lld-row batch "
+                    "(a row's negatives come from them)", (long long)negatives, flag, (long long)batch_rows - 1,
+                    (long long)batch_rows);
+  return rk_size_mul(out, batch_rows, 1 + negatives, "the graph's rows (batch size x (1 + in-batch negatives))");
+}
+
 rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
                        const rk_task_weights *tw, uint64_t seed) {
   memset(f, 0, sizeof *f);
