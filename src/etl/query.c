@@ -93,8 +93,11 @@ typedef struct {
 } parser;
 
 static rk_status fail(parser *p, size_t at, const char *what) {
+  /* A long query is quoted by its start, so the message keeps room for what is wrong. */
+  int quoted = strlen(p->src) > 80 ? 60 : 80;
   if (p->st == RK_OK)
-    p->st = rk_error(RK_EPARSE, "cannot parse --filter_query '%s': %s at offset %zu", p->src, what, at);
+    p->st = rk_error(RK_EPARSE, "cannot parse --filter_query '%.*s%s': %s at offset %zu", quoted, p->src,
+                     strlen(p->src) > 80 ? "..." : "", what, at);
   return p->st;
 }
 
