@@ -396,6 +396,26 @@ uint64_t rk_hash_bytes(const void *data, size_t len);
 uint64_t rk_hash_cross(uint64_t a, uint64_t b);
 
 /* ---------------------------------------------------------------------------------------------
+ * Name index (src/core/name_index.c): names to small integers in expected O(1), for tables looked
+ * up by column name (a schema's, a batch's, a file's header), where a scan per lookup made a
+ * dataset of 100,000 columns quadratic. Names are not copied: they must outlive the index.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const char **names;   /* (cap) open addressing; NULL = empty slot */
+  int *values;          /* (cap) */
+  int64_t cap;          /* a power of two, at least twice n */
+  int64_t n;
+} rk_name_index;
+
+void rk_name_index_init(rk_name_index *ix);
+void rk_name_index_free(rk_name_index *ix);
+/* Map name to value. When name is already there, nothing changes and *existing (when not NULL)
+ * is its value; otherwise *existing is -1. */
+rk_status rk_name_index_put(rk_name_index *ix, const char *name, int value, int *existing);
+/* The value of name, or -1. */
+int rk_name_index_get(const rk_name_index *ix, const char *name);
+
+/* ---------------------------------------------------------------------------------------------
  * Small shared helpers.
  * ------------------------------------------------------------------------------------------- */
 /* Write `data` to `path` atomically: a temporary name in the same folder, then rename. */

@@ -345,7 +345,9 @@ rk_status pp_emit(pp_state *p) {
     if (p->rows[sp] < 0) st = rk_error(RK_EIO, "cannot read the %s stage back", split_names[sp]);
     w[sp].dir = pp_path(p->tmp_dir, split_names[sp]);
     w[sp].total = p->rows[sp];
-    w[sp].parts = c->output_num_partitions;
+    /* No empty parts: more partitions than rows would only write empty files (100000 of them
+     * for a small split took minutes). One part at least, so an empty split is still a dataset. */
+    w[sp].parts = c->output_num_partitions < p->rows[sp] ? c->output_num_partitions : (int)(p->rows[sp] > 1 ? p->rows[sp] : 1);
     w[sp].with_targets = sp != SPLIT_PREDICT;
     w[sp].oov = rk_calloc((size_t)p->wf.n_cols + 1, sizeof *w[sp].oov);
     w[sp].nulls = rk_calloc((size_t)p->wf.n_cols + 1, sizeof *w[sp].nulls);

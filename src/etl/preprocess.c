@@ -38,11 +38,7 @@ const char *pp_idx_name(const char *col, char *buf, size_t size) {
   return buf;
 }
 
-int pp_find(const pp_state *p, const char *name) {
-  for (int i = 0; name && i < p->n_cols; i++)
-    if (strcmp(p->cols[i].name, name) == 0) return i;
-  return -1;
-}
+int pp_find(const pp_state *p, const char *name) { return rk_name_index_get(&p->col_index, name); }
 
 void pp_time(pp_state *p, const char *stage, double t0) {
   json_t *old = json_object_get(p->timings, stage);
@@ -99,11 +95,17 @@ static rk_status check_config(const rk_preprocess_config *c) {
   if (!any)
     return rk_error(RK_EUSAGE, "nothing to preprocess: name columns with --categorical_features, "
                                "--continuous_features, --control_features or the target flags");
-  for (int i = 0; i < c->categorical.n; i++)
-    if (in_names(&c->continuous, c->categorical.items[i]))
-      return rk_error(RK_EUSAGE, "column '%s' is in both --categorical_features and --continuous_features",
-                      c->categorical.items[i]);
-  return RK_OK;
+  rk_name_index continuous;   /* indexed: two lists of 100,000 names must not compare every pair */
+  rk_name_index_init(&continuous);
+  rk_status st = RK_OK;
+  for (int i = 0; i < c->continuous.n && st == RK_OK; i++)
+    st = rk_name_index_put(&continuous, c->continuous.items[i], i, NULL);
+  for (int i = 0; i < c->categorical.n && st == RK_OK; i++)
+    if (rk_name_index_get(&continuous, c->categorical.items[i]) >= 0)
+      st = rk_error(RK_EUSAGE, "column '%s' is in both --categorical_features and --continuous_features",
+                    c->categorical.items[i]);
+  rk_name_index_free(&continuous);
+  return st;
 }
 
 /* ---- column roles ---- */
@@ -115,6 +117,7 @@ static rk_status add_col(pp_state *p, const char *name, const char *flag, int *i
     pp_column *g = rk_realloc(p->cols, (size_t)(p->n_cols + 1) * sizeof *g);
     if (!g) return RK_ENOMEM;
     p->cols = g;
+    RK_TRY(rk_name_index_put(&p->col_index, name, p->n_cols, NULL));
     i = p->n_cols++;
     memset(&g[i], 0, sizeof g[i]);
     g[i].name = name;
@@ -371,6 +374,7 @@ static void free_state(pp_state *p) {
     rk_free(p->cols[i].remap);
   }
   rk_free(p->cols);
+  rk_name_index_free(&p->col_index);
   for (int e = 0; e < p->n_te; e++) {
     rk_free(p->te[e].sum);
     rk_free(p->te[e].cnt);

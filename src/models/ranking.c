@@ -76,11 +76,28 @@ static rk_status next_param(rk_ranking_model *m, const rk_ranking_model *share, 
   if (strlen(name) >= sizeof g[0]->name)
     return rk_error(RK_EUSAGE, "parameter name '%s' is longer than %zu bytes (a target or column name is too long)",
                     name, sizeof g[0]->name - 1);
-  for (int i = 0; i < m->n_params; i++)
-    if (strcmp(g[i]->name, name) == 0) return rk_error(RK_EINVAL, "two parameters named '%s'", name);
   if (!(g[m->n_params] = rk_calloc(1, sizeof **g))) return RK_ENOMEM;
   *out = g[m->n_params++];
   return RK_OK;
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp((*(rk_param *const *)a)->name, (*(rk_param *const *)b)->name);
+}
+
+/* Names identify parameters in weight files, so they must differ: checked once, sorted (a check
+ * as each is made compared every pair, quadratic in a schema's features). */
+static rk_status check_unique_names(const rk_ranking_model *m) {
+  rk_param **sorted = rk_malloc((size_t)m->n_params * sizeof *sorted + 1);
+  if (!sorted) return RK_ENOMEM;
+  if (m->n_params) memcpy(sorted, m->params, (size_t)m->n_params * sizeof *sorted);
+  qsort(sorted, (size_t)m->n_params, sizeof *sorted, by_name);
+  rk_status st = RK_OK;
+  for (int i = 1; i < m->n_params && st == RK_OK; i++)
+    if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
+      st = rk_error(RK_EINVAL, "two parameters named '%s'", sorted[i]->name);
+  rk_free(sorted);
+  return st;
 }
 
 /* ---- building blocks ---- */
@@ -869,6 +886,7 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
       case RK_MODEL_PLE: st = build_ple(&b, c->ple_layers, "ple"); break;
     }
   }
+  if (st == RK_OK && !share) st = check_unique_names(m);
   if (st == RK_OK && share && m->n_params != share->n_params)
     st = rk_error(RK_EINVAL, "shared model: %d parameters, the original has %d", m->n_params, share->n_params);
   int loss = RK_NO_VALUE, reg;
