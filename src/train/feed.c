@@ -71,15 +71,25 @@ rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *s
     rk_feed_free(f);
     return RK_ENOMEM;
   }
+  rk_name_index by_name;   /* the schema's columns: one lookup per feature, not a scan */
+  rk_name_index_init(&by_name);
+  for (int c = 0; c < schema->n_cols; c++) {
+    if (rk_name_index_put(&by_name, schema->cols[c].name, c, NULL) == RK_OK) continue;
+    rk_name_index_free(&by_name);
+    rk_feed_free(f);
+    return RK_ENOMEM;
+  }
   bool any = false;
   for (int i = 0; i < nf; i++) {
     const char *name = i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat];
-    const rk_schema_column *col = rk_schema_find(schema, name);
+    int k = rk_name_index_get(&by_name, name);
+    const rk_schema_column *col = k >= 0 ? &schema->cols[k] : NULL;
     bool item = col && (rk_schema_column_has_tag(col, RK_TAG_ITEM) || rk_schema_column_has_tag(col, RK_TAG_ITEM_ID));
     f->item_feature[i] = item;
     any = any || item;
     if (item && i < m->n_cat && f->item_id < 0 && rk_schema_column_has_tag(col, RK_TAG_ITEM_ID)) f->item_id = i;
   }
+  rk_name_index_free(&by_name);
   if (negatives > 0 && !any) {
     rk_feed_free(f);
     return rk_error(RK_EUSAGE,
