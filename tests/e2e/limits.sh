@@ -86,7 +86,7 @@ out=$("$R" preprocess --input_data_format=csv --input_data_path qk.csv --output_
 expect_refused $rc "$out" "nested deeper than 64 levels" "--filter_query nested 200 deep"
 
 # ---- large but legal: completes with the right output ----
-head -301 qk.csv > small.csv
+head -101 qk.csv > small.csv
 "$R" preprocess --input_data_format=csv --input_data_path small.csv --output_path=parts/ --categorical_features=user_id,item_id \
   --binary_classif_targets=click --dataset_split_strategy=random --random_split_eval_perc=0.2 \
   --output_num_partitions 100000 --quiet; rc=$?
