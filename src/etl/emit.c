@@ -272,6 +272,9 @@ static rk_status emit_stage(pp_state *p, int input, split_writer *writers) {
   s.out_col = rk_malloc((size_t)(n + 1) * sizeof *s.out_col);
   rk_status st = names && owned && s.in_col && s.out_col ? RK_OK : RK_ENOMEM;
   int k = 0, nout = 0;
+  rk_name_index read;   /* names[] by name: one lookup per workflow column, not a scan */
+  rk_name_index_init(&read);
+  if (st == RK_OK) st = rk_name_index_put(&read, "__row", k, NULL);
   if (st == RK_OK) names[k++] = "__row";
   char buf[600];
   for (int i = 0; i < n && st == RK_OK; i++) {
@@ -284,9 +287,7 @@ static rk_status emit_stage(pp_state *p, int input, split_writer *writers) {
       want = owned[i];
     }
     int found = -1;
-    for (int j = 0; j < k && want; j++)
-      if (strcmp(names[j], want) == 0) found = j;
-    if (found < 0 && want) {
+    if (want && st == RK_OK && (st = rk_name_index_put(&read, want, k, &found)) == RK_OK && found < 0) {
       found = k;
       names[k++] = want;
     }
@@ -301,6 +302,7 @@ static rk_status emit_stage(pp_state *p, int input, split_writer *writers) {
   for (int i = 0; i <= n && owned; i++) rk_free(owned[i]);
   rk_free(owned);
   rk_free(names);
+  rk_name_index_free(&read);
   rk_free(s.in_col);
   rk_free(s.out_col);
   rk_free(s.mask);
