@@ -11,6 +11,7 @@
 #include "reckon/etl.h"
 #include "reckon/io.h"
 #include "reckon/models.h"
+#include "reckon/schema.h"
 #include "reckon/trainer.h"
 #include "support.h"
 
@@ -148,6 +149,31 @@ static void test_thread_count_bounded(void **state) {
   assert_rk_ok(rk_set_num_threads(0));
 }
 
+/* ---- many columns ---- */
+
+/* rk_schema_add_column's duplicate check is indexed: 20,000 columns added one by one to a parsed
+ * schema, each duplicate refused, the parsed columns' too. */
+static void test_schema_many_columns(void **state) {
+  (void)state;
+  int64_t live = rk_alloc_live_bytes();
+  rk_schema s;
+  const char *text = "feature { name: \"parsed\" type: INT }\n";
+  assert_rk_ok(rk_schema_parse_pbtxt(&s, text, strlen(text), "t.pbtxt"));
+  char name[32];
+  for (int i = 0; i < 20000; i++) {
+    snprintf(name, sizeof name, "f%d", i);
+    assert_rk_ok(rk_schema_add_column(&s, name, "int64", NULL));
+  }
+  assert_int_equal(rk_schema_add_column(&s, "f12345", "int64", NULL), RK_EINVAL);
+  assert_message("duplicate column 'f12345' in the schema");
+  assert_int_equal(rk_schema_add_column(&s, "parsed", "int64", NULL), RK_EINVAL);
+  assert_rk_ok(rk_schema_add_column(&s, "f20000", "int64", NULL));
+  assert_int_equal(s.n_cols, 20002);
+  assert_int_equal(rk_schema_find_index(&s, "f19999"), 20000);
+  rk_schema_free(&s);
+  assert_int_equal(rk_alloc_live_bytes(), live);
+}
+
 /* ---- filter queries ---- */
 
 static rk_status parse_nested(int levels, const char *open, const char *close) {
@@ -193,6 +219,7 @@ int main(void) {
       cmocka_unit_test(test_model_memory_estimated),
       cmocka_unit_test(test_in_batch_negatives_bounded_by_the_batch),
       cmocka_unit_test(test_thread_count_bounded),
+      cmocka_unit_test(test_schema_many_columns),
       cmocka_unit_test(test_query_nesting_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
