@@ -111,6 +111,31 @@ void rk_alloc_fail_after(int64_t n);
 bool rk_alloc_fail_fired(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * Checked sizes (src/core/checked.c). Every count, shape, byte size, batch or thread count that
+ * comes from input (a file's header, a schema's domain, a flag) is combined here, never with a
+ * bare `*` or `+`: a result that is negative or above RK_SIZE_MAX fails with RK_ERANGE and a
+ * message naming `what` ("tensor 'w' of 'model.safetensors': element count"), instead of wrapping
+ * around into a small allocation or a wrong loop bound. RK_SIZE_MAX (2^48, 256 Ti) is beyond any
+ * real count of elements or bytes, and small enough that a checked size times 8 (an element's
+ * bytes) or plus another checked size still fits int64_t and size_t.
+ * ------------------------------------------------------------------------------------------- */
+#define RK_SIZE_MAX (INT64_C(1) << 48)
+/* *out = a * b; both must be in [0, RK_SIZE_MAX]. */
+rk_status rk_size_mul(int64_t *out, int64_t a, int64_t b, const char *what);
+/* *out = a + b; both must be in [0, RK_SIZE_MAX]. */
+rk_status rk_size_add(int64_t *out, int64_t a, int64_t b, const char *what);
+/* *out = shape[0] * ... * shape[ndim - 1] (1 for ndim 0); every axis must be in [0, RK_SIZE_MAX]. */
+rk_status rk_size_numel(int64_t *out, int ndim, const int64_t *shape, const char *what);
+
+/* Machine memory (src/core/memory.c), from /proc/meminfo (sysconf elsewhere); 0 when unknown. */
+int64_t rk_memory_total_bytes(void);
+int64_t rk_memory_available_bytes(void);
+/* Refuse, before allocating, a run whose estimate `need` is more than the memory available:
+ * RK_ENOMEM with "<what> needs ~X GiB, this machine has Y GiB available (of Z GiB)". Unknown
+ * machine memory passes. */
+rk_status rk_memory_check(int64_t need, const char *what);
+
+/* ---------------------------------------------------------------------------------------------
  * Arena: bump allocation from chunks, freed all at once. Not thread-safe; one per owner.
  * ------------------------------------------------------------------------------------------- */
 typedef struct rk_arena_chunk rk_arena_chunk;
@@ -304,8 +329,12 @@ double rk_rng_uniform_at(uint64_t seed, uint64_t stream, uint64_t index);
  * order, so results are bit-identical for 1, 2 or 16 threads.
  * ------------------------------------------------------------------------------------------- */
 int rk_num_threads(void);
-/* n <= 0 restores the default (OMP_NUM_THREADS, else the cores). */
-void rk_set_num_threads(int n);
+/* The most threads reckon starts: far past any machine's cores, short of what the system refuses
+ * (OpenMP aborts when it cannot create a thread). */
+#define RK_THREADS_MAX 1024
+/* n <= 0 restores the default (OMP_NUM_THREADS, else the cores); n > RK_THREADS_MAX is RK_ERANGE
+ * and changes nothing. */
+rk_status rk_set_num_threads(int64_t n);
 
 /* fn(ctx, chunk, begin, end) for each chunk of [0, n); chunks of `grain` items (last shorter). */
 typedef void (*rk_chunk_fn)(void *ctx, int64_t chunk, int64_t begin, int64_t end);
@@ -380,6 +409,26 @@ int64_t rk_utf8_first_invalid(const char *values, const int64_t *offsets, int64_
 /* text with each ill-formed part replaced by U+FFFD (EF BF BD) into dst (room for 3 * n bytes);
  * returns the bytes written. dst NULL: only the length. */
 size_t rk_utf8_repair(char *dst, const char *text, size_t n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Name index (src/core/name_index.c): names to small integers in expected O(1), for tables looked
+ * up by column name (a schema's, a batch's, a file's header), where a scan per lookup made a
+ * dataset of 100,000 columns quadratic. Names are not copied: they must outlive the index.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const char **names;   /* (cap) open addressing; NULL = empty slot */
+  int *values;          /* (cap) */
+  int64_t cap;          /* a power of two, at least twice n */
+  int64_t n;
+} rk_name_index;
+
+void rk_name_index_init(rk_name_index *ix);
+void rk_name_index_free(rk_name_index *ix);
+/* Map name to value. When name is already there, nothing changes and *existing (when not NULL)
+ * is its value; otherwise *existing is -1. */
+rk_status rk_name_index_put(rk_name_index *ix, const char *name, int value, int *existing);
+/* The value of name, or -1. */
+int rk_name_index_get(const rk_name_index *ix, const char *name);
 
 /* ---------------------------------------------------------------------------------------------
  * Small shared helpers.

@@ -141,10 +141,13 @@ typedef struct {
   rk_pbtxt_field *unknown_pbtxt;  /* a message node holding the fields, or NULL */
 } rk_schema_column;
 
+typedef struct rk_schema_names rk_schema_names;   /* private to src/io/schema.c */
+
 typedef struct {
   rk_schema_column *cols;
   int n_cols;
   int cap_cols;
+  rk_schema_names *names;     /* private: the index behind rk_schema_add_column's duplicate check */
   json_t *unknown_json;       /* Schema fields other than `feature` (same rules as columns) */
   rk_pbtxt_field *unknown_pbtxt;
   int64_t n_dropped;          /* fields inside known messages that were not kept (see docs) */

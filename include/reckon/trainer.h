@@ -59,6 +59,10 @@ typedef struct {
  * model and the weights. */
 int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names);
 int rk_feed_max_columns(const rk_ranking_model *m);
+/* The graph rows for `batch_rows` data rows with `negatives` in-batch negatives each:
+ * batch_rows x (1 + negatives), checked. A row's negatives are drawn from the other rows of its
+ * batch, so more than batch_rows - 1 would only repeat them: refused, naming `flag`. */
+rk_status rk_feed_graph_rows(int64_t *out, int64_t batch_rows, int64_t negatives, const char *flag);
 /* negatives > 0 needs features tagged item or item_id in the schema; tw NULL: defaults. */
 rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
                        const rk_task_weights *tw, uint64_t seed);

@@ -429,8 +429,8 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     c.train_batch_size = o->global_batch_size;
     c.eval_batch_size = o->eval_batch_size;
     c.epochs = o->num_epochs;
-    if (o->training_set_size > 0) c.steps_per_epoch = o->training_set_size / o->global_batch_size > 0
-                                                          ? o->training_set_size / o->global_batch_size : 1;
+    if (o->training_set_size > 0 && o->global_batch_size > 0)   /* a bad batch size is reported above */
+      c.steps_per_epoch = o->training_set_size / o->global_batch_size > 0 ? o->training_set_size / o->global_batch_size : 1;
     c.log_every = 100;   /* the recipe's loss every 100 steps */
     c.eval_every_epoch = true;
     c.eval_group_column = o->display_id_column;

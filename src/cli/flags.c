@@ -432,26 +432,26 @@ static rk_status load_config(rk_flag_parse *p, const char *path) {
       st = apply(p, &l, text, &at);
     } else if (val->type == YAML_SEQUENCE_NODE &&
                (l.flag->kind == RK_FLAG_LIST || l.flag->kind == RK_FLAG_MULTI)) {
-      /* Join the items with commas and split again: one path for both sources. */
+      /* Join the items with commas and split again: one path for both sources. Items are
+       * checked before their text is read, and copied at a running end (strcat rescans the
+       * whole string each time: quadratic in a long list). */
       size_t len = 1;
-      for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top; it++)
-        len += strlen((const char *)yaml_document_get_node(&doc, *it)->data.scalar.value) + 1;
-      char *joined = rk_arena_alloc(&p->arena, len, 1);
-      if (!joined) {
-        st = RK_ENOMEM;
-        break;
-      }
-      joined[0] = '\0';
-      for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top; it++) {
+      for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top && !st; it++) {
         yaml_node_t *item = yaml_document_get_node(&doc, *it);
-        if (item->type != YAML_SCALAR_NODE) {
+        if (item->type != YAML_SCALAR_NODE)
           st = rk_error(RK_EPARSE, "config file '%s' line %zu: '%s' items must be plain values", path,
                         item->start_mark.line + 1, name);
-          break;
-        }
-        if (it != val->data.sequence.items.start) strcat(joined, ",");
-        strcat(joined, (const char *)item->data.scalar.value);
+        else len += item->data.scalar.length + 1;
       }
+      char *joined = st ? NULL : rk_arena_alloc(&p->arena, len, 1), *end = joined;
+      if (!st && !joined) st = RK_ENOMEM;
+      for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top && !st; it++) {
+        yaml_node_t *item = yaml_document_get_node(&doc, *it);
+        if (it != val->data.sequence.items.start) *end++ = ',';
+        memcpy(end, item->data.scalar.value, item->data.scalar.length);
+        end += item->data.scalar.length;
+      }
+      if (end) *end = '\0';
       if (st == RK_OK) {
         rk_flag tmp = *l.flag;
         tmp.kind = RK_FLAG_LIST;   /* items may be empty strings: keep them */

@@ -90,7 +90,7 @@ typedef struct {
 /* Flags every command takes (src/cli/flags.c fills rk_global_opts). */
 #define RK_GLOBAL_FLAGS(X)                                                                          \
   X(config,   STRING, NULL,    "FILE",              "read flags from a YAML file; flags on the command line win") \
-  X(threads,  INT,    "0",     "N in [0, 4096]",    "worker threads (0: OMP_NUM_THREADS, else all cores)")        \
+  X(threads,  INT,    "0",     "N in [0, 1024]",    "worker threads (0: OMP_NUM_THREADS, else all cores)")        \
   X(progress, CHOICE, "auto",  "auto|always|never", "progress display: a bar on a terminal, a line every 10 s otherwise") \
   X(quiet,    BOOL,   "false", NULL,                "print only warnings and errors")                             \
   X(help,     BOOL,   "false", NULL,                "show this help and exit")

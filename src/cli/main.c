@@ -124,8 +124,11 @@ int main(int argc, char **argv) {
     rk_progress_mode_parse(parse.globals.progress, &mode);   /* validated as a CHOICE */
     rk_progress_set_mode(mode);
     if (parse.globals.quiet) rk_log_set_level(RK_LOG_WARN);
-    rk_set_num_threads((int)parse.globals.threads);   /* in [0, 4096]: the parser checked its range */
-    rc = cmd->run(&parse, opts);
+    /* The parser checked the range; the library keeps its own limit (RK_THREADS_MAX, the same 1024) for other callers. */
+    if ((st = rk_set_num_threads(parse.globals.threads)) != RK_OK)
+      rc = rk_cli_fail(rk_error_context(st, "--threads"));
+    else
+      rc = cmd->run(&parse, opts);
   }
   rk_flags_free(&parse);
   rk_free(opts);

@@ -27,24 +27,32 @@ static int configured_threads = 0;   /* 0: the OpenMP default */
 
 int rk_num_threads(void) {
 #ifdef RECKON_HAVE_OPENMP
-  return configured_threads > 0 ? configured_threads : omp_get_max_threads();
+  if (configured_threads > 0) return configured_threads;
+  int n = omp_get_max_threads();   /* OMP_NUM_THREADS may ask for any count */
+  return n < RK_THREADS_MAX ? n : RK_THREADS_MAX;
 #else
   return 1;
 #endif
 }
 
-void rk_set_num_threads(int n) {
-  configured_threads = n > 0 ? n : 0;
+/* OMP_NUM_THREADS when it is a count reckon runs, else the cores. */
+static int env_threads(void) {
+  const char *env = getenv("OMP_NUM_THREADS");
+  long n = env ? strtol(env, NULL, 10) : 0;
+  return n > 0 && n <= RK_THREADS_MAX ? (int)n : default_threads();
+}
+
+rk_status rk_set_num_threads(int64_t n) {
+  if (n > RK_THREADS_MAX)
+    return rk_error(RK_ERANGE, "%lld threads: reckon runs at most %d (this machine has %d cores)", (long long)n,
+                    RK_THREADS_MAX, default_threads());
+  configured_threads = n > 0 ? (int)n : 0;
 #ifdef RECKON_HAVE_OPENMP
-  if (n > 0) {
-    omp_set_num_threads(n);
-  } else {
-    const char *env = getenv("OMP_NUM_THREADS");
-    omp_set_num_threads(env && atoi(env) > 0 ? atoi(env) : default_threads());
-  }
+  omp_set_num_threads(n > 0 ? (int)n : env_threads());
 #else
-  (void)default_threads;
+  (void)env_threads;
 #endif
+  return RK_OK;
 }
 
 int64_t rk_chunk_count(int64_t n, int64_t grain) {

@@ -57,13 +57,10 @@ static rk_status check_shape(rk_dtype dtype, int ndim, const int64_t *shape) {
   if ((unsigned)dtype >= RK_DT_COUNT) return rk_error(RK_EINVAL, "invalid tensor dtype %d", (int)dtype);
   if (ndim < 0 || ndim > RK_TENSOR_MAX_DIMS)
     return rk_error(RK_ESHAPE, "tensor has %d dimensions: expected 0 to %d", ndim, RK_TENSOR_MAX_DIMS);
-  int64_t n = 1;
-  for (int i = 0; i < ndim; i++) {
+  for (int i = 0; i < ndim; i++)
     if (shape[i] < 0) return rk_error(RK_ESHAPE, "tensor dimension %d is %lld: expected >= 0", i, (long long)shape[i]);
-    if (shape[i] != 0 && n > INT64_MAX / 8 / shape[i])
-      return rk_error(RK_ESHAPE, "tensor of shape dimension %d = %lld is too large", i, (long long)shape[i]);
-    n *= shape[i];
-  }
+  int64_t n;
+  if (rk_size_numel(&n, ndim, shape, "a tensor's element count") != RK_OK) return rk_error_context(RK_ESHAPE, "tensor shape");
   return RK_OK;
 }
 

@@ -275,6 +275,9 @@ static rk_status emit_stage(pp_state *p, int input, split_writer *writers) {
   s.out_col = rk_malloc((size_t)(n + 1) * sizeof *s.out_col);
   rk_status st = names && owned && s.in_col && s.out_col ? RK_OK : RK_ENOMEM;
   int k = 0, nout = 0;
+  rk_name_index read;   /* names[] by name: one lookup per workflow column, not a scan */
+  rk_name_index_init(&read);
+  if (st == RK_OK) st = rk_name_index_put(&read, "__row", k, NULL);
   if (st == RK_OK) names[k++] = "__row";
   char buf[600];
   for (int i = 0; i < n && st == RK_OK; i++) {
@@ -287,9 +290,7 @@ static rk_status emit_stage(pp_state *p, int input, split_writer *writers) {
       want = owned[i];
     }
     int found = -1;
-    for (int j = 0; j < k && want; j++)
-      if (strcmp(names[j], want) == 0) found = j;
-    if (found < 0 && want) {
+    if (want && st == RK_OK && (st = rk_name_index_put(&read, want, k, &found)) == RK_OK && found < 0) {
       found = k;
       names[k++] = want;
     }
@@ -304,6 +305,7 @@ static rk_status emit_stage(pp_state *p, int input, split_writer *writers) {
   for (int i = 0; i <= n && owned; i++) rk_free(owned[i]);
   rk_free(owned);
   rk_free(names);
+  rk_name_index_free(&read);
   rk_free(s.in_col);
   rk_free(s.out_col);
   rk_free(s.mask);
@@ -348,7 +350,9 @@ rk_status pp_emit(pp_state *p) {
     if (p->rows[sp] < 0) st = rk_error(RK_EIO, "cannot read the %s stage back", split_names[sp]);
     w[sp].dir = pp_path(p->tmp_dir, split_dirs[sp]);
     w[sp].total = p->rows[sp];
-    w[sp].parts = c->output_num_partitions;
+    /* No empty parts: more partitions than rows would only write empty files (100000 of them
+     * for a small split took minutes). One part at least, so an empty split is still a dataset. */
+    w[sp].parts = c->output_num_partitions < p->rows[sp] ? c->output_num_partitions : (int)(p->rows[sp] > 1 ? p->rows[sp] : 1);
     w[sp].with_targets = sp != SPLIT_PREDICT;
     w[sp].oov = rk_calloc((size_t)p->wf.n_cols + 1, sizeof *w[sp].oov);
     w[sp].nulls = rk_calloc((size_t)p->wf.n_cols + 1, sizeof *w[sp].nulls);

@@ -40,11 +40,7 @@ const char *pp_idx_name(const char *col, char *buf, size_t size) {
   return buf;
 }
 
-int pp_find(const pp_state *p, const char *name) {
-  for (int i = 0; name && i < p->n_cols; i++)
-    if (strcmp(p->cols[i].name, name) == 0) return i;
-  return -1;
-}
+int pp_find(const pp_state *p, const char *name) { return rk_name_index_get(&p->col_index, name); }
 
 void pp_time(pp_state *p, const char *stage, double t0) {
   json_t *old = json_object_get(p->timings, stage);
@@ -167,6 +163,7 @@ static rk_status add_col(pp_state *p, const char *name, const char *flag, int *i
     pp_column *g = rk_realloc(p->cols, (size_t)(p->n_cols + 1) * sizeof *g);
     if (!g) return RK_ENOMEM;
     p->cols = g;
+    RK_TRY(rk_name_index_put(&p->col_index, name, p->n_cols, NULL));
     i = p->n_cols++;
     memset(&g[i], 0, sizeof g[i]);
     g[i].name = name;
@@ -468,6 +465,7 @@ static void free_state(pp_state *p) {
     rk_free(p->cols[i].remap);
   }
   rk_free(p->cols);
+  rk_name_index_free(&p->col_index);
   for (int e = 0; e < p->n_te; e++) {
     rk_free(p->te[e].sum);
     rk_free(p->te[e].cnt);

@@ -62,6 +62,7 @@ typedef struct {
 
   pp_column *cols;
   int n_cols;
+  rk_name_index col_index;     /* cols by name (pp_find) */
   int user_col, item_col, ts_col;   /* indices into cols, or -1 */
 
   /* frequency filters: keep flags per dictionary index */

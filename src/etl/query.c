@@ -36,7 +36,13 @@ struct node {
   size_t slen;
   int col;                 /* N_COL: index into the query's names */
   vtype type;              /* set when bound to a batch */
+  int height;              /* 1 for a leaf: how deep freeing and evaluating it recurse */
 };
+
+/* Parsing, evaluating and freeing recurse, so what a query can ask of the stack is bounded: at
+ * most MAX_NESTING levels of parentheses, signs and `not`, and trees at most MAX_HEIGHT high (a
+ * chain `a and b and ...` grows one level a term). Both are far past any filter a person writes. */
+enum { MAX_NESTING = 64, MAX_HEIGHT = 1024 };
 
 struct rk_query {
   char *text;
@@ -82,12 +88,16 @@ typedef struct {
   bool is_float;
   int64_t i;
   double f;
+  int nesting;             /* the open parentheses, signs and `not`s the parser is inside */
   rk_status st;
 } parser;
 
 static rk_status fail(parser *p, size_t at, const char *what) {
+  /* A long query is quoted by its start, so the message keeps room for what is wrong. */
+  int quoted = strlen(p->src) > 80 ? 60 : 80;
   if (p->st == RK_OK)
-    p->st = rk_error(RK_EPARSE, "cannot parse --filter_query '%s': %s at offset %zu", p->src, what, at);
+    p->st = rk_error(RK_EPARSE, "cannot parse --filter_query '%.*s%s': %s at offset %zu", quoted, p->src,
+                     strlen(p->src) > 80 ? "..." : "", what, at);
   return p->st;
 }
 
@@ -224,12 +234,31 @@ static bool is_op(const parser *p, const char *op) { return p->kind == K_OP && s
 static node *new_node(parser *p, node_kind kind) {
   node *n = rk_calloc(1, sizeof *n);
   if (!n) p->st = RK_ENOMEM;
-  else n->kind = kind;
+  else n->kind = kind, n->height = 1;
   return n;
+}
+
+static bool nest(parser *p) {
+  if (++p->nesting <= MAX_NESTING) return true;
+  char what[96];
+  snprintf(what, sizeof what, "parentheses, signs or 'not' nested deeper than %d levels", MAX_NESTING);
+  fail(p, p->start, what);
+  return false;
+}
+
+/* n grows to hold kid; false (with the message) past MAX_HEIGHT. */
+static bool grow_height(parser *p, node *n, const node *kid) {
+  if (kid->height + 1 > n->height) n->height = kid->height + 1;
+  if (n->height <= MAX_HEIGHT) return true;
+  char what[96];
+  snprintf(what, sizeof what, "the query is more than %d operations deep; split it or use 'in [...]'", MAX_HEIGHT);
+  fail(p, p->start, what);
+  return false;
 }
 
 /* On failure the kid stays the caller's to free. */
 static bool add_kid(parser *p, node *n, node *kid) {
+  if (!grow_height(p, n, kid)) return false;
   node **g = rk_realloc(n->kids, (size_t)(n->nkids + 1) * sizeof *g);
   if (!g) {
     p->st = RK_ENOMEM;
@@ -255,6 +284,7 @@ static node *binary_node(parser *p, node_kind kind, node *left, node *right) {
   kids[1] = right;
   n->kids = kids;
   n->nkids = 2;
+  if (!grow_height(p, n, left) || !grow_height(p, n, right)) return node_free(n), NULL;
   return n;
 }
 
@@ -301,8 +331,9 @@ static node *parse_atom(parser *p) {
       break;
     case K_OP:
       if (is_op(p, "(")) {
-        if (next(p) != RK_OK) return NULL;
+        if (!nest(p) || next(p) != RK_OK) return NULL;
         n = parse_or(p);
+        p->nesting--;
         if (!n) return NULL;
         if (!is_op(p, ")")) {
           node_free(n);
@@ -324,8 +355,9 @@ static node *parse_atom(parser *p) {
 static node *parse_unary(parser *p) {
   if (is_op(p, "-") || is_op(p, "+")) {
     bool neg = p->op[0] == '-';
-    if (next(p) != RK_OK) return NULL;
+    if (!nest(p) || next(p) != RK_OK) return NULL;
     node *a = parse_unary(p);
+    p->nesting--;
     if (!a || !neg) return a;
     if (a->kind == N_INT && a->i != INT64_MIN) return a->i = -a->i, a;
     if (a->kind == N_FLT) return a->f = -a->f, a;
@@ -417,8 +449,9 @@ static node *parse_comparison(parser *p) {
 
 static node *parse_not(parser *p) {
   if (p->kind == K_NOT || is_op(p, "~")) {
-    if (next(p) != RK_OK) return NULL;
+    if (!nest(p) || next(p) != RK_OK) return NULL;
     node *a = parse_not(p);
+    p->nesting--;
     node *n = a ? new_node(p, N_NOT) : NULL;
     if (!n || !add_kid(p, n, a)) return node_free(n), node_free(a), NULL;
     return n;

@@ -189,25 +189,41 @@ static rk_status check_finite_input(const rk_column *src) {
   return RK_OK;
 }
 
+/* The input column of each workflow column (-1: absent), from one index of the input's names
+ * (a scan per column made every batch of a 100,000-column input quadratic). A repeated input
+ * name means its first column, as rk_batch_find does. */
+static rk_status find_sources(const rk_workflow *wf, const rk_batch *in, int *source) {
+  rk_name_index names;
+  rk_name_index_init(&names);
+  rk_status st = RK_OK;
+  for (int j = 0; j < in->ncols && st == RK_OK; j++)
+    if (in->cols[j].name) st = rk_name_index_put(&names, in->cols[j].name, j, NULL);
+  for (int i = 0; i < wf->n_cols && st == RK_OK; i++) source[i] = rk_name_index_get(&names, wf->cols[i].source);
+  rk_name_index_free(&names);
+  return st;
+}
+
 rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_batch *out) {
   rk_batch_free(out);
-  int n_out = 0;
-  for (int i = 0; i < wf->n_cols; i++) {
+  int *source = rk_malloc((size_t)(wf->n_cols + 1) * sizeof *source), n_out = 0;
+  rk_status st = source ? find_sources(wf, in, source) : RK_ENOMEM;
+  for (int i = 0; i < wf->n_cols && st == RK_OK; i++) {
     const rk_wf_column *c = &wf->cols[i];
-    if (rk_batch_find(in, c->source) >= 0) {
-      n_out++;
-    } else if (!c->is_target) {
-      return rk_error(RK_ENOTFOUND, "the workflow needs column '%s', which the input does not have", c->source);
-    }
+    if (source[i] >= 0) n_out++;
+    else if (!c->is_target)
+      st = rk_error(RK_ENOTFOUND, "the workflow needs column '%s', which the input does not have", c->source);
   }
-  RK_TRY(rk_batch_init(out, n_out));
+  if (st == RK_OK) st = rk_batch_init(out, n_out);
+  if (st != RK_OK) {
+    rk_free(source);
+    return st;
+  }
   out->nrows = in->nrows;
   int k = 0;
   rk_column tmp = {0};
-  rk_status st = RK_OK;
   for (int i = 0; i < wf->n_cols && st == RK_OK; i++) {
     const rk_wf_column *c = &wf->cols[i];
-    int j = rk_batch_find(in, c->source);
+    int j = source[i];
     if (j < 0) continue;
     const rk_column *src = &in->cols[j];
     const rk_dict *d = c->op == RK_WF_CATEGORIFY ? c->vocab : c->op == RK_WF_TARGET_ENCODE ? c->te_values : NULL;
@@ -227,6 +243,7 @@ rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_ba
     k++;
   }
   rk_column_free(&tmp);
+  rk_free(source);
   if (st != RK_OK) rk_batch_free(out);
   return st;
 }

@@ -1,7 +1,10 @@
 /*
  * Column profiles: one streaming pass gives each column's nulls, range, mean, distinct-value
  * estimate and most frequent values, in memory bounded per column (16 KiB of HyperLogLog
- * registers and 64 Space-Saving counters), whatever the number of rows.
+ * registers and 64 Space-Saving counters), whatever the number of rows. The registers are
+ * allocated only once a column has shown more than EXACT_HASHES distinct values (until then
+ * the distinct count is exact), so a file of 100,000 columns and few rows does not ask for
+ * 1.6 GB of registers nor spend its time summing them.
  *
  * It is not: exact distinct counts or exact frequencies of a high-cardinality column (those need
  * memory that grows with the data; `reckon preprocess` computes exact vocabularies itself).
@@ -23,6 +26,7 @@
 #define HLL_REGISTERS (1 << HLL_BITS)
 #define TOP_SLOTS 64
 #define SHOWN_BYTES 64
+#define EXACT_HASHES 16
 
 typedef struct {
   uint64_t hash;
@@ -33,9 +37,11 @@ typedef struct {
 
 typedef struct {
   rk_column_profile pub;
-  uint8_t hll[HLL_REGISTERS];
-  top_slot top[TOP_SLOTS];
-  int ntop_slots;
+  uint8_t *hll;            /* (HLL_REGISTERS), NULL while the distinct hashes fit `exact` */
+  uint64_t exact[EXACT_HASHES];
+  int n_exact;
+  top_slot *top;           /* (cap_top), grown to at most TOP_SLOTS as values appear */
+  int ntop_slots, cap_top;
   bool evicted;           /* a slot was ever replaced: counts are upper bounds */
   double sum;             /* numbers, in stream order */
   int64_t list_rows, list_len_sum;
@@ -66,6 +72,8 @@ void rk_profiler_free(rk_profiler *profiler) {
   for (int c = 0; c < profiler->ncols; c++) {
     release_public(&profiler->cols[c].pub);
     rk_free(profiler->cols[c].pub.name);
+    rk_free(profiler->cols[c].hll);
+    rk_free(profiler->cols[c].top);
   }
   rk_free(profiler->cols);
   rk_free(profiler);
@@ -86,14 +94,31 @@ static rk_status setup(rk_profiler *p, const rk_batch *batch) {
   return RK_OK;
 }
 
-static void hll_add(column_state *s, uint64_t h) {
+static void hll_register(column_state *s, uint64_t h) {
   uint32_t reg = (uint32_t)(h >> (64 - HLL_BITS));
   uint64_t rest = (h << HLL_BITS) | ((uint64_t)1 << (HLL_BITS - 1));   /* sentinel bounds the count */
   uint8_t rank = (uint8_t)(__builtin_clzll(rest) + 1);
   if (rank > s->hll[reg]) s->hll[reg] = rank;
 }
 
+/* Count hash h: exactly while the column's distinct hashes fit `exact`, then in registers. */
+static rk_status hll_add(column_state *s, uint64_t h) {
+  if (!s->hll) {
+    for (int i = 0; i < s->n_exact; i++)
+      if (s->exact[i] == h) return RK_OK;
+    if (s->n_exact < EXACT_HASHES) {
+      s->exact[s->n_exact++] = h;
+      return RK_OK;
+    }
+    if (!(s->hll = rk_calloc(HLL_REGISTERS, 1))) return RK_ENOMEM;
+    for (int i = 0; i < s->n_exact; i++) hll_register(s, s->exact[i]);
+  }
+  hll_register(s, h);
+  return RK_OK;
+}
+
 static double hll_estimate(const column_state *s) {
+  if (!s->hll) return s->n_exact;
   const double m = HLL_REGISTERS;
   double sum = 0.0;
   int zeros = 0;
@@ -107,16 +132,23 @@ static double hll_estimate(const column_state *s) {
   return e;
 }
 
-static void top_add(column_state *s, uint64_t h, const char *text, size_t len) {
+static rk_status top_add(column_state *s, uint64_t h, const char *text, size_t len) {
   for (int i = 0; i < s->ntop_slots; i++) {
     if (s->top[i].hash == h) {
       s->top[i].count++;
-      return;
+      return RK_OK;
     }
   }
   top_slot *slot;
   int64_t base = 0;
   if (s->ntop_slots < TOP_SLOTS) {
+    if (s->ntop_slots == s->cap_top) {
+      int cap = s->cap_top ? 2 * s->cap_top : 4;
+      top_slot *g = rk_realloc(s->top, (size_t)cap * sizeof *g);
+      if (!g) return RK_ENOMEM;
+      s->top = g;
+      s->cap_top = cap;
+    }
     slot = &s->top[s->ntop_slots++];
   } else {   /* replace the smallest counter (the first one on ties: deterministic) */
     slot = &s->top[0];
@@ -131,11 +163,12 @@ static void top_add(column_state *s, uint64_t h, const char *text, size_t len) {
   if (len > SHOWN_BYTES) len = SHOWN_BYTES;
   memcpy(slot->text, text, len);
   slot->text[len] = '\0';
+  return RK_OK;
 }
 
-static void add_number_text(column_state *s, uint64_t h, double v, const char *text) {
-  hll_add(s, h);
-  top_add(s, h, text, strlen(text));
+static rk_status add_number_text(column_state *s, uint64_t h, double v, const char *text) {
+  RK_TRY(hll_add(s, h));
+  RK_TRY(top_add(s, h, text, strlen(text)));
   if (!s->pub.has_range) {
     s->pub.min = s->pub.max = v;
     s->pub.has_range = true;
@@ -146,6 +179,7 @@ static void add_number_text(column_state *s, uint64_t h, double v, const char *t
   }
   s->sum += v;
   s->pub.values++;
+  return RK_OK;
 }
 
 /* Lexicographic order of byte strings (a prefix sorts first). */
@@ -155,10 +189,10 @@ static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
   return alen < blen ? -1 : alen > blen;
 }
 
-static void add_string(column_state *s, const char *str, size_t len) {
+static rk_status add_string(column_state *s, const char *str, size_t len) {
   uint64_t h = XXH3_64bits(str, len);
-  hll_add(s, h);
-  top_add(s, h, str, len);
+  RK_TRY(hll_add(s, h));
+  RK_TRY(top_add(s, h, str, len));
   size_t shown = len > SHOWN_BYTES ? SHOWN_BYTES : len;   /* min/max of the shown prefixes */
   if (!s->pub.has_range || compare_bytes(str, shown, s->min_s, s->min_len) < 0) {
     memcpy(s->min_s, str, shown);
@@ -172,29 +206,30 @@ static void add_string(column_state *s, const char *str, size_t len) {
   }
   s->pub.has_range = true;
   s->pub.values++;
+  return RK_OK;
 }
 
 /* One value of a primitive column (or list child) at index i. */
-static void add_value(column_state *s, const rk_column *col, int64_t i) {
+static rk_status add_value(column_state *s, const rk_column *col, int64_t i) {
   char text[48];
   if (col->type == RK_COL_STRING) {
     size_t len;
     const char *str = rk_column_get_string(col, i, &len);
-    add_string(s, str, len);
+    return add_string(s, str, len);
   } else if (rk_coltype_is_float(col->type)) {
     double v = rk_column_get_double(col, i);
     if (col->type == RK_COL_FLOAT32) snprintf(text, sizeof text, "%.9g", v);
     else snprintf(text, sizeof text, "%.17g", v);
     /* hash the shortest text so 0.1f and 0.1 count apart but equal floats agree */
-    add_number_text(s, XXH3_64bits(&v, sizeof v), v, text);
+    return add_number_text(s, XXH3_64bits(&v, sizeof v), v, text);
   } else if (col->type == RK_COL_UINT64) {
     uint64_t u = ((const uint64_t *)col->values)[i];
     snprintf(text, sizeof text, "%llu", (unsigned long long)u);
-    add_number_text(s, XXH3_64bits(&u, sizeof u), (double)u, text);
+    return add_number_text(s, XXH3_64bits(&u, sizeof u), (double)u, text);
   } else {
     int64_t v = rk_column_get_int(col, i);
     snprintf(text, sizeof text, "%lld", (long long)v);
-    add_number_text(s, XXH3_64bits(&v, sizeof v), (double)v, text);
+    return add_number_text(s, XXH3_64bits(&v, sizeof v), (double)v, text);
   }
 }
 
@@ -219,9 +254,9 @@ rk_status rk_profiler_add(rk_profiler *p, const rk_batch *batch) {
         s->list_rows++;
         s->list_len_sum += n;
         for (int64_t k = b; k < e; k++)
-          if (!rk_column_is_null(col->child, k)) add_value(s, col->child, k);
+          if (!rk_column_is_null(col->child, k)) RK_TRY(add_value(s, col->child, k));
       } else {
-        add_value(s, col, i);
+        RK_TRY(add_value(s, col, i));
       }
     }
   }
@@ -252,7 +287,7 @@ const rk_column_profile *rk_profiler_column(rk_profiler *p, int c) {
     pub->max_s = rk_strdup(s->max_s);
   }
   top_slot sorted[TOP_SLOTS];
-  memcpy(sorted, s->top, sizeof(top_slot) * (size_t)s->ntop_slots);
+  if (s->ntop_slots) memcpy(sorted, s->top, sizeof(top_slot) * (size_t)s->ntop_slots);
   qsort(sorted, (size_t)s->ntop_slots, sizeof(top_slot), by_count);
   pub->top_exact = !s->evicted;
   for (int i = 0; i < s->ntop_slots && pub->ntop < RK_PROFILE_TOP; i++) {

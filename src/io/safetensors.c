@@ -30,10 +30,13 @@ static bool dtype_parse(const char *s, rk_dtype *out) {
   return false;
 }
 
-static int64_t numel(int ndim, const int64_t *shape) {
-  int64_t n = 1;
-  for (int d = 0; d < ndim; d++) n *= shape[d];
-  return n;
+/* A tensor's bytes from its shape and dtype, checked: a header may claim any shape. */
+static rk_status tensor_bytes(int64_t *out, const char *name, rk_dtype dtype, int ndim, const int64_t *shape) {
+  char what[320];
+  snprintf(what, sizeof what, "the byte size of tensor '%s'", name);
+  int64_t n;
+  RK_TRY(rk_size_numel(&n, ndim, shape, what));
+  return rk_size_mul(out, n, (int64_t)rk_dtype_size(dtype), what);
 }
 
 /* ---- writing ---- */
@@ -54,14 +57,16 @@ rk_status rk_safetensors_write(const char *path, const rk_st_tensor *t, int n, c
     if (!dt) st = rk_error(RK_EUNSUPPORTED, "safetensors: tensor '%s' has a dtype the format lacks", t[i].name);
     if (st == RK_OK && json_object_get(root, t[i].name))
       st = rk_error(RK_EINVAL, "safetensors: two tensors are named '%s'", t[i].name);
-    int64_t bytes = numel(t[i].ndim, t[i].shape) * (int64_t)rk_dtype_size(t[i].dtype);
+    int64_t bytes = 0;
+    if (st == RK_OK) st = tensor_bytes(&bytes, t[i].name, t[i].dtype, t[i].ndim, t[i].shape);
+    if (st == RK_OK) st = rk_size_add(&offset, offset, bytes, "the tensors' total bytes");
+    if (st == RK_ERANGE) st = rk_error_context(st, "cannot write '%s'", path);
     json_t *shape = json_array();
     for (int d = 0; shape && d < t[i].ndim; d++) json_array_append_new(shape, json_integer(t[i].shape[d]));
-    json_t *e = st == RK_OK ? json_pack("{sssos[II]}", "dtype", dt, "shape", shape, "data_offsets", (json_int_t)offset,
-                                        (json_int_t)(offset + bytes))
+    json_t *e = st == RK_OK ? json_pack("{sssos[II]}", "dtype", dt, "shape", shape, "data_offsets",
+                                        (json_int_t)(offset - bytes), (json_int_t)offset)
                             : (json_decref(shape), NULL);
     if (st == RK_OK && (!e || json_object_set_new(root, t[i].name, e) != 0)) st = RK_ENOMEM;
-    offset += bytes;
   }
   char *header = st == RK_OK ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   json_decref(root);
@@ -79,7 +84,9 @@ rk_status rk_safetensors_write(const char *path, const rk_st_tensor *t, int n, c
   free(header);
   size_t at = 8 + padded;
   for (int i = 0; i < n; i++) {
-    size_t bytes = (size_t)numel(t[i].ndim, t[i].shape) * rk_dtype_size(t[i].dtype);
+    int64_t n = 1;   /* checked above */
+    for (int d = 0; d < t[i].ndim; d++) n *= t[i].shape[d];
+    size_t bytes = (size_t)n * rk_dtype_size(t[i].dtype);
     if (bytes) memcpy(buf + at, t[i].data, bytes);
     at += bytes;
   }
@@ -135,7 +142,10 @@ static rk_status parse_entry(rk_safetensors *f, const char *name, json_t *v, ent
     return bad(f->path, "bad data_offsets", name);
   e->begin = json_integer_value(json_array_get(off, 0));
   e->end = json_integer_value(json_array_get(off, 1));
-  if (e->begin < 0 || e->end < e->begin || e->end - e->begin != numel(e->ndim, e->shape) * (int64_t)rk_dtype_size(e->dtype))
+  int64_t bytes;
+  if (tensor_bytes(&bytes, name, e->dtype, e->ndim, e->shape) != RK_OK)
+    return rk_error_context(RK_EFORMAT, "'%s' is not a valid safetensors file", f->path);
+  if (e->begin < 0 || e->end < e->begin || e->end - e->begin != bytes)
     return bad(f->path, "data_offsets disagree with dtype and shape", name);
   return (e->name = rk_strdup(name)) ? RK_OK : RK_ENOMEM;
 }

@@ -341,7 +341,51 @@ void rk_schema_column_free(rk_schema_column *col) {
   memset(col, 0, sizeof *col);
 }
 
+/* Copies of the column names, indexed, for rk_schema_add_column: adding n columns one at a time
+ * checked each against all before it (quadratic: a preprocess of 100,000 columns spent its time
+ * there). Columns any other path appended are indexed at the next add; the index holds copies,
+ * so a column freed since cannot leave it a dangling name, and a hit is confirmed against the
+ * column itself, a stale one falling back to the scan. */
+struct rk_schema_names {
+  rk_name_index index;
+  rk_arena copies;
+  int n_indexed;   /* cols[0 .. n_indexed) are in the index */
+};
+
+static void names_free(rk_schema_names *n) {
+  if (!n) return;
+  rk_name_index_free(&n->index);
+  rk_arena_free(&n->copies);
+  rk_free(n);
+}
+
+static rk_status has_column(rk_schema *schema, const char *name, bool *found) {
+  *found = false;
+  rk_schema_names *n = schema->names;
+  if (!n) {
+    if (!(n = schema->names = rk_calloc(1, sizeof *n))) return RK_ENOMEM;
+    rk_arena_init(&n->copies, 1 << 16);
+  }
+  if (n->n_indexed > schema->n_cols) {   /* columns were dropped: start again */
+    rk_name_index_free(&n->index);
+    rk_arena_reset(&n->copies);
+    n->n_indexed = 0;
+  }
+  for (; n->n_indexed < schema->n_cols; n->n_indexed++) {
+    const char *col = schema->cols[n->n_indexed].name;
+    const char *copy = col ? rk_arena_strdup(&n->copies, col) : NULL;
+    if (col && !copy) return RK_ENOMEM;
+    if (copy) RK_TRY(rk_name_index_put(&n->index, copy, n->n_indexed, NULL));
+  }
+  int i = rk_name_index_get(&n->index, name);
+  if (i < 0) return RK_OK;
+  if (i < schema->n_cols && schema->cols[i].name && strcmp(schema->cols[i].name, name) == 0) *found = true;
+  else *found = rk_schema_find(schema, name) != NULL;
+  return RK_OK;
+}
+
 void rk_schema_free(rk_schema *schema) {
+  names_free(schema->names);
   for (int i = 0; i < schema->n_cols; i++) rk_schema_column_free(&schema->cols[i]);
   rk_free(schema->cols);
   json_decref(schema->unknown_json);
@@ -396,7 +440,9 @@ static rk_status set_dims(rk_schema_column *col) {
 rk_status rk_schema_add_column(rk_schema *schema, const char *name, const char *dtype_name, rk_schema_column **out) {
   if (out) *out = NULL;
   if (!name || !*name) return rk_error(RK_EINVAL, "a schema column needs a name");
-  if (rk_schema_find(schema, name)) return rk_error(RK_EINVAL, "duplicate column '%s' in the schema", name);
+  bool twice;
+  RK_TRY(has_column(schema, name, &twice));
+  if (twice) return rk_error(RK_EINVAL, "duplicate column '%s' in the schema", name);
   if (!find_dtype(dtype_name))
     return rk_error(RK_EINVAL, "unknown dtype '%s' for column '%s', expected int8..int64, uint8..uint64, "
                     "float16..float64 or string", dtype_name ? dtype_name : "(null)", name);

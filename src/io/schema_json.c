@@ -322,15 +322,19 @@ rk_status rk_schema_parse_json(rk_schema *out, const char *text, size_t len, con
     json_t *features = get(root, "feature");
     if (features && !json_is_array(features))
       s = rk_error(RK_EFORMAT, "\"feature\" in '%s' is %s, expected a list of features", label, type_name(features));
+    rk_name_index seen;   /* duplicates in one pass: a lookup per feature made loading quadratic */
+    rk_name_index_init(&seen);
     for (size_t i = 0; s == RK_OK && i < json_array_size(features); i++) {
       rk_schema_column *col;
+      int twice = -1;
       r.index = (int)i;
       r.feature = NULL;
       s = rk_schema_push_column(out, &col);
       if (s == RK_OK) s = read_feature(&r, json_array_get(features, i), col);
-      if (s == RK_OK && rk_schema_find_index(out, col->name) != out->n_cols - 1)
-        s = rk_error(RK_EFORMAT, "duplicate feature '%s' in '%s'", col->name, label);
+      if (s == RK_OK) s = rk_name_index_put(&seen, col->name, (int)i, &twice);
+      if (s == RK_OK && twice >= 0) s = rk_error(RK_EFORMAT, "duplicate feature '%s' in '%s'", col->name, label);
     }
+    rk_name_index_free(&seen);
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val) {

@@ -674,18 +674,23 @@ rk_status rk_schema_parse_pbtxt(rk_schema *out, const char *text, size_t len, co
   RK_TRY(rk_pbtxt_parse(&root, text, len, label));
   reader r = {label, out};
   rk_status s = RK_OK;
+  rk_name_index seen;   /* duplicates in one pass: a lookup per feature made loading quadratic */
+  rk_name_index_init(&seen);
   for (int i = 0; i < root.n_fields && s == RK_OK; i++) {
     const rk_pbtxt_field *f = &root.fields[i];
     if (strcmp(f->name, "feature") == 0) {
       rk_schema_column *col;
+      int twice = -1;
       s = rk_schema_push_column(out, &col);
       if (s == RK_OK) s = read_feature(&r, f, col);
-      if (s == RK_OK && rk_schema_find_index(out, col->name) != out->n_cols - 1)
+      if (s == RK_OK) s = rk_name_index_put(&seen, col->name, i, &twice);
+      if (s == RK_OK && twice >= 0)
         s = rk_error(RK_EFORMAT, "duplicate feature '%s' in '%s' line %d", col->name, label, f->line);
     } else {
       s = keep_unknown(&out->unknown_pbtxt, f);
     }
   }
+  rk_name_index_free(&seen);
   rk_pbtxt_field_clear(&root);
   if (s != RK_OK) rk_schema_free(out);
   return s;

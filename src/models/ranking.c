@@ -50,8 +50,9 @@ void rk_ranking_config_default(rk_ranking_config *c) {
 }
 
 int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier) {
-  int64_t d = (int64_t)ceil(pow((double)cardinality, 0.25) * multiplier);
-  return d < 8 ? 8 : (d + 7) / 8 * 8;
+  double d = ceil(pow((double)cardinality, 0.25) * multiplier);
+  if (!(d < (double)RK_SIZE_MAX)) return RK_SIZE_MAX;   /* a huge or NaN multiplier: refused by the table's size check */
+  return d < 8 ? 8 : ((int64_t)d + 7) / 8 * 8;
 }
 
 /* ---- parameters ---- */
@@ -75,11 +76,28 @@ static rk_status next_param(rk_ranking_model *m, const rk_ranking_model *share, 
   if (strlen(name) >= sizeof g[0]->name)
     return rk_error(RK_EUSAGE, "parameter name '%s' is longer than %zu bytes (a target or column name is too long)",
                     name, sizeof g[0]->name - 1);
-  for (int i = 0; i < m->n_params; i++)
-    if (strcmp(g[i]->name, name) == 0) return rk_error(RK_EINVAL, "two parameters named '%s'", name);
   if (!(g[m->n_params] = rk_calloc(1, sizeof **g))) return RK_ENOMEM;
   *out = g[m->n_params++];
   return RK_OK;
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp((*(rk_param *const *)a)->name, (*(rk_param *const *)b)->name);
+}
+
+/* Names identify parameters in weight files, so they must differ: checked once, sorted (a check
+ * as each is made compared every pair, quadratic in a schema's features). */
+static rk_status check_unique_names(const rk_ranking_model *m) {
+  rk_param **sorted = rk_malloc((size_t)m->n_params * sizeof *sorted + 1);
+  if (!sorted) return RK_ENOMEM;
+  if (m->n_params) memcpy(sorted, m->params, (size_t)m->n_params * sizeof *sorted);
+  qsort(sorted, (size_t)m->n_params, sizeof *sorted, by_name);
+  rk_status st = RK_OK;
+  for (int i = 1; i < m->n_params && st == RK_OK; i++)
+    if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
+      st = rk_error(RK_EINVAL, "two parameters named '%s'", sorted[i]->name);
+  rk_free(sorted);
+  return st;
 }
 
 /* ---- building blocks ---- */
@@ -210,8 +228,11 @@ static rk_status inputs(builder *b) {
   char name[300];
   bool deep = !(b->c->kind == RK_MODEL_WIDE_N_DEEP && b->c->wnd_parts == RK_WND_WIDE_ONLY);
   for (int i = 0; i < m->n_cat; i++) {
-    if (m->max_len[i]) RK_TRY(rk_graph_input_ragged(b->g, &m->cat_inputs[i], m->cat_names[i], b->B * m->max_len[i]));
-    else RK_TRY(rk_graph_input_ids(b->g, &m->cat_inputs[i], m->cat_names[i], 1));
+    if (m->max_len[i]) {
+      int64_t ids;
+      RK_TRY(rk_size_mul(&ids, b->B, m->max_len[i], "a list column's ids per batch (batch size x value_count max)"));
+      RK_TRY(rk_graph_input_ragged(b->g, &m->cat_inputs[i], m->cat_names[i], ids));
+    } else RK_TRY(rk_graph_input_ids(b->g, &m->cat_inputs[i], m->cat_names[i], 1));
     b->lookups[i] = b->emb[i] = RK_NO_VALUE;
     if (m->indicator[i] || !deep) continue;
     rk_param *t;
@@ -707,6 +728,8 @@ static rk_status alloc_features(rk_ranking_model *m, size_t n) {
 
 /* Categorical column col as feature k: its table size, ids and dimension (models.h). */
 static rk_status categorical(rk_ranking_model *m, int k, const rk_schema_column *col, const rk_ranking_config *c) {
+  char what[320];
+  snprintf(what, sizeof what, "the table of categorical column '%s' (int_domain max + 1)", col->name);
   json_t *ind = rk_schema_column_property(col, "indicator");
   m->indicator[k] = ind && json_is_true(ind);
   int64_t buckets = 0, card = 0, dim = 0;
@@ -720,13 +743,13 @@ static rk_status categorical(rk_ranking_model *m, int k, const rk_schema_column 
                     col->name);
   } else {
     /* An indicator's raw values 0..max are stored one up, keeping 0 for a null. */
-    m->cardinality[k] = col->int_domain.max + 1 + m->indicator[k];
+    RK_TRY(rk_size_add(&m->cardinality[k], col->int_domain.max, 1 + m->indicator[k], what));
   }
   if (m->indicator[k]) {
     if (c->kind == RK_MODEL_DLRM || c->kind == RK_MODEL_DEEPFM)
       return rk_error(RK_EUSAGE, "--model %s needs an embedding for every feature; column '%s' is an indicator",
                       kind_names[c->kind], col->name);
-    m->indicator_width += m->cardinality[k] - 1;
+    RK_TRY(rk_size_add(&m->indicator_width, m->indicator_width, m->cardinality[k] - 1, "the indicator columns' width"));
   }
   if (col->is_list) {
     if (!col->value_count.present || !col->value_count.has_max || col->value_count.max < 1)
@@ -738,7 +761,9 @@ static rk_status categorical(rk_ranking_model *m, int k, const rk_schema_column 
   if (same_dim) m->dims[k] = c->embeddings_dim;
   else if (c->schema_dims && rk_schema_column_embedding_sizes(col, &card, &dim) && dim > 0) m->dims[k] = dim;
   else m->dims[k] = rk_model_embedding_dim(m->cardinality[k], c->embedding_sizes_multiplier);
-  return RK_OK;
+  int64_t elements;
+  snprintf(what, sizeof what, "the embedding table of column '%s' (rows x dimension)", col->name);
+  return rk_size_mul(&elements, m->cardinality[k], m->dims[k], what);
 }
 
 static rk_status features(rk_ranking_model *m, const rk_schema *s, const rk_ranking_config *c) {
@@ -869,6 +894,40 @@ static rk_status copy_features(rk_ranking_model *m, const rk_ranking_model *from
   return RK_OK;
 }
 
+/* What a new model needs before any parameter is allocated: the embedding tables, the dense
+ * layers' weights and gradients, and their activations and gradients at the batch size. A lower
+ * bound, so it never refuses a run that fits; the graph checks its exact plan in rk_graph_build
+ * and the optimizer its state in rk_optim_init, each before allocating. */
+static rk_status check_memory(const rk_ranking_model *m, const rk_ranking_config *c, int64_t batch) {
+  const char *what = "the model's memory (tables, layers x batch size)";
+  int64_t params = 0, width = m->n_cont, units = 0, x;
+  RK_TRY(rk_size_add(&width, width, m->indicator_width, what));
+  for (int i = 0; i < m->n_cat; i++) {
+    if (m->indicator[i]) continue;
+    RK_TRY(rk_size_mul(&x, m->cardinality[i], m->dims[i], what));
+    RK_TRY(rk_size_add(&params, params, x, what));
+    RK_TRY(rk_size_add(&width, width, m->dims[i], what));
+  }
+  RK_TRY(rk_size_add(&units, units, width, what));
+  bool mtl = c->kind >= RK_MODEL_MMOE;
+  const int64_t *layers = mtl ? c->expert_layers : c->mlp_layers;
+  for (int i = 0, n = mtl ? c->n_expert_layers : c->n_mlp_layers; i < n; i++) {
+    RK_TRY(rk_size_mul(&x, width, layers[i], what));
+    RK_TRY(rk_size_mul(&x, x, 2, what));   /* weight and gradient */
+    RK_TRY(rk_size_add(&params, params, x, what));
+    RK_TRY(rk_size_add(&units, units, layers[i], what));
+    width = layers[i];
+  }
+  int64_t acts, need;
+  RK_TRY(rk_size_mul(&acts, batch, units, what));
+  RK_TRY(rk_size_mul(&acts, acts, 2, what));   /* value and gradient */
+  RK_TRY(rk_size_add(&need, params, acts, what));
+  RK_TRY(rk_size_mul(&need, need, (int64_t)sizeof(float), what));
+  char label[96];
+  snprintf(label, sizeof label, "a %s model at batch %lld", kind_names[c->kind], (long long)batch);
+  return rk_memory_check(need, label);
+}
+
 static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64_t batch) {
   const rk_ranking_config *c = &m->cfg;
   if (batch <= 0) return rk_error(RK_EUSAGE, "invalid batch size %lld: expected at least 1", (long long)batch);
@@ -899,6 +958,7 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
       case RK_MODEL_PLE: st = build_ple(&b, c->ple_layers, "ple"); break;
     }
   }
+  if (st == RK_OK && !share) st = check_unique_names(m);
   if (st == RK_OK && share && m->n_params != share->n_params)
     st = rk_error(RK_EINVAL, "shared model: %d parameters, the original has %d", m->n_params, share->n_params);
   int loss = RK_NO_VALUE, reg;
@@ -940,6 +1000,7 @@ rk_status rk_ranking_build_tasks(rk_ranking_model *m, const rk_schema *schema, i
   m->owns_params = true;
   rk_status st = keep_config(m, c, n_tasks, targets, regression);
   if (st == RK_OK) st = features(m, schema, c);
+  if (st == RK_OK) st = check_memory(m, &m->cfg, batch);
   if (st == RK_OK) st = build(m, NULL, batch);
   if (st != RK_OK) rk_ranking_free(m);
   return st;

@@ -104,12 +104,12 @@ rk_status rk_graph_add_value(rk_graph *g, int *out, rk_dtype dtype, int ndim, co
   v->kind = RK_VAL_ACT;
   v->dtype = dtype;
   v->ndim = ndim;
-  v->numel = 1;
   for (int i = 0; i < ndim; i++) {
     if (dims[i] <= 0) return rk_error(RK_ESHAPE, "axis %d of a value has size %lld", i, (long long)dims[i]);
     v->shape[i] = dims[i];
-    v->numel *= dims[i];
   }
+  /* Shapes grow from the batch size and the widths a user asked for: checked, not wrapped. */
+  RK_TRY(rk_size_numel(&v->numel, ndim, dims, "a value of the graph (batch size x widths)"));
   v->producer = -1;
   v->last_use = -1;
   *out = g->n_values++;
@@ -173,7 +173,7 @@ rk_status rk_graph_node_add_slots(rk_graph *g, rk_node *n, rk_param *p, int64_t 
   }
   n->slot_base = t->n_slots;
   n->n_slots = count;
-  t->n_slots += count;
+  RK_TRY(rk_size_add(&t->n_slots, t->n_slots, count, "the embedding rows a batch reads (batch size x ids)"));
   return RK_OK;
 }
 
@@ -271,12 +271,15 @@ static int cmp_item_size(const void *a, const void *b) {
 }
 
 /* Greedy best-fit by size: each item takes the lowest offset clear of every placed item whose
- * lifetime meets its own. Returns the total bytes. */
+ * lifetime meets its own. Placed items are kept sorted by offset, so one sweep over them finds
+ * that offset: the gaps between the conflicting items, lowest first (O(n) per item, not the
+ * O(n^2) of trying each conflict's end against every other; a model with thousands of features
+ * plans tens of thousands of items). Returns the total bytes. */
 static rk_status plan_pack(plan *p, size_t *total) {
   *total = 0;
   if (p->n == 0) return RK_OK;
   plan_item **by_size = rk_malloc((size_t)p->n * sizeof *by_size);
-  plan_item **placed = rk_malloc((size_t)p->n * sizeof *placed);
+  plan_item **placed = rk_malloc((size_t)p->n * sizeof *placed);   /* by offset */
   if (!by_size || !placed) {
     rk_free(by_size);
     rk_free(placed);
@@ -287,28 +290,20 @@ static rk_status plan_pack(plan *p, size_t *total) {
   int n_placed = 0;
   for (int i = 0; i < p->n; i++) {
     plan_item *it = by_size[i];
-    /* candidate offsets: 0 and the ends of conflicting items; take the lowest that fits */
-    int64_t best = -1;
-    for (int c = -1; c < n_placed; c++) {
-      int64_t cand = 0;
-      if (c >= 0) {
-        plan_item *q = placed[c];
-        if (q->end < it->start || q->start > it->end) continue;
-        cand = *q->off + (int64_t)q->size;
-      }
-      if (best >= 0 && cand >= best) continue;
-      bool ok = true;
-      for (int k = 0; k < n_placed && ok; k++) {
-        plan_item *q = placed[k];
-        if (q->end < it->start || q->start > it->end) continue;
-        int64_t qs = *q->off, qe = qs + (int64_t)q->size;
-        if (cand < qe && qs < cand + (int64_t)it->size) ok = false;
-      }
-      if (ok) best = cand;
+    int64_t at = 0;   /* below `at` every conflicting item seen so far ends */
+    for (int k = 0; k < n_placed; k++) {
+      plan_item *q = placed[k];
+      if (q->end < it->start || q->start > it->end) continue;
+      if (*q->off >= at + (int64_t)it->size) break;   /* the gap before q fits */
+      if (*q->off + (int64_t)q->size > at) at = *q->off + (int64_t)q->size;
     }
-    *it->off = best;
-    placed[n_placed++] = it;
-    if ((size_t)best + it->size > *total) *total = (size_t)best + it->size;
+    *it->off = at;
+    int k = n_placed;   /* insert after the items at lower or equal offsets */
+    while (k > 0 && *placed[k - 1]->off > at) k--;
+    memmove(placed + k + 1, placed + k, (size_t)(n_placed - k) * sizeof *placed);
+    placed[k] = it;
+    n_placed++;
+    if ((size_t)at + it->size > *total) *total = (size_t)at + it->size;
   }
   rk_free(by_size);
   rk_free(placed);
@@ -340,6 +335,34 @@ static rk_status ensure_sparse_grad(rk_param *p, int64_t rows) {
   p->grad_rows = r;
   p->n_grad_rows = 0;
   return RK_OK;
+}
+
+/* The planned arena and the fixed memory build is about to allocate (inputs, sparse tables
+ * per-batch buffers and gradients), checked against the machine's memory before any of it is:
+ * a batch size or width too large for the machine is refused with the estimate, not met by the
+ * allocator or the OOM killer. */
+static rk_status check_memory(const rk_graph *g, bool trainable) {
+  const char *what = "the graph's memory (batch size x widths)";
+  int64_t need = (int64_t)g->arena_bytes, b;
+  for (int v = 0; v < g->n_values; v++) {
+    const rk_value *x = &g->values[v];
+    if (x->kind != RK_VAL_INPUT) continue;
+    RK_TRY(rk_size_mul(&b, x->numel, (int64_t)rk_dtype_size(x->dtype), what));
+    RK_TRY(rk_size_add(&need, need, b, what));
+  }
+  for (int i = 0; i < g->n_sparse; i++) {
+    const rk_sparse_table *t = &g->sparse[i];
+    /* slot ids, order and its scratch (2 pairs each), row starts; the compact gradient twice
+     * (slot_grad and, when training, the parameter's row-sparse gradient) */
+    int64_t per_slot;
+    RK_TRY(rk_size_mul(&per_slot, t->param->value.shape[1], (int64_t)sizeof(float) * (trainable ? 2 : 1), what));
+    RK_TRY(rk_size_add(&per_slot, per_slot, 6 * (int64_t)sizeof(int64_t), what));
+    RK_TRY(rk_size_mul(&b, t->n_slots, per_slot, what));
+    RK_TRY(rk_size_add(&need, need, b, what));
+  }
+  char label[96];
+  snprintf(label, sizeof label, "a graph of batch %lld", (long long)g->batch);
+  return rk_memory_check(need, label);
 }
 
 rk_status rk_graph_build(rk_graph *g, int loss) {
@@ -442,6 +465,7 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   RK_TRY(s);
   g->arena_bytes = total[0] > total[1] ? total[0] : total[1];
   g->unplanned_bytes = unplanned;
+  RK_TRY(check_memory(g, trainable));
   g->arena = rk_aligned_calloc(RK_ALIGN, g->arena_bytes ? g->arena_bytes : RK_ALIGN);
   if (!g->arena) return RK_ENOMEM;
   char *base = g->arena;

@@ -187,10 +187,13 @@ rk_status rk_optim_init(rk_optim *opt, const rk_optim_config *cfg, rk_param *con
 
   int n_slots = kind_slots[cfg->kind];
   if (cfg->kind == RK_OPTIM_SGD && cfg->momentum == 0.0f) n_slots = 0;   /* plain SGD keeps nothing */
-  int64_t total = 0;
-  for (int i = 0; i < n_params; i++) total += rk_tensor_numel(&params[i]->value);
-  if (total > (int64_t)(SIZE_MAX / sizeof(float) / 2 - 64))
-    return rk_error(RK_ERANGE, "optimizer state of %lld x %d floats is too large", (long long)total, n_slots);
+  int64_t total = 0, state_bytes;
+  for (int i = 0; i < n_params; i++)
+    RK_TRY(rk_size_add(&total, total, rk_tensor_numel(&params[i]->value), "the optimizer's parameters"));
+  RK_TRY(rk_size_mul(&state_bytes, total, n_slots * (int64_t)sizeof(float), "the optimizer's state"));
+  char what[96];
+  snprintf(what, sizeof what, "the %s optimizer's state (%d per weight)", kind_names[cfg->kind], n_slots);
+  RK_TRY(rk_memory_check(state_bytes, what));
 
   rk_optim_entry *entries = NULL;
   float *state = NULL;

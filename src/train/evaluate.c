@@ -29,7 +29,8 @@ void rk_eval_result_free(rk_eval_result *r) {
  * would only clear and compute padding. */
 static rk_status infer_model(rk_ranking_model *im, const rk_ranking_model *m, const char *path, int64_t rows,
                              int64_t negatives) {
-  if (rows <= 0) return rk_error(RK_EUSAGE, "invalid batch size %lld: expected at least 1", (long long)rows);
+  int64_t graph_rows;   /* the flag's batch bounds the negatives, whatever the data's rows */
+  RK_TRY(rk_feed_graph_rows(&graph_rows, rows, negatives, "--in_batch_negatives_eval"));
   rk_parquet_dataset *ds = NULL;   /* its rows are counted from the footers at open */
   if (rk_parquet_dataset_open(&ds, path, NULL) == RK_OK) {
     int64_t have = rk_parquet_dataset_num_rows(ds);
@@ -37,7 +38,8 @@ static rk_status infer_model(rk_ranking_model *im, const rk_ranking_model *m, co
     rk_parquet_dataset_close(ds);
   }
   rk_error_clear();   /* an unreadable path is reported by the loader, with its context */
-  return rk_ranking_share(im, m, rows * (1 + negatives), false);
+  graph_rows = rows * (1 + negatives);   /* at most the product checked above */
+  return rk_ranking_share(im, m, graph_rows, false);
 }
 
 static rk_status grow(float **a, float **b, int64_t *cap, int64_t need) {

@@ -37,6 +37,17 @@ int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names) {
   return n;
 }
 
+rk_status rk_feed_graph_rows(int64_t *out, int64_t batch_rows, int64_t negatives, const char *flag) {
+  *out = 0;
+  if (batch_rows < 1) return rk_error(RK_EUSAGE, "invalid batch size %lld: expected at least 1", (long long)batch_rows);
+  if (negatives < 0) return rk_error(RK_EUSAGE, "invalid value '%lld' for %s: expected 0 or more", (long long)negatives, flag);
+  if (negatives > 0 && negatives >= batch_rows)
+    return rk_error(RK_EUSAGE, "invalid value '%lld' for %s: expected at most %lld, the other rows of a %lld-row batch "
+                    "(a row's negatives come from them)", (long long)negatives, flag, (long long)batch_rows - 1,
+                    (long long)batch_rows);
+  return rk_size_mul(out, batch_rows, 1 + negatives, "the graph's rows (batch size x (1 + in-batch negatives))");
+}
+
 rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
                        const rk_task_weights *tw, uint64_t seed) {
   memset(f, 0, sizeof *f);
@@ -60,15 +71,25 @@ rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *s
     rk_feed_free(f);
     return RK_ENOMEM;
   }
+  rk_name_index by_name;   /* the schema's columns: one lookup per feature, not a scan */
+  rk_name_index_init(&by_name);
+  for (int c = 0; c < schema->n_cols; c++) {
+    if (rk_name_index_put(&by_name, schema->cols[c].name, c, NULL) == RK_OK) continue;
+    rk_name_index_free(&by_name);
+    rk_feed_free(f);
+    return RK_ENOMEM;
+  }
   bool any = false;
   for (int i = 0; i < nf; i++) {
     const char *name = i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat];
-    const rk_schema_column *col = rk_schema_find(schema, name);
+    int k = rk_name_index_get(&by_name, name);
+    const rk_schema_column *col = k >= 0 ? &schema->cols[k] : NULL;
     bool item = col && (rk_schema_column_has_tag(col, RK_TAG_ITEM) || rk_schema_column_has_tag(col, RK_TAG_ITEM_ID));
     f->item_feature[i] = item;
     any = any || item;
     if (item && i < m->n_cat && f->item_id < 0 && rk_schema_column_has_tag(col, RK_TAG_ITEM_ID)) f->item_id = i;
   }
+  rk_name_index_free(&by_name);
   if (negatives > 0 && !any) {
     rk_feed_free(f);
     return rk_error(RK_EUSAGE,
@@ -118,8 +139,16 @@ static void gather_f32(float *dst, int64_t stride, const rk_column *c, const int
   }
 }
 
-static rk_status find(const rk_batch *b, const char *name, const rk_column **out) {
-  int k = rk_batch_find(b, name);
+/* Column `name`, looked for at `hint` first: the loader returns the columns in the order
+ * rk_feed_columns asked for them, so a model with thousands of features finds each in one
+ * comparison instead of a scan per feature per batch. */
+static int find_index(const rk_batch *b, const char *name, int hint) {
+  if (hint >= 0 && hint < b->ncols && b->cols[hint].name && strcmp(b->cols[hint].name, name) == 0) return hint;
+  return rk_batch_find(b, name);
+}
+
+static rk_status find(const rk_batch *b, const char *name, int hint, const rk_column **out) {
+  int k = find_index(b, name, hint);
   if (k < 0) return rk_error(RK_ENOTFOUND, "the data has no column '%s', which the model reads", name);
   const rk_column *c = &b->cols[k];
   if (!rk_coltype_is_int(c->type) && !rk_coltype_is_float(c->type))
@@ -129,8 +158,8 @@ static rk_status find(const rk_batch *b, const char *name, const rk_column **out
 }
 
 /* A list feature's column: a list of integers. */
-static rk_status find_list(const rk_batch *b, const char *name, const rk_column **out) {
-  int k = rk_batch_find(b, name);
+static rk_status find_list(const rk_batch *b, const char *name, int hint, const rk_column **out) {
+  int k = find_index(b, name, hint);
   if (k < 0) return rk_error(RK_ENOTFOUND, "the data has no column '%s', which the model reads", name);
   const rk_column *c = &b->cols[k];
   if (c->type != RK_COL_LIST || !c->child || !rk_coltype_is_int(c->child->type))
@@ -238,7 +267,7 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
   const rk_column **cols = f->cols;
   for (int i = 0; i < nf; i++) {
     const char *name = i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat];
-    RK_TRY(i < m->n_cat && m->max_len[i] ? find_list(batch, name, &cols[i]) : find(batch, name, &cols[i]));
+    RK_TRY(i < m->n_cat && m->max_len[i] ? find_list(batch, name, i, &cols[i]) : find(batch, name, i, &cols[i]));
   }
 
   /* Which data rows each graph row reads. */
@@ -277,13 +306,13 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
   f->rows = real;
   if (m->labels[0] == RK_NO_VALUE) return RK_OK;
   const rk_column *sw = NULL;
-  if (f->tw.sample_weight_column) RK_TRY(find(batch, f->tw.sample_weight_column, &sw));
+  if (f->tw.sample_weight_column) RK_TRY(find(batch, f->tw.sample_weight_column, -1, &sw));
   float scale = real > 0 ? (float)B / (float)real : 0.0f;
   for (int t = 0; t < m->n_tasks; t++) {
     const rk_column *target, *space = NULL, *tsw = NULL;
-    RK_TRY(find(batch, m->targets[t], &target));
-    if (f->tw.sample_space[t]) RK_TRY(find(batch, f->tw.sample_space[t], &space));
-    if (f->tw.task_sample_weight[t]) RK_TRY(find(batch, f->tw.task_sample_weight[t], &tsw));
+    RK_TRY(find(batch, m->targets[t], -1, &target));
+    if (f->tw.sample_space[t]) RK_TRY(find(batch, f->tw.sample_space[t], -1, &space));
+    if (f->tw.task_sample_weight[t]) RK_TRY(find(batch, f->tw.task_sample_weight[t], -1, &tsw));
     bool regression = m->task_regression[t];
     float lw = f->tw.loss_weight[t], pw = f->tw.positive_weight[t];
     float *y = rk_graph_input_f32(g, m->labels[t]), *w = rk_graph_input_f32(g, m->weights[t]);

@@ -516,8 +516,9 @@ static rk_status setup(run *r) {
   if (c->train_batch_size <= 0 || c->eval_batch_size <= 0)
     return rk_error(RK_EUSAGE, "--train_batch_size and --eval_batch_size must be at least 1");
   if (c->epochs < 0) return rk_error(RK_EUSAGE, "--epochs must be 0 or more");
-  if (c->negatives_train < 0 || c->negatives_eval < 0)
-    return rk_error(RK_EUSAGE, "--in_batch_negatives_train and --in_batch_negatives_eval must be 0 or more");
+  int64_t graph_rows, eval_rows;
+  RK_TRY(rk_feed_graph_rows(&graph_rows, c->train_batch_size, c->negatives_train, "--in_batch_negatives_train"));
+  if (c->eval_path) RK_TRY(rk_feed_graph_rows(&eval_rows, c->eval_batch_size, c->negatives_eval, "--in_batch_negatives_eval"));
   if (c->lr <= 0 || !isfinite(c->lr)) return rk_error(RK_EUSAGE, "--lr must be a positive number");
   rk_status st = rk_schema_read(&r->schema, c->train_path);
   if (st != RK_OK)
@@ -541,8 +542,7 @@ static rk_status setup(run *r) {
               differ);
     arch = &saved;
   }
-  st = rk_ranking_build_tasks(&r->m, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, arch,
-                              c->train_batch_size * (1 + c->negatives_train));
+  st = rk_ranking_build_tasks(&r->m, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, arch, graph_rows);
   if (c->load_model_path) rk_ranking_config_free_lists(&saved);
   RK_TRY(st);
   if (c->load_model_path) {

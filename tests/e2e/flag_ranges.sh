@@ -43,7 +43,7 @@ refused "--mtl_gates_softmax_temperature 0" "for --mtl_gates_softmax_temperature
   train --mtl_gates_softmax_temperature 0
 refused "--gate_dim -1" "invalid value '-1' for --gate_dim: expected an integer in [0, 2^16]" train --gate_dim -1
 refused "--wnd_wide_l2_reg nan" "invalid value 'nan' for --wnd_wide_l2_reg: expected a number >= 0" train --wnd_wide_l2_reg nan
-refused "--threads 100000" "invalid value '100000' for --threads: expected an integer in [0, 4096]" train --threads 100000
+refused "--threads 100000" "invalid value '100000' for --threads: expected an integer in [0, 1024]" train --threads 100000
 refused "--train_batch_size 2147483648" "for --train_batch_size: expected an integer in [1, 2^28]" \
   train --train_batch_size 2147483648
 refused "widedeep --global_batch_size 0" "invalid value '0' for --global_batch_size: expected an integer in [1, 2^28]" \

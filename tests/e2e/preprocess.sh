@@ -477,13 +477,13 @@ expect_status $rc 2 "random_by_user without --user_id_feature is a usage error"
 err=$("$R" preprocess "${fb[@]}" --output_path "$tmp/rsx" --categorical_features user_id --dataset_split_strategy random 2>&1); rc=$?
 expect_status $rc 2 "a random split without --random_split_eval_perc is a usage error"
 
-# h.csv (6 rows) into 4 and 10 partitions: sizes differ by at most one, empty parts still written.
+# h.csv (6 rows) into 4 and 10 partitions: sizes differ by at most one, no empty parts (one a row at most).
 "$R" preprocess "${h[@]}" --output_path "$tmp/hp4" --output_num_partitions 4 >/dev/null 2>&1
 "$R" preprocess "${h[@]}" --output_path "$tmp/hp10" --output_num_partitions 10 >/dev/null 2>&1
 sizes=""; for i in 0 1 2 3; do sizes="$sizes $(as_csv "$tmp/hp4/train/part_$i.parquet" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')|"; done
 expect_contains "$sizes" " x | y z | x | y z |" "6 rows in 4 partitions: 1, 2, 1, 2 consecutive rows"
-[ "$(nparts "$tmp/hp10/train")" = 10 ] && pass "more partitions than rows: every part_i is written (some empty)" \
-  || fail "$(nparts "$tmp/hp10/train") parts for 10 partitions"
+[ "$(nparts "$tmp/hp10/train")" = 6 ] && pass "more partitions than rows: one part per row, none empty" \
+  || fail "$(nparts "$tmp/hp10/train") parts for 6 rows in 10 partitions"
 
 if [ $have_duckdb = 1 ]; then
   {

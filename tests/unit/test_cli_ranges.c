@@ -152,10 +152,10 @@ static void test_issue_values_are_refused(void **state) {
   expect_refused_both_forms("train", "mtl_gates_softmax_temperature", "0", "> 0");
   expect_refused_both_forms("train", "gate_dim", "-1", "in [0, 2^16]");
   expect_refused_both_forms("train", "wnd_wide_l2_reg", "nan", ">= 0");
-  expect_refused_both_forms("train", "threads", "100000", "in [0, 4096]");
+  expect_refused_both_forms("train", "threads", "100000", "in [0, 1024]");
   expect_refused_both_forms("train", "train_batch_size", "2147483648", "in [1, 2^28]");
   expect_refused_both_forms("widedeep", "global_batch_size", "0", "in [1, 2^28]");
-  expect_refused_both_forms("widedeep", "threads", "100000", "in [0, 4096]");
+  expect_refused_both_forms("widedeep", "threads", "100000", "in [0, 1024]");
   /* a number's kinds of not-a-number: inf is outside every finite range, and so is 1e400 */
   expect_refused_both_forms("train", "lr", "inf", "> 0");
   expect_refused_both_forms("train", "lr", "-inf", "> 0");
@@ -172,7 +172,7 @@ static void test_issue_values_are_refused(void **state) {
 
 static void test_bounds_are_accepted(void **state) {
   (void)state;
-  assert_rk_ok(parse_command("train", "--dropout 0 --lr_decay_rate 0 --gate_dim 0 --threads 4096 --checkpoint_every_steps 0"));
+  assert_rk_ok(parse_command("train", "--dropout 0 --lr_decay_rate 0 --gate_dim 0 --threads 1024 --checkpoint_every_steps 0"));
   assert_rk_ok(parse_command("train", "--lr_decay_rate=1 --train_batch_size 268435456 --mlp_layers 65536,1,"));
   assert_rk_ok(parse_command("train", "--mtl_loss_weight_click 0 --mtl_pos_class_weight_click=2.5 --dropout 0.999"));
   assert_rk_ok(parse_command("preprocess", "--dataset_split_temporal_timestamp -5 --random_split_eval_perc 0.2"));
@@ -187,7 +187,7 @@ static void test_yaml_config_is_checked(void **state) {
   } cases[] = {
       {"dropout: nan\n", "'dropout'", "nan", "in [0, 1)"},
       {"lr_decay_steps: 0\n", "'lr_decay_steps'", "0", ">= 1"},
-      {"threads: 100000\n", "'threads'", "100000", "in [0, 4096]"},
+      {"threads: 100000\n", "'threads'", "100000", "in [0, 1024]"},
       {"mlp_layers: [64, 0]\n", "'mlp_layers'", "0", "in [1, 2^16]"},
       {"mtl_loss_weight_click: -1\n", "'mtl_loss_weight_click'", "-1", ">= 0"},
   };
@@ -257,7 +257,7 @@ static void test_help_and_docs_show_ranges(void **state) {
   fclose(f);
   assert_non_null(strstr(text, "--dropout P in [0, 1)"));
   assert_non_null(strstr(text, "--mtl_loss_weight_<task> W >= 0"));
-  assert_non_null(strstr(text, "--threads N in [0, 4096]"));
+  assert_non_null(strstr(text, "--threads N in [0, 1024]"));
   free(text);
   f = open_memstream(&text, &size);
   rk_flags_write_markdown(f, train->name, train->usage, train->summary, train->details, train->flags);

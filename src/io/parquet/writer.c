@@ -160,16 +160,23 @@ rk_status rk_parquet_writer_open(rk_parquet_writer **out, const char *path, cons
 
 static rk_status take_schema(rk_parquet_writer *w, const rk_batch *b) {
   RK_TRY(rk_batch_init(&w->rows, b->ncols));
-  for (int c = 0; c < b->ncols; c++) {
+  rk_name_index seen;   /* duplicates found in one pass, not a pass per column */
+  rk_name_index_init(&seen);
+  rk_status st = RK_OK;
+  for (int c = 0; c < b->ncols && st == RK_OK; c++) {
     const rk_column *col = &b->cols[c];
-    if (!col->name || !*col->name) return rk_error(RK_EINVAL, "cannot write '%s': column %d has no name", w->path, c);
-    if (rk_utf8_valid_prefix(col->name, strlen(col->name)) != strlen(col->name))
-      return rk_error(RK_EINVAL, "cannot write '%s': the name of column %d is not valid UTF-8", w->path, c + 1);
-    for (int k = 0; k < c; k++)
-      if (strcmp(b->cols[k].name, col->name) == 0)
-        return rk_error(RK_EINVAL, "cannot write '%s': column '%s' appears twice", w->path, col->name);
-    RK_TRY(rk_column_init(&w->rows.cols[c], col->name, col->type, col->child ? col->child->type : RK_COL_INT64));
+    int twice = -1;
+    if (!col->name || !*col->name) st = rk_error(RK_EINVAL, "cannot write '%s': column %d has no name", w->path, c);
+    if (st == RK_OK && rk_utf8_valid_prefix(col->name, strlen(col->name)) != strlen(col->name))
+      st = rk_error(RK_EINVAL, "cannot write '%s': the name of column %d is not valid UTF-8", w->path, c + 1);
+    if (st == RK_OK) st = rk_name_index_put(&seen, col->name, c, &twice);
+    if (st == RK_OK && twice >= 0)
+      st = rk_error(RK_EINVAL, "cannot write '%s': column '%s' appears twice", w->path, col->name);
+    if (st == RK_OK)
+      st = rk_column_init(&w->rows.cols[c], col->name, col->type, col->child ? col->child->type : RK_COL_INT64);
   }
+  rk_name_index_free(&seen);
+  RK_TRY(st);
   w->have_schema = true;
   return RK_OK;
 }
