@@ -61,7 +61,6 @@ void rk_graph_free(rk_graph *g) {
 }
 
 int64_t rk_graph_batch(const rk_graph *g) { return g->batch; }
-
 void rk_graph_set_seed(rk_graph *g, uint64_t seed) { g->seed = seed; }
 void rk_graph_set_step(rk_graph *g, uint64_t step) { g->step = step; }
 

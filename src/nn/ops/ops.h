@@ -3,7 +3,7 @@
  * op-table adapters, declared in one place so the backends and the tests can call each kernel
  * by itself.
  *
- * Calling convention (docs/STYLE.md, habits 1 and 2):
+ * Calling convention (STYLE.md habits 1 and 2):
  *   - <stem>_forward_<backend> / <stem>_backward_<backend>: pointers and sizes, outputs first,
  *     then inputs, then sizes and attributes; every pointer says its shape. Backward *adds*
  *     into gradients (fan-out is right), and the caller zeroes them first. A kernel returns
@@ -24,7 +24,7 @@
   void stem##_node_backward_cpu(rk_graph *g, const rk_node *n);
 RK_OP_LIST(RK_OP_DECLARE_CPU)
 #undef RK_OP_DECLARE_CPU
-/* batch_norm's running statistics start at (mean 0, var 1) (the op-table's state column). */
+/* batch_norm's running statistics start at (mean 0, var 1): the CPU table's init_state row. */
 void batch_norm_node_init_state_cpu(rk_graph *g, const rk_node *n);
 
 /* ---- the CPU kernels ----------------------------------------------------------------------- */
