@@ -388,6 +388,7 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   }
   if (loss != RK_NO_VALUE) g->values[loss].output = true;   /* readable after backward too */
   const rk_backend *be = g->backend;
+  if (be->device_count() < 1) return rk_error(RK_EUNSUPPORTED, "build: no %s device is present", be->name);
   for (int i = 0; i < N; i++)
     if (!(rk_op_table[g->nodes[i].op].backends & (1u << be->device)))
       return rk_error(RK_EUNSUPPORTED, "build: op '%s' has no %s kernel", rk_op_name(g->nodes[i].op), be->name);

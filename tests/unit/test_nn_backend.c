@@ -86,12 +86,47 @@ static void test_kernel_embedding_range(void **state) {
   assert_non_null(strstr(rk_error_message(), "id 3 at position 1"));
 }
 
+static int no_devices(void) { return 0; }
+static int one_device(void) { return 1; }
+
+/* Build refuses a backend without a device, and an op the op list does not give the backend,
+ * naming op and backend. */
+static void test_build_checks_the_backend(void **state) {
+  (void)state;
+  int64_t live0 = rk_alloc_live_bytes();
+  rk_backend fake = rk_backend_cpu;
+  fake.name = "fake";
+  for (int k = 0; k < 2; k++) {
+    fake.device = k == 0 ? RK_DEVICE_CPU : RK_DEVICE_CUDA;
+    fake.device_count = k == 0 ? no_devices : one_device;
+    rk_graph *g;
+    rk_param w;
+    int64_t shape[1] = {4};
+    int x, y, loss;
+    assert_rk_ok(rk_graph_create(&g, 2));
+    assert_rk_ok(rk_graph_set_backend(g, &fake));
+    assert_rk_ok(rk_param_init(&w, "w", 1, shape));
+    assert_rk_ok(rk_graph_param(g, &x, &w));
+    assert_rk_ok(rk_graph_relu(g, &y, x));
+    assert_rk_ok(rk_graph_sum(g, &loss, y, RK_REDUCE_ALL));
+    assert_int_equal(rk_graph_build(g, loss), RK_EUNSUPPORTED);
+    assert_non_null(strstr(rk_error_message(), k == 0 ? "no fake device" : "op 'relu' has no fake kernel"));
+    assert_int_equal(rk_graph_set_backend(g, &rk_backend_cpu), RK_OK);   /* still building */
+    assert_rk_ok(rk_graph_build(g, loss));
+    assert_int_equal(rk_graph_set_backend(g, &fake), RK_EUSAGE);          /* built: too late */
+    rk_graph_free(g);
+    rk_param_free(&w);
+  }
+  assert_int_equal(rk_alloc_live_bytes(), live0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cpu_sparse_assemble),
       cmocka_unit_test(test_cpu_fill_and_alloc),
       cmocka_unit_test(test_kernel_relu_by_itself),
       cmocka_unit_test(test_kernel_embedding_range),
+      cmocka_unit_test(test_build_checks_the_backend),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
