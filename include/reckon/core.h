@@ -529,10 +529,6 @@ rk_status rk_output_check_set(const char *dir);
 /* Peak resident memory of this process so far, in bytes (0 when unknown). */
 int64_t rk_peak_rss_bytes(void);
 
-/* CUDA devices visible (0 when built without CUDA or no GPU is present). */
-int rk_cuda_device_count(void);
-const char *rk_cuda_device_name(int device, char *buf, size_t size);
-
 /* Build information. */
 const char *rk_version(void);          /* "0.1.0" */
 const char *rk_git_revision(void);     /* "abc1234" or "unknown" */

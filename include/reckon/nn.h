@@ -50,46 +50,50 @@ void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std
 void rk_param_zero_grad(rk_param *p);
 
 /* ---------------------------------------------------------------------------------------------
- * The op list: one X-macro row per op, X(NAME, stem). Each stem has its kernels in
- * src/nn/ops/<stem>.c (<stem>_forward_cpu / <stem>_backward_cpu) and one op-table row.
+ * The op list: one X-macro row per op, X(NAME, stem, backends). Each stem has its kernels in
+ * src/nn/ops/<stem>.c (declared in src/nn/ops/ops.h); `backends` says which backends implement
+ * it (RK_ON_CPU, RK_ON_CUDA, or both), and each backend's op table (src/nn/backend.h) has a
+ * row for exactly those ops.
  * ------------------------------------------------------------------------------------------- */
-#define RK_OP_LIST(X)                       \
-  X(LINEAR,          linear)                \
-  X(ADD,             add)                   \
-  X(MUL,             mul)                   \
-  X(CONCAT,          concat)                \
-  X(RESHAPE,         reshape)               \
-  X(SUM,             sum)                   \
-  X(MEAN,            mean)                  \
-  X(RELU,            relu)                  \
-  X(SIGMOID,         sigmoid)               \
-  X(TANH,            tanh)                  \
-  X(BCE_LOGITS,      bce_logits)            \
-  X(MSE,             mse)                   \
-  X(EMBEDDING,       embedding)             \
-  X(EMBEDDING_BAG,   embedding_bag)         \
-  X(L2,              l2)                    \
-  X(EMBEDDING_L2,    embedding_l2)          \
-  X(DOT_INTERACTION, dot_interaction)       \
-  X(CROSS,           cross)                 \
-  X(FM,              fm)                    \
-  X(GATE,            gate)                  \
-  X(SPLIT,           split)                 \
-  X(TRANSPOSE,       transpose)             \
-  X(MATMUL,          matmul)                \
-  X(LEAKY_RELU,      leaky_relu)            \
-  X(GELU,            gelu)                  \
-  X(SELU,            selu)                  \
-  X(SOFTMAX,         softmax)               \
-  X(LOG_SOFTMAX,     log_softmax)           \
-  X(DROPOUT,         dropout)               \
-  X(LAYER_NORM,      layer_norm)            \
-  X(BATCH_NORM,      batch_norm)            \
-  X(SOFTMAX_CE,      softmax_ce)            \
-  X(HASH_CROSS,      hash_cross)
+#define RK_ON_CPU  (1u << RK_DEVICE_CPU)
+#define RK_ON_CUDA (1u << RK_DEVICE_CUDA)
+#define RK_OP_LIST(X)                             \
+  X(LINEAR,          linear,          RK_ON_CPU) \
+  X(ADD,             add,             RK_ON_CPU) \
+  X(MUL,             mul,             RK_ON_CPU) \
+  X(CONCAT,          concat,          RK_ON_CPU) \
+  X(RESHAPE,         reshape,         RK_ON_CPU) \
+  X(SUM,             sum,             RK_ON_CPU) \
+  X(MEAN,            mean,            RK_ON_CPU) \
+  X(RELU,            relu,            RK_ON_CPU) \
+  X(SIGMOID,         sigmoid,         RK_ON_CPU) \
+  X(TANH,            tanh,            RK_ON_CPU) \
+  X(BCE_LOGITS,      bce_logits,      RK_ON_CPU) \
+  X(MSE,             mse,             RK_ON_CPU) \
+  X(EMBEDDING,       embedding,       RK_ON_CPU) \
+  X(EMBEDDING_BAG,   embedding_bag,   RK_ON_CPU) \
+  X(L2,              l2,              RK_ON_CPU) \
+  X(EMBEDDING_L2,    embedding_l2,    RK_ON_CPU) \
+  X(DOT_INTERACTION, dot_interaction, RK_ON_CPU) \
+  X(CROSS,           cross,           RK_ON_CPU) \
+  X(FM,              fm,              RK_ON_CPU) \
+  X(GATE,            gate,            RK_ON_CPU) \
+  X(SPLIT,           split,           RK_ON_CPU) \
+  X(TRANSPOSE,       transpose,       RK_ON_CPU) \
+  X(MATMUL,          matmul,          RK_ON_CPU) \
+  X(LEAKY_RELU,      leaky_relu,      RK_ON_CPU) \
+  X(GELU,            gelu,            RK_ON_CPU) \
+  X(SELU,            selu,            RK_ON_CPU) \
+  X(SOFTMAX,         softmax,         RK_ON_CPU) \
+  X(LOG_SOFTMAX,     log_softmax,     RK_ON_CPU) \
+  X(DROPOUT,         dropout,         RK_ON_CPU) \
+  X(LAYER_NORM,      layer_norm,      RK_ON_CPU) \
+  X(BATCH_NORM,      batch_norm,      RK_ON_CPU) \
+  X(SOFTMAX_CE,      softmax_ce,      RK_ON_CPU) \
+  X(HASH_CROSS,      hash_cross,      RK_ON_CPU)
 
 typedef enum {
-#define RK_OP_ENUM(name, stem) RK_OP_##name,
+#define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
   RK_OP_LIST(RK_OP_ENUM)
 #undef RK_OP_ENUM
   RK_OP_COUNT
@@ -114,6 +118,10 @@ const char *rk_blas_corename(void);
  * unset, set it and execute this program again with argv (returns when nothing is to be done
  * or the exec failed). */
 void rk_blas_choose_kernels(char **argv);
+
+/* CUDA devices visible (0 when built without CUDA or no GPU is present; src/nn/backend_cuda.*). */
+int rk_cuda_device_count(void);
+const char *rk_cuda_device_name(int device, char *buf, size_t size);
 
 /* ---- the graph ----------------------------------------------------------------------------- */
 rk_status rk_graph_create(rk_graph **out, int64_t batch);
@@ -152,11 +160,9 @@ rk_status rk_graph_param(rk_graph *g, int *out, rk_param *p);
 float *rk_graph_input_f32(rk_graph *g, int v);
 int64_t *rk_graph_input_ids_data(rk_graph *g, int v);
 int64_t *rk_graph_input_offsets(rk_graph *g, int v);
-/* After a forward: a value's data (the mode of that forward) and, after backward, its gradient
- * (NULL when it has none). Only values marked with rk_graph_output are sure to stay intact. */
+/* After a forward: a value's data (the mode of that forward). Only values marked with
+ * rk_graph_output are sure to stay intact. */
 const float *rk_graph_value_f32(const rk_graph *g, int v);
-const int64_t *rk_graph_value_i64(const rk_graph *g, int v);
-const float *rk_graph_value_grad(const rk_graph *g, int v);
 int rk_graph_value_ndim(const rk_graph *g, int v);
 const int64_t *rk_graph_value_shape(const rk_graph *g, int v);
 int64_t rk_graph_value_numel(const rk_graph *g, int v);

@@ -6,6 +6,7 @@
  * way on 1 or 16 threads.
  */
 #include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <unistd.h>
@@ -74,10 +75,11 @@ void rk_blas_choose_kernels(char **argv) {
   unsetenv("OPENBLAS_CORETYPE");
 }
 
+static void blas_single_threaded(void) { openblas_set_num_threads(1); }
+
+/* Once per process, whichever graph runs first, and safe when graphs on several threads start
+ * together (a plain flag there was a data race). */
 void rk_blas_sync_threads(void) {
-  static bool done = false;
-  if (!done) {
-    openblas_set_num_threads(1);
-    done = true;
-  }
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, blas_single_threaded);
 }

@@ -11,17 +11,20 @@
  * plan keeps activations until their producer's backward; the eval plan frees each one after its
  * last reader, so inference needs a fraction of the memory. Gradient buffers are zeroed when
  * their lifetime starts (their first writer's backward), which is why backward can always add.
+ *
+ * The device work (the arena's memory, zeroing, the sparse gradient assembly, per-op state and
+ * the kernels) goes through the graph's backend (src/nn/backend.h); this file only plans and
+ * orders it.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/backend.h"
 
 #define RK_ALIGN 64
 
 const rk_op_entry rk_op_table[RK_OP_COUNT] = {
-#define RK_OP_ROW(name, stem) \
-  [RK_OP_##name] = {#stem, {stem##_node_forward_cpu, NULL}, {stem##_node_backward_cpu, NULL}},
+#define RK_OP_ROW(name, stem, backends) [RK_OP_##name] = {#stem, backends},
     RK_OP_LIST(RK_OP_ROW)
 #undef RK_OP_ROW
 };
@@ -37,6 +40,7 @@ rk_status rk_graph_create(rk_graph **out, int64_t batch) {
   if (batch <= 0) return rk_error(RK_EINVAL, "graph batch size %lld must be positive", (long long)batch);
   rk_graph *g = rk_calloc(1, sizeof *g);
   if (!g) return RK_ENOMEM;
+  g->backend = &rk_backend_cpu;
   g->batch = batch;
   g->loss = -1;
   rk_arena_init(&g->fixed, 1 << 20);
@@ -51,7 +55,7 @@ void rk_graph_free(rk_graph *g) {
   rk_free(g->params);
   rk_free(g->sparse);
   rk_free(g->grad_order);
-  rk_free(g->arena);
+  g->backend->free(g->arena);
   rk_arena_free(&g->fixed);
   rk_free(g);
 }
@@ -71,6 +75,12 @@ const char *rk_shape_str(const rk_value *v, char *buf, size_t size) {
 
 static rk_status check_building(const rk_graph *g) {
   if (g->built) return rk_error(RK_EUSAGE, "graph is already built: add ops before rk_graph_build");
+  return RK_OK;
+}
+
+rk_status rk_graph_set_backend(rk_graph *g, const rk_backend *b) {
+  RK_TRY(check_building(g));
+  g->backend = b;
   return RK_OK;
 }
 
@@ -377,9 +387,11 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
     }
   }
   if (loss != RK_NO_VALUE) g->values[loss].output = true;   /* readable after backward too */
+  const rk_backend *be = g->backend;
+  if (be->device_count() < 1) return rk_error(RK_EUNSUPPORTED, "build: no %s device is present", be->name);
   for (int i = 0; i < N; i++)
-    if (!rk_op_table[g->nodes[i].op].forward[RK_DEVICE_CPU])
-      return rk_error(RK_EUNSUPPORTED, "build: op '%s' has no CPU kernel", rk_op_name(g->nodes[i].op));
+    if (!(rk_op_table[g->nodes[i].op].backends & (1u << be->device)))
+      return rk_error(RK_EUNSUPPORTED, "build: op '%s' has no %s kernel", rk_op_name(g->nodes[i].op), be->name);
 
   /* last readers */
   for (int i = 0; i < N; i++)
@@ -466,7 +478,7 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   g->arena_bytes = total[0] > total[1] ? total[0] : total[1];
   g->unplanned_bytes = unplanned;
   RK_TRY(check_memory(g, trainable));
-  g->arena = rk_aligned_calloc(RK_ALIGN, g->arena_bytes ? g->arena_bytes : RK_ALIGN);
+  g->arena = be->alloc(g->arena_bytes);
   if (!g->arena) return RK_ENOMEM;
   char *base = g->arena;
 
@@ -505,8 +517,7 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
     if (n->state_floats) {
       n->state = fixed_alloc(g, n->state_floats * sizeof(float));
       if (!n->state) return RK_ENOMEM;
-      if (n->op == RK_OP_BATCH_NORM)   /* running (mean, var) start at (0, 1) */
-        for (size_t c = n->state_floats / 2; c < n->state_floats; c++) n->state[c] = 1.0f;
+      if (be->init_state[n->op]) be->init_state[n->op](g, n);
     }
   }
   g->grad_order = rk_malloc((size_t)(V ? V : 1) * sizeof(int));
@@ -543,11 +554,12 @@ static void set_mode(rk_graph *g, rk_mode mode) {
 rk_status rk_graph_forward(rk_graph *g, rk_mode mode) {
   if (!g->built) return rk_error(RK_EUSAGE, "forward: the graph is not built (rk_graph_build)");
   set_mode(g, mode);
-  rk_blas_sync_threads();
+  const rk_backend *be = g->backend;
+  be->begin_pass();
   g->forward_done = false;
   for (int i = 0; i < g->n_nodes; i++) {
     const rk_node *n = &g->nodes[i];
-    rk_status s = rk_op_table[n->op].forward[RK_DEVICE_CPU](g, n);
+    rk_status s = be->forward[n->op](g, n);
     if (s != RK_OK) return rk_error_context(s, "forward of node %d (%s)", i, rk_op_name(n->op));
   }
   if (mode == RK_TRAIN) {
@@ -555,84 +567,6 @@ rk_status rk_graph_forward(rk_graph *g, rk_mode mode) {
     g->step++;
   }
   return RK_OK;
-}
-
-typedef struct {
-  const rk_sparse_table *t;
-  const int64_t *pairs;   /* sorted (id, slot) */
-  float *grad;
-  int64_t D;
-} assemble_ctx;
-
-static void assemble_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
-  (void)chunk;
-  const assemble_ctx *c = arg;
-  const int64_t *pairs = c->pairs;
-  for (int64_t k = begin; k < end; k++) {
-    float *dst = c->grad + k * c->D;            /* (D) */
-    memset(dst, 0, (size_t)c->D * sizeof(float));
-    for (int64_t j = c->t->row_start[k]; j < c->t->row_start[k + 1]; j++) {
-      const float *src = c->t->slot_grad + pairs[2 * j + 1] * c->D;
-      for (int64_t d = 0; d < c->D; d++) dst[d] += src[d];
-    }
-  }
-}
-
-#define RADIX_BITS 11
-#define RADIX_SIZE (1 << RADIX_BITS)
-
-/* Sort m (id, slot) pairs by id, stably: an LSD radix sort over the id's significant bits
- * (ids are in [0, V), so a 1M-row table takes 2 passes). The pairs come in slot order, so the
- * result is the same as sorting by (id, slot). Returns the buffer holding the sorted pairs. */
-static int64_t *radix_sort_pairs(int64_t *a, int64_t *tmp, int64_t m, uint64_t max_id) {
-  int64_t count[RADIX_SIZE];
-  for (int shift = 0; shift < 64 && (max_id >> shift) != 0; shift += RADIX_BITS) {
-    memset(count, 0, sizeof count);
-    for (int64_t j = 0; j < m; j++) count[((uint64_t)a[2 * j] >> shift) & (RADIX_SIZE - 1)]++;
-    int64_t sum = 0;
-    for (int d = 0; d < RADIX_SIZE; d++) {
-      int64_t c = count[d];
-      count[d] = sum;
-      sum += c;
-    }
-    for (int64_t j = 0; j < m; j++) {
-      int64_t at = count[((uint64_t)a[2 * j] >> shift) & (RADIX_SIZE - 1)]++;
-      tmp[2 * at] = a[2 * j];
-      tmp[2 * at + 1] = a[2 * j + 1];
-    }
-    int64_t *swap = a;
-    a = tmp;
-    tmp = swap;
-  }
-  return a;
-}
-
-/* Compact row-sparse gradient: unique ids ascending, each row the sum of its slots in slot
- * order, so the result does not depend on threads. */
-static void assemble_sparse(rk_sparse_table *t) {
-  rk_param *p = t->param;
-  int64_t D = p->value.shape[1], m = 0;
-  uint64_t max_id = 0;
-  for (int64_t s = 0; s < t->n_slots; s++) {
-    if (t->slot_ids[s] < 0) continue;
-    t->order[2 * m] = t->slot_ids[s];
-    t->order[2 * m + 1] = s;
-    if ((uint64_t)t->slot_ids[s] > max_id) max_id = (uint64_t)t->slot_ids[s];
-    m++;
-  }
-  const int64_t *pairs = radix_sort_pairs(t->order, t->order_tmp, m, max_id);
-  int64_t k = 0;
-  for (int64_t j = 0; j < m; j++) {
-    if (j == 0 || pairs[2 * j] != pairs[2 * (j - 1)]) {
-      t->row_start[k] = j;
-      p->grad_rows[k] = pairs[2 * j];
-      k++;
-    }
-  }
-  t->row_start[k] = m;
-  p->n_grad_rows = k;
-  assemble_ctx c = {t, pairs, p->grad.data, D};
-  rk_parallel_for(k, rk_row_grain(D * 4), assemble_rows, &c);
 }
 
 rk_status rk_graph_backward(rk_graph *g) {
@@ -644,26 +578,23 @@ rk_status rk_graph_backward(rk_graph *g) {
       return rk_error(RK_EUSAGE,
                       "backward: sparse gradient of '%s' still holds %lld rows; call rk_graph_zero_grad",
                       g->sparse[i].param->name, (long long)g->sparse[i].param->n_grad_rows);
-  rk_blas_sync_threads();
-  for (int i = 0; i < g->n_sparse; i++) {
-    rk_sparse_table *t = &g->sparse[i];
-    memset(t->slot_grad, 0, (size_t)(t->n_slots * t->param->value.shape[1]) * sizeof(float));
-    for (int64_t k = 0; k < t->n_slots; k++) t->slot_ids[k] = -1;   /* lookups that run set theirs */
-  }
+  const rk_backend *be = g->backend;
+  be->begin_pass();
+  for (int i = 0; i < g->n_sparse; i++) be->sparse_clear(&g->sparse[i]);
   const int N = g->n_nodes;
   int gi = 0;
   for (int t = N; t < 2 * N; t++) {
     while (gi < g->n_grad_order && g->values[g->grad_order[gi]].grad_birth <= t) {
       rk_value *v = &g->values[g->grad_order[gi++]];
-      memset(v->grad, 0, (size_t)v->numel * sizeof(float));
-      if (g->grad_order[gi - 1] == g->loss) v->grad[0] = 1.0f;
+      be->fill(v->grad, v->numel, 0.0f);
+      if (g->grad_order[gi - 1] == g->loss) be->fill(v->grad, 1, 1.0f);   /* d loss / d loss */
     }
     const rk_node *n = &g->nodes[2 * N - 1 - t];
     bool run = false;
     for (int k = 0; k < n->n_out; k++) run = run || g->values[n->out[k]].needs_grad;
-    if (run) rk_op_table[n->op].backward[RK_DEVICE_CPU](g, n);
+    if (run) be->backward[n->op](g, n);
   }
-  for (int i = 0; i < g->n_sparse; i++) assemble_sparse(&g->sparse[i]);
+  for (int i = 0; i < g->n_sparse; i++) be->sparse_assemble(&g->sparse[i]);
   g->forward_done = false;
   return RK_OK;
 }
@@ -703,14 +634,6 @@ int64_t *rk_graph_input_offsets(rk_graph *g, int v) {
 const float *rk_graph_value_f32(const rk_graph *g, int v) {
   if (!g->built || v < 0 || v >= g->n_values || g->values[v].dtype != RK_DT_F32) return NULL;
   return g->values[v].data[g->mode];
-}
-const int64_t *rk_graph_value_i64(const rk_graph *g, int v) {
-  if (!g->built || v < 0 || v >= g->n_values || g->values[v].dtype != RK_DT_I64) return NULL;
-  return g->values[v].data[g->mode];
-}
-const float *rk_graph_value_grad(const rk_graph *g, int v) {
-  if (!g->built || v < 0 || v >= g->n_values) return NULL;
-  return g->values[v].grad;
 }
 int rk_graph_value_ndim(const rk_graph *g, int v) {
   return (v >= 0 && v < g->n_values) ? g->values[v].ndim : -1;

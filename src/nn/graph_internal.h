@@ -7,8 +7,9 @@
  *   - plain kernels <stem>_forward_cpu / <stem>_backward_cpu (pointers and sizes, outputs first,
  *     backward adds into gradients),
  *   - the node adapters <stem>_node_forward_cpu / <stem>_node_backward_cpu that unpack a node
- *     and call them (these are the op-table row),
+ *     and call them (the row of the CPU backend's op table, src/nn/backend_cpu.c),
  *   - the public builder rk_graph_<stem>, which checks shapes and adds the node.
+ * src/nn/ops/ops.h declares the kernels and adapters; src/nn/backend.h the device work.
  */
 #ifndef RECKON_NN_GRAPH_INTERNAL_H
 #define RECKON_NN_GRAPH_INTERNAL_H
@@ -81,7 +82,10 @@ typedef struct {
   int64_t *row_start;        /* (n_slots + 1) scratch: compact row k sums order[row_start[k]..) */
 } rk_sparse_table;
 
+struct rk_backend;
+
 struct rk_graph {
+  const struct rk_backend *backend;   /* where it runs (the CPU unless set before build) */
   int64_t batch;
   uint64_t seed, step;
   int n_values, cap_values;
@@ -96,7 +100,7 @@ struct rk_graph {
   int loss;
   rk_mode mode;              /* of the last forward */
   bool forward_done;         /* a train forward happened since the last backward */
-  void *arena;               /* planned activations, gradients and workspaces */
+  void *arena;               /* planned activations, gradients and workspaces (backend memory) */
   size_t arena_bytes, unplanned_bytes;
   rk_arena fixed;            /* inputs, slots, op state: never shared */
   int *grad_order;           /* values with a gradient, by grad_birth */
@@ -155,18 +159,12 @@ void rk_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
 /* Keep OpenBLAS single-threaded (rk_sgemm threads itself). */
 void rk_blas_sync_threads(void);
 
-/* ---- the op table ------------------------------------------------------------------------ */
-#define RK_OP_DECLARE(name, stem)                                  \
-  rk_status stem##_node_forward_cpu(rk_graph *g, const rk_node *n); \
-  void stem##_node_backward_cpu(rk_graph *g, const rk_node *n);
-RK_OP_LIST(RK_OP_DECLARE)
-#undef RK_OP_DECLARE
-
-#define RK_DEVICE_KINDS 2
+/* ---- the op list ------------------------------------------------------------------------- */
+/* One row per op from RK_OP_LIST: its stem and the backends that implement it (RK_ON_*). The
+ * kernels themselves are in each backend's op table (src/nn/backend.h). */
 typedef struct {
   const char *name;
-  rk_node_fwd_fn forward[RK_DEVICE_KINDS];    /* indexed by rk_device; NULL: not there yet */
-  rk_node_bwd_fn backward[RK_DEVICE_KINDS];
+  unsigned backends;
 } rk_op_entry;
 extern const rk_op_entry rk_op_table[RK_OP_COUNT];
 

@@ -2,7 +2,7 @@
  * The builder shared by elementwise ops (relu, sigmoid, tanh, leaky_relu, gelu, selu, dropout):
  * one f32 input, an output of the same shape.
  */
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node) {
   RK_TRY(rk_graph_check_value(g, x, rk_op_name(op)));

@@ -1,16 +1,25 @@
 /*
- * Finite-difference gradient checks for every op (src/nn/ops/): each case builds a small graph
- * whose float operands are parameters, reduces the op's output to a scalar with a fixed random
- * probe (loss = sum(out * probe)), and compares every analytic gradient entry (dense, or the
- * compact row-sparse gradient of tables) with a central difference of the f32 forward.
- * Reductions inside the ops accumulate in double, so h = 1e-3 leaves errors near 1e-4;
- * the tolerance is |num - ana| <= 3e-3 + 3e-2 |ana|.
+ * Gradient checks for every op of the op list (RK_OP_LIST), one cmocka test per op, generated
+ * from the op table: an op without a case fails its test, and a failing op does not hide the
+ * others.
+ *
+ * Each case builds a small graph whose float operands are parameters, reduces the op's output
+ * to a scalar with a fixed random probe (loss = sum(out * probe)), and compares every analytic
+ * gradient entry (dense, or the compact row-sparse gradient of tables) with a central
+ * difference of the f32 forward. Reductions inside the ops accumulate in double, so h = 1e-3
+ * leaves errors near 1e-4; the tolerance is |num - ana| <= 3e-3 + 3e-2 |ana|.
+ *
+ * Each case then runs again as a twin of the CPU at one thread: on the CPU at two threads,
+ * where loss and gradients must be bit-identical, and on every other backend built in that
+ * implements the op and has a device (CUDA with a GPU), within 1e-5 + 1e-4 |cpu|. The probe's
+ * mul and sum must run there too.
  */
 #include "support.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "nn/backend.h"
 #include "reckon/nn.h"
 
 #define B 3
@@ -111,43 +120,61 @@ static double loss_value(rk_graph *g, int loss) {
   return rk_graph_value_f32(g, loss)[0];
 }
 
+/* The case's graph on backend `be`, with the probe and the loss: returns the loss handle. */
+static int build_case(gc_ctx *c, rk_param *probe, case_fn fn, const rk_backend *be) {
+  memset(c, 0, sizeof *c);
+  assert_rk_ok(rk_graph_create(&c->g, B));
+  assert_rk_ok(rk_graph_set_backend(c->g, be));
+  int out = fn(c);
+  int probe_v, prod, loss;
+  assert_rk_ok(rk_param_init(probe, "probe", rk_graph_value_ndim(c->g, out), rk_graph_value_shape(c->g, out)));
+  rk_param_fill_normal(probe, 99, 0, 1.0f);
+  assert_rk_ok(rk_graph_param(c->g, &probe_v, probe));
+  assert_rk_ok(rk_graph_mul(c->g, &prod, out, probe_v));
+  assert_rk_ok(rk_graph_sum(c->g, &loss, prod, RK_REDUCE_ALL));
+  assert_rk_ok(rk_graph_output(c->g, loss));
+  assert_rk_ok(rk_graph_build(c->g, loss));
+  fill_inputs(c);
+  return loss;
+}
+
+static void free_case(gc_ctx *c, rk_param *probe) {
+  rk_graph_free(c->g);
+  for (int k = 0; k < c->n_params; k++) rk_param_free(&c->params[k]);
+  rk_param_free(probe);
+}
+
+/* One train step's loss; the gradients are left in the parameters. */
+static double loss_and_grads(gc_ctx *c, int loss) {
+  rk_graph_zero_grad(c->g);
+  double l = loss_value(c->g, loss);
+  assert_rk_ok(rk_graph_backward(c->g));
+  return l;
+}
+
+/* Element i of p's gradient: dense, or looked up in the compact rows (0 when untouched). */
+static float grad_at(const rk_param *p, int64_t i) {
+  if (!p->sparse) return ((const float *)p->grad.data)[i];
+  int64_t D = p->value.shape[1];
+  for (int64_t r = 0; r < p->n_grad_rows; r++)
+    if (p->grad_rows[r] == i / D) return ((const float *)p->grad.data)[r * D + i % D];
+  return 0.0f;
+}
+
 static void run_case(const char *name, case_fn fn) {
   int64_t live0 = rk_alloc_live_bytes();
   gc_ctx c;
-  memset(&c, 0, sizeof c);
-  assert_rk_ok(rk_graph_create(&c.g, B));
-  int out = fn(&c);
-  /* probe: loss = sum(out * probe) */
   rk_param probe;
-  int probe_v, prod, loss;
-  assert_rk_ok(rk_param_init(&probe, "probe", rk_graph_value_ndim(c.g, out), rk_graph_value_shape(c.g, out)));
-  rk_param_fill_normal(&probe, 99, 0, 1.0f);
-  assert_rk_ok(rk_graph_param(c.g, &probe_v, &probe));
-  assert_rk_ok(rk_graph_mul(c.g, &prod, out, probe_v));
-  assert_rk_ok(rk_graph_sum(c.g, &loss, prod, RK_REDUCE_ALL));
-  assert_rk_ok(rk_graph_output(c.g, loss));
-  assert_rk_ok(rk_graph_build(c.g, loss));
-  fill_inputs(&c);
-
-  rk_graph_zero_grad(c.g);
-  loss_value(c.g, loss);
-  assert_rk_ok(rk_graph_backward(c.g));
+  int loss = build_case(&c, &probe, fn, &rk_backend_cpu);
+  loss_and_grads(&c, loss);
   const float h = 1e-3f;
   int checked = 0;
   for (int k = 0; k < c.n_params; k++) {
     rk_param *p = &c.params[k];
     float *w = p->value.data;
     int64_t n = rk_tensor_numel(&p->value);
-    int64_t D = p->sparse ? p->value.shape[1] : 1;
     for (int64_t i = 0; i < n; i++) {
-      double ana;
-      if (p->sparse) {
-        ana = 0.0;
-        for (int64_t r = 0; r < p->n_grad_rows; r++)
-          if (p->grad_rows[r] == i / D) ana = ((float *)p->grad.data)[r * D + i % D];
-      } else {
-        ana = ((float *)p->grad.data)[i];
-      }
+      double ana = grad_at(p, i);
       float w0 = w[i];
       w[i] = w0 + h;
       double lp = loss_value(c.g, loss);
@@ -162,9 +189,37 @@ static void run_case(const char *name, case_fn fn) {
     }
   }
   assert_true(checked > 0);
-  rk_graph_free(c.g);
-  for (int k = 0; k < c.n_params; k++) rk_param_free(&c.params[k]);
-  rk_param_free(&probe);
+  free_case(&c, &probe);
+  assert_int_equal(rk_alloc_live_bytes(), live0);
+}
+
+/* The case on `be` at `threads` against the CPU at one thread: the loss and every gradient
+ * element, bit for bit when `exact`. */
+static void compare_twin(const char *name, case_fn fn, const rk_backend *be, int threads, bool exact) {
+  int64_t live0 = rk_alloc_live_bytes();
+  gc_ctx ref, twin;
+  rk_param ref_probe, twin_probe;
+  assert_rk_ok(rk_set_num_threads(1));
+  int ref_loss = build_case(&ref, &ref_probe, fn, &rk_backend_cpu);
+  float want = (float)loss_and_grads(&ref, ref_loss);
+  assert_rk_ok(rk_set_num_threads(threads));
+  int twin_loss = build_case(&twin, &twin_probe, fn, be);
+  float got = (float)loss_and_grads(&twin, twin_loss);
+  assert_int_equal(twin.n_params, ref.n_params);
+  for (int k = -1; k < ref.n_params; k++) {
+    int64_t n = k < 0 ? 1 : rk_tensor_numel(&ref.params[k].value);
+    for (int64_t i = 0; i < n; i++) {
+      float a = k < 0 ? want : grad_at(&ref.params[k], i), b = k < 0 ? got : grad_at(&twin.params[k], i);
+      bool same = exact ? memcmp(&a, &b, sizeof a) == 0 : fabsf(a - b) <= 1e-5f + 1e-4f * fabsf(a);
+      if (!same)
+        fail_msg("%s on %s at %d threads: %s%s element %lld is %.9g, the CPU at 1 thread gives %.9g", name,
+                 be->name, threads, k < 0 ? "the loss" : "the gradient of ", k < 0 ? "" : ref.params[k].name,
+                 (long long)i, b, a);
+    }
+  }
+  free_case(&ref, &ref_probe);
+  free_case(&twin, &twin_probe);
+  assert_rk_ok(rk_set_num_threads(1));
   assert_int_equal(rk_alloc_live_bytes(), live0);
 }
 
@@ -479,32 +534,74 @@ static int c_hash_cross_wide(gc_ctx *c) {
   return out;
 }
 
-#define CASE(fn) {#fn, fn}
+/* Each case under the op it checks (a case may use other ops on the way). */
+#define CASE(op, fn) {RK_OP_##op, #fn, fn}
 static const struct {
+  rk_op op;
   const char *name;
   case_fn fn;
 } cases[] = {
-    CASE(c_linear), CASE(c_linear_relu), CASE(c_linear_sigmoid), CASE(c_linear_tanh), CASE(c_add),
-    CASE(c_add_broadcast), CASE(c_mul), CASE(c_mul_broadcast), CASE(c_add_fanout), CASE(c_concat), CASE(c_concat_many),
-    CASE(c_reshape), CASE(c_sum), CASE(c_mean), CASE(c_mean_all), CASE(c_relu), CASE(c_sigmoid),
-    CASE(c_tanh), CASE(c_bce), CASE(c_mse), CASE(c_mse_weighted), CASE(c_embedding), CASE(c_bag_sum), CASE(c_bag_mean),
-    CASE(c_shared_table), CASE(c_l2), CASE(c_embedding_l2),
-    CASE(c_dot_interaction), CASE(c_cross), CASE(c_cross_first_layer), CASE(c_cross_lowrank), CASE(c_fm),
-    CASE(c_gate), CASE(c_split), CASE(c_transpose), CASE(c_matmul), CASE(c_matmul_batched),
-    CASE(c_matmul_shared), CASE(c_leaky_relu), CASE(c_selu), CASE(c_softmax), CASE(c_log_softmax),
-    CASE(c_gelu_tanh), CASE(c_gelu_erf), CASE(c_dropout), CASE(c_alpha_dropout), CASE(c_layer_norm),
-    CASE(c_batch_norm), CASE(c_softmax_ce), CASE(c_hash_cross_wide),
+    CASE(LINEAR, c_linear),          CASE(LINEAR, c_linear_relu),       CASE(LINEAR, c_linear_sigmoid),
+    CASE(LINEAR, c_linear_tanh),     CASE(ADD, c_add),                  CASE(ADD, c_add_broadcast),
+    CASE(ADD, c_add_fanout),         CASE(MUL, c_mul),                  CASE(MUL, c_mul_broadcast),
+    CASE(CONCAT, c_concat),          CASE(CONCAT, c_concat_many),       CASE(RESHAPE, c_reshape),
+    CASE(SUM, c_sum),                CASE(MEAN, c_mean),                CASE(MEAN, c_mean_all),
+    CASE(RELU, c_relu),              CASE(SIGMOID, c_sigmoid),          CASE(TANH, c_tanh),
+    CASE(BCE_LOGITS, c_bce),         CASE(MSE, c_mse),                  CASE(MSE, c_mse_weighted),
+    CASE(EMBEDDING, c_embedding),    CASE(EMBEDDING_BAG, c_bag_sum),    CASE(EMBEDDING_BAG, c_bag_mean),
+    CASE(EMBEDDING_BAG, c_shared_table), CASE(L2, c_l2),                CASE(EMBEDDING_L2, c_embedding_l2),
+    CASE(DOT_INTERACTION, c_dot_interaction), CASE(CROSS, c_cross),     CASE(CROSS, c_cross_first_layer),
+    CASE(CROSS, c_cross_lowrank),    CASE(FM, c_fm),                    CASE(GATE, c_gate),
+    CASE(SPLIT, c_split),            CASE(TRANSPOSE, c_transpose),      CASE(MATMUL, c_matmul),
+    CASE(MATMUL, c_matmul_batched),  CASE(MATMUL, c_matmul_shared),     CASE(LEAKY_RELU, c_leaky_relu),
+    CASE(SELU, c_selu),              CASE(SOFTMAX, c_softmax),          CASE(LOG_SOFTMAX, c_log_softmax),
+    CASE(GELU, c_gelu_tanh),         CASE(GELU, c_gelu_erf),            CASE(DROPOUT, c_dropout),
+    CASE(DROPOUT, c_alpha_dropout),  CASE(LAYER_NORM, c_layer_norm),    CASE(BATCH_NORM, c_batch_norm),
+    CASE(SOFTMAX_CE, c_softmax_ce),  CASE(HASH_CROSS, c_hash_cross_wide),
 };
 
-static void test_gradcheck_all(void **state) {
+/* The test of one op (its rk_op in *state): every case of it, then its twins. */
+static void test_op(void **state) {
+  rk_op op = *(const rk_op *)*state;
+  assert_rk_ok(rk_set_num_threads(1));
+  int n = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    if (cases[i].op != op) continue;
+    run_case(cases[i].name, cases[i].fn);
+    compare_twin(cases[i].name, cases[i].fn, &rk_backend_cpu, 2, true);
+    for (int b = 0; b < rk_backend_count(); b++) {
+      const rk_backend *be = rk_backend_at(b);
+      if (be != &rk_backend_cpu && (rk_op_table[op].backends & (1u << be->device)) && be->device_count() > 0)
+        compare_twin(cases[i].name, cases[i].fn, be, 1, false);
+    }
+    n++;
+  }
+  if (n == 0) fail_msg("op '%s' has no gradient case: add one to cases[] in %s", rk_op_name(op), __FILE__);
+}
+
+/* Every backend's op table has a forward and a backward for exactly the ops the op list gives
+ * it, and nothing else. */
+static void test_backend_tables_follow_the_op_list(void **state) {
   (void)state;
-  rk_set_num_threads(1);
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i].name, cases[i].fn);
+  assert_ptr_equal(rk_backend_at(0), &rk_backend_cpu);
+  for (int b = 0; b < rk_backend_count(); b++) {
+    const rk_backend *be = rk_backend_at(b);
+    for (int op = 0; op < RK_OP_COUNT; op++) {
+      bool listed = (rk_op_table[op].backends & (1u << be->device)) != 0;
+      if ((be->forward[op] != NULL) != listed || (be->backward[op] != NULL) != listed)
+        fail_msg("backend %s: op '%s' is %s the op list but %s the op table", be->name, rk_op_name((rk_op)op),
+                 listed ? "on" : "not on", be->forward[op] ? "in" : "not in");
+    }
+  }
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_gradcheck_all),
-  };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  static rk_op ops[RK_OP_COUNT];
+  struct CMUnitTest tests[RK_OP_COUNT + 1];
+  for (int op = 0; op < RK_OP_COUNT; op++) {
+    ops[op] = (rk_op)op;
+    tests[op] = (struct CMUnitTest){.name = rk_op_name((rk_op)op), .test_func = test_op, .initial_state = &ops[op]};
+  }
+  tests[RK_OP_COUNT] = (struct CMUnitTest)cmocka_unit_test(test_backend_tables_follow_the_op_list);
+  return cmocka_run_group_tests_name("gradcheck", tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  * add: out = a + b, where b has a's shape or a trailing part of it (broadcast over a's leading
  * axes, as a bias). Backward sums b's gradient over the broadcast rows in row order.
  */
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void add_forward_cpu(float *out /* (R, I) */, const float *a /* (R, I) */, const float *b /* (I) */,
                      int64_t R, int64_t I) {

@@ -7,7 +7,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void batch_norm_forward_cpu(float *out /* (N, C) */, float *stats /* (C, 2) */, float *running /* (2, C) */,
                             const float *x /* (N, C) */, const float *gamma /* (C) */, const float *beta /* (C) */,
@@ -79,6 +79,12 @@ void batch_norm_node_backward_cpu(rk_graph *g, const rk_node *n) {
   int64_t C = x->shape[x->ndim - 1];
   batch_norm_backward_cpu(rk_dx(g, n->in[0]), gm ? gm->grad.data : NULL, bt ? bt->grad.data : NULL, rk_dx(g, n->out[0]),
                           rk_x(g, n->in[0]), n->saved, gm ? gm->value.data : NULL, x->numel / C, C);
+}
+
+/* The running statistics (mean, var), (2, C), start at (0, 1), as PyTorch's. */
+void batch_norm_node_init_state_cpu(rk_graph *g, const rk_node *n) {
+  (void)g;
+  for (size_t c = n->state_floats / 2; c < n->state_floats; c++) n->state[c] = 1.0f;
 }
 
 float *rk_graph_batch_norm_running(rk_graph *g, int bn, bool var) {

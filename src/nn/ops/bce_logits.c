@@ -6,7 +6,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void bce_logits_forward_cpu(float *loss /* (1) */, const float *z /* (n) */, const float *y /* (n) */,
                             const float *w /* (n) or NULL */, int64_t n) {

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void concat_forward_cpu(float *out /* (R, sum I) */, const float *const *xs /* n x (R, I_k) */,
                         const int64_t *inner, int n, int64_t R) {

@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 #define SG(ta, tb, M, N, K, A, lda, Bm, ldb, beta, C, ldc)                                          \
   rk_sgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, \

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 static inline const float *row_of(const float *dense, const float *emb, int64_t b, int64_t i, int64_t F,
                                   int64_t D) {

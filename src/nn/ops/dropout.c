@@ -10,9 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn/graph_internal.h"
-
-rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
+#include "nn/ops/ops.h"
 
 #define ALPHA_PRIME (-1.7580993408473766)   /* -lambda * alpha of SELU */
 

@@ -2,11 +2,11 @@
  * embedding: out (B, F, D) = table (V, D) rows at ids (B, F); the padding id gives a zero row
  * and no gradient. The table is a sparse parameter: backward adds each looked-up row's gradient
  * into this op's slots, and the graph folds all slots of a table into its compact row-sparse
- * gradient (graph.c, assemble_sparse). Ids outside [0, V) fail the forward with RK_ERANGE.
+ * gradient (the backend's sparse_assemble, src/nn/backend_cpu.c). Ids outside [0, V) fail the forward with RK_ERANGE.
  */
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 typedef struct {
   float *out;

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 /* Whether ids[j] is the first occurrence of its row; marks it. */
 static inline bool first_seen(uint32_t *seen, int64_t id) {

@@ -4,7 +4,7 @@
  * O(F D). out (B, 1) adds the first-order term sum_f first (B, F) when given (the weights of
  * the active features, e.g. a D = 1 embedding of the same ids); the global bias is an add.
  */
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 /* Rows are independent: they are split over threads; inside a row, d runs in blocks with f as the
  * outer loop, so the sums vectorise while each (b, d) still adds its fields in order f = 0..F-1

@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 typedef struct {
   float *out, *p, *dexperts, *dlogits;
@@ -34,7 +34,7 @@ static void forward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   }
 }
 
-static void gate_forward_cpu(float *out /* (B, D) */, float *p /* (B, E) */, const float *experts /* (B, E, D) */,
+void gate_forward_cpu(float *out /* (B, D) */, float *p /* (B, E) */, const float *experts /* (B, E, D) */,
                       const float *logits /* (B, E) */, int64_t B, int64_t E, int64_t D, float temperature) {
   gate_ctx c = {out, p, NULL, NULL, experts, logits, NULL, NULL, E, D, temperature};
   rk_parallel_for(B, rk_row_grain(2 * E * D), forward_rows, &c);
@@ -66,7 +66,7 @@ static void backward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) 
   }
 }
 
-static void gate_backward_cpu(float *dexperts /* (B, E, D) */, float *dlogits /* (B, E) */, const float *dout /* (B, D) */,
+void gate_backward_cpu(float *dexperts /* (B, E, D) */, float *dlogits /* (B, E) */, const float *dout /* (B, D) */,
                               const float *p /* (B, E) */, const float *experts /* (B, E, D) */, int64_t B, int64_t E,
                               int64_t D, float temperature) {
   gate_ctx c = {NULL, NULL, dexperts, dlogits, experts, NULL, dout, p, E, D, temperature};

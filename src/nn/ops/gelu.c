@@ -4,9 +4,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
-
-rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
+#include "nn/ops/ops.h"
 
 #define GELU_K 0.7978845608028654   /* sqrt(2 / pi) */
 

@@ -6,7 +6,7 @@
  * lands in the same bucket in training, in the Wide & Deep recipe and in serving. Ids carry no
  * gradient; feed out to an embedding with D = 1 (the weights).
  */
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void hash_cross_forward_cpu(int64_t *out /* (B) */, const int64_t *a /* (B, Fa) */, const int64_t *b /* (B, Fb) */,
                             int64_t B, int64_t Fa, int64_t fa, int64_t Fb, int64_t fb, int64_t buckets) {

@@ -1,7 +1,7 @@
 /*
  * l2: out = lambda * sum_p ||p||^2 over chosen dense parameters (weight decay as a loss term).
  */
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void l2_forward_cpu(float *out /* (1) */, const float *const *ps, const int64_t *sizes, int n, float lambda) {
   double s = 0.0;

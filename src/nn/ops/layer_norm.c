@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void layer_norm_forward_cpu(float *out /* (R, D) */, float *stats /* (R, 2) */, const float *x /* (R, D) */,
                             const float *gamma /* (D) */, const float *beta /* (D) */, int64_t R, int64_t D, float eps) {

@@ -1,9 +1,7 @@
 /*
  * leaky_relu: out = x > 0 ? x : slope * x.
  */
-#include "nn/graph_internal.h"
-
-rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
+#include "nn/ops/ops.h"
 
 void leaky_relu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n, float slope) {
   for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : slope * x[i];

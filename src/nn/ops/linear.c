@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 typedef struct {
   float *out;

@@ -2,7 +2,7 @@
  * matmul: out = a b, batched over a leading axis S when a is 3-d; b is (S, K, N) batched or
  * (K, N) shared by every slice (its gradient is then summed over slices in slice order).
  */
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void matmul_forward_cpu(float *out /* (S, M, N) */, const float *a /* (S, M, K) */,
                         const float *b /* (S, K, N) or (K, N) */, int64_t S, int64_t M, int64_t K, int64_t N,

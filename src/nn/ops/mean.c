@@ -1,12 +1,7 @@
 /*
  * mean: sum over one axis (or all) divided by its length; the kernels are sum's with a scale.
  */
-#include "nn/graph_internal.h"
-
-void sum_forward_cpu(float *out, const float *x, int64_t O, int64_t L, int64_t I, float scale);
-void sum_backward_cpu(float *dx, const float *dout, int64_t O, int64_t L, int64_t I, float scale);
-void rk_reduce_dims(const rk_graph *g, const rk_node *n, int64_t *O, int64_t *L, int64_t *I);
-rk_status rk_graph_reduce(rk_graph *g, int *out, int x, int axis, rk_op op);
+#include "nn/ops/ops.h"
 
 void mean_forward_cpu(float *out /* (O, I) */, const float *x /* (O, L, I) */, int64_t O, int64_t L,
                       int64_t I) {

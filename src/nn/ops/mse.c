@@ -2,9 +2,7 @@
  * mse: loss = mean_i w_i (pred_i - target_i)^2, PyTorch's MSELoss (reduction 'mean') with Keras'
  * per-example weights (sum of weighted losses over the batch size). Weights get no gradient.
  */
-#include "nn/graph_internal.h"
-
-rk_status rk_graph_loss_check(const rk_graph *g, int n, const int *in, const char *op);
+#include "nn/ops/ops.h"
 
 void mse_forward_cpu(float *loss /* (1) */, const float *p /* (n) */, const float *t /* (n) */,
                      const float *w /* (n) or NULL */, int64_t n) {

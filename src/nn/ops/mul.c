@@ -1,9 +1,7 @@
 /*
  * mul: out = a * b elementwise, b of a's shape or a trailing part of it (broadcast as in add).
  */
-#include "nn/graph_internal.h"
-
-rk_status rk_graph_broadcast_check(const rk_graph *g, int a, int b, const char *op);
+#include "nn/ops/ops.h"
 
 void mul_forward_cpu(float *out /* (R, I) */, const float *a /* (R, I) */, const float *b /* (I) */,
                      int64_t R, int64_t I) {

@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void reshape_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n) {
   memcpy(out, x, (size_t)n * sizeof(float));

@@ -4,9 +4,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
-
-rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
+#include "nn/ops/ops.h"
 
 #define SELU_ALPHA 1.6732632423543772
 #define SELU_LAMBDA 1.0507009873554805

@@ -3,9 +3,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
-
-rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
+#include "nn/ops/ops.h"
 
 void sigmoid_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n) {
   for (int64_t i = 0; i < n; i++) {

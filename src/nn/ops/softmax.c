@@ -3,9 +3,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
-
-rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
+#include "nn/ops/ops.h"
 
 void softmax_forward_cpu(float *out /* (R, C) */, const float *x /* (R, C) */, int64_t R, int64_t C, float temperature) {
   for (int64_t r = 0; r < R; r++) {

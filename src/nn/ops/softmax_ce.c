@@ -6,7 +6,7 @@
  */
 #include <math.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C) */, const int64_t *y /* (R) */,
                                  int64_t R, int64_t C, int64_t ignore, float eps) {

@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void split_forward_cpu(float *const *outs /* n x (R, I_k) */, const float *x /* (R, sum I) */,
                        const int64_t *inner, int n, int64_t R) {

@@ -3,7 +3,7 @@
  * summed in double in index order, so the result is the same on any thread count.
  * mean.c reuses these kernels with scale 1/L.
  */
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void sum_forward_cpu(float *out /* (O, I) */, const float *x /* (O, L, I) */, int64_t O, int64_t L,
                      int64_t I, float scale) {

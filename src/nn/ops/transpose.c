@@ -2,7 +2,7 @@
  * transpose: swap two axes (a copy). Seen as x (P, A, M, C, Q) -> out (P, C, M, A, Q) for axes
  * of sizes A and C with M between them.
  */
-#include "nn/graph_internal.h"
+#include "nn/ops/ops.h"
 
 void transpose_forward_cpu(float *out /* (P, C, M, A, Q) */, const float *x /* (P, A, M, C, Q) */, int64_t P,
                            int64_t A, int64_t M, int64_t C, int64_t Q) {

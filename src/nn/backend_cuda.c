@@ -1,5 +1,6 @@
-/* Device queries when reckon is built without CUDA: no devices (src/cuda/device.cu otherwise). */
-#include "reckon/core.h"
+/* The CUDA backend's device queries in a build without CUDA: no devices (src/nn/backend_cuda.cu
+ * otherwise). */
+#include "reckon/nn.h"
 
 #ifndef RECKON_HAVE_CUDA
 int rk_cuda_device_count(void) { return 0; }

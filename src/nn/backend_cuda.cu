@@ -1,10 +1,12 @@
-// The CUDA backend's entry point. For now it only reports the devices, so the CUDA path is
-// compiled (and linked) in CI from the first day; kernels join it op by op (src/nn/ops/*.cu).
+// The CUDA backend: device queries, compiled and linked in every CUDA build so the CUDA path
+// builds from the first day. Its op table (src/nn/backend.h) fills in here, with the kernels
+// from the op stems' twins (src/nn/ops/<stem>.cu); src/nn/backend_cuda.c answers these queries
+// in a build without CUDA.
 #include <cuda_runtime.h>
 
 #include <cstdio>
 
-#include "reckon/core.h"
+#include "reckon/nn.h"
 
 extern "C" int rk_cuda_device_count(void) {
   int n = 0;

@@ -1,0 +1,249 @@
+/*
+ * The kernels, one stem per op (src/nn/ops/<stem>.c): every op's plain kernels and its
+ * op-table adapters, declared in one place so the backends and the tests can call each kernel
+ * by itself.
+ *
+ * Calling convention (STYLE.md habits 1 and 2):
+ *   - <stem>_forward_<backend> / <stem>_backward_<backend>: pointers and sizes, outputs first,
+ *     then inputs, then sizes and attributes; every pointer says its shape. Backward *adds*
+ *     into gradients (fan-out is right), and the caller zeroes them first. A kernel returns
+ *     rk_status only when its input can be wrong (ids outside the table); otherwise void.
+ *   - <stem>_node_forward_<backend> / <stem>_node_backward_<backend>: unpack a node and call the
+ *     kernel; these fill the backend's op table (src/nn/backend.h).
+ * A CUDA twin takes the same arguments in the same order, with the suffix _cuda.
+ * Not here: the builders rk_graph_<stem> (reckon/nn.h), which check shapes and add the node.
+ */
+#ifndef RECKON_NN_OPS_H
+#define RECKON_NN_OPS_H
+
+#include "nn/graph_internal.h"
+
+/* ---- the op-table adapters of the CPU backend ---------------------------------------------- */
+#define RK_OP_DECLARE_CPU(name, stem, backends)                    \
+  rk_status stem##_node_forward_cpu(rk_graph *g, const rk_node *n); \
+  void stem##_node_backward_cpu(rk_graph *g, const rk_node *n);
+RK_OP_LIST(RK_OP_DECLARE_CPU)
+#undef RK_OP_DECLARE_CPU
+/* batch_norm's running statistics start at (mean 0, var 1): the CPU table's init_state row. */
+void batch_norm_node_init_state_cpu(rk_graph *g, const rk_node *n);
+
+/* ---- the CPU kernels ----------------------------------------------------------------------- */
+/* mean scales sum's kernels; hash_cross has no backward (its output is ids). */
+
+/* add */
+void add_forward_cpu(float *out /* (R, I) */, const float *a /* (R, I) */, const float *b /* (I) */,
+                     int64_t R, int64_t I);
+void add_backward_cpu(float *da /* (R, I) */, float *db /* (I) */, const float *dout /* (R, I) */,
+                      int64_t R, int64_t I);
+
+/* batch_norm */
+void batch_norm_forward_cpu(float *out /* (N, C) */, float *stats /* (C, 2) */, float *running /* (2, C) */,
+                            const float *x /* (N, C) */, const float *gamma /* (C) */, const float *beta /* (C) */,
+                            int64_t N, int64_t C, float eps, float momentum, bool train);
+void batch_norm_backward_cpu(float *dx /* (N, C) */, float *dgamma /* (C) */, float *dbeta /* (C) */,
+                             const float *dout /* (N, C) */, const float *x /* (N, C) */, const float *stats /* (C, 2) */,
+                             const float *gamma /* (C) */, int64_t N, int64_t C);
+
+/* bce_logits */
+void bce_logits_forward_cpu(float *loss /* (1) */, const float *z /* (n) */, const float *y /* (n) */,
+                            const float *w /* (n) or NULL */, int64_t n);
+void bce_logits_backward_cpu(float *dz /* (n) */, const float *dloss /* (1) */, const float *z /* (n) */,
+                             const float *y /* (n) */, const float *w /* (n) or NULL */, int64_t n);
+
+/* concat */
+void concat_forward_cpu(float *out /* (R, sum I) */, const float *const *xs /* n x (R, I_k) */,
+                        const int64_t *inner, int n, int64_t R);
+void concat_backward_cpu(float *const *dxs /* n x (R, I_k), NULL entries skipped */,
+                         const float *dout /* (R, sum I) */, const int64_t *inner, int n, int64_t R);
+
+/* cross */
+void cross_forward_cpu(float *out /* (B, D) */, float *h /* (B, D) */, float *t /* (B, R) */,
+                       const float *x0 /* (B, D) */, const float *x /* (B, D) */, const float *w /* (D, D) */,
+                       const float *u /* (D, R) */, const float *v /* (D, R) */, const float *b /* (D) */,
+                       int64_t B, int64_t D, int64_t R);
+void cross_backward_cpu(float *dx0, float *dx, float *dw, float *du, float *dv, float *db, float *dh, float *dt,
+                        const float *dout /* (B, D) */, const float *h /* (B, D) */, const float *t /* (B, R) */,
+                        const float *x0, const float *x, const float *w, const float *u, const float *v,
+                        int64_t B, int64_t D, int64_t R);
+
+/* dot_interaction */
+void dot_interaction_forward_cpu(float *out /* (B, D + P) */, const float *dense /* (B, D) */,
+                                 const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D);
+void dot_interaction_backward_cpu(float *ddense /* (B, D) */, float *demb /* (B, F, D) */,
+                                  const float *dout /* (B, D + P) */, const float *dense /* (B, D) */,
+                                  const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D);
+
+/* dropout */
+void dropout_forward_cpu(float *out /* (n) */, float *factor /* (n) */, const float *x /* (n) */, int64_t n, float p,
+                         bool alpha, uint64_t seed, uint64_t stream);
+void dropout_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *factor /* (n) */, int64_t n);
+
+/* embedding */
+rk_status embedding_forward_cpu(float *out /* (n, D) */, const int64_t *ids /* (n) */,
+                                const float *table /* (V, D) */, int64_t n, int64_t V, int64_t D,
+                                int64_t padding);
+void embedding_backward_cpu(float *slot_grad /* (n, D) */, int64_t *slot_ids /* (n) */,
+                            const float *dout /* (n, D) */, const int64_t *ids /* (n) */, int64_t n,
+                            int64_t D, int64_t padding);
+
+/* embedding_bag */
+rk_status embedding_bag_forward_cpu(float *out /* (B, D) */, const int64_t *offsets /* (B + 1) */,
+                                    const int64_t *ids /* (max_ids) */, const float *table /* (V, D) */,
+                                    int64_t B, int64_t max_ids, int64_t V, int64_t D, rk_pool pool,
+                                    int64_t padding);
+void embedding_bag_backward_cpu(float *slot_grad /* (max_ids, D) */, int64_t *slot_ids /* (max_ids) */,
+                                const float *dout /* (B, D) */, const int64_t *offsets /* (B + 1) */,
+                                const int64_t *ids /* (max_ids) */, int64_t B, int64_t max_ids,
+                                int64_t D, rk_pool pool, int64_t padding);
+
+/* embedding_l2 */
+void embedding_l2_forward_cpu(float *out /* (1) */, const int64_t *ids /* (n) */, const float *table /* (V, D) */,
+                              uint32_t *seen, int64_t n, int64_t D, int64_t padding, float lambda);
+void embedding_l2_backward_cpu(float *slot_grad /* (n, D) */, const float *dout /* (1) */,
+                               const int64_t *ids /* (n) */, const float *table /* (V, D) */, uint32_t *seen,
+                               int64_t n, int64_t D, int64_t padding, float lambda);
+
+/* fm */
+void fm_forward_cpu(float *out /* (B) */, const float *emb /* (B, F, D) */, const float *first /* (B, F) */,
+                    int64_t B, int64_t F, int64_t D);
+void fm_backward_cpu(float *demb /* (B, F, D) */, float *dfirst /* (B, F) */, const float *dout /* (B) */,
+                     const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D);
+
+/* gate */
+void gate_forward_cpu(float *out /* (B, D) */, float *p /* (B, E) */, const float *experts /* (B, E, D) */,
+                      const float *logits /* (B, E) */, int64_t B, int64_t E, int64_t D, float temperature);
+void gate_backward_cpu(float *dexperts /* (B, E, D) */, float *dlogits /* (B, E) */, const float *dout /* (B, D) */,
+                              const float *p /* (B, E) */, const float *experts /* (B, E, D) */, int64_t B, int64_t E,
+                              int64_t D, float temperature);
+
+/* gelu */
+void gelu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n, bool approximate);
+void gelu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *x /* (n) */, int64_t n,
+                       bool approximate);
+
+/* hash_cross */
+void hash_cross_forward_cpu(int64_t *out /* (B) */, const int64_t *a /* (B, Fa) */, const int64_t *b /* (B, Fb) */,
+                            int64_t B, int64_t Fa, int64_t fa, int64_t Fb, int64_t fb, int64_t buckets);
+
+/* l2 */
+void l2_forward_cpu(float *out /* (1) */, const float *const *ps, const int64_t *sizes, int n, float lambda);
+void l2_backward_cpu(float *const *dps, const float *dout /* (1) */, const float *const *ps,
+                     const int64_t *sizes, int n, float lambda);
+
+/* layer_norm */
+void layer_norm_forward_cpu(float *out /* (R, D) */, float *stats /* (R, 2) */, const float *x /* (R, D) */,
+                            const float *gamma /* (D) */, const float *beta /* (D) */, int64_t R, int64_t D, float eps);
+void layer_norm_backward_cpu(float *dx /* (R, D) */, float *dgamma /* (D) */, float *dbeta /* (D) */,
+                             const float *dout /* (R, D) */, const float *x /* (R, D) */, const float *stats /* (R, 2) */,
+                             const float *gamma /* (D) */, int64_t R, int64_t D);
+
+/* leaky_relu */
+void leaky_relu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n, float slope);
+void leaky_relu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *x /* (n) */, int64_t n,
+                             float slope);
+
+/* linear */
+void linear_forward_cpu(float *out /* (N, OC) */, const float *x /* (N, C) */,
+                        const float *w /* (OC, C) */, const float *b /* (OC) or NULL */,
+                        int64_t N, int64_t C, int64_t OC, rk_act act);
+void linear_backward_cpu(float *dx /* (N, C) */, float *dw /* (OC, C) */, float *db /* (OC) */,
+                         float *dpre /* (N, OC) */, const float *dout /* (N, OC) */,
+                         const float *out /* (N, OC) */, const float *x /* (N, C) */,
+                         const float *w /* (OC, C) */, int64_t N, int64_t C, int64_t OC, rk_act act);
+
+/* log_softmax */
+void log_softmax_forward_cpu(float *out /* (R, C) */, const float *x /* (R, C) */, int64_t R, int64_t C);
+void log_softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */, const float *out /* (R, C) */,
+                              int64_t R, int64_t C);
+
+/* matmul */
+void matmul_forward_cpu(float *out /* (S, M, N) */, const float *a /* (S, M, K) */,
+                        const float *b /* (S, K, N) or (K, N) */, int64_t S, int64_t M, int64_t K, int64_t N,
+                        bool b_batched);
+void matmul_backward_cpu(float *da /* (S, M, K) */, float *db /* (S, K, N) or (K, N) */,
+                         const float *dout /* (S, M, N) */, const float *a, const float *b, int64_t S, int64_t M,
+                         int64_t K, int64_t N, bool b_batched);
+
+/* mean */
+void mean_forward_cpu(float *out /* (O, I) */, const float *x /* (O, L, I) */, int64_t O, int64_t L,
+                      int64_t I);
+void mean_backward_cpu(float *dx /* (O, L, I) */, const float *dout /* (O, I) */, int64_t O, int64_t L,
+                       int64_t I);
+
+/* mse */
+void mse_forward_cpu(float *loss /* (1) */, const float *p /* (n) */, const float *t /* (n) */,
+                     const float *w /* (n) or NULL */, int64_t n);
+void mse_backward_cpu(float *dp /* (n) */, float *dt /* (n) */, const float *dloss /* (1) */,
+                      const float *p /* (n) */, const float *t /* (n) */, const float *w /* (n) or NULL */,
+                      int64_t n);
+
+/* mul */
+void mul_forward_cpu(float *out /* (R, I) */, const float *a /* (R, I) */, const float *b /* (I) */,
+                     int64_t R, int64_t I);
+void mul_backward_cpu(float *da /* (R, I) */, float *db /* (I) */, const float *dout /* (R, I) */,
+                      const float *a /* (R, I) */, const float *b /* (I) */, int64_t R, int64_t I);
+
+/* relu */
+void relu_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n);
+void relu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *out /* (n) */,
+                     int64_t n);
+
+/* reshape */
+void reshape_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n);
+void reshape_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, int64_t n);
+
+/* selu */
+void selu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n);
+void selu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *x /* (n) */, int64_t n);
+
+/* sigmoid */
+void sigmoid_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n);
+void sigmoid_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *out /* (n) */,
+                     int64_t n);
+
+/* softmax */
+void softmax_forward_cpu(float *out /* (R, C) */, const float *x /* (R, C) */, int64_t R, int64_t C, float temperature);
+void softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */, const float *out /* (R, C) */,
+                          int64_t R, int64_t C, float temperature);
+
+/* softmax_ce */
+rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C) */, const int64_t *y /* (R) */,
+                                 int64_t R, int64_t C, int64_t ignore, float eps);
+void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
+                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps);
+
+/* split */
+void split_forward_cpu(float *const *outs /* n x (R, I_k) */, const float *x /* (R, sum I) */,
+                       const int64_t *inner, int n, int64_t R);
+void split_backward_cpu(float *dx /* (R, sum I) */, const float *const *douts /* NULL: no gradient */,
+                        const int64_t *inner, int n, int64_t R);
+
+/* sum */
+void sum_forward_cpu(float *out /* (O, I) */, const float *x /* (O, L, I) */, int64_t O, int64_t L,
+                     int64_t I, float scale);
+void sum_backward_cpu(float *dx /* (O, L, I) */, const float *dout /* (O, I) */, int64_t O, int64_t L,
+                      int64_t I, float scale);
+
+/* tanh */
+void tanh_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n);
+void tanh_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *out /* (n) */,
+                     int64_t n);
+
+/* transpose */
+void transpose_forward_cpu(float *out /* (P, C, M, A, Q) */, const float *x /* (P, A, M, C, Q) */, int64_t P,
+                           int64_t A, int64_t M, int64_t C, int64_t Q);
+void transpose_backward_cpu(float *dx /* (P, A, M, C, Q) */, const float *dout /* (P, C, M, A, Q) */, int64_t P,
+                            int64_t A, int64_t M, int64_t C, int64_t Q);
+
+/* ---- shared by the builders ---------------------------------------------------------------- */
+/* One f32 input, an output of its shape (the elementwise ops; src/nn/unary.c). */
+rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
+/* b has a's shape or a trailing part of it (add, mul). */
+rk_status rk_graph_broadcast_check(const rk_graph *g, int a, int b, const char *op);
+/* Loss inputs: f32, all of one element count (bce_logits, mse). */
+rk_status rk_graph_loss_check(const rk_graph *g, int n, const int *in, const char *op);
+/* sum and mean over one axis or all: the builder, and the node's (O, L, I) view of its input. */
+rk_status rk_graph_reduce(rk_graph *g, int *out, int x, int axis, rk_op op);
+void rk_reduce_dims(const rk_graph *g, const rk_node *n, int64_t *O, int64_t *L, int64_t *I);
+
+#endif
