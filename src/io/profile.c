@@ -287,8 +287,10 @@ const rk_column_profile *rk_profiler_column(rk_profiler *p, int c) {
     pub->max_s = rk_strdup(s->max_s);
   }
   top_slot sorted[TOP_SLOTS];
-  if (s->ntop_slots) memcpy(sorted, s->top, sizeof(top_slot) * (size_t)s->ntop_slots);
-  qsort(sorted, (size_t)s->ntop_slots, sizeof(top_slot), by_count);
+  if (s->ntop_slots) {
+    memcpy(sorted, s->top, sizeof(top_slot) * (size_t)s->ntop_slots);
+    qsort(sorted, (size_t)s->ntop_slots, sizeof(top_slot), by_count);
+  }
   pub->top_exact = !s->evicted;
   for (int i = 0; i < s->ntop_slots && pub->ntop < RK_PROFILE_TOP; i++) {
     /* After evictions a count is only an upper bound (count - error <= true <= count): show a
