@@ -62,10 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   void *opts = calloc(1, cmd->opts_size ? cmd->opts_size : 1);
-  rk_flag_parse parse;
-  if (opts && rk_flags_parse(&parse, cmd->name, cmd->flags, opts, argc, argv) == RK_OK) {
-    json_t *j = rk_flags_to_json(&parse);
-    json_decref(j);
+  if (opts) {
+    rk_flag_parse parse;   /* freed whether or not it parsed, as main.c does */
+    if (rk_flags_parse(&parse, cmd->name, cmd->flags, opts, argc, argv) == RK_OK) json_decref(rk_flags_to_json(&parse));
     rk_flags_free(&parse);
   }
   free(opts);

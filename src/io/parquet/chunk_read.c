@@ -556,7 +556,7 @@ static rk_status check_v2_levels(const decoder *d, const rk_pq_page_header *h, c
     size_t used = 0;
     if (maxes[k] > 0) {
       RK_TRY(rk_pq_rle_span(&used, n, src + at, (size_t)bytes[k], rk_pq_bit_width((uint64_t)maxes[k])));
-    } else if (bytes[k] > 0) {   /* a level the column lacks: no bytes, or (parquet-rs) a repeated run of n zero-bit levels */
+    } else if (bytes[k] > 0) {   /* a level the column lacks: no bytes, or (parquet-rs) a run of 0-bit levels */
       if (src[at] & 1) return rk_error(RK_EFORMAT, "%s levels of a column without them are bit-packed", names[k]);
       RK_TRY(rk_pq_rle_span(&used, n, src + at, (size_t)bytes[k], 0));
     }
@@ -661,8 +661,8 @@ static rk_status dictionary_page(decoder *d, const rk_pq_page_header *h, const u
 static rk_status check_crc(const rk_pq_page_header *h, const uint8_t *src) {
   uint32_t crc = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), src, (size_t)h->compressed_size);
   if (crc != h->crc)
-    return rk_error(RK_EFORMAT, "page checksum mismatch: the CRC32 of its %d bytes is %08x, the header says %08x (the file is corrupt)",
-                    h->compressed_size, crc, h->crc);
+    return rk_error(RK_EFORMAT, "page checksum mismatch: the CRC32 of its %d bytes is %08x, the header says %08x "
+                    "(the file is corrupt)", h->compressed_size, crc, h->crc);
   return RK_OK;
 }
 

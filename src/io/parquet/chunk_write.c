@@ -2,8 +2,8 @@
  * Encoding one reckon column (one row group's worth) as a Parquet column chunk: definition and
  * repetition levels, dictionary encoding with a fallback to PLAIN when the dictionary passes
  * its size limit, pages of about page_bytes (v1, or v2 on request), compression, each page's
- * CRC32 (unless turned off), and the chunk's min/max/null_count statistics. It is not file assembly (writer.c) and writes no
- * DELTA or BYTE_STREAM_SPLIT pages.
+ * CRC32 (unless turned off), and the chunk's min/max/null_count statistics. It is not file
+ * assembly (writer.c) and writes no DELTA or BYTE_STREAM_SPLIT pages.
  *
  * Follows apache/parquet-format README.md (pages, "Nested Encoding"), Encodings.md (PLAIN,
  * RLE_DICTIONARY, the RLE hybrid for levels), LogicalTypes.md ("Lists": the 3-level form) and

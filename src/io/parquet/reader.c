@@ -218,10 +218,10 @@ static void plan_field(rk_pq_column_plan *p, const rk_pq_file_meta *m, int idx, 
 }
 
 /* The footer's row counts agree with each other before any of them is used (to size batches,
- * to count a dataset's rows, to skip empty row groups): the total (when set) with the row groups', each
- * row group's with each of its column chunks' value counts. A flat column has one value (or
- * null) per row; a repeated one at least one level per row, and none in a row group of no
- * rows. The pages' counts are checked against their chunk's as they are decoded. */
+ * to count a dataset's rows, to skip empty row groups): the total (when set) with the row
+ * groups', each row group's with each of its column chunks' value counts. A flat column has one
+ * value (or null) per row; a repeated one at least one level per row, and none in a row group
+ * of no rows. The pages' counts are checked against their chunk's as they are decoded. */
 static rk_status check_row_counts(const rk_parquet_reader *r) {
   const rk_pq_file_meta *m = &r->meta;
   int64_t total = 0;
@@ -232,6 +232,7 @@ static rk_status check_row_counts(const rk_parquet_reader *r) {
     total += rg->num_rows;
     for (int f = 0; f < r->nfields; f++) {
       const rk_pq_column_plan *p = &r->fields[f];
+      if (p->leaf >= rg->ncols) continue;   /* an empty group at the end: no chunk */
       const rk_pq_chunk *c = &rg->cols[p->leaf];
       if (c->encrypted) continue;
       bool flat = !p->info.unsupported && !p->is_list && p->max_rep == 0;
@@ -241,8 +242,9 @@ static rk_status check_row_counts(const rk_parquet_reader *r) {
                         p->info.name, (long long)c->num_values, flat ? "values" : "levels");
     }
   }
-  if (m->num_rows != total && m->num_rows != 0)   /* 0: unset (parquet-rs 0.3 wrote 0; DuckDB then counts the row groups) */
-    return rk_error(RK_EFORMAT, "the footer states %lld rows but its row groups hold %lld", (long long)m->num_rows, (long long)total);
+  if (m->num_rows != total && m->num_rows != 0)   /* 0: unset (parquet-rs 0.3 wrote 0; DuckDB counts the groups) */
+    return rk_error(RK_EFORMAT, "the footer states %lld rows but its row groups hold %lld", (long long)m->num_rows,
+                    (long long)total);
   return RK_OK;
 }
 
