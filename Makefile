@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all build deps deps-peers test asan demo bench docs clean lint fuzz
+.PHONY: all build deps deps-peers test asan demo bench docs clean lint fuzz fuzz-long
 
 all: build
 
@@ -36,11 +36,12 @@ asan: deps-peers
 # is then merged down to the inputs that add coverage.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 fuzz: deps
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DRECKON_FUZZ=ON -DRECKON_CUDA=OFF \
 	  -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	@for f in $(FUZZ_BUILD)/fuzz_*; do \
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	@for f in $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS)); do \
 	  t=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$t; \
 	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 tests/fuzz/corpus/$$t || exit 1; \
@@ -48,6 +49,35 @@ fuzz: deps
 	  $$f -merge=1 $(FUZZ_BUILD)/min-$$t tests/fuzz/corpus/$$t >/dev/null 2>&1 && \
 	  rm -rf tests/fuzz/corpus/$$t && mv $(FUZZ_BUILD)/min-$$t tests/fuzz/corpus/$$t; \
 	done
+
+# Every tests/fuzz target for FUZZ_LONG_SECONDS each, going on past findings (libFuzzer's fork
+# mode), then a summary line per target: executions and findings (saved, one file per input,
+# under $(FUZZ_BUILD)/findings/<target>/). The committed corpus seeds each run but is left as
+# it is (a scratch copy grows instead): `make fuzz` is the target that updates it.
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DRECKON_FUZZ=ON -DRECKON_CUDA=OFF \
+	  -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	@rm -rf $(FUZZ_BUILD)/long $(FUZZ_BUILD)/findings
+	@for f in $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS)); do \
+	  t=$${f##*/fuzz_}; w=$(FUZZ_BUILD)/long/$$t; a=$(FUZZ_BUILD)/findings/$$t; \
+	  mkdir -p $$w/corpus $$a && cp tests/fuzz/corpus/$$t/* $$w/corpus/ 2>/dev/null; \
+	  echo "== fuzzing $$t for $(FUZZ_LONG_SECONDS) s (log: $$w/log.txt)"; \
+	  $$f -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -max_total_time=$(FUZZ_LONG_SECONDS) \
+	    -max_len=65536 -rss_limit_mb=4096 -timeout=30 -artifact_prefix=$$a/ $$w/corpus > $$w/log.txt 2>&1 || true; \
+	done
+	@echo "target            executions   crash  oom  timeout  leak"
+	@status=0; for f in $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS)); do \
+	  t=$${f##*/fuzz_}; a=$(FUZZ_BUILD)/findings/$$t; \
+	  runs=$$(grep -o '^#[0-9]*' $(FUZZ_BUILD)/long/$$t/log.txt | tail -1 | tr -d '#'); \
+	  c=$$(ls $$a | grep -c '^crash-'); o=$$(ls $$a | grep -c '^oom-'); \
+	  s=$$(ls $$a | grep -c '^timeout-'); l=$$(ls $$a | grep -c '^leak-'); \
+	  printf '%-16s %11s %7s %4s %8s %5s\n' $$t "$${runs:-0}" $$c $$o $$s $$l; \
+	  [ $$((c + o + s + l)) -eq 0 ] || status=1; \
+	done; \
+	[ $$status -eq 0 ] || echo "findings: see $(FUZZ_BUILD)/findings/ (replay one with $(FUZZ_BUILD)/fuzz_<target> FILE)"; \
+	exit $$status
 
 demo: build
 	@scripts/demo.sh $(BUILD)/reckon

@@ -144,6 +144,7 @@ typedef struct {
   int64_t dictionary_page_bytes; /* ...this many bytes (default 1 MiB), for the whole column chunk */
   bool data_page_v2;             /* default false (v1 pages) */
   bool statistics;               /* default true: min/max/null_count per column chunk */
+  bool page_checksums;           /* default true: a CRC32 in every page header (readers verify it) */
   const char *const *metadata_keys;   /* key-value metadata written into the footer */
   const char *const *metadata_values;
   int nmetadata;

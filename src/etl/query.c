@@ -613,8 +613,10 @@ static void vec_free(vec *v) {
   rk_free(v->b);
 }
 
-/* Three-way comparison of an int64 with a double (not NaN), exactly. */
+/* Three-way comparison of an int64 with a double, exactly; NaN gives 0, as compare_at's
+ * double-double comparison does (the cast of a NaN to int64 is undefined). */
 static int cmp_int_double(int64_t a, double b) {
+  if (isnan(b)) return 0;
   if (b >= 9223372036854775808.0) return -1;
   if (b < -9223372036854775808.0) return 1;
   double t = trunc(b);

@@ -261,7 +261,7 @@ static rk_status decode_struct(wire *w, json_t **out, int depth) {
 }
 
 rk_status rk_struct_decode(json_t **out, const uint8_t *data, size_t len) {
-  wire w = {data, data + len, data};
+  wire w = {data, data ? data + len : data, data};   /* an empty value may come as NULL: no offset on it */
   return decode_struct(&w, out, 0);
 }
 

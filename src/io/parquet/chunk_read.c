@@ -7,8 +7,9 @@
  * Follows apache/parquet-format README.md ("Data Pages", "Nested Encoding": levels then values),
  * Encodings.md (PLAIN, PLAIN_DICTIONARY/RLE_DICTIONARY, RLE, DELTA_*, BYTE_STREAM_SPLIT) and
  * LogicalTypes.md (the conversions to reckon types, INT96 timestamps, DECIMAL).
- * Every size a page states is checked against the bytes present, every dictionary index against
- * the dictionary, and errors name the column, row group and page (0-based).
+ * A page's CRC32, when its header has one, is checked before it is decoded; every size a page
+ * states is checked against the bytes present, every dictionary index against the dictionary,
+ * and errors name the column, row group and page (0-based).
  * Speed: a flat page without nulls (its definition levels one run) decodes straight into the
  * column; dictionary indices unpack 8 at a time (rk_pq_unpack32), are range-checked once per
  * page and gathered in a loop per value width; page buffers come from rk_pq_decode_scratch,
@@ -16,6 +17,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "io/parquet/parquet_internal.h"
 
@@ -542,6 +544,30 @@ static rk_status decompress_into(decoder *d, const uint8_t *src, size_t src_len,
   return RK_OK;
 }
 
+/* A v2 page's header splits it into repetition levels, definition levels and values, outside
+ * the CRC's reach: each level section must hold exactly its n levels, so a wrong split is an
+ * error, not values read from the wrong bytes. */
+static rk_status check_v2_levels(const decoder *d, const rk_pq_page_header *h, const uint8_t *src, int64_t n) {
+  const int32_t bytes[2] = {h->rep_bytes, h->def_bytes};
+  const int maxes[2] = {d->plan->max_rep, d->plan->max_def};
+  const char *names[2] = {"repetition", "definition"};
+  size_t at = 0;
+  for (int k = 0; k < 2; k++) {
+    size_t used = 0;
+    if (maxes[k] > 0) {
+      RK_TRY(rk_pq_rle_span(&used, n, src + at, (size_t)bytes[k], rk_pq_bit_width((uint64_t)maxes[k])));
+    } else if (bytes[k] > 0) {   /* a level the column lacks: no bytes, or (parquet-rs) a run of 0-bit levels */
+      if (src[at] & 1) return rk_error(RK_EFORMAT, "%s levels of a column without them are bit-packed", names[k]);
+      RK_TRY(rk_pq_rle_span(&used, n, src + at, (size_t)bytes[k], 0));
+    }
+    if (used != (size_t)bytes[k])
+      return rk_error(RK_EFORMAT, "%s levels of %lld values take %zu bytes, the page header says %d", names[k], (long long)n,
+                      used, bytes[k]);
+    at += (size_t)bytes[k];
+  }
+  return RK_OK;
+}
+
 static rk_status data_page(decoder *d, const rk_pq_page_header *h, const uint8_t *src) {
   const rk_pq_column_plan *plan = d->plan;
   int64_t n = h->num_values;
@@ -580,6 +606,7 @@ static rk_status data_page(decoder *d, const rk_pq_page_header *h, const uint8_t
     size_t lev = (size_t)h->rep_bytes + (size_t)h->def_bytes;
     if (lev > (size_t)h->compressed_size || lev > (size_t)h->uncompressed_size)
       return rk_error(RK_EFORMAT, "levels of %zu bytes are larger than the page", lev);
+    RK_TRY(check_v2_levels(d, h, src, n));
     if (plan->max_rep > 0) RK_TRY(decode_levels(d->s->rep, n, src, (size_t)h->rep_bytes, plan->max_rep, "repetition"));
     if (plan->max_def > 0 && plan->max_rep == 0 && !plan->is_list && all_defined(src + h->rep_bytes, (size_t)h->def_bytes, n, plan->max_def)) full = true;
     else if (plan->max_def > 0) RK_TRY(decode_levels(d->s->def, n, src + h->rep_bytes, (size_t)h->def_bytes, plan->max_def, "definition"));
@@ -629,6 +656,16 @@ static rk_status dictionary_page(decoder *d, const rk_pq_page_header *h, const u
   return decode_plain(d, &d->dict, p, (size_t)h->uncompressed_size, h->dict_num_values);
 }
 
+/* The page's CRC32 (parquet.thrift PageHeader.crc): zlib's CRC of its bytes after the header,
+ * as stored (compressed; for v2 pages the levels too). Checked before anything is decoded. */
+static rk_status check_crc(const rk_pq_page_header *h, const uint8_t *src) {
+  uint32_t crc = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), src, (size_t)h->compressed_size);
+  if (crc != h->crc)
+    return rk_error(RK_EFORMAT, "page checksum mismatch: the CRC32 of its %d bytes is %08x, the header says %08x "
+                    "(the file is corrupt)", h->compressed_size, crc, h->crc);
+  return RK_OK;
+}
+
 static rk_status decode_chunk(decoder *d) {
   const rk_pq_chunk_in *in = d->in;
   size_t pos = 0;
@@ -648,6 +685,7 @@ static rk_status decode_chunk(decoder *d) {
                       in->len - pos);
     const uint8_t *src = in->data + pos;
     pos += (size_t)h.compressed_size;
+    if (h.has_crc) RK_TRY(check_crc(&h, src));
     if (h.type == RK_PQ_PAGE_DICTIONARY) RK_TRY(dictionary_page(d, &h, src));
     else if (h.type == RK_PQ_PAGE_DATA || h.type == RK_PQ_PAGE_DATA_V2) RK_TRY(data_page(d, &h, src));
     d->page++;

@@ -1,9 +1,9 @@
 /*
  * Encoding one reckon column (one row group's worth) as a Parquet column chunk: definition and
  * repetition levels, dictionary encoding with a fallback to PLAIN when the dictionary passes
- * its size limit, pages of about page_bytes (v1, or v2 on request), compression, and the
- * chunk's min/max/null_count statistics. It is not file assembly (writer.c) and writes no
- * DELTA or BYTE_STREAM_SPLIT pages.
+ * its size limit, pages of about page_bytes (v1, or v2 on request), compression, each page's
+ * CRC32 (unless turned off), and the chunk's min/max/null_count statistics. It is not file
+ * assembly (writer.c) and writes no DELTA or BYTE_STREAM_SPLIT pages.
  *
  * Follows apache/parquet-format README.md (pages, "Nested Encoding"), Encodings.md (PLAIN,
  * RLE_DICTIONARY, the RLE hybrid for levels), LogicalTypes.md ("Lists": the 3-level form) and
@@ -18,6 +18,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "io/parquet/parquet_internal.h"
 
@@ -517,6 +518,13 @@ static rk_status emit_page(writer_state *w, rk_pq_page_header *h, const uint8_t 
   if (usize > INT32_MAX || csize > INT32_MAX) return rk_error(RK_ERANGE, "page of %zu bytes is too large", usize);
   h->uncompressed_size = (int32_t)usize;
   h->compressed_size = (int32_t)csize;
+  if (w->cfg->page_checksums) {   /* over the page's bytes as stored, after the header (v2: levels, then values) */
+    uLong crc = crc32(0L, Z_NULL, 0);
+    if (h->type == RK_PQ_PAGE_DATA_V2 && nlev > 0) crc = crc32_z(crc, levels, nlev);
+    if (w->packed->len > 0) crc = crc32_z(crc, w->packed->data, w->packed->len);
+    h->has_crc = true;
+    h->crc = (uint32_t)crc;
+  }
   size_t before = w->out->len;
   rk_pq_page_header_write(w->out, h);
   size_t hlen = w->out->len - before;

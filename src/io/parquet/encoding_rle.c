@@ -144,6 +144,36 @@ rk_status rk_pq_rle_decode(uint32_t *out, int64_t n, const uint8_t *data, size_t
   return RK_OK;
 }
 
+rk_status rk_pq_rle_span(size_t *used, int64_t n, const uint8_t *data, size_t len, int bit_width) {
+  if (bit_width < 0 || bit_width > 32) return rk_error(RK_EFORMAT, "RLE bit width %d is outside 0..32", bit_width);
+  size_t pos = 0;
+  int64_t i = 0;
+  while (i < n) {
+    uint64_t header = 0;
+    for (int shift = 0;; shift += 7) {
+      if (pos >= len) return rk_error(RK_EFORMAT, "RLE data ends after %lld of %lld values", (long long)i, (long long)n);
+      if (shift > 56) return rk_error(RK_EFORMAT, "RLE run header is too long");
+      uint8_t b = data[pos++];
+      header |= (uint64_t)(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    uint64_t count = header >> 1, bytes = (uint64_t)(bit_width + 7) / 8, left = len - pos;
+    if (header & 1) {   /* whole groups, except that a last run may stop at the last value wanted */
+      uint64_t wanted = (uint64_t)(n - i);
+      bool last = count >= (wanted + 7) / 8;
+      uint64_t values = last ? wanted : count * 8;
+      bytes = last && count * (uint64_t)bit_width > left ? (values * (uint64_t)bit_width + 7) / 8
+                                                          : count * (uint64_t)bit_width;
+      count = values;
+    }
+    if (bytes > left) return rk_error(RK_EFORMAT, "RLE run of %llu values runs past the end of the data", (unsigned long long)count);
+    pos += (size_t)bytes;
+    i += (uint64_t)(n - i) < count ? n - i : (int64_t)count;
+  }
+  *used = pos;
+  return RK_OK;
+}
+
 static void put_uleb(rk_parquet_buf *buf, uint64_t v) {
   uint8_t b[10];
   int n = 0;

@@ -320,6 +320,7 @@ static rk_status read_page_header(rk_thrift_in *in, rk_pq_page_header *h) {
       case 1: RK_TRY(rk_thrift_field_i32(in, t, &v)); h->type = v; has_type = true; break;
       case 2: RK_TRY(rk_thrift_field_i32(in, t, &h->uncompressed_size)); has_u = true; break;
       case 3: RK_TRY(rk_thrift_field_i32(in, t, &h->compressed_size)); has_c = true; break;
+      case 4: RK_TRY(rk_thrift_field_i32(in, t, &v)); h->crc = (uint32_t)v; h->has_crc = true; break;
       case 5: {
         RK_TRY(rk_thrift_expect(t, RK_TT_STRUCT));
         h->has_data = true;
@@ -367,6 +368,9 @@ static rk_status read_page_header(rk_thrift_in *in, rk_pq_page_header *h) {
     }
   FIELD_LOOP_END(in)
   if (!has_type || !has_u || !has_c) return rk_error(RK_EFORMAT, "page header lacks its type or sizes");
+  if ((h->type == RK_PQ_PAGE_DATA && !h->has_data) || (h->type == RK_PQ_PAGE_DATA_V2 && !h->has_data_v2) ||
+      (h->type == RK_PQ_PAGE_DICTIONARY && !h->has_dict))
+    return rk_error(RK_EFORMAT, "page header of type %d lacks the header of its type", h->type);
   if (h->uncompressed_size < 0 || h->compressed_size < 0)
     return rk_error(RK_EFORMAT, "page header has negative sizes (%d, %d)", h->compressed_size, h->uncompressed_size);
   if (h->num_values < 0 || h->num_nulls < 0 || h->def_bytes < 0 || h->rep_bytes < 0 || h->dict_num_values < 0)
@@ -391,6 +395,7 @@ void rk_pq_page_header_write(rk_parquet_buf *buf, const rk_pq_page_header *h) {
   rk_thrift_put_i32(&o, 1, h->type);
   rk_thrift_put_i32(&o, 2, h->uncompressed_size);
   rk_thrift_put_i32(&o, 3, h->compressed_size);
+  if (h->has_crc) rk_thrift_put_i32(&o, 4, (int32_t)h->crc);
   if (h->type == RK_PQ_PAGE_DATA) {
     rk_thrift_put_struct_begin(&o, 5);
     rk_thrift_put_i32(&o, 1, h->num_values);

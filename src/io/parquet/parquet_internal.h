@@ -185,6 +185,8 @@ void rk_pq_meta_free(rk_pq_file_meta *meta);
 typedef struct {
   int type;
   int32_t uncompressed_size, compressed_size;
+  bool has_crc;                       /* crc: CRC32 (zlib's) of the compressed_size bytes after the header */
+  uint32_t crc;
   /* data page v1 / v2 */
   int32_t num_values, num_nulls, num_rows;
   int encoding, def_encoding, rep_encoding;
@@ -234,6 +236,9 @@ void rk_pq_meta_write(rk_parquet_buf *buf, const rk_pq_out_schema *schema, int n
 /* RLE/bit-packed hybrid (Encodings.md "Run Length Encoding / Bit-Packing Hybrid"): decode exactly n
  * values of bit_width bits (0..32) from [data, data+len). */
 rk_status rk_pq_rle_decode(uint32_t *out, int64_t n, const uint8_t *data, size_t len, int bit_width);
+/* The bytes the first n values of an RLE/bit-packed stream take (checked against len), without
+ * decoding them: a v2 page's level sections must be exactly as long as its header says. */
+rk_status rk_pq_rle_span(size_t *used, int64_t n, const uint8_t *data, size_t len, int bit_width);
 void rk_pq_rle_encode(rk_parquet_buf *buf, const uint32_t *values, int64_t n, int bit_width);
 int rk_pq_bit_width(uint64_t max_value);
 /* Unpack n values of `width` bits, LSB first, from data (must hold ceil(n*width/8) bytes). */
@@ -312,7 +317,7 @@ rk_status rk_pq_chunk_decode(rk_column *col, const rk_pq_chunk_in *in);
 
 typedef struct {
   int codec, level;
-  bool dictionary, page_v2, statistics;
+  bool dictionary, page_v2, statistics, page_checksums;
   int64_t page_bytes, dictionary_bytes;
 } rk_pq_write_config;
 

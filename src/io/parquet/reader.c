@@ -217,6 +217,37 @@ static void plan_field(rk_pq_column_plan *p, const rk_pq_file_meta *m, int idx, 
   }
 }
 
+/* The footer's row counts agree with each other before any of them is used (to size batches,
+ * to count a dataset's rows, to skip empty row groups): the total (when set) with the row
+ * groups', each row group's with each of its column chunks' value counts. A flat column has one
+ * value (or null) per row; a repeated one at least one level per row, and none in a row group
+ * of no rows. The pages' counts are checked against their chunk's as they are decoded. */
+static rk_status check_row_counts(const rk_parquet_reader *r) {
+  const rk_pq_file_meta *m = &r->meta;
+  int64_t total = 0;
+  for (int g = 0; g < m->nrow_groups; g++) {
+    const rk_pq_row_group *rg = &m->row_groups[g];
+    if (rg->num_rows > INT64_MAX - total)
+      return rk_error(RK_EFORMAT, "the row groups' row counts overflow at row group %d", g);
+    total += rg->num_rows;
+    for (int f = 0; f < r->nfields; f++) {
+      const rk_pq_column_plan *p = &r->fields[f];
+      if (p->leaf >= rg->ncols) continue;   /* an empty group at the end: no chunk */
+      const rk_pq_chunk *c = &rg->cols[p->leaf];
+      if (c->encrypted) continue;
+      bool flat = !p->info.unsupported && !p->is_list && p->max_rep == 0;
+      if (flat ? c->num_values != rg->num_rows
+               : c->num_values < rg->num_rows || (rg->num_rows == 0 && c->num_values != 0))
+        return rk_error(RK_EFORMAT, "row group %d states %lld rows but column '%s' holds %lld %s", g, (long long)rg->num_rows,
+                        p->info.name, (long long)c->num_values, flat ? "values" : "levels");
+    }
+  }
+  if (m->num_rows != total && m->num_rows != 0)   /* 0: unset (parquet-rs 0.3 wrote 0; DuckDB counts the groups) */
+    return rk_error(RK_EFORMAT, "the footer states %lld rows but its row groups hold %lld", (long long)m->num_rows,
+                    (long long)total);
+  return RK_OK;
+}
+
 static rk_status plan_schema(rk_parquet_reader *r) {
   const rk_pq_file_meta *m = &r->meta;
   const rk_pq_schema_elem *root = &m->schema[0];
@@ -252,7 +283,7 @@ static rk_status plan_schema(rk_parquet_reader *r) {
                         rk_parquet_physical_name(c->type), rk_parquet_physical_name(p->physical));
     }
   }
-  return RK_OK;
+  return check_row_counts(r);
 }
 
 static rk_status select_columns(rk_parquet_reader *r, const rk_parquet_read_options *o) {

@@ -50,6 +50,7 @@ void rk_parquet_write_options_default(rk_parquet_write_options *o) {
   o->dictionary = true;
   o->dictionary_page_bytes = 1 << 20;
   o->statistics = true;
+  o->page_checksums = true;
 }
 
 static rk_status write_all(rk_parquet_writer *w, const void *data, size_t n) {
@@ -113,6 +114,7 @@ static rk_status setup(rk_parquet_writer *w, const char *path, const rk_parquet_
   w->cfg.dictionary = o->dictionary;
   w->cfg.page_v2 = o->data_page_v2;
   w->cfg.statistics = o->statistics;
+  w->cfg.page_checksums = o->page_checksums;
   w->cfg.page_bytes = o->page_bytes > 0 ? o->page_bytes : 1 << 20;
   w->cfg.dictionary_bytes = o->dictionary_page_bytes > 0 ? o->dictionary_page_bytes : 1 << 20;
   w->rg_rows_limit = o->row_group_rows > 0 ? o->row_group_rows : 1 << 20;
