@@ -613,8 +613,8 @@ static void vec_free(vec *v) {
   rk_free(v->b);
 }
 
-/* Three-way comparison of an int64 with a double, exactly; NaN gives 0, as compare_at's
- * double-double comparison does (the cast of a NaN to int64 is undefined). */
+/* Three-way comparison of an int64 with a double, exactly. Callers treat NaN as missing first
+ * (missing()); it gives 0 here only so that no NaN is ever cast to int64 (undefined). */
 static int cmp_int_double(int64_t a, double b) {
   if (isnan(b)) return 0;
   if (b >= 9223372036854775808.0) return -1;
@@ -625,6 +625,10 @@ static int cmp_int_double(int64_t a, double b) {
   double frac = b - t;
   return frac > 0 ? -1 : frac < 0 ? 1 : 0;
 }
+
+/* A NaN that arithmetic made (inf - inf) is missing, as a NaN read from a column is (load_column):
+ * it compares false except with !=, and is in no list, as in pandas. */
+static bool missing(vtype t, const vec *v, int r) { return v->null[r] || (t == T_FLT && isnan(v->f[r])); }
 
 static bool cmp_holds(int op, int c) {
   switch (op) {
@@ -731,7 +735,7 @@ static rk_status eval_cmp(const eval_ctx *e, const node *n, int64_t begin, int c
     int op = n->ops[k];
     for (int r = 0; r < cnt; r++) {
       if (!out->b[r]) continue;
-      bool holds = (a.null[r] || b.null[r]) ? op == OP_NE : cmp_holds(op, compare_at(ta, &a, tb, &b, r));
+      bool holds = (missing(ta, &a, r) || missing(tb, &b, r)) ? op == OP_NE : cmp_holds(op, compare_at(ta, &a, tb, &b, r));
       out->b[r] = holds;
     }
     vec t = a;   /* the right operand is the next link's left */
@@ -751,7 +755,7 @@ static rk_status eval_in(const eval_ctx *e, const node *n, int64_t begin, int cn
   memset(out->null, 0, (size_t)cnt);
   for (int r = 0; st == RK_OK && r < cnt; r++) {
     bool found = false;
-    for (int k = 1; !a.null[r] && !found && k < n->nkids; k++) {
+    for (int k = 1; !missing(ta, &a, r) && !found && k < n->nkids; k++) {
       const node *lit = n->kids[k];
       if ((lit->kind == N_STR) != (ta == T_STR)) continue;
       if (ta == T_STR) found = a.sl[r] == lit->slen && memcmp(a.s[r], lit->s, lit->slen) == 0;
