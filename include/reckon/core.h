@@ -269,7 +269,8 @@ rk_status rk_column_finish_list_row(rk_column *col);
 /* Append rows [begin, end) of src (same type) to dst. */
 rk_status rk_column_append_column(rk_column *dst, const rk_column *src, int64_t begin, int64_t end);
 bool rk_column_is_null(const rk_column *col, int64_t row);
-/* Read any numeric slot as int64/double (strings and lists: RK_EINVAL). */
+/* Read any numeric slot as int64/double (strings and lists: RK_EINVAL). A float read as int64
+ * truncates toward zero and saturates; NaN reads 0. */
 int64_t rk_column_get_int(const rk_column *col, int64_t row);
 double rk_column_get_double(const rk_column *col, int64_t row);
 /* A string slot, not NUL-terminated. */

@@ -341,6 +341,14 @@ rk_status rk_column_append_column(rk_column *dst, const rk_column *src, int64_t 
   return RK_OK;
 }
 
+/* Toward zero, saturating; NaN reads 0 (the plain cast of NaN or of a value past int64 is undefined). */
+static int64_t float_to_int(double x) {
+  if (isnan(x)) return 0;
+  if (x >= 9223372036854775808.0) return INT64_MAX;
+  if (x <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)x;
+}
+
 int64_t rk_column_get_int(const rk_column *col, int64_t row) {
   switch (col->type) {
     case RK_COL_INT8: return ((const int8_t *)col->values)[row];
@@ -351,8 +359,8 @@ int64_t rk_column_get_int(const rk_column *col, int64_t row) {
     case RK_COL_UINT16: return ((const uint16_t *)col->values)[row];
     case RK_COL_UINT32: return ((const uint32_t *)col->values)[row];
     case RK_COL_UINT64: return (int64_t)((const uint64_t *)col->values)[row];
-    case RK_COL_FLOAT32: return (int64_t)((const float *)col->values)[row];
-    case RK_COL_FLOAT64: return (int64_t)((const double *)col->values)[row];
+    case RK_COL_FLOAT32: return float_to_int(((const float *)col->values)[row]);
+    case RK_COL_FLOAT64: return float_to_int(((const double *)col->values)[row]);
     default: return 0;
   }
 }

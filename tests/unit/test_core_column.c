@@ -163,6 +163,13 @@ static void test_column_floats(void **state) {
   assert_int_equal(rk_column_get_int(&f, 1000), -3);
   assert_true(rk_column_get_double(&d, 1000) == 0x1p64);
   assert_true(isnan(rk_column_get_double(&d, 1001)));
+  /* Read as int64: toward zero, saturating, NaN as 0 (each a plain cast would leave undefined). */
+  assert_int_equal(rk_column_get_int(&d, 1000), INT64_MAX);
+  assert_int_equal(rk_column_get_int(&d, 1001), 0);
+  assert_rk_ok(rk_column_append_double(&d, -1e300));
+  assert_rk_ok(rk_column_append_double(&d, -2.75));
+  assert_int_equal(rk_column_get_int(&d, 1002), INT64_MIN);
+  assert_int_equal(rk_column_get_int(&d, 1003), -2);
   /* Strings and lists are not numbers. */
   assert_int_equal(rk_column_append_string(&f, "x", 1), RK_EINVAL);
   assert_non_null(strstr(rk_error_message(), "'f'"));
