@@ -153,7 +153,8 @@ static rk_status refill(rk_loader *l) {
   int64_t want = l->o.shuffle ? l->o.shuffle_buffer_rows : l->o.batch_size;
   if (want < l->o.batch_size) want = l->o.batch_size;
   rk_batch *fresh = &l->spare;
-  rk_status st = rk_batch_take(fresh, &l->buf, l->perm + l->perm_pos, l->perm_len - l->perm_pos);
+  int64_t left = l->perm_len - l->perm_pos;
+  rk_status st = rk_batch_take(fresh, &l->buf, left > 0 ? l->perm + l->perm_pos : NULL, left);
   while (st == RK_OK && l->next_unit < l->nunits && fresh->nrows < want) {
     const unit *u = &l->units[l->order[l->next_unit++]];
     st = rk_parquet_read_row_group(l->readers[u->file], u->group, &l->unit_batch);
