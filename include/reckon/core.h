@@ -290,6 +290,11 @@ rk_status rk_batch_init(rk_batch *batch, int ncols);
 void rk_batch_free(rk_batch *batch);
 void rk_batch_clear(rk_batch *batch);                 /* 0 rows, keep columns and buffers */
 int rk_batch_find(const rk_batch *batch, const char *name);   /* index or -1 */
+/* dst = the rows rows[0..n) of src, in that order (nulls kept). dst's buffers are reused when it
+ * already holds src's columns (names and types), so a loader cutting batch after batch allocates
+ * only while they grow; otherwise dst is rebuilt. A row outside src is RK_ERANGE; on any failure
+ * dst holds 0 rows. */
+rk_status rk_batch_take(rk_batch *dst, const rk_batch *src, const int64_t *rows, int64_t n);
 
 /* ---------------------------------------------------------------------------------------------
  * Counter-based RNG: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
@@ -344,6 +349,14 @@ void rk_parallel_for(int64_t n, int64_t grain, rk_chunk_fn fn, void *ctx);
 /* Same, but fn returns a status; the first failing chunk (lowest index) wins. */
 typedef rk_status (*rk_chunk_try_fn)(void *ctx, int64_t chunk, int64_t begin, int64_t end);
 rk_status rk_parallel_try(int64_t n, int64_t grain, rk_chunk_try_fn fn, void *ctx);
+/* Items of uneven cost (src/core/work_queue.c): fn(ctx, worker, item) for each item of
+ * [0, nitems) on up to nworkers threads, each worker taking the next item when it finishes one;
+ * worker (0..nworkers-1) selects per-worker scratch. Items write only their own outputs, so
+ * results do not depend on the thread count. Failure: the lowest failing item's status and
+ * message (items after it are skipped, items before it still run). */
+typedef rk_status (*rk_item_fn)(void *ctx, int worker, int64_t item);
+int rk_parallel_workers(int64_t nitems);   /* min(rk_num_threads(), nitems), at least 1 */
+rk_status rk_parallel_items(int64_t nitems, int nworkers, rk_item_fn fn, void *ctx);
 /* Deterministic sums: partial sums per chunk of `grain`, combined in chunk order. */
 double rk_parallel_sum_f64(const double *x, int64_t n, int64_t grain);
 double rk_parallel_sum_f32(const float *x, int64_t n, int64_t grain);

@@ -52,6 +52,7 @@ typedef struct {
   int64_t *src, *item_src;    /* (graph rows): source rows; -1 = padding */
   int64_t rows;               /* real rows in the last fill (positives and negatives) */
   const rk_column **cols;     /* per feature: the batch column of the last fill */
+  struct rk_feed_layout *layout;   /* where each column the feed reads sits in the batches (feed.c) */
 } rk_feed;
 
 /* The columns a feed reads from data: the model's features, and with targets its targets, sample
@@ -69,7 +70,8 @@ rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *s
 void rk_feed_free(rk_feed *f);
 /* Rows graph_rows / (1 + negatives) of data a graph of f's model takes per fill. */
 int64_t rk_feed_batch_rows(const rk_feed *f);
-/* Fill the graph's inputs from `batch` (at most rk_feed_batch_rows rows; columns found by name),
+/* Fill the graph's inputs from `batch` (at most rk_feed_batch_rows rows; columns found by name
+ * once, and found again only when a batch's columns differ from the last one's),
  * `step` keys the choice of negatives. Ids beyond a table or a null target are errors naming the
  * column. */
 rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step);

@@ -3,8 +3,10 @@
  * buffer, cut into batches, read ahead by one background thread. The batch sequence is produced
  * by one function (produce) that the thread calls in a loop, or next() calls directly without
  * prefetch, so both give the same batches.
+ * The files are a Parquet dataset's (its listing, natural order and column checks); rows are
+ * copied twice after decoding: into the shuffle buffer, then by rk_batch_take into the batch,
+ * whose buffers cycle between the read-ahead queue and the caller and so are reused.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +33,10 @@ struct rk_loader {
 
   /* producer state for the current epoch */
   int64_t epoch;
-  int *order;
+  int64_t *order;
   int next_unit;
-  rk_batch buf;
+  rk_batch buf, spare;   /* the shuffle buffer; the next one is built in spare, then they swap */
+  rk_batch unit_batch;   /* a row group as read, its buffers reused */
   int64_t *perm;
   int64_t perm_len, perm_pos;
   int64_t buffers;
@@ -67,49 +70,18 @@ int64_t rk_loader_num_batches(const rk_loader *l) {
 
 /* ---- opening ---- */
 
-static int natural_cmp(const void *a, const void *b) {
-  const char *x = *(char *const *)a, *y = *(char *const *)b;
-  while (*x && *y) {
-    if (*x >= '0' && *x <= '9' && *y >= '0' && *y <= '9') {
-      unsigned long long u = strtoull(x, (char **)&x, 10), v = strtoull(y, (char **)&y, 10);
-      if (u != v) return u < v ? -1 : 1;
-      continue;
-    }
-    if (*x != *y) return (unsigned char)*x - (unsigned char)*y;
-    x++, y++;
-  }
-  return (unsigned char)*x - (unsigned char)*y;
-}
-
-static rk_status list_files(const char *path, char ***files, int *n) {
+/* The dataset's files, in its natural order (checked to hold the same columns). */
+static rk_status list_files(const char *path, const rk_parquet_read_options *po, char ***files, int *n) {
   *files = NULL;
   *n = 0;
-  DIR *d = opendir(path);
-  if (!d) {
-    *files = rk_malloc(sizeof **files);
-    if (!*files || !((*files)[0] = rk_strdup(path))) return RK_ENOMEM;
-    *n = 1;
-    return RK_OK;
-  }
+  rk_parquet_dataset *ds;
+  RK_TRY(rk_parquet_dataset_open(&ds, path, po));
   rk_status st = RK_OK;
-  for (struct dirent *e; st == RK_OK && (e = readdir(d));) {
-    size_t len = strlen(e->d_name);
-    if (len < 8 || strcmp(e->d_name + len - 8, ".parquet") != 0 || e->d_name[0] == '.') continue;
-    char **g = rk_realloc(*files, (size_t)(*n + 1) * sizeof *g);
-    char *full = rk_malloc(strlen(path) + len + 2);
-    if (!g || !full) {
-      if (g) *files = g;
-      rk_free(full);
-      st = RK_ENOMEM;
-      break;
-    }
-    *files = g;
-    sprintf(full, "%s/%s", path, e->d_name);
-    g[(*n)++] = full;
-  }
-  closedir(d);
-  if (st == RK_OK && *n == 0) st = rk_error(RK_ENOTFOUND, "folder '%s' holds no .parquet files", path);
-  if (st == RK_OK) qsort(*files, (size_t)*n, sizeof **files, natural_cmp);
+  int count = rk_parquet_dataset_num_files(ds);
+  if (!(*files = rk_calloc((size_t)count, sizeof **files))) st = RK_ENOMEM;
+  for (int f = 0; st == RK_OK && f < count; f++, (*n)++)
+    if (!((*files)[f] = rk_strdup(rk_parquet_dataset_file(ds, f)))) st = RK_ENOMEM;
+  rk_parquet_dataset_close(ds);
   return st;
 }
 
@@ -129,13 +101,13 @@ rk_status rk_loader_open(rk_loader **out, const rk_loader_options *o) {
       if (!(l->columns[i] = rk_strdup(o->columns[i]))) st = RK_ENOMEM;
     l->o.columns = (const char *const *)l->columns;
   }
-  char **files = NULL;
-  if (st == RK_OK) st = list_files(o->path, &files, &l->nfiles);
-  if (st == RK_OK && !(l->readers = rk_calloc((size_t)l->nfiles, sizeof *l->readers))) st = RK_ENOMEM;
   rk_parquet_read_options po;
   rk_parquet_read_options_default(&po);
   po.columns = l->o.columns;
   po.ncolumns = l->o.ncolumns;
+  char **files = NULL;
+  if (st == RK_OK) st = list_files(o->path, &po, &files, &l->nfiles);
+  if (st == RK_OK && !(l->readers = rk_calloc((size_t)l->nfiles, sizeof *l->readers))) st = RK_ENOMEM;
   for (int f = 0; st == RK_OK && f < l->nfiles; f++) {
     st = rk_parquet_open(&l->readers[f], files[f], &po);
     int groups = st == RK_OK ? rk_parquet_num_row_groups(l->readers[f]) : 0;
@@ -163,20 +135,6 @@ rk_status rk_loader_open(rk_loader **out, const rk_loader_options *o) {
 
 /* ---- producing batches ---- */
 
-/* dst = the rows idx[0..n) of src, in that order. */
-static rk_status take_rows(rk_batch *dst, const rk_batch *src, const int64_t *idx, int64_t n) {
-  rk_batch_free(dst);
-  RK_TRY(rk_batch_init(dst, src->ncols));
-  for (int c = 0; c < src->ncols; c++) {
-    const rk_column *s = &src->cols[c];
-    RK_TRY(rk_column_init(&dst->cols[c], s->name, s->type, s->child ? s->child->type : RK_COL_INT64));
-    RK_TRY(rk_column_reserve(&dst->cols[c], n, 0));
-    for (int64_t i = 0; i < n; i++) RK_TRY(rk_column_append_column(&dst->cols[c], s, idx[i], idx[i] + 1));
-  }
-  dst->nrows = n;
-  return RK_OK;
-}
-
 static rk_status append_batch(rk_batch *dst, const rk_batch *src) {
   if (dst->ncols == 0) {
     RK_TRY(rk_batch_init(dst, src->ncols));
@@ -194,35 +152,26 @@ static rk_status append_batch(rk_batch *dst, const rk_batch *src) {
 static rk_status refill(rk_loader *l) {
   int64_t want = l->o.shuffle ? l->o.shuffle_buffer_rows : l->o.batch_size;
   if (want < l->o.batch_size) want = l->o.batch_size;
-  rk_batch fresh = {0}, unit_batch = {0};
-  rk_status st = RK_OK;
-  if (l->perm_pos < l->perm_len) st = take_rows(&fresh, &l->buf, l->perm + l->perm_pos, l->perm_len - l->perm_pos);
-  while (st == RK_OK && l->next_unit < l->nunits && fresh.nrows < want) {
+  rk_batch *fresh = &l->spare;
+  int64_t left = l->perm_len - l->perm_pos;
+  rk_status st = rk_batch_take(fresh, &l->buf, left > 0 ? l->perm + l->perm_pos : NULL, left);
+  while (st == RK_OK && l->next_unit < l->nunits && fresh->nrows < want) {
     const unit *u = &l->units[l->order[l->next_unit++]];
-    st = rk_parquet_read_row_group(l->readers[u->file], u->group, &unit_batch);
-    if (st == RK_OK) st = append_batch(&fresh, &unit_batch);
+    st = rk_parquet_read_row_group(l->readers[u->file], u->group, &l->unit_batch);
+    if (st == RK_OK) st = append_batch(fresh, &l->unit_batch);
   }
-  rk_batch_free(&unit_batch);
-  if (st != RK_OK) {
-    rk_batch_free(&fresh);
-    return st;
-  }
-  rk_batch_free(&l->buf);
-  l->buf = fresh;
+  if (st != RK_OK) return st;
+  rk_batch t = l->buf;
+  l->buf = *fresh;
+  *fresh = t;
   int64_t n = l->buf.nrows;
   int64_t *perm = rk_realloc(l->perm, (size_t)(n ? n : 1) * sizeof *perm);
   if (!perm) return RK_ENOMEM;
   l->perm = perm;
-  for (int64_t i = 0; i < n; i++) perm[i] = i;
-  if (l->o.shuffle && n > 1) {
-    rk_rng rng;
-    rk_rng_init(&rng, l->o.seed, ((uint64_t)l->epoch << 32) | (uint64_t)(l->buffers + 1));
-    for (int64_t i = n - 1; i > 0; i--) {   /* Fisher-Yates */
-      int64_t j = (int64_t)rk_rng_below(&rng, (uint64_t)i + 1), t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
-  }
+  rk_rng rng;
+  rk_rng_init(&rng, l->o.seed, ((uint64_t)l->epoch << 32) | (uint64_t)(l->buffers + 1));
+  if (l->o.shuffle) rk_rng_permutation(&rng, perm, n);
+  else for (int64_t i = 0; i < n; i++) perm[i] = i;
   l->buffers++;
   l->perm_len = n;
   l->perm_pos = 0;
@@ -240,12 +189,12 @@ static rk_status produce(rk_loader *l, rk_batch *out) {
         l->perm_pos = l->perm_len;
         continue;
       }
-      RK_TRY(take_rows(out, &l->buf, l->perm + l->perm_pos, k));
+      RK_TRY(rk_batch_take(out, &l->buf, l->perm + l->perm_pos, k));
       l->perm_pos += k;
       return RK_OK;
     }
     if (!more_units) {
-      rk_batch_free(out);
+      rk_batch_clear(out);
       return RK_OK;   /* nrows 0: the epoch is over */
     }
     RK_TRY(refill(l));
@@ -254,28 +203,25 @@ static rk_status produce(rk_loader *l, rk_batch *out) {
 
 /* ---- read-ahead ---- */
 
+/* Fills the free queue slot, the one after the queued batches: the consumer takes from the head
+ * only, so the slot stays the producer's until it is queued. */
 static void *producer(void *arg) {
   rk_loader *l = arg;
   for (;;) {
     pthread_mutex_lock(&l->mu);
     while (l->qn == QUEUE && !l->stop) pthread_cond_wait(&l->cv, &l->mu);
     bool stop = l->stop;
+    rk_batch *b = &l->queue[(l->qhead + l->qn) % QUEUE];
     pthread_mutex_unlock(&l->mu);
     if (stop) break;
-    rk_batch b = {0};
-    rk_status st = produce(l, &b);
+    rk_status st = produce(l, b);
     pthread_mutex_lock(&l->mu);
     if (st != RK_OK) {
       l->status = st;
       snprintf(l->message, sizeof l->message, "%s", rk_error_message());
     }
-    if (st == RK_OK && b.nrows > 0) {
-      l->queue[(l->qhead + l->qn) % QUEUE] = b;
-      l->qn++;
-    } else {
-      rk_batch_free(&b);
-      l->done = true;
-    }
+    if (st == RK_OK && b->nrows > 0) l->qn++;
+    else l->done = true;
     pthread_cond_broadcast(&l->cv);
     bool finished = l->done;
     pthread_mutex_unlock(&l->mu);
@@ -292,7 +238,7 @@ static void stop_producer(rk_loader *l) {
   pthread_mutex_unlock(&l->mu);
   pthread_join(l->thread, NULL);
   l->running = false;
-  for (; l->qn > 0; l->qn--, l->qhead = (l->qhead + 1) % QUEUE) rk_batch_free(&l->queue[l->qhead]);
+  l->qn = 0;   /* batches not taken are dropped; their buffers stay for the next epoch */
 }
 
 rk_status rk_loader_start_epoch(rk_loader *l, int64_t epoch) {
@@ -304,17 +250,11 @@ rk_status rk_loader_start_epoch(rk_loader *l, int64_t epoch) {
   l->next_unit = 0;
   l->perm_len = l->perm_pos = 0;
   l->buffers = 0;
-  rk_batch_free(&l->buf);
-  for (int i = 0; i < l->nunits; i++) l->order[i] = i;
-  if (l->o.shuffle && l->nunits > 1) {
-    rk_rng rng;
-    rk_rng_init(&rng, l->o.seed, (uint64_t)epoch << 32);
-    for (int i = l->nunits - 1; i > 0; i--) {
-      int j = (int)rk_rng_below(&rng, (uint64_t)i + 1), t = l->order[i];
-      l->order[i] = l->order[j];
-      l->order[j] = t;
-    }
-  }
+  rk_batch_clear(&l->buf);
+  rk_rng rng;
+  rk_rng_init(&rng, l->o.seed, (uint64_t)epoch << 32);
+  if (l->o.shuffle) rk_rng_permutation(&rng, l->order, l->nunits);
+  else for (int i = 0; i < l->nunits; i++) l->order[i] = i;
   if (!l->o.prefetch) return RK_OK;
   if (pthread_create(&l->thread, NULL, producer, l) != 0) return rk_error(RK_EINTERNAL, "loader: cannot start its read-ahead thread");
   l->running = true;
@@ -326,10 +266,10 @@ rk_status rk_loader_next(rk_loader *l, rk_batch *batch) {
   pthread_mutex_lock(&l->mu);
   while (l->qn == 0 && !l->done) pthread_cond_wait(&l->cv, &l->mu);
   rk_status st = RK_OK;
-  if (l->qn > 0) {
-    rk_batch_free(batch);
+  if (l->qn > 0) {   /* swap: the caller's old buffers become the producer's to fill */
+    rk_batch t = *batch;
     *batch = l->queue[l->qhead];
-    memset(&l->queue[l->qhead], 0, sizeof l->queue[l->qhead]);
+    l->queue[l->qhead] = t;
     l->qhead = (l->qhead + 1) % QUEUE;
     l->qn--;
     pthread_cond_broadcast(&l->cv);
@@ -351,6 +291,9 @@ void rk_loader_close(rk_loader *l) {
   rk_free(l->order);
   rk_free(l->perm);
   rk_batch_free(&l->buf);
+  rk_batch_free(&l->spare);
+  rk_batch_free(&l->unit_batch);
+  for (int i = 0; i < QUEUE; i++) rk_batch_free(&l->queue[i]);
   for (int i = 0; l->columns && i < l->o.ncolumns; i++) rk_free(l->columns[i]);
   rk_free(l->columns);
   pthread_mutex_destroy(&l->mu);

@@ -6,7 +6,7 @@
  * a record boundary. One fast pass over a block tracks quote parity (a SWAR count of '"' bytes)
  * to find where records end: a newline is a record end exactly when an even number of quotes
  * precede it, because a quote may only open a field, close it, or come doubled inside it. That
- * pass cuts the block into chunks at record ends; chunks are parsed independently (OpenMP) into
+ * pass cuts the block into chunks at record ends; chunks are parsed independently (core's work queue) into
  * their own columns, and batches are served from the chunks in order, so the output is the same
  * as a sequential parse for any chunk size or thread count. Memory is a block plus the chunks'
  * columns, whatever the file size.
@@ -42,10 +42,6 @@
 #include <zstd.h>
 
 #include "io/csv_internal.h"
-
-#ifdef RECKON_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 #define RK_CSV_BLOCK_DEFAULT ((int64_t)16 << 20)
 #define RK_CSV_RECORD_MAX ((size_t)1 << 30)   /* a longer record is taken for a missing quote */
@@ -1232,6 +1228,14 @@ static rk_status check_long_record(rk_csv_reader *r) {
   return RK_OK;
 }
 
+/* A work item: chunk i (a parse error stays in the chunk, reported in row order below). */
+static rk_status parse_chunk_item(void *ctx, int worker, int64_t i) {
+  rk_csv_reader *r = ctx;
+  (void)worker;
+  csv_parse_chunk(r, &r->chunks[i]);
+  return RK_OK;
+}
+
 /* Read the next block, cut it and parse its chunks in parallel. */
 static rk_status load_block(rk_csv_reader *r) {
   for (int i = 0; i < r->nchunks; i++) r->rows_before += r->chunks[i].nrows;
@@ -1257,14 +1261,9 @@ static rk_status load_block(rk_csv_reader *r) {
     want = r->len * 2;
   }
   int threads = r->threads < r->nchunks ? r->threads : r->nchunks;
-  if (threads < 1) threads = 1;
-#ifdef RECKON_HAVE_OPENMP
-  /* dynamic: chunks differ in cost; each writes only its own columns, so order does not matter */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
-  for (int i = 0; i < r->nchunks; i++) csv_parse_chunk(r, &r->chunks[i]);
-#else
-  for (int i = 0; i < r->nchunks; i++) csv_parse_chunk(r, &r->chunks[i]);
-#endif
+  /* on the work queue: chunks differ in cost; each writes only its own columns and keeps its own
+   * error, so the order they run in does not matter */
+  RK_TRY(rk_parallel_items(r->nchunks, threads, parse_chunk_item, r));
   int64_t row = r->rows_before;
   for (int i = 0; i < r->nchunks; i++) {
     const csv_chunk *ch = &r->chunks[i];

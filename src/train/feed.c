@@ -3,10 +3,26 @@
  * src[r] and, for in-batch negatives, its item features from data row item_src[r]; rows past
  * the data are padding (id 0, zeros, weight 0). Real rows' weights are scaled by
  * (graph rows / real rows) so a short batch's loss is still the mean over its real rows.
+ * The columns are found by name and checked once (a layout); a batch shaped like the last one
+ * (the loader's always are) is only checked to be so: the same count, names and types.
  */
 #include <string.h>
 
 #include "reckon/trainer.h"
+
+/* Every column the feed reads, as entries: the features (categorical then continuous), the
+ * sample weight, then per task its target, sample space and task weight. */
+struct rk_feed_layout {
+  int n;                /* entries */
+  const char **name;    /* per entry; NULL: not read (no such weight, or a model without targets) */
+  bool *list;           /* per entry: read as a list of ids */
+  int ncols;            /* the batch column count the layout was found in; -1: none yet */
+  int *at;              /* per entry read: its batch column */
+  rk_coltype *type, *elem;   /* per entry read: its column's type and list element type */
+};
+
+static int entry_sample_weight(const rk_ranking_model *m) { return m->n_cat + m->n_cont; }
+static int entry_target(const rk_ranking_model *m, int t) { return m->n_cat + m->n_cont + 1 + 3 * t; }
 
 void rk_task_weights_default(rk_task_weights *w) {
   memset(w, 0, sizeof *w);
@@ -48,6 +64,33 @@ rk_status rk_feed_graph_rows(int64_t *out, int64_t batch_rows, int64_t negatives
   return rk_size_mul(out, batch_rows, 1 + negatives, "the graph's rows (batch size x (1 + in-batch negatives))");
 }
 
+/* The entries' names, known from the model and the weights; where they are comes with a batch. */
+static rk_status layout_init(rk_feed *f) {
+  const rk_ranking_model *m = f->m;
+  struct rk_feed_layout *L = rk_calloc(1, sizeof *L);
+  if (!L) return RK_ENOMEM;
+  f->layout = L;
+  L->n = entry_target(m, m->n_tasks);
+  L->ncols = -1;
+  size_t n = (size_t)L->n;
+  L->name = rk_calloc(n, sizeof *L->name);
+  L->list = rk_calloc(n, sizeof *L->list);
+  L->at = rk_calloc(n, sizeof *L->at);
+  L->type = rk_calloc(n, sizeof *L->type);
+  L->elem = rk_calloc(n, sizeof *L->elem);
+  if (!L->name || !L->list || !L->at || !L->type || !L->elem) return RK_ENOMEM;
+  for (int i = 0; i < m->n_cat; i++) L->name[i] = m->cat_names[i], L->list[i] = m->max_len[i] > 0;
+  for (int i = 0; i < m->n_cont; i++) L->name[m->n_cat + i] = m->cont_names[i];
+  if (m->labels[0] == RK_NO_VALUE) return RK_OK;   /* predicting: no targets or weights read */
+  L->name[entry_sample_weight(m)] = f->tw.sample_weight_column;
+  for (int t = 0; t < m->n_tasks; t++) {
+    L->name[entry_target(m, t)] = m->targets[t];
+    L->name[entry_target(m, t) + 1] = f->tw.sample_space[t];
+    L->name[entry_target(m, t) + 2] = f->tw.task_sample_weight[t];
+  }
+  return RK_OK;
+}
+
 rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
                        const rk_task_weights *tw, uint64_t seed) {
   memset(f, 0, sizeof *f);
@@ -67,7 +110,7 @@ rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *s
   f->src = rk_malloc((size_t)B * sizeof *f->src);
   f->item_src = rk_malloc((size_t)B * sizeof *f->item_src);
   f->cols = rk_calloc((size_t)(m->n_cat + m->n_cont) + 1, sizeof *f->cols);
-  if (!f->item_feature || !f->src || !f->item_src || !f->cols) {
+  if (!f->item_feature || !f->src || !f->item_src || !f->cols || layout_init(f) != RK_OK) {
     rk_feed_free(f);
     return RK_ENOMEM;
   }
@@ -98,7 +141,18 @@ rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *s
   return RK_OK;
 }
 
+static void layout_free(struct rk_feed_layout *L) {
+  if (!L) return;
+  rk_free(L->name);
+  rk_free(L->list);
+  rk_free(L->at);
+  rk_free(L->type);
+  rk_free(L->elem);
+  rk_free(L);
+}
+
 void rk_feed_free(rk_feed *f) {
+  layout_free(f->layout);
   rk_free(f->item_feature);
   rk_free(f->src);
   rk_free(f->item_src);
@@ -141,32 +195,65 @@ static void gather_f32(float *dst, int64_t stride, const rk_column *c, const int
 
 /* Column `name`, looked for at `hint` first: the loader returns the columns in the order
  * rk_feed_columns asked for them, so a model with thousands of features finds each in one
- * comparison instead of a scan per feature per batch. */
+ * comparison instead of a scan per feature. */
 static int find_index(const rk_batch *b, const char *name, int hint) {
   if (hint >= 0 && hint < b->ncols && b->cols[hint].name && strcmp(b->cols[hint].name, name) == 0) return hint;
   return rk_batch_find(b, name);
 }
 
-static rk_status find(const rk_batch *b, const char *name, int hint, const rk_column **out) {
+static rk_status find(const rk_batch *b, const char *name, int hint, int *at) {
   int k = find_index(b, name, hint);
   if (k < 0) return rk_error(RK_ENOTFOUND, "the data has no column '%s', which the model reads", name);
   const rk_column *c = &b->cols[k];
   if (!rk_coltype_is_int(c->type) && !rk_coltype_is_float(c->type))
     return rk_error(RK_EFORMAT, "column '%s' is %s; the model reads numbers", name, rk_coltype_name(c->type));
-  *out = c;
+  *at = k;
   return RK_OK;
 }
 
 /* A list feature's column: a list of integers. */
-static rk_status find_list(const rk_batch *b, const char *name, int hint, const rk_column **out) {
+static rk_status find_list(const rk_batch *b, const char *name, int hint, int *at) {
   int k = find_index(b, name, hint);
   if (k < 0) return rk_error(RK_ENOTFOUND, "the data has no column '%s', which the model reads", name);
   const rk_column *c = &b->cols[k];
   if (c->type != RK_COL_LIST || !c->child || !rk_coltype_is_int(c->child->type))
     return rk_error(RK_EFORMAT, "column '%s' is %s; the schema says it is a list of integer ids", name,
                     c->type == RK_COL_LIST && c->child ? "a list of non-integers" : rk_coltype_name(c->type));
-  *out = c;
+  *at = k;
   return RK_OK;
+}
+
+/* Whether b's columns are where the layout found them, of the same types. */
+static bool layout_holds(const struct rk_feed_layout *L, const rk_batch *b) {
+  if (L->ncols != b->ncols) return false;
+  for (int e = 0; e < L->n; e++) {
+    if (!L->name[e]) continue;
+    const rk_column *c = &b->cols[L->at[e]];
+    if (c->type != L->type[e] || (c->child && c->child->type != L->elem[e])) return false;
+    if (!c->name || strcmp(c->name, L->name[e]) != 0) return false;
+  }
+  return true;
+}
+
+/* Find every column the feed reads in b and check its type, in the order errors are reported:
+ * features first, then the sample weight, then each task's target, sample space and weight. */
+static rk_status layout_find(struct rk_feed_layout *L, const rk_batch *b) {
+  if (layout_holds(L, b)) return RK_OK;
+  L->ncols = -1;
+  for (int e = 0; e < L->n; e++) {
+    if (!L->name[e]) continue;
+    RK_TRY(L->list[e] ? find_list(b, L->name[e], e, &L->at[e]) : find(b, L->name[e], e, &L->at[e]));
+    const rk_column *c = &b->cols[L->at[e]];
+    L->type[e] = c->type;
+    L->elem[e] = c->child ? c->child->type : RK_COL_INT64;
+  }
+  L->ncols = b->ncols;
+  return RK_OK;
+}
+
+/* Entry e's column in b (NULL when the feed does not read it); b holds the layout. */
+static const rk_column *layout_column(const struct rk_feed_layout *L, const rk_batch *b, int e) {
+  return L->name[e] ? &b->cols[L->at[e]] : NULL;
 }
 
 /* Feature i's id for raw value v (models.h): hashed, an indicator's one up, or as stored. */
@@ -264,11 +351,10 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
   int64_t B = rk_graph_batch(g), n = batch->nrows, per = rk_feed_batch_rows(f);
   if (n > per) return rk_error(RK_EINVAL, "feed: %lld rows for a graph taking %lld", (long long)n, (long long)per);
   int nf = m->n_cat + m->n_cont;
+  const struct rk_feed_layout *L = f->layout;
+  RK_TRY(layout_find(f->layout, batch));
   const rk_column **cols = f->cols;
-  for (int i = 0; i < nf; i++) {
-    const char *name = i < m->n_cat ? m->cat_names[i] : m->cont_names[i - m->n_cat];
-    RK_TRY(i < m->n_cat && m->max_len[i] ? find_list(batch, name, i, &cols[i]) : find(batch, name, i, &cols[i]));
-  }
+  for (int i = 0; i < nf; i++) cols[i] = layout_column(L, batch, i);
 
   /* Which data rows each graph row reads. */
   for (int64_t r = 0; r < B; r++) f->src[r] = f->item_src[r] = r < n ? r : -1;
@@ -305,14 +391,12 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step) {
   }
   f->rows = real;
   if (m->labels[0] == RK_NO_VALUE) return RK_OK;
-  const rk_column *sw = NULL;
-  if (f->tw.sample_weight_column) RK_TRY(find(batch, f->tw.sample_weight_column, -1, &sw));
+  const rk_column *sw = layout_column(L, batch, entry_sample_weight(m));
   float scale = real > 0 ? (float)B / (float)real : 0.0f;
   for (int t = 0; t < m->n_tasks; t++) {
-    const rk_column *target, *space = NULL, *tsw = NULL;
-    RK_TRY(find(batch, m->targets[t], -1, &target));
-    if (f->tw.sample_space[t]) RK_TRY(find(batch, f->tw.sample_space[t], -1, &space));
-    if (f->tw.task_sample_weight[t]) RK_TRY(find(batch, f->tw.task_sample_weight[t], -1, &tsw));
+    const rk_column *target = layout_column(L, batch, entry_target(m, t));
+    const rk_column *space = layout_column(L, batch, entry_target(m, t) + 1);
+    const rk_column *tsw = layout_column(L, batch, entry_target(m, t) + 2);
     bool regression = m->task_regression[t];
     float lw = f->tw.loss_weight[t], pw = f->tw.positive_weight[t];
     float *y = rk_graph_input_f32(g, m->labels[t]), *w = rk_graph_input_f32(g, m->weights[t]);

@@ -1,7 +1,8 @@
 /*
  * The training-data loader: every row exactly once per epoch (shuffled or not), the last short
  * batch kept or dropped, a seeded order that changes per epoch and not with read-ahead or thread
- * count, projection, and errors naming the path.
+ * count, projection, and errors naming the path; batches cut without allocating once the buffers
+ * are grown; a folder's files checked to agree as a Parquet dataset.
  */
 #include <string.h>
 
@@ -164,11 +165,62 @@ static void test_drop_last_and_projection(void **state) {
   assert_non_null(strstr(rk_error_message(), "/nonexistent/data"));
 }
 
+/* Batches inside one buffered unit are cut into the caller's batch without an allocation. */
+static void test_batches_reuse_buffers(void **state) {
+  (void)state;
+  const char *dir = make_dataset();
+  rk_loader *l = open_loader(dir, false, false, 100, false);   /* buffers of one 1000-row unit */
+  rk_batch b = {0};
+  assert_rk_ok(rk_loader_next(l, &b));   /* reads the unit */
+  assert_rk_ok(rk_loader_next(l, &b));   /* rows 100..199: strings as long as the next ones */
+  int64_t calls = rk_alloc_count();
+  for (int k = 2; k < 8; k++) {
+    assert_rk_ok(rk_loader_next(l, &b));
+    assert_int_equal(rk_column_get_int(&b.cols[0], 0), k * 100);
+  }
+  assert_int_equal(rk_alloc_count(), calls);
+  rk_batch_free(&b);
+  rk_loader_close(l);
+}
+
+/* A folder is read as a Parquet dataset: files whose columns disagree are refused at open,
+ * naming both files, rather than failing mid-epoch. */
+static void test_files_must_agree(void **state) {
+  (void)state;
+  const char *dir = rk_test_tmpdir("data_loader_disagree");
+  for (int f = 0; f < 2; f++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/part_%d.parquet", dir, f);
+    rk_parquet_write_options o;
+    rk_parquet_write_options_default(&o);
+    rk_parquet_writer *w;
+    assert_rk_ok(rk_parquet_writer_open(&w, path, &o));
+    rk_batch b = {0};
+    assert_rk_ok(rk_batch_init(&b, 1));
+    assert_rk_ok(rk_column_init(&b.cols[0], "id", f == 0 ? RK_COL_INT64 : RK_COL_FLOAT64, RK_COL_INT64));
+    assert_rk_ok(rk_column_append_int(&b.cols[0], 7));
+    b.nrows = 1;
+    assert_rk_ok(rk_parquet_writer_write(w, &b));
+    assert_rk_ok(rk_parquet_writer_close(w));
+    rk_batch_free(&b);
+  }
+  rk_loader_options o;
+  rk_loader_options_default(&o);
+  o.path = dir;
+  rk_loader *l = NULL;
+  assert_int_equal(rk_loader_open(&l, &o), RK_ESHAPE);
+  assert_null(l);
+  assert_non_null(strstr(rk_error_message(), "part_0.parquet"));
+  assert_non_null(strstr(rk_error_message(), "part_1.parquet"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_in_order),
       cmocka_unit_test(test_shuffled_each_row_once),
       cmocka_unit_test(test_drop_last_and_projection),
+      cmocka_unit_test(test_batches_reuse_buffers),
+      cmocka_unit_test(test_files_must_agree),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,8 @@
  *   - in-batch negatives: the row's non-item features, another row's item features (never the
  *     same item), target 0;
  *   - an inference graph sharing the parameters gives the train graph's logits;
- *   - errors: ids beyond a table, a missing column, a non-binary target.
+ *   - errors: ids beyond a table, a missing column, a non-binary target;
+ *   - columns found once per batch layout, found again when a batch's columns move or change type.
  */
 #include <math.h>
 #include <string.h>
@@ -217,12 +218,58 @@ static void test_errors(void **state) {
   rk_schema_free(&s);
 }
 
+/* Columns are found once per layout: a batch with the columns elsewhere or of other types is
+ * found again (same inputs), and one whose column changed type under the same name is refused. */
+static void test_layout_follows_the_batch(void **state) {
+  (void)state;
+  rk_schema s;
+  make_schema(&s);
+  rk_ranking_config c;
+  config(&c);
+  rk_ranking_model m;
+  assert_rk_ok(rk_ranking_build(&m, &s, "click", false, &c, 4));
+  rk_feed f;
+  assert_rk_ok(rk_feed_init(&f, &m, &s, 0, NULL, 1));
+  rk_batch b, moved = {0};
+  make_batch(&b, 4);
+  assert_rk_ok(rk_feed_fill(&f, &b, 0));
+  int64_t ids[4];
+  float age[4], y[4];
+  memcpy(ids, rk_graph_input_ids_data(m.g, m.cat_inputs[0]), sizeof ids);
+  memcpy(age, rk_graph_input_f32(m.g, m.dense_input), sizeof age);
+  memcpy(y, rk_graph_input_f32(m.g, m.labels[0]), sizeof y);
+  assert_rk_ok(rk_batch_init(&moved, 4));   /* reversed, age as float64 */
+  for (int k = 0; k < 4; k++) {
+    const rk_column *from = &b.cols[3 - k];
+    rk_coltype type = k == 1 ? RK_COL_FLOAT64 : from->type;
+    assert_rk_ok(rk_column_init(&moved.cols[k], from->name, type, RK_COL_INT64));
+    for (int64_t r = 0; r < 4; r++) assert_rk_ok(rk_column_append_double(&moved.cols[k], rk_column_get_double(from, r)));
+  }
+  moved.nrows = 4;
+  memset(rk_graph_input_ids_data(m.g, m.cat_inputs[0]), 0, sizeof ids);
+  assert_rk_ok(rk_feed_fill(&f, &moved, 0));
+  assert_memory_equal(rk_graph_input_ids_data(m.g, m.cat_inputs[0]), ids, sizeof ids);
+  assert_memory_equal(rk_graph_input_f32(m.g, m.dense_input), age, sizeof age);
+  assert_memory_equal(rk_graph_input_f32(m.g, m.labels[0]), y, sizeof y);
+  rk_column_free(&moved.cols[3]);   /* user_id, same place, now strings */
+  assert_rk_ok(rk_column_init(&moved.cols[3], "user_id", RK_COL_STRING, RK_COL_INT64));
+  for (int r = 0; r < 4; r++) assert_rk_ok(rk_column_append_string(&moved.cols[3], "u", 1));
+  assert_int_equal(rk_feed_fill(&f, &moved, 0), RK_EFORMAT);
+  assert_non_null(strstr(rk_error_message(), "column 'user_id' is string"));
+  rk_batch_free(&moved);
+  rk_batch_free(&b);
+  rk_feed_free(&f);
+  rk_ranking_free(&m);
+  rk_schema_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_short_batch_is_the_mean_of_its_rows),
       cmocka_unit_test(test_negatives),
       cmocka_unit_test(test_shared_inference_graph),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_layout_follows_the_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,78 +1,11 @@
 /*
- * Work items for the Parquet reader and writer (column chunks, of one or several row groups):
- * rk_num_threads() workers each take the next item as they finish one, so a large chunk and
- * many small ones balance across threads (static chunking would leave a thread idle). It is
- * not a general scheduler: every item writes only its own outputs, so the results never depend
- * on the thread count or on which worker ran an item, and the worker index only selects
- * per-worker scratch buffers.
- * On failure the lowest failing item wins (the same error for 1 or 16 threads): items after a
- * failure are skipped, items before it still run.
+ * The Parquet reader's and writer's work items (column chunks) run on core's work queue
+ * (src/core/work_queue.c, rk_parallel_items); these names are kept for their call sites.
  */
-#include <stdatomic.h>
-#include <stdio.h>
-#include <string.h>
-
 #include "io/parquet/parquet_internal.h"
 
-typedef struct {
-  int64_t item;      /* -1: none failed */
-  rk_status status;
-  char message[RK_ERROR_MAX];
-} failure;
-
-typedef struct {
-  rk_pq_item_fn fn;
-  void *ctx;
-  int64_t n;
-  _Atomic int64_t next;
-  _Atomic int64_t lowest_failed;   /* n when none */
-  failure *fails;                  /* one per worker */
-} queue;
-
-int rk_pq_workers(int64_t nitems) {
-  int t = rk_num_threads();
-  if (t < 1) t = 1;
-  return nitems < t ? (nitems < 1 ? 1 : (int)nitems) : t;
-}
-
-static rk_status work(void *arg, int64_t worker, int64_t begin, int64_t end) {
-  (void)begin, (void)end;
-  queue *q = arg;
-  failure *f = &q->fails[worker];
-  for (;;) {
-    int64_t i = atomic_fetch_add(&q->next, 1);
-    if (i >= q->n || i > atomic_load(&q->lowest_failed)) break;
-    rk_error_clear();
-    rk_status s = q->fn(q->ctx, (int)worker, i);
-    if (s == RK_OK) continue;
-    f->item = i;
-    f->status = s;
-    snprintf(f->message, sizeof f->message, "%s", rk_error_status() == s ? rk_error_message() : rk_strerror(s));
-    int64_t low = atomic_load(&q->lowest_failed);
-    while (i < low && !atomic_compare_exchange_weak(&q->lowest_failed, &low, i)) {
-    }
-    break;   /* later items of this worker are all larger */
-  }
-  return RK_OK;
-}
+int rk_pq_workers(int64_t nitems) { return rk_parallel_workers(nitems); }
 
 rk_status rk_pq_run_items(int64_t nitems, int nworkers, rk_pq_item_fn fn, void *ctx) {
-  if (nitems <= 0) return RK_OK;
-  if (nworkers <= 1) {   /* in order, on this thread */
-    for (int64_t i = 0; i < nitems; i++) RK_TRY(fn(ctx, 0, i));
-    return RK_OK;
-  }
-  queue q = {.fn = fn, .ctx = ctx, .n = nitems};
-  atomic_init(&q.next, 0);
-  atomic_init(&q.lowest_failed, nitems);
-  q.fails = rk_malloc((size_t)nworkers * sizeof *q.fails);
-  if (!q.fails) return RK_ENOMEM;
-  for (int w = 0; w < nworkers; w++) q.fails[w].item = -1;
-  rk_status s = rk_parallel_try(nworkers, 1, work, &q);
-  const failure *first = NULL;
-  for (int w = 0; w < nworkers && s == RK_OK; w++)
-    if (q.fails[w].item >= 0 && (!first || q.fails[w].item < first->item)) first = &q.fails[w];
-  if (first) s = rk_error(first->status, "%s", first->message);
-  rk_free(q.fails);
-  return s;
+  return rk_parallel_items(nitems, nworkers, fn, ctx);
 }
