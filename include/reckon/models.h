@@ -77,9 +77,12 @@ typedef struct {
 /* The settings of the ranking family, one row each, so a setting lives in one place:
  *   X(KIND, field, flag, section, metavar, help, default)
  * The row makes the config field (below), its default (rk_ranking_config_default), its key in
- * model.json's "model" object, or in its "multi_task" object for section MTL (both ways,
- * src/train/model_dir.c), and the flag of `reckon train` (src/cli/cmd_train.c: name, metavar with
- * the range, help, default). The default comes last and is written as C, so that it is both the
+ * model.json (both ways, src/train/model_dir.c), and the flag of `reckon train` (src/cli/cmd_train.c:
+ * name, metavar with the range, help, default). The section says where model.json keeps it and
+ * what `train --load_model_path` does with it (rk_model_read_architecture):
+ *   ARCH   "model": shapes the weights, so the saved model's value wins
+ *   TRAIN  "model": a training choice, so the new run's flag wins
+ *   MTL    "model"."multi_task": shapes the weights (multi-task models) The default comes last and is written as C, so that it is both the
  * field's value and, stringified, the flag's text (a list's `128,64,32` initialises an array).
  * Kinds, with the field and the flag they make:
  *   INTS    const int64_t *field; int n_field   INTS flag (comma list of whole numbers)
@@ -95,21 +98,21 @@ typedef struct {
  *   ACT     rk_act (src/nn/act.c)               CHOICE
  *   INIT    rk_init_kind (reckon/optim.h)       STRING */
 #define RK_RANKING_SETTINGS(X)                                                                                        \
-  X(MODEL,   kind,               model,              TOP, RK_MODEL_CHOICES, "which model to train", mlp)                          \
-  X(INTS,    mlp_layers,         mlp_layers,         TOP, "N,... in [1, 2^16]", "units of the MLP layers (dlrm: the top MLP)", 128,64,32) \
-  X(ACT,     activation,         activation,         TOP, "relu|tanh|sigmoid|linear", "activation of the MLP layers", relu) \
-  X(INIT,    mlp_init,           mlp_init,           TOP, "INIT", "initialiser of MLP and cross kernels (biases are 0): glorot_uniform, glorot_normal, he_uniform, he_normal, uniform, normal, truncated_normal, zeros", glorot_uniform) \
-  X(REAL,    dropout,            dropout,            TOP, "P in [0, 1)", "dropout after every MLP layer", 0.0)       \
-  X(SIZE,    embeddings_dim,     embeddings_dim,     TOP, "D in [1, 2^16]", "dlrm and deepfm: dimension of every embedding table", 128) \
-  X(REAL64,  embedding_sizes_multiplier, embedding_sizes_multiplier, TOP, "M in (0, 1024]", "other models: a table's dimension is ceil(cardinality^0.25 * M), rounded up to a multiple of 8", 2.0) \
-  X(INT,     dcn_layers,         dcn_interacted_layer_num, TOP, "N in [1, 64]", "dcn: cross layers", 1)          \
-  X(SIZE,    wnd_hashed_cross_num_bins, wnd_hashed_cross_num_bins, TOP, "N in [1, 2^30]", "wide_n_deep: buckets of each hashed 2-way cross", 10000) \
-  X(STRINGS, wnd_ignore,         wnd_ignore_combinations, TOP, "A:B,...", "wide_n_deep: crosses left out (either order)", ) \
-  X(REAL,    l2_reg,             l2_reg,             TOP, "L >= 0", "L2 on MLP kernels and biases", 1e-5)           \
-  X(REAL,    embeddings_l2_reg,  embeddings_l2_reg,  TOP, "L >= 0", "L2 on each distinct embedding row looked up in a batch", 0.0) \
-  X(REAL,    wnd_wide_l2_reg,    wnd_wide_l2_reg,    TOP, "L >= 0", "wide_n_deep: L2 on the wide weights looked up", 1e-5) \
-  X(SEED,    seed,               random_seed,        TOP, "S >= 0", "seed of initialisation, shuffling, dropout and negatives", 42) \
-  X(SWITCH,  dlrm_top_dots_only, dlrm_top_input,     TOP, "dots_embeddings|dots", "dlrm: what the top MLP reads besides the dot products (dots: only them, as the reference without continuous features)", dots_embeddings) \
+  X(MODEL,   kind,               model,              ARCH, RK_MODEL_CHOICES, "which model to train", mlp)                          \
+  X(INTS,    mlp_layers,         mlp_layers,         ARCH, "N,... in [1, 2^16]", "units of the MLP layers (dlrm: the top MLP)", 128,64,32) \
+  X(ACT,     activation,         activation,         ARCH, "relu|tanh|sigmoid|linear", "activation of the MLP layers", relu) \
+  X(INIT,    mlp_init,           mlp_init,           TRAIN, "INIT", "initialiser of MLP and cross kernels (biases are 0): glorot_uniform, glorot_normal, he_uniform, he_normal, uniform, normal, truncated_normal, zeros", glorot_uniform) \
+  X(REAL,    dropout,            dropout,            TRAIN, "P in [0, 1)", "dropout after every MLP layer", 0.0)       \
+  X(SIZE,    embeddings_dim,     embeddings_dim,     ARCH, "D in [1, 2^16]", "dlrm and deepfm: dimension of every embedding table", 128) \
+  X(REAL64,  embedding_sizes_multiplier, embedding_sizes_multiplier, ARCH, "M in (0, 1024]", "other models: a table's dimension is ceil(cardinality^0.25 * M), rounded up to a multiple of 8", 2.0) \
+  X(INT,     dcn_layers,         dcn_interacted_layer_num, ARCH, "N in [1, 64]", "dcn: cross layers", 1)          \
+  X(SIZE,    wnd_hashed_cross_num_bins, wnd_hashed_cross_num_bins, ARCH, "N in [1, 2^30]", "wide_n_deep: buckets of each hashed 2-way cross", 10000) \
+  X(STRINGS, wnd_ignore,         wnd_ignore_combinations, ARCH, "A:B,...", "wide_n_deep: crosses left out (either order)", ) \
+  X(REAL,    l2_reg,             l2_reg,             TRAIN, "L >= 0", "L2 on MLP kernels and biases", 1e-5)           \
+  X(REAL,    embeddings_l2_reg,  embeddings_l2_reg,  TRAIN, "L >= 0", "L2 on each distinct embedding row looked up in a batch", 0.0) \
+  X(REAL,    wnd_wide_l2_reg,    wnd_wide_l2_reg,    TRAIN, "L >= 0", "wide_n_deep: L2 on the wide weights looked up", 1e-5) \
+  X(SEED,    seed,               random_seed,        TRAIN, "S >= 0", "seed of initialisation, shuffling, dropout and negatives", 42) \
+  X(SWITCH,  dlrm_top_dots_only, dlrm_top_input,     ARCH, "dots_embeddings|dots", "dlrm: what the top MLP reads besides the dot products (dots: only them, as the reference without continuous features)", dots_embeddings) \
   /* multi-task (Ma et al. 2018, MMoE; Tang et al. 2020, CGC and PLE) */                                            \
   X(INT,     mmoe_experts,       mmoe_num_mlp_experts, MTL, "N in [1, 256]", "mmoe: experts", 4)                     \
   X(INTS,    expert_layers,      expert_mlp_layers,  MTL, "N,... in [1, 2^16]", "mmoe, cgc, ple: units of each expert's MLP layers", 64) \

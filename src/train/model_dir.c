@@ -22,7 +22,9 @@ static const char *const wnd_parts_names[] = {"wide_n_deep", "wide", "deep"};   
 
 /* ---- the settings, both ways, from reckon/models.h's RK_RANKING_SETTINGS ---- */
 
-enum { SECTION_TOP, SECTION_MTL };   /* model.json's "model" object and its "multi_task" object */
+/* Where model.json keeps a setting (the table's section): its "model" object or the "multi_task"
+ * object in it. */
+enum { SECTION_ARCH = 0, SECTION_TRAIN = 0, SECTION_MTL = 1 };
 
 static json_t *ints_json(const int64_t *l, int n) {
   json_t *a = json_array();
@@ -484,12 +486,29 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir) {
   return st;
 }
 
-/* The settings of model.json's "model" that shape the weights; the rest (regularisation, dropout,
- * initialisation, seed) are training choices the new run's flags make. */
-static const char *const architecture_keys[] = {"model", "mlp_layers", "activation", "embeddings_dim",
-                                                "embedding_sizes_multiplier", "dcn_interacted_layer_num",
-                                                "wnd_hashed_cross_num_bins", "wnd_ignore_combinations",
-                                                "dlrm_top_input", "multi_task", "layout"};
+/* Each setting of section ARCH that model.json and the flags give differently, "key saved (flags:
+ * given)", into differ. */
+static void note_difference(char *differ, size_t differ_size, const json_t *saved, const json_t *given, const char *key) {
+  json_t *was = json_object_get(saved, key), *now = json_object_get(given, key);
+  if (json_equal(was, now)) return;
+  char *a = json_dumps(was, JSON_COMPACT | JSON_ENCODE_ANY), *b = json_dumps(now, JSON_COMPACT | JSON_ENCODE_ANY);
+  size_t used = strlen(differ);
+  snprintf(differ + used, differ_size - used, "%s%s %s (flags: %s)", used ? "; " : "", key, a ? a : "?", b ? b : "?");
+  free(a);
+  free(b);
+}
+
+#define IF_ARCH_ARCH(x) x
+#define IF_ARCH_TRAIN(x)
+#define IF_ARCH_MTL(x)
+#define NOTE_ARCH(kind, field, flag, section, meta, help, ...) \
+  IF_ARCH_##section(note_difference(differ, differ_size, saved, given, #flag);)
+/* A training choice is a scalar, so a plain copy keeps `out` owning its lists. */
+#define FLAGS_CHOICE_ARCH(kind, field)
+#define FLAGS_CHOICE_MTL(kind, field)
+#define FLAGS_CHOICE_TRAIN(kind, field) LISTS_##kind(NOT_A_CHOICE, NOT_A_CHOICE, field) out->field = flags->field;
+#define NOT_A_CHOICE(field) _Static_assert(0, "a TRAIN setting cannot be a list");
+#define FLAGS_CHOICE(kind, field, flag, section, meta, help, ...) FLAGS_CHOICE_##section(kind, field)
 
 rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *flags, rk_ranking_config *out,
                                      char *differ, size_t differ_size) {
@@ -503,23 +522,13 @@ rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *f
                        : rk_error(RK_EFORMAT, "'%s' is not a reckon model folder: %s: %s", dir, path,
                                   meta ? "no \"model\" object" : err.text);
   json_t *given = st == RK_OK ? rk_ranking_config_to_json(flags) : NULL;
-  for (size_t k = 0; given && k < sizeof architecture_keys / sizeof *architecture_keys; k++) {
-    const char *key = architecture_keys[k];
-    json_t *was = json_object_get(saved, key), *now = json_object_get(given, key);
-    if (json_equal(was, now)) continue;
-    char *a = json_dumps(was, JSON_COMPACT | JSON_ENCODE_ANY), *b = json_dumps(now, JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t used = strlen(differ);
-    snprintf(differ + used, differ_size - used, "%s%s %s (flags: %s)", used ? "; " : "", key, a ? a : "?", b ? b : "?");
-    free(a);
-    free(b);
+  if (given) {
+    RK_RANKING_SETTINGS(NOTE_ARCH)
+    note_difference(differ, differ_size, saved, given, "multi_task");
+    note_difference(differ, differ_size, saved, given, "layout");
   }
   if (st == RK_OK) {   /* the training choices stay the flags' */
-    out->dropout = flags->dropout;
-    out->l2_reg = flags->l2_reg;
-    out->embeddings_l2_reg = flags->embeddings_l2_reg;
-    out->wnd_wide_l2_reg = flags->wnd_wide_l2_reg;
-    out->mlp_init = flags->mlp_init;
-    out->seed = flags->seed;
+    RK_RANKING_SETTINGS(FLAGS_CHOICE)
   }
   json_decref(given);
   json_decref(meta);
