@@ -337,6 +337,7 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
 
 /* How the model's errors name the settings this command's flags set. */
 static const char *const setting_names[RK_SETTING_COUNT] = {
+    [RK_SETTING_kind] = "the model",   /* "the model wide_n_deep needs categorical features" */
     [RK_SETTING_mlp_layers] = "--deep_hidden_units",
     [RK_SETTING_dropout] = "--deep_dropout",
     [RK_SETTING_seed] = "--seed",

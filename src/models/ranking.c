@@ -786,8 +786,8 @@ static rk_status categorical(rk_ranking_model *m, int k, const rk_schema_column 
   }
   if (m->indicator[k]) {
     if (c->kind == RK_MODEL_DLRM || c->kind == RK_MODEL_DEEPFM)
-      return rk_error(RK_EUSAGE, "--model %s needs an embedding for every feature; column '%s' is an indicator",
-                      kind_names[c->kind], col->name);
+      return rk_error(RK_EUSAGE, "%s %s needs an embedding for every feature; column '%s' is an indicator",
+                      rk_ranking_setting_name(c, RK_SETTING_kind), kind_names[c->kind], col->name);
     RK_TRY(rk_size_add(&m->indicator_width, m->indicator_width, m->cardinality[k] - 1, "the indicator columns' width"));
   }
   if (col->is_list) {
@@ -823,7 +823,9 @@ static rk_status features(rk_ranking_model *m, const rk_schema *s, const rk_rank
   }
   if (m->n_cat == 0 && m->n_cont == 0) return rk_error(RK_EUSAGE, "the schema has no categorical or continuous features");
   bool dense_ok = c->kind == RK_MODEL_MLP || c->kind == RK_MODEL_DCN || c->kind >= RK_MODEL_MMOE;
-  if (!dense_ok && m->n_cat == 0) return rk_error(RK_EUSAGE, "--model %s needs categorical features", kind_names[c->kind]);
+  if (!dense_ok && m->n_cat == 0)
+    return rk_error(RK_EUSAGE, "%s %s needs categorical features", rk_ranking_setting_name(c, RK_SETTING_kind),
+                    kind_names[c->kind]);
   return RK_OK;
 }
 
@@ -909,7 +911,8 @@ static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, in
   }
   m->target = m->targets[0];
   m->regression = m->task_regression[0];
-  if (c->kind >= RK_MODEL_MMOE && n_tasks < 1) return rk_error(RK_EUSAGE, "--model %s needs tasks", kind_names[c->kind]);
+  if (c->kind >= RK_MODEL_MMOE && n_tasks < 1)
+    return rk_error(RK_EUSAGE, "%s %s needs tasks", rk_ranking_setting_name(c, RK_SETTING_kind), kind_names[c->kind]);
   return RK_OK;
 }
 

@@ -179,6 +179,23 @@ static void test_errors_use_the_callers_names(void **state) {
   if (!strstr(rk_error_message(), "--deep_hidden_units") || strstr(rk_error_message(), "--mlp_layers"))
     fail_msg("'%s' should name --deep_hidden_units", rk_error_message());
   rk_schema_free(&s);
+  /* widedeep has no --model: a model that needs categorical features says so without naming it */
+  rk_schema_init(&s);
+  assert_rk_ok(rk_schema_add_column(&s, "age", "float32", &col));
+  assert_rk_ok(rk_schema_column_add_tag(col, "continuous"));
+  assert_rk_ok(rk_schema_add_column(&s, "click", "int8", &col));
+  assert_rk_ok(rk_schema_column_add_tag(col, "target"));
+  assert_rk_ok(rk_schema_column_add_tag(col, "binary_classification"));
+  static const char *const widedeep[RK_SETTING_COUNT] = {[RK_SETTING_kind] = "the model"};
+  rk_ranking_config_default(&c);
+  c.kind = RK_MODEL_WIDE_N_DEEP;
+  assert_int_equal(rk_ranking_build(&m, &s, "click", false, &c, 4), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "--model wide_n_deep needs categorical features"));
+  c.setting_names = widedeep;
+  assert_int_equal(rk_ranking_build(&m, &s, "click", false, &c, 4), RK_EUSAGE);
+  if (!strstr(rk_error_message(), "the model wide_n_deep needs categorical features"))
+    fail_msg("'%s' should not name --model", rk_error_message());
+  rk_schema_free(&s);
 }
 
 int main(void) {
