@@ -166,8 +166,6 @@ rk_status rk_wf_column_add_tag(rk_wf_column *col, const char *tag);
 /* Written atomically (a temporary folder, then rename). */
 rk_status rk_workflow_save(const rk_workflow *wf, const char *dir);
 rk_status rk_workflow_load(rk_workflow *wf, const char *dir);
-/* The names the transform reads (without targets when `with_targets` is false). */
-rk_status rk_workflow_inputs(const rk_workflow *wf, bool with_targets, const char ***names, int *n);
 /* Raw rows (as read and cast) -> output columns. Target columns are copied when the input has
  * them and left out when it does not (prediction data). Target encodings use the whole train
  * statistics (no folds: that is for fitting). A missing feature column is an error naming it. */

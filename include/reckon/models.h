@@ -26,10 +26,27 @@
 extern "C" {
 #endif
 
-typedef enum {
-  RK_MODEL_MLP, RK_MODEL_DCN, RK_MODEL_DLRM, RK_MODEL_WIDE_N_DEEP, RK_MODEL_DEEPFM,
-  RK_MODEL_MMOE, RK_MODEL_CGC, RK_MODEL_PLE   /* multi-task: experts and gates */
-} rk_model_kind;
+/* The models, X(kind, name): the enum, the names and --model's choices come from this list. */
+#define RK_MODEL_LIST(X)                                                                             \
+  X(RK_MODEL_MLP,         mlp)                                                                       \
+  X(RK_MODEL_DCN,         dcn)                                                                       \
+  X(RK_MODEL_DLRM,        dlrm)                                                                      \
+  X(RK_MODEL_WIDE_N_DEEP, wide_n_deep)                                                               \
+  X(RK_MODEL_DEEPFM,      deepfm)                                                                    \
+  X(RK_MODEL_MMOE,        mmoe)   /* multi-task: experts and gates */                                \
+  X(RK_MODEL_CGC,         cgc)                                                                       \
+  X(RK_MODEL_PLE,         ple)
+
+#define RK_MODEL_ENUM(kind, name) kind,
+#define RK_MODEL_ONE(kind, name) +1
+typedef enum { RK_MODEL_LIST(RK_MODEL_ENUM) } rk_model_kind;
+enum { RK_MODEL_COUNT = 0 RK_MODEL_LIST(RK_MODEL_ONE) };
+#undef RK_MODEL_ENUM
+#undef RK_MODEL_ONE
+
+/* "mlp|dcn|...|ple", a CHOICE flag's metavar. */
+#define RK_MODEL_CHOICE(kind, name) "|" #name
+#define RK_MODEL_CHOICES (RK_MODEL_LIST(RK_MODEL_CHOICE) + 1)
 
 #define RK_MAX_TASKS 16
 
@@ -37,8 +54,6 @@ typedef enum {
  * choices otherwise. */
 rk_status rk_model_kind_parse(const char *name, rk_model_kind *out);
 const char *rk_model_kind_name(rk_model_kind kind);
-/* "relu", "tanh", "sigmoid", "linear" (src/train/model_dir.c). */
-rk_status rk_act_parse(const char *name, rk_act *out);
 
 /* The wide part of wide_n_deep. */
 typedef enum {
@@ -59,47 +74,113 @@ typedef struct {
   int n_layers;
 } rk_task_tower;
 
+/* The settings of the ranking family, one row each, so a setting lives in one place:
+ *   X(KIND, field, flag, section, metavar, help, default)
+ * The row makes the config field (below), its default (rk_ranking_config_default), its key in
+ * model.json (both ways, src/train/model_dir.c), and the flag of `reckon train` (src/cli/cmd_train.c:
+ * name, metavar with the range, help, default). The section says where model.json keeps it and
+ * what `train --load_model_path` does with it (rk_model_read_architecture):
+ *   ARCH   "model": shapes the weights, so the saved model's value wins
+ *   TRAIN  "model": a training choice, so the new run's flag wins
+ *   MTL    "model"."multi_task": shapes the weights (multi-task models) The default comes last and is written as C, so that it is both the
+ * field's value and, stringified, the flag's text (a list's `128,64,32` initialises an array).
+ * Kinds, with the field and the flag they make:
+ *   INTS    const int64_t *field; int n_field   INTS flag (comma list of whole numbers)
+ *   INT     int                                 INT
+ *   SIZE    int64_t                             INT
+ *   SEED    uint64_t                            INT
+ *   REAL    float                               FLOAT
+ *   REAL64  double                              FLOAT
+ *   BOOL    bool                                BOOL
+ *   SWITCH  bool: the metavar "off|on" names its two values; JSON holds the word  CHOICE
+ *   STRINGS const char *const *field; int n_field  LIST (empty items dropped)
+ *   MODEL   rk_model_kind                       CHOICE of RK_MODEL_LIST
+ *   ACT     rk_act (src/nn/act.c)               CHOICE
+ *   INIT    rk_init_kind (reckon/optim.h)       STRING */
+#define RK_RANKING_SETTINGS(X)                                                                                        \
+  X(MODEL,   kind,               model,              ARCH, RK_MODEL_CHOICES, "which model to train", mlp)                          \
+  X(INTS,    mlp_layers,         mlp_layers,         ARCH, "N,... in [1, 2^16]", "units of the MLP layers (dlrm: the top MLP)", 128,64,32) \
+  X(ACT,     activation,         activation,         ARCH, "relu|tanh|sigmoid|linear", "activation of the MLP layers", relu) \
+  X(INIT,    mlp_init,           mlp_init,           TRAIN, "INIT", "initialiser of MLP and cross kernels (biases are 0): glorot_uniform, glorot_normal, he_uniform, he_normal, uniform, normal, truncated_normal, zeros", glorot_uniform) \
+  X(REAL,    dropout,            dropout,            TRAIN, "P in [0, 1)", "dropout after every MLP layer", 0.0)       \
+  X(SIZE,    embeddings_dim,     embeddings_dim,     ARCH, "D in [1, 2^16]", "dlrm and deepfm: dimension of every embedding table", 128) \
+  X(REAL64,  embedding_sizes_multiplier, embedding_sizes_multiplier, ARCH, "M in (0, 1024]", "other models: a table's dimension is ceil(cardinality^0.25 * M), rounded up to a multiple of 8", 2.0) \
+  X(INT,     dcn_layers,         dcn_interacted_layer_num, ARCH, "N in [1, 64]", "dcn: cross layers", 1)          \
+  X(SIZE,    wnd_hashed_cross_num_bins, wnd_hashed_cross_num_bins, ARCH, "N in [1, 2^30]", "wide_n_deep: buckets of each hashed 2-way cross", 10000) \
+  X(STRINGS, wnd_ignore,         wnd_ignore_combinations, ARCH, "A:B,...", "wide_n_deep: crosses left out (either order)", ) \
+  X(REAL,    l2_reg,             l2_reg,             TRAIN, "L >= 0", "L2 on MLP kernels and biases", 1e-5)           \
+  X(REAL,    embeddings_l2_reg,  embeddings_l2_reg,  TRAIN, "L >= 0", "L2 on each distinct embedding row looked up in a batch", 0.0) \
+  X(REAL,    wnd_wide_l2_reg,    wnd_wide_l2_reg,    TRAIN, "L >= 0", "wide_n_deep: L2 on the wide weights looked up", 1e-5) \
+  X(SEED,    seed,               random_seed,        TRAIN, "S >= 0", "seed of initialisation, shuffling, dropout and negatives", 42) \
+  X(SWITCH,  dlrm_top_dots_only, dlrm_top_input,     ARCH, "dots_embeddings|dots", "dlrm: what the top MLP reads besides the dot products (dots: only them, as the reference without continuous features)", dots_embeddings) \
+  /* multi-task (Ma et al. 2018, MMoE; Tang et al. 2020, CGC and PLE) */                                            \
+  X(INT,     mmoe_experts,       mmoe_num_mlp_experts, MTL, "N in [1, 256]", "mmoe: experts", 4)                     \
+  X(INTS,    expert_layers,      expert_mlp_layers,  MTL, "N,... in [1, 2^16]", "mmoe, cgc, ple: units of each expert's MLP layers", 64) \
+  X(SIZE,    gate_dim,           gate_dim,           MTL, "N in [0, 2^16]", "units of each gate's ReLU layer (0: the gate reads its input)", 64) \
+  X(REAL,    gate_temperature,   mtl_gates_softmax_temperature, MTL, "T > 0", "gates: softmax(W h(x) / T)", 1.0)   \
+  X(BOOL,    use_task_towers,    use_task_towers,    MTL, NULL, "several tasks: an MLP tower per task before its output", true) \
+  X(INTS,    tower_layers,       tower_layers,       MTL, "N,... in [1, 2^16]", "units of the task towers' layers", 64) \
+  X(INT,     cgc_task_experts,   cgc_num_task_experts, MTL, "N in [1, 256]", "cgc, ple: experts per task", 1)        \
+  X(INT,     cgc_shared_experts, cgc_num_shared_experts, MTL, "N in [0, 256]", "cgc, ple: shared experts", 2)        \
+  X(INT,     ple_layers,         ple_num_layers,     MTL, "N in [1, 64]", "ple: extraction levels", 1)               \
+  X(SWITCH,  ple_gate_original,  ple_gate_input,     MTL, "previous|original", "ple: gates read their level's input (the PLE paper) or the original input (the reference)", previous)
+
+#define RK_SETTING_FIELD_INTS(field)    const int64_t *field; int n_##field;
+#define RK_SETTING_FIELD_INT(field)     int field;
+#define RK_SETTING_FIELD_SIZE(field)    int64_t field;
+#define RK_SETTING_FIELD_SEED(field)    uint64_t field;
+#define RK_SETTING_FIELD_REAL(field)    float field;
+#define RK_SETTING_FIELD_REAL64(field)  double field;
+#define RK_SETTING_FIELD_BOOL(field)    bool field;
+#define RK_SETTING_FIELD_SWITCH(field)  bool field;
+#define RK_SETTING_FIELD_STRINGS(field) const char *const *field; int n_##field;
+#define RK_SETTING_FIELD_MODEL(field)   rk_model_kind field;
+#define RK_SETTING_FIELD_ACT(field)     rk_act field;
+#define RK_SETTING_FIELD_INIT(field)    rk_init_kind field;
+#define RK_SETTING_FIELD(kind, field, flag, section, meta, help, ...) RK_SETTING_FIELD_##kind(field)
+
+/* The flag kind (reckon/cli flags.h) each setting kind makes. */
+#define RK_SETTING_FLAG_INTS    INTS
+#define RK_SETTING_FLAG_INT     INT
+#define RK_SETTING_FLAG_SIZE    INT
+#define RK_SETTING_FLAG_SEED    INT
+#define RK_SETTING_FLAG_REAL    FLOAT
+#define RK_SETTING_FLAG_REAL64  FLOAT
+#define RK_SETTING_FLAG_BOOL    BOOL
+#define RK_SETTING_FLAG_SWITCH  CHOICE
+#define RK_SETTING_FLAG_STRINGS LIST
+#define RK_SETTING_FLAG_MODEL   CHOICE
+#define RK_SETTING_FLAG_ACT     CHOICE
+#define RK_SETTING_FLAG_INIT    STRING
+
+/* One number per setting, for names callers give them (rk_ranking_config.setting_names). */
+#define RK_SETTING_ENUM(kind, field, flag, section, meta, help, ...) RK_SETTING_##field,
+typedef enum { RK_RANKING_SETTINGS(RK_SETTING_ENUM) RK_SETTING_COUNT } rk_setting;
+#undef RK_SETTING_ENUM
+
 typedef struct {
-  rk_model_kind kind;
-  const int64_t *mlp_layers;           /* default 128, 64, 32 */
-  int n_mlp_layers;
-  rk_act activation;                   /* default relu */
-  rk_init_kind mlp_init;               /* MLP and cross kernels (default glorot_uniform); biases 0 */
-  float dropout;                       /* after every MLP layer */
-  int64_t embeddings_dim;              /* dlrm and deepfm: every table's dimension (default 128) */
-  double embedding_sizes_multiplier;   /* others: ceil(cardinality^0.25 * m), up to a multiple of 8 (default 2) */
-  int dcn_layers;                      /* default 1 */
-  int64_t wnd_hashed_cross_num_bins;   /* default 10000 */
-  const char *const *wnd_ignore;       /* crosses left out of the wide part, "a:b" (either order) */
-  int n_wnd_ignore;
-  float l2_reg;                        /* MLP kernels and biases (default 1e-5) */
-  float embeddings_l2_reg;             /* rows looked up in the batch (default 0) */
-  float wnd_wide_l2_reg;               /* default 1e-5 */
+  RK_RANKING_SETTINGS(RK_SETTING_FIELD)
+  /* Not flags of reckon train: what reckon widedeep sets (model.json's "layout"), ... */
   rk_wide_layout wide_layout;          /* default RK_WIDE_CROSSES */
   rk_wnd_parts wnd_parts;              /* default RK_WND_BOTH */
   bool schema_dims;                    /* a table's dimension from its column's embedding_sizes
                                           property when it has one (else the rules above) */
   bool tf_embedding_init;              /* tables ~ truncated normal(0, 1/sqrt(D)), TensorFlow's
                                           embedding_column, instead of Keras' U(+-0.05) */
-  uint64_t seed;                       /* initialisation and dropout (default 42) */
-  bool dlrm_top_dots_only;             /* --dlrm_top_input dots */
-  /* multi-task (Ma et al. 2018, MMoE; Tang et al. 2020, CGC and PLE) */
-  int mmoe_experts;                    /* default 4 */
-  const int64_t *expert_layers;        /* default 64 */
-  int n_expert_layers;
-  int64_t gate_dim;                    /* the gate's ReLU layer (0: the gate reads its input) (default 64) */
-  float gate_temperature;              /* softmax(W h(x) / T) (default 1) */
-  bool use_task_towers;                /* several tasks: an MLP per task before its head (default true) */
-  const int64_t *tower_layers;         /* default 64 */
-  int n_tower_layers;
+  /* ... a family of flags (--mtl_tower_layers_<task>, model.json's multi_task.task_tower_layers) ... */
   const rk_task_tower *task_towers;    /* tasks with their own tower sizes; each names a task */
   int n_task_towers;
-  int cgc_task_experts;                /* default 1 */
-  int cgc_shared_experts;              /* default 2 */
-  int ple_layers;                      /* default 1 */
-  bool ple_gate_original;              /* gates read the original input (the reference) instead of
-                                          their level's input (the PLE paper, default) */
+  /* ... and the names errors give the settings: per rk_setting, the caller's (reckon widedeep's
+   * "--deep_hidden_units" for mlp_layers), or NULL for reckon train's flag. */
+  const char *const *setting_names;
 } rk_ranking_config;
+
+/* How errors name a setting: the caller's name for it, else "--<flag of reckon train>". */
+const char *rk_ranking_setting_name(const rk_ranking_config *c, rk_setting s);
+/* A SWITCH setting's word for `on` in its choices "off|on" (*word, of the length returned), and
+ * whether `word` is the on one. */
+int rk_setting_switch_word(const char *choices, bool on, const char **word);
+bool rk_setting_switch_on(const char *choices, const char *word);
 
 void rk_ranking_config_default(rk_ranking_config *c);
 

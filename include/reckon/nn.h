@@ -104,6 +104,9 @@ const char *rk_op_name(rk_op op);   /* the stem: "linear" */
 typedef struct rk_graph rk_graph;
 typedef enum { RK_TRAIN = 0, RK_EVAL = 1 } rk_mode;
 typedef enum { RK_ACT_NONE, RK_ACT_RELU, RK_ACT_SIGMOID, RK_ACT_TANH } rk_act;
+/* "linear" (RK_ACT_NONE), "relu", "sigmoid", "tanh" (src/nn/act.c); RK_EUSAGE naming the choices. */
+rk_status rk_act_parse(const char *name, rk_act *out);
+const char *rk_act_name(rk_act act);
 typedef enum { RK_POOL_SUM, RK_POOL_MEAN } rk_pool;
 #define RK_REDUCE_ALL (-1)          /* reduce every axis into a scalar */
 #define RK_NO_VALUE (-1)            /* an optional value handle left out */

@@ -67,7 +67,6 @@ typedef enum {
 
 #define RK_TAG_BIT(tag) (UINT64_C(1) << (tag))
 
-const char *rk_schema_tag_name(rk_schema_tag tag);
 /* RK_ENOTFOUND (no message) when `name` is not one of Merlin's standard tags. */
 rk_status rk_schema_tag_parse(const char *name, rk_schema_tag *out);
 

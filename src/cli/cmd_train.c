@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "reckon/trainer.h"
 
-#define TRAIN_FLAGS(X)                                                                                               \
+#define TRAIN_DATA_FLAGS(X)                                                                                               \
   X(train_data_path,     STRING, NULL,   "DIR",  "training data: a folder of Parquet parts with its schema, as `reckon preprocess` writes train/") \
   X(train_path,          ALIAS,  "train_data_path", NULL, NULL)                                                      \
   X(eval_data_path,      STRING, NULL,   "DIR",  "evaluation data (same layout); evaluated after training")          \
@@ -28,22 +28,12 @@
   X(load_model_path,     STRING, NULL,   "DIR",  "start from a saved model's weights (same architecture and schema)") \
   X(workflow_path,       STRING, NULL,   "DIR",  "preprocessing workflow copied into the saved model (default <train_data_path>/../workflow when it exists)") \
   X(tasks,               LIST,   "all",  "T,...", "targets to train: names from the schema, or all")               \
-  X(ignore_tasks,        LIST,   "",     "T,...", "targets left out of --tasks all")                               \
-  X(model,               STRING, "mlp",  "NAME", "mlp, dcn, dlrm, wide_n_deep or deepfm")                          \
-  X(mlp_layers,          LIST,   "128,64,32", "N,... in [1, 2^16]", "units of the MLP layers (dlrm: the top MLP)") \
-  X(activation,          CHOICE, "relu", "relu|tanh|sigmoid|linear", "activation of the MLP layers")               \
-  X(mlp_init,            STRING, "glorot_uniform", "INIT", "initialiser of MLP and cross kernels: glorot_uniform, glorot_normal, he_uniform, he_normal, uniform, normal, truncated_normal, zeros") \
-  X(dropout,             FLOAT,  "0.0",  "P in [0, 1)", "dropout after every MLP layer")                            \
-  X(embeddings_dim,      INT,    "128",  "D in [1, 2^16]", "dlrm and deepfm: dimension of every embedding table")  \
-  X(embedding_sizes_multiplier, FLOAT, "2.0", "M in (0, 1024]", "other models: a table's dimension is ceil(cardinality^0.25 * M), rounded up to a multiple of 8") \
-  X(l2_reg,              FLOAT,  "1e-5", "L >= 0", "L2 on MLP kernels and biases")                                  \
-  X(embeddings_l2_reg,   FLOAT,  "0.0",  "L >= 0", "L2 on each distinct embedding row looked up in a batch")       \
+  X(ignore_tasks,        LIST,   "",     "T,...", "targets left out of --tasks all")
+
+/* The model's flags come from its settings table (RK_RANKING_SETTINGS in reckon/models.h), between
+ * these two lists; then the training run's. */
+#define TRAIN_RUN_FLAGS(X)                                                                                           \
   X(stl_positive_class_weight, FLOAT, "1.0", "W > 0", "weight of the positive examples in the loss (binary targets)") \
-  X(dcn_interacted_layer_num, INT, "1",  "N in [1, 64]", "dcn: cross layers")                                       \
-  X(dlrm_top_input,      CHOICE, "dots_embeddings", "dots_embeddings|dots", "dlrm: what the top MLP reads besides the dot products (dots: only them, as the reference without continuous features)") \
-  X(wnd_hashed_cross_num_bins, INT, "10000", "N in [1, 2^30]", "wide_n_deep: buckets of each hashed 2-way cross") \
-  X(wnd_ignore_combinations, LIST, "",   "A:B,...", "wide_n_deep: crosses left out")                                \
-  X(wnd_wide_l2_reg,     FLOAT,  "1e-5", "L >= 0", "wide_n_deep: L2 on the wide weights looked up")                \
   X(optimizer,           CHOICE, "adam", "adam|adagrad|sgd", "optimizer (Keras' constants; embedding tables are updated lazily)") \
   X(lr,                  FLOAT,  "1e-4", "LR > 0", "learning rate")                                                 \
   X(lr_decay_rate,       FLOAT,  "0.99", "R in [0, 1]", "staircase decay: lr * R^floor(step / --lr_decay_steps); 0 = constant") \
@@ -52,7 +42,6 @@
   X(eval_batch_size,     INT,    "1024", "N in [1, 2^28]", "evaluation/prediction rows per batch (at most the data's)") \
   X(epochs,              INT,    "1",    "N >= 1", "passes over the training data")                                 \
   X(train_steps_per_epoch, INT,  NULL,   "N >= 1", "steps per epoch (default: every batch)")                        \
-  X(random_seed,         INT,    "42",   "S >= 0", "seed of initialisation, shuffling, dropout and negatives")     \
   X(shuffled_train,      BOOL,   "true", NULL,   "shuffle the training data each epoch (files, row groups and rows)") \
   X(train_metrics_steps, INT,    "1",    "N >= 1", "compute train metrics on every N-th step")                      \
   X(metrics_log_frequency, INT,  "50",   "N >= 1", "log a row every N steps")                                       \
@@ -66,17 +55,7 @@
   X(mtl_pos_class_weight_, FAMILY, NULL, "task: W > 0", "weight of a binary task's positive examples (default 1)") \
   X(sample_weight_column, STRING, NULL,  "C",    "a column multiplying every task's example weights")              \
   X(mtl_sample_weight_column_, FAMILY_TEXT, NULL, "task", "a column multiplying one task's example weights")     \
-  X(mmoe_num_mlp_experts, INT,   "4",    "N in [1, 256]", "mmoe: experts")                                          \
-  X(expert_mlp_layers,   LIST,   "64",   "N,... in [1, 2^16]", "mmoe, cgc, ple: units of each expert's MLP layers") \
-  X(gate_dim,            INT,    "64",   "N in [0, 2^16]", "units of each gate's ReLU layer (0: the gate reads its input)") \
-  X(mtl_gates_softmax_temperature, FLOAT, "1.0", "T > 0", "gates: softmax(W h(x) / T)")                            \
-  X(use_task_towers,     BOOL,   "true", NULL,   "several tasks: an MLP tower per task before its output")          \
-  X(tower_layers,        LIST,   "64",   "N,... in [1, 2^16]", "units of the task towers' layers")                 \
   X(mtl_tower_layers_,   FAMILY_TEXT, NULL, "task: N,... in [1, 2^16]", "units of one task's tower layers (default: --tower_layers)") \
-  X(cgc_num_task_experts, INT,   "1",    "N in [1, 256]", "cgc, ple: experts per task")                             \
-  X(cgc_num_shared_experts, INT, "2",    "N in [0, 256]", "cgc, ple: shared experts")                               \
-  X(ple_num_layers,      INT,    "1",    "N in [1, 64]", "ple: extraction levels")                                  \
-  X(ple_gate_input,      CHOICE, "previous", "previous|original", "ple: gates read their level's input (the PLE paper) or the original input (the reference)") \
   X(log_to_wandb,        IGNORED, NULL,  NULL,   "reckon logs to train_log.jsonl/.csv, log.json and TensorBoard")  \
   X(wandb_project,       IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
   X(wandb_entity,        IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
@@ -85,10 +64,13 @@
   X(multihot_max_seq_length, IGNORED, NULL, NULL, "ranking models read single-valued features")
 
 typedef struct {
-  TRAIN_FLAGS(RK_FLAG_FIELD)
+  TRAIN_DATA_FLAGS(RK_FLAG_FIELD)
+  RK_RANKING_SETTINGS(RK_SETTING_FLAG_FIELD)
+  TRAIN_RUN_FLAGS(RK_FLAG_FIELD)
 } train_opts;
 #define RK_FLAG_STRUCT train_opts
-static const rk_flag train_flags[] = {TRAIN_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
+static const rk_flag train_flags[] = {TRAIN_DATA_FLAGS(RK_FLAG_ROW) RK_RANKING_SETTINGS(RK_SETTING_FLAG_ROW)
+                                          TRAIN_RUN_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
 #undef RK_FLAG_STRUCT
 
 static const char *or_null(const char *s) { return s && *s ? s : NULL; }
@@ -112,49 +94,40 @@ static int compact(rk_strlist *l) {
   return l->n = w;
 }
 
-/* A comma list of positive whole numbers into *out (rk_free), with the flag in the message. */
-static rk_status parse_layers(rk_strlist *l, const char *flag, int64_t **out) {
-  compact(l);
-  *out = rk_calloc((size_t)l->n + 1, sizeof **out);
-  if (!*out) return RK_ENOMEM;
-  for (int i = 0; i < l->n; i++) {
-    char *end;
-    (*out)[i] = strtoll(l->items[i], &end, 10);
-    if (*end || (*out)[i] <= 0) {
-      rk_free(*out);
-      *out = NULL;
-      return rk_error(RK_EUSAGE, "invalid value '%s' in %s: expected positive whole numbers", l->items[i], flag);
-    }
-  }
+/* The model's settings from their flags, one line per kind (reckon/models.h). */
+#define FROM_FLAG_INTS(c, field, v, meta) c->field = v.items, c->n_##field = v.n;
+#define FROM_FLAG_INT(c, field, v, meta) c->field = (int)v;
+#define FROM_FLAG_SIZE(c, field, v, meta) c->field = v;
+#define FROM_FLAG_SEED(c, field, v, meta) c->field = (uint64_t)v;
+#define FROM_FLAG_REAL(c, field, v, meta) c->field = (float)v;
+#define FROM_FLAG_REAL64(c, field, v, meta) c->field = v;
+#define FROM_FLAG_BOOL(c, field, v, meta) c->field = v;
+#define FROM_FLAG_SWITCH(c, field, v, meta) c->field = rk_setting_switch_on(meta, v);
+#define FROM_FLAG_STRINGS(c, field, v, meta) compact(&v), c->field = v.items, c->n_##field = v.n;
+#define FROM_FLAG_MODEL(c, field, v, meta) RK_TRY(rk_model_kind_parse(v, &c->field));
+#define FROM_FLAG_ACT(c, field, v, meta) RK_TRY(rk_act_parse(v, &c->field));
+#define FROM_FLAG_INIT(c, field, v, meta) RK_TRY(rk_init_kind_parse(v, &c->field));
+#define FROM_FLAG(kind, field, flag, section, meta, help, ...) FROM_FLAG_##kind(c, field, o->flag, meta)
+
+static rk_status model_from_flags(rk_ranking_config *c, train_opts *o) {
+  RK_RANKING_SETTINGS(FROM_FLAG)
   return RK_OK;
 }
 
-static void free_task_towers(rk_task_tower *towers, int n) {
-  for (int k = 0; towers && k < n; k++) rk_free((void *)towers[k].layers);
-  rk_free(towers);
-}
-
-/* --mtl_tower_layers_<task> N,...: each task's own tower (the model checks the task names). */
-static rk_status parse_task_towers(const rk_flag_family *f, rk_task_tower **out) {
-  rk_task_tower *towers = *out = rk_calloc((size_t)f->n + 1, sizeof *towers);
+/* --mtl_tower_layers_<task> N,...: each task's own tower (the model checks the task names); the
+ * lists live in the parse. */
+static rk_status task_towers_from_flags(rk_ranking_config *c, const rk_flag_family *f) {
+  rk_task_tower *towers = rk_calloc((size_t)f->n + 1, sizeof *towers);
   if (!towers) return RK_ENOMEM;
-  char flag[300], *copy = NULL;
-  rk_status st = RK_OK;
-  for (int k = 0; st == RK_OK && k < f->n; k++) {
-    snprintf(flag, sizeof flag, "--mtl_tower_layers_%s", f->keys[k]);
-    const char *items[64];
-    rk_strlist l = {0, items};
-    if (!(copy = rk_strdup(f->texts[k]))) return RK_ENOMEM;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-      if (l.n < 64) items[l.n++] = tok;
-    int64_t *layers = NULL;
-    st = l.n == 0 || l.n == 64 ? rk_error(RK_EUSAGE, "invalid value '%s' for %s: expected 1 to 63 layer sizes, N,...",
-                                          f->texts[k], flag)
-                               : parse_layers(&l, flag, &layers);
-    towers[k] = (rk_task_tower){f->keys[k], layers, l.n};
-    rk_free(copy);
+  c->task_towers = towers;
+  c->n_task_towers = f->n;
+  for (int k = 0; k < f->n; k++) {
+    towers[k] = (rk_task_tower){f->keys[k], f->lists[k].items, f->lists[k].n};
+    if (!f->lists[k].n)
+      return rk_error(RK_EUSAGE, "invalid value '%s' for --mtl_tower_layers_%s: expected layer sizes, N,...", f->texts[k],
+                      f->keys[k]);
   }
-  return st;
+  return RK_OK;
 }
 
 static int run_train(const rk_flag_parse *parse, void *arg) {
@@ -195,53 +168,13 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   compact(&o->ignore_tasks);
   c.ignore_tasks = o->ignore_tasks.items;
   c.n_ignore_tasks = o->ignore_tasks.n;
-  rk_status st = rk_model_kind_parse(o->model, &c.model.kind);
-  if (st == RK_OK) st = rk_act_parse(o->activation, &c.model.activation);
-  if (st == RK_OK) st = rk_init_kind_parse(o->mlp_init, &c.model.mlp_init);
-  if (st != RK_OK) return rk_cli_fail(st);
-  int64_t *layers = NULL, *ex = NULL, *tw = NULL;
-  rk_task_tower *towers = NULL;
-  st = parse_layers(&o->mlp_layers, "--mlp_layers", &layers);
-  if (st == RK_OK) st = parse_layers(&o->expert_mlp_layers, "--expert_mlp_layers", &ex);
-  if (st == RK_OK) st = parse_layers(&o->tower_layers, "--tower_layers", &tw);
-  if (st == RK_OK) st = parse_task_towers(&o->mtl_tower_layers_, &towers);
+  rk_status st = model_from_flags(&c.model, o);
+  if (st == RK_OK) st = task_towers_from_flags(&c.model, &o->mtl_tower_layers_);
+  if (st == RK_OK) st = rk_optim_kind_parse(o->optimizer, &c.optimizer);
   if (st != RK_OK) {
-    rk_free(layers);
-    rk_free(ex);
-    rk_free(tw);
-    free_task_towers(towers, o->mtl_tower_layers_.n);
+    rk_free((void *)c.model.task_towers);
     return rk_cli_fail(st);
   }
-  c.model.mlp_layers = layers;
-  c.model.n_mlp_layers = o->mlp_layers.n;
-  c.model.task_towers = towers;
-  c.model.n_task_towers = o->mtl_tower_layers_.n;
-  c.model.expert_layers = ex;
-  c.model.n_expert_layers = o->expert_mlp_layers.n;
-  c.model.tower_layers = tw;
-  c.model.n_tower_layers = o->tower_layers.n;
-  c.model.mmoe_experts = (int)o->mmoe_num_mlp_experts;
-  c.model.gate_dim = o->gate_dim;
-  c.model.gate_temperature = (float)o->mtl_gates_softmax_temperature;
-  c.model.use_task_towers = o->use_task_towers;
-  c.model.cgc_task_experts = (int)o->cgc_num_task_experts;
-  c.model.cgc_shared_experts = (int)o->cgc_num_shared_experts;
-  c.model.ple_layers = (int)o->ple_num_layers;
-  c.model.ple_gate_original = strcmp(o->ple_gate_input, "original") == 0;
-  c.model.dropout = (float)o->dropout;
-  c.model.embeddings_dim = o->embeddings_dim;
-  c.model.embedding_sizes_multiplier = o->embedding_sizes_multiplier;
-  c.model.dcn_layers = (int)o->dcn_interacted_layer_num;
-  c.model.dlrm_top_dots_only = strcmp(o->dlrm_top_input, "dots") == 0;
-  c.model.wnd_hashed_cross_num_bins = o->wnd_hashed_cross_num_bins;
-  compact(&o->wnd_ignore_combinations);
-  c.model.wnd_ignore = o->wnd_ignore_combinations.items;
-  c.model.n_wnd_ignore = o->wnd_ignore_combinations.n;
-  c.model.l2_reg = (float)o->l2_reg;
-  c.model.embeddings_l2_reg = (float)o->embeddings_l2_reg;
-  c.model.wnd_wide_l2_reg = (float)o->wnd_wide_l2_reg;
-  c.model.seed = (uint64_t)o->random_seed;
-  rk_optim_kind_parse(o->optimizer, &c.optimizer);
   c.lr = o->lr;
   c.lr_decay_rate = o->lr_decay_rate;
   c.lr_decay_steps = o->lr_decay_steps;
@@ -261,10 +194,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.predict_path = or_null(o->predict_data_path);
   if (!c.predict_path && o->predict) c.predict_path = c.eval_path;
   if (o->predict && !c.predict_path) {
-    rk_free(layers);
-    rk_free(ex);
-    rk_free(tw);
-    free_task_towers(towers, o->mtl_tower_layers_.n);
+    rk_free((void *)c.model.task_towers);
     return rk_cli_fail(rk_error(RK_EUSAGE, "--predict needs --predict_data_path or --eval_data_path"));
   }
   c.predict_output_path = or_null(o->predict_output_path);
@@ -276,10 +206,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.flags = flags;
   json_t *result = NULL;
   st = rk_train(&c, &result);
-  rk_free(layers);
-  rk_free(ex);
-  rk_free(tw);
-  free_task_towers(towers, o->mtl_tower_layers_.n);
+  rk_free((void *)c.model.task_towers);
   json_decref(flags);
   if (st != RK_OK) return rk_cli_fail(st);
   if (!parse->globals.quiet) {
@@ -305,7 +232,8 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
 const rk_command rk_cmd_train = {
     .name = "train",
     .usage = "reckon train --train_data_path DIR [--eval_data_path DIR] --model NAME [flags]",
-    .summary = "train a ranking model (mlp, dcn, dlrm, wide_n_deep, deepfm) on preprocessed data",
+    .summary = "train a ranking model (mlp, dcn, dlrm, wide_n_deep, deepfm) or a multi-task one (mmoe, cgc, ple) on "
+               "preprocessed data",
     .details =
         "The flags are those of Merlin's quick-start `ranking_train_eval.py` (newer and older names), with its "
         "defaults, so its commands run unchanged with `reckon train` in place of `python ranking_train_eval.py`. "

@@ -29,7 +29,7 @@
   X(model_dir,           STRING, "./checkpoints", "DIR", "checkpoints (<DIR>/checkpoint) and the trained model (<DIR>/model); --evaluate and --predict load it") \
   X(results_dir,         STRING, "./results", "DIR", "logs: <DIR>/<log_filename> (DLLogger), args.json, metrics.json, report.html") \
   X(log_filename,        STRING, "log.json", "NAME", "the DLLogger file in --results_dir")                         \
-  X(deep_hidden_units,   MULTI,  "1024 1024 1024 1024 1024", "N in [1, 2^16]", "units of the deep part's layers")  \
+  X(deep_hidden_units,   MULTI_INTS, "1024 1024 1024 1024 1024", "N in [1, 2^16]", "units of the deep part's layers")  \
   X(global_batch_size,   INT,    "131072", "N in [1, 2^28]", "training batch size")                                \
   X(eval_batch_size,     INT,    "32768", "N in [1, 2^28]", "evaluation batch size (at most the eval rows)")       \
   X(eval_steps,          INT,    NULL,   "N >= 0", "--evaluate: only the first N batches (default and 0: the whole eval set, where the recipe reads 8)") \
@@ -335,6 +335,14 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
   return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
 }
 
+/* How the model's errors name the settings this command's flags set. */
+static const char *const setting_names[RK_SETTING_COUNT] = {
+    [RK_SETTING_kind] = "the model",   /* "the model wide_n_deep needs categorical features" */
+    [RK_SETTING_mlp_layers] = "--deep_hidden_units",
+    [RK_SETTING_dropout] = "--deep_dropout",
+    [RK_SETTING_seed] = "--seed",
+};
+
 static int run_widedeep(const rk_flag_parse *parse, void *arg) {
   widedeep_opts *o = arg;
   if (parse->npositional)
@@ -386,15 +394,6 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     if (rc == RK_EXIT_OK && cs != RK_OK) rc = rk_cli_fail(cs);
   } else {
     rc = RK_EXIT_OK;
-    int64_t *units = rk_calloc((size_t)o->deep_hidden_units.n + 1, sizeof *units);
-    if (!units) st = RK_ENOMEM;
-    for (int i = 0; st == RK_OK && i < o->deep_hidden_units.n; i++) {
-      char *end;
-      units[i] = strtoll(o->deep_hidden_units.items[i], &end, 10);
-      if (*end || units[i] <= 0)
-        st = rk_error(RK_EUSAGE, "invalid value '%s' in --deep_hidden_units: expected positive whole numbers",
-                      o->deep_hidden_units.items[i]);
-    }
     char *ckpt = join(o->model_dir, "checkpoint"), *saved = join(o->model_dir, "model");
     if (st == RK_OK && (!ckpt || !saved)) st = RK_ENOMEM;
     rk_train_config c;
@@ -413,8 +412,9 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
                                                              : RK_WND_BOTH;
     c.model.schema_dims = true;
     c.model.tf_embedding_init = true;
-    c.model.mlp_layers = units;
+    c.model.mlp_layers = o->deep_hidden_units.items;
     c.model.n_mlp_layers = o->deep_hidden_units.n;
+    c.model.setting_names = setting_names;
     c.model.dropout = (float)o->deep_dropout;
     c.model.l2_reg = c.model.embeddings_l2_reg = c.model.wnd_wide_l2_reg = 0;
     c.model.seed = (uint64_t)o->seed;
@@ -478,7 +478,6 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
              o->benchmark ? "" : saved);
     }
     json_decref(result);
-    rk_free(units);
     rk_free(ckpt);
     rk_free(saved);
   }

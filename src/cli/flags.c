@@ -35,6 +35,8 @@ static int table_len(const rk_flag *table) {
 
 static bool has_field(rk_flag_kind kind) { return kind != RK_FLAG_ALIAS && kind != RK_FLAG_IGNORED; }
 static bool is_family(rk_flag_kind kind) { return kind == RK_FLAG_FAMILY || kind == RK_FLAG_FAMILY_TEXT; }
+static bool is_ints(rk_flag_kind kind) { return kind == RK_FLAG_INTS || kind == RK_FLAG_MULTI_INTS; }
+static bool is_list(rk_flag_kind kind) { return kind == RK_FLAG_LIST || kind == RK_FLAG_MULTI || is_ints(kind); }
 
 static const char *kind_metavar(const rk_flag *f) {
   if (f->metavar) return f->metavar;
@@ -43,6 +45,8 @@ static const char *kind_metavar(const rk_flag *f) {
     case RK_FLAG_FLOAT: return "X";
     case RK_FLAG_LIST: return "A,B,...";
     case RK_FLAG_MULTI: return "V [V ...]";
+    case RK_FLAG_INTS: return "N,...";
+    case RK_FLAG_MULTI_INTS: return "N [N ...]";
     case RK_FLAG_FAMILY: return "X";
     case RK_FLAG_FAMILY_TEXT: return "TEXT";
     default: return "VALUE";
@@ -118,26 +122,6 @@ static rk_status check_number(const origin *at, const char *flagname, const rk_f
   return flag_error(at, flagname, text, expected);
 }
 
-/* The items of a list flag with a range are whole numbers in it, written as digits (layer
- * widths, which commands read with strtoll); empty items are left for the command to drop. */
-static rk_status check_list_items(const origin *at, const rk_flag *f, const rk_strlist *l) {
-  rk_flag_range r;
-  if (!flag_range(f, &r)) return RK_OK;
-  for (int i = 0; i < l->n; i++) {
-    if (!l->items[i][0]) continue;
-    char *end;
-    errno = 0;
-    long long v = strtoll(l->items[i], &end, 10);
-    if (*end || errno == ERANGE) {
-      char expected[160];
-      snprintf(expected, sizeof expected, "whole numbers %s", r.text);
-      return flag_error(at, f->name, l->items[i], expected);
-    }
-    RK_TRY(check_number(at, f->name, f, l->items[i], (double)v, "whole numbers"));
-  }
-  return RK_OK;
-}
-
 static rk_status split_list(rk_flag_parse *p, const char *text, const char *seps, bool keep_empty, rk_strlist *out) {
   int n = 1;
   for (const char *c = text; *c; c++)
@@ -162,6 +146,34 @@ static rk_status split_list(rk_flag_parse *p, const char *text, const char *seps
   }
   out->n = *text ? k : 0;   /* an empty value is an empty list */
   out->items = items;
+  return RK_OK;
+}
+
+/* The one reader of integer lists: the items of `text` between `seps`, empty ones dropped, each a
+ * whole number written as digits and inside the range of flag f (named `flagname`, a family's
+ * member by its full name). */
+static rk_status parse_ints(rk_flag_parse *p, const origin *at, const rk_flag *f, const char *flagname,
+                            const char *text, const char *seps, rk_intlist *out) {
+  rk_strlist items;
+  RK_TRY(split_list(p, text, seps, false, &items));
+  int64_t *values = rk_arena_alloc(&p->arena, sizeof(int64_t) * (size_t)(items.n + 1), 0);
+  if (!values) return RK_ENOMEM;
+  rk_flag_range r;
+  bool ranged = flag_range(f, &r);
+  for (int i = 0; i < items.n; i++) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(items.items[i], &end, 10);
+    if (*end || errno == ERANGE) {
+      char expected[160];
+      snprintf(expected, sizeof expected, "whole numbers%s%s", ranged ? " " : "", ranged ? r.text : "");
+      return flag_error(at, flagname, items.items[i], expected);
+    }
+    RK_TRY(check_number(at, flagname, f, items.items[i], (double)v, "whole numbers"));
+    values[i] = v;
+  }
+  out->n = items.n;
+  out->items = values;
   return RK_OK;
 }
 
@@ -225,11 +237,15 @@ static rk_status set_value(rk_flag_parse *p, void *opts, const rk_flag *f, const
       return RK_OK;
     }
     case RK_FLAG_LIST:
-      RK_TRY(split_list(p, value, ",", true, (rk_strlist *)field));
-      return check_list_items(at, f, (rk_strlist *)field);
-    case RK_FLAG_MULTI:
-      RK_TRY(split_list(p, value, ", \t", false, (rk_strlist *)field));
-      return check_list_items(at, f, (rk_strlist *)field);
+    case RK_FLAG_MULTI: {   /* a list of text with a range holds whole numbers: checked, kept as text */
+      const char *seps = f->kind == RK_FLAG_LIST ? "," : ", \t";
+      rk_flag_range r;
+      rk_intlist checked;
+      if (flag_range(f, &r)) RK_TRY(parse_ints(p, at, f, f->name, value, seps, &checked));
+      return split_list(p, value, seps, f->kind == RK_FLAG_LIST, (rk_strlist *)field);
+    }
+    case RK_FLAG_INTS: return parse_ints(p, at, f, f->name, value, ",", (rk_intlist *)field);
+    case RK_FLAG_MULTI_INTS: return parse_ints(p, at, f, f->name, value, ", \t", (rk_intlist *)field);
     case RK_FLAG_FAMILY:
     case RK_FLAG_FAMILY_TEXT:
     case RK_FLAG_ALIAS:
@@ -247,15 +263,12 @@ static rk_status set_family(rk_flag_parse *p, void *opts, const rk_flag *f, cons
   snprintf(full, sizeof full, "%s%s", f->name, key);
   bool text = f->kind == RK_FLAG_FAMILY_TEXT;
   rk_flag_range r;
+  rk_intlist list = {0, NULL};
   if (!text) {
     if (!parse_float_text(value, &v)) return flag_error(at, full, value, "a number");
     RK_TRY(check_number(at, full, f, value, v, "a number"));
   } else if (flag_range(f, &r)) {   /* a text family with a range holds lists of whole numbers */
-    rk_strlist items;
-    rk_flag named = *f;
-    named.name = full;
-    RK_TRY(split_list(p, value, ",", true, &items));
-    RK_TRY(check_list_items(at, &named, &items));
+    RK_TRY(parse_ints(p, at, f, full, value, ",", &list));
   }
   const char *t = rk_arena_strdup(&p->arena, value);
   if (!t) return RK_ENOMEM;
@@ -263,25 +276,30 @@ static rk_status set_family(rk_flag_parse *p, void *opts, const rk_flag *f, cons
     if (strcmp(fam->keys[i], key) == 0) {   /* given twice: the last one wins */
       fam->values[i] = v;
       fam->texts[i] = t;
+      fam->lists[i] = list;
       return RK_OK;
     }
   }
   const char **keys = rk_arena_alloc(&p->arena, sizeof(char *) * (size_t)(fam->n + 1), 0);
   const char **texts = rk_arena_alloc(&p->arena, sizeof(char *) * (size_t)(fam->n + 1), 0);
   double *values = rk_arena_alloc(&p->arena, sizeof(double) * (size_t)(fam->n + 1), 0);
+  rk_intlist *lists = rk_arena_alloc(&p->arena, sizeof(rk_intlist) * (size_t)(fam->n + 1), 0);
   const char *k = rk_arena_strdup(&p->arena, key);
-  if (!keys || !values || !texts || !k) return RK_ENOMEM;
+  if (!keys || !values || !texts || !lists || !k) return RK_ENOMEM;
   if (fam->n) {
     memcpy(keys, fam->keys, sizeof(char *) * (size_t)fam->n);
     memcpy(texts, fam->texts, sizeof(char *) * (size_t)fam->n);
     memcpy(values, fam->values, sizeof(double) * (size_t)fam->n);
+    memcpy(lists, fam->lists, sizeof(rk_intlist) * (size_t)fam->n);
   }
   keys[fam->n] = k;
   texts[fam->n] = t;
   values[fam->n] = v;
+  lists[fam->n] = list;
   fam->keys = keys;
   fam->texts = texts;
   fam->values = values;
+  fam->lists = lists;
   fam->n++;
   return RK_OK;
 }
@@ -430,8 +448,7 @@ static rk_status load_config(rk_flag_parse *p, const char *path) {
       /* A bare `flag:` means true for booleans, like `--flag` on the command line. */
       if (l.flag->kind == RK_FLAG_BOOL && text[0] == '\0') text = "true";
       st = apply(p, &l, text, &at);
-    } else if (val->type == YAML_SEQUENCE_NODE &&
-               (l.flag->kind == RK_FLAG_LIST || l.flag->kind == RK_FLAG_MULTI)) {
+    } else if (val->type == YAML_SEQUENCE_NODE && is_list(l.flag->kind)) {
       /* Join the items with commas and split again: one path for both sources. Items are
        * checked before their text is read, and copied at a running end (strcat rescans the
        * whole string each time: quadratic in a long list). */
@@ -453,14 +470,15 @@ static rk_status load_config(rk_flag_parse *p, const char *path) {
       }
       if (end) *end = '\0';
       if (st == RK_OK) {
-        rk_flag tmp = *l.flag;
-        tmp.kind = RK_FLAG_LIST;   /* items may be empty strings: keep them */
+        rk_flag tmp = *l.flag;   /* items may be empty strings: a LIST keeps them */
+        tmp.kind = l.flag->kind == RK_FLAG_MULTI ? RK_FLAG_LIST : l.flag->kind == RK_FLAG_MULTI_INTS ? RK_FLAG_INTS
+                                                                                                    : l.flag->kind;
         if (l.given_index >= 0) p->given[l.given_index] = 1;
         st = set_value(p, l.opts, &tmp, joined, &at);
       }
     } else {
       st = rk_error(RK_EPARSE, "config file '%s' line %d: expected a single value for '%s'%s", path, at.line, name,
-                    l.flag->kind == RK_FLAG_LIST || l.flag->kind == RK_FLAG_MULTI ? " or a list" : "");
+                    is_list(l.flag->kind) ? " or a list" : "");
     }
   }
   yaml_document_delete(&doc);
@@ -521,7 +539,8 @@ static rk_status parse_args(rk_flag_parse *p, int argc, char **argv) {
         if (next && !is_flag_token(next)) i++;
         RK_TRY(apply(p, &l, "", &cmdline));
         break;
-      case RK_FLAG_MULTI: {
+      case RK_FLAG_MULTI:
+      case RK_FLAG_MULTI_INTS: {
         int first = i + 1, last = first;
         while (last < argc && !is_flag_token(argv[last])) last++;
         if (last == first)
@@ -607,10 +626,10 @@ bool rk_flags_given(const rk_flag_parse *p, const char *name) {
 
 const rk_flag *rk_flags_global_table(void) { return global_flags; }
 
-/* Whether a flag's values are numbers and so need a range: numeric kinds, and lists whose
- * default items are whole numbers (layer widths). */
+/* Whether a flag's values are numbers and so need a range: numeric kinds, and lists of text whose
+ * default items are whole numbers (which should be INTS). */
 static bool needs_range(const rk_flag *f) {
-  if (f->kind == RK_FLAG_INT || f->kind == RK_FLAG_FLOAT || f->kind == RK_FLAG_FAMILY) return true;
+  if (f->kind == RK_FLAG_INT || f->kind == RK_FLAG_FLOAT || f->kind == RK_FLAG_FAMILY || is_ints(f->kind)) return true;
   if ((f->kind != RK_FLAG_LIST && f->kind != RK_FLAG_MULTI) || !f->default_value) return false;
   bool any = false;
   char item[64];
@@ -666,6 +685,8 @@ static const char *kind_word(rk_flag_kind k) {
     case RK_FLAG_CHOICE: return "choice";
     case RK_FLAG_LIST: return "comma list";
     case RK_FLAG_MULTI: return "one or more values";
+    case RK_FLAG_INTS: return "comma list";
+    case RK_FLAG_MULTI_INTS: return "one or more values";
     case RK_FLAG_FAMILY: return "number per name";
     case RK_FLAG_FAMILY_TEXT: return "text per name";
     case RK_FLAG_ALIAS: return "alias";
@@ -782,6 +803,13 @@ json_t *rk_flags_to_json(const rk_flag_parse *parse) {
         const rk_strlist *l = field;
         v = json_array();
         for (int i = 0; v && i < l->n; i++) json_array_append_new(v, json_string(l->items[i]));
+        break;
+      }
+      case RK_FLAG_INTS:
+      case RK_FLAG_MULTI_INTS: {
+        const rk_intlist *l = field;
+        v = json_array();
+        for (int i = 0; v && i < l->n; i++) json_array_append_new(v, json_integer(l->items[i]));
         break;
       }
       case RK_FLAG_FAMILY:

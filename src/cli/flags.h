@@ -13,7 +13,7 @@
  *   static const rk_flag synth_flags[] = {SYNTH_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
  *   #undef RK_FLAG_STRUCT
  *
- * A flag taking numbers (INT, FLOAT, FAMILY; LIST, MULTI or FAMILY_TEXT of layer widths) writes its
+ * A flag taking numbers (INT, FLOAT, INTS, MULTI_INTS, FAMILY; a FAMILY_TEXT of layer widths) writes its
  * valid range in its metavar after the placeholder, in interval notation: "P in [0, 1)", "N >= 1",
  * "X > 0" (src/cli/flag_range.h); a family's metavar is "key: range", e.g. "task: W >= 0". The
  * parser refuses a value outside the range, NaN always, and infinity unless the range closes on
@@ -39,13 +39,21 @@ typedef struct {
   const char **items;
 } rk_strlist;
 
+/* A list of whole numbers (INTS and MULTI_INTS flags, a FAMILY_TEXT with a range); owned by the
+ * parse. Empty items are dropped (`--mlp_layers=128,64,` is two layers). */
+typedef struct {
+  int n;
+  int64_t *items;
+} rk_intlist;
+
 /* A family of dynamic flags `--<prefix><key> value`: keys and their numbers (FAMILY) or their
- * texts (FAMILY_TEXT). */
+ * texts (FAMILY_TEXT); a FAMILY_TEXT whose metavar has a range also has each text's whole numbers. */
 typedef struct {
   int n;
   const char **keys;
   double *values;
   const char **texts;
+  rk_intlist *lists;
 } rk_flag_family;
 
 typedef enum {
@@ -56,6 +64,8 @@ typedef enum {
   RK_FLAG_CHOICE,    /* const char *    one of metavar's "a|b|c" */
   RK_FLAG_LIST,      /* rk_strlist      comma-separated, empty items kept */
   RK_FLAG_MULTI,     /* rk_strlist      one or more space-separated values (nargs='+') */
+  RK_FLAG_INTS,      /* rk_intlist      comma-separated whole numbers, each in the metavar's range */
+  RK_FLAG_MULTI_INTS, /* rk_intlist     the same, space-separated (nargs='+') */
   RK_FLAG_FAMILY,    /* rk_flag_family  name is a prefix: --<name><key> <number> */
   RK_FLAG_FAMILY_TEXT, /* rk_flag_family name is a prefix: --<name><key> <text> */
   RK_FLAG_ALIAS,     /* (no field)      default names the flag this one stands for */
@@ -69,6 +79,8 @@ typedef const char *rk_flag_ctype_STRING;
 typedef const char *rk_flag_ctype_CHOICE;
 typedef rk_strlist rk_flag_ctype_LIST;
 typedef rk_strlist rk_flag_ctype_MULTI;
+typedef rk_intlist rk_flag_ctype_INTS;
+typedef rk_intlist rk_flag_ctype_MULTI_INTS;
 typedef rk_flag_family rk_flag_ctype_FAMILY;
 typedef rk_flag_family rk_flag_ctype_FAMILY_TEXT;
 typedef char rk_flag_ctype_ALIAS;     /* a placeholder byte: aliases store into their target */
@@ -86,6 +98,17 @@ typedef struct {
 #define RK_FLAG_FIELD(name, kind, def, meta, help) rk_flag_ctype_##kind name;
 #define RK_FLAG_ROW(name, kind, def, meta, help) {#name, RK_FLAG_##kind, def, meta, help, offsetof(RK_FLAG_STRUCT, name)},
 #define RK_FLAG_END {NULL, RK_FLAG_BOOL, NULL, NULL, NULL, 0}
+
+/* A model family's settings table (reckon/models.h, X(KIND, field, flag, section, metavar, help,
+ * default)) as flags: its field in the options struct and its row. The setting's kind names
+ * its flag kind (RK_SETTING_FLAG_<KIND>); the default is the row's C text, stringified. */
+#define RK_FLAG_CTYPE_OF(kind) RK_FLAG_CTYPE_OF_(kind)
+#define RK_FLAG_CTYPE_OF_(kind) rk_flag_ctype_##kind
+#define RK_FLAG_KIND_OF(kind) RK_FLAG_KIND_OF_(kind)
+#define RK_FLAG_KIND_OF_(kind) RK_FLAG_##kind
+#define RK_SETTING_FLAG_FIELD(kind, field, flag, section, meta, help, ...) RK_FLAG_CTYPE_OF(RK_SETTING_FLAG_##kind) flag;
+#define RK_SETTING_FLAG_ROW(kind, field, flag, section, meta, help, ...) \
+  {#flag, RK_FLAG_KIND_OF(RK_SETTING_FLAG_##kind), #__VA_ARGS__, meta, help, offsetof(RK_FLAG_STRUCT, flag)},
 
 /* Flags every command takes (src/cli/flags.c fills rk_global_opts). */
 #define RK_GLOBAL_FLAGS(X)                                                                          \
@@ -128,8 +151,8 @@ void rk_flags_free(rk_flag_parse *parse);
 /* Whether a flag was given (command line or config), by name. */
 bool rk_flags_given(const rk_flag_parse *parse, const char *name);
 
-/* Whether a command's table is well made: every flag taking numbers (INT, FLOAT, FAMILY, lists of
- * whole numbers) has a range in its metavar (src/cli/flag_range.h), every range reads, and every
+/* Whether a command's table is well made: every flag taking numbers (INT, FLOAT, FAMILY, INTS,
+ * MULTI_INTS, lists of whole numbers) has a range in its metavar (src/cli/flag_range.h), every range reads, and every
  * default lies in its range. The unit tests walk every command with it. */
 rk_status rk_flags_check_table(const char *command, const rk_flag *table);
 /* The flags every command takes (--threads, --config, ...). */

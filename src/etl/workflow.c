@@ -79,20 +79,6 @@ double rk_wf_target_encode(double sum, int64_t count, double prior, double smoot
   return (sum + prior * smoothing) / ((double)count + smoothing);
 }
 
-rk_status rk_workflow_inputs(const rk_workflow *wf, bool with_targets, const char ***names, int *n) {
-  *names = rk_malloc((size_t)(wf->n_cols + 1) * sizeof **names);
-  if (!*names) return RK_ENOMEM;
-  *n = 0;
-  for (int i = 0; i < wf->n_cols; i++) {
-    const rk_wf_column *c = &wf->cols[i];
-    if (c->is_target && !with_targets) continue;
-    bool seen = false;
-    for (int j = 0; j < *n; j++) seen |= strcmp((*names)[j], c->source) == 0;
-    if (!seen) (*names)[(*n)++] = c->source;
-  }
-  return RK_OK;
-}
-
 /* ---- transform ------------------------------------------------------------------------------ */
 
 typedef struct {

@@ -26,11 +26,6 @@ static const char *const tag_names[RK_TAG_COUNT] = {
 #undef RK_SCHEMA_TAG_NAME
 };
 
-const char *rk_schema_tag_name(rk_schema_tag tag) {
-  if ((int)tag < 0 || tag >= RK_TAG_COUNT) return "unknown";
-  return tag_names[tag];
-}
-
 rk_status rk_schema_tag_parse(const char *name, rk_schema_tag *out) {
   for (int t = 0; t < RK_TAG_COUNT; t++) {
     if (strcmp(name, tag_names[t]) == 0) {

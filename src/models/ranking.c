@@ -9,44 +9,79 @@
 
 #include "reckon/models.h"
 
-static const char *const kind_names[] = {"mlp", "dcn", "dlrm", "wide_n_deep", "deepfm", "mmoe", "cgc", "ple"};
-static const int64_t default_layers[] = {128, 64, 32};
-static const int64_t default_expert_layers[] = {64};
-static const int64_t default_tower_layers[] = {64};
+#define MODEL_NAME(kind, name) #name,
+static const char *const kind_names[] = {RK_MODEL_LIST(MODEL_NAME)};
+#undef MODEL_NAME
 
 rk_status rk_model_kind_parse(const char *name, rk_model_kind *out) {
-  for (int k = 0; k < 8; k++)
+  for (int k = 0; k < RK_MODEL_COUNT; k++)
     if (name && strcmp(name, kind_names[k]) == 0) return *out = (rk_model_kind)k, RK_OK;
-  return rk_error(RK_EUSAGE, "invalid value '%s' for --model: expected mlp, dcn, dlrm, wide_n_deep, deepfm, mmoe, cgc or ple",
-                  name ? name : "");
+  char names[256] = "";
+  for (int k = 0; k < RK_MODEL_COUNT; k++)
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k == 0 ? "" : k + 1 < RK_MODEL_COUNT ? ", " : " or ",
+             kind_names[k]);
+  return rk_error(RK_EUSAGE, "invalid value '%s' for --model: expected %s", name ? name : "", names);
 }
 
 const char *rk_model_kind_name(rk_model_kind kind) { return kind_names[kind]; }
 
+/* ---- settings (reckon/models.h's RK_RANKING_SETTINGS) ---- */
+
+#define FLAG_NAME(kind, field, flag, section, meta, help, ...) "--" #flag,
+static const char *const setting_flags[] = {RK_RANKING_SETTINGS(FLAG_NAME)};
+#undef FLAG_NAME
+
+const char *rk_ranking_setting_name(const rk_ranking_config *c, rk_setting s) {
+  return c->setting_names && c->setting_names[s] ? c->setting_names[s] : setting_flags[s];
+}
+
+int rk_setting_switch_word(const char *choices, bool on, const char **word) {
+  const char *bar = strchr(choices, '|');
+  *word = on ? bar + 1 : choices;
+  return on ? (int)strlen(bar + 1) : (int)(bar - choices);
+}
+
+bool rk_setting_switch_on(const char *choices, const char *word) { return strcmp(strchr(choices, '|') + 1, word) == 0; }
+
+/* The default lists, as arrays. */
+#define DEFAULT_ARRAY_INTS(field, ...) static const int64_t default_##field[] = {__VA_ARGS__};
+#define DEFAULT_ARRAY_OTHER(field, ...)
+#define DEFAULT_ARRAY_INT DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_SIZE DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_SEED DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_REAL DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_REAL64 DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_BOOL DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_SWITCH DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_STRINGS DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_MODEL DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_ACT DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_INIT DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY(kind, field, flag, section, meta, help, ...) DEFAULT_ARRAY_##kind(field, __VA_ARGS__)
+RK_RANKING_SETTINGS(DEFAULT_ARRAY)
+
+/* A named default (a choice, an initialiser) is in its list: a table bug otherwise. */
+static void must(rk_status st) { RK_ASSERT(st == RK_OK); }
+
+#define SET_DEFAULT_INTS(c, field, meta, ...) \
+  c->field = default_##field, c->n_##field = (int)(sizeof default_##field / sizeof *default_##field);
+#define SET_DEFAULT_INT(c, field, meta, ...) c->field = (__VA_ARGS__);
+#define SET_DEFAULT_SIZE(c, field, meta, ...) c->field = (__VA_ARGS__);
+#define SET_DEFAULT_SEED(c, field, meta, ...) c->field = (__VA_ARGS__);
+#define SET_DEFAULT_REAL(c, field, meta, ...) c->field = (float)(__VA_ARGS__);
+#define SET_DEFAULT_REAL64(c, field, meta, ...) c->field = (__VA_ARGS__);
+#define SET_DEFAULT_BOOL(c, field, meta, ...) c->field = (__VA_ARGS__);
+#define SET_DEFAULT_SWITCH(c, field, meta, ...) c->field = rk_setting_switch_on(meta, #__VA_ARGS__);
+#define SET_DEFAULT_STRINGS(c, field, meta, ...) \
+  _Static_assert(sizeof #__VA_ARGS__ == 1, "a list of strings starts empty"); c->field = NULL, c->n_##field = 0;
+#define SET_DEFAULT_MODEL(c, field, meta, ...) must(rk_model_kind_parse(#__VA_ARGS__, &c->field));
+#define SET_DEFAULT_ACT(c, field, meta, ...) must(rk_act_parse(#__VA_ARGS__, &c->field));
+#define SET_DEFAULT_INIT(c, field, meta, ...) must(rk_init_kind_parse(#__VA_ARGS__, &c->field));
+#define SET_DEFAULT(kind, field, flag, section, meta, help, ...) SET_DEFAULT_##kind(c, field, meta, __VA_ARGS__)
+
 void rk_ranking_config_default(rk_ranking_config *c) {
   memset(c, 0, sizeof *c);
-  c->mlp_layers = default_layers;
-  c->n_mlp_layers = 3;
-  c->activation = RK_ACT_RELU;
-  c->mlp_init = RK_INIT_GLOROT_UNIFORM;
-  c->embeddings_dim = 128;
-  c->embedding_sizes_multiplier = 2.0;
-  c->dcn_layers = 1;
-  c->wnd_hashed_cross_num_bins = 10000;
-  c->l2_reg = 1e-5f;
-  c->wnd_wide_l2_reg = 1e-5f;
-  c->seed = 42;
-  c->mmoe_experts = 4;
-  c->expert_layers = default_expert_layers;
-  c->n_expert_layers = 1;
-  c->gate_dim = 64;
-  c->gate_temperature = 1.0f;
-  c->use_task_towers = true;
-  c->tower_layers = default_tower_layers;
-  c->n_tower_layers = 1;
-  c->cgc_task_experts = 1;
-  c->cgc_shared_experts = 2;
-  c->ple_layers = 1;
+  RK_RANKING_SETTINGS(SET_DEFAULT)
 }
 
 int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier) {
@@ -480,8 +515,8 @@ static rk_status check_ignored_crosses(const rk_ranking_model *m, const rk_ranki
     int a = colon ? crossable_feature(m, x, (size_t)(colon - x)) : -1;
     int b = colon ? crossable_feature(m, colon + 1, strlen(colon + 1)) : -1;
     if (a < 0 || b < 0 || a == b)
-      return rk_error(RK_EUSAGE, "--wnd_ignore_combinations: '%s' is not A:B of two single-valued categorical features "
-                                 "(the wide part crosses every pair of them)", x);
+      return rk_error(RK_EUSAGE, "%s: '%s' is not A:B of two single-valued categorical features "
+                                 "(the wide part crosses every pair of them)", rk_ranking_setting_name(c, RK_SETTING_wnd_ignore), x);
   }
   return RK_OK;
 }
@@ -647,7 +682,8 @@ static rk_status build_mmoe(builder *b) {
   int x, ex[64], nex = 0, xs[RK_MAX_TASKS];
   int64_t w, D = 0, ws[RK_MAX_TASKS];
   if (b->c->mmoe_experts < 1 || b->c->mmoe_experts > 64)
-    return rk_error(RK_EUSAGE, "--mmoe_num_mlp_experts %d: expected 1 to 64", b->c->mmoe_experts);
+    return rk_error(RK_EUSAGE, "%s %d: expected 1 to 64", rk_ranking_setting_name(b->c, RK_SETTING_mmoe_experts),
+                    b->c->mmoe_experts);
   RK_TRY(concat_all(b, &x, &w));
   RK_TRY(experts(b, x, w, b->c->mmoe_experts, "mmoe.expert", ex, &nex, &D));
   char name[200];
@@ -667,8 +703,11 @@ static rk_status build_ple(builder *b, int levels, const char *kind) {
   const rk_ranking_config *c = b->c;
   int K = m->n_tasks, te = c->cgc_task_experts, se = c->cgc_shared_experts;
   if (te < 0 || se < 0 || te + se < 1 || (K * te + se) > 64)
-    return rk_error(RK_EUSAGE, "--cgc_num_task_experts %d and --cgc_num_shared_experts %d: expected at least one expert and at most 64 in all", te, se);
-  if (levels < 1) return rk_error(RK_EUSAGE, "--ple_num_layers %d: expected at least 1", levels);
+    return rk_error(RK_EUSAGE, "%s %d and %s %d: expected at least one expert and at most 64 in all",
+                    rk_ranking_setting_name(c, RK_SETTING_cgc_task_experts), te,
+                    rk_ranking_setting_name(c, RK_SETTING_cgc_shared_experts), se);
+  if (levels < 1)
+    return rk_error(RK_EUSAGE, "%s %d: expected at least 1", rk_ranking_setting_name(c, RK_SETTING_ple_layers), levels);
   int x0, xt[RK_MAX_TASKS], xs;
   int64_t w0, wt[RK_MAX_TASKS], wsh;
   RK_TRY(concat_all(b, &x0, &w0));
@@ -747,8 +786,8 @@ static rk_status categorical(rk_ranking_model *m, int k, const rk_schema_column 
   }
   if (m->indicator[k]) {
     if (c->kind == RK_MODEL_DLRM || c->kind == RK_MODEL_DEEPFM)
-      return rk_error(RK_EUSAGE, "--model %s needs an embedding for every feature; column '%s' is an indicator",
-                      kind_names[c->kind], col->name);
+      return rk_error(RK_EUSAGE, "%s %s needs an embedding for every feature; column '%s' is an indicator",
+                      rk_ranking_setting_name(c, RK_SETTING_kind), kind_names[c->kind], col->name);
     RK_TRY(rk_size_add(&m->indicator_width, m->indicator_width, m->cardinality[k] - 1, "the indicator columns' width"));
   }
   if (col->is_list) {
@@ -784,7 +823,9 @@ static rk_status features(rk_ranking_model *m, const rk_schema *s, const rk_rank
   }
   if (m->n_cat == 0 && m->n_cont == 0) return rk_error(RK_EUSAGE, "the schema has no categorical or continuous features");
   bool dense_ok = c->kind == RK_MODEL_MLP || c->kind == RK_MODEL_DCN || c->kind >= RK_MODEL_MMOE;
-  if (!dense_ok && m->n_cat == 0) return rk_error(RK_EUSAGE, "--model %s needs categorical features", kind_names[c->kind]);
+  if (!dense_ok && m->n_cat == 0)
+    return rk_error(RK_EUSAGE, "%s %s needs categorical features", rk_ranking_setting_name(c, RK_SETTING_kind),
+                    kind_names[c->kind]);
   return RK_OK;
 }
 
@@ -842,9 +883,9 @@ static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, in
   const char **ignore = rk_calloc((size_t)c->n_wnd_ignore + 1, sizeof *ignore);
   m->cfg.wnd_ignore = ignore;
   if (!m->cfg.mlp_layers || !m->cfg.expert_layers || !m->cfg.tower_layers || !ignore) return RK_ENOMEM;
-  RK_TRY(check_layers(c->mlp_layers, c->n_mlp_layers, "--mlp_layers"));
-  RK_TRY(check_layers(c->expert_layers, c->n_expert_layers, "--expert_mlp_layers"));
-  RK_TRY(check_layers(c->tower_layers, c->n_tower_layers, "--tower_layers"));
+  RK_TRY(check_layers(c->mlp_layers, c->n_mlp_layers, rk_ranking_setting_name(c, RK_SETTING_mlp_layers)));
+  RK_TRY(check_layers(c->expert_layers, c->n_expert_layers, rk_ranking_setting_name(c, RK_SETTING_expert_layers)));
+  RK_TRY(check_layers(c->tower_layers, c->n_tower_layers, rk_ranking_setting_name(c, RK_SETTING_tower_layers)));
   for (int i = 0; i < c->n_wnd_ignore; i++)
     if (!(ignore[i] = rk_strdup(c->wnd_ignore[i]))) return RK_ENOMEM;
   if (n_tasks < 1 || n_tasks > RK_MAX_TASKS)
@@ -870,7 +911,8 @@ static rk_status keep_config(rk_ranking_model *m, const rk_ranking_config *c, in
   }
   m->target = m->targets[0];
   m->regression = m->task_regression[0];
-  if (c->kind >= RK_MODEL_MMOE && n_tasks < 1) return rk_error(RK_EUSAGE, "--model %s needs tasks", kind_names[c->kind]);
+  if (c->kind >= RK_MODEL_MMOE && n_tasks < 1)
+    return rk_error(RK_EUSAGE, "%s %s needs tasks", rk_ranking_setting_name(c, RK_SETTING_kind), kind_names[c->kind]);
   return RK_OK;
 }
 

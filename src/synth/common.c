@@ -77,8 +77,6 @@ int64_t rk_synth_zipf_sample(const rk_synth_zipf *z, double u) {
   return k;
 }
 
-double rk_synth_zipf_cdf(const rk_synth_zipf *z, int64_t k) { return zipf_F(z, (double)k + 1.0); }
-
 double rk_synth_zipf_pmf(const rk_synth_zipf *z, int64_t k) {
   return zipf_F(z, (double)k + 2.0) - zipf_F(z, (double)k + 1.0);
 }

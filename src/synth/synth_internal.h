@@ -51,7 +51,6 @@ typedef struct {
 void rk_synth_zipf_init(rk_synth_zipf *z, int64_t n, double s);
 int64_t rk_synth_zipf_sample(const rk_synth_zipf *z, double u);   /* u in [0, 1) */
 double rk_synth_zipf_pmf(const rk_synth_zipf *z, int64_t k);
-double rk_synth_zipf_cdf(const rk_synth_zipf *z, int64_t k);       /* P(rank < k) */
 
 /* Dump and free a jansson value (NULL: out of memory) into `path`, atomically. */
 struct json_t;

@@ -18,43 +18,67 @@
 #include "reckon/io.h"
 #include "reckon/trainer.h"
 
-static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh"};
 static const char *const wnd_parts_names[] = {"wide_n_deep", "wide", "deep"};   /* rk_wnd_parts order */
 
+/* ---- the settings, both ways, from reckon/models.h's RK_RANKING_SETTINGS ---- */
+
+/* Where model.json keeps a setting (the table's section): its "model" object or the "multi_task"
+ * object in it. */
+enum { SECTION_ARCH = 0, SECTION_TRAIN = 0, SECTION_MTL = 1 };
+
+static json_t *ints_json(const int64_t *l, int n) {
+  json_t *a = json_array();
+  for (int i = 0; a && i < n; i++) json_array_append_new(a, json_integer(l[i]));
+  return a;
+}
+
+static json_t *strings_json(const char *const *l, int n) {
+  json_t *a = json_array();
+  for (int i = 0; a && i < n; i++) json_array_append_new(a, json_string(l[i]));
+  return a;
+}
+
+static json_t *switch_json(const char *choices, bool on) {
+  const char *word;
+  int n = rk_setting_switch_word(choices, on, &word);
+  return json_stringn(word, (size_t)n);
+}
+
+#define TO_JSON_INTS(c, field, meta) ints_json(c->field, c->n_##field)
+#define TO_JSON_INT(c, field, meta) json_integer(c->field)
+#define TO_JSON_SIZE(c, field, meta) json_integer((json_int_t)c->field)
+#define TO_JSON_SEED(c, field, meta) json_integer((json_int_t)c->field)
+#define TO_JSON_REAL(c, field, meta) json_real((double)c->field)
+#define TO_JSON_REAL64(c, field, meta) json_real(c->field)
+#define TO_JSON_BOOL(c, field, meta) json_boolean(c->field)
+#define TO_JSON_SWITCH(c, field, meta) switch_json(meta, c->field)
+#define TO_JSON_STRINGS(c, field, meta) strings_json(c->field, c->n_##field)
+#define TO_JSON_MODEL(c, field, meta) json_string(rk_model_kind_name(c->field))
+#define TO_JSON_ACT(c, field, meta) json_string(rk_act_name(c->field))
+#define TO_JSON_INIT(c, field, meta) json_string(rk_init_kind_name(c->field))
+#define TO_JSON(kind, field, flag, section, meta, help, ...) \
+  json_object_set_new(sections[SECTION_##section], #flag, TO_JSON_##kind(c, field, meta));
+
 json_t *rk_ranking_config_to_json(const rk_ranking_config *c) {
-  json_t *layers = json_array(), *ignore = json_array();
-  for (int i = 0; i < c->n_mlp_layers; i++) json_array_append_new(layers, json_integer(c->mlp_layers[i]));
-  for (int i = 0; i < c->n_wnd_ignore; i++) json_array_append_new(ignore, json_string(c->wnd_ignore[i]));
-  json_t *ex = json_array(), *tw = json_array();
-  for (int i = 0; i < c->n_expert_layers; i++) json_array_append_new(ex, json_integer(c->expert_layers[i]));
-  for (int i = 0; i < c->n_tower_layers; i++) json_array_append_new(tw, json_integer(c->tower_layers[i]));
-  json_t *mtl = json_pack("{si s:o sI sf sb s:o si si si ss}", "mmoe_num_mlp_experts", c->mmoe_experts,
-                          "expert_mlp_layers", ex, "gate_dim", (json_int_t)c->gate_dim,
-                          "mtl_gates_softmax_temperature", (double)c->gate_temperature, "use_task_towers",
-                          c->use_task_towers, "tower_layers", tw, "cgc_num_task_experts", c->cgc_task_experts,
-                          "cgc_num_shared_experts", c->cgc_shared_experts, "ple_num_layers", c->ple_layers,
-                          "ple_gate_input", c->ple_gate_original ? "original" : "previous");
-  if (mtl && c->n_task_towers) {   /* only when given: model files without it read as before */
+  json_t *top = json_object(), *mtl = json_object();
+  if (!top || !mtl) {
+    json_decref(top);
+    json_decref(mtl);
+    return NULL;
+  }
+  json_t *sections[] = {top, mtl};
+  RK_RANKING_SETTINGS(TO_JSON)
+  if (c->n_task_towers) {   /* only when given: model files without it read as before */
     json_t *towers = json_object();
-    for (int k = 0; towers && k < c->n_task_towers; k++) {
-      json_t *l = json_array();
-      for (int i = 0; l && i < c->task_towers[k].n_layers; i++) json_array_append_new(l, json_integer(c->task_towers[k].layers[i]));
-      json_object_set_new(towers, c->task_towers[k].task, l);
-    }
+    for (int k = 0; towers && k < c->n_task_towers; k++)
+      json_object_set_new(towers, c->task_towers[k].task, ints_json(c->task_towers[k].layers, c->task_towers[k].n_layers));
     json_object_set_new(mtl, "task_tower_layers", towers);
   }
-  json_t *layout = json_pack("{ss ss sb sb}", "wide", c->wide_layout == RK_WIDE_LINEAR ? "linear" : "crosses", "parts",
-                             wnd_parts_names[c->wnd_parts], "schema_dims", c->schema_dims, "tf_embedding_init",
-                             c->tf_embedding_init);
-  return json_pack("{ss s:o ss ss sf sI sf sI sI s:o sf sf sf sI ss s:o s:o}", "model", rk_model_kind_name(c->kind),
-                   "mlp_layers", layers, "activation", act_names[c->activation], "mlp_init",
-                   rk_init_kind_name(c->mlp_init), "dropout", (double)c->dropout, "embeddings_dim",
-                   (json_int_t)c->embeddings_dim, "embedding_sizes_multiplier", c->embedding_sizes_multiplier,
-                   "dcn_interacted_layer_num", (json_int_t)c->dcn_layers, "wnd_hashed_cross_num_bins",
-                   (json_int_t)c->wnd_hashed_cross_num_bins, "wnd_ignore_combinations", ignore, "l2_reg",
-                   (double)c->l2_reg, "embeddings_l2_reg", (double)c->embeddings_l2_reg, "wnd_wide_l2_reg",
-                   (double)c->wnd_wide_l2_reg, "random_seed", (json_int_t)c->seed, "dlrm_top_input",
-                   c->dlrm_top_dots_only ? "dots" : "dots_embeddings", "multi_task", mtl, "layout", layout);
+  json_object_set_new(top, "multi_task", mtl);
+  json_object_set_new(top, "layout", json_pack("{ss ss sb sb}", "wide", c->wide_layout == RK_WIDE_LINEAR ? "linear" : "crosses",
+                                               "parts", wnd_parts_names[c->wnd_parts], "schema_dims", c->schema_dims,
+                                               "tf_embedding_init", c->tf_embedding_init));
+  return top;
 }
 
 /* The optional "layout" section (absent in model files from before it: the defaults). */
@@ -78,13 +102,6 @@ static rk_status layout_from_json(rk_ranking_config *c, const json_t *j, const c
   return RK_OK;
 }
 
-rk_status rk_act_parse(const char *name, rk_act *out) {
-  for (int a = 0; a < 4; a++)
-    if (name && strcmp(name, act_names[a]) == 0) return *out = (rk_act)a, RK_OK;
-  return rk_error(RK_EUSAGE, "invalid value '%s' for --activation: expected relu, tanh, sigmoid or linear",
-                  name ? name : "");
-}
-
 /* A positive-integer list from JSON, owned by the caller. */
 static rk_status int_list(const json_t *a, const char *label, const char *key, const int64_t **out, int *n) {
   if (!json_is_array(a)) return rk_error(RK_EFORMAT, "%s: %s must be an array", label, key);
@@ -100,6 +117,124 @@ static rk_status int_list(const json_t *a, const char *label, const char *key, c
     l[(*n)++] = json_integer_value(v);
   }
   return RK_OK;
+}
+
+/* A list of strings from JSON, owned by the caller (each string too). */
+static rk_status string_list(const json_t *a, const char *label, const char *key, const char *const **out, int *n) {
+  if (!json_is_array(a)) return rk_error(RK_EFORMAT, "%s: %s must be an array", label, key);
+  const char **l = rk_calloc(json_array_size(a) + 1, sizeof *l);
+  if (!l) return RK_ENOMEM;
+  *out = l;
+  *n = 0;
+  size_t i;
+  json_t *v;
+  json_array_foreach(a, i, v) {
+    if (!json_is_string(v)) return rk_error(RK_EFORMAT, "%s: %s[%zu] is not a string", label, key, i);
+    if (!(l[*n] = rk_strdup(json_string_value(v)))) return RK_ENOMEM;
+    (*n)++;
+  }
+  return RK_OK;
+}
+
+/* A copy of a default list, so that a config read from JSON owns all its lists. */
+static rk_status own_ints(const int64_t **l, const int64_t *from, int n) {
+  int64_t *copy = rk_calloc((size_t)n + 1, sizeof *copy);
+  if (!copy) return RK_ENOMEM;
+  if (n) memcpy(copy, from, (size_t)n * sizeof *copy);
+  *l = copy;
+  return RK_OK;
+}
+
+static rk_status expected(const char *label, const char *key, const char *what) {
+  return rk_error(RK_EFORMAT, "%s: \"%s\" must be %s", label, key, what);
+}
+
+static rk_status integer_json(const json_t *v, const char *label, const char *key, json_int_t *out) {
+  if (!json_is_integer(v)) return expected(label, key, "an integer");
+  *out = json_integer_value(v);
+  return RK_OK;
+}
+
+static rk_status number_json(const json_t *v, const char *label, const char *key, double *out) {
+  if (!json_is_number(v)) return expected(label, key, "a number");
+  *out = json_number_value(v);
+  return RK_OK;
+}
+
+static rk_status text_json(const json_t *v, const char *label, const char *key, const char **out) {
+  if (!json_is_string(v)) return expected(label, key, "a string");
+  *out = json_string_value(v);
+  return RK_OK;
+}
+
+static rk_status switch_from_json(const json_t *v, const char *label, const char *key, const char *choices, bool *out) {
+  const char *word = NULL, *off;
+  RK_TRY(text_json(v, label, key, &word));
+  int n = rk_setting_switch_word(choices, false, &off);
+  if (!rk_setting_switch_on(choices, word) && !((int)strlen(word) == n && strncmp(word, off, (size_t)n) == 0))
+    return expected(label, key, choices);
+  *out = rk_setting_switch_on(choices, word);
+  return RK_OK;
+}
+
+#define FROM_JSON_INTS(v, c, field, key, meta) \
+  rk_free((void *)c->field), c->field = NULL, c->n_##field = 0, st = int_list(v, label, key, &c->field, &c->n_##field);
+#define FROM_JSON_INT(v, c, field, key, meta) st = integer_json(v, label, key, &i), c->field = (int)i;
+#define FROM_JSON_SIZE(v, c, field, key, meta) st = integer_json(v, label, key, &i), c->field = (int64_t)i;
+#define FROM_JSON_SEED(v, c, field, key, meta) st = integer_json(v, label, key, &i), c->field = (uint64_t)i;
+#define FROM_JSON_REAL(v, c, field, key, meta) st = number_json(v, label, key, &x), c->field = (float)x;
+#define FROM_JSON_REAL64(v, c, field, key, meta) st = number_json(v, label, key, &c->field);
+#define FROM_JSON_BOOL(v, c, field, key, meta) \
+  st = json_is_boolean(v) ? (c->field = json_is_true(v), RK_OK) : expected(label, key, "true or false");
+#define FROM_JSON_SWITCH(v, c, field, key, meta) st = switch_from_json(v, label, key, meta, &c->field);
+#define FROM_JSON_STRINGS(v, c, field, key, meta) st = string_list(v, label, key, &c->field, &c->n_##field);
+#define FROM_JSON_MODEL(v, c, field, key, meta) \
+  st = text_json(v, label, key, &text); if (st == RK_OK) st = rk_model_kind_parse(text, &c->field);
+#define FROM_JSON_ACT(v, c, field, key, meta) \
+  st = text_json(v, label, key, &text); if (st == RK_OK) st = rk_act_parse(text, &c->field);
+#define FROM_JSON_INIT(v, c, field, key, meta) \
+  st = text_json(v, label, key, &text); if (st == RK_OK) st = rk_init_kind_parse(text, &c->field);
+/* A present section must hold every one of its settings; an absent "multi_task" (a single-task
+ * model file from before it) keeps the defaults. */
+#define FROM_JSON(kind, field, flag, section, meta, help, ...)                                          \
+  if (sections[SECTION_##section]) {                                                                \
+    json_t *v = json_object_get(sections[SECTION_##section], #flag);                               \
+    if (!v) return rk_error(RK_EFORMAT, "%s: \"%s\" has no \"%s\"", label, section_names[SECTION_##section], #flag); \
+    FROM_JSON_##kind(v, c, field, #flag, meta)                                                      \
+    if (st != RK_OK) return st;                                                                     \
+  }
+
+/* The lists among the settings: LISTS(ints, strings, field) applies `ints` to an INTS setting,
+ * `strings` to a STRINGS one, and nothing to the others. */
+#define LISTS_INTS(ints, strings, field) ints(field)
+#define LISTS_STRINGS(ints, strings, field) strings(field)
+#define LISTS_NONE(ints, strings, field)
+#define LISTS_INT LISTS_NONE
+#define LISTS_SIZE LISTS_NONE
+#define LISTS_SEED LISTS_NONE
+#define LISTS_REAL LISTS_NONE
+#define LISTS_REAL64 LISTS_NONE
+#define LISTS_BOOL LISTS_NONE
+#define LISTS_SWITCH LISTS_NONE
+#define LISTS_MODEL LISTS_NONE
+#define LISTS_ACT LISTS_NONE
+#define LISTS_INIT LISTS_NONE
+
+#define FREE_INTS(field) rk_free((void *)c->field), c->field = NULL, c->n_##field = 0;
+#define FREE_STRINGS(field)                                                        \
+  for (int i = 0; c->field && i < c->n_##field; i++) rk_free((void *)c->field[i]); \
+  rk_free((void *)c->field), c->field = NULL, c->n_##field = 0;
+#define FREE_LIST(kind, field, flag, section, meta, help, ...) LISTS_##kind(FREE_INTS, FREE_STRINGS, field)
+
+void rk_ranking_config_free_lists(rk_ranking_config *c) {
+  RK_RANKING_SETTINGS(FREE_LIST)
+  for (int k = 0; c->task_towers && k < c->n_task_towers; k++) {
+    rk_free((void *)c->task_towers[k].task);
+    rk_free((void *)c->task_towers[k].layers);
+  }
+  rk_free((void *)c->task_towers);
+  c->task_towers = NULL;
+  c->n_task_towers = 0;
 }
 
 /* The optional multi_task.task_tower_layers, {"task": [units, ...]} (--mtl_tower_layers_<task>). */
@@ -118,104 +253,32 @@ static rk_status task_towers_from_json(rk_ranking_config *c, const json_t *j, co
   return RK_OK;
 }
 
-void rk_ranking_config_free_lists(rk_ranking_config *c) {
-  rk_free((void *)c->expert_layers);
-  rk_free((void *)c->tower_layers);
-  c->expert_layers = c->tower_layers = NULL;
-  for (int k = 0; c->task_towers && k < c->n_task_towers; k++) {
-    rk_free((void *)c->task_towers[k].task);
-    rk_free((void *)c->task_towers[k].layers);
-  }
-  rk_free((void *)c->task_towers);
-  c->task_towers = NULL;
-  c->n_task_towers = 0;
-  rk_free((void *)c->mlp_layers);
-  for (int i = 0; c->wnd_ignore && i < c->n_wnd_ignore; i++) rk_free((void *)c->wnd_ignore[i]);
-  rk_free((void *)c->wnd_ignore);
-  c->mlp_layers = NULL;
-  c->wnd_ignore = NULL;
-  c->n_mlp_layers = c->n_wnd_ignore = 0;
-}
+#define NO_INTS(field) c->field = NULL, c->n_##field = 0;
+#define NO_LIST(kind, field, flag, section, meta, help, ...) LISTS_##kind(NO_INTS, NO_INTS, field)
+#define OWN_INTS(field)                            \
+  RK_TRY(own_ints(&c->field, d.field, d.n_##field)); \
+  c->n_##field = d.n_##field;
+#define OWN_LIST(kind, field, flag, section, meta, help, ...) LISTS_##kind(OWN_INTS, LISTS_NONE_ONE, field)
+#define LISTS_NONE_ONE(field)
 
 rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label) {
+  static const char *const section_names[] = {"model", "multi_task"};
   rk_ranking_config_default(c);
-  c->mlp_layers = c->expert_layers = c->tower_layers = NULL;
-  c->n_mlp_layers = c->n_expert_layers = c->n_tower_layers = 0;
-  const char *kind = NULL, *act = NULL, *init = NULL, *top = NULL;
-  json_t *layers = NULL, *ignore = NULL;
-  double dropout = 0, mult = 0, l2 = 0, el2 = 0, wl2 = 0;
-  json_int_t dim = 0, dcn = 0, bins = 0, seed = 0;
-  json_error_t err;
-  if (json_unpack_ex((json_t *)j, &err, 0, "{ss so ss ss sF sI sF sI sI so sF sF sF sI ss}", "model", &kind,
-                     "mlp_layers", &layers, "activation", &act, "mlp_init", &init, "dropout", &dropout,
-                     "embeddings_dim", &dim, "embedding_sizes_multiplier", &mult, "dcn_interacted_layer_num", &dcn,
-                     "wnd_hashed_cross_num_bins", &bins, "wnd_ignore_combinations", &ignore, "l2_reg", &l2,
-                     "embeddings_l2_reg", &el2, "wnd_wide_l2_reg", &wl2, "random_seed", &seed, "dlrm_top_input",
-                     &top) != 0)
-    return rk_error(RK_EFORMAT, "%s: \"model\": %s", label, err.text);
-  RK_TRY(rk_model_kind_parse(kind, &c->kind));
-  RK_TRY(rk_act_parse(act, &c->activation));
-  RK_TRY(rk_init_kind_parse(init, &c->mlp_init));
-  if (!json_is_array(layers) || !json_is_array(ignore))
-    return rk_error(RK_EFORMAT, "%s: mlp_layers and wnd_ignore_combinations must be arrays", label);
-  int64_t *l = rk_calloc(json_array_size(layers) + 1, sizeof *l);
-  const char **ig = rk_calloc(json_array_size(ignore) + 1, sizeof *ig);
-  c->mlp_layers = l;
-  c->wnd_ignore = ig;
-  if (!l || !ig) return RK_ENOMEM;
-  size_t i;
-  json_t *v;
-  json_array_foreach(layers, i, v) {
-    if (!json_is_integer(v) || json_integer_value(v) <= 0)
-      return rk_error(RK_EFORMAT, "%s: mlp_layers[%zu] is not a positive integer", label, i);
-    l[c->n_mlp_layers++] = json_integer_value(v);
-  }
-  json_array_foreach(ignore, i, v) {
-    if (!json_is_string(v)) return rk_error(RK_EFORMAT, "%s: wnd_ignore_combinations[%zu] is not a string", label, i);
-    if (!(ig[c->n_wnd_ignore] = rk_strdup(json_string_value(v)))) return RK_ENOMEM;
-    c->n_wnd_ignore++;
-  }
-  c->dropout = (float)dropout;
-  c->embeddings_dim = dim;
-  c->embedding_sizes_multiplier = mult;
-  c->dcn_layers = (int)dcn;
-  c->wnd_hashed_cross_num_bins = bins;
-  c->l2_reg = (float)l2;
-  c->embeddings_l2_reg = (float)el2;
-  c->wnd_wide_l2_reg = (float)wl2;
-  c->seed = (uint64_t)seed;
-  c->dlrm_top_dots_only = strcmp(top, "dots") == 0;
+  /* Every list is owned from here on, the defaults too, so rk_ranking_config_free_lists can free
+   * them whatever fails. */
+  rk_ranking_config d = *c;
+  RK_RANKING_SETTINGS(NO_LIST)
+  RK_RANKING_SETTINGS(OWN_LIST)
+  const json_t *mtl = json_object_get(j, "multi_task");
+  const json_t *sections[] = {j, mtl};
+  rk_status st = RK_OK;
+  json_int_t i = 0;
+  double x = 0;
+  const char *text = NULL;
+  RK_RANKING_SETTINGS(FROM_JSON)
+  (void)i, (void)x, (void)text;
   RK_TRY(layout_from_json(c, json_object_get(j, "layout"), label));
-  json_t *mtl = json_object_get(j, "multi_task");
-  if (!mtl) {   /* a single-task model file without the section: the defaults */
-    json_t *d = json_pack("[i]", 64);
-    rk_status st = d ? int_list(d, label, "expert_mlp_layers", &c->expert_layers, &c->n_expert_layers) : RK_ENOMEM;
-    if (st == RK_OK) st = int_list(d, label, "tower_layers", &c->tower_layers, &c->n_tower_layers);
-    json_decref(d);
-    return st;
-  }
-  json_t *ex = NULL, *tw = NULL;
-  int experts = 0, te = 0, se = 0, levels = 0, towers = 0;
-  json_int_t gate_dim = 0;
-  double temp = 0;
-  const char *gate_input = NULL;
-  if (json_unpack_ex(mtl, &err, 0, "{si so sI sF sb so si si si ss}", "mmoe_num_mlp_experts", &experts,
-                     "expert_mlp_layers", &ex, "gate_dim", &gate_dim, "mtl_gates_softmax_temperature", &temp,
-                     "use_task_towers", &towers, "tower_layers", &tw, "cgc_num_task_experts", &te,
-                     "cgc_num_shared_experts", &se, "ple_num_layers", &levels, "ple_gate_input", &gate_input) != 0)
-    return rk_error(RK_EFORMAT, "%s: \"multi_task\": %s", label, err.text);
-  RK_TRY(int_list(ex, label, "expert_mlp_layers", &c->expert_layers, &c->n_expert_layers));
-  RK_TRY(int_list(tw, label, "tower_layers", &c->tower_layers, &c->n_tower_layers));
-  RK_TRY(task_towers_from_json(c, json_object_get(mtl, "task_tower_layers"), label));
-  c->mmoe_experts = experts;
-  c->gate_dim = gate_dim;
-  c->gate_temperature = (float)temp;
-  c->use_task_towers = towers;
-  c->cgc_task_experts = te;
-  c->cgc_shared_experts = se;
-  c->ple_layers = levels;
-  c->ple_gate_original = strcmp(gate_input, "original") == 0;
-  return RK_OK;
+  return task_towers_from_json(c, json_object_get(mtl, "task_tower_layers"), label);
 }
 
 /* ---- weights ---- */
@@ -423,12 +486,29 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir) {
   return st;
 }
 
-/* The settings of model.json's "model" that shape the weights; the rest (regularisation, dropout,
- * initialisation, seed) are training choices the new run's flags make. */
-static const char *const architecture_keys[] = {"model", "mlp_layers", "activation", "embeddings_dim",
-                                                "embedding_sizes_multiplier", "dcn_interacted_layer_num",
-                                                "wnd_hashed_cross_num_bins", "wnd_ignore_combinations",
-                                                "dlrm_top_input", "multi_task", "layout"};
+/* Each setting of section ARCH that model.json and the flags give differently, "key saved (flags:
+ * given)", into differ. */
+static void note_difference(char *differ, size_t differ_size, const json_t *saved, const json_t *given, const char *key) {
+  json_t *was = json_object_get(saved, key), *now = json_object_get(given, key);
+  if (json_equal(was, now)) return;
+  char *a = json_dumps(was, JSON_COMPACT | JSON_ENCODE_ANY), *b = json_dumps(now, JSON_COMPACT | JSON_ENCODE_ANY);
+  size_t used = strlen(differ);
+  snprintf(differ + used, differ_size - used, "%s%s %s (flags: %s)", used ? "; " : "", key, a ? a : "?", b ? b : "?");
+  free(a);
+  free(b);
+}
+
+#define IF_ARCH_ARCH(x) x
+#define IF_ARCH_TRAIN(x)
+#define IF_ARCH_MTL(x)
+#define NOTE_ARCH(kind, field, flag, section, meta, help, ...) \
+  IF_ARCH_##section(note_difference(differ, differ_size, saved, given, #flag);)
+/* A training choice is a scalar, so a plain copy keeps `out` owning its lists. */
+#define FLAGS_CHOICE_ARCH(kind, field)
+#define FLAGS_CHOICE_MTL(kind, field)
+#define FLAGS_CHOICE_TRAIN(kind, field) LISTS_##kind(NOT_A_CHOICE, NOT_A_CHOICE, field) out->field = flags->field;
+#define NOT_A_CHOICE(field) _Static_assert(0, "a TRAIN setting cannot be a list");
+#define FLAGS_CHOICE(kind, field, flag, section, meta, help, ...) FLAGS_CHOICE_##section(kind, field)
 
 rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *flags, rk_ranking_config *out,
                                      char *differ, size_t differ_size) {
@@ -442,23 +522,13 @@ rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *f
                        : rk_error(RK_EFORMAT, "'%s' is not a reckon model folder: %s: %s", dir, path,
                                   meta ? "no \"model\" object" : err.text);
   json_t *given = st == RK_OK ? rk_ranking_config_to_json(flags) : NULL;
-  for (size_t k = 0; given && k < sizeof architecture_keys / sizeof *architecture_keys; k++) {
-    const char *key = architecture_keys[k];
-    json_t *was = json_object_get(saved, key), *now = json_object_get(given, key);
-    if (json_equal(was, now)) continue;
-    char *a = json_dumps(was, JSON_COMPACT | JSON_ENCODE_ANY), *b = json_dumps(now, JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t used = strlen(differ);
-    snprintf(differ + used, differ_size - used, "%s%s %s (flags: %s)", used ? "; " : "", key, a ? a : "?", b ? b : "?");
-    free(a);
-    free(b);
+  if (given) {
+    RK_RANKING_SETTINGS(NOTE_ARCH)
+    note_difference(differ, differ_size, saved, given, "multi_task");
+    note_difference(differ, differ_size, saved, given, "layout");
   }
   if (st == RK_OK) {   /* the training choices stay the flags' */
-    out->dropout = flags->dropout;
-    out->l2_reg = flags->l2_reg;
-    out->embeddings_l2_reg = flags->embeddings_l2_reg;
-    out->wnd_wide_l2_reg = flags->wnd_wide_l2_reg;
-    out->mlp_init = flags->mlp_init;
-    out->seed = flags->seed;
+    RK_RANKING_SETTINGS(FLAGS_CHOICE)
   }
   json_decref(given);
   json_decref(meta);

@@ -62,8 +62,6 @@ void rk_thrift_struct_end(rk_thrift_in *in);
 rk_status rk_thrift_field(rk_thrift_in *in, int16_t *last, uint8_t *type, int16_t *id);
 /* List/set header; n is checked against the bytes left (every element takes at least one). */
 rk_status rk_thrift_list(rk_thrift_in *in, uint8_t *elem_type, int64_t *n);
-/* A list element of type bool (one byte). */
-rk_status rk_thrift_list_bool(rk_thrift_in *in, bool *v);
 rk_status rk_thrift_skip(rk_thrift_in *in, uint8_t type);
 /* Typed field readers: check the wire type, then read. Bools read the value from the type. */
 rk_status rk_thrift_field_i32(rk_thrift_in *in, uint8_t type, int32_t *v);

@@ -171,12 +171,6 @@ rk_status rk_thrift_list(rk_thrift_in *in, uint8_t *elem_type, int64_t *n) {
   return RK_OK;
 }
 
-rk_status rk_thrift_list_bool(rk_thrift_in *in, bool *v) {
-  if (in->p >= in->end) return truncated();
-  *v = *in->p++ == 1;
-  return RK_OK;
-}
-
 rk_status rk_thrift_skip(rk_thrift_in *in, uint8_t type) {
   uint64_t u;
   const uint8_t *d;
