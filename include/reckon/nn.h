@@ -35,6 +35,7 @@ typedef struct rk_param {
   int64_t *grad_rows;       /* sparse: (max_rows) */
   int64_t n_grad_rows;      /* sparse: rows touched by the last backward */
   int group;                /* parameter group (its own learning rate and regularisation) */
+  struct rk_param_arena *arena;   /* dense: the arena its value and gradient view, or NULL (own) */
 } rk_param;
 
 /* A dense parameter with a zeroed value and gradient of `shape`. */
@@ -48,6 +49,33 @@ void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo
 void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std);
 /* Dense: grad = 0. Sparse: n_grad_rows = 0. */
 void rk_param_zero_grad(rk_param *p);
+
+/* The parameter arena (llm.c's layout): the dense parameters' values live in one allocation and
+ * their gradients in another, each parameter a view at its row of a size table, so zeroing the
+ * gradients is one call, and a host-to-device copy or an allreduce would be one too. Builders
+ * declare parameters (the size table fills), then one rk_param_arena_alloc gives them memory,
+ * zeroed, from the CPU backend's alloc (src/nn/backend.h). Embedding tables are not in it: they
+ * are large, sparse, and keep their own memory (rk_param_init_sparse).
+ * Initial values are drawn after the allocation, keyed by (seed, parameter), never by where a
+ * parameter sits in the arena. */
+typedef struct rk_param_arena rk_param_arena;
+
+rk_status rk_param_arena_create(rk_param_arena **out);
+/* Declare p, a dense parameter of `shape`, as the arena's next row: it has its shape now and its
+ * memory (value and gradient, zeros) at rk_param_arena_alloc. A graph may use it before that,
+ * but rk_graph_build needs the memory. */
+rk_status rk_param_arena_add(rk_param_arena *a, rk_param *p, const char *name, int ndim, const int64_t *shape);
+/* One allocation for every declared value and one for the gradients; each parameter's tensors
+ * become views at 64-byte-aligned offsets, in declaration order. Once per arena. */
+rk_status rk_param_arena_alloc(rk_param_arena *a);
+/* Every gradient in the arena = 0, in one call. */
+void rk_param_arena_zero_grad(const rk_param_arena *a);
+int rk_param_arena_count(const rk_param_arena *a);
+/* Bytes of the value allocation (the gradients take as many); 0 before rk_param_arena_alloc. */
+size_t rk_param_arena_bytes(const rk_param_arena *a);
+/* NULL is fine. Frees the memory, not the rk_param structs: free those first or after, their
+ * tensors are views (rk_param_free on one clears it). */
+void rk_param_arena_free(rk_param_arena *a);
 
 /* ---------------------------------------------------------------------------------------------
  * The op list: one X-macro row per op, X(NAME, stem, backends). Each stem has its kernels in
