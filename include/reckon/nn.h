@@ -71,6 +71,13 @@ rk_status rk_param_arena_alloc(rk_param_arena *a);
 /* Every gradient in the arena = 0, in one call. */
 void rk_param_arena_zero_grad(const rk_param_arena *a);
 int rk_param_arena_count(const rk_param_arena *a);
+/* Floats in each allocation (alignment padding included), and where p's value starts in it. */
+int64_t rk_param_arena_numel(const rk_param_arena *a);
+int64_t rk_param_arena_offset(const rk_param *p);
+/* The one arena all of whose parameters are among params (which may hold tables and parameters
+ * of their own too), or NULL (none, several, or only part of one): a graph zeroes such an arena
+ * in one call, and an optimizer lays its slots out like it. */
+rk_param_arena *rk_param_arena_whole(rk_param *const *params, int n);
 /* Bytes of the value allocation (the gradients take as many); 0 before rk_param_arena_alloc. */
 size_t rk_param_arena_bytes(const rk_param_arena *a);
 /* NULL is fine. Frees the memory, not the rk_param structs: free those first or after, their

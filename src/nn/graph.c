@@ -376,22 +376,6 @@ static rk_status check_memory(const rk_graph *g, bool trainable) {
   return rk_memory_check(need, label);
 }
 
-/* The parameter arena all of whose parameters, and only those, are this graph's dense ones:
- * rk_graph_zero_grad zeroes it in one call. NULL when there is none (parameters of their own,
- * several arenas, or a graph using part of one, whose other gradients are not its to clear). */
-static rk_param_arena *whole_arena(const rk_graph *g) {
-  rk_param_arena *a = NULL;
-  int in_a = 0;
-  for (int i = 0; i < g->n_params; i++) {
-    const rk_param *p = g->params[i];
-    if (p->sparse) continue;
-    if (!p->arena || (a && p->arena != a)) return NULL;
-    a = p->arena;
-    in_a++;
-  }
-  return a && in_a == rk_param_arena_count(a) ? a : NULL;
-}
-
 rk_status rk_graph_build(rk_graph *g, int loss) {
   RK_TRY(check_building(g));
   const int N = g->n_nodes, V = g->n_values;
@@ -413,7 +397,7 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
     if (!g->params[i]->value.data && rk_tensor_numel(&g->params[i]->value) > 0)
       return rk_error(RK_EINVAL, "build: parameter '%s' has no memory yet: allocate its arena (rk_param_arena_alloc) first",
                       g->params[i]->name);
-  g->whole_arena = whole_arena(g);
+  g->whole_arena = rk_param_arena_whole(g->params, g->n_params);
 
   /* last readers */
   for (int i = 0; i < N; i++)

@@ -94,7 +94,7 @@ struct rk_graph {
   rk_node *nodes;
   int n_params, cap_params;
   rk_param **params;
-  rk_param_arena *whole_arena;   /* holds exactly the dense params: zeroed in one call (build) */
+  rk_param_arena *whole_arena;   /* all of whose params are the graph's: zeroed in one call */
   int n_sparse, cap_sparse;
   rk_sparse_table *sparse;
   bool built;

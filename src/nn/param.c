@@ -136,6 +136,26 @@ void rk_param_arena_zero_grad(const rk_param_arena *a) {
 
 int rk_param_arena_count(const rk_param_arena *a) { return a->n; }
 
+int64_t rk_param_arena_numel(const rk_param_arena *a) { return a->numel; }
+
+int64_t rk_param_arena_offset(const rk_param *p) {
+  RK_ASSERT(p->arena && p->arena->values);
+  return (const float *)p->value.data - p->arena->values;
+}
+
+rk_param_arena *rk_param_arena_whole(rk_param *const *params, int n) {
+  rk_param_arena *a = NULL;
+  int in_a = 0;
+  for (int i = 0; i < n; i++) {
+    const rk_param *p = params[i];
+    if (!p->arena) continue;   /* tables and parameters of their own */
+    if (a && p->arena != a) return NULL;
+    a = p->arena;
+    in_a++;
+  }
+  return a && in_a == a->n ? a : NULL;
+}
+
 size_t rk_param_arena_bytes(const rk_param_arena *a) {
   return a->values ? (size_t)a->numel * sizeof(float) : 0;
 }

@@ -3,7 +3,7 @@
  * gradient allocation, in declaration order at 64-byte-aligned offsets; a graph holding the whole
  * arena zeroes its gradients in one fill (the alignment padding too), a graph holding part of it
  * leaves the other gradients alone; build refuses a parameter whose arena has no memory yet;
- * every allocation failure is clean. And a ranking model keeps its dense parameters in one arena
+ * every allocation failure is clean; an optimizer's slots mirror the arena. And a ranking model keeps its dense parameters in one arena
  * whose initial values are each parameter's own draws, whatever the layout.
  */
 #include <string.h>
@@ -139,6 +139,53 @@ static void test_allocation_failures(void **state) {
   assert_true(rk_test_walk_failures(arena_round_trip, NULL) >= 4);
 }
 
+/* An optimizer holding a whole arena lays each slot kind out like it (the others packed after);
+ * one holding part of it packs them all. Either way a step moves the values as it did on
+ * parameters of their own. */
+static void test_optim_slots_mirror_the_arena(void **state) {
+  (void)state;
+  rk_param_arena *a;
+  rk_param p[4], solo[4];
+  assert_rk_ok(rk_param_arena_create(&a));
+  declare_three(a, p);
+  assert_rk_ok(rk_param_arena_alloc(a));
+  const int64_t shape_o[1] = {5};
+  assert_rk_ok(rk_param_init(&p[3], "own", 1, shape_o));
+  for (int i = 0; i < 4; i++) {
+    assert_rk_ok(rk_param_init(&solo[i], p[i].name, p[i].value.ndim, p[i].value.shape));
+    float *v = p[i].value.data, *g = p[i].grad.data, *sv = solo[i].value.data, *sg = solo[i].grad.data;
+    for (int64_t k = 0; k < rk_tensor_numel(&p[i].value); k++) {
+      v[k] = sv[k] = 0.1f * (float)(k + i);
+      g[k] = sg[k] = 0.01f * (float)(k - 3 * i);
+    }
+  }
+  rk_optim_config cfg;
+  rk_optim_config_default(&cfg, RK_OPTIM_ADAM, 0.01f);
+  rk_param *ps[4] = {&p[0], &p[1], &p[2], &p[3]}, *ss[4] = {&solo[0], &solo[1], &solo[2], &solo[3]};
+  rk_optim opt, ref;
+  assert_rk_ok(rk_optim_init(&opt, &cfg, ps, 4));
+  assert_rk_ok(rk_optim_init(&ref, &cfg, ss, 4));
+  const int64_t offset[4] = {0, 16, 32, 48};   /* the arena's, then "own" packed after it */
+  for (int s = 0; s < 2; s++)
+    for (int i = 0; i < 4; i++) assert_ptr_equal(rk_optim_slot(&opt, i, s), rk_optim_slot(&opt, 0, s) + offset[i]);
+  assert_int_equal(rk_optim_slot(&opt, 0, 1) - rk_optim_slot(&opt, 0, 0), 48 + 5);
+  for (int step = 0; step < 2; step++) {
+    assert_rk_ok(rk_optim_step(&opt, 1.0));
+    assert_rk_ok(rk_optim_step(&ref, 1.0));
+  }
+  for (int i = 0; i < 4; i++) assert_memory_equal(p[i].value.data, solo[i].value.data, rk_tensor_nbytes(&p[i].value));
+  rk_optim_free(&opt);
+  assert_rk_ok(rk_optim_init(&opt, &cfg, ps, 2));   /* part of the arena: packed */
+  assert_ptr_equal(rk_optim_slot(&opt, 1, 0), rk_optim_slot(&opt, 0, 0) + 15);
+  rk_optim_free(&opt);
+  rk_optim_free(&ref);
+  for (int i = 0; i < 4; i++) {
+    rk_param_free(&p[i]);
+    rk_param_free(&solo[i]);
+  }
+  rk_param_arena_free(a);
+}
+
 /* user (50 ids), item (30): categorical; click: target. */
 static void make_schema(rk_schema *s) {
   rk_schema_init(s);
@@ -211,6 +258,7 @@ int main(void) {
       cmocka_unit_test(test_views_in_declaration_order),
       cmocka_unit_test(test_zero_grad_whole_and_part),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_optim_slots_mirror_the_arena),
       cmocka_unit_test(test_model_dense_params_in_one_arena),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
