@@ -395,8 +395,8 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
       return rk_error(RK_EUNSUPPORTED, "build: op '%s' has no %s kernel", rk_op_name(g->nodes[i].op), be->name);
   for (int i = 0; i < g->n_params; i++)
     if (!g->params[i]->value.data && rk_tensor_numel(&g->params[i]->value) > 0)
-      return rk_error(RK_EINVAL, "build: parameter '%s' has no memory yet: allocate its arena (rk_param_arena_alloc) first",
-                      g->params[i]->name);
+      return rk_error(RK_EINVAL, "build: parameter '%s' has no memory yet: allocate its arena first "
+                      "(rk_param_arena_alloc)", g->params[i]->name);
   g->whole_arena = rk_param_arena_whole(g->params, g->n_params);
 
   /* last readers */

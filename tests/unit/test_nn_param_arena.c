@@ -3,8 +3,9 @@
  * gradient allocation, in declaration order at 64-byte-aligned offsets; a graph holding the whole
  * arena zeroes its gradients in one fill (the alignment padding too), a graph holding part of it
  * leaves the other gradients alone; build refuses a parameter whose arena has no memory yet;
- * every allocation failure is clean; an optimizer's slots mirror the arena. And a ranking model keeps its dense parameters in one arena
- * whose initial values are each parameter's own draws, whatever the layout.
+ * every allocation failure is clean; an optimizer's slots mirror the arena. And a ranking model
+ * keeps its dense parameters in one arena whose initial values are each parameter's own draws,
+ * whatever the layout.
  */
 #include <string.h>
 
