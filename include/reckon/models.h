@@ -211,6 +211,7 @@ typedef struct {
   rk_ranking_config cfg;               /* a copy; its lists point into the model */
   rk_param **params;                   /* every parameter, in creation order */
   int n_params;
+  rk_param_arena *arena;               /* the dense parameters' memory (nn.h); NULL when sharing */
   bool owns_params;                    /* false for a graph sharing another model's */
 } rk_ranking_model;
 

@@ -35,6 +35,7 @@ typedef struct rk_param {
   int64_t *grad_rows;       /* sparse: (max_rows) */
   int64_t n_grad_rows;      /* sparse: rows touched by the last backward */
   int group;                /* parameter group (its own learning rate and regularisation) */
+  struct rk_param_arena *arena;   /* dense: the arena its value and gradient view, or NULL (own) */
 } rk_param;
 
 /* A dense parameter with a zeroed value and gradient of `shape`. */
@@ -48,6 +49,83 @@ void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo
 void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std);
 /* Dense: grad = 0. Sparse: n_grad_rows = 0. */
 void rk_param_zero_grad(rk_param *p);
+
+/* The parameter arena (llm.c's layout): the dense parameters' values live in one allocation and
+ * their gradients in another, each parameter a view at its row of a size table, so zeroing the
+ * gradients is one call, and a host-to-device copy or an allreduce would be one too. Builders
+ * declare parameters (the size table fills), then one rk_param_arena_alloc gives them memory,
+ * zeroed, from the CPU backend's alloc (src/nn/backend.h). Embedding tables are not in it: they
+ * are large, sparse, and keep their own memory (rk_param_init_sparse).
+ * Initial values are drawn after the allocation, keyed by (seed, parameter), never by where a
+ * parameter sits in the arena. */
+typedef struct rk_param_arena rk_param_arena;
+
+rk_status rk_param_arena_create(rk_param_arena **out);
+/* Declare p, a dense parameter of `shape`, as the arena's next row: it has its shape now and its
+ * memory (value and gradient, zeros) at rk_param_arena_alloc. A graph may use it before that,
+ * but rk_graph_build needs the memory. */
+rk_status rk_param_arena_add(rk_param_arena *a, rk_param *p, const char *name, int ndim, const int64_t *shape);
+/* One allocation for every declared value and one for the gradients; each parameter's tensors
+ * become views at 64-byte-aligned offsets, in declaration order. Once per arena. */
+rk_status rk_param_arena_alloc(rk_param_arena *a);
+/* Every gradient in the arena = 0, in one call. */
+void rk_param_arena_zero_grad(const rk_param_arena *a);
+int rk_param_arena_count(const rk_param_arena *a);
+/* Floats in each allocation (alignment padding included), and where p's value starts in it. */
+int64_t rk_param_arena_numel(const rk_param_arena *a);
+int64_t rk_param_arena_offset(const rk_param *p);
+/* The one arena all of whose parameters are among params (which may hold tables and parameters
+ * of their own too), or NULL (none, several, or only part of one): a graph zeroes such an arena
+ * in one call, and an optimizer lays its slots out like it. */
+rk_param_arena *rk_param_arena_whole(rk_param *const *params, int n);
+/* Bytes of the value allocation (the gradients take as many); 0 before rk_param_arena_alloc. */
+size_t rk_param_arena_bytes(const rk_param_arena *a);
+/* NULL is fine. Frees the memory, not the rk_param structs: free those first or after, their
+ * tensors are views (rk_param_free on one clears it). */
+void rk_param_arena_free(rk_param_arena *a);
+
+/* ---------------------------------------------------------------------------------------------
+ * Initialisers (src/nn/init.c), as Keras defines them. Element i of parameter `param_index` is a
+ * pure function of (seed, param_index, i): the same values for any thread count, any order of
+ * parameters and any place in a parameter arena.
+ * Fans come from the shape as Keras computes them, for Keras' (in, out) kernel layout: 0-d: 1, 1;
+ * 1-d (n): n, n; 2-d (a, b): a, b; more: receptive field = product of all but the last two dims,
+ * fan_in = shape[-2] * field, fan_out = shape[-1] * field.
+ * ------------------------------------------------------------------------------------------- */
+#define RK_INIT_LIST(X)                                                                          \
+  X(ZEROS,            "zeros")             /* 0 */                                               \
+  X(ONES,             "ones")              /* 1 */                                               \
+  X(CONSTANT,         "constant")          /* scale */                                           \
+  X(UNIFORM,          "uniform")           /* U[-scale, scale): Keras RandomUniform, 0.05 */     \
+  X(NORMAL,           "normal")            /* N(0, scale^2): Keras RandomNormal, 0.05 */         \
+  X(TRUNCATED_NORMAL, "truncated_normal")  /* N(0, scale^2), redrawn beyond 2 scale */           \
+  X(GLOROT_UNIFORM,   "glorot_uniform")    /* U(+-sqrt(6 / (fan_in + fan_out))) */               \
+  X(GLOROT_NORMAL,    "glorot_normal")     /* truncated, variance 2 / (fan_in + fan_out) */      \
+  X(HE_UNIFORM,       "he_uniform")        /* U(+-sqrt(6 / fan_in)) */                           \
+  X(HE_NORMAL,        "he_normal")         /* truncated, variance 2 / fan_in */
+
+typedef enum {
+#define RK_INIT_ENUM(name, text) RK_INIT_##name,
+  RK_INIT_LIST(RK_INIT_ENUM)
+#undef RK_INIT_ENUM
+  RK_INIT_COUNT
+} rk_init_kind;
+
+typedef struct {
+  rk_init_kind kind;
+  double scale;       /* constant: the value; uniform: the limit; (truncated) normal: the std */
+  int64_t fan_in;     /* glorot / he: 0 = from the shape; set both for another weight layout */
+  int64_t fan_out;
+} rk_init_spec;
+
+const char *rk_init_kind_name(rk_init_kind kind);
+rk_status rk_init_kind_parse(const char *name, rk_init_kind *out);
+/* Keras' defaults: scale 0.05 for uniform, normal and truncated normal, 0 otherwise. */
+rk_init_spec rk_init_spec_default(rk_init_kind kind);
+void rk_init_fans(int64_t *fan_in, int64_t *fan_out, const rk_tensor *t);
+/* Fill an f32 CPU tensor (other dtypes: RK_EUNSUPPORTED). */
+rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
+                         uint64_t param_index);
 
 /* ---------------------------------------------------------------------------------------------
  * The op list: one X-macro row per op, X(NAME, stem, backends). Each stem has its kernels in

@@ -1,6 +1,6 @@
 /*
  * reckon/optim.h: training-side numerics around the parameters: optimizers, learning-rate
- * schedules, gradient clipping and initialisers.
+ * schedules and gradient clipping (initialisers are in reckon/nn.h, with the parameters).
  *
  * It is not: the compute graph (reckon/nn.h builds the rk_param values and fills their
  * gradients), nor the training loop (which calls, per step: clip, schedule, step).
@@ -180,48 +180,6 @@ rk_status rk_lr_kind_parse(const char *name, rk_lr_kind *out);
 rk_status rk_lr_schedule_check(const rk_lr_schedule *s);
 /* The factor at `step` (>= 0). The schedule must pass rk_lr_schedule_check. */
 double rk_lr_schedule_factor(const rk_lr_schedule *s, int64_t step);
-
-/* ---------------------------------------------------------------------------------------------
- * Initialisers, as Keras defines them. Element i of parameter `param_index` is a pure function
- * of (seed, param_index, i): the same values for any thread count and any order of parameters.
- * Fans come from the shape as Keras computes them, for Keras' (in, out) kernel layout: 0-d: 1, 1;
- * 1-d (n): n, n; 2-d (a, b): a, b; more: receptive field = product of all but the last two dims,
- * fan_in = shape[-2] * field, fan_out = shape[-1] * field.
- * ------------------------------------------------------------------------------------------- */
-#define RK_INIT_LIST(X)                                                                          \
-  X(ZEROS,            "zeros")             /* 0 */                                               \
-  X(ONES,             "ones")              /* 1 */                                               \
-  X(CONSTANT,         "constant")          /* scale */                                           \
-  X(UNIFORM,          "uniform")           /* U[-scale, scale): Keras RandomUniform, 0.05 */     \
-  X(NORMAL,           "normal")            /* N(0, scale^2): Keras RandomNormal, 0.05 */         \
-  X(TRUNCATED_NORMAL, "truncated_normal")  /* N(0, scale^2), redrawn beyond 2 scale */           \
-  X(GLOROT_UNIFORM,   "glorot_uniform")    /* U(+-sqrt(6 / (fan_in + fan_out))) */               \
-  X(GLOROT_NORMAL,    "glorot_normal")     /* truncated, variance 2 / (fan_in + fan_out) */      \
-  X(HE_UNIFORM,       "he_uniform")        /* U(+-sqrt(6 / fan_in)) */                           \
-  X(HE_NORMAL,        "he_normal")         /* truncated, variance 2 / fan_in */
-
-typedef enum {
-#define RK_INIT_ENUM(name, text) RK_INIT_##name,
-  RK_INIT_LIST(RK_INIT_ENUM)
-#undef RK_INIT_ENUM
-  RK_INIT_COUNT
-} rk_init_kind;
-
-typedef struct {
-  rk_init_kind kind;
-  double scale;       /* constant: the value; uniform: the limit; (truncated) normal: the std */
-  int64_t fan_in;     /* glorot / he: 0 = from the shape; set both for another weight layout */
-  int64_t fan_out;
-} rk_init_spec;
-
-const char *rk_init_kind_name(rk_init_kind kind);
-rk_status rk_init_kind_parse(const char *name, rk_init_kind *out);
-/* Keras' defaults: scale 0.05 for uniform, normal and truncated normal, 0 otherwise. */
-rk_init_spec rk_init_spec_default(rk_init_kind kind);
-void rk_init_fans(int64_t *fan_in, int64_t *fan_out, const rk_tensor *t);
-/* Fill an f32 CPU tensor (other dtypes: RK_EUNSUPPORTED). */
-rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
-                         uint64_t param_index);
 
 #ifdef __cplusplus
 }

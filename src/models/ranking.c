@@ -137,6 +137,13 @@ static rk_status check_unique_names(const rk_ranking_model *m) {
 
 /* ---- building blocks ---- */
 
+/* A dense weight's initialiser, kept until its memory exists. */
+typedef struct {
+  rk_param *param;
+  rk_init_spec spec;
+  uint64_t stream;         /* the parameter's number: its draws do not depend on the layout */
+} dense_init;
+
 typedef struct {
   rk_ranking_model *m;
   const rk_ranking_config *c;
@@ -148,21 +155,39 @@ typedef struct {
   int n_kernels;
   int reg;                 /* the sum of regularisation terms so far, or RK_NO_VALUE */
   const rk_ranking_model *share;   /* parameters come from here, or NULL: new ones */
+  dense_init *inits;       /* the dense weights' initialisers, run once the arena has memory */
+  int n_inits;
 } builder;
 
 /* A dense weight (out, in) initialised by --mlp_init (fans of a Keras (in, out) kernel), or a
- * zero bias (out) when in == 0. */
+ * zero bias (out) when in == 0. Declared in the model's arena; its values are drawn later, by
+ * init_dense_params, from the stream of its own number (1 for the first parameter made). */
 static rk_status dense(builder *b, rk_param **out, const char *name, int64_t o, int64_t in) {
   bool fresh;
   RK_TRY(next_param(b->m, b->share, name, out, &fresh));
   if (!fresh) return RK_OK;
   int64_t shape[2] = {o, in};
-  RK_TRY(rk_param_init(*out, name, in ? 2 : 1, shape));
+  RK_TRY(rk_param_arena_add(b->m->arena, *out, name, in ? 2 : 1, shape));
   if (!in) return RK_OK;
-  rk_init_spec spec = rk_init_spec_default(b->c->mlp_init);
-  spec.fan_in = in;
-  spec.fan_out = o;
-  return rk_init_tensor(&(*out)->value, &spec, b->c->seed, (uint64_t)b->m->n_params);
+  dense_init *inits = rk_realloc(b->inits, (size_t)(b->n_inits + 1) * sizeof *inits);
+  if (!inits) return RK_ENOMEM;
+  b->inits = inits;
+  dense_init *d = &inits[b->n_inits++];
+  d->param = *out;
+  d->stream = (uint64_t)b->m->n_params;
+  d->spec = rk_init_spec_default(b->c->mlp_init);
+  d->spec.fan_in = in;
+  d->spec.fan_out = o;
+  return RK_OK;
+}
+
+/* Give the declared dense parameters their memory (one allocation of values, one of gradients)
+ * and draw their initial values, each from its own stream: the arena's layout cannot change them. */
+static rk_status init_dense_params(builder *b) {
+  RK_TRY(rk_param_arena_alloc(b->m->arena));
+  for (int i = 0; i < b->n_inits; i++)
+    RK_TRY(rk_init_tensor(&b->inits[i].param->value, &b->inits[i].spec, b->c->seed, b->inits[i].stream));
+  return RK_OK;
 }
 
 /* A sparse table (V, D): an embedding (U(+-0.05) as Keras', or truncated normal(0, 1/sqrt(D)) as
@@ -526,7 +551,7 @@ static rk_status zeros(builder *b, rk_param **out, const char *name, int64_t K, 
   bool fresh;
   RK_TRY(next_param(b->m, b->share, name, out, &fresh));
   int64_t shape[2] = {K, n};
-  return fresh ? rk_param_init(*out, name, n ? 2 : 1, shape) : RK_OK;
+  return fresh ? rk_param_arena_add(b->m->arena, *out, name, n ? 2 : 1, shape) : RK_OK;
 }
 
 /* TensorFlow's linear model (RK_WIDE_LINEAR): the continuous features' weights "wide.continuous"
@@ -976,8 +1001,9 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
   RK_TRY(rk_graph_create(&m->g, batch));
   rk_graph_set_seed(m->g, c->seed);
   builder b = {m, c, m->g, batch, rk_calloc((size_t)m->n_cat + 1, sizeof(int)),
-               rk_calloc((size_t)m->n_cat + 1, sizeof(int)), NULL, 0, RK_NO_VALUE, share};
+               rk_calloc((size_t)m->n_cat + 1, sizeof(int)), NULL, 0, RK_NO_VALUE, share, NULL, 0};
   rk_status st = b.emb && b.lookups ? RK_OK : RK_ENOMEM;
+  if (st == RK_OK && !share) st = rk_param_arena_create(&m->arena);
   if (st == RK_OK) st = inputs(&b);
   int64_t one[1] = {1};
   m->loss = m->reg = RK_NO_VALUE;
@@ -1024,6 +1050,7 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
     if (st == RK_OK) st = rk_graph_output(m->g, m->loss);
   }
   for (int t = 0; st == RK_OK && t < m->n_tasks; t++) st = rk_graph_output(m->g, m->logits[t]);
+  if (st == RK_OK && !share) st = init_dense_params(&b);
   if (st == RK_OK) st = rk_graph_build(m->g, m->loss);
   m->label = m->labels[0];
   m->weight = m->weights[0];
@@ -1031,6 +1058,7 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
   rk_free(b.emb);
   rk_free(b.lookups);
   rk_free(b.kernels);
+  rk_free(b.inits);
   return st;
 }
 
@@ -1078,6 +1106,7 @@ void rk_ranking_free(rk_ranking_model *m) {
     rk_free(m->params[i]);
   }
   rk_free(m->params);
+  rk_param_arena_free(m->arena);
   for (int i = 0; m->cat_names && i < m->n_cat; i++) rk_free(m->cat_names[i]);
   for (int i = 0; m->cont_names && i < m->n_cont; i++) rk_free(m->cont_names[i]);
   rk_free(m->cat_names);

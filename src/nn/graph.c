@@ -160,8 +160,9 @@ void rk_graph_node_set_out(rk_graph *g, rk_node *n, int k, int v) {
 
 rk_status rk_graph_node_add_param(rk_graph *g, rk_node *n, rk_param *p) {
   RK_ASSERT(n->n_params < RK_NODE_MAX_PARAMS);
-  if (!p || !p->value.data || p->value.dtype != RK_DT_F32)
-    return rk_error(RK_EINVAL, "%s: parameter is not initialised (rk_param_init)", rk_op_name(n->op));
+  if (!rk_param_declared(p) || p->value.dtype != RK_DT_F32)
+    return rk_error(RK_EINVAL, "%s: parameter is not initialised (rk_param_init or rk_param_arena_add)",
+                    rk_op_name(n->op));
   RK_TRY(register_param(g, p));
   n->params[n->n_params++] = p;
   return RK_OK;
@@ -237,7 +238,7 @@ rk_status rk_graph_input_ragged(rk_graph *g, int *out, const char *name, int64_t
 }
 
 rk_status rk_graph_param(rk_graph *g, int *out, rk_param *p) {
-  if (!p || !p->value.data) return rk_error(RK_EINVAL, "param: parameter is not initialised");
+  if (!rk_param_declared(p)) return rk_error(RK_EINVAL, "param: parameter is not initialised");
   if (p->sparse)
     return rk_error(RK_EINVAL, "param: '%s' is a sparse table; read it with embedding ops", p->name);
   RK_TRY(add_leaf(g, out, p->name, RK_VAL_PARAM, RK_DT_F32, p->value.ndim, p->value.shape));
@@ -392,6 +393,11 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   for (int i = 0; i < N; i++)
     if (!(rk_op_table[g->nodes[i].op].backends & (1u << be->device)))
       return rk_error(RK_EUNSUPPORTED, "build: op '%s' has no %s kernel", rk_op_name(g->nodes[i].op), be->name);
+  for (int i = 0; i < g->n_params; i++)
+    if (!g->params[i]->value.data && rk_tensor_numel(&g->params[i]->value) > 0)
+      return rk_error(RK_EINVAL, "build: parameter '%s' has no memory yet: allocate its arena first "
+                      "(rk_param_arena_alloc)", g->params[i]->name);
+  g->whole_arena = rk_param_arena_whole(g->params, g->n_params);
 
   /* last readers */
   for (int i = 0; i < N; i++)
@@ -600,7 +606,9 @@ rk_status rk_graph_backward(rk_graph *g) {
 }
 
 void rk_graph_zero_grad(rk_graph *g) {
-  for (int i = 0; i < g->n_params; i++) rk_param_zero_grad(g->params[i]);
+  if (g->whole_arena) rk_param_arena_zero_grad(g->whole_arena);   /* every dense gradient at once */
+  for (int i = 0; i < g->n_params; i++)
+    if (!g->whole_arena || g->params[i]->arena != g->whole_arena) rk_param_zero_grad(g->params[i]);
 }
 
 int rk_graph_param_count(const rk_graph *g) { return g->n_params; }

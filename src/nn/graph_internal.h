@@ -94,6 +94,7 @@ struct rk_graph {
   rk_node *nodes;
   int n_params, cap_params;
   rk_param **params;
+  rk_param_arena *whole_arena;   /* all of whose params are the graph's: zeroed in one call */
   int n_sparse, cap_sparse;
   rk_sparse_table *sparse;
   bool built;
@@ -125,6 +126,10 @@ rk_sparse_table *rk_graph_sparse_table(rk_graph *g, const rk_param *p);
 /* A single-output builder in one call: checks inputs, makes the node and its output. */
 rk_status rk_graph_simple_node(rk_graph *g, rk_node **node, int *out, rk_op op, int n_in,
                                const int *in, rk_dtype dtype, int ndim, const int64_t *shape);
+
+/* A parameter a graph may use: it has memory of its own, or a row in an arena that will give it
+ * memory before rk_graph_build. Builders check this, never value.data. */
+static inline bool rk_param_declared(const rk_param *p) { return p && (p->value.data || p->arena); }
 
 static inline rk_value *rk_val(const rk_graph *g, int v) { return &g->values[v]; }
 static inline float *rk_x(const rk_graph *g, int v) { return (float *)g->values[v].data[g->mode]; }

@@ -1,12 +1,14 @@
 /*
  * Parameters: a value and the gradient it owns (reckon/nn.h states the dense and the
- * row-sparse contracts). Initialisers draw from the counter-based RNG, element by element, so
- * a parameter's initial value depends only on (seed, stream), never on threads.
+ * row-sparse contracts), and the parameter arena that holds a model's dense ones in one
+ * allocation of values and one of gradients (llm.c's layout: a size table, then views).
+ * Initialisers draw from the counter-based RNG, element by element, so a parameter's initial
+ * value depends only on (seed, stream), never on threads or on where its memory is.
  */
 #include <math.h>
 #include <string.h>
 
-#include "reckon/nn.h"
+#include "nn/backend.h"
 
 rk_status rk_param_init(rk_param *p, const char *name, int ndim, const int64_t *shape) {
   memset(p, 0, sizeof *p);
@@ -30,8 +32,9 @@ rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t
 }
 
 void rk_param_free(rk_param *p) {
-  rk_tensor_free(&p->value);
+  rk_tensor_free(&p->value);   /* an arena's views are only cleared */
   rk_tensor_free(&p->grad);
+  p->arena = NULL;
   rk_free(p->grad_rows);
   p->grad_rows = NULL;
   p->n_grad_rows = 0;
@@ -60,4 +63,108 @@ void rk_param_zero_grad(rk_param *p) {
     return;
   }
   if (p->grad.data) memset(p->grad.data, 0, rk_tensor_nbytes(&p->grad));
+}
+
+/* ---- the parameter arena ---- */
+
+#define ARENA_ALIGN_FLOATS 16   /* 64 bytes: each view starts where its own allocation would */
+
+struct rk_param_arena {
+  rk_param **params;        /* (n) the size table's rows, in declaration order */
+  int64_t *offset;          /* (n) each row's first float */
+  int n, cap;
+  int64_t numel;            /* floats in each allocation, the alignment padding included */
+  float *values, *grads;    /* (numel) each; NULL before rk_param_arena_alloc */
+};
+
+rk_status rk_param_arena_create(rk_param_arena **out) {
+  *out = rk_calloc(1, sizeof **out);
+  return *out ? RK_OK : rk_error_context(RK_ENOMEM, "a parameter arena");
+}
+
+rk_status rk_param_arena_add(rk_param_arena *a, rk_param *p, const char *name, int ndim, const int64_t *shape) {
+  memset(p, 0, sizeof *p);
+  snprintf(p->name, sizeof p->name, "%s", name ? name : "");
+  if (a->values)
+    return rk_error(RK_EINVAL, "parameter '%s': its arena is already allocated; declare every parameter first",
+                    p->name);
+  RK_TRY(rk_tensor_view(&p->value, RK_DT_F32, ndim, shape, NULL));
+  RK_TRY(rk_tensor_view(&p->grad, RK_DT_F32, ndim, shape, NULL));
+  char what[96];
+  snprintf(what, sizeof what, "the parameter arena at '%s'", p->name);
+  int64_t end;
+  RK_TRY(rk_size_add(&end, a->numel, rk_tensor_numel(&p->value), what));
+  RK_TRY(rk_size_add(&end, end, ARENA_ALIGN_FLOATS - 1, what));
+  if (a->n == a->cap) {
+    int cap = a->cap ? 2 * a->cap : 16;
+    rk_param **params = rk_realloc(a->params, (size_t)cap * sizeof *params);
+    if (!params) return rk_error_context(RK_ENOMEM, "the parameter arena's size table");
+    a->params = params;
+    int64_t *offset = rk_realloc(a->offset, (size_t)cap * sizeof *offset);
+    if (!offset) return rk_error_context(RK_ENOMEM, "the parameter arena's size table");
+    a->offset = offset;
+    a->cap = cap;
+  }
+  a->params[a->n] = p;
+  a->offset[a->n++] = a->numel;
+  a->numel = end / ARENA_ALIGN_FLOATS * ARENA_ALIGN_FLOATS;
+  p->arena = a;
+  return RK_OK;
+}
+
+rk_status rk_param_arena_alloc(rk_param_arena *a) {
+  if (a->values) return rk_error(RK_EINVAL, "the parameter arena is already allocated");
+  size_t bytes = (size_t)a->numel * sizeof(float);
+  a->values = rk_backend_cpu.alloc(bytes);
+  a->grads = a->values ? rk_backend_cpu.alloc(bytes) : NULL;
+  if (!a->grads) {
+    rk_backend_cpu.free(a->values);
+    a->values = NULL;
+    return rk_error_context(RK_ENOMEM, "the parameter arena (%d parameters, %lld floats)", a->n,
+                            (long long)a->numel);
+  }
+  for (int i = 0; i < a->n; i++) {
+    a->params[i]->value.data = a->values + a->offset[i];
+    a->params[i]->grad.data = a->grads + a->offset[i];
+  }
+  return RK_OK;
+}
+
+void rk_param_arena_zero_grad(const rk_param_arena *a) {
+  if (a->grads) rk_backend_cpu.fill(a->grads, a->numel, 0.0f);
+}
+
+int rk_param_arena_count(const rk_param_arena *a) { return a->n; }
+
+int64_t rk_param_arena_numel(const rk_param_arena *a) { return a->numel; }
+
+int64_t rk_param_arena_offset(const rk_param *p) {
+  RK_ASSERT(p->arena && p->arena->values);
+  return (const float *)p->value.data - p->arena->values;
+}
+
+rk_param_arena *rk_param_arena_whole(rk_param *const *params, int n) {
+  rk_param_arena *a = NULL;
+  int in_a = 0;
+  for (int i = 0; i < n; i++) {
+    const rk_param *p = params[i];
+    if (!p->arena) continue;   /* tables and parameters of their own */
+    if (a && p->arena != a) return NULL;
+    a = p->arena;
+    in_a++;
+  }
+  return a && in_a == a->n ? a : NULL;
+}
+
+size_t rk_param_arena_bytes(const rk_param_arena *a) {
+  return a->values ? (size_t)a->numel * sizeof(float) : 0;
+}
+
+void rk_param_arena_free(rk_param_arena *a) {
+  if (!a) return;
+  rk_backend_cpu.free(a->values);
+  rk_backend_cpu.free(a->grads);
+  rk_free(a->params);
+  rk_free(a->offset);
+  rk_free(a);
 }

@@ -187,9 +187,14 @@ rk_status rk_optim_init(rk_optim *opt, const rk_optim_config *cfg, rk_param *con
 
   int n_slots = kind_slots[cfg->kind];
   if (cfg->kind == RK_OPTIM_SGD && cfg->momentum == 0.0f) n_slots = 0;   /* plain SGD keeps nothing */
-  int64_t total = 0, state_bytes;
+  /* Each slot kind is one run of `total` floats. When the optimizer holds a whole parameter
+   * arena, the run starts with a mirror of it (a dense parameter's slot at its arena offset, so
+   * one span could step them all, and a device copy is one call); the others follow, packed. */
+  const rk_param_arena *mirror = rk_param_arena_whole(params, n_params);
+  int64_t total = mirror ? rk_param_arena_numel(mirror) : 0, state_bytes;
   for (int i = 0; i < n_params; i++)
-    RK_TRY(rk_size_add(&total, total, rk_tensor_numel(&params[i]->value), "the optimizer's parameters"));
+    if (!mirror || params[i]->arena != mirror)
+      RK_TRY(rk_size_add(&total, total, rk_tensor_numel(&params[i]->value), "the optimizer's parameters"));
   RK_TRY(rk_size_mul(&state_bytes, total, n_slots * (int64_t)sizeof(float), "the optimizer's state"));
   char what[96];
   snprintf(what, sizeof what, "the %s optimizer's state (%d per weight)", kind_names[cfg->kind], n_slots);
@@ -209,8 +214,8 @@ rk_status rk_optim_init(rk_optim *opt, const rk_optim_config *cfg, rk_param *con
                               (long long)total);
     }
   }
-  /* Slot s of every parameter is one run of `total` floats: accumulators fill in one loop. */
-  int64_t offset = 0;
+  /* Slot s of every parameter is in one run of `total` floats: accumulators fill in one loop. */
+  int64_t packed = mirror ? rk_param_arena_numel(mirror) : 0;
   for (int i = 0; i < n_params; i++) {
     rk_param *p = params[i];
     rk_optim_entry *e = &entries[i];
@@ -218,8 +223,10 @@ rk_status rk_optim_init(rk_optim *opt, const rk_optim_config *cfg, rk_param *con
     e->numel = rk_tensor_numel(&p->value);
     e->rows = p->sparse ? p->value.shape[0] : 1;
     e->dim = p->sparse ? p->value.shape[1] : e->numel;
-    for (int s = 0; s < n_slots; s++) e->slot[s] = state + (int64_t)s * total + offset;
-    offset += e->numel;
+    bool mirrored = mirror && p->arena == mirror;
+    int64_t offset = mirrored ? rk_param_arena_offset(p) : packed;
+    for (int s = 0; s < n_slots && state; s++) e->slot[s] = state + (int64_t)s * total + offset;
+    if (!mirrored) packed += e->numel;
   }
   if (state != NULL) {
     memset(state, 0, (size_t)total * (size_t)n_slots * sizeof(float));

@@ -142,7 +142,7 @@ rk_status rk_graph_linear(rk_graph *g, int *out, int x, rk_param *w, rk_param *b
   RK_TRY(rk_graph_check_value(g, x, "linear"));
   const rk_value *xv = rk_val(g, x);
   char bx[96];
-  if (!w || !w->value.data || w->value.ndim != 2)
+  if (!rk_param_declared(w) || w->value.ndim != 2)
     return rk_error(RK_EINVAL, "linear: weight must be an initialised (OC, C) parameter");
   if (w->sparse) return rk_error(RK_EINVAL, "linear: weight '%s' is a sparse table", w->name);
   if (xv->dtype != RK_DT_F32 || xv->ndim < 1 || xv->shape[xv->ndim - 1] != w->value.shape[1])

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reckon/optim.h"
+#include "reckon/nn.h"
 
 #define N_ROWS 256
 #define N_COLS 512

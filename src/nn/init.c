@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "reckon/optim.h"
+#include "reckon/nn.h"
 
 #define INIT_STREAM_TAG   0x696E6974ull          /* "init" */
 #define TRUNC_STD_AT_2    0.87962566103423978    /* std of N(0, 1) truncated to [-2, 2] */
