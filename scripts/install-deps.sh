@@ -17,6 +17,7 @@ build_pkgs=(
   libmicrohttpd-dev                 # serving
   libopenmpi-dev openmpi-bin        # multi-machine (optional at build time)
   libclang-rt-14-dev                # sanitizer runtimes for clang builds
+  strace                            # tests: a kill injected between preprocess's renames (safety.sh)
 )
 peer_pkgs=(python3 python3-pandas python3-numpy python3-torch libjemalloc2)   # jemalloc: the PyTorch peers allocate as its CPU tuning guide advises
 # Node.js and npm come with the machine image (NodeSource); Debian's npm conflicts with that
