@@ -88,7 +88,8 @@ rk_status rk_ranking_init_dense_params(rk_ranking_builder *b) {
 }
 
 /* A sparse table (V, D): an embedding or a wide table, initialised as rk_table_kind says. */
-rk_status rk_ranking_table(rk_ranking_builder *b, rk_param **out, const char *name, int64_t V, int64_t D, rk_table_kind kind) {
+rk_status rk_ranking_table(rk_ranking_builder *b, rk_param **out, const char *name, int64_t V, int64_t D,
+                           rk_table_kind kind) {
   bool fresh;
   RK_TRY(rk_ranking_next_param(b->m, b->share, name, out, &fresh));
   if (!fresh) return RK_OK;
@@ -117,7 +118,8 @@ rk_status rk_ranking_track_kernel(rk_ranking_builder *b, rk_param *p) {
 }
 
 /* x -> [linear -> activation -> dropout] per layer; *width becomes the last layer's. */
-rk_status rk_ranking_mlp(rk_ranking_builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n, const char *prefix) {
+rk_status rk_ranking_mlp(rk_ranking_builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n,
+                         const char *prefix) {
   char name[300];
   for (int l = 0; l < n; l++) {
     rk_param *w, *bias;

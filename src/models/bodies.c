@@ -141,7 +141,8 @@ static rk_status check_ignored_crosses(const rk_ranking_model *m, const rk_ranki
     int b = colon ? crossable_feature(m, colon + 1, strlen(colon + 1)) : -1;
     if (a < 0 || b < 0 || a == b)
       return rk_error(RK_EUSAGE, "%s: '%s' is not A:B of two single-valued categorical features "
-                                 "(the wide part crosses every pair of them)", rk_ranking_setting_name(c, RK_SETTING_wnd_ignore), x);
+                                 "(the wide part crosses every pair of them)",
+                      rk_ranking_setting_name(c, RK_SETTING_wnd_ignore), x);
   }
   return RK_OK;
 }

@@ -85,7 +85,8 @@ rk_status rk_ranking_losses(rk_ranking_builder *b) {
   }
   for (int k = 0; st == RK_OK && b->c->l2_reg > 0 && k < b->n_kernels; k += 16) {
     int n = b->n_kernels - k < 16 ? b->n_kernels - k : 16;
-    if ((st = rk_graph_l2(m->g, &reg, n, b->kernels + k, b->c->l2_reg)) == RK_OK) st = rk_ranking_add_to(b, &b->reg, reg);
+    st = rk_graph_l2(m->g, &reg, n, b->kernels + k, b->c->l2_reg);
+    if (st == RK_OK) st = rk_ranking_add_to(b, &b->reg, reg);
   }
   m->reg = b->reg;
   if (st == RK_OK && b->reg != RK_NO_VALUE) st = rk_graph_output(m->g, b->reg);

@@ -9,7 +9,8 @@
 /* ---- multi-task: experts and gates ---- */
 
 /* n experts (MLPs of --expert_mlp_layers) on x, each (B, 1, D), appended to out. */
-static rk_status experts(rk_ranking_builder *b, int x, int64_t w, int n, const char *prefix, int *out, int *nout, int64_t *D) {
+static rk_status experts(rk_ranking_builder *b, int x, int64_t w, int n, const char *prefix, int *out, int *nout,
+                         int64_t *D) {
   char name[200];
   for (int e = 0; e < n; e++) {
     int h;
@@ -28,7 +29,8 @@ static rk_status experts(rk_ranking_builder *b, int x, int64_t w, int n, const c
 
 /* A gate: softmax(W h(x) / T) over the n experts (B, 1, D) each -> their weighted sum (B, D).
  * h: a ReLU layer of --gate_dim units (none when 0); W: bias-free. *probs: the weights (B, E). */
-static rk_status gate(rk_ranking_builder *b, int x, int64_t w, const int *ex, int n, const char *prefix, int *out, int *probs) {
+static rk_status gate(rk_ranking_builder *b, int x, int64_t w, const int *ex, int n, const char *prefix, int *out,
+                      int *probs) {
   char name[300];
   int h = x;
   int64_t hw = w;
