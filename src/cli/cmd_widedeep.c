@@ -2,7 +2,7 @@
  * `reckon widedeep`: NVIDIA's Wide & Deep recipe (DeepLearningExamples,
  * TensorFlow/Recommendation/WideAndDeep, trainer/task.py) with its flags, so its commands run with
  * `reckon widedeep` in place of `python -m trainer.task`. A front end over `reckon train`'s
- * wide_n_deep builder and loop (src/models/ranking.c, src/train/): the recipe's feature layout
+ * wide_n_deep builder and loop (src/models/, src/train/): the recipe's feature layout
  * (RK_WIDE_LINEAR: TensorFlow's linear model beside the deep part; dimensions from the schema's
  * embedding_sizes; hashed and indicator columns by their properties), FTRL on the wide part and
  * proximal Adagrad on the deep part, MAP@12 by display_id. docs/widedeep.md has the mapping.

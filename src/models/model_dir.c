@@ -16,7 +16,7 @@
 
 #include "reckon/etl.h"
 #include "reckon/io.h"
-#include "reckon/trainer.h"
+#include "reckon/models.h"
 
 static const char *const wnd_parts_names[] = {"wide_n_deep", "wide", "deep"};   /* rk_wnd_parts order */
 

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "reckon/trainer.h"
+#include "reckon/models.h"
 
 rk_status rk_optim_set_init(rk_optim_set *s, const rk_ranking_model *m, const rk_optim_config *deep,
                             const rk_optim_config *wide) {

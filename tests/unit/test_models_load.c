@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "reckon/models.h"
-#include "reckon/trainer.h"
 #include "support.h"
 
 static void make_schema(rk_schema *s) {

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "reckon/trainer.h"
+#include "reckon/models.h"
 
 /* Every column the feed reads, as entries: the features (categorical then continuous), the
  * sample weight, then per task its target, sample space and task weight. */
