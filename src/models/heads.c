@@ -27,8 +27,6 @@ static rk_status as_logit(rk_ranking_builder *b, int *x) {
   return rk_graph_reshape(b->g, x, *x, 2, shape);
 }
 
-/* ---- the models ---- */
-
 /* Task t's tower layers: its own (--mtl_tower_layers_<task>) or the shared --tower_layers. */
 static const int64_t *tower_of(const rk_ranking_config *c, const char *task, int *n) {
   for (int k = 0; k < c->n_task_towers; k++)

@@ -6,8 +6,6 @@
 
 #include "ranking_internal.h"
 
-/* ---- multi-task: experts and gates ---- */
-
 /* n experts (MLPs of --expert_mlp_layers) on x, each (B, 1, D), appended to out. */
 static rk_status experts(rk_ranking_builder *b, int x, int64_t w, int n, const char *prefix, int *out, int *nout,
                          int64_t *D) {
