@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "reckon/data.h"
+#include "reckon/model.h"
 #include "reckon/nn.h"
 #include "reckon/optim.h"
 #include "reckon/schema.h"
@@ -59,8 +60,6 @@ enum { RK_MODEL_COUNT = 0 RK_MODEL_LIST(RK_MODEL_ONE) };
 /* "mlp|dcn|...|ple", a CHOICE flag's metavar. */
 #define RK_MODEL_CHOICE(kind, name) "|" #name
 #define RK_MODEL_CHOICES (RK_MODEL_LIST(RK_MODEL_CHOICE) + 1)
-
-#define RK_MAX_TASKS 16
 
 /* "mlp", "dcn", "dlrm", "wide_n_deep", "deepfm", "mmoe", "cgc", "ple"; RK_EUSAGE naming the
  * choices otherwise. */
@@ -225,6 +224,7 @@ typedef struct {
   int n_params;
   rk_param_arena *arena;               /* the dense parameters' memory (nn.h); NULL when sharing */
   bool owns_params;                    /* false for a graph sharing another model's */
+  rk_model base;                       /* the model interface (reckon/model.h) over this model */
 } rk_ranking_model;
 
 /* Builds the graph for batch size `batch` predicting `target` (regression: MSE on the linear
@@ -253,18 +253,6 @@ bool rk_ranking_param_is_wide(const rk_param *p);
 int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier);
 
 /* ---- feeding batches (src/models/ranking_feed.c) ------------------------------------------- */
-/* How each task weighs its examples: example weight = loss weight x (positive weight when a
- * binary target is 1) x (1 when the sample-space column is 1, else 0) x the sample-weight
- * column. Keras' loss, sum over tasks of loss weight x mean over the batch, follows. */
-typedef struct {
-  float loss_weight[RK_MAX_TASKS];        /* default 1 */
-  float positive_weight[RK_MAX_TASKS];    /* default 1 */
-  const char *sample_space[RK_MAX_TASKS]; /* NULL: every row */
-  const char *sample_weight_column;       /* NULL: none; multiplies every task's weights */
-  const char *task_sample_weight[RK_MAX_TASKS];   /* NULL: none; multiplies one task's weights */
-} rk_task_weights;
-
-void rk_task_weights_default(rk_task_weights *w);
 
 typedef struct {
   const rk_ranking_model *m;
@@ -284,10 +272,6 @@ typedef struct {
  * model and the weights. */
 int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names);
 int rk_feed_max_columns(const rk_ranking_model *m);
-/* The graph rows for `batch_rows` data rows with `negatives` in-batch negatives each:
- * batch_rows x (1 + negatives), checked. A row's negatives are drawn from the other rows of its
- * batch, so more than batch_rows - 1 would only repeat them: refused, naming `flag`. */
-rk_status rk_feed_graph_rows(int64_t *out, int64_t batch_rows, int64_t negatives, const char *flag);
 /* negatives > 0 needs features tagged item or item_id in the schema; tw NULL: defaults. */
 rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
                        const rk_task_weights *tw, uint64_t seed);
@@ -309,7 +293,7 @@ typedef struct {
   int *which, *index;   /* per model parameter: its optimizer, and its place there */
 } rk_optim_set;
 
-rk_status rk_optim_set_init(rk_optim_set *s, const rk_ranking_model *m, const rk_optim_config *deep,
+rk_status rk_optim_set_init(rk_optim_set *s, const rk_model *m, const rk_optim_config *deep,
                             const rk_optim_config *wide);
 rk_status rk_optim_set_step(rk_optim_set *s, double lr_factor);
 int64_t rk_optim_set_steps(const rk_optim_set *s);
@@ -323,10 +307,11 @@ void rk_optim_set_free(rk_optim_set *s);
 /* Writes <dir>/model.json, weights.safetensors, schema.pbtxt and .merlin/schema.json, and a copy
  * of workflow_dir as <dir>/workflow (when not NULL), into a temporary folder renamed into place.
  * extra: more keys for model.json ("flags", "training"), or NULL. */
-rk_status rk_model_save(const char *dir, const rk_ranking_model *m, const rk_schema *schema, const char *workflow_dir,
+rk_status rk_model_save(const char *dir, const rk_model *m, const rk_schema *schema, const char *workflow_dir,
                         const json_t *extra);
 typedef struct {
-  rk_ranking_model model;     /* a train graph of batch 1 owning the parameters */
+  rk_ranking_model ranking;   /* a train graph of batch 1 owning the parameters */
+  rk_model *model;            /* &ranking.base: what evaluation and prediction take */
   rk_schema schema;
   json_t *meta;               /* model.json */
 } rk_saved_model;
@@ -339,13 +324,13 @@ rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_pat
 void rk_saved_model_free(rk_saved_model *s);
 /* Parameter values to and from a safetensors file (every parameter by name, shapes checked). */
 /* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints). */
-rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim_set *opts,
+rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta);
-rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim_set *opts);
+rk_status rk_model_read_weights(const char *path, const rk_model *m, rk_optim_set *opts);
 /* model.json's "task_weights" (the loss weights, positive weights and sample spaces a model was
  * trained with, which evaluation reuses), and back (strings point into j). */
-json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_ranking_model *m);
-rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_ranking_model *m, const json_t *j);
+json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_model *m);
+rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_model *m, const json_t *j);
 /* model.json's "model" object from a configuration, and back. */
 json_t *rk_ranking_config_to_json(const rk_ranking_config *c);
 rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label);
@@ -372,12 +357,7 @@ typedef struct {
 } rk_predict_options;
 
 /* Writes `<target>/binary_output` (probabilities) or `<target>/regression_output`, one per task. */
-rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int64_t *rows);
-/* An inference graph over m's parameters for data at `path`, `rows` data rows per batch (times 1 +
- * negatives, checked as rk_feed_graph_rows does, naming --in_batch_negatives_eval), or fewer when
- * the data has fewer rows: a 32768-row graph for a few thousand rows would only compute padding. */
-rk_status rk_ranking_share_for_data(rk_ranking_model *im, const rk_ranking_model *m, const char *path, int64_t rows,
-                                    int64_t negatives);
+rk_status rk_predict(const rk_model *m, const rk_predict_options *o, int64_t *rows);
 
 #ifdef __cplusplus
 }

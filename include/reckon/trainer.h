@@ -51,7 +51,7 @@ typedef struct {
   float *prob, *label;        /* when keep_predictions: (rows) each */
 } rk_eval_result;
 
-rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const rk_eval_options *o,
+rk_status rk_evaluate(const rk_model *m, const rk_schema *schema, const rk_eval_options *o,
                       rk_eval_result *out);
 void rk_eval_result_free(rk_eval_result *r);
 

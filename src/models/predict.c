@@ -11,31 +11,15 @@
 
 #include "reckon/io.h"
 #include "reckon/models.h"
-#include "reckon/parquet.h"
 
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
-
-rk_status rk_ranking_share_for_data(rk_ranking_model *im, const rk_ranking_model *m, const char *path, int64_t rows,
-                                    int64_t negatives) {
-  int64_t graph_rows;   /* the flag's batch bounds the negatives, whatever the data's rows */
-  RK_TRY(rk_feed_graph_rows(&graph_rows, rows, negatives, "--in_batch_negatives_eval"));
-  rk_parquet_dataset *ds = NULL;   /* its rows are counted from the footers at open */
-  if (rk_parquet_dataset_open(&ds, path, NULL) == RK_OK) {
-    int64_t have = rk_parquet_dataset_num_rows(ds);
-    if (have > 0 && have < rows) rows = have;
-    rk_parquet_dataset_close(ds);
-  }
-  rk_error_clear();   /* an unreadable path is reported by the loader, with its context */
-  graph_rows = rows * (1 + negatives);   /* at most the product checked above */
-  return rk_ranking_share(im, m, graph_rows, false);
-}
 
 static bool has_suffix(const char *s, const char *suffix) {
   size_t n = strlen(s), k = strlen(suffix);
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int64_t *rows) {
+rk_status rk_predict(const rk_model *m, const rk_predict_options *o, int64_t *rows) {
   *rows = 0;
   const char *fmt = o->format;
   bool is_file = has_suffix(o->output, ".parquet") || has_suffix(o->output, ".csv") || has_suffix(o->output, ".tsv");
@@ -56,24 +40,23 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
     size_t n = strlen(o->output) + 32;
     if ((file = rk_malloc(n))) snprintf(file, n, "%s/part_0.%s", o->output, fmt);
   }
-  rk_ranking_model im;
-  rk_status st = file ? rk_ranking_share_for_data(&im, m, o->path, o->batch_size, 0) : RK_ENOMEM;
+  rk_model *im = NULL;
+  rk_status st = file ? rk_model_share_for_data(&im, m, o->path, o->batch_size, 0) : RK_ENOMEM;
   if (st != RK_OK) {
     if (made && folder.held) rk_output_unclaim(&folder, o->output);
     rk_output_release(&folder);
     rk_free(file);
     return st;
   }
-  rk_feed feed;
-  memset(&feed, 0, sizeof feed);
+  rk_model_feed *feed = NULL;
   rk_schema none;
   rk_schema_init(&none);
-  st = rk_feed_init(&feed, &im, &none, 0, NULL, 0);
+  st = im->ops->feed_init(&feed, im, &none, 0, NULL, 0);
   /* The model's features, then kept columns that are not among them. */
-  int nf = m->n_cat + m->n_cont;
+  int nf = m->ops->feed_max_columns(m);
   const char **cols = rk_calloc((size_t)(nf + o->n_keep) + 1, sizeof *cols);
   if (!cols) st = RK_ENOMEM;
-  int ncols = cols && st == RK_OK ? rk_feed_columns(&feed, false, cols) : 0;
+  int ncols = cols && st == RK_OK ? im->ops->feed_columns(feed, false, cols) : 0;
   for (int k = 0; cols && k < o->n_keep; k++) {
     bool dup = false;
     for (int i = 0; i < ncols; i++) dup = dup || strcmp(cols[i], o->keep[k]) == 0;
@@ -84,7 +67,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   lo.path = o->path;
   lo.columns = cols;
   lo.ncolumns = ncols;
-  lo.batch_size = rk_graph_batch(im.g);
+  lo.batch_size = rk_graph_batch(im->g);
   lo.shuffle = false;
   rk_loader *loader = NULL;
   rk_table_sink *sink = NULL;
@@ -92,7 +75,7 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   rk_sink_options_default(&so);
   if (strcmp(fmt, "tsv") == 0) so.sep = '\t';
   rk_batch batch = {0}, outb = {0};
-  int K = m->n_tasks;
+  int K = m->out.n_tasks;
   if (st == RK_OK) st = rk_loader_open(&loader, &lo);
   if (st == RK_OK) st = rk_loader_start_epoch(loader, 0);
   if (st == RK_OK) st = rk_sink_open(&sink, file, &so);
@@ -101,8 +84,8 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   rk_progress_begin(&progress, "predict", loader ? (double)rk_loader_num_rows(loader) : 0, "rows");
   while (st == RK_OK) {
     if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
-    if ((st = rk_feed_fill(&feed, &batch, 0)) != RK_OK) break;
-    if ((st = rk_graph_forward(im.g, RK_EVAL)) != RK_OK) break;
+    if ((st = im->ops->feed_fill(feed, &batch, 0)) != RK_OK) break;
+    if ((st = rk_graph_forward(im->g, RK_EVAL)) != RK_OK) break;
     /* Kept columns are copied beside the predictions. */
     for (int k = 0; k < o->n_keep && st == RK_OK; k++) {
       const rk_column *src = &batch.cols[rk_batch_find(&batch, o->keep[k])];
@@ -116,10 +99,10 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
     }
     /* One column per task: <target>/binary_output (a probability) or <target>/regression_output. */
     for (int t = 0; t < K && st == RK_OK; t++) {
-      const float *z = rk_graph_value_f32(im.g, im.logits[t]);
-      bool reg = m->task_regression[t];
+      const float *z = rk_graph_value_f32(im->g, im->out.logits[t]);
+      bool reg = m->out.regression[t];
       char out_name[300];
-      snprintf(out_name, sizeof out_name, "%s/%s", m->targets[t], reg ? "regression_output" : "binary_output");
+      snprintf(out_name, sizeof out_name, "%s/%s", m->out.targets[t], reg ? "regression_output" : "binary_output");
       rk_column *pc = &outb.cols[o->n_keep + t];
       rk_column_free(pc);
       if ((st = rk_column_init(pc, out_name, RK_COL_FLOAT32, RK_COL_FLOAT32)) == RK_OK)
@@ -143,9 +126,9 @@ rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int
   rk_batch_free(&batch);
   if (loader) rk_loader_close(loader);
   rk_free(cols);
-  rk_feed_free(&feed);
+  im->ops->feed_free(feed);
   rk_schema_free(&none);
-  rk_ranking_free(&im);
+  im->ops->free(im);
   rk_free(file);
   if (st != RK_OK && made && folder.held) rk_output_unclaim(&folder, o->output);   /* leave no folder a failure made */
   rk_output_release(&folder);

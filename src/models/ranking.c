@@ -270,6 +270,7 @@ static rk_status build(rk_ranking_model *m, const rk_ranking_model *share, int64
   for (int t = 0; st == RK_OK && t < m->n_tasks; t++) st = rk_graph_output(m->g, m->logits[t]);
   if (st == RK_OK && !share) st = rk_ranking_init_dense_params(&b);
   if (st == RK_OK) st = rk_graph_build(m->g, m->loss);
+  if (st == RK_OK) rk_ranking_fill_base(m);
   m->label = m->labels[0];
   m->weight = m->weights[0];
   m->logit = m->logits[0];

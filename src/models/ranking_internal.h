@@ -8,6 +8,7 @@
  *   bodies.c     the single-task bodies: mlp, dcn, dlrm, wide_n_deep, deepfm
  *   multitask.c  experts and gates: MMoE, CGC, PLE
  *   ranking.c    schema -> features, the configuration kept, build/share/free (reckon/models.h)
+ *   ranking_model.c  the family's table of the model interface (reckon/model.h)
  *   settings.c   the model names and RK_RANKING_SETTINGS' defaults
  * Not a public interface: reckon/models.h is.
  */
@@ -81,5 +82,11 @@ rk_status rk_ranking_build_wide_n_deep(rk_ranking_builder *b);
 rk_status rk_ranking_build_deepfm(rk_ranking_builder *b);
 rk_status rk_ranking_build_mmoe(rk_ranking_builder *b);
 rk_status rk_ranking_build_ple(rk_ranking_builder *b, int levels, const char *kind);
+
+/* ---- ranking_model.c, model_dir.c ---- */
+/* m->base: the model interface over m, once its graph is built (its handles and arrays). */
+void rk_ranking_fill_base(rk_ranking_model *m);
+/* model.json's "model" (the configuration) and "features" of m: the describe hook. */
+json_t *rk_ranking_describe(const rk_ranking_model *m);
 
 #endif

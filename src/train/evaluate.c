@@ -1,5 +1,5 @@
 /*
- * Evaluation: a model's inference graph (sharing its parameters, rk_ranking_share_for_data) over
+ * Evaluation: a model's inference graph (sharing its parameters, rk_model_share_for_data) over
  * a dataset read in file order, batch by batch. Metrics are exact (src/metrics/). Prediction,
  * which serving needs too, is src/models/predict.c.
  */
@@ -57,13 +57,13 @@ static void put(json_t *o, const char *prefix, const char *key, double v) {
 }
 
 /* The metrics of task t: plain names for a single task, else "<task>/binary_output/<m>". */
-static rk_status task_metrics(const rk_ranking_model *m, int t, task_acc *a, int64_t rows, json_t *out, double *auc) {
+static rk_status task_metrics(const rk_model *m, int t, task_acc *a, int64_t rows, json_t *out, double *auc) {
   char prefix[300] = "", loss_key[300] = "loss";
-  bool several = m->n_tasks > 1;
-  if (m->task_regression[t]) {
+  bool several = m->out.n_tasks > 1;
+  if (m->out.regression[t]) {
     if (several) {
-      snprintf(prefix, sizeof prefix, "%s/regression_output/", m->targets[t]);
-      snprintf(loss_key, sizeof loss_key, "%s/regression_output_loss", m->targets[t]);
+      snprintf(prefix, sizeof prefix, "%s/regression_output/", m->out.targets[t]);
+      snprintf(loss_key, sizeof loss_key, "%s/regression_output_loss", m->out.targets[t]);
     }
     put(out, "", loss_key, a->loss / (double)rows);
     put(out, prefix, "root_mean_squared_error", rk_regression_rmse(&a->reg));
@@ -72,8 +72,8 @@ static rk_status task_metrics(const rk_ranking_model *m, int t, task_acc *a, int
     return RK_OK;
   }
   if (several) {
-    snprintf(prefix, sizeof prefix, "%s/binary_output/", m->targets[t]);
-    snprintf(loss_key, sizeof loss_key, "%s/binary_output_loss", m->targets[t]);
+    snprintf(prefix, sizeof prefix, "%s/binary_output/", m->out.targets[t]);
+    snprintf(loss_key, sizeof loss_key, "%s/binary_output_loss", m->out.targets[t]);
   }
   rk_binary_result r, all;
   RK_TRY(rk_binary_metrics_compute(a->space, &r));
@@ -87,7 +87,7 @@ static rk_status task_metrics(const rk_ranking_model *m, int t, task_acc *a, int
   if (a->all) {   /* a sample space: the AUC over every row too */
     RK_TRY(rk_binary_metrics_compute(a->all, &all));
     put(out, prefix, "auc_all", all.auc);
-    json_object_set_new(out, several ? (snprintf(loss_key, sizeof loss_key, "%s/binary_output/rows", m->targets[t]), loss_key)
+    json_object_set_new(out, several ? (snprintf(loss_key, sizeof loss_key, "%s/binary_output/rows", m->out.targets[t]), loss_key)
                                      : "space_rows", json_integer(r.count));
   }
   *auc = r.auc;
@@ -140,29 +140,29 @@ static void map_free(map_acc *a) {
   rk_free(a->label);
 }
 
-rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const rk_eval_options *o,
-                      rk_eval_result *out) {
+rk_status rk_evaluate(const rk_model *m, const rk_schema *schema, const rk_eval_options *o, rk_eval_result *out) {
   memset(out, 0, sizeof *out);
-  rk_ranking_model im;
-  RK_TRY(rk_ranking_share_for_data(&im, m, o->path, o->batch_size, o->negatives));
-  rk_feed feed;
-  rk_status st = rk_feed_init(&feed, &im, schema, o->negatives, o->tw, o->seed);
+  rk_model *im;
+  RK_TRY(rk_model_share_for_data(&im, m, o->path, o->batch_size, o->negatives));
+  rk_model_feed *feed;
+  rk_status st = im->ops->feed_init(&feed, im, schema, o->negatives, o->tw, o->seed);
   if (st != RK_OK) {
-    rk_ranking_free(&im);
+    im->ops->free(im);
     return st;
   }
-  const rk_task_weights *tw = &feed.tw;
-  int K = m->n_tasks;
-  const char **cols = rk_calloc((size_t)rk_feed_max_columns(m) + 2 * (size_t)K + 3, sizeof *cols);
+  const rk_task_weights *tw = im->ops->feed_weights(feed);
+  const int64_t *src = im->ops->feed_sources(feed);   /* per graph row: its data row, -1 padding */
+  int K = m->out.n_tasks;
+  const char **cols = rk_calloc((size_t)m->ops->feed_max_columns(m) + 2 * (size_t)K + 3, sizeof *cols);
   task_acc acc[RK_MAX_TASKS];
   memset(acc, 0, sizeof acc);
-  int64_t B = rk_graph_batch(im.g);
+  int64_t B = rk_graph_batch(im->g);
   float *y = rk_malloc((size_t)B * sizeof *y), *p = rk_malloc((size_t)B * sizeof *p);
   if (!cols || !y || !p) st = RK_ENOMEM;
-  int ncols = cols ? rk_feed_columns(&feed, true, cols) : 0;
+  int ncols = cols ? im->ops->feed_columns(feed, true, cols) : 0;
   for (int t = 0; cols && o->baseline_prefix && t < K; t++) {
-    if (m->task_regression[t]) continue;
-    snprintf(acc[t].base_col, sizeof acc[t].base_col, "%s%s", o->baseline_prefix, m->targets[t]);
+    if (m->out.regression[t]) continue;
+    snprintf(acc[t].base_col, sizeof acc[t].base_col, "%s%s", o->baseline_prefix, m->out.targets[t]);
     if (rk_schema_find_index(schema, acc[t].base_col) < 0) {
       acc[t].base_col[0] = '\0';
       continue;
@@ -176,7 +176,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   }
   for (int t = 0; st == RK_OK && t < K; t++) {
     rk_regression_metrics_reset(&acc[t].reg);
-    if (m->task_regression[t]) continue;
+    if (m->out.regression[t]) continue;
     st = rk_binary_metrics_create(&acc[t].space);
     if (st == RK_OK && tw->sample_space[t]) st = rk_binary_metrics_create(&acc[t].all);
   }
@@ -189,8 +189,8 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
       if (need[i] && rk_schema_find_index(schema, need[i]) < 0)
         st = rk_error(RK_ENOTFOUND, "the eval data's schema has no column '%s' (%s)", need[i],
                       i ? "the leak column of map_with_leak" : "the group column of MAP@k");
-    if (st == RK_OK && m->task_regression[0])
-      st = rk_error(RK_EUSAGE, "MAP@k ranks by a binary task's probability; '%s' is a regression target", m->targets[0]);
+    if (st == RK_OK && m->out.regression[0])
+      st = rk_error(RK_EUSAGE, "MAP@k ranks by a binary task's probability; '%s' is a regression target", m->out.targets[0]);
     if (st == RK_OK) st = rk_map_metrics_create(&ma.plain, o->map_k > 0 ? o->map_k : 12);
     if (st == RK_OK && o->leak_column) st = rk_map_metrics_create(&ma.leak, o->map_k > 0 ? o->map_k : 12);
     ma.group = rk_malloc((size_t)B * sizeof *ma.group);
@@ -205,7 +205,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   lo.path = o->path;
   lo.columns = cols;
   lo.ncolumns = ncols;
-  lo.batch_size = rk_feed_batch_rows(&feed);
+  lo.batch_size = im->ops->feed_batch_rows(feed);
   lo.shuffle = false;
   rk_loader *loader = NULL;
   rk_batch batch = {0};
@@ -216,20 +216,20 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   rk_progress_begin(&progress, "evaluate", loader ? (double)rk_loader_num_rows(loader) : 0, "rows");
   for (uint64_t step = 0; st == RK_OK && !(o->max_batches > 0 && (int64_t)step >= o->max_batches); step++) {
     if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
-    if ((st = rk_feed_fill(&feed, &batch, step)) != RK_OK) break;
-    if ((st = rk_graph_forward(im.g, RK_EVAL)) != RK_OK) break;
+    if ((st = im->ops->feed_fill(feed, &batch, step)) != RK_OK) break;
+    if ((st = rk_graph_forward(im->g, RK_EVAL)) != RK_OK) break;
     int64_t n = 0;
     for (int t = 0; st == RK_OK && t < K; t++) {
-      const float *z = rk_graph_value_f32(im.g, im.logits[t]);
-      const rk_column *tc = &batch.cols[rk_batch_find(&batch, m->targets[t])];
+      const float *z = rk_graph_value_f32(im->g, im->out.logits[t]);
+      const rk_column *tc = &batch.cols[rk_batch_find(&batch, m->out.targets[t])];
       int sk = tw->sample_space[t] ? rk_batch_find(&batch, tw->sample_space[t]) : -1;
-      bool reg = m->task_regression[t];
+      bool reg = m->out.regression[t];
       int64_t ns = 0;
       n = 0;
       /* Rows of the sample space first (for the space metrics), then the others (all rows). */
       for (int pass = 0; pass < 2; pass++) {
         for (int64_t r = 0; r < B; r++) {
-          if (feed.src[r] < 0) continue;
+          if (src[r] < 0) continue;
           bool negative = r >= batch.nrows;
           bool in_space = sk < 0 || (!negative && rk_column_get_double(&batch.cols[sk], r) == 1.0);
           if (in_space != (pass == 0)) continue;
@@ -270,7 +270,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
         memcpy(out->label + total, y, (size_t)n * sizeof *y);
       }
     }
-    if (st == RK_OK && ma.plain) st = map_add(&ma, o, &batch, rk_graph_value_f32(im.g, im.logits[0]), m->targets[0]);
+    if (st == RK_OK && ma.plain) st = map_add(&ma, o, &batch, rk_graph_value_f32(im->g, im->out.logits[0]), m->out.targets[0]);
     if (st != RK_OK) break;
     total += n;
     rows_done += batch.nrows;
@@ -300,7 +300,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
     rk_binary_result br;
     if (!acc[t].base || (st = rk_binary_metrics_compute(acc[t].base, &br)) != RK_OK) continue;
     char key[400];
-    snprintf(key, sizeof key, K == 1 ? "baseline_auc" : "%s/binary_output/baseline_auc", m->targets[t]);
+    snprintf(key, sizeof key, K == 1 ? "baseline_auc" : "%s/binary_output/baseline_auc", m->out.targets[t]);
     json_object_set_new(out->metrics, key, number(br.auc));
   }
   if (st != RK_OK) rk_eval_result_free(out);
@@ -315,7 +315,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   rk_batch_free(&batch);
   if (loader) rk_loader_close(loader);
   rk_free(cols);
-  rk_feed_free(&feed);
-  rk_ranking_free(&im);
+  im->ops->feed_free(feed);
+  im->ops->free(im);
   return st;
 }
