@@ -15,6 +15,9 @@
  * property holds raw values 0..n-1, stored as v + 1 and fed to the deep part as a one-hot; any
  * other categorical column holds Categorify's ids. Id 0 (a null) looks up nothing.
  *
+ * Callers see a built model through the model interface (reckon/model.h): rk_ranking_model.base,
+ * whose table is src/models/ranking_model.c.
+ *
  * Also here, so that serving depends on models/ (and etl/) but not on train/:
  *   rk_feed         batches into a graph's inputs: the model's columns gathered; a short last
  *                   batch padded with rows of weight 0 while the real rows' weights are scaled by
