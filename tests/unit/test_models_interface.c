@@ -6,7 +6,8 @@
  *   - the feed through the table reads the family feed's columns, rows and default weights;
  *   - param_group puts exactly wide_n_deep's wide parameters in the second optimizer;
  *   - describe gives model.json's "model" and "features";
- *   - rk_model_share_for_data sizes the graph to the batch, and checks the negatives.
+ *   - rk_model_share_for_data sizes the graph to the batch, and checks the negatives;
+ *   - share and feed_init fail on every injected allocation failure with RK_ENOMEM, leaking nothing.
  */
 #include <string.h>
 
@@ -196,6 +197,41 @@ static void test_share_for_data(void **state) {
   rk_schema_free(&s);
 }
 
+/* share and feed_init with rk_alloc_fail_after(n), n = 0, 1, ... until no injection fires. */
+static void test_out_of_memory(void **state) {
+  (void)state;
+  rk_schema s;
+  make_schema(&s);
+  rk_ranking_model m;
+  build(&m, &s, RK_MODEL_MLP, 4);
+  /* A train graph leaves state on the shared parameters the first time (freed with m): made once
+   * here, so each run below must end where it started. */
+  rk_model *warm;
+  assert_rk_ok(m.base.ops->share(&warm, &m.base, 6, true));
+  warm->ops->free(warm);
+  bool succeeded = false;
+  for (int64_t n = 0; n < 100000 && !succeeded; n++) {
+    int64_t live0 = rk_alloc_live_bytes();
+    rk_model *im = NULL;
+    rk_model_feed *f = NULL;
+    rk_alloc_fail_after(n);
+    rk_status st = m.base.ops->share(&im, &m.base, 6, true);
+    if (st == RK_OK) st = im->ops->feed_init(&f, im, &s, 0, NULL, 1);
+    bool fired = rk_alloc_fail_fired();
+    rk_alloc_fail_after(-1);
+    if (fired) assert_int_equal(st, RK_ENOMEM);
+    else assert_rk_ok(st);
+    succeeded = !fired;
+    if (f) im->ops->feed_free(f);
+    if (im) im->ops->free(im);
+    if (rk_alloc_live_bytes() != live0)
+      fail_msg("allocation %lld: leaks %lld bytes", (long long)n, (long long)(rk_alloc_live_bytes() - live0));
+  }
+  assert_true(succeeded);
+  rk_ranking_free(&m);
+  rk_schema_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_the_view_is_the_models),
@@ -203,6 +239,7 @@ int main(void) {
       cmocka_unit_test(test_param_group_is_the_wide_part),
       cmocka_unit_test(test_describe_gives_model_and_features),
       cmocka_unit_test(test_share_for_data),
+      cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
