@@ -4,7 +4,7 @@
  * offers them. Inputs: one embedding table per categorical feature (rows = int_domain.max + 1),
  * continuous features as one dense input, in schema order; targets never enter the model.
  *
- * The graph's inputs, filled by the caller per batch (src/train/feed.c):
+ * The graph's inputs, filled per batch by the family's feed (src/models/ranking_feed.c):
  *   cat_inputs[i]   int64 (B, 1)  ids of categorical feature i; a list feature (the schema's
  *                                 is_list) is a ragged input instead, mean-pooled by its table
  *   dense_input     float (B, n_cont) or RK_NO_VALUE
@@ -14,10 +14,26 @@
  * raw values, hashed to 1 + rk_hash_int(v) mod (num_buckets - 1); one with the `indicator`
  * property holds raw values 0..n-1, stored as v + 1 and fed to the deep part as a one-hot; any
  * other categorical column holds Categorify's ids. Id 0 (a null) looks up nothing.
+ *
+ * Callers see a built model through the model interface (reckon/model.h): rk_ranking_model.base,
+ * whose table is src/models/ranking_model.c.
+ *
+ * Also here, so that serving depends on models/ (and etl/) but not on train/:
+ *   rk_feed         batches into a graph's inputs: the model's columns gathered; a short last
+ *                   batch padded with rows of weight 0 while the real rows' weights are scaled by
+ *                   (graph rows / real rows), so the loss is the mean over the real rows, as Keras
+ *                   computes it; in-batch negatives are extra rows built from the batch
+ *   rk_model_save   model folder: model.json + weights.safetensors + schema + workflow copy
+ *   rk_model_load   the same folder back into a model
+ *   rk_predict      a model's predictions on a dataset, with chosen columns kept
  */
 #ifndef RECKON_MODELS_H
 #define RECKON_MODELS_H
 
+#include <jansson.h>
+
+#include "reckon/data.h"
+#include "reckon/model.h"
 #include "reckon/nn.h"
 #include "reckon/optim.h"
 #include "reckon/schema.h"
@@ -48,8 +64,6 @@ enum { RK_MODEL_COUNT = 0 RK_MODEL_LIST(RK_MODEL_ONE) };
 #define RK_MODEL_CHOICE(kind, name) "|" #name
 #define RK_MODEL_CHOICES (RK_MODEL_LIST(RK_MODEL_CHOICE) + 1)
 
-#define RK_MAX_TASKS 16
-
 /* "mlp", "dcn", "dlrm", "wide_n_deep", "deepfm", "mmoe", "cgc", "ple"; RK_EUSAGE naming the
  * choices otherwise. */
 rk_status rk_model_kind_parse(const char *name, rk_model_kind *out);
@@ -77,7 +91,7 @@ typedef struct {
 /* The settings of the ranking family, one row each, so a setting lives in one place:
  *   X(KIND, field, flag, section, metavar, help, default)
  * The row makes the config field (below), its default (rk_ranking_config_default), its key in
- * model.json (both ways, src/train/model_dir.c), and the flag of `reckon train` (src/cli/cmd_train.c:
+ * model.json (both ways, src/models/model_dir.c), and the flag of `reckon train` (src/cli/cmd_train.c:
  * name, metavar with the range, help, default). The section says where model.json keeps it and
  * what `train --load_model_path` does with it (rk_model_read_architecture):
  *   ARCH   "model": shapes the weights, so the saved model's value wins
@@ -213,6 +227,7 @@ typedef struct {
   int n_params;
   rk_param_arena *arena;               /* the dense parameters' memory (nn.h); NULL when sharing */
   bool owns_params;                    /* false for a graph sharing another model's */
+  rk_model base;                       /* the model interface (reckon/model.h) over this model */
 } rk_ranking_model;
 
 /* Builds the graph for batch size `batch` predicting `target` (regression: MSE on the linear
@@ -239,6 +254,113 @@ bool rk_ranking_param_is_wide(const rk_param *p);
 
 /* The reference's dimension rule for a table of `cardinality` rows. */
 int64_t rk_model_embedding_dim(int64_t cardinality, double multiplier);
+
+/* ---- feeding batches (src/models/ranking_feed.c) ------------------------------------------- */
+
+typedef struct {
+  const rk_ranking_model *m;
+  int64_t negatives;          /* in-batch negatives per row */
+  rk_task_weights tw;
+  uint64_t seed;
+  bool *item_feature;         /* per categorical then continuous feature: tagged item / item_id */
+  int item_id;                /* categorical feature telling items apart (-1: all item features) */
+  int64_t *src, *item_src;    /* (graph rows): source rows; -1 = padding */
+  int64_t rows;               /* real rows in the last fill (positives and negatives) */
+  const rk_column **cols;     /* per feature: the batch column of the last fill */
+  struct rk_feed_layout *layout;   /* where each column the feed reads sits in the batches (ranking_feed.c) */
+} rk_feed;
+
+/* The columns a feed reads from data: the model's features, and with targets its targets, sample
+ * spaces and sample weights (names holds at least rk_feed_max_columns). Names point into the
+ * model and the weights. */
+int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names);
+int rk_feed_max_columns(const rk_ranking_model *m);
+/* negatives > 0 needs features tagged item or item_id in the schema; tw NULL: defaults. */
+rk_status rk_feed_init(rk_feed *f, const rk_ranking_model *m, const rk_schema *schema, int64_t negatives,
+                       const rk_task_weights *tw, uint64_t seed);
+void rk_feed_free(rk_feed *f);
+/* Rows graph_rows / (1 + negatives) of data a graph of f's model takes per fill. */
+int64_t rk_feed_batch_rows(const rk_feed *f);
+/* Fill the graph's inputs from `batch` (at most rk_feed_batch_rows rows; columns found by name
+ * once, and found again only when a batch's columns differ from the last one's),
+ * `step` keys the choice of negatives. Ids beyond a table or a null target are errors naming the
+ * column. */
+rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step);
+
+/* ---- optimizers (src/models/optim_set.c) --------------------------------------------------- */
+/* One optimizer over every parameter (wide NULL), or the Wide & Deep recipe's two: `wide` for
+ * the wide part (rk_ranking_param_is_wide), `deep` for the rest. They step together. */
+typedef struct {
+  rk_optim opt[2];
+  int n;
+  int *which, *index;   /* per model parameter: its optimizer, and its place there */
+} rk_optim_set;
+
+rk_status rk_optim_set_init(rk_optim_set *s, const rk_model *m, const rk_optim_config *deep,
+                            const rk_optim_config *wide);
+rk_status rk_optim_set_step(rk_optim_set *s, double lr_factor);
+int64_t rk_optim_set_steps(const rk_optim_set *s);
+void rk_optim_set_set_steps(rk_optim_set *s, int64_t steps);
+/* Model parameter `param`'s state: its slot count, and slot `slot` (numel floats) with its name. */
+int rk_optim_set_slots(const rk_optim_set *s, int param);
+float *rk_optim_set_slot(const rk_optim_set *s, int param, int slot, const char **name);
+void rk_optim_set_free(rk_optim_set *s);
+
+/* ---- model folders (src/models/model_dir.c) ------------------------------------------------ */
+/* Writes <dir>/model.json, weights.safetensors, schema.pbtxt and .merlin/schema.json, and a copy
+ * of workflow_dir as <dir>/workflow (when not NULL), into a temporary folder renamed into place.
+ * extra: more keys for model.json ("flags", "training"), or NULL. */
+rk_status rk_model_save(const char *dir, const rk_model *m, const rk_schema *schema, const char *workflow_dir,
+                        const json_t *extra);
+typedef struct {
+  rk_ranking_model ranking;   /* a train graph of batch 1 owning the parameters */
+  rk_model *model;            /* &ranking.base: what evaluation and prediction take */
+  rk_schema schema;
+  json_t *meta;               /* model.json */
+} rk_saved_model;
+rk_status rk_model_load(rk_saved_model *out, const char *dir);
+/* Whether the data at data_path (named by `flag` in messages) was transformed by the workflow the
+ * model's training data was (their fingerprints, src/etl/fingerprint.c): a mismatch is an error
+ * naming both (a warning when `allow`); data without a fingerprint, from other tools, is accepted
+ * with a warning; a model without one checks nothing. */
+rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_path, const char *flag, bool allow);
+void rk_saved_model_free(rk_saved_model *s);
+/* Parameter values to and from a safetensors file (every parameter by name, shapes checked). */
+/* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints). */
+rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_optim_set *opts,
+                                 const char *const *meta_keys, const char *const *meta_values, int nmeta);
+rk_status rk_model_read_weights(const char *path, const rk_model *m, rk_optim_set *opts);
+/* model.json's "task_weights" (the loss weights, positive weights and sample spaces a model was
+ * trained with, which evaluation reuses), and back (strings point into j). */
+json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_model *m);
+rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_model *m, const json_t *j);
+/* model.json's "model" object from a configuration, and back. */
+json_t *rk_ranking_config_to_json(const rk_ranking_config *c);
+rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, const char *label);
+/* Free what rk_ranking_config_from_json allocated (its lists). */
+void rk_ranking_config_free_lists(rk_ranking_config *c);
+/* The architecture of the model folder `dir` (its model.json), for `train --load_model_path`:
+ * the weights' shapes follow it, whatever the flags say. The training choices (dropout, L2,
+ * initialisation, seed) come from `flags`. `differ` gets each key of model.json's "model" whose
+ * value in `flags` differs, with both values ("mlp_layers [16,8] (flags: [128,64,32]); ..."; empty
+ * when none), for a note. Free `out`
+ * with rk_ranking_config_free_lists. */
+rk_status rk_model_read_architecture(const char *dir, const rk_ranking_config *flags, rk_ranking_config *out,
+                                     char *differ, size_t differ_size);
+
+/* ---- prediction (src/models/predict.c) ----------------------------------------------------- */
+typedef struct {
+  const char *path;           /* data to predict on */
+  const char *output;         /* a file (.parquet, .csv, .tsv) or a folder (part_0.parquet) */
+  const char *format;         /* parquet|csv|tsv, or NULL: from the output's extension */
+  const char *const *keep;    /* columns copied next to the predictions */
+  int n_keep;
+  int64_t batch_size;
+  bool overwrite;             /* replace an output reckon did not write (--overwrite) */
+} rk_predict_options;
+
+/* Writes `<target>/binary_output` (probabilities) or `<target>/regression_output`, one per task. */
+rk_status rk_predict(const rk_model *m, const rk_predict_options *o, int64_t *rows);
 
 #ifdef __cplusplus
 }

@@ -283,13 +283,13 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   if (st != RK_OK) return rk_cli_fail(st);
   /* The weights and sample spaces of training; --stl_positive_class_weight overrides a single task's. */
   rk_task_weights tw;
-  rk_task_weights_from_json(&tw, &sm.model, json_object_get(sm.meta, "task_weights"));
+  rk_task_weights_from_json(&tw, sm.model, json_object_get(sm.meta, "task_weights"));
   if (rk_flags_given(parse, "stl_positive_class_weight")) tw.positive_weight[0] = (float)o->stl_positive_class_weight;
   rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, &tw,
                         (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0};
   rk_eval_result ev;
   st = rk_model_check_workflow(&sm, o->eval_data_path, "--eval_data_path", o->allow_workflow_mismatch);
-  if (st == RK_OK) st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
+  if (st == RK_OK) st = rk_evaluate(sm.model, &sm.schema, &eo, &ev);
   bool evaluated = st == RK_OK;
   if (st == RK_OK && o->output_path) {
     st = rk_mkdir_p(o->output_path);
@@ -298,7 +298,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
     if (st == RK_OK && !p) st = RK_ENOMEM;
     if (st == RK_OK) {
       snprintf(p, n, "%s/metrics.json", o->output_path);
-      json_t *doc = json_pack("{ss sO}", "task", sm.model.target, "metrics", ev.metrics);
+      json_t *doc = json_pack("{ss sO}", "task", sm.model->out.targets[0], "metrics", ev.metrics);
       char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
       st = text ? rk_write_file_atomic(p, text, strlen(text)) : RK_ENOMEM;
       free(text);
@@ -354,12 +354,12 @@ static int run_predict(const rk_flag_parse *parse, void *arg) {
                            o->overwrite};
   int64_t rows = 0;
   st = rk_model_check_workflow(&sm, o->predict_data_path, "--predict_data_path", o->allow_workflow_mismatch);
-  if (st == RK_OK) st = rk_predict(&sm.model, &po, &rows);
+  if (st == RK_OK) st = rk_predict(sm.model, &po, &rows);
   if (st == RK_OK && !parse->globals.quiet) {
     printf("wrote %lld predictions (", (long long)rows);
-    for (int t = 0; t < sm.model.n_tasks; t++)   /* the columns rk_predict writes: one per task */
-      printf("%s%s/%s", t ? ", " : "", sm.model.targets[t],
-             sm.model.task_regression[t] ? "regression_output" : "binary_output");
+    for (int t = 0; t < sm.model->out.n_tasks; t++)   /* the columns rk_predict writes: one per task */
+      printf("%s%s/%s", t ? ", " : "", sm.model->out.targets[t],
+             sm.model->out.regression[t] ? "regression_output" : "binary_output");
     printf(") to %s\n", o->predict_output_path);
   }
   rk_saved_model_free(&sm);

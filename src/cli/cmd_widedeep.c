@@ -2,7 +2,7 @@
  * `reckon widedeep`: NVIDIA's Wide & Deep recipe (DeepLearningExamples,
  * TensorFlow/Recommendation/WideAndDeep, trainer/task.py) with its flags, so its commands run with
  * `reckon widedeep` in place of `python -m trainer.task`. A front end over `reckon train`'s
- * wide_n_deep builder and loop (src/models/ranking.c, src/train/): the recipe's feature layout
+ * wide_n_deep builder and loop (src/models/, src/train/): the recipe's feature layout
  * (RK_WIDE_LINEAR: TensorFlow's linear model beside the deep part; dimensions from the schema's
  * embedding_sizes; hashed and indicator columns by their properties), FTRL on the wide part and
  * proximal Adagrad on the deep part, MAP@12 by display_id. docs/widedeep.md has the mapping.
@@ -262,13 +262,13 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
   if (!data) st = RK_ENOMEM;
   if (st == RK_OK && o->evaluate) {
     rk_task_weights tw;
-    rk_task_weights_from_json(&tw, &sm.model, json_object_get(sm.meta, "task_weights"));
+    rk_task_weights_from_json(&tw, sm.model, json_object_get(sm.meta, "task_weights"));
     bool leak = rk_schema_find_index(&sm.schema, o->is_leak_column) >= 0;
     rk_eval_options eo = {eval_path, o->eval_batch_size, 0, &tw, (uint64_t)o->seed, false, NULL,
                           o->display_id_column, leak ? o->is_leak_column : NULL, 12, 0};
     if (o->eval_steps > 0) eo.max_batches = o->eval_steps;
     rk_eval_result ev;
-    st = rk_evaluate(&sm.model, &sm.schema, &eo, &ev);
+    st = rk_evaluate(sm.model, &sm.schema, &eo, &ev);
     if (st == RK_OK) {
       rows = ev.rows;
       json_object_set_new(data, "map_infer", json_deep_copy(json_object_get(ev.metrics, "map")));
@@ -283,10 +283,10 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     int nkeep = rk_schema_find_index(&sm.schema, "ad_id") >= 0 ? 2 : 1;
     /* predictions.parquet lives in the model folder this command writes */
     rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size, true};
-    st = parquet && scores ? rk_predict(&sm.model, &po, &rows) : RK_ENOMEM;
+    st = parquet && scores ? rk_predict(sm.model, &po, &rows) : RK_ENOMEM;
     /* scores.txt as the recipe writes it (numpy savetxt "%f"): one probability a line. */
     char col[300];
-    snprintf(col, sizeof col, "%s/binary_output", sm.model.target);
+    snprintf(col, sizeof col, "%s/binary_output", sm.model->out.targets[0]);
     const char *cols[1] = {col};
     rk_loader_options lo;
     rk_loader_options_default(&lo);

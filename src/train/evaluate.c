@@ -1,16 +1,13 @@
 /*
- * Evaluation and prediction: a model's inference graph (sharing its parameters) over a dataset
- * read in file order, batch by batch. Metrics are exact (src/metrics/); predictions go to any
- * table sink with chosen columns of the input kept beside them.
+ * Evaluation: a model's inference graph (sharing its parameters, rk_model_share_for_data) over
+ * a dataset read in file order, batch by batch. Metrics are exact (src/metrics/). Prediction,
+ * which serving needs too, is src/models/predict.c.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "reckon/io.h"
 #include "reckon/metrics.h"
-#include "reckon/parquet.h"
 #include "reckon/trainer.h"
 
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
@@ -22,24 +19,6 @@ void rk_eval_result_free(rk_eval_result *r) {
   rk_free(r->prob);
   rk_free(r->label);
   memset(r, 0, sizeof *r);
-}
-
-/* An inference graph over m's parameters, at `rows` data rows per batch (times 1 + negatives), or
- * fewer when the data at `path` has fewer rows: a 32768-row graph for a few thousand eval rows
- * would only clear and compute padding. */
-static rk_status infer_model(rk_ranking_model *im, const rk_ranking_model *m, const char *path, int64_t rows,
-                             int64_t negatives) {
-  int64_t graph_rows;   /* the flag's batch bounds the negatives, whatever the data's rows */
-  RK_TRY(rk_feed_graph_rows(&graph_rows, rows, negatives, "--in_batch_negatives_eval"));
-  rk_parquet_dataset *ds = NULL;   /* its rows are counted from the footers at open */
-  if (rk_parquet_dataset_open(&ds, path, NULL) == RK_OK) {
-    int64_t have = rk_parquet_dataset_num_rows(ds);
-    if (have > 0 && have < rows) rows = have;
-    rk_parquet_dataset_close(ds);
-  }
-  rk_error_clear();   /* an unreadable path is reported by the loader, with its context */
-  graph_rows = rows * (1 + negatives);   /* at most the product checked above */
-  return rk_ranking_share(im, m, graph_rows, false);
 }
 
 static rk_status grow(float **a, float **b, int64_t *cap, int64_t need) {
@@ -78,13 +57,13 @@ static void put(json_t *o, const char *prefix, const char *key, double v) {
 }
 
 /* The metrics of task t: plain names for a single task, else "<task>/binary_output/<m>". */
-static rk_status task_metrics(const rk_ranking_model *m, int t, task_acc *a, int64_t rows, json_t *out, double *auc) {
+static rk_status task_metrics(const rk_model *m, int t, task_acc *a, int64_t rows, json_t *out, double *auc) {
   char prefix[300] = "", loss_key[300] = "loss";
-  bool several = m->n_tasks > 1;
-  if (m->task_regression[t]) {
+  bool several = m->out.n_tasks > 1;
+  if (m->out.regression[t]) {
     if (several) {
-      snprintf(prefix, sizeof prefix, "%s/regression_output/", m->targets[t]);
-      snprintf(loss_key, sizeof loss_key, "%s/regression_output_loss", m->targets[t]);
+      snprintf(prefix, sizeof prefix, "%s/regression_output/", m->out.targets[t]);
+      snprintf(loss_key, sizeof loss_key, "%s/regression_output_loss", m->out.targets[t]);
     }
     put(out, "", loss_key, a->loss / (double)rows);
     put(out, prefix, "root_mean_squared_error", rk_regression_rmse(&a->reg));
@@ -93,8 +72,8 @@ static rk_status task_metrics(const rk_ranking_model *m, int t, task_acc *a, int
     return RK_OK;
   }
   if (several) {
-    snprintf(prefix, sizeof prefix, "%s/binary_output/", m->targets[t]);
-    snprintf(loss_key, sizeof loss_key, "%s/binary_output_loss", m->targets[t]);
+    snprintf(prefix, sizeof prefix, "%s/binary_output/", m->out.targets[t]);
+    snprintf(loss_key, sizeof loss_key, "%s/binary_output_loss", m->out.targets[t]);
   }
   rk_binary_result r, all;
   RK_TRY(rk_binary_metrics_compute(a->space, &r));
@@ -108,7 +87,7 @@ static rk_status task_metrics(const rk_ranking_model *m, int t, task_acc *a, int
   if (a->all) {   /* a sample space: the AUC over every row too */
     RK_TRY(rk_binary_metrics_compute(a->all, &all));
     put(out, prefix, "auc_all", all.auc);
-    json_object_set_new(out, several ? (snprintf(loss_key, sizeof loss_key, "%s/binary_output/rows", m->targets[t]), loss_key)
+    json_object_set_new(out, several ? (snprintf(loss_key, sizeof loss_key, "%s/binary_output/rows", m->out.targets[t]), loss_key)
                                      : "space_rows", json_integer(r.count));
   }
   *auc = r.auc;
@@ -161,29 +140,29 @@ static void map_free(map_acc *a) {
   rk_free(a->label);
 }
 
-rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const rk_eval_options *o,
-                      rk_eval_result *out) {
+rk_status rk_evaluate(const rk_model *m, const rk_schema *schema, const rk_eval_options *o, rk_eval_result *out) {
   memset(out, 0, sizeof *out);
-  rk_ranking_model im;
-  RK_TRY(infer_model(&im, m, o->path, o->batch_size, o->negatives));
-  rk_feed feed;
-  rk_status st = rk_feed_init(&feed, &im, schema, o->negatives, o->tw, o->seed);
+  rk_model *im;
+  RK_TRY(rk_model_share_for_data(&im, m, o->path, o->batch_size, o->negatives));
+  rk_model_feed *feed;
+  rk_status st = im->ops->feed_init(&feed, im, schema, o->negatives, o->tw, o->seed);
   if (st != RK_OK) {
-    rk_ranking_free(&im);
+    im->ops->free(im);
     return st;
   }
-  const rk_task_weights *tw = &feed.tw;
-  int K = m->n_tasks;
-  const char **cols = rk_calloc((size_t)rk_feed_max_columns(m) + 2 * (size_t)K + 3, sizeof *cols);
+  const rk_task_weights *tw = im->ops->feed_weights(feed);
+  const int64_t *src = im->ops->feed_sources(feed);   /* per graph row: its data row, -1 padding */
+  int K = m->out.n_tasks;
+  const char **cols = rk_calloc((size_t)m->ops->feed_max_columns(m) + 2 * (size_t)K + 3, sizeof *cols);
   task_acc acc[RK_MAX_TASKS];
   memset(acc, 0, sizeof acc);
-  int64_t B = rk_graph_batch(im.g);
+  int64_t B = rk_graph_batch(im->g);
   float *y = rk_malloc((size_t)B * sizeof *y), *p = rk_malloc((size_t)B * sizeof *p);
   if (!cols || !y || !p) st = RK_ENOMEM;
-  int ncols = cols ? rk_feed_columns(&feed, true, cols) : 0;
+  int ncols = cols ? im->ops->feed_columns(feed, true, cols) : 0;
   for (int t = 0; cols && o->baseline_prefix && t < K; t++) {
-    if (m->task_regression[t]) continue;
-    snprintf(acc[t].base_col, sizeof acc[t].base_col, "%s%s", o->baseline_prefix, m->targets[t]);
+    if (m->out.regression[t]) continue;
+    snprintf(acc[t].base_col, sizeof acc[t].base_col, "%s%s", o->baseline_prefix, m->out.targets[t]);
     if (rk_schema_find_index(schema, acc[t].base_col) < 0) {
       acc[t].base_col[0] = '\0';
       continue;
@@ -197,7 +176,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   }
   for (int t = 0; st == RK_OK && t < K; t++) {
     rk_regression_metrics_reset(&acc[t].reg);
-    if (m->task_regression[t]) continue;
+    if (m->out.regression[t]) continue;
     st = rk_binary_metrics_create(&acc[t].space);
     if (st == RK_OK && tw->sample_space[t]) st = rk_binary_metrics_create(&acc[t].all);
   }
@@ -210,8 +189,8 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
       if (need[i] && rk_schema_find_index(schema, need[i]) < 0)
         st = rk_error(RK_ENOTFOUND, "the eval data's schema has no column '%s' (%s)", need[i],
                       i ? "the leak column of map_with_leak" : "the group column of MAP@k");
-    if (st == RK_OK && m->task_regression[0])
-      st = rk_error(RK_EUSAGE, "MAP@k ranks by a binary task's probability; '%s' is a regression target", m->targets[0]);
+    if (st == RK_OK && m->out.regression[0])
+      st = rk_error(RK_EUSAGE, "MAP@k ranks by a binary task's probability; '%s' is a regression target", m->out.targets[0]);
     if (st == RK_OK) st = rk_map_metrics_create(&ma.plain, o->map_k > 0 ? o->map_k : 12);
     if (st == RK_OK && o->leak_column) st = rk_map_metrics_create(&ma.leak, o->map_k > 0 ? o->map_k : 12);
     ma.group = rk_malloc((size_t)B * sizeof *ma.group);
@@ -226,7 +205,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   lo.path = o->path;
   lo.columns = cols;
   lo.ncolumns = ncols;
-  lo.batch_size = rk_feed_batch_rows(&feed);
+  lo.batch_size = im->ops->feed_batch_rows(feed);
   lo.shuffle = false;
   rk_loader *loader = NULL;
   rk_batch batch = {0};
@@ -237,20 +216,20 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   rk_progress_begin(&progress, "evaluate", loader ? (double)rk_loader_num_rows(loader) : 0, "rows");
   for (uint64_t step = 0; st == RK_OK && !(o->max_batches > 0 && (int64_t)step >= o->max_batches); step++) {
     if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
-    if ((st = rk_feed_fill(&feed, &batch, step)) != RK_OK) break;
-    if ((st = rk_graph_forward(im.g, RK_EVAL)) != RK_OK) break;
+    if ((st = im->ops->feed_fill(feed, &batch, step)) != RK_OK) break;
+    if ((st = rk_graph_forward(im->g, RK_EVAL)) != RK_OK) break;
     int64_t n = 0;
     for (int t = 0; st == RK_OK && t < K; t++) {
-      const float *z = rk_graph_value_f32(im.g, im.logits[t]);
-      const rk_column *tc = &batch.cols[rk_batch_find(&batch, m->targets[t])];
+      const float *z = rk_graph_value_f32(im->g, im->out.logits[t]);
+      const rk_column *tc = &batch.cols[rk_batch_find(&batch, m->out.targets[t])];
       int sk = tw->sample_space[t] ? rk_batch_find(&batch, tw->sample_space[t]) : -1;
-      bool reg = m->task_regression[t];
+      bool reg = m->out.regression[t];
       int64_t ns = 0;
       n = 0;
       /* Rows of the sample space first (for the space metrics), then the others (all rows). */
       for (int pass = 0; pass < 2; pass++) {
         for (int64_t r = 0; r < B; r++) {
-          if (feed.src[r] < 0) continue;
+          if (src[r] < 0) continue;
           bool negative = r >= batch.nrows;
           bool in_space = sk < 0 || (!negative && rk_column_get_double(&batch.cols[sk], r) == 1.0);
           if (in_space != (pass == 0)) continue;
@@ -291,7 +270,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
         memcpy(out->label + total, y, (size_t)n * sizeof *y);
       }
     }
-    if (st == RK_OK && ma.plain) st = map_add(&ma, o, &batch, rk_graph_value_f32(im.g, im.logits[0]), m->targets[0]);
+    if (st == RK_OK && ma.plain) st = map_add(&ma, o, &batch, rk_graph_value_f32(im->g, im->out.logits[0]), m->out.targets[0]);
     if (st != RK_OK) break;
     total += n;
     rows_done += batch.nrows;
@@ -321,7 +300,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
     rk_binary_result br;
     if (!acc[t].base || (st = rk_binary_metrics_compute(acc[t].base, &br)) != RK_OK) continue;
     char key[400];
-    snprintf(key, sizeof key, K == 1 ? "baseline_auc" : "%s/binary_output/baseline_auc", m->targets[t]);
+    snprintf(key, sizeof key, K == 1 ? "baseline_auc" : "%s/binary_output/baseline_auc", m->out.targets[t]);
     json_object_set_new(out->metrics, key, number(br.auc));
   }
   if (st != RK_OK) rk_eval_result_free(out);
@@ -336,131 +315,7 @@ rk_status rk_evaluate(const rk_ranking_model *m, const rk_schema *schema, const 
   rk_batch_free(&batch);
   if (loader) rk_loader_close(loader);
   rk_free(cols);
-  rk_feed_free(&feed);
-  rk_ranking_free(&im);
-  return st;
-}
-
-/* ---- prediction ---- */
-
-static bool has_suffix(const char *s, const char *suffix) {
-  size_t n = strlen(s), k = strlen(suffix);
-  return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-rk_status rk_predict(const rk_ranking_model *m, const rk_predict_options *o, int64_t *rows) {
-  *rows = 0;
-  const char *fmt = o->format;
-  bool is_file = has_suffix(o->output, ".parquet") || has_suffix(o->output, ".csv") || has_suffix(o->output, ".tsv");
-  if (!fmt) fmt = has_suffix(o->output, ".csv") ? "csv" : has_suffix(o->output, ".tsv") ? "tsv" : "parquet";
-  if (strcmp(fmt, "parquet") && strcmp(fmt, "csv") && strcmp(fmt, "tsv"))
-    return rk_error(RK_EUSAGE, "invalid value '%s' for --predict_output_format: expected parquet, csv or tsv", fmt);
-  /* A file is written only where none is, a folder only where no other kind of output is
-   * (src/core/output.c); the folder is held while the predictions are written. */
-  char *file = NULL;
-  rk_output folder = {0};
-  bool made = access(o->output, F_OK) != 0;
-  if (is_file) {
-    RK_TRY(rk_output_check_file(o->output, o->overwrite));
-    RK_TRY(rk_output_sweep_beside(o->output));
-    if (!(file = rk_strdup(o->output))) return RK_ENOMEM;
-  } else {
-    RK_TRY(rk_output_claim(&folder, o->output, "predictions", o->overwrite));
-    size_t n = strlen(o->output) + 32;
-    if ((file = rk_malloc(n))) snprintf(file, n, "%s/part_0.%s", o->output, fmt);
-  }
-  rk_ranking_model im;
-  rk_status st = file ? infer_model(&im, m, o->path, o->batch_size, 0) : RK_ENOMEM;
-  if (st != RK_OK) {
-    if (made && folder.held) rk_output_unclaim(&folder, o->output);
-    rk_output_release(&folder);
-    rk_free(file);
-    return st;
-  }
-  rk_feed feed;
-  memset(&feed, 0, sizeof feed);
-  rk_schema none;
-  rk_schema_init(&none);
-  st = rk_feed_init(&feed, &im, &none, 0, NULL, 0);
-  /* The model's features, then kept columns that are not among them. */
-  int nf = m->n_cat + m->n_cont;
-  const char **cols = rk_calloc((size_t)(nf + o->n_keep) + 1, sizeof *cols);
-  if (!cols) st = RK_ENOMEM;
-  int ncols = cols && st == RK_OK ? rk_feed_columns(&feed, false, cols) : 0;
-  for (int k = 0; cols && k < o->n_keep; k++) {
-    bool dup = false;
-    for (int i = 0; i < ncols; i++) dup = dup || strcmp(cols[i], o->keep[k]) == 0;
-    if (!dup) cols[ncols++] = o->keep[k];
-  }
-  rk_loader_options lo;
-  rk_loader_options_default(&lo);
-  lo.path = o->path;
-  lo.columns = cols;
-  lo.ncolumns = ncols;
-  lo.batch_size = rk_graph_batch(im.g);
-  lo.shuffle = false;
-  rk_loader *loader = NULL;
-  rk_table_sink *sink = NULL;
-  rk_sink_options so;
-  rk_sink_options_default(&so);
-  if (strcmp(fmt, "tsv") == 0) so.sep = '\t';
-  rk_batch batch = {0}, outb = {0};
-  int K = m->n_tasks;
-  if (st == RK_OK) st = rk_loader_open(&loader, &lo);
-  if (st == RK_OK) st = rk_loader_start_epoch(loader, 0);
-  if (st == RK_OK) st = rk_sink_open(&sink, file, &so);
-  if (st == RK_OK) st = rk_batch_init(&outb, o->n_keep + K);
-  rk_progress progress;
-  rk_progress_begin(&progress, "predict", loader ? (double)rk_loader_num_rows(loader) : 0, "rows");
-  while (st == RK_OK) {
-    if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
-    if ((st = rk_feed_fill(&feed, &batch, 0)) != RK_OK) break;
-    if ((st = rk_graph_forward(im.g, RK_EVAL)) != RK_OK) break;
-    /* Kept columns are copied beside the predictions. */
-    for (int k = 0; k < o->n_keep && st == RK_OK; k++) {
-      const rk_column *src = &batch.cols[rk_batch_find(&batch, o->keep[k])];
-      rk_column *dst = &outb.cols[k];
-      if (!dst->name) {
-        rk_column_free(dst);
-        st = rk_column_init(dst, src->name, src->type, src->child ? src->child->type : RK_COL_INT64);
-      }
-      rk_column_clear(dst);
-      if (st == RK_OK) st = rk_column_append_column(dst, src, 0, batch.nrows);
-    }
-    /* One column per task: <target>/binary_output (a probability) or <target>/regression_output. */
-    for (int t = 0; t < K && st == RK_OK; t++) {
-      const float *z = rk_graph_value_f32(im.g, im.logits[t]);
-      bool reg = m->task_regression[t];
-      char out_name[300];
-      snprintf(out_name, sizeof out_name, "%s/%s", m->targets[t], reg ? "regression_output" : "binary_output");
-      rk_column *pc = &outb.cols[o->n_keep + t];
-      rk_column_free(pc);
-      if ((st = rk_column_init(pc, out_name, RK_COL_FLOAT32, RK_COL_FLOAT32)) == RK_OK)
-        st = rk_column_reserve(pc, batch.nrows, batch.nrows);
-      for (int64_t r = 0; st == RK_OK && r < batch.nrows; r++)
-        ((float *)pc->values)[r] = reg ? z[r] : (float)sigmoid(z[r]);
-      pc->length = st == RK_OK ? batch.nrows : 0;
-    }
-    if (st != RK_OK) break;
-    outb.nrows = batch.nrows;
-    if ((st = rk_sink_write(sink, &outb)) != RK_OK) break;
-    *rows += batch.nrows;
-    rk_progress_update(&progress, (double)*rows);
-  }
-  rk_progress_end(&progress);
-  if (sink) {
-    if (st == RK_OK) st = rk_sink_close(sink);
-    else rk_sink_abort(sink);
-  }
-  rk_batch_free(&outb);
-  rk_batch_free(&batch);
-  if (loader) rk_loader_close(loader);
-  rk_free(cols);
-  rk_feed_free(&feed);
-  rk_schema_free(&none);
-  rk_ranking_free(&im);
-  rk_free(file);
-  if (st != RK_OK && made && folder.held) rk_output_unclaim(&folder, o->output);   /* leave no folder a failure made */
-  rk_output_release(&folder);
+  im->ops->feed_free(feed);
+  im->ops->free(im);
   return st;
 }

@@ -155,25 +155,25 @@ static const char *const binary_cols[] = {"auc", "prauc", "logloss", "precision"
 static const char *const regression_cols[] = {"root_mean_squared_error", "mae"};
 
 /* "<task>/binary_output" or "<task>/regression_output": Merlin's name of a task's output. */
-static void output_name(char *buf, size_t size, const rk_ranking_model *m, int t) {
-  snprintf(buf, size, "%s/%s", m->targets[t], m->task_regression[t] ? "regression_output" : "binary_output");
+static void output_name(char *buf, size_t size, const rk_model *m, int t) {
+  snprintf(buf, size, "%s/%s", m->out.targets[t], m->out.regression[t] ? "regression_output" : "binary_output");
 }
 
 /* A task's train-metric key: plain for one task, "<task>/binary_output/<metric>" for several. */
-static void metric_key(char *buf, size_t size, const rk_ranking_model *m, int t, const char *metric) {
+static void metric_key(char *buf, size_t size, const rk_model *m, int t, const char *metric) {
   char out[300];
   output_name(out, sizeof out, m, t);
-  if (m->n_tasks == 1) snprintf(buf, size, "%s", metric);
+  if (m->out.n_tasks == 1) snprintf(buf, size, "%s", metric);
   else snprintf(buf, size, "%s/%s", out, metric);
 }
 
-static json_t *log_columns(const rk_ranking_model *m) {
+static json_t *log_columns(const rk_model *m) {
   json_t *cols = json_pack("[ssssss]", "step", "epoch", "loss", "regularization_loss", "lr", "samples_per_s");
   char key[400], out[300];
-  for (int t = 0; cols && t < m->n_tasks; t++) {
-    bool reg = m->task_regression[t];
+  for (int t = 0; cols && t < m->out.n_tasks; t++) {
+    bool reg = m->out.regression[t];
     output_name(out, sizeof out, m, t);
-    if (m->n_tasks > 1) {
+    if (m->out.n_tasks > 1) {
       snprintf(key, sizeof key, "%s_loss", out);
       json_array_append_new(cols, json_string(key));
     }
@@ -182,10 +182,10 @@ static json_t *log_columns(const rk_ranking_model *m) {
       json_array_append_new(cols, json_string(key));
     }
   }
-  for (int t = 0; cols && t < m->n_tasks; t++) {
-    if (m->gate_probs[t] == RK_NO_VALUE) continue;
+  for (int t = 0; cols && t < m->out.n_tasks; t++) {
+    if (m->out.gate_probs[t] == RK_NO_VALUE) continue;
     output_name(out, sizeof out, m, t);
-    int64_t E = rk_graph_value_shape(m->g, m->gate_probs[t])[1];
+    int64_t E = rk_graph_value_shape(m->g, m->out.gate_probs[t])[1];
     for (int64_t e = 0; e < E; e++) {
       snprintf(key, sizeof key, "gate_%s_weight_%lld", out, (long long)e);
       json_array_append_new(cols, json_string(key));
@@ -326,7 +326,7 @@ static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
                    "shuffle", c->shuffle, "positive_class_weight", (double)c->positive_class_weight);
 }
 
-static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_model *m, const rk_optim_set *opt,
+static rk_status save_checkpoint(const rk_train_config *c, const rk_model *m, const rk_optim_set *opt,
                                  const progress_state *ps, const run_logs *logs, const task_list *task) {
   char *dir = checkpoint_dir(c), *tmp = dir ? rk_temp_path(dir) : NULL, *w = NULL, *sp = NULL;
   rk_status st = tmp ? RK_OK : RK_ENOMEM;
@@ -358,7 +358,7 @@ static rk_status save_checkpoint(const rk_train_config *c, const rk_ranking_mode
 }
 
 /* Restore from the checkpoint folder when it exists (else leave everything at the start). */
-static rk_status load_checkpoint(const rk_train_config *c, rk_ranking_model *m, rk_optim_set *opt, progress_state *ps,
+static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk_optim_set *opt, progress_state *ps,
                                  json_t **history, const task_list *task, bool *resumed) {
   *resumed = false;
   char *dir = checkpoint_dir(c);
@@ -414,10 +414,11 @@ typedef struct {
   rk_output_set set;                    /* logs, metrics.json, report.html: published together */
   rk_schema schema;
   task_list tasks;
-  rk_ranking_model m;
+  rk_ranking_model ranking;              /* the model the run builds; the rest of the run sees m */
+  rk_model *m;                          /* &ranking.base: the model interface (reckon/model.h) */
   rk_optim_set opt;
   rk_lr_schedule sched;
-  rk_feed feed;
+  rk_model_feed *feed;
   rk_loader *loader;
   run_logs logs;
   rk_binary_metrics *window_metrics[RK_MAX_TASKS];   /* train metrics since the last log row */
@@ -429,9 +430,9 @@ typedef struct {
 
 static void free_run(run *r) {
   if (r->loader) rk_loader_close(r->loader);
-  rk_feed_free(&r->feed);
+  if (r->feed) r->m->ops->feed_free(r->feed);
   rk_optim_set_free(&r->opt);
-  rk_ranking_free(&r->m);
+  rk_ranking_free(&r->ranking);
   rk_schema_free(&r->schema);
   close_logs(&r->logs);
   rk_output_set_free(&r->set);   /* what a failed run wrote goes; the previous set stays */
@@ -542,20 +543,21 @@ static rk_status setup(run *r) {
               differ);
     arch = &saved;
   }
-  st = rk_ranking_build_tasks(&r->m, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, arch, graph_rows);
+  st = rk_ranking_build_tasks(&r->ranking, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, arch, graph_rows);
   if (c->load_model_path) rk_ranking_config_free_lists(&saved);
   RK_TRY(st);
+  r->m = &r->ranking.base;
   if (c->load_model_path) {
     char *w = path_in(c->load_model_path, "weights.safetensors");
     if (!w) return RK_ENOMEM;
-    st = rk_model_read_weights(w, &r->m, NULL);
+    st = rk_model_read_weights(w, r->m, NULL);
     rk_free(w);
     if (st != RK_OK) return rk_error_context(st, "--load_model_path '%s'", c->load_model_path);
   }
-  RK_TRY(rk_feed_init(&r->feed, &r->m, &r->schema, c->negatives_train, &r->tasks.tw, c->model.seed));
+  RK_TRY(r->m->ops->feed_init(&r->feed, r->m, &r->schema, c->negatives_train, &r->tasks.tw, c->model.seed));
   rk_optim_config oc;
   rk_optim_config_default(&oc, c->optimizer, (float)c->lr);
-  RK_TRY(rk_optim_set_init(&r->opt, &r->m, c->deep_optim.n_groups ? &c->deep_optim : &oc,
+  RK_TRY(rk_optim_set_init(&r->opt, r->m, c->deep_optim.n_groups ? &c->deep_optim : &oc,
                            c->wide_optim.n_groups ? &c->wide_optim : NULL));
   memset(&r->sched, 0, sizeof r->sched);
   r->sched.kind = RK_LR_CONSTANT;
@@ -566,40 +568,41 @@ static rk_status setup(run *r) {
     r->sched.staircase = true;
   }
   RK_TRY(rk_lr_schedule_check(&r->sched));
-  const char **cols = rk_calloc((size_t)rk_feed_max_columns(&r->m) + 1, sizeof *cols);
+  const char **cols = rk_calloc((size_t)r->m->ops->feed_max_columns(r->m) + 1, sizeof *cols);
   if (!cols) return RK_ENOMEM;
   rk_loader_options lo;
   rk_loader_options_default(&lo);
   lo.path = c->train_path;
   lo.columns = cols;
-  lo.ncolumns = rk_feed_columns(&r->feed, true, cols);
+  lo.ncolumns = r->m->ops->feed_columns(r->feed, true, cols);
   lo.batch_size = c->train_batch_size;
   lo.shuffle = c->shuffle;
   lo.seed = c->model.seed;
   st = rk_loader_open(&r->loader, &lo);
   rk_free(cols);
   RK_TRY(st);
-  int64_t B = rk_graph_batch(r->m.g);
+  int64_t B = rk_graph_batch(r->m->g);
   if (!(r->prob = rk_malloc((size_t)B * sizeof(float))) || !(r->label = rk_malloc((size_t)B * sizeof(float))))
     return RK_ENOMEM;
-  for (int t = 0; t < r->m.n_tasks; t++) {
+  for (int t = 0; t < r->m->out.n_tasks; t++) {
     rk_regression_metrics_reset(&r->window_reg[t]);
-    if (!r->m.task_regression[t]) RK_TRY(rk_binary_metrics_create(&r->window_metrics[t]));
+    if (!r->m->out.regression[t]) RK_TRY(rk_binary_metrics_create(&r->window_metrics[t]));
   }
   return RK_OK;
 }
 
 /* The train metrics of this step's real rows (of each task's sample space) join the window's. */
 static rk_status add_train_metrics(run *r) {
-  rk_graph *g = r->m.g;
+  rk_graph *g = r->m->g;
   int64_t B = rk_graph_batch(g);
-  for (int t = 0; t < r->m.n_tasks; t++) {
-    const float *z = rk_graph_value_f32(g, r->m.logits[t]), *y = rk_graph_input_f32(g, r->m.labels[t]);
-    const float *w = rk_graph_input_f32(g, r->m.weights[t]);
-    bool reg = r->m.task_regression[t], spaced = r->tasks.tw.sample_space[t] != NULL;
+  const int64_t *src = r->m->ops->feed_sources(r->feed);   /* per graph row: its data row, -1 padding */
+  for (int t = 0; t < r->m->out.n_tasks; t++) {
+    const float *z = rk_graph_value_f32(g, r->m->out.logits[t]), *y = rk_graph_input_f32(g, r->m->out.labels[t]);
+    const float *w = rk_graph_input_f32(g, r->m->out.weights[t]);
+    bool reg = r->m->out.regression[t], spaced = r->tasks.tw.sample_space[t] != NULL;
     int64_t n = 0;
     for (int64_t i = 0; i < B; i++) {
-      if (r->feed.src[i] < 0 || (spaced && w[i] == 0.0f)) continue;
+      if (src[i] < 0 || (spaced && w[i] == 0.0f)) continue;
       r->prob[n] = reg ? z[i] : 1.0f / (1.0f + expf(-z[i]));
       r->label[n++] = y[i];
     }
@@ -610,10 +613,11 @@ static rk_status add_train_metrics(run *r) {
 }
 
 static rk_status window_row(run *r, json_t *row, int64_t steps) {
-  const rk_ranking_model *m = &r->m;
+  const rk_model *m = r->m;
+  const int64_t *src = m->ops->feed_sources(r->feed);
   char key[400];
-  for (int t = 0; t < m->n_tasks; t++) {
-    if (m->n_tasks > 1) {
+  for (int t = 0; t < m->out.n_tasks; t++) {
+    if (m->out.n_tasks > 1) {
       char out[300];
       output_name(out, sizeof out, m, t);
       snprintf(key, sizeof key, "%s_loss", out);
@@ -622,7 +626,7 @@ static rk_status window_row(run *r, json_t *row, int64_t steps) {
       json_object_set_new(row, key, number(steps ? r->window_task_loss[t] / (double)steps / lw : NAN));
       r->window_task_loss[t] = 0;
     }
-    if (m->task_regression[t]) {
+    if (m->out.regression[t]) {
       if (r->window_reg[t].count) {
         metric_key(key, sizeof key, m, t, "root_mean_squared_error");
         json_object_set_new(row, key, number(rk_regression_rmse(&r->window_reg[t])));
@@ -644,13 +648,13 @@ static rk_status window_row(run *r, json_t *row, int64_t steps) {
     rk_binary_metrics_reset(r->window_metrics[t]);
   }
   /* Gate weights: the batch mean of the last step's weights per expert. */
-  for (int t = 0; t < m->n_tasks; t++) {
-    if (m->gate_probs[t] == RK_NO_VALUE) continue;
-    const float *p = rk_graph_value_f32(m->g, m->gate_probs[t]);
-    int64_t B = rk_graph_batch(m->g), E = rk_graph_value_shape(m->g, m->gate_probs[t])[1], n = 0;
+  for (int t = 0; t < m->out.n_tasks; t++) {
+    if (m->out.gate_probs[t] == RK_NO_VALUE) continue;
+    const float *p = rk_graph_value_f32(m->g, m->out.gate_probs[t]);
+    int64_t B = rk_graph_batch(m->g), E = rk_graph_value_shape(m->g, m->out.gate_probs[t])[1], n = 0;
     double sum[64] = {0};
     for (int64_t i = 0; i < B; i++) {
-      if (r->feed.src[i] < 0) continue;
+      if (src[i] < 0) continue;
       for (int64_t e = 0; e < E && e < 64; e++) sum[e] += p[i * E + e];
       n++;
     }
@@ -677,7 +681,7 @@ static rk_status epoch_eval(run *r, int64_t epoch) {
   rk_eval_options eo = eval_options(r);
   eo.keep_predictions = false;
   rk_eval_result ev;
-  RK_TRY(rk_evaluate(&r->m, &r->schema, &eo, &ev));
+  RK_TRY(rk_evaluate(r->m, &r->schema, &eo, &ev));
   json_t *step = json_pack("[I]", (json_int_t)epoch + 1);
   rk_status st = step ? rk_dllogger_log(r->logs.dll, step, ev.metrics) : RK_ENOMEM;
   json_decref(step);
@@ -713,28 +717,28 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
     while (st == RK_OK && ps->batch < per_epoch && !(c->max_steps > 0 && ps->step >= c->max_steps)) {
       if (c->throughput_after > 0 && ps->step == c->throughput_after) r->warm = (progress_state){0}, r->warm.seconds = rk_now();
       if ((st = rk_loader_next(r->loader, &batch)) != RK_OK || batch.nrows == 0) break;
-      if ((st = rk_feed_fill(&r->feed, &batch, (uint64_t)ps->step)) != RK_OK) break;
-      rk_graph_set_step(r->m.g, (uint64_t)ps->step);   /* dropout masks follow the step, also after a resume */
-      if ((st = rk_graph_forward(r->m.g, RK_TRAIN)) != RK_OK) break;
-      double loss = rk_graph_value_f32(r->m.g, r->m.loss)[0];
+      if ((st = r->m->ops->feed_fill(r->feed, &batch, (uint64_t)ps->step)) != RK_OK) break;
+      rk_graph_set_step(r->m->g, (uint64_t)ps->step);   /* dropout masks follow the step, also after a resume */
+      if ((st = rk_graph_forward(r->m->g, RK_TRAIN)) != RK_OK) break;
+      double loss = rk_graph_value_f32(r->m->g, r->m->out.loss)[0];
       if (!isfinite(loss)) {
         st = rk_error(RK_ERANGE, "the loss is %g at step %lld: lower --lr or check the data", loss, (long long)ps->step);
         break;
       }
-      *last_reg = r->m.reg != RK_NO_VALUE ? rk_graph_value_f32(r->m.g, r->m.reg)[0] : 0.0;
+      *last_reg = r->m->out.reg != RK_NO_VALUE ? rk_graph_value_f32(r->m->g, r->m->out.reg)[0] : 0.0;
       *last_loss = loss;
       if (c->train_metrics_steps > 0 && ps->step % c->train_metrics_steps == 0 && (st = add_train_metrics(r)) != RK_OK)
         break;
-      if ((st = rk_graph_backward(r->m.g)) != RK_OK) break;
+      if ((st = rk_graph_backward(r->m->g)) != RK_OK) break;
       if ((st = rk_optim_set_step(&r->opt, rk_lr_schedule_factor(&r->sched, ps->step))) != RK_OK) break;
-      rk_graph_zero_grad(r->m.g);
+      rk_graph_zero_grad(r->m->g);
       ps->step++;
       ps->batch++;
       ps->samples += batch.nrows;
       r->warm.samples += batch.nrows;
       window_loss += loss;
-      for (int t = 0; r->m.n_tasks > 1 && t < r->m.n_tasks; t++)
-        r->window_task_loss[t] += rk_graph_value_f32(r->m.g, r->m.task_losses[t])[0];
+      for (int t = 0; r->m->out.n_tasks > 1 && t < r->m->out.n_tasks; t++)
+        r->window_task_loss[t] += rk_graph_value_f32(r->m->g, r->m->out.task_losses[t])[0];
       window_steps++;
       window_samples += batch.nrows;
       bool last = ps->batch == per_epoch && ps->epoch == c->epochs - 1;
@@ -764,7 +768,7 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
         ps->seconds = rk_now() - t_start;
         progress_state at = *ps;
         if (ps->batch == per_epoch) at.epoch++, at.batch = 0;
-        st = save_checkpoint(c, &r->m, &r->opt, &at, &r->logs, &r->tasks);
+        st = save_checkpoint(c, r->m, &r->opt, &at, &r->logs, &r->tasks);
       }
     }
     rk_progress_end(&progress);
@@ -805,7 +809,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   json_t *metrics = NULL;
   if (c->eval_path) {
     rk_eval_options eo = eval_options(r);
-    if ((st = rk_evaluate(&r->m, &r->schema, &eo, &ev)) != RK_OK) return st;
+    if ((st = rk_evaluate(r->m, &r->schema, &eo, &ev)) != RK_OK) return st;
     metrics = json_incref(ev.metrics);
     json_object_set_new(metrics, "regularization_loss", number(last_reg));
     json_t *l = json_object_get(metrics, "loss");
@@ -814,9 +818,9 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   double sps = ps->seconds > 0 ? (double)ps->samples / ps->seconds : 0;
   if (!metrics && !(metrics = json_object())) return RK_ENOMEM;
   json_t *tasks = json_array();
-  for (int t = 0; tasks && t < r->m.n_tasks; t++) json_array_append_new(tasks, json_string(r->m.targets[t]));
-  json_t *out = json_pack("{ss s:o ss s:O s{sI sI sI so so so so}}", "task", r->m.targets[0], "tasks", tasks, "model",
-                          rk_model_kind_name(r->m.cfg.kind), "metrics", metrics, "train",
+  for (int t = 0; tasks && t < r->m->out.n_tasks; t++) json_array_append_new(tasks, json_string(r->m->out.targets[t]));
+  json_t *out = json_pack("{ss s:o ss s:O s{sI sI sI so so so so}}", "task", r->m->out.targets[0], "tasks", tasks, "model",
+                          rk_model_kind_name(r->ranking.cfg.kind), "metrics", metrics, "train",
                           "steps", (json_int_t)ps->step, "epochs", (json_int_t)ps->epoch, "samples",
                           (json_int_t)ps->samples, "seconds", number(ps->seconds), "samples_per_s", number(sps),
                           "final_loss", number(last_loss), "regularization_loss", number(last_reg));
@@ -848,10 +852,10 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   if (st == RK_OK) {
     char title[256];
     char names[200] = "";
-    for (int t = 0; t < r->m.n_tasks; t++)
-      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? ", " : "", r->m.targets[t]);
-    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(r->m.cfg.kind), names);
-    bool roc = !r->m.task_regression[0];   /* the ROC and calibration plots show the first task */
+    for (int t = 0; t < r->m->out.n_tasks; t++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? ", " : "", r->m->out.targets[t]);
+    snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(r->ranking.cfg.kind), names);
+    bool roc = !r->m->out.regression[0];   /* the ROC and calibration plots show the first task */
     rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev.prob : NULL,
                      roc ? ev.label : NULL, roc ? ev.rows : 0};
     st = rk_report_write_html(report_path, &rep);
@@ -860,10 +864,10 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     char buf[4096];
     json_t *extra = json_pack("{s:O s{sI sI} so}", "flags", c->flags ? (json_t *)c->flags : json_null(), "training",
                               "steps", (json_int_t)ps->step, "samples", (json_int_t)ps->samples, "task_weights",
-                              rk_task_weights_to_json(&r->tasks.tw, &r->m));
+                              rk_task_weights_to_json(&r->tasks.tw, r->m));
     const char *fp = rk_schema_workflow_fingerprint(&r->schema);   /* predict checks data against it */
     if (extra) json_object_set_new(extra, "workflow_fingerprint", fp ? json_string(fp) : json_null());
-    st = extra ? rk_model_save(c->save_model_path, &r->m, &r->schema, workflow_dir(c, buf, sizeof buf), extra)
+    st = extra ? rk_model_save(c->save_model_path, r->m, &r->schema, workflow_dir(c, buf, sizeof buf), extra)
                : RK_ENOMEM;
     json_decref(extra);
   }
@@ -874,10 +878,10 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     if (!po.output) {
       char *p = path_in(c->output_path, "predictions");
       po.output = p;
-      st = p ? rk_predict(&r->m, &po, &rows) : RK_ENOMEM;
+      st = p ? rk_predict(r->m, &po, &rows) : RK_ENOMEM;
       rk_free(p);
     } else {
-      st = rk_predict(&r->m, &po, &rows);
+      st = rk_predict(r->m, &po, &rows);
     }
   }
   rk_eval_result_free(&ev);
@@ -897,8 +901,8 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   progress_state ps = {0};
   json_t *history = NULL;
   bool resumed = false;
-  if (st == RK_OK && c->resume != RK_RESUME_NEVER) st = load_checkpoint(c, &r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
-  if (st == RK_OK && !(r.logs.columns = log_columns(&r.m))) st = RK_ENOMEM;
+  if (st == RK_OK && c->resume != RK_RESUME_NEVER) st = load_checkpoint(c, r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
+  if (st == RK_OK && !(r.logs.columns = log_columns(r.m))) st = RK_ENOMEM;
   if (st == RK_OK) st = open_logs(&r.logs, &r.set, c, history);
   json_decref(history);
   if (st == RK_OK && resumed)

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the model-folder loader (rk_model_load, src/train/model_dir.c). The input is
+ * Fuzz target: the model-folder loader (rk_model_load, src/models/model_dir.c). The input is
  * split into a model folder's three files: byte 0 bit 0 names the schema file (0:
  * schema.pbtxt, 1: .merlin/schema.json), bytes 1-2 and 3-4 (little-endian) are the lengths of
  * model.json and of the schema (cut to what is there), the rest is weights.safetensors. The

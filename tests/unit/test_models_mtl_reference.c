@@ -1,5 +1,5 @@
 /*
- * The multi-task models (src/models/ranking.c, rk_ranking_build_tasks: the shared-bottom mlp with
+ * The multi-task models (src/models/multitask.c, rk_ranking_build_tasks: the shared-bottom mlp with
  * per-task towers, MMoE, CGC and PLE) against an independent PyTorch implementation
  * (tests/reference/multitask_models.py): fixtures written by tests/reference/make_mtl_fixtures.py
  * (committed JSON, tests/reference/fixtures/models/mtl_*.json, no Python needed here) hold a tiny

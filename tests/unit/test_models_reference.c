@@ -1,5 +1,5 @@
 /*
- * The five ranking models (src/models/ranking.c) against an independent PyTorch implementation
+ * The five ranking models (src/models/) against an independent PyTorch implementation
  * (tests/reference/ranking_models.py): fixtures written by tests/reference/make_model_fixtures.py
  * (committed JSON under tests/reference/fixtures/models/, no Python needed here) hold a tiny
  * schema and configuration, every parameter's initial value, a batch of 6 (repeated ids, one

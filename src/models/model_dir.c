@@ -16,7 +16,7 @@
 
 #include "reckon/etl.h"
 #include "reckon/io.h"
-#include "reckon/trainer.h"
+#include "ranking_internal.h"
 
 static const char *const wnd_parts_names[] = {"wide_n_deep", "wide", "deep"};   /* rk_wnd_parts order */
 
@@ -283,7 +283,7 @@ rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, con
 
 /* ---- weights ---- */
 
-rk_status rk_model_write_weights(const char *path, const rk_ranking_model *m, const rk_optim_set *opts,
+rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta) {
   int n = 0;
   for (int i = 0; i < m->n_params; i++) n += 1 + (opts ? rk_optim_set_slots(opts, i) : 0);
@@ -347,7 +347,7 @@ static rk_status read_tensor(const rk_safetensors *f, const char *path, const ch
   return RK_OK;
 }
 
-rk_status rk_model_read_weights(const char *path, rk_ranking_model *m, rk_optim_set *opts) {
+rk_status rk_model_read_weights(const char *path, const rk_model *m, rk_optim_set *opts) {
   rk_safetensors *f;
   RK_TRY(rk_safetensors_read(&f, path));
   rk_status st = RK_OK;
@@ -377,6 +377,10 @@ static json_t *features_json(const rk_ranking_model *m) {
   return json_pack("{so so}", "categorical", cat, "continuous", cont);
 }
 
+json_t *rk_ranking_describe(const rk_ranking_model *m) {
+  return json_pack("{so so}", "model", rk_ranking_config_to_json(&m->cfg), "features", features_json(m));
+}
+
 static char *join(const char *a, const char *b) {
   size_t n = strlen(a) + strlen(b) + 2;
   char *s = rk_malloc(n);
@@ -384,7 +388,7 @@ static char *join(const char *a, const char *b) {
   return s;
 }
 
-rk_status rk_model_save(const char *dir, const rk_ranking_model *m, const rk_schema *schema, const char *workflow_dir,
+rk_status rk_model_save(const char *dir, const rk_model *m, const rk_schema *schema, const char *workflow_dir,
                         const json_t *extra) {
   /* The caller claimed `dir` (rk_output_check_dir); the staged folder carries the marker that lets
    * the next save replace it. */
@@ -393,15 +397,17 @@ rk_status rk_model_save(const char *dir, const rk_ranking_model *m, const rk_sch
   rk_status st = rk_mkdir_p(tmp);
   if (st == RK_OK) st = rk_output_mark(tmp, "model", NULL);
   json_t *tasks = json_array(), *regs = json_array();
-  for (int t = 0; tasks && regs && t < m->n_tasks; t++) {
-    json_array_append_new(tasks, json_string(m->targets[t]));
-    json_array_append_new(regs, json_boolean(m->task_regression[t]));
+  for (int t = 0; tasks && regs && t < m->out.n_tasks; t++) {
+    json_array_append_new(tasks, json_string(m->out.targets[t]));
+    json_array_append_new(regs, json_boolean(m->out.regression[t]));
   }
-  json_t *meta = json_pack("{ss si ss ss sb so so so so}", "format", "reckon-model", "version", 1, "reckon_version",
-                           rk_version(), "task", m->target, "regression", m->regression, "tasks", tasks,
-                           "task_regression", regs, "model", rk_ranking_config_to_json(&m->cfg), "features",
-                           features_json(m));
-  if (!meta) st = st == RK_OK ? RK_ENOMEM : st;
+  json_t *meta = json_pack("{ss si ss ss sb so so}", "format", "reckon-model", "version", 1, "reckon_version",
+                           rk_version(), "task", m->out.targets[0], "regression", m->out.regression[0], "tasks", tasks,
+                           "task_regression", regs);
+  json_t *family = m->ops->describe(m);   /* the family's keys ("model", "features") */
+  if (!meta || !family) st = st == RK_OK ? RK_ENOMEM : st;
+  if (meta && family) json_object_update(meta, family);
+  json_decref(family);
   if (st == RK_OK && extra) json_object_update(meta, (json_t *)extra);
   if (st == RK_OK && !(path = join(tmp, "model.json"))) st = RK_ENOMEM;
   if (st == RK_OK) {
@@ -475,12 +481,13 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir) {
       if (!names[t]) st = rk_error(RK_EFORMAT, "'%s': tasks[%d] is not a string", path, t);
     }
   }
-  if (st == RK_OK) st = rk_ranking_build_tasks(&out->model, &out->schema, n, names, regs, &cfg, 1);
+  if (st == RK_OK) st = rk_ranking_build_tasks(&out->ranking, &out->schema, n, names, regs, &cfg, 1);
+  if (st == RK_OK) out->model = &out->ranking.base;
   rk_ranking_config_free_lists(&cfg);
   rk_free(path);
   path = NULL;
   if (st == RK_OK && !(path = join(dir, "weights.safetensors"))) st = RK_ENOMEM;
-  if (st == RK_OK) st = rk_model_read_weights(path, &out->model, NULL);
+  if (st == RK_OK) st = rk_model_read_weights(path, out->model, NULL);
   rk_free(path);
   if (st != RK_OK) rk_saved_model_free(out);
   return st;
@@ -563,30 +570,30 @@ rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_pat
 }
 
 void rk_saved_model_free(rk_saved_model *s) {
-  rk_ranking_free(&s->model);
+  rk_ranking_free(&s->ranking);
   rk_schema_free(&s->schema);
   json_decref(s->meta);
   memset(s, 0, sizeof *s);
 }
 
-json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_ranking_model *m) {
+json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_model *m) {
   json_t *a = json_array();
-  for (int t = 0; a && t < m->n_tasks; t++)
-    json_array_append_new(a, json_pack("{ss sf sf ss* ss*}", "name", m->targets[t], "loss_weight",
+  for (int t = 0; a && t < m->out.n_tasks; t++)
+    json_array_append_new(a, json_pack("{ss sf sf ss* ss*}", "name", m->out.targets[t], "loss_weight",
                                        (double)tw->loss_weight[t], "positive_weight", (double)tw->positive_weight[t],
                                        "sample_space", tw->sample_space[t], "sample_weight", tw->task_sample_weight[t]));
   return json_pack("{so ss*}", "tasks", a, "sample_weight_column", tw->sample_weight_column);
 }
 
-rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_ranking_model *m, const json_t *j) {
+rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_model *m, const json_t *j) {
   rk_task_weights_default(tw);
   if (!j) return RK_OK;
   json_t *a = json_object_get(j, "tasks"), *e;
   size_t i;
   json_array_foreach(a, i, e) {
     const char *name = json_string_value(json_object_get(e, "name"));
-    for (int t = 0; name && t < m->n_tasks; t++) {
-      if (strcmp(name, m->targets[t]) != 0) continue;
+    for (int t = 0; name && t < m->out.n_tasks; t++) {
+      if (strcmp(name, m->out.targets[t]) != 0) continue;
       tw->loss_weight[t] = (float)json_number_value(json_object_get(e, "loss_weight"));
       tw->positive_weight[t] = (float)json_number_value(json_object_get(e, "positive_weight"));
       tw->sample_space[t] = json_string_value(json_object_get(e, "sample_space"));   /* owned by j */

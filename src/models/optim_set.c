@@ -5,9 +5,9 @@
  */
 #include <string.h>
 
-#include "reckon/trainer.h"
+#include "reckon/models.h"
 
-rk_status rk_optim_set_init(rk_optim_set *s, const rk_ranking_model *m, const rk_optim_config *deep,
+rk_status rk_optim_set_init(rk_optim_set *s, const rk_model *m, const rk_optim_config *deep,
                             const rk_optim_config *wide) {
   memset(s, 0, sizeof *s);
   int n = m->n_params;
@@ -17,7 +17,7 @@ rk_status rk_optim_set_init(rk_optim_set *s, const rk_ranking_model *m, const rk
   int count[2] = {0, 0};
   rk_status st = s->which && s->index && part[0] && part[1] ? RK_OK : RK_ENOMEM;
   for (int i = 0; st == RK_OK && i < n; i++) {
-    int k = wide && rk_ranking_param_is_wide(m->params[i]);
+    int k = wide ? m->ops->param_group(m, i) : 0;
     s->which[i] = k;
     s->index[i] = count[k];
     part[k][count[k]++] = m->params[i];

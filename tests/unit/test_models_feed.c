@@ -1,5 +1,5 @@
 /*
- * Feeding batches into a ranking graph (src/train/feed.c) and graphs sharing parameters:
+ * Feeding batches into a ranking graph (src/models/ranking_feed.c) and graphs sharing parameters:
  *   - a short batch: real rows weighted graph rows / real rows (so the loss is their mean),
  *     padding rows id 0, value 0, weight 0; the loss equals that of a graph of exactly the real
  *     rows;
@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "reckon/trainer.h"
+#include "reckon/models.h"
 #include "support.h"
 
 /* user_id (50 rows), item_id (30, tagged item_id), age (continuous); click target. */

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "reckon/models.h"
-#include "reckon/trainer.h"
 #include "support.h"
 
 static void make_schema(rk_schema *s) {
@@ -43,9 +42,9 @@ static void refused(float bad, const char *what) {
   snprintf(path, sizeof path, "%s/weights.safetensors", rk_test_tmpdir("model_load"));
   rk_param *p = m.params[1];
   ((float *)p->value.data)[5] = bad;
-  assert_rk_ok(rk_model_write_weights(path, &m, NULL, NULL, NULL, 0));
+  assert_rk_ok(rk_model_write_weights(path, &m.base, NULL, NULL, NULL, 0));
   ((float *)p->value.data)[5] = 0.0f;
-  assert_int_equal(rk_model_read_weights(path, &m, NULL), RK_EFORMAT);
+  assert_int_equal(rk_model_read_weights(path, &m.base, NULL), RK_EFORMAT);
   char want[300];
   snprintf(want, sizeof want, "tensor '%s' holds %s at index 5", p->name, what);
   if (!strstr(rk_error_message(), want)) fail_msg("message '%s' lacks \"%s\"", rk_error_message(), want);
@@ -76,7 +75,7 @@ static void test_architecture_from_model_json(void **state) {
   const char *dir = rk_test_tmpdir("model_arch");
   char model[600];
   snprintf(model, sizeof model, "%s/model", dir);
-  assert_rk_ok(rk_model_save(model, &m, &s, NULL, NULL));
+  assert_rk_ok(rk_model_save(model, &m.base, &s, NULL, NULL));
   rk_ranking_free(&m);
 
   rk_ranking_config flags;
@@ -92,7 +91,7 @@ static void test_architecture_from_model_json(void **state) {
   assert_string_equal(differ, "model \"dcn\" (flags: \"mlp\"); mlp_layers [6,3] (flags: [128,64,32])");
   build(&m, &s, &arch);   /* the saved weights fit */
   snprintf(model, sizeof model, "%s/model/weights.safetensors", dir);
-  assert_rk_ok(rk_model_read_weights(model, &m, NULL));
+  assert_rk_ok(rk_model_read_weights(model, &m.base, NULL));
   rk_ranking_free(&m);
   rk_ranking_config_free_lists(&arch);
   /* No model there: an error naming the folder, and nothing to free. */

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "reckon/trainer.h"
+#include "reckon/models.h"
 
 /* Every column the feed reads, as entries: the features (categorical then continuous), the
  * sample weight, then per task its target, sample space and task weight. */
@@ -23,11 +23,6 @@ struct rk_feed_layout {
 
 static int entry_sample_weight(const rk_ranking_model *m) { return m->n_cat + m->n_cont; }
 static int entry_target(const rk_ranking_model *m, int t) { return m->n_cat + m->n_cont + 1 + 3 * t; }
-
-void rk_task_weights_default(rk_task_weights *w) {
-  memset(w, 0, sizeof *w);
-  for (int t = 0; t < RK_MAX_TASKS; t++) w->loss_weight[t] = w->positive_weight[t] = 1.0f;
-}
 
 int rk_feed_max_columns(const rk_ranking_model *m) { return m->n_cat + m->n_cont + 3 * m->n_tasks + 2; }
 
@@ -51,17 +46,6 @@ int rk_feed_columns(const rk_feed *f, bool with_targets, const char **names) {
   for (int t = 0; t < m->n_tasks; t++)
     if (f->tw.task_sample_weight[t]) add_name(names, &n, f->tw.task_sample_weight[t]);
   return n;
-}
-
-rk_status rk_feed_graph_rows(int64_t *out, int64_t batch_rows, int64_t negatives, const char *flag) {
-  *out = 0;
-  if (batch_rows < 1) return rk_error(RK_EUSAGE, "invalid batch size %lld: expected at least 1", (long long)batch_rows);
-  if (negatives < 0) return rk_error(RK_EUSAGE, "invalid value '%lld' for %s: expected 0 or more", (long long)negatives, flag);
-  if (negatives > 0 && negatives >= batch_rows)
-    return rk_error(RK_EUSAGE, "invalid value '%lld' for %s: expected at most %lld, the other rows of a %lld-row batch "
-                    "(a row's negatives come from them)", (long long)negatives, flag, (long long)batch_rows - 1,
-                    (long long)batch_rows);
-  return rk_size_mul(out, batch_rows, 1 + negatives, "the graph's rows (batch size x (1 + in-batch negatives))");
 }
 
 /* The entries' names, known from the model and the weights; where they are comes with a batch. */
