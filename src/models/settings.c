@@ -45,18 +45,17 @@ bool rk_setting_switch_on(const char *choices, const char *word) { return strcmp
 
 /* The default lists, as arrays. */
 #define DEFAULT_ARRAY_INTS(field, ...) static const int64_t default_##field[] = {__VA_ARGS__};
-#define DEFAULT_ARRAY_OTHER(field, ...)
-#define DEFAULT_ARRAY_INT DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_SIZE DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_SEED DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_REAL DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_REAL64 DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_BOOL DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_SWITCH DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_STRINGS DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_MODEL DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_ACT DEFAULT_ARRAY_OTHER
-#define DEFAULT_ARRAY_INIT DEFAULT_ARRAY_OTHER
+#define DEFAULT_ARRAY_INT(field, ...)
+#define DEFAULT_ARRAY_SIZE(field, ...)
+#define DEFAULT_ARRAY_SEED(field, ...)
+#define DEFAULT_ARRAY_REAL(field, ...)
+#define DEFAULT_ARRAY_REAL64(field, ...)
+#define DEFAULT_ARRAY_BOOL(field, ...)
+#define DEFAULT_ARRAY_SWITCH(field, ...)
+#define DEFAULT_ARRAY_STRINGS(field, ...)
+#define DEFAULT_ARRAY_MODEL(field, ...)
+#define DEFAULT_ARRAY_ACT(field, ...)
+#define DEFAULT_ARRAY_INIT(field, ...)
 #define DEFAULT_ARRAY(kind, field, flag, section, meta, help, ...) DEFAULT_ARRAY_##kind(field, __VA_ARGS__)
 RK_RANKING_SETTINGS(DEFAULT_ARRAY)
 
