@@ -13,40 +13,8 @@
 #include <string.h>
 
 #include "reckon/models.h"
+#include "ranking_data.h"
 #include "support.h"
-
-/* user_id (50 rows), item_id (30, tagged item_id), age (continuous); click target. */
-static void make_schema(rk_schema *s) {
-  rk_schema_init(s);
-  rk_schema_column *c;
-  assert_rk_ok(rk_schema_add_column(s, "user_id", "int32", &c));
-  assert_rk_ok(rk_schema_column_add_tag(c, "categorical"));
-  assert_rk_ok(rk_schema_column_set_int_domain(c, 0, 49, true, "user_id"));
-  assert_rk_ok(rk_schema_add_column(s, "item_id", "int32", &c));
-  assert_rk_ok(rk_schema_column_add_tag(c, "categorical"));
-  assert_rk_ok(rk_schema_column_add_tag(c, "item_id"));
-  assert_rk_ok(rk_schema_column_set_int_domain(c, 0, 29, true, "item_id"));
-  assert_rk_ok(rk_schema_add_column(s, "age", "float32", &c));
-  assert_rk_ok(rk_schema_column_add_tag(c, "continuous"));
-  assert_rk_ok(rk_schema_add_column(s, "click", "int8", &c));
-  assert_rk_ok(rk_schema_column_add_tag(c, "target"));
-  assert_rk_ok(rk_schema_column_add_tag(c, "binary_classification"));
-}
-
-/* n rows: user 3 + r % 40, item 3 + (r * 7) % 25, age r / 10, click r % 3 == 0. */
-static void make_batch(rk_batch *b, int64_t n) {
-  assert_rk_ok(rk_batch_init(b, 4));
-  const char *names[] = {"user_id", "item_id", "age", "click"};
-  rk_coltype types[] = {RK_COL_INT32, RK_COL_INT32, RK_COL_FLOAT32, RK_COL_INT8};
-  for (int k = 0; k < 4; k++) assert_rk_ok(rk_column_init(&b->cols[k], names[k], types[k], RK_COL_INT64));
-  for (int64_t r = 0; r < n; r++) {
-    assert_rk_ok(rk_column_append_int(&b->cols[0], 3 + r % 40));
-    assert_rk_ok(rk_column_append_int(&b->cols[1], 3 + (r * 7) % 25));
-    assert_rk_ok(rk_column_append_double(&b->cols[2], (double)r / 10.0));
-    assert_rk_ok(rk_column_append_int(&b->cols[3], r % 3 == 0));
-  }
-  b->nrows = n;
-}
 
 static void config(rk_ranking_config *c) {
   rk_ranking_config_default(c);
@@ -59,14 +27,14 @@ static void config(rk_ranking_config *c) {
 static void test_short_batch_is_the_mean_of_its_rows(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_config c;
   config(&c);
   rk_ranking_model big, exact;
   assert_rk_ok(rk_ranking_build(&big, &s, "click", false, &c, 16));
   assert_rk_ok(rk_ranking_share(&exact, &big, 5, true));
   rk_batch b;
-  make_batch(&b, 5);
+  ranking_batch(&b, 5);
   rk_task_weights tw;
   rk_task_weights_default(&tw);
   tw.positive_weight[0] = 2.0f;
@@ -100,7 +68,7 @@ static void test_short_batch_is_the_mean_of_its_rows(void **state) {
 static void test_negatives(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_config c;
   config(&c);
   rk_ranking_model m;
@@ -109,7 +77,7 @@ static void test_negatives(void **state) {
   assert_rk_ok(rk_feed_init(&f, &m, &s, 2, NULL, 7));
   assert_int_equal(rk_feed_batch_rows(&f), 8);
   rk_batch b;
-  make_batch(&b, 8);
+  ranking_batch(&b, 8);
   assert_rk_ok(rk_feed_fill(&f, &b, 3));
   const int64_t *u = rk_graph_input_ids_data(m.g, m.cat_inputs[0]), *it = rk_graph_input_ids_data(m.g, m.cat_inputs[1]);
   const float *y = rk_graph_input_f32(m.g, m.label), *w = rk_graph_input_f32(m.g, m.weight);
@@ -143,7 +111,7 @@ static void test_negatives(void **state) {
 static void test_shared_inference_graph(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_model_kind kinds[] = {RK_MODEL_MLP, RK_MODEL_DCN, RK_MODEL_DLRM, RK_MODEL_WIDE_N_DEEP, RK_MODEL_DEEPFM};
   for (int k = 0; k < 5; k++) {
     rk_ranking_config c;
@@ -157,7 +125,7 @@ static void test_shared_inference_graph(void **state) {
     assert_int_equal(im.n_params, m.n_params);
     assert_int_equal(im.label, RK_NO_VALUE);
     rk_batch b;
-    make_batch(&b, 12);
+    ranking_batch(&b, 12);
     rk_feed f1, f2;
     assert_rk_ok(rk_feed_init(&f1, &m, &s, 0, NULL, 1));
     assert_rk_ok(rk_feed_init(&f2, &im, &s, 0, NULL, 1));
@@ -186,7 +154,7 @@ static void test_shared_inference_graph(void **state) {
 static void test_errors(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_config c;
   config(&c);
   rk_ranking_model m;
@@ -194,7 +162,7 @@ static void test_errors(void **state) {
   rk_feed f;
   assert_rk_ok(rk_feed_init(&f, &m, &s, 0, NULL, 1));
   rk_batch b;
-  make_batch(&b, 4);
+  ranking_batch(&b, 4);
   ((int32_t *)b.cols[1].values)[2] = 30;   /* the item table has 30 rows */
   assert_int_equal(rk_feed_fill(&f, &b, 0), RK_ERANGE);
   assert_non_null(strstr(rk_error_message(), "item_id"));
@@ -203,10 +171,10 @@ static void test_errors(void **state) {
   assert_int_equal(rk_feed_fill(&f, &b, 0), RK_EFORMAT);
   assert_non_null(strstr(rk_error_message(), "click"));
   rk_batch_free(&b);
-  make_batch(&b, 5);
+  ranking_batch(&b, 5);
   assert_int_equal(rk_feed_fill(&f, &b, 0), RK_EINVAL);   /* more rows than the graph takes */
   rk_batch_free(&b);
-  make_batch(&b, 3);
+  ranking_batch(&b, 3);
   rk_column_free(&b.cols[2]);
   assert_rk_ok(rk_column_init(&b.cols[2], "agex", RK_COL_FLOAT32, RK_COL_INT64));
   for (int r = 0; r < 3; r++) assert_rk_ok(rk_column_append_double(&b.cols[2], 1.0));
@@ -223,7 +191,7 @@ static void test_errors(void **state) {
 static void test_layout_follows_the_batch(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_config c;
   config(&c);
   rk_ranking_model m;
@@ -231,7 +199,7 @@ static void test_layout_follows_the_batch(void **state) {
   rk_feed f;
   assert_rk_ok(rk_feed_init(&f, &m, &s, 0, NULL, 1));
   rk_batch b, moved = {0};
-  make_batch(&b, 4);
+  ranking_batch(&b, 4);
   assert_rk_ok(rk_feed_fill(&f, &b, 0));
   int64_t ids[4];
   float age[4], y[4];

@@ -12,40 +12,8 @@
 #include <string.h>
 
 #include "reckon/models.h"
+#include "ranking_data.h"
 #include "support.h"
-
-/* user_id (50 rows), item_id (30, tagged item_id), age (continuous); click target. */
-static void make_schema(rk_schema *s) {
-  rk_schema_init(s);
-  rk_schema_column *c;
-  assert_rk_ok(rk_schema_add_column(s, "user_id", "int32", &c));
-  assert_rk_ok(rk_schema_column_add_tag(c, "categorical"));
-  assert_rk_ok(rk_schema_column_set_int_domain(c, 0, 49, true, "user_id"));
-  assert_rk_ok(rk_schema_add_column(s, "item_id", "int32", &c));
-  assert_rk_ok(rk_schema_column_add_tag(c, "categorical"));
-  assert_rk_ok(rk_schema_column_add_tag(c, "item_id"));
-  assert_rk_ok(rk_schema_column_set_int_domain(c, 0, 29, true, "item_id"));
-  assert_rk_ok(rk_schema_add_column(s, "age", "float32", &c));
-  assert_rk_ok(rk_schema_column_add_tag(c, "continuous"));
-  assert_rk_ok(rk_schema_add_column(s, "click", "int8", &c));
-  assert_rk_ok(rk_schema_column_add_tag(c, "target"));
-  assert_rk_ok(rk_schema_column_add_tag(c, "binary_classification"));
-}
-
-/* n rows: user 3 + r % 40, item 3 + (r * 7) % 25, age r / 10, click r % 3 == 0. */
-static void make_batch(rk_batch *b, int64_t n) {
-  assert_rk_ok(rk_batch_init(b, 4));
-  const char *names[] = {"user_id", "item_id", "age", "click"};
-  rk_coltype types[] = {RK_COL_INT32, RK_COL_INT32, RK_COL_FLOAT32, RK_COL_INT8};
-  for (int k = 0; k < 4; k++) assert_rk_ok(rk_column_init(&b->cols[k], names[k], types[k], RK_COL_INT64));
-  for (int64_t r = 0; r < n; r++) {
-    assert_rk_ok(rk_column_append_int(&b->cols[0], 3 + r % 40));
-    assert_rk_ok(rk_column_append_int(&b->cols[1], 3 + (r * 7) % 25));
-    assert_rk_ok(rk_column_append_double(&b->cols[2], (double)r / 10.0));
-    assert_rk_ok(rk_column_append_int(&b->cols[3], r % 3 == 0));
-  }
-  b->nrows = n;
-}
 
 static void build(rk_ranking_model *m, const rk_schema *s, rk_model_kind kind, int64_t batch) {
   rk_ranking_config c;
@@ -61,7 +29,7 @@ static void build(rk_ranking_model *m, const rk_schema *s, rk_model_kind kind, i
 static void test_the_view_is_the_models(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_model m;
   build(&m, &s, RK_MODEL_DLRM, 6);
   const rk_model *v = &m.base;
@@ -86,7 +54,7 @@ static void test_the_view_is_the_models(void **state) {
 static void test_shared_and_fed_through_the_table(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_model_kind kinds[] = {RK_MODEL_MLP, RK_MODEL_WIDE_N_DEEP};
   for (int k = 0; k < 2; k++) {
     rk_ranking_model m;
@@ -96,7 +64,7 @@ static void test_shared_and_fed_through_the_table(void **state) {
     assert_int_equal(im->n_params, m.n_params);
     assert_int_equal(im->out.labels[0], RK_NO_VALUE);
     rk_batch b;
-    make_batch(&b, 12);
+    ranking_batch(&b, 12);
     rk_feed f;
     rk_model_feed *mf;
     assert_rk_ok(rk_feed_init(&f, &m, &s, 0, NULL, 1));
@@ -138,7 +106,7 @@ static void test_shared_and_fed_through_the_table(void **state) {
 static void test_param_group_is_the_wide_part(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_model wnd, mlp;
   build(&wnd, &s, RK_MODEL_WIDE_N_DEEP, 4);
   build(&mlp, &s, RK_MODEL_MLP, 4);
@@ -160,7 +128,7 @@ static void test_param_group_is_the_wide_part(void **state) {
 static void test_describe_gives_model_and_features(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_model m;
   build(&m, &s, RK_MODEL_MLP, 4);
   json_t *d = m.base.ops->describe(&m.base);
@@ -181,7 +149,7 @@ static void test_describe_gives_model_and_features(void **state) {
 static void test_share_for_data(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_model m;
   build(&m, &s, RK_MODEL_MLP, 4);
   rk_model *im;
@@ -201,7 +169,7 @@ static void test_share_for_data(void **state) {
 static void test_out_of_memory(void **state) {
   (void)state;
   rk_schema s;
-  make_schema(&s);
+  ranking_schema(&s);
   rk_ranking_model m;
   build(&m, &s, RK_MODEL_MLP, 4);
   /* A train graph leaves state on the shared parameters the first time (freed with m): made once
