@@ -17,6 +17,8 @@
 
 /* A fresh folder under the build tree's tmp/ named for the test (removed first if present). */
 const char *rk_test_tmpdir(const char *name);
+/* dir/name in one of four rotating buffers (a call may hold four paths at once). */
+const char *rk_test_path(const char *dir, const char *name);
 /* Path under tests/data/ (static buffer per call slot; copy if you need several at once). */
 const char *rk_test_data(const char *relative);
 /* Peers (DuckDB, pandas, PyTorch): returns true when present. When absent the test should

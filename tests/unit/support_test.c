@@ -13,6 +13,14 @@
 #define RECKON_SOURCE_DIR "."
 #endif
 
+const char *rk_test_path(const char *dir, const char *name) {
+  static char p[4][4400];
+  static int k;
+  char *s = p[k++ % 4];
+  snprintf(s, sizeof p[0], "%s/%s", dir, name);
+  return s;
+}
+
 const char *rk_test_tmpdir(const char *name) {
   static char path[4096];
   snprintf(path, sizeof path, "%s/tmp/%s", RECKON_BINARY_DIR, name);

@@ -24,6 +24,27 @@ static void config(rk_ranking_config *c) {
   c->l2_reg = 0;
 }
 
+/* A 4-row mlp over the small schema, and its feed. */
+typedef struct {
+  rk_schema s;
+  rk_ranking_model m;
+  rk_feed f;
+} fed;
+
+static void fed_open(fed *x) {
+  ranking_schema(&x->s);
+  rk_ranking_config c;
+  config(&c);
+  assert_rk_ok(rk_ranking_build(&x->m, &x->s, "click", false, &c, 4));
+  assert_rk_ok(rk_feed_init(&x->f, &x->m, &x->s, 0, NULL, 1));
+}
+
+static void fed_close(fed *x) {
+  rk_feed_free(&x->f);
+  rk_ranking_free(&x->m);
+  rk_schema_free(&x->s);
+}
+
 static void test_short_batch_is_the_mean_of_its_rows(void **state) {
   (void)state;
   rk_schema s;
@@ -153,59 +174,47 @@ static void test_shared_inference_graph(void **state) {
 
 static void test_errors(void **state) {
   (void)state;
-  rk_schema s;
-  ranking_schema(&s);
-  rk_ranking_config c;
-  config(&c);
-  rk_ranking_model m;
-  assert_rk_ok(rk_ranking_build(&m, &s, "click", false, &c, 4));
-  rk_feed f;
-  assert_rk_ok(rk_feed_init(&f, &m, &s, 0, NULL, 1));
+  fed x;
+  fed_open(&x);
+  rk_feed *f = &x.f;
   rk_batch b;
   ranking_batch(&b, 4);
   ((int32_t *)b.cols[1].values)[2] = 30;   /* the item table has 30 rows */
-  assert_int_equal(rk_feed_fill(&f, &b, 0), RK_ERANGE);
+  assert_int_equal(rk_feed_fill(f, &b, 0), RK_ERANGE);
   assert_non_null(strstr(rk_error_message(), "item_id"));
   ((int32_t *)b.cols[1].values)[2] = 4;
   ((int8_t *)b.cols[3].values)[1] = 2;
-  assert_int_equal(rk_feed_fill(&f, &b, 0), RK_EFORMAT);
+  assert_int_equal(rk_feed_fill(f, &b, 0), RK_EFORMAT);
   assert_non_null(strstr(rk_error_message(), "click"));
   rk_batch_free(&b);
   ranking_batch(&b, 5);
-  assert_int_equal(rk_feed_fill(&f, &b, 0), RK_EINVAL);   /* more rows than the graph takes */
+  assert_int_equal(rk_feed_fill(f, &b, 0), RK_EINVAL);   /* more rows than the graph takes */
   rk_batch_free(&b);
   ranking_batch(&b, 3);
   rk_column_free(&b.cols[2]);
   assert_rk_ok(rk_column_init(&b.cols[2], "agex", RK_COL_FLOAT32, RK_COL_INT64));
   for (int r = 0; r < 3; r++) assert_rk_ok(rk_column_append_double(&b.cols[2], 1.0));
-  assert_int_equal(rk_feed_fill(&f, &b, 0), RK_ENOTFOUND);
+  assert_int_equal(rk_feed_fill(f, &b, 0), RK_ENOTFOUND);
   assert_non_null(strstr(rk_error_message(), "'age'"));
   rk_batch_free(&b);
-  rk_feed_free(&f);
-  rk_ranking_free(&m);
-  rk_schema_free(&s);
+  fed_close(&x);
 }
 
 /* Columns are found once per layout: a batch with the columns elsewhere or of other types is
  * found again (same inputs), and one whose column changed type under the same name is refused. */
 static void test_layout_follows_the_batch(void **state) {
   (void)state;
-  rk_schema s;
-  ranking_schema(&s);
-  rk_ranking_config c;
-  config(&c);
-  rk_ranking_model m;
-  assert_rk_ok(rk_ranking_build(&m, &s, "click", false, &c, 4));
-  rk_feed f;
-  assert_rk_ok(rk_feed_init(&f, &m, &s, 0, NULL, 1));
+  fed x;
+  fed_open(&x);
+  rk_feed *f = &x.f;
   rk_batch b, moved = {0};
   ranking_batch(&b, 4);
-  assert_rk_ok(rk_feed_fill(&f, &b, 0));
+  assert_rk_ok(rk_feed_fill(f, &b, 0));
   int64_t ids[4];
   float age[4], y[4];
-  memcpy(ids, rk_graph_input_ids_data(m.g, m.cat_inputs[0]), sizeof ids);
-  memcpy(age, rk_graph_input_f32(m.g, m.dense_input), sizeof age);
-  memcpy(y, rk_graph_input_f32(m.g, m.labels[0]), sizeof y);
+  memcpy(ids, rk_graph_input_ids_data(x.m.g, x.m.cat_inputs[0]), sizeof ids);
+  memcpy(age, rk_graph_input_f32(x.m.g, x.m.dense_input), sizeof age);
+  memcpy(y, rk_graph_input_f32(x.m.g, x.m.labels[0]), sizeof y);
   assert_rk_ok(rk_batch_init(&moved, 4));   /* reversed, age as float64 */
   for (int k = 0; k < 4; k++) {
     const rk_column *from = &b.cols[3 - k];
@@ -214,21 +223,19 @@ static void test_layout_follows_the_batch(void **state) {
     for (int64_t r = 0; r < 4; r++) assert_rk_ok(rk_column_append_double(&moved.cols[k], rk_column_get_double(from, r)));
   }
   moved.nrows = 4;
-  memset(rk_graph_input_ids_data(m.g, m.cat_inputs[0]), 0, sizeof ids);
-  assert_rk_ok(rk_feed_fill(&f, &moved, 0));
-  assert_memory_equal(rk_graph_input_ids_data(m.g, m.cat_inputs[0]), ids, sizeof ids);
-  assert_memory_equal(rk_graph_input_f32(m.g, m.dense_input), age, sizeof age);
-  assert_memory_equal(rk_graph_input_f32(m.g, m.labels[0]), y, sizeof y);
+  memset(rk_graph_input_ids_data(x.m.g, x.m.cat_inputs[0]), 0, sizeof ids);
+  assert_rk_ok(rk_feed_fill(f, &moved, 0));
+  assert_memory_equal(rk_graph_input_ids_data(x.m.g, x.m.cat_inputs[0]), ids, sizeof ids);
+  assert_memory_equal(rk_graph_input_f32(x.m.g, x.m.dense_input), age, sizeof age);
+  assert_memory_equal(rk_graph_input_f32(x.m.g, x.m.labels[0]), y, sizeof y);
   rk_column_free(&moved.cols[3]);   /* user_id, same place, now strings */
   assert_rk_ok(rk_column_init(&moved.cols[3], "user_id", RK_COL_STRING, RK_COL_INT64));
   for (int r = 0; r < 4; r++) assert_rk_ok(rk_column_append_string(&moved.cols[3], "u", 1));
-  assert_int_equal(rk_feed_fill(&f, &moved, 0), RK_EFORMAT);
+  assert_int_equal(rk_feed_fill(f, &moved, 0), RK_EFORMAT);
   assert_non_null(strstr(rk_error_message(), "column 'user_id' is string"));
   rk_batch_free(&moved);
   rk_batch_free(&b);
-  rk_feed_free(&f);
-  rk_ranking_free(&m);
-  rk_schema_free(&s);
+  fed_close(&x);
 }
 
 int main(void) {

@@ -22,13 +22,7 @@
 
 static char dir[2048];
 
-static const char *path_of(const char *name) {
-  static char p[4][2300];
-  static int k;
-  char *s = p[k++ % 4];
-  snprintf(s, 2300, "%s/%s", dir, name);
-  return s;
-}
+static const char *path_of(const char *name) { return rk_test_path(dir, name); }
 
 /* 24 rows: a required int64 (plain: every value distinct), a nullable string (a dictionary),
  * a float64 and a list of int32. */
