@@ -1,7 +1,8 @@
 /*
  * Parameters and the blocks every ranking model builds with: dense weights declared in the
- * model's arena and drawn once it has memory, embedding and wide tables, MLPs. A graph sharing
- * another model's parameters takes them here, in the order they were made.
+ * model's arena and drawn once it has memory, embedding and wide tables (the MLP block is in
+ * bodies.c, beside the bodies built from it). A graph sharing another model's parameters takes
+ * them here, in the order they were made.
  */
 #include <math.h>
 #include <stdio.h>
@@ -114,25 +115,5 @@ rk_status rk_ranking_track_kernel(rk_ranking_builder *b, rk_param *p) {
   if (!g) return RK_ENOMEM;
   b->kernels = g;
   g[b->n_kernels++] = p;
-  return RK_OK;
-}
-
-/* x -> [linear -> activation -> dropout] per layer; *width becomes the last layer's. */
-rk_status rk_ranking_mlp(rk_ranking_builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n,
-                         const char *prefix) {
-  char name[300];
-  for (int l = 0; l < n; l++) {
-    rk_param *w, *bias;
-    snprintf(name, sizeof name, "%s.%d.weight", prefix, l);
-    RK_TRY(rk_ranking_dense(b, &w, name, layers[l], *width));
-    snprintf(name, sizeof name, "%s.%d.bias", prefix, l);
-    RK_TRY(rk_ranking_dense(b, &bias, name, layers[l], 0));
-    RK_TRY(rk_ranking_track_kernel(b, w));
-    RK_TRY(rk_ranking_track_kernel(b, bias));
-    RK_TRY(rk_graph_linear(b->g, &x, x, w, bias, b->c->activation));
-    if (b->c->dropout > 0) RK_TRY(rk_graph_dropout(b->g, &x, x, b->c->dropout, false));
-    *width = layers[l];
-  }
-  *out = x;
   return RK_OK;
 }

@@ -1,12 +1,33 @@
 /*
- * The single-task bodies between the input block and the heads: mlp, dcn (DCN-v2, Wang et al.
- * 2021), dlrm (Naumov et al. 2019), wide_n_deep (Cheng et al. 2016) and deepfm (Guo et al. 2017).
- * Several tasks share the body; each gets its own head (heads.c).
+ * The MLP block (the bodies, towers and experts all use it) and the single-task bodies between
+ * the input block and the heads: mlp, dcn (DCN-v2, Wang et al. 2021), dlrm (Naumov et al. 2019),
+ * wide_n_deep (Cheng et al. 2016) and deepfm (Guo et al. 2017). Several tasks share the body;
+ * each gets its own head (heads.c).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "ranking_internal.h"
+
+/* x -> [linear -> activation -> dropout] per layer; *width becomes the last layer's. */
+rk_status rk_ranking_mlp(rk_ranking_builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n,
+                         const char *prefix) {
+  char name[300];
+  for (int l = 0; l < n; l++) {
+    rk_param *w, *bias;
+    snprintf(name, sizeof name, "%s.%d.weight", prefix, l);
+    RK_TRY(rk_ranking_dense(b, &w, name, layers[l], *width));
+    snprintf(name, sizeof name, "%s.%d.bias", prefix, l);
+    RK_TRY(rk_ranking_dense(b, &bias, name, layers[l], 0));
+    RK_TRY(rk_ranking_track_kernel(b, w));
+    RK_TRY(rk_ranking_track_kernel(b, bias));
+    RK_TRY(rk_graph_linear(b->g, &x, x, w, bias, b->c->activation));
+    if (b->c->dropout > 0) RK_TRY(rk_graph_dropout(b->g, &x, x, b->c->dropout, false));
+    *width = layers[l];
+  }
+  *out = x;
+  return RK_OK;
+}
 
 /* concat -> MLP: the deep part of mlp, wide_n_deep and deepfm. */
 static rk_status deep_body(rk_ranking_builder *b, int *x, int64_t *w) {

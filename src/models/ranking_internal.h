@@ -2,10 +2,10 @@
  * Private to src/models/: what the ranking family's files share while building a graph. A
  * builder carries one build's state; each file adds one idea to the graph:
  *   blocks.c     parameters (made, or taken from a shared model in the same order) and the
- *                blocks every model uses: dense weights, tables, MLPs
+ *                blocks every model uses: dense weights, tables
  *   inputs.c     the input block: lookups, bags, indicators, continuous features
  *   heads.c      task towers, output layers and the losses
- *   bodies.c     the single-task bodies: mlp, dcn, dlrm, wide_n_deep, deepfm
+ *   bodies.c     the MLP block and the single-task bodies: mlp, dcn, dlrm, wide_n_deep, deepfm
  *   multitask.c  experts and gates: MMoE, CGC, PLE
  *   ranking.c    schema -> features, the configuration kept, build/share/free (reckon/models.h)
  *   ranking_model.c  the family's table of the model interface (reckon/model.h)
@@ -58,8 +58,6 @@ rk_status rk_ranking_table(rk_ranking_builder *b, rk_param **out, const char *na
 rk_status rk_ranking_add_to(rk_ranking_builder *b, int *acc, int term);
 /* Remember a kernel or bias for --l2_reg. */
 rk_status rk_ranking_track_kernel(rk_ranking_builder *b, rk_param *p);
-rk_status rk_ranking_mlp(rk_ranking_builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n,
-                         const char *prefix);
 
 /* ---- inputs.c ---- */
 rk_status rk_ranking_inputs(rk_ranking_builder *b);
@@ -74,7 +72,10 @@ rk_status rk_ranking_heads(rk_ranking_builder *b, const int *xs, const int64_t *
 rk_status rk_ranking_shared_heads(rk_ranking_builder *b, int x, int64_t w, const int *extra);
 rk_status rk_ranking_losses(rk_ranking_builder *b);
 
-/* ---- bodies.c and multitask.c: one builder per model ---- */
+/* ---- bodies.c and multitask.c: the MLP block (x -> [linear, activation, dropout] per layer, the
+ * parameters named <prefix>.<l>.weight/bias), and one builder per model ---- */
+rk_status rk_ranking_mlp(rk_ranking_builder *b, int *out, int x, int64_t *width, const int64_t *layers, int n,
+                         const char *prefix);
 rk_status rk_ranking_build_mlp(rk_ranking_builder *b);
 rk_status rk_ranking_build_dcn(rk_ranking_builder *b);
 rk_status rk_ranking_build_dlrm(rk_ranking_builder *b);

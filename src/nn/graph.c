@@ -565,6 +565,7 @@ rk_status rk_graph_forward(rk_graph *g, rk_mode mode) {
   g->forward_done = false;
   for (int i = 0; i < g->n_nodes; i++) {
     const rk_node *n = &g->nodes[i];
+    /* On the CPU, op <stem>'s row is <stem>_node_forward_cpu in src/nn/ops/<stem>.c. */
     rk_status s = be->forward[n->op](g, n);
     if (s != RK_OK) return rk_error_context(s, "forward of node %d (%s)", i, rk_op_name(n->op));
   }

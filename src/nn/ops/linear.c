@@ -120,6 +120,8 @@ static void dims(const rk_graph *g, const rk_node *n, int64_t *N, int64_t *C, in
   *OC = n->iattr[0];
 }
 
+/* The node's kernels: rk_graph_forward/backward (graph.c) call them through the CPU backend's
+ * row for RK_OP_LINEAR, which backend_cpu.c generates from RK_OP_LIST by this naming rule. */
 rk_status linear_node_forward_cpu(rk_graph *g, const rk_node *n) {
   int64_t N, C, OC;
   dims(g, n, &N, &C, &OC);
