@@ -259,14 +259,6 @@ size_t rk_pq_max_uncompressed(int codec, size_t src_len);
 rk_status rk_pq_compress(int codec, int level, rk_parquet_buf *out, const uint8_t *src, size_t src_len);
 rk_status rk_pq_codec_parse(const char *name, int *codec);
 
-/* ---- work items (work_queue.c) ---- */
-/* fn(ctx, worker, item) for each item of [0, nitems) on up to nworkers threads, each worker
- * taking the next item when it finishes one; worker (0..nworkers-1) selects per-worker scratch.
- * Items write only their own outputs. Failure: the lowest failing item's status and message. */
-typedef rk_status (*rk_pq_item_fn)(void *ctx, int worker, int64_t item);
-int rk_pq_workers(int64_t nitems);   /* min(rk_num_threads(), nitems), at least 1 */
-rk_status rk_pq_run_items(int64_t nitems, int nworkers, rk_pq_item_fn fn, void *ctx);
-
 /* ---- column chunks (chunk_read.c, chunk_write.c) ---- */
 /* How one top-level reckon column maps onto its leaf column in the file. */
 typedef struct {

@@ -525,7 +525,7 @@ rk_status rk_parquet_chunk(rk_parquet_chunk_info *info, const rk_parquet_reader 
 }
 
 /* ---- row groups ---------------------------------------------------------------------------
- * The column chunks of one or more row groups are the work items (rk_pq_run_items): each reads
+ * The column chunks of one or more row groups are the work items (rk_parallel_items): each reads
  * its bytes into its worker's buffer and decodes into its own column of its row group's batch. */
 typedef struct {
   rk_parquet_reader *r;
@@ -640,7 +640,7 @@ static rk_status append_row_groups(rk_parquet_reader *r, const int *groups, int 
       if (col->type != RK_COL_STRING && col->type != RK_COL_LIST && rows > 0 && rows <= ((int64_t)1 << 22))
         s = rk_column_reserve(col, col->length + rows, 0);
     }
-  int workers = rk_pq_workers(items);
+  int workers = rk_parallel_workers(items);
   if (s == RK_OK) s = ensure_workers(r, workers);
   int64_t longest = 0, page = 0, rows = 0;   /* footer figures, trusted up to 64 MiB and 4M rows */
   for (int64_t i = 0; i < items && s == RK_OK; i++) {
@@ -658,7 +658,7 @@ static rk_status append_row_groups(rk_parquet_reader *r, const int *groups, int 
       if (!(r->raw[w] = rk_malloc((size_t)longest + 1))) s = RK_ENOMEM;
       else r->raw_cap[w] = (size_t)longest + 1;
     }
-  if (s == RK_OK) s = rk_pq_run_items(items, workers, decode_item, &j);
+  if (s == RK_OK) s = rk_parallel_items(items, workers, decode_item, &j);
   for (int i = 0; i < k && s == RK_OK; i++) batches[i]->nrows += r->meta.row_groups[groups[i]].num_rows;
   rk_free(j.offs);
   rk_free(j.lens);

@@ -262,10 +262,10 @@ static rk_status write_row_group(rk_parquet_writer *w, const rk_column *cols, in
   w->nrg++;   /* counted now so close/abort free the statistics of a half-written group */
   w->rg_rows[w->nrg - 1] = nrows;
   w->rg_bytes[w->nrg - 1] = 0;
-  int workers = rk_pq_workers(n);
+  int workers = rk_parallel_workers(n);
   RK_TRY(reserve_buffers(w, cols, n, nrows, workers));
   flush_job j = {w, cols, metas};
-  rk_status s = rk_pq_run_items(n, workers, encode_one, &j);
+  rk_status s = rk_parallel_items(n, workers, encode_one, &j);
   int64_t total = 0;
   for (int c = 0; c < n && s == RK_OK; c++) {
     rk_pq_out_chunk *m = &metas[c];
