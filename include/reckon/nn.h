@@ -35,6 +35,8 @@ typedef struct rk_param {
   int64_t *grad_rows;       /* sparse: (max_rows) */
   int64_t n_grad_rows;      /* sparse: rows touched by the last backward */
   int group;                /* parameter group (its own learning rate and regularisation) */
+  bool no_decay;            /* its group's weight_decay is not applied (biases and LayerNorm
+                               weights in Hugging Face's Trainer; reckon/optim.h) */
   struct rk_param_arena *arena;   /* dense: the arena its value and gradient view, or NULL (own) */
 } rk_param;
 
