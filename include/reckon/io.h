@@ -211,7 +211,8 @@ void rk_safetensors_free(rk_safetensors *file);
  * None). Stricter than the reference, which would fail later or silently: every key must be
  * known, a column appears once, a categorical column has a cardinality >= 1 (and only it has
  * cardinality and emb_table), columns sharing an emb_table agree on its cardinality, and there
- * is an is_label column; several (a session-aware config's bef_ copy) must share one table.
+ * is an is_label column; several (a session-aware config's bef_ copy) must share one table; a
+ * timestamp column is a control column (the reference raises NotImplementedError otherwise).
  * Errors name the file, the line and the column and key at fault.
  * ------------------------------------------------------------------------------------------- */
 #define RK_FEATURE_DTYPE_LIST(X)      \

@@ -57,7 +57,7 @@ static rk_status parse_cardinality(const where *w, const yaml_node_t *v, int64_t
   bool ok = t[0] != '\0';
   for (const char *c = t; *c && ok; c++) {
     ok = *c >= '0' && *c <= '9' && n <= (INT64_MAX - 9) / 10;
-    n = n * 10 + (*c - '0');
+    if (ok) n = n * 10 + (*c - '0');
   }
   if (!ok || n < 1)
     return rk_error(RK_EPARSE, "feature config '%s' line %d: cardinality of column '%s' is '%s'; expected a whole number >= 1",
@@ -127,6 +127,9 @@ static rk_status parse_column(rk_feature_config *c, yaml_document_t *doc, const 
                     cardinality_line ? cardinality_line : table_line, cardinality_line ? "cardinality" : "emb_table", f->name,
                     dtype_names[f->dtype]);
   }
+  if (f->dtype == RK_FEATURE_TIMESTAMP && !f->is_control)
+    return rk_error(RK_EPARSE, "feature config '%s' line %d: timestamp column '%s' must have is_control: True (a timestamp is "
+                    "not a model input)", label, f->line, f->name);
   if (f->is_label && f->dtype != RK_FEATURE_CATEGORICAL)
     return rk_error(RK_EPARSE, "feature config '%s' line %d: label column '%s' must be categorical (the item id), not %s", label,
                     f->line, f->name, dtype_names[f->dtype]);

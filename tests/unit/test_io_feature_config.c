@@ -111,6 +111,8 @@ static void test_errors(void **state) {
   expect_error(text, "cardinality of column 'x' is for categorical columns, not float");
   snprintf(text, sizeof text, "%sx: {dtype: float, emb_table: t}\n", label);
   expect_error(text, "emb_table of column 'x' is for categorical columns");
+  snprintf(text, sizeof text, "%sx: {dtype: timestamp}\n", label);
+  expect_error(text, "line 2: timestamp column 'x' must have is_control: True");
   snprintf(text, sizeof text, "%sx: {dtype: float, is_label: True}\n", label);
   expect_error(text, "label column 'x' must be categorical");
   expect_error("x: {dtype: float}\n", "no column has is_label: True");
