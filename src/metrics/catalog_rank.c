@@ -191,7 +191,14 @@ static void fold_block_rows(void *arg, int64_t chunk, int64_t begin, int64_t end
     if (c->heap_cap > 0) {
       float *hs = r->heap_score + b * r->heap_cap;
       int64_t *hi = r->heap_id + b * r->heap_cap;
-      for (int64_t j = 0; j < c->nb; j++) heap_offer(hs, hi, &r->heap_n[b], r->heap_cap, s[j], c->v0 + j);
+      int64_t j = 0;
+      for (; j < c->nb && r->heap_n[b] < c->heap_cap; j++) heap_offer(hs, hi, &r->heap_n[b], c->heap_cap, s[j], c->v0 + j);
+      /* a full heap takes only what beats or ties its worst: one compare for most items */
+      for (float worst = hs[0]; j < c->nb; j++) {
+        if (s[j] < worst) continue;
+        heap_offer(hs, hi, &r->heap_n[b], c->heap_cap, s[j], c->v0 + j);
+        worst = hs[0];
+      }
     }
   }
 }
