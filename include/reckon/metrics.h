@@ -180,10 +180,10 @@ typedef struct rk_catalog_ranker rk_catalog_ranker;
 
 /* Room for batches of up to max_batch rows and, with top_k > 0, a top-k list per row. */
 rk_status rk_catalog_ranker_create(rk_catalog_ranker **out, const rk_catalog *cat, int64_t max_batch, int top_k);
-/* Ranks B rows: hidden (B, D), target (B). Writes rank (B); with top_k > 0 also top_ids and
- * top_scores (B, top_k), best first (padded with id -1 and -inf when fewer items are ranked);
- * pass NULL for both to skip them. A target outside [0, V) or a NaN score is an error naming
- * the row (and item); nothing is written then. */
+/* Ranks B <= max_batch rows: hidden (B, D), target (B). Writes rank (B); with top_k > 0 also
+ * top_ids and top_scores (B, top_k), best first (padded with id -1 and -inf when fewer items are
+ * ranked); NULL for both skips them. target and rank NULL: predictions only. A target outside
+ * [0, V) or a NaN score is an error naming the row (and item); nothing is written then. */
 rk_status rk_catalog_rank(rk_catalog_ranker *r, int64_t *rank, int64_t *top_ids, float *top_scores, const float *hidden,
                           const int64_t *target, int64_t B);
 void rk_catalog_ranker_free(rk_catalog_ranker *r);   /* NULL is fine */
