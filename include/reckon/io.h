@@ -200,6 +200,63 @@ rk_status rk_safetensors_find(const rk_safetensors *file, const char *name, rk_s
 const char *rk_safetensors_metadata(const rk_safetensors *file, const char *key);   /* NULL when absent */
 void rk_safetensors_free(rk_safetensors *file);
 
+/* ---------------------------------------------------------------------------------------------
+ * Session feature configs (src/io/feature_config.c): recsys_main.py's --feature_config, a YAML
+ * mapping of column name to its settings (Transformers4Rec, tag recsys2021,
+ * datasets/<set>/config/features/), or the same content as JSON:
+ *   sess_pid_seq: {dtype: categorical, cardinality: 390000, is_label: True,
+ *                  emb_table: product_id, log_with_preds_as_metadata: True}
+ *   sess_etime_seq: {dtype: timestamp, is_control: True}
+ * Booleans are YAML 1.1's (True, true, yes, on, ...; an empty value is false, as Python reads
+ * None). Stricter than the reference, which would fail later or silently: every key must be
+ * known, a column appears once, a categorical column has a cardinality >= 1 (and only it has
+ * cardinality and emb_table), columns sharing an emb_table agree on its cardinality, and there
+ * is an is_label column; several (a session-aware config's bef_ copy) must share one table; a
+ * timestamp column is a control column (the reference raises NotImplementedError otherwise).
+ * Errors name the file, the line and the column and key at fault.
+ * ------------------------------------------------------------------------------------------- */
+#define RK_FEATURE_DTYPE_LIST(X)      \
+  X(CATEGORICAL, "categorical")       \
+  X(FLOAT,       "float")             \
+  X(LONG,        "long")              \
+  X(TIMESTAMP,   "timestamp")
+
+typedef enum {
+#define RK_FEATURE_DTYPE_ENUM(name, text) RK_FEATURE_##name,
+  RK_FEATURE_DTYPE_LIST(RK_FEATURE_DTYPE_ENUM)
+#undef RK_FEATURE_DTYPE_ENUM
+  RK_FEATURE_DTYPE_COUNT
+} rk_feature_dtype;
+
+typedef struct {
+  const char *name;               /* the column */
+  rk_feature_dtype dtype;
+  int64_t cardinality;            /* categorical: rows of its embedding table; else 0 */
+  const char *emb_table;          /* categorical: the table it looks up (the column's own name
+                                     when not given); NULL otherwise */
+  bool is_label;                  /* the item id: the output layer has `cardinality` items */
+  bool is_control;                /* not a model input (read for metadata only) */
+  bool log_with_preds_as_metadata;
+  int line;                       /* where the column is declared (1-based) */
+} rk_feature_spec;
+
+typedef struct {
+  rk_feature_spec *features;      /* (n) in file order */
+  int n;
+  int label;                      /* index of the first is_label column */
+  rk_arena strings;               /* names, owned */
+} rk_feature_config;
+
+const char *rk_feature_dtype_name(rk_feature_dtype dtype);
+/* Reads `path`, YAML or JSON: JSON is YAML's flow syntax, so one parser reads both and gives
+ * lines for either. */
+rk_status rk_feature_config_read(rk_feature_config *out, const char *path);
+/* The same from text in memory; `label` names it in errors. */
+rk_status rk_feature_config_parse(rk_feature_config *out, const char *text, size_t size, const char *label);
+/* The column's index, or -1. */
+int rk_feature_config_find(const rk_feature_config *c, const char *name);
+void rk_feature_config_free(rk_feature_config *c);
+
 #ifdef __cplusplus
 }
 #endif

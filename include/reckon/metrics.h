@@ -104,6 +104,90 @@ void rk_map_metrics_free(rk_map_metrics *m);
 rk_status rk_map_at_k(rk_map_result *out, const int64_t *group, const float *score, const float *label, int64_t n,
                       int k);
 
+/* ---------------------------------------------------------------------------------------------
+ * Next-item ranking metrics (Transformers4Rec's ranking_metric.py and the 2021 paper code's
+ * EvalMetrics; docs/session_metrics.md). Each example has one target item and r, its 1-based
+ * rank in the whole catalogue; at a cut-off k:
+ *   recall@k (hit rate) = [r <= k]          precision@k     = [r <= k] / k
+ *   ndcg@k              = [r <= k] / log2(r + 1)   (the ideal DCG of one relevant item is 1)
+ *   mrr@k               = [r <= k] / r      avg_precision@k = [r <= k] / r   (one relevant item)
+ * A result is the mean over examples (Transformers4Rec today), or with `batch_mean` the mean of
+ * per-batch means the 2021 code logged (its MetricWrapper; a batch is one add call). Sums run in
+ * double in the order examples arrive, so results do not depend on the thread count.
+ * ------------------------------------------------------------------------------------------- */
+#define RK_RANK_METRIC_LIST(X)          \
+  X(RECALL,        "recall")           \
+  X(PRECISION,     "precision")        \
+  X(NDCG,          "ndcg")             \
+  X(MRR,           "mrr")              \
+  X(AVG_PRECISION, "avg_precision")
+
+typedef enum {
+#define RK_RANK_METRIC_ENUM(name, text) RK_RANK_##name,
+  RK_RANK_METRIC_LIST(RK_RANK_METRIC_ENUM)
+#undef RK_RANK_METRIC_ENUM
+  RK_RANK_METRIC_COUNT
+} rk_rank_metric;
+
+#define RK_RANK_MAX_KS 16
+
+const char *rk_rank_metric_name(rk_rank_metric metric);   /* "ndcg"; never NULL */
+/* One example's value: rank >= 1, k >= 1. */
+double rk_rank_metric_at(rk_rank_metric metric, int64_t rank, int k);
+
+typedef struct {
+  int n_ks;
+  int ks[RK_RANK_MAX_KS];                                  /* cut-offs, in the caller's order */
+  int64_t examples;                                        /* ranked examples added */
+  int64_t skipped;                                         /* rows with rank 0 (no target) */
+  int64_t batches;                                         /* add calls with an example */
+  double sum[RK_RANK_METRIC_COUNT][RK_RANK_MAX_KS];        /* over examples */
+  double batch_mean_sum[RK_RANK_METRIC_COUNT][RK_RANK_MAX_KS];
+} rk_rank_metrics;
+
+/* ks: 1 to RK_RANK_MAX_KS distinct cut-offs >= 1 (the paper code's are 10, 20, 1000). */
+rk_status rk_rank_metrics_init(rk_rank_metrics *m, const int *ks, int n_ks);
+void rk_rank_metrics_reset(rk_rank_metrics *m);            /* forgets the examples, keeps ks */
+/* One batch of n ranks: rank >= 1 is an example, 0 a row without a target (padding), skipped.
+ * A negative rank is RK_EINVAL naming its row, and the call adds nothing. */
+rk_status rk_rank_metrics_add(rk_rank_metrics *m, const int64_t *rank, int64_t n);
+/* The mean of `metric` at cut-off ks[ki]: over examples, or of batch means; NaN when empty. */
+double rk_rank_metrics_result(const rk_rank_metrics *m, rk_rank_metric metric, int ki, bool batch_mean);
+
+/* ---------------------------------------------------------------------------------------------
+ * Ranking the whole catalogue without a (B, V) score matrix (src/metrics/catalog_rank.c).
+ * Item v's score for hidden row b is s(b, v) = h_b . e_v + bias_v (the tied output layer of the
+ * session models; a softmax temperature does not change the order). The catalogue is streamed
+ * in blocks of items, one rk_sgemm per block, and each row keeps only the count of items that
+ * rank above its target and, when asked, a top-k heap: memory is O(B * (block + top_k)).
+ * Order: higher score first; equal scores by ascending item id (the order of a stable
+ * descending sort). So r = 1 + #{v : s(b,v) > s*} + #{v < t : s(b,v) == s*} over ranked items
+ * v other than the target t, where s* is the target's score. torch.topk leaves the order of
+ * ties unspecified; docs/session_metrics.md says how this rule relates.
+ * Items below first_item are not ranked and never recommended (0 ranks every item, as the
+ * reference does, padding row included). Rows whose target is 0 (padding) or below first_item
+ * get rank 0, which rk_rank_metrics_add skips. Results do not depend on the thread count.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const float *items;   /* (V, D) item table, row-major; the caller keeps it alive */
+  const float *bias;    /* (V) or NULL */
+  int64_t V, D;
+  int64_t first_item;   /* 0..V-1 */
+  int64_t block;        /* items per gemm; 0 picks one (8 MiB of scores per block at max_batch) */
+} rk_catalog;
+
+typedef struct rk_catalog_ranker rk_catalog_ranker;
+
+/* Room for batches of up to max_batch rows and, with top_k > 0, a top-k list per row. */
+rk_status rk_catalog_ranker_create(rk_catalog_ranker **out, const rk_catalog *cat, int64_t max_batch, int top_k);
+/* Ranks B <= max_batch rows: hidden (B, D), target (B). Writes rank (B); with top_k > 0 also
+ * top_ids and top_scores (B, top_k), best first (padded with id -1 and -inf when fewer items are
+ * ranked); NULL for both skips them. target and rank NULL: predictions only. A target outside
+ * [0, V) or a NaN score is an error naming the row (and item); nothing is written then. */
+rk_status rk_catalog_rank(rk_catalog_ranker *r, int64_t *rank, int64_t *top_ids, float *top_scores, const float *hidden,
+                          const int64_t *target, int64_t B);
+void rk_catalog_ranker_free(rk_catalog_ranker *r);   /* NULL is fine */
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,8 @@ typedef struct rk_param {
   int64_t *grad_rows;       /* sparse: (max_rows) */
   int64_t n_grad_rows;      /* sparse: rows touched by the last backward */
   int group;                /* parameter group (its own learning rate and regularisation) */
+  bool no_decay;            /* its group's weight_decay is not applied (biases and LayerNorm
+                               weights in Hugging Face's Trainer; reckon/optim.h) */
   struct rk_param_arena *arena;   /* dense: the arena its value and gradient view, or NULL (own) */
 } rk_param;
 
@@ -83,6 +85,12 @@ size_t rk_param_arena_bytes(const rk_param_arena *a);
 /* NULL is fine. Frees the memory, not the rk_param structs: free those first or after, their
  * tensors are views (rk_param_free on one clears it). */
 void rk_param_arena_free(rk_param_arena *a);
+
+/* Row-major C (M, N) = alpha op(A) op(B) + beta C on OpenBLAS (src/nn/gemm.c), parallel over
+ * chunks of C's rows that depend only on the sizes, with OpenBLAS single-threaded inside each:
+ * the same bits for any thread count. For ops outside the graph too (catalogue scoring). */
+void rk_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* ---------------------------------------------------------------------------------------------
  * Initialisers (src/nn/init.c), as Keras defines them. Element i of parameter `param_index` is a

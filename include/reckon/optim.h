@@ -68,7 +68,9 @@ typedef enum {
 #define RK_ADAGRAD_EPS_TORCH  1e-10f
 
 /* A parameter group: rk_param.group indexes cfg.groups. Fields an optimizer does not use must be
- * zero (rk_optim_init rejects them rather than ignore them silently). */
+ * zero (rk_optim_init rejects them rather than ignore them silently). A parameter marked
+ * rk_param.no_decay gets its group's settings with weight_decay 0: Hugging Face's two groups
+ * (decay, no decay) are one group and a mark. */
 typedef struct {
   float lr;             /* base learning rate; a step uses lr * lr_factor */
   float weight_decay;   /* SGD, Adam, Adagrad: L2 added to the gradient (PyTorch weight_decay);
@@ -89,6 +91,8 @@ typedef struct {
   float beta1, beta2;          /* Adam, AdamW */
   float eps;                   /* Adam, AdamW, Adagrad (0 for TF1's Adagrad, which has none) */
   rk_adam_eps eps_mode;        /* Adam, AdamW */
+  bool decay_after_update;     /* AdamW: decay the updated weight, as transformers.AdamW does;
+                                  false: before the update, as torch.optim.AdamW and Keras do */
   float initial_accumulator;   /* Adagrad, proximal Adagrad, FTRL */
   float lr_power;              /* FTRL: learning_rate_power, <= 0 (-0.5: Adagrad-like) */
   float ftrl_beta;             /* FTRL: Keras' beta (0 in TF1) */
@@ -103,6 +107,19 @@ typedef struct {
  * Adagrad initial accumulator 0.1, eps 1e-7; proximal Adagrad and FTRL initial accumulator 0.1,
  * FTRL lr_power -0.5; no regularisation. */
 void rk_optim_config_default(rk_optim_config *cfg, rk_optim_kind kind, float lr);
+
+/* The optimizer Hugging Face's Trainer builds (and recsys_main.py's trainer, which imports it):
+ * transformers.AdamW with correct_bias, one group of `lr` and `weight_decay` (--learning_rate,
+ * --weight_decay; --adam_beta1/2, --adam_epsilon as given, 0.9/0.999/1e-8 by default). Its
+ * update (src/optim/hf_adamw.c says where it differs from torch.optim.AdamW):
+ *   m, v as Adam;  w -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps);  w -= lr wd w
+ * Mark the parameters the Trainer leaves undecayed with rk_optim_mark_no_decay. */
+void rk_optim_config_hf_adamw(rk_optim_config *cfg, float lr, float weight_decay, float beta1, float beta2, float eps);
+/* Hugging Face's rule for the undecayed group: a name containing "bias" or "LayerNorm.weight"
+ * (recsys_trainer.py's no_decay list; the Trainer of transformers 4.x). */
+bool rk_optim_hf_no_decay_name(const char *name);
+/* Sets params[i]->no_decay by that rule (and clears it elsewhere); returns how many it marked. */
+int rk_optim_mark_no_decay(rk_param *const *params, int n_params);
 
 typedef struct rk_optim_entry rk_optim_entry;
 typedef struct {
@@ -149,10 +166,11 @@ double rk_optim_global_norm(rk_param *const *params, int n_params);
  * number of steps already taken), as PyTorch's LambdaLR applies one factor to every group.
  * ------------------------------------------------------------------------------------------- */
 #define RK_LR_LIST(X)                          \
-  X(CONSTANT,      "constant")                 \
-  X(EXPONENTIAL,   "exponential")              \
-  X(WARMUP_LINEAR, "warmup_linear")            \
-  X(WARMUP_COSINE, "warmup_cosine")
+  X(CONSTANT,        "constant")               \
+  X(EXPONENTIAL,     "exponential")            \
+  X(WARMUP_CONSTANT, "warmup_constant")        \
+  X(WARMUP_LINEAR,   "warmup_linear")          \
+  X(WARMUP_COSINE,   "warmup_cosine")
 
 typedef enum {
 #define RK_LR_ENUM(name, text) RK_LR_##name,
@@ -167,11 +185,15 @@ typedef struct {
   double decay_rate;
   int64_t decay_steps;
   bool staircase;
-  /* warmup_*: step / warmup_steps while step < warmup_steps, then a linear or cosine decay from
-   * 1 at warmup_steps to final_factor at total_steps, final_factor after */
+  /* warmup_*: step / warmup_steps while step < warmup_steps, then 1 (constant), or a linear or
+   * cosine decay from 1 at warmup_steps to final_factor at total_steps, held after */
   int64_t warmup_steps;
   int64_t total_steps;
   double final_factor;
+  /* warmup_cosine: cosine cycles over the decay, Hugging Face's num_cycles: the factor is
+   * final + (1 - final) (1 + cos(2 pi num_cycles progress)) / 2. 0 means 0.5, a half cycle
+   * from 1 down to final_factor (the default of get_cosine_schedule_with_warmup). */
+  double num_cycles;
 } rk_lr_schedule;
 
 const char *rk_lr_kind_name(rk_lr_kind kind);
@@ -180,6 +202,18 @@ rk_status rk_lr_kind_parse(const char *name, rk_lr_kind *out);
 rk_status rk_lr_schedule_check(const rk_lr_schedule *s);
 /* The factor at `step` (>= 0). The schedule must pass rk_lr_schedule_check. */
 double rk_lr_schedule_factor(const rk_lr_schedule *s, int64_t step);
+
+/* The schedule recsys_main.py's trainer makes for one training window (its
+ * create_optimizer_and_scheduler, Hugging Face's get_*_schedule_with_warmup): `name` is
+ * --learning_rate_schedule, constant_with_warmup, linear_with_warmup or cosine_with_warmup;
+ * window_steps the optimizer steps of the window's training (--max_steps when > 0, else the
+ * steps per epoch times --num_train_epochs); the cosine makes cycles_by_epoch * epochs cycles
+ * (--learning_rate_num_cosine_cycles_by_epoch times --num_train_epochs). The reference makes a
+ * new scheduler for every window (reset_lr_scheduler): the caller restarts by counting `step`
+ * from 0 in each window, as the factor is a pure function of the step. An unknown name is
+ * RK_EINVAL naming the flag and the three values. */
+rk_status rk_lr_schedule_recsys(rk_lr_schedule *out, const char *name, int64_t warmup_steps, int64_t window_steps,
+                                double cycles_by_epoch, double epochs);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@ static void gemm_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
 void rk_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
+  rk_blas_sync_threads();   /* callers outside a graph pass get the same single-threaded BLAS */
   gemm_ctx c = {ta, tb, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
   /* Every chunk packs all of op(B) again, so chunks are as large as parallelism allows: a
    * quarter of the rows (balanced on 1, 2 or 4 threads; 16-row chunks ran the 1024x1024 layers

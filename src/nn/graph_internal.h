@@ -157,10 +157,6 @@ static inline int64_t rk_row_grain(int64_t row_len) {
   return gr > 0 ? gr : 1;
 }
 
-/* Row-major C (M, N) = alpha op(A) op(B) + beta C; parallel over fixed chunks of C's rows, so
- * results do not depend on the thread count (src/nn/gemm.c). */
-void rk_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-              const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 /* Keep OpenBLAS single-threaded (rk_sgemm threads itself). */
 void rk_blas_sync_threads(void);
 

@@ -112,6 +112,8 @@ static rk_status check_config(const rk_optim_config *cfg) {
   if (cfg->n_groups < 1 || cfg->n_groups > RK_OPTIM_MAX_GROUPS)
     return rk_error(RK_EINVAL, "%d parameter groups: need 1 to %d", cfg->n_groups, RK_OPTIM_MAX_GROUPS);
   for (int i = 0; i < cfg->n_groups; i++) RK_TRY(check_group(cfg, i));
+  if (cfg->decay_after_update && cfg->kind != RK_OPTIM_ADAMW)
+    return rk_error(RK_EINVAL, "decay_after_update is an AdamW setting, not %s's", rk_optim_kind_name(cfg->kind));
   switch (cfg->kind) {
   case RK_OPTIM_SGD:
     if (!finite_nonneg(cfg->momentum)) return rk_error(RK_EINVAL, "momentum %g is not a finite number >= 0", cfg->momentum);
@@ -342,12 +344,14 @@ static rk_status check_sparse_grad(const rk_param *p) {
   return RK_OK;
 }
 
-static void hyper_for(rk_optim_hyper *h, const rk_optim *opt, const rk_optim_group *g, double lr_factor) {
+static void hyper_for(rk_optim_hyper *h, const rk_optim *opt, const rk_param *p, double lr_factor) {
   const rk_optim_config *cfg = &opt->cfg;
+  const rk_optim_group *g = &cfg->groups[p->group];
   memset(h, 0, sizeof *h);
   double lr = (double)g->lr * lr_factor;
+  float weight_decay = p->no_decay ? 0.0f : g->weight_decay;
   h->lr = (float)lr;
-  h->weight_decay = g->weight_decay;
+  h->weight_decay = weight_decay;
   h->l1 = g->l1;
   h->l2 = g->l2;
   h->l2_shrinkage = g->l2_shrinkage;
@@ -364,7 +368,9 @@ static void hyper_for(rk_optim_hyper *h, const rk_optim *opt, const rk_optim_gro
     double t = (double)(opt->step + 1);
     double bc1 = 1.0 - pow((double)cfg->beta1, t), bc2 = 1.0 - pow((double)cfg->beta2, t);
     h->decoupled = cfg->kind == RK_OPTIM_ADAMW;
-    h->adamw_keep = (float)(1.0 - lr * (double)g->weight_decay);
+    h->adamw_keep = (float)(1.0 - lr * (double)weight_decay);
+    h->adamw_after = cfg->decay_after_update;
+    h->adamw_shrink = (float)(-lr * (double)weight_decay);
     if (cfg->eps_mode == RK_ADAM_EPS_CORRECTED) {
       h->adam_step = (float)(lr / bc1);
       h->adam_bc2_sqrt = (float)sqrt(bc2);
@@ -387,7 +393,7 @@ rk_status rk_optim_step(rk_optim *opt, double lr_factor) {
     const rk_optim_entry *e = &opt->entries[i];
     const rk_param *p = e->param;
     rk_optim_hyper h;
-    hyper_for(&h, opt, &opt->cfg.groups[p->group], lr_factor);
+    hyper_for(&h, opt, p, lr_factor);
     step_ctx c = {span, &h, e, (const float *)p->grad.data, p->grad_rows, p->n_grad_rows};
     int64_t row_grain = e->dim > 0 ? (OPTIM_GRAIN + e->dim - 1) / e->dim : 1;
     if (!p->sparse) rk_parallel_for(e->numel, OPTIM_GRAIN, dense_chunk, &c);

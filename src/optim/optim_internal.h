@@ -18,7 +18,9 @@ typedef struct {
   bool decoupled;        /* AdamW */
   float adam_step;       /* Adam: lr/(1-b1^t) (corrected) or lr*sqrt(1-b2^t)/(1-b1^t) (hat) */
   float adam_bc2_sqrt;   /* Adam: sqrt(1-b2^t), corrected form only */
-  float adamw_keep;      /* AdamW: 1 - lr*wd */
+  float adamw_keep;      /* AdamW, decay before the update: 1 - lr*wd */
+  bool adamw_after;      /* AdamW: decay after the update (transformers.AdamW) */
+  float adamw_shrink;    /* AdamW, decay after the update: -lr*wd */
   float lr_power, ftrl_beta;
 } rk_optim_hyper;
 
