@@ -9,7 +9,8 @@
  *     logistic model, so the Bayes-optimal AUC of each target is known.
  *   - Session logs (src/synth/sessions.c): session_id, item_id, category, price, timestamp, the
  *     next item drawn from a known mixture, so the Recall@K / NDCG@K / MRR@K of the true next-item
- *     distribution is known.
+ *     distribution is known; or the same sessions as YOOCHOOSE's raw click log
+ *     (src/synth/sessions_raw.c) with the oracle of the last item of each session the ETL keeps.
  *   - Outbrain click prediction as NVIDIA's Wide & Deep recipe trains on it (src/synth/outbrain.c):
  *     displays of 2 to 12 ads, one clicked, drawn from a softmax over known effects, so the MAP@12
  *     of the true probabilities is known. Two splits (train, eval) and a Merlin schema.

@@ -73,7 +73,7 @@ typedef struct {
 
 typedef struct {
   const rk_synth_sessions_model *m;
-  int64_t s0, nsess;     /* the batch's sessions */
+  int64_t s0;            /* the batch's first session */
   block_events *blocks;  /* (blocks per batch) */
   raw_session *sess;     /* (sessions per batch) */
   raw_event *rows;       /* the sorted rows being written (fill_chunk) */
@@ -433,7 +433,6 @@ rk_status rk_synth_sessions_raw(rk_table_sink *sink, rk_synth_sessions_stats *st
     int64_t nsess = cfg->sessions - s0 < blocks_per_batch * RK_SYNTH_SBLOCK ? cfg->sessions - s0
                                                                             : blocks_per_batch * RK_SYNTH_SBLOCK;
     c.s0 = s0;
-    c.nsess = nsess;
     int64_t nblocks = rk_chunk_count(nsess, RK_SYNTH_SBLOCK);
     rk_parallel_for(nsess, RK_SYNTH_SBLOCK, block_chunk, &c);
     for (int64_t i = 0; i < nblocks; i++)
@@ -486,8 +485,8 @@ rk_status rk_synth_sessions_raw(rk_table_sink *sink, rk_synth_sessions_stats *st
     for (int64_t i = 0; i < nsess; i++) {
       const raw_session *r = &b.sess[i];
       if (r->length == 0) continue;
-      int64_t d = floor_div(r->first_ms, MS_DAY) - first_day;
-      if (d < 0 || d >= b.ndays_cap) d = b.ndays_cap - 1;   /* unreachable: starts lie inside the days */
+      int64_t d = floor_div(r->first_ms, MS_DAY) - first_day;   /* starts are sorted and < days after start_time */
+      RK_ASSERT(d >= 0 && d < b.ndays_cap);
       b.day_count[d]++;
       b.day_sum[3 * d] += r->hit;
       b.day_sum[3 * d + 1] += r->ndcg;
