@@ -327,7 +327,7 @@ static rk_status pool_gather(raw_buffers *b, int64_t nblocks) {
     memcpy(b->pool + b->pool_n, b->blocks[i].ev, (size_t)b->blocks[i].n * sizeof *b->pool);
     b->pool_n += b->blocks[i].n;
   }
-  qsort(b->pool, (size_t)b->pool_n, sizeof *b->pool, cmp_event);
+  if (b->pool_n > 1) qsort(b->pool, (size_t)b->pool_n, sizeof *b->pool, cmp_event);
   return RK_OK;
 }
 
@@ -471,7 +471,7 @@ rk_status rk_synth_sessions_raw(rk_table_sink *sink, rk_synth_sessions_stats *st
       }
       wrote = true;
     }
-    memmove(b.pool, b.pool + ready, (size_t)(b.pool_n - ready) * sizeof *b.pool);
+    if (ready > 0 && ready < b.pool_n) memmove(b.pool, b.pool + ready, (size_t)(b.pool_n - ready) * sizeof *b.pool);
     b.pool_n -= ready;
     tot.rows += ready;
     /* Oracle sums in session order: the same bits for any thread count. */

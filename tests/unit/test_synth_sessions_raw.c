@@ -379,6 +379,15 @@ static void test_columns(void **state) {
   }
   free(user_of);
   raw_free(&r);
+  cfg.sessions = 0;   /* no sessions: one empty batch, so the sinks learn the columns */
+  cfg.rows = 0;
+  assert_rk_ok(run_raw(&r, &cfg, true));
+  assert_int_equal(r.log.batches, 1);
+  assert_int_equal(r.log.all.nrows, 0);
+  assert_int_equal(r.log.all.ncols, 6);
+  assert_int_equal(r.oracle.batches, 1);
+  assert_int_equal(r.stats.ndays, 0);
+  raw_free(&r);
 }
 
 static rk_status run_counting(void *arg) {
