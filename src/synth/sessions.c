@@ -11,6 +11,8 @@
  * exact: candidates are the successors, the head of each interest category and the head of the
  * global ranking; a bound on the mass of every other item proves the top K, and the lists are
  * widened when it does not.
+ * The model, its draws and its oracle (with the variant for chains that never repeat their current
+ * item) serve both layouts; this file writes the table layout, sessions_raw.c the YOOCHOOSE one.
  * It is not: a model of YOOCHOOSE's real dynamics (no repeat-buy, dwell or price signal).
  * docs/synth.md gives the model and the sidecar's meaning.
  * References: YOOCHOOSE (RecSys Challenge 2015) for the layout; Hidasi et al., "Session-based
