@@ -121,9 +121,9 @@ rk_status rk_synth_sessions_resolve(rk_synth_sessions_config *out, const rk_synt
   if (cfg->session_min_length < 2 || cfg->session_min_length > cfg->session_max_length)
     return rk_error(RK_EINVAL, "invalid sessions config: session_min_length must be in 2..session_max_length=%d (got %d)",
                     cfg->session_max_length, cfg->session_min_length);
-  if (cfg->start_time < 0 || cfg->start_time > (INT64_C(1) << 37))   /* ISO years 1970..6325 */
-    return rk_error(RK_EINVAL, "invalid sessions config: start_time must be in 0..2^37 for the yoochoose layout (got %lld)",
-                    (long long)cfg->start_time);
+  if (cfg->start_time < 0 || cfg->start_time > (INT64_C(1) << 37) || cfg->start_time % SECONDS_DAY != 0)
+    return rk_error(RK_EINVAL, "invalid sessions config: start_time must be a UTC midnight in 0..2^37 seconds (years "
+                               "1970..6325) for the yoochoose layout (got %lld)", (long long)cfg->start_time);
   return RK_OK;
 }
 

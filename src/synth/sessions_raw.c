@@ -188,6 +188,10 @@ static void block_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   double times[RK_SYNTH_SBLOCK];
   int64_t s = c->s0 + begin;
   int64_t cnt = rk_synth_sessions_block_starts(times, cfg, s / RK_SYNTH_SBLOCK);
+  /* The log opens at start_time (a UTC midnight): the first session starts at 00:00:00.000, so
+   * day_index is the same counted in calendar days or in whole days since the first click, in
+   * seconds or in milliseconds. */
+  if (s == 0 && cnt > 0) times[0] = 0.0;
   for (int64_t j = 0; j < cnt && j < end - begin && !b->oom; j++) {
     int64_t start_ms = cfg->start_time * 1000 + (int64_t)floor(times[j] * 1000.0);
     b->oom = !session_rows(b, &c->sess[begin + j], c->m, s + j, start_ms);
@@ -298,7 +302,7 @@ static rk_status buffers_init(raw_buffers *b, const rk_synth_sessions_config *cf
   b->nblocks = blocks_per_batch;
   b->blocks = rk_calloc((size_t)blocks_per_batch, sizeof *b->blocks);
   b->sess = rk_malloc((size_t)(blocks_per_batch * RK_SYNTH_SBLOCK) * sizeof *b->sess);
-  b->ndays_cap = cfg->days + 2;   /* a start offset below days, from a first day at most one back */
+  b->ndays_cap = cfg->days + 1;   /* starts lie below days (the + 1: a uniform rounding up to the end) */
   b->day_sum = rk_calloc((size_t)b->ndays_cap * 3, sizeof(double));
   b->day_count = rk_calloc((size_t)b->ndays_cap, sizeof(int64_t));
   if (!b->blocks || !b->sess || !b->day_sum || !b->day_count) return RK_ENOMEM;
@@ -331,8 +335,6 @@ static rk_status pool_gather(raw_buffers *b, int64_t nblocks) {
   return RK_OK;
 }
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
-
 /* The processed sessions of the batch as oracle rows, in session order. */
 static rk_status oracle_rows(raw_buffers *b, const rk_synth_sessions_model *m, int64_t s0, int64_t nsess,
                              int64_t first_day) {
@@ -341,7 +343,7 @@ static rk_status oracle_rows(raw_buffers *b, const rk_synth_sessions_model *m, i
   for (int64_t i = 0; i < nsess; i++) {
     const raw_session *r = &b->sess[i];
     if (r->length == 0) continue;
-    int64_t day = floor_div(r->first_ms, MS_DAY) - first_day + 1;
+    int64_t day = r->first_ms / MS_DAY - first_day + 1;   /* times are >= 0: start_time >= 0 */
     RK_TRY(rk_column_append_int(&o->cols[ORC_SESSION], s0 + i + 1));
     RK_TRY(rk_column_append_int(&o->cols[ORC_DAY], day));
     RK_TRY(rk_column_append_int(&o->cols[ORC_FIRST], r->first_ms));
@@ -418,12 +420,7 @@ rk_status rk_synth_sessions_raw(rk_table_sink *sink, rk_synth_sessions_stats *st
   }
   raw_ctx c = {.m = m, .blocks = b.blocks, .sess = b.sess, .batch = &b.out};
   f.c = &c;
-  int64_t first_day = 0;
-  if (cfg->sessions > 0) {   /* sessions start in order: the first one opens day 1 */
-    double times[RK_SYNTH_SBLOCK];
-    rk_synth_sessions_block_starts(times, cfg, 0);
-    first_day = floor_div(cfg->start_time * 1000 + (int64_t)floor(times[0] * 1000.0), MS_DAY);
-  }
+  int64_t first_day = cfg->start_time / 86400;   /* the first session's: see block_chunk */
   raw_totals tot;
   memset(&tot, 0, sizeof tot);
   int64_t expected_rows = (int64_t)((double)cfg->sessions * cfg->mean_length);
@@ -485,7 +482,7 @@ rk_status rk_synth_sessions_raw(rk_table_sink *sink, rk_synth_sessions_stats *st
     for (int64_t i = 0; i < nsess; i++) {
       const raw_session *r = &b.sess[i];
       if (r->length == 0) continue;
-      int64_t d = floor_div(r->first_ms, MS_DAY) - first_day;   /* starts are sorted and < days after start_time */
+      int64_t d = r->first_ms / MS_DAY - first_day;   /* starts are sorted and < days after start_time */
       RK_ASSERT(d >= 0 && d < b.ndays_cap);
       b.day_count[d]++;
       b.day_sum[3 * d] += r->hit;

@@ -216,12 +216,12 @@ static void test_oracle_rows_match_brute_force(void **state) {
       deduped++;
       prev = x;
     }
-    /* The first session's first click opens day 1; its time is the session's first row's. */
+    /* The first session opens the log at start_time, 00:00:00.000, and day 1. */
     char iso[25] = {0};
     if (s == 1) {
-      double times[RK_SYNTH_SBLOCK];
-      rk_synth_sessions_block_starts(times, &resolved, 0);
-      day0 = (cfg.start_time * 1000 + (int64_t)floor(times[0] * 1000.0)) / 86400000;
+      assert_memory_equal((const char *)ts->values + ts->offsets[rows->rows[0]], "2022-01-01T00:00:00.000Z", 24);
+      assert_int_equal(rows->rows[0], 0);
+      day0 = cfg.start_time / 86400;
     }
     if (deduped < cfg.session_min_length) {
       dropped++;
@@ -426,6 +426,10 @@ static void test_failures(void **state) {
   b.session_min_length = 9;   /* above session_max_length 8 */
   assert_int_equal(rk_synth_sessions(&r.log.base, NULL, &b), RK_EINVAL);
   assert_non_null(strstr(rk_error_message(), "session_min_length"));
+  b = cfg;
+  b.start_time += 3600;   /* not a midnight: calendar days and days since the first click would differ */
+  assert_int_equal(rk_synth_sessions(&r.log.base, NULL, &b), RK_EINVAL);
+  assert_non_null(strstr(rk_error_message(), "start_time"));
   b = cfg;
   b.emit_truth = true;
   assert_int_equal(rk_synth_sessions(&r.log.base, NULL, &b), RK_EINVAL);
