@@ -38,6 +38,11 @@ static const rk_flag tenrec_flags[] = {TENREC_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
   X(seed,        INT,    "42",      "S >= 0", "random seed: the same seed gives the same bytes")          \
   X(output,      STRING, NULL,      "FILE", "output file: .csv, .tsv (optionally .gz or .zst) or .parquet; " \
                                             "the sidecar goes to FILE.json")                              \
+  X(layout,      CHOICE, "table",   "table|yoochoose", "table: session_id,item_id,category,price,timestamp (unix seconds) " \
+                                            "with a header, sessions in order; yoochoose: the raw click log the session " \
+                                            "ETL reads (session_id,timestamp,item_id,category[,price][,user_id], " \
+                                            "ISO-8601 times, no CSV header, rows in time order, with repeats and nulls) " \
+                                            "and the oracle of each processed session in FILE.oracle.parquet") \
   X(items,       INT,    "0",       "N in [0, 2^31)", "distinct items (0: events / 100, at least 200)")   \
   X(categories,  INT,    "20",      "N in [1, 32767]", "item categories")                                 \
   X(item_zipf,   FLOAT,  "1.0",     "A in [0, 5]", "popularity skew of items (Zipf exponent)")            \
@@ -49,11 +54,6 @@ static const rk_flag tenrec_flags[] = {TENREC_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
   X(topk,        INT,    "20",      "K in [1, 100]", "K of the sidecar's oracle Recall@K, NDCG@K and MRR@K") \
   X(emit_truth,  BOOL,   "false",   NULL,   "add p_next, topk_mass and topk_hit columns (the oracle's view of each step); " \
                                             "table layout only")                                          \
-  X(layout,      CHOICE, "table",   "table|yoochoose", "table: session_id,item_id,category,price,timestamp (unix seconds) " \
-                                            "with a header, sessions in order; yoochoose: the raw click log the session " \
-                                            "ETL reads (session_id,timestamp,item_id,category[,price][,user_id], " \
-                                            "ISO-8601 times, no CSV header, rows in time order, with repeats and nulls) " \
-                                            "and the oracle of each processed session in FILE.oracle.parquet") \
   X(repeat_prob, FLOAT,  "0.1",     "P in [0, 0.9]", "yoochoose: chance a click is followed by another click on the same item") \
   X(null_fraction, FLOAT, "0.01",   "F in [0, 0.5]", "yoochoose: chance of a null-item click before each chain click but the " \
                                             "first, and of one null-session row per session")             \
@@ -329,7 +329,7 @@ const rk_command rk_cmd_synth_tenrec = {
 
 const rk_command rk_cmd_synth_sessions = {
     .name = "synth sessions",
-    .usage = "reckon synth sessions --sessions N --days D --seed S --output FILE [flags]",
+    .usage = "reckon synth sessions --sessions N --days D --seed S --output FILE [--layout yoochoose] [flags]",
     .summary = "generate session logs (a table, or YOOCHOOSE's raw click log) with known best Recall@K",
     .details = "Each next item is drawn from a known mixture: a successor of the current item, an item of the "
                "session's interest categories, or a globally popular item. The sidecar `FILE.json` gives the "
