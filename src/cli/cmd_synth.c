@@ -197,6 +197,7 @@ static int sessions_write(const char *output, const char *oracle_path, rk_synth_
   if (st == RK_OK && oracle_path) {
     rk_sink_options oo;
     rk_sink_options_default(&oo);
+    oo.row_group_size = 65536;   /* memory: one small row group at a time, not the writer's 1Mi rows */
     st = rk_sink_open(&oracle, oracle_path, &oo);
   }
   cfg->session_oracle = oracle;
