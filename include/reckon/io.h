@@ -80,6 +80,7 @@ rk_status rk_csv_read_all(const char *path, const rk_csv_options *opts, rk_batch
 typedef struct {
   char sep;                   /* CSV: 0 = ',' (or '\t' for .tsv) */
   const char *na_value;       /* CSV: text written for nulls (default empty) */
+  bool omit_header;           /* CSV: no header record, as YOOCHOOSE's files (default false) */
   const char *compression;    /* Parquet: "snappy" (default), "zstd", "gzip", "uncompressed" */
   int64_t row_group_size;     /* Parquet: rows per row group (0 = writer default) */
 } rk_sink_options;

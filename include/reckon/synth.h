@@ -9,7 +9,8 @@
  *     logistic model, so the Bayes-optimal AUC of each target is known.
  *   - Session logs (src/synth/sessions.c): session_id, item_id, category, price, timestamp, the
  *     next item drawn from a known mixture, so the Recall@K / NDCG@K / MRR@K of the true next-item
- *     distribution is known.
+ *     distribution is known; or the same sessions as YOOCHOOSE's raw click log
+ *     (src/synth/sessions_raw.c) with the oracle of the last item of each session the ETL keeps.
  *   - Outbrain click prediction as NVIDIA's Wide & Deep recipe trains on it (src/synth/outbrain.c):
  *     displays of 2 to 12 ads, one clicked, drawn from a softmax over known effects, so the MAP@12
  *     of the true probabilities is known. Two splits (train, eval) and a Merlin schema.
@@ -96,6 +97,19 @@ rk_status rk_synth_tenrec_write_sidecar(const char *path, const rk_synth_tenrec_
 #define RK_SYNTH_MAX_SUCCESSORS 8
 #define RK_SYNTH_MAX_TOPK 100
 
+/* TABLE: session_id, item_id, category, price, timestamp (unix seconds), sessions in order, every
+ * chain step scored by the oracle. YOOCHOOSE: the raw click log the session ETL reads (session_id,
+ * timestamp as ISO-8601 text, item_id, category [, price] [, user_id]; no CSV header), events in
+ * time order with repeats and nulls, the oracle scoring the last item of each processed session. */
+typedef enum { RK_SYNTH_SESSIONS_TABLE, RK_SYNTH_SESSIONS_YOOCHOOSE } rk_synth_sessions_layout;
+
+/* The YOOCHOOSE layout's oracle over the processed sessions whose first event falls on one day. */
+typedef struct {
+  int day_index;                 /* whole days since the first session's day, + 1 */
+  int64_t sessions;
+  double recall, ndcg, mrr;      /* means over those sessions */
+} rk_synth_sessions_day;
+
 typedef struct {
   int64_t rows;                /* about this many rows (default 1000000); used when sessions == 0 */
   int64_t sessions;            /* 0 = rows / mean_length */
@@ -115,6 +129,16 @@ typedef struct {
   bool emit_truth;             /* add p_next (float64), topk_mass (float64), topk_hit (int8);
                                   null on each session's first row */
   int64_t batch_rows;          /* about this many rows per batch, whole sessions (default 65536) */
+  rk_synth_sessions_layout layout;   /* default RK_SYNTH_SESSIONS_TABLE */
+  /* The YOOCHOOSE layout only (src/synth/sessions_raw.c): */
+  double repeat_prob;          /* P(a click is followed by another click on the same item) (0.1) */
+  double null_fraction;        /* P(a null-item click before a chain click), P(a null-session row
+                                  per session) (0.01) */
+  bool price;                  /* add the item's price (float64) */
+  int64_t users;               /* add user_id, 1..users, one per session (0: no column) */
+  int session_max_length;      /* the ETL keeps the last N items of a session (default 20) */
+  int session_min_length;      /* the ETL drops sessions with fewer items (default 2) */
+  rk_table_sink *session_oracle;   /* optional: one row per processed session (docs/synth.md) */
   rk_synth_progress_fn progress;   /* optional */
   void *progress_ctx;
 } rk_synth_sessions_config;
@@ -123,7 +147,8 @@ typedef struct {
   rk_synth_sessions_config config;   /* as run: sessions and items resolved */
   int64_t rows;
   int64_t sessions;
-  int64_t steps;                 /* predictions scored: rows - sessions (steps 2..n) */
+  int64_t steps;                 /* predictions scored: TABLE rows - sessions (steps 2..n);
+                                    YOOCHOOSE: processed sessions (their last item) */
   double successor_share;        /* realized share of steps drawn from the successor component */
   double interest_share;         /* ... from the interest component */
   double mean_length;            /* realized */
@@ -132,12 +157,22 @@ typedef struct {
   double oracle_mrr;             /* expected MRR@K */
   double popularity_recall;      /* expected Recall@K of always ranking the global top K */
   int64_t oracle_widenings;      /* steps whose exact top K needed wider candidate lists */
+  /* YOOCHOOSE only: */
+  int64_t chain_clicks;          /* clicks of the hidden chains (no repeats, no nulls) */
+  int64_t repeat_rows;           /* injected copies of the previous click */
+  int64_t null_item_rows;
+  int64_t null_session_rows;
+  double realized_recall;        /* share of processed sessions whose last item is in the top K */
+  rk_synth_sessions_day *days;   /* (ndays) days with sessions, ascending; free with _stats_free */
+  int ndays;
   double seconds;
 } rk_synth_sessions_stats;
 
 void rk_synth_sessions_config_default(rk_synth_sessions_config *cfg);
 rk_status rk_synth_sessions(rk_table_sink *sink, rk_synth_sessions_stats *stats, const rk_synth_sessions_config *cfg);
 rk_status rk_synth_sessions_write_sidecar(const char *path, const rk_synth_sessions_stats *stats);
+/* Frees stats->days (allocated by the YOOCHOOSE layout only); the stats stay readable. */
+void rk_synth_sessions_stats_free(rk_synth_sessions_stats *stats);
 
 /* ---------------------------------------------------------------------------------------------
  * Outbrain click prediction, Wide & Deep recipe columns (src/synth/outbrain.c)

@@ -38,6 +38,11 @@ static const rk_flag tenrec_flags[] = {TENREC_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
   X(seed,        INT,    "42",      "S >= 0", "random seed: the same seed gives the same bytes")          \
   X(output,      STRING, NULL,      "FILE", "output file: .csv, .tsv (optionally .gz or .zst) or .parquet; " \
                                             "the sidecar goes to FILE.json")                              \
+  X(layout,      CHOICE, "table",   "table|yoochoose", "table: session_id,item_id,category,price,timestamp (unix seconds) " \
+                                            "with a header, sessions in order; yoochoose: the raw click log the session " \
+                                            "ETL reads (session_id,timestamp,item_id,category[,price][,user_id], " \
+                                            "ISO-8601 times, no CSV header, rows in time order, with repeats and nulls) " \
+                                            "and the oracle of each processed session in FILE.oracle.parquet") \
   X(items,       INT,    "0",       "N in [0, 2^31)", "distinct items (0: events / 100, at least 200)")   \
   X(categories,  INT,    "20",      "N in [1, 32767]", "item categories")                                 \
   X(item_zipf,   FLOAT,  "1.0",     "A in [0, 5]", "popularity skew of items (Zipf exponent)")            \
@@ -47,7 +52,18 @@ static const rk_flag tenrec_flags[] = {TENREC_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
   X(mean_length, FLOAT,  "6",       "L in [2, 100000]", "mean session length (events)")                   \
   X(max_length,  INT,    "50",      "L in [2, 100000]", "longest session (events)")                       \
   X(topk,        INT,    "20",      "K in [1, 100]", "K of the sidecar's oracle Recall@K, NDCG@K and MRR@K") \
-  X(emit_truth,  BOOL,   "false",   NULL,   "add p_next, topk_mass and topk_hit columns (the oracle's view of each step)")
+  X(emit_truth,  BOOL,   "false",   NULL,   "add p_next, topk_mass and topk_hit columns (the oracle's view of each step); " \
+                                            "table layout only")                                          \
+  X(repeat_prob, FLOAT,  "0.1",     "P in [0, 0.9]", "yoochoose: chance a click is followed by another click on the same item") \
+  X(null_fraction, FLOAT, "0.01",   "F in [0, 0.5]", "yoochoose: chance of a null-item click before each chain click but the " \
+                                            "first, and of one null-session row per session")             \
+  X(price,       BOOL,   "false",   NULL,   "yoochoose: add price, fixed per item around its category's level") \
+  X(users,       INT,    "0",       "N in [0, 2^48]", "yoochoose: add user_id, 1..N by Zipf popularity, one per session " \
+                                            "(0: no column)")                                             \
+  X(session_max_length, INT, "20",  "N in [2, 100000]", "yoochoose: the ETL keeps the last N items of a session " \
+                                            "(the oracle file's length is after it)")                     \
+  X(session_min_length, INT, "2",   "N in [2, 100000]", "yoochoose: the ETL drops sessions with fewer items (the " \
+                                            "oracle leaves them out); at most --session_max_length")
 
 typedef struct {
   SESSIONS_FLAGS(RK_FLAG_FIELD)
@@ -113,10 +129,6 @@ static rk_status tenrec_generate(rk_table_sink *sink, void *stats, const void *c
   return rk_synth_tenrec(sink, stats, cfg);
 }
 
-static rk_status sessions_generate(rk_table_sink *sink, void *stats, const void *cfg) {
-  return rk_synth_sessions(sink, stats, cfg);
-}
-
 static int run_tenrec(const rk_flag_parse *parse, void *arg) {
   tenrec_opts *o = arg;
   int rc;
@@ -159,10 +171,57 @@ static int run_tenrec(const rk_flag_parse *parse, void *arg) {
   return RK_EXIT_OK;
 }
 
+/* Flags of the yoochoose layout given with the table layout are an error, not ignored. */
+static int check_layout_flags(const rk_flag_parse *parse, bool raw) {
+  static const char *const raw_only[] = {"repeat_prob", "null_fraction", "price", "users", "session_max_length",
+                                         "session_min_length"};
+  for (size_t i = 0; !raw && i < sizeof raw_only / sizeof *raw_only; i++)
+    if (rk_flags_given(parse, raw_only[i]))
+      return rk_cli_fail(rk_error(RK_EUSAGE, "--%s is for --layout yoochoose (the layout is table)", raw_only[i]));
+  if (raw && rk_flags_given(parse, "emit_truth"))
+    return rk_cli_fail(rk_error(RK_EUSAGE, "--emit_truth is for --layout table; --layout yoochoose writes the oracle "
+                                           "of each processed session to FILE.oracle.parquet"));
+  return RK_EXIT_OK;
+}
+
+/* Both files or neither: the oracle rows go to a second sink, closed before the log. */
+static int sessions_write(const char *output, const char *oracle_path, rk_synth_sessions_config *cfg,
+                          rk_synth_sessions_stats *stats) {
+  rk_sink_options so;
+  rk_sink_options_default(&so);
+  so.omit_header = oracle_path != NULL;   /* YOOCHOOSE's files have no header */
+  rk_table_sink *sink = NULL, *oracle = NULL;
+  rk_status st = rk_output_sweep_beside(output);   /* a killed run's "<output>.tmp.<pid>.<n>" */
+  if (st == RK_OK && oracle_path) st = rk_output_sweep_beside(oracle_path);
+  if (st == RK_OK) st = rk_sink_open(&sink, output, &so);
+  if (st == RK_OK && oracle_path) {
+    rk_sink_options oo;
+    rk_sink_options_default(&oo);
+    oo.row_group_size = 65536;   /* memory: one small row group at a time, not the writer's 1Mi rows */
+    st = rk_sink_open(&oracle, oracle_path, &oo);
+  }
+  cfg->session_oracle = oracle;
+  if (st == RK_OK) st = rk_synth_sessions(sink, stats, cfg);
+  if (st != RK_OK) st = rk_error_context(st, "generating '%s'", output);
+  if (st == RK_OK && oracle) {
+    st = rk_sink_close(oracle);
+    oracle = NULL;
+  }
+  if (st == RK_OK) {
+    st = rk_sink_close(sink);
+    sink = NULL;
+  }
+  if (oracle) rk_sink_abort(oracle);
+  if (sink) rk_sink_abort(sink);
+  return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
+}
+
 static int run_sessions(const rk_flag_parse *parse, void *arg) {
   sessions_opts *o = arg;
   int rc;
   if ((rc = need_output(parse, o->output))) return rc;
+  bool raw = strcmp(o->layout, "yoochoose") == 0;
+  if ((rc = check_layout_flags(parse, raw))) return rc;
   rk_synth_sessions_config cfg;
   rk_synth_sessions_config_default(&cfg);
   cfg.sessions = o->sessions;
@@ -179,25 +238,43 @@ static int run_sessions(const rk_flag_parse *parse, void *arg) {
   cfg.max_length = (int)o->max_length;
   cfg.topk = (int)o->topk;
   cfg.emit_truth = o->emit_truth;
+  cfg.layout = raw ? RK_SYNTH_SESSIONS_YOOCHOOSE : RK_SYNTH_SESSIONS_TABLE;
+  cfg.repeat_prob = o->repeat_prob;
+  cfg.null_fraction = o->null_fraction;
+  cfg.price = o->price;
+  cfg.users = o->users;
+  cfg.session_max_length = (int)o->session_max_length;
+  cfg.session_min_length = (int)o->session_min_length;
   rk_progress progress;
   rk_progress_begin(&progress, "synth sessions", (double)o->sessions * o->mean_length, "rows");
   cfg.progress = show_progress;
   cfg.progress_ctx = &progress;
 
+  char sidecar[4096], oracle[4096];
+  snprintf(sidecar, sizeof sidecar, "%s.json", o->output);
+  snprintf(oracle, sizeof oracle, "%s.oracle.parquet", o->output);
   rk_synth_sessions_stats stats;
-  rc = generate(o->output, "", sessions_generate, &stats, &cfg);
+  memset(&stats, 0, sizeof stats);
+  rc = sessions_write(o->output, raw ? oracle : NULL, &cfg, &stats);
   rk_progress_end(&progress);
   if (rc) return rc;
-  char sidecar[4096];
-  snprintf(sidecar, sizeof sidecar, "%s.json", o->output);
   rk_status st = rk_synth_sessions_write_sidecar(sidecar, &stats);
+  rk_synth_sessions_stats_free(&stats);
   if (st != RK_OK) return rk_cli_fail(st);
-  printf("wrote %lld events in %lld sessions to %s in %.2f s; sidecar %s\n", (long long)stats.rows,
-         (long long)stats.sessions, o->output, stats.seconds, sidecar);
-  printf("items %lld, mean length %.2f; best possible next-item scores at K=%d: Recall %.4f, NDCG %.4f, MRR %.4f "
-         "(popularity: Recall %.4f)\n",
-         (long long)stats.config.items, stats.mean_length, stats.config.topk, stats.oracle_recall, stats.oracle_ndcg,
-         stats.oracle_mrr, stats.popularity_recall);
+  printf("wrote %lld events in %lld sessions to %s in %.2f s; sidecar %s%s%s\n", (long long)stats.rows,
+         (long long)stats.sessions, o->output, stats.seconds, sidecar, raw ? ", per-session oracle " : "",
+         raw ? oracle : "");
+  if (raw)
+    printf("chain clicks %lld, repeats %lld, null items %lld, null sessions %lld; best possible last-item scores over "
+           "%lld processed sessions at K=%d: Recall %.4f, NDCG %.4f, MRR %.4f (popularity: Recall %.4f)\n",
+           (long long)stats.chain_clicks, (long long)stats.repeat_rows, (long long)stats.null_item_rows,
+           (long long)stats.null_session_rows, (long long)stats.steps, stats.config.topk, stats.oracle_recall,
+           stats.oracle_ndcg, stats.oracle_mrr, stats.popularity_recall);
+  else
+    printf("items %lld, mean length %.2f; best possible next-item scores at K=%d: Recall %.4f, NDCG %.4f, MRR %.4f "
+           "(popularity: Recall %.4f)\n",
+           (long long)stats.config.items, stats.mean_length, stats.config.topk, stats.oracle_recall, stats.oracle_ndcg,
+           stats.oracle_mrr, stats.popularity_recall);
   return RK_EXIT_OK;
 }
 
@@ -253,11 +330,14 @@ const rk_command rk_cmd_synth_tenrec = {
 
 const rk_command rk_cmd_synth_sessions = {
     .name = "synth sessions",
-    .usage = "reckon synth sessions --sessions N --days D --seed S --output FILE [flags]",
-    .summary = "generate session logs (session_id, item_id, category, price, timestamp) with known best Recall@K",
+    .usage = "reckon synth sessions --sessions N --days D --seed S --output FILE [--layout yoochoose] [flags]",
+    .summary = "generate session logs (a table, or YOOCHOOSE's raw click log) with known best Recall@K",
     .details = "Each next item is drawn from a known mixture: a successor of the current item, an item of the "
                "session's interest categories, or a globally popular item. The sidecar `FILE.json` gives the "
-               "Recall@K, NDCG@K and MRR@K of ranking by that true distribution, the best any model can do. "
+               "Recall@K, NDCG@K and MRR@K of ranking by that true distribution, the best any model can do: over "
+               "every step with `--layout table`; with `--layout yoochoose` (the raw log the session ETL of "
+               "`reckon preprocess` reads), for the last item of each session as the ETL leaves it, overall and "
+               "per day, and per session in `FILE.oracle.parquet` (join on session_id to average any split). "
                "Output is byte-identical for any `--threads`. See docs/synth.md.",
     .flags = sessions_flags,
     .opts_size = sizeof(sessions_opts),

@@ -1,6 +1,6 @@
 /*
  * The CSV writer behind the table-sink interface: batches in, RFC 4180 text out (plain, gzip or
- * zstd by extension), with a header row from the first batch's column names.
+ * zstd by extension), with a header row from the first batch's column names (unless omit_header).
  *
  * Strings are quoted when they must be (separator, quote, CR or LF inside), when they are empty
  * (so "" reads back as an empty string, not a null) and when they equal the NA text. Nulls are
@@ -40,6 +40,7 @@ typedef struct {
   char *zout;
   size_t zout_cap;
   char sep;
+  bool header;          /* write the first batch's column names as the first record */
   char *na;
   size_t na_len;
   char *buf;            /* text not yet written */
@@ -283,6 +284,7 @@ static rk_status schema_take(csv_sink *w, const rk_batch *b) {
     w->types[c] = b->cols[c].type;
     if (!(w->names[c] = rk_strdup(b->cols[c].name ? b->cols[c].name : name))) return RK_ENOMEM;
   }
+  if (!w->header) return RK_OK;
   for (int c = 0; c < w->ncols; c++) {
     if (c > 0) RK_TRY(put_byte(w, w->sep));
     RK_TRY(put_string(w, w->names[c], strlen(w->names[c])));
@@ -385,6 +387,7 @@ static rk_status sink_setup(csv_sink *w, const char *path, const rk_sink_options
   size_t base = strlen(path) - (w->codec == RK_CSV_GZIP ? 3 : w->codec == RK_CSV_ZSTD ? 4 : 0);
   bool tsv = base >= 4 && strncmp(path + base - 4, ".tsv", 4) == 0;
   w->sep = opts && opts->sep ? opts->sep : tsv ? '\t' : ',';
+  w->header = !(opts && opts->omit_header);
   if (w->sep == '"' || w->sep == '\n' || w->sep == '\r')
     return rk_error(RK_EINVAL, "invalid CSV separator (byte %d) for '%s'", (int)(unsigned char)w->sep, path);
   if (!(w->na = rk_strdup(opts && opts->na_value ? opts->na_value : ""))) return RK_ENOMEM;

@@ -11,6 +11,8 @@
  * exact: candidates are the successors, the head of each interest category and the head of the
  * global ranking; a bound on the mass of every other item proves the top K, and the lists are
  * widened when it does not.
+ * The model, its draws and its oracle (with the variant for chains that never repeat their current
+ * item) serve both layouts; this file writes the table layout, sessions_raw.c the YOOCHOOSE one.
  * It is not: a model of YOOCHOOSE's real dynamics (no repeat-buy, dwell or price signal).
  * docs/synth.md gives the model and the sidecar's meaning.
  * References: YOOCHOOSE (RecSys Challenge 2015) for the layout; Hidasi et al., "Session-based
@@ -28,7 +30,7 @@
 
 #include "synth/synth_internal.h"
 
-#define SBLOCK        1024      /* sessions per block: the unit of start times and parallel work */
+#define SBLOCK        RK_SYNTH_SBLOCK
 #define SECONDS_DAY   86400
 #define SECOND_INTEREST 0.5     /* P(a session has two interest categories) */
 #define FIRST_INTEREST_W 0.6    /* weight of the first of two interests */
@@ -57,6 +59,11 @@ void rk_synth_sessions_config_default(rk_synth_sessions_config *cfg) {
   cfg->mean_gap_s = 60.0;
   cfg->topk = 20;
   cfg->batch_rows = 65536;
+  cfg->layout = RK_SYNTH_SESSIONS_TABLE;
+  cfg->repeat_prob = 0.1;
+  cfg->null_fraction = 0.01;
+  cfg->session_max_length = 20;
+  cfg->session_min_length = 2;
 }
 
 rk_status rk_synth_sessions_resolve(rk_synth_sessions_config *out, const rk_synth_sessions_config *cfg) {
@@ -96,6 +103,27 @@ rk_status rk_synth_sessions_resolve(rk_synth_sessions_config *out, const rk_synt
     return rk_error(RK_EINVAL, "invalid sessions config: topk must be in 1..%d (got %d)", RK_SYNTH_MAX_TOPK, cfg->topk);
   if (cfg->batch_rows < 1 || cfg->batch_rows > (INT64_C(1) << 30))
     return rk_error(RK_EINVAL, "invalid sessions config: batch_rows must be in 1..2^30 (got %lld)", (long long)cfg->batch_rows);
+  if (cfg->layout != RK_SYNTH_SESSIONS_TABLE && cfg->layout != RK_SYNTH_SESSIONS_YOOCHOOSE)
+    return rk_error(RK_EINVAL, "invalid sessions config: layout must be table or yoochoose (got %d)", (int)cfg->layout);
+  if (cfg->layout == RK_SYNTH_SESSIONS_TABLE) return RK_OK;
+  if (cfg->emit_truth)
+    return rk_error(RK_EINVAL, "invalid sessions config: emit_truth is for the table layout; the yoochoose layout "
+                               "writes one oracle row per processed session instead");
+  if (!(cfg->repeat_prob >= 0.0 && cfg->repeat_prob <= 0.9))
+    return rk_error(RK_EINVAL, "invalid sessions config: repeat_prob must be in [0, 0.9] (got %g)", cfg->repeat_prob);
+  if (!(cfg->null_fraction >= 0.0 && cfg->null_fraction <= 0.5))
+    return rk_error(RK_EINVAL, "invalid sessions config: null_fraction must be in [0, 0.5] (got %g)", cfg->null_fraction);
+  if (cfg->users < 0 || cfg->users > (INT64_C(1) << 48))
+    return rk_error(RK_EINVAL, "invalid sessions config: users must be in 0..2^48 (got %lld)", (long long)cfg->users);
+  if (cfg->session_max_length < 2 || cfg->session_max_length > 100000)
+    return rk_error(RK_EINVAL, "invalid sessions config: session_max_length must be in 2..100000 (got %d)",
+                    cfg->session_max_length);
+  if (cfg->session_min_length < 2 || cfg->session_min_length > cfg->session_max_length)
+    return rk_error(RK_EINVAL, "invalid sessions config: session_min_length must be in 2..session_max_length=%d (got %d)",
+                    cfg->session_max_length, cfg->session_min_length);
+  if (cfg->start_time < 0 || cfg->start_time > (INT64_C(1) << 37) || cfg->start_time % SECONDS_DAY != 0)
+    return rk_error(RK_EINVAL, "invalid sessions config: start_time must be a UTC midnight in 0..2^37 seconds (years "
+                               "1970..6325) for the yoochoose layout (got %lld)", (long long)cfg->start_time);
   return RK_OK;
 }
 
@@ -230,8 +258,8 @@ double rk_synth_sessions_next_prob(const rk_synth_sessions_model *m, const rk_sy
 }
 
 typedef struct {
-  double mass[RK_SYNTH_MAX_TOPK];
-  int32_t rank[RK_SYNTH_MAX_TOPK];
+  double mass[RK_SYNTH_MAX_TOPK + 1];
+  int32_t rank[RK_SYNTH_MAX_TOPK + 1];
   int n, k;
 } topk_buf;
 
@@ -296,6 +324,33 @@ void rk_synth_sessions_oracle(rk_synth_oracle_step *out, const rk_synth_sessions
   for (int32_t x = 0; x < keff; x++) out->popularity_recall += rk_synth_sessions_next_prob(m, st, x);
 }
 
+void rk_synth_sessions_oracle_no_repeat(rk_synth_oracle_step *out, const rk_synth_sessions_model *m,
+                                        const rk_synth_session_state *st, int k) {
+  rk_synth_oracle_step with_cur;
+  rk_synth_sessions_oracle(&with_cur, m, st, k + 1);   /* the top k of the others are among these */
+  double keep = 1.0 - rk_synth_sessions_next_prob(m, st, st->cur);
+  int64_t kmax = (int64_t)k < m->n - 1 ? k : m->n - 1;
+  out->recall = out->ndcg = out->mrr = out->popularity_recall = 0.0;
+  out->ntop = 0;
+  out->widened = with_cur.widened;
+  for (int r = 0; r < with_cur.ntop && out->ntop < kmax; r++) {
+    int32_t x = with_cur.top[r];
+    if (x == st->cur) continue;
+    double p = rk_synth_sessions_next_prob(m, st, x) / keep;
+    out->top[out->ntop++] = x;
+    out->recall += p;
+    out->mrr += p / out->ntop;
+    out->ndcg += p / log2(out->ntop + 1.0);
+  }
+  /* The popularity floor: the global top k, less the current item (it cannot come next). */
+  int taken = 0;
+  for (int32_t x = 0; x < m->n && taken < kmax; x++)
+    if (x != st->cur) {
+      out->popularity_recall += rk_synth_sessions_next_prob(m, st, x) / keep;
+      taken++;
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Generation.
  * ------------------------------------------------------------------------------------------- */
@@ -313,18 +368,17 @@ typedef struct {
   int64_t *start;          /* (sessions per batch) start time */
   int64_t *offset;         /* (sessions per batch + 1) first row */
   block_stats *stats;      /* (blocks per batch) */
-  double q;                /* geometric ratio of the length beyond 2 */
 } sess_ctx;
 
-static int draw_length(const sess_ctx *c, rk_rng *rng) {
+int rk_synth_sessions_draw_length(const rk_synth_sessions_model *m, rk_rng *rng) {
+  double q = (m->cfg.mean_length - 2.0) / (m->cfg.mean_length - 1.0);   /* geometric ratio beyond 2 */
   double u = rk_rng_uniform(rng);
-  int extra = c->q > 0.0 ? (int)floor(log1p(-u) / log(c->q)) : 0;
-  int max = c->m->cfg.max_length;
+  int extra = q > 0.0 ? (int)floor(log1p(-u) / log(q)) : 0;
+  int max = m->cfg.max_length;
   return extra > max - 2 || extra < 0 ? max : 2 + extra;
 }
 
-/* Interests: categories drawn by their popularity (the category of a popular item). */
-static void draw_interests(rk_synth_session_state *st, const rk_synth_sessions_model *m, rk_rng *rng) {
+void rk_synth_sessions_draw_interests(rk_synth_session_state *st, const rk_synth_sessions_model *m, rk_rng *rng) {
   st->ninterest = 1;
   st->interest[0] = m->cat[rk_synth_zipf_sample(&m->zipf, rk_rng_uniform(rng))];
   st->interest_w[0] = 1.0;
@@ -350,9 +404,8 @@ static int32_t draw_in_category(const rk_synth_sessions_model *m, int c, double 
   return m->cat_ranks[lo];
 }
 
-/* component: 0 successor, 1 interest, 2 global. Three draws whatever the branch. */
-static int32_t draw_item(const rk_synth_sessions_model *m, const rk_synth_session_state *st, rk_rng *rng,
-                         bool first, int *component) {
+int32_t rk_synth_sessions_draw_item(const rk_synth_sessions_model *m, const rk_synth_session_state *st, rk_rng *rng,
+                                    bool first, int *component) {
   double u = rk_rng_uniform(rng), v = rk_rng_uniform(rng), w = rk_rng_uniform(rng);
   double a = m->cfg.p_successor, b = m->cfg.p_interest, g = p_global(m);
   if (first) {   /* no current item: interests or global, renormalised */
@@ -387,6 +440,22 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+double rk_synth_sessions_block_lo(const rk_synth_sessions_config *cfg, int64_t block) {
+  return (double)cfg->days * SECONDS_DAY * (double)(block * SBLOCK) / (double)cfg->sessions;
+}
+
+int64_t rk_synth_sessions_block_starts(double *times, const rk_synth_sessions_config *cfg, int64_t block) {
+  int64_t first = block * SBLOCK, total = cfg->sessions;
+  int64_t cnt = total - first < SBLOCK ? total - first : SBLOCK;
+  double lo = rk_synth_sessions_block_lo(cfg, block);
+  double hi = (double)cfg->days * SECONDS_DAY * (double)(first + SBLOCK < total ? first + SBLOCK : total) / (double)total;
+  rk_rng brng;
+  rk_rng_init(&brng, cfg->seed, rk_synth_stream(RK_SYNTH_TAG_SBLOCK, (uint64_t)block));
+  for (int64_t j = 0; j < cnt; j++) times[j] = lo + rk_rng_uniform(&brng) * (hi - lo);
+  qsort(times, (size_t)cnt, sizeof(double), cmp_double);   /* equal keys are equal values: stable enough */
+  return cnt;
+}
+
 /* Pass 1, per block: session lengths and sorted start times inside the block's time slice. */
 static void lengths_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   sess_ctx *c = arg;
@@ -394,19 +463,12 @@ static void lengths_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) 
   const rk_synth_sessions_config *cfg = &c->m->cfg;
   double times[SBLOCK];
   for (int64_t i = begin; i < end; i += SBLOCK) {
-    int64_t s = c->s0 + i, b = s / SBLOCK, cnt = end - i < SBLOCK ? end - i : SBLOCK;
-    int64_t total = cfg->sessions;
-    double span = (double)cfg->days * SECONDS_DAY;
-    double lo = span * (double)(b * SBLOCK) / (double)total;
-    double hi = span * (double)((b + 1) * SBLOCK < total ? (b + 1) * SBLOCK : total) / (double)total;
-    rk_rng brng;
-    rk_rng_init(&brng, cfg->seed, rk_synth_stream(RK_SYNTH_TAG_SBLOCK, (uint64_t)b));
-    for (int64_t j = 0; j < cnt; j++) times[j] = lo + rk_rng_uniform(&brng) * (hi - lo);
-    qsort(times, (size_t)cnt, sizeof(double), cmp_double);   /* equal keys are equal values: stable enough */
+    int64_t s = c->s0 + i;
+    int64_t cnt = rk_synth_sessions_block_starts(times, cfg, s / SBLOCK);
     for (int64_t j = 0; j < cnt; j++) {
       rk_rng rng;
       rk_rng_init(&rng, cfg->seed, rk_synth_stream(RK_SYNTH_TAG_SESSION, (uint64_t)(s + j)));
-      c->len[i + j] = draw_length(c, &rng);
+      c->len[i + j] = rk_synth_sessions_draw_length(c->m, &rng);
       c->start[i + j] = cfg->start_time + (int64_t)floor(times[j]);
     }
   }
@@ -425,14 +487,14 @@ static void events_chunk(void *arg, int64_t chunk, int64_t begin, int64_t end) {
     int64_t s = c->s0 + i, row = c->offset[i];
     rk_rng rng;
     rk_rng_init(&rng, cfg->seed, rk_synth_stream(RK_SYNTH_TAG_SESSION, (uint64_t)s));
-    int len = draw_length(c, &rng);
+    int len = rk_synth_sessions_draw_length(m, &rng);
     rk_synth_session_state st = {.cur = 0};
-    draw_interests(&st, m, &rng);
+    rk_synth_sessions_draw_interests(&st, m, &rng);
     int64_t t = c->start[i];
     for (int e = 0; e < len; e++, row++) {
       int component;
       if (e > 0) rk_synth_sessions_oracle(&orc, m, &st, cfg->topk);
-      int32_t x = draw_item(m, &st, &rng, e == 0, &component);
+      int32_t x = rk_synth_sessions_draw_item(m, &st, &rng, e == 0, &component);
       if (e > 0) {
         t += 1 + (int64_t)floor(-cfg->mean_gap_s * log1p(-rk_rng_uniform(&rng)));
         bs.steps++;
@@ -512,6 +574,12 @@ rk_status rk_synth_sessions(rk_table_sink *sink, rk_synth_sessions_stats *stats,
   RK_TRY(rk_synth_sessions_resolve(&cfg, config));
   rk_synth_sessions_model m;
   RK_TRY(rk_synth_sessions_model_init(&m, &cfg));
+  if (cfg.layout == RK_SYNTH_SESSIONS_YOOCHOOSE) {
+    rk_status s = rk_synth_sessions_raw(sink, stats, &cfg, &m);
+    rk_synth_sessions_model_free(&m);
+    if (s == RK_OK && stats) stats->seconds = rk_now() - t0;
+    return s;
+  }
   int64_t blocks_per_batch = (int64_t)((double)cfg.batch_rows / (SBLOCK * cfg.mean_length) + 0.5);
   if (blocks_per_batch < 1) blocks_per_batch = 1;
   sess_buffers buf;
@@ -523,7 +591,7 @@ rk_status rk_synth_sessions(rk_table_sink *sink, rk_synth_sessions_stats *stats,
     return rk_error(RK_ENOMEM, "out of memory setting up the sessions generator");
   }
   sess_ctx c = {.m = &m, .batch = &buf.batch, .len = buf.len, .start = buf.start, .offset = buf.offset,
-                .stats = buf.stats, .q = (cfg.mean_length - 2.0) / (cfg.mean_length - 1.0)};
+                .stats = buf.stats};
   block_stats total;
   memset(&total, 0, sizeof total);
   int64_t expected_rows = (int64_t)((double)cfg.sessions * cfg.mean_length);
@@ -581,6 +649,7 @@ rk_status rk_synth_sessions(rk_table_sink *sink, rk_synth_sessions_stats *stats,
     stats->config = cfg;
     stats->config.progress = NULL;
     stats->config.progress_ctx = NULL;
+    stats->config.session_oracle = NULL;
     stats->rows = total.rows;
     stats->sessions = cfg.sessions;
     stats->steps = total.steps;
@@ -598,8 +667,45 @@ rk_status rk_synth_sessions(rk_table_sink *sink, rk_synth_sessions_stats *stats,
   return RK_OK;
 }
 
+void rk_synth_sessions_stats_free(rk_synth_sessions_stats *stats) {
+  rk_free(stats->days);
+  stats->days = NULL;
+  stats->ndays = 0;
+}
+
+/* The YOOCHOOSE layout's part: its settings, the noise it injected and the oracle per day. */
+static void sidecar_raw(json_t *root, json_t *config, json_t *oracle, const rk_synth_sessions_stats *stats) {
+  const rk_synth_sessions_config *cfg = &stats->config;
+  json_object_set_new(config, "repeat_prob", json_real(cfg->repeat_prob));
+  json_object_set_new(config, "null_fraction", json_real(cfg->null_fraction));
+  json_object_set_new(config, "price", json_boolean(cfg->price));
+  json_object_set_new(config, "users", json_integer(cfg->users));
+  json_object_set_new(config, "session_max_length", json_integer(cfg->session_max_length));
+  json_object_set_new(config, "session_min_length", json_integer(cfg->session_min_length));
+  json_object_set_new(root, "chain_clicks", json_integer(stats->chain_clicks));
+  json_object_set_new(root, "repeat_rows", json_integer(stats->repeat_rows));
+  json_object_set_new(root, "null_item_rows", json_integer(stats->null_item_rows));
+  json_object_set_new(root, "null_session_rows", json_integer(stats->null_session_rows));
+  json_object_set_new(oracle, "task", json_string("last_item"));
+  json_object_set_new(oracle, "sessions", json_integer(stats->steps));
+  json_object_set_new(oracle, "realized_recall", json_real(stats->realized_recall));
+  json_t *days = json_array();
+  for (int d = 0; days && d < stats->ndays; d++) {
+    const rk_synth_sessions_day *day = &stats->days[d];
+    json_t *o = json_object();
+    json_object_set_new(o, "day_index", json_integer(day->day_index));
+    json_object_set_new(o, "sessions", json_integer(day->sessions));
+    json_object_set_new(o, "recall", json_real(day->recall));
+    json_object_set_new(o, "ndcg", json_real(day->ndcg));
+    json_object_set_new(o, "mrr", json_real(day->mrr));
+    json_array_append_new(days, o);
+  }
+  json_object_set_new(oracle, "by_day", days);
+}
+
 rk_status rk_synth_sessions_write_sidecar(const char *path, const rk_synth_sessions_stats *stats) {
   const rk_synth_sessions_config *cfg = &stats->config;
+  bool raw = cfg->layout == RK_SYNTH_SESSIONS_YOOCHOOSE;
   json_t *root = json_object(), *config = json_object(), *columns = json_array(), *oracle = json_object();
   if (!root || !config || !columns || !oracle) {
     json_decref(root), json_decref(config), json_decref(columns), json_decref(oracle);
@@ -607,6 +713,7 @@ rk_status rk_synth_sessions_write_sidecar(const char *path, const rk_synth_sessi
   }
   json_object_set_new(root, "generator", json_string("sessions"));
   json_object_set_new(root, "reckon_version", json_string(rk_version()));
+  json_object_set_new(config, "layout", json_string(raw ? "yoochoose" : "table"));
   json_object_set_new(config, "rows", json_integer(cfg->rows));
   json_object_set_new(config, "sessions", json_integer(cfg->sessions));
   json_object_set_new(config, "seed", rk_synth_json_seed(cfg->seed));
@@ -623,16 +730,21 @@ rk_status rk_synth_sessions_write_sidecar(const char *path, const rk_synth_sessi
   json_object_set_new(config, "mean_gap_s", json_real(cfg->mean_gap_s));
   json_object_set_new(config, "topk", json_integer(cfg->topk));
   json_object_set_new(config, "emit_truth", json_boolean(cfg->emit_truth));
-  json_object_set_new(root, "config", config);
-  int ncols = cfg->emit_truth ? NCOLS_TRUTH : NCOLS_BASE;
-  for (int j = 0; j < ncols; j++) json_array_append_new(columns, json_string(col_names[j]));
+  json_object_set_new(root, "config", config);   /* root holds it; sidecar_raw adds to it below */
+  const char *names[NCOLS_TRUTH];
+  rk_coltype types[NCOLS_TRUTH];
+  int ncols = raw ? rk_synth_sessions_raw_columns(cfg, names, types) : cfg->emit_truth ? NCOLS_TRUTH : NCOLS_BASE;
+  for (int j = 0; j < ncols; j++) json_array_append_new(columns, json_string(raw ? names[j] : col_names[j]));
   json_object_set_new(root, "columns", columns);
   json_object_set_new(root, "rows", json_integer(stats->rows));
   json_object_set_new(root, "sessions", json_integer(stats->sessions));
   json_object_set_new(root, "steps", json_integer(stats->steps));
   json_object_set_new(root, "mean_length", json_real(stats->mean_length));
-  json_object_set_new(root, "successor_share", json_real(stats->successor_share));
-  json_object_set_new(root, "interest_share", json_real(stats->interest_share));
+  if (!raw) {   /* the raw layout does not tally components: it scores last items only */
+    json_object_set_new(root, "successor_share", json_real(stats->successor_share));
+    json_object_set_new(root, "interest_share", json_real(stats->interest_share));
+    json_object_set_new(oracle, "task", json_string("every_step"));
+  }
   json_object_set_new(oracle, "k", json_integer(cfg->topk));
   json_object_set_new(oracle, "recall", json_real(stats->oracle_recall));
   json_object_set_new(oracle, "ndcg", json_real(stats->oracle_ndcg));
@@ -640,6 +752,7 @@ rk_status rk_synth_sessions_write_sidecar(const char *path, const rk_synth_sessi
   json_object_set_new(oracle, "popularity_recall", json_real(stats->popularity_recall));
   json_object_set_new(oracle, "widened_steps", json_integer(stats->oracle_widenings));
   json_object_set_new(root, "oracle", oracle);
+  if (raw) sidecar_raw(root, config, oracle, stats);
   json_object_set_new(root, "model", json_string("docs/synth.md"));
   return rk_synth_json_write(path, root);
 }

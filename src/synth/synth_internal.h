@@ -1,6 +1,7 @@
 /*
  * src/synth/synth_internal.h: pieces shared by the generators (src/synth/common.c) and the
- * session model's oracle, exposed to tests/unit/test_synth.c so it can check them by brute force.
+ * session model, its oracle and its draws (src/synth/sessions.c), which both session layouts use
+ * (sessions.c, sessions_raw.c), exposed to the unit tests so they can check them by brute force.
  * It is not a public API: the CLI uses reckon/synth.h.
  */
 #ifndef RECKON_SYNTH_INTERNAL_H
@@ -20,6 +21,7 @@ enum {
   RK_SYNTH_TAG_SUCC,
   RK_SYNTH_TAG_PRICE,
   RK_SYNTH_TAG_CAT,
+  RK_SYNTH_TAG_SESSION_USER, /* the user of a session (YOOCHOOSE layout) */
 };
 static inline uint64_t rk_synth_stream(int tag, uint64_t subject) {
   return ((uint64_t)tag << 56) | (subject & ((UINT64_C(1) << 56) - 1));
@@ -95,7 +97,8 @@ typedef struct {
 typedef struct {
   double recall, ndcg, mrr;        /* expected over the next item */
   double popularity_recall;        /* mass of the global top K */
-  int32_t top[RK_SYNTH_MAX_TOPK];  /* the exact top K ranks, most probable first */
+  int32_t top[RK_SYNTH_MAX_TOPK + 1];  /* the exact top K ranks, most probable first (room for
+                                          the K + 1 the no-repeat oracle asks for) */
   int ntop;
   bool widened;
 } rk_synth_oracle_step;
@@ -106,8 +109,36 @@ void rk_synth_sessions_model_free(rk_synth_sessions_model *m);
 rk_status rk_synth_sessions_resolve(rk_synth_sessions_config *out, const rk_synth_sessions_config *cfg);
 /* True P(next = rank x | state). */
 double rk_synth_sessions_next_prob(const rk_synth_sessions_model *m, const rk_synth_session_state *st, int32_t x);
-/* The exact top K of P(next | state), by candidate lists and a bound on everything else. */
+/* The exact top K of P(next | state), by candidate lists and a bound on everything else
+ * (k <= RK_SYNTH_MAX_TOPK + 1). */
 void rk_synth_sessions_oracle(rk_synth_oracle_step *out, const rk_synth_sessions_model *m,
                               const rk_synth_session_state *st, int k);
+/* The same for the chain that never repeats its current item: P(next = x | next != cur)
+ * = P(x) / (1 - P(cur)) for x != cur; the top K of P over the other items, rescaled. */
+void rk_synth_sessions_oracle_no_repeat(rk_synth_oracle_step *out, const rk_synth_sessions_model *m,
+                                        const rk_synth_session_state *st, int k);
+
+/* Draws, in the order a session's stream makes them (both layouts). */
+#define RK_SYNTH_SBLOCK 1024       /* sessions per block: the unit of start times and parallel work */
+/* Session length: 2 + Geometric with mean cfg.mean_length, clipped to cfg.max_length. */
+int rk_synth_sessions_draw_length(const rk_synth_sessions_model *m, rk_rng *rng);
+/* Interests: 1 or 2 categories drawn by their popularity (the category of a popular item). */
+void rk_synth_sessions_draw_interests(rk_synth_session_state *st, const rk_synth_sessions_model *m, rk_rng *rng);
+/* The next item (rank) from the mixture; first: no current item. component: 0 successor, 1
+ * interest, 2 global. Three uniforms whatever the branch. */
+int32_t rk_synth_sessions_draw_item(const rk_synth_sessions_model *m, const rk_synth_session_state *st, rk_rng *rng,
+                                    bool first, int *component);
+/* Sorted start offsets (seconds after cfg.start_time) of the sessions of one block; returns their
+ * count. Every one is >= rk_synth_sessions_block_lo(cfg, block), which rises with block. */
+int64_t rk_synth_sessions_block_starts(double *times, const rk_synth_sessions_config *cfg, int64_t block);
+double rk_synth_sessions_block_lo(const rk_synth_sessions_config *cfg, int64_t block);
+
+/* The YOOCHOOSE layout (src/synth/sessions_raw.c), called by rk_synth_sessions on a resolved config. */
+rk_status rk_synth_sessions_raw(rk_table_sink *sink, rk_synth_sessions_stats *stats, const rk_synth_sessions_config *cfg,
+                                rk_synth_sessions_model *m);
+/* The YOOCHOOSE layout's columns (at most 6): names and types; returns the count. */
+int rk_synth_sessions_raw_columns(const rk_synth_sessions_config *cfg, const char **names, rk_coltype *types);
+/* "2014-04-07T10:51:09.277Z" (24 bytes, no terminator written) for unix milliseconds in years 0..9999. */
+void rk_synth_iso8601_ms(char out[24], int64_t unix_ms);
 
 #endif
