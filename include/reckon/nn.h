@@ -168,7 +168,12 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(LAYER_NORM,      layer_norm,      RK_ON_CPU) \
   X(BATCH_NORM,      batch_norm,      RK_ON_CPU) \
   X(SOFTMAX_CE,      softmax_ce,      RK_ON_CPU) \
-  X(HASH_CROSS,      hash_cross,      RK_ON_CPU)
+  X(HASH_CROSS,      hash_cross,      RK_ON_CPU) \
+  X(ATTENTION,       attention,       RK_ON_CPU) \
+  X(GATHER,          gather,          RK_ON_CPU) \
+  X(GRU,             gru,             RK_ON_CPU) \
+  X(LSTM,            lstm,            RK_ON_CPU) \
+  X(RNN,             rnn,             RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -322,13 +327,38 @@ rk_status rk_graph_batch_norm(rk_graph *g, int *out, int x, rk_param *gamma, rk_
                               float eps, float momentum);
 /* The running statistics of a batch_norm value (mean, var), owned by the graph, (C) each. */
 float *rk_graph_batch_norm_running(rk_graph *g, int bn, bool var);
-/* mean over non-ignored rows of cross-entropy of logits (B, C) against labels ids (B, 1),
- * with label smoothing eps (PyTorch's definition). */
+/* mean over non-ignored rows of cross-entropy of logits (B, C) / temperature against labels
+ * ids (B, 1), with label smoothing eps (PyTorch's definition); temperature 1: plain logits. */
 rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index,
-                              float smoothing);
+                              float smoothing, float temperature);
 /* ids (B, 1) = 1 + hash(a[:, fa], b[:, fb]) mod (buckets - 1), for a wide part's embedding
  * (row 0 stays the padding row; a padding id in either input gives 0). */
 rk_status rk_graph_hash_cross(rk_graph *g, int *out, int a, int fa, int b, int fb, int64_t buckets);
+
+/* ---- ops for sequences (B sessions x T positions; docs/design.md, "Sequence ops") --------- */
+/* Multi-head self-attention on a fused projection qkv (B, T, 3D) = [q | k | v]: out (B, T, D)
+ * = per head dropout(softmax(q k^T / sqrt(D / heads))) v, heads side by side. causal: position
+ * t sees keys at or before t. key_ids: RK_NO_VALUE, or int64 (B, T) whose `padding` entries are
+ * keys no query sees; a query with no visible key gives zeros. dropout: on the probabilities
+ * (train only). weights: NULL, or *weights becomes a (B, heads, T, T) value of the
+ * probabilities before dropout (for logging). */
+rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64_t heads, bool causal,
+                             int key_ids, int64_t padding, float dropout);
+/* out (B, K, D) = x (B, T, D) at positions index (B, K) in [0, T), or -1: a zero row. */
+rk_status rk_graph_gather(rk_graph *g, int *out, int x, int index);
+/* index (B) = the last position of each session whose id is not padding, or -1 (empty). */
+void rk_seq_last_positions(int64_t *index, const int64_t *ids, int64_t B, int64_t T, int64_t padding);
+/* One recurrent layer over x (B, T, I), batch first, zero initial state, as PyTorch's nn.GRU,
+ * nn.LSTM and nn.RNN (tanh) with their weight layout and gate order: w_ih (G H, I), w_hh (G H, H),
+ * b_ih, b_hh (G H) or NULL, G = 3 (r, z, n), 4 (i, f, g, o), 1. out (B, T, H): the hidden state
+ * of every step. step_ids: RK_NO_VALUE, or int64 (B, T); a step whose id is `padding` keeps the
+ * state and outputs zeros (right padding: PyTorch's packed sequences). */
+rk_status rk_graph_gru(rk_graph *g, int *out, int x, int step_ids, int64_t padding, rk_param *w_ih,
+                       rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
+rk_status rk_graph_lstm(rk_graph *g, int *out, int x, int step_ids, int64_t padding, rk_param *w_ih,
+                        rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
+rk_status rk_graph_rnn(rk_graph *g, int *out, int x, int step_ids, int64_t padding, rk_param *w_ih,
+                       rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,8 @@
 #define MAXP 24
 #define MAXF 8
 
-typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE } fill_kind;
+/* FILL_POSITIONS: ids in [-1, hi) (gather's positions, -1 for none) */
+typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE, FILL_POSITIONS } fill_kind;
 
 typedef struct {
   rk_graph *g;
@@ -88,10 +89,11 @@ static void fill_inputs(gc_ctx *c) {
                                                  : 0.5f + (float)rk_rng_uniform(&rng);
       break;
     }
-    case FILL_IDS: {
-      int64_t *ids = rk_graph_input_ids_data(c->g, v);
+    case FILL_IDS:
+    case FILL_POSITIONS: {
+      int64_t *ids = rk_graph_input_ids_data(c->g, v), lo = c->fills[k].kind == FILL_POSITIONS ? -1 : 0;
       assert_non_null(ids);
-      for (int64_t i = 0; i < n; i++) ids[i] = (int64_t)rk_rng_below(&rng, (uint64_t)c->fills[k].hi);
+      for (int64_t i = 0; i < n; i++) ids[i] = lo + (int64_t)rk_rng_below(&rng, (uint64_t)(c->fills[k].hi - lo));
       break;
     }
     case FILL_RAGGED: {
@@ -519,7 +521,15 @@ static int c_softmax_ce(gc_ctx *c) {
   int z = dense_value(c, 2, s), y, out;
   assert_rk_ok(rk_graph_input_ids(c->g, &y, "y", 1));
   defer(c, y, FILL_IDS, 4);
-  assert_rk_ok(rk_graph_softmax_ce(c->g, &out, z, y, 2, 0.1f));
+  assert_rk_ok(rk_graph_softmax_ce(c->g, &out, z, y, 2, 0.1f, 1.0f));
+  return out;
+}
+static int c_softmax_ce_temperature(gc_ctx *c) {
+  int64_t s[2] = {B, 5};
+  int z = dense_value(c, 2, s), y, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "y", 1));
+  defer(c, y, FILL_IDS, 5);
+  assert_rk_ok(rk_graph_softmax_ce(c->g, &out, z, y, 0, 0.2f, 0.6f));
   return out;
 }
 static int c_hash_cross_wide(gc_ctx *c) {
@@ -533,6 +543,56 @@ static int c_hash_cross_wide(gc_ctx *c) {
   assert_rk_ok(rk_graph_embedding(c->g, &out, t, h, 0));
   return out;
 }
+
+/* ---- sequences: B sessions x 4 positions ------------------------------------------------------ */
+
+/* qkv (B, 4, 12), 2 heads of 2; step ids in [0, 3) hold padding (0) anywhere, whole sessions too */
+static int attention_case(gc_ctx *c, bool causal, bool padded, float dropout, bool weights) {
+  int64_t xs[3] = {B, 4, 12};
+  int x = dense_value(c, 3, xs), ids = RK_NO_VALUE, out, w;
+  if (padded) {
+    assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+    defer(c, ids, FILL_IDS, 3);
+  }
+  assert_rk_ok(rk_graph_attention(c->g, &out, weights ? &w : NULL, x, 2, causal, ids, 0, dropout));
+  return weights ? w : out;
+}
+static int c_attention_causal(gc_ctx *c) { return attention_case(c, true, false, 0.0f, false); }
+static int c_attention_padded(gc_ctx *c) { return attention_case(c, false, true, 0.0f, false); }
+static int c_attention_causal_padded_dropout(gc_ctx *c) { return attention_case(c, true, true, 0.3f, false); }
+static int c_attention_weights(gc_ctx *c) { return attention_case(c, true, true, 0.0f, true); }
+
+static int c_gather(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3};
+  int x = dense_value(c, 3, xs), ix, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ix, "positions", 3));
+  defer(c, ix, FILL_POSITIONS, 4);   /* repeats and -1 */
+  assert_rk_ok(rk_graph_gather(c->g, &out, x, ix));
+  return out;
+}
+
+/* x (B, 4, 3) -> H = 2; padded steps anywhere (ids in [0, 3), padding 0) */
+static int recurrent_case(gc_ctx *c, rk_op op, bool padded, bool biases) {
+  int G = op == RK_OP_GRU ? 3 : op == RK_OP_LSTM ? 4 : 1;
+  int64_t xs[3] = {B, 4, 3}, wi[2] = {G * 2, 3}, wh[2] = {G * 2, 2}, bs[1] = {G * 2};
+  int x = dense_value(c, 3, xs), ids = RK_NO_VALUE, out;
+  rk_param *w_ih = dense(c, "w_ih", 2, wi, 0.5f), *w_hh = dense(c, "w_hh", 2, wh, 0.5f);
+  rk_param *b_ih = biases ? dense(c, "b_ih", 1, bs, 0.5f) : NULL, *b_hh = biases ? dense(c, "b_hh", 1, bs, 0.5f) : NULL;
+  if (padded) {
+    assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+    defer(c, ids, FILL_IDS, 3);
+  }
+  if (op == RK_OP_GRU) assert_rk_ok(rk_graph_gru(c->g, &out, x, ids, 0, w_ih, w_hh, b_ih, b_hh));
+  else if (op == RK_OP_LSTM) assert_rk_ok(rk_graph_lstm(c->g, &out, x, ids, 0, w_ih, w_hh, b_ih, b_hh));
+  else assert_rk_ok(rk_graph_rnn(c->g, &out, x, ids, 0, w_ih, w_hh, b_ih, b_hh));
+  return out;
+}
+static int c_gru(gc_ctx *c) { return recurrent_case(c, RK_OP_GRU, false, false); }
+static int c_gru_padded(gc_ctx *c) { return recurrent_case(c, RK_OP_GRU, true, true); }
+static int c_lstm(gc_ctx *c) { return recurrent_case(c, RK_OP_LSTM, false, false); }
+static int c_lstm_padded(gc_ctx *c) { return recurrent_case(c, RK_OP_LSTM, true, true); }
+static int c_rnn(gc_ctx *c) { return recurrent_case(c, RK_OP_RNN, false, false); }
+static int c_rnn_padded(gc_ctx *c) { return recurrent_case(c, RK_OP_RNN, true, true); }
 
 /* Each case under the op it checks (a case may use other ops on the way). */
 #define CASE(op, fn) {RK_OP_##op, #fn, fn}
@@ -557,7 +617,12 @@ static const struct {
     CASE(SELU, c_selu),              CASE(SOFTMAX, c_softmax),          CASE(LOG_SOFTMAX, c_log_softmax),
     CASE(GELU, c_gelu_tanh),         CASE(GELU, c_gelu_erf),            CASE(DROPOUT, c_dropout),
     CASE(DROPOUT, c_alpha_dropout),  CASE(LAYER_NORM, c_layer_norm),    CASE(BATCH_NORM, c_batch_norm),
-    CASE(SOFTMAX_CE, c_softmax_ce),  CASE(HASH_CROSS, c_hash_cross_wide),
+    CASE(SOFTMAX_CE, c_softmax_ce),  CASE(SOFTMAX_CE, c_softmax_ce_temperature), CASE(HASH_CROSS, c_hash_cross_wide),
+    CASE(ATTENTION, c_attention_causal), CASE(ATTENTION, c_attention_padded),
+    CASE(ATTENTION, c_attention_causal_padded_dropout), CASE(ATTENTION, c_attention_weights),
+    CASE(GATHER, c_gather),          CASE(GRU, c_gru),                  CASE(GRU, c_gru_padded),
+    CASE(LSTM, c_lstm),              CASE(LSTM, c_lstm_padded),         CASE(RNN, c_rnn),
+    CASE(RNN, c_rnn_padded),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */

@@ -208,9 +208,9 @@ void softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */
 
 /* softmax_ce */
 rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C) */, const int64_t *y /* (R) */,
-                                 int64_t R, int64_t C, int64_t ignore, float eps);
+                                 int64_t R, int64_t C, int64_t ignore, float eps, float tau);
 void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
-                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps);
+                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau);
 
 /* split */
 void split_forward_cpu(float *const *outs /* n x (R, I_k) */, const float *x /* (R, sum I) */,
@@ -229,6 +229,54 @@ void tanh_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n
 void tanh_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *out /* (n) */,
                      int64_t n);
 
+/* attention */
+void attention_forward_cpu(float *out /* (B, T, D) */, float *probs /* (B, H, T, T) */,
+                           float *dropped /* (B, H, T, T) or NULL: no dropout */, const float *qkv /* (B, T, 3D) */,
+                           const int64_t *key_ids /* (B, T) or NULL */, int64_t B, int64_t T, int64_t H, int64_t D,
+                           int64_t padding, bool causal, float p, uint64_t seed, uint64_t stream);
+void attention_backward_cpu(float *dqkv /* (B, T, 3D) */, float *scratch /* (B, H, T) */, const float *dout /* (B, T, D) */,
+                            const float *dweights /* (B, H, T, T) or NULL */, const float *probs /* (B, H, T, T) */,
+                            const float *dropped /* (B, H, T, T) or NULL */, const float *qkv /* (B, T, 3D) */,
+                            int64_t B, int64_t T, int64_t H, int64_t D);
+
+/* gather */
+rk_status gather_forward_cpu(float *out /* (B, K, D) */, const float *x /* (B, T, D) */, const int64_t *index /* (B, K) */,
+                             int64_t B, int64_t T, int64_t K, int64_t D);
+void gather_backward_cpu(float *dx /* (B, T, D) */, const float *dout /* (B, K, D) */, const int64_t *index /* (B, K) */,
+                         int64_t B, int64_t T, int64_t K, int64_t D);
+
+/* gru, lstm, rnn: the cells of the shared time loop (src/nn/recurrent.c, below); the scratch of
+ * backward is dgx (B, T, G H), dgh (T, B, G H) and four (B, H) rows. */
+void gru_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,
+                     float *gx /* (B, T, 3H) */, float *gh /* (B, 3H) */, const float *x /* (B, T, I) */,
+                     const int64_t *ids /* (B, T) or NULL */, const float *w_ih /* (3H, I) */,
+                     const float *w_hh /* (3H, H) */, const float *b_ih /* (3H) or NULL */,
+                     const float *b_hh /* (3H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
+void gru_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                      float *scratch, const float *dout /* (B, T, H) */, const float *saved /* (T, B, 4H) */,
+                      const float *hs /* (T + 1, B, H) */, const float *x /* (B, T, I) */,
+                      const int64_t *ids /* (B, T) or NULL */, const float *w_ih, const float *w_hh, int64_t B,
+                      int64_t T, int64_t I, int64_t H, int64_t padding);
+void lstm_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,
+                      float *cs /* (T + 1, B, H) */, float *gx /* (B, T, 4H) */, float *gh /* (B, 4H) */,
+                      const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
+                      const float *w_ih /* (4H, I) */, const float *w_hh /* (4H, H) */,
+                      const float *b_ih /* (4H) or NULL */, const float *b_hh /* (4H) or NULL */, int64_t B,
+                      int64_t T, int64_t I, int64_t H, int64_t padding);
+void lstm_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                       float *scratch, const float *dout /* (B, T, H) */, const float *saved /* (T, B, 4H) */,
+                       const float *hs /* (T + 1, B, H) */, const float *cs /* (T + 1, B, H) */,
+                       const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */, const float *w_ih,
+                       const float *w_hh, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
+void rnn_forward_cpu(float *out /* (B, T, H) */, float *hs /* (T + 1, B, H) */, float *gx /* (B, T, H) */,
+                     float *gh /* (B, H) */, const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
+                     const float *w_ih /* (H, I) */, const float *w_hh /* (H, H) */, const float *b_ih /* (H) or NULL */,
+                     const float *b_hh /* (H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
+void rnn_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                      float *scratch, const float *dout /* (B, T, H) */, const float *hs /* (T + 1, B, H) */,
+                      const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */, const float *w_ih,
+                      const float *w_hh, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
+
 /* transpose */
 void transpose_forward_cpu(float *out /* (P, C, M, A, Q) */, const float *x /* (P, A, M, C, Q) */, int64_t P,
                            int64_t A, int64_t M, int64_t C, int64_t Q);
@@ -245,5 +293,38 @@ rk_status rk_graph_loss_check(const rk_graph *g, int n, const int *in, const cha
 /* sum and mean over one axis or all: the builder, and the node's (O, L, I) view of its input. */
 rk_status rk_graph_reduce(rk_graph *g, int *out, int x, int axis, rk_op op);
 void rk_reduce_dims(const rk_graph *g, const rk_node *n, int64_t *O, int64_t *L, int64_t *I);
+
+/* A recurrent cell (gru, lstm, rnn) for the shared time loop (src/nn/recurrent.c): G gate blocks
+ * of H units, S saved floats per unit and step, and whether it has a cell state c. step writes
+ * one row's new h (and c) and its saved values from the input-side (gx) and hidden-side (gh,
+ * bias included) pre-activations; step_back writes that row's pre-activation gradients (dgx, dgh),
+ * the part of d h_prev that bypasses w_hh, and d c_prev, from the step's total dh and dc. */
+typedef struct {
+  int gates, saved;
+  bool has_cell;
+  void (*step)(float *h, float *c, float *saved, const float *gx, const float *gh, const float *h_prev,
+               const float *c_prev, int64_t H);
+  void (*step_back)(float *dgx, float *dgh, float *dh_prev, float *dc_prev, const float *dh, const float *dc,
+                    const float *saved, const float *h, const float *h_prev, const float *c, const float *c_prev,
+                    int64_t H);
+} rk_recurrent_cell;
+void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H) */, float *saved /* (T, B, S H) */,
+                           float *hs /* (T + 1, B, H) */, float *cs /* (T + 1, B, H) or NULL */,
+                           float *gx /* (B, T, G H) */, float *gh /* (B, G H) */, const float *x /* (B, T, I) */,
+                           const int64_t *ids /* (B, T) or NULL */, const float *w_ih /* (G H, I) */,
+                           const float *w_hh /* (G H, H) */, const float *b_ih /* (G H) or NULL */,
+                           const float *b_hh /* (G H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H,
+                           int64_t padding);
+void recurrent_backward_cpu(const rk_recurrent_cell *cell, float *dx /* (B, T, I) or NULL */, float *dw_ih,
+                            float *dw_hh, float *db_ih /* or NULL */, float *db_hh /* or NULL */, float *scratch,
+                            const float *dout /* (B, T, H) */, const float *saved /* (T, B, S H) */,
+                            const float *hs /* (T + 1, B, H) */, const float *cs /* (T + 1, B, H) or NULL */,
+                            const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
+                            const float *w_ih /* (G H, I) */, const float *w_hh /* (G H, H) */, int64_t B,
+                            int64_t T, int64_t I, int64_t H, int64_t padding);
+rk_status recurrent_node_forward_cpu(const rk_recurrent_cell *cell, rk_graph *g, const rk_node *n);
+void recurrent_node_backward_cpu(const rk_recurrent_cell *cell, rk_graph *g, const rk_node *n);
+rk_status rk_graph_recurrent(rk_graph *g, int *out, const rk_recurrent_cell *cell, rk_op op, int x, int step_ids,
+                             int64_t padding, rk_param *w_ih, rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
 
 #endif
