@@ -360,6 +360,44 @@ rk_status rk_graph_lstm(rk_graph *g, int *out, int x, int step_ids, int64_t padd
 rk_status rk_graph_rnn(rk_graph *g, int *out, int x, int step_ids, int64_t padding, rk_param *w_ih,
                        rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
 
+/* ---- blocks (src/nn/blocks/) ---------------------------------------------------------------- */
+/* A Transformer block's shape and regularisation. */
+typedef struct {
+  int64_t d_model, heads;
+  int64_t d_ff;          /* the MLP's width; 0: 4 d_model */
+  float dropout;         /* after each residual branch (GPT-2's resid_pdrop, BERT's hidden dropout) */
+  float attn_dropout;    /* on the attention probabilities */
+  float ln_eps;
+  bool gelu_tanh;        /* the MLP's gelu: tanh form (GPT-2's gelu_new) or erf form (BERT's gelu) */
+  bool causal;           /* each position sees only itself and the past */
+} rk_transformer_config;
+
+/* Its parameters, nn.Linear's (out, in) layout: qkv (3D, D) = [query; key; value] rows, proj
+ * (D, D), fc (d_ff, D), out (D, d_ff); LayerNorms (D). */
+#define RK_TRANSFORMER_BLOCK_PARAMS 12
+typedef struct {
+  rk_param ln1_gamma, ln1_beta, qkv_weight, qkv_bias, proj_weight, proj_bias;
+  rk_param ln2_gamma, ln2_beta, fc_weight, fc_bias, out_weight, out_bias;
+} rk_transformer_block;
+
+/* Declare the block's 12 parameters in arena a, named "<prefix>.ln_1.weight", ..., in the order
+ * of the struct. */
+rk_status rk_transformer_block_declare(rk_transformer_block *blk, rk_param_arena *a, const char *prefix,
+                                       const rk_transformer_config *c);
+/* After rk_param_arena_alloc: weights N(0, std^2), the two projections into the residual
+ * (attention's and the MLP's output) N(0, proj_std^2) (GPT-2 scales them by 1/sqrt(2 n_layer)),
+ * biases 0, LayerNorm gamma 1 and beta 0. Parameter k of the block (struct order) draws from
+ * (seed, first_stream + k): the model's parameter numbers, never the arena's layout. */
+rk_status rk_transformer_block_init(rk_transformer_block *blk, uint64_t seed, uint64_t first_stream, double std,
+                                    double proj_std);
+/* x (B, T, d_model) -> out (B, T, d_model). GPT-2: pre-LayerNorm, x + attn(ln_1(x)), then
+ * + mlp(ln_2(.)); BERT: post-LayerNorm, ln_1(x + attn(x)), then ln_2(. + mlp(.)). key_ids and
+ * padding: the attention's key-padding mask (RK_NO_VALUE: none); weights: as rk_graph_attention. */
+rk_status rk_graph_gpt2_block(rk_graph *g, int *out, int *weights, int x, rk_transformer_block *blk,
+                              const rk_transformer_config *c, int key_ids, int64_t padding);
+rk_status rk_graph_bert_block(rk_graph *g, int *out, int *weights, int x, rk_transformer_block *blk,
+                              const rk_transformer_config *c, int key_ids, int64_t padding);
+
 #ifdef __cplusplus
 }
 #endif
