@@ -42,14 +42,22 @@ static bool key_visible(const int64_t *ids /* (T) or NULL */, int64_t padding, b
   return !ids || ids[j] != padding;
 }
 
-/* The keep factor of element i of (B, H, T, T): kept when u_i >= p, scaled by 1 / (1 - p). */
-static float dropout_factor(uint64_t seed, uint64_t stream, uint64_t i, float p) {
+/* Keep factors of elements first .. first + n - 1 of (B, H, T, T): element i is kept when u_i >= p
+ * (u_i lane i % 4 of Philox block i / 4, as the dropout op draws) and scaled by 1 / (1 - p). */
+static void dropout_factors(float *f /* (n) */, uint64_t seed, uint64_t stream, uint64_t first, int64_t n, float p) {
   const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-  uint64_t block = i / 4;
-  const uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+  const double threshold = (double)p * 4294967296.0;
+  const float scale = 1.0f / (1.0f - p);
   uint32_t r[4];
-  rk_philox4x32_10(r, ctr, key);
-  return (double)r[i % 4] >= (double)p * 4294967296.0 ? 1.0f / (1.0f - p) : 0.0f;
+  for (int64_t k = 0; k < n; k++) {
+    uint64_t i = first + (uint64_t)k;
+    if (k == 0 || i % 4 == 0) {
+      uint64_t block = i / 4;
+      const uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+      rk_philox4x32_10(r, ctr, key);
+    }
+    f[k] = (double)r[i % 4] >= threshold ? scale : 0.0f;
+  }
 }
 
 static void attn_fwd_items(void *arg, int64_t chunk, int64_t begin, int64_t end) {
@@ -72,9 +80,11 @@ static void attn_fwd_items(void *arg, int64_t chunk, int64_t begin, int64_t end)
       double z = 0.0;
       for (int64_t j = 0; j < T; j++) z += pr[j] = pr[j] == -INFINITY ? 0.0f : expf(pr[j] - mx);
       for (int64_t j = 0; j < T; j++) pr[j] = z > 0.0 ? (float)(pr[j] / z) : 0.0f;   /* no visible key: zeros */
-      if (c->dropped)
-        for (int64_t j = 0; j < T; j++)
-          Pd[t * T + j] = pr[j] * dropout_factor(c->seed, c->stream, (uint64_t)((item * T + t) * T + j), c->p);
+      if (c->dropped) {
+        float *pd = Pd + t * T;
+        dropout_factors(pd, c->seed, c->stream, (uint64_t)((item * T + t) * T), T, c->p);
+        for (int64_t j = 0; j < T; j++) pd[j] *= pr[j];
+      }
       float *o = c->out + (b * T + t) * D + h * dh;   /* (dh) */
       memset(o, 0, (size_t)dh * sizeof(float));
       for (int64_t j = 0; j < T; j++) {

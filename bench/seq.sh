@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sequence-block benchmark: forward + backward of one GPT-2 block (B=64 sessions x T=20, d_model 64
+# and 256, dropout 0.1), reckon (bench/seq_bench.c) against PyTorch (bench/peers/seq_torch.py, the
+# block of tests/reference/seq_blocks.py) at the same thread count.
+#
+#   bench/seq.sh [reckon-build-dir]       THREADS="1 2" TIME=2 D=64,256 bench/seq.sh
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build}"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+[ -x "$build/bench/seq_bench" ] || { echo "seq.sh: no $build/bench/seq_bench (build reckon first)" >&2; exit 1; }
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$build/reckon" --version | sed -n 's/^blas kernels: //p')}"
+for t in ${THREADS:-1}; do
+  "$build/bench/seq_bench" --d "${D:-64,256}" --threads "$t" --time "${TIME:-2}"
+  OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE \
+    /usr/bin/python3 "$root/bench/peers/seq_torch.py" --d "${D:-64,256}" --threads "$t" --time "${TIME:-2}"
+done

@@ -1,0 +1,98 @@
+/*
+ * seq_bench: forward + backward of one GPT-2 block (src/nn/blocks/transformer.c) in reckon's graph,
+ * the reckon side of bench/seq.sh (bench/peers/seq_torch.py is the PyTorch side, the same block
+ * written from seq_blocks.py).
+ *
+ *   seq_bench [--d 64,256] [--batch 64] [--T 20] [--threads 1] [--time 2] [--dropout 0.1]
+ *
+ * Heads: 4 for d < 256 and 8 from 256 (the T4Rec examples: 64/4, 256/8), MLP 4 d,
+ * causal attention with the key-padding mask, every session full. loss = mean(out); a step is
+ * zero_grad + forward + backward (no optimizer). After 3 warm-up steps, 3 rounds of --time / 3
+ * seconds; prints the best round's milliseconds per step (the machine is shared).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reckon/nn.h"
+
+static int64_t heads_for(int64_t d) { return d >= 256 ? 8 : 4; }
+
+static double bench_one(int64_t B, int64_t T, int64_t d, float dropout, double seconds) {
+  rk_transformer_config cfg = {.d_model = d, .heads = heads_for(d), .dropout = dropout, .attn_dropout = dropout,
+                               .ln_eps = 1e-5f, .gelu_tanh = true, .causal = true};
+  rk_param_arena *arena;
+  rk_transformer_block blk;
+  rk_graph *g;
+  int x, ids, out, loss;
+  int64_t xs[2] = {T, d};
+  if (rk_param_arena_create(&arena) || rk_transformer_block_declare(&blk, arena, "h.0", &cfg) ||
+      rk_param_arena_alloc(arena) || rk_transformer_block_init(&blk, 1, 0, 0.02, 0.02) ||
+      rk_graph_create(&g, B) || rk_graph_input(g, &x, "x", 2, xs) || rk_graph_input_ids(g, &ids, "ids", T) ||
+      rk_graph_gpt2_block(g, &out, NULL, x, &blk, &cfg, ids, 0) || rk_graph_mean(g, &loss, out, RK_REDUCE_ALL) ||
+      rk_graph_build(g, loss)) {
+    fprintf(stderr, "seq_bench: %s\n", rk_error_message());
+    exit(1);
+  }
+  float *xp = rk_graph_input_f32(g, x);
+  int64_t *ip = rk_graph_input_ids_data(g, ids);
+  rk_rng rng;
+  rk_rng_init(&rng, 1, 0);
+  for (int64_t i = 0; i < B * T * d; i++) xp[i] = (float)rk_rng_normal(&rng);
+  for (int64_t i = 0; i < B * T; i++) ip[i] = 1 + i;
+  double best = 1e30;
+  for (int round = -1; round < 3; round++) {
+    int steps = 0;
+    double t0 = rk_now(), limit = round < 0 ? 0.0 : seconds / 3;
+    do {
+      rk_graph_zero_grad(g);
+      if (rk_graph_forward(g, RK_TRAIN) || rk_graph_backward(g)) {
+        fprintf(stderr, "seq_bench: %s\n", rk_error_message());
+        exit(1);
+      }
+      steps++;
+    } while (round < 0 ? steps < 3 : rk_now() - t0 < limit);
+    double per = (rk_now() - t0) / steps;
+    if (round >= 0 && per < best) best = per;
+  }
+  rk_graph_free(g);
+  rk_param *ps[RK_TRANSFORMER_BLOCK_PARAMS] = {&blk.ln1_gamma, &blk.ln1_beta, &blk.qkv_weight, &blk.qkv_bias,
+                                               &blk.proj_weight, &blk.proj_bias, &blk.ln2_gamma, &blk.ln2_beta,
+                                               &blk.fc_weight, &blk.fc_bias, &blk.out_weight, &blk.out_bias};
+  for (int k = 0; k < RK_TRANSFORMER_BLOCK_PARAMS; k++) rk_param_free(ps[k]);
+  rk_param_arena_free(arena);
+  return best;
+}
+
+int main(int argc, char **argv) {
+  rk_blas_choose_kernels(argv);
+  const char *ds = "64,256";
+  int64_t B = 64, T = 20, threads = 1;
+  double seconds = 2.0;
+  float dropout = 0.1f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--d")) ds = argv[i + 1];
+    else if (!strcmp(argv[i], "--batch")) B = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--T")) T = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--threads")) threads = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--time")) seconds = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--dropout")) dropout = (float)atof(argv[i + 1]);
+    else {
+      fprintf(stderr, "seq_bench: unknown flag '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  if (B < 1 || T < 1 || rk_set_num_threads(threads) != RK_OK) {
+    fprintf(stderr, "seq_bench: bad --batch, --T or --threads\n");
+    return 2;
+  }
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", ds);
+  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    int64_t d = atoll(tok);
+    double s = bench_one(B, T, d, dropout, seconds);
+    printf("reckon gpt2_block B=%lld T=%lld d=%lld heads=%lld threads=%lld ms_per_step=%.3f\n", (long long)B,
+           (long long)T, (long long)d, (long long)heads_for(d), (long long)threads, s * 1e3);
+  }
+  return 0;
+}
