@@ -353,6 +353,51 @@ static void test_block_draws_are_keyed(void **state) {
   rk_param_free(&extra);
 }
 
+/* Building a model of a GPT-2 block, a BERT block on the same parameters and a GRU: every
+ * allocation failure is an RK_ENOMEM that leaks nothing. */
+static rk_status build_all(void *ctx) {
+  (void)ctx;
+  const rk_transformer_config cfg = {.d_model = 8, .heads = 2, .dropout = 0.1f, .attn_dropout = 0.1f, .ln_eps = 1e-5f,
+                                     .gelu_tanh = true, .causal = true};
+  rk_param_arena *arena = NULL;
+  rk_transformer_block blk;
+  rk_param w[2];
+  memset(&blk, 0, sizeof blk);
+  memset(w, 0, sizeof w);
+  rk_graph *g = NULL;
+  int64_t xs[2] = {4, 8}, wi[2] = {24, 8}, wh[2] = {24, 8};
+  int x, ids, h, wts, out, loss;
+  rk_status s = rk_param_arena_create(&arena);
+  if (!s) s = rk_transformer_block_declare(&blk, arena, "h", &cfg);
+  if (!s) s = rk_param_arena_alloc(arena);
+  if (!s) s = rk_transformer_block_init(&blk, 1, 0, 0.02, 0.02);
+  if (!s) s = rk_param_init(&w[0], "w_ih", 2, wi);
+  if (!s) s = rk_param_init(&w[1], "w_hh", 2, wh);
+  if (!s) s = rk_graph_create(&g, 3);
+  if (!s) s = rk_graph_input(g, &x, "x", 2, xs);
+  if (!s) s = rk_graph_input_ids(g, &ids, "ids", 4);
+  if (!s) s = rk_graph_gpt2_block(g, &h, &wts, x, &blk, &cfg, ids, 0);
+  if (!s) s = rk_graph_bert_block(g, &h, NULL, h, &blk, &cfg, ids, 0);
+  if (!s) s = rk_graph_gru(g, &out, h, ids, 0, &w[0], &w[1], NULL, NULL);
+  if (!s) s = rk_graph_mean(g, &loss, out, RK_REDUCE_ALL);
+  if (!s) s = rk_graph_build(g, loss);
+  if (!s) s = rk_graph_forward(g, RK_TRAIN);
+  if (!s) s = rk_graph_backward(g);
+  rk_graph_free(g);
+  rk_param *ps[RK_TRANSFORMER_BLOCK_PARAMS] = {&blk.ln1_gamma, &blk.ln1_beta, &blk.qkv_weight, &blk.qkv_bias,
+                                               &blk.proj_weight, &blk.proj_bias, &blk.ln2_gamma, &blk.ln2_beta,
+                                               &blk.fc_weight, &blk.fc_bias, &blk.out_weight, &blk.out_bias};
+  for (int k = 0; k < RK_TRANSFORMER_BLOCK_PARAMS; k++) rk_param_free(ps[k]);
+  for (int k = 0; k < 2; k++) rk_param_free(&w[k]);
+  rk_param_arena_free(arena);
+  return s;
+}
+
+static void test_allocation_failures(void **state) {
+  (void)state;
+  assert_true(rk_test_walk_failures(build_all, NULL) > 10);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_attention_masks),
@@ -363,6 +408,7 @@ int main(void) {
       cmocka_unit_test(test_gather_positions),
       cmocka_unit_test(test_bad_shapes_are_refused),
       cmocka_unit_test(test_block_draws_are_keyed),
+      cmocka_unit_test(test_allocation_failures),
   };
   return cmocka_run_group_tests_name("nn_seq", tests, NULL, NULL);
 }
