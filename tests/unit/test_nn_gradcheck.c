@@ -255,6 +255,12 @@ static int c_add(gc_ctx *c) { return binary(c, false, false); }
 static int c_add_broadcast(gc_ctx *c) { return binary(c, false, true); }
 static int c_mul(gc_ctx *c) { return binary(c, true, false); }
 static int c_mul_broadcast(gc_ctx *c) { return binary(c, true, true); }
+static int c_add_positions(gc_ctx *c) {   /* x (B, T, D) + a learned position table (T, D) */
+  int64_t xs[3] = {B, 4, 3}, ps[2] = {4, 3};
+  int x = dense_value(c, 3, xs), pos = dense_value(c, 2, ps), out;
+  assert_rk_ok(rk_graph_add(c->g, &out, x, pos));
+  return out;
+}
 static int c_add_fanout(gc_ctx *c) {   /* a + a: the gradient is 2, by addition */
   int64_t as[2] = {B, 4};
   int a = dense_value(c, 2, as), out;
@@ -603,7 +609,7 @@ static const struct {
 } cases[] = {
     CASE(LINEAR, c_linear),          CASE(LINEAR, c_linear_relu),       CASE(LINEAR, c_linear_sigmoid),
     CASE(LINEAR, c_linear_tanh),     CASE(ADD, c_add),                  CASE(ADD, c_add_broadcast),
-    CASE(ADD, c_add_fanout),         CASE(MUL, c_mul),                  CASE(MUL, c_mul_broadcast),
+    CASE(ADD, c_add_fanout),         CASE(ADD, c_add_positions),         CASE(MUL, c_mul),                  CASE(MUL, c_mul_broadcast),
     CASE(CONCAT, c_concat),          CASE(CONCAT, c_concat_many),       CASE(RESHAPE, c_reshape),
     CASE(SUM, c_sum),                CASE(MEAN, c_mean),                CASE(MEAN, c_mean_all),
     CASE(RELU, c_relu),              CASE(SIGMOID, c_sigmoid),          CASE(TANH, c_tanh),
