@@ -185,7 +185,7 @@ rk_status attention_node_forward_cpu(rk_graph *g, const rk_node *n) {
   float *probs = n->saved, *dropped = with_dropout(g, n) ? probs + B * H * T * T : NULL;
   const int64_t *ids = n->n_in > 1 ? rk_xi(g, n->in[1]) : NULL;
   attention_forward_cpu(rk_x(g, n->out[0]), probs, dropped, rk_x(g, n->in[0]), ids, B, T, H, D, n->iattr[1],
-                        n->iattr[2], n->fattr[0], g->seed, ((uint64_t)(uint32_t)n->id << 40) ^ g->step);
+                        n->iattr[2], n->fattr[0], g->seed, rk_dropout_stream(n->id, g->step));
   if (n->n_out > 1) memcpy(rk_x(g, n->out[1]), probs, (size_t)(B * H * T * T) * sizeof(float));
   return RK_OK;
 }
@@ -196,13 +196,13 @@ void attention_node_backward_cpu(rk_graph *g, const rk_node *n) {
   if (!rk_dx(g, n->in[0])) return;
   const float *probs = n->saved, *dropped = n->fattr[0] > 0.0f ? probs + B * H * T * T : NULL;
   const float *dweights = n->n_out > 1 ? rk_dx(g, n->out[1]) : NULL;
+  float *scratch = n->ws_bwd;   /* (B, H, T), then (B, T, D) zeros when only the weights have a gradient */
   const float *dout = rk_dx(g, n->out[0]);
-  if (!dout) {   /* only the weights output reaches the loss */
-    dout = n->ws_bwd;
-    memset(n->ws_bwd, 0, (size_t)(B * T * D) * sizeof(float));
+  if (!dout) {
+    dout = scratch + B * H * T;
+    memset(scratch + B * H * T, 0, (size_t)(B * T * D) * sizeof(float));
   }
-  attention_backward_cpu(rk_dx(g, n->in[0]), (float *)n->ws_bwd + B * T * D, dout, dweights, probs, dropped,
-                         rk_x(g, n->in[0]), B, T, H, D);
+  attention_backward_cpu(rk_dx(g, n->in[0]), scratch, dout, dweights, probs, dropped, rk_x(g, n->in[0]), B, T, H, D);
 }
 
 rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64_t heads, bool causal, int key_ids,
@@ -227,8 +227,7 @@ rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64
                       rk_shape_str(iv, bi, sizeof bi), (long long)B, (long long)T, rk_shape_str(x, bx, sizeof bx));
     n_in = 2;
   }
-  int64_t probs_numel, shape[4] = {B, T, D, 0};
-  int64_t wshape[4] = {B, heads, T, T};
+  int64_t probs_numel, shape[3] = {B, T, D}, wshape[4] = {B, heads, T, T};
   RK_TRY(rk_size_numel(&probs_numel, 4, wshape, "attention weights (batch x heads x T x T)"));
   rk_node *n;
   RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_ATTENTION, n_in, in, RK_DT_F32, 3, shape));
@@ -237,7 +236,7 @@ rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64
   n->iattr[2] = causal;
   n->fattr[0] = dropout;
   n->saved_bytes = (size_t)(probs_numel * (dropout > 0.0f ? 2 : 1)) * sizeof(float);
-  n->ws_bwd_bytes = (size_t)(B * T * D + B * heads * T) * sizeof(float);
+  n->ws_bwd_bytes = (size_t)(B * heads * T + (weights ? B * T * D : 0)) * sizeof(float);
   if (weights) {
     int w;
     RK_TRY(rk_graph_add_value(g, &w, RK_DT_F32, 4, wshape));

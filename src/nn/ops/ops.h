@@ -284,6 +284,9 @@ void transpose_backward_cpu(float *dx /* (P, A, M, C, Q) */, const float *dout /
                             int64_t A, int64_t M, int64_t C, int64_t Q);
 
 /* ---- shared by the builders ---------------------------------------------------------------- */
+/* The Philox stream of an op's dropout draws at a step (dropout, attention): masks are a pure
+ * function of (seed, op, step, element). */
+static inline uint64_t rk_dropout_stream(int op_id, uint64_t step) { return ((uint64_t)(uint32_t)op_id << 40) ^ step; }
 /* One f32 input, an output of its shape (the elementwise ops; src/nn/unary.c). */
 rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
 /* b has a's shape or a trailing part of it (add, mul). */
