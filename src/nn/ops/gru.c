@@ -7,19 +7,15 @@
  * The time loop, padding and the gemms are src/nn/recurrent.c's; this file is the cell. Saved
  * per step and unit: r, z, n and W_hn h + b_hn.
  */
-#include <math.h>
-
 #include "nn/ops/ops.h"
 
-static float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
-
-static void gru_step(float *h /* (H) */, float *c, float *saved /* (4H) */, const float *gx /* (3H) */,
-                     const float *gh /* (3H) */, const float *h_prev /* (H) */, const float *c_prev, int64_t H) {
+static void gru_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved /* (4H) */, const float *restrict gx /* (3H) */,
+                     const float *restrict gh /* (3H) */, const float *restrict h_prev /* (H) */, const float *restrict c_prev, int64_t H) {
   (void)c;
   (void)c_prev;
   for (int64_t k = 0; k < H; k++) {
-    float r = sigm(gx[k] + gh[k]), z = sigm(gx[H + k] + gh[H + k]), hn = gh[2 * H + k];
-    float n = tanhf(gx[2 * H + k] + r * hn);
+    float r = rk_sigmoidf_fast(gx[k] + gh[k]), z = rk_sigmoidf_fast(gx[H + k] + gh[H + k]), hn = gh[2 * H + k];
+    float n = rk_tanhf_fast(gx[2 * H + k] + r * hn);
     h[k] = (1.0f - z) * n + z * h_prev[k];
     saved[k] = r;
     saved[H + k] = z;
@@ -28,9 +24,9 @@ static void gru_step(float *h /* (H) */, float *c, float *saved /* (4H) */, cons
   }
 }
 
-static void gru_step_back(float *dgx /* (3H) */, float *dgh /* (3H) */, float *dh_prev /* (H) */, float *dc_prev,
-                          const float *dh /* (H) */, const float *dc, const float *saved /* (4H) */, const float *h,
-                          const float *h_prev /* (H) */, const float *c, const float *c_prev, int64_t H) {
+static void gru_step_back(float *restrict dgx /* (3H) */, float *restrict dgh /* (3H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
+                          const float *restrict dh /* (H) */, const float *restrict dc, const float *restrict saved /* (4H) */, const float *restrict h,
+                          const float *restrict h_prev /* (H) */, const float *restrict c, const float *restrict c_prev, int64_t H) {
   (void)dc_prev;
   (void)dc;
   (void)h;

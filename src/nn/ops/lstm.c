@@ -8,20 +8,16 @@
  * this file is the cell. Saved per step and unit: i, f, g, o (the cell states are kept beside
  * the hidden ones).
  */
-#include <math.h>
-
 #include "nn/ops/ops.h"
 
-static float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
-
-static void lstm_step(float *h /* (H) */, float *c /* (H) */, float *saved /* (4H) */, const float *gx /* (4H) */,
-                      const float *gh /* (4H) */, const float *h_prev, const float *c_prev /* (H) */, int64_t H) {
+static void lstm_step(float *restrict h /* (H) */, float *restrict c /* (H) */, float *restrict saved /* (4H) */, const float *restrict gx /* (4H) */,
+                      const float *restrict gh /* (4H) */, const float *restrict h_prev, const float *restrict c_prev /* (H) */, int64_t H) {
   (void)h_prev;
   for (int64_t k = 0; k < H; k++) {
-    float i = sigm(gx[k] + gh[k]), f = sigm(gx[H + k] + gh[H + k]);
-    float gg = tanhf(gx[2 * H + k] + gh[2 * H + k]), o = sigm(gx[3 * H + k] + gh[3 * H + k]);
+    float i = rk_sigmoidf_fast(gx[k] + gh[k]), f = rk_sigmoidf_fast(gx[H + k] + gh[H + k]);
+    float gg = rk_tanhf_fast(gx[2 * H + k] + gh[2 * H + k]), o = rk_sigmoidf_fast(gx[3 * H + k] + gh[3 * H + k]);
     c[k] = f * c_prev[k] + i * gg;
-    h[k] = o * tanhf(c[k]);
+    h[k] = o * rk_tanhf_fast(c[k]);
     saved[k] = i;
     saved[H + k] = f;
     saved[2 * H + k] = gg;
@@ -29,21 +25,21 @@ static void lstm_step(float *h /* (H) */, float *c /* (H) */, float *saved /* (4
   }
 }
 
-static void lstm_step_back(float *dgx /* (4H) */, float *dgh /* (4H) */, float *dh_prev /* (H) */,
-                           float *dc_prev /* (H) */, const float *dh /* (H) */, const float *dc /* (H) */,
-                           const float *saved /* (4H) */, const float *h, const float *h_prev,
-                           const float *c /* (H) */, const float *c_prev /* (H) */, int64_t H) {
+static void lstm_step_back(float *restrict dgx /* (4H) */, float *restrict dgh /* (4H) */, float *restrict dh_prev /* (H) */,
+                           float *restrict dc_prev /* (H) */, const float *restrict dh /* (H) */, const float *restrict dc /* (H) */,
+                           const float *restrict saved /* (4H) */, const float *restrict h, const float *restrict h_prev,
+                           const float *restrict c /* (H) */, const float *restrict c_prev /* (H) */, int64_t H) {
   (void)h;
   (void)h_prev;
+  memset(dh_prev, 0, (size_t)H * sizeof(float));   /* h reaches the past only through the gates: the gemm adds that */
   for (int64_t k = 0; k < H; k++) {
-    float i = saved[k], f = saved[H + k], gg = saved[2 * H + k], o = saved[3 * H + k], tc = tanhf(c[k]);
+    float i = saved[k], f = saved[H + k], gg = saved[2 * H + k], o = saved[3 * H + k], tc = rk_tanhf_fast(c[k]);
     float dct = dc[k] + dh[k] * o * (1.0f - tc * tc);
     dgx[k] = dgh[k] = dct * gg * i * (1.0f - i);
     dgx[H + k] = dgh[H + k] = dct * c_prev[k] * f * (1.0f - f);
     dgx[2 * H + k] = dgh[2 * H + k] = dct * i * (1.0f - gg * gg);
     dgx[3 * H + k] = dgh[3 * H + k] = dh[k] * tc * o * (1.0f - o);
     dc_prev[k] = dct * f;
-    dh_prev[k] = 0.0f;   /* h reaches the past only through the gates: the gemm adds that */
   }
 }
 

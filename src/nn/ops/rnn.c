@@ -4,22 +4,20 @@
  * The time loop, padding and the gemms are src/nn/recurrent.c's; this file is the cell. Nothing
  * is saved beyond the states: the derivative comes from h' itself.
  */
-#include <math.h>
-
 #include "nn/ops/ops.h"
 
-static void rnn_step(float *h /* (H) */, float *c, float *saved, const float *gx /* (H) */, const float *gh /* (H) */,
-                     const float *h_prev, const float *c_prev, int64_t H) {
+static void rnn_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved, const float *restrict gx /* (H) */, const float *restrict gh /* (H) */,
+                     const float *restrict h_prev, const float *restrict c_prev, int64_t H) {
   (void)c;
   (void)saved;
   (void)h_prev;
   (void)c_prev;
-  for (int64_t k = 0; k < H; k++) h[k] = tanhf(gx[k] + gh[k]);
+  for (int64_t k = 0; k < H; k++) h[k] = rk_tanhf_fast(gx[k] + gh[k]);
 }
 
-static void rnn_step_back(float *dgx /* (H) */, float *dgh /* (H) */, float *dh_prev /* (H) */, float *dc_prev,
-                          const float *dh /* (H) */, const float *dc, const float *saved, const float *h /* (H) */,
-                          const float *h_prev, const float *c, const float *c_prev, int64_t H) {
+static void rnn_step_back(float *restrict dgx /* (H) */, float *restrict dgh /* (H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
+                          const float *restrict dh /* (H) */, const float *restrict dc, const float *restrict saved, const float *restrict h /* (H) */,
+                          const float *restrict h_prev, const float *restrict c, const float *restrict c_prev, int64_t H) {
   (void)dc_prev;
   (void)dc;
   (void)saved;
