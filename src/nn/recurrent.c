@@ -26,6 +26,40 @@ static bool padded(const int64_t *ids, int64_t padding, int64_t b, int64_t T, in
   return ids && ids[b * T + t] == padding;
 }
 
+/* One step's pointers and sizes; its rows (sessions) are independent and run in parallel, each
+ * writing only its own outputs. */
+typedef struct {
+  const rk_recurrent_cell *cell;
+  int64_t t, B, T, H, GH, SH, padding;
+  const int64_t *ids;
+  const float *h_prev, *c_prev, *h, *c;   /* (B, H) states before and after the step */
+  /* forward */
+  float *out, *saved, *h_out, *c_out;
+  const float *gx, *gh;
+  /* backward */
+  float *dgx, *dgh, *dh, *dh_next, *dc, *dc_next;
+  const float *dout, *saved_in;
+} step_ctx;
+
+static void forward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const step_ctx *s = arg;
+  const int64_t T = s->T, H = s->H, t = s->t;
+  for (int64_t b = begin; b < end; b++) {
+    float *o = s->out + (b * T + t) * H, *h = s->h_out + b * H, *c = s->c_out ? s->c_out + b * H : NULL;
+    const float *h_prev = s->h_prev + b * H, *c_prev = s->c_prev ? s->c_prev + b * H : NULL;
+    if (padded(s->ids, s->padding, b, T, t)) {
+      memcpy(h, h_prev, (size_t)H * sizeof(float));
+      if (c) memcpy(c, c_prev, (size_t)H * sizeof(float));
+      memset(o, 0, (size_t)H * sizeof(float));
+      continue;
+    }
+    s->cell->step(h, c, s->SH ? s->saved + (t * s->B + b) * s->SH : NULL, s->gx + (b * T + t) * s->GH,
+                  s->gh + b * s->GH, h_prev, c_prev, H);
+    memcpy(o, h, (size_t)H * sizeof(float));
+  }
+}
+
 void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H) */, float *saved /* (T, B, S H) */,
                            float *hs /* (T + 1, B, H) */, float *cs /* (T + 1, B, H) or NULL */,
                            float *gx /* (B, T, G H) */, float *gh /* (B, G H) */, const float *x /* (B, T, I) */,
@@ -33,26 +67,43 @@ void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H
                            const float *w_hh /* (G H, H) */, const float *b_ih /* (G H) or NULL */,
                            const float *b_hh /* (G H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H,
                            int64_t padding) {
-  const int64_t GH = cell->gates * H, SH = cell->saved * H;
+  const int64_t GH = cell->gates * H;
   linear_forward_cpu(gx, x, w_ih, b_ih, B * T, I, GH, RK_ACT_NONE);
   memset(hs, 0, (size_t)(B * H) * sizeof(float));
   if (cs) memset(cs, 0, (size_t)(B * H) * sizeof(float));
+  step_ctx s = {.cell = cell, .B = B, .T = T, .H = H, .GH = GH, .SH = cell->saved * H, .padding = padding,
+                .ids = ids, .out = out, .saved = saved, .gx = gx, .gh = gh};
   for (int64_t t = 0; t < T; t++) {
-    const float *h_prev = hs + t * B * H, *c_prev = cs ? cs + t * B * H : NULL;
-    float *h = hs + (t + 1) * B * H, *c = cs ? cs + (t + 1) * B * H : NULL;
-    linear_forward_cpu(gh, h_prev, w_hh, b_hh, B, H, GH, RK_ACT_NONE);
-    for (int64_t b = 0; b < B; b++) {
-      float *o = out + (b * T + t) * H;
-      if (padded(ids, padding, b, T, t)) {
-        memcpy(h + b * H, h_prev + b * H, (size_t)H * sizeof(float));
-        if (c) memcpy(c + b * H, c_prev + b * H, (size_t)H * sizeof(float));
-        memset(o, 0, (size_t)H * sizeof(float));
-        continue;
-      }
-      cell->step(h + b * H, c ? c + b * H : NULL, SH ? saved + (t * B + b) * SH : NULL, gx + (b * T + t) * GH, gh + b * GH,
-                 h_prev + b * H, c_prev ? c_prev + b * H : NULL, H);
-      memcpy(o, h + b * H, (size_t)H * sizeof(float));
+    s.t = t;
+    s.h_prev = hs + t * B * H;
+    s.h_out = hs + (t + 1) * B * H;
+    s.c_prev = cs ? cs + t * B * H : NULL;
+    s.c_out = cs ? cs + (t + 1) * B * H : NULL;
+    linear_forward_cpu(gh, s.h_prev, w_hh, b_hh, B, H, GH, RK_ACT_NONE);
+    rk_parallel_for(B, rk_row_grain(GH), forward_rows, &s);
+  }
+}
+
+static void backward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const step_ctx *s = arg;
+  const int64_t T = s->T, H = s->H, GH = s->GH, t = s->t;
+  for (int64_t b = begin; b < end; b++) {
+    float *gxr = s->dgx + (b * T + t) * GH, *ghr = s->dgh + (t * s->B + b) * GH, *dh = s->dh + b * H;
+    if (padded(s->ids, s->padding, b, T, t)) {   /* the state passed through: so does its gradient */
+      memset(gxr, 0, (size_t)GH * sizeof(float));
+      memset(ghr, 0, (size_t)GH * sizeof(float));
+      memcpy(s->dh_next + b * H, dh, (size_t)H * sizeof(float));
+      memcpy(s->dc_next + b * H, s->dc + b * H, (size_t)H * sizeof(float));
+      continue;
     }
+    const float *go = s->dout + (b * T + t) * H;
+    for (int64_t k = 0; k < H; k++) dh[k] += go[k];
+    bool cell_state = s->c != NULL;
+    s->cell->step_back(gxr, ghr, s->dh_next + b * H, cell_state ? s->dc_next + b * H : NULL, dh,
+                       cell_state ? s->dc + b * H : NULL, s->SH ? s->saved_in + (t * s->B + b) * s->SH : NULL,
+                       s->h + b * H, s->h_prev + b * H, cell_state ? s->c + b * H : NULL,
+                       cell_state ? s->c_prev + b * H : NULL, H);
   }
 }
 
@@ -64,35 +115,26 @@ void recurrent_backward_cpu(const rk_recurrent_cell *cell, float *dx /* (B, T, I
                             const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
                             const float *w_ih /* (G H, I) */, const float *w_hh /* (G H, H) */, int64_t B,
                             int64_t T, int64_t I, int64_t H, int64_t padding) {
-  const int64_t GH = cell->gates * H, SH = cell->saved * H;
-  float *dgx = scratch, *dgh = dgx + B * T * GH, *dh = dgh + T * B * GH, *dh_next = dh + B * H;
-  float *dc = dh_next + B * H, *dc_next = dc + B * H;
+  const int64_t GH = cell->gates * H;
+  float *dgx = scratch, *dgh = dgx + B * T * GH, *dh = dgh + T * B * GH;
   memset(dh, 0, (size_t)(4 * B * H) * sizeof(float));
+  step_ctx s = {.cell = cell, .B = B, .T = T, .H = H, .GH = GH, .SH = cell->saved * H, .padding = padding,
+                .ids = ids, .dgx = dgx, .dgh = dgh, .dh = dh, .dh_next = dh + B * H, .dc = dh + 2 * B * H,
+                .dc_next = dh + 3 * B * H, .dout = dout, .saved_in = saved};
   for (int64_t t = T - 1; t >= 0; t--) {
-    const float *h_prev = hs + t * B * H, *h = hs + (t + 1) * B * H;
-    const float *c_prev = cs ? cs + t * B * H : NULL, *c = cs ? cs + (t + 1) * B * H : NULL;
-    for (int64_t b = 0; b < B; b++) {
-      float *gxr = dgx + (b * T + t) * GH, *ghr = dgh + (t * B + b) * GH;
-      if (padded(ids, padding, b, T, t)) {   /* the state passed through: so does its gradient */
-        memset(gxr, 0, (size_t)GH * sizeof(float));
-        memset(ghr, 0, (size_t)GH * sizeof(float));
-        memcpy(dh_next + b * H, dh + b * H, (size_t)H * sizeof(float));
-        memcpy(dc_next + b * H, dc + b * H, (size_t)H * sizeof(float));
-        continue;
-      }
-      const float *go = dout + (b * T + t) * H;
-      for (int64_t k = 0; k < H; k++) dh[b * H + k] += go[k];
-      cell->step_back(gxr, ghr, dh_next + b * H, cs ? dc_next + b * H : NULL, dh + b * H, cs ? dc + b * H : NULL,
-                      SH ? saved + (t * B + b) * SH : NULL, h + b * H, h_prev + b * H, c ? c + b * H : NULL,
-                      c_prev ? c_prev + b * H : NULL, H);
-    }
-    rk_sgemm(false, false, B, H, GH, 1.0f, dgh + t * B * GH, GH, w_hh, H, 1.0f, dh_next, H);
-    float *swap = dh;
-    dh = dh_next;
-    dh_next = swap;
-    swap = dc;
-    dc = dc_next;
-    dc_next = swap;
+    s.t = t;
+    s.h_prev = hs + t * B * H;
+    s.h = hs + (t + 1) * B * H;
+    s.c_prev = cs ? cs + t * B * H : NULL;
+    s.c = cs ? cs + (t + 1) * B * H : NULL;
+    rk_parallel_for(B, rk_row_grain(GH), backward_rows, &s);
+    rk_sgemm(false, false, B, H, GH, 1.0f, dgh + t * B * GH, GH, w_hh, H, 1.0f, s.dh_next, H);
+    float *swap = s.dh;   /* the next (earlier) step's dh is this one's dh_next */
+    s.dh = s.dh_next;
+    s.dh_next = swap;
+    swap = s.dc;
+    s.dc = s.dc_next;
+    s.dc_next = swap;
   }
   linear_backward_cpu(dx, dw_ih, db_ih, NULL, dgx, NULL, x, w_ih, B * T, I, GH, RK_ACT_NONE);
   linear_backward_cpu(NULL, dw_hh, db_hh, NULL, dgh, NULL, hs, w_hh, T * B, H, GH, RK_ACT_NONE);
