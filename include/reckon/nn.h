@@ -173,7 +173,8 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(GATHER,          gather,          RK_ON_CPU) \
   X(GRU,             gru,             RK_ON_CPU) \
   X(LSTM,            lstm,            RK_ON_CPU) \
-  X(RNN,             rnn,             RK_ON_CPU)
+  X(RNN,             rnn,             RK_ON_CPU) \
+  X(MASK_FILL,       mask_fill,       RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -346,6 +347,9 @@ rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64
                              int key_ids, int64_t padding, float dropout);
 /* out (B, K, D) = x (B, T, D) at positions index (B, K) in [0, T), or -1: a zero row. */
 rk_status rk_graph_gather(rk_graph *g, int *out, int x, int index);
+/* out = x (B, T, D) with the rows where mask (int64 (B, T)) is non-zero replaced by value (D):
+ * the learnable [MASK] vector of masked and causal LM batches. */
+rk_status rk_graph_mask_fill(rk_graph *g, int *out, int x, int mask, rk_param *value);
 /* index (B) = the last position of each session whose id is not padding, or -1 (empty). */
 void rk_seq_last_positions(int64_t *index, const int64_t *ids, int64_t B, int64_t T, int64_t padding);
 /* One recurrent layer over x (B, T, I), batch first, zero initial state, as PyTorch's nn.GRU,

@@ -577,6 +577,16 @@ static int c_gather(gc_ctx *c) {
   return out;
 }
 
+static int c_mask_fill(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3}, vs[1] = {3};
+  int x = dense_value(c, 3, xs), m, out;
+  rk_param *v = dense(c, "mask_vector", 1, vs, 0.5f);
+  assert_rk_ok(rk_graph_input_ids(c->g, &m, "mask", 4));
+  defer(c, m, FILL_IDS, 2);   /* 0 keeps a row, 1 replaces it */
+  assert_rk_ok(rk_graph_mask_fill(c->g, &out, x, m, v));
+  return out;
+}
+
 /* x (B, 4, 3) -> H = 2; padded steps anywhere (ids in [0, 3), padding 0) */
 static int recurrent_case(gc_ctx *c, rk_op op, bool padded, bool biases) {
   int G = op == RK_OP_GRU ? 3 : op == RK_OP_LSTM ? 4 : 1;
@@ -628,7 +638,7 @@ static const struct {
     CASE(ATTENTION, c_attention_causal_padded_dropout), CASE(ATTENTION, c_attention_weights),
     CASE(GATHER, c_gather),          CASE(GRU, c_gru),                  CASE(GRU, c_gru_padded),
     CASE(LSTM, c_lstm),              CASE(LSTM, c_lstm_padded),         CASE(RNN, c_rnn),
-    CASE(RNN, c_rnn_padded),
+    CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */

@@ -160,6 +160,12 @@ void log_softmax_forward_cpu(float *out /* (R, C) */, const float *x /* (R, C) *
 void log_softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */, const float *out /* (R, C) */,
                               int64_t R, int64_t C);
 
+/* mask_fill */
+void mask_fill_forward_cpu(float *out /* (R, D) */, const float *x /* (R, D) */, const int64_t *mask /* (R) */,
+                           const float *value /* (D) */, int64_t R, int64_t D);
+void mask_fill_backward_cpu(float *dx /* (R, D) or NULL */, float *dvalue /* (D) or NULL */, const float *dout /* (R, D) */,
+                            const int64_t *mask /* (R) */, int64_t R, int64_t D);
+
 /* matmul */
 void matmul_forward_cpu(float *out /* (S, M, N) */, const float *a /* (S, M, K) */,
                         const float *b /* (S, K, N) or (K, N) */, int64_t S, int64_t M, int64_t K, int64_t N,
