@@ -276,7 +276,8 @@ rk_status rk_graph_bce_logits(rk_graph *g, int *out, int logits, int labels, int
 /* mean_i w_i (pred_i - target_i)^2; weights RK_NO_VALUE = 1 (shapes as bce_logits). */
 rk_status rk_graph_mse(rk_graph *g, int *out, int pred, int target, int weights);
 /* out (B, F, D) = table[ids (B, F)]; ids == padding (use -1 for none) give zeros and no grad.
- * Ids outside [0, V) are an RK_ERANGE at forward. */
+ * Ids outside [0, V) are an RK_ERANGE at forward. The table is sparse (row-sparse gradient), or
+ * a dense (V, D) parameter (a dense gradient: an item table tied to an output layer). */
 rk_status rk_graph_embedding(rk_graph *g, int *out, rk_param *table, int ids, int64_t padding);
 /* out (B, D): the sum or mean of table rows over each example's ragged ids (padding skipped;
  * mean divides by the non-padding count; an empty bag gives zeros). */

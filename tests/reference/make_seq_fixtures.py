@@ -66,6 +66,27 @@ def recurrent_case(name, rnn, lengths):
                 "grad:x": x.grad, **{"grad:" + k: v.grad for k, v in params}})
 
 
+def tied_case():
+    """A session model's head: items looked up from the table E and scored against it (tied, with a
+    bias): logits = tanh(e W^T + b1) E^T + bias, then the tempered, smoothed cross-entropy of the next
+    item (labels shifted by one, 0 ignored). E's row 0 is the padding row (zero)."""
+    V, D = 9, 4
+    ids = ids_of([5, 3, 1])
+    ids = torch.where(ids != 0, 1 + ids % (V - 1), ids)     # items 1 .. V-1, 0 the padding
+    E = torch.randn(V, D) * 0.5
+    E[0] = 0
+    p = {"items": E.requires_grad_(), "w": (torch.randn(D, D) * 0.5).requires_grad_(),
+         "b1": (torch.randn(D) * 0.1).requires_grad_(), "bias": (torch.randn(V) * 0.1).requires_grad_()}
+    labels = torch.zeros_like(ids)
+    labels[:, :-1] = ids[:, 1:]
+    e = F.embedding(ids, p["items"], padding_idx=0)
+    logits = F.linear(torch.tanh(F.linear(e, p["w"], p["b1"])), p["items"], p["bias"])
+    loss = F.cross_entropy(logits.reshape(-1, V) / 0.7, labels.reshape(-1), ignore_index=0, label_smoothing=0.1)
+    loss.backward()
+    save("seq_tied", {"ids": ids, "labels": labels, **p, "out:logits": logits, "out:loss": loss,
+                      **{"grad:" + k: v.grad for k, v in p.items()}})
+
+
 def ce_case():
     z = (torch.randn(6, 7) * 2).requires_grad_()
     y = torch.tensor([3, 0, 6, 1, 0, 2])
@@ -82,3 +103,4 @@ if __name__ == "__main__":
     recurrent_case("seq_lstm", torch.nn.LSTM(4, 3, batch_first=True), [5, 2, 4])
     recurrent_case("seq_rnn", torch.nn.RNN(4, 3, batch_first=True), [2, 5, 1])
     ce_case()
+    tied_case()

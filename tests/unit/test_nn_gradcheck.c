@@ -358,6 +358,17 @@ static int c_embedding(gc_ctx *c) {
   assert_rk_ok(rk_graph_embedding(c->g, &out, t, ids, 0));
   return out;
 }
+/* A dense table read by a lookup and, tied, as an output layer's weight: one dense gradient. */
+static int c_embedding_tied(gc_ctx *c) {
+  int64_t ts[2] = {6, 3}, bs[1] = {6};
+  rk_param *t = dense(c, "items", 2, ts, 0.5f), *b = dense(c, "bias", 1, bs, 0.5f);
+  int ids, e, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+  defer(c, ids, FILL_IDS, 6);
+  assert_rk_ok(rk_graph_embedding(c->g, &e, t, ids, 0));
+  assert_rk_ok(rk_graph_linear(c->g, &out, e, t, b, RK_ACT_NONE));   /* (B, 4, 6) logits */
+  return out;
+}
 static int bag(gc_ctx *c, rk_pool pool) {
   rk_param *t = table(c, 5, 3);
   int r, out;
@@ -624,7 +635,7 @@ static const struct {
     CASE(SUM, c_sum),                CASE(MEAN, c_mean),                CASE(MEAN, c_mean_all),
     CASE(RELU, c_relu),              CASE(SIGMOID, c_sigmoid),          CASE(TANH, c_tanh),
     CASE(BCE_LOGITS, c_bce),         CASE(MSE, c_mse),                  CASE(MSE, c_mse_weighted),
-    CASE(EMBEDDING, c_embedding),    CASE(EMBEDDING_BAG, c_bag_sum),    CASE(EMBEDDING_BAG, c_bag_mean),
+    CASE(EMBEDDING, c_embedding),    CASE(EMBEDDING, c_embedding_tied),    CASE(EMBEDDING_BAG, c_bag_sum),    CASE(EMBEDDING_BAG, c_bag_mean),
     CASE(EMBEDDING_BAG, c_shared_table), CASE(L2, c_l2),                CASE(EMBEDDING_L2, c_embedding_l2),
     CASE(DOT_INTERACTION, c_dot_interaction), CASE(CROSS, c_cross),     CASE(CROSS, c_cross_first_layer),
     CASE(CROSS, c_cross_lowrank),    CASE(FM, c_fm),                    CASE(GATE, c_gate),

@@ -4,7 +4,8 @@
  * Python needed here) hold inputs, parameters, outputs and every gradient of loss = sum(out * probe)
  * for a GPT-2 block (causal, key padding), a BERT block (key padding, one session without items),
  * nn.GRU, nn.LSTM and nn.RNN over right-padded sessions (packed sequences) and the cross-entropy
- * with temperature, label smoothing and ignored rows. Each is built here with the graph API and
+ * with temperature, label smoothing and ignored rows, and a tied output head (the item table read
+ * by a lookup and as the output layer, with a bias). Each is built here with the graph API and
  * must match within |a - b| <= 1e-5 + 1e-4 |b| (float32 on both sides, sums in other orders).
  */
 #include "support.h"
@@ -220,10 +221,48 @@ static void test_cross_entropy(void **state) {
   json_decref(f.root);
 }
 
+/* A session model's head, tied: e = items[ids] (a dense table), logits = tanh(e w^T + b1) items^T
+ * + bias, the tempered, smoothed cross-entropy of the next item; items gets both gradients. */
+static void test_tied_output(void **state) {
+  (void)state;
+  fixture f;
+  load(&f, "seq_tied");
+  enum { V = 9, D = 4 };
+  int64_t es[2] = {V, D}, ws[2] = {D, D}, b1s[1] = {D}, bs[1] = {V};
+  rk_param p[4];
+  const char *names[4] = {"items", "w", "b1", "bias"};
+  assert_rk_ok(rk_param_init(&p[0], names[0], 2, es));
+  assert_rk_ok(rk_param_init(&p[1], names[1], 2, ws));
+  assert_rk_ok(rk_param_init(&p[2], names[2], 1, b1s));
+  assert_rk_ok(rk_param_init(&p[3], names[3], 1, bs));
+  for (int k = 0; k < 4; k++) copy_f32(&f, names[k], p[k].value.data, rk_tensor_numel(&p[k].value));
+  rk_graph *g;
+  int ids, labels, e, h, logits, loss;
+  assert_rk_ok(rk_graph_create(&g, SB));
+  assert_rk_ok(rk_graph_input_ids(g, &ids, "ids", ST));
+  assert_rk_ok(rk_graph_input_ids(g, &labels, "labels", ST));
+  assert_rk_ok(rk_graph_embedding(g, &e, &p[0], ids, 0));
+  assert_rk_ok(rk_graph_linear(g, &h, e, &p[1], &p[2], RK_ACT_TANH));
+  assert_rk_ok(rk_graph_linear(g, &logits, h, &p[0], &p[3], RK_ACT_NONE));
+  assert_rk_ok(rk_graph_softmax_ce(g, &loss, logits, labels, 0, 0.1f, 0.7f));
+  assert_rk_ok(rk_graph_output(g, logits));
+  assert_rk_ok(rk_graph_build(g, loss));
+  copy_i64(&f, "ids", rk_graph_input_ids_data(g, ids), SB * ST);
+  copy_i64(&f, "labels", rk_graph_input_ids_data(g, labels), SB * ST);
+  train_step(g);
+  close_to(&f, "out:logits", rk_graph_value_f32(g, logits), SB * ST * V);
+  close_to(&f, "out:loss", rk_graph_value_f32(g, loss), 1);
+  for (int k = 0; k < 4; k++) check_param(&f, &p[k], names[k]);
+  rk_graph_free(g);
+  for (int k = 0; k < 4; k++) rk_param_free(&p[k]);
+  json_decref(f.root);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gpt2_block), cmocka_unit_test(test_bert_block), cmocka_unit_test(test_gru),
       cmocka_unit_test(test_lstm),       cmocka_unit_test(test_rnn),        cmocka_unit_test(test_cross_entropy),
+      cmocka_unit_test(test_tied_output),
   };
   return cmocka_run_group_tests_name("nn_seq_reference", tests, NULL, NULL);
 }

@@ -89,6 +89,8 @@ rk_status embedding_forward_cpu(float *out /* (n, D) */, const int64_t *ids /* (
 void embedding_backward_cpu(float *slot_grad /* (n, D) */, int64_t *slot_ids /* (n) */,
                             const float *dout /* (n, D) */, const int64_t *ids /* (n) */, int64_t n,
                             int64_t D, int64_t padding);
+void embedding_backward_dense_cpu(float *dtable /* (V, D) */, const float *dout /* (n, D) */, const int64_t *ids /* (n) */,
+                                  int64_t n, int64_t D, int64_t padding);
 
 /* embedding_bag */
 rk_status embedding_bag_forward_cpu(float *out /* (B, D) */, const int64_t *offsets /* (B + 1) */,
