@@ -174,7 +174,8 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(GRU,             gru,             RK_ON_CPU) \
   X(LSTM,            lstm,            RK_ON_CPU) \
   X(RNN,             rnn,             RK_ON_CPU) \
-  X(MASK_FILL,       mask_fill,       RK_ON_CPU)
+  X(MASK_FILL,       mask_fill,       RK_ON_CPU) \
+  X(SEQ_MEAN,        seq_mean,        RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -351,6 +352,9 @@ rk_status rk_graph_gather(rk_graph *g, int *out, int x, int index);
 /* out = x (B, T, D) with the rows where mask (int64 (B, T)) is non-zero replaced by value (D):
  * the learnable [MASK] vector of masked and causal LM batches. */
 rk_status rk_graph_mask_fill(rk_graph *g, int *out, int x, int mask, rk_param *value);
+/* out (B, D) = the mean of x (B, T, D) over the positions whose id (int64 (B, T)) is not
+ * padding; zeros for a session without items (the avgseq model). */
+rk_status rk_graph_seq_mean(rk_graph *g, int *out, int x, int ids, int64_t padding);
 /* index (B) = the last position of each session whose id is not padding, or -1 (empty). */
 void rk_seq_last_positions(int64_t *index, const int64_t *ids, int64_t B, int64_t T, int64_t padding);
 /* One recurrent layer over x (B, T, I), batch first, zero initial state, as PyTorch's nn.GRU,

@@ -598,6 +598,15 @@ static int c_mask_fill(gc_ctx *c) {
   return out;
 }
 
+static int c_seq_mean(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3};
+  int x = dense_value(c, 3, xs), ids, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+  defer(c, ids, FILL_IDS, 3);   /* padding (0) anywhere */
+  assert_rk_ok(rk_graph_seq_mean(c->g, &out, x, ids, 0));
+  return out;
+}
+
 /* x (B, 4, 3) -> H = 2; padded steps anywhere (ids in [0, 3), padding 0) */
 static int recurrent_case(gc_ctx *c, rk_op op, bool padded, bool biases) {
   int G = op == RK_OP_GRU ? 3 : op == RK_OP_LSTM ? 4 : 1;
@@ -649,7 +658,7 @@ static const struct {
     CASE(ATTENTION, c_attention_causal_padded_dropout), CASE(ATTENTION, c_attention_weights),
     CASE(GATHER, c_gather),          CASE(GRU, c_gru),                  CASE(GRU, c_gru_padded),
     CASE(LSTM, c_lstm),              CASE(LSTM, c_lstm_padded),         CASE(RNN, c_rnn),
-    CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),
+    CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),      CASE(SEQ_MEAN, c_seq_mean),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */

@@ -3,7 +3,7 @@
  * attention gives padded keys and future keys exactly zero weight and a query with no visible
  * key a zero row; a GPT-2 block's position t does not depend on later positions, a BERT block's
  * real positions not on padded ones; the recurrent ops over padded sessions equal the same
- * sessions unpadded (packed); attention dropout is a pure function of (seed, step), the same on
+ * sessions unpadded (packed); seq_mean averages real positions only; attention dropout is a pure function of (seed, step), the same on
  * one or two threads; gather's positions are checked; bad shapes are refused naming the op; block
  * weights are drawn by parameter number, not by place in the arena.
  */
@@ -275,6 +275,29 @@ static void test_gather_positions(void **state) {
   rk_graph_free(g);
 }
 
+/* avgseq's mean: over the real positions only, zeros for the empty session. */
+static void test_seq_mean(void **state) {
+  (void)state;
+  rk_graph *g;
+  int64_t xs[2] = {6, 2};
+  int x, ids, out;
+  assert_rk_ok(rk_graph_create(&g, 3));
+  assert_rk_ok(rk_graph_input(g, &x, "x", 2, xs));
+  assert_rk_ok(rk_graph_input_ids(g, &ids, "ids", 6));
+  assert_rk_ok(rk_graph_seq_mean(g, &out, x, ids, 0));
+  assert_rk_ok(rk_graph_output(g, out));
+  assert_rk_ok(rk_graph_build(g, RK_NO_VALUE));
+  float *xp = rk_graph_input_f32(g, x);
+  for (int i = 0; i < 36; i++) xp[i] = (float)i;
+  memcpy(rk_graph_input_ids_data(g, ids), session_ids, sizeof session_ids);
+  assert_rk_ok(rk_graph_forward(g, RK_EVAL));
+  /* session 0: rows 0, 1, 3, 4, 5 (2 is a hole); session 1: rows 6, 7, 8 */
+  const float want[6] = {(0 + 2 + 6 + 8 + 10) / 5.0f, (1 + 3 + 7 + 9 + 11) / 5.0f, 14, 15, 0, 0};
+  const float *o = rk_graph_value_f32(g, out);
+  for (int i = 0; i < 6; i++) assert_true(fabsf(o[i] - want[i]) < 1e-6f);
+  rk_graph_free(g);
+}
+
 static void test_bad_shapes_are_refused(void **state) {
   (void)state;
   rk_graph *g;
@@ -406,6 +429,7 @@ int main(void) {
       cmocka_unit_test(test_recurrent_padding_is_packing),
       cmocka_unit_test(test_dropout_is_keyed_and_thread_independent),
       cmocka_unit_test(test_gather_positions),
+      cmocka_unit_test(test_seq_mean),
       cmocka_unit_test(test_bad_shapes_are_refused),
       cmocka_unit_test(test_block_draws_are_keyed),
       cmocka_unit_test(test_allocation_failures),
