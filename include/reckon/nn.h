@@ -176,7 +176,14 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(LAYER_NORM,      layer_norm,      RK_ON_CPU) \
   X(BATCH_NORM,      batch_norm,      RK_ON_CPU) \
   X(SOFTMAX_CE,      softmax_ce,      RK_ON_CPU) \
-  X(HASH_CROSS,      hash_cross,      RK_ON_CPU)
+  X(HASH_CROSS,      hash_cross,      RK_ON_CPU) \
+  X(ATTENTION,       attention,       RK_ON_CPU) \
+  X(GATHER,          gather,          RK_ON_CPU) \
+  X(GRU,             gru,             RK_ON_CPU) \
+  X(LSTM,            lstm,            RK_ON_CPU) \
+  X(RNN,             rnn,             RK_ON_CPU) \
+  X(MASK_FILL,       mask_fill,       RK_ON_CPU) \
+  X(SEQ_MEAN,        seq_mean,        RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -278,7 +285,8 @@ rk_status rk_graph_bce_logits(rk_graph *g, int *out, int logits, int labels, int
 /* mean_i w_i (pred_i - target_i)^2; weights RK_NO_VALUE = 1 (shapes as bce_logits). */
 rk_status rk_graph_mse(rk_graph *g, int *out, int pred, int target, int weights);
 /* out (B, F, D) = table[ids (B, F)]; ids == padding (use -1 for none) give zeros and no grad.
- * Ids outside [0, V) are an RK_ERANGE at forward. */
+ * Ids outside [0, V) are an RK_ERANGE at forward. The table is sparse (row-sparse gradient), or
+ * a dense (V, D) parameter (a dense gradient: an item table tied to an output layer). */
 rk_status rk_graph_embedding(rk_graph *g, int *out, rk_param *table, int ids, int64_t padding);
 /* out (B, D): the sum or mean of table rows over each example's ragged ids (padding skipped;
  * mean divides by the non-padding count; an empty bag gives zeros). */
@@ -330,13 +338,82 @@ rk_status rk_graph_batch_norm(rk_graph *g, int *out, int x, rk_param *gamma, rk_
                               float eps, float momentum);
 /* The running statistics of a batch_norm value (mean, var), owned by the graph, (C) each. */
 float *rk_graph_batch_norm_running(rk_graph *g, int bn, bool var);
-/* mean over non-ignored rows of cross-entropy of logits (B, C) against labels ids (B, 1),
- * with label smoothing eps (PyTorch's definition). */
+/* mean over non-ignored rows of cross-entropy of logits (B, C) / temperature against labels
+ * ids (B, 1), with label smoothing eps (PyTorch's definition); temperature 1: plain logits. */
 rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index,
-                              float smoothing);
+                              float smoothing, float temperature);
 /* ids (B, 1) = 1 + hash(a[:, fa], b[:, fb]) mod (buckets - 1), for a wide part's embedding
  * (row 0 stays the padding row; a padding id in either input gives 0). */
 rk_status rk_graph_hash_cross(rk_graph *g, int *out, int a, int fa, int b, int fb, int64_t buckets);
+
+/* ---- ops for sequences (B sessions x T positions; docs/design.md, "Sequence ops") --------- */
+/* Multi-head self-attention on a fused projection qkv (B, T, 3D) = [q | k | v]: out (B, T, D)
+ * = per head dropout(softmax(q k^T / sqrt(D / heads))) v, heads side by side. causal: position
+ * t sees keys at or before t. key_ids: RK_NO_VALUE, or int64 (B, T) whose `padding` entries are
+ * keys no query sees; a query with no visible key gives zeros. dropout: on the probabilities
+ * (train only). weights: NULL, or *weights becomes a (B, heads, T, T) value of the
+ * probabilities before dropout (for logging). */
+rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64_t heads, bool causal,
+                             int key_ids, int64_t padding, float dropout);
+/* out (B, K, D) = x (B, T, D) at positions index (B, K) in [0, T), or -1: a zero row. */
+rk_status rk_graph_gather(rk_graph *g, int *out, int x, int index);
+/* out = x (B, T, D) with the rows where mask (int64 (B, T)) is non-zero replaced by value (D):
+ * the learnable [MASK] vector of masked and causal LM batches. */
+rk_status rk_graph_mask_fill(rk_graph *g, int *out, int x, int mask, rk_param *value);
+/* out (B, D) = the mean of x (B, T, D) over the positions whose id (int64 (B, T)) is not
+ * padding; zeros for a session without items (the avgseq model). */
+rk_status rk_graph_seq_mean(rk_graph *g, int *out, int x, int ids, int64_t padding);
+/* index (B) = the last position of each session whose id is not padding, or -1 (empty). */
+void rk_seq_last_positions(int64_t *index, const int64_t *ids, int64_t B, int64_t T, int64_t padding);
+/* One recurrent layer over x (B, T, I), batch first, zero initial state, as PyTorch's nn.GRU,
+ * nn.LSTM and nn.RNN (tanh) with their weight layout and gate order: w_ih (G H, I), w_hh (G H, H),
+ * b_ih, b_hh (G H) or NULL, G = 3 (r, z, n), 4 (i, f, g, o), 1. out (B, T, H): the hidden state
+ * of every step. step_ids: RK_NO_VALUE, or int64 (B, T); a step whose id is `padding` keeps the
+ * state and outputs zeros (right padding: PyTorch's packed sequences). */
+rk_status rk_graph_gru(rk_graph *g, int *out, int x, int step_ids, int64_t padding, rk_param *w_ih,
+                       rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
+rk_status rk_graph_lstm(rk_graph *g, int *out, int x, int step_ids, int64_t padding, rk_param *w_ih,
+                        rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
+rk_status rk_graph_rnn(rk_graph *g, int *out, int x, int step_ids, int64_t padding, rk_param *w_ih,
+                       rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
+
+/* ---- blocks (src/nn/blocks/) ---------------------------------------------------------------- */
+/* A Transformer block's shape and regularisation. */
+typedef struct {
+  int64_t d_model, heads;
+  int64_t d_ff;          /* the MLP's width; 0: 4 d_model */
+  float dropout;         /* after each residual branch (GPT-2's resid_pdrop, BERT's hidden dropout) */
+  float attn_dropout;    /* on the attention probabilities */
+  float ln_eps;
+  bool gelu_tanh;        /* the MLP's gelu: tanh form (GPT-2's gelu_new) or erf form (BERT's gelu) */
+  bool causal;           /* each position sees only itself and the past */
+} rk_transformer_config;
+
+/* Its parameters, nn.Linear's (out, in) layout: qkv (3D, D) = [query; key; value] rows, proj
+ * (D, D), fc (d_ff, D), out (D, d_ff); LayerNorms (D). */
+#define RK_TRANSFORMER_BLOCK_PARAMS 12
+typedef struct {
+  rk_param ln1_gamma, ln1_beta, qkv_weight, qkv_bias, proj_weight, proj_bias;
+  rk_param ln2_gamma, ln2_beta, fc_weight, fc_bias, out_weight, out_bias;
+} rk_transformer_block;
+
+/* Declare the block's 12 parameters in arena a, named "<prefix>.ln_1.weight", ..., in the order
+ * of the struct. */
+rk_status rk_transformer_block_declare(rk_transformer_block *blk, rk_param_arena *a, const char *prefix,
+                                       const rk_transformer_config *c);
+/* After rk_param_arena_alloc: weights N(0, std^2), the two projections into the residual
+ * (attention's and the MLP's output) N(0, proj_std^2) (GPT-2 scales them by 1/sqrt(2 n_layer)),
+ * biases 0, LayerNorm gamma 1 and beta 0. Parameter k of the block (struct order) draws from
+ * (seed, first_stream + k): the model's parameter numbers, never the arena's layout. */
+rk_status rk_transformer_block_init(rk_transformer_block *blk, uint64_t seed, uint64_t first_stream, double std,
+                                    double proj_std);
+/* x (B, T, d_model) -> out (B, T, d_model). GPT-2: pre-LayerNorm, x + attn(ln_1(x)), then
+ * + mlp(ln_2(.)); BERT: post-LayerNorm, ln_1(x + attn(x)), then ln_2(. + mlp(.)). key_ids and
+ * padding: the attention's key-padding mask (RK_NO_VALUE: none); weights: as rk_graph_attention. */
+rk_status rk_graph_gpt2_block(rk_graph *g, int *out, int *weights, int x, rk_transformer_block *blk,
+                              const rk_transformer_config *c, int key_ids, int64_t padding);
+rk_status rk_graph_bert_block(rk_graph *g, int *out, int *weights, int x, rk_transformer_block *blk,
+                              const rk_transformer_config *c, int key_ids, int64_t padding);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,8 @@
 #define MAXP 24
 #define MAXF 8
 
-typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE } fill_kind;
+/* FILL_POSITIONS: ids in [-1, hi) (gather's positions, -1 for none) */
+typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE, FILL_POSITIONS } fill_kind;
 
 typedef struct {
   rk_graph *g;
@@ -88,10 +89,11 @@ static void fill_inputs(gc_ctx *c) {
                                                  : 0.5f + (float)rk_rng_uniform(&rng);
       break;
     }
-    case FILL_IDS: {
-      int64_t *ids = rk_graph_input_ids_data(c->g, v);
+    case FILL_IDS:
+    case FILL_POSITIONS: {
+      int64_t *ids = rk_graph_input_ids_data(c->g, v), lo = c->fills[k].kind == FILL_POSITIONS ? -1 : 0;
       assert_non_null(ids);
-      for (int64_t i = 0; i < n; i++) ids[i] = (int64_t)rk_rng_below(&rng, (uint64_t)c->fills[k].hi);
+      for (int64_t i = 0; i < n; i++) ids[i] = lo + (int64_t)rk_rng_below(&rng, (uint64_t)(c->fills[k].hi - lo));
       break;
     }
     case FILL_RAGGED: {
@@ -253,6 +255,12 @@ static int c_add(gc_ctx *c) { return binary(c, false, false); }
 static int c_add_broadcast(gc_ctx *c) { return binary(c, false, true); }
 static int c_mul(gc_ctx *c) { return binary(c, true, false); }
 static int c_mul_broadcast(gc_ctx *c) { return binary(c, true, true); }
+static int c_add_positions(gc_ctx *c) {   /* x (B, T, D) + a learned position table (T, D) */
+  int64_t xs[3] = {B, 4, 3}, ps[2] = {4, 3};
+  int x = dense_value(c, 3, xs), pos = dense_value(c, 2, ps), out;
+  assert_rk_ok(rk_graph_add(c->g, &out, x, pos));
+  return out;
+}
 static int c_add_fanout(gc_ctx *c) {   /* a + a: the gradient is 2, by addition */
   int64_t as[2] = {B, 4};
   int a = dense_value(c, 2, as), out;
@@ -348,6 +356,17 @@ static int c_embedding(gc_ctx *c) {
   assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
   defer(c, ids, FILL_IDS, 6);   /* includes the padding id 0 and repeats */
   assert_rk_ok(rk_graph_embedding(c->g, &out, t, ids, 0));
+  return out;
+}
+/* A dense table read by a lookup and, tied, as an output layer's weight: one dense gradient. */
+static int c_embedding_tied(gc_ctx *c) {
+  int64_t ts[2] = {6, 3}, bs[1] = {6};
+  rk_param *t = dense(c, "items", 2, ts, 0.5f), *b = dense(c, "bias", 1, bs, 0.5f);
+  int ids, e, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+  defer(c, ids, FILL_IDS, 6);
+  assert_rk_ok(rk_graph_embedding(c->g, &e, t, ids, 0));
+  assert_rk_ok(rk_graph_linear(c->g, &out, e, t, b, RK_ACT_NONE));   /* (B, 4, 6) logits */
   return out;
 }
 static int bag(gc_ctx *c, rk_pool pool) {
@@ -519,7 +538,15 @@ static int c_softmax_ce(gc_ctx *c) {
   int z = dense_value(c, 2, s), y, out;
   assert_rk_ok(rk_graph_input_ids(c->g, &y, "y", 1));
   defer(c, y, FILL_IDS, 4);
-  assert_rk_ok(rk_graph_softmax_ce(c->g, &out, z, y, 2, 0.1f));
+  assert_rk_ok(rk_graph_softmax_ce(c->g, &out, z, y, 2, 0.1f, 1.0f));
+  return out;
+}
+static int c_softmax_ce_temperature(gc_ctx *c) {
+  int64_t s[2] = {B, 5};
+  int z = dense_value(c, 2, s), y, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "y", 1));
+  defer(c, y, FILL_IDS, 5);
+  assert_rk_ok(rk_graph_softmax_ce(c->g, &out, z, y, 0, 0.2f, 0.6f));
   return out;
 }
 static int c_hash_cross_wide(gc_ctx *c) {
@@ -534,6 +561,75 @@ static int c_hash_cross_wide(gc_ctx *c) {
   return out;
 }
 
+/* ---- sequences: B sessions x 4 positions ------------------------------------------------------ */
+
+/* qkv (B, 4, 12), 2 heads of 2; step ids in [0, 3) hold padding (0) anywhere, whole sessions too */
+static int attention_case(gc_ctx *c, bool causal, bool padded, float dropout, bool weights) {
+  int64_t xs[3] = {B, 4, 12};
+  int x = dense_value(c, 3, xs), ids = RK_NO_VALUE, out, w;
+  if (padded) {
+    assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+    defer(c, ids, FILL_IDS, 3);
+  }
+  assert_rk_ok(rk_graph_attention(c->g, &out, weights ? &w : NULL, x, 2, causal, ids, 0, dropout));
+  return weights ? w : out;
+}
+static int c_attention_causal(gc_ctx *c) { return attention_case(c, true, false, 0.0f, false); }
+static int c_attention_padded(gc_ctx *c) { return attention_case(c, false, true, 0.0f, false); }
+static int c_attention_causal_padded_dropout(gc_ctx *c) { return attention_case(c, true, true, 0.3f, false); }
+static int c_attention_weights(gc_ctx *c) { return attention_case(c, true, true, 0.0f, true); }
+
+static int c_gather(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3};
+  int x = dense_value(c, 3, xs), ix, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ix, "positions", 3));
+  defer(c, ix, FILL_POSITIONS, 4);   /* repeats and -1 */
+  assert_rk_ok(rk_graph_gather(c->g, &out, x, ix));
+  return out;
+}
+
+static int c_mask_fill(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3}, vs[1] = {3};
+  int x = dense_value(c, 3, xs), m, out;
+  rk_param *v = dense(c, "mask_vector", 1, vs, 0.5f);
+  assert_rk_ok(rk_graph_input_ids(c->g, &m, "mask", 4));
+  defer(c, m, FILL_IDS, 2);   /* 0 keeps a row, 1 replaces it */
+  assert_rk_ok(rk_graph_mask_fill(c->g, &out, x, m, v));
+  return out;
+}
+
+static int c_seq_mean(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3};
+  int x = dense_value(c, 3, xs), ids, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+  defer(c, ids, FILL_IDS, 3);   /* padding (0) anywhere */
+  assert_rk_ok(rk_graph_seq_mean(c->g, &out, x, ids, 0));
+  return out;
+}
+
+/* x (B, 4, 3) -> H = 2; padded steps anywhere (ids in [0, 3), padding 0) */
+static int recurrent_case(gc_ctx *c, rk_op op, bool padded, bool biases) {
+  int G = op == RK_OP_GRU ? 3 : op == RK_OP_LSTM ? 4 : 1;
+  int64_t xs[3] = {B, 4, 3}, wi[2] = {G * 2, 3}, wh[2] = {G * 2, 2}, bs[1] = {G * 2};
+  int x = dense_value(c, 3, xs), ids = RK_NO_VALUE, out;
+  rk_param *w_ih = dense(c, "w_ih", 2, wi, 0.5f), *w_hh = dense(c, "w_hh", 2, wh, 0.5f);
+  rk_param *b_ih = biases ? dense(c, "b_ih", 1, bs, 0.5f) : NULL, *b_hh = biases ? dense(c, "b_hh", 1, bs, 0.5f) : NULL;
+  if (padded) {
+    assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
+    defer(c, ids, FILL_IDS, 3);
+  }
+  if (op == RK_OP_GRU) assert_rk_ok(rk_graph_gru(c->g, &out, x, ids, 0, w_ih, w_hh, b_ih, b_hh));
+  else if (op == RK_OP_LSTM) assert_rk_ok(rk_graph_lstm(c->g, &out, x, ids, 0, w_ih, w_hh, b_ih, b_hh));
+  else assert_rk_ok(rk_graph_rnn(c->g, &out, x, ids, 0, w_ih, w_hh, b_ih, b_hh));
+  return out;
+}
+static int c_gru(gc_ctx *c) { return recurrent_case(c, RK_OP_GRU, false, false); }
+static int c_gru_padded(gc_ctx *c) { return recurrent_case(c, RK_OP_GRU, true, true); }
+static int c_lstm(gc_ctx *c) { return recurrent_case(c, RK_OP_LSTM, false, false); }
+static int c_lstm_padded(gc_ctx *c) { return recurrent_case(c, RK_OP_LSTM, true, true); }
+static int c_rnn(gc_ctx *c) { return recurrent_case(c, RK_OP_RNN, false, false); }
+static int c_rnn_padded(gc_ctx *c) { return recurrent_case(c, RK_OP_RNN, true, true); }
+
 /* Each case under the op it checks (a case may use other ops on the way). */
 #define CASE(op, fn) {RK_OP_##op, #fn, fn}
 static const struct {
@@ -543,12 +639,12 @@ static const struct {
 } cases[] = {
     CASE(LINEAR, c_linear),          CASE(LINEAR, c_linear_relu),       CASE(LINEAR, c_linear_sigmoid),
     CASE(LINEAR, c_linear_tanh),     CASE(ADD, c_add),                  CASE(ADD, c_add_broadcast),
-    CASE(ADD, c_add_fanout),         CASE(MUL, c_mul),                  CASE(MUL, c_mul_broadcast),
+    CASE(ADD, c_add_fanout),         CASE(ADD, c_add_positions),         CASE(MUL, c_mul),                  CASE(MUL, c_mul_broadcast),
     CASE(CONCAT, c_concat),          CASE(CONCAT, c_concat_many),       CASE(RESHAPE, c_reshape),
     CASE(SUM, c_sum),                CASE(MEAN, c_mean),                CASE(MEAN, c_mean_all),
     CASE(RELU, c_relu),              CASE(SIGMOID, c_sigmoid),          CASE(TANH, c_tanh),
     CASE(BCE_LOGITS, c_bce),         CASE(MSE, c_mse),                  CASE(MSE, c_mse_weighted),
-    CASE(EMBEDDING, c_embedding),    CASE(EMBEDDING_BAG, c_bag_sum),    CASE(EMBEDDING_BAG, c_bag_mean),
+    CASE(EMBEDDING, c_embedding),    CASE(EMBEDDING, c_embedding_tied),    CASE(EMBEDDING_BAG, c_bag_sum),    CASE(EMBEDDING_BAG, c_bag_mean),
     CASE(EMBEDDING_BAG, c_shared_table), CASE(L2, c_l2),                CASE(EMBEDDING_L2, c_embedding_l2),
     CASE(DOT_INTERACTION, c_dot_interaction), CASE(CROSS, c_cross),     CASE(CROSS, c_cross_first_layer),
     CASE(CROSS, c_cross_lowrank),    CASE(FM, c_fm),                    CASE(GATE, c_gate),
@@ -557,7 +653,12 @@ static const struct {
     CASE(SELU, c_selu),              CASE(SOFTMAX, c_softmax),          CASE(LOG_SOFTMAX, c_log_softmax),
     CASE(GELU, c_gelu_tanh),         CASE(GELU, c_gelu_erf),            CASE(DROPOUT, c_dropout),
     CASE(DROPOUT, c_alpha_dropout),  CASE(LAYER_NORM, c_layer_norm),    CASE(BATCH_NORM, c_batch_norm),
-    CASE(SOFTMAX_CE, c_softmax_ce),  CASE(HASH_CROSS, c_hash_cross_wide),
+    CASE(SOFTMAX_CE, c_softmax_ce),  CASE(SOFTMAX_CE, c_softmax_ce_temperature), CASE(HASH_CROSS, c_hash_cross_wide),
+    CASE(ATTENTION, c_attention_causal), CASE(ATTENTION, c_attention_padded),
+    CASE(ATTENTION, c_attention_causal_padded_dropout), CASE(ATTENTION, c_attention_weights),
+    CASE(GATHER, c_gather),          CASE(GRU, c_gru),                  CASE(GRU, c_gru_padded),
+    CASE(LSTM, c_lstm),              CASE(LSTM, c_lstm_padded),         CASE(RNN, c_rnn),
+    CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),      CASE(SEQ_MEAN, c_seq_mean),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */

@@ -222,7 +222,8 @@ static void test_shape_errors_at_build(void **state) {
   assert_rk_ok(rk_graph_embedding(g, &e, &t, ids, 0));
   assert_int_equal(rk_graph_dot_interaction(g, &out, y, e), RK_ESHAPE);
   assert_non_null(strstr(rk_error_message(), "dot_interaction"));
-  assert_int_equal(rk_graph_embedding(g, &out, &w, ids, 0), RK_EINVAL);   /* dense weight as a table */
+  assert_int_equal(rk_graph_embedding(g, &out, NULL, ids, 0), RK_EINVAL);   /* no table */
+  assert_rk_ok(rk_graph_embedding(g, &out, &w, ids, 0));   /* a dense (V, D) table: tied to an output layer */
   assert_int_equal(rk_graph_build(g, x), RK_ESHAPE);                      /* loss must be a scalar */
   assert_non_null(strstr(rk_error_message(), "scalar"));
   rk_graph_free(g);

@@ -337,7 +337,7 @@ static void test_softmax_ce_and_bag(void **state) {
   int xv, labels, ce, bagin, bag, pv, prod, s, ce1, s1, loss;
   assert_rk_ok(rk_graph_param(f.g, &xv, x));
   assert_rk_ok(rk_graph_input_ids(f.g, &labels, "labels", 1));
-  assert_rk_ok(rk_graph_softmax_ce(f.g, &ce, xv, labels, 5, 0.1f));
+  assert_rk_ok(rk_graph_softmax_ce(f.g, &ce, xv, labels, 5, 0.1f, 1.0f));
   assert_rk_ok(rk_graph_input_ragged(f.g, &bagin, "bag", 8));
   assert_rk_ok(rk_graph_embedding_bag(f.g, &bag, t, bagin, RK_POOL_MEAN, 0));
   assert_rk_ok(rk_graph_param(f.g, &pv, probe));

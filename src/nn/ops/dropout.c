@@ -14,8 +14,6 @@
 
 #define ALPHA_PRIME (-1.7580993408473766)   /* -lambda * alpha of SELU */
 
-static uint64_t stream_of(int op_id, uint64_t step) { return ((uint64_t)(uint32_t)op_id << 40) ^ step; }
-
 typedef struct {
   float *out, *factor;
   const float *x;
@@ -77,7 +75,7 @@ rk_status dropout_node_forward_cpu(rk_graph *g, const rk_node *n) {
     return RK_OK;
   }
   dropout_forward_cpu(rk_x(g, n->out[0]), n->saved, rk_x(g, n->in[0]), cnt, n->fattr[0], n->iattr[0], g->seed,
-                      stream_of(n->id, g->step));
+                      rk_dropout_stream(n->id, g->step));
   return RK_OK;
 }
 

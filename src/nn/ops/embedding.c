@@ -1,8 +1,12 @@
 /*
  * embedding: out (B, F, D) = table (V, D) rows at ids (B, F); the padding id gives a zero row
- * and no gradient. The table is a sparse parameter: backward adds each looked-up row's gradient
- * into this op's slots, and the graph folds all slots of a table into its compact row-sparse
- * gradient (the backend's sparse_assemble, src/nn/backend_cpu.c). Ids outside [0, V) fail the forward with RK_ERANGE.
+ * and no gradient. Ids outside [0, V) fail the forward with RK_ERANGE.
+ * A sparse table (rk_param_init_sparse): backward adds each looked-up row's gradient into this
+ * op's slots, and the graph folds all slots of a table into its compact row-sparse gradient (the
+ * backend's sparse_assemble, src/nn/backend_cpu.c).
+ * A dense table (a (V, D) parameter of the arena): backward adds the rows into its dense gradient,
+ * ids in order. That is the item table a session model ties to its output layer (logits = h
+ * table^T + b, the linear op on the same parameter), whose gradient is dense anyway.
  */
 #include <string.h>
 
@@ -55,7 +59,23 @@ rk_status embedding_node_forward_cpu(rk_graph *g, const rk_node *n) {
                                n->iattr[0]);
 }
 
+/* The dense table's gradient: rows added in id order (serial, so the bits never depend on threads). */
+void embedding_backward_dense_cpu(float *dtable /* (V, D) */, const float *dout /* (n, D) */, const int64_t *ids /* (n) */,
+                                  int64_t n, int64_t D, int64_t padding) {
+  for (int64_t i = 0; i < n; i++) {
+    if (ids[i] == padding) continue;
+    float *dst = dtable + ids[i] * D;
+    const float *src = dout + i * D;
+    for (int64_t d = 0; d < D; d++) dst[d] += src[d];
+  }
+}
+
 void embedding_node_backward_cpu(rk_graph *g, const rk_node *n) {
+  if (!n->params[0]->sparse) {
+    embedding_backward_dense_cpu(n->params[0]->grad.data, rk_dx(g, n->out[0]), rk_xi(g, n->in[0]),
+                                 rk_val(g, n->in[0])->numel, n->params[0]->value.shape[1], n->iattr[0]);
+    return;
+  }
   rk_sparse_table *st = rk_graph_sparse_table(g, n->params[0]);
   int64_t D = n->params[0]->value.shape[1];
   embedding_backward_cpu(st->slot_grad + n->slot_base * D, st->slot_ids + n->slot_base, rk_dx(g, n->out[0]),
@@ -65,8 +85,8 @@ void embedding_node_backward_cpu(rk_graph *g, const rk_node *n) {
 rk_status rk_graph_embedding(rk_graph *g, int *out, rk_param *table, int ids, int64_t padding) {
   RK_TRY(rk_graph_check_value(g, ids, "embedding"));
   const rk_value *iv = rk_val(g, ids);
-  if (!table || !table->sparse || table->value.ndim != 2)
-    return rk_error(RK_EINVAL, "embedding: the table must be a sparse (V, D) parameter (rk_param_init_sparse)");
+  if (!rk_param_declared(table) || table->value.ndim != 2)
+    return rk_error(RK_EINVAL, "embedding: the table must be a (V, D) parameter (sparse, or dense when tied)");
   if (iv->dtype != RK_DT_I64 || iv->ragged) {
     char b[96];
     return rk_error(RK_EINVAL, "embedding: ids %s must be int64 (rk_graph_input_ids or hash_cross)",
@@ -80,5 +100,5 @@ rk_status rk_graph_embedding(rk_graph *g, int *out, rk_param *table, int ids, in
   RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_EMBEDDING, 1, &ids, RK_DT_F32, iv->ndim + 1, shape));
   n->iattr[0] = padding;
   RK_TRY(rk_graph_node_add_param(g, n, table));
-  return rk_graph_node_add_slots(g, n, table, rk_val(g, ids)->numel);
+  return table->sparse ? rk_graph_node_add_slots(g, n, table, rk_val(g, ids)->numel) : RK_OK;
 }

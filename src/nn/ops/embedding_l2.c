@@ -82,6 +82,9 @@ rk_status rk_graph_embedding_l2(rk_graph *g, int *out, int lookup, float lambda)
   if (p < 0 || (g->nodes[p].op != RK_OP_EMBEDDING && g->nodes[p].op != RK_OP_EMBEDDING_BAG))
     return rk_error(RK_EINVAL, "embedding_l2: value %d is not the output of embedding or embedding_bag", lookup);
   rk_param *table = g->nodes[p].params[0];
+  if (!table->sparse)
+    return rk_error(RK_EINVAL, "embedding_l2: table '%s' is dense (tied to an output layer): regularise it with l2",
+                    table->name);
   rk_node *n;
   /* The lookup's ids are an input too, so the memory plan keeps them (hashed cross ids are
    * activations) until this node has read them. */

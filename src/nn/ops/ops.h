@@ -16,6 +16,10 @@
 #ifndef RECKON_NN_OPS_H
 #define RECKON_NN_OPS_H
 
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
 #include "nn/graph_internal.h"
 
 /* ---- the op-table adapters of the CPU backend ---------------------------------------------- */
@@ -85,6 +89,8 @@ rk_status embedding_forward_cpu(float *out /* (n, D) */, const int64_t *ids /* (
 void embedding_backward_cpu(float *slot_grad /* (n, D) */, int64_t *slot_ids /* (n) */,
                             const float *dout /* (n, D) */, const int64_t *ids /* (n) */, int64_t n,
                             int64_t D, int64_t padding);
+void embedding_backward_dense_cpu(float *dtable /* (V, D) */, const float *dout /* (n, D) */, const int64_t *ids /* (n) */,
+                                  int64_t n, int64_t D, int64_t padding);
 
 /* embedding_bag */
 rk_status embedding_bag_forward_cpu(float *out /* (B, D) */, const int64_t *offsets /* (B + 1) */,
@@ -156,6 +162,12 @@ void log_softmax_forward_cpu(float *out /* (R, C) */, const float *x /* (R, C) *
 void log_softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */, const float *out /* (R, C) */,
                               int64_t R, int64_t C);
 
+/* mask_fill */
+void mask_fill_forward_cpu(float *out /* (R, D) */, const float *x /* (R, D) */, const int64_t *mask /* (R) */,
+                           const float *value /* (D) */, int64_t R, int64_t D);
+void mask_fill_backward_cpu(float *dx /* (R, D) or NULL */, float *dvalue /* (D) or NULL */, const float *dout /* (R, D) */,
+                            const int64_t *mask /* (R) */, int64_t R, int64_t D);
+
 /* matmul */
 void matmul_forward_cpu(float *out /* (S, M, N) */, const float *a /* (S, M, K) */,
                         const float *b /* (S, K, N) or (K, N) */, int64_t S, int64_t M, int64_t K, int64_t N,
@@ -192,6 +204,12 @@ void relu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const f
 void reshape_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n);
 void reshape_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, int64_t n);
 
+/* seq_mean */
+void seq_mean_forward_cpu(float *out /* (B, D) */, const float *x /* (B, T, D) */, const int64_t *ids /* (B, T) */,
+                          int64_t B, int64_t T, int64_t D, int64_t padding);
+void seq_mean_backward_cpu(float *dx /* (B, T, D) */, const float *dout /* (B, D) */, const int64_t *ids /* (B, T) */,
+                           int64_t B, int64_t T, int64_t D, int64_t padding);
+
 /* selu */
 void selu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n);
 void selu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *x /* (n) */, int64_t n);
@@ -208,9 +226,9 @@ void softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */
 
 /* softmax_ce */
 rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C) */, const int64_t *y /* (R) */,
-                                 int64_t R, int64_t C, int64_t ignore, float eps);
+                                 int64_t R, int64_t C, int64_t ignore, float eps, float tau);
 void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
-                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps);
+                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau);
 
 /* split */
 void split_forward_cpu(float *const *outs /* n x (R, I_k) */, const float *x /* (R, sum I) */,
@@ -229,13 +247,100 @@ void tanh_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n
 void tanh_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *out /* (n) */,
                      int64_t n);
 
+/* attention */
+void attention_forward_cpu(float *out /* (B, T, D) */, float *probs /* (B, H, T, T) */,
+                           float *dropped /* (B, H, T, T) or NULL: no dropout */, const float *qkv /* (B, T, 3D) */,
+                           const int64_t *key_ids /* (B, T) or NULL */, int64_t B, int64_t T, int64_t H, int64_t D,
+                           int64_t padding, bool causal, float p, uint64_t seed, uint64_t stream);
+void attention_backward_cpu(float *dqkv /* (B, T, 3D) */, float *scratch /* (B, H, T) */, const float *dout /* (B, T, D) */,
+                            const float *dweights /* (B, H, T, T) or NULL */, const float *probs /* (B, H, T, T) */,
+                            const float *dropped /* (B, H, T, T) or NULL */, const float *qkv /* (B, T, 3D) */,
+                            int64_t B, int64_t T, int64_t H, int64_t D);
+
+/* gather */
+rk_status gather_forward_cpu(float *out /* (B, K, D) */, const float *x /* (B, T, D) */, const int64_t *index /* (B, K) */,
+                             int64_t B, int64_t T, int64_t K, int64_t D);
+void gather_backward_cpu(float *dx /* (B, T, D) */, const float *dout /* (B, K, D) */, const int64_t *index /* (B, K) */,
+                         int64_t B, int64_t T, int64_t K, int64_t D);
+
+/* gru, lstm, rnn: the cells of the shared time loop (src/nn/recurrent.c, below); the scratch of
+ * backward is dgx (B, T, G H), dgh (T, B, G H) and four (B, H) rows. */
+void gru_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,
+                     float *gx /* (B, T, 3H) */, float *gh /* (B, 3H) */, const float *x /* (B, T, I) */,
+                     const int64_t *ids /* (B, T) or NULL */, const float *w_ih /* (3H, I) */,
+                     const float *w_hh /* (3H, H) */, const float *b_ih /* (3H) or NULL */,
+                     const float *b_hh /* (3H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
+void gru_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                      float *scratch, const float *dout /* (B, T, H) */, const float *saved /* (T, B, 4H) */,
+                      const float *hs /* (T + 1, B, H) */, const float *x /* (B, T, I) */,
+                      const int64_t *ids /* (B, T) or NULL */, const float *w_ih, const float *w_hh, int64_t B,
+                      int64_t T, int64_t I, int64_t H, int64_t padding);
+void lstm_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,
+                      float *cs /* (T + 1, B, H) */, float *gx /* (B, T, 4H) */, float *gh /* (B, 4H) */,
+                      const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
+                      const float *w_ih /* (4H, I) */, const float *w_hh /* (4H, H) */,
+                      const float *b_ih /* (4H) or NULL */, const float *b_hh /* (4H) or NULL */, int64_t B,
+                      int64_t T, int64_t I, int64_t H, int64_t padding);
+void lstm_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                       float *scratch, const float *dout /* (B, T, H) */, const float *saved /* (T, B, 4H) */,
+                       const float *hs /* (T + 1, B, H) */, const float *cs /* (T + 1, B, H) */,
+                       const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */, const float *w_ih,
+                       const float *w_hh, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
+void rnn_forward_cpu(float *out /* (B, T, H) */, float *hs /* (T + 1, B, H) */, float *gx /* (B, T, H) */,
+                     float *gh /* (B, H) */, const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
+                     const float *w_ih /* (H, I) */, const float *w_hh /* (H, H) */, const float *b_ih /* (H) or NULL */,
+                     const float *b_hh /* (H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
+void rnn_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                      float *scratch, const float *dout /* (B, T, H) */, const float *hs /* (T + 1, B, H) */,
+                      const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */, const float *w_ih,
+                      const float *w_hh, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
+
 /* transpose */
 void transpose_forward_cpu(float *out /* (P, C, M, A, Q) */, const float *x /* (P, A, M, C, Q) */, int64_t P,
                            int64_t A, int64_t M, int64_t C, int64_t Q);
 void transpose_backward_cpu(float *dx /* (P, A, M, C, Q) */, const float *dout /* (P, C, M, A, Q) */, int64_t P,
                             int64_t A, int64_t M, int64_t C, int64_t Q);
 
+/* ---- math the compiler can vectorise --------------------------------------------------------- */
+/* libm's tanhf and expf are scalar calls: in a GRU step or gelu they were 20-40% of the time. These
+ * have no branch (a float compare keeps a loop scalar under -ftrapping-math), so loops calling
+ * them vectorise; within 1e-7 of libm's, no NaN at either end. */
+
+/* e^x for x in [-80, 0]: 2^k e^r, k = round(x / ln 2) (by adding 1.5 2^23), r = x - k ln 2 in two
+ * parts, e^r by Cephes' expf polynomial. */
+static inline float rk_exp_neg_fast(float x) {
+  float kf = (x * 1.44269504088896341f - 12582912.0f) + 12582912.0f;
+  float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  uint32_t bits = (uint32_t)((int32_t)kf + 127) << 23;
+  float two_k;
+  memcpy(&two_k, &bits, sizeof two_k);
+  return (p * r * r + r + 1.0f) * two_k;
+}
+
+/* tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2 |u|), |u| capped at 40 by its bits. */
+static inline float rk_tanhf_fast(float u) {
+  float a = fabsf(u);
+  uint32_t bits;
+  memcpy(&bits, &a, sizeof bits);
+  bits = bits < 0x42200000u ? bits : 0x42200000u;   /* 40.0f */
+  memcpy(&a, &bits, sizeof a);
+  float e = rk_exp_neg_fast(-2.0f * a);
+  return copysignf((1.0f - e) / (1.0f + e), u);
+}
+
+/* sigmoid(u) = (1 + tanh(u / 2)) / 2 (absolute error ~1e-7, also where it is tiny). */
+static inline float rk_sigmoidf_fast(float u) { return 0.5f + 0.5f * rk_tanhf_fast(0.5f * u); }
+
 /* ---- shared by the builders ---------------------------------------------------------------- */
+/* The Philox stream of an op's dropout draws at a step (dropout, attention): masks are a pure
+ * function of (seed, op, step, element). */
+static inline uint64_t rk_dropout_stream(int op_id, uint64_t step) { return ((uint64_t)(uint32_t)op_id << 40) ^ step; }
 /* One f32 input, an output of its shape (the elementwise ops; src/nn/unary.c). */
 rk_status rk_graph_unary(rk_graph *g, int *out, int x, rk_op op, rk_node **node);
 /* b has a's shape or a trailing part of it (add, mul). */
@@ -245,5 +350,38 @@ rk_status rk_graph_loss_check(const rk_graph *g, int n, const int *in, const cha
 /* sum and mean over one axis or all: the builder, and the node's (O, L, I) view of its input. */
 rk_status rk_graph_reduce(rk_graph *g, int *out, int x, int axis, rk_op op);
 void rk_reduce_dims(const rk_graph *g, const rk_node *n, int64_t *O, int64_t *L, int64_t *I);
+
+/* A recurrent cell (gru, lstm, rnn) for the shared time loop (src/nn/recurrent.c): G gate blocks
+ * of H units, S saved floats per unit and step, and whether it has a cell state c. step writes
+ * one row's new h (and c) and its saved values from the input-side (gx) and hidden-side (gh,
+ * bias included) pre-activations; step_back writes that row's pre-activation gradients (dgx, dgh),
+ * the part of d h_prev that bypasses w_hh, and d c_prev, from the step's total dh and dc. */
+typedef struct {
+  int gates, saved;
+  bool has_cell;
+  void (*step)(float *h, float *c, float *saved, const float *gx, const float *gh, const float *h_prev,
+               const float *c_prev, int64_t H);
+  void (*step_back)(float *dgx, float *dgh, float *dh_prev, float *dc_prev, const float *dh, const float *dc,
+                    const float *saved, const float *h, const float *h_prev, const float *c, const float *c_prev,
+                    int64_t H);
+} rk_recurrent_cell;
+void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H) */, float *saved /* (T, B, S H) */,
+                           float *hs /* (T + 1, B, H) */, float *cs /* (T + 1, B, H) or NULL */,
+                           float *gx /* (B, T, G H) */, float *gh /* (B, G H) */, const float *x /* (B, T, I) */,
+                           const int64_t *ids /* (B, T) or NULL */, const float *w_ih /* (G H, I) */,
+                           const float *w_hh /* (G H, H) */, const float *b_ih /* (G H) or NULL */,
+                           const float *b_hh /* (G H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H,
+                           int64_t padding);
+void recurrent_backward_cpu(const rk_recurrent_cell *cell, float *dx /* (B, T, I) or NULL */, float *dw_ih,
+                            float *dw_hh, float *db_ih /* or NULL */, float *db_hh /* or NULL */, float *scratch,
+                            const float *dout /* (B, T, H) */, const float *saved /* (T, B, S H) */,
+                            const float *hs /* (T + 1, B, H) */, const float *cs /* (T + 1, B, H) or NULL */,
+                            const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
+                            const float *w_ih /* (G H, I) */, const float *w_hh /* (G H, H) */, int64_t B,
+                            int64_t T, int64_t I, int64_t H, int64_t padding);
+rk_status recurrent_node_forward_cpu(const rk_recurrent_cell *cell, rk_graph *g, const rk_node *n);
+void recurrent_node_backward_cpu(const rk_recurrent_cell *cell, rk_graph *g, const rk_node *n);
+rk_status rk_graph_recurrent(rk_graph *g, int *out, const rk_recurrent_cell *cell, rk_op op, int x, int step_ids,
+                             int64_t padding, rk_param *w_ih, rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
 
 #endif

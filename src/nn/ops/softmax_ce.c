@@ -1,16 +1,19 @@
 /*
- * softmax_ce: cross-entropy of logits (R, C) against integer labels (R), PyTorch's
- * CrossEntropyLoss(ignore_index, label_smoothing=eps, reduction='mean'):
- *   loss_r = -(1 - eps) log p_{r,y} - (eps / C) sum_c log p_{r,c}, averaged over rows whose
- * label is not ignore_index (0 when every row is ignored). Labels outside [0, C) fail forward.
+ * softmax_ce: cross-entropy of logits (R, C) divided by a temperature tau against integer
+ * labels (R), PyTorch's CrossEntropyLoss(ignore_index, label_smoothing=eps, reduction='mean')
+ * of z / tau:
+ *   p_r = softmax(z_r / tau), loss_r = -(1 - eps) log p_{r,y} - (eps / C) sum_c log p_{r,c},
+ * averaged over rows whose label is not ignore_index (0 when every row is ignored): the session
+ * models' --softmax_temperature and --label_smoothing, padding rows (label 0) ignored. Labels
+ * outside [0, C) fail forward.
  */
 #include <math.h>
 
 #include "nn/ops/ops.h"
 
 rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C) */, const int64_t *y /* (R) */,
-                                 int64_t R, int64_t C, int64_t ignore, float eps) {
-  double s = 0.0;
+                                 int64_t R, int64_t C, int64_t ignore, float eps, float tau) {
+  double s = 0.0, inv = 1.0 / tau;
   int64_t valid = 0;
   for (int64_t r = 0; r < R; r++) {
     if (y[r] == ignore) continue;
@@ -21,11 +24,11 @@ rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C)
     float mx = zr[0];
     for (int64_t c = 1; c < C; c++) mx = zr[c] > mx ? zr[c] : mx;
     double se = 0.0, sum_logp = 0.0;
-    for (int64_t c = 0; c < C; c++) se += exp((double)zr[c] - mx);
+    for (int64_t c = 0; c < C; c++) se += exp(((double)zr[c] - mx) * inv);
     // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
-    double lse = mx + log(se);
-    for (int64_t c = 0; c < C; c++) sum_logp += zr[c] - lse;
-    s += -(1.0 - eps) * (zr[y[r]] - lse) - eps / (double)C * sum_logp;
+    double lse = mx * inv + log(se);
+    for (int64_t c = 0; c < C; c++) sum_logp += zr[c] * inv - lse;
+    s += -(1.0 - eps) * (zr[y[r]] * inv - lse) - eps / (double)C * sum_logp;
     valid++;
   }
   loss[0] = valid ? (float)(s / (double)valid) : 0.0f;
@@ -33,20 +36,22 @@ rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C)
 }
 
 void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
-                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps) {
+                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps,
+                             float tau) {
   int64_t valid = 0;
   for (int64_t r = 0; r < R; r++) valid += y[r] != ignore;
   if (!valid) return;
-  float scale = dloss[0] / (float)valid;
+  float scale = dloss[0] / (float)valid / tau;
+  double inv = 1.0 / tau;
   for (int64_t r = 0; r < R; r++) {
     if (y[r] == ignore) continue;
     const float *zr = z + r * C;
     float mx = zr[0];
     for (int64_t c = 1; c < C; c++) mx = zr[c] > mx ? zr[c] : mx;
     double se = 0.0;
-    for (int64_t c = 0; c < C; c++) se += exp((double)zr[c] - mx);
+    for (int64_t c = 0; c < C; c++) se += exp(((double)zr[c] - mx) * inv);
     for (int64_t c = 0; c < C; c++) {
-      double p = exp((double)zr[c] - mx) / se, target = eps / (double)C + (c == y[r] ? 1.0 - eps : 0.0);
+      double p = exp(((double)zr[c] - mx) * inv) / se, target = eps / (double)C + (c == y[r] ? 1.0 - eps : 0.0);
       dz[r * C + c] += scale * (float)(p - target);
     }
   }
@@ -56,7 +61,7 @@ rk_status softmax_ce_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_value *z = rk_val(g, n->in[0]);
   int64_t C = z->shape[z->ndim - 1];
   return softmax_ce_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]), z->numel / C, C,
-                                n->iattr[0], n->fattr[0]);
+                                n->iattr[0], n->fattr[0], n->fattr[1]);
 }
 
 void softmax_ce_node_backward_cpu(rk_graph *g, const rk_node *n) {
@@ -64,10 +69,11 @@ void softmax_ce_node_backward_cpu(rk_graph *g, const rk_node *n) {
   int64_t C = z->shape[z->ndim - 1];
   if (rk_dx(g, n->in[0]))
     softmax_ce_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]),
-                            z->numel / C, C, n->iattr[0], n->fattr[0]);
+                            z->numel / C, C, n->iattr[0], n->fattr[0], n->fattr[1]);
 }
 
-rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index, float smoothing) {
+rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index, float smoothing,
+                              float temperature) {
   RK_TRY(rk_graph_check_value(g, logits, "softmax_ce"));
   RK_TRY(rk_graph_check_value(g, labels, "softmax_ce"));
   const rk_value *z = rk_val(g, logits), *y = rk_val(g, labels);
@@ -78,10 +84,13 @@ rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int
                     rk_shape_str(z, bz, sizeof bz), rk_shape_str(y, by, sizeof by));
   if (!(smoothing >= 0.0f && smoothing <= 1.0f))
     return rk_error(RK_EINVAL, "softmax_ce: label smoothing %g must be in [0, 1]", smoothing);
+  if (!(temperature > 0.0f && temperature < INFINITY))
+    return rk_error(RK_EINVAL, "softmax_ce: temperature %g must be positive and finite", temperature);
   int in[2] = {logits, labels};
   rk_node *n;
   RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_SOFTMAX_CE, 2, in, RK_DT_F32, 0, NULL));
   n->iattr[0] = ignore_index;
   n->fattr[0] = smoothing;
+  n->fattr[1] = temperature;
   return RK_OK;
 }
