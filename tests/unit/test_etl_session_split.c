@@ -65,10 +65,13 @@ static const int64_t sizes[][2] = {{1, 10}, {2, 1}, {3, 37}, {5, 4}, {6, 3}, {70
 #define NWINDOWS ((int)(sizeof sizes / sizeof *sizes))
 
 static void make_windows(int64_t *window) {
-  int64_t left[NWINDOWS];
+  int64_t left[NWINDOWS] = {0}, i = 0;
   for (int w = 0; w < NWINDOWS; w++) left[w] = sizes[w][1];
-  for (int64_t i = 0, w = 0; i < NSESSIONS; w = (w + 1) % NWINDOWS)
-    if (left[w] > 0) left[w]--, window[i++] = sizes[w][0];
+  for (int w = 0; i < NSESSIONS; w = (w + 1) % NWINDOWS)
+    if (left[w] > 0) {
+      left[w]--;
+      window[i++] = sizes[w][0];
+    }
 }
 
 static rk_batch read_file(const char *path) {
