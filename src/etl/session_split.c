@@ -26,7 +26,7 @@
 #define SPLIT_WINDOW_MAX INT64_C(10000000)                /* far past any log; keeps dates in range */
 #define SPLIT_STREAM_BASE UINT64_C(0x73706c6974000000)   /* "split": windows' streams, apart from others */
 #define STAGE_BATCH_ROWS 65536
-#define STAGE_ROW_GROUP_BYTES (INT64_C(1) << 20)         /* small: SPLIT_BUCKETS writers buffer at once */
+#define STAGE_ROW_GROUP_BYTES (INT64_C(1) << 18)         /* small: SPLIT_BUCKETS writers buffer at once */
 
 static const char *const split_names[3] = {"train", "valid", "test"};
 
