@@ -94,7 +94,12 @@ run_pandas() {
 counts() {
   local rel split day
   case $1 in
-    reckon) rel="read_parquet('$work/reckon/[0-9]*/*.parquet', filename = true)"
+    reckon) # the day folders: <out>/<day>/ in the issue; found wherever the output puts them
+            local first base
+            first=$(find "$work/reckon" -path '*/[0-9]*/train.parquet' | head -n 1)
+            [ -n "$first" ] || { echo "0 0 0 0"; return; }
+            base=$(dirname "$(dirname "$first")")
+            rel="read_parquet('$base/[0-9]*/*.parquet', filename = true)"
             split="regexp_extract(filename, '/([a-z]+)\.parquet$', 1)" day="regexp_extract(filename, '/([0-9]+)/[a-z]+\.parquet$', 1)" ;;
     duckdb) rel="read_parquet('$work/duckdb/*/*/*.parquet', hive_partitioning = false, filename = true)"
             split="regexp_extract(filename, 'split=([a-z]+)', 1)" day="regexp_extract(filename, 'day_index=([0-9]+)', 1)" ;;
