@@ -35,13 +35,16 @@ if [ ! -d "$peers/@duckdb/node-api" ] || ! command -v node > /dev/null; then
   echo "sessions_etl.sh: DuckDB is missing (scripts/install-deps.sh --peers)" >&2; exit 1
 fi
 have_reckon=0
-"$reckon" preprocess --help 2> /dev/null | grep -q -- --session_id_feature && have_reckon=1
+# (the help is read whole first: grep -q stops reading early, and pipefail would count the writer's SIGPIPE)
+help=$("$reckon" preprocess --help 2>&1 || true)
+[[ $help == *--session_id_feature* ]] && have_reckon=1
 have_pandas=0
 [ "${SKIP_PANDAS:-0}" = 1 ] || { /usr/bin/python3 -c 'import pandas, numpy' 2> /dev/null && have_pandas=1; }
 duck() { NODE_PATH="$peers" node "$root/bench/peers/duckdb_query.js" "$@"; }
 
 mkdir -p "$data_dir" "$work"
-if "$reckon" synth sessions --help 2> /dev/null | grep -q yoochoose; then
+help=$("$reckon" synth sessions --help 2>&1 || true)
+if [[ $help == *yoochoose* ]]; then
   csv="$data_dir/sessions_yoochoose_${events}_${days}d.csv"
   if [ ! -f "$csv" ]; then   # ~7 events a session: 6 clicks on average, plus repeats and nulls
     echo "generating $csv (reckon synth sessions, ~$events events)..."

@@ -153,6 +153,7 @@ typedef struct {
   char *bucket_path[SPLIT_BUCKETS];          /* NULL: no session fell in the bucket */
   rk_parquet_writer *bucket_writer[SPLIT_BUCKETS];
   int64_t bucket_windows[SPLIT_BUCKETS];     /* windows written from each bucket */
+  int staged[SPLIT_BUCKETS], nstaged;        /* the buckets that got sessions, ascending */
   char *schema_pbtxt, *schema_json;          /* the sessions' schema files, copied beside each split */
   size_t schema_pbtxt_size, schema_json_size;
 } split_run;
@@ -168,7 +169,8 @@ static rk_status check_options(const rk_session_split_options *o) {
     return rk_error(RK_EINVAL, "session split: layout %d (expected day_index, date_files or padded_index)", (int)o->layout);
   /* |origin| below 2^40 s (35,000 years) keeps origin + window * window_s inside int64. */
   if (o->origin_s <= -(INT64_C(1) << 40) || o->origin_s >= (INT64_C(1) << 40))
-    return rk_error(RK_ERANGE, "session split: origin %lld is not a unix second of years 1 to 9999", (long long)o->origin_s);
+    return rk_error(RK_ERANGE, "session split: origin %lld is out of range (expected unix seconds within 2^40 of 1970)",
+                    (long long)o->origin_s);
   return check_fracs(o->fracs, NULL);
 }
 
@@ -367,8 +369,7 @@ static rk_status split_window(split_run *r, const rk_batch *bucket, const rk_col
 static rk_status split_bucket(void *ctx, int worker, int64_t item) {
   (void)worker;
   split_run *r = ctx;
-  int b = (int)item;
-  if (!r->bucket_path[b]) return RK_OK;
+  int b = r->staged[item];
   rk_batch bucket = {0}, out = {0};
   window_row *wr = NULL;
   int64_t *scratch = NULL;
@@ -414,10 +415,13 @@ rk_status rk_session_split_write(const rk_session_split_options *o, int64_t *n_w
   rk_free(stem);
   if (st == RK_OK) st = rk_mkdir_p(r.stage_dir);
   if (st == RK_OK) st = stage(&r);
+  for (int b = 0; b < SPLIT_BUCKETS; b++)
+    if (r.bucket_path[b]) r.staged[r.nstaged++] = b;
   if (st == RK_OK) {
-    int workers = rk_parallel_workers(SPLIT_BUCKETS);
+    /* One worker runs its bucket on this thread, where the Parquet reader and writer go parallel. */
+    int workers = rk_parallel_workers(r.nstaged);
     if (o->threads > 0 && o->threads < workers) workers = o->threads;
-    st = rk_parallel_items(SPLIT_BUCKETS, workers, split_bucket, &r);
+    st = rk_parallel_items(r.nstaged, workers, split_bucket, &r);
   }
   int64_t windows = 0;
   for (int b = 0; b < SPLIT_BUCKETS; b++) windows += r.bucket_windows[b];
