@@ -152,6 +152,7 @@ typedef struct {
   char *stage_dir;
   char *bucket_path[SPLIT_BUCKETS];          /* NULL: no session fell in the bucket */
   rk_parquet_writer *bucket_writer[SPLIT_BUCKETS];
+  rk_batch bucket_rows[SPLIT_BUCKETS];       /* while staging: a batch's rows for each bucket */
   int64_t bucket_windows[SPLIT_BUCKETS];     /* windows written from each bucket */
   int staged[SPLIT_BUCKETS], nstaged;        /* the buckets that got sessions, ascending */
   char *schema_pbtxt, *schema_json;          /* the sessions' schema files, copied beside each split */
@@ -223,12 +224,31 @@ static rk_status open_bucket(split_run *r, int b) {
   return rk_parquet_writer_open(&r->bucket_writer[b], r->bucket_path[b], &wo);
 }
 
-/* Route one batch's rows to their buckets, keeping their order. first_row: the dataset row of the
- * batch's first row, for messages. */
-static rk_status stage_batch(split_run *r, const rk_batch *b, int64_t first_row, int64_t *idx, rk_batch *part) {
+/* One batch's rows bound for their buckets: bucket k gets rows[start[k], start[k + 1]). */
+typedef struct {
+  split_run *r;
+  const rk_batch *batch;
+  const int64_t *rows;
+  int64_t start[SPLIT_BUCKETS + 1];
+  int active[SPLIT_BUCKETS], nactive;   /* the buckets with rows, ascending */
+} stage_job;
+
+static rk_status stage_bucket(void *ctx, int worker, int64_t item) {
+  (void)worker;
+  stage_job *j = ctx;
+  int k = j->active[item];
+  RK_TRY(rk_batch_take(&j->r->bucket_rows[k], j->batch, j->rows + j->start[k], j->start[k + 1] - j->start[k]));
+  return rk_parquet_writer_write(j->r->bucket_writer[k], &j->r->bucket_rows[k]);
+}
+
+/* Route one batch's rows to their buckets, keeping their order; the buckets' writers run in
+ * parallel (one parallel step per batch, not one per row group each writer flushes). first_row:
+ * the dataset row of the batch's first row, for messages. */
+static rk_status stage_batch(split_run *r, const rk_batch *b, int64_t first_row, int64_t *idx) {
   const char *wname = r->o->window_column;
   const rk_column *win = &b->cols[rk_batch_find(b, wname)];
-  int64_t count[SPLIT_BUCKETS + 1] = {0};
+  stage_job j = {.r = r, .batch = b, .rows = idx};
+  int64_t *at = j.start + 1;   /* counts, then the next free slot of each bucket */
   for (int64_t i = 0; i < b->nrows; i++) {
     int64_t w = rk_column_get_int(win, i);
     if (rk_column_is_null(win, i) || w < 1 || w > SPLIT_WINDOW_MAX) {
@@ -237,20 +257,18 @@ static rk_status stage_batch(split_run *r, const rk_batch *b, int64_t first_row,
       return rk_error(RK_ERANGE, "session split: '%s' is %s in '%s' row %lld (expected a window from 1 to %lld)", wname, value,
                       r->o->sessions_path, (long long)(first_row + i + 1), (long long)SPLIT_WINDOW_MAX);
     }
-    count[(w - 1) % SPLIT_BUCKETS + 1]++;
+    at[(w - 1) % SPLIT_BUCKETS]++;
   }
-  for (int k = 0; k < SPLIT_BUCKETS; k++) count[k + 1] += count[k];
-  int64_t start[SPLIT_BUCKETS];
-  memcpy(start, count, sizeof start);
-  for (int64_t i = 0; i < b->nrows; i++) idx[count[(rk_column_get_int(win, i) - 1) % SPLIT_BUCKETS]++] = i;
   for (int k = 0; k < SPLIT_BUCKETS; k++) {
-    int64_t n = (k + 1 < SPLIT_BUCKETS ? start[k + 1] : b->nrows) - start[k];
-    if (n == 0) continue;
-    if (!r->bucket_writer[k]) RK_TRY(open_bucket(r, k));
-    RK_TRY(rk_batch_take(part, b, idx + start[k], n));
-    RK_TRY(rk_parquet_writer_write(r->bucket_writer[k], part));
+    if (at[k] > 0) j.active[j.nactive++] = k;
+    at[k] += j.start[k];   /* now the end of bucket k */
   }
-  return RK_OK;
+  int64_t next[SPLIT_BUCKETS];
+  memcpy(next, j.start, sizeof next);
+  for (int64_t i = 0; i < b->nrows; i++) idx[next[(rk_column_get_int(win, i) - 1) % SPLIT_BUCKETS]++] = i;
+  for (int a = 0; a < j.nactive; a++)
+    if (!r->bucket_writer[j.active[a]]) RK_TRY(open_bucket(r, j.active[a]));
+  return rk_parallel_items(j.nactive, rk_parallel_workers(j.nactive), stage_bucket, &j);
 }
 
 static rk_status stage(split_run *r) {
@@ -263,7 +281,7 @@ static rk_status stage(split_run *r) {
   rk_status st = check_column(ds, o->sessions_path, o->window_column, "the 1-based window of each session");
   if (st == RK_OK) st = check_column(ds, o->sessions_path, o->time_column, "unix seconds, to sort each split by");
   int64_t *idx = NULL, idx_cap = 0;
-  rk_batch batch = {0}, part = {0};
+  rk_batch batch = {0};
   for (int64_t row = 0; st == RK_OK;) {
     st = rk_parquet_dataset_next(ds, &batch);
     if (st != RK_OK || batch.nrows == 0) break;
@@ -272,7 +290,7 @@ static rk_status stage(split_run *r) {
       idx_cap = batch.nrows;
       if (!(idx = rk_malloc((size_t)idx_cap * sizeof *idx))) st = RK_ENOMEM;
     }
-    if (st == RK_OK) st = stage_batch(r, &batch, row, idx, &part);
+    if (st == RK_OK) st = stage_batch(r, &batch, row, idx);
     row += batch.nrows;
   }
   for (int k = 0; k < SPLIT_BUCKETS; k++) {
@@ -283,7 +301,7 @@ static rk_status stage(split_run *r) {
   }
   rk_free(idx);
   rk_batch_free(&batch);
-  rk_batch_free(&part);
+  for (int k = 0; k < SPLIT_BUCKETS; k++) rk_batch_free(&r->bucket_rows[k]);
   rk_parquet_dataset_close(ds);
   return st;
 }
