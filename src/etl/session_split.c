@@ -3,7 +3,8 @@
  * are in docs/session_split.md). Two steps:
  *   stage: the sessions are read once, in dataset order, and each batch's rows are appended to one
  *          of SPLIT_BUCKETS staging files by window ((window - 1) mod SPLIT_BUCKETS), so a bucket
- *          holds whole windows and the rows of a window keep their input order;
+ *          holds whole windows and the rows of a window keep their input order (a batch's buckets
+ *          are written in parallel, each by its own writer);
  *   split: the buckets run in parallel (rk_parallel_items); each reads its file, and for each of
  *          its windows shuffles the sessions with a permutation keyed by (seed, window), cuts it
  *          into train, valid and test by exact counts, sorts each part by time and writes it.
