@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "etl/preprocess_internal.h"
+#include "etl/session_internal.h"
 
 void rk_preprocess_config_default(rk_preprocess_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -524,6 +525,9 @@ static rk_status run(pp_state *p) {
 
 rk_status rk_preprocess(const rk_preprocess_config *cfg, json_t **report) {
   if (report) *report = NULL;
+  /* A session ETL predicts the next item: with a target flag, --session_id_feature only tags. */
+  if (cfg->session_id && cfg->binary_targets.n == 0 && cfg->regression_targets.n == 0)
+    return rk_session_preprocess(cfg, report);
   RK_TRY(check_config(cfg));
   pp_state p;
   memset(&p, 0, sizeof p);

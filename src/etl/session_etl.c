@@ -1,0 +1,875 @@
+/*
+ * `reckon preprocess` session mode: the Transformers4Rec ETL (NVTabular's 01-ETL-with-NVTabular
+ * notebook) on a click log of any size, in memory bounded by one spill partition plus the
+ * vocabularies.
+ *
+ *   pass 1   stream the input once: drop null sessions, number categorical values (rk_dict), an
+ *            item's first-seen time, the first event time; spill each event as a fixed-size
+ *            record to one of P files by a hash of its session.
+ *   pass 2a  per partition (in parallel): sort by (session, time, input row), drop consecutive
+ *            repeats, count values and accumulate the statistics of the z-scores and category
+ *            mean prices; write the partition back sorted.
+ *   fit      vocabularies (by descending count), means and standard deviations, combined in
+ *            partition order so no result depends on the thread count.
+ *   pass 2b  per partition (in parallel): group, slice, pad, filter, features, day_index ->
+ *            <out>/sessions/part_<p>.parquet, sorted by session id.
+ *   then     schema files, the workflow, the per-window split (session_split.c), and everything
+ *            moved into place at once, as tabular preprocessing publishes (a failed run leaves
+ *            the previous output as it was).
+ * It is not: the tabular pipeline (preprocess.c) or the split itself.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "etl/session_internal.h"
+#include "etl/session_split.h"
+#include "reckon/parquet.h"
+
+#define SPILL_TARGET_BYTES (INT64_C(32) << 20)   /* of input per partition, when not given */
+#define SPILL_MAX_PARTITIONS 4096
+
+typedef struct {
+  int64_t n;
+  double mean, m2;   /* Welford; combined across partitions with Chan's formula */
+} moments;
+
+typedef struct {
+  int64_t events_in, events_kept;
+  moments recency, value[SS_MAX_COLUMNS];
+  int64_t n_price;   /* (category index, sum, count) of the partition's priced events */
+  int32_t *price_cat;
+  double *price_sum;
+  int64_t *price_cnt;
+  int64_t sessions, dropped_short, min_len, max_len;
+} part_result;
+
+typedef struct {
+  const rk_preprocess_config *cfg;
+  rk_workflow wf;
+  rk_session_workflow *sw;
+  ss_plan plan;
+  rk_dict *dicts[SS_MAX_COLUMNS];
+  int64_t *first_seen;       /* per item index */
+  int64_t first_seen_cap;
+  int64_t min_ts_us;
+  int n_parts;
+  char **spill;              /* per partition: its file */
+  part_result *parts;
+  int n_workers;
+  int64_t **counts;          /* [worker * n_idx + k][index], then the totals in counts[k] */
+  int64_t *nulls;            /* [worker * n_idx + k] */
+  int64_t *remap[SS_MAX_COLUMNS];
+  char *out_dir, *tmp_dir, *sessions_dir;
+  rk_output out;
+  char run_id[RK_OUTPUT_ID_SIZE];
+  bool made_out_dir;
+  int64_t events_read, null_sessions;
+  json_t *report, *timings;
+  double t_start;
+} se_state;
+
+static char *path_join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *s = rk_malloc(n);
+  if (s) snprintf(s, n, "%s/%s", dir, name);
+  return s;
+}
+
+static void timing(se_state *s, const char *stage, double t0) {
+  json_object_set_new(s->timings, stage, json_real(rk_now() - t0));
+}
+
+static char *dup_or_null(const char *s) { return s ? rk_strdup(s) : NULL; }
+
+static rk_status dup_names(char ***out, int *n, const char *const *items, int count, const char *const *skip, int nskip) {
+  *out = rk_calloc((size_t)(count ? count : 1), sizeof **out);
+  if (!*out) return RK_ENOMEM;
+  for (int i = 0; i < count; i++) {
+    bool skipped = false;
+    for (int j = 0; j < nskip; j++) skipped |= skip[j] && strcmp(skip[j], items[i]) == 0;
+    for (int j = 0; j < *n; j++) skipped |= strcmp((*out)[j], items[i]) == 0;
+    if (skipped) continue;
+    if (!((*out)[(*n)++] = rk_strdup(items[i]))) return RK_ENOMEM;
+  }
+  return RK_OK;
+}
+
+/* ---- the configuration ---- */
+
+static rk_status check_config(const rk_preprocess_config *c) {
+  const rk_session_options *o = &c->session;
+  if (!c->data_path || !*c->data_path) return rk_error(RK_EUSAGE, "--data_path (or --input_data_path) is required");
+  if (!c->item_id) return rk_error(RK_EUSAGE, "session mode (--session_id_feature) needs --item_id_feature");
+  if (!c->timestamp) return rk_error(RK_EUSAGE, "session mode (--session_id_feature) needs --timestamp_feature");
+  struct { bool given; const char *flag; } unsupported[] = {
+      {c->eval_data_path != NULL, "--eval_data_path"}, {c->predict_data_path != NULL, "--predict_data_path"},
+      {c->filter_query != NULL, "--filter_query"}, {c->split != RK_SPLIT_NONE, "--dataset_split_strategy"},
+      {c->te_features.n > 0 || c->te_targets.n > 0, "--target_encoding_features"},
+      {c->min_user_freq >= 0 || c->max_user_freq >= 0 || c->min_item_freq >= 0 || c->max_item_freq >= 0,
+       "the frequency filters (--min_user_freq ...)"},
+      {c->to_int32.n + c->to_int16.n + c->to_int8.n + c->to_float32.n > 0, "the --to_* casts"},
+      {c->control.n > 0, "--control_features"}, {c->persist_intermediate, "--persist_intermediate_files"}};
+  for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
+    if (unsupported[i].given)
+      return rk_error(RK_EUSAGE, "%s does not apply in session mode (--session_id_feature): sessions are split per "
+                      "%s with --session_split_fracs", unsupported[i].flag, o->window_s == 3600 ? "hour" : "day");
+  double sum = 0;
+  for (int i = 0; i < 3; i++) {
+    if (!(o->split_fracs[i] >= 0 && o->split_fracs[i] <= 1))
+      return rk_error(RK_EUSAGE, "--session_split_fracs must be three numbers in [0, 1], got %g", o->split_fracs[i]);
+    sum += o->split_fracs[i];
+  }
+  if (fabs(sum - 1) > 1e-9)
+    return rk_error(RK_EUSAGE, "--session_split_fracs must add up to 1, got %g + %g + %g = %g", o->split_fracs[0],
+                    o->split_fracs[1], o->split_fracs[2], sum);
+  if (o->window_s != 86400 && o->window_s != 3600)
+    return rk_error(RK_EUSAGE, "--session_window must be day or hour");
+  if (o->max_length < 1) return rk_error(RK_EUSAGE, "--session_max_length must be at least 1, got %lld", (long long)o->max_length);
+  if (o->min_length < 0) return rk_error(RK_EUSAGE, "--session_min_length must be 0 or more, got %lld", (long long)o->min_length);
+  if ((o->price == NULL) != (o->price_category == NULL))
+    return rk_error(RK_EUSAGE, "--relative_price_feature takes two columns: PRICE,CATEGORY");
+  if (o->price_category && strcmp(o->price_category, c->item_id) == 0)
+    return rk_error(RK_EUSAGE, "--relative_price_feature: the category column must not be the item column '%s'", c->item_id);
+  return RK_OK;
+}
+
+static rk_status layout_of(const char *name, rk_session_layout *out) {
+  static const char *const names[] = {"day_index", "date_files", "padded_index"};
+  for (int i = 0; i < 3; i++)
+    if (name && strcmp(name, names[i]) == 0) {
+      *out = (rk_session_layout)i;
+      return RK_OK;
+    }
+  return rk_error(RK_EUSAGE, "unknown --session_output_layout '%s': expected day_index, date_files or padded_index",
+                  name ? name : "");
+}
+
+/* The session workflow's names and options, and its (unfitted) columns. */
+static rk_status plan_workflow(se_state *s) {
+  const rk_preprocess_config *c = s->cfg;
+  const rk_session_options *o = &c->session;
+  rk_session_workflow *sw = rk_calloc(1, sizeof *sw);
+  if (!sw) return RK_ENOMEM;
+  s->wf.session = s->sw = sw;
+  sw->timestamp_format = o->timestamp_format;
+  sw->dedup_consecutive = o->dedup_consecutive;
+  sw->pad = o->pad;
+  sw->max_length = o->max_length;
+  sw->min_length = o->min_length;
+  sw->window_s = o->window_s;
+  if (!(sw->session_id = rk_strdup(c->session_id)) || !(sw->timestamp = rk_strdup(c->timestamp)) ||
+      !(sw->item_id = rk_strdup(c->item_id)) || (c->user_id && !(sw->user_id = rk_strdup(c->user_id))) ||
+      !(sw->list_suffix = rk_strdup(o->list_suffix ? o->list_suffix : "")) ||
+      (o->price && (!(sw->price = dup_or_null(o->price)) || !(sw->price_category = dup_or_null(o->price_category)))))
+    return RK_ENOMEM;
+  const char *const skip[] = {c->item_id, c->user_id, c->session_id, c->timestamp};
+  RK_TRY(dup_names(&sw->categorical, &sw->n_categorical, c->categorical.items, c->categorical.n, skip, 4));
+  /* a context column is categorified once, as context */
+  for (int i = 0; i < o->context.n; i++)
+    for (int j = 0; j < sw->n_categorical; j++)
+      if (strcmp(sw->categorical[j], o->context.items[i]) == 0) {
+        rk_free(sw->categorical[j]);
+        memmove(&sw->categorical[j], &sw->categorical[j + 1], (size_t)(sw->n_categorical - j - 1) * sizeof *sw->categorical);
+        sw->n_categorical--;
+        break;
+      }
+  RK_TRY(dup_names(&sw->context, &sw->n_context, o->context.items, o->context.n, skip, 4));
+  RK_TRY(dup_names(&sw->continuous, &sw->n_continuous, c->continuous.items, c->continuous.n, skip, 4));
+  RK_TRY(dup_names(&sw->time_features, &sw->n_time_features, o->time_features, o->n_time_features, NULL, 0));
+  RK_TRY(ss_plan_init(&s->plan, sw));
+  /* Columns: categorify per dictionary column, normalize per statistic. */
+  for (int k = 0; k < s->plan.n_idx; k++) {
+    rk_wf_column *w;
+    RK_TRY(rk_workflow_add(&s->wf, s->plan.idx_name[k], s->plan.idx_name[k], RK_WF_CATEGORIFY, &w));
+    w->out_type = RK_COL_INT64;
+    w->min_freq = c->categ_min_freq_capping;
+    bool item = k == 0, user = k == s->plan.first_user;
+    if (item) RK_TRY(rk_wf_column_add_tag(w, "item_id"));
+    if (user) RK_TRY(rk_wf_column_add_tag(w, "user_id"));
+    RK_TRY(rk_wf_column_add_tag(w, "categorical"));
+    if (item || (k >= s->plan.first_categorical && k < s->plan.first_categorical + sw->n_categorical))
+      RK_TRY(rk_wf_column_add_tag(w, "item"));
+    if (user) RK_TRY(rk_wf_column_add_tag(w, "user"));
+  }
+  if (s->plan.recency) {
+    rk_wf_column *w;
+    RK_TRY(rk_workflow_add(&s->wf, "product_recency_days_log_norm", c->timestamp, RK_WF_NORMALIZE, &w));
+    w->in_type = RK_COL_FLOAT64;
+    w->out_type = RK_COL_FLOAT32;
+    RK_TRY(rk_wf_column_add_tag(w, "continuous"));
+  }
+  for (int v = 0; v < sw->n_continuous; v++) {
+    char name[600];
+    snprintf(name, sizeof name, "%s_log_norm", sw->continuous[v]);
+    rk_wf_column *w;
+    RK_TRY(rk_workflow_add(&s->wf, name, sw->continuous[v], RK_WF_NORMALIZE, &w));
+    w->in_type = RK_COL_FLOAT64;
+    w->out_type = RK_COL_FLOAT32;
+    RK_TRY(rk_wf_column_add_tag(w, "continuous"));
+  }
+  return RK_OK;
+}
+
+/* ---- folders ---- */
+
+static rk_status setup_dirs(se_state *s) {
+  const char *path = s->cfg->output_path;
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--;
+  if (!(s->out_dir = rk_strndup(path, n))) return RK_ENOMEM;
+  s->made_out_dir = access(s->out_dir, F_OK) != 0;
+  RK_TRY(rk_output_claim(&s->out, s->out_dir, "preprocess", s->cfg->overwrite));
+  rk_output_run_id(s->run_id);
+  char name[64];
+  snprintf(name, sizeof name, ".reckon-tmp-%ld", (long)getpid());
+  if (!(s->tmp_dir = path_join(s->out_dir, name))) return RK_ENOMEM;
+  RK_TRY(rk_remove_tree(s->tmp_dir));
+  if (!(s->sessions_dir = path_join(s->tmp_dir, "sessions"))) return RK_ENOMEM;
+  RK_TRY(rk_mkdir_p(s->sessions_dir));
+  char *spill = path_join(s->tmp_dir, "spill"), *split = path_join(s->tmp_dir, "split");
+  rk_status st = spill && split ? rk_mkdir_p(spill) : RK_ENOMEM;
+  if (st == RK_OK) st = rk_mkdir_p(split);
+  rk_free(spill);
+  rk_free(split);
+  return st;
+}
+
+/* Bytes of input, for the partition count: a folder's files together; compressed ones count 4x. */
+static int64_t input_bytes(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) return 0;
+  if (!S_ISDIR(sb.st_mode)) {
+    size_t n = strlen(path);
+    bool packed = (n > 3 && strcmp(path + n - 3, ".gz") == 0) || (n > 4 && strcmp(path + n - 4, ".zst") == 0);
+    return (int64_t)sb.st_size * (packed ? 4 : 1);
+  }
+  DIR *d = opendir(path);
+  int64_t total = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    char *p = path_join(path, e->d_name);
+    if (p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) total += sb.st_size;
+    rk_free(p);
+  }
+  if (d) closedir(d);
+  return total;
+}
+
+/* ---- pass 1: read, number, spill ---- */
+
+static rk_status open_input(se_state *s, rk_table_source **src, const char **names, int *n) {
+  const rk_preprocess_config *c = s->cfg;
+  const char *path = c->data_path, *fmt = c->input_format ? c->input_format : "csv";
+  bool parquet = rk_source_is_parquet(path);
+  if (strcmp(fmt, "parquet") == 0 && !parquet)
+    return rk_error(RK_EUSAGE, "--input_data_format is parquet but '%s' is not a .parquet file or a folder of them", path);
+  if (strcmp(fmt, "parquet") != 0 && parquet) return rk_error(RK_EUSAGE, "'%s' is Parquet: pass --input_data_format parquet", path);
+  *n = 0;
+  names[(*n)++] = s->sw->session_id;
+  names[(*n)++] = s->sw->timestamp;
+  for (int k = 0; k < s->plan.n_idx; k++) names[(*n)++] = s->plan.idx_name[k];
+  for (int k = 0; k < s->plan.n_val; k++) names[(*n)++] = s->plan.val_name[k];
+  rk_source_options so;
+  rk_source_options_default(&so);
+  so.csv_sep = strcmp(fmt, "tsv") == 0 ? '\t' : c->csv_sep;
+  so.na_values = c->na_values.items;
+  so.n_na_values = c->na_values.n;
+  so.csv_invalid_utf8 = c->csv_invalid_utf8;
+  so.csv_non_finite = c->non_finite;
+  so.csv_no_header = !c->csv_header;
+  so.csv_column_names = c->csv_column_names.items;
+  so.n_csv_column_names = c->csv_column_names.n;
+  so.columns = names;
+  so.ncolumns = *n;
+  rk_status st = rk_source_open(src, path, &so);
+  if (st == RK_ENOTFOUND) st = rk_error_context(st, "session mode reads '%s'", path);
+  return st;
+}
+
+static rk_status note_first_seen(se_state *s, const ss_records *r) {
+  int64_t size = rk_dict_size(s->dicts[0]);
+  if (size > s->first_seen_cap) {
+    int64_t cap = s->first_seen_cap ? s->first_seen_cap : 1024;
+    while (cap < size) cap *= 2;
+    int64_t *g = rk_realloc(s->first_seen, (size_t)cap * sizeof *g);
+    if (!g) return RK_ENOMEM;
+    for (int64_t i = s->first_seen_cap; i < cap; i++) g[i] = INT64_MAX;
+    s->first_seen = g;
+    s->first_seen_cap = cap;
+  }
+  for (int64_t i = 0; i < r->n; i++) {
+    void *rec = ss_head_at(&s->plan, r->data, i);
+    int64_t ts = ((ss_head *)rec)->ts_us;
+    int32_t item = ss_idx(&s->plan, rec)[0];
+    if (ts < s->min_ts_us) s->min_ts_us = ts;
+    if (item >= 0 && ts < s->first_seen[item]) s->first_seen[item] = ts;
+  }
+  return RK_OK;
+}
+
+static rk_status pass1(se_state *s) {
+  double t0 = rk_now();
+  int64_t bytes = input_bytes(s->cfg->data_path);
+  s->n_parts = s->cfg->session.partitions > 0 ? s->cfg->session.partitions
+                                               : (int)(bytes / SPILL_TARGET_BYTES + 1 > SPILL_MAX_PARTITIONS
+                                                           ? SPILL_MAX_PARTITIONS
+                                                           : bytes / SPILL_TARGET_BYTES + 1);
+  s->spill = rk_calloc((size_t)s->n_parts, sizeof *s->spill);
+  FILE **files = rk_calloc((size_t)s->n_parts, sizeof *files);
+  rk_status st = s->spill && files ? RK_OK : RK_ENOMEM;
+  for (int p = 0; p < s->n_parts && st == RK_OK; p++) {
+    char name[64];
+    snprintf(name, sizeof name, "spill/part_%d.bin", p);
+    if (!(s->spill[p] = path_join(s->tmp_dir, name))) st = RK_ENOMEM;
+    else if (!(files[p] = fopen(s->spill[p], "wb")))
+      st = rk_error(RK_EIO, "cannot create the spill file '%s': %s", s->spill[p], strerror(errno));
+  }
+  rk_table_source *src = NULL;
+  const char *names[2 * SS_MAX_COLUMNS + 2];
+  int nnames = 0;
+  if (st == RK_OK) st = open_input(s, &src, names, &nnames);
+  rk_batch in = {0};
+  ss_records recs = {0};
+  s->min_ts_us = INT64_MAX;
+  rk_progress progress;
+  rk_progress_begin(&progress, "read events", 100.0, "%");
+  while (st == RK_OK && (st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
+    st = ss_records_from_batch(&recs, &s->plan, &in, s->dicts, s->events_read, s->cfg->data_path);
+    if (st == RK_OK) st = note_first_seen(s, &recs);
+    for (int64_t i = 0; i < recs.n && st == RK_OK; i++) {
+      void *rec = ss_head_at(&s->plan, recs.data, i);
+      int p = (int)(rk_hash_int(((ss_head *)rec)->session) % (uint64_t)s->n_parts);
+      if (fwrite(rec, s->plan.size, 1, files[p]) != 1)
+        st = rk_error(RK_EIO, "cannot write the spill file '%s': %s", s->spill[p], strerror(errno));
+    }
+    s->events_read += in.nrows;
+    double f = src->fraction_done(src);
+    if (f >= 0) rk_progress_update(&progress, 100.0 * f);
+  }
+  rk_progress_end(&progress);
+  s->null_sessions = recs.null_sessions;
+  if (st == RK_OK && recs.hashed) {
+    s->sw->hashed_session_ids = true;
+    rk_warn("session ids in column '%s' are not integers: each is written as its xxh64 hash (int64)", s->sw->session_id);
+  }
+  if (src) src->close(src);
+  for (int p = 0; p < s->n_parts; p++)
+    if (files[p] && fclose(files[p]) != 0 && st == RK_OK)
+      st = rk_error(RK_EIO, "cannot write the spill file '%s': %s", s->spill[p], strerror(errno));
+  rk_free(files);
+  rk_batch_free(&in);
+  ss_records_free(&recs);
+  if (st == RK_OK && s->events_read - s->null_sessions == 0)
+    st = rk_error(RK_EINVAL, "'%s' has no events with a session (%lld rows read, %lld with a null session)",
+                  s->cfg->data_path, (long long)s->events_read, (long long)s->null_sessions);
+  /* Dictionaries for columns that had no rows at all still have to exist. */
+  timing(s, "read_and_spill", t0);
+  return st;
+}
+
+/* ---- pass 2a: sort, dedup, statistics ---- */
+
+static rk_status read_spill(const char *path, size_t rec_size, void **data, int64_t *n) {
+  struct stat sb;
+  *data = NULL;
+  *n = 0;
+  if (stat(path, &sb) != 0) return rk_error(RK_EIO, "cannot read the spill file '%s': %s", path, strerror(errno));
+  *n = (int64_t)((size_t)sb.st_size / rec_size);
+  if (!(*data = rk_malloc((size_t)sb.st_size + 1))) return RK_ENOMEM;
+  FILE *f = fopen(path, "rb");
+  bool ok = f && fread(*data, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
+  if (f) fclose(f);
+  return ok ? RK_OK : rk_error(RK_EIO, "cannot read the spill file '%s'", path);
+}
+
+static void moments_add(moments *m, double x) {
+  m->n++;
+  double d = x - m->mean;
+  m->mean += d / (double)m->n;
+  m->m2 += d * (x - m->mean);
+}
+
+static void moments_merge(moments *a, const moments *b) {
+  if (b->n == 0) return;
+  int64_t n = a->n + b->n;
+  double d = b->mean - a->mean;
+  a->mean += d * (double)b->n / (double)n;
+  a->m2 += b->m2 + d * d * (double)a->n * (double)b->n / (double)n;
+  a->n = n;
+}
+
+typedef struct {
+  int32_t cat;
+  int64_t pos;
+  double price;
+} priced;
+
+static int by_category(const void *a, const void *b) {
+  const priced *x = a, *y = b;
+  if (x->cat != y->cat) return x->cat < y->cat ? -1 : 1;
+  return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static rk_status price_sums(se_state *s, part_result *r, void *data, int64_t n) {
+  const ss_plan *plan = &s->plan;
+  priced *pr = rk_malloc((size_t)(n ? n : 1) * sizeof *pr);
+  if (!pr) return RK_ENOMEM;
+  int64_t m = 0;
+  for (int64_t i = 0; i < n; i++) {
+    void *rec = ss_head_at(plan, data, i);
+    double p = ss_vals(plan, rec)[plan->price_val];
+    int32_t c = ss_idx(plan, rec)[plan->category_idx];
+    if (!isnan(p) && c >= 0) pr[m++] = (priced){c, i, p};
+  }
+  qsort(pr, (size_t)m, sizeof *pr, by_category);
+  r->price_cat = rk_malloc((size_t)(m ? m : 1) * sizeof *r->price_cat);
+  r->price_sum = rk_malloc((size_t)(m ? m : 1) * sizeof *r->price_sum);
+  r->price_cnt = rk_malloc((size_t)(m ? m : 1) * sizeof *r->price_cnt);
+  rk_status st = r->price_cat && r->price_sum && r->price_cnt ? RK_OK : RK_ENOMEM;
+  for (int64_t i = 0; i < m && st == RK_OK; i++) {
+    if (r->n_price == 0 || r->price_cat[r->n_price - 1] != pr[i].cat) {
+      r->price_cat[r->n_price] = pr[i].cat;
+      r->price_sum[r->n_price] = 0;
+      r->price_cnt[r->n_price++] = 0;
+    }
+    r->price_sum[r->n_price - 1] += pr[i].price;
+    r->price_cnt[r->n_price - 1]++;
+  }
+  rk_free(pr);
+  return st;
+}
+
+static rk_status group_partition(void *ctx, int worker, int64_t item) {
+  se_state *s = ctx;
+  const ss_plan *plan = &s->plan;
+  part_result *r = &s->parts[item];
+  void *data;
+  int64_t n, kept;
+  RK_TRY(read_spill(s->spill[item], plan->size, &data, &n));
+  rk_status st = ss_sort_dedup(plan, data, n, &kept);
+  r->events_in = n;
+  r->events_kept = kept;
+  for (int64_t i = 0; i < kept && st == RK_OK; i++) {
+    void *rec = ss_head_at(plan, data, i);
+    const int32_t *ix = ss_idx(plan, rec);
+    for (int k = 0; k < plan->n_idx; k++) {
+      if (ix[k] >= 0) s->counts[worker * plan->n_idx + k][ix[k]]++;
+      else s->nulls[worker * plan->n_idx + k]++;
+    }
+    if (plan->recency) {
+      int64_t first = ix[0] >= 0 ? s->first_seen[ix[0]] : INT64_MIN;
+      moments_add(&r->recency, ss_recency_log(((ss_head *)rec)->ts_us, first));
+    }
+    const double *v = ss_vals(plan, rec);
+    for (int k = 0; k < s->sw->n_continuous; k++) {
+      double x = ss_value_log(v[k]);
+      if (!isnan(x)) moments_add(&r->value[k], x);
+    }
+  }
+  if (st == RK_OK && plan->price_val >= 0) st = price_sums(s, r, data, kept);
+  if (st == RK_OK) {
+    FILE *f = fopen(s->spill[item], "wb");
+    bool ok = f && fwrite(data, plan->size, (size_t)kept, f) == (size_t)kept;
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok) st = rk_error(RK_EIO, "cannot write the spill file '%s'", s->spill[item]);
+  }
+  rk_free(data);
+  return st;
+}
+
+static rk_status pass2a(se_state *s) {
+  double t0 = rk_now();
+  const ss_plan *plan = &s->plan;
+  s->parts = rk_calloc((size_t)s->n_parts, sizeof *s->parts);
+  s->n_workers = rk_parallel_workers(s->n_parts);
+  size_t slots = (size_t)s->n_workers * (size_t)plan->n_idx;
+  s->counts = rk_calloc(slots + 1, sizeof *s->counts);
+  s->nulls = rk_calloc(slots + 1, sizeof *s->nulls);
+  if (!s->parts || !s->counts || !s->nulls) return RK_ENOMEM;
+  for (size_t i = 0; i < slots; i++) {
+    int k = (int)(i % (size_t)plan->n_idx);
+    if (!s->dicts[k]) RK_TRY(rk_dict_create(&s->dicts[k], RK_COL_INT64));   /* no rows at all */
+    if (!(s->counts[i] = rk_calloc((size_t)rk_dict_size(s->dicts[k]) + 1, sizeof **s->counts))) return RK_ENOMEM;
+  }
+  if (s->first_seen_cap < rk_dict_size(s->dicts[0]) + 1) {
+    int64_t cap = rk_dict_size(s->dicts[0]) + 1;
+    int64_t *g = rk_realloc(s->first_seen, (size_t)cap * sizeof *g);
+    if (!g) return RK_ENOMEM;
+    for (int64_t i = s->first_seen_cap; i < cap; i++) g[i] = INT64_MAX;
+    s->first_seen = g;
+    s->first_seen_cap = cap;
+  }
+  for (int64_t i = 0; i < s->first_seen_cap; i++)
+    if (s->first_seen[i] == INT64_MAX) s->first_seen[i] = INT64_MIN;   /* only in null sessions */
+  RK_TRY(rk_parallel_items(s->n_parts, s->n_workers, group_partition, s));
+  timing(s, "sort_dedup_statistics", t0);
+  return RK_OK;
+}
+
+/* ---- fit ---- */
+
+static void finish_moments(rk_wf_column *w, const moments *m) {
+  w->mean = m->n ? m->mean : 0.0;
+  w->std = m->n > 1 ? sqrt(m->m2 / (double)(m->n - 1)) : 0.0;   /* sample standard deviation, as the tabular fit */
+}
+
+static rk_status fit(se_state *s) {
+  const ss_plan *plan = &s->plan;
+  rk_session_workflow *sw = s->sw;
+  json_t *cols = json_object();
+  if (!cols) return RK_ENOMEM;
+  json_object_set_new(s->report, "columns", cols);
+  for (int k = 0; k < plan->n_idx; k++) {
+    int64_t size = rk_dict_size(s->dicts[k]), nulls = 0, nv, rare;
+    int64_t *total = s->counts[k];   /* worker 0's slot receives the others' counts */
+    for (int w = 1; w < s->n_workers; w++) {
+      const int64_t *c = s->counts[w * plan->n_idx + k];
+      for (int64_t i = 0; i < size; i++) total[i] += c[i];
+    }
+    for (int w = 0; w < s->n_workers; w++) nulls += s->nulls[w * plan->n_idx + k];
+    if (!(s->remap[k] = rk_malloc((size_t)(size ? size : 1) * sizeof **s->remap))) return RK_ENOMEM;
+    rk_wf_column *wc = &s->wf.cols[k];
+    wc->in_type = rk_dict_key_type(s->dicts[k]);
+    RK_TRY(rk_wf_categorify_fit(wc, s->dicts[k], total, nulls, s->remap[k], &nv, &rare));
+    json_object_set_new(cols, plan->idx_name[k],
+                        json_pack("{sIsIsIsI}", "distinct_values", (json_int_t)size, "vocabulary", (json_int_t)nv,
+                                  "cardinality", (json_int_t)wc->cardinality, "nulls", (json_int_t)nulls));
+  }
+  int w = plan->n_idx;
+  moments all = {0};
+  if (plan->recency) {
+    for (int p = 0; p < s->n_parts; p++) moments_merge(&all, &s->parts[p].recency);
+    finish_moments(&s->wf.cols[w++], &all);
+  }
+  for (int v = 0; v < sw->n_continuous; v++) {
+    moments m = {0};
+    for (int p = 0; p < s->n_parts; p++) moments_merge(&m, &s->parts[p].value[v]);
+    finish_moments(&s->wf.cols[w++], &m);
+  }
+  /* The first-seen times and category mean prices, keyed by raw value: the pass-1 dictionaries
+   * move into the workflow. */
+  int64_t n_items = rk_dict_size(s->dicts[0]);
+  if (!(sw->first_seen_us = rk_malloc((size_t)(n_items ? n_items : 1) * sizeof *sw->first_seen_us))) return RK_ENOMEM;
+  memcpy(sw->first_seen_us, s->first_seen, (size_t)n_items * sizeof *sw->first_seen_us);
+  sw->first_seen_values = s->dicts[0];
+  s->dicts[0] = NULL;
+  if (plan->price_val >= 0) {
+    int64_t n_cat = rk_dict_size(s->dicts[plan->category_idx]);
+    double *sum = rk_calloc((size_t)n_cat + 1, sizeof *sum);
+    int64_t *cnt = rk_calloc((size_t)n_cat + 1, sizeof *cnt);
+    sw->category_mean_price = rk_malloc(((size_t)n_cat + 1) * sizeof *sw->category_mean_price);
+    if (!sum || !cnt || !sw->category_mean_price) {
+      rk_free(sum);
+      rk_free(cnt);
+      return RK_ENOMEM;
+    }
+    for (int p = 0; p < s->n_parts; p++)
+      for (int64_t i = 0; i < s->parts[p].n_price; i++) {
+        sum[s->parts[p].price_cat[i]] += s->parts[p].price_sum[i];
+        cnt[s->parts[p].price_cat[i]] += s->parts[p].price_cnt[i];
+      }
+    for (int64_t i = 0; i < n_cat; i++) sw->category_mean_price[i] = cnt[i] ? sum[i] / (double)cnt[i] : NAN;
+    rk_free(sum);
+    rk_free(cnt);
+    sw->category_values = s->dicts[plan->category_idx];
+    s->dicts[plan->category_idx] = NULL;
+  }
+  int64_t first_s = s->min_ts_us / 1000000 - (s->min_ts_us % 1000000 < 0);
+  sw->origin_s = first_s / sw->window_s * sw->window_s - (first_s % sw->window_s < 0 ? sw->window_s : 0);
+  return RK_OK;
+}
+
+/* ---- pass 2b: session rows ---- */
+
+static void maps_of(const se_state *s, ss_maps *m) {
+  memset(m, 0, sizeof *m);
+  for (int k = 0; k < s->plan.n_idx; k++) m->remap[k] = s->remap[k];
+  m->first_seen_us = s->sw->first_seen_us;
+  m->category_mean = s->sw->category_mean_price;
+  int w = s->plan.n_idx;
+  if (s->plan.recency) m->recency_norm = &s->wf.cols[w++];
+  for (int v = 0; v < s->sw->n_continuous; v++) m->value_norm[v] = &s->wf.cols[w++];
+}
+
+static rk_status emit_partition(void *ctx, int worker, int64_t item) {
+  (void)worker;
+  se_state *s = ctx;
+  part_result *r = &s->parts[item];
+  void *data;
+  int64_t n;
+  RK_TRY(read_spill(s->spill[item], s->plan.size, &data, &n));
+  ss_maps maps;
+  maps_of(s, &maps);
+  rk_batch out = {0};
+  r->min_len = INT64_MAX;
+  r->max_len = 0;
+  rk_status st = ss_output_init(&s->plan, &s->wf, &out);
+  if (st == RK_OK) st = ss_emit_sessions(&s->plan, &maps, data, n, &out, &r->min_len, &r->max_len, &r->dropped_short);
+  rk_free(data);
+  r->sessions = out.nrows;
+  char name[64];
+  snprintf(name, sizeof name, "part_%lld.parquet", (long long)item);
+  char *path = st == RK_OK ? path_join(s->sessions_dir, name) : NULL;
+  if (st == RK_OK && !path) st = RK_ENOMEM;
+  rk_parquet_write_options o;
+  rk_parquet_write_options_default(&o);
+  o.compression = s->cfg->compression;
+  if (st == RK_OK) st = rk_parquet_write(path, &out, &o);
+  rk_free(path);
+  rk_batch_free(&out);
+  remove(s->spill[item]);   /* its disk space is not needed any more */
+  return st;
+}
+
+static rk_status pass2b(se_state *s, int64_t *min_len, int64_t *max_len) {
+  double t0 = rk_now();
+  RK_TRY(rk_parallel_items(s->n_parts, s->n_workers, emit_partition, s));
+  *min_len = INT64_MAX;
+  *max_len = 0;
+  int64_t sessions = 0, dropped = 0, kept = 0;
+  for (int p = 0; p < s->n_parts; p++) {
+    if (s->parts[p].sessions && s->parts[p].min_len < *min_len) *min_len = s->parts[p].min_len;
+    if (s->parts[p].max_len > *max_len) *max_len = s->parts[p].max_len;
+    sessions += s->parts[p].sessions;
+    dropped += s->parts[p].dropped_short;
+    kept += s->parts[p].events_kept;
+  }
+  json_object_set_new(s->report, "events",
+                      json_pack("{sIsIsIsI}", "read", (json_int_t)s->events_read, "null_sessions",
+                                (json_int_t)s->null_sessions, "after_dedup", (json_int_t)kept, "repeats_dropped",
+                                (json_int_t)(s->events_read - s->null_sessions - kept)));
+  json_object_set_new(s->report, "sessions",
+                      json_pack("{sIsIsI}", "written", (json_int_t)sessions, "dropped_short", (json_int_t)dropped,
+                                "spill_partitions", (json_int_t)s->n_parts));
+  if (sessions == 0)
+    return rk_error(RK_EINVAL, "no session of '%s' has --session_min_length %lld events or more (after dropping "
+                    "repeats): nothing to write", s->cfg->data_path, (long long)s->sw->min_length);
+  timing(s, "group_and_write", t0);
+  return RK_OK;
+}
+
+/* ---- the split, the workflow and publishing ---- */
+
+static rk_status split(se_state *s, int64_t *windows) {
+  double t0 = rk_now();
+  rk_session_split_options o = {0};
+  char *dir = path_join(s->tmp_dir, "split"), time_col[600];
+  if (!dir) return RK_ENOMEM;
+  snprintf(time_col, sizeof time_col, "%s-first", s->sw->timestamp);
+  o.sessions_path = s->sessions_dir;
+  o.output_dir = dir;
+  o.window_column = "day_index";
+  o.time_column = time_col;
+  o.origin_s = s->sw->origin_s;
+  o.window_s = s->sw->window_s;
+  memcpy(o.fracs, s->cfg->session.split_fracs, sizeof o.fracs);
+  o.seed = s->cfg->seed;
+  o.threads = rk_num_threads();
+  o.compression = s->cfg->compression;
+  rk_status st = layout_of(s->cfg->session.layout, &o.layout);
+  if (st == RK_OK) st = rk_session_split_write(&o, windows);
+  rk_free(dir);
+  timing(s, "split", t0);
+  return st;
+}
+
+/* Entries of a folder, reckon's bookkeeping and temporaries left out; NULL-terminated. */
+static rk_status list_entries(const char *dir, char ***out, int *n) {
+  *out = NULL;
+  *n = 0;
+  DIR *d = opendir(dir);
+  if (!d) return rk_error(RK_EIO, "cannot list '%s': %s", dir, strerror(errno));
+  int cap = 0;
+  rk_status st = RK_OK;
+  for (struct dirent *e; st == RK_OK && (e = readdir(d));) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || rk_output_is_bookkeeping(e->d_name) ||
+        rk_output_temp_pid(e->d_name))
+      continue;
+    if (*n + 1 >= cap) {
+      cap = cap ? 2 * cap : 16;
+      char **g = rk_realloc(*out, (size_t)cap * sizeof *g);
+      if (!g) {
+        st = RK_ENOMEM;
+        break;
+      }
+      *out = g;
+    }
+    if (!((*out)[(*n)++] = rk_strdup(e->d_name))) st = RK_ENOMEM;
+  }
+  closedir(d);
+  return st;
+}
+
+static void free_entries(char **e, int n) {
+  for (int i = 0; i < n; i++) rk_free(e[i]);
+  rk_free(e);
+}
+
+/* Move <tmp>/sessions, <tmp>/workflow, the report and every window of <tmp>/split into the output
+ * folder, replacing what an earlier run left there; the markers make the moves one step (see
+ * preprocess.c's publish). */
+static rk_status publish(se_state *s) {
+  char *split_dir = path_join(s->tmp_dir, "split");
+  if (!split_dir) return RK_ENOMEM;
+  char **windows = NULL, **old = NULL;
+  int n_windows = 0, n_old = 0;
+  rk_status st = list_entries(split_dir, &windows, &n_windows);
+  for (int i = 0; i < n_windows && st == RK_OK; i++) {
+    char *p = path_join(split_dir, windows[i]);
+    struct stat sb;
+    if (!p) st = RK_ENOMEM;
+    else if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) st = rk_output_mark(p, "dataset", s->run_id);
+    rk_free(p);
+  }
+  static const char *const mine[] = {"sessions", "workflow"};
+  static const char *const kinds[] = {"dataset", "workflow"};
+  for (int i = 0; i < 2 && st == RK_OK; i++) {
+    char *p = path_join(s->tmp_dir, mine[i]);
+    st = p ? rk_output_mark(p, kinds[i], s->run_id) : RK_ENOMEM;
+    rk_free(p);
+  }
+  rk_output_marker whole;
+  bool marked;
+  if (st == RK_OK) st = rk_output_read_marker(s->out_dir, &whole, &marked);
+  if (st == RK_OK) {
+    snprintf(whole.publishing, sizeof whole.publishing, "%s", s->run_id);
+    st = rk_output_write_marker(s->out_dir, &whole);
+  }
+  /* What an earlier run wrote here (days this run has not, train/ of a tabular run) goes. */
+  if (st == RK_OK) st = list_entries(s->out_dir, &old, &n_old);
+  for (int i = 0; i < n_old && st == RK_OK; i++) {
+    char *p = path_join(s->out_dir, old[i]);
+    struct stat sb;
+    if (!p) st = RK_ENOMEM;
+    else if (lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode)) unlink(p);
+    else st = rk_remove_tree(p);
+    rk_free(p);
+  }
+  const char *const top[] = {"sessions", "workflow", "preprocess_report.json"};
+  for (int i = 0; i < 3 && st == RK_OK; i++) {
+    char *from = path_join(s->tmp_dir, top[i]), *to = path_join(s->out_dir, top[i]);
+    st = from && to ? rk_replace_dir(from, to) : RK_ENOMEM;
+    rk_free(from);
+    rk_free(to);
+  }
+  for (int i = 0; i < n_windows && st == RK_OK; i++) {
+    char *from = path_join(split_dir, windows[i]), *to = path_join(s->out_dir, windows[i]);
+    st = from && to ? rk_replace_dir(from, to) : RK_ENOMEM;
+    rk_free(from);
+    rk_free(to);
+  }
+  if (st == RK_OK) st = rk_output_mark(s->out_dir, "preprocess", s->run_id);
+  free_entries(windows, n_windows);
+  free_entries(old, n_old);
+  rk_free(split_dir);
+  return st;
+}
+
+static rk_status write_report(se_state *s) {
+  json_object_set_new(s->report, "timings_s", json_incref(s->timings));
+  json_object_set_new(s->report, "total_s", json_real(rk_now() - s->t_start));
+  json_object_set_new(s->report, "peak_rss_bytes", json_integer(rk_peak_rss_bytes()));
+  json_object_set_new(s->report, "threads", json_integer(rk_num_threads()));
+  char *text = json_dumps(s->report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+  char *path = path_join(s->tmp_dir, "preprocess_report.json");
+  rk_status st = text && path ? rk_write_file_atomic(path, text, strlen(text)) : RK_ENOMEM;
+  free(text);
+  rk_free(path);
+  return st;
+}
+
+static rk_status write_outputs(se_state *s, int64_t min_len, int64_t max_len) {
+  rk_schema schema;
+  RK_TRY(ss_schema(&s->plan, &s->wf, min_len, max_len, &schema));
+  rk_status st = rk_schema_write_dataset(&schema, s->sessions_dir);
+  rk_schema_free(&schema);
+  char *wf_dir = path_join(s->tmp_dir, "workflow");
+  if (st == RK_OK && !wf_dir) st = RK_ENOMEM;
+  if (st == RK_OK) st = rk_workflow_save(&s->wf, wf_dir);
+  char fp[RK_WORKFLOW_FINGERPRINT_SIZE];
+  if (st == RK_OK) st = rk_workflow_fingerprint(wf_dir, fp);
+  if (st == RK_OK) st = rk_dataset_stamp_workflow_fingerprint(s->sessions_dir, fp);
+  if (st == RK_OK) json_object_set_new(s->report, "workflow_fingerprint", json_string(fp));
+  rk_free(wf_dir);
+  return st;
+}
+
+static rk_status run(se_state *s) {
+  RK_TRY(plan_workflow(s));
+  RK_TRY(setup_dirs(s));
+  RK_TRY(pass1(s));
+  RK_TRY(pass2a(s));
+  RK_TRY(fit(s));
+  int64_t min_len, max_len, windows = 0;
+  RK_TRY(pass2b(s, &min_len, &max_len));
+  RK_TRY(write_outputs(s, min_len, max_len));
+  RK_TRY(split(s, &windows));
+  json_object_set_new(s->report, "windows", json_integer(windows));
+  char origin[32];
+  int64_t y;
+  int m, d;
+  rk_civil_from_days(s->sw->origin_s / 86400, &y, &m, &d);
+  snprintf(origin, sizeof origin, "%04lld-%02d-%02d", (long long)y, m, d);
+  json_object_set_new(s->report, "first_day", json_string(origin));
+  RK_TRY(write_report(s));
+  return publish(s);
+}
+
+static void free_state(se_state *s) {
+  for (int k = 0; k < SS_MAX_COLUMNS; k++) {
+    rk_dict_free(s->dicts[k]);
+    rk_free(s->remap[k]);
+  }
+  rk_free(s->first_seen);
+  for (int p = 0; s->spill && p < s->n_parts; p++) rk_free(s->spill[p]);
+  rk_free(s->spill);
+  for (int p = 0; s->parts && p < s->n_parts; p++) {
+    rk_free(s->parts[p].price_cat);
+    rk_free(s->parts[p].price_sum);
+    rk_free(s->parts[p].price_cnt);
+  }
+  rk_free(s->parts);
+  for (int i = 0; s->counts && i < s->n_workers * s->plan.n_idx; i++) rk_free(s->counts[i]);
+  rk_free(s->counts);
+  rk_free(s->nulls);
+  rk_workflow_free(&s->wf);
+  rk_free(s->out_dir);
+  rk_free(s->tmp_dir);
+  rk_free(s->sessions_dir);
+  json_decref(s->report);
+  json_decref(s->timings);
+}
+
+rk_status rk_session_preprocess(const rk_preprocess_config *cfg, json_t **report) {
+  if (report) *report = NULL;
+  RK_TRY(check_config(cfg));
+  rk_session_layout layout;
+  RK_TRY(layout_of(cfg->session.layout, &layout));
+  se_state s;
+  memset(&s, 0, sizeof s);
+  s.cfg = cfg;
+  s.t_start = rk_now();
+  rk_workflow_init(&s.wf);
+  s.report = json_object();
+  s.timings = json_object();
+  if (!s.report || !s.timings) {
+    free_state(&s);
+    return RK_ENOMEM;
+  }
+  json_object_set_new(s.report, "reckon_version", json_string(rk_version()));
+  json_object_set_new(s.report, "mode", json_string("sessions"));
+  json_object_set_new(s.report, "output_path", json_string(cfg->output_path));
+  rk_status st = run(&s);
+  if (s.tmp_dir) rk_remove_tree(s.tmp_dir);
+  if (st != RK_OK && s.made_out_dir && s.out_dir && s.out.held) rk_output_unclaim(&s.out, s.out_dir);
+  rk_output_release(&s.out);
+  if (st == RK_OK && report) *report = json_incref(s.report);
+  free_state(&s);
+  return st;
+}
