@@ -44,7 +44,7 @@
   X(session_output_layout, CHOICE, "day_index", "day_index|date_files|padded_index", "session mode: <out>/<day>/{train,valid,test}.parquet, <out>/session_start_date=YYYY-MM-DD-{train,valid,test}.parquet or <out>/<day as 4 digits>/...") \
   X(session_list_suffix, STRING, "_seq", "S",  "session mode: appended to the sliced list columns' names (item_id-list_seq); empty for none") \
   X(session_context_features, LIST, "", "C,...", "session mode: categorical columns kept once per session, as <col>-first") \
-  X(session_spill_partitions, INT, "0", "N in [0, 4096]", "session mode: files events are spilled to by session hash (memory holds one at a time per thread); 0: one per 32 MB of input") \
+  X(session_spill_partitions, INT, "0", "N in [0, 4096]", "session mode: files events are spilled to by session hash (memory holds one at a time per thread); 0: one per 8 MB of input") \
   X(binary_classif_targets, LIST, "",   "C,...", "binary targets: tagged binary_classification and target, written unchanged") \
   X(regression_targets,  LIST,   "",    "C,...", "regression targets: tagged regression and target, written unchanged") \
   X(target_encoding_features, LIST, "", "C,...", "features to target-encode (default when only targets are given: every categorical feature); adds TE_<feature>_<target> columns") \

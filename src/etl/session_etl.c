@@ -31,7 +31,7 @@
 #include "etl/session_split.h"
 #include "reckon/parquet.h"
 
-#define SPILL_TARGET_BYTES (INT64_C(32) << 20)   /* of input per partition, when not given */
+#define SPILL_TARGET_BYTES (INT64_C(8) << 20)   /* of input per partition, when not given: ~200k events */
 #define SPILL_MAX_PARTITIONS 4096
 
 typedef struct {
@@ -809,6 +809,8 @@ static rk_status run(se_state *s) {
   int64_t min_len, max_len, windows = 0;
   RK_TRY(pass2b(s, &min_len, &max_len));
   RK_TRY(write_outputs(s, min_len, max_len));
+  /* the ETL's own peak, before the split (which reads the sessions back) */
+  json_object_set_new(s->report, "peak_rss_bytes_before_split", json_integer(rk_peak_rss_bytes()));
   RK_TRY(split(s, &windows));
   json_object_set_new(s->report, "windows", json_integer(windows));
   char origin[32];
