@@ -81,8 +81,12 @@ static char *path_join(const char *dir, const char *name) {
   return s;
 }
 
+/* Seconds of a stage, and the process's peak memory when it ended (the memory behaviour at scale). */
 static void timing(se_state *s, const char *stage, double t0) {
   json_object_set_new(s->timings, stage, json_real(rk_now() - t0));
+  json_t *peaks = json_object_get(s->report, "peak_rss_bytes_after");
+  if (!peaks) json_object_set_new(s->report, "peak_rss_bytes_after", peaks = json_object());
+  json_object_set_new(peaks, stage, json_integer(rk_peak_rss_bytes()));
 }
 
 static char *dup_or_null(const char *s) { return s ? rk_strdup(s) : NULL; }
@@ -442,6 +446,14 @@ static rk_status price_sums(se_state *s, part_result *r, void *data, int64_t n) 
     r->price_cnt[r->n_price - 1]++;
   }
   rk_free(pr);
+  /* kept until the fit for every partition: one entry per category, not per event */
+  size_t keep = (size_t)(r->n_price ? r->n_price : 1);
+  int32_t *cat = st == RK_OK ? rk_realloc(r->price_cat, keep * sizeof *cat) : NULL;
+  if (cat) r->price_cat = cat;
+  double *sum = st == RK_OK ? rk_realloc(r->price_sum, keep * sizeof *sum) : NULL;
+  if (sum) r->price_sum = sum;
+  int64_t *cnt = st == RK_OK ? rk_realloc(r->price_cnt, keep * sizeof *cnt) : NULL;
+  if (cnt) r->price_cnt = cnt;
   return st;
 }
 
@@ -809,8 +821,6 @@ static rk_status run(se_state *s) {
   int64_t min_len, max_len, windows = 0;
   RK_TRY(pass2b(s, &min_len, &max_len));
   RK_TRY(write_outputs(s, min_len, max_len));
-  /* the ETL's own peak, before the split (which reads the sessions back) */
-  json_object_set_new(s->report, "peak_rss_bytes_before_split", json_integer(rk_peak_rss_bytes()));
   RK_TRY(split(s, &windows));
   json_object_set_new(s->report, "windows", json_integer(windows));
   char origin[32];

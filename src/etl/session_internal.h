@@ -41,7 +41,8 @@ static inline ss_head *ss_head_at(const ss_plan *plan, void *base, int64_t i) {
 }
 static inline double *ss_vals(const ss_plan *plan, void *rec) {
   (void)plan;
-  return (double *)((char *)rec + sizeof(ss_head));
+  ss_head *head = rec;
+  return (double *)(void *)(head + 1);   /* the values follow the head, 8-byte aligned */
 }
 static inline int32_t *ss_idx(const ss_plan *plan, void *rec) {
   return (int32_t *)((char *)rec + sizeof(ss_head) + (size_t)plan->n_val * sizeof(double));
