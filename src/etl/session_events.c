@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,9 +79,10 @@ static rk_status find_column(const rk_batch *in, const char *name, const char *l
   return RK_OK;
 }
 
-/* The session key of row r; false when the row's session is null. */
-static rk_status session_key(const rk_column *c, int64_t r, int64_t row, const char *label, int64_t *key, bool *null,
-                             bool *hashed) {
+/* The session key of row r (*null when the row has no session). Text ids are hashed; so are
+ * integer ids read by a workflow whose ETL hashed them (its log held text ids), as their text. */
+static rk_status session_key(const rk_column *c, int64_t r, int64_t row, const char *label, bool hash_ints,
+                             int64_t *key, bool *null, bool *hashed) {
   *null = rk_column_is_null(c, r);
   if (*null) return RK_OK;
   if (c->type == RK_COL_STRING) {
@@ -100,6 +102,11 @@ static rk_status session_key(const rk_column *c, int64_t r, int64_t row, const c
   }
   if (rk_coltype_is_int(c->type)) {
     *key = rk_column_get_int(c, r);
+    if (hash_ints) {
+      char text[24];
+      int len = snprintf(text, sizeof text, "%lld", (long long)*key);
+      *key = (int64_t)rk_hash_bytes(text, (size_t)len);
+    }
     return RK_OK;
   }
   double x = rk_column_get_double(c, r);
@@ -205,7 +212,7 @@ rk_status ss_records_from_batch(ss_records *out, const ss_plan *plan, const rk_b
   for (int64_t r = 0; r < n && st == RK_OK; r++) {
     int64_t key = 0, row = row_base + r + 1;
     bool null = false;
-    st = session_key(scol, r, row, label, &key, &null, &out->hashed);
+    st = session_key(scol, r, row, label, sw->hashed_session_ids, &key, &null, &out->hashed);
     if (st != RK_OK) break;
     if (null) {
       out->null_sessions++;
