@@ -49,6 +49,13 @@ typedef struct {
   int64_t sessions, dropped_short, min_len, max_len;
 } part_result;
 
+/* A worker's dense sums per category, reset after each partition (only the touched entries). */
+typedef struct {
+  double *sum;
+  int64_t *cnt;
+  int32_t *touched;
+} price_scratch;
+
 typedef struct {
   const rk_preprocess_config *cfg;
   rk_workflow wf;
@@ -64,6 +71,7 @@ typedef struct {
   int n_workers;
   int64_t **counts;          /* [worker * n_idx + k][index], then the totals in counts[k] */
   int64_t *nulls;            /* [worker * n_idx + k] */
+  price_scratch *price;      /* per worker, when the relative price is on */
   int64_t *remap[SS_MAX_COLUMNS];
   char *out_dir, *tmp_dir, *sessions_dir;
   rk_output out;
@@ -408,52 +416,41 @@ static void moments_merge(moments *a, const moments *b) {
   a->n = n;
 }
 
-typedef struct {
-  int32_t cat;
-  int64_t pos;
-  double price;
-} priced;
-
-static int by_category(const void *a, const void *b) {
-  const priced *x = a, *y = b;
-  if (x->cat != y->cat) return x->cat < y->cat ? -1 : 1;
-  return (x->pos > y->pos) - (x->pos < y->pos);
+static int by_int32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
 }
 
-static rk_status price_sums(se_state *s, part_result *r, void *data, int64_t n) {
+/* The partition's (category, sum, count) entries: events summed in partition order (fixed by the
+ * sort), so the figures do not depend on which worker ran it. */
+static rk_status price_sums(se_state *s, price_scratch *w, part_result *r, void *data, int64_t n) {
   const ss_plan *plan = &s->plan;
-  priced *pr = rk_malloc((size_t)(n ? n : 1) * sizeof *pr);
-  if (!pr) return RK_ENOMEM;
   int64_t m = 0;
   for (int64_t i = 0; i < n; i++) {
     void *rec = ss_head_at(plan, data, i);
     double p = ss_vals(plan, rec)[plan->price_val];
     int32_t c = ss_idx(plan, rec)[plan->category_idx];
-    if (!isnan(p) && c >= 0) pr[m++] = (priced){c, i, p};
+    if (isnan(p) || c < 0) continue;
+    if (w->cnt[c]++ == 0) w->touched[m++] = c;
+    w->sum[c] += p;
   }
-  qsort(pr, (size_t)m, sizeof *pr, by_category);
-  r->price_cat = rk_malloc((size_t)(m ? m : 1) * sizeof *r->price_cat);
-  r->price_sum = rk_malloc((size_t)(m ? m : 1) * sizeof *r->price_sum);
-  r->price_cnt = rk_malloc((size_t)(m ? m : 1) * sizeof *r->price_cnt);
+  qsort(w->touched, (size_t)m, sizeof *w->touched, by_int32);
+  size_t keep = (size_t)(m ? m : 1);
+  r->price_cat = rk_malloc(keep * sizeof *r->price_cat);
+  r->price_sum = rk_malloc(keep * sizeof *r->price_sum);
+  r->price_cnt = rk_malloc(keep * sizeof *r->price_cnt);
   rk_status st = r->price_cat && r->price_sum && r->price_cnt ? RK_OK : RK_ENOMEM;
-  for (int64_t i = 0; i < m && st == RK_OK; i++) {
-    if (r->n_price == 0 || r->price_cat[r->n_price - 1] != pr[i].cat) {
-      r->price_cat[r->n_price] = pr[i].cat;
-      r->price_sum[r->n_price] = 0;
-      r->price_cnt[r->n_price++] = 0;
+  for (int64_t k = 0; k < m; k++) {
+    int32_t c = w->touched[k];
+    if (st == RK_OK) {
+      r->price_cat[k] = c;
+      r->price_sum[k] = w->sum[c];
+      r->price_cnt[k] = w->cnt[c];
     }
-    r->price_sum[r->n_price - 1] += pr[i].price;
-    r->price_cnt[r->n_price - 1]++;
+    w->sum[c] = 0;
+    w->cnt[c] = 0;
   }
-  rk_free(pr);
-  /* kept until the fit for every partition: one entry per category, not per event */
-  size_t keep = (size_t)(r->n_price ? r->n_price : 1);
-  int32_t *cat = st == RK_OK ? rk_realloc(r->price_cat, keep * sizeof *cat) : NULL;
-  if (cat) r->price_cat = cat;
-  double *sum = st == RK_OK ? rk_realloc(r->price_sum, keep * sizeof *sum) : NULL;
-  if (sum) r->price_sum = sum;
-  int64_t *cnt = st == RK_OK ? rk_realloc(r->price_cnt, keep * sizeof *cnt) : NULL;
-  if (cnt) r->price_cnt = cnt;
+  if (st == RK_OK) r->n_price = m;
   return st;
 }
 
@@ -464,7 +461,7 @@ static rk_status group_partition(void *ctx, int worker, int64_t item) {
   void *data;
   int64_t n, kept;
   RK_TRY(read_spill(s->spill[item], plan->size, &data, &n));
-  rk_status st = ss_sort_dedup(plan, data, n, &kept);
+  rk_status st = ss_sort_dedup(plan, &data, n, &kept);
   r->events_in = n;
   r->events_kept = kept;
   for (int64_t i = 0; i < kept && st == RK_OK; i++) {
@@ -484,7 +481,7 @@ static rk_status group_partition(void *ctx, int worker, int64_t item) {
       if (!isnan(x)) moments_add(&r->value[k], x);
     }
   }
-  if (st == RK_OK && plan->price_val >= 0) st = price_sums(s, r, data, kept);
+  if (st == RK_OK && plan->price_val >= 0) st = price_sums(s, &s->price[worker], r, data, kept);
   if (st == RK_OK) {
     FILE *f = fopen(s->spill[item], "wb");
     bool ok = f && fwrite(data, plan->size, (size_t)kept, f) == (size_t)kept;
@@ -519,6 +516,16 @@ static rk_status pass2a(se_state *s) {
   }
   for (int64_t i = 0; i < s->first_seen_cap; i++)
     if (s->first_seen[i] == INT64_MAX) s->first_seen[i] = INT64_MIN;   /* only in null sessions */
+  if (plan->price_val >= 0) {
+    size_t n_cat = (size_t)rk_dict_size(s->dicts[plan->category_idx]) + 1;
+    if (!(s->price = rk_calloc((size_t)s->n_workers, sizeof *s->price))) return RK_ENOMEM;
+    for (int w = 0; w < s->n_workers; w++) {
+      s->price[w].sum = rk_calloc(n_cat, sizeof *s->price[w].sum);
+      s->price[w].cnt = rk_calloc(n_cat, sizeof *s->price[w].cnt);
+      s->price[w].touched = rk_malloc(n_cat * sizeof *s->price[w].touched);
+      if (!s->price[w].sum || !s->price[w].cnt || !s->price[w].touched) return RK_ENOMEM;
+    }
+  }
   RK_TRY(rk_parallel_items(s->n_parts, s->n_workers, group_partition, s));
   timing(s, "sort_dedup_statistics", t0);
   return RK_OK;
@@ -850,6 +857,12 @@ static void free_state(se_state *s) {
   for (int i = 0; s->counts && i < s->n_workers * s->plan.n_idx; i++) rk_free(s->counts[i]);
   rk_free(s->counts);
   rk_free(s->nulls);
+  for (int w = 0; s->price && w < s->n_workers; w++) {
+    rk_free(s->price[w].sum);
+    rk_free(s->price[w].cnt);
+    rk_free(s->price[w].touched);
+  }
+  rk_free(s->price);
   rk_workflow_free(&s->wf);
   rk_free(s->out_dir);
   rk_free(s->tmp_dir);

@@ -234,48 +234,84 @@ rk_status ss_records_from_batch(ss_records *out, const ss_plan *plan, const rk_b
   return st;
 }
 
-/* ---- sorting and dropping repeats ---- */
+/* ---- sorting and dropping repeats ----
+ * Records of a batch or partition are in input order, so a STABLE sort by (session, time) is the
+ * sort by (session, time, input row). An LSD radix sort (11-bit digits, low to high: time, then
+ * session) is stable; digits every key shares are skipped, which drops most passes (times span
+ * days, session ids a small range of their 64 bits). */
 
 typedef struct {
-  int64_t session, ts_us, row, pos;
+  uint64_t session, ts;   /* sign bit flipped: unsigned order is signed order */
+  int64_t pos;
 } sort_key;
 
-static int by_session_time_row(const void *a, const void *b) {
-  const sort_key *x = a, *y = b;
-  if (x->session != y->session) return x->session < y->session ? -1 : 1;
-  if (x->ts_us != y->ts_us) return x->ts_us < y->ts_us ? -1 : 1;
-  return (x->row > y->row) - (x->row < y->row);
+#define RADIX_BITS 11
+#define RADIX_SIZE (1 << RADIX_BITS)
+
+static rk_status radix_sort(sort_key **keys, int64_t n) {
+  sort_key *a = *keys, *b = rk_malloc((size_t)n * sizeof *b);
+  size_t *count = rk_malloc(RADIX_SIZE * sizeof *count);
+  if (!b || !count) {
+    rk_free(b);
+    rk_free(count);
+    return RK_ENOMEM;
+  }
+  for (int field = 0; field < 2; field++) {
+    for (int shift = 0; shift < 64; shift += RADIX_BITS) {
+      memset(count, 0, RADIX_SIZE * sizeof *count);
+      for (int64_t i = 0; i < n; i++) count[((field ? a[i].session : a[i].ts) >> shift) & (RADIX_SIZE - 1)]++;
+      size_t first = ((field ? a[0].session : a[0].ts) >> shift) & (RADIX_SIZE - 1);
+      if (count[first] == (size_t)n) continue;   /* every key has this digit */
+      size_t sum = 0;
+      for (int d = 0; d < RADIX_SIZE; d++) {
+        size_t c = count[d];
+        count[d] = sum;
+        sum += c;
+      }
+      for (int64_t i = 0; i < n; i++) b[count[((field ? a[i].session : a[i].ts) >> shift) & (RADIX_SIZE - 1)]++] = a[i];
+      sort_key *t = a;
+      a = b;
+      b = t;
+    }
+  }
+  rk_free(b);
+  rk_free(count);
+  *keys = a;
+  return RK_OK;
 }
 
-rk_status ss_sort_dedup(const ss_plan *plan, void *data, int64_t n, int64_t *kept) {
+rk_status ss_sort_dedup(const ss_plan *plan, void **data, int64_t n, int64_t *kept) {
   *kept = 0;
   if (n == 0) return RK_OK;
   sort_key *keys = rk_malloc((size_t)n * sizeof *keys);
-  char *sorted = rk_malloc((size_t)n * plan->size);
-  if (!keys || !sorted) {
-    rk_free(keys);
-    rk_free(sorted);
-    return RK_ENOMEM;
-  }
+  if (!keys) return RK_ENOMEM;
+  const uint64_t flip = UINT64_C(1) << 63;
   for (int64_t i = 0; i < n; i++) {
-    const ss_head *h = ss_head_at(plan, data, i);
-    keys[i] = (sort_key){h->session, h->ts_us, h->row, i};
+    const ss_head *h = ss_head_at(plan, *data, i);
+    keys[i] = (sort_key){(uint64_t)h->session ^ flip, (uint64_t)h->ts_us ^ flip, i};
   }
-  qsort(keys, (size_t)n, sizeof *keys, by_session_time_row);
+  char *sorted = NULL;
+  rk_status st = radix_sort(&keys, n);
+  if (st == RK_OK && !(sorted = rk_malloc((size_t)n * plan->size))) st = RK_ENOMEM;
+  if (st != RK_OK) {
+    rk_free(keys);
+    return st;
+  }
   int64_t w = 0;
   for (int64_t i = 0; i < n; i++) {
-    void *rec = ss_head_at(plan, data, keys[i].pos);
+    void *rec = ss_head_at(plan, *data, keys[i].pos);
     if (plan->sw->dedup_consecutive && w > 0) {
       void *prev = sorted + (size_t)(w - 1) * plan->size;
       /* the same item as the event before it in the same session: a repeat (nulls repeat too) */
-      if (((ss_head *)prev)->session == keys[i].session && ss_idx(plan, prev)[0] == ss_idx(plan, rec)[0]) continue;
+      if (((ss_head *)prev)->session == ((ss_head *)rec)->session && ss_idx(plan, prev)[0] == ss_idx(plan, rec)[0])
+        continue;
     }
     memcpy(sorted + (size_t)w * plan->size, rec, plan->size);
     w++;
   }
-  memcpy(data, sorted, (size_t)w * plan->size);
   rk_free(keys);
-  rk_free(sorted);
+  rk_free(*data);
+  *data = sorted;
   *kept = w;
   return RK_OK;
 }

@@ -61,9 +61,9 @@ rk_status ss_records_from_batch(ss_records *out, const ss_plan *plan, const rk_b
                                 int64_t row_base, const char *label);
 void ss_records_free(ss_records *r);
 
-/* Sort records by (session, time, input row), then drop consecutive repeats of an item inside a
- * session when the plan says so. Returns the records kept, in place. */
-rk_status ss_sort_dedup(const ss_plan *plan, void *data, int64_t n, int64_t *kept);
+/* Sort records (in input order) by (session, time, input row), then drop consecutive repeats of an
+ * item inside a session when the plan says so. *data (rk_malloc'd) is replaced by the records kept. */
+rk_status ss_sort_dedup(const ss_plan *plan, void **data, int64_t n, int64_t *kept);
 
 /* How indices become output values. */
 typedef struct {

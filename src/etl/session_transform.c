@@ -134,7 +134,8 @@ rk_status rk_session_transform(const rk_workflow *wf, const rk_batch *events, rk
   if (st == RK_OK) st = make_view(&t, wf, events);
   if (st == RK_OK) st = ss_records_from_batch(&t.recs, &t.plan, &t.view, t.dicts, 0, "input");
   int64_t kept = 0, min_len = INT64_MAX, max_len = 0, dropped = 0;
-  if (st == RK_OK) st = ss_sort_dedup(&t.plan, t.recs.data, t.recs.n, &kept);
+  if (st == RK_OK) st = ss_sort_dedup(&t.plan, &t.recs.data, t.recs.n, &kept);
+  t.recs.cap = kept;
   ss_maps maps;
   if (st == RK_OK) st = build_maps(&t, wf, &maps);
   if (st == RK_OK) st = ss_output_init(&t.plan, wf, sessions);

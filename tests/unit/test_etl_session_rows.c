@@ -74,7 +74,7 @@ static void group(run *r, const rk_session_workflow *sw) {
   assert_rk_ok(ss_plan_init(&r->plan, sw));
   assert_rk_ok(ss_records_from_batch(&r->recs, &r->plan, &r->in, r->dicts, 0, "events"));
   assert_int_equal(r->recs.null_sessions, 1);
-  assert_rk_ok(ss_sort_dedup(&r->plan, r->recs.data, r->recs.n, &r->kept));
+  assert_rk_ok(ss_sort_dedup(&r->plan, &r->recs.data, r->recs.n, &r->kept));
   for (int i = 0; i < 16; i++) r->remap[i] = 100 + i;
   ss_maps maps;
   memset(&maps, 0, sizeof maps);
