@@ -144,6 +144,15 @@ expect_contains "$(ls "$tmp/f2")" "session_start_date=2014-04-01T05-train.parque
   --output_path "$tmp/f3" --quiet 2>/dev/null
 expect_status $? 0 "--timestamp_format unix_s reads whole seconds"
 [ "$(ls "$tmp/f3" | grep -c '^[0-9]$')" = 6 ] && pass "unix seconds give the same 6 days" || fail "unix_s days: $(ls "$tmp/f3")"
+awk -F, 'BEGIN { OFS = "," } { $2 = $2 "000"; print }' "$tmp/clicks_unix.csv" > "$tmp/clicks_ms.csv"
+"$R" preprocess --data_path "$tmp/clicks_ms.csv" --csv_header false --csv_column_names $cols --session_id_feature session_id \
+  --timestamp_feature timestamp --timestamp_format unix_ms --item_id_feature item_id --categorical_features item_id,category \
+  --output_path "$tmp/f4" --quiet 2>/dev/null
+cmp -s "$tmp/f3/sessions/part_0.parquet" "$tmp/f4/sessions/part_0.parquet" && pass "--timestamp_format unix_ms on the same times writes the same sessions" \
+  || fail "unix_ms differs from unix_s"
+"$R" convert --csv_header false --csv_column_names $cols "$tmp/clicks.csv" "$tmp/named.csv" >/dev/null
+expect_contains "$(head -1 "$tmp/named.csv")" "session_id,timestamp,item_id,category,price,user_id,country" "convert takes --csv_header false and --csv_column_names too"
+[ "$(wc -l < "$tmp/named.csv")" = "$(( $(wc -l < "$tmp/clicks.csv") + 1 ))" ] && pass "the first line is read as data" || fail "named.csv lines"
 
 # ---- bad input: file, row, column, value; nothing written ----
 sed '7s/T[0-9:.]*Z/Tnoon/' "$tmp/clicks.csv" > "$tmp/bad_ts.csv"
