@@ -328,10 +328,8 @@ static rk_status note_first_seen(se_state *s, const ss_records *r) {
 static rk_status pass1(se_state *s) {
   double t0 = rk_now();
   int64_t bytes = input_bytes(s->cfg->data_path);
-  s->n_parts = s->cfg->session.partitions > 0 ? s->cfg->session.partitions
-                                               : (int)(bytes / SPILL_TARGET_BYTES + 1 > SPILL_MAX_PARTITIONS
-                                                           ? SPILL_MAX_PARTITIONS
-                                                           : bytes / SPILL_TARGET_BYTES + 1);
+  int64_t parts = s->cfg->session.partitions > 0 ? s->cfg->session.partitions : bytes / SPILL_TARGET_BYTES + 1;
+  s->n_parts = (int)(parts < SPILL_MAX_PARTITIONS ? parts : SPILL_MAX_PARTITIONS);
   s->spill = rk_calloc((size_t)s->n_parts, sizeof *s->spill);
   FILE **files = rk_calloc((size_t)s->n_parts, sizeof *files);
   rk_status st = s->spill && files ? RK_OK : RK_ENOMEM;
@@ -377,10 +375,9 @@ static rk_status pass1(se_state *s) {
   rk_free(files);
   rk_batch_free(&in);
   ss_records_free(&recs);
-  if (st == RK_OK && s->events_read - s->null_sessions == 0)
+  if (st == RK_OK && s->events_read == s->null_sessions)
     st = rk_error(RK_EINVAL, "'%s' has no events with a session (%lld rows read, %lld with a null session)",
                   s->cfg->data_path, (long long)s->events_read, (long long)s->null_sessions);
-  /* Dictionaries for columns that had no rows at all still have to exist. */
   timing(s, "read_and_spill", t0);
   return st;
 }
@@ -503,7 +500,6 @@ static rk_status pass2a(se_state *s) {
   if (!s->parts || !s->counts || !s->nulls) return RK_ENOMEM;
   for (size_t i = 0; i < slots; i++) {
     int k = (int)(i % (size_t)plan->n_idx);
-    if (!s->dicts[k]) RK_TRY(rk_dict_create(&s->dicts[k], RK_COL_INT64));   /* no rows at all */
     if (!(s->counts[i] = rk_calloc((size_t)rk_dict_size(s->dicts[k]) + 1, sizeof **s->counts))) return RK_ENOMEM;
   }
   if (s->first_seen_cap < rk_dict_size(s->dicts[0]) + 1) {

@@ -98,6 +98,32 @@ SQL
   n_test=$(echo "$fr" | grep -o '\["test","[0-9]*"\]' | grep -o '[0-9][0-9]*'); n_train=$(echo "$fr" | grep -o '\["train","[0-9]*"\]' | grep -o '[0-9][0-9]*')
   [ -n "$n_test" ] && [ -n "$n_train" ] && [ $((n_train * 10)) -gt $((n_test * 60)) ] && [ $((n_train * 10)) -lt $((n_test * 100)) ] \
     && pass "train holds about 8 sessions for each test one (0.8/0.1/0.1): $fr" || fail "split fractions: $fr"
+  # the float features, recomputed: recency (days since the item's first click, clipped, log1p,
+  # z-score), price log z-score, price relative to the category's mean, weekday sine
+  "$R" "${base[@]}" --output_path "$tmp/o3" --continuous_features price --relative_price_feature price,category 2>/dev/null
+  cat > "$tmp/features.sql" <<SQL
+with ev as (select *, epoch_us(cast(replace(ts, 'Z', '') as timestamp)) as us from $raw where session_id is not null),
+first as (select item_id, min(us) as f from ev group by item_id),
+d as (select ev.*, lag(item_id) over (partition by session_id order by us) as prev from ev),
+k as (select d.*, ln(1 + greatest((us - f) / 86400e6, 0)) as r, ln(1 + price) as lp, avg(price) over (partition by category) as m
+      from d join first using (item_id) where prev is null or prev <> item_id),
+z as (select *, (r - avg(r) over ()) / stddev_samp(r) over () as rz, (lp - avg(lp) over ()) / stddev_samp(lp) over () as pz,
+             (price - m) / m as rel, sin(2 * pi() * (isodow(to_timestamp(us / 1e6)) - 1 + 1e-6) / 7) as wd from k),
+e as (select session_id, list(rz order by us) as rz, list(pz order by us) as pz, list(rel order by us) as rel,
+             list(wd order by us) as wd, count(*) as n from z group by session_id having count(*) >= 2),
+g as (select session_id, "product_recency_days_log_norm-list_seq" as rz, "price_log_norm-list_seq" as pz,
+             "relative_price_to_avg_category-list_seq" as rel, "et_dayofweek_sin-list_seq" as wd from read_parquet('$tmp/o3/sessions/*.parquet'))
+select count(*), greatest(
+  max(list_max(list_transform(range(1, len(g.rz) + 1), lambda i: abs(e.rz[greatest(e.n - 19, 1) + i - 1] - g.rz[i])))),
+  max(list_max(list_transform(range(1, len(g.pz) + 1), lambda i: abs(e.pz[greatest(e.n - 19, 1) + i - 1] - g.pz[i])))),
+  max(list_max(list_transform(range(1, len(g.rel) + 1), lambda i: abs(e.rel[greatest(e.n - 19, 1) + i - 1] - g.rel[i])))),
+  max(list_max(list_transform(range(1, len(g.wd) + 1), lambda i: abs(e.wd[greatest(e.n - 19, 1) + i - 1] - g.wd[i]))))) < 1e-5
+from e join g using (session_id)
+SQL
+  got=$(duck "@$tmp/features.sql")
+  n_sessions=$(duck "select count(*) from read_parquet('$tmp/o3/sessions/*.parquet')" | tr -dc '0-9')
+  [ "$got" = "[[\"$n_sessions\",true]]" ] && pass "DuckDB's recency, price z-score, relative price and weekday agree with every list within 1e-5" \
+    || fail "float features differ from DuckDB's: $got (sessions $n_sessions)"
 fi
 
 # ---- transform on the raw events, shuffled, gives the ETL's rows ----
