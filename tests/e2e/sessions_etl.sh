@@ -179,6 +179,12 @@ cmp -s "$tmp/f3/sessions/part_0.parquet" "$tmp/f4/sessions/part_0.parquet" && pa
 "$R" convert --csv_header false --csv_column_names $cols "$tmp/clicks.csv" "$tmp/named.csv" >/dev/null
 expect_contains "$(head -1 "$tmp/named.csv")" "session_id,timestamp,item_id,category,price,user_id,country" "convert takes --csv_header false and --csv_column_names too"
 [ "$(wc -l < "$tmp/named.csv")" = "$(( $(wc -l < "$tmp/clicks.csv") + 1 ))" ] && pass "the first line is read as data" || fail "named.csv lines"
+printf '1,10,1\n2,20,0\n3,10,1\n' > "$tmp/tab.csv"
+"$R" preprocess --data_path "$tmp/tab.csv" --csv_header false --csv_column_names user,item,click --categorical_features user,item \
+  --binary_classif_targets click --output_num_partitions 1 --output_path "$tmp/tab" --quiet
+"$R" convert "$tmp/tab/train/part_0.parquet" "$tmp/tab_train.csv" >/dev/null 2>&1
+[ "$(wc -l < "$tmp/tab_train.csv" 2>/dev/null)" = 4 ] && pass "tabular preprocess reads a header-less CSV by --csv_column_names (3 rows)" \
+  || fail "tabular preprocess with --csv_header false"
 
 # ---- bad input: file, row, column, value; nothing written ----
 sed '7s/T[0-9:.]*Z/Tnoon/' "$tmp/clicks.csv" > "$tmp/bad_ts.csv"

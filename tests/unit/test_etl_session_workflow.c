@@ -49,6 +49,7 @@ static void configure(rk_preprocess_config *c, const char *data, const char *out
   s->price_category = "cat";
   s->window_s = 86400;
   s->split_fracs[0] = 1;
+  s->split_fracs[1] = s->split_fracs[2] = 0;
   s->layout = "day_index";
   s->list_suffix = "_seq";
 }
