@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "etl/preprocess_internal.h"
-#include "etl/session_internal.h"
 
 #define TE_STREAM 0x7e00ull
 

@@ -28,69 +28,17 @@
 #include <unistd.h>
 
 #include "etl/session_internal.h"
-#include "etl/session_split.h"
 #include "reckon/parquet.h"
 
-#define SPILL_TARGET_BYTES (INT64_C(8) << 20)   /* of input per partition, when not given: ~200k events */
-#define SPILL_MAX_PARTITIONS 4096
 
-typedef struct {
-  int64_t n;
-  double mean, m2;   /* Welford; combined across partitions with Chan's formula */
-} moments;
-
-typedef struct {
-  int64_t events_in, events_kept;
-  moments recency, value[SS_MAX_COLUMNS];
-  int64_t n_price;   /* (category index, sum, count) of the partition's priced events */
-  int32_t *price_cat;
-  double *price_sum;
-  int64_t *price_cnt;
-  int64_t sessions, dropped_short, min_len, max_len;
-} part_result;
-
-/* A worker's dense sums per category, reset after each partition (only the touched entries). */
-typedef struct {
-  double *sum;
-  int64_t *cnt;
-  int32_t *touched;
-} price_scratch;
-
-typedef struct {
-  const rk_preprocess_config *cfg;
-  rk_workflow wf;
-  rk_session_workflow *sw;
-  ss_plan plan;
-  rk_dict *dicts[SS_MAX_COLUMNS];
-  int64_t *first_seen;       /* per item index */
-  int64_t first_seen_cap;
-  int64_t min_ts_us;
-  int n_parts;
-  char **spill;              /* per partition: its file */
-  part_result *parts;
-  int n_workers;
-  int64_t **counts;          /* [worker * n_idx + k][index], then the totals in counts[k] */
-  int64_t *nulls;            /* [worker * n_idx + k] */
-  price_scratch *price;      /* per worker, when the relative price is on */
-  int64_t *remap[SS_MAX_COLUMNS];
-  char *out_dir, *tmp_dir, *sessions_dir;
-  rk_output out;
-  char run_id[RK_OUTPUT_ID_SIZE];
-  bool made_out_dir;
-  int64_t events_read, null_sessions;
-  json_t *report, *timings;
-  double t_start;
-} se_state;
-
-static char *path_join(const char *dir, const char *name) {
+char *se_path(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
   char *s = rk_malloc(n);
   if (s) snprintf(s, n, "%s/%s", dir, name);
   return s;
 }
 
-/* Seconds of a stage, and the process's peak memory when it ended (the memory behaviour at scale). */
-static void timing(se_state *s, const char *stage, double t0) {
+void se_timing(se_state *s, const char *stage, double t0) {
   json_object_set_new(s->timings, stage, json_real(rk_now() - t0));
   json_t *peaks = json_object_get(s->report, "peak_rss_bytes_after");
   if (!peaks) json_object_set_new(s->report, "peak_rss_bytes_after", peaks = json_object());
@@ -240,364 +188,16 @@ static rk_status setup_dirs(se_state *s) {
   rk_output_run_id(s->run_id);
   char name[64];
   snprintf(name, sizeof name, ".reckon-tmp-%ld", (long)getpid());
-  if (!(s->tmp_dir = path_join(s->out_dir, name))) return RK_ENOMEM;
+  if (!(s->tmp_dir = se_path(s->out_dir, name))) return RK_ENOMEM;
   RK_TRY(rk_remove_tree(s->tmp_dir));
-  if (!(s->sessions_dir = path_join(s->tmp_dir, "sessions"))) return RK_ENOMEM;
+  if (!(s->sessions_dir = se_path(s->tmp_dir, "sessions"))) return RK_ENOMEM;
   RK_TRY(rk_mkdir_p(s->sessions_dir));
-  char *spill = path_join(s->tmp_dir, "spill"), *split = path_join(s->tmp_dir, "split");
+  char *spill = se_path(s->tmp_dir, "spill"), *split = se_path(s->tmp_dir, "split");
   rk_status st = spill && split ? rk_mkdir_p(spill) : RK_ENOMEM;
   if (st == RK_OK) st = rk_mkdir_p(split);
   rk_free(spill);
   rk_free(split);
   return st;
-}
-
-/* Bytes of input, for the partition count: a folder's files together; compressed ones count 4x. */
-static int64_t input_bytes(const char *path) {
-  struct stat sb;
-  if (stat(path, &sb) != 0) return 0;
-  if (!S_ISDIR(sb.st_mode)) {
-    size_t n = strlen(path);
-    bool packed = (n > 3 && strcmp(path + n - 3, ".gz") == 0) || (n > 4 && strcmp(path + n - 4, ".zst") == 0);
-    return (int64_t)sb.st_size * (packed ? 4 : 1);
-  }
-  DIR *d = opendir(path);
-  int64_t total = 0;
-  for (struct dirent *e; d && (e = readdir(d));) {
-    if (e->d_name[0] == '.') continue;
-    char *p = path_join(path, e->d_name);
-    if (p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) total += sb.st_size;
-    rk_free(p);
-  }
-  if (d) closedir(d);
-  return total;
-}
-
-/* ---- pass 1: read, number, spill ---- */
-
-static rk_status open_input(se_state *s, rk_table_source **src, const char **names, int *n) {
-  const rk_preprocess_config *c = s->cfg;
-  const char *path = c->data_path, *fmt = c->input_format ? c->input_format : "csv";
-  bool parquet = rk_source_is_parquet(path);
-  if (strcmp(fmt, "parquet") == 0 && !parquet)
-    return rk_error(RK_EUSAGE, "--input_data_format is parquet but '%s' is not a .parquet file or a folder of them", path);
-  if (strcmp(fmt, "parquet") != 0 && parquet) return rk_error(RK_EUSAGE, "'%s' is Parquet: pass --input_data_format parquet", path);
-  *n = 0;
-  names[(*n)++] = s->sw->session_id;
-  names[(*n)++] = s->sw->timestamp;
-  for (int k = 0; k < s->plan.n_idx; k++) names[(*n)++] = s->plan.idx_name[k];
-  for (int k = 0; k < s->plan.n_val; k++) names[(*n)++] = s->plan.val_name[k];
-  rk_source_options so;
-  rk_source_options_default(&so);
-  so.csv_sep = strcmp(fmt, "tsv") == 0 ? '\t' : c->csv_sep;
-  so.na_values = c->na_values.items;
-  so.n_na_values = c->na_values.n;
-  so.csv_invalid_utf8 = c->csv_invalid_utf8;
-  so.csv_non_finite = c->non_finite;
-  so.csv_no_header = !c->csv_header;
-  so.csv_column_names = c->csv_column_names.items;
-  so.n_csv_column_names = c->csv_column_names.n;
-  so.columns = names;
-  so.ncolumns = *n;
-  rk_status st = rk_source_open(src, path, &so);
-  if (st == RK_ENOTFOUND) st = rk_error_context(st, "session mode reads '%s'", path);
-  return st;
-}
-
-static rk_status note_first_seen(se_state *s, const ss_records *r) {
-  int64_t size = rk_dict_size(s->dicts[0]);
-  if (size > s->first_seen_cap) {
-    int64_t cap = s->first_seen_cap ? s->first_seen_cap : 1024;
-    while (cap < size) cap *= 2;
-    int64_t *g = rk_realloc(s->first_seen, (size_t)cap * sizeof *g);
-    if (!g) return RK_ENOMEM;
-    for (int64_t i = s->first_seen_cap; i < cap; i++) g[i] = INT64_MAX;
-    s->first_seen = g;
-    s->first_seen_cap = cap;
-  }
-  for (int64_t i = 0; i < r->n; i++) {
-    void *rec = ss_head_at(&s->plan, r->data, i);
-    int64_t ts = ((ss_head *)rec)->ts_us;
-    int32_t item = ss_idx(&s->plan, rec)[0];
-    if (ts < s->min_ts_us) s->min_ts_us = ts;
-    if (item >= 0 && ts < s->first_seen[item]) s->first_seen[item] = ts;
-  }
-  return RK_OK;
-}
-
-static rk_status pass1(se_state *s) {
-  double t0 = rk_now();
-  int64_t bytes = input_bytes(s->cfg->data_path);
-  int64_t parts = s->cfg->session.partitions > 0 ? s->cfg->session.partitions : bytes / SPILL_TARGET_BYTES + 1;
-  s->n_parts = (int)(parts < SPILL_MAX_PARTITIONS ? parts : SPILL_MAX_PARTITIONS);
-  s->spill = rk_calloc((size_t)s->n_parts, sizeof *s->spill);
-  FILE **files = rk_calloc((size_t)s->n_parts, sizeof *files);
-  rk_status st = s->spill && files ? RK_OK : RK_ENOMEM;
-  for (int p = 0; p < s->n_parts && st == RK_OK; p++) {
-    char name[64];
-    snprintf(name, sizeof name, "spill/part_%d.bin", p);
-    if (!(s->spill[p] = path_join(s->tmp_dir, name))) st = RK_ENOMEM;
-    else if (!(files[p] = fopen(s->spill[p], "wb")))
-      st = rk_error(RK_EIO, "cannot create the spill file '%s': %s", s->spill[p], strerror(errno));
-  }
-  rk_table_source *src = NULL;
-  const char *names[2 * SS_MAX_COLUMNS + 2];
-  int nnames = 0;
-  if (st == RK_OK) st = open_input(s, &src, names, &nnames);
-  rk_batch in = {0};
-  ss_records recs = {0};
-  s->min_ts_us = INT64_MAX;
-  rk_progress progress;
-  rk_progress_begin(&progress, "read events", 100.0, "%");
-  while (st == RK_OK && (st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
-    st = ss_records_from_batch(&recs, &s->plan, &in, s->dicts, s->events_read, s->cfg->data_path);
-    if (st == RK_OK) st = note_first_seen(s, &recs);
-    for (int64_t i = 0; i < recs.n && st == RK_OK; i++) {
-      void *rec = ss_head_at(&s->plan, recs.data, i);
-      int p = (int)(rk_hash_int(((ss_head *)rec)->session) % (uint64_t)s->n_parts);
-      if (fwrite(rec, s->plan.size, 1, files[p]) != 1)
-        st = rk_error(RK_EIO, "cannot write the spill file '%s': %s", s->spill[p], strerror(errno));
-    }
-    s->events_read += in.nrows;
-    double f = src->fraction_done(src);
-    if (f >= 0) rk_progress_update(&progress, 100.0 * f);
-  }
-  rk_progress_end(&progress);
-  s->null_sessions = recs.null_sessions;
-  if (st == RK_OK && recs.hashed) {
-    s->sw->hashed_session_ids = true;
-    rk_warn("session ids in column '%s' are not integers: each is written as its xxh64 hash (int64)", s->sw->session_id);
-  }
-  if (src) src->close(src);
-  for (int p = 0; p < s->n_parts; p++)
-    if (files[p] && fclose(files[p]) != 0 && st == RK_OK)
-      st = rk_error(RK_EIO, "cannot write the spill file '%s': %s", s->spill[p], strerror(errno));
-  rk_free(files);
-  rk_batch_free(&in);
-  ss_records_free(&recs);
-  if (st == RK_OK && s->events_read == s->null_sessions)
-    st = rk_error(RK_EINVAL, "'%s' has no events with a session (%lld rows read, %lld with a null session)",
-                  s->cfg->data_path, (long long)s->events_read, (long long)s->null_sessions);
-  timing(s, "read_and_spill", t0);
-  return st;
-}
-
-/* ---- pass 2a: sort, dedup, statistics ---- */
-
-static rk_status read_spill(const char *path, size_t rec_size, void **data, int64_t *n) {
-  struct stat sb;
-  *data = NULL;
-  *n = 0;
-  if (stat(path, &sb) != 0) return rk_error(RK_EIO, "cannot read the spill file '%s': %s", path, strerror(errno));
-  *n = (int64_t)((size_t)sb.st_size / rec_size);
-  if (!(*data = rk_malloc((size_t)sb.st_size + 1))) return RK_ENOMEM;
-  FILE *f = fopen(path, "rb");
-  bool ok = f && fread(*data, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
-  if (f) fclose(f);
-  return ok ? RK_OK : rk_error(RK_EIO, "cannot read the spill file '%s'", path);
-}
-
-static void moments_add(moments *m, double x) {
-  m->n++;
-  double d = x - m->mean;
-  m->mean += d / (double)m->n;
-  m->m2 += d * (x - m->mean);
-}
-
-static void moments_merge(moments *a, const moments *b) {
-  if (b->n == 0) return;
-  int64_t n = a->n + b->n;
-  double d = b->mean - a->mean;
-  a->mean += d * (double)b->n / (double)n;
-  a->m2 += b->m2 + d * d * (double)a->n * (double)b->n / (double)n;
-  a->n = n;
-}
-
-static int by_int32(const void *a, const void *b) {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  return (x > y) - (x < y);
-}
-
-/* The partition's (category, sum, count) entries: events summed in partition order (fixed by the
- * sort), so the figures do not depend on which worker ran it. */
-static rk_status price_sums(se_state *s, price_scratch *w, part_result *r, void *data, int64_t n) {
-  const ss_plan *plan = &s->plan;
-  int64_t m = 0;
-  for (int64_t i = 0; i < n; i++) {
-    void *rec = ss_head_at(plan, data, i);
-    double p = ss_vals(plan, rec)[plan->price_val];
-    int32_t c = ss_idx(plan, rec)[plan->category_idx];
-    if (isnan(p) || c < 0) continue;
-    if (w->cnt[c]++ == 0) w->touched[m++] = c;
-    w->sum[c] += p;
-  }
-  qsort(w->touched, (size_t)m, sizeof *w->touched, by_int32);
-  size_t keep = (size_t)(m ? m : 1);
-  r->price_cat = rk_malloc(keep * sizeof *r->price_cat);
-  r->price_sum = rk_malloc(keep * sizeof *r->price_sum);
-  r->price_cnt = rk_malloc(keep * sizeof *r->price_cnt);
-  rk_status st = r->price_cat && r->price_sum && r->price_cnt ? RK_OK : RK_ENOMEM;
-  for (int64_t k = 0; k < m; k++) {
-    int32_t c = w->touched[k];
-    if (st == RK_OK) {
-      r->price_cat[k] = c;
-      r->price_sum[k] = w->sum[c];
-      r->price_cnt[k] = w->cnt[c];
-    }
-    w->sum[c] = 0;
-    w->cnt[c] = 0;
-  }
-  if (st == RK_OK) r->n_price = m;
-  return st;
-}
-
-static rk_status group_partition(void *ctx, int worker, int64_t item) {
-  se_state *s = ctx;
-  const ss_plan *plan = &s->plan;
-  part_result *r = &s->parts[item];
-  void *data;
-  int64_t n, kept;
-  RK_TRY(read_spill(s->spill[item], plan->size, &data, &n));
-  rk_status st = ss_sort_dedup(plan, &data, n, &kept);
-  r->events_in = n;
-  r->events_kept = kept;
-  for (int64_t i = 0; i < kept && st == RK_OK; i++) {
-    void *rec = ss_head_at(plan, data, i);
-    const int32_t *ix = ss_idx(plan, rec);
-    for (int k = 0; k < plan->n_idx; k++) {
-      if (ix[k] >= 0) s->counts[worker * plan->n_idx + k][ix[k]]++;
-      else s->nulls[worker * plan->n_idx + k]++;
-    }
-    if (plan->recency) {
-      int64_t first = ix[0] >= 0 ? s->first_seen[ix[0]] : INT64_MIN;
-      moments_add(&r->recency, ss_recency_log(((ss_head *)rec)->ts_us, first));
-    }
-    const double *v = ss_vals(plan, rec);
-    for (int k = 0; k < s->sw->n_continuous; k++) {
-      double x = ss_value_log(v[k]);
-      if (!isnan(x)) moments_add(&r->value[k], x);
-    }
-  }
-  if (st == RK_OK && plan->price_val >= 0) st = price_sums(s, &s->price[worker], r, data, kept);
-  if (st == RK_OK) {
-    FILE *f = fopen(s->spill[item], "wb");
-    bool ok = f && fwrite(data, plan->size, (size_t)kept, f) == (size_t)kept;
-    if (f && fclose(f) != 0) ok = false;
-    if (!ok) st = rk_error(RK_EIO, "cannot write the spill file '%s'", s->spill[item]);
-  }
-  rk_free(data);
-  return st;
-}
-
-static rk_status pass2a(se_state *s) {
-  double t0 = rk_now();
-  const ss_plan *plan = &s->plan;
-  s->parts = rk_calloc((size_t)s->n_parts, sizeof *s->parts);
-  s->n_workers = rk_parallel_workers(s->n_parts);
-  size_t slots = (size_t)s->n_workers * (size_t)plan->n_idx;
-  s->counts = rk_calloc(slots + 1, sizeof *s->counts);
-  s->nulls = rk_calloc(slots + 1, sizeof *s->nulls);
-  if (!s->parts || !s->counts || !s->nulls) return RK_ENOMEM;
-  for (size_t i = 0; i < slots; i++) {
-    int k = (int)(i % (size_t)plan->n_idx);
-    if (!(s->counts[i] = rk_calloc((size_t)rk_dict_size(s->dicts[k]) + 1, sizeof **s->counts))) return RK_ENOMEM;
-  }
-  if (s->first_seen_cap < rk_dict_size(s->dicts[0]) + 1) {
-    int64_t cap = rk_dict_size(s->dicts[0]) + 1;
-    int64_t *g = rk_realloc(s->first_seen, (size_t)cap * sizeof *g);
-    if (!g) return RK_ENOMEM;
-    for (int64_t i = s->first_seen_cap; i < cap; i++) g[i] = INT64_MAX;
-    s->first_seen = g;
-    s->first_seen_cap = cap;
-  }
-  for (int64_t i = 0; i < s->first_seen_cap; i++)
-    if (s->first_seen[i] == INT64_MAX) s->first_seen[i] = INT64_MIN;   /* only in null sessions */
-  if (plan->price_val >= 0) {
-    size_t n_cat = (size_t)rk_dict_size(s->dicts[plan->category_idx]) + 1;
-    if (!(s->price = rk_calloc((size_t)s->n_workers, sizeof *s->price))) return RK_ENOMEM;
-    for (int w = 0; w < s->n_workers; w++) {
-      s->price[w].sum = rk_calloc(n_cat, sizeof *s->price[w].sum);
-      s->price[w].cnt = rk_calloc(n_cat, sizeof *s->price[w].cnt);
-      s->price[w].touched = rk_malloc(n_cat * sizeof *s->price[w].touched);
-      if (!s->price[w].sum || !s->price[w].cnt || !s->price[w].touched) return RK_ENOMEM;
-    }
-  }
-  RK_TRY(rk_parallel_items(s->n_parts, s->n_workers, group_partition, s));
-  timing(s, "sort_dedup_statistics", t0);
-  return RK_OK;
-}
-
-/* ---- fit ---- */
-
-static void finish_moments(rk_wf_column *w, const moments *m) {
-  w->mean = m->n ? m->mean : 0.0;
-  w->std = m->n > 1 ? sqrt(m->m2 / (double)(m->n - 1)) : 0.0;   /* sample standard deviation, as the tabular fit */
-}
-
-static rk_status fit(se_state *s) {
-  const ss_plan *plan = &s->plan;
-  rk_session_workflow *sw = s->sw;
-  json_t *cols = json_object();
-  if (!cols) return RK_ENOMEM;
-  json_object_set_new(s->report, "columns", cols);
-  for (int k = 0; k < plan->n_idx; k++) {
-    int64_t size = rk_dict_size(s->dicts[k]), nulls = 0, nv, rare;
-    int64_t *total = s->counts[k];   /* worker 0's slot receives the others' counts */
-    for (int w = 1; w < s->n_workers; w++) {
-      const int64_t *c = s->counts[w * plan->n_idx + k];
-      for (int64_t i = 0; i < size; i++) total[i] += c[i];
-    }
-    for (int w = 0; w < s->n_workers; w++) nulls += s->nulls[w * plan->n_idx + k];
-    if (!(s->remap[k] = rk_malloc((size_t)(size ? size : 1) * sizeof **s->remap))) return RK_ENOMEM;
-    rk_wf_column *wc = &s->wf.cols[k];
-    wc->in_type = rk_dict_key_type(s->dicts[k]);
-    RK_TRY(rk_wf_categorify_fit(wc, s->dicts[k], total, nulls, s->remap[k], &nv, &rare));
-    json_object_set_new(cols, plan->idx_name[k],
-                        json_pack("{sIsIsIsI}", "distinct_values", (json_int_t)size, "vocabulary", (json_int_t)nv,
-                                  "cardinality", (json_int_t)wc->cardinality, "nulls", (json_int_t)nulls));
-  }
-  int w = plan->n_idx;
-  moments all = {0};
-  if (plan->recency) {
-    for (int p = 0; p < s->n_parts; p++) moments_merge(&all, &s->parts[p].recency);
-    finish_moments(&s->wf.cols[w++], &all);
-  }
-  for (int v = 0; v < sw->n_continuous; v++) {
-    moments m = {0};
-    for (int p = 0; p < s->n_parts; p++) moments_merge(&m, &s->parts[p].value[v]);
-    finish_moments(&s->wf.cols[w++], &m);
-  }
-  /* The first-seen times and category mean prices, keyed by raw value: the pass-1 dictionaries
-   * move into the workflow. */
-  int64_t n_items = rk_dict_size(s->dicts[0]);
-  if (!(sw->first_seen_us = rk_malloc((size_t)(n_items ? n_items : 1) * sizeof *sw->first_seen_us))) return RK_ENOMEM;
-  memcpy(sw->first_seen_us, s->first_seen, (size_t)n_items * sizeof *sw->first_seen_us);
-  sw->first_seen_values = s->dicts[0];
-  s->dicts[0] = NULL;
-  if (plan->price_val >= 0) {
-    int64_t n_cat = rk_dict_size(s->dicts[plan->category_idx]);
-    double *sum = rk_calloc((size_t)n_cat + 1, sizeof *sum);
-    int64_t *cnt = rk_calloc((size_t)n_cat + 1, sizeof *cnt);
-    sw->category_mean_price = rk_malloc(((size_t)n_cat + 1) * sizeof *sw->category_mean_price);
-    if (!sum || !cnt || !sw->category_mean_price) {
-      rk_free(sum);
-      rk_free(cnt);
-      return RK_ENOMEM;
-    }
-    for (int p = 0; p < s->n_parts; p++)
-      for (int64_t i = 0; i < s->parts[p].n_price; i++) {
-        sum[s->parts[p].price_cat[i]] += s->parts[p].price_sum[i];
-        cnt[s->parts[p].price_cat[i]] += s->parts[p].price_cnt[i];
-      }
-    for (int64_t i = 0; i < n_cat; i++) sw->category_mean_price[i] = cnt[i] ? sum[i] / (double)cnt[i] : NAN;
-    rk_free(sum);
-    rk_free(cnt);
-    sw->category_values = s->dicts[plan->category_idx];
-    s->dicts[plan->category_idx] = NULL;
-  }
-  int64_t first_s = s->min_ts_us / 1000000 - (s->min_ts_us % 1000000 < 0);
-  sw->origin_s = first_s / sw->window_s * sw->window_s - (first_s % sw->window_s < 0 ? sw->window_s : 0);
-  return RK_OK;
 }
 
 /* ---- pass 2b: session rows ---- */
@@ -615,10 +215,10 @@ static void maps_of(const se_state *s, ss_maps *m) {
 static rk_status emit_partition(void *ctx, int worker, int64_t item) {
   (void)worker;
   se_state *s = ctx;
-  part_result *r = &s->parts[item];
+  se_part *r = &s->parts[item];
   void *data;
   int64_t n;
-  RK_TRY(read_spill(s->spill[item], s->plan.size, &data, &n));
+  RK_TRY(se_read_spill(s->spill[item], s->plan.size, &data, &n));
   ss_maps maps;
   maps_of(s, &maps);
   rk_batch out = {0};
@@ -630,7 +230,7 @@ static rk_status emit_partition(void *ctx, int worker, int64_t item) {
   r->sessions = out.nrows;
   char name[64];
   snprintf(name, sizeof name, "part_%lld.parquet", (long long)item);
-  char *path = st == RK_OK ? path_join(s->sessions_dir, name) : NULL;
+  char *path = st == RK_OK ? se_path(s->sessions_dir, name) : NULL;
   if (st == RK_OK && !path) st = RK_ENOMEM;
   rk_parquet_write_options o;
   rk_parquet_write_options_default(&o);
@@ -665,7 +265,7 @@ static rk_status pass2b(se_state *s, int64_t *min_len, int64_t *max_len) {
   if (sessions == 0)
     return rk_error(RK_EINVAL, "no session of '%s' has --session_min_length %lld events or more (after dropping "
                     "repeats): nothing to write", s->cfg->data_path, (long long)s->sw->min_length);
-  timing(s, "group_and_write", t0);
+  se_timing(s, "group_and_write", t0);
   return RK_OK;
 }
 
@@ -674,7 +274,7 @@ static rk_status pass2b(se_state *s, int64_t *min_len, int64_t *max_len) {
 static rk_status split(se_state *s, int64_t *windows) {
   double t0 = rk_now();
   rk_session_split_options o = {0};
-  char *dir = path_join(s->tmp_dir, "split"), time_col[600];
+  char *dir = se_path(s->tmp_dir, "split"), time_col[600];
   if (!dir) return RK_ENOMEM;
   snprintf(time_col, sizeof time_col, "%s-first", s->sw->timestamp);
   o.sessions_path = s->sessions_dir;
@@ -690,7 +290,7 @@ static rk_status split(se_state *s, int64_t *windows) {
   rk_status st = layout_of(s->cfg->session.layout, &o.layout);
   if (st == RK_OK) st = rk_session_split_write(&o, windows);
   rk_free(dir);
-  timing(s, "split", t0);
+  se_timing(s, "split", t0);
   return st;
 }
 
@@ -730,13 +330,13 @@ static void free_entries(char **e, int n) {
  * folder, replacing what an earlier run left there; the markers make the moves one step (see
  * preprocess.c's publish). */
 static rk_status publish(se_state *s) {
-  char *split_dir = path_join(s->tmp_dir, "split");
+  char *split_dir = se_path(s->tmp_dir, "split");
   if (!split_dir) return RK_ENOMEM;
   char **windows = NULL, **old = NULL;
   int n_windows = 0, n_old = 0;
   rk_status st = list_entries(split_dir, &windows, &n_windows);
   for (int i = 0; i < n_windows && st == RK_OK; i++) {
-    char *p = path_join(split_dir, windows[i]);
+    char *p = se_path(split_dir, windows[i]);
     struct stat sb;
     if (!p) st = RK_ENOMEM;
     else if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) st = rk_output_mark(p, "dataset", s->run_id);
@@ -745,7 +345,7 @@ static rk_status publish(se_state *s) {
   static const char *const mine[] = {"sessions", "workflow"};
   static const char *const kinds[] = {"dataset", "workflow"};
   for (int i = 0; i < 2 && st == RK_OK; i++) {
-    char *p = path_join(s->tmp_dir, mine[i]);
+    char *p = se_path(s->tmp_dir, mine[i]);
     st = p ? rk_output_mark(p, kinds[i], s->run_id) : RK_ENOMEM;
     rk_free(p);
   }
@@ -759,7 +359,7 @@ static rk_status publish(se_state *s) {
   /* What an earlier run wrote here (days this run has not, train/ of a tabular run) goes. */
   if (st == RK_OK) st = list_entries(s->out_dir, &old, &n_old);
   for (int i = 0; i < n_old && st == RK_OK; i++) {
-    char *p = path_join(s->out_dir, old[i]);
+    char *p = se_path(s->out_dir, old[i]);
     struct stat sb;
     if (!p) st = RK_ENOMEM;
     else if (lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode)) unlink(p);
@@ -768,13 +368,13 @@ static rk_status publish(se_state *s) {
   }
   const char *const top[] = {"sessions", "workflow", "preprocess_report.json"};
   for (int i = 0; i < 3 && st == RK_OK; i++) {
-    char *from = path_join(s->tmp_dir, top[i]), *to = path_join(s->out_dir, top[i]);
+    char *from = se_path(s->tmp_dir, top[i]), *to = se_path(s->out_dir, top[i]);
     st = from && to ? rk_replace_dir(from, to) : RK_ENOMEM;
     rk_free(from);
     rk_free(to);
   }
   for (int i = 0; i < n_windows && st == RK_OK; i++) {
-    char *from = path_join(split_dir, windows[i]), *to = path_join(s->out_dir, windows[i]);
+    char *from = se_path(split_dir, windows[i]), *to = se_path(s->out_dir, windows[i]);
     st = from && to ? rk_replace_dir(from, to) : RK_ENOMEM;
     rk_free(from);
     rk_free(to);
@@ -792,7 +392,7 @@ static rk_status write_report(se_state *s) {
   json_object_set_new(s->report, "peak_rss_bytes", json_integer(rk_peak_rss_bytes()));
   json_object_set_new(s->report, "threads", json_integer(rk_num_threads()));
   char *text = json_dumps(s->report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-  char *path = path_join(s->tmp_dir, "preprocess_report.json");
+  char *path = se_path(s->tmp_dir, "preprocess_report.json");
   rk_status st = text && path ? rk_write_file_atomic(path, text, strlen(text)) : RK_ENOMEM;
   free(text);
   rk_free(path);
@@ -804,7 +404,7 @@ static rk_status write_outputs(se_state *s, int64_t min_len, int64_t max_len) {
   RK_TRY(ss_schema(&s->plan, &s->wf, min_len, max_len, &schema));
   rk_status st = rk_schema_write_dataset(&schema, s->sessions_dir);
   rk_schema_free(&schema);
-  char *wf_dir = path_join(s->tmp_dir, "workflow");
+  char *wf_dir = se_path(s->tmp_dir, "workflow");
   if (st == RK_OK && !wf_dir) st = RK_ENOMEM;
   if (st == RK_OK) st = rk_workflow_save(&s->wf, wf_dir);
   char fp[RK_WORKFLOW_FINGERPRINT_SIZE];
@@ -818,9 +418,9 @@ static rk_status write_outputs(se_state *s, int64_t min_len, int64_t max_len) {
 static rk_status run(se_state *s) {
   RK_TRY(plan_workflow(s));
   RK_TRY(setup_dirs(s));
-  RK_TRY(pass1(s));
-  RK_TRY(pass2a(s));
-  RK_TRY(fit(s));
+  RK_TRY(se_pass1(s));
+  RK_TRY(se_pass2a(s));
+  RK_TRY(se_fit(s));
   int64_t min_len, max_len, windows = 0;
   RK_TRY(pass2b(s, &min_len, &max_len));
   RK_TRY(write_outputs(s, min_len, max_len));

@@ -8,12 +8,14 @@
  * categoricals, the user, the context columns; -1 for null). Indices number raw values in
  * first-seen order (rk_dict); the tables of an ss_maps turn them into ids and statistics, so the
  * ETL (its pass-1 dictionaries) and the transform (dictionaries of the request) share every step
- * after reading.
+ * after reading. The last section is the ETL driver's own state (session_etl.c, session_spill.c,
+ * session_fit.c).
  */
 #ifndef RECKON_SESSION_INTERNAL_H
 #define RECKON_SESSION_INTERNAL_H
 
 #include "etl/etl_internal.h"
+#include "etl/session_split.h"
 
 #define SS_MAX_COLUMNS 64
 
@@ -97,12 +99,69 @@ rk_status rk_session_preprocess(const rk_preprocess_config *cfg, json_t **report
 json_t *ss_workflow_json(const rk_session_workflow *sw, const char *dir, rk_status *st);
 rk_status ss_workflow_from_json(rk_session_workflow **sw, json_t *o, const char *dir, const char *path);
 
-/* The categorify fit (src/etl/fit.c's rule, shared): values counted at least max(1, min_freq)
- * times, by descending count then ascending value, become ids 3..; remap[i] = id of dictionary
- * index i (2 for rare ones). Fills wc->vocab, freq and cardinality. */
-rk_status rk_wf_categorify_fit(rk_wf_column *wc, const rk_dict *dict, const int64_t *count, int64_t nulls,
-                               int64_t *remap, int64_t *vocabulary_size, int64_t *rare);
-/* A categorify column's schema entry (int domain, cat_path, embedding sizes, tags) under `name`. */
-rk_status rk_wf_schema_column(const rk_wf_column *c, const char *name, rk_schema *out, rk_schema_column **sc);
+/* ---------------------------------------------------------------------------------------------
+ * The ETL driver's state (session_etl.c drives; session_spill.c is pass 1, session_fit.c pass 2a
+ * and the fit).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  int64_t n;
+  double mean, m2;   /* Welford; combined across partitions with Chan's formula */
+} se_moments;
+
+typedef struct {
+  int64_t events_in, events_kept;
+  se_moments recency, value[SS_MAX_COLUMNS];
+  int64_t n_price;   /* (category index, sum, count) of the partition's priced events */
+  int32_t *price_cat;
+  double *price_sum;
+  int64_t *price_cnt;
+  int64_t sessions, dropped_short, min_len, max_len;
+} se_part;
+
+/* A worker's dense sums per category, reset after each partition (only the touched entries). */
+typedef struct {
+  double *sum;
+  int64_t *cnt;
+  int32_t *touched;
+} se_price_scratch;
+
+typedef struct {
+  const rk_preprocess_config *cfg;
+  rk_workflow wf;
+  rk_session_workflow *sw;
+  ss_plan plan;
+  rk_dict *dicts[SS_MAX_COLUMNS];
+  int64_t *first_seen;       /* per item index */
+  int64_t first_seen_cap;
+  int64_t min_ts_us;
+  int n_parts;
+  char **spill;              /* per partition: its file */
+  se_part *parts;
+  int n_workers;
+  int64_t **counts;          /* [worker * n_idx + k][index], then the totals in counts[k] */
+  int64_t *nulls;            /* [worker * n_idx + k] */
+  se_price_scratch *price;   /* per worker, when the relative price is on */
+  int64_t *remap[SS_MAX_COLUMNS];
+  char *out_dir, *tmp_dir, *sessions_dir;
+  rk_output out;
+  char run_id[RK_OUTPUT_ID_SIZE];
+  bool made_out_dir;
+  int64_t events_read, null_sessions;
+  json_t *report, *timings;
+  double t_start;
+} se_state;
+
+/* "<dir>/<name>", rk_malloc'd. */
+char *se_path(const char *dir, const char *name);
+/* Seconds of a stage, and the process's peak memory when it ended (the report). */
+void se_timing(se_state *s, const char *stage, double t0);
+/* Pass 1: read the input once, number values, note first-seen times, spill events by session hash. */
+rk_status se_pass1(se_state *s);
+/* A spill file's records (rk_malloc'd). */
+rk_status se_read_spill(const char *path, size_t rec_size, void **data, int64_t *n);
+/* Pass 2a: per partition, sort, dedup, count and accumulate statistics; write it back sorted. */
+rk_status se_pass2a(se_state *s);
+/* Vocabularies, z-score statistics, first-seen times and category means into the workflow. */
+rk_status se_fit(se_state *s);
 
 #endif
