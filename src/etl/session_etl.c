@@ -99,17 +99,6 @@ static rk_status check_config(const rk_preprocess_config *c) {
   return RK_OK;
 }
 
-static rk_status layout_of(const char *name, rk_session_layout *out) {
-  static const char *const names[] = {"day_index", "date_files", "padded_index"};
-  for (int i = 0; i < 3; i++)
-    if (name && strcmp(name, names[i]) == 0) {
-      *out = (rk_session_layout)i;
-      return RK_OK;
-    }
-  return rk_error(RK_EUSAGE, "unknown --session_output_layout '%s': expected day_index, date_files or padded_index",
-                  name ? name : "");
-}
-
 /* The session workflow's names and options, and its (unfitted) columns. */
 static rk_status plan_workflow(se_state *s) {
   const rk_preprocess_config *c = s->cfg;
@@ -287,7 +276,7 @@ static rk_status split(se_state *s, int64_t *windows) {
   o.seed = s->cfg->seed;
   o.threads = rk_num_threads();
   o.compression = s->cfg->compression;
-  rk_status st = layout_of(s->cfg->session.layout, &o.layout);
+  rk_status st = rk_session_layout_parse(s->cfg->session.layout, &o.layout);
   if (st == RK_OK) st = rk_session_split_write(&o, windows);
   rk_free(dir);
   se_timing(s, "split", t0);
@@ -471,7 +460,7 @@ rk_status rk_session_preprocess(const rk_preprocess_config *cfg, json_t **report
   if (report) *report = NULL;
   RK_TRY(check_config(cfg));
   rk_session_layout layout;
-  RK_TRY(layout_of(cfg->session.layout, &layout));
+  RK_TRY(rk_session_layout_parse(cfg->session.layout, &layout));
   se_state s;
   memset(&s, 0, sizeof s);
   s.cfg = cfg;

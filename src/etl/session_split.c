@@ -1,6 +1,6 @@
 /*
  * The per-window split of a session dataset (src/etl/session_split.h; the rules and the layouts
- * are in docs/session_split.md). Two steps:
+ * are in docs/sessions.md, "The per-day split",). Two steps:
  *   stage: the sessions are read once, in dataset order, and each batch's rows are appended to one
  *          of SPLIT_BUCKETS staging files by window ((window - 1) mod SPLIT_BUCKETS), so a bucket
  *          holds whole windows and the rows of a window keep their input order (a batch's buckets
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "etl/session_split.h"
+#include "reckon/etl.h"
 #include "reckon/parquet.h"
 
 #define SPLIT_BUCKETS 64
@@ -59,36 +60,17 @@ const char *rk_session_layout_name(rk_session_layout layout) {
   return "unknown";
 }
 
-/* text: the flag's value as given, or NULL for fractions set in the options. */
-static rk_status check_fracs(const double f[3], const char *text) {
-  char given[96];
-  if (!text) snprintf(given, sizeof given, "%g,%g,%g", f[0], f[1], f[2]);
-  text = text ? text : given;
+static rk_status check_fracs(const double f[3]) {
   double sum = 0;
   for (int i = 0; i < 3; i++) {
     if (!isfinite(f[i]) || f[i] < 0)
-      return rk_error(RK_EUSAGE, "--session_split_fracs: the %s fraction of '%s' is %g (expected a number >= 0)", split_names[i],
-                      text, f[i]);
+      return rk_error(RK_EUSAGE, "--session_split_fracs: the %s fraction is %g (expected a number >= 0)", split_names[i], f[i]);
     sum += f[i];
   }
   if (fabs(sum - 1.0) > 1e-9)
-    return rk_error(RK_EUSAGE, "--session_split_fracs: '%s' sums to %.12g (expected train, valid and test fractions summing to 1)",
-                    text, sum);
+    return rk_error(RK_EUSAGE, "--session_split_fracs: %g,%g,%g sums to %.12g (expected train, valid and test fractions "
+                    "summing to 1)", f[0], f[1], f[2], sum);
   return RK_OK;
-}
-
-rk_status rk_session_split_fracs_parse(const char *text, double fracs[3]) {
-  const char *p = text ? text : "";
-  for (int i = 0; i < 3; i++) {
-    char *end;
-    fracs[i] = strtod(p, &end);
-    while (end != p && (*end == ' ' || *end == '\t')) end++;
-    if (end == p || *end != (i < 2 ? ',' : '\0'))
-      return rk_error(RK_EUSAGE, "--session_split_fracs: cannot parse '%s' (expected three fractions, e.g. 0.8,0.1,0.1)",
-                      text ? text : "");
-    p = end + (i < 2);
-  }
-  return check_fracs(fracs, text);
 }
 
 void rk_session_split_counts(int64_t counts[3], int64_t n, const double fracs[3]) {
@@ -102,19 +84,6 @@ void rk_session_split_counts(int64_t counts[3], int64_t n, const double fracs[3]
 }
 
 /* ---- names of windows ---- */
-
-/* The civil date of a day since 1970-01-01 (proleptic Gregorian; eras of 400 years). */
-static void civil_from_days(int64_t days, int64_t *year, int *month, int *day) {
-  int64_t z = days + 719468;   /* days since 0000-03-01 */
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;                                       /* [0, 146096] */
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  /* [0, 399] */
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                /* [0, 365], from March 1 */
-  int64_t mp = (5 * doy + 2) / 153;                                     /* [0, 11], March = 0 */
-  *day = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *month = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *year = yoe + era * 400 + (*month <= 2);
-}
 
 /* The folder (day_index, padded_index) or file stem (date_files) of a window. */
 static rk_status window_name(char *buf, size_t size, const rk_session_split_options *o, int64_t window) {
@@ -130,7 +99,7 @@ static rk_status window_name(char *buf, size_t size, const rk_session_split_opti
   int64_t days = start >= 0 ? start / 86400 : -((-start + 86399) / 86400);
   int64_t year;
   int month, day;
-  civil_from_days(days, &year, &month, &day);
+  rk_civil_from_days(days, &year, &month, &day);
   if (year < 1 || year > 9999)
     return rk_error(RK_ERANGE, "session split: window %lld starts at unix second %lld, in year %lld (expected years 1 to 9999)",
                     (long long)window, (long long)start, (long long)year);
@@ -173,7 +142,7 @@ static rk_status check_options(const rk_session_split_options *o) {
   if (o->origin_s <= -(INT64_C(1) << 40) || o->origin_s >= (INT64_C(1) << 40))
     return rk_error(RK_ERANGE, "session split: origin %lld is out of range (expected unix seconds within 2^40 of 1970)",
                     (long long)o->origin_s);
-  return check_fracs(o->fracs, NULL);
+  return check_fracs(o->fracs);
 }
 
 static rk_status read_schema_files(split_run *r) {

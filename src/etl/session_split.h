@@ -6,7 +6,7 @@
  * stages and publishes as a set (src/core/output.c).
  *
  * Reference: Transformers4Rec's save_time_based_splits (transformers4rec/data/preprocessing.py),
- * as used by the 01-ETL-with-NVTabular notebook; docs/session_split.md says where we differ.
+ * as used by the 01-ETL-with-NVTabular notebook; docs/sessions.md, "The per-day split", says where we differ.
  */
 #ifndef RECKON_ETL_SESSION_SPLIT_H
 #define RECKON_ETL_SESSION_SPLIT_H
@@ -35,7 +35,7 @@ typedef struct {
 
 /* Split every window of o->sessions_path into o->output_dir; *n_windows_out (may be NULL): the
  * windows written, those with at least one session. Reads the sessions once; holds at most a few
- * windows per thread in memory (docs/session_split.md); output is byte-identical for any thread
+ * windows per thread in memory (docs/sessions.md, "The per-day split",); output is byte-identical for any thread
  * count. On failure some windows may be written whole: the caller discards its staged output. */
 rk_status rk_session_split_write(const rk_session_split_options *o, int64_t *n_windows_out);
 
@@ -46,8 +46,5 @@ void rk_session_split_counts(int64_t counts[3], int64_t n, const double fracs[3]
 /* "day_index", "date_files", "padded_index" (--session_output_layout); RK_EUSAGE naming the flag. */
 rk_status rk_session_layout_parse(const char *name, rk_session_layout *out);
 const char *rk_session_layout_name(rk_session_layout layout);
-/* "0.8,0.1,0.1" (--session_split_fracs): three finite non-negative numbers summing to 1 within
- * 1e-9; RK_EUSAGE naming the flag and the text otherwise. */
-rk_status rk_session_split_fracs_parse(const char *text, double fracs[3]);
 
 #endif /* RECKON_ETL_SESSION_SPLIT_H */

@@ -102,24 +102,6 @@ static void assert_same_file(const char *a, const char *b) {
 
 /* ---- flags and rounding ---- */
 
-static void test_fracs_parse(void **state) {
-  (void)state;
-  double f[3];
-  assert_rk_ok(rk_session_split_fracs_parse("0.8,0.1,0.1", f));
-  assert_true(f[0] == 0.8 && f[1] == 0.1 && f[2] == 0.1);
-  assert_rk_ok(rk_session_split_fracs_parse("0.7 , 0.2,0.1", f));
-  assert_true(f[0] == 0.7 && f[1] == 0.2 && f[2] == 0.1);
-  assert_rk_ok(rk_session_split_fracs_parse("1,0,0", f));
-  const char *bad[] = {"0.8,0.1", "0.8,0.1,0.2", "-0.1,0.6,0.5", "a,b,c", "0.8,0.1,0.1,0", "nan,0,1", "", "0.8;0.1;0.1",
-                       "0.5,0.5,1e-8"};
-  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    assert_int_equal(rk_session_split_fracs_parse(bad[i], f), RK_EUSAGE);
-    assert_non_null(strstr(rk_error_message(), "--session_split_fracs"));
-    assert_non_null(strstr(rk_error_message(), bad[i]));
-  }
-  assert_rk_ok(rk_session_split_fracs_parse("0.5,0.5,1e-10", f));   /* within 1e-9 of 1 */
-}
-
 static void test_layout_parse(void **state) {
   (void)state;
   const rk_session_layout all[] = {RK_SESSION_LAYOUT_DAY_INDEX, RK_SESSION_LAYOUT_DATE_FILES, RK_SESSION_LAYOUT_PADDED_INDEX};
@@ -480,7 +462,6 @@ static void test_every_allocation_failure(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fracs_parse),
       cmocka_unit_test(test_layout_parse),
       cmocka_unit_test(test_counts_round_half_up),
       cmocka_unit_test(test_day_index_layout),
