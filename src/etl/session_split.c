@@ -1,6 +1,6 @@
 /*
  * The per-window split of a session dataset (src/etl/session_split.h; the rules and the layouts
- * are in docs/sessions.md, "The per-day split",). Two steps:
+ * are in docs/sessions.md, "The per-day split"). Two steps:
  *   stage: the sessions are read once, in dataset order, and each batch's rows are appended to one
  *          of SPLIT_BUCKETS staging files by window ((window - 1) mod SPLIT_BUCKETS), so a bucket
  *          holds whole windows and the rows of a window keep their input order (a batch's buckets
