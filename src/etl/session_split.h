@@ -35,7 +35,7 @@ typedef struct {
 
 /* Split every window of o->sessions_path into o->output_dir; *n_windows_out (may be NULL): the
  * windows written, those with at least one session. Reads the sessions once; holds at most a few
- * windows per thread in memory (docs/sessions.md, "The per-day split",); output is byte-identical for any thread
+ * windows per thread in memory (docs/sessions.md, "The per-day split"); output is byte-identical for any thread
  * count. On failure some windows may be written whole: the caller discards its staged output. */
 rk_status rk_session_split_write(const rk_session_split_options *o, int64_t *n_windows_out);
 
