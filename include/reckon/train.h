@@ -13,6 +13,8 @@
 #include <jansson.h>
 
 #include "reckon/core.h"
+#include "reckon/metrics.h"
+#include "reckon/sessions.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -147,6 +149,54 @@ rk_status rk_session_results_block(FILE *f, rk_window_layout layout, const char 
 json_t *rk_session_results_average(const rk_session_results *r);
 rk_status rk_session_results_write_csv(FILE *f, const rk_session_results *r);
 rk_status rk_session_results_write_average(FILE *f, const rk_session_results *r, const json_t *average);
+
+
+/* ---- the day-by-day protocol (src/train/sessions.c) ----
+ * `reckon sessions`: recsys_main.py's incremental training and evaluation of a session model
+ * (reckon/sessions.h) over time windows. For each window t but the last: train on t (or, without
+ * incremental training, on the last training_window_size windows up to t, or all of them), the
+ * weights carrying over and the learning-rate schedule restarting; then evaluate on window t+1's
+ * valid set (test with eval_on_test_set) and on at most eval_steps_on_train_set batches of the
+ * training data. Outputs under output_dir: log.json (DLLogger), the results files above, runs/
+ * (TensorBoard), report.html, pred_logs/ and attention_weights/ when asked, checkpoint/ while a
+ * run is under way, model/ at the end, predictions.parquet with do_predict. docs/sessions_command.md. */
+typedef struct {
+  rk_session_window_options windows;
+  const char *feature_config;       /* NULL: the Merlin schema beside the data */
+  const char *output_dir;
+  bool overwrite;                   /* --overwrite_output_dir */
+  bool do_train, do_eval, do_predict;
+  rk_session_config model;
+  bool incremental;
+  int64_t training_window_size;
+  int64_t train_batch_size, eval_batch_size;
+  double epochs;                    /* per window; fractions allowed */
+  int64_t max_steps;                /* per window; <= 0: the epochs decide */
+  float lr, weight_decay, adam_beta1, adam_beta2, adam_epsilon;
+  double max_grad_norm;             /* 0: no clipping */
+  const char *lr_schedule;          /* constant_with_warmup | linear_with_warmup | cosine_with_warmup */
+  int64_t warmup_steps;
+  double cosine_cycles_by_epoch;
+  bool drop_last;
+  int64_t shuffle_buffer_rows;      /* 0: the loader's default */
+  int64_t logging_steps;            /* a training-log row (loss, lr) every N steps */
+  int64_t save_steps;               /* 0: a checkpoint only after each window */
+  int64_t eval_steps_on_train_set;
+  int ks[RK_RANK_MAX_KS];
+  int n_ks;
+  bool batch_mean;                  /* metrics as the mean of batch means (the 2021 code) */
+  bool log_predictions, log_attention_weights;
+  int predict_top_k;
+  const char *load_model;           /* --model_name_or_path: a model folder to start from */
+  const char *predict_path;         /* --do_predict's data: NULL, the last window's test set */
+  const json_t *flags;              /* every flag, for log.json's PARAMETER line and model.json */
+} rk_sessions_config;
+
+void rk_sessions_config_default(rk_sessions_config *c);
+/* *result: {"windows": n, "steps": s, "average": {...}, "results": [...]} (new object). */
+rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result);
+/* The names a run adds to output_dir (NULL-terminated); the folder's other files stay. */
+extern const char *const rk_sessions_output_names[];
 
 #ifdef __cplusplus
 }

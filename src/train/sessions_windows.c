@@ -184,16 +184,16 @@ static rk_status find_index(rk_session_windows *out, const rk_session_window_opt
   return RK_OK;
 }
 
-static rk_status missing(const rk_session_window_options *o, const rk_session_window *w, const char *path,
-                         const char *role) {
+static rk_status missing(const rk_session_window_options *o, const rk_session_windows *ws, const rk_session_window *w,
+                         const char *path, const char *role) {
   if (o->start_date)
     return rk_error(RK_EUSAGE, "no file '%s' for day %s (%s) of --start_date %s to --end_date %s in --data_path '%s'", path,
                     w->label, role, o->start_date, o->end_date, o->data_path);
   return rk_error(RK_EUSAGE,
                   "no '%s' for window %s (%s) of --start_time_window_index %" PRId64
-                  " to --final_time_window_index in --data_path '%s' (folders named as --time_window_folder_pad_digits %d "
-                  "pads them, or unpadded)",
-                  path, w->label, role, o->start_index, o->data_path, o->pad_digits);
+                  " to --final_time_window_index %" PRId64 " in --data_path '%s' (folders named as "
+                  "--time_window_folder_pad_digits %d pads them, or unpadded)",
+                  path, w->label, role, o->start_index, ws->w[ws->n - 1].index, o->data_path, o->pad_digits);
 }
 
 rk_status rk_session_windows_find(rk_session_windows *out, const rk_session_window_options *o) {
@@ -210,9 +210,9 @@ rk_status rk_session_windows_find(rk_session_windows *out, const rk_session_wind
   for (int i = 0; st == RK_OK && i < out->n; i++) {
     const rk_session_window *w = &out->w[i];
     const char *eval = o->eval_on_test_set ? w->test : w->valid;
-    if (o->need_train && i < out->n - 1 && !exists(w->train)) st = missing(o, w, w->train, "training data");
+    if (o->need_train && i < out->n - 1 && !exists(w->train)) st = missing(o, out, w, w->train, "training data");
     else if (o->need_eval && i > 0 && !exists(eval))
-      st = missing(o, w, eval, o->eval_on_test_set ? "evaluation data, --eval_on_test_set" : "evaluation data");
+      st = missing(o, out, w, eval, o->eval_on_test_set ? "evaluation data, --eval_on_test_set" : "evaluation data");
   }
   if (st != RK_OK) rk_session_windows_free(out);
   return st;
