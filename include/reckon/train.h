@@ -189,6 +189,8 @@ typedef struct {
   int predict_top_k;
   const char *load_model;           /* --model_name_or_path: a model folder to start from */
   const char *predict_path;         /* --do_predict's data: NULL, the last window's test set */
+  const char *synth_oracle;         /* NULL, or the click log of `reckon synth sessions --layout
+                                       yoochoose` the data came from: each window's ceiling */
   const json_t *flags;              /* every flag, for log.json's PARAMETER line and model.json */
 } rk_sessions_config;
 

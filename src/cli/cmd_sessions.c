@@ -94,6 +94,7 @@
   X(predict_top_k,       INT,    "10",  "K in [1, 2^16]", "items in prediction logs and --do_predict's output")        \
   X(log_predictions,     BOOL,   "false", NULL, "write pred_logs/: each evaluated session's top items and scores, target and metrics") \
   X(log_attention_weights, BOOL, "false", NULL, "write attention_weights/: the first evaluation batch's attention per layer, as .npy") \
+  X(synth_oracle,        STRING, NULL,  "FILE", "the click log of `reckon synth sessions --layout yoochoose` the data was made from: each window also gets eval_oracle_recall@K, _ndcg@K, _mrr@K, the best any model can score on its evaluated sessions") \
   X(compute_metrics_each_n_steps, INT, "1", "N >= 1", "recorded (metrics cover every evaluation batch)")               \
   X(validate_every,      INT,    "-1",  "N >= -1", "recorded (evaluation follows each window)")                        \
   X(experiments_group,   STRING, "default", "NAME", "recorded in log.json")                                           \
@@ -199,6 +200,7 @@ static int run_sessions(const rk_flag_parse *parse, void *arg) {
   c.predict_top_k = (int)o->predict_top_k;
   c.load_model = or_null(o->model_name_or_path);
   c.predict_path = or_null(o->predict_data_path);
+  c.synth_oracle = or_null(o->synth_oracle);
   json_t *flags = rk_flags_to_json(parse);
   c.flags = flags;
   json_t *result = NULL;

@@ -101,6 +101,7 @@ typedef struct {
   int n_columns;
   rk_optim_set opt;
   rk_session_evaluator ev;
+  rk_session_oracle oracle;     /* --synth_oracle, or n 0 */
   rk_tb_writer *tb;
   json_t *results;              /* [{"window": t, "metrics": {...}}] per evaluated window */
   json_t *train_log, *eval_log; /* report.html's series */
@@ -110,6 +111,7 @@ typedef struct {
 
 static void free_run(run *r) {
   rk_session_evaluator_free(&r->ev);
+  rk_session_oracle_free(&r->oracle);
   if (r->feed) r->m->ops->feed_free(r->feed);
   rk_optim_set_free(&r->opt);
   if (r->m) r->m->ops->free(r->m);
@@ -276,10 +278,12 @@ static rk_status save_checkpoint(const run *r, const progress *ps) {
   if (st == RK_OK) st = rk_model_write_weights(w, r->m, &r->opt, NULL, NULL, 0);
   json_t *state = NULL;
   if (st == RK_OK) {
-    state = json_pack("{si sI sI sI sI sI s:o s:O s:O s:O}", "window", ps->window, "epoch", (json_int_t)ps->epoch, "batch",
-                      (json_int_t)ps->batch, "window_step", (json_int_t)ps->window_step, "step", (json_int_t)ps->step,
-                      "optimizer_step", (json_int_t)rk_optim_set_steps(&r->opt), "run", fingerprint(r), "results",
-                      r->results, "train_log", r->train_log, "eval_log", r->eval_log);
+    /* the loss summed since the last log row too, so the resumed run's next row is the same */
+    state = json_pack("{si sI sI sI sI sI s:o s:O s:O s:O sf sI}", "window", ps->window, "epoch", (json_int_t)ps->epoch,
+                      "batch", (json_int_t)ps->batch, "window_step", (json_int_t)ps->window_step, "step",
+                      (json_int_t)ps->step, "optimizer_step", (json_int_t)rk_optim_set_steps(&r->opt), "run",
+                      fingerprint(r), "results", r->results, "train_log", r->train_log, "eval_log", r->eval_log,
+                      "log_loss", r->log_loss, "log_steps", (json_int_t)r->log_steps);
     if (!state || !(sp = path_in(tmp, "state.json"))) st = RK_ENOMEM;
   }
   if (st == RK_OK) {
@@ -314,9 +318,11 @@ static rk_status load_checkpoint(run *r, progress *ps, bool *resumed) {
   int window = 0;
   json_int_t epoch = 0, batch = 0, wstep = 0, step = 0, ostep = 0;
   json_t *run_fp = NULL, *results = NULL, *tlog = NULL, *elog = NULL;
-  if (json_unpack_ex(state, &err, 0, "{si sI sI sI sI sI so so so so}", "window", &window, "epoch", &epoch, "batch", &batch,
-                     "window_step", &wstep, "step", &step, "optimizer_step", &ostep, "run", &run_fp, "results", &results,
-                     "train_log", &tlog, "eval_log", &elog) != 0) {
+  double log_loss = 0;
+  json_int_t log_steps = 0;
+  if (json_unpack_ex(state, &err, 0, "{si sI sI sI sI sI so so so so sF sI}", "window", &window, "epoch", &epoch, "batch",
+                     &batch, "window_step", &wstep, "step", &step, "optimizer_step", &ostep, "run", &run_fp, "results",
+                     &results, "train_log", &tlog, "eval_log", &elog, "log_loss", &log_loss, "log_steps", &log_steps) != 0) {
     st = rk_error(RK_EFORMAT, "'%s': %s", sp, err.text);
     goto done;
   }
@@ -338,6 +344,7 @@ static rk_status load_checkpoint(run *r, progress *ps, bool *resumed) {
   if ((st = rk_model_read_weights(w, r->m, &r->opt)) != RK_OK) goto done;
   rk_optim_set_set_steps(&r->opt, ostep);
   *ps = (progress){window, epoch, batch, wstep, step};
+  r->log_loss = log_loss, r->log_steps = log_steps;
   json_decref(r->results), json_decref(r->train_log), json_decref(r->eval_log);
   r->results = json_deep_copy(results), r->train_log = json_deep_copy(tlog), r->eval_log = json_deep_copy(elog);
   if (!r->results || !r->train_log || !r->eval_log) st = RK_ENOMEM;
@@ -508,6 +515,7 @@ static rk_status evaluate_window(run *r, const progress *ps) {
   const char *eval_path = c->windows.eval_on_test_set ? ew->test : ew->valid;
   rk_session_eval_options eo = {"eval", c->ks, c->n_ks, c->batch_mean, 0, pred, c->predict_top_k, att};
   if (st == RK_OK) st = rk_session_evaluate(&r->ev, &eval_path, 1, &eo, metrics);
+  if (st == RK_OK && c->synth_oracle) st = rk_session_oracle_score(&r->oracle, eval_path, metrics);
   if (st == RK_OK && c->eval_steps_on_train_set > 0 && c->do_train) {
     const char **paths = rk_calloc((size_t)(t - first + 1), sizeof *paths);
     if (!paths) st = RK_ENOMEM;
@@ -723,6 +731,7 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
   rk_status st = rk_session_windows_find(&r.win, &wo);
   if (st == RK_OK) st = rk_output_claim_names(&r.out, c->output_dir, "train-output", rk_sessions_output_names, c->overwrite);
   if (st == RK_OK) st = load_features(&r);
+  if (st == RK_OK && c->synth_oracle) st = rk_session_oracle_read(&r.oracle, c->synth_oracle);
   if (st == RK_OK) st = build(&r);
   if (st == RK_OK) st = check_data(&r);
   r.results = json_array(), r.train_log = json_array(), r.eval_log = json_array();

@@ -46,6 +46,21 @@ rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths,
  * *rows: the sessions written. */
 rk_status rk_session_predict(rk_session_evaluator *e, const char *path, const char *out, int top_k, int64_t *rows);
 
+/* The synthetic data's ceiling (sessions_oracle.c): `reckon synth sessions --layout yoochoose`'s
+ * per-session oracle, read from FILE.oracle.parquet and K from FILE.json. */
+typedef struct {
+  int64_t n;
+  int64_t *ids;                 /* (n) ascending session ids */
+  double *hit, *ndcg, *rr;      /* (n) the oracle's expected hit, NDCG and reciprocal rank at k */
+  int k;
+} rk_session_oracle;
+
+rk_status rk_session_oracle_read(rk_session_oracle *o, const char *file);
+void rk_session_oracle_free(rk_session_oracle *o);
+/* The means over the sessions of `path` (its session_id column) as eval_oracle_recall@K,
+ * eval_oracle_ndcg@K and eval_oracle_mrr@K in `into`; a session the oracle lacks is an error. */
+rk_status rk_session_oracle_score(const rk_session_oracle *o, const char *path, json_t *into);
+
 /* A numpy .npy file (format version 1.0, little-endian, C order) of `n` values of dtype
  * "<f4" or "<i8" and the given shape, written atomically. */
 rk_status rk_npy_write(const char *path, const char *dtype, const int64_t *shape, int ndim, const void *data);

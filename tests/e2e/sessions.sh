@@ -118,7 +118,7 @@ cmp -s "$tmp/full/model/weights.safetensors" "$tmp/full2/model/weights.safetenso
 "$R" sessions --threads 1 --output_dir "$tmp/w" --do_train --do_eval --data_path "$tmp/days" --start_time_window_index 1 \
   --per_device_train_batch_size 64 --per_device_eval_batch_size 64 --d_model 16 --n_layer 1 --n_head 2 --max_steps 3 \
   --eval_on_last_item_seq_only --log_predictions --predict_top_k 5 --log_attention_weights --eval_metrics_ks 5,10 \
-  --quiet 2>"$tmp/err"
+  --synth_oracle "$tmp/clicks.csv" --quiet 2>"$tmp/err"
 expect_status $? 0 "the window-folder layout runs (unpadded folders, last window found)"
 for f in train_results_over_time.txt eval_results_over_time.txt eval_train_results.csv eval_results_avg_over_time.txt \
   pred_logs/preds_0002.parquet attention_weights/eval_2_layer0.npy attention_weights/eval_2_items.npy; do
@@ -126,6 +126,20 @@ for f in train_results_over_time.txt eval_results_over_time.txt eval_train_resul
 done
 expect_contains "$(cat "$tmp/w/eval_results_over_time.txt")" "***** eval results (time index): 2)*****" "the index layout's block title"
 expect_contains "$(cat "$tmp/w/eval_results_avg_over_time.txt")" "eval_recall@5_AOT = " "the index layout's _AOT keys"
+# --synth_oracle: the ceiling on each window's evaluated sessions, the mean of their oracle rows (K = 20)
+ceiling=$(grep '^eval_oracle_recall@20_AOT = ' "$tmp/w/eval_results_avg_over_time.txt" | cut -d' ' -f3)
+python3 -c "import sys; c=float('$ceiling'); sys.exit(0 if 0.3 < c <= 1 else 1)" 2>/dev/null \
+  && pass "--synth_oracle adds the ceiling, eval_oracle_recall@20 ($ceiling)" || fail "oracle ceiling '$ceiling'"
+"$R" convert "$tmp/clicks.csv.oracle.parquet" "$tmp/oracle.csv" --quiet && "$R" convert "$tmp/days/2/valid.parquet" "$tmp/valid2.csv" --quiet
+python3 - "$tmp" <<'PY' && pass "window 2's ceiling is the mean of its valid sessions' oracle rows" || fail "window 2's ceiling"
+import csv, sys
+t = sys.argv[1]
+hit = {r["session_id"]: float(r["expected_hit"]) for r in csv.DictReader(open(t + "/oracle.csv"))}
+ids = [r["session_id"] for r in csv.DictReader(open(t + "/valid2.csv"))]
+text = open(t + "/w/eval_results_over_time.txt").read().split("(time index): 2)*****")[1].split("*****")[0]
+got = float([l for l in text.splitlines() if l.startswith("eval_oracle_recall@20 = ")][0].split(" = ")[1])
+assert ids and abs(got - sum(hit[i] for i in ids) / len(ids)) < 1e-12, (got, len(ids))
+PY
 p=$("$R" inspect --stats false "$tmp/w/pred_logs/preds_0002.parquet")
 for c in dataset_type metric_recall@5 metric_ndcg@10 relevant_item_ids rec_item_ids rec_item_scores seq_pos seq_len; do
   expect_contains "$p" "$c" "pred_logs has $c"
