@@ -95,7 +95,9 @@ typedef struct {
   rk_schema schema;
   bool have_schema;
   rk_session_features features;
-  rk_model *m;                  /* the training graph, owning the parameters */
+  rk_saved_model saved;         /* --model_name_or_path: the loaded model, owning the parameters */
+  bool have_saved;
+  rk_model *m;                  /* the training graph (owning the parameters unless loaded) */
   rk_model_feed *feed;
   const char **columns;
   int n_columns;
@@ -115,6 +117,7 @@ static void free_run(run *r) {
   if (r->feed) r->m->ops->feed_free(r->feed);
   rk_optim_set_free(&r->opt);
   if (r->m) r->m->ops->free(r->m);
+  if (r->have_saved) rk_saved_model_free(&r->saved);
   rk_free(r->columns);
   rk_session_features_free(&r->features);
   rk_schema_free(&r->schema);
@@ -169,6 +172,7 @@ static rk_status find_schema(run *r) {
 static rk_status load_features(run *r) {
   const rk_sessions_config *c = r->c;
   rk_status schema_st = find_schema(r);
+  if (c->load_model) return RK_OK;   /* the saved model's features */
   if (c->feature_config) {
     rk_feature_config fc;
     RK_TRY(rk_feature_config_read(&fc, c->feature_config));
@@ -184,33 +188,26 @@ static rk_status load_features(run *r) {
   return rk_session_features_from_schema(&r->features, &r->schema);
 }
 
-/* --model_name_or_path: the architecture of its model.json, then its weights. */
-static rk_status read_saved_config(const char *dir, rk_session_config *cfg) {
-  char *p = path_in(dir, "model.json");
-  if (!p) return RK_ENOMEM;
-  json_error_t err;
-  json_t *meta = json_load_file(p, 0, &err);
-  rk_status st = meta ? RK_OK : rk_error(RK_EFORMAT, "--model_name_or_path: cannot read '%s': %s", p, err.text);
-  if (st == RK_OK) st = rk_session_config_from_json(cfg, json_object_get(meta, "model"), p);
-  json_decref(meta);
-  rk_free(p);
-  return st;
-}
-
+/* The model: built from the flags and the features, or with --model_name_or_path the saved
+ * model (its architecture, features and weights; rk_model_load), a graph of the training batch
+ * shared over its parameters. */
 static rk_status build(run *r) {
   const rk_sessions_config *c = r->c;
-  rk_session_config cfg = c->model;
-  if (c->load_model) RK_TRY(read_saved_config(c->load_model, &cfg));
-  RK_TRY(rk_session_config_check(&cfg));
-  RK_TRY(rk_session_build(&r->m, &r->features, &cfg, c->train_batch_size, true));
   if (c->load_model) {
-    char *w = path_in(c->load_model, "weights.safetensors");
-    rk_status st = w ? rk_model_read_weights(w, r->m, NULL) : RK_ENOMEM;
-    rk_free(w);
+    rk_status st = rk_model_load(&r->saved, c->load_model);
+    r->have_saved = st == RK_OK;
+    if (st == RK_OK && !rk_model_is_session(r->saved.model))
+      st = rk_error(RK_EUSAGE, "--model_name_or_path '%s' holds a %s model, not a session model", c->load_model,
+                    r->saved.model->ops->family);
+    if (st == RK_OK) st = rk_session_share(&r->m, r->saved.model, c->train_batch_size, true, false);
     if (st != RK_OK) return rk_error_context(st, "--model_name_or_path '%s'", c->load_model);
+  } else {
+    RK_TRY(rk_session_config_check(&c->model));
+    RK_TRY(rk_session_build(&r->m, &r->features, &c->model, c->train_batch_size, true));
   }
+  uint64_t seed = rk_session_model_config(r->m)->seed;
   const rk_schema *schema = r->have_schema ? &r->schema : NULL;
-  RK_TRY(r->m->ops->feed_init(&r->feed, r->m, schema, 0, NULL, cfg.seed));
+  RK_TRY(r->m->ops->feed_init(&r->feed, r->m, schema, 0, NULL, seed));
   int max = r->m->ops->feed_max_columns(r->m);
   if (!(r->columns = rk_calloc((size_t)(max > 0 ? max : 1), sizeof *r->columns))) return RK_ENOMEM;
   r->n_columns = r->m->ops->feed_columns(r->feed, true, r->columns);
@@ -220,7 +217,7 @@ static rk_status build(run *r) {
   rk_optim_config_hf_adamw(&oc, c->lr, c->weight_decay, c->adam_beta1, c->adam_beta2, c->adam_epsilon);
   oc.sparse_as_dense = true;
   RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL));
-  return rk_session_evaluator_init(&r->ev, r->m, schema, c->eval_batch_size, c->log_attention_weights, cfg.seed);
+  return rk_session_evaluator_init(&r->ev, r->m, schema, c->eval_batch_size, c->log_attention_weights, seed);
 }
 
 /* The columns the feed reads must be in the data: checked on each file before training, so a
@@ -258,7 +255,8 @@ static json_t *fingerprint(const run *r) {
   const rk_sessions_config *c = r->c;
   json_t *windows = json_array();
   for (int i = 0; windows && i < r->win.n; i++) json_array_append_new(windows, json_string(r->win.w[i].label));
-  return json_pack("{so so sb sI sI sI sf sI sf sf sf ss sI sf sb sb sb sI}", "model", rk_session_config_to_json(&c->model),
+  return json_pack("{so so sb sI sI sI sf sI sf sf sf ss sI sf sb sb sb sI}", "model",
+                   rk_session_config_to_json(rk_session_model_config(r->m)),
                    "windows", windows, "incremental", c->incremental, "training_window_size",
                    (json_int_t)c->training_window_size, "train_batch_size", (json_int_t)c->train_batch_size,
                    "eval_batch_size", (json_int_t)c->eval_batch_size, "epochs", c->epochs, "max_steps",
@@ -673,7 +671,7 @@ static rk_status finish(run *r, const progress *ps, json_t **result) {
   if (st == RK_OK) {
     char title[256];
     const char *kind;
-    int len = rk_setting_pick_word(RK_SESSION_MODEL_CHOICES, c->model.model_type, &kind);
+    int len = rk_setting_pick_word(RK_SESSION_MODEL_CHOICES, rk_session_model_config(r->m)->model_type, &kind);
     snprintf(title, sizeof title, "reckon sessions: %.*s over %d windows (%s to %s)", len, kind, r->win.n, r->win.w[0].label,
              r->win.w[r->win.n - 1].label);
     rk_report rep = {title, c->flags, r->train_log, r->eval_log, average, NULL, NULL, 0};

@@ -49,6 +49,9 @@ for f in log.json train_results_dates.txt eval_results_dates.txt eval_train_resu
   eval_results_avg_over_days.txt report.html model/model.json model/weights.safetensors; do
   [ -s "$o/$f" ] && pass "seed 001 writes $f" || fail "seed 001 did not write $f"
 done
+[ -d "$o/model/workflow" ] && [ -s "$o/model/schema.pbtxt" ] && pass "the model folder has the schema and the ETL's workflow" \
+  || fail "model/: $(ls "$o/model")"
+expect_contains "$(cat "$o/model/model.json")" '"family": "session"' "model.json names the session family"
 ls "$o"/runs/events.out.tfevents.* >/dev/null 2>&1 && pass "TensorBoard events under runs/" || fail "no events under runs/"
 [ ! -e "$o/checkpoint" ] && pass "a completed run leaves no checkpoint" || fail "checkpoint/ left behind"
 n_days=$(echo "$days" | wc -l)
@@ -172,6 +175,13 @@ p=$("$R" inspect --stats false "$tmp/pred/predictions.parquet")
 n=$("$R" inspect --stats false "$day2/test.parquet" | grep -o '[0-9]* rows' | head -n 1)
 expect_contains "$p" "$n" "a prediction per session of the day ($n)"
 expect_contains "$p" "rec_item_ids" "predictions have rec_item_ids"
+"$R" sessions --threads 1 --output_dir "$tmp/evalonly" --do_eval --model_name_or_path "$tmp/w/model" --data_path "$tmp/days" \
+  --eval_on_last_item_seq_only --eval_metrics_ks 5,10 --quiet 2>"$tmp/err"
+expect_status $? 0 "--do_eval with --model_name_or_path evaluates a saved model on every window"
+a=$(grep '^eval_recall@5 = ' "$tmp/w/eval_results_over_time.txt" | tail -n 1)
+b=$(grep '^eval_recall@5 = ' "$tmp/evalonly/eval_results_over_time.txt" | tail -n 1)
+[ -n "$a" ] && [ "$a" = "$b" ] && pass "the saved model scores the last window as the run that trained it ($a)" \
+  || fail "saved model's last window: '$b', the trained run's: '$a'"
 
 # ---- each flag group ----
 base=(sessions --threads 1 --data_path "$tmp/days" --per_device_train_batch_size 64 --per_device_eval_batch_size 64 --d_model 16
