@@ -125,7 +125,11 @@ static json_t *columns(const rk_session_results *r) {
   for (int i = 0; cols && seen && i < r->n; i++) {
     size_t n;
     const char **keys = sorted_keys(r->metrics[i], &n);
-    if (!keys) break;
+    if (!keys) {
+      json_decref(cols);
+      cols = NULL;
+      break;
+    }
     /* eval columns first, then train ones, as {**eval_metrics, **train_metrics} orders them */
     for (int pass = 0; pass < 2; pass++)
       for (size_t k = 0; k < n; k++) {
@@ -163,7 +167,7 @@ rk_status rk_session_results_write_csv(FILE *f, const rk_session_results *r) {
 }
 
 json_t *rk_session_results_average(const rk_session_results *r) {
-  json_t *cols = columns(r), *avg = json_object();
+  json_t *cols = columns(r), *avg = cols ? json_object() : NULL;
   const char *suffix = r->layout == RK_WINDOWS_DATES ? "_AOD" : "_AOT";
   size_t j;
   json_t *c;

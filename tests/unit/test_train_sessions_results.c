@@ -108,11 +108,29 @@ static void test_table(void **state) {
   for (int i = 0; i < 3; i++) json_decref(m[i]);
 }
 
+static rk_status average_and_free(void *ctx) {
+  json_t *avg = rk_session_results_average(ctx);
+  json_decref(avg);
+  return avg ? RK_OK : RK_ENOMEM;
+}
+
+/* The averages' own allocations may fail: NULL, nothing leaked (jansson's are not counted). */
+static void test_average_allocation_failures(void **state) {
+  (void)state;
+  char labels[2][16] = {"1", "2"};
+  json_t *m[2] = {json_pack("{sfsf}", "eval_recall@20", 0.5, "train_recall@20", 0.25),
+                  json_pack("{sfsf}", "eval_recall@20", 0.75, "train_recall@20", 0.5)};
+  rk_session_results r = {RK_WINDOWS_INDEX, 2, labels, m};
+  assert_true(rk_test_walk_failures(average_and_free, &r) > 0);
+  json_decref(m[0]), json_decref(m[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_py_float),
       cmocka_unit_test(test_blocks),
       cmocka_unit_test(test_table),
+      cmocka_unit_test(test_average_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,6 +122,32 @@ static void test_index_layout(void **state) {
   assert_non_null(strstr(rk_error_message(), "absent"));
 }
 
+static rk_status find_and_free(void *ctx) {
+  rk_session_windows w;
+  rk_status st = rk_session_windows_find(&w, ctx);
+  if (st == RK_OK) rk_session_windows_free(&w);
+  return st;
+}
+
+/* Every allocation of the discovery may fail: RK_ENOMEM, nothing leaked (both layouts). */
+static void test_allocation_failures(void **state) {
+  (void)state;
+  const char *dir = rk_test_tmpdir("sessions_windows_alloc");
+  for (int i = 1; i <= 3; i++) {
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s/%04d", dir, i);
+    assert_rk_ok(rk_mkdir_p(sub));
+    touch(sub, "train.parquet");
+    touch(sub, "valid.parquet");
+  }
+  touch(dir, "session_start_date=2020-02-28-train.parquet");
+  touch(dir, "session_start_date=2020-02-29-valid.parquet");
+  rk_session_window_options index = {dir, NULL, NULL, 1, -1, 4, true, true, false};
+  assert_true(rk_test_walk_failures(find_and_free, &index) > 0);
+  rk_session_window_options dates = {dir, "2020-02-28", "2020-02-29", 1, -1, 4, true, true, false};
+  assert_true(rk_test_walk_failures(find_and_free, &dates) > 0);
+}
+
 static void test_train_range(void **state) {
   (void)state;
   int first;
@@ -140,6 +166,7 @@ int main(void) {
       cmocka_unit_test(test_dates),
       cmocka_unit_test(test_date_layout),
       cmocka_unit_test(test_index_layout),
+      cmocka_unit_test(test_allocation_failures),
       cmocka_unit_test(test_train_range),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
