@@ -28,7 +28,7 @@
   X(feature_config,      STRING, NULL,  "FILE", "recsys_main's feature YAML (or the same as JSON): per column dtype, cardinality, is_label, emb_table, is_control; default: the Merlin schema beside the data") \
   X(eval_on_test_set,    BOOL,   "false", NULL, "evaluate on each window's test.parquet instead of valid.parquet")     \
   X(shuffle_buffer_size, INT,    "0",   "N >= 0", "rows shuffled together when reading training data (0: the loader's default, 262144)") \
-  X(session_aware,       BOOL,   "false", NULL, "session-aware inputs (past sessions' bef_ features): not in this issue, refused") \
+  X(session_aware,       BOOL,   "false", NULL, "session-aware inputs (past sessions' bef_ features): not implemented yet, refused when set") \
   X(session_aware_features_prefix, STRING, "bef_", "P", "session-aware: the prefix of the past sessions' features")       \
   X(session_aware_past_seq_length_max, INT, "20", "N in [1, 4096]", "session-aware: positions of the past sessions")   \
   X(mask_token,          INT,    "0",   "N >= 0", "recorded; the [MASK] of the masked LM is a learned vector, not a token") \
@@ -43,19 +43,19 @@
 /* The model's flags come from the family's settings table (RK_SESSION_SETTINGS), between these
  * lists; then the model flags of the reference outside it, then the training run's. */
 #define SESSIONS_MODEL_FLAGS(X)                                                                                        \
-  X(input_features_aggregation, CHOICE, "concat", "concat|elementwise_sum_multiply_item_embedding", "how feature embeddings combine (concat only in this issue)") \
-  X(loss_type,           CHOICE, "cross_entropy", "cross_entropy|top1|top1_max|bpr|bpr_max_reg", "the loss (the pairwise ones need negative sampling, refused in this issue)") \
+  X(input_features_aggregation, CHOICE, "concat", "concat|elementwise_sum_multiply_item_embedding", "how feature embeddings combine (only concat is implemented)") \
+  X(loss_type,           CHOICE, "cross_entropy", "cross_entropy|top1|top1_max|bpr|bpr_max_reg", "the loss (the pairwise ones need negative sampling, not implemented yet: refused)") \
   X(similarity_type,     CHOICE, "concat_mlp", "cosine|concat_mlp|multi_mlp", "negative sampling's similarity (recorded; used only with negative sampling)") \
   X(margin_loss,         FLOAT,  "0.0", "M >= 0", "pairwise losses' margin (recorded)")                                 \
-  X(negative_sampling,   BOOL,   "false", NULL, "sampled negatives instead of the whole catalogue: not in this issue, refused") \
+  X(negative_sampling,   BOOL,   "false", NULL, "sampled negatives instead of the whole catalogue: not implemented yet, refused when set") \
   X(plm,                 BOOL,   "false", NULL, "permutation LM (XLNet): issue 19, refused")                            \
   X(rtd,                 BOOL,   "false", NULL, "replacement token detection (ELECTRA): issue 19, refused")             \
   X(loss_scale_factor,   FLOAT,  "1.0", "S > 0", "recorded (the reference scales its loss only for pairwise losses)")   \
   X(summary_type,        CHOICE, "last", "last|first|mean|cls_index", "recorded (the reference's sequence summary is unused by next-item prediction)") \
-  X(numeric_features_project_to_embedding_dim, INT, "0", "N in [0, 0]", "projecting continuous features: not in this issue (0: scalars, the default)") \
-  X(numeric_features_soft_one_hot_encoding_num_embeddings, INT, "0", "N in [0, 0]", "soft one-hot continuous features: not in this issue") \
-  X(stochastic_shared_embeddings_replacement_prob, FLOAT, "0.0", "P in [0, 0]", "stochastic shared embeddings: not in this issue") \
-  X(layer_norm_all_features, BOOL, "false", NULL, "a LayerNorm over the concatenated features: not in this issue, refused") \
+  X(numeric_features_project_to_embedding_dim, INT, "0", "N in [0, 0]", "projecting continuous features: not implemented yet (0: scalars, the default)") \
+  X(numeric_features_soft_one_hot_encoding_num_embeddings, INT, "0", "N in [0, 0]", "soft one-hot continuous features: not implemented yet") \
+  X(stochastic_shared_embeddings_replacement_prob, FLOAT, "0.0", "P in [0, 0]", "stochastic shared embeddings: not implemented yet") \
+  X(layer_norm_all_features, BOOL, "false", NULL, "a LayerNorm over the concatenated features: not implemented yet, refused when set") \
   X(model_name_or_path,  STRING, NULL,  "DIR",  "start from a saved model folder (its model.json's architecture and its weights): --do_eval or --do_predict without --do_train evaluate or predict with it") \
   X(all_rescale_factor,  IGNORED, NULL, NULL,   "removed from recsys_main.py in 2021 (it rescaled the cross-entropy to match a hinge loss)") \
   X(neg_rescale_factor,  IGNORED, NULL, NULL,   "removed from recsys_main.py in 2021 (it rescaled the hinge loss)")                       \
