@@ -95,6 +95,8 @@ typedef struct {
   rk_schema schema;
   bool have_schema;
   rk_session_features features;
+  char **metadata;              /* --feature_config's log_with_preds_as_metadata columns */
+  int n_metadata;
   rk_saved_model saved;         /* --model_name_or_path: the loaded model, owning the parameters */
   bool have_saved;
   rk_model *m;                  /* the training graph (owning the parameters unless loaded) */
@@ -120,6 +122,8 @@ static void free_run(run *r) {
   if (r->have_saved) rk_saved_model_free(&r->saved);
   rk_free(r->columns);
   rk_session_features_free(&r->features);
+  for (int i = 0; i < r->n_metadata; i++) rk_free(r->metadata[i]);
+  rk_free(r->metadata);
   rk_schema_free(&r->schema);
   rk_session_windows_free(&r->win);
   if (r->tb) rk_tb_close(r->tb);
@@ -177,6 +181,10 @@ static rk_status load_features(run *r) {
     rk_feature_config fc;
     RK_TRY(rk_feature_config_read(&fc, c->feature_config));
     rk_status st = rk_session_features_from_config(&r->features, &fc);
+    if (st == RK_OK && !(r->metadata = rk_calloc((size_t)fc.n, sizeof *r->metadata))) st = RK_ENOMEM;
+    for (int i = 0; st == RK_OK && i < fc.n; i++)
+      if (fc.features[i].log_with_preds_as_metadata && !(r->metadata[r->n_metadata++] = rk_strdup(fc.features[i].name)))
+        st = RK_ENOMEM;
     rk_feature_config_free(&fc);
     return st == RK_OK ? RK_OK : rk_error_context(st, "--feature_config '%s'", c->feature_config);
   }
@@ -217,7 +225,8 @@ static rk_status build(run *r) {
   rk_optim_config_hf_adamw(&oc, c->lr, c->weight_decay, c->adam_beta1, c->adam_beta2, c->adam_epsilon);
   oc.sparse_as_dense = true;
   RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL));
-  return rk_session_evaluator_init(&r->ev, r->m, schema, c->eval_batch_size, c->log_attention_weights, seed);
+  return rk_session_evaluator_init(&r->ev, r->m, schema, c->eval_batch_size, c->log_attention_weights, seed,
+                                   (const char *const *)r->metadata, r->n_metadata);
 }
 
 /* The columns the feed reads must be in the data: checked on each file before training, so a

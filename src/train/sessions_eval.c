@@ -8,7 +8,8 @@
  * ("eval_recall@20"), over every example (or the mean of batch means, the 2021 code's).
  * The prediction log has recsys_outputs.py's PredictionLogger columns: dataset_type,
  * metric_<m>@<k> per example, relevant_item_ids (a list of the one target), rec_item_ids and
- * rec_item_scores (top --predict_top_k), and seq_pos / seq_len (the read row, the session's items).
+ * rec_item_scores (top --predict_top_k), seq_pos / seq_len (the read row, the session's items), and
+ * metadata_<column> (the session's value) for the feature config's log_with_preds_as_metadata.
  */
 #include <math.h>
 #include <stdio.h>
@@ -18,14 +19,20 @@
 #include "sessions_internal.h"
 
 rk_status rk_session_evaluator_init(rk_session_evaluator *e, const rk_model *m, const rk_schema *schema, int64_t batch,
-                                    bool attention, uint64_t seed) {
+                                    bool attention, uint64_t seed, const char *const *metadata, int n_metadata) {
   memset(e, 0, sizeof *e);
   e->batch = batch;
+  e->metadata = metadata, e->n_metadata = n_metadata;
   RK_TRY(rk_session_share(&e->g, m, batch, false, attention));
   RK_TRY(e->g->ops->feed_init(&e->feed, e->g, schema, 0, NULL, seed));
   int max = e->g->ops->feed_max_columns(e->g);
-  if (!(e->columns = rk_calloc((size_t)(max > 0 ? max : 1), sizeof *e->columns))) return RK_ENOMEM;
+  if (!(e->columns = rk_calloc((size_t)(max > 0 ? max : 1) + (size_t)n_metadata, sizeof *e->columns))) return RK_ENOMEM;
   e->n_columns = e->g->ops->feed_columns(e->feed, true, e->columns);
+  for (int i = 0; i < n_metadata; i++) {   /* the metadata the feed does not read already */
+    bool read = false;
+    for (int j = 0; j < e->n_columns && !read; j++) read = strcmp(e->columns[j], metadata[i]) == 0;
+    if (!read) e->columns[e->n_columns++] = metadata[i];
+  }
   return RK_OK;
 }
 
@@ -54,12 +61,16 @@ typedef struct {
   rk_parquet_writer *w;
   rk_batch b;
   int n_metric_cols;
+  int *source;                  /* (n_metadata) each metadata column's index in the data batch */
 } pred_log;
 
-static rk_status pred_log_open(pred_log *p, const char *path, const rk_session_eval_options *o) {
-  memset(p, 0, sizeof *p);
+/* Opened at the first batch, which gives the metadata columns' types (the reference's
+ * PredictionLogger also creates its file with the first rows). */
+static rk_status pred_log_open(pred_log *p, const char *path, const rk_session_eval_options *o,
+                               const rk_session_evaluator *e, const rk_batch *data) {
   p->n_metric_cols = RK_RANK_METRIC_COUNT * o->n_ks;
-  int ncols = 1 + p->n_metric_cols + 5;
+  int ncols = 1 + p->n_metric_cols + 5 + e->n_metadata;
+  if (!(p->source = rk_calloc((size_t)e->n_metadata + 1, sizeof *p->source))) return RK_ENOMEM;
   RK_TRY(rk_batch_init(&p->b, ncols));
   int c = 0;
   RK_TRY(rk_column_init(&p->b.cols[c++], "dataset_type", RK_COL_STRING, RK_COL_STRING));
@@ -74,13 +85,20 @@ static rk_status pred_log_open(pred_log *p, const char *path, const rk_session_e
   RK_TRY(rk_column_init(&p->b.cols[c++], "rec_item_scores", RK_COL_LIST, RK_COL_FLOAT32));
   RK_TRY(rk_column_init(&p->b.cols[c++], "seq_pos", RK_COL_INT64, RK_COL_INT64));
   RK_TRY(rk_column_init(&p->b.cols[c++], "seq_len", RK_COL_INT64, RK_COL_INT64));
+  for (int i = 0; i < e->n_metadata; i++) {
+    const rk_column *src = &data->cols[p->source[i] = rk_batch_find(data, e->metadata[i])];
+    char name[256];
+    snprintf(name, sizeof name, "metadata_%s", e->metadata[i]);
+    RK_TRY(rk_column_init(&p->b.cols[c++], name, src->type, src->child ? src->child->type : src->type));
+  }
   rk_parquet_write_options wo;
   rk_parquet_write_options_default(&wo);
   return rk_parquet_writer_open(&p->w, path, &wo);
 }
 
-static rk_status pred_log_add(pred_log *p, const rk_session_eval_options *o, int64_t rank, int64_t target,
-                              const int64_t *ids, const float *scores, int64_t pos, int64_t len) {
+static rk_status pred_log_add(pred_log *p, const rk_session_eval_options *o, const rk_batch *data, int64_t session,
+                              int64_t rank, int64_t target, const int64_t *ids, const float *scores, int64_t pos,
+                              int64_t len) {
   rk_column *c = p->b.cols;
   RK_TRY(rk_column_append_string(c++, o->prefix, strlen(o->prefix)));
   for (int m = 0; m < RK_RANK_METRIC_COUNT; m++)
@@ -95,6 +113,8 @@ static rk_status pred_log_add(pred_log *p, const rk_session_eval_options *o, int
   RK_TRY(rk_column_finish_list_row(c++));
   RK_TRY(rk_column_append_int(c++, pos));
   RK_TRY(rk_column_append_int(c++, len));
+  for (int i = 0; c < p->b.cols + p->b.ncols; i++)
+    RK_TRY(rk_column_append_column(c++, &data->cols[p->source[i]], session, session + 1));
   p->b.nrows++;
   return RK_OK;
 }
@@ -113,6 +133,7 @@ static rk_status pred_log_close(pred_log *p, rk_status st) {
     else rk_parquet_writer_abort(p->w);
   }
   rk_batch_free(&p->b);
+  rk_free(p->source);
   return st;
 }
 
@@ -186,7 +207,6 @@ rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths,
   rk_loader *loader = NULL;
   rk_batch b = {0};
   rk_status st = ranking_init(&r, e, o->pred_log ? o->top_k : 0);
-  if (st == RK_OK && o->pred_log) st = pred_log_open(&pl, o->pred_log, o);
   int64_t batches = 0;
   int64_t reads = rk_session_model_outputs(e->g)->reads;
   for (int p = 0; st == RK_OK && p < n_paths && !(o->max_batches > 0 && batches >= o->max_batches); p++) {
@@ -199,10 +219,11 @@ rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths,
       if ((st = rk_rank_metrics_add(&rm, r.rank, rows)) != RK_OK) break;
       const int64_t *targets = rk_session_feed_targets(e->feed), *pos = rk_session_feed_read_rows(e->feed),
                     *len = rk_session_feed_lengths(e->feed);
+      if (o->pred_log && !pl.w) st = pred_log_open(&pl, o->pred_log, o, e, &b);
       for (int64_t i = 0; o->pred_log && st == RK_OK && i < rows; i++)
         if (r.rank[i] > 0)
-          st = pred_log_add(&pl, o, r.rank[i], targets[i], r.top_ids + i * o->top_k, r.top_scores + i * o->top_k, pos[i],
-                            len[i / reads]);
+          st = pred_log_add(&pl, o, &b, i / reads, r.rank[i], targets[i], r.top_ids + i * o->top_k,
+                            r.top_scores + i * o->top_k, pos[i], len[i / reads]);
       if (st == RK_OK && o->pred_log) st = pred_log_flush(&pl);
       batches++;
     }

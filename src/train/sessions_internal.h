@@ -12,13 +12,17 @@
 typedef struct {
   rk_model *g;                  /* rk_session_share(train model, eval batch, false, attention) */
   rk_model_feed *feed;
-  const char **columns;         /* the feed's columns, for the loader */
+  const char **columns;         /* the feed's columns, then the metadata's, for the loader */
   int n_columns;
+  const char *const *metadata;  /* columns logged beside predictions (log_with_preds_as_metadata) */
+  int n_metadata;
   int64_t batch;                /* sessions per graph */
 } rk_session_evaluator;
 
+/* metadata: column names (kept alive by the caller) copied into prediction logs as
+ * metadata_<name>, as recsys_outputs.py does for the feature config's log_with_preds_as_metadata. */
 rk_status rk_session_evaluator_init(rk_session_evaluator *e, const rk_model *m, const rk_schema *schema, int64_t batch,
-                                    bool attention, uint64_t seed);
+                                    bool attention, uint64_t seed, const char *const *metadata, int n_metadata);
 void rk_session_evaluator_free(rk_session_evaluator *e);
 
 /* One evaluation pass over `paths` (the EVAL phase): ranks every target over the catalogue and

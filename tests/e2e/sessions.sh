@@ -81,6 +81,27 @@ expect_contains "$log" '"experiments_group": "local_test"' "PARAMETER holds the 
 expect_contains "$log" "\"step\": [\"$second\"]" "log.json has a line per evaluated day"
 expect_contains "$log" '"step": []' "log.json ends with the averages"
 expect_contains "$(cat "$o/report.html")" "eval_recall@20" "report.html plots the metrics per window"
+seed001 "$tmp/o_pred" --log_predictions --max_steps 2 >/dev/null 2>&1
+p=$("$R" inspect --stats false "$tmp/o_pred/pred_logs/preds_date_$second.parquet" 2>&1)
+expect_contains "$p" "metadata_item_id-list_seq" "pred_logs carry the feature config's log_with_preds_as_metadata column"
+expect_contains "$p" "rec_item_scores" "pred_logs of the date layout are named preds_date_<day>.parquet"
+"$R" convert "$tmp/o_pred/pred_logs/preds_date_$second.parquet" "$tmp/preds.csv" --quiet
+python3 - "$tmp/preds.csv" <<'PY' && pass "each logged row agrees with itself: the target is the session's last item, read at len-2, and its metrics are its rank's" || fail "pred_logs rows disagree"
+import csv, json, math, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert rows
+for r in rows:
+    items, target, recs = json.loads(r["metadata_item_id-list_seq"]), json.loads(r["relevant_item_ids"]), json.loads(r["rec_item_ids"])
+    scores = json.loads(r["rec_item_scores"])
+    assert target == [items[-1]] and int(r["seq_pos"]) == len(items) - 2 and int(r["seq_len"]) == len(items)
+    assert len(recs) == len(set(recs)) > 20 and all(a >= b for a, b in zip(scores, scores[1:]))
+    rank = recs.index(target[0]) + 1 if target[0] in recs else None
+    for k in (10, 20, 1000):
+        hit = rank is not None and rank <= k
+        assert float(r["metric_recall@%d" % k]) == hit
+        assert abs(float(r["metric_ndcg@%d" % k]) - (1 / math.log2(rank + 1) if hit else 0)) < 1e-12
+        assert abs(float(r["metric_mrr@%d" % k]) - (1 / rank if hit else 0)) < 1e-12
+PY
 recall=$(grep '^eval_recall@20_AOD = ' "$o/eval_results_avg_over_days.txt" | cut -d' ' -f3)
 python3 -c "import sys; r=float('$recall'); sys.exit(0 if 0.02 < r <= 1 else 1)" && pass "Recall@20 ($recall) is above chance" \
   || fail "Recall@20 $recall"
