@@ -1,5 +1,7 @@
 /*
  * The session model family (reckon/sessions.h, src/models/session*.c):
+ *   - features: from a feature config (file order, shared tables, control columns left out) and
+ *     from a Merlin schema (tagged list columns sorted by name, the item_id, errors naming columns);
  *   - settings: defaults are recsys_main.py's, model.json round-trips them, issue 19's model
  *     types and --mlm on a causal model are refused naming the flag;
  *   - masking: causal LM rows and labels per phase, masked LM's at-least-one-masked and
@@ -104,6 +106,82 @@ static void test_settings(void **state) {
   assert_non_null(strstr(rk_error_message(), "--n_head"));
   assert_int_equal(rk_setting_pick("gelu|gelu_new", "gelu_new"), 1);
   assert_int_equal(rk_setting_pick("gelu|gelu_new", "gel"), -1);
+}
+
+/* ---- features ---- */
+
+static void test_features_from_config(void **state) {
+  (void)state;
+  const char *yaml = "sess_pid_seq: {dtype: categorical, cardinality: 50, is_label: True, emb_table: product}\n"
+                     "bef_pid_seq: {dtype: categorical, cardinality: 50, is_label: True, emb_table: product}\n"
+                     "price_seq: {dtype: float}\n"
+                     "cat_seq: {dtype: categorical, cardinality: 7}\n"
+                     "etime_seq: {dtype: timestamp, is_control: True}\n";
+  rk_feature_config fc;
+  assert_rk_ok(rk_feature_config_parse(&fc, yaml, strlen(yaml), "features.yaml"));
+  rk_session_features f;
+  assert_rk_ok(rk_session_features_from_config(&f, &fc));
+  assert_int_equal(f.n, 4);   /* the timestamp control column is not an input */
+  assert_string_equal(f.features[0].name, "sess_pid_seq");
+  assert_int_equal(f.item, 0);
+  assert_string_equal(f.features[1].table, "product");   /* shared with the item */
+  assert_false(f.features[1].is_item);
+  assert_false(f.features[2].categorical);
+  assert_string_equal(f.features[3].table, "cat_seq");
+  /* A model over it has one table for the two product columns. */
+  rk_session_config c;
+  small_config(&c, RK_SESSION_GRU);
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 2, false));
+  int tables = 0;
+  for (int i = 0; i < m->n_params; i++) tables += strncmp(m->params[i]->name, "embedding_tables.", 17) == 0;
+  assert_int_equal(tables, 2);
+  m->ops->free(m);
+  rk_session_features_free(&f);
+  rk_feature_config_free(&fc);
+}
+
+static rk_schema_column *list_col(rk_schema *s, const char *name, const char *dtype, const char *tag1, const char *tag2) {
+  rk_schema_column *col;
+  assert_rk_ok(rk_schema_add_column(s, name, dtype, &col));
+  assert_rk_ok(rk_schema_column_add_tag(col, "list"));
+  assert_rk_ok(rk_schema_column_add_tag(col, tag1));
+  if (tag2) assert_rk_ok(rk_schema_column_add_tag(col, tag2));
+  assert_rk_ok(rk_schema_column_set_value_count(col, 1, 20));
+  return col;
+}
+
+static void test_features_from_schema(void **state) {
+  (void)state;
+  rk_schema s;
+  rk_schema_init(&s);
+  assert_rk_ok(rk_schema_column_set_int_domain(list_col(&s, "item_id-list_seq", "int64", "categorical", "item_id"), 0, 99, true, NULL));
+  list_col(&s, "price-list_seq", "float32", "continuous", NULL);
+  assert_rk_ok(rk_schema_column_set_int_domain(list_col(&s, "category-list_seq", "int64", "categorical", NULL), 0, 9, true, NULL));
+  rk_schema_column *sid;
+  assert_rk_ok(rk_schema_add_column(&s, "session_id", "int64", &sid));   /* not a list: not an input */
+  rk_session_features f;
+  assert_rk_ok(rk_session_features_from_schema(&f, &s));
+  assert_int_equal(f.n, 3);
+  assert_string_equal(f.features[0].name, "category-list_seq");   /* sorted by name */
+  assert_string_equal(f.features[1].name, "item_id-list_seq");
+  assert_int_equal(f.item, 1);
+  assert_int_equal(f.features[1].cardinality, 100);
+  assert_false(f.features[2].categorical);
+  rk_session_features_free(&f);
+  /* A categorical list without int_domain, and no item_id tag: errors naming them. */
+  rk_schema t;
+  rk_schema_init(&t);
+  list_col(&t, "cats", "int64", "categorical", NULL);
+  assert_int_equal(rk_session_features_from_schema(&f, &t), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "'cats'"));
+  rk_schema_free(&t);
+  rk_schema_init(&t);
+  assert_rk_ok(rk_schema_column_set_int_domain(list_col(&t, "items", "int64", "categorical", NULL), 0, 9, true, NULL));
+  assert_int_equal(rk_session_features_from_schema(&f, &t), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "item_id"));
+  rk_schema_free(&t);
+  rk_schema_free(&s);
 }
 
 /* ---- masking ---- */
@@ -478,6 +556,8 @@ static void test_allocation_failures(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_settings),
+      cmocka_unit_test(test_features_from_config),
+      cmocka_unit_test(test_features_from_schema),
       cmocka_unit_test(test_causal_masking),
       cmocka_unit_test(test_masked_lm_training_rules),
       cmocka_unit_test(test_masked_lm_evaluation_and_prediction),
