@@ -12,6 +12,8 @@
  *   - every model type builds, trains (the loss falls) and reads finite hidden vectors;
  *   - share: the parameters are not copied (a step on one moves the other's outputs), and a
  *     shared inference graph reads what the train graph reads in eval mode;
+ *   - the key-padding mask changes nothing a causal model reads (right padding: every real row's
+ *     keys are real), and changes what a bidirectional one reads;
  *   - save and load: bit-identical hidden vectors and the same catalogue;
  *   - build, share and feed_init fail on every injected allocation failure, leaking nothing.
  */
@@ -433,6 +435,41 @@ static void hidden_of(rk_model *m, rk_model_feed *feed, const rk_batch *b, rk_se
   memcpy(out, rk_graph_value_f32(m->g, o->hidden), (size_t)rk_graph_value_numel(m->g, o->hidden) * sizeof *out);
 }
 
+/* The hidden vectors of a fresh model of `kind` with the key-padding mask on or off. */
+static void hidden_with_mask(rk_session_model_kind kind, bool key_padding_mask, rk_session_phase phase, float *out) {
+  rk_session_features f;
+  features(&f);
+  rk_session_config c;
+  small_config(&c, kind);
+  c.key_padding_mask = key_padding_mask;
+  c.eval_on_last_item_seq_only = true;
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 3, false));
+  rk_model_feed *feed;
+  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
+  const int lens[3] = {5, 2, 3};
+  rk_batch b;
+  sessions_batch(&b, 3, lens);
+  hidden_of(m, feed, &b, phase, out);
+  rk_batch_free(&b);
+  m->ops->feed_free(feed);
+  m->ops->free(m);
+}
+
+static void test_key_padding_mask(void **state) {
+  (void)state;
+  float on[3 * 6], off[3 * 6];
+  for (int phase = RK_SESSION_PHASE_EVAL; phase <= RK_SESSION_PHASE_PREDICT; phase++) {
+    hidden_with_mask(RK_SESSION_GPT2, true, (rk_session_phase)phase, on);
+    hidden_with_mask(RK_SESSION_GPT2, false, (rk_session_phase)phase, off);
+    assert_memory_equal(on, off, sizeof on);
+    hidden_with_mask(RK_SESSION_BERT, true, (rk_session_phase)phase, on);
+    hidden_with_mask(RK_SESSION_BERT, false, (rk_session_phase)phase, off);
+    assert_memory_equal(on, off, 6 * sizeof *on);      /* the full session has no padding */
+    assert_memory_not_equal(on + 6, off + 6, 6 * sizeof *on);   /* the others see their padding without it */
+  }
+}
+
 static void test_share_is_not_a_copy(void **state) {
   (void)state;
   rk_session_features f;
@@ -564,6 +601,7 @@ int main(void) {
       cmocka_unit_test(test_feed_windows_and_phases),
       cmocka_unit_test(test_every_model_trains),
       cmocka_unit_test(test_no_decay_marks),
+      cmocka_unit_test(test_key_padding_mask),
       cmocka_unit_test(test_share_is_not_a_copy),
       cmocka_unit_test(test_save_load_round_trip),
       cmocka_unit_test(test_allocation_failures),
