@@ -15,7 +15,9 @@
  *   - the key-padding mask changes nothing a causal model reads (right padding: every real row's
  *     keys are real), and changes what a bidirectional one reads;
  *   - save and load: bit-identical hidden vectors and the same catalogue;
- *   - build, share and feed_init fail on every injected allocation failure, leaking nothing.
+ *   - albert: its groups of shared blocks, its mapping, its decayed full-layer LayerNorm;
+ *   - build, share, feed_init and loading a saved model fail on every injected allocation
+ *     failure, leaking nothing.
  */
 #include <math.h>
 #include <string.h>
@@ -404,6 +406,39 @@ static void test_every_model_trains(void **state) {
   rk_batch_free(&b);
 }
 
+/* ALBERT: num_hidden_groups blocks shared by the layers; the mapping into the encoder. */
+static void test_albert_groups(void **state) {
+  (void)state;
+  rk_session_features f;
+  features(&f);
+  rk_session_config c;
+  small_config(&c, RK_SESSION_ALBERT);
+  c.n_layer = 4;
+  int blocks[2];
+  const int groups[2] = {1, -1};
+  for (int k = 0; k < 2; k++) {
+    c.num_hidden_groups = groups[k];
+    rk_model *m;
+    assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
+    blocks[k] = 0;
+    bool mapping = false;
+    for (int i = 0; i < m->n_params; i++) {
+      const char *name = m->params[i]->name;
+      blocks[k] += strstr(name, "encoder.albert_layer_groups.") == name;
+      mapping |= strcmp(name, "encoder.embedding_hidden_mapping_in.weight") == 0;
+      if (strstr(name, "ln_2.weight")) assert_false(m->params[i]->no_decay);   /* full_layer_layer_norm: decayed */
+      if (strstr(name, "ln_1.weight")) assert_true(m->params[i]->no_decay);    /* attention.LayerNorm */
+    }
+    assert_true(mapping);
+    m->ops->free(m);
+  }
+  assert_int_equal(blocks[0], 12);       /* one block for the 4 layers */
+  assert_int_equal(blocks[1], 4 * 12);   /* one per layer */
+  c.num_hidden_groups = 3;               /* must divide n_layer */
+  assert_int_equal(rk_session_config_check(&c), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "--num_hidden_groups"));
+}
+
 static void test_no_decay_marks(void **state) {
   (void)state;
   rk_session_features f;
@@ -590,6 +625,35 @@ static void test_allocation_failures(void **state) {
   assert_true(rk_test_walk_failures(build_share_feed, NULL) > 10);
 }
 
+static const char *saved_dir;
+
+static rk_status load_saved(void *ctx) {
+  (void)ctx;
+  rk_saved_model sm;
+  rk_status st = rk_model_load(&sm, saved_dir);
+  if (st == RK_OK) rk_saved_model_free(&sm);
+  return st;
+}
+
+static void test_load_allocation_failures(void **state) {
+  (void)state;
+  rk_session_features f;
+  features(&f);
+  rk_session_config c;
+  small_config(&c, RK_SESSION_GRU);
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
+  rk_schema schema;
+  rk_schema_init(&schema);
+  static char dir[4096];
+  snprintf(dir, sizeof dir, "%s", rk_test_path(rk_test_tmpdir("session_load_walk"), "model"));
+  assert_rk_ok(rk_model_save(dir, m, &schema, NULL, NULL));
+  saved_dir = dir;
+  assert_true(rk_test_walk_failures(load_saved, NULL) > 5);
+  rk_schema_free(&schema);
+  m->ops->free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_settings),
@@ -600,11 +664,13 @@ int main(void) {
       cmocka_unit_test(test_masked_lm_evaluation_and_prediction),
       cmocka_unit_test(test_feed_windows_and_phases),
       cmocka_unit_test(test_every_model_trains),
+      cmocka_unit_test(test_albert_groups),
       cmocka_unit_test(test_no_decay_marks),
       cmocka_unit_test(test_key_padding_mask),
       cmocka_unit_test(test_share_is_not_a_copy),
       cmocka_unit_test(test_save_load_round_trip),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_load_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
