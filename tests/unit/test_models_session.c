@@ -505,6 +505,42 @@ static void test_key_padding_mask(void **state) {
   }
 }
 
+/* --inp_merge identity takes the features as they are (their width must be d_model);
+ * --tf_out_activation relu changes the merge. */
+static void test_merge_choices(void **state) {
+  (void)state;
+  rk_session_features f;
+  features(&f);
+  rk_session_config c;
+  small_config(&c, RK_SESSION_GRU);
+  c.inp_merge = RK_SESSION_MERGE_IDENTITY;   /* the features are 11 wide, d_model 8 */
+  rk_model *m;
+  assert_int_equal(rk_session_build(&m, &f, &c, 2, true), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "--inp_merge identity"));
+  int64_t width = 4 + 6 + 1;   /* category table ceil(6^0.25 x 2) = 4, items 6, price 1 */
+  c.d_model = width;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
+  for (int i = 0; i < m->n_params; i++) assert_null(strstr(m->params[i]->name, "mlp_merge"));
+  m->ops->free(m);
+  float tanh_h[2 * 6], relu_h[2 * 6];
+  const int lens[2] = {4, 3};
+  rk_batch b;
+  sessions_batch(&b, 2, lens);
+  small_config(&c, RK_SESSION_GRU);
+  c.eval_on_last_item_seq_only = true;
+  for (int k = 0; k < 2; k++) {
+    c.tf_out_activation = k ? RK_SESSION_OUT_RELU : RK_SESSION_OUT_TANH;
+    assert_rk_ok(rk_session_build(&m, &f, &c, 2, false));
+    rk_model_feed *feed;
+    assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
+    hidden_of(m, feed, &b, RK_SESSION_PHASE_EVAL, k ? relu_h : tanh_h);
+    m->ops->feed_free(feed);
+    m->ops->free(m);
+  }
+  assert_memory_not_equal(tanh_h, relu_h, sizeof tanh_h);
+  rk_batch_free(&b);
+}
+
 static void test_share_is_not_a_copy(void **state) {
   (void)state;
   rk_session_features f;
@@ -667,6 +703,7 @@ int main(void) {
       cmocka_unit_test(test_albert_groups),
       cmocka_unit_test(test_no_decay_marks),
       cmocka_unit_test(test_key_padding_mask),
+      cmocka_unit_test(test_merge_choices),
       cmocka_unit_test(test_share_is_not_a_copy),
       cmocka_unit_test(test_save_load_round_trip),
       cmocka_unit_test(test_allocation_failures),
