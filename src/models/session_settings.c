@@ -23,14 +23,12 @@ int rk_setting_pick(const char *choices, const char *word) {
 }
 
 int rk_setting_pick_word(const char *choices, int index, const char **word) {
-  const char *p = choices;
-  for (int i = 0; i < index && p; i++) {
-    p = strchr(p, '|');
-    if (p) p++;
+  const char *p = choices, *bar = strchr(p, '|');
+  for (int i = 0; i < index && bar; i++) {   /* an index past the last choice is a table bug */
+    p = bar + 1;
+    bar = strchr(p, '|');
   }
-  RK_ASSERT(p);
   *word = p;
-  const char *bar = strchr(p, '|');
   return bar ? (int)(bar - p) : (int)strlen(p);
 }
 

@@ -1,5 +1,7 @@
 /*
  * The session model family (reckon/sessions.h, src/models/session*.c):
+ *   - features: from a feature config (file order, shared tables, control columns left out) and
+ *     from a Merlin schema (tagged list columns sorted by name, the item_id, errors naming columns);
  *   - settings: defaults are recsys_main.py's, model.json round-trips them, issue 19's model
  *     types and --mlm on a causal model are refused naming the flag;
  *   - masking: causal LM rows and labels per phase, masked LM's at-least-one-masked and
@@ -10,8 +12,12 @@
  *   - every model type builds, trains (the loss falls) and reads finite hidden vectors;
  *   - share: the parameters are not copied (a step on one moves the other's outputs), and a
  *     shared inference graph reads what the train graph reads in eval mode;
+ *   - the key-padding mask changes nothing a causal model reads (right padding: every real row's
+ *     keys are real), and changes what a bidirectional one reads;
  *   - save and load: bit-identical hidden vectors and the same catalogue;
- *   - build, share and feed_init fail on every injected allocation failure, leaking nothing.
+ *   - albert: its groups of shared blocks, its mapping, its decayed full-layer LayerNorm;
+ *   - build, share, feed_init and loading a saved model fail on every injected allocation
+ *     failure, leaking nothing.
  */
 #include <math.h>
 #include <string.h>
@@ -104,6 +110,82 @@ static void test_settings(void **state) {
   assert_non_null(strstr(rk_error_message(), "--n_head"));
   assert_int_equal(rk_setting_pick("gelu|gelu_new", "gelu_new"), 1);
   assert_int_equal(rk_setting_pick("gelu|gelu_new", "gel"), -1);
+}
+
+/* ---- features ---- */
+
+static void test_features_from_config(void **state) {
+  (void)state;
+  const char *yaml = "sess_pid_seq: {dtype: categorical, cardinality: 50, is_label: True, emb_table: product}\n"
+                     "bef_pid_seq: {dtype: categorical, cardinality: 50, is_label: True, emb_table: product}\n"
+                     "price_seq: {dtype: float}\n"
+                     "cat_seq: {dtype: categorical, cardinality: 7}\n"
+                     "etime_seq: {dtype: timestamp, is_control: True}\n";
+  rk_feature_config fc;
+  assert_rk_ok(rk_feature_config_parse(&fc, yaml, strlen(yaml), "features.yaml"));
+  rk_session_features f;
+  assert_rk_ok(rk_session_features_from_config(&f, &fc));
+  assert_int_equal(f.n, 4);   /* the timestamp control column is not an input */
+  assert_string_equal(f.features[0].name, "sess_pid_seq");
+  assert_int_equal(f.item, 0);
+  assert_string_equal(f.features[1].table, "product");   /* shared with the item */
+  assert_false(f.features[1].is_item);
+  assert_false(f.features[2].categorical);
+  assert_string_equal(f.features[3].table, "cat_seq");
+  /* A model over it has one table for the two product columns. */
+  rk_session_config c;
+  small_config(&c, RK_SESSION_GRU);
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 2, false));
+  int tables = 0;
+  for (int i = 0; i < m->n_params; i++) tables += strncmp(m->params[i]->name, "embedding_tables.", 17) == 0;
+  assert_int_equal(tables, 2);
+  m->ops->free(m);
+  rk_session_features_free(&f);
+  rk_feature_config_free(&fc);
+}
+
+static rk_schema_column *list_col(rk_schema *s, const char *name, const char *dtype, const char *tag1, const char *tag2) {
+  rk_schema_column *col;
+  assert_rk_ok(rk_schema_add_column(s, name, dtype, &col));
+  assert_rk_ok(rk_schema_column_add_tag(col, "list"));
+  assert_rk_ok(rk_schema_column_add_tag(col, tag1));
+  if (tag2) assert_rk_ok(rk_schema_column_add_tag(col, tag2));
+  assert_rk_ok(rk_schema_column_set_value_count(col, 1, 20));
+  return col;
+}
+
+static void test_features_from_schema(void **state) {
+  (void)state;
+  rk_schema s;
+  rk_schema_init(&s);
+  assert_rk_ok(rk_schema_column_set_int_domain(list_col(&s, "item_id-list_seq", "int64", "categorical", "item_id"), 0, 99, true, NULL));
+  list_col(&s, "price-list_seq", "float32", "continuous", NULL);
+  assert_rk_ok(rk_schema_column_set_int_domain(list_col(&s, "category-list_seq", "int64", "categorical", NULL), 0, 9, true, NULL));
+  rk_schema_column *sid;
+  assert_rk_ok(rk_schema_add_column(&s, "session_id", "int64", &sid));   /* not a list: not an input */
+  rk_session_features f;
+  assert_rk_ok(rk_session_features_from_schema(&f, &s));
+  assert_int_equal(f.n, 3);
+  assert_string_equal(f.features[0].name, "category-list_seq");   /* sorted by name */
+  assert_string_equal(f.features[1].name, "item_id-list_seq");
+  assert_int_equal(f.item, 1);
+  assert_int_equal(f.features[1].cardinality, 100);
+  assert_false(f.features[2].categorical);
+  rk_session_features_free(&f);
+  /* A categorical list without int_domain, and no item_id tag: errors naming them. */
+  rk_schema t;
+  rk_schema_init(&t);
+  list_col(&t, "cats", "int64", "categorical", NULL);
+  assert_int_equal(rk_session_features_from_schema(&f, &t), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "'cats'"));
+  rk_schema_free(&t);
+  rk_schema_init(&t);
+  assert_rk_ok(rk_schema_column_set_int_domain(list_col(&t, "items", "int64", "categorical", NULL), 0, 9, true, NULL));
+  assert_int_equal(rk_session_features_from_schema(&f, &t), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "item_id"));
+  rk_schema_free(&t);
+  rk_schema_free(&s);
 }
 
 /* ---- masking ---- */
@@ -324,6 +406,39 @@ static void test_every_model_trains(void **state) {
   rk_batch_free(&b);
 }
 
+/* ALBERT: num_hidden_groups blocks shared by the layers; the mapping into the encoder. */
+static void test_albert_groups(void **state) {
+  (void)state;
+  rk_session_features f;
+  features(&f);
+  rk_session_config c;
+  small_config(&c, RK_SESSION_ALBERT);
+  c.n_layer = 4;
+  int blocks[2];
+  const int groups[2] = {1, -1};
+  for (int k = 0; k < 2; k++) {
+    c.num_hidden_groups = groups[k];
+    rk_model *m;
+    assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
+    blocks[k] = 0;
+    bool mapping = false;
+    for (int i = 0; i < m->n_params; i++) {
+      const char *name = m->params[i]->name;
+      blocks[k] += strstr(name, "encoder.albert_layer_groups.") == name;
+      mapping |= strcmp(name, "encoder.embedding_hidden_mapping_in.weight") == 0;
+      if (strstr(name, "ln_2.weight")) assert_false(m->params[i]->no_decay);   /* full_layer_layer_norm: decayed */
+      if (strstr(name, "ln_1.weight")) assert_true(m->params[i]->no_decay);    /* attention.LayerNorm */
+    }
+    assert_true(mapping);
+    m->ops->free(m);
+  }
+  assert_int_equal(blocks[0], 12);       /* one block for the 4 layers */
+  assert_int_equal(blocks[1], 4 * 12);   /* one per layer */
+  c.num_hidden_groups = 3;               /* must divide n_layer */
+  assert_int_equal(rk_session_config_check(&c), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "--num_hidden_groups"));
+}
+
 static void test_no_decay_marks(void **state) {
   (void)state;
   rk_session_features f;
@@ -353,6 +468,77 @@ static void hidden_of(rk_model *m, rk_model_feed *feed, const rk_batch *b, rk_se
   assert_rk_ok(rk_graph_forward(m->g, RK_EVAL));
   const rk_session_outputs *o = rk_session_model_outputs(m);
   memcpy(out, rk_graph_value_f32(m->g, o->hidden), (size_t)rk_graph_value_numel(m->g, o->hidden) * sizeof *out);
+}
+
+/* The hidden vectors of a fresh model of `kind` with the key-padding mask on or off. */
+static void hidden_with_mask(rk_session_model_kind kind, bool key_padding_mask, rk_session_phase phase, float *out) {
+  rk_session_features f;
+  features(&f);
+  rk_session_config c;
+  small_config(&c, kind);
+  c.key_padding_mask = key_padding_mask;
+  c.eval_on_last_item_seq_only = true;
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 3, false));
+  rk_model_feed *feed;
+  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
+  const int lens[3] = {5, 2, 3};
+  rk_batch b;
+  sessions_batch(&b, 3, lens);
+  hidden_of(m, feed, &b, phase, out);
+  rk_batch_free(&b);
+  m->ops->feed_free(feed);
+  m->ops->free(m);
+}
+
+static void test_key_padding_mask(void **state) {
+  (void)state;
+  float on[3 * 6], off[3 * 6];
+  for (int phase = RK_SESSION_PHASE_EVAL; phase <= RK_SESSION_PHASE_PREDICT; phase++) {
+    hidden_with_mask(RK_SESSION_GPT2, true, (rk_session_phase)phase, on);
+    hidden_with_mask(RK_SESSION_GPT2, false, (rk_session_phase)phase, off);
+    assert_memory_equal(on, off, sizeof on);
+    hidden_with_mask(RK_SESSION_BERT, true, (rk_session_phase)phase, on);
+    hidden_with_mask(RK_SESSION_BERT, false, (rk_session_phase)phase, off);
+    assert_memory_equal(on, off, 6 * sizeof *on);      /* the full session has no padding */
+    assert_memory_not_equal(on + 6, off + 6, 6 * sizeof *on);   /* the others see their padding without it */
+  }
+}
+
+/* --inp_merge identity takes the features as they are (their width must be d_model);
+ * --tf_out_activation relu changes the merge. */
+static void test_merge_choices(void **state) {
+  (void)state;
+  rk_session_features f;
+  features(&f);
+  rk_session_config c;
+  small_config(&c, RK_SESSION_GRU);
+  c.inp_merge = RK_SESSION_MERGE_IDENTITY;   /* the features are 11 wide, d_model 8 */
+  rk_model *m;
+  assert_int_equal(rk_session_build(&m, &f, &c, 2, true), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "--inp_merge identity"));
+  int64_t width = 4 + 6 + 1;   /* category table ceil(6^0.25 x 2) = 4, items 6, price 1 */
+  c.d_model = width;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
+  for (int i = 0; i < m->n_params; i++) assert_null(strstr(m->params[i]->name, "mlp_merge"));
+  m->ops->free(m);
+  float tanh_h[2 * 6], relu_h[2 * 6];
+  const int lens[2] = {4, 3};
+  rk_batch b;
+  sessions_batch(&b, 2, lens);
+  small_config(&c, RK_SESSION_GRU);
+  c.eval_on_last_item_seq_only = true;
+  for (int k = 0; k < 2; k++) {
+    c.tf_out_activation = k ? RK_SESSION_OUT_RELU : RK_SESSION_OUT_TANH;
+    assert_rk_ok(rk_session_build(&m, &f, &c, 2, false));
+    rk_model_feed *feed;
+    assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
+    hidden_of(m, feed, &b, RK_SESSION_PHASE_EVAL, k ? relu_h : tanh_h);
+    m->ops->feed_free(feed);
+    m->ops->free(m);
+  }
+  assert_memory_not_equal(tanh_h, relu_h, sizeof tanh_h);
+  rk_batch_free(&b);
 }
 
 static void test_share_is_not_a_copy(void **state) {
@@ -475,18 +661,53 @@ static void test_allocation_failures(void **state) {
   assert_true(rk_test_walk_failures(build_share_feed, NULL) > 10);
 }
 
+static const char *saved_dir;
+
+static rk_status load_saved(void *ctx) {
+  (void)ctx;
+  rk_saved_model sm;
+  rk_status st = rk_model_load(&sm, saved_dir);
+  if (st == RK_OK) rk_saved_model_free(&sm);
+  return st;
+}
+
+static void test_load_allocation_failures(void **state) {
+  (void)state;
+  rk_session_features f;
+  features(&f);
+  rk_session_config c;
+  small_config(&c, RK_SESSION_GRU);
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
+  rk_schema schema;
+  rk_schema_init(&schema);
+  static char dir[4096];
+  snprintf(dir, sizeof dir, "%s", rk_test_path(rk_test_tmpdir("session_load_walk"), "model"));
+  assert_rk_ok(rk_model_save(dir, m, &schema, NULL, NULL));
+  saved_dir = dir;
+  assert_true(rk_test_walk_failures(load_saved, NULL) > 5);
+  rk_schema_free(&schema);
+  m->ops->free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_settings),
+      cmocka_unit_test(test_features_from_config),
+      cmocka_unit_test(test_features_from_schema),
       cmocka_unit_test(test_causal_masking),
       cmocka_unit_test(test_masked_lm_training_rules),
       cmocka_unit_test(test_masked_lm_evaluation_and_prediction),
       cmocka_unit_test(test_feed_windows_and_phases),
       cmocka_unit_test(test_every_model_trains),
+      cmocka_unit_test(test_albert_groups),
       cmocka_unit_test(test_no_decay_marks),
+      cmocka_unit_test(test_key_padding_mask),
+      cmocka_unit_test(test_merge_choices),
       cmocka_unit_test(test_share_is_not_a_copy),
       cmocka_unit_test(test_save_load_round_trip),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_load_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
