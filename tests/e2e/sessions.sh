@@ -124,6 +124,14 @@ wait $pid 2>/dev/null
 if [ $killed = 1 ]; then
   pass "a run is killed with SIGKILL after a checkpoint"
   at=$(python3 -c "import json; s=json.load(open('$tmp/killed/checkpoint/state.json')); print(s['window'], s['step'])")
+  cp -r "$tmp/killed" "$tmp/other"
+  noover=()
+  for a in "${seed[@]}"; do [ "$a" != --overwrite_output_dir ] && noover+=("$a"); done
+  out=$("$R" sessions --output_dir "$tmp/other" "${noover[@]}" "${resume_flags[@]}" --learning_rate 0.002 2>&1)
+  expect_status $? 2 "a checkpoint of a run with other flags is refused"
+  expect_contains "$out" "was made by a run with other flags" "saying so"
+  out=$("$R" sessions --output_dir "$tmp/other" "${seed[@]}" "${resume_flags[@]}" --learning_rate 0.002 2>&1)
+  expect_contains "$out" "starting over" "with --overwrite_output_dir it is set aside and the run starts over"
   seed001 "$tmp/killed" "${resume_flags[@]}" >/dev/null 2>"$tmp/err"
   expect_status $? 0 "the same command continues the killed run (from window, step: $at)"
   expect_contains "$(cat "$tmp/err")" "resuming from the checkpoint" "it says it resumes"
