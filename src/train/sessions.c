@@ -736,6 +736,7 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
   wo.need_train = c->do_train;
   wo.need_eval = c->do_eval;
   rk_status st = rk_session_windows_find(&r.win, &wo);
+  bool made = !exists(c->output_dir), started = false;
   if (st == RK_OK) st = rk_output_claim_names(&r.out, c->output_dir, "train-output", rk_sessions_output_names, c->overwrite);
   if (st == RK_OK) st = load_features(&r);
   if (st == RK_OK && c->synth_oracle) st = rk_session_oracle_read(&r.oracle, c->synth_oracle);
@@ -750,6 +751,7 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
     rk_info("resuming from the checkpoint in %s/checkpoint: window %s, step %lld", c->output_dir, r.win.w[ps.window].label,
             (long long)ps.step);
   if (st == RK_OK && !resumed) st = clear_previous(c);
+  started = st == RK_OK;   /* from here on a failure may leave a checkpoint to resume from */
   if (st == RK_OK) {
     char *runs = path_in(c->output_dir, "runs");
     st = runs ? rk_tb_open(&r.tb, runs) : RK_ENOMEM;
@@ -782,6 +784,7 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
     json_decref(*result);
     *result = NULL;
   }
+  if (st != RK_OK && made && !started && r.out.held) rk_output_unclaim(&r.out, c->output_dir);   /* leave no folder */
   free_run(&r);
   return st;
 }

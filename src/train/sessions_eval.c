@@ -167,13 +167,15 @@ static rk_status ranking_init(ranking *r, const rk_session_evaluator *e, int top
   rk_catalog cat;
   float temperature;
   rk_session_catalog(e->g, &cat, &temperature);
-  int64_t rows = e->batch * rk_session_model_outputs(e->g)->reads;
+  int64_t rows, cells;
+  RK_TRY(rk_size_mul(&rows, e->batch, rk_session_model_outputs(e->g)->reads, "--per_device_eval_batch_size x reads"));
+  RK_TRY(rk_size_mul(&cells, rows, top_k, "the top --predict_top_k of an evaluation batch"));
   RK_TRY(rk_catalog_ranker_create(&r->ranker, &cat, rows, top_k));
   r->rank = rk_calloc((size_t)rows, sizeof *r->rank);
   if (!r->rank) return RK_ENOMEM;
   if (top_k > 0) {
-    r->top_ids = rk_calloc((size_t)rows * (size_t)top_k, sizeof *r->top_ids);
-    r->top_scores = rk_calloc((size_t)rows * (size_t)top_k, sizeof *r->top_scores);
+    r->top_ids = rk_calloc((size_t)cells, sizeof *r->top_ids);
+    r->top_scores = rk_calloc((size_t)cells, sizeof *r->top_scores);
     if (!r->top_ids || !r->top_scores) return RK_ENOMEM;
   }
   return RK_OK;
@@ -230,6 +232,7 @@ rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths,
     rk_loader_close(loader);
     loader = NULL;
   }
+  if (loader) rk_loader_close(loader);   /* a failed start */
   if (o->pred_log) st = pred_log_close(&pl, st);
   rk_batch_free(&b);
   ranking_free(&r);

@@ -239,6 +239,7 @@ out=$("$R" sessions --output_dir "$tmp/e4" --do_train --data_path "$tmp/dates" -
   --feature_config "$tmp/bad.yaml" 2>&1)
 expect_contains "$out" "sess_pid_seq" "a feature config naming a column the data lacks names the column"
 expect_contains "$out" "--feature_config" "and the flag"
+[ ! -e "$tmp/e4" ] && pass "a run refused during setup leaves no output folder" || fail "$tmp/e4 left behind"
 out=$("$R" "${base[@]}" --output_dir "$tmp/e5" --model_parallel 2>&1)
 expect_status $? 2 "--model_parallel is a usage error"
 expect_contains "$out" "multi-process" "naming the issue it belongs to"
