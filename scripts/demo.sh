@@ -88,5 +88,9 @@ echo "   evaluate the last item of day t+1's valid sessions), next to the oracle
 avg="$out/sessions_gpt2/eval_results_avg_over_time.txt"
 recall=$(grep '^eval_recall@20_AOT = ' "$avg" | cut -d' ' -f3)
 ceiling=$(grep '^eval_oracle_recall@20_AOT = ' "$avg" | cut -d' ' -f3)
+echo "day  Recall@20  ceiling  (each day's valid sessions; the model has trained on the days before)"
+awk '/results \(time index\)/ { day = $NF; sub(/\).*/, "", day) } /^eval_oracle_recall@20 = / { c = $3 }
+     /^eval_recall@20 = / { printf "%-4s %-10.4f %-8.4f\n", day, $3, c }' \
+  "$out/sessions_gpt2/eval_results_over_time.txt"
 printf 'Recall@20 %.4f; ceiling %.4f (the oracle on the same sessions), averaged over the evaluated days\n' "$recall" "$ceiling"
 echo "(per day: $out/sessions_gpt2/eval_results_over_time.txt; curves: $out/sessions_gpt2/report.html)"
