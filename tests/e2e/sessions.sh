@@ -112,18 +112,19 @@ seed001 "$tmp/full" "${resume_flags[@]}" >/dev/null 2>&1
 "$R" sessions --output_dir "$tmp/killed" "${seed[@]}" "${resume_flags[@]}" >/dev/null 2>&1 &   # reckon itself, not a subshell
 pid=$!
 killed=0
-for _ in $(seq 1 600); do
-  if [ -f "$tmp/killed/checkpoint/state.json" ] && kill -0 $pid 2>/dev/null; then
-    kill -9 $pid 2>/dev/null && killed=1
-    break
-  fi
+# Freeze the run (SIGSTOP) as soon as a checkpoint inside a window's training is there, so the state
+# read is the one it dies with, then SIGKILL it; a run that ends first is killed at any checkpoint.
+state="$tmp/killed/checkpoint/state.json"
+for _ in $(seq 1 1000); do
   kill -0 $pid 2>/dev/null || break
-  sleep 0.01
+  if grep -qs '"window_step": [1-9]' "$state"; then kill -STOP $pid 2>/dev/null; break; fi
+  sleep 0.005
 done
+if [ -f "$state" ] && kill -9 $pid 2>/dev/null; then killed=1; fi
 wait $pid 2>/dev/null
 if [ $killed = 1 ]; then
   pass "a run is killed with SIGKILL after a checkpoint"
-  at=$(python3 -c "import json; s=json.load(open('$tmp/killed/checkpoint/state.json')); print(s['window'], s['step'])")
+  at=$(python3 -c "import json; s=json.load(open('$state')); print('window %d, step %d, %d steps into the window' % (s['window'], s['step'], s['window_step']))")
   cp -r "$tmp/killed" "$tmp/other"
   noover=()
   for a in "${seed[@]}"; do [ "$a" != --overwrite_output_dir ] && noover+=("$a"); done
@@ -133,7 +134,7 @@ if [ $killed = 1 ]; then
   out=$("$R" sessions --output_dir "$tmp/other" "${seed[@]}" "${resume_flags[@]}" --learning_rate 0.002 2>&1)
   expect_contains "$out" "starting over" "with --overwrite_output_dir it is set aside and the run starts over"
   seed001 "$tmp/killed" "${resume_flags[@]}" >/dev/null 2>"$tmp/err"
-  expect_status $? 0 "the same command continues the killed run (from window, step: $at)"
+  expect_status $? 0 "the same command continues the killed run (from $at)"
   expect_contains "$(cat "$tmp/err")" "resuming from the checkpoint" "it says it resumes"
   cmp -s "$tmp/full/model/weights.safetensors" "$tmp/killed/model/weights.safetensors" \
     && pass "the resumed run's weights are bit-identical to an uninterrupted run's" || fail "weights differ after resume"
