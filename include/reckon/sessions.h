@@ -8,11 +8,12 @@
  *   inputs   per categorical feature an embedding table (shared by name via emb_table), per
  *            continuous feature its scalar, optional per-feature LayerNorm, concatenated, then
  *            inp_merge mlp: dropout(input_dropout) -> linear to d_model -> tf_out_activation
- *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq) or masked LM (albert, bert, or
- *            --mlm), hidden rows replaced by a learnable [MASK] vector
+ *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq) or masked LM (albert, bert),
+ *            hidden rows replaced by a learnable [MASK] vector
  *   body     gpt2: learned positions + n_layer GPT-2 blocks + final LayerNorm; bert/albert:
- *            learned positions + LayerNorm + n_layer BERT blocks; gru/lstm/rnn: n_layer recurrent
- *            layers; avgseq: the mean of the session's rows so far
+ *            learned positions + LayerNorm + n_layer BERT blocks (albert: a linear map first, and
+ *            blocks shared by num_hidden_groups); gru/lstm/rnn: n_layer recurrent layers; avgseq:
+ *            the mean of the session's rows so far
  *   head     h = tanh(linear(d_model -> item_dim)); item v's logit = (h . W_v + b_v) / T, W the item
  *            table (mf_constrained_embeddings) or an output layer of its own, with a bias either way
  *   loss     cross-entropy over the whole catalogue at the target rows (label smoothing), padding

@@ -21,6 +21,7 @@ typedef struct {
   int64_t *items;              /* (B, T) the item ids of the last fill */
   int64_t *ids;                /* (B, T) scratch: another feature's ids */
   int64_t *lengths, *src;      /* (B) */
+  int64_t *start;              /* (B) where each session's window starts in the item column */
   int64_t *reads, *targets;    /* (B, K) */
   int64_t *labels;             /* (B, T) */
 } session_feed;
@@ -35,6 +36,7 @@ void rk_session_feed_free(rk_model_feed *f) {
   rk_free(s->ids);
   rk_free(s->lengths);
   rk_free(s->src);
+  rk_free(s->start);
   rk_free(s->reads);
   rk_free(s->targets);
   rk_free(s->labels);
@@ -69,9 +71,10 @@ rk_status rk_session_feed_init(rk_model_feed **out, const rk_model *m, const rk_
   s->labels = rk_calloc(bt, sizeof *s->labels);
   s->lengths = rk_calloc((size_t)s->B, sizeof *s->lengths);
   s->src = rk_calloc((size_t)s->B, sizeof *s->src);
+  s->start = rk_calloc((size_t)s->B, sizeof *s->start);
   s->reads = rk_calloc(bk, sizeof *s->reads);
   s->targets = rk_calloc(bk, sizeof *s->targets);
-  if (!s->items || !s->ids || !s->labels || !s->lengths || !s->src || !s->reads || !s->targets) {
+  if (!s->items || !s->ids || !s->labels || !s->lengths || !s->src || !s->start || !s->reads || !s->targets) {
     rk_session_feed_free((rk_model_feed *)s);
     return RK_ENOMEM;
   }
@@ -123,16 +126,13 @@ static int64_t list_length(const rk_column *col, int64_t row) {
   return rk_column_is_null(col, row) ? 0 : col->offsets[row + 1] - col->offsets[row];
 }
 
-/* Each session's window: its last `keep` items (*start: the first list index kept). */
-static rk_status window(const session_feed *s, const rk_batch *batch, const rk_column *items_col, int64_t keep,
-                        int64_t *start, int64_t *n) {
-  (void)s;
+/* Each session's window: its last `keep` items (start: the first list index kept). */
+static void window(const rk_batch *batch, const rk_column *items_col, int64_t keep, int64_t *start, int64_t *n) {
   for (int64_t r = 0; r < batch->nrows; r++) {
     int64_t len = list_length(items_col, r);
     n[r] = len < keep ? len : keep;
     start[r] = items_col->offsets[r] + (len - n[r]);
   }
-  return RK_OK;
 }
 
 /* Feature ft's ids into ids (B, T), right-padded; checked against its table. */
@@ -186,8 +186,8 @@ rk_status rk_session_feed_fill(rk_model_feed *f, const rk_batch *batch, uint64_t
   RK_TRY(find_list(batch, &fs->features[fs->item], &items_col));
   /* A masked LM prediction needs a free row after the items: it keeps T - 1 of them. */
   int64_t keep = s->rule.mlm && s->phase == RK_SESSION_PHASE_PREDICT ? T - 1 : T;
-  int64_t *start = s->src;   /* reused: the sources are written last */
-  RK_TRY(window(s, batch, items_col, keep, start, s->lengths));
+  int64_t *start = s->start;
+  window(batch, items_col, keep, start, s->lengths);
   for (int64_t r = batch->nrows; r < B; r++) s->lengths[r] = 0;
   for (int i = 0; i < fs->n; i++) {
     const rk_session_feature *ft = &fs->features[i];

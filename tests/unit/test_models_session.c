@@ -14,7 +14,8 @@
  *     shared inference graph reads what the train graph reads in eval mode;
  *   - the key-padding mask changes nothing a causal model reads (right padding: every real row's
  *     keys are real), and changes what a bidirectional one reads;
- *   - save and load: bit-identical hidden vectors and the same catalogue;
+ *   - save and load: bit-identical hidden vectors and the same catalogue; the ranking commands'
+ *     inference graph refuses a session model;
  *   - albert: its groups of shared blocks, its mapping, its decayed full-layer LayerNorm;
  *   - build, share, feed_init and loading a saved model fail on every injected allocation
  *     failure, leaking nothing.
@@ -612,7 +613,10 @@ static void test_save_load_round_trip(void **state) {
   assert_true(rk_model_is_session(sm.model));
   assert_memory_equal(rk_session_model_config(sm.model), &c, sizeof c);
   assert_string_equal(json_string_value(json_object_get(sm.meta, "family")), "session");
+  /* The ranking commands' inference graph refuses it, naming the command that serves it. */
   rk_model *inf;
+  assert_int_equal(rk_model_share_for_data(&inf, sm.model, "/nonexistent", 3, 0), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "reckon sessions"));
   assert_rk_ok(rk_session_share(&inf, sm.model, 3, false, true));
   rk_model_feed *fi;
   assert_rk_ok(inf->ops->feed_init(&fi, inf, NULL, 0, NULL, 1));
