@@ -275,6 +275,89 @@ static const char *gelu(rk_onnx_ctx *c, const rk_node *n) {
   return rk_onnx_op2(b, "Mul", half_x, rk_onnx_op2(b, "Add", inner, scalar_f32(c, 1.0f)));
 }
 
+/* Heads side by side (B, T, D) <-> (B, H, T, dh). */
+static const char *split_heads(rk_onnx_ctx *c, const char *x, int64_t H, int64_t dh) {
+  const char *r = rk_onnx_op2(c->b, "Reshape", x, rk_onnx_const_i64(c->b, 4, (const int64_t[]){0, 0, H, dh}));
+  const char *out = rk_onnx_op1(c->b, "Transpose", r);
+  rk_onnx_attr_ints(c->b, rk_onnx_last(c->b), "perm", 4, (const int64_t[]){0, 2, 1, 3});
+  return out;
+}
+
+/* Which keys each query sees, as bool (B or 1, 1, T, T): causal (key <= query) and not padding;
+ * NULL when every key is seen. */
+static const char *visible_keys(rk_onnx_ctx *c, const rk_node *n, int64_t T) {
+  rk_onnx_builder *b = c->b;
+  const char *seen = NULL;
+  if (n->iattr[2]) {
+    float *lower = rk_calloc((size_t)(T * T), sizeof *lower);
+    if (!lower) return rk_onnx_fail(b, RK_ENOMEM), NULL;
+    for (int64_t t = 0; t < T; t++)
+      for (int64_t u = 0; u <= t; u++) lower[t * T + u] = 1.0f;
+    const char *flat = rk_onnx_const_f32(b, (int)(T * T), lower);
+    rk_free(lower);
+    seen = rk_onnx_op1(b, "Cast", rk_onnx_op2(b, "Reshape", flat, rk_onnx_const_i64(b, 2, (const int64_t[]){T, T})));
+    rk_onnx_attr_int(b, rk_onnx_last(b), "to", ONNX__TENSOR_PROTO__DATA_TYPE__BOOL);
+  }
+  if (n->n_in > 1) {
+    int64_t padding = n->iattr[1];
+    const char *real = rk_onnx_op1(b, "Not", rk_onnx_op2(b, "Equal", in(c, n, 1), rk_onnx_const_i64(b, 1, &padding)));
+    real = rk_onnx_op2(b, "Unsqueeze", real, rk_onnx_const_i64(b, 2, (const int64_t[]){1, 2}));   /* (B, 1, 1, T) */
+    seen = seen ? rk_onnx_op2(b, "And", seen, real) : real;
+  }
+  return seen;
+}
+
+/* softmax(q k^T / sqrt(dh)) v per head over the visible keys; a hidden key's score is -1e30
+ * before the softmax (exp gives exactly 0) and its weight is zeroed after it, so a query that
+ * sees no key gets a zero row, as reckon's kernel. */
+static const char *attention(rk_onnx_ctx *c, const rk_node *n) {
+  rk_onnx_builder *b = c->b;
+  const rk_value *qkv = val(c, n->in[0]);
+  int64_t T = qkv->shape[1], D = qkv->shape[2] / 3, H = n->iattr[0], dh = D / H;
+  const char *parts[3] = {rk_onnx_fresh(b, "q"), rk_onnx_fresh(b, "k"), rk_onnx_fresh(b, "v")};
+  const char *ins[2] = {in(c, n, 0), rk_onnx_const_i64(b, 3, (const int64_t[]){D, D, D})};
+  rk_onnx_attr_int(b, rk_onnx_node(b, "Split", 2, ins, 3, parts), "axis", 2);
+  const char *q = split_heads(c, parts[0], H, dh), *k = split_heads(c, parts[1], H, dh), *v = split_heads(c, parts[2], H, dh);
+  const char *kt = rk_onnx_op1(b, "Transpose", k);
+  rk_onnx_attr_ints(b, rk_onnx_last(b), "perm", 4, (const int64_t[]){0, 1, 3, 2});
+  const char *s = rk_onnx_op2(b, "Mul", rk_onnx_op2(b, "MatMul", q, kt), scalar_f32(c, (float)(1.0 / sqrt((double)dh))));
+  const char *seen = visible_keys(c, n, T), *p;
+  if (seen) {
+    const char *where[3] = {seen, s, scalar_f32(c, -1e30f)};
+    p = softmax_last(c, rk_onnx_op(b, "Where", 3, where), 1.0f);
+    const char *weight = rk_onnx_op1(b, "Cast", seen);
+    rk_onnx_attr_int(b, rk_onnx_last(b), "to", F32);
+    p = rk_onnx_op2(b, "Mul", p, weight);
+  } else p = softmax_last(c, s, 1.0f);
+  const char *o = rk_onnx_op1(b, "Transpose", rk_onnx_op2(b, "MatMul", p, v));   /* (B, T, H, dh) */
+  rk_onnx_attr_ints(b, rk_onnx_last(b), "perm", 4, (const int64_t[]){0, 2, 1, 3});
+  return rk_onnx_op2(b, "Reshape", o, rk_onnx_const_i64(b, 3, (const int64_t[]){0, 0, D}));
+}
+
+/* out (B, K, D) = x (B, T, D) at positions index (B, K), -1 a zero row: a one-hot (B, K, T)
+ * times x, which copies each row exactly. */
+static const char *gather(rk_onnx_ctx *c, const rk_node *n) {
+  rk_onnx_builder *b = c->b;
+  int64_t T = val(c, n->in[0])->shape[1];
+  int64_t *positions = rk_malloc((size_t)T * sizeof *positions);
+  if (!positions) return rk_onnx_fail(b, RK_ENOMEM), NULL;
+  for (int64_t t = 0; t < T; t++) positions[t] = t;
+  const char *pos = rk_onnx_const_i64(b, (int)T, positions);
+  rk_free(positions);
+  const char *hot = rk_onnx_op1(b, "Cast", rk_onnx_op2(b, "Equal", rk_onnx_op2(b, "Unsqueeze", in(c, n, 1), axes(c, -1)), pos));
+  rk_onnx_attr_int(b, rk_onnx_last(b), "to", F32);
+  return rk_onnx_op2(b, "MatMul", hot, in(c, n, 0));
+}
+
+/* out = x with the rows whose mask is non-zero replaced by the value (D). */
+static const char *mask_fill(rk_onnx_ctx *c, const rk_node *n) {
+  rk_onnx_builder *b = c->b;
+  int64_t zero = 0;
+  const char *masked = rk_onnx_op1(b, "Not", rk_onnx_op2(b, "Equal", in(c, n, 1), rk_onnx_const_i64(b, 1, &zero)));
+  const char *where[3] = {rk_onnx_op2(b, "Unsqueeze", masked, axes(c, -1)), rk_onnx_param(c, n->params[0]), in(c, n, 0)};
+  return rk_onnx_op(b, "Where", 3, where);
+}
+
 rk_status rk_onnx_emit_node(rk_onnx_ctx *c, const rk_node *n) {
   rk_onnx_builder *b = c->b;
   if (b->status != RK_OK) return b->status;
@@ -311,6 +394,9 @@ rk_status rk_onnx_emit_node(rk_onnx_ctx *c, const rk_node *n) {
     rk_onnx_attr_float(b, rk_onnx_last(b), "alpha", n->fattr[0]);
     break;
   case RK_OP_GELU: out = gelu(c, n); break;
+  case RK_OP_ATTENTION: out = attention(c, n); break;
+  case RK_OP_GATHER: out = gather(c, n); break;
+  case RK_OP_MASK_FILL: out = mask_fill(c, n); break;
   default:
     return rk_onnx_fail(b, rk_error(RK_EUNSUPPORTED, "onnx export: reckon op '%s' has no ONNX mapping (graph node %d)",
                                     rk_op_name(n->op), n->id));
