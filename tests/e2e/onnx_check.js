@@ -2,16 +2,20 @@
 // the rows of a CSV file and compares its outputs with the CSV's expected columns.
 //   node onnx_check.js MODEL.onnx ROWS.csv [ATOL]
 // ROWS.csv: a header, then one row per example. Each model input is read from the column of its
-// name (int64 or float32 as the model declares, shape (rows, 1)); a list input pair
+// name, as the model declares it: int64 or float32, shape (rows, W) with W values separated by
+// spaces in each field (W = 1: one value; a padded session list: T values); a list input pair
 // "<col>__values" / "<col>__offsets" from column <col> holding the list's ids separated by
-// spaces. An empty field is 0 (a null id, as reckon's feed makes it). Each model output is
-// compared with the column of its name: the largest |difference| is printed, and the exit status
-// is 1 when it exceeds ATOL (1e-5), 2 on bad usage or a missing column.
+// spaces. An empty field is 0 (a null id, as reckon's feed makes it). Each model output (rows, W)
+// is compared with the column of its name (W values per field): the largest |difference| is
+// printed, and the exit status is 1 when it exceeds ATOL (1e-5), 2 on bad usage, a missing
+// column or a field of the wrong width.
 'use strict';
 const fs = require('fs');
 const ort = require('onnxruntime-node');
 
 function die(msg) { console.error(`onnx_check: ${msg}`); process.exit(2); }
+
+const tokens = (field) => field.trim().split(/\s+/).filter((t) => t !== '');
 
 function readCsv(path) {
   const lines = fs.readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
@@ -47,22 +51,31 @@ async function main() {
     } else if (name.endsWith('__offsets')) {
       continue;   // made with its values
     } else {
-      const field = csv.column(name);
-      const float = meta ? meta.type === 'float32' : !/^-?\d*$/.test(field[0] || '');
-      feeds[name] = float
-        ? new ort.Tensor('float32', Float32Array.from(field, (f) => (f === '' ? 0 : Number(f))), [csv.n, 1])
-        : new ort.Tensor('int64', BigInt64Array.from(field, (f) => BigInt(f === '' ? 0 : f)), [csv.n, 1]);
+      const width = meta && typeof meta.shape[1] === 'number' ? meta.shape[1] : 1;
+      const float = meta ? meta.type === 'float32' : false;
+      const flat = [];
+      csv.column(name).forEach((field, r) => {
+        const t = tokens(field);
+        if (t.length === 0 && width === 1) t.push('0');
+        if (t.length !== width) die(`column '${name}' row ${r} holds ${t.length} values; the model takes ${width}`);
+        for (const x of t) flat.push(float ? Number(x) : BigInt(x));
+      });
+      feeds[name] = float ? new ort.Tensor('float32', Float32Array.from(flat), [csv.n, width])
+                          : new ort.Tensor('int64', BigInt64Array.from(flat), [csv.n, width]);
     }
   }
   const out = await session.run(feeds);
   let worst = 0, where = '';
   for (const name of session.outputNames) {
-    const got = out[name].data, want = csv.column(name);
-    if (got.length !== csv.n) die(`output '${name}' has ${got.length} values for ${csv.n} rows`);
+    const got = out[name].data, want = csv.column(name), width = got.length / csv.n;
     for (let r = 0; r < csv.n; r++) {
-      const d = Math.abs(got[r] - Number(want[r]));
-      if (Number.isNaN(worst)) break;   // a NaN stays the verdict
-      if (!(d <= worst)) { worst = d; where = `${name} row ${r}: onnx ${got[r]}, reckon ${want[r]}`; }
+      const w = tokens(want[r]);
+      if (w.length !== width) die(`column '${name}' row ${r} holds ${w.length} values; the model gives ${width}`);
+      for (let j = 0; j < width; j++) {
+        const d = Math.abs(got[r * width + j] - Number(w[j]));
+        if (Number.isNaN(worst)) break;   // a NaN stays the verdict
+        if (!(d <= worst)) { worst = d; where = `${name} row ${r} value ${j}: onnx ${got[r * width + j]}, reckon ${w[j]}`; }
+      }
     }
   }
   console.log(`onnx_check: ${csv.n} rows, outputs ${session.outputNames.join(', ')}: max |diff| ${worst.toExponential(2)}` +
