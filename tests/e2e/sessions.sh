@@ -196,6 +196,11 @@ sums = [sum(vals[i * T:(i + 1) * T]) for i in range(B * H * T)]
 assert all(abs(s - 1) < 1e-4 or s == 0 for s in sums) and any(abs(s - 1) < 1e-4 for s in sums)
 PY
 
+# ---- a session model folder given to a command of the ranking family ----
+msg=$("$R" widedeep --evaluate --model_dir "$tmp/w" --train_data_pattern "$(ls -d "$tmp/days"/[0-9]* | sort -n | sed -n 2p)/valid.parquet" --eval_data_pattern "$(ls -d "$tmp/days"/[0-9]* | sort -n | sed -n 2p)/valid.parquet" 2>&1)
+expect_status $? 1 "reckon widedeep --evaluate refuses a session model folder"
+expect_contains "$msg" "is a session model" "and says which family the folder holds"
+
 # ---- --do_predict with the saved model, on a day folder ----
 day2=$(ls -d "$tmp/days"/[0-9]* | sort -n | sed -n 2p)
 "$R" sessions --threads 1 --output_dir "$tmp/pred" --do_predict --model_name_or_path "$tmp/w/model" --data_path "$tmp/days" \
