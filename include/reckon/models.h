@@ -62,7 +62,7 @@ enum { RK_MODEL_COUNT = 0 RK_MODEL_LIST(RK_MODEL_ONE) };
 
 /* "mlp|dcn|...|ple", a CHOICE flag's metavar. */
 #define RK_MODEL_CHOICE(kind, name) "|" #name
-#define RK_MODEL_CHOICES (RK_MODEL_LIST(RK_MODEL_CHOICE) + 1)
+#define RK_MODEL_CHOICES (&(RK_MODEL_LIST(RK_MODEL_CHOICE))[1])   /* past the first "|" */
 
 /* "mlp", "dcn", "dlrm", "wide_n_deep", "deepfm", "mmoe", "cgc", "ple"; RK_EUSAGE naming the
  * choices otherwise. */

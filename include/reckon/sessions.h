@@ -56,7 +56,7 @@ extern "C" {
 typedef enum { RK_SESSION_MODEL_LIST(RK_SESSION_MODEL_ENUM) RK_SESSION_MODEL_COUNT } rk_session_model_kind;
 #undef RK_SESSION_MODEL_ENUM
 #define RK_SESSION_MODEL_CHOICE(kind, name) "|" #name
-#define RK_SESSION_MODEL_CHOICES (RK_SESSION_MODEL_LIST(RK_SESSION_MODEL_CHOICE) + 1)
+#define RK_SESSION_MODEL_CHOICES (&(RK_SESSION_MODEL_LIST(RK_SESSION_MODEL_CHOICE))[1])   /* past the first "|" */
 
 /* Choices of the other PICK settings, in their enums' order. */
 typedef enum { RK_SESSION_GELU, RK_SESSION_GELU_NEW } rk_session_act;      /* erf form; tanh form */
