@@ -316,7 +316,7 @@ rk_status rk_server_load(rk_server *s, const char *name) {
 
 /* Takes the model's versions out of the table and frees them once idle. */
 static rk_status unload_locked(rk_server *s, const char *name, bool dependents, int depth) {
-  RK_TRY(rk_repo_check_name(name, "model name"));
+  RK_TRY(rk_serve_check_name(name, "model name"));
   pthread_mutex_lock(&s->lock);
   rk_server_model *m = find_model(s, name);
   rk_loaded **old = m ? rk_calloc((size_t)m->n_v + 1, sizeof *old) : NULL;
