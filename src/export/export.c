@@ -172,7 +172,7 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
  * NULL) gets an empty 1/, as Triton wants a version folder for it too. */
 static rk_status stage_model(const char *stage, const rk_model_config *c, const char *content, const char *sub) {
   char *dir = path_join(stage, c->name), *v = dir ? path_join(dir, "1") : NULL;
-  char *dst = v && content ? path_join(v, sub) : NULL;
+  char *dst = v && content && sub ? path_join(v, sub) : NULL;
   char *cfg = dir ? path_join(dir, "config.pbtxt") : NULL, *text = NULL;
   rk_status st = dir && v && (dst || !content) && cfg ? RK_OK : RK_ENOMEM;
   if (st == RK_OK) st = rk_mkdir_p(v);
