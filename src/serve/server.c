@@ -296,7 +296,7 @@ static rk_status load_locked(rk_server *s, const char *name, int depth) {
   rk_free(old);
   rk_model_config_free(&cfg);
   rk_free(text), rk_free(cfgpath), rk_free(dir), rk_free(present), rk_free(serve);
-  if (st != RK_OK && rk_serve_error_code(st) != RK_SERVE_UNAVAILABLE) return mark_failed(s, name, st);
+  if (st != RK_OK) return mark_failed(s, name, st);   /* no version loaded: the index says why */
   return st;
 }
 
