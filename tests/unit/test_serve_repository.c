@@ -112,6 +112,30 @@ static void config_roundtrip(void **state) {
   }
 }
 
+/* Every allocation of parsing and writing a config may fail: RK_ENOMEM, nothing leaked. */
+static rk_status parse_and_format(void *ctx) {
+  const char *text = ctx;
+  rk_model_config c;
+  RK_TRY(rk_model_config_parse(&c, text, strlen(text), "walk.pbtxt"));
+  char *out = NULL;
+  rk_status st = rk_model_config_format(&c, &out);
+  rk_free(out);
+  rk_model_config_free(&c);
+  return st;
+}
+
+static void config_allocation_failures(void **state) {
+  (void)state;
+  static const char text[] =
+      "name: \"m\" platform: \"ensemble\" max_batch_size: 8\n"
+      "version_policy { specific { versions: [1, 2] } }\n"
+      "input [ { name: \"a\" data_type: TYPE_INT64 dims: [ 1 ] }, { name: \"b\" data_type: TYPE_FP32 dims: 1 } ]\n"
+      "output { name: \"o\" data_type: TYPE_FP32 dims: 1 }\n"
+      "ensemble_scheduling { step { model_name: \"w\" input_map { key: \"a\" value: \"a\" } output_map { key: \"x\" value: \"o\" } } }\n"
+      "parameters { key: \"k\" value { string_value: \"v\" } }\n";
+  assert_true(rk_test_walk_failures(parse_and_format, (void *)text) > 10);
+}
+
 static void names_and_paths(void **state) {
   (void)state;
   const char *root = rk_test_tmpdir("serve_paths");
@@ -309,6 +333,7 @@ static void foreign_models(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(config_roundtrip),
+      cmocka_unit_test(config_allocation_failures),
       cmocka_unit_test(names_and_paths),
       cmocka_unit_test(versions_and_policies),
       cmocka_unit_test(server_policies_and_poll),
