@@ -3,7 +3,7 @@
  * data, exported by `reckon export`, served from the repository in-process.
  *   - the ensemble given new raw rows returns exactly (bit for bit) what `reckon transform` then
  *     `reckon predict` write for them, in one request or cut into many concurrent requests that
- *     dynamic batching merges and splits;
+ *     dynamic batching merges and splits; each step alone gives its command's output;
  *   - statistics count every request, row and batch;
  *   - load/unload in a loop while clients send requests: no failure but "not ready";
  *   - the model's metadata, config and request errors (unknown input, dtype, shape, bytes).
@@ -169,6 +169,58 @@ static void one_request(void **state) {
   rk_serve_response_free(&resp);
   free_tensors(&t);
   rk_model_config_free(&c);
+  rk_server_close(s);
+}
+
+/* Each step alone: the workflow step returns `reckon transform`'s columns, and the model step
+ * given them returns `reckon predict`'s scores. */
+static void steps_alone(void **state) {
+  (void)state;
+  rk_server *s = open_server(RK_SERVE_CONTROL_EXPLICIT, 1);
+  rk_source_options so;
+  rk_source_options_default(&so);
+  so.batch_rows = 100000;
+  rk_table_source *src = NULL;
+  rk_batch transformed = {0};
+  assert_rk_ok(rk_source_open(&src, rk_test_path(dir, "new_t"), &so));
+  assert_rk_ok(src->next(src, &transformed));
+  src->close(src);
+  assert_int_equal(transformed.nrows, n_rows);
+  /* the workflow step */
+  rk_model_config c;
+  assert_rk_ok(rk_server_model_config(s, "tr_nvt", 0, &c, NULL));
+  tensors t;
+  make_tensors(&t, &c, 0, n_rows);
+  rk_serve_request req = {.model = "tr_nvt", .inputs = t.in, .n_inputs = t.n};
+  rk_serve_response resp;
+  assert_rk_ok(rk_server_infer(s, &req, &resp));
+  assert_int_equal(resp.n_outputs, c.n_output);
+  for (int i = 0; i < resp.n_outputs; i++) {
+    const rk_column *want_col = &transformed.cols[rk_batch_find(&transformed, resp.outputs[i].name)];
+    size_t w = rk_coltype_width(want_col->type);
+    assert_int_equal(resp.outputs[i].datatype, rk_serve_coltype_dtype(want_col->type));
+    assert_int_equal(resp.outputs[i].nbytes, n_rows * (int64_t)w);
+    if (memcmp(resp.outputs[i].data, want_col->values, (size_t)n_rows * w) != 0)
+      fail_msg("workflow output '%s' differs from reckon transform's", resp.outputs[i].name);
+  }
+  rk_serve_response_free(&resp);
+  free_tensors(&t);
+  rk_model_config_free(&c);
+  /* the model step, on the transformed columns */
+  assert_rk_ok(rk_server_model_config(s, "tr_dlrm", 0, &c, NULL));
+  rk_serve_input in[16];
+  for (int i = 0; i < c.n_input; i++) {
+    const rk_column *col = &transformed.cols[rk_batch_find(&transformed, c.input[i].name)];
+    assert_int_equal(c.input[i].data_type, rk_serve_coltype_dtype(col->type));
+    in[i] = (rk_serve_input){c.input[i].name, c.input[i].data_type, 1, {n_rows},
+                             col->values, n_rows * (int64_t)rk_coltype_width(col->type)};   /* flat [rows] */
+  }
+  req = (rk_serve_request){.model = "tr_dlrm", .inputs = in, .n_inputs = c.n_input};
+  assert_rk_ok(rk_server_infer(s, &req, &resp));
+  check_scores(&resp, 0, n_rows);
+  rk_serve_response_free(&resp);
+  rk_model_config_free(&c);
+  rk_batch_free(&transformed);
   rk_server_close(s);
 }
 
@@ -481,6 +533,7 @@ static void metadata_and_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(one_request),
+      cmocka_unit_test(steps_alone),
       cmocka_unit_test(batched_requests),
       cmocka_unit_test(batching_merges_exactly),
       cmocka_unit_test(load_unload_while_serving),
