@@ -12,6 +12,8 @@
  *   backend "reckon", parameter "reckon_kind" = "model"      1/model/:    a model folder
  *   platform "ensemble"                                       steps with input_map/output_map
  * An ensemble runs in one process: the workflow's output batch is the model's input, no copies.
+ * A session workflow's rows are sessions, not the request's events: such a request runs alone and
+ * its response has a row per session, sorted by session id.
  *
  * Threads: every rk_server_* call may come from any thread at once. Requests go through a queue
  * per model version with Triton's dynamic batching (max_queue_delay_microseconds,
@@ -317,7 +319,7 @@ typedef struct {
   int n_inputs;
   const char *const *outputs;   /* the outputs wanted; NULL / 0: all of the model's */
   int n_outputs;
-  const rk_serve_param *params; /* known: "top_k" (session models, int); others: INVALID */
+  const rk_serve_param *params; /* none is defined yet: each is INVALID, naming it */
   int n_params;
 } rk_serve_request;
 
@@ -392,11 +394,13 @@ void rk_serve_stats_free(rk_serve_stats *st);
 rk_status rk_server_metrics_text(rk_server *s, char **text);
 
 /* ---------------------------------------------------------------------------------------------
- * Export (src/export/export.c): a model folder (reckon train, reckon widedeep) and the workflow
- * it was trained after (its workflow/ copy) as a Triton model repository:
+ * Export (src/export/export.c): a model folder (reckon train, reckon widedeep, reckon sessions)
+ * and the workflow it was trained after (its workflow/ copy) as a Triton model repository:
  *   REPO/<name>_nvt/config.pbtxt, 1/workflow/     the workflow step: raw columns in
  *   REPO/<name>_<model>/config.pbtxt, 1/model/    the model step: `<target>/binary_output` or
- *                                                 `<target>/regression_output` per task
+ *                                                 `<target>/regression_output` per task; a
+ *                                                 session model's item_ids and item_id_scores
+ *                                                 (top_k) or next-item, one row per session
  *   REPO/<name>/config.pbtxt                      the ensemble of the two
  * Each folder is written beside the repository's models under a hidden temporary name and
  * renamed into place, the ensemble last, so a polling server never sees half of one. Other

@@ -9,7 +9,7 @@
 #include "reckon/serve.h"
 
 #define EXPORT_FLAGS(X)                                                                                       \
-  X(model_path,     STRING, NULL,     "DIR", "the model folder (reckon train --save_model_path, reckon widedeep)") \
+  X(model_path,     STRING, NULL,     "DIR", "the model folder (reckon train --save_model_path, reckon widedeep, reckon sessions' <output_dir>/model)") \
   X(output_path,    STRING, NULL,     "REPO", "the model repository to write into (other models there stay)")     \
   X(name,           STRING, NULL,     "NAME", "the ensemble's name; its steps are NAME_nvt and NAME_<model>")      \
   X(format,         CHOICE, "reckon", "reckon|onnx", "how the model step is written: reckon's own folder, or ONNX for Triton's onnxruntime backend") \
@@ -54,7 +54,7 @@ const rk_command rk_cmd_export = {
     .summary = "write a model and its workflow as a Triton model repository for reckon serve",
     .details = "Writes `REPO/NAME_nvt/` (the fitted workflow: raw columns in, `1/workflow/`), `REPO/NAME_<model>/` "
                "(the model folder in `1/model/`; outputs `<target>/binary_output` or `<target>/regression_output` "
-               "per task) and `REPO/NAME/config.pbtxt`, the ensemble of the two (`platform: \"ensemble\"`). Every "
+               "per task; for a session model `item_ids` and `item_id_scores` of the top `--top_k`, or `next-item`) and `REPO/NAME/config.pbtxt`, the ensemble of the two (`platform: \"ensemble\"`). Every "
                "`config.pbtxt` is the text format of Triton's `model_config.proto`. Each model folder is written "
                "under a hidden temporary name and renamed into place, the ensemble last, so a server polling REPO "
                "never loads half of one. Other models in REPO stay. docs/serving.md describes the layout.",

@@ -6,6 +6,8 @@
  *                   (a probability) or `<target>/regression_output` per task out, batched
  *                   dynamically
  *   <name>          platform "ensemble": the two in order
+ * A session model (reckon sessions) the same way: raw events in, one row per session out with its
+ * top-k items and scores (item_ids, item_id_scores; --top_k) or every item's score (next-item).
  * Every config.pbtxt is the text format of Triton's ModelConfig (proto/model_config.proto). Raw
  * columns keep their names; the workflow's outputs travel inside the ensemble as
  * "<column>__transformed", since an ensemble tensor may be produced only once and a transformed
@@ -26,6 +28,7 @@
 #include "reckon/etl.h"
 #include "reckon/models.h"
 #include "reckon/serve.h"
+#include "reckon/metrics.h"
 #include "reckon/sessions.h"
 #ifdef RECKON_HAVE_PROTOBUF_C
 #include "export/onnx/onnx_export.h"
@@ -200,6 +203,79 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
   return st;
 }
 
+/* A raw event column once, as the session ETL reads it. */
+static rk_status add_raw(rk_model_config *nvt, rk_model_config *ens, const char *col, rk_serve_dtype dt) {
+  if (!col) return RK_OK;
+  for (int k = 0; k < nvt->n_input; k++)
+    if (!strcmp(nvt->input[k].name, col)) return RK_OK;
+  RK_TRY(add_tensor(&nvt->input, &nvt->n_input, col, dt));
+  RK_TRY(add_tensor(&ens->input, &ens->n_input, col, dt));
+  return add_pair(&ens->steps[0].input_map, &ens->steps[0].n_input_map, col, col);
+}
+
+/* A session model: raw events in (one row each); the workflow groups them into sessions (list
+ * columns, dims [-1]); the model gives per session item_ids and item_id_scores (dims [top_k]) or
+ * next-item (dims [V]). Rows out are sessions, sorted by session id; requests are not batched. */
+static rk_status build_session_configs(const rk_export_options *o, const rk_workflow *wf, const rk_saved_model *sm,
+                                       const char *const *features, int n_features, const char *nvt_name,
+                                       const char *model_name, rk_model_config *nvt, rk_model_config *model,
+                                       rk_model_config *ens) {
+  const rk_session_workflow *sw = wf->session;
+  int64_t mb = o->max_batch_size;
+  RK_TRY(set_name(nvt, nvt_name, NULL, "reckon", mb));
+  RK_TRY(set_name(model, model_name, NULL, "reckon", mb));
+  RK_TRY(set_name(ens, o->name, "ensemble", NULL, mb));
+  RK_TRY(add_pair(&nvt->parameters, &nvt->n_parameters, "reckon_kind", "workflow"));
+  RK_TRY(add_pair(&model->parameters, &model->n_parameters, "reckon_kind", "model"));
+  nvt->instance_count = model->instance_count = 1;
+  RK_TRY(add_step(ens, nvt_name));
+  RK_TRY(add_step(ens, model_name));
+  /* The event columns: ids as int64 (BYTES when the ETL hashed string session ids), ISO 8601
+   * times as BYTES, continuous values as float64. */
+  RK_TRY(add_raw(nvt, ens, sw->session_id, sw->hashed_session_ids ? RK_SERVE_DT_BYTES : RK_SERVE_DT_INT64));
+  RK_TRY(add_raw(nvt, ens, sw->timestamp, sw->timestamp_format == RK_TS_ISO8601 ? RK_SERVE_DT_BYTES : RK_SERVE_DT_INT64));
+  RK_TRY(add_raw(nvt, ens, sw->item_id, RK_SERVE_DT_INT64));
+  RK_TRY(add_raw(nvt, ens, sw->user_id, RK_SERVE_DT_INT64));
+  for (int i = 0; i < sw->n_categorical; i++) RK_TRY(add_raw(nvt, ens, sw->categorical[i], RK_SERVE_DT_INT64));
+  for (int i = 0; i < sw->n_continuous; i++) RK_TRY(add_raw(nvt, ens, sw->continuous[i], RK_SERVE_DT_FP64));
+  for (int i = 0; i < sw->n_context; i++) RK_TRY(add_raw(nvt, ens, sw->context[i], RK_SERVE_DT_INT64));
+  RK_TRY(add_raw(nvt, ens, sw->price, RK_SERVE_DT_FP64));
+  RK_TRY(add_raw(nvt, ens, sw->price_category, RK_SERVE_DT_INT64));
+  /* The session columns the model reads, lists of their schema's type. */
+  for (int f = 0; f < n_features; f++) {
+    const rk_schema_column *sc = rk_schema_find(&sm->schema, features[f]);
+    rk_serve_dtype dt = sc ? rk_serve_coltype_dtype(sc->dtype) : RK_SERVE_DT_INVALID;
+    if (!dt)
+      return rk_error(RK_EFORMAT, "--model_path '%s': the model reads column '%s', which its schema does not type",
+                      o->model_path, features[f]);
+    char *inner = str_printf2("%s%s", features[f], TRANSFORMED_SUFFIX);
+    if (!inner) return RK_ENOMEM;
+    rk_status st = add_tensor(&nvt->output, &nvt->n_output, features[f], dt);
+    if (st == RK_OK) st = add_tensor(&model->input, &model->n_input, features[f], dt);
+    if (st == RK_OK) nvt->output[nvt->n_output - 1].dims[0] = model->input[model->n_input - 1].dims[0] = -1;
+    if (st == RK_OK) st = add_pair(&ens->steps[0].output_map, &ens->steps[0].n_output_map, features[f], inner);
+    if (st == RK_OK) st = add_pair(&ens->steps[1].input_map, &ens->steps[1].n_input_map, features[f], inner);
+    rk_free(inner);
+    RK_TRY(st);
+  }
+  rk_catalog cat;
+  float temperature;
+  rk_session_catalog(sm->model, &cat, &temperature);
+  static const char *const top[] = {"item_ids", "item_id_scores"};
+  static const rk_serve_dtype top_types[] = {RK_SERVE_DT_INT64, RK_SERVE_DT_FP32};
+  int n_out = o->top_k > 0 ? 2 : 1;
+  for (int i = 0; i < n_out; i++) {
+    const char *name = o->top_k > 0 ? top[i] : "next-item";
+    rk_serve_dtype dt = o->top_k > 0 ? top_types[i] : RK_SERVE_DT_FP32;
+    int64_t dim = o->top_k > 0 ? o->top_k : cat.V;
+    RK_TRY(add_tensor(&model->output, &model->n_output, name, dt));
+    RK_TRY(add_tensor(&ens->output, &ens->n_output, name, dt));
+    model->output[model->n_output - 1].dims[0] = ens->output[ens->n_output - 1].dims[0] = dim;
+    RK_TRY(add_pair(&ens->steps[1].output_map, &ens->steps[1].n_output_map, name, name));
+  }
+  return RK_OK;
+}
+
 /* Writes config.pbtxt and copies `content` into <stage>/<name>/1/<sub>; an ensemble (content
  * NULL) gets an empty 1/, as Triton wants a version folder for it too. */
 static rk_status stage_model(const char *stage, const rk_model_config *c, const char *content, const char *sub) {
@@ -277,13 +353,18 @@ rk_status rk_export(const rk_export_options *o, char *written[3]) {
   rk_status st = rk_model_load(&sm, o->model_path);
   bool loaded = st == RK_OK;
   if (st != RK_OK) st = rk_error_context(st, "--model_path '%s'", o->model_path);
-  if (st == RK_OK && rk_model_is_session(sm.model))
-    st = rk_error(RK_EUNSUPPORTED, "--model_path '%s' is a session model (reckon sessions): its export and serving "
-                  "(item_ids, item_id_scores, next-item) are not in reckon export yet; ranking models are", o->model_path);
+  bool session = st == RK_OK && rk_model_is_session(sm.model);
   if (st == RK_OK) st = rk_workflow_load(&wf, wfdir);
-  if (st == RK_OK && wf.session)
-    st = rk_error(RK_EUNSUPPORTED, "--model_path '%s': a session model's export needs the session family", o->model_path);
-  if (st == RK_OK && o->top_k > 0)
+  if (st == RK_OK && session && !wf.session)
+    st = rk_error(RK_EFORMAT, "--model_path '%s' is a session model, but its workflow/ is not a session workflow",
+                  o->model_path);
+  if (st == RK_OK && !session && wf.session)
+    st = rk_error(RK_EFORMAT, "--model_path '%s' is a ranking model, but its workflow/ is a session workflow",
+                  o->model_path);
+  if (st == RK_OK && session && o->format && !strcmp(o->format, "onnx"))
+    st = rk_error(RK_EUNSUPPORTED, "--format onnx: the ensemble of a session model is written by --format reckon "
+                  "(the ONNX export of the model alone: docs/serving_onnx.md)");
+  if (st == RK_OK && o->top_k > 0 && !session)
     st = rk_error(RK_EUSAGE, "--top_k applies to session models; '%s' is a ranking model (its outputs are one score "
                   "per task)", o->model_path);
   /* The columns the model reads, from its own feed. */
@@ -295,13 +376,21 @@ rk_status rk_export(const rk_export_options *o, char *written[3]) {
     st = RK_ENOMEM;
   if (st == RK_OK) n_features = sm.model->ops->feed_columns(feed, false, features);
   char *nvt_name = NULL, *model_name = NULL;
-  const char *kind = loaded ? rk_model_kind_name(sm.ranking.cfg.kind) : "model";
+  const char *kind = loaded && !session ? rk_model_kind_name(sm.ranking.cfg.kind) : "model";
+  char session_kind[32] = "";
+  if (session) {   /* NAME_gpt2, NAME_bert, ...: --model_type's word */
+    const char *word;
+    int n = rk_setting_pick_word(RK_SESSION_MODEL_CHOICES, rk_session_model_config(sm.model)->model_type, &word);
+    snprintf(session_kind, sizeof session_kind, "%.*s", n, word);
+    kind = session_kind;
+  }
   if (st == RK_OK && (!(nvt_name = str_printf2("%s%s", o->name, "_nvt")) ||
                       !(model_name = str_printf2("%s_%s", o->name, kind))))
     st = RK_ENOMEM;
   rk_model_config nvt = {0}, model = {0}, ens = {0};
   if (st == RK_OK)
-    st = build_configs(o, &wf, &sm, features, n_features, nvt_name, model_name, &nvt, &model, &ens);
+    st = (session ? build_session_configs : build_configs)(o, &wf, &sm, features, n_features, nvt_name, model_name,
+                                                           &nvt, &model, &ens);
   /* Claim the repository for these three names (others' models stay), stage, publish. */
   rk_output claim = {0};
   char *stage = NULL;

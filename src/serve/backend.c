@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "reckon/metrics.h"
 #include "reckon/sessions.h"
 #include "serve/serve_internal.h"
 
@@ -22,14 +23,15 @@ static bool is_file(const char *path) {
   return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* The tensors of a reckon step hold one value per row: dims [1]. */
+/* The tensors of a reckon step hold one value per row (dims [1]), a list per row (dims [-1]:
+ * a session's events) or, for outputs, a fixed count per row (dims [k]: top-k items). */
 static rk_status check_row_tensors(const rk_model_config *c, const char *path) {
   for (int io = 0; io < 2; io++) {
     const rk_model_config_tensor *t = io ? c->output : c->input;
     for (int i = 0; i < (io ? c->n_output : c->n_input); i++)
-      if (!(t[i].n_dims == 1 && (t[i].dims[0] == 1 || t[i].dims[0] == -1)))
-        return rk_error(RK_EFORMAT, "'%s': %s '%s' must have dims [1] (one value per row) for backend \"reckon\"", path,
-                        io ? "output" : "input", t[i].name);
+      if (!(t[i].n_dims == 1 && (t[i].dims[0] == 1 || t[i].dims[0] == -1 || (io && t[i].dims[0] > 0))))
+        return rk_error(RK_EFORMAT, "'%s': %s '%s' must have dims [1] (one value per row) or [-1] for backend "
+                        "\"reckon\"", path, io ? "output" : "input", t[i].name);
   }
   if (c->max_batch_size <= 0)
     return rk_error(RK_EFORMAT, "'%s': backend \"reckon\" needs max_batch_size > 0 (it batches rows)", path);
@@ -58,6 +60,7 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
   const rk_model_config *cfg = &l->config;
   const char *kind = rk_model_config_parameter(cfg, "reckon_kind");
   l->max_batch = cfg->max_batch_size;
+  l->row_aligned = true;
   l->preferred = 0;
   for (int i = 0; i < cfg->n_preferred_batch_size; i++)
     if (cfg->preferred_batch_size[i] > l->preferred) l->preferred = cfg->preferred_batch_size[i];
@@ -81,15 +84,25 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
       l->kind = RK_STEP_WORKFLOW;
       snprintf(probe, strlen(dir) + 128, "%s/workflow", vdir);
       st = rk_workflow_load(&l->wf, probe);
-      if (st == RK_OK && l->wf.session)
-        st = rk_error(RK_EUNSUPPORTED, "model '%s': a session workflow is not served yet (tabular workflows are)", name);
+      if (st == RK_OK && l->wf.session) {   /* rows out are sessions, not the request's events */
+        l->session = true;
+        l->row_aligned = false;
+        l->preferred = 1;
+      }
     } else if (st == RK_OK && model) {
       l->kind = RK_STEP_MODEL;
       snprintf(probe, strlen(dir) + 128, "%s/model", vdir);
       st = rk_model_load(&l->sm, probe);
       if (st == RK_OK && rk_model_is_session(l->sm.model)) {
-        rk_saved_model_free(&l->sm);
-        st = rk_error(RK_EUNSUPPORTED, "model '%s': session models are not served yet (ranking models are)", name);
+        /* item_ids/item_id_scores of dims [k], or next-item of all the scores */
+        l->session = true;
+        for (int i = 0; i < cfg->n_output; i++)
+          if (!strcmp(cfg->output[i].name, "item_ids")) l->top_k = cfg->output[i].dims[0];
+        bool next_item = false;
+        for (int i = 0; i < cfg->n_output; i++) next_item = next_item || !strcmp(cfg->output[i].name, "next-item");
+        if (l->top_k <= 0 && !next_item)
+          st = rk_error(RK_EFORMAT, "model '%s': a session model's outputs are item_ids and item_id_scores (dims [k]) "
+                        "or next-item", name);
       }
       if (st == RK_OK) {
         l->n_caches = workers > 0 ? workers : 1;
@@ -122,6 +135,7 @@ void rk_loaded_free(rk_loaded *l) {
   for (int w = 0; w < l->n_caches; w++)
     for (int b = 0; b < RK_SERVE_BUCKETS; b++) {
       rk_graph_cache *gc = &l->caches[w];
+      rk_catalog_ranker_free(gc->ranker[b]);
       if (gc->feed[b]) gc->graph[b]->ops->feed_free(gc->feed[b]);
       if (gc->graph[b]) gc->graph[b]->ops->free(gc->graph[b]);
     }
@@ -161,14 +175,28 @@ static int bucket_of(int64_t rows) {
 }
 
 /* The worker's graph for `rows` rows (at most 2^(RK_SERVE_BUCKETS-1)), built on first use. */
-static rk_status graph_for(rk_loaded *l, int worker, int64_t rows, rk_model **g, rk_model_feed **feed) {
+static rk_status graph_for(rk_loaded *l, int worker, int64_t rows, rk_model **g, rk_model_feed **feed,
+                           rk_catalog_ranker **ranker) {
   rk_graph_cache *gc = &l->caches[worker % l->n_caches];
   int b = bucket_of(rows);
   if (!gc->graph[b]) {
     const rk_model *m = l->sm.model;
     RK_TRY(m->ops->share(&gc->graph[b], m, (int64_t)1 << b, false));
-    rk_status st = gc->graph[b]->ops->feed_init(&gc->feed[b], gc->graph[b], &l->no_schema, 0, NULL, 0);
+    rk_model *gm = gc->graph[b];
+    /* a session feed takes the model's schema and seed, as `reckon sessions --do_predict` gives them */
+    uint64_t seed = l->session ? rk_session_model_config(m)->seed : 0;
+    rk_status st = gm->ops->feed_init(&gc->feed[b], gm, l->session ? &l->sm.schema : &l->no_schema, 0, NULL, seed);
+    /* a session model reads each session's last row with every item visible (--do_predict's) */
+    if (st == RK_OK && l->session) st = rk_session_feed_set_phase(gc->feed[b], RK_SESSION_PHASE_PREDICT);
+    if (st == RK_OK && l->session && l->top_k > 0) {
+      rk_catalog cat;
+      float temperature;
+      rk_session_catalog(gm, &cat, &temperature);
+      st = rk_catalog_ranker_create(&gc->ranker[b], &cat, ((int64_t)1 << b) * rk_session_model_outputs(gm)->reads,
+                                    (int)l->top_k);
+    }
     if (st != RK_OK) {
+      if (gc->feed[b]) gm->ops->feed_free(gc->feed[b]);
       gc->graph[b]->ops->free(gc->graph[b]);
       gc->graph[b] = NULL;
       gc->feed[b] = NULL;
@@ -177,6 +205,7 @@ static rk_status graph_for(rk_loaded *l, int worker, int64_t rows, rk_model **g,
   }
   *g = gc->graph[b];
   *feed = gc->feed[b];
+  *ranker = gc->ranker[b];
   return RK_OK;
 }
 
@@ -206,7 +235,8 @@ static rk_status run_model(rk_loaded *l, int worker, const rk_batch *in, rk_batc
     }
     rk_model *g = NULL;
     rk_model_feed *feed = NULL;
-    if (st == RK_OK) st = graph_for(l, worker, n, &g, &feed);
+    rk_catalog_ranker *ranker = NULL;
+    if (st == RK_OK) st = graph_for(l, worker, n, &g, &feed, &ranker);
     if (st == RK_OK) st = g->ops->feed_fill(feed, b, 0);
     if (st == RK_OK) st = rk_graph_forward(g->g, RK_EVAL);
     for (int t = 0; t < K && st == RK_OK; t++) {
@@ -219,6 +249,72 @@ static rk_status run_model(rk_loaded *l, int worker, const rk_batch *in, rk_batc
   }
   for (int t = 0; t < K && st == RK_OK; t++) out->cols[t].length = in->nrows;
   rk_free(rows);
+  rk_batch_free(&part);
+  if (st != RK_OK) rk_batch_free(out);
+  return st;
+}
+
+/* A session model: per session row, its top-k items and their scores as `reckon sessions
+ * --do_predict` ranks them (item_ids, item_id_scores; -1 and -inf pad a catalogue smaller than
+ * k), or every item's score (next-item). */
+static rk_status run_session(rk_loaded *l, int worker, const rk_batch *in, rk_batch *out) {
+  int64_t k = l->top_k;
+  RK_TRY(rk_batch_init(out, k > 0 ? 2 : 1));
+  rk_status st = rk_column_init(&out->cols[0], k > 0 ? "item_ids" : "next-item", RK_COL_LIST,
+                                k > 0 ? RK_COL_INT64 : RK_COL_FLOAT32);
+  if (st == RK_OK && k > 0) st = rk_column_init(&out->cols[1], "item_id_scores", RK_COL_LIST, RK_COL_FLOAT32);
+  int64_t chunk_max = (int64_t)1 << (RK_SERVE_BUCKETS - 1);
+  rk_batch part = {0};
+  int64_t *rows = NULL, *ids = NULL;
+  float *scores = NULL;
+  for (int64_t begin = 0; begin < in->nrows && st == RK_OK; begin += chunk_max) {
+    int64_t n = in->nrows - begin < chunk_max ? in->nrows - begin : chunk_max;
+    const rk_batch *b = in;
+    if (n != in->nrows) {
+      if (!rows && !(rows = rk_malloc((size_t)chunk_max * sizeof *rows))) st = RK_ENOMEM;
+      for (int64_t r = 0; st == RK_OK && r < n; r++) rows[r] = begin + r;
+      if (st == RK_OK) st = rk_batch_take(&part, in, rows, n);
+      b = &part;
+    }
+    rk_model *g = NULL;
+    rk_model_feed *feed = NULL;
+    rk_catalog_ranker *ranker = NULL;
+    if (st == RK_OK) st = graph_for(l, worker, n, &g, &feed, &ranker);
+    if (st == RK_OK) st = g->ops->feed_fill(feed, b, 0);
+    if (st == RK_OK) st = rk_graph_forward(g->g, RK_EVAL);
+    if (st != RK_OK) break;
+    const rk_session_outputs *so = rk_session_model_outputs(g);
+    const float *hidden = rk_graph_value_f32(g->g, so->hidden);   /* (n, reads, D): PREDICT reads the first */
+    rk_catalog cat;
+    float temperature;
+    rk_session_catalog(g, &cat, &temperature);
+    int64_t reads = so->reads, cells = n * reads * (k > 0 ? k : 1);
+    if (k > 0) {
+      rk_free(ids), rk_free(scores);
+      ids = rk_malloc((size_t)cells * sizeof *ids);
+      scores = rk_malloc((size_t)cells * sizeof *scores);
+      st = ids && scores ? rk_catalog_rank(ranker, NULL, ids, scores, hidden, NULL, n * reads) : RK_ENOMEM;
+    }
+    for (int64_t r = 0; st == RK_OK && r < n; r++) {
+      if (k > 0) {
+        for (int64_t i = 0; st == RK_OK && i < k; i++) {
+          st = rk_column_append_int(out->cols[0].child, ids[(r * reads) * k + i]);
+          if (st == RK_OK) st = rk_column_append_double(out->cols[1].child, scores[(r * reads) * k + i]);
+        }
+        if (st == RK_OK) st = rk_column_finish_list_row(&out->cols[1]);
+      } else {
+        const float *h = hidden + r * reads * cat.D;
+        for (int64_t v = 0; st == RK_OK && v < cat.V; v++) {
+          float z = cat.bias ? cat.bias[v] : 0.0f;
+          for (int64_t d = 0; d < cat.D; d++) z += h[d] * cat.items[v * cat.D + d];
+          st = rk_column_append_double(out->cols[0].child, z / temperature);
+        }
+      }
+      if (st == RK_OK) st = rk_column_finish_list_row(&out->cols[0]);
+    }
+  }
+  if (st == RK_OK) out->nrows = in->nrows;
+  rk_free(rows), rk_free(ids), rk_free(scores);
   rk_batch_free(&part);
   if (st != RK_OK) rk_batch_free(out);
   return st;
@@ -274,6 +370,7 @@ static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_
     }
     view.cols[view.ncols] = *c;
     view.cols[view.ncols++].name = step->input_map[i].key;
+    view.nrows = c->length;   /* the rows of the step before: the request's, or its sessions */
   }
   rk_batch *res = NULL;
   if (st == RK_OK) {
@@ -316,7 +413,8 @@ static rk_status run_ensemble(rk_server *s, rk_loaded *l, int worker, const rk_b
     st = rk_column_init(dst, l->config.output[i].name, c->type, c->child ? c->child->type : RK_COL_INT64);
     if (st == RK_OK) st = rk_column_append_column(dst, c, 0, c->length);
   }
-  if (st == RK_OK) out->nrows = in->nrows;
+  /* the rows of the last step: the input's, or a session workflow's sessions */
+  if (st == RK_OK) out->nrows = out->ncols ? out->cols[0].length : in->nrows;
   else rk_batch_free(out);
   for (int i = 0; i < t.n_owned; i++) rk_batch_free(&t.owned[i]);
   rk_free(t.owned);
@@ -327,7 +425,7 @@ static rk_status run_ensemble(rk_server *s, rk_loaded *l, int worker, const rk_b
 
 /* The workflow's outputs, typed as the config says (the next step's types). */
 static rk_status run_workflow(rk_loaded *l, const rk_batch *in, rk_batch *out) {
-  RK_TRY(rk_workflow_transform(&l->wf, in, out));
+  RK_TRY(l->session ? rk_session_transform(&l->wf, in, out) : rk_workflow_transform(&l->wf, in, out));
   rk_status st = RK_OK;
   for (int i = 0; st == RK_OK && i < l->config.n_output; i++) {
     int j = rk_batch_find(out, l->config.output[i].name);
@@ -341,7 +439,7 @@ rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, const rk_batch *
   memset(out, 0, sizeof *out);
   switch (l->kind) {
     case RK_STEP_WORKFLOW: return run_workflow(l, in, out);
-    case RK_STEP_MODEL: return run_model(l, worker, in, out);
+    case RK_STEP_MODEL: return l->session ? run_session(l, worker, in, out) : run_model(l, worker, in, out);
     default: return run_ensemble(s, l, worker, in, out);
   }
 }

@@ -63,7 +63,7 @@ static int batch_members(const rk_job *first, rk_job **members, int cap, int64_t
   int n = 0;
   *rows = 0;
   *full = false;
-  bool batching = l->config.max_batch_size > 0 && l->preferred > 1;
+  bool batching = l->config.max_batch_size > 0 && l->preferred > 1 && l->row_aligned;
   for (rk_job *j = (rk_job *)first; j && n < cap; j = j->next) {
     if (j->l != l || !same_inputs(j->req, first->req)) continue;
     if (n > 0 && (!batching || *rows + j->rows > l->max_batch)) {
@@ -97,8 +97,10 @@ static void respond(rk_job *job, rk_status st, rk_serve_response *resp) {
   rk_free(job);
 }
 
-/* The response of one request: its rows [begin, begin + rows) of the outputs it asked for. */
+/* The response of one request: its rows [begin, begin + rows) of the outputs it asked for (all
+ * the rows, when the version's rows are not the request's: a session workflow's sessions). */
 static rk_status make_response(rk_job *job, const rk_batch *out, int64_t begin, rk_serve_response *resp) {
+  int64_t rows = job->l->row_aligned ? job->rows : out->nrows;
   const rk_model_config *c = &job->l->config;
   const rk_serve_request *req = job->req;
   memset(resp, 0, sizeof *resp);
@@ -115,7 +117,7 @@ static rk_status make_response(rk_job *job, const rk_batch *out, int64_t begin, 
     int j = rk_batch_find(out, name);
     if (!t || j < 0)
       return rk_serve_fail(RK_SERVE_INTERNAL, RK_EINTERNAL, "model '%s' computed no output '%s'", job->l->name, name);
-    RK_TRY(rk_serve_column_tensor(&resp->outputs[i], &out->cols[j], begin, begin + job->rows, t, c->max_batch_size > 0));
+    RK_TRY(rk_serve_column_tensor(&resp->outputs[i], &out->cols[j], begin, begin + rows, t, c->max_batch_size > 0));
     resp->n_outputs++;
   }
   return RK_OK;

@@ -69,9 +69,11 @@ typedef struct rk_loaded rk_loaded;
 
 /* Per worker: inference graphs of one model version, one per power-of-two batch, kept warm. */
 #define RK_SERVE_BUCKETS 24
+typedef struct rk_catalog_ranker rk_catalog_ranker;
 typedef struct {
   rk_model *graph[RK_SERVE_BUCKETS];
   rk_model_feed *feed[RK_SERVE_BUCKETS];
+  rk_catalog_ranker *ranker[RK_SERVE_BUCKETS];   /* session models with top_k: its top-k */
 } rk_graph_cache;
 
 typedef struct {
@@ -92,6 +94,11 @@ struct rk_loaded {
   int n_caches;
   /* batching: the config's, or (ensemble) its model step's */
   int64_t max_batch, preferred, delay_us;
+  /* false when output rows are not the request's rows (a session workflow's rows are sessions):
+   * such requests run alone and their outputs are the rows the step gave */
+  bool row_aligned;
+  bool session;                  /* RK_STEP_MODEL: a session model; RK_STEP_WORKFLOW: a session workflow */
+  int64_t top_k;                 /* session model: item_ids/item_id_scores of this many; 0: next-item */
   atomic_int refs;               /* the server's hold + requests in flight */
   pthread_mutex_t ref_lock;
   pthread_cond_t released;

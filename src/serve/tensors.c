@@ -202,6 +202,27 @@ rk_status rk_serve_append_tensor(rk_column *col, const rk_serve_input *in) {
 rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int64_t begin, int64_t end,
                                  const rk_model_config_tensor *t, bool batched) {
   memset(out, 0, sizeof *out);
+  if (col->type == RK_COL_LIST) {
+    /* k values per row (top-k items, next-item scores): shape (rows, k) */
+    int64_t n = end - begin, k = n ? col->offsets[begin + 1] - col->offsets[begin] : (t->n_dims ? t->dims[0] : 0);
+    for (int64_t r = begin; r < end; r++)
+      if (col->offsets[r + 1] - col->offsets[r] != k)
+        return rk_error(RK_EINTERNAL, "output '%s': rows of %lld and %lld values", t->name, (long long)k,
+                        (long long)(col->offsets[r + 1] - col->offsets[r]));
+    rk_serve_dtype edt = rk_serve_coltype_dtype(col->child->type);
+    size_t w = rk_coltype_width(col->child->type);
+    if (!edt || !w) return rk_error(RK_EINTERNAL, "output '%s' is a list of %s", t->name, rk_coltype_name(col->child->type));
+    if (!(out->name = rk_strdup(t->name))) return RK_ENOMEM;
+    out->datatype = edt;
+    out->ndim = 2;
+    out->shape[0] = n;
+    out->shape[1] = k;
+    out->nbytes = n * k * (int64_t)w;
+    if (!(out->data = rk_malloc((size_t)(out->nbytes ? out->nbytes : 1)))) return RK_ENOMEM;
+    if (out->nbytes)
+      memcpy(out->data, (const unsigned char *)col->child->values + (size_t)col->offsets[begin] * w, (size_t)out->nbytes);
+    return RK_OK;
+  }
   rk_serve_dtype dt = rk_serve_coltype_dtype(col->type);
   if (!dt) return rk_error(RK_EINTERNAL, "output '%s' is a %s column", col->name, rk_coltype_name(col->type));
   if (!(out->name = rk_strdup(t->name))) return RK_ENOMEM;
@@ -234,7 +255,7 @@ rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int
 
 rk_status rk_serve_conform_column(rk_column *col, rk_serve_dtype dt) {
   rk_coltype to = rk_serve_dtype_coltype(dt);
-  if (col->type == to) return RK_OK;
+  if (col->type == to || col->type == RK_COL_LIST) return RK_OK;   /* lists pass between steps as they are */
   if (to == RK_COL_STRING || col->type == RK_COL_STRING || col->type == RK_COL_LIST)
     return rk_error(RK_EFORMAT, "column '%s' is %s, and the config says %s", col->name, rk_coltype_name(col->type),
                     rk_serve_dtype_name(dt));
