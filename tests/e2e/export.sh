@@ -93,6 +93,27 @@ else
   expect_contains "$out" "--format onnx: this build has no ONNX export" "--format onnx without protobuf-c says why"
 fi
 
+# ---- a session model: raw events in, top-k items per session out ----
+"$R" synth sessions --layout yoochoose --sessions 200 --days 3 --items 50 --seed 7 --output clicks.csv --quiet > /dev/null 2>&1
+"$R" preprocess --data_path clicks.csv --csv_header false --csv_column_names session_id,timestamp,item_id,category \
+  --session_id_feature session_id --timestamp_feature timestamp --item_id_feature item_id \
+  --categorical_features item_id,category --quiet --output_path days
+"$R" sessions --threads 1 --output_dir sw --do_train --data_path days --start_time_window_index 1 \
+  --per_device_train_batch_size 32 --d_model 16 --n_layer 1 --n_head 2 --max_steps 2 --quiet
+out=$("$R" export --model_path sw/model --output_path repo_s --name t4r --top_k 20 2>&1); rc=$?
+expect_status $rc 0 "a session model exports"
+expect_contains "$out" "t4r_nvt (workflow), t4r_gpt2 (model), t4r (ensemble)" "its model step is named for --model_type"
+grep -q 'name: "item_id_scores"' repo_s/t4r/config.pbtxt && grep -q 'dims: 20' repo_s/t4r/config.pbtxt \
+  && pass "item_ids and item_id_scores of the top 20" || fail "t4r outputs: $(grep -A3 output repo_s/t4r/config.pbtxt | head -8)"
+"$R" export --model_path sw/model --output_path repo_s --name all --quiet && grep -q 'name: "next-item"' repo_s/all/config.pbtxt \
+  && pass "without --top_k: next-item" || fail "no next-item output"
+if [ -f "$desc" ] && [ -z "$missing" ]; then
+  parsed=$(/usr/bin/python3 parse.py "$desc" repo_s/t4r/config.pbtxt repo_s/t4r_nvt/config.pbtxt repo_s/t4r_gpt2/config.pbtxt 2>&1); rc=$?
+  expect_status $rc 0 "the session export's configs parse as inference.ModelConfig"
+  expect_contains "$parsed" "t4r platform=ensemble backend=- max_batch_size=1024 inputs=4 outputs=2 scheduling=ensemble_scheduling steps=t4r_nvt,t4r_gpt2 types=TYPE_INT64,TYPE_STRING" \
+    "raw events in: ids as INT64, ISO times as strings"
+fi
+
 # ---- again, beside other models ----
 mkdir -p repo/someone_else/1 && echo 'name: "someone_else"' > repo/someone_else/config.pbtxt
 "$R" export --model_path m --output_path repo --name tr --max_batch_size 64 --quiet; rc=$?
