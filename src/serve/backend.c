@@ -7,6 +7,9 @@
  *             `<target>/binary_output` (a probability) or `<target>/regression_output` per task
  *   ensemble  platform "ensemble": its steps in order, tensors passed by name through
  *             input_map/output_map as views of the same columns (no copies between steps)
+ * Session models: the workflow step is rk_session_transform (raw events in, a row per session
+ * out: not row aligned, so requests run alone), the model step reads each session's last row
+ * (the PREDICT phase) and ranks the catalogue as `reckon sessions --do_predict` does.
  * Inference graphs are kept per worker thread, one per power-of-two batch size, so a batch runs
  * on a warm graph and its rows are padded to at most twice their count.
  */
