@@ -124,6 +124,27 @@ static void session_top_k(void **state) {
     }
   }
   rk_serve_response_free(&resp);
+  /* BYTES framing is checked before anything runs: a length past the end, or bytes left over */
+  for (int i = 0; i < 4; i++) {
+    if (in[i].datatype != RK_SERVE_DT_BYTES) continue;
+    rk_serve_input saved = in[i];
+    static const int64_t cut[] = {-1, -5};
+    for (size_t k = 0; k < sizeof cut / sizeof *cut; k++) {
+      in[i].nbytes = saved.nbytes + cut[k];
+      rk_status st = rk_server_infer(s, &req, &resp);
+      assert_int_equal(rk_serve_error_code(st), RK_SERVE_INVALID);
+      if (!strstr(rk_error_message(), "BYTES elements")) fail_msg("'%s'", rk_error_message());
+    }
+    unsigned char *huge = malloc((size_t)saved.nbytes);
+    memcpy(huge, saved.data, (size_t)saved.nbytes);
+    huge[3] = 0x7f;   /* the first element claims ~2 GiB */
+    in[i].data = huge;
+    in[i].nbytes = saved.nbytes;
+    rk_status st = rk_server_infer(s, &req, &resp);
+    assert_int_equal(rk_serve_error_code(st), RK_SERVE_INVALID);
+    free(huge);
+    in[i] = saved;
+  }
   for (int i = 0; i < 4; i++) free((void *)in[i].data);
   rk_model_config_free(&c);
   rk_server_close(s);
