@@ -473,8 +473,13 @@ static void model_infer(rk_server *core, const uint8_t *message, size_t size, rk
   }
   p->finish = finish;
   p->ctx = ctx;
-  /* From here the core calls infer_done exactly once, whatever it returns. */
-  (void)rk_server_infer_async(core, &p->call.req, infer_done, p);
+  /* The core calls infer_done when it accepted the request (RK_OK); a refusal comes back here. */
+  rk_status st = rk_server_infer_async(core, &p->call.req, infer_done, p);
+  if (st != RK_OK) {
+    rk_grpc_reply_core_error(reply, st);
+    rk_grpc_infer_call_free(&p->call);
+    rk_free(p);
+  }
 }
 
 static const struct {
