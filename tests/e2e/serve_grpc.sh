@@ -192,4 +192,8 @@ echo "$out" | grep -E "^(ok|FAIL): " | while IFS= read -r line; do echo "$line";
 e2e_pass=$((e2e_pass + $(echo "$out" | grep -c "^ok: ")))
 e2e_fail=$((e2e_fail + $(echo "$out" | grep -c "^FAIL: ")))
 if ! echo "$out" | tail -1 | grep -qE "^(ok|FAIL): "; then fail "the Python client ran to its end: $(echo "$out" | tail -5)"; fi
+exec 3>&-
+wait "$server_pid"
+expect_status $? 0 "the server stops cleanly when asked (under the sanitizers: no leak)"
+server_pid=
 finish

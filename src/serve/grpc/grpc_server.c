@@ -293,7 +293,7 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t
   int64_t max = c->srv->opt.max_message_bytes;
   uint8_t head[RK_GRPC_PREFIX_BYTES];
   size_t have = st->size < sizeof head ? st->size : sizeof head;
-  memcpy(head, st->body, have);
+  if (have) memcpy(head, st->body, have);
   size_t more = len < sizeof head - have ? len : sizeof head - have;
   memcpy(head + have, data, more);
   int64_t announced = rk_grpc_announced_length(head, have + more);
