@@ -230,6 +230,8 @@ typedef struct {
   bool closed;
   const uint8_t *body;          /* the request body */
   size_t body_size, body_sent;
+  bool trickle;                 /* one byte per resume (a slow client) */
+  bool may_send;
 } exchange;
 
 static int cl_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
@@ -263,6 +265,11 @@ static ssize_t cl_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len
                        nghttp2_data_source *source, void *user_data) {
   (void)h2, (void)id, (void)user_data;
   exchange *x = source->ptr;
+  if (x->trickle) {
+    if (!x->may_send) return NGHTTP2_ERR_DEFERRED;
+    x->may_send = false;
+    length = 1;
+  }
   size_t n = x->body_size - x->body_sent < length ? x->body_size - x->body_sent : length;
   memcpy(buf, x->body + x->body_sent, n);
   x->body_sent += n;
@@ -559,6 +566,66 @@ static void test_grpc_broken_and_idle_connections(void **state) {
   assert_int_equal(x.grpc_status, 0);
 }
 
+/* Whether the server closed fd (or reset it) within `ms`. */
+static bool closed_within(int fd, int ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  uint8_t buf[4096];
+  while (poll(&p, 1, ms) > 0) {
+    ssize_t got = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (got == 0 || (got < 0 && errno != EAGAIN)) return true;
+  }
+  return false;
+}
+
+/* A client that sends a byte every 50 ms is dropped by the request timeout (400 ms) although the
+ * idle timeout (30 s) never fires: first while it says the preface, then inside a request. */
+static void test_grpc_slow_client_dropped(void **state) {
+  (void)state;
+  rk_grpc_options go;
+  rk_grpc_options_default(&go);
+  go.address = "127.0.0.1";
+  go.port = 0;
+  go.idle_timeout_ms = 30000;
+  go.request_timeout_ms = 400;
+  rk_grpc_server *g = NULL;
+  assert_rk_ok(rk_grpc_server_start(&g, fx.core, &go));
+  int port = rk_grpc_server_port(g);
+
+  const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  int fd = connect_to(port);
+  bool dropped = false;
+  for (int i = 0; i < 200 && !dropped; i++) {   /* 10 s of dribbling at most */
+    if (send(fd, &preface[i % 8], 1, MSG_NOSIGNAL) != 1) dropped = true;
+    else dropped = closed_within(fd, 50);
+    if (i == 22) i = 0;   /* never finish the preface */
+  }
+  assert_true(dropped);
+  close(fd);
+
+  client c;
+  exchange x;
+  uint8_t body[64] = {0};
+  rk_grpc_write_prefix(body, 59);
+  client_open(&c, port);
+  submit(&c, &x, "POST", "/inference.GRPCInferenceService/ServerLive", "application/grpc", body, sizeof body);
+  x.trickle = true;
+  dropped = false;
+  for (int i = 0; i < 200 && !dropped; i++) {
+    x.may_send = true;
+    nghttp2_session_resume_data(c.h2, 1);
+    const uint8_t *data;
+    ssize_t k;
+    while ((k = nghttp2_session_mem_send(c.h2, &data)) > 0)
+      if (send(c.fd, data, (size_t)k, MSG_NOSIGNAL) != k) dropped = true;
+    dropped = dropped || closed_within(c.fd, 50);
+    if (x.body_sent == sizeof body - 1) x.body_sent = 8;   /* never finish the message */
+  }
+  assert_true(dropped);
+  assert_false(x.closed && x.grpc_status >= 0);   /* no answer: the connection went */
+  client_close(&c);
+  rk_grpc_server_stop(g);
+}
+
 static void test_grpc_options_refused(void **state) {
   (void)state;
   rk_grpc_options go;
@@ -620,6 +687,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_grpc_framing_errors),
       cmocka_unit_test(test_grpc_concurrent_streams),
       cmocka_unit_test(test_grpc_broken_and_idle_connections),
+      cmocka_unit_test(test_grpc_slow_client_dropped),
       cmocka_unit_test(test_grpc_options_refused),
   };
   int failed = cmocka_run_group_tests(pure, NULL, NULL);

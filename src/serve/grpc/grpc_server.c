@@ -10,7 +10,8 @@
  * application/grpc[+proto]; the answer is HEADERS (:status 200), DATA (the message) and trailers
  * (grpc-status, grpc-message), or one HEADERS block with the status ("Trailers-Only") on failure.
  * Limits: SETTINGS_MAX_CONCURRENT_STREAMS, a message size checked from the first 5 bytes (before
- * buffering), header count and bytes per request, and an idle timeout per connection.
+ * buffering), header count and bytes per request, an idle timeout per connection, and a request
+ * timeout: the preface and every request must arrive whole within it (a slow client is dropped).
  */
 #include "serve/grpc/grpc_server.h"
 
@@ -56,6 +57,9 @@ typedef struct stream {
   bool answered;               /* a reply was submitted (or refused early): ignore the rest */
   bool running;                /* handed to a worker, reply not back yet */
   bool closed;                 /* nghttp2 closed it while running: free when the reply comes */
+  int64_t started_ms;          /* its HEADERS came; the request must end within request_timeout */
+  struct stream *older, *newer;   /* in the connection's list of requests still arriving */
+  struct stream *prev, *next_live;  /* in the connection's list of every stream it holds */
   rk_grpc_reply reply;
   const uint8_t *message;      /* the request message inside body, once the stream ended */
   size_t message_size;
@@ -73,6 +77,10 @@ struct conn {
   stream *done;                /* replies for the connection thread to send */
   int pending;                 /* streams with a worker */
   bool goaway_sent;
+  bool greeted;                /* the client's preface and SETTINGS came */
+  int64_t born_ms;
+  stream *arriving_oldest, *arriving_newest;   /* requests whose END_STREAM has not come */
+  stream *live;                /* every stream allocated and not yet freed */
   struct conn *next;           /* in the server's list */
 };
 
@@ -101,6 +109,7 @@ void rk_grpc_options_default(rk_grpc_options *o) {
   o->max_message_bytes = INT64_C(64) << 20;
   o->max_streams = 128;
   o->idle_timeout_ms = 60000;
+  o->request_timeout_ms = 30000;
   o->workers = 0;
 }
 
@@ -119,9 +128,31 @@ static void poke(int fd) {
 }
 
 static void stream_free(stream *st) {
+  conn *c = st->c;
+  if (st->prev) st->prev->next_live = st->next_live;
+  else c->live = st->next_live;
+  if (st->next_live) st->next_live->prev = st->prev;
   rk_free(st->body);
   rk_free(st->reply.body);
   rk_free(st);
+}
+
+/* Requests still arriving, oldest first: the request timeout watches the oldest. */
+static void arriving_add(conn *c, stream *st) {
+  st->older = c->arriving_newest;
+  st->newer = NULL;
+  if (c->arriving_newest) c->arriving_newest->newer = st;
+  else c->arriving_oldest = st;
+  c->arriving_newest = st;
+}
+
+static void arriving_remove(conn *c, stream *st) {
+  if (!st->started_ms) return;   /* not in the list */
+  if (st->older) st->older->newer = st->newer;
+  else c->arriving_oldest = st->newer;
+  if (st->newer) st->newer->older = st->older;
+  else c->arriving_newest = st->older;
+  st->started_ms = 0;
 }
 
 /* ---- the worker pool ---------------------------------------------------------------------------- */
@@ -211,6 +242,7 @@ static void answer(conn *c, stream *st) {
 
 /* The request stream ended: check it as gRPC and hand it to a worker, or answer at once. */
 static void dispatch(conn *c, stream *st) {
+  arriving_remove(c, st);
   if (st->answered) return;
   if (!st->is_post) {
     answer_status(c, st, "405", RK_GRPC_UNIMPLEMENTED, "gRPC calls are POST requests");
@@ -249,8 +281,13 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
   stream *st = rk_calloc(1, sizeof *st);
   if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;   /* resets this stream only */
   st->c = c;
+  st->next_live = c->live;
+  if (c->live) c->live->prev = st;
+  c->live = st;
   st->id = frame->hd.stream_id;
   st->method = -1;
+  st->started_ms = now_ms();
+  arriving_add(c, st);
   nghttp2_session_set_stream_user_data(h2, st->id, st);
   return 0;
 }
@@ -322,6 +359,7 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t
 
 static int on_frame(nghttp2_session *h2, const nghttp2_frame *frame, void *user_data) {
   conn *c = user_data;
+  if (frame->hd.type == NGHTTP2_SETTINGS) c->greeted = true;
   if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     stream *st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
     if (st) dispatch(c, st);
@@ -330,9 +368,10 @@ static int on_frame(nghttp2_session *h2, const nghttp2_frame *frame, void *user_
 }
 
 static int on_close(nghttp2_session *h2, int32_t id, uint32_t error_code, void *user_data) {
-  (void)error_code, (void)user_data;
+  (void)error_code;
   stream *st = nghttp2_session_get_stream_user_data(h2, id);
   if (!st) return 0;
+  arriving_remove(user_data, st);
   nghttp2_session_set_stream_user_data(h2, id, NULL);
   if (st->running) st->closed = true;   /* the worker still holds it: freed when its reply comes */
   else stream_free(st);
@@ -394,7 +433,14 @@ static void conn_loop(conn *c) {
     }
     if (c->goaway_sent && pending == 0 && !nghttp2_session_want_write(c->h2)) break;
     if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) && pending == 0) break;
-    int64_t idle = now_ms() - last;
+    int64_t now = now_ms(), idle = now - last;
+    /* The preface, or the oldest request still arriving, must be whole by now. */
+    int64_t since = !c->greeted ? c->born_ms : c->arriving_oldest ? c->arriving_oldest->started_ms : -1;
+    if (since >= 0 && now - since >= s->opt.request_timeout_ms) {
+      nghttp2_session_terminate_session(c->h2, NGHTTP2_PROTOCOL_ERROR);
+      flush(c);
+      break;
+    }
     if (pending == 0 && idle >= s->opt.idle_timeout_ms) {
       if (c->goaway_sent) break;
       nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->h2),
@@ -403,8 +449,10 @@ static void conn_loop(conn *c) {
       continue;
     }
     struct pollfd fds[2] = {{c->fd, POLLIN, 0}, {c->wake, POLLIN, 0}};
-    int timeout = pending ? -1 : (int)(s->opt.idle_timeout_ms - idle);
-    int n = poll(fds, 2, timeout);
+    int64_t timeout = pending ? -1 : s->opt.idle_timeout_ms - idle;
+    if (since >= 0 && (timeout < 0 || s->opt.request_timeout_ms - (now - since) < timeout))
+      timeout = s->opt.request_timeout_ms - (now - since);
+    int n = poll(fds, 2, (int)timeout);
     if (n < 0 && errno != EINTR) break;
     if (fds[1].revents & POLLIN) take_replies(c);
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -432,7 +480,9 @@ static void conn_free(conn *c) {
     pthread_mutex_lock(&c->lock);
   }
   pthread_mutex_unlock(&c->lock);
-  if (c->h2) nghttp2_session_del(c->h2);   /* closes the remaining streams through on_close */
+  /* nghttp2_session_del frees its streams without on_close: ours go here. */
+  while (c->live) stream_free(c->live);
+  if (c->h2) nghttp2_session_del(c->h2);
   close(c->fd);
   if (c->wake >= 0) close(c->wake);
   pthread_mutex_destroy(&c->lock);
@@ -497,6 +547,7 @@ static void start_conn(rk_grpc_server *s, int fd) {
   }
   c->srv = s;
   c->fd = fd;
+  c->born_ms = now_ms();
   c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   pthread_mutex_init(&c->lock, NULL);
   pthread_cond_init(&c->drained, NULL);
@@ -561,6 +612,8 @@ static rk_status check_options(const rk_grpc_options *o) {
     return rk_error(RK_ERANGE, "gRPC max message size %lld is out of range [1, 4294967295]", (long long)o->max_message_bytes);
   if (o->max_streams < 0) return rk_error(RK_ERANGE, "gRPC max streams %d must be >= 1", o->max_streams);
   if (o->idle_timeout_ms < 0) return rk_error(RK_ERANGE, "gRPC idle timeout %d ms must be >= 1", o->idle_timeout_ms);
+  if (o->request_timeout_ms < 0)
+    return rk_error(RK_ERANGE, "gRPC request timeout %d ms must be >= 1", o->request_timeout_ms);
   if (o->workers < 0) return rk_error(RK_ERANGE, "gRPC workers %d must be >= 1", o->workers);
   return RK_OK;
 }
@@ -595,6 +648,7 @@ rk_status rk_grpc_server_start(rk_grpc_server **out, rk_server *core, const rk_g
   if (!s->opt.max_message_bytes) s->opt.max_message_bytes = d.max_message_bytes;
   if (!s->opt.max_streams) s->opt.max_streams = d.max_streams;
   if (!s->opt.idle_timeout_ms) s->opt.idle_timeout_ms = d.idle_timeout_ms;
+  if (!s->opt.request_timeout_ms) s->opt.request_timeout_ms = d.request_timeout_ms;
   if (!s->opt.workers) s->opt.workers = rk_num_threads() > 0 ? rk_num_threads() : 1;
   snprintf(s->address, sizeof s->address, "%s", o->address ? o->address : "0.0.0.0");
   s->opt.address = s->address;

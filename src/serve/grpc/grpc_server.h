@@ -23,6 +23,8 @@ typedef struct {
   int64_t max_message_bytes;  /* a request message above it: RESOURCE_EXHAUSTED (default 64 MiB) */
   int max_streams;            /* concurrent streams per connection, HTTP/2 SETTINGS (default 128) */
   int idle_timeout_ms;        /* a connection silent this long is closed (default 60000) */
+  int request_timeout_ms;     /* a request (or the connection preface) must arrive whole within
+                                 this; a client sending one byte at a time is dropped (default 30000) */
   int workers;                /* threads running RPCs (default: the cores) */
 } rk_grpc_options;
 
