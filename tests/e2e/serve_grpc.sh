@@ -53,8 +53,8 @@ for _ in $(seq 100); do grep -q '^port ' "$tmp/port" && break; sleep 0.1; done
 port=$(sed -n 's/^port //p' "$tmp/port")
 [ -n "$port" ] || { fail "the server starts ($(cat "$tmp/server.err"))"; finish; }
 
-out=$("$PY" - "$B/proto/grpc_service.desc" "$port" "$tmp/rows.csv" "$tmp/pred.csv" <<'PYEOF' 2>&1
-import csv, struct, sys
+out=$("$PY" - "$B/proto/grpc_service.desc" "$port" "$tmp/rows.csv" "$tmp/pred.csv" "$server_pid" <<'PYEOF' 2>&1
+import csv, os, signal, struct, sys
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
@@ -186,6 +186,20 @@ check(rpc("ServerLive", req("ServerLive")).live, "still live after the malformed
 rpc("RepositoryModelUnload", req("RepositoryModelUnload", model_name="dlrm"))
 check(not rpc("ModelReady", req("ModelReady", name="dlrm")).ready, "RepositoryModelUnload, then ModelReady: not ready")
 expect_error("ModelInfer", infer_request(True), C.UNAVAILABLE, ["dlrm"], "ModelInfer after the unload: UNAVAILABLE")
+
+# SIGTERM while 64 calls are in flight: each is answered, or refused UNAVAILABLE (GOAWAY came first)
+rpc("RepositoryModelLoad", req("RepositoryModelLoad", model_name="dlrm"))
+infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer", request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=M("ModelInferResponse").FromString)
+futures = [infer.future(infer_request(True), timeout=20) for _ in range(32)]
+rpc("ServerLive", req("ServerLive"))   # the calls before it were sent; 32 more race the signal
+futures += [infer.future(infer_request(True), timeout=20) for _ in range(32)]
+os.kill(int(sys.argv[5]), signal.SIGTERM)
+codes = [f.code() for f in futures]
+answered = [f.result() for f, c in zip(futures, codes) if c == C.OK]
+check(all(c in (C.OK, C.UNAVAILABLE) for c in codes) and len(answered) > 0
+      and all(a.raw_output_contents[0] == raw.raw_output_contents[0] for a in answered),
+      "SIGTERM drains: %d calls answered with the scores, the rest UNAVAILABLE (%s)" % (len(answered), set(codes)))
 PYEOF
 )
 echo "$out" | grep -E "^(ok|FAIL): " | while IFS= read -r line; do echo "$line"; done
@@ -194,6 +208,6 @@ e2e_fail=$((e2e_fail + $(echo "$out" | grep -c "^FAIL: ")))
 if ! echo "$out" | tail -1 | grep -qE "^(ok|FAIL): "; then fail "the Python client ran to its end: $(echo "$out" | tail -5)"; fi
 exec 3>&-
 wait "$server_pid"
-expect_status $? 0 "the server stops cleanly when asked (under the sanitizers: no leak)"
+expect_status $? 0 "the server stops cleanly after draining (under the sanitizers: no leak)"
 server_pid=
 finish

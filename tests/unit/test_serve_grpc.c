@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -645,8 +646,13 @@ static void test_grpc_options_refused(void **state) {
   assert_null(s);
 }
 
-/* `--serve REPO`: the e2e test's server until `reckon serve` carries gRPC. */
+static void on_term(int sig) { (void)sig; }
+
+/* `--serve REPO`: the e2e test's server until `reckon serve` carries gRPC. It stops, draining,
+ * when stdin closes or on SIGTERM (which interrupts the read). */
 static int serve(const char *repo) {
+  struct sigaction sa = {.sa_handler = on_term};   /* no SA_RESTART: fgets returns */
+  sigaction(SIGTERM, &sa, NULL);
   rk_serve_options so;
   rk_serve_options_default(&so);
   so.repository = repo;
