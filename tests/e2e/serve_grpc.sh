@@ -114,7 +114,10 @@ cfg = rpc("ModelConfig", req("ModelConfig", name="dlrm")).config
 check(cfg.name == "dlrm" and cfg.platform == "ensemble" and len(cfg.ensemble_scheduling.step) == 2
       and cfg.ensemble_scheduling.step[0].model_name == "dlrm_nvt", "ModelConfig: the ensemble and its steps")
 cfg = rpc("ModelConfig", req("ModelConfig", name="dlrm_dlrm")).config
-check(cfg.backend == "reckon" and cfg.max_batch_size == 1024 and cfg.input[0].dims == [1], "ModelConfig: the model step")
+db = cfg.dynamic_batching
+check(cfg.backend == "reckon" and cfg.max_batch_size == 1024 and cfg.input[0].dims == [1]
+      and list(db.preferred_batch_size) == [64, 256] and db.max_queue_delay_microseconds == 100
+      and cfg.parameters["reckon_kind"].string_value == "model", "ModelConfig: the model step with its dynamic batching")
 
 rows = list(csv.DictReader(open(rows_csv)))
 n = len(rows)
@@ -151,7 +154,11 @@ s = {m.name: m for m in st.model_stats}
 check("dlrm" in s and s["dlrm"].inference_count == 2 * n and s["dlrm"].inference_stats.success.count == 2,
       "ModelStatistics: 2 requests of 8 rows")
 allst = rpc("ModelStatistics", req("ModelStatistics"))
-check({"dlrm", "dlrm_nvt", "dlrm_dlrm"} <= {m.name for m in allst.model_stats}, "ModelStatistics without a name: every model")
+step = {m.name: m for m in allst.model_stats}.get("dlrm")
+check({"dlrm", "dlrm_nvt", "dlrm_dlrm"} <= {m.name for m in allst.model_stats} and step.version == "1"
+      and step.execution_count >= 1 and sum(b.compute_infer.count for b in step.batch_stats) == step.execution_count
+      and all(b.batch_size >= 1 for b in step.batch_stats),
+      "ModelStatistics without a name: every model; the ensemble's batches (%s)" % str(step).replace("\n", " "))
 
 # malformed requests: the status and a message naming the fault
 C = grpc.StatusCode
