@@ -306,6 +306,9 @@ typedef Inference__ModelInferResponse__InferOutputTensor output_msg;
 /* Fill `c` (typed) from raw output bytes; the arrays point into `scratch`, one rk_malloc. */
 static bool typed_contents(contents_msg *c, const rk_serve_output *o, int64_t numel, void **scratch) {
   const uint8_t *p = o->data;
+  size_t esize = rk_serve_dtype_size(o->datatype);
+  if (o->datatype != RK_SERVE_DT_BYTES && (o->nbytes < 0 || (uint64_t)o->nbytes != (uint64_t)numel * esize)) return false;
+  if (numel == 0) return true;   /* every field empty; the data may be NULL */
   size_t each = sizeof(int64_t);
   if (o->datatype == RK_SERVE_DT_BYTES) each = sizeof(ProtobufCBinaryData);
   void *buf = rk_malloc(numel > 0 ? (size_t)numel * each : 1);
