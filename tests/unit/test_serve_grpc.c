@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model_config.pb-c.h"
 #include "serve/grpc/grpc_rpc.h"
 #include "serve/grpc/grpc_server.h"
 
@@ -219,6 +220,81 @@ static void test_grpc_infer_raw_contents(void **state) {
     inference__model_infer_response__free_unpacked(d, NULL);
     rk_free(r.body);
   }
+}
+
+/* The core's config structure as Triton's ModelConfig: every field reckon reads, through a pack
+ * and unpack, and the config.pbtxt names of the datatypes. */
+static void test_grpc_model_config_message(void **state) {
+  (void)state;
+  int64_t versions[2] = {2, 5}, preferred[2] = {8, 32};
+  rk_model_config_tensor in = {.name = "item_id", .data_type = RK_SERVE_DT_INT64, .n_dims = 1, .dims = {-1},
+                               .allow_ragged_batch = true};
+  rk_model_config_tensor out = {.name = "click/binary_output", .data_type = RK_SERVE_DT_FP32, .n_dims = 1, .dims = {1}};
+  rk_config_pair param = {"reckon_kind", "model"};
+  rk_model_config c = {.name = "m", .backend = "reckon", .max_batch_size = 64,
+                       .version_policy = {.kind = RK_VERSION_POLICY_SPECIFIC, .specific = versions, .n_specific = 2},
+                       .input = &in, .n_input = 1, .output = &out, .n_output = 1, .dynamic_batching = true,
+                       .preferred_batch_size = preferred, .n_preferred_batch_size = 2,
+                       .max_queue_delay_microseconds = 250, .instance_count = 3, .parameters = &param, .n_parameters = 1};
+  rk_arena arena;
+  rk_arena_init(&arena, 1024);
+  Inference__ModelConfig *m = rk_grpc_model_config_build(&c, &arena);
+  assert_non_null(m);
+  uint8_t buf[1024];
+  size_t n = inference__model_config__pack(m, buf);
+  rk_arena_free(&arena);
+  Inference__ModelConfig *d = inference__model_config__unpack(NULL, n, buf);
+  assert_non_null(d);
+  assert_string_equal(d->name, "m");
+  assert_string_equal(d->backend, "reckon");
+  assert_int_equal(d->max_batch_size, 64);
+  assert_int_equal(d->version_policy->policy_choice_case, INFERENCE__MODEL_VERSION_POLICY__POLICY_CHOICE_SPECIFIC);
+  assert_int_equal(d->version_policy->specific->n_versions, 2);
+  assert_int_equal(d->version_policy->specific->versions[1], 5);
+  assert_int_equal(d->n_input, 1);
+  assert_int_equal(d->input[0]->data_type, INFERENCE__DATA_TYPE__TYPE_INT64);
+  assert_int_equal(d->input[0]->dims[0], -1);
+  assert_true(d->input[0]->allow_ragged_batch);
+  assert_int_equal(d->output[0]->data_type, INFERENCE__DATA_TYPE__TYPE_FP32);
+  assert_int_equal(d->scheduling_choice_case, INFERENCE__MODEL_CONFIG__SCHEDULING_CHOICE_DYNAMIC_BATCHING);
+  assert_int_equal(d->dynamic_batching->n_preferred_batch_size, 2);
+  assert_int_equal(d->dynamic_batching->preferred_batch_size[1], 32);
+  assert_int_equal(d->dynamic_batching->max_queue_delay_microseconds, 250);
+  assert_int_equal(d->n_instance_group, 1);
+  assert_int_equal(d->instance_group[0]->count, 3);
+  assert_int_equal(d->instance_group[0]->kind, INFERENCE__MODEL_INSTANCE_GROUP__KIND__KIND_CPU);
+  assert_int_equal(d->n_parameters, 1);
+  assert_string_equal(d->parameters[0]->key, "reckon_kind");
+  assert_string_equal(d->parameters[0]->value->string_value, "model");
+  inference__model_config__free_unpacked(d, NULL);
+
+  /* The other policies, and an ensemble's steps in place of dynamic batching. */
+  rk_config_pair imap = {"user_id", "raw_user_id"}, omap = {"user_id", "user_id__transformed"};
+  rk_ensemble_step step = {.model_name = "m_nvt", .model_version = -1, .input_map = &imap, .n_input_map = 1,
+                           .output_map = &omap, .n_output_map = 1};
+  rk_model_config e = {.name = "e", .platform = "ensemble", .max_batch_size = 64,
+                       .version_policy = {.kind = RK_VERSION_POLICY_LATEST, .latest = 2}, .steps = &step, .n_steps = 1};
+  rk_arena_init(&arena, 1024);
+  m = rk_grpc_model_config_build(&e, &arena);
+  n = inference__model_config__pack(m, buf);
+  rk_arena_free(&arena);
+  d = inference__model_config__unpack(NULL, n, buf);
+  assert_non_null(d);
+  assert_string_equal(d->platform, "ensemble");
+  assert_int_equal(d->version_policy->latest->num_versions, 2);
+  assert_int_equal(d->scheduling_choice_case, INFERENCE__MODEL_CONFIG__SCHEDULING_CHOICE_ENSEMBLE_SCHEDULING);
+  Inference__ModelEnsembling__Step *st = d->ensemble_scheduling->step[0];
+  assert_string_equal(st->model_name, "m_nvt");
+  assert_int_equal(st->model_version, -1);
+  assert_string_equal(st->input_map[0]->key, "user_id");
+  assert_string_equal(st->input_map[0]->value, "raw_user_id");
+  assert_string_equal(st->output_map[0]->value, "user_id__transformed");
+  inference__model_config__free_unpacked(d, NULL);
+  e.version_policy.kind = RK_VERSION_POLICY_ALL;
+  rk_arena_init(&arena, 1024);
+  m = rk_grpc_model_config_build(&e, &arena);
+  assert_int_equal(m->version_policy->policy_choice_case, INFERENCE__MODEL_VERSION_POLICY__POLICY_CHOICE_ALL);
+  rk_arena_free(&arena);
 }
 
 /* ---- an HTTP/2 client ---------------------------------------------------------------------------- */
@@ -686,6 +762,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_grpc_prefix_and_percent),
       cmocka_unit_test(test_grpc_infer_typed_contents),
       cmocka_unit_test(test_grpc_infer_raw_contents),
+      cmocka_unit_test(test_grpc_model_config_message),
   };
   const struct CMUnitTest served[] = {
       cmocka_unit_test(test_grpc_health_and_metadata),
