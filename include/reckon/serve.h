@@ -342,9 +342,11 @@ typedef struct {
  * resp holds nothing and rk_serve_error_code(status) gives the class. */
 rk_status rk_server_infer(rk_server *s, const rk_serve_request *req, rk_serve_response *resp);
 
-/* The same, without blocking: `done` runs once on a worker thread (or on the calling one when the
- * request is refused before queueing) with the status and the response, which it then owns; the
- * request and its data must stay valid until then. The message is rk_error_message() there. */
+/* The same, without blocking: RK_OK when queued, and then `done` runs once, on a worker thread,
+ * with the status and (RK_OK) the response, whose contents it takes over (copy *resp and free
+ * that with rk_serve_response_free; the struct itself goes when done returns); the request and
+ * its data must stay valid until then. The message of a failure is rk_error_message() there. A
+ * request refused before queueing returns its failure here, and done never runs. */
 typedef void (*rk_serve_done_fn)(void *ctx, rk_status status, rk_serve_code code, rk_serve_response *resp);
 rk_status rk_server_infer_async(rk_server *s, const rk_serve_request *req, rk_serve_done_fn done, void *ctx);
 

@@ -11,7 +11,12 @@
  * "<column>__transformed", since an ensemble tensor may be produced only once and a transformed
  * column often keeps its raw column's name.
  *
- * It is not: the ONNX export (src/export/onnx/, --format onnx) or a server.
+ * --format onnx writes the model step as ONNX instead (src/export/onnx/: `1/model.onnx`,
+ * `platform: "onnxruntime_onnx"`), for a Triton with its ONNX Runtime backend: its inputs are the
+ * ONNX graph's (int64 ids, float32 continuous values), and the workflow step's outputs are typed
+ * to match, which the serving core casts to.
+ *
+ * It is not: the ONNX writer itself, or a server.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +26,10 @@
 #include "reckon/etl.h"
 #include "reckon/models.h"
 #include "reckon/serve.h"
+#include "reckon/sessions.h"
+#ifdef RECKON_HAVE_PROTOBUF_C
+#include "export/onnx/onnx_export.h"
+#endif
 
 #define TRANSFORMED_SUFFIX "__transformed"
 
@@ -97,17 +106,36 @@ static const rk_wf_column *wf_output(const rk_workflow *wf, const char *name) {
 }
 
 /* The three configs. features: the columns the model reads (its feed's). */
+/* The ONNX graph's type for a feature: int64 ids for a categorical column, float32 otherwise
+ * (src/export/onnx/onnx_ranking.c); a list column is refused (its values + offsets pair has no
+ * batch axis to describe in a batched config). */
+static rk_status onnx_dtype(const rk_export_options *o, const rk_saved_model *sm, const char *feature,
+                            rk_serve_dtype *dt) {
+  const rk_ranking_model *r = &sm->ranking;
+  for (int i = 0; i < r->n_cat; i++)
+    if (!strcmp(r->cat_names[i], feature)) {
+      if (r->max_len && r->max_len[i] > 0)
+        return rk_error(RK_EUNSUPPORTED, "--format onnx: '%s' reads the list column '%s', which a batched ONNX step "
+                        "cannot take yet (use --format reckon)", o->model_path, feature);
+      *dt = RK_SERVE_DT_INT64;
+      return RK_OK;
+    }
+  *dt = RK_SERVE_DT_FP32;
+  return RK_OK;
+}
+
 static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf, const rk_saved_model *sm,
                                const char *const *features, int n_features, const char *nvt_name,
                                const char *model_name, rk_model_config *nvt, rk_model_config *model,
                                rk_model_config *ens) {
   rk_status st = RK_OK;
   int64_t mb = o->max_batch_size;
+  bool onnx = o->format && !strcmp(o->format, "onnx");
   if (st == RK_OK) st = set_name(nvt, nvt_name, NULL, "reckon", mb);
-  if (st == RK_OK) st = set_name(model, model_name, NULL, "reckon", mb);
+  if (st == RK_OK) st = set_name(model, model_name, onnx ? "onnxruntime_onnx" : NULL, onnx ? NULL : "reckon", mb);
   if (st == RK_OK) st = set_name(ens, o->name, "ensemble", NULL, mb);
   if (st == RK_OK) st = add_pair(&nvt->parameters, &nvt->n_parameters, "reckon_kind", "workflow");
-  if (st == RK_OK) st = add_pair(&model->parameters, &model->n_parameters, "reckon_kind", "model");
+  if (st == RK_OK && !onnx) st = add_pair(&model->parameters, &model->n_parameters, "reckon_kind", "model");
   nvt->instance_count = model->instance_count = 1;
   if (st == RK_OK) st = add_step(ens, nvt_name);
   if (st == RK_OK) st = add_step(ens, model_name);
@@ -127,7 +155,8 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     if ((st = add_tensor(&ens->input, &ens->n_input, c->source, dt)) != RK_OK) break;
     st = add_pair(&ens->steps[0].input_map, &ens->steps[0].n_input_map, c->source, c->source);
   }
-  /* The workflow's outputs: every feature; the model's inputs: those it reads. */
+  /* The workflow's outputs: every feature (typed as the ONNX step reads it, for --format onnx);
+   * the model's inputs: those it reads. */
   for (int i = 0; st == RK_OK && i < wf->n_cols; i++) {
     const rk_wf_column *c = &wf->cols[i];
     if (c->is_target) continue;
@@ -135,6 +164,8 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     if (!dt)
       return rk_error(RK_EUNSUPPORTED, "--model_path '%s': the workflow writes column '%s' as %s, which reckon serve "
                       "does not pass yet", o->model_path, c->name, rk_coltype_name(c->out_type));
+    for (int f = 0; onnx && f < n_features; f++)
+      if (!strcmp(features[f], c->name)) RK_TRY(onnx_dtype(o, sm, c->name, &dt));
     st = add_tensor(&nvt->output, &nvt->n_output, c->name, dt);
   }
   for (int f = 0; st == RK_OK && f < n_features; f++) {
@@ -143,6 +174,7 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
       return rk_error(RK_EFORMAT, "--model_path '%s': the model reads column '%s', which its workflow does not write",
                       o->model_path, features[f]);
     rk_serve_dtype dt = rk_serve_coltype_dtype(c->out_type);
+    if (onnx) RK_TRY(onnx_dtype(o, sm, c->name, &dt));
     char *inner = str_printf2("%s%s", c->name, TRANSFORMED_SUFFIX);
     if (!inner) st = RK_ENOMEM;
     if (st == RK_OK) st = add_tensor(&model->input, &model->n_input, c->name, dt);
@@ -172,7 +204,7 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
  * NULL) gets an empty 1/, as Triton wants a version folder for it too. */
 static rk_status stage_model(const char *stage, const rk_model_config *c, const char *content, const char *sub) {
   char *dir = path_join(stage, c->name), *v = dir ? path_join(dir, "1") : NULL;
-  char *dst = v && content ? path_join(v, sub) : NULL;
+  char *dst = v && content && sub ? path_join(v, sub) : NULL;
   char *cfg = dir ? path_join(dir, "config.pbtxt") : NULL, *text = NULL;
   rk_status st = dir && v && (dst || !content) && cfg ? RK_OK : RK_ENOMEM;
   if (st == RK_OK) st = rk_mkdir_p(v);
@@ -181,6 +213,20 @@ static rk_status stage_model(const char *stage, const rk_model_config *c, const 
   if (st == RK_OK) st = rk_write_file_atomic(cfg, text, strlen(text));
   rk_free(text), rk_free(cfg), rk_free(dst), rk_free(v), rk_free(dir);
   return st;
+}
+
+/* <stage>/<model>/1/model.onnx, Triton's onnxruntime backend's default file name. */
+static rk_status stage_onnx(const char *stage, const rk_model_config *c, const rk_saved_model *sm) {
+#ifdef RECKON_HAVE_PROTOBUF_C
+  char *dir = path_join(stage, c->name), *v = dir ? path_join(dir, "1") : NULL;
+  char *file = v ? path_join(v, "model.onnx") : NULL;
+  rk_status st = file ? rk_onnx_export(sm->model, &sm->schema, file) : RK_ENOMEM;
+  rk_free(file), rk_free(v), rk_free(dir);
+  return st;
+#else
+  (void)stage, (void)c, (void)sm;
+  return rk_error(RK_EUNSUPPORTED, "--format onnx: this build has no ONNX export");
+#endif
 }
 
 static rk_status publish(const char *stage, const char *repo, const char *name) {
@@ -201,10 +247,12 @@ rk_status rk_export(const rk_export_options *o, char *written[3]) {
     snprintf(why, sizeof why, "%s", rk_error_message());
     return rk_error(RK_EUSAGE, "%s", why);
   }
+#ifndef RECKON_HAVE_PROTOBUF_C
   if (o->format && !strcmp(o->format, "onnx"))
-    return rk_error(RK_EUNSUPPORTED, "--format onnx: this build has no ONNX export yet (src/export/onnx); use "
-                    "--format reckon");
-  if (o->format && strcmp(o->format, "reckon"))
+    return rk_error(RK_EUNSUPPORTED, "--format onnx: this build has no ONNX export (it needs protobuf-c: Debian's "
+                    "libprotobuf-c-dev and protobuf-c-compiler); use --format reckon");
+#endif
+  if (o->format && strcmp(o->format, "reckon") && strcmp(o->format, "onnx"))
     return rk_error(RK_EUSAGE, "invalid value '%s' for --format: expected reckon or onnx", o->format);
   if (o->max_batch_size < 1 || o->max_batch_size > (INT64_C(1) << 23))
     return rk_error(RK_EUSAGE, "--max_batch_size %lld is out of range: expected N in [1, 2^23]",
@@ -229,6 +277,9 @@ rk_status rk_export(const rk_export_options *o, char *written[3]) {
   rk_status st = rk_model_load(&sm, o->model_path);
   bool loaded = st == RK_OK;
   if (st != RK_OK) st = rk_error_context(st, "--model_path '%s'", o->model_path);
+  if (st == RK_OK && rk_model_is_session(sm.model))
+    st = rk_error(RK_EUNSUPPORTED, "--model_path '%s' is a session model (reckon sessions): its export and serving "
+                  "(item_ids, item_id_scores, next-item) are not in reckon export yet; ranking models are", o->model_path);
   if (st == RK_OK) st = rk_workflow_load(&wf, wfdir);
   if (st == RK_OK && wf.session)
     st = rk_error(RK_EUNSUPPORTED, "--model_path '%s': a session model's export needs the session family", o->model_path);
@@ -263,7 +314,9 @@ rk_status rk_export(const rk_export_options *o, char *written[3]) {
   }
   if (st == RK_OK) st = rk_remove_tree(stage);
   if (st == RK_OK) st = stage_model(stage, &nvt, wfdir, "workflow");
-  if (st == RK_OK) st = stage_model(stage, &model, o->model_path, "model");
+  bool onnx = o->format && !strcmp(o->format, "onnx");
+  if (st == RK_OK) st = stage_model(stage, &model, onnx ? NULL : o->model_path, "model");
+  if (st == RK_OK && onnx) st = stage_onnx(stage, &model, &sm);
   if (st == RK_OK) st = stage_model(stage, &ens, NULL, NULL);
   if (st == RK_OK) st = publish(stage, o->output_path, nvt_name);
   if (st == RK_OK) st = publish(stage, o->output_path, model_name);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "reckon/sessions.h"
 #include "serve/serve_internal.h"
 
 static bool is_file(const char *path) {
@@ -86,6 +87,10 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
       l->kind = RK_STEP_MODEL;
       snprintf(probe, strlen(dir) + 128, "%s/model", vdir);
       st = rk_model_load(&l->sm, probe);
+      if (st == RK_OK && rk_model_is_session(l->sm.model)) {
+        rk_saved_model_free(&l->sm);
+        st = rk_error(RK_EUNSUPPORTED, "model '%s': session models are not served yet (ranking models are)", name);
+      }
       if (st == RK_OK) {
         l->n_caches = workers > 0 ? workers : 1;
         if (!(l->caches = rk_calloc((size_t)l->n_caches, sizeof *l->caches))) st = RK_ENOMEM;
@@ -320,10 +325,22 @@ static rk_status run_ensemble(rk_server *s, rk_loaded *l, int worker, const rk_b
   return st;
 }
 
+/* The workflow's outputs, typed as the config says (the next step's types). */
+static rk_status run_workflow(rk_loaded *l, const rk_batch *in, rk_batch *out) {
+  RK_TRY(rk_workflow_transform(&l->wf, in, out));
+  rk_status st = RK_OK;
+  for (int i = 0; st == RK_OK && i < l->config.n_output; i++) {
+    int j = rk_batch_find(out, l->config.output[i].name);
+    if (j >= 0) st = rk_serve_conform_column(&out->cols[j], l->config.output[i].data_type);
+  }
+  if (st != RK_OK) rk_batch_free(out);
+  return st;
+}
+
 rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, const rk_batch *in, rk_batch *out) {
   memset(out, 0, sizeof *out);
   switch (l->kind) {
-    case RK_STEP_WORKFLOW: return rk_workflow_transform(&l->wf, in, out);
+    case RK_STEP_WORKFLOW: return run_workflow(l, in, out);
     case RK_STEP_MODEL: return run_model(l, worker, in, out);
     default: return run_ensemble(s, l, worker, in, out);
   }

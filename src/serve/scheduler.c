@@ -56,18 +56,24 @@ static bool same_inputs(const rk_serve_request *a, const rk_serve_request *b) {
   return true;
 }
 
-/* The jobs that would batch with `first` (first included), in queue order; *rows their rows. */
-static int batch_members(const rk_job *first, rk_job **members, int cap, int64_t *rows) {
+/* The jobs that would batch with `first` (first included), in queue order; *rows their rows;
+ * *full when the batch can take no more (the next request would not fit, or no batching). */
+static int batch_members(const rk_job *first, rk_job **members, int cap, int64_t *rows, bool *full) {
   const rk_loaded *l = first->l;
   int n = 0;
   *rows = 0;
+  *full = false;
   bool batching = l->config.max_batch_size > 0 && l->preferred > 1;
   for (rk_job *j = (rk_job *)first; j && n < cap; j = j->next) {
     if (j->l != l || !same_inputs(j->req, first->req)) continue;
-    if (n > 0 && (!batching || *rows + j->rows > l->max_batch)) break;
+    if (n > 0 && (!batching || *rows + j->rows > l->max_batch)) {
+      *full = true;
+      break;
+    }
     members[n++] = j;
     *rows += j->rows;
   }
+  if (n == cap || !batching) *full = true;
   return n;
 }
 
@@ -182,11 +188,12 @@ static void *worker_main(void *arg) {
       for (rk_job *e = q->head; e != j && !earlier; e = e->next) earlier = e->l == j->l;
       if (earlier) continue;
       int64_t rows;
-      int k = batch_members(j, members, MAX_MEMBERS, &rows);
+      bool full;
+      int k = batch_members(j, members, MAX_MEMBERS, &rows, &full);
       uint64_t deadline = j->arrival_ns + (uint64_t)j->l->delay_us * 1000u;
       int64_t target = j->l->preferred > 1 ? j->l->preferred : 1;
       if (target > j->l->max_batch && j->l->max_batch > 0) target = j->l->max_batch;
-      if (rows >= target || now >= deadline || q->stopping || k == MAX_MEMBERS) n = k;
+      if (rows >= target || full || now >= deadline || q->stopping) n = k;
       else if (deadline < wake_at) wake_at = deadline;
     }
     if (n == 0) {

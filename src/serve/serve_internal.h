@@ -55,6 +55,9 @@ rk_status rk_serve_append_tensor(rk_column *col, const rk_serve_input *in);
 /* Rows [begin, end) of a column as an output tensor shaped (end - begin, dims...). */
 rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int64_t begin, int64_t end,
                                  const rk_model_config_tensor *t, bool batched);
+/* Convert a numeric column to the type datatype dt arrives as (a workflow step whose config
+ * types its outputs as the next step reads them: int64 ids for an ONNX model). */
+rk_status rk_serve_conform_column(rk_column *col, rk_serve_dtype dt);
 /* The column type a datatype arrives as. */
 rk_coltype rk_serve_dtype_coltype(rk_serve_dtype dt);
 

@@ -296,7 +296,7 @@ static rk_status load_locked(rk_server *s, const char *name, int depth) {
   rk_free(old);
   rk_model_config_free(&cfg);
   rk_free(text), rk_free(cfgpath), rk_free(dir), rk_free(present), rk_free(serve);
-  if (st != RK_OK && rk_serve_error_code(st) != RK_SERVE_UNAVAILABLE) return mark_failed(s, name, st);
+  if (st != RK_OK) return mark_failed(s, name, st);   /* no version loaded: the index says why */
   return st;
 }
 
@@ -625,7 +625,7 @@ rk_status rk_server_index(rk_server *s, bool ready_only, rk_serve_index *out) {
   while (st == RK_OK && (i < n || k < s->n_models)) {
     int c = i == n ? 1 : k == s->n_models ? -1 : strcmp(names[i], s->models[k]->name);
     rk_server_model *m = c >= 0 ? s->models[k] : NULL;
-    const char *name = c <= 0 ? names[i] : m->name;
+    const char *name = c <= 0 ? names[i] : s->models[k]->name;
     if (m && m->n_v) {
       for (int j = 0; st == RK_OK && j < m->n_v; j++)
         if (!ready_only || m->v[j].state == RK_MODEL_STATE_READY)

@@ -231,3 +231,24 @@ rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int
   if (n) memcpy(out->data, (const unsigned char *)col->values + (size_t)begin * w, (size_t)n * w);
   return RK_OK;
 }
+
+rk_status rk_serve_conform_column(rk_column *col, rk_serve_dtype dt) {
+  rk_coltype to = rk_serve_dtype_coltype(dt);
+  if (col->type == to) return RK_OK;
+  if (to == RK_COL_STRING || col->type == RK_COL_STRING || col->type == RK_COL_LIST)
+    return rk_error(RK_EFORMAT, "column '%s' is %s, and the config says %s", col->name, rk_coltype_name(col->type),
+                    rk_serve_dtype_name(dt));
+  rk_column cast = {0};
+  RK_TRY(rk_column_init(&cast, col->name, to, RK_COL_INT64));
+  rk_status st = rk_column_reserve(&cast, col->length, col->length);
+  bool real = to == RK_COL_FLOAT32 || to == RK_COL_FLOAT64;
+  for (int64_t r = 0; st == RK_OK && r < col->length; r++)
+    st = real ? rk_column_append_double(&cast, rk_column_get_double(col, r)) : rk_column_append_int(&cast, rk_column_get_int(col, r));
+  if (st != RK_OK) {
+    rk_column_free(&cast);
+    return st;
+  }
+  rk_column_free(col);
+  *col = cast;
+  return RK_OK;
+}

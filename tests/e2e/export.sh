@@ -74,6 +74,25 @@ PY
     "the model step: features in, batched dynamically"
 fi
 
+# ---- --format onnx: the model step for Triton's onnxruntime backend ----
+if [ -f "$desc" ]; then   # the ONNX export is built with protobuf-c, as the descriptor set is
+  out=$("$R" export --model_path m --output_path repo_onnx --name tr --format onnx 2>&1); rc=$?
+  expect_status $rc 0 "--format onnx exports"
+  [ -s repo_onnx/tr_dlrm/1/model.onnx ] && pass "the model step is 1/model.onnx" || fail "no tr_dlrm/1/model.onnx"
+  [ -e repo_onnx/tr_dlrm/1/model ] && fail "the onnx export also copied the model folder" || pass "no reckon model folder beside it"
+  grep -q 'platform: "onnxruntime_onnx"' repo_onnx/tr_dlrm/config.pbtxt && pass "platform onnxruntime_onnx" \
+    || fail "tr_dlrm: $(head -3 repo_onnx/tr_dlrm/config.pbtxt)"
+  if [ -z "$missing" ]; then
+    parsed=$(/usr/bin/python3 parse.py "$desc" repo_onnx/tr_dlrm/config.pbtxt repo_onnx/tr_nvt/config.pbtxt 2>&1); rc=$?
+    expect_status $rc 0 "the onnx export's configs parse as inference.ModelConfig"
+    expect_contains "$parsed" "tr_dlrm platform=onnxruntime_onnx backend=- max_batch_size=1024 inputs=6 outputs=2 scheduling=dynamic_batching steps=- types=TYPE_FP32,TYPE_INT64" \
+      "the ONNX step takes int64 ids and float32 values"
+  fi
+else
+  out=$("$R" export --model_path m --output_path repo_onnx --name tr --format onnx 2>&1); rc=$?
+  expect_contains "$out" "--format onnx: this build has no ONNX export" "--format onnx without protobuf-c says why"
+fi
+
 # ---- again, beside other models ----
 mkdir -p repo/someone_else/1 && echo 'name: "someone_else"' > repo/someone_else/config.pbtxt
 "$R" export --model_path m --output_path repo --name tr --max_batch_size 64 --quiet; rc=$?
@@ -93,9 +112,8 @@ expect_status $rc 1 "a missing --model_path fails"
 expect_contains "$out" "--model_path 'nowhere'" "it names the flag and the path"
 out=$("$R" export --model_path m --output_path repo --name x --top_k 5 2>&1); rc=$?
 expect_contains "$out" "--top_k applies to session models" "--top_k on a ranking model is refused"
-out=$("$R" export --model_path m --output_path repo --name x --format onnx 2>&1); rc=$?
-[ $rc != 0 ] && pass "--format onnx is refused until the ONNX export is in" || fail "--format onnx exit $rc"
-expect_contains "$out" "--format onnx" "it names the choice"
+out=$("$R" export --model_path m --output_path repo --name x --format tflite 2>&1); rc=$?
+expect_status $rc 2 "an unknown --format is a usage error"
 out=$("$R" export --model_path m --output_path repo --name x --max_batch_size 0 2>&1); rc=$?
 expect_status $rc 2 "--max_batch_size 0 is out of range"
 mkdir -p plain/tr && echo keep > plain/tr/mine.txt

@@ -112,6 +112,30 @@ static void config_roundtrip(void **state) {
   }
 }
 
+/* Every allocation of parsing and writing a config may fail: RK_ENOMEM, nothing leaked. */
+static rk_status parse_and_format(void *ctx) {
+  const char *text = ctx;
+  rk_model_config c;
+  RK_TRY(rk_model_config_parse(&c, text, strlen(text), "walk.pbtxt"));
+  char *out = NULL;
+  rk_status st = rk_model_config_format(&c, &out);
+  rk_free(out);
+  rk_model_config_free(&c);
+  return st;
+}
+
+static void config_allocation_failures(void **state) {
+  (void)state;
+  static const char text[] =
+      "name: \"m\" platform: \"ensemble\" max_batch_size: 8\n"
+      "version_policy { specific { versions: [1, 2] } }\n"
+      "input [ { name: \"a\" data_type: TYPE_INT64 dims: [ 1 ] }, { name: \"b\" data_type: TYPE_FP32 dims: 1 } ]\n"
+      "output { name: \"o\" data_type: TYPE_FP32 dims: 1 }\n"
+      "ensemble_scheduling { step { model_name: \"w\" input_map { key: \"a\" value: \"a\" } output_map { key: \"x\" value: \"o\" } } }\n"
+      "parameters { key: \"k\" value { string_value: \"v\" } }\n";
+  assert_true(rk_test_walk_failures(parse_and_format, (void *)text) > 10);
+}
+
 static void names_and_paths(void **state) {
   (void)state;
   const char *root = rk_test_tmpdir("serve_paths");
@@ -276,12 +300,44 @@ static void server_policies_and_poll(void **state) {
   rk_server_close(s);
 }
 
+/* Models reckon does not run stay in the index, UNAVAILABLE with the reason. */
+static void foreign_models(void **state) {
+  (void)state;
+  const char *repo = rk_test_tmpdir("serve_foreign");
+  assert_rk_ok(rk_mkdir_p(rk_test_path(rk_test_path(repo, "onnx"), "1")));
+  rk_test_write_file(rk_test_path(rk_test_path(repo, "onnx"), "config.pbtxt"),
+                     "platform: \"onnxruntime_onnx\"\nmax_batch_size: 4\n"
+                     "input [ { name: \"a\" data_type: TYPE_INT64 dims: [ 1 ] } ]\n");
+  make_echo(repo, "noversion", "", NULL, 0);
+  rk_serve_options o;
+  rk_serve_options_default(&o);
+  o.repository = repo;
+  rk_server *s;
+  assert_rk_ok(rk_server_open(&s, &o));
+  assert_false(rk_server_ready(s));
+  rk_serve_index ix;
+  assert_rk_ok(rk_server_index(s, false, &ix));
+  assert_int_equal(ix.n, 2);
+  assert_string_equal(ix.entries[0].name, "noversion");
+  assert_int_equal(ix.entries[0].state, RK_MODEL_STATE_UNAVAILABLE);
+  if (!strstr(ix.entries[0].reason, "no version folder")) fail_msg("reason: '%s'", ix.entries[0].reason);
+  assert_int_equal(ix.entries[1].state, RK_MODEL_STATE_UNAVAILABLE);
+  if (!strstr(ix.entries[1].reason, "onnxruntime_onnx")) fail_msg("reason: '%s'", ix.entries[1].reason);
+  rk_serve_index_free(&ix);
+  assert_rk_ok(rk_server_index(s, true, &ix));
+  assert_int_equal(ix.n, 0);
+  rk_serve_index_free(&ix);
+  rk_server_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(config_roundtrip),
+      cmocka_unit_test(config_allocation_failures),
       cmocka_unit_test(names_and_paths),
       cmocka_unit_test(versions_and_policies),
       cmocka_unit_test(server_policies_and_poll),
+      cmocka_unit_test(foreign_models),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
