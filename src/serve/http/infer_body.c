@@ -81,7 +81,7 @@ static rk_status parse_inputs(rk_http_infer_request *req, const json_t *inputs, 
       RK_TRY(rk_kserve_binary_check(t->data, t->size, t->datatype, t->numel, t->name));
     } else {
       if (!data) return bad("input '%s': no 'data' and no parameters.binary_data_size", t->name);
-      RK_TRY(rk_kserve_json_to_binary(&req->decoded[i], &t->size, data, t->datatype, t->numel, t->name));
+      RK_TRY(rk_kserve_json_to_binary(&req->decoded[i], &t->size, data, t->datatype, t->ndim, t->numel, t->name));
       t->data = req->decoded[i];
     }
   }

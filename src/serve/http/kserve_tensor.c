@@ -176,13 +176,13 @@ static rk_status walk(decoder *d, const json_t *v, int depth_left) {
   return RK_OK;
 }
 
-rk_status rk_kserve_json_to_binary(uint8_t **out, size_t *size, const json_t *data, rk_serve_dtype dt,
+rk_status rk_kserve_json_to_binary(uint8_t **out, size_t *size, const json_t *data, rk_serve_dtype dt, int ndim,
                                    int64_t numel, const char *what) {
   *out = NULL, *size = 0;
   if (!json_is_array(data))
     return rk_error(RK_EINVAL, "tensor '%s': 'data' must be an array (row-major, nested or flat)", what);
   decoder d = {.dt = dt, .what = what, .numel = numel};
-  rk_status st = walk(&d, data, RK_SERVE_MAX_DIMS);
+  rk_status st = walk(&d, data, ndim > 0 ? ndim : 1);
   if (st == RK_OK && d.count != numel)
     st = rk_error(RK_EINVAL, "tensor '%s' has %lld data elements, its shape says %lld", what, (long long)d.count,
                   (long long)numel);

@@ -31,10 +31,10 @@ size_t rk_kserve_dtype_size(rk_serve_dtype dt);   /* 0 for BYTES */
  * (the server's --max-tensor-elements); `what` names the tensor in the message. */
 rk_status rk_kserve_numel(int64_t *out, int ndim, const int64_t *shape, int64_t max_elements, const char *what);
 
-/* JSON `data` (nested arrays following the shape, or one flat array) to the binary form: *out
+/* JSON `data` (arrays nested at most ndim deep following the shape, or one flat array) to the binary form: *out
  * (rk_malloc'd, *size bytes) holds numel elements. Wrong counts, types and out-of-range values
  * are RK_EINVAL with a message naming the tensor and the element. */
-rk_status rk_kserve_json_to_binary(uint8_t **out, size_t *size, const json_t *data, rk_serve_dtype dt,
+rk_status rk_kserve_json_to_binary(uint8_t **out, size_t *size, const json_t *data, rk_serve_dtype dt, int ndim,
                                    int64_t numel, const char *what);
 
 /* Check a binary tensor: size matches numel elements (BYTES: numel length-prefixed strings that
