@@ -14,6 +14,7 @@ extern const rk_command rk_cmd_train;
 extern const rk_command rk_cmd_widedeep;
 extern const rk_command rk_cmd_evaluate;
 extern const rk_command rk_cmd_predict;
+extern const rk_command rk_cmd_serve;
 extern const rk_command rk_cmd_docs;
 
 const rk_command *const rk_commands[] = {
@@ -28,6 +29,7 @@ const rk_command *const rk_commands[] = {
     &rk_cmd_widedeep,
     &rk_cmd_evaluate,
     &rk_cmd_predict,
+    &rk_cmd_serve,
     &rk_cmd_docs,
     NULL,
 };
