@@ -3,7 +3,8 @@
 # (with its true probabilities), write it as Parquet, show what `reckon inspect` sees in it,
 # preprocess it with the quick-start's command, train the quick-start's DLRM, evaluate the saved
 # model next to the best AUC the data allows (the true p_click); then a session log and its
-# session ETL (`reckon preprocess` session mode: one row per session, split per day).
+# session ETL (`reckon preprocess` session mode: one row per session, split per day), and a GPT-2
+# session model trained day by day on it, its Recall@20 next to the oracle's ceiling.
 set -euo pipefail
 reckon=${1:-build/reckon}
 out=${DEMO_DIR:-build/demo}
@@ -76,3 +77,20 @@ echo "== reckon preprocess, session mode: the Transformers4Rec ETL on those clic
   --continuous_features price --relative_price_feature price,category --output_path "$out/sessions_etl"
 "$reckon" inspect --stats false "$out/sessions_etl/sessions"
 echo "day folders: $(cd "$out/sessions_etl" && ls -d [0-9]* | tr '\n' ' ')"
+echo
+echo "== reckon sessions: a small GPT-2 trained day by day on those folders (recsys_main.py's protocol: train on day t,"
+echo "   evaluate the last item of day t+1's valid sessions), next to the oracle's ceiling on the same sessions"
+"$reckon" sessions --output_dir "$out/sessions_gpt2" --overwrite_output_dir --do_train --do_eval \
+  --data_path "$out/sessions_etl" --start_time_window_index 1 --model_type gpt2 --d_model 64 --n_layer 2 --n_head 4 \
+  --hidden_act gelu_new --dropout 0.1 --per_device_train_batch_size 64 --per_device_eval_batch_size 256 \
+  --num_train_epochs 5 --learning_rate 0.003 --weight_decay 1.3e-05 --eval_on_last_item_seq_only \
+  --mf_constrained_embeddings --eval_metrics_ks 20 --logging_steps 20 --synth_oracle "$out/clicks.csv" --quiet
+avg="$out/sessions_gpt2/eval_results_avg_over_time.txt"
+recall=$(grep '^eval_recall@20_AOT = ' "$avg" | cut -d' ' -f3)
+ceiling=$(grep '^eval_oracle_recall@20_AOT = ' "$avg" | cut -d' ' -f3)
+echo "day  Recall@20  ceiling  (each day's valid sessions; the model has trained on the days before)"
+awk '/results \(time index\)/ { day = $NF; sub(/\).*/, "", day) } /^eval_oracle_recall@20 = / { c = $3 }
+     /^eval_recall@20 = / { printf "%-4s %-10.4f %-8.4f\n", day, $3, c }' \
+  "$out/sessions_gpt2/eval_results_over_time.txt"
+printf 'Recall@20 %.4f; ceiling %.4f (the oracle on the same sessions), averaged over the evaluated days\n' "$recall" "$ceiling"
+echo "(per day: $out/sessions_gpt2/eval_results_over_time.txt; curves: $out/sessions_gpt2/report.html)"

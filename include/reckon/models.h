@@ -314,7 +314,9 @@ rk_status rk_model_save(const char *dir, const rk_model *m, const rk_schema *sch
                         const json_t *extra);
 typedef struct {
   rk_ranking_model ranking;   /* a train graph of batch 1 owning the parameters */
-  rk_model *model;            /* &ranking.base: what evaluation and prediction take */
+  rk_model *model;            /* &ranking.base, or a session model's train graph of batch 1
+                                 (model.json's "family": "session", reckon/sessions.h): what
+                                 evaluation and prediction take */
   rk_schema schema;
   json_t *meta;               /* model.json */
 } rk_saved_model;

@@ -68,6 +68,12 @@ size_t rk_serve_dtype_size(rk_serve_dtype dt);              /* 4; BYTES and INVA
 rk_serve_dtype rk_serve_dtype_parse(const char *name);      /* "FP32" -> FP32; else INVALID */
 const char *rk_serve_dtype_config_name(rk_serve_dtype dt);  /* "TYPE_FP32" */
 rk_serve_dtype rk_serve_dtype_parse_config(const char *name);   /* "TYPE_FP32" -> FP32 */
+/* The datatype a column of type t travels as (STRING: BYTES); INVALID for lists. */
+rk_serve_dtype rk_serve_coltype_dtype(rk_coltype t);
+
+/* A model or version name that stays inside the repository: not empty, no '/', no leading '.'
+ * (so not "." or ".."), no control characters, at most 255 bytes. RK_EINVAL naming `what`. */
+rk_status rk_serve_check_name(const char *name, const char *what);
 
 /* ---------------------------------------------------------------------------------------------
  * Error classes: what a frontend answers for a failed call.
@@ -382,6 +388,31 @@ void rk_serve_stats_free(rk_serve_stats *st);
  * _compute_input_duration_us, _compute_infer_duration_us, _compute_output_duration_us, each
  * with model and version labels, as Triton names them. */
 rk_status rk_server_metrics_text(rk_server *s, char **text);
+
+/* ---------------------------------------------------------------------------------------------
+ * Export (src/export/export.c): a model folder (reckon train, reckon widedeep) and the workflow
+ * it was trained after (its workflow/ copy) as a Triton model repository:
+ *   REPO/<name>_nvt/config.pbtxt, 1/workflow/     the workflow step: raw columns in
+ *   REPO/<name>_<model>/config.pbtxt, 1/model/    the model step: `<target>/binary_output` or
+ *                                                 `<target>/regression_output` per task
+ *   REPO/<name>/config.pbtxt                      the ensemble of the two
+ * Each folder is written beside the repository's models under a hidden temporary name and
+ * renamed into place, the ensemble last, so a polling server never sees half of one. Other
+ * models in REPO stay; REPO is claimed as every command claims its output (src/core/output.c).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const char *model_path;       /* --model_path */
+  const char *output_path;      /* --output_path: the repository */
+  const char *name;             /* --name */
+  const char *format;           /* "reckon" (default) or "onnx" */
+  int64_t top_k;                /* session models' item_ids/item_id_scores; 0: not given */
+  int64_t max_batch_size;       /* default 1024 */
+  bool overwrite;               /* --overwrite */
+} rk_export_options;
+
+void rk_export_options_default(rk_export_options *o);
+/* The names of the three models written go to `written` (3 entries, rk_free each) when not NULL. */
+rk_status rk_export(const rk_export_options *o, char *written[3]);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@
 
 #include "serve/serve_internal.h"
 
-rk_status rk_repo_check_name(const char *name, const char *what) {
+rk_status rk_serve_check_name(const char *name, const char *what) {
   if (!name || !name[0]) return rk_serve_fail(RK_SERVE_INVALID, RK_EINVAL, "%s is empty", what);
   if (name[0] == '.' || strchr(name, '/') || strchr(name, '\\') || strlen(name) > 255)
     return rk_serve_fail(RK_SERVE_INVALID, RK_EINVAL,
@@ -51,7 +51,7 @@ static rk_status inside(const char *root, const char *path, const char *what) {
 
 rk_status rk_repo_model_dir(const char *repo, const char *name, char **dir) {
   *dir = NULL;
-  RK_TRY(rk_repo_check_name(name, "model name"));
+  RK_TRY(rk_serve_check_name(name, "model name"));
   char *d = join(repo, name);
   if (!d) return RK_ENOMEM;
   char what[300];

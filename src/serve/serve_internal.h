@@ -29,9 +29,6 @@ rk_status rk_serve_mark(rk_serve_code code, rk_status status);
 void rk_serve_clear_code(void);
 
 /* ---- the repository (repository.c) ---------------------------------------------------------- */
-/* A model or version name that stays inside its folder: not empty, no '/', not "." or "..", no
- * leading '.', no control characters. INVALID naming `what` otherwise. */
-rk_status rk_repo_check_name(const char *name, const char *what);
 /* <repo>/<name>, after checking the name and that its real path is inside the repository's
  * (a symlink out is refused). NOT_FOUND when there is no such folder. rk_free it. */
 rk_status rk_repo_model_dir(const char *repo, const char *name, char **dir);
@@ -60,7 +57,6 @@ rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int
                                  const rk_model_config_tensor *t, bool batched);
 /* The column type a datatype arrives as. */
 rk_coltype rk_serve_dtype_coltype(rk_serve_dtype dt);
-rk_serve_dtype rk_serve_coltype_dtype(rk_coltype t);
 
 /* ---- loaded versions (backend.c) ------------------------------------------------------------ */
 typedef enum { RK_STEP_WORKFLOW, RK_STEP_MODEL, RK_STEP_ENSEMBLE } rk_step_kind;

@@ -316,7 +316,7 @@ rk_status rk_server_load(rk_server *s, const char *name) {
 
 /* Takes the model's versions out of the table and frees them once idle. */
 static rk_status unload_locked(rk_server *s, const char *name, bool dependents, int depth) {
-  RK_TRY(rk_repo_check_name(name, "model name"));
+  RK_TRY(rk_serve_check_name(name, "model name"));
   pthread_mutex_lock(&s->lock);
   rk_server_model *m = find_model(s, name);
   rk_loaded **old = m ? rk_calloc((size_t)m->n_v + 1, sizeof *old) : NULL;
@@ -546,31 +546,33 @@ bool rk_server_ready(rk_server *s) {
 rk_status rk_server_acquire(rk_server *s, const char *name, int64_t version, rk_loaded **out) {
   *out = NULL;
   if (!name) return rk_serve_fail(RK_SERVE_INVALID, RK_EINVAL, "the request names no model");
+  char reason[512] = "";
   pthread_mutex_lock(&s->lock);
   rk_server_model *m = find_model(s, name);
   rk_loaded *best = NULL;
-  bool known_version = false;
+  bool known = m != NULL, known_version = false, has_versions = m && m->n_v > 0;
   for (int j = 0; m && j < m->n_v; j++) {
     if (version > 0 && m->v[j].version != version) continue;
     known_version = true;
     if (m->v[j].l && m->v[j].state == RK_MODEL_STATE_READY) best = m->v[j].l;
   }
   if (best) rk_loaded_hold(best);
+  else if (m && m->reason) snprintf(reason, sizeof reason, "%s", m->reason);   /* the table may change after */
   pthread_mutex_unlock(&s->lock);
   if (best) {
     *out = best;
     return RK_OK;
   }
   char *dir = NULL;
-  rk_status st = m ? RK_OK : rk_repo_model_dir(s->repo, name, &dir);
+  rk_status st = known ? RK_OK : rk_repo_model_dir(s->repo, name, &dir);
   rk_free(dir);
   if (st != RK_OK) return st;   /* NOT_FOUND, or a name that leaves the repository */
-  if (version > 0 && !known_version && m && m->n_v)
+  if (version > 0 && !known_version && has_versions)
     return rk_serve_fail(RK_SERVE_NOT_FOUND, RK_ENOTFOUND, "model '%s' has no version %lld loaded", name, (long long)version);
   if (version > 0)
     return rk_serve_fail(RK_SERVE_UNAVAILABLE, RK_EIO, "model '%s' version %lld is not ready", name, (long long)version);
   return rk_serve_fail(RK_SERVE_UNAVAILABLE, RK_EIO, "model '%s' is not ready%s%s", name,
-                       m && m->reason && m->reason[0] ? ": " : " (not loaded)", m && m->reason ? m->reason : "");
+                       reason[0] ? ": " : " (not loaded)", reason);
 }
 
 rk_status rk_server_model_ready(rk_server *s, const char *name, int64_t version, bool *ready) {
@@ -623,7 +625,7 @@ rk_status rk_server_index(rk_server *s, bool ready_only, rk_serve_index *out) {
   while (st == RK_OK && (i < n || k < s->n_models)) {
     int c = i == n ? 1 : k == s->n_models ? -1 : strcmp(names[i], s->models[k]->name);
     rk_server_model *m = c >= 0 ? s->models[k] : NULL;
-    const char *name = c <= 0 ? names[i] : m->name;
+    const char *name = c <= 0 ? names[i] : s->models[k]->name;
     if (m && m->n_v) {
       for (int j = 0; st == RK_OK && j < m->n_v; j++)
         if (!ready_only || m->v[j].state == RK_MODEL_STATE_READY)

@@ -1,0 +1,290 @@
+/*
+ * `reckon export`: a trained model and its fitted workflow as a Triton model repository that
+ * `reckon serve` (and Triton's layout readers) load, as seed 003 lays it out:
+ *   <name>_nvt      backend "reckon": the workflow, raw columns in, the model's features out
+ *   <name>_<model>  backend "reckon": the model folder, features in, `<target>/binary_output`
+ *                   (a probability) or `<target>/regression_output` per task out, batched
+ *                   dynamically
+ *   <name>          platform "ensemble": the two in order
+ * Every config.pbtxt is the text format of Triton's ModelConfig (proto/model_config.proto). Raw
+ * columns keep their names; the workflow's outputs travel inside the ensemble as
+ * "<column>__transformed", since an ensemble tensor may be produced only once and a transformed
+ * column often keeps its raw column's name.
+ *
+ * It is not: the ONNX export (src/export/onnx/, --format onnx) or a server.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reckon/etl.h"
+#include "reckon/models.h"
+#include "reckon/serve.h"
+
+#define TRANSFORMED_SUFFIX "__transformed"
+
+void rk_export_options_default(rk_export_options *o) {
+  memset(o, 0, sizeof *o);
+  o->format = "reckon";
+  o->max_batch_size = 1024;
+}
+
+static char *path_join(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *s = rk_malloc(n);
+  if (s) snprintf(s, n, "%s/%s", a, b);
+  return s;
+}
+
+static char *str_printf2(const char *fmt, const char *a, const char *b) {
+  size_t n = strlen(fmt) + strlen(a) + strlen(b) + 1;
+  char *s = rk_malloc(n);
+  if (s) snprintf(s, n, fmt, a, b);
+  return s;
+}
+
+/* ---- building configs (strings borrowed: the caller's config is freed field by field) --------- */
+static rk_status add_tensor(rk_model_config_tensor **t, int *n, const char *name, rk_serve_dtype dt) {
+  rk_model_config_tensor *p = rk_realloc(*t, (size_t)(*n + 1) * sizeof *p);
+  if (!p) return RK_ENOMEM;
+  *t = p;
+  memset(&p[*n], 0, sizeof p[*n]);
+  if (!(p[*n].name = rk_strdup(name))) return RK_ENOMEM;
+  p[*n].data_type = dt;
+  p[*n].n_dims = 1;
+  p[*n].dims[0] = 1;
+  (*n)++;
+  return RK_OK;
+}
+
+static rk_status add_pair(rk_config_pair **p, int *n, const char *key, const char *value) {
+  rk_config_pair *q = rk_realloc(*p, (size_t)(*n + 1) * sizeof *q);
+  if (!q) return RK_ENOMEM;
+  *p = q;
+  q[*n].key = rk_strdup(key);
+  q[*n].value = rk_strdup(value);
+  (*n)++;
+  return q[*n - 1].key && q[*n - 1].value ? RK_OK : RK_ENOMEM;
+}
+
+static rk_status add_step(rk_model_config *c, const char *model) {
+  rk_ensemble_step *s = rk_realloc(c->steps, (size_t)(c->n_steps + 1) * sizeof *s);
+  if (!s) return RK_ENOMEM;
+  c->steps = s;
+  memset(&s[c->n_steps], 0, sizeof *s);
+  s[c->n_steps].model_version = -1;
+  c->n_steps++;
+  return (s[c->n_steps - 1].model_name = rk_strdup(model)) ? RK_OK : RK_ENOMEM;
+}
+
+static rk_status set_name(rk_model_config *c, const char *name, const char *platform, const char *backend,
+                          int64_t max_batch) {
+  c->name = rk_strdup(name);
+  c->platform = platform ? rk_strdup(platform) : NULL;
+  c->backend = backend ? rk_strdup(backend) : NULL;
+  c->max_batch_size = max_batch;
+  c->version_policy.kind = RK_VERSION_POLICY_LATEST;
+  c->version_policy.latest = 1;
+  if (!c->name || (platform && !c->platform) || (backend && !c->backend)) return RK_ENOMEM;
+  return RK_OK;
+}
+
+static const rk_wf_column *wf_output(const rk_workflow *wf, const char *name) {
+  for (int i = 0; i < wf->n_cols; i++)
+    if (!wf->cols[i].is_target && !strcmp(wf->cols[i].name, name)) return &wf->cols[i];
+  return NULL;
+}
+
+/* The three configs. features: the columns the model reads (its feed's). */
+static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf, const rk_saved_model *sm,
+                               const char *const *features, int n_features, const char *nvt_name,
+                               const char *model_name, rk_model_config *nvt, rk_model_config *model,
+                               rk_model_config *ens) {
+  rk_status st = RK_OK;
+  int64_t mb = o->max_batch_size;
+  if (st == RK_OK) st = set_name(nvt, nvt_name, NULL, "reckon", mb);
+  if (st == RK_OK) st = set_name(model, model_name, NULL, "reckon", mb);
+  if (st == RK_OK) st = set_name(ens, o->name, "ensemble", NULL, mb);
+  if (st == RK_OK) st = add_pair(&nvt->parameters, &nvt->n_parameters, "reckon_kind", "workflow");
+  if (st == RK_OK) st = add_pair(&model->parameters, &model->n_parameters, "reckon_kind", "model");
+  nvt->instance_count = model->instance_count = 1;
+  if (st == RK_OK) st = add_step(ens, nvt_name);
+  if (st == RK_OK) st = add_step(ens, model_name);
+  /* Raw columns: every feature's source once, typed as the workflow read it. */
+  for (int i = 0; st == RK_OK && i < wf->n_cols; i++) {
+    const rk_wf_column *c = &wf->cols[i];
+    if (c->is_target) continue;
+    bool seen = false;
+    for (int k = 0; k < nvt->n_input && !seen; k++) seen = !strcmp(nvt->input[k].name, c->source);
+    if (seen) continue;
+    rk_serve_dtype dt = rk_serve_coltype_dtype(c->in_type);
+    if (!dt)
+      return rk_error(RK_EUNSUPPORTED, "--model_path '%s': the workflow reads column '%s' as %s, which reckon serve "
+                      "does not take yet (one value per row: numbers or strings)", o->model_path, c->source,
+                      rk_coltype_name(c->in_type));
+    if ((st = add_tensor(&nvt->input, &nvt->n_input, c->source, dt)) != RK_OK) break;
+    if ((st = add_tensor(&ens->input, &ens->n_input, c->source, dt)) != RK_OK) break;
+    st = add_pair(&ens->steps[0].input_map, &ens->steps[0].n_input_map, c->source, c->source);
+  }
+  /* The workflow's outputs: every feature; the model's inputs: those it reads. */
+  for (int i = 0; st == RK_OK && i < wf->n_cols; i++) {
+    const rk_wf_column *c = &wf->cols[i];
+    if (c->is_target) continue;
+    rk_serve_dtype dt = rk_serve_coltype_dtype(c->out_type);
+    if (!dt)
+      return rk_error(RK_EUNSUPPORTED, "--model_path '%s': the workflow writes column '%s' as %s, which reckon serve "
+                      "does not pass yet", o->model_path, c->name, rk_coltype_name(c->out_type));
+    st = add_tensor(&nvt->output, &nvt->n_output, c->name, dt);
+  }
+  for (int f = 0; st == RK_OK && f < n_features; f++) {
+    const rk_wf_column *c = wf_output(wf, features[f]);
+    if (!c)
+      return rk_error(RK_EFORMAT, "--model_path '%s': the model reads column '%s', which its workflow does not write",
+                      o->model_path, features[f]);
+    rk_serve_dtype dt = rk_serve_coltype_dtype(c->out_type);
+    char *inner = str_printf2("%s%s", c->name, TRANSFORMED_SUFFIX);
+    if (!inner) st = RK_ENOMEM;
+    if (st == RK_OK) st = add_tensor(&model->input, &model->n_input, c->name, dt);
+    if (st == RK_OK) st = add_pair(&ens->steps[0].output_map, &ens->steps[0].n_output_map, c->name, inner);
+    if (st == RK_OK) st = add_pair(&ens->steps[1].input_map, &ens->steps[1].n_input_map, c->name, inner);
+    rk_free(inner);
+  }
+  const rk_model *m = sm->model;
+  for (int t = 0; st == RK_OK && t < m->out.n_tasks; t++) {
+    char out[300];
+    snprintf(out, sizeof out, "%s/%s", m->out.targets[t], m->out.regression[t] ? "regression_output" : "binary_output");
+    st = add_tensor(&model->output, &model->n_output, out, RK_SERVE_DT_FP32);
+    if (st == RK_OK) st = add_tensor(&ens->output, &ens->n_output, out, RK_SERVE_DT_FP32);
+    if (st == RK_OK) st = add_pair(&ens->steps[1].output_map, &ens->steps[1].n_output_map, out, out);
+  }
+  /* Requests meet in the model step's batches (the ensemble batches as it does). */
+  model->dynamic_batching = true;
+  model->max_queue_delay_microseconds = 100;
+  int64_t pref[2] = {mb < 64 ? mb : 64, mb < 256 ? mb : 256};
+  int np = pref[0] == pref[1] ? 1 : 2;
+  if (st == RK_OK && !(model->preferred_batch_size = rk_malloc(2 * sizeof(int64_t)))) st = RK_ENOMEM;
+  for (int i = 0; st == RK_OK && i < np; i++) model->preferred_batch_size[model->n_preferred_batch_size++] = pref[i];
+  return st;
+}
+
+/* Writes config.pbtxt and copies `content` into <stage>/<name>/1/<sub>; an ensemble (content
+ * NULL) gets an empty 1/, as Triton wants a version folder for it too. */
+static rk_status stage_model(const char *stage, const rk_model_config *c, const char *content, const char *sub) {
+  char *dir = path_join(stage, c->name), *v = dir ? path_join(dir, "1") : NULL;
+  char *dst = v && content && sub ? path_join(v, sub) : NULL;
+  char *cfg = dir ? path_join(dir, "config.pbtxt") : NULL, *text = NULL;
+  rk_status st = dir && v && (dst || !content) && cfg ? RK_OK : RK_ENOMEM;
+  if (st == RK_OK) st = rk_mkdir_p(v);
+  if (st == RK_OK && content) st = rk_copy_tree(content, dst);
+  if (st == RK_OK) st = rk_model_config_format(c, &text);
+  if (st == RK_OK) st = rk_write_file_atomic(cfg, text, strlen(text));
+  rk_free(text), rk_free(cfg), rk_free(dst), rk_free(v), rk_free(dir);
+  return st;
+}
+
+static rk_status publish(const char *stage, const char *repo, const char *name) {
+  char *from = path_join(stage, name), *to = path_join(repo, name);
+  rk_status st = from && to ? rk_replace_dir(from, to) : RK_ENOMEM;
+  rk_free(from), rk_free(to);
+  return st;
+}
+
+rk_status rk_export(const rk_export_options *o, char *written[3]) {
+  if (written) written[0] = written[1] = written[2] = NULL;
+  if (!o->model_path) return rk_error(RK_EUSAGE, "--model_path is required (a model folder from reckon train)");
+  if (!o->output_path) return rk_error(RK_EUSAGE, "--output_path is required (the model repository to write)");
+  if (!o->name) return rk_error(RK_EUSAGE, "--name is required (the ensemble's name; its steps are <name>_nvt and "
+                                           "<name>_<model>)");
+  if (rk_serve_check_name(o->name, "--name") != RK_OK) {   /* a usage error: the flag's value */
+    char why[RK_ERROR_MAX];
+    snprintf(why, sizeof why, "%s", rk_error_message());
+    return rk_error(RK_EUSAGE, "%s", why);
+  }
+  if (o->format && !strcmp(o->format, "onnx"))
+    return rk_error(RK_EUNSUPPORTED, "--format onnx: this build has no ONNX export yet (src/export/onnx); use "
+                    "--format reckon");
+  if (o->format && strcmp(o->format, "reckon"))
+    return rk_error(RK_EUSAGE, "invalid value '%s' for --format: expected reckon or onnx", o->format);
+  if (o->max_batch_size < 1 || o->max_batch_size > (INT64_C(1) << 23))
+    return rk_error(RK_EUSAGE, "--max_batch_size %lld is out of range: expected N in [1, 2^23]",
+                    (long long)o->max_batch_size);
+  char *wfdir = path_join(o->model_path, "workflow");
+  if (!wfdir) return RK_ENOMEM;
+  struct stat sb;
+  if (stat(o->model_path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    rk_free(wfdir);
+    return rk_error(RK_ENOTFOUND, "--model_path '%s' is not a folder (a model folder from reckon train or reckon "
+                    "widedeep)", o->model_path);
+  }
+  if (stat(wfdir, &sb) != 0) {
+    rk_free(wfdir);
+    return rk_error(RK_ENOTFOUND, "--model_path '%s' has no workflow/ folder: the ensemble needs the workflow the "
+                    "model's data was preprocessed with (train on data `reckon preprocess` wrote)", o->model_path);
+  }
+  rk_saved_model sm;
+  memset(&sm, 0, sizeof sm);
+  rk_workflow wf;
+  rk_workflow_init(&wf);
+  rk_status st = rk_model_load(&sm, o->model_path);
+  bool loaded = st == RK_OK;
+  if (st != RK_OK) st = rk_error_context(st, "--model_path '%s'", o->model_path);
+  if (st == RK_OK) st = rk_workflow_load(&wf, wfdir);
+  if (st == RK_OK && wf.session)
+    st = rk_error(RK_EUNSUPPORTED, "--model_path '%s': a session model's export needs the session family", o->model_path);
+  if (st == RK_OK && o->top_k > 0)
+    st = rk_error(RK_EUSAGE, "--top_k applies to session models; '%s' is a ranking model (its outputs are one score "
+                  "per task)", o->model_path);
+  /* The columns the model reads, from its own feed. */
+  rk_model_feed *feed = NULL;
+  const char **features = NULL;
+  int n_features = 0;
+  if (st == RK_OK) st = sm.model->ops->feed_init(&feed, sm.model, &sm.schema, 0, NULL, 0);
+  if (st == RK_OK && !(features = rk_calloc((size_t)sm.model->ops->feed_max_columns(sm.model) + 1, sizeof *features)))
+    st = RK_ENOMEM;
+  if (st == RK_OK) n_features = sm.model->ops->feed_columns(feed, false, features);
+  char *nvt_name = NULL, *model_name = NULL;
+  const char *kind = loaded ? rk_model_kind_name(sm.ranking.cfg.kind) : "model";
+  if (st == RK_OK && (!(nvt_name = str_printf2("%s%s", o->name, "_nvt")) ||
+                      !(model_name = str_printf2("%s_%s", o->name, kind))))
+    st = RK_ENOMEM;
+  rk_model_config nvt = {0}, model = {0}, ens = {0};
+  if (st == RK_OK)
+    st = build_configs(o, &wf, &sm, features, n_features, nvt_name, model_name, &nvt, &model, &ens);
+  /* Claim the repository for these three names (others' models stay), stage, publish. */
+  rk_output claim = {0};
+  char *stage = NULL;
+  const char *names[] = {nvt_name, model_name, o->name, NULL};
+  if (st == RK_OK) st = rk_output_claim_names(&claim, o->output_path, "model-repository", names, o->overwrite);
+  if (st == RK_OK) {
+    char tail[64];
+    snprintf(tail, sizeof tail, ".reckon-tmp-%ld", (long)getpid());
+    if (!(stage = path_join(o->output_path, tail))) st = RK_ENOMEM;
+  }
+  if (st == RK_OK) st = rk_remove_tree(stage);
+  if (st == RK_OK) st = stage_model(stage, &nvt, wfdir, "workflow");
+  if (st == RK_OK) st = stage_model(stage, &model, o->model_path, "model");
+  if (st == RK_OK) st = stage_model(stage, &ens, NULL, NULL);
+  if (st == RK_OK) st = publish(stage, o->output_path, nvt_name);
+  if (st == RK_OK) st = publish(stage, o->output_path, model_name);
+  if (st == RK_OK) st = publish(stage, o->output_path, o->name);   /* last: the steps are there */
+  if (stage) rk_remove_tree(stage);
+  rk_output_release(&claim);
+  if (st == RK_OK && written) {
+    written[0] = rk_strdup(nvt_name);
+    written[1] = rk_strdup(model_name);
+    written[2] = rk_strdup(o->name);
+  }
+  rk_free(stage);
+  rk_model_config_free(&nvt);
+  rk_model_config_free(&model);
+  rk_model_config_free(&ens);
+  rk_free(nvt_name);
+  rk_free(model_name);
+  rk_free(features);
+  if (feed) sm.model->ops->feed_free(feed);
+  rk_workflow_free(&wf);
+  if (loaded) rk_saved_model_free(&sm);
+  rk_free(wfdir);
+  return st;
+}
