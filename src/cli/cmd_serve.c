@@ -7,7 +7,7 @@
  *
  * SIGTERM or SIGINT: stop accepting, let the requests in flight finish (at most
  * --exit-timeout-secs), then exit. The core is reckon/serve.h; the HTTP frontend
- * src/serve/http/; docs/serving_http.md.
+ * src/serve/http/, the gRPC one src/serve/grpc/; docs/serving_http.md, docs/serving_grpc.md.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -19,6 +19,9 @@
 #include "reckon/serve.h"
 #ifdef RECKON_HAVE_HTTP
 #include "serve/http/http_server.h"
+#endif
+#ifdef RECKON_HAVE_GRPC
+#include "serve/grpc/grpc_server.h"
 #endif
 
 #define SERVE_FLAGS(X)                                                                                     \
@@ -41,6 +44,7 @@
                                             "numeric IPv4 or IPv6)")                                            \
   X(allow_grpc,         BOOL,   "true",     NULL, "serve KServe v2 over gRPC")                                  \
   X(grpc_port,          INT,    "8001",     "P in [0, 65535]", "gRPC port (0: a free one, printed at start)")   \
+  X(grpc_address,       STRING, "0.0.0.0",  "ADDR", "the address gRPC listens on (one interface; numeric IPv4 or IPv6)") \
   X(allow_metrics,      BOOL,   "true",     NULL, "serve Prometheus metrics at GET /metrics on --metrics-port") \
   X(metrics_port,       INT,    "8002",     "P in [0, 65535]", "metrics port (0: a free one, printed at start)") \
   X(max_body_bytes,     INT,    "67108864", "N in [1, 2^40]", "largest HTTP request body; larger is refused (413)") \
@@ -78,6 +82,11 @@ static int run_serve(const rk_flag_parse *parse, void *arg) {
   if (o->allow_http)
     return rk_cli_fail(rk_error(RK_EUNSUPPORTED, "this reckon was built without libmicrohttpd: no HTTP endpoint "
                                                  "(install libmicrohttpd-dev and rebuild, or give --allow-http false)"));
+#endif
+#ifndef RECKON_HAVE_GRPC
+  if (o->allow_grpc)
+    rk_warn("note: this reckon was built without nghttp2 and protobuf-c: no gRPC endpoint (--allow-grpc false "
+            "says so quietly)");
 #endif
   rk_serve_options so;
   rk_serve_options_default(&so);
@@ -126,8 +135,27 @@ static int run_serve(const rk_flag_parse *parse, void *arg) {
       printf("reckon serve: metrics on %s:%d/metrics\n", o->http_address, rk_http_server_metrics_port(http));
   }
 #endif
-  /* gRPC (helper K's src/serve/grpc/grpc_server.h): for the lead to wire here under
-   * #ifdef RECKON_HAVE_GRPC, started with core and o->grpc_port, printed like HTTP's line. */
+#ifdef RECKON_HAVE_GRPC
+  rk_grpc_server *grpc = NULL;
+  if (o->allow_grpc) {
+    rk_grpc_options go;
+    rk_grpc_options_default(&go);
+    go.address = o->grpc_address;
+    go.port = (int)o->grpc_port;
+    go.idle_timeout_ms = (int)o->idle_timeout_secs * 1000;
+    go.request_timeout_ms = (int)o->read_timeout_secs * 1000;
+    go.max_message_bytes = o->max_body_bytes;
+    st = rk_grpc_server_start(&grpc, core, &go);
+    if (st != RK_OK) {
+#ifdef RECKON_HAVE_HTTP
+      rk_http_server_stop(http);
+#endif
+      rk_server_close(core);
+      return rk_cli_fail(st);
+    }
+    printf("reckon serve: gRPC on %s:%d\n", o->grpc_address, rk_grpc_server_port(grpc));
+  }
+#endif
   printf("reckon serve: repository %s, control mode %s, %s\n", o->model_repository, o->model_control_mode,
          rk_server_ready(core) ? "ready" : "not ready");
   fflush(stdout);
@@ -141,6 +169,9 @@ static int run_serve(const rk_flag_parse *parse, void *arg) {
   rk_status drained = RK_OK;
 #ifdef RECKON_HAVE_HTTP
   if (http) drained = rk_http_server_drain(http, o->exit_timeout_secs * 1000);
+#endif
+#ifdef RECKON_HAVE_GRPC
+  rk_grpc_server_stop(grpc);   /* lets its RPCs in flight finish */
 #endif
   int64_t left = deadline - now_ms();
   rk_status core_drained = rk_server_shutdown(core, left > 0 ? left : 0);

@@ -95,10 +95,14 @@ run_client() {
 
 # ---- the seed's command, verbatim but for the program and the ports (0: free ones, printed) ----
 start_server main --model-repository="$tmp/repo" --backend-config=tensorflow,version=2 --model-control-mode=explicit \
-  --http-port 0 --metrics-port 0 --allow-grpc false --http-address 127.0.0.1
+  --http-port 0 --metrics-port 0 --grpc-port 0 --http-address 127.0.0.1 --grpc-address 127.0.0.1
 [ -n "$port" ] && pass "tritonserver's flags run verbatim; port 0 picks a free port and prints it ($port)" \
   || fail "the server did not start: $(cat "$tmp/main.err")"
 expect_contains "$(cat "$tmp/main.err")" "--backend_config has no effect" "--backend-config is accepted with a note"
+if "$R" --version | grep -q '^features:.* grpc'; then
+  grep -q '^reckon serve: gRPC on 127.0.0.1:[0-9]' "$tmp/main.out" && pass "gRPC listens beside HTTP (port 0: a free one, printed)" \
+    || fail "no gRPC line: $(cat "$tmp/main.out")"
+fi
 url=http://127.0.0.1:$port
 out=$(curl -s -o /dev/null -w '%{http_code}' "$url/v2/health/live")
 expect_status "$out" 200 "curl GET /v2/health/live"
