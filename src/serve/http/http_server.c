@@ -70,6 +70,14 @@ static void set_deadline(rk_http_server *h, conn *c, int64_t deadline_ms) {
   pthread_mutex_unlock(&h->lock);
 }
 
+/* Bring a connection's deadline forward to deadline_ms (never later). */
+static void lower_deadline(rk_http_server *h, conn *c, int64_t deadline_ms) {
+  if (!c) return;
+  pthread_mutex_lock(&h->lock);
+  if (c->deadline_ms > deadline_ms) c->deadline_ms = deadline_ms;
+  pthread_mutex_unlock(&h->lock);
+}
+
 static int64_t next_request_deadline(const rk_http_server *h) {
   return now_ms() + 1000 * ((int64_t)h->o.idle_timeout_s + h->o.read_timeout_s);
 }
@@ -177,9 +185,7 @@ static enum MHD_Result begin_request(rk_http_server *h, struct MHD_Connection *c
   if (!r) return MHD_NO;
   *con_cls = r;
   atomic_fetch_add(&h->in_flight, 1);
-  conn *c = connection_of(connection);
-  int64_t deadline = now_ms() + 1000 * (int64_t)h->o.read_timeout_s;
-  if (c && c->deadline_ms > deadline) set_deadline(h, c, deadline);
+  lower_deadline(h, connection_of(connection), now_ms() + 1000 * (int64_t)h->o.read_timeout_s);
 
   int headers = MHD_get_connection_values(connection, MHD_HEADER_KIND, NULL, NULL);
   char msg[200];
