@@ -262,6 +262,9 @@ def limits(url, model):
     s = requests.Session()
     meta = s.get(f"{url}/v2/models/{model}").json()
     inf = f"{url}/v2/models/{model}/infer"
+    r = s.post(f"{url}/v2/repository/models/{model}/unload")
+    check(r.status_code == 400 and "explicit" in error_of(r), "unload outside explicit mode: 400 saying so",
+          f"{r.status_code} {r.text[:200]}")
     r = s.post(inf, data=b"{" + b" " * 5000 + b"}")
     check(r.status_code == 413 and "--max-body-bytes" in error_of(r), "a body over --max-body-bytes: 413",
           f"{r.status_code} {r.text[:200]}")
