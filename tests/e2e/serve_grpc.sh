@@ -3,7 +3,8 @@
 # the descriptor set of proto/grpc_service.proto (no generated Python), against a repository
 # `reckon export` wrote from a DLRM that `reckon train` fitted. The seed's sequence (load, ready,
 # infer, unload), every RPC, raw and typed tensors giving the same bits and `reckon predict`'s
-# scores, and malformed requests answered with the gRPC status and a message naming the fault.
+# scores, malformed requests answered with the gRPC status and a message naming the fault, and
+# SIGTERM draining the calls in flight. The server is `reckon serve --grpc-port=0`.
 # Skips when gRPC is not built or Python lacks grpcio/protobuf (fails under RECKON_REQUIRE_PEERS=1).
 set -u
 source "$(dirname "$0")/lib.bash"
@@ -44,14 +45,25 @@ head -9 "$tmp/qk.csv" >"$tmp/rows.csv"
     --quiet >/dev/null
 expect_status $? 0 "reckon transform and predict score the rows offline"
 
-# ---- the server: until `reckon serve` carries gRPC, the unit test's in-process server ----
-mkfifo "$tmp/stdin"
-"$B/test_serve_grpc" --serve "$tmp/repo" <"$tmp/stdin" >"$tmp/port" 2>"$tmp/server.err" &
-server_pid=$!
-exec 3>"$tmp/stdin"
-for _ in $(seq 100); do grep -q '^port ' "$tmp/port" && break; sleep 0.1; done
-port=$(sed -n 's/^port //p' "$tmp/port")
+# ---- the server: `reckon serve` in explicit mode, gRPC only; the unit test's in-process server
+# where this build's `reckon serve` has no gRPC
+if "$R" serve --help 2>&1 | grep -q -- "--grpc_port"; then
+  "$R" serve --model-repository="$tmp/repo" --model-control-mode=explicit --grpc-port=0 --grpc-address=127.0.0.1 \
+    --allow-http=false --allow-metrics=false --max-body-bytes=1048576 >"$tmp/port" 2>"$tmp/server.err" &
+  server_pid=$!
+  for _ in $(seq 100); do grep -q 'gRPC on ' "$tmp/port" && break; sleep 0.1; done
+  port=$(sed -n 's/^reckon serve: gRPC on .*:\([0-9]*\)$/\1/p' "$tmp/port")
+  exec 3>/dev/null
+else
+  mkfifo "$tmp/stdin"
+  "$B/test_serve_grpc" --serve "$tmp/repo" <"$tmp/stdin" >"$tmp/port" 2>"$tmp/server.err" &
+  server_pid=$!
+  exec 3>"$tmp/stdin"
+  for _ in $(seq 100); do grep -q '^port ' "$tmp/port" && break; sleep 0.1; done
+  port=$(sed -n 's/^port //p' "$tmp/port")
+fi
 [ -n "$port" ] || { fail "the server starts ($(cat "$tmp/server.err"))"; finish; }
+pass "the server listens for gRPC on port $port ($(head -c 40 "$tmp/port" | head -1))"
 
 out=$("$PY" - "$B/proto/grpc_service.desc" "$port" "$tmp/rows.csv" "$tmp/pred.csv" "$server_pid" <<'PYEOF' 2>&1
 import csv, os, signal, struct, sys

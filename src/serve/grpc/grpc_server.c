@@ -591,25 +591,36 @@ static void *accept_main(void *arg) {
 
 /* ---- start and stop ------------------------------------------------------------------------------- */
 static rk_status listen_on(rk_grpc_server *s) {
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->opt.port)};
-  if (inet_pton(AF_INET, s->address, &addr.sin_addr) != 1)
-    return rk_error(RK_EUSAGE, "gRPC address '%s' is not an IPv4 address (such as 127.0.0.1 or 0.0.0.0)", s->address);
-  s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_storage addr = {0};
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
+  socklen_t len = sizeof *v4;
+  if (inet_pton(AF_INET, s->address, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)s->opt.port);
+  } else if (inet_pton(AF_INET6, s->address, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)s->opt.port);
+    len = sizeof *v6;
+  } else {
+    return rk_error(RK_EUSAGE, "gRPC address '%s' is not a numeric IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::)",
+                    s->address);
+  }
+  s->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s->listen_fd < 0) return rk_error(RK_EIO, "cannot open a socket for gRPC: %s", strerror(errno));
   int one = 1;
   setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(s->listen_fd, 128) != 0)
-    return rk_error(RK_EIO, "cannot listen for gRPC on %s:%d: %s", s->address, s->opt.port, strerror(errno));
-  socklen_t len = sizeof addr;
+  if (bind(s->listen_fd, (struct sockaddr *)&addr, len) != 0 || listen(s->listen_fd, 128) != 0)
+    return rk_error(RK_EIO, "cannot listen for gRPC on %s port %d: %s", s->address, s->opt.port, strerror(errno));
   getsockname(s->listen_fd, (struct sockaddr *)&addr, &len);
-  s->port = ntohs(addr.sin_port);
+  s->port = ntohs(addr.ss_family == AF_INET6 ? v6->sin6_port : v4->sin_port);
   return RK_OK;
 }
 
 static rk_status check_options(const rk_grpc_options *o) {
   if (o->port < 0 || o->port > 65535) return rk_error(RK_ERANGE, "gRPC port %d is out of range [0, 65535]", o->port);
-  if (o->max_message_bytes < 0 || o->max_message_bytes > UINT32_MAX)
-    return rk_error(RK_ERANGE, "gRPC max message size %lld is out of range [1, 4294967295]", (long long)o->max_message_bytes);
+  if (o->max_message_bytes < 0)
+    return rk_error(RK_ERANGE, "gRPC max message size %lld must be >= 1", (long long)o->max_message_bytes);
   if (o->max_streams < 0) return rk_error(RK_ERANGE, "gRPC max streams %d must be >= 1", o->max_streams);
   if (o->idle_timeout_ms < 0) return rk_error(RK_ERANGE, "gRPC idle timeout %d ms must be >= 1", o->idle_timeout_ms);
   if (o->request_timeout_ms < 0)
@@ -646,6 +657,7 @@ rk_status rk_grpc_server_start(rk_grpc_server **out, rk_server *core, const rk_g
   s->core = core;
   s->opt = *o;
   if (!s->opt.max_message_bytes) s->opt.max_message_bytes = d.max_message_bytes;
+  if (s->opt.max_message_bytes > UINT32_MAX) s->opt.max_message_bytes = UINT32_MAX;   /* gRPC's own bound */
   if (!s->opt.max_streams) s->opt.max_streams = d.max_streams;
   if (!s->opt.idle_timeout_ms) s->opt.idle_timeout_ms = d.idle_timeout_ms;
   if (!s->opt.request_timeout_ms) s->opt.request_timeout_ms = d.request_timeout_ms;

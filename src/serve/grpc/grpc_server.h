@@ -18,9 +18,10 @@
 
 /* Limits and where to listen. Zero in a limit takes its default (rk_grpc_options_default). */
 typedef struct {
-  const char *address;        /* interface to bind, "0.0.0.0" (all) when NULL */
+  const char *address;        /* numeric IPv4 or IPv6 interface to bind, "0.0.0.0" (all) when NULL */
   int port;                   /* 0: the kernel picks a free one; rk_grpc_server_port tells */
-  int64_t max_message_bytes;  /* a request message above it: RESOURCE_EXHAUSTED (default 64 MiB) */
+  int64_t max_message_bytes;  /* a request message above it: RESOURCE_EXHAUSTED (default 64 MiB;
+                                 above 4 GiB - 1, gRPC's bound, it is that) */
   int max_streams;            /* concurrent streams per connection, HTTP/2 SETTINGS (default 128) */
   int idle_timeout_ms;        /* a connection silent this long is closed (default 60000) */
   int request_timeout_ms;     /* a request (or the connection preface) must arrive whole within
