@@ -3,9 +3,7 @@
  * conversions (typed contents to raw bytes and back, range and count checks); and the server
  * itself, started in-process on port 0 over a hand-made repository, driven by an HTTP/2 client
  * (nghttp2's client session) for the gRPC cases and by a raw socket for broken HTTP/2.
- *
- * `test_serve_grpc --serve REPO` is also a tiny server for tests/e2e/serve_grpc.sh: it opens REPO
- * in explicit mode, prints "port N", and serves until its stdin closes.
+ * tests/e2e/serve_grpc.sh drives `reckon serve` with Python's grpcio.
  */
 #include "support.h"
 
@@ -15,7 +13,6 @@
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -728,41 +725,7 @@ static void test_grpc_options_refused(void **state) {
   }
 }
 
-static void on_term(int sig) { (void)sig; }
-
-/* `--serve REPO`: the e2e test's server until `reckon serve` carries gRPC. It stops, draining,
- * when stdin closes or on SIGTERM (which interrupts the read). */
-static int serve(const char *repo) {
-  struct sigaction sa = {.sa_handler = on_term};   /* no SA_RESTART: fgets returns */
-  sigaction(SIGTERM, &sa, NULL);
-  rk_serve_options so;
-  rk_serve_options_default(&so);
-  so.repository = repo;
-  so.control = RK_SERVE_CONTROL_EXPLICIT;
-  rk_server *core = NULL;
-  rk_grpc_server *g = NULL;
-  rk_grpc_options go;
-  rk_grpc_options_default(&go);
-  go.address = "127.0.0.1";
-  go.port = 0;
-  go.max_message_bytes = 1 << 20;
-  if (rk_server_open(&core, &so) != RK_OK || rk_grpc_server_start(&g, core, &go) != RK_OK) {
-    fprintf(stderr, "test_serve_grpc: %s\n", rk_error_message());
-    rk_server_close(core);
-    return 1;
-  }
-  printf("port %d\n", rk_grpc_server_port(g));
-  fflush(stdout);
-  char line[64];
-  while (fgets(line, sizeof line, stdin)) {
-  }
-  rk_grpc_server_stop(g);
-  rk_server_close(core);
-  return 0;
-}
-
-int main(int argc, char **argv) {
-  if (argc == 3 && !strcmp(argv[1], "--serve")) return serve(argv[2]);
+int main(void) {
   const struct CMUnitTest pure[] = {
       cmocka_unit_test(test_grpc_split_unary),
       cmocka_unit_test(test_grpc_prefix_and_percent),
