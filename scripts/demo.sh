@@ -4,7 +4,8 @@
 # preprocess it with the quick-start's command, train the quick-start's DLRM, evaluate the saved
 # model next to the best AUC the data allows (the true p_click); then a session log and its
 # session ETL (`reckon preprocess` session mode: one row per session, split per day), and a GPT-2
-# session model trained day by day on it, its Recall@20 next to the oracle's ceiling.
+# session model trained day by day on it, its Recall@20 next to the oracle's ceiling; last, the
+# DLRM exported as a Triton ensemble and served by `reckon serve`, scored over HTTP with curl.
 set -euo pipefail
 reckon=${1:-build/reckon}
 out=${DEMO_DIR:-build/demo}
@@ -94,3 +95,28 @@ awk '/results \(time index\)/ { day = $NF; sub(/\).*/, "", day) } /^eval_oracle_
   "$out/sessions_gpt2/eval_results_over_time.txt"
 printf 'Recall@20 %.4f; ceiling %.4f (the oracle on the same sessions), averaged over the evaluated days\n' "$recall" "$ceiling"
 echo "(per day: $out/sessions_gpt2/eval_results_over_time.txt; curves: $out/sessions_gpt2/report.html)"
+echo
+echo "== reckon export + reckon serve: the DLRM above as a Triton ensemble (its workflow, then the model), served over"
+echo "   KServe v2 by seed 003's tritonserver command with reckon serve in its place; a client sends raw columns with curl"
+"$reckon" export --model_path "$out/model" --output_path "$out/models" --name dlrm
+"$reckon" serve --model-repository="$out/models" --backend-config=tensorflow,version=2 --model-control-mode=explicit \
+  --http-port 0 --metrics-port 0 --grpc-port 0 --http-address 127.0.0.1 --grpc-address 127.0.0.1 >"$out/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 200); do grep -q '^reckon serve: repository' "$out/serve.log" && break; sleep 0.05; done
+cat "$out/serve.log"
+port=$(sed -n 's/^reckon serve: HTTP on .*:\([0-9]*\)$/\1/p' "$out/serve.log")
+curl -s -X POST "http://127.0.0.1:$port/v2/repository/models/dlrm/load" && echo "loaded dlrm (explicit mode, as the seed's load_model)"
+# three rows of the raw log (no nulls): user_id, item_id, video_category, gender, age as the workflow expects them
+rows=$(awk -F, 'NR > 1 && !/\\N/ { print; if (++n == 3) exit }' "$out/tenrec.csv")
+column() { printf '%s\n' "$rows" | cut -d, -f"$1" | paste -sd, -; }
+request="{\"inputs\": [
+  {\"name\": \"user_id\", \"datatype\": \"INT32\", \"shape\": [3, 1], \"data\": [$(column 1)]},
+  {\"name\": \"item_id\", \"datatype\": \"INT32\", \"shape\": [3, 1], \"data\": [$(column 2)]},
+  {\"name\": \"video_category\", \"datatype\": \"INT8\", \"shape\": [3, 1], \"data\": [$(column 7)]},
+  {\"name\": \"gender\", \"datatype\": \"INT8\", \"shape\": [3, 1], \"data\": [$(column 9)]},
+  {\"name\": \"age\", \"datatype\": \"INT8\", \"shape\": [3, 1], \"data\": [$(column 10)]}]}"
+echo "POST /v2/models/dlrm/infer with user_id [$(column 1)], item_id [$(column 2)]:"
+curl -s "http://127.0.0.1:$port/v2/models/dlrm/infer" -H 'Content-Type: application/json' -d "$request"
+echo
+kill -TERM "$server" && wait "$server"
+tail -n 2 "$out/serve.log"

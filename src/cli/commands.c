@@ -16,6 +16,7 @@ extern const rk_command rk_cmd_widedeep;
 extern const rk_command rk_cmd_evaluate;
 extern const rk_command rk_cmd_predict;
 extern const rk_command rk_cmd_export;
+extern const rk_command rk_cmd_serve;
 extern const rk_command rk_cmd_docs;
 
 const rk_command *const rk_commands[] = {
@@ -32,6 +33,7 @@ const rk_command *const rk_commands[] = {
     &rk_cmd_evaluate,
     &rk_cmd_predict,
     &rk_cmd_export,
+    &rk_cmd_serve,
     &rk_cmd_docs,
     NULL,
 };
