@@ -263,6 +263,12 @@ rk_status gather_forward_cpu(float *out /* (B, K, D) */, const float *x /* (B, T
 void gather_backward_cpu(float *dx /* (B, T, D) */, const float *dout /* (B, K, D) */, const int64_t *index /* (B, K) */,
                          int64_t B, int64_t T, int64_t K, int64_t D);
 
+/* gather_rows: *n_used = the entries before the first -1 */
+rk_status gather_rows_forward_cpu(float *out /* (R, D) */, int64_t *n_used, const float *x /* (N, D) */,
+                                  const int64_t *index /* (R) */, int64_t N, int64_t R, int64_t D);
+void gather_rows_backward_cpu(float *dx /* (N, D) */, const float *dout /* (R, D) */, const int64_t *index /* (R) */,
+                              int64_t n, int64_t D);
+
 /* gru, lstm, rnn: the cells of the shared time loop (src/nn/recurrent.c, below); the scratch of
  * backward is dgx (B, T, G H), dgh (T, B, G H) and four (B, H) rows. */
 void gru_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,

@@ -5,7 +5,8 @@
  *   p_r = softmax(z_r / tau), loss_r = -(1 - eps) log p_{r,y} - (eps / C) sum_c log p_{r,c},
  * averaged over rows whose label is not ignore_index (0 when every row is ignored): the session
  * models' --softmax_temperature and --label_smoothing, padding rows (label 0) ignored. Labels
- * outside [0, C) fail forward.
+ * outside [0, C) fail forward. Logits with rows in use (gather_rows) are read on those rows,
+ * with the same leading labels.
  */
 #include <math.h>
 
@@ -59,17 +60,17 @@ void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) *
 
 rk_status softmax_ce_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_value *z = rk_val(g, n->in[0]);
-  int64_t C = z->shape[z->ndim - 1];
-  return softmax_ce_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]), z->numel / C, C,
+  int64_t C = z->shape[z->ndim - 1], R = z->rows * (z->numel / z->shape[0]) / C;
+  return softmax_ce_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]), R, C,
                                 n->iattr[0], n->fattr[0], n->fattr[1]);
 }
 
 void softmax_ce_node_backward_cpu(rk_graph *g, const rk_node *n) {
   const rk_value *z = rk_val(g, n->in[0]);
-  int64_t C = z->shape[z->ndim - 1];
+  int64_t C = z->shape[z->ndim - 1], R = z->rows * (z->numel / z->shape[0]) / C;
   if (rk_dx(g, n->in[0]))
     softmax_ce_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]),
-                            z->numel / C, C, n->iattr[0], n->fattr[0], n->fattr[1]);
+                            R, C, n->iattr[0], n->fattr[0], n->fattr[1]);
 }
 
 rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index, float smoothing,
