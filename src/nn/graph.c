@@ -604,7 +604,8 @@ rk_status rk_graph_backward(rk_graph *g) {
   for (int t = N; t < 2 * N; t++) {
     while (gi < g->n_grad_order && g->values[g->grad_order[gi]].grad_birth <= t) {
       rk_value *v = &g->values[g->grad_order[gi++]];
-      be->fill(v->grad, v->numel, 0.0f);
+      /* rows past a value's rows in use are neither written nor read: zero the rest only */
+      be->fill(v->grad, v->partial_rows ? v->rows * (v->numel / v->shape[0]) : v->numel, 0.0f);
       if (g->grad_order[gi - 1] == g->loss) be->fill(v->grad, 1, 1.0f);   /* d loss / d loss */
     }
     const rk_node *n = &g->nodes[2 * N - 1 - t];

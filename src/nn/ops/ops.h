@@ -225,10 +225,11 @@ void softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */
                           int64_t R, int64_t C, float temperature);
 
 /* softmax_ce */
-rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C) */, const int64_t *y /* (R) */,
-                                 int64_t R, int64_t C, int64_t ignore, float eps, float tau);
-void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
-                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau);
+rk_status softmax_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) */, const float *z /* (R, C) */,
+                                 const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau);
+void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const double *rows /* (R, 2) */,
+                             const float *z /* (R, C) */, const int64_t *y /* (R) */, int64_t R, int64_t C,
+                             int64_t ignore, float eps, float tau);
 
 /* split */
 void split_forward_cpu(float *const *outs /* n x (R, I_k) */, const float *x /* (R, sum I) */,
