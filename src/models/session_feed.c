@@ -212,8 +212,10 @@ rk_status rk_session_feed_fill(rk_model_feed *f, const rk_batch *batch, uint64_t
                     keys + b * T, s->labels + b * T, s->reads + b * K, s->targets + b * K);
   }
   memcpy(reads, s->reads, (size_t)(B * K) * sizeof *reads);
-  if (sg->labels != RK_NO_VALUE)
+  if (sg->labels != RK_NO_VALUE) {
     memcpy(rk_graph_input_ids_data(sg->g, sg->labels), s->labels, (size_t)(B * T) * sizeof *s->labels);
+    rk_session_graph_pack_labels(sg, s->rule.pad);
+  }
   for (int64_t b = 0; b < B; b++) s->src[b] = b < batch->nrows ? b : -1;
   return RK_OK;
 }

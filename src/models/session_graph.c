@@ -8,8 +8,11 @@
  *                 dropout, (albert: a linear map), blocks; gru/lstm/rnn: layers with dropout
  *                 between them (torch.nn.GRU's); avgseq: row t = the mean of rows 0..t
  *   head          tanh(linear(d_model -> item_dim)) at the K rows the feed reads: `hidden`
- *   loss (train)  logits (B, T, V) = head(all rows) . W^T + b, cross-entropy at the rows whose
- *                 label is not the pad token, over the whole catalogue
+ *   loss (train)  the rows whose label is not the pad token, packed (gather_rows: n of B T in
+ *                 use), logits (n, V) = head(rows) . W^T + b, cross-entropy over the whole
+ *                 catalogue: the head and its gemm against the catalogue cost the labelled rows
+ *                 only (about a third of B T in causal LM, less in masked LM), as
+ *                 Transformers4Rec computes it
  * The feed fills the inputs (session_feed.c); attention sees only real rows unless
  * key_padding_mask is off (the reference's behaviour). Not the parameters, nor the feed.
  */
@@ -120,7 +123,11 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   RK_TRY(rk_graph_input_ids(g, &sg->mask_rows, "[mask]", sg->T));
   RK_TRY(rk_graph_input_ids(g, &sg->keys, "[keys]", sg->T));
   RK_TRY(rk_graph_input_ids(g, &sg->reads, "[reads]", sg->K));
-  if (train) RK_TRY(rk_graph_input_ids(g, &sg->labels, "[labels]", sg->T));
+  if (train) {
+    RK_TRY(rk_graph_input_ids(g, &sg->labels, "[labels]", sg->T));
+    RK_TRY(rk_graph_input_ids(g, &sg->labelled, "[labelled]", sg->T));
+    RK_TRY(rk_graph_input_ids(g, &sg->packed_labels, "[packed labels]", sg->T));
+  }
   int x;
   RK_TRY(build_inputs(b, f, &x));
   RK_TRY(rk_graph_mask_fill(g, &x, x, sg->mask_rows, (rk_param *)&p->mask));
@@ -133,11 +140,12 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   RK_TRY(rk_graph_output(g, sg->out.hidden));
   sg->out.loss = RK_NO_VALUE;
   if (train) {
-    int h, logits;
+    int rows, h, logits;
     rk_param *w = rk_session_scoring_matrix(p, f, c);
-    RK_TRY(rk_graph_linear(g, &h, x, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
+    RK_TRY(rk_graph_gather_rows(g, &rows, x, sg->labelled));
+    RK_TRY(rk_graph_linear(g, &h, rows, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
     RK_TRY(rk_graph_linear(g, &logits, h, w, (rk_param *)&p->out_b, RK_ACT_NONE));
-    RK_TRY(rk_graph_softmax_ce(g, &sg->out.loss, logits, sg->labels, c->pad_token, c->label_smoothing,
+    RK_TRY(rk_graph_softmax_ce(g, &sg->out.loss, logits, sg->packed_labels, c->pad_token, c->label_smoothing,
                                c->softmax_temperature));
     RK_TRY(rk_graph_output(g, sg->out.loss));
   }
@@ -153,7 +161,7 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   sg->B = batch;
   sg->T = c->session_seq_length_max;
   sg->K = c->eval_on_last_item_seq_only ? 1 : sg->T;
-  sg->labels = sg->average = RK_NO_VALUE;
+  sg->labels = sg->labelled = sg->packed_labels = sg->average = RK_NO_VALUE;
   attention_weights = attention_weights && rk_session_is_transformer(c->model_type);
   sg->n_layers = attention_weights ? c->n_layer : 0;
   sg->inputs = rk_calloc((size_t)f->n + 1, sizeof *sg->inputs);
@@ -171,6 +179,15 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   sg->out.n_layers = sg->n_layers;
   sg->out.attention = sg->n_layers ? sg->attention : NULL;
   return RK_OK;
+}
+
+void rk_session_graph_pack_labels(const rk_session_graph *sg, int64_t pad) {
+  const int64_t *labels = rk_graph_input_ids_data(sg->g, sg->labels);
+  int64_t *rows = rk_graph_input_ids_data(sg->g, sg->labelled), *packed = rk_graph_input_ids_data(sg->g, sg->packed_labels);
+  int64_t n = 0;
+  for (int64_t r = 0; r < sg->B * sg->T; r++)
+    if (labels[r] != pad) rows[n] = r, packed[n++] = labels[r];
+  for (; n < sg->B * sg->T; n++) rows[n] = -1, packed[n] = pad;
 }
 
 void rk_session_graph_free(rk_session_graph *sg) {

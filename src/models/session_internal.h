@@ -66,6 +66,8 @@ typedef struct {
                                   recurrent steps), 0 for padding */
   int reads;                   /* int64 (B, K): positions read, -1 none */
   int labels;                  /* int64 (B, T): the target per row, pad_token none (train graphs) */
+  int labelled;                /* int64 (B T): the rows with a label, then -1 (train graphs) */
+  int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int n_layers;
   int *attention;              /* per layer (B, heads, T, T), or NULL */
@@ -75,6 +77,9 @@ typedef struct {
 rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_features *f,
                                  const rk_session_config *c, int64_t batch, bool train, bool attention_weights);
 void rk_session_graph_free(rk_session_graph *sg);
+/* From a train graph's labels input: the labelled rows and their labels, packed (the loss is
+ * computed at those rows only). The feed calls it after filling the labels. */
+void rk_session_graph_pack_labels(const rk_session_graph *sg, int64_t pad);
 
 /* Masking of one session (session_masking.c), the rules of reckon/sessions.h's phases. */
 typedef struct {

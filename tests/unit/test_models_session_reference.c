@@ -97,6 +97,7 @@ static void run_case(const char *name, bool fixture_masks) {
   ids_input(&f, m->g, sm->sg.mask_rows, "mask", BT, !fixture_masks);
   ids_input(&f, m->g, sm->sg.keys, "keys", BT, true);
   ids_input(&f, m->g, sm->sg.labels, "labels", BT, !fixture_masks);
+  rk_session_graph_pack_labels(&sm->sg, c.pad_token);   /* the loss reads the labelled rows */
   rk_graph_zero_grad(m->g);
   assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
   fx_compare_all(&f, FWD, "forward", "out:loss", rk_graph_value_f32(m->g, m->out.loss), 1);
