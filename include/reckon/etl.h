@@ -169,10 +169,13 @@ rk_status rk_wf_column_add_tag(rk_wf_column *col, const char *tag);
 /* Written atomically (a temporary folder, then rename). */
 rk_status rk_workflow_save(const rk_workflow *wf, const char *dir);
 rk_status rk_workflow_load(rk_workflow *wf, const char *dir);
-/* Raw rows (as read and cast) -> output columns. Target columns are copied when the input has
- * them and left out when it does not (prediction data). Target encodings use the whole train
- * statistics (no folds: that is for fitting). A missing feature column is an error naming it. */
+/* Raw rows (as read and cast) -> output columns. Target and pass-through columns (controls) are
+ * copied when the input has them and left out when it does not (prediction data, a served
+ * request). Target encodings use the whole train statistics (no folds: that is for fitting). A
+ * missing feature column is an error naming it. */
 rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_batch *out);
+/* Whether the input may lack column c (rk_workflow_transform leaves it out). */
+bool rk_wf_column_optional(const rk_wf_column *c);
 /* The Merlin schema of the output (tags, int domains, embedding sizes, cat_path). */
 rk_status rk_workflow_schema(const rk_workflow *wf, bool with_targets, rk_schema *out);
 

@@ -35,10 +35,10 @@ static bool is_table_file(const char *path) {
   return false;
 }
 
-/* Which workflow columns the output carries: every feature, and the targets the input has. */
-static void note_targets(const rk_workflow *wf, const rk_batch *in, uint8_t *present) {
+/* Which workflow columns the output carries: every feature, and the targets and controls the input has. */
+static void note_present(const rk_workflow *wf, const rk_batch *in, uint8_t *present) {
   for (int i = 0; i < wf->n_cols; i++)
-    present[i] = !wf->cols[i].is_target || rk_batch_find(in, wf->cols[i].source) >= 0;
+    present[i] = !rk_wf_column_optional(&wf->cols[i]) || rk_batch_find(in, wf->cols[i].source) >= 0;
 }
 
 static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, rk_table_sink *sink, int64_t *rows,
@@ -54,7 +54,7 @@ static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, r
       break;
     }
     if ((st = rk_sink_write(sink, &out)) != RK_OK) break;
-    note_targets(wf, &in, present);
+    note_present(wf, &in, present);
     wrote = true;
     *rows += in.nrows;
     double f = src->fraction_done(src);
@@ -62,7 +62,7 @@ static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, r
   }
   /* No rows: still write the columns (an empty transform gives them their types). */
   if (st == RK_OK && !wrote && (st = rk_workflow_transform(wf, &in, &out)) == RK_OK) {
-    note_targets(wf, &in, present);
+    note_present(wf, &in, present);
     st = rk_sink_write(sink, &out);
   }
   rk_progress_end(&progress);
@@ -187,7 +187,7 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   /* Until a batch says otherwise: the features only. */
   uint8_t *present = rk_calloc((size_t)wf.n_cols + 1, 1);
   if (st == RK_OK && !present) st = RK_ENOMEM;
-  for (int i = 0; present && i < wf.n_cols; i++) present[i] = !wf.cols[i].is_target;
+  for (int i = 0; present && i < wf.n_cols; i++) present[i] = !rk_wf_column_optional(&wf.cols[i]);
   if (st == RK_OK) st = transform_stream(&wf, src, sink, &rows, present);
   if (sink) {
     if (st == RK_OK) st = rk_sink_close(sink);

@@ -258,6 +258,8 @@ static rk_status find_sources(const rk_workflow *wf, const rk_batch *in, int *so
   return st;
 }
 
+bool rk_wf_column_optional(const rk_wf_column *c) { return c->is_target || c->op == RK_WF_PASSTHROUGH; }
+
 rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_batch *out) {
   rk_batch_free(out);
   int *source = rk_malloc((size_t)(wf->n_cols + 1) * sizeof *source), n_out = 0;
@@ -265,7 +267,7 @@ rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_ba
   for (int i = 0; i < wf->n_cols && st == RK_OK; i++) {
     const rk_wf_column *c = &wf->cols[i];
     if (source[i] >= 0) n_out++;
-    else if (!c->is_target)
+    else if (!rk_wf_column_optional(c))
       st = rk_error(RK_ENOTFOUND, "the workflow needs column '%s', which the input does not have", c->source);
   }
   if (st == RK_OK) st = rk_batch_init(out, n_out);

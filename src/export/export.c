@@ -108,6 +108,12 @@ static const rk_wf_column *wf_output(const rk_workflow *wf, const char *name) {
   return NULL;
 }
 
+static bool model_reads(const char *const *features, int n_features, const char *name) {
+  for (int f = 0; f < n_features; f++)
+    if (!strcmp(features[f], name)) return true;
+  return false;
+}
+
 /* The three configs. features: the columns the model reads (its feed's). */
 /* The ONNX graph's type for a feature: int64 ids for a categorical column, float32 otherwise
  * (src/export/onnx/onnx_ranking.c); a list column is refused (its values + offsets pair has no
@@ -142,10 +148,11 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
   nvt->instance_count = model->instance_count = 1;
   if (st == RK_OK) st = add_step(ens, nvt_name);
   if (st == RK_OK) st = add_step(ens, model_name);
-  /* Raw columns: every feature's source once, typed as the workflow read it. */
+  /* Raw columns: every feature's source once, typed as the workflow read it. Targets and
+   * controls are not asked of a client unless the model reads them. */
   for (int i = 0; st == RK_OK && i < wf->n_cols; i++) {
     const rk_wf_column *c = &wf->cols[i];
-    if (c->is_target) continue;
+    if (rk_wf_column_optional(c) && !model_reads(features, n_features, c->name)) continue;
     bool seen = false;
     for (int k = 0; k < nvt->n_input && !seen; k++) seen = !strcmp(nvt->input[k].name, c->source);
     if (seen) continue;
@@ -162,7 +169,7 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
    * the model's inputs: those it reads. */
   for (int i = 0; st == RK_OK && i < wf->n_cols; i++) {
     const rk_wf_column *c = &wf->cols[i];
-    if (c->is_target) continue;
+    if (rk_wf_column_optional(c) && !model_reads(features, n_features, c->name)) continue;
     rk_serve_dtype dt = rk_serve_coltype_dtype(c->out_type);
     if (!dt)
       return rk_error(RK_EUNSUPPORTED, "--model_path '%s': the workflow writes column '%s' as %s, which reckon serve "

@@ -37,6 +37,17 @@ flags=(--data_path "$tmp/a.csv" --csv_na_values '\N' --control_features rid
 expect_status $? 0 "preprocess with eval and predict inputs"
 wf="$tmp/out/workflow"
 
+# ---- a control column is copied when present, not required (a served request has none) ----
+cut -d, -f1,2,7,9,10 "$tmp/b.csv" > "$tmp/nocontrol.csv"   # user_id, item_id, video_category, gender, age
+"$R" transform --quiet --workflow "$wf" --csv_na_values '\N' "$tmp/nocontrol.csv" "$tmp/nc.csv" >/dev/null 2>"$tmp/err"
+expect_status $? 0 "transform of rows without the control column rid"
+[ "$(head -n 1 "$tmp/nc.csv" | tr ',' '\n' | grep -c '^rid$')" = 0 ] && pass "the output leaves rid out" \
+  || fail "rid in the output: $(head -n 1 "$tmp/nc.csv")"
+cut -d, -f1,7,9,10 "$tmp/b.csv" > "$tmp/noitem.csv"
+"$R" transform --quiet --workflow "$wf" --csv_na_values '\N' "$tmp/noitem.csv" "$tmp/ni.csv" >/dev/null 2>"$tmp/err"
+expect_status $? 1 "a missing feature column is still an error"
+expect_contains "$(cat "$tmp/err")" "needs column 'item_id'" "naming the feature"
+
 # ---- eval: the same rows through the saved workflow ----
 "$R" transform --quiet --workflow "$wf" --csv_na_values '\N' "$tmp/b.csv" "$tmp/tb.parquet" >/dev/null
 expect_status $? 0 "transform the eval input into a .parquet file"
