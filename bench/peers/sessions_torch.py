@@ -12,6 +12,9 @@ written from the reference's description (docs: /work/shared/reference/t4rec-not
     sessions_torch.py ceiling --eval_data VALID.csv --oracle ORACLE.csv [--k 20]
     sessions_torch.py selfcheck
 
+Flags carry recsys_main.py's names and defaults (t4rec-notes 1.1; HF TrainingArguments' for the
+training ones: batch 8, learning rate 5e-5, logging every 500 steps), so pass what the run needs.
+
 Data: CSV as `reckon convert` writes the session ETL's Parquet (one row per session; list columns
 as `[3, 17, 5]`); which columns the model reads, their cardinality and the label come from
 --feature_config (recsys_main's YAML: `<column>: {dtype: categorical|float, cardinality: N,
@@ -28,9 +31,10 @@ The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out
 - masking (Transformers4Rec's masking.py, t4rec-notes 2.2): CLM: labels shifted by one, rows with
   no next item take the learnable [MASK] vector (N(0, 0.001)); evaluation with
   eval_on_last_item_seq_only: one label at row n-2 (the last item), every real item stays an input.
-  MLM: Bernoulli(mlm_probability) over real items, plus one random real item per session, then one
-  masked item unmasked where every real item was masked; masked inputs -> [MASK]; evaluation: the
-  last real item is masked and is the only label.
+  MLM (--model_type bert --mlm): Bernoulli(mlm_probability) over real items, plus one random real
+  item per session, then one masked item unmasked where every real item was masked; masked inputs
+  -> [MASK]; evaluation with eval_on_last_item_seq_only: the last real item is masked and is the
+  only label. Without that flag both evaluate every next item (masking.py's predict_all).
 - bodies: gpt2 = learned positions + dropout + n_layer pre-LN blocks (causal attention, gelu_new
   MLP of 4 d_model) + final LayerNorm; bert = (inputs + learned positions) -> LayerNorm -> dropout
   -> n_layer post-LN blocks (bidirectional attention); gru = nn.GRU(d_model, d_model, n_layer).
@@ -50,8 +54,8 @@ The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out
   keyed by the seed), batches of per_device_train_batch_size, the last short batch dropped with
   --dataloader_drop_last; --max_steps > 0 stops earlier. Everything is in tensors before the clock
   starts: the timed part is the epochs (shuffle, slicing, masking, forward, loss, backward, step).
-- evaluation: the next window's sessions, eval_on_last_item_seq_only, full-catalogue scores per
-  batch; r = 1 + #{v: s_v > s_t} + #{v < t: s_v = s_t} (reckon's tie rule, docs/session_metrics.md);
+- evaluation: the next window's sessions (the bench passes --eval_on_last_item_seq_only, as the
+  paper does), full-catalogue scores per batch; r = 1 + #{v: s_v > s_t} + #{v < t: s_v = s_t} (reckon's tie rule, docs/session_metrics.md);
   Recall@k = [r <= k], NDCG@k = [r <= k] / log2(r + 1), averaged over examples (t4rec-notes 2.5).
 
 Prints "loss step=N loss=X" every --logging_steps steps (the mean over those steps), then one line
@@ -148,11 +152,14 @@ def clm_targets(items, last_only):
     return labels, labels != 0
 
 
-def mlm_targets(items, p, training, gen=None):
+def mlm_targets(items, p, training, gen=None, last_only=True):
     """Masked LM: (labels, masked input positions)."""
     real = items != 0
     rows = torch.arange(items.shape[0])
     labels = torch.zeros_like(items)
+    if not training and not last_only:  # predict_all: every item that has a successor
+        labels, _ = clm_targets(items, False)
+        return labels, labels != 0
     if not training:                  # eval_on_last_item_seq_only: the last real item
         last = real.sum(1) - 1
         labels[rows, last] = items[rows, last]
@@ -320,8 +327,9 @@ class SessionModel(nn.Module):
         """-> (hidden (N, item_dim) at the labelled rows, their labels (N))."""
         items = batch[self.label]
         x = self.embed(batch)
-        if self.a.model_type == "bert":
-            labels, masked = mlm_targets(items, self.a.mlm_probability, training, gen)
+        if self.a.mlm:
+            labels, masked = mlm_targets(items, self.a.mlm_probability, training, gen,
+                                         self.a.eval_on_last_item_seq_only)
             x = torch.where(masked.unsqueeze(-1), self.masked_item_embedding.to(x.dtype), x)
         else:
             labels, keep = clm_targets(items, not training and self.a.eval_on_last_item_seq_only)
@@ -355,6 +363,11 @@ def batches_of(cols, idx):
 
 
 def train(a):
+    if (a.model_type == "bert") != a.mlm:
+        raise SystemExit("sessions_torch.py: --mlm goes with --model_type bert, and bert needs it (the peer has no "
+                         "bidirectional causal LM, nor a masked LM on a causal body)")
+    if not a.feature_config:
+        raise SystemExit("sessions_torch.py: --feature_config is required (the columns, cardinalities and label)")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     feats = read_feature_config(a.feature_config)
@@ -477,7 +490,8 @@ def selfcheck(_):
     feats = {"item": {"dtype": "categorical", "cardinality": 30, "is_label": True, "emb_table": "item"}}
     for mt in ("gpt2", "bert", "gru"):
         a = parser().parse_args(["train", "--train_data", "-", "--model_type", mt, "--d_model", "16", "--n_head", "2",
-                                 "--dropout", "0", "--session_seq_length_max", "6"])
+                                 "--dropout", "0", "--session_seq_length_max", "6", "--n_layer", "2"]
+                                + (["--mlm"] if mt == "bert" else []))
         m = SessionModel(a, feats).eval()
         x = torch.randn(2, 6, 16)
         real = torch.tensor([[True] * 4 + [False] * 2] * 2)
@@ -505,16 +519,17 @@ def parser():
     t.add_argument("--eval_data", default="")
     t.add_argument("--feature_config", default="")
     t.add_argument("--model_type", default="gpt2", choices=["gpt2", "bert", "gru"])
+    t.add_argument("--mlm", action="store_true")
     t.add_argument("--d_model", type=int, default=256)
-    t.add_argument("--n_layer", type=int, default=2)
+    t.add_argument("--n_layer", type=int, default=12)
     t.add_argument("--n_head", type=int, default=4)
     t.add_argument("--dropout", type=float, default=0.1)
     t.add_argument("--input_dropout", type=float, default=0.0)
-    t.add_argument("--hidden_act", default="gelu_new", choices=sorted(ACTS))
+    t.add_argument("--hidden_act", default="gelu", choices=sorted(ACTS))
     t.add_argument("--layer_norm_eps", type=float, default=1e-12)
     t.add_argument("--initializer_range", type=float, default=0.02)
     t.add_argument("--mlm_probability", type=float, default=0.15)
-    t.add_argument("--eval_on_last_item_seq_only", type=int, default=1, choices=[0, 1])
+    t.add_argument("--eval_on_last_item_seq_only", action="store_true")
     t.add_argument("--item_embedding_dim", type=int, default=0)
     t.add_argument("--embedding_dim_from_cardinality_multiplier", type=float, default=2.0)
     t.add_argument("--item_id_embeddings_init_std", type=float, default=0.5)
@@ -523,10 +538,10 @@ def parser():
     t.add_argument("--softmax_temperature", type=float, default=1.0)
     t.add_argument("--label_smoothing", type=float, default=0.0)
     t.add_argument("--session_seq_length_max", type=int, default=20)
-    t.add_argument("--key_padding_mask", type=int, default=1, choices=[0, 1])
-    t.add_argument("--per_device_train_batch_size", type=int, default=128)
-    t.add_argument("--per_device_eval_batch_size", type=int, default=512)
-    t.add_argument("--learning_rate", type=float, default=1e-3)
+    t.add_argument("--no_key_padding_mask", dest="key_padding_mask", action="store_false")
+    t.add_argument("--per_device_train_batch_size", type=int, default=8)
+    t.add_argument("--per_device_eval_batch_size", type=int, default=8)
+    t.add_argument("--learning_rate", type=float, default=5e-5)
     t.add_argument("--weight_decay", type=float, default=0.0)
     t.add_argument("--adam_beta1", type=float, default=0.9)
     t.add_argument("--adam_beta2", type=float, default=0.999)
@@ -535,7 +550,7 @@ def parser():
     t.add_argument("--num_train_epochs", type=int, default=1)
     t.add_argument("--max_steps", type=int, default=0)
     t.add_argument("--dataloader_drop_last", action="store_true")
-    t.add_argument("--logging_steps", type=int, default=10)
+    t.add_argument("--logging_steps", type=int, default=500)
     t.add_argument("--eval_metrics_ks", default="10,20")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--threads", type=int, default=1)

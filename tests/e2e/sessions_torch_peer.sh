@@ -61,7 +61,7 @@ done
 line_re='^torch model_type=[a-z0-9]+ d_model=32 n_layer=2 n_head=2 seed=3 threads=1 train_sessions=[0-9]+ steps=40 train_s=[0-9.]+ sessions_per_s=[0-9.]+ eval_sessions=200 recall@10=[0-9.]+ ndcg@10=[0-9.]+ recall@20=[0-9.]+ ndcg@20=[0-9.]+ first_loss=[0-9.]+ final_loss=[0-9.]+$'
 for m in gpt2 bert gru; do
   out=$("$py" "$peer" train --train_data "$tmp/train.csv" --eval_data "$tmp/valid.csv" --feature_config "$tmp/features.yaml" \
-    --model_type "$m" --d_model 32 --n_layer 2 --n_head 2 --per_device_train_batch_size 32 --learning_rate 3e-3 \
+    --model_type "$m" $([ "$m" = bert ] && echo --mlm) --eval_on_last_item_seq_only --d_model 32 --n_layer 2 --n_head 2 --per_device_train_batch_size 32 --learning_rate 3e-3 \
     --num_train_epochs 5 --max_steps 40 --logging_steps 10 --seed 3 --threads 1 2>&1)
   expect_status $? 0 "$m trains and evaluates"
   line=$(printf '%s\n' "$out" | grep '^torch ')
