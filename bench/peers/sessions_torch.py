@@ -362,6 +362,16 @@ def batches_of(cols, idx):
     return {c: t[idx] for c, t in cols.items() if not c.startswith("__")}
 
 
+def param_groups(model, weight_decay):
+    """HF Trainer's rule: no decay on names containing "bias" or "LayerNorm.weight"."""
+    no_decay = ("bias", "LayerNorm.weight")
+    named = list(model.named_parameters())
+    return [{"params": [p for nm, p in named if not any(s in nm for s in no_decay)], "weight_decay": weight_decay,
+             "names": [nm for nm, _ in named if not any(s in nm for s in no_decay)]},
+            {"params": [p for nm, p in named if any(s in nm for s in no_decay)], "weight_decay": 0.0,
+             "names": [nm for nm, _ in named if any(s in nm for s in no_decay)]}]
+
+
 def train(a):
     if (a.model_type == "bert") != a.mlm:
         raise SystemExit("sessions_torch.py: --mlm goes with --model_type bert, and bert needs it (the peer has no "
@@ -375,12 +385,8 @@ def train(a):
     cols, _, n = load_sessions(a.train_data, feats, T)
     ecols, _, en = load_sessions(a.eval_data, feats, T) if a.eval_data else ({}, [], 0)
     model = SessionModel(a, feats)
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [{"params": [p for nm, p in model.named_parameters() if not any(s in nm for s in no_decay)],
-               "weight_decay": a.weight_decay},
-              {"params": [p for nm, p in model.named_parameters() if any(s in nm for s in no_decay)],
-               "weight_decay": 0.0}]
-    opt = torch.optim.AdamW(groups, lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon)
+    opt = torch.optim.AdamW(param_groups(model, a.weight_decay), lr=a.learning_rate,
+                            betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon)
     gen = torch.Generator().manual_seed(a.seed)
     bs = a.per_device_train_batch_size
     steps, seen, losses, logged, window = 0, 0, [], [], []
@@ -504,6 +510,15 @@ def selfcheck(_):
         z[:, 4:] += torch.randn(2, 2, 16)             # change the padding only
         hz = m.body(z, real)
         check(torch.allclose(hx[:, :4], hz[:, :4], atol=1e-6), "%s: padding changes no real row" % mt)
+        decay, keep = (set(g["names"]) for g in param_groups(m, 0.1))
+        check("output_layer_bias" in keep and "merge.bias" in keep and "tables.item.weight" in decay,
+              "%s: AdamW decays weights and tables, not biases" % mt)
+        if mt == "gpt2":
+            check("blocks.0.ln_1.weight" in decay and "ln_f.weight" in decay,
+                  "gpt2: ln_* weights decay (HF's GPT-2 names them so)")
+        if mt == "bert":
+            check("blocks.0.output_LayerNorm.weight" in keep and "embeddings_LayerNorm.weight" in keep,
+                  "bert: LayerNorm weights do not decay")
     if bad:
         for b in bad:
             print("FAIL: " + b)
