@@ -13,7 +13,8 @@
 # from the ETL's schema, given to both). The peer reads the same Parquet through `reckon convert`.
 #
 # Models: gpt2 (d_model 64 and 256), bert (MLM, d_model 64), gru (d_model 64), 2 layers, 4 heads
-# (8 at 256), dropout 0.1, gelu_new, batch 128 (eval 512), AdamW lr 1e-3, weight decay 1.3e-5,
+# (8 at 256), the item table as wide as d_model (--item_embedding_dim given: the reference's rule
+# under --mf_constrained_embeddings; the category's table ceil(card^0.25 * 2) wide), dropout 0.1, gelu_new, batch 128 (eval 512), AdamW lr 1e-3, weight decay 1.3e-5,
 # constant schedule, EPOCHS epochs over the window, eval_on_last_item_seq_only, tied output with a
 # bias, inp_merge mlp, tanh; each seed of SEEDS, reckon and the peer alternating.
 # Figures per model: Recall@20 and NDCG@20 (mean +- sample std over the seeds) of both, reckon -
@@ -113,10 +114,10 @@ echo "${ceiling:-ceiling: needs pandas}"
 
 model_flags() {   # model_flags NAME -> recsys_main flags shared by both sides
   case "$1" in
-    gpt2_64)  echo "--model_type gpt2 --d_model 64 --n_head 4" ;;
-    gpt2_256) echo "--model_type gpt2 --d_model 256 --n_head 8" ;;
-    bert)     echo "--model_type bert --mlm --mlm_probability 0.3 --d_model 64 --n_head 4" ;;
-    gru)      echo "--model_type gru --d_model 64 --n_head 4" ;;
+    gpt2_64)  echo "--model_type gpt2 --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
+    gpt2_256) echo "--model_type gpt2 --d_model 256 --item_embedding_dim 256 --n_head 8" ;;
+    bert)     echo "--model_type bert --mlm --mlm_probability 0.3 --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
+    gru)      echo "--model_type gru --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
     *) echo "sessions_train.sh: unknown model '$1' (gpt2_64 gpt2_256 bert gru)" >&2; exit 1 ;;
   esac
 }

@@ -40,7 +40,8 @@ The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out
   -> n_layer post-LN blocks (bidirectional attention); gru = nn.GRU(d_model, d_model, n_layer).
   Attention takes a key-padding mask (the reference passes none; for the causal model it changes
   nothing on rows that have a label, since padding is on the right); --no_key_padding_mask drops it.
-  The transformer's Linear and position weights N(0, initializer_range), biases 0, LayerNorm 1/0;
+  The transformer's Linear and position weights N(0, initializer_range) (GPT-2's two residual
+  projections per block N(0, initializer_range / sqrt(2 n_layer)), as HF's), biases 0, LayerNorm 1/0;
   the merge, the head and the GRU keep torch's default initialisation (as recsys_meta_model's).
 - head: tanh(Linear(d_model -> item dim)), logits = h E^T + b with E the item table (tied) and b a
   bias initialised to 0, divided by softmax_temperature; cross-entropy over the whole catalogue
@@ -284,6 +285,9 @@ class SessionModel(nn.Module):
                 nn.init.zeros_(m.bias)
         if a.model_type == "gpt2":
             nn.init.normal_(self.wpe.weight, 0.0, a.initializer_range)
+            for blk in self.blocks:      # GPT-2's residual projections: std / sqrt(2 n_layer)
+                for lin in (blk.attn.proj, blk.fc_out):
+                    nn.init.normal_(lin.weight, 0.0, a.initializer_range / math.sqrt(2.0 * a.n_layer))
         elif a.model_type == "bert":
             nn.init.normal_(self.position_embeddings.weight, 0.0, a.initializer_range)
         self.causal = torch.triu(torch.full((T, T), float("-inf")), diagonal=1)
@@ -389,7 +393,7 @@ def train(a):
                             betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon)
     gen = torch.Generator().manual_seed(a.seed)
     bs = a.per_device_train_batch_size
-    steps, seen, losses, logged, window = 0, 0, [], [], []
+    steps, seen, logged, window = 0, 0, [], []
     model.train()
     t0 = time.perf_counter()
     for _ in range(a.num_train_epochs):

@@ -58,10 +58,15 @@ for s in train valid; do
   expect_status $? 0 "$s sessions go through Parquet and back"
 done
 
-line_re='^torch model_type=[a-z0-9]+ d_model=32 n_layer=2 n_head=2 seed=3 threads=1 train_sessions=[0-9]+ steps=40 train_s=[0-9.]+ sessions_per_s=[0-9.]+ eval_sessions=200 recall@10=[0-9.]+ ndcg@10=[0-9.]+ recall@20=[0-9.]+ ndcg@20=[0-9.]+ first_loss=[0-9.]+ final_loss=[0-9.]+$'
+num='[0-9.]+'
+line_re="^torch model_type=[a-z0-9]+ d_model=32 n_layer=2 n_head=2 seed=3 threads=1 train_sessions=[0-9]+ steps=40"
+line_re+=" train_s=$num sessions_per_s=$num eval_sessions=200 recall@10=$num ndcg@10=$num recall@20=$num"
+line_re+=" ndcg@20=$num first_loss=$num final_loss=$num\$"
 for m in gpt2 bert gru; do
+  task=(); [ "$m" = bert ] && task=(--mlm)
   out=$("$py" "$peer" train --train_data "$tmp/train.csv" --eval_data "$tmp/valid.csv" --feature_config "$tmp/features.yaml" \
-    --model_type "$m" $([ "$m" = bert ] && echo --mlm) --eval_on_last_item_seq_only --d_model 32 --n_layer 2 --n_head 2 --per_device_train_batch_size 32 --learning_rate 3e-3 \
+    --model_type "$m" "${task[@]}" --eval_on_last_item_seq_only --d_model 32 --n_layer 2 --n_head 2 \
+    --per_device_train_batch_size 32 --learning_rate 3e-3 \
     --num_train_epochs 5 --max_steps 40 --logging_steps 10 --seed 3 --threads 1 2>&1)
   expect_status $? 0 "$m trains and evaluates"
   line=$(printf '%s\n' "$out" | grep '^torch ')
