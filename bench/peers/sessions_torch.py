@@ -65,7 +65,8 @@ eval_sessions=... recall@10=... ndcg@10=... recall@20=... ndcg@20=... first_loss
 `ceiling` prints "ceiling sessions=N matched=M recall@K=... ndcg@K=..." (the synth oracle's
 expected_hit / expected_ndcg averaged over the evaluated sessions, joined on session_id).
 `selfcheck` checks the masking rules on hand-made batches, the tie rule of the ranks, attention's
-causality and key-padding mask, and gelu_new, printing "selfcheck ok" or exiting 1.
+causality and key-padding mask, gelu_new, the AdamW groups, and the GPT-2 / BERT blocks against
+tests/reference/seq_blocks.py's with the same weights, printing "selfcheck ok" or exiting 1.
 """
 import argparse
 import math
@@ -455,6 +456,39 @@ def ceiling(a):
         raise SystemExit("sessions_torch.py: %d of %d evaluated sessions are not in %s" % (len(ev) - len(m), len(ev), a.oracle))
 
 
+def check_against_seq_blocks(check):
+    """The blocks against tests/reference/seq_blocks.py (the blocks reckon's fixtures are made with),
+    with the same weights, a causal / bidirectional mask and padding: the two were written apart."""
+    import os
+    ref_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference")
+    if not os.path.exists(os.path.join(ref_dir, "seq_blocks.py")):
+        return
+    sys.path.insert(0, ref_dir)
+    import seq_blocks as sb
+    torch.manual_seed(5)
+    x = torch.randn(3, 7, 16)
+    real = torch.tensor([[True] * 7, [True] * 4 + [False] * 3, [True] * 2 + [False] * 5])
+    for name, mine, ref, causal, lns in (
+            ("gpt2", GPT2Block(16, 4, 0.0, 1e-5, gelu_new), sb.GPT2Block(16, 4, ln_eps=1e-5), True, ("ln_1", "ln_2")),
+            ("bert", BertBlock(16, 4, 0.0, 1e-5, F.gelu), sb.BertBlock(16, 4, ln_eps=1e-5), False,
+             ("attention_LayerNorm", "output_LayerNorm"))):
+        with torch.no_grad():
+            for p in mine.parameters():
+                p.copy_(torch.randn_like(p) * 0.3)
+            ref.ln_1.load_state_dict(getattr(mine, lns[0]).state_dict())
+            ref.ln_2.load_state_dict(getattr(mine, lns[1]).state_dict())
+            for a, b in ((ref.qkv, mine.attn.qkv), (ref.proj, mine.attn.proj), (ref.fc, mine.fc),
+                         (ref.fc_out, mine.fc_out)):
+                a.load_state_dict(b.state_dict())
+            T = x.shape[1]
+            bias = torch.triu(torch.full((T, T), float("-inf")), 1) if causal else torch.zeros(T, T)
+            bias = bias.view(1, 1, T, T) + torch.zeros(3, 1, 1, T).masked_fill(~real.view(3, 1, 1, T), float("-inf"))
+            out, want = mine.eval()(x, bias), ref.eval()(x, real)
+        check(torch.allclose(out[real], want[real], atol=1e-5),
+              "%s block equals tests/reference/seq_blocks.py's on real rows (max diff %.2e)"
+              % (name, float((out[real] - want[real]).abs().max())))
+
+
 def selfcheck(_):
     bad = []
 
@@ -523,6 +557,7 @@ def selfcheck(_):
         if mt == "bert":
             check("blocks.0.output_LayerNorm.weight" in keep and "embeddings_LayerNorm.weight" in keep,
                   "bert: LayerNorm weights do not decay")
+    check_against_seq_blocks(check)
     if bad:
         for b in bad:
             print("FAIL: " + b)
