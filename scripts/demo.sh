@@ -2,7 +2,8 @@
 # `make demo`: the main job on an embedded default: generate the synthetic TenRec-like dataset
 # (with its true probabilities), write it as Parquet, show what `reckon inspect` sees in it,
 # preprocess it with the quick-start's command, train the quick-start's DLRM, evaluate the saved
-# model next to the best AUC the data allows (the true p_click); then a session log.
+# model next to the best AUC the data allows (the true p_click); then a session log and its
+# session ETL (`reckon preprocess` session mode: one row per session, split per day).
 set -euo pipefail
 reckon=${1:-build/reckon}
 out=${DEMO_DIR:-build/demo}
@@ -64,6 +65,14 @@ for t in click follow like share; do
 done
 echo "(open $out/outputs/report.html and $out/outputs_mmoe/report.html for loss curves, gate weights, ROC and calibration)"
 echo
-echo "== reckon synth sessions: 5,000 sessions over 7 days"
-"$reckon" synth sessions --sessions 5000 --days 7 --seed 42 --output "$out/sessions.parquet"
-"$reckon" inspect --stats false "$out/sessions.parquet"
+echo "== reckon synth sessions: a raw YOOCHOOSE-style click log, 5,000 sessions over 7 days (no header, ISO times, repeats, nulls)"
+"$reckon" synth sessions --layout yoochoose --price true --sessions 5000 --days 7 --seed 42 --output "$out/clicks.csv"
+head -n 3 "$out/clicks.csv"
+echo
+echo "== reckon preprocess, session mode: the Transformers4Rec ETL on those clicks (dedup, ids, time features, last 20, per day)"
+"$reckon" preprocess --input_data_format csv --data_path "$out/clicks.csv" --csv_header false \
+  --csv_column_names session_id,timestamp,item_id,category,price --session_id_feature session_id \
+  --timestamp_feature timestamp --item_id_feature item_id --categorical_features item_id,category \
+  --continuous_features price --relative_price_feature price,category --output_path "$out/sessions_etl"
+"$reckon" inspect --stats false "$out/sessions_etl/sessions"
+echo "day folders: $(cd "$out/sessions_etl" && ls -d [0-9]* | tr '\n' ' ')"

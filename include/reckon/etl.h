@@ -152,10 +152,13 @@ typedef struct {
   uint64_t te_seed;
 } rk_wf_column;
 
+typedef struct rk_session_workflow rk_session_workflow;   /* below */
+
 typedef struct {
   rk_wf_column *cols;
   int n_cols;
   int cap_cols;
+  rk_session_workflow *session;   /* a session workflow (reckon preprocess session mode), else NULL */
 } rk_workflow;
 
 void rk_workflow_init(rk_workflow *wf);
@@ -201,6 +204,82 @@ typedef struct {
   const char *const *items;
 } rk_names;
 
+/* ---------------------------------------------------------------------------------------------
+ * Timestamps of event logs (src/etl/session_time.c). Internally every time is int64 unix
+ * microseconds, UTC; what the session ETL writes (timestamp-first) is whole unix seconds.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum { RK_TS_ISO8601, RK_TS_UNIX_S, RK_TS_UNIX_MS, RK_TS_UNIX_US } rk_timestamp_format;
+
+/* "iso8601", "unix_s", "unix_ms", "unix_us"; RK_EUSAGE naming the value otherwise. */
+rk_status rk_timestamp_format_parse(const char *name, rk_timestamp_format *out);
+const char *rk_timestamp_format_name(rk_timestamp_format format);
+/* ISO-8601 text, as event logs write it: "2014-04-07T10:51:09.277Z", "2014-04-07 10:51:09",
+ * "2014-04-07T12:51:09+02:00", "2014-04-07" (midnight). Fractional seconds keep 6 digits
+ * (further digits are dropped, not rounded); no zone means UTC. False when the text is not one. */
+bool rk_iso8601_parse(const char *text, size_t n, int64_t *us);
+/* Days since 1970-01-01 of a civil date, and back (Howard Hinnant's algorithms, proleptic Gregorian). */
+int64_t rk_days_from_civil(int64_t y, int m, int d);
+void rk_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
+/* ---------------------------------------------------------------------------------------------
+ * Session workflows (src/etl/session*.c): `reckon preprocess` with --session_id_feature turns a
+ * click log into one row per session with list columns, as NVTabular's Transformers4Rec ETL
+ * does (drop null sessions, sort, drop consecutive repeats, categorify, time features, group,
+ * slice, filter, day_index), writes every session to <out>/sessions/, splits them per window
+ * and saves the fitted workflow; rk_session_transform replays it on raw events for serving.
+ * docs/sessions.md has the formulas, the outputs and the memory behaviour.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  rk_timestamp_format timestamp_format;
+  bool dedup_consecutive;         /* a a a b c c a -> a b c a */
+  int64_t max_length;             /* keep the last N events of each session */
+  bool pad;                       /* pad lists with 0 to exactly max_length */
+  int64_t min_length;             /* drop sessions with fewer events (after dedup, before slicing) */
+  const char *const *time_features;   /* et_dayofweek_sin, et_dayofweek_cos, product_recency_days_log_norm */
+  int n_time_features;
+  const char *price, *price_category; /* relative price: (price - category mean) / category mean; NULL: off */
+  int64_t window_s;               /* 86400 (day) or 3600 (hour) */
+  double split_fracs[3];          /* train, valid, test inside each window */
+  const char *layout;             /* "day_index", "date_files" or "padded_index" */
+  const char *list_suffix;        /* appended to the sliced list columns ("_seq"); "" for none */
+  rk_names context;               /* categorified, kept as <col>-first per session */
+  int partitions;                 /* spill partitions; 0: from the input's size */
+} rk_session_options;
+
+struct rk_session_workflow {
+  char *session_id, *timestamp, *item_id;
+  char *user_id;                  /* NULL when none */
+  rk_timestamp_format timestamp_format;
+  bool dedup_consecutive, pad;
+  int64_t max_length, min_length;
+  int64_t window_s, origin_s;     /* window 1 starts at origin_s (unix seconds) */
+  char *list_suffix;
+  char **time_features;
+  int n_time_features;
+  char **categorical;             /* event-level categoricals other than the item, as lists */
+  int n_categorical;
+  char **continuous;              /* event-level continuous columns: <c>_log_norm lists */
+  int n_continuous;
+  char **context;
+  int n_context;
+  char *price, *price_category;   /* NULL when off */
+  bool hashed_session_ids;        /* session ids that are not integers: their xxh64, as int64 */
+  /* fitted */
+  rk_dict *first_seen_values;     /* every item value seen (raw), ... */
+  int64_t *first_seen_us;         /* ... and its first event time */
+  rk_dict *category_values;       /* every category with a price (raw), ... */
+  double *category_mean_price;    /* ... and its mean price over events */
+};
+
+void rk_session_workflow_free(rk_session_workflow *sw);
+/* Raw events (one or many sessions, any order; the columns as the ETL read them) -> exactly the
+ * rows the ETL wrote for those sessions (same ids, floats and list order), sorted by session id,
+ * with the ETL's columns (no split). wf must be a session workflow. */
+rk_status rk_session_transform(const rk_workflow *wf, const rk_batch *events, rk_batch *sessions);
+/* The Merlin schema of session rows (rk_session_transform's output): tags, vocabularies, and list
+ * value counts from the rows' list lengths. */
+rk_status rk_session_schema(const rk_workflow *wf, const rk_batch *sessions, rk_schema *out);
+
 typedef enum { RK_SPLIT_NONE, RK_SPLIT_RANDOM, RK_SPLIT_RANDOM_BY_USER, RK_SPLIT_TEMPORAL } rk_split_strategy;
 
 typedef struct {
@@ -235,10 +314,13 @@ typedef struct {
   uint64_t seed;
   const char *compression;        /* output codec, default "snappy" */
   bool overwrite;                 /* replace an output folder reckon did not write (--overwrite) */
+  bool csv_header;                /* false: no header line; names from csv_column_names */
+  rk_names csv_column_names;
+  rk_session_options session;     /* session mode: when session_id is given */
 } rk_preprocess_config;
 
 void rk_preprocess_config_default(rk_preprocess_config *cfg);
-/* Runs the pipeline. Output appears under cfg->output_path only when complete; on failure it
+/* Runs the pipeline (session mode, src/etl/session_etl.c, when cfg->session_id is set). Output appears under cfg->output_path only when complete; on failure it
  * is left as it was (apart from a complete _cache/ stage). *report (may be NULL) receives what
  * was done: rows read, filtered per rule, per split, vocabulary sizes, OOV counts, timings. */
 rk_status rk_preprocess(const rk_preprocess_config *cfg, json_t **report);

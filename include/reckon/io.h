@@ -117,6 +117,9 @@ typedef struct {
   rk_non_finite csv_non_finite;
   const char *const *csv_list_columns;   /* CSV: see rk_csv_options */
   int n_csv_list_columns;
+  bool csv_no_header;             /* CSV: the first line is data (names from csv_column_names, else c0, c1, ...) */
+  const char *const *csv_column_names;
+  int n_csv_column_names;
 } rk_source_options;
 
 typedef struct rk_table_source rk_table_source;

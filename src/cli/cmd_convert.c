@@ -41,6 +41,9 @@ static int run_convert(const rk_flag_parse *parse, void *arg) {
   so.csv_non_finite = rk_cli_non_finite(o->non_finite);
   so.csv_list_columns = o->csv_list_columns.items;
   so.n_csv_list_columns = o->csv_list_columns.n;
+  so.csv_no_header = !o->csv_header;
+  so.csv_column_names = o->csv_column_names.items;
+  so.n_csv_column_names = o->csv_column_names.n;
   if (o->columns.n) {
     so.columns = o->columns.items;
     so.ncolumns = o->columns.n;

@@ -4,6 +4,7 @@
  * and leaves the same figures in <output>/preprocess_report.json.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -29,8 +30,21 @@
   X(item_features,       LIST,   "",    "C,...", "columns tagged 'item' in the schema")                          \
   X(user_id_feature,     STRING, NULL,  "C",    "the user id column: tagged user_id; used by --min_user_freq, --max_user_freq and random_by_user") \
   X(item_id_feature,     STRING, NULL,  "C",    "the item id column: tagged item_id; used by --min_item_freq and --max_item_freq") \
-  X(timestamp_feature,   STRING, NULL,  "C",    "the timestamp column: tagged time; used by --dataset_split_strategy temporal") \
-  X(session_id_feature,  STRING, NULL,  "C",    "the session id column: tagged session_id, session, id")        \
+  X(timestamp_feature,   STRING, NULL,  "C",    "the timestamp column: tagged time; used by --dataset_split_strategy temporal; in session mode, each event's time") \
+  X(session_id_feature,  STRING, NULL,  "C",    "session mode (without target flags): one row per session of this column, see docs/sessions.md; with targets it only tags the column session_id, session, id") \
+  X(timestamp_format,    CHOICE, "iso8601", "iso8601|unix_s|unix_ms|unix_us", "session mode: how --timestamp_feature is written (ISO-8601 text with Z, fractions or an offset; or whole unix seconds, milliseconds, microseconds)") \
+  X(dedup_consecutive_items, BOOL, "true", NULL, "session mode: drop consecutive repeats of an item in a session (a a b a -> a b a)") \
+  X(session_max_length,  INT,    "20",  "N in [1, 100000]", "session mode: keep the last N events of each session (NVTabular's ListSlice(-N))") \
+  X(session_pad,         BOOL,   "false", NULL, "session mode: pad the lists with 0 to exactly --session_max_length") \
+  X(session_min_length,  INT,    "2",   "N in [0, 100000]", "session mode: drop sessions with fewer events (after dropping repeats, before slicing)") \
+  X(session_time_features, LIST, "et_dayofweek_sin,et_dayofweek_cos,product_recency_days_log_norm", "F,...", "session mode: per-event time features, as lists (any of the default's three)") \
+  X(relative_price_feature, LIST, "",   "PRICE,CATEGORY", "session mode: add relative_price_to_avg_<CATEGORY>: (price - the category's mean price) / that mean") \
+  X(session_window,      CHOICE, "day", "day|hour", "session mode: day_index counts whole days (or hours) from 00:00 UTC of the first event's day (or hour), from 1") \
+  X(session_split_fracs, LIST,   "0.8,0.1,0.1", "TRAIN,VALID,TEST", "session mode: shares of each window's sessions (shuffled with --random_seed) in train, valid and test; they add up to 1") \
+  X(session_output_layout, CHOICE, "day_index", "day_index|date_files|padded_index", "session mode: <out>/<day>/{train,valid,test}.parquet, <out>/session_start_date=YYYY-MM-DD-{train,valid,test}.parquet or <out>/<day as 4 digits>/...") \
+  X(session_list_suffix, STRING, "_seq", "S",  "session mode: appended to the sliced list columns' names (item_id-list_seq); empty for none") \
+  X(session_context_features, LIST, "", "C,...", "session mode: categorical columns kept once per session, as <col>-first") \
+  X(session_spill_partitions, INT, "0", "N in [0, 4096]", "session mode: files events are spilled to by session hash (memory holds one at a time per thread); 0: one per 8 MB of input") \
   X(binary_classif_targets, LIST, "",   "C,...", "binary targets: tagged binary_classification and target, written unchanged") \
   X(regression_targets,  LIST,   "",    "C,...", "regression targets: tagged regression and target, written unchanged") \
   X(target_encoding_features, LIST, "", "C,...", "features to target-encode (default when only targets are given: every categorical feature); adds TE_<feature>_<target> columns") \
@@ -121,6 +135,62 @@ static void print_summary(const json_t *report, const char *out) {
          (double)json_integer_value(json_object_get(report, "peak_rss_bytes")) / 1048576.0, n, out);
 }
 
+static rk_status session_options(const rk_flag_parse *parse, const preprocess_opts *o, rk_session_options *so) {
+  (void)parse;
+  RK_TRY(rk_timestamp_format_parse(o->timestamp_format, &so->timestamp_format));
+  so->dedup_consecutive = o->dedup_consecutive_items;
+  so->max_length = o->session_max_length;
+  so->pad = o->session_pad;
+  so->min_length = o->session_min_length;
+  rk_names tf = names(o->session_time_features);
+  so->time_features = tf.items;
+  so->n_time_features = tf.n;
+  rk_names price = names(o->relative_price_feature);
+  if (price.n != 0 && price.n != 2)
+    return rk_error(RK_EUSAGE, "--relative_price_feature takes two columns, PRICE,CATEGORY; got %d", price.n);
+  so->price = price.n ? price.items[0] : NULL;
+  so->price_category = price.n ? price.items[1] : NULL;
+  so->window_s = strcmp(o->session_window, "hour") == 0 ? 3600 : 86400;
+  if (o->session_split_fracs.n != 3)
+    return rk_error(RK_EUSAGE, "--session_split_fracs takes three numbers, TRAIN,VALID,TEST; got %d", o->session_split_fracs.n);
+  for (int i = 0; i < 3; i++) {
+    char *end;
+    const char *text = o->session_split_fracs.items[i];
+    so->split_fracs[i] = strtod(text, &end);
+    if (end == text || *end || !(so->split_fracs[i] >= 0 && so->split_fracs[i] <= 1))
+      return rk_error(RK_EUSAGE, "invalid value '%s' in --session_split_fracs: expected a number in [0, 1]", text);
+  }
+  so->layout = o->session_output_layout;
+  so->list_suffix = o->session_list_suffix ? o->session_list_suffix : "";
+  so->context = names(o->session_context_features);
+  so->partitions = (int)o->session_spill_partitions;
+  return RK_OK;
+}
+
+static void print_session_summary(const json_t *report, const char *out) {
+  json_t *ev = json_object_get(report, "events"), *ss = json_object_get(report, "sessions");
+  printf("read %lld events: %lld with a null session, %lld repeats dropped, %lld kept\n",
+         (long long)json_integer_value(json_object_get(ev, "read")),
+         (long long)json_integer_value(json_object_get(ev, "null_sessions")),
+         (long long)json_integer_value(json_object_get(ev, "repeats_dropped")),
+         (long long)json_integer_value(json_object_get(ev, "after_dedup")));
+  printf("sessions: %lld written, %lld shorter than --session_min_length dropped; %lld windows from %s\n",
+         (long long)json_integer_value(json_object_get(ss, "written")),
+         (long long)json_integer_value(json_object_get(ss, "dropped_short")),
+         (long long)json_integer_value(json_object_get(report, "windows")),
+         json_string_value(json_object_get(report, "first_day")));
+  const char *key;
+  json_t *v;
+  json_object_foreach(json_object_get(report, "columns"), key, v)
+    printf("  %-24s vocabulary %lld, cardinality %lld\n", key, (long long)json_integer_value(json_object_get(v, "vocabulary")),
+           (long long)json_integer_value(json_object_get(v, "cardinality")));
+  int n = (int)strlen(out);
+  while (n > 1 && out[n - 1] == '/') n--;
+  printf("wrote %.*s in %.2f s (peak memory %.0f MB); report: %.*s/preprocess_report.json\n", n, out,
+         json_real_value(json_object_get(report, "total_s")),
+         (double)json_integer_value(json_object_get(report, "peak_rss_bytes")) / 1048576.0, n, out);
+}
+
 static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   preprocess_opts *o = arg;
   if (parse->npositional)
@@ -176,10 +246,14 @@ static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   c.temporal_timestamp = o->dataset_split_temporal_timestamp;
   c.seed = (uint64_t)o->random_seed;
   c.compression = o->compression;
+  c.csv_header = o->csv_header;
+  c.csv_column_names = names(o->csv_column_names);
+  if (session_options(parse, o, &c.session) != RK_OK) return rk_cli_fail(rk_error_status());
   json_t *report = NULL;
   rk_status st = rk_preprocess(&c, &report);
   if (st != RK_OK) return rk_cli_fail(st);
-  if (!parse->globals.quiet) print_summary(report, o->output_path);
+  bool sessions = json_object_get(report, "mode") != NULL;
+  if (!parse->globals.quiet) (sessions ? print_session_summary : print_summary)(report, o->output_path);
   json_decref(report);
   return RK_EXIT_OK;
 }
@@ -204,7 +278,14 @@ const rk_command rk_cmd_preprocess = {
          "holding anything else is refused unless `--overwrite` is given, and a second run into the same "
          "folder is refused while the first runs. Memory grows with the number of distinct "
         "users, items and categories, not with rows; the output is byte-identical for any `--threads`. "
-        "See docs/preprocess.md.",
+        "See docs/preprocess.md.\n\n"
+        "Session mode (`--session_id_feature` without target flags) is the Transformers4Rec ETL: drop null "
+        "sessions, sort by (session, time), drop consecutive repeats, categorify, time features, group into "
+        "one row per session with list columns, keep the last `--session_max_length` events, drop short "
+        "sessions, number windows (`day_index`), then split each window into train, valid and test. Output: "
+        "`sessions/` (every session), one folder (or set of files) per window, `workflow/` and "
+        "`preprocess_report.json`. Events are spilled to disk by session hash, so memory holds one "
+        "partition per thread plus the vocabularies. See docs/sessions.md.",
     .flags = preprocess_flags,
     .opts_size = sizeof(preprocess_opts),
     .run = run_preprocess,

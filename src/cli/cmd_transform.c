@@ -71,6 +71,54 @@ static rk_status transform_stream(const rk_workflow *wf, rk_table_source *src, r
   return st;
 }
 
+/* A session workflow groups events by session, so the whole input is read before transforming. */
+static rk_status transform_sessions(const rk_workflow *wf, rk_table_source *src, const char *out, bool folder,
+                                    const rk_sink_options *ko, const char *workflow_dir, int64_t *rows) {
+  rk_batch all = {0}, in = {0}, sessions = {0};
+  rk_status st;
+  while ((st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
+    if (all.ncols == 0) {
+      st = rk_batch_init(&all, in.ncols);
+      for (int c = 0; c < in.ncols && st == RK_OK; c++)
+        st = rk_column_init(&all.cols[c], in.cols[c].name, in.cols[c].type, in.cols[c].child ? in.cols[c].child->type : RK_COL_INT64);
+    }
+    for (int c = 0; c < in.ncols && st == RK_OK; c++) st = rk_column_append_column(&all.cols[c], &in.cols[c], 0, in.nrows);
+    all.nrows += in.nrows;
+    *rows += in.nrows;
+    if (st != RK_OK) break;
+  }
+  if (st == RK_OK) st = rk_session_transform(wf, &all, &sessions);
+  char *file = NULL;
+  if (st == RK_OK && folder) {
+    size_t n = strlen(out) + 32;
+    if (!(file = rk_malloc(n))) st = RK_ENOMEM;
+    else snprintf(file, n, "%s/part_0.parquet", out);
+  }
+  rk_table_sink *sink = NULL;
+  if (st == RK_OK) st = rk_sink_open(&sink, folder ? file : out, ko);
+  if (st == RK_OK) st = rk_sink_write(sink, &sessions);
+  if (sink) {
+    if (st == RK_OK) st = rk_sink_close(sink);
+    else rk_sink_abort(sink);
+  }
+  if (st == RK_OK && folder) {
+    rk_schema schema;
+    char fp[RK_WORKFLOW_FINGERPRINT_SIZE];
+    st = rk_session_schema(wf, &sessions, &schema);
+    if (st == RK_OK) {
+      st = rk_schema_write_dataset(&schema, out);
+      rk_schema_free(&schema);
+    }
+    if (st == RK_OK) st = rk_workflow_fingerprint(workflow_dir, fp);
+    if (st == RK_OK) st = rk_dataset_stamp_workflow_fingerprint(out, fp);
+  }
+  rk_free(file);
+  rk_batch_free(&all);
+  rk_batch_free(&in);
+  rk_batch_free(&sessions);
+  return st;
+}
+
 static int run_transform(const rk_flag_parse *parse, void *arg) {
   transform_opts *o = arg;
   if (!o->workflow) return rk_cli_fail(rk_error(RK_EUSAGE, "--workflow is required (the workflow/ folder `reckon preprocess` wrote)"));
@@ -93,6 +141,9 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   so.csv_non_finite = rk_cli_non_finite(o->non_finite);
   so.csv_list_columns = o->csv_list_columns.items;
   so.n_csv_list_columns = o->csv_list_columns.n;
+  so.csv_no_header = !o->csv_header;
+  so.csv_column_names = o->csv_column_names.items;
+  so.n_csv_column_names = o->csv_column_names.n;
   rk_table_source *src = NULL;
   bool folder = !is_table_file(out);
   /* Never over someone's data folder or file (src/core/output.c); a folder is held while written. */
@@ -108,7 +159,7 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   rk_sink_options ko;
   rk_sink_options_default(&ko);
   ko.compression = o->compression;
-  if ((st = rk_source_open(&src, in, &so)) == RK_OK) {
+  if ((st = rk_source_open(&src, in, &so)) == RK_OK && !wf.session) {
     if (folder) {
       size_t n = strlen(out) + 32;
       file = rk_malloc(n);
@@ -119,6 +170,15 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   }
   int64_t rows = 0;
   double t0 = rk_now();
+  if (wf.session) {
+    if (st == RK_OK) st = transform_sessions(&wf, src, out, folder, &ko, o->workflow, &rows);
+    if (src) src->close(src);
+    rk_workflow_free(&wf);
+    rk_output_release(&claim);
+    if (st != RK_OK) return rk_cli_fail(st);
+    if (!parse->globals.quiet) printf("transformed %lld events from %s to sessions in %s in %.2f s\n", (long long)rows, in, out, rk_now() - t0);
+    return RK_EXIT_OK;
+  }
   /* Until a batch says otherwise: the features only. */
   uint8_t *present = rk_calloc((size_t)wf.n_cols + 1, 1);
   if (st == RK_OK && !present) st = RK_ENOMEM;
@@ -165,7 +225,10 @@ const rk_command rk_cmd_transform = {
     .details = "IN is a CSV/TSV file or Parquet file or folder with the raw columns; OUT is a `.parquet` or "
                "`.csv` file, or a folder that receives `part_0.parquet`, `schema.pbtxt` and `.merlin/schema.json`. "
                "Categories unseen when the workflow was fitted map to the out-of-vocabulary id 2, nulls to 1; "
-               "target encodings use the whole train statistics. Targets are copied when the input has them.",
+               "target encodings use the whole train statistics. Targets are copied when the input has them.\n\n"
+               "With a session workflow (`reckon preprocess` session mode), IN holds raw events (one or many "
+               "sessions, in any order, read whole into memory) and OUT receives exactly the rows the ETL wrote "
+               "for those sessions, sorted by session id: the same ids, floats and list order (docs/sessions.md).",
     .flags = transform_flags,
     .opts_size = sizeof(transform_opts),
     .run = run_transform,

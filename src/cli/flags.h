@@ -125,6 +125,8 @@ typedef struct {
 /* Flags of every command that reads CSV, named as the reference scripts name them. */
 #define RK_CSV_INPUT_FLAGS(X)                                                                        \
   X(csv_sep,          STRING, ",",     "SEP",              "CSV field separator: ',', '\\t', 'tab' or any single byte") \
+  X(csv_header,       BOOL,   "true",  NULL,               "the CSV's first line names the columns; false: it is data (YOOCHOOSE's clicks have no header)") \
+  X(csv_column_names, LIST,   "",      "C,...",            "CSV column names, in order: for a file without a header, or to rename a header's columns") \
   X(csv_na_values,    LIST,   "",      "S,...",            "CSV strings read as null, e.g. \\N (a command writing CSV writes the first for nulls)") \
   X(csv_list_columns, LIST,   "",      "C,...",            "CSV columns holding lists as DuckDB writes them, [1, 2, 3], read as list columns") \
   X(csv_invalid_utf8, CHOICE, "error", "error|replace",    "CSV text that is not UTF-8: an error naming row and column, or replaced by U+FFFD") \

@@ -1,5 +1,5 @@
 /*
- * Private helpers of src/etl/: casts with range checks, row selection.
+ * Private helpers of src/etl/: casts with range checks, row selection, the categorify fit.
  */
 #ifndef RECKON_ETL_INTERNAL_H
 #define RECKON_ETL_INTERNAL_H
@@ -24,5 +24,14 @@ rk_status rk_etl_column_reset(rk_column *col, const char *name, rk_coltype type)
 
 /* A column value as double (NaN for null); ints exactly where they fit in 53 bits. */
 double rk_etl_value_double(const rk_column *col, int64_t row);
+
+/* The categorify fit (src/etl/workflow.c), shared by tabular preprocessing (fit.c) and the session
+ * ETL: values counted at least max(1, min_freq) times, by descending count then ascending value,
+ * become ids 3..; remap[i] = id of dictionary index i (2 for rare ones). Fills wc->vocab, freq
+ * and cardinality. */
+rk_status rk_wf_categorify_fit(rk_wf_column *wc, const rk_dict *dict, const int64_t *count, int64_t nulls,
+                               int64_t *remap, int64_t *vocabulary_size, int64_t *rare);
+/* A categorify column's schema entry (int domain, cat_path, embedding sizes, tags) under `name`. */
+rk_status rk_wf_schema_column(const rk_wf_column *c, const char *name, rk_schema *out, rk_schema_column **sc);
 
 #endif

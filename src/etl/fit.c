@@ -149,77 +149,19 @@ static rk_status median_batch(pp_state *p, const rk_batch *b, const uint8_t *spl
   return RK_OK;
 }
 
-/* ---- the vocabulary: values seen in train at least max(1, min_freq) times, by descending
- * frequency, ties by ascending value ---- */
-
-typedef struct {
-  const int64_t *count;
-  const rk_dict *dict;
-} vocab_order;
-
-static int by_frequency(const void *a, const void *b, void *arg) {
-  const vocab_order *o = arg;
-  int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
-  if (o->count[i] != o->count[j]) return o->count[i] > o->count[j] ? -1 : 1;
-  return rk_dict_compare(o->dict, i, j);
-}
+/* ---- the vocabulary (rk_wf_categorify_fit, src/etl/workflow.c) ---- */
 
 static rk_status build_vocab(pp_state *p, pp_column *pc, rk_wf_column *wc, const int64_t *count, int64_t nulls) {
-  int64_t n = rk_dict_size(pc->dict), min = wc->min_freq > 1 ? wc->min_freq : 1, nv = 0, rare = 0;
-  int64_t *order = rk_malloc((size_t)(n ? n : 1) * sizeof *order);
+  int64_t n = rk_dict_size(pc->dict), nv = 0, rare = 0;
   pc->remap = rk_malloc((size_t)(n ? n : 1) * sizeof *pc->remap);
-  if (!order || !pc->remap) {
-    rk_free(order);
-    return RK_ENOMEM;
-  }
-  for (int64_t i = 0; i < n; i++) {
-    pc->remap[i] = 2;
-    if (count[i] >= min)
-      order[nv++] = i;
-    else
-      rare += count[i];
-  }
-  vocab_order vo = {count, pc->dict};
-  qsort_r(order, (size_t)nv, sizeof *order, by_frequency, &vo);
-  wc->cardinality = 3 + nv;
-  rk_status st = RK_OK;
-  if (rk_coltype_is_int(wc->out_type)) {
-    int64_t hi = wc->out_type == RK_COL_INT8 ? INT8_MAX : wc->out_type == RK_COL_INT16 ? INT16_MAX
-                 : wc->out_type == RK_COL_INT32 ? INT32_MAX : INT64_MAX;
-    if (wc->cardinality - 1 > hi)
-      return rk_free(order), rk_error(RK_ERANGE,
-                                      "column '%s' has %lld categories, so its ids go up to %lld, which does not fit "
-                                      "%s (named by a --to_* flag): cast it to a wider type",
-                                      pc->name, (long long)nv, (long long)(wc->cardinality - 1),
-                                      rk_coltype_name(wc->out_type));
-  }
-  if (!(wc->freq = rk_malloc((size_t)wc->cardinality * sizeof *wc->freq))) st = RK_ENOMEM;
-  if (st == RK_OK) {
-    wc->freq[0] = 0;
-    wc->freq[1] = nulls;
-    wc->freq[2] = rare;
-    for (int64_t k = 0; k < nv; k++) {
-      pc->remap[order[k]] = 3 + k;
-      wc->freq[3 + k] = count[order[k]];
-    }
-  }
-  /* The workflow's own dictionary holds the vocabulary in id order, for lookups by value. */
-  rk_column values = {0};
-  int32_t *idx = NULL;
-  if (st == RK_OK) st = rk_column_init(&values, pc->name, rk_dict_key_type(pc->dict), RK_COL_INT8);
-  if (st == RK_OK) st = rk_dict_append_values(pc->dict, order, nv, &values);
-  if (st == RK_OK) st = rk_dict_create(&wc->vocab, rk_dict_key_type(pc->dict));
-  if (st == RK_OK && !(idx = rk_malloc((size_t)(nv ? nv : 1) * sizeof *idx))) st = RK_ENOMEM;
-  if (st == RK_OK) st = rk_dict_insert(wc->vocab, &values, 0, nv, idx);
-  rk_free(idx);
-  rk_column_free(&values);
-  rk_free(order);
+  if (!pc->remap) return RK_ENOMEM;
+  RK_TRY(rk_wf_categorify_fit(wc, pc->dict, count, nulls, pc->remap, &nv, &rare));
   json_t *cols = json_object_get(p->report, "columns");
   json_object_set_new(cols, pc->name,
                       json_pack("{sIsIsIsIsI}", "distinct_values", (json_int_t)n, "vocabulary", (json_int_t)nv,
                                 "cardinality", (json_int_t)wc->cardinality, "train_nulls", (json_int_t)nulls,
                                 "train_rare", (json_int_t)rare));
-  return st;
+  return RK_OK;
 }
 
 static rk_status finish_te(pp_state *p, pp_te *te) {

@@ -42,6 +42,11 @@ static json_t *manifest(const pp_state *p, int input) {
   json_object_set_new(m, "format", json_string(c->input_format ? c->input_format : "csv"));
   json_object_set_new(m, "csv_sep", json_string(sep));
   json_object_set_new(m, "na_values", na);
+  /* a stage read with other names (or with its first line as data) holds other rows */
+  json_t *names = json_array();
+  for (int i = 0; names && i < c->csv_column_names.n; i++) json_array_append_new(names, json_string(c->csv_column_names.items[i]));
+  json_object_set_new(m, "csv_header", json_boolean(c->csv_header));
+  json_object_set_new(m, "csv_column_names", names ? names : json_null());
   json_object_set_new(m, "filter_query", input != PP_PREDICT && c->filter_query ? json_string(c->filter_query) : json_null());
   json_object_set_new(m, "columns", cols);
   if (input != PP_DATA) {
@@ -207,6 +212,9 @@ static rk_status open_source(pp_state *p, int input, rk_table_source **src, cons
   so.csv_non_finite = c->non_finite;
   so.csv_list_columns = c->csv_list_columns.items;
   so.n_csv_list_columns = c->csv_list_columns.n;
+  so.csv_no_header = !c->csv_header;
+  so.csv_column_names = c->csv_column_names.items;
+  so.n_csv_column_names = c->csv_column_names.n;
   so.columns = *names;
   so.ncolumns = *nnames;
   rk_status st = rk_source_open(src, path, &so);

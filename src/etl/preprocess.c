@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "etl/preprocess_internal.h"
+#include "etl/session_internal.h"
 
 void rk_preprocess_config_default(rk_preprocess_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -26,6 +27,22 @@ void rk_preprocess_config_default(rk_preprocess_config *cfg) {
   cfg->num_max_rounds_filtering = 5;
   cfg->seed = 42;
   cfg->compression = "snappy";
+  cfg->csv_header = true;
+  /* session mode: the notebook's settings */
+  rk_session_options *s = &cfg->session;
+  static const char *const time_features[] = {"et_dayofweek_sin", "et_dayofweek_cos", "product_recency_days_log_norm"};
+  s->timestamp_format = RK_TS_ISO8601;
+  s->dedup_consecutive = true;
+  s->max_length = 20;
+  s->min_length = 2;
+  s->time_features = time_features;
+  s->n_time_features = 3;
+  s->window_s = 86400;
+  s->split_fracs[0] = 0.8;
+  s->split_fracs[1] = 0.1;
+  s->split_fracs[2] = 0.1;
+  s->layout = "day_index";
+  s->list_suffix = "_seq";
 }
 
 char *pp_path(const char *dir, const char *name) {
@@ -524,6 +541,9 @@ static rk_status run(pp_state *p) {
 
 rk_status rk_preprocess(const rk_preprocess_config *cfg, json_t **report) {
   if (report) *report = NULL;
+  /* A session ETL predicts the next item: with a target flag, --session_id_feature only tags. */
+  if (cfg->session_id && cfg->binary_targets.n == 0 && cfg->regression_targets.n == 0)
+    return rk_session_preprocess(cfg, report);
   RK_TRY(check_config(cfg));
   pp_state p;
   memset(&p, 0, sizeof p);

@@ -1,11 +1,13 @@
 /*
  * The fitted workflow: its columns, the transform that serving and `reckon transform` run, and
- * the Merlin schema of what it writes. Saving and loading live in workflow_io.c.
+ * the Merlin schema of what it writes; the categorify fit both pipelines share. Saving and
+ * loading live in workflow_io.c (the session section in workflow_session.c).
  */
 #include <math.h>
+#include <stdlib.h>   /* qsort_r: _GNU_SOURCE comes from the build */
 #include <string.h>
 
-#include "etl/etl_internal.h"
+#include "etl/session_internal.h"
 
 void rk_workflow_init(rk_workflow *wf) { memset(wf, 0, sizeof *wf); }
 
@@ -25,6 +27,7 @@ static void free_column(rk_wf_column *c) {
 void rk_workflow_free(rk_workflow *wf) {
   for (int i = 0; i < wf->n_cols; i++) free_column(&wf->cols[i]);
   rk_free(wf->cols);
+  rk_session_workflow_free(wf->session);
   rk_workflow_init(wf);
 }
 
@@ -77,6 +80,72 @@ float rk_wf_normalize_value(const rk_wf_column *col, double x) {
 
 double rk_wf_target_encode(double sum, int64_t count, double prior, double smoothing) {
   return (sum + prior * smoothing) / ((double)count + smoothing);
+}
+
+/* ---- categorify fit: shared by tabular preprocessing (fit.c) and the session ETL ---- */
+
+typedef struct {
+  const int64_t *count;
+  const rk_dict *dict;
+} vocab_order;
+
+static int by_frequency(const void *a, const void *b, void *arg) {
+  const vocab_order *o = arg;
+  int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+  if (o->count[i] != o->count[j]) return o->count[i] > o->count[j] ? -1 : 1;
+  return rk_dict_compare(o->dict, i, j);
+}
+
+rk_status rk_wf_categorify_fit(rk_wf_column *wc, const rk_dict *dict, const int64_t *count, int64_t nulls,
+                               int64_t *remap, int64_t *vocabulary_size, int64_t *rare_count) {
+  int64_t n = rk_dict_size(dict), min = wc->min_freq > 1 ? wc->min_freq : 1, nv = 0, rare = 0;
+  int64_t *order = rk_malloc((size_t)(n ? n : 1) * sizeof *order);
+  if (!order) return RK_ENOMEM;
+  for (int64_t i = 0; i < n; i++) {
+    remap[i] = 2;
+    if (count[i] >= min)
+      order[nv++] = i;
+    else
+      rare += count[i];
+  }
+  vocab_order vo = {count, dict};
+  qsort_r(order, (size_t)nv, sizeof *order, by_frequency, &vo);
+  wc->cardinality = 3 + nv;
+  if (rk_coltype_is_int(wc->out_type)) {
+    int64_t hi = wc->out_type == RK_COL_INT8 ? INT8_MAX : wc->out_type == RK_COL_INT16 ? INT16_MAX
+                 : wc->out_type == RK_COL_INT32 ? INT32_MAX : INT64_MAX;
+    if (wc->cardinality - 1 > hi)
+      return rk_free(order), rk_error(RK_ERANGE,
+                                      "column '%s' has %lld categories, so its ids go up to %lld, which does not fit "
+                                      "%s (named by a --to_* flag): cast it to a wider type",
+                                      wc->source, (long long)nv, (long long)(wc->cardinality - 1),
+                                      rk_coltype_name(wc->out_type));
+  }
+  rk_status st = RK_OK;
+  if (!(wc->freq = rk_malloc((size_t)wc->cardinality * sizeof *wc->freq))) st = RK_ENOMEM;
+  if (st == RK_OK) {
+    wc->freq[0] = 0;
+    wc->freq[1] = nulls;
+    wc->freq[2] = rare;
+    for (int64_t k = 0; k < nv; k++) {
+      remap[order[k]] = 3 + k;
+      wc->freq[3 + k] = count[order[k]];
+    }
+  }
+  /* The workflow's own dictionary holds the vocabulary in id order, for lookups by value. */
+  rk_column values = {0};
+  int32_t *idx = NULL;
+  if (st == RK_OK) st = rk_column_init(&values, wc->source, rk_dict_key_type(dict), RK_COL_INT8);
+  if (st == RK_OK) st = rk_dict_append_values(dict, order, nv, &values);
+  if (st == RK_OK) st = rk_dict_create(&wc->vocab, rk_dict_key_type(dict));
+  if (st == RK_OK && !(idx = rk_malloc((size_t)(nv ? nv : 1) * sizeof *idx))) st = RK_ENOMEM;
+  if (st == RK_OK) st = rk_dict_insert(wc->vocab, &values, 0, nv, idx);
+  rk_free(idx);
+  rk_column_free(&values);
+  rk_free(order);
+  if (vocabulary_size) *vocabulary_size = nv;
+  if (rare_count) *rare_count = rare;
+  return st;
 }
 
 /* ---- transform ------------------------------------------------------------------------------ */
@@ -236,12 +305,13 @@ rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_ba
 
 /* ---- schema --------------------------------------------------------------------------------- */
 
-static rk_status schema_column(const rk_wf_column *c, rk_schema *out) {
+rk_status rk_wf_schema_column(const rk_wf_column *c, const char *name, rk_schema *out, rk_schema_column **col) {
   rk_schema_column *sc;
-  RK_TRY(rk_schema_add_column(out, c->name, rk_coltype_name(c->out_type), &sc));
+  RK_TRY(rk_schema_add_column(out, name, rk_coltype_name(c->out_type), &sc));
+  if (col) *col = sc;
   for (int t = 0; t < c->n_tags; t++) RK_TRY(rk_schema_column_add_tag(sc, c->tags[t]));
   if (c->op != RK_WF_CATEGORIFY) return RK_OK;
-  RK_TRY(rk_schema_column_set_int_domain(sc, 0, c->cardinality - 1, true, c->name));
+  RK_TRY(rk_schema_column_set_int_domain(sc, 0, c->cardinality - 1, true, name));
   RK_TRY(rk_schema_column_set_property_null(sc, "num_buckets"));
   RK_TRY(rk_schema_column_set_property_number(sc, "freq_threshold", (double)c->min_freq));
   RK_TRY(rk_schema_column_set_property_number(sc, "max_size", 0));
@@ -263,7 +333,7 @@ rk_status rk_workflow_schema(const rk_workflow *wf, bool with_targets, rk_schema
   rk_schema_init(out);
   for (int i = 0; i < wf->n_cols; i++) {
     if (wf->cols[i].is_target && !with_targets) continue;
-    rk_status st = schema_column(&wf->cols[i], out);
+    rk_status st = rk_wf_schema_column(&wf->cols[i], wf->cols[i].name, out, NULL);
     if (st != RK_OK) {
       rk_schema_free(out);
       return st;

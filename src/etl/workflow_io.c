@@ -2,14 +2,15 @@
  * Saving and loading a fitted workflow: workflow.json for the ops and statistics, Parquet files
  * for the vocabularies (laid out as NVTabular's categories/unique.<col>.parquet) and target
  * encodings. Paths inside workflow.json are relative to the workflow folder, so the folder can
- * be moved or copied into a model repository.
+ * be moved or copied into a model repository. A session workflow adds its "session" section
+ * (workflow_session.c).
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "etl/etl_internal.h"
+#include "etl/session_internal.h"
 #include "reckon/parquet.h"
 
 #define WORKFLOW_FORMAT "reckon-workflow"
@@ -152,6 +153,10 @@ static rk_status save_into(const rk_workflow *wf, const char *tmp) {
     if (st == RK_OK && json_array_append_new(cols, c) != 0) st = RK_ENOMEM;
   }
   if (st == RK_OK && json_object_set(root, "columns", cols) != 0) st = RK_ENOMEM;
+  if (st == RK_OK && wf->session) {
+    json_t *session = ss_workflow_json(wf->session, tmp, &st);
+    if (st == RK_OK && json_object_set_new(root, "session", session) != 0) st = RK_ENOMEM;
+  }
   char *text = st == RK_OK ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
   if (st == RK_OK && !text) st = RK_ENOMEM;
   json_decref(cols);
@@ -331,6 +336,8 @@ rk_status rk_workflow_load(rk_workflow *wf, const char *dir) {
     if (st != RK_OK) break;
     st = load_column(wf, c, dir, path);
   }
+  json_t *session = root ? json_object_get(root, "session") : NULL;
+  if (st == RK_OK && session) st = ss_workflow_from_json(&wf->session, session, dir, path);
   json_decref(root);
   rk_free(text);
   rk_free(path);

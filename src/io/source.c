@@ -110,6 +110,9 @@ static rk_status csv_open(rk_table_source **out, const char *path, const rk_sour
   co.non_finite = o->csv_non_finite;
   co.list_columns = o->csv_list_columns;
   co.n_list_columns = o->n_csv_list_columns;
+  co.header = !o->csv_no_header;
+  co.column_names = o->csv_column_names;
+  co.n_column_names = o->n_csv_column_names;
   csv_source *s = rk_calloc(1, sizeof *s);
   if (!s) return RK_ENOMEM;
   s->base = (rk_table_source){"csv", csv_next, csv_fraction, csv_total_rows, csv_close};
