@@ -56,7 +56,8 @@ The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out
   --dataloader_drop_last; --max_steps > 0 stops earlier. Everything is in tensors before the clock
   starts: the timed part is the epochs (shuffle, slicing, masking, forward, loss, backward, step).
 - evaluation: the next window's sessions (the bench passes --eval_on_last_item_seq_only, as the
-  paper does), full-catalogue scores per batch; r = 1 + #{v: s_v > s_t} + #{v < t: s_v = s_t} (reckon's tie rule, docs/session_metrics.md);
+  paper does), full-catalogue scores per batch; r = 1 + #{v: s_v > s_t} + #{v < t: s_v = s_t}
+  (reckon's tie rule, docs/session_metrics.md);
   Recall@k = [r <= k], NDCG@k = [r <= k] / log2(r + 1), averaged over examples (t4rec-notes 2.5).
 
 Prints "loss step=N loss=X" every --logging_steps steps (the mean over those steps), then one line
@@ -128,15 +129,19 @@ def load_sessions(path, feats, T):
         if f.get("is_control"):
             continue
         if c not in df.columns:
-            raise SystemExit("sessions_torch.py: %s has no column '%s' (columns: %s)" % (path, c, ", ".join(df.columns)))
+            raise SystemExit("sessions_torch.py: %s has no column '%s' (columns: %s)"
+                             % (path, c, ", ".join(df.columns)))
         dtype = torch.long if f.get("dtype") == "categorical" else torch.float32
         cols[c], lengths = parse_lists(df[c].tolist(), T, dtype)
+        if dtype == torch.long and n and not 0 <= int(cols[c].min()) <= int(cols[c].max()) < f["cardinality"]:
+            raise SystemExit("sessions_torch.py: %s column '%s' holds ids from %d to %d; the feature config's "
+                             "cardinality %d needs them in [0, %d]" % (path, c, int(cols[c].min()), int(cols[c].max()),
+                                                                     f["cardinality"], f["cardinality"] - 1))
         if f.get("is_label"):
             cols["__length"] = lengths
     if n and int(cols["__length"].min()) < 2:
         raise SystemExit("sessions_torch.py: %s has a session with fewer than 2 items" % path)
-    ids = df["session_id"].astype("int64").tolist() if "session_id" in df.columns else list(range(n))
-    return cols, ids, n
+    return cols, n
 
 
 # ---- masking (t4rec-notes 2.2) ----
@@ -387,8 +392,8 @@ def train(a):
     torch.manual_seed(a.seed)
     feats = read_feature_config(a.feature_config)
     T = a.session_seq_length_max
-    cols, _, n = load_sessions(a.train_data, feats, T)
-    ecols, _, en = load_sessions(a.eval_data, feats, T) if a.eval_data else ({}, [], 0)
+    cols, n = load_sessions(a.train_data, feats, T)
+    ecols, en = load_sessions(a.eval_data, feats, T) if a.eval_data else ({}, 0)
     model = SessionModel(a, feats)
     opt = torch.optim.AdamW(param_groups(model, a.weight_decay), lr=a.learning_rate,
                             betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon)
@@ -453,7 +458,8 @@ def ceiling(a):
     print("ceiling sessions=%d matched=%d recall@%d=%.6f ndcg@%d=%.6f" % (
         len(ev), len(m), a.k, m["expected_hit"].mean(), a.k, m["expected_ndcg"].mean()))
     if len(m) != len(ev):
-        raise SystemExit("sessions_torch.py: %d of %d evaluated sessions are not in %s" % (len(ev) - len(m), len(ev), a.oracle))
+        raise SystemExit("sessions_torch.py: %d of %d evaluated sessions are not in %s"
+                         % (len(ev) - len(m), len(ev), a.oracle))
 
 
 def check_against_seq_blocks(check):

@@ -4,7 +4,8 @@
 # key-padding mask), then GPT-2, BERT-MLM and GRU trained for a few steps on tiny sessions that
 # went through Parquet and back (`reckon convert`, as the bench feeds it): each run's loss falls,
 # and it prints the one line the bench parses, with metrics in [0, 1]. The oracle ceiling is the
-# mean over the evaluated sessions only; a feature config naming a missing column is refused.
+# mean over the evaluated sessions only; a feature config naming a missing column, or too small a
+# cardinality, is refused with a message naming the column.
 # Skips cleanly when /usr/bin/python3 has no torch or pandas.
 set -u
 source "$(dirname "$0")/lib.bash"
@@ -35,7 +36,8 @@ for name, n in (("train", 600), ("valid", 200)):
             for _ in range(random.randint(1, 7)):
                 cur = (cur * 7 + 3) % 40 + 3 if random.random() < 0.8 else random.randint(3, 42)
                 items.append(cur)
-            f.write('%d,"[%s]","[%s]"\n' % (s + 1, ", ".join(map(str, items)), ", ".join(str(i % 5 + 1) for i in items)))
+            cats = [i % 5 + 1 for i in items]
+            f.write('%d,"[%s]","[%s]"\n' % (s + 1, ", ".join(map(str, items)), ", ".join(map(str, cats))))
 with open(d + "/oracle.csv", "w") as f:
     f.write("session_id,expected_hit,expected_ndcg\n")
     for s in range(1, 1001):                   # sessions 1..200 (valid's) at 0.5, the rest at 0.9
@@ -53,7 +55,8 @@ category-list_seq:
   emb_table: category
 EOF
 for s in train valid; do
-  "$RECKON_BIN" convert --csv_list_columns item_id-list_seq,category-list_seq "$tmp/${s}_in.csv" "$tmp/$s.parquet" >/dev/null \
+  "$RECKON_BIN" convert --csv_list_columns item_id-list_seq,category-list_seq "$tmp/${s}_in.csv" "$tmp/$s.parquet" \
+    >/dev/null \
     && "$RECKON_BIN" convert "$tmp/$s.parquet" "$tmp/$s.csv" >/dev/null
   expect_status $? 0 "$s sessions go through Parquet and back"
 done
@@ -64,7 +67,8 @@ line_re+=" train_s=$num sessions_per_s=$num eval_sessions=200 recall@10=$num ndc
 line_re+=" ndcg@20=$num first_loss=$num final_loss=$num\$"
 for m in gpt2 bert gru; do
   task=(); [ "$m" = bert ] && task=(--mlm)
-  out=$("$py" "$peer" train --train_data "$tmp/train.csv" --eval_data "$tmp/valid.csv" --feature_config "$tmp/features.yaml" \
+  out=$("$py" "$peer" train --train_data "$tmp/train.csv" --eval_data "$tmp/valid.csv" \
+    --feature_config "$tmp/features.yaml" \
     --model_type "$m" "${task[@]}" --eval_on_last_item_seq_only --d_model 32 --n_layer 2 --n_head 2 \
     --per_device_train_batch_size 32 --learning_rate 3e-3 \
     --num_train_epochs 5 --max_steps 40 --logging_steps 10 --seed 3 --threads 1 2>&1)
@@ -91,4 +95,11 @@ out=$("$py" "$peer" train --train_data "$tmp/train.csv" --feature_config "$tmp/b
 status=$?
 [ $status != 0 ] && pass "a feature config naming a missing column is refused" || fail "bad.yaml was accepted"
 expect_contains "$out" "has no column 'brand-list_seq'" "the refusal names the column"
+sed 's/cardinality: 43/cardinality: 40/' "$tmp/features.yaml" > "$tmp/small.yaml"
+out=$("$py" "$peer" train --train_data "$tmp/train.csv" --feature_config "$tmp/small.yaml" --max_steps 1 2>&1)
+status=$?
+[ $status != 0 ] && pass "ids past the feature config's cardinality are refused" || fail "small.yaml was accepted"
+expect_contains "$out" \
+  "column 'item_id-list_seq' holds ids from 0 to 42; the feature config's cardinality 40 needs them in [0, 39]" \
+  "the refusal names the column and the range"
 finish
