@@ -16,7 +16,8 @@
 # (8 at 256), the item table as wide as d_model (--item_embedding_dim given: the reference's rule
 # under --mf_constrained_embeddings; the category's table ceil(card^0.25 * 2) wide), dropout 0.1, gelu_new, batch 128 (eval 512), AdamW lr 1e-3, weight decay 1.3e-5,
 # constant schedule, EPOCHS epochs over the window, eval_on_last_item_seq_only, tied output with a
-# bias, inp_merge mlp, tanh; each seed of SEEDS, reckon and the peer alternating.
+# bias, inp_merge mlp, tanh; each seed of SEEDS, reckon and the peer alternating. reckon runs with
+# --eval_steps_on_train_set 0: the peer does not evaluate on its training window either.
 # Figures per model: Recall@20 and NDCG@20 (mean +- sample std over the seeds) of both, reckon -
 # torch against the tolerance max(0.005, 2 x torch's seed std), the oracle's ceiling on the same
 # evaluated sessions, training sessions/s of both (the peer times its epochs over tensors already in
@@ -160,8 +161,8 @@ def pick(pattern):
         if re.fullmatch(pattern, k):
             return found[k]
     return None
-rec = pick(r"eval_(?:\S*_)?(?:recall|hitrate)@20(?:_A[OT][DT])?")
-ndcg = pick(r"eval_(?:\S*_)?ndcg@20(?:_A[OT][DT])?")
+rec = pick(r"eval_(?:recall|hitrate)@20(?:_A[OT][DT])?")     # not eval_oracle_recall@20 (--synth_oracle)
+ndcg = pick(r"eval_ndcg@20(?:_A[OT][DT])?")
 sps, how = pick(r"train_(?:samples|sessions)_per_s(?:econd)?|\S*sessions_per_s"), "reckon"
 if sps is None:
     sps, how = n / wall, "wall_clock"
@@ -181,6 +182,7 @@ run_reckon() {   # run_reckon MODEL SEED
       --start_time_window_index 1 --final_time_window_index 2 --feature_config "$data/features.yaml" \
       $(model_flags "$m") $common --inp_merge mlp --tf_out_activation tanh --mf_constrained_embeddings \
       --learning_rate_schedule constant_with_warmup --learning_rate_warmup_steps 0 --logging_steps 50 \
+      --eval_steps_on_train_set 0 \
       --seed "$s" --threads "$threads" --progress never > "$data/reckon.out" 2>&1; then
     echo "  reckon FAILED: model=$m seed=$s" >&2; tail -n 20 "$data/reckon.out" >&2
     bad=1; return 0
