@@ -23,8 +23,9 @@
 # evaluated sessions, training sessions/s of both (the peer times its epochs over tensors already in
 # memory; reckon reports its own) and reckon / torch (the goal is >= 2x).
 # Then an evaluation-memory check: reckon evaluates (no training) over a catalogue of MEM_ITEMS
-# items (default 1M; the feature config's cardinality) and its peak RSS is printed next to what one
-# dense batch x catalogue score matrix would take (no peer for this one).
+# items (default 1M; the feature config's cardinality) at eval batches 64 and 2048; the peak RSS of
+# both is printed, and the growth must stay under a quarter of what dense batch x catalogue scores
+# would add (1984 x MEM_ITEMS floats). No peer for this one.
 #
 #   bench/sessions_train.sh [reckon-build-dir]        (default: build)
 #   SESSIONS=150000 DAYS=3 EPOCHS=2 SEEDS="1 2 3" THREADS=1 MODELS="gpt2_64 gpt2_256 bert gru"
@@ -42,6 +43,8 @@ seeds="${SEEDS:-1 2 3}"
 threads="${THREADS:-1}"
 models="${MODELS:-gpt2_64 gpt2_256 bert gru}"
 mem_items="${MEM_ITEMS:-1000000}"
+mem_small_batch=64
+mem_big_batch=2048
 batch=128
 eval_batch=512
 lr=1e-3
@@ -257,29 +260,34 @@ EOF
 
 memory=""
 if [ "$mem_items" != 0 ] && [ $have_reckon = 1 ]; then
-  # evaluation only, over a MEM_ITEMS catalogue: the item table is MEM_ITEMS x 64 floats; one dense
-  # score matrix for a batch would be eval_batch x MEM_ITEMS floats
+  # evaluation only (no training), over a MEM_ITEMS catalogue, at two eval batches: a dense
+  # batch x catalogue score matrix would grow RSS by the batch difference x MEM_ITEMS floats
   mdata="$root/build/bench-data/sessions_mem_$mem_items"
   echo "memory check: evaluation over a $mem_items-item catalogue ..."
   make_data "$mdata" 20000 2 "$mem_items"
   feature_config "$mdata/etl/0001/.merlin/schema.json" "$mem_items" > "$mdata/features.yaml"
-  rss=$($py - "$reckon" sessions --output_dir "$mdata/run" --overwrite_output_dir --do_eval --data_path "$mdata/etl" \
-      --start_time_window_index 1 --final_time_window_index 2 --feature_config "$mdata/features.yaml" \
-      --model_type gpt2 --d_model 64 --n_head 4 --n_layer 2 --per_device_eval_batch_size $eval_batch \
-      --eval_on_last_item_seq_only --mf_constrained_embeddings --threads "$threads" --progress never <<'EOF'
+  rss=()
+  for b in $mem_small_batch $mem_big_batch; do
+    r=$($py - "$reckon" sessions --output_dir "$mdata/run" --overwrite_output_dir --do_eval --data_path "$mdata/etl" \
+        --start_time_window_index 1 --final_time_window_index 2 --feature_config "$mdata/features.yaml" \
+        --model_type gpt2 --d_model 64 --item_embedding_dim 64 --n_head 4 --n_layer 2 --per_device_eval_batch_size "$b" \
+        --eval_on_last_item_seq_only --mf_constrained_embeddings --threads "$threads" --progress never <<'EOF'
 import resource, subprocess, sys
 r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 if r.returncode != 0:
     sys.exit("reckon sessions --do_eval failed: " + r.stderr.decode()[-800:])
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
 EOF
-  ) || { bad=1; rss=""; }
-  if [ -n "$rss" ]; then
+    ) || { bad=1; break; }
+    rss+=("$r")
+  done
+  if [ ${#rss[@]} = 2 ]; then
     table_mb=$((mem_items * 64 * 4 / 1048576))
-    dense_mb=$((mem_items * eval_batch * 4 / 1048576))
-    memory="evaluation over $mem_items items (d_model 64, eval batch $eval_batch, no training): peak RSS $((rss / 1048576)) MB;"
-    memory+=" the item table alone is $table_mb MB, one dense batch x catalogue score matrix would be $dense_mb MB"
-    [ "$rss" -lt $(((table_mb + dense_mb / 4) * 1048576)) ] || { memory+=" (RSS NOT bounded by the batch)"; bad=1; }
+    dense_mb=$((mem_items * (mem_big_batch - mem_small_batch) * 4 / 1048576))
+    memory="evaluation over $mem_items items (d_model 64, no training): peak RSS ${rss[0]} MB at eval batch"
+    memory+=" $mem_small_batch, ${rss[1]} MB at $mem_big_batch (+$((rss[1] - rss[0])) MB; dense scores would add $dense_mb MB);"
+    memory+=" the item table alone is $table_mb MB"
+    if [ $((rss[1] - rss[0])) -gt $((dense_mb / 4)) ]; then memory+=" (RSS NOT bounded by the batch)"; bad=1; fi
   fi
 fi
 
