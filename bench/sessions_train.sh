@@ -136,12 +136,64 @@ bad=0
 # reckon's figures, read from its output files: the DLLogger log.json ("DLLL {json}" lines) and the
 # results text files ("key = value" lines); Recall@20 and NDCG@20 of the evaluated window
 # (eval_recall@20 or eval_hitrate@20, eval_ndcg@20, optionally suffixed _AOT / _AOD) and the training
-# throughput (train_samples_per_second or a *sessions_per_s key); without one, the trained sessions
-# over the command's wall time (which then includes loading and evaluation: the table says so).
-reckon_figures() {   # reckon_figures OUTPUT_DIR WALL_S TRAIN_SESSIONS
+# throughput (train_samples_per_second or a *sessions_per_s key); without one, the steps between the
+# first and last full logging rows of train/loss in its TensorBoard events (runs/) times the batch,
+# over their wall times; without those, the trained sessions over the command's wall time (loading
+# and evaluation included: the table marks it).
+reckon_figures() {   # reckon_figures OUTPUT_DIR WALL_S TRAIN_SESSIONS BATCH LOGGING_STEPS
   $py - "$@" <<'EOF'
-import glob, json, os, re, sys
-out, wall, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+import glob, json, os, re, struct, sys
+out, wall, n, batch, every = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+
+
+def fields(b):
+    """A protobuf message's (field, wire type, value) triples."""
+    def varint(i):
+        v = s = 0
+        while True:
+            c = b[i]
+            v, s, i = v | (c & 0x7F) << s, s + 7, i + 1
+            if c < 0x80:
+                return v, i
+    i, res = 0, []
+    while i < len(b):
+        key, i = varint(i)
+        f, t = key >> 3, key & 7
+        if t == 0:
+            v, i = varint(i)
+        elif t in (1, 5):
+            v, i = b[i:i + (8 if t == 1 else 4)], i + (8 if t == 1 else 4)
+        elif t == 2:
+            ln, i = varint(i)
+            v, i = b[i:i + ln], i + ln
+        else:
+            raise ValueError("wire type %d" % t)
+        res.append((f, t, v))
+    return res
+
+
+def tensorboard_rate(out, batch, every):
+    """Sessions/s between the first and last full logging rows of train/loss in runs/ (TFRecord
+    framing; Event: wall_time 1, step 2, summary 5 -> value 1 -> tag 1, simple_value 2)."""
+    rows = []
+    for path in glob.glob(os.path.join(out, "runs", "events.out.tfevents.*")):
+        data, i = open(path, "rb").read(), 0
+        while i + 12 <= len(data):
+            ln = struct.unpack("<Q", data[i:i + 8])[0]
+            ev, i = fields(data[i + 12:i + 12 + ln]), i + 16 + ln
+            wall = dict((f, v) for f, t, v in ev if t == 1).get(1)
+            step = dict((f, v) for f, t, v in ev if t == 0).get(2, 0)
+            for _, _, summary in (x for x in ev if x[0] == 5):
+                for _, _, value in fields(summary):
+                    tag = dict((f, v) for f, t, v in fields(value) if t == 2).get(1, b"")
+                    if tag == b"train/loss" and wall and step % every == 0:
+                        rows.append((step, struct.unpack("<d", wall)[0]))
+    rows.sort()
+    if len(rows) < 2 or rows[-1][1] <= rows[0][1]:
+        return None
+    return (rows[-1][0] - rows[0][0]) * batch / (rows[-1][1] - rows[0][1])
+
+
 found = {}
 if os.path.exists(os.path.join(out, "log.json")):
     for line in open(os.path.join(out, "log.json")):
@@ -168,6 +220,8 @@ rec = pick(r"eval_(?:recall|hitrate)@20(?:_A[OT][DT])?")     # not eval_oracle_r
 ndcg = pick(r"eval_ndcg@20(?:_A[OT][DT])?")
 sps, how = pick(r"train_(?:samples|sessions)_per_s(?:econd)?|\S*sessions_per_s"), "reckon"
 if sps is None:
+    sps, how = tensorboard_rate(out, batch, every), "tensorboard"
+if sps is None:
     sps, how = n / wall, "wall_clock"
 if rec is None or ndcg is None:
     sys.exit("reckon_figures: no eval_recall@20 / eval_ndcg@20 in %s (log.json, *results*.txt)" % out)
@@ -191,7 +245,8 @@ run_reckon() {   # run_reckon MODEL SEED
     bad=1; return 0
   fi
   t1=$(date +%s.%N)
-  if ! line=$(reckon_figures "$work" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" $((n_train * epochs))); then
+  if ! line=$(reckon_figures "$work" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
+      $((n_train * epochs)) $batch 50); then
     bad=1; return 0
   fi
   echo "reckon model=$m seed=$s $line" | tee -a "$log" | sed 's/^/  /'
