@@ -3,7 +3,9 @@
 # (with its true probabilities), write it as Parquet, show what `reckon inspect` sees in it,
 # preprocess it with the quick-start's command, train the quick-start's DLRM, evaluate the saved
 # model next to the best AUC the data allows (the true p_click); then a session log and its
-# session ETL (`reckon preprocess` session mode: one row per session, split per day).
+# session ETL (`reckon preprocess` session mode: one row per session, split per day), and a GPT-2
+# session model trained day by day on it, its Recall@20 next to the oracle's ceiling; last, the
+# DLRM exported as a Triton ensemble and served by `reckon serve`, scored over HTTP with curl.
 set -euo pipefail
 reckon=${1:-build/reckon}
 out=${DEMO_DIR:-build/demo}
@@ -76,3 +78,45 @@ echo "== reckon preprocess, session mode: the Transformers4Rec ETL on those clic
   --continuous_features price --relative_price_feature price,category --output_path "$out/sessions_etl"
 "$reckon" inspect --stats false "$out/sessions_etl/sessions"
 echo "day folders: $(cd "$out/sessions_etl" && ls -d [0-9]* | tr '\n' ' ')"
+echo
+echo "== reckon sessions: a small GPT-2 trained day by day on those folders (recsys_main.py's protocol: train on day t,"
+echo "   evaluate the last item of day t+1's valid sessions), next to the oracle's ceiling on the same sessions"
+"$reckon" sessions --output_dir "$out/sessions_gpt2" --overwrite_output_dir --do_train --do_eval \
+  --data_path "$out/sessions_etl" --start_time_window_index 1 --model_type gpt2 --d_model 64 --n_layer 2 --n_head 4 \
+  --hidden_act gelu_new --dropout 0.1 --per_device_train_batch_size 64 --per_device_eval_batch_size 256 \
+  --num_train_epochs 5 --learning_rate 0.003 --weight_decay 1.3e-05 --eval_on_last_item_seq_only \
+  --mf_constrained_embeddings --eval_metrics_ks 20 --logging_steps 20 --synth_oracle "$out/clicks.csv" --quiet
+avg="$out/sessions_gpt2/eval_results_avg_over_time.txt"
+recall=$(grep '^eval_recall@20_AOT = ' "$avg" | cut -d' ' -f3)
+ceiling=$(grep '^eval_oracle_recall@20_AOT = ' "$avg" | cut -d' ' -f3)
+echo "day  Recall@20  ceiling  (each day's valid sessions; the model has trained on the days before)"
+awk '/results \(time index\)/ { day = $NF; sub(/\).*/, "", day) } /^eval_oracle_recall@20 = / { c = $3 }
+     /^eval_recall@20 = / { printf "%-4s %-10.4f %-8.4f\n", day, $3, c }' \
+  "$out/sessions_gpt2/eval_results_over_time.txt"
+printf 'Recall@20 %.4f; ceiling %.4f (the oracle on the same sessions), averaged over the evaluated days\n' "$recall" "$ceiling"
+echo "(per day: $out/sessions_gpt2/eval_results_over_time.txt; curves: $out/sessions_gpt2/report.html)"
+echo
+echo "== reckon export + reckon serve: the DLRM above as a Triton ensemble (its workflow, then the model), served over"
+echo "   KServe v2 by seed 003's tritonserver command with reckon serve in its place; a client sends raw columns with curl"
+"$reckon" export --model_path "$out/model" --output_path "$out/models" --name dlrm
+"$reckon" serve --model-repository="$out/models" --backend-config=tensorflow,version=2 --model-control-mode=explicit \
+  --http-port 0 --metrics-port 0 --grpc-port 0 --http-address 127.0.0.1 --grpc-address 127.0.0.1 >"$out/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 200); do grep -q '^reckon serve: repository' "$out/serve.log" && break; sleep 0.05; done
+cat "$out/serve.log"
+port=$(sed -n 's/^reckon serve: HTTP on .*:\([0-9]*\)$/\1/p' "$out/serve.log")
+curl -s -X POST "http://127.0.0.1:$port/v2/repository/models/dlrm/load" && echo "loaded dlrm (explicit mode, as the seed's load_model)"
+# three rows of the raw log (no nulls): user_id, item_id, video_category, gender, age as the workflow expects them
+rows=$(awk -F, 'NR > 1 && !/\\N/ { print; if (++n == 3) exit }' "$out/tenrec.csv")
+column() { printf '%s\n' "$rows" | cut -d, -f"$1" | paste -sd, -; }
+request="{\"inputs\": [
+  {\"name\": \"user_id\", \"datatype\": \"INT32\", \"shape\": [3, 1], \"data\": [$(column 1)]},
+  {\"name\": \"item_id\", \"datatype\": \"INT32\", \"shape\": [3, 1], \"data\": [$(column 2)]},
+  {\"name\": \"video_category\", \"datatype\": \"INT8\", \"shape\": [3, 1], \"data\": [$(column 7)]},
+  {\"name\": \"gender\", \"datatype\": \"INT8\", \"shape\": [3, 1], \"data\": [$(column 9)]},
+  {\"name\": \"age\", \"datatype\": \"INT8\", \"shape\": [3, 1], \"data\": [$(column 10)]}]}"
+echo "POST /v2/models/dlrm/infer with user_id [$(column 1)], item_id [$(column 2)]:"
+curl -s "http://127.0.0.1:$port/v2/models/dlrm/infer" -H 'Content-Type: application/json' -d "$request"
+echo
+kill -TERM "$server" && wait "$server"
+tail -n 2 "$out/serve.log"

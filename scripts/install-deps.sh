@@ -14,12 +14,14 @@ build_pkgs=(
   libjansson-dev libyaml-dev        # JSON (schema, model, KServe), YAML (configs)
   zlib1g-dev libzstd-dev libsnappy-dev libbrotli-dev liblz4-dev   # codecs
   libxxhash-dev                     # hashing
-  libmicrohttpd-dev                 # serving
+  libmicrohttpd-dev                 # serving: HTTP/1.1 (KServe v2 REST)
+  libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler   # serving: gRPC (HTTP/2 + protobuf messages)
   libopenmpi-dev openmpi-bin        # multi-machine (optional at build time)
   libclang-rt-14-dev                # sanitizer runtimes for clang builds
   strace                            # tests: a kill injected between preprocess's renames (safety.sh)
 )
-peer_pkgs=(python3 python3-pandas python3-numpy python3-torch libjemalloc2)   # jemalloc: the PyTorch peers allocate as its CPU tuning guide advises
+peer_pkgs=(python3 python3-pandas python3-numpy python3-torch libjemalloc2   # jemalloc: the PyTorch peers allocate as its CPU tuning guide advises
+  python3-requests python3-grpcio python3-protobuf curl wrk nghttp2-client)   # serving: real clients and load generators
 # Node.js and npm come with the machine image (NodeSource); Debian's npm conflicts with that
 # nodejs, so npm is installed from Debian only where no node is present at all.
 if [ "${1:-}" = "--peers" ] && ! command -v npm >/dev/null 2>&1 && ! command -v node >/dev/null 2>&1; then
@@ -59,6 +61,16 @@ if [ $want_peers = 1 ]; then
         && npm install --silent --no-audit --no-fund @duckdb/node-api@1.5.6-r.1 >/dev/null 2>&1) \
         || echo "install-deps: npm install of @duckdb/node-api failed; DuckDB peer tests will skip" >&2
     fi
+  fi
+  # ONNX Runtime for Node (CPU binaries ship in the package; its install script would fetch CUDA
+  # libraries from the network, so it is skipped).
+  if [ ! -d "$peer_dir/node_modules/onnxruntime-node" ] && command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing onnxruntime-node into $peer_dir"
+    mkdir -p "$peer_dir"
+    (cd "$peer_dir" && { [ -f package.json ] || echo '{"name":"reckon-peers","private":true}' > package.json; } \
+      && ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm install --silent --no-audit --no-fund --ignore-scripts \
+         onnxruntime-node@1.31.1 >/dev/null 2>&1) \
+      || echo "install-deps: npm install of onnxruntime-node failed; ONNX peer tests will skip" >&2
   fi
 fi
 exit 0

@@ -96,7 +96,8 @@ struct rk_model {
 /* An inference graph over m's parameters for the data at `path`, `rows` data rows per batch
  * (times 1 + negatives, checked as rk_feed_graph_rows does, naming --in_batch_negatives_eval), or
  * fewer when the data has fewer rows: a 32768-row graph for a few thousand rows would only
- * compute padding. Free with (*out)->ops->free. */
+ * compute padding. A family without per-row tasks (out.n_tasks 0: the session models) is refused,
+ * naming the command that serves it. Free with (*out)->ops->free. */
 rk_status rk_model_share_for_data(rk_model **out, const rk_model *m, const char *path, int64_t rows,
                                   int64_t negatives);
 

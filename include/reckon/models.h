@@ -62,7 +62,7 @@ enum { RK_MODEL_COUNT = 0 RK_MODEL_LIST(RK_MODEL_ONE) };
 
 /* "mlp|dcn|...|ple", a CHOICE flag's metavar. */
 #define RK_MODEL_CHOICE(kind, name) "|" #name
-#define RK_MODEL_CHOICES (RK_MODEL_LIST(RK_MODEL_CHOICE) + 1)
+#define RK_MODEL_CHOICES (&(RK_MODEL_LIST(RK_MODEL_CHOICE))[1])   /* past the first "|" */
 
 /* "mlp", "dcn", "dlrm", "wide_n_deep", "deepfm", "mmoe", "cgc", "ple"; RK_EUSAGE naming the
  * choices otherwise. */
@@ -314,7 +314,9 @@ rk_status rk_model_save(const char *dir, const rk_model *m, const rk_schema *sch
                         const json_t *extra);
 typedef struct {
   rk_ranking_model ranking;   /* a train graph of batch 1 owning the parameters */
-  rk_model *model;            /* &ranking.base: what evaluation and prediction take */
+  rk_model *model;            /* &ranking.base, or a session model's train graph of batch 1
+                                 (model.json's "family": "session", reckon/sessions.h): what
+                                 evaluation and prediction take */
   rk_schema schema;
   json_t *meta;               /* model.json */
 } rk_saved_model;

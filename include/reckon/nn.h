@@ -183,7 +183,8 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(LSTM,            lstm,            RK_ON_CPU) \
   X(RNN,             rnn,             RK_ON_CPU) \
   X(MASK_FILL,       mask_fill,       RK_ON_CPU) \
-  X(SEQ_MEAN,        seq_mean,        RK_ON_CPU)
+  X(SEQ_MEAN,        seq_mean,        RK_ON_CPU) \
+  X(GATHER_ROWS,     gather_rows,     RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -357,6 +358,15 @@ rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64
                              int key_ids, int64_t padding, float dropout);
 /* out (B, K, D) = x (B, T, D) at positions index (B, K) in [0, T), or -1: a zero row. */
 rk_status rk_graph_gather(rk_graph *g, int *out, int x, int index);
+/* Rows in use (docs/design.md, "Rows in use"): out (R, D) = the rows of x (flattened to (N, D))
+ * named by index (int64, R entries in all): row numbers in [0, N) up to the first -1, then -1s.
+ * Only those n leading rows of out are in use this pass: the ops after it (linear, and
+ * softmax_ce's logits; any other op refuses such a value at build time) compute on n rows,
+ * and rows of x no entry names get no gradient. For a loss over the labelled rows only. */
+rk_status rk_graph_gather_rows(rk_graph *g, int *out, int x, int index);
+/* The rows of v's leading axis in use in the last forward (its full length unless it comes from
+ * rk_graph_gather_rows). */
+int64_t rk_graph_value_rows(const rk_graph *g, int v);
 /* out = x (B, T, D) with the rows where mask (int64 (B, T)) is non-zero replaced by value (D):
  * the learnable [MASK] vector of masked and causal LM batches. */
 rk_status rk_graph_mask_fill(rk_graph *g, int *out, int x, int mask, rk_param *value);

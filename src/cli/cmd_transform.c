@@ -172,6 +172,11 @@ static int run_transform(const rk_flag_parse *parse, void *arg) {
   double t0 = rk_now();
   if (wf.session) {
     if (st == RK_OK) st = transform_sessions(&wf, src, out, folder, &ko, o->workflow, &rows);
+    if (st == RK_ENOTFOUND && !o->csv_header)
+      st = rk_error_context(st, "%s (read without a header row, with the columns of --csv_column_names)", in);
+    else if (st == RK_ENOTFOUND)
+      st = rk_error_context(st, "%s (a CSV without a header row, as YOOCHOOSE's, needs --csv_header false and "
+                            "--csv_column_names, as preprocess did)", in);
     if (src) src->close(src);
     rk_workflow_free(&wf);
     rk_output_release(&claim);

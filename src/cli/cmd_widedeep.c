@@ -251,6 +251,12 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
   }
   rk_free(mp);
   (void)flags;
+  if (strcmp(sm.model->ops->family, "ranking") != 0) {
+    st = rk_error(RK_EINVAL, "--model_dir '%s': the model is a %s model (reckon widedeep evaluates and predicts with "
+                  "the Wide & Deep model it trained)", o->model_dir, sm.model->ops->family);
+    rk_saved_model_free(&sm);
+    return rk_cli_fail(st);
+  }
   st = rk_model_check_workflow(&sm, eval_path, "--eval_data_pattern", o->allow_workflow_mismatch);
   if (st != RK_OK) {
     rk_saved_model_free(&sm);
@@ -285,8 +291,8 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size, true};
     st = parquet && scores ? rk_predict(sm.model, &po, &rows) : RK_ENOMEM;
     /* scores.txt as the recipe writes it (numpy savetxt "%f"): one probability a line. */
-    char col[300];
-    snprintf(col, sizeof col, "%s/binary_output", sm.model->out.targets[0]);
+    char col[300] = "";
+    if (st == RK_OK) snprintf(col, sizeof col, "%s/binary_output", sm.model->out.targets[0]);
     const char *cols[1] = {col};
     rk_loader_options lo;
     rk_loader_options_default(&lo);

@@ -11,9 +11,12 @@ extern const rk_command rk_cmd_convert;
 extern const rk_command rk_cmd_preprocess;
 extern const rk_command rk_cmd_transform;
 extern const rk_command rk_cmd_train;
+extern const rk_command rk_cmd_sessions;
 extern const rk_command rk_cmd_widedeep;
 extern const rk_command rk_cmd_evaluate;
 extern const rk_command rk_cmd_predict;
+extern const rk_command rk_cmd_export;
+extern const rk_command rk_cmd_serve;
 extern const rk_command rk_cmd_docs;
 
 const rk_command *const rk_commands[] = {
@@ -25,9 +28,12 @@ const rk_command *const rk_commands[] = {
     &rk_cmd_preprocess,
     &rk_cmd_transform,
     &rk_cmd_train,
+    &rk_cmd_sessions,
     &rk_cmd_widedeep,
     &rk_cmd_evaluate,
     &rk_cmd_predict,
+    &rk_cmd_export,
+    &rk_cmd_serve,
     &rk_cmd_docs,
     NULL,
 };

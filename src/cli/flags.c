@@ -36,7 +36,9 @@ static int table_len(const rk_flag *table) {
 static bool has_field(rk_flag_kind kind) { return kind != RK_FLAG_ALIAS && kind != RK_FLAG_IGNORED; }
 static bool is_family(rk_flag_kind kind) { return kind == RK_FLAG_FAMILY || kind == RK_FLAG_FAMILY_TEXT; }
 static bool is_ints(rk_flag_kind kind) { return kind == RK_FLAG_INTS || kind == RK_FLAG_MULTI_INTS; }
-static bool is_list(rk_flag_kind kind) { return kind == RK_FLAG_LIST || kind == RK_FLAG_MULTI || is_ints(kind); }
+static bool is_list(rk_flag_kind kind) {
+  return kind == RK_FLAG_LIST || kind == RK_FLAG_MULTI || kind == RK_FLAG_REPEATED || is_ints(kind);
+}
 
 static const char *kind_metavar(const rk_flag *f) {
   if (f->metavar) return f->metavar;
@@ -243,6 +245,17 @@ static rk_status set_value(rk_flag_parse *p, void *opts, const rk_flag *f, const
       rk_intlist checked;
       if (flag_range(f, &r)) RK_TRY(parse_ints(p, at, f, f->name, value, seps, &checked));
       return split_list(p, value, seps, f->kind == RK_FLAG_LIST, (rk_strlist *)field);
+    }
+    case RK_FLAG_REPEATED: {   /* one more value; an empty one (the default "") adds nothing */
+      rk_strlist *l = (rk_strlist *)field;
+      if (!*value) return RK_OK;
+      const char **items = rk_arena_alloc(&p->arena, sizeof(char *) * (size_t)(l->n + 1), 0);
+      const char *s = rk_arena_strdup(&p->arena, value);
+      if (!items || !s) return RK_ENOMEM;
+      if (l->n) memcpy(items, l->items, sizeof(char *) * (size_t)l->n);
+      items[l->n] = s;
+      l->items = items, l->n++;
+      return RK_OK;
     }
     case RK_FLAG_INTS: return parse_ints(p, at, f, f->name, value, ",", (rk_intlist *)field);
     case RK_FLAG_MULTI_INTS: return parse_ints(p, at, f, f->name, value, ", \t", (rk_intlist *)field);
@@ -471,8 +484,9 @@ static rk_status load_config(rk_flag_parse *p, const char *path) {
       if (end) *end = '\0';
       if (st == RK_OK) {
         rk_flag tmp = *l.flag;   /* items may be empty strings: a LIST keeps them */
-        tmp.kind = l.flag->kind == RK_FLAG_MULTI ? RK_FLAG_LIST : l.flag->kind == RK_FLAG_MULTI_INTS ? RK_FLAG_INTS
-                                                                                                    : l.flag->kind;
+        tmp.kind = l.flag->kind == RK_FLAG_MULTI || l.flag->kind == RK_FLAG_REPEATED ? RK_FLAG_LIST
+                   : l.flag->kind == RK_FLAG_MULTI_INTS                              ? RK_FLAG_INTS
+                                                                                     : l.flag->kind;
         if (l.given_index >= 0) p->given[l.given_index] = 1;
         st = set_value(p, l.opts, &tmp, joined, &at);
       }
@@ -685,6 +699,7 @@ static const char *kind_word(rk_flag_kind k) {
     case RK_FLAG_CHOICE: return "choice";
     case RK_FLAG_LIST: return "comma list";
     case RK_FLAG_MULTI: return "one or more values";
+    case RK_FLAG_REPEATED: return "repeatable";
     case RK_FLAG_INTS: return "comma list";
     case RK_FLAG_MULTI_INTS: return "one or more values";
     case RK_FLAG_FAMILY: return "number per name";
@@ -799,7 +814,8 @@ json_t *rk_flags_to_json(const rk_flag_parse *parse) {
         break;
       }
       case RK_FLAG_LIST:
-      case RK_FLAG_MULTI: {
+      case RK_FLAG_MULTI:
+      case RK_FLAG_REPEATED: {
         const rk_strlist *l = field;
         v = json_array();
         for (int i = 0; v && i < l->n; i++) json_array_append_new(v, json_string(l->items[i]));

@@ -24,7 +24,9 @@
  * booleans `--f`, `--f=true|false|1|0|yes|no` and `--f False` (argparse's str2bool);
  * comma lists whose empty items keep their position (`--tasks_sample_space=,click,click` is three
  * items); space-separated multi-value flags (`--deep_hidden_units 1024 1024`, argparse's
- * nargs='+'); dynamic families such as `--mtl_loss_weight_<task>` in both forms.
+ * nargs='+'); dynamic families such as `--mtl_loss_weight_<task>` in both forms; dashes inside a
+ * name for its underscores (Triton's `--model-repository` is `--model_repository`); flags that
+ * may be repeated, each use adding a value (Triton's `--load-model`).
  */
 #ifndef RECKON_CLI_FLAGS_H
 #define RECKON_CLI_FLAGS_H
@@ -66,6 +68,7 @@ typedef enum {
   RK_FLAG_MULTI,     /* rk_strlist      one or more space-separated values (nargs='+') */
   RK_FLAG_INTS,      /* rk_intlist      comma-separated whole numbers, each in the metavar's range */
   RK_FLAG_MULTI_INTS, /* rk_intlist     the same, space-separated (nargs='+') */
+  RK_FLAG_REPEATED,  /* rk_strlist      one value a use, each use adds it (--load-model a --load-model b) */
   RK_FLAG_FAMILY,    /* rk_flag_family  name is a prefix: --<name><key> <number> */
   RK_FLAG_FAMILY_TEXT, /* rk_flag_family name is a prefix: --<name><key> <text> */
   RK_FLAG_ALIAS,     /* (no field)      default names the flag this one stands for */
@@ -81,6 +84,7 @@ typedef rk_strlist rk_flag_ctype_LIST;
 typedef rk_strlist rk_flag_ctype_MULTI;
 typedef rk_intlist rk_flag_ctype_INTS;
 typedef rk_intlist rk_flag_ctype_MULTI_INTS;
+typedef rk_strlist rk_flag_ctype_REPEATED;
 typedef rk_flag_family rk_flag_ctype_FAMILY;
 typedef rk_flag_family rk_flag_ctype_FAMILY_TEXT;
 typedef char rk_flag_ctype_ALIAS;     /* a placeholder byte: aliases store into their target */

@@ -432,7 +432,15 @@ static rk_status parse_message_body(lexer *lx, rk_pbtxt_field *msg, char close, 
       lx->p++;
       skip_space(lx);
     }
-    bool list = colon && lx->p < lx->end && *lx->p == '[';
+    /* `f: [1, 2]`, and for messages also `f [ {...}, {...} ]` (the colon is optional before a
+     * message, so before a list of them: Triton's config.pbtxt files are written so) */
+    bool list = lx->p < lx->end && *lx->p == '[';
+    if (list && !colon) {
+      lexer peek = *lx;
+      peek.p++;
+      skip_space(&peek);
+      list = peek.p < peek.end && (*peek.p == '{' || *peek.p == '<' || *peek.p == ']');
+    }
     if (list) {
       lx->p++;
       skip_space(lx);
@@ -445,7 +453,7 @@ static rk_status parse_message_body(lexer *lx, rk_pbtxt_field *msg, char close, 
           f->line = lx->line;
           f->name = rk_strndup(start, name_len);
           if (!f->name) return RK_ENOMEM;
-          RK_TRY(parse_value(lx, f, true, depth));
+          RK_TRY(parse_value(lx, f, colon, depth));
           skip_space(lx);
           if (lx->p < lx->end && *lx->p == ',') {
             lx->p++;

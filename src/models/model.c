@@ -1,6 +1,7 @@
 /*
  * What every model family shares behind reckon/model.h: the task weights' defaults, the graph
- * rows a batch with in-batch negatives takes, and an inference graph sized to the data. The
+ * rows a batch with in-batch negatives takes, and an inference graph sized to the data (for the
+ * families with per-row tasks). The
  * families' tables are theirs (src/models/ranking_model.c).
  */
 #include <string.h>
@@ -27,6 +28,11 @@ rk_status rk_feed_graph_rows(int64_t *out, int64_t batch_rows, int64_t negatives
 rk_status rk_model_share_for_data(rk_model **out, const rk_model *m, const char *path, int64_t rows,
                                   int64_t negatives) {
   *out = NULL;
+  /* Per-task outputs are what its callers (evaluate, predict) read: a family without tasks (the
+   * session models, which rank a catalogue per session) has its own commands. */
+  if (m->out.n_tasks < 1)
+    return rk_error(RK_EUSAGE, "this is a %s model: it ranks the whole catalogue per session and has no per-row task "
+                    "to evaluate or predict here; use reckon sessions (--model_name_or_path) for it", m->ops->family);
   int64_t graph_rows;   /* the flag's batch bounds the negatives, whatever the data's rows */
   RK_TRY(rk_feed_graph_rows(&graph_rows, rows, negatives, "--in_batch_negatives_eval"));
   rk_parquet_dataset *ds = NULL;   /* its rows are counted from the footers at open */

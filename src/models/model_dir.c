@@ -16,7 +16,9 @@
 
 #include "reckon/etl.h"
 #include "reckon/io.h"
+#include "reckon/sessions.h"
 #include "ranking_internal.h"
+#include "session_internal.h"
 
 static const char *const wnd_parts_names[] = {"wide_n_deep", "wide", "deep"};   /* rk_wnd_parts order */
 
@@ -401,9 +403,18 @@ rk_status rk_model_save(const char *dir, const rk_model *m, const rk_schema *sch
     json_array_append_new(tasks, json_string(m->out.targets[t]));
     json_array_append_new(regs, json_boolean(m->out.regression[t]));
   }
-  json_t *meta = json_pack("{ss si ss ss sb so so}", "format", "reckon-model", "version", 1, "reckon_version",
-                           rk_version(), "task", m->out.targets[0], "regression", m->out.regression[0], "tasks", tasks,
-                           "task_regression", regs);
+  /* A family with tasks (ranking) names them; another family says which it is, for
+   * rk_model_load. */
+  json_t *meta = m->out.n_tasks > 0
+                     ? json_pack("{ss si ss ss sb so so}", "format", "reckon-model", "version", 1, "reckon_version",
+                                 rk_version(), "task", m->out.targets[0], "regression", m->out.regression[0], "tasks",
+                                 tasks, "task_regression", regs)
+                     : json_pack("{ss si ss ss}", "format", "reckon-model", "version", 1, "reckon_version", rk_version(),
+                                 "family", m->ops->family);
+  if (m->out.n_tasks == 0) {
+    json_decref(tasks);
+    json_decref(regs);
+  }
   json_t *family = m->ops->describe(m);   /* the family's keys ("model", "features") */
   if (!meta || !family) st = st == RK_OK ? RK_ENOMEM : st;
   if (meta && family) json_object_update(meta, family);
@@ -439,6 +450,18 @@ rk_status rk_model_save(const char *dir, const rk_model *m, const rk_schema *sch
   return st;
 }
 
+/* A session model's folder ("family": "session"): its settings and features from model.json. */
+static rk_status load_session(rk_saved_model *out, const char *path) {
+  json_t *model = json_object_get(out->meta, "model");
+  rk_session_config c;
+  rk_session_features f;
+  RK_TRY(rk_session_config_from_json(&c, model, path));
+  RK_TRY(rk_session_features_from_json(&f, json_object_get(out->meta, "features"), path));
+  rk_status st = rk_session_build(&out->model, &f, &c, 1, true);
+  rk_session_features_free(&f);
+  return st;
+}
+
 rk_status rk_model_load(rk_saved_model *out, const char *dir) {
   memset(out, 0, sizeof *out);
   rk_schema_init(&out->schema);
@@ -451,6 +474,24 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir) {
     struct stat sb;
     st = stat(dir, &sb) != 0 ? rk_error(RK_ENOTFOUND, "no model at '%s': the folder does not exist", dir)
                              : rk_error(RK_EFORMAT, "'%s' is not a reckon model folder: %s: %s", dir, path, err.text);
+  }
+  const char *family = st == RK_OK ? json_string_value(json_object_get(out->meta, "family")) : NULL;
+  if (family && strcmp(family, "session") == 0) {
+    st = load_session(out, path);
+    if (st == RK_OK) st = rk_schema_read(&out->schema, dir);
+    rk_free(path);
+    path = NULL;
+    if (st == RK_OK && !(path = join(dir, "weights.safetensors"))) st = RK_ENOMEM;
+    if (st == RK_OK) st = rk_model_read_weights(path, out->model, NULL);
+    rk_free(path);
+    if (st != RK_OK) rk_saved_model_free(out);
+    return st;
+  }
+  if (family && strcmp(family, "ranking") != 0) {
+    st = rk_error(RK_EFORMAT, "'%s': family '%s' is not one reckon knows (ranking, session)", path, family);
+    rk_free(path);
+    rk_saved_model_free(out);
+    return st;
   }
   const char *format = NULL, *task = NULL;
   int regression = 0;
@@ -570,6 +611,7 @@ rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_pat
 }
 
 void rk_saved_model_free(rk_saved_model *s) {
+  if (s->model && s->model != &s->ranking.base) s->model->ops->free(s->model);   /* another family's */
   rk_ranking_free(&s->ranking);
   rk_schema_free(&s->schema);
   json_decref(s->meta);

@@ -120,6 +120,7 @@ rk_status rk_graph_add_value(rk_graph *g, int *out, rk_dtype dtype, int ndim, co
   }
   /* Shapes grow from the batch size and the widths a user asked for: checked, not wrapped. */
   RK_TRY(rk_size_numel(&v->numel, ndim, dims, "a value of the graph (batch size x widths)"));
+  v->rows = ndim > 0 ? dims[0] : 1;
   v->producer = -1;
   v->last_use = -1;
   *out = g->n_values++;
@@ -134,11 +135,20 @@ static rk_status register_param(rk_graph *g, rk_param *p) {
   return RK_OK;
 }
 
+/* The ops that compute on a value's rows in use (its first input; docs/design.md, "Rows in
+ * use"); linear passes them on to its output. Any other op would read the unused rows. */
+static bool reads_rows_in_use(rk_op op) { return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE; }
+
 rk_status rk_graph_add_node(rk_graph *g, rk_node **out, rk_op op, int n_in, const int *in) {
   RK_TRY(check_building(g));
   if (n_in > RK_NODE_MAX_IN)
     return rk_error(RK_EINVAL, "%s: %d inputs; at most %d", rk_op_name(op), n_in, RK_NODE_MAX_IN);
-  for (int i = 0; i < n_in; i++) RK_TRY(rk_graph_check_value(g, in[i], rk_op_name(op)));
+  for (int i = 0; i < n_in; i++) {
+    RK_TRY(rk_graph_check_value(g, in[i], rk_op_name(op)));
+    if (g->values[in[i]].partial_rows && !(i == 0 && reads_rows_in_use(op)))
+      return rk_error(RK_EINVAL, "%s: input %d has rows in use (from gather_rows); only linear and softmax_ce's "
+                      "logits read such a value", rk_op_name(op), i);
+  }
   RK_TRY(grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(rk_node)));
   rk_node *n = &g->nodes[g->n_nodes];
   memset(n, 0, sizeof *n);
@@ -201,6 +211,7 @@ rk_status rk_graph_simple_node(rk_graph *g, rk_node **node, int *out, rk_op op, 
     return s;
   }
   rk_graph_node_set_out(g, n, 0, v);
+  g->values[v].partial_rows = op == RK_OP_LINEAR && g->values[in[0]].partial_rows;
   if (node) *node = n;
   *out = v;
   return RK_OK;
@@ -593,7 +604,8 @@ rk_status rk_graph_backward(rk_graph *g) {
   for (int t = N; t < 2 * N; t++) {
     while (gi < g->n_grad_order && g->values[g->grad_order[gi]].grad_birth <= t) {
       rk_value *v = &g->values[g->grad_order[gi++]];
-      be->fill(v->grad, v->numel, 0.0f);
+      /* rows past a value's rows in use are neither written nor read: zero the rest only */
+      be->fill(v->grad, v->partial_rows ? v->rows * (v->numel / v->shape[0]) : v->numel, 0.0f);
       if (g->grad_order[gi - 1] == g->loss) be->fill(v->grad, 1, 1.0f);   /* d loss / d loss */
     }
     const rk_node *n = &g->nodes[2 * N - 1 - t];
@@ -650,6 +662,10 @@ int rk_graph_value_ndim(const rk_graph *g, int v) {
 const int64_t *rk_graph_value_shape(const rk_graph *g, int v) {
   return (v >= 0 && v < g->n_values) ? g->values[v].shape : NULL;
 }
+int64_t rk_graph_value_rows(const rk_graph *g, int v) {
+  return (v >= 0 && v < g->n_values) ? g->values[v].rows : -1;
+}
+
 int64_t rk_graph_value_numel(const rk_graph *g, int v) {
   return (v >= 0 && v < g->n_values) ? g->values[v].numel : -1;
 }

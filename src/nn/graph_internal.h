@@ -33,6 +33,8 @@ typedef struct {
   int last_use;              /* last node reading it (forward order), -1 when none */
   bool output;               /* kept until the end of the pass */
   bool needs_grad;           /* a gradient flows into it from the loss */
+  bool partial_rows;         /* only `rows` leading rows are in use (rk_graph_gather_rows) */
+  int64_t rows;              /* rows of the leading axis in use in the current pass */
   rk_param *param;           /* RK_VAL_PARAM */
   int64_t *offsets;          /* ragged inputs: (B + 1) */
   bool ragged;

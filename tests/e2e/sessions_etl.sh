@@ -142,6 +142,11 @@ grep "^$sid," "$tmp/shuffled.csv" > "$tmp/one_session.csv"
 "$R" transform --quiet --workflow "$tmp/one/workflow" --csv_header false --csv_column_names $cols "$tmp/shuffled.csv" "$tmp/txdir"
 expect_contains "$("$R" inspect --stats false "$tmp/txdir")" "item_id,categorical,item,list" "transform into a folder writes the session schema"
 
+msg=$("$R" transform --quiet --workflow "$tmp/one/workflow" "$tmp/shuffled.csv" "$tmp/nohdr.parquet" 2>&1)
+expect_status $? 1 "transform of a header-less log without --csv_header false fails"
+expect_contains "$msg" "--csv_header false and --csv_column_names" "that error says how to read a header-less log"
+[ ! -e "$tmp/nohdr.parquet" ] && pass "and writes nothing" || fail "a failed transform left $tmp/nohdr.parquet"
+
 # ---- flags ----
 "$R" "${base[@]}" --output_path "$tmp/f1" --session_pad --session_max_length 5 --session_list_suffix "" \
   --dedup_consecutive_items false --session_min_length 3 --session_time_features et_dayofweek_sin \

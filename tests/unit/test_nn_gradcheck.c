@@ -26,8 +26,9 @@
 #define MAXP 24
 #define MAXF 8
 
-/* FILL_POSITIONS: ids in [-1, hi) (gather's positions, -1 for none) */
-typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE, FILL_POSITIONS } fill_kind;
+/* FILL_POSITIONS: ids in [-1, hi) (gather's positions, -1 for none); FILL_ROW_LIST: the first
+ * half rows in [0, hi) (repeats), then -1 (gather_rows' index: rows in use < capacity) */
+typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE, FILL_POSITIONS, FILL_ROW_LIST } fill_kind;
 
 typedef struct {
   rk_graph *g;
@@ -94,6 +95,12 @@ static void fill_inputs(gc_ctx *c) {
       int64_t *ids = rk_graph_input_ids_data(c->g, v), lo = c->fills[k].kind == FILL_POSITIONS ? -1 : 0;
       assert_non_null(ids);
       for (int64_t i = 0; i < n; i++) ids[i] = lo + (int64_t)rk_rng_below(&rng, (uint64_t)(c->fills[k].hi - lo));
+      break;
+    }
+    case FILL_ROW_LIST: {
+      int64_t *rows = rk_graph_input_ids_data(c->g, v);
+      assert_non_null(rows);
+      for (int64_t i = 0; i < n; i++) rows[i] = i < (n + 1) / 2 ? (int64_t)rk_rng_below(&rng, (uint64_t)c->fills[k].hi) : -1;
       break;
     }
     case FILL_RAGGED: {
@@ -588,6 +595,26 @@ static int c_gather(gc_ctx *c) {
   return out;
 }
 
+/* The session models' loss path: rows packed by gather_rows (6 of 12 in use), a head and a
+ * catalogue linear on those rows only, softmax_ce over them (label 2 ignored). */
+static int c_gather_rows_head(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3}, hw[2] = {5, 3}, hb[1] = {5}, ow[2] = {6, 5}, ob[1] = {6};
+  int x = dense_value(c, 3, xs), ix, y, rows, h, z, out;
+  rk_param *w1 = dense(c, "head_w", 2, hw, 0.5f), *b1 = dense(c, "head_b", 1, hb, 0.5f);
+  rk_param *w2 = dense(c, "out_w", 2, ow, 0.5f), *b2 = dense(c, "out_b", 1, ob, 0.5f);
+  assert_rk_ok(rk_graph_input_ids(c->g, &ix, "rows", 4));
+  defer(c, ix, FILL_ROW_LIST, B * 4);
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "labels", 4));
+  defer(c, y, FILL_IDS, 6);
+  assert_rk_ok(rk_graph_gather_rows(c->g, &rows, x, ix));
+  assert_rk_ok(rk_graph_linear(c->g, &h, rows, w1, b1, RK_ACT_TANH));
+  assert_rk_ok(rk_graph_linear(c->g, &z, h, w2, b2, RK_ACT_NONE));
+  assert_rk_ok(rk_graph_softmax_ce(c->g, &out, z, y, 2, 0.1f, 0.7f));
+  return out;
+}
+static int c_linear_rows_in_use(gc_ctx *c) { return c_gather_rows_head(c); }
+static int c_softmax_ce_rows_in_use(gc_ctx *c) { return c_gather_rows_head(c); }
+
 static int c_mask_fill(gc_ctx *c) {
   int64_t xs[3] = {B, 4, 3}, vs[1] = {3};
   int x = dense_value(c, 3, xs), m, out;
@@ -659,6 +686,8 @@ static const struct {
     CASE(GATHER, c_gather),          CASE(GRU, c_gru),                  CASE(GRU, c_gru_padded),
     CASE(LSTM, c_lstm),              CASE(LSTM, c_lstm_padded),         CASE(RNN, c_rnn),
     CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),      CASE(SEQ_MEAN, c_seq_mean),
+    CASE(GATHER_ROWS, c_gather_rows_head), CASE(LINEAR, c_linear_rows_in_use),
+    CASE(SOFTMAX_CE, c_softmax_ce_rows_in_use),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */

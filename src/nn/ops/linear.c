@@ -2,6 +2,7 @@
  * linear: out (N, OC) = act(x (N, C) w^T + b), w (OC, C) as PyTorch's nn.Linear stores it.
  * The gemms are OpenBLAS's; bias and activation are fused into one pass over the output, and
  * backward turns the activation's derivative (from the output) into dpre in its workspace.
+ * An input with rows in use (gather_rows) is computed on those rows only, and so is the output.
  */
 #include <math.h>
 #include <string.h>
@@ -113,10 +114,12 @@ void linear_backward_cpu(float *dx /* (N, C) */, float *dw /* (OC, C) */, float 
   if (db) rk_parallel_for(OC, 64, db_cols, &c);
 }
 
+/* N: the rows in use of x (all of them unless it comes from gather_rows): rows past them are
+ * neither computed nor read, and get no gradient. */
 static void dims(const rk_graph *g, const rk_node *n, int64_t *N, int64_t *C, int64_t *OC) {
   const rk_value *x = rk_val(g, n->in[0]);
   *C = x->shape[x->ndim - 1];
-  *N = x->numel / *C;
+  *N = x->rows * (x->numel / x->shape[0]) / *C;
   *OC = n->iattr[0];
 }
 
@@ -126,6 +129,7 @@ rk_status linear_node_forward_cpu(rk_graph *g, const rk_node *n) {
   int64_t N, C, OC;
   dims(g, n, &N, &C, &OC);
   const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
+  rk_val(g, n->out[0])->rows = rk_val(g, n->in[0])->rows;
   linear_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), n->params[0]->value.data,
                      b ? b->value.data : NULL, N, C, OC, (rk_act)n->iattr[1]);
   return RK_OK;

@@ -225,10 +225,11 @@ void softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */
                           int64_t R, int64_t C, float temperature);
 
 /* softmax_ce */
-rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C) */, const int64_t *y /* (R) */,
-                                 int64_t R, int64_t C, int64_t ignore, float eps, float tau);
-void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
-                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau);
+rk_status softmax_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) */, const float *z /* (R, C) */,
+                                 const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau);
+void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const double *rows /* (R, 2) */,
+                             const float *z /* (R, C) */, const int64_t *y /* (R) */, int64_t R, int64_t C,
+                             int64_t ignore, float eps, float tau);
 
 /* split */
 void split_forward_cpu(float *const *outs /* n x (R, I_k) */, const float *x /* (R, sum I) */,
@@ -262,6 +263,12 @@ rk_status gather_forward_cpu(float *out /* (B, K, D) */, const float *x /* (B, T
                              int64_t B, int64_t T, int64_t K, int64_t D);
 void gather_backward_cpu(float *dx /* (B, T, D) */, const float *dout /* (B, K, D) */, const int64_t *index /* (B, K) */,
                          int64_t B, int64_t T, int64_t K, int64_t D);
+
+/* gather_rows: *n_used = the entries before the first -1 */
+rk_status gather_rows_forward_cpu(float *out /* (R, D) */, int64_t *n_used, const float *x /* (N, D) */,
+                                  const int64_t *index /* (R) */, int64_t N, int64_t R, int64_t D);
+void gather_rows_backward_cpu(float *dx /* (N, D) */, const float *dout /* (R, D) */, const int64_t *index /* (R) */,
+                              int64_t n, int64_t D);
 
 /* gru, lstm, rnn: the cells of the shared time loop (src/nn/recurrent.c, below); the scratch of
  * backward is dgx (B, T, G H), dgh (T, B, G H) and four (B, H) rows. */

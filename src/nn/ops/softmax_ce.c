@@ -5,71 +5,104 @@
  *   p_r = softmax(z_r / tau), loss_r = -(1 - eps) log p_{r,y} - (eps / C) sum_c log p_{r,c},
  * averaged over rows whose label is not ignore_index (0 when every row is ignored): the session
  * models' --softmax_temperature and --label_smoothing, padding rows (label 0) ignored. Labels
- * outside [0, C) fail forward.
+ * outside [0, C) fail forward. Rows run in parallel, each alone, and the row losses are summed
+ * in row order, so the bits do not depend on threads. Logits with rows in use (gather_rows) are
+ * read on those rows, with the same leading labels.
  */
 #include <math.h>
 
 #include "nn/ops/ops.h"
 
-rk_status softmax_ce_forward_cpu(float *loss /* (1) */, const float *z /* (R, C) */, const int64_t *y /* (R) */,
-                                 int64_t R, int64_t C, int64_t ignore, float eps, float tau) {
-  double s = 0.0, inv = 1.0 / tau;
+typedef struct {
+  double *rows;              /* (R, 2): log-sum-exp of z / tau, the row's loss (0 when ignored) */
+  float *dz;
+  const float *z;
+  const int64_t *y;
+  int64_t C, ignore;
+  double eps, inv, scale;
+} ce_ctx;
+
+/* Each row alone (any chunking gives the same bits): the log-sum-exp with exp in double, then
+ * the loss from it without another exp. */
+static void ce_rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const ce_ctx *c = arg;
+  for (int64_t r = begin; r < end; r++) {
+    double *out = c->rows + 2 * r;
+    out[0] = out[1] = 0.0;
+    if (c->y[r] == c->ignore) continue;
+    const float *zr = c->z + r * c->C;
+    float mx = zr[0];
+    for (int64_t j = 1; j < c->C; j++) mx = zr[j] > mx ? zr[j] : mx;
+    double se = 0.0, sum_logp = 0.0;
+    for (int64_t j = 0; j < c->C; j++) se += exp(((double)zr[j] - mx) * c->inv);
+    // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
+    double lse = mx * c->inv + log(se);
+    for (int64_t j = 0; j < c->C; j++) sum_logp += zr[j] * c->inv - lse;
+    out[0] = lse;
+    out[1] = -(1.0 - c->eps) * (zr[c->y[r]] * c->inv - lse) - c->eps / (double)c->C * sum_logp;
+  }
+}
+
+rk_status softmax_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) */, const float *z /* (R, C) */,
+                                 const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau) {
   int64_t valid = 0;
   for (int64_t r = 0; r < R; r++) {
     if (y[r] == ignore) continue;
     if (y[r] < 0 || y[r] >= C)
       return rk_error(RK_ERANGE, "softmax_ce: label %lld of row %lld is outside [0, %lld)", (long long)y[r],
                       (long long)r, (long long)C);
-    const float *zr = z + r * C;
-    float mx = zr[0];
-    for (int64_t c = 1; c < C; c++) mx = zr[c] > mx ? zr[c] : mx;
-    double se = 0.0, sum_logp = 0.0;
-    for (int64_t c = 0; c < C; c++) se += exp(((double)zr[c] - mx) * inv);
-    // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
-    double lse = mx * inv + log(se);
-    for (int64_t c = 0; c < C; c++) sum_logp += zr[c] * inv - lse;
-    s += -(1.0 - eps) * (zr[y[r]] * inv - lse) - eps / (double)C * sum_logp;
     valid++;
   }
+  ce_ctx c = {.rows = rows, .z = z, .y = y, .C = C, .ignore = ignore, .eps = eps, .inv = 1.0 / tau};
+  rk_parallel_for(R, rk_row_grain(C), ce_rows_forward, &c);
+  double s = 0.0;
+  for (int64_t r = 0; r < R; r++) s += rows[2 * r + 1];   /* in row order: thread-independent */
   loss[0] = valid ? (float)(s / (double)valid) : 0.0f;
   return RK_OK;
 }
 
-void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
-                             const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps,
-                             float tau) {
-  int64_t valid = 0;
-  for (int64_t r = 0; r < R; r++) valid += y[r] != ignore;
-  if (!valid) return;
-  float scale = dloss[0] / (float)valid / tau;
-  double inv = 1.0 / tau;
-  for (int64_t r = 0; r < R; r++) {
-    if (y[r] == ignore) continue;
-    const float *zr = z + r * C;
-    float mx = zr[0];
-    for (int64_t c = 1; c < C; c++) mx = zr[c] > mx ? zr[c] : mx;
-    double se = 0.0;
-    for (int64_t c = 0; c < C; c++) se += exp(((double)zr[c] - mx) * inv);
-    for (int64_t c = 0; c < C; c++) {
-      double p = exp(((double)zr[c] - mx) * inv) / se, target = eps / (double)C + (c == y[r] ? 1.0 - eps : 0.0);
-      dz[r * C + c] += scale * (float)(p - target);
-    }
+/* p = exp(z / tau - lse) from the forward's log-sum-exp: one exp per logit, in float (the
+ * gradient is a float; expf is within an ulp). */
+static void ce_rows_backward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const ce_ctx *c = arg;
+  const float inv = (float)c->inv, base = (float)(c->eps / (double)c->C);
+  for (int64_t r = begin; r < end; r++) {
+    if (c->y[r] == c->ignore) continue;
+    const float *zr = c->z + r * c->C;
+    float *dr = c->dz + r * c->C, lse = (float)c->rows[2 * r], scale = (float)c->scale;
+    for (int64_t j = 0; j < c->C; j++) dr[j] += scale * (expf(zr[j] * inv - lse) - base);
+    dr[c->y[r]] -= scale * (float)(1.0 - c->eps);
   }
 }
 
+void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const double *rows /* (R, 2) */,
+                             const float *z /* (R, C) */, const int64_t *y /* (R) */, int64_t R, int64_t C,
+                             int64_t ignore, float eps, float tau) {
+  int64_t valid = 0;
+  for (int64_t r = 0; r < R; r++) valid += y[r] != ignore;
+  if (!valid) return;
+  ce_ctx c = {.rows = (double *)rows, .dz = dz, .z = z, .y = y, .C = C, .ignore = ignore, .eps = eps,
+              .inv = 1.0 / tau, .scale = dloss[0] / (float)valid / tau};
+  rk_parallel_for(R, rk_row_grain(C), ce_rows_backward, &c);
+}
+
+/* R: the rows in use of the logits (all of them unless they come from gather_rows). */
+static int64_t rows_of(const rk_value *z) { return z->rows * (z->numel / z->shape[0]) / z->shape[z->ndim - 1]; }
+
 rk_status softmax_ce_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_value *z = rk_val(g, n->in[0]);
-  int64_t C = z->shape[z->ndim - 1];
-  return softmax_ce_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]), z->numel / C, C,
-                                n->iattr[0], n->fattr[0], n->fattr[1]);
+  return softmax_ce_forward_cpu(rk_x(g, n->out[0]), n->saved ? n->saved : n->ws_fwd, rk_x(g, n->in[0]),
+                                rk_xi(g, n->in[1]), rows_of(z), z->shape[z->ndim - 1], n->iattr[0], n->fattr[0],
+                                n->fattr[1]);
 }
 
 void softmax_ce_node_backward_cpu(rk_graph *g, const rk_node *n) {
   const rk_value *z = rk_val(g, n->in[0]);
-  int64_t C = z->shape[z->ndim - 1];
   if (rk_dx(g, n->in[0]))
-    softmax_ce_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]),
-                            z->numel / C, C, n->iattr[0], n->fattr[0], n->fattr[1]);
+    softmax_ce_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), n->saved, rk_x(g, n->in[0]), rk_xi(g, n->in[1]),
+                            rows_of(z), z->shape[z->ndim - 1], n->iattr[0], n->fattr[0], n->fattr[1]);
 }
 
 rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index, float smoothing,
@@ -92,5 +125,7 @@ rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int
   n->iattr[0] = ignore_index;
   n->fattr[0] = smoothing;
   n->fattr[1] = temperature;
+  /* per row: the log-sum-exp backward reuses, and the loss summed in order after the rows */
+  n->saved_bytes = n->ws_fwd_bytes = (size_t)(2 * y->numel) * sizeof(double);
   return RK_OK;
 }

@@ -1,0 +1,198 @@
+/*
+ * A session model's graph over its parameters (session_params.c), for B sessions x T positions:
+ *
+ *   per feature   categorical: table[ids] (B, T, D_f) [-> LayerNorm]; continuous: (B, T, 1)
+ *   merge         concat -> dropout(input_dropout) -> linear to d_model -> tf_out_activation
+ *   [MASK]        rows named by the feed's mask replaced by the learnable vector
+ *   body          gpt2: + positions, dropout, blocks, ln_f; bert/albert: + positions, LayerNorm,
+ *                 dropout, (albert: a linear map), blocks; gru/lstm/rnn: layers with dropout
+ *                 between them (torch.nn.GRU's); avgseq: row t = the mean of rows 0..t
+ *   head          tanh(linear(d_model -> item_dim)) at the K rows the feed reads: `hidden`
+ *   loss (train)  the rows whose label is not the pad token, packed (gather_rows: n of B T in
+ *                 use), logits (n, V) = head(rows) . W^T + b, cross-entropy over the whole
+ *                 catalogue: the head and its gemm against the catalogue cost the labelled rows
+ *                 only (about a third of B T in causal LM, less in masked LM), as
+ *                 Transformers4Rec computes it
+ * The feed fills the inputs (session_feed.c); attention sees only real rows unless
+ * key_padding_mask is off (the reference's behaviour). Not the parameters, nor the feed.
+ */
+#include <string.h>
+
+#include "session_internal.h"
+
+typedef struct {
+  rk_session_graph *sg;
+  const rk_session_params *p;
+  const rk_session_config *c;
+  rk_graph *g;
+} builder;
+
+static rk_status maybe_dropout(rk_graph *g, int *x, float p) {
+  return p > 0.0f ? rk_graph_dropout(g, x, *x, p, false) : RK_OK;
+}
+
+static rk_status build_inputs(builder *b, const rk_session_features *f, int *x) {
+  rk_graph *g = b->g;
+  const rk_session_params *p = b->p;
+  const int64_t T = b->sg->T;
+  int *parts = rk_calloc((size_t)f->n + 1, sizeof *parts);
+  if (!parts) return RK_ENOMEM;
+  rk_status st = RK_OK;
+  for (int i = 0; st == RK_OK && i < f->n; i++) {
+    const rk_session_feature *ft = &f->features[i];
+    if (!ft->categorical) {
+      const int64_t shape[2] = {T, 1};
+      st = rk_graph_input(g, &b->sg->inputs[i], ft->name, 2, shape);
+      parts[i] = b->sg->inputs[i];
+      continue;
+    }
+    st = rk_graph_input_ids(g, &b->sg->inputs[i], ft->name, T);
+    if (st == RK_OK)
+      st = rk_graph_embedding(g, &parts[i], &p->tables[p->feature_table[i]], b->sg->inputs[i], b->c->pad_token);
+    if (st == RK_OK && b->c->layer_norm_featurewise)
+      st = rk_graph_layer_norm(g, &parts[i], parts[i], (rk_param *)&p->feature_ln[2 * i],
+                               (rk_param *)&p->feature_ln[2 * i + 1], 1e-5f);   /* nn.LayerNorm's eps */
+  }
+  if (st == RK_OK) st = f->n > 1 ? rk_graph_concat(g, x, f->n, parts, 2) : (*x = parts[0], RK_OK);
+  rk_free(parts);
+  RK_TRY(st);
+  if (b->c->inp_merge == RK_SESSION_MERGE_IDENTITY) return RK_OK;
+  RK_TRY(maybe_dropout(g, x, b->c->input_dropout));
+  rk_act act = b->c->tf_out_activation == RK_SESSION_OUT_RELU ? RK_ACT_RELU : RK_ACT_TANH;
+  return rk_graph_linear(g, x, *x, (rk_param *)&p->merge_w, (rk_param *)&p->merge_b, act);
+}
+
+static rk_status build_transformer(builder *b, int *x, bool attention_weights) {
+  rk_graph *g = b->g;
+  const rk_session_params *p = b->p;
+  const rk_session_config *c = b->c;
+  int pos;
+  RK_TRY(rk_graph_param(g, &pos, (rk_param *)&p->positions));
+  RK_TRY(rk_graph_add(g, x, *x, pos));
+  bool gpt2 = c->model_type == RK_SESSION_GPT2;
+  if (!gpt2) RK_TRY(rk_graph_layer_norm(g, x, *x, (rk_param *)&p->emb_ln_gamma, (rk_param *)&p->emb_ln_beta, c->layer_norm_eps));
+  RK_TRY(maybe_dropout(g, x, c->dropout));
+  if (c->model_type == RK_SESSION_ALBERT)
+    RK_TRY(rk_graph_linear(g, x, *x, (rk_param *)&p->map_w, (rk_param *)&p->map_b, RK_ACT_NONE));
+  int keys = c->key_padding_mask ? b->sg->keys : RK_NO_VALUE;
+  for (int l = 0; l < c->n_layer; l++) {
+    /* ALBERT: layer l uses its group's block, n_layer / groups consecutive layers per group. */
+    int k = c->model_type == RK_SESSION_ALBERT ? l / (c->n_layer / p->n_blocks) : l;
+    int *w = attention_weights ? &b->sg->attention[l] : NULL;
+    rk_transformer_block *blk = &p->blocks[k];
+    RK_TRY(gpt2 ? rk_graph_gpt2_block(g, x, w, *x, blk, &p->block, keys, 0)
+                : rk_graph_bert_block(g, x, w, *x, blk, &p->block, keys, 0));
+  }
+  if (gpt2) RK_TRY(rk_graph_layer_norm(g, x, *x, (rk_param *)&p->ln_f_gamma, (rk_param *)&p->ln_f_beta, c->layer_norm_eps));
+  return RK_OK;
+}
+
+static rk_status build_recurrent(builder *b, int *x) {
+  const rk_session_config *c = b->c;
+  rk_param *r = b->p->rnn;
+  for (int l = 0; l < c->n_layer; l++) {
+    rk_param *w = r + 4 * l;
+    if (c->model_type == RK_SESSION_GRU) RK_TRY(rk_graph_gru(b->g, x, *x, b->sg->keys, 0, &w[0], &w[1], &w[2], &w[3]));
+    else if (c->model_type == RK_SESSION_LSTM) RK_TRY(rk_graph_lstm(b->g, x, *x, b->sg->keys, 0, &w[0], &w[1], &w[2], &w[3]));
+    else RK_TRY(rk_graph_rnn(b->g, x, *x, b->sg->keys, 0, &w[0], &w[1], &w[2], &w[3]));
+    if (l + 1 < c->n_layer) RK_TRY(maybe_dropout(b->g, x, c->dropout));
+  }
+  return RK_OK;
+}
+
+/* avgseq (recsys_models.py's AvgSeq): row t = the mean of rows 0..t, as a (T, T) averaging
+ * matrix times each session's rows. The matrix is an input the build fills once. */
+static rk_status build_avgseq(builder *b, int *x) {
+  const int64_t T = b->sg->T, shape[2] = {T, T};
+  RK_TRY(rk_graph_input(b->g, &b->sg->average, "[average]", 2, shape));
+  return rk_graph_matmul(b->g, x, b->sg->average, *x);
+}
+
+static void fill_average(rk_session_graph *sg) {
+  float *a = rk_graph_input_f32(sg->g, sg->average);
+  for (int64_t s = 0; s < sg->B; s++)
+    for (int64_t t = 0; t < sg->T; t++)
+      for (int64_t u = 0; u < sg->T; u++) a[(s * sg->T + t) * sg->T + u] = u <= t ? 1.0f / (float)(t + 1) : 0.0f;
+}
+
+static rk_status build(builder *b, const rk_session_features *f, bool train, bool attention_weights) {
+  rk_session_graph *sg = b->sg;
+  rk_graph *g = b->g;
+  const rk_session_config *c = b->c;
+  const rk_session_params *p = b->p;
+  RK_TRY(rk_graph_input_ids(g, &sg->mask_rows, "[mask]", sg->T));
+  RK_TRY(rk_graph_input_ids(g, &sg->keys, "[keys]", sg->T));
+  RK_TRY(rk_graph_input_ids(g, &sg->reads, "[reads]", sg->K));
+  if (train) {
+    RK_TRY(rk_graph_input_ids(g, &sg->labels, "[labels]", sg->T));
+    RK_TRY(rk_graph_input_ids(g, &sg->labelled, "[labelled]", sg->T));
+    RK_TRY(rk_graph_input_ids(g, &sg->packed_labels, "[packed labels]", sg->T));
+  }
+  int x;
+  RK_TRY(build_inputs(b, f, &x));
+  RK_TRY(rk_graph_mask_fill(g, &x, x, sg->mask_rows, (rk_param *)&p->mask));
+  if (rk_session_is_transformer(c->model_type)) RK_TRY(build_transformer(b, &x, attention_weights));
+  else if (rk_session_is_recurrent(c->model_type)) RK_TRY(build_recurrent(b, &x));
+  else RK_TRY(build_avgseq(b, &x));
+  int read;
+  RK_TRY(rk_graph_gather(g, &read, x, sg->reads));
+  RK_TRY(rk_graph_linear(g, &sg->out.hidden, read, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
+  RK_TRY(rk_graph_output(g, sg->out.hidden));
+  sg->out.loss = RK_NO_VALUE;
+  if (train) {
+    int rows, h, logits;
+    rk_param *w = rk_session_scoring_matrix(p, f, c);
+    RK_TRY(rk_graph_gather_rows(g, &rows, x, sg->labelled));
+    RK_TRY(rk_graph_linear(g, &h, rows, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
+    RK_TRY(rk_graph_linear(g, &logits, h, w, (rk_param *)&p->out_b, RK_ACT_NONE));
+    RK_TRY(rk_graph_softmax_ce(g, &sg->out.loss, logits, sg->packed_labels, c->pad_token, c->label_smoothing,
+                               c->softmax_temperature));
+    RK_TRY(rk_graph_output(g, sg->out.loss));
+  }
+  for (int l = 0; attention_weights && l < sg->n_layers; l++) RK_TRY(rk_graph_output(g, sg->attention[l]));
+  RK_TRY(rk_graph_build(g, train ? sg->out.loss : RK_NO_VALUE));
+  if (c->model_type == RK_SESSION_AVGSEQ) fill_average(sg);
+  return RK_OK;
+}
+
+rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_features *f,
+                                 const rk_session_config *c, int64_t batch, bool train, bool attention_weights) {
+  memset(sg, 0, sizeof *sg);
+  sg->B = batch;
+  sg->T = c->session_seq_length_max;
+  sg->K = c->eval_on_last_item_seq_only ? 1 : sg->T;
+  sg->labels = sg->labelled = sg->packed_labels = sg->average = RK_NO_VALUE;
+  attention_weights = attention_weights && rk_session_is_transformer(c->model_type);
+  sg->n_layers = attention_weights ? c->n_layer : 0;
+  sg->inputs = rk_calloc((size_t)f->n + 1, sizeof *sg->inputs);
+  sg->attention = rk_calloc((size_t)sg->n_layers + 1, sizeof *sg->attention);
+  rk_status st = sg->inputs && sg->attention ? RK_OK : RK_ENOMEM;
+  if (st == RK_OK) st = rk_graph_create(&sg->g, batch);
+  if (st == RK_OK) rk_graph_set_seed(sg->g, c->seed);
+  builder b = {.sg = sg, .p = p, .c = c, .g = sg->g};
+  if (st == RK_OK) st = build(&b, f, train, attention_weights);
+  if (st != RK_OK) {
+    rk_session_graph_free(sg);
+    return st;
+  }
+  sg->out.reads = sg->K;
+  sg->out.n_layers = sg->n_layers;
+  sg->out.attention = sg->n_layers ? sg->attention : NULL;
+  return RK_OK;
+}
+
+void rk_session_graph_pack_labels(const rk_session_graph *sg, int64_t pad) {
+  const int64_t *labels = rk_graph_input_ids_data(sg->g, sg->labels);
+  int64_t *rows = rk_graph_input_ids_data(sg->g, sg->labelled), *packed = rk_graph_input_ids_data(sg->g, sg->packed_labels);
+  int64_t n = 0;
+  for (int64_t r = 0; r < sg->B * sg->T; r++)
+    if (labels[r] != pad) rows[n] = r, packed[n++] = labels[r];
+  for (; n < sg->B * sg->T; n++) rows[n] = -1, packed[n] = pad;
+}
+
+void rk_session_graph_free(rk_session_graph *sg) {
+  rk_graph_free(sg->g);
+  rk_free(sg->inputs);
+  rk_free(sg->attention);
+  memset(sg, 0, sizeof *sg);
+}

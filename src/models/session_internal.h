@@ -1,0 +1,128 @@
+/*
+ * Private to src/models/: what the session family's files share (reckon/sessions.h is the
+ * public interface):
+ *   session_settings.c  RK_SESSION_SETTINGS: defaults, checks, model.json's "model"
+ *   session_features.c  the columns a model reads, from --feature_config or a Merlin schema
+ *   session_params.c    the parameters: declared in one arena, named as the reference's modules,
+ *                       drawn from (seed, parameter number), the no-decay marks
+ *   session_graph.c     a graph over the parameters: inputs, merge, [MASK], body, head, loss
+ *   session_masking.c   per session, which rows hold [MASK], which predict what, which are read
+ *   session_feed.c      batches of list columns into a graph's inputs, by phase
+ *   session_model.c     build, share, free and the family's table of the model interface
+ */
+#ifndef RECKON_MODELS_SESSION_INTERNAL_H
+#define RECKON_MODELS_SESSION_INTERNAL_H
+
+#include "reckon/sessions.h"
+
+bool rk_session_is_transformer(rk_session_model_kind k);
+bool rk_session_is_recurrent(rk_session_model_kind k);
+
+/* Features: a deep copy, and model.json's "features" array both ways. */
+rk_status rk_session_features_copy(rk_session_features *dst, const rk_session_features *src);
+json_t *rk_session_features_to_json(const rk_session_features *f);
+rk_status rk_session_features_from_json(rk_session_features *out, const json_t *j, const char *label);
+
+/* The parameters of one model (the owner's; shares point at them). */
+typedef struct {
+  rk_param_arena *arena;
+  int n_tables;
+  rk_param *tables;            /* (n_tables): (V, D) each, dense (PyTorch's nn.Embedding) */
+  int *feature_table;          /* per feature: its table, or -1 (continuous) */
+  rk_param *feature_ln;        /* per feature: gamma, beta (layer_norm_featurewise, categorical) */
+  int64_t merged_width;        /* the concatenated features' width */
+  rk_param merge_w, merge_b;   /* (d_model, width), (d_model): inp_merge mlp */
+  rk_param mask;               /* (d_model): the [MASK] vector */
+  rk_param positions;          /* (T, d_model): transformers */
+  rk_param emb_ln_gamma, emb_ln_beta;    /* bert, albert: the embeddings' LayerNorm */
+  rk_param map_w, map_b;       /* albert: embedding_hidden_mapping_in */
+  rk_transformer_config block; /* transformers: their blocks' shape */
+  int n_blocks;                /* distinct blocks (albert: its groups) */
+  rk_transformer_block *blocks;
+  rk_param ln_f_gamma, ln_f_beta;   /* gpt2: the final LayerNorm */
+  rk_param *rnn;               /* recurrent: 4 per layer, w_ih, w_hh, b_ih, b_hh */
+  rk_param head_w, head_b;     /* (item_dim, d_model), (item_dim): the output head */
+  rk_param out_w;              /* (V, item_dim): the output layer when not tied to the item table */
+  rk_param out_b;              /* (V): the output bias, tied or not */
+  int64_t item_dim, n_items;
+  rk_param **list;             /* every parameter, in declaration order */
+  int n;
+} rk_session_params;
+
+rk_status rk_session_params_create(rk_session_params *p, const rk_session_features *f, const rk_session_config *c);
+void rk_session_params_free(rk_session_params *p);
+/* The item table, scored against when tied. */
+rk_param *rk_session_item_table(const rk_session_params *p, const rk_session_features *f);
+/* The scoring matrix: the item table (tied) or the output layer. */
+rk_param *rk_session_scoring_matrix(const rk_session_params *p, const rk_session_features *f, const rk_session_config *c);
+
+/* A graph's value handles. */
+typedef struct {
+  rk_graph *g;
+  int64_t B, T, K;
+  int *inputs;                 /* per feature: ids (B, T) or a float (B, T, 1) input */
+  int mask_rows;               /* int64 (B, T): 1 where the row holds [MASK] */
+  int keys;                    /* int64 (B, T): 1 where the row is a real position (attention keys,
+                                  recurrent steps), 0 for padding */
+  int reads;                   /* int64 (B, K): positions read, -1 none */
+  int labels;                  /* int64 (B, T): the target per row, pad_token none (train graphs) */
+  int labelled;                /* int64 (B T): the rows with a label, then -1 (train graphs) */
+  int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
+  int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
+  int n_layers;
+  int *attention;              /* per layer (B, heads, T, T), or NULL */
+  rk_session_outputs out;
+} rk_session_graph;
+
+rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_features *f,
+                                 const rk_session_config *c, int64_t batch, bool train, bool attention_weights);
+void rk_session_graph_free(rk_session_graph *sg);
+/* From a train graph's labels input: the labelled rows and their labels, packed (the loss is
+ * computed at those rows only). The feed calls it after filling the labels. */
+void rk_session_graph_pack_labels(const rk_session_graph *sg, int64_t pad);
+
+/* Masking of one session (session_masking.c), the rules of reckon/sessions.h's phases. */
+typedef struct {
+  bool mlm;                    /* the masked LM task, else causal LM */
+  bool train_last_only;        /* train_on_last_item_seq_only (causal LM) */
+  bool eval_last_only;         /* eval_on_last_item_seq_only */
+  int64_t T, K, pad;
+  double mlm_probability;
+} rk_session_mask_rule;
+
+/* items (T): the session right-padded with pad, n of them real (the feed keeps T - 1 for a
+ * masked LM prediction, which needs a free row). Fills mask (T) 0/1: rows holding [MASK];
+ * keys (T) 0/1: real rows (and the row a masked LM prediction reads); labels (T): each row's
+ * target, pad for none; reads and targets (K): the rows read and their targets (-1 and 0:
+ * none). rng: the session's draws (masked LM training only; NULL otherwise). */
+void rk_session_mask(const rk_session_mask_rule *r, rk_session_phase phase, const int64_t *items, int64_t n,
+                     rk_rng *rng, int64_t *mask, int64_t *keys, int64_t *labels, int64_t *reads, int64_t *targets);
+/* The stream of session b's masking draws at a step: (seed, step, b), apart from the
+ * parameters' and dropout's streams. */
+void rk_session_mask_rng(rk_rng *rng, uint64_t seed, uint64_t step, int64_t b);
+
+/* The family's model. */
+typedef struct rk_session_model {
+  rk_session_config cfg;
+  rk_session_features features;      /* owned by the owner; a share's points at the owner's */
+  rk_session_params own;             /* the owner's parameters */
+  const rk_session_params *params;   /* &own, or the owner's */
+  bool owner;
+  rk_session_graph sg;
+  rk_model base;
+} rk_session_model;
+
+const rk_session_model *rk_session_of(const rk_model *m);
+
+/* The feed's table entries (session_feed.c). */
+rk_status rk_session_feed_init(rk_model_feed **out, const rk_model *m, const rk_schema *schema, int64_t negatives,
+                               const rk_task_weights *tw, uint64_t seed);
+int rk_session_feed_max_columns(const rk_model *m);
+int rk_session_feed_columns(const rk_model_feed *f, bool with_targets, const char **names);
+int64_t rk_session_feed_batch_rows(const rk_model_feed *f);
+rk_status rk_session_feed_fill(rk_model_feed *f, const rk_batch *batch, uint64_t step);
+const int64_t *rk_session_feed_sources(const rk_model_feed *f);
+const rk_task_weights *rk_session_feed_weights(const rk_model_feed *f);
+void rk_session_feed_free(rk_model_feed *f);
+
+#endif /* RECKON_MODELS_SESSION_INTERNAL_H */

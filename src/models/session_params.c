@@ -1,0 +1,297 @@
+/*
+ * The session models' parameters: declared in one arena (reckon/nn.h), named as the reference's
+ * modules name them (recsys_meta_model.py, Hugging Face's GPT-2 / BERT / ALBERT, torch.nn.GRU),
+ * drawn once the arena has memory, each from (seed, its number in declaration order), and marked
+ * for Hugging Face's no-decay group as the Trainer marks the reference's.
+ *
+ * Initial values (the reference's, module by module):
+ *   embedding tables   N(0, item_id_embeddings_init_std) for the item table, N(0,
+ *                      other_embeddings_init_std) else; the pad token's row 0 (padding_idx)
+ *   merge, head, untied output layer   nn.Linear's: U(+-1/sqrt(fan_in)), bias too
+ *   tied output bias   0;  [MASK]   N(0, 0.001)
+ *   transformers       N(0, initializer_range) weights and positions, biases 0, LayerNorms 1 / 0;
+ *                      GPT-2's projections into the residual N(0, range / sqrt(2 n_layer))
+ *   recurrent          torch.nn.GRU/LSTM/RNN's U(+-1/sqrt(d_model))
+ * Not the graph over them (session_graph.c).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "session_internal.h"
+
+bool rk_session_is_recurrent(rk_session_model_kind k) {
+  return k == RK_SESSION_GRU || k == RK_SESSION_LSTM || k == RK_SESSION_RNN;
+}
+
+/* What a parameter's initial values are, until the arena has memory. */
+typedef enum { INIT_NORMAL, INIT_UNIFORM, INIT_ONES, INIT_ZEROS, INIT_BLOCK } init_kind;
+typedef struct {
+  rk_param *p;
+  init_kind kind;
+  float scale;              /* normal: the std; uniform: the limit */
+  int64_t zero_row;         /* a table's padding row, or -1 */
+  rk_transformer_block *block;   /* INIT_BLOCK: its 12 parameters from here */
+  double proj_std;
+} init_rule;
+
+typedef struct {
+  rk_session_params *p;
+  const rk_session_config *c;
+  init_rule *rules;
+  int n_rules;
+} declarer;
+
+static rk_status declare(declarer *d, rk_param *p, const char *name, int ndim, int64_t d0, int64_t d1, init_kind kind,
+                         float scale) {
+  int64_t shape[2] = {d0, d1};
+  RK_TRY(rk_param_arena_add(d->p->arena, p, name, ndim, shape));
+  d->rules[d->n_rules++] = (init_rule){.p = p, .kind = kind, .scale = scale, .zero_row = -1};
+  d->p->list[d->p->n++] = p;
+  return RK_OK;
+}
+
+/* "<a><b><c>" into a parameter name, refused when it would not fit. */
+static rk_status param_name(char *name, const char *a, const char *b, const char *c) {
+  if (snprintf(name, sizeof ((rk_param *)0)->name, "%s%s%s", a, b, c) >= (int)sizeof ((rk_param *)0)->name)
+    return rk_error(RK_EUSAGE, "the feature name '%s' is too long for a parameter name (at most %d bytes with its "
+                    "prefix)", b, (int)sizeof ((rk_param *)0)->name - 1);
+  return RK_OK;
+}
+
+static int64_t table_dim(const rk_session_feature *x, const rk_session_config *c) {
+  if (x->is_item && c->item_embedding_dim > 0) return c->item_embedding_dim;
+  double d = ceil(pow((double)x->cardinality, 0.25) * c->embedding_dim_from_cardinality_multiplier);
+  return d < 1 ? 1 : d > (double)(1 << 16) ? (1 << 16) : (int64_t)d;
+}
+
+/* The features' tables, one per distinct table name (the first feature naming it sets it up). */
+static rk_status declare_tables(declarer *d, const rk_session_features *f) {
+  rk_session_params *p = d->p;
+  const rk_session_config *c = d->c;
+  for (int i = 0; i < f->n; i++) {
+    const rk_session_feature *x = &f->features[i];
+    p->feature_table[i] = -1;
+    if (!x->categorical) continue;
+    for (int t = 0; t < i && p->feature_table[i] < 0; t++)
+      if (f->features[t].categorical && strcmp(f->features[t].table, x->table) == 0) p->feature_table[i] = p->feature_table[t];
+    if (p->feature_table[i] >= 0) continue;
+    /* The item's table is the item feature's, whichever feature names it first. */
+    bool item_table = strcmp(x->table, f->features[f->item].table) == 0;
+    const rk_session_feature *owner = item_table ? &f->features[f->item] : x;
+    if (c->pad_token >= owner->cardinality)
+      return rk_error(RK_EUSAGE, "invalid value '%d' for --pad_token: the table '%s' has %lld rows", c->pad_token,
+                      owner->table, (long long)owner->cardinality);
+    int t = p->feature_table[i] = p->n_tables++;
+    char name[sizeof p->tables[t].name];
+    RK_TRY(param_name(name, "embedding_tables.", owner->table, ".weight"));
+    RK_TRY(declare(d, &p->tables[t], name, 2, owner->cardinality, table_dim(owner, c), INIT_NORMAL,
+                   item_table ? c->item_id_embeddings_init_std : c->other_embeddings_init_std));
+    d->rules[d->n_rules - 1].zero_row = c->pad_token;
+  }
+  return RK_OK;
+}
+
+static rk_status declare_inputs(declarer *d, const rk_session_features *f) {
+  rk_session_params *p = d->p;
+  const rk_session_config *c = d->c;
+  RK_TRY(declare_tables(d, f));
+  p->merged_width = 0;
+  for (int i = 0; i < f->n; i++) {
+    const rk_session_feature *x = &f->features[i];
+    if (!x->categorical) {
+      p->merged_width += 1;
+      continue;
+    }
+    int64_t D = p->tables[p->feature_table[i]].value.shape[1];
+    p->merged_width += D;
+    if (!c->layer_norm_featurewise) continue;
+    char name[sizeof p->tables[0].name];
+    RK_TRY(param_name(name, "layernorm_features.", x->name, ".weight"));
+    RK_TRY(declare(d, &p->feature_ln[2 * i], name, 1, D, 0, INIT_ONES, 0));
+    RK_TRY(param_name(name, "layernorm_features.", x->name, ".bias"));
+    RK_TRY(declare(d, &p->feature_ln[2 * i + 1], name, 1, D, 0, INIT_ZEROS, 0));
+  }
+  const int64_t W = p->merged_width, D = c->d_model;
+  if (c->inp_merge == RK_SESSION_MERGE_IDENTITY) {
+    if (W != D)
+      return rk_error(RK_EUSAGE, "--inp_merge identity needs the features' width (%lld) to equal --d_model %lld",
+                      (long long)W, (long long)D);
+  } else {
+    float lim = (float)(1.0 / sqrt((double)W));
+    RK_TRY(declare(d, &p->merge_w, "mlp_merge.weight", 2, D, W, INIT_UNIFORM, lim));
+    RK_TRY(declare(d, &p->merge_b, "mlp_merge.bias", 1, D, 0, INIT_UNIFORM, lim));
+  }
+  return declare(d, &p->mask, "masked_item_embedding", 1, D, 0, INIT_NORMAL, 0.001f);
+}
+
+static rk_status declare_block(declarer *d, rk_transformer_block *blk, const char *prefix, double proj_std) {
+  int first = d->p->n;
+  RK_TRY(rk_transformer_block_declare(blk, d->p->arena, prefix, &d->p->block));
+  rk_param *ps[RK_TRANSFORMER_BLOCK_PARAMS] = {&blk->ln1_gamma, &blk->ln1_beta, &blk->qkv_weight, &blk->qkv_bias,
+                                               &blk->proj_weight, &blk->proj_bias, &blk->ln2_gamma, &blk->ln2_beta,
+                                               &blk->fc_weight, &blk->fc_bias, &blk->out_weight, &blk->out_bias};
+  for (int k = 0; k < RK_TRANSFORMER_BLOCK_PARAMS; k++) d->p->list[d->p->n++] = ps[k];
+  d->rules[d->n_rules++] = (init_rule){.p = d->p->list[first], .kind = INIT_BLOCK, .zero_row = -1, .block = blk,
+                                       .proj_std = proj_std};
+  return RK_OK;
+}
+
+static rk_status declare_body(declarer *d) {
+  rk_session_params *p = d->p;
+  const rk_session_config *c = d->c;
+  const int64_t D = c->d_model, T = c->session_seq_length_max;
+  const float range = c->initializer_range;
+  char prefix[48];
+  if (c->model_type == RK_SESSION_GPT2) {
+    RK_TRY(declare(d, &p->positions, "wpe.weight", 2, T, D, INIT_NORMAL, range));
+    for (int l = 0; l < p->n_blocks; l++) {
+      snprintf(prefix, sizeof prefix, "h.%d", l);
+      RK_TRY(declare_block(d, &p->blocks[l], prefix, range / sqrt(2.0 * c->n_layer)));
+    }
+    RK_TRY(declare(d, &p->ln_f_gamma, "ln_f.weight", 1, D, 0, INIT_ONES, 0));
+    return declare(d, &p->ln_f_beta, "ln_f.bias", 1, D, 0, INIT_ZEROS, 0);
+  }
+  if (c->model_type == RK_SESSION_BERT || c->model_type == RK_SESSION_ALBERT) {
+    RK_TRY(declare(d, &p->positions, "embeddings.position_embeddings.weight", 2, T, D, INIT_NORMAL, range));
+    RK_TRY(declare(d, &p->emb_ln_gamma, "embeddings.LayerNorm.weight", 1, D, 0, INIT_ONES, 0));
+    RK_TRY(declare(d, &p->emb_ln_beta, "embeddings.LayerNorm.bias", 1, D, 0, INIT_ZEROS, 0));
+    if (c->model_type == RK_SESSION_ALBERT) {
+      RK_TRY(declare(d, &p->map_w, "encoder.embedding_hidden_mapping_in.weight", 2, D, D, INIT_NORMAL, range));
+      RK_TRY(declare(d, &p->map_b, "encoder.embedding_hidden_mapping_in.bias", 1, D, 0, INIT_ZEROS, 0));
+    }
+    for (int l = 0; l < p->n_blocks; l++) {
+      snprintf(prefix, sizeof prefix, c->model_type == RK_SESSION_ALBERT ? "encoder.albert_layer_groups.%d" : "encoder.layer.%d", l);
+      RK_TRY(declare_block(d, &p->blocks[l], prefix, range));
+    }
+    return RK_OK;
+  }
+  if (rk_session_is_recurrent(c->model_type)) {
+    const int64_t G = c->model_type == RK_SESSION_GRU ? 3 : c->model_type == RK_SESSION_LSTM ? 4 : 1;
+    const float lim = (float)(1.0 / sqrt((double)D));
+    static const char *const names[4] = {"rnn.weight_ih_l%d", "rnn.weight_hh_l%d", "rnn.bias_ih_l%d", "rnn.bias_hh_l%d"};
+    for (int l = 0; l < c->n_layer; l++)
+      for (int k = 0; k < 4; k++) {
+        char name[32];
+        snprintf(name, sizeof name, names[k], l);
+        RK_TRY(declare(d, &p->rnn[4 * l + k], name, k < 2 ? 2 : 1, G * D, D, INIT_UNIFORM, lim));
+      }
+  }
+  return RK_OK;   /* avgseq has no parameters of its own */
+}
+
+static rk_status declare_head(declarer *d, const rk_session_features *f) {
+  rk_session_params *p = d->p;
+  const rk_session_config *c = d->c;
+  const rk_param *items = &p->tables[p->feature_table[f->item]];
+  p->n_items = items->value.shape[0];
+  p->item_dim = items->value.shape[1];
+  const float lim = (float)(1.0 / sqrt((double)c->d_model));
+  RK_TRY(declare(d, &p->head_w, "output_layer.weight", 2, p->item_dim, c->d_model, INIT_UNIFORM, lim));
+  RK_TRY(declare(d, &p->head_b, "output_layer.bias", 1, p->item_dim, 0, INIT_UNIFORM, lim));
+  if (c->mf_constrained_embeddings) return declare(d, &p->out_b, "output_layer_bias", 1, p->n_items, 0, INIT_ZEROS, 0);
+  const float out_lim = (float)(1.0 / sqrt((double)p->item_dim));
+  RK_TRY(declare(d, &p->out_w, "output_layer_items.weight", 2, p->n_items, p->item_dim, INIT_UNIFORM, out_lim));
+  return declare(d, &p->out_b, "output_layer_items.bias", 1, p->n_items, 0, INIT_UNIFORM, out_lim);
+}
+
+static void run_rule(const init_rule *r, uint64_t seed, uint64_t stream) {
+  rk_param *p = r->p;
+  float *w = p->value.data;
+  int64_t n = rk_tensor_numel(&p->value);
+  switch (r->kind) {
+    case INIT_NORMAL: rk_param_fill_normal(p, seed, stream, r->scale); break;
+    case INIT_UNIFORM: rk_param_fill_uniform(p, seed, stream, -r->scale, r->scale); break;
+    case INIT_ONES: for (int64_t i = 0; i < n; i++) w[i] = 1.0f; break;
+    case INIT_ZEROS: memset(w, 0, (size_t)n * sizeof *w); break;
+    case INIT_BLOCK: break;   /* run_rules: the block's own initialiser */
+  }
+  if (r->zero_row >= 0) memset(w + r->zero_row * p->value.shape[1], 0, (size_t)p->value.shape[1] * sizeof *w);
+}
+
+static rk_status run_rules(const declarer *d) {
+  for (int i = 0; i < d->n_rules; i++) {
+    const init_rule *r = &d->rules[i];
+    int stream = 0;
+    while (d->p->list[stream] != r->p) stream++;
+    if (r->kind == INIT_BLOCK)
+      RK_TRY(rk_transformer_block_init(r->block, d->c->seed, (uint64_t)stream, d->c->initializer_range, r->proj_std));
+    else
+      run_rule(r, d->c->seed, (uint64_t)stream);
+  }
+  return RK_OK;
+}
+
+/* Hugging Face's rule on the reference's names: bias, LayerNorm.weight. The blocks are named
+ * GPT-2's way (ln_1, ln_2: decayed there too); BERT names both of its LayerNorms LayerNorm and
+ * ALBERT only the attention's (its full_layer_layer_norm is decayed). */
+static void mark_no_decay(rk_session_params *p, const rk_session_config *c) {
+  rk_optim_mark_no_decay(p->list, p->n);
+  if (c->model_type != RK_SESSION_BERT && c->model_type != RK_SESSION_ALBERT) return;
+  for (int l = 0; l < p->n_blocks; l++) {
+    p->blocks[l].ln1_gamma.no_decay = true;
+    if (c->model_type == RK_SESSION_BERT) p->blocks[l].ln2_gamma.no_decay = true;
+  }
+}
+
+static int count_blocks(const rk_session_config *c) {
+  if (!rk_session_is_transformer(c->model_type)) return 0;
+  if (c->model_type == RK_SESSION_ALBERT) return c->num_hidden_groups < 0 ? c->n_layer : c->num_hidden_groups;
+  return c->n_layer;
+}
+
+rk_status rk_session_params_create(rk_session_params *p, const rk_session_features *f, const rk_session_config *c) {
+  memset(p, 0, sizeof *p);
+  RK_TRY(rk_session_config_check(c));
+  if (f->item < 0 || f->item >= f->n || !f->features[f->item].categorical)
+    return rk_error(RK_EUSAGE, "a session model needs a categorical item id feature");
+  p->n_blocks = count_blocks(c);
+  p->block = (rk_transformer_config){.d_model = c->d_model, .heads = c->n_head, .dropout = c->dropout,
+                                     .attn_dropout = c->dropout, .ln_eps = c->layer_norm_eps,
+                                     .gelu_tanh = c->hidden_act == RK_SESSION_GELU_NEW,
+                                     .causal = c->model_type == RK_SESSION_GPT2};
+  /* At most: tables and 2 LayerNorm parameters per feature, the blocks', 4 per recurrent layer,
+   * and a dozen single ones. */
+  int most = 3 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks + 4 * c->n_layer + 16;
+  declarer d = {.p = p, .c = c};
+  p->tables = rk_calloc((size_t)f->n + 1, sizeof *p->tables);
+  p->feature_table = rk_calloc((size_t)f->n + 1, sizeof *p->feature_table);
+  p->feature_ln = rk_calloc(2 * (size_t)f->n + 1, sizeof *p->feature_ln);
+  p->blocks = rk_calloc((size_t)p->n_blocks + 1, sizeof *p->blocks);
+  p->rnn = rk_calloc(4 * (size_t)c->n_layer + 1, sizeof *p->rnn);
+  p->list = rk_calloc((size_t)most, sizeof *p->list);
+  d.rules = rk_calloc((size_t)most, sizeof *d.rules);
+  rk_status st = p->tables && p->feature_table && p->feature_ln && p->blocks && p->rnn && p->list && d.rules ? RK_OK
+                                                                                                          : RK_ENOMEM;
+  if (st == RK_OK) st = rk_param_arena_create(&p->arena);
+  if (st == RK_OK) st = declare_inputs(&d, f);
+  if (st == RK_OK) st = declare_body(&d);
+  if (st == RK_OK) st = declare_head(&d, f);
+  if (st == RK_OK) st = rk_param_arena_alloc(p->arena);
+  if (st == RK_OK) st = run_rules(&d);
+  if (st == RK_OK) mark_no_decay(p, c);
+  rk_free(d.rules);
+  if (st != RK_OK) rk_session_params_free(p);
+  return st;
+}
+
+void rk_session_params_free(rk_session_params *p) {
+  for (int i = 0; p->list && i < p->n; i++) rk_param_free(p->list[i]);
+  rk_param_arena_free(p->arena);
+  rk_free(p->tables);
+  rk_free(p->feature_table);
+  rk_free(p->feature_ln);
+  rk_free(p->blocks);
+  rk_free(p->rnn);
+  rk_free(p->list);
+  memset(p, 0, sizeof *p);
+}
+
+rk_param *rk_session_item_table(const rk_session_params *p, const rk_session_features *f) {
+  return &p->tables[p->feature_table[f->item]];
+}
+
+rk_param *rk_session_scoring_matrix(const rk_session_params *p, const rk_session_features *f,
+                                    const rk_session_config *c) {
+  return c->mf_constrained_embeddings ? rk_session_item_table(p, f) : (rk_param *)&p->out_w;
+}

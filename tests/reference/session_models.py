@@ -1,0 +1,163 @@
+"""PyTorch versions of reckon's session models (src/models/session_*.c), written from the same
+published definitions (recsys_meta_model.py's inputs and head, masking.py's rules, the GPT-2 / BERT
+blocks and recurrent layers of seq_blocks.py), for the fixtures of make_session_fixtures.py.
+
+    P, mods = make_params(cfg, feats, seed)    # reckon's names in reckon's declaration order
+    loss = forward(P, mods, cfg, feats, ids, conts, mask, keys, labels)
+
+cfg: model_type (gpt2|bert|gru), d_model, n_head, n_layer, T, item_dim, tied, ln_featurewise,
+eps, temperature, smoothing, key_padding_mask. feats: [{name, categorical, cardinality, is_item}]
+(each categorical feature has its own table, named after it). Dropout is 0: its draws are not
+PyTorch's.
+"""
+import torch
+import torch.nn.functional as F
+
+import seq_blocks as sb
+
+
+def _rand(shape, scale, gen):
+    return (torch.randn(*shape, generator=gen, dtype=torch.float32) * scale).double()
+
+
+def make_params(cfg, feats, seed):
+    """Parameters as float32 values held in float64 (they read back exactly in C)."""
+    gen = torch.Generator().manual_seed(seed)
+    D, T = cfg["d_model"], cfg["T"]
+    P, mods = {}, {"blocks": [], "rnns": []}
+
+    def add(name, t):
+        P[name] = t.requires_grad_()
+
+    width = 0
+    for f in feats:
+        if not f["categorical"]:
+            width += 1
+            continue
+        dim = cfg["item_dim"] if f["is_item"] else f["dim"]
+        t = _rand((f["cardinality"], dim), 0.5, gen)
+        t[0] = 0                                   # padding_idx's row
+        add("embedding_tables.%s.weight" % f["name"], t)
+        width += dim
+    if cfg["ln_featurewise"]:
+        for f in feats:
+            if f["categorical"]:
+                dim = cfg["item_dim"] if f["is_item"] else f["dim"]
+                add("layernorm_features.%s.weight" % f["name"], 1 + _rand((dim,), 0.1, gen))
+                add("layernorm_features.%s.bias" % f["name"], _rand((dim,), 0.1, gen))
+    add("mlp_merge.weight", _rand((D, width), 0.4, gen))
+    add("mlp_merge.bias", _rand((D,), 0.1, gen))
+    add("masked_item_embedding", _rand((D,), 0.3, gen))
+    kind = cfg["model_type"]
+    if kind == "gpt2":
+        add("wpe.weight", _rand((T, D), 0.3, gen))
+    if kind == "bert":
+        add("embeddings.position_embeddings.weight", _rand((T, D), 0.3, gen))
+        add("embeddings.LayerNorm.weight", 1 + _rand((D,), 0.1, gen))
+        add("embeddings.LayerNorm.bias", _rand((D,), 0.1, gen))
+    for l in range(cfg["n_layer"]):
+        if kind in ("gpt2", "bert"):
+            cls = sb.GPT2Block if kind == "gpt2" else sb.BertBlock
+            blk = cls(d_model=D, heads=cfg["n_head"], ln_eps=cfg["eps"]).double()
+            prefix = "h.%d." % l if kind == "gpt2" else "encoder.layer.%d." % l
+            for name, p in blk.reckon_parameters():
+                with torch.no_grad():
+                    p.copy_((1 if name.startswith("ln_") and name.endswith("weight") else 0) + _rand(p.shape, 0.3, gen))
+                P[prefix + name] = p
+            mods["blocks"].append(blk)
+        else:
+            rnn = torch.nn.GRU(D, D, batch_first=True).double()
+            for (short, p), full in zip(sb.recurrent_parameters(rnn), ["rnn.weight_ih_l%d", "rnn.weight_hh_l%d",
+                                                                       "rnn.bias_ih_l%d", "rnn.bias_hh_l%d"]):
+                with torch.no_grad():
+                    p.copy_(_rand(p.shape, 0.4, gen))
+                P[full % l] = p
+            mods["rnns"].append(rnn)
+    if kind == "gpt2":
+        add("ln_f.weight", 1 + _rand((D,), 0.1, gen))
+        add("ln_f.bias", _rand((D,), 0.1, gen))
+    I = cfg["item_dim"]
+    V = next(f["cardinality"] for f in feats if f["is_item"])
+    add("output_layer.weight", _rand((I, D), 0.4, gen))
+    add("output_layer.bias", _rand((I,), 0.1, gen))
+    if cfg["tied"]:
+        add("output_layer_bias", _rand((V,), 0.1, gen))
+    else:
+        add("output_layer_items.weight", _rand((V, I), 0.4, gen))
+        add("output_layer_items.bias", _rand((V,), 0.1, gen))
+    return P, mods
+
+
+def no_decay(name, kind):
+    """Hugging Face's rule (bias, LayerNorm.weight) on the reference's module names: BERT calls its
+    blocks' ln_1 and ln_2 LayerNorm, GPT-2 does not."""
+    if "bias" in name or "LayerNorm.weight" in name:
+        return True
+    return kind == "bert" and (name.endswith("ln_1.weight") or name.endswith("ln_2.weight"))
+
+
+def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels):
+    """ids, conts: per feature (B, T) long / double; mask, keys (B, T) bool; labels (B, T) long, 0 none."""
+    D = cfg["d_model"]
+    parts = []
+    for f in feats:
+        if not f["categorical"]:
+            parts.append(conts[f["name"]].unsqueeze(-1))
+            continue
+        e = F.embedding(ids[f["name"]], P["embedding_tables.%s.weight" % f["name"]], padding_idx=0)
+        if cfg["ln_featurewise"]:
+            e = F.layer_norm(e, (e.shape[-1],), P["layernorm_features.%s.weight" % f["name"]],
+                             P["layernorm_features.%s.bias" % f["name"]], 1e-5)
+        parts.append(e)
+    x = torch.tanh(F.linear(torch.cat(parts, -1), P["mlp_merge.weight"], P["mlp_merge.bias"]))
+    x = torch.where(mask.unsqueeze(-1), P["masked_item_embedding"], x)
+    kind = cfg["model_type"]
+    key_mask = keys if cfg["key_padding_mask"] else None
+    if kind == "gpt2":
+        x = x + P["wpe.weight"]
+        for blk in mods["blocks"]:
+            x = blk(x, key_mask)
+        x = F.layer_norm(x, (D,), P["ln_f.weight"], P["ln_f.bias"], cfg["eps"])
+    elif kind == "bert":
+        x = x + P["embeddings.position_embeddings.weight"]
+        x = F.layer_norm(x, (D,), P["embeddings.LayerNorm.weight"], P["embeddings.LayerNorm.bias"], cfg["eps"])
+        for blk in mods["blocks"]:
+            x = blk(x, key_mask)
+    else:
+        lengths = keys.sum(1)
+        for rnn in mods["rnns"]:
+            x = sb.recurrent(rnn, x, lengths)
+    h = torch.tanh(F.linear(x, P["output_layer.weight"], P["output_layer.bias"]))
+    item = next(f for f in feats if f["is_item"])
+    if cfg["tied"]:
+        W, b = P["embedding_tables.%s.weight" % item["name"]], P["output_layer_bias"]
+    else:
+        W, b = P["output_layer_items.weight"], P["output_layer_items.bias"]
+    logits = F.linear(h, W, b)
+    V = W.shape[0]
+    return F.cross_entropy(logits.reshape(-1, V) / cfg["temperature"], labels.reshape(-1), ignore_index=0,
+                           label_smoothing=cfg["smoothing"])
+
+
+def causal_masking(items):
+    """masking.py's CausalLanguageModeling in training (predict_all): row t predicts item t + 1;
+    rows without a next item hold [MASK]."""
+    labels = torch.cat([items[:, 1:], torch.zeros_like(items[:, :1])], 1)
+    return labels == 0, labels
+
+
+def masked_masking(items, p, gen):
+    """masking.py's MaskedLanguageModeling in training: Bernoulli(p) over the items, one random
+    item forced, and one masked item unmasked where every item is masked."""
+    B = items.shape[0]
+    rows = torch.arange(B)
+    real = items != 0
+    m = (torch.rand(items.shape, generator=gen) < p) & real
+    labels = torch.where(m, items, torch.zeros_like(items))
+    force = torch.multinomial(real.double(), 1, generator=gen).squeeze(1)
+    labels[rows, force] = items[rows, force]
+    m = labels != 0
+    full = m.sum(1) == real.sum(1)
+    unmask = torch.multinomial(m.double(), 1, generator=gen).squeeze(1)
+    labels[rows[full], unmask[full]] = 0
+    return labels != 0, labels

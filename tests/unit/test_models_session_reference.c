@@ -1,0 +1,146 @@
+/*
+ * Whole session models against PyTorch 1.13: fixtures written by
+ * tests/reference/make_session_fixtures.py (models in tests/reference/session_models.py; committed
+ * JSON, no Python needed here) for a GPT-2 causal LM (untied output layer, per-feature LayerNorm),
+ * a BERT-style masked LM (tied output with its bias, fixed masking draws, a temperature, label
+ * smoothing) and a GRU causal LM, over sessions with padding and one longer than T. Each model is
+ * built with reckon's builder, its parameters set from the fixture (names and order must agree),
+ * the batch fed through the family's feed (whose causal masking must equal the fixture's; the
+ * masked LM's draws are the fixture's), and then: the loss, every parameter's gradient, and three
+ * steps of Hugging Face's AdamW with the model's own no-decay marks (tolerances: model_fixture.h).
+ */
+#include <string.h>
+
+#include "model_fixture.h"
+#include "models/session_internal.h"
+#include "reckon/sessions.h"
+#include "support.h"
+
+static void config_of(fixture *f, rk_session_config *c) {
+  rk_session_config_default(c);
+  json_t *j = json_object_get(f->root, "config");
+  assert_rk_ok(rk_session_config_from_json(c, j, f->model));
+}
+
+static rk_session_features features_of(void) {
+  static rk_session_feature x[3] = {
+      {.name = "category-list", .categorical = true, .cardinality = 6, .table = "category-list"},
+      {.name = "item_id-list", .categorical = true, .cardinality = 13, .table = "item_id-list", .is_item = true},
+      {.name = "price-list", .categorical = false}};
+  return (rk_session_features){.features = x, .n = 3, .item = 1};
+}
+
+/* The fixture's ragged lists as a batch of list columns. */
+static void batch_of(fixture *f, const rk_session_features *fs, rk_batch *b) {
+  int64_t n_rows, n;
+  json_t *lengths = fx_tensor(f, "lengths", &n_rows);
+  assert_rk_ok(rk_batch_init(b, fs->n));
+  for (int i = 0; i < fs->n; i++) {
+    const rk_session_feature *ft = &fs->features[i];
+    char name[96];
+    snprintf(name, sizeof name, "list:%s", ft->name);
+    json_t *d = fx_tensor(f, name, &n);
+    rk_column *col = &b->cols[i];
+    assert_rk_ok(rk_column_init(col, ft->name, RK_COL_LIST, ft->categorical ? RK_COL_INT64 : RK_COL_FLOAT32));
+    int64_t k = 0;
+    for (int64_t r = 0; r < n_rows; r++) {
+      for (int64_t t = 0; t < json_integer_value(json_array_get(lengths, (size_t)r)); t++, k++) {
+        if (ft->categorical) assert_rk_ok(rk_column_append_int(col->child, json_integer_value(json_array_get(d, (size_t)k))));
+        else assert_rk_ok(rk_column_append_double(col->child, fx_num(d, k)));
+      }
+      assert_rk_ok(rk_column_finish_list_row(col));
+    }
+    assert_int_equal(k, n);
+  }
+  b->nrows = n_rows;
+}
+
+/* The graph's int64 input `name` (an rk_graph input handle) against, or from, the fixture. */
+static void ids_input(fixture *f, rk_graph *g, int v, const char *name, int64_t count, bool check) {
+  int64_t n;
+  json_t *d = fx_tensor(f, name, &n);
+  assert_int_equal(n, count);
+  int64_t *x = rk_graph_input_ids_data(g, v);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t want = json_integer_value(json_array_get(d, (size_t)i));
+    if (check && x[i] != want) fail_msg("model %s: the feed's '%s' element %lld is %lld, PyTorch's %lld", f->model, name,
+                                        (long long)i, (long long)x[i], (long long)want);
+    x[i] = want;
+  }
+}
+
+static rk_status adamw_step(void *opt) { return rk_optim_step(opt, 1.0); }
+
+static void run_case(const char *name, bool fixture_masks) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/reference/fixtures/session_%s.json", RECKON_SOURCE_DIR, name);
+  fixture f = {.model = name};
+  json_error_t err;
+  f.root = json_load_file(path, 0, &err);
+  if (!f.root) fail_msg("cannot read %s: %s (run tests/reference/make_session_fixtures.py)", path, err.text);
+  f.tensors = json_object_get(f.root, "tensors");
+  rk_session_config c;
+  config_of(&f, &c);
+  rk_session_features fs = features_of();
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &fs, &c, 4, true));
+  fx_load_params(&f, m->params, m->n_params);
+  rk_batch b;
+  batch_of(&f, &fs, &b);
+  rk_model_feed *feed;
+  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
+  assert_rk_ok(m->ops->feed_fill(feed, &b, 0));
+  /* The graph's inputs: the mask, real rows and labels the feed made (causal LM: they must be
+   * PyTorch's) or the fixture's draws (masked LM). */
+  const rk_session_model *sm = m->self;
+  const int64_t BT = 4 * c.session_seq_length_max;
+  ids_input(&f, m->g, sm->sg.mask_rows, "mask", BT, !fixture_masks);
+  ids_input(&f, m->g, sm->sg.keys, "keys", BT, true);
+  ids_input(&f, m->g, sm->sg.labels, "labels", BT, !fixture_masks);
+  rk_session_graph_pack_labels(&sm->sg, c.pad_token);   /* the loss reads the labelled rows */
+  rk_graph_zero_grad(m->g);
+  assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
+  fx_compare_all(&f, FWD, "forward", "out:loss", rk_graph_value_f32(m->g, m->out.loss), 1);
+  assert_rk_ok(rk_graph_backward(m->g));
+  for (int k = 0; k < m->n_params; k++) fx_compare_grad(&f, m->params[k]);
+  json_t *a = json_object_get(f.root, "adamw");
+  rk_optim_config oc;
+  rk_optim_config_hf_adamw(&oc, (float)json_number_value(json_object_get(a, "lr")),
+                           (float)json_number_value(json_object_get(a, "weight_decay")),
+                           (float)json_number_value(json_object_get(a, "beta1")),
+                           (float)json_number_value(json_object_get(a, "beta2")),
+                           (float)json_number_value(json_object_get(a, "eps")));
+  rk_optim opt;
+  assert_rk_ok(rk_optim_init(&opt, &oc, m->params, m->n_params));
+  fx_check_steps(&f, m->g, m->out.loss, m->params, m->n_params, 3, adamw_step, &opt, "AdamW");
+  fx_report(&f);
+  rk_optim_free(&opt);
+  rk_batch_free(&b);
+  m->ops->feed_free(feed);
+  m->ops->free(m);
+  json_decref(f.root);
+}
+
+static void test_gpt2_causal_lm(void **state) {
+  (void)state;
+  run_case("gpt2", false);
+}
+
+static void test_bert_masked_lm(void **state) {
+  (void)state;
+  run_case("bert", true);
+}
+
+static void test_gru_causal_lm(void **state) {
+  (void)state;
+  run_case("gru", false);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gpt2_causal_lm),
+      cmocka_unit_test(test_bert_masked_lm),
+      cmocka_unit_test(test_gru_causal_lm),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
