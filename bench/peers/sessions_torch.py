@@ -1,0 +1,631 @@
+#!/usr/bin/python3
+"""The PyTorch side of bench/sessions_train.sh: the session models of issue 18 (GPT-2 causal LM,
+BERT-style masked LM, GRU causal LM) as Transformers4Rec's research script recsys_main.py builds
+them, in plain torch 1.13 (no HuggingFace: the blocks are written here from GPT-2's and BERT's
+published definitions), trained on one window and evaluated on the next window's sessions. It is
+written from the reference's description (docs: /work/shared/reference/t4rec-notes.md 1.1, 1.3,
+1.4, 2.2, 2.5), not from reckon's C code, so that the two can disagree.
+
+    sessions_torch.py train --train_data TRAIN.csv --eval_data VALID.csv --feature_config F.yaml
+                            [recsys_main flags: --model_type gpt2 --d_model 64 --n_layer 2 ...]
+                            [--threads 1] [--seed 1]
+    sessions_torch.py ceiling --eval_data VALID.csv --oracle ORACLE.csv [--k 20]
+    sessions_torch.py selfcheck
+
+Flags carry recsys_main.py's names and defaults (t4rec-notes 1.1; HF TrainingArguments' for the
+training ones: batch 8, learning rate 5e-5, logging every 500 steps), so pass what the run needs.
+
+Data: CSV as `reckon convert` writes the session ETL's Parquet (one row per session; list columns
+as `[3, 17, 5]`); which columns the model reads, their cardinality and the label come from
+--feature_config (recsys_main's YAML: `<column>: {dtype: categorical|float, cardinality: N,
+is_label: True, emb_table: NAME}`; a flat two-level subset of YAML is read). Lists longer than
+--session_seq_length_max keep their last items; shorter ones are right-padded with 0.
+
+The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out_activation tanh
+--mf_constrained_embeddings` as the paper fixes them):
+- inputs: one nn.Embedding per emb_table (padding_idx 0), the label's of dim item_embedding_dim or
+  d_model, the others ceil(cardinality^0.25 * embedding_dim_from_cardinality_multiplier), drawn
+  N(0, item_id_embeddings_init_std) / N(0, other_embeddings_init_std); optional per-feature
+  LayerNorm (--layer_norm_featurewise); float features as scalars; concatenated; merge =
+  Dropout(input_dropout) -> Linear(-> d_model) -> tanh.
+- masking (Transformers4Rec's masking.py, t4rec-notes 2.2): CLM: labels shifted by one, rows with
+  no next item take the learnable [MASK] vector (N(0, 0.001)); evaluation with
+  eval_on_last_item_seq_only: one label at row n-2 (the last item), every real item stays an input.
+  MLM (--model_type bert --mlm): Bernoulli(mlm_probability) over real items, plus one random real
+  item per session, then one masked item unmasked where every real item was masked; masked inputs
+  -> [MASK]; evaluation with eval_on_last_item_seq_only: the last real item is masked and is the
+  only label. Without that flag both evaluate every next item (masking.py's predict_all).
+- bodies: gpt2 = learned positions + dropout + n_layer pre-LN blocks (causal attention, gelu_new
+  MLP of 4 d_model) + final LayerNorm; bert = (inputs + learned positions) -> LayerNorm -> dropout
+  -> n_layer post-LN blocks (bidirectional attention); gru = nn.GRU(d_model, d_model, n_layer).
+  Attention takes a key-padding mask (the reference passes none; for the causal model it changes
+  nothing on rows that have a label, since padding is on the right); --no_key_padding_mask drops it.
+  The transformer's Linear and position weights N(0, initializer_range) (GPT-2's two residual
+  projections per block N(0, initializer_range / sqrt(2 n_layer)), as HF's), biases 0, LayerNorm 1/0;
+  the merge, the head and the GRU keep torch's default initialisation (as recsys_meta_model's).
+- head: tanh(Linear(d_model -> item dim)), logits = h E^T + b with E the item table (tied) and b a
+  bias initialised to 0, divided by softmax_temperature; cross-entropy over the whole catalogue
+  (every row of E, padding included) on the labelled rows, label_smoothing as torch's.
+- optimizer: AdamW as HuggingFace's Trainer sets it up: weight decay on every parameter whose name
+  contains neither "bias" nor "LayerNorm.weight" (so GPT-2's ln_1/ln_2/ln_f weights decay, as in
+  HF's GPT2Model, and BERT's LayerNorm weights do not); torch.optim.AdamW (eps after the bias
+  correction, HF's own AdamW adds it before: a difference of order eps); constant learning rate
+  (constant_with_warmup with 0 warm-up steps); --max_grad_norm clipping (HF's default 1.0).
+- training: --num_train_epochs over the window's sessions, shuffled each epoch (torch.randperm
+  keyed by the seed), batches of per_device_train_batch_size, the last short batch dropped with
+  --dataloader_drop_last; --max_steps > 0 stops earlier. Everything is in tensors before the clock
+  starts: the timed part is the epochs (shuffle, slicing, masking, forward, loss, backward, step).
+- evaluation: the next window's sessions (the bench passes --eval_on_last_item_seq_only, as the
+  paper does), full-catalogue scores per batch; r = 1 + #{v: s_v > s_t} + #{v < t: s_v = s_t}
+  (reckon's tie rule, docs/session_metrics.md);
+  Recall@k = [r <= k], NDCG@k = [r <= k] / log2(r + 1), averaged over examples (t4rec-notes 2.5).
+
+Prints "loss step=N loss=X" every --logging_steps steps (the mean over those steps), then one line
+"torch model_type=... seed=... threads=... train_sessions=... steps=... train_s=... sessions_per_s=...
+eval_sessions=... recall@10=... ndcg@10=... recall@20=... ndcg@20=... first_loss=... final_loss=...".
+`ceiling` prints "ceiling sessions=N matched=M recall@K=... ndcg@K=..." (the synth oracle's
+expected_hit / expected_ndcg averaged over the evaluated sessions, joined on session_id).
+`selfcheck` checks the masking rules on hand-made batches, the tie rule of the ranks, attention's
+causality and key-padding mask, gelu_new, the AdamW groups, and the GPT-2 / BERT blocks against
+tests/reference/seq_blocks.py's with the same weights, printing "selfcheck ok" or exiting 1.
+"""
+import argparse
+import math
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+# ---- data ----
+
+def read_feature_config(path):
+    """recsys_main's feature YAML, the flat subset it uses: column -> {key: value}."""
+    feats, cur = {}, None
+    for raw in open(path):
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            cur = line.strip().rstrip(":").strip()
+            feats[cur] = {}
+            continue
+        if cur is None or ":" not in line:
+            raise SystemExit("sessions_torch.py: cannot read '%s' in %s" % (line.strip(), path))
+        k, v = (s.strip() for s in line.split(":", 1))
+        low = v.lower()
+        feats[cur][k] = True if low == "true" else False if low == "false" else int(v) if v.isdigit() else v
+    label = [c for c, f in feats.items() if f.get("is_label")]
+    if len(label) != 1:
+        raise SystemExit("sessions_torch.py: %s must mark exactly one column is_label: True" % path)
+    for c, f in feats.items():
+        if f.get("dtype") == "categorical" and "cardinality" not in f:
+            raise SystemExit("sessions_torch.py: %s: column '%s' has no cardinality" % (path, c))
+    return feats
+
+
+def parse_lists(texts, T, dtype):
+    """'[1, 2, 3]' strings -> (N, T) right-padded tensor of each list's last T values, and lengths."""
+    out = torch.zeros(len(texts), T, dtype=dtype)
+    lengths = torch.zeros(len(texts), dtype=torch.long)
+    conv = float if dtype.is_floating_point else int
+    for i, s in enumerate(texts):
+        s = s.strip().strip("[]")
+        vals = [conv(v) for v in s.split(",") if v.strip()] if s else []
+        vals = vals[-T:]
+        if vals:
+            out[i, :len(vals)] = torch.tensor(vals, dtype=dtype)
+        lengths[i] = len(vals)
+    return out, lengths
+
+
+def load_sessions(path, feats, T):
+    import pandas as pd
+    df = pd.read_csv(path, engine="c", dtype=str, keep_default_na=False)
+    cols, n = {}, len(df)
+    for c, f in feats.items():
+        if f.get("is_control"):
+            continue
+        if c not in df.columns:
+            raise SystemExit("sessions_torch.py: %s has no column '%s' (columns: %s)"
+                             % (path, c, ", ".join(df.columns)))
+        dtype = torch.long if f.get("dtype") == "categorical" else torch.float32
+        cols[c], lengths = parse_lists(df[c].tolist(), T, dtype)
+        if dtype == torch.long and n and not 0 <= int(cols[c].min()) <= int(cols[c].max()) < f["cardinality"]:
+            raise SystemExit("sessions_torch.py: %s column '%s' holds ids from %d to %d; the feature config's "
+                             "cardinality %d needs them in [0, %d]" % (path, c, int(cols[c].min()), int(cols[c].max()),
+                                                                     f["cardinality"], f["cardinality"] - 1))
+        if f.get("is_label"):
+            cols["__length"] = lengths
+    if n and int(cols["__length"].min()) < 2:
+        raise SystemExit("sessions_torch.py: %s has a session with fewer than 2 items" % path)
+    return cols, n
+
+
+# ---- masking (t4rec-notes 2.2) ----
+
+def clm_targets(items, last_only):
+    """Causal LM: labels[t] = items[t + 1]; with last_only, only the last label is kept."""
+    labels = torch.cat([items[:, 1:], torch.zeros_like(items[:, :1])], dim=1)
+    if last_only:
+        has = labels != 0
+        rows = torch.arange(items.shape[0])
+        last = has.sum(1) - 1
+        only = torch.zeros_like(labels)
+        only[rows, last] = labels[rows, last]
+        return only, has              # inputs: every row with a next item keeps its item
+    return labels, labels != 0
+
+
+def mlm_targets(items, p, training, gen=None, last_only=True):
+    """Masked LM: (labels, masked input positions)."""
+    real = items != 0
+    rows = torch.arange(items.shape[0])
+    labels = torch.zeros_like(items)
+    if not training and not last_only:  # predict_all: every item that has a successor
+        labels, _ = clm_targets(items, False)
+        return labels, labels != 0
+    if not training:                  # eval_on_last_item_seq_only: the last real item
+        last = real.sum(1) - 1
+        labels[rows, last] = items[rows, last]
+        return labels, labels != 0
+    masked = (torch.rand(items.shape, generator=gen) < p) & real
+    labels = torch.where(masked, items, labels)
+    one = torch.multinomial(real.float(), 1, generator=gen).squeeze(1)    # at least one masked
+    labels[rows, one] = items[rows, one]
+    masked = labels != 0
+    every = masked.sum(1) == real.sum(1)                                 # at least one visible
+    back = torch.multinomial(masked.float(), 1, generator=gen).squeeze(1)
+    labels[rows[every], back[every]] = 0
+    return labels, labels != 0
+
+
+# ---- model ----
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+ACTS = {"gelu_new": gelu_new, "gelu": F.gelu, "relu": F.relu}
+
+
+class Attention(nn.Module):
+    def __init__(self, d, heads, p):
+        super().__init__()
+        self.heads, self.p = heads, p
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+
+    def forward(self, x, bias):
+        """x (B, T, D); bias (B or 1, 1, T, T) additive: 0 visible, -inf hidden."""
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        s = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(D // self.heads)) + bias
+        a = F.dropout(torch.softmax(s, dim=-1), self.p, self.training) @ v
+        return self.proj(a.transpose(1, 2).reshape(B, T, D))
+
+
+class GPT2Block(nn.Module):
+    """Pre-LN: x + drop(attn(ln_1 x)); x + drop(mlp(ln_2 x))."""
+
+    def __init__(self, d, heads, p, eps, act):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(d, eps=eps), nn.LayerNorm(d, eps=eps)
+        self.attn = Attention(d, heads, p)
+        self.fc, self.fc_out = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.p, self.act = p, act
+
+    def forward(self, x, bias):
+        x = x + F.dropout(self.attn(self.ln_1(x), bias), self.p, self.training)
+        return x + F.dropout(self.fc_out(self.act(self.fc(self.ln_2(x)))), self.p, self.training)
+
+
+class BertBlock(nn.Module):
+    """Post-LN: h = LN(x + drop(attn x)); LN(h + drop(mlp h)). LayerNorm named as HF's BERT."""
+
+    def __init__(self, d, heads, p, eps, act):
+        super().__init__()
+        self.attn = Attention(d, heads, p)
+        self.attention_LayerNorm = nn.LayerNorm(d, eps=eps)
+        self.fc, self.fc_out = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.output_LayerNorm = nn.LayerNorm(d, eps=eps)
+        self.p, self.act = p, act
+
+    def forward(self, x, bias):
+        h = self.attention_LayerNorm(x + F.dropout(self.attn(x, bias), self.p, self.training))
+        return self.output_LayerNorm(h + F.dropout(self.fc_out(self.act(self.fc(h))), self.p, self.training))
+
+
+class SessionModel(nn.Module):
+    def __init__(self, a, feats):
+        super().__init__()
+        self.a, self.feats = a, feats
+        self.label = next(c for c, f in feats.items() if f.get("is_label"))
+        lab = feats[self.label]
+        self.item_table = lab.get("emb_table", self.label)
+        d = a.d_model
+        self.tables, self.norms = nn.ModuleDict(), nn.ModuleDict()
+        width = 0
+        for c, f in feats.items():
+            if f.get("is_control"):
+                continue
+            if f.get("dtype") == "categorical":
+                t = f.get("emb_table", c)
+                if c == self.label:
+                    dim = a.item_embedding_dim or d
+                else:
+                    dim = int(math.ceil(f["cardinality"] ** 0.25 * a.embedding_dim_from_cardinality_multiplier))
+                if t not in self.tables:
+                    self.tables[t] = nn.Embedding(f["cardinality"], dim, padding_idx=0)
+                    std = a.item_id_embeddings_init_std if c == self.label else a.other_embeddings_init_std
+                    nn.init.normal_(self.tables[t].weight, 0.0, std)
+                dim = self.tables[t].embedding_dim
+            else:
+                dim = 1
+            if a.layer_norm_featurewise:
+                self.norms[c.replace(".", "_")] = nn.LayerNorm(dim, eps=a.layer_norm_eps)
+            width += dim
+        self.item_dim = self.tables[self.item_table].embedding_dim
+        self.merge = nn.Linear(width, d)
+        self.masked_item_embedding = nn.Parameter(torch.randn(d) * 0.001)
+        T = a.session_seq_length_max
+        if a.model_type == "gpt2":
+            self.wpe = nn.Embedding(T, d)
+            self.blocks = nn.ModuleList(GPT2Block(d, a.n_head, a.dropout, a.layer_norm_eps, ACTS[a.hidden_act])
+                                        for _ in range(a.n_layer))
+            self.ln_f = nn.LayerNorm(d, eps=a.layer_norm_eps)
+        elif a.model_type == "bert":
+            self.position_embeddings = nn.Embedding(T, d)
+            self.embeddings_LayerNorm = nn.LayerNorm(d, eps=a.layer_norm_eps)
+            self.blocks = nn.ModuleList(BertBlock(d, a.n_head, a.dropout, a.layer_norm_eps, ACTS[a.hidden_act])
+                                        for _ in range(a.n_layer))
+        else:
+            self.gru = nn.GRU(d, d, num_layers=a.n_layer, batch_first=True,
+                              dropout=a.dropout if a.n_layer > 1 else 0.0)
+        self.out_proj = nn.Linear(d, self.item_dim)
+        self.output_layer_bias = nn.Parameter(torch.zeros(lab["cardinality"]))
+        for m in (self.blocks.modules() if a.model_type != "gru" else ()):   # HF's init, the body only
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, a.initializer_range)
+                nn.init.zeros_(m.bias)
+        if a.model_type == "gpt2":
+            nn.init.normal_(self.wpe.weight, 0.0, a.initializer_range)
+            for blk in self.blocks:      # GPT-2's residual projections: std / sqrt(2 n_layer)
+                for lin in (blk.attn.proj, blk.fc_out):
+                    nn.init.normal_(lin.weight, 0.0, a.initializer_range / math.sqrt(2.0 * a.n_layer))
+        elif a.model_type == "bert":
+            nn.init.normal_(self.position_embeddings.weight, 0.0, a.initializer_range)
+        self.causal = torch.triu(torch.full((T, T), float("-inf")), diagonal=1)
+
+    def embed(self, batch):
+        parts = []
+        for c, f in self.feats.items():
+            if f.get("is_control"):
+                continue
+            if f.get("dtype") == "categorical":
+                x = self.tables[f.get("emb_table", c)](batch[c])
+            else:
+                x = batch[c].unsqueeze(-1)
+            if self.a.layer_norm_featurewise:
+                x = self.norms[c.replace(".", "_")](x)
+            parts.append(x)
+        x = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+        return torch.tanh(self.merge(F.dropout(x, self.a.input_dropout, self.training)))
+
+    def body(self, x, real):
+        a, (B, T, _) = self.a, x.shape
+        if a.model_type == "gru":
+            return self.gru(x)[0]
+        if a.model_type == "gpt2":
+            bias = self.causal[:T, :T].view(1, 1, T, T)
+        else:
+            bias = torch.zeros(1, 1, T, T)
+        if a.key_padding_mask:
+            bias = bias + torch.zeros(B, 1, 1, T).masked_fill(~real.view(B, 1, 1, T), float("-inf"))
+        if a.model_type == "gpt2":
+            x = F.dropout(x + self.wpe.weight[:T], a.dropout, self.training)
+            for blk in self.blocks:
+                x = blk(x, bias)
+            return self.ln_f(x)
+        x = F.dropout(self.embeddings_LayerNorm(x + self.position_embeddings.weight[:T]), a.dropout, self.training)
+        for blk in self.blocks:
+            x = blk(x, bias)
+        return x
+
+    def forward(self, batch, training, gen=None):
+        """-> (hidden (N, item_dim) at the labelled rows, their labels (N))."""
+        items = batch[self.label]
+        x = self.embed(batch)
+        if self.a.mlm:
+            labels, masked = mlm_targets(items, self.a.mlm_probability, training, gen,
+                                         self.a.eval_on_last_item_seq_only)
+            x = torch.where(masked.unsqueeze(-1), self.masked_item_embedding.to(x.dtype), x)
+        else:
+            labels, keep = clm_targets(items, not training and self.a.eval_on_last_item_seq_only)
+            x = torch.where(keep.unsqueeze(-1), x, self.masked_item_embedding.to(x.dtype))
+        h = self.body(x, items != 0)
+        sel = labels != 0
+        return torch.tanh(self.out_proj(h[sel])), labels[sel]
+
+    def logits(self, h):
+        return F.linear(h, self.tables[self.item_table].weight, self.output_layer_bias) / self.a.softmax_temperature
+
+
+# ---- metrics (t4rec-notes 2.5, docs/session_metrics.md's tie rule) ----
+
+def ranks(scores, target):
+    """1-based rank of each row's target: higher scores first, equal scores by lower item id."""
+    st = scores.gather(1, target.view(-1, 1))
+    ids = torch.arange(scores.shape[1]).view(1, -1)
+    return 1 + (scores > st).sum(1) + ((scores == st) & (ids < target.view(-1, 1))).sum(1)
+
+
+def metrics_at(r, k):
+    hit = (r <= k).double()
+    return hit, hit / torch.log2(r.double() + 1.0)
+
+
+# ---- commands ----
+
+def batches_of(cols, idx):
+    return {c: t[idx] for c, t in cols.items() if not c.startswith("__")}
+
+
+def param_groups(model, weight_decay):
+    """HF Trainer's rule: no decay on names containing "bias" or "LayerNorm.weight"."""
+    no_decay = ("bias", "LayerNorm.weight")
+    named = list(model.named_parameters())
+    return [{"params": [p for nm, p in named if not any(s in nm for s in no_decay)], "weight_decay": weight_decay,
+             "names": [nm for nm, _ in named if not any(s in nm for s in no_decay)]},
+            {"params": [p for nm, p in named if any(s in nm for s in no_decay)], "weight_decay": 0.0,
+             "names": [nm for nm, _ in named if any(s in nm for s in no_decay)]}]
+
+
+def train(a):
+    if (a.model_type == "bert") != a.mlm:
+        raise SystemExit("sessions_torch.py: --mlm goes with --model_type bert, and bert needs it (the peer has no "
+                         "bidirectional causal LM, nor a masked LM on a causal body)")
+    if not a.feature_config:
+        raise SystemExit("sessions_torch.py: --feature_config is required (the columns, cardinalities and label)")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    feats = read_feature_config(a.feature_config)
+    T = a.session_seq_length_max
+    cols, n = load_sessions(a.train_data, feats, T)
+    ecols, en = load_sessions(a.eval_data, feats, T) if a.eval_data else ({}, 0)
+    model = SessionModel(a, feats)
+    opt = torch.optim.AdamW(param_groups(model, a.weight_decay), lr=a.learning_rate,
+                            betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon)
+    gen = torch.Generator().manual_seed(a.seed)
+    bs = a.per_device_train_batch_size
+    steps, seen, logged, window = 0, 0, [], []
+    model.train()
+    t0 = time.perf_counter()
+    for _ in range(a.num_train_epochs):
+        order = torch.randperm(n, generator=gen)
+        stop = n - n % bs if a.dataloader_drop_last else n
+        for s in range(0, stop, bs):
+            idx = order[s:s + bs]
+            h, y = model(batches_of(cols, idx), True, gen)
+            loss = F.cross_entropy(model.logits(h), y, label_smoothing=a.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if a.max_grad_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), a.max_grad_norm)
+            opt.step()
+            steps, seen = steps + 1, seen + len(idx)
+            window.append(loss.item())
+            if len(window) == a.logging_steps:
+                logged.append(sum(window) / len(window))
+                print("loss step=%d loss=%.5f" % (steps, logged[-1]), flush=True)
+                window = []
+            if a.max_steps > 0 and steps >= a.max_steps:
+                break
+        if a.max_steps > 0 and steps >= a.max_steps:
+            break
+    train_s = time.perf_counter() - t0
+    if window:
+        logged.append(sum(window) / len(window))
+    ks = [int(k) for k in a.eval_metrics_ks.split(",")]
+    sums = {k: [0.0, 0.0] for k in ks}
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, en, a.per_device_eval_batch_size):
+            idx = torch.arange(s, min(en, s + a.per_device_eval_batch_size))
+            h, y = model(batches_of(ecols, idx), False)
+            r = ranks(model.logits(h), y)
+            for k in ks:
+                hit, ndcg = metrics_at(r, k)
+                sums[k][0] += float(hit.sum())
+                sums[k][1] += float(ndcg.sum())
+    line = "torch model_type=%s d_model=%d n_layer=%d n_head=%d seed=%d threads=%d train_sessions=%d steps=%d " \
+           "train_s=%.3f sessions_per_s=%.1f eval_sessions=%d" % (
+               a.model_type, a.d_model, a.n_layer, a.n_head, a.seed, a.threads, seen, steps, train_s,
+               seen / train_s if train_s > 0 else 0.0, en)
+    for k in ks:
+        line += " recall@%d=%.6f ndcg@%d=%.6f" % (k, sums[k][0] / max(en, 1), k, sums[k][1] / max(en, 1))
+    line += " first_loss=%.5f final_loss=%.5f" % (logged[0] if logged else float("nan"),
+                                                  logged[-1] if logged else float("nan"))
+    print(line)
+
+
+def ceiling(a):
+    import pandas as pd
+    ev = pd.read_csv(a.eval_data, engine="c", usecols=["session_id"])
+    orc = pd.read_csv(a.oracle, engine="c", usecols=["session_id", "expected_hit", "expected_ndcg"])
+    m = ev.merge(orc, on="session_id", how="inner")
+    print("ceiling sessions=%d matched=%d recall@%d=%.6f ndcg@%d=%.6f" % (
+        len(ev), len(m), a.k, m["expected_hit"].mean(), a.k, m["expected_ndcg"].mean()))
+    if len(m) != len(ev):
+        raise SystemExit("sessions_torch.py: %d of %d evaluated sessions are not in %s"
+                         % (len(ev) - len(m), len(ev), a.oracle))
+
+
+def check_against_seq_blocks(check):
+    """The blocks against tests/reference/seq_blocks.py (the blocks reckon's fixtures are made with),
+    with the same weights, a causal / bidirectional mask and padding: the two were written apart."""
+    import os
+    ref_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference")
+    if not os.path.exists(os.path.join(ref_dir, "seq_blocks.py")):
+        return
+    sys.path.insert(0, ref_dir)
+    import seq_blocks as sb
+    torch.manual_seed(5)
+    x = torch.randn(3, 7, 16)
+    real = torch.tensor([[True] * 7, [True] * 4 + [False] * 3, [True] * 2 + [False] * 5])
+    for name, mine, ref, causal, lns in (
+            ("gpt2", GPT2Block(16, 4, 0.0, 1e-5, gelu_new), sb.GPT2Block(16, 4, ln_eps=1e-5), True, ("ln_1", "ln_2")),
+            ("bert", BertBlock(16, 4, 0.0, 1e-5, F.gelu), sb.BertBlock(16, 4, ln_eps=1e-5), False,
+             ("attention_LayerNorm", "output_LayerNorm"))):
+        with torch.no_grad():
+            for p in mine.parameters():
+                p.copy_(torch.randn_like(p) * 0.3)
+            ref.ln_1.load_state_dict(getattr(mine, lns[0]).state_dict())
+            ref.ln_2.load_state_dict(getattr(mine, lns[1]).state_dict())
+            for a, b in ((ref.qkv, mine.attn.qkv), (ref.proj, mine.attn.proj), (ref.fc, mine.fc),
+                         (ref.fc_out, mine.fc_out)):
+                a.load_state_dict(b.state_dict())
+            T = x.shape[1]
+            bias = torch.triu(torch.full((T, T), float("-inf")), 1) if causal else torch.zeros(T, T)
+            bias = bias.view(1, 1, T, T) + torch.zeros(3, 1, 1, T).masked_fill(~real.view(3, 1, 1, T), float("-inf"))
+            out, want = mine.eval()(x, bias), ref.eval()(x, real)
+        check(torch.allclose(out[real], want[real], atol=1e-5),
+              "%s block equals tests/reference/seq_blocks.py's on real rows (max diff %.2e)"
+              % (name, float((out[real] - want[real]).abs().max())))
+
+
+def selfcheck(_):
+    bad = []
+
+    def check(ok, what):
+        if not ok:
+            bad.append(what)
+
+    items = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0], [3, 4, 5, 6]])
+    lab, keep = clm_targets(items, False)
+    check(lab.tolist() == [[6, 7, 0, 0], [9, 0, 0, 0], [4, 5, 6, 0]], "CLM labels are the next items")
+    check(keep.tolist() == (lab != 0).tolist(), "CLM rows without a next item take [MASK]")
+    lab, keep = clm_targets(items, True)
+    check(lab.tolist() == [[0, 7, 0, 0], [9, 0, 0, 0], [0, 0, 6, 0]], "CLM eval: one label at row n-2, the last item")
+    check(keep.tolist() == [[True, True, False, False], [True, False, False, False], [True, True, True, False]],
+          "CLM eval keeps every item that has a successor as an input")
+    lab, masked = mlm_targets(items, 0.15, False)
+    check(lab.tolist() == [[0, 0, 7, 0], [0, 9, 0, 0], [0, 0, 0, 6]], "MLM eval: the last real item is the label")
+    check(masked.tolist() == (lab != 0).tolist(), "MLM eval masks exactly the label")
+    gen = torch.Generator().manual_seed(3)
+    long = torch.arange(1, 201).view(10, 20)
+    pad = torch.tensor([[1, 2, 0, 0, 0]] * 50)
+    share, nlong = 0.0, 0
+    for p in (0.0, 0.15, 0.5, 1.0):
+        for batch in (long, pad, items):
+            for _ in range(20):
+                lab, masked = mlm_targets(batch, p, True, gen)
+                real = batch != 0
+                check(bool(((lab == 0) | (lab == batch)).all()), "MLM labels are the items at masked rows")
+                check(not bool((masked & ~real).any()), "MLM never masks padding")
+                check(bool((masked.sum(1) >= 1).all()), "MLM masks at least one item per session (p=%g)" % p)
+                check(bool(((real & ~masked).sum(1) >= 1).all()), "MLM leaves one item visible (p=%g)" % p)
+                if p == 0.5 and batch is long:
+                    share, nlong = share + float(masked.float().mean()), nlong + 1
+    check(abs(share / nlong - 0.5) < 0.05, "MLM masks about mlm_probability of a long session's items")
+    scores = torch.tensor([[0.5, 0.9, 0.5, 0.1], [0.5, 0.9, 0.5, 0.1], [1.0, 1.0, 1.0, 1.0]])
+    r = ranks(scores, torch.tensor([2, 0, 3]))
+    check(r.tolist() == [3, 2, 4], "ranks: higher scores first, ties by lower id (%s)" % r.tolist())
+    hit, ndcg = metrics_at(r, 3)
+    check(hit.tolist() == [1.0, 1.0, 0.0] and abs(ndcg[0].item() - 0.5) < 1e-12, "Recall@k and NDCG@k")
+    x = torch.linspace(-5, 5, 101)
+    check(torch.allclose(gelu_new(x), F.gelu(x, approximate="tanh"), atol=1e-6), "gelu_new is GELU's tanh form")
+    torch.manual_seed(0)
+    feats = {"item": {"dtype": "categorical", "cardinality": 30, "is_label": True, "emb_table": "item"}}
+    for mt in ("gpt2", "bert", "gru"):
+        a = parser().parse_args(["train", "--train_data", "-", "--model_type", mt, "--d_model", "16", "--n_head", "2",
+                                 "--dropout", "0", "--session_seq_length_max", "6", "--n_layer", "2"]
+                                + (["--mlm"] if mt == "bert" else []))
+        m = SessionModel(a, feats).eval()
+        x = torch.randn(2, 6, 16)
+        real = torch.tensor([[True] * 4 + [False] * 2] * 2)
+        y = x.clone()
+        y[:, 3:] += torch.randn(2, 3, 16)             # change position 3 (real) and the padding
+        hx, hy = m.body(x, real), m.body(y, real)
+        if mt in ("gpt2", "gru"):
+            check(torch.allclose(hx[:, :3], hy[:, :3], atol=1e-6), "%s: rows see no later row" % mt)
+        z = x.clone()
+        z[:, 4:] += torch.randn(2, 2, 16)             # change the padding only
+        hz = m.body(z, real)
+        check(torch.allclose(hx[:, :4], hz[:, :4], atol=1e-6), "%s: padding changes no real row" % mt)
+        decay, keep = (set(g["names"]) for g in param_groups(m, 0.1))
+        check("output_layer_bias" in keep and "merge.bias" in keep and "tables.item.weight" in decay,
+              "%s: AdamW decays weights and tables, not biases" % mt)
+        if mt == "gpt2":
+            check("blocks.0.ln_1.weight" in decay and "ln_f.weight" in decay,
+                  "gpt2: ln_* weights decay (HF's GPT-2 names them so)")
+        if mt == "bert":
+            check("blocks.0.output_LayerNorm.weight" in keep and "embeddings_LayerNorm.weight" in keep,
+                  "bert: LayerNorm weights do not decay")
+    check_against_seq_blocks(check)
+    if bad:
+        for b in bad:
+            print("FAIL: " + b)
+        sys.exit(1)
+    print("selfcheck ok")
+
+
+def parser():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--train_data", required=True)
+    t.add_argument("--eval_data", default="")
+    t.add_argument("--feature_config", default="")
+    t.add_argument("--model_type", default="gpt2", choices=["gpt2", "bert", "gru"])
+    t.add_argument("--mlm", action="store_true")
+    t.add_argument("--d_model", type=int, default=256)
+    t.add_argument("--n_layer", type=int, default=12)
+    t.add_argument("--n_head", type=int, default=4)
+    t.add_argument("--dropout", type=float, default=0.1)
+    t.add_argument("--input_dropout", type=float, default=0.0)
+    t.add_argument("--hidden_act", default="gelu", choices=sorted(ACTS))
+    t.add_argument("--layer_norm_eps", type=float, default=1e-12)
+    t.add_argument("--initializer_range", type=float, default=0.02)
+    t.add_argument("--mlm_probability", type=float, default=0.15)
+    t.add_argument("--eval_on_last_item_seq_only", action="store_true")
+    t.add_argument("--item_embedding_dim", type=int, default=0)
+    t.add_argument("--embedding_dim_from_cardinality_multiplier", type=float, default=2.0)
+    t.add_argument("--item_id_embeddings_init_std", type=float, default=0.5)
+    t.add_argument("--other_embeddings_init_std", type=float, default=0.05)
+    t.add_argument("--layer_norm_featurewise", action="store_true")
+    t.add_argument("--softmax_temperature", type=float, default=1.0)
+    t.add_argument("--label_smoothing", type=float, default=0.0)
+    t.add_argument("--session_seq_length_max", type=int, default=20)
+    t.add_argument("--no_key_padding_mask", dest="key_padding_mask", action="store_false")
+    t.add_argument("--per_device_train_batch_size", type=int, default=8)
+    t.add_argument("--per_device_eval_batch_size", type=int, default=8)
+    t.add_argument("--learning_rate", type=float, default=5e-5)
+    t.add_argument("--weight_decay", type=float, default=0.0)
+    t.add_argument("--adam_beta1", type=float, default=0.9)
+    t.add_argument("--adam_beta2", type=float, default=0.999)
+    t.add_argument("--adam_epsilon", type=float, default=1e-8)
+    t.add_argument("--max_grad_norm", type=float, default=1.0)
+    t.add_argument("--num_train_epochs", type=int, default=1)
+    t.add_argument("--max_steps", type=int, default=0)
+    t.add_argument("--dataloader_drop_last", action="store_true")
+    t.add_argument("--logging_steps", type=int, default=500)
+    t.add_argument("--eval_metrics_ks", default="10,20")
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--threads", type=int, default=1)
+    c = sub.add_parser("ceiling")
+    c.add_argument("--eval_data", required=True)
+    c.add_argument("--oracle", required=True)
+    c.add_argument("--k", type=int, default=20)
+    sub.add_parser("selfcheck")
+    return ap
+
+
+def main():
+    a = parser().parse_args()
+    {"train": train, "ceiling": ceiling, "selfcheck": selfcheck}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
