@@ -332,6 +332,10 @@ void rk_saved_model_free(rk_saved_model *s);
 rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta);
 rk_status rk_model_read_weights(const char *path, const rk_model *m, rk_optim_set *opts);
+/* A checkpoint folder `dir`: weights.safetensors with the optimizer slots, and state.json (the
+ * caller's counters and logs; the call takes the reference), built under a temporary name and
+ * swapped in whole, so a crash leaves the previous checkpoint. */
+rk_status rk_checkpoint_write(const char *dir, const rk_model *m, const rk_optim_set *opts, json_t *state);
 /* model.json's "task_weights" (the loss weights, positive weights and sample spaces a model was
  * trained with, which evaluation reuses), and back (strings point into j). */
 json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_model *m);

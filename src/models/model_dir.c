@@ -645,3 +645,23 @@ rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_model *m, cons
   tw->sample_weight_column = json_string_value(json_object_get(j, "sample_weight_column"));
   return RK_OK;
 }
+
+rk_status rk_checkpoint_write(const char *dir, const rk_model *m, const rk_optim_set *opts, json_t *state) {
+  char *tmp = rk_temp_path(dir), *w = NULL, *sp = NULL, *text = NULL;
+  rk_status st = tmp && state ? RK_OK : RK_ENOMEM;
+  if (st == RK_OK) st = rk_mkdir_p(tmp);
+  if (st == RK_OK) st = rk_output_mark(tmp, "checkpoint", NULL);
+  if (st == RK_OK && !(w = join(tmp, "weights.safetensors"))) st = RK_ENOMEM;
+  if (st == RK_OK) st = rk_model_write_weights(w, m, opts, NULL, NULL, 0);
+  if (st == RK_OK && (!(sp = join(tmp, "state.json")) || !(text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS))))
+    st = RK_ENOMEM;
+  if (st == RK_OK) st = rk_write_file_atomic(sp, text, strlen(text));
+  if (st == RK_OK) st = rk_replace_dir(tmp, dir);
+  if (st != RK_OK && tmp) rk_remove_tree(tmp);
+  free(text);
+  json_decref(state);
+  rk_free(tmp);
+  rk_free(w);
+  rk_free(sp);
+  return st;
+}

@@ -277,34 +277,16 @@ static json_t *fingerprint(const run *r) {
 }
 
 static rk_status save_checkpoint(const run *r, const progress *ps) {
-  char *dir = path_in(r->c->output_dir, "checkpoint"), *tmp = dir ? rk_temp_path(dir) : NULL, *w = NULL, *sp = NULL;
-  rk_status st = tmp ? RK_OK : RK_ENOMEM;
-  if (st == RK_OK) st = rk_mkdir_p(tmp);
-  if (st == RK_OK) st = rk_output_mark(tmp, "checkpoint", NULL);
-  if (st == RK_OK && !(w = path_in(tmp, "weights.safetensors"))) st = RK_ENOMEM;
-  if (st == RK_OK) st = rk_model_write_weights(w, r->m, &r->opt, NULL, NULL, 0);
-  json_t *state = NULL;
-  if (st == RK_OK) {
-    /* the loss summed since the last log row too, so the resumed run's next row is the same */
-    state = json_pack("{si sI sI sI sI sI s:o s:O s:O s:O sf sI}", "window", ps->window, "epoch", (json_int_t)ps->epoch,
-                      "batch", (json_int_t)ps->batch, "window_step", (json_int_t)ps->window_step, "step",
-                      (json_int_t)ps->step, "optimizer_step", (json_int_t)rk_optim_set_steps(&r->opt), "run",
-                      fingerprint(r), "results", r->results, "train_log", r->train_log, "eval_log", r->eval_log,
-                      "log_loss", r->log_loss, "log_steps", (json_int_t)r->log_steps);
-    if (!state || !(sp = path_in(tmp, "state.json"))) st = RK_ENOMEM;
-  }
-  if (st == RK_OK) {
-    char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    st = text ? rk_write_file_atomic(sp, text, strlen(text)) : RK_ENOMEM;
-    free(text);
-  }
-  if (st == RK_OK) st = rk_replace_dir(tmp, dir);
-  if (st != RK_OK && tmp) rk_remove_tree(tmp);
-  json_decref(state);
+  char *dir = path_in(r->c->output_dir, "checkpoint");
+  /* the loss summed since the last log row too, so the resumed run's next row is the same */
+  json_t *state = json_pack("{si sI sI sI sI sI s:o s:O s:O s:O sf sI}", "window", ps->window, "epoch",
+                            (json_int_t)ps->epoch, "batch", (json_int_t)ps->batch, "window_step",
+                            (json_int_t)ps->window_step, "step", (json_int_t)ps->step, "optimizer_step",
+                            (json_int_t)rk_optim_set_steps(&r->opt), "run", fingerprint(r), "results", r->results,
+                            "train_log", r->train_log, "eval_log", r->eval_log, "log_loss", r->log_loss, "log_steps",
+                            (json_int_t)r->log_steps);
+  rk_status st = dir ? rk_checkpoint_write(dir, r->m, &r->opt, state) : (json_decref(state), RK_ENOMEM);
   rk_free(dir);
-  rk_free(tmp);
-  rk_free(w);
-  rk_free(sp);
   return st;
 }
 

@@ -328,32 +328,13 @@ static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
 
 static rk_status save_checkpoint(const rk_train_config *c, const rk_model *m, const rk_optim_set *opt,
                                  const progress_state *ps, const run_logs *logs, const task_list *task) {
-  char *dir = checkpoint_dir(c), *tmp = dir ? rk_temp_path(dir) : NULL, *w = NULL, *sp = NULL;
-  rk_status st = tmp ? RK_OK : RK_ENOMEM;
-  if (st == RK_OK) st = rk_mkdir_p(tmp);
-  if (st == RK_OK) st = rk_output_mark(tmp, "checkpoint", NULL);
-  if (st == RK_OK && !(w = path_in(tmp, "weights.safetensors"))) st = RK_ENOMEM;
-  if (st == RK_OK) st = rk_model_write_weights(w, m, opt, NULL, NULL, 0);
-  json_t *state = NULL;
-  if (st == RK_OK) {
-    state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch", (json_int_t)ps->epoch,
-                      "batch", (json_int_t)ps->batch, "samples", (json_int_t)ps->samples, "optimizer_step",
-                      (json_int_t)rk_optim_set_steps(opt), "seconds", ps->seconds, "run", fingerprint(c, task), "history",
-                      logs->history);
-    if (!state || !(sp = path_in(tmp, "state.json"))) st = RK_ENOMEM;
-  }
-  if (st == RK_OK) {
-    char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    st = text ? rk_write_file_atomic(sp, text, strlen(text)) : RK_ENOMEM;
-    free(text);
-  }
-  if (st == RK_OK) st = rk_replace_dir(tmp, dir);
-  if (st != RK_OK && tmp) rk_remove_tree(tmp);
-  json_decref(state);
+  char *dir = checkpoint_dir(c);
+  json_t *state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch",
+                            (json_int_t)ps->epoch, "batch", (json_int_t)ps->batch, "samples", (json_int_t)ps->samples,
+                            "optimizer_step", (json_int_t)rk_optim_set_steps(opt), "seconds", ps->seconds, "run",
+                            fingerprint(c, task), "history", logs->history);
+  rk_status st = dir ? rk_checkpoint_write(dir, m, opt, state) : (json_decref(state), RK_ENOMEM);
   rk_free(dir);
-  rk_free(tmp);
-  rk_free(w);
-  rk_free(sp);
   return st;
 }
 
