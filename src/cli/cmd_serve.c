@@ -9,11 +9,12 @@
  * --exit-timeout-secs), then exit. The core is reckon/serve.h; the HTTP frontend
  * src/serve/http/, the gRPC one src/serve/grpc/; docs/serving_http.md, docs/serving_grpc.md.
  */
-#include <pthread.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "reckon/serve.h"
@@ -73,6 +74,18 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The stop signals' handler: only async-signal-safe work (a flag and a byte into the pipe). */
+static int stop_pipe[2] = {-1, -1};
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+  int saved = errno;
+  if (!stop_signal) stop_signal = sig;
+  ssize_t n = write(stop_pipe[1], "x", 1);
+  (void)n;
+  errno = saved;
+}
+
 static int run_serve(const rk_flag_parse *parse, void *arg) {
   serve_opts *o = arg;
   (void)parse;
@@ -101,12 +114,17 @@ static int run_serve(const rk_flag_parse *parse, void *arg) {
     rk_warn("note: --load-model is for --model-control-mode explicit; in mode %s every model loads at start",
             o->model_control_mode);
 
-  /* SIGTERM and SIGINT wait for this thread's sigwait: blocked before any thread starts */
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  /* SIGTERM and SIGINT: a handler that wakes this thread through a pipe, whichever thread the
+   * signal lands on (OpenBLAS starts its threads before any mask could be set, so blocking the
+   * signals and sigwait let a second SIGTERM kill the process there). */
+  if (pipe(stop_pipe) != 0) return rk_cli_fail(rk_error(RK_EIO, "cannot create the stop pipe: %s", strerror(errno)));
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
 
   rk_server *core = NULL;
   st = rk_server_open(&core, &so);
@@ -160,8 +178,10 @@ static int run_serve(const rk_flag_parse *parse, void *arg) {
          rk_server_ready(core) ? "ready" : "not ready");
   fflush(stdout);
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  char byte;
+  while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  int sig = stop_signal;
   printf("reckon serve: %s: draining (at most %lld s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
          (long long)o->exit_timeout_secs);
   fflush(stdout);
