@@ -117,15 +117,9 @@ static const rk_flag sessions_flags[] = {SESSIONS_DATA_FLAGS(RK_FLAG_ROW) RK_SES
                                              SESSIONS_MODEL_FLAGS(RK_FLAG_ROW) SESSIONS_RUN_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
 #undef RK_FLAG_STRUCT
 
-/* The model's settings from their flags, one line per kind (reckon/sessions.h). */
-#define FROM_FLAG_INT(c, field, v, meta) c->field = (int)v;
-#define FROM_FLAG_SIZE(c, field, v, meta) c->field = v;
-#define FROM_FLAG_SEED(c, field, v, meta) c->field = (uint64_t)v;
-#define FROM_FLAG_REAL(c, field, v, meta) c->field = (float)v;
-#define FROM_FLAG_REAL64(c, field, v, meta) c->field = v;
-#define FROM_FLAG_BOOL(c, field, v, meta) c->field = v;
-#define FROM_FLAG_PICK(c, field, v, meta) c->field = rk_setting_pick(meta, v);
-#define FROM_FLAG(kind, field, flag, section, meta, help, ...) FROM_FLAG_##kind(c, field, o->flag, meta)
+/* The model's settings from their flags: the session family's own kind (the shared ones: flags.h). */
+#define RK_SETTING_FROM_FLAG_PICK(c, field, v, meta) c->field = rk_setting_pick(meta, v);
+#define FROM_FLAG(kind, field, flag, section, meta, help, ...) RK_SETTING_FROM_FLAG_##kind(c, field, o->flag, meta)
 
 static void model_from_flags(rk_session_config *c, const sessions_opts *o) { RK_SESSION_SETTINGS(FROM_FLAG) }
 

@@ -94,20 +94,12 @@ static int compact(rk_strlist *l) {
   return l->n = w;
 }
 
-/* The model's settings from their flags, one line per kind (reckon/models.h). */
-#define FROM_FLAG_INTS(c, field, v, meta) c->field = v.items, c->n_##field = v.n;
-#define FROM_FLAG_INT(c, field, v, meta) c->field = (int)v;
-#define FROM_FLAG_SIZE(c, field, v, meta) c->field = v;
-#define FROM_FLAG_SEED(c, field, v, meta) c->field = (uint64_t)v;
-#define FROM_FLAG_REAL(c, field, v, meta) c->field = (float)v;
-#define FROM_FLAG_REAL64(c, field, v, meta) c->field = v;
-#define FROM_FLAG_BOOL(c, field, v, meta) c->field = v;
-#define FROM_FLAG_SWITCH(c, field, v, meta) c->field = rk_setting_switch_on(meta, v);
-#define FROM_FLAG_STRINGS(c, field, v, meta) compact(&v), c->field = v.items, c->n_##field = v.n;
-#define FROM_FLAG_MODEL(c, field, v, meta) RK_TRY(rk_model_kind_parse(v, &c->field));
-#define FROM_FLAG_ACT(c, field, v, meta) RK_TRY(rk_act_parse(v, &c->field));
-#define FROM_FLAG_INIT(c, field, v, meta) RK_TRY(rk_init_kind_parse(v, &c->field));
-#define FROM_FLAG(kind, field, flag, section, meta, help, ...) FROM_FLAG_##kind(c, field, o->flag, meta)
+/* The model's settings from their flags: the ranking family's own kinds (the shared ones: flags.h). */
+#define RK_SETTING_FROM_FLAG_STRINGS(c, field, v, meta) compact(&v), c->field = v.items, c->n_##field = v.n;
+#define RK_SETTING_FROM_FLAG_MODEL(c, field, v, meta) RK_TRY(rk_model_kind_parse(v, &c->field));
+#define RK_SETTING_FROM_FLAG_ACT(c, field, v, meta) RK_TRY(rk_act_parse(v, &c->field));
+#define RK_SETTING_FROM_FLAG_INIT(c, field, v, meta) RK_TRY(rk_init_kind_parse(v, &c->field));
+#define FROM_FLAG(kind, field, flag, section, meta, help, ...) RK_SETTING_FROM_FLAG_##kind(c, field, o->flag, meta)
 
 static rk_status model_from_flags(rk_ranking_config *c, train_opts *o) {
   RK_RANKING_SETTINGS(FROM_FLAG)

@@ -113,6 +113,16 @@ typedef struct {
 #define RK_SETTING_FLAG_FIELD(kind, field, flag, section, meta, help, ...) RK_FLAG_CTYPE_OF(RK_SETTING_FLAG_##kind) flag;
 #define RK_SETTING_FLAG_ROW(kind, field, flag, section, meta, help, ...) \
   {#flag, RK_FLAG_KIND_OF(RK_SETTING_FLAG_##kind), #__VA_ARGS__, meta, help, offsetof(RK_FLAG_STRUCT, flag)},
+/* A setting's parsed flag value v into its configuration field c->field, per setting kind; a
+ * command defines the kinds its family adds (MODEL, ACT, ...) and RK_SETTING_FROM_FLAG's use. */
+#define RK_SETTING_FROM_FLAG_INTS(c, field, v, meta) c->field = v.items, c->n_##field = v.n;
+#define RK_SETTING_FROM_FLAG_INT(c, field, v, meta) c->field = (int)v;
+#define RK_SETTING_FROM_FLAG_SIZE(c, field, v, meta) c->field = v;
+#define RK_SETTING_FROM_FLAG_SEED(c, field, v, meta) c->field = (uint64_t)v;
+#define RK_SETTING_FROM_FLAG_REAL(c, field, v, meta) c->field = (float)v;
+#define RK_SETTING_FROM_FLAG_REAL64(c, field, v, meta) c->field = v;
+#define RK_SETTING_FROM_FLAG_BOOL(c, field, v, meta) c->field = v;
+#define RK_SETTING_FROM_FLAG_SWITCH(c, field, v, meta) c->field = rk_setting_switch_on(meta, v);
 
 /* Flags every command takes (src/cli/flags.c fills rk_global_opts). */
 #define RK_GLOBAL_FLAGS(X)                                                                          \
