@@ -88,7 +88,7 @@ typedef enum { RK_SESSION_ATTN_UNI, RK_SESSION_ATTN_BI } rk_session_attn;
   X(BOOL,   eval_on_last_item_seq_only, eval_on_last_item_seq_only, TRAIN, NULL, "evaluate only the last item of each session (else every item that has a predecessor)", false) \
   X(BOOL,   train_on_last_item_seq_only, train_on_last_item_seq_only, TRAIN, NULL, "causal LM: train only on the last item of each session", false) \
   X(BOOL,   mf_constrained_embeddings, mf_constrained_embeddings, ARCH, NULL, "score items against the item table (tied, with a bias) instead of an output layer of their own", false) \
-  X(SIZE,   item_embedding_dim,  item_embedding_dim,  ARCH,  "D in [0, 2^16]", "width of the item table (0: from its cardinality, as the other tables)", 0) \
+  X(SIZE,   item_embedding_dim,  item_embedding_dim,  ARCH,  "D in [0, 2^16]", "width of the item table (0: d_model when tied by mf_constrained_embeddings, else from its cardinality as the other tables)", 0) \
   X(REAL,   softmax_temperature, softmax_temperature, TRAIN, "T > 0", "logits are divided by T", 1.0)                     \
   X(REAL,   label_smoothing,     label_smoothing,     TRAIN, "E in [0, 1)", "cross-entropy's label smoothing", 0.0)        \
   X(REAL64, embedding_dim_from_cardinality_multiplier, embedding_dim_from_cardinality_multiplier, ARCH, "M in (0, 1024]", "a table's width is ceil(cardinality^0.25 * M)", 2.0) \

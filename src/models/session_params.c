@@ -59,8 +59,12 @@ static rk_status param_name(char *name, const char *a, const char *b, const char
   return RK_OK;
 }
 
+/* A table's width: the item's is --item_embedding_dim when given, else d_model when tied to the
+ * output (recsys_meta_model keeps the SIGIR paper's item width = d_model that way), else the
+ * cardinality rule as every other table. */
 static int64_t table_dim(const rk_session_feature *x, const rk_session_config *c) {
   if (x->is_item && c->item_embedding_dim > 0) return c->item_embedding_dim;
+  if (x->is_item && c->mf_constrained_embeddings) return c->d_model;
   double d = ceil(pow((double)x->cardinality, 0.25) * c->embedding_dim_from_cardinality_multiplier);
   return d < 1 ? 1 : d > (double)(1 << 16) ? (1 << 16) : (int64_t)d;
 }

@@ -407,6 +407,32 @@ static void test_every_model_trains(void **state) {
   rk_batch_free(&b);
 }
 
+/* The item table's width: --item_embedding_dim when given, else d_model when tied to the output
+ * (recsys_meta_model's rule under mf_constrained_embeddings), else ceil(card^0.25 x multiplier). */
+static void test_item_table_width(void **state) {
+  (void)state;
+  rk_session_features f;
+  features(&f);
+  const struct { bool tied; int64_t given, want; } cases[] = {
+      {false, 0, 5},   /* ceil(20^0.25 x 2) = ceil(4.23) */
+      {true, 0, 8},    /* d_model */
+      {true, 6, 6}, {false, 6, 6}};
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    rk_session_config c;
+    small_config(&c, RK_SESSION_GPT2);
+    c.mf_constrained_embeddings = cases[k].tied;
+    c.item_embedding_dim = cases[k].given;
+    rk_model *m;
+    assert_rk_ok(rk_session_build(&m, &f, &c, 2, false));
+    rk_catalog cat;
+    float temperature;
+    rk_session_catalog(m, &cat, &temperature);
+    if (cat.D != cases[k].want)
+      fail_msg("case %zu: the item width is %lld, expected %lld", k, (long long)cat.D, (long long)cases[k].want);
+    m->ops->free(m);
+  }
+}
+
 /* ALBERT: num_hidden_groups blocks shared by the layers; the mapping into the encoder. */
 static void test_albert_groups(void **state) {
   (void)state;
@@ -704,6 +730,7 @@ int main(void) {
       cmocka_unit_test(test_masked_lm_evaluation_and_prediction),
       cmocka_unit_test(test_feed_windows_and_phases),
       cmocka_unit_test(test_every_model_trains),
+      cmocka_unit_test(test_item_table_width),
       cmocka_unit_test(test_albert_groups),
       cmocka_unit_test(test_no_decay_marks),
       cmocka_unit_test(test_key_padding_mask),
