@@ -1,0 +1,198 @@
+/*
+ * The session models' input stage (src/models/session_inputs.c) against PyTorch 1.13: fixtures
+ * written by tests/reference/make_session_input_fixtures.py (committed JSON, no Python needed
+ * here) for continuous features projected, soft one-hot encoded (Li et al. 2017), the
+ * elementwise_sum_multiply_item_embedding aggregation, per-feature and all-feature LayerNorms, and
+ * session-aware inputs (each feature's bef_ column before the session). Each model is built from
+ * the fixture's config and features, its parameters set from the fixture (names and order must
+ * agree), the batch of list columns fed through the family's feed (whose causal masking, real
+ * rows and past rows must be PyTorch's; the masked LM's draws are the fixture's), then: the loss,
+ * every parameter's gradient, and three steps of Hugging Face's AdamW (tolerances:
+ * model_fixture.h). A last check: stochastic shared embeddings replace ids only in training, only
+ * with ids of the same column in the batch, and the same way for the same (seed, step).
+ */
+#include <string.h>
+
+#include "model_fixture.h"
+#include "models/session_internal.h"
+#include "reckon/sessions.h"
+#include "support.h"
+
+/* The fixture's ragged lists as a batch of list columns (a bef_ column's lengths: past_lengths). */
+static void batch_of(fixture *f, const rk_session_features *fs, rk_batch *b) {
+  int64_t n_rows, n, n_past;
+  json_t *lengths = fx_tensor(f, "lengths", &n_rows);
+  json_t *past_lengths = json_object_get(f->tensors, "past_lengths") ? fx_tensor(f, "past_lengths", &n_past) : NULL;
+  assert_rk_ok(rk_batch_init(b, fs->n));
+  for (int i = 0; i < fs->n; i++) {
+    const rk_session_feature *ft = &fs->features[i];
+    json_t *len = ft->is_past ? past_lengths : lengths;
+    char name[96];
+    snprintf(name, sizeof name, "list:%s", ft->name);
+    json_t *d = fx_tensor(f, name, &n);
+    rk_column *col = &b->cols[i];
+    assert_rk_ok(rk_column_init(col, ft->name, RK_COL_LIST, ft->categorical ? RK_COL_INT64 : RK_COL_FLOAT32));
+    int64_t k = 0;
+    for (int64_t r = 0; r < n_rows; r++) {
+      for (int64_t t = 0; t < json_integer_value(json_array_get(len, (size_t)r)); t++, k++) {
+        if (ft->categorical) assert_rk_ok(rk_column_append_int(col->child, json_integer_value(json_array_get(d, (size_t)k))));
+        else assert_rk_ok(rk_column_append_double(col->child, fx_num(d, k)));
+      }
+      assert_rk_ok(rk_column_finish_list_row(col));
+    }
+    assert_int_equal(k, n);
+  }
+  b->nrows = n_rows;
+}
+
+/* The graph's int64 input v against the fixture's `name` (check), then set from it. */
+static void ids_input(fixture *f, rk_graph *g, int v, const char *name, int64_t count, bool check) {
+  int64_t n;
+  json_t *d = fx_tensor(f, name, &n);
+  assert_int_equal(n, count);
+  int64_t *x = rk_graph_input_ids_data(g, v);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t want = json_integer_value(json_array_get(d, (size_t)i));
+    if (check && x[i] != want) fail_msg("model %s: the feed's '%s' element %lld is %lld, PyTorch's %lld", f->model, name,
+                                        (long long)i, (long long)x[i], (long long)want);
+    x[i] = want;
+  }
+}
+
+static rk_status adamw_step(void *opt) { return rk_optim_step(opt, 1.0); }
+
+static void run_case(const char *name, bool fixture_masks) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/reference/fixtures/session_%s.json", RECKON_SOURCE_DIR, name);
+  fixture f = {.model = name};
+  json_error_t err;
+  f.root = json_load_file(path, 0, &err);
+  if (!f.root) fail_msg("cannot read %s: %s (run tests/reference/make_session_input_fixtures.py)", path, err.text);
+  f.tensors = json_object_get(f.root, "tensors");
+  rk_session_config c;
+  assert_rk_ok(rk_session_config_from_json(&c, json_object_get(f.root, "config"), name));
+  rk_session_features fs;
+  assert_rk_ok(rk_session_features_from_json(&fs, json_object_get(f.root, "features"), name));
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &fs, &c, 4, true));
+  fx_load_params(&f, m->params, m->n_params);
+  rk_batch b;
+  batch_of(&f, &fs, &b);
+  rk_model_feed *feed;
+  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
+  assert_rk_ok(m->ops->feed_fill(feed, &b, 0));
+  const rk_session_model *sm = m->self;
+  const int64_t BN = 4 * rk_session_config_positions(&c);
+  ids_input(&f, m->g, sm->sg.mask_rows, "mask", BN, !fixture_masks);
+  ids_input(&f, m->g, sm->sg.keys, "keys", BN, true);
+  ids_input(&f, m->g, sm->sg.labels, "labels", BN, !fixture_masks);
+  rk_session_graph_pack_labels(&sm->sg, c.pad_token);
+  rk_graph_zero_grad(m->g);
+  assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
+  fx_compare_all(&f, FWD, "forward", "out:loss", rk_graph_value_f32(m->g, m->out.loss), 1);
+  assert_rk_ok(rk_graph_backward(m->g));
+  for (int k = 0; k < m->n_params; k++) fx_compare_grad(&f, m->params[k]);
+  json_t *a = json_object_get(f.root, "adamw");
+  rk_optim_config oc;
+  rk_optim_config_hf_adamw(&oc, (float)json_number_value(json_object_get(a, "lr")),
+                           (float)json_number_value(json_object_get(a, "weight_decay")),
+                           (float)json_number_value(json_object_get(a, "beta1")),
+                           (float)json_number_value(json_object_get(a, "beta2")),
+                           (float)json_number_value(json_object_get(a, "eps")));
+  rk_optim opt;
+  assert_rk_ok(rk_optim_init(&opt, &oc, m->params, m->n_params));
+  fx_check_steps(&f, m->g, m->out.loss, m->params, m->n_params, 3, adamw_step, &opt, "AdamW");
+  fx_report(&f);
+  rk_optim_free(&opt);
+  rk_batch_free(&b);
+  m->ops->feed_free(feed);
+  m->ops->free(m);
+  rk_session_features_free(&fs);
+  json_decref(f.root);
+}
+
+static void test_continuous_projected_and_layer_norms(void **state) {
+  (void)state;
+  run_case("inputs_project", false);
+}
+
+static void test_elementwise_aggregation(void **state) {
+  (void)state;
+  run_case("inputs_elementwise", false);
+}
+
+static void test_soft_one_hot_encoding(void **state) {
+  (void)state;
+  run_case("inputs_soft_one_hot", true);
+}
+
+static void test_session_aware_concatenation(void **state) {
+  (void)state;
+  run_case("session_aware", false);
+}
+
+/* The item ids the graph reads after a fill, (B, T). */
+static void fill_items(rk_model *m, rk_model_feed *feed, const rk_batch *b, uint64_t step, int64_t *out, int64_t n) {
+  assert_rk_ok(m->ops->feed_fill(feed, b, step));
+  const rk_session_model *sm = m->self;
+  memcpy(out, rk_graph_input_ids_data(m->g, sm->sg.inputs[sm->features.item]), (size_t)n * sizeof *out);
+}
+
+static void test_stochastic_shared_embeddings(void **state) {
+  (void)state;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/reference/fixtures/session_inputs_project.json", RECKON_SOURCE_DIR);
+  fixture f = {.model = "sse"};
+  json_error_t err;
+  assert_non_null(f.root = json_load_file(path, 0, &err));
+  f.tensors = json_object_get(f.root, "tensors");
+  rk_session_config c;
+  assert_rk_ok(rk_session_config_from_json(&c, json_object_get(f.root, "config"), "sse"));
+  c.stochastic_shared_embeddings_replacement_prob = 0.5f;
+  rk_session_features fs;
+  assert_rk_ok(rk_session_features_from_json(&fs, json_object_get(f.root, "features"), "sse"));
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &fs, &c, 4, true));
+  rk_batch b;
+  batch_of(&f, &fs, &b);
+  rk_model_feed *feed;
+  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 9));
+  enum { N = 4 * 5 };
+  int64_t truth[N], a[N], again[N], other[N];
+  assert_rk_ok(rk_session_feed_set_phase(feed, RK_SESSION_PHASE_EVAL));
+  fill_items(m, feed, &b, 3, truth, N);
+  assert_rk_ok(rk_session_feed_set_phase(feed, RK_SESSION_PHASE_TRAIN));
+  fill_items(m, feed, &b, 3, a, N);
+  fill_items(m, feed, &b, 3, again, N);
+  fill_items(m, feed, &b, 4, other, N);
+  assert_memory_equal(a, again, sizeof a);   /* the same (seed, step): the same draws */
+  const int64_t *targets = rk_session_feed_items(feed);
+  int replaced = 0, differs = 0;
+  for (int k = 0; k < N; k++) {
+    assert_int_equal(targets[k], truth[k]);       /* the targets keep the true items */
+    assert_int_equal(a[k] == 0, truth[k] == 0);   /* padding stays padding */
+    bool in_batch = false;
+    for (int j = 0; j < N; j++) in_batch |= truth[j] != 0 && a[k] == truth[j];
+    if (a[k] != 0) assert_true(in_batch);
+    replaced += a[k] != truth[k];
+    differs += a[k] != other[k];
+  }
+  assert_true(replaced > 0);
+  assert_true(differs > 0);
+  m->ops->feed_free(feed);
+  m->ops->free(m);
+  rk_batch_free(&b);
+  rk_session_features_free(&fs);
+  json_decref(f.root);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_continuous_projected_and_layer_norms),
+      cmocka_unit_test(test_elementwise_aggregation),
+      cmocka_unit_test(test_soft_one_hot_encoding),
+      cmocka_unit_test(test_session_aware_concatenation),
+      cmocka_unit_test(test_stochastic_shared_embeddings),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
