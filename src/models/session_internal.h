@@ -33,7 +33,8 @@ typedef struct {
   rk_param *feature_ln;        /* per feature: gamma, beta (layer_norm_featurewise) */
   /* the input stage (session_inputs.c), per feature; a past sessions' column has none */
   int64_t *feature_width;      /* its width after the steps below */
-  rk_param *scalar_proj;       /* continuous, projected: w (W, 1), b (W); soft one-hot: to the bins */
+  rk_param *scalar_proj;       /* continuous, projected: w (W, 1), b (W); soft one-hot: to the bins;
+                                  continuous_projection: (W, continuous features) at the first's */
   rk_param *soft_tables;       /* soft one-hot: (bins, numeric_features_project_to_embedding_dim) */
   rk_param *to_item;           /* elementwise aggregation: w (item_dim, W), b (item_dim) */
   int64_t merged_width;        /* the aggregated features' width */
@@ -82,6 +83,8 @@ typedef struct {
   rk_session_outputs out;
 } rk_session_graph;
 
+/* The first continuous feature that is not a past column, or -1 (session_inputs.c). */
+int rk_session_first_continuous(const rk_session_features *f);
 /* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, d_model). */
 rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session_params *p,
                                   const rk_session_features *f, const rk_session_config *c);

@@ -62,6 +62,7 @@ static rk_status param_name(char *name, const char *a, const char *b, const char
 
 static int64_t table_dim(const rk_session_feature *x, const rk_session_config *c) {
   if (x->is_item && c->item_embedding_dim > 0) return c->item_embedding_dim;
+  if (c->embedding_dim_default > 0) return c->embedding_dim_default;
   double d = ceil(pow((double)x->cardinality, 0.25) * c->embedding_dim_from_cardinality_multiplier);
   return d < 1 ? 1 : d > (double)(1 << 16) ? (1 << 16) : (int64_t)d;
 }
@@ -94,14 +95,27 @@ static rk_status declare_tables(declarer *d, const rk_session_features *f) {
 }
 
 /* Continuous feature i: the scalar projected to a vector, or soft one-hot encoded
- * (recsys_meta_model's numeric_to_embedding_layers and SoftEmbedding): its width. */
-static rk_status declare_continuous(declarer *d, const rk_session_feature *x, int i, int64_t *width) {
+ * (recsys_meta_model's numeric_to_embedding_layers and SoftEmbedding), or with the others
+ * through one layer (Transformers4Rec's continuous_projection: width 0 but for the first): its
+ * width. */
+static rk_status declare_continuous(declarer *d, const rk_session_features *f, int i, int64_t *width) {
+  const rk_session_feature *x = &f->features[i];
   rk_session_params *p = d->p;
   const rk_session_config *c = d->c;
   const int64_t P = c->numeric_features_project_to_embedding_dim, bins = c->numeric_features_soft_one_hot_encoding_num_embeddings;
   const bool elementwise = c->input_features_aggregation == RK_SESSION_AGG_ELEMENTWISE;
   char name[sizeof p->tables[0].name];
   *width = 1;
+  if (c->continuous_projection > 0) {   /* one layer for them all, at the first one's place */
+    *width = 0;
+    if (i != rk_session_first_continuous(f)) return RK_OK;
+    int64_t n = 0;
+    for (int k = 0; k < f->n; k++) n += !f->features[k].categorical && !f->features[k].is_past;
+    const float lim = (float)(1.0 / sqrt((double)n));
+    *width = c->continuous_projection;
+    RK_TRY(declare(d, &p->scalar_proj[2 * i], "continuous_projection.weight", 2, *width, n, INIT_UNIFORM, lim));
+    return declare(d, &p->scalar_proj[2 * i + 1], "continuous_projection.bias", 1, *width, 0, INIT_UNIFORM, lim);
+  }
   if (P == 0) return RK_OK;
   if (bins > 0) {
     RK_TRY(param_name(name, "numeric_soft_embeddings.", x->name, ".projection.weight"));
@@ -156,12 +170,12 @@ static rk_status declare_inputs(declarer *d, const rk_session_features *f) {
       W = p->tables[p->feature_table[i]].value.shape[1];
       if (elementwise && i != f->item) RK_TRY(declare_to_item(d, x, i, &W));
     } else {
-      RK_TRY(declare_continuous(d, x, i, &W));
+      RK_TRY(declare_continuous(d, f, i, &W));
       if (elementwise && c->numeric_features_soft_one_hot_encoding_num_embeddings > 0) RK_TRY(declare_to_item(d, x, i, &W));
     }
     p->feature_width[i] = W;
     p->merged_width += W;
-    if (!c->layer_norm_featurewise) continue;
+    if (!c->layer_norm_featurewise || W == 0) continue;
     char name[sizeof p->tables[0].name];
     RK_TRY(param_name(name, "layernorm_features.", x->name, ".weight"));
     RK_TRY(declare(d, &p->feature_ln[2 * i], name, 1, W, 0, INIT_ONES, 0));

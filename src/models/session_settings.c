@@ -129,6 +129,13 @@ rk_status rk_session_config_check(const rk_session_config *c) {
   if (c->numeric_features_soft_one_hot_encoding_num_embeddings > 0 && c->numeric_features_project_to_embedding_dim == 0)
     return rk_error(RK_EUSAGE, "--numeric_features_soft_one_hot_encoding_num_embeddings needs "
                     "--numeric_features_project_to_embedding_dim > 0: the width of the encoding's table");
+  RK_TRY(check_int(S(continuous_projection), c->continuous_projection, 0, 1 << 16, "N in [0, 2^16]"));
+  RK_TRY(check_int(S(embedding_dim_default), c->embedding_dim_default, 0, 1 << 16, "D in [0, 2^16]"));
+  if (c->continuous_projection > 0 && c->numeric_features_project_to_embedding_dim > 0)
+    return rk_error(RK_EUSAGE, "--continuous_projection projects the continuous features together and "
+                    "--numeric_features_project_to_embedding_dim each on its own: choose one");
+  if (c->continuous_projection > 0 && c->input_features_aggregation == RK_SESSION_AGG_ELEMENTWISE)
+    return rk_error(RK_EUSAGE, "--continuous_projection needs --input_features_aggregation concat");
   RK_TRY(check_real(S(stochastic_shared_embeddings_replacement_prob), c->stochastic_shared_embeddings_replacement_prob,
                     0, false, 1, false, "P in [0, 1]"));
   if (c->layer_norm_all_features && c->inp_merge != RK_SESSION_MERGE_MLP)

@@ -11,6 +11,8 @@ all-feature LayerNorms, and session-aware past sessions concatenated before the 
   inputs_elementwise   GPT-2 causal LM, item * (1 + category to item_dim + price projected to item_dim)
   inputs_soft_one_hot  BERT masked LM (fixed draws), elementwise, price soft one-hot encoded (4 bins, 3 wide)
   session_aware        GPT-2 causal LM, concat, each feature's bef_ column (P = 3) before the session
+  inputs_continuous_projection   BERT masked LM, two continuous features through one layer
+                       (Transformers4Rec's continuous_projection), the category table embedding_dim_default wide
 Each is tests/reference/fixtures/session_<name>.json as make_session_fixtures.py writes them, plus
 "features" (with past_of for a bef_ column), and for session_aware "past_lengths" (B) and the bef_
 lists; mask, keys and labels cover the P + T rows (the past's: no [MASK], no label).
@@ -49,10 +51,10 @@ def lists_and_windows(feats, lengths, width, gen):
     return lists, ids, conts
 
 
-def case(name, cfg, mlm=False, session_aware=False):
-    feats = [{"name": "category-list", "categorical": True, "cardinality": 6, "dim": 3, "is_item": False},
+def case(name, cfg, mlm=False, session_aware=False, extra=()):
+    feats = [{"name": "category-list", "categorical": True, "cardinality": 6, "dim": cfg.get("dim", 3), "is_item": False},
              {"name": "item_id-list", "categorical": True, "cardinality": V, "dim": cfg["item_dim"], "is_item": True},
-             {"name": "price-list", "categorical": False, "is_item": False}]
+             {"name": "price-list", "categorical": False, "is_item": False}, *extra]
     gen = torch.Generator().manual_seed(len(name) + 7)
     P_, mods = sm.make_params({**cfg, "T": T + (PAST if session_aware else 0)}, feats, seed=len(name) + 200)
     lists, ids, conts = lists_and_windows(feats, LENGTHS, T, gen)
@@ -108,6 +110,8 @@ def case(name, cfg, mlm=False, session_aware=False):
                   "numeric_features_project_to_embedding_dim": cfg.get("project", 0),
                   "numeric_features_soft_one_hot_encoding_num_embeddings": cfg.get("bins", 0),
                   "layer_norm_all_features": cfg.get("ln_all", False),
+                  "continuous_projection": cfg.get("continuous_projection", 0),
+                  "embedding_dim_default": cfg.get("dim", 0) if cfg.get("dim") else 0,
                   "session_aware": session_aware, "session_aware_past_seq_length_max": PAST}
     features = [{"name": f["name"], "categorical": f["categorical"], "cardinality": f.get("cardinality", 0),
                  "table": f["name"], "is_item": f["is_item"]} for f in feats]
@@ -129,3 +133,6 @@ if __name__ == "__main__":
     case("inputs_soft_one_hot", {**base, "model_type": "bert", "ln_featurewise": False, "project": 3, "bins": 4,
                                  "aggregation": "elementwise"}, mlm=True)
     case("session_aware", {**base, "model_type": "gpt2", "ln_featurewise": True, "project": 2}, session_aware=True)
+    case("inputs_continuous_projection", {**base, "model_type": "bert", "ln_featurewise": False,
+                                          "continuous_projection": 4, "dim": 5},
+         mlm=True, extra=[{"name": "age-list", "categorical": False, "is_item": False}])

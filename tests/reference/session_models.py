@@ -7,7 +7,8 @@ blocks and recurrent layers of seq_blocks.py), for the fixtures of make_session_
 
 cfg: model_type (gpt2|bert|gru), d_model, n_head, n_layer, T (positions, the past's included),
 item_dim, tied, ln_featurewise, eps, temperature, smoothing, key_padding_mask; the input stage's
-(optional): aggregation (concat|elementwise), project, bins (soft one-hot), ln_all. feats: [{name, categorical, cardinality, is_item}]
+(optional): aggregation (concat|elementwise), project, bins (soft one-hot), ln_all,
+continuous_projection. feats: [{name, categorical, cardinality, is_item}]
 (each categorical feature has its own table, named after it). Dropout is 0: its draws are not
 PyTorch's.
 """
@@ -37,11 +38,19 @@ def make_params(cfg, feats, seed):
             t[0] = 0                               # padding_idx's row
             add("embedding_tables.%s.weight" % f["name"], t)
     elementwise = cfg.get("aggregation") == "elementwise"
-    proj, bins = cfg.get("project", 0), cfg.get("bins", 0)
+    proj, bins, joint = cfg.get("project", 0), cfg.get("bins", 0), cfg.get("continuous_projection", 0)
+    continuous = [f for f in feats if not f["categorical"]]
     width = 0
     for f in feats:                                # the input stage, feature by feature
         name = f["name"]
-        if f["categorical"]:
+        if not f["categorical"] and joint:         # one layer for them all, at the first one's place
+            if f is not continuous[0]:
+                f["width"] = 0
+                continue
+            add("continuous_projection.weight", _rand((joint, len(continuous)), 0.6, gen))
+            add("continuous_projection.bias", _rand((joint,), 0.2, gen))
+            w = joint
+        elif f["categorical"]:
             w = I if f["is_item"] else f["dim"]
             if elementwise and not f["is_item"]:
                 add("to_item_dim.%s.weight" % name, _rand((I, w), 0.4, gen))
@@ -150,7 +159,14 @@ def inputs(P, cfg, feats, ids, conts, past=None):
     """Features, past sessions first (session-aware: past = (ids, conts) of the bef_ columns, read
     through the same feature's layers and concatenated on the time axis), aggregated, merged."""
     parts = {}
+    continuous = [f["name"] for f in feats if not f["categorical"]]
     for f in feats:
+        if not f["categorical"] and cfg.get("continuous_projection"):   # Transformers4Rec's
+            if f["name"] == continuous[0]:
+                x = torch.cat([conts[k].unsqueeze(-1) for k in continuous], -1)
+                parts[f["name"]] = torch.relu(F.linear(x, P["continuous_projection.weight"],
+                                                       P["continuous_projection.bias"]))
+            continue
         e = feature(P, cfg, f, ids, conts)
         if past is not None:
             e = torch.cat([feature(P, cfg, f, *past), e], 1)

@@ -1,7 +1,8 @@
 /*
  * The session models' input stage (src/models/session_inputs.c) against PyTorch 1.13: fixtures
  * written by tests/reference/make_session_input_fixtures.py (committed JSON, no Python needed
- * here) for continuous features projected, soft one-hot encoded (Li et al. 2017), the
+ * here) for continuous features projected (each, or together as Transformers4Rec's
+ * continuous_projection), soft one-hot encoded (Li et al. 2017), the
  * elementwise_sum_multiply_item_embedding aggregation, per-feature and all-feature LayerNorms, and
  * session-aware inputs (each feature's bef_ column before the session). Each model is built from
  * the fixture's config and features, its parameters set from the fixture (names and order must
@@ -131,6 +132,11 @@ static void test_session_aware_concatenation(void **state) {
   run_case("session_aware", false);
 }
 
+static void test_continuous_projection_together(void **state) {
+  (void)state;
+  run_case("inputs_continuous_projection", true);
+}
+
 /* The item ids the graph reads after a fill, (B, T). */
 static void fill_items(rk_model *m, rk_model_feed *feed, const rk_batch *b, uint64_t step, int64_t *out, int64_t n) {
   assert_rk_ok(m->ops->feed_fill(feed, b, step));
@@ -192,6 +198,7 @@ int main(void) {
       cmocka_unit_test(test_elementwise_aggregation),
       cmocka_unit_test(test_soft_one_hot_encoding),
       cmocka_unit_test(test_session_aware_concatenation),
+      cmocka_unit_test(test_continuous_projection_together),
       cmocka_unit_test(test_stochastic_shared_embeddings),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
