@@ -10,7 +10,8 @@
  * rows and past rows must be PyTorch's; the masked LM's draws are the fixture's), then: the loss,
  * every parameter's gradient, and three steps of Hugging Face's AdamW (tolerances:
  * model_fixture.h). A last check: stochastic shared embeddings replace ids only in training, only
- * with ids of the same column in the batch, and the same way for the same (seed, step).
+ * with ids of the same column in the batch, and the same way for the same (seed, step); and a
+ * training step with every input option on gives the same bits at 1 and 2 threads.
  */
 #include <string.h>
 
@@ -192,6 +193,58 @@ static void test_stochastic_shared_embeddings(void **state) {
   json_decref(f.root);
 }
 
+/* One training step of the soft one-hot case with every input option on (input dropout, the
+ * LayerNorms, stochastic shared embeddings) at `threads`: the loss and every gradient. */
+static void input_step(int threads, float *out, int64_t n_out) {
+  assert_rk_ok(rk_set_num_threads(threads));
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/reference/fixtures/session_inputs_soft_one_hot.json", RECKON_SOURCE_DIR);
+  fixture f = {.model = "threads"};
+  json_error_t err;
+  assert_non_null(f.root = json_load_file(path, 0, &err));
+  f.tensors = json_object_get(f.root, "tensors");
+  rk_session_config c;
+  assert_rk_ok(rk_session_config_from_json(&c, json_object_get(f.root, "config"), "threads"));
+  c.input_dropout = 0.2f, c.dropout = 0.1f, c.layer_norm_all_features = c.layer_norm_featurewise = true;
+  c.stochastic_shared_embeddings_replacement_prob = 0.3f;
+  rk_session_features fs;
+  assert_rk_ok(rk_session_features_from_json(&fs, json_object_get(f.root, "features"), "threads"));
+  rk_model *m;
+  assert_rk_ok(rk_session_build(&m, &fs, &c, 4, true));
+  rk_batch b;
+  batch_of(&f, &fs, &b);
+  rk_model_feed *feed;
+  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 5));
+  assert_rk_ok(m->ops->feed_fill(feed, &b, 2));
+  rk_graph_set_step(m->g, 2);
+  rk_graph_zero_grad(m->g);
+  assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
+  assert_rk_ok(rk_graph_backward(m->g));
+  int64_t at = 0;
+  out[at++] = rk_graph_value_f32(m->g, m->out.loss)[0];
+  for (int k = 0; k < m->n_params; k++) {
+    int64_t n = rk_tensor_numel(&m->params[k]->grad);
+    assert_true(at + n <= n_out);
+    memcpy(out + at, m->params[k]->grad.data, (size_t)n * sizeof *out);
+    at += n;
+  }
+  m->ops->feed_free(feed);
+  m->ops->free(m);
+  rk_batch_free(&b);
+  rk_session_features_free(&fs);
+  json_decref(f.root);
+  assert_rk_ok(rk_set_num_threads(1));
+}
+
+static void test_inputs_bit_identical_across_threads(void **state) {
+  (void)state;
+  enum { N = 20000 };
+  static float one[N], two[N];
+  input_step(1, one, N);
+  input_step(2, two, N);
+  assert_memory_equal(one, two, sizeof one);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_continuous_projected_and_layer_norms),
@@ -200,6 +253,7 @@ int main(void) {
       cmocka_unit_test(test_session_aware_concatenation),
       cmocka_unit_test(test_continuous_projection_together),
       cmocka_unit_test(test_stochastic_shared_embeddings),
+      cmocka_unit_test(test_inputs_bit_identical_across_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
