@@ -11,7 +11,8 @@
  * every parameter's gradient, and three steps of Hugging Face's AdamW (tolerances:
  * model_fixture.h). A last check: stochastic shared embeddings replace ids only in training, only
  * with ids of the same column in the batch, and the same way for the same (seed, step); and a
- * training step with every input option on gives the same bits at 1 and 2 threads.
+ * training step with every input option on gives the same bits at 1 and 2 threads, and every
+ * allocation failure of build, feed and forward with them on is an RK_ENOMEM that leaks nothing.
  */
 #include <string.h>
 
@@ -245,6 +246,53 @@ static void test_inputs_bit_identical_across_threads(void **state) {
   assert_memory_equal(one, two, sizeof one);
 }
 
+/* Build, feed (training: replacements drawn) and a forward of a fixture's model with every
+ * input option its case allows, for the allocation-failure walk. */
+typedef struct {
+  rk_session_config c;
+  rk_session_features fs;
+  rk_batch b;
+} walk_case;
+
+static rk_status build_feed_forward(void *ctx) {
+  walk_case *w = ctx;
+  rk_model *m = NULL;
+  rk_model_feed *feed = NULL;
+  rk_status st = rk_session_build(&m, &w->fs, &w->c, 4, true);
+  if (st == RK_OK) st = m->ops->feed_init(&feed, m, NULL, 0, NULL, 1);
+  if (st == RK_OK) st = m->ops->feed_fill(feed, &w->b, 0);
+  if (st == RK_OK) st = rk_graph_forward(m->g, RK_TRAIN);
+  if (feed) m->ops->feed_free(feed);
+  if (m) m->ops->free(m);
+  return st;
+}
+
+static void walk(const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/reference/fixtures/session_%s.json", RECKON_SOURCE_DIR, name);
+  fixture f = {.model = name};
+  json_error_t err;
+  assert_non_null(f.root = json_load_file(path, 0, &err));
+  f.tensors = json_object_get(f.root, "tensors");
+  walk_case w;
+  assert_rk_ok(rk_session_config_from_json(&w.c, json_object_get(f.root, "config"), name));
+  w.c.stochastic_shared_embeddings_replacement_prob = 0.5f;
+  w.c.layer_norm_all_features = w.c.layer_norm_featurewise = true;
+  assert_rk_ok(rk_session_features_from_json(&w.fs, json_object_get(f.root, "features"), name));
+  batch_of(&f, &w.fs, &w.b);
+  assert_true(rk_test_walk_failures(build_feed_forward, &w) > 10);
+  rk_batch_free(&w.b);
+  rk_session_features_free(&w.fs);
+  json_decref(f.root);
+}
+
+static void test_allocation_failures(void **state) {
+  (void)state;
+  walk("session_aware");
+  walk("inputs_continuous_projection");
+  walk("inputs_soft_one_hot");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_continuous_projected_and_layer_norms),
@@ -254,6 +302,7 @@ int main(void) {
       cmocka_unit_test(test_continuous_projection_together),
       cmocka_unit_test(test_stochastic_shared_embeddings),
       cmocka_unit_test(test_inputs_bit_identical_across_threads),
+      cmocka_unit_test(test_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
