@@ -293,6 +293,73 @@ static void test_allocation_failures(void **state) {
   walk("inputs_soft_one_hot");
 }
 
+/* Session-aware pairing: by name, every feature needs its past, kinds agree; model.json keeps it. */
+static void test_pairing_past_columns(void **state) {
+  (void)state;
+  rk_session_feature x[4] = {
+      {.name = "item", .categorical = true, .cardinality = 9, .table = "item", .is_item = true},
+      {.name = "price", .categorical = false},
+      {.name = "bef_item", .categorical = true, .cardinality = 9, .table = "item"},
+      {.name = "bef_price", .categorical = true, .cardinality = 4, .table = "p"}};
+  rk_session_features f = {.features = x, .n = 4, .item = 0}, copy, back;
+  assert_int_equal(rk_session_features_pair_past(&f, "bef_"), RK_EUSAGE);   /* bef_price is categorical */
+  assert_non_null(strstr(rk_error_message(), "'bef_price'"));
+  x[3] = (rk_session_feature){.name = "bef_price", .categorical = false};
+  x[2].is_past = x[3].is_past = false;
+  f.n = 3;   /* price has no past */
+  assert_int_equal(rk_session_features_pair_past(&f, "bef_"), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "'bef_price'"));
+  f.n = 4;
+  x[2].is_past = false;
+  assert_rk_ok(rk_session_features_pair_past(&f, "bef_"));
+  assert_true(x[2].is_past && x[2].past_of == 0 && x[3].is_past && x[3].past_of == 1 && !x[0].is_past);
+  assert_rk_ok(rk_session_features_copy(&copy, &f));
+  json_t *j = rk_session_features_to_json(&copy);
+  assert_rk_ok(rk_session_features_from_json(&back, j, "model.json"));
+  assert_true(back.features[3].is_past && back.features[3].past_of == 1 && !back.features[1].is_past);
+  json_decref(j);
+  rk_session_features_free(&back);
+  rk_session_features_free(&copy);
+  /* A model needs --session_aware for paired features, and pairs for --session_aware. */
+  rk_session_config c;
+  rk_session_config_default(&c);
+  c.d_model = 8, c.n_head = 2, c.n_layer = 1, c.session_seq_length_max = 4;
+  rk_model *m;
+  assert_int_equal(rk_session_build(&m, &f, &c, 2, true), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "--session_aware"));
+  c.session_aware = true;
+  f.n = 2;
+  assert_int_equal(rk_session_build(&m, &f, &c, 2, true), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "past sessions' column"));
+  f.n = 4;
+  assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
+  assert_int_equal(rk_session_model_outputs(m)->reads, 4);   /* reads: the session's own rows */
+  m->ops->free(m);
+}
+
+/* The settings' combinations name the flags. */
+static void test_setting_checks(void **state) {
+  (void)state;
+  rk_session_config c;
+  rk_session_config_default(&c);
+  c.numeric_features_soft_one_hot_encoding_num_embeddings = 4;
+  assert_int_equal(rk_session_config_check(&c), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "--numeric_features_project_to_embedding_dim"));
+  rk_session_config_default(&c);
+  c.layer_norm_all_features = true, c.inp_merge = RK_SESSION_MERGE_IDENTITY;
+  assert_int_equal(rk_session_config_check(&c), RK_EUSAGE);
+  rk_session_config_default(&c);
+  c.continuous_projection = 4, c.input_features_aggregation = RK_SESSION_AGG_ELEMENTWISE;
+  assert_int_equal(rk_session_config_check(&c), RK_EUSAGE);
+  rk_session_config_default(&c);
+  c.stochastic_shared_embeddings_replacement_prob = 1.5f;
+  assert_int_equal(rk_session_config_check(&c), RK_EUSAGE);
+  assert_non_null(strstr(rk_error_message(), "--stochastic_shared_embeddings_replacement_prob"));
+  rk_session_config_default(&c);
+  c.session_aware = true, c.session_aware_past_seq_length_max = 7;
+  assert_int_equal(rk_session_config_positions(&c), 27);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_continuous_projected_and_layer_norms),
@@ -303,6 +370,8 @@ int main(void) {
       cmocka_unit_test(test_stochastic_shared_embeddings),
       cmocka_unit_test(test_inputs_bit_identical_across_threads),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_pairing_past_columns),
+      cmocka_unit_test(test_setting_checks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
