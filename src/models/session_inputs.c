@@ -62,7 +62,7 @@ static rk_status continuous(rk_session_graph *sg, int *out, const rk_session_par
   return rk_graph_matmul(g, out, *out, table);   /* (B, T, bins) x (bins, P) */
 }
 
-/* Feature i: its graph input over T positions and its (B, T, feature_width[i]) rows. */
+/* Feature i: its graph input over T positions and its (B, T, W) rows (RK_NO_VALUE: none of its own). */
 static rk_status feature(rk_session_graph *sg, int *out, const rk_session_params *p, const rk_session_features *f,
                          const rk_session_config *c, int i) {
   rk_graph *g = sg->g;

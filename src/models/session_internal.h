@@ -32,7 +32,6 @@ typedef struct {
   int *feature_table;          /* per feature: its table, or -1 (continuous) */
   rk_param *feature_ln;        /* per feature: gamma, beta (layer_norm_featurewise) */
   /* the input stage (session_inputs.c), per feature; a past sessions' column has none */
-  int64_t *feature_width;      /* its width after the steps below */
   rk_param *scalar_proj;       /* continuous, projected: w (W, 1), b (W); soft one-hot: to the bins;
                                   continuous_projection: (W, continuous features) at the first's */
   rk_param *soft_tables;       /* soft one-hot: (bins, numeric_features_project_to_embedding_dim) */

@@ -173,7 +173,6 @@ static rk_status declare_inputs(declarer *d, const rk_session_features *f) {
       RK_TRY(declare_continuous(d, f, i, &W));
       if (elementwise && c->numeric_features_soft_one_hot_encoding_num_embeddings > 0) RK_TRY(declare_to_item(d, x, i, &W));
     }
-    p->feature_width[i] = W;
     p->merged_width += W;
     if (!c->layer_norm_featurewise || W == 0) continue;
     char name[sizeof p->tables[0].name];
@@ -332,7 +331,6 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
   p->tables = rk_calloc((size_t)f->n + 1, sizeof *p->tables);
   p->feature_table = rk_calloc((size_t)f->n + 1, sizeof *p->feature_table);
   p->feature_ln = rk_calloc(2 * (size_t)f->n + 1, sizeof *p->feature_ln);
-  p->feature_width = rk_calloc((size_t)f->n + 1, sizeof *p->feature_width);
   p->scalar_proj = rk_calloc(2 * (size_t)f->n + 1, sizeof *p->scalar_proj);
   p->soft_tables = rk_calloc((size_t)f->n + 1, sizeof *p->soft_tables);
   p->to_item = rk_calloc(2 * (size_t)f->n + 1, sizeof *p->to_item);
@@ -340,7 +338,7 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
   p->rnn = rk_calloc(4 * (size_t)c->n_layer + 1, sizeof *p->rnn);
   p->list = rk_calloc((size_t)most, sizeof *p->list);
   d.rules = rk_calloc((size_t)most, sizeof *d.rules);
-  bool inputs = p->feature_width && p->scalar_proj && p->soft_tables && p->to_item;
+  bool inputs = p->scalar_proj && p->soft_tables && p->to_item;
   rk_status st = p->tables && p->feature_table && p->feature_ln && inputs && p->blocks && p->rnn && p->list && d.rules
                      ? RK_OK
                      : RK_ENOMEM;
@@ -362,7 +360,6 @@ void rk_session_params_free(rk_session_params *p) {
   rk_free(p->tables);
   rk_free(p->feature_table);
   rk_free(p->feature_ln);
-  rk_free(p->feature_width);
   rk_free(p->scalar_proj);
   rk_free(p->soft_tables);
   rk_free(p->to_item);
