@@ -203,7 +203,8 @@ typedef struct {
   int loss;                 /* train graphs: the mean cross-entropy over the target rows */
   int hidden;               /* (B, K, item_dim): the head's output tanh(linear(.)) at the read rows */
   int64_t reads;            /* K */
-  int n_layers;             /* attention: per transformer layer, (B, heads, T, T) probabilities */
+  int n_layers;             /* attention: per transformer layer, (B, heads, N, N) probabilities, N
+                               the positions (rk_session_config_positions) */
   const int *attention;     /* (before dropout), when shared with attention_weights; else NULL */
 } rk_session_outputs;
 const rk_session_outputs *rk_session_model_outputs(const rk_model *m);
@@ -235,11 +236,13 @@ void rk_session_catalog(const rk_model *m, rk_catalog *cat, float *temperature);
 typedef enum { RK_SESSION_PHASE_TRAIN, RK_SESSION_PHASE_EVAL, RK_SESSION_PHASE_PREDICT } rk_session_phase;
 rk_status rk_session_feed_set_phase(rk_model_feed *f, rk_session_phase phase);
 /* After a fill, per session b and read k (B x K, row-major): the target item (0: none, so a
- * ranker skips it) and the position read (-1: none); per session its items after truncation. */
+ * ranker skips it) and the position read (-1: none; past sessions' rows count before it); per
+ * session its items after truncation. */
 const int64_t *rk_session_feed_targets(const rk_model_feed *f);
 const int64_t *rk_session_feed_read_rows(const rk_model_feed *f);
 const int64_t *rk_session_feed_lengths(const rk_model_feed *f);
-/* The item ids of the last fill, (B, T) right-padded (for logging attention weights). */
+/* The item ids of the last fill, (B, positions) right-padded, past sessions first when
+ * session-aware (for logging attention weights). */
 const int64_t *rk_session_feed_items(const rk_model_feed *f);
 
 #ifdef __cplusplus
