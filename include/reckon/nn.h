@@ -28,7 +28,7 @@ extern "C" {
  * n_grad_rows compact rows of D floats, and grad_rows[k] is the table row of compact row k
  * (unique, ascending, so updates are deterministic). Optimizers update only those rows. */
 typedef struct rk_param {
-  char name[64];
+  char name[128];          /* the module path: Merlin column names with their prefixes outgrow 64 */
   rk_tensor value;          /* f32 */
   rk_tensor grad;           /* dense: like value; sparse: (max_rows, D) compact rows */
   bool sparse;

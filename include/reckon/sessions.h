@@ -6,8 +6,11 @@
  * its side features), right-padded with the pad token.
  *
  *   inputs   per categorical feature an embedding table (shared by name via emb_table), per
- *            continuous feature its scalar, optional per-feature LayerNorm, concatenated, then
- *            inp_merge mlp: dropout(input_dropout) -> linear to d_model -> tf_out_activation
+ *            continuous feature its scalar, a linear projection or a soft one-hot encoding;
+ *            optional per-feature LayerNorm; past sessions before the session (session-aware);
+ *            concatenated or multiplied into the item embedding; then inp_merge mlp:
+ *            dropout(input_dropout) [-> LayerNorm] -> linear to d_model -> tf_out_activation
+ *            (session_inputs.c)
  *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq) or masked LM (albert, bert),
  *            hidden rows replaced by a learnable [MASK] vector
  *   body     gpt2: learned positions + n_layer GPT-2 blocks + final LayerNorm; bert/albert:
@@ -63,6 +66,7 @@ typedef enum { RK_SESSION_GELU, RK_SESSION_GELU_NEW } rk_session_act;      /* er
 typedef enum { RK_SESSION_MERGE_MLP, RK_SESSION_MERGE_IDENTITY } rk_session_merge;
 typedef enum { RK_SESSION_OUT_TANH, RK_SESSION_OUT_RELU } rk_session_out_act;
 typedef enum { RK_SESSION_ATTN_UNI, RK_SESSION_ATTN_BI } rk_session_attn;
+typedef enum { RK_SESSION_AGG_CONCAT, RK_SESSION_AGG_ELEMENTWISE } rk_session_aggregation;
 
 /* The settings of the session family, rows as RK_RANKING_SETTINGS' (reckon/models.h):
  *   X(KIND, field, flag, section, metavar, help, default)
@@ -100,6 +104,16 @@ typedef enum { RK_SESSION_ATTN_UNI, RK_SESSION_ATTN_BI } rk_session_attn;
   X(PICK,   attn_type,           attn_type,           ARCH,  "uni|bi", "xlnet's attention (issue 19); recorded", uni) \
   X(INT,    pad_token,           pad_token,           ARCH,  "N >= 0", "the id padding sessions (Categorify's 0)", 0)      \
   X(BOOL,   key_padding_mask,    key_padding_mask,    TRAIN, NULL, "attention ignores padding positions (false: as the reference, which passes no mask)", true) \
+  /* issue 19, part F: the inputs (side features, session-aware) */                                                    \
+  X(PICK,   input_features_aggregation, input_features_aggregation, ARCH, "concat|elementwise_sum_multiply_item_embedding", "how the features combine: concat, or the item embedding times (1 + the sum of the others, each sized to the item's width)", concat) \
+  X(SIZE,   numeric_features_project_to_embedding_dim, numeric_features_project_to_embedding_dim, ARCH, "N in [0, 2^16]", "continuous features: a linear layer each from the scalar to N (0: the scalar itself)", 0) \
+  X(SIZE,   numeric_features_soft_one_hot_encoding_num_embeddings, numeric_features_soft_one_hot_encoding_num_embeddings, ARCH, "N in [0, 2^16]", "continuous features: soft one-hot encoding over N bins, softmax(x w + b) times an (N, project_to_embedding_dim) table (0: off)", 0) \
+  X(SIZE,   continuous_projection, continuous_projection, ARCH, "N in [0, 2^16]", "the continuous features together through a linear layer to N and ReLU, as one feature (Transformers4Rec's continuous_projection; 0: off)", 0) \
+  X(SIZE,   embedding_dim_default, embedding_dim_default, ARCH, "D in [0, 2^16]", "every table's width (Transformers4Rec's embedding_dim_default; 0: from its cardinality); --item_embedding_dim still sets the item's", 0) \
+  X(REAL,   stochastic_shared_embeddings_replacement_prob, stochastic_shared_embeddings_replacement_prob, TRAIN, "P in [0, 1]", "training: each categorical id of the inputs is replaced with probability P by an id of the same column drawn from the batch", 0.0) \
+  X(BOOL,   layer_norm_all_features, layer_norm_all_features, ARCH, NULL, "a LayerNorm over the concatenated features, after input dropout (inp_merge mlp)", false) \
+  X(BOOL,   session_aware,       session_aware,       ARCH,  NULL, "past sessions' columns (--session_aware_features_prefix + feature) precede the session on the time axis", false) \
+  X(SIZE,   session_aware_past_seq_length_max, session_aware_past_seq_length_max, ARCH, "N in [1, 2^12]", "session-aware: positions of the past sessions (their last N items)", 20) \
   X(SEED,   seed,                seed,                TRAIN, "S >= 0", "seed of initialisation, dropout and masking", 42)
 
 #define RK_SETTING_FIELD_PICK(field) int field;
@@ -123,6 +137,9 @@ const char *rk_session_setting_name(rk_session_setting s);
 /* Ranges and combinations the flags' metavars state (n_head divides d_model, issue 19's model
  * types, ...): RK_EUSAGE naming the flag. */
 rk_status rk_session_config_check(const rk_session_config *c);
+/* Positions per session in the graph: session_seq_length_max, plus the past sessions' when
+ * session_aware (they come first). */
+int64_t rk_session_config_positions(const rk_session_config *c);
 /* Whether the model trains with the masked LM task (albert, bert, or --mlm). */
 bool rk_session_config_mlm(const rk_session_config *c);
 /* model.json's "model" object, and back (label names the file in errors; missing keys keep
@@ -138,6 +155,9 @@ typedef struct {
   int64_t cardinality;        /* categorical: ids 0..cardinality-1 (the pad token looks up zeros) */
   char *table;                /* categorical: its embedding table's name (shared by equal names) */
   bool is_item;               /* the item id: the target, and the catalogue's size */
+  bool is_past;               /* session-aware: the past sessions of feature past_of (read through
+                                 that feature's embedding), not an input of its own */
+  int past_of;
 } rk_session_feature;
 
 typedef struct {
@@ -155,6 +175,10 @@ rk_status rk_session_features_from_config(rk_session_features *out, const rk_fea
  * one tagged item_id. Errors name the column at fault (no item_id, a categorical list without
  * int_domain). */
 rk_status rk_session_features_from_schema(rk_session_features *out, const rk_schema *schema);
+/* Session-aware: each column named prefix + another feature's name becomes that feature's past
+ * (is_past, past_of). Every feature needs one (as recsys_meta_model concatenates them); errors name the
+ * column without its pair. */
+rk_status rk_session_features_pair_past(rk_session_features *f, const char *prefix);
 void rk_session_features_free(rk_session_features *f);
 
 /* ---- the model --------------------------------------------------------------------------------- */
@@ -179,7 +203,8 @@ typedef struct {
   int loss;                 /* train graphs: the mean cross-entropy over the target rows */
   int hidden;               /* (B, K, item_dim): the head's output tanh(linear(.)) at the read rows */
   int64_t reads;            /* K */
-  int n_layers;             /* attention: per transformer layer, (B, heads, T, T) probabilities */
+  int n_layers;             /* attention: per transformer layer, (B, heads, N, N) probabilities, N
+                               the positions (rk_session_config_positions) */
   const int *attention;     /* (before dropout), when shared with attention_weights; else NULL */
 } rk_session_outputs;
 const rk_session_outputs *rk_session_model_outputs(const rk_model *m);
@@ -211,11 +236,13 @@ void rk_session_catalog(const rk_model *m, rk_catalog *cat, float *temperature);
 typedef enum { RK_SESSION_PHASE_TRAIN, RK_SESSION_PHASE_EVAL, RK_SESSION_PHASE_PREDICT } rk_session_phase;
 rk_status rk_session_feed_set_phase(rk_model_feed *f, rk_session_phase phase);
 /* After a fill, per session b and read k (B x K, row-major): the target item (0: none, so a
- * ranker skips it) and the position read (-1: none); per session its items after truncation. */
+ * ranker skips it) and the position read (-1: none; past sessions' rows count before it); per
+ * session its items after truncation. */
 const int64_t *rk_session_feed_targets(const rk_model_feed *f);
 const int64_t *rk_session_feed_read_rows(const rk_model_feed *f);
 const int64_t *rk_session_feed_lengths(const rk_model_feed *f);
-/* The item ids of the last fill, (B, T) right-padded (for logging attention weights). */
+/* The item ids of the last fill, (B, positions) right-padded, past sessions first when
+ * session-aware (for logging attention weights). */
 const int64_t *rk_session_feed_items(const rk_model_feed *f);
 
 #ifdef __cplusplus

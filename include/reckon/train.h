@@ -163,6 +163,7 @@ rk_status rk_session_results_write_average(FILE *f, const rk_session_results *r,
 typedef struct {
   rk_session_window_options windows;
   const char *feature_config;       /* NULL: the Merlin schema beside the data */
+  const char *session_aware_prefix; /* model.session_aware: past sessions' columns are this + a feature's name */
   const char *output_dir;
   bool overwrite;                   /* --overwrite_output_dir */
   bool do_train, do_eval, do_predict;

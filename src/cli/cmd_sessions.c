@@ -28,9 +28,7 @@
   X(feature_config,      STRING, NULL,  "FILE", "recsys_main's feature YAML (or the same as JSON): per column dtype, cardinality, is_label, emb_table, is_control; default: the Merlin schema beside the data") \
   X(eval_on_test_set,    BOOL,   "false", NULL, "evaluate on each window's test.parquet instead of valid.parquet")     \
   X(shuffle_buffer_size, INT,    "0",   "N >= 0", "rows shuffled together when reading training data (0: the loader's default, 262144)") \
-  X(session_aware,       BOOL,   "false", NULL, "session-aware inputs (past sessions' bef_ features): not implemented yet, refused when set") \
-  X(session_aware_features_prefix, STRING, "bef_", "P", "session-aware: the prefix of the past sessions' features")       \
-  X(session_aware_past_seq_length_max, INT, "20", "N in [1, 4096]", "session-aware: positions of the past sessions")   \
+  X(session_aware_features_prefix, STRING, "bef_", "P", "session-aware: the prefix of the past sessions' columns (bef_item_id-list_seq precedes item_id-list_seq)") \
   X(mask_token,          INT,    "0",   "N >= 0", "recorded; the [MASK] of the masked LM is a learned vector, not a token") \
   X(feature_prefix_neg_sample, STRING, "_neg_", "P", "negative sampling's feature prefix (negative sampling is refused)") \
   X(data_loader_engine,  IGNORED, NULL, NULL,  "reckon reads Parquet with its own loader (nvtabular, pyarrow and petastorm are GPU or Python machinery)") \
@@ -43,7 +41,6 @@
 /* The model's flags come from the family's settings table (RK_SESSION_SETTINGS), between these
  * lists; then the model flags of the reference outside it, then the training run's. */
 #define SESSIONS_MODEL_FLAGS(X)                                                                                        \
-  X(input_features_aggregation, CHOICE, "concat", "concat|elementwise_sum_multiply_item_embedding", "how feature embeddings combine (only concat is implemented)") \
   X(loss_type,           CHOICE, "cross_entropy", "cross_entropy|top1|top1_max|bpr|bpr_max_reg", "the loss (the pairwise ones need negative sampling, not implemented yet: refused)") \
   X(similarity_type,     CHOICE, "concat_mlp", "cosine|concat_mlp|multi_mlp", "negative sampling's similarity (recorded; used only with negative sampling)") \
   X(margin_loss,         FLOAT,  "0.0", "M >= 0", "pairwise losses' margin (recorded)")                                 \
@@ -52,10 +49,6 @@
   X(rtd,                 BOOL,   "false", NULL, "replacement token detection (ELECTRA): issue 19, refused")             \
   X(loss_scale_factor,   FLOAT,  "1.0", "S > 0", "recorded (the reference scales its loss only for pairwise losses)")   \
   X(summary_type,        CHOICE, "last", "last|first|mean|cls_index", "recorded (the reference's sequence summary is unused by next-item prediction)") \
-  X(numeric_features_project_to_embedding_dim, INT, "0", "N in [0, 0]", "projecting continuous features: not implemented yet (0: scalars, the default)") \
-  X(numeric_features_soft_one_hot_encoding_num_embeddings, INT, "0", "N in [0, 0]", "soft one-hot continuous features: not implemented yet") \
-  X(stochastic_shared_embeddings_replacement_prob, FLOAT, "0.0", "P in [0, 0]", "stochastic shared embeddings: not implemented yet") \
-  X(layer_norm_all_features, BOOL, "false", NULL, "a LayerNorm over the concatenated features: not implemented yet, refused when set") \
   X(model_name_or_path,  STRING, NULL,  "DIR",  "start from a saved model folder (its model.json's architecture and its weights): --do_eval or --do_predict without --do_train evaluate or predict with it") \
   X(all_rescale_factor,  IGNORED, NULL, NULL,   "removed from recsys_main.py in 2021 (it rescaled the cross-entropy to match a hinge loss)") \
   X(neg_rescale_factor,  IGNORED, NULL, NULL,   "removed from recsys_main.py in 2021 (it rescaled the hinge loss)")                       \
@@ -129,13 +122,10 @@ static rk_status refuse_unsupported(const sessions_opts *o) {
     bool set;
     const char *what;
   } refused[] = {
-      {o->session_aware, "--session_aware: session-aware inputs are not implemented yet"},
       {o->negative_sampling, "--negative_sampling: sampled negatives are not implemented yet (the loss ranks the whole catalogue)"},
       {strcmp(o->loss_type, "cross_entropy") != 0, "--loss_type: only cross_entropy is implemented (the pairwise losses need negative sampling)"},
-      {strcmp(o->input_features_aggregation, "concat") != 0, "--input_features_aggregation: only concat is implemented"},
       {o->plm, "--plm: the permutation LM belongs to XLNet, issue 19"},
       {o->rtd, "--rtd: replacement token detection belongs to ELECTRA, issue 19"},
-      {o->layer_norm_all_features, "--layer_norm_all_features is not implemented (--layer_norm_featurewise is)"},
       {o->model_parallel, "--model_parallel: multi-process data parallel training belongs to the multi-process issue; run one process"},
   };
   for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
@@ -164,6 +154,7 @@ static int run_sessions(const rk_flag_parse *parse, void *arg) {
   c.windows.pad_digits = (int)o->time_window_folder_pad_digits;
   c.windows.eval_on_test_set = o->eval_on_test_set;
   c.feature_config = or_null(o->feature_config);
+  c.session_aware_prefix = o->session_aware_features_prefix;
   c.output_dir = or_null(o->output_dir);
   c.overwrite = o->overwrite_output_dir;
   c.do_train = o->do_train, c.do_eval = o->do_eval, c.do_predict = o->do_predict;
@@ -226,7 +217,7 @@ const rk_command rk_cmd_sessions = {
         "arguments, with Hugging Face's common TrainingArguments), with its defaults, so its commands run with "
         "`reckon sessions` in place of `python recsys_main.py`. Flags of GPU machinery and logging services are "
         "accepted with a note; flags removed from the reference in 2021 are accepted with a note; flags of features "
-        "outside this command (negative sampling, session-aware inputs, XLNet's and ELECTRA's tasks, "
+        "outside this command (negative sampling, XLNet's and ELECTRA's tasks, "
         "`--model_parallel`) are refused when set.\n\n"
         "For each time window but the last, the model trains on it (the weights carry over, the learning-rate "
         "schedule restarts) and is evaluated on the next window's valid set and on the first batches of its "

@@ -2,7 +2,8 @@
  * The columns a session model reads (reckon/sessions.h): from recsys_main's --feature_config, in
  * file order as recsys_meta_model concatenates them, or from a Merlin schema, sorted by name as
  * Transformers4Rec's concat aggregation sorts them. Also the copy a model keeps and model.json's
- * "features" array. Not the reading of either file (src/io/feature_config.c, src/io/schema.c).
+ * "features" array, and the session-aware pairing of past sessions' columns with their features. Not
+ * the reading of either file (src/io/feature_config.c, src/io/schema.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ static rk_status add(rk_session_features *f, const char *name, bool categorical,
   x->categorical = categorical;
   x->cardinality = cardinality;
   x->is_item = is_item;
+  x->is_past = false;
+  x->past_of = -1;
   if (!(x->name = rk_strdup(name))) return RK_ENOMEM;
   f->n++;
   if (categorical && !(x->table = rk_strdup(table ? table : name))) return RK_ENOMEM;
@@ -100,6 +103,7 @@ rk_status rk_session_features_copy(rk_session_features *dst, const rk_session_fe
   for (int i = 0; st == RK_OK && i < src->n; i++) {
     const rk_session_feature *s = &src->features[i];
     st = add(dst, s->name, s->categorical, s->cardinality, s->table, s->is_item);
+    if (st == RK_OK) dst->features[i].is_past = s->is_past, dst->features[i].past_of = s->past_of;
   }
   if (st != RK_OK) rk_session_features_free(dst);
   return st;
@@ -112,12 +116,28 @@ json_t *rk_session_features_to_json(const rk_session_features *f) {
     json_t *o = x->categorical ? json_pack("{ss sb sI ss sb}", "name", x->name, "categorical", 1, "cardinality",
                                            (json_int_t)x->cardinality, "table", x->table, "is_item", x->is_item)
                                : json_pack("{ss sb}", "name", x->name, "categorical", 0);
+    if (o && x->is_past && json_object_set_new(o, "past_of", json_string(f->features[x->past_of].name)) != 0)
+      json_decref(o), o = NULL;
     if (!o || json_array_append_new(a, o) != 0) {
       json_decref(a);
       return NULL;
     }
   }
   return a;
+}
+
+static int find_feature(const rk_session_features *f, const char *name);
+
+static rk_status past_from_json(rk_session_features *f, int i, const json_t *o, const char *label) {
+  const json_t *v = json_object_get(o, "past_of");
+  if (!v) return RK_OK;
+  int now = json_is_string(v) ? find_feature(f, json_string_value(v)) : -1;
+  if (now < 0 || now == i || f->features[now].is_past)
+    return rk_error(RK_EFORMAT, "%s: features[%d] ('%s'): \"past_of\" must name another feature", label, i,
+                    f->features[i].name);
+  f->features[i].is_past = true;
+  f->features[i].past_of = now;
+  return RK_OK;
 }
 
 rk_status rk_session_features_from_json(rk_session_features *out, const json_t *j, const char *label) {
@@ -142,6 +162,47 @@ rk_status rk_session_features_from_json(rk_session_features *out, const json_t *
       st = add(out, name, cat != 0, cat ? card : 0, table, item != 0);
   }
   if (st == RK_OK && out->item < 0) st = rk_error(RK_EFORMAT, "%s: no feature is the item id (\"is_item\")", label);
+  for (size_t i = 0; st == RK_OK && i < n; i++) st = past_from_json(out, (int)i, json_array_get(j, i), label);
   if (st != RK_OK) rk_session_features_free(out);
   return st;
+}
+
+static int find_feature(const rk_session_features *f, const char *name) {
+  for (int i = 0; i < f->n; i++)
+    if (strcmp(f->features[i].name, name) == 0) return i;
+  return -1;
+}
+
+/* A past column is read through its feature's embedding: the same kind, and ids within its table. */
+static rk_status check_pair(const rk_session_feature *past, const rk_session_feature *now) {
+  if (past->categorical != now->categorical)
+    return rk_error(RK_EUSAGE, "the past sessions' column '%s' is %s but '%s' is %s: a past column is read like its "
+                    "feature", past->name, past->categorical ? "categorical" : "continuous", now->name,
+                    now->categorical ? "categorical" : "continuous");
+  if (now->is_past) return rk_error(RK_EUSAGE, "'%s' is itself a past sessions' column", now->name);
+  return RK_OK;
+}
+
+rk_status rk_session_features_pair_past(rk_session_features *f, const char *prefix) {
+  size_t np = strlen(prefix);
+  if (np == 0) return rk_error(RK_EUSAGE, "invalid value '' for --session_aware_features_prefix: expected a prefix");
+  for (int i = 0; i < f->n; i++) {
+    rk_session_feature *x = &f->features[i];
+    if (strncmp(x->name, prefix, np) != 0) continue;
+    int now = find_feature(f, x->name + np);
+    if (now < 0)
+      return rk_error(RK_EUSAGE, "the past sessions' column '%s' has no feature '%s' to precede", x->name, x->name + np);
+    RK_TRY(check_pair(x, &f->features[now]));
+    x->is_past = true;
+    x->past_of = now;
+    x->is_item = false;
+  }
+  for (int i = 0; i < f->n; i++) {
+    bool paired = f->features[i].is_past;
+    for (int k = 0; k < f->n && !paired; k++) paired = f->features[k].is_past && f->features[k].past_of == i;
+    if (!paired)
+      return rk_error(RK_EUSAGE, "feature '%s' has no past sessions' column '%s%s' (every feature needs one, as "
+                      "recsys_meta_model concatenates them)", f->features[i].name, prefix, f->features[i].name);
+  }
+  return RK_OK;
 }

@@ -1,8 +1,8 @@
 /*
  * A session model's graph over its parameters (session_params.c), for B sessions x T positions:
  *
- *   per feature   categorical: table[ids] (B, T, D_f) [-> LayerNorm]; continuous: (B, T, 1)
- *   merge         concat -> dropout(input_dropout) -> linear to d_model -> tf_out_activation
+ *   inputs        per feature its rows, aggregated and merged to d_model (session_inputs.c);
+ *                 T counts the past sessions' positions too when session-aware
  *   [MASK]        rows named by the feed's mask replaced by the learnable vector
  *   body          gpt2: + positions, dropout, blocks, ln_f; bert/albert: + positions, LayerNorm,
  *                 dropout, (albert: a linear map), blocks; gru/lstm/rnn: layers with dropout
@@ -29,37 +29,6 @@ typedef struct {
 
 static rk_status maybe_dropout(rk_graph *g, int *x, float p) {
   return p > 0.0f ? rk_graph_dropout(g, x, *x, p, false) : RK_OK;
-}
-
-static rk_status build_inputs(builder *b, const rk_session_features *f, int *x) {
-  rk_graph *g = b->g;
-  const rk_session_params *p = b->p;
-  const int64_t T = b->sg->T;
-  int *parts = rk_calloc((size_t)f->n + 1, sizeof *parts);
-  if (!parts) return RK_ENOMEM;
-  rk_status st = RK_OK;
-  for (int i = 0; st == RK_OK && i < f->n; i++) {
-    const rk_session_feature *ft = &f->features[i];
-    if (!ft->categorical) {
-      const int64_t shape[2] = {T, 1};
-      st = rk_graph_input(g, &b->sg->inputs[i], ft->name, 2, shape);
-      parts[i] = b->sg->inputs[i];
-      continue;
-    }
-    st = rk_graph_input_ids(g, &b->sg->inputs[i], ft->name, T);
-    if (st == RK_OK)
-      st = rk_graph_embedding(g, &parts[i], &p->tables[p->feature_table[i]], b->sg->inputs[i], b->c->pad_token);
-    if (st == RK_OK && b->c->layer_norm_featurewise)
-      st = rk_graph_layer_norm(g, &parts[i], parts[i], (rk_param *)&p->feature_ln[2 * i],
-                               (rk_param *)&p->feature_ln[2 * i + 1], 1e-5f);   /* nn.LayerNorm's eps */
-  }
-  if (st == RK_OK) st = f->n > 1 ? rk_graph_concat(g, x, f->n, parts, 2) : (*x = parts[0], RK_OK);
-  rk_free(parts);
-  RK_TRY(st);
-  if (b->c->inp_merge == RK_SESSION_MERGE_IDENTITY) return RK_OK;
-  RK_TRY(maybe_dropout(g, x, b->c->input_dropout));
-  rk_act act = b->c->tf_out_activation == RK_SESSION_OUT_RELU ? RK_ACT_RELU : RK_ACT_TANH;
-  return rk_graph_linear(g, x, *x, (rk_param *)&p->merge_w, (rk_param *)&p->merge_b, act);
 }
 
 static rk_status build_transformer(builder *b, int *x, bool attention_weights) {
@@ -129,7 +98,7 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
     RK_TRY(rk_graph_input_ids(g, &sg->packed_labels, "[packed labels]", sg->T));
   }
   int x;
-  RK_TRY(build_inputs(b, f, &x));
+  RK_TRY(rk_session_inputs_build(sg, &x, p, f, c));
   RK_TRY(rk_graph_mask_fill(g, &x, x, sg->mask_rows, (rk_param *)&p->mask));
   if (rk_session_is_transformer(c->model_type)) RK_TRY(build_transformer(b, &x, attention_weights));
   else if (rk_session_is_recurrent(c->model_type)) RK_TRY(build_recurrent(b, &x));
@@ -159,8 +128,8 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
                                  const rk_session_config *c, int64_t batch, bool train, bool attention_weights) {
   memset(sg, 0, sizeof *sg);
   sg->B = batch;
-  sg->T = c->session_seq_length_max;
-  sg->K = c->eval_on_last_item_seq_only ? 1 : sg->T;
+  sg->T = rk_session_config_positions(c);
+  sg->K = c->eval_on_last_item_seq_only ? 1 : c->session_seq_length_max;   /* reads: the session's rows */
   sg->labels = sg->labelled = sg->packed_labels = sg->average = RK_NO_VALUE;
   attention_weights = attention_weights && rk_session_is_transformer(c->model_type);
   sg->n_layers = attention_weights ? c->n_layer : 0;

@@ -5,7 +5,8 @@
  *   session_features.c  the columns a model reads, from --feature_config or a Merlin schema
  *   session_params.c    the parameters: declared in one arena, named as the reference's modules,
  *                       drawn from (seed, parameter number), the no-decay marks
- *   session_graph.c     a graph over the parameters: inputs, merge, [MASK], body, head, loss
+ *   session_inputs.c    the graph's input stage: per-feature transforms, aggregation, merge
+ *   session_graph.c     a graph over the parameters: inputs, [MASK], body, head, loss
  *   session_masking.c   per session, which rows hold [MASK], which predict what, which are read
  *   session_feed.c      batches of list columns into a graph's inputs, by phase
  *   session_model.c     build, share, free and the family's table of the model interface
@@ -29,8 +30,14 @@ typedef struct {
   int n_tables;
   rk_param *tables;            /* (n_tables): (V, D) each, dense (PyTorch's nn.Embedding) */
   int *feature_table;          /* per feature: its table, or -1 (continuous) */
-  rk_param *feature_ln;        /* per feature: gamma, beta (layer_norm_featurewise, categorical) */
-  int64_t merged_width;        /* the concatenated features' width */
+  rk_param *feature_ln;        /* per feature: gamma, beta (layer_norm_featurewise) */
+  /* the input stage (session_inputs.c), per feature; a past sessions' column has none */
+  rk_param *scalar_proj;       /* continuous, projected: w (W, 1), b (W); soft one-hot: to the bins;
+                                  continuous_projection: (W, continuous features) at the first's */
+  rk_param *soft_tables;       /* soft one-hot: (bins, numeric_features_project_to_embedding_dim) */
+  rk_param *to_item;           /* elementwise aggregation: w (item_dim, W), b (item_dim) */
+  int64_t merged_width;        /* the aggregated features' width */
+  rk_param all_ln_gamma, all_ln_beta;   /* (merged_width): layer_norm_all_features */
   rk_param merge_w, merge_b;   /* (d_model, width), (d_model): inp_merge mlp */
   rk_param mask;               /* (d_model): the [MASK] vector */
   rk_param positions;          /* (T, d_model): transformers */
@@ -60,7 +67,8 @@ rk_param *rk_session_scoring_matrix(const rk_session_params *p, const rk_session
 typedef struct {
   rk_graph *g;
   int64_t B, T, K;
-  int *inputs;                 /* per feature: ids (B, T) or a float (B, T, 1) input */
+  int *inputs;                 /* per feature: ids (B, T) or a float (B, T, 1) input; RK_NO_VALUE
+                                  for a past sessions' column (its feature's input holds it) */
   int mask_rows;               /* int64 (B, T): 1 where the row holds [MASK] */
   int keys;                    /* int64 (B, T): 1 where the row is a real position (attention keys,
                                   recurrent steps), 0 for padding */
@@ -74,6 +82,11 @@ typedef struct {
   rk_session_outputs out;
 } rk_session_graph;
 
+/* The first continuous feature that is not a past column, or -1 (session_inputs.c). */
+int rk_session_first_continuous(const rk_session_features *f);
+/* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, d_model). */
+rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session_params *p,
+                                  const rk_session_features *f, const rk_session_config *c);
 rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_features *f,
                                  const rk_session_config *c, int64_t batch, bool train, bool attention_weights);
 void rk_session_graph_free(rk_session_graph *sg);

@@ -7,7 +7,8 @@
  * Initial values (the reference's, module by module):
  *   embedding tables   N(0, item_id_embeddings_init_std) for the item table, N(0,
  *                      other_embeddings_init_std) else; the pad token's row 0 (padding_idx)
- *   merge, head, untied output layer   nn.Linear's: U(+-1/sqrt(fan_in)), bias too
+ *   merge, head, untied output layer, the input stage's linear layers   nn.Linear's:
+ *                      U(+-1/sqrt(fan_in)), bias too; soft one-hot tables N(0, other_embeddings_init_std)
  *   tied output bias   0;  [MASK]   N(0, 0.001)
  *   transformers       N(0, initializer_range) weights and positions, biases 0, LayerNorms 1 / 0;
  *                      GPT-2's projections into the residual N(0, range / sqrt(2 n_layer))
@@ -59,11 +60,13 @@ static rk_status param_name(char *name, const char *a, const char *b, const char
   return RK_OK;
 }
 
-/* A table's width: the item's is --item_embedding_dim when given, else d_model when tied to the
- * output (recsys_meta_model keeps the SIGIR paper's item width = d_model that way), else the
- * cardinality rule as every other table. */
+/* A table's width: the item's is --item_embedding_dim when given; any table's is
+ * --embedding_dim_default when given; else the item's is d_model when tied to the output
+ * (recsys_meta_model keeps the SIGIR paper's item width = d_model that way); else the
+ * cardinality rule. */
 static int64_t table_dim(const rk_session_feature *x, const rk_session_config *c) {
   if (x->is_item && c->item_embedding_dim > 0) return c->item_embedding_dim;
+  if (c->embedding_dim_default > 0) return c->embedding_dim_default;
   if (x->is_item && c->mf_constrained_embeddings) return c->d_model;
   double d = ceil(pow((double)x->cardinality, 0.25) * c->embedding_dim_from_cardinality_multiplier);
   return d < 1 ? 1 : d > (double)(1 << 16) ? (1 << 16) : (int64_t)d;
@@ -76,7 +79,7 @@ static rk_status declare_tables(declarer *d, const rk_session_features *f) {
   for (int i = 0; i < f->n; i++) {
     const rk_session_feature *x = &f->features[i];
     p->feature_table[i] = -1;
-    if (!x->categorical) continue;
+    if (!x->categorical || x->is_past) continue;
     for (int t = 0; t < i && p->feature_table[i] < 0; t++)
       if (f->features[t].categorical && strcmp(f->features[t].table, x->table) == 0) p->feature_table[i] = p->feature_table[t];
     if (p->feature_table[i] >= 0) continue;
@@ -96,32 +99,104 @@ static rk_status declare_tables(declarer *d, const rk_session_features *f) {
   return RK_OK;
 }
 
+/* Continuous feature i: the scalar projected to a vector, or soft one-hot encoded
+ * (recsys_meta_model's numeric_to_embedding_layers and SoftEmbedding), or with the others
+ * through one layer (Transformers4Rec's continuous_projection: width 0 but for the first): its
+ * width. */
+static rk_status declare_continuous(declarer *d, const rk_session_features *f, int i, int64_t *width) {
+  const rk_session_feature *x = &f->features[i];
+  rk_session_params *p = d->p;
+  const rk_session_config *c = d->c;
+  const int64_t P = c->numeric_features_project_to_embedding_dim, bins = c->numeric_features_soft_one_hot_encoding_num_embeddings;
+  const bool elementwise = c->input_features_aggregation == RK_SESSION_AGG_ELEMENTWISE;
+  char name[sizeof p->tables[0].name];
+  *width = 1;
+  if (c->continuous_projection > 0) {   /* one layer for them all, at the first one's place */
+    *width = 0;
+    if (i != rk_session_first_continuous(f)) return RK_OK;
+    int64_t n = 0;
+    for (int k = 0; k < f->n; k++) n += !f->features[k].categorical && !f->features[k].is_past;
+    const float lim = (float)(1.0 / sqrt((double)n));
+    *width = c->continuous_projection;
+    RK_TRY(declare(d, &p->scalar_proj[2 * i], "continuous_projection.weight", 2, *width, n, INIT_UNIFORM, lim));
+    return declare(d, &p->scalar_proj[2 * i + 1], "continuous_projection.bias", 1, *width, 0, INIT_UNIFORM, lim);
+  }
+  if (P == 0) return RK_OK;
+  if (bins > 0) {
+    RK_TRY(param_name(name, "numeric_soft_embeddings.", x->name, ".projection.weight"));
+    RK_TRY(declare(d, &p->scalar_proj[2 * i], name, 2, bins, 1, INIT_UNIFORM, 1.0f));
+    RK_TRY(param_name(name, "numeric_soft_embeddings.", x->name, ".projection.bias"));
+    RK_TRY(declare(d, &p->scalar_proj[2 * i + 1], name, 1, bins, 0, INIT_UNIFORM, 1.0f));
+    RK_TRY(param_name(name, "numeric_soft_embeddings.", x->name, ".table.weight"));
+    *width = P;
+    return declare(d, &p->soft_tables[i], name, 2, bins, P, INIT_NORMAL, c->other_embeddings_init_std);
+  }
+  *width = elementwise ? p->item_dim : P;   /* projected straight to the item's width */
+  RK_TRY(param_name(name, "numeric_to_embedding_layers.", x->name, ".weight"));
+  RK_TRY(declare(d, &p->scalar_proj[2 * i], name, 2, *width, 1, INIT_UNIFORM, 1.0f));
+  RK_TRY(param_name(name, "numeric_to_embedding_layers.", x->name, ".bias"));
+  return declare(d, &p->scalar_proj[2 * i + 1], name, 1, *width, 0, INIT_UNIFORM, 1.0f);
+}
+
+/* Elementwise aggregation: feature i's embedding (width W) to the item's width, nn.Linear's. */
+static rk_status declare_to_item(declarer *d, const rk_session_feature *x, int i, int64_t *width) {
+  rk_session_params *p = d->p;
+  char name[sizeof p->tables[0].name];
+  const float lim = (float)(1.0 / sqrt((double)*width));
+  RK_TRY(param_name(name, "to_item_dim.", x->name, ".weight"));
+  RK_TRY(declare(d, &p->to_item[2 * i], name, 2, p->item_dim, *width, INIT_UNIFORM, lim));
+  RK_TRY(param_name(name, "to_item_dim.", x->name, ".bias"));
+  RK_TRY(declare(d, &p->to_item[2 * i + 1], name, 1, p->item_dim, 0, INIT_UNIFORM, lim));
+  *width = p->item_dim;
+  return RK_OK;
+}
+
+/* The input stage's parameters, feature by feature (session_inputs.c builds the graph over
+ * them); a past sessions' column has none: it reads through its feature's. */
 static rk_status declare_inputs(declarer *d, const rk_session_features *f) {
   rk_session_params *p = d->p;
   const rk_session_config *c = d->c;
+  int past = 0;
+  for (int i = 0; i < f->n; i++) past += f->features[i].is_past;
+  if (c->session_aware && past == 0)
+    return rk_error(RK_EUSAGE, "--session_aware: no feature has a past sessions' column (--session_aware_features_prefix "
+                    "+ its name)");
+  if (!c->session_aware && past > 0)
+    return rk_error(RK_EUSAGE, "the features pair past sessions' columns, but --session_aware is off");
   RK_TRY(declare_tables(d, f));
+  p->item_dim = p->tables[p->feature_table[f->item]].value.shape[1];
+  const bool elementwise = c->input_features_aggregation == RK_SESSION_AGG_ELEMENTWISE;
   p->merged_width = 0;
   for (int i = 0; i < f->n; i++) {
     const rk_session_feature *x = &f->features[i];
-    if (!x->categorical) {
-      p->merged_width += 1;
-      continue;
+    int64_t W = 1;
+    if (x->is_past) continue;
+    if (x->categorical) {
+      W = p->tables[p->feature_table[i]].value.shape[1];
+      if (elementwise && i != f->item) RK_TRY(declare_to_item(d, x, i, &W));
+    } else {
+      RK_TRY(declare_continuous(d, f, i, &W));
+      if (elementwise && c->numeric_features_soft_one_hot_encoding_num_embeddings > 0) RK_TRY(declare_to_item(d, x, i, &W));
     }
-    int64_t D = p->tables[p->feature_table[i]].value.shape[1];
-    p->merged_width += D;
-    if (!c->layer_norm_featurewise) continue;
+    p->merged_width += W;
+    if (!c->layer_norm_featurewise || W == 0) continue;
     char name[sizeof p->tables[0].name];
     RK_TRY(param_name(name, "layernorm_features.", x->name, ".weight"));
-    RK_TRY(declare(d, &p->feature_ln[2 * i], name, 1, D, 0, INIT_ONES, 0));
+    RK_TRY(declare(d, &p->feature_ln[2 * i], name, 1, W, 0, INIT_ONES, 0));
     RK_TRY(param_name(name, "layernorm_features.", x->name, ".bias"));
-    RK_TRY(declare(d, &p->feature_ln[2 * i + 1], name, 1, D, 0, INIT_ZEROS, 0));
+    RK_TRY(declare(d, &p->feature_ln[2 * i + 1], name, 1, W, 0, INIT_ZEROS, 0));
   }
+  if (elementwise) p->merged_width = p->item_dim;
   const int64_t W = p->merged_width, D = c->d_model;
   if (c->inp_merge == RK_SESSION_MERGE_IDENTITY) {
     if (W != D)
       return rk_error(RK_EUSAGE, "--inp_merge identity needs the features' width (%lld) to equal --d_model %lld",
                       (long long)W, (long long)D);
   } else {
+    if (c->layer_norm_all_features) {
+      RK_TRY(declare(d, &p->all_ln_gamma, "layer_norm_all_input.weight", 1, W, 0, INIT_ONES, 0));
+      RK_TRY(declare(d, &p->all_ln_beta, "layer_norm_all_input.bias", 1, W, 0, INIT_ZEROS, 0));
+    }
     float lim = (float)(1.0 / sqrt((double)W));
     RK_TRY(declare(d, &p->merge_w, "mlp_merge.weight", 2, D, W, INIT_UNIFORM, lim));
     RK_TRY(declare(d, &p->merge_b, "mlp_merge.bias", 1, D, 0, INIT_UNIFORM, lim));
@@ -144,7 +219,7 @@ static rk_status declare_block(declarer *d, rk_transformer_block *blk, const cha
 static rk_status declare_body(declarer *d) {
   rk_session_params *p = d->p;
   const rk_session_config *c = d->c;
-  const int64_t D = c->d_model, T = c->session_seq_length_max;
+  const int64_t D = c->d_model, T = rk_session_config_positions(c);
   const float range = c->initializer_range;
   char prefix[48];
   if (c->model_type == RK_SESSION_GPT2) {
@@ -254,19 +329,24 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
                                      .attn_dropout = c->dropout, .ln_eps = c->layer_norm_eps,
                                      .gelu_tanh = c->hidden_act == RK_SESSION_GELU_NEW,
                                      .causal = c->model_type == RK_SESSION_GPT2};
-  /* At most: tables and 2 LayerNorm parameters per feature, the blocks', 4 per recurrent layer,
-   * and a dozen single ones. */
-  int most = 3 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks + 4 * c->n_layer + 16;
+  /* At most: per feature a table, 2 LayerNorm parameters and 5 of the input stage's, the
+   * blocks', 4 per recurrent layer, and a dozen single ones. */
+  int most = 8 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks + 4 * c->n_layer + 16;
   declarer d = {.p = p, .c = c};
   p->tables = rk_calloc((size_t)f->n + 1, sizeof *p->tables);
   p->feature_table = rk_calloc((size_t)f->n + 1, sizeof *p->feature_table);
   p->feature_ln = rk_calloc(2 * (size_t)f->n + 1, sizeof *p->feature_ln);
+  p->scalar_proj = rk_calloc(2 * (size_t)f->n + 1, sizeof *p->scalar_proj);
+  p->soft_tables = rk_calloc((size_t)f->n + 1, sizeof *p->soft_tables);
+  p->to_item = rk_calloc(2 * (size_t)f->n + 1, sizeof *p->to_item);
   p->blocks = rk_calloc((size_t)p->n_blocks + 1, sizeof *p->blocks);
   p->rnn = rk_calloc(4 * (size_t)c->n_layer + 1, sizeof *p->rnn);
   p->list = rk_calloc((size_t)most, sizeof *p->list);
   d.rules = rk_calloc((size_t)most, sizeof *d.rules);
-  rk_status st = p->tables && p->feature_table && p->feature_ln && p->blocks && p->rnn && p->list && d.rules ? RK_OK
-                                                                                                          : RK_ENOMEM;
+  bool inputs = p->scalar_proj && p->soft_tables && p->to_item;
+  rk_status st = p->tables && p->feature_table && p->feature_ln && inputs && p->blocks && p->rnn && p->list && d.rules
+                     ? RK_OK
+                     : RK_ENOMEM;
   if (st == RK_OK) st = rk_param_arena_create(&p->arena);
   if (st == RK_OK) st = declare_inputs(&d, f);
   if (st == RK_OK) st = declare_body(&d);
@@ -285,6 +365,9 @@ void rk_session_params_free(rk_session_params *p) {
   rk_free(p->tables);
   rk_free(p->feature_table);
   rk_free(p->feature_ln);
+  rk_free(p->scalar_proj);
+  rk_free(p->soft_tables);
+  rk_free(p->to_item);
   rk_free(p->blocks);
   rk_free(p->rnn);
   rk_free(p->list);

@@ -121,9 +121,34 @@ rk_status rk_session_config_check(const rk_session_config *c) {
     return rk_error(RK_EUSAGE, "invalid value '%d' for --num_hidden_groups: it must divide --n_layer %d (albert gives "
                     "each group n_layer / groups consecutive layers)", c->num_hidden_groups, c->n_layer);
   RK_TRY(check_int(S(pad_token), c->pad_token, 0, INT32_MAX, "N >= 0"));
+  /* issue 19, part F: the inputs */
+  RK_TRY(check_int(S(numeric_features_project_to_embedding_dim), c->numeric_features_project_to_embedding_dim, 0,
+                   1 << 16, "N in [0, 2^16]"));
+  RK_TRY(check_int(S(numeric_features_soft_one_hot_encoding_num_embeddings),
+                   c->numeric_features_soft_one_hot_encoding_num_embeddings, 0, 1 << 16, "N in [0, 2^16]"));
+  if (c->numeric_features_soft_one_hot_encoding_num_embeddings > 0 && c->numeric_features_project_to_embedding_dim == 0)
+    return rk_error(RK_EUSAGE, "--numeric_features_soft_one_hot_encoding_num_embeddings needs "
+                    "--numeric_features_project_to_embedding_dim > 0: the width of the encoding's table");
+  RK_TRY(check_int(S(continuous_projection), c->continuous_projection, 0, 1 << 16, "N in [0, 2^16]"));
+  RK_TRY(check_int(S(embedding_dim_default), c->embedding_dim_default, 0, 1 << 16, "D in [0, 2^16]"));
+  if (c->continuous_projection > 0 && c->numeric_features_project_to_embedding_dim > 0)
+    return rk_error(RK_EUSAGE, "--continuous_projection projects the continuous features together and "
+                    "--numeric_features_project_to_embedding_dim each on its own: choose one");
+  if (c->continuous_projection > 0 && c->input_features_aggregation == RK_SESSION_AGG_ELEMENTWISE)
+    return rk_error(RK_EUSAGE, "--continuous_projection needs --input_features_aggregation concat");
+  RK_TRY(check_real(S(stochastic_shared_embeddings_replacement_prob), c->stochastic_shared_embeddings_replacement_prob,
+                    0, false, 1, false, "P in [0, 1]"));
+  if (c->layer_norm_all_features && c->inp_merge != RK_SESSION_MERGE_MLP)
+    return rk_error(RK_EUSAGE, "--layer_norm_all_features needs --inp_merge mlp (the LayerNorm is part of the merge)");
+  RK_TRY(check_int(S(session_aware_past_seq_length_max), c->session_aware_past_seq_length_max, 1, 1 << 12,
+                   "N in [1, 2^12]"));
   return RK_OK;
 }
 #undef S
+
+int64_t rk_session_config_positions(const rk_session_config *c) {
+  return c->session_seq_length_max + (c->session_aware ? c->session_aware_past_seq_length_max : 0);
+}
 
 /* ---- model.json ---- */
 

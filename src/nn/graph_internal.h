@@ -23,7 +23,7 @@
 typedef enum { RK_VAL_ACT, RK_VAL_INPUT, RK_VAL_PARAM } rk_value_kind;
 
 typedef struct {
-  char name[64];
+  char name[128];
   rk_value_kind kind;
   rk_dtype dtype;            /* f32, or i64 for ids */
   int ndim;

@@ -90,7 +90,7 @@ rk_status rk_param_arena_add(rk_param_arena *a, rk_param *p, const char *name, i
                     p->name);
   RK_TRY(rk_tensor_view(&p->value, RK_DT_F32, ndim, shape, NULL));
   RK_TRY(rk_tensor_view(&p->grad, RK_DT_F32, ndim, shape, NULL));
-  char what[96];
+  char what[160];
   snprintf(what, sizeof what, "the parameter arena at '%s'", p->name);
   int64_t end;
   RK_TRY(rk_size_add(&end, a->numel, rk_tensor_numel(&p->value), what));

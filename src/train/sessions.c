@@ -52,6 +52,7 @@ void rk_sessions_config_default(rk_sessions_config *c) {
   c->windows.final_index = -1;
   c->windows.pad_digits = 4;
   rk_session_config_default(&c->model);
+  c->session_aware_prefix = "bef_";
   c->incremental = true;
   c->train_batch_size = c->eval_batch_size = 8;
   c->epochs = 3;
@@ -173,10 +174,9 @@ static rk_status find_schema(run *r) {
   return st;
 }
 
-static rk_status load_features(run *r) {
+static rk_status read_features(run *r) {
   const rk_sessions_config *c = r->c;
   rk_status schema_st = find_schema(r);
-  if (c->load_model) return RK_OK;   /* the saved model's features */
   if (c->feature_config) {
     rk_feature_config fc;
     RK_TRY(rk_feature_config_read(&fc, c->feature_config));
@@ -194,6 +194,14 @@ static rk_status load_features(run *r) {
                             "(reckon preprocess writes schema.pbtxt and .merlin/schema.json)",
                             c->windows.data_path);
   return rk_session_features_from_schema(&r->features, &r->schema);
+}
+
+static rk_status load_features(run *r) {
+  if (r->c->load_model) return (void)find_schema(r), RK_OK;   /* the saved model's features */
+  RK_TRY(read_features(r));
+  if (!r->c->model.session_aware) return RK_OK;
+  rk_status st = rk_session_features_pair_past(&r->features, r->c->session_aware_prefix);
+  return st == RK_OK ? RK_OK : rk_error_context(st, "--session_aware");
 }
 
 /* The model: built from the flags and the features, or with --model_name_or_path the saved

@@ -142,7 +142,7 @@ static rk_status pred_log_close(pred_log *p, rk_status st) {
 static rk_status dump_attention(const rk_session_evaluator *e, const char *stem, int64_t rows) {
   const rk_session_outputs *so = rk_session_model_outputs(e->g);
   const rk_session_config *c = rk_session_model_config(e->g);
-  int64_t T = c->session_seq_length_max, H = c->n_head;
+  int64_t T = rk_session_config_positions(c), H = c->n_head;   /* the past sessions' rows too */
   char path[4096];
   for (int l = 0; so->attention && l < so->n_layers; l++) {
     int64_t shape[4] = {rows, H, T, T};

@@ -5,8 +5,10 @@ blocks and recurrent layers of seq_blocks.py), for the fixtures of make_session_
     P, mods = make_params(cfg, feats, seed)    # reckon's names in reckon's declaration order
     loss = forward(P, mods, cfg, feats, ids, conts, mask, keys, labels)
 
-cfg: model_type (gpt2|bert|gru), d_model, n_head, n_layer, T, item_dim, tied, ln_featurewise,
-eps, temperature, smoothing, key_padding_mask. feats: [{name, categorical, cardinality, is_item}]
+cfg: model_type (gpt2|bert|gru), d_model, n_head, n_layer, T (positions, the past's included),
+item_dim, tied, ln_featurewise, eps, temperature, smoothing, key_padding_mask; the input stage's
+(optional): aggregation (concat|elementwise), project, bins (soft one-hot), ln_all,
+continuous_projection. feats: [{name, categorical, cardinality, is_item}]
 (each categorical feature has its own table, named after it). Dropout is 0: its draws are not
 PyTorch's.
 """
@@ -29,22 +31,56 @@ def make_params(cfg, feats, seed):
     def add(name, t):
         P[name] = t.requires_grad_()
 
-    width = 0
+    I = cfg["item_dim"]
     for f in feats:
-        if not f["categorical"]:
-            width += 1
-            continue
-        dim = cfg["item_dim"] if f["is_item"] else f["dim"]
-        t = _rand((f["cardinality"], dim), 0.5, gen)
-        t[0] = 0                                   # padding_idx's row
-        add("embedding_tables.%s.weight" % f["name"], t)
-        width += dim
-    if cfg["ln_featurewise"]:
-        for f in feats:
-            if f["categorical"]:
-                dim = cfg["item_dim"] if f["is_item"] else f["dim"]
-                add("layernorm_features.%s.weight" % f["name"], 1 + _rand((dim,), 0.1, gen))
-                add("layernorm_features.%s.bias" % f["name"], _rand((dim,), 0.1, gen))
+        if f["categorical"]:
+            t = _rand((f["cardinality"], I if f["is_item"] else f["dim"]), 0.5, gen)
+            t[0] = 0                               # padding_idx's row
+            add("embedding_tables.%s.weight" % f["name"], t)
+    elementwise = cfg.get("aggregation") == "elementwise"
+    proj, bins, joint = cfg.get("project", 0), cfg.get("bins", 0), cfg.get("continuous_projection", 0)
+    continuous = [f for f in feats if not f["categorical"]]
+    width = 0
+    for f in feats:                                # the input stage, feature by feature
+        name = f["name"]
+        if not f["categorical"] and joint:         # one layer for them all, at the first one's place
+            if f is not continuous[0]:
+                f["width"] = 0
+                continue
+            add("continuous_projection.weight", _rand((joint, len(continuous)), 0.6, gen))
+            add("continuous_projection.bias", _rand((joint,), 0.2, gen))
+            w = joint
+        elif f["categorical"]:
+            w = I if f["is_item"] else f["dim"]
+            if elementwise and not f["is_item"]:
+                add("to_item_dim.%s.weight" % name, _rand((I, w), 0.4, gen))
+                add("to_item_dim.%s.bias" % name, _rand((I,), 0.1, gen))
+                w = I
+        elif proj and bins:
+            add("numeric_soft_embeddings.%s.projection.weight" % name, _rand((bins, 1), 0.8, gen))
+            add("numeric_soft_embeddings.%s.projection.bias" % name, _rand((bins,), 0.3, gen))
+            add("numeric_soft_embeddings.%s.table.weight" % name, _rand((bins, proj), 0.5, gen))
+            w = proj
+            if elementwise:
+                add("to_item_dim.%s.weight" % name, _rand((I, w), 0.4, gen))
+                add("to_item_dim.%s.bias" % name, _rand((I,), 0.1, gen))
+                w = I
+        elif proj:
+            w = I if elementwise else proj
+            add("numeric_to_embedding_layers.%s.weight" % name, _rand((w, 1), 0.8, gen))
+            add("numeric_to_embedding_layers.%s.bias" % name, _rand((w,), 0.3, gen))
+        else:
+            w = 1
+        f["width"] = w
+        width += w
+        if cfg["ln_featurewise"]:
+            add("layernorm_features.%s.weight" % name, 1 + _rand((w,), 0.1, gen))
+            add("layernorm_features.%s.bias" % name, _rand((w,), 0.1, gen))
+    if elementwise:
+        width = I
+    if cfg.get("ln_all"):
+        add("layer_norm_all_input.weight", 1 + _rand((width,), 0.1, gen))
+        add("layer_norm_all_input.bias", _rand((width,), 0.1, gen))
     add("mlp_merge.weight", _rand((D, width), 0.4, gen))
     add("mlp_merge.bias", _rand((D,), 0.1, gen))
     add("masked_item_embedding", _rand((D,), 0.3, gen))
@@ -76,7 +112,6 @@ def make_params(cfg, feats, seed):
     if kind == "gpt2":
         add("ln_f.weight", 1 + _rand((D,), 0.1, gen))
         add("ln_f.bias", _rand((D,), 0.1, gen))
-    I = cfg["item_dim"]
     V = next(f["cardinality"] for f in feats if f["is_item"])
     add("output_layer.weight", _rand((I, D), 0.4, gen))
     add("output_layer.bias", _rand((I,), 0.1, gen))
@@ -96,20 +131,65 @@ def no_decay(name, kind):
     return kind == "bert" and (name.endswith("ln_1.weight") or name.endswith("ln_2.weight"))
 
 
-def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels):
-    """ids, conts: per feature (B, T) long / double; mask, keys (B, T) bool; labels (B, T) long, 0 none."""
-    D = cfg["d_model"]
-    parts = []
+def feature(P, cfg, f, ids, conts):
+    """recsys_meta_model's feature_process for one feature: (B, L) ids or values to (B, L, width)."""
+    name, elementwise = f["name"], cfg.get("aggregation") == "elementwise"
+    if f["categorical"]:
+        e = F.embedding(ids[name], P["embedding_tables.%s.weight" % name], padding_idx=0)
+        if elementwise and not f["is_item"]:
+            e = F.linear(e, P["to_item_dim.%s.weight" % name], P["to_item_dim.%s.bias" % name])
+    else:
+        e = conts[name].unsqueeze(-1)
+        if cfg.get("project") and cfg.get("bins"):     # SoftEmbedding
+            w = torch.softmax(F.linear(e, P["numeric_soft_embeddings.%s.projection.weight" % name],
+                                       P["numeric_soft_embeddings.%s.projection.bias" % name]), -1)
+            e = (w.unsqueeze(-1) * P["numeric_soft_embeddings.%s.table.weight" % name]).sum(-2)
+            if elementwise:
+                e = F.linear(e, P["to_item_dim.%s.weight" % name], P["to_item_dim.%s.bias" % name])
+        elif cfg.get("project"):
+            e = F.linear(e, P["numeric_to_embedding_layers.%s.weight" % name],
+                         P["numeric_to_embedding_layers.%s.bias" % name])
+    if cfg["ln_featurewise"]:
+        e = F.layer_norm(e, (e.shape[-1],), P["layernorm_features.%s.weight" % name],
+                         P["layernorm_features.%s.bias" % name], 1e-5)
+    return e
+
+
+def inputs(P, cfg, feats, ids, conts, past=None):
+    """Features, past sessions first (session-aware: past = (ids, conts) of the bef_ columns, read
+    through the same feature's layers and concatenated on the time axis), aggregated, merged."""
+    parts = {}
+    continuous = [f["name"] for f in feats if not f["categorical"]]
     for f in feats:
-        if not f["categorical"]:
-            parts.append(conts[f["name"]].unsqueeze(-1))
+        if not f["categorical"] and cfg.get("continuous_projection"):   # Transformers4Rec's
+            if f["name"] == continuous[0]:
+                x = torch.cat([conts[k].unsqueeze(-1) for k in continuous], -1)
+                parts[f["name"]] = torch.relu(F.linear(x, P["continuous_projection.weight"],
+                                                       P["continuous_projection.bias"]))
             continue
-        e = F.embedding(ids[f["name"]], P["embedding_tables.%s.weight" % f["name"]], padding_idx=0)
-        if cfg["ln_featurewise"]:
-            e = F.layer_norm(e, (e.shape[-1],), P["layernorm_features.%s.weight" % f["name"]],
-                             P["layernorm_features.%s.bias" % f["name"]], 1e-5)
-        parts.append(e)
-    x = torch.tanh(F.linear(torch.cat(parts, -1), P["mlp_merge.weight"], P["mlp_merge.bias"]))
+        e = feature(P, cfg, f, ids, conts)
+        if past is not None:
+            e = torch.cat([feature(P, cfg, f, *past), e], 1)
+        parts[f["name"]] = e
+    if cfg.get("aggregation") == "elementwise":
+        item = next(f["name"] for f in feats if f["is_item"])
+        others = torch.zeros_like(parts[item])
+        for f in feats:
+            if not f["is_item"] and (f["categorical"] or cfg.get("project")):
+                others = others + parts[f["name"]]
+        x = parts[item] * (others + 1.0)
+    else:
+        x = torch.cat(list(parts.values()), -1)
+    if cfg.get("ln_all"):
+        x = F.layer_norm(x, (x.shape[-1],), P["layer_norm_all_input.weight"], P["layer_norm_all_input.bias"], 1e-5)
+    return torch.tanh(F.linear(x, P["mlp_merge.weight"], P["mlp_merge.bias"]))
+
+
+def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None):
+    """ids, conts: per feature (B, T) long / double; mask, keys (B, T) bool; labels (B, T) long, 0 none.
+    Session-aware: past (ids, conts) per feature (B, P), and mask, keys, labels over P + T rows."""
+    D = cfg["d_model"]
+    x = inputs(P, cfg, feats, ids, conts, past)
     x = torch.where(mask.unsqueeze(-1), P["masked_item_embedding"], x)
     kind = cfg["model_type"]
     key_mask = keys if cfg["key_padding_mask"] else None

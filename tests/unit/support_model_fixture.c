@@ -56,7 +56,7 @@ void fx_compare_all(fixture *f, int kind, const char *what, const char *name, co
 /* A parameter's value or gradient: dense as it is; a table's compact gradient rows against the
  * fixture's dense (V, D) gradient (rows the same, untouched rows zero there). */
 void fx_compare_grad(fixture *f, const rk_param *p) {
-  char name[128], rows_name[128];
+  char name[160], rows_name[160];
   snprintf(name, sizeof name, "grad:%s", p->name);
   if (!p->sparse) {
     fx_compare_all(f, GRAD, "gradient", name, p->grad.data, rk_tensor_numel(&p->value));

@@ -8,7 +8,7 @@
  * are the items themselves, the row read is the last item's (n - 1, n the non-padding count),
  * and PREDICT masks no row of a causal model.
  * Refused by name: masked-LM models (albert, bert, --mlm: their predict phase adds a [MASK] row),
- * the recurrent and avgseq bodies.
+ * the recurrent and avgseq bodies, session-aware models.
  */
 #include <string.h>
 
@@ -26,6 +26,9 @@ static rk_status check(const rk_model *m) {
     int len = rk_setting_pick_word(RK_SESSION_MODEL_CHOICES, c->model_type, &word);
     return rk_error(RK_EUNSUPPORTED, "onnx export: session model type '%.*s' has no ONNX export (gpt2 has)", len, word);
   }
+  if (c->session_aware)
+    return rk_error(RK_EUNSUPPORTED, "onnx export: a session-aware model reads past sessions' columns before each "
+                    "session; the ONNX export takes one (batch, T) tensor per feature");
   if (rk_session_config_mlm(c))
     return rk_error(RK_EUNSUPPORTED,
                     "onnx export: a session model trained with --mlm predicts through a [MASK] row; the ONNX export "

@@ -1,0 +1,142 @@
+/*
+ * A session model's input stage (recsys_meta_model.py's feature_process and ProjectionNetwork,
+ * tag recsys2021): the graph from the feed's per-feature inputs to the (B, T, d_model) rows the
+ * [MASK] and the body see. Per feature, over every position (past sessions first when
+ * session-aware: the feed puts a feature's past column in front of it, so one input covers both):
+ *
+ *   categorical   table[ids] (B, T, D_f); elementwise aggregation: a linear layer to item_dim
+ *                 (not the item itself)
+ *   continuous    the scalar (B, T, 1); numeric_features_project_to_embedding_dim P > 0: a
+ *                 linear layer 1 -> P (elementwise: 1 -> item_dim); with soft one-hot encoding
+ *                 (Li et al. 2017, arXiv:1708.00065, sec. 3.2) softmax(x w + b) over the bins
+ *                 times a (bins, P) table, then (elementwise) a linear layer to item_dim;
+ *                 continuous_projection N (Transformers4Rec's): all of them side by side, linear
+ *                 to N and ReLU, one feature in the first one's place
+ *   featurewise   a LayerNorm on each feature (layer_norm_featurewise; eps 1e-5, nn.LayerNorm's)
+ *
+ * then the aggregation: concat (in feature order), or elementwise_sum_multiply_item_embedding:
+ * item * (1 + the sum of the other features), scalars left unprojected taking no part (as the
+ * reference's test of numeric_features_project_to_embedding_dim > 0 leaves them out); and the
+ * merge: inp_merge mlp is dropout(input_dropout) [-> LayerNorm (layer_norm_all_features)] ->
+ * linear to d_model -> tf_out_activation, identity passes the features on.
+ * The parameters are session_params.c's, the feed session_feed.c's; not the [MASK] nor the body.
+ */
+#include "session_internal.h"
+
+int rk_session_first_continuous(const rk_session_features *f) {
+  for (int i = 0; i < f->n; i++)
+    if (!f->features[i].categorical && !f->features[i].is_past) return i;
+  return -1;
+}
+
+/* continuous_projection: every continuous input (B, T, 1), in feature order, side by side through
+ * one linear layer and ReLU (Transformers4Rec's ContinuousFeatures >> MLPBlock). */
+static rk_status continuous_together(rk_session_graph *sg, int *out, const rk_session_params *p,
+                                     const rk_session_features *f) {
+  int first = rk_session_first_continuous(f), n = 0;
+  int *xs = rk_calloc((size_t)f->n + 1, sizeof *xs);
+  if (!xs) return RK_ENOMEM;
+  for (int i = 0; i < f->n; i++)
+    if (!f->features[i].categorical && !f->features[i].is_past) xs[n++] = sg->inputs[i];
+  rk_status st = n > 1 ? rk_graph_concat(sg->g, out, n, xs, 2) : (*out = xs[0], RK_OK);
+  rk_free(xs);
+  RK_TRY(st);
+  return rk_graph_linear(sg->g, out, *out, (rk_param *)&p->scalar_proj[2 * first],
+                         (rk_param *)&p->scalar_proj[2 * first + 1], RK_ACT_RELU);
+}
+
+/* Continuous feature i's (B, T, W) rows from its (B, T, 1) input. */
+static rk_status continuous(rk_session_graph *sg, int *out, const rk_session_params *p, const rk_session_features *f,
+                            const rk_session_config *c, int i) {
+  rk_graph *g = sg->g;
+  int in = *out = sg->inputs[i];
+  if (c->continuous_projection > 0)
+    return i == rk_session_first_continuous(f) ? continuous_together(sg, out, p, f) : (*out = RK_NO_VALUE, RK_OK);
+  if (c->numeric_features_project_to_embedding_dim == 0) return RK_OK;
+  rk_param *w = (rk_param *)&p->scalar_proj[2 * i], *b = (rk_param *)&p->scalar_proj[2 * i + 1];
+  RK_TRY(rk_graph_linear(g, out, in, w, b, RK_ACT_NONE));
+  if (c->numeric_features_soft_one_hot_encoding_num_embeddings == 0) return RK_OK;
+  int table;
+  RK_TRY(rk_graph_softmax(g, out, *out, 1.0f));
+  RK_TRY(rk_graph_param(g, &table, (rk_param *)&p->soft_tables[i]));
+  return rk_graph_matmul(g, out, *out, table);   /* (B, T, bins) x (bins, P) */
+}
+
+/* Feature i: its graph input over T positions and its (B, T, W) rows (RK_NO_VALUE: none of its own). */
+static rk_status feature(rk_session_graph *sg, int *out, const rk_session_params *p, const rk_session_features *f,
+                         const rk_session_config *c, int i) {
+  rk_graph *g = sg->g;
+  const rk_session_feature *ft = &f->features[i];
+  const bool elementwise = c->input_features_aggregation == RK_SESSION_AGG_ELEMENTWISE;
+  bool to_item;
+  if (ft->categorical) {
+    RK_TRY(rk_graph_input_ids(g, &sg->inputs[i], ft->name, sg->T));
+    RK_TRY(rk_graph_embedding(g, out, &p->tables[p->feature_table[i]], sg->inputs[i], c->pad_token));
+    to_item = elementwise && i != f->item;
+  } else {
+    RK_TRY(continuous(sg, out, p, f, c, i));
+    to_item = elementwise && c->numeric_features_soft_one_hot_encoding_num_embeddings > 0;
+  }
+  if (*out == RK_NO_VALUE) return RK_OK;   /* read by the continuous projection */
+  if (to_item) RK_TRY(rk_graph_linear(g, out, *out, (rk_param *)&p->to_item[2 * i], (rk_param *)&p->to_item[2 * i + 1],
+                                      RK_ACT_NONE));
+  if (c->layer_norm_featurewise)
+    RK_TRY(rk_graph_layer_norm(g, out, *out, (rk_param *)&p->feature_ln[2 * i], (rk_param *)&p->feature_ln[2 * i + 1],
+                               1e-5f));
+  return RK_OK;
+}
+
+/* item * (1 + sum of the others), as item * sum + item. */
+static rk_status multiply_into_item(rk_graph *g, int *x, const int *parts, const rk_session_features *f,
+                                    const rk_session_config *c) {
+  int sum = RK_NO_VALUE;
+  for (int i = 0; i < f->n; i++) {
+    const rk_session_feature *ft = &f->features[i];
+    bool counts = ft->categorical || c->numeric_features_project_to_embedding_dim > 0;
+    if (i == f->item || ft->is_past || !counts) continue;
+    if (sum == RK_NO_VALUE) sum = parts[i];
+    else RK_TRY(rk_graph_add(g, &sum, sum, parts[i]));
+  }
+  *x = parts[f->item];
+  if (sum == RK_NO_VALUE) return RK_OK;
+  int product;
+  RK_TRY(rk_graph_mul(g, &product, parts[f->item], sum));
+  return rk_graph_add(g, x, product, parts[f->item]);
+}
+
+static rk_status aggregate(rk_graph *g, int *x, int *parts, const rk_session_features *f, const rk_session_config *c) {
+  if (c->input_features_aggregation == RK_SESSION_AGG_ELEMENTWISE) return multiply_into_item(g, x, parts, f, c);
+  int n = 0;
+  for (int i = 0; i < f->n; i++)
+    if (parts[i] != RK_NO_VALUE) parts[n++] = parts[i];
+  if (n == 1) return *x = parts[0], RK_OK;
+  return rk_graph_concat(g, x, n, parts, 2);
+}
+
+static rk_status merge(rk_graph *g, int *x, const rk_session_params *p, const rk_session_config *c) {
+  if (c->inp_merge == RK_SESSION_MERGE_IDENTITY) return RK_OK;
+  if (c->input_dropout > 0.0f) RK_TRY(rk_graph_dropout(g, x, *x, c->input_dropout, false));
+  if (c->layer_norm_all_features)
+    RK_TRY(rk_graph_layer_norm(g, x, *x, (rk_param *)&p->all_ln_gamma, (rk_param *)&p->all_ln_beta, 1e-5f));
+  rk_act act = c->tf_out_activation == RK_SESSION_OUT_RELU ? RK_ACT_RELU : RK_ACT_TANH;
+  return rk_graph_linear(g, x, *x, (rk_param *)&p->merge_w, (rk_param *)&p->merge_b, act);
+}
+
+rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session_params *p,
+                                  const rk_session_features *f, const rk_session_config *c) {
+  int *parts = rk_calloc((size_t)f->n + 1, sizeof *parts);
+  if (!parts) return RK_ENOMEM;
+  rk_status st = RK_OK;
+  for (int i = 0; i < f->n; i++) sg->inputs[i] = parts[i] = RK_NO_VALUE;
+  for (int i = 0; st == RK_OK && i < f->n; i++) {   /* the continuous inputs first: one layer may read them all */
+    const int64_t shape[2] = {sg->T, 1};
+    if (!f->features[i].categorical && !f->features[i].is_past)
+      st = rk_graph_input(sg->g, &sg->inputs[i], f->features[i].name, 2, shape);
+  }
+  for (int i = 0; st == RK_OK && i < f->n; i++)
+    if (!f->features[i].is_past) st = feature(sg, &parts[i], p, f, c, i);
+  if (st == RK_OK) st = aggregate(sg->g, x, parts, f, c);
+  rk_free(parts);
+  RK_TRY(st);
+  return merge(sg->g, x, p, c);
+}
