@@ -121,6 +121,11 @@ typedef struct {
   int64_t begin, end;   /* pieces [begin, end) */
 } rk_dist_node;
 
+/* Where node [begin, end) (end - begin >= 2) splits: begin + (end - begin) / 2. Whoever sums
+ * pieces locally walks the tree with it, so local and gathered sums agree. */
+int64_t rk_dist_tree_mid(int64_t begin, int64_t end);
+/* Levels of the tree over P pieces (1 for one piece): the scratch buffers a walk needs. */
+int rk_dist_tree_depth(int64_t P);
 /* Rank `rank` of `size`'s block of P pieces: [*first, *first + *count), balanced (the first
  * P % size ranks get one more); a rank may get none when size > P. */
 void rk_dist_piece_block(int64_t P, int rank, int size, int64_t *first, int64_t *count);
@@ -129,7 +134,7 @@ void rk_dist_piece_block(int64_t P, int rank, int size, int64_t *first, int64_t 
 int rk_dist_tree_cover(int64_t P, int64_t first, int64_t count, rk_dist_node *nodes, int max);
 /* out (n) = the tree sum over all P pieces, from this rank's node sums `mine` (n_mine x n,
  * the nodes of rk_dist_tree_cover of this rank's block, in that order). Every rank gets the
- * same bits; one rank of one gives back its single node. */
+ * same bits; one rank of one gives back its single node. P >= 1. */
 rk_status rk_dist_tree_sum_f32(rk_dist *d, float *out, const float *mine, int n_mine, int64_t n, int64_t P);
 
 #ifdef __cplusplus
