@@ -21,9 +21,9 @@
 #include "train/step_pieces.h"
 
 typedef struct {
-  int64_t n, cap;
+  int64_t n, cap, vals_cap;
   int64_t *rows;   /* (cap) ascending */
-  float *vals;     /* (cap, D) */
+  float *vals;     /* (n, D), room for vals_cap floats (a merge's buffer serves tables of any D) */
 } row_set;
 
 /* A node's sum: dense gradients and extras in one vector, and each table's touched rows. */
@@ -60,17 +60,24 @@ struct step_pieces {
 /* ---- grad sets ---- */
 
 static rk_status row_set_reserve(row_set *s, int64_t rows, int64_t D) {
-  if (rows <= s->cap) return RK_OK;
-  int64_t cap = s->cap ? s->cap : 64, vals;
-  while (cap < rows) cap *= 2;
-  RK_TRY(rk_size_mul(&vals, cap, D, "a table's touched rows"));
-  int64_t *r = rk_realloc(s->rows, (size_t)cap * sizeof *r);
-  if (!r) return RK_ENOMEM;
-  s->rows = r;
-  float *v = rk_realloc(s->vals, (size_t)(vals ? vals : 1) * sizeof *v);
-  if (!v) return RK_ENOMEM;
-  s->vals = v;
-  s->cap = cap;
+  int64_t vals;
+  RK_TRY(rk_size_mul(&vals, rows, D, "a table's touched rows"));
+  if (rows > s->cap) {
+    int64_t cap = s->cap ? s->cap : 64;
+    while (cap < rows) cap *= 2;
+    int64_t *r = rk_realloc(s->rows, (size_t)cap * sizeof *r);
+    if (!r) return RK_ENOMEM;
+    s->rows = r;
+    s->cap = cap;
+  }
+  if (vals > s->vals_cap) {
+    int64_t cap = s->vals_cap ? s->vals_cap : 256;
+    while (cap < vals) cap *= 2;
+    float *v = rk_realloc(s->vals, (size_t)cap * sizeof *v);
+    if (!v) return RK_ENOMEM;
+    s->vals = v;
+    s->vals_cap = cap;
+  }
   return RK_OK;
 }
 
