@@ -437,7 +437,7 @@ static int train_with_rank0(const widedeep_opts *o, const rk_flag_parse *parse, 
   if (st == RK_OK) {
     c = widedeep_config(o, flags, ckpt, NULL);
     c.train_path = train_path;
-    c.eval_path = NULL;   /* rank 0 evaluates, on all of the eval data */
+    c.eval_path = o->benchmark ? NULL : eval_path;   /* as rank 0's: it evaluates, the others wait */
     c.dist = dist;
     if (!has_column(train_path, o->display_id_column)) c.eval_group_column = NULL;
     st = rk_train(&c, NULL);

@@ -153,8 +153,9 @@ static rk_status capture(step_pieces *sp, grad_set *g) {
   for (int i = 0; i < m->n_params; i++) {
     const rk_param *p = m->params[i];
     if (p->sparse) continue;
-    memcpy(g->dense + at, p->grad.data, (size_t)rk_tensor_numel(&p->value) * sizeof(float));
-    at += rk_tensor_numel(&p->value);
+    int64_t n = rk_tensor_numel(&p->value);
+    memcpy(g->dense + at, p->grad.data, (size_t)n * sizeof(float));
+    at += n;
   }
   for (int t = 0; t < sp->n_tables; t++) {
     const rk_param *p = m->params[sp->table_param[t]];
@@ -196,8 +197,9 @@ static rk_status apply(step_pieces *sp, const grad_set *g, float *extra) {
     rk_param *p = m->params[i];
     if (p->sparse) continue;
     float *d = p->grad.data;
-    for (int64_t e = 0; e < rk_tensor_numel(&p->value); e++) d[e] = g->dense[at + e] * scale;
-    at += rk_tensor_numel(&p->value);
+    int64_t n = rk_tensor_numel(&p->value);
+    for (int64_t e = 0; e < n; e++) d[e] = g->dense[at + e] * scale;
+    at += n;
   }
   memcpy(extra, g->dense + sp->n_dense, (size_t)sp->n_extra * sizeof *extra);
   for (int t = 0; t < sp->n_tables; t++) {

@@ -90,7 +90,7 @@ out=$(mpi 2 "$R" widedeep "${wd[@]}" --model_dir wk3 --results_dir wr3 2>&1); rc
 expect_contains "$out" "add --hvd" "saying to add --hvd"
 
 # ---- a checkpoint from 2 ranks resumes on 1 ----
-ck=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_rate 0 --epochs 30 --embeddings_dim 8
+ck=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_rate 0 --epochs 12 --embeddings_dim 8
   --mlp_layers 16,8 --dropout 0.1 --checkpoint_every_steps 25 --metrics_log_frequency 25 --quiet)
 "$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path cfull --save_model_path cfull_m
 ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 --output_path ckill \
@@ -98,7 +98,7 @@ ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" t
 killed=0
 for i in $(seq 1 3000); do
   s=$(grep -o '"step": [0-9]*' ckill/checkpoint/state.json 2>/dev/null | tail -1 | cut -d' ' -f2)
-  if [ -n "$s" ] && [ "$s" -ge 100 ]; then
+  if [ -n "$s" ] && [ "$s" -ge 50 ]; then
     for k in $(pgrep -P $mp); do kill -9 $k 2>/dev/null; done   # the ranks; mpirun then ends the job
     killed=1; break
   fi
