@@ -20,6 +20,8 @@ trap 'rm -rf "$tmp"' EXIT
 # 1-rank runs below take the same many-piece code path without MPI_Init. Addresses and UB are
 # checked everywhere.
 mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+# Containers often forbid the cross-memory attach OpenMPI's shared-memory transport tries first.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
 cd "$tmp"
 
