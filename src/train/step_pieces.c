@@ -100,8 +100,9 @@ static void grad_set_free(const step_pieces *sp, grad_set *g) {
   memset(g, 0, sizeof *g);
 }
 
-static rk_status grad_set_copy(const step_pieces *sp, grad_set *dst, const grad_set *src) {
-  memcpy(dst->dense, src->dense, (size_t)(sp->n_dense + sp->n_extra) * sizeof *dst->dense);
+/* dst = src; the dense part too when `dense` (the exchange finishes it apart, by segments). */
+static rk_status grad_set_copy(const step_pieces *sp, grad_set *dst, const grad_set *src, bool dense) {
+  if (dense) memcpy(dst->dense, src->dense, (size_t)(sp->n_dense + sp->n_extra) * sizeof *dst->dense);
   for (int t = 0; t < sp->n_tables; t++) {
     const row_set *s = &src->tables[t];
     row_set *d = &dst->tables[t];
@@ -113,9 +114,9 @@ static rk_status grad_set_copy(const step_pieces *sp, grad_set *dst, const grad_
   return RK_OK;
 }
 
-/* a += b: dense element by element; tables merged by row id, common rows a's + b's. */
-static rk_status grad_set_add(step_pieces *sp, grad_set *a, const grad_set *b) {
-  int64_t n = sp->n_dense + sp->n_extra;
+/* a += b: dense element by element (when `dense`); tables merged by row id, common rows a's + b's. */
+static rk_status grad_set_add(step_pieces *sp, grad_set *a, const grad_set *b, bool dense) {
+  int64_t n = dense ? sp->n_dense + sp->n_extra : 0;
   for (int64_t i = 0; i < n; i++) a->dense[i] += b->dense[i];
   for (int t = 0; t < sp->n_tables; t++) {
     row_set *x = &a->tables[t], *out = &sp->merged;
@@ -233,33 +234,49 @@ static rk_status walk(step_pieces *sp, const piece_call *call, int64_t l, int64_
   int64_t mid = rk_dist_tree_mid(l, r);
   RK_TRY(walk(sp, call, l, mid, out, depth + 1));
   RK_TRY(walk(sp, call, mid, r, &sp->scratch[depth], depth + 1));
-  return grad_set_add(sp, out, &sp->scratch[depth]);
+  return grad_set_add(sp, out, &sp->scratch[depth], true);
 }
 
-/* out = the sum of pieces [l, r) from the gathered nodes. */
-static rk_status finish(step_pieces *sp, int64_t l, int64_t r, grad_set *out, int depth) {
+/* The gathered node [l, r), or -1 when no rank summed it whole. */
+static int gathered(const step_pieces *sp, int64_t l, int64_t r) {
   for (int k = 0; k < sp->n_all; k++)
-    if (sp->all[k].begin == l && sp->all[k].end == r) return grad_set_copy(sp, out, &sp->all_sums[k]);
+    if (sp->all[k].begin == l && sp->all[k].end == r) return k;
+  return -1;
+}
+
+/* out's tables = the sum of pieces [l, r) from the gathered nodes' tables. */
+static rk_status finish_tables(step_pieces *sp, int64_t l, int64_t r, grad_set *out, int depth) {
+  int k = gathered(sp, l, r);
+  if (k >= 0) return grad_set_copy(sp, out, &sp->all_sums[k], false);
   if (r - l < 2) return rk_error(RK_EINTERNAL, "step: piece %lld was computed by no rank", (long long)l);
   int64_t mid = rk_dist_tree_mid(l, r);
-  RK_TRY(finish(sp, l, mid, out, depth + 1));
-  RK_TRY(finish(sp, mid, r, &sp->scratch[depth], depth + 1));
-  return grad_set_add(sp, out, &sp->scratch[depth]);
+  RK_TRY(finish_tables(sp, l, mid, out, depth + 1));
+  RK_TRY(finish_tables(sp, mid, r, &sp->scratch[depth], depth + 1));
+  return grad_set_add(sp, out, &sp->scratch[depth], false);
 }
 
-/* ---- the exchange: nodes as bytes (dense floats, then per table: count, ids, rows) ---- */
-
-static int64_t node_bytes(const step_pieces *sp, const grad_set *g) {
-  int64_t bytes = (sp->n_dense + sp->n_extra) * (int64_t)sizeof(float);
-  for (int t = 0; t < sp->n_tables; t++)
-    bytes += (int64_t)sizeof(int64_t) + g->tables[t].n * (int64_t)(sizeof(int64_t) + sizeof(float) * sp->table_dim[t]);
-  return bytes;
+/* out (n) = the sum of pieces [l, r) of one dense segment, node k's values at seg[k]. */
+static void finish_segment(const step_pieces *sp, int64_t l, int64_t r, float *out, int64_t n,
+                           const float *const *seg, float *scratch, int depth) {
+  int k = gathered(sp, l, r);
+  if (k >= 0) {
+    memcpy(out, seg[k], (size_t)n * sizeof *out);
+    return;
+  }
+  int64_t mid = rk_dist_tree_mid(l, r);   /* every piece is in some node: the cover tiles [0, P) */
+  float *right = scratch + (int64_t)depth * n;
+  finish_segment(sp, l, mid, out, n, seg, scratch, depth + 1);
+  finish_segment(sp, mid, r, right, n, seg, scratch, depth + 1);
+  for (int64_t i = 0; i < n; i++) out[i] += right[i];
 }
 
-static unsigned char *put(unsigned char *at, const void *src, size_t bytes) {
-  if (bytes) memcpy(at, src, bytes);
-  return at + bytes;
-}
+/* ---- the exchange ----
+ * Dense part, by segments (a reduce-scatter, then an allgather, as a ring allreduce moves about
+ * 2 (R - 1) / R of the vector per rank): the vector is cut into R segments; every rank sends
+ * segment t of each of its nodes to rank t (alltoallv), rank t finishes the tree on its segment
+ * from all nodes, and the finished segments are gathered by all (allgatherv). Elementwise, so the
+ * additions are those of the whole tree. Tables: each node's touched rows (count, ids, rows) to
+ * every rank (allgatherv), where the tree is finished by merging. */
 
 static rk_status grow_bytes(unsigned char **buf, int64_t *cap, int64_t need) {
   if (need <= *cap) return RK_OK;
@@ -270,11 +287,73 @@ static rk_status grow_bytes(unsigned char **buf, int64_t *cap, int64_t need) {
   return RK_OK;
 }
 
-static rk_status parse_node(step_pieces *sp, grad_set *g, const unsigned char **at, const unsigned char *end) {
-  size_t dense = (size_t)(sp->n_dense + sp->n_extra) * sizeof(float);
-  if ((size_t)(end - *at) < dense) return rk_error(RK_EINTERNAL, "step: a rank's gradients are cut short");
-  memcpy(g->dense, *at, dense);
-  *at += dense;
+static int64_t segment_begin(const step_pieces *sp, int r) {
+  int size = rk_dist_size(sp->dist);
+  return (sp->n_dense + sp->n_extra) * r / size;
+}
+
+static rk_status exchange_dense(step_pieces *sp) {
+  int size = rk_dist_size(sp->dist), me = rk_dist_rank(sp->dist);
+  int64_t *counts = rk_malloc(4 * (size_t)size * sizeof *counts), seg_n = segment_begin(sp, me + 1) - segment_begin(sp, me);
+  if (!counts) return RK_ENOMEM;
+  int64_t *send_counts = counts, *recv_counts = counts + size, *gather_counts = counts + 2 * size, *nodes_of = counts + 3 * size;
+  for (int r = 0; r < size; r++) {
+    int64_t first, count;
+    rk_dist_piece_block(sp->P, r, size, &first, &count);
+    rk_dist_node none[130];
+    nodes_of[r] = rk_dist_tree_cover(sp->P, first, count, none, 130);
+  }
+  int64_t send_n = 0, recv_n = 0;
+  for (int r = 0; r < size; r++) {
+    int64_t n_r = segment_begin(sp, r + 1) - segment_begin(sp, r);
+    send_counts[r] = sp->n_mine * n_r;
+    recv_counts[r] = nodes_of[r] * seg_n;
+    gather_counts[r] = n_r;
+    send_n += send_counts[r];
+    recv_n += recv_counts[r];
+  }
+  /* one float buffer: what this rank sends, what it receives, its segment's scratch and result */
+  int64_t depth = sp->depth, need = send_n + recv_n + (depth + 1) * seg_n + 1;
+  rk_status st = grow_bytes(&sp->send, &sp->send_cap, need * (int64_t)sizeof(float));
+  const float **seg = rk_malloc((size_t)(sp->n_all + 1) * sizeof *seg);
+  if (st == RK_OK && !seg) st = RK_ENOMEM;
+  if (st != RK_OK) {
+    rk_free(counts);
+    rk_free(seg);
+    return st;
+  }
+  float *send = (float *)(void *)sp->send, *recv = send + send_n, *scratch = recv + recv_n, *mine = scratch + depth * seg_n;
+  float *at = send;
+  for (int r = 0; r < size; r++)
+    for (int k = 0; k < sp->n_mine; k++) {
+      int64_t b = segment_begin(sp, r), n_r = segment_begin(sp, r + 1) - b;
+      memcpy(at, sp->mine_sums[k].dense + b, (size_t)n_r * sizeof *at);
+      at += n_r;
+    }
+  st = rk_dist_alltoallv(sp->dist, recv, recv_counts, send, send_counts, RK_DIST_F32);
+  for (int k = 0; k < sp->n_all; k++) seg[k] = recv + (int64_t)k * seg_n;   /* rank order, as sp->all */
+  if (st == RK_OK) {
+    finish_segment(sp, 0, sp->P, mine, seg_n, seg, scratch, 0);
+    st = rk_dist_allgatherv(sp->dist, sp->total.dense, mine, gather_counts, RK_DIST_F32);
+  }
+  rk_free(seg);
+  rk_free(counts);
+  return st;
+}
+
+static int64_t tables_bytes(const step_pieces *sp, const grad_set *g) {
+  int64_t bytes = 0;
+  for (int t = 0; t < sp->n_tables; t++)
+    bytes += (int64_t)sizeof(int64_t) + g->tables[t].n * (int64_t)(sizeof(int64_t) + sizeof(float) * sp->table_dim[t]);
+  return bytes;
+}
+
+static unsigned char *put(unsigned char *at, const void *src, size_t bytes) {
+  if (bytes) memcpy(at, src, bytes);
+  return at + bytes;
+}
+
+static rk_status parse_tables(step_pieces *sp, grad_set *g, const unsigned char **at, const unsigned char *end) {
   for (int t = 0; t < sp->n_tables; t++) {
     int64_t n, D = sp->table_dim[t];
     if ((size_t)(end - *at) < sizeof n) return rk_error(RK_EINTERNAL, "step: a rank's gradients are cut short");
@@ -293,22 +372,19 @@ static rk_status parse_node(step_pieces *sp, grad_set *g, const unsigned char **
   return RK_OK;
 }
 
-static rk_status exchange(step_pieces *sp) {
+static rk_status exchange_tables(step_pieces *sp) {
   int size = rk_dist_size(sp->dist);
   int64_t mine = 0;
-  for (int k = 0; k < sp->n_mine; k++) mine += node_bytes(sp, &sp->mine_sums[k]);
+  for (int k = 0; k < sp->n_mine; k++) mine += tables_bytes(sp, &sp->mine_sums[k]);
   RK_TRY(grow_bytes(&sp->send, &sp->send_cap, mine + 1));
   unsigned char *at = sp->send;
-  for (int k = 0; k < sp->n_mine; k++) {
-    const grad_set *g = &sp->mine_sums[k];
-    at = put(at, g->dense, (size_t)(sp->n_dense + sp->n_extra) * sizeof(float));
+  for (int k = 0; k < sp->n_mine; k++)
     for (int t = 0; t < sp->n_tables; t++) {
-      const row_set *s = &g->tables[t];
+      const row_set *s = &sp->mine_sums[k].tables[t];
       at = put(at, &s->n, sizeof s->n);
       at = put(at, s->rows, (size_t)s->n * sizeof *s->rows);
       at = put(at, s->vals, (size_t)(s->n * sp->table_dim[t]) * sizeof *s->vals);
     }
-  }
   int64_t *counts = rk_malloc((size_t)size * sizeof *counts), total = 0;
   if (!counts) return RK_ENOMEM;
   rk_status st = rk_dist_allgather(sp->dist, counts, &mine, 1, RK_DIST_I64);
@@ -317,7 +393,8 @@ static rk_status exchange(step_pieces *sp) {
   if (st == RK_OK) st = rk_dist_allgatherv(sp->dist, sp->recv, sp->send, counts, RK_DIST_BYTE);
   rk_free(counts);
   const unsigned char *in = sp->recv, *end = sp->recv + total;
-  for (int k = 0; st == RK_OK && k < sp->n_all; k++) st = parse_node(sp, &sp->all_sums[k], &in, end);
+  for (int k = 0; st == RK_OK && k < sp->n_all; k++) st = parse_tables(sp, &sp->all_sums[k], &in, end);
+  if (st == RK_OK) st = finish_tables(sp, 0, sp->P, &sp->total, 0);
   return st;
 }
 
@@ -333,8 +410,8 @@ rk_status step_pieces_run(step_pieces *sp, step_piece_fn fn, void *ctx, float *e
   for (int k = 0; k < sp->n_mine; k++)
     RK_TRY(walk(sp, &call, sp->mine[k].begin, sp->mine[k].end, &sp->mine_sums[k], 0));
   if (size == 1) return apply(sp, &sp->mine_sums[0], extra);   /* one node: the root */
-  RK_TRY(exchange(sp));
-  RK_TRY(finish(sp, 0, sp->P, &sp->total, 0));
+  RK_TRY(exchange_dense(sp));
+  if (sp->n_tables) RK_TRY(exchange_tables(sp));
   return apply(sp, &sp->total, extra);
 }
 
