@@ -2,7 +2,8 @@
 # Data-parallel training under mpirun (docs/distributed.md): the same global batch cut into the
 # same pieces gives bit-identical weights on 1, 2, 3 and 4 ranks for DLRM, an MMoE and the Wide &
 # Deep recipe (--hvd); the collectives cross processes (test_dist under mpirun); a checkpoint
-# written by 2 ranks resumes on 1 to the weights of a run never stopped; a rank killed makes the
+# written by 2 ranks resumes on 1 and on 4 to the weights of a run never stopped (and not with
+# other pieces); a rank killed makes the
 # job stop at once, a rank that hangs makes the others stop within RECKON_DIST_TIMEOUT, naming
 # it; ranks started with different flags are refused. Skipped (with the reason) when reckon was
 # built without MPI or mpirun is absent.
@@ -91,12 +92,12 @@ out=$(mpi 2 "$R" widedeep "${wd[@]}" --model_dir wk3 --results_dir wr3 2>&1); rc
 [ $rc != 0 ] && pass "reckon widedeep under mpirun without --hvd is refused" || fail "ran without --hvd"
 expect_contains "$out" "add --hvd" "saying to add --hvd"
 
-# ---- a checkpoint from 2 ranks resumes on 1 ----
+# ---- a checkpoint from 2 ranks resumes on 1 and on 4 (4 pieces of 32 rows per step) ----
 ck=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_rate 0 --epochs 12 --embeddings_dim 8
   --mlp_layers 16,8 --dropout 0.1 --checkpoint_every_steps 25 --metrics_log_frequency 25 --quiet)
-"$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path cfull --save_model_path cfull_m
-ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 --output_path ckill \
-  --save_model_path ckill_m >/dev/null 2>&1 & mp=$!
+"$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path cfull --save_model_path cfull_m
+ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 \
+  --micro_batch_size 32 --output_path ckill --save_model_path ckill_m >/dev/null 2>&1 & mp=$!
 killed=0
 for i in $(seq 1 3000); do
   s=$(grep -o '"step": [0-9]*' ckill/checkpoint/state.json 2>/dev/null | tail -1 | cut -d' ' -f2)
@@ -111,11 +112,19 @@ wait $mp 2>/dev/null
 [ $killed = 1 ] && pass "2 ranks killed with SIGKILL after checkpoint step $s" || fail "the 2-rank run ended before it could be killed"
 [ -f ckill/checkpoint/weights.safetensors ] && [ ! -e ckill_m ] && pass "their checkpoint survives, no model folder" \
   || fail "checkpoint or model folder after the kill"
-err=$("$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path ckill --save_model_path ckill_m \
+cp -r ckill ckill4
+cp -r ckill ckillp
+err=$("$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path ckill --save_model_path ckill_m \
   --resume --quiet=false 2>&1); rc=$?
 expect_status $rc 0 "1 rank resumes the 2 ranks' checkpoint"
 expect_contains "$err" "resuming from step" "saying where"
 same cfull_m/weights.safetensors ckill_m/weights.safetensors "the resumed run ends with the bits of a run never stopped"
+mpi 4 "$R" train "${ck[@]}" --train_batch_size 32 --output_path ckill4 --save_model_path ckill4_m --resume; rc=$?
+expect_status $rc 0 "4 ranks resume the 2 ranks' checkpoint"
+same cfull_m/weights.safetensors ckill4_m/weights.safetensors "and end with the same bits"
+err=$("$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path ckillp --resume 2>&1); rc=$?
+expect_status $rc 2 "resuming with other pieces is refused (the streams would cut the epoch otherwise)"
+expect_contains "$err" "made by a run with other flags" "saying so"
 
 # ---- failures: a rank killed, a rank that hangs, different flags ----
 long=(--train_data_path pp/train --model dlrm --tasks click --epochs 500 --train_batch_size 64 --embeddings_dim 8
