@@ -3,10 +3,9 @@
 # same pieces gives bit-identical weights on 1, 2, 3 and 4 ranks for DLRM, an MMoE and the Wide &
 # Deep recipe (--hvd); the collectives cross processes (test_dist under mpirun); a checkpoint
 # written by 2 ranks resumes on 1 and on 4 to the weights of a run never stopped (and not with
-# other pieces); a rank killed makes the
-# job stop at once, a rank that hangs makes the others stop within RECKON_DIST_TIMEOUT, naming
-# it; ranks started with different flags are refused. Skipped (with the reason) when reckon was
-# built without MPI or mpirun is absent.
+# other pieces); a rank killed makes the job stop at once, a rank that hangs makes the others
+# stop within RECKON_DIST_TIMEOUT, naming it; ranks started with different flags are refused.
+# Skipped (with the reason) when reckon was built without MPI or mpirun is absent.
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
