@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "reckon/data.h"
+#include "reckon/dist.h"
 #include "reckon/models.h"
 #include "reckon/optim.h"
 #include "reckon/schema.h"
@@ -90,7 +91,12 @@ typedef struct {
   const char *const *task_weight_column_keys;   /* --mtl_sample_weight_column_<task> COL */
   const char *const *task_weight_column_values;
   int n_task_weight_columns;
-  int64_t train_batch_size, eval_batch_size;
+  int64_t train_batch_size, eval_batch_size;   /* train: the global batch, rows per step over all ranks */
+  /* Data parallelism (docs/distributed.md): the ranks (NULL: one process), and the rows of one
+   * piece of the global batch (0: the global batch / the ranks). Pieces are fixed by the run, not
+   * by the ranks: the same global batch and piece size give the same weights on 1, 2 or 4 ranks. */
+  rk_dist *dist;
+  int64_t micro_batch_size;
   int64_t epochs;
   int64_t steps_per_epoch;                  /* 0: every batch */
   bool shuffle;

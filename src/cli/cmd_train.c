@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli/commands.h"
+#include "cli/dist_start.h"
 #include "reckon/trainer.h"
 
 #define TRAIN_DATA_FLAGS(X)                                                                                               \
@@ -38,7 +39,8 @@
   X(lr,                  FLOAT,  "1e-4", "LR > 0", "learning rate")                                                 \
   X(lr_decay_rate,       FLOAT,  "0.99", "R in [0, 1]", "staircase decay: lr * R^floor(step / --lr_decay_steps); 0 = constant") \
   X(lr_decay_steps,      INT,    "100",  "N >= 1", "steps per decay")                                               \
-  X(train_batch_size,    INT,    "1024", "N in [1, 2^28]", "rows per training step")                                \
+  X(train_batch_size,    INT,    "1024", "N in [1, 2^28]", "rows per training step on each rank (under mpirun the global batch is N x the ranks)") \
+  X(micro_batch_size,    INT,    "0",    "M in [0, 2^28]", "rows per piece of the global batch, whose gradients are summed in a fixed tree (0: --train_batch_size); the same global batch and M give the same weights on any number of ranks") \
   X(eval_batch_size,     INT,    "1024", "N in [1, 2^28]", "evaluation/prediction rows per batch (at most the data's)") \
   X(epochs,              INT,    "1",    "N >= 1", "passes over the training data")                                 \
   X(train_steps_per_epoch, INT,  NULL,   "N >= 1", "steps per epoch (default: every batch)")                        \
@@ -194,14 +196,26 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   compact(&o->predict_output_keep_cols);
   c.predict_keep = o->predict_output_keep_cols.items;
   c.n_predict_keep = o->predict_output_keep_cols.n;
+  rk_dist *dist;
+  int code = rk_cli_dist_start(&dist, parse);
+  if (code != RK_EXIT_OK) {
+    rk_free((void *)c.model.task_towers);
+    return code;
+  }
+  /* Under mpirun: --train_batch_size per rank, as the reference's per-device batch. */
+  c.dist = dist;
+  c.micro_batch_size = o->micro_batch_size > 0 ? o->micro_batch_size : o->train_batch_size;
+  st = rk_size_mul(&c.train_batch_size, o->train_batch_size, rk_dist_size(dist), "--train_batch_size x the ranks");
   json_t *flags = rk_flags_to_json(parse);
   c.flags = flags;
   json_t *result = NULL;
-  st = rk_train(&c, &result);
+  if (st == RK_OK) st = rk_train(&c, &result);
   rk_free((void *)c.model.task_towers);
   json_decref(flags);
-  if (st != RK_OK) return rk_cli_fail(st);
-  if (!parse->globals.quiet) {
+  if (st != RK_OK) return rk_cli_dist_fail(dist, st);
+  bool rank0 = rk_dist_rank(dist) == 0;
+  rk_cli_dist_end(dist);
+  if (!parse->globals.quiet && rank0) {
     json_t *t = json_object_get(result, "train"), *tasks = json_object_get(result, "tasks");
     char names[512] = "";
     for (size_t i = 0; i < json_array_size(tasks); i++)

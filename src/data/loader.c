@@ -6,6 +6,8 @@
  * The files are a Parquet dataset's (its listing, natural order and column checks); rows are
  * copied twice after decoding: into the shuffle buffer, then by rk_batch_take into the batch,
  * whose buffers cycle between the read-ahead queue and the caller and so are reused.
+ * With streams (reckon/data.h) the epoch's row-group order is dealt over them first and this
+ * loader keeps only its stream's groups; everything after that is the same code.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -33,7 +35,11 @@ struct rk_loader {
 
   /* producer state for the current epoch */
   int64_t epoch;
-  int64_t *order;
+  int64_t *order;        /* this epoch's units of this loader's stream, in reading order */
+  int n_order;
+  int64_t epoch_batches; /* the longest stream's batches this epoch */
+  int64_t stream_rows;   /* rows of this loader's stream this epoch */
+  int64_t *stream_load;  /* (n_streams) rows dealt so far, while dealing */
   int next_unit;
   rk_batch buf, spare;   /* the shuffle buffer; the next one is built in spare, then they swap */
   rk_batch unit_batch;   /* a row group as read, its buffers reused */
@@ -59,14 +65,19 @@ void rk_loader_options_default(rk_loader_options *o) {
   o->seed = 42;
   o->shuffle_buffer_rows = 262144;
   o->prefetch = true;
+  o->n_streams = 1;
 }
 
 int64_t rk_loader_num_rows(const rk_loader *l) { return l->total_rows; }
 
-int64_t rk_loader_num_batches(const rk_loader *l) {
+static int64_t batches_of(const rk_loader *l, int64_t rows) {
   int64_t b = l->o.batch_size;
-  return l->o.drop_last ? l->total_rows / b : (l->total_rows + b - 1) / b;
+  return l->o.drop_last ? rows / b : (rows + b - 1) / b;
 }
+
+int64_t rk_loader_num_batches(const rk_loader *l) { return batches_of(l, l->total_rows); }
+int64_t rk_loader_epoch_batches(const rk_loader *l) { return l->epoch_batches; }
+int64_t rk_loader_stream_rows(const rk_loader *l) { return l->stream_rows; }
 
 /* ---- opening ---- */
 
@@ -88,6 +99,8 @@ static rk_status list_files(const char *path, const rk_parquet_read_options *po,
 rk_status rk_loader_open(rk_loader **out, const rk_loader_options *o) {
   *out = NULL;
   if (o->batch_size < 1) return rk_error(RK_EINVAL, "loader: batch size must be at least 1, got %lld", (long long)o->batch_size);
+  if (o->n_streams < 1 || o->stream < 0 || o->stream >= o->n_streams)
+    return rk_error(RK_EINVAL, "loader: stream %lld of %lld does not exist", (long long)o->stream, (long long)o->n_streams);
   RK_TRY(rk_output_check_set(o->path));   /* train/ of one preprocess run beside eval/ of another: refused */
   rk_loader *l = rk_calloc(1, sizeof *l);
   if (!l) return RK_ENOMEM;
@@ -124,6 +137,7 @@ rk_status rk_loader_open(rk_loader **out, const rk_loader_options *o) {
   for (int f = 0; f < l->nfiles && files; f++) rk_free(files[f]);
   rk_free(files);
   if (st == RK_OK && !(l->order = rk_malloc((size_t)(l->nunits + 1) * sizeof *l->order))) st = RK_ENOMEM;
+  if (st == RK_OK && !(l->stream_load = rk_calloc((size_t)l->o.n_streams, sizeof *l->stream_load))) st = RK_ENOMEM;
   if (st == RK_OK) st = rk_loader_start_epoch(l, 0);
   if (st != RK_OK) {
     rk_loader_close(l);
@@ -155,7 +169,7 @@ static rk_status refill(rk_loader *l) {
   rk_batch *fresh = &l->spare;
   int64_t left = l->perm_len - l->perm_pos;
   rk_status st = rk_batch_take(fresh, &l->buf, left > 0 ? l->perm + l->perm_pos : NULL, left);
-  while (st == RK_OK && l->next_unit < l->nunits && fresh->nrows < want) {
+  while (st == RK_OK && l->next_unit < l->n_order && fresh->nrows < want) {
     const unit *u = &l->units[l->order[l->next_unit++]];
     st = rk_parquet_read_row_group(l->readers[u->file], u->group, &l->unit_batch);
     if (st == RK_OK) st = append_batch(fresh, &l->unit_batch);
@@ -182,7 +196,7 @@ static rk_status refill(rk_loader *l) {
 static rk_status produce(rk_loader *l, rk_batch *out) {
   for (;;) {
     int64_t left = l->perm_len - l->perm_pos;
-    bool more_units = l->next_unit < l->nunits;
+    bool more_units = l->next_unit < l->n_order;
     if (left >= l->o.batch_size || (left > 0 && !more_units)) {
       int64_t k = left < l->o.batch_size ? left : l->o.batch_size;
       if (k < l->o.batch_size && l->o.drop_last) {
@@ -241,6 +255,25 @@ static void stop_producer(rk_loader *l) {
   l->qn = 0;   /* batches not taken are dropped; their buffers stay for the next epoch */
 }
 
+/* The epoch's order (all units) dealt to the streams, each unit to the stream with the fewest
+ * rows so far; this loader keeps its stream's units, in order. One stream keeps them all. */
+static void deal_streams(rk_loader *l) {
+  int64_t S = l->o.n_streams, longest = 0;
+  memset(l->stream_load, 0, (size_t)S * sizeof *l->stream_load);
+  l->n_order = 0;
+  for (int i = 0; i < l->nunits; i++) {
+    int64_t unit_index = l->order[i], s = 0;
+    for (int64_t k = 1; k < S; k++)
+      if (l->stream_load[k] < l->stream_load[s]) s = k;
+    l->stream_load[s] += l->units[unit_index].rows;
+    if (s == l->o.stream) l->order[l->n_order++] = unit_index;   /* never ahead of i: in place */
+  }
+  for (int64_t k = 0; k < S; k++)
+    if (batches_of(l, l->stream_load[k]) > longest) longest = batches_of(l, l->stream_load[k]);
+  l->epoch_batches = longest;
+  l->stream_rows = l->stream_load[l->o.stream];
+}
+
 rk_status rk_loader_start_epoch(rk_loader *l, int64_t epoch) {
   stop_producer(l);
   l->epoch = epoch;
@@ -255,6 +288,7 @@ rk_status rk_loader_start_epoch(rk_loader *l, int64_t epoch) {
   rk_rng_init(&rng, l->o.seed, (uint64_t)epoch << 32);
   if (l->o.shuffle) rk_rng_permutation(&rng, l->order, l->nunits);
   else for (int i = 0; i < l->nunits; i++) l->order[i] = i;
+  deal_streams(l);
   if (!l->o.prefetch) return RK_OK;
   if (pthread_create(&l->thread, NULL, producer, l) != 0) return rk_error(RK_EINTERNAL, "loader: cannot start its read-ahead thread");
   l->running = true;
@@ -289,6 +323,7 @@ void rk_loader_close(rk_loader *l) {
   rk_free(l->readers);
   rk_free(l->units);
   rk_free(l->order);
+  rk_free(l->stream_load);
   rk_free(l->perm);
   rk_batch_free(&l->buf);
   rk_batch_free(&l->spare);

@@ -9,6 +9,12 @@
  * claimed and locked for the run (src/core/output.c); the logs, metrics and report are written
  * under temporary names and published together when the run succeeds, so a failed run (a full
  * disk, a bad flag found late) leaves the previous run's set whole.
+ *
+ * Data parallel (docs/distributed.md): under mpirun every rank builds the same model and trains
+ * its pieces of each global batch (src/train/step_pieces.c); the gradients are summed over
+ * pieces in one fixed tree, so every rank holds the same weights and the run ends with the bits
+ * of a single process over the same pieces. Rank 0 alone writes: logs, checkpoints, metrics
+ * (evaluated on all of the eval data, exact), the report and the model.
  */
 #include <errno.h>
 #include <math.h>
@@ -23,6 +29,7 @@
 #include "reckon/parquet.h"
 #include "reckon/train.h"
 #include "reckon/trainer.h"
+#include "train/step_pieces.h"
 
 void rk_train_config_default(rk_train_config *c) {
   memset(c, 0, sizeof *c);
@@ -48,6 +55,14 @@ static char *path_in(const char *dir, const char *name) {
   if (s) snprintf(s, n, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", name);
   return s;
 }
+
+/* Rank 0 of a data-parallel run, or the only process: the one that writes. */
+static bool writes(const rk_train_config *c) { return !c->dist || rk_dist_rank(c->dist) == 0; }
+
+/* The values a step sums beside the gradients (step_pieces.h), per piece: losses (the step's is
+ * their mean), and the rows in two exact halves (a float holds integers to 2^24). */
+enum { EXTRA_LOSS, EXTRA_REG, EXTRA_ROWS_HIGH, EXTRA_ROWS_LOW, EXTRA_TASK_LOSS };
+#define ROWS_SPLIT 4096
 
 static bool is_dir(const char *p) {
   struct stat sb;
@@ -326,13 +341,29 @@ static json_t *fingerprint(const rk_train_config *c, const task_list *tl) {
                    "shuffle", c->shuffle, "positive_class_weight", (double)c->positive_class_weight);
 }
 
+/* The run's pieces per step: the global batch over the piece size (docs/distributed.md). */
+static int64_t piece_rows(const rk_train_config *c) {
+  int ranks = c->dist ? rk_dist_size(c->dist) : 1;
+  return c->micro_batch_size > 0 ? c->micro_batch_size : c->train_batch_size / ranks;
+}
+
+/* What a checkpoint must agree with, pieces included when a step has several: the loaders'
+ * streams follow them, so a resumed epoch must cut the data the same way. Any number of ranks
+ * resumes it. */
+static json_t *run_fingerprint(const rk_train_config *c, const task_list *tl) {
+  json_t *fp = fingerprint(c, tl);
+  int64_t P = c->train_batch_size / piece_rows(c);
+  if (fp && P > 1) json_object_set_new(fp, "pieces", json_integer((json_int_t)P));
+  return fp;
+}
+
 static rk_status save_checkpoint(const rk_train_config *c, const rk_model *m, const rk_optim_set *opt,
                                  const progress_state *ps, const run_logs *logs, const task_list *task) {
   char *dir = checkpoint_dir(c);
   json_t *state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch",
                             (json_int_t)ps->epoch, "batch", (json_int_t)ps->batch, "samples", (json_int_t)ps->samples,
                             "optimizer_step", (json_int_t)rk_optim_set_steps(opt), "seconds", ps->seconds, "run",
-                            fingerprint(c, task), "history", logs->history);
+                            run_fingerprint(c, task), "history", logs->history);
   rk_status st = dir ? rk_checkpoint_write(dir, m, opt, state) : (json_decref(state), RK_ENOMEM);
   rk_free(dir);
   return st;
@@ -348,7 +379,7 @@ static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk
   rk_status st = sp && w ? RK_OK : RK_ENOMEM;
   json_t *state = NULL, *fp = NULL;
   if (st == RK_OK && access(sp, F_OK) != 0) {
-    if (c->resume == RK_RESUME_ASKED) rk_info("--resume: no checkpoint in '%s'; starting from the beginning", dir);
+    if (c->resume == RK_RESUME_ASKED && writes(c)) rk_info("--resume: no checkpoint in '%s'; starting from the beginning", dir);
     goto done;
   }
   json_error_t err;
@@ -361,7 +392,7 @@ static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk
                                     "batch", &batch, "samples", &samples, "optimizer_step", &ostep, "seconds", &secs,
                                     "run", &run, "history", &hist) != 0)
     st = rk_error(RK_EFORMAT, "'%s': %s", sp, err.text);
-  if (st == RK_OK && !(fp = fingerprint(c, task))) st = RK_ENOMEM;
+  if (st == RK_OK && !(fp = run_fingerprint(c, task))) st = RK_ENOMEM;
   if (st == RK_OK && !json_equal(fp, run))
     st = rk_error(RK_EUSAGE,
                   "the checkpoint in '%s' was made by a run with other flags (model, task, optimizer, batch size, "
@@ -400,7 +431,14 @@ typedef struct {
   rk_optim_set opt;
   rk_lr_schedule sched;
   rk_model_feed *feed;
-  rk_loader *loader;
+  bool writer;                          /* rank 0 (or the only process): writes every output */
+  int64_t pieces;                       /* P: pieces per step */
+  step_pieces *steps;                   /* the step's gradient over pieces and ranks */
+  int64_t first_piece, n_loaders;       /* this rank's pieces, one loader (stream) each */
+  rk_loader **loaders;                  /* (n_loaders) */
+  rk_batch *batches;                    /* (n_loaders) each loader's current batch */
+  uint64_t step;                        /* the step being computed (keys dropout and negatives) */
+  bool metrics_due;                     /* add this step's pieces to the train metrics */
   run_logs logs;
   rk_binary_metrics *window_metrics[RK_MAX_TASKS];   /* train metrics since the last log row */
   rk_regression_metrics window_reg[RK_MAX_TASKS];
@@ -410,14 +448,20 @@ typedef struct {
 } run;
 
 static void free_run(run *r) {
-  if (r->loader) rk_loader_close(r->loader);
+  for (int64_t k = 0; r->loaders && k < r->n_loaders; k++) {
+    if (r->loaders[k]) rk_loader_close(r->loaders[k]);
+    rk_batch_free(&r->batches[k]);
+  }
+  rk_free(r->loaders);
+  rk_free(r->batches);
+  step_pieces_free(r->steps);
   if (r->feed) r->m->ops->feed_free(r->feed);
   rk_optim_set_free(&r->opt);
   rk_ranking_free(&r->ranking);
   rk_schema_free(&r->schema);
   close_logs(&r->logs);
   rk_output_set_free(&r->set);   /* what a failed run wrote goes; the previous set stays */
-  rk_output_release(&r->out);
+  if (r->writer) rk_output_release(&r->out);
   for (int t = 0; t < RK_MAX_TASKS; t++) rk_binary_metrics_free(r->window_metrics[t]);
   rk_free(r->prob);
   rk_free(r->label);
@@ -491,15 +535,36 @@ static rk_status check_data_columns(const char *path, const char *flag, const rk
   return RK_OK;
 }
 
+/* P = the global batch / the piece size; each rank takes a block of them (reckon/dist.h). */
+static rk_status plan_pieces(run *r) {
+  const rk_train_config *c = r->c;
+  int ranks = c->dist ? rk_dist_size(c->dist) : 1;
+  int64_t M = piece_rows(c);
+  if (c->micro_batch_size < 0) return rk_error(RK_EUSAGE, "--micro_batch_size must be 0 (one piece per rank) or more");
+  if (c->micro_batch_size == 0 && c->train_batch_size % ranks != 0)
+    return rk_error(RK_EUSAGE, "the global batch of %lld rows does not split over %d ranks: give a multiple of %d, or "
+                    "--micro_batch_size", (long long)c->train_batch_size, ranks, ranks);
+  if (M < 1 || c->train_batch_size % M != 0)
+    return rk_error(RK_EUSAGE, "--micro_batch_size %lld does not divide the global batch of %lld rows",
+                    (long long)M, (long long)c->train_batch_size);
+  r->pieces = c->train_batch_size / M;
+  if (r->pieces < ranks)
+    return rk_error(RK_EUSAGE, "%lld pieces of %lld rows per step, fewer than the %d ranks: lower --micro_batch_size",
+                    (long long)r->pieces, (long long)M, ranks);
+  rk_dist_piece_block(r->pieces, c->dist ? rk_dist_rank(c->dist) : 0, ranks, &r->first_piece, &r->n_loaders);
+  return RK_OK;
+}
+
 static rk_status setup(run *r) {
   const rk_train_config *c = r->c;
   if (!c->train_path) return rk_error(RK_EUSAGE, "--train_data_path (or --train_path) is required");
-  RK_TRY(claim_outputs(r));
+  if (r->writer) RK_TRY(claim_outputs(r));
   if (c->train_batch_size <= 0 || c->eval_batch_size <= 0)
     return rk_error(RK_EUSAGE, "--train_batch_size and --eval_batch_size must be at least 1");
   if (c->epochs < 0) return rk_error(RK_EUSAGE, "--epochs must be 0 or more");
+  RK_TRY(plan_pieces(r));
   int64_t graph_rows, eval_rows;
-  RK_TRY(rk_feed_graph_rows(&graph_rows, c->train_batch_size, c->negatives_train, "--in_batch_negatives_train"));
+  RK_TRY(rk_feed_graph_rows(&graph_rows, piece_rows(c), c->negatives_train, "--in_batch_negatives_train"));
   if (c->eval_path) RK_TRY(rk_feed_graph_rows(&eval_rows, c->eval_batch_size, c->negatives_eval, "--in_batch_negatives_eval"));
   if (c->lr <= 0 || !isfinite(c->lr)) return rk_error(RK_EUSAGE, "--lr must be a positive number");
   rk_status st = rk_schema_read(&r->schema, c->train_path);
@@ -556,12 +621,22 @@ static rk_status setup(run *r) {
   lo.path = c->train_path;
   lo.columns = cols;
   lo.ncolumns = r->m->ops->feed_columns(r->feed, true, cols);
-  lo.batch_size = c->train_batch_size;
+  lo.batch_size = piece_rows(c);
   lo.shuffle = c->shuffle;
   lo.seed = c->model.seed;
-  st = rk_loader_open(&r->loader, &lo);
+  /* One stream per piece, this rank's only; the shuffle memory stays that of one loader. */
+  lo.n_streams = r->pieces;
+  lo.shuffle_buffer_rows /= r->pieces;
+  r->loaders = rk_calloc((size_t)r->n_loaders, sizeof *r->loaders);
+  r->batches = rk_calloc((size_t)r->n_loaders, sizeof *r->batches);
+  if (!r->loaders || !r->batches) st = RK_ENOMEM;
+  for (int64_t k = 0; st == RK_OK && k < r->n_loaders; k++) {
+    lo.stream = r->first_piece + k;
+    st = rk_loader_open(&r->loaders[k], &lo);
+  }
   rk_free(cols);
   RK_TRY(st);
+  RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, EXTRA_TASK_LOSS + r->m->out.n_tasks, c->dist));
   int64_t B = rk_graph_batch(r->m->g);
   if (!(r->prob = rk_malloc((size_t)B * sizeof(float))) || !(r->label = rk_malloc((size_t)B * sizeof(float))))
     return RK_ENOMEM;
@@ -676,54 +751,82 @@ static rk_status epoch_eval(run *r, int64_t epoch) {
   return st;
 }
 
+/* Piece `piece` of step r->step (step_pieces.h): its stream's next batch through forward and
+ * backward. Dropout and negatives are keyed by (step, piece), so a piece draws the same on any
+ * rank; one piece per step keys them by the step as a plain run does. */
+static rk_status run_piece(void *ctx, int64_t piece, float *extra) {
+  run *r = ctx;
+  rk_batch *batch = &r->batches[piece - r->first_piece];
+  RK_TRY(rk_loader_next(r->loaders[piece - r->first_piece], batch));
+  if (batch->nrows == 0) return RK_OK;   /* a stream ran out before the longest: an empty piece */
+  uint64_t key = r->pieces == 1 ? r->step : r->step * (uint64_t)r->pieces + (uint64_t)piece;
+  RK_TRY(r->m->ops->feed_fill(r->feed, batch, key));
+  rk_graph_set_step(r->m->g, key);
+  RK_TRY(rk_graph_forward(r->m->g, RK_TRAIN));
+  float loss = rk_graph_value_f32(r->m->g, r->m->out.loss)[0];
+  if (!isfinite(loss))
+    return rk_error(RK_ERANGE, "the loss is %g at step %lld: lower --lr or check the data", loss, (long long)r->step);
+  extra[EXTRA_LOSS] = loss;
+  extra[EXTRA_REG] = r->m->out.reg != RK_NO_VALUE ? rk_graph_value_f32(r->m->g, r->m->out.reg)[0] : 0.0f;
+  extra[EXTRA_ROWS_HIGH] = (float)(batch->nrows / ROWS_SPLIT);
+  extra[EXTRA_ROWS_LOW] = (float)(batch->nrows % ROWS_SPLIT);
+  for (int t = 0; r->m->out.n_tasks > 1 && t < r->m->out.n_tasks; t++)
+    extra[EXTRA_TASK_LOSS + t] = rk_graph_value_f32(r->m->g, r->m->out.task_losses[t])[0];
+  /* Train metrics are rank 0's pieces' (the weights do not depend on them). */
+  if (r->metrics_due && r->writer) RK_TRY(add_train_metrics(r));
+  return rk_graph_backward(r->m->g);
+}
+
+static rk_status start_epoch(run *r, int64_t epoch, int64_t skip) {
+  for (int64_t k = 0; k < r->n_loaders; k++) {
+    RK_TRY(rk_loader_start_epoch(r->loaders[k], epoch));
+    for (int64_t b = 0; b < skip; b++) RK_TRY(rk_loader_next(r->loaders[k], &r->batches[k]));   /* resumed */
+  }
+  return RK_OK;
+}
+
 static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double *last_loss) {
   const rk_train_config *c = r->c;
-  int64_t per_epoch = rk_loader_num_batches(r->loader);
-  if (c->steps_per_epoch > 0 && c->steps_per_epoch < per_epoch) per_epoch = c->steps_per_epoch;
-  rk_batch batch = {0};
   rk_status st = RK_OK;
   double window_loss = 0, t_window = rk_now(), t_start = rk_now() - ps->seconds, t_checkpoint = rk_now();
   int64_t window_steps = 0, window_samples = 0;
+  float extra[EXTRA_TASK_LOSS + RK_MAX_TASKS];
   char label[64];
+  if (c->dist) rk_dist_stats_reset(c->dist);
   for (; st == RK_OK && ps->epoch < c->epochs; ps->epoch++, ps->batch = 0) {
-    if ((st = rk_loader_start_epoch(r->loader, ps->epoch)) != RK_OK) break;
-    for (int64_t k = 0; st == RK_OK && k < ps->batch; k++) st = rk_loader_next(r->loader, &batch);   /* resumed */
+    if ((st = start_epoch(r, ps->epoch, ps->batch)) != RK_OK) break;
+    /* The epoch's steps: its longest stream's batches, the same on every rank. */
+    int64_t per_epoch = rk_loader_epoch_batches(r->loaders[0]);
+    if (c->steps_per_epoch > 0 && c->steps_per_epoch < per_epoch) per_epoch = c->steps_per_epoch;
     rk_progress progress;
     snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ps->epoch + 1, (long long)c->epochs);
     /* Samples (so the rate is samples/s), with the step and running loss beside them. */
-    int64_t epoch_rows = rk_loader_num_rows(r->loader), cap = per_epoch * c->train_batch_size;
+    int64_t epoch_rows = rk_loader_num_rows(r->loaders[0]), cap = per_epoch * c->train_batch_size;
     rk_progress_begin(&progress, label, (double)(cap < epoch_rows ? cap : epoch_rows), "samples");
     int64_t epoch_samples = ps->batch * c->train_batch_size;
     rk_progress_update(&progress, (double)epoch_samples);
     while (st == RK_OK && ps->batch < per_epoch && !(c->max_steps > 0 && ps->step >= c->max_steps)) {
       if (c->throughput_after > 0 && ps->step == c->throughput_after) r->warm = (progress_state){0}, r->warm.seconds = rk_now();
-      if ((st = rk_loader_next(r->loader, &batch)) != RK_OK || batch.nrows == 0) break;
-      if ((st = r->m->ops->feed_fill(r->feed, &batch, (uint64_t)ps->step)) != RK_OK) break;
-      rk_graph_set_step(r->m->g, (uint64_t)ps->step);   /* dropout masks follow the step, also after a resume */
-      if ((st = rk_graph_forward(r->m->g, RK_TRAIN)) != RK_OK) break;
-      double loss = rk_graph_value_f32(r->m->g, r->m->out.loss)[0];
-      if (!isfinite(loss)) {
-        st = rk_error(RK_ERANGE, "the loss is %g at step %lld: lower --lr or check the data", loss, (long long)ps->step);
-        break;
-      }
-      *last_reg = r->m->out.reg != RK_NO_VALUE ? rk_graph_value_f32(r->m->g, r->m->out.reg)[0] : 0.0;
+      r->step = (uint64_t)ps->step;
+      r->metrics_due = c->train_metrics_steps > 0 && ps->step % c->train_metrics_steps == 0;
+      if ((st = step_pieces_run(r->steps, run_piece, r, extra)) != RK_OK) break;
+      int64_t rows = (int64_t)extra[EXTRA_ROWS_HIGH] * ROWS_SPLIT + (int64_t)extra[EXTRA_ROWS_LOW];
+      if (rows == 0) break;   /* every stream is spent: the epoch is over */
+      double loss = extra[EXTRA_LOSS] / (double)r->pieces;
+      *last_reg = extra[EXTRA_REG] / (double)r->pieces;
       *last_loss = loss;
-      if (c->train_metrics_steps > 0 && ps->step % c->train_metrics_steps == 0 && (st = add_train_metrics(r)) != RK_OK)
-        break;
-      if ((st = rk_graph_backward(r->m->g)) != RK_OK) break;
       if ((st = rk_optim_set_step(&r->opt, rk_lr_schedule_factor(&r->sched, ps->step))) != RK_OK) break;
       rk_graph_zero_grad(r->m->g);
       ps->step++;
       ps->batch++;
-      ps->samples += batch.nrows;
-      r->warm.samples += batch.nrows;
+      ps->samples += rows;
+      r->warm.samples += rows;
       window_loss += loss;
-      for (int t = 0; r->m->out.n_tasks > 1 && t < r->m->out.n_tasks; t++)
-        r->window_task_loss[t] += rk_graph_value_f32(r->m->g, r->m->out.task_losses[t])[0];
+      for (int t = 0; r->m->out.n_tasks > 1 && t < r->m->out.n_tasks; t++) r->window_task_loss[t] += extra[EXTRA_TASK_LOSS + t] / (double)r->pieces;
       window_steps++;
-      window_samples += batch.nrows;
+      window_samples += rows;
       bool last = ps->batch == per_epoch && ps->epoch == c->epochs - 1;
-      if ((c->log_every > 0 && ps->step % c->log_every == 0) || last) {
+      if (r->writer && ((c->log_every > 0 && ps->step % c->log_every == 0) || last)) {
         double now = rk_now();
         json_t *row = json_pack("{sI sI so so so so}", "step", (json_int_t)ps->step, "epoch", (json_int_t)ps->epoch,
                                 "loss", number(window_loss / (double)window_steps), "regularization_loss",
@@ -738,13 +841,13 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
         window_steps = window_samples = 0;
         t_window = now;
       }
-      epoch_samples += batch.nrows;
+      epoch_samples += rows;
       snprintf(progress.note, sizeof progress.note, "step %lld/%lld, loss %.4f", (long long)ps->batch,
                (long long)per_epoch, window_steps ? window_loss / (double)window_steps : loss);
       rk_progress_update(&progress, (double)epoch_samples);
       bool due = (c->checkpoint_every > 0 && ps->step % c->checkpoint_every == 0) ||
                  (c->checkpoint_secs > 0 && rk_now() - t_checkpoint >= c->checkpoint_secs);
-      if (st == RK_OK && due) {
+      if (st == RK_OK && due && r->writer) {   /* every rank holds these weights: rank 0 writes them */
         t_checkpoint = rk_now();
         ps->seconds = rk_now() - t_start;
         progress_state at = *ps;
@@ -753,7 +856,8 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       }
     }
     rk_progress_end(&progress);
-    if (st == RK_OK && c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 && ps->batch == per_epoch)
+    if (st == RK_OK && r->writer && c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 &&
+        ps->batch == per_epoch)
       st = epoch_eval(r, ps->epoch);
     if (c->max_steps > 0 && ps->step >= c->max_steps) {
       ps->epoch++;
@@ -762,7 +866,6 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
   }
   if (c->throughput_after > 0 && r->warm.seconds > 0) r->warm.seconds = rk_now() - r->warm.seconds;
   ps->seconds = rk_now() - t_start;
-  rk_batch_free(&batch);
   return st;
 }
 
@@ -807,6 +910,20 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
                           "final_loss", number(last_loss), "regularization_loss", number(last_reg));
   if (!out) st = RK_ENOMEM;
   if (st == RK_OK) json_object_set(out, "samples_per_s", json_object_get(json_object_get(out, "train"), "samples_per_s"));
+  if (st == RK_OK && (c->dist || r->pieces > 1)) {
+    /* Data parallel: the ranks, the pieces, and rank 0's traffic and time blocked on the others. */
+    rk_dist_stats ds = c->dist ? rk_dist_stats_get(c->dist) : (rk_dist_stats){0};
+    int64_t steps = ps->step > 0 ? ps->step : 1;
+    json_t *par = json_pack("{sI sI sI sI sf}", "ranks", (json_int_t)(c->dist ? rk_dist_size(c->dist) : 1), "pieces",
+                            (json_int_t)r->pieces, "piece_rows", (json_int_t)piece_rows(c), "bytes_sent_per_step",
+                            (json_int_t)(ds.bytes_sent / steps), "comm_wait_seconds", ds.wait_seconds);
+    if (!par) st = RK_ENOMEM;
+    else json_object_set_new(json_object_get(out, "train"), "data_parallel", par);
+    if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1)
+      rk_info("data parallel: %d ranks x %lld pieces of %lld rows; rank 0 sent %.1f KiB per step, waited %.2f s",
+              rk_dist_size(c->dist), (long long)r->pieces, (long long)piece_rows(c),
+              (double)ds.bytes_sent / (double)steps / 1024.0, ds.wait_seconds);
+  }
   if (st == RK_OK && c->throughput_after > 0) {
     /* The recipe's benchmark figure: samples/s over the steps after the warm-up. */
     double warm = r->warm.seconds > 0 ? (double)r->warm.samples / r->warm.seconds : NAN;
@@ -877,6 +994,7 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   run r;
   memset(&r, 0, sizeof r);
   r.c = c;
+  r.writer = writes(c);
   rk_schema_init(&r.schema);
   rk_status st = setup(&r);
   progress_state ps = {0};
@@ -884,17 +1002,17 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   bool resumed = false;
   if (st == RK_OK && c->resume != RK_RESUME_NEVER) st = load_checkpoint(c, r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
   if (st == RK_OK && !(r.logs.columns = log_columns(r.m))) st = RK_ENOMEM;
-  if (st == RK_OK) st = open_logs(&r.logs, &r.set, c, history);
+  if (st == RK_OK && r.writer) st = open_logs(&r.logs, &r.set, c, history);
   json_decref(history);
-  if (st == RK_OK && resumed)
+  if (st == RK_OK && resumed && r.writer)
     rk_info("resuming from step %lld (epoch %lld, batch %lld)", (long long)ps.step, (long long)ps.epoch + 1,
             (long long)ps.batch);
   double last_reg = 0, last_loss = NAN;
   if (st == RK_OK) st = train_loop(&r, &ps, &last_reg, &last_loss);
-  if (st == RK_OK) st = finish(&r, &ps, last_reg, last_loss, result);
-  if (st == RK_OK) st = close_logs(&r.logs);
-  if (st == RK_OK) st = rk_output_set_publish(&r.set);
-  if (st == RK_OK && c->checkpoint_every > 0) {
+  if (st == RK_OK && r.writer) st = finish(&r, &ps, last_reg, last_loss, result);
+  if (st == RK_OK && r.writer) st = close_logs(&r.logs);
+  if (st == RK_OK && r.writer) st = rk_output_set_publish(&r.set);
+  if (st == RK_OK && r.writer && c->checkpoint_every > 0) {
     /* The run is complete: its checkpoint would only resume into nothing. */
     char *dir = checkpoint_dir(c);
     if (dir) rk_remove_tree(dir);
