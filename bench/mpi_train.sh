@@ -46,6 +46,7 @@ $py -c 'import torch, torch.distributed as d, numpy, pandas; assert d.is_gloo_av
 
 if [ ! -f "$out/.done" ] || [ ! -f "$data_dir/npy/.done" ]; then
   echo "preparing the data with bench/train.sh (no models)..."
+  mkdir -p "$(dirname "$data_dir")"
   ROWS="$rows" MODELS=" " EXTRA_BATCHES="" SEEDS=1 THREADS=1 OUT="" "$root/bench/train.sh" "$build" > "$data_dir.prepare.log" 2>&1 \
     || { tail -n 20 "$data_dir.prepare.log" >&2; exit 1; }
 fi

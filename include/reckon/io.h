@@ -128,8 +128,9 @@ typedef struct {
   int n_csv_column_names;
   /* Read only share `share` of `shares` (shares > 1), for one of several processes: Parquet, a
    * contiguous block of the row groups (over the files in order); CSV, a contiguous byte range
-   * on record boundaries (rk_csv_options.range_begin). The shares of 0..shares-1 together are
-   * the whole input, each row once, in order. */
+   * on record boundaries (rk_csv_options.range_begin; messages name "<path> (share s+1 of n)"
+   * and count rows from the share's first). The shares of 0..shares-1 together are the whole
+   * input, each row once, in order. */
   int share, shares;
 } rk_source_options;
 

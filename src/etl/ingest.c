@@ -252,9 +252,14 @@ static rk_status ingest_batches(pp_state *p, int input, rk_table_source *src, rk
   int64_t keep_cap = 0;
   rk_status st = layout(p, input, &out, out_col, idx_col);
   rk_progress progress;
-  char label[64];
-  snprintf(label, sizeof label, "read %s", input_names[input]);
-  rk_progress_begin(&progress, label, 100.0, "%");
+  char what[64], label[600];
+  snprintf(what, sizeof what, "read %s", input_names[input]);
+  rk_progress_begin(&progress, what, 100.0, "%");
+  /* A rank's rows are counted from the start of its share, so its messages name the share. */
+  if (pp_dist_size(p) > 1)
+    snprintf(label, sizeof label, "%s (share %d of %d)", p->input_path[input], pp_dist_rank(p) + 1, pp_dist_size(p));
+  else
+    snprintf(label, sizeof label, "%s", p->input_path[input]);
   while (st == RK_OK && (st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
     if (in.nrows > keep_cap) {
       rk_free(keep);
@@ -271,7 +276,7 @@ static rk_status ingest_batches(pp_state *p, int input, rk_table_source *src, rk
       for (int i = 0; i < p->n_cols && st == RK_OK; i++)
         if (p->cols[i].needs_dict) st = rk_dict_create(&p->cols[i].dict, p->cols[i].cast ? p->cols[i].cast_type : p->cols[i].type);
     }
-    batch_ctx b = {p, input, &in, &out, src_col, out_col, idx_col, query ? keep : NULL, *rows_read, p->input_path[input]};
+    batch_ctx b = {p, input, &in, &out, src_col, out_col, idx_col, query ? keep : NULL, *rows_read, label};
     if (st == RK_OK) st = rk_parallel_try(p->n_cols, 1, convert_column, &b);
     if (st == RK_OK) st = fill_rows(&out.cols[0], query ? keep : NULL, in.nrows, *rows_read);
     out.nrows = out.cols[0].length;

@@ -121,7 +121,7 @@ static rk_status csv_open(rk_table_source **out, const char *path, const rk_sour
     co.range_begin = (int64_t)((__int128)size * o->share / o->shares);
     co.range_end = (int64_t)((__int128)size * (o->share + 1) / o->shares);
     if (co.range_end == 0) co.range_end = 1;   /* 0 would mean the whole file */
-    snprintf(label, sizeof label, "%s (bytes %lld-%lld)", path, (long long)co.range_begin, (long long)co.range_end);
+    snprintf(label, sizeof label, "%s (share %d of %d)", path, o->share + 1, o->shares);
     co.label = label;
   }
   csv_source *s = rk_calloc(1, sizeof *s);
