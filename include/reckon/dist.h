@@ -68,6 +68,9 @@ RK_NORETURN void rk_dist_abort(rk_dist *d, int code);
 int rk_dist_rank(const rk_dist *d);
 int rk_dist_size(const rk_dist *d);
 double rk_dist_timeout(const rk_dist *d);
+/* Sets the timeout (seconds > 0) and returns the previous one: for a wait known to be long, such
+ * as ranks waiting while rank 0 alone evaluates. */
+double rk_dist_set_timeout(rk_dist *d, double seconds);
 rk_dist_stats rk_dist_stats_get(const rk_dist *d);
 void rk_dist_stats_reset(rk_dist *d);
 

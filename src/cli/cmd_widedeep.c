@@ -6,6 +6,8 @@
  * (RK_WIDE_LINEAR: TensorFlow's linear model beside the deep part; dimensions from the schema's
  * embedding_sizes; hashed and indicator columns by their properties), FTRL on the wide part and
  * proximal Adagrad on the deep part, MAP@12 by display_id. docs/widedeep.md has the mapping.
+ * `mpirun -np N reckon widedeep --hvd` trains data parallel as the recipe's Horovod run does
+ * (docs/distributed.md): rank 0 prepares --results_dir and tells the others where the data is.
  */
 #include <errno.h>
 #include <glob.h>
@@ -18,6 +20,7 @@
 #include <jansson.h>
 
 #include "cli/commands.h"
+#include "cli/dist_start.h"
 #include "reckon/data.h"
 #include "reckon/train.h"
 #include "reckon/trainer.h"
@@ -58,7 +61,8 @@
   X(allow_workflow_mismatch, BOOL, "false", NULL, "--evaluate, --predict: use eval data transformed by another workflow than the model's training data (a warning instead of an error)") \
   X(gpu,                 BOOL,   "false", NULL,  "run on the GPU (without CUDA: a warning, then the CPU)")         \
   X(amp,                 BOOL,   "false", NULL,  "mixed precision (not yet: a warning, then fp32)")                \
-  X(hvd,                 BOOL,   "false", NULL,  "multi-process training (not supported yet: an error)")           \
+  X(hvd,                 BOOL,   "false", NULL,  "data-parallel training over the processes mpirun started (Horovod's role in the recipe), --global_batch_size split over them") \
+  X(micro_batch_size,    INT,    "0",    "M in [0, 2^28]", "rows per piece of the global batch, whose gradients are summed in a fixed tree (0: --global_batch_size / the processes); the same global batch and M give the same weights on any number of processes") \
   X(prebatch_size,       IGNORED, NULL,  NULL,   "reckon reads Parquet row groups; there are no pre-batches")     \
   X(shuffle_percentage,  IGNORED, NULL,  NULL,   "reckon shuffles files, row groups and rows in a buffer of 262144 rows") \
   X(eval_epoch_interval, IGNORED, NULL,  NULL,   "reckon evaluates after every epoch")                             \
@@ -349,13 +353,125 @@ static const char *const setting_names[RK_SETTING_COUNT] = {
     [RK_SETTING_seed] = "--seed",
 };
 
+/* --hvd: rank 0 has prepared --results_dir and staged the data; it sends every rank its status
+ * and the data's paths (the others wait here, inside the communicator's timeout). */
+static rk_status share_inputs(rk_dist *d, rk_status rank0_status, char **train_path, char **eval_path) {
+  int64_t head[3] = {rank0_status, 0, 0};
+  char *paths[2] = {*train_path, *eval_path};
+  for (int i = 0; i < 2; i++) head[1 + i] = rk_dist_rank(d) == 0 && paths[i] ? (int64_t)strlen(paths[i]) + 1 : 0;
+  RK_TRY(rk_dist_broadcast(d, head, 3, RK_DIST_I64, 0));
+  if (head[0] != RK_OK) return rk_dist_rank(d) == 0 ? (rk_status)head[0] : rk_error(RK_EUSAGE, "rank 0 failed to start");
+  for (int i = 0; i < 2; i++) {
+    if (!head[1 + i]) continue;
+    if (rk_dist_rank(d) != 0) {
+      rk_free(paths[i]);
+      if (!(paths[i] = rk_malloc((size_t)head[1 + i]))) return RK_ENOMEM;
+    }
+    RK_TRY(rk_dist_broadcast(d, paths[i], head[1 + i], RK_DIST_BYTE, 0));
+  }
+  *train_path = paths[0];
+  *eval_path = paths[1];
+  return RK_OK;
+}
+
+/* The training run the recipe's flags describe, every rank's (paths and outputs are the caller's). */
+static rk_train_config widedeep_config(const widedeep_opts *o, const json_t *flags, const char *ckpt, const char *saved) {
+  rk_train_config c;
+  rk_train_config_default(&c);
+  static const char *all[1] = {"all"};
+  c.tasks = all;
+  c.n_tasks = 1;
+  c.model.kind = RK_MODEL_WIDE_N_DEEP;
+  c.model.wide_layout = RK_WIDE_LINEAR;
+  c.model.wnd_parts = strcmp(o->model_type, "wide") == 0   ? RK_WND_WIDE_ONLY
+                      : strcmp(o->model_type, "deep") == 0 ? RK_WND_DEEP_ONLY
+                                                           : RK_WND_BOTH;
+  c.model.schema_dims = true;
+  c.model.tf_embedding_init = true;
+  c.model.mlp_layers = o->deep_hidden_units.items;
+  c.model.n_mlp_layers = o->deep_hidden_units.n;
+  c.model.setting_names = setting_names;
+  c.model.dropout = (float)o->deep_dropout;
+  c.model.l2_reg = c.model.embeddings_l2_reg = c.model.wnd_wide_l2_reg = 0;
+  c.model.seed = (uint64_t)o->seed;
+  rk_optim_config_default(&c.deep_optim, RK_OPTIM_PROXIMAL_ADAGRAD, (float)o->deep_learning_rate);
+  c.deep_optim.groups[0].l1 = (float)o->deep_l1_regularization;
+  c.deep_optim.groups[0].l2 = (float)o->deep_l2_regularization;
+  rk_optim_config_default(&c.wide_optim, RK_OPTIM_FTRL, (float)o->linear_learning_rate);
+  c.wide_optim.groups[0].l1 = (float)o->linear_l1_regularization;
+  c.wide_optim.groups[0].l2 = (float)o->linear_l2_regularization;
+  c.lr = o->deep_learning_rate;
+  c.lr_decay_rate = 0;   /* the recipe keeps its rates constant */
+  c.train_batch_size = o->global_batch_size;
+  c.micro_batch_size = o->micro_batch_size;
+  c.eval_batch_size = o->eval_batch_size;
+  c.epochs = o->num_epochs;
+  if (o->training_set_size > 0 && o->global_batch_size > 0)   /* a bad batch size is reported above */
+    c.steps_per_epoch = o->training_set_size / o->global_batch_size > 0 ? o->training_set_size / o->global_batch_size : 1;
+  c.log_every = 100;   /* the recipe's loss every 100 steps */
+  c.eval_every_epoch = true;
+  c.eval_group_column = o->display_id_column;
+  c.tensorboard = false;
+  c.flags = flags;
+  c.overwrite = o->overwrite;
+  if (o->benchmark) {
+    c.max_steps = o->benchmark_steps;
+    c.throughput_after = o->benchmark_warmup_steps;
+  } else {
+    c.checkpoint_dir = ckpt;
+    c.checkpoint_every = o->save_checkpoints_steps;
+    c.checkpoint_secs = o->save_checkpoints_steps > 0 ? 0 : (double)o->save_checkpoints_secs;
+    c.resume = RK_RESUME_IMPLICIT;   /* as TensorFlow's estimators: a rerun continues from the latest checkpoint */
+    c.save_model_path = saved;
+  }
+  return c;
+}
+
+/* Ranks other than 0: the same training configuration on rank 0's inputs; nothing written. */
+static int train_with_rank0(const widedeep_opts *o, const rk_flag_parse *parse, rk_dist *dist) {
+  char *train_path = NULL, *eval_path = NULL, *ckpt = join(o->model_dir, "checkpoint");
+  rk_status st = share_inputs(dist, RK_OK, &train_path, &eval_path);
+  json_t *flags = rk_flags_to_json(parse);
+  if (st == RK_OK && (!flags || !ckpt)) st = RK_ENOMEM;
+  rk_train_config c;
+  if (st == RK_OK) {
+    c = widedeep_config(o, flags, ckpt, NULL);
+    c.train_path = train_path;
+    c.eval_path = o->benchmark ? NULL : eval_path;   /* as rank 0's: it evaluates, the others wait */
+    c.dist = dist;
+    if (!has_column(train_path, o->display_id_column)) c.eval_group_column = NULL;
+    st = rk_train(&c, NULL);
+  }
+  json_decref(flags);
+  rk_free(train_path);
+  rk_free(eval_path);
+  rk_free(ckpt);
+  if (st != RK_OK) return rk_cli_dist_fail(dist, st);
+  rk_cli_dist_end(dist);
+  return RK_EXIT_OK;
+}
+
 static int run_widedeep(const rk_flag_parse *parse, void *arg) {
   widedeep_opts *o = arg;
   if (parse->npositional)
     return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon widedeep' takes no positional arguments (got '%s')", parse->positional[0]));
   bool cuda = strstr(rk_build_features(), "cuda") != NULL;
-  if (o->hvd)
-    return rk_cli_fail(rk_error(RK_EUSAGE, "--hvd: multi-process training is not supported yet; run one process"));
+  if (o->hvd && !rk_dist_have_mpi())
+    return rk_cli_fail(rk_error(RK_EUSAGE, "--hvd: reckon was built without MPI (install libopenmpi-dev and rebuild "
+                                           "with -DRECKON_MPI=ON), or run one process without --hvd"));
+  if (!o->hvd && rk_dist_launched())
+    return rk_cli_fail(rk_error(RK_EUSAGE, "started as one of several processes (mpirun): add --hvd to train together, "
+                                           "as the recipe's Horovod command does"));
+  if (o->hvd && (o->predict || o->evaluate) && rk_dist_launched())
+    return rk_cli_fail(rk_error(RK_EUSAGE, "--hvd: --%s runs in one process; start it without mpirun",
+                                o->predict ? "predict" : "evaluate"));
+  rk_dist *dist = NULL;
+  if (o->hvd) {
+    int code = rk_cli_dist_start(&dist, parse);
+    if (code != RK_EXIT_OK) return code;
+  }
+  bool rank0 = !dist || rk_dist_rank(dist) == 0;
+  if (!rank0) return train_with_rank0(o, parse, dist);
   if (o->gpu) rk_warn("--gpu: %s; training in fp32 on the CPU", cuda ? "the CUDA backend does not run this model yet"
                                                                       : "this reckon was built without CUDA");
   if (o->amp) rk_warn("--amp: mixed precision is not supported yet; training in fp32");
@@ -402,68 +518,24 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     rc = RK_EXIT_OK;
     char *ckpt = join(o->model_dir, "checkpoint"), *saved = join(o->model_dir, "model");
     if (st == RK_OK && (!ckpt || !saved)) st = RK_ENOMEM;
-    rk_train_config c;
-    rk_train_config_default(&c);
+    rk_train_config c = widedeep_config(o, flags, ckpt, saved);
     c.train_path = train_path;
     c.eval_path = o->benchmark ? NULL : eval_path;
     c.output_path = o->results_dir;
     c.dllogger_path = logp;
-    const char *all[1] = {"all"};
-    c.tasks = all;
-    c.n_tasks = 1;
-    c.model.kind = RK_MODEL_WIDE_N_DEEP;
-    c.model.wide_layout = RK_WIDE_LINEAR;
-    c.model.wnd_parts = strcmp(o->model_type, "wide") == 0   ? RK_WND_WIDE_ONLY
-                        : strcmp(o->model_type, "deep") == 0 ? RK_WND_DEEP_ONLY
-                                                             : RK_WND_BOTH;
-    c.model.schema_dims = true;
-    c.model.tf_embedding_init = true;
-    c.model.mlp_layers = o->deep_hidden_units.items;
-    c.model.n_mlp_layers = o->deep_hidden_units.n;
-    c.model.setting_names = setting_names;
-    c.model.dropout = (float)o->deep_dropout;
-    c.model.l2_reg = c.model.embeddings_l2_reg = c.model.wnd_wide_l2_reg = 0;
-    c.model.seed = (uint64_t)o->seed;
-    rk_optim_config_default(&c.deep_optim, RK_OPTIM_PROXIMAL_ADAGRAD, (float)o->deep_learning_rate);
-    c.deep_optim.groups[0].l1 = (float)o->deep_l1_regularization;
-    c.deep_optim.groups[0].l2 = (float)o->deep_l2_regularization;
-    rk_optim_config_default(&c.wide_optim, RK_OPTIM_FTRL, (float)o->linear_learning_rate);
-    c.wide_optim.groups[0].l1 = (float)o->linear_l1_regularization;
-    c.wide_optim.groups[0].l2 = (float)o->linear_l2_regularization;
-    c.lr = o->deep_learning_rate;
-    c.lr_decay_rate = 0;   /* the recipe keeps its rates constant */
-    c.train_batch_size = o->global_batch_size;
-    c.eval_batch_size = o->eval_batch_size;
-    c.epochs = o->num_epochs;
-    if (o->training_set_size > 0 && o->global_batch_size > 0)   /* a bad batch size is reported above */
-      c.steps_per_epoch = o->training_set_size / o->global_batch_size > 0 ? o->training_set_size / o->global_batch_size : 1;
-    c.log_every = 100;   /* the recipe's loss every 100 steps */
-    c.eval_every_epoch = true;
-    c.eval_group_column = o->display_id_column;
-    c.tensorboard = false;
-    c.flags = flags;
-    c.overwrite = o->overwrite;
-    if (o->benchmark) {
-      c.max_steps = o->benchmark_steps;
-      c.throughput_after = o->benchmark_warmup_steps;
-      if (o->benchmark_warmup_steps >= o->benchmark_steps && st == RK_OK)
-        st = rk_error(RK_EUSAGE, "--benchmark_warmup_steps %lld leaves no step of --benchmark_steps %lld to time",
-                      (long long)o->benchmark_warmup_steps, (long long)o->benchmark_steps);
-    } else {
-      c.checkpoint_dir = ckpt;
-      c.checkpoint_every = o->save_checkpoints_steps;
-      c.checkpoint_secs = o->save_checkpoints_steps > 0 ? 0 : (double)o->save_checkpoints_secs;
-      c.resume = RK_RESUME_IMPLICIT;   /* as TensorFlow's estimators: a rerun continues from the latest checkpoint */
-      c.save_model_path = saved;
-    }
+    c.dist = dist;
+    if (o->benchmark && o->benchmark_warmup_steps >= o->benchmark_steps && st == RK_OK)
+      st = rk_error(RK_EUSAGE, "--benchmark_warmup_steps %lld leaves no step of --benchmark_steps %lld to time",
+                    (long long)o->benchmark_warmup_steps, (long long)o->benchmark_steps);
     if (st == RK_OK && eval_path && has_column(eval_path, o->is_leak_column)) c.eval_leak_column = o->is_leak_column;
     if (st == RK_OK && !has_column(train_path, o->display_id_column))
       c.eval_group_column = NULL;   /* no displays: AUC and logloss only */
     if (st == RK_OK) st = rk_mkdir_p(o->model_dir);
+    if (dist) st = share_inputs(dist, st, &train_path, &eval_path);
     json_t *result = NULL;
     if (st == RK_OK) st = rk_train(&c, &result);
     if (st != RK_OK) {
-      rc = rk_cli_fail(st);
+      rc = rk_cli_dist_fail(dist, st);
     } else if (!parse->globals.quiet) {
       json_t *t = json_object_get(result, "train"), *m = json_object_get(result, "metrics");
       printf("trained wide & deep (%s): %lld steps, %lld samples in %.2f s (%.0f samples/s)\n", o->model_type,
@@ -492,6 +564,7 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
   rk_free(logp);
   rk_free(eval_path);
   rk_free(train_path);
+  rk_cli_dist_end(dist);
   return rc;
 }
 

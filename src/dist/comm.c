@@ -92,6 +92,11 @@ void rk_dist_abort(rk_dist *d, int code) {
 int rk_dist_rank(const rk_dist *d) { return d->rank; }
 int rk_dist_size(const rk_dist *d) { return d->size; }
 double rk_dist_timeout(const rk_dist *d) { return d->timeout; }
+double rk_dist_set_timeout(rk_dist *d, double seconds) {
+  double old = d->timeout;
+  if (seconds > 0) d->timeout = seconds;
+  return old;
+}
 rk_dist_stats rk_dist_stats_get(const rk_dist *d) { return d->stats; }
 void rk_dist_stats_reset(rk_dist *d) { memset(&d->stats, 0, sizeof d->stats); }
 

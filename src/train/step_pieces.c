@@ -21,9 +21,9 @@
 #include "train/step_pieces.h"
 
 typedef struct {
-  int64_t n, cap;
+  int64_t n, cap, vals_cap;
   int64_t *rows;   /* (cap) ascending */
-  float *vals;     /* (cap, D) */
+  float *vals;     /* (n, D), room for vals_cap floats (a merge's buffer serves tables of any D) */
 } row_set;
 
 /* A node's sum: dense gradients and extras in one vector, and each table's touched rows. */
@@ -60,17 +60,24 @@ struct step_pieces {
 /* ---- grad sets ---- */
 
 static rk_status row_set_reserve(row_set *s, int64_t rows, int64_t D) {
-  if (rows <= s->cap) return RK_OK;
-  int64_t cap = s->cap ? s->cap : 64, vals;
-  while (cap < rows) cap *= 2;
-  RK_TRY(rk_size_mul(&vals, cap, D, "a table's touched rows"));
-  int64_t *r = rk_realloc(s->rows, (size_t)cap * sizeof *r);
-  if (!r) return RK_ENOMEM;
-  s->rows = r;
-  float *v = rk_realloc(s->vals, (size_t)(vals ? vals : 1) * sizeof *v);
-  if (!v) return RK_ENOMEM;
-  s->vals = v;
-  s->cap = cap;
+  int64_t vals;
+  RK_TRY(rk_size_mul(&vals, rows, D, "a table's touched rows"));
+  if (rows > s->cap) {
+    int64_t cap = s->cap ? s->cap : 64;
+    while (cap < rows) cap *= 2;
+    int64_t *r = rk_realloc(s->rows, (size_t)cap * sizeof *r);
+    if (!r) return RK_ENOMEM;
+    s->rows = r;
+    s->cap = cap;
+  }
+  if (vals > s->vals_cap) {
+    int64_t cap = s->vals_cap ? s->vals_cap : 256;
+    while (cap < vals) cap *= 2;
+    float *v = rk_realloc(s->vals, (size_t)cap * sizeof *v);
+    if (!v) return RK_ENOMEM;
+    s->vals = v;
+    s->vals_cap = cap;
+  }
   return RK_OK;
 }
 
@@ -146,8 +153,9 @@ static rk_status capture(step_pieces *sp, grad_set *g) {
   for (int i = 0; i < m->n_params; i++) {
     const rk_param *p = m->params[i];
     if (p->sparse) continue;
-    memcpy(g->dense + at, p->grad.data, (size_t)rk_tensor_numel(&p->value) * sizeof(float));
-    at += rk_tensor_numel(&p->value);
+    int64_t n = rk_tensor_numel(&p->value);
+    memcpy(g->dense + at, p->grad.data, (size_t)n * sizeof(float));
+    at += n;
   }
   for (int t = 0; t < sp->n_tables; t++) {
     const rk_param *p = m->params[sp->table_param[t]];
@@ -189,8 +197,9 @@ static rk_status apply(step_pieces *sp, const grad_set *g, float *extra) {
     rk_param *p = m->params[i];
     if (p->sparse) continue;
     float *d = p->grad.data;
-    for (int64_t e = 0; e < rk_tensor_numel(&p->value); e++) d[e] = g->dense[at + e] * scale;
-    at += rk_tensor_numel(&p->value);
+    int64_t n = rk_tensor_numel(&p->value);
+    for (int64_t e = 0; e < n; e++) d[e] = g->dense[at + e] * scale;
+    at += n;
   }
   memcpy(extra, g->dense + sp->n_dense, (size_t)sp->n_extra * sizeof *extra);
   for (int t = 0; t < sp->n_tables; t++) {

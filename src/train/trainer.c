@@ -856,9 +856,15 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       }
     }
     rk_progress_end(&progress);
-    if (st == RK_OK && r->writer && c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 &&
-        ps->batch == per_epoch)
-      st = epoch_eval(r, ps->epoch);
+    bool eval_now = c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 && ps->batch == per_epoch;
+    if (st == RK_OK && r->writer && eval_now) st = epoch_eval(r, ps->epoch);
+    if (st == RK_OK && eval_now && c->dist && rk_dist_size(c->dist) > 1) {
+      /* The others wait for rank 0's evaluation, however long it takes: a rank that dies is
+       * still caught (mpirun ends the job), only the hang timeout is lifted. */
+      double timeout = rk_dist_set_timeout(c->dist, 7 * 24 * 3600.0);
+      st = rk_dist_barrier(c->dist);
+      rk_dist_set_timeout(c->dist, timeout);
+    }
     if (c->max_steps > 0 && ps->step >= c->max_steps) {
       ps->epoch++;
       break;

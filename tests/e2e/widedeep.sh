@@ -3,7 +3,7 @@
 # --predict, --benchmark) with its flags; the DLLogger lines, args.json, scores and the model
 # folder; MAP@12 above a random ranking; --model_type wide and deep; a run killed with SIGKILL
 # and rerun continues from its checkpoint to the weights of a run never stopped; errors for
-# TFRecord input, --hvd and bad flags. Hash buckets are scaled down (--bucket_scale) so the
+# TFRecord input, --hvd without MPI and bad flags. Hash buckets are scaled down (--bucket_scale) so the
 # tables stay small.
 set -u
 source "$(dirname "$0")/lib.bash"
@@ -94,8 +94,11 @@ expect_contains "$out" "TFRecord input is not supported; convert to Parquet" "sa
 out=$("$R" widedeep --train_data_pattern 'nothing/part*' 2>&1); rc=$?
 expect_status $rc 1 "a pattern that matches nothing fails"
 expect_contains "$out" "nothing/part*" "naming it"
-out=$("$R" widedeep --hvd --train_data_pattern ob/train 2>&1); rc=$?
-expect_status $rc 2 "--hvd is a usage error"
+if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then   # with MPI, tests/e2e/mpi_train.sh runs --hvd
+  out=$("$R" widedeep --hvd --train_data_pattern ob/train 2>&1); rc=$?
+  expect_status $rc 2 "--hvd without MPI is a usage error"
+  expect_contains "$out" "reckon was built without MPI" "saying so"
+fi
 out=$("$R" widedeep --deep_hidden_units 32 x --train_data_pattern ob/train --results_dir e 2>&1); rc=$?
 expect_status $rc 2 "a bad --deep_hidden_units is a usage error"
 out=$("$R" widedeep --evaluate --eval_data_pattern ob/eval --model_dir nowhere --results_dir e 2>&1); rc=$?

@@ -206,7 +206,12 @@ static void test_single_process_without_launcher(void **state) {
   if (rk_dist_launched()) skip();
   assert_int_equal(rk_dist_rank(world), 0);
   assert_int_equal(rk_dist_size(world), 1);
-  assert_true(rk_dist_timeout(world) > 0);
+  double was = rk_dist_timeout(world);
+  assert_true(was > 0);
+  assert_true(rk_dist_set_timeout(world, 7.5) == was);
+  assert_true(rk_dist_timeout(world) == 7.5);
+  assert_true(rk_dist_set_timeout(world, -1) == 7.5);   /* not a timeout: unchanged */
+  assert_true(rk_dist_set_timeout(world, was) == 7.5);
 }
 
 int main(void) {
