@@ -3,7 +3,7 @@
 (gloo, CPU), one process per rank, launched by the script as `world` python3 processes:
 
     ddp_torch.py --rank R --world W --init file:///tmp/x --cache DIR --schema SCHEMA.json
-                 --model dlrm|wide_n_deep --tables dense|sparse [--batch 4096] [--threads 1]
+                 --model dlrm|wide_n_deep [--batch 4096] [--threads 1]
                  [--seed 1] [--lr 1e-3] [--max-steps 0]
 
 The data, the models and the optimizer settings are bench/peers/train_torch.py's (its `prepare`
@@ -11,22 +11,16 @@ cache of .npy arrays; tests/reference/ranking_models.py's models with train_torc
 and dots). Each step every rank takes its own --batch rows of one shuffled order (the same
 torch.randperm(seed) on every rank, global batch = batch x world, DDP's usual weak scaling), runs
 forward and backward, and DDP averages the gradients with gloo allreduce in buckets (25 MB),
-started during backward. Tables:
-  dense  - nn.Embedding's default (sparse=False): a table's gradient is a dense tensor of the
-           whole table, allreduced every step like any parameter (DDP's ordinary use); Adam for
-           everything.
-  sparse - F.embedding(sparse=True) as train_torch.py, SparseAdam for the tables: DDP hands
-           sparse gradients to gloo's sparse allreduce (coalesce, then allgather of indices and
-           values).
+started during backward. Tables are looked up as nn.Embedding's default (sparse=False): a
+table's gradient is a dense tensor of the whole table, allreduced every step like any parameter
+(DDP's ordinary use); Adam for everything. (Sparse gradients need DDP to see nn.Embedding
+modules with sparse=True; ranking_models keeps its tables as parameters, so DDP would bucket
+them as dense and refuse the sparse gradient: not run here.)
 
-Bytes each rank sends per step, computed (gloo counts nothing for us), per the algorithm gloo runs:
-  dense buckets: ring allreduce, 2 (W-1)/W x 4 bytes x the parameters' elements;
-  sparse tables: allgather of this rank's coalesced rows to the W-1 others: (W-1) x (8 bytes of
-  index + 4 x D bytes of values) per distinct row touched (counted on every step's ids, averaged;
-  the tables named embeddings.<column>, as dlrm's: other models' extra tables are not counted),
-  plus the dense parameters' ring allreduce as above.
+Bytes each rank sends per step, computed (gloo counts nothing for us), per the algorithm gloo runs
+for dense buckets: ring allreduce, 2 (W-1)/W x 4 bytes x the elements of every parameter.
 
-Prints, from rank 0: "ddp model=... tables=... world=... batch=... threads=... samples_per_s=...
+Prints, from rank 0: "ddp model=... tables=dense world=... batch=... threads=... samples_per_s=...
 step_ms=... bytes_per_step=... dense_param_bytes=... table_param_bytes=... steps=...".
 samples_per_s is the global rows trained / the slowest rank's epoch time (after a barrier).
 """
@@ -74,7 +68,6 @@ def main():
     p.add_argument("--cache", required=True)
     p.add_argument("--schema", required=True)
     p.add_argument("--model", default="dlrm", choices=rm.KINDS)
-    p.add_argument("--tables", default="dense", choices=["dense", "sparse"])
     p.add_argument("--batch", type=int, default=4096, help="rows per rank per step")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
@@ -91,24 +84,20 @@ def main():
     if a.model == "wide_n_deep":
         tt.check_hash()
     rm.hash_cross_ids = tt.hash_cross_ids_np
-    rm.RankingModel._lookup = tt._lookup if a.tables == "sparse" else dense_lookup
+    rm.RankingModel._lookup = dense_lookup
     rm.RankingModel.forward = tt._forward
 
     torch.manual_seed(a.seed)   # the same initial weights on every rank (DDP also broadcasts rank 0's)
     model = rm.build(a.model, schema, {})
-    sparse, dense, table_shapes = [], [], []
+    params, table_elems = [], 0
     with torch.no_grad():
         for name, t in model.reckon_parameters():
             if model.is_sparse(name):
                 t[0].zero_()
-                table_shapes.append(tuple(t.shape))
-                (sparse if a.tables == "sparse" else dense).append(t)
-            else:
-                dense.append(t)
+                table_elems += t.numel()
+            params.append(t)
     ddp = DDP(Step(model), bucket_cap_mb=25)
-    opts = [torch.optim.Adam(dense, lr=a.lr, betas=(0.9, 0.999), eps=1e-7)]
-    if sparse:
-        opts.append(torch.optim.SparseAdam(sparse, lr=a.lr, betas=(0.9, 0.999), eps=1e-7))
+    opt = torch.optim.Adam(params, lr=a.lr, betas=(0.9, 0.999), eps=1e-7)
 
     W, B = a.world, a.batch
     N = tr_cat.shape[0]
@@ -116,22 +105,15 @@ def main():
     dist.barrier()
     t0 = time.perf_counter()
     perm = torch.randperm(N, generator=gen)
-    steps, rows, touched_bytes = 0, 0, 0.0
-    # sparse tables: (column, bytes per row sent) of the tables a categorical column looks up
-    params = dict(model.reckon_parameters())
-    lookups = [(i, 8 + 4 * params["embeddings." + c["name"]].shape[1])
-               for i, c in enumerate(schema["categorical"]) if "embeddings." + c["name"] in params]
+    steps, rows = 0, 0
     for s in range(0, N - W * B + 1, W * B):   # full global batches only: every rank steps together
         idx = perm[s + a.rank * B: s + (a.rank + 1) * B]
         cat, y = tr_cat[idx], tr_y[idx].unsqueeze(1)
         cont = tr_cont[idx] if tr_cont is not None else None
-        if a.tables == "sparse":
-            touched_bytes += sum(int(torch.unique(cat[:, i]).numel()) * b for i, b in lookups)
         total = ddp(cat, cont, y)
         total.backward()
-        for o in opts:
-            o.step()
-            o.zero_grad(set_to_none=True)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
         steps += 1
         rows += W * B
         if a.max_steps and steps >= a.max_steps:
@@ -139,17 +121,13 @@ def main():
     dist.barrier()
     train_s = time.perf_counter() - t0
 
-    dense_elems = sum(t.numel() for t in dense)
-    table_elems = sum(r * c for r, c in table_shapes)
-    ring = 2.0 * (W - 1) / W
-    sent = ring * 4 * dense_elems
-    if a.tables == "sparse" and steps:
-        sent += (W - 1) * touched_bytes / steps
+    elems = sum(t.numel() for t in params)
+    sent = 2.0 * (W - 1) / W * 4 * elems
     if a.rank == 0:
-        print("ddp model=%s tables=%s world=%d batch=%d threads=%d samples_per_s=%.1f step_ms=%.2f bytes_per_step=%.0f "
+        print("ddp model=%s tables=dense world=%d batch=%d threads=%d samples_per_s=%.1f step_ms=%.2f bytes_per_step=%.0f "
               "dense_param_bytes=%d table_param_bytes=%d steps=%d" % (
-                  a.model, a.tables, W, B, a.threads, rows / train_s, 1000.0 * train_s / max(steps, 1), sent,
-                  4 * (dense_elems - (table_elems if a.tables == "dense" else 0)), 4 * table_elems, steps))
+                  a.model, W, B, a.threads, rows / train_s, 1000.0 * train_s / max(steps, 1), sent,
+                  4 * (elems - table_elems), 4 * table_elems, steps))
     dist.destroy_process_group()
 
 

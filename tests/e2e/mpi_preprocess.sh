@@ -24,6 +24,8 @@ trap 'rm -rf "$tmp"' EXIT
 # OpenMPI's own allocations outlive MPI_Finalize (in plugins it unloads, so no suppression can
 # name them): LeakSanitizer is off under mpirun, as in mpi_train.sh; addresses and UB are checked.
 mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+# Containers often forbid the cross-memory attach OpenMPI's shared-memory transport tries first.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 mpi() { local n=$1; shift; ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$n" "$@"; }
 
 # Every output file identical but the report (timings) and the run markers (run ids).
