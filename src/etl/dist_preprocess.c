@@ -12,11 +12,12 @@
  *     fresh dictionary (the same on every rank) and renumbers its `__idx_<col>` columns;
  *   - the user and item counts of the frequency filters: per global index, summed over ranks
  *     (integers: exact in any order).
- * Each rank writes its renumbered share as <stage>/part_<rank>.parquet. Rank 0 then runs the
- * rest (frequency filter, split, fit, transform, write) on the merged stage, whose scans
- * (pp_scan) cut batches of PP_STAGE_ROWS rows whatever the files, so every statistic is
- * computed over the same batches in the same order as by one process: the output is identical,
- * not merely close. The other ranks are done once their share is merged.
+ * Each rank writes its renumbered share as <stage>/part_<rank>.parquet. Every rank then fits
+ * the same workflow on the merged stage (deterministic: nothing to exchange) and writes its
+ * block of the output parts (emit.c); stage scans (pp_scan) cut batches of PP_STAGE_ROWS rows
+ * whatever the files, so every statistic is computed over the same batches in the same order as
+ * by one process: the output is identical, not merely close. Rank 0 writes the workflow, the
+ * report and publishes.
  *
  * Dictionary values travel as small Parquet files in the run's temporary folder, which is under
  * the output path: the ranks must share that file system (one machine, or a cluster's shared
@@ -65,6 +66,10 @@ rk_status pp_dist_agree(pp_state *p, rk_status st) {
   rk_free(text);
   rk_free(all);
   return cs;
+}
+
+rk_status pp_dist_sum(pp_state *p, int64_t *v, int64_t n) {
+  return pp_dist_size(p) > 1 ? rk_dist_allreduce_sum(p->cfg->dist, v, n, RK_DIST_I64) : RK_OK;
 }
 
 rk_status pp_dist_broadcast_pid(pp_state *p, long *pid) {

@@ -566,17 +566,20 @@ static rk_status run(pp_state *p) {
   RK_TRY(setup_dirs(p));
   for (int input = PP_DATA; input < PP_INPUTS; input++)
     if (p->input_path[input]) RK_TRY(ingest(p, input));
-  /* The merged stage is complete: the rest is rank 0's, the others are done. */
+  /* Every rank holds the merged stage and fits the same workflow on it (no exchange needed);
+   * each writes its block of the output parts, then rank 0 writes the rest and publishes. */
+  rk_status st = plan_workflow(p);
+  if (st == RK_OK) st = pp_frequency_filter(p);
+  if (st == RK_OK) st = pp_prepare_split(p);
+  if (st == RK_OK) st = pp_fit(p);
+  if (pp_dist_size(p) > 1) st = pp_dist_agree(p, st);
+  RK_TRY(st);
+  RK_TRY(pp_emit(p));
   if (pp_dist_rank(p) != 0) return RK_OK;
   if (pp_dist_size(p) > 1) json_object_set_new(p->report, "ranks", json_integer(pp_dist_size(p)));
-  RK_TRY(plan_workflow(p));
-  RK_TRY(pp_frequency_filter(p));
-  RK_TRY(pp_prepare_split(p));
-  RK_TRY(pp_fit(p));
-  RK_TRY(pp_emit(p));
   char *wf_dir = pp_path(p->tmp_dir, "workflow");
   if (!wf_dir) return RK_ENOMEM;
-  rk_status st = rk_workflow_save(&p->wf, wf_dir);
+  st = rk_workflow_save(&p->wf, wf_dir);
   if (st == RK_OK) st = stamp_fingerprint(p, wf_dir);
   rk_free(wf_dir);
   RK_TRY(st);

@@ -104,6 +104,8 @@ int pp_dist_size(const pp_state *p);
 /* Every rank's status: OK when all are; else this rank's own failure, or the first failing
  * rank's status and message ("rank 1 of 2: ..."). A collective: every rank calls it. */
 rk_status pp_dist_agree(pp_state *p, rk_status st);
+/* v (n) = its sum over the ranks (integers: exact); nothing for one process. A collective. */
+rk_status pp_dist_sum(pp_state *p, int64_t *v, int64_t n);
 /* Rank 0's process id to every rank (it names the shared temporary folder). */
 rk_status pp_dist_broadcast_pid(pp_state *p, long *pid);
 /* Merge the ranks' stage-1 shares of `input` (this rank's in folder `mine`) into

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `mpirun -np N reckon preprocess` (src/etl/dist_preprocess.c): each rank reads its share of the
 # input (CSV byte ranges, Parquet row groups), the shares' dictionaries, row numbers and user/item
-# counts are merged, rank 0 writes the output. Checked: the output equals the one-process run
+# counts are merged, every rank fits the same workflow and writes its block of the output parts,
+# rank 0 the rest. Checked: the output equals the one-process run
 # file for file (cmp; all but the report and the run markers) on 2 and 3 ranks, for CSV and
 # Parquet input, with the frequency filters, the splits, target encoding, median fills, eval and
 # predict inputs, a share with no rows, and a stage larger than one batch (so a batch joins two
@@ -80,6 +81,10 @@ check() {
     [ "$(json_num "$tmp/r$n/preprocess_report.json" ranks)" = "$n" ] || { fail "$name: the report does not say $n ranks"; continue; }
     same_tree "$tmp/one" "$tmp/r$n" && pass "$name: $n ranks give the one-process output byte for byte" \
       || fail "$name: $n ranks differ from one process"
+    # the report's counts (rows per split, out-of-vocabulary and null ids) are summed over ranks
+    [ "$(grep -E '_oov|_nulls|"(train|eval|predict|dropped_by_filters|rows_read)"' "$tmp/one/preprocess_report.json")" = \
+      "$(grep -E '_oov|_nulls|"(train|eval|predict|dropped_by_filters|rows_read)"' "$tmp/r$n/preprocess_report.json")" ] \
+      && pass "$name: $n ranks report the same counts" || fail "$name: $n ranks report other counts"
   done
 }
 
