@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "reckon/dist.h"
+#include "cli/dist_start.h"
 #include "reckon/etl.h"
 #include "reckon/io.h"
 
@@ -192,51 +192,23 @@ static void print_session_summary(const json_t *report, const char *out) {
          (double)json_integer_value(json_object_get(report, "peak_rss_bytes")) / 1048576.0, n, out);
 }
 
-/* What every rank must agree on, as text: the inputs, the output, the columns and the settings
- * that change the rows or the statistics (rk_dist_check_same compares its hash across ranks). */
-static void add_text(char *buf, size_t cap, size_t *len, const char *s) {
-  int n = snprintf(buf + *len, cap - *len, "%s\x1f", s ? s : "-");
-  if (n > 0) *len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
-}
-
-static void config_text(const rk_preprocess_config *c, char *buf, size_t cap) {
-  size_t len = 0;
-  buf[0] = '\0';
-  const char *texts[] = {c->data_path, c->eval_data_path, c->predict_data_path, c->input_format, c->output_path,
-                         c->user_id, c->item_id, c->timestamp, c->session_id, c->filter_query, c->continuous_fillna,
-                         c->compression};
-  for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) add_text(buf, cap, &len, texts[k]);
-  const rk_names *lists[] = {&c->categorical, &c->continuous, &c->control, &c->binary_targets,
-                             &c->regression_targets, &c->te_features, &c->te_targets, &c->to_int32, &c->to_int16,
-                             &c->to_int8, &c->to_float32, &c->na_values, &c->csv_column_names};
-  for (size_t k = 0; k < sizeof lists / sizeof *lists; k++)
-    for (int i = 0; i < lists[k]->n; i++) add_text(buf, cap, &len, lists[k]->items[i]);
-  char nums[256];
-  snprintf(nums, sizeof nums, "%d %d %lld %lld %lld %lld %d %g %llu %d %g %lld %d", c->output_num_partitions,
-           (int)c->split, (long long)c->min_user_freq, (long long)c->max_user_freq, (long long)c->min_item_freq,
-           (long long)c->max_item_freq, c->num_max_rounds_filtering, c->eval_perc, (unsigned long long)c->seed,
-           c->te_kfold, c->te_smoothing, (long long)c->categ_min_freq_capping, (int)c->csv_sep);
-  add_text(buf, cap, &len, nums);
-}
-
 /* Under mpirun every rank runs this; rank 0 alone prints (rk_preprocess hands it the first
  * failing rank's message). */
 static int run_distributed(const rk_flag_parse *parse, rk_preprocess_config *c, const char *out) {
   rk_dist *d = NULL;
-  if (rk_dist_init(&d, 0) != RK_OK) return rk_cli_fail(rk_error_status());
+  int code = rk_cli_dist_start(&d, parse);   /* same flags on every rank; ranks but 0 quiet */
+  if (!d) return code;
   bool lead = rk_dist_rank(d) == 0;
-  char text[16384];
-  config_text(c, text, sizeof text);
-  rk_status st = rk_dist_check_same(d, text, strlen(text), "the flags of reckon preprocess");
   if (rk_dist_size(d) > 1) c->dist = d;
   json_t *report = NULL;
-  if (st == RK_OK) st = rk_preprocess(c, &report);
-  int code = RK_EXIT_OK;
+  rk_status st = rk_preprocess(c, &report);
+  /* A failure is every rank's (rk_preprocess agrees on it), so they exit in step and rank 0
+   * alone prints the first failing rank's message. */
   if (st != RK_OK) code = lead ? rk_cli_fail(st) : (st == RK_EUSAGE ? RK_EXIT_USAGE : RK_EXIT_FAILURE);
   else if (lead && !parse->globals.quiet)
     (json_object_get(report, "mode") ? print_session_summary : print_summary)(report, out);
   json_decref(report);
-  rk_dist_finalize(d);
+  rk_cli_dist_end(d);
   return code;
 }
 
