@@ -320,6 +320,9 @@ typedef struct {
   bool csv_header;                /* false: no header line; names from csv_column_names */
   rk_names csv_column_names;
   rk_session_options session;     /* session mode: when session_id is given */
+  /* Several processes (mpirun): each reads its share of the inputs, rank 0 writes the output,
+   * identical to one process's (src/etl/dist_preprocess.c). NULL: one process. */
+  struct rk_dist *dist;
 } rk_preprocess_config;
 
 void rk_preprocess_config_default(rk_preprocess_config *cfg);

@@ -47,6 +47,12 @@ typedef struct {
    * writes them), read as list columns; the element type is inferred like a column's. */
   const char *const *list_columns;
   int n_list_columns;
+  /* A share of the file (range_end > 0): only the records that start in bytes [range_begin,
+   * range_end), a record starting where the previous one ends; the header and the inferred types
+   * still come from the head of the file, so every share of one file reads the same columns.
+   * Rows in messages count from the share's first record. Plain files with LF line ends only,
+   * and no line break inside a quoted field (a boundary is the byte after a newline). */
+  int64_t range_begin, range_end;
 } rk_csv_options;
 
 void rk_csv_options_default(rk_csv_options *opts);
@@ -120,6 +126,12 @@ typedef struct {
   bool csv_no_header;             /* CSV: the first line is data (names from csv_column_names, else c0, c1, ...) */
   const char *const *csv_column_names;
   int n_csv_column_names;
+  /* Read only share `share` of `shares` (shares > 1), for one of several processes: Parquet, a
+   * contiguous block of the row groups (over the files in order); CSV, a contiguous byte range
+   * on record boundaries (rk_csv_options.range_begin; messages name "<path> (share s+1 of n)"
+   * and count rows from the share's first). The shares of 0..shares-1 together are the whole
+   * input, each row once, in order. */
+  int share, shares;
 } rk_source_options;
 
 typedef struct rk_table_source rk_table_source;

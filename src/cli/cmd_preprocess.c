@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/dist_start.h"
 #include "reckon/etl.h"
 #include "reckon/io.h"
 
@@ -191,6 +192,26 @@ static void print_session_summary(const json_t *report, const char *out) {
          (double)json_integer_value(json_object_get(report, "peak_rss_bytes")) / 1048576.0, n, out);
 }
 
+/* Under mpirun every rank runs this; rank 0 alone prints (rk_preprocess hands it the first
+ * failing rank's message). */
+static int run_distributed(const rk_flag_parse *parse, rk_preprocess_config *c, const char *out) {
+  rk_dist *d = NULL;
+  int code = rk_cli_dist_start(&d, parse);   /* same flags on every rank; ranks but 0 quiet */
+  if (!d) return code;
+  bool lead = rk_dist_rank(d) == 0;
+  if (rk_dist_size(d) > 1) c->dist = d;
+  json_t *report = NULL;
+  rk_status st = rk_preprocess(c, &report);
+  /* A failure is every rank's (rk_preprocess agrees on it), so they exit in step and rank 0
+   * alone prints the first failing rank's message. */
+  if (st != RK_OK) code = lead ? rk_cli_fail(st) : (st == RK_EUSAGE ? RK_EXIT_USAGE : RK_EXIT_FAILURE);
+  else if (lead && !parse->globals.quiet)
+    (json_object_get(report, "mode") ? print_session_summary : print_summary)(report, out);
+  json_decref(report);
+  rk_cli_dist_end(d);
+  return code;
+}
+
 static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   preprocess_opts *o = arg;
   if (parse->npositional)
@@ -249,6 +270,7 @@ static int run_preprocess(const rk_flag_parse *parse, void *arg) {
   c.csv_header = o->csv_header;
   c.csv_column_names = names(o->csv_column_names);
   if (session_options(parse, o, &c.session) != RK_OK) return rk_cli_fail(rk_error_status());
+  if (rk_dist_launched()) return run_distributed(parse, &c, o->output_path);
   json_t *report = NULL;
   rk_status st = rk_preprocess(&c, &report);
   if (st != RK_OK) return rk_cli_fail(st);
@@ -277,7 +299,9 @@ const rk_command rk_cmd_preprocess = {
          "that `reckon train` refuses as a mix of two runs until preprocess runs again. An output folder "
          "holding anything else is refused unless `--overwrite` is given, and a second run into the same "
          "folder is refused while the first runs. Memory grows with the number of distinct "
-        "users, items and categories, not with rows; the output is byte-identical for any `--threads`. "
+        "users, items and categories, not with rows; the output is byte-identical for any `--threads`, and for "
+        "any number of processes under `mpirun -np N` (each reads its share of the input and writes its block "
+        "of the parts; see docs/preprocess.md). "
         "See docs/preprocess.md.\n\n"
         "Session mode (`--session_id_feature` without target flags) is the Transformers4Rec ETL: drop null "
         "sessions, sort by (session, time), drop consecutive repeats, categorify, time features, group into "

@@ -3,6 +3,12 @@
  * columns (ids from the fitted remap arrays, normalised values, out-of-fold target encodings on
  * train), its rows are routed to their split, and each split is cut into
  * --output_num_partitions files of consecutive rows (part_0.parquet, ...), in input order.
+ *
+ * With several ranks each writes a contiguous block of every split's parts (all ranks hold the
+ * same fitted workflow and scan the same merged stage): a rank transforms only the batches
+ * holding rows of its parts and hands a part's writer exactly the slices one process would, so
+ * every file has the single-process bytes. The per-split counts of the report are summed over
+ * the ranks; rank 0 writes the schema files.
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,8 +26,9 @@ static const char *const split_dirs[4] = {"dropped", "train", "eval", "test"};
 typedef struct {
   char *dir;
   int64_t total;           /* rows this split will get */
-  int64_t written;
+  int64_t written;         /* rows passed so far, this rank's parts' or not */
   int parts, part;
+  int mine_begin, mine_end;   /* the parts this rank writes: [mine_begin, mine_end) */
   rk_parquet_writer *w;
   rk_batch slice;
   bool with_targets;
@@ -53,7 +60,10 @@ static rk_status empty_batch(const pp_state *p, bool with_targets, rk_batch *b) 
   return RK_OK;
 }
 
+static bool mine(const split_writer *s, int part) { return part >= s->mine_begin && part < s->mine_end; }
+
 static rk_status close_part(pp_state *p, split_writer *s) {
+  if (!mine(s, s->part)) return RK_OK;
   if (!s->w) {
     /* A partition without rows is still a file, with the columns. */
     RK_TRY(open_part(p, s));
@@ -89,9 +99,20 @@ static rk_status write_slice(pp_state *p, split_writer *s, const rk_batch *b, in
   return rk_parquet_writer_write(s->w, &s->slice);
 }
 
-static rk_status split_write(pp_state *p, split_writer *s, const rk_batch *b) {
+/* The first row of `part` in the split. */
+static int64_t part_begin(const split_writer *s, int part) { return part == 0 ? 0 : part_end(s, part - 1); }
+
+/* Whether rows [written, written + n) of the split touch this rank's parts. */
+static bool touches_mine(const split_writer *s, int64_t n) {
+  if (n == 0 || s->mine_begin >= s->mine_end) return false;
+  return s->written < part_begin(s, s->mine_end) && s->written + n > part_begin(s, s->mine_begin);
+}
+
+/* Pass the split's next n rows: written to their part when it is this rank's, else only counted
+ * (b may then be NULL). */
+static rk_status split_write(pp_state *p, split_writer *s, const rk_batch *b, int64_t n) {
   int64_t off = 0;
-  while (off < b->nrows) {
+  while (off < n) {
     if (s->part >= s->parts) return rk_error(RK_EINTERNAL, "more rows than counted for %s", s->dir);
     int64_t room = part_end(s, s->part) - s->written;
     if (room <= 0) {
@@ -99,8 +120,11 @@ static rk_status split_write(pp_state *p, split_writer *s, const rk_batch *b) {
       s->part++;
       continue;
     }
-    int64_t take = b->nrows - off < room ? b->nrows - off : room;
-    RK_TRY(write_slice(p, s, b, off, off + take));
+    int64_t take = n - off < room ? n - off : room;
+    if (mine(s, s->part)) {
+      if (!b) return rk_error(RK_EINTERNAL, "%s: rows of this rank's part %d were skipped", s->dir, s->part);
+      RK_TRY(write_slice(p, s, b, off, off + take));
+    }
     off += take;
     s->written += take;
   }
@@ -232,6 +256,16 @@ static void count_special_ids(const rk_column *c, int64_t *oov, int64_t *nulls) 
 
 static rk_status emit_batch(pp_state *p, const rk_batch *b, const uint8_t *split, void *arg) {
   stage_ctx *s = arg;
+  int64_t count[SPLIT_PREDICT + 1] = {0};
+  for (int64_t r = 0; r < b->nrows; r++) count[split[r]]++;
+  bool wanted = false;
+  for (int sp = SPLIT_TRAIN; sp <= SPLIT_PREDICT; sp++)
+    wanted |= s->writers[sp].dir && touches_mine(&s->writers[sp], count[sp]);
+  if (!wanted) {   /* another rank's rows: count them past */
+    for (int sp = SPLIT_TRAIN; sp <= SPLIT_PREDICT; sp++)
+      if (s->writers[sp].dir) RK_TRY(split_write(p, &s->writers[sp], NULL, count[sp]));
+    return RK_OK;
+  }
   emit_ctx e = {p, b, s->in_col, s->row_col, s->input == PP_DATA, split, &s->out, s->out_col};
   RK_TRY(rk_parallel_try(p->wf.n_cols, 1, emit_column, &e));
   s->out.nrows = b->nrows;
@@ -257,11 +291,14 @@ static rk_status emit_batch(pp_state *p, const rk_batch *b, const uint8_t *split
       s->part.nrows = n;
       src = &s->part;
     }
-    for (int i = 0; i < p->wf.n_cols; i++) {
+    /* Counted by the rank that writes the batch's first row of the split (rows are the ranks'
+     * own, so the sums over ranks count each row once). */
+    bool counts = mine(w, w->part < w->parts && part_end(w, w->part) - w->written > 0 ? w->part : w->part + 1);
+    for (int i = 0; counts && i < p->wf.n_cols; i++) {
       if (p->wf.cols[i].op != RK_WF_CATEGORIFY || s->out_col[i] < 0) continue;
       count_special_ids(&src->cols[s->out_col[i]], &w->oov[i], &w->nulls[i]);
     }
-    RK_TRY(split_write(p, w, src));
+    RK_TRY(split_write(p, w, src, src->nrows));
   }
   return RK_OK;
 }
@@ -354,6 +391,9 @@ rk_status pp_emit(pp_state *p) {
      * for a small split took minutes). One part at least, so an empty split is still a dataset. */
     w[sp].parts = c->output_num_partitions < p->rows[sp] ? c->output_num_partitions : (int)(p->rows[sp] > 1 ? p->rows[sp] : 1);
     w[sp].with_targets = sp != SPLIT_PREDICT;
+    /* this rank's block of the parts: all of them for one process */
+    w[sp].mine_begin = (int)((int64_t)w[sp].parts * pp_dist_rank(p) / pp_dist_size(p));
+    w[sp].mine_end = (int)((int64_t)w[sp].parts * (pp_dist_rank(p) + 1) / pp_dist_size(p));
     w[sp].oov = rk_calloc((size_t)p->wf.n_cols + 1, sizeof *w[sp].oov);
     w[sp].nulls = rk_calloc((size_t)p->wf.n_cols + 1, sizeof *w[sp].nulls);
     if (!w[sp].dir || !w[sp].oov || !w[sp].nulls) st = RK_ENOMEM;
@@ -362,14 +402,22 @@ rk_status pp_emit(pp_state *p) {
   /* Data rows go to train and eval; an eval (predict) input's rows all go to eval (predict). */
   for (int input = PP_DATA; input < PP_INPUTS && st == RK_OK; input++)
     if (p->stage[input]) st = emit_stage(p, input, w);
+  for (int sp = SPLIT_TRAIN; sp <= SPLIT_PREDICT; sp++) {
+    if (w[sp].dir && st == RK_OK) st = split_finish(p, &w[sp]);
+    if (w[sp].dir && st == RK_OK && w[sp].written != w[sp].total)
+      st = rk_error(RK_EINTERNAL, "%s: wrote %lld rows, counted %lld", split_names[sp], (long long)w[sp].written,
+                    (long long)w[sp].total);
+  }
+  /* Every rank's parts are written (or one failed): the counts summed, rank 0 the schemas. */
+  if (pp_dist_size(p) > 1) st = pp_dist_agree(p, st);
+  for (int sp = SPLIT_TRAIN; sp <= SPLIT_PREDICT && st == RK_OK; sp++) {
+    if (w[sp].dir) st = pp_dist_sum(p, w[sp].oov, p->wf.n_cols);
+    if (w[sp].dir && st == RK_OK) st = pp_dist_sum(p, w[sp].nulls, p->wf.n_cols);
+  }
   json_t *splits = json_object(), *cols = json_object_get(p->report, "columns");
   for (int sp = SPLIT_TRAIN; sp <= SPLIT_PREDICT; sp++) {
     if (!w[sp].dir) continue;
-    if (st == RK_OK) st = split_finish(p, &w[sp]);
-    if (st == RK_OK && w[sp].written != w[sp].total)
-      st = rk_error(RK_EINTERNAL, "%s: wrote %lld rows, counted %lld", split_names[sp], (long long)w[sp].written,
-                    (long long)w[sp].total);
-    if (st == RK_OK) st = write_schema(p, w[sp].dir, w[sp].with_targets);
+    if (st == RK_OK && pp_dist_rank(p) == 0) st = write_schema(p, w[sp].dir, w[sp].with_targets);
     if (w[sp].w) rk_parquet_writer_abort(w[sp].w);
     json_object_set_new(splits, split_names[sp], json_integer(w[sp].written));
     for (int i = 0; i < p->wf.n_cols; i++) {

@@ -12,8 +12,16 @@
 
 static const char *const input_names[PP_INPUTS] = {"data", "eval", "predict"};
 
-/* Whether column i is read from this input: predictions come without targets. */
-static bool wanted(const pp_state *p, int input, int i) { return !(input == PP_PREDICT && p->cols[i].is_target); }
+bool pp_reads(const pp_state *p, int input, int i) { return !(input == PP_PREDICT && p->cols[i].is_target); }
+
+void pp_stage_write_options(rk_parquet_write_options *o) {
+  rk_parquet_write_options_default(o);
+  /* Read back a few times and deleted unless persisted: speed over size. */
+  o->compression = "uncompressed";
+  o->dictionary = false;
+  o->statistics = false;
+  o->row_group_rows = PP_STAGE_ROWS;   /* later passes hold one batch of this many rows */
+}
 
 /* ---- manifest: what made a stage, so a persisted one is reused only when nothing changed ---- */
 
@@ -26,7 +34,7 @@ static json_t *manifest(const pp_state *p, int input) {
   if (!m || !cols || !na) goto fail;
   for (int i = 0; i < c->na_values.n; i++) json_array_append_new(na, json_string(c->na_values.items[i]));
   for (int i = 0; i < p->n_cols; i++) {
-    if (!wanted(p, input, i)) continue;
+    if (!pp_reads(p, input, i)) continue;
     /* A dictionary column also has its __idx_<col> in the stage: a run that needs one cannot
      * reuse a stage made without it. */
     json_array_append_new(cols, json_pack("[ssb]", p->cols[i].name,
@@ -158,13 +166,13 @@ static rk_status fill_rows(rk_column *rows, const uint8_t *keep, int64_t n, int6
 /* The stage-1 batch layout: __row, the wanted columns, then one __idx_<col> per dictionary column. */
 static rk_status layout(pp_state *p, int input, rk_batch *out, int *out_col, int *idx_col) {
   int n = 1;
-  for (int i = 0; i < p->n_cols; i++) n += wanted(p, input, i) ? 1 + p->cols[i].needs_dict : 0;
+  for (int i = 0; i < p->n_cols; i++) n += pp_reads(p, input, i) ? 1 + p->cols[i].needs_dict : 0;
   RK_TRY(rk_batch_init(out, n));
   RK_TRY(rk_column_init(&out->cols[0], "__row", RK_COL_INT64, RK_COL_INT64));
   int k = 1;
   for (int i = 0; i < p->n_cols; i++) {
     out_col[i] = idx_col[i] = -1;
-    if (!wanted(p, input, i)) continue;
+    if (!pp_reads(p, input, i)) continue;
     out_col[i] = k++;
     RK_TRY(rk_column_init(&out->cols[out_col[i]], p->cols[i].name, RK_COL_INT64, RK_COL_INT64));
   }
@@ -196,7 +204,7 @@ static rk_status open_source(pp_state *p, int input, rk_table_source **src, cons
   if (!*names) return RK_ENOMEM;
   *nnames = 0;
   for (int i = 0; i < p->n_cols; i++)
-    if (wanted(p, input, i)) (*names)[(*nnames)++] = p->cols[i].name;
+    if (pp_reads(p, input, i)) (*names)[(*nnames)++] = p->cols[i].name;
   for (int q = 0; q < nq; q++) {
     const char *qc = rk_query_column(*query, q);
     bool seen = false;
@@ -217,6 +225,8 @@ static rk_status open_source(pp_state *p, int input, rk_table_source **src, cons
   so.n_csv_column_names = c->csv_column_names.n;
   so.columns = *names;
   so.ncolumns = *nnames;
+  so.share = pp_dist_rank(p);
+  so.shares = pp_dist_size(p);
   rk_status st = rk_source_open(src, path, &so);
   if (st != RK_ENOTFOUND) return st;
   /* Say which flag named the missing column. */
@@ -225,7 +235,7 @@ static rk_status open_source(pp_state *p, int input, rk_table_source **src, cons
   for (int i = 0; i < p->n_cols; i++) {
     char quoted[300];
     snprintf(quoted, sizeof quoted, "'%s'", p->cols[i].name);
-    if (wanted(p, input, i) && strstr(msg, quoted))
+    if (pp_reads(p, input, i) && strstr(msg, quoted))
       return rk_error(RK_ENOTFOUND, "%s names column '%s', which %s input '%s' does not have", p->cols[i].flag,
                       p->cols[i].name, input_names[input], path);
   }
@@ -242,9 +252,14 @@ static rk_status ingest_batches(pp_state *p, int input, rk_table_source *src, rk
   int64_t keep_cap = 0;
   rk_status st = layout(p, input, &out, out_col, idx_col);
   rk_progress progress;
-  char label[64];
-  snprintf(label, sizeof label, "read %s", input_names[input]);
-  rk_progress_begin(&progress, label, 100.0, "%");
+  char what[64], label[600];
+  snprintf(what, sizeof what, "read %s", input_names[input]);
+  rk_progress_begin(&progress, what, 100.0, "%");
+  /* A rank's rows are counted from the start of its share, so its messages name the share. */
+  if (pp_dist_size(p) > 1)
+    snprintf(label, sizeof label, "%s (share %d of %d)", p->input_path[input], pp_dist_rank(p) + 1, pp_dist_size(p));
+  else
+    snprintf(label, sizeof label, "%s", p->input_path[input]);
   while (st == RK_OK && (st = src->next(src, &in)) == RK_OK && in.nrows > 0) {
     if (in.nrows > keep_cap) {
       rk_free(keep);
@@ -261,7 +276,7 @@ static rk_status ingest_batches(pp_state *p, int input, rk_table_source *src, rk
       for (int i = 0; i < p->n_cols && st == RK_OK; i++)
         if (p->cols[i].needs_dict) st = rk_dict_create(&p->cols[i].dict, p->cols[i].cast ? p->cols[i].cast_type : p->cols[i].type);
     }
-    batch_ctx b = {p, input, &in, &out, src_col, out_col, idx_col, query ? keep : NULL, *rows_read, p->input_path[input]};
+    batch_ctx b = {p, input, &in, &out, src_col, out_col, idx_col, query ? keep : NULL, *rows_read, label};
     if (st == RK_OK) st = rk_parallel_try(p->n_cols, 1, convert_column, &b);
     if (st == RK_OK) st = fill_rows(&out.cols[0], query ? keep : NULL, in.nrows, *rows_read);
     out.nrows = out.cols[0].length;
@@ -303,7 +318,7 @@ static rk_status rebuild_batch(pp_state *p, const rk_batch *b, const uint8_t *sp
   rk_status st = RK_OK;
   for (int i = 0; i < p->n_cols && st == RK_OK; i++) {
     pp_column *c = &p->cols[i];
-    if (!c->needs_dict || !wanted(p, input, i)) continue;
+    if (!c->needs_dict || !pp_reads(p, input, i)) continue;
     const rk_column *col = &b->cols[k++];
     if (!c->dict) {
       c->type = col->type;
@@ -332,7 +347,7 @@ static rk_status reuse_stage(pp_state *p, int input) {
   if (!names) return RK_ENOMEM;
   int n = 0;
   for (int i = 0; i < p->n_cols; i++)
-    if (p->cols[i].needs_dict && wanted(p, input, i)) names[n++] = p->cols[i].name;
+    if (p->cols[i].needs_dict && pp_reads(p, input, i)) names[n++] = p->cols[i].name;
   rk_status st = pp_scan(p, -1 - input, names, n, "reuse cached stage", rebuild_batch, &input);
   rk_free(names);
   return st;
@@ -354,9 +369,8 @@ static rk_status report_reuse(pp_state *p, int input) {
   return st;
 }
 
-rk_status pp_ingest(pp_state *p, int input) {
+rk_status pp_ingest(pp_state *p, int input, const char *stage, int64_t *read, int64_t *kept) {
   double t0 = rk_now();
-  const char *stage = p->stage[input];
   json_t *made_by = manifest(p, input);
   if (!made_by) return RK_ENOMEM;
   if (p->cfg->persist_intermediate && manifest_matches(stage, made_by)) {
@@ -364,6 +378,7 @@ rk_status pp_ingest(pp_state *p, int input) {
     json_decref(made_by);
     rk_status st = reuse_stage(p, input);
     if (st == RK_OK) st = report_reuse(p, input);
+    *read = *kept = -1;   /* reported from the cache's manifest */
     pp_time(p, input == PP_DATA ? "read_data" : input == PP_EVAL ? "read_eval" : "read_predict", t0);
     return st;
   }
@@ -384,12 +399,7 @@ rk_status pp_ingest(pp_state *p, int input) {
   if (st == RK_OK && !(file = pp_path(tmp, "part_0.parquet"))) st = RK_ENOMEM;
   if (st == RK_OK) st = open_source(p, input, &src, &names, &nnames, &query);
   rk_parquet_write_options wo;
-  rk_parquet_write_options_default(&wo);
-  /* Read back a few times and deleted unless persisted: speed over size. */
-  wo.compression = "uncompressed";
-  wo.dictionary = false;
-  wo.statistics = false;
-  wo.row_group_rows = 1 << 17;   /* later passes hold one row group: this bounds their memory */
+  pp_stage_write_options(&wo);
   if (st == RK_OK) st = rk_parquet_writer_open(&w, file, &wo);
   if (st == RK_OK) st = ingest_batches(p, input, src, query, w, &rows_read, &rows_kept);
   if (w) {
@@ -407,13 +417,17 @@ rk_status pp_ingest(pp_state *p, int input) {
   rk_free(tmp);
   rk_free(file);
   json_decref(made_by);
-  if (st != RK_OK) return st;
+  *read = rows_read;
+  *kept = rows_kept;
+  pp_time(p, input == PP_DATA ? "read_data" : input == PP_EVAL ? "read_eval" : "read_predict", t0);
+  return st;
+}
+
+void pp_ingest_report(pp_state *p, int input, int64_t rows_read, int64_t rows_kept) {
   json_t *r = json_object_get(p->report, "inputs");
   json_object_set_new(r, input_names[input],
                       json_pack("{sssIsI}", "path", p->input_path[input], "rows_read", (json_int_t)rows_read,
                                 "rows_after_filter_query", (json_int_t)rows_kept));
   rk_debug("%s: %lld rows read, %lld after the filter query", p->input_path[input], (long long)rows_read,
-          (long long)rows_kept);
-  pp_time(p, input == PP_DATA ? "read_data" : input == PP_EVAL ? "read_eval" : "read_predict", t0);
-  return RK_OK;
+           (long long)rows_kept);
 }

@@ -125,6 +125,9 @@ static rk_status check_config(const rk_preprocess_config *c) {
     return rk_error(RK_EUSAGE, "--min_user_freq and --max_user_freq need --user_id_feature");
   if ((c->min_item_freq >= 0 || c->max_item_freq >= 0) && !c->item_id)
     return rk_error(RK_EUSAGE, "--min_item_freq and --max_item_freq need --item_id_feature");
+  if (c->dist && c->persist_intermediate)
+    return rk_error(RK_EUSAGE, "--persist_intermediate_files is for one process: each rank reads a different share, "
+                               "so a cached stage would hold only part of the input (run without mpirun to cache it)");
   if (c->output_num_partitions < 1)
     return rk_error(RK_EUSAGE, "--output_num_partitions must be at least 1, got %d", c->output_num_partitions);
   if (c->num_max_rounds_filtering < 1)
@@ -375,6 +378,8 @@ static rk_status plan_workflow(pp_state *p) {
 
 /* ---- folders ---- */
 
+/* Rank 0 claims the output folder and makes the run's temporary folder in it; with several
+ * ranks the others learn its name (rank 0's process id) and work in it too. */
 static rk_status setup_dirs(pp_state *p) {
   const rk_preprocess_config *c = p->cfg;
   size_t n = strlen(c->output_path);
@@ -382,15 +387,26 @@ static rk_status setup_dirs(pp_state *p) {
   if (!(p->out_dir = rk_malloc(n + 1))) return RK_ENOMEM;
   memcpy(p->out_dir, c->output_path, n);
   p->out_dir[n] = '\0';
-  p->made_out_dir = access(p->out_dir, F_OK) != 0;
-  /* Claimed and locked: dead runs' .reckon-tmp-<pid> folders are swept, a live run's refused. */
-  RK_TRY(rk_output_claim(&p->out, p->out_dir, "preprocess", c->overwrite));
-  rk_output_run_id(p->run_id);
+  long pid = (long)getpid();
   char name[64];
-  snprintf(name, sizeof name, ".reckon-tmp-%ld", (long)getpid());
-  if (!(p->tmp_dir = pp_path(p->out_dir, name))) return RK_ENOMEM;
-  RK_TRY(rk_remove_tree(p->tmp_dir));
-  RK_TRY(rk_mkdir_p(p->tmp_dir));
+  rk_status st = RK_OK;
+  if (pp_dist_rank(p) == 0) {
+    p->made_out_dir = access(p->out_dir, F_OK) != 0;
+    /* Claimed and locked: dead runs' .reckon-tmp-<pid> folders are swept, a live run's refused. */
+    st = rk_output_claim(&p->out, p->out_dir, "preprocess", c->overwrite);
+    if (st == RK_OK) rk_output_run_id(p->run_id);
+    snprintf(name, sizeof name, ".reckon-tmp-%ld", pid);
+    if (st == RK_OK && !(p->tmp_dir = pp_path(p->out_dir, name))) st = RK_ENOMEM;
+    if (st == RK_OK) st = rk_remove_tree(p->tmp_dir);
+    if (st == RK_OK) st = rk_mkdir_p(p->tmp_dir);
+  }
+  if (pp_dist_size(p) > 1) {
+    RK_TRY(pp_dist_agree(p, st));
+    RK_TRY(pp_dist_broadcast_pid(p, &pid));
+    snprintf(name, sizeof name, ".reckon-tmp-%ld", pid);
+    if (!p->tmp_dir && !(p->tmp_dir = pp_path(p->out_dir, name))) return RK_ENOMEM;
+  }
+  RK_TRY(st);
   if (!(p->cache_dir = pp_path(c->persist_intermediate ? p->out_dir : p->tmp_dir, "_cache"))) return RK_ENOMEM;
   RK_TRY(rk_mkdir_p(p->cache_dir));
   static const char *const stage_names[PP_INPUTS] = {"01_data", "01_eval", "01_predict"};
@@ -400,6 +416,32 @@ static rk_status setup_dirs(pp_state *p) {
   for (int i = 0; i < PP_INPUTS; i++)
     if (p->input_path[i] && !(p->stage[i] = pp_path(p->cache_dir, stage_names[i]))) return RK_ENOMEM;
   return RK_OK;
+}
+
+/* Stage 1 of one input: by one process, or each rank's share then merged (dist_preprocess.c). */
+static rk_status ingest(pp_state *p, int input) {
+  int64_t read = 0, kept = 0;
+  if (pp_dist_size(p) == 1) {
+    RK_TRY(pp_ingest(p, input, p->stage[input], &read, &kept));
+    if (read >= 0) pp_ingest_report(p, input, read, kept);
+    return RK_OK;
+  }
+  int64_t *old_size = rk_calloc((size_t)p->n_cols + 1, sizeof *old_size);
+  char suffix[32];
+  snprintf(suffix, sizeof suffix, ".rank%d", pp_dist_rank(p));
+  size_t n = strlen(p->stage[input]) + sizeof suffix;
+  char *mine = rk_malloc(n);
+  rk_status st = old_size && mine ? RK_OK : RK_ENOMEM;
+  if (st == RK_OK) snprintf(mine, n, "%s%s", p->stage[input], suffix);
+  for (int i = 0; st == RK_OK && i < p->n_cols; i++) old_size[i] = p->cols[i].dict ? rk_dict_size(p->cols[i].dict) : 0;
+  if (st == RK_OK) st = pp_ingest(p, input, mine, &read, &kept);
+  st = pp_dist_agree(p, st);
+  if (st == RK_OK) st = pp_dist_merge_input(p, input, mine, old_size, &read, &kept);
+  if (st == RK_OK) pp_ingest_report(p, input, read, kept);
+  if (mine) rk_remove_tree(mine);
+  rk_free(mine);
+  rk_free(old_size);
+  return st;
 }
 
 /* Other names of the outputs, as relative links: final_dataset -> . (the quick-start's README
@@ -523,15 +565,21 @@ static rk_status run(pp_state *p) {
   RK_TRY(plan_columns(p));
   RK_TRY(setup_dirs(p));
   for (int input = PP_DATA; input < PP_INPUTS; input++)
-    if (p->input_path[input]) RK_TRY(pp_ingest(p, input));
-  RK_TRY(plan_workflow(p));
-  RK_TRY(pp_frequency_filter(p));
-  RK_TRY(pp_prepare_split(p));
-  RK_TRY(pp_fit(p));
+    if (p->input_path[input]) RK_TRY(ingest(p, input));
+  /* Every rank holds the merged stage and fits the same workflow on it (no exchange needed);
+   * each writes its block of the output parts, then rank 0 writes the rest and publishes. */
+  rk_status st = plan_workflow(p);
+  if (st == RK_OK) st = pp_frequency_filter(p);
+  if (st == RK_OK) st = pp_prepare_split(p);
+  if (st == RK_OK) st = pp_fit(p);
+  if (pp_dist_size(p) > 1) st = pp_dist_agree(p, st);
+  RK_TRY(st);
   RK_TRY(pp_emit(p));
+  if (pp_dist_rank(p) != 0) return RK_OK;
+  if (pp_dist_size(p) > 1) json_object_set_new(p->report, "ranks", json_integer(pp_dist_size(p)));
   char *wf_dir = pp_path(p->tmp_dir, "workflow");
   if (!wf_dir) return RK_ENOMEM;
-  rk_status st = rk_workflow_save(&p->wf, wf_dir);
+  st = rk_workflow_save(&p->wf, wf_dir);
   if (st == RK_OK) st = stamp_fingerprint(p, wf_dir);
   rk_free(wf_dir);
   RK_TRY(st);
@@ -542,8 +590,12 @@ static rk_status run(pp_state *p) {
 rk_status rk_preprocess(const rk_preprocess_config *cfg, json_t **report) {
   if (report) *report = NULL;
   /* A session ETL predicts the next item: with a target flag, --session_id_feature only tags. */
-  if (cfg->session_id && cfg->binary_targets.n == 0 && cfg->regression_targets.n == 0)
+  if (cfg->session_id && cfg->binary_targets.n == 0 && cfg->regression_targets.n == 0) {
+    if (cfg->dist)
+      return rk_error(RK_EUNSUPPORTED, "session mode (--session_id_feature without targets) runs on one process: run it "
+                                       "without mpirun");
     return rk_session_preprocess(cfg, report);
+  }
   RK_TRY(check_config(cfg));
   pp_state p;
   memset(&p, 0, sizeof p);
@@ -561,7 +613,7 @@ rk_status rk_preprocess(const rk_preprocess_config *cfg, json_t **report) {
   json_object_set_new(p.report, "inputs", json_object());
   json_object_set_new(p.report, "columns", json_object());
   rk_status st = run(&p);
-  if (p.tmp_dir) rk_remove_tree(p.tmp_dir);
+  if (p.tmp_dir && pp_dist_rank(&p) == 0) rk_remove_tree(p.tmp_dir);
   if (st != RK_OK) {
     /* Leave nothing a failed run made: an empty _cache/ and an output folder it created (rmdir
      * removes only empty folders, so a complete cached stage or earlier output stays). */

@@ -83,8 +83,38 @@ typedef struct {
   double t_start;
 } pp_state;
 
+/* Stage 1 is read in batches of this many rows (the last one shorter), whatever its files' row
+ * groups: the statistics fitted batch by batch then do not depend on how many ranks wrote it. */
+#define PP_STAGE_ROWS ((int64_t)1 << 17)
+
 /* ---- ingest.c: inputs -> stage 1 ---- */
-rk_status pp_ingest(pp_state *p, int input);
+/* This rank's share of an input (all of it for one process) into the stage folder `stage`;
+ * *read and *kept are the rows read and kept by the filter query (-1 when a persisted stage
+ * was reused, which reports itself). */
+rk_status pp_ingest(pp_state *p, int input, const char *stage, int64_t *read, int64_t *kept);
+void pp_ingest_report(pp_state *p, int input, int64_t rows_read, int64_t rows_kept);
+/* Whether column i is read from this input: predictions come without targets. */
+bool pp_reads(const pp_state *p, int input, int i);
+/* How stage files are written (uncompressed, PP_STAGE_ROWS-row groups). */
+void pp_stage_write_options(rk_parquet_write_options *o);
+
+/* ---- dist_preprocess.c: several ranks (cfg->dist) ---- */
+int pp_dist_rank(const pp_state *p);
+int pp_dist_size(const pp_state *p);
+/* Every rank's status: OK when all are; else this rank's own failure, or the first failing
+ * rank's status and message ("rank 1 of 2: ..."). A collective: every rank calls it. */
+rk_status pp_dist_agree(pp_state *p, rk_status st);
+/* v (n) = its sum over the ranks (integers: exact); nothing for one process. A collective. */
+rk_status pp_dist_sum(pp_state *p, int64_t *v, int64_t n);
+/* Rank 0's process id to every rank (it names the shared temporary folder). */
+rk_status pp_dist_broadcast_pid(pp_state *p, long *pid);
+/* Merge the ranks' stage-1 shares of `input` (this rank's in folder `mine`) into
+ * p->stage[input]: global row numbers and dictionary indices, one part per rank; the
+ * dictionaries (p->cols[].dict, whose sizes before this input were old_size[]) and the user and
+ * item counts become the global ones on every rank; *rows_read and *rows_kept, this rank's on
+ * entry, become the totals. */
+rk_status pp_dist_merge_input(pp_state *p, int input, const char *mine, const int64_t *old_size, int64_t *rows_read,
+                              int64_t *rows_kept);
 
 /* ---- rows.c: which rows survive and where they go ---- */
 rk_status pp_frequency_filter(pp_state *p);

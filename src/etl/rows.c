@@ -90,6 +90,48 @@ void pp_assign(const pp_state *p, int input, const rk_batch *b, uint8_t *split) 
   }
 }
 
+/* The next stage batch: PP_STAGE_ROWS rows (fewer only at the end; 0 rows there), taken from the
+ * files' row groups as they come, so a batch may join the end of one rank's file to the start of
+ * the next. One process's stage has row groups of that size already: they pass without a copy. */
+typedef struct {
+  rk_parquet_dataset *ds;
+  rk_batch group;          /* the current row group */
+  int64_t used;            /* its rows already handed out */
+} stage_reader;
+
+static rk_status stage_next(stage_reader *s, rk_batch *out) {
+  rk_batch_clear(out);
+  while (out->nrows < PP_STAGE_ROWS) {
+    if (s->used == s->group.nrows) {
+      RK_TRY(rk_parquet_dataset_next(s->ds, &s->group));
+      s->used = 0;
+      if (s->group.nrows == 0) break;
+    }
+    if (out->nrows == 0 && s->used == 0 && s->group.nrows == PP_STAGE_ROWS) {
+      rk_batch t = *out;   /* a whole group: hand its buffers over */
+      *out = s->group;
+      s->group = t;
+      s->group.nrows = 0;
+      return RK_OK;
+    }
+    if (out->ncols != s->group.ncols) {
+      rk_batch_free(out);
+      RK_TRY(rk_batch_init(out, s->group.ncols));
+      for (int c = 0; c < s->group.ncols; c++) {
+        const rk_column *g = &s->group.cols[c];
+        RK_TRY(rk_column_init(&out->cols[c], g->name, g->type, g->child ? g->child->type : RK_COL_INT64));
+      }
+    }
+    int64_t take = s->group.nrows - s->used, room = PP_STAGE_ROWS - out->nrows;
+    if (take > room) take = room;
+    for (int c = 0; c < out->ncols; c++)
+      RK_TRY(rk_column_append_column(&out->cols[c], &s->group.cols[c], s->used, s->used + take));
+    s->used += take;
+    out->nrows += take;
+  }
+  return RK_OK;
+}
+
 rk_status pp_scan(pp_state *p, int input, const char *const *cols, int ncols, const char *label, pp_batch_fn fn,
                   void *ctx) {
   bool assign = input >= 0;
@@ -112,14 +154,14 @@ rk_status pp_scan(pp_state *p, int input, const char *const *cols, int ncols, co
   rk_parquet_read_options_default(&o);
   o.columns = all;
   o.ncolumns = n;
-  rk_parquet_dataset *ds = NULL;
-  rk_status st = rk_parquet_dataset_open(&ds, p->stage[which], &o);
+  stage_reader sr = {NULL, {0}, 0};
+  rk_status st = rk_parquet_dataset_open(&sr.ds, p->stage[which], &o);
   rk_batch b = {0};
   uint8_t *split = NULL;
-  int64_t split_cap = 0, done = 0, total = ds ? rk_parquet_dataset_num_rows(ds) : 0;
+  int64_t split_cap = 0, done = 0, total = sr.ds ? rk_parquet_dataset_num_rows(sr.ds) : 0;
   rk_progress progress;
   rk_progress_begin(&progress, label, (double)total, "rows");
-  while (st == RK_OK && (st = rk_parquet_dataset_next(ds, &b)) == RK_OK && b.nrows > 0) {
+  while (st == RK_OK && (st = stage_next(&sr, &b)) == RK_OK && b.nrows > 0) {
     if (assign && b.nrows > split_cap) {
       rk_free(split);
       split_cap = b.nrows;
@@ -132,8 +174,9 @@ rk_status pp_scan(pp_state *p, int input, const char *const *cols, int ncols, co
   }
   rk_progress_end(&progress);
   rk_batch_free(&b);
+  rk_batch_free(&sr.group);
   rk_free(split);
-  if (ds) rk_parquet_dataset_close(ds);
+  if (sr.ds) rk_parquet_dataset_close(sr.ds);
   if (all != names) rk_free(all);
   return st;
 }

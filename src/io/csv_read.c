@@ -37,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -99,11 +100,13 @@ typedef struct {
   ZSTD_inBuffer in;
   size_t zpending;        /* last ZSTD_decompressStream hint: 0 when a frame just ended */
   bool zeof;
+  int64_t remaining;      /* plain files read as a byte range: bytes left in it; -1 = to the end */
 } csv_source;
 
 static rk_status source_open(csv_source *s, const char *path) {
   memset(s, 0, sizeof *s);
   s->fd = -1;
+  s->remaining = -1;
   s->codec = rk_csv_codec_of(path);
   if (s->codec == RK_CSV_GZIP) {
     s->gz = gzopen(path, "rb");
@@ -150,6 +153,11 @@ static rk_status read_fd(int fd, char *dst, size_t n, size_t *got, const char *l
 /* Fill up to n bytes; *got < n only at the end of the input. */
 static rk_status source_read(csv_source *s, char *dst, size_t n, size_t *got, const char *label) {
   *got = 0;
+  if (s->codec == RK_CSV_PLAIN && s->remaining >= 0) {
+    RK_TRY(read_fd(s->fd, dst, n < (uint64_t)s->remaining ? n : (size_t)s->remaining, got, label));
+    s->remaining -= (int64_t)*got;
+    return RK_OK;
+  }
   if (s->codec == RK_CSV_PLAIN) return read_fd(s->fd, dst, n, got, label);
   if (s->codec == RK_CSV_GZIP) {
     while (*got < n) {
@@ -1437,6 +1445,49 @@ static rk_status infer_types(rk_csv_reader *r, int *state, size_t from, int64_t 
   return RK_OK;
 }
 
+/* The first record that starts at or after `at`: `at` itself when a newline precedes it, else
+ * just past the next newline (the file's size when there is none). */
+static rk_status record_start(const rk_csv_reader *r, int64_t at, int64_t size, int64_t *out) {
+  char buf[1 << 14];
+  for (int64_t pos = at - 1; pos < size;) {
+    ssize_t n = pread(r->src.fd, buf, sizeof buf, (off_t)pos);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return rk_error(RK_EIO, "cannot read '%s': %s", r->label, strerror(errno));
+    if (n == 0) break;
+    const char *nl = memchr(buf, '\n', (size_t)n);
+    if (nl) {
+      *out = pos + (nl - buf) + 1;
+      return RK_OK;
+    }
+    pos += n;
+  }
+  *out = size;
+  return RK_OK;
+}
+
+/* Re-position a reader whose header and types are settled onto the records that start in
+ * [begin, end): the buffered head is dropped and reading goes on from the first such record. */
+static rk_status seek_range(rk_csv_reader *r, int64_t begin, int64_t end) {
+  if (r->src.codec != RK_CSV_PLAIN)
+    return rk_error(RK_EUNSUPPORTED, "cannot read a byte range of the compressed '%s': decompress it, or convert it "
+                                     "to Parquet with reckon convert", r->label);
+  if (r->cr_lines)
+    return rk_error(RK_EUNSUPPORTED, "cannot read a byte range of '%s': its records end in a bare CR", r->label);
+  struct stat sb;
+  if (fstat(r->src.fd, &sb) != 0) return rk_error(RK_EIO, "cannot read '%s': %s", r->label, strerror(errno));
+  int64_t size = (int64_t)sb.st_size, data = (int64_t)r->pos;   /* the buffer holds the file from byte 0 */
+  int64_t from = data, to = size;
+  if (begin > data) RK_TRY(record_start(r, begin < size ? begin : size, size, &from));
+  if (end < size) RK_TRY(record_start(r, end > data ? end : data, size, &to));
+  if (to < from) to = from;
+  if (lseek(r->src.fd, (off_t)from, SEEK_SET) < 0) return rk_error(RK_EIO, "cannot seek in '%s': %s", r->label, strerror(errno));
+  r->src.remaining = to - from;
+  r->len = r->pos = 0;
+  r->src_eof = false;
+  r->bytes_read = 0;
+  return RK_OK;
+}
+
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_options *o, const rk_csv_tuning *t) {
@@ -1579,6 +1630,7 @@ static rk_status reader_setup(rk_csv_reader *r, const char *path, const rk_csv_o
     }
   }
   rk_free(state);
+  if (o->range_end > 0) RK_TRY(seek_range(r, o->range_begin, o->range_end));
   /* Chunks of about one batch: a whole chunk is handed over without a copy. */
   int64_t cb = t && t->chunk_bytes > 0
                    ? t->chunk_bytes

@@ -113,6 +113,17 @@ static rk_status csv_open(rk_table_source **out, const char *path, const rk_sour
   co.header = !o->csv_no_header;
   co.column_names = o->csv_column_names;
   co.n_column_names = o->n_csv_column_names;
+  struct stat sb;
+  int64_t size = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+  char label[600];
+  if (o->shares > 1 && size > 0) {
+    /* Equal byte ranges; the reader moves each boundary to the next record start. */
+    co.range_begin = (int64_t)((__int128)size * o->share / o->shares);
+    co.range_end = (int64_t)((__int128)size * (o->share + 1) / o->shares);
+    if (co.range_end == 0) co.range_end = 1;   /* 0 would mean the whole file */
+    snprintf(label, sizeof label, "%s (share %d of %d)", path, o->share + 1, o->shares);
+    co.label = label;
+  }
   csv_source *s = rk_calloc(1, sizeof *s);
   if (!s) return RK_ENOMEM;
   s->base = (rk_table_source){"csv", csv_next, csv_fraction, csv_total_rows, csv_close};
@@ -121,8 +132,7 @@ static rk_status csv_open(rk_table_source **out, const char *path, const rk_sour
     rk_free(s);
     return st;
   }
-  struct stat sb;
-  s->file_bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+  s->file_bytes = co.range_end > 0 ? co.range_end - co.range_begin : size;
   s->compressed = ends_with(path, ".gz") || ends_with(path, ".zst");
   if (o->columns) {
     s->select = rk_malloc(sizeof(int) * (size_t)(o->ncolumns ? o->ncolumns : 1));
@@ -155,11 +165,36 @@ typedef struct {
   rk_table_source base;
   rk_parquet_dataset *ds;
   int64_t rows_done, rows_total;
+  /* a share: row groups [group, group_end) of the dataset, numbered over its files in order */
+  rk_parquet_read_options opts;
+  bool shared;
+  int file;
+  int group, group_end;    /* the next row group to read, global numbering */
+  int file_first;          /* global number of the current file's first row group */
+  rk_parquet_reader *reader;
 } parquet_source;
+
+static rk_status parquet_next_share(parquet_source *s, rk_batch *batch) {
+  while (s->group < s->group_end) {
+    if (!s->reader) RK_TRY(rk_parquet_open(&s->reader, rk_parquet_dataset_file(s->ds, s->file), &s->opts));
+    int local = s->group - s->file_first, n = rk_parquet_num_row_groups(s->reader);
+    if (local < n) {
+      RK_TRY(rk_parquet_read_row_group(s->reader, local, batch));
+      s->group++;
+      return RK_OK;
+    }
+    rk_parquet_close(s->reader);
+    s->reader = NULL;
+    s->file_first += n;
+    s->file++;
+  }
+  rk_batch_clear(batch);
+  return RK_OK;
+}
 
 static rk_status parquet_next(rk_table_source *src, rk_batch *batch) {
   parquet_source *s = (parquet_source *)src;
-  RK_TRY(rk_parquet_dataset_next(s->ds, batch));
+  RK_TRY(s->shared ? parquet_next_share(s, batch) : rk_parquet_dataset_next(s->ds, batch));
   s->rows_done += batch->nrows;
   return RK_OK;
 }
@@ -173,8 +208,47 @@ static int64_t parquet_total_rows(rk_table_source *src) { return ((parquet_sourc
 
 static void parquet_close(rk_table_source *src) {
   parquet_source *s = (parquet_source *)src;
+  rk_parquet_close(s->reader);
   rk_parquet_dataset_close(s->ds);
   rk_free(s);
+}
+
+/* A share's block of row groups and its rows: the footers are read once more, for the counts. */
+static rk_status parquet_share(parquet_source *s, int share, int shares) {
+  int nf = rk_parquet_dataset_num_files(s->ds), total = 0;
+  int *groups = rk_malloc((size_t)(nf ? nf : 1) * sizeof *groups);
+  int64_t **rows = rk_calloc((size_t)(nf ? nf : 1), sizeof *rows);
+  rk_status st = groups && rows ? RK_OK : RK_ENOMEM;
+  for (int f = 0; f < nf && st == RK_OK; f++) {
+    rk_parquet_reader *r;
+    if ((st = rk_parquet_open(&r, rk_parquet_dataset_file(s->ds, f), &s->opts)) != RK_OK) break;
+    groups[f] = rk_parquet_num_row_groups(r);
+    if (!(rows[f] = rk_malloc((size_t)(groups[f] ? groups[f] : 1) * sizeof **rows))) st = RK_ENOMEM;
+    for (int g = 0; g < groups[f] && st == RK_OK; g++) rows[f][g] = rk_parquet_row_group_rows(r, g);
+    total += groups[f];
+    rk_parquet_close(r);
+  }
+  if (st == RK_OK) {
+    int begin = (int)((int64_t)total * share / shares), end = (int)((int64_t)total * (share + 1) / shares);
+    s->shared = true;
+    s->group = begin;
+    s->group_end = end;
+    s->rows_total = 0;
+    /* start at the file holding group `begin` (past the last file when the share is empty) */
+    s->file = nf;
+    for (int f = 0, first = 0; f < nf; first += groups[f], f++) {
+      if (s->file == nf && begin < first + groups[f]) {
+        s->file = f;
+        s->file_first = first;
+      }
+      for (int g = 0; g < groups[f]; g++)
+        if (first + g >= begin && first + g < end) s->rows_total += rows[f][g];
+    }
+  }
+  for (int f = 0; f < nf && rows; f++) rk_free(rows[f]);
+  rk_free(rows);
+  rk_free(groups);
+  return st;
 }
 
 static rk_status parquet_open(rk_table_source **out, const char *path, const rk_source_options *o) {
@@ -186,12 +260,14 @@ static rk_status parquet_open(rk_table_source **out, const char *path, const rk_
   parquet_source *s = rk_calloc(1, sizeof *s);
   if (!s) return RK_ENOMEM;
   s->base = (rk_table_source){"parquet", parquet_next, parquet_fraction, parquet_total_rows, parquet_close};
+  s->opts = po;
   rk_status st = rk_parquet_dataset_open(&s->ds, path, &po);
+  if (st == RK_OK) s->rows_total = rk_parquet_dataset_num_rows(s->ds);
+  if (st == RK_OK && o->shares > 1) st = parquet_share(s, o->share, o->shares);
   if (st != RK_OK) {
-    rk_free(s);
+    parquet_close(&s->base);
     return st;
   }
-  s->rows_total = rk_parquet_dataset_num_rows(s->ds);
   *out = &s->base;
   return RK_OK;
 }
