@@ -446,6 +446,41 @@ rk_status rk_graph_gpt2_block(rk_graph *g, int *out, int *weights, int x, rk_tra
 rk_status rk_graph_bert_block(rk_graph *g, int *out, int *weights, int x, rk_transformer_block *blk,
                               const rk_transformer_config *c, int key_ids, int64_t padding);
 
+/* The relative-position layer of Transformer-XL and XLNet (src/nn/blocks/rel_transformer.c):
+ * post-LayerNorm, rel_attention, a feed-forward of d_ff (4 d_model when 0) with ReLU or gelu. */
+typedef enum { RK_REL_ACT_RELU, RK_REL_ACT_GELU, RK_REL_ACT_GELU_TANH } rk_rel_act;
+typedef struct {
+  int64_t d_model, heads, d_ff;
+  float dropout;         /* after the attention's output, inside and after the feed-forward, on the sinusoids */
+  float attn_dropout;    /* on the attention probabilities */
+  float ln_eps;
+  rk_rel_act act;
+  bool causal;
+  int64_t mem;           /* zero memory slots (rk_rel_attention.mem) */
+} rk_rel_transformer_config;
+
+/* Its parameters, nn.Linear's (out, in) layout: qkv (3D, D) = [q; k; v] rows, r (D, D), o (D, D),
+ * none with a bias; r_w_bias, r_r_bias (D); fc (d_ff, D) and out (D, d_ff) with biases; LayerNorms (D). */
+#define RK_REL_TRANSFORMER_BLOCK_PARAMS 13
+typedef struct {
+  rk_param qkv_weight, r_weight, r_w_bias, r_r_bias, o_weight, ln1_gamma, ln1_beta;
+  rk_param fc_weight, fc_bias, out_weight, out_bias, ln2_gamma, ln2_beta;
+} rk_rel_transformer_block;
+/* Pointers to the 13 parameters in the struct's order. */
+void rk_rel_transformer_block_params(rk_rel_transformer_block *blk, rk_param *ps[RK_REL_TRANSFORMER_BLOCK_PARAMS]);
+
+/* The layer's masks (rk_rel_attention's key_ids, padding, hidden). */
+typedef struct {
+  int key_ids;
+  int64_t padding;
+  int hidden;
+} rk_rel_transformer_masks;
+/* x (B, T, d_model) -> out. query: RK_NO_VALUE, or XLNet's query stream (B, T, d_model), whose
+ * output goes to *out_g; weights: the content stream's, as rk_graph_rel_attention. */
+rk_status rk_graph_rel_transformer_block(rk_graph *g, int *out, int *out_g, int *weights, int x, int query,
+                                         rk_rel_transformer_block *blk, const rk_rel_transformer_config *c,
+                                         const rk_rel_transformer_masks *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -38,8 +38,9 @@
 extern "C" {
 #endif
 
-/* The model types, X(kind, name): the enum and --model_type's choices come from this list. The
- * last three belong to issue 19: accepted by the flag, refused by the build, naming the issue. */
+/* The model types, X(kind, name): the enum and --model_type's choices come from this list.
+ * longformer is recsys_args' choice that reckon leaves out: accepted by the flag, refused by the
+ * checks, saying so. */
 #define RK_SESSION_MODEL_LIST(X) \
   X(RK_SESSION_GPT2,      gpt2)  \
   X(RK_SESSION_ALBERT,    albert) \
@@ -50,7 +51,8 @@ extern "C" {
   X(RK_SESSION_AVGSEQ,    avgseq) \
   X(RK_SESSION_XLNET,     xlnet) \
   X(RK_SESSION_ELECTRA,   electra) \
-  X(RK_SESSION_TRANSFOXL, transfoxl)
+  X(RK_SESSION_TRANSFOXL, transfoxl) \
+  X(RK_SESSION_LONGFORMER, longformer)
 
 #define RK_SESSION_MODEL_ENUM(kind, name) kind,
 typedef enum { RK_SESSION_MODEL_LIST(RK_SESSION_MODEL_ENUM) RK_SESSION_MODEL_COUNT } rk_session_model_kind;
@@ -72,7 +74,7 @@ typedef enum { RK_SESSION_ATTN_UNI, RK_SESSION_ATTN_BI } rk_session_attn;
  * Flag names and defaults are recsys_main.py's (recsys_args.py at recsys2021). ARCH settings
  * shape the weights (a saved model's win), TRAIN ones are the run's choice. */
 #define RK_SESSION_SETTINGS(X)                                                                                          \
-  X(PICK,   model_type,          model_type,          ARCH,  RK_SESSION_MODEL_CHOICES, "the sequence model (xlnet, electra, transfoxl: issue 19)", gpt2) \
+  X(PICK,   model_type,          model_type,          ARCH,  RK_SESSION_MODEL_CHOICES, "the sequence model (longformer: not implemented)", gpt2) \
   X(SIZE,   d_model,             d_model,             ARCH,  "D in [1, 2^16]", "width of the sequence model (the merged input's too)", 256) \
   X(INT,    n_layer,             n_layer,             ARCH,  "N in [1, 64]", "layers of the sequence model", 12)                  \
   X(INT,    n_head,              n_head,              ARCH,  "H in [1, 256]", "attention heads (dividing d_model)", 4)             \
@@ -97,9 +99,16 @@ typedef enum { RK_SESSION_ATTN_UNI, RK_SESSION_ATTN_BI } rk_session_attn;
   X(BOOL,   layer_norm_featurewise, layer_norm_featurewise, ARCH, NULL, "a LayerNorm on each categorical feature's embedding", false) \
   X(SIZE,   session_seq_length_max, session_seq_length_max, ARCH, "T in [1, 2^12]", "positions per session: a longer session keeps its last T items", 20) \
   X(INT,    num_hidden_groups,   num_hidden_groups,   ARCH,  "N = -1 or in [1, 64]", "albert: groups of layers sharing weights (-1: one per layer, no sharing)", 1) \
-  X(PICK,   attn_type,           attn_type,           ARCH,  "uni|bi", "xlnet's attention (issue 19); recorded", uni) \
+  X(PICK,   attn_type,           attn_type,           ARCH,  "uni|bi", "xlnet's attention with the causal LM task, which must be uni (the reference's bi lets a row see its target); masked and permutation LM attend both ways, as the reference", uni) \
   X(INT,    pad_token,           pad_token,           ARCH,  "N >= 0", "the id padding sessions (Categorify's 0)", 0)      \
   X(BOOL,   key_padding_mask,    key_padding_mask,    TRAIN, NULL, "attention ignores padding positions (false: as the reference, which passes no mask)", true) \
+  /* part X (issue 19): Transformer-XL's memory, XLNet's permutation LM */                                          \
+  X(INT,    mem_len,             mem_len,             ARCH,  "N in [0, 4096]", "transfoxl: zero memory slots every position attends to, as Hugging Face's init_mems gives a segment without a past (each session is one segment); xlnet: unused, as the reference passes no memory", 1) \
+  X(BOOL,   plm,                 plm,                 TRAIN, NULL, "permutation LM task (xlnet): XLNet's span masking, a random factorisation order and two-stream attention", false) \
+  X(REAL,   plm_probability,     plm_probability,     TRAIN, "P in (0, 1]", "permutation LM: the share of items in masked spans (a span of L items in a context of L / P)", 0.25) \
+  X(INT,    plm_max_span_length, plm_max_span_length, TRAIN, "N in [1, 4096]", "permutation LM: the longest masked span", 5) \
+  X(BOOL,   plm_mask_input,      plm_mask_input,      TRAIN, NULL, "permutation LM: the content stream sees [MASK] at the masked items too", false) \
+  X(BOOL,   plm_permute_all,     plm_permute_all,     TRAIN, NULL, "permutation LM: permute every item, not only the masked ones", false) \
   X(SEED,   seed,                seed,                TRAIN, "S >= 0", "seed of initialisation, dropout and masking", 42)
 
 #define RK_SETTING_FIELD_PICK(field) int field;

@@ -17,6 +17,8 @@
 
 bool rk_session_is_transformer(rk_session_model_kind k);
 bool rk_session_is_recurrent(rk_session_model_kind k);
+/* xlnet and transfoxl: relative positions (src/nn/blocks/rel_transformer.c). */
+bool rk_session_is_relative(rk_session_model_kind k);
 
 /* Features: a deep copy, and model.json's "features" array both ways. */
 rk_status rk_session_features_copy(rk_session_features *dst, const rk_session_features *src);
@@ -39,6 +41,9 @@ typedef struct {
   rk_transformer_config block; /* transformers: their blocks' shape */
   int n_blocks;                /* distinct blocks (albert: its groups) */
   rk_transformer_block *blocks;
+  rk_rel_transformer_config rel;   /* xlnet, transfoxl: their layers' shape */
+  rk_rel_transformer_block *rel_blocks;   /* (n_layer) */
+  rk_param mask_emb;           /* xlnet with the permutation LM: the query stream's input (D) */
   rk_param ln_f_gamma, ln_f_beta;   /* gpt2: the final LayerNorm */
   rk_param *rnn;               /* recurrent: 4 per layer, w_ih, w_hh, b_ih, b_hh */
   rk_param head_w, head_b;     /* (item_dim, d_model), (item_dim): the output head */
@@ -69,10 +74,16 @@ typedef struct {
   int labelled;                /* int64 (B T): the rows with a label, then -1 (train graphs) */
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
+  int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
   int n_layers;
   int *attention;              /* per layer (B, heads, T, T), or NULL */
   rk_session_outputs out;
 } rk_session_graph;
+
+/* The body of xlnet and transfoxl (session_xlnet.c): x (B, T, d_model) through dropout, the
+ * relative layers and dropout; with the permutation LM, the query stream's output. */
+rk_status rk_session_relative_body(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
+                                   bool attention_weights);
 
 rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_features *f,
                                  const rk_session_config *c, int64_t batch, bool train, bool attention_weights);
