@@ -64,7 +64,9 @@ rk_status rk_session_feed_init(rk_model_feed **out, const rk_model *m, const rk_
   s->K = s->sm->sg.K;
   s->rule = (rk_session_mask_rule){.mlm = rk_session_config_mlm(c), .train_last_only = c->train_on_last_item_seq_only,
                                    .eval_last_only = c->eval_on_last_item_seq_only, .T = s->T, .K = s->K,
-                                   .pad = c->pad_token, .mlm_probability = c->mlm_probability};
+                                   .pad = c->pad_token, .mlm_probability = c->mlm_probability, .plm = c->plm,
+                                   .plm_permute_all = c->plm_permute_all, .plm_mask_input = c->plm_mask_input,
+                                   .plm_max_span_length = c->plm_max_span_length, .plm_probability = c->plm_probability};
   size_t bt = (size_t)(s->B * s->T), bk = (size_t)(s->B * s->K);
   s->items = rk_calloc(bt, sizeof *s->items);
   s->ids = rk_calloc(bt, sizeof *s->ids);
@@ -185,7 +187,7 @@ rk_status rk_session_feed_fill(rk_model_feed *f, const rk_batch *batch, uint64_t
   const rk_column *items_col;
   RK_TRY(find_list(batch, &fs->features[fs->item], &items_col));
   /* A masked LM prediction needs a free row after the items: it keeps T - 1 of them. */
-  int64_t keep = s->rule.mlm && s->phase == RK_SESSION_PHASE_PREDICT ? T - 1 : T;
+  int64_t keep = (s->rule.mlm || s->rule.plm) && s->phase == RK_SESSION_PHASE_PREDICT ? T - 1 : T;
   int64_t *start = s->start;
   window(batch, items_col, keep, start, s->lengths);
   for (int64_t r = batch->nrows; r < B; r++) s->lengths[r] = 0;
@@ -204,12 +206,17 @@ rk_status rk_session_feed_fill(rk_model_feed *f, const rk_batch *batch, uint64_t
   memcpy(rk_graph_input_ids_data(sg->g, sg->inputs[fs->item]), s->items, (size_t)(B * T) * sizeof *s->items);
   int64_t *mask = rk_graph_input_ids_data(sg->g, sg->mask_rows), *keys = rk_graph_input_ids_data(sg->g, sg->keys);
   int64_t *reads = rk_graph_input_ids_data(sg->g, sg->reads);
-  bool draws = s->rule.mlm && s->phase == RK_SESSION_PHASE_TRAIN;
+  bool draws = (s->rule.mlm || s->rule.plm) && s->phase == RK_SESSION_PHASE_TRAIN;
+  int64_t *hidden = sg->hidden != RK_NO_VALUE ? rk_graph_input_ids_data(sg->g, sg->hidden) : NULL;   /* (B, T, T) */
   for (int64_t b = 0; b < B; b++) {
     rk_rng rng;
     if (draws) rk_session_mask_rng(&rng, s->seed, step, b);
-    rk_session_mask(&s->rule, s->phase, s->items + b * T, s->lengths[b], draws ? &rng : NULL, mask + b * T,
-                    keys + b * T, s->labels + b * T, s->reads + b * K, s->targets + b * K);
+    if (s->rule.plm)
+      rk_session_plm_mask(&s->rule, s->phase, s->items + b * T, s->lengths[b], draws ? &rng : NULL, mask + b * T,
+                          keys + b * T, s->labels + b * T, s->reads + b * K, s->targets + b * K, hidden + b * T * T);
+    else
+      rk_session_mask(&s->rule, s->phase, s->items + b * T, s->lengths[b], draws ? &rng : NULL, mask + b * T,
+                      keys + b * T, s->labels + b * T, s->reads + b * K, s->targets + b * K);
   }
   memcpy(reads, s->reads, (size_t)(B * K) * sizeof *reads);
   if (sg->labels != RK_NO_VALUE) {

@@ -99,6 +99,9 @@ typedef struct {
   bool eval_last_only;         /* eval_on_last_item_seq_only */
   int64_t T, K, pad;
   double mlm_probability;
+  bool plm, plm_permute_all, plm_mask_input;   /* the permutation LM (session_plm.c) */
+  int64_t plm_max_span_length;
+  double plm_probability;
 } rk_session_mask_rule;
 
 /* items (T): the session right-padded with pad, n of them real (the feed keeps T - 1 for a
@@ -108,6 +111,11 @@ typedef struct {
  * none). rng: the session's draws (masked LM training only; NULL otherwise). */
 void rk_session_mask(const rk_session_mask_rule *r, rk_session_phase phase, const int64_t *items, int64_t n,
                      rk_rng *rng, int64_t *mask, int64_t *keys, int64_t *labels, int64_t *reads, int64_t *targets);
+/* The permutation LM's masking of one session (session_plm.c): as rk_session_mask, and hidden
+ * (T, T): 1 where row i may not see row j. */
+void rk_session_plm_mask(const rk_session_mask_rule *r, rk_session_phase phase, const int64_t *items, int64_t n,
+                         rk_rng *rng, int64_t *mask, int64_t *keys, int64_t *labels, int64_t *reads, int64_t *targets,
+                         int64_t *hidden);
 /* The stream of session b's masking draws at a step: (seed, step, b), apart from the
  * parameters' and dropout's streams. */
 void rk_session_mask_rng(rk_rng *rng, uint64_t seed, uint64_t step, int64_t b);
