@@ -39,20 +39,17 @@ done
 expect_contains "$(cat "$tmp/xlnet_plm/model/model.json")" '"plm_max_span_length": 2' "model.json records the permutation LM's settings"
 expect_contains "$(cat "$tmp/transfoxl/model/model.json")" '"mem_len": 2' "model.json records transfoxl's memory"
 
-# ---- a saved model folder evaluates to the numbers of the run that trained it ----
+# ---- a saved model folder evaluates to the numbers of the run that trained it (its task included) ----
 for name in xlnet_plm transfoxl; do
-  extra=""
-  [ "$name" = xlnet_plm ] && extra="--plm"
-  # shellcheck disable=SC2086
   "$R" sessions --threads 1 --output_dir "$tmp/$name.eval" --do_eval --model_name_or_path "$tmp/$name/model" \
-    --data_path "$tmp/days" --per_device_eval_batch_size 64 --quiet $extra 2>"$tmp/err"
+    --data_path "$tmp/days" --per_device_eval_batch_size 64 --quiet 2>"$tmp/err"
   expect_status $? 0 "$name's model folder evaluates without training"
   a=$(grep '^eval_recall@20 = ' "$tmp/$name/eval_results_over_time.txt" | tail -n 1)
   b=$(grep '^eval_recall@20 = ' "$tmp/$name.eval/eval_results_over_time.txt" | tail -n 1)
   [ -n "$a" ] && [ "$a" = "$b" ] && pass "$name's saved model scores the last window as its run ($a)" \
     || fail "$name saved model: '$b', its run: '$a'"
 done
-"$R" sessions --threads 1 --output_dir "$tmp/pred" --do_predict --model_name_or_path "$tmp/xlnet_plm/model" --plm \
+"$R" sessions --threads 1 --output_dir "$tmp/pred" --do_predict --model_name_or_path "$tmp/xlnet_plm/model" \
   --data_path "$tmp/days" --predict_data_path "$day2/test.parquet" --predict_top_k 7 --quiet 2>"$tmp/err"
 expect_status $? 0 "--do_predict with a saved permutation-LM model"
 expect_contains "$("$R" inspect --stats false "$tmp/pred/predictions.parquet")" "rec_item_ids" "its predictions have rec_item_ids"

@@ -184,7 +184,7 @@ void rel_attention_forward_cpu(float *out /* (B, T, D) */, float *probs /* (B, H
     }
   }
   rel_proj_ctx pc = {kr, E, r, D};
-  rk_parallel_for(s.P, rk_row_grain(D * D / 8 + 1), rel_project_rows, &pc);
+  rk_parallel_for(s.P, 1, rel_project_rows, &pc);   /* a row is D x D work */
   rel_fwd_ctx c = {out, probs, dropped, qq, q_src, kv_src, kr, rw, rr, key_ids, hidden, s, padding, causal,
                    self_visible, p, seed, stream};
   rk_parallel_for(B * H, 1, rel_fwd_items, &c);
@@ -310,7 +310,7 @@ void rel_attention_backward_cpu(float *dq_src /* (B, T, 3D) or NULL */, float *d
     }
   if (!dr) return;
   rel_dr_ctx rc = {dr, dkr, E, s.P, D};
-  rk_parallel_for(D, rk_row_grain(s.P * D / 8 + 1), rel_dr_rows, &rc);
+  rk_parallel_for(D, 1, rel_dr_rows, &rc);   /* a row is P x D work */
 }
 
 /* ---- the node ----
