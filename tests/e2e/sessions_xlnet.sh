@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `reckon sessions` with issue 19's relative-position bodies (part X): xlnet with each of its
 # tasks (causal LM, --mlm, --plm with its flags) and transfoxl with its memory train, evaluate,
-# predict and save a model folder that evaluates to the same numbers; the refusals name the flag.
+# predict and save a model folder that evaluates to the same numbers; training is bit-identical at
+# 1 and 2 threads; the refusals name the flag.
 set -u
 source "$(dirname "$0")/lib.bash"
 tmp=$(mktemp -d)
@@ -53,6 +54,14 @@ done
   --data_path "$tmp/days" --predict_data_path "$day2/test.parquet" --predict_top_k 7 --quiet 2>"$tmp/err"
 expect_status $? 0 "--do_predict with a saved permutation-LM model"
 expect_contains "$("$R" inspect --stats false "$tmp/pred/predictions.parquet")" "rec_item_ids" "its predictions have rec_item_ids"
+
+# ---- the same bits at 1 and 2 threads (dropout on, two streams) ----
+for th in 1 2; do
+  "$R" sessions --threads $th --data_path "$tmp/days" --output_dir "$tmp/th$th" --do_train --d_model 16 --n_layer 2 \
+    --n_head 2 --max_steps 12 --model_type xlnet --plm --dropout 0.2 --quiet 2>"$tmp/err"
+done
+cmp -s "$tmp/th1/model/weights.safetensors" "$tmp/th2/model/weights.safetensors" \
+  && pass "xlnet --plm trains to the same bits at 1 and 2 threads" || fail "xlnet --plm: weights differ between 1 and 2 threads"
 
 # ---- refusals name the flag ----
 msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type xlnet --attn_type bi 2>&1)
