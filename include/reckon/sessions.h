@@ -8,11 +8,13 @@
  *   inputs   per categorical feature an embedding table (shared by name via emb_table), per
  *            continuous feature its scalar, optional per-feature LayerNorm, concatenated, then
  *            inp_merge mlp: dropout(input_dropout) -> linear to d_model -> tf_out_activation
- *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq) or masked LM (albert, bert),
- *            hidden rows replaced by a learnable [MASK] vector
+ *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq, transfoxl, xlnet), masked LM
+ *            (albert, bert, xlnet --mlm) or permutation LM (xlnet --plm), hidden rows replaced by a
+ *            learnable [MASK] vector
  *   body     gpt2: learned positions + n_layer GPT-2 blocks + final LayerNorm; bert/albert:
  *            learned positions + LayerNorm + n_layer BERT blocks (albert: a linear map first, and
- *            blocks shared by num_hidden_groups); gru/lstm/rnn: n_layer recurrent layers; avgseq:
+ *            blocks shared by num_hidden_groups); xlnet/transfoxl: n_layer relative-position
+ *            layers (xlnet --plm: two streams); gru/lstm/rnn: n_layer recurrent layers; avgseq:
  *            the mean of the session's rows so far
  *   head     h = tanh(linear(d_model -> item_dim)); item v's logit = (h . W_v + b_v) / T, W the item
  *            table (mf_constrained_embeddings) or an output layer of its own, with a bias either way
@@ -215,6 +217,9 @@ void rk_session_catalog(const rk_model *m, rk_catalog *cat, float *temperature);
  *            item has no causal target (0).
  *   PREDICT  no target: causal LM reads row n-1 with every item visible; masked LM puts [MASK]
  *            at row n (the oldest item dropped when n = T) and reads it.
+ * The permutation LM (xlnet --plm) masks spans and a factorisation order in TRAIN, hides the last
+ * item from every row in EVAL (causal), and reads a row n that no row sees in PREDICT
+ * (src/models/session_plm.c).
  * The read rows of a phase are its target rows in order, at most K of them (K = 1: the last);
  * PREDICT reads one.  * Train graphs default to TRAIN and inference graphs to EVAL. */
 typedef enum { RK_SESSION_PHASE_TRAIN, RK_SESSION_PHASE_EVAL, RK_SESSION_PHASE_PREDICT } rk_session_phase;
