@@ -13,7 +13,7 @@
  * come from g, its keys and values from the content stream x, it does not see its own position,
  * and it passes through the same o, LayerNorms and feed-forward; the content stream sees itself.
  * The query stream projects through the whole qkv weight and reads its q columns (one parameter
- * holds the three; the k and v columns it computes go unused: a third of the layer's cost).
+ * holds the three; the k and v columns it computes, two thirds of that projection, go unused).
  *
  * Not here: the parameters' names and initial values (the models'), the dropout on the layer
  * stack's input and output, and the sessions' masks (src/models/session_xlnet.c).
