@@ -12,7 +12,8 @@
 # --final_time_window_index 2`). Inputs: the item and category lists (a feature config, written
 # from the ETL's schema, given to both). The peer reads the same Parquet through `reckon convert`.
 #
-# Models: gpt2 (d_model 64 and 256), bert (MLM, d_model 64), gru (d_model 64), 2 layers, 4 heads
+# Models: gpt2 (d_model 64 and 256), bert (MLM, d_model 64), gru (d_model 64), 2 layers, 4 heads;
+# on request (MODELS=...): xlnet_mlm, xlnet_plm (issue 19, d_model 64)
 # (8 at 256), the item table as wide as d_model (--item_embedding_dim given: the reference's rule
 # under --mf_constrained_embeddings; the category's table ceil(card^0.25 * 2) wide), dropout 0.1, gelu_new, batch 128 (eval 512), AdamW lr 1e-3, weight decay 1.3e-5,
 # constant schedule, EPOCHS epochs over the window, eval_on_last_item_seq_only, tied output with a
@@ -122,7 +123,9 @@ model_flags() {   # model_flags NAME -> recsys_main flags shared by both sides
     gpt2_256) echo "--model_type gpt2 --d_model 256 --item_embedding_dim 256 --n_head 8" ;;
     bert)     echo "--model_type bert --mlm --mlm_probability 0.3 --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
     gru)      echo "--model_type gru --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
-    *) echo "sessions_train.sh: unknown model '$1' (gpt2_64 gpt2_256 bert gru)" >&2; exit 1 ;;
+    xlnet_mlm) echo "--model_type xlnet --mlm --mlm_probability 0.3 --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
+    xlnet_plm) echo "--model_type xlnet --plm --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
+    *) echo "sessions_train.sh: unknown model '$1' (gpt2_64 gpt2_256 bert gru xlnet_mlm xlnet_plm)" >&2; exit 1 ;;
   esac
 }
 common="--n_layer 2 --dropout 0.1 --hidden_act gelu_new --per_device_train_batch_size $batch

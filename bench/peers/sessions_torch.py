@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The PyTorch side of bench/sessions_train.sh: the session models of issue 18 (GPT-2 causal LM,
-BERT-style masked LM, GRU causal LM) as Transformers4Rec's research script recsys_main.py builds
+BERT-style masked LM, GRU causal LM) and issue 19's XLNet with masked or permutation LM, as Transformers4Rec's research script recsys_main.py builds
 them, in plain torch 1.13 (no HuggingFace: the blocks are written here from GPT-2's and BERT's
 published definitions), trained on one window and evaluated on the next window's sessions. It is
 written from the reference's description (docs: /work/shared/reference/t4rec-notes.md 1.1, 1.3,
@@ -35,6 +35,16 @@ The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out
   item per session, then one masked item unmasked where every real item was masked; masked inputs
   -> [MASK]; evaluation with eval_on_last_item_seq_only: the last real item is masked and is the
   only label. Without that flag both evaluate every next item (masking.py's predict_all).
+- PLM (--model_type xlnet --plm; masking.py's PermutationLanguageModeling, t4rec-notes 2.2): spans of
+  L ~ U{1..plm_max_span_length} in contexts of int(L / plm_probability) items, at least one masked
+  and one visible; a random order of the rows, unmasked rows first; row i does not see masked row j
+  when order(i) <= order(j); masked rows predict their own item. Evaluation with
+  eval_on_last_item_seq_only: the last item is the label and no row sees it; every row causal.
+- xlnet (HF's XLNetModel on inputs_embeds, from the paper's sec. 2.3 and A.2): no positions;
+  dropout, n_layer layers of relative attention (score = ((q + r_w_bias) k + (q + r_r_bias) r(i - j))
+  / sqrt(dh), r the projected sinusoid of each distance, XLNet's shift) post-LN, a 4 d_model FFN,
+  dropout; with PLM two streams: the query stream starts as mask_emb, sees the content of rows
+  before it in the order, never itself, and is what the head reads. Weights N(0, initializer_range).
 - bodies: gpt2 = learned positions + dropout + n_layer pre-LN blocks (causal attention, gelu_new
   MLP of 4 d_model) + final LayerNorm; bert = (inputs + learned positions) -> LayerNorm -> dropout
   -> n_layer post-LN blocks (bidirectional attention); gru = nn.GRU(d_model, d_model, n_layer).
@@ -237,6 +247,79 @@ class BertBlock(nn.Module):
         return self.output_LayerNorm(h + F.dropout(self.fc_out(self.act(self.fc(h))), self.p, self.training))
 
 
+def plm_targets(items, p, max_span, training, gen=None, last_only=True):
+    """Permutation LM: (labels, masked input positions, perm (B, T, T) True = row i may not see row j)."""
+    B, T = items.shape
+    real = items != 0
+    rows = torch.arange(B)
+    causal = torch.triu(torch.ones(T, T, dtype=torch.bool), 1).expand(B, T, T).clone()
+    if not training:
+        labels = torch.zeros_like(items)
+        if last_only:
+            last = real.sum(1) - 1
+            labels[rows, last] = items[rows, last]
+            causal[rows, :, last] = True
+        else:
+            labels, _ = clm_targets(items, False)
+        return labels, torch.zeros_like(real), causal
+    masked = torch.zeros(B, T, dtype=torch.bool)
+    for b in range(B):
+        n, cur = int(real[b].sum()), 0
+        while cur < n:
+            span = int(torch.randint(1, max_span + 1, (1,), generator=gen))
+            ctx = int(span / p)
+            start = cur + int(torch.randint(ctx - span + 1, (1,), generator=gen))
+            masked[b, start:min(start + span, n)] = True
+            cur += ctx
+        if not masked[b].any():
+            masked[b, int(torch.multinomial(real[b].float(), 1, generator=gen))] = True
+        if int(masked[b].sum()) == n:
+            masked[b, int(torch.multinomial(masked[b].float(), 1, generator=gen))] = False
+    order = torch.stack([torch.randperm(T, generator=gen) for _ in range(B)]).masked_fill(~masked, -1)
+    perm = (order[:, :, None] <= order[:, None, :]) & masked[:, None, :]
+    return torch.where(masked, items, torch.zeros_like(items)), masked, perm
+
+
+def sinusoid(pos, d):
+    s = pos[:, None] * (1.0 / 10000 ** (torch.arange(0, d, 2.0) / d))[None, :]
+    return torch.cat([s.sin(), s.cos()], -1)
+
+
+class XLNetLayer(nn.Module):
+    """HF's XLNetLayer: q, k, v, o, r (d, heads, dh) without biases, r_w_bias, r_r_bias, post-LN, FFN."""
+
+    def __init__(self, d, heads, p, eps, act):
+        super().__init__()
+        dh = d // heads
+        self.q, self.k, self.v, self.o, self.r = (nn.Parameter(torch.empty(d, heads, dh)) for _ in range(5))
+        self.r_w_bias, self.r_r_bias = nn.Parameter(torch.empty(heads, dh)), nn.Parameter(torch.empty(heads, dh))
+        self.layer_norm, self.ff_layer_norm = nn.LayerNorm(d, eps=eps), nn.LayerNorm(d, eps=eps)
+        self.layer_1, self.layer_2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.p, self.act = p, act
+
+    def core(self, q, k, v, kr, hidden):
+        ac = torch.einsum("bind,bjnd->bnij", q + self.r_w_bias, k)
+        bd = torch.einsum("bind,jnd->bnij", q + self.r_r_bias, kr)
+        b, n, i, P = bd.shape                                     # XLNet's rel_shift_bnij
+        bd = bd.reshape(b, n, P, i)[:, :, 1:, :].reshape(b, n, i, P - 1)[..., :ac.shape[3]]
+        s = (ac + bd) / math.sqrt(q.shape[-1]) - 1e30 * hidden[:, None].float()
+        a = F.dropout(torch.softmax(s, dim=-1), self.p, self.training)
+        return torch.einsum("bnij,bjnd->bind", a, v)
+
+    def post(self, x, vec):
+        h = self.layer_norm(x + F.dropout(torch.einsum("bind,hnd->bih", vec, self.o), self.p, self.training))
+        f = F.dropout(self.act(self.layer_1(h)), self.p, self.training)
+        return self.ff_layer_norm(h + F.dropout(self.layer_2(f), self.p, self.training))
+
+    def forward(self, h, g, pos, hidden_h, hidden_g):
+        k, v = (torch.einsum("bih,hnd->bind", h, w) for w in (self.k, self.v))
+        kr = torch.einsum("ih,hnd->ind", pos, self.r)
+        out_h = self.post(h, self.core(torch.einsum("bih,hnd->bind", h, self.q), k, v, kr, hidden_h))
+        if g is None:
+            return out_h, None
+        return out_h, self.post(g, self.core(torch.einsum("bih,hnd->bind", g, self.q), k, v, kr, hidden_g))
+
+
 class SessionModel(nn.Module):
     def __init__(self, a, feats):
         super().__init__()
@@ -280,12 +363,23 @@ class SessionModel(nn.Module):
             self.embeddings_LayerNorm = nn.LayerNorm(d, eps=a.layer_norm_eps)
             self.blocks = nn.ModuleList(BertBlock(d, a.n_head, a.dropout, a.layer_norm_eps, ACTS[a.hidden_act])
                                         for _ in range(a.n_layer))
+        elif a.model_type == "xlnet":
+            self.layers = nn.ModuleList(XLNetLayer(d, a.n_head, a.dropout, a.layer_norm_eps, ACTS[a.hidden_act])
+                                        for _ in range(a.n_layer))
+            for nm, p in self.layers.named_parameters():           # HF's XLNet _init_weights
+                if nm.endswith("bias") and "layer_" in nm or "norm.bias" in nm:
+                    nn.init.zeros_(p)
+                elif "norm.weight" in nm:
+                    nn.init.ones_(p)
+                else:
+                    nn.init.normal_(p, 0.0, a.initializer_range)
+            self.mask_emb = nn.Parameter(torch.randn(d) * a.initializer_range)
         else:
             self.gru = nn.GRU(d, d, num_layers=a.n_layer, batch_first=True,
                               dropout=a.dropout if a.n_layer > 1 else 0.0)
         self.out_proj = nn.Linear(d, self.item_dim)
         self.output_layer_bias = nn.Parameter(torch.zeros(lab["cardinality"]))
-        for m in (self.blocks.modules() if a.model_type != "gru" else ()):   # HF's init, the body only
+        for m in (self.blocks.modules() if a.model_type in ("gpt2", "bert") else ()):   # HF's init, the body only
             if isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0.0, a.initializer_range)
                 nn.init.zeros_(m.bias)
@@ -313,10 +407,22 @@ class SessionModel(nn.Module):
         x = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
         return torch.tanh(self.merge(F.dropout(x, self.a.input_dropout, self.training)))
 
-    def body(self, x, real):
+    def body(self, x, real, perm=None):
         a, (B, T, _) = self.a, x.shape
         if a.model_type == "gru":
             return self.gru(x)[0]
+        if a.model_type == "xlnet":
+            pad = (~real if a.key_padding_mask else torch.zeros_like(real))[:, None, :].expand(B, T, T)
+            hidden_g = pad | perm if perm is not None else pad
+            hidden_h = hidden_g & ~torch.eye(T, dtype=torch.bool) if perm is not None else pad
+            pos = F.dropout(sinusoid(torch.arange(T, -T, -1.0), x.shape[-1]), a.dropout, self.training)
+            h = F.dropout(x, a.dropout, self.training)
+            g = None
+            if perm is not None:
+                g = F.dropout(torch.where(real.unsqueeze(-1), self.mask_emb.to(x.dtype), x), a.dropout, self.training)
+            for layer in self.layers:
+                h, g = layer(h, g, pos, hidden_h, hidden_g)
+            return F.dropout(g if g is not None else h, a.dropout, self.training)
         if a.model_type == "gpt2":
             bias = self.causal[:T, :T].view(1, 1, T, T)
         else:
@@ -337,14 +443,20 @@ class SessionModel(nn.Module):
         """-> (hidden (N, item_dim) at the labelled rows, their labels (N))."""
         items = batch[self.label]
         x = self.embed(batch)
-        if self.a.mlm:
+        perm = None
+        if self.a.plm:
+            labels, masked, perm = plm_targets(items, self.a.plm_probability, self.a.plm_max_span_length, training,
+                                               gen, self.a.eval_on_last_item_seq_only)
+            if self.a.plm_mask_input:
+                x = torch.where(masked.unsqueeze(-1), self.masked_item_embedding.to(x.dtype), x)
+        elif self.a.mlm:
             labels, masked = mlm_targets(items, self.a.mlm_probability, training, gen,
                                          self.a.eval_on_last_item_seq_only)
             x = torch.where(masked.unsqueeze(-1), self.masked_item_embedding.to(x.dtype), x)
         else:
             labels, keep = clm_targets(items, not training and self.a.eval_on_last_item_seq_only)
             x = torch.where(keep.unsqueeze(-1), x, self.masked_item_embedding.to(x.dtype))
-        h = self.body(x, items != 0)
+        h = self.body(x, items != 0, perm)
         sel = labels != 0
         return torch.tanh(self.out_proj(h[sel])), labels[sel]
 
@@ -383,9 +495,9 @@ def param_groups(model, weight_decay):
 
 
 def train(a):
-    if (a.model_type == "bert") != a.mlm:
-        raise SystemExit("sessions_torch.py: --mlm goes with --model_type bert, and bert needs it (the peer has no "
-                         "bidirectional causal LM, nor a masked LM on a causal body)")
+    if (a.model_type in ("bert", "xlnet")) != (a.mlm or a.plm) or (a.plm and a.model_type != "xlnet") or (a.mlm and a.plm):
+        raise SystemExit("sessions_torch.py: bert needs --mlm and xlnet --mlm or --plm; gpt2 and gru take neither "
+                         "(the peer has no bidirectional causal LM, nor a masked LM on a causal body)")
     if not a.feature_config:
         raise SystemExit("sessions_torch.py: --feature_config is required (the columns, cardinalities and label)")
     torch.set_num_threads(a.threads)
@@ -529,6 +641,17 @@ def selfcheck(_):
                 if p == 0.5 and batch is long:
                     share, nlong = share + float(masked.float().mean()), nlong + 1
     check(abs(share / nlong - 0.5) < 0.05, "MLM masks about mlm_probability of a long session's items")
+    for _ in range(50):
+        lab, masked, perm = plm_targets(long, 0.25, 5, True, gen)
+        m = lab != 0
+        check(bool((m.sum(1) >= 1).all()) and bool(((long != 0) & ~m).sum(1).min() >= 1), "PLM masks some, not all")
+        check(not bool((perm & ~m[:, None, :]).any()), "PLM: unmasked rows are seen by every row")
+        check(bool(perm[:, torch.arange(20), torch.arange(20)][m].all()), "PLM: a masked row does not see itself")
+        both = m[:, :, None] & m[:, None, :] & ~torch.eye(20, dtype=torch.bool)
+        check(bool((perm ^ perm.transpose(1, 2))[both].all()), "PLM: the order is strict between masked rows")
+    lab, _, perm = plm_targets(items, 0.25, 5, False, last_only=True)
+    check(lab.tolist() == [[0, 0, 7, 0], [0, 9, 0, 0], [0, 0, 0, 6]] and bool(perm[0, :, 2].all()),
+          "PLM eval: the last item is the label and no row sees it")
     scores = torch.tensor([[0.5, 0.9, 0.5, 0.1], [0.5, 0.9, 0.5, 0.1], [1.0, 1.0, 1.0, 1.0]])
     r = ranks(scores, torch.tensor([2, 0, 3]))
     check(r.tolist() == [3, 2, 4], "ranks: higher scores first, ties by lower id (%s)" % r.tolist())
@@ -538,10 +661,10 @@ def selfcheck(_):
     check(torch.allclose(gelu_new(x), F.gelu(x, approximate="tanh"), atol=1e-6), "gelu_new is GELU's tanh form")
     torch.manual_seed(0)
     feats = {"item": {"dtype": "categorical", "cardinality": 30, "is_label": True, "emb_table": "item"}}
-    for mt in ("gpt2", "bert", "gru"):
+    for mt in ("gpt2", "bert", "gru", "xlnet"):
         a = parser().parse_args(["train", "--train_data", "-", "--model_type", mt, "--d_model", "16", "--n_head", "2",
                                  "--dropout", "0", "--session_seq_length_max", "6", "--n_layer", "2"]
-                                + (["--mlm"] if mt == "bert" else []))
+                                + (["--mlm"] if mt in ("bert", "xlnet") else []))
         m = SessionModel(a, feats).eval()
         x = torch.randn(2, 6, 16)
         real = torch.tensor([[True] * 4 + [False] * 2] * 2)
@@ -578,8 +701,12 @@ def parser():
     t.add_argument("--train_data", required=True)
     t.add_argument("--eval_data", default="")
     t.add_argument("--feature_config", default="")
-    t.add_argument("--model_type", default="gpt2", choices=["gpt2", "bert", "gru"])
+    t.add_argument("--model_type", default="gpt2", choices=["gpt2", "bert", "gru", "xlnet"])
     t.add_argument("--mlm", action="store_true")
+    t.add_argument("--plm", action="store_true")
+    t.add_argument("--plm_probability", type=float, default=0.25)
+    t.add_argument("--plm_max_span_length", type=int, default=5)
+    t.add_argument("--plm_mask_input", action="store_true")
     t.add_argument("--d_model", type=int, default=256)
     t.add_argument("--n_layer", type=int, default=12)
     t.add_argument("--n_head", type=int, default=4)

@@ -184,7 +184,8 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(RNN,             rnn,             RK_ON_CPU) \
   X(MASK_FILL,       mask_fill,       RK_ON_CPU) \
   X(SEQ_MEAN,        seq_mean,        RK_ON_CPU) \
-  X(GATHER_ROWS,     gather_rows,     RK_ON_CPU)
+  X(GATHER_ROWS,     gather_rows,     RK_ON_CPU) \
+  X(REL_ATTENTION,   rel_attention,   RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -356,6 +357,26 @@ rk_status rk_graph_hash_cross(rk_graph *g, int *out, int a, int fa, int b, int f
  * probabilities before dropout (for logging). */
 rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64_t heads, bool causal,
                              int key_ids, int64_t padding, float dropout);
+/* Multi-head self-attention with relative positions (Transformer-XL, XLNet; src/nn/ops/
+ * rel_attention.c): score(i, j) = ((q_i + r_w_bias) k_j + (q_i + r_r_bias) kr(i - j)) / sqrt(dh),
+ * kr = E r^T for E the sinusoid of each distance. out (B, T, D); weights: NULL, or (B, heads, T, T)
+ * probabilities before dropout at the positions' keys. */
+typedef struct {
+  int q_src;                 /* (B, T, 3D): its q columns are the queries */
+  int kv_src;                /* (B, T, 3D): its k and v columns the keys and values (q_src: self-attention) */
+  rk_param *r;               /* (D, D): the relative projection, (out, in) */
+  rk_param *r_w_bias, *r_r_bias;   /* (D): per head dh entries each */
+  int64_t heads;
+  bool causal;               /* query t sees positions at or before t */
+  int key_ids;               /* int64 (B, T) or RK_NO_VALUE: `padding` entries are keys no query sees */
+  int64_t padding;
+  int hidden;                /* int64 (B, T T) or RK_NO_VALUE: non-zero (i, j): query i does not see key j */
+  bool self_visible;         /* a query sees its own position whatever `hidden` says */
+  int64_t mem;               /* zero memory slots before the positions, seen by every query */
+  float dropout;             /* on the probabilities (train only) */
+  float pos_dropout;         /* on the sinusoid table (train only) */
+} rk_rel_attention;
+rk_status rk_graph_rel_attention(rk_graph *g, int *out, int *weights, const rk_rel_attention *a);
 /* out (B, K, D) = x (B, T, D) at positions index (B, K) in [0, T), or -1: a zero row. */
 rk_status rk_graph_gather(rk_graph *g, int *out, int x, int index);
 /* Rows in use (docs/design.md, "Rows in use"): out (R, D) = the rows of x (flattened to (N, D))
@@ -424,6 +445,41 @@ rk_status rk_graph_gpt2_block(rk_graph *g, int *out, int *weights, int x, rk_tra
                               const rk_transformer_config *c, int key_ids, int64_t padding);
 rk_status rk_graph_bert_block(rk_graph *g, int *out, int *weights, int x, rk_transformer_block *blk,
                               const rk_transformer_config *c, int key_ids, int64_t padding);
+
+/* The relative-position layer of Transformer-XL and XLNet (src/nn/blocks/rel_transformer.c):
+ * post-LayerNorm, rel_attention, a feed-forward of d_ff (4 d_model when 0) with ReLU or gelu. */
+typedef enum { RK_REL_ACT_RELU, RK_REL_ACT_GELU, RK_REL_ACT_GELU_TANH } rk_rel_act;
+typedef struct {
+  int64_t d_model, heads, d_ff;
+  float dropout;         /* after the attention's output, inside and after the feed-forward, on the sinusoids */
+  float attn_dropout;    /* on the attention probabilities */
+  float ln_eps;
+  rk_rel_act act;
+  bool causal;
+  int64_t mem;           /* zero memory slots (rk_rel_attention.mem) */
+} rk_rel_transformer_config;
+
+/* Its parameters, nn.Linear's (out, in) layout: qkv (3D, D) = [q; k; v] rows, r (D, D), o (D, D),
+ * none with a bias; r_w_bias, r_r_bias (D); fc (d_ff, D) and out (D, d_ff) with biases; LayerNorms (D). */
+#define RK_REL_TRANSFORMER_BLOCK_PARAMS 13
+typedef struct {
+  rk_param qkv_weight, r_weight, r_w_bias, r_r_bias, o_weight, ln1_gamma, ln1_beta;
+  rk_param fc_weight, fc_bias, out_weight, out_bias, ln2_gamma, ln2_beta;
+} rk_rel_transformer_block;
+/* Pointers to the 13 parameters in the struct's order. */
+void rk_rel_transformer_block_params(rk_rel_transformer_block *blk, rk_param *ps[RK_REL_TRANSFORMER_BLOCK_PARAMS]);
+
+/* The layer's masks (rk_rel_attention's key_ids, padding, hidden). */
+typedef struct {
+  int key_ids;
+  int64_t padding;
+  int hidden;
+} rk_rel_transformer_masks;
+/* x (B, T, d_model) -> out. query: RK_NO_VALUE, or XLNet's query stream (B, T, d_model), whose
+ * output goes to *out_g; weights: the content stream's, as rk_graph_rel_attention. */
+rk_status rk_graph_rel_transformer_block(rk_graph *g, int *out, int *out_g, int *weights, int x, int query,
+                                         rk_rel_transformer_block *blk, const rk_rel_transformer_config *c,
+                                         const rk_rel_transformer_masks *m);
 
 #ifdef __cplusplus
 }

@@ -11,11 +11,13 @@
  *            concatenated or multiplied into the item embedding; then inp_merge mlp:
  *            dropout(input_dropout) [-> LayerNorm] -> linear to d_model -> tf_out_activation
  *            (session_inputs.c)
- *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq) or masked LM (albert, bert),
- *            hidden rows replaced by a learnable [MASK] vector
+ *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq, transfoxl, xlnet), masked LM
+ *            (albert, bert, xlnet --mlm) or permutation LM (xlnet --plm), hidden rows replaced by a
+ *            learnable [MASK] vector
  *   body     gpt2: learned positions + n_layer GPT-2 blocks + final LayerNorm; bert/albert:
  *            learned positions + LayerNorm + n_layer BERT blocks (albert: a linear map first, and
- *            blocks shared by num_hidden_groups); gru/lstm/rnn: n_layer recurrent layers; avgseq:
+ *            blocks shared by num_hidden_groups); xlnet/transfoxl: n_layer relative-position
+ *            layers (xlnet --plm: two streams); gru/lstm/rnn: n_layer recurrent layers; avgseq:
  *            the mean of the session's rows so far
  *   head     h = tanh(linear(d_model -> item_dim)); item v's logit = (h . W_v + b_v) / T, W the item
  *            table (mf_constrained_embeddings) or an output layer of its own, with a bias either way
@@ -41,8 +43,9 @@
 extern "C" {
 #endif
 
-/* The model types, X(kind, name): the enum and --model_type's choices come from this list. The
- * last three belong to issue 19: accepted by the flag, refused by the build, naming the issue. */
+/* The model types, X(kind, name): the enum and --model_type's choices come from this list.
+ * longformer is recsys_args' choice that reckon leaves out: accepted by the flag, refused by the
+ * checks, saying so. */
 #define RK_SESSION_MODEL_LIST(X) \
   X(RK_SESSION_GPT2,      gpt2)  \
   X(RK_SESSION_ALBERT,    albert) \
@@ -53,7 +56,8 @@ extern "C" {
   X(RK_SESSION_AVGSEQ,    avgseq) \
   X(RK_SESSION_XLNET,     xlnet) \
   X(RK_SESSION_ELECTRA,   electra) \
-  X(RK_SESSION_TRANSFOXL, transfoxl)
+  X(RK_SESSION_TRANSFOXL, transfoxl) \
+  X(RK_SESSION_LONGFORMER, longformer)
 
 #define RK_SESSION_MODEL_ENUM(kind, name) kind,
 typedef enum { RK_SESSION_MODEL_LIST(RK_SESSION_MODEL_ENUM) RK_SESSION_MODEL_COUNT } rk_session_model_kind;
@@ -76,7 +80,7 @@ typedef enum { RK_SESSION_AGG_CONCAT, RK_SESSION_AGG_ELEMENTWISE } rk_session_ag
  * Flag names and defaults are recsys_main.py's (recsys_args.py at recsys2021). ARCH settings
  * shape the weights (a saved model's win), TRAIN ones are the run's choice. */
 #define RK_SESSION_SETTINGS(X)                                                                                          \
-  X(PICK,   model_type,          model_type,          ARCH,  RK_SESSION_MODEL_CHOICES, "the sequence model (xlnet, electra, transfoxl: issue 19)", gpt2) \
+  X(PICK,   model_type,          model_type,          ARCH,  RK_SESSION_MODEL_CHOICES, "the sequence model (longformer: not implemented)", gpt2) \
   X(SIZE,   d_model,             d_model,             ARCH,  "D in [1, 2^16]", "width of the sequence model (the merged input's too)", 256) \
   X(INT,    n_layer,             n_layer,             ARCH,  "N in [1, 64]", "layers of the sequence model", 12)                  \
   X(INT,    n_head,              n_head,              ARCH,  "H in [1, 256]", "attention heads (dividing d_model)", 4)             \
@@ -101,7 +105,7 @@ typedef enum { RK_SESSION_AGG_CONCAT, RK_SESSION_AGG_ELEMENTWISE } rk_session_ag
   X(BOOL,   layer_norm_featurewise, layer_norm_featurewise, ARCH, NULL, "a LayerNorm on each categorical feature's embedding", false) \
   X(SIZE,   session_seq_length_max, session_seq_length_max, ARCH, "T in [1, 2^12]", "positions per session: a longer session keeps its last T items", 20) \
   X(INT,    num_hidden_groups,   num_hidden_groups,   ARCH,  "N = -1 or in [1, 64]", "albert: groups of layers sharing weights (-1: one per layer, no sharing)", 1) \
-  X(PICK,   attn_type,           attn_type,           ARCH,  "uni|bi", "xlnet's attention (issue 19); recorded", uni) \
+  X(PICK,   attn_type,           attn_type,           ARCH,  "uni|bi", "xlnet's attention with the causal LM task, which must be uni (the reference's bi lets a row see its target); masked and permutation LM attend both ways, as the reference", uni) \
   X(INT,    pad_token,           pad_token,           ARCH,  "N >= 0", "the id padding sessions (Categorify's 0)", 0)      \
   X(BOOL,   key_padding_mask,    key_padding_mask,    TRAIN, NULL, "attention ignores padding positions (false: as the reference, which passes no mask)", true) \
   /* issue 19, part F: the inputs (side features, session-aware) */                                                    \
@@ -114,6 +118,13 @@ typedef enum { RK_SESSION_AGG_CONCAT, RK_SESSION_AGG_ELEMENTWISE } rk_session_ag
   X(BOOL,   layer_norm_all_features, layer_norm_all_features, ARCH, NULL, "a LayerNorm over the concatenated features, after input dropout (inp_merge mlp)", false) \
   X(BOOL,   session_aware,       session_aware,       ARCH,  NULL, "past sessions' columns (--session_aware_features_prefix + feature) precede the session on the time axis", false) \
   X(SIZE,   session_aware_past_seq_length_max, session_aware_past_seq_length_max, ARCH, "N in [1, 2^12]", "session-aware: positions of the past sessions (their last N items)", 20) \
+  /* part X (issue 19): Transformer-XL's memory, XLNet's permutation LM */                                          \
+  X(INT,    mem_len,             mem_len,             ARCH,  "N in [0, 4096]", "transfoxl: zero memory slots every position attends to, as Hugging Face's init_mems gives a segment without a past (each session is one segment); xlnet: unused, as the reference passes no memory", 1) \
+  X(BOOL,   plm,                 plm,                 TRAIN, NULL, "permutation LM task (xlnet): XLNet's span masking, a random factorisation order and two-stream attention", false) \
+  X(REAL,   plm_probability,     plm_probability,     TRAIN, "P in (0, 1]", "permutation LM: the share of items in masked spans (a span of L items in a context of L / P)", 0.25) \
+  X(INT,    plm_max_span_length, plm_max_span_length, TRAIN, "N in [1, 4096]", "permutation LM: the longest masked span", 5) \
+  X(BOOL,   plm_mask_input,      plm_mask_input,      TRAIN, NULL, "permutation LM: the content stream sees [MASK] at the masked items too", false) \
+  X(BOOL,   plm_permute_all,     plm_permute_all,     TRAIN, NULL, "permutation LM: permute every item, not only the masked ones", false) \
   X(SEED,   seed,                seed,                TRAIN, "S >= 0", "seed of initialisation, dropout and masking", 42)
 
 #define RK_SETTING_FIELD_PICK(field) int field;
@@ -231,6 +242,9 @@ void rk_session_catalog(const rk_model *m, rk_catalog *cat, float *temperature);
  *            item has no causal target (0).
  *   PREDICT  no target: causal LM reads row n-1 with every item visible; masked LM puts [MASK]
  *            at row n (the oldest item dropped when n = T) and reads it.
+ * The permutation LM (xlnet --plm) masks spans and a factorisation order in TRAIN, hides the last
+ * item from every row in EVAL (causal), and reads a row n that no row sees in PREDICT
+ * (src/models/session_plm.c).
  * The read rows of a phase are its target rows in order, at most K of them (K = 1: the last);
  * PREDICT reads one.  * Train graphs default to TRAIN and inference graphs to EVAL. */
 typedef enum { RK_SESSION_PHASE_TRAIN, RK_SESSION_PHASE_EVAL, RK_SESSION_PHASE_PREDICT } rk_session_phase;

@@ -45,7 +45,6 @@
   X(similarity_type,     CHOICE, "concat_mlp", "cosine|concat_mlp|multi_mlp", "negative sampling's similarity (recorded; used only with negative sampling)") \
   X(margin_loss,         FLOAT,  "0.0", "M >= 0", "pairwise losses' margin (recorded)")                                 \
   X(negative_sampling,   BOOL,   "false", NULL, "sampled negatives instead of the whole catalogue: not implemented yet, refused when set") \
-  X(plm,                 BOOL,   "false", NULL, "permutation LM (XLNet): issue 19, refused")                            \
   X(rtd,                 BOOL,   "false", NULL, "replacement token detection (ELECTRA): issue 19, refused")             \
   X(loss_scale_factor,   FLOAT,  "1.0", "S > 0", "recorded (the reference scales its loss only for pairwise losses)")   \
   X(summary_type,        CHOICE, "last", "last|first|mean|cls_index", "recorded (the reference's sequence summary is unused by next-item prediction)") \
@@ -124,7 +123,6 @@ static rk_status refuse_unsupported(const sessions_opts *o) {
   } refused[] = {
       {o->negative_sampling, "--negative_sampling: sampled negatives are not implemented yet (the loss ranks the whole catalogue)"},
       {strcmp(o->loss_type, "cross_entropy") != 0, "--loss_type: only cross_entropy is implemented (the pairwise losses need negative sampling)"},
-      {o->plm, "--plm: the permutation LM belongs to XLNet, issue 19"},
       {o->rtd, "--rtd: replacement token detection belongs to ELECTRA, issue 19"},
       {o->model_parallel, "--model_parallel: multi-process data parallel training belongs to the multi-process issue; run one process"},
   };
@@ -210,14 +208,14 @@ const rk_command rk_cmd_sessions = {
     .name = "sessions",
     .usage = "reckon sessions --output_dir DIR --data_path DIR (--start_date D --end_date D | "
              "--start_time_window_index N [--final_time_window_index N]) --do_train --do_eval [flags]",
-    .summary = "train and evaluate next-item session models (gpt2, bert, albert, gru, lstm, rnn, avgseq) day by day, "
+    .summary = "train and evaluate next-item session models (gpt2, bert, albert, xlnet, transfoxl, gru, lstm, rnn, avgseq) day by day, "
                "with recsys_main.py's flags",
     .details =
         "The flags are those of Transformers4Rec's research pipeline `recsys_main.py` (its data, model and training "
         "arguments, with Hugging Face's common TrainingArguments), with its defaults, so its commands run with "
         "`reckon sessions` in place of `python recsys_main.py`. Flags of GPU machinery and logging services are "
         "accepted with a note; flags removed from the reference in 2021 are accepted with a note; flags of features "
-        "outside this command (negative sampling, XLNet's and ELECTRA's tasks, "
+        "outside this command (negative sampling, ELECTRA's task, "
         "`--model_parallel`) are refused when set.\n\n"
         "For each time window but the last, the model trains on it (the weights carry over, the learning-rate "
         "schedule restarts) and is evaluated on the next window's valid set and on the first batches of its "

@@ -78,7 +78,9 @@ rk_status rk_session_feed_init(rk_model_feed **out, const rk_model *m, const rk_
   s->K = s->sm->sg.K;
   s->rule = (rk_session_mask_rule){.mlm = rk_session_config_mlm(c), .train_last_only = c->train_on_last_item_seq_only,
                                    .eval_last_only = c->eval_on_last_item_seq_only, .T = s->T, .K = s->K,
-                                   .pad = c->pad_token, .mlm_probability = c->mlm_probability};
+                                   .pad = c->pad_token, .mlm_probability = c->mlm_probability, .plm = c->plm,
+                                   .plm_permute_all = c->plm_permute_all, .plm_mask_input = c->plm_mask_input,
+                                   .plm_max_span_length = c->plm_max_span_length, .plm_probability = c->plm_probability};
   const rk_session_features *fs = &s->sm->features;
   size_t bn = (size_t)(s->B * s->N), bk = (size_t)(s->B * s->K), B = (size_t)s->B, T = (size_t)s->T;
   s->past = rk_calloc((size_t)fs->n + 1, sizeof *s->past);
@@ -257,12 +259,19 @@ static void replace_ids(session_feed *s, int64_t rows, uint64_t step) {
 
 /* Session b's masking (over its own T rows) into the graph's N rows: past rows hold no [MASK]
  * and no label, and are keys where they hold an item. */
-static void mask_session(session_feed *s, int64_t b, uint64_t step, bool draws, int64_t *mask, int64_t *keys) {
+/* hidden: the permutation LM's (B, T, T) visibility (no past rows then: the settings refuse
+ * session-aware inputs with it), else NULL. */
+static void mask_session(session_feed *s, int64_t b, uint64_t step, bool draws, int64_t *mask, int64_t *keys,
+                         int64_t *hidden) {
   const int64_t T = s->T, P = s->P, N = s->N, K = s->K;
   rk_rng rng;
   if (draws) rk_session_mask_rng(&rng, s->seed, step, b);
-  rk_session_mask(&s->rule, s->phase, s->items + b * N + P, s->lengths[b], draws ? &rng : NULL, s->row_mask,
-                  s->row_keys, s->row_labels, s->reads + b * K, s->targets + b * K);
+  if (s->rule.plm)
+    rk_session_plm_mask(&s->rule, s->phase, s->items + b * N + P, s->lengths[b], draws ? &rng : NULL, s->row_mask,
+                        s->row_keys, s->row_labels, s->reads + b * K, s->targets + b * K, hidden + b * T * T);
+  else
+    rk_session_mask(&s->rule, s->phase, s->items + b * N + P, s->lengths[b], draws ? &rng : NULL, s->row_mask,
+                    s->row_keys, s->row_labels, s->reads + b * K, s->targets + b * K);
   for (int64_t t = 0; t < P; t++) {
     mask[b * N + t] = 0;
     keys[b * N + t] = s->items[b * N + t] != s->rule.pad;
@@ -287,7 +296,7 @@ rk_status rk_session_feed_fill(rk_model_feed *f, const rk_batch *batch, uint64_t
   const rk_column *items_col, *past_items_col = NULL;
   RK_TRY(find_list(batch, &fs->features[fs->item], &items_col));
   /* A masked LM prediction needs a free row after the items: it keeps T - 1 of them. */
-  int64_t keep = s->rule.mlm && s->phase == RK_SESSION_PHASE_PREDICT ? s->T - 1 : s->T;
+  int64_t keep = (s->rule.mlm || s->rule.plm) && s->phase == RK_SESSION_PHASE_PREDICT ? s->T - 1 : s->T;
   window(batch, items_col, keep, s->start, s->lengths);
   for (int64_t r = batch->nrows; r < B; r++) s->lengths[r] = 0;
   span now = {.ref = items_col, .start = s->start, .n = s->lengths, .offset = s->P}, past = {0};
@@ -299,8 +308,9 @@ rk_status rk_session_feed_fill(rk_model_feed *f, const rk_batch *batch, uint64_t
   for (int i = 0; i < fs->n; i++)
     if (!fs->features[i].is_past) RK_TRY(gather_feature(s, batch, i, &now, &past));
   int64_t *mask = rk_graph_input_ids_data(sg->g, sg->mask_rows), *keys = rk_graph_input_ids_data(sg->g, sg->keys);
-  bool draws = s->rule.mlm && s->phase == RK_SESSION_PHASE_TRAIN;
-  for (int64_t b = 0; b < B; b++) mask_session(s, b, step, draws, mask, keys);
+  bool draws = (s->rule.mlm || s->rule.plm) && s->phase == RK_SESSION_PHASE_TRAIN;
+  int64_t *hidden = sg->hidden != RK_NO_VALUE ? rk_graph_input_ids_data(sg->g, sg->hidden) : NULL;   /* (B, T, T) */
+  for (int64_t b = 0; b < B; b++) mask_session(s, b, step, draws, mask, keys, hidden);
   memcpy(rk_graph_input_ids_data(sg->g, sg->reads), s->reads, (size_t)(B * K) * sizeof *s->reads);
   if (sg->labels != RK_NO_VALUE) {
     memcpy(rk_graph_input_ids_data(sg->g, sg->labels), s->labels, (size_t)(B * N) * sizeof *s->labels);

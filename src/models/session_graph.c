@@ -5,7 +5,7 @@
  *                 T counts the past sessions' positions too when session-aware
  *   [MASK]        rows named by the feed's mask replaced by the learnable vector
  *   body          gpt2: + positions, dropout, blocks, ln_f; bert/albert: + positions, LayerNorm,
- *                 dropout, (albert: a linear map), blocks; gru/lstm/rnn: layers with dropout
+ *                 dropout, (albert: a linear map), blocks; xlnet/transfoxl: session_xlnet.c; gru/lstm/rnn: layers with dropout
  *                 between them (torch.nn.GRU's); avgseq: row t = the mean of rows 0..t
  *   head          tanh(linear(d_model -> item_dim)) at the K rows the feed reads: `hidden`
  *   loss (train)  the rows whose label is not the pad token, packed (gather_rows: n of B T in
@@ -101,6 +101,7 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   RK_TRY(rk_session_inputs_build(sg, &x, p, f, c));
   RK_TRY(rk_graph_mask_fill(g, &x, x, sg->mask_rows, (rk_param *)&p->mask));
   if (rk_session_is_transformer(c->model_type)) RK_TRY(build_transformer(b, &x, attention_weights));
+  else if (rk_session_is_relative(c->model_type)) RK_TRY(rk_session_relative_body(sg, p, c, &x, attention_weights));
   else if (rk_session_is_recurrent(c->model_type)) RK_TRY(build_recurrent(b, &x));
   else RK_TRY(build_avgseq(b, &x));
   int read;
@@ -130,8 +131,8 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   sg->B = batch;
   sg->T = rk_session_config_positions(c);
   sg->K = c->eval_on_last_item_seq_only ? 1 : c->session_seq_length_max;   /* reads: the session's rows */
-  sg->labels = sg->labelled = sg->packed_labels = sg->average = RK_NO_VALUE;
-  attention_weights = attention_weights && rk_session_is_transformer(c->model_type);
+  sg->labels = sg->labelled = sg->packed_labels = sg->average = sg->hidden = RK_NO_VALUE;
+  attention_weights = attention_weights && (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type));
   sg->n_layers = attention_weights ? c->n_layer : 0;
   sg->inputs = rk_calloc((size_t)f->n + 1, sizeof *sg->inputs);
   sg->attention = rk_calloc((size_t)sg->n_layers + 1, sizeof *sg->attention);

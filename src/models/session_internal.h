@@ -18,6 +18,8 @@
 
 bool rk_session_is_transformer(rk_session_model_kind k);
 bool rk_session_is_recurrent(rk_session_model_kind k);
+/* xlnet and transfoxl: relative positions (src/nn/blocks/rel_transformer.c). */
+bool rk_session_is_relative(rk_session_model_kind k);
 
 /* Features: a deep copy, and model.json's "features" array both ways. */
 rk_status rk_session_features_copy(rk_session_features *dst, const rk_session_features *src);
@@ -46,6 +48,9 @@ typedef struct {
   rk_transformer_config block; /* transformers: their blocks' shape */
   int n_blocks;                /* distinct blocks (albert: its groups) */
   rk_transformer_block *blocks;
+  rk_rel_transformer_config rel;   /* xlnet, transfoxl: their layers' shape */
+  rk_rel_transformer_block *rel_blocks;   /* (n_layer) */
+  rk_param mask_emb;           /* xlnet with the permutation LM: the query stream's input (D) */
   rk_param ln_f_gamma, ln_f_beta;   /* gpt2: the final LayerNorm */
   rk_param *rnn;               /* recurrent: 4 per layer, w_ih, w_hh, b_ih, b_hh */
   rk_param head_w, head_b;     /* (item_dim, d_model), (item_dim): the output head */
@@ -77,6 +82,7 @@ typedef struct {
   int labelled;                /* int64 (B T): the rows with a label, then -1 (train graphs) */
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
+  int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
   int n_layers;
   int *attention;              /* per layer (B, heads, T, T), or NULL */
   rk_session_outputs out;
@@ -87,6 +93,11 @@ int rk_session_first_continuous(const rk_session_features *f);
 /* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, d_model). */
 rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session_params *p,
                                   const rk_session_features *f, const rk_session_config *c);
+/* The body of xlnet and transfoxl (session_xlnet.c): x (B, T, d_model) through dropout, the
+ * relative layers and dropout; with the permutation LM, the query stream's output. */
+rk_status rk_session_relative_body(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
+                                   bool attention_weights);
+
 rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_features *f,
                                  const rk_session_config *c, int64_t batch, bool train, bool attention_weights);
 void rk_session_graph_free(rk_session_graph *sg);
@@ -101,6 +112,9 @@ typedef struct {
   bool eval_last_only;         /* eval_on_last_item_seq_only */
   int64_t T, K, pad;
   double mlm_probability;
+  bool plm, plm_permute_all, plm_mask_input;   /* the permutation LM (session_plm.c) */
+  int64_t plm_max_span_length;
+  double plm_probability;
 } rk_session_mask_rule;
 
 /* items (T): the session right-padded with pad, n of them real (the feed keeps T - 1 for a
@@ -110,6 +124,11 @@ typedef struct {
  * none). rng: the session's draws (masked LM training only; NULL otherwise). */
 void rk_session_mask(const rk_session_mask_rule *r, rk_session_phase phase, const int64_t *items, int64_t n,
                      rk_rng *rng, int64_t *mask, int64_t *keys, int64_t *labels, int64_t *reads, int64_t *targets);
+/* The permutation LM's masking of one session (session_plm.c): as rk_session_mask, and hidden
+ * (T, T): 1 where row i may not see row j. */
+void rk_session_plm_mask(const rk_session_mask_rule *r, rk_session_phase phase, const int64_t *items, int64_t n,
+                         rk_rng *rng, int64_t *mask, int64_t *keys, int64_t *labels, int64_t *reads, int64_t *targets,
+                         int64_t *hidden);
 /* The stream of session b's masking draws at a step: (seed, step, b), apart from the
  * parameters' and dropout's streams. */
 void rk_session_mask_rng(rk_rng *rng, uint64_t seed, uint64_t step, int64_t b);

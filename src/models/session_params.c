@@ -216,12 +216,50 @@ static rk_status declare_block(declarer *d, rk_transformer_block *blk, const cha
   return RK_OK;
 }
 
+/* xlnet (Hugging Face's XLNetModel: layer.<l>.rel_attn, .ff; q, k, v fused into qkv) and transfoxl
+ * (TransfoXLModel: layers.<l>.dec_attn, .pos_ff): weights and the r biases N(0, initializer_range),
+ * biases 0, LayerNorms 1 / 0, as XLNet's _init_weights (Transformer-XL's draws its LayerNorm
+ * weights around 1; reckon starts them at 1). No segment parameters: one segment per session. */
+static rk_status declare_relative(declarer *d) {
+  rk_session_params *p = d->p;
+  const rk_session_config *c = d->c;
+  const int64_t D = c->d_model, F = 4 * D;
+  const float range = c->initializer_range;
+  bool xl = c->model_type == RK_SESSION_XLNET;
+  static const char *const xlnet[RK_REL_TRANSFORMER_BLOCK_PARAMS] = {
+      "rel_attn.qkv.weight", "rel_attn.r.weight", "rel_attn.r_w_bias", "rel_attn.r_r_bias", "rel_attn.o.weight",
+      "rel_attn.layer_norm.weight", "rel_attn.layer_norm.bias", "ff.layer_1.weight", "ff.layer_1.bias",
+      "ff.layer_2.weight", "ff.layer_2.bias", "ff.layer_norm.weight", "ff.layer_norm.bias"};
+  static const char *const transfoxl[RK_REL_TRANSFORMER_BLOCK_PARAMS] = {
+      "dec_attn.qkv_net.weight", "dec_attn.r_net.weight", "dec_attn.r_w_bias", "dec_attn.r_r_bias",
+      "dec_attn.o_net.weight", "dec_attn.layer_norm.weight", "dec_attn.layer_norm.bias", "pos_ff.CoreNet.0.weight",
+      "pos_ff.CoreNet.0.bias", "pos_ff.CoreNet.3.weight", "pos_ff.CoreNet.3.bias", "pos_ff.layer_norm.weight",
+      "pos_ff.layer_norm.bias"};
+  const int64_t shapes[RK_REL_TRANSFORMER_BLOCK_PARAMS][2] = {{3 * D, D}, {D, D}, {D, 0}, {D, 0}, {D, D}, {D, 0}, {D, 0},
+                                                              {F, D},     {F, 0}, {D, F}, {D, 0}, {D, 0}, {D, 0}};
+  const init_kind kinds[RK_REL_TRANSFORMER_BLOCK_PARAMS] = {INIT_NORMAL, INIT_NORMAL, INIT_NORMAL, INIT_NORMAL, INIT_NORMAL,
+                                                           INIT_ONES,   INIT_ZEROS,  INIT_NORMAL, INIT_ZEROS,  INIT_NORMAL,
+                                                           INIT_ZEROS,  INIT_ONES,   INIT_ZEROS};
+  for (int l = 0; l < c->n_layer; l++) {
+    rk_param *ps[RK_REL_TRANSFORMER_BLOCK_PARAMS];
+    rk_rel_transformer_block_params(&p->rel_blocks[l], ps);
+    for (int k = 0; k < RK_REL_TRANSFORMER_BLOCK_PARAMS; k++) {
+      char name[sizeof ps[k]->name];
+      snprintf(name, sizeof name, xl ? "layer.%d.%s" : "layers.%d.%s", l, xl ? xlnet[k] : transfoxl[k]);
+      RK_TRY(declare(d, ps[k], name, shapes[k][1] ? 2 : 1, shapes[k][0], shapes[k][1], kinds[k], range));
+    }
+  }
+  if (c->plm) RK_TRY(declare(d, &p->mask_emb, "mask_emb", 1, D, 0, INIT_NORMAL, range));
+  return RK_OK;
+}
+
 static rk_status declare_body(declarer *d) {
   rk_session_params *p = d->p;
   const rk_session_config *c = d->c;
   const int64_t D = c->d_model, T = rk_session_config_positions(c);
   const float range = c->initializer_range;
   char prefix[48];
+  if (rk_session_is_relative(c->model_type)) return declare_relative(d);
   if (c->model_type == RK_SESSION_GPT2) {
     RK_TRY(declare(d, &p->positions, "wpe.weight", 2, T, D, INIT_NORMAL, range));
     for (int l = 0; l < p->n_blocks; l++) {
@@ -330,8 +368,16 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
                                      .gelu_tanh = c->hidden_act == RK_SESSION_GELU_NEW,
                                      .causal = c->model_type == RK_SESSION_GPT2};
   /* At most: per feature a table, 2 LayerNorm parameters and 5 of the input stage's, the
-   * blocks', 4 per recurrent layer, and a dozen single ones. */
-  int most = 8 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks + 4 * c->n_layer + 16;
+   * blocks', 4 per recurrent layer or a relative layer's, and a dozen single ones. */
+  int most = 8 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks + (RK_REL_TRANSFORMER_BLOCK_PARAMS + 4) * c->n_layer + 16;
+  /* xlnet: HF's XLNet config (d_inner 4 d_model, ff_activation); transfoxl: its dropatt 0, ReLU. */
+  bool xl = c->model_type == RK_SESSION_XLNET;
+  p->rel = (rk_rel_transformer_config){.d_model = c->d_model, .heads = c->n_head, .dropout = c->dropout,
+                                       .attn_dropout = xl ? c->dropout : 0.0f, .ln_eps = c->layer_norm_eps,
+                                       .act = !xl ? RK_REL_ACT_RELU
+                                              : c->hidden_act == RK_SESSION_GELU_NEW ? RK_REL_ACT_GELU_TANH : RK_REL_ACT_GELU,
+                                       .causal = !xl || (!c->mlm && !c->plm),
+                                       .mem = xl ? 0 : c->mem_len};
   declarer d = {.p = p, .c = c};
   p->tables = rk_calloc((size_t)f->n + 1, sizeof *p->tables);
   p->feature_table = rk_calloc((size_t)f->n + 1, sizeof *p->feature_table);
@@ -341,10 +387,11 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
   p->to_item = rk_calloc(2 * (size_t)f->n + 1, sizeof *p->to_item);
   p->blocks = rk_calloc((size_t)p->n_blocks + 1, sizeof *p->blocks);
   p->rnn = rk_calloc(4 * (size_t)c->n_layer + 1, sizeof *p->rnn);
+  p->rel_blocks = rk_calloc((size_t)c->n_layer + 1, sizeof *p->rel_blocks);
   p->list = rk_calloc((size_t)most, sizeof *p->list);
   d.rules = rk_calloc((size_t)most, sizeof *d.rules);
   bool inputs = p->scalar_proj && p->soft_tables && p->to_item;
-  rk_status st = p->tables && p->feature_table && p->feature_ln && inputs && p->blocks && p->rnn && p->list && d.rules
+  rk_status st = p->tables && p->feature_table && p->feature_ln && inputs && p->blocks && p->rnn && p->rel_blocks && p->list && d.rules
                      ? RK_OK
                      : RK_ENOMEM;
   if (st == RK_OK) st = rk_param_arena_create(&p->arena);
@@ -370,6 +417,7 @@ void rk_session_params_free(rk_session_params *p) {
   rk_free(p->to_item);
   rk_free(p->blocks);
   rk_free(p->rnn);
+  rk_free(p->rel_blocks);
   rk_free(p->list);
   memset(p, 0, sizeof *p);
 }

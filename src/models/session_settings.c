@@ -67,6 +67,8 @@ bool rk_session_is_transformer(rk_session_model_kind k) {
   return k == RK_SESSION_GPT2 || k == RK_SESSION_ALBERT || k == RK_SESSION_BERT;
 }
 
+bool rk_session_is_relative(rk_session_model_kind k) { return k == RK_SESSION_XLNET || k == RK_SESSION_TRANSFOXL; }
+
 static rk_status bad(rk_session_setting s, const char *value, const char *expected) {
   return rk_error(RK_EUSAGE, "invalid value '%s' for %s: expected %s", value, setting_flags[s], expected);
 }
@@ -87,17 +89,42 @@ static rk_status check_real(rk_session_setting s, double v, double lo, bool lo_o
 }
 
 #define S(field) RK_SESSION_SETTING_##field
+/* xlnet and transfoxl's settings (part X of issue 19). */
+static rk_status rk_session_config_check_relative(const rk_session_config *c) {
+  RK_TRY(check_int(S(mem_len), c->mem_len, 0, 4096, "N in [0, 4096]"));
+  RK_TRY(check_real(S(plm_probability), c->plm_probability, 0, true, 1, false, "P in (0, 1]"));
+  RK_TRY(check_int(S(plm_max_span_length), c->plm_max_span_length, 1, 4096, "N in [1, 4096]"));
+  if (c->plm && c->model_type != RK_SESSION_XLNET)
+    return rk_error(RK_EUSAGE, "--plm (the permutation LM) needs --model_type xlnet: its two-stream attention is XLNet's");
+  if (c->plm && c->mlm) return rk_error(RK_EUSAGE, "--plm and --mlm are two tasks: choose one");
+  if (c->plm && c->session_aware)
+    return rk_error(RK_EUSAGE, "--plm with --session_aware: the permutation LM's factorisation order covers the session's "
+                    "own items only; train session-aware xlnet with --mlm or the causal task");
+  if (rk_session_is_relative(c->model_type) && c->d_model % 2 != 0)
+    return rk_error(RK_EUSAGE, "invalid value '%lld' for --d_model: %s's sinusoid position encoding needs it even",
+                    (long long)c->d_model, c->model_type == RK_SESSION_XLNET ? "xlnet" : "transfoxl");
+  if (c->model_type == RK_SESSION_XLNET && !c->mlm && !c->plm && c->attn_type == RK_SESSION_ATTN_BI)
+    return rk_error(RK_EUSAGE, "--attn_type bi with xlnet's causal LM task would let each row see the item it "
+                    "predicts (the reference builds it so: Transformers4Rec issue #100): use --attn_type uni, or --mlm "
+                    "or --plm for a bidirectional task");
+  return RK_OK;
+}
+
 rk_status rk_session_config_check(const rk_session_config *c) {
   if (c->model_type < 0 || c->model_type >= RK_SESSION_MODEL_COUNT) return bad(S(model_type), "?", "a model type");
   const char *type;
   int n = rk_setting_pick_word(RK_SESSION_MODEL_CHOICES, c->model_type, &type);
-  if (c->model_type >= RK_SESSION_XLNET)
-    return rk_error(RK_EUNSUPPORTED, "--model_type %.*s belongs to issue 19 (XLNet, ELECTRA and Transformer-XL) and is "
-                    "not built yet: choose gpt2, albert, bert, gru, lstm, rnn or avgseq", n, type);
+  if (c->model_type == RK_SESSION_ELECTRA)
+    return rk_error(RK_EUNSUPPORTED, "--model_type %.*s belongs to issue 19 (ELECTRA) and is not built yet: choose "
+                    "gpt2, albert, bert, xlnet, transfoxl, gru, lstm, rnn or avgseq", n, type);
+  if (c->model_type == RK_SESSION_LONGFORMER)
+    return rk_error(RK_EUNSUPPORTED, "--model_type longformer is out of reckon's scope (its sliding-window attention "
+                    "buys nothing on sessions of a few dozen items, and the paper reports no Longformer result): "
+                    "choose xlnet, transfoxl, gpt2, bert, albert, gru, lstm, rnn or avgseq");
   RK_TRY(check_int(S(d_model), c->d_model, 1, 1 << 16, "D in [1, 2^16]"));
   RK_TRY(check_int(S(n_layer), c->n_layer, 1, 64, "N in [1, 64]"));
   RK_TRY(check_int(S(n_head), c->n_head, 1, 256, "H in [1, 256]"));
-  if (rk_session_is_transformer(c->model_type) && c->d_model % c->n_head != 0)
+  if ((rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type)) && c->d_model % c->n_head != 0)
     return rk_error(RK_EUSAGE, "invalid value '%d' for --n_head: it must divide --d_model %lld", c->n_head,
                     (long long)c->d_model);
   RK_TRY(check_real(S(dropout), c->dropout, 0, false, 1, true, "P in [0, 1)"));
@@ -105,9 +132,10 @@ rk_status rk_session_config_check(const rk_session_config *c) {
   RK_TRY(check_real(S(layer_norm_eps), c->layer_norm_eps, 0, true, INFINITY, true, "E > 0"));
   RK_TRY(check_real(S(initializer_range), c->initializer_range, 0, false, INFINITY, true, "S >= 0"));
   RK_TRY(check_real(S(mlm_probability), c->mlm_probability, 0, true, 1, true, "P in (0, 1)"));
-  if (c->mlm && !(c->model_type == RK_SESSION_ALBERT || c->model_type == RK_SESSION_BERT))
-    return rk_error(RK_EUSAGE, "--mlm needs a bidirectional model (--model_type albert or bert): --model_type %.*s "
+  if (c->mlm && !(c->model_type == RK_SESSION_ALBERT || c->model_type == RK_SESSION_BERT || c->model_type == RK_SESSION_XLNET))
+    return rk_error(RK_EUSAGE, "--mlm needs a bidirectional model (--model_type albert, bert or xlnet): --model_type %.*s "
                     "is causal and trains with the causal LM task", n, type);
+  RK_TRY(rk_session_config_check_relative(c));
   RK_TRY(check_int(S(item_embedding_dim), c->item_embedding_dim, 0, 1 << 16, "D in [0, 2^16]"));
   RK_TRY(check_real(S(softmax_temperature), c->softmax_temperature, 0, true, INFINITY, true, "T > 0"));
   RK_TRY(check_real(S(label_smoothing), c->label_smoothing, 0, false, 1, true, "E in [0, 1)"));

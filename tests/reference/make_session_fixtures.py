@@ -58,7 +58,7 @@ def sessions(feats, gen):
     return lists, ids, conts
 
 
-def case(name, cfg, mlm):
+def case(name, cfg, mlm, plm=False):
     feats = [{"name": "category-list", "categorical": True, "cardinality": 6, "dim": 3, "is_item": False},
              {"name": "item_id-list", "categorical": True, "cardinality": V, "dim": cfg["item_dim"], "is_item": True},
              {"name": "price-list", "categorical": False, "is_item": False}]
@@ -67,13 +67,20 @@ def case(name, cfg, mlm):
     lists, ids, conts = sessions(feats, gen)
     items = ids["item_id-list"]
     keys = items != 0
-    mask, labels = sm.masked_masking(items, 0.4, gen) if mlm else sm.causal_masking(items)
+    perm = None
+    if plm:   # the masked rows' content stays visible (plm_mask_input off): no [MASK] rows
+        masked, labels, perm = sm.plm_masking(items, cfg["plm_probability"], cfg["plm_max_span_length"], gen)
+        mask = torch.zeros_like(masked)
+    else:
+        mask, labels = sm.masked_masking(items, 0.4, gen) if mlm else sm.causal_masking(items)
     tensors = {"lengths": torch.tensor(LENGTHS), **{"list:" + k: v for k, v in lists.items()},
                "mask": mask.long(), "keys": keys.long(), "labels": labels,
                **{k: v.detach().clone() for k, v in P.items()}}
+    if plm:
+        tensors["hidden"] = perm.long()
 
     def run():
-        return sm.forward(P, mods, cfg, feats, ids, conts, mask, keys, labels)
+        return sm.forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, perm=perm)
 
     loss = run()
     loss.backward()
@@ -100,7 +107,8 @@ def case(name, cfg, mlm):
                   "layer_norm_eps": cfg["eps"], "softmax_temperature": cfg["temperature"],
                   "label_smoothing": cfg["smoothing"], "key_padding_mask": cfg["key_padding_mask"],
                   "hidden_act": "gelu_new" if cfg["model_type"] == "gpt2" else "gelu", "dropout": 0.0,
-                  "embedding_dim_from_cardinality_multiplier": 1.5}
+                  "embedding_dim_from_cardinality_multiplier": 1.5,
+                  **{k: cfg[k] for k in ("plm", "plm_probability", "plm_max_span_length", "mem_len", "mlm") if k in cfg}}
     with open(os.path.join(OUT, "session_%s.json" % name), "w") as f:
         json.dump({"name": name, "config": reckon_cfg, "params": names, "adamw": ADAMW,
                    "tensors": {k: t2j(v) for k, v in tensors.items()}}, f, separators=(",", ":"))
@@ -115,3 +123,10 @@ if __name__ == "__main__":
                   "smoothing": 0.1}, mlm=True)
     case("gru", {**base, "model_type": "gru", "tied": False, "ln_featurewise": False, "n_layer": 1,
                  "key_padding_mask": False}, mlm=False)
+    case("xlnet", {**base, "model_type": "xlnet", "tied": True, "ln_featurewise": False, "causal": True}, mlm=False)
+    case("xlnet_mlm", {**base, "model_type": "xlnet", "tied": False, "ln_featurewise": False, "causal": False,
+                       "mlm": True}, mlm=True)
+    case("xlnet_plm", {**base, "model_type": "xlnet", "tied": True, "ln_featurewise": False, "causal": False,
+                       "plm": True, "plm_probability": 0.4, "plm_max_span_length": 2}, mlm=False, plm=True)
+    case("transfoxl", {**base, "model_type": "transfoxl", "tied": False, "ln_featurewise": False, "mem_len": 2},
+         mlm=False)

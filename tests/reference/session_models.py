@@ -5,17 +5,30 @@ blocks and recurrent layers of seq_blocks.py), for the fixtures of make_session_
     P, mods = make_params(cfg, feats, seed)    # reckon's names in reckon's declaration order
     loss = forward(P, mods, cfg, feats, ids, conts, mask, keys, labels)
 
-cfg: model_type (gpt2|bert|gru), d_model, n_head, n_layer, T (positions, the past's included),
-item_dim, tied, ln_featurewise, eps, temperature, smoothing, key_padding_mask; the input stage's
-(optional): aggregation (concat|elementwise), project, bins (soft one-hot), ln_all,
-continuous_projection. feats: [{name, categorical, cardinality, is_item}]
+cfg: model_type (gpt2|bert|gru|xlnet|transfoxl), d_model, n_head, n_layer, T (positions, the
+past's included), item_dim, tied, ln_featurewise, eps, temperature, smoothing, key_padding_mask
+(xlnet: plm; transfoxl: mem_len); the input stage's (optional): aggregation (concat|elementwise),
+project, bins (soft one-hot), ln_all, continuous_projection. feats: [{name, categorical,
+cardinality, is_item}]
 (each categorical feature has its own table, named after it). Dropout is 0: its draws are not
 PyTorch's.
 """
 import torch
 import torch.nn.functional as F
 
+import rel_blocks as rb
 import seq_blocks as sb
+
+# reckon's names of a relative layer's parameters (rel_blocks.NAMES' order), per model type
+REL_NAMES = {
+    "xlnet": ["rel_attn.qkv.weight", "rel_attn.r.weight", "rel_attn.r_w_bias", "rel_attn.r_r_bias", "rel_attn.o.weight",
+              "rel_attn.layer_norm.weight", "rel_attn.layer_norm.bias", "ff.layer_1.weight", "ff.layer_1.bias",
+              "ff.layer_2.weight", "ff.layer_2.bias", "ff.layer_norm.weight", "ff.layer_norm.bias"],
+    "transfoxl": ["dec_attn.qkv_net.weight", "dec_attn.r_net.weight", "dec_attn.r_w_bias", "dec_attn.r_r_bias",
+                  "dec_attn.o_net.weight", "dec_attn.layer_norm.weight", "dec_attn.layer_norm.bias",
+                  "pos_ff.CoreNet.0.weight", "pos_ff.CoreNet.0.bias", "pos_ff.CoreNet.3.weight",
+                  "pos_ff.CoreNet.3.bias", "pos_ff.layer_norm.weight", "pos_ff.layer_norm.bias"],
+}
 
 
 def _rand(shape, scale, gen):
@@ -26,7 +39,7 @@ def make_params(cfg, feats, seed):
     """Parameters as float32 values held in float64 (they read back exactly in C)."""
     gen = torch.Generator().manual_seed(seed)
     D, T = cfg["d_model"], cfg["T"]
-    P, mods = {}, {"blocks": [], "rnns": []}
+    P, mods = {}, {"blocks": [], "rnns": [], "rel": []}
 
     def add(name, t):
         P[name] = t.requires_grad_()
@@ -101,6 +114,13 @@ def make_params(cfg, feats, seed):
                     p.copy_((1 if name.startswith("ln_") and name.endswith("weight") else 0) + _rand(p.shape, 0.3, gen))
                 P[prefix + name] = p
             mods["blocks"].append(blk)
+        elif kind in REL_NAMES:
+            layer = rb.RelLayer(D, cfg["n_head"], "relu" if kind == "transfoxl" else "gelu", cfg["eps"]).double()
+            for (short, p), full in zip(layer.reckon_parameters(), REL_NAMES[kind]):
+                with torch.no_grad():
+                    p.copy_((1 if short.startswith("ln_") and short.endswith("weight") else 0) + _rand(p.shape, 0.3, gen))
+                P[("layer.%d." if kind == "xlnet" else "layers.%d.") % l + full] = p
+            mods["rel"].append(layer)
         else:
             rnn = torch.nn.GRU(D, D, batch_first=True).double()
             for (short, p), full in zip(sb.recurrent_parameters(rnn), ["rnn.weight_ih_l%d", "rnn.weight_hh_l%d",
@@ -109,6 +129,8 @@ def make_params(cfg, feats, seed):
                     p.copy_(_rand(p.shape, 0.4, gen))
                 P[full % l] = p
             mods["rnns"].append(rnn)
+    if cfg.get("plm"):
+        add("mask_emb", _rand((D,), 0.3, gen))
     if kind == "gpt2":
         add("ln_f.weight", 1 + _rand((D,), 0.1, gen))
         add("ln_f.bias", _rand((D,), 0.1, gen))
@@ -185,9 +207,10 @@ def inputs(P, cfg, feats, ids, conts, past=None):
     return torch.tanh(F.linear(x, P["mlp_merge.weight"], P["mlp_merge.bias"]))
 
 
-def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None):
+def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None, perm=None):
     """ids, conts: per feature (B, T) long / double; mask, keys (B, T) bool; labels (B, T) long, 0 none.
-    Session-aware: past (ids, conts) per feature (B, P), and mask, keys, labels over P + T rows."""
+    Session-aware: past (ids, conts) per feature (B, P), and mask, keys, labels over P + T rows.
+    perm (B, T, T) bool: the permutation LM's mask (xlnet with plm)."""
     D = cfg["d_model"]
     x = inputs(P, cfg, feats, ids, conts, past)
     x = torch.where(mask.unsqueeze(-1), P["masked_item_embedding"], x)
@@ -203,6 +226,17 @@ def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None):
         x = F.layer_norm(x, (D,), P["embeddings.LayerNorm.weight"], P["embeddings.LayerNorm.bias"], cfg["eps"])
         for blk in mods["blocks"]:
             x = blk(x, key_mask)
+    elif kind == "xlnet" and cfg.get("plm"):   # two streams; the query stream starts as mask_emb
+        g = torch.where(keys.unsqueeze(-1), P["mask_emb"], x)
+        for layer in mods["rel"]:
+            x, g = rb.xlnet_layer(layer, x, False, key_mask, g=g, perm=perm)
+        x = g
+    elif kind == "xlnet":
+        for layer in mods["rel"]:
+            x = rb.xlnet_layer(layer, x, cfg["causal"], key_mask)
+    elif kind == "transfoxl":
+        for layer in mods["rel"]:
+            x = rb.transfoxl_layer(layer, x, key_mask, cfg["mem_len"])
     else:
         lengths = keys.sum(1)
         for rnn in mods["rnns"]:
@@ -224,6 +258,36 @@ def causal_masking(items):
     rows without a next item hold [MASK]."""
     labels = torch.cat([items[:, 1:], torch.zeros_like(items[:, :1])], 1)
     return labels == 0, labels
+
+
+def plm_masking(items, p, max_span, gen):
+    """masking.py's PermutationLanguageModeling in training: spans of L ~ U{1..max_span} in contexts
+    of int(L / p) items, one random item forced where none is masked, one masked item unmasked where
+    all are; a random order of the T rows, unmasked rows at -1; perm[i, j] = order(i) <= order(j)
+    and j masked. Returns mask (the masked rows), labels, perm."""
+    B, T = items.shape
+    real = items != 0
+    masked = torch.zeros(B, T, dtype=torch.bool)
+    for b in range(B):
+        n, cur = int(real[b].sum()), 0
+        while cur < n:
+            span = int(torch.randint(1, max_span + 1, (1,), generator=gen))
+            context = int(span / p)
+            start = cur + int(torch.randint(context - span + 1, (1,), generator=gen))
+            if start < n:
+                masked[b, start:min(start + span, n)] = True
+            cur += context
+        if not masked[b].any():
+            masked[b, int(torch.multinomial(real[b].double(), 1, generator=gen))] = True
+        if int(masked[b].sum()) == n:
+            masked[b, int(torch.multinomial(masked[b].double(), 1, generator=gen))] = False
+    labels = torch.where(masked, items, torch.zeros_like(items))
+    perm = torch.zeros(B, T, T, dtype=torch.bool)
+    for b in range(B):
+        order = torch.arange(T)[torch.randperm(T, generator=gen)]
+        order = order.masked_fill(~masked[b], -1)
+        perm[b] = (order[:, None] <= order[None, :]) & masked[b][None, :]
+    return masked, labels, perm
 
 
 def masked_masking(items, p, gen):

@@ -3,7 +3,9 @@
  * tests/reference/make_session_fixtures.py (models in tests/reference/session_models.py; committed
  * JSON, no Python needed here) for a GPT-2 causal LM (untied output layer, per-feature LayerNorm),
  * a BERT-style masked LM (tied output with its bias, fixed masking draws, a temperature, label
- * smoothing) and a GRU causal LM, over sessions with padding and one longer than T. Each model is
+ * smoothing), a GRU causal LM, XLNet's causal (unidirectional), masked and permutation LMs (two
+ * streams, the fixture's permutation mask) and Transformer-XL with memory slots (issue 19, part
+ * X; tests/reference/rel_blocks.py), over sessions with padding and one longer than T. Each model is
  * built with reckon's builder, its parameters set from the fixture (names and order must agree),
  * the batch fed through the family's feed (whose causal masking must equal the fixture's; the
  * masked LM's draws are the fixture's), and then: the loss, every parameter's gradient, and three
@@ -97,6 +99,7 @@ static void run_case(const char *name, bool fixture_masks) {
   ids_input(&f, m->g, sm->sg.mask_rows, "mask", BT, !fixture_masks);
   ids_input(&f, m->g, sm->sg.keys, "keys", BT, true);
   ids_input(&f, m->g, sm->sg.labels, "labels", BT, !fixture_masks);
+  if (sm->sg.hidden != RK_NO_VALUE) ids_input(&f, m->g, sm->sg.hidden, "hidden", BT * c.session_seq_length_max, false);
   rk_session_graph_pack_labels(&sm->sg, c.pad_token);   /* the loss reads the labelled rows */
   rk_graph_zero_grad(m->g);
   assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
@@ -136,11 +139,35 @@ static void test_gru_causal_lm(void **state) {
   run_case("gru", false);
 }
 
+static void test_xlnet_causal_lm(void **state) {
+  (void)state;
+  run_case("xlnet", false);
+}
+
+static void test_xlnet_masked_lm(void **state) {
+  (void)state;
+  run_case("xlnet_mlm", true);
+}
+
+static void test_xlnet_permutation_lm(void **state) {
+  (void)state;
+  run_case("xlnet_plm", true);
+}
+
+static void test_transfoxl_causal_lm_with_memory(void **state) {
+  (void)state;
+  run_case("transfoxl", false);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gpt2_causal_lm),
       cmocka_unit_test(test_bert_masked_lm),
       cmocka_unit_test(test_gru_causal_lm),
+      cmocka_unit_test(test_xlnet_causal_lm),
+      cmocka_unit_test(test_xlnet_masked_lm),
+      cmocka_unit_test(test_xlnet_permutation_lm),
+      cmocka_unit_test(test_transfoxl_causal_lm_with_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -586,6 +586,48 @@ static int c_attention_padded(gc_ctx *c) { return attention_case(c, false, true,
 static int c_attention_causal_padded_dropout(gc_ctx *c) { return attention_case(c, true, true, 0.3f, false); }
 static int c_attention_weights(gc_ctx *c) { return attention_case(c, true, true, 0.0f, true); }
 
+/* Relative attention on qkv (B, 4, 12), 2 heads of 2: the content stream (q_src = kv_src) or a
+ * query stream of its own; padding, a random hidden-key mask, memory slots, both dropouts. */
+typedef struct {
+  bool causal, padded, hidden, two_streams, weights;
+  int64_t mem;
+  float dropout, pos_dropout;
+} rel_case;
+
+static int rel_attention_case(gc_ctx *c, rel_case rc) {
+  int64_t xs[3] = {B, 4, 12}, rs[2] = {4, 4}, bs[1] = {4};
+  int x = dense_value(c, 3, xs), out, w;
+  rk_rel_attention a = {.q_src = rc.two_streams ? dense_value(c, 3, xs) : x, .kv_src = x, .heads = 2,
+                        .causal = rc.causal, .key_ids = RK_NO_VALUE, .hidden = RK_NO_VALUE, .self_visible = true,
+                        .mem = rc.mem, .dropout = rc.dropout, .pos_dropout = rc.pos_dropout};
+  a.r = dense(c, "r", 2, rs, 0.5f);
+  a.r_w_bias = dense(c, "r_w_bias", 1, bs, 0.5f);
+  a.r_r_bias = dense(c, "r_r_bias", 1, bs, 0.5f);
+  if (rc.padded) {
+    assert_rk_ok(rk_graph_input_ids(c->g, &a.key_ids, "ids", 4));
+    defer(c, a.key_ids, FILL_IDS, 3);
+  }
+  if (rc.hidden) {
+    assert_rk_ok(rk_graph_input_ids(c->g, &a.hidden, "hidden", 16));
+    defer(c, a.hidden, FILL_IDS, 2);
+    a.self_visible = !rc.two_streams;   /* XLNet's query stream does not see itself */
+  }
+  assert_rk_ok(rk_graph_rel_attention(c->g, &out, rc.weights ? &w : NULL, &a));
+  return rc.weights ? w : out;
+}
+static int c_rel_attention_bi_padded(gc_ctx *c) { return rel_attention_case(c, (rel_case){.padded = true}); }
+static int c_rel_attention_causal_mem(gc_ctx *c) { return rel_attention_case(c, (rel_case){.causal = true, .mem = 2}); }
+static int c_rel_attention_two_streams(gc_ctx *c) {
+  return rel_attention_case(c, (rel_case){.padded = true, .hidden = true, .two_streams = true});
+}
+static int c_rel_attention_content_hidden(gc_ctx *c) { return rel_attention_case(c, (rel_case){.hidden = true}); }
+static int c_rel_attention_dropouts(gc_ctx *c) {
+  return rel_attention_case(c, (rel_case){.causal = true, .padded = true, .mem = 1, .dropout = 0.3f, .pos_dropout = 0.2f});
+}
+static int c_rel_attention_weights(gc_ctx *c) {
+  return rel_attention_case(c, (rel_case){.padded = true, .mem = 1, .weights = true});
+}
+
 static int c_gather(gc_ctx *c) {
   int64_t xs[3] = {B, 4, 3};
   int x = dense_value(c, 3, xs), ix, out;
@@ -688,6 +730,9 @@ static const struct {
     CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),      CASE(SEQ_MEAN, c_seq_mean),
     CASE(GATHER_ROWS, c_gather_rows_head), CASE(LINEAR, c_linear_rows_in_use),
     CASE(SOFTMAX_CE, c_softmax_ce_rows_in_use),
+    CASE(REL_ATTENTION, c_rel_attention_bi_padded), CASE(REL_ATTENTION, c_rel_attention_causal_mem),
+    CASE(REL_ATTENTION, c_rel_attention_two_streams), CASE(REL_ATTENTION, c_rel_attention_content_hidden),
+    CASE(REL_ATTENTION, c_rel_attention_dropouts), CASE(REL_ATTENTION, c_rel_attention_weights),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */
