@@ -5,7 +5,7 @@
 # 1. SOAK_REQUESTS requests (default 20,000, a little more: wrk runs a second at a time until the
 #    statistics count them; tests/long/serve_soak.sh sends a million) over keep-alive connections: the server's VmRSS (/proc/<pid>/status) after them is within 10%
 #    of its VmRSS after the first 10,000, and the ensemble's statistics count every one as a
-#    success and none as a failure.
+#    success and none as a failure, and so do its steps' (the workflow and the model).
 # 2. SOAK_CYCLES unload/load cycles (default 4) while 4 clients send requests
 #    (serve_soak_client.py): every answer is 200 with unchanged scores, or 503 naming the model
 #    while it is out; each cycle is seen by the clients from both sides.
@@ -70,7 +70,7 @@ f:close()
 EOF
 send_until() {
   local bad=0 out ok failed
-  while read -r ok failed < <(stats) && [ "$ok" -lt "$1" ]; do
+  while read -r ok failed _ < <(stats) && [ "$ok" -lt "$1" ]; do
     out=$(BODY="$tmp/body.json" wrk -t 2 -c 4 -d 1s --timeout 30s -s "$tmp/post.lua" "$url/v2/models/dlrm/infer" 2>&1)
     bad=$((bad + $(awk '/Non-2xx or 3xx responses:/ { n = $NF } /Socket errors:/ { gsub(",", ""); n += $6 + $8 + $10 }
                         END { print n + 0 }' <<<"$out")))
@@ -78,25 +78,33 @@ send_until() {
   echo "$bad"
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
-# The ensemble's success and failure counts (statistics extension).
+# A model's statistics (the statistics extension): successes, failures, executions, rows.
 stats() {
   /usr/bin/python3 -c 'import json, sys, urllib.request
-s = json.load(urllib.request.urlopen(sys.argv[1]))["model_stats"][0]["inference_stats"]
-print(s["success"]["count"], s["fail"]["count"])' "$url/v2/models/dlrm/stats"
+m = json.load(urllib.request.urlopen(sys.argv[1]))["model_stats"][0]
+s = m["inference_stats"]
+print(s["success"]["count"], s["fail"]["count"], m["execution_count"], m["inference_count"])' "$url/v2/models/${1:-dlrm}/stats"
 }
-
 bad=$(send_until $warm)
 rss0=$(rss_kb)
-read -r ok0 failed0 < <(stats)
+read -r ok0 failed0 _ < <(stats)
 bad=$((bad + $(send_until "$requests")))
 rss1=$(rss_kb)
-read -r ok1 failed1 < <(stats)
+read -r ok1 failed1 runs1 rows1 < <(stats)
 [ "$bad" = 0 ] && [ "$failed1" = 0 ] && [ "$ok1" -ge "$requests" ] &&
   pass "$ok1 requests answered 200, none failed (wrk: $bad non-2xx or socket errors; statistics: $failed1 failures)" ||
   fail "requests failed: wrk saw $bad non-2xx or socket errors; the statistics count $ok1 successes of at least $requests, $failed1 failures"
 awk -v a="$rss0" -v b="$rss1" 'BEGIN { exit !(b <= a * 1.10) }' &&
   pass "memory flat: VmRSS $rss1 kB after $ok1 requests, $rss0 kB after the first $ok0 (within 10%)" ||
   fail "memory grew: VmRSS $rss1 kB after $ok1 requests, $rss0 kB after the first $ok0 (more than 10%)"
+# The ensemble's steps count what ran through them: each request, batch and row of the ensemble.
+for step in dlrm_nvt dlrm_dlrm; do
+  read -r ok failed runs rows < <(stats $step)
+  [ "$ok $failed $runs $rows" = "$ok1 0 $runs1 $rows1" ] &&
+    pass "step $step's statistics count the ensemble's $ok requests, $runs executions and $rows rows" ||
+    fail "step $step's statistics: $ok successes, $failed failures, $runs executions, $rows rows; the ensemble's:" \
+      "$ok1, 0, $runs1, $rows1"
+done
 
 while IFS= read -r line; do
   case $line in
