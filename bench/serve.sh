@@ -181,6 +181,7 @@ grpc_ok() {   # PORT BODY: the call answers grpc-status 0
 }
 
 # ---- the runs ----
+load0=$(cut -d' ' -f1-3 /proc/loadavg)   # other work on the machine shows in the tails: said with the table
 declare -A R   # R[model,proto,batch,conns] = "rps p50 p99 errors"
 errors=0
 note() { printf '%s\n' "$*" >&2; }
@@ -232,15 +233,17 @@ EOF
 done
 
 # ---- the table ----
-f() { awk -v v="$1" 'BEGIN { printf(v >= 100 ? "%.0f" : "%.1f", v) }'; }
-ms() { awk -v v="$1" 'BEGIN { printf "%.3f", v / 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
+# A point where no request finished within DURATION shows "-" (raise DURATION for it).
+f() { awk -v v="$1" 'BEGIN { if (v <= 0) print "-"; else printf(v >= 100 ? "%.0f" : "%.1f", v) }'; }
+ms() { awk -v v="$1" 'BEGIN { if (v <= 0) print "-"; else printf "%.3f", v / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", a / b; else print "-" }'; }
 field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
 {
   echo "## reckon serve vs PyTorch (TorchScript + pandas + ThreadingHTTPServer)"
   echo
   echo "$(date -u +%Y-%m-%d), $cores cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), threads $threads for each server;" \
-    "pinning: $pinned; $duration s a point after 1 s of warm-up; $("$reckon" --version | head -1)."
+    "pinning: $pinned; $duration s a point after 1 s of warm-up; load average before the runs $load0;" \
+    "$("$reckon" --version | head -1)."
   echo "Peer check: its DLRM gives $peer_check."
   echo
   echo "| model | batch | conns | reckon HTTP req/s | p50 ms | p99 ms | reckon gRPC req/s | p50 ms | p99 ms | peer req/s | p50 ms | p99 ms | HTTP / peer |"
@@ -268,22 +271,22 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
       "$(ratio "$(field "$w" 1)" "$(field "$n" 1)") |"
   done
   echo
-  b1=${batches%% *} bn=${batches##* } c1=${conns%% *} cn=${conns##* }
-  goal() { awk -v v="$1" -v g="$2" 'BEGIN { print (v >= g ? "met" : "NOT met") }'; }
+  b1=${batches%% *} bn=${batches##* } c1=${conns%% *}
+  goal() { awk -v v="$1" -v g="$2" 'BEGIN { print (v <= 0 ? "not measured: a side finished no request in DURATION" : v >= g ? "met" : "NOT met") }'; }
   echo "Goals (issue 20):"
   for m in dlrm t4r; do
     for c in $conns; do
       r1=$(awk -v a="$(field "${R[$m,http,$b1,$c]}" 1)" -v b="$(field "${R[$m,peer,$b1,$c]}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
       rn=$(awk -v a="$(field "${R[$m,http,$bn,$c]}" 1)" -v b="$(field "${R[$m,peer,$bn,$c]}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
-      echo "- $m, $c connections: batch $b1 $(printf '%.1f' "$r1")x the peer (goal 10x: $(goal "$r1" 10));" \
-        "batch $bn $(printf '%.1f' "$rn")x (goal 3x: $(goal "$rn" 3))"
+      echo "- $m, $c connections: batch $b1 $(ratio "$r1" 1) the peer (goal 10x: $(goal "$r1" 10));" \
+        "batch $bn $(ratio "$rn" 1) (goal 3x: $(goal "$rn" 3))"
     done
   done
-  dyn=$(awk -v a="$(field "${R[dlrm,http,$b1,$cn]:-0}" 1)" -v b="$(field "${R[dlrm,nobatch,$b1,64]:-0}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
-  echo "- dynamic batching, DLRM batch $b1 at 64 connections: $(printf '%.1f' "$dyn")x without it (goal 3x: $(goal "$dyn" 3))"
+  dyn=$(awk -v a="$(field "${R[dlrm,http,$b1,64]:-0}" 1)" -v b="$(field "${R[dlrm,nobatch,$b1,64]:-0}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
+  echo "- dynamic batching, DLRM batch $b1 at 64 connections: $(ratio "$dyn" 1) without it (goal 3x: $(goal "$dyn" 3))"
   for m in dlrm t4r; do
     p99=$(field "${R[$m,http,$b1,$c1]}" 3)
-    echo "- p99 at batch $b1, $c1 connection, $m over HTTP: $(ms "$p99") ms (goal < 1 ms: $(awk -v v="$p99" 'BEGIN { print (v < 1000 ? "met" : "NOT met") }'))"
+    echo "- p99 at batch $b1, $c1 connection, $m over HTTP: $(ms "$p99") ms (goal < 1 ms: $(awk -v v="$p99" 'BEGIN { print (v <= 0 ? "not measured" : v < 1000 ? "met" : "NOT met") }'))"
   done
   [ $errors = 0 ] && echo "- every request answered 200 (wrk non-2xx, socket errors and h2load failures: 0)" \
     || echo "- FAILED requests: $errors (non-2xx, socket errors or h2load failures)"
