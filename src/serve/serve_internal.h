@@ -148,8 +148,9 @@ void rk_stats_batch(rk_stats_cell *c, int64_t batch_rows, uint64_t input_ns, uin
 void rk_stats_request(rk_stats_cell *c, bool ok, int64_t rows, uint64_t queue_ns, uint64_t total_ns,
                       const uint64_t compute_ns[3]);
 /* An ensemble step's run of a batch of `requests` requests and `rows` rows taking ns: one
- * execution; each request a success charged ns, as compute infer (no queue of its own). A failed
- * batch of several requests counts nothing: the scheduler reruns its requests one by one. */
+ * execution; each request a success charged ns, as compute infer (no queue of its own). A step
+ * failing a batch of several requests counts nothing: the scheduler reruns them one by one, and
+ * those runs count (steps before it that succeeded on the batch count both). */
 void rk_stats_step(rk_stats_cell *c, bool ok, int requests, int64_t rows, uint64_t ns);
 rk_status rk_stats_copy(rk_serve_model_stats *dst, rk_stats_cell *src);
 void rk_serve_model_stats_clear(rk_serve_model_stats *m);
