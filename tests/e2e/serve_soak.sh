@@ -3,9 +3,10 @@
 # and switches a model in and out while clients send requests. The model: a small DLRM from
 # `reckon train`, exported with `reckon export`, served in explicit mode.
 # 1. SOAK_REQUESTS requests (default 20,000, a little more: wrk runs a second at a time until the
-#    statistics count them; tests/long/serve_soak.sh sends a million) over keep-alive connections: the server's VmRSS (/proc/<pid>/status) after them is within 10%
-#    of its VmRSS after the first 10,000, and the ensemble's statistics count every one as a
-#    success and none as a failure, and so do its steps' (the workflow and the model).
+#    statistics count them; tests/long/serve_soak.sh sends a million) over keep-alive
+#    connections: the server's VmRSS (/proc/<pid>/status) after them is within 10% of its VmRSS
+#    after the first 10,000, and the ensemble's statistics count every one as a success and none
+#    as a failure, and so do its steps' (the workflow and the model).
 # 2. SOAK_CYCLES unload/load cycles (default 4) while 4 clients send requests
 #    (serve_soak_client.py): every answer is 200 with unchanged scores, or 503 naming the model
 #    while it is out; each cycle is seen by the clients from both sides.
@@ -69,8 +70,10 @@ wrk.body = f:read("*a")
 f:close()
 EOF
 send_until() {
-  local bad=0 out ok failed
-  while read -r ok failed _ < <(stats) && [ "$ok" -lt "$1" ]; do
+  local bad=0 out ok failed before=-1
+  # (a second in which no request succeeded ends it: the checks below then fail)
+  while read -r ok failed _ < <(stats) && [ "$ok" -lt "$1" ] && [ "$ok" -gt "$before" ]; do
+    before=$ok
     out=$(BODY="$tmp/body.json" wrk -t 2 -c 4 -d 1s --timeout 30s -s "$tmp/post.lua" "$url/v2/models/dlrm/infer" 2>&1)
     bad=$((bad + $(awk '/Non-2xx or 3xx responses:/ { n = $NF } /Socket errors:/ { gsub(",", ""); n += $6 + $8 + $10 }
                         END { print n + 0 }' <<<"$out")))
