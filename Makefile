@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all build deps deps-peers test asan demo bench docs clean lint fuzz fuzz-long
+.PHONY: all build deps deps-peers test test-long asan demo bench docs clean lint fuzz fuzz-long
 
 all: build
 
@@ -24,6 +24,12 @@ build: deps $(BUILD)/CMakeCache.txt
 test: deps-peers $(BUILD)/CMakeCache.txt
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The long tests (tests/long/*.sh: minutes each, e.g. the serving soak's million requests), one
+# after another, each reporting as an e2e test does.
+test-long: deps-peers build
+	@status=0; for t in tests/long/*.sh; do echo "== $$t"; \
+	  RECKON_BIN=$(abspath $(BUILD))/reckon RECKON_SOURCE_DIR=$(CURDIR) bash $$t || status=1; done; exit $$status
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps-peers

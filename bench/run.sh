@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$(dirname "${1:-build/reckon}")" && pwd)
 for b in "$here"/csv.sh "$here"/parquet.sh "$here"/preprocess.sh "$here"/nn.sh "$here"/train.sh "$here"/train_mtl.sh "$here"/widedeep.sh "$here"/seq.sh \
-         "$here"/sessions_train.sh; do
+         "$here"/sessions_train.sh "$here"/serve.sh; do
   echo "== $(basename "$b")"
   bash "$b" "$build"
 done

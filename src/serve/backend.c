@@ -354,7 +354,7 @@ static rk_status table_put(tensor_table *t, const char *name, const rk_column *c
   return RK_OK;
 }
 
-static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_step *step, int worker,
+static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_step *step, int worker, int requests,
                           tensor_table *t, int64_t nrows) {
   rk_loaded *sl = NULL;
   RK_TRY(rk_server_acquire(s, step->model_name, step->model_version, &sl));
@@ -385,7 +385,11 @@ static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_
       memset(res, 0, sizeof *res);
     }
   }
-  if (st == RK_OK) st = rk_loaded_run(s, sl, worker, &view, res);
+  if (st == RK_OK) {
+    uint64_t t0 = rk_serve_now_ns();
+    st = rk_loaded_run(s, sl, worker, requests, &view, res);
+    rk_stats_step(sl->stats, st == RK_OK, requests, view.nrows, rk_serve_now_ns() - t0);
+  }
   for (int i = 0; i < step->n_output_map && st == RK_OK; i++) {
     int j = rk_batch_find(res, step->output_map[i].key);
     if (j < 0)
@@ -398,11 +402,12 @@ static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_
   return st;
 }
 
-static rk_status run_ensemble(rk_server *s, rk_loaded *l, int worker, const rk_batch *in, rk_batch *out) {
+static rk_status run_ensemble(rk_server *s, rk_loaded *l, int worker, int requests, const rk_batch *in, rk_batch *out) {
   tensor_table t = {0};
   rk_status st = RK_OK;
   for (int i = 0; i < in->ncols && st == RK_OK; i++) st = table_put(&t, in->cols[i].name, &in->cols[i]);
-  for (int k = 0; k < l->config.n_steps && st == RK_OK; k++) st = run_step(s, l, &l->config.steps[k], worker, &t, in->nrows);
+  for (int k = 0; k < l->config.n_steps && st == RK_OK; k++)
+    st = run_step(s, l, &l->config.steps[k], worker, requests, &t, in->nrows);
   if (st == RK_OK) st = rk_batch_init(out, l->config.n_output);
   for (int i = 0; st == RK_OK && i < l->config.n_output; i++) {
     const rk_column *c = table_find(&t, l->config.output[i].name);
@@ -438,11 +443,11 @@ static rk_status run_workflow(rk_loaded *l, const rk_batch *in, rk_batch *out) {
   return st;
 }
 
-rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, const rk_batch *in, rk_batch *out) {
+rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, int requests, const rk_batch *in, rk_batch *out) {
   memset(out, 0, sizeof *out);
   switch (l->kind) {
     case RK_STEP_WORKFLOW: return run_workflow(l, in, out);
     case RK_STEP_MODEL: return l->session ? run_session(l, worker, in, out) : run_model(l, worker, in, out);
-    default: return run_ensemble(s, l, worker, in, out);
+    default: return run_ensemble(s, l, worker, requests, in, out);
   }
 }

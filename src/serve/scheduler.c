@@ -141,7 +141,7 @@ static void run_batch(rk_scheduler *q, int worker, rk_job **jobs, int n) {
   }
   in.nrows = rows;
   uint64_t t1 = rk_serve_now_ns();
-  if (st == RK_OK) st = rk_loaded_run(q->s, l, worker, &in, &out);
+  if (st == RK_OK) st = rk_loaded_run(q->s, l, worker, n, &in, &out);
   uint64_t t2 = rk_serve_now_ns();
   rk_batch_free(&in);
   if (st != RK_OK && n > 1) {

@@ -109,10 +109,10 @@ struct rk_loaded {
  * zeroed) and its text. */
 rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, const char *dir, rk_model_config *c,
                          char *config_text, int workers);
-/* Runs a whole batch: `in` holds the config's inputs as columns (request rows one after
- * another); `out` gets every output as a column of in's rows. worker selects the graph cache;
- * s resolves an ensemble's steps. */
-rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, const rk_batch *in, rk_batch *out);
+/* Runs a whole batch of `requests` requests: `in` holds the config's inputs as columns (request
+ * rows one after another); `out` gets every output as a column of in's rows. worker selects the
+ * graph cache; s resolves an ensemble's steps, whose statistics count the batch's requests. */
+rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, int requests, const rk_batch *in, rk_batch *out);
 void rk_loaded_free(rk_loaded *l);
 /* Hold and release a version; release of the last hold wakes a waiting unload. */
 void rk_loaded_hold(rk_loaded *l);
@@ -147,6 +147,11 @@ void rk_stats_batch(rk_stats_cell *c, int64_t batch_rows, uint64_t input_ns, uin
 /* compute_ns: the request's batch's input, infer and output durations. */
 void rk_stats_request(rk_stats_cell *c, bool ok, int64_t rows, uint64_t queue_ns, uint64_t total_ns,
                       const uint64_t compute_ns[3]);
+/* An ensemble step's run of a batch of `requests` requests and `rows` rows taking ns: one
+ * execution; each request a success charged ns, as compute infer (no queue of its own). A step
+ * failing a batch of several requests counts nothing: the scheduler reruns them one by one, and
+ * those runs count (steps before it that succeeded on the batch count both). */
+void rk_stats_step(rk_stats_cell *c, bool ok, int requests, int64_t rows, uint64_t ns);
 rk_status rk_stats_copy(rk_serve_model_stats *dst, rk_stats_cell *src);
 void rk_serve_model_stats_clear(rk_serve_model_stats *m);
 #endif

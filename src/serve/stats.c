@@ -70,6 +70,13 @@ void rk_stats_request(rk_stats_cell *c, bool ok, int64_t rows, uint64_t queue_ns
   pthread_mutex_unlock(&c->lock);
 }
 
+void rk_stats_step(rk_stats_cell *c, bool ok, int requests, int64_t rows, uint64_t ns) {
+  if (!ok && requests > 1) return;
+  if (ok) rk_stats_batch(c, rows, 0, ns, 0);
+  const uint64_t compute_ns[3] = {0, ns, 0};
+  for (int k = 0; k < requests; k++) rk_stats_request(c, ok, k == 0 ? rows : 0, 0, ns, compute_ns);
+}
+
 rk_status rk_stats_copy(rk_serve_model_stats *dst, rk_stats_cell *src) {
   pthread_mutex_lock(&src->lock);
   *dst = src->s;

@@ -12,12 +12,16 @@
  * Limits: SETTINGS_MAX_CONCURRENT_STREAMS, a message size checked from the first 5 bytes (before
  * buffering), header count and bytes per request, an idle timeout per connection, and a request
  * timeout: the preface and every request must arrive whole within it (a slow client is dropped).
+ * A call's grpc-timeout header is its deadline: a call past it before it runs, or while it runs, is
+ * answered DEADLINE_EXCEEDED at once (a reply that comes later is dropped; the work already queued
+ * in the core still runs: the core has no cancellation).
  */
 #include "serve/grpc/grpc_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
@@ -58,6 +62,9 @@ typedef struct stream {
   bool running;                /* handed to a worker, reply not back yet */
   bool closed;                 /* nghttp2 closed it while running: free when the reply comes */
   int64_t started_ms;          /* its HEADERS came; the request must end within request_timeout */
+  bool has_deadline, bad_timeout;
+  int64_t deadline_ms;         /* grpc-timeout after its HEADERS (now_ms's clock) */
+  bool expired;                /* answered DEADLINE_EXCEEDED while running: its reply is dropped */
   struct stream *older, *newer;   /* in the connection's list of requests still arriving */
   struct stream *prev, *next_live;  /* in the connection's list of every stream it holds */
   rk_grpc_reply reply;
@@ -252,6 +259,15 @@ static void dispatch(conn *c, stream *st) {
     answer_status(c, st, "415", RK_GRPC_UNKNOWN, "content-type must be application/grpc");
     return;
   }
+  if (st->bad_timeout) {
+    answer_status(c, st, "200", RK_GRPC_INVALID_ARGUMENT,
+                  "header grpc-timeout is not 1 to 8 digits and a unit (H, M, S, m, u or n)");
+    return;
+  }
+  if (st->has_deadline && now_ms() >= st->deadline_ms) {
+    answer_status(c, st, "200", RK_GRPC_DEADLINE_EXCEEDED, "the call's grpc-timeout passed before it could run");
+    return;
+  }
   if (st->method < 0) {
     char why[300];
     snprintf(why, sizeof why, "unknown method '%s' (inference.GRPCInferenceService serves ServerLive ... RepositoryModelUnload)",
@@ -317,6 +333,11 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
     /* application/grpc, or application/grpc+proto / ;params */
     st->is_grpc = valuelen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
                   (valuelen == 16 || value[16] == '+' || value[16] == ';');
+  } else if (header_is(name, namelen, "grpc-timeout")) {
+    int64_t ms = rk_grpc_timeout_ms(value, valuelen);
+    st->bad_timeout = ms < 0;
+    st->has_deadline = ms >= 0;
+    st->deadline_ms = now_ms() + ms;
   }
   return 0;
 }
@@ -410,8 +431,24 @@ static void take_replies(conn *c) {
     if (--c->pending == 0) pthread_cond_broadcast(&c->drained);
     pthread_mutex_unlock(&c->lock);
     if (st->closed) stream_free(st);
-    else answer(c, st);
+    else if (!st->expired) answer(c, st);   /* an expired one was answered at its deadline */
   }
+}
+
+/* Answer running calls whose deadline passed (*answered: some were); returns the milliseconds to
+ * the next deadline of a running call, or -1 when none has one. */
+static int64_t expire_running(conn *c, int64_t now, bool *answered) {
+  int64_t next = -1;
+  for (stream *st = c->live; st; st = st->next_live) {
+    if (!st->running || !st->has_deadline || st->expired || st->closed) continue;
+    if (now >= st->deadline_ms) {
+      st->expired = *answered = true;
+      answer_status(c, st, "200", RK_GRPC_DEADLINE_EXCEEDED, "the call's grpc-timeout passed while it ran");
+    } else if (next < 0 || st->deadline_ms - now < next) {
+      next = st->deadline_ms - now;
+    }
+  }
+  return next;
 }
 
 static void conn_loop(conn *c) {
@@ -448,10 +485,14 @@ static void conn_loop(conn *c) {
       c->goaway_sent = true;
       continue;
     }
+    bool expired = false;
+    int64_t deadline = pending ? expire_running(c, now, &expired) : -1;
+    if (expired) continue;   /* its answer goes out first */
     struct pollfd fds[2] = {{c->fd, POLLIN, 0}, {c->wake, POLLIN, 0}};
-    int64_t timeout = pending ? -1 : s->opt.idle_timeout_ms - idle;
+    int64_t timeout = pending ? deadline : s->opt.idle_timeout_ms - idle;
     if (since >= 0 && (timeout < 0 || s->opt.request_timeout_ms - (now - since) < timeout))
       timeout = s->opt.request_timeout_ms - (now - since);
+    if (timeout > INT_MAX) timeout = INT_MAX;   /* a deadline hours away */
     int n = poll(fds, 2, (int)timeout);
     if (n < 0 && errno != EINTR) break;
     if (fds[1].revents & POLLIN) take_replies(c);

@@ -1,6 +1,7 @@
 /*
  * serve/grpc/grpc_wire.c: gRPC's length-prefixed messages, status names and grpc-message encoding
- * (contract in grpc_wire.h; reference: gRPC's "gRPC over HTTP2" protocol document).
+ * (contract in grpc_wire.h; reference: gRPC's "gRPC over HTTP2" protocol document), and the
+ * grpc-timeout header's value.
  */
 #include "serve/grpc/grpc_wire.h"
 
@@ -100,4 +101,22 @@ size_t rk_grpc_percent_encode(char *out, size_t cap, const char *text) {
   }
   out[n] = '\0';
   return n;
+}
+
+int64_t rk_grpc_timeout_ms(const uint8_t *value, size_t len) {
+  if (len < 2 || len > 9) return -1;
+  int64_t n = 0;
+  for (size_t i = 0; i + 1 < len; i++) {
+    if (value[i] < '0' || value[i] > '9') return -1;
+    n = n * 10 + (value[i] - '0');   /* at most 99,999,999: no overflow below */
+  }
+  switch (value[len - 1]) {
+    case 'H': return n * 3600000;
+    case 'M': return n * 60000;
+    case 'S': return n * 1000;
+    case 'm': return n;
+    case 'u': return (n + 999) / 1000;
+    case 'n': return (n + 999999) / 1000000;
+    default: return -1;
+  }
 }

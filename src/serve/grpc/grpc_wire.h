@@ -67,6 +67,11 @@ void rk_grpc_split_unary(rk_grpc_unary *out, const uint8_t *body, size_t size, i
 /* Write the 5-byte prefix of an uncompressed message of `length` bytes (at most 2^32 - 1). */
 void rk_grpc_write_prefix(uint8_t prefix[RK_GRPC_PREFIX_BYTES], uint32_t length);
 
+/* The value of a grpc-timeout header (1 to 8 ASCII digits, then a unit: H hours, M minutes,
+ * S seconds, m milliseconds, u microseconds, n nanoseconds) in milliseconds, rounded up so a
+ * deadline never comes early; -1 when malformed. */
+int64_t rk_grpc_timeout_ms(const uint8_t *value, size_t len);
+
 /* Percent-encode `text` for grpc-message: bytes outside 0x20..0x7e and '%' become %XX. Writes at
  * most `cap` bytes with the terminating NUL, cutting between escapes. Returns the length. */
 size_t rk_grpc_percent_encode(char *out, size_t cap, const char *text);
