@@ -80,8 +80,33 @@ RK_VECTOR_CLONES static double row_sum_exp(const float *restrict z, float mx, fl
   return se;
 }
 
-/* Each row alone (any chunking gives the same bits): two passes over its logits, the log-sum-exp
- * and the loss from it. */
+/* A row's log-sum-exp of z / tau and its sum of z, reading the row from memory once: per block of
+ * ROW_BLOCK logits (in the first-level cache), its max and sum, then its exponentials against the
+ * running max, the sum so far rescaled when the max grows (the online softmax of Milakov and
+ * Gimelshein, 2018, by blocks). The blocks depend on C alone. */
+#define ROW_BLOCK 1024
+
+static double row_lse(double *sum_z, const float *z, int64_t C, double inv) {
+  float mx = 0.0f;
+  double se = 0.0;
+  *sum_z = 0.0;
+  for (int64_t j = 0; j < C; j += ROW_BLOCK) {
+    int64_t n = C - j < ROW_BLOCK ? C - j : ROW_BLOCK;
+    float bm;
+    double bs;
+    row_max_sum(&bm, &bs, z + j, n);
+    *sum_z += bs;
+    if (j == 0 || bm > mx) {
+      se = j == 0 ? 0.0 : se * exp(((double)mx - bm) * inv);
+      mx = bm;
+    }
+    se += row_sum_exp(z + j, mx, (float)inv, n);
+  }
+  // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
+  return mx * inv + log(se);
+}
+
+/* Each row alone (any chunking gives the same bits): the log-sum-exp, then the loss from it. */
 static void ce_rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const ce_ctx *c = arg;
@@ -90,12 +115,7 @@ static void ce_rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end
     out[0] = out[1] = 0.0;
     if (c->y[r] == c->ignore) continue;
     const float *zr = c->z + r * c->C;
-    float mx;
-    double sum_z;
-    row_max_sum(&mx, &sum_z, zr, c->C);
-    double se = row_sum_exp(zr, mx, (float)c->inv, c->C);
-    // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
-    double lse = mx * c->inv + log(se);
+    double sum_z, lse = row_lse(&sum_z, zr, c->C, c->inv);
     double sum_logp = sum_z * c->inv - (double)c->C * lse;
     out[0] = lse;
     out[1] = -(1.0 - c->eps) * (zr[c->y[r]] * c->inv - lse) - c->eps / (double)c->C * sum_logp;
