@@ -139,6 +139,10 @@ static rk_status register_param(rk_graph *g, rk_param *p) {
  * use"); linear passes them on to its output. Any other op would read the unused rows. */
 static bool reads_rows_in_use(rk_op op) { return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE; }
 
+/* The ops whose backward can write their first input's gradient whole (=, every row in use)
+ * instead of adding to it, when no other op wrote it first (rk_node.dx_overwrite). */
+static bool overwrites_dx(rk_op op) { return op == RK_OP_SOFTMAX_CE; }
+
 rk_status rk_graph_add_node(rk_graph *g, rk_node **out, rk_op op, int n_in, const int *in) {
   RK_TRY(check_building(g));
   if (n_in > RK_NODE_MAX_IN)
@@ -455,6 +459,20 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
     }
   }
 
+  /* a gradient whose first writer writes it whole is not zeroed: that writer must be the node
+   * born with it, run backward (an output with a gradient) and read it once */
+  for (int i = 0; i < N; i++) {
+    rk_node *n = &g->nodes[i];
+    n->dx_overwrite = false;
+    if (!overwrites_dx(n->op) || n->n_in < 1 || n->in[0] == loss) continue;
+    rk_value *x = &g->values[n->in[0]];
+    bool runs = false, once = true;
+    for (int k = 0; k < n->n_out; k++) runs = runs || g->values[n->out[k]].needs_grad;
+    for (int k = 1; k < n->n_in; k++) once = once && n->in[k] != n->in[0];
+    if (x->kind == RK_VAL_ACT && x->needs_grad && x->grad_birth == 2 * N - 1 - i && runs && once)
+      n->dx_overwrite = x->grad_overwritten = true;
+  }
+
   plan pl[2] = {{0}, {0}};
   rk_status s = RK_OK;
   size_t unplanned = 0;
@@ -604,6 +622,7 @@ rk_status rk_graph_backward(rk_graph *g) {
   for (int t = N; t < 2 * N; t++) {
     while (gi < g->n_grad_order && g->values[g->grad_order[gi]].grad_birth <= t) {
       rk_value *v = &g->values[g->grad_order[gi++]];
+      if (v->grad_overwritten) continue;
       /* rows past a value's rows in use are neither written nor read: zero the rest only */
       be->fill(v->grad, v->partial_rows ? v->rows * (v->numel / v->shape[0]) : v->numel, 0.0f);
       if (g->grad_order[gi - 1] == g->loss) be->fill(v->grad, 1, 1.0f);   /* d loss / d loss */

@@ -44,6 +44,7 @@ typedef struct {
   void *data[2];             /* per mode */
   float *grad;               /* NULL without a gradient */
   int grad_birth;            /* backward time at which the gradient buffer is zeroed */
+  bool grad_overwritten;     /* its first writer writes it whole (rk_node.dx_overwrite): not zeroed */
 } rk_value;
 
 struct rk_node;
@@ -71,6 +72,10 @@ typedef struct rk_node {
   /* sparse gradient contributions (embedding, embedding_bag): slots into the table's
    * contribution buffers; embedding_l2 adds into its lookup's slots. */
   int64_t slot_base, n_slots;
+  /* set by rk_graph_build: this node's backward is the first to write input 0's gradient and
+   * writes it (=) rather than adding, so the graph skips zeroing it (the ops of
+   * overwrites_dx in graph.c; a catalogue-wide softmax_ce saves a pass over its logits) */
+  bool dx_overwrite;
 } rk_node;
 
 /* Per sparse table: every looked-up id of one pass and its gradient row. */

@@ -22,19 +22,42 @@
 
 #include "optim/optim_internal.h"
 
-void rk_optim_adam_span(float *w, float *m, float *v, const float *g, int64_t n, const rk_optim_hyper *h) {
+/* One element's update after any decay of w, the same operations in the same order for every
+ * mode, so the modes' loops below give the bits a single loop would. */
+static inline void adam_element(float *w, float *m, float *v, float g, float b1, float b2, float step, float eps,
+                                float bc2_sqrt) {
+  float mi = b1 * *m + (1.0f - b1) * g;
+  float vi = b2 * *v + (1.0f - b2) * g * g;
+  *m = mi;
+  *v = vi;
+  *w -= step * mi / (sqrtf(vi) / bc2_sqrt + eps);
+}
+
+/* A loop per mode with restrict pointers: the compiler vectorises them (one loop testing the
+ * mode per element, on pointers that might alias, stayed scalar; a dense AdamW walks the whole
+ * item table every step). */
+void rk_optim_adam_span(float *restrict w, float *restrict m, float *restrict v, const float *restrict g, int64_t n,
+                        const rk_optim_hyper *h) {
   const float b1 = h->beta1, b2 = h->beta2, eps = h->eps, step = h->adam_step, bc2_sqrt = h->adam_bc2_sqrt;
   const float wd = h->weight_decay, keep = h->adamw_keep, shrink = h->adamw_shrink;
-  const bool before = h->decoupled && !h->adamw_after, after = h->decoupled && h->adamw_after;
-  for (int64_t i = 0; i < n; i++) {
-    float gi = g ? g[i] : 0.0f;
-    if (before) w[i] *= keep;
-    else if (!h->decoupled) gi += wd * w[i];
-    float mi = b1 * m[i] + (1.0f - b1) * gi;
-    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    w[i] -= step * mi / (sqrtf(vi) / bc2_sqrt + eps);
-    if (after) w[i] += shrink * w[i];
+  if (!g) {   /* a row without a gradient: m and v decay, w moves by what they hold */
+    for (int64_t i = 0; i < n; i++) {
+      if (h->decoupled && !h->adamw_after) w[i] *= keep;
+      float gi = h->decoupled ? 0.0f : wd * w[i];
+      adam_element(&w[i], &m[i], &v[i], gi, b1, b2, step, eps, bc2_sqrt);
+      if (h->decoupled && h->adamw_after) w[i] += shrink * w[i];
+    }
+  } else if (!h->decoupled) {
+    for (int64_t i = 0; i < n; i++) adam_element(&w[i], &m[i], &v[i], g[i] + wd * w[i], b1, b2, step, eps, bc2_sqrt);
+  } else if (!h->adamw_after) {
+    for (int64_t i = 0; i < n; i++) {
+      w[i] *= keep;
+      adam_element(&w[i], &m[i], &v[i], g[i], b1, b2, step, eps, bc2_sqrt);
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      adam_element(&w[i], &m[i], &v[i], g[i], b1, b2, step, eps, bc2_sqrt);
+      w[i] += shrink * w[i];
+    }
   }
 }

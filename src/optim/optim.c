@@ -209,7 +209,8 @@ rk_status rk_optim_init(rk_optim *opt, const rk_optim_config *cfg, rk_param *con
     if (entries == NULL) return rk_error_context(RK_ENOMEM, "optimizer for %d parameters", n_params);
   }
   if (total > 0 && n_slots > 0) {
-    state = rk_aligned_alloc(64, (size_t)total * (size_t)n_slots * sizeof(float));
+    /* zeroed by calloc: a large block is fresh zero pages, taken up only as steps touch them */
+    state = rk_aligned_calloc(64, (size_t)total * (size_t)n_slots * sizeof(float));
     if (state == NULL) {
       rk_free(entries);
       return rk_error_context(RK_ENOMEM, "%s state for %lld parameter values", rk_optim_kind_name(cfg->kind),
@@ -231,7 +232,6 @@ rk_status rk_optim_init(rk_optim *opt, const rk_optim_config *cfg, rk_param *con
     if (!mirrored) packed += e->numel;
   }
   if (state != NULL) {
-    memset(state, 0, (size_t)total * (size_t)n_slots * sizeof(float));
     bool accumulates = cfg->kind == RK_OPTIM_ADAGRAD || cfg->kind == RK_OPTIM_PROXIMAL_ADAGRAD || cfg->kind == RK_OPTIM_FTRL;
     if (accumulates) {
       for (int64_t k = 0; k < total; k++) state[k] = cfg->initial_accumulator;

@@ -112,6 +112,7 @@ typedef struct {
   json_t *train_log, *eval_log; /* report.html's series */
   double log_loss;              /* loss summed since the last training-log row */
   int64_t log_steps;
+  json_t *train_speed;          /* the last trained window's train_runtime, _samples_ and _steps_per_second */
 } run;
 
 static void free_run(run *r) {
@@ -131,6 +132,7 @@ static void free_run(run *r) {
   json_decref(r->results);
   json_decref(r->train_log);
   json_decref(r->eval_log);
+  json_decref(r->train_speed);
   rk_output_set_free(&r->set);
   rk_output_release(&r->out);
 }
@@ -206,7 +208,8 @@ static rk_status load_features(run *r) {
 
 /* The model: built from the flags and the features, or with --model_name_or_path the saved
  * model (its architecture, features and weights; rk_model_load), a graph of the training batch
- * shared over its parameters. */
+ * shared over its parameters. A run that does not train builds an inference graph and no
+ * optimizer: no gradient buffers, no AdamW moments (twice the item table on their own). */
 static rk_status build(run *r) {
   const rk_sessions_config *c = r->c;
   if (c->load_model) {
@@ -215,11 +218,11 @@ static rk_status build(run *r) {
     if (st == RK_OK && !rk_model_is_session(r->saved.model))
       st = rk_error(RK_EUSAGE, "--model_name_or_path '%s' holds a %s model, not a session model", c->load_model,
                     r->saved.model->ops->family);
-    if (st == RK_OK) st = rk_session_share(&r->m, r->saved.model, c->train_batch_size, true, false);
+    if (st == RK_OK) st = rk_session_share(&r->m, r->saved.model, c->train_batch_size, c->do_train, false);
     if (st != RK_OK) return rk_error_context(st, "--model_name_or_path '%s'", c->load_model);
   } else {
     RK_TRY(rk_session_config_check(&c->model));
-    RK_TRY(rk_session_build(&r->m, &r->features, &c->model, c->train_batch_size, true));
+    RK_TRY(rk_session_build(&r->m, &r->features, &c->model, c->train_batch_size, c->do_train));
   }
   uint64_t seed = rk_session_model_config(r->m)->seed;
   const rk_schema *schema = r->have_schema ? &r->schema : NULL;
@@ -232,7 +235,7 @@ static rk_status build(run *r) {
   rk_optim_config oc;
   rk_optim_config_hf_adamw(&oc, c->lr, c->weight_decay, c->adam_beta1, c->adam_beta2, c->adam_epsilon);
   oc.sparse_as_dense = true;
-  RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL));
+  if (c->do_train) RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL));
   return rk_session_evaluator_init(&r->ev, r->m, schema, c->eval_batch_size, c->log_attention_weights, seed,
                                    (const char *const *)r->metadata, r->n_metadata);
 }
@@ -416,6 +419,17 @@ static rk_status train_step(run *r, const rk_batch *b, const progress *ps, const
   return RK_OK;
 }
 
+/* Hugging Face Trainer's speed metrics of a window's training: its wall time, sessions and steps
+ * per second (of this process: a resumed window counts from the resume). */
+static rk_status set_train_speed(run *r, double seconds, int64_t sessions, int64_t steps) {
+  json_decref(r->train_speed);
+  double s = seconds > 0 ? seconds : 0;
+  r->train_speed = json_pack("{s:o s:o s:o}", "train_runtime", json_real(s), "train_samples_per_second",
+                             number(s > 0 ? (double)sessions / s : NAN), "train_steps_per_second",
+                             number(s > 0 ? (double)steps / s : NAN));
+  return r->train_speed ? RK_OK : RK_ENOMEM;
+}
+
 /* Training on window t's data: --num_train_epochs epochs (or --max_steps steps) over the
  * training windows in time order, each shuffled by (seed, window, epoch). */
 static rk_status train_window(run *r, progress *ps) {
@@ -442,6 +456,8 @@ static rk_status train_window(run *r, progress *ps) {
   char label[64];
   snprintf(label, sizeof label, "window %s", r->win.w[t].label);
   rk_progress_begin(&prog, label, (double)window_steps, "steps");
+  double start = rk_now();
+  int64_t sessions = 0, steps = 0;
   while (st == RK_OK && ps->window_step < window_steps) {
     int64_t skip = ps->batch, k = 0;   /* a resumed epoch re-reads the batches it had done */
     for (int j = 0; st == RK_OK && j < nw && ps->window_step < window_steps; j++) {
@@ -451,6 +467,7 @@ static rk_status train_window(run *r, progress *ps) {
         if (k++ < skip) continue;
         if ((st = train_step(r, &b, ps, &sched)) != RK_OK) break;
         ps->window_step++, ps->step++, ps->batch++;
+        sessions += b.nrows, steps++;
         double lr = c->lr * rk_lr_schedule_factor(&sched, ps->window_step - 1);
         if (c->logging_steps > 0 && ps->step % c->logging_steps == 0) st = log_train_row(r, ps, lr);
         snprintf(prog.note, sizeof prog.note, "loss %.4f", r->log_steps ? r->log_loss / (double)r->log_steps : NAN);
@@ -466,6 +483,7 @@ static rk_status train_window(run *r, progress *ps) {
     else if (st == RK_OK) break;   /* --max_steps ended the epoch early */
   }
   rk_progress_end(&prog);
+  if (st == RK_OK) st = set_train_speed(r, rk_now() - start, sessions, steps);
   if (st == RK_OK && r->log_steps)
     st = log_train_row(r, ps, c->lr * rk_lr_schedule_factor(&sched, window_steps > 0 ? window_steps - 1 : 0));
   rk_batch_free(&b);
@@ -522,7 +540,9 @@ static rk_status evaluate_window(run *r, const progress *ps) {
     rk_free(paths);
   }
   if (st == RK_OK) {
-    json_t *row = json_pack("{si sO}", "window", t, "metrics", metrics);
+    /* the training speed beside the metrics: it varies from run to run, so the CSV and the
+     * averages, which a resumed run must reproduce, leave it out */
+    json_t *row = json_pack("{si sO sO*}", "window", t, "metrics", metrics, "speed", r->train_speed);
     json_t *erow = json_deep_copy(metrics);
     if (!row || !erow) st = RK_ENOMEM;
     if (st == RK_OK) {
@@ -579,12 +599,19 @@ typedef struct {
 } results_ctx;
 
 /* The metrics of one prefix ("train_" or "eval_") of a results row. */
-static json_t *with_prefix(const json_t *metrics, const char *prefix) {
+/* A window's metrics that start with the prefix; the training ones with the window's training
+ * speed (train_runtime, ..., as Hugging Face's Trainer logs it). */
+static json_t *with_prefix(const run *r, int i, const json_t *metrics, const char *prefix) {
   json_t *o = json_object();
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)metrics, key, v) if (o && strncmp(key, prefix, strlen(prefix)) == 0)
       json_object_set(o, key, v);
+  json_t *speed = json_object_get(json_array_get(r->results, (size_t)i), "speed");
+  if (o && speed && strcmp(prefix, "train_") == 0 && json_object_update(o, speed) != 0) {
+    json_decref(o);
+    o = NULL;
+  }
   return o;
 }
 
@@ -592,7 +619,7 @@ static rk_status per_window_body(FILE *f, const void *ctx) {
   const results_ctx *x = ctx;
   rk_status st = RK_OK;
   for (int i = 0; st == RK_OK && i < x->res->n; i++) {
-    json_t *m = with_prefix(x->res->metrics[i], x->which ? "eval_" : "train_");
+    json_t *m = with_prefix(x->r, i, x->res->metrics[i], x->which ? "eval_" : "train_");
     if (!m) return RK_ENOMEM;
     /* the date layout labels training results with the day trained on (the day before) */
     int t = (int)json_integer_value(json_object_get(json_array_get(x->r->results, (size_t)i), "window"));
@@ -621,7 +648,7 @@ static rk_status write_dllogger(const run *r, const char *path, const rk_session
     for (int which = 0; st == RK_OK && which < 2; which++) {
       int t = (int)json_integer_value(json_object_get(json_array_get(r->results, (size_t)i), "window"));
       const char *label = which || res->layout == RK_WINDOWS_INDEX ? res->labels[i] : r->win.w[t].label;
-      json_t *m = with_prefix(res->metrics[i], which ? "eval_" : "train_");
+      json_t *m = with_prefix(r, i, res->metrics[i], which ? "eval_" : "train_");
       json_t *step = res->layout == RK_WINDOWS_DATES ? json_pack("[s]", label) : json_pack("[I]", (json_int_t)atoll(label));
       st = m && step ? rk_dllogger_log(l, step, m) : RK_ENOMEM;
       json_decref(m), json_decref(step);
@@ -752,6 +779,7 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
   for (; st == RK_OK && ps.window < r.win.n - 1; ps.window++) {
     if (c->do_train) st = train_window(&r, &ps);
     if (st == RK_OK && c->do_eval) st = evaluate_window(&r, &ps);
+
     if (st == RK_OK) {
       progress next = {ps.window + 1, 0, 0, 0, ps.step};
       if (c->do_train) st = save_checkpoint(&r, &next);

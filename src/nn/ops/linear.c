@@ -1,7 +1,10 @@
 /*
  * linear: out (N, OC) = act(x (N, C) w^T + b), w (OC, C) as PyTorch's nn.Linear stores it.
- * The gemms are OpenBLAS's; bias and activation are fused into one pass over the output, and
- * backward turns the activation's derivative (from the output) into dpre in its workspace.
+ * The gemms are OpenBLAS's. Without an activation the bias rows are copied into the output and
+ * the gemm adds to them (beta 1, as torch.addmm: OpenBLAS would otherwise zero the output in a
+ * pass of its own, and a bias pass would follow); with one, bias and activation are fused into
+ * one pass over the output. Backward turns the activation's derivative (from the output) into
+ * dpre in its workspace.
  * An input with rows in use (gather_rows) is computed on those rows only, and so is the output.
  */
 #include <math.h>
@@ -46,13 +49,20 @@ static void epilogue_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) 
   }
 }
 
+static void bias_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const epilogue_ctx *c = arg;
+  for (int64_t n = begin; n < end; n++) memcpy(c->out + n * c->OC, c->b, (size_t)c->OC * sizeof(float));
+}
+
 void linear_forward_cpu(float *out /* (N, OC) */, const float *x /* (N, C) */,
                         const float *w /* (OC, C) */, const float *b /* (OC) or NULL */,
                         int64_t N, int64_t C, int64_t OC, rk_act act) {
-  rk_sgemm(false, true, N, OC, C, 1.0f, x, C, w,
-              C, 0.0f, out, OC);
-  if (!b && act == RK_ACT_NONE) return;
   epilogue_ctx c = {out, b, OC, act};
+  bool bias_first = b && act == RK_ACT_NONE;
+  if (bias_first) rk_parallel_for(N, rk_row_grain(OC), bias_rows, &c);
+  rk_sgemm(false, true, N, OC, C, 1.0f, x, C, w, C, bias_first ? 1.0f : 0.0f, out, OC);
+  if (act == RK_ACT_NONE) return;
   rk_parallel_for(N, rk_row_grain(OC), epilogue_rows, &c);
 }
 
@@ -85,7 +95,7 @@ static void dact_range(void *arg, int64_t chunk, int64_t begin, int64_t end) {
 }
 
 /* db over a range of columns, each summed over the rows in order (as a serial loop would). */
-static void add_row(float *restrict acc, const float *restrict row, int64_t n) {
+RK_VECTOR_CLONES static void add_row(float *restrict acc, const float *restrict row, int64_t n) {
   for (int64_t j = 0; j < n; j++) acc[j] += row[j];
 }
 
@@ -111,7 +121,9 @@ void linear_backward_cpu(float *dx /* (N, C) */, float *dw /* (OC, C) */, float 
   if (dw)
     rk_sgemm(true, false, OC, C, N, 1.0f, c.dp, OC, x,
                 C, 1.0f, dw, C);
-  if (db) rk_parallel_for(OC, 64, db_cols, &c);
+  /* each column sums its rows in order whatever the chunks: wide chunks read the rows in long
+   * runs (64-column ones streamed the matrix in 256-byte pieces) */
+  if (db) rk_parallel_for(OC, OC / 4 > 64 ? OC / 4 : 64, db_cols, &c);
 }
 
 /* N: the rows in use of x (all of them unless it comes from gather_rows): rows past them are

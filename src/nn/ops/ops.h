@@ -247,7 +247,7 @@ rk_status softmax_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) *
                                  const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau);
 void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const double *rows /* (R, 2) */,
                              const float *z /* (R, C) */, const int64_t *y /* (R) */, int64_t R, int64_t C,
-                             int64_t ignore, float eps, float tau);
+                             int64_t ignore, float eps, float tau, bool overwrite);
 
 /* split */
 void split_forward_cpu(float *const *outs /* n x (R, I_k) */, const float *x /* (R, sum I) */,
@@ -330,6 +330,19 @@ void transpose_backward_cpu(float *dx /* (P, A, M, C, Q) */, const float *dout /
 /* libm's tanhf and expf are scalar calls: in a GRU step or gelu they were 20-40% of the time. These
  * have no branch (a float compare keeps a loop scalar under -ftrapping-math), so loops calling
  * them vectorise; within 1e-7 of libm's, no NaN at either end. */
+
+/* For the few loops that stream a whole catalogue per row (softmax_ce): one copy per vector width,
+ * picked when the program loads, since the default build targets plain x86-64 (SSE2, 4 floats a
+ * vector). A clone may contract a * b + c into one FMA, so the last bit can differ between
+ * machines, never between runs or thread counts on one machine. */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define RK_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef RK_VECTOR_CLONES
+#define RK_VECTOR_CLONES
+#endif
 
 /* e^x for x in [-80, 0]: 2^k e^r, k = round(x / ln 2) (by adding 1.5 2^23), r = x - k ln 2 in two
  * parts, e^r by Cephes' expf polynomial. */

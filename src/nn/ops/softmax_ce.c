@@ -10,6 +10,7 @@
  * read on those rows, with the same leading labels.
  */
 #include <math.h>
+#include <string.h>
 
 #include "nn/ops/ops.h"
 
@@ -20,10 +21,92 @@ typedef struct {
   const int64_t *y;
   int64_t C, ignore;
   double eps, inv, scale;
+  bool overwrite;            /* backward writes dz (=) rather than adding to it */
 } ce_ctx;
 
-/* Each row alone (any chunking gives the same bits): the log-sum-exp with exp in double, then
- * the loss from it without another exp. */
+/* The catalogue-wide loops run LANES independent partial results, combined in lane order at the
+ * end: the compiler vectorises them (a single running max or sum is a serial chain it must keep),
+ * and the order depends on C alone, so the bits do not depend on threads. */
+#define LANES 16
+
+/* e^x for x <= 0 with rk_exp_neg_fast's range: x below -80 is read as -80 (e^-80 ~ 2e-35, nothing
+ * next to the row's largest term, e^0). The clamp is on the bits (for negative floats a larger
+ * magnitude is a larger unsigned number), so the loop keeps no float compare and vectorises. */
+static inline float exp_nonpositive(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  bits = bits < 0xC2A00000u ? bits : 0xC2A00000u;   /* -80.0f */
+  memcpy(&x, &bits, sizeof x);
+  return rk_exp_neg_fast(x);
+}
+
+/* The row's largest logit and its sum (the smoothing term needs sum_c log p_c = sum_c z_c / tau
+ * - C lse, so no pass of logs). */
+RK_VECTOR_CLONES static void row_max_sum(float *max, double *sum, const float *restrict z, int64_t C) {
+  float m[LANES];
+  double s[LANES];
+  for (int k = 0; k < LANES; k++) m[k] = z[0], s[k] = 0.0;
+  int64_t j = 0;
+  for (; j + LANES <= C; j += LANES)
+    for (int k = 0; k < LANES; k++) {
+      float v = z[j + k];
+      m[k] = v > m[k] ? v : m[k];
+      s[k] += v;
+    }
+  float mx = m[0];
+  double sum_z = 0.0;
+  for (int k = 0; k < LANES; k++) {
+    mx = m[k] > mx ? m[k] : mx;
+    sum_z += s[k];
+  }
+  for (; j < C; j++) {
+    mx = z[j] > mx ? z[j] : mx;
+    sum_z += z[j];
+  }
+  *max = mx;
+  *sum = sum_z;
+}
+
+/* sum_c e^((z_c - max) / tau), each term in float (within an ulp or two of libm's), summed in
+ * double. */
+RK_VECTOR_CLONES static double row_sum_exp(const float *restrict z, float mx, float inv, int64_t C) {
+  double s[LANES] = {0};
+  int64_t j = 0;
+  for (; j + LANES <= C; j += LANES)
+    for (int k = 0; k < LANES; k++) s[k] += exp_nonpositive((z[j + k] - mx) * inv);
+  double se = 0.0;
+  for (int k = 0; k < LANES; k++) se += s[k];
+  for (; j < C; j++) se += exp_nonpositive((z[j] - mx) * inv);
+  return se;
+}
+
+/* A row's log-sum-exp of z / tau and its sum of z, reading the row from memory once: per block of
+ * ROW_BLOCK logits (in the first-level cache), its max and sum, then its exponentials against the
+ * running max, the sum so far rescaled when the max grows (the online softmax of Milakov and
+ * Gimelshein, 2018, by blocks). The blocks depend on C alone. */
+#define ROW_BLOCK 1024
+
+static double row_lse(double *sum_z, const float *z, int64_t C, double inv) {
+  float mx = 0.0f;
+  double se = 0.0;
+  *sum_z = 0.0;
+  for (int64_t j = 0; j < C; j += ROW_BLOCK) {
+    int64_t n = C - j < ROW_BLOCK ? C - j : ROW_BLOCK;
+    float bm;
+    double bs;
+    row_max_sum(&bm, &bs, z + j, n);
+    *sum_z += bs;
+    if (j == 0 || bm > mx) {
+      se = j == 0 ? 0.0 : se * exp(((double)mx - bm) * inv);
+      mx = bm;
+    }
+    se += row_sum_exp(z + j, mx, (float)inv, n);
+  }
+  // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
+  return mx * inv + log(se);
+}
+
+/* Each row alone (any chunking gives the same bits): the log-sum-exp, then the loss from it. */
 static void ce_rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const ce_ctx *c = arg;
@@ -32,13 +115,8 @@ static void ce_rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end
     out[0] = out[1] = 0.0;
     if (c->y[r] == c->ignore) continue;
     const float *zr = c->z + r * c->C;
-    float mx = zr[0];
-    for (int64_t j = 1; j < c->C; j++) mx = zr[j] > mx ? zr[j] : mx;
-    double se = 0.0, sum_logp = 0.0;
-    for (int64_t j = 0; j < c->C; j++) se += exp(((double)zr[j] - mx) * c->inv);
-    // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
-    double lse = mx * c->inv + log(se);
-    for (int64_t j = 0; j < c->C; j++) sum_logp += zr[j] * c->inv - lse;
+    double sum_z, lse = row_lse(&sum_z, zr, c->C, c->inv);
+    double sum_logp = sum_z * c->inv - (double)c->C * lse;
     out[0] = lse;
     out[1] = -(1.0 - c->eps) * (zr[c->y[r]] * c->inv - lse) - c->eps / (double)c->C * sum_logp;
   }
@@ -62,29 +140,48 @@ rk_status softmax_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) *
   return RK_OK;
 }
 
-/* p = exp(z / tau - lse) from the forward's log-sum-exp: one exp per logit, in float (the
- * gradient is a float; expf is within an ulp). */
+RK_VECTOR_CLONES static void grad_row_set(float *restrict d, const float *restrict z, float inv, float lse, float scale, float base,
+                         int64_t C) {
+  for (int64_t j = 0; j < C; j++) d[j] = scale * (exp_nonpositive(z[j] * inv - lse) - base);
+}
+
+RK_VECTOR_CLONES static void grad_row_add(float *restrict d, const float *restrict z, float inv, float lse, float scale, float base,
+                         int64_t C) {
+  for (int64_t j = 0; j < C; j++) d[j] += scale * (exp_nonpositive(z[j] * inv - lse) - base);
+}
+
+/* p = exp(z / tau - lse) from the forward's log-sum-exp: one exp per logit, one pass per row. */
 static void ce_rows_backward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const ce_ctx *c = arg;
-  const float inv = (float)c->inv, base = (float)(c->eps / (double)c->C);
+  const float inv = (float)c->inv, base = (float)(c->eps / (double)c->C), scale = (float)c->scale;
   for (int64_t r = begin; r < end; r++) {
-    if (c->y[r] == c->ignore) continue;
+    float *dr = c->dz + r * c->C;
+    if (c->y[r] == c->ignore) {
+      if (c->overwrite) memset(dr, 0, (size_t)c->C * sizeof(float));
+      continue;
+    }
     const float *zr = c->z + r * c->C;
-    float *dr = c->dz + r * c->C, lse = (float)c->rows[2 * r], scale = (float)c->scale;
-    for (int64_t j = 0; j < c->C; j++) dr[j] += scale * (expf(zr[j] * inv - lse) - base);
+    float lse = (float)c->rows[2 * r];
+    if (c->overwrite) grad_row_set(dr, zr, inv, lse, scale, base, c->C);
+    else grad_row_add(dr, zr, inv, lse, scale, base, c->C);
     dr[c->y[r]] -= scale * (float)(1.0 - c->eps);
   }
 }
 
+/* overwrite: dz holds no other gradient (the graph's first writer of it, which the graph does not
+ * zero): written rather than added to, ignored rows included. */
 void softmax_ce_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const double *rows /* (R, 2) */,
                              const float *z /* (R, C) */, const int64_t *y /* (R) */, int64_t R, int64_t C,
-                             int64_t ignore, float eps, float tau) {
+                             int64_t ignore, float eps, float tau, bool overwrite) {
   int64_t valid = 0;
   for (int64_t r = 0; r < R; r++) valid += y[r] != ignore;
-  if (!valid) return;
+  if (!valid) {
+    if (overwrite) memset(dz, 0, (size_t)(R * C) * sizeof(float));
+    return;
+  }
   ce_ctx c = {.rows = (double *)rows, .dz = dz, .z = z, .y = y, .C = C, .ignore = ignore, .eps = eps,
-              .inv = 1.0 / tau, .scale = dloss[0] / (float)valid / tau};
+              .inv = 1.0 / tau, .scale = dloss[0] / (float)valid / tau, .overwrite = overwrite};
   rk_parallel_for(R, rk_row_grain(C), ce_rows_backward, &c);
 }
 
@@ -102,7 +199,7 @@ void softmax_ce_node_backward_cpu(rk_graph *g, const rk_node *n) {
   const rk_value *z = rk_val(g, n->in[0]);
   if (rk_dx(g, n->in[0]))
     softmax_ce_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), n->saved, rk_x(g, n->in[0]), rk_xi(g, n->in[1]),
-                            rows_of(z), z->shape[z->ndim - 1], n->iattr[0], n->fattr[0], n->fattr[1]);
+                            rows_of(z), z->shape[z->ndim - 1], n->iattr[0], n->fattr[0], n->fattr[1], n->dx_overwrite);
 }
 
 rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index, float smoothing,
