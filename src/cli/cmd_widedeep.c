@@ -536,6 +536,7 @@ static int run_widedeep(const rk_flag_parse *parse, void *arg) {
     if (st == RK_OK) st = rk_train(&c, &result);
     if (st != RK_OK) {
       rc = rk_cli_dist_fail(dist, st);
+      dist = NULL;   /* ended by the failure */
     } else if (!parse->globals.quiet) {
       json_t *t = json_object_get(result, "train"), *m = json_object_get(result, "metrics");
       printf("trained wide & deep (%s): %lld steps, %lld samples in %.2f s (%.0f samples/s)\n", o->model_type,

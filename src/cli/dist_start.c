@@ -13,11 +13,14 @@
 #include "cli/dist_start.h"
 
 int rk_cli_dist_fail(rk_dist *d, rk_status status) {
-  int code = status == RK_EUSAGE ? RK_EXIT_USAGE : RK_EXIT_FAILURE;
-  if (!d || rk_dist_size(d) == 1) return rk_cli_fail(status);
+  if (!d || rk_dist_size(d) == 1) {
+    int code = rk_cli_fail(status);
+    rk_dist_finalize(d);
+    return code;
+  }
   fprintf(stderr, "reckon: error: rank %d of %d: %s\n", rk_dist_rank(d), rk_dist_size(d), rk_error_message());
   fflush(stderr);
-  rk_dist_abort(d, code);
+  rk_dist_abort(d, status == RK_EUSAGE ? RK_EXIT_USAGE : RK_EXIT_FAILURE);
 }
 
 int rk_cli_dist_start(rk_dist **out, const rk_flag_parse *parse) {

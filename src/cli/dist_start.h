@@ -14,7 +14,8 @@
  * On failure prints the message (naming the rank) and returns the exit code with *out NULL. */
 int rk_cli_dist_start(rk_dist **out, const rk_flag_parse *parse);
 /* Print the current error, naming the rank when there are several, and stop: with several ranks
- * every rank is stopped (another may be blocked in a collective); else return the exit code. */
+ * every rank is stopped (another may be blocked in a collective); else d is ended (as
+ * rk_cli_dist_end) and the exit code returned. */
 int rk_cli_dist_fail(rk_dist *d, rk_status status);
 /* Leave the world (MPI_Finalize); d may be NULL. */
 void rk_cli_dist_end(rk_dist *d);

@@ -107,9 +107,10 @@ static rk_status grad_set_copy(const step_pieces *sp, grad_set *dst, const grad_
     const row_set *s = &src->tables[t];
     row_set *d = &dst->tables[t];
     RK_TRY(row_set_reserve(d, s->n, sp->table_dim[t]));
+    d->n = s->n;
+    if (s->n == 0) continue;   /* empty sets may hold NULL buffers */
     memcpy(d->rows, s->rows, (size_t)s->n * sizeof *d->rows);
     memcpy(d->vals, s->vals, (size_t)(s->n * sp->table_dim[t]) * sizeof *d->vals);
-    d->n = s->n;
   }
   return RK_OK;
 }
@@ -162,9 +163,10 @@ static rk_status capture(step_pieces *sp, grad_set *g) {
     const rk_param *p = m->params[sp->table_param[t]];
     row_set *s = &g->tables[t];
     RK_TRY(row_set_reserve(s, p->n_grad_rows, sp->table_dim[t]));
-    memcpy(s->rows, p->grad_rows, (size_t)p->n_grad_rows * sizeof *s->rows);
-    memcpy(s->vals, p->grad.data, (size_t)(p->n_grad_rows * sp->table_dim[t]) * sizeof *s->vals);
     s->n = p->n_grad_rows;
+    if (s->n == 0) continue;   /* a piece that touched no row of it: the buffers may be NULL */
+    memcpy(s->rows, p->grad_rows, (size_t)s->n * sizeof *s->rows);
+    memcpy(s->vals, p->grad.data, (size_t)(s->n * sp->table_dim[t]) * sizeof *s->vals);
   }
   return RK_OK;
 }
@@ -208,7 +210,7 @@ static rk_status apply(step_pieces *sp, const grad_set *g, float *extra) {
     const row_set *s = &g->tables[t];
     int64_t D = sp->table_dim[t];
     RK_TRY(grow_sparse_grad(p, s->n));
-    memcpy(p->grad_rows, s->rows, (size_t)s->n * sizeof *s->rows);
+    if (s->n > 0) memcpy(p->grad_rows, s->rows, (size_t)s->n * sizeof *s->rows);
     float *d = p->grad.data;
     for (int64_t e = 0; e < s->n * D; e++) d[e] = s->vals[e] * scale;
     p->n_grad_rows = s->n;
@@ -363,11 +365,12 @@ static rk_status parse_tables(step_pieces *sp, grad_set *g, const unsigned char 
       return rk_error(RK_EINTERNAL, "step: a rank's gradients are cut short");
     row_set *s = &g->tables[t];
     RK_TRY(row_set_reserve(s, n, D));
+    s->n = n;
+    if (n == 0) continue;   /* an empty set may hold NULL buffers */
     memcpy(s->rows, *at, (size_t)n * sizeof *s->rows);
     *at += (size_t)n * sizeof *s->rows;
     memcpy(s->vals, *at, (size_t)(n * D) * sizeof *s->vals);
     *at += (size_t)(n * D) * sizeof *s->vals;
-    s->n = n;
   }
   return RK_OK;
 }
