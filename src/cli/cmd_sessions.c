@@ -32,7 +32,7 @@
   X(session_aware_features_prefix, STRING, "bef_", "P", "session-aware: the prefix of the past sessions' features")       \
   X(session_aware_past_seq_length_max, INT, "20", "N in [1, 4096]", "session-aware: positions of the past sessions")   \
   X(mask_token,          INT,    "0",   "N >= 0", "recorded; the [MASK] of the masked LM is a learned vector, not a token") \
-  X(feature_prefix_neg_sample, STRING, "_neg_", "P", "negative sampling's feature prefix (negative sampling is refused)") \
+  X(feature_prefix_neg_sample, STRING, "_neg_", "P", "recorded: reckon draws negatives itself (--negative_sampling), it reads no negative-sample columns") \
   X(data_loader_engine,  IGNORED, NULL, NULL,  "reckon reads Parquet with its own loader (nvtabular, pyarrow and petastorm are GPU or Python machinery)") \
   X(nvt_part_mem_fraction, IGNORED, NULL, NULL, "NVTabular's partition sizing; reckon streams row groups")                 \
   X(nvt_part_size,       IGNORED, NULL, NULL,   "NVTabular's partition sizing; reckon streams row groups")                   \
@@ -44,10 +44,8 @@
  * lists; then the model flags of the reference outside it, then the training run's. */
 #define SESSIONS_MODEL_FLAGS(X)                                                                                        \
   X(input_features_aggregation, CHOICE, "concat", "concat|elementwise_sum_multiply_item_embedding", "how feature embeddings combine (only concat is implemented)") \
-  X(loss_type,           CHOICE, "cross_entropy", "cross_entropy|top1|top1_max|bpr|bpr_max_reg", "the loss (the pairwise ones need negative sampling, not implemented yet: refused)") \
-  X(similarity_type,     CHOICE, "concat_mlp", "cosine|concat_mlp|multi_mlp", "negative sampling's similarity (recorded; used only with negative sampling)") \
-  X(margin_loss,         FLOAT,  "0.0", "M >= 0", "pairwise losses' margin (recorded)")                                 \
-  X(negative_sampling,   BOOL,   "false", NULL, "sampled negatives instead of the whole catalogue: not implemented yet, refused when set") \
+  X(similarity_type,     CHOICE, "concat_mlp", "cosine|concat_mlp|multi_mlp", "recorded: the reference builds its MLP but scores negatives with the output layer all the same") \
+  X(margin_loss,         FLOAT,  "0.0", "M >= 0", "recorded: the reference's forward never reads it")                  \
   X(plm,                 BOOL,   "false", NULL, "permutation LM (XLNet): issue 19, refused")                            \
   X(rtd,                 BOOL,   "false", NULL, "replacement token detection (ELECTRA): issue 19, refused")             \
   X(loss_scale_factor,   FLOAT,  "1.0", "S > 0", "recorded (the reference scales its loss only for pairwise losses)")   \
@@ -130,8 +128,6 @@ static rk_status refuse_unsupported(const sessions_opts *o) {
     const char *what;
   } refused[] = {
       {o->session_aware, "--session_aware: session-aware inputs are not implemented yet"},
-      {o->negative_sampling, "--negative_sampling: sampled negatives are not implemented yet (the loss ranks the whole catalogue)"},
-      {strcmp(o->loss_type, "cross_entropy") != 0, "--loss_type: only cross_entropy is implemented (the pairwise losses need negative sampling)"},
       {strcmp(o->input_features_aggregation, "concat") != 0, "--input_features_aggregation: only concat is implemented"},
       {o->plm, "--plm: the permutation LM belongs to XLNet, issue 19"},
       {o->rtd, "--rtd: replacement token detection belongs to ELECTRA, issue 19"},

@@ -121,7 +121,7 @@ rk_status rk_session_config_check(const rk_session_config *c) {
     return rk_error(RK_EUSAGE, "invalid value '%d' for --num_hidden_groups: it must divide --n_layer %d (albert gives "
                     "each group n_layer / groups consecutive layers)", c->num_hidden_groups, c->n_layer);
   RK_TRY(check_int(S(pad_token), c->pad_token, 0, INT32_MAX, "N >= 0"));
-  return RK_OK;
+  return rk_session_check_sampling(c);
 }
 #undef S
 
