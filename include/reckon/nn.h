@@ -405,6 +405,9 @@ typedef struct {
   bool logq;             /* subtract log(N P(id)) from the target's and the drawn logits */
   int64_t ignore;        /* the label of rows without a target */
   float temperature;     /* logits are divided by it */
+  const int64_t *given;  /* NULL: draw; else the N ids to use at every forward instead (fixed draws
+                            for tests, or a sampler of the caller's), kept by the caller while the
+                            graph lives */
 } rk_sampled_spec;
 /* out (B, T, 1 + M) = the logits of h (B, T, D) against its target (labels (B, T), column 0)
  * and M candidates shared by the batch (the R = B T in-batch targets, then N draws from the

@@ -17,6 +17,7 @@
  *                             Categorify does), drawn as floor(exp(u log(V - first + 1))) - 1
  *                             (TensorFlow's log_uniform_candidate_sampler)
  *                uniform      P(i) = 1 / (V - first)
+ *              or the N ids the caller gives (fixed draws)
  * A candidate is absent for row r, its logit -inf (which sampled_loss skips), when it is r's own
  * target (an accidental hit: removed, as TensorFlow's remove_accidental_hits), a padding label,
  * or an in-batch target of r's own session (the reference's negative mask).
@@ -177,7 +178,7 @@ void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V
 static rk_sampled_spec spec_of(const rk_node *n) {
   return (rk_sampled_spec){.n_sampled = n->iattr[0], .sampler = (rk_sampler)n->iattr[1], .first_id = n->iattr[2],
                            .in_batch = n->iattr[3] != 0, .logq = n->iattr[4] != 0, .ignore = n->iattr[5],
-                           .temperature = n->fattr[0]};
+                           .temperature = n->fattr[0], .given = (const int64_t *)(intptr_t)n->iattr[6]};
 }
 
 /* The node's sizes: R rows of D, T per session, M candidates of which the first in_batch are
@@ -206,8 +207,16 @@ rk_status sampled_logits_node_forward_cpu(rk_graph *g, const rk_node *n) {
   sl_layout l = layout(g, n, n->saved ? n->saved : n->ws_fwd);
   const int64_t *y = rk_xi(g, n->in[1]);
   for (int64_t r = 0; r < l.in_batch; r++) l.cand[r] = y[r] == s.ignore ? -1 : y[r];
-  rk_sampler_draw(l.cand + l.in_batch, s.sampler, s.n_sampled, s.first_id, l.V, g->seed,
-                  rk_dropout_stream(n->id, g->step));
+  if (s.given) {
+    for (int64_t j = 0; j < s.n_sampled; j++)
+      if (s.given[j] < 0 || s.given[j] >= l.V)
+        return rk_error(RK_ERANGE, "sampled_logits: given candidate %lld is outside [0, %lld)", (long long)s.given[j],
+                        (long long)l.V);
+    memcpy(l.cand + l.in_batch, s.given, (size_t)s.n_sampled * sizeof *s.given);
+  } else {
+    rk_sampler_draw(l.cand + l.in_batch, s.sampler, s.n_sampled, s.first_id, l.V, g->seed,
+                    rk_dropout_stream(n->id, g->step));
+  }
   const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
   return sampled_logits_forward_cpu(rk_x(g, n->out[0]), l.wc, l.bc, l.lq, rk_x(g, n->in[0]), y, l.cand,
                                     n->params[0]->value.data, b ? b->value.data : NULL, l.R, l.T, l.D, l.V, l.M,
@@ -266,6 +275,7 @@ rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_p
   n->iattr[3] = s->in_batch;
   n->iattr[4] = s->logq;
   n->iattr[5] = s->ignore;
+  n->iattr[6] = (int64_t)(intptr_t)s->given;   /* the node's attributes are integers */
   n->fattr[0] = s->temperature;
   n->saved_bytes = n->ws_fwd_bytes = (size_t)saved * sizeof(float);
   n->ws_bwd_bytes = (size_t)bwd * sizeof(float);
