@@ -196,7 +196,7 @@ static sl_layout layout(const rk_graph *g, const rk_node *n, void *saved) {
   l.in_batch = n->iattr[3] ? l.R : 0;
   l.M = l.in_batch + n->iattr[0];
   l.cand = saved;
-  l.wc = (float *)(l.cand + l.M);
+  l.wc = (void *)((char *)saved + (size_t)l.M * sizeof *l.cand);   /* past the candidates, 8-byte aligned */
   l.bc = l.wc + l.M * l.D;
   l.lq = l.bc + l.M;
   return l;

@@ -32,15 +32,17 @@ static double row_loss(const float *z, int64_t C, rk_sampled_loss kind, double l
   for (int64_t j = 1; j < C; j++)
     if (z[j] != -INFINITY) S++, mx = z[j] > mx ? z[j] : mx;
   if (S == 0) return 0.0;
+  /* the log-sum-exp of the softmax, for the losses that have one (bpr and top1 do not) */
+  const bool softmax = kind == RK_SAMPLED_CE || kind == RK_SAMPLED_TOP1_MAX || kind == RK_SAMPLED_BPR_MAX_REG;
   double se = kind == RK_SAMPLED_CE ? exp(z0 - mx) : 0.0;
-  for (int64_t j = 1; j < C; j++)
+  for (int64_t j = 1; softmax && j < C; j++)
     if (z[j] != -INFINITY) se += exp(z[j] - mx);
-  const double lse = mx + log(se), inv_s = 1.0 / (double)S;
+  const double lse = softmax ? mx + log(se) : 0.0, inv_s = 1.0 / (double)S;
   /* the sums each loss needs: L itself, and P, Q for bpr_max_reg */
   double L = 0.0, P = 0.0, Q = 0.0;
   for (int64_t j = 1; j < C; j++) {
     if (z[j] == -INFINITY) continue;
-    const double zj = z[j], s = exp(zj - lse);
+    const double zj = z[j], s = softmax ? exp(zj - lse) : 0.0;
     switch (kind) {
     case RK_SAMPLED_CE: break;
     case RK_SAMPLED_BPR: L += inv_s * softplus(zj - z0); break;
@@ -55,7 +57,7 @@ static double row_loss(const float *z, int64_t C, rk_sampled_loss kind, double l
   double g0 = 0.0;
   for (int64_t j = 1; j < C; j++) {
     if (z[j] == -INFINITY) continue;
-    const double zj = z[j], s = exp(zj - lse), a = sigmoid(zj - z0), c = sigmoid(zj * zj);
+    const double zj = z[j], s = softmax ? exp(zj - lse) : 0.0, a = sigmoid(zj - z0), c = sigmoid(zj * zj);
     const double da = a * (1.0 - a), dc = 2.0 * zj * c * (1.0 - c);
     double gj = 0.0;
     switch (kind) {
