@@ -13,7 +13,7 @@
 # (B T) x (N + 1), nothing B x V). Two runs of STEPS_A and STEPS_B steps: sessions/s is their
 # difference over the difference of their wall times (setup and saving cancel); peak RSS is
 # /usr/bin/time's for the whole run (the model folder's writer stages the weights and slots, which
-# adds to it) and the largest RSS seen while training (polled). The floor is the table, its
+# adds to it) and the largest RSS seen until the last step's progress line (polled). The floor is the table, its
 # gradient and AdamW's two slots: 4 x BIG_ITEMS x BIG_DIM x 4 bytes. No eval for this run: ranking
 # 10M items per session is evaluation's cost, not training's.
 #
@@ -88,14 +88,18 @@ if [ "$big_items" -gt 0 ]; then
   features "$big_items" > "$data/features_big.yaml"
   big=("${common[@]}" --feature_config "$data/features_big.yaml" --item_embedding_dim "$big_dim" --do_train
        --sampled_softmax --max_n_samples "$n_sampled" --save_steps 0)
+  loud=()
+  for a in "${big[@]}"; do [ "$a" != --quiet ] && loud+=("$a"); done
   for steps in "$steps_a" "$steps_b"; do
     rm -rf "$out/big"
     t0=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$out/peak_$steps" "$reckon" "${big[@]}" --max_steps "$steps" --output_dir "$out/big" &
+    # not --quiet: the progress line of the last step ends the training phase (the save follows)
+    /usr/bin/time -f "%M" -o "$out/peak_$steps" "$reckon" "${loud[@]}" --logging_steps 1 --max_steps "$steps" \
+      --output_dir "$out/big" 2> "$out/big.log" &
     sleep 1
     pid=$(pgrep -n -f "features_big.yaml" || true)
     max=0
-    while kill -0 "$pid" 2> /dev/null && [ ! -d "$out/big/model" ]; do   # RSS while training, before the save
+    while kill -0 "$pid" 2> /dev/null && ! grep -q "(100%)" "$out/big.log"; do   # RSS while training
       rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2> /dev/null || echo 0)
       [ "${rss:-0}" -gt "$max" ] && max=$rss
       sleep 0.5
