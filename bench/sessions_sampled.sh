@@ -13,7 +13,8 @@
 # (B T) x (N + 1), nothing B x V). Two runs of STEPS_A and STEPS_B steps: sessions/s is their
 # difference over the difference of their wall times (setup and saving cancel); peak RSS is
 # /usr/bin/time's for the whole run (the model folder's writer stages the weights and slots, which
-# adds to it) and the largest RSS seen until the last step's progress line (polled). The floor is the table, its
+# adds to it) and the largest RSS seen until the last step's progress line (polled; in the longer
+# run: a run too short to print progress is polled to its end). The floor is the table, its
 # gradient and AdamW's two slots: 4 x BIG_ITEMS x BIG_DIM x 4 bytes. No eval for this run: ranking
 # 10M items per session is evaluation's cost, not training's.
 #
@@ -134,7 +135,7 @@ if scale:
     lines += ["", "## %d-item catalogue (tied table %d x %d, sampled softmax)" % (big, big, dim), "",
               "| figure | value |", "|---|---|",
               "| training sessions/s (%d vs %d steps, batch %d) | %.1f |" % (sa, sb, batch, (sb - sa) * batch / (tb - ta)),
-              "| peak RSS while training | %.2f GiB |" % (max(ra, rb) / 2**20),
+              "| peak RSS while training (the %d-step run) | %.2f GiB |" % (sb, rb / 2**20),
               "| peak RSS of the run (with the model folder's save) | %.2f GiB |" % (max(pa, pb) / 2**20),
               "| floor: table + gradient + 2 AdamW slots | %.2f GiB |" % floor]
 text = "\n".join(lines) + "\n"
