@@ -185,7 +185,9 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(MASK_FILL,       mask_fill,       RK_ON_CPU) \
   X(SEQ_MEAN,        seq_mean,        RK_ON_CPU) \
   X(GATHER_ROWS,     gather_rows,     RK_ON_CPU) \
-  X(REL_ATTENTION,   rel_attention,   RK_ON_CPU)
+  X(REL_ATTENTION,   rel_attention,   RK_ON_CPU) \
+  X(SAMPLED_LOGITS,  sampled_logits,  RK_ON_CPU) \
+  X(SAMPLED_LOSS,    sampled_loss,    RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -407,6 +409,39 @@ rk_status rk_graph_lstm(rk_graph *g, int *out, int x, int step_ids, int64_t padd
                         rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
 rk_status rk_graph_rnn(rk_graph *g, int *out, int x, int step_ids, int64_t padding, rk_param *w_ih,
                        rk_param *w_hh, rk_param *b_ih, rk_param *b_hh);
+
+/* ---- heads over candidate items (sampled softmax, negative sampling) ------------------------ */
+/* Candidate samplers over ids [first, V): log-uniform (Zipf-like, ids sorted by decreasing
+ * frequency) or uniform. */
+typedef enum { RK_SAMPLER_LOG_UNIFORM, RK_SAMPLER_UNIFORM } rk_sampler;
+/* P(id) of sampler s (0 outside [first, V)). */
+double rk_sampler_probability(rk_sampler s, int64_t id, int64_t first, int64_t V);
+/* ids (N): N draws with replacement from the stream (seed, stream). */
+void rk_sampler_draw(int64_t *ids, rk_sampler s, int64_t N, int64_t first, int64_t V, uint64_t seed, uint64_t stream);
+typedef struct {
+  int64_t n_sampled;     /* N draws per forward, shared by every row (0: none) */
+  rk_sampler sampler;
+  int64_t first_id;      /* draws over [first_id, V): past the padding id */
+  bool in_batch;         /* the batch's targets are candidates too (before the draws) */
+  bool logq;             /* subtract log(N P(id)) from the target's and the drawn logits */
+  int64_t ignore;        /* the label of rows without a target */
+  float temperature;     /* logits are divided by it */
+  const int64_t *given;  /* NULL: draw; else the N ids to use at every forward instead (fixed draws
+                            for tests, or a sampler of the caller's), kept by the caller while the
+                            graph lives */
+} rk_sampled_spec;
+/* out (B, T, 1 + M) = the logits of h (B, T, D) against its target (labels (B, T), column 0)
+ * and M candidates shared by the batch (the R = B T in-batch targets, then N draws from the
+ * (seed, op, step) stream) under w (V, D) and b (V) or NULL; a candidate that is the row's
+ * target, a padding label or (in-batch) its own session's target is -inf; ignored rows are 0.
+ * src/nn/ops/sampled_logits.c has the definition. */
+rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_param *w, rk_param *b,
+                                  const rk_sampled_spec *s);
+/* The losses over such logits (column 0 the target, -inf columns absent), mean over the rows
+ * whose label is not ignore_index; lambda: bpr_max_reg's. src/nn/ops/sampled_loss.c. */
+typedef enum { RK_SAMPLED_CE, RK_SAMPLED_BPR, RK_SAMPLED_TOP1, RK_SAMPLED_TOP1_MAX, RK_SAMPLED_BPR_MAX_REG } rk_sampled_loss;
+rk_status rk_graph_sampled_loss(rk_graph *g, int *out, int logits, int labels, rk_sampled_loss kind,
+                                int64_t ignore_index, float lambda);
 
 /* ---- blocks (src/nn/blocks/) ---------------------------------------------------------------- */
 /* A Transformer block's shape and regularisation. */

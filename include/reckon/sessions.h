@@ -71,6 +71,8 @@ typedef enum { RK_SESSION_MERGE_MLP, RK_SESSION_MERGE_IDENTITY } rk_session_merg
 typedef enum { RK_SESSION_OUT_TANH, RK_SESSION_OUT_RELU } rk_session_out_act;
 typedef enum { RK_SESSION_ATTN_UNI, RK_SESSION_ATTN_BI } rk_session_attn;
 typedef enum { RK_SESSION_AGG_CONCAT, RK_SESSION_AGG_ELEMENTWISE } rk_session_aggregation;
+typedef enum { RK_SESSION_LOSS_CE, RK_SESSION_LOSS_TOP1, RK_SESSION_LOSS_TOP1_MAX, RK_SESSION_LOSS_BPR,
+               RK_SESSION_LOSS_BPR_MAX_REG } rk_session_loss;
 
 /* The settings of the session family, rows as RK_RANKING_SETTINGS' (reckon/models.h):
  *   X(KIND, field, flag, section, metavar, help, default)
@@ -125,6 +127,13 @@ typedef enum { RK_SESSION_AGG_CONCAT, RK_SESSION_AGG_ELEMENTWISE } rk_session_ag
   X(INT,    plm_max_span_length, plm_max_span_length, TRAIN, "N in [1, 4096]", "permutation LM: the longest masked span", 5) \
   X(BOOL,   plm_mask_input,      plm_mask_input,      TRAIN, NULL, "permutation LM: the content stream sees [MASK] at the masked items too", false) \
   X(BOOL,   plm_permute_all,     plm_permute_all,     TRAIN, NULL, "permutation LM: permute every item, not only the masked ones", false) \
+  /* issue 19, part R: the loss at the output (sampled softmax, negative sampling; src/models/session_sampling.c) */ \
+  X(BOOL,   sampled_softmax,     sampled_softmax,     TRAIN, NULL, "train against --max_n_samples log-uniform draws shared by the batch (logQ-corrected, accidental hits removed) instead of the whole catalogue", false) \
+  X(SIZE,   max_n_samples,       max_n_samples,       TRAIN, "N in [1, 2^20]", "sampled softmax: draws per step", 100) \
+  X(BOOL,   negative_sampling,   negative_sampling,   TRAIN, NULL, "score each target against the batch's other sessions' targets and --neg_sampling_extra_samples_per_batch uniform draws, with --loss_type", false) \
+  X(PICK,   loss_type,           loss_type,           TRAIN, "cross_entropy|top1|top1_max|bpr|bpr_max_reg", "the loss: cross-entropy, or a pairwise loss of GRU4Rec (needs --negative_sampling)", cross_entropy) \
+  X(REAL,   bpr_max_reg_lambda,  bpr_max_reg_lambda,  TRAIN, "L >= 0", "bpr_max_reg: weight of the softmax-weighted squared negative scores", 0.0) \
+  X(SIZE,   neg_sampling_extra_samples_per_batch, neg_sampling_extra_samples_per_batch, TRAIN, "N in [0, 2^20]", "negative sampling: uniform draws added to the batch's targets each step", 32) \
   X(SEED,   seed,                seed,                TRAIN, "S >= 0", "seed of initialisation, dropout and masking", 42)
 
 #define RK_SETTING_FIELD_PICK(field) int field;

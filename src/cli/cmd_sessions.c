@@ -30,7 +30,7 @@
   X(shuffle_buffer_size, INT,    "0",   "N >= 0", "rows shuffled together when reading training data (0: the loader's default, 262144)") \
   X(session_aware_features_prefix, STRING, "bef_", "P", "session-aware: the prefix of the past sessions' columns (bef_item_id-list_seq precedes item_id-list_seq)") \
   X(mask_token,          INT,    "0",   "N >= 0", "recorded; the [MASK] of the masked LM is a learned vector, not a token") \
-  X(feature_prefix_neg_sample, STRING, "_neg_", "P", "negative sampling's feature prefix (negative sampling is refused)") \
+  X(feature_prefix_neg_sample, STRING, "_neg_", "P", "recorded: reckon draws negatives itself (--negative_sampling), it reads no negative-sample columns") \
   X(data_loader_engine,  IGNORED, NULL, NULL,  "reckon reads Parquet with its own loader (nvtabular, pyarrow and petastorm are GPU or Python machinery)") \
   X(nvt_part_mem_fraction, IGNORED, NULL, NULL, "NVTabular's partition sizing; reckon streams row groups")                 \
   X(nvt_part_size,       IGNORED, NULL, NULL,   "NVTabular's partition sizing; reckon streams row groups")                   \
@@ -41,10 +41,8 @@
 /* The model's flags come from the family's settings table (RK_SESSION_SETTINGS), between these
  * lists; then the model flags of the reference outside it, then the training run's. */
 #define SESSIONS_MODEL_FLAGS(X)                                                                                        \
-  X(loss_type,           CHOICE, "cross_entropy", "cross_entropy|top1|top1_max|bpr|bpr_max_reg", "the loss (the pairwise ones need negative sampling, not implemented yet: refused)") \
-  X(similarity_type,     CHOICE, "concat_mlp", "cosine|concat_mlp|multi_mlp", "negative sampling's similarity (recorded; used only with negative sampling)") \
-  X(margin_loss,         FLOAT,  "0.0", "M >= 0", "pairwise losses' margin (recorded)")                                 \
-  X(negative_sampling,   BOOL,   "false", NULL, "sampled negatives instead of the whole catalogue: not implemented yet, refused when set") \
+  X(similarity_type,     CHOICE, "concat_mlp", "cosine|concat_mlp|multi_mlp", "recorded: the reference builds its MLP but scores negatives with the output layer all the same") \
+  X(margin_loss,         FLOAT,  "0.0", "M >= 0", "recorded: the reference's forward never reads it")                  \
   X(rtd,                 BOOL,   "false", NULL, "replacement token detection (ELECTRA): issue 19, refused")             \
   X(loss_scale_factor,   FLOAT,  "1.0", "S > 0", "recorded (the reference scales its loss only for pairwise losses)")   \
   X(summary_type,        CHOICE, "last", "last|first|mean|cls_index", "recorded (the reference's sequence summary is unused by next-item prediction)") \
@@ -121,8 +119,6 @@ static rk_status refuse_unsupported(const sessions_opts *o) {
     bool set;
     const char *what;
   } refused[] = {
-      {o->negative_sampling, "--negative_sampling: sampled negatives are not implemented yet (the loss ranks the whole catalogue)"},
-      {strcmp(o->loss_type, "cross_entropy") != 0, "--loss_type: only cross_entropy is implemented (the pairwise losses need negative sampling)"},
       {o->rtd, "--rtd: replacement token detection belongs to ELECTRA, issue 19"},
       {o->model_parallel, "--model_parallel: multi-process data parallel training belongs to the multi-process issue; run one process"},
   };

@@ -12,7 +12,8 @@
  *                 use), logits (n, V) = head(rows) . W^T + b, cross-entropy over the whole
  *                 catalogue: the head and its gemm against the catalogue cost the labelled rows
  *                 only (about a third of B T in causal LM, less in masked LM), as
- *                 Transformers4Rec computes it
+ *                 Transformers4Rec computes it; or, with --sampled_softmax or
+ *                 --negative_sampling, against a few candidate items (session_sampling.c)
  * The feed fills the inputs (session_feed.c); attention sees only real rows unless
  * key_padding_mask is off (the reference's behaviour). Not the parameters, nor the feed.
  */
@@ -109,7 +110,10 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   RK_TRY(rk_graph_linear(g, &sg->out.hidden, read, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
   RK_TRY(rk_graph_output(g, sg->out.hidden));
   sg->out.loss = RK_NO_VALUE;
-  if (train) {
+  if (train && rk_session_sampled(c)) {
+    RK_TRY(rk_session_build_sampled_loss(g, &sg->out.loss, x, sg->labels, p, rk_session_scoring_matrix(p, f, c), c));
+    RK_TRY(rk_graph_output(g, sg->out.loss));
+  } else if (train) {
     int rows, h, logits;
     rk_param *w = rk_session_scoring_matrix(p, f, c);
     RK_TRY(rk_graph_gather_rows(g, &rows, x, sg->labelled));

@@ -7,6 +7,7 @@
  *                       drawn from (seed, parameter number), the no-decay marks
  *   session_inputs.c    the graph's input stage: per-feature transforms, aggregation, merge
  *   session_graph.c     a graph over the parameters: inputs, [MASK], body, head, loss
+ *   session_sampling.c  losses over candidate items: sampled softmax, negative sampling
  *   session_masking.c   per session, which rows hold [MASK], which predict what, which are read
  *   session_feed.c      batches of list columns into a graph's inputs, by phase
  *   session_model.c     build, share, free and the family's table of the model interface
@@ -104,6 +105,13 @@ void rk_session_graph_free(rk_session_graph *sg);
 /* From a train graph's labels input: the labelled rows and their labels, packed (the loss is
  * computed at those rows only). The feed calls it after filling the labels. */
 void rk_session_graph_pack_labels(const rk_session_graph *sg, int64_t pad);
+
+/* Losses over candidate items (session_sampling.c): whether the settings ask for one, their
+ * checks, and the loss of a train graph from the body's rows (B, T, d_model) and the labels. */
+bool rk_session_sampled(const rk_session_config *c);
+rk_status rk_session_check_sampling(const rk_session_config *c);
+rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int labels, const rk_session_params *p,
+                                        rk_param *w, const rk_session_config *c);
 
 /* Masking of one session (session_masking.c), the rules of reckon/sessions.h's phases. */
 typedef struct {

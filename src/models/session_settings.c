@@ -170,7 +170,7 @@ rk_status rk_session_config_check(const rk_session_config *c) {
     return rk_error(RK_EUSAGE, "--layer_norm_all_features needs --inp_merge mlp (the LayerNorm is part of the merge)");
   RK_TRY(check_int(S(session_aware_past_seq_length_max), c->session_aware_past_seq_length_max, 1, 1 << 12,
                    "N in [1, 2^12]"));
-  return RK_OK;
+  return rk_session_check_sampling(c);
 }
 #undef S
 

@@ -676,6 +676,42 @@ static int c_seq_mean(gc_ctx *c) {
   return out;
 }
 
+/* Heads over candidates: h (B, 4, 3) against a catalogue of 9 items, labels in [0, 9) with 0
+ * ignored; in-batch targets and 5 draws, the losses after. Absent candidates are -inf, so the
+ * logits are checked through a loss (the probe would turn -inf into nan). */
+static int sampled_case(gc_ctx *c, rk_sampled_loss kind, bool in_batch, int64_t draws, rk_sampler sampler, bool logq) {
+  int64_t xs[3] = {B, 4, 3}, ws[2] = {9, 3}, bs[1] = {9};
+  int h = dense_value(c, 3, xs), y, z, out;
+  rk_param *w = dense(c, "items", 2, ws, 0.5f), *b = dense(c, "bias", 1, bs, 0.5f);
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "labels", 4));
+  defer(c, y, FILL_IDS, 9);
+  rk_sampled_spec s = {.n_sampled = draws, .sampler = sampler, .first_id = 1, .in_batch = in_batch, .logq = logq,
+                       .ignore = 0, .temperature = 0.8f};
+  assert_rk_ok(rk_graph_sampled_logits(c->g, &z, h, y, w, b, &s));
+  assert_rk_ok(rk_graph_sampled_loss(c->g, &out, z, y, kind, 0, 0.3f));
+  return out;
+}
+static int c_sampled_softmax(gc_ctx *c) { return sampled_case(c, RK_SAMPLED_CE, false, 5, RK_SAMPLER_LOG_UNIFORM, true); }
+static int c_sampled_in_batch_bpr(gc_ctx *c) { return sampled_case(c, RK_SAMPLED_BPR, true, 5, RK_SAMPLER_UNIFORM, false); }
+static int c_sampled_in_batch_top1(gc_ctx *c) { return sampled_case(c, RK_SAMPLED_TOP1, true, 0, RK_SAMPLER_UNIFORM, false); }
+static int c_sampled_in_batch_top1_max(gc_ctx *c) { return sampled_case(c, RK_SAMPLED_TOP1_MAX, true, 5, RK_SAMPLER_UNIFORM, false); }
+static int c_sampled_in_batch_bpr_max_reg(gc_ctx *c) { return sampled_case(c, RK_SAMPLED_BPR_MAX_REG, true, 5, RK_SAMPLER_UNIFORM, false); }
+
+/* The losses alone on dense logits (B, 4, 6), every column present. */
+static int sampled_loss_case(gc_ctx *c, rk_sampled_loss kind) {
+  int64_t zs[3] = {B, 4, 6};
+  int z = dense_value(c, 3, zs), y, out;
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "labels", 4));
+  defer(c, y, FILL_IDS, 3);   /* 0 ignored */
+  assert_rk_ok(rk_graph_sampled_loss(c->g, &out, z, y, kind, 0, 0.5f));
+  return out;
+}
+static int c_sampled_loss_ce(gc_ctx *c) { return sampled_loss_case(c, RK_SAMPLED_CE); }
+static int c_sampled_loss_bpr(gc_ctx *c) { return sampled_loss_case(c, RK_SAMPLED_BPR); }
+static int c_sampled_loss_top1(gc_ctx *c) { return sampled_loss_case(c, RK_SAMPLED_TOP1); }
+static int c_sampled_loss_top1_max(gc_ctx *c) { return sampled_loss_case(c, RK_SAMPLED_TOP1_MAX); }
+static int c_sampled_loss_bpr_max_reg(gc_ctx *c) { return sampled_loss_case(c, RK_SAMPLED_BPR_MAX_REG); }
+
 /* x (B, 4, 3) -> H = 2; padded steps anywhere (ids in [0, 3), padding 0) */
 static int recurrent_case(gc_ctx *c, rk_op op, bool padded, bool biases) {
   int G = op == RK_OP_GRU ? 3 : op == RK_OP_LSTM ? 4 : 1;
@@ -733,6 +769,11 @@ static const struct {
     CASE(REL_ATTENTION, c_rel_attention_bi_padded), CASE(REL_ATTENTION, c_rel_attention_causal_mem),
     CASE(REL_ATTENTION, c_rel_attention_two_streams), CASE(REL_ATTENTION, c_rel_attention_content_hidden),
     CASE(REL_ATTENTION, c_rel_attention_dropouts), CASE(REL_ATTENTION, c_rel_attention_weights),
+    CASE(SAMPLED_LOGITS, c_sampled_softmax), CASE(SAMPLED_LOGITS, c_sampled_in_batch_bpr),
+    CASE(SAMPLED_LOGITS, c_sampled_in_batch_top1), CASE(SAMPLED_LOGITS, c_sampled_in_batch_top1_max),
+    CASE(SAMPLED_LOGITS, c_sampled_in_batch_bpr_max_reg), CASE(SAMPLED_LOSS, c_sampled_loss_ce),
+    CASE(SAMPLED_LOSS, c_sampled_loss_bpr), CASE(SAMPLED_LOSS, c_sampled_loss_top1),
+    CASE(SAMPLED_LOSS, c_sampled_loss_top1_max), CASE(SAMPLED_LOSS, c_sampled_loss_bpr_max_reg),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */

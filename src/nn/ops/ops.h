@@ -242,6 +242,27 @@ void softmax_forward_cpu(float *out /* (R, C) */, const float *x /* (R, C) */, i
 void softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */, const float *out /* (R, C) */,
                           int64_t R, int64_t C, float temperature);
 
+/* sampled_logits */
+rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (M, D) */, float *bc /* (M) */,
+                                     float *lq /* (M) */, const float *h /* (R, D) */, const int64_t *y /* (R) */,
+                                     const int64_t *cand /* (M), -1 none */, const float *w /* (V, D) */,
+                                     const float *b /* (V) or NULL */, int64_t R, int64_t T, int64_t D, int64_t V,
+                                     int64_t M, int64_t in_batch, const rk_sampled_spec *s);
+void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V, D) */, float *db /* (V) or NULL */,
+                                 float *dz /* (R, M) scratch */, float *gc /* (M, D) scratch */,
+                                 const float *dout /* (R, 1 + M) */, const float *h /* (R, D) */,
+                                 const int64_t *y /* (R) */, const int64_t *cand /* (M) */, const float *wc /* (M, D) */,
+                                 const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M,
+                                 int64_t in_batch, const rk_sampled_spec *s);
+
+/* sampled_loss */
+void sampled_loss_forward_cpu(float *loss /* (1) */, double *rows /* (R) */, const float *z /* (R, C) */,
+                              const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, rk_sampled_loss kind,
+                              float lambda);
+void sampled_loss_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
+                               const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, rk_sampled_loss kind,
+                               float lambda);
+
 /* softmax_ce */
 rk_status softmax_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) */, const float *z /* (R, C) */,
                                  const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, float eps, float tau);

@@ -1,0 +1,283 @@
+/*
+ * sampled_logits: a next-item head's logits against a few candidate items instead of the whole
+ * catalogue (sampled softmax, negative sampling). Rows r of h (R, D), R = B T, with targets y_r
+ * (labels (B, T) flattened) and M candidates c_1..c_M shared by the batch:
+ *   out (B, T, 1 + M)   out[r, 0] = (h_r . W_{y_r} + b_{y_r}) / tau - logq(y_r)
+ *                       out[r, m] = (h_r . W_{c_m} + b_{c_m}) / tau - logq(c_m)
+ * so the gemm runs on (R x M), never (R x V). W (V, D) is the scoring matrix (the item table
+ * when tied), b (V) its bias or NULL.
+ *
+ * Candidates, in this order:
+ *   in-batch   (in_batch) the R targets of the batch in row order: the other sessions' targets
+ *              are each row's negatives, as Transformers4Rec's recsys_meta_model samples them
+ *   sampled    N draws with replacement over ids [first, V), from the stream (seed, op, step):
+ *              a pure function of those, whatever the threads
+ *                log-uniform  P(i) = log((k + 2) / (k + 1)) / log(V - first + 1), k = i - first:
+ *                             Zipf-like, for ids sorted by decreasing frequency (the ETL's
+ *                             Categorify does), drawn as floor(exp(u log(V - first + 1))) - 1
+ *                             (TensorFlow's log_uniform_candidate_sampler)
+ *                uniform      P(i) = 1 / (V - first)
+ *              or the N ids the caller gives (fixed draws)
+ * A candidate is absent for row r, its logit -inf (which sampled_loss skips), when it is r's own
+ * target (an accidental hit: removed, as TensorFlow's remove_accidental_hits), a padding label,
+ * or an in-batch target of r's own session (the reference's negative mask).
+ * logq (sampled softmax's correction, Bengio and Senecal 2008; Jean et al. 2015): the log of
+ * the expected count N P(i), subtracted from the target's logit and the sampled ones; in-batch
+ * columns carry none. Rows whose label is `ignore` are zeros (the loss skips them).
+ * Backward adds into h, W's rows of the target and candidates, and b; the candidates' gradient
+ * rows are (M x D) = dz^T h by gemm, added to W in candidate order, so the bits do not depend
+ * on threads.
+ */
+#include <math.h>
+
+#include "nn/ops/ops.h"
+
+/* ---- the samplers -------------------------------------------------------------------------- */
+double rk_sampler_probability(rk_sampler s, int64_t id, int64_t first, int64_t V) {
+  if (id < first || id >= V) return 0.0;
+  if (s == RK_SAMPLER_UNIFORM) return 1.0 / (double)(V - first);
+  double k = (double)(id - first);
+  return log1p(1.0 / (k + 1.0)) / log((double)(V - first + 1));
+}
+
+void rk_sampler_draw(int64_t *ids /* (N) */, rk_sampler s, int64_t N, int64_t first, int64_t V, uint64_t seed,
+                     uint64_t stream) {
+  rk_rng rng;
+  rk_rng_init(&rng, seed, stream);
+  const int64_t range = V - first;
+  const double log_range = log((double)range + 1.0);
+  for (int64_t j = 0; j < N; j++) {
+    int64_t k;
+    if (s == RK_SAMPLER_UNIFORM) k = (int64_t)rk_rng_below(&rng, (uint64_t)range);
+    else {
+      k = (int64_t)floor(exp(rk_rng_uniform(&rng) * log_range)) - 1;
+      k = k < 0 ? 0 : k >= range ? range - 1 : k;   /* rounding at the ends */
+    }
+    ids[j] = first + k;
+  }
+}
+
+/* ---- the kernels --------------------------------------------------------------------------- */
+typedef struct {
+  float *out, *dh, *dz;
+  const float *h, *w, *b, *wc, *bc, *lq, *dout;
+  const int64_t *y, *cand;
+  int64_t D, V, M, T, ignore;
+  int64_t in_batch;   /* in-batch candidates: the first R */
+  float inv_tau;
+  rk_sampler sampler;
+  int64_t n_sampled, first;
+  bool logq;
+} sl_ctx;
+
+/* Candidate m is absent for row r. */
+static bool absent(const sl_ctx *c, int64_t r, int64_t m) {
+  int64_t id = c->cand[m];
+  return id < 0 || id == c->y[r] || (m < c->in_batch && m / c->T == r / c->T);
+}
+
+static float target_logq(const sl_ctx *c, int64_t id) {
+  return c->logq ? (float)log((double)c->n_sampled * rk_sampler_probability(c->sampler, id, c->first, c->V)) : 0.0f;
+}
+
+static void rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const sl_ctx *c = arg;
+  const int64_t C = 1 + c->M;
+  for (int64_t r = begin; r < end; r++) {
+    float *o = c->out + r * C;
+    if (c->y[r] == c->ignore) {
+      memset(o, 0, (size_t)C * sizeof *o);
+      continue;
+    }
+    const int64_t y = c->y[r];
+    o[0] = (rk_dot8(c->h + r * c->D, c->w + y * c->D, c->D) + (c->b ? c->b[y] : 0.0f)) * c->inv_tau - target_logq(c, y);
+    for (int64_t m = 0; m < c->M; m++)
+      o[1 + m] = absent(c, r, m) ? -INFINITY : (o[1 + m] + c->bc[m]) * c->inv_tau - c->lq[m];
+  }
+}
+
+rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (M, D) */, float *bc /* (M) */,
+                                     float *lq /* (M) */, const float *h /* (R, D) */, const int64_t *y /* (R) */,
+                                     const int64_t *cand /* (M), -1 none */, const float *w /* (V, D) */,
+                                     const float *b /* (V) or NULL */, int64_t R, int64_t T, int64_t D, int64_t V,
+                                     int64_t M, int64_t in_batch, const rk_sampled_spec *s) {
+  for (int64_t r = 0; r < R; r++)
+    if (y[r] != s->ignore && (y[r] < 0 || y[r] >= V))
+      return rk_error(RK_ERANGE, "sampled_logits: label %lld of row %lld is outside [0, %lld)", (long long)y[r],
+                      (long long)r, (long long)V);
+  for (int64_t m = 0; m < M; m++) {
+    int64_t id = cand[m];
+    if (id >= 0) memcpy(wc + m * D, w + id * D, (size_t)D * sizeof *wc);
+    else memset(wc + m * D, 0, (size_t)D * sizeof *wc);
+    bc[m] = id >= 0 && b ? b[id] : 0.0f;
+    lq[m] = s->logq && m >= in_batch && id >= 0
+                ? (float)log((double)s->n_sampled * rk_sampler_probability(s->sampler, id, s->first_id, V))
+                : 0.0f;
+  }
+  /* out[:, 1:] = h wc^T, then the bias, temperature, correction and absences row by row */
+  rk_sgemm(false, true, R, M, D, 1.0f, h, D, wc, D, 0.0f, out + 1, 1 + M);
+  sl_ctx c = {.out = out, .h = h, .w = w, .b = b, .wc = wc, .bc = bc, .lq = lq, .y = y, .cand = cand, .D = D,
+              .V = V, .M = M, .T = T, .ignore = s->ignore, .in_batch = in_batch, .inv_tau = 1.0f / s->temperature,
+              .sampler = s->sampler, .n_sampled = s->n_sampled, .first = s->first_id, .logq = s->logq};
+  rk_parallel_for(R, rk_row_grain(1 + M), rows_forward, &c);
+  return RK_OK;
+}
+
+/* dz (R, M): the candidates' logit gradients over tau, zero where absent or ignored; and the
+ * target column's share of dh. */
+static void rows_backward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const sl_ctx *c = arg;
+  const int64_t C = 1 + c->M;
+  for (int64_t r = begin; r < end; r++) {
+    float *dz = c->dz + r * c->M;
+    const float *d = c->dout + r * C;
+    bool ignored = c->y[r] == c->ignore;
+    for (int64_t m = 0; m < c->M; m++) dz[m] = ignored || absent(c, r, m) ? 0.0f : d[1 + m] * c->inv_tau;
+    if (ignored || !c->dh) continue;
+    const float g = d[0] * c->inv_tau, *wy = c->w + c->y[r] * c->D;
+    float *dh = c->dh + r * c->D;
+    for (int64_t k = 0; k < c->D; k++) dh[k] += g * wy[k];
+  }
+}
+
+void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V, D) */, float *db /* (V) or NULL */,
+                                 float *dz /* (R, M) scratch */, float *gc /* (M, D) scratch */,
+                                 const float *dout /* (R, 1 + M) */, const float *h /* (R, D) */,
+                                 const int64_t *y /* (R) */, const int64_t *cand /* (M) */, const float *wc /* (M, D) */,
+                                 const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M,
+                                 int64_t in_batch, const rk_sampled_spec *s) {
+  sl_ctx c = {.dh = dh, .dz = dz, .dout = dout, .w = w, .y = y, .cand = cand, .D = D, .M = M, .T = T,
+              .ignore = s->ignore, .in_batch = in_batch, .inv_tau = 1.0f / s->temperature};
+  rk_parallel_for(R, rk_row_grain(1 + M), rows_backward, &c);
+  if (dh) rk_sgemm(false, false, R, D, M, 1.0f, dz, M, wc, D, 1.0f, dh, D);
+  rk_sgemm(true, false, M, D, R, 1.0f, dz, M, h, D, 0.0f, gc, D);
+  /* into W and b in candidate order, then the targets in row order: no races, fixed sums */
+  for (int64_t m = 0; m < M; m++) {
+    if (cand[m] < 0) continue;
+    float *dwr = dw + cand[m] * D;
+    for (int64_t k = 0; k < D; k++) dwr[k] += gc[m * D + k];
+    if (db) {
+      float sum = 0.0f;
+      for (int64_t r = 0; r < R; r++) sum += dz[r * M + m];
+      db[cand[m]] += sum;
+    }
+  }
+  const float inv_tau = 1.0f / s->temperature;
+  for (int64_t r = 0; r < R; r++) {
+    if (y[r] == s->ignore) continue;
+    const float g = dout[r * (1 + M)] * inv_tau;
+    float *dwr = dw + y[r] * D;
+    for (int64_t k = 0; k < D; k++) dwr[k] += g * h[r * D + k];
+    if (db) db[y[r]] += g;
+  }
+}
+
+/* ---- the node ------------------------------------------------------------------------------- */
+static rk_sampled_spec spec_of(const rk_node *n) {
+  return (rk_sampled_spec){.n_sampled = n->iattr[0], .sampler = (rk_sampler)n->iattr[1], .first_id = n->iattr[2],
+                           .in_batch = n->iattr[3] != 0, .logq = n->iattr[4] != 0, .ignore = n->iattr[5],
+                           .temperature = n->fattr[0], .given = (const int64_t *)(intptr_t)n->iattr[6]};
+}
+
+/* The node's sizes: R rows of D, T per session, M candidates of which the first in_batch are
+ * the batch's targets; its saved buffer: candidates (M int64), wc (M, D), bc and lq (M). */
+typedef struct {
+  int64_t R, T, D, V, M, in_batch;
+  int64_t *cand;
+  float *wc, *bc, *lq;
+} sl_layout;
+
+static sl_layout layout(const rk_graph *g, const rk_node *n, void *saved) {
+  const rk_value *h = rk_val(g, n->in[0]), *y = rk_val(g, n->in[1]);
+  sl_layout l = {.D = h->shape[h->ndim - 1], .R = y->numel, .T = y->numel / y->shape[0],
+                 .V = n->params[0]->value.shape[0]};
+  l.in_batch = n->iattr[3] ? l.R : 0;
+  l.M = l.in_batch + n->iattr[0];
+  l.cand = saved;
+  l.wc = (void *)((char *)saved + (size_t)l.M * sizeof *l.cand);   /* past the candidates, 8-byte aligned */
+  l.bc = l.wc + l.M * l.D;
+  l.lq = l.bc + l.M;
+  return l;
+}
+
+rk_status sampled_logits_node_forward_cpu(rk_graph *g, const rk_node *n) {
+  rk_sampled_spec s = spec_of(n);
+  sl_layout l = layout(g, n, n->saved ? n->saved : n->ws_fwd);
+  const int64_t *y = rk_xi(g, n->in[1]);
+  for (int64_t r = 0; r < l.in_batch; r++) l.cand[r] = y[r] == s.ignore ? -1 : y[r];
+  if (s.given) {
+    for (int64_t j = 0; j < s.n_sampled; j++)
+      if (s.given[j] < 0 || s.given[j] >= l.V)
+        return rk_error(RK_ERANGE, "sampled_logits: given candidate %lld is outside [0, %lld)", (long long)s.given[j],
+                        (long long)l.V);
+    memcpy(l.cand + l.in_batch, s.given, (size_t)s.n_sampled * sizeof *s.given);
+  } else {
+    rk_sampler_draw(l.cand + l.in_batch, s.sampler, s.n_sampled, s.first_id, l.V, g->seed,
+                    rk_dropout_stream(n->id, g->step));
+  }
+  const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
+  return sampled_logits_forward_cpu(rk_x(g, n->out[0]), l.wc, l.bc, l.lq, rk_x(g, n->in[0]), y, l.cand,
+                                    n->params[0]->value.data, b ? b->value.data : NULL, l.R, l.T, l.D, l.V, l.M,
+                                    l.in_batch, &s);
+}
+
+void sampled_logits_node_backward_cpu(rk_graph *g, const rk_node *n) {
+  rk_sampled_spec s = spec_of(n);
+  sl_layout l = layout(g, n, n->saved);
+  const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
+  float *dz = n->ws_bwd, *gc = dz + l.R * l.M;
+  sampled_logits_backward_cpu(rk_dx(g, n->in[0]), n->params[0]->grad.data, b ? b->grad.data : NULL, dz, gc,
+                              rk_dx(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]), l.cand, l.wc,
+                              n->params[0]->value.data, l.R, l.T, l.D, l.M, l.in_batch, &s);
+}
+
+rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_param *w, rk_param *b,
+                                  const rk_sampled_spec *s) {
+  RK_TRY(rk_graph_check_value(g, h, "sampled_logits"));
+  RK_TRY(rk_graph_check_value(g, labels, "sampled_logits"));
+  const rk_value *hv = rk_val(g, h), *y = rk_val(g, labels);
+  char bh[96], by[96];
+  if (hv->dtype != RK_DT_F32 || y->dtype != RK_DT_I64 || y->ndim != 2 || hv->ndim < 2 ||
+      hv->numel != y->numel * hv->shape[hv->ndim - 1])
+    return rk_error(RK_ESHAPE, "sampled_logits: hidden rows %s and int64 labels %s must be (B, T, D) and (B, T)",
+                    rk_shape_str(hv, bh, sizeof bh), rk_shape_str(y, by, sizeof by));
+  if (!rk_param_declared(w) || w->value.ndim != 2 || w->value.shape[1] != hv->shape[hv->ndim - 1] ||
+      (b && (!rk_param_declared(b) || b->value.ndim != 1 || b->value.shape[0] != w->value.shape[0])))
+    return rk_error(RK_ESHAPE, "sampled_logits: the scoring matrix must be (V, %lld) and its bias (V)",
+                    (long long)hv->shape[hv->ndim - 1]);
+  const int64_t V = w->value.shape[0];
+  if (s->n_sampled < 0 || (s->n_sampled > 0 && !(s->first_id >= 0 && s->first_id < V)))
+    return rk_error(RK_EINVAL, "sampled_logits: %lld draws over ids [%lld, %lld): need N >= 0 and a non-empty range",
+                    (long long)s->n_sampled, (long long)s->first_id, (long long)V);
+  if (!(s->temperature > 0.0f && s->temperature < INFINITY))
+    return rk_error(RK_EINVAL, "sampled_logits: temperature %g must be positive and finite", s->temperature);
+  const int64_t R = y->numel, D = hv->shape[hv->ndim - 1];
+  int64_t M, C, rm, md, saved, bwd;
+  RK_TRY(rk_size_add(&M, s->in_batch ? R : 0, s->n_sampled, "sampled_logits' candidates"));
+  if (M < 1) return rk_error(RK_EINVAL, "sampled_logits: no candidates (no draws and no in-batch targets)");
+  RK_TRY(rk_size_add(&C, M, 1, "sampled_logits' columns"));
+  RK_TRY(rk_size_mul(&rm, R, M, "sampled_logits' rows x candidates"));
+  RK_TRY(rk_size_mul(&md, M, D + 4, "sampled_logits' candidate rows"));
+  RK_TRY(rk_size_mul(&bwd, M, D, "sampled_logits' candidate gradients"));
+  RK_TRY(rk_size_add(&bwd, bwd, rm, "sampled_logits' backward scratch"));
+  saved = md;   /* cand (M int64: 2 M floats), wc (M D), bc and lq (M) */
+  const int64_t shape[3] = {y->shape[0], y->shape[1], C};
+  int in[2] = {h, labels};
+  rk_node *n;
+  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_SAMPLED_LOGITS, 2, in, RK_DT_F32, 3, shape));
+  RK_TRY(rk_graph_node_add_param(g, n, w));
+  if (b) RK_TRY(rk_graph_node_add_param(g, n, b));
+  n->iattr[0] = s->n_sampled;
+  n->iattr[1] = s->sampler;
+  n->iattr[2] = s->first_id;
+  n->iattr[3] = s->in_batch;
+  n->iattr[4] = s->logq;
+  n->iattr[5] = s->ignore;
+  n->iattr[6] = (int64_t)(intptr_t)s->given;   /* the node's attributes are integers */
+  n->fattr[0] = s->temperature;
+  n->saved_bytes = n->ws_fwd_bytes = (size_t)saved * sizeof(float);
+  n->ws_bwd_bytes = (size_t)bwd * sizeof(float);
+  return RK_OK;
+}
