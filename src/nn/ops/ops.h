@@ -330,6 +330,16 @@ static inline float rk_exp_neg_fast(float x) {
   return (p * r * r + r + 1.0f) * two_k;
 }
 
+/* e^x for any x <= 0 (and a rounding above it), as a softmax over max-shifted logits needs: below
+ * -80 (by its bits) it gives e^-80 < 2e-35, which no sum that holds a 1 can see. */
+static inline float rk_exp_nonpos_fast(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  bits = bits < 0xC2A00000u ? bits : 0xC2A00000u;   /* -80.0f; negative floats order as their bits */
+  memcpy(&x, &bits, sizeof x);
+  return rk_exp_neg_fast(x);
+}
+
 /* tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2 |u|), |u| capped at 40 by its bits. */
 static inline float rk_tanhf_fast(float u) {
   float a = fabsf(u);
