@@ -18,7 +18,8 @@
  * Memory: nothing of size T x T leaves a (batch, head) pair except P (and P' under dropout),
  * saved for backward as (B, H, T, T). Backward uses P' dP' - P <P', dP'> for the softmax's
  * input gradient, so the dropout mask itself is never stored. Dropout draws are keyed by
- * (seed, op, step, element of (B, H, T, T)), as the dropout op's (src/nn/ops/dropout.c).
+ * (seed, op, step, element of (B, H, T, T)) and drawn by the dropout op's rk_dropout_draws
+ * (src/nn/ops/dropout.c). Under the causal mask only the keys at or before a query are looked at.
  * Every (batch, head) pair is one work item writing only its own outputs, with its sums in a
  * fixed order, so the bits do not depend on the thread count.
  */
@@ -42,29 +43,14 @@ static bool key_visible(const int64_t *ids /* (T) or NULL */, int64_t padding, b
   return !ids || ids[j] != padding;
 }
 
-/* Keep factors of elements first .. first + n - 1 of (B, H, T, T): element i is kept when u_i >= p
- * (u_i lane i % 4 of Philox block i / 4, as the dropout op draws) and scaled by 1 / (1 - p). */
-static void dropout_factors(float *f /* (n) */, uint64_t seed, uint64_t stream, uint64_t first, int64_t n, float p) {
-  const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-  const double threshold = (double)p * 4294967296.0;
-  const float scale = 1.0f / (1.0f - p);
-  uint32_t r[4];
-  for (int64_t k = 0; k < n; k++) {
-    uint64_t i = first + (uint64_t)k;
-    if (k == 0 || i % 4 == 0) {
-      uint64_t block = i / 4;
-      const uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
-      rk_philox4x32_10(r, ctr, key);
-    }
-    f[k] = (double)r[i % 4] >= threshold ? scale : 0.0f;
-  }
-}
-
 static void attn_fwd_items(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const attn_fwd_ctx *c = arg;
   const int64_t T = c->T, D = c->D, dh = D / c->H, row = 3 * D;
-  const float scale = 1.0f / sqrtf((float)dh);
+  const float scale = 1.0f / sqrtf((float)dh), keep_scale = 1.0f / (1.0f - c->p);
+  rk_dropout_draws draws;
+  rk_dropout_draws_init(&draws, c->p, c->seed, c->stream);
+  uint8_t keep[256];   /* a row's keep bytes, in pieces of at most 256 keys */
   for (int64_t item = begin; item < end; item++) {
     int64_t b = item / c->H, h = item % c->H;
     const float *q = c->qkv + b * T * row + h * dh, *k = q + D, *v = q + 2 * D;   /* rows of stride 3D */
@@ -72,22 +58,28 @@ static void attn_fwd_items(void *arg, int64_t chunk, int64_t begin, int64_t end)
     float *P = c->probs + item * T * T;                       /* (T, T) */
     float *Pd = c->dropped ? c->dropped + item * T * T : P;   /* (T, T) */
     for (int64_t t = 0; t < T; t++) {
+      const int64_t seen = c->causal ? t + 1 : T;   /* keys past it get zero weight without a look */
       float *pr = P + t * T, mx = -INFINITY;
-      for (int64_t j = 0; j < T; j++) {
+      for (int64_t j = 0; j < seen; j++) {
         pr[j] = key_visible(ids, c->padding, c->causal, t, j) ? scale * rk_dot8(q + t * row, k + j * row, dh) : -INFINITY;
         if (pr[j] > mx) mx = pr[j];
       }
+      for (int64_t j = seen; j < T; j++) pr[j] = 0.0f;
       double z = 0.0;
-      for (int64_t j = 0; j < T; j++) z += pr[j] = pr[j] == -INFINITY ? 0.0f : expf(pr[j] - mx);
-      for (int64_t j = 0; j < T; j++) pr[j] = z > 0.0 ? (float)(pr[j] / z) : 0.0f;   /* no visible key: zeros */
+      if (mx > -INFINITY)
+        for (int64_t j = 0; j < seen; j++) z += pr[j] = pr[j] == -INFINITY ? 0.0f : rk_exp_nonpos_fast(pr[j] - mx);
+      for (int64_t j = 0; j < seen; j++) pr[j] = z > 0.0 ? (float)(pr[j] / z) : 0.0f;   /* no visible key: zeros */
       if (c->dropped) {
         float *pd = Pd + t * T;
-        dropout_factors(pd, c->seed, c->stream, (uint64_t)((item * T + t) * T), T, c->p);
-        for (int64_t j = 0; j < T; j++) pd[j] *= pr[j];
+        for (int64_t j0 = 0; j0 < T; j0 += (int64_t)sizeof keep) {
+          int64_t n = T - j0 < (int64_t)sizeof keep ? T - j0 : (int64_t)sizeof keep;
+          rk_dropout_draws_at(&draws, keep, (uint64_t)((item * T + t) * T + j0), n);
+          for (int64_t j = 0; j < n; j++) pd[j0 + j] = keep[j] ? keep_scale * pr[j0 + j] : 0.0f;
+        }
       }
       float *o = c->out + (b * T + t) * D + h * dh;   /* (dh) */
       memset(o, 0, (size_t)dh * sizeof(float));
-      for (int64_t j = 0; j < T; j++) {
+      for (int64_t j = 0; j < seen; j++) {
         float w = Pd[t * T + j];
         if (w == 0.0f) continue;
         const float *vj = v + j * row;

@@ -78,9 +78,22 @@ void dot_interaction_backward_cpu(float *ddense /* (B, D) */, float *demb /* (B,
                                   const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D);
 
 /* dropout */
-void dropout_forward_cpu(float *out /* (n) */, float *factor /* (n) */, const float *x /* (n) */, int64_t n, float p,
+void dropout_forward_cpu(float *out /* (n) */, uint8_t *keep /* (n) */, const float *x /* (n) */, int64_t n, float p,
                          bool alpha, uint64_t seed, uint64_t stream);
-void dropout_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *factor /* (n) */, int64_t n);
+void dropout_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const uint8_t *keep /* (n) */, int64_t n,
+                          float p, bool alpha);
+/* Keep draws of the elements of one (seed, stream), as dropout and attention mask them: a group
+ * of RK_DROPOUT_GROUP elements (RK_DROPOUT_WAYS Philox blocks) is drawn at a time and kept, so
+ * consecutive calls over a range draw each group once. */
+enum { RK_DROPOUT_WAYS = 8, RK_DROPOUT_GROUP = 8 * RK_DROPOUT_WAYS };
+typedef struct {
+  uint64_t seed, stream, group;   /* group: the one in keep, UINT64_MAX for none */
+  uint32_t threshold;             /* kept when the 16-bit uniform is >= threshold = ceil(p 2^16) */
+  uint8_t keep[RK_DROPOUT_GROUP];
+} rk_dropout_draws;
+void rk_dropout_draws_init(rk_dropout_draws *d, float p, uint64_t seed, uint64_t stream);
+/* keep[k] = 1 when element first + k is kept, 0 when dropped. */
+void rk_dropout_draws_at(rk_dropout_draws *d, uint8_t *keep /* (n) */, uint64_t first, int64_t n);
 
 /* embedding */
 rk_status embedding_forward_cpu(float *out /* (n, D) */, const int64_t *ids /* (n) */,
