@@ -1,7 +1,7 @@
 /*
  * Dropout's keep draws (src/nn/ops/dropout.c, rk_dropout_draws), which the dropout and attention
- * ops share: element i is kept when half i % 2 of lane (i / 2) % 4 of the Philox4x32-10 block
- * i / 8 is >= ceil(p 2^16). Checked against rk_philox4x32_10 itself (the side-by-side rounds must
+ * ops share: with e = i % 64, element i is kept when 16-bit word e / 8 of the Philox4x32-10
+ * block 8 (i / 64) + e % 8 is >= ceil(p 2^16). Checked against rk_philox4x32_10 itself (the side-by-side rounds must
  * give its bits, also where the block number carries into the counter's high word), pieces
  * against one call (the cached group must not leak between ranges), the kept fraction, and the
  * saved 1-byte mask against the output (a dropped element is 0, a kept one x / (1 - p)).
@@ -18,12 +18,12 @@ static const uint64_t SEED = 0x0123456789ABCDEFull, STREAM = 0xFEDCBA9876543210u
 
 /* The draw of element i as the contract states it, one Philox call per element. */
 static uint8_t kept_by_contract(uint64_t i, uint32_t threshold) {
-  uint64_t block = i / 8;
+  uint64_t e = i % 64, word = e / 8, block = 8 * (i / 64) + e % 8;
   const uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)STREAM, (uint32_t)(STREAM >> 32)};
   const uint32_t key[2] = {(uint32_t)SEED, (uint32_t)(SEED >> 32)};
   uint32_t r[4];
   rk_philox4x32_10(r, ctr, key);
-  return (r[(i / 2) % 4] >> (16 * (i % 2)) & 0xFFFFu) >= threshold;
+  return (r[word / 2] >> (16 * (word % 2)) & 0xFFFFu) >= threshold;
 }
 
 static void test_draws_follow_philox(void **state) {

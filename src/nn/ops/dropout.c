@@ -1,11 +1,12 @@
 /*
- * dropout and alpha dropout. Train: element i is kept when u_i >= p, u_i a 16-bit uniform:
- * half i % 2 (low first) of lane (i / 2) % 4 of the Philox4x32-10 block i / 8 (Salmon et al.
- * 2011), keyed by seed with counter (i / 8, stream(op id, step)). A pure function of (seed, op,
- * step, element), so masks do not depend on threads. One block serves eight elements and
- * WAYS blocks are drawn side by side so the rounds vectorise: the draws were 6% of a GPT-2
- * d64 session step one 32-bit lane per element, calling Philox per block. p is
- * thus rounded up to a multiple of 2^-16 (0.1 keeps 59,082 of 65,536).
+ * dropout and alpha dropout. Train: element i is kept when u_i >= p, u_i a 16-bit uniform
+ * from the Philox4x32-10 generator (Salmon et al. 2011) keyed by seed: with e = i % 64, word
+ * e / 8 (half (e / 8) % 2, low first, of lane e / 16) of the block with counter
+ * (8 (i / 64) + e % 8, stream(op id, step)). A pure function of (seed, op, step, element), so
+ * masks do not depend on threads. One block serves eight elements and the eight blocks of a
+ * group of 64 are drawn side by side, so the rounds and the compares vectorise: the draws were
+ * 6% of a GPT-2 d64 session step at one 32-bit lane per element and a Philox call per block.
+ * p is thus rounded up to a multiple of 2^-16 (0.1 keeps 58,982 of 65,536).
  * Plain dropout scales kept elements by 1/(1-p); alpha dropout (Klambauer et al. 2017, sec.
  * "New Dropout Technique") sets dropped ones to alpha' = -lambda alpha and applies a x + b,
  * which keeps SELU's mean and variance. Forward saves the 1-byte keep mask for backward (the
@@ -60,8 +61,8 @@ static void draw_group(rk_dropout_draws *d, uint64_t g) {
   enum { W = RK_DROPOUT_WAYS };
   uint32_t r[4][W];
   philox_ways(r, g * W, d->seed, d->stream);
-  for (int w = 0; w < W; w++)
-    for (int e = 0; e < 8; e++) d->keep[8 * w + e] = (r[e / 2][w] >> (16 * (e % 2)) & 0xFFFFu) >= d->threshold;
+  for (int word = 0; word < 8; word++)
+    for (int w = 0; w < W; w++) d->keep[W * word + w] = (r[word / 2][w] >> (16 * (word % 2)) & 0xFFFFu) >= d->threshold;
   d->group = g;
 }
 

@@ -32,15 +32,30 @@ static double lanes_total(const double *lane) {
   return s;
 }
 
+/* max_j z_j, in LANES lanes (a float compare alone keeps a loop scalar). */
+static float max_of(const float *z /* (C) */, int64_t C) {
+  float lane[LANES];
+  for (int l = 0; l < LANES; l++) lane[l] = z[0];
+  int64_t j = 0;
+  for (; j + LANES <= C; j += LANES)
+    for (int l = 0; l < LANES; l++) lane[l] = z[j + l] > lane[l] ? z[j + l] : lane[l];
+  float mx = lane[0];
+  for (int l = 1; l < LANES; l++) mx = lane[l] > mx ? lane[l] : mx;
+  for (; j < C; j++) mx = z[j] > mx ? z[j] : mx;
+  return mx;
+}
+
 /* sum_j e^((z_j - mx) inv), the exps in float (rk_exp_nonpos_fast: every argument is <= 0), summed
  * in double. libm's double exp per logit was a third of a GPT-2 d64 step at 9,002 items. */
 static double sum_exp(const float *z /* (C) */, int64_t C, float mx, float inv) {
   double lane[LANES] = {0};
   float e[BLOCK];
   for (int64_t j0 = 0; j0 < C; j0 += BLOCK) {
-    int64_t n = C - j0 < BLOCK ? C - j0 : BLOCK;
-    for (int64_t i = 0; i < n; i++) e[i] = rk_exp_nonpos_fast((z[j0 + i] - mx) * inv);
-    for (int64_t i = 0; i < n; i++) lane[i % LANES] += e[i];
+    int64_t n = C - j0 < BLOCK ? C - j0 : BLOCK, i;
+    for (i = 0; i < n; i++) e[i] = rk_exp_nonpos_fast((z[j0 + i] - mx) * inv);
+    for (i = n; i % LANES; i++) e[i] = 0.0f;   /* a whole last group of lanes: + 0 changes no sum */
+    for (i = 0; i < n; i += LANES)
+      for (int l = 0; l < LANES; l++) lane[l] += e[i + l];
   }
   return lanes_total(lane);
 }
@@ -62,8 +77,7 @@ static void ce_rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end
     out[0] = out[1] = 0.0;
     if (c->y[r] == c->ignore) continue;
     const float *zr = c->z + r * c->C;
-    float mx = zr[0];
-    for (int64_t j = 1; j < c->C; j++) mx = zr[j] > mx ? zr[j] : mx;
+    float mx = max_of(zr, c->C);
     double se = sum_exp(zr, c->C, mx, inv);
     // cppcheck-suppress invalidFunctionArg ; se >= 1 (the max term is exp(0)) since C >= 1
     double lse = (double)mx * c->inv + log(se);
