@@ -136,9 +136,9 @@ void gate_backward_cpu(float *dexperts /* (B, E, D) */, float *dlogits /* (B, E)
                               int64_t D, float temperature);
 
 /* gelu */
-void gelu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n, bool approximate);
-void gelu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *x /* (n) */, int64_t n,
-                       bool approximate);
+void gelu_forward_cpu(float *out /* (n) */, float *deriv /* (n) or NULL */, const float *x /* (n) */, int64_t n,
+                      bool approximate);
+void gelu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *deriv /* (n) */, int64_t n);
 
 /* hash_cross */
 void hash_cross_forward_cpu(int64_t *out /* (B) */, const int64_t *a /* (B, Fa) */, const int64_t *b /* (B, Fb) */,
