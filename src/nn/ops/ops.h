@@ -263,10 +263,12 @@ void tanh_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const f
 
 /* attention */
 void attention_forward_cpu(float *out /* (B, T, D) */, float *probs /* (B, H, T, T) */,
-                           float *dropped /* (B, H, T, T) or NULL: no dropout */, const float *qkv /* (B, T, 3D) */,
-                           const int64_t *key_ids /* (B, T) or NULL */, int64_t B, int64_t T, int64_t H, int64_t D,
-                           int64_t padding, bool causal, float p, uint64_t seed, uint64_t stream);
-void attention_backward_cpu(float *dqkv /* (B, T, 3D) */, float *scratch /* (B, H, T) */, const float *dout /* (B, T, D) */,
+                           float *dropped /* (B, H, T, T) or NULL: no dropout */, float *keys_t /* (B, T, D) */,
+                           const float *qkv /* (B, T, 3D) */, const int64_t *key_ids /* (B, T) or NULL */, int64_t B,
+                           int64_t T, int64_t H, int64_t D, int64_t padding, bool causal, float p, uint64_t seed,
+                           uint64_t stream);
+void attention_backward_cpu(float *dqkv /* (B, T, 3D) */, float *scratch /* (B, H, T) */,
+                            float *values_t /* (B, T, D) */, const float *dout /* (B, T, D) */,
                             const float *dweights /* (B, H, T, T) or NULL */, const float *probs /* (B, H, T, T) */,
                             const float *dropped /* (B, H, T, T) or NULL */, const float *qkv /* (B, T, 3D) */,
                             int64_t B, int64_t T, int64_t H, int64_t D);
