@@ -1,20 +1,44 @@
 /*
  * layer_norm (Ba et al. 2016) over the last axis D: out = (x - mean) * rstd * gamma + beta,
- * biased variance, as PyTorch's LayerNorm. Forward saves (mean, rstd) per row.
+ * biased variance, as PyTorch's LayerNorm. Forward saves (mean, rstd) per row. Row sums are in
+ * double, over fixed lanes.
  */
 #include <math.h>
 
 #include "nn/ops/ops.h"
 
+/* Row sums in LANES double lanes added in lane order at the end (the order is the code's, so
+ * the bits are too): the lanes vectorise where one double chain ran at an add's latency, which
+ * made both passes of a d_model 64 row a third of the op. */
+enum { LANES = 8 };
+
+static double lanes_total(const double *lane) {
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+static double row_mean(const float *x /* (D) */, int64_t D) {
+  double lane[LANES] = {0};
+  int64_t d = 0;
+  for (; d + LANES <= D; d += LANES)
+    for (int l = 0; l < LANES; l++) lane[l] += x[d + l];
+  for (; d < D; d++) lane[d % LANES] += x[d];
+  return lanes_total(lane) / (double)D;
+}
+
+static double row_variance(const float *x /* (D) */, int64_t D, double m) {
+  double lane[LANES] = {0};
+  int64_t d = 0;
+  for (; d + LANES <= D; d += LANES)
+    for (int l = 0; l < LANES; l++) lane[l] += (x[d + l] - m) * (x[d + l] - m);
+  for (; d < D; d++) lane[d % LANES] += (x[d] - m) * (x[d] - m);
+  return lanes_total(lane) / (double)D;
+}
+
 void layer_norm_forward_cpu(float *out /* (R, D) */, float *stats /* (R, 2) */, const float *x /* (R, D) */,
                             const float *gamma /* (D) */, const float *beta /* (D) */, int64_t R, int64_t D, float eps) {
   for (int64_t r = 0; r < R; r++) {
     const float *xr = x + r * D;
-    double m = 0.0, v = 0.0;
-    for (int64_t d = 0; d < D; d++) m += xr[d];
-    m /= (double)D;
-    for (int64_t d = 0; d < D; d++) v += (xr[d] - m) * (xr[d] - m);
-    v /= (double)D;
+    double m = row_mean(xr, D), v = row_variance(xr, D, m);
     float rstd = (float)(1.0 / sqrt(v + eps)), mean = (float)m;
     for (int64_t d = 0; d < D; d++) {
       float xh = (xr[d] - mean) * rstd;
@@ -25,26 +49,46 @@ void layer_norm_forward_cpu(float *out /* (R, D) */, float *stats /* (R, 2) */, 
   }
 }
 
+/* sum_d g_d and sum_d g_d xh_d of a row, g = dy gamma (gamma NULL: 1), in lanes as above;
+ * inlined with gamma known NULL or not, so the loop has no select. */
+static inline void row_grad_sums(double *s1, double *s2, const float *dy, const float *xr, const float *gamma,
+                                 float mean, float rstd, int64_t D) {
+  double l1[LANES] = {0}, l2[LANES] = {0};
+  int64_t d = 0;
+  for (; d + LANES <= D; d += LANES)
+    for (int l = 0; l < LANES; l++) {
+      float xh = (xr[d + l] - mean) * rstd, g = dy[d + l] * (gamma ? gamma[d + l] : 1.0f);
+      l1[l] += g;
+      l2[l] += g * xh;
+    }
+  for (; d < D; d++) {
+    float xh = (xr[d] - mean) * rstd, g = dy[d] * (gamma ? gamma[d] : 1.0f);
+    l1[d % LANES] += g;
+    l2[d % LANES] += g * xh;
+  }
+  *s1 = lanes_total(l1);
+  *s2 = lanes_total(l2);
+}
+
 void layer_norm_backward_cpu(float *dx /* (R, D) */, float *dgamma /* (D) */, float *dbeta /* (D) */,
                              const float *dout /* (R, D) */, const float *x /* (R, D) */, const float *stats /* (R, 2) */,
                              const float *gamma /* (D) */, int64_t R, int64_t D) {
   for (int64_t r = 0; r < R; r++) {
     const float *xr = x + r * D, *dy = dout + r * D;
     float mean = stats[2 * r], rstd = stats[2 * r + 1];
-    double s1 = 0.0, s2 = 0.0;
+    if (dgamma)
+      for (int64_t d = 0; d < D; d++) dgamma[d] += dy[d] * ((xr[d] - mean) * rstd);
+    if (dbeta)
+      for (int64_t d = 0; d < D; d++) dbeta[d] += dy[d];
+    if (!dx) continue;
+    double s1, s2;
+    if (gamma) row_grad_sums(&s1, &s2, dy, xr, gamma, mean, rstd, D);
+    else row_grad_sums(&s1, &s2, dy, xr, NULL, mean, rstd, D);
+    float m1 = (float)(s1 / (double)D), m2 = (float)(s2 / (double)D);
     for (int64_t d = 0; d < D; d++) {
       float xh = (xr[d] - mean) * rstd, g = dy[d] * (gamma ? gamma[d] : 1.0f);
-      s1 += g;
-      s2 += g * xh;
-      if (dgamma) dgamma[d] += dy[d] * xh;
-      if (dbeta) dbeta[d] += dy[d];
+      dx[r * D + d] += rstd * (g - m1 - xh * m2);
     }
-    float m1 = (float)(s1 / (double)D), m2 = (float)(s2 / (double)D);
-    if (dx)
-      for (int64_t d = 0; d < D; d++) {
-        float xh = (xr[d] - mean) * rstd, g = dy[d] * (gamma ? gamma[d] : 1.0f);
-        dx[r * D + d] += rstd * (g - m1 - xh * m2);
-      }
   }
 }
 

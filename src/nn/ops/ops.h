@@ -78,9 +78,22 @@ void dot_interaction_backward_cpu(float *ddense /* (B, D) */, float *demb /* (B,
                                   const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D);
 
 /* dropout */
-void dropout_forward_cpu(float *out /* (n) */, float *factor /* (n) */, const float *x /* (n) */, int64_t n, float p,
+void dropout_forward_cpu(float *out /* (n) */, uint8_t *keep /* (n) */, const float *x /* (n) */, int64_t n, float p,
                          bool alpha, uint64_t seed, uint64_t stream);
-void dropout_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *factor /* (n) */, int64_t n);
+void dropout_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const uint8_t *keep /* (n) */, int64_t n,
+                          float p, bool alpha);
+/* Keep draws of the elements of one (seed, stream), as dropout and attention mask them: a group
+ * of RK_DROPOUT_GROUP elements (RK_DROPOUT_WAYS Philox blocks) is drawn at a time and kept, so
+ * consecutive calls over a range draw each group once. */
+enum { RK_DROPOUT_WAYS = 8, RK_DROPOUT_GROUP = 8 * RK_DROPOUT_WAYS };
+typedef struct {
+  uint64_t seed, stream, group;   /* group: the one in keep, UINT64_MAX for none */
+  uint32_t threshold;             /* kept when the 16-bit uniform is >= threshold = ceil(p 2^16) */
+  uint8_t keep[RK_DROPOUT_GROUP];
+} rk_dropout_draws;
+void rk_dropout_draws_init(rk_dropout_draws *d, float p, uint64_t seed, uint64_t stream);
+/* keep[k] = 1 when element first + k is kept, 0 when dropped. */
+void rk_dropout_draws_at(rk_dropout_draws *d, uint8_t *keep /* (n) */, uint64_t first, int64_t n);
 
 /* embedding */
 rk_status embedding_forward_cpu(float *out /* (n, D) */, const int64_t *ids /* (n) */,
@@ -123,9 +136,9 @@ void gate_backward_cpu(float *dexperts /* (B, E, D) */, float *dlogits /* (B, E)
                               int64_t D, float temperature);
 
 /* gelu */
-void gelu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n, bool approximate);
-void gelu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *x /* (n) */, int64_t n,
-                       bool approximate);
+void gelu_forward_cpu(float *out /* (n) */, float *deriv /* (n) or NULL */, const float *x /* (n) */, int64_t n,
+                      bool approximate);
+void gelu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const float *deriv /* (n) */, int64_t n);
 
 /* hash_cross */
 void hash_cross_forward_cpu(int64_t *out /* (B) */, const int64_t *a /* (B, Fa) */, const int64_t *b /* (B, Fb) */,
@@ -289,10 +302,12 @@ void tanh_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const f
 
 /* attention */
 void attention_forward_cpu(float *out /* (B, T, D) */, float *probs /* (B, H, T, T) */,
-                           float *dropped /* (B, H, T, T) or NULL: no dropout */, const float *qkv /* (B, T, 3D) */,
-                           const int64_t *key_ids /* (B, T) or NULL */, int64_t B, int64_t T, int64_t H, int64_t D,
-                           int64_t padding, bool causal, float p, uint64_t seed, uint64_t stream);
-void attention_backward_cpu(float *dqkv /* (B, T, 3D) */, float *scratch /* (B, H, T) */, const float *dout /* (B, T, D) */,
+                           float *dropped /* (B, H, T, T) or NULL: no dropout */, float *keys_t /* (B, T, D) */,
+                           const float *qkv /* (B, T, 3D) */, const int64_t *key_ids /* (B, T) or NULL */, int64_t B,
+                           int64_t T, int64_t H, int64_t D, int64_t padding, bool causal, float p, uint64_t seed,
+                           uint64_t stream);
+void attention_backward_cpu(float *dqkv /* (B, T, 3D) */, float *scratch /* (B, H, T) */,
+                            float *values_t /* (B, T, D) */, const float *dout /* (B, T, D) */,
                             const float *dweights /* (B, H, T, T) or NULL */, const float *probs /* (B, H, T, T) */,
                             const float *dropped /* (B, H, T, T) or NULL */, const float *qkv /* (B, T, 3D) */,
                             int64_t B, int64_t T, int64_t H, int64_t D);
@@ -380,6 +395,16 @@ static inline float rk_exp_neg_fast(float x) {
   float two_k;
   memcpy(&two_k, &bits, sizeof two_k);
   return (p * r * r + r + 1.0f) * two_k;
+}
+
+/* e^x for any x <= 0 (and a rounding above it), as a softmax over max-shifted logits needs: below
+ * -80 (by its bits) it gives e^-80 < 2e-35, which no sum that holds a 1 can see. */
+static inline float rk_exp_nonpos_fast(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  bits = bits < 0xC2A00000u ? bits : 0xC2A00000u;   /* -80.0f; negative floats order as their bits */
+  memcpy(&x, &bits, sizeof x);
+  return rk_exp_neg_fast(x);
 }
 
 /* tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2 |u|), |u| capped at 40 by its bits. */

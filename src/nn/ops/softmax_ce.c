@@ -29,17 +29,6 @@ typedef struct {
  * and the order depends on C alone, so the bits do not depend on threads. */
 #define LANES 16
 
-/* e^x for x <= 0 with rk_exp_neg_fast's range: x below -80 is read as -80 (e^-80 ~ 2e-35, nothing
- * next to the row's largest term, e^0). The clamp is on the bits (for negative floats a larger
- * magnitude is a larger unsigned number), so the loop keeps no float compare and vectorises. */
-static inline float exp_nonpositive(float x) {
-  uint32_t bits;
-  memcpy(&bits, &x, sizeof bits);
-  bits = bits < 0xC2A00000u ? bits : 0xC2A00000u;   /* -80.0f */
-  memcpy(&x, &bits, sizeof x);
-  return rk_exp_neg_fast(x);
-}
-
 /* The row's largest logit and its sum (the smoothing term needs sum_c log p_c = sum_c z_c / tau
  * - C lse, so no pass of logs). */
 RK_VECTOR_CLONES static void row_max_sum(float *max, double *sum, const float *restrict z, int64_t C) {
@@ -73,10 +62,10 @@ RK_VECTOR_CLONES static double row_sum_exp(const float *restrict z, float mx, fl
   double s[LANES] = {0};
   int64_t j = 0;
   for (; j + LANES <= C; j += LANES)
-    for (int k = 0; k < LANES; k++) s[k] += exp_nonpositive((z[j + k] - mx) * inv);
+    for (int k = 0; k < LANES; k++) s[k] += rk_exp_nonpos_fast((z[j + k] - mx) * inv);
   double se = 0.0;
   for (int k = 0; k < LANES; k++) se += s[k];
-  for (; j < C; j++) se += exp_nonpositive((z[j] - mx) * inv);
+  for (; j < C; j++) se += rk_exp_nonpos_fast((z[j] - mx) * inv);
   return se;
 }
 
@@ -142,12 +131,12 @@ rk_status softmax_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) *
 
 RK_VECTOR_CLONES static void grad_row_set(float *restrict d, const float *restrict z, float inv, float lse, float scale, float base,
                          int64_t C) {
-  for (int64_t j = 0; j < C; j++) d[j] = scale * (exp_nonpositive(z[j] * inv - lse) - base);
+  for (int64_t j = 0; j < C; j++) d[j] = scale * (rk_exp_nonpos_fast(z[j] * inv - lse) - base);
 }
 
 RK_VECTOR_CLONES static void grad_row_add(float *restrict d, const float *restrict z, float inv, float lse, float scale, float base,
                          int64_t C) {
-  for (int64_t j = 0; j < C; j++) d[j] += scale * (exp_nonpositive(z[j] * inv - lse) - base);
+  for (int64_t j = 0; j < C; j++) d[j] += scale * (rk_exp_nonpos_fast(z[j] * inv - lse) - base);
 }
 
 /* p = exp(z / tau - lse) from the forward's log-sum-exp: one exp per logit, one pass per row. */
