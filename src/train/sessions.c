@@ -469,8 +469,9 @@ static rk_status train_window(run *r, progress *ps) {
         ps->window_step++, ps->step++, ps->batch++;
         sessions += b.nrows, steps++;
         double lr = c->lr * rk_lr_schedule_factor(&sched, ps->window_step - 1);
-        if (c->logging_steps > 0 && ps->step % c->logging_steps == 0) st = log_train_row(r, ps, lr);
+        /* the note before the log row, which starts the next average (--logging_steps 1 showed nan) */
         snprintf(prog.note, sizeof prog.note, "loss %.4f", r->log_steps ? r->log_loss / (double)r->log_steps : NAN);
+        if (c->logging_steps > 0 && ps->step % c->logging_steps == 0) st = log_train_row(r, ps, lr);
         rk_progress_update(&prog, (double)ps->window_step);
         if (st == RK_OK && c->save_steps > 0 && ps->step % c->save_steps == 0 && ps->window_step < window_steps) {
           progress at = *ps;
