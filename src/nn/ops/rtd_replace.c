@@ -7,7 +7,7 @@
  * (from_batch) the labelled rows' own targets, as Transformers4Rec's get_fake_data (recsys2021,
  * masking; its logits_all[:, labels_all]). Row r's noise comes from the (seed, step, r) stream
  * (r = session x T + position), so the draws do not depend on threads or on which rows are
- * computed first.
+ * computed first: the rows are drawn in parallel.
  *
  * Outputs, over the B T rows: fake (the items, draws at the labelled rows), replaced (1 where a
  * draw differs from the item: a draw of the original counts as original, as the paper's labels)
@@ -27,6 +27,41 @@ static float gumbel(rk_rng *rng) {
   return (float)-log(-log(u));
 }
 
+typedef struct {
+  int64_t *fake;
+  const float *z;
+  const int64_t *rows, *packed, *given;
+  int64_t n, V;
+  float inv;
+  bool from_batch;
+  uint64_t seed, step;
+} draw_ctx;
+
+/* Packed rows [begin, end): each its own stream, so chunks may run in any order on any thread.
+ * The rows named are distinct (gather_rows' packing of the labelled rows). */
+static void draw_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const draw_ctx *c = arg;
+  for (int64_t i = begin; i < end; i++) {
+    const int64_t r = c->rows[i];
+    if (c->given) {   /* fixed draws (tests) */
+      c->fake[r] = c->given[r];
+      continue;
+    }
+    rk_rng rng;
+    rk_rng_init(&rng, c->seed ^ RTD_STREAM_SALT, (c->step << 32) ^ (uint64_t)r);
+    const float *zi = c->z + i * c->V;
+    int64_t best = -1;
+    float top = -INFINITY;
+    for (int64_t k = 0, K = c->from_batch ? c->n : c->V; k < K; k++) {
+      int64_t v = c->from_batch ? c->packed[k] : k;
+      float s = zi[v] * c->inv + gumbel(&rng);
+      if (best < 0 || s > top) best = v, top = s;
+    }
+    c->fake[r] = best;
+  }
+}
+
 void rtd_replace_forward_cpu(int64_t *fake /* (R) */, float *replaced /* (R) */, float *weight /* (R) */,
                              const float *z /* (R, V) packed */, const int64_t *rows /* (R) */,
                              const int64_t *packed /* (R) */, const int64_t *items /* (R) */, int64_t R, int64_t V,
@@ -38,24 +73,9 @@ void rtd_replace_forward_cpu(int64_t *fake /* (R) */, float *replaced /* (R) */,
     fake[r] = items[r];
     m += items[r] != padding;
   }
-  const float inv = 1.0f / temperature;
-  for (int64_t i = 0; i < n; i++) {
-    if (given) {   /* fixed draws (tests) */
-      fake[rows[i]] = given[rows[i]];
-      continue;
-    }
-    rk_rng rng;
-    rk_rng_init(&rng, seed ^ RTD_STREAM_SALT, (step << 32) ^ (uint64_t)rows[i]);
-    const float *zi = z + i * V;
-    int64_t best = -1;
-    float top = -INFINITY;
-    for (int64_t k = 0, K = from_batch ? n : V; k < K; k++) {
-      int64_t v = from_batch ? packed[k] : k;
-      float s = zi[v] * inv + gumbel(&rng);
-      if (best < 0 || s > top) best = v, top = s;
-    }
-    fake[rows[i]] = best;
-  }
+  draw_ctx c = {.fake = fake, .z = z, .rows = rows, .packed = packed, .given = given, .n = n, .V = V,
+                .inv = 1.0f / temperature, .from_batch = from_batch, .seed = seed, .step = step};
+  rk_parallel_for(n, rk_row_grain(from_batch ? n : V), draw_rows, &c);
   const float w = m ? (float)R / (float)m : 0.0f;
   for (int64_t r = 0; r < R; r++) {
     replaced[r] = fake[r] != items[r] ? 1.0f : 0.0f;
