@@ -19,7 +19,7 @@ static int64_t fake[N], rows[N], packed[N], items[N];
 static float replaced[N], weight[N], z[N * 3];
 
 /* 20000 rows over 3 items with softmax(z / 0.5) = (0.5, 0.3, 0.2): the draws' shares within 0.015
- * (about 4 standard deviations of a share over 20000 draws). */
+ * (about 4 standard deviations of a share over 20000 draws), the same at 1 and 2 threads. */
 static void test_draws_follow_the_softmax_at_its_temperature(void **state) {
   (void)state;
   const double p[3] = {0.5, 0.3, 0.2};
@@ -29,7 +29,12 @@ static void test_draws_follow_the_softmax_at_its_temperature(void **state) {
     items[i] = 1;
     for (int v = 0; v < 3; v++) z[i * 3 + v] = (float)(0.5 * log(p[v]));
   }
+  static int64_t one_thread[N];
+  assert_rk_ok(rk_set_num_threads(1));
+  rtd_replace_forward_cpu(one_thread, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
+  assert_rk_ok(rk_set_num_threads(2));   /* several chunks of rows: the same draws */
   rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
+  assert_memory_equal(fake, one_thread, sizeof one_thread);
   int64_t count[3] = {0};
   for (int64_t i = 0; i < N; i++) {
     assert_true(fake[i] >= 0 && fake[i] < 3);
