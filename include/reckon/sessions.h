@@ -12,9 +12,9 @@
  *            dropout(input_dropout) [-> LayerNorm] -> linear to d_model -> tf_out_activation
  *            (session_inputs.c)
  *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq, transfoxl, xlnet), masked LM
- *            (albert, bert, xlnet --mlm) or permutation LM (xlnet --plm), hidden rows replaced by a
- *            learnable [MASK] vector
- *   body     gpt2: learned positions + n_layer GPT-2 blocks + final LayerNorm; bert/albert:
+ *            (albert, bert, electra, xlnet --mlm) or permutation LM (xlnet --plm), hidden rows
+ *            replaced by a learnable [MASK] vector
+ *   body     gpt2: learned positions + n_layer GPT-2 blocks + final LayerNorm; bert/electra/albert:
  *            learned positions + LayerNorm + n_layer BERT blocks (albert: a linear map first, and
  *            blocks shared by num_hidden_groups); xlnet/transfoxl: n_layer relative-position
  *            layers (xlnet --plm: two streams); gru/lstm/rnn: n_layer recurrent layers; avgseq:
