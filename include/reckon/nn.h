@@ -187,7 +187,9 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(GATHER_ROWS,     gather_rows,     RK_ON_CPU) \
   X(REL_ATTENTION,   rel_attention,   RK_ON_CPU) \
   X(SAMPLED_LOGITS,  sampled_logits,  RK_ON_CPU) \
-  X(SAMPLED_LOSS,    sampled_loss,    RK_ON_CPU)
+  X(SAMPLED_LOSS,    sampled_loss,    RK_ON_CPU) \
+  X(RTD_REPLACE,     rtd_replace,     RK_ON_CPU) \
+  X(WEIGHTED_SUM,    weighted_sum,    RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -442,6 +444,26 @@ rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_p
 typedef enum { RK_SAMPLED_CE, RK_SAMPLED_BPR, RK_SAMPLED_TOP1, RK_SAMPLED_TOP1_MAX, RK_SAMPLED_BPR_MAX_REG } rk_sampled_loss;
 rk_status rk_graph_sampled_loss(rk_graph *g, int *out, int logits, int labels, rk_sampled_loss kind,
                                 int64_t ignore_index, float lambda);
+
+/* Replacement token detection (ELECTRA, Clark et al. 2020, sec. 2), src/nn/ops/rtd_replace.c:
+ * at each labelled row (rows (B, T): flat row indices, then -1, as rk_session_graph's packed
+ * rows), an item drawn from the generator's softmax over logits (B, T, V) / temperature (packed
+ * like rows) by the Gumbel-max trick: argmax_v (logits_v / temperature + Gumbel noise), over the
+ * whole catalogue, or (from_batch) over the labelled rows' targets (packed (B, T), the columns
+ * logits[:, packed]). The noise of row r comes from the (seed, step, r) stream, so the draws do
+ * not depend on threads. Outputs, (B, T) each: *fake int64, items with the draws at the labelled
+ * rows; *replaced f32, 1 where fake differs from items (a draw of the original item is not a
+ * replacement); *weight f32, (B T) / (non-padding rows) at the rows whose item is not padding,
+ * else 0, so bce_logits' mean under it is the mean over those rows. No gradient flows back (the
+ * draws are ids). */
+rk_status rk_graph_rtd_replace(rk_graph *g, int *fake, int *replaced, int *weight, int logits, int rows, int packed,
+                               int items, int64_t padding, float temperature, bool from_batch);
+/* Fixes the draws of the rtd_replace that made `fake`: given (B T) ids, row r's used at each
+ * labelled row r, instead of the Gumbel draws (NULL: draw again). Kept by the caller while the
+ * graph lives (tests against a reference with fixed draws, as rk_sampled_spec.given). */
+rk_status rk_graph_rtd_replace_fix(rk_graph *g, int fake, const int64_t *given);
+/* out () = wa a + wb b of two scalars (a joint loss's weighted terms), src/nn/ops/weighted_sum.c. */
+rk_status rk_graph_weighted_sum(rk_graph *g, int *out, int a, float wa, int b, float wb);
 
 /* ---- blocks (src/nn/blocks/) ---------------------------------------------------------------- */
 /* A Transformer block's shape and regularisation. */

@@ -12,9 +12,9 @@
  *            dropout(input_dropout) [-> LayerNorm] -> linear to d_model -> tf_out_activation
  *            (session_inputs.c)
  *   masking  the task's: causal LM (gpt2, gru, lstm, rnn, avgseq, transfoxl, xlnet), masked LM
- *            (albert, bert, xlnet --mlm) or permutation LM (xlnet --plm), hidden rows replaced by a
- *            learnable [MASK] vector
- *   body     gpt2: learned positions + n_layer GPT-2 blocks + final LayerNorm; bert/albert:
+ *            (albert, bert, electra, xlnet --mlm) or permutation LM (xlnet --plm), hidden rows
+ *            replaced by a learnable [MASK] vector
+ *   body     gpt2: learned positions + n_layer GPT-2 blocks + final LayerNorm; bert/electra/albert:
  *            learned positions + LayerNorm + n_layer BERT blocks (albert: a linear map first, and
  *            blocks shared by num_hidden_groups); xlnet/transfoxl: n_layer relative-position
  *            layers (xlnet --plm: two streams); gru/lstm/rnn: n_layer recurrent layers; avgseq:
@@ -22,7 +22,8 @@
  *   head     h = tanh(linear(d_model -> item_dim)); item v's logit = (h . W_v + b_v) / T, W the item
  *            table (mf_constrained_embeddings) or an output layer of its own, with a bias either way
  *   loss     cross-entropy over the whole catalogue at the target rows (label smoothing), padding
- *            ignored
+ *            ignored; with --rtd (training), plus a discriminator's BCE on the corrupted session
+ *            (src/models/session_rtd.c)
  * docs/session_models.md has the details and where reckon differs from the reference.
  *
  * Callers see a built model through the model interface (reckon/model.h): share, checkpoints,
@@ -134,6 +135,14 @@ typedef enum { RK_SESSION_LOSS_CE, RK_SESSION_LOSS_TOP1, RK_SESSION_LOSS_TOP1_MA
   X(PICK,   loss_type,           loss_type,           TRAIN, "cross_entropy|top1|top1_max|bpr|bpr_max_reg", "the loss: cross-entropy, or a pairwise loss of GRU4Rec (needs --negative_sampling)", cross_entropy) \
   X(REAL,   bpr_max_reg_lambda,  bpr_max_reg_lambda,  TRAIN, "L >= 0", "bpr_max_reg: weight of the softmax-weighted squared negative scores", 0.0) \
   X(SIZE,   neg_sampling_extra_samples_per_batch, neg_sampling_extra_samples_per_batch, TRAIN, "N in [0, 2^20]", "negative sampling: uniform draws added to the batch's targets each step", 32) \
+  /* issue 19, part RTD: replacement token detection, ELECTRA's task (src/models/session_rtd.c) */                   \
+  X(BOOL,   rtd,                 rtd,                 ARCH,  NULL, "replacement token detection (ELECTRA): items drawn from the masked LM replace its masked items, and a discriminator head learns which were replaced (a masked LM model)", false) \
+  X(BOOL,   rtd_sample_from_batch, rtd_sample_from_batch, TRAIN, NULL, "rtd: draw the replacements among the batch's masked items instead of the whole catalogue", false) \
+  X(BOOL,   rtd_use_batch_interaction, rtd_use_batch_interaction, TRAIN, NULL, "rtd: reuse the drawn item's processed interaction instead of embedding the corrupted ids again (not built: refused)", false) \
+  X(REAL,   rtd_discriminator_loss_weight, rtd_discriminator_loss_weight, TRAIN, "W >= 0", "rtd: the discriminator's BCE weighs W in the loss", 50.0) \
+  X(REAL,   rtd_generator_loss_weight, rtd_generator_loss_weight, TRAIN, "W >= 0", "rtd: the generator's masked LM loss weighs W in the loss", 1.0) \
+  X(BOOL,   rtd_tied_generator,  rtd_tied_generator,  ARCH,  NULL, "rtd: the generator and the discriminator share the model (a separate, smaller generator is not built yet: needed with --rtd)", false) \
+  X(REAL,   electra_generator_hidden_size, electra_generator_hidden_size, ARCH, "R in (0, 1]", "rtd: a separate generator's width, R x d_model (unused while the generator is tied)", 0.25) \
   X(SEED,   seed,                seed,                TRAIN, "S >= 0", "seed of initialisation, dropout and masking", 42)
 
 #define RK_SETTING_FIELD_PICK(field) int field;
@@ -160,7 +169,7 @@ rk_status rk_session_config_check(const rk_session_config *c);
 /* Positions per session in the graph: session_seq_length_max, plus the past sessions' when
  * session_aware (they come first). */
 int64_t rk_session_config_positions(const rk_session_config *c);
-/* Whether the model trains with the masked LM task (albert, bert, or --mlm). */
+/* Whether the model trains with the masked LM task (albert, bert, electra, or --mlm). */
 bool rk_session_config_mlm(const rk_session_config *c);
 /* model.json's "model" object, and back (label names the file in errors; missing keys keep
  * their defaults). */

@@ -43,7 +43,6 @@
 #define SESSIONS_MODEL_FLAGS(X)                                                                                        \
   X(similarity_type,     CHOICE, "concat_mlp", "cosine|concat_mlp|multi_mlp", "recorded: the reference builds its MLP but scores negatives with the output layer all the same") \
   X(margin_loss,         FLOAT,  "0.0", "M >= 0", "recorded: the reference's forward never reads it")                  \
-  X(rtd,                 BOOL,   "false", NULL, "replacement token detection (ELECTRA): issue 19, refused")             \
   X(loss_scale_factor,   FLOAT,  "1.0", "S > 0", "recorded (the reference scales its loss only for pairwise losses)")   \
   X(summary_type,        CHOICE, "last", "last|first|mean|cls_index", "recorded (the reference's sequence summary is unused by next-item prediction)") \
   X(model_name_or_path,  STRING, NULL,  "DIR",  "start from a saved model folder (its model.json's architecture and its weights): --do_eval or --do_predict without --do_train evaluate or predict with it") \
@@ -119,7 +118,6 @@ static rk_status refuse_unsupported(const sessions_opts *o) {
     bool set;
     const char *what;
   } refused[] = {
-      {o->rtd, "--rtd: replacement token detection belongs to ELECTRA, issue 19"},
       {o->model_parallel, "--model_parallel: multi-process data parallel training belongs to the multi-process issue; run one process"},
   };
   for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
@@ -204,15 +202,14 @@ const rk_command rk_cmd_sessions = {
     .name = "sessions",
     .usage = "reckon sessions --output_dir DIR --data_path DIR (--start_date D --end_date D | "
              "--start_time_window_index N [--final_time_window_index N]) --do_train --do_eval [flags]",
-    .summary = "train and evaluate next-item session models (gpt2, bert, albert, xlnet, transfoxl, gru, lstm, rnn, avgseq) day by day, "
+    .summary = "train and evaluate next-item session models (gpt2, bert, albert, electra, xlnet, transfoxl, gru, lstm, rnn, avgseq) day by day, "
                "with recsys_main.py's flags",
     .details =
         "The flags are those of Transformers4Rec's research pipeline `recsys_main.py` (its data, model and training "
         "arguments, with Hugging Face's common TrainingArguments), with its defaults, so its commands run with "
         "`reckon sessions` in place of `python recsys_main.py`. Flags of GPU machinery and logging services are "
         "accepted with a note; flags removed from the reference in 2021 are accepted with a note; flags of features "
-        "outside this command (negative sampling, ELECTRA's task, "
-        "`--model_parallel`) are refused when set.\n\n"
+        "outside this command (`--model_parallel`) are refused when set.\n\n"
         "For each time window but the last, the model trains on it (the weights carry over, the learning-rate "
         "schedule restarts) and is evaluated on the next window's valid set and on the first batches of its "
         "training data. `--output_dir` gets `log.json` (DLLogger), the per-window and averaged results files "

@@ -13,7 +13,8 @@
  *                 catalogue: the head and its gemm against the catalogue cost the labelled rows
  *                 only (about a third of B T in causal LM, less in masked LM), as
  *                 Transformers4Rec computes it; or, with --sampled_softmax or
- *                 --negative_sampling, against a few candidate items (session_sampling.c)
+ *                 --negative_sampling, against a few candidate items (session_sampling.c);
+ *                 with --rtd, plus the discriminator's loss on the corrupted session (session_rtd.c)
  * The feed fills the inputs (session_feed.c); attention sees only real rows unless
  * key_padding_mask is off (the reference's behaviour). Not the parameters, nor the feed.
  */
@@ -85,6 +86,15 @@ static void fill_average(rk_session_graph *sg) {
       for (int64_t u = 0; u < sg->T; u++) a[(s * sg->T + t) * sg->T + u] = u <= t ? 1.0f / (float)(t + 1) : 0.0f;
 }
 
+rk_status rk_session_body_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
+                                bool attention_weights) {
+  builder b = {.sg = sg, .p = p, .c = c, .g = sg->g};
+  if (rk_session_is_transformer(c->model_type)) return build_transformer(&b, x, attention_weights);
+  if (rk_session_is_relative(c->model_type)) return rk_session_relative_body(sg, p, c, x, attention_weights);
+  if (rk_session_is_recurrent(c->model_type)) return build_recurrent(&b, x);
+  return build_avgseq(&b, x);
+}
+
 static rk_status build(builder *b, const rk_session_features *f, bool train, bool attention_weights) {
   rk_session_graph *sg = b->sg;
   rk_graph *g = b->g;
@@ -99,12 +109,9 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
     RK_TRY(rk_graph_input_ids(g, &sg->packed_labels, "[packed labels]", sg->T));
   }
   int x;
-  RK_TRY(rk_session_inputs_build(sg, &x, p, f, c));
+  RK_TRY(rk_session_inputs_build(sg, &x, p, f, c, RK_NO_VALUE));
   RK_TRY(rk_graph_mask_fill(g, &x, x, sg->mask_rows, (rk_param *)&p->mask));
-  if (rk_session_is_transformer(c->model_type)) RK_TRY(build_transformer(b, &x, attention_weights));
-  else if (rk_session_is_relative(c->model_type)) RK_TRY(rk_session_relative_body(sg, p, c, &x, attention_weights));
-  else if (rk_session_is_recurrent(c->model_type)) RK_TRY(build_recurrent(b, &x));
-  else RK_TRY(build_avgseq(b, &x));
+  RK_TRY(rk_session_body_build(sg, p, c, &x, attention_weights));
   int read;
   RK_TRY(rk_graph_gather(g, &read, x, sg->reads));
   RK_TRY(rk_graph_linear(g, &sg->out.hidden, read, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
@@ -121,6 +128,7 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
     RK_TRY(rk_graph_linear(g, &logits, h, w, (rk_param *)&p->out_b, RK_ACT_NONE));
     RK_TRY(rk_graph_softmax_ce(g, &sg->out.loss, logits, sg->packed_labels, c->pad_token, c->label_smoothing,
                                c->softmax_temperature));
+    if (c->rtd) RK_TRY(rk_session_build_rtd_loss(sg, &sg->out.loss, sg->out.loss, logits, p, f, c));
     RK_TRY(rk_graph_output(g, sg->out.loss));
   }
   for (int l = 0; attention_weights && l < sg->n_layers; l++) RK_TRY(rk_graph_output(g, sg->attention[l]));
@@ -135,7 +143,7 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   sg->B = batch;
   sg->T = rk_session_config_positions(c);
   sg->K = c->eval_on_last_item_seq_only ? 1 : c->session_seq_length_max;   /* reads: the session's rows */
-  sg->labels = sg->labelled = sg->packed_labels = sg->average = sg->hidden = RK_NO_VALUE;
+  sg->labels = sg->labelled = sg->packed_labels = sg->average = sg->hidden = sg->rtd_fake = RK_NO_VALUE;
   attention_weights = attention_weights && (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type));
   sg->n_layers = attention_weights ? c->n_layer : 0;
   sg->inputs = rk_calloc((size_t)f->n + 1, sizeof *sg->inputs);

@@ -64,14 +64,15 @@ static rk_status continuous(rk_session_graph *sg, int *out, const rk_session_par
 
 /* Feature i: its graph input over T positions and its (B, T, W) rows (RK_NO_VALUE: none of its own). */
 static rk_status feature(rk_session_graph *sg, int *out, const rk_session_params *p, const rk_session_features *f,
-                         const rk_session_config *c, int i) {
+                         const rk_session_config *c, int i, int item_ids) {
   rk_graph *g = sg->g;
   const rk_session_feature *ft = &f->features[i];
   const bool elementwise = c->input_features_aggregation == RK_SESSION_AGG_ELEMENTWISE;
   bool to_item;
   if (ft->categorical) {
-    RK_TRY(rk_graph_input_ids(g, &sg->inputs[i], ft->name, sg->T));
-    RK_TRY(rk_graph_embedding(g, out, &p->tables[p->feature_table[i]], sg->inputs[i], c->pad_token));
+    if (item_ids == RK_NO_VALUE) RK_TRY(rk_graph_input_ids(g, &sg->inputs[i], ft->name, sg->T));
+    int ids = item_ids != RK_NO_VALUE && i == f->item ? item_ids : sg->inputs[i];
+    RK_TRY(rk_graph_embedding(g, out, &p->tables[p->feature_table[i]], ids, c->pad_token));
     to_item = elementwise && i != f->item;
   } else {
     RK_TRY(continuous(sg, out, p, f, c, i));
@@ -123,18 +124,22 @@ static rk_status merge(rk_graph *g, int *x, const rk_session_params *p, const rk
 }
 
 rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session_params *p,
-                                  const rk_session_features *f, const rk_session_config *c) {
+                                  const rk_session_features *f, const rk_session_config *c, int item_ids) {
   int *parts = rk_calloc((size_t)f->n + 1, sizeof *parts);
   if (!parts) return RK_ENOMEM;
   rk_status st = RK_OK;
-  for (int i = 0; i < f->n; i++) sg->inputs[i] = parts[i] = RK_NO_VALUE;
-  for (int i = 0; st == RK_OK && i < f->n; i++) {   /* the continuous inputs first: one layer may read them all */
+  const bool again = item_ids != RK_NO_VALUE;
+  for (int i = 0; i < f->n; i++) {
+    parts[i] = RK_NO_VALUE;
+    if (!again) sg->inputs[i] = RK_NO_VALUE;
+  }
+  for (int i = 0; !again && st == RK_OK && i < f->n; i++) {   /* the continuous inputs first: one layer may read them all */
     const int64_t shape[2] = {sg->T, 1};
     if (!f->features[i].categorical && !f->features[i].is_past)
       st = rk_graph_input(sg->g, &sg->inputs[i], f->features[i].name, 2, shape);
   }
   for (int i = 0; st == RK_OK && i < f->n; i++)
-    if (!f->features[i].is_past) st = feature(sg, &parts[i], p, f, c, i);
+    if (!f->features[i].is_past) st = feature(sg, &parts[i], p, f, c, i, item_ids);
   if (st == RK_OK) st = aggregate(sg->g, x, parts, f, c);
   rk_free(parts);
   RK_TRY(st);

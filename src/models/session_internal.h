@@ -8,6 +8,7 @@
  *   session_inputs.c    the graph's input stage: per-feature transforms, aggregation, merge
  *   session_graph.c     a graph over the parameters: inputs, [MASK], body, head, loss
  *   session_sampling.c  losses over candidate items: sampled softmax, negative sampling
+ *   session_rtd.c       replacement token detection (ELECTRA): the discriminator's pass and loss
  *   session_masking.c   per session, which rows hold [MASK], which predict what, which are read
  *   session_feed.c      batches of list columns into a graph's inputs, by phase
  *   session_model.c     build, share, free and the family's table of the model interface
@@ -57,6 +58,8 @@ typedef struct {
   rk_param head_w, head_b;     /* (item_dim, d_model), (item_dim): the output head */
   rk_param out_w;              /* (V, item_dim): the output layer when not tied to the item table */
   rk_param out_b;              /* (V): the output bias, tied or not */
+  rk_param disc_dense_w, disc_dense_b;   /* --rtd: (d_model, d_model), (d_model) */
+  rk_param disc_pred_w, disc_pred_b;     /* --rtd: (1, d_model), (1) */
   int64_t item_dim, n_items;
   rk_param **list;             /* every parameter, in declaration order */
   int n;
@@ -84,6 +87,7 @@ typedef struct {
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
+  int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items */
   int n_layers;
   int *attention;              /* per layer (B, heads, T, T), or NULL */
   rk_session_outputs out;
@@ -91,9 +95,11 @@ typedef struct {
 
 /* The first continuous feature that is not a past column, or -1 (session_inputs.c). */
 int rk_session_first_continuous(const rk_session_features *f);
-/* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, d_model). */
+/* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, d_model).
+ * item_ids RK_NO_VALUE: the inputs are made here; else a second pass over the inputs already
+ * made, with item_ids (int64 (B, T)) in place of the item's (RTD's corrupted session). */
 rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session_params *p,
-                                  const rk_session_features *f, const rk_session_config *c);
+                                  const rk_session_features *f, const rk_session_config *c, int item_ids);
 /* The body of xlnet and transfoxl (session_xlnet.c): x (B, T, d_model) through dropout, the
  * relative layers and dropout; with the permutation LM, the query stream's output. */
 rk_status rk_session_relative_body(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
@@ -112,6 +118,18 @@ bool rk_session_sampled(const rk_session_config *c);
 rk_status rk_session_check_sampling(const rk_session_config *c);
 rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int labels, const rk_session_params *p,
                                         rk_param *w, const rk_session_config *c);
+
+/* Replacement token detection (session_rtd.c): its checks, and a train graph's joint loss from
+ * the generator's masked LM loss and logits (packed at sg->labelled): the discriminator's pass
+ * over the corrupted items through the same input stage and body. */
+rk_status rk_session_check_rtd(const rk_session_config *c);
+rk_status rk_session_build_rtd_loss(rk_session_graph *sg, int *loss, int mlm_loss, int logits, const rk_session_params *p,
+                                    const rk_session_features *f, const rk_session_config *c);
+/* --rtd train graphs: replace the draws with given (B, T) ids (tests; rk_graph_rtd_replace_fix). */
+rk_status rk_session_rtd_fix_draws(const rk_session_graph *sg, const int64_t *given);
+/* The body of the model over x (B, T, d_model), in place (session_graph.c). */
+rk_status rk_session_body_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
+                                bool attention_weights);
 
 /* Masking of one session (session_masking.c), the rules of reckon/sessions.h's phases. */
 typedef struct {

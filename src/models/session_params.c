@@ -269,7 +269,7 @@ static rk_status declare_body(declarer *d) {
     RK_TRY(declare(d, &p->ln_f_gamma, "ln_f.weight", 1, D, 0, INIT_ONES, 0));
     return declare(d, &p->ln_f_beta, "ln_f.bias", 1, D, 0, INIT_ZEROS, 0);
   }
-  if (c->model_type == RK_SESSION_BERT || c->model_type == RK_SESSION_ALBERT) {
+  if (c->model_type == RK_SESSION_BERT || c->model_type == RK_SESSION_ALBERT || c->model_type == RK_SESSION_ELECTRA) {
     RK_TRY(declare(d, &p->positions, "embeddings.position_embeddings.weight", 2, T, D, INIT_NORMAL, range));
     RK_TRY(declare(d, &p->emb_ln_gamma, "embeddings.LayerNorm.weight", 1, D, 0, INIT_ONES, 0));
     RK_TRY(declare(d, &p->emb_ln_beta, "embeddings.LayerNorm.bias", 1, D, 0, INIT_ZEROS, 0));
@@ -312,6 +312,19 @@ static rk_status declare_head(declarer *d, const rk_session_features *f) {
   return declare(d, &p->out_b, "output_layer_items.bias", 1, p->n_items, 0, INIT_UNIFORM, out_lim);
 }
 
+/* --rtd: the discriminator's head, recsys_meta_model's dense_discriminator (d_model -> d_model,
+ * then tf_out_activation) and discriminator_prediction (d_model -> 1), torch.nn.Linear's
+ * initialisation. Declared last, so a model without them draws the same other parameters. */
+static rk_status declare_discriminator(declarer *d) {
+  rk_session_params *p = d->p;
+  const int64_t D = d->c->d_model;
+  const float lim = (float)(1.0 / sqrt((double)D));
+  RK_TRY(declare(d, &p->disc_dense_w, "dense_discriminator.weight", 2, D, D, INIT_UNIFORM, lim));
+  RK_TRY(declare(d, &p->disc_dense_b, "dense_discriminator.bias", 1, D, 0, INIT_UNIFORM, lim));
+  RK_TRY(declare(d, &p->disc_pred_w, "discriminator_prediction.weight", 2, 1, D, INIT_UNIFORM, lim));
+  return declare(d, &p->disc_pred_b, "discriminator_prediction.bias", 1, 1, 0, INIT_UNIFORM, lim);
+}
+
 static void run_rule(const init_rule *r, uint64_t seed, uint64_t stream) {
   rk_param *p = r->p;
   float *w = p->value.data;
@@ -344,10 +357,10 @@ static rk_status run_rules(const declarer *d) {
  * ALBERT only the attention's (its full_layer_layer_norm is decayed). */
 static void mark_no_decay(rk_session_params *p, const rk_session_config *c) {
   rk_optim_mark_no_decay(p->list, p->n);
-  if (c->model_type != RK_SESSION_BERT && c->model_type != RK_SESSION_ALBERT) return;
+  if (c->model_type != RK_SESSION_BERT && c->model_type != RK_SESSION_ALBERT && c->model_type != RK_SESSION_ELECTRA) return;
   for (int l = 0; l < p->n_blocks; l++) {
     p->blocks[l].ln1_gamma.no_decay = true;
-    if (c->model_type == RK_SESSION_BERT) p->blocks[l].ln2_gamma.no_decay = true;
+    if (c->model_type != RK_SESSION_ALBERT) p->blocks[l].ln2_gamma.no_decay = true;
   }
 }
 
@@ -368,8 +381,9 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
                                      .gelu_tanh = c->hidden_act == RK_SESSION_GELU_NEW,
                                      .causal = c->model_type == RK_SESSION_GPT2};
   /* At most: per feature a table, 2 LayerNorm parameters and 5 of the input stage's, the
-   * blocks', 4 per recurrent layer or a relative layer's, and a dozen single ones. */
-  int most = 8 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks + (RK_REL_TRANSFORMER_BLOCK_PARAMS + 4) * c->n_layer + 16;
+   * blocks', 4 per recurrent layer or a relative layer's, a dozen single ones and the
+   * discriminator's 4. */
+  int most = 8 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks + (RK_REL_TRANSFORMER_BLOCK_PARAMS + 4) * c->n_layer + 20;
   /* xlnet: HF's XLNet config (d_inner 4 d_model, ff_activation); transfoxl: its dropatt 0, ReLU. */
   bool xl = c->model_type == RK_SESSION_XLNET;
   p->rel = (rk_rel_transformer_config){.d_model = c->d_model, .heads = c->n_head, .dropout = c->dropout,
@@ -398,6 +412,7 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
   if (st == RK_OK) st = declare_inputs(&d, f);
   if (st == RK_OK) st = declare_body(&d);
   if (st == RK_OK) st = declare_head(&d, f);
+  if (st == RK_OK && c->rtd) st = declare_discriminator(&d);
   if (st == RK_OK) st = rk_param_arena_alloc(p->arena);
   if (st == RK_OK) st = run_rules(&d);
   if (st == RK_OK) mark_no_decay(p, c);

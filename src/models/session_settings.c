@@ -60,11 +60,12 @@ void rk_session_config_default(rk_session_config *c) {
 }
 
 bool rk_session_config_mlm(const rk_session_config *c) {
-  return c->mlm || c->model_type == RK_SESSION_ALBERT || c->model_type == RK_SESSION_BERT;
+  return c->mlm || c->model_type == RK_SESSION_ALBERT || c->model_type == RK_SESSION_BERT ||
+         c->model_type == RK_SESSION_ELECTRA;
 }
 
 bool rk_session_is_transformer(rk_session_model_kind k) {
-  return k == RK_SESSION_GPT2 || k == RK_SESSION_ALBERT || k == RK_SESSION_BERT;
+  return k == RK_SESSION_GPT2 || k == RK_SESSION_ALBERT || k == RK_SESSION_BERT || k == RK_SESSION_ELECTRA;
 }
 
 bool rk_session_is_relative(rk_session_model_kind k) { return k == RK_SESSION_XLNET || k == RK_SESSION_TRANSFOXL; }
@@ -114,13 +115,10 @@ rk_status rk_session_config_check(const rk_session_config *c) {
   if (c->model_type < 0 || c->model_type >= RK_SESSION_MODEL_COUNT) return bad(S(model_type), "?", "a model type");
   const char *type;
   int n = rk_setting_pick_word(RK_SESSION_MODEL_CHOICES, c->model_type, &type);
-  if (c->model_type == RK_SESSION_ELECTRA)
-    return rk_error(RK_EUNSUPPORTED, "--model_type %.*s belongs to issue 19 (ELECTRA) and is not built yet: choose "
-                    "gpt2, albert, bert, xlnet, transfoxl, gru, lstm, rnn or avgseq", n, type);
   if (c->model_type == RK_SESSION_LONGFORMER)
     return rk_error(RK_EUNSUPPORTED, "--model_type longformer is out of reckon's scope (its sliding-window attention "
                     "buys nothing on sessions of a few dozen items, and the paper reports no Longformer result): "
-                    "choose xlnet, transfoxl, gpt2, bert, albert, gru, lstm, rnn or avgseq");
+                    "choose xlnet, transfoxl, gpt2, bert, albert, electra, gru, lstm, rnn or avgseq");
   RK_TRY(check_int(S(d_model), c->d_model, 1, 1 << 16, "D in [1, 2^16]"));
   RK_TRY(check_int(S(n_layer), c->n_layer, 1, 64, "N in [1, 64]"));
   RK_TRY(check_int(S(n_head), c->n_head, 1, 256, "H in [1, 256]"));
@@ -132,10 +130,12 @@ rk_status rk_session_config_check(const rk_session_config *c) {
   RK_TRY(check_real(S(layer_norm_eps), c->layer_norm_eps, 0, true, INFINITY, true, "E > 0"));
   RK_TRY(check_real(S(initializer_range), c->initializer_range, 0, false, INFINITY, true, "S >= 0"));
   RK_TRY(check_real(S(mlm_probability), c->mlm_probability, 0, true, 1, true, "P in (0, 1)"));
-  if (c->mlm && !(c->model_type == RK_SESSION_ALBERT || c->model_type == RK_SESSION_BERT || c->model_type == RK_SESSION_XLNET))
-    return rk_error(RK_EUSAGE, "--mlm needs a bidirectional model (--model_type albert, bert or xlnet): --model_type %.*s "
+  if (c->mlm && !(c->model_type == RK_SESSION_ALBERT || c->model_type == RK_SESSION_BERT ||
+                  c->model_type == RK_SESSION_ELECTRA || c->model_type == RK_SESSION_XLNET))
+    return rk_error(RK_EUSAGE, "--mlm needs a bidirectional model (--model_type albert, bert, electra or xlnet): --model_type %.*s "
                     "is causal and trains with the causal LM task", n, type);
   RK_TRY(rk_session_config_check_relative(c));
+  RK_TRY(rk_session_check_rtd(c));
   RK_TRY(check_int(S(item_embedding_dim), c->item_embedding_dim, 0, 1 << 16, "D in [0, 2^16]"));
   RK_TRY(check_real(S(softmax_temperature), c->softmax_temperature, 0, true, INFINITY, true, "T > 0"));
   RK_TRY(check_real(S(label_smoothing), c->label_smoothing, 0, false, 1, true, "E in [0, 1)"));

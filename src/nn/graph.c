@@ -136,8 +136,11 @@ static rk_status register_param(rk_graph *g, rk_param *p) {
 }
 
 /* The ops that compute on a value's rows in use (its first input; docs/design.md, "Rows in
- * use"); linear passes them on to its output. Any other op would read the unused rows. */
-static bool reads_rows_in_use(rk_op op) { return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE; }
+ * use"); linear passes them on to its output. Any other op would read the unused rows.
+ * rtd_replace reads the packed rows its row index names, which are those in use. */
+static bool reads_rows_in_use(rk_op op) {
+  return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE || op == RK_OP_RTD_REPLACE;
+}
 
 /* The ops whose backward can write their first input's gradient whole (=, every row in use)
  * instead of adding to it, when no other op wrote it first (rk_node.dx_overwrite). */

@@ -5,9 +5,9 @@ blocks and recurrent layers of seq_blocks.py), for the fixtures of make_session_
     P, mods = make_params(cfg, feats, seed)    # reckon's names in reckon's declaration order
     loss = forward(P, mods, cfg, feats, ids, conts, mask, keys, labels)
 
-cfg: model_type (gpt2|bert|gru|xlnet|transfoxl), d_model, n_head, n_layer, T (positions, the
+cfg: model_type (gpt2|bert|electra|gru|xlnet|transfoxl; electra's body is bert's), d_model, n_head, n_layer, T (positions, the
 past's included), item_dim, tied, ln_featurewise, eps, temperature, smoothing, key_padding_mask
-(xlnet: plm; transfoxl: mem_len); the input stage's (optional): aggregation (concat|elementwise),
+(xlnet: plm; transfoxl: mem_len; rtd: the discriminator's head, rtd_forward); the input stage's (optional): aggregation (concat|elementwise),
 project, bins (soft one-hot), ln_all, continuous_projection. feats: [{name, categorical,
 cardinality, is_item}]
 (each categorical feature has its own table, named after it). Dropout is 0: its draws are not
@@ -100,12 +100,12 @@ def make_params(cfg, feats, seed):
     kind = cfg["model_type"]
     if kind == "gpt2":
         add("wpe.weight", _rand((T, D), 0.3, gen))
-    if kind == "bert":
+    if kind in ("bert", "electra"):
         add("embeddings.position_embeddings.weight", _rand((T, D), 0.3, gen))
         add("embeddings.LayerNorm.weight", 1 + _rand((D,), 0.1, gen))
         add("embeddings.LayerNorm.bias", _rand((D,), 0.1, gen))
     for l in range(cfg["n_layer"]):
-        if kind in ("gpt2", "bert"):
+        if kind in ("gpt2", "bert", "electra"):
             cls = sb.GPT2Block if kind == "gpt2" else sb.BertBlock
             blk = cls(d_model=D, heads=cfg["n_head"], ln_eps=cfg["eps"]).double()
             prefix = "h.%d." % l if kind == "gpt2" else "encoder.layer.%d." % l
@@ -142,6 +142,11 @@ def make_params(cfg, feats, seed):
     else:
         add("output_layer_items.weight", _rand((V, I), 0.4, gen))
         add("output_layer_items.bias", _rand((V,), 0.1, gen))
+    if cfg.get("rtd"):                             # recsys_meta_model's discriminator head
+        add("dense_discriminator.weight", _rand((D, D), 0.4, gen))
+        add("dense_discriminator.bias", _rand((D,), 0.1, gen))
+        add("discriminator_prediction.weight", _rand((1, D), 0.4, gen))
+        add("discriminator_prediction.bias", _rand((1,), 0.1, gen))
     return P, mods
 
 
@@ -150,7 +155,7 @@ def no_decay(name, kind):
     blocks' ln_1 and ln_2 LayerNorm, GPT-2 does not."""
     if "bias" in name or "LayerNorm.weight" in name:
         return True
-    return kind == "bert" and (name.endswith("ln_1.weight") or name.endswith("ln_2.weight"))
+    return kind in ("bert", "electra") and (name.endswith("ln_1.weight") or name.endswith("ln_2.weight"))
 
 
 def feature(P, cfg, f, ids, conts):
@@ -211,6 +216,29 @@ def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None, perm
     """ids, conts: per feature (B, T) long / double; mask, keys (B, T) bool; labels (B, T) long, 0 none.
     Session-aware: past (ids, conts) per feature (B, P), and mask, keys, labels over P + T rows.
     perm (B, T, T) bool: the permutation LM's mask (xlnet with plm)."""
+    return generator_loss(P, cfg, feats, encode(P, mods, cfg, feats, ids, conts, mask, keys, past, perm), labels)[0]
+
+
+def rtd_forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, fake):
+    """Replacement token detection with a tied generator (ELECTRA, Clark et al. 2020, eq. 1): the
+    masked LM's loss, and a discriminator over the corrupted items fake (B, T) (the draws at the
+    masked rows; the side features unchanged, no [MASK]): dense_discriminator -> tanh ->
+    discriminator_prediction, BCE with logits on the real rows against fake != item.
+    Returns rtd_discriminator_loss_weight x BCE + rtd_generator_loss_weight x MLM."""
+    mlm, _ = generator_loss(P, cfg, feats, encode(P, mods, cfg, feats, ids, conts, mask, keys), labels)
+    item = next(f["name"] for f in feats if f["is_item"])
+    corrupted = dict(ids)
+    corrupted[item] = fake
+    h = encode(P, mods, cfg, feats, corrupted, conts, torch.zeros_like(mask), keys)
+    h = torch.tanh(F.linear(h, P["dense_discriminator.weight"], P["dense_discriminator.bias"]))
+    z = F.linear(h, P["discriminator_prediction.weight"], P["discriminator_prediction.bias"]).squeeze(-1)
+    replaced = (fake != ids[item]).double()
+    bce = F.binary_cross_entropy_with_logits(z[keys], replaced[keys])
+    return cfg["rtd_discriminator_loss_weight"] * bce + cfg["rtd_generator_loss_weight"] * mlm
+
+
+def encode(P, mods, cfg, feats, ids, conts, mask, keys, past=None, perm=None):
+    """The input stage, [MASK] rows and the body: (B, T, d_model)."""
     D = cfg["d_model"]
     x = inputs(P, cfg, feats, ids, conts, past)
     x = torch.where(mask.unsqueeze(-1), P["masked_item_embedding"], x)
@@ -221,7 +249,7 @@ def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None, perm
         for blk in mods["blocks"]:
             x = blk(x, key_mask)
         x = F.layer_norm(x, (D,), P["ln_f.weight"], P["ln_f.bias"], cfg["eps"])
-    elif kind == "bert":
+    elif kind in ("bert", "electra"):
         x = x + P["embeddings.position_embeddings.weight"]
         x = F.layer_norm(x, (D,), P["embeddings.LayerNorm.weight"], P["embeddings.LayerNorm.bias"], cfg["eps"])
         for blk in mods["blocks"]:
@@ -241,6 +269,11 @@ def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None, perm
         lengths = keys.sum(1)
         for rnn in mods["rnns"]:
             x = sb.recurrent(rnn, x, lengths)
+    return x
+
+
+def generator_loss(P, cfg, feats, x, labels):
+    """The head at every row and cross-entropy at the labelled ones; also the logits (B, T, V)."""
     h = torch.tanh(F.linear(x, P["output_layer.weight"], P["output_layer.bias"]))
     item = next(f for f in feats if f["is_item"])
     if cfg["tied"]:
@@ -250,7 +283,7 @@ def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None, perm
     logits = F.linear(h, W, b)
     V = W.shape[0]
     return F.cross_entropy(logits.reshape(-1, V) / cfg["temperature"], labels.reshape(-1), ignore_index=0,
-                           label_smoothing=cfg["smoothing"])
+                           label_smoothing=cfg["smoothing"]), logits
 
 
 def causal_masking(items):

@@ -5,7 +5,10 @@
  * a BERT-style masked LM (tied output with its bias, fixed masking draws, a temperature, label
  * smoothing), a GRU causal LM, XLNet's causal (unidirectional), masked and permutation LMs (two
  * streams, the fixture's permutation mask) and Transformer-XL with memory slots (issue 19, part
- * X; tests/reference/rel_blocks.py), over sessions with padding and one longer than T. Each model is
+ * X; tests/reference/rel_blocks.py), and replacement token detection with a tied generator on
+ * electra and xlnet --mlm (part RTD: the joint loss of the masked LM and the discriminator's BCE,
+ * the fixture's replacement draws; tests/reference/make_rtd_fixtures.py), over sessions with
+ * padding and one longer than T. Each model is
  * built with reckon's builder, its parameters set from the fixture (names and order must agree),
  * the batch fed through the family's feed (whose causal masking must equal the fixture's; the
  * masked LM's draws are the fixture's), and then: the loss, every parameter's gradient, and three
@@ -100,6 +103,13 @@ static void run_case(const char *name, bool fixture_masks) {
   ids_input(&f, m->g, sm->sg.keys, "keys", BT, true);
   ids_input(&f, m->g, sm->sg.labels, "labels", BT, !fixture_masks);
   if (sm->sg.hidden != RK_NO_VALUE) ids_input(&f, m->g, sm->sg.hidden, "hidden", BT * c.session_seq_length_max, false);
+  int64_t draws[64], n_draws;   /* rtd: PyTorch's replacements in place of the Gumbel draws */
+  if (c.rtd) {
+    json_t *d = fx_tensor(&f, "draws", &n_draws);
+    assert_true(n_draws == BT && BT <= 64);
+    for (int64_t i = 0; i < BT; i++) draws[i] = json_integer_value(json_array_get(d, (size_t)i));
+    assert_rk_ok(rk_session_rtd_fix_draws(&sm->sg, draws));
+  }
   rk_session_graph_pack_labels(&sm->sg, c.pad_token);   /* the loss reads the labelled rows */
   rk_graph_zero_grad(m->g);
   assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
@@ -159,6 +169,16 @@ static void test_transfoxl_causal_lm_with_memory(void **state) {
   run_case("transfoxl", false);
 }
 
+static void test_electra_replacement_token_detection(void **state) {
+  (void)state;
+  run_case("rtd_electra", true);
+}
+
+static void test_xlnet_masked_lm_replacement_token_detection(void **state) {
+  (void)state;
+  run_case("rtd_xlnet_mlm", true);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gpt2_causal_lm),
@@ -168,6 +188,8 @@ int main(void) {
       cmocka_unit_test(test_xlnet_masked_lm),
       cmocka_unit_test(test_xlnet_permutation_lm),
       cmocka_unit_test(test_transfoxl_causal_lm_with_memory),
+      cmocka_unit_test(test_electra_replacement_token_detection),
+      cmocka_unit_test(test_xlnet_masked_lm_replacement_token_detection),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

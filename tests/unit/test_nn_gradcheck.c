@@ -568,6 +568,36 @@ static int c_hash_cross_wide(gc_ctx *c) {
   return out;
 }
 
+/* rtd_replace: draws from logits (B, 2, 4) at the listed rows looked up in a table; the draws are
+ * ids (nothing flows back into the logits, an input here), so the table's gradient checks them,
+ * and the twin at two threads that they do not depend on threads. */
+static int rtd_case(gc_ctx *c, bool from_batch) {
+  int64_t zs[2] = {2, 4};
+  rk_param *t = table(c, 4, 2);
+  int z, rows, packed, items, fake, replaced, weight, out;
+  assert_rk_ok(rk_graph_input(c->g, &z, "z", 2, zs));
+  assert_rk_ok(rk_graph_input_ids(c->g, &rows, "rows", 2));
+  assert_rk_ok(rk_graph_input_ids(c->g, &packed, "packed", 2));
+  assert_rk_ok(rk_graph_input_ids(c->g, &items, "items", 2));
+  defer(c, z, FILL_NORMAL, 0);
+  defer(c, rows, FILL_ROW_LIST, 2 * B);
+  defer(c, packed, FILL_IDS, 4);
+  defer(c, items, FILL_IDS, 4);
+  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &replaced, &weight, z, rows, packed, items, 0, 0.7f, from_batch));
+  assert_rk_ok(rk_graph_embedding(c->g, &out, t, fake, 0));
+  return out;
+}
+static int c_rtd_replace(gc_ctx *c) { return rtd_case(c, false); }
+static int c_rtd_replace_from_batch(gc_ctx *c) { return rtd_case(c, true); }
+static int c_weighted_sum(gc_ctx *c) {
+  int64_t s[2] = {B, 3};
+  int x = dense_value(c, 2, s), y = dense_value(c, 2, s), a, b, out;
+  assert_rk_ok(rk_graph_sum(c->g, &a, x, RK_REDUCE_ALL));
+  assert_rk_ok(rk_graph_mean(c->g, &b, y, RK_REDUCE_ALL));
+  assert_rk_ok(rk_graph_weighted_sum(c->g, &out, a, 2.5f, b, -0.75f));
+  return out;
+}
+
 /* ---- sequences: B sessions x 4 positions ------------------------------------------------------ */
 
 /* qkv (B, 4, 12), 2 heads of 2; step ids in [0, 3) hold padding (0) anywhere, whole sessions too */
@@ -774,6 +804,8 @@ static const struct {
     CASE(SAMPLED_LOGITS, c_sampled_in_batch_bpr_max_reg), CASE(SAMPLED_LOSS, c_sampled_loss_ce),
     CASE(SAMPLED_LOSS, c_sampled_loss_bpr), CASE(SAMPLED_LOSS, c_sampled_loss_top1),
     CASE(SAMPLED_LOSS, c_sampled_loss_top1_max), CASE(SAMPLED_LOSS, c_sampled_loss_bpr_max_reg),
+    CASE(RTD_REPLACE, c_rtd_replace), CASE(RTD_REPLACE, c_rtd_replace_from_batch),
+    CASE(WEIGHTED_SUM, c_weighted_sum),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */

@@ -268,6 +268,13 @@ void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V
                                  const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M,
                                  int64_t in_batch, const rk_sampled_spec *s);
 
+/* rtd_replace (no backward: its outputs are draws and labels) */
+void rtd_replace_forward_cpu(int64_t *fake /* (R) */, float *replaced /* (R) */, float *weight /* (R) */,
+                             const float *z /* (R, V) packed */, const int64_t *rows /* (R) */,
+                             const int64_t *packed /* (R) */, const int64_t *items /* (R) */, int64_t R, int64_t V,
+                             int64_t padding, float temperature, bool from_batch, const int64_t *given /* (R) */,
+                             uint64_t seed, uint64_t step);
+
 /* sampled_loss */
 void sampled_loss_forward_cpu(float *loss /* (1) */, double *rows /* (R) */, const float *z /* (R, C) */,
                               const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, rk_sampled_loss kind,
@@ -275,6 +282,12 @@ void sampled_loss_forward_cpu(float *loss /* (1) */, double *rows /* (R) */, con
 void sampled_loss_backward_cpu(float *dz /* (R, C) */, const float *dloss /* (1) */, const float *z /* (R, C) */,
                                const int64_t *y /* (R) */, int64_t R, int64_t C, int64_t ignore, rk_sampled_loss kind,
                                float lambda);
+
+/* weighted_sum */
+void weighted_sum_forward_cpu(float *out /* (1) */, const float *a /* (1) */, const float *b /* (1) */, float wa,
+                              float wb);
+void weighted_sum_backward_cpu(float *da /* (1) or NULL */, float *db /* (1) or NULL */, const float *dout /* (1) */,
+                               float wa, float wb);
 
 /* softmax_ce */
 rk_status softmax_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) */, const float *z /* (R, C) */,

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `reckon sessions` with replacement token detection (issue 19, part RTD): electra and xlnet --mlm
+# with --rtd (tied generator; replacements from the catalogue or the batch) train, evaluate,
+# predict and save a model folder that evaluates to the same numbers; training is bit-identical at
+# 1 and 2 threads; the discriminator's weight changes what is learned; the refusals name the flag.
+set -u
+source "$(dirname "$0")/lib.bash"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+R="$RECKON_BIN"
+
+# ---- data: 600 sessions over 3 days through the session ETL (day folders) ----
+"$R" synth sessions --layout yoochoose --sessions 600 --days 3 --items 80 --seed 7 --output "$tmp/clicks.csv" \
+  --quiet >/dev/null 2>&1
+"$R" preprocess --data_path "$tmp/clicks.csv" --csv_header false --csv_column_names session_id,timestamp,item_id,category \
+  --session_id_feature session_id --timestamp_feature timestamp --item_id_feature item_id \
+  --categorical_features item_id,category --quiet --output_path "$tmp/days" 2>"$tmp/err"
+expect_status $? 0 "the session ETL writes day folders"
+day2=$(ls -d "$tmp/days"/[0-9]* | sort -n | sed -n 2p)
+
+base=(sessions --threads 1 --data_path "$tmp/days" --per_device_train_batch_size 32 --per_device_eval_batch_size 64
+      --d_model 16 --n_layer 2 --n_head 2 --num_train_epochs 2 --learning_rate 0.005 --quiet --do_train --do_eval
+      --do_predict --predict_top_k 5 --overwrite_output_dir)
+recall() { grep '^eval_recall@20_AOT = ' "$1/eval_results_avg_over_time.txt" | awk '{ print $3 }'; }
+# A random ranking of 80 items puts the target in the top 20 about a quarter of the time.
+for run in "electra:--model_type electra --rtd --rtd_tied_generator" \
+           "electra_batch:--model_type electra --rtd --rtd_tied_generator --rtd_sample_from_batch --rtd_discriminator_loss_weight 10" \
+           "xlnet_mlm:--model_type xlnet --mlm --rtd --rtd_tied_generator --rtd_generator_loss_weight 2"; do
+  name=${run%%:*}
+  # shellcheck disable=SC2086
+  "$R" "${base[@]}" --output_dir "$tmp/$name" ${run#*:} 2>"$tmp/err"
+  expect_status $? 0 "$name with --rtd trains, evaluates and predicts"
+  r=$(recall "$tmp/$name")
+  python3 -c "import sys; sys.exit(0 if float('$r') > 0.25 else 1)" 2>/dev/null \
+    && pass "$name learns: eval_recall@20 $r beats a random ranking" || fail "$name: eval_recall@20 '$r'"
+  [ -s "$tmp/$name/predictions.parquet" ] && pass "$name writes predictions.parquet" || fail "$name: no predictions"
+  expect_contains "$(cat "$tmp/$name/model/model.json")" '"rtd": true' "$name's model.json records --rtd"
+done
+expect_contains "$(cat "$tmp/electra/model/model.json")" '"model_type": "electra"' "model.json records electra"
+expect_contains "$(cat "$tmp/electra_batch/model/model.json")" '"rtd_sample_from_batch": true' \
+  "model.json records where the replacements came from"
+# safetensors opens with its JSON header, which names every tensor
+expect_contains "$(head -c 65536 "$tmp/electra/model/weights.safetensors" | tr -cd '[:print:]')" \
+  "dense_discriminator.weight" "the model folder holds the discriminator's head"
+
+# ---- the discriminator takes part in training: its weight changes the weights learned ----
+for w in 0 50; do
+  "$R" sessions --threads 1 --data_path "$tmp/days" --output_dir "$tmp/w$w" --do_train --d_model 16 --n_layer 1 \
+    --n_head 2 --max_steps 4 --model_type electra --rtd --rtd_tied_generator --rtd_discriminator_loss_weight $w \
+    --quiet 2>"$tmp/err"
+done
+cmp -s "$tmp/w0/model/weights.safetensors" "$tmp/w50/model/weights.safetensors" \
+  && fail "--rtd_discriminator_loss_weight 0 and 50 train the same weights" \
+  || pass "the discriminator's loss weight changes what the model learns"
+
+# ---- a saved model folder evaluates to the numbers of the run that trained it ----
+"$R" sessions --threads 1 --output_dir "$tmp/electra.eval" --do_eval --model_name_or_path "$tmp/electra/model" \
+  --data_path "$tmp/days" --per_device_eval_batch_size 64 --quiet 2>"$tmp/err"
+expect_status $? 0 "electra's model folder evaluates without training"
+a=$(grep '^eval_recall@20 = ' "$tmp/electra/eval_results_over_time.txt" | tail -n 1)
+b=$(grep '^eval_recall@20 = ' "$tmp/electra.eval/eval_results_over_time.txt" | tail -n 1)
+[ -n "$a" ] && [ "$a" = "$b" ] && pass "electra's saved model scores the last window as its run ($a)" \
+  || fail "electra saved model: '$b', its run: '$a'"
+"$R" sessions --threads 1 --output_dir "$tmp/pred" --do_predict --model_name_or_path "$tmp/electra/model" \
+  --data_path "$tmp/days" --predict_data_path "$day2/test.parquet" --predict_top_k 7 --quiet 2>"$tmp/err"
+expect_status $? 0 "--do_predict with a saved --rtd model"
+expect_contains "$("$R" inspect --stats false "$tmp/pred/predictions.parquet")" "rec_item_ids" "its predictions have rec_item_ids"
+
+# ---- the same bits at 1 and 2 threads (dropout on, draws from the catalogue and the batch) ----
+for batch in "" "--rtd_sample_from_batch"; do
+  for th in 1 2; do
+    # shellcheck disable=SC2086
+    "$R" sessions --threads $th --data_path "$tmp/days" --output_dir "$tmp/th$th" --do_train --d_model 16 --n_layer 2 \
+      --n_head 2 --max_steps 12 --model_type electra --rtd --rtd_tied_generator $batch --dropout 0.2 --quiet 2>"$tmp/err"
+  done
+  cmp -s "$tmp/th1/model/weights.safetensors" "$tmp/th2/model/weights.safetensors" \
+    && pass "electra --rtd ${batch:-(catalogue)} trains to the same bits at 1 and 2 threads" \
+    || fail "electra --rtd ${batch:-(catalogue)}: weights differ between 1 and 2 threads"
+done
+
+# ---- refusals name the flag ----
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type gpt2 --rtd --rtd_tied_generator 2>&1)
+expect_status $? 2 "--rtd on a causal model is refused"
+expect_contains "$msg" "--rtd" "naming --rtd and the masked LM it needs"
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd 2>&1)
+expect_status $? 1 "--rtd with a separate generator is refused (not built)"
+expect_contains "$msg" "--rtd_tied_generator" "naming --rtd_tied_generator"
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_tied_generator \
+  --rtd_use_batch_interaction 2>&1)
+expect_contains "$msg" "--rtd_use_batch_interaction" "--rtd_use_batch_interaction is refused, naming it"
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_tied_generator \
+  --rtd_discriminator_loss_weight -1 2>&1)
+expect_status $? 2 "a negative discriminator weight is refused"
+expect_contains "$msg" "--rtd_discriminator_loss_weight" "naming the flag"
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_tied_generator --sampled_softmax 2>&1)
+expect_contains "$msg" "--sampled_softmax" "--rtd with --sampled_softmax is refused, naming it"
+finish

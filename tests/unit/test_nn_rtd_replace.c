@@ -1,0 +1,122 @@
+/*
+ * rtd_replace's draws (src/nn/ops/rtd_replace.c), the kernel called by itself: the Gumbel-max
+ * draws follow the generator's softmax at its temperature, a row's draw depends on (seed, step,
+ * row) alone (not on the packing order, hence not on threads), --rtd_sample_from_batch draws
+ * among the labelled rows' targets, a draw of the original item is not a replacement, and the
+ * discriminator's weights average over the non-padding rows. The gradient check and the twin at
+ * two threads are in test_nn_gradcheck.c; the model's loss against PyTorch in
+ * test_models_session_reference.c.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "nn/ops/ops.h"
+#include "support.h"
+
+#define N 20000
+
+static int64_t fake[N], rows[N], packed[N], items[N];
+static float replaced[N], weight[N], z[N * 3];
+
+/* 20000 rows over 3 items with softmax(z / 0.5) = (0.5, 0.3, 0.2): the draws' shares within 0.015
+ * (about 4 standard deviations of a share over 20000 draws), the same at 1 and 2 threads. */
+static void test_draws_follow_the_softmax_at_its_temperature(void **state) {
+  (void)state;
+  const double p[3] = {0.5, 0.3, 0.2};
+  for (int64_t i = 0; i < N; i++) {
+    rows[i] = i;
+    packed[i] = 1;
+    items[i] = 1;
+    for (int v = 0; v < 3; v++) z[i * 3 + v] = (float)(0.5 * log(p[v]));
+  }
+  static int64_t one_thread[N];
+  assert_rk_ok(rk_set_num_threads(1));
+  rtd_replace_forward_cpu(one_thread, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
+  assert_rk_ok(rk_set_num_threads(2));   /* several chunks of rows: the same draws */
+  rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
+  assert_memory_equal(fake, one_thread, sizeof one_thread);
+  int64_t count[3] = {0};
+  for (int64_t i = 0; i < N; i++) {
+    assert_true(fake[i] >= 0 && fake[i] < 3);
+    count[fake[i]]++;
+    assert_float_equal(replaced[i], fake[i] != 1 ? 1.0f : 0.0f, 0.0f);   /* drawing item 1 is no replacement */
+    assert_float_equal(weight[i], 1.0f, 0.0f);                          /* no padding: the plain mean */
+  }
+  for (int v = 0; v < 3; v++)
+    if (fabs((double)count[v] / N - p[v]) > 0.015)
+      fail_msg("item %d drawn %.4f of the time; the softmax gives %.2f", v, (double)count[v] / N, p[v]);
+}
+
+/* The rows 0..9 of 10 sessions x 1 position, packed in two orders: the same draw per row; another
+ * step draws differently. */
+static void test_a_draw_depends_on_seed_step_and_row_alone(void **state) {
+  (void)state;
+  enum { R = 10, V = 50 };
+  int64_t a[R], b[R], c[R], order[R];
+  for (int64_t r = 0; r < R; r++) {
+    items[r] = 1 + r;
+    order[r] = (r * 7) % R;   /* a permutation of 0..9 */
+  }
+  for (int64_t i = 0; i < R * V; i++) z[i] = 0.0f;   /* uniform: the noise alone decides */
+  for (int64_t i = 0; i < R; i++) rows[i] = i;
+  rtd_replace_forward_cpu(a, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 3);
+  for (int64_t i = 0; i < R; i++) rows[i] = order[i];
+  rtd_replace_forward_cpu(b, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 3);
+  assert_memory_equal(a, b, sizeof a);
+  rtd_replace_forward_cpu(c, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 4);
+  assert_memory_not_equal(a, c, sizeof a);
+}
+
+/* From the batch: 3 labelled rows of targets (5, 9, 5) among 8 rows, logits over 12 items that
+ * favour item 11, which is not a candidate; then logits that favour 9 by far give 9 everywhere.
+ * The unlabelled rows keep their items; padding rows weigh 0 and the others 8 / 6. */
+static void test_batch_draws_come_from_the_batch_targets(void **state) {
+  (void)state;
+  enum { R = 8, V = 12 };
+  const int64_t it[R] = {5, 2, 9, 5, 3, 4, 0, 0};
+  memcpy(items, it, sizeof it);
+  const int64_t labelled[R] = {0, 2, 3, -1, -1, -1, -1, -1}, targets[R] = {5, 9, 5, 0, 0, 0, 0, 0};
+  memcpy(rows, labelled, sizeof labelled);
+  memcpy(packed, targets, sizeof targets);
+  for (int64_t i = 0; i < 3 * V; i++) z[i] = i % V == 11 ? 30.0f : 0.0f;
+  rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, NULL, 1, 0);
+  for (int64_t r = 0; r < R; r++) {
+    bool drawn = r == 0 || r == 2 || r == 3;
+    if (drawn) assert_true(fake[r] == 5 || fake[r] == 9);
+    else assert_int_equal(fake[r], items[r]);
+    assert_float_equal(replaced[r], fake[r] != items[r] ? 1.0f : 0.0f, 0.0f);
+    assert_float_equal(weight[r], items[r] ? 8.0f / 6.0f : 0.0f, 1e-6f);
+  }
+  for (int64_t i = 0; i < 3 * V; i++) z[i] = i % V == 9 ? 30.0f : 0.0f;
+  rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, NULL, 1, 0);
+  assert_int_equal(fake[0], 9);
+  assert_int_equal(fake[2], 9);
+  assert_int_equal(fake[3], 9);
+  assert_float_equal(replaced[0], 1.0f, 0.0f);
+  assert_float_equal(replaced[2], 0.0f, 0.0f);   /* 9 drawn at 9: the original, not replaced */
+  assert_float_equal(replaced[3], 1.0f, 0.0f);
+}
+
+/* Fixed draws replace the Gumbel ones at the labelled rows only. */
+static void test_given_draws_are_used_at_the_labelled_rows(void **state) {
+  (void)state;
+  enum { R = 4, V = 6 };
+  const int64_t it[R] = {1, 2, 3, 0}, labelled[R] = {1, -1, -1, -1}, given[R] = {4, 5, 4, 4};
+  memcpy(items, it, sizeof it);
+  memcpy(rows, labelled, sizeof labelled);
+  rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, given, 1, 0);
+  const int64_t want[R] = {1, 5, 3, 0};
+  assert_memory_equal(fake, want, sizeof want);
+  assert_float_equal(replaced[1], 1.0f, 0.0f);
+  assert_float_equal(replaced[0] + replaced[2] + replaced[3], 0.0f, 0.0f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_draws_follow_the_softmax_at_its_temperature),
+      cmocka_unit_test(test_a_draw_depends_on_seed_step_and_row_alone),
+      cmocka_unit_test(test_batch_draws_come_from_the_batch_targets),
+      cmocka_unit_test(test_given_draws_are_used_at_the_labelled_rows),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
