@@ -137,7 +137,9 @@ static rk_status register_param(rk_graph *g, rk_param *p) {
 
 /* The ops that compute on a value's rows in use (its first input; docs/design.md, "Rows in
  * use"); linear passes them on to its output. Any other op would read the unused rows. */
-static bool reads_rows_in_use(rk_op op) { return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE; }
+static bool reads_rows_in_use(rk_op op) {
+  return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE || op == RK_OP_CATALOG_CE;
+}
 
 /* The ops whose backward can write their first input's gradient whole (=, every row in use)
  * instead of adding to it, when no other op wrote it first (rk_node.dx_overwrite). */
@@ -150,8 +152,8 @@ rk_status rk_graph_add_node(rk_graph *g, rk_node **out, rk_op op, int n_in, cons
   for (int i = 0; i < n_in; i++) {
     RK_TRY(rk_graph_check_value(g, in[i], rk_op_name(op)));
     if (g->values[in[i]].partial_rows && !(i == 0 && reads_rows_in_use(op)))
-      return rk_error(RK_EINVAL, "%s: input %d has rows in use (from gather_rows); only linear and softmax_ce's "
-                      "logits read such a value", rk_op_name(op), i);
+      return rk_error(RK_EINVAL, "%s: input %d has rows in use (from gather_rows); only linear, softmax_ce's "
+                      "logits and catalog_ce's rows read such a value", rk_op_name(op), i);
   }
   RK_TRY(grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(rk_node)));
   rk_node *n = &g->nodes[g->n_nodes];

@@ -54,6 +54,18 @@ void bce_logits_forward_cpu(float *loss /* (1) */, const float *z /* (n) */, con
 void bce_logits_backward_cpu(float *dz /* (n) */, const float *dloss /* (1) */, const float *z /* (n) */,
                              const float *y /* (n) */, const float *w /* (n) or NULL */, int64_t n);
 
+/* catalog_ce: tiles of Rt rows x Vb items; state: catalog_ce_scratch_bytes(Rt) */
+size_t catalog_ce_scratch_bytes(int64_t Rt);
+rk_status catalog_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) */, float *tile /* (Rt, Vb) */,
+                                 void *state, const float *h /* (R, D) */, const int64_t *y /* (R) */,
+                                 const float *w /* (V, D) */, const float *b /* (V) or NULL */, int64_t R, int64_t D,
+                                 int64_t V, int64_t ignore, float eps, float tau, int64_t Rt, int64_t Vb);
+void catalog_ce_backward_cpu(float *dh /* (R, D) */, float *dw /* (V, D) */, float *db /* (V) */,
+                             float *tile /* (Rt, Vb) */, const float *dloss /* (1) */, const double *rows /* (R, 2) */,
+                             const float *h /* (R, D) */, const int64_t *y /* (R) */, const float *w /* (V, D) */,
+                             const float *b /* (V) or NULL */, int64_t R, int64_t D, int64_t V, int64_t ignore,
+                             float eps, float tau, int64_t Rt, int64_t Vb);
+
 /* concat */
 void concat_forward_cpu(float *out /* (R, sum I) */, const float *const *xs /* n x (R, I_k) */,
                         const int64_t *inner, int n, int64_t R);
