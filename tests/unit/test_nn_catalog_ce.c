@@ -81,19 +81,22 @@ static result unfused(const shape_case *k, const data *d) {
   return out;
 }
 
+/* The kernels: the gradients made in forward (d loss = 1), backward adding d loss times them. */
 static result fused(const shape_case *k, const data *d, int64_t threads) {
   assert_rk_ok(rk_set_num_threads(threads));
-  result out = result_make(k);
-  float *tile = floats(k->Rt * k->Vb), one = 1.0f;
-  void *state = calloc(1, catalog_ce_scratch_bytes(k->Rt));
+  result out = result_make(k), saved = result_make(k);
+  float *panel = floats(k->Rt * k->V), dloss = 0.5f;
+  void *state = calloc(1, catalog_ce_scratch_bytes(k->Rt, k->V, k->Vb));
   double *rows = calloc((size_t)(2 * k->R), sizeof *rows);
   assert_non_null(state);
   assert_non_null(rows);
-  assert_rk_ok(catalog_ce_forward_cpu(&out.loss, rows, tile, state, d->h, d->y, d->w, d->b, k->R, k->D, k->V, 0,
-                                      k->eps, k->tau, k->Rt, k->Vb));
-  catalog_ce_backward_cpu(out.dh, out.dw, d->b ? out.db : NULL, tile, &one, rows, d->h, d->y, d->w, d->b, k->R, k->D,
-                          k->V, 0, k->eps, k->tau, k->Rt, k->Vb);
-  free(tile), free(state), free(rows);
+  catalog_ce_grads grads = {saved.dh, saved.dw, d->b ? saved.db : NULL};
+  assert_rk_ok(catalog_ce_forward_cpu(&out.loss, rows, &grads, panel, state, d->h, d->y, d->w, d->b, k->R, k->D, k->V,
+                                      0, k->eps, k->tau, k->Rt, k->Vb));
+  /* twice at half: backward adds */
+  for (int i = 0; i < 2; i++) catalog_ce_backward_cpu(out.dh, out.dw, out.db, &dloss, &grads, k->R, k->D, k->V);
+  free(panel), free(state), free(rows);
+  result_free(&saved);
   assert_rk_ok(rk_set_num_threads(1));
   return out;
 }
@@ -134,10 +137,13 @@ static void test_small_tiles_match_the_unfused_path(void **state) {
   check_case(&(shape_case){.R = 1, .D = 4, .V = 2, .Rt = 1, .Vb = 1, .eps = 1.0f, .tau = 2.5f, .bias = true});
 }
 
-/* The node's tiles (128 x 1024) over 300 rows and 2,100 items, as the session head runs them. */
+/* The node's tiles for a catalogue of 20,000 (128 rows, blocks of 256 items) over 300 rows. */
 static void test_node_tiles_match_the_unfused_path(void **state) {
   (void)state;
-  check_case(&(shape_case){.R = 300, .D = 16, .V = 2100, .Rt = 128, .Vb = 1024, .eps = 0.2f, .tau = 0.5f, .bias = true});
+  assert_int_equal(catalog_ce_tile_rows(20000), 128);
+  assert_int_equal(catalog_ce_tile_rows(100000), 32);
+  assert_int_equal(catalog_ce_tile_rows(10000000), 16);
+  check_case(&(shape_case){.R = 300, .D = 8, .V = 20000, .Rt = 128, .Vb = 256, .eps = 0.2f, .tau = 0.5f, .bias = true});
 }
 
 /* Every row ignored: loss 0, no gradient. */
@@ -159,12 +165,12 @@ static void test_label_outside_the_catalogue_is_refused(void **state) {
   shape_case k = {.R = 6, .D = 3, .V = 10, .Rt = 4, .Vb = 4, .eps = 0.0f, .tau = 1.0f, .bias = false};
   data d = data_make(&k);
   d.y[4] = 10;
-  float loss, tile[16];
+  float loss, panel[40];
   double rows[12];
-  void *scratch = calloc(1, catalog_ce_scratch_bytes(k.Rt));
+  void *scratch = calloc(1, catalog_ce_scratch_bytes(k.Rt, k.V, k.Vb));
   assert_non_null(scratch);
-  assert_int_equal(catalog_ce_forward_cpu(&loss, rows, tile, scratch, d.h, d.y, d.w, NULL, k.R, k.D, k.V, 0, 0.0f, 1.0f,
-                                          k.Rt, k.Vb),
+  assert_int_equal(catalog_ce_forward_cpu(&loss, rows, NULL, panel, scratch, d.h, d.y, d.w, NULL, k.R, k.D, k.V, 0, 0.0f,
+                                          1.0f, k.Rt, k.Vb),
                    RK_ERANGE);
   assert_non_null(strstr(rk_error_message(), "label 10 of row 4 is outside the catalogue [0, 10)"));
   free(scratch);
