@@ -101,8 +101,7 @@ RK_VECTOR_CLONES static double block_exp_sum(float *restrict z, float mx, float 
 /* The block's logits (nr, nc), row stride ld: the bias rows first and the gemm adding to them. */
 static void block_logits(float *z, int64_t ld, const float *h, const float *w, const float *b, int64_t nr, int64_t nc,
                          int64_t D) {
-  for (int64_t r = 0; r < nr; r++)
-    if (b) memcpy(z + r * ld, b, (size_t)nc * sizeof *z);
+  for (int64_t r = 0; b && r < nr; r++) memcpy(z + r * ld, b, (size_t)nc * sizeof *z);
   rk_sgemm(false, true, nr, nc, D, 1.0f, h, D, w, D, b ? 1.0f : 0.0f, z, ld);
 }
 
@@ -299,15 +298,15 @@ static ce_layout layout(const rk_graph *g, const rk_node *n, bool train) {
   l.R = h->rows * (h->numel / h->shape[0]) / l.D;   /* the rows in use */
   l.Rt = catalog_ce_tile_rows(l.V);
   const int64_t R_all = n->iattr[1];
+  const size_t rows_bytes = (size_t)(2 * R_all) * sizeof(double);   /* the buffers start with the rows */
   if (train && n->saved) {
     l.rows = n->saved;
-    l.grads.dh = (float *)(l.rows + 2 * R_all);
+    l.grads.dh = (void *)((char *)n->saved + rows_bytes);
     l.grads.dw = l.grads.dh + R_all * l.D;
     l.grads.db = n->n_params > 1 ? l.grads.dw + l.V * l.D : NULL;
   }
-  double *ws = n->ws_fwd;
-  if (!l.rows) l.rows = ws;
-  l.panel = (float *)(ws + 2 * R_all);
+  if (!l.rows) l.rows = n->ws_fwd;
+  l.panel = (void *)((char *)n->ws_fwd + rows_bytes);
   l.scratch = l.panel + l.Rt * l.V;
   return l;
 }
