@@ -189,7 +189,8 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
   X(SAMPLED_LOGITS,  sampled_logits,  RK_ON_CPU) \
   X(SAMPLED_LOSS,    sampled_loss,    RK_ON_CPU) \
   X(RTD_REPLACE,     rtd_replace,     RK_ON_CPU) \
-  X(WEIGHTED_SUM,    weighted_sum,    RK_ON_CPU)
+  X(WEIGHTED_SUM,    weighted_sum,    RK_ON_CPU) \
+  X(CATALOG_CE,      catalog_ce,      RK_ON_CPU)
 
 typedef enum {
 #define RK_OP_ENUM(name, stem, backends) RK_OP_##name,
@@ -348,6 +349,11 @@ float *rk_graph_batch_norm_running(rk_graph *g, int bn, bool var);
  * ids (B, 1), with label smoothing eps (PyTorch's definition); temperature 1: plain logits. */
 rk_status rk_graph_softmax_ce(rk_graph *g, int *out, int logits, int labels, int64_t ignore_index,
                               float smoothing, float temperature);
+/* The same loss of the logits h (R, D) W^T + b over a whole catalogue, W (V, D) and b (V) or
+ * NULL, without storing the (R, V) logits (a next-item head: src/nn/ops/catalog_ce.c). h may
+ * have rows in use (gather_rows); labels (R) or (R, 1). */
+rk_status rk_graph_catalog_ce(rk_graph *g, int *out, int h, int labels, rk_param *w, rk_param *b,
+                              int64_t ignore_index, float smoothing, float temperature);
 /* ids (B, 1) = 1 + hash(a[:, fa], b[:, fb]) mod (buckets - 1), for a wide part's embedding
  * (row 0 stays the padding row; a padding id in either input gives 0). */
 rk_status rk_graph_hash_cross(rk_graph *g, int *out, int a, int fa, int b, int fb, int64_t buckets);

@@ -10,7 +10,8 @@
  *   head          tanh(linear(d_model -> item_dim)) at the K rows the feed reads: `hidden`
  *   loss (train)  the rows whose label is not the pad token, packed (gather_rows: n of B T in
  *                 use), logits (n, V) = head(rows) . W^T + b, cross-entropy over the whole
- *                 catalogue: the head and its gemm against the catalogue cost the labelled rows
+ *                 catalogue, fused (catalog_ce: the logits are never stored whole): the head and
+ *                 its gemm against the catalogue cost the labelled rows
  *                 only (about a third of B T in causal LM, less in masked LM), as
  *                 Transformers4Rec computes it; or, with --sampled_softmax or
  *                 --negative_sampling, against a few candidate items (session_sampling.c);
@@ -121,14 +122,20 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
     RK_TRY(rk_session_build_sampled_loss(g, &sg->out.loss, x, sg->labels, p, rk_session_scoring_matrix(p, f, c), c));
     RK_TRY(rk_graph_output(g, sg->out.loss));
   } else if (train) {
-    int rows, h, logits;
+    int rows, h;
     rk_param *w = rk_session_scoring_matrix(p, f, c);
     RK_TRY(rk_graph_gather_rows(g, &rows, x, sg->labelled));
     RK_TRY(rk_graph_linear(g, &h, rows, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
-    RK_TRY(rk_graph_linear(g, &logits, h, w, (rk_param *)&p->out_b, RK_ACT_NONE));
-    RK_TRY(rk_graph_softmax_ce(g, &sg->out.loss, logits, sg->packed_labels, c->pad_token, c->label_smoothing,
-                               c->softmax_temperature));
-    if (c->rtd) RK_TRY(rk_session_build_rtd_loss(sg, &sg->out.loss, sg->out.loss, logits, p, f, c));
+    if (c->rtd) {   /* the replacements are drawn from the generator's logits: they are kept whole */
+      int logits;
+      RK_TRY(rk_graph_linear(g, &logits, h, w, (rk_param *)&p->out_b, RK_ACT_NONE));
+      RK_TRY(rk_graph_softmax_ce(g, &sg->out.loss, logits, sg->packed_labels, c->pad_token, c->label_smoothing,
+                                 c->softmax_temperature));
+      RK_TRY(rk_session_build_rtd_loss(sg, &sg->out.loss, sg->out.loss, logits, p, f, c));
+    } else {
+      RK_TRY(rk_graph_catalog_ce(g, &sg->out.loss, h, sg->packed_labels, w, (rk_param *)&p->out_b, c->pad_token,
+                                 c->label_smoothing, c->softmax_temperature));
+    }
     RK_TRY(rk_graph_output(g, sg->out.loss));
   }
   for (int l = 0; attention_weights && l < sg->n_layers; l++) RK_TRY(rk_graph_output(g, sg->attention[l]));

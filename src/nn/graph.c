@@ -139,7 +139,7 @@ static rk_status register_param(rk_graph *g, rk_param *p) {
  * use"); linear passes them on to its output. Any other op would read the unused rows.
  * rtd_replace reads the packed rows its row index names, which are those in use. */
 static bool reads_rows_in_use(rk_op op) {
-  return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE || op == RK_OP_RTD_REPLACE;
+  return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE || op == RK_OP_CATALOG_CE || op == RK_OP_RTD_REPLACE;
 }
 
 /* The ops whose backward can write their first input's gradient whole (=, every row in use)
@@ -153,8 +153,8 @@ rk_status rk_graph_add_node(rk_graph *g, rk_node **out, rk_op op, int n_in, cons
   for (int i = 0; i < n_in; i++) {
     RK_TRY(rk_graph_check_value(g, in[i], rk_op_name(op)));
     if (g->values[in[i]].partial_rows && !(i == 0 && reads_rows_in_use(op)))
-      return rk_error(RK_EINVAL, "%s: input %d has rows in use (from gather_rows); only linear and softmax_ce's "
-                      "logits read such a value", rk_op_name(op), i);
+      return rk_error(RK_EINVAL, "%s: input %d has rows in use (from gather_rows); only linear, softmax_ce's "
+                      "logits and catalog_ce's rows read such a value", rk_op_name(op), i);
   }
   RK_TRY(grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(rk_node)));
   rk_node *n = &g->nodes[g->n_nodes];

@@ -687,6 +687,33 @@ static int c_gather_rows_head(gc_ctx *c) {
 static int c_linear_rows_in_use(gc_ctx *c) { return c_gather_rows_head(c); }
 static int c_softmax_ce_rows_in_use(gc_ctx *c) { return c_gather_rows_head(c); }
 
+/* The fused catalogue head: rows (B, 4, 3) against 7 items with a bias, label 0 ignored; then
+ * the session models' path, rows packed by gather_rows and a tanh head, without a bias. */
+static int c_catalog_ce(gc_ctx *c) {
+  int64_t hs[3] = {B, 4, 3}, ws[2] = {7, 3}, bs[1] = {7};
+  int h = dense_value(c, 3, hs), y, out;
+  rk_param *w = dense(c, "items", 2, ws, 0.5f), *b = dense(c, "item_bias", 1, bs, 0.5f);
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "labels", 4));
+  defer(c, y, FILL_IDS, 7);
+  assert_rk_ok(rk_graph_catalog_ce(c->g, &out, h, y, w, b, 0, 0.1f, 0.7f));
+  return out;
+}
+
+static int c_catalog_ce_rows_in_use(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3}, hw[2] = {5, 3}, hb[1] = {5}, ws[2] = {6, 5};
+  int x = dense_value(c, 3, xs), ix, y, rows, h, out;
+  rk_param *w1 = dense(c, "head_w", 2, hw, 0.5f), *b1 = dense(c, "head_b", 1, hb, 0.5f);
+  rk_param *w = dense(c, "items", 2, ws, 0.5f);
+  assert_rk_ok(rk_graph_input_ids(c->g, &ix, "rows", 4));
+  defer(c, ix, FILL_ROW_LIST, B * 4);
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "labels", 4));
+  defer(c, y, FILL_IDS, 6);
+  assert_rk_ok(rk_graph_gather_rows(c->g, &rows, x, ix));
+  assert_rk_ok(rk_graph_linear(c->g, &h, rows, w1, b1, RK_ACT_TANH));
+  assert_rk_ok(rk_graph_catalog_ce(c->g, &out, h, y, w, NULL, 2, 0.2f, 1.3f));
+  return out;
+}
+
 static int c_mask_fill(gc_ctx *c) {
   int64_t xs[3] = {B, 4, 3}, vs[1] = {3};
   int x = dense_value(c, 3, xs), m, out;
@@ -806,6 +833,7 @@ static const struct {
     CASE(SAMPLED_LOSS, c_sampled_loss_top1_max), CASE(SAMPLED_LOSS, c_sampled_loss_bpr_max_reg),
     CASE(RTD_REPLACE, c_rtd_replace), CASE(RTD_REPLACE, c_rtd_replace_from_batch),
     CASE(WEIGHTED_SUM, c_weighted_sum),
+    CASE(CATALOG_CE, c_catalog_ce),  CASE(CATALOG_CE, c_catalog_ce_rows_in_use),
 };
 
 /* The test of one op (its rk_op in *state): every case of it, then its twins. */

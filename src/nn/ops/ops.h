@@ -54,6 +54,25 @@ void bce_logits_forward_cpu(float *loss /* (1) */, const float *z /* (n) */, con
 void bce_logits_backward_cpu(float *dz /* (n) */, const float *dloss /* (1) */, const float *z /* (n) */,
                              const float *y /* (n) */, const float *w /* (n) or NULL */, int64_t n);
 
+/* catalog_ce: tiles of Rt rows (catalog_ce_tile_rows), blocks of Vb items; scratch:
+ * catalog_ce_scratch_bytes(Rt, V, Vb). Forward makes the gradients for d loss = 1 into grads (train) or
+ * not (NULL); backward adds d loss times them into dh, dw, db (each may be NULL). */
+typedef struct {
+  float *dh;   /* (R, D) */
+  float *dw;   /* (V, D) */
+  float *db;   /* (V) or NULL: no bias */
+} catalog_ce_grads;
+int64_t catalog_ce_tile_rows(int64_t V);
+size_t catalog_ce_scratch_bytes(int64_t Rt, int64_t V, int64_t Vb);
+rk_status catalog_ce_forward_cpu(float *loss /* (1) */, double *rows /* (R, 2) */, const catalog_ce_grads *grads,
+                                 float *panel /* (Rt, V) */, void *scratch, const float *h /* (R, D) */,
+                                 const int64_t *y /* (R) */, const float *w /* (V, D) */, const float *b /* (V) or NULL */,
+                                 int64_t R, int64_t D, int64_t V, int64_t ignore, float eps, float tau, int64_t Rt,
+                                 int64_t Vb);
+void catalog_ce_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V, D) or NULL */, float *db /* (V) or NULL */,
+                             const float *dloss /* (1) */, const catalog_ce_grads *saved, int64_t R, int64_t D,
+                             int64_t V);
+
 /* concat */
 void concat_forward_cpu(float *out /* (R, sum I) */, const float *const *xs /* n x (R, I_k) */,
                         const int64_t *inner, int n, int64_t R);
