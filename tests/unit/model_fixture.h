@@ -12,6 +12,7 @@
 
 #include "reckon/nn.h"
 #include "reckon/optim.h"
+#include "reckon/sessions.h"
 
 #define FWD_ATOL 1e-6
 #define FWD_RTOL 1e-5
@@ -49,6 +50,11 @@ void fx_adam_config(fixture *f, rk_optim_config *oc);
 typedef rk_status (*fx_step_fn)(void *opt);
 void fx_check_steps(fixture *f, rk_graph *g, int loss, rk_param *const *params, int n_params, int steps,
                     fx_step_fn step, void *opt, const char *what);
+/* Session fixtures: the ragged lists "list:<feature>" (lengths per session in "lengths", the past
+ * columns' in "past_lengths") as a batch of list columns in the features' order. */
+void fx_session_batch(fixture *f, const rk_session_features *fs, rk_batch *b);
+/* The graph's int64 input v against the fixture's `name` (when check), then set from it. */
+void fx_ids_input(fixture *f, rk_graph *g, int v, const char *name, int64_t count, bool check);
 /* The worst differences of each kind, one line each. */
 void fx_report(const fixture *f);
 

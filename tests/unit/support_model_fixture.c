@@ -155,3 +155,42 @@ void fx_report(const fixture *f) {
     print_message("%-18s %-12s worst |diff| %.3g (%.2f of the tolerance)\n", f->model, fx_kind_label[k],
                   f->worst_abs[k], f->worst_ratio[k]);
 }
+
+void fx_session_batch(fixture *f, const rk_session_features *fs, rk_batch *b) {
+  int64_t n_rows, n, n_past;
+  json_t *lengths = fx_tensor(f, "lengths", &n_rows);
+  json_t *past_lengths = json_object_get(f->tensors, "past_lengths") ? fx_tensor(f, "past_lengths", &n_past) : NULL;
+  assert_rk_ok(rk_batch_init(b, fs->n));
+  for (int i = 0; i < fs->n; i++) {
+    const rk_session_feature *ft = &fs->features[i];
+    json_t *len = ft->is_past ? past_lengths : lengths;
+    char name[96];
+    snprintf(name, sizeof name, "list:%s", ft->name);
+    json_t *d = fx_tensor(f, name, &n);
+    rk_column *col = &b->cols[i];
+    assert_rk_ok(rk_column_init(col, ft->name, RK_COL_LIST, ft->categorical ? RK_COL_INT64 : RK_COL_FLOAT32));
+    int64_t k = 0;
+    for (int64_t r = 0; r < n_rows; r++) {
+      for (int64_t t = 0; t < json_integer_value(json_array_get(len, (size_t)r)); t++, k++) {
+        if (ft->categorical) assert_rk_ok(rk_column_append_int(col->child, json_integer_value(json_array_get(d, (size_t)k))));
+        else assert_rk_ok(rk_column_append_double(col->child, fx_num(d, k)));
+      }
+      assert_rk_ok(rk_column_finish_list_row(col));
+    }
+    assert_int_equal(k, n);
+  }
+  b->nrows = n_rows;
+}
+
+void fx_ids_input(fixture *f, rk_graph *g, int v, const char *name, int64_t count, bool check) {
+  int64_t n;
+  json_t *d = fx_tensor(f, name, &n);
+  assert_int_equal(n, count);
+  int64_t *x = rk_graph_input_ids_data(g, v);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t want = json_integer_value(json_array_get(d, (size_t)i));
+    if (check && x[i] != want) fail_msg("model %s: the feed's '%s' element %lld is %lld, PyTorch's %lld", f->model, name,
+                                        (long long)i, (long long)x[i], (long long)want);
+    x[i] = want;
+  }
+}

@@ -21,47 +21,6 @@
 #include "reckon/sessions.h"
 #include "support.h"
 
-/* The fixture's ragged lists as a batch of list columns (a bef_ column's lengths: past_lengths). */
-static void batch_of(fixture *f, const rk_session_features *fs, rk_batch *b) {
-  int64_t n_rows, n, n_past;
-  json_t *lengths = fx_tensor(f, "lengths", &n_rows);
-  json_t *past_lengths = json_object_get(f->tensors, "past_lengths") ? fx_tensor(f, "past_lengths", &n_past) : NULL;
-  assert_rk_ok(rk_batch_init(b, fs->n));
-  for (int i = 0; i < fs->n; i++) {
-    const rk_session_feature *ft = &fs->features[i];
-    json_t *len = ft->is_past ? past_lengths : lengths;
-    char name[96];
-    snprintf(name, sizeof name, "list:%s", ft->name);
-    json_t *d = fx_tensor(f, name, &n);
-    rk_column *col = &b->cols[i];
-    assert_rk_ok(rk_column_init(col, ft->name, RK_COL_LIST, ft->categorical ? RK_COL_INT64 : RK_COL_FLOAT32));
-    int64_t k = 0;
-    for (int64_t r = 0; r < n_rows; r++) {
-      for (int64_t t = 0; t < json_integer_value(json_array_get(len, (size_t)r)); t++, k++) {
-        if (ft->categorical) assert_rk_ok(rk_column_append_int(col->child, json_integer_value(json_array_get(d, (size_t)k))));
-        else assert_rk_ok(rk_column_append_double(col->child, fx_num(d, k)));
-      }
-      assert_rk_ok(rk_column_finish_list_row(col));
-    }
-    assert_int_equal(k, n);
-  }
-  b->nrows = n_rows;
-}
-
-/* The graph's int64 input v against the fixture's `name` (check), then set from it. */
-static void ids_input(fixture *f, rk_graph *g, int v, const char *name, int64_t count, bool check) {
-  int64_t n;
-  json_t *d = fx_tensor(f, name, &n);
-  assert_int_equal(n, count);
-  int64_t *x = rk_graph_input_ids_data(g, v);
-  for (int64_t i = 0; i < n; i++) {
-    int64_t want = json_integer_value(json_array_get(d, (size_t)i));
-    if (check && x[i] != want) fail_msg("model %s: the feed's '%s' element %lld is %lld, PyTorch's %lld", f->model, name,
-                                        (long long)i, (long long)x[i], (long long)want);
-    x[i] = want;
-  }
-}
-
 static rk_status adamw_step(void *opt) { return rk_optim_step(opt, 1.0); }
 
 static void run_case(const char *name, bool fixture_masks) {
@@ -80,15 +39,15 @@ static void run_case(const char *name, bool fixture_masks) {
   assert_rk_ok(rk_session_build(&m, &fs, &c, 4, true));
   fx_load_params(&f, m->params, m->n_params);
   rk_batch b;
-  batch_of(&f, &fs, &b);
+  fx_session_batch(&f, &fs, &b);
   rk_model_feed *feed;
   assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
   assert_rk_ok(m->ops->feed_fill(feed, &b, 0));
   const rk_session_model *sm = m->self;
   const int64_t BN = 4 * rk_session_config_positions(&c);
-  ids_input(&f, m->g, sm->sg.mask_rows, "mask", BN, !fixture_masks);
-  ids_input(&f, m->g, sm->sg.keys, "keys", BN, true);
-  ids_input(&f, m->g, sm->sg.labels, "labels", BN, !fixture_masks);
+  fx_ids_input(&f, m->g, sm->sg.mask_rows, "mask", BN, !fixture_masks);
+  fx_ids_input(&f, m->g, sm->sg.keys, "keys", BN, true);
+  fx_ids_input(&f, m->g, sm->sg.labels, "labels", BN, !fixture_masks);
   rk_session_graph_pack_labels(&sm->sg, c.pad_token);
   rk_graph_zero_grad(m->g);
   assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
@@ -162,7 +121,7 @@ static void test_stochastic_shared_embeddings(void **state) {
   rk_model *m;
   assert_rk_ok(rk_session_build(&m, &fs, &c, 4, true));
   rk_batch b;
-  batch_of(&f, &fs, &b);
+  fx_session_batch(&f, &fs, &b);
   rk_model_feed *feed;
   assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 9));
   enum { N = 4 * 5 };
@@ -213,7 +172,7 @@ static void input_step(int threads, float *out, int64_t n_out) {
   rk_model *m;
   assert_rk_ok(rk_session_build(&m, &fs, &c, 4, true));
   rk_batch b;
-  batch_of(&f, &fs, &b);
+  fx_session_batch(&f, &fs, &b);
   rk_model_feed *feed;
   assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 5));
   assert_rk_ok(m->ops->feed_fill(feed, &b, 2));
@@ -279,7 +238,7 @@ static void walk(const char *name) {
   w.c.stochastic_shared_embeddings_replacement_prob = 0.5f;
   w.c.layer_norm_all_features = w.c.layer_norm_featurewise = true;
   assert_rk_ok(rk_session_features_from_json(&w.fs, json_object_get(f.root, "features"), name));
-  batch_of(&f, &w.fs, &w.b);
+  fx_session_batch(&f, &w.fs, &w.b);
   assert_true(rk_test_walk_failures(build_feed_forward, &w) > 10);
   rk_batch_free(&w.b);
   rk_session_features_free(&w.fs);

@@ -35,45 +35,6 @@ static rk_session_features features_of(void) {
   return (rk_session_features){.features = x, .n = 3, .item = 1};
 }
 
-/* The fixture's ragged lists as a batch of list columns. */
-static void batch_of(fixture *f, const rk_session_features *fs, rk_batch *b) {
-  int64_t n_rows, n;
-  json_t *lengths = fx_tensor(f, "lengths", &n_rows);
-  assert_rk_ok(rk_batch_init(b, fs->n));
-  for (int i = 0; i < fs->n; i++) {
-    const rk_session_feature *ft = &fs->features[i];
-    char name[96];
-    snprintf(name, sizeof name, "list:%s", ft->name);
-    json_t *d = fx_tensor(f, name, &n);
-    rk_column *col = &b->cols[i];
-    assert_rk_ok(rk_column_init(col, ft->name, RK_COL_LIST, ft->categorical ? RK_COL_INT64 : RK_COL_FLOAT32));
-    int64_t k = 0;
-    for (int64_t r = 0; r < n_rows; r++) {
-      for (int64_t t = 0; t < json_integer_value(json_array_get(lengths, (size_t)r)); t++, k++) {
-        if (ft->categorical) assert_rk_ok(rk_column_append_int(col->child, json_integer_value(json_array_get(d, (size_t)k))));
-        else assert_rk_ok(rk_column_append_double(col->child, fx_num(d, k)));
-      }
-      assert_rk_ok(rk_column_finish_list_row(col));
-    }
-    assert_int_equal(k, n);
-  }
-  b->nrows = n_rows;
-}
-
-/* The graph's int64 input `name` (an rk_graph input handle) against, or from, the fixture. */
-static void ids_input(fixture *f, rk_graph *g, int v, const char *name, int64_t count, bool check) {
-  int64_t n;
-  json_t *d = fx_tensor(f, name, &n);
-  assert_int_equal(n, count);
-  int64_t *x = rk_graph_input_ids_data(g, v);
-  for (int64_t i = 0; i < n; i++) {
-    int64_t want = json_integer_value(json_array_get(d, (size_t)i));
-    if (check && x[i] != want) fail_msg("model %s: the feed's '%s' element %lld is %lld, PyTorch's %lld", f->model, name,
-                                        (long long)i, (long long)x[i], (long long)want);
-    x[i] = want;
-  }
-}
-
 static rk_status adamw_step(void *opt) { return rk_optim_step(opt, 1.0); }
 
 static void run_case(const char *name, bool fixture_masks) {
@@ -91,7 +52,7 @@ static void run_case(const char *name, bool fixture_masks) {
   assert_rk_ok(rk_session_build(&m, &fs, &c, 4, true));
   fx_load_params(&f, m->params, m->n_params);
   rk_batch b;
-  batch_of(&f, &fs, &b);
+  fx_session_batch(&f, &fs, &b);
   rk_model_feed *feed;
   assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
   assert_rk_ok(m->ops->feed_fill(feed, &b, 0));
@@ -99,10 +60,10 @@ static void run_case(const char *name, bool fixture_masks) {
    * PyTorch's) or the fixture's draws (masked LM). */
   const rk_session_model *sm = m->self;
   const int64_t BT = 4 * c.session_seq_length_max;
-  ids_input(&f, m->g, sm->sg.mask_rows, "mask", BT, !fixture_masks);
-  ids_input(&f, m->g, sm->sg.keys, "keys", BT, true);
-  ids_input(&f, m->g, sm->sg.labels, "labels", BT, !fixture_masks);
-  if (sm->sg.hidden != RK_NO_VALUE) ids_input(&f, m->g, sm->sg.hidden, "hidden", BT * c.session_seq_length_max, false);
+  fx_ids_input(&f, m->g, sm->sg.mask_rows, "mask", BT, !fixture_masks);
+  fx_ids_input(&f, m->g, sm->sg.keys, "keys", BT, true);
+  fx_ids_input(&f, m->g, sm->sg.labels, "labels", BT, !fixture_masks);
+  if (sm->sg.hidden != RK_NO_VALUE) fx_ids_input(&f, m->g, sm->sg.hidden, "hidden", BT * c.session_seq_length_max, false);
   int64_t draws[64], n_draws;   /* rtd: PyTorch's replacements in place of the Gumbel draws */
   if (c.rtd) {
     json_t *d = fx_tensor(&f, "draws", &n_draws);
