@@ -51,6 +51,9 @@ void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo
 void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std);
 /* Dense: grad = 0. Sparse: n_grad_rows = 0. */
 void rk_param_zero_grad(rk_param *p);
+/* Sparse: compact gradient buffers for at least `rows` rows (at most V, at least 1), replaced
+ * empty when they are smaller (a graph sizes them at build; data-parallel steps may need more). */
+rk_status rk_param_reserve_grad_rows(rk_param *p, int64_t rows);
 
 /* The parameter arena (llm.c's layout): the dense parameters' values live in one allocation and
  * their gradients in another, each parameter a view at its row of a size table, so zeroing the

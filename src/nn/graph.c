@@ -345,26 +345,6 @@ static void *fixed_alloc(rk_graph *g, size_t bytes) {
   return p;
 }
 
-static rk_status ensure_sparse_grad(rk_param *p, int64_t rows) {
-  int64_t V = p->value.shape[0], D = p->value.shape[1];
-  if (rows > V) rows = V;
-  if (rows < 1) rows = 1;
-  if (p->grad.data && p->grad.ndim == 2 && p->grad.shape[0] >= rows) return RK_OK;
-  rk_tensor t;
-  int64_t shape[2] = {rows, D};
-  RK_TRY(rk_tensor_alloc(&t, RK_DT_F32, 2, shape));
-  int64_t *r = rk_calloc((size_t)rows, sizeof *r);
-  if (!r) {
-    rk_tensor_free(&t);
-    return RK_ENOMEM;
-  }
-  rk_tensor_free(&p->grad);
-  rk_free(p->grad_rows);
-  p->grad = t;
-  p->grad_rows = r;
-  p->n_grad_rows = 0;
-  return RK_OK;
-}
 
 /* The planned arena and the fixed memory build is about to allocate (inputs, sparse tables
  * per-batch buffers and gradients), checked against the machine's memory before any of it is:
@@ -548,7 +528,7 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
     t->order_tmp = fixed_alloc(g, (size_t)t->n_slots * 2 * sizeof(int64_t));
     t->row_start = fixed_alloc(g, (size_t)(t->n_slots + 1) * sizeof(int64_t));
     if (!t->slot_ids || !t->slot_grad || !t->order || !t->order_tmp || !t->row_start) return RK_ENOMEM;
-    if (trainable) RK_TRY(ensure_sparse_grad(t->param, t->n_slots));
+    if (trainable) RK_TRY(rk_param_reserve_grad_rows(t->param, t->n_slots));
   }
   for (int i = 0; i < N; i++) {
     rk_node *n = &g->nodes[i];

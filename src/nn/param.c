@@ -168,3 +168,25 @@ void rk_param_arena_free(rk_param_arena *a) {
   rk_free(a->offset);
   rk_free(a);
 }
+
+/* Keeps what it has when it is big enough: grad_rows holds row ids, grad their rows. */
+rk_status rk_param_reserve_grad_rows(rk_param *p, int64_t rows) {
+  int64_t V = p->value.shape[0], D = p->value.shape[1];
+  if (rows > V) rows = V;
+  if (rows < 1) rows = 1;
+  if (p->grad.data && p->grad.ndim == 2 && p->grad.shape[0] >= rows) return RK_OK;
+  rk_tensor t;
+  int64_t shape[2] = {rows, D};
+  RK_TRY(rk_tensor_alloc(&t, RK_DT_F32, 2, shape));
+  int64_t *r = rk_calloc((size_t)rows, sizeof *r);
+  if (!r) {
+    rk_tensor_free(&t);
+    return RK_ENOMEM;
+  }
+  rk_tensor_free(&p->grad);
+  rk_free(p->grad_rows);
+  p->grad = t;
+  p->grad_rows = r;
+  p->n_grad_rows = 0;
+  return RK_OK;
+}

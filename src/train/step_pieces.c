@@ -171,26 +171,6 @@ static rk_status capture(step_pieces *sp, grad_set *g) {
   return RK_OK;
 }
 
-/* A table's gradient buffers with room for `rows` (the union of a step's pieces can exceed what
- * one backward touches, for which the graph sized them): the param owns them as it owned those. */
-static rk_status grow_sparse_grad(rk_param *p, int64_t rows) {
-  if (p->grad.ndim == 2 && p->grad.shape[0] >= rows) return RK_OK;
-  rk_tensor t;
-  int64_t shape[2] = {rows, p->value.shape[1]};
-  RK_TRY(rk_tensor_alloc(&t, RK_DT_F32, 2, shape));
-  int64_t *r = rk_calloc((size_t)rows, sizeof *r);
-  if (!r) {
-    rk_tensor_free(&t);
-    return RK_ENOMEM;
-  }
-  rk_tensor_free(&p->grad);
-  rk_free(p->grad_rows);
-  p->grad = t;
-  p->grad_rows = r;
-  p->n_grad_rows = 0;
-  return RK_OK;
-}
-
 /* g / P into the parameters' gradients; the extras' sums into `extra`. */
 static rk_status apply(step_pieces *sp, const grad_set *g, float *extra) {
   const rk_model *m = sp->m;
@@ -209,7 +189,7 @@ static rk_status apply(step_pieces *sp, const grad_set *g, float *extra) {
     rk_param *p = m->params[sp->table_param[t]];
     const row_set *s = &g->tables[t];
     int64_t D = sp->table_dim[t];
-    RK_TRY(grow_sparse_grad(p, s->n));
+    RK_TRY(rk_param_reserve_grad_rows(p, s->n));   /* the pieces' union may pass one backward's */
     if (s->n > 0) memcpy(p->grad_rows, s->rows, (size_t)s->n * sizeof *s->rows);
     float *d = p->grad.data;
     for (int64_t e = 0; e < s->n * D; e++) d[e] = s->vals[e] * scale;
