@@ -13,6 +13,18 @@ expect_contains() {
     *) fail "$3 (missing '$2' in: $(printf '%s' "$1" | head -c 600))" ;;
   esac
 }
+# Session data for `reckon sessions`: `reckon synth sessions` (yoochoose clicks) through the
+# session ETL into day folders under DIR/days (checked: "the session ETL writes day folders").
+#   session_days DIR SESSIONS DAYS ITEMS SEED
+session_days() {
+  "$RECKON_BIN" synth sessions --layout yoochoose --sessions "$2" --days "$3" --items "$4" --seed "$5" \
+    --output "$1/clicks.csv" --quiet >/dev/null 2>&1
+  "$RECKON_BIN" preprocess --data_path "$1/clicks.csv" --csv_header false \
+    --csv_column_names session_id,timestamp,item_id,category --session_id_feature session_id \
+    --timestamp_feature timestamp --item_id_feature item_id --categorical_features item_id,category --quiet \
+    --output_path "$1/days" 2>"$1/err"
+  expect_status $? 0 "the session ETL writes day folders"
+}
 finish() {
   echo "$e2e_pass passed, $e2e_fail failed"
   [ "$e2e_fail" = 0 ]

@@ -10,12 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 R="$RECKON_BIN"
 
 # ---- data: 800 sessions over 3 days through the session ETL (day folders) ----
-"$R" synth sessions --layout yoochoose --sessions 800 --days 3 --items 120 --seed 11 --output "$tmp/clicks.csv" \
-  --quiet >/dev/null 2>&1
-"$R" preprocess --data_path "$tmp/clicks.csv" --csv_header false --csv_column_names session_id,timestamp,item_id,category \
-  --session_id_feature session_id --timestamp_feature timestamp --item_id_feature item_id \
-  --categorical_features item_id,category --quiet --output_path "$tmp/days" 2>"$tmp/err"
-expect_status $? 0 "the session ETL writes day folders"
+session_days "$tmp" 800 3 120 11
 
 base=(sessions --threads 1 --data_path "$tmp/days" --per_device_train_batch_size 32 --per_device_eval_batch_size 64
       --d_model 16 --n_layer 1 --n_head 2 --learning_rate 0.005 --num_train_epochs 2 --eval_on_last_item_seq_only

@@ -10,12 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 R="$RECKON_BIN"
 
 # ---- data: 600 sessions over 3 days through the session ETL (day folders) ----
-"$R" synth sessions --layout yoochoose --sessions 600 --days 3 --items 80 --seed 7 --output "$tmp/clicks.csv" \
-  --quiet >/dev/null 2>&1
-"$R" preprocess --data_path "$tmp/clicks.csv" --csv_header false --csv_column_names session_id,timestamp,item_id,category \
-  --session_id_feature session_id --timestamp_feature timestamp --item_id_feature item_id \
-  --categorical_features item_id,category --quiet --output_path "$tmp/days" 2>"$tmp/err"
-expect_status $? 0 "the session ETL writes day folders"
+session_days "$tmp" 600 3 80 7
 day2=$(ls -d "$tmp/days"/[0-9]* | sort -n | sed -n 2p)
 
 base=(sessions --threads 1 --data_path "$tmp/days" --per_device_train_batch_size 32 --per_device_eval_batch_size 64
