@@ -144,17 +144,18 @@ rk_status rk_dist_broadcast(rk_dist *d, void *buf, int64_t count, rk_dist_type t
 #endif
 }
 
-rk_status rk_dist_allgatherv(rk_dist *d, void *out, const void *in, const int64_t *counts, rk_dist_type type) {
+/* Rank r's counts[r] elements to every rank (all) or to rank 0, in rank order. */
+static rk_status gather(rk_dist *d, void *out, const void *in, const int64_t *counts, rk_dist_type type, bool all) {
   d->stats.calls++;
   int64_t *bytes = rk_malloc((size_t)d->size * sizeof *bytes), total;
   if (!bytes) return RK_ENOMEM;
-  rk_status st = byte_counts(bytes, &total, counts, d->size, type, "allgatherv");
+  rk_status st = byte_counts(bytes, &total, counts, d->size, type, all ? "allgatherv" : "gatherv");
   if (st == RK_OK && d->size == 1) {
     if (bytes[0]) memmove(out, in, (size_t)bytes[0]);
   } else if (st == RK_OK) {
 #ifdef RECKON_HAVE_MPI
     rk_dist_pending p = {0};
-    st = rk_dist_mpi_iallgatherv(d, &p, out, in, bytes);
+    st = all ? rk_dist_mpi_iallgatherv(d, &p, out, in, bytes) : rk_dist_mpi_igatherv(d, &p, out, in, bytes);
     if (st == RK_OK) st = rk_dist_mpi_wait(d, &p);
 #else
     st = RK_EINTERNAL;
@@ -162,6 +163,10 @@ rk_status rk_dist_allgatherv(rk_dist *d, void *out, const void *in, const int64_
   }
   rk_free(bytes);
   return st;
+}
+
+rk_status rk_dist_allgatherv(rk_dist *d, void *out, const void *in, const int64_t *counts, rk_dist_type type) {
+  return gather(d, out, in, counts, type, true);
 }
 
 rk_status rk_dist_allgather(rk_dist *d, void *out, const void *in, int64_t count, rk_dist_type type) {
@@ -174,23 +179,7 @@ rk_status rk_dist_allgather(rk_dist *d, void *out, const void *in, int64_t count
 }
 
 rk_status rk_dist_gatherv(rk_dist *d, void *out, const void *in, const int64_t *counts, rk_dist_type type) {
-  d->stats.calls++;
-  int64_t *bytes = rk_malloc((size_t)d->size * sizeof *bytes), total;
-  if (!bytes) return RK_ENOMEM;
-  rk_status st = byte_counts(bytes, &total, counts, d->size, type, "gatherv");
-  if (st == RK_OK && d->size == 1) {
-    if (bytes[0]) memmove(out, in, (size_t)bytes[0]);
-  } else if (st == RK_OK) {
-#ifdef RECKON_HAVE_MPI
-    rk_dist_pending p = {0};
-    st = rk_dist_mpi_igatherv(d, &p, out, in, bytes);
-    if (st == RK_OK) st = rk_dist_mpi_wait(d, &p);
-#else
-    st = RK_EINTERNAL;
-#endif
-  }
-  rk_free(bytes);
-  return st;
+  return gather(d, out, in, counts, type, false);
 }
 
 rk_status rk_dist_alltoallv(rk_dist *d, void *recv, const int64_t *recv_counts, const void *send,
