@@ -139,7 +139,7 @@ typedef enum { RK_SESSION_LOSS_CE, RK_SESSION_LOSS_TOP1, RK_SESSION_LOSS_TOP1_MA
   /* issue 19, part RTD: replacement token detection, ELECTRA's task (src/models/session_rtd.c) */                   \
   X(BOOL,   rtd,                 rtd,                 ARCH,  NULL, "replacement token detection (ELECTRA): items drawn from the masked LM replace its masked items, and a discriminator head learns which were replaced (a masked LM model)", false) \
   X(BOOL,   rtd_sample_from_batch, rtd_sample_from_batch, TRAIN, NULL, "rtd: draw the replacements among the batch's masked items instead of the whole catalogue", false) \
-  X(BOOL,   rtd_use_batch_interaction, rtd_use_batch_interaction, TRAIN, NULL, "rtd: reuse the drawn item's processed interaction instead of embedding the corrupted ids again (not built: refused)", false) \
+  X(BOOL,   rtd_use_batch_interaction, rtd_use_batch_interaction, TRAIN, NULL, "rtd: show each draw as the batch row it was drawn from (its side features too, detached) instead of embedding the corrupted ids again; needs --rtd_sample_from_batch", false) \
   X(REAL,   rtd_discriminator_loss_weight, rtd_discriminator_loss_weight, TRAIN, "W >= 0", "rtd: the discriminator's BCE weighs W in the loss", 50.0) \
   X(REAL,   rtd_generator_loss_weight, rtd_generator_loss_weight, TRAIN, "W >= 0", "rtd: the generator's masked LM loss weighs W in the loss", 1.0) \
   X(BOOL,   rtd_tied_generator,  rtd_tied_generator,  ARCH,  NULL, "rtd: the generator and the discriminator are one model (default: a separate, smaller ELECTRA generator, --electra_generator_hidden_size)", false) \

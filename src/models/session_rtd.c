@@ -20,15 +20,20 @@
  *   discriminator  the corrupted session (the side features unchanged, as the reference's "TODO:
  *                  sampling fake side info") through the input stage's features, then (separate)
  *                  its own merge (merge_disc) to d_model and ELECTRA body, or (tied) the
- *                  generator's; then dense_discriminator -> tf_out_activation ->
- *                  discriminator_prediction, BCE with logits against "replaced" on every
- *                  non-padding row
+ *                  generator's; or, --rtd_use_batch_interaction (with --rtd_sample_from_batch),
+ *                  the batch's merged rows, detached, each drawn row showing the row it was drawn
+ *                  from, side features and all (src/nn/ops/rtd_interaction.c), through the body;
+ *                  then dense_discriminator -> tf_out_activation -> discriminator_prediction,
+ *                  BCE with logits against "replaced" on every non-padding row
  *   loss           rtd_discriminator_loss_weight x BCE + rtd_generator_loss_weight x MLM: the MLM
  *                  trains the generator and the features, the BCE the discriminator and the
  *                  features (the draws pass no gradient, so it never reaches a separate generator)
  * Evaluation and prediction use the generator alone (the reference evaluates self.model, the
- * generator, and its logits); the discriminator is a training device. Not built:
- * --rtd_use_batch_interaction (refused, naming the flag; docs/session_models.md).
+ * generator, and its logits); the discriminator is a training device.
+ * The reference's batch interaction indexes the flattened batch with the drawn column (its
+ * fake_pos_emb[batch_updates], the k-th row of the batch, not the k-th masked row); reckon takes
+ * the masked row whose target was drawn, the interaction the label describes
+ * (docs/session_models.md).
  */
 #include <math.h>
 
@@ -79,9 +84,14 @@ rk_status rk_session_check_rtd(const rk_session_config *c) {
     return rk_error(RK_EUSAGE, "--rtd draws replacements from the generator's softmax over the whole catalogue: it does "
                     "not combine with %s", c->sampled_softmax ? "--sampled_softmax" : "--negative_sampling");
   if (rk_session_rtd_separate(c)) RK_TRY(check_separate(c));
-  if (c->rtd_use_batch_interaction)
-    return rk_error(RK_EUNSUPPORTED, "--rtd_use_batch_interaction is not built: reckon embeds the corrupted items "
-                    "again (the reference's default)");
+  if (c->rtd_use_batch_interaction && !c->rtd_sample_from_batch)
+    return rk_error(RK_EUSAGE, "--rtd_use_batch_interaction shows each draw as the batch row it was drawn from: it "
+                    "needs --rtd_sample_from_batch (as the reference asserts)");
+  if (c->rtd_use_batch_interaction && rk_session_width(c) != c->d_model)
+    return rk_error(RK_EUSAGE, "--rtd_use_batch_interaction feeds the generator's merged rows (%lld wide) to the "
+                    "discriminator (--d_model %lld): with a separate generator it needs "
+                    "--electra_generator_hidden_size 1, or --rtd_tied_generator",
+                    (long long)rk_session_width(c), (long long)c->d_model);
   return RK_OK;
 }
 
@@ -104,10 +114,12 @@ static rk_status build_discriminator_body(rk_session_graph *sg, int *x, const rk
 rk_status rk_session_build_rtd_loss(rk_session_graph *sg, int *loss, int mlm_loss, int logits, const rk_session_params *p,
                                     const rk_session_features *f, const rk_session_config *c) {
   rk_graph *g = sg->g;
-  int replaced, weight, x, bce;
-  RK_TRY(rk_graph_rtd_replace(g, &sg->rtd_fake, &replaced, &weight, logits, sg->labelled, sg->packed_labels,
+  int source, replaced, weight, x, bce;
+  RK_TRY(rk_graph_rtd_replace(g, &sg->rtd_fake, &source, &replaced, &weight, logits, sg->labelled, sg->packed_labels,
                               sg->inputs[f->item], c->pad_token, c->softmax_temperature, c->rtd_sample_from_batch));
-  RK_TRY(rk_session_inputs_build(sg, &x, p, f, c, sg->rtd_fake));   /* no [MASK]: the draws fill the masked rows */
+  /* no [MASK]: the draws fill the masked rows, as the batch's own interaction rows or embedded again */
+  if (c->rtd_use_batch_interaction) RK_TRY(rk_graph_rtd_interaction(g, &x, sg->merged, source));
+  else RK_TRY(rk_session_inputs_build(sg, &x, p, f, c, sg->rtd_fake));
   if (rk_session_rtd_separate(c)) RK_TRY(build_discriminator_body(sg, &x, p, c));
   else RK_TRY(rk_session_body_build(sg, p, c, &x, false));
   rk_act act = c->tf_out_activation == RK_SESSION_OUT_RELU ? RK_ACT_RELU : RK_ACT_TANH;

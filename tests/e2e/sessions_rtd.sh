@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `reckon sessions` with replacement token detection (issue 19, part RTD): electra with its separate,
 # narrower generator (the reference's default), and electra and xlnet --mlm with a tied generator
-# (replacements from the catalogue or the batch) train, evaluate, predict and save a model folder
+# (replacements from the catalogue or the batch, the batch's own rows with
+# --rtd_use_batch_interaction) train, evaluate, predict and save a model folder
 # that evaluates to the same numbers; the separate generator's parameters have its width and the
 # discriminator its own; training is bit-identical at 1 and 2 threads; the discriminator's weight
 # changes what is learned; the refusals name the flag.
@@ -23,6 +24,7 @@ recall() { grep '^eval_recall@20_AOT = ' "$1/eval_results_avg_over_time.txt" | a
 for run in "electra_separate:--model_type electra --rtd" \
            "electra:--model_type electra --rtd --rtd_tied_generator" \
            "electra_batch:--model_type electra --rtd --rtd_tied_generator --rtd_sample_from_batch --rtd_discriminator_loss_weight 10" \
+           "electra_interaction:--model_type electra --rtd --rtd_tied_generator --rtd_sample_from_batch --rtd_use_batch_interaction" \
            "xlnet_mlm:--model_type xlnet --mlm --rtd --rtd_tied_generator --rtd_generator_loss_weight 2"; do
   name=${run%%:*}
   # shellcheck disable=SC2086
@@ -85,7 +87,8 @@ for name in electra electra_separate; do
 done
 
 # ---- the same bits at 1 and 2 threads (dropout on, draws from the catalogue and the batch) ----
-for flags in "--rtd_tied_generator" "--rtd_tied_generator --rtd_sample_from_batch" "--rtd_sample_from_batch"; do
+for flags in "--rtd_tied_generator" "--rtd_tied_generator --rtd_sample_from_batch" "--rtd_sample_from_batch" \
+             "--rtd_tied_generator --rtd_sample_from_batch --rtd_use_batch_interaction"; do
   for th in 1 2; do
     # shellcheck disable=SC2086
     "$R" sessions --threads $th --data_path "$tmp/days" --output_dir "$tmp/th$th" --do_train --d_model 16 --n_layer 2 \
@@ -108,7 +111,12 @@ expect_status $? 2 "a generator width that n_head does not divide is refused (ro
 expect_contains "$msg" "--electra_generator_hidden_size" "naming --electra_generator_hidden_size"
 msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_tied_generator \
   --rtd_use_batch_interaction 2>&1)
-expect_contains "$msg" "--rtd_use_batch_interaction" "--rtd_use_batch_interaction is refused, naming it"
+expect_status $? 2 "--rtd_use_batch_interaction without --rtd_sample_from_batch is refused"
+expect_contains "$msg" "needs --rtd_sample_from_batch" "naming the flag it needs"
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_sample_from_batch \
+  --rtd_use_batch_interaction 2>&1)
+expect_status $? 2 "--rtd_use_batch_interaction with a generator narrower than the discriminator is refused"
+expect_contains "$msg" "--electra_generator_hidden_size 1" "naming the widths' flag"
 msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_tied_generator \
   --rtd_discriminator_loss_weight -1 2>&1)
 expect_status $? 2 "a negative discriminator weight is refused"

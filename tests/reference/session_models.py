@@ -255,13 +255,18 @@ def rtd_forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, fake):
     features unchanged, no [MASK]): the generator's body (tied) or, cfg separate, the features
     through merge_disc and the discriminator's own ELECTRA body (recsys_meta_model.py, tag
     recsys2021); then dense_discriminator -> tanh -> discriminator_prediction, BCE with logits on
-    the real rows against fake != item.
+    the real rows against fake != item. cfg batch_interaction: the discriminator's input is the
+    batch's merged rows, detached, each masked row showing the row its draw came from (batch_sources).
     Returns rtd_discriminator_loss_weight x BCE + rtd_generator_loss_weight x MLM."""
     mlm, _ = generator_loss(P, cfg, feats, encode(P, mods, cfg, feats, ids, conts, mask, keys), labels)
     item = next(f["name"] for f in feats if f["is_item"])
     corrupted = dict(ids)
     corrupted[item] = fake
-    if cfg.get("separate"):
+    if cfg.get("batch_interaction"):               # the batch's merged rows, detached, at the draws' sources
+        rows = inputs(P, cfg, feats, ids, conts).detach()
+        rows = rows.reshape(-1, rows.shape[-1])[batch_sources(ids[item], mask, fake).reshape(-1)]
+        h = body(P, mods, cfg, rows.reshape(*fake.shape, -1), keys)
+    elif cfg.get("separate"):
         h = discriminate(P, mods, cfg, feats, corrupted, conts, keys)
     else:
         h = encode(P, mods, cfg, feats, corrupted, conts, torch.zeros_like(mask), keys)
@@ -270,6 +275,19 @@ def rtd_forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, fake):
     replaced = (fake != ids[item]).double()
     bce = F.binary_cross_entropy_with_logits(z[keys], replaced[keys])
     return cfg["rtd_discriminator_loss_weight"] * bce + cfg["rtd_generator_loss_weight"] * mlm
+
+
+def batch_sources(items, mask, fake):
+    """--rtd_use_batch_interaction's source row of each row (B, T): itself, or at a masked row the
+    first masked row (in row order) whose item is the one drawn there. The reference's intent
+    (recsys_meta_model.py, recsys2021: the drawn interaction replaces the masked one); its code
+    indexes the flattened batch with the drawn column instead."""
+    flat_items, flat_mask, flat_fake = items.reshape(-1), mask.reshape(-1), fake.reshape(-1)
+    masked = flat_mask.nonzero().flatten()
+    src = torch.arange(flat_items.numel())
+    for r in masked.tolist():
+        src[r] = next(j for j in masked.tolist() if flat_items[j] == flat_fake[r])
+    return src.reshape(items.shape)
 
 
 def discriminate(P, mods, cfg, feats, ids, conts, keys):
@@ -287,9 +305,14 @@ def discriminate(P, mods, cfg, feats, ids, conts, keys):
 
 def encode(P, mods, cfg, feats, ids, conts, mask, keys, past=None, perm=None):
     """The input stage, [MASK] rows and the body: (B, T, width(cfg))."""
-    D = width(cfg)
     x = inputs(P, cfg, feats, ids, conts, past)
     x = torch.where(mask.unsqueeze(-1), P["masked_item_embedding"], x)
+    return body(P, mods, cfg, x, keys, perm)
+
+
+def body(P, mods, cfg, x, keys, perm=None):
+    """The model's body over its input rows x (B, T, width(cfg))."""
+    D = width(cfg)
     kind = cfg["model_type"]
     key_mask = keys if cfg["key_padding_mask"] else None
     if kind == "gpt2":
