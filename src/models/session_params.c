@@ -13,6 +13,9 @@
  *   transformers       N(0, initializer_range) weights and positions, biases 0, LayerNorms 1 / 0;
  *                      GPT-2's projections into the residual N(0, range / sqrt(2 n_layer))
  *   recurrent          torch.nn.GRU/LSTM/RNN's U(+-1/sqrt(d_model))
+ * --rtd with a separate generator (session_rtd.c): all of the above but the features' own
+ * parameters is the generator's, rk_session_width wide (its MLPs stay 4 d_model); the
+ * discriminator's head, merge and body at d_model come last.
  * Not the graph over them (session_graph.c).
  */
 #include <math.h>

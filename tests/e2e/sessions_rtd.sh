@@ -88,7 +88,8 @@ done
 
 # ---- the same bits at 1 and 2 threads (dropout on, draws from the catalogue and the batch) ----
 for flags in "--rtd_tied_generator" "--rtd_tied_generator --rtd_sample_from_batch" "--rtd_sample_from_batch" \
-             "--rtd_tied_generator --rtd_sample_from_batch --rtd_use_batch_interaction"; do
+             "--rtd_tied_generator --rtd_sample_from_batch --rtd_use_batch_interaction" \
+             "--electra_generator_hidden_size 1 --rtd_sample_from_batch --rtd_use_batch_interaction"; do
   for th in 1 2; do
     # shellcheck disable=SC2086
     "$R" sessions --threads $th --data_path "$tmp/days" --output_dir "$tmp/th$th" --do_train --d_model 16 --n_layer 2 \
