@@ -49,7 +49,6 @@ typedef struct {
   float *recv;               /* (n_all, seg) every node's part of this rank's segment */
   float *mine;               /* (seg) this rank's segment, finished */
   rk_dist_request *spread, *gather;
-  bool started;
 } bucket;
 
 /* One addition of the tree left for the buckets: dst += src (the right spine over the last piece). */
@@ -192,8 +191,9 @@ static rk_status grad_set_add(step_pieces *sp, grad_set *a, const grad_set *b, b
 /* Dense parameters dense_order[first, end)'s gradients into g's vector. */
 static void capture_dense(const step_pieces *sp, grad_set *g, int first, int end) {
   for (int k = first; k < end; k++) {
-    const rk_param *p = sp->m->params[sp->dense_order[k]];
-    memcpy(g->dense + sp->dense_at[sp->dense_order[k]], p->grad.data, (size_t)rk_tensor_numel(&p->value) * sizeof(float));
+    int i = sp->dense_order[k];
+    const rk_param *p = sp->m->params[i];
+    memcpy(g->dense + sp->dense_at[i], p->grad.data, (size_t)rk_tensor_numel(&p->value) * sizeof(float));
   }
 }
 
@@ -378,7 +378,6 @@ static rk_status bucket_start(step_pieces *sp, int k, bool in_backward) {
     for (int j = 0; j < sp->n_mine; j++, at += n_r) memcpy(at, sp->mine_sums[j].dense + from, (size_t)n_r * sizeof *at);
   }
   RK_TRY(rk_dist_alltoallv_start(sp->dist, &b->spread, b->recv, recv_counts, b->send, send_counts, RK_DIST_F32));
-  b->started = true;
   sp->n_started++;
   sp->stats.buckets++;
   if (in_backward) sp->stats.buckets_in_backward++;
@@ -408,10 +407,7 @@ static rk_status on_grad_ready(void *ctx, int param) {
 static rk_status buckets_finish(step_pieces *sp) {
   RK_TRY(buckets_start_through(sp, sp->n_buckets - 1, false));
   RK_TRY(bucket_gather(sp, sp->n_buckets - 1));
-  for (int k = 0; k < sp->n_buckets; k++) {
-    RK_TRY(rk_dist_wait(sp->dist, &sp->buckets[k].gather));
-    sp->buckets[k].started = false;
-  }
+  for (int k = 0; k < sp->n_buckets; k++) RK_TRY(rk_dist_wait(sp->dist, &sp->buckets[k].gather));
   sp->n_started = 0;
   return RK_OK;
 }
