@@ -246,6 +246,19 @@ rk_status rk_graph_forward(rk_graph *g, rk_mode mode);
 rk_status rk_graph_backward(rk_graph *g);
 /* Zero the gradients of every parameter the graph uses. */
 void rk_graph_zero_grad(rk_graph *g);
+/* Told during rk_graph_backward, once per parameter of the graph (`param` as rk_graph_param_at),
+ * as soon as the pass will not write that gradient again, so a caller can ship gradients while
+ * backward goes on (data-parallel buckets, src/train/step_pieces.c): right after the backward
+ * of the last node that writes it (the earliest in forward order); before the first node for a
+ * parameter no node of the pass writes; after the row assembly for a sparse table. The order is
+ * fixed by rk_graph_build (rk_graph_grad_ready_order), ties in parameter order. The hook runs on
+ * the calling thread between nodes; a status other than RK_OK ends the pass with that status.
+ * On a device backend the node's kernels may still be running: synchronise before reading. */
+typedef rk_status (*rk_graph_grad_ready_fn)(void *ctx, int param);
+void rk_graph_set_grad_ready_hook(rk_graph *g, rk_graph_grad_ready_fn fn, void *ctx);   /* fn NULL: none */
+/* The graph's parameter indices (rk_graph_param_count of them) in the order the hook reports
+ * them; NULL before rk_graph_build. */
+const int *rk_graph_grad_ready_order(const rk_graph *g);
 /* The parameters the graph uses, in first-use order (for optimizers). */
 int rk_graph_param_count(const rk_graph *g);
 rk_param *rk_graph_param_at(const rk_graph *g, int i);

@@ -23,6 +23,9 @@
 extern "C" {
 #endif
 
+/* Dense gradient buckets across ranks, in MB (PyTorch DDP's bucket_cap_mb default). */
+#define RK_BUCKET_CAP_MB_DEFAULT 25.0
+
 /* ---- evaluation (src/train/evaluate.c) ----------------------------------------------------- */
 typedef struct {
   const char *path;           /* a Parquet file or folder */
@@ -97,6 +100,9 @@ typedef struct {
    * by the ranks: the same global batch and piece size give the same weights on 1, 2 or 4 ranks. */
   rk_dist *dist;
   int64_t micro_batch_size;
+  /* Across ranks the dense gradients travel in buckets of about this many MB, each sent while
+   * backward still runs (docs/distributed.md, "Overlap"); 0: RK_BUCKET_CAP_MB_DEFAULT. */
+  double bucket_cap_mb;
   int64_t epochs;
   int64_t steps_per_epoch;                  /* 0: every batch */
   bool shuffle;

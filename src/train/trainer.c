@@ -445,6 +445,7 @@ typedef struct {
   double window_task_loss[RK_MAX_TASKS];
   float *prob, *label;                  /* (graph rows) */
   progress_state warm;                  /* samples and seconds after --throughput_after steps */
+  json_t *epoch_comm;                   /* across ranks: per epoch, seconds waited and bytes per step */
 } run;
 
 static void free_run(run *r) {
@@ -455,6 +456,7 @@ static void free_run(run *r) {
   rk_free(r->loaders);
   rk_free(r->batches);
   step_pieces_free(r->steps);
+  json_decref(r->epoch_comm);
   if (r->feed) r->m->ops->feed_free(r->feed);
   rk_optim_set_free(&r->opt);
   rk_ranking_free(&r->ranking);
@@ -636,7 +638,9 @@ static rk_status setup(run *r) {
   }
   rk_free(cols);
   RK_TRY(st);
-  RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, EXTRA_TASK_LOSS + r->m->out.n_tasks, c->dist));
+  double bucket_mb = c->bucket_cap_mb > 0 ? c->bucket_cap_mb : RK_BUCKET_CAP_MB_DEFAULT;
+  int64_t bucket_bytes = bucket_mb * 1048576.0 < 1.0 ? 1 : (int64_t)fmin(bucket_mb * 1048576.0, 0x1p62);
+  RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, EXTRA_TASK_LOSS + r->m->out.n_tasks, c->dist, bucket_bytes));
   int64_t B = rk_graph_batch(r->m->g);
   if (!(r->prob = rk_malloc((size_t)B * sizeof(float))) || !(r->label = rk_malloc((size_t)B * sizeof(float))))
     return RK_ENOMEM;
@@ -785,6 +789,27 @@ static rk_status start_epoch(run *r, int64_t epoch, int64_t skip) {
   return RK_OK;
 }
 
+/* Across ranks, an epoch's communication: the seconds this rank waited on the others (what
+ * backward did not overlap) and the bytes it sent per step, kept for metrics.json and logged. */
+static rk_status epoch_comm_note(run *r, int64_t epoch, const rk_dist_stats *start, int64_t steps) {
+  const rk_train_config *c = r->c;
+  if (!c->dist || rk_dist_size(c->dist) < 2 || steps < 1) return RK_OK;
+  rk_dist_stats now = rk_dist_stats_get(c->dist);
+  double wait = now.wait_seconds - start->wait_seconds;
+  int64_t bytes = (now.bytes_sent - start->bytes_sent) / steps;
+  if (!r->epoch_comm && !(r->epoch_comm = json_array())) return RK_ENOMEM;
+  json_t *e = json_pack("{sI sf sI}", "epoch", (json_int_t)epoch + 1, "comm_wait_seconds", wait,
+                        "bytes_sent_per_step", (json_int_t)bytes);
+  if (!e || json_array_append_new(r->epoch_comm, e) != 0) return RK_ENOMEM;
+  step_pieces_stats sps = step_pieces_stats_get(r->steps);
+  if (r->writer)
+    rk_info("epoch %lld: waited %.3f s on the other ranks (not overlapped), sent %.1f KiB per step; %lld of %lld "
+            "gradient buckets so far started during backward",
+            (long long)epoch + 1, wait, (double)bytes / 1024.0, (long long)sps.buckets_in_backward,
+            (long long)sps.buckets);
+  return RK_OK;
+}
+
 static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double *last_loss) {
   const rk_train_config *c = r->c;
   rk_status st = RK_OK;
@@ -805,6 +830,8 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
     rk_progress_begin(&progress, label, (double)(cap < epoch_rows ? cap : epoch_rows), "samples");
     int64_t epoch_samples = ps->batch * c->train_batch_size;
     rk_progress_update(&progress, (double)epoch_samples);
+    rk_dist_stats comm_start = c->dist ? rk_dist_stats_get(c->dist) : (rk_dist_stats){0};
+    int64_t epoch_first_step = ps->step;
     while (st == RK_OK && ps->batch < per_epoch && !(c->max_steps > 0 && ps->step >= c->max_steps)) {
       if (c->throughput_after > 0 && ps->step == c->throughput_after) r->warm = (progress_state){0}, r->warm.seconds = rk_now();
       r->step = (uint64_t)ps->step;
@@ -856,6 +883,7 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       }
     }
     rk_progress_end(&progress);
+    if (st == RK_OK) st = epoch_comm_note(r, ps->epoch, &comm_start, ps->step - epoch_first_step);
     bool eval_now = c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 && ps->batch == per_epoch;
     if (st == RK_OK && r->writer && eval_now) st = epoch_eval(r, ps->epoch);
     if (st == RK_OK && eval_now && c->dist && rk_dist_size(c->dist) > 1) {
@@ -925,6 +953,17 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
                             (json_int_t)(ds.bytes_sent / steps), "comm_wait_seconds", ds.wait_seconds);
     if (!par) st = RK_ENOMEM;
     else json_object_set_new(json_object_get(out, "train"), "data_parallel", par);
+    /* the overlap: buckets per step, how many started while backward ran, the wait per epoch */
+    step_pieces_stats sps = step_pieces_stats_get(r->steps);
+    if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1 && !r->epoch_comm && !(r->epoch_comm = json_array()))
+      st = RK_ENOMEM;
+    if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1) {
+      json_t *o = json_pack("{sI sI sI sO}", "buckets_per_step", (json_int_t)step_pieces_bucket_count(r->steps),
+                            "buckets", (json_int_t)sps.buckets, "buckets_started_in_backward",
+                            (json_int_t)sps.buckets_in_backward, "epochs", r->epoch_comm);
+      if (!o) st = RK_ENOMEM;
+      else json_object_set_new(par, "overlap", o);
+    }
     if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1)
       rk_info("data parallel: %d ranks x %lld pieces of %lld rows; rank 0 sent %.1f KiB per step, waited %.2f s",
               rk_dist_size(c->dist), (long long)r->pieces, (long long)piece_rows(c),
