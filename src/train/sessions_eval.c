@@ -10,6 +10,11 @@
  * metric_<m>@<k> per example, relevant_item_ids (a list of the one target), rec_item_ids and
  * rec_item_scores (top --predict_top_k), seq_pos / seq_len (the read row, the session's items), and
  * metadata_<column> (the session's value) for the feature config's log_with_preds_as_metadata.
+ *
+ * Over several ranks (o->dist) metrics alone are split: batch b is ranked by rank b % ranks, and
+ * after each round of one batch per rank the targets' ranks go to rank 0 in batch order, where
+ * they are added as one process adds its own (the metrics' bits do not change). Prediction logs
+ * and attention dumps need every batch's top items on rank 0: with them rank 0 ranks alone.
  */
 #include <math.h>
 #include <stdio.h>
@@ -199,8 +204,30 @@ static rk_status rank_batch(rk_session_evaluator *e, ranking *r, const rk_batch 
                          with_targets ? rk_session_feed_targets(e->feed) : NULL, *rows);
 }
 
+/* The targets' ranks of one round (each rank's batch, or none) added on rank 0 in rank order. */
+typedef struct {
+  rk_dist *d;
+  int64_t *counts;              /* (size) */
+  int64_t *ranks;               /* rank 0: the round's ranks (size x rows of a batch) */
+} rank_round;
+
+static rk_status round_add(rank_round *x, rk_rank_metrics *rm, const int64_t *mine, int64_t n) {
+  int size = rk_dist_size(x->d);
+  RK_TRY(rk_dist_allgather(x->d, x->counts, &n, 1, RK_DIST_I64));
+  bool root = rk_dist_rank(x->d) == 0;
+  RK_TRY(rk_dist_gatherv(x->d, root ? x->ranks : NULL, mine, x->counts, RK_DIST_I64));
+  const int64_t *at = x->ranks;
+  for (int r = 0; root && r < size; at += x->counts[r], r++)
+    if (x->counts[r] > 0) RK_TRY(rk_rank_metrics_add(rm, at, x->counts[r]));
+  return RK_OK;
+}
+
 rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths, int n_paths,
                               const rk_session_eval_options *o, json_t *into) {
+  int size = o->dist ? rk_dist_size(o->dist) : 1, me = o->dist ? rk_dist_rank(o->dist) : 0;
+  bool alone = size > 1 && (o->pred_log || o->attention_stem);   /* rank 0 ranks every batch */
+  if (alone && me != 0) return RK_OK;
+  if (alone) size = 1;
   rk_rank_metrics rm;
   RK_TRY(rk_rank_metrics_init(&rm, o->ks, o->n_ks));
   RK_TRY(rk_session_feed_set_phase(e->feed, RK_SESSION_PHASE_EVAL));
@@ -210,11 +237,23 @@ rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths,
   rk_batch b = {0};
   rk_status st = ranking_init(&r, e, o->pred_log ? o->top_k : 0);
   int64_t batches = 0;
-  int64_t reads = rk_session_model_outputs(e->g)->reads;
+  int64_t reads = rk_session_model_outputs(e->g)->reads, mine = 0;   /* mine: rows of this round's batch */
+  rank_round x = {size > 1 ? o->dist : NULL, NULL, NULL};
+  if (st == RK_OK && size > 1) {
+    x.counts = rk_calloc((size_t)size, sizeof *x.counts);
+    x.ranks = rk_calloc((size_t)size * (size_t)e->batch * (size_t)reads + 1, sizeof *x.ranks);
+    if (!x.counts || !x.ranks) st = RK_ENOMEM;
+  }
   for (int p = 0; st == RK_OK && p < n_paths && !(o->max_batches > 0 && batches >= o->max_batches); p++) {
     if ((st = open_loader(&loader, e, paths[p])) != RK_OK || (st = rk_loader_start_epoch(loader, 0)) != RK_OK) break;
     while (st == RK_OK && !(o->max_batches > 0 && batches >= o->max_batches)) {
       if ((st = rk_loader_next(loader, &b)) != RK_OK || b.nrows == 0) break;
+      if (size > 1) {   /* over ranks: this rank's batch of the round, then the round's exchange */
+        if (batches % size == me && (st = rank_batch(e, &r, &b, true, &mine)) != RK_OK) break;
+        if (batches % size == size - 1) st = round_add(&x, &rm, r.rank, mine), mine = 0;
+        batches++;
+        continue;
+      }
       int64_t rows;
       if ((st = rank_batch(e, &r, &b, true, &rows)) != RK_OK) break;
       if (batches == 0 && o->attention_stem && (st = dump_attention(e, o->attention_stem, b.nrows)) != RK_OK) break;
@@ -233,6 +272,9 @@ rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths,
     loader = NULL;
   }
   if (loader) rk_loader_close(loader);   /* a failed start */
+  if (st == RK_OK && size > 1 && batches % size != 0) st = round_add(&x, &rm, r.rank, mine);   /* the last round */
+  rk_free(x.counts);
+  rk_free(x.ranks);
   if (o->pred_log) st = pred_log_close(&pl, st);
   rk_batch_free(&b);
   ranking_free(&r);
