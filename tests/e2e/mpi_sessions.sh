@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 session_days "$tmp" 300 3 60 11
-base=(sessions --data_path "$tmp/days" --start_time_window_index 1 --per_device_eval_batch_size 30 --d_model 16
+base=(sessions --data_path "$tmp/days" --start_time_window_index 1 --per_device_eval_batch_size 5 --d_model 16
   --n_head 2 --n_layer 1 --num_train_epochs 2 --learning_rate 0.005 --dropout 0.1 --eval_metrics_ks 5,10
   --eval_steps_on_train_set 3 --do_train --do_eval --quiet)
 
@@ -48,8 +48,11 @@ for model in gpt2 gru; do
   # one process: 4 pieces of 8 = 2 ranks x 2 pieces = 4 ranks x 1
   "$R" "${base[@]}" "${m[@]}" --per_device_train_batch_size 32 --micro_batch_size 8 --output_dir ${model}1
   expect_status $? 0 "$model: one process over 4 pieces"
-  mpi 2 "$R" "${base[@]}" "${m[@]}" --per_device_train_batch_size 16 --micro_batch_size 8 --output_dir ${model}2 --model_parallel
+  mpi 2 "$R" "${base[@]}" "${m[@]}" --per_device_train_batch_size 16 --micro_batch_size 8 --output_dir ${model}2 --model_parallel \
+    --quiet=false >${model}2.log 2>&1
   expect_status $? 0 "$model: mpirun -np 2 reckon sessions --model_parallel runs"
+  expect_contains "$(cat ${model}2.log)" "eval evaluation over 2 ranks: rank 0 7 sessions in 2 batches, rank 1 5 sessions in 1 batches" \
+    "$model: rank 0 logs each rank's share of the evaluation (3 batches over 2 ranks)"
   same ${model}1/model/weights.safetensors ${model}2/model/weights.safetensors "$model: 2 ranks = 1 process, bit for bit"
   same_results ${model}1 ${model}2 "$model: 2 ranks"
   if [ $model = gpt2 ]; then
