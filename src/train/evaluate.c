@@ -415,30 +415,33 @@ static rk_status round_exchange(eval_round *x, const scored *mine, bool have, ev
 /* Rank 0's metrics to every rank (as JSON text: jansson writes reals to round-trip), so every
  * rank returns the same result; a failure on rank 0 is sent as a length of -1. */
 static rk_status share_metrics(rk_dist *d, rk_eval_result *out, rk_status root_status) {
-  bool root = rk_dist_rank(d) == 0;
-  char *text = NULL;
-  int64_t len = -1;
-  if (root && root_status == RK_OK) {
-    text = json_dumps(out->metrics, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    if (text) len = (int64_t)strlen(text);
-    else root_status = RK_ENOMEM;
+  if (rk_dist_rank(d) == 0) {
+    char *text = root_status == RK_OK ? json_dumps(out->metrics, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    if (root_status == RK_OK && !text) root_status = RK_ENOMEM;
+    int64_t len = text ? (int64_t)strlen(text) : -1;
+    rk_status st = rk_dist_broadcast(d, &len, 1, RK_DIST_I64, 0);
+    if (st == RK_OK && text) st = rk_dist_broadcast(d, text, len, RK_DIST_BYTE, 0);
+    free(text);
+    return root_status != RK_OK ? root_status : st;
   }
-  /* rank 0 computes the metrics while the others wait: lift the hang timeout for it */
+  /* rank 0 computes the metrics (a sort over every row) while the others wait: no hang timeout */
+  int64_t len;
   double timeout = rk_dist_set_timeout(d, 7 * 24 * 3600.0);
   rk_status st = rk_dist_broadcast(d, &len, 1, RK_DIST_I64, 0);
   rk_dist_set_timeout(d, timeout);
-  if (st == RK_OK && len < 0 && !root) st = rk_error(RK_EIO, "evaluation failed on rank 0");
-  if (st == RK_OK && len >= 0 && !root && !(text = malloc((size_t)len + 1))) st = RK_ENOMEM;
-  if (st == RK_OK && len >= 0) st = rk_dist_broadcast(d, text, len, RK_DIST_BYTE, 0);
-  if (st == RK_OK && len >= 0 && !root) {
+  if (st == RK_OK && len < 0) return rk_error(RK_EIO, "evaluation failed on rank 0");
+  char *text = st == RK_OK ? rk_malloc((size_t)len + 1) : NULL;
+  if (st == RK_OK && !text) st = RK_ENOMEM;
+  if (st == RK_OK) st = rk_dist_broadcast(d, text, len, RK_DIST_BYTE, 0);
+  if (st == RK_OK) {
     text[len] = '\0';
     json_error_t err;
     out->metrics = json_loads(text, 0, &err);
     if (!out->metrics) st = rk_error(RK_EINTERNAL, "evaluation: rank 0's metrics do not parse: %s", err.text);
     else out->rows = json_integer_value(json_object_get(out->metrics, "rows"));
   }
-  free(text);
-  return root ? root_status : st;
+  rk_free(text);
+  return st;
 }
 
 /* ---- the pass ---- */
@@ -554,9 +557,11 @@ rk_status rk_evaluate(const rk_model *m, const rk_schema *schema, const rk_eval_
     if (end) break;
   }
   rk_progress_end(&progress);
+  /* A rank whose pass failed leaves now (the command line stops the job); the others finish. */
+  bool passed = st == RK_OK;
   if (size > 1 && me == 0 && st == RK_OK) log_shares(&x);
   if (me == 0 && st == RK_OK) st = eval_acc_metrics(&a, out);
-  if (size > 1) st = share_metrics(o->dist, out, st);
+  if (size > 1 && passed) st = share_metrics(o->dist, out, st);
   if (st != RK_OK) rk_eval_result_free(out);
   eval_acc_free(&a);
   scored_free(&mine);

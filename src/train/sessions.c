@@ -857,6 +857,12 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
     }
     ps.epoch = ps.batch = ps.window_step = 0;
   }
+  if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1 && r.writer) {
+    rk_dist_stats ds = rk_dist_stats_get(c->dist);
+    rk_info("data parallel: %d ranks x %lld pieces of %lld sessions; rank 0 sent %.1f MiB in all, waited %.2f s",
+            rk_dist_size(c->dist), (long long)r.pieces, (long long)r.piece_rows, (double)ds.bytes_sent / (1 << 20),
+            ds.wait_seconds);
+  }
   if (st == RK_OK && r.writer) st = finish(&r, &ps, result);
   if (r.tb) {
     rk_tb_close(r.tb);
