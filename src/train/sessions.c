@@ -309,9 +309,9 @@ static json_t *fingerprint(const run *r) {
                    rk_session_config_to_json(rk_session_model_config(r->m)),
                    "windows", windows, "incremental", c->incremental, "training_window_size",
                    (json_int_t)c->training_window_size, "train_batch_size", (json_int_t)c->train_batch_size,
-                   "piece_rows", (json_int_t)r->piece_rows, "eval_batch_size", (json_int_t)c->eval_batch_size, "epochs", c->epochs, "max_steps",
-                   (json_int_t)c->max_steps, "lr", (double)c->lr, "weight_decay", (double)c->weight_decay,
-                   "max_grad_norm", c->max_grad_norm, "lr_schedule", c->lr_schedule, "warmup_steps",
+                   "piece_rows", (json_int_t)r->piece_rows, "eval_batch_size", (json_int_t)c->eval_batch_size,
+                   "epochs", c->epochs, "max_steps", (json_int_t)c->max_steps, "lr", (double)c->lr, "weight_decay",
+                   (double)c->weight_decay, "max_grad_norm", c->max_grad_norm, "lr_schedule", c->lr_schedule, "warmup_steps",
                    (json_int_t)c->warmup_steps, "cosine_cycles_by_epoch", c->cosine_cycles_by_epoch, "drop_last",
                    c->drop_last, "do_train", c->do_train, "do_eval", c->do_eval, "shuffle_buffer_rows",
                    (json_int_t)c->shuffle_buffer_rows);
@@ -528,7 +528,8 @@ static rk_status train_window(run *r, progress *ps) {
         snprintf(prog.note, sizeof prog.note, "loss %.4f", r->log_steps ? r->log_loss / (double)r->log_steps : NAN);
         if (c->logging_steps > 0 && ps->step % c->logging_steps == 0) st = log_train_row(r, ps, lr);
         rk_progress_update(&prog, (double)ps->window_step);
-        if (st == RK_OK && r->writer && c->save_steps > 0 && ps->step % c->save_steps == 0 && ps->window_step < window_steps) {
+        bool save = c->save_steps > 0 && ps->step % c->save_steps == 0 && ps->window_step < window_steps;
+        if (st == RK_OK && r->writer && save) {   /* every rank holds these weights: rank 0 writes them */
           progress at = *ps;
           if (ps->batch == per_epoch) at.epoch++, at.batch = 0;
           st = save_checkpoint(r, &at);

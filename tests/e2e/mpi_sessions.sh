@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 session_days "$tmp" 300 3 60 11
 base=(sessions --data_path "$tmp/days" --start_time_window_index 1 --per_device_eval_batch_size 5 --d_model 16
-  --n_head 2 --n_layer 1 --num_train_epochs 2 --learning_rate 0.005 --dropout 0.1 --eval_metrics_ks 5,10
+  --n_head 2 --n_layer 1 --num_train_epochs 1 --learning_rate 0.005 --dropout 0.1 --eval_metrics_ks 5,10
   --eval_steps_on_train_set 3 --do_train --do_eval --quiet)
 
 out=$("$R" "${base[@]}" --per_device_train_batch_size 16 --output_dir np --model_parallel 2>&1)
