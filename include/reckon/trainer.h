@@ -44,6 +44,10 @@ typedef struct {
   const char *leak_column;    /* with group_column: "map_with_leak" ranks by probability + this column */
   int map_k;                  /* 0: 12, the recipe's */
   int64_t max_batches;        /* 0: every row; else only the first batches (the recipe's --eval_steps) */
+  rk_dist *dist;              /* NULL: one process. Else every rank of it calls rk_evaluate: batch b is
+                                 scored by rank b % ranks, rank 0 adds every batch's rows in order (the
+                                 bits of one process) and every rank gets its metrics; prob/label and
+                                 the log of each rank's share are rank 0's */
 } rk_eval_options;
 
 typedef struct {

@@ -13,8 +13,9 @@
  * Data parallel (docs/distributed.md): under mpirun every rank builds the same model and trains
  * its pieces of each global batch (src/train/step_pieces.c); the gradients are summed over
  * pieces in one fixed tree, so every rank holds the same weights and the run ends with the bits
- * of a single process over the same pieces. Rank 0 alone writes: logs, checkpoints, metrics
- * (evaluated on all of the eval data, exact), the report and the model.
+ * of a single process over the same pieces. Every rank scores its share of the eval batches and
+ * rank 0 computes the metrics over all of them (rk_evaluate), exact. Rank 0 alone writes: logs,
+ * checkpoints, metrics, the report and the model.
  */
 #include <errno.h>
 #include <math.h>
@@ -731,17 +732,21 @@ static rk_status window_row(run *r, json_t *row, int64_t steps) {
 static rk_eval_options eval_options(const run *r) {
   const rk_train_config *c = r->c;
   rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, &r->tasks.tw, c->model.seed, true, NULL,
-                        c->eval_group_column, c->eval_leak_column, 0, 0};
+                        c->eval_group_column, c->eval_leak_column, 0, 0, c->dist};
   return eo;
 }
 
 /* --eval_every_epoch: the eval metrics after epoch `epoch` (0-based), in the logs as DLLogger's
- * step [epoch + 1] and on the terminal. */
+ * step [epoch + 1] and on the terminal. Every rank evaluates its share; rank 0 logs. */
 static rk_status epoch_eval(run *r, int64_t epoch) {
   rk_eval_options eo = eval_options(r);
   eo.keep_predictions = false;
   rk_eval_result ev;
   RK_TRY(rk_evaluate(r->m, &r->schema, &eo, &ev));
+  if (!r->writer) {
+    rk_eval_result_free(&ev);
+    return RK_OK;
+  }
   json_t *step = json_pack("[I]", (json_int_t)epoch + 1);
   rk_status st = step ? rk_dllogger_log(r->logs.dll, step, ev.metrics) : RK_ENOMEM;
   json_decref(step);
@@ -885,14 +890,7 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
     rk_progress_end(&progress);
     if (st == RK_OK) st = epoch_comm_note(r, ps->epoch, &comm_start, ps->step - epoch_first_step);
     bool eval_now = c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 && ps->batch == per_epoch;
-    if (st == RK_OK && r->writer && eval_now) st = epoch_eval(r, ps->epoch);
-    if (st == RK_OK && eval_now && c->dist && rk_dist_size(c->dist) > 1) {
-      /* The others wait for rank 0's evaluation, however long it takes: a rank that dies is
-       * still caught (mpirun ends the job), only the hang timeout is lifted. */
-      double timeout = rk_dist_set_timeout(c->dist, 7 * 24 * 3600.0);
-      st = rk_dist_barrier(c->dist);
-      rk_dist_set_timeout(c->dist, timeout);
-    }
+    if (st == RK_OK && eval_now) st = epoch_eval(r, ps->epoch);
     if (c->max_steps > 0 && ps->step >= c->max_steps) {
       ps->epoch++;
       break;
@@ -916,19 +914,17 @@ static rk_status write_json(const char *path, const json_t *j) {
   return st;
 }
 
-static rk_status finish(run *r, const progress_state *ps, double last_reg, double last_loss, json_t **result) {
+/* Rank 0's outputs; ev: the final evaluation (every rank's, rk_train), empty without eval data. */
+static rk_status finish(run *r, const progress_state *ps, double last_reg, double last_loss, const rk_eval_result *ev,
+                        json_t **result) {
   const rk_train_config *c = r->c;
   const char *metrics_path, *report_path;
   RK_TRY(set_file(&r->set, c->output_path, "metrics.json", &metrics_path));
   RK_TRY(set_file(&r->set, c->output_path, "report.html", &report_path));
   rk_status st = RK_OK;
-  rk_eval_result ev;
-  memset(&ev, 0, sizeof ev);
   json_t *metrics = NULL;
   if (c->eval_path) {
-    rk_eval_options eo = eval_options(r);
-    if ((st = rk_evaluate(r->m, &r->schema, &eo, &ev)) != RK_OK) return st;
-    metrics = json_incref(ev.metrics);
+    metrics = json_incref(ev->metrics);
     json_object_set_new(metrics, "regularization_loss", number(last_reg));
     json_t *l = json_object_get(metrics, "loss");
     if (json_is_real(l)) json_real_set(l, json_real_value(l) + last_reg);   /* Keras' loss includes the terms */
@@ -999,8 +995,8 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
       snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? ", " : "", r->m->out.targets[t]);
     snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(r->ranking.cfg.kind), names);
     bool roc = !r->m->out.regression[0];   /* the ROC and calibration plots show the first task */
-    rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev.prob : NULL,
-                     roc ? ev.label : NULL, roc ? ev.rows : 0};
+    rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev->prob : NULL,
+                     roc ? ev->label : NULL, roc ? ev->rows : 0};
     st = rk_report_write_html(report_path, &rep);
   }
   if (st == RK_OK && c->save_model_path) {
@@ -1027,7 +1023,6 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
       st = rk_predict(r->m, &po, &rows);
     }
   }
-  rk_eval_result_free(&ev);
   json_decref(metrics);
   if (st == RK_OK && result) *result = json_incref(out);
   json_decref(out);
@@ -1054,7 +1049,15 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
             (long long)ps.batch);
   double last_reg = 0, last_loss = NAN;
   if (st == RK_OK) st = train_loop(&r, &ps, &last_reg, &last_loss);
-  if (st == RK_OK && r.writer) st = finish(&r, &ps, last_reg, last_loss, result);
+  /* The final evaluation: every rank scores its share, rank 0 has the metrics (rk_evaluate). */
+  rk_eval_result ev = {0};
+  bool evaluated = false;
+  if (st == RK_OK && c->eval_path) {
+    rk_eval_options eo = eval_options(&r);
+    evaluated = (st = rk_evaluate(r.m, &r.schema, &eo, &ev)) == RK_OK;
+  }
+  if (st == RK_OK && r.writer) st = finish(&r, &ps, last_reg, last_loss, &ev, result);
+  if (evaluated) rk_eval_result_free(&ev);
   if (st == RK_OK && r.writer) st = close_logs(&r.logs);
   if (st == RK_OK && r.writer) st = rk_output_set_publish(&r.set);
   if (st == RK_OK && r.writer && c->checkpoint_every > 0) {
