@@ -33,6 +33,7 @@
 #include "reckon/data.h"
 #include "reckon/models.h"
 #include "reckon/optim.h"
+#include "reckon/trainer.h"
 #include "sessions_internal.h"
 #include "train/step_pieces.h"
 
@@ -264,7 +265,9 @@ static rk_status build(run *r) {
   rk_optim_config_hf_adamw(&oc, c->lr, c->weight_decay, c->adam_beta1, c->adam_beta2, c->adam_epsilon);
   oc.sparse_as_dense = true;
   if (c->do_train) RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL));
-  if (c->do_train) RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, 1, c->dist));
+  /* DDP's default bucket size: the session models have no flag for it (recsys_main.py has none) */
+  if (c->do_train)
+    RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, 1, c->dist, (int64_t)(RK_BUCKET_CAP_MB_DEFAULT * 1048576.0)));
   if (!(r->piece_rows_idx = rk_calloc((size_t)r->piece_rows, sizeof *r->piece_rows_idx))) return RK_ENOMEM;
   return rk_session_evaluator_init(&r->ev, r->m, schema, c->eval_batch_size, c->log_attention_weights, seed,
                                    (const char *const *)r->metadata, r->n_metadata);
