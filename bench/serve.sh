@@ -26,7 +26,9 @@
 # THREADS and the load generators to the rest; otherwise they share the cores (said in the table).
 #
 #   bench/serve.sh [reckon-build-dir]          (default: build)
-#   DURATION=5 THREADS=<half the cores, at most 8> BATCHES="1 256" CONNS="1 64"
+#   DURATION=5 THREADS=<half the cores, at most 8> BATCHES="1 256" CONNS="1 64" MODELS="dlrm t4r" PEER=yes
+# MODELS picks the models timed; PEER=no times reckon alone (the peer's columns show "-"), for
+# before/after comparisons of reckon itself. The dynamic-batching pair runs when MODELS has dlrm.
 # The table is printed and written to $OUT/serve.md ($OUT set) or /tmp/bench_serve.md.
 # Goals (issue 20): reckon >= 10x the peer's requests/s at batch 1 and >= 3x at batch 256; dynamic
 # batching at 64 connections >= 3x without it; p99 at batch 1, one connection, under 1 ms.
@@ -40,6 +42,8 @@ threads="${THREADS:-$(( cores / 2 > 8 ? 8 : (cores / 2 > 0 ? cores / 2 : 1) ))}"
 duration="${DURATION:-5}"
 batches="${BATCHES:-1 256}"
 conns="${CONNS:-1 64}"
+models="${MODELS:-dlrm t4r}"
+peer="${PEER:-yes}"
 py=/usr/bin/python3
 results="${OUT:+$OUT/serve.md}"
 results="${results:-/tmp/bench_serve.md}"
@@ -51,8 +55,13 @@ has_grpc=0
 for tool in wrk h2load nghttp; do
   command -v $tool >/dev/null || { echo "serve.sh: no $tool (scripts/install-deps.sh --peers: wrk, nghttp2-client)" >&2; exit 1; }
 done
-"$py" -c 'import torch, pandas, google.protobuf' 2>/dev/null ||
-  { echo "serve.sh: $py needs torch, pandas and protobuf (scripts/install-deps.sh --peers)" >&2; exit 1; }
+if [ "$peer" = yes ]; then
+  "$py" -c 'import torch, pandas, google.protobuf' 2>/dev/null ||
+    { echo "serve.sh: $py needs torch, pandas and protobuf (scripts/install-deps.sh --peers)" >&2; exit 1; }
+else
+  "$py" -c 'import google.protobuf' 2>/dev/null ||
+    { echo "serve.sh: $py needs protobuf (scripts/install-deps.sh --peers)" >&2; exit 1; }
+fi
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$reckon" --version | sed -n 's/^blas kernels: //p')}"
 
@@ -186,7 +195,7 @@ declare -A R   # R[model,proto,batch,conns] = "rps p50 p99 errors"
 errors=0
 note() { printf '%s\n' "$*" >&2; }
 start_reckon "$work/repo"
-for m in dlrm t4r; do
+for m in $models; do
   for b in $batches; do
     curl -sf -o "$work/check_${m}_$b.json" -H 'Content-Type: application/json' --data-binary "@req/${m}_$b.json" \
       "http://127.0.0.1:$http_port/v2/models/$m/infer" || { echo "serve.sh: reckon refused req/${m}_$b.json" >&2; exit 1; }
@@ -201,15 +210,23 @@ done
 curl -sf -H 'Content-Type: application/json' --data-binary "@req/dlrm_${batches##* }.json" \
   "http://127.0.0.1:$http_port/v2/models/dlrm/infer" >"$work/reckon_scores.json"
 stop "$reckon_pid"
-start_reckon "$work/repo_nobatch"
-for b in $batches; do
-  note "reckon dlrm batch $b, 64 connections, no dynamic batching"
-  R[dlrm,nobatch,$b,64]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/dlrm/infer" "req/dlrm_$b.json" 64)
-done
-stop "$reckon_pid"
+has_dlrm=0
+case " $models " in *" dlrm "*) has_dlrm=1 ;; esac
+if [ $has_dlrm = 1 ]; then
+  start_reckon "$work/repo_nobatch"
+  for b in $batches; do
+    note "reckon dlrm batch $b, 64 connections, no dynamic batching"
+    R[dlrm,nobatch,$b,64]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/dlrm/infer" "req/dlrm_$b.json" 64)
+    [ $has_grpc = 1 ] && R[dlrm,nobatch_grpc,$b,64]=$(run_h2load "$grpc_port" "req/dlrm_$b.grpc" 64)
+  done
+  stop "$reckon_pid"
+fi
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-peer_check="not run"
-for m in dlrm t4r; do
+peer_check="not run (PEER=no)"
+peer_models=$models
+[ "$peer" = yes ] || peer_models=
+for m in $peer_models; do
   [ $m = dlrm ] && start_peer "$work/model" || start_peer "$work/w/model"
   if [ $m = dlrm ]; then
     curl -sf -H 'Content-Type: application/json' --data-binary "@req/dlrm_${batches##* }.json" \
@@ -243,15 +260,15 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
   echo
   echo "$(date -u +%Y-%m-%d), $cores cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), threads $threads for each server;" \
     "pinning: $pinned; $duration s a point after 1 s of warm-up; load average before the runs $load0;" \
-    "$("$reckon" --version | head -1)."
+    "$("$reckon" --version | head -1); load average after reckon's runs $load1."
   echo "Peer check: its DLRM gives $peer_check."
   echo
   echo "| model | batch | conns | reckon HTTP req/s | p50 ms | p99 ms | reckon gRPC req/s | p50 ms | p99 ms | peer req/s | p50 ms | p99 ms | HTTP / peer |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  for m in dlrm t4r; do
+  for m in $models; do
     for b in $batches; do
       for c in $conns; do
-        h=${R[$m,http,$b,$c]} g=${R[$m,grpc,$b,$c]:-"0 0 0 0"} p=${R[$m,peer,$b,$c]}
+        h=${R[$m,http,$b,$c]} g=${R[$m,grpc,$b,$c]:-"0 0 0 0"} p=${R[$m,peer,$b,$c]:-"0 0 0 0"}
         for x in "$h" "$g" "$p"; do errors=$((errors + $(field "$x" 4))); done
         echo "| $m | $b | $c | $(f "$(field "$h" 1)") | $(ms "$(field "$h" 2)") | $(ms "$(field "$h" 3)") |" \
           "$(f "$(field "$g" 1)") | $(ms "$(field "$g" 2)") | $(ms "$(field "$g" 3)") |" \
@@ -260,21 +277,27 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
     done
   done
   echo
-  echo "Dynamic batching (DLRM, HTTP, 64 connections):"
+  echo "Dynamic batching (DLRM, 64 connections):"
   echo
-  echo "| batch | with: req/s | p99 ms | without: req/s | p99 ms | with / without |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
-  for b in $batches; do
-    w=${R[dlrm,http,$b,64]:-"0 0 0 0"} n=${R[dlrm,nobatch,$b,64]}
-    errors=$((errors + $(field "$n" 4)))
-    echo "| $b | $(f "$(field "$w" 1)") | $(ms "$(field "$w" 3)") | $(f "$(field "$n" 1)") | $(ms "$(field "$n" 3)") |" \
-      "$(ratio "$(field "$w" 1)" "$(field "$n" 1)") |"
+  echo "| protocol | batch | with: req/s | p99 ms | without: req/s | p99 ms | with / without |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for proto in http grpc; do
+    [ $has_dlrm = 1 ] || break
+    [ $proto = grpc ] && [ $has_grpc = 0 ] && break
+    nb=nobatch
+    [ $proto = grpc ] && nb=nobatch_grpc
+    for b in $batches; do
+      w=${R[dlrm,$proto,$b,64]:-"0 0 0 0"} n=${R[dlrm,$nb,$b,64]:-"0 0 0 0"}
+      errors=$((errors + $(field "$n" 4)))
+      echo "| $proto | $b | $(f "$(field "$w" 1)") | $(ms "$(field "$w" 3)") | $(f "$(field "$n" 1)") | $(ms "$(field "$n" 3)") |" \
+        "$(ratio "$(field "$w" 1)" "$(field "$n" 1)") |"
+    done
   done
   echo
   b1=${batches%% *} bn=${batches##* } c1=${conns%% *}
   goal() { awk -v v="$1" -v g="$2" 'BEGIN { print (v <= 0 ? "not measured: a side finished no request in DURATION" : v >= g ? "met" : "NOT met") }'; }
   echo "Goals (issue 20):"
-  for m in dlrm t4r; do
+  for m in $peer_models; do
     for c in $conns; do
       r1=$(awk -v a="$(field "${R[$m,http,$b1,$c]}" 1)" -v b="$(field "${R[$m,peer,$b1,$c]}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
       rn=$(awk -v a="$(field "${R[$m,http,$bn,$c]}" 1)" -v b="$(field "${R[$m,peer,$bn,$c]}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
@@ -282,9 +305,11 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
         "batch $bn $(ratio "$rn" 1) (goal 3x: $(goal "$rn" 3))"
     done
   done
-  dyn=$(awk -v a="$(field "${R[dlrm,http,$b1,64]:-0}" 1)" -v b="$(field "${R[dlrm,nobatch,$b1,64]:-0}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
-  echo "- dynamic batching, DLRM batch $b1 at 64 connections: $(ratio "$dyn" 1) without it (goal 3x: $(goal "$dyn" 3))"
-  for m in dlrm t4r; do
+  if [ $has_dlrm = 1 ]; then
+    dyn=$(awk -v a="$(field "${R[dlrm,http,$b1,64]:-0}" 1)" -v b="$(field "${R[dlrm,nobatch,$b1,64]:-0}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
+    echo "- dynamic batching, DLRM batch $b1 at 64 connections over HTTP: $(ratio "$dyn" 1) without it (goal 3x: $(goal "$dyn" 3))"
+  fi
+  for m in $models; do
     p99=$(field "${R[$m,http,$b1,$c1]}" 3)
     echo "- p99 at batch $b1, $c1 connection, $m over HTTP: $(ms "$p99") ms (goal < 1 ms: $(awk -v v="$p99" 'BEGIN { print (v <= 0 ? "not measured" : v < 1000 ? "met" : "NOT met") }'))"
   done

@@ -236,62 +236,113 @@ static void model_stats(rk_http_reply *reply, rk_server *core, const char *model
   reply_json(reply, 200, json_pack("{s:o}", "model_stats", models));
 }
 
-static void infer(rk_http_reply *reply, rk_server *core, const rk_http_options *o, const model_path *mp,
-                  const uint8_t *body, size_t size, const char *json_length) {
+/* ---- infer: parsed and queued by the route, answered when the core calls back ------------------ */
+
+struct rk_http_infer_call {
+  rk_http_infer_request req;    /* points into the request body */
+  char model[256];
+  rk_serve_input *inputs;       /* (req.ninputs) the core's view of req.inputs */
+  const char **wanted;          /* (req.noutputs) */
+  rk_serve_request sreq;        /* the core reads it until it answers */
+  rk_http_answered_fn answered;
+  void *ctx;
+  /* the answer, written on the core's thread before answered() */
+  rk_status status;
+  rk_serve_code code;
+  rk_serve_response resp;
+  char message[RK_ERROR_MAX];
+};
+
+void rk_http_infer_call_free(rk_http_infer_call *call) {
+  rk_serve_response_free(&call->resp);
+  rk_free(call->wanted);
+  rk_free(call->inputs);
+  rk_http_infer_request_free(&call->req);
+  rk_free(call);
+}
+
+static void infer_done(void *ctx, rk_status status, rk_serve_code code, rk_serve_response *resp) {
+  rk_http_infer_call *call = ctx;
+  call->status = status, call->code = code;
+  if (status == RK_OK) call->resp = *resp;
+  else snprintf(call->message, sizeof call->message, "%s", rk_error_message());
+  call->answered(call->ctx);   /* the call may be gone after this */
+}
+
+static rk_http_infer_call *infer(rk_http_reply *reply, rk_server *core, const rk_http_options *o,
+                                 const model_path *mp, const uint8_t *body, size_t size, const char *json_length,
+                                 rk_http_answered_fn answered, void *ctx) {
   int64_t jsize = -1;
-  rk_status st = RK_OK;
-  if (json_length && (st = rk_http_parse_json_length(json_length, size, &jsize)) != RK_OK)
-    return rk_http_reply_error(reply, 400, rk_error_message());
-  rk_http_infer_request req;
-  if ((st = rk_http_infer_parse(&req, body, size, jsize, o->max_tensor_elements)) != RK_OK) {
+  if (json_length && rk_http_parse_json_length(json_length, size, &jsize) != RK_OK) {
     rk_http_reply_error(reply, 400, rk_error_message());
-    return rk_http_infer_request_free(&req);
+    return NULL;
   }
-  rk_serve_input *inputs = rk_calloc((size_t)req.ninputs, sizeof *inputs);
-  const char **wanted = req.noutputs ? rk_calloc((size_t)req.noutputs, sizeof *wanted) : NULL;
-  if (!inputs || (req.noutputs && !wanted)) {
-    rk_free(inputs);
-    rk_http_infer_request_free(&req);
-    return rk_http_reply_error(reply, 500, "out of memory");
+  rk_http_infer_call *call = rk_calloc(1, sizeof *call);
+  if (!call) {
+    rk_http_reply_error(reply, 500, "out of memory reading an infer request");
+    return NULL;
   }
-  for (int i = 0; i < req.ninputs; i++) {
-    const rk_http_tensor *t = &req.inputs[i];
-    inputs[i] = (rk_serve_input){.name = t->name, .datatype = t->datatype, .ndim = t->ndim, .data = t->data,
-                                 .nbytes = (int64_t)t->size};
-    memcpy(inputs[i].shape, t->shape, sizeof t->shape);
+  if (rk_http_infer_parse(&call->req, body, size, jsize, o->max_tensor_elements) != RK_OK) {
+    rk_http_reply_error(reply, 400, rk_error_message());
+    rk_http_infer_call_free(call);
+    return NULL;
   }
-  for (int i = 0; i < req.noutputs; i++) wanted[i] = req.outputs[i].name;
-  rk_serve_request sreq = {.model = mp->model, .version = mp->version, .id = req.id, .inputs = inputs,
-                           .n_inputs = req.ninputs, .outputs = wanted, .n_outputs = req.noutputs};
-  rk_serve_response sres;
-  st = rk_server_infer(core, &sreq, &sres);
-  if (st != RK_OK) {
+  const rk_http_infer_request *req = &call->req;
+  call->inputs = rk_calloc((size_t)req->ninputs, sizeof *call->inputs);
+  call->wanted = req->noutputs ? rk_calloc((size_t)req->noutputs, sizeof *call->wanted) : NULL;
+  if (!call->inputs || (req->noutputs && !call->wanted)) {
+    rk_http_reply_error(reply, 500, "out of memory reading an infer request");
+    rk_http_infer_call_free(call);
+    return NULL;
+  }
+  for (int i = 0; i < req->ninputs; i++) {
+    const rk_http_tensor *t = &req->inputs[i];
+    call->inputs[i] = (rk_serve_input){.name = t->name, .datatype = t->datatype, .ndim = t->ndim, .data = t->data,
+                                       .nbytes = (int64_t)t->size};
+    memcpy(call->inputs[i].shape, t->shape, sizeof t->shape);
+  }
+  for (int i = 0; i < req->noutputs; i++) call->wanted[i] = req->outputs[i].name;
+  snprintf(call->model, sizeof call->model, "%s", mp->model);
+  call->sreq = (rk_serve_request){.model = call->model, .version = mp->version, .id = req->id,
+                                  .inputs = call->inputs, .n_inputs = req->ninputs, .outputs = call->wanted,
+                                  .n_outputs = req->noutputs};
+  call->answered = answered, call->ctx = ctx;
+  rk_status st = rk_server_infer_async(core, &call->sreq, infer_done, call);
+  if (st != RK_OK) {   /* refused before queueing: infer_done never runs */
     reply_failure(reply, st);
-  } else {
-    rk_http_infer_response res;
-    char version[32];
-    snprintf(version, sizeof version, "%lld", (long long)sres.model_version);
-    st = rk_http_infer_response_begin(&res, sres.model_name, version, req.id);
-    for (int i = 0; st == RK_OK && i < sres.n_outputs; i++) {
-      const rk_serve_output *out = &sres.outputs[i];
-      st = rk_http_infer_response_add(&res, out->name, out->datatype, out->ndim, out->shape, out->data,
-                                      (size_t)out->nbytes, rk_http_output_wants_binary(&req, out->name));
-    }
-    size_t jlen = 0;
-    if (st == RK_OK) st = rk_http_infer_response_finish(&res, &reply->body, &reply->size, &jlen);
-    if (st == RK_OK) {
-      reply->status = 200;
-      reply->json_size = res.binary_size ? jlen : 0;
-      reply->content_type = res.binary_size ? "application/octet-stream" : content_json;
-    } else {
-      rk_http_reply_error(reply, 500, "out of memory writing the infer response");
-    }
-    rk_http_infer_response_free(&res);
-    rk_serve_response_free(&sres);
+    rk_http_infer_call_free(call);
+    return NULL;
   }
-  rk_free(wanted);
-  rk_free(inputs);
-  rk_http_infer_request_free(&req);
+  return call;
+}
+
+void rk_http_infer_reply(rk_http_reply *reply, rk_http_infer_call *call) {
+  memset(reply, 0, sizeof *reply);
+  if (call->status != RK_OK) {
+    rk_http_reply_error(reply, rk_serve_code_http(call->code), call->message);
+    return rk_http_infer_call_free(call);
+  }
+  const rk_serve_response *sres = &call->resp;
+  rk_http_infer_response res;
+  char version[32];
+  snprintf(version, sizeof version, "%lld", (long long)sres->model_version);
+  rk_status st = rk_http_infer_response_begin(&res, sres->model_name, version, call->req.id);
+  for (int i = 0; st == RK_OK && i < sres->n_outputs; i++) {
+    const rk_serve_output *out = &sres->outputs[i];
+    st = rk_http_infer_response_add(&res, out->name, out->datatype, out->ndim, out->shape, out->data,
+                                    (size_t)out->nbytes, rk_http_output_wants_binary(&call->req, out->name));
+  }
+  size_t jlen = 0;
+  if (st == RK_OK) st = rk_http_infer_response_finish(&res, &reply->body, &reply->size, &jlen);
+  if (st == RK_OK) {
+    reply->status = 200;
+    reply->json_size = res.binary_size ? jlen : 0;
+    reply->content_type = res.binary_size ? "application/octet-stream" : content_json;
+  } else {
+    rk_http_reply_error(reply, 500, "out of memory writing the infer response");
+  }
+  rk_http_infer_response_free(&res);
+  rk_http_infer_call_free(call);
 }
 
 /* A JSON object body (possibly empty); NULL with a 400 reply when it is not one. */
@@ -358,8 +409,9 @@ static bool method_is(rk_http_reply *reply, const char *method, const char *want
   return false;
 }
 
-void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options *o, const char *method,
-                   const char *path, const uint8_t *body, size_t size, const char *json_length) {
+rk_http_infer_call *rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options *o,
+                                  const char *method, const char *path, const uint8_t *body, size_t size,
+                                  const char *json_length, rk_http_answered_fn answered, void *ctx) {
   memset(reply, 0, sizeof *reply);
   model_path mp;
   if (strcmp(path, "/v2/health/live") == 0) {
@@ -380,7 +432,8 @@ void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options 
     char msg[400];
     if (mp.bad_version) {
       snprintf(msg, sizeof msg, "%.300s: the version must be a whole number >= 1", path);
-      return rk_http_reply_error(reply, 400, msg);
+      rk_http_reply_error(reply, 400, msg);
+      return NULL;
     }
     if (strcmp(mp.rest, "") == 0) {
       if (method_is(reply, method, "GET", path)) model_metadata(reply, core, &mp);
@@ -391,7 +444,8 @@ void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options 
     } else if (strcmp(mp.rest, "stats") == 0) {
       if (method_is(reply, method, "GET", path)) model_stats(reply, core, mp.model, mp.version);
     } else if (strcmp(mp.rest, "infer") == 0) {
-      if (method_is(reply, method, "POST", path)) infer(reply, core, o, &mp, body, size, json_length);
+      if (method_is(reply, method, "POST", path))
+        return infer(reply, core, o, &mp, body, size, json_length, answered, ctx);
     } else {
       snprintf(msg, sizeof msg, "no endpoint %.300s: a model's are ready, config, stats and infer", path);
       rk_http_reply_error(reply, 404, msg);
@@ -402,4 +456,5 @@ void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options 
              path);
     rk_http_reply_error(reply, 404, msg);
   }
+  return NULL;
 }
