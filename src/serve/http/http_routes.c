@@ -238,6 +238,9 @@ static void model_stats(rk_http_reply *reply, rk_server *core, const char *model
 
 /* ---- infer: parsed and queued by the route, answered when the core calls back ------------------ */
 
+/* A call stays under glibc's small-block size (about 1 KiB): a larger block makes malloc
+ * consolidate its free lists, which cost more than the rest of the allocation on every request. */
+
 struct rk_http_infer_call {
   rk_http_infer_request req;    /* points into the request body */
   char model[256];
@@ -250,10 +253,11 @@ struct rk_http_infer_call {
   rk_status status;
   rk_serve_code code;
   rk_serve_response resp;
-  char message[RK_ERROR_MAX];
+  char *message;                /* a failure's; NULL: out of memory copying it */
 };
 
 void rk_http_infer_call_free(rk_http_infer_call *call) {
+  rk_free(call->message);
   rk_serve_response_free(&call->resp);
   rk_free(call->wanted);
   rk_free(call->inputs);
@@ -265,7 +269,7 @@ static void infer_done(void *ctx, rk_status status, rk_serve_code code, rk_serve
   rk_http_infer_call *call = ctx;
   call->status = status, call->code = code;
   if (status == RK_OK) call->resp = *resp;
-  else snprintf(call->message, sizeof call->message, "%s", rk_error_message());
+  else call->message = rk_strdup(rk_error_message());
   call->answered(call->ctx);   /* the call may be gone after this */
 }
 
@@ -319,7 +323,8 @@ static rk_http_infer_call *infer(rk_http_reply *reply, rk_server *core, const rk
 void rk_http_infer_reply(rk_http_reply *reply, rk_http_infer_call *call) {
   memset(reply, 0, sizeof *reply);
   if (call->status != RK_OK) {
-    rk_http_reply_error(reply, rk_serve_code_http(call->code), call->message);
+    rk_http_reply_error(reply, rk_serve_code_http(call->code),
+                        call->message ? call->message : "out of memory copying the failure's message");
     return rk_http_infer_call_free(call);
   }
   const rk_serve_response *sres = &call->resp;
