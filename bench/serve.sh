@@ -14,9 +14,11 @@
 # Load generators from Debian: wrk for HTTP (a Lua script posting one fixed KServe v2 JSON body,
 # keep-alive), h2load for gRPC (one pre-encoded inference.ModelInferRequest frame; h2load has no
 # percentiles, so its per-request log gives them). Each point: 1 s of warm-up, then DURATION s.
-# Figures: requests/s, p50 and p99 latency; rows/s is requests/s x B. Every point at batch 1 and
-# 256 (BATCHES), 1 and 64 connections (CONNS); reckon over HTTP and gRPC, the peer over HTTP; the
-# ratios are reckon HTTP / peer (the peer has no gRPC). Then the DLRM at 64 connections with the
+# Figures: requests/s, p50 and p99 latency, and the server's CPU time per request ("CPU us": all
+# its threads, user + system, from /proc; steadier than requests/s on a shared machine); rows/s is
+# requests/s x B. Every point at batch 1 and 256 (BATCHES), 1 and 64 connections (CONNS); reckon
+# over HTTP and gRPC, the peer over HTTP; the ratios are reckon HTTP / peer (the peer has no
+# gRPC). Then the DLRM at 64 connections over both protocols with the
 # model step's dynamic_batching removed from its config (each request runs alone) against it left
 # as `reckon export` writes it (preferred_batch_size [64, 256], max queue delay 100 us). Session
 # requests are never batched together (a response's rows are its own sessions), so that pair is
@@ -152,29 +154,41 @@ start_peer() {
   exit 1
 }
 
-# ---- load generators: each prints "RPS P50_US P99_US ERRORS" ----
+# ---- load generators: each prints "RPS P50_US P99_US ERRORS CPU_US" ----
+# CPU_US: the server's CPU time (user + system, all its threads, /proc/PID/stat) per request over
+# the timed run: unlike requests/s it hardly moves with other work on a shared machine.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_per_request() {   # TICKS_BEFORE TICKS_AFTER REQUESTS
+  awk -v a="$1" -v b="$2" -v n="$3" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (n > 0 ? (b - a) / t * 1e6 / n : 0) }'
+}
 us_of() {   # wrk's "123.45us" / "1.23ms" / "1.02s" -> microseconds
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /ms$/) n *= 1000; else if (v ~ /[0-9]s$/ && v !~ /us$/) n *= 1e6; printf "%.1f", n }'
 }
-run_wrk() {   # URL BODY CONNS
-  local t=$(($3 < gen_threads ? $3 : gen_threads)) out
+run_wrk() {   # URL BODY CONNS SERVER_PID
+  local t=$(($3 < gen_threads ? $3 : gen_threads)) out c0 c1
   BODY="$2" "${gen_cpus[@]}" wrk -t "$t" -c "$3" -d 1s -s req/post.lua "$1" >/dev/null 2>&1 || true
+  c0=$(cpu_ticks "$4")
   out=$(BODY="$2" "${gen_cpus[@]}" wrk -t "$t" -c "$3" -d "${duration}s" --timeout 10s --latency -s req/post.lua "$1" 2>&1)
-  local rps p50 p99 bad errs
+  c1=$(cpu_ticks "$4")
+  local rps p50 p99 bad errs n
   rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
   p50=$(us_of "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
   p99=$(us_of "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
   bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
   errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
-  echo "${rps:-0} $p50 $p99 $(( ${bad:-0} + ${errs:-0} ))"
+  n=$(awk '/ requests in / { print $1 }' <<<"$out")
+  echo "${rps:-0} $p50 $p99 $(( ${bad:-0} + ${errs:-0} )) $(cpu_per_request "$c0" "$c1" "${n:-0}")"
 }
-run_h2load() {   # PORT BODY CONNS
-  local t=$(($3 < gen_threads ? $3 : gen_threads)) out
+run_h2load() {   # PORT BODY CONNS SERVER_PID
+  local t=$(($3 < gen_threads ? $3 : gen_threads)) out c0 c1 n
   local args=(-c "$3" -t "$t" -m 1 -d "$2" -H 'content-type: application/grpc' -H 'te: trailers'
     "http://127.0.0.1:$1/inference.GRPCInferenceService/ModelInfer")
   "${gen_cpus[@]}" h2load -D 1 "${args[@]}" >/dev/null 2>&1 || true
   rm -f "$work/h2load.log"
+  c0=$(cpu_ticks "$4")
   out=$("${gen_cpus[@]}" h2load -D "$duration" --log-file="$work/h2load.log" "${args[@]}" 2>&1)
+  c1=$(cpu_ticks "$4")
+  n=$(awk '/^requests:/ { print $8 }' <<<"$out")
   local rps bad
   rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
   bad=$(awk '/^requests:/ { print $10 }' <<<"$out")   # "requests: N total, N started, N done, N succeeded, N failed"
@@ -182,7 +196,7 @@ run_h2load() {   # PORT BODY CONNS
     if (NR == 0) { print "0 0"; exit }
     i50 = int(0.50 * NR + 0.5); i99 = int(0.99 * NR + 0.5); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
     printf "%.1f %.1f\n", v[i50], v[i99] }')
-  echo "${rps:-0} $p50 $p99 ${bad:-0}"
+  echo "${rps:-0} $p50 $p99 ${bad:-0} $(cpu_per_request "$c0" "$c1" "${n:-0}")"
 }
 grpc_ok() {   # PORT BODY: the call answers grpc-status 0
   nghttp -v -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' -d "$2" \
@@ -202,8 +216,8 @@ for m in $models; do
     [ $has_grpc = 1 ] && { grpc_ok "$grpc_port" "req/${m}_$b.grpc" || { echo "serve.sh: gRPC refused req/${m}_$b.grpc" >&2; exit 1; }; }
     for c in $conns; do
       note "reckon $m batch $b, $c connections"
-      R[$m,http,$b,$c]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/$m/infer" "req/${m}_$b.json" "$c")
-      [ $has_grpc = 1 ] && R[$m,grpc,$b,$c]=$(run_h2load "$grpc_port" "req/${m}_$b.grpc" "$c")
+      R[$m,http,$b,$c]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/$m/infer" "req/${m}_$b.json" "$c" "$reckon_pid")
+      [ $has_grpc = 1 ] && R[$m,grpc,$b,$c]=$(run_h2load "$grpc_port" "req/${m}_$b.grpc" "$c" "$reckon_pid")
     done
   done
 done
@@ -216,8 +230,8 @@ if [ $has_dlrm = 1 ]; then
   start_reckon "$work/repo_nobatch"
   for b in $batches; do
     note "reckon dlrm batch $b, 64 connections, no dynamic batching"
-    R[dlrm,nobatch,$b,64]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/dlrm/infer" "req/dlrm_$b.json" 64)
-    [ $has_grpc = 1 ] && R[dlrm,nobatch_grpc,$b,64]=$(run_h2load "$grpc_port" "req/dlrm_$b.grpc" 64)
+    R[dlrm,nobatch,$b,64]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/dlrm/infer" "req/dlrm_$b.json" 64 "$reckon_pid")
+    [ $has_grpc = 1 ] && R[dlrm,nobatch_grpc,$b,64]=$(run_h2load "$grpc_port" "req/dlrm_$b.grpc" 64 "$reckon_pid")
   done
   stop "$reckon_pid"
 fi
@@ -243,7 +257,7 @@ EOF
   for b in $batches; do
     for c in $conns; do
       note "peer $m batch $b, $c connections"
-      R[$m,peer,$b,$c]=$(run_wrk "http://127.0.0.1:$peer_port/v2/models/$m/infer" "req/${m}_$b.json" "$c")
+      R[$m,peer,$b,$c]=$(run_wrk "http://127.0.0.1:$peer_port/v2/models/$m/infer" "req/${m}_$b.json" "$c" "$peer_pid")
     done
   done
   stop "$peer_pid"
@@ -263,33 +277,35 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
     "$("$reckon" --version | head -1); load average after reckon's runs $load1."
   echo "Peer check: its DLRM gives $peer_check."
   echo
-  echo "| model | batch | conns | reckon HTTP req/s | p50 ms | p99 ms | reckon gRPC req/s | p50 ms | p99 ms | peer req/s | p50 ms | p99 ms | HTTP / peer |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| model | batch | conns | reckon HTTP req/s | p50 ms | p99 ms | CPU us | reckon gRPC req/s | p50 ms | p99 ms | CPU us | peer req/s | p50 ms | p99 ms | CPU us | HTTP / peer |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for m in $models; do
     for b in $batches; do
       for c in $conns; do
-        h=${R[$m,http,$b,$c]} g=${R[$m,grpc,$b,$c]:-"0 0 0 0"} p=${R[$m,peer,$b,$c]:-"0 0 0 0"}
+        h=${R[$m,http,$b,$c]} g=${R[$m,grpc,$b,$c]:-"0 0 0 0 0"} p=${R[$m,peer,$b,$c]:-"0 0 0 0 0"}
         for x in "$h" "$g" "$p"; do errors=$((errors + $(field "$x" 4))); done
-        echo "| $m | $b | $c | $(f "$(field "$h" 1)") | $(ms "$(field "$h" 2)") | $(ms "$(field "$h" 3)") |" \
-          "$(f "$(field "$g" 1)") | $(ms "$(field "$g" 2)") | $(ms "$(field "$g" 3)") |" \
-          "$(f "$(field "$p" 1)") | $(ms "$(field "$p" 2)") | $(ms "$(field "$p" 3)") | $(ratio "$(field "$h" 1)" "$(field "$p" 1)") |"
+        echo "| $m | $b | $c | $(f "$(field "$h" 1)") | $(ms "$(field "$h" 2)") | $(ms "$(field "$h" 3)") | $(f "$(field "$h" 5)") |" \
+          "$(f "$(field "$g" 1)") | $(ms "$(field "$g" 2)") | $(ms "$(field "$g" 3)") | $(f "$(field "$g" 5)") |" \
+          "$(f "$(field "$p" 1)") | $(ms "$(field "$p" 2)") | $(ms "$(field "$p" 3)") | $(f "$(field "$p" 5)") |" \
+          "$(ratio "$(field "$h" 1)" "$(field "$p" 1)") |"
       done
     done
   done
   echo
   echo "Dynamic batching (DLRM, 64 connections):"
   echo
-  echo "| protocol | batch | with: req/s | p99 ms | without: req/s | p99 ms | with / without |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| protocol | batch | with: req/s | p99 ms | CPU us | without: req/s | p99 ms | CPU us | with / without |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for proto in http grpc; do
     [ $has_dlrm = 1 ] || break
     [ $proto = grpc ] && [ $has_grpc = 0 ] && break
     nb=nobatch
     [ $proto = grpc ] && nb=nobatch_grpc
     for b in $batches; do
-      w=${R[dlrm,$proto,$b,64]:-"0 0 0 0"} n=${R[dlrm,$nb,$b,64]:-"0 0 0 0"}
+      w=${R[dlrm,$proto,$b,64]:-"0 0 0 0 0"} n=${R[dlrm,$nb,$b,64]:-"0 0 0 0 0"}
       errors=$((errors + $(field "$n" 4)))
-      echo "| $proto | $b | $(f "$(field "$w" 1)") | $(ms "$(field "$w" 3)") | $(f "$(field "$n" 1)") | $(ms "$(field "$n" 3)") |" \
+      echo "| $proto | $b | $(f "$(field "$w" 1)") | $(ms "$(field "$w" 3)") | $(f "$(field "$w" 5)") |" \
+        "$(f "$(field "$n" 1)") | $(ms "$(field "$n" 3)") | $(f "$(field "$n" 5)") |" \
         "$(ratio "$(field "$w" 1)" "$(field "$n" 1)") |"
     done
   done
