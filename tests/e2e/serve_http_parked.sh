@@ -7,7 +7,8 @@
 #    16 rows; a thread that waited for each answer would run 16), each answer the bits of its row
 #    in the same 16 rows sent as one request.
 # 2. A client trickling bytes does not hold the thread: a request is answered meanwhile, and the
-#    trickler is dropped at --read-timeout-secs.
+#    trickler is dropped at --read-timeout-secs. A repository load (run on a thread of its own)
+#    answers through its parked connection.
 # 3. SIGTERM while 3 requests wait in the queue: each is answered 200, then the server exits 0.
 set -u
 source "$(dirname "$0")/lib.bash"
@@ -79,6 +80,16 @@ run_client burst "$url" 16
 expect_status "$(model_step_counts)" "2 32" \
   "the 16 parked requests ran as one batch of 16 rows (then the 16-row request as another)"
 run_client trickle "$url"
+# A load runs on a thread of its own and answers through the parked connection: in mode none, the
+# core's refusal (400 naming explicit mode).
+out=$(/usr/bin/python3 -c 'import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/v2/repository/models/dlrm/load", data=b"{}"))
+    print("200")
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())' "$url")
+expect_contains "$out" "400 " "a repository load answers from its own thread: 400 in mode none"
+expect_contains "$out" "explicit" "naming explicit mode"
 
 /usr/bin/python3 "$client" wait "$url" 3 "$tmp/answers.txt" &
 waiter=$!

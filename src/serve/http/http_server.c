@@ -8,10 +8,11 @@
  * in flight and the connection's deadline restarts at idle + read for the next request.
  *
  * Threads: a small pool, each thread an event loop (epoll on Linux) over its share of the
- * connections. An infer the route queued in the core parks its connection
- * (MHD_suspend_connection) and the thread goes on with others; the core's answer resumes it
- * (MHD_resume_connection) and the same thread writes the reply. So a few threads carry many
- * connections, and the batching queue sees as many requests at once as there are clients.
+ * connections. An infer the route queued in the core (or a repository load or unload the route
+ * started on a thread) parks its connection (MHD_suspend_connection) and the thread goes on with
+ * others; the answer resumes it (MHD_resume_connection) and the same thread writes the reply.
+ * So a few threads carry many connections, and the batching queue sees as many requests at once
+ * as there are clients.
  */
 #include "serve/http/http_server.h"
 
@@ -42,7 +43,7 @@ typedef struct conn {
   struct conn *prev, *next;
 } conn;
 
-/* Where a parked infer stands. Its connection is resumed once both the handler has parked it
+/* Where a parked call stands. Its connection is resumed once both the handler has parked it
  * and the core has answered, by whichever of the two comes second. */
 enum { CALL_QUEUED, CALL_PARKED, CALL_ANSWERED };
 
@@ -52,7 +53,7 @@ typedef struct {
   size_t size, cap;
   bool too_large;
   bool answered;                /* a reply was queued, or the route ran */
-  rk_http_infer_call *call;     /* an infer the core is answering */
+  rk_http_call *call;           /* answered later: an infer, a load, an unload */
   atomic_int phase;             /* of call: CALL_* */
   struct MHD_Connection *connection;
   rk_http_server *h;
@@ -159,7 +160,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
   (void)toe;
   request *r = *con_cls;
   if (!r) return;
-  if (r->call) rk_http_infer_call_free(r->call);   /* answered, but the connection closed first */
+  if (r->call) rk_http_call_free(r->call);   /* answered, but the connection closed first */
   rk_free(r->body);
   rk_free(r);
   *con_cls = NULL;
@@ -239,7 +240,7 @@ static void on_answered(void *ctx) {
   if (atomic_exchange(&r->phase, CALL_ANSWERED) == CALL_PARKED) unpark(r);
 }
 
-/* The whole request is in: route it; an infer parks the connection until the core answers. */
+/* The whole request is in: route it; a call answered later parks the connection till then. */
 static enum MHD_Result run_route(rk_http_server *h, request *r, struct MHD_Connection *connection, const char *url,
                                  const char *method) {
   const char *json_length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Inference-Header-Content-Length");
@@ -265,9 +266,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
   (void)version;
   if (!*con_cls) return begin_request(h, connection, con_cls);
   request *r = *con_cls;
-  if (r->call) {   /* resumed: the core answered */
+  if (r->call) {   /* resumed: the call has its answer */
     rk_http_reply reply;
-    rk_http_infer_reply(&reply, r->call);
+    rk_http_call_reply(&reply, r->call);
     r->call = NULL;
     return queue_reply(connection, &reply);
   }
