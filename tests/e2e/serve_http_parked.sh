@@ -5,7 +5,7 @@
 # its model step's dynamic_batching set to gather 16 rows for up to 3 s.
 # 1. 16 one-row requests at once run as one batch (the model step's statistics: 1 execution of
 #    16 rows; a thread that waited for each answer would run 16), each answer the bits of its row
-#    in the same 16 rows sent as one request.
+#    in the same 16 rows sent as one request (and as one request padded to 100 KiB).
 # 2. A client trickling bytes does not hold the thread: a request is answered meanwhile, and the
 #    trickler is dropped at --read-timeout-secs. A repository load (run on a thread of its own)
 #    answers through its parked connection.
@@ -77,8 +77,8 @@ start_server
 [ "$url" != "http://127.0.0.1:" ] && pass "the server starts with --http-thread-count 1" \
   || { fail "the server starts ($(cat "$tmp/err.txt"))"; finish; }
 run_client burst "$url" 16
-expect_status "$(model_step_counts)" "2 32" \
-  "the 16 parked requests ran as one batch of 16 rows (then the 16-row request as another)"
+expect_status "$(model_step_counts)" "3 48" \
+  "the 16 parked requests ran as one batch of 16 rows (then the 16-row request and its padded twin)"
 run_client trickle "$url"
 # A load runs on a thread of its own and answers through the parked connection: in mode none, the
 # core's refusal (400 naming explicit mode).

@@ -4,7 +4,7 @@ in the batching queue, so one event-loop thread carries many such connections at
   serve_http_parked_client.py burst URL N     N requests at once, one row each (user ids 1..N),
                                               then the N rows in one request: each answer 200,
                                               and each request's score the bits of its row in
-                                              the big request's answer
+                                              the big request's answer, also padded to 100 KiB
   serve_http_parked_client.py wait URL N OUT  N one-row requests at once; writes each answer's
                                               status to OUT, a line each (SIGTERM comes meanwhile)
   serve_http_parked_client.py trickle URL     a client sending its body a byte every 0.3 s while
@@ -82,6 +82,9 @@ def burst(url, n):
     whole = scores(raw)
     same = all(scores(raw_i) == [whole[i]] for i, (_, raw_i) in enumerate(answers))
     check(same, "each parked request's score is its row's in the one big request (the same bits)")
+    # The same request padded past the first 64 KiB block of the body's buffer: it grows as it arrives.
+    st, padded = post(url, body(list(range(1, n + 1))) + " " * (100 << 10))
+    check(st == 200 and scores(padded) == whole, "a 100 KiB body (grown past its first block) gives the same answer")
 
 
 def wait(url, n, out):

@@ -65,7 +65,7 @@ struct rk_http_server {
   struct MHD_Daemon *http, *metrics;
   int port, metrics_port;
   atomic_int in_flight;
-  atomic_int parked;            /* requests whose connection waits for the core: stop waits for 0 */
+  atomic_int parked;            /* requests whose connection waits for its call's answer: stop waits for 0 */
   pthread_mutex_t lock;         /* conns, stopping */
   pthread_cond_t wake;
   conn *conns;
@@ -220,10 +220,12 @@ static enum MHD_Result begin_request(rk_http_server *h, struct MHD_Connection *c
              (long long)h->o.max_body_bytes);
     return queue_error(connection, MHD_HTTP_CONTENT_TOO_LARGE, msg);
   }
-  /* The body's buffer at its declared size: one allocation, and a small one for a small body
-   * (a fixed 4 KiB first block made glibc consolidate its free lists on every request). */
-  if (declared > 0 && !(r->body = rk_malloc((size_t)declared))) return MHD_NO;
-  r->cap = (size_t)declared;
+  /* The body's buffer at its declared size, up to 64 KiB (a larger body grows as it arrives, so a
+   * client that only declares one holds nothing): one allocation, and a small one for a small
+   * body (a fixed 4 KiB first block made glibc consolidate its free lists on every request). */
+  size_t first = declared < (64u << 10) ? (size_t)declared : (64u << 10);
+  if (first > 0 && !(r->body = rk_malloc(first))) return MHD_NO;
+  r->cap = first;
   return MHD_YES;
 }
 
@@ -354,7 +356,7 @@ static rk_status listen_on(struct MHD_Daemon **out, int *bound, rk_http_server *
                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->o.max_connections,
                           MHD_OPTION_NOTIFY_CONNECTION, protocol ? on_connection : NULL, h,
                           MHD_OPTION_NOTIFY_COMPLETED, protocol ? on_completed : NULL, h,
-                          pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool,
+                          pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool,   /* no pool: the list ends */
                           MHD_OPTION_END);
   if (!*out) return rk_error(RK_EIO, "cannot listen for %s on %s port %d (in use, or not this machine's address?)",
                              what, address, port);
@@ -416,8 +418,8 @@ void rk_http_server_stop(rk_http_server *h) {
     pthread_join(h->watchdog, NULL);
   }
   if (h->metrics) MHD_stop_daemon(h->metrics);
-  /* libmicrohttpd may not stop with a connection parked: let the core answer every one (its
-   * workers finish what they hold, drained or not), which resumes them. */
+  /* libmicrohttpd may not stop with a connection parked: let every call be answered (the core's
+   * workers finish what they hold, drained or not; a load finishes), which resumes them. */
   while (atomic_load(&h->parked) > 0) {
     struct timespec ts = {0, 1000000L};
     nanosleep(&ts, NULL);
