@@ -51,12 +51,6 @@ enum {
 typedef struct conn conn;
 typedef struct loop loop;
 
-/* What an epoll event is about: a connection's socket, or its eventfd of replies. */
-typedef struct {
-  conn *c;
-  bool wake;
-} handle;
-
 /* One request stream, from its HEADERS to its reply. */
 typedef struct stream {
   conn *c;
@@ -89,7 +83,6 @@ struct conn {
   loop *loop;                  /* the event loop that owns it (and alone touches h2) */
   int fd;                      /* non-blocking */
   int wake;                    /* eventfd: replies are waiting */
-  handle on_fd, on_wake;
   uint8_t *out;                /* bytes nghttp2 gave that the socket did not take yet */
   size_t out_size, out_cap;
   bool out_watched;            /* EPOLLOUT is asked for, as out is not empty */
@@ -477,7 +470,7 @@ static bool flush(conn *c) {
 static void watch_out(conn *c) {
   bool want = c->out_size > 0;
   if (want == c->out_watched) return;
-  struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = &c->on_fd};
+  struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
   epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
   c->out_watched = want;
 }
@@ -639,8 +632,9 @@ static void loop_adopt(loop *L) {
   while (in) {
     conn *c = in;
     in = c->next_in_loop;
-    struct epoll_event on_fd = {.events = EPOLLIN, .data.ptr = &c->on_fd};
-    struct epoll_event on_wake = {.events = EPOLLIN, .data.ptr = &c->on_wake};
+    /* Both its fds point at it: either event gives it a turn. */
+    struct epoll_event on_fd = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event on_wake = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, c->fd, &on_fd) != 0 ||
         epoll_ctl(L->epfd, EPOLL_CTL_ADD, c->wake, &on_wake) != 0)
       conn_close(c);   /* swept below: never served */
@@ -706,13 +700,13 @@ static void *loop_main(void *arg) {
     int n = epoll_wait(L->epfd, events, 64, next == INT64_MAX ? -1 : wait < 0 ? 0 : (int)wait);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; i++) {
-      handle *h = events[i].data.ptr;
-      if (!h) {
+      conn *c = events[i].data.ptr;
+      if (!c) {   /* the loop's own eventfd */
         uint64_t count;
         ssize_t r = read(L->wake, &count, sizeof count);
         (void)r;
       } else {
-        h->c->due_ms = 0;   /* its turn comes in the pass above, once however many events it had */
+        c->due_ms = 0;   /* its turn comes in the pass above, once however many events it had */
       }
     }
   }
@@ -730,8 +724,6 @@ static void start_conn(rk_grpc_server *s, int fd) {
   c->srv = s;
   c->fd = fd;
   c->born_ms = c->last_ms = now_ms();
-  c->on_fd = (handle){c, false};
-  c->on_wake = (handle){c, true};
   c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   pthread_mutex_init(&c->lock, NULL);
   c->h2 = c->wake >= 0 ? session_new(c) : NULL;
