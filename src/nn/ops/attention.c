@@ -306,7 +306,7 @@ rk_status attention_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const int64_t cap = d.R * d.H * d.T;
   float *probs = n->saved, *dropped = with_dropout(g, n) ? probs + cap : NULL;
   const int64_t *ids = !d.packed && n->n_in > 1 ? rk_xi(g, n->in[1]) : NULL;
-  float *keys_t = (float *)((char *)n->ws_fwd + segments_bytes(d.R, d.packed));
+  float *keys_t = (void *)((char *)n->ws_fwd + segments_bytes(d.R, d.packed));
   attention_forward(rk_x(g, n->out[0]), probs, dropped, keys_t, rk_x(g, n->in[0]), ids, &seg, n_seg, d.H, d.D,
                     n->iattr[1], n->iattr[2], n->fattr[0], g->seed, rk_dropout_stream(n->id, g->step));
   if (n->n_out > 1) memcpy(rk_x(g, n->out[1]), probs, (size_t)cap * sizeof(float));
@@ -322,7 +322,7 @@ void attention_node_backward_cpu(rk_graph *g, const rk_node *n) {
   const float *probs = n->saved, *dropped = n->fattr[0] > 0.0f ? probs + cap : NULL;
   const float *dweights = n->n_out > 1 ? rk_dx(g, n->out[1]) : NULL;
   /* (R H), the values transposed (R, D), then (R, D) zeros when only the weights have a gradient */
-  float *scratch = (float *)((char *)n->ws_bwd + segments_bytes(d.R, d.packed)), *values_t = scratch + d.R * d.H;
+  float *scratch = (void *)((char *)n->ws_bwd + segments_bytes(d.R, d.packed)), *values_t = scratch + d.R * d.H;
   const float *dout = rk_dx(g, n->out[0]);
   if (!dout) {
     dout = values_t + d.R * d.D;
