@@ -381,7 +381,9 @@ rk_status rk_graph_hash_cross(rk_graph *g, int *out, int a, int fa, int b, int f
  * t sees keys at or before t. key_ids: RK_NO_VALUE, or int64 (B, T) whose `padding` entries are
  * keys no query sees; a query with no visible key gives zeros. dropout: on the probabilities
  * (train only). weights: NULL, or *weights becomes a (B, heads, T, T) value of the
- * probabilities before dropout (for logging). */
+ * probabilities before dropout (for logging). qkv may instead be the packed real rows (R, 3D)
+ * of a (B, T) body (rows in use, from gather_rows; key_ids RK_NO_VALUE and no weights): each
+ * session's rows attend among themselves, out (R, D) packed alike. */
 rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64_t heads, bool causal,
                              int key_ids, int64_t padding, float dropout);
 /* Multi-head self-attention with relative positions (Transformer-XL, XLNet; src/nn/ops/
@@ -408,9 +410,10 @@ rk_status rk_graph_rel_attention(rk_graph *g, int *out, int *weights, const rk_r
 rk_status rk_graph_gather(rk_graph *g, int *out, int x, int index);
 /* Rows in use (docs/design.md, "Rows in use"): out (R, D) = the rows of x (flattened to (N, D))
  * named by index (int64, R entries in all): row numbers in [0, N) up to the first -1, then -1s.
- * Only those n leading rows of out are in use this pass: the ops after it (linear, and
- * softmax_ce's logits; any other op refuses such a value at build time) compute on n rows,
- * and rows of x no entry names get no gradient. For a loss over the labelled rows only. */
+ * Only those n leading rows of out are in use this pass: the ops after it (those that compute
+ * row by row: linear, layer_norm, dropout, gelu, add, attention, the losses; any other op
+ * refuses such a value at build time) compute on n rows, and rows of x no entry names get no
+ * gradient. For a loss over the labelled rows only, or a session body over its real rows. */
 rk_status rk_graph_gather_rows(rk_graph *g, int *out, int x, int index);
 /* The rows of v's leading axis in use in the last forward (its full length unless it comes from
  * rk_graph_gather_rows). */
@@ -526,7 +529,9 @@ rk_status rk_transformer_block_init(rk_transformer_block *blk, uint64_t seed, ui
                                     double proj_std);
 /* x (B, T, d_model) -> out (B, T, d_model). GPT-2: pre-LayerNorm, x + attn(ln_1(x)), then
  * + mlp(ln_2(.)); BERT: post-LayerNorm, ln_1(x + attn(x)), then ln_2(. + mlp(.)). key_ids and
- * padding: the attention's key-padding mask (RK_NO_VALUE: none); weights: as rk_graph_attention. */
+ * padding: the attention's key-padding mask (RK_NO_VALUE: none); weights: as rk_graph_attention.
+ * x may be a packed body's real rows (R, d_model) from gather_rows (key_ids RK_NO_VALUE, no
+ * weights): out is then packed alike, computed on the rows in use only. */
 rk_status rk_graph_gpt2_block(rk_graph *g, int *out, int *weights, int x, rk_transformer_block *blk,
                               const rk_transformer_config *c, int key_ids, int64_t padding);
 rk_status rk_graph_bert_block(rk_graph *g, int *out, int *weights, int x, rk_transformer_block *blk,

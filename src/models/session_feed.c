@@ -312,10 +312,9 @@ rk_status rk_session_feed_fill(rk_model_feed *f, const rk_batch *batch, uint64_t
   int64_t *hidden = sg->hidden != RK_NO_VALUE ? rk_graph_input_ids_data(sg->g, sg->hidden) : NULL;   /* (B, T, T) */
   for (int64_t b = 0; b < B; b++) mask_session(s, b, step, draws, mask, keys, hidden);
   memcpy(rk_graph_input_ids_data(sg->g, sg->reads), s->reads, (size_t)(B * K) * sizeof *s->reads);
-  if (sg->labels != RK_NO_VALUE) {
+  if (sg->labels != RK_NO_VALUE)
     memcpy(rk_graph_input_ids_data(sg->g, sg->labels), s->labels, (size_t)(B * N) * sizeof *s->labels);
-    rk_session_graph_pack_labels(sg, s->rule.pad);
-  }
+  RK_TRY(rk_session_graph_pack(sg, s->rule.pad));   /* the real rows, reads and labels, packed */
   if (s->phase == RK_SESSION_PHASE_TRAIN && sm->cfg.stochastic_shared_embeddings_replacement_prob > 0)
     replace_ids(s, batch->nrows, step);
   for (int64_t b = 0; b < B; b++) s->src[b] = b < batch->nrows ? b : -1;

@@ -17,7 +17,17 @@
  *                 --negative_sampling, against a few candidate items (session_sampling.c);
  *                 with --rtd, plus the discriminator's loss on the corrupted session (session_rtd.c)
  * The feed fills the inputs (session_feed.c); attention sees only real rows unless
- * key_padding_mask is off (the reference's behaviour). Not the parameters, nor the feed.
+ * key_padding_mask is off (the reference's behaviour).
+ *
+ * Packed (docs/design.md, "Rows in use"): a gpt2, bert, albert or electra body runs on the real
+ * rows only (those whose key is set, about a third of B T at mean session length 6 and T 20):
+ * after the [MASK] fill, gather_rows packs them, each adds its position's row of the table, and
+ * every op of the body computes n rows of its capacity B T; the reads and the labelled rows are
+ * packed row numbers. The unpacked body stays where packing is not the same model or is not
+ * built: key_padding_mask off (padded keys are seen), attention weights asked for (their (B, T,
+ * T) layout), train graphs with --rtd (the discriminator's loss is over every real row of B T)
+ * or a sampled loss (it reads the body's (B, T) rows), and the other bodies.
+ * Not the parameters, nor the feed.
  */
 #include <string.h>
 
@@ -34,19 +44,29 @@ static rk_status maybe_dropout(rk_graph *g, int *x, float p) {
   return p > 0.0f ? rk_graph_dropout(g, x, *x, p, false) : RK_OK;
 }
 
+/* Whether the graph's transformer body runs on the packed real rows (see the top). */
+static bool packable(const rk_session_config *c, bool train, bool attention_weights) {
+  return rk_session_is_transformer(c->model_type) && c->key_padding_mask && !attention_weights &&
+         !(train && (c->rtd || rk_session_sampled(c)));
+}
+
 static rk_status build_transformer(builder *b, int *x, bool attention_weights) {
   rk_graph *g = b->g;
   const rk_session_params *p = b->p;
   const rk_session_config *c = b->c;
   int pos;
   RK_TRY(rk_graph_param(g, &pos, (rk_param *)&p->positions));
+  if (b->sg->packed) {   /* the real rows, each with its position's row of the table */
+    RK_TRY(rk_graph_gather_rows(g, x, *x, b->sg->packed_rows));
+    RK_TRY(rk_graph_gather_rows(g, &pos, pos, b->sg->packed_positions));
+  }
   RK_TRY(rk_graph_add(g, x, *x, pos));
   bool gpt2 = c->model_type == RK_SESSION_GPT2;
   if (!gpt2) RK_TRY(rk_graph_layer_norm(g, x, *x, (rk_param *)&p->emb_ln_gamma, (rk_param *)&p->emb_ln_beta, c->layer_norm_eps));
   RK_TRY(maybe_dropout(g, x, c->dropout));
   if (c->model_type == RK_SESSION_ALBERT)
     RK_TRY(rk_graph_linear(g, x, *x, (rk_param *)&p->map_w, (rk_param *)&p->map_b, RK_ACT_NONE));
-  int keys = c->key_padding_mask ? b->sg->keys : RK_NO_VALUE;
+  int keys = c->key_padding_mask && !b->sg->packed ? b->sg->keys : RK_NO_VALUE;   /* packed: no padding */
   for (int l = 0; l < c->n_layer; l++) {
     /* ALBERT: layer l uses its group's block, n_layer / groups consecutive layers per group. */
     int k = c->model_type == RK_SESSION_ALBERT ? l / (c->n_layer / p->n_blocks) : l;
@@ -104,6 +124,11 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   RK_TRY(rk_graph_input_ids(g, &sg->mask_rows, "[mask]", sg->T));
   RK_TRY(rk_graph_input_ids(g, &sg->keys, "[keys]", sg->T));
   RK_TRY(rk_graph_input_ids(g, &sg->reads, "[reads]", sg->K));
+  if (sg->packed) {
+    RK_TRY(rk_graph_input_ids(g, &sg->packed_rows, "[packed rows]", sg->T));
+    RK_TRY(rk_graph_input_ids(g, &sg->packed_positions, "[packed positions]", sg->T));
+    RK_TRY(rk_graph_input_ids(g, &sg->packed_reads, "[packed reads]", sg->K));
+  }
   if (train) {
     RK_TRY(rk_graph_input_ids(g, &sg->labels, "[labels]", sg->T));
     RK_TRY(rk_graph_input_ids(g, &sg->labelled, "[labelled]", sg->T));
@@ -115,7 +140,7 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   RK_TRY(rk_graph_mask_fill(g, &x, x, sg->mask_rows, (rk_param *)&p->mask));
   RK_TRY(rk_session_body_build(sg, p, c, &x, attention_weights));
   int read;
-  RK_TRY(rk_graph_gather(g, &read, x, sg->reads));
+  RK_TRY(rk_graph_gather(g, &read, x, sg->packed ? sg->packed_reads : sg->reads));
   RK_TRY(rk_graph_linear(g, &sg->out.hidden, read, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
   RK_TRY(rk_graph_output(g, sg->out.hidden));
   sg->out.loss = RK_NO_VALUE;
@@ -152,11 +177,19 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   sg->T = rk_session_config_positions(c);
   sg->K = c->eval_on_last_item_seq_only ? 1 : c->session_seq_length_max;   /* reads: the session's rows */
   sg->labels = sg->labelled = sg->packed_labels = sg->average = sg->hidden = sg->rtd_fake = RK_NO_VALUE;
+  sg->packed_rows = sg->packed_positions = sg->packed_reads = RK_NO_VALUE;
   attention_weights = attention_weights && (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type));
   sg->n_layers = attention_weights ? c->n_layer : 0;
+  sg->packed = packable(c, train, attention_weights);
   sg->inputs = rk_calloc((size_t)f->n + 1, sizeof *sg->inputs);
   sg->attention = rk_calloc((size_t)sg->n_layers + 1, sizeof *sg->attention);
-  rk_status st = sg->inputs && sg->attention ? RK_OK : RK_ENOMEM;
+  int64_t rows;
+  rk_status st = rk_size_mul(&rows, batch, sg->T, "a session graph's rows (batch x positions)");
+  if (st == RK_OK && sg->packed) {
+    sg->packed_of = rk_calloc((size_t)rows, sizeof *sg->packed_of);
+    st = sg->packed_of ? RK_OK : RK_ENOMEM;
+  }
+  if (st == RK_OK) st = sg->inputs && sg->attention ? RK_OK : RK_ENOMEM;
   if (st == RK_OK) st = rk_graph_create(&sg->g, batch);
   if (st == RK_OK) rk_graph_set_seed(sg->g, c->seed);
   builder b = {.sg = sg, .p = p, .c = c, .g = sg->g};
@@ -171,18 +204,54 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   return RK_OK;
 }
 
-void rk_session_graph_pack_labels(const rk_session_graph *sg, int64_t pad) {
+/* The real rows (key set) in order, their positions, and each row's packed number. */
+static void pack_rows(const rk_session_graph *sg) {
+  const int64_t *keys = rk_graph_input_ids_data(sg->g, sg->keys);
+  int64_t *rows = rk_graph_input_ids_data(sg->g, sg->packed_rows), *pos = rk_graph_input_ids_data(sg->g, sg->packed_positions);
+  int64_t n = 0;
+  for (int64_t r = 0; r < sg->B * sg->T; r++) {
+    sg->packed_of[r] = keys[r] != 0 ? n : -1;
+    if (keys[r] != 0) rows[n] = r, pos[n++] = r % sg->T;
+  }
+  for (; n < sg->B * sg->T; n++) rows[n] = pos[n] = -1;
+}
+
+/* The packed row of session b's position t; RK_EINVAL when it has none (what reads it). */
+static rk_status packed_row(int64_t *out, const rk_session_graph *sg, int64_t b, int64_t t, const char *what) {
+  *out = t >= 0 && t < sg->T ? sg->packed_of[b * sg->T + t] : -1;
+  if (*out >= 0) return RK_OK;
+  return rk_error(RK_EINVAL, "session %lld: %s position %lld, which holds no item (key 0) or lies outside [0, %lld): "
+                  "a packed body computes the real rows only", (long long)b, what, (long long)t, (long long)sg->T);
+}
+
+rk_status rk_session_graph_pack(const rk_session_graph *sg, int64_t pad) {
+  if (sg->packed) {
+    pack_rows(sg);
+    const int64_t *reads = rk_graph_input_ids_data(sg->g, sg->reads);
+    int64_t *packed_reads = rk_graph_input_ids_data(sg->g, sg->packed_reads);
+    for (int64_t i = 0; i < sg->B * sg->K; i++) {
+      packed_reads[i] = -1;
+      if (reads[i] >= 0) RK_TRY(packed_row(&packed_reads[i], sg, i / sg->K, reads[i], "a read at"));
+    }
+  }
+  if (sg->labels == RK_NO_VALUE) return RK_OK;
   const int64_t *labels = rk_graph_input_ids_data(sg->g, sg->labels);
   int64_t *rows = rk_graph_input_ids_data(sg->g, sg->labelled), *packed = rk_graph_input_ids_data(sg->g, sg->packed_labels);
   int64_t n = 0;
   for (int64_t r = 0; r < sg->B * sg->T; r++)
-    if (labels[r] != pad) rows[n] = r, packed[n++] = labels[r];
+    if (labels[r] != pad) {
+      rows[n] = r;
+      if (sg->packed) RK_TRY(packed_row(&rows[n], sg, r / sg->T, r % sg->T, "a label at"));
+      packed[n++] = labels[r];
+    }
   for (; n < sg->B * sg->T; n++) rows[n] = -1, packed[n] = pad;
+  return RK_OK;
 }
 
 void rk_session_graph_free(rk_session_graph *sg) {
   rk_graph_free(sg->g);
   rk_free(sg->inputs);
   rk_free(sg->attention);
+  rk_free(sg->packed_of);
   memset(sg, 0, sizeof *sg);
 }

@@ -92,8 +92,14 @@ typedef struct {
   int keys;                    /* int64 (B, T): 1 where the row is a real position (attention keys,
                                   recurrent steps), 0 for padding */
   int reads;                   /* int64 (B, K): positions read, -1 none */
+  bool packed;                 /* the body runs on the real rows only (session_graph.c) */
+  int packed_rows;             /* packed: int64 (B T), the rows whose key is set, in order, then -1 */
+  int packed_positions;        /* packed: int64 (B T), their positions t, then -1 */
+  int packed_reads;            /* packed: int64 (B, K), the rows read as packed row numbers, -1 none */
+  int64_t *packed_of;          /* packed: (B T) scratch, each row's packed row number or -1 */
   int labels;                  /* int64 (B, T): the target per row, pad_token none (train graphs) */
-  int labelled;                /* int64 (B T): the rows with a label, then -1 (train graphs) */
+  int labelled;                /* int64 (B T): the rows with a label (packed row numbers when
+                                  packed), then -1 (train graphs) */
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
@@ -120,9 +126,11 @@ rk_status rk_session_relative_body(rk_session_graph *sg, const rk_session_params
 rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_features *f,
                                  const rk_session_config *c, int64_t batch, bool train, bool attention_weights);
 void rk_session_graph_free(rk_session_graph *sg);
-/* From a train graph's labels input: the labelled rows and their labels, packed (the loss is
- * computed at those rows only). The feed calls it after filling the labels. */
-void rk_session_graph_pack_labels(const rk_session_graph *sg, int64_t pad);
+/* From the keys, reads and (train graphs) labels inputs: the packed rows, their positions and
+ * reads (a packed body), and the labelled rows and their labels (the loss is computed at those
+ * rows only). The feed calls it after filling them; RK_EINVAL when a read or a label falls on a
+ * row without a key, which a packed body does not compute. */
+rk_status rk_session_graph_pack(const rk_session_graph *sg, int64_t pad);
 
 /* Losses over candidate items (session_sampling.c): whether the settings ask for one, their
  * checks, and the loss of a train graph from the body's rows (B, T, d_model) and the labels. */

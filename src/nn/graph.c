@@ -139,11 +139,26 @@ static rk_status register_param(rk_graph *g, rk_param *p) {
   return RK_OK;
 }
 
-/* The ops that compute on a value's rows in use (its first input; docs/design.md, "Rows in
- * use"); linear passes them on to its output. Any other op would read the unused rows.
- * rtd_replace reads the packed rows its row index names, which are those in use. */
-static bool reads_rows_in_use(rk_op op) {
-  return op == RK_OP_LINEAR || op == RK_OP_SOFTMAX_CE || op == RK_OP_CATALOG_CE || op == RK_OP_RTD_REPLACE;
+/* The ops that compute on a value's rows in use (input i; docs/design.md, "Rows in use"). Any
+ * other op would read the unused rows. rtd_replace reads the packed rows its row index names,
+ * which are those in use; gather and gather_rows read rows of a packed body by packed row
+ * numbers; add's two inputs are packed alike (a residual). */
+static bool reads_rows_in_use(rk_op op, int i) {
+  switch (op) {
+  case RK_OP_LINEAR: case RK_OP_SOFTMAX_CE: case RK_OP_CATALOG_CE: case RK_OP_RTD_REPLACE: case RK_OP_GATHER:
+  case RK_OP_GATHER_ROWS: case RK_OP_LAYER_NORM: case RK_OP_DROPOUT: case RK_OP_GELU: case RK_OP_ATTENTION:
+    return i == 0;
+  case RK_OP_ADD:
+    return i <= 1;
+  default:
+    return false;
+  }
+}
+
+/* The ops whose output has their first input's rows in use (and its row index). */
+static bool passes_rows_on(rk_op op) {
+  return op == RK_OP_LINEAR || op == RK_OP_LAYER_NORM || op == RK_OP_DROPOUT || op == RK_OP_GELU ||
+         op == RK_OP_ATTENTION || op == RK_OP_ADD;
 }
 
 /* The ops whose backward can write their first input's gradient whole (=, every row in use)
@@ -156,9 +171,9 @@ rk_status rk_graph_add_node(rk_graph *g, rk_node **out, rk_op op, int n_in, cons
     return rk_error(RK_EINVAL, "%s: %d inputs; at most %d", rk_op_name(op), n_in, RK_NODE_MAX_IN);
   for (int i = 0; i < n_in; i++) {
     RK_TRY(rk_graph_check_value(g, in[i], rk_op_name(op)));
-    if (g->values[in[i]].partial_rows && !(i == 0 && reads_rows_in_use(op)))
-      return rk_error(RK_EINVAL, "%s: input %d has rows in use (from gather_rows); only linear, softmax_ce's "
-                      "logits and catalog_ce's rows read such a value", rk_op_name(op), i);
+    if (g->values[in[i]].partial_rows && !reads_rows_in_use(op, i))
+      return rk_error(RK_EINVAL, "%s: input %d has rows in use (from gather_rows), which this op does not read "
+                      "(docs/design.md, \"Rows in use\", lists the ops that do)", rk_op_name(op), i);
   }
   RK_TRY(grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(rk_node)));
   rk_node *n = &g->nodes[g->n_nodes];
@@ -222,7 +237,11 @@ rk_status rk_graph_simple_node(rk_graph *g, rk_node **node, int *out, rk_op op, 
     return s;
   }
   rk_graph_node_set_out(g, n, 0, v);
-  g->values[v].partial_rows = op == RK_OP_LINEAR && g->values[in[0]].partial_rows;
+  if (passes_rows_on(op) && g->values[in[0]].partial_rows) {
+    g->values[v].partial_rows = true;
+    g->values[v].row_index = g->values[in[0]].row_index;
+    g->values[v].row_span = g->values[in[0]].row_span;
+  }
   if (node) *node = n;
   *out = v;
   return RK_OK;

@@ -35,6 +35,10 @@ typedef struct {
   bool needs_grad;           /* a gradient flows into it from the loss */
   bool partial_rows;         /* only `rows` leading rows are in use (rk_graph_gather_rows) */
   int64_t rows;              /* rows of the leading axis in use in the current pass */
+  int row_index;             /* partial rows: the int64 index naming each row's row in the value
+                                gather_rows packed (its rows flattened), for ops keyed by the
+                                original row (dropout draws, attention's sessions) */
+  int64_t row_span;          /* partial rows: that value's rows per session (T of a (B, T, D)) */
   rk_param *param;           /* RK_VAL_PARAM */
   int64_t *offsets;          /* ragged inputs: (B + 1) */
   bool ragged;
@@ -152,6 +156,10 @@ static inline int64_t *rk_xi(const rk_graph *g, int v) {
   return (int64_t *)g->values[v].data[g->mode];
 }
 static inline float *rk_dx(const rk_graph *g, int v) { return g->values[v].grad; }
+/* The elements of v in use this pass: all, or its rows in use times a row's elements. */
+static inline int64_t rk_val_numel_in_use(const rk_value *v) {
+  return v->partial_rows ? v->rows * (v->numel / v->shape[0]) : v->numel;
+}
 static inline bool rk_graph_training(const rk_graph *g) { return g->mode == RK_TRAIN; }
 
 /* A dot product in 8 interleaved partial sums (vectorisable; the order is fixed by D alone, so

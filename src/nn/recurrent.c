@@ -68,7 +68,7 @@ void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H
                            const float *b_hh /* (G H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H,
                            int64_t padding) {
   const int64_t GH = cell->gates * H;
-  linear_forward_cpu(gx, x, w_ih, b_ih, B * T, I, GH, RK_ACT_NONE);
+  linear_forward_cpu(gx, NULL, x, w_ih, b_ih, B * T, I, GH, RK_ACT_NONE);
   memset(hs, 0, (size_t)(B * H) * sizeof(float));
   if (cs) memset(cs, 0, (size_t)(B * H) * sizeof(float));
   step_ctx s = {.cell = cell, .B = B, .T = T, .H = H, .GH = GH, .SH = cell->saved * H, .padding = padding,
@@ -79,7 +79,7 @@ void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H
     s.h_out = hs + (t + 1) * B * H;
     s.c_prev = cs ? cs + t * B * H : NULL;
     s.c_out = cs ? cs + (t + 1) * B * H : NULL;
-    linear_forward_cpu(gh, s.h_prev, w_hh, b_hh, B, H, GH, RK_ACT_NONE);
+    linear_forward_cpu(gh, NULL, s.h_prev, w_hh, b_hh, B, H, GH, RK_ACT_NONE);
     rk_parallel_for(B, rk_row_grain(GH), forward_rows, &s);
   }
 }

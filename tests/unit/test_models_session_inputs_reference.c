@@ -48,7 +48,7 @@ static void run_case(const char *name, bool fixture_masks) {
   fx_ids_input(&f, m->g, sm->sg.mask_rows, "mask", BN, !fixture_masks);
   fx_ids_input(&f, m->g, sm->sg.keys, "keys", BN, true);
   fx_ids_input(&f, m->g, sm->sg.labels, "labels", BN, !fixture_masks);
-  rk_session_graph_pack_labels(&sm->sg, c.pad_token);
+  assert_rk_ok(rk_session_graph_pack(&sm->sg, c.pad_token));
   rk_graph_zero_grad(m->g);
   assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
   fx_compare_all(&f, FWD, "forward", "out:loss", rk_graph_value_f32(m->g, m->out.loss), 1);

@@ -73,7 +73,7 @@ static void run_case(const char *name, bool fixture_masks) {
     for (int64_t i = 0; i < BT; i++) draws[i] = json_integer_value(json_array_get(d, (size_t)i));
     assert_rk_ok(rk_session_rtd_fix_draws(&sm->sg, draws));
   }
-  rk_session_graph_pack_labels(&sm->sg, c.pad_token);   /* the loss reads the labelled rows */
+  assert_rk_ok(rk_session_graph_pack(&sm->sg, c.pad_token));   /* the loss reads the labelled rows */
   rk_graph_zero_grad(m->g);
   assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
   fx_compare_all(&f, FWD, "forward", "out:loss", rk_graph_value_f32(m->g, m->out.loss), 1);

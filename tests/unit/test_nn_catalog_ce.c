@@ -73,7 +73,7 @@ static result unfused(const shape_case *k, const data *d) {
   float *z = floats(k->R * k->V), *dz = floats(k->R * k->V), one = 1.0f;
   double *rows = calloc((size_t)(2 * k->R), sizeof *rows);
   assert_non_null(rows);
-  linear_forward_cpu(z, d->h, d->w, d->b, k->R, k->D, k->V, RK_ACT_NONE);
+  linear_forward_cpu(z, NULL, d->h, d->w, d->b, k->R, k->D, k->V, RK_ACT_NONE);
   assert_rk_ok(softmax_ce_forward_cpu(&out.loss, rows, z, d->y, k->R, k->V, 0, k->eps, k->tau));
   softmax_ce_backward_cpu(dz, &one, rows, z, d->y, k->R, k->V, 0, k->eps, k->tau, true);
   linear_backward_cpu(out.dh, out.dw, d->b ? out.db : NULL, NULL, dz, z, d->h, d->w, k->R, k->D, k->V, RK_ACT_NONE);

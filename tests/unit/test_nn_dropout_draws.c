@@ -87,7 +87,7 @@ static void test_forward_matches_its_mask(void **state) {
   uint8_t keep[N];
   for (int i = 0; i < N; i++) x[i] = dout[i] = 0.5f + (float)i, dx[i] = 1.0f;
   const float p = 0.25f;
-  dropout_forward_cpu(out, keep, x, N, p, false, SEED, STREAM);
+  dropout_forward_cpu(out, keep, x, NULL, N, N, p, false, SEED, STREAM);
   dropout_backward_cpu(dx, dout, keep, N, p, false);
   rk_dropout_draws d;
   rk_dropout_draws_init(&d, p, SEED, STREAM);

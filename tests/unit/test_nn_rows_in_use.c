@@ -145,22 +145,28 @@ static void test_no_labelled_row(void **state) {
   weights_free(&w);
 }
 
-/* Only linear and softmax_ce's logits read a value with rows in use: any other op would read
- * rows nothing wrote, so its builder refuses, naming the op. */
+/* Only the ops that compute row by row read a value with rows in use: any other op would read
+ * rows nothing wrote, so its builder refuses, naming the op; add sums two packed values, never
+ * a packed one onto a whole one. */
 static void test_other_ops_refuse_rows_in_use(void **state) {
   (void)state;
   weights w;
   weights_init(&w);
   rk_graph *g;
   assert_rk_ok(rk_graph_create(&g, NB));
-  int x, ix, rows, out;
+  int x, ix, rows, out, whole;
+  const int64_t flat[2] = {NB * NT, D};
   assert_rk_ok(rk_graph_param(g, &x, &w.x));
   assert_rk_ok(rk_graph_input_ids(g, &ix, "rows", NT));
   assert_rk_ok(rk_graph_gather_rows(g, &rows, x, ix));
+  assert_rk_ok(rk_graph_reshape(g, &whole, x, 2, flat));
   assert_int_equal(rk_graph_relu(g, &out, rows), RK_EINVAL);
   assert_non_null(strstr(rk_error_message(), "relu: input 0 has rows in use"));
-  assert_int_equal(rk_graph_add(g, &out, rows, rows), RK_EINVAL);
-  assert_non_null(strstr(rk_error_message(), "add: input 0 has rows in use"));
+  assert_int_equal(rk_graph_add(g, &out, whole, rows), RK_EINVAL);
+  assert_non_null(strstr(rk_error_message(), "add: input 1 has rows in use"));
+  assert_int_equal(rk_graph_mul(g, &out, rows, rows), RK_EINVAL);
+  assert_non_null(strstr(rk_error_message(), "mul: input 0 has rows in use"));
+  assert_rk_ok(rk_graph_add(g, &out, rows, rows));
   rk_graph_free(g);
   weights_free(&w);
 }

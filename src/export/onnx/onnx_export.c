@@ -63,12 +63,7 @@ static rk_status build(rk_onnx_ctx *c, const rk_onnx_family *fam, const rk_model
   return fam->outputs(c, m);
 }
 
-rk_status rk_onnx_export(const rk_model *m, const rk_schema *schema, const char *path) {
-  const rk_onnx_family *fam = NULL;
-  for (size_t i = 0; i < sizeof families / sizeof *families; i++)
-    if (strcmp(m->ops->family, families[i]->family) == 0) fam = families[i];
-  if (!fam) return rk_error(RK_EUNSUPPORTED, "onnx export: %s models have no ONNX export", m->ops->family);
-  RK_TRY(fam->check(m));
+static rk_status export_model(const rk_model *m, const rk_onnx_family *fam, const rk_schema *schema, const char *path) {
   const rk_graph *g = m->g;
   rk_onnx_builder b;
   rk_onnx_builder_init(&b, m->ops->family);
@@ -92,5 +87,19 @@ rk_status rk_onnx_export(const rk_model *m, const rk_schema *schema, const char 
   rk_free(c.offsets);
   rk_free(c.emitted);
   rk_onnx_builder_free(&b);
+  return st;
+}
+
+rk_status rk_onnx_export(const rk_model *m, const rk_schema *schema, const char *path) {
+  const rk_onnx_family *fam = NULL;
+  for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+    if (strcmp(m->ops->family, families[i]->family) == 0) fam = families[i];
+  if (!fam) return rk_error(RK_EUNSUPPORTED, "onnx export: %s models have no ONNX export", m->ops->family);
+  RK_TRY(fam->check(m));
+  if (!fam->layout) return export_model(m, fam, schema, path);
+  rk_model *laid_out;
+  RK_TRY(fam->layout(m, &laid_out));
+  rk_status st = export_model(laid_out, fam, schema, path);
+  laid_out->ops->free(laid_out);
   return st;
 }

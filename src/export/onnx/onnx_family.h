@@ -19,6 +19,9 @@ typedef struct {
   int (*roots)(const rk_model *m, int *out, int cap);
   rk_status (*inputs)(rk_onnx_ctx *c, const rk_model *m, const rk_schema *schema, const bool *needed);
   rk_status (*outputs)(rk_onnx_ctx *c, const rk_model *m);
+  /* NULL, or the model to translate instead of m, whose graph keeps the layout ONNX takes (a
+   * session model's (B, T) body rather than its packed real rows); freed after the export. */
+  rk_status (*layout)(const rk_model *m, rk_model **out);
 } rk_onnx_family;
 
 extern const rk_onnx_family rk_onnx_ranking_family;

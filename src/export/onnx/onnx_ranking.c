@@ -112,4 +112,4 @@ static rk_status outputs(rk_onnx_ctx *c, const rk_model *m) {
   return b->status;
 }
 
-const rk_onnx_family rk_onnx_ranking_family = {"ranking", check, roots, inputs, outputs};
+const rk_onnx_family rk_onnx_ranking_family = {"ranking", check, roots, inputs, outputs, NULL};

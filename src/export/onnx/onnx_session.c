@@ -112,4 +112,8 @@ static rk_status outputs(rk_onnx_ctx *c, const rk_model *m) {
   return b->status;
 }
 
-const rk_onnx_family rk_onnx_session_family = {"session", check, roots, inputs, outputs};
+/* The (B, T) body: a share of the model's parameters whose graph keeps the attention weights,
+ * which keeps it unpacked (src/models/session_graph.c); the weights are not exported. */
+static rk_status layout(const rk_model *m, rk_model **out) { return rk_session_share(out, m, m->g->batch, false, true); }
+
+const rk_onnx_family rk_onnx_session_family = {"session", check, roots, inputs, outputs, layout};

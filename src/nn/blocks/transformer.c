@@ -12,6 +12,10 @@
  * layout: GPT-2's Conv1D checkpoints store the transpose, and BERT's separate query, key and value
  * weights stack into qkv's rows in that order.
  *
+ * x is (B, T, d_model), or a packed session body's real rows (R, d_model) with rows in use
+ * (gather_rows; docs/design.md, "Rows in use"): every op of a block then computes those rows
+ * only, and attention finds each session from the rows' index (no key mask: nothing padded).
+ *
  * Not here: the embeddings, the position table, the final LayerNorm and the heads (the session
  * models', which stack blocks). A block's parameters live in the model's parameter arena;
  * ALBERT-style sharing is one block used by several layers.
@@ -91,9 +95,9 @@ static rk_status check_input(const rk_graph *g, int x, const rk_transformer_conf
   RK_TRY(rk_graph_check_value(g, x, what));
   const rk_value *xv = rk_val(g, x);
   char bx[96];
-  if (xv->ndim != 3 || xv->shape[2] != c->d_model)
-    return rk_error(RK_ESHAPE, "%s: input %s must be (B, T, d_model %lld)", what, rk_shape_str(xv, bx, sizeof bx),
-                    (long long)c->d_model);
+  if (xv->ndim != (xv->partial_rows ? 2 : 3) || xv->shape[xv->ndim - 1] != c->d_model)
+    return rk_error(RK_ESHAPE, "%s: input %s must be (B, T, d_model %lld) or its packed rows (R, d_model)", what,
+                    rk_shape_str(xv, bx, sizeof bx), (long long)c->d_model);
   return RK_OK;
 }
 

@@ -12,6 +12,13 @@
  * and a query that sees no key at all gets a zero row rather than NaN or a uniform average.
  * HuggingFace's BERT adds -10000 instead, so a fully padded row there averages every key.
  *
+ * Packed (docs/design.md, "Rows in use"): qkv (R, 3D) with rows in use, the real rows of a
+ * session body that gather_rows packed, its row index naming each row's original row b T + t.
+ * A session is a run of rows with one b (kept in order); its rows attend among themselves
+ * (causal: in order), with no key mask, since no padding was packed. Per row and head the work
+ * is a real session's, and the dropout draws are keyed by the original (b, h, t, key position),
+ * so the real rows come out as the unpacked op's with every padded key masked.
+ *
  * Not here: the projections (linear ops) and the output dropout (the block builders,
  * src/nn/blocks/transformer.c).
  *
@@ -20,7 +27,7 @@
  * input gradient, so the dropout mask itself is never stored. Dropout draws are keyed by
  * (seed, op, step, element of (B, H, T, T)) and drawn by the dropout op's rk_dropout_draws
  * (src/nn/ops/dropout.c). Under the causal mask only the keys at or before a query are looked at.
- * Every (batch, head) pair is one work item writing only its own outputs, with its sums in a
+ * Every (session, head) pair is one work item writing only its own outputs, with its sums in a
  * fixed order, so the bits do not depend on the thread count.
  */
 #include <math.h>
@@ -28,11 +35,49 @@
 
 #include "nn/ops/ops.h"
 
+/* The rows that attend among themselves: unpacked, session b is rows b T .. (b + 1) T - 1 of
+ * (B, T, 3D), its keys masked by its ids; packed, a session is a run of rows whose original row
+ * (orig, b T + t) has one b, and holds only real rows. Item (s, h) is segment s's head h; its
+ * (L, T) probabilities, (dh, L) transposed keys or values and (L) scratch row sit at offsets
+ * (s0 H + h L) times T, dh and 1, which tile the buffers whatever the lengths. */
+typedef struct {
+  const int64_t *start;   /* packed: segment s is rows start[s] .. start[s + 1] - 1; NULL: every T rows */
+  const int64_t *orig;    /* packed: (n) each row's original row; NULL: unpacked */
+  int64_t T;
+} segments;
+
+static void segment_of(const segments *sg, int64_t s, int64_t *s0, int64_t *L) {
+  *s0 = sg->start ? sg->start[s] : s * sg->T;
+  *L = sg->start ? sg->start[s + 1] - *s0 : sg->T;
+}
+
+/* The original position (0 .. T - 1) of row s0 + t: it keys the dropout draws, as unpacked. */
+static int64_t position_of(const segments *sg, int64_t s0, int64_t t) {
+  return sg->orig ? sg->orig[s0 + t] % sg->T : t;
+}
+
+/* Packed: the segments of rows orig (n), which must increase (sessions whole, in order, as
+ * gather_rows packs them from the feed's index); returns their count, or -1 naming the row. */
+static int64_t packed_segments(int64_t *start /* (n + 1) */, const int64_t *orig /* (n) */, int64_t n, int64_t T) {
+  int64_t k = 0;
+  for (int64_t r = 0; r < n; r++) {
+    if (r > 0 && orig[r] <= orig[r - 1]) {
+      rk_error(RK_EINVAL, "attention: packed row %lld is row %lld of the unpacked input, after row %lld: a "
+               "packed session body keeps its rows in order", (long long)r, (long long)orig[r], (long long)orig[r - 1]);
+      return -1;
+    }
+    if (r == 0 || orig[r] / T != orig[r - 1] / T) start[k++] = r;
+  }
+  start[k] = n;
+  return k;
+}
+
 typedef struct {
   float *out, *probs, *dropped, *keys_t;
   const float *qkv;
   const int64_t *key_ids;
-  int64_t T, H, D, padding;
+  segments seg;
+  int64_t H, D, padding;
   bool causal;
   float p;
   uint64_t seed, stream;
@@ -43,62 +88,75 @@ static bool key_visible(const int64_t *ids /* (T) or NULL */, int64_t padding, b
   return !ids || ids[j] != padding;
 }
 
-/* xt (dh, T) = the head's rows x (T, dh) of stride row, transposed, so that one query's scores
+/* xt (dh, L) = the head's rows x (L, dh) of stride row, transposed, so that one query's scores
  * (or one output gradient's dots with the values) run along the keys, contiguous: T dots of
  * dh = 16 each reduced across a vector were slower than dh passes over T keys. */
-static void transpose_head(float *xt /* (dh, T) */, const float *x, int64_t T, int64_t dh, int64_t row) {
-  for (int64_t j = 0; j < T; j++)
-    for (int64_t d = 0; d < dh; d++) xt[d * T + j] = x[j * row + d];
+static void transpose_head(float *xt /* (dh, L) */, const float *x, int64_t L, int64_t dh, int64_t row) {
+  for (int64_t j = 0; j < L; j++)
+    for (int64_t d = 0; d < dh; d++) xt[d * L + j] = x[j * row + d];
 }
 
 /* s[j] = <a, xt[:, j]> for j < n, summed over d in order. */
-static void dots_along_keys(float *s /* (n) */, const float *a /* (dh) */, const float *xt /* (dh, T) */, int64_t n,
-                            int64_t T, int64_t dh) {
+static void dots_along_keys(float *s /* (n) */, const float *a /* (dh) */, const float *xt /* (dh, L) */, int64_t n,
+                            int64_t L, int64_t dh) {
   for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
   for (int64_t d = 0; d < dh; d++) {
-    const float ad = a[d], *xd = xt + d * T;
+    const float ad = a[d], *xd = xt + d * L;
     for (int64_t j = 0; j < n; j++) s[j] += ad * xd[j];
+  }
+}
+
+/* pd = dropout(pr) over the L keys of query t (original position to) of session b: element
+ * ((b H + h) T + to) T + key's original position, drawn in windows of 256 original positions. */
+static void drop_row(float *pd, const float *pr, rk_dropout_draws *draws, const segments *sg, int64_t s0, int64_t L,
+                     uint64_t base, float keep_scale) {
+  uint8_t keep[256];
+  int64_t w0 = -1;
+  for (int64_t j = 0; j < L; j++) {
+    int64_t jo = position_of(sg, s0, j);
+    if (w0 < 0 || jo >= w0 + (int64_t)sizeof keep) {
+      w0 = jo;
+      int64_t n = sg->T - w0 < (int64_t)sizeof keep ? sg->T - w0 : (int64_t)sizeof keep;
+      rk_dropout_draws_at(draws, keep, base + (uint64_t)w0, n);
+    }
+    pd[j] = keep[jo - w0] ? keep_scale * pr[j] : 0.0f;
   }
 }
 
 static void attn_fwd_items(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const attn_fwd_ctx *c = arg;
-  const int64_t T = c->T, D = c->D, dh = D / c->H, row = 3 * D;
+  const int64_t T = c->seg.T, H = c->H, D = c->D, dh = D / H, row = 3 * D;
   const float scale = 1.0f / sqrtf((float)dh), keep_scale = 1.0f / (1.0f - c->p);
   rk_dropout_draws draws;
   rk_dropout_draws_init(&draws, c->p, c->seed, c->stream);
-  uint8_t keep[256];   /* a row's keep bytes, in pieces of at most 256 keys */
   for (int64_t item = begin; item < end; item++) {
-    int64_t b = item / c->H, h = item % c->H;
-    const float *q = c->qkv + b * T * row + h * dh, *k = q + D, *v = q + 2 * D;   /* rows of stride 3D */
-    const int64_t *ids = c->key_ids ? c->key_ids + b * T : NULL;
-    float *P = c->probs + item * T * T;                       /* (T, T) */
-    float *Pd = c->dropped ? c->dropped + item * T * T : P;   /* (T, T) */
-    float *kt = c->keys_t + item * dh * T;                    /* (dh, T) */
-    transpose_head(kt, k, T, dh, row);
-    for (int64_t t = 0; t < T; t++) {
-      const int64_t seen = c->causal ? t + 1 : T;   /* keys past it get zero weight without a look */
+    int64_t s = item / H, h = item % H, s0, L;
+    segment_of(&c->seg, s, &s0, &L);
+    const int64_t b = c->seg.orig ? c->seg.orig[s0] / T : s, at = s0 * H + h * L;
+    const float *q = c->qkv + s0 * row + h * dh, *k = q + D, *v = q + 2 * D;   /* rows of stride 3D */
+    const int64_t *ids = c->key_ids ? c->key_ids + s0 : NULL;
+    float *P = c->probs + at * T;                       /* (L, T) */
+    float *Pd = c->dropped ? c->dropped + at * T : P;   /* (L, T) */
+    float *kt = c->keys_t + at * dh;                    /* (dh, L) */
+    transpose_head(kt, k, L, dh, row);
+    for (int64_t t = 0; t < L; t++) {
+      const int64_t seen = c->causal ? t + 1 : L;   /* keys past it get zero weight without a look */
       float *pr = P + t * T, mx = -INFINITY;
-      dots_along_keys(pr, q + t * row, kt, seen, T, dh);
+      dots_along_keys(pr, q + t * row, kt, seen, L, dh);
       for (int64_t j = 0; j < seen; j++) {
         pr[j] = key_visible(ids, c->padding, c->causal, t, j) ? scale * pr[j] : -INFINITY;
         if (pr[j] > mx) mx = pr[j];
       }
-      for (int64_t j = seen; j < T; j++) pr[j] = 0.0f;
+      for (int64_t j = seen; j < L; j++) pr[j] = 0.0f;
       double z = 0.0;
       if (mx > -INFINITY)
         for (int64_t j = 0; j < seen; j++) z += pr[j] = pr[j] == -INFINITY ? 0.0f : rk_exp_nonpos_fast(pr[j] - mx);
       for (int64_t j = 0; j < seen; j++) pr[j] = z > 0.0 ? (float)(pr[j] / z) : 0.0f;   /* no visible key: zeros */
-      if (c->dropped) {
-        float *pd = Pd + t * T;
-        for (int64_t j0 = 0; j0 < T; j0 += (int64_t)sizeof keep) {
-          int64_t n = T - j0 < (int64_t)sizeof keep ? T - j0 : (int64_t)sizeof keep;
-          rk_dropout_draws_at(&draws, keep, (uint64_t)((item * T + t) * T + j0), n);
-          for (int64_t j = 0; j < n; j++) pd[j0 + j] = keep[j] ? keep_scale * pr[j0 + j] : 0.0f;
-        }
-      }
-      float *o = c->out + (b * T + t) * D + h * dh;   /* (dh) */
+      if (c->dropped)
+        drop_row(Pd + t * T, pr, &draws, &c->seg, s0, L, (uint64_t)(((b * H + h) * T + position_of(&c->seg, s0, t)) * T),
+                 keep_scale);
+      float *o = c->out + (s0 + t) * D + h * dh;   /* (dh) */
       memset(o, 0, (size_t)dh * sizeof(float));
       for (int64_t j = 0; j < seen; j++) {
         float w = Pd[t * T + j];
@@ -110,42 +168,54 @@ static void attn_fwd_items(void *arg, int64_t chunk, int64_t begin, int64_t end)
   }
 }
 
-/* keys_t (B, H, dh, T): scratch for each head's keys, transposed. */
+/* keys_t (n, D): scratch for each head's keys, transposed. Unpacked: n = B T, n_seg = B
+ * sessions of T rows, key_ids (B, T) or NULL; packed: n rows in n_seg segments (seg). */
+static void attention_forward(float *out /* (n, D) */, float *probs /* (n H T) */, float *dropped /* (n H T) or NULL */,
+                              float *keys_t /* (n, D) */, const float *qkv /* (n, 3D) */, const int64_t *key_ids,
+                              const segments *seg, int64_t n_seg, int64_t H, int64_t D, int64_t padding, bool causal,
+                              float p, uint64_t seed, uint64_t stream) {
+  attn_fwd_ctx c = {out, probs, dropped, keys_t, qkv, key_ids, *seg, H, D, padding, causal, p, seed, stream};
+  rk_parallel_for(n_seg * H, 1, attn_fwd_items, &c);
+}
+
 void attention_forward_cpu(float *out /* (B, T, D) */, float *probs /* (B, H, T, T) */,
                            float *dropped /* (B, H, T, T) or NULL: no dropout */, float *keys_t /* (B, T, D) */,
                            const float *qkv /* (B, T, 3D) */,
                            const int64_t *key_ids /* (B, T) or NULL */, int64_t B, int64_t T, int64_t H, int64_t D,
                            int64_t padding, bool causal, float p, uint64_t seed, uint64_t stream) {
-  attn_fwd_ctx c = {out, probs, dropped, keys_t, qkv, key_ids, T, H, D, padding, causal, p, seed, stream};
-  rk_parallel_for(B * H, 1, attn_fwd_items, &c);
+  segments seg = {NULL, NULL, T};
+  attention_forward(out, probs, dropped, keys_t, qkv, key_ids, &seg, B, H, D, padding, causal, p, seed, stream);
 }
 
 typedef struct {
   float *dqkv, *dprobs_row, *values_t;
   const float *dout, *dweights, *probs, *dropped, *qkv;
-  int64_t T, H, D;
+  segments seg;
+  int64_t H, D;
 } attn_bwd_ctx;
 
 static void attn_bwd_items(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const attn_bwd_ctx *c = arg;
-  const int64_t T = c->T, D = c->D, dh = D / c->H, row = 3 * D;
+  const int64_t T = c->seg.T, H = c->H, D = c->D, dh = D / H, row = 3 * D;
   const float scale = 1.0f / sqrtf((float)dh);
   for (int64_t item = begin; item < end; item++) {
-    int64_t b = item / c->H, h = item % c->H;
-    const float *q = c->qkv + b * T * row + h * dh, *k = q + D, *v = q + 2 * D;
-    float *dq = c->dqkv + b * T * row + h * dh, *dk = dq + D, *dv = dq + 2 * D;
-    const float *P = c->probs + item * T * T, *Pd = c->dropped ? c->dropped + item * T * T : P;
-    const float *dW = c->dweights ? c->dweights + item * T * T : NULL;
-    float *ds = c->dprobs_row + item * T;   /* (T): this item's scratch row */
-    float *vt = c->values_t + item * dh * T;   /* (dh, T) */
-    transpose_head(vt, v, T, dh, row);
-    for (int64_t t = 0; t < T; t++) {
-      const float *go = c->dout + (b * T + t) * D + h * dh, *pr = P + t * T, *pdr = Pd + t * T;
+    int64_t s = item / H, h = item % H, s0, L;
+    segment_of(&c->seg, s, &s0, &L);
+    const int64_t at = s0 * H + h * L;
+    const float *q = c->qkv + s0 * row + h * dh, *k = q + D, *v = q + 2 * D;
+    float *dq = c->dqkv + s0 * row + h * dh, *dk = dq + D, *dv = dq + 2 * D;
+    const float *P = c->probs + at * T, *Pd = c->dropped ? c->dropped + at * T : P;
+    const float *dW = c->dweights ? c->dweights + at * T : NULL;
+    float *ds = c->dprobs_row + at;          /* (L): this item's scratch row */
+    float *vt = c->values_t + at * dh;       /* (dh, L) */
+    transpose_head(vt, v, L, dh, row);
+    for (int64_t t = 0; t < L; t++) {
+      const float *go = c->dout + (s0 + t) * D + h * dh, *pr = P + t * T, *pdr = Pd + t * T;
       /* dP' = dout v^T; dv += P'^T dout; <P', dP'> and, for the weights output, <P, dW> */
       double dot = 0.0, dotw = 0.0;
-      dots_along_keys(ds, go, vt, T, T, dh);
-      for (int64_t j = 0; j < T; j++) {
+      dots_along_keys(ds, go, vt, L, L, dh);
+      for (int64_t j = 0; j < L; j++) {
         if (pr[j] == 0.0f) {
           ds[j] = 0.0f;
           continue;
@@ -157,20 +227,29 @@ static void attn_bwd_items(void *arg, int64_t chunk, int64_t begin, int64_t end)
         for (int64_t d = 0; d < dh; d++) dvj[d] += w * go[d];
       }
       /* dS = P' dP' - P <P', dP'> (+ P (dW - <P, dW>)), times the scale for q and k */
-      for (int64_t j = 0; j < T; j++) {
+      for (int64_t j = 0; j < L; j++) {
         if (pr[j] == 0.0f) continue;
-        float s = pdr[j] * ds[j] - pr[j] * (float)dot;
-        if (dW) s += pr[j] * (dW[t * T + j] - (float)dotw);
-        s *= scale;
+        float sj = pdr[j] * ds[j] - pr[j] * (float)dot;
+        if (dW) sj += pr[j] * (dW[t * T + j] - (float)dotw);
+        sj *= scale;
         const float *kj = k + j * row, *qt = q + t * row;
         float *dqt = dq + t * row, *dkj = dk + j * row;
         for (int64_t d = 0; d < dh; d++) {
-          dqt[d] += s * kj[d];
-          dkj[d] += s * qt[d];
+          dqt[d] += sj * kj[d];
+          dkj[d] += sj * qt[d];
         }
       }
     }
   }
+}
+
+/* scratch (n H) and values_t (n, D): each head's values, transposed; segments as forward's. */
+static void attention_backward(float *dqkv /* (n, 3D) */, float *scratch, float *values_t, const float *dout /* (n, D) */,
+                               const float *dweights /* (n H T) or NULL */, const float *probs, const float *dropped,
+                               const float *qkv /* (n, 3D) */, const segments *seg, int64_t n_seg, int64_t H,
+                               int64_t D) {
+  attn_bwd_ctx c = {dqkv, scratch, values_t, dout, dweights, probs, dropped, qkv, *seg, H, D};
+  rk_parallel_for(n_seg * H, 1, attn_bwd_items, &c);
 }
 
 /* dweights: the gradient reaching the weights output, or NULL. scratch (B, H, T), values_t
@@ -180,85 +259,120 @@ void attention_backward_cpu(float *dqkv /* (B, T, 3D) */, float *scratch /* (B, 
                             const float *dweights /* (B, H, T, T) or NULL */, const float *probs /* (B, H, T, T) */,
                             const float *dropped /* (B, H, T, T) or NULL */, const float *qkv /* (B, T, 3D) */,
                             int64_t B, int64_t T, int64_t H, int64_t D) {
-  attn_bwd_ctx c = {dqkv, scratch, values_t, dout, dweights, probs, dropped, qkv, T, H, D};
-  rk_parallel_for(B * H, 1, attn_bwd_items, &c);
+  segments seg = {NULL, NULL, T};
+  attention_backward(dqkv, scratch, values_t, dout, dweights, probs, dropped, qkv, &seg, B, H, D);
 }
 
 /* ---- the node ---- */
 
-static void dims(const rk_graph *g, const rk_node *n, int64_t *B, int64_t *T, int64_t *H, int64_t *D) {
+/* The node's sizes: R rows of capacity (B T), H heads, D; its rows per session T (iattr[3]
+ * when packed, else the input's axis 1). */
+typedef struct {
+  int64_t R, T, H, D;
+  bool packed;
+} attn_dims;
+
+static attn_dims dims(const rk_graph *g, const rk_node *n) {
   const rk_value *x = rk_val(g, n->in[0]);
-  *B = x->shape[0];
-  *T = x->shape[1];
-  *D = x->shape[2] / 3;
-  *H = n->iattr[0];
+  attn_dims d = {.H = n->iattr[0], .packed = n->iattr[3] > 0, .D = x->shape[x->ndim - 1] / 3};
+  d.T = d.packed ? n->iattr[3] : x->shape[1];
+  d.R = x->numel / (3 * d.D);
+  return d;
+}
+
+/* The segments of this pass: packed, from the row index into ws (R + 1); returns their count,
+ * or -1 with the error set. */
+static int64_t pass_segments(segments *seg, int64_t *ws, const rk_graph *g, const rk_node *n, const attn_dims *d) {
+  *seg = (segments){NULL, NULL, d->T};
+  if (!d->packed) return d->R / d->T;
+  seg->start = ws;
+  seg->orig = rk_xi(g, n->in[1]);
+  return packed_segments(ws, seg->orig, rk_val(g, n->in[0])->rows, d->T);
 }
 
 static bool with_dropout(const rk_graph *g, const rk_node *n) {
   return rk_graph_training(g) && n->fattr[0] > 0.0f;
 }
 
+/* Workspaces: packed, the segment starts (R + 1 int64) first. */
+static size_t segments_bytes(int64_t R, bool packed) { return packed ? (size_t)(R + 1) * sizeof(int64_t) : 0; }
+
 rk_status attention_node_forward_cpu(rk_graph *g, const rk_node *n) {
-  int64_t B, T, H, D;
-  dims(g, n, &B, &T, &H, &D);
-  float *probs = n->saved, *dropped = with_dropout(g, n) ? probs + B * H * T * T : NULL;
-  const int64_t *ids = n->n_in > 1 ? rk_xi(g, n->in[1]) : NULL;
-  attention_forward_cpu(rk_x(g, n->out[0]), probs, dropped, n->ws_fwd, rk_x(g, n->in[0]), ids, B, T, H, D, n->iattr[1],
-                        n->iattr[2], n->fattr[0], g->seed, rk_dropout_stream(n->id, g->step));
-  if (n->n_out > 1) memcpy(rk_x(g, n->out[1]), probs, (size_t)(B * H * T * T) * sizeof(float));
+  attn_dims d = dims(g, n);
+  segments seg;
+  int64_t n_seg = pass_segments(&seg, n->ws_fwd, g, n, &d);
+  if (n_seg < 0) return RK_EINVAL;
+  rk_val(g, n->out[0])->rows = rk_val(g, n->in[0])->rows;
+  const int64_t cap = d.R * d.H * d.T;
+  float *probs = n->saved, *dropped = with_dropout(g, n) ? probs + cap : NULL;
+  const int64_t *ids = !d.packed && n->n_in > 1 ? rk_xi(g, n->in[1]) : NULL;
+  float *keys_t = (void *)((char *)n->ws_fwd + segments_bytes(d.R, d.packed));
+  attention_forward(rk_x(g, n->out[0]), probs, dropped, keys_t, rk_x(g, n->in[0]), ids, &seg, n_seg, d.H, d.D,
+                    n->iattr[1], n->iattr[2], n->fattr[0], g->seed, rk_dropout_stream(n->id, g->step));
+  if (n->n_out > 1) memcpy(rk_x(g, n->out[1]), probs, (size_t)cap * sizeof(float));
   return RK_OK;
 }
 
 void attention_node_backward_cpu(rk_graph *g, const rk_node *n) {
-  int64_t B, T, H, D;
-  dims(g, n, &B, &T, &H, &D);
+  attn_dims d = dims(g, n);
   if (!rk_dx(g, n->in[0])) return;
-  const float *probs = n->saved, *dropped = n->fattr[0] > 0.0f ? probs + B * H * T * T : NULL;
+  segments seg;
+  int64_t n_seg = pass_segments(&seg, n->ws_bwd, g, n, &d);   /* forward checked the rows */
+  const int64_t cap = d.R * d.H * d.T;
+  const float *probs = n->saved, *dropped = n->fattr[0] > 0.0f ? probs + cap : NULL;
   const float *dweights = n->n_out > 1 ? rk_dx(g, n->out[1]) : NULL;
-  /* (B, H, T), the values transposed (B, T, D), then (B, T, D) zeros when only the weights have a gradient */
-  float *scratch = n->ws_bwd, *values_t = scratch + B * H * T;
+  /* (R H), the values transposed (R, D), then (R, D) zeros when only the weights have a gradient */
+  float *scratch = (void *)((char *)n->ws_bwd + segments_bytes(d.R, d.packed)), *values_t = scratch + d.R * d.H;
   const float *dout = rk_dx(g, n->out[0]);
   if (!dout) {
-    dout = values_t + B * T * D;
-    memset(values_t + B * T * D, 0, (size_t)(B * T * D) * sizeof(float));
+    dout = values_t + d.R * d.D;
+    memset(values_t + d.R * d.D, 0, (size_t)(d.R * d.D) * sizeof(float));
   }
-  attention_backward_cpu(rk_dx(g, n->in[0]), scratch, values_t, dout, dweights, probs, dropped, rk_x(g, n->in[0]), B, T,
-                         H, D);
+  attention_backward(rk_dx(g, n->in[0]), scratch, values_t, dout, dweights, probs, dropped, rk_x(g, n->in[0]), &seg,
+                     n_seg, d.H, d.D);
 }
 
 rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64_t heads, bool causal, int key_ids,
                              int64_t padding, float dropout) {
   RK_TRY(rk_graph_check_value(g, qkv, "attention"));
   const rk_value *x = rk_val(g, qkv);
+  const bool packed = x->partial_rows;
   char bx[96], bi[96];
-  if (x->dtype != RK_DT_F32 || x->ndim != 3 || x->shape[2] % 3 != 0)
-    return rk_error(RK_ESHAPE, "attention: input %s must be the fused projection (B, T, 3 d_model)",
-                    rk_shape_str(x, bx, sizeof bx));
-  int64_t B = x->shape[0], T = x->shape[1], D = x->shape[2] / 3;
+  if (x->dtype != RK_DT_F32 || x->ndim != (packed ? 2 : 3) || x->shape[x->ndim - 1] % 3 != 0)
+    return rk_error(RK_ESHAPE, "attention: input %s must be the fused projection (B, T, 3 d_model), or its packed "
+                    "rows (R, 3 d_model)", rk_shape_str(x, bx, sizeof bx));
+  const int64_t R = packed ? x->shape[0] : x->shape[0] * x->shape[1], T = packed ? x->row_span : x->shape[1];
+  const int64_t D = x->shape[x->ndim - 1] / 3, row_index = x->row_index;
   if (heads < 1 || D % heads != 0)
     return rk_error(RK_EINVAL, "attention: d_model %lld is not a multiple of %lld heads", (long long)D, (long long)heads);
   if (!(dropout >= 0.0f && dropout < 1.0f))
     return rk_error(RK_EINVAL, "attention: dropout %g must be in [0, 1)", dropout);
-  int in[2] = {qkv, key_ids}, n_in = 1;
+  if (packed && (key_ids != RK_NO_VALUE || weights))
+    return rk_error(RK_EINVAL, "attention: packed rows %s hold no padding to mask and no (B, T) layout for weights: "
+                    "key ids and weights need the unpacked input", rk_shape_str(x, bx, sizeof bx));
+  int in[2] = {qkv, packed ? row_index : key_ids}, n_in = packed ? 2 : 1;
   if (key_ids != RK_NO_VALUE) {
     RK_TRY(rk_graph_check_value(g, key_ids, "attention"));
     const rk_value *iv = rk_val(g, key_ids);
-    if (iv->dtype != RK_DT_I64 || iv->ragged || iv->ndim != 2 || iv->shape[0] != B || iv->shape[1] != T)
+    if (iv->dtype != RK_DT_I64 || iv->ragged || iv->ndim != 2 || iv->shape[0] * iv->shape[1] != R ||
+        iv->shape[1] != T)
       return rk_error(RK_ESHAPE, "attention: key ids %s must be int64 (%lld, %lld) for input %s",
-                      rk_shape_str(iv, bi, sizeof bi), (long long)B, (long long)T, rk_shape_str(x, bx, sizeof bx));
+                      rk_shape_str(iv, bi, sizeof bi), (long long)(R / T), (long long)T, rk_shape_str(x, bx, sizeof bx));
     n_in = 2;
   }
-  int64_t probs_numel, shape[3] = {B, T, D}, wshape[4] = {B, heads, T, T};
-  RK_TRY(rk_size_numel(&probs_numel, 4, wshape, "attention weights (batch x heads x T x T)"));
+  int64_t probs_numel, shape[3] = {R / T, T, D}, wshape[4] = {R / T, heads, T, T}, pshape[3] = {R, heads, T};
+  RK_TRY(rk_size_numel(&probs_numel, 3, pshape, "attention weights (batch x T x heads x T)"));
+  if (packed) shape[0] = R, shape[1] = D;
   rk_node *n;
-  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_ATTENTION, n_in, in, RK_DT_F32, 3, shape));
+  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_ATTENTION, n_in, in, RK_DT_F32, packed ? 2 : 3, shape));
   n->iattr[0] = heads;
   n->iattr[1] = padding;
   n->iattr[2] = causal;
+  n->iattr[3] = packed ? T : 0;
   n->fattr[0] = dropout;
   n->saved_bytes = (size_t)(probs_numel * (dropout > 0.0f ? 2 : 1)) * sizeof(float);
-  n->ws_fwd_bytes = (size_t)(B * T * D) * sizeof(float);   /* the keys, transposed per head */
-  n->ws_bwd_bytes = (size_t)(B * heads * T + B * T * D + (weights ? B * T * D : 0)) * sizeof(float);
+  n->ws_fwd_bytes = segments_bytes(R, packed) + (size_t)(R * D) * sizeof(float);   /* the keys, transposed per head */
+  n->ws_bwd_bytes = segments_bytes(R, packed) + (size_t)(R * heads + R * D + (weights ? R * D : 0)) * sizeof(float);
   if (weights) {
     int w;
     RK_TRY(rk_graph_add_value(g, &w, RK_DT_F32, 4, wshape));

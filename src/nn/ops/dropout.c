@@ -12,6 +12,10 @@
  * which keeps SELU's mean and variance. Forward saves the 1-byte keep mask for backward (the
  * factor multiplying x follows from it and p). Eval: identity. The attention op draws its
  * probabilities' masks here too (rk_dropout_draws).
+ * On a value with rows in use (docs/design.md, "Rows in use") it draws and computes those rows
+ * only, and keys element d of row r by its original place, row_index[r] W + d (W the row's
+ * width): the mask a packed session body draws is the one the unpacked body draws at its real
+ * rows, so packing changes no result.
  */
 #include <math.h>
 #include <string.h>
@@ -91,18 +95,26 @@ typedef struct {
   float *out;
   uint8_t *keep;
   const float *x;
+  const int64_t *rows;   /* (n / W) each row's original row, or NULL: element i is element i */
+  int64_t W;
   float p;
   bool alpha;
   uint64_t seed, stream;
 } dropout_ctx;
 
-/* Elements [begin, end); chunks start on whole groups (the grain is a multiple of GROUP). */
+/* Elements [begin, end); without a row index chunks start on whole groups (the grain is a
+ * multiple of GROUP), with one each row draws from its original place. */
 static void dropout_range(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const dropout_ctx *c = arg;
   rk_dropout_draws d;
   rk_dropout_draws_init(&d, c->p, c->seed, c->stream);
-  rk_dropout_draws_at(&d, c->keep + begin, (uint64_t)begin, end - begin);
+  if (!c->rows) rk_dropout_draws_at(&d, c->keep + begin, (uint64_t)begin, end - begin);
+  for (int64_t i = begin; c->rows && i < end;) {
+    int64_t r = i / c->W, piece = (r + 1) * c->W < end ? (r + 1) * c->W - i : end - i;
+    rk_dropout_draws_at(&d, c->keep + i, (uint64_t)(c->rows[r] * c->W + (i - r * c->W)), piece);
+    i += piece;
+  }
   dropout_factors f = factors_of(c->p, c->alpha);
   if (c->alpha) {
     for (int64_t i = begin; i < end; i++) c->out[i] = c->keep[i] ? f.kept * c->x[i] + f.shift : f.dropped_out;
@@ -111,9 +123,11 @@ static void dropout_range(void *arg, int64_t chunk, int64_t begin, int64_t end) 
   }
 }
 
-void dropout_forward_cpu(float *out /* (n) */, uint8_t *keep /* (n) */, const float *x /* (n) */, int64_t n, float p,
-                         bool alpha, uint64_t seed, uint64_t stream) {
-  dropout_ctx c = {out, keep, x, p, alpha, seed, stream};
+/* rows (n / W) or NULL: each row's original row, which keys its draws. */
+void dropout_forward_cpu(float *out /* (n) */, uint8_t *keep /* (n) */, const float *x /* (n) */,
+                         const int64_t *rows /* (n / W) or NULL */, int64_t n, int64_t W, float p, bool alpha,
+                         uint64_t seed, uint64_t stream) {
+  dropout_ctx c = {out, keep, x, rows, W, p, alpha, seed, stream};
   rk_parallel_for(n, 1 << 14, dropout_range, &c);
 }
 
@@ -124,27 +138,34 @@ void dropout_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, cons
 }
 
 rk_status dropout_node_forward_cpu(rk_graph *g, const rk_node *n) {
-  int64_t cnt = rk_val(g, n->in[0])->numel;
+  const rk_value *x = rk_val(g, n->in[0]);
+  int64_t cnt = rk_val_numel_in_use(x), W = x->numel / x->shape[0];
+  rk_val(g, n->out[0])->rows = x->rows;
   if (!rk_graph_training(g) || n->fattr[0] == 0.0f) {
     memcpy(rk_x(g, n->out[0]), rk_x(g, n->in[0]), (size_t)cnt * sizeof(float));
     if (rk_graph_training(g)) memset(n->saved, 1, (size_t)cnt);   /* all kept; p = 0 makes the factor 1 */
     return RK_OK;
   }
-  dropout_forward_cpu(rk_x(g, n->out[0]), n->saved, rk_x(g, n->in[0]), cnt, n->fattr[0], n->iattr[0], g->seed,
+  const int64_t *rows = n->n_in > 1 ? rk_xi(g, n->in[1]) : NULL;
+  dropout_forward_cpu(rk_x(g, n->out[0]), n->saved, rk_x(g, n->in[0]), rows, cnt, W, n->fattr[0], n->iattr[0], g->seed,
                       rk_dropout_stream(n->id, g->step));
   return RK_OK;
 }
 
 void dropout_node_backward_cpu(rk_graph *g, const rk_node *n) {
   if (rk_dx(g, n->in[0]))
-    dropout_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), n->saved, rk_val(g, n->in[0])->numel, n->fattr[0],
-                         n->iattr[0]);
+    dropout_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), n->saved, rk_val_numel_in_use(rk_val(g, n->in[0])),
+                         n->fattr[0], n->iattr[0]);
 }
 
 rk_status rk_graph_dropout(rk_graph *g, int *out, int x, float p, bool alpha) {
   if (!(p >= 0.0f && p < 1.0f)) return rk_error(RK_EINVAL, "dropout: probability %g must be in [0, 1)", p);
+  RK_TRY(rk_graph_check_value(g, x, "dropout"));
+  const rk_value *xv = rk_val(g, x);
+  if (xv->dtype != RK_DT_F32 || xv->ndim < 1) return rk_error(RK_EINVAL, "dropout: input must be f32 with an axis");
+  int in[2] = {x, xv->row_index}, n_in = xv->partial_rows ? 2 : 1;   /* packed: the draws read the row index */
   rk_node *n;
-  RK_TRY(rk_graph_unary(g, out, x, RK_OP_DROPOUT, &n));
+  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_DROPOUT, n_in, in, RK_DT_F32, xv->ndim, xv->shape));
   n->fattr[0] = p;
   n->iattr[0] = alpha;
   n->saved_bytes = (size_t)rk_val(g, x)->numel;   /* the keep mask, a byte per element */

@@ -5,6 +5,9 @@
  * masked-LM batch (K = the most masked in a session, -1 after the last). Positions outside
  * [-1, T) fail the forward with RK_ERANGE, naming session and slot.
  * Backward adds each slot's gradient into its row, slots in order (one session per work item).
+ * x may be a packed session body instead (R, D) with rows in use (docs/design.md, "Rows in
+ * use"): index (B, K) then holds packed row numbers in [0, rows in use) or -1, read as one
+ * sequence of all the rows.
  */
 #include <string.h>
 
@@ -62,18 +65,26 @@ void gather_backward_cpu(float *dx /* (B, T, D) */, const float *dout /* (B, K, 
   rk_parallel_for(B, rk_row_grain(K * D), gather_bwd_sessions, &c);
 }
 
+/* Packed x: one sequence of its rows in use, every entry of the index a slot of it. */
 static void dims(const rk_graph *g, const rk_node *n, int64_t *B, int64_t *T, int64_t *K, int64_t *D) {
   const rk_value *x = rk_val(g, n->in[0]), *ix = rk_val(g, n->in[1]);
-  *B = x->shape[0];
-  *T = x->shape[1];
-  *D = x->shape[2];
-  *K = ix->shape[1];
+  const bool packed = x->partial_rows;
+  *B = packed ? 1 : x->shape[0];
+  *T = packed ? x->rows : x->shape[1];
+  *D = x->shape[x->ndim - 1];
+  *K = packed ? ix->numel : ix->shape[1];
 }
 
 rk_status gather_node_forward_cpu(rk_graph *g, const rk_node *n) {
   int64_t B, T, K, D;
   dims(g, n, &B, &T, &K, &D);
-  return gather_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]), B, T, K, D);
+  const int64_t *index = rk_xi(g, n->in[1]), slots = rk_val(g, n->in[1])->shape[1];
+  for (int64_t i = 0; rk_val(g, n->in[0])->partial_rows && i < K; i++)   /* name the session and slot */
+    if (index[i] < -1 || index[i] >= T)
+      return rk_error(RK_ERANGE, "gather: session %lld, slot %lld, reads packed row %lld, outside the %lld rows in use "
+                      "(or -1 for none)", (long long)(i / slots), (long long)(i % slots), (long long)index[i],
+                      (long long)T);
+  return gather_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), index, B, T, K, D);
 }
 
 void gather_node_backward_cpu(rk_graph *g, const rk_node *n) {
@@ -87,11 +98,12 @@ rk_status rk_graph_gather(rk_graph *g, int *out, int x, int index) {
   RK_TRY(rk_graph_check_value(g, index, "gather"));
   const rk_value *xv = rk_val(g, x), *iv = rk_val(g, index);
   char bx[96], bi[96];
-  if (xv->dtype != RK_DT_F32 || xv->ndim != 3 || iv->dtype != RK_DT_I64 || iv->ragged || iv->ndim != 2 ||
-      iv->shape[0] != xv->shape[0])
-    return rk_error(RK_ESHAPE, "gather: want x (B, T, D) and int64 positions (B, K), not %s and %s",
-                    rk_shape_str(xv, bx, sizeof bx), rk_shape_str(iv, bi, sizeof bi));
-  int64_t shape[3] = {xv->shape[0], iv->shape[1], xv->shape[2]};
+  const bool packed = xv->partial_rows;
+  if (xv->dtype != RK_DT_F32 || xv->ndim != (packed ? 2 : 3) || iv->dtype != RK_DT_I64 || iv->ragged ||
+      iv->ndim != 2 || (!packed && iv->shape[0] != xv->shape[0]))
+    return rk_error(RK_ESHAPE, "gather: want x (B, T, D) or packed rows (R, D), and int64 positions (B, K), not %s "
+                    "and %s", rk_shape_str(xv, bx, sizeof bx), rk_shape_str(iv, bi, sizeof bi));
+  int64_t shape[3] = {iv->shape[0], iv->shape[1], xv->shape[xv->ndim - 1]};
   int in[2] = {x, index};
   return rk_graph_simple_node(g, NULL, out, RK_OP_GATHER, 2, in, RK_DT_F32, 3, shape);
 }

@@ -4,7 +4,10 @@
  * n leading rows are out's rows in use this pass (docs/design.md, "Rows in use"): the ops
  * after it compute on n rows, not R, which is how a session model scores the whole catalogue
  * at its labelled rows only. Entries outside [0, N), or a row number after a -1, fail the
- * forward with RK_ERANGE naming the entry. Not gather (per-session positions, zero rows for -1).
+ * forward with RK_ERANGE naming the entry; x may itself have rows in use (a packed session body),
+ * N then counting those. out keeps index as its row index and x's rows per session (T of a
+ * (B, T, D)) as its row span, for the ops keyed by a row's original place (dropout, attention).
+ * Not gather (per-session positions, zero rows for -1).
  * Backward adds row k's gradient into row index[k] for k < n, serially in k: rows may repeat,
  * and the sum's order is fixed whatever the threads.
  */
@@ -40,8 +43,8 @@ rk_status gather_rows_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_value *x = rk_val(g, n->in[0]), *ix = rk_val(g, n->in[1]);
   int64_t D = x->shape[x->ndim - 1];
   rk_value *out = rk_val(g, n->out[0]);
-  return gather_rows_forward_cpu(rk_x(g, n->out[0]), &out->rows, rk_x(g, n->in[0]), rk_xi(g, n->in[1]), x->numel / D,
-                                 ix->numel, D);
+  return gather_rows_forward_cpu(rk_x(g, n->out[0]), &out->rows, rk_x(g, n->in[0]), rk_xi(g, n->in[1]),
+                                 rk_val_numel_in_use(x) / D, ix->numel, D);
 }
 
 void gather_rows_node_backward_cpu(rk_graph *g, const rk_node *n) {
@@ -59,9 +62,12 @@ rk_status rk_graph_gather_rows(rk_graph *g, int *out, int x, int index) {
   if (xv->dtype != RK_DT_F32 || xv->ndim < 2 || iv->dtype != RK_DT_I64 || iv->ragged)
     return rk_error(RK_ESHAPE, "gather_rows: want x (..., D) and int64 row numbers, not %s and %s",
                     rk_shape_str(xv, bx, sizeof bx), rk_shape_str(iv, bi, sizeof bi));
-  int64_t shape[2] = {iv->numel, xv->shape[xv->ndim - 1]};
+  int64_t shape[2] = {iv->numel, xv->shape[xv->ndim - 1]}, span = xv->ndim >= 3 ? xv->shape[xv->ndim - 2] : 1;
   int in[2] = {x, index};
   RK_TRY(rk_graph_simple_node(g, NULL, out, RK_OP_GATHER_ROWS, 2, in, RK_DT_F32, 2, shape));
-  rk_val(g, *out)->partial_rows = true;
+  rk_value *ov = rk_val(g, *out);
+  ov->partial_rows = true;
+  ov->row_index = index;
+  ov->row_span = span;
   return RK_OK;
 }

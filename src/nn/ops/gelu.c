@@ -6,7 +6,7 @@
  * double-precision libm tanh of both passes took 40% of the step, scalar expf still 12% at 256.
  * A training forward saves the derivative beside the output (it has the tanh or erf in hand),
  * so backward is one multiply-add and no second tanh: the two passes were 5-8% of a session
- * model's step.
+ * model's step. On a value with rows in use it computes those rows only (docs/design.md).
  */
 #include <math.h>
 
@@ -44,13 +44,16 @@ void gelu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const f
 }
 
 rk_status gelu_node_forward_cpu(rk_graph *g, const rk_node *n) {
+  const rk_value *x = rk_val(g, n->in[0]);
+  rk_val(g, n->out[0])->rows = x->rows;
   gelu_forward_cpu(rk_x(g, n->out[0]), rk_graph_training(g) ? n->saved : NULL, rk_x(g, n->in[0]),
-                   rk_val(g, n->in[0])->numel, n->iattr[0]);
+                   rk_val_numel_in_use(x), n->iattr[0]);
   return RK_OK;
 }
 
 void gelu_node_backward_cpu(rk_graph *g, const rk_node *n) {
-  if (rk_dx(g, n->in[0])) gelu_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), n->saved, rk_val(g, n->in[0])->numel);
+  if (rk_dx(g, n->in[0]))
+    gelu_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), n->saved, rk_val_numel_in_use(rk_val(g, n->in[0])));
 }
 
 rk_status rk_graph_gelu(rk_graph *g, int *out, int x, bool approximate) {

@@ -1,7 +1,8 @@
 /*
  * layer_norm (Ba et al. 2016) over the last axis D: out = (x - mean) * rstd * gamma + beta,
  * biased variance, as PyTorch's LayerNorm. Forward saves (mean, rstd) per row. Row sums are in
- * double, over fixed lanes.
+ * double, over fixed lanes. On a value with rows in use (docs/design.md, "Rows in use") it
+ * normalises those rows only, and its output has them in use.
  */
 #include <math.h>
 
@@ -103,8 +104,10 @@ rk_status layer_norm_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_param *gm, *bt;
   parts(n, &gm, &bt);
   int64_t D = x->shape[x->ndim - 1];
+  rk_val(g, n->out[0])->rows = x->rows;
   layer_norm_forward_cpu(rk_x(g, n->out[0]), n->saved ? n->saved : n->ws_fwd, rk_x(g, n->in[0]),
-                         gm ? gm->value.data : NULL, bt ? bt->value.data : NULL, x->numel / D, D, n->fattr[0]);
+                         gm ? gm->value.data : NULL, bt ? bt->value.data : NULL, rk_val_numel_in_use(x) / D, D,
+                         n->fattr[0]);
   return RK_OK;
 }
 
@@ -114,7 +117,7 @@ void layer_norm_node_backward_cpu(rk_graph *g, const rk_node *n) {
   parts(n, &gm, &bt);
   int64_t D = x->shape[x->ndim - 1];
   layer_norm_backward_cpu(rk_dx(g, n->in[0]), gm ? gm->grad.data : NULL, bt ? bt->grad.data : NULL, rk_dx(g, n->out[0]),
-                          rk_x(g, n->in[0]), n->saved, gm ? gm->value.data : NULL, x->numel / D, D);
+                          rk_x(g, n->in[0]), n->saved, gm ? gm->value.data : NULL, rk_val_numel_in_use(x) / D, D);
 }
 
 rk_status rk_graph_layer_norm(rk_graph *g, int *out, int x, rk_param *gamma, rk_param *beta, float eps) {

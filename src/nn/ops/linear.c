@@ -55,13 +55,32 @@ static void bias_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   for (int64_t n = begin; n < end; n++) memcpy(c->out + n * c->OC, c->b, (size_t)c->OC * sizeof(float));
 }
 
-void linear_forward_cpu(float *out /* (N, OC) */, const float *x /* (N, C) */,
+/* wt = w^T in 16 x 16 tiles (walking w's columns wrote wt a cache line per element). */
+static void transpose(float *wt /* (C, OC) */, const float *w /* (OC, C) */, int64_t OC, int64_t C) {
+  for (int64_t o0 = 0; o0 < OC; o0 += 16)
+    for (int64_t k0 = 0; k0 < C; k0 += 16)
+      for (int64_t o = o0; o < o0 + 16 && o < OC; o++)
+        for (int64_t k = k0; k < k0 + 16 && k < C; k++) wt[k * OC + o] = w[o * C + k];
+}
+
+/* wt (C, OC) or NULL: scratch for w transposed. With it the gemm is x wt (OpenBLAS's NN
+ * kernels), whose rows come out the same bits whatever N: its x w^T kernel for few rows
+ * (SkylakeX's small-matrix path, N OC <= 1200) sums in another order, so a session's result
+ * depended on how many real rows its batch packed (a packed body's N; serve against predict).
+ * At larger N the two give the same bits (measured), so only rows in use need it; the tiled
+ * transpose costs about 6% of a packed session layer's gemm. */
+void linear_forward_cpu(float *out /* (N, OC) */, float *wt /* (C, OC) or NULL */, const float *x /* (N, C) */,
                         const float *w /* (OC, C) */, const float *b /* (OC) or NULL */,
                         int64_t N, int64_t C, int64_t OC, rk_act act) {
   epilogue_ctx c = {out, b, OC, act};
   bool bias_first = b && act == RK_ACT_NONE;
   if (bias_first) rk_parallel_for(N, rk_row_grain(OC), bias_rows, &c);
-  rk_sgemm(false, true, N, OC, C, 1.0f, x, C, w, C, bias_first ? 1.0f : 0.0f, out, OC);
+  if (wt) {
+    transpose(wt, w, OC, C);
+    rk_sgemm(false, false, N, OC, C, 1.0f, x, C, wt, OC, bias_first ? 1.0f : 0.0f, out, OC);
+  } else {
+    rk_sgemm(false, true, N, OC, C, 1.0f, x, C, w, C, bias_first ? 1.0f : 0.0f, out, OC);
+  }
   if (act == RK_ACT_NONE) return;
   rk_parallel_for(N, rk_row_grain(OC), epilogue_rows, &c);
 }
@@ -142,7 +161,8 @@ rk_status linear_node_forward_cpu(rk_graph *g, const rk_node *n) {
   dims(g, n, &N, &C, &OC);
   const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
   rk_val(g, n->out[0])->rows = rk_val(g, n->in[0])->rows;
-  linear_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), n->params[0]->value.data,
+  float *wt = rk_val(g, n->in[0])->partial_rows ? n->ws_fwd : NULL;   /* rows in use: a row's bits whatever N */
+  linear_forward_cpu(rk_x(g, n->out[0]), wt, rk_x(g, n->in[0]), n->params[0]->value.data,
                      b ? b->value.data : NULL, N, C, OC, (rk_act)n->iattr[1]);
   return RK_OK;
 }
@@ -177,6 +197,8 @@ rk_status rk_graph_linear(rk_graph *g, int *out, int x, rk_param *w, rk_param *b
   n->iattr[0] = w->value.shape[0];
   n->iattr[1] = act;
   if (act != RK_ACT_NONE) n->ws_bwd_bytes = (size_t)rk_val(g, *out)->numel * sizeof(float);
+  if (rk_val(g, x)->partial_rows)   /* w transposed (linear_forward_cpu) */
+    n->ws_fwd_bytes = (size_t)(w->value.shape[0] * w->value.shape[1]) * sizeof(float);
   RK_TRY(rk_graph_node_add_param(g, n, w));
   if (b) RK_TRY(rk_graph_node_add_param(g, n, b));
   return RK_OK;

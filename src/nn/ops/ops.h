@@ -97,8 +97,9 @@ void dot_interaction_backward_cpu(float *ddense /* (B, D) */, float *demb /* (B,
                                   const float *emb /* (B, F, D) */, int64_t B, int64_t F, int64_t D);
 
 /* dropout */
-void dropout_forward_cpu(float *out /* (n) */, uint8_t *keep /* (n) */, const float *x /* (n) */, int64_t n, float p,
-                         bool alpha, uint64_t seed, uint64_t stream);
+void dropout_forward_cpu(float *out /* (n) */, uint8_t *keep /* (n) */, const float *x /* (n) */,
+                         const int64_t *rows /* (n / W) or NULL */, int64_t n, int64_t W, float p, bool alpha,
+                         uint64_t seed, uint64_t stream);
 void dropout_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const uint8_t *keep /* (n) */, int64_t n,
                           float p, bool alpha);
 /* Keep draws of the elements of one (seed, stream), as dropout and attention mask them: a group
@@ -181,7 +182,7 @@ void leaky_relu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, c
                              float slope);
 
 /* linear */
-void linear_forward_cpu(float *out /* (N, OC) */, const float *x /* (N, C) */,
+void linear_forward_cpu(float *out /* (N, OC) */, float *wt /* (C, OC) or NULL */, const float *x /* (N, C) */,
                         const float *w /* (OC, C) */, const float *b /* (OC) or NULL */,
                         int64_t N, int64_t C, int64_t OC, rk_act act);
 void linear_backward_cpu(float *dx /* (N, C) */, float *dw /* (OC, C) */, float *db /* (OC) */,
