@@ -10,8 +10,9 @@
  * Candidates, in this order:
  *   in-batch   (in_batch) the R targets of the batch in row order: the other sessions' targets
  *              are each row's negatives, as Transformers4Rec's recsys_meta_model samples them
- *   sampled    N draws with replacement over ids [first, V), from the stream (seed, op, step):
- *              a pure function of those, whatever the threads
+ *   sampled    N draws with replacement over ids [first, V), or (unique) the first N distinct
+ *              ids of the draws, as TensorFlow's samplers with unique=True, from the stream
+ *              (seed, op, step): a pure function of those, whatever the threads
  *                log-uniform  P(i) = log((k + 2) / (k + 1)) / log(V - first + 1), k = i - first:
  *                             Zipf-like, for ids sorted by decreasing frequency (the ETL's
  *                             Categorify does), drawn as floor(exp(u log(V - first + 1))) - 1
@@ -22,7 +23,8 @@
  * target (an accidental hit: removed, as TensorFlow's remove_accidental_hits), a padding label,
  * or an in-batch target of r's own session (the reference's negative mask).
  * logq (sampled softmax's correction, Bengio and Senecal 2008; Jean et al. 2015): the log of
- * the expected count N P(i), subtracted from the target's logit and the sampled ones; in-batch
+ * the expected count, N P(i) with replacement or 1 - (1 - P(i))^tries for unique draws that took
+ * `tries` (TensorFlow's), subtracted from the target's logit and the sampled ones; in-batch
  * columns carry none. Rows whose label is `ignore` are zeros (the loss skips them).
  * Backward adds into h, W's rows of the target and candidates, and b; the candidates' gradient
  * rows are (M x D) = dz^T h by gemm, added to W in candidate order, so the bits do not depend
