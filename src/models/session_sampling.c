@@ -3,7 +3,8 @@
  * part R): what the settings ask for, checked, and the train graph's loss built from it.
  *
  *   --sampled_softmax     cross-entropy against the target and --max_n_samples distinct
- *                         log-uniform draws shared by the batch, logQ-corrected by each id's
+ *                         log-uniform draws (--sampled_softmax_sampler uniform: uniform ones)
+ *                         shared by the batch, logQ-corrected by each id's
  *                         chance to be among them, accidental hits removed (the library's
  *                         NextItemPredictionTask(sampled_softmax=True) and TensorFlow's
  *                         sampled_softmax_loss, both unique; --sampled_softmax_unique false keeps
@@ -62,7 +63,9 @@ rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int la
                                         rk_param *w, const rk_session_config *c) {
   const bool sampled = c->sampled_softmax;
   rk_sampled_spec s = {.n_sampled = sampled ? c->max_n_samples : c->neg_sampling_extra_samples_per_batch,
-                       .sampler = sampled ? RK_SAMPLER_LOG_UNIFORM : RK_SAMPLER_UNIFORM,
+                       .sampler = sampled && c->sampled_softmax_sampler == RK_SESSION_SAMPLER_LOG_UNIFORM
+                                      ? RK_SAMPLER_LOG_UNIFORM
+                                      : RK_SAMPLER_UNIFORM,
                        .first_id = c->pad_token + 1, .in_batch = !sampled, .logq = sampled,
                        .unique = sampled && c->sampled_softmax_unique,
                        .ignore = c->pad_token, .temperature = c->softmax_temperature};

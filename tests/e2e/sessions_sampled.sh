@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `reckon sessions --sampled_softmax` and its draws (issue 19, the gap to the full softmax):
 # distinct draws by default (--sampled_softmax_unique), recorded in model.json, other weights
-# than repeated draws; --item_table_updates lazy trains, differs from dense and gives the same
+# than repeated draws, and than uniform ones (--sampled_softmax_sampler); --item_table_updates lazy trains, differs from dense and gives the same
 # weights at any thread count; too many distinct draws for the catalogue and an unknown update
 # mode are usage errors that name the flag.
 set -u
@@ -26,6 +26,12 @@ expect_contains "$m" '"item_table_updates": "dense"' "and --item_table_updates"
 expect_status $? 0 "--sampled_softmax_unique false trains"
 cmp -s "$(weights u)" "$(weights r)" && fail "repeated draws gave the distinct draws' weights" \
   || pass "repeated and distinct draws train differently"
+m=$(cat "$tmp/u/model/model.json")
+expect_contains "$m" '"sampled_softmax_sampler": "log_uniform"' "model.json records --sampled_softmax_sampler"
+"$R" "${base[@]}" --output_dir "$tmp/n" --sampled_softmax_sampler uniform 2>"$tmp/err"
+expect_status $? 0 "--sampled_softmax_sampler uniform trains"
+cmp -s "$(weights u)" "$(weights n)" && fail "uniform draws gave the log-uniform draws' weights" \
+  || pass "uniform and log-uniform draws train differently"
 
 "$R" "${base[@]}" --output_dir "$tmp/l1" --item_table_updates lazy 2>"$tmp/err"
 expect_status $? 0 "--item_table_updates lazy trains"
