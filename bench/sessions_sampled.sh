@@ -20,6 +20,7 @@
 #
 #   bench/sessions_sampled.sh [reckon-build-dir]        (default: build)
 #   SESSIONS=20000 DAYS=3 ITEMS=5000 EPOCHS=3 SEEDS="1 2 3" N=1000 THREADS=2
+#   SAMPLED_FLAGS="..." (added to the sampled runs: e.g. --sampled_softmax_unique false)
 #   BIG_ITEMS=10000000 BIG_DIM=32 STEPS_A=2 STEPS_B=6 (BIG_ITEMS=0: skip the scale run)
 # The table is printed and written to $OUT/sessions_sampled.md ($OUT set) or /tmp/bench_sessions_sampled.md.
 set -euo pipefail
@@ -74,7 +75,8 @@ rows=()
 for seed in $seeds; do
   for mode in full sampled; do
     flags=()
-    [ $mode = sampled ] && flags=(--sampled_softmax --max_n_samples "$n_sampled")
+    # shellcheck disable=SC2206 # SAMPLED_FLAGS is a list of words
+    [ $mode = sampled ] && flags=(--sampled_softmax --max_n_samples "$n_sampled" ${SAMPLED_FLAGS:-})
     t0=$(date +%s.%N)
     "$reckon" "${common[@]}" --feature_config "$data/features.yaml" --do_train --do_eval --seed "$seed" \
       --output_dir "$out/$mode" "${flags[@]}"

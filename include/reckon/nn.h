@@ -37,6 +37,8 @@ typedef struct rk_param {
   int group;                /* parameter group (its own learning rate and regularisation) */
   bool no_decay;            /* its group's weight_decay is not applied (biases and LayerNorm
                                weights in Hugging Face's Trainer; reckon/optim.h) */
+  bool lazy_rows;           /* dense (V, ...): the optimizer steps only the rows whose gradient is
+                               non-zero, as on a sparse table (reckon/optim.h) */
   struct rk_param_arena *arena;   /* dense: the arena its value and gradient view, or NULL (own) */
 } rk_param;
 
@@ -446,12 +448,23 @@ typedef enum { RK_SAMPLER_LOG_UNIFORM, RK_SAMPLER_UNIFORM } rk_sampler;
 double rk_sampler_probability(rk_sampler s, int64_t id, int64_t first, int64_t V);
 /* ids (N): N draws with replacement from the stream (seed, stream). */
 void rk_sampler_draw(int64_t *ids, rk_sampler s, int64_t N, int64_t first, int64_t V, uint64_t seed, uint64_t stream);
+/* ids (N): the first N distinct ids of the stream's draws, in the order drawn (TensorFlow's
+ * unique=True); returns the draws it took. set: scratch of rk_sampler_set_size(N) int64.
+ * Needs N <= V - first. */
+int64_t rk_sampler_draw_unique(int64_t *ids, int64_t *set, rk_sampler s, int64_t N, int64_t first, int64_t V,
+                               uint64_t seed, uint64_t stream);
+int64_t rk_sampler_set_size(int64_t N);
+/* The expected count of id among `tries` draws: tries P(id) with replacement, or the chance it
+ * is among the unique ones, 1 - (1 - P(id))^tries (TensorFlow's expected counts). */
+double rk_sampler_expected_count(rk_sampler s, int64_t id, int64_t first, int64_t V, int64_t tries, bool unique);
 typedef struct {
   int64_t n_sampled;     /* N draws per forward, shared by every row (0: none) */
   rk_sampler sampler;
   int64_t first_id;      /* draws over [first_id, V): past the padding id */
   bool in_batch;         /* the batch's targets are candidates too (before the draws) */
-  bool logq;             /* subtract log(N P(id)) from the target's and the drawn logits */
+  bool logq;             /* subtract log(the expected count of id) from the target's and the drawn
+                            logits: N P(id), or 1 - (1 - P(id))^tries with unique draws */
+  bool unique;           /* draw until N distinct ids (given draws are taken as they are) */
   int64_t ignore;        /* the label of rows without a target */
   float temperature;     /* logits are divided by it */
   const int64_t *given;  /* NULL: draw; else the N ids to use at every forward instead (fixed draws

@@ -98,7 +98,10 @@ typedef struct {
   float ftrl_beta;             /* FTRL: Keras' beta (0 in TF1) */
   /* Sparse parameters. false (default): lazy, only the rows in grad_rows move and only their
    * state advances (torch SparseAdam, TF's sparse apply ops). true: every row is stepped, rows
-   * without a gradient with a zero gradient, as Keras' dense optimizers do on an embedding. */
+   * without a gradient with a zero gradient, as Keras' dense optimizers do on an embedding.
+   * A dense parameter marked rk_param.lazy_rows is lazy either way: a row (its first dimension)
+   * moves, and its state advances, only when its gradient has a non-zero value (TensorFlow
+   * Addons' LazyAdam on a table whose gradient arrives dense, as the session models' does). */
   bool sparse_as_dense;
 } rk_optim_config;
 

@@ -75,6 +75,8 @@ typedef enum { RK_SESSION_ATTN_UNI, RK_SESSION_ATTN_BI } rk_session_attn;
 typedef enum { RK_SESSION_AGG_CONCAT, RK_SESSION_AGG_ELEMENTWISE } rk_session_aggregation;
 typedef enum { RK_SESSION_LOSS_CE, RK_SESSION_LOSS_TOP1, RK_SESSION_LOSS_TOP1_MAX, RK_SESSION_LOSS_BPR,
                RK_SESSION_LOSS_BPR_MAX_REG } rk_session_loss;
+typedef enum { RK_SESSION_ROWS_DENSE, RK_SESSION_ROWS_LAZY } rk_session_row_updates;
+typedef enum { RK_SESSION_SAMPLER_LOG_UNIFORM, RK_SESSION_SAMPLER_UNIFORM } rk_session_sampler;
 
 /* The settings of the session family, rows as RK_RANKING_SETTINGS' (reckon/models.h):
  *   X(KIND, field, flag, section, metavar, help, default)
@@ -132,10 +134,13 @@ typedef enum { RK_SESSION_LOSS_CE, RK_SESSION_LOSS_TOP1, RK_SESSION_LOSS_TOP1_MA
   /* issue 19, part R: the loss at the output (sampled softmax, negative sampling; src/models/session_sampling.c) */ \
   X(BOOL,   sampled_softmax,     sampled_softmax,     TRAIN, NULL, "train against --max_n_samples log-uniform draws shared by the batch (logQ-corrected, accidental hits removed) instead of the whole catalogue", false) \
   X(SIZE,   max_n_samples,       max_n_samples,       TRAIN, "N in [1, 2^20]", "sampled softmax: draws per step", 100) \
+  X(PICK,   sampled_softmax_sampler, sampled_softmax_sampler, TRAIN, "log_uniform|uniform", "sampled softmax: the draws' distribution over the item ids, log-uniform (Zipf-like, for ids sorted by decreasing frequency, as the library's) or uniform", log_uniform) \
+  X(BOOL,   sampled_softmax_unique, sampled_softmax_unique, TRAIN, NULL, "sampled softmax: draw until --max_n_samples distinct ids, each corrected by its chance to be among them (TensorFlow's unique=True); false: --max_n_samples draws with repeats", true) \
   X(BOOL,   negative_sampling,   negative_sampling,   TRAIN, NULL, "score each target against the batch's other sessions' targets and --neg_sampling_extra_samples_per_batch uniform draws, with --loss_type", false) \
   X(PICK,   loss_type,           loss_type,           TRAIN, "cross_entropy|top1|top1_max|bpr|bpr_max_reg", "the loss: cross-entropy, or a pairwise loss of GRU4Rec (needs --negative_sampling)", cross_entropy) \
   X(REAL,   bpr_max_reg_lambda,  bpr_max_reg_lambda,  TRAIN, "L >= 0", "bpr_max_reg: weight of the softmax-weighted squared negative scores", 0.0) \
   X(SIZE,   neg_sampling_extra_samples_per_batch, neg_sampling_extra_samples_per_batch, TRAIN, "N in [0, 2^20]", "negative sampling: uniform draws added to the batch's targets each step", 32) \
+  X(PICK,   item_table_updates,  item_table_updates,  TRAIN, "dense|lazy", "AdamW on the item table and the output layer's rows: dense steps every row each step, as PyTorch's on an nn.Embedding; lazy only the rows whose gradient is non-zero, the ones the step looked up or scored (TensorFlow's LazyAdam)", dense) \
   /* issue 19, part RTD: replacement token detection, ELECTRA's task (src/models/session_rtd.c) */                   \
   X(BOOL,   rtd,                 rtd,                 ARCH,  NULL, "replacement token detection (ELECTRA): items drawn from the masked LM replace its masked items, and a discriminator head learns which were replaced (a masked LM model)", false) \
   X(BOOL,   rtd_sample_from_batch, rtd_sample_from_batch, TRAIN, NULL, "rtd: draw the replacements among the batch's masked items instead of the whole catalogue", false) \

@@ -371,6 +371,17 @@ static void run_rule(const init_rule *r, uint64_t seed, uint64_t stream) {
   if (r->zero_row >= 0) memset(w + r->zero_row * p->value.shape[1], 0, (size_t)p->value.shape[1] * sizeof *w);
 }
 
+/* --item_table_updates lazy: only the rows a step touched move (a dense AdamW keeps moving a row
+ * that a past step touched on its momentum alone). Measured with the sampled softmax, where a
+ * step scores a few of the catalogue's rows: it does not close the gap to the full softmax
+ * (docs/session_models.md), so dense stays the default. */
+static void mark_lazy_rows(rk_session_params *p, const rk_session_features *f, const rk_session_config *c) {
+  bool lazy = c->item_table_updates == RK_SESSION_ROWS_LAZY;
+  rk_session_item_table(p, f)->lazy_rows = lazy;
+  p->out_b.lazy_rows = lazy;
+  if (!c->mf_constrained_embeddings) p->out_w.lazy_rows = lazy;
+}
+
 static rk_status run_rules(const declarer *d) {
   for (int i = 0; i < d->n_rules; i++) {
     const init_rule *r = &d->rules[i];
@@ -457,6 +468,7 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
   if (st == RK_OK) st = rk_param_arena_alloc(p->arena);
   if (st == RK_OK) st = run_rules(&d);
   if (st == RK_OK) mark_no_decay(p, c);
+  if (st == RK_OK) mark_lazy_rows(p, f, c);
   rk_free(d.rules);
   if (st != RK_OK) rk_session_params_free(p);
   return st;

@@ -2,11 +2,13 @@
  * The session models' losses over candidate items instead of the whole catalogue (issue 19,
  * part R): what the settings ask for, checked, and the train graph's loss built from it.
  *
- *   --sampled_softmax     cross-entropy against the target and --max_n_samples log-uniform draws
- *                         shared by the batch, logQ-corrected, accidental hits removed (the
- *                         library's NextItemPredictionTask(sampled_softmax=True); reckon keeps
- *                         repeated draws, as TensorFlow's sampled_softmax_loss with unique=False,
- *                         where the library keeps the first unique ones: docs/session_models.md)
+ *   --sampled_softmax     cross-entropy against the target and --max_n_samples distinct
+ *                         log-uniform draws (--sampled_softmax_sampler uniform: uniform ones)
+ *                         shared by the batch, logQ-corrected by each id's
+ *                         chance to be among them, accidental hits removed (the library's
+ *                         NextItemPredictionTask(sampled_softmax=True) and TensorFlow's
+ *                         sampled_softmax_loss, both unique; --sampled_softmax_unique false keeps
+ *                         repeated draws, corrected by N P(id): docs/session_models.md)
  *   --negative_sampling   the research pipeline's (recsys_meta_model.py): each target against
  *                         the batch's other sessions' targets plus
  *                         --neg_sampling_extra_samples_per_batch uniform draws, with
@@ -61,9 +63,16 @@ rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int la
                                         rk_param *w, const rk_session_config *c) {
   const bool sampled = c->sampled_softmax;
   rk_sampled_spec s = {.n_sampled = sampled ? c->max_n_samples : c->neg_sampling_extra_samples_per_batch,
-                       .sampler = sampled ? RK_SAMPLER_LOG_UNIFORM : RK_SAMPLER_UNIFORM,
+                       .sampler = sampled && c->sampled_softmax_sampler == RK_SESSION_SAMPLER_LOG_UNIFORM
+                                      ? RK_SAMPLER_LOG_UNIFORM
+                                      : RK_SAMPLER_UNIFORM,
                        .first_id = c->pad_token + 1, .in_batch = !sampled, .logq = sampled,
+                       .unique = sampled && c->sampled_softmax_unique,
                        .ignore = c->pad_token, .temperature = c->softmax_temperature};
+  if (s.unique && s.n_sampled > p->n_items - s.first_id)
+    return rk_error(RK_EUSAGE, "--max_n_samples %lld distinct draws: the catalogue has %lld item ids past the padding; "
+                    "lower --max_n_samples or set --sampled_softmax_unique false", (long long)s.n_sampled,
+                    (long long)(p->n_items - s.first_id));
   int h, logits;
   RK_TRY(rk_graph_linear(g, &h, body, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
   RK_TRY(rk_graph_sampled_logits(g, &logits, h, labels, w, (rk_param *)&p->out_b, &s));

@@ -7,7 +7,8 @@
  *
  * Sparse parameters follow torch.optim.SparseAdam and TensorFlow's SparseApply* kernels: only the
  * rows listed in grad_rows move (lazy); sparse_as_dense steps every row, as Keras' optimizers do
- * on a dense embedding gradient. docs/optim.md compares the two.
+ * on a dense embedding gradient. docs/optim.md compares the two. A dense parameter marked
+ * lazy_rows is stepped the lazy way too, its touched rows being those with a non-zero gradient.
  */
 #include <math.h>
 #include <string.h>
@@ -17,8 +18,8 @@
 struct rk_optim_entry {
   rk_param *param;
   int64_t numel;
-  int64_t rows;      /* sparse: V; dense: 1 */
-  int64_t dim;       /* sparse: D; dense: numel */
+  int64_t rows;      /* sparse and lazy_rows: V; dense: 1 */
+  int64_t dim;       /* sparse and lazy_rows: numel / V; dense: numel */
   float *slot[2];
 };
 
@@ -224,8 +225,9 @@ rk_status rk_optim_init(rk_optim *opt, const rk_optim_config *cfg, rk_param *con
     rk_optim_entry *e = &entries[i];
     e->param = p;
     e->numel = rk_tensor_numel(&p->value);
-    e->rows = p->sparse ? p->value.shape[0] : 1;
-    e->dim = p->sparse ? p->value.shape[1] : e->numel;
+    bool by_rows = (p->sparse || p->lazy_rows) && p->value.ndim > 0 && p->value.shape[0] > 0;
+    e->rows = by_rows ? p->value.shape[0] : 1;
+    e->dim = by_rows ? e->numel / e->rows : e->numel;
     bool mirrored = mirror && p->arena == mirror;
     int64_t offset = mirrored ? rk_param_arena_offset(p) : packed;
     for (int s = 0; s < n_slots && state; s++) e->slot[s] = state + (int64_t)s * total + offset;
@@ -302,6 +304,21 @@ static void lazy_chunk(void *ctx, int64_t chunk, int64_t begin, int64_t end) {
   for (int64_t k = begin; k < end; k++) {
     int64_t at = c->rows[k] * D;
     c->span(w + at, slot_at(c->e, 0, at), slot_at(c->e, 1, at), c->grad + k * D, D, c->h);
+  }
+}
+
+/* Lazy on a dense gradient (lazy_rows): chunk over table rows; a row whose gradient is all zeros
+ * was not touched by the step and keeps its value and state. */
+static void nonzero_rows_chunk(void *ctx, int64_t chunk, int64_t begin, int64_t end) {
+  (void)chunk;
+  const step_ctx *c = ctx;
+  int64_t D = c->e->dim;
+  float *w = (float *)c->e->param->value.data;
+  for (int64_t r = begin; r < end; r++) {
+    int64_t at = r * D;
+    bool touched = false;
+    for (int64_t k = 0; k < D && !touched; k++) touched = c->grad[at + k] != 0.0f;
+    if (touched) c->span(w + at, slot_at(c->e, 0, at), slot_at(c->e, 1, at), c->grad + at, D, c->h);
   }
 }
 
@@ -396,7 +413,8 @@ rk_status rk_optim_step(rk_optim *opt, double lr_factor) {
     hyper_for(&h, opt, p, lr_factor);
     step_ctx c = {span, &h, e, (const float *)p->grad.data, p->grad_rows, p->n_grad_rows};
     int64_t row_grain = e->dim > 0 ? (OPTIM_GRAIN + e->dim - 1) / e->dim : 1;
-    if (!p->sparse) rk_parallel_for(e->numel, OPTIM_GRAIN, dense_chunk, &c);
+    if (!p->sparse && p->lazy_rows) rk_parallel_for(e->rows, row_grain, nonzero_rows_chunk, &c);
+    else if (!p->sparse) rk_parallel_for(e->numel, OPTIM_GRAIN, dense_chunk, &c);
     else if (opt->cfg.sparse_as_dense) rk_parallel_for(e->rows, row_grain, all_rows_chunk, &c);
     else rk_parallel_for(p->n_grad_rows, row_grain, lazy_chunk, &c);
   }

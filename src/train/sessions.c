@@ -259,8 +259,9 @@ static rk_status build(run *r) {
   int max = r->m->ops->feed_max_columns(r->m);
   if (!(r->columns = rk_calloc((size_t)(max > 0 ? max : 1), sizeof *r->columns))) return RK_ENOMEM;
   r->n_columns = r->m->ops->feed_columns(r->feed, true, r->columns);
-  /* Hugging Face's AdamW over every parameter, dense as PyTorch steps an nn.Embedding; biases and
-   * LayerNorm weights undecayed (the build marks them). */
+  /* Hugging Face's AdamW over every parameter, dense as PyTorch steps an nn.Embedding (the item
+   * table lazy with --item_table_updates lazy); biases and LayerNorm weights undecayed (the build
+   * marks both). */
   rk_optim_config oc;
   rk_optim_config_hf_adamw(&oc, c->lr, c->weight_decay, c->adam_beta1, c->adam_beta2, c->adam_epsilon);
   oc.sparse_as_dense = true;

@@ -10,8 +10,9 @@
  * Candidates, in this order:
  *   in-batch   (in_batch) the R targets of the batch in row order: the other sessions' targets
  *              are each row's negatives, as Transformers4Rec's recsys_meta_model samples them
- *   sampled    N draws with replacement over ids [first, V), from the stream (seed, op, step):
- *              a pure function of those, whatever the threads
+ *   sampled    N draws with replacement over ids [first, V), or (unique) the first N distinct
+ *              ids of the draws, as TensorFlow's samplers with unique=True, from the stream
+ *              (seed, op, step): a pure function of those, whatever the threads
  *                log-uniform  P(i) = log((k + 2) / (k + 1)) / log(V - first + 1), k = i - first:
  *                             Zipf-like, for ids sorted by decreasing frequency (the ETL's
  *                             Categorify does), drawn as floor(exp(u log(V - first + 1))) - 1
@@ -22,7 +23,8 @@
  * target (an accidental hit: removed, as TensorFlow's remove_accidental_hits), a padding label,
  * or an in-batch target of r's own session (the reference's negative mask).
  * logq (sampled softmax's correction, Bengio and Senecal 2008; Jean et al. 2015): the log of
- * the expected count N P(i), subtracted from the target's logit and the sampled ones; in-batch
+ * the expected count, N P(i) with replacement or 1 - (1 - P(i))^tries for unique draws that took
+ * `tries` (TensorFlow's), subtracted from the target's logit and the sampled ones; in-batch
  * columns carry none. Rows whose label is `ignore` are zeros (the loss skips them).
  * Backward adds into h, W's rows of the target and candidates, and b; the candidates' gradient
  * rows are (M x D) = dz^T h by gemm, added to W in candidate order, so the bits do not depend
@@ -40,21 +42,56 @@ double rk_sampler_probability(rk_sampler s, int64_t id, int64_t first, int64_t V
   return log1p(1.0 / (k + 1.0)) / log((double)(V - first + 1));
 }
 
+double rk_sampler_expected_count(rk_sampler s, int64_t id, int64_t first, int64_t V, int64_t tries, bool unique) {
+  double p = rk_sampler_probability(s, id, first, V);
+  return unique ? -expm1((double)tries * log1p(-p)) : (double)tries * p;
+}
+
+static int64_t draw_one(rk_rng *rng, rk_sampler s, int64_t first, int64_t range, double log_range) {
+  int64_t k;
+  if (s == RK_SAMPLER_UNIFORM) k = (int64_t)rk_rng_below(rng, (uint64_t)range);
+  else {
+    k = (int64_t)floor(exp(rk_rng_uniform(rng) * log_range)) - 1;
+    k = k < 0 ? 0 : k >= range ? range - 1 : k;   /* rounding at the ends */
+  }
+  return first + k;
+}
+
 void rk_sampler_draw(int64_t *ids /* (N) */, rk_sampler s, int64_t N, int64_t first, int64_t V, uint64_t seed,
                      uint64_t stream) {
   rk_rng rng;
   rk_rng_init(&rng, seed, stream);
   const int64_t range = V - first;
   const double log_range = log((double)range + 1.0);
-  for (int64_t j = 0; j < N; j++) {
-    int64_t k;
-    if (s == RK_SAMPLER_UNIFORM) k = (int64_t)rk_rng_below(&rng, (uint64_t)range);
-    else {
-      k = (int64_t)floor(exp(rk_rng_uniform(&rng) * log_range)) - 1;
-      k = k < 0 ? 0 : k >= range ? range - 1 : k;   /* rounding at the ends */
-    }
-    ids[j] = first + k;
+  for (int64_t j = 0; j < N; j++) ids[j] = draw_one(&rng, s, first, range, log_range);
+}
+
+int64_t rk_sampler_set_size(int64_t N) {
+  int64_t size = 16;
+  while (size < 2 * N) size *= 2;
+  return size;
+}
+
+/* The draws go through an open-addressing set of the ids seen (rk_sampler_set_size(N) slots,
+ * at most half full), so a step costs its tries, not the catalogue. */
+int64_t rk_sampler_draw_unique(int64_t *ids /* (N) */, int64_t *set /* (rk_sampler_set_size(N)) */, rk_sampler s,
+                               int64_t N, int64_t first, int64_t V, uint64_t seed, uint64_t stream) {
+  rk_rng rng;
+  rk_rng_init(&rng, seed, stream);
+  const int64_t range = V - first, size = rk_sampler_set_size(N);
+  const double log_range = log((double)range + 1.0);
+  for (int64_t i = 0; i < size; i++) set[i] = -1;
+  int64_t tries = 0;
+  for (int64_t j = 0; j < N;) {
+    int64_t id = draw_one(&rng, s, first, range, log_range);
+    tries++;
+    uint64_t at = ((uint64_t)id * 0x9E3779B97F4A7C15ull) & (uint64_t)(size - 1);
+    while (set[at] >= 0 && set[at] != id) at = (at + 1) & (uint64_t)(size - 1);
+    if (set[at] == id) continue;
+    set[at] = id;
+    ids[j++] = id;
   }
+  return tries;
 }
 
 /* ---- the kernels --------------------------------------------------------------------------- */
@@ -66,8 +103,8 @@ typedef struct {
   int64_t in_batch;   /* in-batch candidates: the first R */
   float inv_tau;
   rk_sampler sampler;
-  int64_t n_sampled, first;
-  bool logq;
+  int64_t tries, first;   /* the draws behind the candidates */
+  bool logq, unique;
 } sl_ctx;
 
 /* Candidate m is absent for row r. */
@@ -77,7 +114,7 @@ static bool absent(const sl_ctx *c, int64_t r, int64_t m) {
 }
 
 static float target_logq(const sl_ctx *c, int64_t id) {
-  return c->logq ? (float)log((double)c->n_sampled * rk_sampler_probability(c->sampler, id, c->first, c->V)) : 0.0f;
+  return c->logq ? (float)log(rk_sampler_expected_count(c->sampler, id, c->first, c->V, c->tries, c->unique)) : 0.0f;
 }
 
 static void rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
@@ -101,7 +138,7 @@ rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (
                                      float *lq /* (M) */, const float *h /* (R, D) */, const int64_t *y /* (R) */,
                                      const int64_t *cand /* (M), -1 none */, const float *w /* (V, D) */,
                                      const float *b /* (V) or NULL */, int64_t R, int64_t T, int64_t D, int64_t V,
-                                     int64_t M, int64_t in_batch, const rk_sampled_spec *s) {
+                                     int64_t M, int64_t in_batch, int64_t tries, const rk_sampled_spec *s) {
   for (int64_t r = 0; r < R; r++)
     if (y[r] != s->ignore && (y[r] < 0 || y[r] >= V))
       return rk_error(RK_ERANGE, "sampled_logits: label %lld of row %lld is outside [0, %lld)", (long long)y[r],
@@ -112,14 +149,14 @@ rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (
     else memset(wc + m * D, 0, (size_t)D * sizeof *wc);
     bc[m] = id >= 0 && b ? b[id] : 0.0f;
     lq[m] = s->logq && m >= in_batch && id >= 0
-                ? (float)log((double)s->n_sampled * rk_sampler_probability(s->sampler, id, s->first_id, V))
+                ? (float)log(rk_sampler_expected_count(s->sampler, id, s->first_id, V, tries, s->unique))
                 : 0.0f;
   }
   /* out[:, 1:] = h wc^T, then the bias, temperature, correction and absences row by row */
   rk_sgemm(false, true, R, M, D, 1.0f, h, D, wc, D, 0.0f, out + 1, 1 + M);
   sl_ctx c = {.out = out, .h = h, .w = w, .b = b, .wc = wc, .bc = bc, .lq = lq, .y = y, .cand = cand, .D = D,
               .V = V, .M = M, .T = T, .ignore = s->ignore, .in_batch = in_batch, .inv_tau = 1.0f / s->temperature,
-              .sampler = s->sampler, .n_sampled = s->n_sampled, .first = s->first_id, .logq = s->logq};
+              .sampler = s->sampler, .tries = tries, .first = s->first_id, .logq = s->logq, .unique = s->unique};
   rk_parallel_for(R, rk_row_grain(1 + M), rows_forward, &c);
   return RK_OK;
 }
@@ -178,14 +215,16 @@ void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V
 static rk_sampled_spec spec_of(const rk_node *n) {
   return (rk_sampled_spec){.n_sampled = n->iattr[0], .sampler = (rk_sampler)n->iattr[1], .first_id = n->iattr[2],
                            .in_batch = n->iattr[3] != 0, .logq = n->iattr[4] != 0, .ignore = n->iattr[5],
-                           .temperature = n->fattr[0], .given = (const int64_t *)(intptr_t)n->iattr[6]};
+                           .temperature = n->fattr[0], .given = (const int64_t *)(intptr_t)n->iattr[6],
+                           .unique = n->iattr[7] != 0};
 }
 
 /* The node's sizes: R rows of D, T per session, M candidates of which the first in_batch are
- * the batch's targets; its saved buffer: candidates (M int64), wc (M, D), bc and lq (M). */
+ * the batch's targets; its saved buffer: candidates (M int64), wc (M, D), bc and lq (M), and
+ * with unique draws the sampler's set (int64). */
 typedef struct {
   int64_t R, T, D, V, M, in_batch;
-  int64_t *cand;
+  int64_t *cand, *set;
   float *wc, *bc, *lq;
 } sl_layout;
 
@@ -199,6 +238,7 @@ static sl_layout layout(const rk_graph *g, const rk_node *n, void *saved) {
   l.wc = (void *)((char *)saved + (size_t)l.M * sizeof *l.cand);   /* past the candidates, 8-byte aligned */
   l.bc = l.wc + l.M * l.D;
   l.lq = l.bc + l.M;
+  l.set = (void *)(l.lq + l.M + ((l.M * l.D) & 1));   /* past an odd float count: 8-byte aligned */
   return l;
 }
 
@@ -206,6 +246,7 @@ rk_status sampled_logits_node_forward_cpu(rk_graph *g, const rk_node *n) {
   rk_sampled_spec s = spec_of(n);
   sl_layout l = layout(g, n, n->saved ? n->saved : n->ws_fwd);
   const int64_t *y = rk_xi(g, n->in[1]);
+  int64_t tries = s.n_sampled;   /* given or drawn with replacement: one try a candidate */
   for (int64_t r = 0; r < l.in_batch; r++) l.cand[r] = y[r] == s.ignore ? -1 : y[r];
   if (s.given) {
     for (int64_t j = 0; j < s.n_sampled; j++)
@@ -213,6 +254,9 @@ rk_status sampled_logits_node_forward_cpu(rk_graph *g, const rk_node *n) {
         return rk_error(RK_ERANGE, "sampled_logits: given candidate %lld is outside [0, %lld)", (long long)s.given[j],
                         (long long)l.V);
     memcpy(l.cand + l.in_batch, s.given, (size_t)s.n_sampled * sizeof *s.given);
+  } else if (s.unique) {
+    tries = rk_sampler_draw_unique(l.cand + l.in_batch, l.set, s.sampler, s.n_sampled, s.first_id, l.V, g->seed,
+                                   rk_dropout_stream(n->id, g->step));
   } else {
     rk_sampler_draw(l.cand + l.in_batch, s.sampler, s.n_sampled, s.first_id, l.V, g->seed,
                     rk_dropout_stream(n->id, g->step));
@@ -220,7 +264,7 @@ rk_status sampled_logits_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
   return sampled_logits_forward_cpu(rk_x(g, n->out[0]), l.wc, l.bc, l.lq, rk_x(g, n->in[0]), y, l.cand,
                                     n->params[0]->value.data, b ? b->value.data : NULL, l.R, l.T, l.D, l.V, l.M,
-                                    l.in_batch, &s);
+                                    l.in_batch, tries, &s);
 }
 
 void sampled_logits_node_backward_cpu(rk_graph *g, const rk_node *n) {
@@ -251,6 +295,10 @@ rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_p
   if (s->n_sampled < 0 || (s->n_sampled > 0 && !(s->first_id >= 0 && s->first_id < V)))
     return rk_error(RK_EINVAL, "sampled_logits: %lld draws over ids [%lld, %lld): need N >= 0 and a non-empty range",
                     (long long)s->n_sampled, (long long)s->first_id, (long long)V);
+  if (s->unique && !s->given && s->n_sampled > V - s->first_id)
+    return rk_error(RK_EINVAL, "sampled_logits: %lld unique draws over the %lld ids [%lld, %lld): need N <= %lld",
+                    (long long)s->n_sampled, (long long)(V - s->first_id), (long long)s->first_id, (long long)V,
+                    (long long)(V - s->first_id));
   if (!(s->temperature > 0.0f && s->temperature < INFINITY))
     return rk_error(RK_EINVAL, "sampled_logits: temperature %g must be positive and finite", s->temperature);
   const int64_t R = y->numel, D = hv->shape[hv->ndim - 1];
@@ -263,6 +311,8 @@ rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_p
   RK_TRY(rk_size_mul(&bwd, M, D, "sampled_logits' candidate gradients"));
   RK_TRY(rk_size_add(&bwd, bwd, rm, "sampled_logits' backward scratch"));
   saved = md;   /* cand (M int64: 2 M floats), wc (M D), bc and lq (M) */
+  if (s->unique && !s->given) RK_TRY(rk_size_add(&saved, saved, 1 + 2 * rk_sampler_set_size(s->n_sampled),
+                                                 "sampled_logits' unique draws"));
   const int64_t shape[3] = {y->shape[0], y->shape[1], C};
   int in[2] = {h, labels};
   rk_node *n;
@@ -276,6 +326,7 @@ rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_p
   n->iattr[4] = s->logq;
   n->iattr[5] = s->ignore;
   n->iattr[6] = (int64_t)(intptr_t)s->given;   /* the node's attributes are integers */
+  n->iattr[7] = s->unique;
   n->fattr[0] = s->temperature;
   n->saved_bytes = n->ws_fwd_bytes = (size_t)saved * sizeof(float);
   n->ws_bwd_bytes = (size_t)bwd * sizeof(float);
