@@ -111,6 +111,20 @@ static void test_numbers_read_as_strtod_does(void **state) {
 
 static void test_floats_written_read_back_bit_for_bit(void **state) {
   (void)state;
+  static const struct {
+    float v;
+    const char *text;
+  } known[] = {{0.25f, "0.25"},        {100.0f, "100"},      {-3.0f, "-3"},
+               {1.5e10f, "1.50000005e+10"},  {0.1f, "0.100000001"}, {1e-5f, "9.99999975e-6"},
+               {123456789.0f, "123456792"}, {1234.5f, "1234.5"}, {0.001f, "0.00100000005"}, {0.0001f, "9.99999975e-5"}, {-0.0f, "-0"},
+               {3.40282347e38f, "3.40282347e+38"}, {1.40129846e-45f, "1.40129846e-45"}, {NAN, "null"}};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+    rk_json_writer w = {0};
+    rk_json_put_float(&w, known[i].v);
+    rk_json_put(&w, "", 1);
+    if (strcmp(w.buf, known[i].text) != 0) fail_msg("%a written as '%s', expected '%s'", (double)known[i].v, w.buf, known[i].text);
+    rk_free(w.buf);
+  }
   uint64_t s = 88172645463325252ull;
   for (int i = 0; i < 50000; i++) {
     s ^= s << 13, s ^= s >> 7, s ^= s << 17;

@@ -311,7 +311,7 @@ void rk_json_put_int(rk_json_writer *w, int64_t v) {
   rk_json_put_uint(w, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
 
-static void put_real(rk_json_writer *w, double v, int digits) {
+void rk_json_put_double(rk_json_writer *w, double v) {
   if (!isfinite(v)) {
     rk_json_put(w, "null", 4);
     return;
@@ -319,10 +319,61 @@ static void put_real(rk_json_writer *w, double v, int digits) {
   char text[40];
   pthread_once(&c_locale_once, c_locale_make);
   locale_t old = c_locale ? uselocale(c_locale) : (locale_t)0;
-  int n = snprintf(text, sizeof text, "%.*g", digits, v);
+  int n = snprintf(text, sizeof text, "%.17g", v);
   if (old) uselocale(old);
   rk_json_put(w, text, (size_t)n);
 }
 
-void rk_json_put_float(rk_json_writer *w, float v) { put_real(w, v, 9); }
-void rk_json_put_double(rk_json_writer *w, double v) { put_real(w, v, 17); }
+/* A float as 9 significant digits (trailing zeros dropped), in %g's layout. The digits come from
+ * the float's exact double scaled into [1e8, 1e9) by one multiply or divide and rounded: the
+ * scaling's error (a few parts in 1e16) can at worst move the last digit by one, and a 9-digit
+ * decimal even a unit off in its 9th digit (at most 1e-8 of the value) is still nearer the float
+ * than any other (their spacing is at least 2^-24 of the value): the text reads back exactly. */
+static size_t format_float(char *out, float v) {
+  static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+                                 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27,
+                                 1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41,
+                                 1e42, 1e43, 1e44, 1e45, 1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54};
+  char *p = out;
+  double d = v;
+  if (signbit(d)) *p++ = '-', d = -d;
+  if (d == 0) {
+    *p++ = '0';
+    return (size_t)(p - out);
+  }
+  int e = (int)floor(log10(d));   /* floats: e in [-46, 38] */
+  double s = e <= 8 ? d * pow10[8 - e] : d / pow10[e - 8];
+  if (s >= 1e9) s /= 10, e++;
+  if (s < 1e8) s *= 10, e--;
+  uint64_t m = (uint64_t)(s + 0.5);
+  if (m >= 1000000000u) m /= 10, e++;
+  char digits[9];
+  for (int i = 8; i >= 0; i--) digits[i] = (char)('0' + m % 10), m /= 10;
+  int nd = 9;
+  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  if (e < -4 || e >= 9) {   /* d.ddde-XX */
+    *p++ = digits[0];
+    if (nd > 1) *p++ = '.', memcpy(p, digits + 1, (size_t)nd - 1), p += nd - 1;
+    *p++ = 'e', *p++ = e < 0 ? '-' : '+';
+    int a = e < 0 ? -e : e;
+    if (a >= 10) *p++ = (char)('0' + a / 10);
+    *p++ = (char)('0' + a % 10);
+  } else if (e >= 0) {      /* ddd[.ddd] */
+    for (int i = 0; i <= e; i++) *p++ = i < nd ? digits[i] : '0';
+    if (nd > e + 1) *p++ = '.', memcpy(p, digits + e + 1, (size_t)(nd - e - 1)), p += nd - e - 1;
+  } else {                  /* 0.000ddd */
+    *p++ = '0', *p++ = '.';
+    for (int i = 0; i < -e - 1; i++) *p++ = '0';
+    memcpy(p, digits, (size_t)nd), p += nd;
+  }
+  return (size_t)(p - out);
+}
+
+void rk_json_put_float(rk_json_writer *w, float v) {
+  if (!isfinite(v)) {
+    rk_json_put(w, "null", 4);
+    return;
+  }
+  char text[24];
+  rk_json_put(w, text, format_float(text, v));
+}

@@ -66,8 +66,8 @@ void rk_json_put_str(rk_json_writer *w, const char *text);   /* raw, no quoting 
 void rk_json_put_quoted(rk_json_writer *w, const char *text, size_t n);
 void rk_json_put_int(rk_json_writer *w, int64_t v);
 void rk_json_put_uint(rk_json_writer *w, uint64_t v);
-/* "%.9g" / "%.17g": enough digits that the text reads back as the same float / double; NaN and
- * infinities, which JSON lacks, as null (as Triton answers). */
+/* A float as at most 9 significant digits, a double as "%.17g": enough that the text reads back
+ * as the same float / double; NaN and infinities, which JSON lacks, as null (as Triton answers). */
 void rk_json_put_float(rk_json_writer *w, float v);
 void rk_json_put_double(rk_json_writer *w, double v);
 
