@@ -5,8 +5,8 @@
  * walks its request with the cursor and decodes tensor data straight into typed buffers
  * (kserve_tensor.c), where a tree would build and free an object per number.
  *
- * Not here: what the values mean (infer_body.c, kserve_tensor.c). Small documents without a hot
- * path (parameters, model metadata) stay with jansson.
+ * Not here: what the values mean (infer_body.c, kserve_tensor.c). Documents off the hot path
+ * (model metadata and config, error bodies, repository calls) stay with jansson.
  */
 #ifndef RECKON_SERVE_HTTP_JSON_TEXT_H
 #define RECKON_SERVE_HTTP_JSON_TEXT_H
