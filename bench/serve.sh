@@ -126,6 +126,7 @@ EOF
 # ---- servers ----
 # start_reckon REPO: sets http_port, grpc_port.
 start_reckon() {
+  rm -f "$work/reckon.out"   # else the last run's "repository" line can end the wait before this one writes
   "${server_cpus[@]}" "$reckon" serve --model-repository "$1" --threads "$threads" --http-port 0 --grpc-port 0 \
     --http-address 127.0.0.1 --grpc-address 127.0.0.1 --allow-metrics false --allow-grpc $([ $has_grpc = 1 ] && echo true || echo false) \
     >"$work/reckon.out" 2>"$work/reckon.err" &

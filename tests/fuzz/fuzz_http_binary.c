@@ -24,9 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rk_http_infer_request req;
   if (rk_http_infer_parse(&req, body, body_size, json_size, 1 << 16) == RK_OK) {
     for (int i = 0; i < req.ninputs; i++) {   /* what was accepted reads back whole */
-      json_t *arr = rk_kserve_binary_to_json(req.inputs[i].data, req.inputs[i].size, req.inputs[i].datatype,
-                                             req.inputs[i].numel);
-      json_decref(arr);
+      rk_json_writer w = {0};
+      rk_kserve_json_encode(&w, req.inputs[i].data, req.inputs[i].size, req.inputs[i].datatype, req.inputs[i].numel);
+      rk_free(w.buf);
     }
   }
   rk_http_infer_request_free(&req);

@@ -4,6 +4,7 @@
 #include "serve/http/http_routes.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,6 +5,8 @@
  * `binary_data_size` and the binaries follow in input order). Parsing never trusts a count or a
  * size before checking it against the body and the limits; what fails is RK_EINVAL/RK_EPARSE/
  * RK_ERANGE with a message naming the field or tensor, which the server answers as 400.
+ * The JSON is read as text (json_text.h), not as a tree: `data` arrays decode straight into the
+ * tensors' buffers, and the response is written the same way.
  *
  * Not here: HTTP itself (server.c) or running the model (the serving core).
  */
@@ -29,7 +31,7 @@ typedef struct {
 } rk_http_requested_output;
 
 typedef struct {
-  json_t *root;          /* the JSON part; names point into it */
+  char *strings;         /* the unescaped strings (names, id), one block the JSON part's size */
   const char *id;        /* "" when absent */
   rk_http_tensor *inputs;
   int ninputs;
@@ -49,9 +51,10 @@ void rk_http_infer_request_free(rk_http_infer_request *req);
 /* Parse an Inference-Header-Content-Length value: a decimal count of bytes within the body. */
 rk_status rk_http_parse_json_length(const char *text, size_t body_size, int64_t *out);
 
-/* Building a response: the JSON part and the binary tail. */
+/* Building a response: the JSON part, written as it goes, and the binary tail. */
 typedef struct {
-  json_t *root;          /* {"model_name", "model_version", "id", "outputs": [...]} */
+  rk_json_writer json;   /* {"model_name", "model_version", "id", "outputs": [... */
+  int noutputs;
   uint8_t *binary;       /* concatenated binary outputs */
   size_t binary_size, binary_cap;
 } rk_http_infer_response;

@@ -80,109 +80,129 @@ static void put_le(uint8_t *p, uint64_t v, size_t n) {
   for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static rk_status bad_value(const decoder *d, const char *expected) {
+/* A value of the wrong kind: still checked as JSON first, so broken text is called malformed. */
+static rk_status bad_value(const decoder *d, rk_json_cursor *c, const char *expected) {
+  if (c) RK_TRY(rk_json_skip(c, 0, d->what));
   return rk_error(RK_EINVAL, "tensor '%s' element %lld: expected %s for datatype %s", d->what, (long long)d->count,
                   expected, rk_kserve_dtype_name(d->dt));
 }
 
-static rk_status put_element(decoder *d, const json_t *v) {
-  if (d->count >= d->numel)
-    return rk_error(RK_EINVAL, "tensor '%s' has more data elements than its shape's %lld", d->what,
-                    (long long)d->numel);
-  rk_serve_dtype dt = d->dt;
-  size_t n = datatypes[dt].size;
-  if (dt == RK_SERVE_DT_BYTES) {
-    if (!json_is_string(v)) return bad_value(d, "a string");
-    size_t len = json_string_length(v);
-    if (len > UINT32_MAX) return bad_value(d, "a string under 4 GiB");
-    RK_TRY(reserve(d, 4 + len));
-    put_le(d->buf + d->size, len, 4);
-    memcpy(d->buf + d->size + 4, json_string_value(v), len);
-    d->size += 4 + len;
-    d->count++;
-    return RK_OK;
-  }
-  RK_TRY(reserve(d, n));
-  uint8_t *p = d->buf + d->size;
-  switch (dt) {
-    case RK_SERVE_DT_BOOL:
-      if (!json_is_boolean(v)) return bad_value(d, "true or false");
-      p[0] = json_is_true(v) ? 1 : 0;
-      break;
+static rk_status put_string(decoder *d, rk_json_cursor *c) {
+  size_t bound = rk_json_string_bound(c);
+  if (bound == 0) return bad_value(d, c, "a string");
+  RK_TRY(reserve(d, 4 + bound));
+  size_t len;
+  RK_TRY(rk_json_string(c, (char *)d->buf + d->size + 4, &len, d->what));
+  if (len > UINT32_MAX) return bad_value(d, NULL, "a string under 4 GiB");
+  put_le(d->buf + d->size, len, 4);
+  d->size += 4 + len;
+  return RK_OK;
+}
+
+static rk_status put_number(decoder *d, rk_json_cursor *c, uint8_t *p, size_t n) {
+  char first = rk_json_peek(c);
+  if (first != '-' && (first < '0' || first > '9')) return bad_value(d, c, "a number");
+  rk_json_number v;
+  RK_TRY(rk_json_number_read(c, &v, d->what));
+  switch (d->dt) {
     case RK_SERVE_DT_UINT8:
     case RK_SERVE_DT_UINT16:
     case RK_SERVE_DT_UINT32:
-    case RK_SERVE_DT_UINT64: {
-      /* jansson holds integers as json_int_t (long long): UINT64 above 2^63-1 is not reachable */
-      if (!json_is_integer(v) || json_integer_value(v) < 0) return bad_value(d, "an integer >= 0");
-      uint64_t x = (uint64_t)json_integer_value(v);
-      if (n < 8 && x >> (8 * n)) return bad_value(d, "an integer in range");
-      put_le(p, x, n);
-      break;
-    }
+    case RK_SERVE_DT_UINT64:
+      if (!v.integral || (v.negative && v.magnitude)) return bad_value(d, NULL, "an integer >= 0");
+      if (v.overflow || (n < 8 && v.magnitude >> (8 * n))) return bad_value(d, NULL, "an integer in range");
+      put_le(p, v.magnitude, n);
+      return RK_OK;
     case RK_SERVE_DT_INT8:
     case RK_SERVE_DT_INT16:
     case RK_SERVE_DT_INT32:
     case RK_SERVE_DT_INT64: {
-      if (!json_is_integer(v)) return bad_value(d, "an integer");
-      int64_t x = json_integer_value(v);
-      if (n < 8) {
-        int64_t lim = (int64_t)1 << (8 * n - 1);
-        if (x < -lim || x >= lim) return bad_value(d, "an integer in range");
-      }
-      put_le(p, (uint64_t)x, n);
-      break;
+      if (!v.integral) return bad_value(d, NULL, "an integer");
+      uint64_t lim = UINT64_C(1) << (8 * n - 1);   /* |min|; max is lim - 1 */
+      if (v.overflow || v.magnitude > lim || (!v.negative && v.magnitude == lim))
+        return bad_value(d, NULL, "an integer in range");
+      put_le(p, v.negative ? (uint64_t)0 - v.magnitude : v.magnitude, n);
+      return RK_OK;
     }
-    case RK_SERVE_DT_FP16:
-    case RK_SERVE_DT_FP32:
     case RK_SERVE_DT_FP64: {
-      if (!json_is_number(v)) return bad_value(d, "a number");
-      double x = json_number_value(v);
-      if (dt == RK_SERVE_DT_FP64) {
-        uint64_t bits;
-        memcpy(&bits, &x, 8);
-        put_le(p, bits, 8);
-        break;
-      }
-      float f = (float)x;
-      if (isinf(f) && !isinf(x)) return bad_value(d, "a number within the datatype's range");
-      if (dt == RK_SERVE_DT_FP32) {
+      uint64_t bits;
+      memcpy(&bits, &v.value, 8);
+      put_le(p, bits, 8);
+      return RK_OK;
+    }
+    case RK_SERVE_DT_FP32:
+    case RK_SERVE_DT_FP16: {
+      float f = (float)v.value;
+      if (isinf(f) && !isinf(v.value)) return bad_value(d, NULL, "a number within the datatype's range");
+      if (d->dt == RK_SERVE_DT_FP32) {
         uint32_t bits;
         memcpy(&bits, &f, 4);
         put_le(p, bits, 4);
-      } else {
-        uint16_t h = rk_f32_to_f16(f);
-        if (isinf(rk_f16_to_f32(h)) && !isinf(f))
-          return bad_value(d, "a number within FP16's range (|x| < 65520)");
-        put_le(p, h, 2);
+        return RK_OK;
       }
-      break;
+      uint16_t h = rk_f32_to_f16(f);
+      if (isinf(rk_f16_to_f32(h)) && !isinf(f)) return bad_value(d, NULL, "a number within FP16's range (|x| < 65520)");
+      put_le(p, h, 2);
+      return RK_OK;
     }
-    default: return bad_value(d, "a known datatype");
+    default: return bad_value(d, NULL, "a known datatype");
   }
-  d->size += n;
+}
+
+static rk_status put_element(decoder *d, rk_json_cursor *c) {
+  if (d->count >= d->numel)
+    return rk_error(RK_EINVAL, "tensor '%s' has more data elements than its shape's %lld", d->what,
+                    (long long)d->numel);
+  if (d->dt == RK_SERVE_DT_BYTES) {
+    RK_TRY(put_string(d, c));
+  } else {
+    size_t n = datatypes[d->dt].size;
+    RK_TRY(reserve(d, n));
+    uint8_t *p = d->buf + d->size;
+    if (d->dt == RK_SERVE_DT_BOOL) {
+      char ch = rk_json_peek(c);
+      if (ch != 't' && ch != 'f') return bad_value(d, c, "true or false");
+      RK_TRY(rk_json_skip(c, 0, d->what));
+      p[0] = ch == 't';
+    } else {
+      RK_TRY(put_number(d, c, p, n));
+    }
+    d->size += n;
+  }
   d->count++;
   return RK_OK;
 }
 
-/* Depth is bounded by the shape's rank (and jansson's own nesting limit before that). */
-static rk_status walk(decoder *d, const json_t *v, int depth_left) {
-  if (!json_is_array(v)) return put_element(d, v);
-  if (depth_left <= 0)
-    return rk_error(RK_EINVAL, "tensor '%s': data nests deeper than its shape", d->what);
-  size_t i;
-  const json_t *item;
-  json_array_foreach(v, i, item) RK_TRY(walk(d, item, depth_left - 1));
+/* Depth is bounded by the shape's rank (at most RK_SERVE_MAX_DIMS). */
+static rk_status walk(decoder *d, rk_json_cursor *c, int depth_left) {
+  if (!rk_json_take(c, '[')) return put_element(d, c);
+  if (depth_left <= 0) return rk_error(RK_EINVAL, "tensor '%s': data nests deeper than its shape", d->what);
+  if (rk_json_take(c, ']')) return RK_OK;
+  do {
+    if (rk_json_peek(c) == ']') return rk_json_malformed(c, d->what, "expected a value after ','");
+    RK_TRY(walk(d, c, depth_left - 1));
+  } while (rk_json_take(c, ','));
+  if (!rk_json_take(c, ']')) return rk_json_malformed(c, d->what, "expected ',' or ']' in 'data'");
   return RK_OK;
 }
 
-rk_status rk_kserve_json_to_binary(uint8_t **out, size_t *size, const json_t *data, rk_serve_dtype dt, int ndim,
-                                   int64_t numel, const char *what) {
+rk_status rk_kserve_json_decode(uint8_t **out, size_t *size, rk_json_cursor *c, rk_serve_dtype dt, int ndim,
+                                int64_t numel, const char *what) {
   *out = NULL, *size = 0;
-  if (!json_is_array(data))
-    return rk_error(RK_EINVAL, "tensor '%s': 'data' must be an array (row-major, nested or flat)", what);
   decoder d = {.dt = dt, .what = what, .numel = numel};
-  rk_status st = walk(&d, data, ndim > 0 ? ndim : 1);
+  if (rk_json_peek(c) != '[') {
+    RK_TRY(rk_json_skip(c, 0, what));
+    return rk_error(RK_EINVAL, "tensor '%s': 'data' must be an array (row-major, nested or flat)", what);
+  }
+  /* Fixed-size elements: one buffer for all, sized by the shape but never past what the text can
+   * hold (an element and its comma are at least 2 bytes), so a small body cannot claim a large one. */
+  size_t n = datatypes[dt].size;
+  if (n) {
+    uint64_t fits = (uint64_t)(c->end - c->p) / 2 + 1;
+    rk_status st = reserve(&d, (size_t)((uint64_t)numel < fits ? (uint64_t)numel : fits) * n);
+    if (st != RK_OK) return st;
+  }
+  rk_status st = walk(&d, c, ndim > 0 ? ndim : 1);
   if (st == RK_OK && d.count != numel)
     st = rk_error(RK_EINVAL, "tensor '%s' has %lld data elements, its shape says %lld", what, (long long)d.count,
                   (long long)numel);
@@ -230,54 +250,54 @@ rk_status rk_kserve_binary_check(const uint8_t *data, size_t size, rk_serve_dtyp
   return RK_OK;
 }
 
-json_t *rk_kserve_binary_to_json(const uint8_t *data, size_t size, rk_serve_dtype dt, int64_t numel) {
-  json_t *arr = json_array();
+void rk_kserve_json_encode(rk_json_writer *w, const uint8_t *data, size_t size, rk_serve_dtype dt, int64_t numel) {
   size_t n = datatypes[dt].size, at = 0;
-  for (int64_t i = 0; arr && i < numel; i++) {
-    json_t *v = NULL;
+  rk_json_put(w, "[", 1);
+  for (int64_t i = 0; i < numel && !w->failed; i++) {
+    if (i) rk_json_put(w, ",", 1);
     if (dt == RK_SERVE_DT_BYTES) {
-      if (size - at < 4) break;
-      size_t len = (size_t)get_le(data + at, 4);
-      if (len > size - at - 4) break;
-      v = json_stringn_nocheck((const char *)data + at + 4, len);
-      at += 4 + len;
-    } else {
-      if (size - at < n) break;
-      uint64_t bits = get_le(data + at, n);
-      at += n;
-      switch (dt) {
-        case RK_SERVE_DT_BOOL: v = json_boolean(bits != 0); break;
-        case RK_SERVE_DT_UINT8:
-        case RK_SERVE_DT_UINT16:
-        case RK_SERVE_DT_UINT32:
-        case RK_SERVE_DT_UINT64: v = json_integer((json_int_t)bits); break;
-        case RK_SERVE_DT_INT8: v = json_integer((int8_t)bits); break;
-        case RK_SERVE_DT_INT16: v = json_integer((int16_t)bits); break;
-        case RK_SERVE_DT_INT32: v = json_integer((int32_t)bits); break;
-        case RK_SERVE_DT_INT64: v = json_integer((json_int_t)bits); break;
-        case RK_SERVE_DT_FP16: v = json_real(rk_f16_to_f32((uint16_t)bits)); break;
-        case RK_SERVE_DT_FP32: {
-          uint32_t b32 = (uint32_t)bits;
-          float f;
-          memcpy(&f, &b32, 4);
-          v = json_real(f);
-          break;
-        }
-        case RK_SERVE_DT_FP64: {
-          double x;
-          memcpy(&x, &bits, 8);
-          v = json_real(x);
-          break;
-        }
-        default: break;
+      size_t len = size - at >= 4 ? (size_t)get_le(data + at, 4) : SIZE_MAX;
+      if (len > size - at - 4) {   /* checked input never ends early; null keeps the count */
+        rk_json_put(w, "null", 4);
+        at = size;
+        continue;
       }
+      rk_json_put_quoted(w, (const char *)data + at + 4, len);
+      at += 4 + len;
+      continue;
     }
-    /* JSON has no NaN or infinity: those become null, as Triton's answers do */
-    if (!v) v = json_null();
-    if (json_array_append_new(arr, v) != 0) {
-      json_decref(arr);
-      return NULL;
+    if (size - at < n) {
+      rk_json_put(w, "null", 4);
+      continue;
+    }
+    uint64_t bits = get_le(data + at, n);
+    at += n;
+    switch (dt) {
+      case RK_SERVE_DT_BOOL: rk_json_put_str(w, bits ? "true" : "false"); break;
+      case RK_SERVE_DT_UINT8:
+      case RK_SERVE_DT_UINT16:
+      case RK_SERVE_DT_UINT32:
+      case RK_SERVE_DT_UINT64: rk_json_put_uint(w, bits); break;
+      case RK_SERVE_DT_INT8: rk_json_put_int(w, (int8_t)bits); break;
+      case RK_SERVE_DT_INT16: rk_json_put_int(w, (int16_t)bits); break;
+      case RK_SERVE_DT_INT32: rk_json_put_int(w, (int32_t)bits); break;
+      case RK_SERVE_DT_INT64: rk_json_put_int(w, (int64_t)bits); break;
+      case RK_SERVE_DT_FP16: rk_json_put_float(w, rk_f16_to_f32((uint16_t)bits)); break;
+      case RK_SERVE_DT_FP32: {
+        uint32_t b32 = (uint32_t)bits;
+        float f;
+        memcpy(&f, &b32, 4);
+        rk_json_put_float(w, f);
+        break;
+      }
+      case RK_SERVE_DT_FP64: {
+        double x;
+        memcpy(&x, &bits, 8);
+        rk_json_put_double(w, x);
+        break;
+      }
+      default: rk_json_put(w, "null", 4); break;
     }
   }
-  return arr;
+  rk_json_put(w, "]", 1);
 }

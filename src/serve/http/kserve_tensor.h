@@ -12,12 +12,12 @@
 #ifndef RECKON_SERVE_HTTP_KSERVE_TENSOR_H
 #define RECKON_SERVE_HTTP_KSERVE_TENSOR_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "reckon/core.h"
 #include "reckon/serve.h"
+#include "serve/http/json_text.h"
 
 /* The datatypes are the core's (reckon/serve.h: RK_SERVE_DTYPE_LIST, KServe's names); these read
  * that list directly, so the wire code has no link-time tie to the core. */
@@ -31,18 +31,19 @@ size_t rk_kserve_dtype_size(rk_serve_dtype dt);   /* 0 for BYTES */
  * (the server's --max-tensor-elements); `what` names the tensor in the message. */
 rk_status rk_kserve_numel(int64_t *out, int ndim, const int64_t *shape, int64_t max_elements, const char *what);
 
-/* JSON `data` (arrays nested at most ndim deep following the shape, or one flat array) to the binary form: *out
- * (rk_malloc'd, *size bytes) holds numel elements. Wrong counts, types and out-of-range values
- * are RK_EINVAL with a message naming the tensor and the element. */
-rk_status rk_kserve_json_to_binary(uint8_t **out, size_t *size, const json_t *data, rk_serve_dtype dt, int ndim,
-                                   int64_t numel, const char *what);
+/* JSON `data` at the cursor (arrays nested at most ndim deep following the shape, or one flat
+ * array) to the binary form: *out (rk_malloc'd, *size bytes) holds numel elements, decoded
+ * straight from the text. Wrong counts, types and out-of-range values are RK_EINVAL naming the
+ * tensor and the element; broken JSON is RK_EPARSE. The cursor ends after the array. */
+rk_status rk_kserve_json_decode(uint8_t **out, size_t *size, rk_json_cursor *c, rk_serve_dtype dt, int ndim,
+                                int64_t numel, const char *what);
 
 /* Check a binary tensor: size matches numel elements (BYTES: numel length-prefixed strings that
  * end exactly at size). RK_EINVAL naming the tensor otherwise. */
 rk_status rk_kserve_binary_check(const uint8_t *data, size_t size, rk_serve_dtype dt, int64_t numel,
                                  const char *what);
 
-/* The binary form as a flat JSON array (the form Triton answers with); NULL on out of memory. */
-json_t *rk_kserve_binary_to_json(const uint8_t *data, size_t size, rk_serve_dtype dt, int64_t numel);
+/* The binary form as a flat JSON array (the form Triton answers with) onto w. */
+void rk_kserve_json_encode(rk_json_writer *w, const uint8_t *data, size_t size, rk_serve_dtype dt, int64_t numel);
 
 #endif
