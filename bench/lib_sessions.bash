@@ -12,7 +12,7 @@
 
 make_data() {   # make_data DIR SESSIONS DAYS ITEMS
   local dir=$1 n=$2 d=$3 items=$4 w
-  [ -f "$dir/.done" ] && return 0
+  [ -f "$dir/.done" ] && [ -f "$dir/0001_train.csv" ] && return 0   # (a cache from before the window CSVs is redone)
   rm -rf "$dir"; mkdir -p "$dir"
   "$reckon" synth sessions --layout yoochoose --sessions "$n" --days "$d" --items "$items" --seed "$data_seed" \
     --output "$dir/clicks.csv" --progress never --quiet > /dev/null
