@@ -48,6 +48,10 @@ rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t
 void rk_param_free(rk_param *p);
 /* value[i] = uniform in [lo, hi) / normal(0, std) from (seed, stream, i): reproducible. */
 void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi);
+/* A table's rows held apart (a shard, reckon/shard.h): row k of p (rows of them) gets the values
+ * rk_param_fill_uniform gives row first + k * step of the whole table. */
+void rk_param_fill_uniform_rows(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi, int64_t first,
+                                int64_t step, int64_t rows);
 void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std);
 /* Dense: grad = 0. Sparse: n_grad_rows = 0. */
 void rk_param_zero_grad(rk_param *p);

@@ -41,10 +41,19 @@ void rk_param_free(rk_param *p) {
 }
 
 void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi) {
+  int64_t n = rk_tensor_numel(&p->value), D = p->value.ndim == 2 ? p->value.shape[1] : n;
+  rk_param_fill_uniform_rows(p, seed, stream, lo, hi, 0, 1, D ? n / D : 0);
+}
+
+/* Element e of whole-table row g is draw g * D + e, wherever that row is held. */
+void rk_param_fill_uniform_rows(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi, int64_t first,
+                                int64_t step, int64_t rows) {
   float *w = p->value.data;
-  int64_t n = rk_tensor_numel(&p->value);
-  for (int64_t i = 0; i < n; i++)
-    w[i] = lo + (hi - lo) * (float)rk_rng_uniform_at(seed, stream, (uint64_t)i);
+  int64_t D = rows ? rk_tensor_numel(&p->value) / rows : 0;
+  for (int64_t k = 0; k < rows; k++) {
+    uint64_t at = (uint64_t)(first + k * step) * (uint64_t)D;
+    for (int64_t e = 0; e < D; e++) w[k * D + e] = lo + (hi - lo) * (float)rk_rng_uniform_at(seed, stream, at + (uint64_t)e);
+  }
 }
 
 void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std) {
