@@ -54,7 +54,8 @@ typedef struct {
   int64_t n_cached;        /* the last fetch: */
   int64_t *cached_ids;     /* (n_cached) ascending unique table rows */
   float *cached;           /* (n_cached, D) their values */
-  int64_t cached_cap;      /* rows of room in cached_ids and cached */
+  int64_t ids_cap;         /* room in cached_ids (the lookups before repeats are dropped) */
+  int64_t rows_cap;        /* rows of room in cached */
 } rk_shard_table;
 
 /* Rank `rank` of `size`'s rows of a (V, D) table named `name`, zeros (V >= size). The

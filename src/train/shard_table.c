@@ -86,18 +86,32 @@ void rk_shard_table_free(rk_shard_table *t) {
   memset(t, 0, sizeof *t);
 }
 
-static rk_status cache_reserve(rk_shard_table *t, int64_t rows) {
-  if (rows <= t->cached_cap) return RK_OK;
-  int64_t cap = t->cached_cap ? t->cached_cap : 64, vals;
-  while (cap < rows) cap *= 2;
-  RK_TRY(rk_size_mul(&vals, cap, t->D, "a sharded table's fetched rows"));
-  int64_t *ids = rk_realloc(t->cached_ids, (size_t)cap * sizeof *ids);
+/* Doubling capacities: room for n ids (the lookups, repeats included), then for the unique ones' rows. */
+static int64_t doubled(int64_t cap, int64_t n) {
+  int64_t want = cap ? cap : 64;
+  while (want < n) want *= 2;
+  return want;
+}
+
+static rk_status reserve_ids(rk_shard_table *t, int64_t n) {
+  if (n <= t->ids_cap) return RK_OK;
+  int64_t cap = doubled(t->ids_cap, n), bytes;
+  RK_TRY(rk_size_mul(&bytes, cap, (int64_t)sizeof *t->cached_ids, "a sharded table's looked-up ids"));
+  int64_t *ids = rk_realloc(t->cached_ids, (size_t)bytes);
   if (!ids) return RK_ENOMEM;
   t->cached_ids = ids;
-  float *rows_buf = rk_realloc(t->cached, (size_t)vals * sizeof *rows_buf);
-  if (!rows_buf) return RK_ENOMEM;
-  t->cached = rows_buf;
-  t->cached_cap = cap;
+  t->ids_cap = cap;
+  return RK_OK;
+}
+
+static rk_status reserve_rows(rk_shard_table *t, int64_t n) {
+  if (n <= t->rows_cap) return RK_OK;
+  int64_t cap = doubled(t->rows_cap, n), bytes;
+  RK_TRY(rk_size_mul(&bytes, cap, t->D * (int64_t)sizeof *t->cached, "a sharded table's fetched rows"));
+  float *rows = rk_realloc(t->cached, (size_t)bytes);
+  if (!rows) return RK_ENOMEM;
+  t->cached = rows;
+  t->rows_cap = cap;
   return RK_OK;
 }
 
@@ -150,9 +164,10 @@ rk_status rk_shard_fetch(rk_shard_table *t, rk_dist *d, const int64_t *ids, int6
   if ((d ? rk_dist_size(d) : 1) != size || (d ? rk_dist_rank(d) : 0) != t->rank)
     return rk_error(RK_EINTERNAL, "table '%s' is sharded for rank %d of %d, not this job's", t->rows.name, t->rank, size);
   int64_t bad = first_bad_id(t, ids, n);
-  RK_TRY(cache_reserve(t, n));
+  RK_TRY(reserve_ids(t, n));
   if (n > 0) memcpy(t->cached_ids, ids, (size_t)n * sizeof *ids);
   int64_t m = bad < 0 ? rk_shard_unique(t->cached_ids, n) : 0;
+  RK_TRY(reserve_rows(t, m));
   int64_t *send = rk_malloc(2 * (size_t)m * sizeof *send + 1), *counts = rk_malloc(4 * (size_t)size * sizeof *counts);
   if (!send || !counts) {
     rk_free(send);

@@ -21,6 +21,6 @@ for n in 2 3 4; do
   out=$(ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np $n "$unit" 2>&1); rc=$?
   expect_status $rc 0 "test_shard_table passes on $n ranks (fetch, bad ids, optimizer slots, resharding)"
   [ $rc = 0 ] || printf '%s\n' "$out" | grep -E 'ERROR|FAIL' | head -5
-  expect_contains "$out" "[  PASSED  ] 8 test(s)." "all 8 checks ran on $n ranks"
+  expect_contains "$out" "[  PASSED  ] 8 test(s)." "8 checks (all but the single-process allocation walk) ran on $n ranks"
 done
 finish
