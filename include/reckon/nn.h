@@ -23,6 +23,16 @@
 extern "C" {
 #endif
 
+/* Rows of a table kept elsewhere (a table sharded by rows over ranks, reckon/shard.h): the rows
+ * a step fetched, ids ascending. */
+typedef struct {
+  int64_t n;
+  const int64_t *ids;   /* (n) ascending, unique */
+  const float *rows;    /* (n, D) */
+} rk_row_cache;
+/* The row of table row `id` (D floats), NULL when the cache does not hold it. */
+const float *rk_row_cache_find(const rk_row_cache *c, int64_t id, int64_t D);
+
 /* A trainable parameter. Dense parameters have a gradient of the value's shape. Sparse ones
  * (embedding tables, shape (V, D)) have a row-sparse gradient: after backward, grad holds
  * n_grad_rows compact rows of D floats, and grad_rows[k] is the table row of compact row k
@@ -38,6 +48,8 @@ typedef struct rk_param {
   bool no_decay;            /* its group's weight_decay is not applied (biases and LayerNorm
                                weights in Hugging Face's Trainer; reckon/optim.h) */
   struct rk_param_arena *arena;   /* dense: the arena its value and gradient view, or NULL (own) */
+  const rk_row_cache *fetched;    /* sparse, held elsewhere: value has a shape and no memory, and
+                                     lookups read these rows (rk_param_init_sparse_fetched) */
 } rk_param;
 
 /* A dense parameter with a zeroed value and gradient of `shape`. */
@@ -45,6 +57,10 @@ rk_status rk_param_init(rk_param *p, const char *name, int ndim, const int64_t *
 /* A sparse (V, D) table. Its compact gradient buffers are sized by rk_graph_build (max_rows =
  * the most ids one backward can touch), so a table shared by several graphs fits all of them. */
 rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t D);
+/* A sparse (V, D) table whose rows live elsewhere (sharded over ranks): no memory for the
+ * value; the embedding and embedding_bag lookups read `rows`, which the caller fills before each
+ * forward; the gradient is the usual compact one, with table rows. CPU graphs only. */
+rk_status rk_param_init_sparse_fetched(rk_param *p, const char *name, int64_t V, int64_t D, const rk_row_cache *rows);
 void rk_param_free(rk_param *p);
 /* value[i] = uniform in [lo, hi) / normal(0, std) from (seed, stream, i): reproducible. */
 void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi);

@@ -56,6 +56,8 @@ typedef struct {
   float *cached;           /* (n_cached, D) their values */
   int64_t ids_cap;         /* room in cached_ids (the lookups before repeats are dropped) */
   int64_t rows_cap;        /* rows of room in cached */
+  rk_row_cache fetched;    /* the last fetch, as a graph's lookups read it: a table parameter made
+                              by rk_param_init_sparse_fetched(..., &t->fetched) */
 } rk_shard_table;
 
 /* Rank `rank` of `size`'s rows of a (V, D) table named `name`, zeros (V >= size). The

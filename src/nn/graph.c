@@ -391,10 +391,14 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   for (int i = 0; i < N; i++)
     if (!(rk_op_table[g->nodes[i].op].backends & (1u << be->device)))
       return rk_error(RK_EUNSUPPORTED, "build: op '%s' has no %s kernel", rk_op_name(g->nodes[i].op), be->name);
-  for (int i = 0; i < g->n_params; i++)
-    if (!g->params[i]->value.data && rk_tensor_numel(&g->params[i]->value) > 0)
+  for (int i = 0; i < g->n_params; i++) {
+    if (g->params[i]->fetched && be->device != RK_DEVICE_CPU)
+      return rk_error(RK_EUNSUPPORTED, "build: table '%s' is held by other ranks (sharded), which %s graphs cannot read",
+                      g->params[i]->name, be->name);
+    if (!g->params[i]->value.data && !g->params[i]->fetched && rk_tensor_numel(&g->params[i]->value) > 0)
       return rk_error(RK_EINVAL, "build: parameter '%s' has no memory yet: allocate its arena first "
                       "(rk_param_arena_alloc)", g->params[i]->name);
+  }
   g->whole_arena = rk_param_arena_whole(g->params, g->n_params);
 
   /* last readers */

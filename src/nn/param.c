@@ -31,6 +31,29 @@ rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t
   return RK_OK;
 }
 
+rk_status rk_param_init_sparse_fetched(rk_param *p, const char *name, int64_t V, int64_t D, const rk_row_cache *rows) {
+  memset(p, 0, sizeof *p);
+  snprintf(p->name, sizeof p->name, "%s", name ? name : "");
+  if (V <= 0 || D <= 0)
+    return rk_error(RK_ESHAPE, "embedding table '%s' of shape (%lld, %lld): both sizes must be positive",
+                    p->name, (long long)V, (long long)D);
+  int64_t shape[2] = {V, D};
+  RK_TRY(rk_tensor_view(&p->value, RK_DT_F32, 2, shape, NULL));
+  p->sparse = true;
+  p->fetched = rows;
+  return RK_OK;
+}
+
+const float *rk_row_cache_find(const rk_row_cache *c, int64_t id, int64_t D) {
+  int64_t lo = 0, hi = c->n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (c->ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < c->n && c->ids[lo] == id ? c->rows + lo * D : NULL;
+}
+
 void rk_param_free(rk_param *p) {
   rk_tensor_free(&p->value);   /* an arena's views are only cleared */
   rk_tensor_free(&p->grad);
@@ -38,6 +61,7 @@ void rk_param_free(rk_param *p) {
   rk_free(p->grad_rows);
   p->grad_rows = NULL;
   p->n_grad_rows = 0;
+  p->fetched = NULL;
 }
 
 void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi) {

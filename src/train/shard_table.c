@@ -161,6 +161,7 @@ static rk_status fetch_rows(rk_shard_table *t, rk_dist *d, const int64_t *send, 
 rk_status rk_shard_fetch(rk_shard_table *t, rk_dist *d, const int64_t *ids, int64_t n) {
   int size = t->size;
   t->n_cached = 0;
+  t->fetched.n = 0;
   if ((d ? rk_dist_size(d) : 1) != size || (d ? rk_dist_rank(d) : 0) != t->rank)
     return rk_error(RK_EINTERNAL, "table '%s' is sharded for rank %d of %d, not this job's", t->rows.name, t->rank, size);
   int64_t bad = first_bad_id(t, ids, n);
@@ -193,20 +194,13 @@ rk_status rk_shard_fetch(rk_shard_table *t, rk_dist *d, const int64_t *ids, int6
     st = fetch_rows(t, d, send, from, counts);
     if (st != RK_OK) t->n_cached = 0;
   }
+  t->fetched = (rk_row_cache){t->n_cached, t->cached_ids, t->cached};
   rk_free(send);
   rk_free(counts);
   return st;
 }
 
-const float *rk_shard_cached_row(const rk_shard_table *t, int64_t id) {
-  int64_t lo = 0, hi = t->n_cached;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (t->cached_ids[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < t->n_cached && t->cached_ids[lo] == id ? t->cached + lo * t->D : NULL;
-}
+const float *rk_shard_cached_row(const rk_shard_table *t, int64_t id) { return rk_row_cache_find(&t->fetched, id, t->D); }
 
 rk_status rk_shard_take_grad(rk_shard_table *t, const int64_t *rows, const float *grad, int64_t n) {
   rk_param *p = &t->rows;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tables sharded by rows over the ranks (reckon/shard.h, docs/distributed.md "Sharded tables"):
 # test_shard_table run by 2, 3 and 4 processes, so its exchanges cross them: every rank's ids come
-# back with the whole table's rows, a bad id stops every rank (none waits), Adam, Adagrad and
+# back with the whole table's rows, a graph's lookups through the fetched rows give the whole
+# table's loss and gradient, a bad id stops every rank (none waits), Adam, Adagrad and
 # FTRL on the shards end with the whole table's bits, and a checkpoint saved by N ranks loads as
 # 1 to 4 ranks' shards. Skipped (with the reason) without MPI or mpirun.
 set -u
@@ -21,6 +22,6 @@ for n in 2 3 4; do
   out=$(ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np $n "$unit" 2>&1); rc=$?
   expect_status $rc 0 "test_shard_table passes on $n ranks (fetch, bad ids, optimizer slots, resharding)"
   [ $rc = 0 ] || printf '%s\n' "$out" | grep -E 'ERROR|FAIL' | head -5
-  expect_contains "$out" "[  PASSED  ] 8 test(s)." "8 checks (all but the single-process allocation walk) ran on $n ranks"
+  expect_contains "$out" "[  PASSED  ] 9 test(s)." "9 checks (all but the single-process allocation walk) ran on $n ranks"
 done
 finish

@@ -9,6 +9,9 @@
  * - fetch: every rank's ids (repeats, none, the padding row) come back with the whole table's
  *   rows, bit for bit; a bad id fails its rank naming it and every other rank naming the rank,
  *   and the next fetch works;
+ * - a graph's embedding and embedding_bag on a table held elsewhere read the fetched rows: the
+ *   loss and the compact gradient (table rows) have the whole table's bits; a row not fetched
+ *   is an error naming it;
  * - optimizer state with the rows: Adam, Adagrad and FTRL on the shards leave every row and
  *   every slot with the bits of the same optimizer on the whole table in one process;
  * - checkpoints: saved by N ranks, loaded as 1, 2, 3 and 4 ranks' shards (resharding), rows and
@@ -150,6 +153,80 @@ static void test_bad_id_fails_every_rank_and_names_it(void **state) {
   assert_rk_ok(rk_shard_fetch(&t, dist_or_null(), ids, 3));
   assert_non_null(rk_shard_cached_row(&t, V - 1));
   rk_shard_table_free(&t);
+}
+
+/* A graph reading `table` twice: an embedding of ids (B, 3) and a mean embedding_bag; loss =
+ * the sum of squares of both, so the gradient depends on the rows read. */
+typedef struct {
+  rk_graph *g;
+  int ids, bag, loss;
+} lookup_graph;
+
+enum { GB = 6 };
+
+static void lookup_graph_build(lookup_graph *m, rk_param *table) {
+  int e, b, e2, b2, se, sb;
+  assert_rk_ok(rk_graph_create(&m->g, GB));
+  assert_rk_ok(rk_graph_input_ids(m->g, &m->ids, "ids", 3));
+  assert_rk_ok(rk_graph_input_ragged(m->g, &m->bag, "bag", GB * 4));
+  assert_rk_ok(rk_graph_embedding(m->g, &e, table, m->ids, 0));
+  assert_rk_ok(rk_graph_embedding_bag(m->g, &b, table, m->bag, RK_POOL_MEAN, 0));
+  assert_rk_ok(rk_graph_mul(m->g, &e2, e, e));
+  assert_rk_ok(rk_graph_mul(m->g, &b2, b, b));
+  assert_rk_ok(rk_graph_sum(m->g, &se, e2, RK_REDUCE_ALL));
+  assert_rk_ok(rk_graph_sum(m->g, &sb, b2, RK_REDUCE_ALL));
+  assert_rk_ok(rk_graph_add(m->g, &m->loss, se, sb));
+  assert_rk_ok(rk_graph_output(m->g, m->loss));
+  assert_rk_ok(rk_graph_build(m->g, m->loss));
+}
+
+/* This rank's ids (padding 0 among them); all of them into `all` (n returned) for the fetch. */
+static int64_t lookup_graph_fill(lookup_graph *m, int64_t *all) {
+  int rank = rk_dist_rank(world);
+  int64_t *ids = rk_graph_input_ids_data(m->g, m->ids), *off = rk_graph_input_offsets(m->g, m->bag),
+          *bag = rk_graph_input_ids_data(m->g, m->bag), n = 0;
+  for (int64_t i = 0; i < GB * 3; i++) all[n++] = ids[i] = (int64_t)(rk_rng_uniform_at(8, (uint64_t)rank, (uint64_t)i) * V);
+  off[0] = 0;
+  for (int64_t b = 0; b < GB; b++) {
+    int64_t len = b % 4;
+    for (int64_t j = 0; j < len; j++)
+      all[n++] = bag[off[b] + j] = (int64_t)(rk_rng_uniform_at(9, (uint64_t)rank, (uint64_t)(b * 4 + j)) * V);
+    off[b + 1] = off[b] + len;
+  }
+  return n;
+}
+
+static void test_graph_reads_fetched_rows_as_the_whole_table(void **state) {
+  (void)state;
+  rk_param whole, held;
+  whole_table(&whole);
+  rk_shard_table t;
+  shard_of_world(&t);
+  assert_rk_ok(rk_param_init_sparse_fetched(&held, "items", V, D, &t.fetched));
+  assert_null(held.value.data);   /* the graph's table has no memory of its own */
+  lookup_graph a, b;
+  lookup_graph_build(&a, &whole);
+  lookup_graph_build(&b, &held);
+  int64_t all[GB * 7];
+  int64_t n = lookup_graph_fill(&a, all);
+  lookup_graph_fill(&b, all);
+  assert_int_equal(rk_graph_forward(b.g, RK_TRAIN), RK_EINTERNAL);   /* nothing fetched yet */
+  assert_non_null(strstr(rk_error_message(), "was not fetched for this step"));
+  assert_rk_ok(rk_shard_fetch(&t, dist_or_null(), all, n));
+  assert_rk_ok(rk_graph_forward(a.g, RK_TRAIN));
+  assert_rk_ok(rk_graph_forward(b.g, RK_TRAIN));
+  assert_memory_equal(rk_graph_value_f32(a.g, a.loss), rk_graph_value_f32(b.g, b.loss), sizeof(float));
+  assert_rk_ok(rk_graph_backward(a.g));
+  assert_rk_ok(rk_graph_backward(b.g));
+  assert_true(held.n_grad_rows > 0);
+  assert_int_equal(held.n_grad_rows, whole.n_grad_rows);   /* table rows, ascending, as the whole's */
+  assert_memory_equal(held.grad_rows, whole.grad_rows, (size_t)whole.n_grad_rows * sizeof(int64_t));
+  assert_memory_equal(held.grad.data, whole.grad.data, (size_t)(whole.n_grad_rows * D) * sizeof(float));
+  rk_graph_free(a.g);
+  rk_graph_free(b.g);
+  rk_param_free(&held);
+  rk_shard_table_free(&t);
+  rk_param_free(&whole);
 }
 
 /* Step s's gradient: the same rows (ascending) and values on every rank, as after the exchange. */
@@ -338,6 +415,7 @@ int main(void) {
       cmocka_unit_test(test_unique_sorts_and_drops_repeats),
       cmocka_unit_test(test_fetch_returns_whole_table_rows),
       cmocka_unit_test(test_bad_id_fails_every_rank_and_names_it),
+      cmocka_unit_test(test_graph_reads_fetched_rows_as_the_whole_table),
       cmocka_unit_test(test_optimizer_state_lives_with_the_rows),
       cmocka_unit_test(test_checkpoint_reshards_on_load),
       cmocka_unit_test(test_allocation_failures_leave_nothing),
