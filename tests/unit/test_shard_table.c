@@ -133,6 +133,12 @@ static void test_fetch_returns_whole_table_rows(void **state) {
     assert_null(rk_shard_cached_row(&t, 1));   /* fetched ids are multiples of 3 */
     assert_null(rk_shard_cached_row(&t, V));
   }
+  /* rank 0 alone reads a block of rows (how it would stream the table to a file, in chunks) */
+  int64_t block[40], n = rank == 0 ? 40 : 0;
+  for (int64_t i = 0; i < n; i++) block[i] = 50 + i;
+  assert_rk_ok(rk_shard_fetch(&t, dist_or_null(), block, n));
+  assert_int_equal(t.n_cached, n);
+  if (n) assert_memory_equal(t.cached, (float *)whole.value.data + 50 * D, 40 * D * sizeof(float));
   rk_shard_table_free(&t);
   rk_param_free(&whole);
 }
