@@ -20,7 +20,8 @@
  * (atomically, then rank 0 writes the folder's manifest last); any number of ranks loads the
  * folder, each reading from every file only the rows it owns now (resharding).
  *
- * It is not: the choice of which tables to shard, nor the graph's lookup (the caller's).
+ * It is not: the graph's lookup (rk_param_init_sparse_fetched reads the fetched rows), nor the
+ * sum of the pieces' gradients (src/train/step_pieces.c).
  */
 #ifndef RECKON_SHARD_H
 #define RECKON_SHARD_H
@@ -45,6 +46,17 @@ int64_t rk_shard_local_rows(int64_t V, int rank, int size);
 void rk_shard_route(int64_t *send, int64_t *counts, int64_t *from, const int64_t *ids, int64_t n, int size);
 /* Sorts ids (n) ascending and drops repeats; returns how many are left. */
 int64_t rk_shard_unique(int64_t *ids, int64_t n);
+
+/* Which of n tables (names, V x D floats each) to shard over `ranks`, as the flags say:
+ * spec "auto" shards those of threshold_mb MiB or more (V x D x 4 bytes), "none" none, "all"
+ * all, and a comma-separated list of names those tables. One rank shards nothing. A listed name
+ * that is no table, or a listed table with fewer rows than ranks, is RK_EUSAGE naming it ("all"
+ * and "auto" keep such small tables whole). out (n) gets the choices; on error it is untouched. */
+rk_status rk_shard_choose(bool *out, const char *spec, double threshold_mb, const char *const *names, const int64_t *V,
+                          const int64_t *D, int n, int ranks);
+/* The start-up line for one table's choice, e.g. "table 'item_id' (1000000 x 64, 244.1 MiB):
+ * sharded over 4 ranks" or "...: whole on every rank". */
+void rk_shard_describe(char *buf, size_t cap, const char *name, int64_t V, int64_t D, bool sharded, int ranks);
 
 typedef struct {
   int64_t V, D;            /* the whole table's shape */

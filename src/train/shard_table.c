@@ -7,10 +7,13 @@
  * Before them one small all-to-all of the counts, which also carries a rank's refusal (bad ids)
  * to every rank, so a bad id never leaves the others waiting in the next collective.
  *
- * It is not: the choice of tables, the graph's lookup, nor the sum of the pieces' gradients
+ * Which tables to shard is rk_shard_choose's: by size ("auto"), none, all or by name.
+ *
+ * It is not: the graph's lookup, nor the sum of the pieces' gradients
  * (src/train/step_pieces.c finishes that tree; the owner only keeps its rows of the total).
  */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +57,59 @@ int64_t rk_shard_unique(int64_t *ids, int64_t n) {
   for (int64_t i = 1; i < n; i++)
     if (ids[i] != ids[k - 1]) ids[k++] = ids[i];
   return k;
+}
+
+/* ---- which tables ---- */
+
+static double table_mib(int64_t V, int64_t D) { return (double)V * (double)D * 4.0 / (1024.0 * 1024.0); }
+
+/* Whether `name` is one of spec's comma-separated names. */
+static bool listed(const char *spec, const char *name) {
+  size_t len = strlen(name);
+  for (const char *at = spec; *at;) {
+    const char *end = strchr(at, ',');
+    size_t n = end ? (size_t)(end - at) : strlen(at);
+    if (n == len && strncmp(at, name, n) == 0) return true;
+    if (!end) break;
+    at = end + 1;
+  }
+  return false;
+}
+
+rk_status rk_shard_choose(bool *out, const char *spec, double threshold_mb, const char *const *names, const int64_t *V,
+                          const int64_t *D, int n, int ranks) {
+  bool all = strcmp(spec, "all") == 0, none = strcmp(spec, "none") == 0, by_size = strcmp(spec, "auto") == 0;
+  if (!all && !none && !by_size) {   /* a list: every name must be a table that can be split */
+    for (const char *at = spec; *at;) {
+      const char *end = strchr(at, ',');
+      int len = (int)(end ? end - at : (ptrdiff_t)strlen(at)), found = -1;
+      for (int i = 0; i < n && found < 0; i++)
+        if ((int)strlen(names[i]) == len && strncmp(names[i], at, (size_t)len) == 0) found = i;
+      if (found < 0) {
+        char known[512] = "";
+        for (int i = 0; i < n; i++)
+          snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", names[i]);
+        return rk_error(RK_EUSAGE, "--shard_tables: '%.*s' is not a table of this model (its tables: %s)", len, at, known);
+      }
+      if (V[found] < ranks)
+        return rk_error(RK_EUSAGE, "--shard_tables: table '%s' has %lld rows, fewer than the %d ranks", names[found],
+                        (long long)V[found], ranks);
+      if (!end) break;
+      at = end + 1;
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    bool want = all || (by_size && table_mib(V[i], D[i]) >= threshold_mb) || (!all && !none && !by_size && listed(spec, names[i]));
+    out[i] = ranks > 1 && want && V[i] >= ranks;
+  }
+  return RK_OK;
+}
+
+void rk_shard_describe(char *buf, size_t cap, const char *name, int64_t V, int64_t D, bool sharded, int ranks) {
+  int at = snprintf(buf, cap, "table '%s' (%lld x %lld, %.1f MiB): ", name, (long long)V, (long long)D, table_mib(V, D));
+  if (at < 0 || (size_t)at >= cap) return;
+  if (sharded) snprintf(buf + at, cap - (size_t)at, "sharded over %d ranks", ranks);
+  else snprintf(buf + at, cap - (size_t)at, "whole on every rank");
 }
 
 /* ---- the table ---- */

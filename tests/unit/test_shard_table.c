@@ -2,6 +2,9 @@
  * Tables sharded by rows over the ranks (reckon/shard.h, src/train/shard_table.c). Run alone
  * (ctest) it is rank 0 of 1; under `mpirun -np N` (tests/e2e/mpi_shard.sh) every rank runs the
  * same tests and the exchanges cross processes. Each check holds for any N:
+ * - the choice: by size (auto, inclusive threshold), none, all, or by name (forced even when
+ *   small); one rank shards nothing; an unknown name or a table smaller than the ranks is
+ *   refused by name; the start-up line per table;
  * - ownership: every row of a table has exactly one (rank, local row), and a rank's rows are
  *   about V / N of them (it never allocates the whole table);
  * - id routing: ids grouped by owner in rank order, ascending within a group, each traced back
@@ -402,6 +405,37 @@ static void test_allocation_failures_leave_nothing(void **state) {
   assert_true(rk_test_walk_failures(round_trip, dir) > 5);
 }
 
+static void test_choice_by_size_name_or_flag(void **state) {
+  (void)state;
+  const char *names[3] = {"user_id", "item_id", "gender"};
+  int64_t rows[3] = {1 << 20, 1 << 18, 3}, dims[3] = {64, 64, 8};   /* 256 MiB, 64 MiB, 96 bytes */
+  bool out[3];
+  assert_rk_ok(rk_shard_choose(out, "auto", 100, names, rows, dims, 3, 4));
+  assert_true(out[0] && !out[1] && !out[2]);
+  assert_rk_ok(rk_shard_choose(out, "auto", 64, names, rows, dims, 3, 4));   /* the threshold is inclusive */
+  assert_true(out[0] && out[1] && !out[2]);
+  assert_rk_ok(rk_shard_choose(out, "all", 100, names, rows, dims, 3, 4));   /* 3 rows over 4 ranks: whole */
+  assert_true(out[0] && out[1] && !out[2]);
+  assert_rk_ok(rk_shard_choose(out, "none", 0, names, rows, dims, 3, 4));
+  assert_true(!out[0] && !out[1] && !out[2]);
+  assert_rk_ok(rk_shard_choose(out, "item_id", 100, names, rows, dims, 3, 4));   /* forced, though small */
+  assert_true(!out[0] && out[1] && !out[2]);
+  assert_rk_ok(rk_shard_choose(out, "gender,user_id", 100, names, rows, dims, 3, 2));
+  assert_true(out[0] && !out[1] && out[2]);
+  assert_rk_ok(rk_shard_choose(out, "all", 0, names, rows, dims, 3, 1));   /* one rank: nothing to split */
+  assert_true(!out[0] && !out[1] && !out[2]);
+  assert_int_equal(rk_shard_choose(out, "item_id,item", 100, names, rows, dims, 3, 4), RK_EUSAGE);
+  assert_string_equal(rk_error_message(),
+                      "--shard_tables: 'item' is not a table of this model (its tables: user_id, item_id, gender)");
+  assert_int_equal(rk_shard_choose(out, "gender", 100, names, rows, dims, 3, 4), RK_EUSAGE);
+  assert_string_equal(rk_error_message(), "--shard_tables: table 'gender' has 3 rows, fewer than the 4 ranks");
+  char line[160];
+  rk_shard_describe(line, sizeof line, "user_id", rows[0], dims[0], true, 4);
+  assert_string_equal(line, "table 'user_id' (1048576 x 64, 256.0 MiB): sharded over 4 ranks");
+  rk_shard_describe(line, sizeof line, "gender", rows[2], dims[2], false, 4);
+  assert_string_equal(line, "table 'gender' (3 x 8, 0.0 MiB): whole on every rank");
+}
+
 static void test_too_few_rows_to_shard(void **state) {
   (void)state;
   rk_shard_table t;
@@ -425,6 +459,7 @@ int main(void) {
       cmocka_unit_test(test_optimizer_state_lives_with_the_rows),
       cmocka_unit_test(test_checkpoint_reshards_on_load),
       cmocka_unit_test(test_allocation_failures_leave_nothing),
+      cmocka_unit_test(test_choice_by_size_name_or_flag),
       cmocka_unit_test(test_too_few_rows_to_shard),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
