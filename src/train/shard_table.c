@@ -186,16 +186,19 @@ static int64_t first_bad_id(const rk_shard_table *t, const int64_t *ids, int64_t
   return -1;
 }
 
-/* Steps 2 and 3: the ids to their owners, the owners' rows back into the cache. counts holds
+/* After the counts: the ids to their owners, the owners' rows back into the cache. counts holds
  * (size) each of: ids sent, ids received, then floats received, floats sent. */
 static rk_status fetch_rows(rk_shard_table *t, rk_dist *d, const int64_t *send, const int64_t *from, int64_t *counts) {
   int size = t->size;
   int64_t *sent = counts, *got = counts + size, *got_f = counts + 2 * size, *sent_f = counts + 3 * size;
   int64_t n_got = 0, m = t->n_cached, D = t->D;
-  for (int r = 0; r < size; r++) n_got += got[r];
+  int64_t reply_floats, fetched_floats;
+  for (int r = 0; r < size; r++) RK_TRY(rk_size_add(&n_got, n_got, got[r], "the rows other ranks asked for"));
+  RK_TRY(rk_size_mul(&reply_floats, n_got, D, "the rows other ranks asked for"));
+  RK_TRY(rk_size_mul(&fetched_floats, m, D, "a sharded table's fetched rows"));
   int64_t *asked = rk_malloc((size_t)n_got * sizeof *asked + 1);
-  float *reply = rk_malloc((size_t)n_got * (size_t)D * sizeof *reply + 1);
-  float *fetched = rk_malloc((size_t)m * (size_t)D * sizeof *fetched + 1);
+  float *reply = rk_malloc((size_t)reply_floats * sizeof *reply + 1);
+  float *fetched = rk_malloc((size_t)fetched_floats * sizeof *fetched + 1);
   rk_status st = asked && reply && fetched ? RK_OK : RK_ENOMEM;
   if (st == RK_OK) st = all_to_all(d, asked, got, send, sent, RK_DIST_I64);
   const float *mine = t->rows.value.data;
