@@ -187,7 +187,21 @@ typedef struct {
   /* ... and the names errors give the settings: per rk_setting, the caller's (reckon widedeep's
    * "--deep_hidden_units" for mlp_layers), or NULL for reckon train's flag. */
   const char *const *setting_names;
+  /* Not a setting either (never saved): where new embedding tables' rows live, or NULL (in the
+   * table). */
+  const struct rk_table_placement *placement;
 } rk_ranking_config;
+
+/* A hook the builder asks about each new embedding table (initialised U(+-0.05), Keras'), named
+ * `name`, (V, D), whose draws come from stream `stream` of `seed`: it answers *held = NULL to
+ * keep the rows in the table, or the rows of a table held elsewhere (sharded over ranks,
+ * reckon/shard.h), which it has filled with the values the table would have; the table is then
+ * made by rk_param_init_sparse_fetched and allocates nothing. */
+typedef struct rk_table_placement {
+  void *ctx;
+  rk_status (*place)(void *ctx, const char *name, int64_t V, int64_t D, uint64_t seed, uint64_t stream,
+                     const rk_row_cache **held);
+} rk_table_placement;
 
 /* How errors name a setting: the caller's name for it, else "--<flag of reckon train>". */
 const char *rk_ranking_setting_name(const rk_ranking_config *c, rk_setting s);
@@ -289,7 +303,9 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step);
 
 /* ---- optimizers (src/models/optim_set.c) --------------------------------------------------- */
 /* One optimizer over every parameter (wide NULL), or the Wide & Deep recipe's two: `wide` for
- * the wide part (rk_ranking_param_is_wide), `deep` for the rest. They step together. */
+ * the wide part (rk_ranking_param_is_wide), `deep` for the rest. They step together.
+ * stand_ins (m->n_params, or NULL): where stand_ins[i] is not NULL the optimizer steps it in
+ * parameter i's place (a sharded table's rows on this rank, reckon/shard.h). */
 typedef struct {
   rk_optim opt[2];
   int n;
@@ -297,7 +313,7 @@ typedef struct {
 } rk_optim_set;
 
 rk_status rk_optim_set_init(rk_optim_set *s, const rk_model *m, const rk_optim_config *deep,
-                            const rk_optim_config *wide);
+                            const rk_optim_config *wide, rk_param *const *stand_ins);
 rk_status rk_optim_set_step(rk_optim_set *s, double lr_factor);
 int64_t rk_optim_set_steps(const rk_optim_set *s);
 void rk_optim_set_set_steps(rk_optim_set *s, int64_t steps);

@@ -286,6 +286,11 @@ rk_status rk_graph_param(rk_graph *g, int *out, rk_param *p);
 float *rk_graph_input_f32(rk_graph *g, int v);
 int64_t *rk_graph_input_ids_data(rk_graph *g, int v);
 int64_t *rk_graph_input_offsets(rk_graph *g, int v);
+/* The ids the graph's lookups of table t (embedding and embedding_bag nodes) read from the
+ * inputs as they are filled now, padding left out, appended to *ids (*n of them, room for *cap,
+ * grown): what a table held elsewhere must fetch before the forward (reckon/shard.h). A lookup
+ * whose ids are computed by the graph, not an input, is RK_EUNSUPPORTED naming the table. */
+rk_status rk_graph_table_ids(const rk_graph *g, const rk_param *t, int64_t **ids, int64_t *n, int64_t *cap);
 /* After a forward: a value's data (the mode of that forward). Only values marked with
  * rk_graph_output are sure to stay intact. */
 const float *rk_graph_value_f32(const rk_graph *g, int v);

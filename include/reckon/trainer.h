@@ -97,6 +97,10 @@ typedef struct {
    * by the ranks: the same global batch and piece size give the same weights on 1, 2 or 4 ranks. */
   rk_dist *dist;
   int64_t micro_batch_size;
+  /* Embedding tables sharded by rows over the ranks (reckon/shard.h): "auto" (those of
+   * shard_threshold_mb MiB or more), "none", "all" or column names (NULL: "auto"). */
+  const char *shard_tables;
+  double shard_threshold_mb;
   int64_t epochs;
   int64_t steps_per_epoch;                  /* 0: every batch */
   bool shuffle;

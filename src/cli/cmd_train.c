@@ -41,6 +41,8 @@
   X(lr_decay_steps,      INT,    "100",  "N >= 1", "steps per decay")                                               \
   X(train_batch_size,    INT,    "1024", "N in [1, 2^28]", "rows per training step on each rank (under mpirun the global batch is N x the ranks)") \
   X(micro_batch_size,    INT,    "0",    "M in [0, 2^28]", "rows per piece of the global batch, whose gradients are summed in a fixed tree (0: --train_batch_size); the same global batch and M give the same weights on any number of ranks") \
+  X(shard_tables,        STRING, "auto", "auto|none|all|COL,...", "embedding tables sharded by rows over the ranks under mpirun, so a table larger than one machine's memory trains: auto (those of --shard_threshold_mb or more), none, all, or the tables of these columns; one process shards nothing") \
+  X(shard_threshold_mb,  FLOAT,  "1024", "MB >= 0", "--shard_tables auto: the size (rows x dim x 4 bytes, in MiB) from which a table is sharded") \
   X(eval_batch_size,     INT,    "1024", "N in [1, 2^28]", "evaluation/prediction rows per batch (at most the data's)") \
   X(epochs,              INT,    "1",    "N >= 1", "passes over the training data")                                 \
   X(train_steps_per_epoch, INT,  NULL,   "N >= 1", "steps per epoch (default: every batch)")                        \
@@ -205,6 +207,8 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   /* Under mpirun: --train_batch_size per rank, as the reference's per-device batch. */
   c.dist = dist;
   c.micro_batch_size = o->micro_batch_size > 0 ? o->micro_batch_size : o->train_batch_size;
+  c.shard_tables = o->shard_tables;
+  c.shard_threshold_mb = o->shard_threshold_mb;
   st = rk_size_mul(&c.train_batch_size, o->train_batch_size, rk_dist_size(dist), "--train_batch_size x the ranks");
   json_t *flags = rk_flags_to_json(parse);
   c.flags = flags;

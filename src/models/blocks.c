@@ -94,6 +94,12 @@ rk_status rk_ranking_table(rk_ranking_builder *b, rk_param **out, const char *na
   bool fresh;
   RK_TRY(rk_ranking_next_param(b->m, b->share, name, out, &fresh));
   if (!fresh) return RK_OK;
+  const rk_table_placement *place = b->c->placement;
+  if (place && kind == RK_TABLE_EMBEDDING && !b->c->tf_embedding_init) {
+    const rk_row_cache *held = NULL;
+    RK_TRY(place->place(place->ctx, name, V, D, b->c->seed, (uint64_t)b->m->n_params, &held));
+    if (held) return rk_param_init_sparse_fetched(*out, name, V, D, held);
+  }
   RK_TRY(rk_param_init_sparse(*out, name, V, D));
   if (kind == RK_TABLE_WIDE && b->c->wide_layout == RK_WIDE_LINEAR) return RK_OK;   /* zeros */
   if (kind == RK_TABLE_EMBEDDING && b->c->tf_embedding_init) {

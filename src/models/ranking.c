@@ -291,6 +291,7 @@ rk_status rk_ranking_build_tasks(rk_ranking_model *m, const rk_schema *schema, i
   if (st == RK_OK) st = features(m, schema, c);
   if (st == RK_OK) st = check_memory(m, &m->cfg, batch);
   if (st == RK_OK) st = build(m, NULL, batch);
+  m->cfg.placement = NULL;   /* asked while building only: the hook need not outlive the build */
   if (st != RK_OK) rk_ranking_free(m);
   return st;
 }

@@ -235,7 +235,7 @@ static rk_status build(run *r) {
   rk_optim_config oc;
   rk_optim_config_hf_adamw(&oc, c->lr, c->weight_decay, c->adam_beta1, c->adam_beta2, c->adam_epsilon);
   oc.sparse_as_dense = true;
-  if (c->do_train) RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL));
+  if (c->do_train) RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL, NULL));
   return rk_session_evaluator_init(&r->ev, r->m, schema, c->eval_batch_size, c->log_attention_weights, seed,
                                    (const char *const *)r->metadata, r->n_metadata);
 }

@@ -29,6 +29,7 @@
 #include "reckon/parquet.h"
 #include "reckon/train.h"
 #include "reckon/trainer.h"
+#include "train/run_shards.h"
 #include "train/step_pieces.h"
 
 void rk_train_config_default(rk_train_config *c) {
@@ -45,6 +46,8 @@ void rk_train_config_default(rk_train_config *c) {
   c->shuffle = true;
   c->train_metrics_steps = 1;
   c->log_every = 50;
+  c->shard_tables = "auto";
+  c->shard_threshold_mb = 1024;
 }
 
 static json_t *number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
@@ -437,6 +440,7 @@ typedef struct {
   int64_t first_piece, n_loaders;       /* this rank's pieces, one loader (stream) each */
   rk_loader **loaders;                  /* (n_loaders) */
   rk_batch *batches;                    /* (n_loaders) each loader's current batch */
+  run_shards *shards;                   /* the tables sharded over the ranks, if any */
   uint64_t step;                        /* the step being computed (keys dropout and negatives) */
   bool metrics_due;                     /* add this step's pieces to the train metrics */
   run_logs logs;
@@ -455,6 +459,7 @@ static void free_run(run *r) {
   rk_free(r->loaders);
   rk_free(r->batches);
   step_pieces_free(r->steps);
+  run_shards_free(r->shards);
   if (r->feed) r->m->ops->feed_free(r->feed);
   rk_optim_set_free(&r->opt);
   rk_ranking_free(&r->ranking);
@@ -555,6 +560,23 @@ static rk_status plan_pieces(run *r) {
   return RK_OK;
 }
 
+/* What a sharded table cannot do yet (docs/distributed.md, "Sharded tables"): everything that
+ * reads the whole table on rank 0 (evaluation, the saved model, predictions, checkpoints, a
+ * model to start from). Refused before training, naming the table and the way out. */
+static rk_status check_shard_support(const run *r) {
+  const rk_train_config *c = r->c;
+  const char *table = run_shards_first_name(r->shards), *flag = NULL;
+  if (!table) return RK_OK;
+  if (c->eval_path) flag = "--eval_data_path";
+  else if (c->save_model_path) flag = "--save_model_path";
+  else if (c->predict_path) flag = "--predict_data_path";
+  else if (c->checkpoint_every > 0 || c->checkpoint_secs > 0) flag = "--checkpoint_every_steps";
+  else if (c->load_model_path) flag = "--load_model_path";
+  if (!flag) return RK_OK;
+  return rk_error(RK_EUSAGE, "%s: not yet with a sharded table (table '%s'); train without it, or keep the tables whole "
+                  "with --shard_tables none", flag, table);
+}
+
 static rk_status setup(run *r) {
   const rk_train_config *c = r->c;
   if (!c->train_path) return rk_error(RK_EUSAGE, "--train_data_path (or --train_path) is required");
@@ -589,10 +611,17 @@ static rk_status setup(run *r) {
               differ);
     arch = &saved;
   }
-  st = rk_ranking_build_tasks(&r->ranking, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, arch, graph_rows);
+  st = run_shards_init(&r->shards, c->shard_tables ? c->shard_tables : "auto", c->shard_threshold_mb, c->dist);
+  rk_ranking_config placed = *arch;
+  if (st == RK_OK) placed.placement = run_shards_placement(r->shards);
+  if (st == RK_OK)
+    st = rk_ranking_build_tasks(&r->ranking, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, &placed,
+                                graph_rows);
   if (c->load_model_path) rk_ranking_config_free_lists(&saved);
   RK_TRY(st);
   r->m = &r->ranking.base;
+  RK_TRY(run_shards_bind(r->shards, r->m, r->writer));
+  RK_TRY(check_shard_support(r));
   if (c->load_model_path) {
     char *w = path_in(c->load_model_path, "weights.safetensors");
     if (!w) return RK_ENOMEM;
@@ -603,8 +632,14 @@ static rk_status setup(run *r) {
   RK_TRY(r->m->ops->feed_init(&r->feed, r->m, &r->schema, c->negatives_train, &r->tasks.tw, c->model.seed));
   rk_optim_config oc;
   rk_optim_config_default(&oc, c->optimizer, (float)c->lr);
-  RK_TRY(rk_optim_set_init(&r->opt, r->m, c->deep_optim.n_groups ? &c->deep_optim : &oc,
-                           c->wide_optim.n_groups ? &c->wide_optim : NULL));
+  /* A sharded table's optimizer steps this rank's rows (and keeps their slots) in its place. */
+  rk_param **stand_ins = rk_calloc((size_t)r->m->n_params + 1, sizeof *stand_ins);
+  if (!stand_ins) return RK_ENOMEM;
+  run_shards_stand_ins(r->shards, r->m, stand_ins);
+  st = rk_optim_set_init(&r->opt, r->m, c->deep_optim.n_groups ? &c->deep_optim : &oc,
+                         c->wide_optim.n_groups ? &c->wide_optim : NULL, stand_ins);
+  rk_free(stand_ins);
+  RK_TRY(st);
   memset(&r->sched, 0, sizeof r->sched);
   r->sched.kind = RK_LR_CONSTANT;
   if (c->lr_decay_rate > 0 && c->lr_decay_steps > 0 && c->lr_decay_rate != 1.0) {
@@ -751,15 +786,33 @@ static rk_status epoch_eval(run *r, int64_t epoch) {
   return st;
 }
 
-/* Piece `piece` of step r->step (step_pieces.h): its stream's next batch through forward and
- * backward. Dropout and negatives are keyed by (step, piece), so a piece draws the same on any
- * rank; one piece per step keys them by the step as a plain run does. */
+/* Dropout and negatives are keyed by (step, piece), so a piece draws the same on any rank; one
+ * piece per step keys them by the step as a plain run does. */
+static uint64_t piece_key(const run *r, int64_t piece) {
+  return r->pieces == 1 ? r->step : r->step * (uint64_t)r->pieces + (uint64_t)piece;
+}
+
+/* Before the step: every piece's batch of this rank, and, with sharded tables, the rows all of
+ * them look up, fetched in one exchange per table (each piece's inputs are filled to read its
+ * ids, and filled again, the same, when it runs). */
+static rk_status load_pieces(run *r) {
+  for (int64_t k = 0; k < r->n_loaders; k++) RK_TRY(rk_loader_next(r->loaders[k], &r->batches[k]));
+  if (!run_shards_count(r->shards)) return RK_OK;
+  for (int64_t k = 0; k < r->n_loaders; k++) {
+    if (r->batches[k].nrows == 0) continue;
+    RK_TRY(r->m->ops->feed_fill(r->feed, &r->batches[k], piece_key(r, r->first_piece + k)));
+    RK_TRY(run_shards_collect(r->shards, r->m->g));
+  }
+  return run_shards_fetch(r->shards);
+}
+
+/* Piece `piece` of step r->step (step_pieces.h): its stream's batch (load_pieces) through
+ * forward and backward. */
 static rk_status run_piece(void *ctx, int64_t piece, float *extra) {
   run *r = ctx;
   rk_batch *batch = &r->batches[piece - r->first_piece];
-  RK_TRY(rk_loader_next(r->loaders[piece - r->first_piece], batch));
   if (batch->nrows == 0) return RK_OK;   /* a stream ran out before the longest: an empty piece */
-  uint64_t key = r->pieces == 1 ? r->step : r->step * (uint64_t)r->pieces + (uint64_t)piece;
+  uint64_t key = piece_key(r, piece);
   RK_TRY(r->m->ops->feed_fill(r->feed, batch, key));
   rk_graph_set_step(r->m->g, key);
   RK_TRY(rk_graph_forward(r->m->g, RK_TRAIN));
@@ -809,9 +862,11 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       if (c->throughput_after > 0 && ps->step == c->throughput_after) r->warm = (progress_state){0}, r->warm.seconds = rk_now();
       r->step = (uint64_t)ps->step;
       r->metrics_due = c->train_metrics_steps > 0 && ps->step % c->train_metrics_steps == 0;
+      if ((st = load_pieces(r)) != RK_OK) break;
       if ((st = step_pieces_run(r->steps, run_piece, r, extra)) != RK_OK) break;
       int64_t rows = (int64_t)extra[EXTRA_ROWS_HIGH] * ROWS_SPLIT + (int64_t)extra[EXTRA_ROWS_LOW];
       if (rows == 0) break;   /* every stream is spent: the epoch is over */
+      if ((st = run_shards_take_grads(r->shards)) != RK_OK) break;   /* each owner its rows' */
       double loss = extra[EXTRA_LOSS] / (double)r->pieces;
       *last_reg = extra[EXTRA_REG] / (double)r->pieces;
       *last_loss = loss;

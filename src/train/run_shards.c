@@ -1,0 +1,214 @@
+/*
+ * A training run's sharded embedding tables (run_shards.h).
+ *
+ * The model builder asks about each embedding table as it makes it (rk_table_placement): the
+ * flags' choice is made table by table there (by size, all, none, or the listed names), and a
+ * chosen table gets only this rank's rows (rk_shard_table), drawn as the whole table's would be,
+ * so nothing of its size is ever allocated. Once the model is built, rk_shard_choose checks the
+ * whole choice against every table seen (an unknown name is refused) and agrees with it.
+ *
+ * A step: the trainer fills each of its pieces' inputs and collects the ids each sharded table's
+ * lookups read; one fetch per table serves all the rank's pieces (every rank fetches every
+ * table, in table order, so the all-to-alls pair up); the pieces then run as usual, their
+ * lookups reading the fetched rows, and the summed gradient (over table rows, the same on every
+ * rank) leaves each owner its rows' share for the optimizer, which steps the shard in the
+ * table's place.
+ *
+ * It is not: the table (src/train/shard_table.c), nor the exchange of the step's gradients
+ * (src/train/step_pieces.c).
+ */
+#include <string.h>
+
+#include "train/run_shards.h"
+
+#define TABLE_PREFIX "embeddings."
+
+typedef struct {
+  rk_shard_table table;
+  const rk_param *param;   /* the model's table reading it (bound after the build) */
+  int64_t *ids, n_ids, ids_cap;   /* the step's collected ids, repeats and all */
+} sharded;
+
+struct run_shards {
+  rk_table_placement placement;
+  char *spec;
+  double threshold_mb;
+  rk_dist *dist;
+  int rank, ranks;
+  int n_seen;              /* every embedding table the builder made: */
+  char **seen;             /* (n_seen) its name as the flags give it: the column's */
+  int64_t *seen_V, *seen_D;
+  bool *seen_sharded;
+  int n;
+  sharded **tables;        /* (n) each allocated apart: the graph holds pointers into them */
+};
+
+/* "embeddings.item_id" -> "item_id": the flags name a table by its column. */
+static const char *column_of(const char *param_name) {
+  size_t k = strlen(TABLE_PREFIX);
+  return strncmp(param_name, TABLE_PREFIX, k) == 0 ? param_name + k : param_name;
+}
+
+static bool grow(void **p, int n, size_t each) {
+  void *q = rk_realloc(*p, (size_t)(n + 1) * each);
+  if (q) *p = q;
+  return q != NULL;
+}
+
+static rk_status remember(run_shards *s, const char *name, int64_t V, int64_t D, bool sharded) {
+  if (!grow((void **)&s->seen, s->n_seen, sizeof *s->seen) || !grow((void **)&s->seen_V, s->n_seen, sizeof *s->seen_V) ||
+      !grow((void **)&s->seen_D, s->n_seen, sizeof *s->seen_D) ||
+      !grow((void **)&s->seen_sharded, s->n_seen, sizeof *s->seen_sharded))
+    return RK_ENOMEM;
+  if (!(s->seen[s->n_seen] = rk_strdup(name))) return RK_ENOMEM;
+  s->seen_V[s->n_seen] = V;
+  s->seen_D[s->n_seen] = D;
+  s->seen_sharded[s->n_seen++] = sharded;
+  return RK_OK;
+}
+
+static bool listed(const char *spec, const char *name) {
+  size_t len = strlen(name);
+  for (const char *at = spec; *at;) {
+    const char *end = strchr(at, ',');
+    size_t n = end ? (size_t)(end - at) : strlen(at);
+    if (n == len && strncmp(at, name, n) == 0) return true;
+    if (!end) break;
+    at = end + 1;
+  }
+  return false;
+}
+
+static rk_status place(void *ctx, const char *param_name, int64_t V, int64_t D, uint64_t seed, uint64_t stream,
+                       const rk_row_cache **held) {
+  run_shards *s = ctx;
+  *held = NULL;
+  const char *name = column_of(param_name);
+  /* This table alone: rk_shard_choose decides by size, all or none; a list by membership (the
+   * list as a whole is checked once every table is known, in run_shards_bind). */
+  bool listing = strcmp(s->spec, "auto") && strcmp(s->spec, "all") && strcmp(s->spec, "none");
+  bool want = false;
+  if (!listing || listed(s->spec, name))
+    RK_TRY(rk_shard_choose(&want, listing ? name : s->spec, s->threshold_mb, &name, &V, &D, 1, s->ranks));
+  RK_TRY(remember(s, name, V, D, want));
+  if (!want) return RK_OK;
+  sharded *t = rk_calloc(1, sizeof *t);
+  if (!t || !grow((void **)&s->tables, s->n, sizeof *s->tables)) {
+    rk_free(t);
+    return RK_ENOMEM;
+  }
+  rk_status st = rk_shard_table_init(&t->table, param_name, V, D, s->rank, s->ranks);
+  if (st != RK_OK) {
+    rk_free(t);
+    return st;
+  }
+  s->tables[s->n++] = t;
+  /* The builder's U(+-0.05) (src/models/blocks.c), on this rank's rows only. */
+  rk_shard_table_fill_uniform(&t->table, seed, stream, -0.05f, 0.05f);
+  *held = &t->table.fetched;
+  return RK_OK;
+}
+
+rk_status run_shards_init(run_shards **out, const char *spec, double threshold_mb, rk_dist *d) {
+  *out = NULL;
+  if (!spec || !spec[0]) return rk_error(RK_EUSAGE, "--shard_tables: give auto, none, all or table names");
+  if (!(threshold_mb >= 0)) return rk_error(RK_EUSAGE, "--shard_threshold_mb must be 0 or more");
+  run_shards *s = rk_calloc(1, sizeof *s);
+  if (!s) return RK_ENOMEM;
+  if (!(s->spec = rk_strdup(spec))) {
+    rk_free(s);
+    return RK_ENOMEM;
+  }
+  s->threshold_mb = threshold_mb;
+  s->dist = d;
+  s->rank = d ? rk_dist_rank(d) : 0;
+  s->ranks = d ? rk_dist_size(d) : 1;
+  s->placement = (rk_table_placement){s, place};
+  *out = s;
+  return RK_OK;
+}
+
+const rk_table_placement *run_shards_placement(run_shards *s) { return &s->placement; }
+
+rk_status run_shards_bind(run_shards *s, const rk_model *m, bool print) {
+  bool *check = rk_calloc((size_t)s->n_seen + 1, sizeof *check);
+  if (!check) return RK_ENOMEM;
+  rk_status st = rk_shard_choose(check, s->spec, s->threshold_mb, (const char *const *)s->seen, s->seen_V, s->seen_D,
+                                 s->n_seen, s->ranks);
+  for (int i = 0; st == RK_OK && i < s->n_seen; i++)
+    if (check[i] != s->seen_sharded[i])
+      st = rk_error(RK_EINTERNAL, "--shard_tables: table '%s' was chosen one way as it was made, another after", s->seen[i]);
+  rk_free(check);
+  RK_TRY(st);
+  for (int k = 0; k < s->n; k++) {
+    sharded *t = s->tables[k];
+    for (int i = 0; i < m->n_params && !t->param; i++)
+      if (m->params[i]->fetched == &t->table.fetched) t->param = m->params[i];
+    if (!t->param) return rk_error(RK_EINTERNAL, "sharded table '%s' is no parameter of the model", t->table.rows.name);
+  }
+  char line[400];
+  for (int i = 0; print && s->ranks > 1 && i < s->n_seen; i++) {
+    rk_shard_describe(line, sizeof line, s->seen[i], s->seen_V[i], s->seen_D[i], s->seen_sharded[i], s->ranks);
+    rk_info("%s", line);
+  }
+  return RK_OK;
+}
+
+int run_shards_count(const run_shards *s) { return s ? s->n : 0; }
+
+const char *run_shards_first_name(const run_shards *s) {
+  return s && s->n ? column_of(s->tables[0]->table.rows.name) : NULL;
+}
+
+void run_shards_stand_ins(const run_shards *s, const rk_model *m, rk_param **stand_ins) {
+  for (int i = 0; i < m->n_params; i++) {
+    stand_ins[i] = NULL;
+    for (int k = 0; s && k < s->n; k++)
+      if (s->tables[k]->param == m->params[i]) stand_ins[i] = &s->tables[k]->table.rows;
+  }
+}
+
+rk_status run_shards_collect(run_shards *s, const rk_graph *g) {
+  for (int k = 0; s && k < s->n; k++) {
+    sharded *t = s->tables[k];
+    RK_TRY(rk_graph_table_ids(g, t->param, &t->ids, &t->n_ids, &t->ids_cap));
+  }
+  return RK_OK;
+}
+
+rk_status run_shards_fetch(run_shards *s) {
+  rk_status st = RK_OK;
+  for (int k = 0; s && k < s->n; k++) {
+    sharded *t = s->tables[k];
+    /* every table's fetch runs on every rank, even after a failure: the others wait in it */
+    rk_status f = rk_shard_fetch(&t->table, s->dist, t->ids, t->n_ids);
+    if (st == RK_OK) st = f;
+    t->n_ids = 0;
+  }
+  return st;
+}
+
+rk_status run_shards_take_grads(run_shards *s) {
+  for (int k = 0; s && k < s->n; k++) {
+    sharded *t = s->tables[k];
+    RK_TRY(rk_shard_take_grad(&t->table, t->param->grad_rows, t->param->grad.data, t->param->n_grad_rows));
+  }
+  return RK_OK;
+}
+
+void run_shards_free(run_shards *s) {
+  if (!s) return;
+  for (int k = 0; k < s->n; k++) {
+    rk_shard_table_free(&s->tables[k]->table);
+    rk_free(s->tables[k]->ids);
+    rk_free(s->tables[k]);
+  }
+  for (int i = 0; i < s->n_seen; i++) rk_free(s->seen[i]);
+  rk_free(s->seen);
+  rk_free(s->seen_V);
+  rk_free(s->seen_D);
+  rk_free(s->seen_sharded);
+  rk_free(s->tables);
+  rk_free(s->spec);
+  rk_free(s);
+}

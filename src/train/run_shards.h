@@ -1,0 +1,40 @@
+/*
+ * A training run's sharded embedding tables (src/train/run_shards.c; docs/distributed.md,
+ * "Sharded tables"): which tables the flags shard, made as the model is built, fetched once per
+ * step for all of a rank's pieces, and their gradients kept by the rows' owners. Private to
+ * src/train; the table itself is reckon/shard.h's.
+ */
+#ifndef RECKON_TRAIN_RUN_SHARDS_H
+#define RECKON_TRAIN_RUN_SHARDS_H
+
+#include "reckon/models.h"
+#include "reckon/shard.h"
+
+typedef struct run_shards run_shards;
+
+/* The choice of --shard_tables `spec` (auto, none, all or names) and --shard_threshold_mb over
+ * the ranks of d (NULL: one process, which shards nothing). */
+rk_status run_shards_init(run_shards **out, const char *spec, double threshold_mb, rk_dist *d);
+/* The model builder's hook (rk_ranking_config.placement): each embedding table is chosen as it
+ * is made, and a chosen one gets this rank's rows, filled as the whole table would be. */
+const rk_table_placement *run_shards_placement(run_shards *s);
+/* Once m is built: the choice checked against every table made (a listed name that is none of
+ * them, a listed table too small, as rk_shard_choose says), each sharded table found among m's
+ * parameters, and the start-up line per table given to rk_info when `print`. */
+rk_status run_shards_bind(run_shards *s, const rk_model *m, bool print);
+/* How many tables are sharded; the name of one (for messages), NULL when none. */
+int run_shards_count(const run_shards *s);
+const char *run_shards_first_name(const run_shards *s);
+/* stand_ins (m->n_params): the shard's rows where parameter i is a sharded table, else NULL:
+ * what the optimizer steps in the table's place. */
+void run_shards_stand_ins(const run_shards *s, const rk_model *m, rk_param **stand_ins);
+/* After a piece's inputs are filled: the ids its lookups of each sharded table read. */
+rk_status run_shards_collect(run_shards *s, const rk_graph *g);
+/* Every rank, once per step, after collecting its pieces: each table's collected ids fetched
+ * from their owners (the graph's lookups then read them); the collection starts over. */
+rk_status run_shards_fetch(run_shards *s);
+/* After the step's gradient is summed (the same on every rank): each rank keeps its rows'. */
+rk_status run_shards_take_grads(run_shards *s);
+void run_shards_free(run_shards *s);
+
+#endif
