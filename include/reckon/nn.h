@@ -29,6 +29,10 @@ typedef struct {
   int64_t n;
   const int64_t *ids;   /* (n) ascending, unique */
   const float *rows;    /* (n, D) */
+  /* Any rows of the whole table, [first, first + n) into out (n, D), for a saved model that
+   * streams it (NULL: none); a collective where the table is sharded (src/train/run_shards.c). */
+  rk_status (*read_rows)(void *ctx, void *out, int64_t first, int64_t n);
+  void *ctx;
 } rk_row_cache;
 /* The row of table row `id` (D floats), NULL when the cache does not hold it. */
 const float *rk_row_cache_find(const rk_row_cache *c, int64_t id, int64_t D);

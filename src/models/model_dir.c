@@ -303,6 +303,7 @@ rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_o
       if (s == 0) {
         x->name = p->name;
         x->data = p->value.data;
+        if (p->fetched) x->read_rows = p->fetched->read_rows, x->ctx = p->fetched->ctx;   /* held elsewhere */
         continue;
       }
       const char *slot;

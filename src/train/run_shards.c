@@ -23,10 +23,12 @@
 
 #define TABLE_PREFIX "embeddings."
 
-typedef struct {
+typedef struct sharded {
   rk_shard_table table;
   const rk_param *param;   /* the model's table reading it (bound after the build) */
   int64_t *ids, n_ids, ids_cap;   /* the step's collected ids, repeats and all */
+  struct run_shards *run;
+  int index;               /* in run->tables */
 } sharded;
 
 struct run_shards {
@@ -79,6 +81,31 @@ static bool listed(const char *spec, const char *name) {
   return false;
 }
 
+static rk_status reserve_ids(sharded *t, int64_t n) {
+  if (n <= t->ids_cap) return RK_OK;
+  int64_t *ids = rk_realloc(t->ids, (size_t)n * sizeof *ids);
+  if (!ids) return RK_ENOMEM;
+  t->ids = ids;
+  t->ids_cap = n;
+  return RK_OK;
+}
+
+/* ---- the saved model: rank 0 reads the table a block at a time (rk_row_cache.read_rows), each
+ * block fetched from the owners; the other ranks serve, told by rank 0 which table each fetch
+ * is for, until it says it is done (SERVE_DONE), whatever its save did. ---- */
+enum { SERVE_DONE = -1 };
+
+static rk_status read_rows(void *ctx, void *out, int64_t first, int64_t n) {
+  sharded *t = ctx;
+  int64_t ask = t->index;
+  if (t->run->dist) RK_TRY(rk_dist_broadcast(t->run->dist, &ask, 1, RK_DIST_I64, 0));
+  RK_TRY(reserve_ids(t, n));
+  for (int64_t k = 0; k < n; k++) t->ids[k] = first + k;
+  RK_TRY(rk_shard_fetch(&t->table, t->run->dist, t->ids, n));
+  memcpy(out, t->table.cached, (size_t)(n * t->table.D) * sizeof(float));   /* ascending ids: in order */
+  return RK_OK;
+}
+
 static rk_status place(void *ctx, const char *param_name, int64_t V, int64_t D, uint64_t seed, uint64_t stream,
                        const rk_row_cache **held) {
   run_shards *s = ctx;
@@ -102,6 +129,10 @@ static rk_status place(void *ctx, const char *param_name, int64_t V, int64_t D, 
     rk_free(t);
     return st;
   }
+  t->run = s;
+  t->index = s->n;
+  t->table.fetched.read_rows = read_rows;   /* a saved model streams the table through it */
+  t->table.fetched.ctx = t;
   s->tables[s->n++] = t;
   /* The builder's U(+-0.05) (src/models/blocks.c), on this rank's rows only. */
   rk_shard_table_fill_uniform(&t->table, seed, stream, -0.05f, 0.05f);
@@ -194,6 +225,36 @@ rk_status run_shards_take_grads(run_shards *s) {
     RK_TRY(rk_shard_take_grad(&t->table, t->param->grad_rows, t->param->grad.data, t->param->n_grad_rows));
   }
   return RK_OK;
+}
+
+rk_status run_shards_serve(run_shards *s) {
+  if (!s || !s->n || s->rank == 0) return RK_OK;
+  /* rank 0 may evaluate and write for long before it saves: only the hang timeout is lifted */
+  double timeout = rk_dist_set_timeout(s->dist, 7 * 24 * 3600.0);
+  rk_status st = RK_OK;
+  for (;;) {
+    int64_t ask;
+    rk_status b = rk_dist_broadcast(s->dist, &ask, 1, RK_DIST_I64, 0);
+    if (b != RK_OK) {
+      st = b;
+      break;
+    }
+    if (ask == SERVE_DONE) break;
+    if (ask < 0 || ask >= s->n) {
+      st = rk_error(RK_EINTERNAL, "rank 0 asked for sharded table %lld of %d", (long long)ask, s->n);
+      break;
+    }
+    rk_status f = rk_shard_fetch(&s->tables[ask]->table, s->dist, NULL, 0);
+    if (st == RK_OK) st = f;   /* rank 0 fails the same way, and still says when it is done */
+  }
+  rk_dist_set_timeout(s->dist, timeout);
+  return st;
+}
+
+rk_status run_shards_serve_done(run_shards *s) {
+  if (!s || !s->n || s->rank != 0 || !s->dist) return RK_OK;
+  int64_t done = SERVE_DONE;
+  return rk_dist_broadcast(s->dist, &done, 1, RK_DIST_I64, 0);
 }
 
 void run_shards_free(run_shards *s) {

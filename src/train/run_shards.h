@@ -35,6 +35,13 @@ rk_status run_shards_collect(run_shards *s, const rk_graph *g);
 rk_status run_shards_fetch(run_shards *s);
 /* After the step's gradient is summed (the same on every rank): each rank keeps its rows'. */
 rk_status run_shards_take_grads(run_shards *s);
+/* While rank 0 writes its outputs: its saved model streams each sharded table into
+ * weights.safetensors (rk_row_cache.read_rows), a block of rows fetched from the owners at a
+ * time, so no rank holds a whole table. The other ranks call run_shards_serve, which answers
+ * those fetches until rank 0, done writing (whether or not it succeeded), calls
+ * run_shards_serve_done. Nothing to do without sharded tables. */
+rk_status run_shards_serve(run_shards *s);
+rk_status run_shards_serve_done(run_shards *s);
 void run_shards_free(run_shards *s);
 
 #endif

@@ -253,7 +253,9 @@ rk_status rk_shard_fetch(rk_shard_table *t, rk_dist *d, const int64_t *ids, int6
     st = fetch_rows(t, d, send, from, counts);
     if (st != RK_OK) t->n_cached = 0;
   }
-  t->fetched = (rk_row_cache){t->n_cached, t->cached_ids, t->cached};
+  t->fetched.n = t->n_cached;   /* read_rows and ctx stay the caller's */
+  t->fetched.ids = t->cached_ids;
+  t->fetched.rows = t->cached;
   rk_free(send);
   rk_free(counts);
   return st;
@@ -354,10 +356,10 @@ rk_status rk_shard_table_save(const rk_shard_table *t, rk_dist *d, const char *s
   char slot_names[MAX_SLOTS][96], file[96];
   rk_st_tensor tensors[1 + MAX_SLOTS];
   const int64_t *shape = t->rows.value.shape;
-  tensors[0] = (rk_st_tensor){"rows", RK_DT_F32, 2, shape, t->rows.value.data};
+  tensors[0] = (rk_st_tensor){.name = "rows", .dtype = RK_DT_F32, .ndim = 2, .shape = shape, .data = t->rows.value.data};
   for (int s = 0; s < n_slots; s++) {
     snprintf(slot_names[s], sizeof slot_names[s], "slot:%s", rk_optim_slot_name(opt, s));
-    tensors[1 + s] = (rk_st_tensor){slot_names[s], RK_DT_F32, 2, shape, rk_optim_slot(opt, param, s)};
+    tensors[1 + s] = (rk_st_tensor){.name = slot_names[s], .dtype = RK_DT_F32, .ndim = 2, .shape = shape, .data = rk_optim_slot(opt, param, s)};
   }
   shard_file(file, sizeof file, t->rank, t->size);
   char *path = join(stage, file);

@@ -560,15 +560,14 @@ static rk_status plan_pieces(run *r) {
   return RK_OK;
 }
 
-/* What a sharded table cannot do yet (docs/distributed.md, "Sharded tables"): everything that
- * reads the whole table on rank 0 (evaluation, the saved model, predictions, checkpoints, a
- * model to start from). Refused before training, naming the table and the way out. */
+/* What a sharded table cannot do yet (docs/distributed.md, "Sharded tables"): evaluation and
+ * predictions (rank 0 alone reads the table), checkpoints, a model to start from. Refused before
+ * training, naming the table and the way out. The saved model streams it (run_shards_serve). */
 static rk_status check_shard_support(const run *r) {
   const rk_train_config *c = r->c;
   const char *table = run_shards_first_name(r->shards), *flag = NULL;
   if (!table) return RK_OK;
   if (c->eval_path) flag = "--eval_data_path";
-  else if (c->save_model_path) flag = "--save_model_path";
   else if (c->predict_path) flag = "--predict_data_path";
   else if (c->checkpoint_every > 0 || c->checkpoint_secs > 0) flag = "--checkpoint_every_steps";
   else if (c->load_model_path) flag = "--load_model_path";
@@ -1070,7 +1069,13 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
             (long long)ps.batch);
   double last_reg = 0, last_loss = NAN;
   if (st == RK_OK) st = train_loop(&r, &ps, &last_reg, &last_loss);
-  if (st == RK_OK && r.writer) st = finish(&r, &ps, last_reg, last_loss, result);
+  if (st == RK_OK && r.writer) {
+    st = finish(&r, &ps, last_reg, last_loss, result);
+    rk_status done = run_shards_serve_done(r.shards);   /* the others serve the saved model's rows */
+    if (st == RK_OK) st = done;
+  } else if (st == RK_OK) {
+    st = run_shards_serve(r.shards);
+  }
   if (st == RK_OK && r.writer) st = close_logs(&r.logs);
   if (st == RK_OK && r.writer) st = rk_output_set_publish(&r.set);
   if (st == RK_OK && r.writer && c->checkpoint_every > 0) {
