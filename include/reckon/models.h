@@ -344,14 +344,22 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir);
 rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_path, const char *flag, bool allow);
 void rk_saved_model_free(rk_saved_model *s);
 /* Parameter values to and from a safetensors file (every parameter by name, shapes checked). */
-/* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints). */
+/* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints).
+ * A table held elsewhere (sharded, rk_param.fetched) is streamed whole into a model by its
+ * read_rows; a checkpoint (opts) leaves it out and names it in the file's metadata
+ * RK_HELD_ELSEWHERE (comma-separated), its rows and slots being in a folder of its own
+ * (reckon/shard.h). Reading skips the tables a file names there, and those held elsewhere now:
+ * the caller loads them (src/train/run_shards.c). */
+#define RK_HELD_ELSEWHERE "held_elsewhere"
 rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta);
 rk_status rk_model_read_weights(const char *path, const rk_model *m, rk_optim_set *opts);
 /* A checkpoint folder `dir`: weights.safetensors with the optimizer slots, and state.json (the
  * caller's counters and logs; the call takes the reference), built under a temporary name and
- * swapped in whole, so a crash leaves the previous checkpoint. */
-rk_status rk_checkpoint_write(const char *dir, const rk_model *m, const rk_optim_set *opts, json_t *state);
+ * swapped in whole, so a crash leaves the previous checkpoint. stage: that temporary folder
+ * when the caller made it and put parts in it already (sharded tables' folders), else NULL. */
+rk_status rk_checkpoint_write(const char *dir, const char *stage, const rk_model *m, const rk_optim_set *opts,
+                              json_t *state);
 /* model.json's "task_weights" (the loss weights, positive weights and sample spaces a model was
  * trained with, which evaluation reuses), and back (strings point into j). */
 json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_model *m);

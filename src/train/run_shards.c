@@ -29,6 +29,7 @@ typedef struct sharded {
   int64_t *ids, n_ids, ids_cap;   /* the step's collected ids, repeats and all */
   struct run_shards *run;
   int index;               /* in run->tables */
+  int param_index;         /* in the model's parameters */
 } sharded;
 
 struct run_shards {
@@ -174,7 +175,7 @@ rk_status run_shards_bind(run_shards *s, const rk_model *m, bool print) {
   for (int k = 0; k < s->n; k++) {
     sharded *t = s->tables[k];
     for (int i = 0; i < m->n_params && !t->param; i++)
-      if (m->params[i]->fetched == &t->table.fetched) t->param = m->params[i];
+      if (m->params[i]->fetched == &t->table.fetched) t->param = m->params[i], t->param_index = i;
     if (!t->param) return rk_error(RK_EINTERNAL, "sharded table '%s' is no parameter of the model", t->table.rows.name);
   }
   char line[400];
@@ -223,6 +224,100 @@ rk_status run_shards_take_grads(run_shards *s) {
   for (int k = 0; s && k < s->n; k++) {
     sharded *t = s->tables[k];
     RK_TRY(rk_shard_take_grad(&t->table, t->param->grad_rows, t->param->grad.data, t->param->n_grad_rows));
+  }
+  return RK_OK;
+}
+
+/* ---- checkpoints: a folder per sharded table inside the checkpoint, <checkpoint>/<table>
+ * (reckon/shard.h), staged inside the checkpoint's own stage so both are published together. */
+
+static char *table_dir(const char *dir, const char *table) {
+  size_t n = strlen(dir) + strlen(table) + 2;
+  char *p = rk_malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, table);
+  return p;
+}
+
+/* The optimizer that steps parameter i of the model, and i's place in it. */
+static rk_optim *optim_of(const rk_optim_set *opt, int i, int *index) {
+  *index = opt->index[i];
+  return opt->which[i] < opt->n ? (rk_optim *)&opt->opt[opt->which[i]] : NULL;
+}
+
+rk_status run_shards_save(run_shards *s, const char *stage, const rk_optim_set *opt) {
+  for (int k = 0; s && k < s->n; k++) {
+    sharded *t = s->tables[k];
+    char *dir = table_dir(stage, t->table.rows.name), *sub = NULL;
+    int index;
+    rk_optim *o = optim_of(opt, t->param_index, &index);
+    rk_status st = dir ? rk_shard_stage(s->dist, dir, &sub) : RK_ENOMEM;   /* agreed by all */
+    if (st == RK_OK) st = rk_shard_table_save(&t->table, s->dist, sub, o, index);
+    if (st == RK_OK) st = rk_shard_publish(s->dist, sub, dir);
+    rk_free(sub);
+    rk_free(dir);
+    RK_TRY(st);
+  }
+  return RK_OK;
+}
+
+/* Sharded now, whole in the checkpoint's weights (saved by one rank, or kept whole): this rank's
+ * rows of the table's tensor and of its slots' ("<table>/<slot>"). */
+static rk_status load_from_whole(sharded *t, const rk_safetensors *f, const char *path, const rk_optim *o, int index) {
+  const rk_shard_table *x = &t->table;
+  int64_t rows = x->rows.value.shape[0], D = x->D;
+  for (int s = -1; s < (o ? o->n_slots : 0); s++) {
+    char name[200];
+    if (s < 0) snprintf(name, sizeof name, "%s", x->rows.name);
+    else snprintf(name, sizeof name, "%s/%s", x->rows.name, rk_optim_slot_name(o, s));
+    rk_st_tensor w;
+    RK_TRY(rk_safetensors_find(f, name, &w));
+    if (w.dtype != RK_DT_F32 || w.ndim != 2 || w.shape[0] != x->V || w.shape[1] != D)
+      return rk_error(RK_EFORMAT, "'%s': tensor '%s' is not (%lld, %lld) float32", path, name, (long long)x->V,
+                      (long long)D);
+    float *dst = s < 0 ? x->rows.value.data : rk_optim_slot(o, index, s);
+    const float *src = w.data;
+    for (int64_t l = 0; l < rows; l++)
+      memcpy(dst + l * D, src + (l * x->size + x->rank) * D, (size_t)D * sizeof *dst);
+  }
+  return RK_OK;
+}
+
+rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *m, const rk_safetensors *f,
+                          const char *path, rk_optim_set *opt) {
+  const char *held = rk_safetensors_metadata(f, RK_HELD_ELSEWHERE);
+  for (int i = 0; s && i < s->n; i++) {   /* sharded now, whole then */
+    sharded *t = s->tables[i];
+    int index;
+    rk_optim *o = optim_of(opt, t->param_index, &index);
+    if (!listed(held ? held : "", t->param->name))
+      RK_TRY(rk_error_context(load_from_whole(t, f, path, o, index), "the checkpoint's table '%s'", t->param->name));
+  }
+  for (int i = 0; held && i < m->n_params; i++) {
+    rk_param *p = m->params[i];
+    if (!listed(held, p->name)) continue;
+    char *folder = table_dir(dir, p->name);
+    if (!folder) return RK_ENOMEM;
+    int index;
+    rk_optim *o = optim_of(opt, i, &index);
+    rk_status st;
+    if (p->fetched) {   /* sharded now: this rank's rows, whatever ranks saved them */
+      sharded *t = NULL;
+      for (int k = 0; s && k < s->n && !t; k++)
+        if (s->tables[k]->param == p) t = s->tables[k];
+      st = t ? rk_shard_table_load(&t->table, folder, o, index)
+             : rk_error(RK_EINTERNAL, "table '%s' is held elsewhere but by no shard", p->name);
+    } else {
+      /* whole now: a table is the one shard of a single rank, its rows the parameter's own */
+      rk_shard_table whole;
+      memset(&whole, 0, sizeof whole);
+      whole.V = p->value.shape[0];
+      whole.D = p->value.shape[1];
+      whole.size = 1;
+      whole.rows = *p;   /* a view: the load writes into p's rows; nothing of it is freed */
+      st = rk_shard_table_load(&whole, folder, o, index);
+    }
+    rk_free(folder);
+    if (st != RK_OK) return rk_error_context(st, "the checkpoint's table '%s'", p->name);
   }
   return RK_OK;
 }

@@ -7,6 +7,7 @@
 #ifndef RECKON_TRAIN_RUN_SHARDS_H
 #define RECKON_TRAIN_RUN_SHARDS_H
 
+#include "reckon/io.h"
 #include "reckon/models.h"
 #include "reckon/shard.h"
 
@@ -35,6 +36,16 @@ rk_status run_shards_collect(run_shards *s, const rk_graph *g);
 rk_status run_shards_fetch(run_shards *s);
 /* After the step's gradient is summed (the same on every rank): each rank keeps its rows'. */
 rk_status run_shards_take_grads(run_shards *s);
+/* Checkpoints: every rank, with the checkpoint's stage (made by rk_shard_stage, so every rank
+ * has its path): each sharded table's rows and optimizer slots into the folder
+ * <stage>/<table> (reckon/shard.h). The same status on every rank. */
+rk_status run_shards_save(run_shards *s, const char *stage, const rk_optim_set *opt);
+/* Resuming from the checkpoint in `dir`, whose weights f (read from `path`) hold the rest: the
+ * tables they name as held elsewhere (RK_HELD_ELSEWHERE) from <dir>/<table>, whatever ranks
+ * saved them (this rank's rows of a table sharded now, the whole of one kept whole now), and
+ * this rank's rows of a table sharded now that f holds whole; optimizer slots included. */
+rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *m, const rk_safetensors *f,
+                          const char *path, rk_optim_set *opt);
 /* While rank 0 writes its outputs: its saved model streams each sharded table into
  * weights.safetensors (rk_row_cache.read_rows), a block of rows fetched from the owners at a
  * time, so no rank holds a whole table. The other ranks call run_shards_serve, which answers

@@ -296,7 +296,7 @@ static rk_status save_checkpoint(const run *r, const progress *ps) {
                             (json_int_t)rk_optim_set_steps(&r->opt), "run", fingerprint(r), "results", r->results,
                             "train_log", r->train_log, "eval_log", r->eval_log, "log_loss", r->log_loss, "log_steps",
                             (json_int_t)r->log_steps);
-  rk_status st = dir ? rk_checkpoint_write(dir, r->m, &r->opt, state) : (json_decref(state), RK_ENOMEM);
+  rk_status st = dir ? rk_checkpoint_write(dir, NULL, r->m, &r->opt, state) : (json_decref(state), RK_ENOMEM);
   rk_free(dir);
   return st;
 }

@@ -360,21 +360,47 @@ static json_t *run_fingerprint(const rk_train_config *c, const task_list *tl) {
   return fp;
 }
 
-static rk_status save_checkpoint(const rk_train_config *c, const rk_model *m, const rk_optim_set *opt,
-                                 const progress_state *ps, const run_logs *logs, const task_list *task) {
-  char *dir = checkpoint_dir(c);
-  json_t *state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch",
-                            (json_int_t)ps->epoch, "batch", (json_int_t)ps->batch, "samples", (json_int_t)ps->samples,
-                            "optimizer_step", (json_int_t)rk_optim_set_steps(opt), "seconds", ps->seconds, "run",
-                            run_fingerprint(c, task), "history", logs->history);
-  rk_status st = dir ? rk_checkpoint_write(dir, m, opt, state) : (json_decref(state), RK_ENOMEM);
-  rk_free(dir);
+/* The same status on every rank: a failure on one fails the step on all. */
+static rk_status agreed(rk_dist *d, rk_status st) {
+  if (!d || rk_dist_size(d) == 1) return st;
+  int64_t failed = st != RK_OK;
+  RK_TRY(rk_dist_allreduce_sum(d, &failed, 1, RK_DIST_I64));
+  if (st == RK_OK && failed) return rk_error(RK_EIO, "the checkpoint failed on %lld other rank(s)", (long long)failed);
   return st;
 }
 
+/* Rank 0 writes the checkpoint (every rank holds its weights); with sharded tables every rank
+ * first writes its rows into their folders inside the checkpoint's stage (run_shards_save),
+ * which rank 0 then completes and publishes whole. state.json names those tables. */
+static rk_status save_checkpoint(const rk_train_config *c, const rk_model *m, const rk_optim_set *opt,
+                                 run_shards *shards, bool writer, const progress_state *ps, const run_logs *logs,
+                                 const task_list *task) {
+  char *dir = checkpoint_dir(c), *stage = NULL;
+  rk_status st = dir ? RK_OK : RK_ENOMEM;
+  bool sharded = run_shards_count(shards) > 0;
+  if (sharded) {
+    if (st == RK_OK) st = rk_shard_stage(c->dist, dir, &stage);
+    if (st == RK_OK) st = run_shards_save(shards, stage, opt);
+  }
+  if (st == RK_OK && writer) {
+    json_t *state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch",
+                              (json_int_t)ps->epoch, "batch", (json_int_t)ps->batch, "samples",
+                              (json_int_t)ps->samples, "optimizer_step", (json_int_t)rk_optim_set_steps(opt), "seconds",
+                              ps->seconds, "run", run_fingerprint(c, task), "history", logs->history);
+    if (state && sharded) json_object_set_new(state, "sharded_tables", json_true());   /* folders to read back */
+    st = rk_checkpoint_write(dir, stage, m, opt, state);   /* removes the stage when it fails */
+  } else if (st != RK_OK && writer && stage) {
+    rk_remove_tree(stage);
+  }
+  rk_free(dir);
+  rk_free(stage);
+  return sharded ? agreed(c->dist, st) : st;
+}
+
 /* Restore from the checkpoint folder when it exists (else leave everything at the start). */
-static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk_optim_set *opt, progress_state *ps,
-                                 json_t **history, const task_list *task, bool *resumed) {
+static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk_optim_set *opt,
+                                 const run_shards *shards, progress_state *ps, json_t **history,
+                                 const task_list *task, bool *resumed) {
   *resumed = false;
   char *dir = checkpoint_dir(c);
   if (!dir) return RK_ENOMEM;
@@ -402,6 +428,13 @@ static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk
                   "epochs or steps); rerun with those flags, or without --resume to start over",
                   dir);
   if (st == RK_OK) st = rk_model_read_weights(w, m, opt);
+  bool tables_apart = json_is_true(json_object_get(state, "sharded_tables")) || run_shards_count(shards) > 0;
+  if (st == RK_OK && tables_apart) {   /* tables in folders of their own, or sharded now */
+    rk_safetensors *f = NULL;
+    st = rk_safetensors_read(&f, w);
+    if (st == RK_OK) st = run_shards_load(shards, dir, m, f, w, opt);
+    rk_safetensors_free(f);
+  }
   if (st == RK_OK) {
     rk_optim_set_set_steps(opt, ostep);
     ps->step = step;
@@ -561,15 +594,15 @@ static rk_status plan_pieces(run *r) {
 }
 
 /* What a sharded table cannot do yet (docs/distributed.md, "Sharded tables"): evaluation and
- * predictions (rank 0 alone reads the table), checkpoints, a model to start from. Refused before
- * training, naming the table and the way out. The saved model streams it (run_shards_serve). */
+ * predictions (rank 0 alone reads the table) and a model to start from. Refused before training,
+ * naming the table and the way out. The saved model streams it (run_shards_serve); checkpoints
+ * keep it in folders (run_shards_save). */
 static rk_status check_shard_support(const run *r) {
   const rk_train_config *c = r->c;
   const char *table = run_shards_first_name(r->shards), *flag = NULL;
   if (!table) return RK_OK;
   if (c->eval_path) flag = "--eval_data_path";
   else if (c->predict_path) flag = "--predict_data_path";
-  else if (c->checkpoint_every > 0 || c->checkpoint_secs > 0) flag = "--checkpoint_every_steps";
   else if (c->load_model_path) flag = "--load_model_path";
   if (!flag) return RK_OK;
   return rk_error(RK_EUSAGE, "%s: not yet with a sharded table (table '%s'); train without it, or keep the tables whole "
@@ -837,6 +870,14 @@ static rk_status start_epoch(run *r, int64_t epoch, int64_t skip) {
   return RK_OK;
 }
 
+/* Rank 0's clock decides when a checkpoint is due, for every rank. */
+static rk_status agree_due(rk_dist *d, bool *due) {
+  int64_t v = *due;
+  if (d) RK_TRY(rk_dist_broadcast(d, &v, 1, RK_DIST_I64, 0));
+  *due = v != 0;
+  return RK_OK;
+}
+
 static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double *last_loss) {
   const rk_train_config *c = r->c;
   rk_status st = RK_OK;
@@ -901,12 +942,15 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       rk_progress_update(&progress, (double)epoch_samples);
       bool due = (c->checkpoint_every > 0 && ps->step % c->checkpoint_every == 0) ||
                  (c->checkpoint_secs > 0 && rk_now() - t_checkpoint >= c->checkpoint_secs);
-      if (st == RK_OK && due && r->writer) {   /* every rank holds these weights: rank 0 writes them */
+      bool sharded = run_shards_count(r->shards) > 0;
+      if (st == RK_OK && sharded && c->checkpoint_secs > 0) st = agree_due(c->dist, &due);   /* clocks differ */
+      /* every rank holds the weights but the sharded tables': rank 0 writes them, all write those */
+      if (st == RK_OK && due && (r->writer || sharded)) {
         t_checkpoint = rk_now();
         ps->seconds = rk_now() - t_start;
         progress_state at = *ps;
         if (ps->batch == per_epoch) at.epoch++, at.batch = 0;
-        st = save_checkpoint(c, r->m, &r->opt, &at, &r->logs, &r->tasks);
+        st = save_checkpoint(c, r->m, &r->opt, r->shards, r->writer, &at, &r->logs, &r->tasks);
       }
     }
     rk_progress_end(&progress);
@@ -1060,7 +1104,8 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   progress_state ps = {0};
   json_t *history = NULL;
   bool resumed = false;
-  if (st == RK_OK && c->resume != RK_RESUME_NEVER) st = load_checkpoint(c, r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
+  if (st == RK_OK && c->resume != RK_RESUME_NEVER)
+    st = load_checkpoint(c, r.m, &r.opt, r.shards, &ps, &history, &r.tasks, &resumed);
   if (st == RK_OK && !(r.logs.columns = log_columns(r.m))) st = RK_ENOMEM;
   if (st == RK_OK && r.writer) st = open_logs(&r.logs, &r.set, c, history);
   json_decref(history);

@@ -4,7 +4,12 @@
 # back with the whole table's rows, a graph's lookups through the fetched rows give the whole
 # table's loss and gradient, a bad id stops every rank (none waits), Adam, Adagrad and
 # FTRL on the shards end with the whole table's bits, and a checkpoint saved by N ranks loads as
-# 1 to 4 ranks' shards. Skipped (with the reason) without MPI or mpirun.
+# 1 to 4 ranks' shards. Then `reckon train --shard_tables`: a DLRM with sharded tables on 2 and
+# 4 ranks ends with the bits of 1 rank (which keeps them whole), rank 0 prints the choice per
+# table, the saved model (streamed by rank 0 from the owners) predicts as the 1-rank one; a
+# checkpoint saved by 2 ranks resumes on 1 and on 4 to the bits of a run never stopped; unknown
+# tables and what is not done yet are refused by name. Skipped (with the reason) without MPI or
+# mpirun.
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
@@ -24,4 +29,75 @@ for n in 2 3 4; do
   [ $rc = 0 ] || printf '%s\n' "$out" | grep -E 'ERROR|FAIL' | head -5
   expect_contains "$out" "[  PASSED  ] 10 test(s)." "10 checks (all but the single-process allocation walk) ran on $n ranks"
 done
+
+# ---- reckon train --shard_tables ----
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
+same() { cmp -s "$1" "$2" && pass "$3" || fail "$3 (weights differ)"; }
+"$R" synth tenrec --rows 6000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
+"$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \
+  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
+  --regression_targets=watching_times --to_int32=user_id,item_id --to_int16=watching_times \
+  --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id --item_id_feature=item_id \
+  --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 5 --quiet
+dl=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_rate 0 --epochs 2 --embeddings_dim 8
+  --mlp_layers 16,8 --dropout 0.1 --optimizer adam)
+"$R" train "${dl[@]}" --train_batch_size 256 --micro_batch_size 64 --output_path o1 --save_model_path m1 --quiet
+out=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path o2 --save_model_path m2 \
+  --shard_tables user_id,item_id 2>&1); rc=$?
+expect_status $rc 0 "mpirun -np 2 reckon train --shard_tables user_id,item_id runs"
+expect_contains "$out" "table 'user_id' (300 x 8, 0.0 MiB): sharded over 2 ranks" "rank 0 prints the choice per table"
+expect_contains "$out" "table 'gender' (6 x 8, 0.0 MiB): whole on every rank" "and the tables kept whole"
+[ "$(printf '%s\n' "$out" | grep -c "table 'user_id'")" = 1 ] && pass "once (rank 0 alone)" || fail "the choice printed $(printf '%s\n' "$out" | grep -c "table 'user_id'") times"
+same m1/weights.safetensors m2/weights.safetensors "2 ranks with 2 sharded tables = 1 rank with them whole, bit for bit (the saved model, streamed)"
+mpi 4 "$R" train "${dl[@]}" --train_batch_size 64 --output_path o4 --save_model_path m4 --shard_tables all --quiet; rc=$?
+expect_status $rc 0 "mpirun -np 4 reckon train --shard_tables all runs"
+same m1/weights.safetensors m4/weights.safetensors "4 ranks with every table sharded = 1 rank, bit for bit"
+mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path o2a --save_model_path m2a \
+  --shard_tables auto --shard_threshold_mb 0.005 --quiet=false >a.log 2>&1
+grep -q "table 'user_id' (300 x 8, 0.0 MiB): sharded over 2 ranks" a.log && grep -q "table 'item_id' (123 x 8, 0.0 MiB): whole" a.log \
+  && pass "auto shards the tables of --shard_threshold_mb or more (9.4 KiB: user_id, not item_id's 3.8)" || fail "auto: $(grep table a.log)"
+same m1/weights.safetensors m2a/weights.safetensors "and ends with the same bits"
+# the saved folder predicts as the 1-rank one
+"$R" predict --load_model_path m1 --predict_data_path pp/eval --predict_output_path p1.csv --quiet
+"$R" predict --load_model_path m2 --predict_data_path pp/eval --predict_output_path p2.csv --quiet
+[ -s p1.csv ] && cmp -s p1.csv p2.csv && pass "the model saved by the sharded run predicts as the 1-rank one" \
+  || fail "predictions from m2 differ from m1's"
+
+# refusals, by name
+err=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --output_path ox --shard_tables user_id,nosuch 2>&1); rc=$?
+[ $rc != 0 ] && pass "an unknown table is refused" || fail "--shard_tables nosuch ran"
+expect_contains "$err" "'nosuch' is not a table of this model (its tables: user_id, item_id, video_category, gender, age)" "naming it and the tables"
+err=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --output_path ox --shard_tables item_id --eval_data_path pp/eval 2>&1); rc=$?
+[ $rc != 0 ] && pass "evaluation with a sharded table is refused (not yet)" || fail "evaluation with a sharded table ran"
+expect_contains "$err" "--eval_data_path: not yet with a sharded table (table 'item_id')" "naming the flag and the table"
+
+# ---- a checkpoint from 2 sharded ranks resumes on 1 (tables whole) and on 4 (all sharded) ----
+ck=("${dl[@]}" --epochs 12 --checkpoint_every_steps 25 --metrics_log_frequency 25 --quiet)
+"$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path cfull --save_model_path cfull_m
+ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 \
+  --micro_batch_size 32 --output_path ckill --save_model_path ckill_m --shard_tables user_id,item_id >/dev/null 2>&1 & mp=$!
+killed=0
+for i in $(seq 1 3000); do
+  s=$(grep -o '"step": [0-9]*' ckill/checkpoint/state.json 2>/dev/null | tail -1 | cut -d' ' -f2)
+  if [ -n "$s" ] && [ "$s" -ge 50 ]; then
+    for k in $(pgrep -P $mp); do kill -9 $k 2>/dev/null; done   # the ranks; mpirun then ends the job
+    killed=1; break
+  fi
+  kill -0 $mp 2>/dev/null || break
+  sleep 0.01
+done
+wait $mp 2>/dev/null
+[ $killed = 1 ] && pass "2 sharded ranks killed after checkpoint step $s" || fail "the 2-rank run ended before it could be killed"
+[ -f ckill/checkpoint/embeddings.user_id/shards.json ] && [ -f ckill/checkpoint/embeddings.user_id/shard-1-of-2.safetensors ] \
+  && pass "the checkpoint keeps each sharded table in a folder of its rank files" || fail "no shard folder: $(ls ckill/checkpoint)"
+cp -r ckill ckill4
+"$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path ckill --save_model_path ckill_m --resume; rc=$?
+expect_status $rc 0 "1 rank resumes the 2 sharded ranks' checkpoint (resharded into whole tables)"
+same cfull_m/weights.safetensors ckill_m/weights.safetensors "and ends with the bits of a run never stopped"
+mpi 4 "$R" train "${ck[@]}" --train_batch_size 32 --output_path ckill4 --save_model_path ckill4_m --resume --shard_tables all; rc=$?
+expect_status $rc 0 "4 ranks resume it with every table sharded (2 shards -> 4, whole tables -> 4)"
+same cfull_m/weights.safetensors ckill4_m/weights.safetensors "and end with the same bits"
 finish
