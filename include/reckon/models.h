@@ -196,11 +196,13 @@ typedef struct {
  * `name`, (V, D), whose draws come from stream `stream` of `seed`: it answers *held = NULL to
  * keep the rows in the table, or the rows of a table held elsewhere (sharded over ranks,
  * reckon/shard.h), which it has filled with the values the table would have; the table is then
- * made by rk_param_init_sparse_fetched and allocates nothing. */
+ * made by rk_param_init_sparse_fetched and allocates nothing. Before building, the memory check
+ * asks `rows` how many of the table's rows this process will hold (V when whole). */
 typedef struct rk_table_placement {
   void *ctx;
   rk_status (*place)(void *ctx, const char *name, int64_t V, int64_t D, uint64_t seed, uint64_t stream,
                      const rk_row_cache **held);
+  rk_status (*rows)(void *ctx, const char *name, int64_t V, int64_t D, int64_t *rows);
 } rk_table_placement;
 
 /* How errors name a setting: the caller's name for it, else "--<flag of reckon train>". */

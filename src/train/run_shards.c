@@ -107,17 +107,31 @@ static rk_status read_rows(void *ctx, void *out, int64_t first, int64_t n) {
   return RK_OK;
 }
 
+/* This table alone: rk_shard_choose decides by size, all or none; a list by membership (the list
+ * as a whole is checked once every table is known, in run_shards_bind). */
+static rk_status choose(const run_shards *s, const char *name, int64_t V, int64_t D, bool *want) {
+  bool listing = strcmp(s->spec, "auto") && strcmp(s->spec, "all") && strcmp(s->spec, "none");
+  *want = false;
+  if (listing && !listed(s->spec, name)) return RK_OK;
+  return rk_shard_choose(want, listing ? name : s->spec, s->threshold_mb, &name, &V, &D, 1, s->ranks);
+}
+
+/* The memory check's question: this rank's rows of the table. */
+static rk_status rows_here(void *ctx, const char *param_name, int64_t V, int64_t D, int64_t *rows) {
+  const run_shards *s = ctx;
+  bool want;
+  RK_TRY(choose(s, column_of(param_name), V, D, &want));
+  *rows = want ? rk_shard_local_rows(V, s->rank, s->ranks) : V;
+  return RK_OK;
+}
+
 static rk_status place(void *ctx, const char *param_name, int64_t V, int64_t D, uint64_t seed, uint64_t stream,
                        const rk_row_cache **held) {
   run_shards *s = ctx;
   *held = NULL;
   const char *name = column_of(param_name);
-  /* This table alone: rk_shard_choose decides by size, all or none; a list by membership (the
-   * list as a whole is checked once every table is known, in run_shards_bind). */
-  bool listing = strcmp(s->spec, "auto") && strcmp(s->spec, "all") && strcmp(s->spec, "none");
-  bool want = false;
-  if (!listing || listed(s->spec, name))
-    RK_TRY(rk_shard_choose(&want, listing ? name : s->spec, s->threshold_mb, &name, &V, &D, 1, s->ranks));
+  bool want;
+  RK_TRY(choose(s, name, V, D, &want));
   RK_TRY(remember(s, name, V, D, want));
   if (!want) return RK_OK;
   sharded *t = rk_calloc(1, sizeof *t);
@@ -155,7 +169,7 @@ rk_status run_shards_init(run_shards **out, const char *spec, double threshold_m
   s->dist = d;
   s->rank = d ? rk_dist_rank(d) : 0;
   s->ranks = d ? rk_dist_size(d) : 1;
-  s->placement = (rk_table_placement){s, place};
+  s->placement = (rk_table_placement){s, place, rows_here};
   *out = s;
   return RK_OK;
 }
