@@ -41,6 +41,10 @@ typedef struct {
   const char *leak_column;    /* with group_column: "map_with_leak" ranks by probability + this column */
   int map_k;                  /* 0: 12, the recipe's */
   int64_t max_batches;        /* 0: every row; else only the first batches (the recipe's --eval_steps) */
+  /* NULL, or called with the graph once a batch's inputs are filled, before its forward: a
+   * table sharded over ranks fetches the rows the batch looks up (src/train/run_shards.c) */
+  rk_status (*before_forward)(void *ctx, const rk_graph *g);
+  void *before_forward_ctx;
 } rk_eval_options;
 
 typedef struct {

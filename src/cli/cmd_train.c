@@ -296,7 +296,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   rk_task_weights_from_json(&tw, sm.model, json_object_get(sm.meta, "task_weights"));
   if (rk_flags_given(parse, "stl_positive_class_weight")) tw.positive_weight[0] = (float)o->stl_positive_class_weight;
   rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, &tw,
-                        (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0};
+                        (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0, NULL, NULL};
   rk_eval_result ev;
   st = rk_model_check_workflow(&sm, o->eval_data_path, "--eval_data_path", o->allow_workflow_mismatch);
   if (st == RK_OK) st = rk_evaluate(sm.model, &sm.schema, &eo, &ev);

@@ -275,7 +275,7 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     rk_task_weights_from_json(&tw, sm.model, json_object_get(sm.meta, "task_weights"));
     bool leak = rk_schema_find_index(&sm.schema, o->is_leak_column) >= 0;
     rk_eval_options eo = {eval_path, o->eval_batch_size, 0, &tw, (uint64_t)o->seed, false, NULL,
-                          o->display_id_column, leak ? o->is_leak_column : NULL, 12, 0};
+                          o->display_id_column, leak ? o->is_leak_column : NULL, 12, 0, NULL, NULL};
     if (o->eval_steps > 0) eo.max_batches = o->eval_steps;
     rk_eval_result ev;
     st = rk_evaluate(sm.model, &sm.schema, &eo, &ev);

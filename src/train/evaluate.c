@@ -217,6 +217,7 @@ rk_status rk_evaluate(const rk_model *m, const rk_schema *schema, const rk_eval_
   for (uint64_t step = 0; st == RK_OK && !(o->max_batches > 0 && (int64_t)step >= o->max_batches); step++) {
     if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
     if ((st = im->ops->feed_fill(feed, &batch, step)) != RK_OK) break;
+    if (o->before_forward && (st = o->before_forward(o->before_forward_ctx, im->g)) != RK_OK) break;
     if ((st = rk_graph_forward(im->g, RK_EVAL)) != RK_OK) break;
     int64_t n = 0;
     for (int t = 0; st == RK_OK && t < K; t++) {

@@ -96,13 +96,20 @@ static rk_status reserve_ids(sharded *t, int64_t n) {
  * is for, until it says it is done (SERVE_DONE), whatever its save did. ---- */
 enum { SERVE_DONE = -1 };
 
+/* Rank 0: tells the serving ranks which table, then fetches its ids (n of t->ids). */
+static rk_status ask(sharded *t, int64_t n) {
+  int64_t which = t->index;
+  if (t->run->dist) RK_TRY(rk_dist_broadcast(t->run->dist, &which, 1, RK_DIST_I64, 0));
+  rk_status st = rk_shard_fetch(&t->table, t->run->dist, t->ids, n);
+  t->n_ids = 0;
+  return st;
+}
+
 static rk_status read_rows(void *ctx, void *out, int64_t first, int64_t n) {
   sharded *t = ctx;
-  int64_t ask = t->index;
-  if (t->run->dist) RK_TRY(rk_dist_broadcast(t->run->dist, &ask, 1, RK_DIST_I64, 0));
   RK_TRY(reserve_ids(t, n));
   for (int64_t k = 0; k < n; k++) t->ids[k] = first + k;
-  RK_TRY(rk_shard_fetch(&t->table, t->run->dist, t->ids, n));
+  RK_TRY(ask(t, n));
   memcpy(out, t->table.cached, (size_t)(n * t->table.D) * sizeof(float));   /* ascending ids: in order */
   return RK_OK;
 }
@@ -332,6 +339,17 @@ rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *
     }
     rk_free(folder);
     if (st != RK_OK) return rk_error_context(st, "the checkpoint's table '%s'", p->name);
+  }
+  return RK_OK;
+}
+
+rk_status run_shards_fetch_for(void *ctx, const rk_graph *g) {
+  run_shards *s = ctx;
+  for (int k = 0; k < s->n; k++) {
+    sharded *t = s->tables[k];
+    t->n_ids = 0;
+    RK_TRY(rk_graph_table_ids(g, t->param, &t->ids, &t->n_ids, &t->ids_cap));
+    RK_TRY(ask(t, t->n_ids));
   }
   return RK_OK;
 }

@@ -46,12 +46,16 @@ rk_status run_shards_save(run_shards *s, const char *stage, const rk_optim_set *
  * this rank's rows of a table sharded now that f holds whole; optimizer slots included. */
 rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *m, const rk_safetensors *f,
                           const char *path, rk_optim_set *opt);
-/* While rank 0 writes its outputs: its saved model streams each sharded table into
+/* While rank 0 evaluates and writes its outputs: evaluation fetches each batch's rows of the
+ * sharded tables (run_shards_fetch_for), and its saved model streams each sharded table into
  * weights.safetensors (rk_row_cache.read_rows), a block of rows fetched from the owners at a
  * time, so no rank holds a whole table. The other ranks call run_shards_serve, which answers
  * those fetches until rank 0, done writing (whether or not it succeeded), calls
  * run_shards_serve_done. Nothing to do without sharded tables. */
 rk_status run_shards_serve(run_shards *s);
+/* Rank 0 evaluating (rk_eval_options.before_forward, ctx the run_shards): the rows a filled
+ * graph's lookups of each sharded table read, fetched from the owners while they serve. */
+rk_status run_shards_fetch_for(void *ctx, const rk_graph *g);
 rk_status run_shards_serve_done(run_shards *s);
 void run_shards_free(run_shards *s);
 

@@ -593,16 +593,15 @@ static rk_status plan_pieces(run *r) {
   return RK_OK;
 }
 
-/* What a sharded table cannot do yet (docs/distributed.md, "Sharded tables"): evaluation and
- * predictions (rank 0 alone reads the table) and a model to start from. Refused before training,
- * naming the table and the way out. The saved model streams it (run_shards_serve); checkpoints
- * keep it in folders (run_shards_save). */
+/* What a sharded table cannot do yet (docs/distributed.md, "Sharded tables"): predictions after
+ * training and a model to start from. Refused before training, naming the table and the way
+ * out. Evaluation and the saved model fetch its rows from the owners, which serve them
+ * (run_shards_serve); checkpoints keep it in folders (run_shards_save). */
 static rk_status check_shard_support(const run *r) {
   const rk_train_config *c = r->c;
   const char *table = run_shards_first_name(r->shards), *flag = NULL;
   if (!table) return RK_OK;
-  if (c->eval_path) flag = "--eval_data_path";
-  else if (c->predict_path) flag = "--predict_data_path";
+  if (c->predict_path) flag = "--predict_data_path";
   else if (c->load_model_path) flag = "--load_model_path";
   if (!flag) return RK_OK;
   return rk_error(RK_EUSAGE, "%s: not yet with a sharded table (table '%s'); train without it, or keep the tables whole "
@@ -794,7 +793,11 @@ static rk_status window_row(run *r, json_t *row, int64_t steps) {
 static rk_eval_options eval_options(const run *r) {
   const rk_train_config *c = r->c;
   rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, &r->tasks.tw, c->model.seed, true, NULL,
-                        c->eval_group_column, c->eval_leak_column, 0, 0};
+                        c->eval_group_column, c->eval_leak_column, 0, 0, NULL, NULL};
+  if (run_shards_count(r->shards)) {   /* rank 0 fetches each batch's rows; the others serve */
+    eo.before_forward = run_shards_fetch_for;
+    eo.before_forward_ctx = r->shards;
+  }
   return eo;
 }
 
@@ -955,8 +958,19 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
     }
     rk_progress_end(&progress);
     bool eval_now = c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 && ps->batch == per_epoch;
-    if (st == RK_OK && r->writer && eval_now) st = epoch_eval(r, ps->epoch);
-    if (st == RK_OK && eval_now && c->dist && rk_dist_size(c->dist) > 1) {
+    if (st == RK_OK && eval_now && run_shards_count(r->shards)) {
+      /* rank 0 evaluates, fetching each batch's rows of the sharded tables; the others serve */
+      if (r->writer) {
+        st = epoch_eval(r, ps->epoch);
+        rk_status done = run_shards_serve_done(r->shards);
+        if (st == RK_OK) st = done;
+      } else {
+        st = run_shards_serve(r->shards);
+      }
+    } else if (st == RK_OK && r->writer && eval_now) {
+      st = epoch_eval(r, ps->epoch);
+    }
+    if (st == RK_OK && eval_now && !run_shards_count(r->shards) && c->dist && rk_dist_size(c->dist) > 1) {
       /* The others wait for rank 0's evaluation, however long it takes: a rank that dies is
        * still caught (mpirun ends the job), only the hang timeout is lifted. */
       double timeout = rk_dist_set_timeout(c->dist, 7 * 24 * 3600.0);

@@ -6,7 +6,8 @@
 # FTRL on the shards end with the whole table's bits, and a checkpoint saved by N ranks loads as
 # 1 to 4 ranks' shards. Then `reckon train --shard_tables`: a DLRM with sharded tables on 2 and
 # 4 ranks ends with the bits of 1 rank (which keeps them whole), rank 0 prints the choice per
-# table, the saved model (streamed by rank 0 from the owners) predicts as the 1-rank one; a
+# table, rank 0's evaluation (fetching each batch's rows) gives the 1-rank metrics, the saved
+# model (streamed by rank 0 from the owners) predicts as the 1-rank one; a
 # checkpoint saved by 2 ranks resumes on 1 and on 4 to the bits of a run never stopped; unknown
 # tables and what is not done yet are refused by name. Skipped (with the reason) without MPI or
 # mpirun.
@@ -44,17 +45,25 @@ same() { cmp -s "$1" "$2" && pass "$3" || fail "$3 (weights differ)"; }
   --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 5 --quiet
 dl=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_rate 0 --epochs 2 --embeddings_dim 8
   --mlp_layers 16,8 --dropout 0.1 --optimizer adam)
-"$R" train "${dl[@]}" --train_batch_size 256 --micro_batch_size 64 --output_path o1 --save_model_path m1 --quiet
+"$R" train "${dl[@]}" --train_batch_size 256 --micro_batch_size 64 --output_path o1 --save_model_path m1 --quiet \
+  --eval_data_path pp/eval
 out=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path o2 --save_model_path m2 \
-  --shard_tables user_id,item_id 2>&1); rc=$?
+  --shard_tables user_id,item_id --eval_data_path pp/eval 2>&1); rc=$?
 expect_status $rc 0 "mpirun -np 2 reckon train --shard_tables user_id,item_id runs"
 expect_contains "$out" "table 'user_id' (300 x 8, 0.0 MiB): sharded over 2 ranks" "rank 0 prints the choice per table"
 expect_contains "$out" "table 'gender' (6 x 8, 0.0 MiB): whole on every rank" "and the tables kept whole"
 [ "$(printf '%s\n' "$out" | grep -c "table 'user_id'")" = 1 ] && pass "once (rank 0 alone)" || fail "the choice printed $(printf '%s\n' "$out" | grep -c "table 'user_id'") times"
 same m1/weights.safetensors m2/weights.safetensors "2 ranks with 2 sharded tables = 1 rank with them whole, bit for bit (the saved model, streamed)"
-mpi 4 "$R" train "${dl[@]}" --train_batch_size 64 --output_path o4 --save_model_path m4 --shard_tables all --quiet; rc=$?
+mpi 4 "$R" train "${dl[@]}" --train_batch_size 64 --output_path o4 --save_model_path m4 --shard_tables all --quiet \
+  --eval_data_path pp/eval; rc=$?
 expect_status $rc 0 "mpirun -np 4 reckon train --shard_tables all runs"
 same m1/weights.safetensors m4/weights.safetensors "4 ranks with every table sharded = 1 rank, bit for bit"
+# rank 0 evaluates, fetching each eval batch's rows from the owners: the 1-rank metrics exactly
+metrics() { grep -o '"\(auc\|logloss\|prauc\|binary_accuracy\)": [-0-9.e]*' "$1"; }
+m1=$(metrics o1/metrics.json)
+[ -n "$m1" ] && [ "$m1" = "$(metrics o2/metrics.json)" ] && [ "$m1" = "$(metrics o4/metrics.json)" ] \
+  && pass "the evaluation of the sharded runs equals the 1-rank one ($(echo $m1 | head -c 60)...)" \
+  || fail "eval metrics: $m1 / $(metrics o2/metrics.json) / $(metrics o4/metrics.json)"
 mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path o2a --save_model_path m2a \
   --shard_tables auto --shard_threshold_mb 0.005 --quiet=false >a.log 2>&1
 grep -q "table 'user_id' (300 x 8, 0.0 MiB): sharded over 2 ranks" a.log && grep -q "table 'item_id' (123 x 8, 0.0 MiB): whole" a.log \
@@ -70,9 +79,9 @@ same m1/weights.safetensors m2a/weights.safetensors "and ends with the same bits
 err=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --output_path ox --shard_tables user_id,nosuch 2>&1); rc=$?
 [ $rc != 0 ] && pass "an unknown table is refused" || fail "--shard_tables nosuch ran"
 expect_contains "$err" "'nosuch' is not a table of this model (its tables: user_id, item_id, video_category, gender, age)" "naming it and the tables"
-err=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --output_path ox --shard_tables item_id --eval_data_path pp/eval 2>&1); rc=$?
-[ $rc != 0 ] && pass "evaluation with a sharded table is refused (not yet)" || fail "evaluation with a sharded table ran"
-expect_contains "$err" "--eval_data_path: not yet with a sharded table (table 'item_id')" "naming the flag and the table"
+err=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --output_path ox --shard_tables item_id --predict_data_path pp/eval 2>&1); rc=$?
+[ $rc != 0 ] && pass "predictions after training with a sharded table are refused (not yet)" || fail "--predict_data_path with a sharded table ran"
+expect_contains "$err" "--predict_data_path: not yet with a sharded table (table 'item_id')" "naming the flag and the table"
 
 # ---- a checkpoint from 2 sharded ranks resumes on 1 (tables whole) and on 4 (all sharded) ----
 ck=("${dl[@]}" --epochs 12 --checkpoint_every_steps 25 --metrics_log_frequency 25 --quiet)
