@@ -389,6 +389,10 @@ typedef struct {
   int n_keep;
   int64_t batch_size;
   bool overwrite;             /* replace an output reckon did not write (--overwrite) */
+  /* NULL, or called with the graph once a batch's inputs are filled, before its forward (as
+   * rk_eval_options.before_forward: a sharded table fetches the batch's rows) */
+  rk_status (*before_forward)(void *ctx, const rk_graph *g);
+  void *before_forward_ctx;
 } rk_predict_options;
 
 /* Writes `<target>/binary_output` (probabilities) or `<target>/regression_output`, one per task. */

@@ -361,7 +361,7 @@ static int run_predict(const rk_flag_parse *parse, void *arg) {
   compact(&o->predict_output_keep_cols);
   rk_predict_options po = {o->predict_data_path, o->predict_output_path, or_null(o->predict_output_format),
                            o->predict_output_keep_cols.items, o->predict_output_keep_cols.n, o->eval_batch_size,
-                           o->overwrite};
+                           o->overwrite, NULL, NULL};
   int64_t rows = 0;
   st = rk_model_check_workflow(&sm, o->predict_data_path, "--predict_data_path", o->allow_workflow_mismatch);
   if (st == RK_OK) st = rk_predict(sm.model, &po, &rows);

@@ -292,7 +292,7 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     const char *keep[2] = {o->display_id_column, "ad_id"};
     int nkeep = rk_schema_find_index(&sm.schema, "ad_id") >= 0 ? 2 : 1;
     /* predictions.parquet lives in the model folder this command writes */
-    rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size, true};
+    rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size, true, NULL, NULL};
     st = parquet && scores ? rk_predict(sm.model, &po, &rows) : RK_ENOMEM;
     /* scores.txt as the recipe writes it (numpy savetxt "%f"): one probability a line. */
     char col[300] = "";

@@ -209,10 +209,6 @@ rk_status run_shards_bind(run_shards *s, const rk_model *m, bool print) {
 
 int run_shards_count(const run_shards *s) { return s ? s->n : 0; }
 
-const char *run_shards_first_name(const run_shards *s) {
-  return s && s->n ? column_of(s->tables[0]->table.rows.name) : NULL;
-}
-
 void run_shards_stand_ins(const run_shards *s, const rk_model *m, rk_param **stand_ins) {
   for (int i = 0; i < m->n_params; i++) {
     stand_ins[i] = NULL;
@@ -301,6 +297,15 @@ static rk_status load_from_whole(sharded *t, const rk_safetensors *f, const char
       memcpy(dst + l * D, src + (l * x->size + x->rank) * D, (size_t)D * sizeof *dst);
   }
   return RK_OK;
+}
+
+rk_status run_shards_read_model(const run_shards *s, const char *path) {
+  rk_safetensors *f;
+  RK_TRY(rk_safetensors_read(&f, path));
+  rk_status st = RK_OK;
+  for (int i = 0; st == RK_OK && i < s->n; i++) st = load_from_whole(s->tables[i], f, path, NULL, 0);
+  rk_safetensors_free(f);
+  return st;
 }
 
 rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *m, const rk_safetensors *f,

@@ -23,9 +23,8 @@ const rk_table_placement *run_shards_placement(run_shards *s);
  * them, a listed table too small, as rk_shard_choose says), each sharded table found among m's
  * parameters, and the start-up line per table given to rk_info when `print`. */
 rk_status run_shards_bind(run_shards *s, const rk_model *m, bool print);
-/* How many tables are sharded; the name of one (for messages), NULL when none. */
+/* How many tables are sharded (0 for NULL). */
 int run_shards_count(const run_shards *s);
-const char *run_shards_first_name(const run_shards *s);
 /* stand_ins (m->n_params): the shard's rows where parameter i is a sharded table, else NULL:
  * what the optimizer steps in the table's place. */
 void run_shards_stand_ins(const run_shards *s, const rk_model *m, rk_param **stand_ins);
@@ -46,6 +45,9 @@ rk_status run_shards_save(run_shards *s, const char *stage, const rk_optim_set *
  * this rank's rows of a table sharded now that f holds whole; optimizer slots included. */
 rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *m, const rk_safetensors *f,
                           const char *path, rk_optim_set *opt);
+/* --load_model_path: this rank's rows of each sharded table from a saved model's weights (which
+ * hold them whole; rk_model_read_weights read the rest). */
+rk_status run_shards_read_model(const run_shards *s, const char *path);
 /* While rank 0 evaluates and writes its outputs: evaluation fetches each batch's rows of the
  * sharded tables (run_shards_fetch_for), and its saved model streams each sharded table into
  * weights.safetensors (rk_row_cache.read_rows), a block of rows fetched from the owners at a

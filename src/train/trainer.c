@@ -593,20 +593,6 @@ static rk_status plan_pieces(run *r) {
   return RK_OK;
 }
 
-/* What a sharded table cannot do yet (docs/distributed.md, "Sharded tables"): predictions after
- * training and a model to start from. Refused before training, naming the table and the way
- * out. Evaluation and the saved model fetch its rows from the owners, which serve them
- * (run_shards_serve); checkpoints keep it in folders (run_shards_save). */
-static rk_status check_shard_support(const run *r) {
-  const rk_train_config *c = r->c;
-  const char *table = run_shards_first_name(r->shards), *flag = NULL;
-  if (!table) return RK_OK;
-  if (c->predict_path) flag = "--predict_data_path";
-  else if (c->load_model_path) flag = "--load_model_path";
-  if (!flag) return RK_OK;
-  return rk_error(RK_EUSAGE, "%s: not yet with a sharded table (table '%s'); train without it, or keep the tables whole "
-                  "with --shard_tables none", flag, table);
-}
 
 static rk_status setup(run *r) {
   const rk_train_config *c = r->c;
@@ -652,11 +638,11 @@ static rk_status setup(run *r) {
   RK_TRY(st);
   r->m = &r->ranking.base;
   RK_TRY(run_shards_bind(r->shards, r->m, r->writer));
-  RK_TRY(check_shard_support(r));
   if (c->load_model_path) {
     char *w = path_in(c->load_model_path, "weights.safetensors");
     if (!w) return RK_ENOMEM;
     st = rk_model_read_weights(w, r->m, NULL);
+    if (st == RK_OK && run_shards_count(r->shards)) st = run_shards_read_model(r->shards, w);   /* this rank's rows */
     rk_free(w);
     if (st != RK_OK) return rk_error_context(st, "--load_model_path '%s'", c->load_model_path);
   }
@@ -1089,7 +1075,11 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   }
   if (st == RK_OK && c->predict_path) {
     rk_predict_options po = {c->predict_path, c->predict_output_path, c->predict_output_format, c->predict_keep,
-                             c->n_predict_keep, c->eval_batch_size, c->overwrite};
+                             c->n_predict_keep, c->eval_batch_size, c->overwrite, NULL, NULL};
+    if (run_shards_count(r->shards)) {   /* rank 0 fetches each batch's rows; the others serve */
+      po.before_forward = run_shards_fetch_for;
+      po.before_forward_ctx = r->shards;
+    }
     int64_t rows;
     if (!po.output) {
       char *p = path_in(c->output_path, "predictions");

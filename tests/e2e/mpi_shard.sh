@@ -7,10 +7,10 @@
 # 1 to 4 ranks' shards. Then `reckon train --shard_tables`: a DLRM with sharded tables on 2 and
 # 4 ranks ends with the bits of 1 rank (which keeps them whole), rank 0 prints the choice per
 # table, rank 0's evaluation (fetching each batch's rows) gives the 1-rank metrics, the saved
-# model (streamed by rank 0 from the owners) predicts as the 1-rank one; a
-# checkpoint saved by 2 ranks resumes on 1 and on 4 to the bits of a run never stopped; unknown
-# tables and what is not done yet are refused by name. Skipped (with the reason) without MPI or
-# mpirun.
+# model (streamed by rank 0 from the owners) predicts as the 1-rank one, so do predictions after
+# training, a saved model to start from is read into the shards; a checkpoint saved by 2 ranks
+# resumes on 1 and on 4 to the bits of a run never stopped; an unknown table is refused by name.
+# Skipped (with the reason) without MPI or mpirun.
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
@@ -79,9 +79,20 @@ same m1/weights.safetensors m2a/weights.safetensors "and ends with the same bits
 err=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --output_path ox --shard_tables user_id,nosuch 2>&1); rc=$?
 [ $rc != 0 ] && pass "an unknown table is refused" || fail "--shard_tables nosuch ran"
 expect_contains "$err" "'nosuch' is not a table of this model (its tables: user_id, item_id, video_category, gender, age)" "naming it and the tables"
-err=$(mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --output_path ox --shard_tables item_id --predict_data_path pp/eval 2>&1); rc=$?
-[ $rc != 0 ] && pass "predictions after training with a sharded table are refused (not yet)" || fail "--predict_data_path with a sharded table ran"
-expect_contains "$err" "--predict_data_path: not yet with a sharded table (table 'item_id')" "naming the flag and the table"
+
+# predictions after training (rank 0 fetching each batch's rows), and a saved model to start from
+mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path o2p --shard_tables all \
+  --predict_data_path pp/eval --predict_output_path p2t.csv --quiet; rc=$?
+expect_status $rc 0 "a sharded run predicts after training"
+[ -s p1.csv ] && cmp -s p1.csv p2t.csv && pass "as the 1-rank model does" || fail "predictions after sharded training differ"
+"$R" train "${dl[@]}" --train_batch_size 256 --micro_batch_size 64 --output_path l1 --save_model_path lm1 --quiet \
+  --load_model_path m1 --epochs 1
+mpi 2 "$R" train "${dl[@]}" --train_batch_size 128 --micro_batch_size 64 --output_path l2 --save_model_path lm2 --quiet \
+  --load_model_path m1 --epochs 1 --shard_tables all; rc=$?
+expect_status $rc 0 "a sharded run starts from a saved model (--load_model_path: each rank keeps its rows)"
+same lm1/weights.safetensors lm2/weights.safetensors "and ends as 1 rank started from it"
+cmp -s m1/weights.safetensors lm1/weights.safetensors && fail "--load_model_path then an epoch left the weights as they were" \
+  || pass "the check has teeth: the extra epoch changed the weights"
 
 # ---- a checkpoint from 2 sharded ranks resumes on 1 (tables whole) and on 4 (all sharded) ----
 ck=("${dl[@]}" --epochs 12 --checkpoint_every_steps 25 --metrics_log_frequency 25 --quiet)
