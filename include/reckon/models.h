@@ -192,16 +192,17 @@ typedef struct {
   const struct rk_table_placement *placement;
 } rk_ranking_config;
 
-/* A hook the builder asks about each new embedding table (initialised U(+-0.05), Keras'), named
- * `name`, (V, D), whose draws come from stream `stream` of `seed`: it answers *held = NULL to
+/* A hook the builder asks about each new embedding table named `name`, (V, D), initialised by
+ * `init` (NULL: U(+-0.05), Keras', as rk_param_fill_uniform draws it; else as rk_init_tensor)
+ * from stream `stream` of `seed`: it answers *held = NULL to
  * keep the rows in the table, or the rows of a table held elsewhere (sharded over ranks,
  * reckon/shard.h), which it has filled with the values the table would have; the table is then
  * made by rk_param_init_sparse_fetched and allocates nothing. Before building, the memory check
  * asks `rows` how many of the table's rows this process will hold (V when whole). */
 typedef struct rk_table_placement {
   void *ctx;
-  rk_status (*place)(void *ctx, const char *name, int64_t V, int64_t D, uint64_t seed, uint64_t stream,
-                     const rk_row_cache **held);
+  rk_status (*place)(void *ctx, const char *name, int64_t V, int64_t D, const rk_init_spec *init, uint64_t seed,
+                     uint64_t stream, const rk_row_cache **held);
   rk_status (*rows)(void *ctx, const char *name, int64_t V, int64_t D, int64_t *rows);
 } rk_table_placement;
 

@@ -161,6 +161,10 @@ void rk_init_fans(int64_t *fan_in, int64_t *fan_out, const rk_tensor *t);
 /* Fill an f32 CPU tensor (other dtypes: RK_EUNSUPPORTED). */
 rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
                          uint64_t param_index);
+/* A table's rows held apart (a shard, reckon/shard.h): t (rows, D) gets, in row k, the values
+ * rk_init_tensor gives row first + k * step of the whole (V, D) table. */
+rk_status rk_init_tensor_rows(rk_tensor *t, const rk_init_spec *spec, uint64_t seed, uint64_t param_index, int64_t V,
+                              int64_t first, int64_t step);
 
 /* ---------------------------------------------------------------------------------------------
  * The op list: one X-macro row per op, X(NAME, stem, backends). Each stem has its kernels in

@@ -211,7 +211,7 @@ static rk_status check_memory(const rk_ranking_model *m, const rk_ranking_config
     int64_t rows = m->cardinality[i];   /* a table sharded over ranks: this rank's rows only */
     char name[300];
     snprintf(name, sizeof name, "embeddings.%s", m->cat_names[i]);
-    if (c->placement && !c->tf_embedding_init)
+    if (c->placement)
       RK_TRY(c->placement->rows(c->placement->ctx, name, m->cardinality[i], m->dims[i], &rows));
     RK_TRY(rk_size_mul(&x, rows, m->dims[i], what));
     RK_TRY(rk_size_add(&params, params, x, what));

@@ -132,8 +132,8 @@ static rk_status rows_here(void *ctx, const char *param_name, int64_t V, int64_t
   return RK_OK;
 }
 
-static rk_status place(void *ctx, const char *param_name, int64_t V, int64_t D, uint64_t seed, uint64_t stream,
-                       const rk_row_cache **held) {
+static rk_status place(void *ctx, const char *param_name, int64_t V, int64_t D, const rk_init_spec *init,
+                       uint64_t seed, uint64_t stream, const rk_row_cache **held) {
   run_shards *s = ctx;
   *held = NULL;
   const char *name = column_of(param_name);
@@ -156,8 +156,9 @@ static rk_status place(void *ctx, const char *param_name, int64_t V, int64_t D, 
   t->table.fetched.read_rows = read_rows;   /* a saved model streams the table through it */
   t->table.fetched.ctx = t;
   s->tables[s->n++] = t;
-  /* The builder's U(+-0.05) (src/models/blocks.c), on this rank's rows only. */
-  rk_shard_table_fill_uniform(&t->table, seed, stream, -0.05f, 0.05f);
+  /* The builder's initial values (src/models/blocks.c), on this rank's rows only. */
+  if (init) RK_TRY(rk_init_tensor_rows(&t->table.rows.value, init, seed, stream, V, s->rank, s->ranks));
+  else rk_shard_table_fill_uniform(&t->table, seed, stream, -0.05f, 0.05f);
   *held = &t->table.fetched;
   return RK_OK;
 }

@@ -8,7 +8,8 @@
 # 4 ranks ends with the bits of 1 rank (which keeps them whole), rank 0 prints the choice per
 # table, rank 0's evaluation (fetching each batch's rows) gives the 1-rank metrics, the saved
 # model (streamed by rank 0 from the owners) predicts as the 1-rank one, so do predictions after
-# training, a saved model to start from is read into the shards; a checkpoint saved by 2 ranks
+# training, a saved model to start from is read into the shards; `reckon widedeep --hvd` with its
+# deep tables sharded ends as 1 process (same MAP@12); a checkpoint saved by 2 ranks
 # resumes on 1 and on 4 to the bits of a run never stopped; an unknown table is refused by name.
 # Skipped (with the reason) without MPI or mpirun.
 set -u
@@ -93,6 +94,18 @@ expect_status $rc 0 "a sharded run starts from a saved model (--load_model_path:
 same lm1/weights.safetensors lm2/weights.safetensors "and ends as 1 rank started from it"
 cmp -s m1/weights.safetensors lm1/weights.safetensors && fail "--load_model_path then an epoch left the weights as they were" \
   || pass "the check has teeth: the extra epoch changed the weights"
+
+# ---- the Wide & Deep recipe (--hvd): its deep tables start as TensorFlow's truncated normal ----
+"$R" synth outbrain --displays 1500 --seed 3 --bucket_scale 0.01 --row_group_rows 500 --output ob --quiet
+wd=(--train_data_pattern ob/train --eval_data_pattern ob/eval --deep_hidden_units 32 16 --global_batch_size 512
+  --eval_batch_size 2048 --num_epochs 2 --deep_dropout 0.1)
+"$R" widedeep "${wd[@]}" --micro_batch_size 256 --model_dir wk1 --results_dir wr1 --quiet
+out=$(mpi 2 "$R" widedeep --hvd "${wd[@]}" --model_dir wk2 --results_dir wr2 --shard_tables all 2>&1); rc=$?
+expect_status $rc 0 "mpirun -np 2 reckon widedeep --hvd --shard_tables all runs"
+expect_contains "$out" "table 'ad_id' (2500 x 128, 1.2 MiB): sharded over 2 ranks" "printing the choice per table"
+same wk1/model/weights.safetensors wk2/model/weights.safetensors "wide & deep with its deep tables sharded: 2 processes = 1, bit for bit"
+m1=$(tail -1 wr1/log.json | grep -o '"map": [0-9.]*'); m2=$(tail -1 wr2/log.json | grep -o '"map": [0-9.]*')
+[ -n "$m1" ] && [ "$m1" = "$m2" ] && pass "the same MAP@12 after each epoch's evaluation ($m1)" || fail "MAP@12 $m1 vs $m2"
 
 # ---- a checkpoint from 2 sharded ranks resumes on 1 (tables whole) and on 4 (all sharded) ----
 ck=("${dl[@]}" --epochs 12 --checkpoint_every_steps 25 --metrics_log_frequency 25 --quiet)
