@@ -15,9 +15,14 @@
 # allreduce 2 (W-1)/W x 4 bytes per element of every gradient, the tables' whole gradients included).
 # DDP's tables are dense (nn.Embedding's default, DDP's ordinary use): their whole gradient is
 # allreduced every step, where reckon sends only the rows a step touched.
+# The overlap (docs/distributed.md): reckon's seconds waited on the other ranks over the epoch
+# (rank 0's, what backward did not hide), its dense buckets per step and how many of them started
+# during backward; BUCKET_MB sets --bucket_cap_mb (unset: reckon's default, 25 as DDP's). The
+# table also gives reckon's samples/s over DDP's for the same model and ranks, and the load
+# average is printed before and after (the machine may be shared: compare within one run).
 #
 #   bench/mpi_train.sh [reckon-build-dir]        (default: build)
-#   ROWS=200000 MODELS="dlrm wide_n_deep" BATCH=4096 RANKS="1 2" SEED=1 bench/mpi_train.sh
+#   ROWS=200000 MODELS="dlrm wide_n_deep" BATCH=4096 RANKS="1 2" SEED=1 BUCKET_MB=0.25 bench/mpi_train.sh
 # The table is printed and written to $OUT/mpi_train.md ($OUT set) or /tmp/bench_mpi_train.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,6 +33,7 @@ models="${MODELS:-dlrm wide_n_deep}"
 batch="${BATCH:-4096}"
 ranks="${RANKS:-1 2}"
 seed="${SEED:-1}"
+bucket=(${BUCKET_MB:+--bucket_cap_mb "$BUCKET_MB"})
 lr=1e-3
 reckon="$build/reckon"
 py=/usr/bin/python3
@@ -55,7 +61,8 @@ log="$data_dir/mpi_runs.log"
 : > "$log"
 work="$data_dir/mpi_run"
 bad=0
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average before: $load_before (the machine may be shared)"
 
 run_reckon() {   # run_reckon MODEL RANKS
   local m=$1 w=$2 launch=()
@@ -63,7 +70,7 @@ run_reckon() {   # run_reckon MODEL RANKS
   rm -rf "$work"
   if ! "${launch[@]}" "$reckon" train --train_data_path "$out/train" --eval_data_path "$out/eval" --tasks click \
       --model "$m" --lr $lr --lr_decay_rate 0 --train_batch_size $((batch * w)) --epochs 1 --random_seed "$seed" \
-      --output_path "$work" --threads 1 --quiet --progress never > "$data_dir/reckon.out" 2>&1; then
+      --output_path "$work" --threads 1 --quiet --progress never "${bucket[@]}" > "$data_dir/reckon.out" 2>&1; then
     echo "  reckon FAILED: model=$m ranks=$w" >&2; tail -n 20 "$data_dir/reckon.out" >&2
     bad=1; return 0
   fi
@@ -73,9 +80,12 @@ d = json.load(open(sys.argv[1]))
 t = d["train"]
 par = t.get("data_parallel", {})
 sps = t["samples_per_s"]
-print("reckon model=%s tables=reckon world=%s batch=%s samples_per_s=%.1f step_ms=%.2f bytes_per_step=%s wait_s=%s" % (
+ov = par.get("overlap", {})
+print("reckon model=%s tables=reckon world=%s batch=%s samples_per_s=%.1f step_ms=%.2f bytes_per_step=%s wait_s=%.3f "
+      "buckets=%s in_backward=%s" % (
     sys.argv[2], sys.argv[3], sys.argv[4], sps, 1000.0 * int(sys.argv[4]) * int(sys.argv[3]) / sps,
-    par.get("bytes_sent_per_step", 0), par.get("comm_wait_seconds", 0)))
+    par.get("bytes_sent_per_step", 0), par.get("comm_wait_seconds", 0), ov.get("buckets_per_step", "-"),
+    "%.2f" % (ov["buckets_started_in_backward"] / max(ov["buckets"], 1)) if ov else "-"))
 EOF
 }
 
@@ -115,18 +125,24 @@ for line in open(sys.argv[1]):
     tool, rest = line.split(" ", 1)
     f = dict(re.findall(r"(\w+)=(\S+)", rest))
     rows.append((tool, f))
-base = {}
+base, ddp = {}, {}
 for tool, f in rows:
     if f["world"] == "1":
         base[(tool, f["model"], f["tables"])] = float(f["samples_per_s"])
-print("| model | trainer | tables | ranks | batch/rank | samples/s | ms/step | speed-up vs 1 rank | bytes sent/rank/step |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    if tool == "ddp":
+        ddp[(f["model"], f["world"])] = float(f["samples_per_s"])
+print("| model | trainer | tables | ranks | batch/rank | samples/s | ms/step | speed-up vs 1 rank | vs DDP "
+      "| bytes sent/rank/step | wait s | buckets/step (share started in backward) |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for tool, f in rows:
     sps = float(f["samples_per_s"])
     b1 = base.get((tool, f["model"], f["tables"]))
-    print("| %s | %s | %s | %s | %s | %.0f | %.1f | %s | %s |" % (
+    d = ddp.get((f["model"], f["world"])) if tool == "reckon" else None
+    print("| %s | %s | %s | %s | %s | %.0f | %.1f | %s | %s | %s | %s | %s |" % (
         f["model"], "reckon" if tool == "reckon" else "torch DDP (gloo)", f["tables"], f["world"], f["batch"], sps,
-        float(f["step_ms"]), "%.2fx" % (sps / b1) if b1 else "-", "{:,.0f}".format(float(f["bytes_per_step"]))))
+        float(f["step_ms"]), "%.2fx" % (sps / b1) if b1 else "-", "%.2fx" % (sps / d) if d else "-",
+        "{:,.0f}".format(float(f["bytes_per_step"])), f.get("wait_s", "-"),
+        "%s (%s)" % (f["buckets"], f["in_backward"]) if f.get("buckets", "-") != "-" else "-"))
 EOF
 )
 {
@@ -136,6 +152,8 @@ EOF
   echo
   echo "Weak scaling: each rank trains $batch rows per step. samples/s over all ranks; bytes: what one rank hands"
   echo "to the network per step (reckon: counted; DDP: from the parameter sizes, see bench/peers/ddp_torch.py)."
+  echo "wait s: rank 0's seconds blocked on the other ranks over the epoch (not overlapped with backward)."
+  echo "Load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)${BUCKET_MB:+; --bucket_cap_mb $BUCKET_MB}."
 } > "$results"
 echo
 cat "$results"

@@ -14,9 +14,11 @@
 # Load generators from Debian: wrk for HTTP (a Lua script posting one fixed KServe v2 JSON body,
 # keep-alive), h2load for gRPC (one pre-encoded inference.ModelInferRequest frame; h2load has no
 # percentiles, so its per-request log gives them). Each point: 1 s of warm-up, then DURATION s.
-# Figures: requests/s, p50 and p99 latency; rows/s is requests/s x B. Every point at batch 1 and
-# 256 (BATCHES), 1 and 64 connections (CONNS); reckon over HTTP and gRPC, the peer over HTTP; the
-# ratios are reckon HTTP / peer (the peer has no gRPC). Then the DLRM at 64 connections with the
+# Figures: requests/s, p50 and p99 latency, and the server's CPU time per request ("CPU us": all
+# its threads, user + system, from /proc; steadier than requests/s on a shared machine); rows/s is
+# requests/s x B. Every point at batch 1 and 256 (BATCHES), 1 and 64 connections (CONNS); reckon
+# over HTTP and gRPC, the peer over HTTP; the ratios are reckon HTTP / peer (the peer has no
+# gRPC). Then the DLRM at 64 connections over both protocols with the
 # model step's dynamic_batching removed from its config (each request runs alone) against it left
 # as `reckon export` writes it (preferred_batch_size [64, 256], max queue delay 100 us). Session
 # requests are never batched together (a response's rows are its own sessions), so that pair is
@@ -26,7 +28,9 @@
 # THREADS and the load generators to the rest; otherwise they share the cores (said in the table).
 #
 #   bench/serve.sh [reckon-build-dir]          (default: build)
-#   DURATION=5 THREADS=<half the cores, at most 8> BATCHES="1 256" CONNS="1 64"
+#   DURATION=5 THREADS=<half the cores, at most 8> BATCHES="1 256" CONNS="1 64" MODELS="dlrm t4r" PEER=yes
+# MODELS picks the models timed; PEER=no times reckon alone (the peer's columns show "-"), for
+# before/after comparisons of reckon itself. The dynamic-batching pair runs when MODELS has dlrm.
 # The table is printed and written to $OUT/serve.md ($OUT set) or /tmp/bench_serve.md.
 # Goals (issue 20): reckon >= 10x the peer's requests/s at batch 1 and >= 3x at batch 256; dynamic
 # batching at 64 connections >= 3x without it; p99 at batch 1, one connection, under 1 ms.
@@ -40,6 +44,8 @@ threads="${THREADS:-$(( cores / 2 > 8 ? 8 : (cores / 2 > 0 ? cores / 2 : 1) ))}"
 duration="${DURATION:-5}"
 batches="${BATCHES:-1 256}"
 conns="${CONNS:-1 64}"
+models="${MODELS:-dlrm t4r}"
+peer="${PEER:-yes}"
 py=/usr/bin/python3
 results="${OUT:+$OUT/serve.md}"
 results="${results:-/tmp/bench_serve.md}"
@@ -51,8 +57,13 @@ has_grpc=0
 for tool in wrk h2load nghttp; do
   command -v $tool >/dev/null || { echo "serve.sh: no $tool (scripts/install-deps.sh --peers: wrk, nghttp2-client)" >&2; exit 1; }
 done
-"$py" -c 'import torch, pandas, google.protobuf' 2>/dev/null ||
-  { echo "serve.sh: $py needs torch, pandas and protobuf (scripts/install-deps.sh --peers)" >&2; exit 1; }
+if [ "$peer" = yes ]; then
+  "$py" -c 'import torch, pandas, google.protobuf' 2>/dev/null ||
+    { echo "serve.sh: $py needs torch, pandas and protobuf (scripts/install-deps.sh --peers)" >&2; exit 1; }
+else
+  "$py" -c 'import google.protobuf' 2>/dev/null ||
+    { echo "serve.sh: $py needs protobuf (scripts/install-deps.sh --peers)" >&2; exit 1; }
+fi
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$reckon" --version | sed -n 's/^blas kernels: //p')}"
 
@@ -143,29 +154,41 @@ start_peer() {
   exit 1
 }
 
-# ---- load generators: each prints "RPS P50_US P99_US ERRORS" ----
+# ---- load generators: each prints "RPS P50_US P99_US ERRORS CPU_US" ----
+# CPU_US: the server's CPU time (user + system, all its threads, /proc/PID/stat) per request over
+# the timed run: unlike requests/s it hardly moves with other work on a shared machine.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_per_request() {   # TICKS_BEFORE TICKS_AFTER REQUESTS
+  awk -v a="$1" -v b="$2" -v n="$3" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (n > 0 ? (b - a) / t * 1e6 / n : 0) }'
+}
 us_of() {   # wrk's "123.45us" / "1.23ms" / "1.02s" -> microseconds
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /ms$/) n *= 1000; else if (v ~ /[0-9]s$/ && v !~ /us$/) n *= 1e6; printf "%.1f", n }'
 }
-run_wrk() {   # URL BODY CONNS
-  local t=$(($3 < gen_threads ? $3 : gen_threads)) out
+run_wrk() {   # URL BODY CONNS SERVER_PID
+  local t=$(($3 < gen_threads ? $3 : gen_threads)) out c0 c1
   BODY="$2" "${gen_cpus[@]}" wrk -t "$t" -c "$3" -d 1s -s req/post.lua "$1" >/dev/null 2>&1 || true
+  c0=$(cpu_ticks "$4")
   out=$(BODY="$2" "${gen_cpus[@]}" wrk -t "$t" -c "$3" -d "${duration}s" --timeout 10s --latency -s req/post.lua "$1" 2>&1)
-  local rps p50 p99 bad errs
+  c1=$(cpu_ticks "$4")
+  local rps p50 p99 bad errs n
   rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
   p50=$(us_of "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
   p99=$(us_of "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
   bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
   errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
-  echo "${rps:-0} $p50 $p99 $(( ${bad:-0} + ${errs:-0} ))"
+  n=$(awk '/ requests in / { print $1 }' <<<"$out")
+  echo "${rps:-0} $p50 $p99 $(( ${bad:-0} + ${errs:-0} )) $(cpu_per_request "$c0" "$c1" "${n:-0}")"
 }
-run_h2load() {   # PORT BODY CONNS
-  local t=$(($3 < gen_threads ? $3 : gen_threads)) out
+run_h2load() {   # PORT BODY CONNS SERVER_PID
+  local t=$(($3 < gen_threads ? $3 : gen_threads)) out c0 c1 n
   local args=(-c "$3" -t "$t" -m 1 -d "$2" -H 'content-type: application/grpc' -H 'te: trailers'
     "http://127.0.0.1:$1/inference.GRPCInferenceService/ModelInfer")
   "${gen_cpus[@]}" h2load -D 1 "${args[@]}" >/dev/null 2>&1 || true
   rm -f "$work/h2load.log"
+  c0=$(cpu_ticks "$4")
   out=$("${gen_cpus[@]}" h2load -D "$duration" --log-file="$work/h2load.log" "${args[@]}" 2>&1)
+  c1=$(cpu_ticks "$4")
+  n=$(awk '/^requests:/ { print $8 }' <<<"$out")
   local rps bad
   rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
   bad=$(awk '/^requests:/ { print $10 }' <<<"$out")   # "requests: N total, N started, N done, N succeeded, N failed"
@@ -173,7 +196,7 @@ run_h2load() {   # PORT BODY CONNS
     if (NR == 0) { print "0 0"; exit }
     i50 = int(0.50 * NR + 0.5); i99 = int(0.99 * NR + 0.5); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
     printf "%.1f %.1f\n", v[i50], v[i99] }')
-  echo "${rps:-0} $p50 $p99 ${bad:-0}"
+  echo "${rps:-0} $p50 $p99 ${bad:-0} $(cpu_per_request "$c0" "$c1" "${n:-0}")"
 }
 grpc_ok() {   # PORT BODY: the call answers grpc-status 0
   nghttp -v -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' -d "$2" \
@@ -186,30 +209,38 @@ declare -A R   # R[model,proto,batch,conns] = "rps p50 p99 errors"
 errors=0
 note() { printf '%s\n' "$*" >&2; }
 start_reckon "$work/repo"
-for m in dlrm t4r; do
+for m in $models; do
   for b in $batches; do
     curl -sf -o "$work/check_${m}_$b.json" -H 'Content-Type: application/json' --data-binary "@req/${m}_$b.json" \
       "http://127.0.0.1:$http_port/v2/models/$m/infer" || { echo "serve.sh: reckon refused req/${m}_$b.json" >&2; exit 1; }
     [ $has_grpc = 1 ] && { grpc_ok "$grpc_port" "req/${m}_$b.grpc" || { echo "serve.sh: gRPC refused req/${m}_$b.grpc" >&2; exit 1; }; }
     for c in $conns; do
       note "reckon $m batch $b, $c connections"
-      R[$m,http,$b,$c]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/$m/infer" "req/${m}_$b.json" "$c")
-      [ $has_grpc = 1 ] && R[$m,grpc,$b,$c]=$(run_h2load "$grpc_port" "req/${m}_$b.grpc" "$c")
+      R[$m,http,$b,$c]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/$m/infer" "req/${m}_$b.json" "$c" "$reckon_pid")
+      [ $has_grpc = 1 ] && R[$m,grpc,$b,$c]=$(run_h2load "$grpc_port" "req/${m}_$b.grpc" "$c" "$reckon_pid")
     done
   done
 done
 curl -sf -H 'Content-Type: application/json' --data-binary "@req/dlrm_${batches##* }.json" \
   "http://127.0.0.1:$http_port/v2/models/dlrm/infer" >"$work/reckon_scores.json"
 stop "$reckon_pid"
-start_reckon "$work/repo_nobatch"
-for b in $batches; do
-  note "reckon dlrm batch $b, 64 connections, no dynamic batching"
-  R[dlrm,nobatch,$b,64]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/dlrm/infer" "req/dlrm_$b.json" 64)
-done
-stop "$reckon_pid"
+has_dlrm=0
+case " $models " in *" dlrm "*) has_dlrm=1 ;; esac
+if [ $has_dlrm = 1 ]; then
+  start_reckon "$work/repo_nobatch"
+  for b in $batches; do
+    note "reckon dlrm batch $b, 64 connections, no dynamic batching"
+    R[dlrm,nobatch,$b,64]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/dlrm/infer" "req/dlrm_$b.json" 64 "$reckon_pid")
+    [ $has_grpc = 1 ] && R[dlrm,nobatch_grpc,$b,64]=$(run_h2load "$grpc_port" "req/dlrm_$b.grpc" 64 "$reckon_pid")
+  done
+  stop "$reckon_pid"
+fi
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-peer_check="not run"
-for m in dlrm t4r; do
+peer_check="not run (PEER=no)"
+peer_models=$models
+[ "$peer" = yes ] || peer_models=
+for m in $peer_models; do
   [ $m = dlrm ] && start_peer "$work/model" || start_peer "$work/w/model"
   if [ $m = dlrm ]; then
     curl -sf -H 'Content-Type: application/json' --data-binary "@req/dlrm_${batches##* }.json" \
@@ -226,7 +257,7 @@ EOF
   for b in $batches; do
     for c in $conns; do
       note "peer $m batch $b, $c connections"
-      R[$m,peer,$b,$c]=$(run_wrk "http://127.0.0.1:$peer_port/v2/models/$m/infer" "req/${m}_$b.json" "$c")
+      R[$m,peer,$b,$c]=$(run_wrk "http://127.0.0.1:$peer_port/v2/models/$m/infer" "req/${m}_$b.json" "$c" "$peer_pid")
     done
   done
   stop "$peer_pid"
@@ -243,38 +274,46 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
   echo
   echo "$(date -u +%Y-%m-%d), $cores cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), threads $threads for each server;" \
     "pinning: $pinned; $duration s a point after 1 s of warm-up; load average before the runs $load0;" \
-    "$("$reckon" --version | head -1)."
+    "$("$reckon" --version | head -1); load average after reckon's runs $load1."
   echo "Peer check: its DLRM gives $peer_check."
   echo
-  echo "| model | batch | conns | reckon HTTP req/s | p50 ms | p99 ms | reckon gRPC req/s | p50 ms | p99 ms | peer req/s | p50 ms | p99 ms | HTTP / peer |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  for m in dlrm t4r; do
+  echo "| model | batch | conns | reckon HTTP req/s | p50 ms | p99 ms | CPU us | reckon gRPC req/s | p50 ms | p99 ms | CPU us | peer req/s | p50 ms | p99 ms | CPU us | HTTP / peer |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for m in $models; do
     for b in $batches; do
       for c in $conns; do
-        h=${R[$m,http,$b,$c]} g=${R[$m,grpc,$b,$c]:-"0 0 0 0"} p=${R[$m,peer,$b,$c]}
+        h=${R[$m,http,$b,$c]} g=${R[$m,grpc,$b,$c]:-"0 0 0 0 0"} p=${R[$m,peer,$b,$c]:-"0 0 0 0 0"}
         for x in "$h" "$g" "$p"; do errors=$((errors + $(field "$x" 4))); done
-        echo "| $m | $b | $c | $(f "$(field "$h" 1)") | $(ms "$(field "$h" 2)") | $(ms "$(field "$h" 3)") |" \
-          "$(f "$(field "$g" 1)") | $(ms "$(field "$g" 2)") | $(ms "$(field "$g" 3)") |" \
-          "$(f "$(field "$p" 1)") | $(ms "$(field "$p" 2)") | $(ms "$(field "$p" 3)") | $(ratio "$(field "$h" 1)" "$(field "$p" 1)") |"
+        echo "| $m | $b | $c | $(f "$(field "$h" 1)") | $(ms "$(field "$h" 2)") | $(ms "$(field "$h" 3)") | $(f "$(field "$h" 5)") |" \
+          "$(f "$(field "$g" 1)") | $(ms "$(field "$g" 2)") | $(ms "$(field "$g" 3)") | $(f "$(field "$g" 5)") |" \
+          "$(f "$(field "$p" 1)") | $(ms "$(field "$p" 2)") | $(ms "$(field "$p" 3)") | $(f "$(field "$p" 5)") |" \
+          "$(ratio "$(field "$h" 1)" "$(field "$p" 1)") |"
       done
     done
   done
   echo
-  echo "Dynamic batching (DLRM, HTTP, 64 connections):"
+  echo "Dynamic batching (DLRM, 64 connections):"
   echo
-  echo "| batch | with: req/s | p99 ms | without: req/s | p99 ms | with / without |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
-  for b in $batches; do
-    w=${R[dlrm,http,$b,64]:-"0 0 0 0"} n=${R[dlrm,nobatch,$b,64]}
-    errors=$((errors + $(field "$n" 4)))
-    echo "| $b | $(f "$(field "$w" 1)") | $(ms "$(field "$w" 3)") | $(f "$(field "$n" 1)") | $(ms "$(field "$n" 3)") |" \
-      "$(ratio "$(field "$w" 1)" "$(field "$n" 1)") |"
+  echo "| protocol | batch | with: req/s | p99 ms | CPU us | without: req/s | p99 ms | CPU us | with / without |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for proto in http grpc; do
+    [ $has_dlrm = 1 ] || break
+    [ $proto = grpc ] && [ $has_grpc = 0 ] && break
+    nb=nobatch
+    [ $proto = grpc ] && nb=nobatch_grpc
+    for b in $batches; do
+      w=${R[dlrm,$proto,$b,64]:-"0 0 0 0 0"} n=${R[dlrm,$nb,$b,64]:-"0 0 0 0 0"}
+      errors=$((errors + $(field "$n" 4)))
+      echo "| $proto | $b | $(f "$(field "$w" 1)") | $(ms "$(field "$w" 3)") | $(f "$(field "$w" 5)") |" \
+        "$(f "$(field "$n" 1)") | $(ms "$(field "$n" 3)") | $(f "$(field "$n" 5)") |" \
+        "$(ratio "$(field "$w" 1)" "$(field "$n" 1)") |"
+    done
   done
   echo
   b1=${batches%% *} bn=${batches##* } c1=${conns%% *}
   goal() { awk -v v="$1" -v g="$2" 'BEGIN { print (v <= 0 ? "not measured: a side finished no request in DURATION" : v >= g ? "met" : "NOT met") }'; }
   echo "Goals (issue 20):"
-  for m in dlrm t4r; do
+  for m in $peer_models; do
     for c in $conns; do
       r1=$(awk -v a="$(field "${R[$m,http,$b1,$c]}" 1)" -v b="$(field "${R[$m,peer,$b1,$c]}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
       rn=$(awk -v a="$(field "${R[$m,http,$bn,$c]}" 1)" -v b="$(field "${R[$m,peer,$bn,$c]}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
@@ -282,9 +321,11 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
         "batch $bn $(ratio "$rn" 1) (goal 3x: $(goal "$rn" 3))"
     done
   done
-  dyn=$(awk -v a="$(field "${R[dlrm,http,$b1,64]:-0}" 1)" -v b="$(field "${R[dlrm,nobatch,$b1,64]:-0}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
-  echo "- dynamic batching, DLRM batch $b1 at 64 connections: $(ratio "$dyn" 1) without it (goal 3x: $(goal "$dyn" 3))"
-  for m in dlrm t4r; do
+  if [ $has_dlrm = 1 ]; then
+    dyn=$(awk -v a="$(field "${R[dlrm,http,$b1,64]:-0}" 1)" -v b="$(field "${R[dlrm,nobatch,$b1,64]:-0}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
+    echo "- dynamic batching, DLRM batch $b1 at 64 connections over HTTP: $(ratio "$dyn" 1) without it (goal 3x: $(goal "$dyn" 3))"
+  fi
+  for m in $models; do
     p99=$(field "${R[$m,http,$b1,$c1]}" 3)
     echo "- p99 at batch $b1, $c1 connection, $m over HTTP: $(ms "$p99") ms (goal < 1 ms: $(awk -v v="$p99" 'BEGIN { print (v <= 0 ? "not measured" : v < 1000 ? "met" : "NOT met") }'))"
   done

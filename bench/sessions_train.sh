@@ -7,15 +7,18 @@
 # Data (cached under build/bench-data/sessions_<sessions>_<days>/): `reckon synth sessions --layout
 # yoochoose` (seed 42; it also writes clicks.csv.oracle.parquet, the best possible Recall/NDCG@20 of
 # every processed session), then the session ETL (`reckon preprocess --session_id_feature ...`, the
-# notebook's steps) into 4-digit window folders (recsys_main's layout). Window 1's train.parquet
-# trains, window 2's valid.parquet evaluates (`--start_time_window_index 1
-# --final_time_window_index 2`). Inputs: the item and category lists (a feature config, written
-# from the ETL's schema, given to both). The peer reads the same Parquet through `reckon convert`.
+# notebook's steps) into 4-digit window folders (recsys_main's layout; the helpers live in
+# bench/lib_sessions.bash, shared with bench/sessions_table.sh). Window 1's train.parquet trains,
+# window 2's valid.parquet evaluates (`--start_time_window_index 1 --final_time_window_index 2`).
+# Inputs: the item and category lists (a feature config, written from the ETL's schema, given to
+# both). The peer reads the same Parquet through `reckon convert`.
 #
-# Models: gpt2 (d_model 64 and 256), bert (MLM, d_model 64), gru (d_model 64), 2 layers, 4 heads;
-# on request (MODELS=...): xlnet_mlm, xlnet_plm (issue 19, d_model 64)
-# (8 at 256), the item table as wide as d_model (--item_embedding_dim given: the reference's rule
-# under --mf_constrained_embeddings; the category's table ceil(card^0.25 * 2) wide), dropout 0.1, gelu_new, batch 128 (eval 512), AdamW lr 1e-3, weight decay 1.3e-5,
+# Models: gpt2 (d_model 64 and 256), bert (MLM, d_model 64), gru (d_model 64), 2 layers, 4 heads
+# (8 at 256); on request (MODELS=...) any other of lib_sessions.bash's model_flags (issue 19's, at
+# d_model 64; bench/sessions_table.sh runs them all over several windows). The item table as wide
+# as d_model (--item_embedding_dim given: the reference's rule under --mf_constrained_embeddings;
+# the category's table ceil(card^0.25 * 2) wide), dropout 0.1, gelu_new, batch 128 (eval 512),
+# AdamW lr 1e-3, weight decay 1.3e-5,
 # constant schedule, EPOCHS epochs over the window, eval_on_last_item_seq_only, tied output with a
 # bias, inp_merge mlp, tanh; each seed of SEEDS, reckon and the peer alternating. reckon runs with
 # --eval_steps_on_train_set 0: the peer does not evaluate on its training window either.
@@ -58,6 +61,8 @@ data_dir="$root/build/bench-data/sessions_${sessions}_$days"
 results="${OUT:+$OUT/sessions_train.md}"
 results="${results:-/tmp/bench_sessions_train.md}"
 [ -x "$reckon" ] || { echo "sessions_train.sh: no $reckon (build reckon first)" >&2; exit 1; }
+# shellcheck source=bench/lib_sessions.bash
+source "$root/bench/lib_sessions.bash"
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$reckon" --version | sed -n 's/^blas kernels: //p')}"
 case "$("$reckon" preprocess --help 2>&1 || true)" in
   *--session_id_feature*) ;;
@@ -69,65 +74,19 @@ have_torch=0
 $py -c 'import torch, pandas' 2> /dev/null && have_torch=1
 [ $have_reckon = 1 ] || [ $have_torch = 1 ] || { echo "sessions_train.sh: neither reckon sessions nor PyTorch" >&2; exit 1; }
 
-# synth + session ETL into 4-digit window folders; the peer's CSV; the feature config
-make_data() {   # make_data DIR SESSIONS DAYS ITEMS
-  local dir=$1 n=$2 d=$3 items=$4
-  [ -f "$dir/.done" ] && return 0
-  rm -rf "$dir"; mkdir -p "$dir"
-  "$reckon" synth sessions --layout yoochoose --sessions "$n" --days "$d" --items "$items" --seed $data_seed \
-    --output "$dir/clicks.csv" --progress never --quiet > /dev/null
-  "$reckon" preprocess --progress never --quiet --input_data_path "$dir/clicks.csv" --input_data_format csv \
-    --csv_header false --csv_column_names session_id,timestamp,item_id,category \
-    --session_id_feature session_id --timestamp_feature timestamp --item_id_feature item_id \
-    --categorical_features item_id,category --session_output_layout padded_index --output_path "$dir/etl" > /dev/null
-  "$reckon" convert --progress never --quiet "$dir/etl/0001/train.parquet" "$dir/train.csv" > /dev/null
-  "$reckon" convert --progress never --quiet "$dir/etl/0002/valid.parquet" "$dir/valid.csv" > /dev/null
-  "$reckon" convert --progress never --quiet "$dir/clicks.csv.oracle.parquet" "$dir/oracle.csv" > /dev/null
-  touch "$dir/.done"
-}
-
-feature_config() {   # feature_config SCHEMA.json ITEM_CARDINALITY (0: the schema's) > YAML
-  $py - "$1" "$2" <<'EOF'
-import json, sys
-schema, card = json.load(open(sys.argv[1])), int(sys.argv[2])
-item = cat = None
-for f in schema["feature"]:
-    tags = f.get("annotation", {}).get("tag", [])
-    if "list" in tags and "categorical" in tags:
-        n = int(f["intDomain"]["max"]) + 1
-        if "item_id" in tags:
-            item = (f["name"], max(n, card))
-        elif cat is None:
-            cat = (f["name"], n)
-print("%s:\n  dtype: categorical\n  cardinality: %d\n  is_label: True\n  emb_table: item_id" % item)
-print("%s:\n  dtype: categorical\n  cardinality: %d\n  emb_table: category" % cat)
-EOF
-}
-
 data="$data_dir"
 echo "data: $sessions synthetic sessions over $days days (seed $data_seed) -> session ETL ..."
 make_data "$data" "$sessions" "$days" 0
 feature_config "$data/etl/0001/.merlin/schema.json" 0 > "$data/features.yaml"
-n_train=$(($(wc -l < "$data/train.csv") - 1))
-n_valid=$(($(wc -l < "$data/valid.csv") - 1))
+n_train=$(($(wc -l < "$data/0001_train.csv") - 1))
+n_valid=$(($(wc -l < "$data/0002_valid.csv") - 1))
 ceiling=""
-[ $have_torch = 1 ] && ceiling=$($py "$peer" ceiling --eval_data "$data/valid.csv" --oracle "$data/oracle.csv")
+[ $have_torch = 1 ] && ceiling=$($py "$peer" ceiling --eval_data "$data/0002_valid.csv" --oracle "$data/oracle.csv")
 echo "window 1 train: $n_train sessions; window 2 valid: $n_valid sessions; catalogue $(sed -n '3s/.*: //p' "$data/features.yaml") ids"
 echo "${ceiling:-ceiling: needs pandas}"
 [ $have_reckon = 1 ] || echo "sessions_train.sh: reckon's \`sessions\` command is not available yet in $reckon (issue 18): PyTorch side only"
 [ $have_torch = 1 ] || echo "sessions_train.sh: PyTorch or pandas missing in $py: the peer is skipped" >&2
 
-model_flags() {   # model_flags NAME -> recsys_main flags shared by both sides
-  case "$1" in
-    gpt2_64)  echo "--model_type gpt2 --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
-    gpt2_256) echo "--model_type gpt2 --d_model 256 --item_embedding_dim 256 --n_head 8" ;;
-    bert)     echo "--model_type bert --mlm --mlm_probability 0.3 --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
-    gru)      echo "--model_type gru --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
-    xlnet_mlm) echo "--model_type xlnet --mlm --mlm_probability 0.3 --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
-    xlnet_plm) echo "--model_type xlnet --plm --d_model 64 --item_embedding_dim 64 --n_head 4" ;;
-    *) echo "sessions_train.sh: unknown model '$1' (gpt2_64 gpt2_256 bert gru xlnet_mlm xlnet_plm)" >&2; exit 1 ;;
-  esac
-}
 common="--n_layer 2 --dropout 0.1 --hidden_act gelu_new --per_device_train_batch_size $batch
   --per_device_eval_batch_size $eval_batch --learning_rate $lr --weight_decay $wd --num_train_epochs $epochs
   --eval_on_last_item_seq_only --session_seq_length_max 20"
@@ -135,102 +94,6 @@ common="--n_layer 2 --dropout 0.1 --hidden_act gelu_new --per_device_train_batch
 log="$data/runs.log"
 : > "$log"
 bad=0
-
-# reckon's figures, read from its output files: the DLLogger log.json ("DLLL {json}" lines) and the
-# results text files ("key = value" lines); Recall@20 and NDCG@20 of the evaluated window
-# (eval_recall@20 or eval_hitrate@20, eval_ndcg@20, optionally suffixed _AOT / _AOD) and the training
-# throughput (train_samples_per_second or a *sessions_per_s key); without one, the steps between the
-# first and last full logging rows of train/loss in its TensorBoard events (runs/) times the batch,
-# over their wall times; without those, the trained sessions over the command's wall time (loading
-# and evaluation included: the table marks it).
-reckon_figures() {   # reckon_figures OUTPUT_DIR WALL_S TRAIN_SESSIONS BATCH LOGGING_STEPS
-  $py - "$@" <<'EOF'
-import glob, json, os, re, struct, sys
-out, wall, n, batch, every = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-
-
-def fields(b):
-    """A protobuf message's (field, wire type, value) triples."""
-    def varint(i):
-        v = s = 0
-        while True:
-            c = b[i]
-            v, s, i = v | (c & 0x7F) << s, s + 7, i + 1
-            if c < 0x80:
-                return v, i
-    i, res = 0, []
-    while i < len(b):
-        key, i = varint(i)
-        f, t = key >> 3, key & 7
-        if t == 0:
-            v, i = varint(i)
-        elif t in (1, 5):
-            v, i = b[i:i + (8 if t == 1 else 4)], i + (8 if t == 1 else 4)
-        elif t == 2:
-            ln, i = varint(i)
-            v, i = b[i:i + ln], i + ln
-        else:
-            raise ValueError("wire type %d" % t)
-        res.append((f, t, v))
-    return res
-
-
-def tensorboard_rate(out, batch, every):
-    """Sessions/s between the first and last full logging rows of train/loss in runs/ (TFRecord
-    framing; Event: wall_time 1, step 2, summary 5 -> value 1 -> tag 1, simple_value 2)."""
-    rows = []
-    for path in glob.glob(os.path.join(out, "runs", "events.out.tfevents.*")):
-        data, i = open(path, "rb").read(), 0
-        while i + 12 <= len(data):
-            ln = struct.unpack("<Q", data[i:i + 8])[0]
-            ev, i = fields(data[i + 12:i + 12 + ln]), i + 16 + ln
-            wall = dict((f, v) for f, t, v in ev if t == 1).get(1)
-            step = dict((f, v) for f, t, v in ev if t == 0).get(2, 0)
-            for _, _, summary in (x for x in ev if x[0] == 5):
-                for _, _, value in fields(summary):
-                    tag = dict((f, v) for f, t, v in fields(value) if t == 2).get(1, b"")
-                    if tag == b"train/loss" and wall and step % every == 0:
-                        rows.append((step, struct.unpack("<d", wall)[0]))
-    rows.sort()
-    if len(rows) < 2 or rows[-1][1] <= rows[0][1]:
-        return None
-    return (rows[-1][0] - rows[0][0]) * batch / (rows[-1][1] - rows[0][1])
-
-
-found = {}
-if os.path.exists(os.path.join(out, "log.json")):
-    for line in open(os.path.join(out, "log.json")):
-        line = line.strip()
-        try:
-            rec = json.loads(line[4:] if line.startswith("DLLL") else line)
-        except ValueError:
-            continue
-        for k, v in (rec.get("data") or {}).items() if isinstance(rec, dict) else ():
-            if isinstance(v, (int, float)):
-                found.setdefault(k, float(v))
-for path in sorted(glob.glob(os.path.join(out, "*results*.txt"))):
-    for k, v in re.findall(r"^\s*(\S+)\s*=\s*(\S+)\s*$", open(path).read(), re.M):
-        try:
-            found.setdefault(k, float(v))
-        except ValueError:
-            pass
-def pick(pattern):
-    for k in sorted(found):
-        if re.fullmatch(pattern, k):
-            return found[k]
-    return None
-rec = pick(r"eval_(?:recall|hitrate)@20(?:_A[OT][DT])?")     # not eval_oracle_recall@20 (--synth_oracle)
-ndcg = pick(r"eval_ndcg@20(?:_A[OT][DT])?")
-sps, how = pick(r"train_(?:samples|sessions)_per_s(?:econd)?|\S*sessions_per_s"), "reckon"
-if sps is None:
-    sps, how = tensorboard_rate(out, batch, every), "tensorboard"
-if sps is None:
-    sps, how = n / wall, "wall_clock"
-if rec is None or ndcg is None:
-    sys.exit("reckon_figures: no eval_recall@20 / eval_ndcg@20 in %s (log.json, *results*.txt)" % out)
-print("sessions_per_s=%.1f recall@20=%.6f ndcg@20=%.6f speed_from=%s" % (sps, rec, ndcg, how))
-EOF
-}
 
 run_reckon() {   # run_reckon MODEL SEED
   [ $have_reckon = 1 ] || return 0
@@ -259,7 +122,7 @@ run_torch() {   # run_torch MODEL SEED
   [ $have_torch = 1 ] || return 0
   local m=$1 s=$2
   # shellcheck disable=SC2046,SC2086
-  if ! OMP_WAIT_POLICY=PASSIVE $py "$peer" train --train_data "$data/train.csv" --eval_data "$data/valid.csv" \
+  if ! OMP_WAIT_POLICY=PASSIVE $py "$peer" train --train_data "$data/0001_train.csv" --eval_data "$data/0002_valid.csv" \
       --feature_config "$data/features.yaml" $(model_flags "$m") $common --logging_steps 50 \
       --seed "$s" --threads "$threads" > "$data/torch.out" 2>&1; then
     echo "  torch FAILED: model=$m seed=$s" >&2; tail -n 20 "$data/torch.out" >&2

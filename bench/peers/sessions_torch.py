@@ -1,16 +1,26 @@
 #!/usr/bin/python3
-"""The PyTorch side of bench/sessions_train.sh: the session models of issue 18 (GPT-2 causal LM,
-BERT-style masked LM, GRU causal LM) and issue 19's XLNet with masked or permutation LM, as Transformers4Rec's research script recsys_main.py builds
-them, in plain torch 1.13 (no HuggingFace: the blocks are written here from GPT-2's and BERT's
-published definitions), trained on one window and evaluated on the next window's sessions. It is
-written from the reference's description (docs: /work/shared/reference/t4rec-notes.md 1.1, 1.3,
-1.4, 2.2, 2.5), not from reckon's C code, so that the two can disagree.
+"""The PyTorch side of bench/sessions_train.sh and bench/sessions_table.sh: the session models of
+issues 18 and 19 as Transformers4Rec's research script recsys_main.py builds them (gpt2, bert,
+albert, electra, xlnet, transfoxl, gru, lstm, rnn, avgseq; causal, masked, permutation LM and
+ELECTRA's replacement token detection), in plain torch 1.13 (no HuggingFace: the blocks are
+written here from the published definitions), trained window by window and evaluated on the next
+window's sessions. It is written from the reference's description (docs:
+/work/shared/reference/t4rec-notes.md 1.1, 1.3, 1.4, 2.2, 2.5) and the papers, not from reckon's C
+code, so that the two can disagree.
 
-    sessions_torch.py train --train_data TRAIN.csv --eval_data VALID.csv --feature_config F.yaml
+    sessions_torch.py train --train_data W1.csv[,W2.csv...] --eval_data V2.csv[,V3.csv...]
+                            --feature_config F.yaml
                             [recsys_main flags: --model_type gpt2 --d_model 64 --n_layer 2 ...]
                             [--threads 1] [--seed 1]
-    sessions_torch.py ceiling --eval_data VALID.csv --oracle ORACLE.csv [--k 20]
+    sessions_torch.py popularity --train_data W1.csv[,...] --eval_data V2.csv[,...] [--k 20]
+    sessions_torch.py ceiling --eval_data V2.csv[,...] --oracle ORACLE.csv [--k 20]
     sessions_torch.py selfcheck
+
+Windows (recsys_main's incremental protocol, t4rec-notes 1.3): the t-th training file trains (the
+weights and AdamW's moments carry over; the constant schedule has nothing to restart), then the
+t-th evaluation file is evaluated; one "window index=t ..." line each (recall, ndcg, mrr at every
+k), and the "torch ..." line averages recall and ndcg over the windows (unweighted) and times every
+window's training.
 
 Flags carry recsys_main.py's names and defaults (t4rec-notes 1.1; HF TrainingArguments' for the
 training ones: batch 8, learning rate 5e-5, logging every 500 steps), so pass what the run needs.
@@ -45,9 +55,27 @@ The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out
   / sqrt(dh), r the projected sinusoid of each distance, XLNet's shift) post-LN, a 4 d_model FFN,
   dropout; with PLM two streams: the query stream starts as mask_emb, sees the content of rows
   before it in the order, never itself, and is what the head reads. Weights N(0, initializer_range).
+- xlnet's causal LM attends one way (attn_type uni; the reference's bi lets a row see its target,
+  Transformers4Rec issue #100, so both sides run at reckon's setting).
+- transfoxl (HF's TransfoXLModel on inputs_embeds, Dai et al. 2019 sec. 3.3): relative attention as
+  xlnet's over distances 0 .. M + T - 1, post-LN, no attention dropout, a ReLU FFN of 4 d_model;
+  the reference passes no mems, so HF's init_mems gives --mem_len zero memory slots before every
+  session: zero keys and values that take softmax weight by their position term alone.
+- rtd (--rtd --rtd_tied_generator; Clark et al. 2020 sec. 2, recsys_meta_model.py at recsys2021,
+  wired as docs/session_models.md describes reckon's): the masked LM is the generator; at its
+  masked rows an item drawn by Gumbel-max from its softmax replaces the item (no gradient through
+  the draw); the corrupted session (no [MASK], side features unchanged) runs through the same input
+  stage and body; dense_discriminator (d -> d) -> tanh -> discriminator_prediction (d -> 1), BCE
+  with logits on every real row against "replaced" (a draw of the original item is original);
+  loss = rtd_discriminator_loss_weight BCE + rtd_generator_loss_weight MLM. Evaluation: the
+  generator alone. The separate (untied) generator is not written, as in reckon.
 - bodies: gpt2 = learned positions + dropout + n_layer pre-LN blocks (causal attention, gelu_new
-  MLP of 4 d_model) + final LayerNorm; bert = (inputs + learned positions) -> LayerNorm -> dropout
-  -> n_layer post-LN blocks (bidirectional attention); gru = nn.GRU(d_model, d_model, n_layer).
+  MLP of 4 d_model) + final LayerNorm; bert and electra (ElectraModel on inputs_embeds is BERT's
+  body) = (inputs + learned positions) -> LayerNorm -> dropout -> n_layer post-LN blocks
+  (bidirectional attention); albert = bert's embeddings, a d x d embedding_hidden_mapping_in, then
+  layer i runs block int(i / (n_layer / num_hidden_groups)) (-1: one per layer); gru, lstm, rnn =
+  torch.nn's (tanh rnn), dropout between layers; avgseq (recsys_models.py's AvgSeq) = row t is the
+  mean of rows 0..t, no parameters.
   Attention takes a key-padding mask (the reference passes none; for the causal model it changes
   nothing on rows that have a label, since padding is on the right); --no_key_padding_mask drops it.
   The transformer's Linear and position weights N(0, initializer_range) (GPT-2's two residual
@@ -70,14 +98,21 @@ The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out
   (reckon's tie rule, docs/session_metrics.md);
   Recall@k = [r <= k], NDCG@k = [r <= k] / log2(r + 1), averaged over examples (t4rec-notes 2.5).
 
-Prints "loss step=N loss=X" every --logging_steps steps (the mean over those steps), then one line
+Prints "loss step=N loss=X" every --logging_steps steps (the mean over those steps), a window line
+per evaluated window, then one line
 "torch model_type=... seed=... threads=... train_sessions=... steps=... train_s=... sessions_per_s=...
 eval_sessions=... recall@10=... ndcg@10=... recall@20=... ndcg@20=... first_loss=... final_loss=...".
 `ceiling` prints "ceiling sessions=N matched=M recall@K=... ndcg@K=..." (the synth oracle's
 expected_hit / expected_ndcg averaged over the evaluated sessions, joined on session_id).
-`selfcheck` checks the masking rules on hand-made batches, the tie rule of the ranks, attention's
-causality and key-padding mask, gelu_new, the AdamW groups, and the GPT-2 / BERT blocks against
-tests/reference/seq_blocks.py's with the same weights, printing "selfcheck ok" or exiting 1.
+`popularity` prints "popularity windows=W recall@K=... ndcg@K=... mrr@K=..." (each window: the
+training file's items by count, ties by lower id, never-seen items after them; the target is each
+evaluated session's last item). `selfcheck` checks the masking rules on hand-made batches, the tie
+rule of the ranks, MRR, causality (a row sees itself and no later row: gpt2, gru, lstm, rnn,
+avgseq, xlnet causal, transfoxl; the bidirectional ones see later rows) and the key-padding mask of
+every model, gelu_new, the AdamW groups (albert's), avgseq's mean, Transformer-XL's layer with
+memory against a loop, RTD's draws and losses, the popularity floor on hand-made files, and the
+GPT-2 / BERT blocks against tests/reference/seq_blocks.py's with the same weights, printing
+"selfcheck ok" or exiting 1.
 """
 import argparse
 import math
@@ -280,6 +315,12 @@ def plm_targets(items, p, max_span, training, gen=None, last_only=True):
     return torch.where(masked, items, torch.zeros_like(items)), masked, perm
 
 
+def gumbel_draws(logits, gen):
+    """ELECTRA's replacements: one item per row drawn from softmax(logits) by the Gumbel-max trick."""
+    u = torch.rand(logits.shape, generator=gen).clamp_min(1e-20)
+    return torch.argmax(logits - torch.log(-torch.log(u)), dim=1)
+
+
 def sinusoid(pos, d):
     s = pos[:, None] * (1.0 / 10000 ** (torch.arange(0, d, 2.0) / d))[None, :]
     return torch.cat([s.sin(), s.cos()], -1)
@@ -320,6 +361,58 @@ class XLNetLayer(nn.Module):
         return out_h, self.post(g, self.core(torch.einsum("bih,hnd->bind", g, self.q), k, v, kr, hidden_g))
 
 
+class TransfoXLLayer(nn.Module):
+    """HF's RelPartialLearnableDecoderLayer (post-LN, no attention dropout, ReLU CoreNet) with mem_len
+    zero memory slots before the segment: their keys and values are 0, so they enter the softmax by
+    their position term alone (HF's init_mems when no mems are passed)."""
+
+    def __init__(self, d, heads, p, eps, mem_len):
+        super().__init__()
+        self.heads, self.mem_len, self.p = heads, mem_len, p
+        self.qkv_net = nn.Linear(d, 3 * d, bias=False)
+        self.r_net, self.o_net = nn.Linear(d, d, bias=False), nn.Linear(d, d, bias=False)
+        self.r_w_bias, self.r_r_bias = (nn.Parameter(torch.empty(heads, d // heads)) for _ in range(2))
+        self.layer_norm, self.ff_layer_norm = nn.LayerNorm(d, eps=eps), nn.LayerNorm(d, eps=eps)
+        self.layer_1, self.layer_2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x, pos, hidden):
+        """x (B, T, D); pos (M + T, D) the sinusoids of distances M + T - 1 .. 0; hidden (B, T, M + T)."""
+        B, T, D = x.shape
+        M, H = self.mem_len, self.heads
+        q, k, v = self.qkv_net(x).view(B, T, 3, H, D // H).unbind(2)
+        k, v = (torch.cat([torch.zeros(B, M, H, D // H), t], 1) for t in (k, v))
+        r = self.r_net(pos).view(M + T, H, D // H)
+        ac = torch.einsum("bihd,bjhd->bhij", q + self.r_w_bias, k)
+        bd = torch.einsum("bihd,phd->bhip", q + self.r_r_bias, r)
+        dist = (M + torch.arange(T))[:, None] - torch.arange(M + T)[None, :]      # query i, key j
+        bd = bd.gather(3, (M + T - 1 - dist).clamp(0, M + T - 1).expand(B, H, T, M + T))
+        s = (ac + bd) / math.sqrt(D // H) - 1e30 * hidden[:, None].float()
+        out = torch.einsum("bhij,bjhd->bihd", torch.softmax(s, dim=-1), v).reshape(B, T, D)
+        h = self.layer_norm(x + F.dropout(self.o_net(out), self.p, self.training))
+        f = F.dropout(self.layer_2(F.dropout(F.relu(self.layer_1(h)), self.p, self.training)), self.p, self.training)
+        return self.ff_layer_norm(h + f)
+
+
+class AlbertLayer(nn.Module):
+    """BERT's block under ALBERT's names: full_layer_layer_norm decays (Hugging Face's Trainer rule)."""
+
+    def __init__(self, d, heads, p, eps, act):
+        super().__init__()
+        self.attn = Attention(d, heads, p)
+        self.attention_LayerNorm = nn.LayerNorm(d, eps=eps)
+        self.ffn, self.ffn_output = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.full_layer_layer_norm = nn.LayerNorm(d, eps=eps)
+        self.p, self.act = p, act
+
+    def forward(self, x, bias):
+        h = self.attention_LayerNorm(x + F.dropout(self.attn(x, bias), self.p, self.training))
+        return self.full_layer_layer_norm(h + F.dropout(self.ffn_output(self.act(self.ffn(h))), self.p, self.training))
+
+
+MLM_BODIES = ("bert", "albert", "electra")       # always trained as masked LMs
+RNNS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+
+
 class SessionModel(nn.Module):
     def __init__(self, a, feats):
         super().__init__()
@@ -358,11 +451,28 @@ class SessionModel(nn.Module):
             self.blocks = nn.ModuleList(GPT2Block(d, a.n_head, a.dropout, a.layer_norm_eps, ACTS[a.hidden_act])
                                         for _ in range(a.n_layer))
             self.ln_f = nn.LayerNorm(d, eps=a.layer_norm_eps)
-        elif a.model_type == "bert":
+        elif a.model_type in ("bert", "electra"):   # ElectraModel on inputs_embeds is BERT's body
             self.position_embeddings = nn.Embedding(T, d)
             self.embeddings_LayerNorm = nn.LayerNorm(d, eps=a.layer_norm_eps)
             self.blocks = nn.ModuleList(BertBlock(d, a.n_head, a.dropout, a.layer_norm_eps, ACTS[a.hidden_act])
                                         for _ in range(a.n_layer))
+        elif a.model_type == "albert":               # groups of layers share one block
+            self.position_embeddings = nn.Embedding(T, d)
+            self.embeddings_LayerNorm = nn.LayerNorm(d, eps=a.layer_norm_eps)
+            self.embedding_hidden_mapping_in = nn.Linear(d, d)
+            groups = a.n_layer if a.num_hidden_groups == -1 else a.num_hidden_groups
+            self.blocks = nn.ModuleList(AlbertLayer(d, a.n_head, a.dropout, a.layer_norm_eps, ACTS[a.hidden_act])
+                                        for _ in range(groups))
+        elif a.model_type == "transfoxl":
+            self.layers = nn.ModuleList(TransfoXLLayer(d, a.n_head, a.dropout, a.layer_norm_eps, a.mem_len)
+                                        for _ in range(a.n_layer))
+            for nm, p in self.layers.named_parameters():             # HF's TransfoXL init (LayerNorms 1 / 0)
+                if "norm" in nm:
+                    (nn.init.ones_ if nm.endswith("weight") else nn.init.zeros_)(p)
+                elif nm.endswith("bias") and "layer_" in nm:
+                    nn.init.zeros_(p)
+                else:
+                    nn.init.normal_(p, 0.0, a.initializer_range)
         elif a.model_type == "xlnet":
             self.layers = nn.ModuleList(XLNetLayer(d, a.n_head, a.dropout, a.layer_norm_eps, ACTS[a.hidden_act])
                                         for _ in range(a.n_layer))
@@ -374,12 +484,17 @@ class SessionModel(nn.Module):
                 else:
                     nn.init.normal_(p, 0.0, a.initializer_range)
             self.mask_emb = nn.Parameter(torch.randn(d) * a.initializer_range)
-        else:
-            self.gru = nn.GRU(d, d, num_layers=a.n_layer, batch_first=True,
-                              dropout=a.dropout if a.n_layer > 1 else 0.0)
+        elif a.model_type in RNNS:
+            self.rnn = RNNS[a.model_type](d, d, num_layers=a.n_layer, batch_first=True,
+                                          dropout=a.dropout if a.n_layer > 1 else 0.0)
         self.out_proj = nn.Linear(d, self.item_dim)
         self.output_layer_bias = nn.Parameter(torch.zeros(lab["cardinality"]))
-        for m in (self.blocks.modules() if a.model_type in ("gpt2", "bert") else ()):   # HF's init, the body only
+        if a.rtd:                                    # ELECTRA's discriminator head on the shared body
+            self.dense_discriminator, self.discriminator_prediction = nn.Linear(d, d), nn.Linear(d, 1)
+        body = list(self.blocks.modules()) if hasattr(self, "blocks") else []
+        if a.model_type == "albert":
+            body.append(self.embedding_hidden_mapping_in)
+        for m in body:                               # HF's init, the body only
             if isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0.0, a.initializer_range)
                 nn.init.zeros_(m.bias)
@@ -388,9 +503,14 @@ class SessionModel(nn.Module):
             for blk in self.blocks:      # GPT-2's residual projections: std / sqrt(2 n_layer)
                 for lin in (blk.attn.proj, blk.fc_out):
                     nn.init.normal_(lin.weight, 0.0, a.initializer_range / math.sqrt(2.0 * a.n_layer))
-        elif a.model_type == "bert":
+        elif a.model_type in MLM_BODIES:
             nn.init.normal_(self.position_embeddings.weight, 0.0, a.initializer_range)
         self.causal = torch.triu(torch.full((T, T), float("-inf")), diagonal=1)
+
+    def body_parameters(self):
+        """The sequence model's own parameters (not the inputs', the [MASK]'s or the head's)."""
+        skip = ("tables.", "norms.", "merge.", "masked_item_embedding", "out_proj.", "output_layer_bias")
+        return [p for nm, p in self.named_parameters() if not nm.startswith(skip)]
 
     def embed(self, batch):
         parts = []
@@ -409,10 +529,25 @@ class SessionModel(nn.Module):
 
     def body(self, x, real, perm=None):
         a, (B, T, _) = self.a, x.shape
-        if a.model_type == "gru":
-            return self.gru(x)[0]
+        if a.model_type in RNNS:
+            return self.rnn(x)[0]
+        if a.model_type == "avgseq":                 # recsys_models.py's AvgSeq: row t = mean of rows 0..t
+            return x.cumsum(1) / torch.arange(1, T + 1, dtype=x.dtype).view(1, T, 1)
+        later = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+        if a.model_type == "transfoxl":
+            M = a.mem_len
+            hidden = torch.cat([torch.zeros(T, M, dtype=torch.bool), later], 1).expand(B, T, M + T)
+            if a.key_padding_mask:
+                hidden = hidden | torch.cat([torch.zeros(B, M, dtype=torch.bool), ~real], 1)[:, None, :]
+            pos = F.dropout(sinusoid(torch.arange(M + T - 1, -1, -1.0), x.shape[-1]), a.dropout, self.training)
+            h = F.dropout(x, a.dropout, self.training)
+            for layer in self.layers:
+                h = layer(h, pos, hidden)
+            return F.dropout(h, a.dropout, self.training)
         if a.model_type == "xlnet":
             pad = (~real if a.key_padding_mask else torch.zeros_like(real))[:, None, :].expand(B, T, T)
+            if not (a.mlm or a.plm):                 # causal LM: attn_type uni (reckon's; the reference's bi leaks)
+                pad = pad | later
             hidden_g = pad | perm if perm is not None else pad
             hidden_h = hidden_g & ~torch.eye(T, dtype=torch.bool) if perm is not None else pad
             pos = F.dropout(sinusoid(torch.arange(T, -T, -1.0), x.shape[-1]), a.dropout, self.training)
@@ -435,12 +570,39 @@ class SessionModel(nn.Module):
                 x = blk(x, bias)
             return self.ln_f(x)
         x = F.dropout(self.embeddings_LayerNorm(x + self.position_embeddings.weight[:T]), a.dropout, self.training)
-        for blk in self.blocks:
-            x = blk(x, bias)
+        if a.model_type == "albert":
+            x = self.embedding_hidden_mapping_in(x)
+        for i in range(a.n_layer):                   # HF's group of layer i: i // (n_layer / groups)
+            x = self.blocks[int(i / (a.n_layer / len(self.blocks)))](x, bias)
         return x
 
     def forward(self, batch, training, gen=None):
         """-> (hidden (N, item_dim) at the labelled rows, their labels (N))."""
+        return self.targets(batch, training, gen)[:2]
+
+    def loss(self, batch, gen, label_smoothing):
+        """The training loss: cross-entropy at the labelled rows; with --rtd, ELECTRA's (Clark et al.
+        2020, sec. 2, as docs/session_models.md wires it with a tied generator): the masked LM is the
+        generator, its Gumbel-max draws replace the masked items, the corrupted session (no [MASK],
+        side features unchanged) runs through the same input stage and body, and a discriminator
+        head (d -> d, activation, d -> 1) learns which rows were replaced: w_d BCE + w_g MLM."""
+        h, y, sel = self.targets(batch, True, gen)
+        logits = self.logits(h)
+        mlm = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        if not self.a.rtd:
+            return mlm
+        items = batch[self.label]
+        fake = items.clone()
+        fake[sel] = gumbel_draws(logits.detach(), gen)
+        x = self.embed(dict(batch, **{self.label: fake}))
+        real = items != 0
+        d = self.body(x, real)
+        z = self.discriminator_prediction(torch.tanh(self.dense_discriminator(d))).squeeze(-1)
+        bce = F.binary_cross_entropy_with_logits(z[real], (fake != items)[real].float())
+        return self.a.rtd_discriminator_loss_weight * bce + self.a.rtd_generator_loss_weight * mlm
+
+    def targets(self, batch, training, gen=None):
+        """-> (hidden at the labelled rows, their labels, the labelled rows (B, T))."""
         items = batch[self.label]
         x = self.embed(batch)
         perm = None
@@ -458,7 +620,7 @@ class SessionModel(nn.Module):
             x = torch.where(keep.unsqueeze(-1), x, self.masked_item_embedding.to(x.dtype))
         h = self.body(x, items != 0, perm)
         sel = labels != 0
-        return torch.tanh(self.out_proj(h[sel])), labels[sel]
+        return torch.tanh(self.out_proj(h[sel])), labels[sel], sel
 
     def logits(self, h):
         return F.linear(h, self.tables[self.item_table].weight, self.output_layer_bias) / self.a.softmax_temperature
@@ -474,8 +636,9 @@ def ranks(scores, target):
 
 
 def metrics_at(r, k):
+    """Recall@k, NDCG@k and MRR@k of each example from its rank."""
     hit = (r <= k).double()
-    return hit, hit / torch.log2(r.double() + 1.0)
+    return hit, hit / torch.log2(r.double() + 1.0), hit / r.double()
 
 
 # ---- commands ----
@@ -494,85 +657,161 @@ def param_groups(model, weight_decay):
              "names": [nm for nm, _ in named if any(s in nm for s in no_decay)]}]
 
 
+def check_task(a):
+    """The task each model trains, as the reference pairs them (t4rec-notes 2.2); bert, albert and
+    electra are masked LMs whatever --mlm says."""
+    if a.model_type in MLM_BODIES:
+        a.mlm = True
+    if a.plm and a.model_type != "xlnet" or a.mlm and a.model_type not in MLM_BODIES + ("xlnet",) or a.mlm and a.plm:
+        raise SystemExit("sessions_torch.py: --mlm goes with bert, albert, electra or xlnet and --plm with xlnet "
+                         "(%s was given --mlm=%s --plm=%s)" % (a.model_type, a.mlm, a.plm))
+    if a.rtd and not (a.mlm and a.rtd_tied_generator):
+        raise SystemExit("sessions_torch.py: --rtd needs a masked LM (bert, albert, electra, xlnet --mlm) and "
+                         "--rtd_tied_generator (the separate generator is not written, as in reckon)")
+
+
+def evaluate(model, cols, n, batch, ks):
+    """Full-catalogue ranks of the labelled rows -> {metric@k: mean over the examples}, examples."""
+    sums, count = {}, 0
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, n, batch):
+            h, y = model(batches_of(cols, torch.arange(s, min(n, s + batch))), False)
+            r = ranks(model.logits(h), y)
+            count += len(r)
+            for k in ks:
+                for name, v in zip(("recall", "ndcg", "mrr"), metrics_at(r, k)):
+                    sums["%s@%d" % (name, k)] = sums.get("%s@%d" % (name, k), 0.0) + float(v.sum())
+    model.train()
+    return {m: v / max(count, 1) for m, v in sums.items()}, count
+
+
+def windows_of(a):
+    """--train_data / --eval_data: one file, or comma-separated lists of the same length (window t
+    trains on the t-th training file and is evaluated on the t-th evaluation file)."""
+    tr = a.train_data.split(",")
+    ev = a.eval_data.split(",") if a.eval_data else []
+    if ev and len(ev) != len(tr):
+        raise SystemExit("sessions_torch.py: --train_data names %d windows and --eval_data %d: give one "
+                         "evaluation file per training window" % (len(tr), len(ev)))
+    return [(t, ev[i] if ev else "") for i, t in enumerate(tr)]
+
+
 def train(a):
-    if (a.model_type in ("bert", "xlnet")) != (a.mlm or a.plm) or (a.plm and a.model_type != "xlnet") or (a.mlm and a.plm):
-        raise SystemExit("sessions_torch.py: bert needs --mlm and xlnet --mlm or --plm; gpt2 and gru take neither "
-                         "(the peer has no bidirectional causal LM, nor a masked LM on a causal body)")
+    """recsys_main.py's incremental protocol (t4rec-notes 1.3): per window, train (weights and AdamW's
+    moments carried over, the constant schedule needs no restart), then evaluate on the next window;
+    metrics are averaged over the windows (unweighted), the speed over every training step."""
+    check_task(a)
     if not a.feature_config:
         raise SystemExit("sessions_torch.py: --feature_config is required (the columns, cardinalities and label)")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     feats = read_feature_config(a.feature_config)
     T = a.session_seq_length_max
-    cols, n = load_sessions(a.train_data, feats, T)
-    ecols, en = load_sessions(a.eval_data, feats, T) if a.eval_data else ({}, 0)
     model = SessionModel(a, feats)
     opt = torch.optim.AdamW(param_groups(model, a.weight_decay), lr=a.learning_rate,
                             betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon)
     gen = torch.Generator().manual_seed(a.seed)
     bs = a.per_device_train_batch_size
-    steps, seen, logged, window = 0, 0, [], []
+    ks = [int(k) for k in a.eval_metrics_ks.split(",")]
+    steps, seen, train_s, logged, window, results, en = 0, 0, 0.0, [], [], [], 0
     model.train()
-    t0 = time.perf_counter()
-    for _ in range(a.num_train_epochs):
-        order = torch.randperm(n, generator=gen)
-        stop = n - n % bs if a.dataloader_drop_last else n
-        for s in range(0, stop, bs):
-            idx = order[s:s + bs]
-            h, y = model(batches_of(cols, idx), True, gen)
-            loss = F.cross_entropy(model.logits(h), y, label_smoothing=a.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if a.max_grad_norm > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), a.max_grad_norm)
-            opt.step()
-            steps, seen = steps + 1, seen + len(idx)
-            window.append(loss.item())
-            if len(window) == a.logging_steps:
-                logged.append(sum(window) / len(window))
-                print("loss step=%d loss=%.5f" % (steps, logged[-1]), flush=True)
-                window = []
-            if a.max_steps > 0 and steps >= a.max_steps:
+    for wi, (train_path, eval_path) in enumerate(windows_of(a)):
+        cols, n = load_sessions(train_path, feats, T)
+        w_steps, w_seen = 0, 0
+        t0 = time.perf_counter()
+        for _ in range(a.num_train_epochs):
+            order = torch.randperm(n, generator=gen)
+            stop = n - n % bs if a.dataloader_drop_last else n
+            for s in range(0, stop, bs):
+                idx = order[s:s + bs]
+                loss = model.loss(batches_of(cols, idx), gen, a.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if a.max_grad_norm > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), a.max_grad_norm)
+                opt.step()
+                steps, w_steps, w_seen = steps + 1, w_steps + 1, w_seen + len(idx)
+                window.append(loss.item())
+                if len(window) == a.logging_steps:
+                    logged.append(sum(window) / len(window))
+                    print("loss step=%d loss=%.5f" % (steps, logged[-1]), flush=True)
+                    window = []
+                if a.max_steps > 0 and w_steps >= a.max_steps:
+                    break
+            if a.max_steps > 0 and w_steps >= a.max_steps:
                 break
-        if a.max_steps > 0 and steps >= a.max_steps:
-            break
-    train_s = time.perf_counter() - t0
+        w_s = time.perf_counter() - t0
+        train_s, seen = train_s + w_s, seen + w_seen
+        if not eval_path:
+            continue
+        ecols, wn = load_sessions(eval_path, feats, T)
+        res, count = evaluate(model, ecols, wn, a.per_device_eval_batch_size, ks)
+        results.append(res)
+        en += wn
+        print("window index=%d train_sessions=%d train_s=%.3f eval_sessions=%d examples=%d %s" % (
+            wi + 1, w_seen, w_s, wn, count, " ".join("%s=%.6f" % kv for kv in sorted(res.items()))), flush=True)
     if window:
         logged.append(sum(window) / len(window))
-    ks = [int(k) for k in a.eval_metrics_ks.split(",")]
-    sums = {k: [0.0, 0.0] for k in ks}
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, en, a.per_device_eval_batch_size):
-            idx = torch.arange(s, min(en, s + a.per_device_eval_batch_size))
-            h, y = model(batches_of(ecols, idx), False)
-            r = ranks(model.logits(h), y)
-            for k in ks:
-                hit, ndcg = metrics_at(r, k)
-                sums[k][0] += float(hit.sum())
-                sums[k][1] += float(ndcg.sum())
     line = "torch model_type=%s d_model=%d n_layer=%d n_head=%d seed=%d threads=%d train_sessions=%d steps=%d " \
            "train_s=%.3f sessions_per_s=%.1f eval_sessions=%d" % (
                a.model_type, a.d_model, a.n_layer, a.n_head, a.seed, a.threads, seen, steps, train_s,
                seen / train_s if train_s > 0 else 0.0, en)
     for k in ks:
-        line += " recall@%d=%.6f ndcg@%d=%.6f" % (k, sums[k][0] / max(en, 1), k, sums[k][1] / max(en, 1))
+        for m in ("recall", "ndcg"):
+            vals = [r["%s@%d" % (m, k)] for r in results]
+            line += " %s@%d=%.6f" % (m, k, sum(vals) / len(vals) if vals else 0.0)
     line += " first_loss=%.5f final_loss=%.5f" % (logged[0] if logged else float("nan"),
                                                   logged[-1] if logged else float("nan"))
     print(line)
 
 
-def ceiling(a):
+def popularity(a):
+    """The popularity floor, per window: the training file's items ranked by how often they occur
+    (ties by lower id, as ranks()); each evaluation session's last item is the target."""
     import pandas as pd
-    ev = pd.read_csv(a.eval_data, engine="c", usecols=["session_id"])
-    orc = pd.read_csv(a.oracle, engine="c", usecols=["session_id", "expected_hit", "expected_ndcg"])
-    m = ev.merge(orc, on="session_id", how="inner")
-    print("ceiling sessions=%d matched=%d recall@%d=%.6f ndcg@%d=%.6f" % (
-        len(ev), len(m), a.k, m["expected_hit"].mean(), a.k, m["expected_ndcg"].mean()))
-    if len(m) != len(ev):
-        raise SystemExit("sessions_torch.py: %d of %d evaluated sessions are not in %s"
-                         % (len(ev) - len(m), len(ev), a.oracle))
+    res = []
+    for train_path, eval_path in windows_of(a):
+        counts = {}
+        for s in pd.read_csv(train_path, engine="c", usecols=[a.item_column], dtype=str)[a.item_column]:
+            for v in s.strip().strip("[]").split(","):
+                if v.strip():
+                    counts[int(v)] = counts.get(int(v), 0) + 1
+        order = sorted(counts, key=lambda v: (-counts[v], v))
+        rank = {v: i + 1 for i, v in enumerate(order)}
+        unseen = len(order) + 1                  # an item never trained on ranks after every seen one
+        r = []
+        for s in pd.read_csv(eval_path, engine="c", usecols=[a.item_column], dtype=str)[a.item_column]:
+            vals = [int(v) for v in s.strip().strip("[]").split(",") if v.strip()]
+            if len(vals) >= 2:
+                r.append(rank.get(vals[-1], unseen))
+        r = torch.tensor(r, dtype=torch.long)
+        res.append([float(m.mean()) for m in metrics_at(r, a.k)])
+        print("window eval_sessions=%d recall@%d=%.6f ndcg@%d=%.6f mrr@%d=%.6f" % (
+            len(r), a.k, res[-1][0], a.k, res[-1][1], a.k, res[-1][2]))
+    mean = [sum(x[i] for x in res) / len(res) for i in range(3)]
+    print("popularity windows=%d recall@%d=%.6f ndcg@%d=%.6f mrr@%d=%.6f" % (
+        len(res), a.k, mean[0], a.k, mean[1], a.k, mean[2]))
 
+
+def ceiling(a):
+    """The synth oracle's expected Recall / NDCG / MRR@k over each evaluated window's sessions,
+    averaged over the windows (--eval_data: one file or a comma-separated list)."""
+    import pandas as pd
+    orc = pd.read_csv(a.oracle, engine="c")
+    keys = [("recall", "expected_hit"), ("ndcg", "expected_ndcg")] + \
+        ([("mrr", "expected_rr")] if "expected_rr" in orc.columns else [])
+    per, total, matched = [], 0, 0
+    for path in a.eval_data.split(","):
+        ev = pd.read_csv(path, engine="c", usecols=["session_id"])
+        m = ev.merge(orc, on="session_id", how="inner")
+        if len(m) != len(ev):
+            raise SystemExit("sessions_torch.py: %d of %d evaluated sessions of %s are not in %s"
+                             % (len(ev) - len(m), len(ev), path, a.oracle))
+        per.append([m[c].mean() for _, c in keys])
+        total, matched = total + len(ev), matched + len(m)
+    print("ceiling sessions=%d matched=%d " % (total, matched) + " ".join(
+        "%s@%d=%.6f" % (name, a.k, sum(p[i] for p in per) / len(per)) for i, (name, _) in enumerate(keys)))
 
 def check_against_seq_blocks(check):
     """The blocks against tests/reference/seq_blocks.py (the blocks reckon's fixtures are made with),
@@ -605,6 +844,88 @@ def check_against_seq_blocks(check):
         check(torch.allclose(out[real], want[real], atol=1e-5),
               "%s block equals tests/reference/seq_blocks.py's on real rows (max diff %.2e)"
               % (name, float((out[real] - want[real]).abs().max())))
+
+
+def check_transfoxl_memory(check):
+    """Transformer-XL's layer against a loop over (query, head, key): query i sits at M + i, the M
+    memory keys and values are zero, every score adds the position term of the distance."""
+    torch.manual_seed(7)
+    D, H, T, M = 8, 2, 3, 2
+    dh = D // H
+    layer = TransfoXLLayer(D, H, 0.0, 1e-5, M).eval()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+        x = torch.randn(1, T, D)
+        hidden = torch.cat([torch.zeros(T, M), torch.triu(torch.ones(T, T), 1)], 1).bool()[None]
+        out = layer(x, sinusoid(torch.arange(M + T - 1, -1, -1.0), D), hidden)[0]
+        q, k, v = layer.qkv_net(x)[0].view(T, 3, H, dh).unbind(1)
+        keys, vals = torch.cat([torch.zeros(M, H, dh), k]), torch.cat([torch.zeros(M, H, dh), v])
+        vec = torch.zeros(T, H, dh)
+        for i in range(T):
+            for n in range(H):
+                sc = []
+                for j in range(M + i + 1):
+                    r = layer.r_net(sinusoid(torch.tensor([float(M + i - j)]), D)).view(H, dh)[n]
+                    sc.append(((q[i, n] + layer.r_w_bias[n]) @ keys[j, n] + (q[i, n] + layer.r_r_bias[n]) @ r)
+                              / math.sqrt(dh))
+                w = torch.softmax(torch.stack(sc), 0)
+                vec[i, n] = sum(w[j] * vals[j, n] for j in range(M + i + 1))
+        h = layer.layer_norm(x[0] + layer.o_net(vec.reshape(T, D)))
+        want = layer.ff_layer_norm(h + layer.layer_2(F.relu(layer.layer_1(h))))
+    check(torch.allclose(out, want, atol=1e-5),
+          "transfoxl: relative attention over %d zero memory slots equals a loop (max diff %.2e)"
+          % (M, float((out - want).abs().max())))
+
+
+def check_rtd(check, feats):
+    """ELECTRA's draws follow the generator's softmax; with the discriminator's weight 0 the loss is
+    the masked LM's on the same masking; with it, the discriminator head gets a gradient."""
+    logits = torch.log(torch.tensor([[1.0, 2.0, 3.0]])).expand(30000, 3)
+    share = torch.bincount(gumbel_draws(logits, torch.Generator().manual_seed(1)), minlength=3).double() / 30000
+    check(torch.allclose(share, torch.tensor([1 / 6, 2 / 6, 3 / 6], dtype=torch.double), atol=0.015),
+          "RTD: Gumbel-max draws follow softmax(logits) (%s)" % share.tolist())
+    items = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14], [3, 4, 0, 0, 0, 0]])
+    for w_d in (0.0, 50.0):
+        a = parser().parse_args(["train", "--train_data", "-", "--model_type", "electra", "--d_model", "16",
+                                 "--n_head", "2", "--session_seq_length_max", "6", "--n_layer", "2", "--rtd",
+                                 "--rtd_tied_generator", "--rtd_discriminator_loss_weight", str(w_d)])
+        check_task(a)
+        torch.manual_seed(2)
+        m = SessionModel(a, feats).train()
+        torch.manual_seed(3)
+        loss = m.loss({"item": items}, torch.Generator().manual_seed(4), 0.0)
+        torch.manual_seed(3)
+        h, y = m({"item": items}, True, torch.Generator().manual_seed(4))
+        mlm = F.cross_entropy(m.logits(h), y)
+        if w_d == 0.0:
+            check(abs(float(loss) - float(mlm)) < 1e-6, "RTD with weight 0 on the discriminator is the masked LM")
+        else:
+            loss.backward()
+            g = m.dense_discriminator.weight.grad
+            check(float(loss) > float(mlm) and g is not None and float(g.abs().sum()) > 0,
+                  "RTD: the discriminator's BCE adds to the loss and trains its head")
+
+
+def check_popularity_ranks(check):
+    """The popularity floor on two hand-made windows' files."""
+    import contextlib
+    import io
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        for name, rows in (("train", ["[1, 2]", "[2, 3]", "[2, 1]"]), ("valid", ["[5, 1]", "[5, 3]", "[5, 9]", "[4]"])):
+            with open(os.path.join(d, name + ".csv"), "w") as f:
+                f.write("session_id,item_id-list_seq\n" + "".join('%d,"%s"\n' % (i, r) for i, r in enumerate(rows)))
+        a = parser().parse_args(["popularity", "--train_data", d + "/train.csv", "--eval_data", d + "/valid.csv",
+                                 "--k", "3"])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            popularity(a)
+    want = "popularity windows=1 recall@3=%.6f ndcg@3=%.6f mrr@3=%.6f" % (
+        2 / 3, (1 / math.log2(3) + 1 / math.log2(4)) / 3, (1 / 2 + 1 / 3) / 3)
+    check(want in out.getvalue(), "popularity: items by count, unseen last, one-item sessions skipped (%s)"
+          % out.getvalue().strip().split("\n")[-1])
 
 
 def selfcheck(_):
@@ -655,24 +976,30 @@ def selfcheck(_):
     scores = torch.tensor([[0.5, 0.9, 0.5, 0.1], [0.5, 0.9, 0.5, 0.1], [1.0, 1.0, 1.0, 1.0]])
     r = ranks(scores, torch.tensor([2, 0, 3]))
     check(r.tolist() == [3, 2, 4], "ranks: higher scores first, ties by lower id (%s)" % r.tolist())
-    hit, ndcg = metrics_at(r, 3)
+    hit, ndcg, rr = metrics_at(r, 3)
     check(hit.tolist() == [1.0, 1.0, 0.0] and abs(ndcg[0].item() - 0.5) < 1e-12, "Recall@k and NDCG@k")
+    check(abs(rr[0].item() - 1 / 3) < 1e-12 and rr[1].item() == 0.5 and rr[2].item() == 0.0, "MRR@k")
     x = torch.linspace(-5, 5, 101)
     check(torch.allclose(gelu_new(x), F.gelu(x, approximate="tanh"), atol=1e-6), "gelu_new is GELU's tanh form")
     torch.manual_seed(0)
     feats = {"item": {"dtype": "categorical", "cardinality": 30, "is_label": True, "emb_table": "item"}}
-    for mt in ("gpt2", "bert", "gru", "xlnet"):
-        a = parser().parse_args(["train", "--train_data", "-", "--model_type", mt, "--d_model", "16", "--n_head", "2",
-                                 "--dropout", "0", "--session_seq_length_max", "6", "--n_layer", "2"]
-                                + (["--mlm"] if mt in ("bert", "xlnet") else []))
+    causal = ("gpt2", "gru", "lstm", "rnn", "avgseq", "xlnet", "transfoxl")
+    for mt in causal + ("bert", "albert", "electra", "xlnet_mlm"):
+        a = parser().parse_args(["train", "--train_data", "-", "--model_type", mt.split("_")[0], "--d_model", "16",
+                                 "--n_head", "2", "--dropout", "0", "--session_seq_length_max", "6", "--n_layer", "2"]
+                                + (["--mlm"] if mt == "xlnet_mlm" else []))
+        check_task(a)
         m = SessionModel(a, feats).eval()
         x = torch.randn(2, 6, 16)
         real = torch.tensor([[True] * 4 + [False] * 2] * 2)
         y = x.clone()
         y[:, 3:] += torch.randn(2, 3, 16)             # change position 3 (real) and the padding
         hx, hy = m.body(x, real), m.body(y, real)
-        if mt in ("gpt2", "gru"):
+        if mt in causal:
             check(torch.allclose(hx[:, :3], hy[:, :3], atol=1e-6), "%s: rows see no later row" % mt)
+            check(not torch.allclose(hx[:, 3], hy[:, 3], atol=1e-6), "%s: a row sees itself" % mt)
+        else:
+            check(not torch.allclose(hx[:, :3], hy[:, :3], atol=1e-6), "%s: rows see later rows" % mt)
         z = x.clone()
         z[:, 4:] += torch.randn(2, 2, 16)             # change the padding only
         hz = m.body(z, real)
@@ -680,12 +1007,22 @@ def selfcheck(_):
         decay, keep = (set(g["names"]) for g in param_groups(m, 0.1))
         check("output_layer_bias" in keep and "merge.bias" in keep and "tables.item.weight" in decay,
               "%s: AdamW decays weights and tables, not biases" % mt)
+        if mt == "albert":
+            check(len(m.blocks) == 1 and "blocks.0.full_layer_layer_norm.weight" in decay
+                  and "blocks.0.attention_LayerNorm.weight" in keep,
+                  "albert: one shared block by default; full_layer_layer_norm decays, attention's LayerNorm not")
+        if mt == "avgseq":
+            check(torch.allclose(hx[:, 2], x[:, :3].mean(1), atol=1e-6) and not list(m.body_parameters()),
+                  "avgseq: row t is the mean of rows 0..t, without parameters")
         if mt == "gpt2":
             check("blocks.0.ln_1.weight" in decay and "ln_f.weight" in decay,
                   "gpt2: ln_* weights decay (HF's GPT-2 names them so)")
         if mt == "bert":
             check("blocks.0.output_LayerNorm.weight" in keep and "embeddings_LayerNorm.weight" in keep,
                   "bert: LayerNorm weights do not decay")
+    check_transfoxl_memory(check)
+    check_rtd(check, feats)
+    check_popularity_ranks(check)
     check_against_seq_blocks(check)
     if bad:
         for b in bad:
@@ -701,8 +1038,16 @@ def parser():
     t.add_argument("--train_data", required=True)
     t.add_argument("--eval_data", default="")
     t.add_argument("--feature_config", default="")
-    t.add_argument("--model_type", default="gpt2", choices=["gpt2", "bert", "gru", "xlnet"])
+    t.add_argument("--model_type", default="gpt2", choices=["gpt2", "bert", "albert", "electra", "xlnet", "transfoxl",
+                                                            "gru", "lstm", "rnn", "avgseq"])
     t.add_argument("--mlm", action="store_true")
+    t.add_argument("--attn_type", default="uni", choices=["uni"])   # xlnet's causal LM: uni only, as reckon
+    t.add_argument("--num_hidden_groups", type=int, default=1)
+    t.add_argument("--mem_len", type=int, default=1)
+    t.add_argument("--rtd", action="store_true")
+    t.add_argument("--rtd_tied_generator", action="store_true")
+    t.add_argument("--rtd_discriminator_loss_weight", type=float, default=50.0)
+    t.add_argument("--rtd_generator_loss_weight", type=float, default=1.0)
     t.add_argument("--plm", action="store_true")
     t.add_argument("--plm_probability", type=float, default=0.25)
     t.add_argument("--plm_max_span_length", type=int, default=5)
@@ -745,13 +1090,18 @@ def parser():
     c.add_argument("--eval_data", required=True)
     c.add_argument("--oracle", required=True)
     c.add_argument("--k", type=int, default=20)
+    pop = sub.add_parser("popularity")
+    pop.add_argument("--train_data", required=True)
+    pop.add_argument("--eval_data", required=True)
+    pop.add_argument("--item_column", default="item_id-list_seq")
+    pop.add_argument("--k", type=int, default=20)
     sub.add_parser("selfcheck")
     return ap
 
 
 def main():
     a = parser().parse_args()
-    {"train": train, "ceiling": ceiling, "selfcheck": selfcheck}[a.cmd](a)
+    {"train": train, "ceiling": ceiling, "popularity": popularity, "selfcheck": selfcheck}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -96,14 +96,24 @@ rk_status rk_dist_alltoallv(rk_dist *d, void *recv, const int64_t *recv_counts, 
 /* The fixed-size case: `count` elements to and from each rank. */
 rk_status rk_dist_alltoall(rk_dist *d, void *recv, const void *send, int64_t count, rk_dist_type type);
 
-/* A non-blocking rk_dist_allreduce_sum, for overlapping communication with compute: start it,
- * keep working (without touching buf), wait. The result is the same bits as the blocking call.
- * At most one request per buffer; every started request must be waited for. */
+/* Non-blocking forms, for overlapping communication with compute: start one, keep working
+ * (without touching its buffers), then wait for it, or test it until it is done. The result is
+ * the same bits as the blocking call's (a sum is added at completion, in rank order). Every
+ * started request is waited for or tested to completion, by every rank, in the same order of
+ * starts. One process: the work is done at the start and the request is complete. */
 typedef struct rk_dist_request rk_dist_request;
 rk_status rk_dist_allreduce_sum_start(rk_dist *d, rk_dist_request **req, void *buf, int64_t count,
                                       rk_dist_type type);
-/* Completes and frees *req (sets it to NULL); the time blocked here is wait time. */
+rk_status rk_dist_allgatherv_start(rk_dist *d, rk_dist_request **req, void *out, const void *in, const int64_t *counts,
+                                   rk_dist_type type);
+rk_status rk_dist_alltoallv_start(rk_dist *d, rk_dist_request **req, void *recv, const int64_t *recv_counts,
+                                  const void *send, const int64_t *send_counts, rk_dist_type type);
+/* Completes and frees *req (sets it to NULL); the time blocked here is wait time. NULL: done. */
 rk_status rk_dist_wait(rk_dist *d, rk_dist_request **req);
+/* Without blocking: *done says whether *req completed (then it is freed and set to NULL, as by
+ * rk_dist_wait). With OpenMPI a non-blocking collective moves only inside MPI calls, so work
+ * that overlaps one tests it now and then. Not wait time. NULL: done. */
+rk_status rk_dist_test(rk_dist *d, rk_dist_request **req, bool *done);
 
 /* Start-up check that every rank runs the same thing: the hash of `data` (argv, a config) is
  * compared across ranks; a difference is RK_EUSAGE naming `what` and the first rank that differs

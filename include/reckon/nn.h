@@ -220,6 +220,7 @@ rk_status rk_init_tensor_rows(rk_tensor *t, const rk_init_spec *spec, uint64_t s
   X(SAMPLED_LOGITS,  sampled_logits,  RK_ON_CPU) \
   X(SAMPLED_LOSS,    sampled_loss,    RK_ON_CPU) \
   X(RTD_REPLACE,     rtd_replace,     RK_ON_CPU) \
+  X(RTD_INTERACTION, rtd_interaction, RK_ON_CPU) \
   X(WEIGHTED_SUM,    weighted_sum,    RK_ON_CPU) \
   X(CATALOG_CE,      catalog_ce,      RK_ON_CPU)
 
@@ -273,6 +274,19 @@ rk_status rk_graph_forward(rk_graph *g, rk_mode mode);
 rk_status rk_graph_backward(rk_graph *g);
 /* Zero the gradients of every parameter the graph uses. */
 void rk_graph_zero_grad(rk_graph *g);
+/* Told during rk_graph_backward, once per parameter of the graph (`param` as rk_graph_param_at),
+ * as soon as the pass will not write that gradient again, so a caller can ship gradients while
+ * backward goes on (data-parallel buckets, src/train/step_pieces.c): right after the backward
+ * of the last node that writes it (the earliest in forward order); before the first node for a
+ * parameter no node of the pass writes; after the row assembly for a sparse table. The order is
+ * fixed by rk_graph_build (rk_graph_grad_ready_order), ties in parameter order. The hook runs on
+ * the calling thread between nodes; a status other than RK_OK ends the pass with that status.
+ * On a device backend the node's kernels may still be running: synchronise before reading. */
+typedef rk_status (*rk_graph_grad_ready_fn)(void *ctx, int param);
+void rk_graph_set_grad_ready_hook(rk_graph *g, rk_graph_grad_ready_fn fn, void *ctx);   /* fn NULL: none */
+/* The graph's parameter indices (rk_graph_param_count of them) in the order the hook reports
+ * them; NULL before rk_graph_build. */
+const int *rk_graph_grad_ready_order(const rk_graph *g);
 /* The parameters the graph uses, in first-use order (for optimizers). */
 int rk_graph_param_count(const rk_graph *g);
 rk_param *rk_graph_param_at(const rk_graph *g, int i);
@@ -494,16 +508,22 @@ rk_status rk_graph_sampled_loss(rk_graph *g, int *out, int logits, int labels, r
  * whole catalogue, or (from_batch) over the labelled rows' targets (packed (B, T), the columns
  * logits[:, packed]). The noise of row r comes from the (seed, step, r) stream, so the draws do
  * not depend on threads. Outputs, (B, T) each: *fake int64, items with the draws at the labelled
- * rows; *replaced f32, 1 where fake differs from items (a draw of the original item is not a
+ * rows; *source int64, the row whose interaction each row shows (itself, or from_batch the
+ * labelled row whose target was drawn; for rk_graph_rtd_interaction); *replaced f32, 1 where fake differs from items (a draw of the original item is not a
  * replacement); *weight f32, (B T) / (non-padding rows) at the rows whose item is not padding,
  * else 0, so bce_logits' mean under it is the mean over those rows. No gradient flows back (the
  * draws are ids). */
-rk_status rk_graph_rtd_replace(rk_graph *g, int *fake, int *replaced, int *weight, int logits, int rows, int packed,
-                               int items, int64_t padding, float temperature, bool from_batch);
+rk_status rk_graph_rtd_replace(rk_graph *g, int *fake, int *source, int *replaced, int *weight, int logits, int rows,
+                               int packed, int items, int64_t padding, float temperature, bool from_batch);
 /* Fixes the draws of the rtd_replace that made `fake`: given (B T) ids, row r's used at each
  * labelled row r, instead of the Gumbel draws (NULL: draw again). Kept by the caller while the
  * graph lives (tests against a reference with fixed draws, as rk_sampled_spec.given). */
 rk_status rk_graph_rtd_replace_fix(rk_graph *g, int fake, const int64_t *given);
+/* out (B, T, D): row r = x (B, T, D)'s row source[r] (int64 (B, T), rows in [0, B T)), with no
+ * gradient back into x: --rtd_use_batch_interaction's corrupted session from the batch's own
+ * interaction rows (rk_graph_rtd_replace's source), detached as the reference detaches them.
+ * src/nn/ops/rtd_interaction.c. */
+rk_status rk_graph_rtd_interaction(rk_graph *g, int *out, int x, int source);
 /* out () = wa a + wb b of two scalars (a joint loss's weighted terms), src/nn/ops/weighted_sum.c. */
 rk_status rk_graph_weighted_sum(rk_graph *g, int *out, int a, float wa, int b, float wb);
 

@@ -22,8 +22,9 @@
  *   head     h = tanh(linear(d_model -> item_dim)); item v's logit = (h . W_v + b_v) / T, W the item
  *            table (mf_constrained_embeddings) or an output layer of its own, with a bias either way
  *   loss     cross-entropy over the whole catalogue at the target rows (label smoothing), padding
- *            ignored; with --rtd (training), plus a discriminator's BCE on the corrupted session
- *            (src/models/session_rtd.c)
+ *            ignored; with --rtd (training), plus a discriminator's BCE on the corrupted session;
+ *            the model above is then ELECTRA's generator, narrower than d_model unless
+ *            --rtd_tied_generator (src/models/session_rtd.c)
  * docs/session_models.md has the details and where reckon differs from the reference.
  *
  * Callers see a built model through the model interface (reckon/model.h): share, checkpoints,
@@ -138,11 +139,11 @@ typedef enum { RK_SESSION_LOSS_CE, RK_SESSION_LOSS_TOP1, RK_SESSION_LOSS_TOP1_MA
   /* issue 19, part RTD: replacement token detection, ELECTRA's task (src/models/session_rtd.c) */                   \
   X(BOOL,   rtd,                 rtd,                 ARCH,  NULL, "replacement token detection (ELECTRA): items drawn from the masked LM replace its masked items, and a discriminator head learns which were replaced (a masked LM model)", false) \
   X(BOOL,   rtd_sample_from_batch, rtd_sample_from_batch, TRAIN, NULL, "rtd: draw the replacements among the batch's masked items instead of the whole catalogue", false) \
-  X(BOOL,   rtd_use_batch_interaction, rtd_use_batch_interaction, TRAIN, NULL, "rtd: reuse the drawn item's processed interaction instead of embedding the corrupted ids again (not built: refused)", false) \
+  X(BOOL,   rtd_use_batch_interaction, rtd_use_batch_interaction, TRAIN, NULL, "rtd: show each draw as the batch row it was drawn from (its side features too, detached) instead of embedding the corrupted ids again; needs --rtd_sample_from_batch", false) \
   X(REAL,   rtd_discriminator_loss_weight, rtd_discriminator_loss_weight, TRAIN, "W >= 0", "rtd: the discriminator's BCE weighs W in the loss", 50.0) \
   X(REAL,   rtd_generator_loss_weight, rtd_generator_loss_weight, TRAIN, "W >= 0", "rtd: the generator's masked LM loss weighs W in the loss", 1.0) \
-  X(BOOL,   rtd_tied_generator,  rtd_tied_generator,  ARCH,  NULL, "rtd: the generator and the discriminator share the model (a separate, smaller generator is not built yet: needed with --rtd)", false) \
-  X(REAL,   electra_generator_hidden_size, electra_generator_hidden_size, ARCH, "R in (0, 1]", "rtd: a separate generator's width, R x d_model (unused while the generator is tied)", 0.25) \
+  X(BOOL,   rtd_tied_generator,  rtd_tied_generator,  ARCH,  NULL, "rtd: the generator and the discriminator are one model (default: a separate, smaller ELECTRA generator, --electra_generator_hidden_size)", false) \
+  X(REAL,   electra_generator_hidden_size, electra_generator_hidden_size, ARCH, "R in (0, 1]", "rtd: the separate generator's width, round(R x d_model), a multiple of n_head; it predicts at evaluation (unused with --rtd_tied_generator)", 0.25) \
   X(SEED,   seed,                seed,                TRAIN, "S >= 0", "seed of initialisation, dropout and masking", 42)
 
 #define RK_SETTING_FIELD_PICK(field) int field;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "reckon/core.h"
+#include "reckon/dist.h"
 #include "reckon/metrics.h"
 #include "reckon/sessions.h"
 
@@ -170,7 +171,12 @@ typedef struct {
   rk_session_config model;
   bool incremental;
   int64_t training_window_size;
-  int64_t train_batch_size, eval_batch_size;
+  int64_t train_batch_size, eval_batch_size;   /* train: the global batch (per device x ranks) */
+  int64_t micro_batch_size;         /* rows of a piece of the global batch; 0: the whole batch */
+  rk_dist *dist;                    /* NULL: one process. Else data parallel (docs/distributed.md): each
+                                       rank trains its pieces of every global batch, the gradients are
+                                       summed in one tree over pieces (the same bits on any number of
+                                       ranks), evaluation is split over ranks, rank 0 writes */
   double epochs;                    /* per window; fractions allowed */
   int64_t max_steps;                /* per window; <= 0: the epochs decide */
   float lr, weight_decay, adam_beta1, adam_beta2, adam_epsilon;

@@ -23,6 +23,9 @@
 extern "C" {
 #endif
 
+/* Dense gradient buckets across ranks, in MB (PyTorch DDP's bucket_cap_mb default). */
+#define RK_BUCKET_CAP_MB_DEFAULT 25.0
+
 /* ---- evaluation (src/train/evaluate.c) ----------------------------------------------------- */
 typedef struct {
   const char *path;           /* a Parquet file or folder */
@@ -41,8 +44,14 @@ typedef struct {
   const char *leak_column;    /* with group_column: "map_with_leak" ranks by probability + this column */
   int map_k;                  /* 0: 12, the recipe's */
   int64_t max_batches;        /* 0: every row; else only the first batches (the recipe's --eval_steps) */
-  /* NULL, or called with the graph once a batch's inputs are filled, before its forward: a
-   * table sharded over ranks fetches the rows the batch looks up (src/train/run_shards.c) */
+  rk_dist *dist;              /* NULL: one process. Else every rank of it calls rk_evaluate: batch b is
+                                 scored by rank b % ranks, rank 0 adds every batch's rows in order (the
+                                 bits of one process) and every rank gets its metrics; prob/label and
+                                 the log of each rank's share are rank 0's */
+  /* NULL, or called once a batch's inputs are filled, before its forward: a table sharded over
+   * ranks fetches the rows the batch looks up (src/train/run_shards.c). Over ranks (dist) every
+   * rank calls it for every batch, in order: the one scoring it with its graph, the others with
+   * NULL, so the fetch, a collective, pairs up */
   rk_status (*before_forward)(void *ctx, const rk_graph *g);
   void *before_forward_ctx;
 } rk_eval_options;
@@ -101,6 +110,9 @@ typedef struct {
    * by the ranks: the same global batch and piece size give the same weights on 1, 2 or 4 ranks. */
   rk_dist *dist;
   int64_t micro_batch_size;
+  /* Across ranks the dense gradients travel in buckets of about this many MB, each sent while
+   * backward still runs (docs/distributed.md, "Overlap"); 0: RK_BUCKET_CAP_MB_DEFAULT. */
+  double bucket_cap_mb;
   /* Embedding tables sharded by rows over the ranks (reckon/shard.h): "auto" (those of
    * shard_threshold_mb MiB or more), "none", "all" or column names (NULL: "auto"). */
   const char *shard_tables;

@@ -56,6 +56,9 @@
   X(read_timeout_secs,  INT,    "30",       "S in [1, 86400]", "close an HTTP connection whose request has not " \
                                             "arrived whole this long after it began (a client trickling bytes)") \
   X(max_connections,    INT,    "1024",     "N in [1, 65536]", "most HTTP connections open at once")            \
+  X(http_thread_count,  INT,    "0",        "N in [0, 1024]", "HTTP event-loop threads; a connection whose " \
+                                            "request waits for inference frees its thread (0: as many as "      \
+                                            "--threads)")                                                       \
   X(backend_config,     IGNORED, NULL,      NULL, "Triton's per-backend settings; reckon runs its own backend")   \
   X(pinned_memory_pool_byte_size, IGNORED, NULL, NULL, "a GPU setting of Triton's")                            \
   X(cuda_memory_pool_byte_size,   IGNORED, NULL, NULL, "a GPU setting of Triton's")                            \
@@ -143,6 +146,7 @@ static int run_serve(const rk_flag_parse *parse, void *arg) {
     ho.idle_timeout_s = (int)o->idle_timeout_secs;
     ho.read_timeout_s = (int)o->read_timeout_secs;
     ho.max_connections = (int)o->max_connections;
+    ho.threads = o->http_thread_count > 0 ? (int)o->http_thread_count : rk_num_threads();
     st = rk_http_server_start(&http, core, &ho);
     if (st != RK_OK) {
       rk_server_close(core);

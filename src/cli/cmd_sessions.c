@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli/commands.h"
+#include "cli/dist_start.h"
 #include "reckon/train.h"
 
 #define SESSIONS_DATA_FLAGS(X)                                                                                         \
@@ -60,7 +61,8 @@
   X(do_eval,             BOOL,   "false", NULL, "evaluate after each window on the next window")                       \
   X(do_predict,          BOOL,   "false", NULL, "at the end, top --predict_top_k items for every session of --predict_data_path (default: the last window's test set) into <output_dir>/predictions.parquet") \
   X(predict_data_path,   STRING, NULL,  "PATH", "a day folder's Parquet file or folder for --do_predict")               \
-  X(per_device_train_batch_size, INT, "8", "N in [1, 2^24]", "sessions per training step")                             \
+  X(per_device_train_batch_size, INT, "8", "N in [1, 2^24]", "sessions per training step (per rank under mpirun with --model_parallel: the global batch is N x the ranks)") \
+  X(micro_batch_size,    INT,    "0",   "M in [0, 2^24]", "sessions of one piece of the global batch (0: --per_device_train_batch_size); the same global batch and M give the same bits on any number of ranks") \
   X(per_device_eval_batch_size, INT, "8", "N in [1, 2^24]", "sessions per evaluation batch")                           \
   X(num_train_epochs,    FLOAT,  "3.0", "E > 0", "epochs over each window (fractions allowed)")                        \
   X(max_steps,           INT,    "-1",  "N >= -1", "steps per window, overriding --num_train_epochs (-1 or 0: the epochs decide)") \
@@ -87,7 +89,7 @@
   X(compute_metrics_each_n_steps, INT, "1", "N >= 1", "recorded (metrics cover every evaluation batch)")               \
   X(validate_every,      INT,    "-1",  "N >= -1", "recorded (evaluation follows each window)")                        \
   X(experiments_group,   STRING, "default", "NAME", "recorded in log.json")                                           \
-  X(model_parallel,      BOOL,   "false", NULL, "multi-process data parallel: belongs to the multi-process issue, refused") \
+  X(model_parallel,      BOOL,   "false", NULL, "data-parallel training over the processes of `mpirun -np N` (the reference's DistributedDataParallel under torch.distributed.launch)") \
   X(fp16,                IGNORED, NULL, NULL,   "reckon trains in float32 on the CPU")                                 \
   X(eval_accumulation_steps, IGNORED, NULL, NULL, "metrics stream over the batches; nothing accumulates on a device")  \
   X(use_legacy_prediction_loop, IGNORED, NULL, NULL, "reckon has one evaluation loop")                                 \
@@ -112,16 +114,18 @@ static const rk_flag sessions_flags[] = {SESSIONS_DATA_FLAGS(RK_FLAG_ROW) RK_SES
 
 static void model_from_flags(rk_session_config *c, const sessions_opts *o) { RK_SESSION_SETTINGS(FROM_FLAG) }
 
-/* Flags of features outside this issue: refused when set, naming where they belong. */
-static rk_status refuse_unsupported(const sessions_opts *o) {
-  struct {
-    bool set;
-    const char *what;
-  } refused[] = {
-      {o->model_parallel, "--model_parallel: multi-process data parallel training belongs to the multi-process issue; run one process"},
-  };
-  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
-    if (refused[i].set) return rk_error(RK_EUSAGE, "%s", refused[i].what);
+/* --model_parallel and mpirun go together: each without the other says how to run. */
+static rk_status check_launch(const sessions_opts *o) {
+  if (o->model_parallel && !rk_dist_have_mpi())
+    return rk_error(RK_EUSAGE, "--model_parallel trains over MPI processes, and reckon was built without MPI "
+                               "(install libopenmpi-dev and reconfigure)");
+  if (o->model_parallel && !rk_dist_launched())
+    return rk_error(RK_EUSAGE, "--model_parallel trains over several processes: start it as `mpirun -np N reckon "
+                               "sessions ... --model_parallel` (the reference's `torch.distributed.launch "
+                               "--nproc_per_node N`), or leave the flag out to train in this one process");
+  if (!o->model_parallel && rk_dist_launched())
+    return rk_error(RK_EUSAGE, "'reckon sessions' was started by mpirun without --model_parallel: add "
+                               "--model_parallel to train data-parallel over the processes, or run one process");
   return RK_OK;
 }
 
@@ -131,7 +135,7 @@ static int run_sessions(const rk_flag_parse *parse, void *arg) {
   sessions_opts *o = arg;
   if (parse->npositional)
     return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon sessions' takes no positional arguments (got '%s')", parse->positional[0]));
-  rk_status st = refuse_unsupported(o);
+  rk_status st = check_launch(o);
   if (st != RK_OK) return rk_cli_fail(st);
   if (o->eval_metrics_ks.n > RK_RANK_MAX_KS)
     return rk_cli_fail(rk_error(RK_EUSAGE, "--eval_metrics_ks has %d cut-offs; at most %d", o->eval_metrics_ks.n, RK_RANK_MAX_KS));
@@ -178,13 +182,23 @@ static int run_sessions(const rk_flag_parse *parse, void *arg) {
   c.load_model = or_null(o->model_name_or_path);
   c.predict_path = or_null(o->predict_data_path);
   c.synth_oracle = or_null(o->synth_oracle);
+  rk_dist *dist;
+  int code = rk_cli_dist_start(&dist, parse);
+  if (code != RK_EXIT_OK) return code;
+  /* Under mpirun: the batch per rank, as the reference's per-device batch; pieces of it by default. */
+  c.dist = dist;
+  c.micro_batch_size = o->micro_batch_size > 0 ? o->micro_batch_size : o->per_device_train_batch_size;
+  st = rk_size_mul(&c.train_batch_size, o->per_device_train_batch_size, rk_dist_size(dist),
+                   "--per_device_train_batch_size x the ranks");
   json_t *flags = rk_flags_to_json(parse);
   c.flags = flags;
   json_t *result = NULL;
-  st = rk_sessions_run(&c, &result);
+  if (st == RK_OK) st = rk_sessions_run(&c, &result);
   json_decref(flags);
-  if (st != RK_OK) return rk_cli_fail(st);
-  if (!parse->globals.quiet) {
+  if (st != RK_OK) return rk_cli_dist_fail(dist, st);
+  bool rank0 = rk_dist_rank(dist) == 0;
+  rk_cli_dist_end(dist);
+  if (!parse->globals.quiet && rank0) {
     printf("%lld windows, %lld training steps; outputs in %s\n", (long long)json_integer_value(json_object_get(result, "windows")),
            (long long)json_integer_value(json_object_get(result, "steps")), c.output_dir);
     const char *key;
@@ -208,8 +222,10 @@ const rk_command rk_cmd_sessions = {
         "The flags are those of Transformers4Rec's research pipeline `recsys_main.py` (its data, model and training "
         "arguments, with Hugging Face's common TrainingArguments), with its defaults, so its commands run with "
         "`reckon sessions` in place of `python recsys_main.py`. Flags of GPU machinery and logging services are "
-        "accepted with a note; flags removed from the reference in 2021 are accepted with a note; flags of features "
-        "outside this command (`--model_parallel`) are refused when set.\n\n"
+        "accepted with a note; flags removed from the reference in 2021 are accepted with a note. "
+        "`mpirun -np N reckon sessions ... --model_parallel` trains data-parallel: N x "
+        "--per_device_train_batch_size sessions per step, the same bits as one process over the same pieces "
+        "(--micro_batch_size; docs/distributed.md).\n\n"
         "For each time window but the last, the model trains on it (the weights carry over, the learning-rate "
         "schedule restarts) and is evaluated on the next window's valid set and on the first batches of its "
         "training data. `--output_dir` gets `log.json` (DLLogger), the per-window and averaged results files "

@@ -41,6 +41,7 @@
   X(lr_decay_steps,      INT,    "100",  "N >= 1", "steps per decay")                                               \
   X(train_batch_size,    INT,    "1024", "N in [1, 2^28]", "rows per training step on each rank (under mpirun the global batch is N x the ranks)") \
   X(micro_batch_size,    INT,    "0",    "M in [0, 2^28]", "rows per piece of the global batch, whose gradients are summed in a fixed tree (0: --train_batch_size); the same global batch and M give the same weights on any number of ranks") \
+  X(bucket_cap_mb,       FLOAT,  "25",   "MB > 0", "under mpirun, the dense gradients travel in buckets of about MB megabytes (2^20 bytes), each sent while backward still runs (PyTorch DDP's bucket_cap_mb); the weights do not depend on it") \
   X(shard_tables,        STRING, "auto", "auto|none|all|COL,...", "embedding tables sharded by rows over the ranks under mpirun, so a table larger than one machine's memory trains: auto (those of --shard_threshold_mb or more), none, all, or the tables of these columns; one process shards nothing") \
   X(shard_threshold_mb,  FLOAT,  "1024", "MB >= 0", "--shard_tables auto: the size (rows x dim x 4 bytes, in MiB) from which a table is sharded") \
   X(eval_batch_size,     INT,    "1024", "N in [1, 2^28]", "evaluation/prediction rows per batch (at most the data's)") \
@@ -207,6 +208,7 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   /* Under mpirun: --train_batch_size per rank, as the reference's per-device batch. */
   c.dist = dist;
   c.micro_batch_size = o->micro_batch_size > 0 ? o->micro_batch_size : o->train_batch_size;
+  c.bucket_cap_mb = o->bucket_cap_mb;
   c.shard_tables = o->shard_tables;
   c.shard_threshold_mb = o->shard_threshold_mb;
   st = rk_size_mul(&c.train_batch_size, o->train_batch_size, rk_dist_size(dist), "--train_batch_size x the ranks");
@@ -295,13 +297,21 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   rk_task_weights tw;
   rk_task_weights_from_json(&tw, sm.model, json_object_get(sm.meta, "task_weights"));
   if (rk_flags_given(parse, "stl_positive_class_weight")) tw.positive_weight[0] = (float)o->stl_positive_class_weight;
+  /* Under mpirun every rank scores its share of the batches and rank 0 writes (rk_evaluate). */
+  rk_dist *dist;
+  int code = rk_cli_dist_start(&dist, parse);
+  if (code != RK_EXIT_OK) {
+    rk_saved_model_free(&sm);
+    return code;
+  }
+  bool rank0 = rk_dist_rank(dist) == 0;
   rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, &tw,
-                        (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0, NULL, NULL};
+                        (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0, dist, NULL, NULL};
   rk_eval_result ev;
   st = rk_model_check_workflow(&sm, o->eval_data_path, "--eval_data_path", o->allow_workflow_mismatch);
   if (st == RK_OK) st = rk_evaluate(sm.model, &sm.schema, &eo, &ev);
   bool evaluated = st == RK_OK;
-  if (st == RK_OK && o->output_path) {
+  if (st == RK_OK && o->output_path && rank0) {
     st = rk_mkdir_p(o->output_path);
     size_t n = strlen(o->output_path) + 16;
     char *p = rk_malloc(n);
@@ -316,10 +326,12 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
     }
     rk_free(p);
   }
-  if (st == RK_OK && !parse->globals.quiet) print_metrics(ev.metrics);
+  if (st == RK_OK && !parse->globals.quiet && rank0) print_metrics(ev.metrics);
   if (evaluated) rk_eval_result_free(&ev);   /* also when writing metrics.json failed */
   rk_saved_model_free(&sm);
-  return st == RK_OK ? RK_EXIT_OK : rk_cli_fail(st);
+  if (st != RK_OK) return rk_cli_dist_fail(dist, st);
+  rk_cli_dist_end(dist);
+  return RK_EXIT_OK;
 }
 
 const rk_command rk_cmd_evaluate = {
@@ -327,7 +339,9 @@ const rk_command rk_cmd_evaluate = {
     .usage = "reckon evaluate --load_model_path DIR --eval_data_path DIR [flags]",
     .summary = "metrics of a saved model on a dataset",
     .details = "Prints the metrics `reckon train` reports (loss, auc, prauc, logloss, precision, recall, "
-               "binary_accuracy; regression: loss, root_mean_squared_error, mae), computed exactly over every row.",
+               "binary_accuracy; regression: loss, root_mean_squared_error, mae), computed exactly over every row. "
+               "Under mpirun every rank scores its share of the batches and rank 0 computes and writes the metrics, "
+               "the same bits as one process (docs/distributed.md).",
     .flags = evaluate_flags,
     .opts_size = sizeof(evaluate_opts),
     .run = run_evaluate,
@@ -352,6 +366,10 @@ static const rk_flag predict_flags[] = {PREDICT_FLAGS(RK_FLAG_ROW) RK_FLAG_END};
 
 static int run_predict(const rk_flag_parse *parse, void *arg) {
   predict_opts *o = arg;
+  if (rk_dist_launched())
+    return rk_cli_fail(rk_error(RK_EUSAGE, "'reckon predict' runs as one process: start it without mpirun (one process "
+                                           "writes the one predictions file; `mpirun reckon evaluate` splits scoring "
+                                           "over ranks)"));
   if (!o->load_model_path) return rk_cli_fail(rk_error(RK_EUSAGE, "--load_model_path is required"));
   if (!o->predict_data_path) return rk_cli_fail(rk_error(RK_EUSAGE, "--predict_data_path is required"));
   if (!o->predict_output_path) return rk_cli_fail(rk_error(RK_EUSAGE, "--predict_output_path is required"));

@@ -277,7 +277,7 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     rk_task_weights_from_json(&tw, sm.model, json_object_get(sm.meta, "task_weights"));
     bool leak = rk_schema_find_index(&sm.schema, o->is_leak_column) >= 0;
     rk_eval_options eo = {eval_path, o->eval_batch_size, 0, &tw, (uint64_t)o->seed, false, NULL,
-                          o->display_id_column, leak ? o->is_leak_column : NULL, 12, 0, NULL, NULL};
+                          o->display_id_column, leak ? o->is_leak_column : NULL, 12, 0, NULL, NULL, NULL};
     if (o->eval_steps > 0) eo.max_batches = o->eval_steps;
     rk_eval_result ev;
     st = rk_evaluate(sm.model, &sm.schema, &eo, &ev);
@@ -441,8 +441,9 @@ static int train_with_rank0(const widedeep_opts *o, const rk_flag_parse *parse, 
   if (st == RK_OK) {
     c = widedeep_config(o, flags, ckpt, NULL);
     c.train_path = train_path;
-    c.eval_path = o->benchmark ? NULL : eval_path;   /* as rank 0's: it evaluates, the others wait */
+    c.eval_path = o->benchmark ? NULL : eval_path;   /* as rank 0's: every rank scores its share */
     c.dist = dist;
+    if (eval_path && has_column(eval_path, o->is_leak_column)) c.eval_leak_column = o->is_leak_column;
     if (!has_column(train_path, o->display_id_column)) c.eval_group_column = NULL;
     st = rk_train(&c, NULL);
   }

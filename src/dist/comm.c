@@ -144,29 +144,55 @@ rk_status rk_dist_broadcast(rk_dist *d, void *buf, int64_t count, rk_dist_type t
 #endif
 }
 
+/* ---- requests: every collective that moves data is started, then waited for (or tested) ---- */
+
+static rk_status request_new(rk_dist_request **out) {
+  *out = rk_calloc(1, sizeof **out);
+  return *out ? RK_OK : RK_ENOMEM;
+}
+
+static void request_free(rk_dist_request *r) {
+  rk_free(r->gathered);
+  rk_free(r);
+}
+
 /* Rank r's counts[r] elements to every rank (all) or to rank 0, in rank order. */
-static rk_status gather(rk_dist *d, void *out, const void *in, const int64_t *counts, rk_dist_type type, bool all) {
+static rk_status gather_start(rk_dist *d, rk_dist_request **req, void *out, const void *in, const int64_t *counts,
+                              rk_dist_type type, bool all) {
+  *req = NULL;
   d->stats.calls++;
   int64_t *bytes = rk_malloc((size_t)d->size * sizeof *bytes), total;
-  if (!bytes) return RK_ENOMEM;
-  rk_status st = byte_counts(bytes, &total, counts, d->size, type, all ? "allgatherv" : "gatherv");
+  rk_dist_request *r = NULL;
+  rk_status st = bytes ? request_new(&r) : RK_ENOMEM;
+  if (st == RK_OK) st = byte_counts(bytes, &total, counts, d->size, type, all ? "allgatherv" : "gatherv");
   if (st == RK_OK && d->size == 1) {
     if (bytes[0]) memmove(out, in, (size_t)bytes[0]);
   } else if (st == RK_OK) {
 #ifdef RECKON_HAVE_MPI
-    rk_dist_pending p = {0};
-    st = all ? rk_dist_mpi_iallgatherv(d, &p, out, in, bytes) : rk_dist_mpi_igatherv(d, &p, out, in, bytes);
-    if (st == RK_OK) st = rk_dist_mpi_wait(d, &p);
+    st = all ? rk_dist_mpi_iallgatherv(d, &r->pending, out, in, bytes)
+             : rk_dist_mpi_igatherv(d, &r->pending, out, in, bytes);
 #else
     st = RK_EINTERNAL;
 #endif
   }
   rk_free(bytes);
-  return st;
+  if (st != RK_OK) {
+    if (r) request_free(r);
+    return st;
+  }
+  *req = r;
+  return RK_OK;
+}
+
+rk_status rk_dist_allgatherv_start(rk_dist *d, rk_dist_request **req, void *out, const void *in, const int64_t *counts,
+                                   rk_dist_type type) {
+  return gather_start(d, req, out, in, counts, type, true);
 }
 
 rk_status rk_dist_allgatherv(rk_dist *d, void *out, const void *in, const int64_t *counts, rk_dist_type type) {
-  return gather(d, out, in, counts, type, true);
+  rk_dist_request *r;
+  RK_TRY(gather_start(d, &r, out, in, counts, type, true));
+  return rk_dist_wait(d, &r);
 }
 
 rk_status rk_dist_allgather(rk_dist *d, void *out, const void *in, int64_t count, rk_dist_type type) {
@@ -179,17 +205,21 @@ rk_status rk_dist_allgather(rk_dist *d, void *out, const void *in, int64_t count
 }
 
 rk_status rk_dist_gatherv(rk_dist *d, void *out, const void *in, const int64_t *counts, rk_dist_type type) {
-  return gather(d, out, in, counts, type, false);
+  rk_dist_request *r;
+  RK_TRY(gather_start(d, &r, out, in, counts, type, false));
+  return rk_dist_wait(d, &r);
 }
 
-rk_status rk_dist_alltoallv(rk_dist *d, void *recv, const int64_t *recv_counts, const void *send,
-                            const int64_t *send_counts, rk_dist_type type) {
+rk_status rk_dist_alltoallv_start(rk_dist *d, rk_dist_request **req, void *recv, const int64_t *recv_counts,
+                                  const void *send, const int64_t *send_counts, rk_dist_type type) {
+  *req = NULL;
   d->stats.calls++;
   int n = d->size;
   int64_t *rb = rk_malloc(2 * (size_t)n * sizeof *rb), total;
-  if (!rb) return RK_ENOMEM;
+  rk_dist_request *r = NULL;
+  rk_status st = rb ? request_new(&r) : RK_ENOMEM;
   int64_t *sb = rb + n;
-  rk_status st = byte_counts(rb, &total, recv_counts, n, type, "alltoallv");
+  if (st == RK_OK) st = byte_counts(rb, &total, recv_counts, n, type, "alltoallv");
   if (st == RK_OK) st = byte_counts(sb, &total, send_counts, n, type, "alltoallv");
   if (st == RK_OK && n == 1) {
     if (sb[0] != rb[0]) st = rk_error(RK_EINVAL, "alltoallv: %lld bytes sent to itself, %lld expected", (long long)sb[0],
@@ -197,15 +227,25 @@ rk_status rk_dist_alltoallv(rk_dist *d, void *recv, const int64_t *recv_counts, 
     else if (sb[0]) memmove(recv, send, (size_t)sb[0]);
   } else if (st == RK_OK) {
 #ifdef RECKON_HAVE_MPI
-    rk_dist_pending p = {0};
-    st = rk_dist_mpi_ialltoallv(d, &p, recv, rb, send, sb);
-    if (st == RK_OK) st = rk_dist_mpi_wait(d, &p);
+    st = rk_dist_mpi_ialltoallv(d, &r->pending, recv, rb, send, sb);
 #else
     st = RK_EINTERNAL;
 #endif
   }
   rk_free(rb);
-  return st;
+  if (st != RK_OK) {
+    if (r) request_free(r);
+    return st;
+  }
+  *req = r;
+  return RK_OK;
+}
+
+rk_status rk_dist_alltoallv(rk_dist *d, void *recv, const int64_t *recv_counts, const void *send,
+                            const int64_t *send_counts, rk_dist_type type) {
+  rk_dist_request *r;
+  RK_TRY(rk_dist_alltoallv_start(d, &r, recv, recv_counts, send, send_counts, type));
+  return rk_dist_wait(d, &r);
 }
 
 rk_status rk_dist_alltoall(rk_dist *d, void *recv, const void *send, int64_t count, rk_dist_type type) {
@@ -251,8 +291,8 @@ rk_status rk_dist_allreduce_sum_start(rk_dist *d, rk_dist_request **req, void *b
   int64_t bytes, all;
   RK_TRY(bytes_of(&bytes, count, type, "allreduce"));
   RK_TRY(rk_size_mul(&all, bytes, d->size, "allreduce"));
-  rk_dist_request *r = rk_calloc(1, sizeof *r);
-  if (!r) return RK_ENOMEM;
+  rk_dist_request *r;
+  RK_TRY(request_new(&r));
   r->buf = buf;
   r->count = count;
   r->type = type;
@@ -270,12 +310,43 @@ rk_status rk_dist_allreduce_sum_start(rk_dist *d, rk_dist_request **req, void *b
     if (st == RK_OK) st = RK_EINTERNAL;
 #endif
     if (st != RK_OK) {
-      rk_free(r->gathered);
-      rk_free(r);
+      request_free(r);
       return st;
     }
   }
   *req = r;
+  return RK_OK;
+}
+
+/* A completed request's last work (a sum's additions, in rank order) and its memory. */
+static void request_finish(rk_dist *d, rk_dist_request *r) {
+  if (r->gathered) sum_in_rank_order(r->buf, r->gathered, d->size, r->count, r->type);
+  request_free(r);
+}
+
+rk_status rk_dist_test(rk_dist *d, rk_dist_request **req, bool *done) {
+  *done = true;
+  rk_dist_request *r = *req;
+  if (!r) return RK_OK;
+  if (d->size > 1) {
+#ifdef RECKON_HAVE_MPI
+    int finished = 0;
+    rk_status st = rk_dist_mpi_test(d, &r->pending, &finished);
+    if (st != RK_OK) {
+      *req = NULL;
+      request_free(r);
+      return st;
+    }
+    *done = finished;
+#else
+    *done = false;
+    return RK_EINTERNAL;
+#endif
+  }
+  if (*done) {
+    *req = NULL;
+    request_finish(d, r);
+  }
   return RK_OK;
 }
 
@@ -290,10 +361,9 @@ rk_status rk_dist_wait(rk_dist *d, rk_dist_request **req) {
 #else
     st = RK_EINTERNAL;
 #endif
-    if (st == RK_OK) sum_in_rank_order(r->buf, r->gathered, d->size, r->count, r->type);
   }
-  rk_free(r->gathered);
-  rk_free(r);
+  if (st == RK_OK) request_finish(d, r);
+  else request_free(r);
   return st;
 }
 

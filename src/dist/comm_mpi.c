@@ -148,6 +148,14 @@ rk_status rk_dist_mpi_ialltoallv(rk_dist *d, rk_dist_pending *p, void *recv, con
   return started(p, MPI_Ialltoallv(send, sc, sd, MPI_BYTE, recv, rc, rd, MPI_BYTE, MPI_COMM_WORLD, p->mpi_request));
 }
 
+rk_status rk_dist_mpi_test(rk_dist *d, rk_dist_pending *p, int *done) {
+  (void)d;
+  *done = 0;
+  int rc = MPI_Test(p->mpi_request, done, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS || *done) pending_close(p);
+  return rc == MPI_SUCCESS ? RK_OK : mpi_error(rc, p->op);
+}
+
 /* Polls the request until it completes or the timeout passes: spinning first (a step's
  * collectives usually finish within microseconds of the last rank's arrival), then sleeping
  * up to a millisecond between polls so a long wait does not hold a core. */

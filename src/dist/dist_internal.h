@@ -22,10 +22,12 @@ typedef struct {
   const char *op;        /* for messages: "allgather" */
 } rk_dist_pending;
 
+/* A started collective (reckon/dist.h's *_start): its transfer, and for a sum what is added
+ * when it completes. */
 struct rk_dist_request {
   rk_dist_pending pending;
-  void *buf;             /* the caller's, gets the sum */
-  void *gathered;        /* size x count, owned */
+  void *buf;             /* a sum's: the caller's, gets the sum */
+  void *gathered;        /* a sum's: size x count, owned; NULL for a collective that only moves */
   int64_t count;
   rk_dist_type type;
 };
@@ -43,6 +45,8 @@ rk_status rk_dist_mpi_ialltoallv(rk_dist *d, rk_dist_pending *p, void *recv, con
                                  const void *send, const int64_t *send_bytes);
 rk_status rk_dist_mpi_ibarrier(rk_dist *d, rk_dist_pending *p);
 rk_status rk_dist_mpi_wait(rk_dist *d, rk_dist_pending *p);
+/* Whether it completed, without blocking (MPI progresses inside the call); closed when done. */
+rk_status rk_dist_mpi_test(rk_dist *d, rk_dist_pending *p, int *done);
 #endif
 
 #endif

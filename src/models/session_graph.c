@@ -111,6 +111,7 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   }
   int x;
   RK_TRY(rk_session_inputs_build(sg, &x, p, f, c, RK_NO_VALUE));
+  sg->merged = x;
   RK_TRY(rk_graph_mask_fill(g, &x, x, sg->mask_rows, (rk_param *)&p->mask));
   RK_TRY(rk_session_body_build(sg, p, c, &x, attention_weights));
   int read;

@@ -1,6 +1,6 @@
 /*
  * A session model's input stage (recsys_meta_model.py's feature_process and ProjectionNetwork,
- * tag recsys2021): the graph from the feed's per-feature inputs to the (B, T, d_model) rows the
+ * tag recsys2021): the graph from the feed's per-feature inputs to the (B, T, width) rows the
  * [MASK] and the body see. Per feature, over every position (past sessions first when
  * session-aware: the feed puts a feature's past column in front of it, so one input covers both):
  *
@@ -18,7 +18,8 @@
  * item * (1 + the sum of the other features), scalars left unprojected taking no part (as the
  * reference's test of numeric_features_project_to_embedding_dim > 0 leaves them out); and the
  * merge: inp_merge mlp is dropout(input_dropout) [-> LayerNorm (layer_norm_all_features)] ->
- * linear to d_model -> tf_out_activation, identity passes the features on.
+ * linear to the model's width (d_model; a separate RTD generator's is smaller, session_rtd.c) ->
+ * tf_out_activation, identity passes the features on.
  * The parameters are session_params.c's, the feed session_feed.c's; not the [MASK] nor the body.
  */
 #include "session_internal.h"
@@ -114,13 +115,13 @@ static rk_status aggregate(rk_graph *g, int *x, int *parts, const rk_session_fea
   return rk_graph_concat(g, x, n, parts, 2);
 }
 
-static rk_status merge(rk_graph *g, int *x, const rk_session_params *p, const rk_session_config *c) {
+/* ln: the LayerNorm's gamma and beta (layer_norm_all_features), wb: the linear layer's. */
+static rk_status merge(rk_graph *g, int *x, rk_param *const ln[2], rk_param *const wb[2], const rk_session_config *c) {
   if (c->inp_merge == RK_SESSION_MERGE_IDENTITY) return RK_OK;
   if (c->input_dropout > 0.0f) RK_TRY(rk_graph_dropout(g, x, *x, c->input_dropout, false));
-  if (c->layer_norm_all_features)
-    RK_TRY(rk_graph_layer_norm(g, x, *x, (rk_param *)&p->all_ln_gamma, (rk_param *)&p->all_ln_beta, 1e-5f));
+  if (c->layer_norm_all_features) RK_TRY(rk_graph_layer_norm(g, x, *x, ln[0], ln[1], 1e-5f));
   rk_act act = c->tf_out_activation == RK_SESSION_OUT_RELU ? RK_ACT_RELU : RK_ACT_TANH;
-  return rk_graph_linear(g, x, *x, (rk_param *)&p->merge_w, (rk_param *)&p->merge_b, act);
+  return rk_graph_linear(g, x, *x, wb[0], wb[1], act);
 }
 
 rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session_params *p,
@@ -143,5 +144,11 @@ rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session
   if (st == RK_OK) st = aggregate(sg->g, x, parts, f, c);
   rk_free(parts);
   RK_TRY(st);
-  return merge(sg->g, x, p, c);
+  rk_session_params *q = (rk_session_params *)p;   /* the graph keeps pointers to the parameters */
+  if (again && rk_session_rtd_separate(c)) {   /* the discriminator's own merge (recsys_meta_model's merge_disc) */
+    rk_param *const ln[2] = {&q->disc_ln_gamma, &q->disc_ln_beta}, *const wb[2] = {&q->disc_merge_w, &q->disc_merge_b};
+    return merge(sg->g, x, ln, wb, c);
+  }
+  rk_param *const ln[2] = {&q->all_ln_gamma, &q->all_ln_beta}, *const wb[2] = {&q->merge_w, &q->merge_b};
+  return merge(sg->g, x, ln, wb, c);
 }

@@ -60,6 +60,16 @@ typedef struct {
   rk_param out_b;              /* (V): the output bias, tied or not */
   rk_param disc_dense_w, disc_dense_b;   /* --rtd: (d_model, d_model), (d_model) */
   rk_param disc_pred_w, disc_pred_b;     /* --rtd: (1, d_model), (1) */
+  /* --rtd with a separate generator (ELECTRA's; session_rtd.c): everything above but the input
+   * stage's features is the generator's, `width` wide; the discriminator has its own merge and
+   * body at d_model */
+  int64_t width;               /* the model's hidden size: d_model, or the generator's */
+  rk_param disc_ln_gamma, disc_ln_beta;  /* (merged_width): layer_norm_all_features */
+  rk_param disc_merge_w, disc_merge_b;   /* (d_model, merged_width), (d_model) */
+  rk_param disc_positions;               /* (T, d_model) */
+  rk_param disc_emb_ln_gamma, disc_emb_ln_beta;
+  rk_transformer_config disc_block;
+  rk_transformer_block *disc_blocks;     /* (n_layer) */
   int64_t item_dim, n_items;
   rk_param **list;             /* every parameter, in declaration order */
   int n;
@@ -88,6 +98,7 @@ typedef struct {
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
   int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items */
+  int merged;                  /* (B, T, width): the input stage's rows, before [MASK] */
   int n_layers;
   int *attention;              /* per layer (B, heads, T, T), or NULL */
   rk_session_outputs out;
@@ -95,9 +106,10 @@ typedef struct {
 
 /* The first continuous feature that is not a past column, or -1 (session_inputs.c). */
 int rk_session_first_continuous(const rk_session_features *f);
-/* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, d_model).
+/* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, width).
  * item_ids RK_NO_VALUE: the inputs are made here; else a second pass over the inputs already
- * made, with item_ids (int64 (B, T)) in place of the item's (RTD's corrupted session). */
+ * made, with item_ids (int64 (B, T)) in place of the item's (RTD's corrupted session), merged by
+ * the discriminator's own merge to d_model when the generator is separate. */
 rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session_params *p,
                                   const rk_session_features *f, const rk_session_config *c, int item_ids);
 /* The body of xlnet and transfoxl (session_xlnet.c): x (B, T, d_model) through dropout, the
@@ -119,10 +131,14 @@ rk_status rk_session_check_sampling(const rk_session_config *c);
 rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int labels, const rk_session_params *p,
                                         rk_param *w, const rk_session_config *c);
 
-/* Replacement token detection (session_rtd.c): its checks, and a train graph's joint loss from
- * the generator's masked LM loss and logits (packed at sg->labelled): the discriminator's pass
- * over the corrupted items through the same input stage and body. */
+/* Replacement token detection (session_rtd.c): its checks; whether the generator is a separate,
+ * smaller model, and the model's (the generator's) hidden size; and a train graph's joint loss
+ * from the generator's masked LM loss and logits (packed at sg->labelled): the discriminator's
+ * pass over the corrupted items through the input stage's features and the discriminator's merge
+ * and body (tied: the generator's). */
 rk_status rk_session_check_rtd(const rk_session_config *c);
+bool rk_session_rtd_separate(const rk_session_config *c);
+int64_t rk_session_width(const rk_session_config *c);
 rk_status rk_session_build_rtd_loss(rk_session_graph *sg, int *loss, int mlm_loss, int logits, const rk_session_params *p,
                                     const rk_session_features *f, const rk_session_config *c);
 /* --rtd train graphs: replace the draws with given (B, T) ids (tests; rk_graph_rtd_replace_fix). */

@@ -13,6 +13,9 @@
  *   transformers       N(0, initializer_range) weights and positions, biases 0, LayerNorms 1 / 0;
  *                      GPT-2's projections into the residual N(0, range / sqrt(2 n_layer))
  *   recurrent          torch.nn.GRU/LSTM/RNN's U(+-1/sqrt(d_model))
+ * --rtd with a separate generator (session_rtd.c): all of the above but the features' own
+ * parameters is the generator's, rk_session_width wide (its MLPs stay 4 d_model); the
+ * discriminator's head, merge and body at d_model come last.
  * Not the graph over them (session_graph.c).
  */
 #include <math.h>
@@ -187,7 +190,7 @@ static rk_status declare_inputs(declarer *d, const rk_session_features *f) {
     RK_TRY(declare(d, &p->feature_ln[2 * i + 1], name, 1, W, 0, INIT_ZEROS, 0));
   }
   if (elementwise) p->merged_width = p->item_dim;
-  const int64_t W = p->merged_width, D = c->d_model;
+  const int64_t W = p->merged_width, D = p->width;
   if (c->inp_merge == RK_SESSION_MERGE_IDENTITY) {
     if (W != D)
       return rk_error(RK_EUSAGE, "--inp_merge identity needs the features' width (%lld) to equal --d_model %lld",
@@ -204,9 +207,10 @@ static rk_status declare_inputs(declarer *d, const rk_session_features *f) {
   return declare(d, &p->mask, "masked_item_embedding", 1, D, 0, INIT_NORMAL, 0.001f);
 }
 
-static rk_status declare_block(declarer *d, rk_transformer_block *blk, const char *prefix, double proj_std) {
+static rk_status declare_block(declarer *d, rk_transformer_block *blk, const char *prefix,
+                               const rk_transformer_config *shape, double proj_std) {
   int first = d->p->n;
-  RK_TRY(rk_transformer_block_declare(blk, d->p->arena, prefix, &d->p->block));
+  RK_TRY(rk_transformer_block_declare(blk, d->p->arena, prefix, shape));
   rk_param *ps[RK_TRANSFORMER_BLOCK_PARAMS] = {&blk->ln1_gamma, &blk->ln1_beta, &blk->qkv_weight, &blk->qkv_bias,
                                                &blk->proj_weight, &blk->proj_bias, &blk->ln2_gamma, &blk->ln2_beta,
                                                &blk->fc_weight, &blk->fc_bias, &blk->out_weight, &blk->out_bias};
@@ -256,7 +260,7 @@ static rk_status declare_relative(declarer *d) {
 static rk_status declare_body(declarer *d) {
   rk_session_params *p = d->p;
   const rk_session_config *c = d->c;
-  const int64_t D = c->d_model, T = rk_session_config_positions(c);
+  const int64_t D = p->width, T = rk_session_config_positions(c);
   const float range = c->initializer_range;
   char prefix[48];
   if (rk_session_is_relative(c->model_type)) return declare_relative(d);
@@ -264,7 +268,7 @@ static rk_status declare_body(declarer *d) {
     RK_TRY(declare(d, &p->positions, "wpe.weight", 2, T, D, INIT_NORMAL, range));
     for (int l = 0; l < p->n_blocks; l++) {
       snprintf(prefix, sizeof prefix, "h.%d", l);
-      RK_TRY(declare_block(d, &p->blocks[l], prefix, range / sqrt(2.0 * c->n_layer)));
+      RK_TRY(declare_block(d, &p->blocks[l], prefix, &p->block, range / sqrt(2.0 * c->n_layer)));
     }
     RK_TRY(declare(d, &p->ln_f_gamma, "ln_f.weight", 1, D, 0, INIT_ONES, 0));
     return declare(d, &p->ln_f_beta, "ln_f.bias", 1, D, 0, INIT_ZEROS, 0);
@@ -279,7 +283,7 @@ static rk_status declare_body(declarer *d) {
     }
     for (int l = 0; l < p->n_blocks; l++) {
       snprintf(prefix, sizeof prefix, c->model_type == RK_SESSION_ALBERT ? "encoder.albert_layer_groups.%d" : "encoder.layer.%d", l);
-      RK_TRY(declare_block(d, &p->blocks[l], prefix, range));
+      RK_TRY(declare_block(d, &p->blocks[l], prefix, &p->block, range));
     }
     return RK_OK;
   }
@@ -303,8 +307,8 @@ static rk_status declare_head(declarer *d, const rk_session_features *f) {
   const rk_param *items = &p->tables[p->feature_table[f->item]];
   p->n_items = items->value.shape[0];
   p->item_dim = items->value.shape[1];
-  const float lim = (float)(1.0 / sqrt((double)c->d_model));
-  RK_TRY(declare(d, &p->head_w, "output_layer.weight", 2, p->item_dim, c->d_model, INIT_UNIFORM, lim));
+  const float lim = (float)(1.0 / sqrt((double)p->width));
+  RK_TRY(declare(d, &p->head_w, "output_layer.weight", 2, p->item_dim, p->width, INIT_UNIFORM, lim));
   RK_TRY(declare(d, &p->head_b, "output_layer.bias", 1, p->item_dim, 0, INIT_UNIFORM, lim));
   if (c->mf_constrained_embeddings) return declare(d, &p->out_b, "output_layer_bias", 1, p->n_items, 0, INIT_ZEROS, 0);
   const float out_lim = (float)(1.0 / sqrt((double)p->item_dim));
@@ -312,9 +316,36 @@ static rk_status declare_head(declarer *d, const rk_session_features *f) {
   return declare(d, &p->out_b, "output_layer_items.bias", 1, p->n_items, 0, INIT_UNIFORM, out_lim);
 }
 
+/* --rtd with a separate generator: the discriminator's own merge (recsys_meta_model's merge_disc,
+ * a ProjectionNetwork to d_model) and ELECTRA body (the generator's shape at d_model: positions,
+ * the embeddings' LayerNorm, n_layer BERT blocks), initialised as the generator's. */
+static rk_status declare_separate_discriminator(declarer *d) {
+  rk_session_params *p = d->p;
+  const rk_session_config *c = d->c;
+  const int64_t D = c->d_model, W = p->merged_width, T = rk_session_config_positions(c);
+  const float range = c->initializer_range, lim = (float)(1.0 / sqrt((double)W));
+  if (c->layer_norm_all_features) {
+    RK_TRY(declare(d, &p->disc_ln_gamma, "merge_disc.layer_norm_all_input.weight", 1, W, 0, INIT_ONES, 0));
+    RK_TRY(declare(d, &p->disc_ln_beta, "merge_disc.layer_norm_all_input.bias", 1, W, 0, INIT_ZEROS, 0));
+  }
+  RK_TRY(declare(d, &p->disc_merge_w, "merge_disc.weight", 2, D, W, INIT_UNIFORM, lim));
+  RK_TRY(declare(d, &p->disc_merge_b, "merge_disc.bias", 1, D, 0, INIT_UNIFORM, lim));
+  RK_TRY(declare(d, &p->disc_positions, "discriminator.embeddings.position_embeddings.weight", 2, T, D, INIT_NORMAL,
+                 range));
+  RK_TRY(declare(d, &p->disc_emb_ln_gamma, "discriminator.embeddings.LayerNorm.weight", 1, D, 0, INIT_ONES, 0));
+  RK_TRY(declare(d, &p->disc_emb_ln_beta, "discriminator.embeddings.LayerNorm.bias", 1, D, 0, INIT_ZEROS, 0));
+  for (int l = 0; l < c->n_layer; l++) {
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "discriminator.encoder.layer.%d", l);
+    RK_TRY(declare_block(d, &p->disc_blocks[l], prefix, &p->disc_block, range));
+  }
+  return RK_OK;
+}
+
 /* --rtd: the discriminator's head, recsys_meta_model's dense_discriminator (d_model -> d_model,
  * then tf_out_activation) and discriminator_prediction (d_model -> 1), torch.nn.Linear's
- * initialisation. Declared last, so a model without them draws the same other parameters. */
+ * initialisation; then, with a separate generator, the discriminator's merge and body. Declared
+ * last, so a model without them draws the same other parameters. */
 static rk_status declare_discriminator(declarer *d) {
   rk_session_params *p = d->p;
   const int64_t D = d->c->d_model;
@@ -322,7 +353,8 @@ static rk_status declare_discriminator(declarer *d) {
   RK_TRY(declare(d, &p->disc_dense_w, "dense_discriminator.weight", 2, D, D, INIT_UNIFORM, lim));
   RK_TRY(declare(d, &p->disc_dense_b, "dense_discriminator.bias", 1, D, 0, INIT_UNIFORM, lim));
   RK_TRY(declare(d, &p->disc_pred_w, "discriminator_prediction.weight", 2, 1, D, INIT_UNIFORM, lim));
-  return declare(d, &p->disc_pred_b, "discriminator_prediction.bias", 1, 1, 0, INIT_UNIFORM, lim);
+  RK_TRY(declare(d, &p->disc_pred_b, "discriminator_prediction.bias", 1, 1, 0, INIT_UNIFORM, lim));
+  return rk_session_rtd_separate(d->c) ? declare_separate_discriminator(d) : RK_OK;
 }
 
 static void run_rule(const init_rule *r, uint64_t seed, uint64_t stream) {
@@ -362,6 +394,8 @@ static void mark_no_decay(rk_session_params *p, const rk_session_config *c) {
     p->blocks[l].ln1_gamma.no_decay = true;
     if (c->model_type != RK_SESSION_ALBERT) p->blocks[l].ln2_gamma.no_decay = true;
   }
+  for (int l = 0; rk_session_rtd_separate(c) && l < c->n_layer; l++)
+    p->disc_blocks[l].ln1_gamma.no_decay = p->disc_blocks[l].ln2_gamma.no_decay = true;
 }
 
 static int count_blocks(const rk_session_config *c) {
@@ -376,14 +410,21 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
   if (f->item < 0 || f->item >= f->n || !f->features[f->item].categorical)
     return rk_error(RK_EUSAGE, "a session model needs a categorical item id feature");
   p->n_blocks = count_blocks(c);
-  p->block = (rk_transformer_config){.d_model = c->d_model, .heads = c->n_head, .dropout = c->dropout,
+  p->width = rk_session_width(c);
+  /* A separate generator keeps the discriminator's MLP width (recsys_models.py scales only
+   * hidden_size), so d_ff is 4 d_model whatever the width. */
+  p->block = (rk_transformer_config){.d_model = p->width, .d_ff = 4 * c->d_model, .heads = c->n_head,
+                                     .dropout = c->dropout,
                                      .attn_dropout = c->dropout, .ln_eps = c->layer_norm_eps,
                                      .gelu_tanh = c->hidden_act == RK_SESSION_GELU_NEW,
                                      .causal = c->model_type == RK_SESSION_GPT2};
+  p->disc_block = p->block;
+  p->disc_block.d_model = c->d_model;
   /* At most: per feature a table, 2 LayerNorm parameters and 5 of the input stage's, the
    * blocks', 4 per recurrent layer or a relative layer's, a dozen single ones and the
-   * discriminator's 4. */
-  int most = 8 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks + (RK_REL_TRANSFORMER_BLOCK_PARAMS + 4) * c->n_layer + 20;
+   * discriminator's 4, and a separate generator's discriminator: 7 and its blocks. */
+  int most = 8 * f->n + RK_TRANSFORMER_BLOCK_PARAMS * p->n_blocks +
+             (RK_REL_TRANSFORMER_BLOCK_PARAMS + 4 + RK_TRANSFORMER_BLOCK_PARAMS) * c->n_layer + 27;
   /* xlnet: HF's XLNet config (d_inner 4 d_model, ff_activation); transfoxl: its dropatt 0, ReLU. */
   bool xl = c->model_type == RK_SESSION_XLNET;
   p->rel = (rk_rel_transformer_config){.d_model = c->d_model, .heads = c->n_head, .dropout = c->dropout,
@@ -402,12 +443,12 @@ rk_status rk_session_params_create(rk_session_params *p, const rk_session_featur
   p->blocks = rk_calloc((size_t)p->n_blocks + 1, sizeof *p->blocks);
   p->rnn = rk_calloc(4 * (size_t)c->n_layer + 1, sizeof *p->rnn);
   p->rel_blocks = rk_calloc((size_t)c->n_layer + 1, sizeof *p->rel_blocks);
+  p->disc_blocks = rk_calloc(rk_session_rtd_separate(c) ? (size_t)c->n_layer : 1, sizeof *p->disc_blocks);
   p->list = rk_calloc((size_t)most, sizeof *p->list);
   d.rules = rk_calloc((size_t)most, sizeof *d.rules);
   bool inputs = p->scalar_proj && p->soft_tables && p->to_item;
-  rk_status st = p->tables && p->feature_table && p->feature_ln && inputs && p->blocks && p->rnn && p->rel_blocks && p->list && d.rules
-                     ? RK_OK
-                     : RK_ENOMEM;
+  bool bodies = p->blocks && p->rnn && p->rel_blocks && p->disc_blocks;
+  rk_status st = p->tables && p->feature_table && p->feature_ln && inputs && bodies && p->list && d.rules ? RK_OK : RK_ENOMEM;
   if (st == RK_OK) st = rk_param_arena_create(&p->arena);
   if (st == RK_OK) st = declare_inputs(&d, f);
   if (st == RK_OK) st = declare_body(&d);
@@ -433,6 +474,7 @@ void rk_session_params_free(rk_session_params *p) {
   rk_free(p->blocks);
   rk_free(p->rnn);
   rk_free(p->rel_blocks);
+  rk_free(p->disc_blocks);
   rk_free(p->list);
   memset(p, 0, sizeof *p);
 }

@@ -11,6 +11,8 @@
  * plan keeps activations until their producer's backward; the eval plan frees each one after its
  * last reader, so inference needs a fraction of the memory. Gradient buffers are zeroed when
  * their lifetime starts (their first writer's backward), which is why backward can always add.
+ * The same timeline says when a parameter's gradient is complete (its last writer's backward):
+ * backward tells a caller's hook then, so data-parallel training ships it while backward goes on.
  *
  * The device work (the arena's memory, zeroing, the sparse gradient assembly, per-op state and
  * the kernels) goes through the graph's backend (src/nn/backend.h); this file only plans and
@@ -55,6 +57,8 @@ void rk_graph_free(rk_graph *g) {
   rk_free(g->params);
   rk_free(g->sparse);
   rk_free(g->grad_order);
+  rk_free(g->ready_order);
+  rk_free(g->ready_time);
   g->backend->free(g->arena);
   rk_arena_free(&g->fixed);
   rk_free(g);
@@ -374,6 +378,51 @@ static rk_status check_memory(const rk_graph *g, bool trainable) {
   return rk_memory_check(need, label);
 }
 
+/* When each parameter's gradient is complete in a backward pass (rk_graph_set_grad_ready_hook):
+ * the backward time of its last writer, a node that runs backward and reads its value or holds
+ * it; sparse tables after the assembly. Needs needs_grad. */
+static rk_status plan_grad_ready(rk_graph *g) {
+  const int N = g->n_nodes, P = g->n_params;
+  g->ready_order = rk_malloc((size_t)(P ? P : 1) * sizeof *g->ready_order);
+  g->ready_time = rk_malloc((size_t)(P ? P : 1) * sizeof *g->ready_time);
+  if (!g->ready_order || !g->ready_time) return RK_ENOMEM;
+  for (int k = 0; k < P; k++) g->ready_time[k] = g->params[k]->sparse ? 2 * N : N - 1;
+  for (int i = N - 1; i >= 0; i--) {   /* backward order: a later time overwrites an earlier */
+    const rk_node *n = &g->nodes[i];
+    bool runs = false;
+    for (int k = 0; k < n->n_out; k++) runs = runs || g->values[n->out[k]].needs_grad;
+    for (int k = 0; runs && k < P; k++) {
+      bool writes = false;
+      for (int j = 0; j < n->n_params; j++) writes = writes || n->params[j] == g->params[k];
+      for (int j = 0; j < n->n_in; j++) writes = writes || g->values[n->in[j]].param == g->params[k];
+      if (writes && !g->params[k]->sparse) g->ready_time[k] = 2 * N - 1 - i;
+    }
+  }
+  for (int k = 0; k < P; k++) {   /* insertion sort by time, stable: ties in parameter order */
+    int j = k - 1;
+    while (j >= 0 && g->ready_time[g->ready_order[j]] > g->ready_time[k]) {
+      g->ready_order[j + 1] = g->ready_order[j];
+      j--;
+    }
+    g->ready_order[j + 1] = k;
+  }
+  return RK_OK;
+}
+
+/* Tells the hook about the parameters ready at backward time t and before; *next walks ready_order. */
+static rk_status report_grad_ready(rk_graph *g, int t, int *next) {
+  for (; *next < g->n_params && g->ready_time[g->ready_order[*next]] <= t; (*next)++)
+    if (g->grad_ready) RK_TRY(g->grad_ready(g->grad_ready_ctx, g->ready_order[*next]));
+  return RK_OK;
+}
+
+void rk_graph_set_grad_ready_hook(rk_graph *g, rk_graph_grad_ready_fn fn, void *ctx) {
+  g->grad_ready = fn;
+  g->grad_ready_ctx = ctx;
+}
+
+const int *rk_graph_grad_ready_order(const rk_graph *g) { return g->built ? g->ready_order : NULL; }
+
 rk_status rk_graph_build(rk_graph *g, int loss) {
   RK_TRY(check_building(g));
   const int N = g->n_nodes, V = g->n_values;
@@ -555,6 +604,7 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
     }
     g->grad_order[j + 1] = v;
   }
+  RK_TRY(plan_grad_ready(g));
   g->loss = loss;
   g->built = true;
   return RK_OK;
@@ -605,8 +655,9 @@ rk_status rk_graph_backward(rk_graph *g) {
   be->begin_pass();
   for (int i = 0; i < g->n_sparse; i++) be->sparse_clear(&g->sparse[i]);
   const int N = g->n_nodes;
-  int gi = 0;
-  for (int t = N; t < 2 * N; t++) {
+  int gi = 0, ready = 0;
+  rk_status st = report_grad_ready(g, N - 1, &ready);
+  for (int t = N; st == RK_OK && t < 2 * N; t++) {
     while (gi < g->n_grad_order && g->values[g->grad_order[gi]].grad_birth <= t) {
       rk_value *v = &g->values[g->grad_order[gi++]];
       if (v->grad_overwritten) continue;
@@ -618,10 +669,12 @@ rk_status rk_graph_backward(rk_graph *g) {
     bool run = false;
     for (int k = 0; k < n->n_out; k++) run = run || g->values[n->out[k]].needs_grad;
     if (run) be->backward[n->op](g, n);
+    st = report_grad_ready(g, t, &ready);
   }
-  for (int i = 0; i < g->n_sparse; i++) be->sparse_assemble(&g->sparse[i]);
+  for (int i = 0; st == RK_OK && i < g->n_sparse; i++) be->sparse_assemble(&g->sparse[i]);
+  if (st == RK_OK) st = report_grad_ready(g, 2 * N, &ready);
   g->forward_done = false;
-  return RK_OK;
+  return st;
 }
 
 void rk_graph_zero_grad(rk_graph *g) {

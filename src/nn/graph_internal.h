@@ -113,6 +113,14 @@ struct rk_graph {
   rk_arena fixed;            /* inputs, slots, op state: never shared */
   int *grad_order;           /* values with a gradient, by grad_birth */
   int n_grad_order;
+  /* the gradient-ready hook (rk_graph_set_grad_ready_hook), and when each parameter is ready:
+   * ready_order lists the parameters (indices into params) by ready_time, the backward time
+   * after which nothing writes their gradient (N - 1: no node does; 2N - 1 - i: node i's
+   * backward is the last; 2N: a sparse table, after the assembly) */
+  rk_graph_grad_ready_fn grad_ready;
+  void *grad_ready_ctx;
+  int *ready_order;          /* (n_params) */
+  int *ready_time;           /* (n_params) by parameter index */
 };
 
 /* ---- for the op builders ----------------------------------------------------------------- */

@@ -349,7 +349,7 @@ rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *
   return RK_OK;
 }
 
-rk_status run_shards_fetch_for(void *ctx, const rk_graph *g) {
+rk_status run_shards_ask(void *ctx, const rk_graph *g) {
   run_shards *s = ctx;
   for (int k = 0; k < s->n; k++) {
     sharded *t = s->tables[k];
@@ -358,6 +358,21 @@ rk_status run_shards_fetch_for(void *ctx, const rk_graph *g) {
     RK_TRY(ask(t, t->n_ids));
   }
   return RK_OK;
+}
+
+rk_status run_shards_fetch_batch(void *ctx, const rk_graph *g) {
+  run_shards *s = ctx;
+  rk_status st = RK_OK;
+  for (int k = 0; k < s->n; k++) {
+    sharded *t = s->tables[k];
+    t->n_ids = 0;
+    if (g && st == RK_OK) st = rk_graph_table_ids(g, t->param, &t->ids, &t->n_ids, &t->ids_cap);
+    /* every table's fetch on every rank, even after a failure here: the others are in it */
+    rk_status f = rk_shard_fetch(&t->table, s->dist, t->ids, st == RK_OK ? t->n_ids : 0);
+    if (st == RK_OK) st = f;
+    t->n_ids = 0;
+  }
+  return st;
 }
 
 rk_status run_shards_serve(run_shards *s) {

@@ -48,16 +48,20 @@ rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *
 /* --load_model_path: this rank's rows of each sharded table from a saved model's weights (which
  * hold them whole; rk_model_read_weights read the rest). */
 rk_status run_shards_read_model(const run_shards *s, const char *path);
-/* While rank 0 evaluates and writes its outputs: evaluation fetches each batch's rows of the
- * sharded tables (run_shards_fetch_for), and its saved model streams each sharded table into
+/* Evaluation over the ranks (rk_eval_options.before_forward, ctx the run_shards), called by every
+ * rank for every eval batch, in order: the rank scoring it with its filled graph (the rows its
+ * lookups of each sharded table read are fetched), the others with g NULL (they only answer). */
+rk_status run_shards_fetch_batch(void *ctx, const rk_graph *g);
+/* While rank 0 writes its outputs: its predictions fetch each batch's rows of the sharded tables
+ * (run_shards_ask), and its saved model streams each sharded table into
  * weights.safetensors (rk_row_cache.read_rows), a block of rows fetched from the owners at a
  * time, so no rank holds a whole table. The other ranks call run_shards_serve, which answers
  * those fetches until rank 0, done writing (whether or not it succeeded), calls
  * run_shards_serve_done. Nothing to do without sharded tables. */
 rk_status run_shards_serve(run_shards *s);
-/* Rank 0 evaluating (rk_eval_options.before_forward, ctx the run_shards): the rows a filled
+/* Rank 0 predicting (rk_predict_options.before_forward, ctx the run_shards): the rows a filled
  * graph's lookups of each sharded table read, fetched from the owners while they serve. */
-rk_status run_shards_fetch_for(void *ctx, const rk_graph *g);
+rk_status run_shards_ask(void *ctx, const rk_graph *g);
 rk_status run_shards_serve_done(run_shards *s);
 void run_shards_free(run_shards *s);
 

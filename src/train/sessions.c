@@ -13,6 +13,13 @@
  * stands, so a run killed at any point and started again with the same command continues to the
  * same bits as a run never stopped. The outputs are claimed before any work and published
  * together at the end (src/core/output.c); a failed run leaves the previous run's set whole.
+ *
+ * Data parallel (c->dist, docs/distributed.md): every rank reads the same global batches and
+ * trains its block of their pieces (fixed row ranges of --micro_batch_size rows); the gradients
+ * are summed over pieces in one tree (step_pieces.h), so 1, 2 or 4 ranks end with the same bits.
+ * The session models' parameters are dense (the item table is the output layer too, whose
+ * gradient touches every row), so they are exchanged as one vector, by segments. Evaluation is
+ * split over ranks (sessions_eval.c); rank 0 alone writes.
  * It is not the model (src/models, reckon/sessions.h) nor evaluation (sessions_eval.c).
  */
 #include <errno.h>
@@ -26,7 +33,9 @@
 #include "reckon/data.h"
 #include "reckon/models.h"
 #include "reckon/optim.h"
+#include "reckon/trainer.h"
 #include "sessions_internal.h"
+#include "train/step_pieces.h"
 
 const char *const rk_sessions_output_names[] = {"log.json",
                                                 "train_results_dates.txt",
@@ -90,6 +99,14 @@ typedef struct {
 
 typedef struct {
   const rk_sessions_config *c;
+  bool writer;                  /* rank 0 (or the only process): writes every output */
+  int64_t pieces, piece_rows;   /* P pieces of M rows per global batch */
+  step_pieces *steps;           /* the step's gradient over pieces and ranks */
+  const rk_batch *global;       /* the step's global batch, while step_pieces runs its pieces */
+  uint64_t step;                /* the global step, while it runs */
+  const char *window;           /* and its window's label */
+  rk_batch piece;               /* a piece's rows of it */
+  int64_t *piece_rows_idx;      /* (M) their indices */
   rk_output out;
   rk_output_set set;
   rk_session_windows win;
@@ -116,6 +133,9 @@ typedef struct {
 } run;
 
 static void free_run(run *r) {
+  step_pieces_free(r->steps);
+  rk_batch_free(&r->piece);
+  rk_free(r->piece_rows_idx);
   rk_session_evaluator_free(&r->ev);
   rk_session_oracle_free(&r->oracle);
   if (r->feed) r->m->ops->feed_free(r->feed);
@@ -147,6 +167,15 @@ static rk_status check_config(const rk_sessions_config *c) {
     return rk_error(RK_EUSAGE, "--do_predict without --do_train needs a trained model: --model_name_or_path DIR");
   if (c->train_batch_size < 1 || c->eval_batch_size < 1)
     return rk_error(RK_EUSAGE, "--per_device_train_batch_size and --per_device_eval_batch_size must be at least 1");
+  int ranks = c->dist ? rk_dist_size(c->dist) : 1;
+  int64_t M = c->micro_batch_size > 0 ? c->micro_batch_size : c->train_batch_size;
+  if (c->micro_batch_size < 0) return rk_error(RK_EUSAGE, "--micro_batch_size must be 0 (the whole batch) or more");
+  if (c->train_batch_size % M != 0)
+    return rk_error(RK_EUSAGE, "--micro_batch_size %lld does not divide the global batch of %lld sessions",
+                    (long long)M, (long long)c->train_batch_size);
+  if (c->train_batch_size / M < ranks)
+    return rk_error(RK_EUSAGE, "%lld pieces of %lld sessions per step, fewer than the %d ranks: lower --micro_batch_size",
+                    (long long)(c->train_batch_size / M), (long long)M, ranks);
   if (!(c->epochs > 0) && c->max_steps <= 0)
     return rk_error(RK_EUSAGE, "--num_train_epochs must be above 0 (or give --max_steps)");
   rk_lr_schedule s;
@@ -218,11 +247,11 @@ static rk_status build(run *r) {
     if (st == RK_OK && !rk_model_is_session(r->saved.model))
       st = rk_error(RK_EUSAGE, "--model_name_or_path '%s' holds a %s model, not a session model", c->load_model,
                     r->saved.model->ops->family);
-    if (st == RK_OK) st = rk_session_share(&r->m, r->saved.model, c->train_batch_size, c->do_train, false);
+    if (st == RK_OK) st = rk_session_share(&r->m, r->saved.model, r->piece_rows, c->do_train, false);
     if (st != RK_OK) return rk_error_context(st, "--model_name_or_path '%s'", c->load_model);
   } else {
     RK_TRY(rk_session_config_check(&c->model));
-    RK_TRY(rk_session_build(&r->m, &r->features, &c->model, c->train_batch_size, c->do_train));
+    RK_TRY(rk_session_build(&r->m, &r->features, &c->model, r->piece_rows, c->do_train));
   }
   uint64_t seed = rk_session_model_config(r->m)->seed;
   const rk_schema *schema = r->have_schema ? &r->schema : NULL;
@@ -236,6 +265,10 @@ static rk_status build(run *r) {
   rk_optim_config_hf_adamw(&oc, c->lr, c->weight_decay, c->adam_beta1, c->adam_beta2, c->adam_epsilon);
   oc.sparse_as_dense = true;
   if (c->do_train) RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL, NULL));
+  /* DDP's default bucket size: the session models have no flag for it (recsys_main.py has none) */
+  if (c->do_train)
+    RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, 1, c->dist, (int64_t)(RK_BUCKET_CAP_MB_DEFAULT * 1048576.0)));
+  if (!(r->piece_rows_idx = rk_calloc((size_t)r->piece_rows, sizeof *r->piece_rows_idx))) return RK_ENOMEM;
   return rk_session_evaluator_init(&r->ev, r->m, schema, c->eval_batch_size, c->log_attention_weights, seed,
                                    (const char *const *)r->metadata, r->n_metadata);
 }
@@ -275,13 +308,13 @@ static json_t *fingerprint(const run *r) {
   const rk_sessions_config *c = r->c;
   json_t *windows = json_array();
   for (int i = 0; windows && i < r->win.n; i++) json_array_append_new(windows, json_string(r->win.w[i].label));
-  return json_pack("{so so sb sI sI sI sf sI sf sf sf ss sI sf sb sb sb sI}", "model",
+  return json_pack("{so so sb sI sI sI sI sf sI sf sf sf ss sI sf sb sb sb sI}", "model",
                    rk_session_config_to_json(rk_session_model_config(r->m)),
                    "windows", windows, "incremental", c->incremental, "training_window_size",
                    (json_int_t)c->training_window_size, "train_batch_size", (json_int_t)c->train_batch_size,
-                   "eval_batch_size", (json_int_t)c->eval_batch_size, "epochs", c->epochs, "max_steps",
-                   (json_int_t)c->max_steps, "lr", (double)c->lr, "weight_decay", (double)c->weight_decay,
-                   "max_grad_norm", c->max_grad_norm, "lr_schedule", c->lr_schedule, "warmup_steps",
+                   "piece_rows", (json_int_t)r->piece_rows, "eval_batch_size", (json_int_t)c->eval_batch_size,
+                   "epochs", c->epochs, "max_steps", (json_int_t)c->max_steps, "lr", (double)c->lr, "weight_decay",
+                   (double)c->weight_decay, "max_grad_norm", c->max_grad_norm, "lr_schedule", c->lr_schedule, "warmup_steps",
                    (json_int_t)c->warmup_steps, "cosine_cycles_by_epoch", c->cosine_cycles_by_epoch, "drop_last",
                    c->drop_last, "do_train", c->do_train, "do_eval", c->do_eval, "shuffle_buffer_rows",
                    (json_int_t)c->shuffle_buffer_rows);
@@ -397,17 +430,42 @@ static rk_status log_train_row(run *r, const progress *ps, double lr) {
   return st;
 }
 
-/* One optimizer step on a batch: forward, backward, clipping, AdamW at the schedule's rate. */
+/* Piece `piece` of the step (step_pieces.h): rows [piece M, piece M + M) of the global batch
+ * through forward and backward, its loss in extra[0]. Masking and dropout are keyed by
+ * (step, piece), so a piece draws the same on any rank; one piece keys them by the step, as a
+ * plain run does. A piece past the batch's end (its last, short batch) is empty. */
+static rk_status run_piece(void *ctx, int64_t piece, float *extra) {
+  run *r = ctx;
+  const rk_batch *b = r->global;
+  int64_t first = piece * r->piece_rows, n = b->nrows - first < r->piece_rows ? b->nrows - first : r->piece_rows;
+  if (n <= 0) return RK_OK;
+  const rk_batch *rows = b;
+  if (r->pieces > 1) {
+    for (int64_t i = 0; i < n; i++) r->piece_rows_idx[i] = first + i;
+    RK_TRY(rk_batch_take(&r->piece, b, r->piece_rows_idx, n));
+    rows = &r->piece;
+  }
+  uint64_t key = r->pieces == 1 ? r->step : r->step * (uint64_t)r->pieces + (uint64_t)piece;
+  RK_TRY(r->m->ops->feed_fill(r->feed, rows, key));
+  rk_graph_set_step(r->m->g, key);   /* dropout follows the step, also after a resume */
+  RK_TRY(rk_graph_forward(r->m->g, RK_TRAIN));
+  extra[0] = rk_graph_value_f32(r->m->g, rk_session_model_outputs(r->m)->loss)[0];
+  if (!isfinite(extra[0]))
+    return rk_error(RK_ERANGE, "the loss is %g at step %lld (window %s): lower --learning_rate or check the data", extra[0],
+                    (long long)r->step, r->window);
+  return rk_graph_backward(r->m->g);
+}
+
+/* One optimizer step on a global batch: its pieces' forward and backward (on this rank, summed
+ * over all), clipping, AdamW at the schedule's rate. */
 static rk_status train_step(run *r, const rk_batch *b, const progress *ps, const rk_lr_schedule *sched) {
   const rk_sessions_config *c = r->c;
-  RK_TRY(r->m->ops->feed_fill(r->feed, b, (uint64_t)ps->step));
-  rk_graph_set_step(r->m->g, (uint64_t)ps->step);   /* dropout follows the step, also after a resume */
-  RK_TRY(rk_graph_forward(r->m->g, RK_TRAIN));
-  double loss = rk_graph_value_f32(r->m->g, rk_session_model_outputs(r->m)->loss)[0];
-  if (!isfinite(loss))
-    return rk_error(RK_ERANGE, "the loss is %g at step %lld (window %s): lower --learning_rate or check the data", loss,
-                    (long long)ps->step, r->win.w[ps->window].label);
-  RK_TRY(rk_graph_backward(r->m->g));
+  r->global = b;
+  r->step = (uint64_t)ps->step;
+  r->window = r->win.w[ps->window].label;
+  float extra[1];
+  RK_TRY(step_pieces_run(r->steps, run_piece, r, extra));
+  double loss = extra[0] / (double)r->pieces;
   if (c->max_grad_norm > 0) {
     double norm;
     RK_TRY(rk_optim_clip_global_norm(&norm, r->m->params, r->m->n_params, c->max_grad_norm));
@@ -473,7 +531,8 @@ static rk_status train_window(run *r, progress *ps) {
         snprintf(prog.note, sizeof prog.note, "loss %.4f", r->log_steps ? r->log_loss / (double)r->log_steps : NAN);
         if (c->logging_steps > 0 && ps->step % c->logging_steps == 0) st = log_train_row(r, ps, lr);
         rk_progress_update(&prog, (double)ps->window_step);
-        if (st == RK_OK && c->save_steps > 0 && ps->step % c->save_steps == 0 && ps->window_step < window_steps) {
+        bool save = c->save_steps > 0 && ps->step % c->save_steps == 0 && ps->window_step < window_steps;
+        if (st == RK_OK && r->writer && save) {   /* every rank holds these weights: rank 0 writes them */
           progress at = *ps;
           if (ps->batch == per_epoch) at.epoch++, at.batch = 0;
           st = save_checkpoint(r, &at);
@@ -512,9 +571,10 @@ static rk_status evaluate_window(run *r, const progress *ps) {
   if (!metrics) return RK_ENOMEM;
   char *pred = NULL, *att = NULL;
   rk_status st = RK_OK;
+  /* every rank knows the paths (they decide whether rank 0 ranks alone); rank 0 makes the folders */
   if (c->log_predictions) {
     char *dir = path_in(c->output_dir, "pred_logs");
-    st = dir ? rk_mkdir_p(dir) : RK_ENOMEM;
+    st = dir ? (r->writer ? rk_mkdir_p(dir) : RK_OK) : RK_ENOMEM;
     rk_free(dir);
     if (st == RK_OK) st = pred_log_path(&pred, r, ew->label);
   }
@@ -522,23 +582,31 @@ static rk_status evaluate_window(run *r, const progress *ps) {
     char *dir = path_in(c->output_dir, "attention_weights");
     char name[64];
     snprintf(name, sizeof name, "eval_%s", ew->label);
-    st = dir ? rk_mkdir_p(dir) : RK_ENOMEM;
+    st = dir ? (r->writer ? rk_mkdir_p(dir) : RK_OK) : RK_ENOMEM;
     if (st == RK_OK && !(att = path_in(dir, name))) st = RK_ENOMEM;
     rk_free(dir);
   }
   /* The evaluation window first, then the training data's first batches, as the reference's keys
    * {**eval_metrics, **train_metrics} are ordered. */
   const char *eval_path = c->windows.eval_on_test_set ? ew->test : ew->valid;
-  rk_session_eval_options eo = {"eval", c->ks, c->n_ks, c->batch_mean, 0, pred, c->predict_top_k, att};
+  rk_session_eval_options eo = {"eval", c->ks, c->n_ks, c->batch_mean, 0, pred, c->predict_top_k, att, c->dist};
   if (st == RK_OK) st = rk_session_evaluate(&r->ev, &eval_path, 1, &eo, metrics);
-  if (st == RK_OK && c->synth_oracle) st = rk_session_oracle_score(&r->oracle, eval_path, metrics);
+  if (st == RK_OK && c->synth_oracle && r->writer) st = rk_session_oracle_score(&r->oracle, eval_path, metrics);
   if (st == RK_OK && c->eval_steps_on_train_set > 0 && c->do_train) {
     const char **paths = rk_calloc((size_t)(t - first + 1), sizeof *paths);
     if (!paths) st = RK_ENOMEM;
     for (int j = first; paths && j <= t; j++) paths[j - first] = r->win.w[j].train;
-    rk_session_eval_options to = {"train", c->ks, c->n_ks, c->batch_mean, c->eval_steps_on_train_set, NULL, 0, NULL};
+    rk_session_eval_options to = {"train", c->ks, c->n_ks, c->batch_mean, c->eval_steps_on_train_set, NULL, 0, NULL,
+                                  c->dist};
     if (st == RK_OK) st = rk_session_evaluate(&r->ev, paths, t - first + 1, &to, metrics);
     rk_free(paths);
+  }
+  if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1) {
+    /* Rank 0 ranks alone when it logs predictions or attention: the others wait for it, however
+     * long it takes (a rank that dies is still caught: mpirun ends the job). */
+    double timeout = rk_dist_set_timeout(c->dist, 7 * 24 * 3600.0);
+    st = rk_dist_barrier(c->dist);
+    rk_dist_set_timeout(c->dist, timeout);
   }
   if (st == RK_OK) {
     /* the training speed beside the metrics: it varies from run to run, so the CSV and the
@@ -562,7 +630,7 @@ static rk_status evaluate_window(run *r, const progress *ps) {
     snprintf(tag, sizeof tag, "%s/%s", strncmp(key, "train_", 6) == 0 ? "train" : "eval", key);
     st = rk_tb_scalar(r->tb, tag, ps->step, (float)json_real_value(v));
   }
-  if (st == RK_OK) {
+  if (st == RK_OK && r->writer) {
     char recall[64], ndcg[64];
     snprintf(recall, sizeof recall, "eval_recall@%d", c->ks[0]);
     snprintf(ndcg, sizeof ndcg, "eval_ndcg@%d", c->ks[0]);
@@ -750,12 +818,16 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
   run r;
   memset(&r, 0, sizeof r);
   r.c = c;
+  r.writer = !c->dist || rk_dist_rank(c->dist) == 0;
+  r.piece_rows = c->micro_batch_size > 0 ? c->micro_batch_size : c->train_batch_size;
+  r.pieces = c->train_batch_size / r.piece_rows;
   rk_session_window_options wo = c->windows;
   wo.need_train = c->do_train;
   wo.need_eval = c->do_eval;
   rk_status st = rk_session_windows_find(&r.win, &wo);
   bool made = !exists(c->output_dir), started = false;
-  if (st == RK_OK) st = rk_output_claim_names(&r.out, c->output_dir, "train-output", rk_sessions_output_names, c->overwrite);
+  if (st == RK_OK && r.writer)
+    st = rk_output_claim_names(&r.out, c->output_dir, "train-output", rk_sessions_output_names, c->overwrite);
   if (st == RK_OK) st = load_features(&r);
   if (st == RK_OK && c->synth_oracle) st = rk_session_oracle_read(&r.oracle, c->synth_oracle);
   if (st == RK_OK) st = build(&r);
@@ -765,12 +837,14 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
   progress ps = {0};
   bool resumed = false;
   if (st == RK_OK) st = load_checkpoint(&r, &ps, &resumed);
+  /* every rank has read the checkpoint before rank 0 may clear it */
+  if (st == RK_OK && c->dist) st = rk_dist_barrier(c->dist);
   if (st == RK_OK && resumed)
     rk_info("resuming from the checkpoint in %s/checkpoint: window %s, step %lld", c->output_dir, r.win.w[ps.window].label,
             (long long)ps.step);
-  if (st == RK_OK && !resumed) st = clear_previous(c);
+  if (st == RK_OK && !resumed && r.writer) st = clear_previous(c);
   started = st == RK_OK;   /* from here on a failure may leave a checkpoint to resume from */
-  if (st == RK_OK) {
+  if (st == RK_OK && r.writer) {
     char *runs = path_in(c->output_dir, "runs");
     st = runs ? rk_tb_open(&r.tb, runs) : RK_ENOMEM;
     rk_free(runs);
@@ -783,17 +857,23 @@ rk_status rk_sessions_run(const rk_sessions_config *c, json_t **result) {
 
     if (st == RK_OK) {
       progress next = {ps.window + 1, 0, 0, 0, ps.step};
-      if (c->do_train) st = save_checkpoint(&r, &next);
+      if (c->do_train && r.writer) st = save_checkpoint(&r, &next);
     }
     ps.epoch = ps.batch = ps.window_step = 0;
   }
-  if (st == RK_OK) st = finish(&r, &ps, result);
+  if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1 && r.writer) {
+    rk_dist_stats ds = rk_dist_stats_get(c->dist);
+    rk_info("data parallel: %d ranks x %lld pieces of %lld sessions; rank 0 sent %.1f MiB in all, waited %.2f s",
+            rk_dist_size(c->dist), (long long)r.pieces, (long long)r.piece_rows, (double)ds.bytes_sent / (1 << 20),
+            ds.wait_seconds);
+  }
+  if (st == RK_OK && r.writer) st = finish(&r, &ps, result);
   if (r.tb) {
     rk_tb_close(r.tb);
     r.tb = NULL;
   }
-  if (st == RK_OK) st = rk_output_set_publish(&r.set);
-  if (st == RK_OK) {
+  if (st == RK_OK && r.writer) st = rk_output_set_publish(&r.set);
+  if (st == RK_OK && r.writer) {
     /* The run is complete: its checkpoint would only resume into nothing. */
     char *dir = path_in(c->output_dir, "checkpoint");
     if (dir) rk_remove_tree(dir);

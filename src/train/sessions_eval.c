@@ -10,6 +10,11 @@
  * metric_<m>@<k> per example, relevant_item_ids (a list of the one target), rec_item_ids and
  * rec_item_scores (top --predict_top_k), seq_pos / seq_len (the read row, the session's items), and
  * metadata_<column> (the session's value) for the feature config's log_with_preds_as_metadata.
+ *
+ * Over several ranks (o->dist) metrics alone are split: batch b is ranked by rank b % ranks, and
+ * after each round of one batch per rank the targets' ranks go to rank 0 in batch order, where
+ * they are added as one process adds its own (the metrics' bits do not change). Prediction logs
+ * and attention dumps need every batch's top items on rank 0: with them rank 0 ranks alone.
  */
 #include <math.h>
 #include <stdio.h>
@@ -199,8 +204,46 @@ static rk_status rank_batch(rk_session_evaluator *e, ranking *r, const rk_batch 
                          with_targets ? rk_session_feed_targets(e->feed) : NULL, *rows);
 }
 
+/* The targets' ranks of one round (each rank's batch, or none) added on rank 0 in rank order. */
+typedef struct {
+  rk_dist *d;
+  int64_t *counts;              /* (size) ranked rows */
+  int64_t *heads;               /* (size, 2) ranked rows and sessions */
+  int64_t *ranks;               /* rank 0: the round's ranks (size x rows of a batch) */
+  int64_t *share;               /* rank 0: (size, 2) each rank's sessions and batches */
+} rank_round;
+
+/* mine: this rank's batch's n ranks (of `sessions` sessions), none when n is 0. */
+static rk_status round_add(rank_round *x, rk_rank_metrics *rm, const int64_t *mine, int64_t n, int64_t sessions) {
+  int size = rk_dist_size(x->d);
+  int64_t head[2] = {n, sessions};
+  RK_TRY(rk_dist_allgather(x->d, x->heads, head, 2, RK_DIST_I64));
+  for (int r = 0; r < size; r++) x->counts[r] = x->heads[2 * r];
+  bool root = rk_dist_rank(x->d) == 0;
+  RK_TRY(rk_dist_gatherv(x->d, root ? x->ranks : NULL, mine, x->counts, RK_DIST_I64));
+  const int64_t *at = x->ranks;
+  for (int r = 0; root && r < size; at += x->counts[r], r++) {
+    if (x->counts[r] == 0) continue;
+    RK_TRY(rk_rank_metrics_add(rm, at, x->counts[r]));
+    x->share[2 * r] += x->heads[2 * r + 1], x->share[2 * r + 1]++;
+  }
+  return RK_OK;
+}
+
+static void log_shares(const rank_round *x, const char *prefix) {
+  char line[1024] = "";
+  for (int r = 0; r < rk_dist_size(x->d) && strlen(line) < sizeof line - 64; r++)
+    snprintf(line + strlen(line), sizeof line - strlen(line), "%srank %d %lld sessions in %lld batches", r ? ", " : "",
+             r, (long long)x->share[2 * r], (long long)x->share[2 * r + 1]);
+  rk_info("%s evaluation over %d ranks: %s", prefix, rk_dist_size(x->d), line);
+}
+
 rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths, int n_paths,
                               const rk_session_eval_options *o, json_t *into) {
+  int size = o->dist ? rk_dist_size(o->dist) : 1, me = o->dist ? rk_dist_rank(o->dist) : 0;
+  bool alone = size > 1 && (o->pred_log || o->attention_stem);   /* rank 0 ranks every batch */
+  if (alone && me != 0) return RK_OK;
+  if (alone) size = 1;
   rk_rank_metrics rm;
   RK_TRY(rk_rank_metrics_init(&rm, o->ks, o->n_ks));
   RK_TRY(rk_session_feed_set_phase(e->feed, RK_SESSION_PHASE_EVAL));
@@ -210,11 +253,28 @@ rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths,
   rk_batch b = {0};
   rk_status st = ranking_init(&r, e, o->pred_log ? o->top_k : 0);
   int64_t batches = 0;
-  int64_t reads = rk_session_model_outputs(e->g)->reads;
+  int64_t reads = rk_session_model_outputs(e->g)->reads, mine = 0, mine_sessions = 0;   /* this round's batch */
+  rank_round x = {size > 1 ? o->dist : NULL, NULL, NULL, NULL, NULL};
+  if (st == RK_OK && size > 1) {
+    x.counts = rk_calloc((size_t)size, sizeof *x.counts);
+    x.heads = rk_calloc(2 * (size_t)size, sizeof *x.heads);
+    x.ranks = rk_calloc((size_t)size * (size_t)e->batch * (size_t)reads + 1, sizeof *x.ranks);
+    x.share = rk_calloc(2 * (size_t)size, sizeof *x.share);
+    if (!x.counts || !x.heads || !x.ranks || !x.share) st = RK_ENOMEM;
+  }
   for (int p = 0; st == RK_OK && p < n_paths && !(o->max_batches > 0 && batches >= o->max_batches); p++) {
     if ((st = open_loader(&loader, e, paths[p])) != RK_OK || (st = rk_loader_start_epoch(loader, 0)) != RK_OK) break;
     while (st == RK_OK && !(o->max_batches > 0 && batches >= o->max_batches)) {
       if ((st = rk_loader_next(loader, &b)) != RK_OK || b.nrows == 0) break;
+      if (size > 1) {   /* over ranks: this rank's batch of the round, then the round's exchange */
+        if (batches % size == me) {
+          if ((st = rank_batch(e, &r, &b, true, &mine)) != RK_OK) break;
+          mine_sessions = b.nrows;
+        }
+        if (batches % size == size - 1) st = round_add(&x, &rm, r.rank, mine, mine_sessions), mine = mine_sessions = 0;
+        batches++;
+        continue;
+      }
       int64_t rows;
       if ((st = rank_batch(e, &r, &b, true, &rows)) != RK_OK) break;
       if (batches == 0 && o->attention_stem && (st = dump_attention(e, o->attention_stem, b.nrows)) != RK_OK) break;
@@ -233,6 +293,12 @@ rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths,
     loader = NULL;
   }
   if (loader) rk_loader_close(loader);   /* a failed start */
+  if (st == RK_OK && size > 1 && batches % size != 0) st = round_add(&x, &rm, r.rank, mine, mine_sessions);   /* the last */
+  if (st == RK_OK && size > 1 && me == 0) log_shares(&x, o->prefix);
+  rk_free(x.counts);
+  rk_free(x.heads);
+  rk_free(x.ranks);
+  rk_free(x.share);
   if (o->pred_log) st = pred_log_close(&pl, st);
   rk_batch_free(&b);
   ranking_free(&r);

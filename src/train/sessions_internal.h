@@ -40,6 +40,9 @@ typedef struct {
   const char *pred_log;
   int top_k;
   const char *attention_stem;
+  rk_dist *dist;                /* NULL: one process; else every rank calls, each ranks its share
+                                   of the batches and rank 0 alone gets the metrics in `into` (with
+                                   pred_log or attention_stem, rank 0 ranks every batch alone) */
 } rk_session_eval_options;
 
 rk_status rk_session_evaluate(rk_session_evaluator *e, const char *const *paths, int n_paths,

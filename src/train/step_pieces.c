@@ -13,6 +13,13 @@
  * extra values (the loss); tables' rows merge by id, ascending, so a row touched in both halves
  * adds left + right like a dense element. The global gradient is sum / P: each piece's loss is
  * the mean over its rows, so the mean of the pieces' means is the global batch's mean.
+ *
+ * Overlap: the dense vector is laid out in the order backward completes the parameters
+ * (rk_graph_grad_ready_order: the last layers first) and cut into buckets of about
+ * --bucket_cap_mb; during the backward of this rank's last piece the graph's hook says when a
+ * parameter is final, and a bucket whose parameters all are is finished up the tree on this rank
+ * and its exchange started, while backward goes on. The additions are elementwise, so doing them
+ * bucket by bucket, at whatever time, changes no bit: the bucket size does not matter.
  * It is not: the optimizer (the caller steps after), nor the data (the caller's piece function).
  */
 #include <string.h>
@@ -32,12 +39,45 @@ typedef struct {
   row_set *tables;  /* (n_tables) */
 } grad_set;
 
+/* A range of the dense vector exchanged as one (the exchange, below): started as soon as this
+ * rank's gradients of it are final, its segments spread (alltoallv) and, finished, gathered
+ * (allgatherv). Its buffers stay the collectives' until they complete. */
+typedef struct {
+  int64_t begin, end;        /* floats [begin, end) of the dense vector */
+  int first_param, end_param;   /* its parameters: dense_order[first_param, end_param) */
+  float *send;               /* (n_mine, end - begin) this rank's nodes, segment by segment */
+  float *recv;               /* (n_all, seg) every node's part of this rank's segment */
+  float *mine;               /* (seg) this rank's segment, finished */
+  rk_dist_request *spread, *gather;
+} bucket;
+
+/* One addition of the tree left for the buckets: dst += src (the right spine over the last piece). */
+typedef struct {
+  grad_set *dst;
+  const grad_set *src;
+} deferred_add;
+
 struct step_pieces {
   const rk_model *m;
   rk_dist *dist;
   int64_t P, first, count;
   int n_extra;
   int64_t n_dense;           /* dense gradient floats */
+  int n_dense_params;
+  int *dense_order;          /* (n_dense_params) m->params indices, in the order backward completes them */
+  int64_t *dense_at;         /* (m->n_params) a dense parameter's offset in the vector */
+  int n_buckets;             /* 0: one process, nothing to exchange */
+  bucket *buckets;
+  int *closes_bucket;        /* (graph params) the bucket a graph parameter's gradient completes, or -1 */
+  int n_started;             /* buckets started this step */
+  grad_set *last_leaf;       /* where this rank's last piece's gradients go */
+  deferred_add *spine;       /* (depth) in the tree's order, top first */
+  int n_spine;
+  int64_t *counts;           /* (4 x ranks) a collective's counts */
+  float *finish_scratch;     /* (depth, largest segment) */
+  const float **seg;         /* (n_all) */
+  float *bucket_mem;         /* the buckets' buffers and finish_scratch, one allocation */
+  step_pieces_stats stats;
   int n_tables;
   int *table_param;          /* (n_tables) index into m->params */
   int64_t *table_dim;        /* (n_tables) D */
@@ -148,19 +188,21 @@ static rk_status grad_set_add(step_pieces *sp, grad_set *a, const grad_set *b, b
   return RK_OK;
 }
 
-/* The parameters' gradients (after a piece's backward) into g; extras already written. */
-static rk_status capture(step_pieces *sp, grad_set *g) {
-  const rk_model *m = sp->m;
-  int64_t at = 0;
-  for (int i = 0; i < m->n_params; i++) {
-    const rk_param *p = m->params[i];
-    if (p->sparse) continue;
-    int64_t n = rk_tensor_numel(&p->value);
-    memcpy(g->dense + at, p->grad.data, (size_t)n * sizeof(float));
-    at += n;
+/* Dense parameters dense_order[first, end)'s gradients into g's vector. */
+static void capture_dense(const step_pieces *sp, grad_set *g, int first, int end) {
+  for (int k = first; k < end; k++) {
+    int i = sp->dense_order[k];
+    const rk_param *p = sp->m->params[i];
+    memcpy(g->dense + sp->dense_at[i], p->grad.data, (size_t)rk_tensor_numel(&p->value) * sizeof(float));
   }
+}
+
+/* The parameters' gradients (after a piece's backward) into g, the dense ones when `dense` (the
+ * last piece's go bucket by bucket); extras already written. */
+static rk_status capture(step_pieces *sp, grad_set *g, bool dense) {
+  if (dense) capture_dense(sp, g, 0, sp->n_dense_params);
   for (int t = 0; t < sp->n_tables; t++) {
-    const rk_param *p = m->params[sp->table_param[t]];
+    const rk_param *p = sp->m->params[sp->table_param[t]];
     row_set *s = &g->tables[t];
     RK_TRY(row_set_reserve(s, p->n_grad_rows, sp->table_dim[t]));
     s->n = p->n_grad_rows;
@@ -175,14 +217,12 @@ static rk_status capture(step_pieces *sp, grad_set *g) {
 static rk_status apply(step_pieces *sp, const grad_set *g, float *extra) {
   const rk_model *m = sp->m;
   float scale = (float)(1.0 / (double)sp->P);
-  int64_t at = 0;
-  for (int i = 0; i < m->n_params; i++) {
-    rk_param *p = m->params[i];
-    if (p->sparse) continue;
+  for (int k = 0; k < sp->n_dense_params; k++) {
+    rk_param *p = m->params[sp->dense_order[k]];
     float *d = p->grad.data;
+    const float *src = g->dense + sp->dense_at[sp->dense_order[k]];
     int64_t n = rk_tensor_numel(&p->value);
-    for (int64_t e = 0; e < n; e++) d[e] = g->dense[at + e] * scale;
-    at += n;
+    for (int64_t e = 0; e < n; e++) d[e] = src[e] * scale;
   }
   memcpy(extra, g->dense + sp->n_dense, (size_t)sp->n_extra * sizeof *extra);
   for (int t = 0; t < sp->n_tables; t++) {
@@ -205,18 +245,38 @@ typedef struct {
   void *ctx;
 } piece_call;
 
-/* out = the sum of pieces [l, r), walked as the tree is defined. */
+/* Piece `piece` into out: from zeroed gradients, its extras, its gradients (the dense ones when
+ * `dense`). */
+static rk_status run_leaf(step_pieces *sp, const piece_call *call, int64_t piece, grad_set *out, bool dense) {
+  rk_graph_zero_grad(sp->m->g);
+  memset(out->dense + sp->n_dense, 0, (size_t)sp->n_extra * sizeof *out->dense);
+  RK_TRY(call->fn(call->ctx, piece, out->dense + sp->n_dense));
+  return capture(sp, out, dense);
+}
+
+static rk_status on_grad_ready(void *ctx, int param);
+
+/* This rank's last piece, with the buckets: its dense gradients are taken bucket by bucket as
+ * backward completes them (on_grad_ready), and the rest after it. */
+static rk_status run_last_leaf(step_pieces *sp, const piece_call *call, int64_t piece, grad_set *out) {
+  sp->last_leaf = out;
+  rk_graph_set_grad_ready_hook(sp->m->g, on_grad_ready, sp);
+  rk_status st = run_leaf(sp, call, piece, out, false);
+  rk_graph_set_grad_ready_hook(sp->m->g, NULL, NULL);
+  return st;
+}
+
+/* out = the sum of pieces [l, r), walked as the tree is defined. On the way to this rank's last
+ * piece (r is its block's end), with buckets, the dense additions are left to them (sp->spine):
+ * every other piece is summed by then. */
 static rk_status walk(step_pieces *sp, const piece_call *call, int64_t l, int64_t r, grad_set *out, int depth) {
-  if (r - l == 1) {
-    rk_graph_zero_grad(sp->m->g);
-    memset(out->dense + sp->n_dense, 0, (size_t)sp->n_extra * sizeof *out->dense);
-    RK_TRY(call->fn(call->ctx, l, out->dense + sp->n_dense));
-    return capture(sp, out);
-  }
+  bool deferred = sp->n_buckets > 0 && r == sp->first + sp->count;
+  if (r - l == 1) return deferred ? run_last_leaf(sp, call, l, out) : run_leaf(sp, call, l, out, true);
   int64_t mid = rk_dist_tree_mid(l, r);
   RK_TRY(walk(sp, call, l, mid, out, depth + 1));
+  if (deferred) sp->spine[sp->n_spine++] = (deferred_add){out, &sp->scratch[depth]};
   RK_TRY(walk(sp, call, mid, r, &sp->scratch[depth], depth + 1));
-  return grad_set_add(sp, out, &sp->scratch[depth], true);
+  return grad_set_add(sp, out, &sp->scratch[depth], !deferred);
 }
 
 /* The gathered node [l, r), or -1 when no rank summed it whole. */
@@ -253,12 +313,17 @@ static void finish_segment(const step_pieces *sp, int64_t l, int64_t r, float *o
 }
 
 /* ---- the exchange ----
- * Dense part, by segments (a reduce-scatter, then an allgather, as a ring allreduce moves about
- * 2 (R - 1) / R of the vector per rank): the vector is cut into R segments; every rank sends
- * segment t of each of its nodes to rank t (alltoallv), rank t finishes the tree on its segment
- * from all nodes, and the finished segments are gathered by all (allgatherv). Elementwise, so the
- * additions are those of the whole tree. Tables: each node's touched rows (count, ids, rows) to
- * every rank (allgatherv), where the tree is finished by merging. */
+ * Dense part, bucket by bucket, each by segments (a reduce-scatter, then an allgather, as a ring
+ * allreduce moves about 2 (R - 1) / R of the vector per rank): a bucket is cut into R segments;
+ * every rank sends segment t of each of its nodes to rank t (alltoallv), rank t finishes the
+ * tree on its segment from all nodes, and the finished segments are gathered by all
+ * (allgatherv). Elementwise, so the additions are those of the whole tree, whatever the buckets.
+ * Every rank starts the collectives in one order (MPI's rule for non-blocking collectives):
+ * spread 0, spread 1, gather 0, spread 2, gather 1, ..., gather n-1; a bucket's gather waits
+ * for its spread when the next bucket starts, by when it has usually arrived (the hook tests
+ * the requests in flight, which is what moves them under OpenMPI).
+ * Tables: each node's touched rows (count, ids, rows) to every rank (allgatherv), where the tree
+ * is finished by merging. */
 
 static rk_status grow_bytes(unsigned char **buf, int64_t *cap, int64_t need) {
   if (need <= *cap) return RK_OK;
@@ -269,58 +334,82 @@ static rk_status grow_bytes(unsigned char **buf, int64_t *cap, int64_t need) {
   return RK_OK;
 }
 
-static int64_t segment_begin(const step_pieces *sp, int r) {
-  int size = rk_dist_size(sp->dist);
-  return (sp->n_dense + sp->n_extra) * r / size;
+/* Where rank r's segment of bucket b starts (r = ranks: its end). */
+static int64_t segment_begin(const step_pieces *sp, const bucket *b, int r) {
+  return b->begin + (b->end - b->begin) * r / rk_dist_size(sp->dist);
 }
 
-static rk_status exchange_dense(step_pieces *sp) {
+static int64_t segment_len(const step_pieces *sp, const bucket *b, int r) {
+  return segment_begin(sp, b, r + 1) - segment_begin(sp, b, r);
+}
+
+/* Bucket k's segment finished from every node's part of it, then gathered by every rank into
+ * total (after bucket k + 1's spread started, or at the end). */
+static rk_status bucket_gather(step_pieces *sp, int k) {
+  bucket *b = &sp->buckets[k];
   int size = rk_dist_size(sp->dist), me = rk_dist_rank(sp->dist);
-  int64_t *counts = rk_malloc(4 * (size_t)size * sizeof *counts), seg_n = segment_begin(sp, me + 1) - segment_begin(sp, me);
-  if (!counts) return RK_ENOMEM;
-  int64_t *send_counts = counts, *recv_counts = counts + size, *gather_counts = counts + 2 * size, *nodes_of = counts + 3 * size;
-  for (int r = 0; r < size; r++) {
-    int64_t first, count;
-    rk_dist_piece_block(sp->P, r, size, &first, &count);
-    rk_dist_node none[130];
-    nodes_of[r] = rk_dist_tree_cover(sp->P, first, count, none, 130);
-  }
-  int64_t send_n = 0, recv_n = 0;
-  for (int r = 0; r < size; r++) {
-    int64_t n_r = segment_begin(sp, r + 1) - segment_begin(sp, r);
-    send_counts[r] = sp->n_mine * n_r;
-    recv_counts[r] = nodes_of[r] * seg_n;
-    gather_counts[r] = n_r;
-    send_n += send_counts[r];
-    recv_n += recv_counts[r];
-  }
-  /* one float buffer: what this rank sends, what it receives, its segment's scratch and result */
-  int64_t depth = sp->depth, need = send_n + recv_n + (depth + 1) * seg_n + 1;
-  rk_status st = grow_bytes(&sp->send, &sp->send_cap, need * (int64_t)sizeof(float));
-  const float **seg = rk_malloc((size_t)(sp->n_all + 1) * sizeof *seg);
-  if (st == RK_OK && !seg) st = RK_ENOMEM;
-  if (st != RK_OK) {
-    rk_free(counts);
-    rk_free(seg);
-    return st;
-  }
-  float *send = (float *)(void *)sp->send, *recv = send + send_n, *scratch = recv + recv_n, *mine = scratch + depth * seg_n;
-  float *at = send;
-  for (int r = 0; r < size; r++)
-    for (int k = 0; k < sp->n_mine; k++) {
-      int64_t b = segment_begin(sp, r), n_r = segment_begin(sp, r + 1) - b;
-      memcpy(at, sp->mine_sums[k].dense + b, (size_t)n_r * sizeof *at);
-      at += n_r;
+  int64_t seg_n = segment_len(sp, b, me), *gather_counts = sp->counts + 2 * size;
+  RK_TRY(rk_dist_wait(sp->dist, &b->spread));
+  for (int j = 0; j < sp->n_all; j++) sp->seg[j] = b->recv + (int64_t)j * seg_n;   /* rank order, as sp->all */
+  finish_segment(sp, 0, sp->P, b->mine, seg_n, sp->seg, sp->finish_scratch, 0);
+  for (int r = 0; r < size; r++) gather_counts[r] = segment_len(sp, b, r);
+  return rk_dist_allgatherv_start(sp->dist, &b->gather, sp->total.dense + b->begin, b->mine, gather_counts, RK_DIST_F32);
+}
+
+/* Bucket k, whose gradients on this rank are final: its part of the last piece taken, the tree's
+ * additions left for it done, its segments spread; then the previous bucket's gather. */
+static rk_status bucket_start(step_pieces *sp, int k, bool in_backward) {
+  bucket *b = &sp->buckets[k];
+  int size = rk_dist_size(sp->dist), me = rk_dist_rank(sp->dist);
+  if (sp->last_leaf) {
+    capture_dense(sp, sp->last_leaf, b->first_param, b->end_param);
+    for (int j = sp->n_spine - 1; j >= 0; j--) {   /* bottom up, as the walk would have */
+      float *dst = sp->spine[j].dst->dense;
+      const float *src = sp->spine[j].src->dense;
+      for (int64_t i = b->begin; i < b->end; i++) dst[i] += src[i];
     }
-  st = rk_dist_alltoallv(sp->dist, recv, recv_counts, send, send_counts, RK_DIST_F32);
-  for (int k = 0; k < sp->n_all; k++) seg[k] = recv + (int64_t)k * seg_n;   /* rank order, as sp->all */
-  if (st == RK_OK) {
-    finish_segment(sp, 0, sp->P, mine, seg_n, seg, scratch, 0);
-    st = rk_dist_allgatherv(sp->dist, sp->total.dense, mine, gather_counts, RK_DIST_F32);
   }
-  rk_free(seg);
-  rk_free(counts);
-  return st;
+  int64_t *send_counts = sp->counts, *recv_counts = sp->counts + size, *nodes_of = sp->counts + 3 * size;
+  float *at = b->send;
+  for (int r = 0; r < size; r++) {
+    int64_t from = segment_begin(sp, b, r), n_r = segment_len(sp, b, r);
+    send_counts[r] = sp->n_mine * n_r;
+    recv_counts[r] = nodes_of[r] * segment_len(sp, b, me);
+    for (int j = 0; j < sp->n_mine; j++, at += n_r) memcpy(at, sp->mine_sums[j].dense + from, (size_t)n_r * sizeof *at);
+  }
+  RK_TRY(rk_dist_alltoallv_start(sp->dist, &b->spread, b->recv, recv_counts, b->send, send_counts, RK_DIST_F32));
+  sp->n_started++;
+  sp->stats.buckets++;
+  if (in_backward) sp->stats.buckets_in_backward++;
+  return k > 0 ? bucket_gather(sp, k - 1) : RK_OK;
+}
+
+/* Buckets up to k started, in order (a bucket of parameters the graph never reports goes with
+ * the next one). */
+static rk_status buckets_start_through(step_pieces *sp, int k, bool in_backward) {
+  while (sp->n_started <= k) RK_TRY(bucket_start(sp, sp->n_started, in_backward));
+  return RK_OK;
+}
+
+/* The graph's hook during this rank's last backward: a parameter's gradient is final. */
+static rk_status on_grad_ready(void *ctx, int param) {
+  step_pieces *sp = ctx;
+  if (sp->closes_bucket[param] >= 0) RK_TRY(buckets_start_through(sp, sp->closes_bucket[param], true));
+  for (int k = 0; k < sp->n_started; k++) {   /* MPI progress for what is in flight */
+    bool done;
+    RK_TRY(rk_dist_test(sp->dist, &sp->buckets[k].spread, &done));
+    RK_TRY(rk_dist_test(sp->dist, &sp->buckets[k].gather, &done));
+  }
+  return RK_OK;
+}
+
+/* After backward: the buckets not started yet, the last gather, and every gather complete. */
+static rk_status buckets_finish(step_pieces *sp) {
+  RK_TRY(buckets_start_through(sp, sp->n_buckets - 1, false));
+  RK_TRY(bucket_gather(sp, sp->n_buckets - 1));
+  for (int k = 0; k < sp->n_buckets; k++) RK_TRY(rk_dist_wait(sp->dist, &sp->buckets[k].gather));
+  sp->n_started = 0;
+  return RK_OK;
 }
 
 static int64_t tables_bytes(const step_pieces *sp, const grad_set *g) {
@@ -390,22 +479,115 @@ rk_status step_pieces_run(step_pieces *sp, step_piece_fn fn, void *ctx, float *e
     return fn(ctx, 0, extra);
   }
   piece_call call = {fn, ctx};
+  sp->last_leaf = NULL;
+  sp->n_spine = 0;
   for (int k = 0; k < sp->n_mine; k++)
     RK_TRY(walk(sp, &call, sp->mine[k].begin, sp->mine[k].end, &sp->mine_sums[k], 0));
   if (size == 1) return apply(sp, &sp->mine_sums[0], extra);   /* one node: the root */
-  RK_TRY(exchange_dense(sp));
+  RK_TRY(buckets_finish(sp));
   if (sp->n_tables) RK_TRY(exchange_tables(sp));
+  sp->stats.steps++;
   return apply(sp, &sp->total, extra);
 }
+
+step_pieces_stats step_pieces_stats_get(const step_pieces *sp) { return sp->stats; }
+int step_pieces_bucket_count(const step_pieces *sp) { return sp->n_buckets; }
 
 void step_pieces_mine(const step_pieces *sp, int64_t *first, int64_t *count) {
   *first = sp->first;
   *count = sp->count;
 }
 
-rk_status step_pieces_init(step_pieces **out, const rk_model *m, int64_t P, int n_extra, rk_dist *d) {
+/* The dense vector's layout: the parameters the graph does not use (never written: ready
+ * first), then the others in the order backward completes them (rk_graph_grad_ready_order). */
+static rk_status plan_dense(step_pieces *sp, int *graph_of) {
+  const rk_model *m = sp->m;
+  int G = rk_graph_param_count(m->g);
+  const int *ready = rk_graph_grad_ready_order(m->g);
+  for (int i = 0; i < m->n_params; i++) {
+    graph_of[i] = -1;
+    for (int k = 0; k < G; k++)
+      if (rk_graph_param_at(m->g, k) == m->params[i]) graph_of[i] = k;
+  }
+  for (int i = 0; i < m->n_params; i++)
+    if (!m->params[i]->sparse && (graph_of[i] < 0 || !ready)) sp->dense_order[sp->n_dense_params++] = i;
+  for (int k = 0; ready && k < G; k++)
+    for (int i = 0; i < m->n_params; i++)
+      if (graph_of[i] == ready[k] && !m->params[i]->sparse) sp->dense_order[sp->n_dense_params++] = i;
+  int64_t at = 0;
+  for (int k = 0; k < sp->n_dense_params; k++) {
+    sp->dense_at[sp->dense_order[k]] = at;
+    at += rk_tensor_numel(&m->params[sp->dense_order[k]]->value);
+  }
+  return RK_OK;
+}
+
+/* Buckets of about cap_bytes over the layout, whole parameters each (one larger than the cap is
+ * a bucket alone); the first at most FIRST_BUCKET_BYTES, as PyTorch DDP's, so the exchange starts
+ * early in backward; the last holds the extras too and starts after backward. Their buffers. */
+enum { FIRST_BUCKET_BYTES = 1 << 20 };
+
+static rk_status plan_buckets(step_pieces *sp, const int *graph_of, int64_t cap_bytes) {
+  int size = rk_dist_size(sp->dist), me = rk_dist_rank(sp->dist);
+  sp->buckets = rk_calloc((size_t)sp->n_dense_params + 1, sizeof *sp->buckets);
+  sp->closes_bucket = rk_malloc((size_t)rk_graph_param_count(sp->m->g) * sizeof(int) + sizeof(int));
+  if (!sp->buckets || !sp->closes_bucket) return RK_ENOMEM;
+  for (int k = 0; k < rk_graph_param_count(sp->m->g); k++) sp->closes_bucket[k] = -1;
+  int64_t filled = 0;
+  bucket *b = &sp->buckets[0];
+  for (int k = 0; k < sp->n_dense_params; k++) {
+    int i = sp->dense_order[k];
+    filled += rk_tensor_numel(&sp->m->params[i]->value) * (int64_t)sizeof(float);
+    int64_t cap = b == sp->buckets && cap_bytes > FIRST_BUCKET_BYTES ? FIRST_BUCKET_BYTES : cap_bytes;
+    if (filled >= cap && k + 1 < sp->n_dense_params) {   /* close it */
+      b->end_param = k + 1;
+      b->end = sp->dense_at[i] + rk_tensor_numel(&sp->m->params[i]->value);
+      if (graph_of[i] >= 0) sp->closes_bucket[graph_of[i]] = (int)(b - sp->buckets);
+      b[1].begin = b->end;
+      b[1].first_param = k + 1;
+      b++;
+      filled = 0;
+    }
+  }
+  b->end_param = sp->n_dense_params;
+  b->end = sp->n_dense + sp->n_extra;
+  sp->n_buckets = (int)(b - sp->buckets) + 1;
+  /* memory: per bucket what it sends, receives and gathers; the finish's scratch */
+  int64_t floats = 0, largest = 0;
+  for (int k = 0; k < sp->n_buckets; k++) {
+    int64_t seg_n = segment_len(sp, &sp->buckets[k], me), n = sp->buckets[k].end - sp->buckets[k].begin;
+    floats += sp->n_mine * n + (sp->n_all + 1) * seg_n;
+    if (seg_n > largest) largest = seg_n;
+  }
+  float *mem = rk_malloc((size_t)(floats + ((int64_t)sp->depth + 1) * largest + 1) * sizeof *mem);
+  sp->bucket_mem = mem;
+  sp->counts = rk_calloc(4 * (size_t)size, sizeof *sp->counts);
+  sp->seg = rk_calloc((size_t)sp->n_all + 1, sizeof *sp->seg);
+  sp->spine = rk_calloc((size_t)sp->depth + 1, sizeof *sp->spine);
+  if (!mem || !sp->counts || !sp->seg || !sp->spine) return RK_ENOMEM;
+  for (int k = 0; k < sp->n_buckets; k++) {
+    bucket *bk = &sp->buckets[k];
+    int64_t seg_n = segment_len(sp, bk, me);
+    bk->send = mem;
+    bk->recv = bk->send + sp->n_mine * (bk->end - bk->begin);
+    bk->mine = bk->recv + sp->n_all * seg_n;
+    mem = bk->mine + seg_n;
+  }
+  sp->finish_scratch = mem;
+  for (int r = 0; r < size; r++) {   /* each rank's node count, for what this rank receives */
+    int64_t first, count;
+    rk_dist_node none[130];
+    rk_dist_piece_block(sp->P, r, size, &first, &count);
+    sp->counts[3 * size + r] = rk_dist_tree_cover(sp->P, first, count, none, 130);
+  }
+  return RK_OK;
+}
+
+rk_status step_pieces_init(step_pieces **out, const rk_model *m, int64_t P, int n_extra, rk_dist *d,
+                           int64_t bucket_bytes) {
   *out = NULL;
   if (P < 1) return rk_error(RK_EINVAL, "a step of %lld pieces", (long long)P);
+  if (bucket_bytes < 1) return rk_error(RK_EINVAL, "buckets of %lld bytes", (long long)bucket_bytes);
   step_pieces *sp = rk_calloc(1, sizeof *sp);
   if (!sp) return RK_ENOMEM;
   sp->m = m;
@@ -417,7 +599,10 @@ rk_status step_pieces_init(step_pieces **out, const rk_model *m, int64_t P, int 
   rk_status st = RK_OK;
   sp->table_param = rk_calloc((size_t)m->n_params + 1, sizeof *sp->table_param);
   sp->table_dim = rk_calloc((size_t)m->n_params + 1, sizeof *sp->table_dim);
-  if (!sp->table_param || !sp->table_dim) st = RK_ENOMEM;
+  sp->dense_order = rk_calloc((size_t)m->n_params + 1, sizeof *sp->dense_order);
+  sp->dense_at = rk_calloc((size_t)m->n_params + 1, sizeof *sp->dense_at);
+  int *graph_of = rk_calloc((size_t)m->n_params + 1, sizeof *graph_of);
+  if (!sp->table_param || !sp->table_dim || !sp->dense_order || !sp->dense_at || !graph_of) st = RK_ENOMEM;
   for (int i = 0; st == RK_OK && i < m->n_params; i++) {
     const rk_param *p = m->params[i];
     if (p->sparse) {
@@ -427,6 +612,7 @@ rk_status step_pieces_init(step_pieces **out, const rk_model *m, int64_t P, int 
       st = rk_size_add(&sp->n_dense, sp->n_dense, rk_tensor_numel(&p->value), "the dense gradients");
     }
   }
+  if (st == RK_OK) st = plan_dense(sp, graph_of);
   /* Room for the nodes: this rank's, every rank's (to parse the exchange into), the scratch. */
   enum { MAX_NODES = 130 };
   sp->depth = rk_dist_tree_depth(P);
@@ -447,6 +633,8 @@ rk_status step_pieces_init(step_pieces **out, const rk_model *m, int64_t P, int 
   for (int k = 0; st == RK_OK && k < sp->depth; k++) st = grad_set_init(sp, &sp->scratch[k]);
   for (int k = 0; st == RK_OK && size > 1 && k < sp->n_all; k++) st = grad_set_init(sp, &sp->all_sums[k]);
   if (st == RK_OK && size > 1) st = grad_set_init(sp, &sp->total);
+  if (st == RK_OK && size > 1) st = plan_buckets(sp, graph_of, bucket_bytes);
+  rk_free(graph_of);
   if (st != RK_OK) {
     step_pieces_free(sp);
     return st;
@@ -469,6 +657,14 @@ void step_pieces_free(step_pieces *sp) {
   rk_free(sp->all);
   rk_free(sp->table_param);
   rk_free(sp->table_dim);
+  rk_free(sp->dense_order);
+  rk_free(sp->dense_at);
+  rk_free(sp->buckets);
+  rk_free(sp->closes_bucket);
+  rk_free(sp->bucket_mem);
+  rk_free(sp->counts);
+  rk_free(sp->seg);
+  rk_free(sp->spine);
   rk_free(sp->send);
   rk_free(sp->recv);
   rk_free(sp);

@@ -13,8 +13,9 @@
  * Data parallel (docs/distributed.md): under mpirun every rank builds the same model and trains
  * its pieces of each global batch (src/train/step_pieces.c); the gradients are summed over
  * pieces in one fixed tree, so every rank holds the same weights and the run ends with the bits
- * of a single process over the same pieces. Rank 0 alone writes: logs, checkpoints, metrics
- * (evaluated on all of the eval data, exact), the report and the model.
+ * of a single process over the same pieces. Every rank scores its share of the eval batches and
+ * rank 0 computes the metrics over all of them (rk_evaluate), exact. Rank 0 alone writes: logs,
+ * checkpoints, metrics, the report and the model.
  */
 #include <errno.h>
 #include <math.h>
@@ -482,6 +483,7 @@ typedef struct {
   double window_task_loss[RK_MAX_TASKS];
   float *prob, *label;                  /* (graph rows) */
   progress_state warm;                  /* samples and seconds after --throughput_after steps */
+  json_t *epoch_comm;                   /* across ranks: per epoch, seconds waited and bytes per step */
 } run;
 
 static void free_run(run *r) {
@@ -493,6 +495,7 @@ static void free_run(run *r) {
   rk_free(r->batches);
   step_pieces_free(r->steps);
   run_shards_free(r->shards);
+  json_decref(r->epoch_comm);
   if (r->feed) r->m->ops->feed_free(r->feed);
   rk_optim_set_free(&r->opt);
   rk_ranking_free(&r->ranking);
@@ -688,7 +691,9 @@ static rk_status setup(run *r) {
   }
   rk_free(cols);
   RK_TRY(st);
-  RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, EXTRA_TASK_LOSS + r->m->out.n_tasks, c->dist));
+  double bucket_mb = c->bucket_cap_mb > 0 ? c->bucket_cap_mb : RK_BUCKET_CAP_MB_DEFAULT;
+  int64_t bucket_bytes = bucket_mb * 1048576.0 < 1.0 ? 1 : (int64_t)fmin(bucket_mb * 1048576.0, 0x1p62);
+  RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, EXTRA_TASK_LOSS + r->m->out.n_tasks, c->dist, bucket_bytes));
   int64_t B = rk_graph_batch(r->m->g);
   if (!(r->prob = rk_malloc((size_t)B * sizeof(float))) || !(r->label = rk_malloc((size_t)B * sizeof(float))))
     return RK_ENOMEM;
@@ -779,21 +784,25 @@ static rk_status window_row(run *r, json_t *row, int64_t steps) {
 static rk_eval_options eval_options(const run *r) {
   const rk_train_config *c = r->c;
   rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, &r->tasks.tw, c->model.seed, true, NULL,
-                        c->eval_group_column, c->eval_leak_column, 0, 0, NULL, NULL};
-  if (run_shards_count(r->shards)) {   /* rank 0 fetches each batch's rows; the others serve */
-    eo.before_forward = run_shards_fetch_for;
+                        c->eval_group_column, c->eval_leak_column, 0, 0, c->dist, NULL, NULL};
+  if (run_shards_count(r->shards)) {   /* each batch's rows of the sharded tables, fetched by all ranks */
+    eo.before_forward = run_shards_fetch_batch;
     eo.before_forward_ctx = r->shards;
   }
   return eo;
 }
 
 /* --eval_every_epoch: the eval metrics after epoch `epoch` (0-based), in the logs as DLLogger's
- * step [epoch + 1] and on the terminal. */
+ * step [epoch + 1] and on the terminal. Every rank evaluates its share; rank 0 logs. */
 static rk_status epoch_eval(run *r, int64_t epoch) {
   rk_eval_options eo = eval_options(r);
   eo.keep_predictions = false;
   rk_eval_result ev;
   RK_TRY(rk_evaluate(r->m, &r->schema, &eo, &ev));
+  if (!r->writer) {
+    rk_eval_result_free(&ev);
+    return RK_OK;
+  }
   json_t *step = json_pack("[I]", (json_int_t)epoch + 1);
   rk_status st = step ? rk_dllogger_log(r->logs.dll, step, ev.metrics) : RK_ENOMEM;
   json_decref(step);
@@ -867,6 +876,27 @@ static rk_status agree_due(rk_dist *d, bool *due) {
   return RK_OK;
 }
 
+/* Across ranks, an epoch's communication: the seconds this rank waited on the others (what
+ * backward did not overlap) and the bytes it sent per step, kept for metrics.json and logged. */
+static rk_status epoch_comm_note(run *r, int64_t epoch, const rk_dist_stats *start, int64_t steps) {
+  const rk_train_config *c = r->c;
+  if (!c->dist || rk_dist_size(c->dist) < 2 || steps < 1) return RK_OK;
+  rk_dist_stats now = rk_dist_stats_get(c->dist);
+  double wait = now.wait_seconds - start->wait_seconds;
+  int64_t bytes = (now.bytes_sent - start->bytes_sent) / steps;
+  if (!r->epoch_comm && !(r->epoch_comm = json_array())) return RK_ENOMEM;
+  json_t *e = json_pack("{sI sf sI}", "epoch", (json_int_t)epoch + 1, "comm_wait_seconds", wait,
+                        "bytes_sent_per_step", (json_int_t)bytes);
+  if (!e || json_array_append_new(r->epoch_comm, e) != 0) return RK_ENOMEM;
+  step_pieces_stats sps = step_pieces_stats_get(r->steps);
+  if (r->writer)
+    rk_info("epoch %lld: waited %.3f s on the other ranks (not overlapped), sent %.1f KiB per step; %lld of %lld "
+            "gradient buckets so far started during backward",
+            (long long)epoch + 1, wait, (double)bytes / 1024.0, (long long)sps.buckets_in_backward,
+            (long long)sps.buckets);
+  return RK_OK;
+}
+
 static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double *last_loss) {
   const rk_train_config *c = r->c;
   rk_status st = RK_OK;
@@ -887,6 +917,8 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
     rk_progress_begin(&progress, label, (double)(cap < epoch_rows ? cap : epoch_rows), "samples");
     int64_t epoch_samples = ps->batch * c->train_batch_size;
     rk_progress_update(&progress, (double)epoch_samples);
+    rk_dist_stats comm_start = c->dist ? rk_dist_stats_get(c->dist) : (rk_dist_stats){0};
+    int64_t epoch_first_step = ps->step;
     while (st == RK_OK && ps->batch < per_epoch && !(c->max_steps > 0 && ps->step >= c->max_steps)) {
       if (c->throughput_after > 0 && ps->step == c->throughput_after) r->warm = (progress_state){0}, r->warm.seconds = rk_now();
       r->step = (uint64_t)ps->step;
@@ -943,26 +975,9 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       }
     }
     rk_progress_end(&progress);
+    if (st == RK_OK) st = epoch_comm_note(r, ps->epoch, &comm_start, ps->step - epoch_first_step);
     bool eval_now = c->eval_every_epoch && c->eval_path && ps->epoch < c->epochs - 1 && ps->batch == per_epoch;
-    if (st == RK_OK && eval_now && run_shards_count(r->shards)) {
-      /* rank 0 evaluates, fetching each batch's rows of the sharded tables; the others serve */
-      if (r->writer) {
-        st = epoch_eval(r, ps->epoch);
-        rk_status done = run_shards_serve_done(r->shards);
-        if (st == RK_OK) st = done;
-      } else {
-        st = run_shards_serve(r->shards);
-      }
-    } else if (st == RK_OK && r->writer && eval_now) {
-      st = epoch_eval(r, ps->epoch);
-    }
-    if (st == RK_OK && eval_now && !run_shards_count(r->shards) && c->dist && rk_dist_size(c->dist) > 1) {
-      /* The others wait for rank 0's evaluation, however long it takes: a rank that dies is
-       * still caught (mpirun ends the job), only the hang timeout is lifted. */
-      double timeout = rk_dist_set_timeout(c->dist, 7 * 24 * 3600.0);
-      st = rk_dist_barrier(c->dist);
-      rk_dist_set_timeout(c->dist, timeout);
-    }
+    if (st == RK_OK && eval_now) st = epoch_eval(r, ps->epoch);
     if (c->max_steps > 0 && ps->step >= c->max_steps) {
       ps->epoch++;
       break;
@@ -986,19 +1001,17 @@ static rk_status write_json(const char *path, const json_t *j) {
   return st;
 }
 
-static rk_status finish(run *r, const progress_state *ps, double last_reg, double last_loss, json_t **result) {
+/* Rank 0's outputs; ev: the final evaluation (every rank's, rk_train), empty without eval data. */
+static rk_status finish(run *r, const progress_state *ps, double last_reg, double last_loss, const rk_eval_result *ev,
+                        json_t **result) {
   const rk_train_config *c = r->c;
   const char *metrics_path, *report_path;
   RK_TRY(set_file(&r->set, c->output_path, "metrics.json", &metrics_path));
   RK_TRY(set_file(&r->set, c->output_path, "report.html", &report_path));
   rk_status st = RK_OK;
-  rk_eval_result ev;
-  memset(&ev, 0, sizeof ev);
   json_t *metrics = NULL;
   if (c->eval_path) {
-    rk_eval_options eo = eval_options(r);
-    if ((st = rk_evaluate(r->m, &r->schema, &eo, &ev)) != RK_OK) return st;
-    metrics = json_incref(ev.metrics);
+    metrics = json_incref(ev->metrics);
     json_object_set_new(metrics, "regularization_loss", number(last_reg));
     json_t *l = json_object_get(metrics, "loss");
     if (json_is_real(l)) json_real_set(l, json_real_value(l) + last_reg);   /* Keras' loss includes the terms */
@@ -1023,6 +1036,17 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
                             (json_int_t)(ds.bytes_sent / steps), "comm_wait_seconds", ds.wait_seconds);
     if (!par) st = RK_ENOMEM;
     else json_object_set_new(json_object_get(out, "train"), "data_parallel", par);
+    /* the overlap: buckets per step, how many started while backward ran, the wait per epoch */
+    step_pieces_stats sps = step_pieces_stats_get(r->steps);
+    if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1 && !r->epoch_comm && !(r->epoch_comm = json_array()))
+      st = RK_ENOMEM;
+    if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1) {
+      json_t *o = json_pack("{sI sI sI sO}", "buckets_per_step", (json_int_t)step_pieces_bucket_count(r->steps),
+                            "buckets", (json_int_t)sps.buckets, "buckets_started_in_backward",
+                            (json_int_t)sps.buckets_in_backward, "epochs", r->epoch_comm);
+      if (!o) st = RK_ENOMEM;
+      else json_object_set_new(par, "overlap", o);
+    }
     if (st == RK_OK && c->dist && rk_dist_size(c->dist) > 1)
       rk_info("data parallel: %d ranks x %lld pieces of %lld rows; rank 0 sent %.1f KiB per step, waited %.2f s",
               rk_dist_size(c->dist), (long long)r->pieces, (long long)piece_rows(c),
@@ -1058,8 +1082,8 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
       snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? ", " : "", r->m->out.targets[t]);
     snprintf(title, sizeof title, "reckon train: %s on %s", rk_model_kind_name(r->ranking.cfg.kind), names);
     bool roc = !r->m->out.regression[0];   /* the ROC and calibration plots show the first task */
-    rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev.prob : NULL,
-                     roc ? ev.label : NULL, roc ? ev.rows : 0};
+    rk_report rep = {title, c->flags, r->logs.history, NULL, c->eval_path ? metrics : NULL, roc ? ev->prob : NULL,
+                     roc ? ev->label : NULL, roc ? ev->rows : 0};
     st = rk_report_write_html(report_path, &rep);
   }
   if (st == RK_OK && c->save_model_path) {
@@ -1077,7 +1101,7 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
     rk_predict_options po = {c->predict_path, c->predict_output_path, c->predict_output_format, c->predict_keep,
                              c->n_predict_keep, c->eval_batch_size, c->overwrite, NULL, NULL};
     if (run_shards_count(r->shards)) {   /* rank 0 fetches each batch's rows; the others serve */
-      po.before_forward = run_shards_fetch_for;
+      po.before_forward = run_shards_ask;
       po.before_forward_ctx = r->shards;
     }
     int64_t rows;
@@ -1090,7 +1114,6 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
       st = rk_predict(r->m, &po, &rows);
     }
   }
-  rk_eval_result_free(&ev);
   json_decref(metrics);
   if (st == RK_OK && result) *result = json_incref(out);
   json_decref(out);
@@ -1118,13 +1141,21 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
             (long long)ps.batch);
   double last_reg = 0, last_loss = NAN;
   if (st == RK_OK) st = train_loop(&r, &ps, &last_reg, &last_loss);
+  /* The final evaluation: every rank scores its share, rank 0 has the metrics (rk_evaluate). */
+  rk_eval_result ev = {0};
+  bool evaluated = false;
+  if (st == RK_OK && c->eval_path) {
+    rk_eval_options eo = eval_options(&r);
+    evaluated = (st = rk_evaluate(r.m, &r.schema, &eo, &ev)) == RK_OK;
+  }
   if (st == RK_OK && r.writer) {
-    st = finish(&r, &ps, last_reg, last_loss, result);
-    rk_status done = run_shards_serve_done(r.shards);   /* the others serve the saved model's rows */
+    st = finish(&r, &ps, last_reg, last_loss, &ev, result);
+    rk_status done = run_shards_serve_done(r.shards);   /* the others served the model's and predictions' rows */
     if (st == RK_OK) st = done;
   } else if (st == RK_OK) {
     st = run_shards_serve(r.shards);
   }
+  if (evaluated) rk_eval_result_free(&ev);
   if (st == RK_OK && r.writer) st = close_logs(&r.logs);
   if (st == RK_OK && r.writer) st = rk_output_set_publish(&r.set);
   if (st == RK_OK && r.writer && c->checkpoint_every > 0) {

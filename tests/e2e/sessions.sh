@@ -247,8 +247,8 @@ expect_contains "$out" "sess_pid_seq" "a feature config naming a column the data
 expect_contains "$out" "--feature_config" "and the flag"
 [ ! -e "$tmp/e4" ] && pass "a run refused during setup leaves no output folder" || fail "$tmp/e4 left behind"
 out=$("$R" "${base[@]}" --output_dir "$tmp/e5" --model_parallel 2>&1)
-expect_status $? 2 "--model_parallel is a usage error"
-expect_contains "$out" "multi-process" "naming the issue it belongs to"
+expect_status $? 2 "--model_parallel without mpirun is a usage error"
+expect_contains "$out" "mpirun -np N reckon sessions" "saying how to run it"
 [ ! -e "$tmp/e5" ] && pass "a refused run creates nothing" || fail "a refused run left $tmp/e5"
 mkdir -p "$tmp/theirs" && echo x >"$tmp/theirs/log.json"
 out=$("$R" "${base[@]}" --output_dir "$tmp/theirs" 2>&1)

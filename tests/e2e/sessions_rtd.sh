@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# `reckon sessions` with replacement token detection (issue 19, part RTD): electra and xlnet --mlm
-# with --rtd (tied generator; replacements from the catalogue or the batch) train, evaluate,
-# predict and save a model folder that evaluates to the same numbers; training is bit-identical at
-# 1 and 2 threads; the discriminator's weight changes what is learned; the refusals name the flag.
+# `reckon sessions` with replacement token detection (issue 19, part RTD): electra with its separate,
+# narrower generator (the reference's default), and electra and xlnet --mlm with a tied generator
+# (replacements from the catalogue or the batch, the batch's own rows with
+# --rtd_use_batch_interaction) train, evaluate, predict and save a model folder
+# that evaluates to the same numbers; the separate generator's parameters have its width and the
+# discriminator its own; training is bit-identical at 1 and 2 threads; the discriminator's weight
+# changes what is learned; the refusals name the flag.
 set -u
 source "$(dirname "$0")/lib.bash"
 tmp=$(mktemp -d)
@@ -18,8 +21,10 @@ base=(sessions --threads 1 --data_path "$tmp/days" --per_device_train_batch_size
       --do_predict --predict_top_k 5 --overwrite_output_dir)
 recall() { grep '^eval_recall@20_AOT = ' "$1/eval_results_avg_over_time.txt" | awk '{ print $3 }'; }
 # A random ranking of 80 items puts the target in the top 20 about a quarter of the time.
-for run in "electra:--model_type electra --rtd --rtd_tied_generator" \
+for run in "electra_separate:--model_type electra --rtd" \
+           "electra:--model_type electra --rtd --rtd_tied_generator" \
            "electra_batch:--model_type electra --rtd --rtd_tied_generator --rtd_sample_from_batch --rtd_discriminator_loss_weight 10" \
+           "electra_interaction:--model_type electra --rtd --rtd_tied_generator --rtd_sample_from_batch --rtd_use_batch_interaction" \
            "xlnet_mlm:--model_type xlnet --mlm --rtd --rtd_tied_generator --rtd_generator_loss_weight 2"; do
   name=${run%%:*}
   # shellcheck disable=SC2086
@@ -32,12 +37,29 @@ for run in "electra:--model_type electra --rtd --rtd_tied_generator" \
   expect_contains "$(cat "$tmp/$name/model/model.json")" '"rtd": true' "$name's model.json records --rtd"
 done
 expect_contains "$(cat "$tmp/electra/model/model.json")" '"model_type": "electra"' "model.json records electra"
+expect_contains "$(cat "$tmp/electra_separate/model/model.json")" '"rtd_tied_generator": false' \
+  "model.json records the separate generator"
 expect_contains "$(cat "$tmp/electra_batch/model/model.json")" '"rtd_sample_from_batch": true' \
   "model.json records where the replacements came from"
 # safetensors opens with its JSON header, which names every tensor
 expect_contains "$(head -c 65536 "$tmp/electra/model/weights.safetensors" | tr -cd '[:print:]')" \
   "dense_discriminator.weight" "the model folder holds the discriminator's head"
-
+# The separate generator (d_model 16 x 0.25 = 4 wide, its MLP 4 x 16 as the discriminator's), and
+# the discriminator's own merge and body at d_model, read from the safetensors header.
+python3 - "$tmp/electra_separate/model/weights.safetensors" <<'PY' && pass "the separate generator is 4 wide and the discriminator 16" || fail "the separate generator's shapes"
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    h = json.loads(f.read(n))
+want = {"masked_item_embedding": [4], "embeddings.position_embeddings.weight": [20, 4],
+        "encoder.layer.0.mlp.fc.weight": [64, 4],
+        "discriminator.embeddings.position_embeddings.weight": [20, 16],
+        "discriminator.encoder.layer.1.mlp.fc.weight": [64, 16], "dense_discriminator.weight": [16, 16]}
+bad = {k: h.get(k, {}).get("shape") for k, v in want.items() if h.get(k, {}).get("shape") != v}
+assert not bad, bad
+assert h["output_layer.weight"]["shape"][1] == 4 and h["mlp_merge.weight"]["shape"][0] == 4
+assert h["merge_disc.weight"]["shape"] == [16, h["mlp_merge.weight"]["shape"][1]]
+PY
 # ---- the discriminator takes part in training: its weight changes the weights learned ----
 for w in 0 50; do
   "$R" sessions --threads 1 --data_path "$tmp/days" --output_dir "$tmp/w$w" --do_train --d_model 16 --n_layer 1 \
@@ -49,40 +71,53 @@ cmp -s "$tmp/w0/model/weights.safetensors" "$tmp/w50/model/weights.safetensors" 
   || pass "the discriminator's loss weight changes what the model learns"
 
 # ---- a saved model folder evaluates to the numbers of the run that trained it ----
-"$R" sessions --threads 1 --output_dir "$tmp/electra.eval" --do_eval --model_name_or_path "$tmp/electra/model" \
-  --data_path "$tmp/days" --per_device_eval_batch_size 64 --quiet 2>"$tmp/err"
-expect_status $? 0 "electra's model folder evaluates without training"
-a=$(grep '^eval_recall@20 = ' "$tmp/electra/eval_results_over_time.txt" | tail -n 1)
-b=$(grep '^eval_recall@20 = ' "$tmp/electra.eval/eval_results_over_time.txt" | tail -n 1)
-[ -n "$a" ] && [ "$a" = "$b" ] && pass "electra's saved model scores the last window as its run ($a)" \
-  || fail "electra saved model: '$b', its run: '$a'"
-"$R" sessions --threads 1 --output_dir "$tmp/pred" --do_predict --model_name_or_path "$tmp/electra/model" \
-  --data_path "$tmp/days" --predict_data_path "$day2/test.parquet" --predict_top_k 7 --quiet 2>"$tmp/err"
-expect_status $? 0 "--do_predict with a saved --rtd model"
-expect_contains "$("$R" inspect --stats false "$tmp/pred/predictions.parquet")" "rec_item_ids" "its predictions have rec_item_ids"
+for name in electra electra_separate; do
+  "$R" sessions --threads 1 --output_dir "$tmp/$name.eval" --do_eval --model_name_or_path "$tmp/$name/model" \
+    --data_path "$tmp/days" --per_device_eval_batch_size 64 --quiet 2>"$tmp/err"
+  expect_status $? 0 "$name's model folder evaluates without training"
+  a=$(grep '^eval_recall@20 = ' "$tmp/$name/eval_results_over_time.txt" | tail -n 1)
+  b=$(grep '^eval_recall@20 = ' "$tmp/$name.eval/eval_results_over_time.txt" | tail -n 1)
+  [ -n "$a" ] && [ "$a" = "$b" ] && pass "$name's saved model scores the last window as its run ($a)" \
+    || fail "$name saved model: '$b', its run: '$a'"
+  "$R" sessions --threads 1 --output_dir "$tmp/pred" --do_predict --model_name_or_path "$tmp/$name/model" \
+    --data_path "$tmp/days" --predict_data_path "$day2/test.parquet" --predict_top_k 7 --quiet --overwrite_output_dir \
+    2>"$tmp/err"
+  expect_status $? 0 "--do_predict with $name's saved --rtd model"
+  expect_contains "$("$R" inspect --stats false "$tmp/pred/predictions.parquet")" "rec_item_ids" "its predictions have rec_item_ids"
+done
 
 # ---- the same bits at 1 and 2 threads (dropout on, draws from the catalogue and the batch) ----
-for batch in "" "--rtd_sample_from_batch"; do
+for flags in "--rtd_tied_generator" "--rtd_tied_generator --rtd_sample_from_batch" "--rtd_sample_from_batch" \
+             "--rtd_tied_generator --rtd_sample_from_batch --rtd_use_batch_interaction" \
+             "--electra_generator_hidden_size 1 --rtd_sample_from_batch --rtd_use_batch_interaction"; do
   for th in 1 2; do
     # shellcheck disable=SC2086
     "$R" sessions --threads $th --data_path "$tmp/days" --output_dir "$tmp/th$th" --do_train --d_model 16 --n_layer 2 \
-      --n_head 2 --max_steps 12 --model_type electra --rtd --rtd_tied_generator $batch --dropout 0.2 --quiet 2>"$tmp/err"
+      --n_head 2 --max_steps 12 --model_type electra --rtd $flags --dropout 0.2 --quiet 2>"$tmp/err"
   done
   cmp -s "$tmp/th1/model/weights.safetensors" "$tmp/th2/model/weights.safetensors" \
-    && pass "electra --rtd ${batch:-(catalogue)} trains to the same bits at 1 and 2 threads" \
-    || fail "electra --rtd ${batch:-(catalogue)}: weights differ between 1 and 2 threads"
+    && pass "electra --rtd $flags trains to the same bits at 1 and 2 threads" \
+    || fail "electra --rtd $flags: weights differ between 1 and 2 threads"
 done
 
 # ---- refusals name the flag ----
 msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type gpt2 --rtd --rtd_tied_generator 2>&1)
 expect_status $? 2 "--rtd on a causal model is refused"
 expect_contains "$msg" "--rtd" "naming --rtd and the masked LM it needs"
-msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd 2>&1)
-expect_status $? 1 "--rtd with a separate generator is refused (not built)"
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type bert --rtd 2>&1)
+expect_status $? 2 "a separate generator on bert is refused (the reference builds one for electra only)"
 expect_contains "$msg" "--rtd_tied_generator" "naming --rtd_tied_generator"
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --electra_generator_hidden_size 0.2 2>&1)
+expect_status $? 2 "a generator width that n_head does not divide is refused (round(0.2 x 16) = 3)"
+expect_contains "$msg" "--electra_generator_hidden_size" "naming --electra_generator_hidden_size"
 msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_tied_generator \
   --rtd_use_batch_interaction 2>&1)
-expect_contains "$msg" "--rtd_use_batch_interaction" "--rtd_use_batch_interaction is refused, naming it"
+expect_status $? 2 "--rtd_use_batch_interaction without --rtd_sample_from_batch is refused"
+expect_contains "$msg" "needs --rtd_sample_from_batch" "naming the flag it needs"
+msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_sample_from_batch \
+  --rtd_use_batch_interaction 2>&1)
+expect_status $? 2 "--rtd_use_batch_interaction with a generator narrower than the discriminator is refused"
+expect_contains "$msg" "--electra_generator_hidden_size 1" "naming the widths' flag"
 msg=$("$R" "${base[@]}" --output_dir "$tmp/bad" --model_type electra --rtd --rtd_tied_generator \
   --rtd_discriminator_loss_weight -1 2>&1)
 expect_status $? 2 "a negative discriminator weight is refused"

@@ -6,8 +6,13 @@ Run with Debian's python3 and torch 1.13:  /usr/bin/python3 tests/reference/make
 The model is session_models.rtd_forward (ELECTRA's joint loss with a tied generator, Clark et al.
 2020, eq. 1) over make_session_fixtures' sessions, with fixed masking and fixed replacement draws
 (reckon's Gumbel draws come from its own streams): one draw per masked row, one of them the
-original item (a draw of the original counts as not replaced). Two cases: electra (BERT's body,
-tied output layer) and xlnet --mlm (relative attention, untied output). Each is
+original item (a draw of the original counts as not replaced). Four cases: electra (BERT's body,
+tied output layer), electra_separate (the reference's default: a separate generator of
+round(0.5 x d_model) with the discriminator's own merge_disc, LayerNorm of all features and ELECTRA
+body at d_model; recsys_models.py and recsys_meta_model.py, tag recsys2021),
+electra_batch_interaction (--rtd_use_batch_interaction: draws among the batch's masked items, the
+discriminator reading the batch's detached merged rows at each draw's source row) and xlnet --mlm
+(relative attention, untied output). Each is
 tests/reference/fixtures/session_rtd_<name>.json, laid out as make_session_fixtures' files, plus
   draws (B, T)    the replacement at each masked row (0 elsewhere)
 """
@@ -36,7 +41,11 @@ def case(name, cfg):
     items = ids["item_id-list"]
     keys = items != 0
     mask, labels = sm.masked_masking(items, 0.4, gen)
-    draws = torch.where(mask, torch.randint(1, V, items.shape, generator=gen), torch.zeros_like(items))
+    if cfg.get("batch_interaction"):               # draws among the batch's masked items
+        pool = items[mask]
+        draws = torch.where(mask, pool[torch.randint(0, pool.numel(), items.shape, generator=gen)], torch.zeros_like(items))
+    else:
+        draws = torch.where(mask, torch.randint(1, V, items.shape, generator=gen), torch.zeros_like(items))
     first = mask.reshape(-1).nonzero()[0, 0]
     draws.view(-1)[first] = items.view(-1)[first]          # a draw of the original item: not replaced
     fake = torch.where(mask, draws, items)
@@ -72,7 +81,12 @@ def case(name, cfg):
                   "layer_norm_eps": cfg["eps"], "softmax_temperature": cfg["temperature"],
                   "label_smoothing": cfg["smoothing"], "key_padding_mask": cfg["key_padding_mask"],
                   "hidden_act": "gelu", "dropout": 0.0, "embedding_dim_from_cardinality_multiplier": 1.5,
-                  "mlm": cfg["model_type"] == "xlnet", "rtd": True, "rtd_tied_generator": True, **WEIGHTS}
+                  "mlm": cfg["model_type"] == "xlnet", "rtd": True, "rtd_tied_generator": not cfg.get("separate"),
+                  **WEIGHTS}
+    if cfg.get("batch_interaction"):
+        reckon_cfg.update(rtd_sample_from_batch=True, rtd_use_batch_interaction=True)
+    if cfg.get("separate"):
+        reckon_cfg.update(electra_generator_hidden_size=cfg["generator_hidden_size"], layer_norm_all_features=cfg["ln_all"])
     with open(os.path.join(msf.OUT, "session_rtd_%s.json" % name), "w") as f:
         json.dump({"name": name, "config": reckon_cfg, "params": names, "adamw": ADAMW,
                    "tensors": {k: msf.t2j(v) for k, v in tensors.items()}}, f, separators=(",", ":"))
@@ -84,4 +98,8 @@ if __name__ == "__main__":
             "smoothing": 0.0, "key_padding_mask": True, "rtd": True, **WEIGHTS}
     case("electra", {**base, "model_type": "electra", "tied": True, "ln_featurewise": False, "temperature": 0.7,
                      "smoothing": 0.1})
+    case("electra_separate", {**base, "model_type": "electra", "tied": True, "ln_featurewise": True, "ln_all": True,
+                              "separate": True, "generator_hidden_size": 0.5})
+    case("electra_batch_interaction", {**base, "model_type": "electra", "tied": True, "ln_featurewise": True,
+                                       "batch_interaction": True})
     case("xlnet_mlm", {**base, "model_type": "xlnet", "tied": False, "ln_featurewise": False, "causal": False})

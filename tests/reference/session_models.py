@@ -7,7 +7,9 @@ blocks and recurrent layers of seq_blocks.py), for the fixtures of make_session_
 
 cfg: model_type (gpt2|bert|electra|gru|xlnet|transfoxl; electra's body is bert's), d_model, n_head, n_layer, T (positions, the
 past's included), item_dim, tied, ln_featurewise, eps, temperature, smoothing, key_padding_mask
-(xlnet: plm; transfoxl: mem_len; rtd: the discriminator's head, rtd_forward); the input stage's (optional): aggregation (concat|elementwise),
+(xlnet: plm; transfoxl: mem_len; rtd: the discriminator's head, rtd_forward; separate: ELECTRA's separate generator,
+generator_hidden_size R: the model above is the generator, round(R d_model) wide, and the discriminator has its own merge
+and BERT body at d_model); the input stage's (optional): aggregation (concat|elementwise),
 project, bins (soft one-hot), ln_all, continuous_projection. feats: [{name, categorical,
 cardinality, is_item}]
 (each categorical feature has its own table, named after it). Dropout is 0: its draws are not
@@ -38,8 +40,9 @@ def _rand(shape, scale, gen):
 def make_params(cfg, feats, seed):
     """Parameters as float32 values held in float64 (they read back exactly in C)."""
     gen = torch.Generator().manual_seed(seed)
-    D, T = cfg["d_model"], cfg["T"]
-    P, mods = {}, {"blocks": [], "rnns": [], "rel": []}
+    T, F_ = cfg["T"], 4 * cfg["d_model"]         # a separate generator keeps the discriminator's MLP width
+    D = width(cfg)
+    P, mods = {}, {"blocks": [], "rnns": [], "rel": [], "disc_blocks": []}
 
     def add(name, t):
         P[name] = t.requires_grad_()
@@ -53,7 +56,7 @@ def make_params(cfg, feats, seed):
     elementwise = cfg.get("aggregation") == "elementwise"
     proj, bins, joint = cfg.get("project", 0), cfg.get("bins", 0), cfg.get("continuous_projection", 0)
     continuous = [f for f in feats if not f["categorical"]]
-    width = 0
+    width_in = 0
     for f in feats:                                # the input stage, feature by feature
         name = f["name"]
         if not f["categorical"] and joint:         # one layer for them all, at the first one's place
@@ -85,16 +88,16 @@ def make_params(cfg, feats, seed):
         else:
             w = 1
         f["width"] = w
-        width += w
+        width_in += w
         if cfg["ln_featurewise"]:
             add("layernorm_features.%s.weight" % name, 1 + _rand((w,), 0.1, gen))
             add("layernorm_features.%s.bias" % name, _rand((w,), 0.1, gen))
     if elementwise:
-        width = I
+        width_in = I
     if cfg.get("ln_all"):
-        add("layer_norm_all_input.weight", 1 + _rand((width,), 0.1, gen))
-        add("layer_norm_all_input.bias", _rand((width,), 0.1, gen))
-    add("mlp_merge.weight", _rand((D, width), 0.4, gen))
+        add("layer_norm_all_input.weight", 1 + _rand((width_in,), 0.1, gen))
+        add("layer_norm_all_input.bias", _rand((width_in,), 0.1, gen))
+    add("mlp_merge.weight", _rand((D, width_in), 0.4, gen))
     add("mlp_merge.bias", _rand((D,), 0.1, gen))
     add("masked_item_embedding", _rand((D,), 0.3, gen))
     kind = cfg["model_type"]
@@ -107,7 +110,7 @@ def make_params(cfg, feats, seed):
     for l in range(cfg["n_layer"]):
         if kind in ("gpt2", "bert", "electra"):
             cls = sb.GPT2Block if kind == "gpt2" else sb.BertBlock
-            blk = cls(d_model=D, heads=cfg["n_head"], ln_eps=cfg["eps"]).double()
+            blk = cls(d_model=D, heads=cfg["n_head"], d_ff=F_, ln_eps=cfg["eps"]).double()
             prefix = "h.%d." % l if kind == "gpt2" else "encoder.layer.%d." % l
             for name, p in blk.reckon_parameters():
                 with torch.no_grad():
@@ -142,12 +145,37 @@ def make_params(cfg, feats, seed):
     else:
         add("output_layer_items.weight", _rand((V, I), 0.4, gen))
         add("output_layer_items.bias", _rand((V,), 0.1, gen))
+    D = cfg["d_model"]
     if cfg.get("rtd"):                             # recsys_meta_model's discriminator head
         add("dense_discriminator.weight", _rand((D, D), 0.4, gen))
         add("dense_discriminator.bias", _rand((D,), 0.1, gen))
         add("discriminator_prediction.weight", _rand((1, D), 0.4, gen))
         add("discriminator_prediction.bias", _rand((1,), 0.1, gen))
+    if cfg.get("separate"):                        # its own merge_disc and ElectraModel at d_model
+        if cfg.get("ln_all"):
+            add("merge_disc.layer_norm_all_input.weight", 1 + _rand((width_in,), 0.1, gen))
+            add("merge_disc.layer_norm_all_input.bias", _rand((width_in,), 0.1, gen))
+        add("merge_disc.weight", _rand((D, width_in), 0.4, gen))
+        add("merge_disc.bias", _rand((D,), 0.1, gen))
+        add("discriminator.embeddings.position_embeddings.weight", _rand((T, D), 0.3, gen))
+        add("discriminator.embeddings.LayerNorm.weight", 1 + _rand((D,), 0.1, gen))
+        add("discriminator.embeddings.LayerNorm.bias", _rand((D,), 0.1, gen))
+        for l in range(cfg["n_layer"]):
+            blk = sb.BertBlock(d_model=D, heads=cfg["n_head"], d_ff=F_, ln_eps=cfg["eps"]).double()
+            for name, p in blk.reckon_parameters():
+                with torch.no_grad():
+                    p.copy_((1 if name.startswith("ln_") and name.endswith("weight") else 0) + _rand(p.shape, 0.3, gen))
+                P["discriminator.encoder.layer.%d.%s" % (l, name)] = p
+            mods["disc_blocks"].append(blk)
     return P, mods
+
+
+def width(cfg):
+    """The model's hidden size: d_model, or a separate generator's, recsys_models.py's
+    int(round(d_model x electra_generator_hidden_size))."""
+    if cfg.get("separate"):
+        return int(round(cfg["d_model"] * cfg["generator_hidden_size"]))
+    return cfg["d_model"]
 
 
 def no_decay(name, kind):
@@ -182,9 +210,10 @@ def feature(P, cfg, f, ids, conts):
     return e
 
 
-def inputs(P, cfg, feats, ids, conts, past=None):
+def inputs(P, cfg, feats, ids, conts, past=None, merge="mlp_merge"):
     """Features, past sessions first (session-aware: past = (ids, conts) of the bef_ columns, read
-    through the same feature's layers and concatenated on the time axis), aggregated, merged."""
+    through the same feature's layers and concatenated on the time axis), aggregated, merged (by
+    merge: "merge_disc", a separate generator's discriminator's own)."""
     parts = {}
     continuous = [f["name"] for f in feats if not f["categorical"]]
     for f in feats:
@@ -207,9 +236,10 @@ def inputs(P, cfg, feats, ids, conts, past=None):
         x = parts[item] * (others + 1.0)
     else:
         x = torch.cat(list(parts.values()), -1)
+    ln = "layer_norm_all_input" if merge == "mlp_merge" else merge + ".layer_norm_all_input"
     if cfg.get("ln_all"):
-        x = F.layer_norm(x, (x.shape[-1],), P["layer_norm_all_input.weight"], P["layer_norm_all_input.bias"], 1e-5)
-    return torch.tanh(F.linear(x, P["mlp_merge.weight"], P["mlp_merge.bias"]))
+        x = F.layer_norm(x, (x.shape[-1],), P[ln + ".weight"], P[ln + ".bias"], 1e-5)
+    return torch.tanh(F.linear(x, P[merge + ".weight"], P[merge + ".bias"]))
 
 
 def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None, perm=None):
@@ -220,16 +250,26 @@ def forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, past=None, perm
 
 
 def rtd_forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, fake):
-    """Replacement token detection with a tied generator (ELECTRA, Clark et al. 2020, eq. 1): the
-    masked LM's loss, and a discriminator over the corrupted items fake (B, T) (the draws at the
-    masked rows; the side features unchanged, no [MASK]): dense_discriminator -> tanh ->
-    discriminator_prediction, BCE with logits on the real rows against fake != item.
+    """Replacement token detection (ELECTRA, Clark et al. 2020, eq. 1): the masked LM's loss, and a
+    discriminator over the corrupted items fake (B, T) (the draws at the masked rows; the side
+    features unchanged, no [MASK]): the generator's body (tied) or, cfg separate, the features
+    through merge_disc and the discriminator's own ELECTRA body (recsys_meta_model.py, tag
+    recsys2021); then dense_discriminator -> tanh -> discriminator_prediction, BCE with logits on
+    the real rows against fake != item. cfg batch_interaction: the discriminator's input is the
+    batch's merged rows, detached, each masked row showing the row its draw came from (batch_sources).
     Returns rtd_discriminator_loss_weight x BCE + rtd_generator_loss_weight x MLM."""
     mlm, _ = generator_loss(P, cfg, feats, encode(P, mods, cfg, feats, ids, conts, mask, keys), labels)
     item = next(f["name"] for f in feats if f["is_item"])
     corrupted = dict(ids)
     corrupted[item] = fake
-    h = encode(P, mods, cfg, feats, corrupted, conts, torch.zeros_like(mask), keys)
+    if cfg.get("batch_interaction"):               # the batch's merged rows, detached, at the draws' sources
+        rows = inputs(P, cfg, feats, ids, conts).detach()
+        rows = rows.reshape(-1, rows.shape[-1])[batch_sources(ids[item], mask, fake).reshape(-1)]
+        h = body(P, mods, cfg, rows.reshape(*fake.shape, -1), keys)
+    elif cfg.get("separate"):
+        h = discriminate(P, mods, cfg, feats, corrupted, conts, keys)
+    else:
+        h = encode(P, mods, cfg, feats, corrupted, conts, torch.zeros_like(mask), keys)
     h = torch.tanh(F.linear(h, P["dense_discriminator.weight"], P["dense_discriminator.bias"]))
     z = F.linear(h, P["discriminator_prediction.weight"], P["discriminator_prediction.bias"]).squeeze(-1)
     replaced = (fake != ids[item]).double()
@@ -237,11 +277,42 @@ def rtd_forward(P, mods, cfg, feats, ids, conts, mask, keys, labels, fake):
     return cfg["rtd_discriminator_loss_weight"] * bce + cfg["rtd_generator_loss_weight"] * mlm
 
 
-def encode(P, mods, cfg, feats, ids, conts, mask, keys, past=None, perm=None):
-    """The input stage, [MASK] rows and the body: (B, T, d_model)."""
+def batch_sources(items, mask, fake):
+    """--rtd_use_batch_interaction's source row of each row (B, T): itself, or at a masked row the
+    first masked row (in row order) whose item is the one drawn there. The reference's intent
+    (recsys_meta_model.py, recsys2021: the drawn interaction replaces the masked one); its code
+    indexes the flattened batch with the drawn column instead."""
+    flat_items, flat_mask, flat_fake = items.reshape(-1), mask.reshape(-1), fake.reshape(-1)
+    masked = flat_mask.nonzero().flatten()
+    src = torch.arange(flat_items.numel())
+    for r in masked.tolist():
+        src[r] = next(j for j in masked.tolist() if flat_items[j] == flat_fake[r])
+    return src.reshape(items.shape)
+
+
+def discriminate(P, mods, cfg, feats, ids, conts, keys):
+    """A separate generator's discriminator: the features, merge_disc, ElectraModel's embeddings
+    (positions, LayerNorm) and BERT blocks at d_model: (B, T, d_model)."""
     D = cfg["d_model"]
+    x = inputs(P, cfg, feats, ids, conts, merge="merge_disc")
+    x = x + P["discriminator.embeddings.position_embeddings.weight"]
+    x = F.layer_norm(x, (D,), P["discriminator.embeddings.LayerNorm.weight"], P["discriminator.embeddings.LayerNorm.bias"],
+                     cfg["eps"])
+    for blk in mods["disc_blocks"]:
+        x = blk(x, keys if cfg["key_padding_mask"] else None)
+    return x
+
+
+def encode(P, mods, cfg, feats, ids, conts, mask, keys, past=None, perm=None):
+    """The input stage, [MASK] rows and the body: (B, T, width(cfg))."""
     x = inputs(P, cfg, feats, ids, conts, past)
     x = torch.where(mask.unsqueeze(-1), P["masked_item_embedding"], x)
+    return body(P, mods, cfg, x, keys, perm)
+
+
+def body(P, mods, cfg, x, keys, perm=None):
+    """The model's body over its input rows x (B, T, width(cfg))."""
+    D = width(cfg)
     kind = cfg["model_type"]
     key_mask = keys if cfg["key_padding_mask"] else None
     if kind == "gpt2":

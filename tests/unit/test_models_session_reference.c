@@ -6,8 +6,10 @@
  * smoothing), a GRU causal LM, XLNet's causal (unidirectional), masked and permutation LMs (two
  * streams, the fixture's permutation mask) and Transformer-XL with memory slots (issue 19, part
  * X; tests/reference/rel_blocks.py), and replacement token detection with a tied generator on
- * electra and xlnet --mlm (part RTD: the joint loss of the masked LM and the discriminator's BCE,
- * the fixture's replacement draws; tests/reference/make_rtd_fixtures.py), over sessions with
+ * electra and xlnet --mlm, with ELECTRA's separate, narrower generator (the reference's
+ * default: the discriminator's own merge and body), and with --rtd_use_batch_interaction (the
+ * discriminator reads the batch's detached rows at the draws' sources) (part RTD: the joint loss of the masked LM and
+ * the discriminator's BCE, the fixture's replacement draws; tests/reference/make_rtd_fixtures.py), over sessions with
  * padding and one longer than T. Each model is
  * built with reckon's builder, its parameters set from the fixture (names and order must agree),
  * the batch fed through the family's feed (whose causal masking must equal the fixture's; the
@@ -135,6 +137,16 @@ static void test_electra_replacement_token_detection(void **state) {
   run_case("rtd_electra", true);
 }
 
+static void test_electra_separate_generator_replacement_token_detection(void **state) {
+  (void)state;
+  run_case("rtd_electra_separate", true);
+}
+
+static void test_electra_batch_interaction_replacement_token_detection(void **state) {
+  (void)state;
+  run_case("rtd_electra_batch_interaction", true);
+}
+
 static void test_xlnet_masked_lm_replacement_token_detection(void **state) {
   (void)state;
   run_case("rtd_xlnet_mlm", true);
@@ -150,6 +162,8 @@ int main(void) {
       cmocka_unit_test(test_xlnet_permutation_lm),
       cmocka_unit_test(test_transfoxl_causal_lm_with_memory),
       cmocka_unit_test(test_electra_replacement_token_detection),
+      cmocka_unit_test(test_electra_separate_generator_replacement_token_detection),
+      cmocka_unit_test(test_electra_batch_interaction_replacement_token_detection),
       cmocka_unit_test(test_xlnet_masked_lm_replacement_token_detection),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -574,7 +574,7 @@ static int c_hash_cross_wide(gc_ctx *c) {
 static int rtd_case(gc_ctx *c, bool from_batch) {
   int64_t zs[2] = {2, 4};
   rk_param *t = table(c, 4, 2);
-  int z, rows, packed, items, fake, replaced, weight, out;
+  int z, rows, packed, items, fake, source, replaced, weight, out;
   assert_rk_ok(rk_graph_input(c->g, &z, "z", 2, zs));
   assert_rk_ok(rk_graph_input_ids(c->g, &rows, "rows", 2));
   assert_rk_ok(rk_graph_input_ids(c->g, &packed, "packed", 2));
@@ -583,12 +583,32 @@ static int rtd_case(gc_ctx *c, bool from_batch) {
   defer(c, rows, FILL_ROW_LIST, 2 * B);
   defer(c, packed, FILL_IDS, 4);
   defer(c, items, FILL_IDS, 4);
-  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &replaced, &weight, z, rows, packed, items, 0, 0.7f, from_batch));
+  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, 0, 0.7f, from_batch));
   assert_rk_ok(rk_graph_embedding(c->g, &out, t, fake, 0));
   return out;
 }
 static int c_rtd_replace(gc_ctx *c) { return rtd_case(c, false); }
 static int c_rtd_replace_from_batch(gc_ctx *c) { return rtd_case(c, true); }
+/* rtd_interaction: rows (B, 2, 3) of an input at rtd_replace's batch sources, times a dense
+ * value: its gradient checks the rows picked (the op itself passes none back, as detached). */
+static int c_rtd_interaction(gc_ctx *c) {
+  int64_t zs[2] = {2, 4}, xs[3] = {B, 2, 3};
+  int z, rows, packed, items, fake, source, replaced, weight, x, picked, out;
+  assert_rk_ok(rk_graph_input(c->g, &z, "z", 2, zs));
+  assert_rk_ok(rk_graph_input_ids(c->g, &rows, "rows", 2));
+  assert_rk_ok(rk_graph_input_ids(c->g, &packed, "packed", 2));
+  assert_rk_ok(rk_graph_input_ids(c->g, &items, "items", 2));
+  assert_rk_ok(rk_graph_input(c->g, &x, "x", 2, xs + 1));
+  defer(c, z, FILL_NORMAL, 0);
+  defer(c, rows, FILL_ROW_LIST, 2 * B);
+  defer(c, packed, FILL_IDS, 4);
+  defer(c, items, FILL_IDS, 4);
+  defer(c, x, FILL_NORMAL, 0);
+  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, 0, 0.7f, true));
+  assert_rk_ok(rk_graph_rtd_interaction(c->g, &picked, x, source));
+  assert_rk_ok(rk_graph_mul(c->g, &out, picked, dense_value(c, 3, xs)));
+  return out;
+}
 static int c_weighted_sum(gc_ctx *c) {
   int64_t s[2] = {B, 3};
   int x = dense_value(c, 2, s), y = dense_value(c, 2, s), a, b, out;
@@ -832,6 +852,7 @@ static const struct {
     CASE(SAMPLED_LOSS, c_sampled_loss_bpr), CASE(SAMPLED_LOSS, c_sampled_loss_top1),
     CASE(SAMPLED_LOSS, c_sampled_loss_top1_max), CASE(SAMPLED_LOSS, c_sampled_loss_bpr_max_reg),
     CASE(RTD_REPLACE, c_rtd_replace), CASE(RTD_REPLACE, c_rtd_replace_from_batch),
+    CASE(RTD_INTERACTION, c_rtd_interaction),
     CASE(WEIGHTED_SUM, c_weighted_sum),
     CASE(CATALOG_CE, c_catalog_ce),  CASE(CATALOG_CE, c_catalog_ce_rows_in_use),
 };

@@ -3,7 +3,8 @@
  * draws follow the generator's softmax at its temperature, a row's draw depends on (seed, step,
  * row) alone (not on the packing order, hence not on threads), --rtd_sample_from_batch draws
  * among the labelled rows' targets, a draw of the original item is not a replacement, and the
- * discriminator's weights average over the non-padding rows. The gradient check and the twin at
+ * discriminator's weights average over the non-padding rows; each row's source row (a batch
+ * draw's labelled row) and rtd_interaction's rows from it. The gradient check and the twin at
  * two threads are in test_nn_gradcheck.c; the model's loss against PyTorch in
  * test_models_session_reference.c.
  */
@@ -15,7 +16,7 @@
 
 #define N 20000
 
-static int64_t fake[N], rows[N], packed[N], items[N];
+static int64_t fake[N], source[N], rows[N], packed[N], items[N];
 static float replaced[N], weight[N], z[N * 3];
 
 /* 20000 rows over 3 items with softmax(z / 0.5) = (0.5, 0.3, 0.2): the draws' shares within 0.015
@@ -31,9 +32,9 @@ static void test_draws_follow_the_softmax_at_its_temperature(void **state) {
   }
   static int64_t one_thread[N];
   assert_rk_ok(rk_set_num_threads(1));
-  rtd_replace_forward_cpu(one_thread, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
+  rtd_replace_forward_cpu(one_thread, source, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
   assert_rk_ok(rk_set_num_threads(2));   /* several chunks of rows: the same draws */
-  rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
+  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
   assert_memory_equal(fake, one_thread, sizeof one_thread);
   int64_t count[3] = {0};
   for (int64_t i = 0; i < N; i++) {
@@ -59,11 +60,11 @@ static void test_a_draw_depends_on_seed_step_and_row_alone(void **state) {
   }
   for (int64_t i = 0; i < R * V; i++) z[i] = 0.0f;   /* uniform: the noise alone decides */
   for (int64_t i = 0; i < R; i++) rows[i] = i;
-  rtd_replace_forward_cpu(a, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 3);
+  rtd_replace_forward_cpu(a, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 3);
   for (int64_t i = 0; i < R; i++) rows[i] = order[i];
-  rtd_replace_forward_cpu(b, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 3);
+  rtd_replace_forward_cpu(b, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 3);
   assert_memory_equal(a, b, sizeof a);
-  rtd_replace_forward_cpu(c, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 4);
+  rtd_replace_forward_cpu(c, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 4);
   assert_memory_not_equal(a, c, sizeof a);
 }
 
@@ -79,19 +80,24 @@ static void test_batch_draws_come_from_the_batch_targets(void **state) {
   memcpy(rows, labelled, sizeof labelled);
   memcpy(packed, targets, sizeof targets);
   for (int64_t i = 0; i < 3 * V; i++) z[i] = i % V == 11 ? 30.0f : 0.0f;
-  rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, NULL, 1, 0);
+  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, NULL, 1, 0);
   for (int64_t r = 0; r < R; r++) {
     bool drawn = r == 0 || r == 2 || r == 3;
     if (drawn) assert_true(fake[r] == 5 || fake[r] == 9);
     else assert_int_equal(fake[r], items[r]);
+    /* the source: a labelled row holding the drawn target, or the row itself */
+    if (drawn) assert_true((source[r] == 0 || source[r] == 2 || source[r] == 3) && items[source[r]] == fake[r]);
+    else assert_int_equal(source[r], r);
     assert_float_equal(replaced[r], fake[r] != items[r] ? 1.0f : 0.0f, 0.0f);
     assert_float_equal(weight[r], items[r] ? 8.0f / 6.0f : 0.0f, 1e-6f);
   }
   for (int64_t i = 0; i < 3 * V; i++) z[i] = i % V == 9 ? 30.0f : 0.0f;
-  rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, NULL, 1, 0);
+  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, NULL, 1, 0);
   assert_int_equal(fake[0], 9);
   assert_int_equal(fake[2], 9);
   assert_int_equal(fake[3], 9);
+  const int64_t from_row_2[R] = {2, 1, 2, 2, 4, 5, 6, 7};   /* 9 is row 2's target: every draw shows row 2 */
+  assert_memory_equal(source, from_row_2, sizeof from_row_2);
   assert_float_equal(replaced[0], 1.0f, 0.0f);
   assert_float_equal(replaced[2], 0.0f, 0.0f);   /* 9 drawn at 9: the original, not replaced */
   assert_float_equal(replaced[3], 1.0f, 0.0f);
@@ -104,11 +110,40 @@ static void test_given_draws_are_used_at_the_labelled_rows(void **state) {
   const int64_t it[R] = {1, 2, 3, 0}, labelled[R] = {1, -1, -1, -1}, given[R] = {4, 5, 4, 4};
   memcpy(items, it, sizeof it);
   memcpy(rows, labelled, sizeof labelled);
-  rtd_replace_forward_cpu(fake, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, given, 1, 0);
-  const int64_t want[R] = {1, 5, 3, 0};
+  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, given, 1, 0);
+  const int64_t want[R] = {1, 5, 3, 0}, itself[R] = {0, 1, 2, 3};
   assert_memory_equal(fake, want, sizeof want);
+  assert_memory_equal(source, itself, sizeof itself);   /* catalogue draws show their own rows */
   assert_float_equal(replaced[1], 1.0f, 0.0f);
   assert_float_equal(replaced[0] + replaced[2] + replaced[3], 0.0f, 0.0f);
+}
+
+/* Fixed draws from the batch show the first labelled row whose target is the given item. */
+static void test_given_batch_draws_show_the_first_labelled_row_with_the_item(void **state) {
+  (void)state;
+  enum { R = 5, V = 6 };
+  const int64_t it[R] = {4, 2, 4, 3, 0}, labelled[R] = {1, 2, 3, -1, -1}, targets[R] = {2, 4, 3, 0, 0};
+  const int64_t given[R] = {0, 4, 3, 4, 0};
+  memcpy(items, it, sizeof it);
+  memcpy(rows, labelled, sizeof labelled);
+  memcpy(packed, targets, sizeof targets);
+  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, given, 1, 0);
+  const int64_t want_fake[R] = {4, 4, 3, 4, 0}, want_source[R] = {0, 2, 3, 2, 4};
+  assert_memory_equal(fake, want_fake, sizeof want_fake);
+  assert_memory_equal(source, want_source, sizeof want_source);
+}
+
+/* rtd_interaction: each row is x's source row; a source outside the rows fails, naming it. */
+static void test_interaction_rows_come_from_their_source(void **state) {
+  (void)state;
+  const float x[3 * 2] = {1, 2, 3, 4, 5, 6};
+  const int64_t from[3] = {2, 1, 2}, outside[3] = {0, 3, 1};
+  float out[3 * 2];
+  assert_rk_ok(rtd_interaction_forward_cpu(out, x, from, 3, 2));
+  const float want[3 * 2] = {5, 6, 3, 4, 5, 6};
+  assert_memory_equal(out, want, sizeof want);
+  assert_int_equal(rtd_interaction_forward_cpu(out, x, outside, 3, 2), RK_ERANGE);
+  assert_non_null(strstr(rk_error_message(), "row 1's source is 3"));
 }
 
 int main(void) {
@@ -117,6 +152,8 @@ int main(void) {
       cmocka_unit_test(test_a_draw_depends_on_seed_step_and_row_alone),
       cmocka_unit_test(test_batch_draws_come_from_the_batch_targets),
       cmocka_unit_test(test_given_draws_are_used_at_the_labelled_rows),
+      cmocka_unit_test(test_given_batch_draws_show_the_first_labelled_row_with_the_item),
+      cmocka_unit_test(test_interaction_rows_come_from_their_source),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,7 +118,7 @@ static void test_step_is_the_tree_sum_of_its_pieces(void **state) {
     tree(&t, 0, P, want);
     float scale = (float)(1.0 / (double)P);
     step_pieces *sp;
-    assert_rk_ok(step_pieces_init(&sp, &t.m, P, 2, NULL));
+    assert_rk_ok(step_pieces_init(&sp, &t.m, P, 2, NULL, 1 << 20));
     int64_t first, count;
     step_pieces_mine(sp, &first, &count);
     assert_int_equal(first, 0);
@@ -157,7 +157,7 @@ typedef struct {
 static rk_status one_step(void *arg) {
   walk_ctx *c = arg;
   step_pieces *sp;
-  RK_TRY(step_pieces_init(&sp, &c->t->m, 5, 2, NULL));
+  RK_TRY(step_pieces_init(&sp, &c->t->m, 5, 2, NULL, 1 << 20));
   float extra[2];
   rk_graph_zero_grad(c->t->g);
   rk_status st = step_pieces_run(sp, run_piece, c->t, extra);
@@ -182,7 +182,7 @@ static void test_bad_piece_count(void **state) {
   tiny t;
   tiny_build(&t);
   step_pieces *sp;
-  assert_int_equal(step_pieces_init(&sp, &t.m, 0, 1, NULL), RK_EINVAL);
+  assert_int_equal(step_pieces_init(&sp, &t.m, 0, 1, NULL, 1 << 20), RK_EINVAL);
   tiny_free(&t);
 }
 

@@ -291,11 +291,16 @@ void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V
                                  int64_t in_batch, const rk_sampled_spec *s);
 
 /* rtd_replace (no backward: its outputs are draws and labels) */
-void rtd_replace_forward_cpu(int64_t *fake /* (R) */, float *replaced /* (R) */, float *weight /* (R) */,
+void rtd_replace_forward_cpu(int64_t *fake /* (R) */, int64_t *source /* (R) */, float *replaced /* (R) */,
+                             float *weight /* (R) */,
                              const float *z /* (R, V) packed */, const int64_t *rows /* (R) */,
                              const int64_t *packed /* (R) */, const int64_t *items /* (R) */, int64_t R, int64_t V,
                              int64_t padding, float temperature, bool from_batch, const int64_t *given /* (R) */,
                              uint64_t seed, uint64_t step);
+
+/* rtd_interaction (no backward: the reference detaches the rows) */
+rk_status rtd_interaction_forward_cpu(float *out /* (R, D) */, const float *x /* (R, D) */, const int64_t *source /* (R) */,
+                                      int64_t R, int64_t D);
 
 /* sampled_loss */
 void sampled_loss_forward_cpu(float *loss /* (1) */, double *rows /* (R) */, const float *z /* (R, C) */,

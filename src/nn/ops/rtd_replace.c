@@ -9,8 +9,10 @@
  * (r = session x T + position), so the draws do not depend on threads or on which rows are
  * computed first: the rows are drawn in parallel.
  *
- * Outputs, over the B T rows: fake (the items, draws at the labelled rows), replaced (1 where a
- * draw differs from the item: a draw of the original counts as original, as the paper's labels)
+ * Outputs, over the B T rows: fake (the items, draws at the labelled rows), source (the row whose
+ * interaction each row shows: itself, or for a draw from the batch the labelled row whose target
+ * was drawn; --rtd_use_batch_interaction's rows, src/nn/ops/rtd_interaction.c), replaced (1 where
+ * a draw differs from the item: a draw of the original counts as original, as the paper's labels)
  * and the discriminator's weight, (B T) / m at the m rows whose item is not padding, 0
  * elsewhere: the bce_logits mean under it is the mean over the non-padding rows.
  * Not differentiable: the draws are ids; nothing flows back into the generator's logits (the
@@ -28,7 +30,7 @@ static float gumbel(rk_rng *rng) {
 }
 
 typedef struct {
-  int64_t *fake;
+  int64_t *fake, *source;
   const float *z;
   const int64_t *rows, *packed, *given;
   int64_t n, V;
@@ -44,8 +46,13 @@ static void draw_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   const draw_ctx *c = arg;
   for (int64_t i = begin; i < end; i++) {
     const int64_t r = c->rows[i];
-    if (c->given) {   /* fixed draws (tests) */
+    if (c->given) {   /* fixed draws (tests); from the batch, the first labelled row with the item */
       c->fake[r] = c->given[r];
+      for (int64_t k = 0; c->from_batch && k < c->n; k++)
+        if (c->packed[k] == c->given[r]) {
+          c->source[r] = c->rows[k];
+          break;
+        }
       continue;
     }
     rk_rng rng;
@@ -56,13 +63,15 @@ static void draw_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
     for (int64_t k = 0, K = c->from_batch ? c->n : c->V; k < K; k++) {
       int64_t v = c->from_batch ? c->packed[k] : k;
       float s = zi[v] * c->inv + gumbel(&rng);
-      if (best < 0 || s > top) best = v, top = s;
+      if (best < 0 || s > top) best = k, top = s;
     }
-    c->fake[r] = best;
+    c->fake[r] = c->from_batch ? c->packed[best] : best;
+    if (c->from_batch) c->source[r] = c->rows[best];
   }
 }
 
-void rtd_replace_forward_cpu(int64_t *fake /* (R) */, float *replaced /* (R) */, float *weight /* (R) */,
+void rtd_replace_forward_cpu(int64_t *fake /* (R) */, int64_t *source /* (R) */, float *replaced /* (R) */,
+                             float *weight /* (R) */,
                              const float *z /* (R, V) packed */, const int64_t *rows /* (R) */,
                              const int64_t *packed /* (R) */, const int64_t *items /* (R) */, int64_t R, int64_t V,
                              int64_t padding, float temperature, bool from_batch, const int64_t *given /* (R) */,
@@ -71,9 +80,10 @@ void rtd_replace_forward_cpu(int64_t *fake /* (R) */, float *replaced /* (R) */,
   while (n < R && rows[n] >= 0) n++;
   for (int64_t r = 0; r < R; r++) {
     fake[r] = items[r];
+    source[r] = r;
     m += items[r] != padding;
   }
-  draw_ctx c = {.fake = fake, .z = z, .rows = rows, .packed = packed, .given = given, .n = n, .V = V,
+  draw_ctx c = {.fake = fake, .source = source, .z = z, .rows = rows, .packed = packed, .given = given, .n = n, .V = V,
                 .inv = 1.0f / temperature, .from_batch = from_batch, .seed = seed, .step = step};
   rk_parallel_for(n, rk_row_grain(from_batch ? n : V), draw_rows, &c);
   const float w = m ? (float)R / (float)m : 0.0f;
@@ -85,7 +95,7 @@ void rtd_replace_forward_cpu(int64_t *fake /* (R) */, float *replaced /* (R) */,
 
 rk_status rtd_replace_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_value *z = rk_val(g, n->in[0]), *items = rk_val(g, n->in[3]);
-  rtd_replace_forward_cpu(rk_xi(g, n->out[0]), rk_x(g, n->out[1]), rk_x(g, n->out[2]), rk_x(g, n->in[0]),
+  rtd_replace_forward_cpu(rk_xi(g, n->out[0]), rk_xi(g, n->out[3]), rk_x(g, n->out[1]), rk_x(g, n->out[2]), rk_x(g, n->in[0]),
                           rk_xi(g, n->in[1]), rk_xi(g, n->in[2]), rk_xi(g, n->in[3]), items->numel,
                           z->shape[z->ndim - 1], n->iattr[0], n->fattr[0], n->iattr[1] != 0, (const int64_t *)(intptr_t)n->iattr[2], g->seed, g->step);
   return RK_OK;
@@ -105,8 +115,8 @@ rk_status rk_graph_rtd_replace_fix(rk_graph *g, int fake, const int64_t *given) 
   return RK_OK;
 }
 
-rk_status rk_graph_rtd_replace(rk_graph *g, int *fake, int *replaced, int *weight, int logits, int rows, int packed,
-                               int items, int64_t padding, float temperature, bool from_batch) {
+rk_status rk_graph_rtd_replace(rk_graph *g, int *fake, int *source, int *replaced, int *weight, int logits, int rows,
+                               int packed, int items, int64_t padding, float temperature, bool from_batch) {
   int in[4] = {logits, rows, packed, items};
   for (int k = 0; k < 4; k++) RK_TRY(rk_graph_check_value(g, in[k], "rtd_replace"));
   const rk_value *z = rk_val(g, logits), *r = rk_val(g, rows), *p = rk_val(g, packed), *x = rk_val(g, items);
@@ -118,17 +128,19 @@ rk_status rk_graph_rtd_replace(rk_graph *g, int *fake, int *replaced, int *weigh
                     "rows and packed targets of R each", rk_shape_str(z, bz, sizeof bz), rk_shape_str(x, bx, sizeof bx));
   if (!(temperature > 0.0f && temperature < INFINITY))
     return rk_error(RK_EINVAL, "rtd_replace: temperature %g must be positive and finite", temperature);
-  int v[3];
+  int v[4];   /* fake, replaced, weight, source */
   RK_TRY(rk_graph_add_value(g, &v[0], RK_DT_I64, x->ndim, x->shape));
   RK_TRY(rk_graph_add_value(g, &v[1], RK_DT_F32, x->ndim, x->shape));
   RK_TRY(rk_graph_add_value(g, &v[2], RK_DT_F32, x->ndim, x->shape));
+  RK_TRY(rk_graph_add_value(g, &v[3], RK_DT_I64, x->ndim, x->shape));
   rk_node *n;
   RK_TRY(rk_graph_add_node(g, &n, RK_OP_RTD_REPLACE, 4, in));
-  for (int k = 0; k < 3; k++) rk_graph_node_set_out(g, n, k, v[k]);
+  for (int k = 0; k < 4; k++) rk_graph_node_set_out(g, n, k, v[k]);
   n->iattr[0] = padding;
   n->iattr[1] = from_batch;
   n->fattr[0] = temperature;
   *fake = v[0];
+  *source = v[3];
   *replaced = v[1];
   *weight = v[2];
   return RK_OK;

@@ -1,10 +1,12 @@
 /*
  * serve/grpc/grpc_server.c: the sockets and HTTP/2 under the gRPC frontend (contract in
- * grpc_server.h). One thread accepts; each connection has a thread that owns its nghttp2 server
- * session (nghttp2 is not thread-safe, so only that thread touches it); a request whose stream
- * ended goes to a pool of workers that run the RPC (grpc_rpc.c), and the reply comes back to the
- * connection thread through a queue and an eventfd. A stream that closes while its RPC runs is
- * kept until the reply arrives, then dropped.
+ * grpc_server.h). One thread accepts and hands each connection to one of a few event loops, a
+ * thread with an epoll set that alone touches its connections' nghttp2 sessions (nghttp2 is not
+ * thread-safe); sockets are non-blocking, and what a slow reader leaves waits in the connection's
+ * buffer. A request whose stream ended goes to a pool of workers that run the RPC (grpc_rpc.c),
+ * and the reply comes back to the loop through a queue and the connection's eventfd. A stream
+ * that closes while its RPC runs is kept until the reply arrives, then dropped; so is a closed
+ * connection (off epoll, freed when no worker holds one of its streams).
  *
  * HTTP/2 per gRPC's protocol: POST, :path /inference.GRPCInferenceService/<Method>, content-type
  * application/grpc[+proto]; the answer is HEADERS (:status 200), DATA (the message) and trailers
@@ -30,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -46,6 +49,7 @@ enum {
 };
 
 typedef struct conn conn;
+typedef struct loop loop;
 
 /* One request stream, from its HEADERS to its reply. */
 typedef struct stream {
@@ -76,11 +80,17 @@ typedef struct stream {
 
 struct conn {
   rk_grpc_server *srv;
-  int fd;
-  int wake;                    /* eventfd: replies are waiting, or the server stops */
+  loop *loop;                  /* the event loop that owns it (and alone touches h2) */
+  int fd;                      /* non-blocking */
+  int wake;                    /* eventfd: replies are waiting */
+  uint8_t *out;                /* bytes nghttp2 gave that the socket did not take yet */
+  size_t out_size, out_cap;
+  bool out_watched;            /* EPOLLOUT is asked for, as out is not empty */
+  int64_t last_ms;             /* the last bytes received, or written while out was waiting */
+  bool closing;                /* off epoll; freed when no worker holds a stream of it */
+  int64_t due_ms;              /* when it next needs a turn without an event (INT64_MAX: never) */
   nghttp2_session *h2;
   pthread_mutex_t lock;        /* done, pending */
-  pthread_cond_t drained;
   stream *done;                /* replies for the connection thread to send */
   int pending;                 /* streams with a worker */
   bool goaway_sent;
@@ -89,6 +99,20 @@ struct conn {
   stream *arriving_oldest, *arriving_newest;   /* requests whose END_STREAM has not come */
   stream *live;                /* every stream allocated and not yet freed */
   struct conn *next;           /* in the server's list */
+  struct conn *next_in_loop;   /* in its loop's list, or the loop's incoming list */
+};
+
+/* An event loop: a thread, its epoll set and its share of the connections. */
+struct loop {
+  rk_grpc_server *srv;
+  int epfd;
+  int wake;                    /* eventfd: a connection came, or the server stops */
+  uint8_t *buf;                /* (READ_CHUNK) what recv reads into */
+  pthread_t thread;
+  bool started;
+  pthread_mutex_t lock;        /* incoming */
+  conn *incoming;              /* handed over by the acceptor, not yet on epoll */
+  conn *conns;                 /* owned by the loop thread */
 };
 
 struct rk_grpc_server {
@@ -108,6 +132,9 @@ struct rk_grpc_server {
   bool quit;
   pthread_t *workers;
   int n_workers;
+  loop *loops;
+  int n_loops;
+  int next_loop;               /* round robin, the acceptor's */
 };
 
 void rk_grpc_options_default(rk_grpc_options *o) {
@@ -400,22 +427,62 @@ static int on_close(nghttp2_session *h2, int32_t id, uint32_t error_code, void *
 }
 
 /* ---- a connection ------------------------------------------------------------------------------- */
+/* Send what nghttp2 has without blocking: what the socket does not take waits in c->out (nothing
+ * new is asked of nghttp2 until it is gone; EPOLLOUT brings the loop back). false: it failed. */
 static bool flush(conn *c) {
   for (;;) {
+    while (c->out_size > 0) {
+      ssize_t w = send(c->fd, c->out, c->out_size, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      if (w <= 0) return false;
+      memmove(c->out, c->out + w, c->out_size - (size_t)w);
+      c->out_size -= (size_t)w;
+      c->last_ms = now_ms();   /* the peer reads: not idle */
+    }
     const uint8_t *data = NULL;
     ssize_t n = nghttp2_session_mem_send(c->h2, &data);
     if (n < 0) return false;
     if (n == 0) return true;
-    for (ssize_t off = 0; off < n;) {
+    ssize_t off = 0;
+    while (off < n) {
       ssize_t w = send(c->fd, data + off, (size_t)(n - off), MSG_NOSIGNAL);
       if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return false;   /* includes SO_SNDTIMEO: a peer that stopped reading */
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (w <= 0) return false;
       off += w;
+    }
+    if (off < n) {   /* nghttp2's buffer lasts until its next call: keep the rest */
+      size_t rest = (size_t)(n - off);
+      if (rest > c->out_cap) {
+        uint8_t *b = rk_realloc(c->out, rest);
+        if (!b) return false;
+        c->out = b, c->out_cap = rest;
+      }
+      memcpy(c->out, data + off, rest);
+      c->out_size = rest;
+      return true;
     }
   }
 }
 
-/* Send the replies workers left; drop those whose stream closed meanwhile. */
+/* Ask epoll for writability exactly while bytes wait in c->out. */
+static void watch_out(conn *c) {
+  bool want = c->out_size > 0;
+  if (want == c->out_watched) return;
+  struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+  epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+  c->out_watched = want;
+}
+
+static int pending_of(conn *c) {
+  pthread_mutex_lock(&c->lock);
+  int pending = c->pending;
+  pthread_mutex_unlock(&c->lock);
+  return pending;
+}
+
+/* Send the replies workers left; drop those whose stream (or connection) closed meanwhile. */
 static void take_replies(conn *c) {
   uint64_t count;
   ssize_t r = read(c->wake, &count, sizeof count);
@@ -428,10 +495,10 @@ static void take_replies(conn *c) {
     next = st->next;
     st->running = false;
     pthread_mutex_lock(&c->lock);
-    if (--c->pending == 0) pthread_cond_broadcast(&c->drained);
+    c->pending--;
     pthread_mutex_unlock(&c->lock);
     if (st->closed) stream_free(st);
-    else if (!st->expired) answer(c, st);   /* an expired one was answered at its deadline */
+    else if (!st->expired && !c->closing) answer(c, st);   /* an expired one was answered at its deadline */
   }
 }
 
@@ -451,16 +518,29 @@ static int64_t expire_running(conn *c, int64_t now, bool *answered) {
   return next;
 }
 
-static void conn_loop(conn *c) {
+/* One turn of a connection on its loop: replies in, bytes in, bytes out, then its limits.
+ * false: it is to close. *due_ms gets when it next needs a turn without an event (INT64_MAX:
+ * never). buf: the loop's read buffer. */
+static bool conn_turn(conn *c, uint8_t *buf, int64_t *due_ms) {
   rk_grpc_server *s = c->srv;
-  uint8_t *buf = rk_malloc(READ_CHUNK);
-  if (!buf) return;
-  int64_t last = now_ms();
+  *due_ms = INT64_MAX;
+  take_replies(c);
   for (;;) {
-    if (!flush(c)) break;
-    pthread_mutex_lock(&c->lock);
-    int pending = c->pending;
-    pthread_mutex_unlock(&c->lock);
+    ssize_t got = recv(c->fd, buf, READ_CHUNK, MSG_DONTWAIT);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (got <= 0) return false;   /* the peer closed, or the socket failed */
+    c->last_ms = now_ms();
+    if (nghttp2_session_mem_recv(c->h2, buf, (size_t)got) < 0) {
+      flush(c);                   /* nghttp2 queued a GOAWAY naming the protocol error */
+      return false;
+    }
+    if (got < READ_CHUNK) break;
+  }
+  for (;;) {
+    if (!flush(c)) return false;
+    int pending = pending_of(c);
+    bool quiet = c->out_size == 0 && !nghttp2_session_want_write(c->h2);
     if (atomic_load(&s->stopping) && !c->goaway_sent) {
       /* Drain: streams already received are answered; the client opens new ones elsewhere. */
       nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->h2),
@@ -468,18 +548,18 @@ static void conn_loop(conn *c) {
       c->goaway_sent = true;
       continue;
     }
-    if (c->goaway_sent && pending == 0 && !nghttp2_session_want_write(c->h2)) break;
-    if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) && pending == 0) break;
-    int64_t now = now_ms(), idle = now - last;
+    if (c->goaway_sent && pending == 0 && quiet) return false;
+    if (!nghttp2_session_want_read(c->h2) && quiet && pending == 0) return false;
+    int64_t now = now_ms(), idle = now - c->last_ms;
     /* The preface, or the oldest request still arriving, must be whole by now. */
     int64_t since = !c->greeted ? c->born_ms : c->arriving_oldest ? c->arriving_oldest->started_ms : -1;
     if (since >= 0 && now - since >= s->opt.request_timeout_ms) {
       nghttp2_session_terminate_session(c->h2, NGHTTP2_PROTOCOL_ERROR);
       flush(c);
-      break;
+      return false;
     }
     if (pending == 0 && idle >= s->opt.idle_timeout_ms) {
-      if (c->goaway_sent) break;
+      if (c->goaway_sent) return false;
       nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->h2),
                             NGHTTP2_NO_ERROR, (const uint8_t *)"idle", 4);
       c->goaway_sent = true;
@@ -488,66 +568,33 @@ static void conn_loop(conn *c) {
     bool expired = false;
     int64_t deadline = pending ? expire_running(c, now, &expired) : -1;
     if (expired) continue;   /* its answer goes out first */
-    struct pollfd fds[2] = {{c->fd, POLLIN, 0}, {c->wake, POLLIN, 0}};
     int64_t timeout = pending ? deadline : s->opt.idle_timeout_ms - idle;
     if (since >= 0 && (timeout < 0 || s->opt.request_timeout_ms - (now - since) < timeout))
       timeout = s->opt.request_timeout_ms - (now - since);
-    if (timeout > INT_MAX) timeout = INT_MAX;   /* a deadline hours away */
-    int n = poll(fds, 2, (int)timeout);
-    if (n < 0 && errno != EINTR) break;
-    if (fds[1].revents & POLLIN) take_replies(c);
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t got = recv(c->fd, buf, READ_CHUNK, MSG_DONTWAIT);
-      if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (got <= 0) break;   /* the peer closed, or the socket failed */
-      last = now_ms();
-      if (nghttp2_session_mem_recv(c->h2, buf, (size_t)got) < 0) {
-        flush(c);            /* nghttp2 queued a GOAWAY naming the protocol error */
-        break;
-      }
-    }
+    *due_ms = timeout < 0 ? INT64_MAX : now + timeout;
+    watch_out(c);
+    return true;
   }
-  rk_free(buf);
 }
 
 static void conn_free(conn *c) {
-  /* Replies still out belong to streams of this session: wait for them before it goes. */
-  pthread_mutex_lock(&c->lock);
-  while (c->pending > 0) {
-    pthread_mutex_unlock(&c->lock);
-    struct pollfd p = {c->wake, POLLIN, 0};
-    poll(&p, 1, 100);
-    take_replies(c);
-    pthread_mutex_lock(&c->lock);
-  }
-  pthread_mutex_unlock(&c->lock);
   /* nghttp2_session_del frees its streams without on_close: ours go here. */
   while (c->live) stream_free(c->live);
   if (c->h2) nghttp2_session_del(c->h2);
-  close(c->fd);
+  if (c->fd >= 0) close(c->fd);
   if (c->wake >= 0) close(c->wake);
+  rk_free(c->out);
   pthread_mutex_destroy(&c->lock);
-  pthread_cond_destroy(&c->drained);
   rk_free(c);
 }
 
-static void *conn_main(void *arg) {
-  conn *c = arg;
-  rk_grpc_server *s = c->srv;
-  conn_loop(c);
-  pthread_mutex_lock(&s->lock);
-  for (conn **p = &s->conns; *p; p = &(*p)->next)
-    if (*p == c) {
-      *p = c->next;
-      break;
-    }
-  pthread_mutex_unlock(&s->lock);
-  conn_free(c);
-  pthread_mutex_lock(&s->lock);
-  s->n_conns--;
-  pthread_cond_broadcast(&s->changed);
-  pthread_mutex_unlock(&s->lock);
-  return NULL;
+/* Off epoll and its socket closed; the connection itself goes once no worker holds one of its
+ * streams (their replies come through c->wake, still watched). */
+static void conn_close(conn *c) {
+  epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  c->fd = -1;
+  c->closing = true;
 }
 
 static nghttp2_session *session_new(conn *c) {
@@ -575,12 +622,100 @@ static nghttp2_session *session_new(conn *c) {
   return h2;
 }
 
+/* ---- the event loops ------------------------------------------------------------------------------ */
+/* Take the connections the acceptor handed over: on epoll, due for a turn now. */
+static void loop_adopt(loop *L) {
+  pthread_mutex_lock(&L->lock);
+  conn *in = L->incoming;
+  L->incoming = NULL;
+  pthread_mutex_unlock(&L->lock);
+  while (in) {
+    conn *c = in;
+    in = c->next_in_loop;
+    /* Both its fds point at it: either event gives it a turn. */
+    struct epoll_event on_fd = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event on_wake = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, c->fd, &on_fd) != 0 ||
+        epoll_ctl(L->epfd, EPOLL_CTL_ADD, c->wake, &on_wake) != 0)
+      conn_close(c);   /* swept below: never served */
+    c->due_ms = 0;
+    c->next_in_loop = L->conns;
+    L->conns = c;
+  }
+}
+
+/* Free the closed connections no worker holds any more. */
+static void loop_sweep(loop *L) {
+  rk_grpc_server *s = L->srv;
+  for (conn **p = &L->conns; *p;) {
+    conn *c = *p;
+    if (!c->closing || pending_of(c) > 0) {
+      p = &c->next_in_loop;
+      continue;
+    }
+    *p = c->next_in_loop;
+    epoll_ctl(L->epfd, EPOLL_CTL_DEL, c->wake, NULL);
+    pthread_mutex_lock(&s->lock);
+    for (conn **q = &s->conns; *q; q = &(*q)->next)
+      if (*q == c) {
+        *q = c->next;
+        break;
+      }
+    s->n_conns--;
+    pthread_mutex_unlock(&s->lock);
+    conn_free(c);
+  }
+}
+
+static void turn(conn *c, uint8_t *buf) {
+  if (c->closing) {
+    take_replies(c);   /* replies of a closed connection: dropped */
+    c->due_ms = INT64_MAX;
+    return;
+  }
+  if (!conn_turn(c, buf, &c->due_ms)) conn_close(c);
+}
+
+static void *loop_main(void *arg) {
+  loop *L = arg;
+  rk_grpc_server *s = L->srv;
+  struct epoll_event events[64];
+  bool stop_seen = false;
+  for (;;) {
+    loop_adopt(L);
+    bool stopping = atomic_load(&s->stopping);
+    if (stopping && !stop_seen) {   /* every connection sends its GOAWAY now */
+      for (conn *c = L->conns; c; c = c->next_in_loop) c->due_ms = 0;
+      stop_seen = true;
+    }
+    int64_t now = now_ms(), next = INT64_MAX;
+    for (conn *c = L->conns; c; c = c->next_in_loop) {
+      if (c->due_ms <= now) turn(c, L->buf);
+      if (c->due_ms < next) next = c->due_ms;
+    }
+    loop_sweep(L);
+    if (stopping && !L->conns) break;
+    int64_t wait = next == INT64_MAX ? -1 : next - now_ms();
+    if (wait > INT_MAX) wait = INT_MAX;   /* a deadline hours away */
+    int n = epoll_wait(L->epfd, events, 64, next == INT64_MAX ? -1 : wait < 0 ? 0 : (int)wait);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; i++) {
+      conn *c = events[i].data.ptr;
+      if (!c) {   /* the loop's own eventfd */
+        uint64_t count;
+        ssize_t r = read(L->wake, &count, sizeof count);
+        (void)r;
+      } else {
+        c->due_ms = 0;   /* its turn comes in the pass above, once however many events it had */
+      }
+    }
+  }
+  return NULL;
+}
+
 static void start_conn(rk_grpc_server *s, int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  /* A peer that stops reading cannot hold a connection thread in send() forever. */
-  struct timeval tv = {s->opt.idle_timeout_ms / 1000, (s->opt.idle_timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   conn *c = rk_calloc(1, sizeof *c);
   if (!c) {
     close(fd);
@@ -588,33 +723,30 @@ static void start_conn(rk_grpc_server *s, int fd) {
   }
   c->srv = s;
   c->fd = fd;
-  c->born_ms = now_ms();
+  c->born_ms = c->last_ms = now_ms();
   c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   pthread_mutex_init(&c->lock, NULL);
-  pthread_cond_init(&c->drained, NULL);
   c->h2 = c->wake >= 0 ? session_new(c) : NULL;
   pthread_mutex_lock(&s->lock);
-  bool room = s->n_conns < MAX_CONNECTIONS && !atomic_load(&s->stopping);
-  if (room && c->h2) {
+  bool room = s->n_conns < MAX_CONNECTIONS && !atomic_load(&s->stopping) && c->h2;
+  if (room) {
     c->next = s->conns;
     s->conns = c;
     s->n_conns++;
   }
   pthread_mutex_unlock(&s->lock);
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  bool started = room && c->h2 && pthread_create(&t, &attr, conn_main, c) == 0;
-  pthread_attr_destroy(&attr);
-  if (started) return;
-  if (room && c->h2) {
-    pthread_mutex_lock(&s->lock);
-    s->conns = c->next;   /* it is still at the head: only this thread adds */
-    s->n_conns--;
-    pthread_mutex_unlock(&s->lock);
+  if (!room) {
+    conn_free(c);
+    return;
   }
-  conn_free(c);
+  loop *L = &s->loops[s->next_loop];
+  s->next_loop = (s->next_loop + 1) % s->n_loops;
+  c->loop = L;
+  pthread_mutex_lock(&L->lock);
+  c->next_in_loop = L->incoming;
+  L->incoming = c;
+  pthread_mutex_unlock(&L->lock);
+  poke(L->wake);
 }
 
 static void *accept_main(void *arg) {
@@ -624,7 +756,7 @@ static void *accept_main(void *arg) {
     if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
     if (atomic_load(&s->stopping) || (fds[1].revents & POLLIN)) break;
     if (!(fds[0].revents & POLLIN)) continue;
-    int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) start_conn(s, fd);
   }
   return NULL;
@@ -679,6 +811,52 @@ static void stop_workers(rk_grpc_server *s) {
   s->n_workers = 0;
 }
 
+static rk_status start_loops(rk_grpc_server *s) {
+  s->n_loops = s->opt.workers;
+  if (!(s->loops = rk_calloc((size_t)s->n_loops, sizeof *s->loops))) return RK_ENOMEM;
+  for (int i = 0; i < s->n_loops; i++) {
+    loop *L = &s->loops[i];
+    L->srv = s;
+    L->epfd = L->wake = -1;
+    pthread_mutex_init(&L->lock, NULL);
+  }
+  for (int i = 0; i < s->n_loops; i++) {
+    loop *L = &s->loops[i];
+    L->epfd = epoll_create1(EPOLL_CLOEXEC);
+    L->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (L->epfd < 0 || L->wake < 0 || epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->wake, &ev) != 0)
+      return rk_error(RK_EIO, "gRPC: cannot make event loop %d: %s", i, strerror(errno));
+    if (!(L->buf = rk_malloc(READ_CHUNK))) return RK_ENOMEM;
+    if (pthread_create(&L->thread, NULL, loop_main, L) != 0)
+      return rk_error(RK_EINTERNAL, "gRPC: cannot start event loop %d", i);
+    L->started = true;
+  }
+  return RK_OK;
+}
+
+/* The loops end once stopping is set and their connections are gone. */
+static void stop_loops(rk_grpc_server *s) {
+  for (int i = 0; s->loops && i < s->n_loops; i++) {
+    loop *L = &s->loops[i];
+    if (L->started) {
+      poke(L->wake);
+      pthread_join(L->thread, NULL);
+    }
+    while (L->incoming) {   /* handed over after the loop ended (never, once the acceptor is joined) */
+      conn *c = L->incoming;
+      L->incoming = c->next_in_loop;
+      conn_free(c);
+    }
+    if (L->epfd >= 0) close(L->epfd);
+    if (L->wake >= 0) close(L->wake);
+    rk_free(L->buf);
+    pthread_mutex_destroy(&L->lock);
+  }
+  rk_free(s->loops);
+  s->loops = NULL;
+}
+
 static void server_free(rk_grpc_server *s) {
   if (s->listen_fd >= 0) close(s->listen_fd);
   if (s->wake[0] >= 0) close(s->wake[0]), close(s->wake[1]);
@@ -716,9 +894,12 @@ rk_status rk_grpc_server_start(rk_grpc_server **out, rk_server *core, const rk_g
     if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) st = rk_error(RK_EINTERNAL, "gRPC: cannot start worker %d", i);
     else s->n_workers++;
   }
+  if (st == RK_OK) st = start_loops(s);
   if (st == RK_OK && pthread_create(&s->acceptor, NULL, accept_main, s) != 0)
     st = rk_error(RK_EINTERNAL, "gRPC: cannot start the accepting thread");
   if (st != RK_OK) {
+    atomic_store(&s->stopping, true);
+    stop_loops(s);
     stop_workers(s);
     server_free(s);
     return st;
@@ -734,10 +915,7 @@ void rk_grpc_server_stop(rk_grpc_server *s) {
   ssize_t w = write(s->wake[1], &byte, 1);
   (void)w;
   pthread_join(s->acceptor, NULL);
-  pthread_mutex_lock(&s->lock);
-  for (conn *c = s->conns; c; c = c->next) poke(c->wake);
-  while (s->n_conns > 0) pthread_cond_wait(&s->changed, &s->lock);
-  pthread_mutex_unlock(&s->lock);
+  stop_loops(s);   /* each connection drains (GOAWAY, its calls answered) and closes */
   stop_workers(s);
   server_free(s);
 }

@@ -5,7 +5,8 @@
  * It is a thin protocol layer over the serving core (include/reckon/serve.h): every RPC decodes
  * its message, asks the core, and encodes the answer or a gRPC status (INVALID_ARGUMENT,
  * NOT_FOUND, UNAVAILABLE, ...) whose message names what was wrong. It owns sockets and threads
- * (one accepting, one per connection, a pool running the RPCs); it does not own the core.
+ * (one accepting, event loops carrying the connections, a pool running the RPCs); it does not
+ * own the core.
  * Built only with RECKON_HAVE_GRPC (nghttp2 and protobuf-c found). docs/serving_grpc.md.
  */
 #ifndef RECKON_SERVE_GRPC_SERVER_H
@@ -26,7 +27,7 @@ typedef struct {
   int idle_timeout_ms;        /* a connection silent this long is closed (default 60000) */
   int request_timeout_ms;     /* a request (or the connection preface) must arrive whole within
                                  this; a client sending one byte at a time is dropped (default 30000) */
-  int workers;                /* threads running RPCs (default: the cores) */
+  int workers;                /* threads running RPCs, and as many event loops (default: the cores) */
 } rk_grpc_options;
 
 typedef struct rk_grpc_server rk_grpc_server;

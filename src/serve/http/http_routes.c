@@ -4,6 +4,7 @@
 #include "serve/http/http_routes.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,62 +237,126 @@ static void model_stats(rk_http_reply *reply, rk_server *core, const char *model
   reply_json(reply, 200, json_pack("{s:o}", "model_stats", models));
 }
 
-static void infer(rk_http_reply *reply, rk_server *core, const rk_http_options *o, const model_path *mp,
-                  const uint8_t *body, size_t size, const char *json_length) {
+/* ---- calls answered later: infer (the core calls back), load and unload (a thread of their own) -- */
+
+/* A call stays under glibc's small-block size (about 1 KiB): a larger block makes malloc
+ * consolidate its free lists, which cost more than the rest of the allocation on every request. */
+typedef enum { CALL_INFER, CALL_LOAD, CALL_UNLOAD } call_kind;
+
+struct rk_http_call {
+  call_kind kind;
+  rk_server *core;              /* load, unload */
+  bool dependents;              /* unload: unload_dependents */
+  rk_http_infer_request req;    /* infer: points into the request body */
+  char model[256];
+  rk_serve_input *inputs;       /* (req.ninputs) the core's view of req.inputs */
+  const char **wanted;          /* (req.noutputs) */
+  rk_serve_request sreq;        /* the core reads it until it answers */
+  rk_http_answered_fn answered;
+  void *ctx;
+  /* the answer, written on the core's thread before answered() */
+  rk_status status;
+  rk_serve_code code;
+  rk_serve_response resp;
+  char *message;                /* a failure's; NULL: out of memory copying it */
+};
+
+void rk_http_call_free(rk_http_call *call) {
+  rk_free(call->message);
+  rk_serve_response_free(&call->resp);
+  rk_free(call->wanted);
+  rk_free(call->inputs);
+  rk_http_infer_request_free(&call->req);
+  rk_free(call);
+}
+
+static void infer_done(void *ctx, rk_status status, rk_serve_code code, rk_serve_response *resp) {
+  rk_http_call *call = ctx;
+  call->status = status, call->code = code;
+  if (status == RK_OK) call->resp = *resp;
+  else call->message = rk_strdup(rk_error_message());
+  call->answered(call->ctx);   /* the call may be gone after this */
+}
+
+static rk_http_call *infer(rk_http_reply *reply, rk_server *core, const rk_http_options *o, const model_path *mp,
+                           const uint8_t *body, size_t size, const char *json_length, rk_http_answered_fn answered,
+                           void *ctx) {
   int64_t jsize = -1;
-  rk_status st = RK_OK;
-  if (json_length && (st = rk_http_parse_json_length(json_length, size, &jsize)) != RK_OK)
-    return rk_http_reply_error(reply, 400, rk_error_message());
-  rk_http_infer_request req;
-  if ((st = rk_http_infer_parse(&req, body, size, jsize, o->max_tensor_elements)) != RK_OK) {
+  if (json_length && rk_http_parse_json_length(json_length, size, &jsize) != RK_OK) {
     rk_http_reply_error(reply, 400, rk_error_message());
-    return rk_http_infer_request_free(&req);
+    return NULL;
   }
-  rk_serve_input *inputs = rk_calloc((size_t)req.ninputs, sizeof *inputs);
-  const char **wanted = req.noutputs ? rk_calloc((size_t)req.noutputs, sizeof *wanted) : NULL;
-  if (!inputs || (req.noutputs && !wanted)) {
-    rk_free(inputs);
-    rk_http_infer_request_free(&req);
-    return rk_http_reply_error(reply, 500, "out of memory");
+  rk_http_call *call = rk_calloc(1, sizeof *call);
+  if (!call) {
+    rk_http_reply_error(reply, 500, "out of memory reading an infer request");
+    return NULL;
   }
-  for (int i = 0; i < req.ninputs; i++) {
-    const rk_http_tensor *t = &req.inputs[i];
-    inputs[i] = (rk_serve_input){.name = t->name, .datatype = t->datatype, .ndim = t->ndim, .data = t->data,
-                                 .nbytes = (int64_t)t->size};
-    memcpy(inputs[i].shape, t->shape, sizeof t->shape);
+  if (rk_http_infer_parse(&call->req, body, size, jsize, o->max_tensor_elements) != RK_OK) {
+    rk_http_reply_error(reply, 400, rk_error_message());
+    rk_http_call_free(call);
+    return NULL;
   }
-  for (int i = 0; i < req.noutputs; i++) wanted[i] = req.outputs[i].name;
-  rk_serve_request sreq = {.model = mp->model, .version = mp->version, .id = req.id, .inputs = inputs,
-                           .n_inputs = req.ninputs, .outputs = wanted, .n_outputs = req.noutputs};
-  rk_serve_response sres;
-  st = rk_server_infer(core, &sreq, &sres);
-  if (st != RK_OK) {
+  const rk_http_infer_request *req = &call->req;
+  call->inputs = rk_calloc((size_t)req->ninputs, sizeof *call->inputs);
+  call->wanted = req->noutputs ? rk_calloc((size_t)req->noutputs, sizeof *call->wanted) : NULL;
+  if (!call->inputs || (req->noutputs && !call->wanted)) {
+    rk_http_reply_error(reply, 500, "out of memory reading an infer request");
+    rk_http_call_free(call);
+    return NULL;
+  }
+  for (int i = 0; i < req->ninputs; i++) {
+    const rk_http_tensor *t = &req->inputs[i];
+    call->inputs[i] = (rk_serve_input){.name = t->name, .datatype = t->datatype, .ndim = t->ndim, .data = t->data,
+                                       .nbytes = (int64_t)t->size};
+    memcpy(call->inputs[i].shape, t->shape, sizeof t->shape);
+  }
+  for (int i = 0; i < req->noutputs; i++) call->wanted[i] = req->outputs[i].name;
+  snprintf(call->model, sizeof call->model, "%s", mp->model);
+  call->sreq = (rk_serve_request){.model = call->model, .version = mp->version, .id = req->id,
+                                  .inputs = call->inputs, .n_inputs = req->ninputs, .outputs = call->wanted,
+                                  .n_outputs = req->noutputs};
+  call->kind = CALL_INFER, call->answered = answered, call->ctx = ctx;
+  rk_status st = rk_server_infer_async(core, &call->sreq, infer_done, call);
+  if (st != RK_OK) {   /* refused before queueing: infer_done never runs */
     reply_failure(reply, st);
-  } else {
-    rk_http_infer_response res;
-    char version[32];
-    snprintf(version, sizeof version, "%lld", (long long)sres.model_version);
-    st = rk_http_infer_response_begin(&res, sres.model_name, version, req.id);
-    for (int i = 0; st == RK_OK && i < sres.n_outputs; i++) {
-      const rk_serve_output *out = &sres.outputs[i];
-      st = rk_http_infer_response_add(&res, out->name, out->datatype, out->ndim, out->shape, out->data,
-                                      (size_t)out->nbytes, rk_http_output_wants_binary(&req, out->name));
-    }
-    size_t jlen = 0;
-    if (st == RK_OK) st = rk_http_infer_response_finish(&res, &reply->body, &reply->size, &jlen);
-    if (st == RK_OK) {
-      reply->status = 200;
-      reply->json_size = res.binary_size ? jlen : 0;
-      reply->content_type = res.binary_size ? "application/octet-stream" : content_json;
-    } else {
-      rk_http_reply_error(reply, 500, "out of memory writing the infer response");
-    }
-    rk_http_infer_response_free(&res);
-    rk_serve_response_free(&sres);
+    rk_http_call_free(call);
+    return NULL;
   }
-  rk_free(wanted);
-  rk_free(inputs);
-  rk_http_infer_request_free(&req);
+  return call;
+}
+
+void rk_http_call_reply(rk_http_reply *reply, rk_http_call *call) {
+  memset(reply, 0, sizeof *reply);
+  if (call->status == RK_OK && call->kind != CALL_INFER) {
+    reply_status(reply, 200);
+    return rk_http_call_free(call);
+  }
+  if (call->status != RK_OK) {
+    rk_http_reply_error(reply, rk_serve_code_http(call->code),
+                        call->message ? call->message : "out of memory copying the failure's message");
+    return rk_http_call_free(call);
+  }
+  const rk_serve_response *sres = &call->resp;
+  rk_http_infer_response res;
+  char version[32];
+  snprintf(version, sizeof version, "%lld", (long long)sres->model_version);
+  rk_status st = rk_http_infer_response_begin(&res, sres->model_name, version, call->req.id);
+  for (int i = 0; st == RK_OK && i < sres->n_outputs; i++) {
+    const rk_serve_output *out = &sres->outputs[i];
+    st = rk_http_infer_response_add(&res, out->name, out->datatype, out->ndim, out->shape, out->data,
+                                    (size_t)out->nbytes, rk_http_output_wants_binary(&call->req, out->name));
+  }
+  size_t jlen = 0;
+  if (st == RK_OK) st = rk_http_infer_response_finish(&res, &reply->body, &reply->size, &jlen);
+  if (st == RK_OK) {
+    reply->status = 200;
+    reply->json_size = res.binary_size ? jlen : 0;
+    reply->content_type = res.binary_size ? "application/octet-stream" : content_json;
+  } else {
+    rk_http_reply_error(reply, 500, "out of memory writing the infer response");
+  }
+  rk_http_infer_response_free(&res);
+  rk_http_call_free(call);
 }
 
 /* A JSON object body (possibly empty); NULL with a 400 reply when it is not one. */
@@ -337,15 +402,44 @@ static void repository_index(rk_http_reply *reply, rk_server *core, const uint8_
   reply_json(reply, 200, arr);
 }
 
-static void repository_load(rk_http_reply *reply, rk_server *core, const char *model, bool load, const uint8_t *body,
-                            size_t size) {
+static void *repository_main(void *arg) {
+  rk_http_call *call = arg;
+  call->status = call->kind == CALL_LOAD ? rk_server_load(call->core, call->model)
+                                         : rk_server_unload(call->core, call->model, call->dependents);
+  if (call->status != RK_OK) {
+    call->code = rk_serve_error_code(call->status);
+    call->message = rk_strdup(rk_error_message());
+  }
+  call->answered(call->ctx);   /* the call may be gone after this */
+  return NULL;
+}
+
+/* A load (or unload) runs on a thread of its own, which answers the call: loading a model can
+ * take seconds, and an unload waits for the requests in flight. */
+static rk_http_call *repository_load(rk_http_reply *reply, rk_server *core, const char *model, bool load,
+                                     const uint8_t *body, size_t size, rk_http_answered_fn answered, void *ctx) {
   json_t *req = object_body(reply, body, size, load ? "repository load" : "repository unload");
-  if (!req) return;
+  if (!req) return NULL;
   bool dependents = json_is_true(json_object_get(json_object_get(req, "parameters"), "unload_dependents"));
   json_decref(req);
-  rk_status st = load ? rk_server_load(core, model) : rk_server_unload(core, model, dependents);
-  if (st != RK_OK) return reply_failure(reply, st);
-  reply_status(reply, 200);
+  rk_http_call *call = rk_calloc(1, sizeof *call);
+  if (!call) {
+    rk_http_reply_error(reply, 500, "out of memory starting a repository load or unload");
+    return NULL;
+  }
+  *call = (rk_http_call){.kind = load ? CALL_LOAD : CALL_UNLOAD, .core = core, .dependents = dependents,
+                         .answered = answered, .ctx = ctx};
+  snprintf(call->model, sizeof call->model, "%s", model);
+  pthread_attr_t attr;
+  pthread_t thread;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  bool started = pthread_create(&thread, &attr, repository_main, call) == 0;
+  pthread_attr_destroy(&attr);
+  if (started) return call;
+  rk_http_call_free(call);
+  rk_http_reply_error(reply, 500, "cannot start a thread for the repository load or unload");
+  return NULL;
 }
 
 /* ---- routing --------------------------------------------------------------------------------- */
@@ -358,8 +452,9 @@ static bool method_is(rk_http_reply *reply, const char *method, const char *want
   return false;
 }
 
-void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options *o, const char *method,
-                   const char *path, const uint8_t *body, size_t size, const char *json_length) {
+rk_http_call *rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options *o, const char *method,
+                            const char *path, const uint8_t *body, size_t size, const char *json_length,
+                            rk_http_answered_fn answered, void *ctx) {
   memset(reply, 0, sizeof *reply);
   model_path mp;
   if (strcmp(path, "/v2/health/live") == 0) {
@@ -375,12 +470,13 @@ void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options 
   } else if (split_model_path(path, "/v2/repository/models/", &mp) && !mp.bad_version && mp.version == 0 &&
              (strcmp(mp.rest, "load") == 0 || strcmp(mp.rest, "unload") == 0)) {
     if (method_is(reply, method, "POST", path))
-      repository_load(reply, core, mp.model, strcmp(mp.rest, "load") == 0, body, size);
+      return repository_load(reply, core, mp.model, strcmp(mp.rest, "load") == 0, body, size, answered, ctx);
   } else if (split_model_path(path, "/v2/models/", &mp)) {
     char msg[400];
     if (mp.bad_version) {
       snprintf(msg, sizeof msg, "%.300s: the version must be a whole number >= 1", path);
-      return rk_http_reply_error(reply, 400, msg);
+      rk_http_reply_error(reply, 400, msg);
+      return NULL;
     }
     if (strcmp(mp.rest, "") == 0) {
       if (method_is(reply, method, "GET", path)) model_metadata(reply, core, &mp);
@@ -391,7 +487,8 @@ void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options 
     } else if (strcmp(mp.rest, "stats") == 0) {
       if (method_is(reply, method, "GET", path)) model_stats(reply, core, mp.model, mp.version);
     } else if (strcmp(mp.rest, "infer") == 0) {
-      if (method_is(reply, method, "POST", path)) infer(reply, core, o, &mp, body, size, json_length);
+      if (method_is(reply, method, "POST", path))
+        return infer(reply, core, o, &mp, body, size, json_length, answered, ctx);
     } else {
       snprintf(msg, sizeof msg, "no endpoint %.300s: a model's are ready, config, stats and infer", path);
       rk_http_reply_error(reply, 404, msg);
@@ -402,4 +499,5 @@ void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options 
              path);
     rk_http_reply_error(reply, 404, msg);
   }
+  return NULL;
 }

@@ -1,6 +1,7 @@
 /*
  * The KServe v2 REST endpoints as plain functions of (method, path, body) to a reply, with no
- * sockets in sight: http_server.c feeds them whole requests, and tests and fuzzers can too.
+ * sockets in sight: http_server.c feeds them whole requests, and tests and fuzzers can too. An
+ * infer, a load and an unload are answered later: the route starts them and returns.
  *
  *   GET  /v2/health/live | /v2/health/ready          200, or 503
  *   GET  /v2                                          server metadata
@@ -26,9 +27,25 @@ typedef struct {
   const char *content_type;
 } rk_http_reply;
 
-/* json_length: the request's Inference-Header-Content-Length header, or NULL. */
-void rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options *o, const char *method,
-                   const char *path, const uint8_t *body, size_t size, const char *json_length);
+/* A request answered later: an infer the core queued for its batch, or a repository load or
+ * unload (run on a thread of its own: a load can take seconds). It points into the request's
+ * body, which must outlive it. */
+typedef struct rk_http_call rk_http_call;
+/* `call` has its answer: runs once, on another thread (a core worker, or the load's);
+ * rk_http_call_reply may follow at once, on any thread. */
+typedef void (*rk_http_answered_fn)(void *ctx);
+
+/* Routes a whole request: NULL with *reply set, or the call in flight, *reply untouched, and
+ * answered(ctx) to come. Nothing here waits for inference or a model's loading, so a frontend
+ * thread is free for other connections meanwhile.
+ * json_length: the request's Inference-Header-Content-Length header, or NULL. */
+rk_http_call *rk_http_route(rk_http_reply *reply, rk_server *core, const rk_http_options *o, const char *method,
+                            const char *path, const uint8_t *body, size_t size, const char *json_length,
+                            rk_http_answered_fn answered, void *ctx);
+/* The reply of an answered call (the response, or the failure); frees the call. */
+void rk_http_call_reply(rk_http_reply *reply, rk_http_call *call);
+/* Frees an answered call no reply will be written for (its client left). */
+void rk_http_call_free(rk_http_call *call);
 /* A {"error": message} reply. */
 void rk_http_reply_error(rk_http_reply *reply, int status, const char *message);
 void rk_http_reply_free(rk_http_reply *reply);

@@ -6,6 +6,13 @@
  * counted in flight, its connection's read deadline starts), the body is gathered up to the size
  * limit, the route runs, the reply is queued; when its last byte is sent the request stops being
  * in flight and the connection's deadline restarts at idle + read for the next request.
+ *
+ * Threads: a small pool, each thread an event loop (epoll on Linux) over its share of the
+ * connections. An infer the route queued in the core (or a repository load or unload the route
+ * started on a thread) parks its connection (MHD_suspend_connection) and the thread goes on with
+ * others; the answer resumes it (MHD_resume_connection) and the same thread writes the reply.
+ * So a few threads carry many connections, and the batching queue sees as many requests at once
+ * as there are clients.
  */
 #include "serve/http/http_server.h"
 
@@ -25,7 +32,8 @@
 void rk_http_options_default(rk_http_options *o) {
   *o = (rk_http_options){.address = NULL, .http_port = 8000, .metrics_port = 8002,
                          .max_body_bytes = 64 << 20, .max_tensor_elements = 1 << 24, .max_headers = 64,
-                         .idle_timeout_s = 60, .read_timeout_s = 30, .max_connections = 1024};
+                         .idle_timeout_s = 60, .read_timeout_s = 30, .max_connections = 1024,
+                         .threads = 4};
 }
 
 /* One open connection, for the watchdog. */
@@ -35,12 +43,20 @@ typedef struct conn {
   struct conn *prev, *next;
 } conn;
 
-/* One request being received. */
+/* Where a parked call stands. Its connection is resumed once both the handler has parked it
+ * and the core has answered, by whichever of the two comes second. */
+enum { CALL_QUEUED, CALL_PARKED, CALL_ANSWERED };
+
+/* One request being received, or waiting for the core. */
 typedef struct {
   uint8_t *body;
   size_t size, cap;
   bool too_large;
-  bool answered;                /* a reply was queued before the body ended */
+  bool answered;                /* a reply was queued, or the route ran */
+  rk_http_call *call;           /* answered later: an infer, a load, an unload */
+  atomic_int phase;             /* of call: CALL_* */
+  struct MHD_Connection *connection;
+  rk_http_server *h;
 } request;
 
 struct rk_http_server {
@@ -49,6 +65,7 @@ struct rk_http_server {
   struct MHD_Daemon *http, *metrics;
   int port, metrics_port;
   atomic_int in_flight;
+  atomic_int parked;            /* requests whose connection waits for its call's answer: stop waits for 0 */
   pthread_mutex_t lock;         /* conns, stopping */
   pthread_cond_t wake;
   conn *conns;
@@ -143,6 +160,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
   (void)toe;
   request *r = *con_cls;
   if (!r) return;
+  if (r->call) rk_http_call_free(r->call);   /* answered, but the connection closed first */
   rk_free(r->body);
   rk_free(r);
   *con_cls = NULL;
@@ -195,12 +213,51 @@ static enum MHD_Result begin_request(rk_http_server *h, struct MHD_Connection *c
     return queue_error(connection, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, msg);
   }
   const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-  if (length && strtoull(length, NULL, 10) > (unsigned long long)h->o.max_body_bytes) {
+  unsigned long long declared = length ? strtoull(length, NULL, 10) : 0;
+  if (declared > (unsigned long long)h->o.max_body_bytes) {
     r->answered = true;
     snprintf(msg, sizeof msg, "the request body is %.30s bytes, more than %lld (--max-body-bytes)", length,
              (long long)h->o.max_body_bytes);
     return queue_error(connection, MHD_HTTP_CONTENT_TOO_LARGE, msg);
   }
+  /* The body's buffer at its declared size, up to 64 KiB (a larger body grows as it arrives, so a
+   * client that only declares one holds nothing): one allocation, and a small one for a small
+   * body (a fixed 4 KiB first block made glibc consolidate its free lists on every request). */
+  size_t first = declared < (64u << 10) ? (size_t)declared : (64u << 10);
+  if (first > 0 && !(r->body = rk_malloc(first))) return MHD_NO;
+  r->cap = first;
+  return MHD_YES;
+}
+
+/* Both the handler and the core are done with a parked request: hand its connection back to its
+ * thread, which calls on_request again to write the reply. r may be freed once this returns. */
+static void unpark(request *r) {
+  rk_http_server *h = r->h;
+  MHD_resume_connection(r->connection);
+  atomic_fetch_sub(&h->parked, 1);
+}
+
+static void on_answered(void *ctx) {
+  request *r = ctx;
+  if (atomic_exchange(&r->phase, CALL_ANSWERED) == CALL_PARKED) unpark(r);
+}
+
+/* The whole request is in: route it; a call answered later parks the connection till then. */
+static enum MHD_Result run_route(rk_http_server *h, request *r, struct MHD_Connection *connection, const char *url,
+                                 const char *method) {
+  const char *json_length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Inference-Header-Content-Length");
+  rk_http_reply reply;
+  r->h = h, r->connection = connection;
+  atomic_init(&r->phase, CALL_QUEUED);
+  atomic_fetch_add(&h->parked, 1);   /* before the core can answer */
+  r->call = rk_http_route(&reply, h->core, &h->o, method, url, r->body ? r->body : (const uint8_t *)"", r->size,
+                          json_length, on_answered, r);
+  if (!r->call) {
+    atomic_fetch_sub(&h->parked, 1);
+    return queue_reply(connection, &reply);
+  }
+  MHD_suspend_connection(connection);
+  if (atomic_exchange(&r->phase, CALL_PARKED) == CALL_ANSWERED) unpark(r);
   return MHD_YES;
 }
 
@@ -211,6 +268,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
   (void)version;
   if (!*con_cls) return begin_request(h, connection, con_cls);
   request *r = *con_cls;
+  if (r->call) {   /* resumed: the call has its answer */
+    rk_http_reply reply;
+    rk_http_call_reply(&reply, r->call);
+    r->call = NULL;
+    return queue_reply(connection, &reply);
+  }
   if (*upload_data_size > 0) {   /* a piece of the body */
     size_t n = *upload_data_size;
     *upload_data_size = 0;
@@ -220,7 +283,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
       return MHD_YES;
     }
     if (n > r->cap - r->size) {
-      size_t cap = r->cap ? r->cap : 4096;
+      size_t cap = r->cap ? r->cap : 1024;
       while (cap - r->size < n) cap *= 2;
       uint8_t *p = rk_realloc(r->body, cap);
       if (!p) return MHD_NO;
@@ -239,10 +302,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     return queue_error(connection, MHD_HTTP_CONTENT_TOO_LARGE, msg);
   }
   set_deadline(h, connection_of(connection), INT64_MAX);   /* received whole: the answer takes what it takes */
-  const char *json_length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Inference-Header-Content-Length");
-  rk_http_reply reply;
-  rk_http_route(&reply, h->core, &h->o, method, url, r->body ? r->body : (const uint8_t *)"", r->size, json_length);
-  return queue_reply(connection, &reply);
+  return run_route(h, r, connection, url, method);
 }
 
 /* ---- metrics --------------------------------------------------------------------------------- */
@@ -273,7 +333,11 @@ static rk_status listen_on(struct MHD_Daemon **out, int *bound, rk_http_server *
                            MHD_AccessHandlerCallback handler, bool protocol, const char *what) {
   struct sockaddr_storage addr;
   memset(&addr, 0, sizeof addr);
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
+  /* An event loop per thread (epoll on Linux); the protocol's connections park while the core
+   * works. TURBO: read and write before asking epoll, as the sockets are non-blocking. */
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO;
+  if (protocol) flags |= MHD_ALLOW_SUSPEND_RESUME;
+  unsigned pool = protocol && h->o.threads > 1 ? (unsigned)h->o.threads : 1;
   const char *address = h->o.address && *h->o.address ? h->o.address : "0.0.0.0";
   struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *ai = NULL;
   if (getaddrinfo(address, NULL, &hints, &ai) != 0 || !ai)
@@ -292,6 +356,7 @@ static rk_status listen_on(struct MHD_Daemon **out, int *bound, rk_http_server *
                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->o.max_connections,
                           MHD_OPTION_NOTIFY_CONNECTION, protocol ? on_connection : NULL, h,
                           MHD_OPTION_NOTIFY_COMPLETED, protocol ? on_completed : NULL, h,
+                          pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool,   /* no pool: the list ends */
                           MHD_OPTION_END);
   if (!*out) return rk_error(RK_EIO, "cannot listen for %s on %s port %d (in use, or not this machine's address?)",
                              what, address, port);
@@ -306,6 +371,7 @@ rk_status rk_http_server_start(rk_http_server **out, rk_server *core, const rk_h
   if (!h) return RK_ENOMEM;
   h->core = core, h->o = *o, h->metrics_port = -1;
   atomic_init(&h->in_flight, 0);
+  atomic_init(&h->parked, 0);
   pthread_mutex_init(&h->lock, NULL);
   pthread_cond_init(&h->wake, NULL);
   rk_status st = listen_on(&h->http, &h->port, h, o->http_port, on_request, true, "HTTP");
@@ -352,6 +418,12 @@ void rk_http_server_stop(rk_http_server *h) {
     pthread_join(h->watchdog, NULL);
   }
   if (h->metrics) MHD_stop_daemon(h->metrics);
+  /* libmicrohttpd may not stop with a connection parked: let every call be answered (the core's
+   * workers finish what they hold, drained or not; a load finishes), which resumes them. */
+  while (atomic_load(&h->parked) > 0) {
+    struct timespec ts = {0, 1000000L};
+    nanosleep(&ts, NULL);
+  }
   if (h->http) MHD_stop_daemon(h->http);
   pthread_mutex_destroy(&h->lock);
   pthread_cond_destroy(&h->wake);

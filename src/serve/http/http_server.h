@@ -1,8 +1,9 @@
 /*
  * reckon serve's HTTP/1.1 frontend: the KServe v2 REST protocol with Triton's extensions (binary
  * tensor data, model repository, statistics, model configuration) in front of the serving core
- * (reckon/serve.h), and Prometheus metrics on a port of their own. libmicrohttpd, one thread per
- * connection: inference blocks in the core while other connections go on.
+ * (reckon/serve.h), and Prometheus metrics on a port of their own. libmicrohttpd with a few
+ * event-loop threads (epoll) for all the connections: a connection whose infer waits in the
+ * core's batching queue is parked, and its thread serves the others meanwhile.
  *
  * Limits, each a `reckon serve` flag: the body's size (413), a tensor's elements (400), the count
  * of headers (431), how long a connection may be idle, and how long a request may take to arrive
@@ -28,6 +29,7 @@ typedef struct {
   int idle_timeout_s;           /* a connection silent this long is closed */
   int read_timeout_s;           /* a request must arrive whole within this, from its start */
   int max_connections;
+  int threads;                  /* event-loop threads carrying the connections (>= 1) */
 } rk_http_options;
 
 void rk_http_options_default(rk_http_options *o);

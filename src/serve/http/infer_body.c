@@ -191,19 +191,39 @@ rk_status rk_http_infer_response_add(rk_http_infer_response *res, const char *na
   return RK_OK;
 }
 
-rk_status rk_http_infer_response_finish(rk_http_infer_response *res, char **body, size_t *size, size_t *json_size) {
-  char *text = json_dumps(res->root, JSON_COMPACT | JSON_REAL_PRECISION(17));
-  if (!text) return rk_error(RK_ENOMEM, "out of memory writing an infer response");
-  size_t jlen = strlen(text);
-  char *out = rk_malloc(jlen + res->binary_size + 1);
-  if (!out) {
-    free(text);
-    return RK_ENOMEM;
+/* json_dump_callback's sink: the body grows in place (the binary tail is appended after). */
+typedef struct {
+  char *buf;
+  size_t size, cap;
+} dump_sink;
+
+static int dump_append(const char *text, size_t n, void *arg) {
+  dump_sink *d = arg;
+  if (n == 0) return 0;
+  if (n > d->cap - d->size) {
+    size_t cap = d->cap ? d->cap : 256;
+    while (cap - d->size < n) {
+      if (cap > SIZE_MAX / 2) return -1;
+      cap *= 2;
+    }
+    char *p = rk_realloc(d->buf, cap);
+    if (!p) return -1;
+    d->buf = p, d->cap = cap;
   }
-  memcpy(out, text, jlen);
-  free(text);
-  if (res->binary_size) memcpy(out + jlen, res->binary, res->binary_size);
-  *body = out, *size = jlen + res->binary_size, *json_size = jlen;
+  memcpy(d->buf + d->size, text, n);
+  d->size += n;
+  return 0;
+}
+
+rk_status rk_http_infer_response_finish(rk_http_infer_response *res, char **body, size_t *size, size_t *json_size) {
+  dump_sink d = {0};
+  if (json_dump_callback(res->root, dump_append, &d, JSON_COMPACT | JSON_REAL_PRECISION(17)) != 0 ||
+      dump_append((const char *)res->binary, res->binary_size, &d) != 0 || dump_append("", 1, &d) != 0) {
+    rk_free(d.buf);
+    return rk_error(RK_ENOMEM, "out of memory writing an infer response");
+  }
+  size_t jlen = d.size - 1 - res->binary_size;   /* less the tail and the NUL */
+  *body = d.buf, *size = d.size - 1, *json_size = jlen;
   return RK_OK;
 }
 
