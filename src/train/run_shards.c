@@ -14,6 +14,10 @@
  * rank) leaves each owner its rows' share for the optimizer, which steps the shard in the
  * table's place.
  *
+ * Around the steps: evaluation over the ranks fetches each eval batch's rows with every rank in
+ * the fetch; rank 0's predictions and saved model ask for rows while the other ranks serve them;
+ * checkpoints keep each table in a folder of rank files (reckon/shard.h), resharded on load.
+ *
  * It is not: the table (src/train/shard_table.c), nor the exchange of the step's gradients
  * (src/train/step_pieces.c).
  */

@@ -1,7 +1,8 @@
 /*
  * A training run's sharded embedding tables (src/train/run_shards.c; docs/distributed.md,
  * "Sharded tables"): which tables the flags shard, made as the model is built, fetched once per
- * step for all of a rank's pieces, and their gradients kept by the rows' owners. Private to
+ * step for all of a rank's pieces, their gradients kept by the rows' owners; their rows fetched
+ * for evaluation, predictions and the saved model; their checkpoint folders. Private to
  * src/train; the table itself is reckon/shard.h's.
  */
 #ifndef RECKON_TRAIN_RUN_SHARDS_H
