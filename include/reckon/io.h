@@ -198,9 +198,15 @@ typedef struct {
   int ndim;
   const int64_t *shape;
   const void *data;
+  /* or, data NULL: the rows (slices along shape[0]) asked for in order, a block of n from row
+   * `first` at a time, so a tensor larger than memory (a table sharded over ranks) is written
+   * without ever being whole */
+  rk_status (*read_rows)(void *ctx, void *out, int64_t first, int64_t n);
+  void *ctx;
 } rk_st_tensor;
 
-/* Written atomically (temporary name, then rename). */
+/* Written atomically (temporary name, then rename), streamed: the file is never whole in
+ * memory. */
 rk_status rk_safetensors_write(const char *path, const rk_st_tensor *tensors, int n, const char *const *meta_keys,
                                const char *const *meta_values, int nmeta);
 

@@ -187,7 +187,24 @@ typedef struct {
   /* ... and the names errors give the settings: per rk_setting, the caller's (reckon widedeep's
    * "--deep_hidden_units" for mlp_layers), or NULL for reckon train's flag. */
   const char *const *setting_names;
+  /* Not a setting either (never saved): where new embedding tables' rows live, or NULL (in the
+   * table). */
+  const struct rk_table_placement *placement;
 } rk_ranking_config;
+
+/* A hook the builder asks about each new embedding table named `name`, (V, D), initialised by
+ * `init` (NULL: U(+-0.05), Keras', as rk_param_fill_uniform draws it; else as rk_init_tensor)
+ * from stream `stream` of `seed`: it answers *held = NULL to
+ * keep the rows in the table, or the rows of a table held elsewhere (sharded over ranks,
+ * reckon/shard.h), which it has filled with the values the table would have; the table is then
+ * made by rk_param_init_sparse_fetched and allocates nothing. Before building, the memory check
+ * asks `rows` how many of the table's rows this process will hold (V when whole). */
+typedef struct rk_table_placement {
+  void *ctx;
+  rk_status (*place)(void *ctx, const char *name, int64_t V, int64_t D, const rk_init_spec *init, uint64_t seed,
+                     uint64_t stream, const rk_row_cache **held);
+  rk_status (*rows)(void *ctx, const char *name, int64_t V, int64_t D, int64_t *rows);
+} rk_table_placement;
 
 /* How errors name a setting: the caller's name for it, else "--<flag of reckon train>". */
 const char *rk_ranking_setting_name(const rk_ranking_config *c, rk_setting s);
@@ -289,7 +306,9 @@ rk_status rk_feed_fill(rk_feed *f, const rk_batch *batch, uint64_t step);
 
 /* ---- optimizers (src/models/optim_set.c) --------------------------------------------------- */
 /* One optimizer over every parameter (wide NULL), or the Wide & Deep recipe's two: `wide` for
- * the wide part (rk_ranking_param_is_wide), `deep` for the rest. They step together. */
+ * the wide part (rk_ranking_param_is_wide), `deep` for the rest. They step together.
+ * stand_ins (m->n_params, or NULL): where stand_ins[i] is not NULL the optimizer steps it in
+ * parameter i's place (a sharded table's rows on this rank, reckon/shard.h). */
 typedef struct {
   rk_optim opt[2];
   int n;
@@ -297,7 +316,7 @@ typedef struct {
 } rk_optim_set;
 
 rk_status rk_optim_set_init(rk_optim_set *s, const rk_model *m, const rk_optim_config *deep,
-                            const rk_optim_config *wide);
+                            const rk_optim_config *wide, rk_param *const *stand_ins);
 rk_status rk_optim_set_step(rk_optim_set *s, double lr_factor);
 int64_t rk_optim_set_steps(const rk_optim_set *s);
 void rk_optim_set_set_steps(rk_optim_set *s, int64_t steps);
@@ -328,14 +347,22 @@ rk_status rk_model_load(rk_saved_model *out, const char *dir);
 rk_status rk_model_check_workflow(const rk_saved_model *sm, const char *data_path, const char *flag, bool allow);
 void rk_saved_model_free(rk_saved_model *s);
 /* Parameter values to and from a safetensors file (every parameter by name, shapes checked). */
-/* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints). */
+/* opts (may be NULL): each parameter's optimizer state too, as "<param>/<slot>" (checkpoints).
+ * A table held elsewhere (sharded, rk_param.fetched) is streamed whole into a model by its
+ * read_rows; a checkpoint (opts) leaves it out and names it in the file's metadata
+ * RK_HELD_ELSEWHERE (comma-separated), its rows and slots being in a folder of its own
+ * (reckon/shard.h). Reading skips the tables a file names there, and those held elsewhere now:
+ * the caller loads them (src/train/run_shards.c). */
+#define RK_HELD_ELSEWHERE "held_elsewhere"
 rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta);
 rk_status rk_model_read_weights(const char *path, const rk_model *m, rk_optim_set *opts);
 /* A checkpoint folder `dir`: weights.safetensors with the optimizer slots, and state.json (the
  * caller's counters and logs; the call takes the reference), built under a temporary name and
- * swapped in whole, so a crash leaves the previous checkpoint. */
-rk_status rk_checkpoint_write(const char *dir, const rk_model *m, const rk_optim_set *opts, json_t *state);
+ * swapped in whole, so a crash leaves the previous checkpoint. stage: that temporary folder
+ * when the caller made it and put parts in it already (sharded tables' folders), else NULL. */
+rk_status rk_checkpoint_write(const char *dir, const char *stage, const rk_model *m, const rk_optim_set *opts,
+                              json_t *state);
 /* model.json's "task_weights" (the loss weights, positive weights and sample spaces a model was
  * trained with, which evaluation reuses), and back (strings point into j). */
 json_t *rk_task_weights_to_json(const rk_task_weights *tw, const rk_model *m);
@@ -363,6 +390,10 @@ typedef struct {
   int n_keep;
   int64_t batch_size;
   bool overwrite;             /* replace an output reckon did not write (--overwrite) */
+  /* NULL, or called with the graph once a batch's inputs are filled, before its forward (as
+   * rk_eval_options.before_forward: a sharded table fetches the batch's rows) */
+  rk_status (*before_forward)(void *ctx, const rk_graph *g);
+  void *before_forward_ctx;
 } rk_predict_options;
 
 /* Writes `<target>/binary_output` (probabilities) or `<target>/regression_output`, one per task. */

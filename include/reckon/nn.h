@@ -23,6 +23,20 @@
 extern "C" {
 #endif
 
+/* Rows of a table kept elsewhere (a table sharded by rows over ranks, reckon/shard.h): the rows
+ * a step fetched, ids ascending. */
+typedef struct {
+  int64_t n;
+  const int64_t *ids;   /* (n) ascending, unique */
+  const float *rows;    /* (n, D) */
+  /* Any rows of the whole table, [first, first + n) into out (n, D), for a saved model that
+   * streams it (NULL: none); a collective where the table is sharded (src/train/run_shards.c). */
+  rk_status (*read_rows)(void *ctx, void *out, int64_t first, int64_t n);
+  void *ctx;
+} rk_row_cache;
+/* The row of table row `id` (D floats), NULL when the cache does not hold it. */
+const float *rk_row_cache_find(const rk_row_cache *c, int64_t id, int64_t D);
+
 /* A trainable parameter. Dense parameters have a gradient of the value's shape. Sparse ones
  * (embedding tables, shape (V, D)) have a row-sparse gradient: after backward, grad holds
  * n_grad_rows compact rows of D floats, and grad_rows[k] is the table row of compact row k
@@ -40,6 +54,8 @@ typedef struct rk_param {
   bool lazy_rows;           /* dense (V, ...): the optimizer steps only the rows whose gradient is
                                non-zero, as on a sparse table (reckon/optim.h) */
   struct rk_param_arena *arena;   /* dense: the arena its value and gradient view, or NULL (own) */
+  const rk_row_cache *fetched;    /* sparse, held elsewhere: value has a shape and no memory, and
+                                     lookups read these rows (rk_param_init_sparse_fetched) */
 } rk_param;
 
 /* A dense parameter with a zeroed value and gradient of `shape`. */
@@ -47,9 +63,17 @@ rk_status rk_param_init(rk_param *p, const char *name, int ndim, const int64_t *
 /* A sparse (V, D) table. Its compact gradient buffers are sized by rk_graph_build (max_rows =
  * the most ids one backward can touch), so a table shared by several graphs fits all of them. */
 rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t D);
+/* A sparse (V, D) table whose rows live elsewhere (sharded over ranks): no memory for the
+ * value; the embedding and embedding_bag lookups read `rows`, which the caller fills before each
+ * forward; the gradient is the usual compact one, with table rows. CPU graphs only. */
+rk_status rk_param_init_sparse_fetched(rk_param *p, const char *name, int64_t V, int64_t D, const rk_row_cache *rows);
 void rk_param_free(rk_param *p);
 /* value[i] = uniform in [lo, hi) / normal(0, std) from (seed, stream, i): reproducible. */
 void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi);
+/* A table's rows held apart (a shard, reckon/shard.h): row k of p (rows of them) gets the values
+ * rk_param_fill_uniform gives row first + k * step of the whole table. */
+void rk_param_fill_uniform_rows(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi, int64_t first,
+                                int64_t step, int64_t rows);
 void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std);
 /* Dense: grad = 0. Sparse: n_grad_rows = 0. */
 void rk_param_zero_grad(rk_param *p);
@@ -139,6 +163,10 @@ void rk_init_fans(int64_t *fan_in, int64_t *fan_out, const rk_tensor *t);
 /* Fill an f32 CPU tensor (other dtypes: RK_EUNSUPPORTED). */
 rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed,
                          uint64_t param_index);
+/* A table's rows held apart (a shard, reckon/shard.h): t (rows, D) gets, in row k, the values
+ * rk_init_tensor gives row first + k * step of the whole (V, D) table. */
+rk_status rk_init_tensor_rows(rk_tensor *t, const rk_init_spec *spec, uint64_t seed, uint64_t param_index, int64_t V,
+                              int64_t first, int64_t step);
 
 /* ---------------------------------------------------------------------------------------------
  * The op list: one X-macro row per op, X(NAME, stem, backends). Each stem has its kernels in
@@ -282,6 +310,11 @@ rk_status rk_graph_param(rk_graph *g, int *out, rk_param *p);
 float *rk_graph_input_f32(rk_graph *g, int v);
 int64_t *rk_graph_input_ids_data(rk_graph *g, int v);
 int64_t *rk_graph_input_offsets(rk_graph *g, int v);
+/* The ids the graph's lookups of table t (embedding and embedding_bag nodes) read from the
+ * inputs as they are filled now, padding left out, appended to *ids (*n of them, room for *cap,
+ * grown): what a table held elsewhere must fetch before the forward (reckon/shard.h). A lookup
+ * whose ids are computed by the graph, not an input, is RK_EUNSUPPORTED naming the table. */
+rk_status rk_graph_table_ids(const rk_graph *g, const rk_param *t, int64_t **ids, int64_t *n, int64_t *cap);
 /* After a forward: a value's data (the mode of that forward). Only values marked with
  * rk_graph_output are sure to stay intact. */
 const float *rk_graph_value_f32(const rk_graph *g, int v);

@@ -48,6 +48,12 @@ typedef struct {
                                  scored by rank b % ranks, rank 0 adds every batch's rows in order (the
                                  bits of one process) and every rank gets its metrics; prob/label and
                                  the log of each rank's share are rank 0's */
+  /* NULL, or called once a batch's inputs are filled, before its forward: a table sharded over
+   * ranks fetches the rows the batch looks up (src/train/run_shards.c). Over ranks (dist) every
+   * rank calls it for every batch, in order: the one scoring it with its graph, the others with
+   * NULL, so the fetch, a collective, pairs up */
+  rk_status (*before_forward)(void *ctx, const rk_graph *g);
+  void *before_forward_ctx;
 } rk_eval_options;
 
 typedef struct {
@@ -107,6 +113,10 @@ typedef struct {
   /* Across ranks the dense gradients travel in buckets of about this many MB, each sent while
    * backward still runs (docs/distributed.md, "Overlap"); 0: RK_BUCKET_CAP_MB_DEFAULT. */
   double bucket_cap_mb;
+  /* Embedding tables sharded by rows over the ranks (reckon/shard.h): "auto" (those of
+   * shard_threshold_mb MiB or more), "none", "all" or column names (NULL: "auto"). */
+  const char *shard_tables;
+  double shard_threshold_mb;
   int64_t epochs;
   int64_t steps_per_epoch;                  /* 0: every batch */
   bool shuffle;

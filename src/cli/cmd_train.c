@@ -42,6 +42,8 @@
   X(train_batch_size,    INT,    "1024", "N in [1, 2^28]", "rows per training step on each rank (under mpirun the global batch is N x the ranks)") \
   X(micro_batch_size,    INT,    "0",    "M in [0, 2^28]", "rows per piece of the global batch, whose gradients are summed in a fixed tree (0: --train_batch_size); the same global batch and M give the same weights on any number of ranks") \
   X(bucket_cap_mb,       FLOAT,  "25",   "MB > 0", "under mpirun, the dense gradients travel in buckets of about MB megabytes (2^20 bytes), each sent while backward still runs (PyTorch DDP's bucket_cap_mb); the weights do not depend on it") \
+  X(shard_tables,        STRING, "auto", "auto|none|all|COL,...", "embedding tables sharded by rows over the ranks under mpirun, so a table larger than one machine's memory trains: auto (those of --shard_threshold_mb or more), none, all, or the tables of these columns; one process shards nothing") \
+  X(shard_threshold_mb,  FLOAT,  "1024", "MB >= 0", "--shard_tables auto: the size (rows x dim x 4 bytes, in MiB) from which a table is sharded") \
   X(eval_batch_size,     INT,    "1024", "N in [1, 2^28]", "evaluation/prediction rows per batch (at most the data's)") \
   X(epochs,              INT,    "1",    "N >= 1", "passes over the training data")                                 \
   X(train_steps_per_epoch, INT,  NULL,   "N >= 1", "steps per epoch (default: every batch)")                        \
@@ -207,6 +209,8 @@ static int run_train(const rk_flag_parse *parse, void *arg) {
   c.dist = dist;
   c.micro_batch_size = o->micro_batch_size > 0 ? o->micro_batch_size : o->train_batch_size;
   c.bucket_cap_mb = o->bucket_cap_mb;
+  c.shard_tables = o->shard_tables;
+  c.shard_threshold_mb = o->shard_threshold_mb;
   st = rk_size_mul(&c.train_batch_size, o->train_batch_size, rk_dist_size(dist), "--train_batch_size x the ranks");
   json_t *flags = rk_flags_to_json(parse);
   c.flags = flags;
@@ -302,7 +306,7 @@ static int run_evaluate(const rk_flag_parse *parse, void *arg) {
   }
   bool rank0 = rk_dist_rank(dist) == 0;
   rk_eval_options eo = {o->eval_data_path, o->eval_batch_size, o->in_batch_negatives_eval, &tw,
-                        (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0, dist};
+                        (uint64_t)o->random_seed, false, o->baseline_prefix, NULL, NULL, 0, 0, dist, NULL, NULL};
   rk_eval_result ev;
   st = rk_model_check_workflow(&sm, o->eval_data_path, "--eval_data_path", o->allow_workflow_mismatch);
   if (st == RK_OK) st = rk_evaluate(sm.model, &sm.schema, &eo, &ev);
@@ -375,7 +379,7 @@ static int run_predict(const rk_flag_parse *parse, void *arg) {
   compact(&o->predict_output_keep_cols);
   rk_predict_options po = {o->predict_data_path, o->predict_output_path, or_null(o->predict_output_format),
                            o->predict_output_keep_cols.items, o->predict_output_keep_cols.n, o->eval_batch_size,
-                           o->overwrite};
+                           o->overwrite, NULL, NULL};
   int64_t rows = 0;
   st = rk_model_check_workflow(&sm, o->predict_data_path, "--predict_data_path", o->allow_workflow_mismatch);
   if (st == RK_OK) st = rk_predict(sm.model, &po, &rows);

@@ -63,6 +63,8 @@
   X(amp,                 BOOL,   "false", NULL,  "mixed precision (not yet: a warning, then fp32)")                \
   X(hvd,                 BOOL,   "false", NULL,  "data-parallel training over the processes mpirun started (Horovod's role in the recipe), --global_batch_size split over them") \
   X(micro_batch_size,    INT,    "0",    "M in [0, 2^28]", "rows per piece of the global batch, whose gradients are summed in a fixed tree (0: --global_batch_size / the processes); the same global batch and M give the same weights on any number of processes") \
+  X(shard_tables,        STRING, "auto", "auto|none|all|COL,...", "--hvd: the deep part's embedding tables sharded by rows over the processes, so a table larger than one machine's memory trains: auto (those of --shard_threshold_mb or more), none, all, or the tables of these columns") \
+  X(shard_threshold_mb,  FLOAT,  "1024", "MB >= 0", "--shard_tables auto: the size (rows x dim x 4 bytes, in MiB) from which a table is sharded") \
   X(prebatch_size,       IGNORED, NULL,  NULL,   "reckon reads Parquet row groups; there are no pre-batches")     \
   X(shuffle_percentage,  IGNORED, NULL,  NULL,   "reckon shuffles files, row groups and rows in a buffer of 262144 rows") \
   X(eval_epoch_interval, IGNORED, NULL,  NULL,   "reckon evaluates after every epoch")                             \
@@ -275,7 +277,7 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     rk_task_weights_from_json(&tw, sm.model, json_object_get(sm.meta, "task_weights"));
     bool leak = rk_schema_find_index(&sm.schema, o->is_leak_column) >= 0;
     rk_eval_options eo = {eval_path, o->eval_batch_size, 0, &tw, (uint64_t)o->seed, false, NULL,
-                          o->display_id_column, leak ? o->is_leak_column : NULL, 12, 0, NULL};
+                          o->display_id_column, leak ? o->is_leak_column : NULL, 12, 0, NULL, NULL, NULL};
     if (o->eval_steps > 0) eo.max_batches = o->eval_steps;
     rk_eval_result ev;
     st = rk_evaluate(sm.model, &sm.schema, &eo, &ev);
@@ -292,7 +294,7 @@ static int run_inference(const widedeep_opts *o, const rk_flag_parse *parse, con
     const char *keep[2] = {o->display_id_column, "ad_id"};
     int nkeep = rk_schema_find_index(&sm.schema, "ad_id") >= 0 ? 2 : 1;
     /* predictions.parquet lives in the model folder this command writes */
-    rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size, true};
+    rk_predict_options po = {eval_path, parquet, "parquet", keep, nkeep, o->eval_batch_size, true, NULL, NULL};
     st = parquet && scores ? rk_predict(sm.model, &po, &rows) : RK_ENOMEM;
     /* scores.txt as the recipe writes it (numpy savetxt "%f"): one probability a line. */
     char col[300] = "";
@@ -404,6 +406,8 @@ static rk_train_config widedeep_config(const widedeep_opts *o, const json_t *fla
   c.lr_decay_rate = 0;   /* the recipe keeps its rates constant */
   c.train_batch_size = o->global_batch_size;
   c.micro_batch_size = o->micro_batch_size;
+  c.shard_tables = o->shard_tables;
+  c.shard_threshold_mb = o->shard_threshold_mb;
   c.eval_batch_size = o->eval_batch_size;
   c.epochs = o->num_epochs;
   if (o->training_set_size > 0 && o->global_batch_size > 0)   /* a bad batch size is reported above */

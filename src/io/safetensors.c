@@ -4,9 +4,11 @@
  * header against the buffer (the format's rules: no holes, no overlaps, sizes from shapes).
  * Reference: github.com/huggingface/safetensors, README "Format".
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -41,6 +43,36 @@ static rk_status tensor_bytes(int64_t *out, const char *name, rk_dtype dtype, in
 
 /* ---- writing ---- */
 
+/* A block of rows read_rows gives at a time: about 4 MiB, at least one row. */
+#define STREAM_BYTES (4 << 20)
+
+/* One tensor's bytes (its size checked by the caller), from data or read_rows block by block. */
+static rk_status write_tensor(FILE *f, const rk_st_tensor *x) {
+  int64_t numel = 1;
+  for (int d = 0; d < x->ndim; d++) numel *= x->shape[d];
+  size_t bytes = (size_t)numel * rk_dtype_size(x->dtype);
+  if (bytes == 0) return RK_OK;
+  if (x->data) {
+    if (fwrite(x->data, 1, bytes, f) != bytes) return rk_error(RK_EIO, "cannot write tensor '%s': %s", x->name, strerror(errno));
+    return RK_OK;
+  }
+  if (!x->read_rows) return rk_error(RK_EINVAL, "safetensors: tensor '%s' has neither data nor rows to read", x->name);
+  int64_t rows = x->ndim ? x->shape[0] : 1, row_bytes = (int64_t)bytes / rows;
+  int64_t block = STREAM_BYTES / row_bytes > 0 ? STREAM_BYTES / row_bytes : 1;
+  if (block > rows) block = rows;
+  void *buf = rk_malloc((size_t)(block * row_bytes));
+  if (!buf) return RK_ENOMEM;
+  rk_status st = RK_OK;
+  for (int64_t first = 0; st == RK_OK && first < rows; first += block) {
+    int64_t k = rows - first < block ? rows - first : block;
+    st = x->read_rows(x->ctx, buf, first, k);
+    if (st == RK_OK && fwrite(buf, 1, (size_t)(k * row_bytes), f) != (size_t)(k * row_bytes))
+      st = rk_error(RK_EIO, "cannot write tensor '%s': %s", x->name, strerror(errno));
+  }
+  rk_free(buf);
+  return st;
+}
+
 rk_status rk_safetensors_write(const char *path, const rk_st_tensor *t, int n, const char *const *meta_keys,
                                const char *const *meta_values, int nmeta) {
   json_t *root = json_object();
@@ -72,26 +104,27 @@ rk_status rk_safetensors_write(const char *path, const rk_st_tensor *t, int n, c
   json_decref(root);
   if (st != RK_OK) return st;
   if (!header) return RK_ENOMEM;
-  size_t hlen = strlen(header), padded = (hlen + 7) / 8 * 8, total = 8 + padded + (size_t)offset;
-  uint8_t *buf = rk_malloc(total);
-  if (!buf) {
+  char *tmp = rk_temp_path(path);
+  FILE *f = tmp ? fopen(tmp, "wb") : NULL;
+  if (!f) {
+    st = tmp ? rk_error(RK_EIO, "cannot create '%s': %s", tmp, strerror(errno)) : RK_ENOMEM;
     free(header);
-    return RK_ENOMEM;
+    rk_free(tmp);
+    return st;
   }
-  for (int b = 0; b < 8; b++) buf[b] = (uint8_t)((uint64_t)padded >> (8 * b));
-  memcpy(buf + 8, header, hlen);
-  memset(buf + 8 + hlen, ' ', padded - hlen);
+  size_t hlen = strlen(header), padded = (hlen + 7) / 8 * 8;
+  uint8_t size[8];
+  for (int b = 0; b < 8; b++) size[b] = (uint8_t)((uint64_t)padded >> (8 * b));
+  fwrite(size, 1, 8, f);
+  fwrite(header, 1, hlen, f);
+  for (size_t i = hlen; i < padded; i++) fputc(' ', f);
   free(header);
-  size_t at = 8 + padded;
-  for (int i = 0; i < n; i++) {
-    int64_t n = 1;   /* checked above */
-    for (int d = 0; d < t[i].ndim; d++) n *= t[i].shape[d];
-    size_t bytes = (size_t)n * rk_dtype_size(t[i].dtype);
-    if (bytes) memcpy(buf + at, t[i].data, bytes);
-    at += bytes;
-  }
-  st = rk_write_file_atomic(path, buf, total);
-  rk_free(buf);
+  for (int i = 0; st == RK_OK && i < n; i++) st = write_tensor(f, &t[i]);
+  if (ferror(f) && st == RK_OK) st = rk_error(RK_EIO, "cannot write '%s': %s", path, strerror(errno));
+  if (fclose(f) != 0 && st == RK_OK) st = rk_error(RK_EIO, "cannot write '%s': %s", path, strerror(errno));
+  if (st == RK_OK && rename(tmp, path) != 0) st = rk_error(RK_EIO, "cannot write '%s': %s", path, strerror(errno));
+  if (st != RK_OK) unlink(tmp);
+  rk_free(tmp);
   return st;
 }
 
@@ -227,7 +260,7 @@ int rk_safetensors_count(const rk_safetensors *f) { return f->n; }
 
 void rk_safetensors_get(const rk_safetensors *f, int i, rk_st_tensor *out) {
   const entry *e = &f->entries[i];
-  *out = (rk_st_tensor){e->name, e->dtype, e->ndim, e->shape, f->data + e->begin};
+  *out = (rk_st_tensor){.name = e->name, .dtype = e->dtype, .ndim = e->ndim, .shape = e->shape, .data = f->data + e->begin};
 }
 
 rk_status rk_safetensors_find(const rk_safetensors *f, const char *name, rk_st_tensor *out) {

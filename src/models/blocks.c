@@ -94,13 +94,18 @@ rk_status rk_ranking_table(rk_ranking_builder *b, rk_param **out, const char *na
   bool fresh;
   RK_TRY(rk_ranking_next_param(b->m, b->share, name, out, &fresh));
   if (!fresh) return RK_OK;
+  rk_init_spec tf = rk_init_spec_default(RK_INIT_TRUNCATED_NORMAL);
+  tf.scale = 1.0 / sqrt((double)D);
+  const rk_init_spec *init = kind == RK_TABLE_EMBEDDING && b->c->tf_embedding_init ? &tf : NULL;
+  const rk_table_placement *place = b->c->placement;
+  if (place && kind == RK_TABLE_EMBEDDING) {   /* held elsewhere (sharded)? The hook fills its rows */
+    const rk_row_cache *held = NULL;
+    RK_TRY(place->place(place->ctx, name, V, D, init, b->c->seed, (uint64_t)b->m->n_params, &held));
+    if (held) return rk_param_init_sparse_fetched(*out, name, V, D, held);
+  }
   RK_TRY(rk_param_init_sparse(*out, name, V, D));
   if (kind == RK_TABLE_WIDE && b->c->wide_layout == RK_WIDE_LINEAR) return RK_OK;   /* zeros */
-  if (kind == RK_TABLE_EMBEDDING && b->c->tf_embedding_init) {
-    rk_init_spec spec = rk_init_spec_default(RK_INIT_TRUNCATED_NORMAL);
-    spec.scale = 1.0 / sqrt((double)D);
-    return rk_init_tensor(&(*out)->value, &spec, b->c->seed, (uint64_t)b->m->n_params);
-  }
+  if (init) return rk_init_tensor(&(*out)->value, init, b->c->seed, (uint64_t)b->m->n_params);
   rk_param_fill_uniform(*out, b->c->seed, (uint64_t)b->m->n_params, -0.05f, 0.05f);
   return RK_OK;
 }

@@ -285,15 +285,41 @@ rk_status rk_ranking_config_from_json(rk_ranking_config *c, const json_t *j, con
 
 /* ---- weights ---- */
 
+/* A checkpoint's tables held elsewhere: their names, comma-separated, or "" (the caller frees). */
+static char *held_elsewhere(const rk_model *m) {
+  size_t len = 1;
+  for (int i = 0; i < m->n_params; i++)
+    if (m->params[i]->fetched) len += strlen(m->params[i]->name) + 1;
+  char *s = rk_malloc(len);
+  if (!s) return NULL;
+  s[0] = 0;
+  for (int i = 0; i < m->n_params; i++)
+    if (m->params[i]->fetched) snprintf(s + strlen(s), len - strlen(s), "%s%s", s[0] ? "," : "", m->params[i]->name);
+  return s;
+}
+
+static bool named_in(const char *list, const char *name) {
+  size_t len = strlen(name);
+  for (const char *at = list; at && *at;) {
+    const char *end = strchr(at, ',');
+    size_t n = end ? (size_t)(end - at) : strlen(at);
+    if (n == len && strncmp(at, name, n) == 0) return true;
+    at = end ? end + 1 : NULL;
+  }
+  return false;
+}
+
 rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta) {
   int n = 0;
-  for (int i = 0; i < m->n_params; i++) n += 1 + (opts ? rk_optim_set_slots(opts, i) : 0);
+  for (int i = 0; i < m->n_params; i++)
+    if (!(opts && m->params[i]->fetched)) n += 1 + (opts ? rk_optim_set_slots(opts, i) : 0);
   rk_st_tensor *t = rk_calloc((size_t)n + 1, sizeof *t);
   char **names = rk_calloc((size_t)n + 1, sizeof *names);
   rk_status st = t && names ? RK_OK : RK_ENOMEM;
   for (int i = 0, k = 0; st == RK_OK && i < m->n_params; i++) {
     const rk_param *p = m->params[i];
+    if (opts && p->fetched) continue;   /* a checkpoint's sharded table: in its own folder */
     int per = 1 + (opts ? rk_optim_set_slots(opts, i) : 0);
     for (int s = 0; st == RK_OK && s < per; s++, k++) {
       rk_st_tensor *x = &t[k];
@@ -303,6 +329,7 @@ rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_o
       if (s == 0) {
         x->name = p->name;
         x->data = p->value.data;
+        if (p->fetched) x->read_rows = p->fetched->read_rows, x->ctx = p->fetched->ctx;   /* held elsewhere */
         continue;
       }
       const char *slot;
@@ -316,7 +343,17 @@ rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_o
       x->name = names[k];
     }
   }
-  if (st == RK_OK) st = rk_safetensors_write(path, t, n, meta_keys, meta_values, nmeta);
+  /* the metadata, with the tables held elsewhere named when a checkpoint leaves some out */
+  char *held = opts ? held_elsewhere(m) : NULL;
+  const char **keys = rk_calloc((size_t)nmeta + 2, sizeof *keys), **vals = rk_calloc((size_t)nmeta + 2, sizeof *vals);
+  if (st == RK_OK && (!keys || !vals || (opts && !held))) st = RK_ENOMEM;
+  int nm = 0;
+  for (int i = 0; st == RK_OK && i < nmeta; i++, nm++) keys[nm] = meta_keys[i], vals[nm] = meta_values[i];
+  if (st == RK_OK && held && held[0]) keys[nm] = RK_HELD_ELSEWHERE, vals[nm++] = held;
+  if (st == RK_OK) st = rk_safetensors_write(path, t, n, keys, vals, nm);
+  rk_free(held);
+  rk_free(keys);
+  rk_free(vals);
   for (int i = 0; names && i < n; i++) rk_free(names[i]);
   rk_free(names);
   rk_free(t);
@@ -354,8 +391,11 @@ rk_status rk_model_read_weights(const char *path, const rk_model *m, rk_optim_se
   RK_TRY(rk_safetensors_read(&f, path));
   rk_status st = RK_OK;
   char name[160];
+  const char *held = rk_safetensors_metadata(f, RK_HELD_ELSEWHERE);
   for (int i = 0; st == RK_OK && i < m->n_params; i++) {
     rk_param *p = m->params[i];
+    /* the caller loads these: a table in its own folder, or one this run holds elsewhere */
+    if (named_in(held, p->name) || p->fetched) continue;
     st = read_tensor(f, path, p->name, &p->value, p->value.data);
     for (int s = 0; st == RK_OK && opts && s < rk_optim_set_slots(opts, i); s++) {
       const char *slot;
@@ -646,10 +686,11 @@ rk_status rk_task_weights_from_json(rk_task_weights *tw, const rk_model *m, cons
   return RK_OK;
 }
 
-rk_status rk_checkpoint_write(const char *dir, const rk_model *m, const rk_optim_set *opts, json_t *state) {
-  char *tmp = rk_temp_path(dir), *w = NULL, *sp = NULL, *text = NULL;
+rk_status rk_checkpoint_write(const char *dir, const char *stage, const rk_model *m, const rk_optim_set *opts,
+                              json_t *state) {
+  char *tmp = stage ? rk_strdup(stage) : rk_temp_path(dir), *w = NULL, *sp = NULL, *text = NULL;
   rk_status st = tmp && state ? RK_OK : RK_ENOMEM;
-  if (st == RK_OK) st = rk_mkdir_p(tmp);
+  if (st == RK_OK && !stage) st = rk_mkdir_p(tmp);
   if (st == RK_OK) st = rk_output_mark(tmp, "checkpoint", NULL);
   if (st == RK_OK && !(w = join(tmp, "weights.safetensors"))) st = RK_ENOMEM;
   if (st == RK_OK) st = rk_model_write_weights(w, m, opts, NULL, NULL, 0);

@@ -8,7 +8,7 @@
 #include "reckon/models.h"
 
 rk_status rk_optim_set_init(rk_optim_set *s, const rk_model *m, const rk_optim_config *deep,
-                            const rk_optim_config *wide) {
+                            const rk_optim_config *wide, rk_param *const *stand_ins) {
   memset(s, 0, sizeof *s);
   int n = m->n_params;
   s->which = rk_calloc((size_t)n + 1, sizeof *s->which);
@@ -20,7 +20,7 @@ rk_status rk_optim_set_init(rk_optim_set *s, const rk_model *m, const rk_optim_c
     int k = wide ? m->ops->param_group(m, i) : 0;
     s->which[i] = k;
     s->index[i] = count[k];
-    part[k][count[k]++] = m->params[i];
+    part[k][count[k]++] = stand_ins && stand_ins[i] ? stand_ins[i] : m->params[i];
   }
   const rk_optim_config *cfg[2] = {deep, wide};
   for (int k = 0; st == RK_OK && k < (wide ? 2 : 1); k++) {

@@ -85,6 +85,7 @@ rk_status rk_predict(const rk_model *m, const rk_predict_options *o, int64_t *ro
   while (st == RK_OK) {
     if ((st = rk_loader_next(loader, &batch)) != RK_OK || batch.nrows == 0) break;
     if ((st = im->ops->feed_fill(feed, &batch, 0)) != RK_OK) break;
+    if (o->before_forward && (st = o->before_forward(o->before_forward_ctx, im->g)) != RK_OK) break;
     if ((st = rk_graph_forward(im->g, RK_EVAL)) != RK_OK) break;
     /* Kept columns are copied beside the predictions. */
     for (int k = 0; k < o->n_keep && st == RK_OK; k++) {

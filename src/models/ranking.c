@@ -208,7 +208,12 @@ static rk_status check_memory(const rk_ranking_model *m, const rk_ranking_config
   RK_TRY(rk_size_add(&width, width, m->indicator_width, what));
   for (int i = 0; i < m->n_cat; i++) {
     if (m->indicator[i]) continue;
-    RK_TRY(rk_size_mul(&x, m->cardinality[i], m->dims[i], what));
+    int64_t rows = m->cardinality[i];   /* a table sharded over ranks: this rank's rows only */
+    char name[300];
+    snprintf(name, sizeof name, "embeddings.%s", m->cat_names[i]);
+    if (c->placement)
+      RK_TRY(c->placement->rows(c->placement->ctx, name, m->cardinality[i], m->dims[i], &rows));
+    RK_TRY(rk_size_mul(&x, rows, m->dims[i], what));
     RK_TRY(rk_size_add(&params, params, x, what));
     RK_TRY(rk_size_add(&width, width, m->dims[i], what));
   }
@@ -291,6 +296,7 @@ rk_status rk_ranking_build_tasks(rk_ranking_model *m, const rk_schema *schema, i
   if (st == RK_OK) st = features(m, schema, c);
   if (st == RK_OK) st = check_memory(m, &m->cfg, batch);
   if (st == RK_OK) st = build(m, NULL, batch);
+  m->cfg.placement = NULL;   /* asked while building only: the hook need not outlive the build */
   if (st != RK_OK) rk_ranking_free(m);
   return st;
 }

@@ -459,10 +459,14 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   for (int i = 0; i < N; i++)
     if (!(rk_op_table[g->nodes[i].op].backends & (1u << be->device)))
       return rk_error(RK_EUNSUPPORTED, "build: op '%s' has no %s kernel", rk_op_name(g->nodes[i].op), be->name);
-  for (int i = 0; i < g->n_params; i++)
-    if (!g->params[i]->value.data && rk_tensor_numel(&g->params[i]->value) > 0)
+  for (int i = 0; i < g->n_params; i++) {
+    if (g->params[i]->fetched && be->device != RK_DEVICE_CPU)
+      return rk_error(RK_EUNSUPPORTED, "build: table '%s' is held by other ranks (sharded), which %s graphs cannot read",
+                      g->params[i]->name, be->name);
+    if (!g->params[i]->value.data && !g->params[i]->fetched && rk_tensor_numel(&g->params[i]->value) > 0)
       return rk_error(RK_EINVAL, "build: parameter '%s' has no memory yet: allocate its arena first "
                       "(rk_param_arena_alloc)", g->params[i]->name);
+  }
   g->whole_arena = rk_param_arena_whole(g->params, g->n_params);
 
   /* last readers */
@@ -726,6 +730,31 @@ int64_t *rk_graph_input_offsets(rk_graph *g, int v) {
   rk_value *x = leaf(g, v, RK_DT_I64);
   return x ? x->offsets : NULL;
 }
+rk_status rk_graph_table_ids(const rk_graph *g, const rk_param *t, int64_t **ids, int64_t *n, int64_t *cap) {
+  for (int k = 0; k < g->n_nodes; k++) {
+    const rk_node *node = &g->nodes[k];
+    if ((node->op != RK_OP_EMBEDDING && node->op != RK_OP_EMBEDDING_BAG) || node->params[0] != t) continue;
+    const rk_value *x = rk_val(g, node->in[0]);
+    if (x->kind != RK_VAL_INPUT)
+      return rk_error(RK_EUNSUPPORTED, "table '%s' is looked up by ids the graph computes: it cannot be held elsewhere",
+                      t->name);
+    const int64_t *in = x->data[0];
+    int64_t count = x->ragged ? x->offsets[g->batch] : x->numel, padding = node->iattr[0], need;
+    RK_TRY(rk_size_add(&need, *n, count, "a table's ids for one step"));
+    if (need > *cap) {
+      int64_t room = *cap ? *cap : 256;
+      while (room < need) RK_TRY(rk_size_mul(&room, room, 2, "a table's ids for one step"));
+      int64_t *grown = rk_realloc(*ids, (size_t)room * sizeof *grown);
+      if (!grown) return RK_ENOMEM;
+      *ids = grown;
+      *cap = room;
+    }
+    for (int64_t i = 0; i < count; i++)
+      if (in[i] != padding) (*ids)[(*n)++] = in[i];
+  }
+  return RK_OK;
+}
+
 const float *rk_graph_value_f32(const rk_graph *g, int v) {
   if (!g->built || v < 0 || v >= g->n_values || g->values[v].dtype != RK_DT_F32) return NULL;
   return g->values[v].data[g->mode];

@@ -148,7 +148,7 @@ rk_status rk_graph_simple_node(rk_graph *g, rk_node **node, int *out, rk_op op, 
 
 /* A parameter a graph may use: it has memory of its own, or a row in an arena that will give it
  * memory before rk_graph_build. Builders check this, never value.data. */
-static inline bool rk_param_declared(const rk_param *p) { return p && (p->value.data || p->arena); }
+static inline bool rk_param_declared(const rk_param *p) { return p && (p->value.data || p->arena || p->fetched); }
 
 static inline rk_value *rk_val(const rk_graph *g, int v) { return &g->values[v]; }
 static inline float *rk_x(const rk_graph *g, int v) { return (float *)g->values[v].data[g->mode]; }

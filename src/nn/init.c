@@ -71,6 +71,7 @@ typedef struct {
   double scale;      /* uniform: limit; normal: std */
   uint32_t key[2];
   uint64_t stream;
+  int64_t first, step, D;   /* out's row i / D is the whole tensor's row first + (i / D) * step */
 } init_ctx;
 
 static void element_block(uint32_t out[4], const init_ctx *c, uint64_t i, uint64_t attempt) {
@@ -101,10 +102,17 @@ static double draw(const init_ctx *c, uint64_t i) {
 static void init_chunk(void *ctx, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const init_ctx *c = ctx;
-  for (int64_t i = begin; i < end; i++) c->out[i] = (float)draw(c, (uint64_t)i);
+  for (int64_t i = begin; i < end; i++)
+    c->out[i] = (float)draw(c, (uint64_t)((c->first + i / c->D * c->step) * c->D + i % c->D));
 }
 
 rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed, uint64_t param_index) {
+  return rk_init_tensor_rows(t, spec, seed, param_index, 0, 0, 1);
+}
+
+/* V 0: t is the whole tensor (any shape), its elements in order. */
+rk_status rk_init_tensor_rows(rk_tensor *t, const rk_init_spec *spec, uint64_t seed, uint64_t param_index, int64_t V,
+                              int64_t first, int64_t step) {
   char desc[64];
   if (t->dtype != RK_DT_F32 || t->device != RK_DEVICE_CPU)
     return rk_error(RK_EUNSUPPORTED, "initialisers fill f32 CPU tensors, not %s", rk_tensor_describe(t, desc, sizeof desc));
@@ -125,10 +133,21 @@ rk_status rk_init_tensor(rk_tensor *t, const rk_init_spec *spec, uint64_t seed, 
   default:
     break;
   }
+  rk_tensor whole = *t;   /* the fans are the whole table's */
+  int64_t D = n;          /* V 0: the whole tensor as one row */
+  if (V > 0) {
+    if (t->ndim != 2)
+      return rk_error(RK_EINVAL, "rows of tensor %s: a (rows, D) table expected", rk_tensor_describe(t, desc, sizeof desc));
+    whole.shape[0] = V;
+    D = t->shape[1];
+    if ((uint64_t)V * (uint64_t)(D ? D : 1) >= (1ull << 48))
+      return rk_error(RK_ERANGE, "a (%lld, %lld) table is too large to initialise", (long long)V, (long long)D);
+  }
   int64_t fan_in = spec->fan_in, fan_out = spec->fan_out;
-  if (fan_in <= 0 || fan_out <= 0) rk_init_fans(&fan_in, &fan_out, t);
+  if (fan_in <= 0 || fan_out <= 0) rk_init_fans(&fan_in, &fan_out, &whole);
   double fi = fan_in > 1 ? (double)fan_in : 1.0, fo = fan_out > 1 ? (double)fan_out : 1.0;   /* Keras: max(1, fan) */
-  init_ctx c = {out, DRAW_UNIFORM, spec->scale, {(uint32_t)seed, (uint32_t)(seed >> 32)}, (INIT_STREAM_TAG << 32) ^ param_index};
+  init_ctx c = {out, DRAW_UNIFORM, spec->scale, {(uint32_t)seed, (uint32_t)(seed >> 32)}, (INIT_STREAM_TAG << 32) ^ param_index,
+                V > 0 ? first : 0, V > 0 ? step : 1, D > 0 ? D : 1};
   switch (spec->kind) {
   case RK_INIT_UNIFORM: break;
   case RK_INIT_NORMAL: c.draw = DRAW_NORMAL; break;

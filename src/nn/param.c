@@ -31,6 +31,29 @@ rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t
   return RK_OK;
 }
 
+rk_status rk_param_init_sparse_fetched(rk_param *p, const char *name, int64_t V, int64_t D, const rk_row_cache *rows) {
+  memset(p, 0, sizeof *p);
+  snprintf(p->name, sizeof p->name, "%s", name ? name : "");
+  if (V <= 0 || D <= 0)
+    return rk_error(RK_ESHAPE, "embedding table '%s' of shape (%lld, %lld): both sizes must be positive",
+                    p->name, (long long)V, (long long)D);
+  int64_t shape[2] = {V, D};
+  RK_TRY(rk_tensor_view(&p->value, RK_DT_F32, 2, shape, NULL));
+  p->sparse = true;
+  p->fetched = rows;
+  return RK_OK;
+}
+
+const float *rk_row_cache_find(const rk_row_cache *c, int64_t id, int64_t D) {
+  int64_t lo = 0, hi = c->n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (c->ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < c->n && c->ids[lo] == id ? c->rows + lo * D : NULL;
+}
+
 void rk_param_free(rk_param *p) {
   rk_tensor_free(&p->value);   /* an arena's views are only cleared */
   rk_tensor_free(&p->grad);
@@ -38,13 +61,23 @@ void rk_param_free(rk_param *p) {
   rk_free(p->grad_rows);
   p->grad_rows = NULL;
   p->n_grad_rows = 0;
+  p->fetched = NULL;
 }
 
 void rk_param_fill_uniform(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi) {
+  int64_t n = rk_tensor_numel(&p->value), D = p->value.ndim == 2 ? p->value.shape[1] : n;
+  rk_param_fill_uniform_rows(p, seed, stream, lo, hi, 0, 1, D ? n / D : 0);
+}
+
+/* Element e of whole-table row g is draw g * D + e, wherever that row is held. */
+void rk_param_fill_uniform_rows(rk_param *p, uint64_t seed, uint64_t stream, float lo, float hi, int64_t first,
+                                int64_t step, int64_t rows) {
   float *w = p->value.data;
-  int64_t n = rk_tensor_numel(&p->value);
-  for (int64_t i = 0; i < n; i++)
-    w[i] = lo + (hi - lo) * (float)rk_rng_uniform_at(seed, stream, (uint64_t)i);
+  int64_t D = rows ? rk_tensor_numel(&p->value) / rows : 0;
+  for (int64_t k = 0; k < rows; k++) {
+    uint64_t at = (uint64_t)(first + k * step) * (uint64_t)D;
+    for (int64_t e = 0; e < D; e++) w[k * D + e] = lo + (hi - lo) * (float)rk_rng_uniform_at(seed, stream, at + (uint64_t)e);
+  }
 }
 
 void rk_param_fill_normal(rk_param *p, uint64_t seed, uint64_t stream, float std) {

@@ -545,9 +545,12 @@ rk_status rk_evaluate(const rk_model *m, const rk_schema *schema, const rk_eval_
     end = end || batch.nrows == 0;
     if (!end && (int)(step % (uint64_t)size) == me) {
       if ((st = im->ops->feed_fill(feed, &batch, step)) != RK_OK) break;
+      if (o->before_forward && (st = o->before_forward(o->before_forward_ctx, im->g)) != RK_OK) break;
       if ((st = rk_graph_forward(im->g, RK_EVAL)) != RK_OK) break;
       if ((st = scored_fill(&mine, &a, im, &batch, src)) != RK_OK) break;
       have = true;
+    } else if (!end && o->before_forward) {   /* another rank's batch: its fetch needs this one */
+      if ((st = o->before_forward(o->before_forward_ctx, NULL)) != RK_OK) break;
     }
     bool round_end = end || (int)(step % (uint64_t)size) == size - 1;
     if (size == 1 && have) st = scored_add(&a, &mine, out);

@@ -265,7 +265,7 @@ static rk_status build(run *r) {
   rk_optim_config oc;
   rk_optim_config_hf_adamw(&oc, c->lr, c->weight_decay, c->adam_beta1, c->adam_beta2, c->adam_epsilon);
   oc.sparse_as_dense = true;
-  if (c->do_train) RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL));
+  if (c->do_train) RK_TRY(rk_optim_set_init(&r->opt, r->m, &oc, NULL, NULL));
   /* DDP's default bucket size: the session models have no flag for it (recsys_main.py has none) */
   if (c->do_train)
     RK_TRY(step_pieces_init(&r->steps, r->m, r->pieces, 1, c->dist, (int64_t)(RK_BUCKET_CAP_MB_DEFAULT * 1048576.0)));
@@ -330,7 +330,7 @@ static rk_status save_checkpoint(const run *r, const progress *ps) {
                             (json_int_t)rk_optim_set_steps(&r->opt), "run", fingerprint(r), "results", r->results,
                             "train_log", r->train_log, "eval_log", r->eval_log, "log_loss", r->log_loss, "log_steps",
                             (json_int_t)r->log_steps);
-  rk_status st = dir ? rk_checkpoint_write(dir, r->m, &r->opt, state) : (json_decref(state), RK_ENOMEM);
+  rk_status st = dir ? rk_checkpoint_write(dir, NULL, r->m, &r->opt, state) : (json_decref(state), RK_ENOMEM);
   rk_free(dir);
   return st;
 }

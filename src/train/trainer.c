@@ -30,6 +30,7 @@
 #include "reckon/parquet.h"
 #include "reckon/train.h"
 #include "reckon/trainer.h"
+#include "train/run_shards.h"
 #include "train/step_pieces.h"
 
 void rk_train_config_default(rk_train_config *c) {
@@ -46,6 +47,8 @@ void rk_train_config_default(rk_train_config *c) {
   c->shuffle = true;
   c->train_metrics_steps = 1;
   c->log_every = 50;
+  c->shard_tables = "auto";
+  c->shard_threshold_mb = 1024;
 }
 
 static json_t *number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
@@ -358,21 +361,47 @@ static json_t *run_fingerprint(const rk_train_config *c, const task_list *tl) {
   return fp;
 }
 
-static rk_status save_checkpoint(const rk_train_config *c, const rk_model *m, const rk_optim_set *opt,
-                                 const progress_state *ps, const run_logs *logs, const task_list *task) {
-  char *dir = checkpoint_dir(c);
-  json_t *state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch",
-                            (json_int_t)ps->epoch, "batch", (json_int_t)ps->batch, "samples", (json_int_t)ps->samples,
-                            "optimizer_step", (json_int_t)rk_optim_set_steps(opt), "seconds", ps->seconds, "run",
-                            run_fingerprint(c, task), "history", logs->history);
-  rk_status st = dir ? rk_checkpoint_write(dir, m, opt, state) : (json_decref(state), RK_ENOMEM);
-  rk_free(dir);
+/* The same status on every rank: a failure on one fails the step on all. */
+static rk_status agreed(rk_dist *d, rk_status st) {
+  if (!d || rk_dist_size(d) == 1) return st;
+  int64_t failed = st != RK_OK;
+  RK_TRY(rk_dist_allreduce_sum(d, &failed, 1, RK_DIST_I64));
+  if (st == RK_OK && failed) return rk_error(RK_EIO, "the checkpoint failed on %lld other rank(s)", (long long)failed);
   return st;
 }
 
+/* Rank 0 writes the checkpoint (every rank holds its weights); with sharded tables every rank
+ * first writes its rows into their folders inside the checkpoint's stage (run_shards_save),
+ * which rank 0 then completes and publishes whole. state.json names those tables. */
+static rk_status save_checkpoint(const rk_train_config *c, const rk_model *m, const rk_optim_set *opt,
+                                 run_shards *shards, bool writer, const progress_state *ps, const run_logs *logs,
+                                 const task_list *task) {
+  char *dir = checkpoint_dir(c), *stage = NULL;
+  rk_status st = dir ? RK_OK : RK_ENOMEM;
+  bool sharded = run_shards_count(shards) > 0;
+  if (sharded) {
+    if (st == RK_OK) st = rk_shard_stage(c->dist, dir, &stage);
+    if (st == RK_OK) st = run_shards_save(shards, stage, opt);
+  }
+  if (st == RK_OK && writer) {
+    json_t *state = json_pack("{sI sI sI sI sI sf s:o s:O}", "step", (json_int_t)ps->step, "epoch",
+                              (json_int_t)ps->epoch, "batch", (json_int_t)ps->batch, "samples",
+                              (json_int_t)ps->samples, "optimizer_step", (json_int_t)rk_optim_set_steps(opt), "seconds",
+                              ps->seconds, "run", run_fingerprint(c, task), "history", logs->history);
+    if (state && sharded) json_object_set_new(state, "sharded_tables", json_true());   /* folders to read back */
+    st = rk_checkpoint_write(dir, stage, m, opt, state);   /* removes the stage when it fails */
+  } else if (st != RK_OK && writer && stage) {
+    rk_remove_tree(stage);
+  }
+  rk_free(dir);
+  rk_free(stage);
+  return sharded ? agreed(c->dist, st) : st;
+}
+
 /* Restore from the checkpoint folder when it exists (else leave everything at the start). */
-static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk_optim_set *opt, progress_state *ps,
-                                 json_t **history, const task_list *task, bool *resumed) {
+static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk_optim_set *opt,
+                                 const run_shards *shards, progress_state *ps, json_t **history,
+                                 const task_list *task, bool *resumed) {
   *resumed = false;
   char *dir = checkpoint_dir(c);
   if (!dir) return RK_ENOMEM;
@@ -400,6 +429,13 @@ static rk_status load_checkpoint(const rk_train_config *c, const rk_model *m, rk
                   "epochs or steps); rerun with those flags, or without --resume to start over",
                   dir);
   if (st == RK_OK) st = rk_model_read_weights(w, m, opt);
+  bool tables_apart = json_is_true(json_object_get(state, "sharded_tables")) || run_shards_count(shards) > 0;
+  if (st == RK_OK && tables_apart) {   /* tables in folders of their own, or sharded now */
+    rk_safetensors *f = NULL;
+    st = rk_safetensors_read(&f, w);
+    if (st == RK_OK) st = run_shards_load(shards, dir, m, f, w, opt);
+    rk_safetensors_free(f);
+  }
   if (st == RK_OK) {
     rk_optim_set_set_steps(opt, ostep);
     ps->step = step;
@@ -438,6 +474,7 @@ typedef struct {
   int64_t first_piece, n_loaders;       /* this rank's pieces, one loader (stream) each */
   rk_loader **loaders;                  /* (n_loaders) */
   rk_batch *batches;                    /* (n_loaders) each loader's current batch */
+  run_shards *shards;                   /* the tables sharded over the ranks, if any */
   uint64_t step;                        /* the step being computed (keys dropout and negatives) */
   bool metrics_due;                     /* add this step's pieces to the train metrics */
   run_logs logs;
@@ -457,6 +494,7 @@ static void free_run(run *r) {
   rk_free(r->loaders);
   rk_free(r->batches);
   step_pieces_free(r->steps);
+  run_shards_free(r->shards);
   json_decref(r->epoch_comm);
   if (r->feed) r->m->ops->feed_free(r->feed);
   rk_optim_set_free(&r->opt);
@@ -558,6 +596,7 @@ static rk_status plan_pieces(run *r) {
   return RK_OK;
 }
 
+
 static rk_status setup(run *r) {
   const rk_train_config *c = r->c;
   if (!c->train_path) return rk_error(RK_EUSAGE, "--train_data_path (or --train_path) is required");
@@ -592,22 +631,35 @@ static rk_status setup(run *r) {
               differ);
     arch = &saved;
   }
-  st = rk_ranking_build_tasks(&r->ranking, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, arch, graph_rows);
+  st = run_shards_init(&r->shards, c->shard_tables ? c->shard_tables : "auto", c->shard_threshold_mb, c->dist);
+  rk_ranking_config placed = *arch;
+  if (st == RK_OK) placed.placement = run_shards_placement(r->shards);
+  if (st == RK_OK)
+    st = rk_ranking_build_tasks(&r->ranking, &r->schema, r->tasks.n, r->tasks.names, r->tasks.regression, &placed,
+                                graph_rows);
   if (c->load_model_path) rk_ranking_config_free_lists(&saved);
   RK_TRY(st);
   r->m = &r->ranking.base;
+  RK_TRY(run_shards_bind(r->shards, r->m, r->writer));
   if (c->load_model_path) {
     char *w = path_in(c->load_model_path, "weights.safetensors");
     if (!w) return RK_ENOMEM;
     st = rk_model_read_weights(w, r->m, NULL);
+    if (st == RK_OK && run_shards_count(r->shards)) st = run_shards_read_model(r->shards, w);   /* this rank's rows */
     rk_free(w);
     if (st != RK_OK) return rk_error_context(st, "--load_model_path '%s'", c->load_model_path);
   }
   RK_TRY(r->m->ops->feed_init(&r->feed, r->m, &r->schema, c->negatives_train, &r->tasks.tw, c->model.seed));
   rk_optim_config oc;
   rk_optim_config_default(&oc, c->optimizer, (float)c->lr);
-  RK_TRY(rk_optim_set_init(&r->opt, r->m, c->deep_optim.n_groups ? &c->deep_optim : &oc,
-                           c->wide_optim.n_groups ? &c->wide_optim : NULL));
+  /* A sharded table's optimizer steps this rank's rows (and keeps their slots) in its place. */
+  rk_param **stand_ins = rk_calloc((size_t)r->m->n_params + 1, sizeof *stand_ins);
+  if (!stand_ins) return RK_ENOMEM;
+  run_shards_stand_ins(r->shards, r->m, stand_ins);
+  st = rk_optim_set_init(&r->opt, r->m, c->deep_optim.n_groups ? &c->deep_optim : &oc,
+                         c->wide_optim.n_groups ? &c->wide_optim : NULL, stand_ins);
+  rk_free(stand_ins);
+  RK_TRY(st);
   memset(&r->sched, 0, sizeof r->sched);
   r->sched.kind = RK_LR_CONSTANT;
   if (c->lr_decay_rate > 0 && c->lr_decay_steps > 0 && c->lr_decay_rate != 1.0) {
@@ -732,7 +784,11 @@ static rk_status window_row(run *r, json_t *row, int64_t steps) {
 static rk_eval_options eval_options(const run *r) {
   const rk_train_config *c = r->c;
   rk_eval_options eo = {c->eval_path, c->eval_batch_size, c->negatives_eval, &r->tasks.tw, c->model.seed, true, NULL,
-                        c->eval_group_column, c->eval_leak_column, 0, 0, c->dist};
+                        c->eval_group_column, c->eval_leak_column, 0, 0, c->dist, NULL, NULL};
+  if (run_shards_count(r->shards)) {   /* each batch's rows of the sharded tables, fetched by all ranks */
+    eo.before_forward = run_shards_fetch_batch;
+    eo.before_forward_ctx = r->shards;
+  }
   return eo;
 }
 
@@ -760,15 +816,33 @@ static rk_status epoch_eval(run *r, int64_t epoch) {
   return st;
 }
 
-/* Piece `piece` of step r->step (step_pieces.h): its stream's next batch through forward and
- * backward. Dropout and negatives are keyed by (step, piece), so a piece draws the same on any
- * rank; one piece per step keys them by the step as a plain run does. */
+/* Dropout and negatives are keyed by (step, piece), so a piece draws the same on any rank; one
+ * piece per step keys them by the step as a plain run does. */
+static uint64_t piece_key(const run *r, int64_t piece) {
+  return r->pieces == 1 ? r->step : r->step * (uint64_t)r->pieces + (uint64_t)piece;
+}
+
+/* Before the step: every piece's batch of this rank, and, with sharded tables, the rows all of
+ * them look up, fetched in one exchange per table (each piece's inputs are filled to read its
+ * ids, and filled again, the same, when it runs). */
+static rk_status load_pieces(run *r) {
+  for (int64_t k = 0; k < r->n_loaders; k++) RK_TRY(rk_loader_next(r->loaders[k], &r->batches[k]));
+  if (!run_shards_count(r->shards)) return RK_OK;
+  for (int64_t k = 0; k < r->n_loaders; k++) {
+    if (r->batches[k].nrows == 0) continue;
+    RK_TRY(r->m->ops->feed_fill(r->feed, &r->batches[k], piece_key(r, r->first_piece + k)));
+    RK_TRY(run_shards_collect(r->shards, r->m->g));
+  }
+  return run_shards_fetch(r->shards);
+}
+
+/* Piece `piece` of step r->step (step_pieces.h): its stream's batch (load_pieces) through
+ * forward and backward. */
 static rk_status run_piece(void *ctx, int64_t piece, float *extra) {
   run *r = ctx;
   rk_batch *batch = &r->batches[piece - r->first_piece];
-  RK_TRY(rk_loader_next(r->loaders[piece - r->first_piece], batch));
   if (batch->nrows == 0) return RK_OK;   /* a stream ran out before the longest: an empty piece */
-  uint64_t key = r->pieces == 1 ? r->step : r->step * (uint64_t)r->pieces + (uint64_t)piece;
+  uint64_t key = piece_key(r, piece);
   RK_TRY(r->m->ops->feed_fill(r->feed, batch, key));
   rk_graph_set_step(r->m->g, key);
   RK_TRY(rk_graph_forward(r->m->g, RK_TRAIN));
@@ -791,6 +865,14 @@ static rk_status start_epoch(run *r, int64_t epoch, int64_t skip) {
     RK_TRY(rk_loader_start_epoch(r->loaders[k], epoch));
     for (int64_t b = 0; b < skip; b++) RK_TRY(rk_loader_next(r->loaders[k], &r->batches[k]));   /* resumed */
   }
+  return RK_OK;
+}
+
+/* Rank 0's clock decides when a checkpoint is due, for every rank. */
+static rk_status agree_due(rk_dist *d, bool *due) {
+  int64_t v = *due;
+  if (d) RK_TRY(rk_dist_broadcast(d, &v, 1, RK_DIST_I64, 0));
+  *due = v != 0;
   return RK_OK;
 }
 
@@ -841,9 +923,11 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       if (c->throughput_after > 0 && ps->step == c->throughput_after) r->warm = (progress_state){0}, r->warm.seconds = rk_now();
       r->step = (uint64_t)ps->step;
       r->metrics_due = c->train_metrics_steps > 0 && ps->step % c->train_metrics_steps == 0;
+      if ((st = load_pieces(r)) != RK_OK) break;
       if ((st = step_pieces_run(r->steps, run_piece, r, extra)) != RK_OK) break;
       int64_t rows = (int64_t)extra[EXTRA_ROWS_HIGH] * ROWS_SPLIT + (int64_t)extra[EXTRA_ROWS_LOW];
       if (rows == 0) break;   /* every stream is spent: the epoch is over */
+      if ((st = run_shards_take_grads(r->shards)) != RK_OK) break;   /* each owner its rows' */
       double loss = extra[EXTRA_LOSS] / (double)r->pieces;
       *last_reg = extra[EXTRA_REG] / (double)r->pieces;
       *last_loss = loss;
@@ -879,12 +963,15 @@ static rk_status train_loop(run *r, progress_state *ps, double *last_reg, double
       rk_progress_update(&progress, (double)epoch_samples);
       bool due = (c->checkpoint_every > 0 && ps->step % c->checkpoint_every == 0) ||
                  (c->checkpoint_secs > 0 && rk_now() - t_checkpoint >= c->checkpoint_secs);
-      if (st == RK_OK && due && r->writer) {   /* every rank holds these weights: rank 0 writes them */
+      bool sharded = run_shards_count(r->shards) > 0;
+      if (st == RK_OK && sharded && c->checkpoint_secs > 0) st = agree_due(c->dist, &due);   /* clocks differ */
+      /* every rank holds the weights but the sharded tables': rank 0 writes them, all write those */
+      if (st == RK_OK && due && (r->writer || sharded)) {
         t_checkpoint = rk_now();
         ps->seconds = rk_now() - t_start;
         progress_state at = *ps;
         if (ps->batch == per_epoch) at.epoch++, at.batch = 0;
-        st = save_checkpoint(c, r->m, &r->opt, &at, &r->logs, &r->tasks);
+        st = save_checkpoint(c, r->m, &r->opt, r->shards, r->writer, &at, &r->logs, &r->tasks);
       }
     }
     rk_progress_end(&progress);
@@ -1012,7 +1099,11 @@ static rk_status finish(run *r, const progress_state *ps, double last_reg, doubl
   }
   if (st == RK_OK && c->predict_path) {
     rk_predict_options po = {c->predict_path, c->predict_output_path, c->predict_output_format, c->predict_keep,
-                             c->n_predict_keep, c->eval_batch_size, c->overwrite};
+                             c->n_predict_keep, c->eval_batch_size, c->overwrite, NULL, NULL};
+    if (run_shards_count(r->shards)) {   /* rank 0 fetches each batch's rows; the others serve */
+      po.before_forward = run_shards_ask;
+      po.before_forward_ctx = r->shards;
+    }
     int64_t rows;
     if (!po.output) {
       char *p = path_in(c->output_path, "predictions");
@@ -1040,7 +1131,8 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
   progress_state ps = {0};
   json_t *history = NULL;
   bool resumed = false;
-  if (st == RK_OK && c->resume != RK_RESUME_NEVER) st = load_checkpoint(c, r.m, &r.opt, &ps, &history, &r.tasks, &resumed);
+  if (st == RK_OK && c->resume != RK_RESUME_NEVER)
+    st = load_checkpoint(c, r.m, &r.opt, r.shards, &ps, &history, &r.tasks, &resumed);
   if (st == RK_OK && !(r.logs.columns = log_columns(r.m))) st = RK_ENOMEM;
   if (st == RK_OK && r.writer) st = open_logs(&r.logs, &r.set, c, history);
   json_decref(history);
@@ -1056,7 +1148,13 @@ rk_status rk_train(const rk_train_config *c, json_t **result) {
     rk_eval_options eo = eval_options(&r);
     evaluated = (st = rk_evaluate(r.m, &r.schema, &eo, &ev)) == RK_OK;
   }
-  if (st == RK_OK && r.writer) st = finish(&r, &ps, last_reg, last_loss, &ev, result);
+  if (st == RK_OK && r.writer) {
+    st = finish(&r, &ps, last_reg, last_loss, &ev, result);
+    rk_status done = run_shards_serve_done(r.shards);   /* the others served the model's and predictions' rows */
+    if (st == RK_OK) st = done;
+  } else if (st == RK_OK) {
+    st = run_shards_serve(r.shards);
+  }
   if (evaluated) rk_eval_result_free(&ev);
   if (st == RK_OK && r.writer) st = close_logs(&r.logs);
   if (st == RK_OK && r.writer) st = rk_output_set_publish(&r.set);

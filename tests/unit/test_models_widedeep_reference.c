@@ -252,7 +252,7 @@ static void test_widedeep_recipe(void **state) {
   assert_int_equal(deep.kind, RK_OPTIM_PROXIMAL_ADAGRAD);
   assert_int_equal(wide.kind, RK_OPTIM_FTRL);
   rk_optim_set opt;
-  assert_rk_ok(rk_optim_set_init(&opt, &m.base, &deep, &wide));
+  assert_rk_ok(rk_optim_set_init(&opt, &m.base, &deep, &wide, NULL));
   assert_int_equal(opt.n, 2);
   fx_check_steps(&f, m.g, m.loss, m.params, m.n_params, (int)num(f.root, "steps"), set_step, &opt, "the recipe's");
   fx_report(&f);

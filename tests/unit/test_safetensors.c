@@ -14,7 +14,7 @@ static void test_exact_bytes(void **state) {
   char path[1024];
   snprintf(path, sizeof path, "%s/a.safetensors", dir);
   const float a[2] = {1.0f, -2.0f};
-  rk_st_tensor t = {"a", RK_DT_F32, 1, (const int64_t[]){2}, a};
+  rk_st_tensor t = {"a", RK_DT_F32, 1, (const int64_t[]){2}, a, NULL, NULL};
   assert_rk_ok(rk_safetensors_write(path, &t, 1, NULL, NULL, 0));
   char *bytes;
   size_t size;
@@ -40,11 +40,11 @@ static void test_round_trip(void **state) {
   uint16_t half = rk_f32_to_bf16(0.5f);
   int8_t tiny[3] = {-128, 0, 127};
   rk_st_tensor t[] = {
-      {"dense.weight", RK_DT_F32, 2, (const int64_t[]){2, 3}, w},
-      {"ids", RK_DT_I64, 1, (const int64_t[]){4}, ids},
-      {"scale", RK_DT_BF16, 0, NULL, &half},
-      {"empty", RK_DT_U8, 1, (const int64_t[]){0}, NULL},
-      {"q", RK_DT_I8, 1, (const int64_t[]){3}, tiny},
+      {"dense.weight", RK_DT_F32, 2, (const int64_t[]){2, 3}, w, NULL, NULL},
+      {"ids", RK_DT_I64, 1, (const int64_t[]){4}, ids, NULL, NULL},
+      {"scale", RK_DT_BF16, 0, NULL, &half, NULL, NULL},
+      {"empty", RK_DT_U8, 1, (const int64_t[]){0}, NULL, NULL, NULL},
+      {"q", RK_DT_I8, 1, (const int64_t[]){3}, tiny, NULL, NULL},
   };
   const char *keys[] = {"format", "model"}, *values[] = {"pt", "dlrm"};
   assert_rk_ok(rk_safetensors_write(path, t, 5, keys, values, 2));

@@ -7,6 +7,8 @@
  * A dense table (a (V, D) parameter of the arena): backward adds the rows into its dense gradient,
  * ids in order. That is the item table a session model ties to its output layer (logits = h
  * table^T + b, the linear op on the same parameter), whose gradient is dense anyway.
+ * A table held elsewhere (sharded over ranks, rk_param_init_sparse_fetched): the forward reads
+ * the rows fetched for the step; backward is the sparse one, with table rows as ids.
  */
 #include <string.h>
 
@@ -15,7 +17,8 @@
 typedef struct {
   float *out;
   const int64_t *ids;
-  const float *table;
+  const float *table;            /* or NULL: */
+  const rk_row_cache *fetched;   /* the rows fetched for a table held elsewhere */
   int64_t D, padding;
 } lookup_ctx;
 
@@ -24,8 +27,18 @@ static void lookup_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   const lookup_ctx *c = arg;
   for (int64_t i = begin; i < end; i++) {
     if (c->ids[i] == c->padding) memset(c->out + i * c->D, 0, (size_t)c->D * sizeof(float));
+    else if (c->fetched) memcpy(c->out + i * c->D, rk_row_cache_find(c->fetched, c->ids[i], c->D), (size_t)c->D * sizeof(float));
     else memcpy(c->out + i * c->D, c->table + c->ids[i] * c->D, (size_t)c->D * sizeof(float));
   }
+}
+
+/* A table held elsewhere: every id (but padding) must be among the rows fetched for the step. */
+rk_status embedding_check_fetched(const rk_param *t, const int64_t *ids, int64_t n, int64_t padding) {
+  for (int64_t i = 0; i < n; i++)
+    if (ids[i] != padding && !rk_row_cache_find(t->fetched, ids[i], t->value.shape[1]))
+      return rk_error(RK_EINTERNAL, "table '%s': row %lld (position %lld) was not fetched for this step", t->name,
+                      (long long)ids[i], (long long)i);
+  return RK_OK;
 }
 
 /* Checks the ids first: RK_ERANGE names the first bad one. */
@@ -36,7 +49,20 @@ rk_status embedding_forward_cpu(float *out /* (n, D) */, const int64_t *ids /* (
     if (ids[i] != padding && (ids[i] < 0 || ids[i] >= V))
       return rk_error(RK_ERANGE, "embedding: id %lld at position %lld is outside the table's %lld rows",
                       (long long)ids[i], (long long)i, (long long)V);
-  lookup_ctx c = {out, ids, table, D, padding};
+  lookup_ctx c = {out, ids, table, NULL, D, padding};
+  rk_parallel_for(n, rk_row_grain(D), lookup_rows, &c);
+  return RK_OK;
+}
+
+static rk_status embedding_forward_fetched(float *out /* (n, D) */, const int64_t *ids /* (n) */, const rk_param *t,
+                                           int64_t n, int64_t padding) {
+  int64_t V = t->value.shape[0], D = t->value.shape[1];
+  for (int64_t i = 0; i < n; i++)
+    if (ids[i] != padding && (ids[i] < 0 || ids[i] >= V))
+      return rk_error(RK_ERANGE, "embedding: id %lld at position %lld is outside the table's %lld rows",
+                      (long long)ids[i], (long long)i, (long long)V);
+  RK_TRY(embedding_check_fetched(t, ids, n, padding));
+  lookup_ctx c = {out, ids, NULL, t->fetched, D, padding};
   rk_parallel_for(n, rk_row_grain(D), lookup_rows, &c);
   return RK_OK;
 }
@@ -54,6 +80,7 @@ void embedding_backward_cpu(float *slot_grad /* (n, D) */, int64_t *slot_ids /* 
 
 rk_status embedding_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_param *t = n->params[0];
+  if (t->fetched) return embedding_forward_fetched(rk_x(g, n->out[0]), rk_xi(g, n->in[0]), t, rk_val(g, n->in[0])->numel, n->iattr[0]);
   return embedding_forward_cpu(rk_x(g, n->out[0]), rk_xi(g, n->in[0]), t->value.data,
                                rk_val(g, n->in[0])->numel, t->value.shape[0], t->value.shape[1],
                                n->iattr[0]);

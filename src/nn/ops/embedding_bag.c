@@ -11,7 +11,8 @@
 typedef struct {
   float *out;
   const int64_t *offsets, *ids;
-  const float *table;
+  const float *table;            /* or NULL: */
+  const rk_row_cache *fetched;   /* the rows fetched for a table held elsewhere (embedding.c) */
   int64_t D, padding;
   bool mean;
 } bag_ctx;
@@ -25,7 +26,7 @@ static void bag_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
     int64_t count = 0;
     for (int64_t j = c->offsets[b]; j < c->offsets[b + 1]; j++) {
       if (c->ids[j] == c->padding) continue;
-      const float *row = c->table + c->ids[j] * c->D;
+      const float *row = c->fetched ? rk_row_cache_find(c->fetched, c->ids[j], c->D) : c->table + c->ids[j] * c->D;
       for (int64_t d = 0; d < c->D; d++) o[d] += row[d];
       count++;
     }
@@ -40,10 +41,9 @@ static int64_t bag_count(const int64_t *offsets, const int64_t *ids, int64_t b, 
   return count;
 }
 
-rk_status embedding_bag_forward_cpu(float *out /* (B, D) */, const int64_t *offsets /* (B + 1) */,
-                                    const int64_t *ids /* (max_ids) */, const float *table /* (V, D) */,
-                                    int64_t B, int64_t max_ids, int64_t V, int64_t D, rk_pool pool,
-                                    int64_t padding) {
+/* Offsets and ids in range: RK_ERANGE names the first bad one. */
+static rk_status check_bags(const int64_t *offsets, const int64_t *ids, int64_t B, int64_t max_ids, int64_t V,
+                            int64_t padding) {
   if (offsets[0] != 0 || offsets[B] > max_ids)
     return rk_error(RK_ERANGE, "embedding_bag: offsets must start at 0 and end within %lld ids (start %lld, end %lld)",
                     (long long)max_ids, (long long)offsets[0], (long long)offsets[B]);
@@ -54,7 +54,26 @@ rk_status embedding_bag_forward_cpu(float *out /* (B, D) */, const int64_t *offs
     if (ids[j] != padding && (ids[j] < 0 || ids[j] >= V))
       return rk_error(RK_ERANGE, "embedding_bag: id %lld at position %lld is outside the table's %lld rows",
                       (long long)ids[j], (long long)j, (long long)V);
-  bag_ctx c = {out, offsets, ids, table, D, padding, pool == RK_POOL_MEAN};
+  return RK_OK;
+}
+
+rk_status embedding_bag_forward_cpu(float *out /* (B, D) */, const int64_t *offsets /* (B + 1) */,
+                                    const int64_t *ids /* (max_ids) */, const float *table /* (V, D) */,
+                                    int64_t B, int64_t max_ids, int64_t V, int64_t D, rk_pool pool,
+                                    int64_t padding) {
+  RK_TRY(check_bags(offsets, ids, B, max_ids, V, padding));
+  bag_ctx c = {out, offsets, ids, table, NULL, D, padding, pool == RK_POOL_MEAN};
+  rk_parallel_for(B, rk_row_grain(D * 8), bag_rows, &c);
+  return RK_OK;
+}
+
+static rk_status embedding_bag_forward_fetched(float *out /* (B, D) */, const int64_t *offsets /* (B + 1) */,
+                                               const int64_t *ids /* (max_ids) */, const rk_param *t, int64_t B,
+                                               int64_t max_ids, rk_pool pool, int64_t padding) {
+  int64_t V = t->value.shape[0], D = t->value.shape[1];
+  RK_TRY(check_bags(offsets, ids, B, max_ids, V, padding));
+  RK_TRY(embedding_check_fetched(t, ids, offsets[B], padding));
+  bag_ctx c = {out, offsets, ids, NULL, t->fetched, D, padding, pool == RK_POOL_MEAN};
   rk_parallel_for(B, rk_row_grain(D * 8), bag_rows, &c);
   return RK_OK;
 }
@@ -78,6 +97,9 @@ void embedding_bag_backward_cpu(float *slot_grad /* (max_ids, D) */, int64_t *sl
 rk_status embedding_bag_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const rk_param *t = n->params[0];
   const rk_value *r = rk_val(g, n->in[0]);
+  if (t->fetched)
+    return embedding_bag_forward_fetched(rk_x(g, n->out[0]), r->offsets, rk_xi(g, n->in[0]), t, g->batch, r->numel,
+                                         (rk_pool)n->iattr[1], n->iattr[0]);
   return embedding_bag_forward_cpu(rk_x(g, n->out[0]), r->offsets, rk_xi(g, n->in[0]), t->value.data,
                                    g->batch, r->numel, t->value.shape[0], t->value.shape[1],
                                    (rk_pool)n->iattr[1], n->iattr[0]);

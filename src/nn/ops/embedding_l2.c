@@ -85,6 +85,9 @@ rk_status rk_graph_embedding_l2(rk_graph *g, int *out, int lookup, float lambda)
   if (!table->sparse)
     return rk_error(RK_EINVAL, "embedding_l2: table '%s' is dense (tied to an output layer): regularise it with l2",
                     table->name);
+  if (table->fetched)   /* its bitset would span the whole table: a sharded table's owner would regularise it */
+    return rk_error(RK_EUNSUPPORTED, "embedding_l2: table '%s' is sharded over ranks; L2 on its rows is not supported",
+                    table->name);
   rk_node *n;
   /* The lookup's ids are an input too, so the memory plan keeps them (hashed cross ids are
    * activations) until this node has read them. */

@@ -124,6 +124,9 @@ void embedding_backward_cpu(float *slot_grad /* (n, D) */, int64_t *slot_ids /* 
                             int64_t D, int64_t padding);
 void embedding_backward_dense_cpu(float *dtable /* (V, D) */, const float *dout /* (n, D) */, const int64_t *ids /* (n) */,
                                   int64_t n, int64_t D, int64_t padding);
+/* A table held elsewhere (rk_param_init_sparse_fetched): RK_EINTERNAL naming the first id (not
+ * padding) whose row the step did not fetch. */
+rk_status embedding_check_fetched(const rk_param *t, const int64_t *ids, int64_t n, int64_t padding);
 
 /* embedding_bag */
 rk_status embedding_bag_forward_cpu(float *out /* (B, D) */, const int64_t *offsets /* (B + 1) */,
