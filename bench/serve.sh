@@ -18,11 +18,10 @@
 # its threads, user + system, from /proc; steadier than requests/s on a shared machine); rows/s is
 # requests/s x B. Every point at batch 1 and 256 (BATCHES), 1 and 64 connections (CONNS); reckon
 # over HTTP and gRPC, the peer over HTTP; the ratios are reckon HTTP / peer (the peer has no
-# gRPC). Then the DLRM at 64 connections over both protocols with the
-# model step's dynamic_batching removed from its config (each request runs alone) against it left
-# as `reckon export` writes it (preferred_batch_size [64, 256], max queue delay 100 us). Session
-# requests are never batched together (a response's rows are its own sessions), so that pair is
-# the DLRM's. Before timing, the peer's DLRM scores are checked against reckon's (the peer loads
+# gRPC). Then every model at 64 connections over both protocols with its model step's
+# dynamic_batching removed from its config (each request runs alone) against it left as `reckon
+# export` writes it (preferred_batch_size [64, 256] rows, max queue delay 100 us; a GPT-2 batch
+# joins the requests' sessions, its rows counted in events). Before timing, the peer's DLRM scores are checked against reckon's (the peer loads
 # the exported weights; 1e-5): a peer answering something else would be no peer.
 # When the machine has at least 2 x THREADS cores the servers are pinned (taskset) to the first
 # THREADS and the load generators to the rest; otherwise they share the cores (said in the table).
@@ -30,7 +29,7 @@
 #   bench/serve.sh [reckon-build-dir]          (default: build)
 #   DURATION=5 THREADS=<half the cores, at most 8> BATCHES="1 256" CONNS="1 64" MODELS="dlrm t4r" PEER=yes
 # MODELS picks the models timed; PEER=no times reckon alone (the peer's columns show "-"), for
-# before/after comparisons of reckon itself. The dynamic-batching pair runs when MODELS has dlrm.
+# before/after comparisons of reckon itself. Each model gets its dynamic-batching pair.
 # The table is printed and written to $OUT/serve.md ($OUT set) or /tmp/bench_serve.md.
 # Goals (issue 20): reckon >= 10x the peer's requests/s at batch 1 and >= 3x at batch 256; dynamic
 # batching at 64 connections >= 3x without it; p99 at batch 1, one connection, under 1 ms.
@@ -80,10 +79,10 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# ---- the models and the repository (cached) ----
+# ---- the models (cached) and the repository (exported each run: it follows `reckon export`) ----
 mkdir -p "$work"
 cd "$work"
-if [ ! -f repo/.done ]; then
+if [ ! -f w/.trained ]; then
   rm -rf repo repo_nobatch pp model out days w clicks.csv* t.csv
   "$reckon" synth tenrec --rows 100000 --seed 42 --output t.csv --quiet
   "$reckon" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path t.csv --output_path=pp/ \
@@ -99,16 +98,20 @@ if [ ! -f repo/.done ]; then
   "$reckon" sessions --output_dir w --do_train --data_path days --start_time_window_index 1 \
     --model_type gpt2 --d_model 64 --item_embedding_dim 64 --n_layer 2 --n_head 4 --session_seq_length_max 20 \
     --per_device_train_batch_size 128 --max_steps 50 --eval_on_last_item_seq_only --quiet
-  "$reckon" export --model_path model --output_path repo --name dlrm --quiet
-  "$reckon" export --model_path w/model --output_path repo --name t4r --top_k 20 --quiet
-  touch repo/.done
+  touch w/.trained
 fi
-# The same repository with the DLRM's model step batching nothing: its dynamic_batching block cut.
+rm -rf repo
+"$reckon" export --model_path model --output_path repo --name dlrm --quiet
+"$reckon" export --model_path w/model --output_path repo --name t4r --top_k 20 --quiet
+# The same repository with the model steps (dlrm_dlrm, t4r_gpt2) batching nothing: their
+# dynamic_batching blocks cut.
 rm -rf repo_nobatch && cp -r repo repo_nobatch
-awk '/^dynamic_batching/ { skip = 1 } !skip { print } skip && /^}/ { skip = 0 }' repo/dlrm_dlrm/config.pbtxt \
-  >repo_nobatch/dlrm_dlrm/config.pbtxt
-grep -q dynamic_batching repo/dlrm_dlrm/config.pbtxt && ! grep -q dynamic_batching repo_nobatch/dlrm_dlrm/config.pbtxt ||
-  { echo "serve.sh: cannot remove dynamic_batching from repo/dlrm_dlrm/config.pbtxt" >&2; exit 1; }
+for step in dlrm_dlrm t4r_gpt2; do
+  awk '/^dynamic_batching/ { skip = 1 } !skip { print } skip && /^}/ { skip = 0 }' "repo/$step/config.pbtxt" \
+    >"repo_nobatch/$step/config.pbtxt"
+  grep -q dynamic_batching "repo/$step/config.pbtxt" && ! grep -q dynamic_batching "repo_nobatch/$step/config.pbtxt" ||
+    { echo "serve.sh: cannot remove dynamic_batching from repo/$step/config.pbtxt" >&2; exit 1; }
+done
 
 mkdir -p req
 for b in $batches; do
@@ -225,17 +228,15 @@ done
 curl -sf -H 'Content-Type: application/json' --data-binary "@req/dlrm_${batches##* }.json" \
   "http://127.0.0.1:$http_port/v2/models/dlrm/infer" >"$work/reckon_scores.json"
 stop "$reckon_pid"
-has_dlrm=0
-case " $models " in *" dlrm "*) has_dlrm=1 ;; esac
-if [ $has_dlrm = 1 ]; then
-  start_reckon "$work/repo_nobatch"
+start_reckon "$work/repo_nobatch"
+for m in $models; do
   for b in $batches; do
-    note "reckon dlrm batch $b, 64 connections, no dynamic batching"
-    R[dlrm,nobatch,$b,64]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/dlrm/infer" "req/dlrm_$b.json" 64 "$reckon_pid")
-    [ $has_grpc = 1 ] && R[dlrm,nobatch_grpc,$b,64]=$(run_h2load "$grpc_port" "req/dlrm_$b.grpc" 64 "$reckon_pid")
+    note "reckon $m batch $b, 64 connections, no dynamic batching"
+    R[$m,nobatch,$b,64]=$(run_wrk "http://127.0.0.1:$http_port/v2/models/$m/infer" "req/${m}_$b.json" 64 "$reckon_pid")
+    [ $has_grpc = 1 ] && R[$m,nobatch_grpc,$b,64]=$(run_h2load "$grpc_port" "req/${m}_$b.grpc" 64 "$reckon_pid")
   done
-  stop "$reckon_pid"
-fi
+done
+stop "$reckon_pid"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 peer_check="not run (PEER=no)"
@@ -293,21 +294,22 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
     done
   done
   echo
-  echo "Dynamic batching (DLRM, 64 connections):"
+  echo "Dynamic batching (64 connections; \"with\" is the table above's point):"
   echo
-  echo "| protocol | batch | with: req/s | p99 ms | CPU us | without: req/s | p99 ms | CPU us | with / without |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  for proto in http grpc; do
-    [ $has_dlrm = 1 ] || break
-    [ $proto = grpc ] && [ $has_grpc = 0 ] && break
-    nb=nobatch
-    [ $proto = grpc ] && nb=nobatch_grpc
-    for b in $batches; do
-      w=${R[dlrm,$proto,$b,64]:-"0 0 0 0 0"} n=${R[dlrm,$nb,$b,64]:-"0 0 0 0 0"}
-      errors=$((errors + $(field "$n" 4)))
-      echo "| $proto | $b | $(f "$(field "$w" 1)") | $(ms "$(field "$w" 3)") | $(f "$(field "$w" 5)") |" \
-        "$(f "$(field "$n" 1)") | $(ms "$(field "$n" 3)") | $(f "$(field "$n" 5)") |" \
-        "$(ratio "$(field "$w" 1)" "$(field "$n" 1)") |"
+  echo "| model | protocol | batch | with: req/s | p99 ms | CPU us | without: req/s | p99 ms | CPU us | with / without |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for m in $models; do
+    for proto in http grpc; do
+      [ $proto = grpc ] && [ $has_grpc = 0 ] && break
+      nb=nobatch
+      [ $proto = grpc ] && nb=nobatch_grpc
+      for b in $batches; do
+        w=${R[$m,$proto,$b,64]:-"0 0 0 0 0"} n=${R[$m,$nb,$b,64]:-"0 0 0 0 0"}
+        errors=$((errors + $(field "$n" 4)))
+        echo "| $m | $proto | $b | $(f "$(field "$w" 1)") | $(ms "$(field "$w" 3)") | $(f "$(field "$w" 5)") |" \
+          "$(f "$(field "$n" 1)") | $(ms "$(field "$n" 3)") | $(f "$(field "$n" 5)") |" \
+          "$(ratio "$(field "$w" 1)" "$(field "$n" 1)") |"
+      done
     done
   done
   echo
@@ -322,10 +324,10 @@ field() { awk -v i="$2" '{ print $i }' <<<"$1"; }
         "batch $bn $(ratio "$rn" 1) (goal 3x: $(goal "$rn" 3))"
     done
   done
-  if [ $has_dlrm = 1 ]; then
-    dyn=$(awk -v a="$(field "${R[dlrm,http,$b1,64]:-0}" 1)" -v b="$(field "${R[dlrm,nobatch,$b1,64]:-0}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
-    echo "- dynamic batching, DLRM batch $b1 at 64 connections over HTTP: $(ratio "$dyn" 1) without it (goal 3x: $(goal "$dyn" 3))"
-  fi
+  for m in $models; do
+    dyn=$(awk -v a="$(field "${R[$m,http,$b1,64]:-0}" 1)" -v b="$(field "${R[$m,nobatch,$b1,64]:-0}" 1)" 'BEGIN { print (b > 0 ? a / b : 0) }')
+    echo "- dynamic batching, $m batch $b1 at 64 connections over HTTP: $(ratio "$dyn" 1) without it (goal 3x: $(goal "$dyn" 3))"
+  done
   for m in $models; do
     p99=$(field "${R[$m,http,$b1,$c1]}" 3)
     echo "- p99 at batch $b1, $c1 connection, $m over HTTP: $(ms "$p99") ms (goal < 1 ms: $(awk -v v="$p99" 'BEGIN { print (v <= 0 ? "not measured" : v < 1000 ? "met" : "NOT met") }'))"

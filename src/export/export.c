@@ -7,7 +7,8 @@
  *                   dynamically
  *   <name>          platform "ensemble": the two in order
  * A session model (reckon sessions) the same way: raw events in, one row per session out with its
- * top-k items and scores (item_ids, item_id_scores; --top_k) or every item's score (next-item).
+ * top-k items and scores (item_ids, item_id_scores; --top_k) or every item's score (next-item),
+ * its model step batched dynamically too.
  * Every config.pbtxt is the text format of Triton's ModelConfig (proto/model_config.proto). Raw
  * columns keep their names; the workflow's outputs travel inside the ensemble as
  * "<column>__transformed", since an ensemble tensor may be produced only once and a transformed
@@ -114,7 +115,18 @@ static bool model_reads(const char *const *features, int n_features, const char 
   return false;
 }
 
-/* The three configs. features: the columns the model reads (its feed's). */
+/* Requests meet in the model step's batches (the ensemble batches as it does): batches of 64 or
+ * 256 rows (a session ensemble's rows are its events), waiting at most 100 us for them. */
+static rk_status set_dynamic_batching(rk_model_config *model, int64_t mb) {
+  model->dynamic_batching = true;
+  model->max_queue_delay_microseconds = 100;
+  int64_t pref[2] = {mb < 64 ? mb : 64, mb < 256 ? mb : 256};
+  int np = pref[0] == pref[1] ? 1 : 2;
+  if (!(model->preferred_batch_size = rk_malloc(2 * sizeof(int64_t)))) return RK_ENOMEM;
+  for (int i = 0; i < np; i++) model->preferred_batch_size[model->n_preferred_batch_size++] = pref[i];
+  return RK_OK;
+}
+
 /* The ONNX graph's type for a feature: int64 ids for a categorical column, float32 otherwise
  * (src/export/onnx/onnx_ranking.c); a list column is refused (its values + offsets pair has no
  * batch axis to describe in a batched config). */
@@ -133,6 +145,7 @@ static rk_status onnx_dtype(const rk_export_options *o, const rk_saved_model *sm
   return RK_OK;
 }
 
+/* The three configs. features: the columns the model reads (its feed's). */
 static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf, const rk_saved_model *sm,
                                const char *const *features, int n_features, const char *nvt_name,
                                const char *model_name, rk_model_config *nvt, rk_model_config *model,
@@ -200,13 +213,7 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     if (st == RK_OK) st = add_tensor(&ens->output, &ens->n_output, out, RK_SERVE_DT_FP32);
     if (st == RK_OK) st = add_pair(&ens->steps[1].output_map, &ens->steps[1].n_output_map, out, out);
   }
-  /* Requests meet in the model step's batches (the ensemble batches as it does). */
-  model->dynamic_batching = true;
-  model->max_queue_delay_microseconds = 100;
-  int64_t pref[2] = {mb < 64 ? mb : 64, mb < 256 ? mb : 256};
-  int np = pref[0] == pref[1] ? 1 : 2;
-  if (st == RK_OK && !(model->preferred_batch_size = rk_malloc(2 * sizeof(int64_t)))) st = RK_ENOMEM;
-  for (int i = 0; st == RK_OK && i < np; i++) model->preferred_batch_size[model->n_preferred_batch_size++] = pref[i];
+  if (st == RK_OK) st = set_dynamic_batching(model, mb);
   return st;
 }
 
@@ -222,7 +229,8 @@ static rk_status add_raw(rk_model_config *nvt, rk_model_config *ens, const char 
 
 /* A session model: raw events in (one row each); the workflow groups them into sessions (list
  * columns, dims [-1]); the model gives per session item_ids and item_id_scores (dims [top_k]) or
- * next-item (dims [V]). Rows out are sessions, sorted by session id; requests are not batched. */
+ * next-item (dims [V]). Rows out are sessions, sorted by session id, request by request; the
+ * model step batches requests as a ranking model's does (rows counted in events). */
 static rk_status build_session_configs(const rk_export_options *o, const rk_workflow *wf, const rk_saved_model *sm,
                                        const char *const *features, int n_features, const char *nvt_name,
                                        const char *model_name, rk_model_config *nvt, rk_model_config *model,
@@ -280,7 +288,7 @@ static rk_status build_session_configs(const rk_export_options *o, const rk_work
     model->output[model->n_output - 1].dims[0] = ens->output[ens->n_output - 1].dims[0] = dim;
     RK_TRY(add_pair(&ens->steps[1].output_map, &ens->steps[1].n_output_map, name, name));
   }
-  return RK_OK;
+  return set_dynamic_batching(model, mb);
 }
 
 /* Writes config.pbtxt and copies `content` into <stage>/<name>/1/<sub>; an ensemble (content

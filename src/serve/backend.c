@@ -8,8 +8,10 @@
  *   ensemble  platform "ensemble": its steps in order, tensors passed by name through
  *             input_map/output_map as views of the same columns (no copies between steps)
  * Session models: the workflow step is rk_session_transform (raw events in, a row per session
- * out: not row aligned, so requests run alone), the model step reads each session's last row
- * (the PREDICT phase) and ranks the catalogue as `reckon sessions --do_predict` does.
+ * out: not row aligned, so a batch's requests are transformed one by one and their sessions
+ * joined, each request's session count kept), the model step runs the joined sessions at once,
+ * reads each session's last row (the PREDICT phase) and ranks the catalogue as `reckon sessions
+ * --do_predict` does; the scheduler splits the outputs by the session counts.
  * Inference graphs are kept per worker thread, one per power-of-two batch size, so a batch runs
  * on a warm graph and its rows are padded to at most twice their count.
  */
@@ -63,7 +65,6 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
   const rk_model_config *cfg = &l->config;
   const char *kind = rk_model_config_parameter(cfg, "reckon_kind");
   l->max_batch = cfg->max_batch_size;
-  l->row_aligned = true;
   l->preferred = 0;
   for (int i = 0; i < cfg->n_preferred_batch_size; i++)
     if (cfg->preferred_batch_size[i] > l->preferred) l->preferred = cfg->preferred_batch_size[i];
@@ -87,11 +88,8 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
       l->kind = RK_STEP_WORKFLOW;
       snprintf(probe, strlen(dir) + 128, "%s/workflow", vdir);
       st = rk_workflow_load(&l->wf, probe);
-      if (st == RK_OK && l->wf.session) {   /* rows out are sessions, not the request's events */
-        l->session = true;
-        l->row_aligned = false;
-        l->preferred = 1;
-      }
+      /* rows out are sessions, not the request's events (rk_loaded_run counts them per request) */
+      l->session = st == RK_OK && l->wf.session;
     } else if (st == RK_OK && model) {
       l->kind = RK_STEP_MODEL;
       snprintf(probe, strlen(dir) + 128, "%s/model", vdir);
@@ -355,7 +353,7 @@ static rk_status table_put(tensor_table *t, const char *name, const rk_column *c
 }
 
 static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_step *step, int worker, int requests,
-                          tensor_table *t, int64_t nrows) {
+                          int64_t *rows, tensor_table *t, int64_t nrows) {
   rk_loaded *sl = NULL;
   RK_TRY(rk_server_acquire(s, step->model_name, step->model_version, &sl));
   /* The step's inputs: shallow copies of the ensemble's columns under the step's names. */
@@ -387,7 +385,7 @@ static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_
   }
   if (st == RK_OK) {
     uint64_t t0 = rk_serve_now_ns();
-    st = rk_loaded_run(s, sl, worker, requests, &view, res);
+    st = rk_loaded_run(s, sl, worker, requests, rows, &view, res);
     rk_stats_step(sl->stats, st == RK_OK, requests, view.nrows, rk_serve_now_ns() - t0);
   }
   for (int i = 0; i < step->n_output_map && st == RK_OK; i++) {
@@ -402,12 +400,13 @@ static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_
   return st;
 }
 
-static rk_status run_ensemble(rk_server *s, rk_loaded *l, int worker, int requests, const rk_batch *in, rk_batch *out) {
+static rk_status run_ensemble(rk_server *s, rk_loaded *l, int worker, int requests, int64_t *rows, const rk_batch *in,
+                              rk_batch *out) {
   tensor_table t = {0};
   rk_status st = RK_OK;
   for (int i = 0; i < in->ncols && st == RK_OK; i++) st = table_put(&t, in->cols[i].name, &in->cols[i]);
   for (int k = 0; k < l->config.n_steps && st == RK_OK; k++)
-    st = run_step(s, l, &l->config.steps[k], worker, requests, &t, in->nrows);
+    st = run_step(s, l, &l->config.steps[k], worker, requests, rows, &t, in->nrows);
   if (st == RK_OK) st = rk_batch_init(out, l->config.n_output);
   for (int i = 0; st == RK_OK && i < l->config.n_output; i++) {
     const rk_column *c = table_find(&t, l->config.output[i].name);
@@ -431,9 +430,47 @@ static rk_status run_ensemble(rk_server *s, rk_loaded *l, int worker, int reques
   return st;
 }
 
+/* A session workflow regroups events into sessions, so the requests of a batch are transformed
+ * one by one (a session id in two requests stays two sessions, as each alone gives) and their
+ * sessions joined in request order: rows[k] becomes request k's session count. */
+static rk_status transform_sessions(rk_loaded *l, int requests, int64_t *rows, const rk_batch *in, rk_batch *out) {
+  if (requests == 1) {
+    RK_TRY(rk_session_transform(&l->wf, in, out));
+    rows[0] = out->nrows;
+    return RK_OK;
+  }
+  int64_t *idx = rk_malloc((size_t)(in->nrows > 0 ? in->nrows : 1) * sizeof *idx);
+  if (!idx) return RK_ENOMEM;
+  for (int64_t r = 0; r < in->nrows; r++) idx[r] = r;
+  rk_batch part = {0}, one = {0};
+  rk_status st = RK_OK;
+  int64_t begin = 0;
+  for (int k = 0; k < requests && st == RK_OK; k++) {
+    st = rk_batch_take(&part, in, idx + begin, rows[k]);
+    begin += rows[k];
+    if (st == RK_OK) st = rk_session_transform(&l->wf, &part, k == 0 ? out : &one);
+    if (st != RK_OK) break;
+    if (k > 0) {
+      for (int i = 0; i < out->ncols && st == RK_OK; i++) {
+        int j = rk_batch_find(&one, out->cols[i].name);
+        st = j < 0 ? rk_error(RK_EINTERNAL, "session workflow of '%s': request %d gave no column '%s'", l->name, k + 1,
+                              out->cols[i].name)
+                   : rk_column_append_column(&out->cols[i], &one.cols[j], 0, one.nrows);
+      }
+      out->nrows += one.nrows;
+    }
+    rows[k] = k == 0 ? out->nrows : one.nrows;
+    rk_batch_free(&one);
+  }
+  rk_batch_free(&part);
+  rk_free(idx);
+  if (st != RK_OK) rk_batch_free(out);
+  return st;
+}
+
 /* The workflow's outputs, typed as the config says (the next step's types). */
-static rk_status run_workflow(rk_loaded *l, const rk_batch *in, rk_batch *out) {
-  RK_TRY(l->session ? rk_session_transform(&l->wf, in, out) : rk_workflow_transform(&l->wf, in, out));
+static rk_status run_workflow(rk_loaded *l, int requests, int64_t *rows, const rk_batch *in, rk_batch *out) {
+  RK_TRY(l->session ? transform_sessions(l, requests, rows, in, out) : rk_workflow_transform(&l->wf, in, out));
   rk_status st = RK_OK;
   for (int i = 0; st == RK_OK && i < l->config.n_output; i++) {
     int j = rk_batch_find(out, l->config.output[i].name);
@@ -443,11 +480,12 @@ static rk_status run_workflow(rk_loaded *l, const rk_batch *in, rk_batch *out) {
   return st;
 }
 
-rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, int requests, const rk_batch *in, rk_batch *out) {
+rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, int requests, int64_t *rows, const rk_batch *in,
+                        rk_batch *out) {
   memset(out, 0, sizeof *out);
   switch (l->kind) {
-    case RK_STEP_WORKFLOW: return run_workflow(l, in, out);
+    case RK_STEP_WORKFLOW: return run_workflow(l, requests, rows, in, out);
     case RK_STEP_MODEL: return l->session ? run_session(l, worker, in, out) : run_model(l, worker, in, out);
-    default: return run_ensemble(s, l, worker, requests, in, out);
+    default: return run_ensemble(s, l, worker, requests, rows, in, out);
   }
 }

@@ -7,7 +7,8 @@
  * max_queue_delay_microseconds; a version without it runs each request alone.
  *
  * Splitting is exact: the rows of a batch are the requests' rows one after another, and each
- * request gets back its own rows of every output. A batch that fails (one request's values the
+ * request gets back its own rows of every output (a session ensemble's: its own sessions, as the
+ * workflow step counts them per request). A batch that fails (one request's values the
  * workflow refuses) is run again request by request, so each request gets its own answer.
  *
  * Reference: Triton's docs/user_guide/model_configuration.md, "Dynamic Batcher".
@@ -63,7 +64,7 @@ static int batch_members(const rk_job *first, rk_job **members, int cap, int64_t
   int n = 0;
   *rows = 0;
   *full = false;
-  bool batching = l->config.max_batch_size > 0 && l->preferred > 1 && l->row_aligned;
+  bool batching = l->config.max_batch_size > 0 && l->preferred > 1;
   for (rk_job *j = (rk_job *)first; j && n < cap; j = j->next) {
     if (j->l != l || !same_inputs(j->req, first->req)) continue;
     if (n > 0 && (!batching || *rows + j->rows > l->max_batch)) {
@@ -97,10 +98,9 @@ static void respond(rk_job *job, rk_status st, rk_serve_response *resp) {
   rk_free(job);
 }
 
-/* The response of one request: its rows [begin, begin + rows) of the outputs it asked for (all
- * the rows, when the version's rows are not the request's: a session workflow's sessions). */
-static rk_status make_response(rk_job *job, const rk_batch *out, int64_t begin, rk_serve_response *resp) {
-  int64_t rows = job->l->row_aligned ? job->rows : out->nrows;
+/* The response of one request: its rows [begin, begin + rows) of the outputs it asked for (its
+ * own rows, or its sessions when a session workflow regrouped them). */
+static rk_status make_response(rk_job *job, const rk_batch *out, int64_t begin, int64_t rows, rk_serve_response *resp) {
   const rk_model_config *c = &job->l->config;
   const rk_serve_request *req = job->req;
   memset(resp, 0, sizeof *resp);
@@ -129,7 +129,8 @@ static void run_batch(rk_scheduler *q, int worker, rk_job **jobs, int n) {
   const rk_serve_request *first = jobs[0]->req;
   rk_batch in = {0}, out = {0};
   int64_t rows = 0;
-  rk_status st = rk_batch_init(&in, first->n_inputs);
+  int64_t *counts = rk_malloc((size_t)n * sizeof *counts);   /* each request's rows: in, then out */
+  rk_status st = counts ? rk_batch_init(&in, first->n_inputs) : RK_ENOMEM;
   for (int k = 0; k < n && st == RK_OK; k++) {
     for (int i = 0; i < first->n_inputs && st == RK_OK; i++) {
       const char *name = first->inputs[i].name;
@@ -138,16 +139,18 @@ static void run_batch(rk_scheduler *q, int worker, rk_job **jobs, int n) {
         if (!strcmp(r->inputs[j].name, name)) st = rk_serve_append_tensor(&in.cols[i], &r->inputs[j]);
     }
     rows += jobs[k]->rows;
+    counts[k] = jobs[k]->rows;
   }
   in.nrows = rows;
   uint64_t t1 = rk_serve_now_ns();
-  if (st == RK_OK) st = rk_loaded_run(q->s, l, worker, n, &in, &out);
+  if (st == RK_OK) st = rk_loaded_run(q->s, l, worker, n, counts, &in, &out);
   uint64_t t2 = rk_serve_now_ns();
   rk_batch_free(&in);
   if (st != RK_OK && n > 1) {
     /* One request spoiled the batch: each gets its own answer. */
     rk_error_clear();
     rk_serve_clear_code();
+    rk_free(counts);
     for (int k = 0; k < n; k++) run_batch(q, worker, &jobs[k], 1);
     return;
   }
@@ -156,8 +159,8 @@ static void run_batch(rk_scheduler *q, int worker, rk_job **jobs, int n) {
   if (st == RK_OK && (!resps || !sts)) st = RK_ENOMEM;
   int64_t begin = 0;
   for (int k = 0; k < n && st == RK_OK; k++) {
-    sts[k] = make_response(jobs[k], &out, begin, &resps[k]);
-    begin += jobs[k]->rows;
+    sts[k] = make_response(jobs[k], &out, begin, counts[k], &resps[k]);
+    begin += counts[k];
   }
   rk_batch_free(&out);
   uint64_t t3 = rk_serve_now_ns();
@@ -172,6 +175,7 @@ static void run_batch(rk_scheduler *q, int worker, rk_job **jobs, int n) {
   }
   rk_free(resps);
   rk_free(sts);
+  rk_free(counts);
 }
 
 static void *worker_main(void *arg) {

@@ -94,10 +94,9 @@ struct rk_loaded {
   int n_caches;
   /* batching: the config's, or (ensemble) its model step's */
   int64_t max_batch, preferred, delay_us;
-  /* false when output rows are not the request's rows (a session workflow's rows are sessions):
-   * such requests run alone and their outputs are the rows the step gave */
-  bool row_aligned;
-  bool session;                  /* RK_STEP_MODEL: a session model; RK_STEP_WORKFLOW: a session workflow */
+  /* RK_STEP_MODEL: a session model; RK_STEP_WORKFLOW: a session workflow, whose rows out are
+   * sessions, not the request's events (a batch's requests are transformed one by one) */
+  bool session;
   int64_t top_k;                 /* session model: item_ids/item_id_scores of this many; 0: next-item */
   atomic_int refs;               /* the server's hold + requests in flight */
   pthread_mutex_t ref_lock;
@@ -110,9 +109,12 @@ struct rk_loaded {
 rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, const char *dir, rk_model_config *c,
                          char *config_text, int workers);
 /* Runs a whole batch of `requests` requests: `in` holds the config's inputs as columns (request
- * rows one after another); `out` gets every output as a column of in's rows. worker selects the
- * graph cache; s resolves an ensemble's steps, whose statistics count the batch's requests. */
-rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, int requests, const rk_batch *in, rk_batch *out);
+ * rows one after another, rows[k] of request k); `out` gets every output as a column, the
+ * requests' rows one after another, rows[k] of request k (in's counts, or a session workflow's
+ * sessions per request). worker selects the graph cache; s resolves an ensemble's steps, whose
+ * statistics count the batch's requests. */
+rk_status rk_loaded_run(rk_server *s, rk_loaded *l, int worker, int requests, int64_t *rows, const rk_batch *in,
+                        rk_batch *out);
 void rk_loaded_free(rk_loaded *l);
 /* Hold and release a version; release of the last hold wakes a waiting unload. */
 void rk_loaded_hold(rk_loaded *l);

@@ -137,8 +137,8 @@ static void set_reason(char **reason, const char *text) {
 
 static rk_status load_locked(rk_server *s, const char *name, int depth);
 
-/* An ensemble batches as its last step with dynamic batching does, and not at all when a step's
- * rows are not its input's (a session workflow). */
+/* An ensemble batches as its last step with dynamic batching does (a session ensemble too: its
+ * workflow step transforms each request's events alone and the model step runs them together). */
 static void ensemble_batching(rk_server *s, rk_loaded *l) {
   for (int k = 0; k < l->config.n_steps; k++) {
     rk_loaded *sl = NULL;
@@ -147,10 +147,8 @@ static void ensemble_batching(rk_server *s, rk_loaded *l) {
       l->preferred = sl->preferred;
       l->delay_us = sl->delay_us;
     }
-    l->row_aligned = l->row_aligned && sl->row_aligned;
     rk_loaded_release(sl);
   }
-  if (!l->row_aligned) l->preferred = 1;
   rk_error_clear();
   rk_serve_clear_code();
 }

@@ -9,78 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reckon/io.h"
-#include "reckon/serve.h"
-#include "support.h"
-
-#ifndef RECKON_BINARY_DIR
-#define RECKON_BINARY_DIR "."
-#endif
+#include "session_serve.h"
 
 enum { K = 5 };
 static char dir[1024];
 
-static void read_table(const char *path, bool csv, rk_batch *out) {
-  rk_source_options so;
-  rk_source_options_default(&so);
-  so.batch_rows = 1000000;
-  static const char *names[] = {"session_id", "timestamp", "item_id", "category"};
-  if (csv) {
-    so.csv_no_header = true;
-    so.csv_column_names = names;
-    so.n_csv_column_names = 4;
-  }
-  rk_table_source *src = NULL;
-  assert_rk_ok(rk_source_open(&src, path, &so));
-  assert_rk_ok(src->next(src, out));
-  src->close(src);
-}
-
-/* The events' column as the config's datatype: INT64 values or BYTES strings. */
-static void *tensor_bytes(const rk_column *col, rk_serve_dtype dt, int64_t *nbytes) {
-  if (dt == RK_SERVE_DT_INT64) {
-    int64_t *v = malloc((size_t)col->length * 8 + 8);
-    for (int64_t r = 0; r < col->length; r++) v[r] = rk_column_get_int(col, r);
-    *nbytes = col->length * 8;
-    return v;
-  }
-  assert_int_equal(dt, RK_SERVE_DT_BYTES);
-  unsigned char *p = malloc((size_t)(col->offsets[col->length] + 4 * col->length) + 1), *q = p;
-  for (int64_t r = 0; r < col->length; r++) {
-    size_t len;
-    const char *s = rk_column_get_string(col, r, &len);
-    uint32_t n = (uint32_t)len;
-    memcpy(q, &n, 4);   /* little-endian host */
-    memcpy(q + 4, s, len);
-    q += 4 + len;
-  }
-  *nbytes = q - p;
-  return p;
-}
-
 static void session_top_k(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "%s", rk_test_tmpdir("serve_sessions"));
-  const char *R = RECKON_BINARY_DIR "/reckon";
-  int rc = rk_test_system(
-      "cd '%s' && %s synth sessions --layout yoochoose --sessions 300 --days 3 --items 60 --seed 7 --output clicks.csv "
-      "--quiet >/dev/null 2>&1 && "
-      "%s preprocess --data_path clicks.csv --csv_header false --csv_column_names session_id,timestamp,item_id,category "
-      "--session_id_feature session_id --timestamp_feature timestamp --item_id_feature item_id "
-      "--categorical_features item_id,category --quiet --output_path days && "
-      "%s sessions --threads 1 --output_dir w --do_train --data_path days --start_time_window_index 1 "
-      "--per_device_train_batch_size 32 --d_model 16 --n_layer 1 --n_head 2 --max_steps 3 --eval_on_last_item_seq_only "
-      "--quiet && head -250 clicks.csv | grep -v ',,' | grep -v ',$' > ev.csv && "
-      "%s transform --workflow w/model/workflow --csv_header false --csv_column_names session_id,timestamp,item_id,category "
-      "ev.csv ev_t --quiet && "
-      "%s sessions --threads 1 --output_dir pred --do_predict --model_name_or_path w/model --data_path days "
-      "--predict_data_path ev_t --predict_top_k %d --per_device_eval_batch_size 16 --quiet && "
-      "%s export --model_path w/model --output_path repo --name t4r --top_k %d --quiet",
-      dir, R, R, R, R, R, K, R, K);
+  int rc = session_serve_fixture(dir, K);
   assert_int_equal(rc, 0);
   rk_batch events = {0}, pred = {0};
-  read_table(rk_test_path(dir, "ev.csv"), true, &events);
-  read_table(rk_test_path(dir, "pred/predictions.parquet"), false, &pred);
+  session_serve_read_table(rk_test_path(dir, "ev.csv"), true, &events);
+  session_serve_read_table(rk_test_path(dir, "pred/predictions.parquet"), false, &pred);
   const rk_column *want_ids = &pred.cols[rk_batch_find(&pred, "rec_item_ids")];
   const rk_column *want_scores = &pred.cols[rk_batch_find(&pred, "rec_item_scores")];
 
@@ -98,7 +39,7 @@ static void session_top_k(void **state) {
   for (int i = 0; i < c.n_input; i++) {
     const rk_column *col = &events.cols[rk_batch_find(&events, c.input[i].name)];
     int64_t nbytes;
-    void *data = tensor_bytes(col, c.input[i].data_type, &nbytes);
+    void *data = session_serve_tensor_bytes(col, c.input[i].data_type, 0, events.nrows, &nbytes);
     in[i] = (rk_serve_input){c.input[i].name, c.input[i].data_type, 2, {events.nrows, 1}, data, nbytes};
   }
   rk_serve_request req = {.model = "t4r", .inputs = in, .n_inputs = 4};
