@@ -26,7 +26,7 @@
  * packed row numbers. The unpacked body stays where packing is not the same model or is not
  * built: key_padding_mask off (padded keys are seen), attention weights asked for (their (B, T,
  * T) layout), train graphs with --rtd (the discriminator's loss is over every real row of B T)
- * or a sampled loss (it reads the body's (B, T) rows), and the other bodies.
+ * or --negative_sampling (its in-batch mask reads the body's (B, T) rows), and the other bodies.
  * Not the parameters, nor the feed.
  */
 #include <string.h>
@@ -47,7 +47,7 @@ static rk_status maybe_dropout(rk_graph *g, int *x, float p) {
 /* Whether the graph's transformer body runs on the packed real rows (see the top). */
 static bool packable(const rk_session_config *c, bool train, bool attention_weights) {
   return rk_session_is_transformer(c->model_type) && c->key_padding_mask && !attention_weights &&
-         !(train && (c->rtd || rk_session_sampled(c)));
+         !(train && (c->rtd || c->negative_sampling));
 }
 
 static rk_status build_transformer(builder *b, int *x, bool attention_weights) {
@@ -144,7 +144,13 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   RK_TRY(rk_graph_linear(g, &sg->out.hidden, read, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
   RK_TRY(rk_graph_output(g, sg->out.hidden));
   sg->out.loss = RK_NO_VALUE;
-  if (train && rk_session_sampled(c)) {
+  if (train && c->sampled_softmax) {   /* the labelled rows, packed, as the full softmax's */
+    int rows;
+    RK_TRY(rk_graph_gather_rows(g, &rows, x, sg->labelled));
+    RK_TRY(rk_session_build_sampled_loss(g, &sg->out.loss, rows, sg->packed_labels, p,
+                                         rk_session_scoring_matrix(p, f, c), c));
+    RK_TRY(rk_graph_output(g, sg->out.loss));
+  } else if (train && c->negative_sampling) {   /* its in-batch mask needs the (B, T) rows */
     RK_TRY(rk_session_build_sampled_loss(g, &sg->out.loss, x, sg->labels, p, rk_session_scoring_matrix(p, f, c), c));
     RK_TRY(rk_graph_output(g, sg->out.loss));
   } else if (train) {

@@ -14,9 +14,10 @@
  *                         --neg_sampling_extra_samples_per_batch uniform draws, with
  *                         --loss_type's loss (cross_entropy over those candidates, or GRU4Rec's
  *                         bpr, bpr_max_reg, top1, top1_max)
- * Either way the head runs on every row of the batch (h = tanh(linear(body))) and the scoring
- * gemm on (B T) x candidates: nothing is B x V, so a catalogue of 10M items trains in the memory
- * of its table and the optimizer's slots. Evaluation and prediction still rank the whole
+ * The head (h = tanh(linear(body))) and the scoring gemm run on the rows given: sampled
+ * softmax gets the labelled rows, packed (session_graph.c), negative sampling every row of the
+ * batch (its in-batch mask needs the sessions); nothing is B x V, so a catalogue of 10M items
+ * trains in the memory of its table and the optimizer's slots. Evaluation and prediction still rank the whole
  * catalogue (rk_session_catalog). The ops: src/nn/ops/sampled_logits.c, sampled_loss.c.
  */
 #include <math.h>

@@ -147,6 +147,7 @@ static bool reads_rows_in_use(rk_op op, int i) {
   switch (op) {
   case RK_OP_LINEAR: case RK_OP_SOFTMAX_CE: case RK_OP_CATALOG_CE: case RK_OP_RTD_REPLACE: case RK_OP_GATHER:
   case RK_OP_GATHER_ROWS: case RK_OP_LAYER_NORM: case RK_OP_DROPOUT: case RK_OP_GELU: case RK_OP_ATTENTION:
+  case RK_OP_SAMPLED_LOGITS:
     return i == 0;
   case RK_OP_ADD:
     return i <= 1;

@@ -26,7 +26,9 @@
  * the expected count, N P(i) with replacement or 1 - (1 - P(i))^tries for unique draws that took
  * `tries` (TensorFlow's), subtracted from the target's logit and the sampled ones; in-batch
  * columns carry none. Rows whose label is `ignore` are zeros (the loss skips them).
- * Backward adds into h, W's rows of the target and candidates, and b; the candidates' gradient
+ * h may have rows in use (gather_rows: the labelled rows, packed, their labels y's first R
+ * entries and padding after): only those rows are scored, as catalog_ce does; in-batch
+ * candidates need the (B, T) rows (their sessions). Backward adds into h, W's rows of the target and candidates, and b; the candidates' gradient
  * rows are (M x D) = dz^T h by gemm, added to W in candidate order, so the bits do not depend
  * on threads.
  */
@@ -219,7 +221,7 @@ static rk_sampled_spec spec_of(const rk_node *n) {
                            .unique = n->iattr[7] != 0};
 }
 
-/* The node's sizes: R rows of D, T per session, M candidates of which the first in_batch are
+/* The node's sizes: R rows of D in use, T per session, M candidates of which the first in_batch are
  * the batch's targets; its saved buffer: candidates (M int64), wc (M, D), bc and lq (M), and
  * with unique draws the sampler's set (int64). */
 typedef struct {
@@ -230,8 +232,8 @@ typedef struct {
 
 static sl_layout layout(const rk_graph *g, const rk_node *n, void *saved) {
   const rk_value *h = rk_val(g, n->in[0]), *y = rk_val(g, n->in[1]);
-  sl_layout l = {.D = h->shape[h->ndim - 1], .R = y->numel, .T = y->numel / y->shape[0],
-                 .V = n->params[0]->value.shape[0]};
+  sl_layout l = {.D = h->shape[h->ndim - 1], .T = y->numel / y->shape[0], .V = n->params[0]->value.shape[0]};
+  l.R = rk_val_numel_in_use(h) / l.D;   /* an h from gather_rows: its rows in use */
   l.in_batch = n->iattr[3] ? l.R : 0;
   l.M = l.in_batch + n->iattr[0];
   l.cand = saved;
@@ -291,6 +293,8 @@ rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_p
       (b && (!rk_param_declared(b) || b->value.ndim != 1 || b->value.shape[0] != w->value.shape[0])))
     return rk_error(RK_ESHAPE, "sampled_logits: the scoring matrix must be (V, %lld) and its bias (V)",
                     (long long)hv->shape[hv->ndim - 1]);
+  if (hv->partial_rows && s->in_batch)   /* packed rows have lost their sessions, which in-batch masks */
+    return rk_error(RK_EINVAL, "sampled_logits: in-batch candidates need h's (B, T) rows, not packed rows in use");
   const int64_t V = w->value.shape[0];
   if (s->n_sampled < 0 || (s->n_sampled > 0 && !(s->first_id >= 0 && s->first_id < V)))
     return rk_error(RK_EINVAL, "sampled_logits: %lld draws over ids [%lld, %lld): need N >= 0 and a non-empty range",

@@ -40,7 +40,7 @@ static double row_loss(const float *z, int64_t C, rk_sampled_loss kind, double l
   const double lse = softmax ? mx + log(se) : 0.0, inv_s = 1.0 / (double)S;
   /* the sums each loss needs: L itself, and P, Q for bpr_max_reg */
   double L = 0.0, P = 0.0, Q = 0.0;
-  for (int64_t j = 1; j < C; j++) {
+  for (int64_t j = 1; kind != RK_SAMPLED_CE && j < C; j++) {   /* CE's is lse - z0 (below) */
     if (z[j] == -INFINITY) continue;
     const double zj = z[j], s = softmax ? exp(zj - lse) : 0.0;
     switch (kind) {
@@ -57,11 +57,15 @@ static double row_loss(const float *z, int64_t C, rk_sampled_loss kind, double l
   double g0 = 0.0;
   for (int64_t j = 1; j < C; j++) {
     if (z[j] == -INFINITY) continue;
-    const double zj = z[j], s = softmax ? exp(zj - lse) : 0.0, a = sigmoid(zj - z0), c = sigmoid(zj * zj);
-    const double da = a * (1.0 - a), dc = 2.0 * zj * c * (1.0 - c);
+    const double zj = z[j], s = softmax ? exp(zj - lse) : 0.0;
+    if (kind == RK_SAMPLED_CE) {   /* the common case: no sigmoids, which cost two exps each */
+      g[j] += (float)(scale * s);
+      continue;
+    }
+    const double a = sigmoid(zj - z0), c = sigmoid(zj * zj), da = a * (1.0 - a), dc = 2.0 * zj * c * (1.0 - c);
     double gj = 0.0;
     switch (kind) {
-    case RK_SAMPLED_CE: gj = s; break;
+    case RK_SAMPLED_CE: break;
     case RK_SAMPLED_BPR: gj = inv_s * a, g0 -= gj; break;
     case RK_SAMPLED_TOP1: gj = inv_s * (da + dc), g0 -= inv_s * da; break;
     case RK_SAMPLED_TOP1_MAX: gj = s * (a + c - L) + s * (da + dc), g0 -= s * da; break;
