@@ -9,20 +9,9 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then
-  echo "skipped: reckon was built without MPI (install libopenmpi-dev and reconfigure)"; exit 0
-fi
-if ! command -v mpirun >/dev/null; then echo "skipped: no mpirun (Debian: openmpi-bin)"; exit 0; fi
+mpi_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# OpenMPI's own allocations (in plugins it unloads, so no suppression can name them) outlive
-# MPI_Finalize: under mpirun LeakSanitizer is off. Leaks stay checked where they can be: the
-# 1-rank runs below take the same many-piece code path without MPI_Init. Addresses and UB are
-# checked everywhere.
-mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-# Containers often forbid the cross-memory attach OpenMPI's shared-memory transport tries first.
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
 cd "$tmp"
 
 # ---- the communication layer itself, across 2 and 3 processes ----
@@ -97,18 +86,8 @@ ck=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_r
 "$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path cfull --save_model_path cfull_m
 ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 \
   --micro_batch_size 32 --output_path ckill --save_model_path ckill_m >/dev/null 2>&1 & mp=$!
-killed=0
-for i in $(seq 1 3000); do
-  s=$(grep -o '"step": [0-9]*' ckill/checkpoint/state.json 2>/dev/null | tail -1 | cut -d' ' -f2)
-  if [ -n "$s" ] && [ "$s" -ge 50 ]; then
-    for k in $(pgrep -P $mp); do kill -9 $k 2>/dev/null; done   # the ranks; mpirun then ends the job
-    killed=1; break
-  fi
-  kill -0 $mp 2>/dev/null || break
-  sleep 0.01
-done
-wait $mp 2>/dev/null
-[ $killed = 1 ] && pass "2 ranks killed with SIGKILL after checkpoint step $s" || fail "the 2-rank run ended before it could be killed"
+mpi_kill_after_checkpoint $mp ckill 50
+[ -n "$mpi_killed_step" ] && pass "2 ranks killed with SIGKILL after checkpoint step $mpi_killed_step" || fail "the 2-rank run ended before it could be killed"
 [ -f ckill/checkpoint/weights.safetensors ] && [ ! -e ckill_m ] && pass "their checkpoint survives, no model folder" \
   || fail "checkpoint or model folder after the kill"
 cp -r ckill ckill4
