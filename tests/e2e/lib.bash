@@ -64,3 +64,31 @@ mpi_kill_after_checkpoint() {
   done
   wait "$mp" 2>/dev/null
 }
+# `reckon serve` started in the background: wait (10 s at most) for the last line it prints at
+# start, by which the ports are out, or for it to end.
+#   serve_wait_started PID STDOUT_FILE
+serve_wait_started() {
+  local _
+  for _ in $(seq 200); do
+    grep -qs '^reckon serve: repository' "$2" && break
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.05
+  done
+}
+# The port `reckon serve` printed for PROTOCOL (HTTP, gRPC); empty when it printed none.
+#   serve_port PROTOCOL STDOUT_FILE
+serve_port() { sed -n "s/^reckon serve: $1 on .*:\([0-9]*\)\$/\1/p" "$2"; }
+# A model repository DIR/repo holding a small DLRM (one task, click) trained for one epoch on
+# `reckon synth tenrec` rows drawn with SEED and exported as dlrm (checked: the export).
+#   serve_dlrm_repository DIR SEED
+serve_dlrm_repository() {
+  "$RECKON_BIN" synth tenrec --rows 3000 --seed "$2" --output "$1/t.csv" >/dev/null
+  "$RECKON_BIN" preprocess --input_data_format=csv --input_data_path "$1/t.csv" --output_path="$1/pp/" \
+    --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click \
+    --to_int32=user_id,item_id --to_int8=gender,age,video_category,click \
+    --dataset_split_strategy=random --random_split_eval_perc=0.2 --quiet
+  "$RECKON_BIN" train --train_data_path "$1/pp/train" --eval_data_path "$1/pp/eval" --tasks click --model dlrm \
+    --embeddings_dim 8 --mlp_layers 16,8 --epochs 1 --output_path "$1/out" --save_model_path "$1/model" --quiet
+  "$RECKON_BIN" export --model_path "$1/model" --output_path "$1/repo" --name dlrm --quiet
+  expect_status $? 0 "reckon export writes the repository"
+}

@@ -60,13 +60,8 @@ start_server() {
   "$R" serve "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   pid=$!
   pids+=("$pid")
-  port=""
-  for _ in $(seq 1 200); do   # the last line printed at start: the ports are out by then
-    grep -q '^reckon serve: repository' "$tmp/$name.out" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  port=$(sed -n 's/^reckon serve: HTTP on .*:\([0-9]*\)$/\1/p' "$tmp/$name.out")
+  serve_wait_started "$pid" "$tmp/$name.out"
+  port=$(serve_port HTTP "$tmp/$name.out")
   metrics_port=$(sed -n 's/^reckon serve: metrics on .*:\([0-9]*\)\/metrics$/\1/p' "$tmp/$name.out")
 }
 
