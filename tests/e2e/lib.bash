@@ -92,3 +92,29 @@ serve_dlrm_repository() {
   "$RECKON_BIN" export --model_path "$1/model" --output_path "$1/repo" --name dlrm --quiet
   expect_status $? 0 "reckon export writes the repository"
 }
+# The PyTorch session peer (bench/peers/sessions_torch.py): sets py and peer, or ends the test here
+# (skipped) when /usr/bin/python3 has no torch or pandas.
+session_peer_require() {
+  py=/usr/bin/python3
+  peer="$RECKON_SOURCE_DIR/bench/peers/sessions_torch.py"
+  if ! "$py" -c 'import torch, pandas' 2>/dev/null; then
+    echo "skip: $py has no torch or pandas: the PyTorch session peer is not checked"
+    exit 0
+  fi
+}
+# The peer's feature config (recsys_main's YAML) for sessions of item ids below 43 and category
+# ids below 6, in the list columns item_id-list_seq and category-list_seq.
+#   session_peer_features FILE
+session_peer_features() {
+  cat >"$1" <<'YAML'
+item_id-list_seq:
+  dtype: categorical
+  cardinality: 43
+  is_label: True
+  emb_table: item_id
+category-list_seq:
+  dtype: categorical
+  cardinality: 6
+  emb_table: category
+YAML
+}
