@@ -118,3 +118,16 @@ category-list_seq:
   emb_table: category
 YAML
 }
+# A session model saved in DIR/NAME/model evaluates without training (on DIR/days, into
+# DIR/NAME.eval) to the last window's eval_recall@20 of the run that trained it (two checks).
+#   session_saved_model_scores_as_its_run DIR NAME
+session_saved_model_scores_as_its_run() {
+  local a b
+  "$RECKON_BIN" sessions --threads 1 --output_dir "$1/$2.eval" --do_eval --model_name_or_path "$1/$2/model" \
+    --data_path "$1/days" --per_device_eval_batch_size 64 --quiet 2>"$1/err"
+  expect_status $? 0 "$2's model folder evaluates without training"
+  a=$(grep '^eval_recall@20 = ' "$1/$2/eval_results_over_time.txt" | tail -n 1)
+  b=$(grep '^eval_recall@20 = ' "$1/$2.eval/eval_results_over_time.txt" | tail -n 1)
+  [ -n "$a" ] && [ "$a" = "$b" ] && pass "$2's saved model scores the last window as its run ($a)" \
+    || fail "$2 saved model: '$b', its run: '$a'"
+}
