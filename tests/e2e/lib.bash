@@ -131,3 +131,19 @@ session_saved_model_scores_as_its_run() {
   [ -n "$a" ] && [ "$a" = "$b" ] && pass "$2's saved model scores the last window as its run ($a)" \
     || fail "$2 saved model: '$b', its run: '$a'"
 }
+# Run a Python client (/usr/bin/python3 SCRIPT ARGS..., SECONDS at most) whose "ok: ..." and
+# "FAIL: ..." lines become checks; its other lines are echoed; a non-zero exit fails, naming WHAT.
+#   run_python_client SECONDS WHAT SCRIPT [ARGS...]
+run_python_client() {
+  local seconds=$1 what=$2 line
+  shift 2
+  while IFS= read -r line; do
+    case $line in
+      ok:*) pass "${line#ok: }" ;;
+      FAIL:*) fail "${line#FAIL: }" ;;
+      "client exit: 0") ;;
+      "client exit: "*) fail "the $what client ended with status ${line#client exit: } (a crash if no FAIL above)" ;;
+      *) echo "$line" ;;
+    esac
+  done < <(timeout "$seconds" /usr/bin/python3 "$@" 2>&1; echo "client exit: $?")
+}

@@ -76,17 +76,7 @@ wait_exit() {
 }
 
 # Run the client; its ok/FAIL lines become checks.
-run_client() {
-  while IFS= read -r line; do
-    case $line in
-      ok:*) pass "${line#ok: }" ;;
-      FAIL:*) fail "${line#FAIL: }" ;;
-      "client exit: 0") ;;
-      "client exit: "*) fail "the $1 client ended with status ${line#client exit: } (a crash if no FAIL above)" ;;
-      *) echo "$line" ;;
-    esac
-  done < <(timeout 120 /usr/bin/python3 "$client" "$@" 2>&1; echo "client exit: $?")
-}
+run_client() { run_python_client 120 "$1" "$client" "$@"; }
 
 # ---- the seed's command, verbatim but for the program and the ports (0: free ones, printed) ----
 start_server main --model-repository="$tmp/repo" --backend-config=tensorflow,version=2 --model-control-mode=explicit \

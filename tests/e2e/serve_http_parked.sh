@@ -41,19 +41,7 @@ start_server() {
   serve_wait_started $pid "$tmp/out.txt"
   url=http://127.0.0.1:$(serve_port HTTP "$tmp/out.txt")
 }
-run_client() {
-  local what=$1
-  shift
-  while IFS= read -r line; do
-    case $line in
-      ok:*) pass "${line#ok: }" ;;
-      FAIL:*) fail "${line#FAIL: }" ;;
-      "client exit: 0") ;;
-      "client exit: "*) fail "the $what client ended with status ${line#client exit: }" ;;
-      *) echo "$line" ;;
-    esac
-  done < <(timeout 120 /usr/bin/python3 "$client" "$what" "$@" 2>&1; echo "client exit: $?")
-}
+run_client() { run_python_client 120 "$1" "$client" "$@"; }
 # "executions rows" of the model step, from the statistics extension.
 model_step_counts() {
   /usr/bin/python3 -c 'import json, sys, urllib.request

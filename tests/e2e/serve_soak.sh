@@ -107,16 +107,8 @@ for step in dlrm_nvt dlrm_dlrm; do
       "$ok1, 0, $runs1, $rows1"
 done
 
-while IFS= read -r line; do
-  case $line in
-    ok:*) pass "${line#ok: }" ;;
-    FAIL:*) fail "${line#FAIL: }" ;;
-    "client exit: 0") ;;
-    "client exit: "*) fail "the load/unload client ended with status ${line#client exit: }" ;;
-    *) echo "$line" ;;
-  esac
-done < <(timeout 300 /usr/bin/python3 "$RECKON_SOURCE_DIR/tests/e2e/serve_soak_client.py" "$url" dlrm "$tmp/body.json" \
-  4 "$cycles" 2>&1; echo "client exit: $?")
+run_python_client 300 load/unload "$RECKON_SOURCE_DIR/tests/e2e/serve_soak_client.py" "$url" dlrm "$tmp/body.json" \
+  4 "$cycles"
 kill -0 "$pid" 2>/dev/null && pass "the server is still up after the soak" || fail "the server died: $(tail -3 "$tmp/err.txt")"
 kill -TERM "$pid"
 for _ in $(seq 400); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
