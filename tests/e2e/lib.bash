@@ -46,6 +46,19 @@ mpi_require() {
   export OMPI_MCA_btl_vader_single_copy_mechanism=none
 }
 mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
+# The unit test NAME, built beside reckon, run by 2 and by 3 processes so that its exchanges cross
+# them (one check each, saying WHAT it shows); nothing when it was not built.
+#   mpi_unit_passes NAME WHAT
+mpi_unit_passes() {
+  local unit n out rc
+  unit=$(dirname "$RECKON_BIN")/$1
+  [ -x "$unit" ] || return 0
+  for n in 2 3; do
+    out=$(mpi $n "$unit" 2>&1); rc=$?
+    expect_status $rc 0 "$1 passes on $n ranks ($2)"
+    [ $rc = 0 ] || printf '%s\n' "$out" | grep -E 'ERROR|FAIL' | head -5
+  done
+}
 # Kill the ranks of mpirun PID (SIGKILL; mpirun then ends the job) once the checkpoint in DIR has
 # reached step STEP; waits for mpirun. Sets mpi_killed_step to that step, empty when the job
 # ended before it could be killed.

@@ -15,13 +15,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 
-unit=$(dirname "$R")/test_dist_requests
-if [ -x "$unit" ]; then
-  for n in 2 3; do
-    out=$(mpi $n "$unit" 2>&1); rc=$?
-    expect_status $rc 0 "test_dist_requests passes on $n ranks (requests in flight complete by testing)"
-  done
-fi
+mpi_unit_passes test_dist_requests "requests in flight complete by testing"
 
 "$R" synth tenrec --rows 3000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
 "$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \

@@ -15,13 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 
 # ---- the communication layer itself, across 2 and 3 processes ----
-unit=$(dirname "$R")/test_dist
-if [ -x "$unit" ]; then
-  for n in 2 3; do
-    out=$(mpi $n "$unit" 2>&1); rc=$?
-    expect_status $rc 0 "test_dist passes on $n ranks (tree sums equal the single process's bits)"
-  done
-fi
+mpi_unit_passes test_dist "tree sums equal the single process's bits"
 
 # ---- data: several row groups, so every rank's streams hold some ----
 "$R" synth tenrec --rows 6000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
