@@ -77,6 +77,13 @@ mpi_kill_after_checkpoint() {
   done
   wait "$mp" 2>/dev/null
 }
+# A serve suite's scratch: tmp, a fresh folder, and pid, empty until a server is started; at exit
+# the server in pid (if any) is killed and tmp removed.
+serve_scratch() {
+  tmp=$(mktemp -d)
+  pid=
+  trap '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+}
 # `reckon serve` started in the background: wait (10 s at most) for the last line it prints at
 # start, by which the ports are out, or for it to end.
 #   serve_wait_started PID STDOUT_FILE

@@ -15,13 +15,7 @@ if ! command -v nghttp >/dev/null; then
   echo "skip: no nghttp (Debian: nghttp2-client)"
   exit 0
 fi
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+serve_scratch
 mkdir "$tmp/repo"
 "$R" serve --model-repository "$tmp/repo" --allow-http false --allow-metrics false --grpc-port 0 \
   --grpc-address 127.0.0.1 >"$tmp/out.txt" 2>"$tmp/err.txt" &

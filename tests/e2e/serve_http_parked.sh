@@ -17,13 +17,7 @@ if ! "$R" --version | grep -q '^features:.* http'; then
   echo "skipping: this reckon has no HTTP frontend (libmicrohttpd not found at build time)"
   exit 0
 fi
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+serve_scratch
 client=$RECKON_SOURCE_DIR/tests/e2e/serve_http_parked_client.py
 
 serve_dlrm_repository "$tmp" 5

@@ -25,13 +25,7 @@ skip() {
 "$R" --version | grep -q '^features:.* http' || { echo "skip: this reckon has no HTTP frontend"; exit 0; }
 command -v wrk >/dev/null || skip "no wrk (Debian: wrk)"
 /usr/bin/python3 -c 'import requests' 2>/dev/null || skip "/usr/bin/python3 has no requests module (Debian: python3-requests)"
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+serve_scratch
 
 serve_dlrm_repository "$tmp" 9
 # One request of 8 raw rows (values seen in training, and one user never seen: id 2).
