@@ -59,6 +59,17 @@ mpi_unit_passes() {
     [ $rc = 0 ] || printf '%s\n' "$out" | grep -E 'ERROR|FAIL' | head -5
   done
 }
+# The data-parallel suites' data, in this folder: qk.csv (6000 tenrec rows, seed 5, 2% missing) and
+# its preprocessed pp/{train,eval} in 5 partitions, so that every rank's streams hold some rows;
+# the targets click, follow, like, share and watching_times.
+mpi_tenrec_data() {
+  "$RECKON_BIN" synth tenrec --rows 6000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
+  "$RECKON_BIN" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \
+    --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
+    --regression_targets=watching_times --to_int32=user_id,item_id --to_int16=watching_times \
+    --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id --item_id_feature=item_id \
+    --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 5 --quiet
+}
 # Kill the ranks of mpirun PID (SIGKILL; mpirun then ends the job) once the checkpoint in DIR has
 # reached step STEP; waits for mpirun. Sets mpi_killed_step to that step, empty when the job
 # ended before it could be killed.
@@ -76,6 +87,13 @@ mpi_kill_after_checkpoint() {
     sleep 0.01
   done
   wait "$mp" 2>/dev/null
+}
+# Ends the test here (skipped) when reckon was built without its HTTP frontend.
+http_require() {
+  if ! "$RECKON_BIN" --version | grep -q '^features:.* http'; then
+    echo "skipping: this reckon has no HTTP frontend (libmicrohttpd not found at build time)"
+    exit 0
+  fi
 }
 # A serve suite's scratch: tmp, a fresh folder, and pid, empty until a server is started; at exit
 # the server in pid (if any) is killed and tmp removed.

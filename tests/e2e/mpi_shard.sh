@@ -31,12 +31,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 same() { cmp -s "$1" "$2" && pass "$3" || fail "$3 (weights differ)"; }
-"$R" synth tenrec --rows 6000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
-"$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \
-  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
-  --regression_targets=watching_times --to_int32=user_id,item_id --to_int16=watching_times \
-  --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id --item_id_feature=item_id \
-  --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 5 --quiet
+mpi_tenrec_data
 dl=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_rate 0 --epochs 2 --embeddings_dim 8
   --mlp_layers 16,8 --dropout 0.1 --optimizer adam)
 "$R" train "${dl[@]}" --train_batch_size 256 --micro_batch_size 64 --output_path o1 --save_model_path m1 --quiet \

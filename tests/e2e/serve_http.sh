@@ -8,10 +8,7 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.* http'; then
-  echo "skipping: this reckon has no HTTP frontend (libmicrohttpd not found at build time)"
-  exit 0
-fi
+http_require
 if ! /usr/bin/python3 -c 'import requests' 2>/dev/null; then
   [ "${RECKON_REQUIRE_PEERS:-0}" = 1 ] && { echo "FAIL: python3-requests is required (RECKON_REQUIRE_PEERS=1)"; exit 1; }
   echo "skipping: /usr/bin/python3 has no requests module (Debian: python3-requests)"

@@ -13,10 +13,7 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.* http'; then
-  echo "skipping: this reckon has no HTTP frontend (libmicrohttpd not found at build time)"
-  exit 0
-fi
+http_require
 serve_scratch
 client=$RECKON_SOURCE_DIR/tests/e2e/serve_http_parked_client.py
 

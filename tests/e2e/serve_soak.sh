@@ -22,7 +22,7 @@ skip() {
   echo "skip: $1"
   exit 0
 }
-"$R" --version | grep -q '^features:.* http' || { echo "skip: this reckon has no HTTP frontend"; exit 0; }
+http_require
 command -v wrk >/dev/null || skip "no wrk (Debian: wrk)"
 /usr/bin/python3 -c 'import requests' 2>/dev/null || skip "/usr/bin/python3 has no requests module (Debian: python3-requests)"
 serve_scratch
