@@ -2,6 +2,8 @@
 # issue 19's table over several windows). Sourced, not run; the caller sets $reckon (the binary),
 # $py (a python3 with pandas for the peer), $data_seed, and `set -euo pipefail`.
 #
+#   bench_start SCRIPT                  $reckon built (else SCRIPT says so and exits 1), OpenBLAS pinned
+#       to the kernels reckon reports, have_torch=1 when $py has torch and pandas (else 0).
 #   make_data DIR SESSIONS DAYS ITEMS   synth sessions (yoochoose layout, seed $data_seed) and the
 #       session ETL into DIR/etl/<4-digit window>/{train,valid,test}.parquet; the peer's CSV of every
 #       window, DIR/<window>_{train,valid}.csv; the oracle's, DIR/oracle.csv. Cached (DIR/.done).
@@ -9,6 +11,14 @@
 #   model_flags NAME                    a model's recsys_main flags, the same on both sides.
 #   reckon_figures OUT WALL N BATCH EVERY   a reckon run's figures, one line of key=value.
 # shellcheck disable=SC2154   # reckon, py, data_seed: the caller's
+
+# shellcheck disable=SC2034   # have_torch: the caller's to read
+bench_start() {   # bench_start SCRIPT
+  [ -x "$reckon" ] || { echo "$1: no $reckon (build reckon first)" >&2; exit 1; }
+  export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$reckon" --version | sed -n 's/^blas kernels: //p')}"
+  have_torch=0
+  $py -c 'import torch, pandas' 2> /dev/null && have_torch=1
+}
 
 make_data() {   # make_data DIR SESSIONS DAYS ITEMS
   local dir=$1 n=$2 d=$3 items=$4 w

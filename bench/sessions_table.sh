@@ -51,16 +51,13 @@ peer="$root/bench/peers/sessions_torch.py"
 data="$root/build/bench-data/sessions_${sessions}_$days"
 results="${OUT:+$OUT/sessions_table.md}"
 results="${results:-/tmp/bench_sessions_table.md}"
-[ -x "$reckon" ] || { echo "sessions_table.sh: no $reckon (build reckon first)" >&2; exit 1; }
-"$reckon" sessions --help > /dev/null 2>&1 || { echo "sessions_table.sh: $reckon has no sessions command" >&2; exit 1; }
-[ "$days" -ge 3 ] || { echo "sessions_table.sh: DAYS=$days: the protocol needs at least 3 days (2 evaluated windows)" >&2; exit 1; }
 # shellcheck source=bench/lib_sessions.bash
 source "$root/bench/lib_sessions.bash"
+bench_start sessions_table.sh
+"$reckon" sessions --help > /dev/null 2>&1 || { echo "sessions_table.sh: $reckon has no sessions command" >&2; exit 1; }
+[ "$days" -ge 3 ] || { echo "sessions_table.sh: DAYS=$days: the protocol needs at least 3 days (2 evaluated windows)" >&2; exit 1; }
 for m in $models; do model_flags "$m" > /dev/null; done
-have_torch=0
-$py -c 'import torch, pandas' 2> /dev/null && have_torch=1
 [ $have_torch = 1 ] || echo "sessions_table.sh: PyTorch or pandas missing in $py: reckon's side alone, no floors or ceiling" >&2
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$reckon" --version | sed -n 's/^blas kernels: //p')}"
 
 echo "data: $sessions synthetic sessions over $days days (seed $data_seed) -> session ETL ..."
 make_data "$data" "$sessions" "$days" 0

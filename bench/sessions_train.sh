@@ -60,18 +60,15 @@ peer="$root/bench/peers/sessions_torch.py"
 data_dir="$root/build/bench-data/sessions_${sessions}_$days"
 results="${OUT:+$OUT/sessions_train.md}"
 results="${results:-/tmp/bench_sessions_train.md}"
-[ -x "$reckon" ] || { echo "sessions_train.sh: no $reckon (build reckon first)" >&2; exit 1; }
 # shellcheck source=bench/lib_sessions.bash
 source "$root/bench/lib_sessions.bash"
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$reckon" --version | sed -n 's/^blas kernels: //p')}"
+bench_start sessions_train.sh
 case "$("$reckon" preprocess --help 2>&1 || true)" in
   *--session_id_feature*) ;;
   *) echo "sessions_train.sh: $reckon preprocess has no session mode (issue 17)" >&2; exit 1 ;;
 esac
 have_reckon=0
 "$reckon" sessions --help > /dev/null 2>&1 && have_reckon=1
-have_torch=0
-$py -c 'import torch, pandas' 2> /dev/null && have_torch=1
 [ $have_reckon = 1 ] || [ $have_torch = 1 ] || { echo "sessions_train.sh: neither reckon sessions nor PyTorch" >&2; exit 1; }
 
 data="$data_dir"

@@ -443,6 +443,9 @@ void rk_name_index_free(rk_name_index *ix);
 rk_status rk_name_index_put(rk_name_index *ix, const char *name, int value, int *existing);
 /* The value of name, or -1. */
 int rk_name_index_get(const rk_name_index *ix, const char *name);
+/* Whether `name` is one of the comma-separated names in `list` (src/core/name_list.c), whole
+ * names only ("user" is not in "user_id,item_id"); a NULL or empty list holds none. */
+bool rk_name_listed(const char *list, const char *name);
 
 /* ---------------------------------------------------------------------------------------------
  * Small shared helpers.

@@ -298,17 +298,6 @@ static char *held_elsewhere(const rk_model *m) {
   return s;
 }
 
-static bool named_in(const char *list, const char *name) {
-  size_t len = strlen(name);
-  for (const char *at = list; at && *at;) {
-    const char *end = strchr(at, ',');
-    size_t n = end ? (size_t)(end - at) : strlen(at);
-    if (n == len && strncmp(at, name, n) == 0) return true;
-    at = end ? end + 1 : NULL;
-  }
-  return false;
-}
-
 rk_status rk_model_write_weights(const char *path, const rk_model *m, const rk_optim_set *opts,
                                  const char *const *meta_keys, const char *const *meta_values, int nmeta) {
   int n = 0;
@@ -395,7 +384,7 @@ rk_status rk_model_read_weights(const char *path, const rk_model *m, rk_optim_se
   for (int i = 0; st == RK_OK && i < m->n_params; i++) {
     rk_param *p = m->params[i];
     /* the caller loads these: a table in its own folder, or one this run holds elsewhere */
-    if (named_in(held, p->name) || p->fetched) continue;
+    if (rk_name_listed(held, p->name) || p->fetched) continue;
     st = read_tensor(f, path, p->name, &p->value, p->value.data);
     for (int s = 0; st == RK_OK && opts && s < rk_optim_set_slots(opts, i); s++) {
       const char *slot;

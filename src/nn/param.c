@@ -19,12 +19,18 @@ rk_status rk_param_init(rk_param *p, const char *name, int ndim, const int64_t *
   return s;
 }
 
-rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t D) {
+/* A row-sparse parameter's start: zeroed, named, its (V, D) shape checked. */
+static rk_status sparse_named(rk_param *p, const char *name, int64_t V, int64_t D) {
   memset(p, 0, sizeof *p);
   snprintf(p->name, sizeof p->name, "%s", name ? name : "");
   if (V <= 0 || D <= 0)
     return rk_error(RK_ESHAPE, "embedding table '%s' of shape (%lld, %lld): both sizes must be positive",
                     p->name, (long long)V, (long long)D);
+  return RK_OK;
+}
+
+rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t D) {
+  RK_TRY(sparse_named(p, name, V, D));
   int64_t shape[2] = {V, D};
   RK_TRY(rk_tensor_alloc(&p->value, RK_DT_F32, 2, shape));
   p->sparse = true;
@@ -32,11 +38,7 @@ rk_status rk_param_init_sparse(rk_param *p, const char *name, int64_t V, int64_t
 }
 
 rk_status rk_param_init_sparse_fetched(rk_param *p, const char *name, int64_t V, int64_t D, const rk_row_cache *rows) {
-  memset(p, 0, sizeof *p);
-  snprintf(p->name, sizeof p->name, "%s", name ? name : "");
-  if (V <= 0 || D <= 0)
-    return rk_error(RK_ESHAPE, "embedding table '%s' of shape (%lld, %lld): both sizes must be positive",
-                    p->name, (long long)V, (long long)D);
+  RK_TRY(sparse_named(p, name, V, D));
   int64_t shape[2] = {V, D};
   RK_TRY(rk_tensor_view(&p->value, RK_DT_F32, 2, shape, NULL));
   p->sparse = true;

@@ -74,18 +74,6 @@ static rk_status remember(run_shards *s, const char *name, int64_t V, int64_t D,
   return RK_OK;
 }
 
-static bool listed(const char *spec, const char *name) {
-  size_t len = strlen(name);
-  for (const char *at = spec; *at;) {
-    const char *end = strchr(at, ',');
-    size_t n = end ? (size_t)(end - at) : strlen(at);
-    if (n == len && strncmp(at, name, n) == 0) return true;
-    if (!end) break;
-    at = end + 1;
-  }
-  return false;
-}
-
 static rk_status reserve_ids(sharded *t, int64_t n) {
   if (n <= t->ids_cap) return RK_OK;
   int64_t *ids = rk_realloc(t->ids, (size_t)n * sizeof *ids);
@@ -123,7 +111,7 @@ static rk_status read_rows(void *ctx, void *out, int64_t first, int64_t n) {
 static rk_status choose(const run_shards *s, const char *name, int64_t V, int64_t D, bool *want) {
   bool listing = strcmp(s->spec, "auto") && strcmp(s->spec, "all") && strcmp(s->spec, "none");
   *want = false;
-  if (listing && !listed(s->spec, name)) return RK_OK;
+  if (listing && !rk_name_listed(s->spec, name)) return RK_OK;
   return rk_shard_choose(want, listing ? name : s->spec, s->threshold_mb, &name, &V, &D, 1, s->ranks);
 }
 
@@ -320,12 +308,12 @@ rk_status run_shards_load(const run_shards *s, const char *dir, const rk_model *
     sharded *t = s->tables[i];
     int index;
     rk_optim *o = optim_of(opt, t->param_index, &index);
-    if (!listed(held ? held : "", t->param->name))
+    if (!rk_name_listed(held, t->param->name))
       RK_TRY(rk_error_context(load_from_whole(t, f, path, o, index), "the checkpoint's table '%s'", t->param->name));
   }
   for (int i = 0; held && i < m->n_params; i++) {
     rk_param *p = m->params[i];
-    if (!listed(held, p->name)) continue;
+    if (!rk_name_listed(held, p->name)) continue;
     char *folder = table_dir(dir, p->name);
     if (!folder) return RK_ENOMEM;
     int index;

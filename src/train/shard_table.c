@@ -63,19 +63,6 @@ int64_t rk_shard_unique(int64_t *ids, int64_t n) {
 
 static double table_mib(int64_t V, int64_t D) { return (double)V * (double)D * 4.0 / (1024.0 * 1024.0); }
 
-/* Whether `name` is one of spec's comma-separated names. */
-static bool listed(const char *spec, const char *name) {
-  size_t len = strlen(name);
-  for (const char *at = spec; *at;) {
-    const char *end = strchr(at, ',');
-    size_t n = end ? (size_t)(end - at) : strlen(at);
-    if (n == len && strncmp(at, name, n) == 0) return true;
-    if (!end) break;
-    at = end + 1;
-  }
-  return false;
-}
-
 rk_status rk_shard_choose(bool *out, const char *spec, double threshold_mb, const char *const *names, const int64_t *V,
                           const int64_t *D, int n, int ranks) {
   bool all = strcmp(spec, "all") == 0, none = strcmp(spec, "none") == 0, by_size = strcmp(spec, "auto") == 0;
@@ -99,7 +86,8 @@ rk_status rk_shard_choose(bool *out, const char *spec, double threshold_mb, cons
     }
   }
   for (int i = 0; i < n; i++) {
-    bool want = all || (by_size && table_mib(V[i], D[i]) >= threshold_mb) || (!all && !none && !by_size && listed(spec, names[i]));
+    bool want = all || (by_size && table_mib(V[i], D[i]) >= threshold_mb) ||
+                (!all && !none && !by_size && rk_name_listed(spec, names[i]));
     out[i] = ranks > 1 && want && V[i] >= ranks;
   }
   return RK_OK;

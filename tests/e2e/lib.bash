@@ -30,3 +30,158 @@ finish() {
   [ "$e2e_fail" = 0 ]
   exit $?
 }
+# MPI suites. `mpi_require` ends the test here (through `finish`, so the checks already run count)
+# when reckon was built without MPI or mpirun is absent, saying which; otherwise it defines
+# `mpi N CMD...` (CMD on N ranks, at most 300 s) and `mpi_asan`, the ASAN_OPTIONS for the ranks.
+# OpenMPI's own allocations (in plugins it unloads, so no suppression can name them) outlive
+# MPI_Finalize: under mpirun LeakSanitizer is off; the 1-rank runs, without MPI_Init, keep leaks
+# checked. Containers often forbid the cross-memory attach OpenMPI's shared-memory transport
+# tries first, hence the vader setting.
+mpi_require() {
+  if ! "$RECKON_BIN" --version | grep -q '^features:.*\bmpi\b'; then
+    echo "skipped: reckon was built without MPI (install libopenmpi-dev and reconfigure)"; finish
+  fi
+  if ! command -v mpirun >/dev/null; then echo "skipped: no mpirun (Debian: openmpi-bin)"; finish; fi
+  mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+  export OMPI_MCA_btl_vader_single_copy_mechanism=none
+}
+mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
+# The unit test NAME, built beside reckon, run by 2 and by 3 processes so that its exchanges cross
+# them (one check each, saying WHAT it shows); nothing when it was not built.
+#   mpi_unit_passes NAME WHAT
+mpi_unit_passes() {
+  local unit n out rc
+  unit=$(dirname "$RECKON_BIN")/$1
+  [ -x "$unit" ] || return 0
+  for n in 2 3; do
+    out=$(mpi $n "$unit" 2>&1); rc=$?
+    expect_status $rc 0 "$1 passes on $n ranks ($2)"
+    [ $rc = 0 ] || printf '%s\n' "$out" | grep -E 'ERROR|FAIL' | head -5
+  done
+}
+# The data-parallel suites' data, in this folder: qk.csv (6000 tenrec rows, seed 5, 2% missing) and
+# its preprocessed pp/{train,eval} in 5 partitions, so that every rank's streams hold some rows;
+# the targets click, follow, like, share and watching_times.
+mpi_tenrec_data() {
+  "$RECKON_BIN" synth tenrec --rows 6000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
+  "$RECKON_BIN" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \
+    --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
+    --regression_targets=watching_times --to_int32=user_id,item_id --to_int16=watching_times \
+    --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id --item_id_feature=item_id \
+    --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 5 --quiet
+}
+# Kill the ranks of mpirun PID (SIGKILL; mpirun then ends the job) once the checkpoint in DIR has
+# reached step STEP; waits for mpirun. Sets mpi_killed_step to that step, empty when the job
+# ended before it could be killed.
+#   mpi_kill_after_checkpoint PID DIR STEP
+mpi_kill_after_checkpoint() {
+  local mp=$1 s k i
+  mpi_killed_step=
+  for i in $(seq 1 3000); do
+    s=$(grep -o '"step": [0-9]*' "$2/checkpoint/state.json" 2>/dev/null | tail -1 | cut -d' ' -f2)
+    if [ -n "$s" ] && [ "$s" -ge "$3" ]; then
+      for k in $(pgrep -P "$mp"); do kill -9 "$k" 2>/dev/null; done
+      mpi_killed_step=$s; break
+    fi
+    kill -0 "$mp" 2>/dev/null || break
+    sleep 0.01
+  done
+  wait "$mp" 2>/dev/null
+}
+# Ends the test here (skipped) when reckon was built without its HTTP frontend.
+http_require() {
+  if ! "$RECKON_BIN" --version | grep -q '^features:.* http'; then
+    echo "skipping: this reckon has no HTTP frontend (libmicrohttpd not found at build time)"
+    exit 0
+  fi
+}
+# A serve suite's scratch: tmp, a fresh folder, and pid, empty until a server is started; at exit
+# the server in pid (if any) is killed and tmp removed.
+serve_scratch() {
+  tmp=$(mktemp -d)
+  pid=
+  trap '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+}
+# `reckon serve` started in the background: wait (10 s at most) for the last line it prints at
+# start, by which the ports are out, or for it to end.
+#   serve_wait_started PID STDOUT_FILE
+serve_wait_started() {
+  local _
+  for _ in $(seq 200); do
+    grep -qs '^reckon serve: repository' "$2" && break
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.05
+  done
+}
+# The port `reckon serve` printed for PROTOCOL (HTTP, gRPC); empty when it printed none.
+#   serve_port PROTOCOL STDOUT_FILE
+serve_port() { sed -n "s/^reckon serve: $1 on .*:\([0-9]*\)\$/\1/p" "$2"; }
+# A model repository DIR/repo holding a small DLRM (one task, click) trained for one epoch on
+# `reckon synth tenrec` rows drawn with SEED and exported as dlrm (checked: the export).
+#   serve_dlrm_repository DIR SEED
+serve_dlrm_repository() {
+  "$RECKON_BIN" synth tenrec --rows 3000 --seed "$2" --output "$1/t.csv" >/dev/null
+  "$RECKON_BIN" preprocess --input_data_format=csv --input_data_path "$1/t.csv" --output_path="$1/pp/" \
+    --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click \
+    --to_int32=user_id,item_id --to_int8=gender,age,video_category,click \
+    --dataset_split_strategy=random --random_split_eval_perc=0.2 --quiet
+  "$RECKON_BIN" train --train_data_path "$1/pp/train" --eval_data_path "$1/pp/eval" --tasks click --model dlrm \
+    --embeddings_dim 8 --mlp_layers 16,8 --epochs 1 --output_path "$1/out" --save_model_path "$1/model" --quiet
+  "$RECKON_BIN" export --model_path "$1/model" --output_path "$1/repo" --name dlrm --quiet
+  expect_status $? 0 "reckon export writes the repository"
+}
+# The PyTorch session peer (bench/peers/sessions_torch.py): sets py and peer, or ends the test here
+# (skipped) when /usr/bin/python3 has no torch or pandas.
+session_peer_require() {
+  py=/usr/bin/python3
+  peer="$RECKON_SOURCE_DIR/bench/peers/sessions_torch.py"
+  if ! "$py" -c 'import torch, pandas' 2>/dev/null; then
+    echo "skip: $py has no torch or pandas: the PyTorch session peer is not checked"
+    exit 0
+  fi
+}
+# The peer's feature config (recsys_main's YAML) for sessions of item ids below 43 and category
+# ids below 6, in the list columns item_id-list_seq and category-list_seq.
+#   session_peer_features FILE
+session_peer_features() {
+  cat >"$1" <<'YAML'
+item_id-list_seq:
+  dtype: categorical
+  cardinality: 43
+  is_label: True
+  emb_table: item_id
+category-list_seq:
+  dtype: categorical
+  cardinality: 6
+  emb_table: category
+YAML
+}
+# A session model saved in DIR/NAME/model evaluates without training (on DIR/days, into
+# DIR/NAME.eval) to the last window's eval_recall@20 of the run that trained it (two checks).
+#   session_saved_model_scores_as_its_run DIR NAME
+session_saved_model_scores_as_its_run() {
+  local a b
+  "$RECKON_BIN" sessions --threads 1 --output_dir "$1/$2.eval" --do_eval --model_name_or_path "$1/$2/model" \
+    --data_path "$1/days" --per_device_eval_batch_size 64 --quiet 2>"$1/err"
+  expect_status $? 0 "$2's model folder evaluates without training"
+  a=$(grep '^eval_recall@20 = ' "$1/$2/eval_results_over_time.txt" | tail -n 1)
+  b=$(grep '^eval_recall@20 = ' "$1/$2.eval/eval_results_over_time.txt" | tail -n 1)
+  [ -n "$a" ] && [ "$a" = "$b" ] && pass "$2's saved model scores the last window as its run ($a)" \
+    || fail "$2 saved model: '$b', its run: '$a'"
+}
+# Run a Python client (/usr/bin/python3 SCRIPT ARGS..., SECONDS at most) whose "ok: ..." and
+# "FAIL: ..." lines become checks; its other lines are echoed; a non-zero exit fails, naming WHAT.
+#   run_python_client SECONDS WHAT SCRIPT [ARGS...]
+run_python_client() {
+  local seconds=$1 what=$2 line
+  shift 2
+  while IFS= read -r line; do
+    case $line in
+      ok:*) pass "${line#ok: }" ;;
+      FAIL:*) fail "${line#FAIL: }" ;;
+      "client exit: 0") ;;
+      "client exit: "*) fail "the $what client ended with status ${line#client exit: } (a crash if no FAIL above)" ;;
+      *) echo "$line" ;;
+    esac
+  done < <(timeout "$seconds" /usr/bin/python3 "$@" 2>&1; echo "client exit: $?")
+}

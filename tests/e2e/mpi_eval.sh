@@ -7,15 +7,9 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then
-  echo "skipped: reckon was built without MPI (install libopenmpi-dev and reconfigure)"; exit 0
-fi
-if ! command -v mpirun >/dev/null; then echo "skipped: no mpirun (Debian: openmpi-bin)"; exit 0; fi
+mpi_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"   # OpenMPI's allocations outlive MPI_Finalize
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
 cd "$tmp"
 
 same_file() { cmp -s "$1" "$2" && pass "$3" || fail "$3 ($1 and $2 differ)"; }

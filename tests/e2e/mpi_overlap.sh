@@ -10,24 +10,12 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then
-  echo "skipped: reckon was built without MPI (install libopenmpi-dev and reconfigure)"; exit 0
-fi
-if ! command -v mpirun >/dev/null; then echo "skipped: no mpirun (Debian: openmpi-bin)"; exit 0; fi
+mpi_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"   # OpenMPI's plugins outlive MPI_Finalize (mpi_train.sh)
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
 cd "$tmp"
 
-unit=$(dirname "$R")/test_dist_requests
-if [ -x "$unit" ]; then
-  for n in 2 3; do
-    out=$(mpi $n "$unit" 2>&1); rc=$?
-    expect_status $rc 0 "test_dist_requests passes on $n ranks (requests in flight complete by testing)"
-  done
-fi
+mpi_unit_passes test_dist_requests "requests in flight complete by testing"
 
 "$R" synth tenrec --rows 3000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
 "$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \

@@ -12,22 +12,9 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R="$RECKON_BIN"
-if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then
-  echo "skipping: reckon was built without MPI (install libopenmpi-dev and reconfigure)"
-  finish
-fi
-if ! command -v mpirun >/dev/null 2>&1; then
-  echo "skipping: mpirun not found (Debian: openmpi-bin)"
-  finish
-fi
+mpi_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# OpenMPI's own allocations outlive MPI_Finalize (in plugins it unloads, so no suppression can
-# name them): LeakSanitizer is off under mpirun, as in mpi_train.sh; addresses and UB are checked.
-mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-# Containers often forbid the cross-memory attach OpenMPI's shared-memory transport tries first.
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi() { local n=$1; shift; ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$n" "$@"; }
 
 # Every output file identical but the report (timings) and the run markers (run ids).
 same_tree() {

@@ -22,13 +22,7 @@ expect_status $? 2 "--model_parallel without mpirun is a usage error"
 expect_contains "$out" "mpirun -np N reckon sessions" "saying how to start it"
 [ ! -e np ] && pass "and writes nothing" || fail "np left behind"
 
-if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then
-  echo "skipped the rest: reckon was built without MPI"; finish
-fi
-if ! command -v mpirun >/dev/null; then echo "skipped the rest: no mpirun (Debian: openmpi-bin)"; finish; fi
-mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"   # OpenMPI's allocations outlive MPI_Finalize
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
+mpi_require   # the rest runs under mpirun
 
 same() { cmp -s "$1" "$2" && pass "$3" || fail "$3 ($1 and $2 differ)"; }
 results() {   # the results files of run folder $1 (their names depend on the layout)
@@ -81,19 +75,9 @@ ck=("${base[@]}" --num_train_epochs 6 --save_steps 5 --micro_batch_size 8)
 "$R" "${ck[@]}" --per_device_train_batch_size 16 --output_dir cfull
 ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" "${ck[@]}" --per_device_train_batch_size 8 \
   --output_dir ckill --model_parallel >/dev/null 2>&1 & mp=$!
-killed=0
-for i in $(seq 1 3000); do
-  s=$(grep -o '"step": [0-9]*' ckill/checkpoint/state.json 2>/dev/null | tail -1 | cut -d' ' -f2)
-  if [ -n "$s" ] && [ "$s" -ge 10 ]; then
-    for k in $(pgrep -P $mp); do kill -9 $k 2>/dev/null; done
-    killed=1; break
-  fi
-  kill -0 $mp 2>/dev/null || break
-  sleep 0.01
-done
-wait $mp 2>/dev/null
-if [ $killed = 1 ]; then
-  pass "2 ranks killed after checkpoint step $s"
+mpi_kill_after_checkpoint $mp ckill 10
+if [ -n "$mpi_killed_step" ]; then
+  pass "2 ranks killed after checkpoint step $mpi_killed_step"
   "$R" "${ck[@]}" --per_device_train_batch_size 16 --output_dir ckill 2>/dev/null
   expect_status $? 0 "1 process resumes the 2 ranks' checkpoint"
   same cfull/model/weights.safetensors ckill/model/weights.safetensors "the resumed run ends with the bits of a run never stopped"

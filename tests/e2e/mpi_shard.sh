@@ -15,18 +15,12 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then
-  echo "skipped: reckon was built without MPI (install libopenmpi-dev and reconfigure)"; exit 0
-fi
-if ! command -v mpirun >/dev/null; then echo "skipped: no mpirun (Debian: openmpi-bin)"; exit 0; fi
+mpi_require
 unit=$(dirname "$R")/test_shard_table
 [ -x "$unit" ] || { fail "test_shard_table is built beside reckon"; finish; }
-# OpenMPI's own allocations outlive MPI_Finalize, so LeakSanitizer is off under mpirun (as in
-# mpi_train.sh); ctest runs the same binary alone with leaks checked.
-mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# Under mpirun LeakSanitizer is off (lib.bash); ctest runs the same binary alone with leaks checked.
 for n in 2 3 4; do
-  out=$(ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np $n "$unit" 2>&1); rc=$?
+  out=$(mpi $n "$unit" 2>&1); rc=$?
   expect_status $rc 0 "test_shard_table passes on $n ranks (fetch, bad ids, optimizer slots, resharding)"
   [ $rc = 0 ] || printf '%s\n' "$out" | grep -E 'ERROR|FAIL' | head -5
   expect_contains "$out" "[  PASSED  ] 10 test(s)." "10 checks (all but the single-process allocation walk) ran on $n ranks"
@@ -36,14 +30,8 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
-mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
 same() { cmp -s "$1" "$2" && pass "$3" || fail "$3 (weights differ)"; }
-"$R" synth tenrec --rows 6000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
-"$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \
-  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
-  --regression_targets=watching_times --to_int32=user_id,item_id --to_int16=watching_times \
-  --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id --item_id_feature=item_id \
-  --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 5 --quiet
+mpi_tenrec_data
 dl=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_rate 0 --epochs 2 --embeddings_dim 8
   --mlp_layers 16,8 --dropout 0.1 --optimizer adam)
 "$R" train "${dl[@]}" --train_batch_size 256 --micro_batch_size 64 --output_path o1 --save_model_path m1 --quiet \
@@ -112,18 +100,8 @@ ck=("${dl[@]}" --epochs 12 --checkpoint_every_steps 25 --metrics_log_frequency 2
 "$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path cfull --save_model_path cfull_m
 ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 \
   --micro_batch_size 32 --output_path ckill --save_model_path ckill_m --shard_tables user_id,item_id >/dev/null 2>&1 & mp=$!
-killed=0
-for i in $(seq 1 3000); do
-  s=$(grep -o '"step": [0-9]*' ckill/checkpoint/state.json 2>/dev/null | tail -1 | cut -d' ' -f2)
-  if [ -n "$s" ] && [ "$s" -ge 50 ]; then
-    for k in $(pgrep -P $mp); do kill -9 $k 2>/dev/null; done   # the ranks; mpirun then ends the job
-    killed=1; break
-  fi
-  kill -0 $mp 2>/dev/null || break
-  sleep 0.01
-done
-wait $mp 2>/dev/null
-[ $killed = 1 ] && pass "2 sharded ranks killed after checkpoint step $s" || fail "the 2-rank run ended before it could be killed"
+mpi_kill_after_checkpoint $mp ckill 50
+[ -n "$mpi_killed_step" ] && pass "2 sharded ranks killed after checkpoint step $mpi_killed_step" || fail "the 2-rank run ended before it could be killed"
 [ -f ckill/checkpoint/embeddings.user_id/shards.json ] && [ -f ckill/checkpoint/embeddings.user_id/shard-1-of-2.safetensors ] \
   && pass "the checkpoint keeps each sharded table in a folder of its rank files" || fail "no shard folder: $(ls ckill/checkpoint)"
 cp -r ckill ckill4

@@ -9,38 +9,16 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then
-  echo "skipped: reckon was built without MPI (install libopenmpi-dev and reconfigure)"; exit 0
-fi
-if ! command -v mpirun >/dev/null; then echo "skipped: no mpirun (Debian: openmpi-bin)"; exit 0; fi
+mpi_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# OpenMPI's own allocations (in plugins it unloads, so no suppression can name them) outlive
-# MPI_Finalize: under mpirun LeakSanitizer is off. Leaks stay checked where they can be: the
-# 1-rank runs below take the same many-piece code path without MPI_Init. Addresses and UB are
-# checked everywhere.
-mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-# Containers often forbid the cross-memory attach OpenMPI's shared-memory transport tries first.
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
 cd "$tmp"
 
 # ---- the communication layer itself, across 2 and 3 processes ----
-unit=$(dirname "$R")/test_dist
-if [ -x "$unit" ]; then
-  for n in 2 3; do
-    out=$(mpi $n "$unit" 2>&1); rc=$?
-    expect_status $rc 0 "test_dist passes on $n ranks (tree sums equal the single process's bits)"
-  done
-fi
+mpi_unit_passes test_dist "tree sums equal the single process's bits"
 
 # ---- data: several row groups, so every rank's streams hold some ----
-"$R" synth tenrec --rows 6000 --seed 5 --na_fraction 0.02 --output qk.csv >/dev/null
-"$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \
-  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
-  --regression_targets=watching_times --to_int32=user_id,item_id --to_int16=watching_times \
-  --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id --item_id_feature=item_id \
-  --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 5 --quiet
+mpi_tenrec_data
 base=(--train_data_path pp/train --eval_data_path pp/eval --lr 1e-3 --lr_decay_rate 0 --epochs 2 --eval_batch_size 1000
   --embeddings_dim 8 --mlp_layers 16,8 --dropout 0.1 --quiet)
 
@@ -97,18 +75,8 @@ ck=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_r
 "$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path cfull --save_model_path cfull_m
 ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 \
   --micro_batch_size 32 --output_path ckill --save_model_path ckill_m >/dev/null 2>&1 & mp=$!
-killed=0
-for i in $(seq 1 3000); do
-  s=$(grep -o '"step": [0-9]*' ckill/checkpoint/state.json 2>/dev/null | tail -1 | cut -d' ' -f2)
-  if [ -n "$s" ] && [ "$s" -ge 50 ]; then
-    for k in $(pgrep -P $mp); do kill -9 $k 2>/dev/null; done   # the ranks; mpirun then ends the job
-    killed=1; break
-  fi
-  kill -0 $mp 2>/dev/null || break
-  sleep 0.01
-done
-wait $mp 2>/dev/null
-[ $killed = 1 ] && pass "2 ranks killed with SIGKILL after checkpoint step $s" || fail "the 2-rank run ended before it could be killed"
+mpi_kill_after_checkpoint $mp ckill 50
+[ -n "$mpi_killed_step" ] && pass "2 ranks killed with SIGKILL after checkpoint step $mpi_killed_step" || fail "the 2-rank run ended before it could be killed"
 [ -f ckill/checkpoint/weights.safetensors ] && [ ! -e ckill_m ] && pass "their checkpoint survives, no model folder" \
   || fail "checkpoint or model folder after the kill"
 cp -r ckill ckill4

@@ -15,19 +15,13 @@ if ! command -v nghttp >/dev/null; then
   echo "skip: no nghttp (Debian: nghttp2-client)"
   exit 0
 fi
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+serve_scratch
 mkdir "$tmp/repo"
 "$R" serve --model-repository "$tmp/repo" --allow-http false --allow-metrics false --grpc-port 0 \
   --grpc-address 127.0.0.1 >"$tmp/out.txt" 2>"$tmp/err.txt" &
 pid=$!
-for _ in $(seq 200); do grep -qs '^reckon serve: repository' "$tmp/out.txt" && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
-port=$(sed -n 's/^reckon serve: gRPC on .*:\([0-9]*\)$/\1/p' "$tmp/out.txt")
+serve_wait_started $pid "$tmp/out.txt"
+port=$(serve_port gRPC "$tmp/out.txt")
 [ -n "$port" ] || { fail "the server starts ($(cat "$tmp/err.txt"))"; finish; }
 printf '\0\0\0\0\0' >"$tmp/live.msg"   # an empty inference.ServerLiveRequest, length-prefixed
 

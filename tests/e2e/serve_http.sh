@@ -8,10 +8,7 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.* http'; then
-  echo "skipping: this reckon has no HTTP frontend (libmicrohttpd not found at build time)"
-  exit 0
-fi
+http_require
 if ! /usr/bin/python3 -c 'import requests' 2>/dev/null; then
   [ "${RECKON_REQUIRE_PEERS:-0}" = 1 ] && { echo "FAIL: python3-requests is required (RECKON_REQUIRE_PEERS=1)"; exit 1; }
   echo "skipping: /usr/bin/python3 has no requests module (Debian: python3-requests)"
@@ -60,13 +57,8 @@ start_server() {
   "$R" serve "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   pid=$!
   pids+=("$pid")
-  port=""
-  for _ in $(seq 1 200); do   # the last line printed at start: the ports are out by then
-    grep -q '^reckon serve: repository' "$tmp/$name.out" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  port=$(sed -n 's/^reckon serve: HTTP on .*:\([0-9]*\)$/\1/p' "$tmp/$name.out")
+  serve_wait_started "$pid" "$tmp/$name.out"
+  port=$(serve_port HTTP "$tmp/$name.out")
   metrics_port=$(sed -n 's/^reckon serve: metrics on .*:\([0-9]*\)\/metrics$/\1/p' "$tmp/$name.out")
 }
 
@@ -81,17 +73,7 @@ wait_exit() {
 }
 
 # Run the client; its ok/FAIL lines become checks.
-run_client() {
-  while IFS= read -r line; do
-    case $line in
-      ok:*) pass "${line#ok: }" ;;
-      FAIL:*) fail "${line#FAIL: }" ;;
-      "client exit: 0") ;;
-      "client exit: "*) fail "the $1 client ended with status ${line#client exit: } (a crash if no FAIL above)" ;;
-      *) echo "$line" ;;
-    esac
-  done < <(timeout 120 /usr/bin/python3 "$client" "$@" 2>&1; echo "client exit: $?")
-}
+run_client() { run_python_client 120 "$1" "$client" "$@"; }
 
 # ---- the seed's command, verbatim but for the program and the ports (0: free ones, printed) ----
 start_server main --model-repository="$tmp/repo" --backend-config=tensorflow,version=2 --model-control-mode=explicit \

@@ -13,28 +13,11 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.* http'; then
-  echo "skipping: this reckon has no HTTP frontend (libmicrohttpd not found at build time)"
-  exit 0
-fi
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+http_require
+serve_scratch
 client=$RECKON_SOURCE_DIR/tests/e2e/serve_http_parked_client.py
 
-"$R" synth tenrec --rows 3000 --seed 5 --output "$tmp/t.csv" >/dev/null
-"$R" preprocess --input_data_format=csv --input_data_path "$tmp/t.csv" --output_path="$tmp/pp/" \
-  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click \
-  --to_int32=user_id,item_id --to_int8=gender,age,video_category,click \
-  --dataset_split_strategy=random --random_split_eval_perc=0.2 --quiet
-"$R" train --train_data_path "$tmp/pp/train" --eval_data_path "$tmp/pp/eval" --tasks click --model dlrm \
-  --embeddings_dim 8 --mlp_layers 16,8 --epochs 1 --output_path "$tmp/out" --save_model_path "$tmp/model" --quiet
-"$R" export --model_path "$tmp/model" --output_path "$tmp/repo" --name dlrm --quiet
-expect_status $? 0 "reckon export writes the repository"
+serve_dlrm_repository "$tmp" 5
 cfg=$tmp/repo/dlrm_dlrm/config.pbtxt
 awk '/^dynamic_batching/ { skip = 1 } !skip { print } skip && /^}/ { skip = 0 }' "$cfg" >"$tmp/cfg"
 printf 'dynamic_batching {\n  preferred_batch_size: 16\n  max_queue_delay_microseconds: 3000000\n}\n' >>"$tmp/cfg"
@@ -46,26 +29,10 @@ start_server() {
     --http-address 127.0.0.1 --allow-grpc false --allow-metrics false --read-timeout-secs 1 \
     >"$tmp/out.txt" 2>"$tmp/err.txt" &
   pid=$!
-  for _ in $(seq 200); do
-    grep -qs '^reckon serve: repository' "$tmp/out.txt" && break
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.05
-  done
-  url=http://127.0.0.1:$(sed -n 's/^reckon serve: HTTP on .*:\([0-9]*\)$/\1/p' "$tmp/out.txt")
+  serve_wait_started $pid "$tmp/out.txt"
+  url=http://127.0.0.1:$(serve_port HTTP "$tmp/out.txt")
 }
-run_client() {
-  local what=$1
-  shift
-  while IFS= read -r line; do
-    case $line in
-      ok:*) pass "${line#ok: }" ;;
-      FAIL:*) fail "${line#FAIL: }" ;;
-      "client exit: 0") ;;
-      "client exit: "*) fail "the $what client ended with status ${line#client exit: }" ;;
-      *) echo "$line" ;;
-    esac
-  done < <(timeout 120 /usr/bin/python3 "$client" "$what" "$@" 2>&1; echo "client exit: $?")
-}
+run_client() { run_python_client 120 "$1" "$client" "$@"; }
 # "executions rows" of the model step, from the statistics extension.
 model_step_counts() {
   /usr/bin/python3 -c 'import json, sys, urllib.request

@@ -22,26 +22,12 @@ skip() {
   echo "skip: $1"
   exit 0
 }
-"$R" --version | grep -q '^features:.* http' || { echo "skip: this reckon has no HTTP frontend"; exit 0; }
+http_require
 command -v wrk >/dev/null || skip "no wrk (Debian: wrk)"
 /usr/bin/python3 -c 'import requests' 2>/dev/null || skip "/usr/bin/python3 has no requests module (Debian: python3-requests)"
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+serve_scratch
 
-"$R" synth tenrec --rows 3000 --seed 9 --output "$tmp/t.csv" >/dev/null
-"$R" preprocess --input_data_format=csv --input_data_path "$tmp/t.csv" --output_path="$tmp/pp/" \
-  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click \
-  --to_int32=user_id,item_id --to_int8=gender,age,video_category,click \
-  --dataset_split_strategy=random --random_split_eval_perc=0.2 --quiet
-"$R" train --train_data_path "$tmp/pp/train" --eval_data_path "$tmp/pp/eval" --tasks click --model dlrm \
-  --embeddings_dim 8 --mlp_layers 16,8 --epochs 1 --output_path "$tmp/out" --save_model_path "$tmp/model" --quiet
-"$R" export --model_path "$tmp/model" --output_path "$tmp/repo" --name dlrm --quiet
-expect_status $? 0 "reckon export writes the repository"
+serve_dlrm_repository "$tmp" 9
 # One request of 8 raw rows (values seen in training, and one user never seen: id 2).
 cat >"$tmp/body.json" <<'EOF'
 {"inputs": [
@@ -55,8 +41,8 @@ EOF
 "$R" serve --model-repository "$tmp/repo" --model-control-mode explicit --load-model dlrm --threads 2 \
   --http-port 0 --http-address 127.0.0.1 --allow-grpc false --allow-metrics false >"$tmp/out.txt" 2>"$tmp/err.txt" &
 pid=$!
-for _ in $(seq 200); do grep -qs "^reckon serve: repository" "$tmp/out.txt" && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
-port=$(sed -n 's/^reckon serve: HTTP on .*:\([0-9]*\)$/\1/p' "$tmp/out.txt")
+serve_wait_started $pid "$tmp/out.txt"
+port=$(serve_port HTTP "$tmp/out.txt")
 [ -n "$port" ] || { fail "the server starts ($(cat "$tmp/err.txt"))"; finish; }
 url=http://127.0.0.1:$port
 
@@ -115,16 +101,8 @@ for step in dlrm_nvt dlrm_dlrm; do
       "$ok1, 0, $runs1, $rows1"
 done
 
-while IFS= read -r line; do
-  case $line in
-    ok:*) pass "${line#ok: }" ;;
-    FAIL:*) fail "${line#FAIL: }" ;;
-    "client exit: 0") ;;
-    "client exit: "*) fail "the load/unload client ended with status ${line#client exit: }" ;;
-    *) echo "$line" ;;
-  esac
-done < <(timeout 300 /usr/bin/python3 "$RECKON_SOURCE_DIR/tests/e2e/serve_soak_client.py" "$url" dlrm "$tmp/body.json" \
-  4 "$cycles" 2>&1; echo "client exit: $?")
+run_python_client 300 load/unload "$RECKON_SOURCE_DIR/tests/e2e/serve_soak_client.py" "$url" dlrm "$tmp/body.json" \
+  4 "$cycles"
 kill -0 "$pid" 2>/dev/null && pass "the server is still up after the soak" || fail "the server died: $(tail -3 "$tmp/err.txt")"
 kill -TERM "$pid"
 for _ in $(seq 400); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done

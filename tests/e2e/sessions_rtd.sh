@@ -72,13 +72,7 @@ cmp -s "$tmp/w0/model/weights.safetensors" "$tmp/w50/model/weights.safetensors" 
 
 # ---- a saved model folder evaluates to the numbers of the run that trained it ----
 for name in electra electra_separate; do
-  "$R" sessions --threads 1 --output_dir "$tmp/$name.eval" --do_eval --model_name_or_path "$tmp/$name/model" \
-    --data_path "$tmp/days" --per_device_eval_batch_size 64 --quiet 2>"$tmp/err"
-  expect_status $? 0 "$name's model folder evaluates without training"
-  a=$(grep '^eval_recall@20 = ' "$tmp/$name/eval_results_over_time.txt" | tail -n 1)
-  b=$(grep '^eval_recall@20 = ' "$tmp/$name.eval/eval_results_over_time.txt" | tail -n 1)
-  [ -n "$a" ] && [ "$a" = "$b" ] && pass "$name's saved model scores the last window as its run ($a)" \
-    || fail "$name saved model: '$b', its run: '$a'"
+  session_saved_model_scores_as_its_run "$tmp" "$name"
   "$R" sessions --threads 1 --output_dir "$tmp/pred" --do_predict --model_name_or_path "$tmp/$name/model" \
     --data_path "$tmp/days" --predict_data_path "$day2/test.parquet" --predict_top_k 7 --quiet --overwrite_output_dir \
     2>"$tmp/err"

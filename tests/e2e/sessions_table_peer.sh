@@ -8,12 +8,7 @@
 # refused. Skips cleanly when /usr/bin/python3 has no torch or pandas.
 set -u
 source "$(dirname "$0")/lib.bash"
-py=/usr/bin/python3
-peer="$RECKON_SOURCE_DIR/bench/peers/sessions_torch.py"
-if ! "$py" -c 'import torch, pandas' 2>/dev/null; then
-  echo "skip: $py has no torch or pandas: the PyTorch session peer is not checked"
-  exit 0
-fi
+session_peer_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -41,17 +36,7 @@ with open(d + "/oracle.csv", "w") as f:
     for s in range(1, sid + 1):
         f.write("%d,%.3f,%.3f,%.3f\n" % (s, 0.3 + 0.4 * (s % 2), 0.2, 0.1 + 0.2 * (s % 3 == 0)))
 EOF
-cat > "$tmp/features.yaml" <<'EOF'
-item_id-list_seq:
-  dtype: categorical
-  cardinality: 43
-  is_label: True
-  emb_table: item_id
-category-list_seq:
-  dtype: categorical
-  cardinality: 6
-  emb_table: category
-EOF
+session_peer_features "$tmp/features.yaml"
 trains="$tmp/1_train.csv,$tmp/2_train.csv"
 evals="$tmp/2_valid.csv,$tmp/3_valid.csv"
 

@@ -9,12 +9,7 @@
 # Skips cleanly when /usr/bin/python3 has no torch or pandas.
 set -u
 source "$(dirname "$0")/lib.bash"
-py=/usr/bin/python3
-peer="$RECKON_SOURCE_DIR/bench/peers/sessions_torch.py"
-if ! "$py" -c 'import torch, pandas' 2>/dev/null; then
-  echo "skip: $py has no torch or pandas: the PyTorch session peer is not checked"
-  exit 0
-fi
+session_peer_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -43,17 +38,7 @@ with open(d + "/oracle.csv", "w") as f:
     for s in range(1, 1001):                   # sessions 1..200 (valid's) at 0.5, the rest at 0.9
         f.write("%d,%s,%s\n" % (s, "0.5" if s <= 200 else "0.9", "0.25" if s <= 200 else "0.8"))
 EOF
-cat > "$tmp/features.yaml" <<'EOF'
-item_id-list_seq:
-  dtype: categorical
-  cardinality: 43
-  is_label: True
-  emb_table: item_id
-category-list_seq:
-  dtype: categorical
-  cardinality: 6
-  emb_table: category
-EOF
+session_peer_features "$tmp/features.yaml"
 for s in train valid; do
   "$RECKON_BIN" convert --csv_list_columns item_id-list_seq,category-list_seq "$tmp/${s}_in.csv" "$tmp/$s.parquet" \
     >/dev/null \

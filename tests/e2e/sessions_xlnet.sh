@@ -37,13 +37,7 @@ expect_contains "$(cat "$tmp/transfoxl/model/model.json")" '"mem_len": 2' "model
 
 # ---- a saved model folder evaluates to the numbers of the run that trained it (its task included) ----
 for name in xlnet_plm transfoxl; do
-  "$R" sessions --threads 1 --output_dir "$tmp/$name.eval" --do_eval --model_name_or_path "$tmp/$name/model" \
-    --data_path "$tmp/days" --per_device_eval_batch_size 64 --quiet 2>"$tmp/err"
-  expect_status $? 0 "$name's model folder evaluates without training"
-  a=$(grep '^eval_recall@20 = ' "$tmp/$name/eval_results_over_time.txt" | tail -n 1)
-  b=$(grep '^eval_recall@20 = ' "$tmp/$name.eval/eval_results_over_time.txt" | tail -n 1)
-  [ -n "$a" ] && [ "$a" = "$b" ] && pass "$name's saved model scores the last window as its run ($a)" \
-    || fail "$name saved model: '$b', its run: '$a'"
+  session_saved_model_scores_as_its_run "$tmp" "$name"
 done
 "$R" sessions --threads 1 --output_dir "$tmp/pred" --do_predict --model_name_or_path "$tmp/xlnet_plm/model" \
   --data_path "$tmp/days" --predict_data_path "$day2/test.parquet" --predict_top_k 7 --quiet 2>"$tmp/err"

@@ -31,6 +31,10 @@ void rk_test_write_file(const char *path, const char *text);
 /* Run a shell command; returns its exit status. */
 int rk_test_system(const char *fmt, ...);
 
+/* The main of a test whose subject was not built (HTTP serving without its libraries): one test,
+ * named `what`, that cmocka reports as skipped. */
+int rk_test_not_built(const char *what);
+
 /* Walk every allocation failure of an operation: run(ctx) with the n-th allocation failing, for
  * n = 0, 1, 2, ... until it runs without the injection firing. Each failing run must return
  * RK_ENOMEM and leave live bytes where they started (run cleans up after itself); the clean run

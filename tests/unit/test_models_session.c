@@ -26,51 +26,7 @@
 #include "reckon/optim.h"
 #include "models/session_internal.h"
 #include "reckon/sessions.h"
-#include "support.h"
-
-#define N_ITEMS 20
-
-static void features(rk_session_features *f) {
-  static rk_session_feature x[3] = {
-      {.name = "category-list", .categorical = true, .cardinality = 6, .table = "category-list"},
-      {.name = "item_id-list", .categorical = true, .cardinality = N_ITEMS, .table = "item_id-list", .is_item = true},
-      {.name = "price-list", .categorical = false}};
-  f->features = x;
-  f->n = 3;
-  f->item = 1;
-}
-
-static void small_config(rk_session_config *c, rk_session_model_kind kind) {
-  rk_session_config_default(c);
-  c->model_type = kind;
-  c->d_model = 8;
-  c->n_layer = 2;
-  c->n_head = 2;
-  c->session_seq_length_max = 5;
-  c->item_embedding_dim = 6;
-  c->dropout = 0.0f;
-  c->seed = 7;
-}
-
-/* A list column of `rows` sessions: lens[r] values each, value(r, t). */
-static void list_column(rk_column *col, const char *name, bool ints, int rows, const int *lens, double base) {
-  assert_rk_ok(rk_column_init(col, name, RK_COL_LIST, ints ? RK_COL_INT64 : RK_COL_FLOAT32));
-  for (int r = 0; r < rows; r++) {
-    for (int t = 0; t < lens[r]; t++) {
-      if (ints) assert_rk_ok(rk_column_append_int(col->child, 1 + (int64_t)(base + 3 * r + 2 * t) % ((int64_t)base)));
-      else assert_rk_ok(rk_column_append_double(col->child, 0.25 * r - 0.1 * t));
-    }
-    assert_rk_ok(rk_column_finish_list_row(col));
-  }
-}
-
-static void sessions_batch(rk_batch *b, int rows, const int *lens) {
-  assert_rk_ok(rk_batch_init(b, 3));
-  list_column(&b->cols[0], "category-list", true, rows, lens, 5);
-  list_column(&b->cols[1], "item_id-list", true, rows, lens, N_ITEMS - 1);
-  list_column(&b->cols[2], "price-list", false, rows, lens, 0);
-  b->nrows = rows;
-}
+#include "session_model.h"
 
 /* ---- settings ---- */
 
@@ -135,7 +91,7 @@ static void test_features_from_config(void **state) {
   assert_string_equal(f.features[3].table, "cat_seq");
   /* A model over it has one table for the two product columns. */
   rk_session_config c;
-  small_config(&c, RK_SESSION_GRU);
+  session_test_config(&c, RK_SESSION_GRU);
   rk_model *m;
   assert_rk_ok(rk_session_build(&m, &f, &c, 2, false));
   int tables = 0;
@@ -300,9 +256,9 @@ static void test_masked_lm_evaluation_and_prediction(void **state) {
 static void test_feed_windows_and_phases(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, RK_SESSION_GPT2);
+  session_test_config(&c, RK_SESSION_GPT2);
   c.eval_on_last_item_seq_only = true;
   rk_model *m;
   assert_rk_ok(rk_session_build(&m, &f, &c, 4, true));
@@ -313,7 +269,7 @@ static void test_feed_windows_and_phases(void **state) {
   assert_string_equal(names[1], "item_id-list");
   const int lens[3] = {7, 2, 0};   /* longer than T = 5, short, empty */
   rk_batch b;
-  sessions_batch(&b, 3, lens);
+  session_test_batch(&b, 3, lens, true);
   assert_rk_ok(m->ops->feed_fill(feed, &b, 0));
   const int64_t *items = rk_session_feed_items(feed), *len = rk_session_feed_lengths(feed);
   const rk_column *ic = &b.cols[1];
@@ -341,11 +297,11 @@ static void test_feed_windows_and_phases(void **state) {
   /* An id outside the table, and lists of unequal length, name column and row. */
   rk_column_free(&b.cols[0]);
   const int short_lens[3] = {7, 1, 0};
-  list_column(&b.cols[0], "category-list", true, 3, short_lens, 5);
+  session_test_list_column(&b.cols[0], "category-list", true, 3, short_lens, 5);
   assert_int_equal(m->ops->feed_fill(feed, &b, 0), RK_EUSAGE);
   assert_non_null(strstr(rk_error_message(), "'category-list' row 1"));
   rk_column_free(&b.cols[0]);
-  list_column(&b.cols[0], "category-list", true, 3, lens, 50);
+  session_test_list_column(&b.cols[0], "category-list", true, 3, lens, 50);
   assert_int_equal(m->ops->feed_fill(feed, &b, 0), RK_ERANGE);
   assert_non_null(strstr(rk_error_message(), "'category-list' row 0"));
   rk_batch_free(&b);
@@ -380,15 +336,15 @@ static double train_steps(rk_model *m, rk_model_feed *feed, const rk_batch *b, i
 static void test_every_model_trains(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   const rk_session_model_kind kinds[] = {RK_SESSION_GPT2, RK_SESSION_BERT, RK_SESSION_ALBERT, RK_SESSION_GRU,
                                          RK_SESSION_LSTM, RK_SESSION_RNN, RK_SESSION_AVGSEQ};
   const int lens[4] = {5, 3, 4, 2};
   rk_batch b;
-  sessions_batch(&b, 4, lens);
+  session_test_batch(&b, 4, lens, true);
   for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
     rk_session_config c;
-    small_config(&c, kinds[k]);
+    session_test_config(&c, kinds[k]);
     c.mf_constrained_embeddings = k % 2 == 0;
     c.layer_norm_featurewise = k % 3 == 0;
     if (kinds[k] == RK_SESSION_ALBERT) c.num_hidden_groups = -1;
@@ -400,7 +356,7 @@ static void test_every_model_trains(void **state) {
     double first = 0, last = train_steps(m, feed, &b, 30, &first);
     if (last >= first) fail_msg("%s: the loss went from %g to %g", c.model_type == RK_SESSION_AVGSEQ ? "avgseq" : "model", first, last);
     if (kinds[k] != RK_SESSION_BERT && kinds[k] != RK_SESSION_ALBERT)   /* the first loss: about log V */
-      assert_true(fabs(first - log((double)N_ITEMS)) < 1.0);
+      assert_true(fabs(first - log((double)SESSION_TEST_ITEMS)) < 1.0);
     m->ops->feed_free(feed);
     m->ops->free(m);
   }
@@ -412,14 +368,14 @@ static void test_every_model_trains(void **state) {
 static void test_item_table_width(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   const struct { bool tied; int64_t given, want; } cases[] = {
       {false, 0, 5},   /* ceil(20^0.25 x 2) = ceil(4.23) */
       {true, 0, 8},    /* d_model */
       {true, 6, 6}, {false, 6, 6}};
   for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
     rk_session_config c;
-    small_config(&c, RK_SESSION_GPT2);
+    session_test_config(&c, RK_SESSION_GPT2);
     c.mf_constrained_embeddings = cases[k].tied;
     c.item_embedding_dim = cases[k].given;
     rk_model *m;
@@ -437,9 +393,9 @@ static void test_item_table_width(void **state) {
 static void test_albert_groups(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, RK_SESSION_ALBERT);
+  session_test_config(&c, RK_SESSION_ALBERT);
   c.n_layer = 4;
   int blocks[2];
   const int groups[2] = {1, -1};
@@ -469,9 +425,9 @@ static void test_albert_groups(void **state) {
 static void test_no_decay_marks(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, RK_SESSION_BERT);
+  session_test_config(&c, RK_SESSION_BERT);
   rk_model *m;
   assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
   for (int i = 0; i < m->n_params; i++) {
@@ -481,7 +437,7 @@ static void test_no_decay_marks(void **state) {
     if (p->no_decay != want) fail_msg("%s: no_decay %d", p->name, p->no_decay);
   }
   m->ops->free(m);
-  small_config(&c, RK_SESSION_GPT2);   /* GPT-2's ln_1 / ln_2 / ln_f weights: decayed, as in HF */
+  session_test_config(&c, RK_SESSION_GPT2);   /* GPT-2's ln_1 / ln_2 / ln_f weights: decayed, as in HF */
   assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
   for (int i = 0; i < m->n_params; i++)
     if (m->params[i]->no_decay != (strstr(m->params[i]->name, "bias") != NULL))
@@ -489,20 +445,12 @@ static void test_no_decay_marks(void **state) {
   m->ops->free(m);
 }
 
-static void hidden_of(rk_model *m, rk_model_feed *feed, const rk_batch *b, rk_session_phase phase, float *out) {
-  assert_rk_ok(rk_session_feed_set_phase(feed, phase));
-  assert_rk_ok(m->ops->feed_fill(feed, b, 0));
-  assert_rk_ok(rk_graph_forward(m->g, RK_EVAL));
-  const rk_session_outputs *o = rk_session_model_outputs(m);
-  memcpy(out, rk_graph_value_f32(m->g, o->hidden), (size_t)rk_graph_value_numel(m->g, o->hidden) * sizeof *out);
-}
-
 /* The hidden vectors of a fresh model of `kind` with the key-padding mask on or off. */
 static void hidden_with_mask(rk_session_model_kind kind, bool key_padding_mask, rk_session_phase phase, float *out) {
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, kind);
+  session_test_config(&c, kind);
   c.key_padding_mask = key_padding_mask;
   c.eval_on_last_item_seq_only = true;
   rk_model *m;
@@ -511,8 +459,8 @@ static void hidden_with_mask(rk_session_model_kind kind, bool key_padding_mask, 
   assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
   const int lens[3] = {5, 2, 3};
   rk_batch b;
-  sessions_batch(&b, 3, lens);
-  hidden_of(m, feed, &b, phase, out);
+  session_test_batch(&b, 3, lens, true);
+  session_test_hidden(m, feed, &b, phase, out);
   rk_batch_free(&b);
   m->ops->feed_free(feed);
   m->ops->free(m);
@@ -537,9 +485,9 @@ static void test_key_padding_mask(void **state) {
 static void test_merge_choices(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, RK_SESSION_GRU);
+  session_test_config(&c, RK_SESSION_GRU);
   c.inp_merge = RK_SESSION_MERGE_IDENTITY;   /* the features are 11 wide, d_model 8 */
   rk_model *m;
   assert_int_equal(rk_session_build(&m, &f, &c, 2, true), RK_EUSAGE);
@@ -552,15 +500,15 @@ static void test_merge_choices(void **state) {
   float tanh_h[2 * 6], relu_h[2 * 6];
   const int lens[2] = {4, 3};
   rk_batch b;
-  sessions_batch(&b, 2, lens);
-  small_config(&c, RK_SESSION_GRU);
+  session_test_batch(&b, 2, lens, true);
+  session_test_config(&c, RK_SESSION_GRU);
   c.eval_on_last_item_seq_only = true;
   for (int k = 0; k < 2; k++) {
     c.tf_out_activation = k ? RK_SESSION_OUT_RELU : RK_SESSION_OUT_TANH;
     assert_rk_ok(rk_session_build(&m, &f, &c, 2, false));
     rk_model_feed *feed;
     assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
-    hidden_of(m, feed, &b, RK_SESSION_PHASE_EVAL, k ? relu_h : tanh_h);
+    session_test_hidden(m, feed, &b, RK_SESSION_PHASE_EVAL, k ? relu_h : tanh_h);
     m->ops->feed_free(feed);
     m->ops->free(m);
   }
@@ -571,9 +519,9 @@ static void test_merge_choices(void **state) {
 static void test_share_is_not_a_copy(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, RK_SESSION_GPT2);
+  session_test_config(&c, RK_SESSION_GPT2);
   c.eval_on_last_item_seq_only = true;
   rk_model *m, *inf;
   assert_rk_ok(rk_session_build(&m, &f, &c, 4, true));
@@ -583,24 +531,24 @@ static void test_share_is_not_a_copy(void **state) {
   assert_int_equal(inf->out.loss, RK_NO_VALUE);
   const int lens[3] = {5, 3, 4};
   rk_batch b;
-  sessions_batch(&b, 3, lens);
+  session_test_batch(&b, 3, lens, true);
   rk_model_feed *ft, *fi;
   assert_rk_ok(m->ops->feed_init(&ft, m, NULL, 0, NULL, 1));
   assert_rk_ok(inf->ops->feed_init(&fi, inf, NULL, 0, NULL, 1));
   float a[4 * 6], before[3 * 6], after[3 * 6];
-  hidden_of(m, ft, &b, RK_SESSION_PHASE_EVAL, a);
-  hidden_of(inf, fi, &b, RK_SESSION_PHASE_EVAL, before);
+  session_test_hidden(m, ft, &b, RK_SESSION_PHASE_EVAL, a);
+  session_test_hidden(inf, fi, &b, RK_SESSION_PHASE_EVAL, before);
   assert_memory_equal(a, before, sizeof before);   /* one code path: the train graph in eval mode reads the same */
   double first;
   assert_rk_ok(rk_session_feed_set_phase(ft, RK_SESSION_PHASE_TRAIN));
   train_steps(m, ft, &b, 2, &first);
-  hidden_of(inf, fi, &b, RK_SESSION_PHASE_EVAL, after);
+  session_test_hidden(inf, fi, &b, RK_SESSION_PHASE_EVAL, after);
   assert_memory_not_equal(before, after, sizeof after);
   /* The catalogue is the output layer's, with its bias. */
   rk_catalog cat;
   float temp;
   rk_session_catalog(inf, &cat, &temp);
-  assert_int_equal(cat.V, N_ITEMS);
+  assert_int_equal(cat.V, SESSION_TEST_ITEMS);
   assert_int_equal(cat.D, 6);
   assert_non_null(cat.bias);
   assert_true(temp == 1.0f);
@@ -614,22 +562,22 @@ static void test_share_is_not_a_copy(void **state) {
 static void test_save_load_round_trip(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, RK_SESSION_BERT);
+  session_test_config(&c, RK_SESSION_BERT);
   c.mf_constrained_embeddings = true;
   c.eval_on_last_item_seq_only = true;
   rk_model *m;
   assert_rk_ok(rk_session_build(&m, &f, &c, 3, true));
   const int lens[3] = {5, 3, 4};
   rk_batch b;
-  sessions_batch(&b, 3, lens);
+  session_test_batch(&b, 3, lens, true);
   rk_model_feed *feed;
   assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
   double first;
   train_steps(m, feed, &b, 3, &first);
   float want[3 * 6], got[3 * 6];
-  hidden_of(m, feed, &b, RK_SESSION_PHASE_PREDICT, want);
+  session_test_hidden(m, feed, &b, RK_SESSION_PHASE_PREDICT, want);
   rk_schema schema;
   rk_schema_init(&schema);
   const char *dir = rk_test_path(rk_test_tmpdir("session_save"), "model");
@@ -646,7 +594,7 @@ static void test_save_load_round_trip(void **state) {
   assert_rk_ok(rk_session_share(&inf, sm.model, 3, false, true));
   rk_model_feed *fi;
   assert_rk_ok(inf->ops->feed_init(&fi, inf, NULL, 0, NULL, 1));
-  hidden_of(inf, fi, &b, RK_SESSION_PHASE_PREDICT, got);
+  session_test_hidden(inf, fi, &b, RK_SESSION_PHASE_PREDICT, got);
   assert_memory_equal(want, got, sizeof got);   /* bit-identical */
   const rk_session_outputs *o = rk_session_model_outputs(inf);
   assert_int_equal(o->n_layers, 2);
@@ -671,19 +619,11 @@ static void test_save_load_round_trip(void **state) {
 static rk_status build_share_feed(void *ctx) {
   (void)ctx;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, RK_SESSION_GPT2);
+  session_test_config(&c, RK_SESSION_GPT2);
   c.layer_norm_featurewise = true;
-  rk_model *m = NULL, *s = NULL;
-  rk_model_feed *feed = NULL;
-  rk_status st = rk_session_build(&m, &f, &c, 2, true);
-  if (st == RK_OK) st = rk_session_share(&s, m, 3, false, true);
-  if (st == RK_OK) st = s->ops->feed_init(&feed, s, NULL, 0, NULL, 1);
-  if (feed) s->ops->feed_free(feed);
-  if (s) s->ops->free(s);
-  if (m) m->ops->free(m);
-  return st;
+  return session_test_build_share_feed(&f, &c);
 }
 
 static void test_allocation_failures(void **state) {
@@ -704,9 +644,9 @@ static rk_status load_saved(void *ctx) {
 static void test_load_allocation_failures(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, true);
   rk_session_config c;
-  small_config(&c, RK_SESSION_GRU);
+  session_test_config(&c, RK_SESSION_GRU);
   rk_model *m;
   assert_rk_ok(rk_session_build(&m, &f, &c, 2, true));
   rk_schema schema;

@@ -9,58 +9,25 @@
 
 #include "models/session_internal.h"
 #include "reckon/sessions.h"
-#include "support.h"
-
-#define N_ITEMS 20
+#include "session_model.h"
 
 static const int lens[3] = {5, 2, 3};   /* 10 real rows of 15 */
 
-static void features(rk_session_features *f) {
-  static rk_session_feature x[2] = {
-      {.name = "category-list", .categorical = true, .cardinality = 6, .table = "category-list"},
-      {.name = "item_id-list", .categorical = true, .cardinality = N_ITEMS, .table = "item_id-list", .is_item = true}};
-  f->features = x;
-  f->n = 2;
-  f->item = 1;
-}
-
+/* The tests' small model, with dropout (off in the eval graphs compared) and scored on each
+ * session's last item. */
 static void config(rk_session_config *c, rk_session_model_kind kind) {
-  rk_session_config_default(c);
-  c->model_type = kind;
-  c->d_model = 8;
-  c->n_layer = 2;
-  c->n_head = 2;
-  c->session_seq_length_max = 5;
-  c->item_embedding_dim = 6;
+  session_test_config(c, kind);
   c->dropout = 0.1f;
-  c->seed = 7;
   c->eval_on_last_item_seq_only = true;
 }
 
-static void list_column(rk_column *col, const char *name, int64_t modulo) {
-  assert_rk_ok(rk_column_init(col, name, RK_COL_LIST, RK_COL_INT64));
-  for (int r = 0; r < 3; r++) {
-    for (int t = 0; t < lens[r]; t++) assert_rk_ok(rk_column_append_int(col->child, 1 + (3 * r + 2 * t) % modulo));
-    assert_rk_ok(rk_column_finish_list_row(col));
-  }
-}
-
-static void batch(rk_batch *b) {
-  assert_rk_ok(rk_batch_init(b, 2));
-  list_column(&b->cols[0], "category-list", 5);
-  list_column(&b->cols[1], "item_id-list", N_ITEMS - 1);
-  b->nrows = 3;
-}
+static void batch(rk_batch *b) { session_test_batch(b, 3, lens, false); }
 
 /* m's hidden vectors (3 sessions x item_dim) in `phase`, with a fresh feed. */
 static void hidden(rk_model *m, rk_session_phase phase, const rk_batch *b, float *out) {
   rk_model_feed *feed;
   assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
-  assert_rk_ok(rk_session_feed_set_phase(feed, phase));
-  assert_rk_ok(m->ops->feed_fill(feed, b, 0));
-  assert_rk_ok(rk_graph_forward(m->g, RK_EVAL));
-  const rk_session_outputs *o = rk_session_model_outputs(m);
-  memcpy(out, rk_graph_value_f32(m->g, o->hidden), (size_t)rk_graph_value_numel(m->g, o->hidden) * sizeof *out);
+  session_test_hidden(m, feed, b, phase, out);
   m->ops->feed_free(feed);
 }
 
@@ -68,7 +35,7 @@ static void test_packed_equals_unpacked(void **state) {
   (void)state;
   const rk_session_model_kind kinds[3] = {RK_SESSION_GPT2, RK_SESSION_BERT, RK_SESSION_ALBERT};
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, false);
   rk_batch b;
   batch(&b);
   for (int k = 0; k < 3; k++) {
@@ -96,7 +63,7 @@ static void test_packed_equals_unpacked(void **state) {
 static void test_packing(void **state) {
   (void)state;
   rk_session_features f;
-  features(&f);
+  session_test_features(&f, false);
   rk_session_config c;
   config(&c, RK_SESSION_GPT2);
   rk_model *m;

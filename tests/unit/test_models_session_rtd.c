@@ -10,7 +10,7 @@
 
 #include "models/session_internal.h"
 #include "reckon/sessions.h"
-#include "support.h"
+#include "session_model.h"
 
 static rk_session_features features(void) {
   static rk_session_feature x[3] = {
@@ -133,17 +133,8 @@ static void test_separate_generator_parameters(void **state) {
 }
 
 static rk_status build_share_feed(void *ctx) {
-  const rk_session_config *c = ctx;
   rk_session_features f = features();
-  rk_model *m = NULL, *s = NULL;
-  rk_model_feed *feed = NULL;
-  rk_status st = rk_session_build(&m, &f, c, 2, true);
-  if (st == RK_OK) st = rk_session_share(&s, m, 3, false, true);
-  if (st == RK_OK) st = s->ops->feed_init(&feed, s, NULL, 0, NULL, 1);
-  if (feed) s->ops->feed_free(feed);
-  if (s) s->ops->free(s);
-  if (m) m->ops->free(m);
-  return st;
+  return session_test_build_share_feed(&f, ctx);
 }
 
 static void test_allocation_failures(void **state) {

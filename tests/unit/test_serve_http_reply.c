@@ -82,13 +82,5 @@ int main(void) {
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
 #else
-static void test_http_not_built(void **state) {
-  (void)state;
-  skip();
-}
-
-int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_http_not_built)};
-  return cmocka_run_group_tests(tests, NULL, NULL);
-}
+int main(void) { return rk_test_not_built("HTTP serving (built without it)"); }
 #endif

@@ -247,6 +247,23 @@ static int64_t step_grad(int s, int64_t *rows, float *grad) {
   return n;
 }
 
+/* `steps` steps of step_grad's gradients: `one` on the whole table, `mine` on this rank's shard
+ * (which keeps the gradients of its own rows). */
+static void step_both(int steps, rk_param *whole, rk_optim *one, rk_shard_table *t, rk_optim *mine) {
+  int64_t rows[V];
+  float grad[V * D];
+  for (int s = 0; s < steps; s++) {
+    int64_t n = step_grad(s, rows, grad);
+    assert_rk_ok(rk_param_reserve_grad_rows(whole, n));
+    memcpy(whole->grad_rows, rows, (size_t)n * sizeof *rows);
+    memcpy(whole->grad.data, grad, (size_t)(n * D) * sizeof *grad);
+    whole->n_grad_rows = n;
+    assert_rk_ok(rk_optim_step(one, 1.0));
+    assert_rk_ok(rk_shard_take_grad(t, rows, grad, n));
+    assert_rk_ok(rk_optim_step(mine, 1.0));
+  }
+}
+
 static void check_optimizer_on_shards(rk_optim_kind kind) {
   rk_param whole;
   whole_table(&whole);
@@ -257,18 +274,7 @@ static void check_optimizer_on_shards(rk_optim_kind kind) {
   rk_optim one, mine;
   assert_rk_ok(rk_optim_init(&one, &cfg, (rk_param *[]){&whole}, 1));
   assert_rk_ok(rk_optim_init(&mine, &cfg, (rk_param *[]){&t.rows}, 1));
-  int64_t rows[V];
-  float grad[V * D];
-  for (int s = 0; s < 5; s++) {
-    int64_t n = step_grad(s, rows, grad);
-    assert_rk_ok(rk_param_reserve_grad_rows(&whole, n));
-    memcpy(whole.grad_rows, rows, (size_t)n * sizeof *rows);
-    memcpy(whole.grad.data, grad, (size_t)(n * D) * sizeof *grad);
-    whole.n_grad_rows = n;
-    assert_rk_ok(rk_optim_step(&one, 1.0));
-    assert_rk_ok(rk_shard_take_grad(&t, rows, grad, n));
-    assert_rk_ok(rk_optim_step(&mine, 1.0));
-  }
+  step_both(5, &whole, &one, &t, &mine);
   int rank = rk_dist_rank(world), size = rk_dist_size(world);
   for (int64_t l = 0; l < t.rows.value.shape[0]; l++) {
     int64_t g = l * size + rank;
@@ -313,18 +319,7 @@ static void test_checkpoint_reshards_on_load(void **state) {
   rk_optim one, mine;
   assert_rk_ok(rk_optim_init(&one, &cfg, (rk_param *[]){&whole}, 1));
   assert_rk_ok(rk_optim_init(&mine, &cfg, (rk_param *[]){&t.rows}, 1));
-  int64_t rows[V];
-  float grad[V * D];
-  for (int s = 0; s < 2; s++) {   /* rows and both Adam slots away from their initial values */
-    int64_t n = step_grad(s, rows, grad);
-    assert_rk_ok(rk_param_reserve_grad_rows(&whole, n));
-    memcpy(whole.grad_rows, rows, (size_t)n * sizeof *rows);
-    memcpy(whole.grad.data, grad, (size_t)(n * D) * sizeof *grad);
-    whole.n_grad_rows = n;
-    assert_rk_ok(rk_optim_step(&one, 1.0));
-    assert_rk_ok(rk_shard_take_grad(&t, rows, grad, n));
-    assert_rk_ok(rk_optim_step(&mine, 1.0));
-  }
+  step_both(2, &whole, &one, &t, &mine);   /* rows and both Adam slots away from their initial values */
   char base[4096], *stage = NULL;
   shared_dir(base, sizeof base);
   const char *dir = rk_test_path(base, "items");
