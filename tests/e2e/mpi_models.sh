@@ -8,24 +8,12 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 R=$RECKON_BIN
-if ! "$R" --version | grep -q '^features:.*\bmpi\b'; then
-  echo "skipped: reckon was built without MPI (install libopenmpi-dev and reconfigure)"; exit 0
-fi
-if ! command -v mpirun >/dev/null; then echo "skipped: no mpirun (Debian: openmpi-bin)"; exit 0; fi
+mpi_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# LeakSanitizer is off under mpirun only (OpenMPI's plugin allocations outlive MPI_Finalize; see
-# mpi_train.sh); the 1-rank runs keep it.
-mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi() { ASAN_OPTIONS="$mpi_asan" timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$@"; }
 cd "$tmp"
 
-"$R" synth tenrec --rows 3000 --seed 7 --na_fraction 0.02 --output qk.csv >/dev/null
-"$R" preprocess --input_data_format=csv --csv_na_values=\\N --input_data_path qk.csv --output_path=pp/ \
-  --categorical_features=user_id,item_id,video_category,gender,age --binary_classif_targets=click,follow,like,share \
-  --to_int32=user_id,item_id --to_int8=gender,age,video_category,click,follow,like,share \
-  --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 4 --quiet
+mpi_tenrec_data
 base=(--train_data_path pp/train --eval_data_path pp/eval --lr 1e-3 --lr_decay_rate 0 --epochs 1 --eval_batch_size 1000
   --embeddings_dim 8 --mlp_layers 16,8 --dropout 0.1 --quiet)
 
