@@ -42,6 +42,7 @@ out="$data_dir/out"
 schema="$out/train/.merlin/schema.json"
 results="${OUT:+$OUT/mpi_train.md}"
 results="${results:-/tmp/bench_mpi_train.md}"
+mkdir -p "$(dirname "$results")"   # an OUT that does not exist yet
 mpirun=(mpirun --oversubscribe --allow-run-as-root --bind-to none)
 export OMPI_MCA_btl_vader_single_copy_mechanism=none   # cross-memory attach is refused in containers
 [ -x "$reckon" ] || { echo "mpi_train.sh: no $reckon (build reckon first)" >&2; exit 1; }
