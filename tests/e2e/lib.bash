@@ -70,23 +70,28 @@ mpi_tenrec_data() {
     --to_int8=gender,age,video_category,click,follow,like,share --user_id_feature=user_id --item_id_feature=item_id \
     --dataset_split_strategy=random --random_split_eval_perc=0.2 --output_num_partitions 5 --quiet
 }
-# Kill the ranks of mpirun PID (SIGKILL; mpirun then ends the job) once the checkpoint in DIR has
-# reached step STEP; waits for mpirun. Sets mpi_killed_step to that step, empty when the job
-# ended before it could be killed.
-#   mpi_kill_after_checkpoint PID DIR STEP
-mpi_kill_after_checkpoint() {
-  local mp=$1 s k i
-  mpi_killed_step=
-  for i in $(seq 1 3000); do
-    s=$(grep -o '"step": [0-9]*' "$2/checkpoint/state.json" 2>/dev/null | tail -1 | cut -d' ' -f2)
+# Kill the run PID with SIGKILL once the checkpoint in DIR has reached step STEP, or with `ranks`
+# the processes mpirun PID started (mpirun then ends the job); waits for PID. Sets killed_step to
+# that step, empty when the run ended before it could be killed. Polled for as long as the run
+# lives: a loaded machine (ASan, many jobs) may take longer to reach STEP than any fixed count of
+# polls.
+#   kill_after_checkpoint PID DIR STEP [ranks]
+kill_after_checkpoint() {
+  local pid=$1 s k
+  killed_step=
+  while kill -0 "$pid" 2>/dev/null; do
+    s=$(grep -o '"step": [0-9]*' "$2/checkpoint/state.json" 2>/dev/null | tail -1 | cut -d' ' -f2)   # the last key
     if [ -n "$s" ] && [ "$s" -ge "$3" ]; then
-      for k in $(pgrep -P "$mp"); do kill -9 "$k" 2>/dev/null; done
-      mpi_killed_step=$s; break
+      if [ "${4:-}" = ranks ]; then
+        for k in $(pgrep -P "$pid"); do kill -9 "$k" 2>/dev/null; done
+      else
+        kill -9 "$pid" 2>/dev/null
+      fi
+      killed_step=$s; break
     fi
-    kill -0 "$mp" 2>/dev/null || break
     sleep 0.01
   done
-  wait "$mp" 2>/dev/null
+  wait "$pid" 2>/dev/null
 }
 # Ends the test here (skipped) when reckon was built without its HTTP frontend.
 http_require() {

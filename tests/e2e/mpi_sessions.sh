@@ -75,9 +75,9 @@ ck=("${base[@]}" --num_train_epochs 6 --save_steps 5 --micro_batch_size 8)
 "$R" "${ck[@]}" --per_device_train_batch_size 16 --output_dir cfull
 ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" "${ck[@]}" --per_device_train_batch_size 8 \
   --output_dir ckill --model_parallel >/dev/null 2>&1 & mp=$!
-mpi_kill_after_checkpoint $mp ckill 10
-if [ -n "$mpi_killed_step" ]; then
-  pass "2 ranks killed after checkpoint step $mpi_killed_step"
+kill_after_checkpoint $mp ckill 10 ranks
+if [ -n "$killed_step" ]; then
+  pass "2 ranks killed after checkpoint step $killed_step"
   "$R" "${ck[@]}" --per_device_train_batch_size 16 --output_dir ckill 2>/dev/null
   expect_status $? 0 "1 process resumes the 2 ranks' checkpoint"
   same cfull/model/weights.safetensors ckill/model/weights.safetensors "the resumed run ends with the bits of a run never stopped"

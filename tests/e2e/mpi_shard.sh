@@ -100,8 +100,8 @@ ck=("${dl[@]}" --epochs 12 --checkpoint_every_steps 25 --metrics_log_frequency 2
 "$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path cfull --save_model_path cfull_m
 ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 \
   --micro_batch_size 32 --output_path ckill --save_model_path ckill_m --shard_tables user_id,item_id >/dev/null 2>&1 & mp=$!
-mpi_kill_after_checkpoint $mp ckill 50
-[ -n "$mpi_killed_step" ] && pass "2 sharded ranks killed after checkpoint step $mpi_killed_step" || fail "the 2-rank run ended before it could be killed"
+kill_after_checkpoint $mp ckill 50 ranks
+[ -n "$killed_step" ] && pass "2 sharded ranks killed after checkpoint step $killed_step" || fail "the 2-rank run ended before it could be killed"
 [ -f ckill/checkpoint/embeddings.user_id/shards.json ] && [ -f ckill/checkpoint/embeddings.user_id/shard-1-of-2.safetensors ] \
   && pass "the checkpoint keeps each sharded table in a folder of its rank files" || fail "no shard folder: $(ls ckill/checkpoint)"
 cp -r ckill ckill4

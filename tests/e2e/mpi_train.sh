@@ -75,8 +75,8 @@ ck=(--train_data_path pp/train --model dlrm --tasks click --lr 1e-3 --lr_decay_r
 "$R" train "${ck[@]}" --train_batch_size 128 --micro_batch_size 32 --output_path cfull --save_model_path cfull_m
 ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --allow-run-as-root -np 2 "$R" train "${ck[@]}" --train_batch_size 64 \
   --micro_batch_size 32 --output_path ckill --save_model_path ckill_m >/dev/null 2>&1 & mp=$!
-mpi_kill_after_checkpoint $mp ckill 50
-[ -n "$mpi_killed_step" ] && pass "2 ranks killed with SIGKILL after checkpoint step $mpi_killed_step" || fail "the 2-rank run ended before it could be killed"
+kill_after_checkpoint $mp ckill 50 ranks
+[ -n "$killed_step" ] && pass "2 ranks killed with SIGKILL after checkpoint step $killed_step" || fail "the 2-rank run ended before it could be killed"
 [ -f ckill/checkpoint/weights.safetensors ] && [ ! -e ckill_m ] && pass "their checkpoint survives, no model folder" \
   || fail "checkpoint or model folder after the kill"
 cp -r ckill ckill4

@@ -116,15 +116,8 @@ res=(--train_data_path $D/train --tasks click --model dlrm --embeddings_dim 16 -
   --train_batch_size 64 --epochs 40 --dropout 0.05 --checkpoint_every_steps 40 --metrics_log_frequency 20 --quiet)
 "$R" train "${res[@]}" --output_path "$tmp/full" --save_model_path "$tmp/full_model"
 "$R" train "${res[@]}" --output_path "$tmp/killed" --save_model_path "$tmp/killed_model" & pid=$!
-killed=0
-for i in $(seq 1 3000); do
-  s=$(grep -o '"step": [0-9]*' "$tmp/killed/checkpoint/state.json" 2>/dev/null | tail -1 | cut -d' ' -f2)   # the last key
-  if [ -n "$s" ] && [ "$s" -ge 400 ]; then kill -9 $pid 2>/dev/null && killed=1; break; fi
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.01
-done
-wait $pid 2>/dev/null
-[ $killed = 1 ] && pass "training killed with SIGKILL after checkpoint step $s" || fail "the run ended before it could be killed"
+kill_after_checkpoint $pid "$tmp/killed" 400
+[ -n "$killed_step" ] && pass "training killed with SIGKILL after checkpoint step $killed_step" || fail "the run ended before it could be killed"
 [ ! -e "$tmp/killed_model" ] && pass "a killed run leaves no model folder" || fail "a killed run left a model folder"
 [ -f "$tmp/killed/checkpoint/weights.safetensors" ] && pass "the checkpoint survives the kill" || fail "no checkpoint after the kill"
 err=$("$R" train "${res[@]}" --output_path "$tmp/killed" --save_model_path "$tmp/killed_model" --resume --quiet=false 2>&1); rc=$?

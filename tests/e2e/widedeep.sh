@@ -70,15 +70,8 @@ grep -q '"wide.bias"' ck_wide/model/weights.safetensors && ! grep -q '"mlp.0.wei
 res=("${common[@]}" --num_epochs 6 --global_batch_size 64 --save_checkpoints_steps 20 --quiet)
 "$R" widedeep "${res[@]}" --model_dir full --results_dir full_res
 "$R" widedeep "${res[@]}" --model_dir killed --results_dir killed_res & pid=$!
-killed=0
-for i in $(seq 1 3000); do
-  s=$(grep -o '"step": [0-9]*' killed/checkpoint/state.json 2>/dev/null | tail -1 | cut -d' ' -f2)
-  if [ -n "$s" ] && [ "$s" -ge 200 ]; then kill -9 $pid 2>/dev/null && killed=1; break; fi
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.01
-done
-wait $pid 2>/dev/null
-[ $killed = 1 ] && pass "training killed with SIGKILL after checkpoint step $s" || fail "the run ended before it could be killed"
+kill_after_checkpoint $pid killed 200
+[ -n "$killed_step" ] && pass "training killed with SIGKILL after checkpoint step $killed_step" || fail "the run ended before it could be killed"
 [ -f killed/checkpoint/weights.safetensors ] && pass "the checkpoint survives" || fail "no checkpoint after the kill"
 out=$("$R" widedeep "${res[@]}" --model_dir killed --results_dir killed_res --quiet=false 2>&1); rc=$?
 expect_status $rc 0 "the same command again"
