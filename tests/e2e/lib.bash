@@ -25,6 +25,18 @@ session_days() {
     --output_path "$1/days" 2>"$1/err"
   expect_status $? 0 "the session ETL writes day folders"
 }
+# The Recall@20 averaged over the windows that a `reckon sessions` run in DIR wrote.
+#   session_recall DIR
+session_recall() { grep '^eval_recall@20_AOT = ' "$1/eval_results_avg_over_time.txt" | cut -d' ' -f3; }
+# The suites' small two-layer model over DIR/days (train, evaluate, predict the top 5), as `base`,
+# and the second day folder as `day2`.
+#   session_small_model DIR
+session_small_model() {
+  base=(sessions --threads 1 --data_path "$1/days" --per_device_train_batch_size 32 --per_device_eval_batch_size 64
+        --d_model 16 --n_layer 2 --n_head 2 --num_train_epochs 2 --learning_rate 0.005 --quiet --do_train --do_eval
+        --do_predict --predict_top_k 5 --overwrite_output_dir)
+  day2=$(ls -d "$1/days"/[0-9]* | sort -n | sed -n 2p)
+}
 finish() {
   echo "$e2e_pass passed, $e2e_fail failed"
   [ "$e2e_fail" = 0 ]

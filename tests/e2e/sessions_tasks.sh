@@ -15,16 +15,15 @@ session_days "$tmp" 800 3 120 11
 base=(sessions --threads 1 --data_path "$tmp/days" --per_device_train_batch_size 32 --per_device_eval_batch_size 64
       --d_model 16 --n_layer 1 --n_head 2 --learning_rate 0.005 --num_train_epochs 2 --eval_on_last_item_seq_only
       --eval_metrics_ks 10,20 --quiet --do_train --do_eval)
-recall() { grep '^eval_recall@20_AOT = ' "$1/eval_results_avg_over_time.txt" | cut -d' ' -f3; }
 
 # ---- the floor: the same model untrained (one step at a tiny learning rate) ----
 "$R" "${base[@]}" --output_dir "$tmp/floor" --max_steps 1 --learning_rate 1e-9 2>"$tmp/err"
-floor=$(recall "$tmp/floor")
+floor=$(session_recall "$tmp/floor")
 
 # ---- sampled softmax: trains, beats the untrained floor, saves a model folder that records it ----
 "$R" "${base[@]}" --output_dir "$tmp/ss" --sampled_softmax --max_n_samples 40 2>"$tmp/err"
 expect_status $? 0 "--sampled_softmax trains and evaluates"
-r=$(recall "$tmp/ss")
+r=$(session_recall "$tmp/ss")
 python3 -c "import sys; sys.exit(0 if float('$r') > float('$floor') + 0.05 else 1)" \
   && pass "sampled softmax learns: Recall@20 $r against $floor untrained" || fail "sampled softmax Recall@20 $r, untrained $floor"
 m=$(cat "$tmp/ss/model/model.json")
@@ -63,7 +62,7 @@ for run in cross_entropy/gpt2 bpr/gpt2 bpr_max_reg/gpt2 top1/gpt2 top1_max/gpt2 
   "$R" "${base[@]}" --output_dir "$o" --model_type "$model" --negative_sampling --loss_type "$loss" \
     --bpr_max_reg_lambda 0.1 --neg_sampling_extra_samples_per_batch 8 2>"$tmp/err"
   expect_status $? 0 "--negative_sampling --loss_type $loss trains $model"
-  r=$(recall "$o")
+  r=$(session_recall "$o")
   # a masked LM learns too slowly on data this small to beat the floor reliably: the causal one must
   [ "$model" = bert ] || python3 -c "import sys; sys.exit(0 if float('$r') > float('$floor') + 0.03 else 1)" \
     && pass "$loss on $model: Recall@20 $r (untrained $floor)" || fail "$loss on $model: Recall@20 $r, untrained $floor"

@@ -11,12 +11,7 @@ R="$RECKON_BIN"
 
 # ---- data: 600 sessions over 3 days through the session ETL (day folders) ----
 session_days "$tmp" 600 3 80 7
-day2=$(ls -d "$tmp/days"/[0-9]* | sort -n | sed -n 2p)
-
-base=(sessions --threads 1 --data_path "$tmp/days" --per_device_train_batch_size 32 --per_device_eval_batch_size 64
-      --d_model 16 --n_layer 2 --n_head 2 --num_train_epochs 2 --learning_rate 0.005 --quiet --do_train --do_eval
-      --do_predict --predict_top_k 5 --overwrite_output_dir)
-recall() { grep '^eval_recall@20_AOT = ' "$1/eval_results_avg_over_time.txt" | awk '{ print $3 }'; }
+session_small_model "$tmp"
 # A random ranking of 80 items puts the target in the top 20 about a quarter of the time.
 for run in "xlnet:--model_type xlnet" "xlnet_mlm:--model_type xlnet --mlm" \
            "xlnet_plm:--model_type xlnet --plm --plm_probability 0.5 --plm_max_span_length 2 --plm_mask_input" \
@@ -26,7 +21,7 @@ for run in "xlnet:--model_type xlnet" "xlnet_mlm:--model_type xlnet --mlm" \
   # shellcheck disable=SC2086
   "$R" "${base[@]}" --output_dir "$tmp/$name" ${run#*:} 2>"$tmp/err"
   expect_status $? 0 "$name trains, evaluates and predicts"
-  r=$(recall "$tmp/$name")
+  r=$(session_recall "$tmp/$name")
   python3 -c "import sys; sys.exit(0 if float('$r') > 0.25 else 1)" 2>/dev/null \
     && pass "$name learns: eval_recall@20 $r beats a random ranking" || fail "$name: eval_recall@20 '$r'"
   [ -s "$tmp/$name/predictions.parquet" ] && pass "$name writes predictions.parquet" || fail "$name: no predictions"
