@@ -424,7 +424,9 @@ rk_status rk_graph_attention(rk_graph *g, int *out, int *weights, int qkv, int64
 /* Multi-head self-attention with relative positions (Transformer-XL, XLNet; src/nn/ops/
  * rel_attention.c): score(i, j) = ((q_i + r_w_bias) k_j + (q_i + r_r_bias) kr(i - j)) / sqrt(dh),
  * kr = E r^T for E the sinusoid of each distance. out (B, T, D); weights: NULL, or (B, heads, T, T)
- * probabilities before dropout at the positions' keys. */
+ * probabilities before dropout at the positions' keys. q_src and kv_src may instead be the packed
+ * real rows (R, 3D) of a (B, T) body, from one gather_rows (key_ids RK_NO_VALUE, no weights):
+ * each session's rows attend among themselves at their original positions, out (R, D). */
 typedef struct {
   int q_src;                 /* (B, T, 3D): its q columns are the queries */
   int kv_src;                /* (B, T, 3D): its k and v columns the keys and values (q_src: self-attention) */
@@ -613,7 +615,8 @@ typedef struct {
   int hidden;
 } rk_rel_transformer_masks;
 /* x (B, T, d_model) -> out. query: RK_NO_VALUE, or XLNet's query stream (B, T, d_model), whose
- * output goes to *out_g; weights: the content stream's, as rk_graph_rel_attention. */
+ * output goes to *out_g; weights: the content stream's, as rk_graph_rel_attention. x and query
+ * may be the packed real rows (R, d_model) of one gather_rows (no key ids nor weights then). */
 rk_status rk_graph_rel_transformer_block(rk_graph *g, int *out, int *out_g, int *weights, int x, int query,
                                          rk_rel_transformer_block *blk, const rk_rel_transformer_config *c,
                                          const rk_rel_transformer_masks *m);

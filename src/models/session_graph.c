@@ -19,9 +19,10 @@
  * The feed fills the inputs (session_feed.c); attention sees only real rows unless
  * key_padding_mask is off (the reference's behaviour).
  *
- * Packed (docs/design.md, "Rows in use"): a gpt2, bert, albert or electra body runs on the real
- * rows only (those whose key is set, about a third of B T at mean session length 6 and T 20):
- * after the [MASK] fill, gather_rows packs them, each adds its position's row of the table, and
+ * Packed (docs/design.md, "Rows in use"): a gpt2, bert, albert, electra, xlnet or transfoxl
+ * body runs on the real rows only (those whose key is set, about a third of B T at mean session
+ * length 6 and T 20): after the [MASK] fill, gather_rows packs them (an absolute body adds each
+ * its position's row of the table; a relative one reads positions from the row index) and
  * every op of the body computes n rows of its capacity B T; the reads and the labelled rows are
  * packed row numbers. The unpacked body stays where packing is not the same model or is not
  * built: key_padding_mask off (padded keys are seen), attention weights asked for (their (B, T,
@@ -46,8 +47,8 @@ static rk_status maybe_dropout(rk_graph *g, int *x, float p) {
 
 /* Whether the graph's transformer body runs on the packed real rows (see the top). */
 static bool packable(const rk_session_config *c, bool train, bool attention_weights) {
-  return rk_session_is_transformer(c->model_type) && c->key_padding_mask && !attention_weights &&
-         !(train && (c->rtd || c->negative_sampling));
+  return (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type)) && c->key_padding_mask &&
+         !attention_weights && !(train && (c->rtd || c->negative_sampling));
 }
 
 static rk_status build_transformer(builder *b, int *x, bool attention_weights) {

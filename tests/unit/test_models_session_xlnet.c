@@ -35,7 +35,8 @@ static rk_model *build(rk_session_model_kind kind, bool mlm, bool plm, bool key_
 }
 
 /* Sessions of 8, 5 and 3 items (ids 1..V-1), padding after; no [MASK] rows unless `masked`
- * (rows >= n - 1 for a causal model: the training inputs); every row read. */
+ * (rows >= n - 1 for a causal model: the training inputs); every real row read (a packed body
+ * computes no other), packed as the feed packs. */
 static void fill(rk_model *m, const int64_t *items /* (NB, NT) */, const int64_t *n /* (NB) */, bool causal_masks) {
   const rk_session_graph *sg = &rk_session_of(m)->sg;
   int64_t *ids = rk_graph_input_ids_data(sg->g, sg->inputs[0]), *mask = rk_graph_input_ids_data(sg->g, sg->mask_rows);
@@ -45,8 +46,9 @@ static void fill(rk_model *m, const int64_t *items /* (NB, NT) */, const int64_t
       ids[b * NT + t] = items[b * NT + t];
       keys[b * NT + t] = t < n[b];
       mask[b * NT + t] = causal_masks && t >= n[b] - 1;
-      reads[b * NT + t] = t;
+      reads[b * NT + t] = t < n[b] ? t : -1;
     }
+  assert_rk_ok(rk_session_graph_pack(sg, 0));
 }
 
 static void sessions(int64_t *items, int64_t *n) {

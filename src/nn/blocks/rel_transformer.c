@@ -15,6 +15,10 @@
  * The query stream projects through the whole qkv weight and reads its q columns (one parameter
  * holds the three; the k and v columns it computes, two thirds of that projection, go unused).
  *
+ * Packed (docs/design.md, "Rows in use"): x (and the query stream) may be the real rows (R,
+ * d_model) of a (B, T) body, packed alike by one gather_rows; every op here computes those rows
+ * only, and rel_attention finds each row's session and position from their row index.
+ *
  * Not here: the parameters' names and initial values (the models'), the dropout on the layer
  * stack's input and output, and the sessions' masks (src/models/session_xlnet.c).
  */
@@ -51,9 +55,9 @@ rk_status rk_graph_rel_transformer_block(rk_graph *g, int *out, int *out_g, int 
   RK_TRY(rk_graph_check_value(g, x, "relative transformer block"));
   const rk_value *xv = rk_val(g, x);
   char bx[96];
-  if (xv->ndim != 3 || xv->shape[2] != c->d_model)
-    return rk_error(RK_ESHAPE, "relative transformer block: input %s must be (B, T, d_model %lld)",
-                    rk_shape_str(xv, bx, sizeof bx), (long long)c->d_model);
+  if (xv->ndim != (xv->partial_rows ? 2 : 3) || xv->shape[xv->ndim - 1] != c->d_model)
+    return rk_error(RK_ESHAPE, "relative transformer block: input %s must be (B, T, d_model %lld), or its packed rows "
+                    "(R, d_model)", rk_shape_str(xv, bx, sizeof bx), (long long)c->d_model);
   int qkv, heads;
   RK_TRY(rk_graph_linear(g, &qkv, x, &blk->qkv_weight, NULL, RK_ACT_NONE));
   rk_rel_attention a = {.q_src = qkv, .kv_src = qkv, .r = &blk->r_weight, .r_w_bias = &blk->r_w_bias,

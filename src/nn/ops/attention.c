@@ -56,14 +56,12 @@ static int64_t position_of(const segments *sg, int64_t s0, int64_t t) {
   return sg->orig ? sg->orig[s0 + t] % sg->T : t;
 }
 
-/* Packed: the segments of rows orig (n), which must increase (sessions whole, in order, as
- * gather_rows packs them from the feed's index); returns their count, or -1 naming the row. */
-static int64_t packed_segments(int64_t *start /* (n + 1) */, const int64_t *orig /* (n) */, int64_t n, int64_t T) {
+int64_t rk_packed_sessions(int64_t *start, const int64_t *orig, int64_t n, int64_t T, const char *op) {
   int64_t k = 0;
   for (int64_t r = 0; r < n; r++) {
     if (r > 0 && orig[r] <= orig[r - 1]) {
-      rk_error(RK_EINVAL, "attention: packed row %lld is row %lld of the unpacked input, after row %lld: a "
-               "packed session body keeps its rows in order", (long long)r, (long long)orig[r], (long long)orig[r - 1]);
+      rk_error(RK_EINVAL, "%s: packed row %lld is row %lld of the unpacked input, after row %lld: a packed session "
+               "body keeps its rows in order", op, (long long)r, (long long)orig[r], (long long)orig[r - 1]);
       return -1;
     }
     if (r == 0 || orig[r] / T != orig[r - 1] / T) start[k++] = r;
@@ -287,7 +285,7 @@ static int64_t pass_segments(segments *seg, int64_t *ws, const rk_graph *g, cons
   if (!d->packed) return d->R / d->T;
   seg->start = ws;
   seg->orig = rk_xi(g, n->in[1]);
-  return packed_segments(ws, seg->orig, rk_val(g, n->in[0])->rows, d->T);
+  return rk_packed_sessions(ws, seg->orig, rk_val(g, n->in[0])->rows, d->T, "attention");
 }
 
 static bool with_dropout(const rk_graph *g, const rk_node *n) {

@@ -231,23 +231,8 @@ void mul_forward_cpu(float *out /* (R, I) */, const float *a /* (R, I) */, const
 void mul_backward_cpu(float *da /* (R, I) */, float *db /* (I) */, const float *dout /* (R, I) */,
                       const float *a /* (R, I) */, const float *b /* (I) */, int64_t R, int64_t I);
 
-/* rel_attention: K = mem + T keys, P relative distances (see the file) */
+/* rel_attention: P relative distances (see the file) */
 void rel_attention_sinusoid_cpu(float *E /* (P, D) */, int64_t P, int64_t D, int64_t d_max);
-void rel_attention_forward_cpu(float *out /* (B, T, D) */, float *probs /* (B, H, T, K) */,
-                               float *dropped /* (B, H, T, K) or NULL */, float *E /* (P, D) */, float *kr /* (P, D) */,
-                               float *qq /* (B, H, 2 dh) scratch */, const float *q_src /* (B, T, 3D) */,
-                               const float *kv_src /* (B, T, 3D) */, const float *r /* (D, D) */,
-                               const float *rw /* (D) */, const float *rr /* (D) */, const int64_t *key_ids /* (B, T) or NULL */,
-                               const int64_t *hidden /* (B, T, T) or NULL */, int64_t B, int64_t T, int64_t H, int64_t D,
-                               int64_t mem, int64_t padding, bool causal, bool self_visible, float p, float pos_p,
-                               uint64_t seed, uint64_t stream);
-void rel_attention_backward_cpu(float *dq_src /* (B, T, 3D) or NULL */, float *dkv_src /* (B, T, 3D) or NULL */,
-                                float *dr /* (D, D) or NULL */, float *drw /* (D) or NULL */, float *drr /* (D) or NULL */,
-                                float *scratch, const float *dout /* (B, T, D) */, const float *dweights /* (B, H, T, T) or NULL */,
-                                const float *probs /* (B, H, T, K) */, const float *dropped /* (B, H, T, K) or NULL */,
-                                const float *E /* (P, D) */, const float *kr /* (P, D) */, const float *q_src,
-                                const float *kv_src, const float *rw /* (D) */, const float *rr /* (D) */, int64_t B,
-                                int64_t T, int64_t H, int64_t D, int64_t mem, bool causal);
 
 /* relu */
 void relu_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n);
@@ -342,6 +327,11 @@ void tanh_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const f
                      int64_t n);
 
 /* attention */
+/* Packed session rows (attention, rel_attention): the runs of rows orig (n) with one orig / T
+ * (their session), which must increase; fills start (runs + 1) and returns the runs, or -1 with
+ * an error naming `op` and the first row out of order. */
+int64_t rk_packed_sessions(int64_t *start /* (n + 1) */, const int64_t *orig /* (n) */, int64_t n, int64_t T,
+                           const char *op);
 void attention_forward_cpu(float *out /* (B, T, D) */, float *probs /* (B, H, T, T) */,
                            float *dropped /* (B, H, T, T) or NULL: no dropout */, float *keys_t /* (B, T, D) */,
                            const float *qkv /* (B, T, 3D) */, const int64_t *key_ids /* (B, T) or NULL */, int64_t B,
