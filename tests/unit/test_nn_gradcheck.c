@@ -27,8 +27,12 @@
 #define MAXF 8
 
 /* FILL_POSITIONS: ids in [-1, hi) (gather's positions, -1 for none); FILL_ROW_LIST: the first
- * half rows in [0, hi) (repeats), then -1 (gather_rows' index: rows in use < capacity) */
-typedef enum { FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE, FILL_POSITIONS, FILL_ROW_LIST } fill_kind;
+ * half rows in [0, hi) (repeats), then -1 (gather_rows' index: rows in use < capacity);
+ * FILL_SESSION_ROWS: rows of [0, hi) in order, each kept with probability 2/3, then -1 (a packed
+ * body's real rows; with seed 7 and 3 sessions of 4: positions 0, 1, 3 | 2 | all four) */
+typedef enum {
+  FILL_NORMAL, FILL_BINARY, FILL_IDS, FILL_RAGGED, FILL_POSITIVE, FILL_POSITIONS, FILL_ROW_LIST, FILL_SESSION_ROWS
+} fill_kind;
 
 typedef struct {
   rk_graph *g;
@@ -101,6 +105,14 @@ static void fill_inputs(gc_ctx *c) {
       int64_t *rows = rk_graph_input_ids_data(c->g, v);
       assert_non_null(rows);
       for (int64_t i = 0; i < n; i++) rows[i] = i < (n + 1) / 2 ? (int64_t)rk_rng_below(&rng, (uint64_t)c->fills[k].hi) : -1;
+      break;
+    }
+    case FILL_SESSION_ROWS: {
+      int64_t *rows = rk_graph_input_ids_data(c->g, v), m = 0;
+      assert_non_null(rows);
+      for (int64_t r = 0; r < c->fills[k].hi; r++)
+        if (rk_rng_below(&rng, 3) != 0) rows[m++] = r;
+      for (; m < n; m++) rows[m] = -1;
       break;
     }
     case FILL_RAGGED: {
@@ -678,6 +690,36 @@ static int c_rel_attention_weights(gc_ctx *c) {
   return rel_attention_case(c, (rel_case){.padded = true, .mem = 1, .weights = true});
 }
 
+/* Packed: the real rows of B sessions x 4 (kept at random, in order) through rel_attention, both
+ * dropouts on, then a linear and softmax_ce on those rows: Transformer-XL's content stream with
+ * a memory slot, or XLNet's query stream under a hidden-key mask (q packed by the same index). */
+static int rel_attention_packed_case(gc_ctx *c, bool two_streams) {
+  int64_t xs[3] = {B, 4, 12}, rs[2] = {4, 4}, bs[1] = {4}, hw[2] = {5, 4};
+  int ix, y, x, out, z, loss;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ix, "rows", 4));
+  defer(c, ix, FILL_SESSION_ROWS, B * 4);
+  assert_rk_ok(rk_graph_gather_rows(c->g, &x, dense_value(c, 3, xs), ix));
+  rk_rel_attention a = {.q_src = x, .kv_src = x, .heads = 2, .causal = !two_streams, .key_ids = RK_NO_VALUE,
+                        .hidden = RK_NO_VALUE, .self_visible = !two_streams, .mem = two_streams ? 0 : 1,
+                        .dropout = 0.3f, .pos_dropout = 0.2f};
+  if (two_streams) {
+    assert_rk_ok(rk_graph_gather_rows(c->g, &a.q_src, dense_value(c, 3, xs), ix));
+    assert_rk_ok(rk_graph_input_ids(c->g, &a.hidden, "hidden", 16));
+    defer(c, a.hidden, FILL_IDS, 2);
+  }
+  a.r = dense(c, "r", 2, rs, 0.5f);
+  a.r_w_bias = dense(c, "r_w_bias", 1, bs, 0.5f);
+  a.r_r_bias = dense(c, "r_r_bias", 1, bs, 0.5f);
+  assert_rk_ok(rk_graph_rel_attention(c->g, &out, NULL, &a));
+  assert_rk_ok(rk_graph_linear(c->g, &z, out, dense(c, "head_w", 2, hw, 0.5f), NULL, RK_ACT_NONE));
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "labels", 4));
+  defer(c, y, FILL_IDS, 5);
+  assert_rk_ok(rk_graph_softmax_ce(c->g, &loss, z, y, -1, 0.0f, 1.0f));
+  return loss;
+}
+static int c_rel_attention_packed_mem(gc_ctx *c) { return rel_attention_packed_case(c, false); }
+static int c_rel_attention_packed_two_streams(gc_ctx *c) { return rel_attention_packed_case(c, true); }
+
 static int c_gather(gc_ctx *c) {
   int64_t xs[3] = {B, 4, 3};
   int x = dense_value(c, 3, xs), ix, out;
@@ -846,6 +888,7 @@ static const struct {
     CASE(REL_ATTENTION, c_rel_attention_bi_padded), CASE(REL_ATTENTION, c_rel_attention_causal_mem),
     CASE(REL_ATTENTION, c_rel_attention_two_streams), CASE(REL_ATTENTION, c_rel_attention_content_hidden),
     CASE(REL_ATTENTION, c_rel_attention_dropouts), CASE(REL_ATTENTION, c_rel_attention_weights),
+    CASE(REL_ATTENTION, c_rel_attention_packed_mem), CASE(REL_ATTENTION, c_rel_attention_packed_two_streams),
     CASE(SAMPLED_LOGITS, c_sampled_softmax), CASE(SAMPLED_LOGITS, c_sampled_in_batch_bpr),
     CASE(SAMPLED_LOGITS, c_sampled_in_batch_top1), CASE(SAMPLED_LOGITS, c_sampled_in_batch_top1_max),
     CASE(SAMPLED_LOGITS, c_sampled_in_batch_bpr_max_reg), CASE(SAMPLED_LOSS, c_sampled_loss_ce),
