@@ -6,6 +6,8 @@
  * and a train step's loss and every parameter's gradient (the same batch, masking draws and
  * step; dropout off, since the two graphs number their dropout nodes apart: tests/unit/
  * test_nn_packed_rows and test_nn_packed_rel_rows check the draws with the nodes numbered alike).
+ * And a session's prediction does not depend on the sessions batched with it (the rows in use),
+ * which `reckon serve` against `--do_predict` needs bit for bit.
  */
 #include <math.h>
 #include <string.h>
@@ -78,6 +80,32 @@ static void test_eval_and_predict_equal_unpacked(void **state) {
   rk_batch_free(&b);
 }
 
+static void test_prediction_independent_of_batch(void **state) {
+  (void)state;
+  rk_session_features f;
+  session_test_features(&f, false);
+  for (int k = 0; k < 4; k++) {
+    rk_session_config c;
+    config(&c, &cases[k], 0.1f);
+    rk_model *m;
+    assert_rk_ok(rk_session_build(&m, &f, &c, 4, false));
+    float all[4 * 6];
+    rk_batch b;
+    session_test_batch(&b, 4, lens, false);
+    hidden(m, RK_SESSION_PHASE_PREDICT, &b, all);
+    rk_batch_free(&b);
+    for (int n = 1; n < 4; n++) {   /* the first n sessions alone: fewer rows in use */
+      float some[4 * 6];
+      session_test_batch(&b, n, lens, false);
+      hidden(m, RK_SESSION_PHASE_PREDICT, &b, some);
+      rk_batch_free(&b);
+      if (memcmp(some, all, (size_t)(n * 6) * sizeof(float)) != 0)
+        fail_msg("%s: the first %d sessions predict otherwise alone than in a batch of 4", cases[k].name, n);
+    }
+    m->ops->free(m);
+  }
+}
+
 /* One train step's loss of m over b (step 3), its gradients left in the parameters. */
 static float train_step(rk_model *m, const rk_batch *b) {
   rk_model_feed *feed;
@@ -141,6 +169,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_eval_and_predict_equal_unpacked),
       cmocka_unit_test(test_train_step_equals_unpacked),
+      cmocka_unit_test(test_prediction_independent_of_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
