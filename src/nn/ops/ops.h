@@ -231,8 +231,28 @@ void mul_forward_cpu(float *out /* (R, I) */, const float *a /* (R, I) */, const
 void mul_backward_cpu(float *da /* (R, I) */, float *db /* (I) */, const float *dout /* (R, I) */,
                       const float *a /* (R, I) */, const float *b /* (I) */, int64_t R, int64_t I);
 
-/* rel_attention: P relative distances (see the file) */
+/* rel_attention: K = mem + T key slots, P relative distances; R rows: B T, or packed rows in S
+ * sessions (orig: each row's original row b T + t; starts: each session's first row), unpacked
+ * when orig and starts are NULL (S = B). E and kr are saved for backward; forward's scratch
+ * (B H (2 dh + K)), backward's (B H (K + (P + 4) dh)) then dkr (P, D). See the file. */
 void rel_attention_sinusoid_cpu(float *E /* (P, D) */, int64_t P, int64_t D, int64_t d_max);
+void rel_attention_forward_cpu(float *out /* (R, D) */, float *probs /* (R H K) */, float *dropped /* (R H K) or NULL */,
+                               float *E /* (P, D) */, float *kr /* (P, D) */, float *scratch /* (B H (2 dh + K)) */,
+                               const float *q_src /* (R, 3D) */, const float *kv_src /* (R, 3D) */,
+                               const float *r /* (D, D) */, const float *rw /* (D) */, const float *rr /* (D) */,
+                               const int64_t *key_ids /* (B, T) or NULL */, const int64_t *hidden /* (B, T, T) or NULL */,
+                               const int64_t *orig /* (R) or NULL */, const int64_t *starts /* (S + 1) or NULL */,
+                               int64_t S, int64_t B, int64_t T, int64_t H, int64_t D, int64_t mem, int64_t padding,
+                               bool causal, bool self_visible, float p, float pos_p, uint64_t seed, uint64_t stream);
+void rel_attention_backward_cpu(float *dq_src /* (R, 3D) or NULL */, float *dkv_src /* (R, 3D) or NULL */,
+                                float *dr /* (D, D) or NULL */, float *drw /* (D) or NULL */, float *drr /* (D) or NULL */,
+                                float *scratch, const float *dout /* (R, D) */,
+                                const float *dweights /* (B, H, T, T) or NULL */, const float *probs /* (R H K) */,
+                                const float *dropped /* (R H K) or NULL */, const float *E /* (P, D) */,
+                                const float *kr /* (P, D) */, const float *q_src, const float *kv_src,
+                                const float *rw /* (D) */, const float *rr /* (D) */, const int64_t *orig /* (R) or NULL */,
+                                const int64_t *starts /* (S + 1) or NULL */, int64_t S, int64_t B, int64_t T, int64_t H,
+                                int64_t D, int64_t mem, bool causal);
 
 /* relu */
 void relu_forward_cpu(float *out /* (n) */, const float *in /* (n) */, int64_t n);

@@ -206,15 +206,17 @@ static void rel_project_rows(void *arg, int64_t chunk, int64_t begin, int64_t en
 }
 
 /* E and kr are outputs too (saved for backward). pos_p: dropout on E (0: none); p: on the
- * probabilities (dropped NULL: none). */
-static void rel_forward(float *out /* (R, D) */, float *probs /* (R H K) */, float *dropped /* (R H K) or NULL */,
-                        float *E /* (P, D) */, float *kr /* (P, D) */, float *scratch /* (B H rel_fwd_scratch) */,
-                        const float *q_src /* (R, 3D) */, const float *kv_src /* (R, 3D) */, const float *r /* (D, D) */,
-                        const float *rw /* (D) */, const float *rr /* (D) */, const int64_t *key_ids /* (B, T) or NULL */,
-                        const int64_t *hidden /* (B, T, T) or NULL */, const rel_sessions *ss, const rel_dims *s,
-                        int64_t padding, bool causal, bool self_visible, float p, float pos_p, uint64_t seed,
-                        uint64_t stream) {
-  const int64_t D = s->D;
+ * probabilities (dropped NULL: none). Packed rows: orig and starts (S sessions); else NULL, S = B. */
+void rel_attention_forward_cpu(float *out /* (R, D) */, float *probs /* (R H K) */, float *dropped /* (R H K) or NULL */,
+                               float *E /* (P, D) */, float *kr /* (P, D) */, float *scratch /* (B H (2 dh + K)) */,
+                               const float *q_src /* (R, 3D) */, const float *kv_src /* (R, 3D) */,
+                               const float *r /* (D, D) */, const float *rw /* (D) */, const float *rr /* (D) */,
+                               const int64_t *key_ids /* (B, T) or NULL */, const int64_t *hidden /* (B, T, T) or NULL */,
+                               const int64_t *orig /* (R) or NULL */, const int64_t *starts /* (S + 1) or NULL */,
+                               int64_t S, int64_t B, int64_t T, int64_t H, int64_t D, int64_t mem, int64_t padding,
+                               bool causal, bool self_visible, float p, float pos_p, uint64_t seed, uint64_t stream) {
+  const rel_dims dims = rel_dims_of(B, T, H, D, mem, causal), *s = &dims;
+  const rel_sessions sessions = {starts, orig, S}, *ss = &sessions;
   rel_attention_sinusoid_cpu(E, s->P, D, s->d_max);
   if (pos_p > 0.0f) {
     for (int64_t i = 0; i < s->P; i++) {
@@ -332,15 +334,19 @@ static void rel_dr_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
 
 /* dq_src receives the q columns' gradient, dkv_src the k and v columns' (the same buffer for the
  * content stream); dr, drw, drr may be NULL. scratch: (B H rel_item_scratch) then dkr (P, D). */
-static void rel_backward(float *dq_src /* (R, 3D) or NULL */, float *dkv_src /* (R, 3D) or NULL */,
-                         float *dr /* (D, D) or NULL */, float *drw /* (D) or NULL */, float *drr /* (D) or NULL */,
-                         float *scratch, const float *dout /* (R, D) */, const float *dweights /* (B, H, T, T) or NULL */,
-                         const float *probs /* (R H K) */, const float *dropped /* (R H K) or NULL */,
-                         const float *E /* (P, D) */, const float *kr /* (P, D) */, const float *q_src,
-                         const float *kv_src, const float *rw /* (D) */, const float *rr /* (D) */,
-                         const rel_sessions *ss, const rel_dims *s) {
+void rel_attention_backward_cpu(float *dq_src /* (R, 3D) or NULL */, float *dkv_src /* (R, 3D) or NULL */,
+                                float *dr /* (D, D) or NULL */, float *drw /* (D) or NULL */, float *drr /* (D) or NULL */,
+                                float *scratch, const float *dout /* (R, D) */,
+                                const float *dweights /* (B, H, T, T) or NULL */, const float *probs /* (R H K) */,
+                                const float *dropped /* (R H K) or NULL */, const float *E /* (P, D) */,
+                                const float *kr /* (P, D) */, const float *q_src, const float *kv_src,
+                                const float *rw /* (D) */, const float *rr /* (D) */, const int64_t *orig /* (R) or NULL */,
+                                const int64_t *starts /* (S + 1) or NULL */, int64_t S, int64_t B, int64_t T, int64_t H,
+                                int64_t D, int64_t mem, bool causal) {
+  const rel_dims dims = rel_dims_of(B, T, H, D, mem, causal), *s = &dims;
+  const rel_sessions sessions = {starts, orig, S}, *ss = &sessions;
   rel_bwd_ctx c = {dq_src, dkv_src, scratch, dout, dweights, probs, dropped, q_src, kv_src, kr, rw, rr, *ss, *s};
-  const int64_t items = ss->n * s->H, per = rel_item_scratch(s), dh = s->dh, D = s->D;
+  const int64_t items = S * H, per = rel_item_scratch(s), dh = s->dh;
   rk_parallel_for(items, 1, rel_bwd_items, &c);
   /* The items' shares, summed in item order (session by session, as unpacked). */
   float *dkr = scratch + s->B * s->H * per;   /* (P, D) */
@@ -413,9 +419,10 @@ rk_status rel_attention_node_forward_cpu(rk_graph *g, const rk_node *n) {
   const int64_t *hidden = n->iattr[5] >= 0 ? rk_xi(g, n->in[n->iattr[5]]) : NULL;
   float pos_p = rk_graph_training(g) ? n->fattr[1] : 0.0f;
   float *scratch = (void *)((char *)n->ws_fwd + starts_bytes(&s, ss.start != NULL));
-  rel_forward(rk_x(g, n->out[0]), probs, dropped, E, kr, scratch, rk_x(g, n->in[0]), rk_x(g, n->in[1]),
-              rk_x(g, n->in[2]), rk_x(g, n->in[3]), rk_x(g, n->in[4]), ids, hidden, &ss, &s, n->iattr[1], n->iattr[2],
-              n->iattr[6], n->fattr[0], pos_p, g->seed, rk_dropout_stream(n->id, g->step));
+  rel_attention_forward_cpu(rk_x(g, n->out[0]), probs, dropped, E, kr, scratch, rk_x(g, n->in[0]), rk_x(g, n->in[1]),
+                            rk_x(g, n->in[2]), rk_x(g, n->in[3]), rk_x(g, n->in[4]), ids, hidden, ss.orig, ss.start,
+                            ss.n, s.B, s.T, s.H, s.D, s.M, n->iattr[1], n->iattr[2], n->iattr[6], n->fattr[0], pos_p,
+                            g->seed, rk_dropout_stream(n->id, g->step));
   if (n->n_out > 1) {   /* the positions' columns of the probabilities */
     float *w = rk_x(g, n->out[1]);
     for (int64_t r = 0; r < s.B * s.H * s.T; r++) memcpy(w + r * s.T, probs + r * s.K + s.M, (size_t)s.T * sizeof(float));
@@ -437,9 +444,10 @@ void rel_attention_node_backward_cpu(rk_graph *g, const rk_node *n) {
     dout = zeros;
   }
   const float *dweights = n->n_out > 1 ? rk_dx(g, n->out[1]) : NULL;
-  rel_backward(rk_dx(g, n->in[0]), rk_dx(g, n->in[1]), rk_dx(g, n->in[2]), rk_dx(g, n->in[3]), rk_dx(g, n->in[4]),
-               scratch, dout, dweights, probs, dropped, E, kr, rk_x(g, n->in[0]), rk_x(g, n->in[1]), rk_x(g, n->in[3]),
-               rk_x(g, n->in[4]), &ss, &s);
+  rel_attention_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->in[1]), rk_dx(g, n->in[2]), rk_dx(g, n->in[3]),
+                             rk_dx(g, n->in[4]), scratch, dout, dweights, probs, dropped, E, kr, rk_x(g, n->in[0]),
+                             rk_x(g, n->in[1]), rk_x(g, n->in[3]), rk_x(g, n->in[4]), ss.orig, ss.start, ss.n, s.B, s.T,
+                             s.H, s.D, s.M, n->iattr[2]);
 }
 
 static rk_status check_ids(rk_graph *g, int v, int64_t B, int64_t cols, const char *what) {
