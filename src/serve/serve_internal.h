@@ -98,6 +98,8 @@ struct rk_loaded {
    * sessions, not the request's events (a batch's requests are transformed one by one) */
   bool session;
   int64_t top_k;                 /* session model: item_ids/item_id_scores of this many; 0: next-item */
+  float *items_t;                /* top_k: its catalogue transposed for one-row scoring, or NULL
+                                    (rk_catalog_transpose), shared by the workers' rankers */
   atomic_int refs;               /* the server's hold + requests in flight */
   pthread_mutex_t ref_lock;
   pthread_cond_t released;
