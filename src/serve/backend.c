@@ -94,6 +94,7 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
       l->kind = RK_STEP_MODEL;
       snprintf(probe, strlen(dir) + 128, "%s/model", vdir);
       st = rk_model_load(&l->sm, probe);
+      bool loaded = st == RK_OK;
       if (st == RK_OK && rk_model_is_session(l->sm.model)) {
         /* item_ids/item_id_scores of dims [k], or next-item of all the scores */
         l->session = true;
@@ -114,6 +115,7 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
         l->n_caches = workers > 0 ? workers : 1;
         if (!(l->caches = rk_calloc((size_t)l->n_caches, sizeof *l->caches))) st = RK_ENOMEM;
       } else {
+        if (loaded) rk_saved_model_free(&l->sm);   /* a refused config or no memory after the load */
         memset(&l->sm, 0, sizeof l->sm);
       }
     } else if (st == RK_OK) {
