@@ -28,6 +28,7 @@
 #
 #   bench/serve.sh [reckon-build-dir]          (default: build)
 #   DURATION=5 THREADS=<half the cores, at most 8> BATCHES="1 256" CONNS="1 64" MODELS="dlrm t4r" PEER=yes
+#   WORK=<folder for the data, models and repositories> (default build/bench-data/serve)
 # MODELS picks the models timed; PEER=no times reckon alone (the peer's columns show "-"), for
 # before/after comparisons of reckon itself. Each model gets its dynamic-batching pair.
 # The table is printed and written to $OUT/serve.md ($OUT set) or /tmp/bench_serve.md.
@@ -48,7 +49,7 @@ peer="${PEER:-yes}"
 py=/usr/bin/python3
 results="${OUT:+$OUT/serve.md}"
 results="${results:-/tmp/bench_serve.md}"
-work="$root/build/bench-data/serve"
+work="${WORK:-$root/build/bench-data/serve}"
 [ -x "$reckon" ] || { echo "serve.sh: no $reckon (build reckon first)" >&2; exit 1; }
 "$reckon" --version | grep -q '^features:.* http' || { echo "serve.sh: this reckon has no HTTP frontend" >&2; exit 1; }
 has_grpc=0

@@ -174,7 +174,11 @@ typedef struct {
   int64_t V, D;
   int64_t first_item;   /* 0..V-1 */
   int64_t block;        /* items per gemm; 0 picks one (8 MiB of scores per block at max_batch) */
+  const float *items_t; /* NULL, or rk_catalog_transpose's table: batches of up to
+                           RK_CATALOG_DIRECT_ROWS rows are scored from it without the gemm */
 } rk_catalog;
+
+#define RK_CATALOG_DIRECT_ROWS 4   /* past it the gemm is faster: it shares its packing over the rows */
 
 typedef struct rk_catalog_ranker rk_catalog_ranker;
 
@@ -186,6 +190,11 @@ rk_status rk_catalog_ranker_create(rk_catalog_ranker **out, const rk_catalog *ca
  * [0, V) or a NaN score is an error naming the row (and item); nothing is written then. */
 rk_status rk_catalog_rank(rk_catalog_ranker *r, int64_t *rank, int64_t *top_ids, float *top_scores, const float *hidden,
                           const int64_t *target, int64_t B);
+/* For a catalogue whose items will not change (a served model): *items_t = its ranked items
+ * transposed, (D, V - first_item), for rk_catalog.items_t (the caller frees it), or NULL where
+ * scoring from it would not give the gemm's bits on this machine (checked here, on every item).
+ * Ranks and lists are the same with it or without it. */
+rk_status rk_catalog_transpose(float **items_t, const rk_catalog *cat);
 void rk_catalog_ranker_free(rk_catalog_ranker *r);   /* NULL is fine */
 
 #ifdef __cplusplus

@@ -274,6 +274,11 @@ rk_status rk_graph_build(rk_graph *g, int loss);
 rk_status rk_graph_forward(rk_graph *g, rk_mode mode);
 /* Seeds d loss = 1 and adds into every parameter gradient. Needs a train forward just before. */
 rk_status rk_graph_backward(rk_graph *g);
+/* The caller promises that the parameters g reads will not change from now on (a served model):
+ * ops may then keep what they derive from them between passes (linear's transposed weight for
+ * rows in use) instead of deriving it each forward. After rk_graph_build; backward is refused
+ * from then on. */
+rk_status rk_graph_freeze_params(rk_graph *g);
 /* Zero the gradients of every parameter the graph uses. */
 void rk_graph_zero_grad(rk_graph *g);
 /* Told during rk_graph_backward, once per parameter of the graph (`param` as rk_graph_param_at),

@@ -12,16 +12,27 @@
  *
  * It is not a loss (the softmax over the catalogue is the model's) nor a sampled ranking: every
  * item from first_item on is scored.
+ *
+ * A catalogue given its items transposed (rk_catalog_transpose: a served model, whose items
+ * never change) has batches of a few rows scored without the gemm: OpenBLAS packs the whole item
+ * table into its own layout on every call, which for one row cost several times the arithmetic
+ * (a third of a served session request's CPU). Each score is then one chain of fused
+ * multiply-adds in d order, which is how OpenBLAS's AVX-512 kernel sums it; rk_catalog_transpose
+ * checks that the two give the same bits on this catalogue and this machine and gives no table
+ * where they do not, so a served top-k is the one `reckon sessions --do_predict` writes.
  */
 #include <math.h>
 #include <string.h>
 
+#include "nn/ops/ops.h"
 #include "reckon/metrics.h"
 #include "reckon/nn.h"
 
 #define DEFAULT_BLOCK_FLOATS ((int64_t)2 << 20)   /* 8 MiB of scores per block at max_batch */
 #define GATHER_ROWS 64                             /* target scores: (64 x 64) gemms */
 #define ROW_GRAIN_ITEMS 65536                      /* items per parallel chunk of rows */
+#define CHECK_ROWS 16                              /* rk_catalog_transpose: rows the two scorings are */
+#define CHECK_BLOCK 16384                          /* compared on, a block of items at a time */
 
 struct rk_catalog_ranker {
   rk_catalog cat;
@@ -108,6 +119,67 @@ rk_status rk_catalog_ranker_create(rk_catalog_ranker **out, const rk_catalog *ca
   }
   *out = r;
   return RK_OK;
+}
+
+/* ---- a fixed catalogue's scores for a few rows ---- */
+
+/* s (nb) = h . items_t[:, 0..nb), each a chain of fused multiply-adds over d in order (fmaf
+ * rounds once on every machine; the clones only widen the vectors across items). */
+RK_VECTOR_CLONES static void score_direct(float *restrict s /* (nb) */, const float *restrict h /* (D) */,
+                                          const float *restrict items_t /* (D, stride) */, int64_t stride,
+                                          int64_t nb, int64_t D) {
+  for (int64_t j = 0; j < nb; j++) s[j] = 0.0f;
+  for (int64_t d = 0; d < D; d++) {
+    const float hd = h[d], *row = items_t + d * stride;
+    for (int64_t j = 0; j < nb; j++) s[j] = fmaf(hd, row[j], s[j]);
+  }
+}
+
+/* scores (B, nb): the rows of hidden against the items [v0, v0 + nb). */
+static void score_block(const rk_catalog *cat, float *scores, const float *hidden, int64_t B, int64_t v0, int64_t nb) {
+  int64_t D = cat->D;
+  if (cat->items_t && B <= RK_CATALOG_DIRECT_ROWS) {
+    for (int64_t b = 0; b < B; b++)
+      score_direct(scores + b * nb, hidden + b * D, cat->items_t + (v0 - cat->first_item), cat->V - cat->first_item, nb, D);
+    return;
+  }
+  rk_sgemm(false, true, B, nb, D, 1.0f, hidden, D, cat->items + v0 * D, D, 0.0f, scores, nb);
+}
+
+rk_status rk_catalog_transpose(float **items_t, const rk_catalog *cat) {
+  *items_t = NULL;
+  RK_TRY(check_catalog(cat));
+  int64_t D = cat->D, first = cat->first_item, ranked = cat->V - first, block = CHECK_BLOCK < ranked ? CHECK_BLOCK : ranked;
+  int64_t n;
+  rk_status st = rk_size_mul(&n, D, ranked, "a catalogue's transposed item table");
+  float *t = alloc_array(&st, n, sizeof(float), "a catalogue's transposed item table");
+  float *h = alloc_array(&st, CHECK_ROWS * D, sizeof(float), "a catalogue's scoring check");
+  float *want = alloc_array(&st, CHECK_ROWS * block, sizeof(float), "a catalogue's scoring check");
+  float *got = alloc_array(&st, CHECK_ROWS * block, sizeof(float), "a catalogue's scoring check");
+  if (st == RK_OK) {
+    for (int64_t v = 0; v < ranked; v++)
+      for (int64_t d = 0; d < D; d++) t[d * ranked + v] = cat->items[(first + v) * D + d];
+    /* rows in a tanh head's range, of mixed signs and magnitudes, the same on every run */
+    uint32_t x = 2463534242u;
+    for (int64_t i = 0; i < CHECK_ROWS * D; i++) {
+      x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+      h[i] = (float)((double)x / 2147483648.0 - 1.0);
+    }
+    /* every item, as the gemm scores a batch of rows; any difference keeps the gemm */
+    bool same = true;
+    for (int64_t v0 = first; v0 < cat->V && same; v0 += block) {
+      int64_t nb = cat->V - v0 < block ? cat->V - v0 : block;
+      rk_sgemm(false, true, CHECK_ROWS, nb, D, 1.0f, h, D, cat->items + v0 * D, D, 0.0f, want, nb);
+      for (int64_t b = 0; b < CHECK_ROWS; b++) score_direct(got + b * nb, h + b * D, t + (v0 - first), ranked, nb, D);
+      same = !memcmp(want, got, (size_t)(CHECK_ROWS * nb) * sizeof(float));
+    }
+    if (same) {
+      *items_t = t;
+      t = NULL;
+    }
+  }
+  rk_free(t), rk_free(h), rk_free(want), rk_free(got);
+  return st;
 }
 
 /* ---- the order: higher score first, then lower id ---- */
@@ -256,7 +328,6 @@ rk_status rk_catalog_rank(rk_catalog_ranker *r, int64_t *rank, int64_t *top_ids,
       return rk_error(RK_ERANGE, "catalogue ranking: row %lld has target item %lld, outside the catalogue of %lld items",
                       (long long)b, (long long)target[b], (long long)r->cat.V);
   if (B == 0) return RK_OK;
-  int64_t D = r->cat.D;
   bool lists = top_ids != NULL;
   for (int64_t b = 0; b < B; b++) {
     r->above[b] = 0;
@@ -268,7 +339,7 @@ rk_status rk_catalog_rank(rk_catalog_ranker *r, int64_t *rank, int64_t *top_ids,
   if (grain < 1) grain = 1;
   for (int64_t v0 = r->cat.first_item; v0 < r->cat.V; v0 += r->block) {
     int64_t nb = r->cat.V - v0 < r->block ? r->cat.V - v0 : r->block;
-    rk_sgemm(false, true, B, nb, D, 1.0f, hidden, D, r->cat.items + v0 * D, D, 0.0f, r->scores, nb);
+    score_block(&r->cat, r->scores, hidden, B, v0, nb);
     block_ctx c = {r, target, v0, nb, lists ? r->heap_cap : 0};
     rk_parallel_for(B, grain, fold_block_rows, &c);
   }

@@ -19,6 +19,7 @@
 #include "nn/graph_internal.h"
 
 typedef void (*rk_node_state_fn)(rk_graph *g, const rk_node *n);
+typedef rk_status (*rk_node_freeze_fn)(rk_graph *g, rk_node *n);
 
 typedef struct rk_backend {
   const char *name;          /* "cpu", "cuda": for messages */
@@ -39,6 +40,7 @@ typedef struct rk_backend {
   rk_node_fwd_fn forward[RK_OP_COUNT];
   rk_node_bwd_fn backward[RK_OP_COUNT];
   rk_node_state_fn init_state[RK_OP_COUNT];   /* the start of per-op state; NULL: zeros */
+  rk_node_freeze_fn freeze[RK_OP_COUNT];      /* rk_graph_freeze_params: NULL keeps nothing */
 } rk_backend;
 
 extern const rk_backend rk_backend_cpu;

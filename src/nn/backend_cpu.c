@@ -127,4 +127,5 @@ const rk_backend rk_backend_cpu = {
     .backward = {RK_OP_LIST(RK_OP_ROW_CPU)},
 #undef RK_OP_ROW_CPU
     .init_state = {[RK_OP_BATCH_NORM] = batch_norm_node_init_state_cpu},
+    .freeze = {[RK_OP_LINEAR] = linear_node_freeze_cpu},
 };

@@ -363,7 +363,7 @@ static rk_status plan_pack(plan *p, size_t *total) {
   return RK_OK;
 }
 
-static void *fixed_alloc(rk_graph *g, size_t bytes) {
+void *rk_graph_fixed_alloc(rk_graph *g, size_t bytes) {
   void *p = rk_arena_alloc(&g->fixed, bytes ? bytes : 1, RK_ALIGN);
   if (p) memset(p, 0, bytes ? bytes : 1);
   return p;
@@ -580,11 +580,11 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
       for (int m = 0; m < 2; m++) x->data[m] = x->off[m] >= 0 ? base + x->off[m] : NULL;
       x->grad = x->needs_grad ? (float *)(base + x->goff) : NULL;
     } else if (x->kind == RK_VAL_INPUT) {
-      void *d = fixed_alloc(g, (size_t)x->numel * rk_dtype_size(x->dtype));
+      void *d = rk_graph_fixed_alloc(g, (size_t)x->numel * rk_dtype_size(x->dtype));
       if (!d) return RK_ENOMEM;
       x->data[0] = x->data[1] = d;
       if (x->ragged) {
-        x->offsets = fixed_alloc(g, (size_t)(g->batch + 1) * sizeof(int64_t));
+        x->offsets = rk_graph_fixed_alloc(g, (size_t)(g->batch + 1) * sizeof(int64_t));
         if (!x->offsets) return RK_ENOMEM;
       }
     } else {
@@ -595,18 +595,18 @@ rk_status rk_graph_build(rk_graph *g, int loss) {
   for (int i = 0; i < g->n_sparse; i++) {
     rk_sparse_table *t = &g->sparse[i];
     int64_t D = t->param->value.shape[1];
-    t->slot_ids = fixed_alloc(g, (size_t)t->n_slots * sizeof(int64_t));
-    t->slot_grad = fixed_alloc(g, (size_t)(t->n_slots * D) * sizeof(float));
-    t->order = fixed_alloc(g, (size_t)t->n_slots * 2 * sizeof(int64_t));
-    t->order_tmp = fixed_alloc(g, (size_t)t->n_slots * 2 * sizeof(int64_t));
-    t->row_start = fixed_alloc(g, (size_t)(t->n_slots + 1) * sizeof(int64_t));
+    t->slot_ids = rk_graph_fixed_alloc(g, (size_t)t->n_slots * sizeof(int64_t));
+    t->slot_grad = rk_graph_fixed_alloc(g, (size_t)(t->n_slots * D) * sizeof(float));
+    t->order = rk_graph_fixed_alloc(g, (size_t)t->n_slots * 2 * sizeof(int64_t));
+    t->order_tmp = rk_graph_fixed_alloc(g, (size_t)t->n_slots * 2 * sizeof(int64_t));
+    t->row_start = rk_graph_fixed_alloc(g, (size_t)(t->n_slots + 1) * sizeof(int64_t));
     if (!t->slot_ids || !t->slot_grad || !t->order || !t->order_tmp || !t->row_start) return RK_ENOMEM;
     if (trainable) RK_TRY(rk_param_reserve_grad_rows(t->param, t->n_slots));
   }
   for (int i = 0; i < N; i++) {
     rk_node *n = &g->nodes[i];
     if (n->state_floats) {
-      n->state = fixed_alloc(g, n->state_floats * sizeof(float));
+      n->state = rk_graph_fixed_alloc(g, n->state_floats * sizeof(float));
       if (!n->state) return RK_ENOMEM;
       if (be->init_state[n->op]) be->init_state[n->op](g, n);
     }
@@ -662,9 +662,22 @@ rk_status rk_graph_forward(rk_graph *g, rk_mode mode) {
   return RK_OK;
 }
 
+rk_status rk_graph_freeze_params(rk_graph *g) {
+  if (!g->built) return rk_error(RK_EUSAGE, "freeze: the graph is not built (rk_graph_build)");
+  if (g->frozen) return RK_OK;
+  const rk_backend *be = g->backend;
+  for (int i = 0; i < g->n_nodes; i++) {
+    rk_node *n = &g->nodes[i];
+    if (be->freeze[n->op]) RK_TRY(be->freeze[n->op](g, n));
+  }
+  g->frozen = true;
+  return RK_OK;
+}
+
 rk_status rk_graph_backward(rk_graph *g) {
   if (!g->built || g->loss < 0)
     return rk_error(RK_EUSAGE, "backward: the graph was built without a loss");
+  if (g->frozen) return rk_error(RK_EUSAGE, "backward: the graph's parameters are frozen (rk_graph_freeze_params)");
   if (!g->forward_done) return rk_error(RK_EUSAGE, "backward: run a train forward first");
   for (int i = 0; i < g->n_sparse; i++)
     if (g->sparse[i].param->n_grad_rows > 0)

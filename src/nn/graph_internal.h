@@ -109,6 +109,7 @@ struct rk_graph {
   int n_sparse, cap_sparse;
   rk_sparse_table *sparse;
   bool built;
+  bool frozen;               /* rk_graph_freeze_params: its parameters no longer change */
   int loss;
   rk_mode mode;              /* of the last forward */
   bool forward_done;         /* a train forward happened since the last backward */
@@ -128,6 +129,8 @@ struct rk_graph {
 };
 
 /* ---- for the op builders ----------------------------------------------------------------- */
+/* Zeroed memory that lives as long as the graph (64-byte aligned); NULL: no memory. */
+void *rk_graph_fixed_alloc(rk_graph *g, size_t bytes);
 /* A new activation value of `shape`; writes its handle. */
 rk_status rk_graph_add_value(rk_graph *g, int *out, rk_dtype dtype, int ndim, const int64_t *shape);
 /* A new node reading n_in values; *out points into g->nodes (valid until the next add). */

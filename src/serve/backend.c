@@ -94,6 +94,7 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
       l->kind = RK_STEP_MODEL;
       snprintf(probe, strlen(dir) + 128, "%s/model", vdir);
       st = rk_model_load(&l->sm, probe);
+      bool loaded = st == RK_OK;
       if (st == RK_OK && rk_model_is_session(l->sm.model)) {
         /* item_ids/item_id_scores of dims [k], or next-item of all the scores */
         l->session = true;
@@ -104,11 +105,17 @@ rk_status rk_loaded_open(rk_loaded **out, const char *name, int64_t version, con
         if (l->top_k <= 0 && !next_item)
           st = rk_error(RK_EFORMAT, "model '%s': a session model's outputs are item_ids and item_id_scores (dims [k]) "
                         "or next-item", name);
+        if (st == RK_OK && l->top_k > 0) {
+          rk_catalog cat;
+          rk_session_catalog(l->sm.model, &cat, NULL);
+          st = rk_catalog_transpose(&l->items_t, &cat);
+        }
       }
       if (st == RK_OK) {
         l->n_caches = workers > 0 ? workers : 1;
         if (!(l->caches = rk_calloc((size_t)l->n_caches, sizeof *l->caches))) st = RK_ENOMEM;
       } else {
+        if (loaded) rk_saved_model_free(&l->sm);   /* a refused config or no memory after the load */
         memset(&l->sm, 0, sizeof l->sm);
       }
     } else if (st == RK_OK) {
@@ -141,6 +148,7 @@ void rk_loaded_free(rk_loaded *l) {
       if (gc->graph[b]) gc->graph[b]->ops->free(gc->graph[b]);
     }
   rk_free(l->caches);
+  rk_free(l->items_t);
   if (l->kind == RK_STEP_MODEL && l->sm.model) rk_saved_model_free(&l->sm);
   if (l->kind == RK_STEP_WORKFLOW) rk_workflow_free(&l->wf);
   rk_schema_free(&l->no_schema);
@@ -184,15 +192,18 @@ static rk_status graph_for(rk_loaded *l, int worker, int64_t rows, rk_model **g,
     const rk_model *m = l->sm.model;
     RK_TRY(m->ops->share(&gc->graph[b], m, (int64_t)1 << b, false));
     rk_model *gm = gc->graph[b];
+    /* a served model's weights never change: ops keep what they derive from them */
+    rk_status st = rk_graph_freeze_params(gm->g);
     /* a session feed takes the model's schema and seed, as `reckon sessions --do_predict` gives them */
     uint64_t seed = l->session ? rk_session_model_config(m)->seed : 0;
-    rk_status st = gm->ops->feed_init(&gc->feed[b], gm, l->session ? &l->sm.schema : &l->no_schema, 0, NULL, seed);
+    if (st == RK_OK) st = gm->ops->feed_init(&gc->feed[b], gm, l->session ? &l->sm.schema : &l->no_schema, 0, NULL, seed);
     /* a session model reads each session's last row with every item visible (--do_predict's) */
     if (st == RK_OK && l->session) st = rk_session_feed_set_phase(gc->feed[b], RK_SESSION_PHASE_PREDICT);
     if (st == RK_OK && l->session && l->top_k > 0) {
       rk_catalog cat;
       float temperature;
       rk_session_catalog(gm, &cat, &temperature);
+      cat.items_t = l->items_t;   /* one request's session: scored without packing the table */
       st = rk_catalog_ranker_create(&gc->ranker[b], &cat, ((int64_t)1 << b) * rk_session_model_outputs(gm)->reads,
                                     (int)l->top_k);
     }

@@ -4,7 +4,10 @@
  * the requests behind it for the same version that fit max_batch_size, and runs them as one
  * batch. A version with dynamic_batching waits for more requests while its batch is below the
  * largest preferred_batch_size (else max_batch_size) and its oldest request has waited less than
- * max_queue_delay_microseconds; a version without it runs each request alone.
+ * max_queue_delay_microseconds, as long as its requests arrive closer together than that delay
+ * on average: a lone client's requests (one connection) come further apart, and waiting added
+ * the whole delay to each of them for no company (Triton waits regardless). A version without
+ * dynamic_batching runs each request alone.
  *
  * Splitting is exact: the rows of a batch are the requests' rows one after another, and each
  * request gets back its own rows of every output (a session ensemble's: its own sessions, as the
@@ -79,6 +82,18 @@ static int batch_members(const rk_job *first, rk_job **members, int cap, int64_t
 }
 
 #define MAX_MEMBERS 4096
+
+void rk_scheduler_note_arrival(rk_loaded *l, uint64_t now_ns) {
+  /* two frontend threads may stamp their requests in one order and queue them in the other */
+  uint64_t gap = l->last_arrival_ns && now_ns > l->last_arrival_ns ? now_ns - l->last_arrival_ns : 0;
+  if (l->last_arrival_ns) l->arrival_gap_ns = l->arrival_gap_ns - l->arrival_gap_ns / 8 + gap / 8;
+  if (now_ns > l->last_arrival_ns) l->last_arrival_ns = now_ns;
+}
+
+uint64_t rk_scheduler_batch_wait_ns(const rk_loaded *l) {
+  uint64_t delay_ns = (uint64_t)l->delay_us * 1000u;
+  return l->arrival_gap_ns < delay_ns ? delay_ns : 0;   /* else no company is due within the delay */
+}
 
 static void unlink_job(rk_scheduler *q, rk_job *job) {
   rk_job **p = &q->head, *prev = NULL;
@@ -196,7 +211,7 @@ static void *worker_main(void *arg) {
       int64_t rows;
       bool full;
       int k = batch_members(j, members, MAX_MEMBERS, &rows, &full);
-      uint64_t deadline = j->arrival_ns + (uint64_t)j->l->delay_us * 1000u;
+      uint64_t deadline = j->arrival_ns + rk_scheduler_batch_wait_ns(j->l);
       int64_t target = j->l->preferred > 1 ? j->l->preferred : 1;
       if (target > j->l->max_batch && j->l->max_batch > 0) target = j->l->max_batch;
       if (rows >= target || full || now >= deadline || q->stopping) n = k;
@@ -266,6 +281,7 @@ rk_status rk_scheduler_submit(rk_scheduler *q, rk_loaded *l, const rk_serve_requ
                          l->name);
   }
   rk_loaded_hold(l);
+  rk_scheduler_note_arrival(l, job->arrival_ns);
   if (q->tail) q->tail->next = job;
   else q->head = job;
   q->tail = job;

@@ -94,10 +94,15 @@ struct rk_loaded {
   int n_caches;
   /* batching: the config's, or (ensemble) its model step's */
   int64_t max_batch, preferred, delay_us;
+  /* the scheduler's, under its lock: the last request's arrival and the mean gap between
+   * arrivals (each new gap weighs 1/8), which says whether waiting for company can pay */
+  uint64_t last_arrival_ns, arrival_gap_ns;
   /* RK_STEP_MODEL: a session model; RK_STEP_WORKFLOW: a session workflow, whose rows out are
    * sessions, not the request's events (a batch's requests are transformed one by one) */
   bool session;
   int64_t top_k;                 /* session model: item_ids/item_id_scores of this many; 0: next-item */
+  float *items_t;                /* top_k: its catalogue transposed for one-row scoring, or NULL
+                                    (rk_catalog_transpose), shared by the workers' rankers */
   atomic_int refs;               /* the server's hold + requests in flight */
   pthread_mutex_t ref_lock;
   pthread_cond_t released;
@@ -136,6 +141,11 @@ rk_status rk_scheduler_open(rk_scheduler **out, rk_server *s, int workers);
 /* Queue a checked request for `l` (held by the job until it is answered). */
 rk_status rk_scheduler_submit(rk_scheduler *q, rk_loaded *l, const rk_serve_request *req, int64_t rows,
                               rk_serve_done_fn done, void *ctx);
+/* Dynamic batching's wait, under the scheduler's lock: a request for l arrived at now_ns; how
+ * long a batch of l may wait for more requests (max_queue_delay_microseconds while l's requests
+ * arrive closer together than that on average, else 0). */
+void rk_scheduler_note_arrival(rk_loaded *l, uint64_t now_ns);
+uint64_t rk_scheduler_batch_wait_ns(const rk_loaded *l);
 /* Stop taking jobs; wait up to timeout_ms (< 0: forever) for the queue to empty; *left gets the
  * jobs still queued or running. */
 void rk_scheduler_drain(rk_scheduler *q, int64_t timeout_ms, int64_t *left);

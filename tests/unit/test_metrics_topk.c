@@ -67,7 +67,7 @@ static int by_rank(const void *a, const void *b) {
 
 /* Rank every row's catalogue with the ranker and by sorting; compare ranks and top-k lists. */
 static void check_against_sort(const problem *p, bool with_bias, int64_t first_item, int64_t block, int top_k) {
-  rk_catalog cat = {p->items, with_bias ? p->bias : NULL, p->V, p->D, first_item, block};
+  rk_catalog cat = {p->items, with_bias ? p->bias : NULL, p->V, p->D, first_item, block, NULL};
   rk_catalog_ranker *r;
   assert_rk_ok(rk_catalog_ranker_create(&r, &cat, p->B, top_k));
   int64_t *rank = malloc((size_t)p->B * sizeof *rank);
@@ -140,7 +140,7 @@ static void test_real_scores_deterministic(void **state) {
   int threads[2] = {1, 4};
   for (int run = 0; run < 2; run++) {
     assert_rk_ok(rk_set_num_threads(threads[run]));
-    rk_catalog cat = {p.items, p.bias, p.V, p.D, 0, blocks[run]};
+    rk_catalog cat = {p.items, p.bias, p.V, p.D, 0, blocks[run], NULL};
     rk_catalog_ranker *r;
     assert_rk_ok(rk_catalog_ranker_create(&r, &cat, p.B, K));
     assert_rk_ok(rk_catalog_rank(r, rank[run], ids[run], scores[run], p.hidden, p.target, p.B));
@@ -169,7 +169,7 @@ static void test_real_scores_deterministic(void **state) {
   /* make targets good: each row's target is its own best item, so every rank is 1 */
   for (int64_t b = 0; b < p.B; b++)
     if (p.target[b] != 0) p.target[b] = ids[0][b * K];
-  rk_catalog cat = {p.items, p.bias, p.V, p.D, 0, 700};
+  rk_catalog cat = {p.items, p.bias, p.V, p.D, 0, 700, NULL};
   rk_catalog_ranker *r;
   assert_rk_ok(rk_catalog_ranker_create(&r, &cat, p.B, 0));
   assert_rk_ok(rk_catalog_rank(r, rank[1], NULL, NULL, p.hidden, p.target, p.B));
@@ -182,7 +182,7 @@ static void test_real_scores_deterministic(void **state) {
 static void test_predict_only(void **state) {
   (void)state;
   problem p = make_problem(300, 3, 8, 15, true);
-  rk_catalog cat = {p.items, p.bias, p.V, p.D, 3, 50};
+  rk_catalog cat = {p.items, p.bias, p.V, p.D, 3, 50, NULL};
   rk_catalog_ranker *r;
   assert_rk_ok(rk_catalog_ranker_create(&r, &cat, p.B, 4));
   int64_t ids[8 * 4];
@@ -248,7 +248,7 @@ static void test_metric_values(void **state) {
 static void test_metrics_of_ranks(void **state) {
   (void)state;
   problem p = make_problem(2000, 3, 40, 16, true);
-  rk_catalog cat = {p.items, p.bias, p.V, p.D, 0, 300};
+  rk_catalog cat = {p.items, p.bias, p.V, p.D, 0, 300, NULL};
   rk_catalog_ranker *r;
   assert_rk_ok(rk_catalog_ranker_create(&r, &cat, p.B, 0));
   int64_t rank[40];
@@ -295,7 +295,7 @@ static void test_errors(void **state) {
   assert_int_equal(m.examples, 0);
 
   problem p = make_problem(50, 2, 4, 17, true);
-  rk_catalog cat = {p.items, p.bias, p.V, p.D, 0, 16};
+  rk_catalog cat = {p.items, p.bias, p.V, p.D, 0, 16, NULL};
   rk_catalog_ranker *r;
   cat.first_item = 50;
   assert_int_equal(rk_catalog_ranker_create(&r, &cat, 4, 0), RK_EINVAL);
@@ -320,7 +320,7 @@ static void test_errors(void **state) {
 
 static rk_status create_and_rank(void *arg) {
   problem *p = arg;
-  rk_catalog cat = {p->items, p->bias, p->V, p->D, 0, 7};
+  rk_catalog cat = {p->items, p->bias, p->V, p->D, 0, 7, NULL};
   rk_catalog_ranker *r;
   RK_TRY(rk_catalog_ranker_create(&r, &cat, p->B, 3));
   int64_t rank[6], ids[18];

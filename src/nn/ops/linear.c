@@ -6,6 +6,9 @@
  * one pass over the output. Backward turns the activation's derivative (from the output) into
  * dpre in its workspace.
  * An input with rows in use (gather_rows) is computed on those rows only, and so is the output.
+ * Its gemm reads w transposed, made each forward, or once when the graph's parameters are
+ * frozen (rk_graph_freeze_params: a served model, where the transposes were a fifth of a
+ * session request's CPU).
  */
 #include <math.h>
 #include <string.h>
@@ -56,27 +59,26 @@ static void bias_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
 }
 
 /* wt = w^T in 16 x 16 tiles (walking w's columns wrote wt a cache line per element). */
-static void transpose(float *wt /* (C, OC) */, const float *w /* (OC, C) */, int64_t OC, int64_t C) {
+void linear_transpose_cpu(float *wt /* (C, OC) */, const float *w /* (OC, C) */, int64_t OC, int64_t C) {
   for (int64_t o0 = 0; o0 < OC; o0 += 16)
     for (int64_t k0 = 0; k0 < C; k0 += 16)
       for (int64_t o = o0; o < o0 + 16 && o < OC; o++)
         for (int64_t k = k0; k < k0 + 16 && k < C; k++) wt[k * OC + o] = w[o * C + k];
 }
 
-/* wt (C, OC) or NULL: scratch for w transposed. With it the gemm is x wt (OpenBLAS's NN
+/* wt (C, OC) or NULL: w transposed (linear_transpose_cpu). With it the gemm is x wt (OpenBLAS's NN
  * kernels), whose rows come out the same bits whatever N: its x w^T kernel for few rows
  * (SkylakeX's small-matrix path, N OC <= 1200) sums in another order, so a session's result
  * depended on how many real rows its batch packed (a packed body's N; serve against predict).
  * At larger N the two give the same bits (measured), so only rows in use need it; the tiled
  * transpose costs about 6% of a packed session layer's gemm. */
-void linear_forward_cpu(float *out /* (N, OC) */, float *wt /* (C, OC) or NULL */, const float *x /* (N, C) */,
+void linear_forward_cpu(float *out /* (N, OC) */, const float *wt /* (C, OC) or NULL */, const float *x /* (N, C) */,
                         const float *w /* (OC, C) */, const float *b /* (OC) or NULL */,
                         int64_t N, int64_t C, int64_t OC, rk_act act) {
   epilogue_ctx c = {out, b, OC, act};
   bool bias_first = b && act == RK_ACT_NONE;
   if (bias_first) rk_parallel_for(N, rk_row_grain(OC), bias_rows, &c);
   if (wt) {
-    transpose(wt, w, OC, C);
     rk_sgemm(false, false, N, OC, C, 1.0f, x, C, wt, OC, bias_first ? 1.0f : 0.0f, out, OC);
   } else {
     rk_sgemm(false, true, N, OC, C, 1.0f, x, C, w, C, bias_first ? 1.0f : 0.0f, out, OC);
@@ -161,9 +163,28 @@ rk_status linear_node_forward_cpu(rk_graph *g, const rk_node *n) {
   dims(g, n, &N, &C, &OC);
   const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
   rk_val(g, n->out[0])->rows = rk_val(g, n->in[0])->rows;
-  float *wt = rk_val(g, n->in[0])->partial_rows ? n->ws_fwd : NULL;   /* rows in use: a row's bits whatever N */
-  linear_forward_cpu(rk_x(g, n->out[0]), wt, rk_x(g, n->in[0]), n->params[0]->value.data,
-                     b ? b->value.data : NULL, N, C, OC, (rk_act)n->iattr[1]);
+  const float *w = n->params[0]->value.data, *wt = NULL;
+  if (rk_val(g, n->in[0])->partial_rows) {   /* rows in use: a row's bits whatever N */
+    wt = n->state;                           /* frozen: transposed once */
+    if (!wt) {
+      linear_transpose_cpu(n->ws_fwd, w, OC, C);
+      wt = n->ws_fwd;
+    }
+  }
+  linear_forward_cpu(rk_x(g, n->out[0]), wt, rk_x(g, n->in[0]), w, b ? b->value.data : NULL, N, C, OC,
+                     (rk_act)n->iattr[1]);
+  return RK_OK;
+}
+
+/* rk_graph_freeze_params: the transposed weight of a rows-in-use gemm, kept as the node's state. */
+rk_status linear_node_freeze_cpu(rk_graph *g, rk_node *n) {
+  if (!rk_val(g, n->in[0])->partial_rows) return RK_OK;
+  int64_t OC = n->params[0]->value.shape[0], C = n->params[0]->value.shape[1];
+  float *wt = rk_graph_fixed_alloc(g, (size_t)(OC * C) * sizeof(float));
+  if (!wt) return rk_error_context(RK_ENOMEM, "the transposed weight of '%s'", n->params[0]->name);
+  linear_transpose_cpu(wt, n->params[0]->value.data, OC, C);
+  n->state = wt;
+  n->state_floats = (size_t)(OC * C);
   return RK_OK;
 }
 

@@ -30,6 +30,7 @@ RK_OP_LIST(RK_OP_DECLARE_CPU)
 #undef RK_OP_DECLARE_CPU
 /* batch_norm's running statistics start at (mean 0, var 1): the CPU table's init_state row. */
 void batch_norm_node_init_state_cpu(rk_graph *g, const rk_node *n);
+rk_status linear_node_freeze_cpu(rk_graph *g, rk_node *n);
 
 /* ---- the CPU kernels ----------------------------------------------------------------------- */
 /* mean scales sum's kernels; hash_cross has no backward (its output is ids). */
@@ -185,7 +186,8 @@ void leaky_relu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, c
                              float slope);
 
 /* linear */
-void linear_forward_cpu(float *out /* (N, OC) */, float *wt /* (C, OC) or NULL */, const float *x /* (N, C) */,
+void linear_transpose_cpu(float *wt /* (C, OC) */, const float *w /* (OC, C) */, int64_t OC, int64_t C);
+void linear_forward_cpu(float *out /* (N, OC) */, const float *wt /* (C, OC) or NULL */, const float *x /* (N, C) */,
                         const float *w /* (OC, C) */, const float *b /* (OC) or NULL */,
                         int64_t N, int64_t C, int64_t OC, rk_act act);
 void linear_backward_cpu(float *dx /* (N, C) */, float *dw /* (OC, C) */, float *db /* (OC) */,
