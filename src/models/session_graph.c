@@ -47,7 +47,13 @@ static rk_status maybe_dropout(rk_graph *g, int *x, float p) {
 /* Whether the graph's transformer body runs on the packed real rows (see the top). */
 static bool packable(const rk_session_config *c, bool train, bool attention_weights) {
   return rk_session_is_transformer(c->model_type) && c->key_padding_mask && !attention_weights &&
-         !(train && (c->rtd || c->negative_sampling));
+         !(train && c->negative_sampling);
+}
+
+rk_status rk_session_body_pack(const rk_session_graph *sg, int *x, int *positions) {
+  if (!sg->packed) return RK_OK;
+  RK_TRY(rk_graph_gather_rows(sg->g, x, *x, sg->packed_rows));   /* the real rows, each with its position's row */
+  return rk_graph_gather_rows(sg->g, positions, *positions, sg->packed_positions);
 }
 
 static rk_status build_transformer(builder *b, int *x, bool attention_weights) {
@@ -56,10 +62,7 @@ static rk_status build_transformer(builder *b, int *x, bool attention_weights) {
   const rk_session_config *c = b->c;
   int pos;
   RK_TRY(rk_graph_param(g, &pos, (rk_param *)&p->positions));
-  if (b->sg->packed) {   /* the real rows, each with its position's row of the table */
-    RK_TRY(rk_graph_gather_rows(g, x, *x, b->sg->packed_rows));
-    RK_TRY(rk_graph_gather_rows(g, &pos, pos, b->sg->packed_positions));
-  }
+  RK_TRY(rk_session_body_pack(b->sg, x, &pos));
   RK_TRY(rk_graph_add(g, x, *x, pos));
   bool gpt2 = c->model_type == RK_SESSION_GPT2;
   if (!gpt2) RK_TRY(rk_graph_layer_norm(g, x, *x, (rk_param *)&p->emb_ln_gamma, (rk_param *)&p->emb_ln_beta, c->layer_norm_eps));
@@ -158,7 +161,7 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
     rk_param *w = rk_session_scoring_matrix(p, f, c);
     RK_TRY(rk_graph_gather_rows(g, &rows, x, sg->labelled));
     RK_TRY(rk_graph_linear(g, &h, rows, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
-    if (c->rtd) {   /* the replacements are drawn from the generator's logits: they are kept whole */
+    if (c->rtd) {   /* the replacements are drawn from the generator's logits, kept for the draws */
       int logits;
       RK_TRY(rk_graph_linear(g, &logits, h, w, (rk_param *)&p->out_b, RK_ACT_NONE));
       RK_TRY(rk_graph_softmax_ce(g, &sg->out.loss, logits, sg->packed_labels, c->pad_token, c->label_smoothing,

@@ -151,6 +151,10 @@ rk_status rk_session_build_rtd_loss(rk_session_graph *sg, int *loss, int mlm_los
                                     const rk_session_features *f, const rk_session_config *c);
 /* --rtd train graphs: replace the draws with given (B, T) ids (tests; rk_graph_rtd_replace_fix). */
 rk_status rk_session_rtd_fix_draws(const rk_session_graph *sg, const int64_t *given);
+/* A body's first step (session_graph.c): when the graph is packed, x (B, T, width) and a
+ * position table (T, width) gathered to the real rows and their positions, in place; else
+ * nothing. Every packable body (the model's, a separate discriminator's) starts with it. */
+rk_status rk_session_body_pack(const rk_session_graph *sg, int *x, int *positions);
 /* The body of the model over x (B, T, d_model), in place (session_graph.c). */
 rk_status rk_session_body_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
                                 bool attention_weights);

@@ -583,7 +583,7 @@ static int rtd_case(gc_ctx *c, bool from_batch) {
   defer(c, rows, FILL_ROW_LIST, 2 * B);
   defer(c, packed, FILL_IDS, 4);
   defer(c, items, FILL_IDS, 4);
-  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, 0, 0.7f, from_batch));
+  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, RK_NO_VALUE, 0, 0.7f, from_batch));
   assert_rk_ok(rk_graph_embedding(c->g, &out, t, fake, 0));
   return out;
 }
@@ -604,7 +604,7 @@ static int c_rtd_interaction(gc_ctx *c) {
   defer(c, packed, FILL_IDS, 4);
   defer(c, items, FILL_IDS, 4);
   defer(c, x, FILL_NORMAL, 0);
-  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, 0, 0.7f, true));
+  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, RK_NO_VALUE, 0, 0.7f, true));
   assert_rk_ok(rk_graph_rtd_interaction(c->g, &picked, x, source));
   assert_rk_ok(rk_graph_mul(c->g, &out, picked, dense_value(c, 3, xs)));
   return out;

@@ -19,6 +19,11 @@
 static int64_t fake[N], source[N], rows[N], packed[N], items[N];
 static float replaced[N], weight[N], z[N * 3];
 
+/* The draws over R rows (every row the body's) into out, from the arrays above. */
+static void replace(int64_t *out, int64_t R, int64_t V, rk_rtd_draw d) {
+  assert_rk_ok(rtd_replace_forward_cpu(out, source, replaced, weight, z, rows, packed, items, NULL, R, V, &d));
+}
+
 /* 20000 rows over 3 items with softmax(z / 0.5) = (0.5, 0.3, 0.2): the draws' shares within 0.015
  * (about 4 standard deviations of a share over 20000 draws), the same at 1 and 2 threads. */
 static void test_draws_follow_the_softmax_at_its_temperature(void **state) {
@@ -32,9 +37,9 @@ static void test_draws_follow_the_softmax_at_its_temperature(void **state) {
   }
   static int64_t one_thread[N];
   assert_rk_ok(rk_set_num_threads(1));
-  rtd_replace_forward_cpu(one_thread, source, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
+  replace(one_thread, N, 3, (rk_rtd_draw){.temperature = 0.5f, .seed = 42, .step = 7});
   assert_rk_ok(rk_set_num_threads(2));   /* several chunks of rows: the same draws */
-  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, N, 3, 0, 0.5f, false, NULL, 42, 7);
+  replace(fake, N, 3, (rk_rtd_draw){.temperature = 0.5f, .seed = 42, .step = 7});
   assert_memory_equal(fake, one_thread, sizeof one_thread);
   int64_t count[3] = {0};
   for (int64_t i = 0; i < N; i++) {
@@ -60,11 +65,11 @@ static void test_a_draw_depends_on_seed_step_and_row_alone(void **state) {
   }
   for (int64_t i = 0; i < R * V; i++) z[i] = 0.0f;   /* uniform: the noise alone decides */
   for (int64_t i = 0; i < R; i++) rows[i] = i;
-  rtd_replace_forward_cpu(a, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 3);
+  replace(a, R, V, (rk_rtd_draw){.temperature = 1.0f, .seed = 42, .step = 3});
   for (int64_t i = 0; i < R; i++) rows[i] = order[i];
-  rtd_replace_forward_cpu(b, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 3);
+  replace(b, R, V, (rk_rtd_draw){.temperature = 1.0f, .seed = 42, .step = 3});
   assert_memory_equal(a, b, sizeof a);
-  rtd_replace_forward_cpu(c, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, NULL, 42, 4);
+  replace(c, R, V, (rk_rtd_draw){.temperature = 1.0f, .seed = 42, .step = 4});
   assert_memory_not_equal(a, c, sizeof a);
 }
 
@@ -80,7 +85,7 @@ static void test_batch_draws_come_from_the_batch_targets(void **state) {
   memcpy(rows, labelled, sizeof labelled);
   memcpy(packed, targets, sizeof targets);
   for (int64_t i = 0; i < 3 * V; i++) z[i] = i % V == 11 ? 30.0f : 0.0f;
-  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, NULL, 1, 0);
+  replace(fake, R, V, (rk_rtd_draw){.temperature = 1.0f, .from_batch = true, .seed = 1});
   for (int64_t r = 0; r < R; r++) {
     bool drawn = r == 0 || r == 2 || r == 3;
     if (drawn) assert_true(fake[r] == 5 || fake[r] == 9);
@@ -92,7 +97,7 @@ static void test_batch_draws_come_from_the_batch_targets(void **state) {
     assert_float_equal(weight[r], items[r] ? 8.0f / 6.0f : 0.0f, 1e-6f);
   }
   for (int64_t i = 0; i < 3 * V; i++) z[i] = i % V == 9 ? 30.0f : 0.0f;
-  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, NULL, 1, 0);
+  replace(fake, R, V, (rk_rtd_draw){.temperature = 1.0f, .from_batch = true, .seed = 1});
   assert_int_equal(fake[0], 9);
   assert_int_equal(fake[2], 9);
   assert_int_equal(fake[3], 9);
@@ -110,7 +115,7 @@ static void test_given_draws_are_used_at_the_labelled_rows(void **state) {
   const int64_t it[R] = {1, 2, 3, 0}, labelled[R] = {1, -1, -1, -1}, given[R] = {4, 5, 4, 4};
   memcpy(items, it, sizeof it);
   memcpy(rows, labelled, sizeof labelled);
-  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, false, given, 1, 0);
+  replace(fake, R, V, (rk_rtd_draw){.temperature = 1.0f, .given = given, .seed = 1});
   const int64_t want[R] = {1, 5, 3, 0}, itself[R] = {0, 1, 2, 3};
   assert_memory_equal(fake, want, sizeof want);
   assert_memory_equal(source, itself, sizeof itself);   /* catalogue draws show their own rows */
@@ -127,7 +132,7 @@ static void test_given_batch_draws_show_the_first_labelled_row_with_the_item(voi
   memcpy(items, it, sizeof it);
   memcpy(rows, labelled, sizeof labelled);
   memcpy(packed, targets, sizeof targets);
-  rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, R, V, 0, 1.0f, true, given, 1, 0);
+  replace(fake, R, V, (rk_rtd_draw){.temperature = 1.0f, .from_batch = true, .given = given, .seed = 1});
   const int64_t want_fake[R] = {4, 4, 3, 4, 0}, want_source[R] = {0, 2, 3, 2, 4};
   assert_memory_equal(fake, want_fake, sizeof want_fake);
   assert_memory_equal(source, want_source, sizeof want_source);

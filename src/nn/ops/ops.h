@@ -291,13 +291,19 @@ void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V
                                  const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M,
                                  int64_t in_batch, const rk_sampled_spec *s);
 
-/* rtd_replace (no backward: its outputs are draws and labels) */
-void rtd_replace_forward_cpu(int64_t *fake /* (R) */, int64_t *source /* (R) */, float *replaced /* (R) */,
-                             float *weight /* (R) */,
-                             const float *z /* (R, V) packed */, const int64_t *rows /* (R) */,
-                             const int64_t *packed /* (R) */, const int64_t *items /* (R) */, int64_t R, int64_t V,
-                             int64_t padding, float temperature, bool from_batch, const int64_t *given /* (R) */,
-                             uint64_t seed, uint64_t step);
+/* rtd_replace (no backward: its outputs are draws and labels); body_rows NULL: every row */
+typedef struct {
+  int64_t padding;         /* the pad item: its rows weigh 0 */
+  float temperature;       /* the softmax's */
+  bool from_batch;         /* candidates: the labelled rows' targets, else the catalogue */
+  const int64_t *given;    /* (R) fixed draws at the labelled rows (tests), or NULL */
+  uint64_t seed, step;     /* row r's uniform: the (seed, step, r) stream */
+} rk_rtd_draw;
+rk_status rtd_replace_forward_cpu(int64_t *fake /* (R) */, int64_t *source /* (R) */, float *replaced /* (R) */,
+                                  float *weight /* (R) */, const float *z /* (R, V) packed */,
+                                  const int64_t *rows /* (R) */, const int64_t *packed /* (R) */,
+                                  const int64_t *items /* (R) */, const int64_t *body_rows /* (R) or NULL */,
+                                  int64_t R, int64_t V, const rk_rtd_draw *d);
 
 /* rtd_interaction (no backward: the reference detaches the rows) */
 rk_status rtd_interaction_forward_cpu(float *out /* (R, D) */, const float *x /* (R, D) */, const int64_t *source /* (R) */,
