@@ -103,7 +103,7 @@ typedef struct {
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
-  int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items */
+  int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items (an output) */
   int merged;                  /* (B, T, width): the input stage's rows, before [MASK] */
   int n_layers;
   int *attention;              /* per layer (B, heads, T, T), or NULL */

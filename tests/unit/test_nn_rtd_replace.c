@@ -1,12 +1,13 @@
 /*
- * rtd_replace's draws (src/nn/ops/rtd_replace.c), the kernel called by itself: the Gumbel-max
- * draws follow the generator's softmax at its temperature, a row's draw depends on (seed, step,
- * row) alone (not on the packing order, hence not on threads), --rtd_sample_from_batch draws
- * among the labelled rows' targets, a draw of the original item is not a replacement, and the
- * discriminator's weights average over the non-padding rows; each row's source row (a batch
- * draw's labelled row) and rtd_interaction's rows from it. The gradient check and the twin at
- * two threads are in test_nn_gradcheck.c; the model's loss against PyTorch in
- * test_models_session_reference.c.
+ * rtd_replace's draws (src/nn/ops/rtd_replace.c), the kernel called by itself: the draws (by
+ * inversion) follow the generator's softmax at its temperature, a row's draw depends on (seed,
+ * step, row) alone (not on the packing order, hence not on threads), --rtd_sample_from_batch
+ * draws among the labelled rows' targets, a draw of the original item is not a replacement, and
+ * the discriminator's weights average over the non-padding rows; each row's source row (a batch
+ * draw's labelled row) and rtd_interaction's rows from it; a packed body gets the unpacked
+ * body's draws with its labels and weights in its own row order. The gradient check and the
+ * twin at two threads are in test_nn_gradcheck.c; the model's loss against PyTorch in
+ * test_models_session_reference.c, packed against unpacked in test_models_session_rtd_packed.c.
  */
 #include <math.h>
 #include <string.h>
@@ -108,7 +109,7 @@ static void test_batch_draws_come_from_the_batch_targets(void **state) {
   assert_float_equal(replaced[3], 1.0f, 0.0f);
 }
 
-/* Fixed draws replace the Gumbel ones at the labelled rows only. */
+/* Fixed draws replace the drawn ones at the labelled rows only. */
 static void test_given_draws_are_used_at_the_labelled_rows(void **state) {
   (void)state;
   enum { R = 4, V = 6 };
@@ -138,6 +139,47 @@ static void test_given_batch_draws_show_the_first_labelled_row_with_the_item(voi
   assert_memory_equal(source, want_source, sizeof want_source);
 }
 
+/* A packed body: 2 sessions x 4 rows, the body's rows 0, 1, 2, 4, 5 (row 2 holds the padding
+ * item: it weighs 0), labelled rows 1 and 4 (packed 1 and 3). The same draws and sources over
+ * the B T rows as unpacked; replaced and weight in the body's order, 5 / 4 at its 4 items and 0
+ * past it; a body row outside B T or a labelled row past the body's fails, naming it. */
+static void test_a_packed_body_draws_the_rows_of_the_unpacked_one(void **state) {
+  (void)state;
+  enum { R = 8, V = 12 };
+  const int64_t it[R] = {5, 2, 0, 0, 3, 4, 0, 0}, body[R] = {0, 1, 2, 4, 5, -1, -1, -1};
+  const int64_t unpacked_rows[R] = {1, 4, -1, -1, -1, -1, -1, -1}, packed_rows[R] = {1, 3, -1, -1, -1, -1, -1, -1};
+  const int64_t targets[R] = {2, 3, 0, 0, 0, 0, 0, 0};
+  memcpy(items, it, sizeof it);
+  memcpy(packed, targets, sizeof targets);
+  for (int64_t i = 0; i < 2 * V; i++) z[i] = (float)((i * 7) % 5) - 2.0f;
+  for (int from_batch = 0; from_batch < 2; from_batch++) {
+    const rk_rtd_draw d = {.temperature = 0.8f, .from_batch = from_batch, .seed = 5, .step = 2};
+    int64_t want_fake[R], want_source[R];
+    float want_replaced[R];
+    memcpy(rows, unpacked_rows, sizeof unpacked_rows);
+    replace(want_fake, R, V, d);
+    memcpy(want_source, source, sizeof want_source);
+    memcpy(want_replaced, replaced, sizeof want_replaced);
+    memcpy(rows, packed_rows, sizeof packed_rows);
+    assert_rk_ok(rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, body, R, V, &d));
+    assert_memory_equal(fake, want_fake, sizeof want_fake);
+    assert_memory_equal(source, want_source, sizeof want_source);
+    for (int64_t k = 0; k < R; k++) {
+      assert_float_equal(replaced[k], k < 5 ? want_replaced[body[k]] : 0.0f, 0.0f);
+      assert_float_equal(weight[k], k < 5 && items[body[k]] != 0 ? 5.0f / 4.0f : 0.0f, 1e-6f);
+    }
+  }
+  const rk_rtd_draw d = {.temperature = 1.0f, .seed = 5};
+  const int64_t outside[R] = {0, 8, -1, -1, -1, -1, -1, -1}, past[R] = {1, 5, -1, -1, -1, -1, -1, -1};
+  assert_int_equal(rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, outside, R, V, &d),
+                   RK_ERANGE);
+  assert_non_null(strstr(rk_error_message(), "body row 1 is 8"));
+  memcpy(rows, past, sizeof past);
+  assert_int_equal(rtd_replace_forward_cpu(fake, source, replaced, weight, z, rows, packed, items, body, R, V, &d),
+                   RK_ERANGE);
+  assert_non_null(strstr(rk_error_message(), "labelled row 1 is 5"));
+}
+
 /* rtd_interaction: each row is x's source row; a source outside the rows fails, naming it. */
 static void test_interaction_rows_come_from_their_source(void **state) {
   (void)state;
@@ -158,6 +200,7 @@ int main(void) {
       cmocka_unit_test(test_batch_draws_come_from_the_batch_targets),
       cmocka_unit_test(test_given_draws_are_used_at_the_labelled_rows),
       cmocka_unit_test(test_given_batch_draws_show_the_first_labelled_row_with_the_item),
+      cmocka_unit_test(test_a_packed_body_draws_the_rows_of_the_unpacked_one),
       cmocka_unit_test(test_interaction_rows_come_from_their_source),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,25 +46,57 @@ typedef struct {
 /* The row of B T that the body's row k is. */
 static int64_t row_of(const draw_ctx *c, int64_t k) { return c->body ? c->body[k] : k; }
 
-/* Candidate k's logit in row zi, and its item. */
+/* The catalogue-wide sums run LANES partial sums, combined in lane order (as softmax_ce's), so
+ * they vectorise and give the same bits whatever the chunking. */
+#define LANES 16
+
+RK_VECTOR_CLONES static float row_max(const float *restrict z, int64_t V) {
+  float m[LANES];
+  for (int k = 0; k < LANES; k++) m[k] = -INFINITY;
+  int64_t j = 0;
+  for (; j + LANES <= V; j += LANES)
+    for (int k = 0; k < LANES; k++) m[k] = z[j + k] > m[k] ? z[j + k] : m[k];
+  for (; j < V; j++) m[0] = z[j] > m[0] ? z[j] : m[0];
+  float top = m[0];
+  for (int k = 1; k < LANES; k++) top = m[k] > top ? m[k] : top;
+  return top;
+}
+
+RK_VECTOR_CLONES static double row_sum_exp(const float *restrict z, float top, float inv, int64_t V) {
+  double s[LANES] = {0};
+  int64_t j = 0;
+  for (; j + LANES <= V; j += LANES)
+    for (int k = 0; k < LANES; k++) s[k] += rk_exp_nonpos_fast((z[j + k] - top) * inv);
+  double total = 0.0;
+  for (int k = 0; k < LANES; k++) total += s[k];
+  for (; j < V; j++) total += rk_exp_nonpos_fast((z[j] - top) * inv);
+  return total;
+}
+
+/* Candidate k's logit in row zi. */
 static float logit(const draw_ctx *c, const float *zi, int64_t k) { return zi[c->from_batch ? c->packed[k] : k]; }
 
-/* One draw from softmax(zi / temperature) over the K candidates, by inversion of u in [0, 1). */
+/* One draw from softmax(zi / temperature) over the K candidates, by inversion of u in [0, 1):
+ * the first candidate whose running sum of e^((z - max) / temperature) passes u times the
+ * whole sum. The scan sums in another order than the whole sum: where u x total lies past the
+ * scan's last sum (rounding), the draw is the last candidate. */
 static int64_t draw_one(const draw_ctx *c, const float *zi, int64_t K, double u) {
   float top = -INFINITY;
-  for (int64_t k = 0; k < K; k++) top = fmaxf(top, logit(c, zi, k));
   double total = 0.0;
-  for (int64_t k = 0; k < K; k++) total += exp((double)((logit(c, zi, k) - top) * c->inv));
+  if (c->from_batch) {
+    for (int64_t k = 0; k < K; k++) top = fmaxf(top, logit(c, zi, k));
+    for (int64_t k = 0; k < K; k++) total += rk_exp_nonpos_fast((logit(c, zi, k) - top) * c->inv);
+  } else {
+    top = row_max(zi, K);
+    total = row_sum_exp(zi, top, c->inv, K);
+  }
   const double target = u * total;
   double sum = 0.0;
-  int64_t last = 0;   /* u x total can round up to the total: then the last candidate with mass */
   for (int64_t k = 0; k < K; k++) {
-    double e = exp((double)((logit(c, zi, k) - top) * c->inv));
-    if (e > 0.0) last = k;
-    sum += e;
+    sum += rk_exp_nonpos_fast((logit(c, zi, k) - top) * c->inv);
     if (sum > target) return k;
   }
-  return last;
+  return K - 1;
 }
 
 /* Labelled rows [begin, end): each its own stream, so chunks may run in any order on any

@@ -1,0 +1,118 @@
+/*
+ * Replacement token detection on packed rows (src/models/session_rtd.c, session_graph.c;
+ * docs/session_models.md, "Packed rows"): an --rtd train graph runs its generator body and its
+ * discriminator body on the real rows only, and its joint loss and every parameter's gradient
+ * equal the unpacked graph's (a share that keeps attention weights keeps the (B, T) bodies) to
+ * float rounding, with the same draws (a row's draw is keyed by its row of B T, not its packed
+ * number): the separate generator (electra's default), a tied one drawing from the catalogue,
+ * one drawing from the batch with --rtd_use_batch_interaction, and bert as its own generator.
+ * Sessions of 5 (every position), 2, 0 and 3 items: a full and an empty session.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "models/session_internal.h"
+#include "nn/graph_internal.h"
+#include "reckon/sessions.h"
+#include "session_model.h"
+
+enum { B = 4, T = 5 };
+static const int lens[B] = {5, 2, 0, 3};   /* 10 real rows of 20 */
+
+typedef struct {
+  const char *name;
+  rk_session_model_kind kind;
+  bool tied, from_batch;
+} rtd_case;
+
+static void config(rk_session_config *c, const rtd_case *k) {
+  session_test_config(c, k->kind);
+  c->rtd = true;
+  c->rtd_tied_generator = k->tied;
+  c->electra_generator_hidden_size = 0.5f;   /* a generator 4 wide, the discriminator 8 */
+  c->rtd_sample_from_batch = c->rtd_use_batch_interaction = k->from_batch;
+  c->rtd_discriminator_loss_weight = 20.0f;
+  c->mlm_probability = 0.5f;
+}
+
+typedef struct {
+  float loss;
+  int64_t fake[B * T];
+  float *grads[128];
+} pass;
+
+/* One train step's forward and backward of m on the batch (a fresh feed, step 3): the loss, the
+ * corrupted items and a copy of every gradient. */
+static void train_pass(rk_model *m, const rk_batch *b, pass *out) {
+  rk_model_feed *feed;
+  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
+  assert_rk_ok(m->ops->feed_fill(feed, b, 3));
+  rk_graph_set_step(m->g, 3);
+  rk_graph_zero_grad(m->g);
+  assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
+  assert_rk_ok(rk_graph_backward(m->g));
+  const rk_session_graph *sg = &((const rk_session_model *)m->self)->sg;
+  out->loss = rk_graph_value_f32(m->g, m->out.loss)[0];
+  memcpy(out->fake, rk_xi(sg->g, sg->rtd_fake), sizeof out->fake);   /* an output: intact */
+  assert_true(m->n_params <= 128);
+  for (int i = 0; i < m->n_params; i++) {
+    const rk_param *p = m->params[i];
+    assert_false(p->sparse);
+    size_t bytes = (size_t)rk_tensor_numel(&p->grad) * sizeof(float);
+    out->grads[i] = test_malloc(bytes);
+    memcpy(out->grads[i], p->grad.data, bytes);
+  }
+  m->ops->feed_free(feed);
+}
+
+static void expect_close(const char *what, const char *name, float got, float want) {
+  if (!(fabsf(got - want) <= 1e-6f + 2e-5f * fabsf(want))) fail_msg("%s, %s: packed %.9g, unpacked %.9g", what, name, got, want);
+}
+
+static void test_packed_rtd_equals_unpacked(void **state) {
+  (void)state;
+  const rtd_case cases[] = {
+      {"electra, separate generator", RK_SESSION_ELECTRA, false, false},
+      {"electra, tied, catalogue draws", RK_SESSION_ELECTRA, true, false},
+      {"electra, tied, batch draws and interaction", RK_SESSION_ELECTRA, true, true},
+      {"bert, tied", RK_SESSION_BERT, true, false},
+  };
+  rk_session_features f;
+  session_test_features(&f, true);
+  rk_batch b;
+  session_test_batch(&b, B, lens, true);
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    rk_session_config c;
+    config(&c, &cases[k]);
+    rk_model *m, *unpacked;
+    assert_rk_ok(rk_session_build(&m, &f, &c, B, true));
+    assert_rk_ok(rk_session_share(&unpacked, m, B, true, true));   /* attention weights: the (B, T) bodies */
+    assert_true(((const rk_session_model *)m->self)->sg.packed);
+    assert_false(((const rk_session_model *)unpacked->self)->sg.packed);
+    pass a, u;
+    train_pass(m, &b, &a);
+    train_pass(unpacked, &b, &u);
+    if (memcmp(a.fake, u.fake, sizeof a.fake) != 0) fail_msg("%s: the packed graph drew other items", cases[k].name);
+    int64_t replaced = 0;   /* the draws replaced some items: the discriminator has both labels to learn */
+    const int64_t *items = rk_graph_input_ids_data(m->g, ((const rk_session_model *)m->self)->sg.inputs[f.item]);
+    for (int r = 0; r < B * T; r++) replaced += a.fake[r] != items[r];
+    if (replaced == 0) fail_msg("%s: no item was replaced", cases[k].name);
+    expect_close(cases[k].name, "loss", a.loss, u.loss);
+    for (int i = 0; i < m->n_params; i++) {
+      const rk_param *p = m->params[i];
+      for (int64_t j = 0; j < rk_tensor_numel(&p->grad); j++) expect_close(cases[k].name, p->name, a.grads[i][j], u.grads[i][j]);
+      test_free(a.grads[i]);
+      test_free(u.grads[i]);
+    }
+    unpacked->ops->free(unpacked);
+    m->ops->free(m);
+  }
+  rk_batch_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_packed_rtd_equals_unpacked),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
