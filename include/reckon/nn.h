@@ -508,8 +508,10 @@ typedef struct {
  * and M candidates shared by the batch (the R = B T in-batch targets, then N draws from the
  * (seed, op, step) stream) under w (V, D) and b (V) or NULL; a candidate that is the row's
  * target, a padding label or (in-batch) its own session's target is -inf; ignored rows are 0.
+ * h with rows in use (gather_rows): R of them, labels and (in-batch) sessions, int64 (B, T),
+ * each row's session, in front; sessions RK_NO_VALUE: row r's session is r / T.
  * src/nn/ops/sampled_logits.c has the definition. */
-rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_param *w, rk_param *b,
+rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, int sessions, rk_param *w, rk_param *b,
                                   const rk_sampled_spec *s);
 /* The losses over such logits (column 0 the target, -inf columns absent), mean over the rows
  * whose label is not ignore_index; lambda: bpr_max_reg's. src/nn/ops/sampled_loss.c. */

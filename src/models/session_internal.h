@@ -101,6 +101,8 @@ typedef struct {
   int labelled;                /* int64 (B T): the rows with a label (packed row numbers when
                                   packed), then -1 (train graphs) */
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
+  int labelled_sessions;       /* --negative_sampling train graphs: int64 (B T), their sessions in
+                                  that order (the in-batch mask's), then -1 */
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
   int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items (an output) */
@@ -133,11 +135,12 @@ void rk_session_graph_free(rk_session_graph *sg);
 rk_status rk_session_graph_pack(const rk_session_graph *sg, int64_t pad);
 
 /* Losses over candidate items (session_sampling.c): whether the settings ask for one, their
- * checks, and the loss of a train graph from the body's rows (B, T, d_model) and the labels. */
+ * checks, and the loss of a train graph from the body's labelled rows (packed by gather_rows),
+ * their labels and (--negative_sampling) their sessions, both int64 (B T) in the rows' order. */
 bool rk_session_sampled(const rk_session_config *c);
 rk_status rk_session_check_sampling(const rk_session_config *c);
-rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int labels, const rk_session_params *p,
-                                        rk_param *w, const rk_session_config *c);
+rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int rows, int labels, int sessions,
+                                        const rk_session_params *p, rk_param *w, const rk_session_config *c);
 
 /* Replacement token detection (session_rtd.c): its checks; whether the generator is a separate,
  * smaller model, and the model's (the generator's) hidden size; and a train graph's joint loss

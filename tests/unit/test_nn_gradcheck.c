@@ -801,7 +801,7 @@ static int sampled_case(gc_ctx *c, rk_sampled_loss kind, bool in_batch, int64_t 
   defer(c, y, FILL_IDS, 9);
   rk_sampled_spec s = {.n_sampled = draws, .sampler = sampler, .first_id = 1, .in_batch = in_batch, .logq = logq,
                        .ignore = 0, .temperature = 0.8f};
-  assert_rk_ok(rk_graph_sampled_logits(c->g, &z, h, y, w, b, &s));
+  assert_rk_ok(rk_graph_sampled_logits(c->g, &z, h, y, RK_NO_VALUE, w, b, &s));
   assert_rk_ok(rk_graph_sampled_loss(c->g, &out, z, y, kind, 0, 0.3f));
   return out;
 }
