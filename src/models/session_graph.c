@@ -23,10 +23,11 @@
  * rows only (those whose key is set, about a third of B T at mean session length 6 and T 20):
  * after the [MASK] fill, gather_rows packs them, each adds its position's row of the table, and
  * every op of the body computes n rows of its capacity B T; the reads and the labelled rows are
- * packed row numbers; with --rtd the discriminator's body packs the same rows (session_rtd.c).
+ * packed row numbers; with --rtd the discriminator's body packs the same rows (session_rtd.c),
+ * and --negative_sampling's in-batch mask reads the labelled rows' sessions (session_sampling.c).
  * The unpacked body stays where packing is not the same model or is not built: key_padding_mask
- * off (padded keys are seen), attention weights asked for (their (B, T, T) layout), train graphs
- * with --negative_sampling (its in-batch mask reads the body's (B, T) rows), and the other bodies.
+ * off (padded keys are seen), attention weights asked for (their (B, T, T) layout), and the other
+ * bodies.
  * Not the parameters, nor the feed.
  */
 #include <string.h>

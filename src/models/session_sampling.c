@@ -18,8 +18,9 @@
  * (session_graph.c), as the full softmax's: negative sampling's in-batch candidates are those
  * rows' targets, each masked for the rows of its own session (the sessions given), so its
  * gemm is n x (n + extra) over the n labelled rows, not B T x (B T + extra); nothing is B x V,
- * so a catalogue of 10M items trains in the memory of its table and the optimizer's slots. Evaluation and prediction still rank the whole
- * catalogue (rk_session_catalog). The ops: src/nn/ops/sampled_logits.c, sampled_loss.c.
+ * so a catalogue of 10M items trains in the memory of its table and the optimizer's slots.
+ * Evaluation and prediction still rank the whole catalogue (rk_session_catalog). The ops:
+ * src/nn/ops/sampled_logits.c, sampled_loss.c.
  */
 #include <math.h>
 

@@ -279,18 +279,18 @@ void softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */
                           int64_t R, int64_t C, float temperature);
 
 /* sampled_logits */
-rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (M, D) */, float *bc /* (M) */,
+rk_status sampled_logits_forward_cpu(float *out /* (R, C) */, float *wc /* (M, D) */, float *bc /* (M) */,
                                      float *lq /* (M) */, const float *h /* (R, D) */, const int64_t *y /* (R) */,
                                      const int64_t *sessions /* (R) or NULL */,
                                      const int64_t *cand /* (M), -1 none */, const float *w /* (V, D) */,
                                      const float *b /* (V) or NULL */, int64_t R, int64_t T, int64_t D, int64_t V,
-                                     int64_t M, int64_t in_batch, int64_t tries, const rk_sampled_spec *s);
+                                     int64_t M, int64_t C, int64_t in_batch, int64_t tries, const rk_sampled_spec *s);
 void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V, D) */, float *db /* (V) or NULL */,
                                  float *dz /* (R, M) scratch */, float *gc /* (M, D) scratch */,
-                                 const float *dout /* (R, 1 + M) */, const float *h /* (R, D) */,
+                                 const float *dout /* (R, C) */, const float *h /* (R, D) */,
                                  const int64_t *y /* (R) */, const int64_t *sessions /* (R) or NULL */,
                                  const int64_t *cand /* (M) */, const float *wc /* (M, D) */,
-                                 const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M,
+                                 const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M, int64_t C,
                                  int64_t in_batch, const rk_sampled_spec *s);
 
 /* rtd_replace (no backward: its outputs are draws and labels); body_rows NULL: every row */
