@@ -54,6 +54,32 @@ static void test_draws_follow_the_softmax_at_its_temperature(void **state) {
       fail_msg("item %d drawn %.4f of the time; the softmax gives %.2f", v, (double)count[v] / N, p[v]);
 }
 
+/* 4000 rows over 600 items (the scan crosses blocks of 256): softmax mass 0.25 at item 5, 0.35
+ * at item 300 and 0.4 at item 599, none elsewhere; the shares within 0.03 (about 4 standard
+ * deviations over 4000 draws). */
+static void test_draws_follow_the_softmax_across_blocks(void **state) {
+  (void)state;
+  enum { R = 4000, V = 600 };
+  float *zz = test_malloc((size_t)R * V * sizeof *zz);
+  static int64_t drawn[R], count[V];
+  for (int64_t i = 0; i < R; i++) {
+    rows[i] = i;
+    items[i] = 1;
+    for (int64_t v = 0; v < V; v++) zz[i * V + v] = -60.0f;
+    zz[i * V + 5] = (float)log(0.25), zz[i * V + 300] = (float)log(0.35), zz[i * V + 599] = (float)log(0.4);
+  }
+  const rk_rtd_draw d = {.temperature = 1.0f, .seed = 9, .step = 1};
+  assert_rk_ok(rtd_replace_forward_cpu(drawn, source, replaced, weight, zz, rows, packed, items, NULL, R, V, &d));
+  for (int64_t i = 0; i < R; i++) count[drawn[i]]++;
+  const int64_t at[3] = {5, 300, 599};
+  const double p[3] = {0.25, 0.35, 0.4};
+  for (int k = 0; k < 3; k++)
+    if (fabs((double)count[at[k]] / R - p[k]) > 0.03)
+      fail_msg("item %lld drawn %.4f of the time; the softmax gives %.2f", (long long)at[k], (double)count[at[k]] / R, p[k]);
+  assert_int_equal(count[at[0]] + count[at[1]] + count[at[2]], R);
+  test_free(zz);
+}
+
 /* The rows 0..9 of 10 sessions x 1 position, packed in two orders: the same draw per row; another
  * step draws differently. */
 static void test_a_draw_depends_on_seed_step_and_row_alone(void **state) {
@@ -196,6 +222,7 @@ static void test_interaction_rows_come_from_their_source(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_draws_follow_the_softmax_at_its_temperature),
+      cmocka_unit_test(test_draws_follow_the_softmax_across_blocks),
       cmocka_unit_test(test_a_draw_depends_on_seed_step_and_row_alone),
       cmocka_unit_test(test_batch_draws_come_from_the_batch_targets),
       cmocka_unit_test(test_given_draws_are_used_at_the_labelled_rows),

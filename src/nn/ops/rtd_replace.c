@@ -73,27 +73,47 @@ RK_VECTOR_CLONES static double row_sum_exp(const float *restrict z, float top, f
   return total;
 }
 
-/* Candidate k's logit in row zi. */
-static float logit(const draw_ctx *c, const float *zi, int64_t k) { return zi[c->from_batch ? c->packed[k] : k]; }
+/* A catalogue row's draw scans blocks of BLOCK items by their sums (vectorised), then the items
+ * of the block where the running sum passes the target, one by one. */
+#define BLOCK 256
+
+static double catalogue_sum(const float *z, float top, float inv, int64_t V) {
+  double total = 0.0;
+  for (int64_t j = 0; j < V; j += BLOCK) total += row_sum_exp(z + j, top, inv, V - j < BLOCK ? V - j : BLOCK);
+  return total;
+}
+
+/* The first item whose running sum (blocks summed as catalogue_sum does) passes target. */
+static int64_t catalogue_scan(const float *z, float top, float inv, int64_t V, double target) {
+  double before = 0.0;
+  for (int64_t j = 0; j < V; j += BLOCK) {
+    const int64_t n = V - j < BLOCK ? V - j : BLOCK;
+    const double block = row_sum_exp(z + j, top, inv, n);
+    double sum = before;
+    for (int64_t k = 0; before + block > target && k < n; k++) {
+      sum += rk_exp_nonpos_fast((z[j + k] - top) * inv);
+      if (sum > target) return j + k;
+    }
+    before += block;   /* the items' sum fell short of the block's by rounding: on to the next */
+  }
+  return V - 1;
+}
 
 /* One draw from softmax(zi / temperature) over the K candidates, by inversion of u in [0, 1):
  * the first candidate whose running sum of e^((z - max) / temperature) passes u times the
- * whole sum. The scan sums in another order than the whole sum: where u x total lies past the
- * scan's last sum (rounding), the draw is the last candidate. */
+ * whole sum. Where rounding leaves u x total past the scan's last sum, the last candidate. */
 static int64_t draw_one(const draw_ctx *c, const float *zi, int64_t K, double u) {
-  float top = -INFINITY;
-  double total = 0.0;
-  if (c->from_batch) {
-    for (int64_t k = 0; k < K; k++) top = fmaxf(top, logit(c, zi, k));
-    for (int64_t k = 0; k < K; k++) total += rk_exp_nonpos_fast((logit(c, zi, k) - top) * c->inv);
-  } else {
-    top = row_max(zi, K);
-    total = row_sum_exp(zi, top, c->inv, K);
+  if (!c->from_batch) {
+    const float top = row_max(zi, K);
+    return catalogue_scan(zi, top, c->inv, K, u * catalogue_sum(zi, top, c->inv, K));
   }
+  float top = -INFINITY;   /* the batch's targets: a few hundred, gathered from the row */
+  double total = 0.0, sum = 0.0;
+  for (int64_t k = 0; k < K; k++) top = fmaxf(top, zi[c->packed[k]]);
+  for (int64_t k = 0; k < K; k++) total += rk_exp_nonpos_fast((zi[c->packed[k]] - top) * c->inv);
   const double target = u * total;
-  double sum = 0.0;
   for (int64_t k = 0; k < K; k++) {
-    sum += rk_exp_nonpos_fast((logit(c, zi, k) - top) * c->inv);
+    sum += rk_exp_nonpos_fast((zi[c->packed[k]] - top) * c->inv);
     if (sum > target) return k;
   }
   return K - 1;
