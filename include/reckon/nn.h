@@ -515,8 +515,10 @@ typedef struct {
  * and M candidates shared by the batch (the R = B T in-batch targets, then N draws from the
  * (seed, op, step) stream) under w (V, D) and b (V) or NULL; a candidate that is the row's
  * target, a padding label or (in-batch) its own session's target is -inf; ignored rows are 0.
+ * h with rows in use (gather_rows): R of them, labels and (in-batch) sessions, int64 (B, T),
+ * each row's session, in front; sessions RK_NO_VALUE: row r's session is r / T.
  * src/nn/ops/sampled_logits.c has the definition. */
-rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_param *w, rk_param *b,
+rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, int sessions, rk_param *w, rk_param *b,
                                   const rk_sampled_spec *s);
 /* The losses over such logits (column 0 the target, -inf columns absent), mean over the rows
  * whose label is not ignore_index; lambda: bpr_max_reg's. src/nn/ops/sampled_loss.c. */
@@ -525,21 +527,25 @@ rk_status rk_graph_sampled_loss(rk_graph *g, int *out, int logits, int labels, r
                                 int64_t ignore_index, float lambda);
 
 /* Replacement token detection (ELECTRA, Clark et al. 2020, sec. 2), src/nn/ops/rtd_replace.c:
- * at each labelled row (rows (B, T): flat row indices, then -1, as rk_session_graph's packed
- * rows), an item drawn from the generator's softmax over logits (B, T, V) / temperature (packed
- * like rows) by the Gumbel-max trick: argmax_v (logits_v / temperature + Gumbel noise), over the
- * whole catalogue, or (from_batch) over the labelled rows' targets (packed (B, T), the columns
- * logits[:, packed]). The noise of row r comes from the (seed, step, r) stream, so the draws do
- * not depend on threads. Outputs, (B, T) each: *fake int64, items with the draws at the labelled
- * rows; *source int64, the row whose interaction each row shows (itself, or from_batch the
- * labelled row whose target was drawn; for rk_graph_rtd_interaction); *replaced f32, 1 where fake differs from items (a draw of the original item is not a
- * replacement); *weight f32, (B T) / (non-padding rows) at the rows whose item is not padding,
- * else 0, so bce_logits' mean under it is the mean over those rows. No gradient flows back (the
- * draws are ids). */
+ * at each labelled row, an item drawn from the generator's softmax over logits (R, V) /
+ * temperature (the labelled rows' logits in the order of `rows`), over the whole catalogue, or
+ * (from_batch) over the labelled rows' targets (`packed`, the columns logits[:, packed]). The
+ * body's rows: every row of items (B, T), or, body_rows given (int64 (B T): a packed body's
+ * rows of B T in order, then -1), those; rows (int64 (B T)): the labelled rows as numbers of the
+ * body's rows, then -1. Row r's draw comes from the (seed, step, r) stream, r in B T, so the
+ * draws depend neither on threads nor on the packing. Outputs: over the B T rows, *fake int64,
+ * items with the draws at the labelled rows, and *source int64, the row whose interaction each
+ * row shows (itself, or from_batch the labelled row whose target was drawn; for
+ * rk_graph_rtd_interaction); over the body's rows (its n rows in front, then 0), *replaced f32,
+ * 1 where fake differs from items (a draw of the original item is not a replacement), and
+ * *weight f32, n / (non-padding rows) at the rows whose item is not padding, else 0, so
+ * bce_logits' mean over the n rows under it is the mean over those rows. No gradient flows back
+ * (the draws are ids). */
 rk_status rk_graph_rtd_replace(rk_graph *g, int *fake, int *source, int *replaced, int *weight, int logits, int rows,
-                               int packed, int items, int64_t padding, float temperature, bool from_batch);
+                               int packed, int items, int body_rows, int64_t padding, float temperature,
+                               bool from_batch);
 /* Fixes the draws of the rtd_replace that made `fake`: given (B T) ids, row r's used at each
- * labelled row r, instead of the Gumbel draws (NULL: draw again). Kept by the caller while the
+ * labelled row r, instead of the draws (NULL: draw again). Kept by the caller while the
  * graph lives (tests against a reference with fixed draws, as rk_sampled_spec.given). */
 rk_status rk_graph_rtd_replace_fix(rk_graph *g, int fake, const int64_t *given);
 /* out (B, T, D): row r = x (B, T, D)'s row source[r] (int64 (B, T), rows in [0, B T)), with no

@@ -24,10 +24,11 @@
  * length 6 and T 20): after the [MASK] fill, gather_rows packs them (an absolute body adds each
  * its position's row of the table; a relative one reads positions from the row index) and
  * every op of the body computes n rows of its capacity B T; the reads and the labelled rows are
- * packed row numbers. The unpacked body stays where packing is not the same model or is not
- * built: key_padding_mask off (padded keys are seen), attention weights asked for (their (B, T,
- * T) layout), train graphs with --rtd (the discriminator's loss is over every real row of B T)
- * or --negative_sampling (its in-batch mask reads the body's (B, T) rows), and the other bodies.
+ * packed row numbers; with --rtd the discriminator's body packs the same rows (session_rtd.c),
+ * and --negative_sampling's in-batch mask reads the labelled rows' sessions (session_sampling.c).
+ * The unpacked body stays where packing is not the same model or is not built: key_padding_mask
+ * off (padded keys are seen), attention weights asked for (their (B, T, T) layout), and the other
+ * bodies.
  * Not the parameters, nor the feed.
  */
 #include <string.h>
@@ -46,9 +47,15 @@ static rk_status maybe_dropout(rk_graph *g, int *x, float p) {
 }
 
 /* Whether the graph's transformer body runs on the packed real rows (see the top). */
-static bool packable(const rk_session_config *c, bool train, bool attention_weights) {
+static bool packable(const rk_session_config *c, bool attention_weights) {
   return (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type)) && c->key_padding_mask &&
-         !attention_weights && !(train && (c->rtd || c->negative_sampling));
+         !attention_weights;
+}
+
+rk_status rk_session_body_pack(const rk_session_graph *sg, int *x, int *positions) {
+  if (!sg->packed) return RK_OK;
+  RK_TRY(rk_graph_gather_rows(sg->g, x, *x, sg->packed_rows));   /* the real rows, each with its position's row */
+  return rk_graph_gather_rows(sg->g, positions, *positions, sg->packed_positions);
 }
 
 static rk_status build_transformer(builder *b, int *x, bool attention_weights) {
@@ -57,10 +64,7 @@ static rk_status build_transformer(builder *b, int *x, bool attention_weights) {
   const rk_session_config *c = b->c;
   int pos;
   RK_TRY(rk_graph_param(g, &pos, (rk_param *)&p->positions));
-  if (b->sg->packed) {   /* the real rows, each with its position's row of the table */
-    RK_TRY(rk_graph_gather_rows(g, x, *x, b->sg->packed_rows));
-    RK_TRY(rk_graph_gather_rows(g, &pos, pos, b->sg->packed_positions));
-  }
+  RK_TRY(rk_session_body_pack(b->sg, x, &pos));
   RK_TRY(rk_graph_add(g, x, *x, pos));
   bool gpt2 = c->model_type == RK_SESSION_GPT2;
   if (!gpt2) RK_TRY(rk_graph_layer_norm(g, x, *x, (rk_param *)&p->emb_ln_gamma, (rk_param *)&p->emb_ln_beta, c->layer_norm_eps));
@@ -134,6 +138,7 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
     RK_TRY(rk_graph_input_ids(g, &sg->labels, "[labels]", sg->T));
     RK_TRY(rk_graph_input_ids(g, &sg->labelled, "[labelled]", sg->T));
     RK_TRY(rk_graph_input_ids(g, &sg->packed_labels, "[packed labels]", sg->T));
+    if (c->negative_sampling) RK_TRY(rk_graph_input_ids(g, &sg->labelled_sessions, "[labelled sessions]", sg->T));
   }
   int x;
   RK_TRY(rk_session_inputs_build(sg, &x, p, f, c, RK_NO_VALUE));
@@ -145,21 +150,18 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
   RK_TRY(rk_graph_linear(g, &sg->out.hidden, read, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
   RK_TRY(rk_graph_output(g, sg->out.hidden));
   sg->out.loss = RK_NO_VALUE;
-  if (train && c->sampled_softmax) {   /* the labelled rows, packed, as the full softmax's */
+  if (train && rk_session_sampled(c)) {   /* the labelled rows, packed, as the full softmax's */
     int rows;
     RK_TRY(rk_graph_gather_rows(g, &rows, x, sg->labelled));
-    RK_TRY(rk_session_build_sampled_loss(g, &sg->out.loss, rows, sg->packed_labels, p,
+    RK_TRY(rk_session_build_sampled_loss(g, &sg->out.loss, rows, sg->packed_labels, sg->labelled_sessions, p,
                                          rk_session_scoring_matrix(p, f, c), c));
-    RK_TRY(rk_graph_output(g, sg->out.loss));
-  } else if (train && c->negative_sampling) {   /* its in-batch mask needs the (B, T) rows */
-    RK_TRY(rk_session_build_sampled_loss(g, &sg->out.loss, x, sg->labels, p, rk_session_scoring_matrix(p, f, c), c));
     RK_TRY(rk_graph_output(g, sg->out.loss));
   } else if (train) {
     int rows, h;
     rk_param *w = rk_session_scoring_matrix(p, f, c);
     RK_TRY(rk_graph_gather_rows(g, &rows, x, sg->labelled));
     RK_TRY(rk_graph_linear(g, &h, rows, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
-    if (c->rtd) {   /* the replacements are drawn from the generator's logits: they are kept whole */
+    if (c->rtd) {   /* the replacements are drawn from the generator's logits, kept for the draws */
       int logits;
       RK_TRY(rk_graph_linear(g, &logits, h, w, (rk_param *)&p->out_b, RK_ACT_NONE));
       RK_TRY(rk_graph_softmax_ce(g, &sg->out.loss, logits, sg->packed_labels, c->pad_token, c->label_smoothing,
@@ -183,11 +185,12 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   sg->B = batch;
   sg->T = rk_session_config_positions(c);
   sg->K = c->eval_on_last_item_seq_only ? 1 : c->session_seq_length_max;   /* reads: the session's rows */
-  sg->labels = sg->labelled = sg->packed_labels = sg->average = sg->hidden = sg->rtd_fake = RK_NO_VALUE;
+  sg->labels = sg->labelled = sg->packed_labels = sg->labelled_sessions = RK_NO_VALUE;
+  sg->average = sg->hidden = sg->rtd_fake = RK_NO_VALUE;
   sg->packed_rows = sg->packed_positions = sg->packed_reads = RK_NO_VALUE;
   attention_weights = attention_weights && (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type));
   sg->n_layers = attention_weights ? c->n_layer : 0;
-  sg->packed = packable(c, train, attention_weights);
+  sg->packed = packable(c, attention_weights);
   sg->inputs = rk_calloc((size_t)f->n + 1, sizeof *sg->inputs);
   sg->attention = rk_calloc((size_t)sg->n_layers + 1, sizeof *sg->attention);
   int64_t rows;
@@ -244,14 +247,19 @@ rk_status rk_session_graph_pack(const rk_session_graph *sg, int64_t pad) {
   if (sg->labels == RK_NO_VALUE) return RK_OK;
   const int64_t *labels = rk_graph_input_ids_data(sg->g, sg->labels);
   int64_t *rows = rk_graph_input_ids_data(sg->g, sg->labelled), *packed = rk_graph_input_ids_data(sg->g, sg->packed_labels);
+  int64_t *sessions = sg->labelled_sessions != RK_NO_VALUE ? rk_graph_input_ids_data(sg->g, sg->labelled_sessions) : NULL;
   int64_t n = 0;
   for (int64_t r = 0; r < sg->B * sg->T; r++)
     if (labels[r] != pad) {
       rows[n] = r;
       if (sg->packed) RK_TRY(packed_row(&rows[n], sg, r / sg->T, r % sg->T, "a label at"));
+      if (sessions) sessions[n] = r / sg->T;
       packed[n++] = labels[r];
     }
-  for (; n < sg->B * sg->T; n++) rows[n] = -1, packed[n] = pad;
+  for (; n < sg->B * sg->T; n++) {
+    rows[n] = -1, packed[n] = pad;
+    if (sessions) sessions[n] = -1;
+  }
   return RK_OK;
 }
 

@@ -101,9 +101,11 @@ typedef struct {
   int labelled;                /* int64 (B T): the rows with a label (packed row numbers when
                                   packed), then -1 (train graphs) */
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
+  int labelled_sessions;       /* --negative_sampling train graphs: int64 (B T), their sessions in
+                                  that order (the in-batch mask's), then -1 */
   int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
-  int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items */
+  int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items (an output) */
   int merged;                  /* (B, T, width): the input stage's rows, before [MASK] */
   int n_layers;
   int *attention;              /* per layer (B, heads, T, T), or NULL */
@@ -133,11 +135,12 @@ void rk_session_graph_free(rk_session_graph *sg);
 rk_status rk_session_graph_pack(const rk_session_graph *sg, int64_t pad);
 
 /* Losses over candidate items (session_sampling.c): whether the settings ask for one, their
- * checks, and the loss of a train graph from the body's rows (B, T, d_model) and the labels. */
+ * checks, and the loss of a train graph from the body's labelled rows (packed by gather_rows),
+ * their labels and (--negative_sampling) their sessions, both int64 (B T) in the rows' order. */
 bool rk_session_sampled(const rk_session_config *c);
 rk_status rk_session_check_sampling(const rk_session_config *c);
-rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int labels, const rk_session_params *p,
-                                        rk_param *w, const rk_session_config *c);
+rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int rows, int labels, int sessions,
+                                        const rk_session_params *p, rk_param *w, const rk_session_config *c);
 
 /* Replacement token detection (session_rtd.c): its checks; whether the generator is a separate,
  * smaller model, and the model's (the generator's) hidden size; and a train graph's joint loss
@@ -151,6 +154,10 @@ rk_status rk_session_build_rtd_loss(rk_session_graph *sg, int *loss, int mlm_los
                                     const rk_session_features *f, const rk_session_config *c);
 /* --rtd train graphs: replace the draws with given (B, T) ids (tests; rk_graph_rtd_replace_fix). */
 rk_status rk_session_rtd_fix_draws(const rk_session_graph *sg, const int64_t *given);
+/* A body's first step (session_graph.c): when the graph is packed, x (B, T, width) and a
+ * position table (T, width) gathered to the real rows and their positions, in place; else
+ * nothing. Every packable body (the model's, a separate discriminator's) starts with it. */
+rk_status rk_session_body_pack(const rk_session_graph *sg, int *x, int *positions);
 /* The body of the model over x (B, T, d_model), in place (session_graph.c). */
 rk_status rk_session_body_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
                                 bool attention_weights);

@@ -14,9 +14,10 @@
  *                  one model, as every tuned ELECTRA run of the paper sets it
  *   shared         the input stage's features (embedding tables, their projections and
  *                  LayerNorms: one feature_process in the reference) and, tied, everything
- *   replacements   at each masked row, an item sampled from the generator's softmax (Gumbel-max,
- *                  over the catalogue or, --rtd_sample_from_batch, over the batch's masked items),
- *                  no gradient through the draw (src/nn/ops/rtd_replace.c)
+ *   replacements   at each masked row, an item sampled from the generator's softmax (by
+ *                  inversion, the reference's Gumbel-max distribution, over the catalogue or,
+ *                  --rtd_sample_from_batch, over the batch's masked items), no gradient through
+ *                  the draw (src/nn/ops/rtd_replace.c)
  *   discriminator  the corrupted session (the side features unchanged, as the reference's "TODO:
  *                  sampling fake side info") through the input stage's features, then (separate)
  *                  its own merge (merge_disc) to d_model and ELECTRA body, or (tied) the
@@ -28,6 +29,9 @@
  *   loss           rtd_discriminator_loss_weight x BCE + rtd_generator_loss_weight x MLM: the MLM
  *                  trains the generator and the features, the BCE the discriminator and the
  *                  features (the draws pass no gradient, so it never reaches a separate generator)
+ * Packed (session_graph.c): both bodies run on the real rows when the model's body packs; the
+ * draws are keyed by their rows of B T, and the discriminator's head and BCE run on the packed
+ * rows, which are the non-padding rows the BCE averages over.
  * Evaluation and prediction use the generator alone (the reference evaluates self.model, the
  * generator, and its logits); the discriminator is a training device.
  * The reference's batch interaction indexes the flattened batch with the drawn column (its
@@ -96,17 +100,18 @@ rk_status rk_session_check_rtd(const rk_session_config *c) {
 }
 
 /* A separate generator's discriminator: ELECTRA's body at d_model over x (B, T, d_model), as
- * session_graph.c's transformer body over the generator's parameters. */
+ * session_graph.c's transformer body over the generator's parameters, packed as it is. */
 static rk_status build_discriminator_body(rk_session_graph *sg, int *x, const rk_session_params *p,
                                           const rk_session_config *c) {
   rk_session_params *q = (rk_session_params *)p;   /* the graph keeps pointers to the parameters */
   rk_graph *g = sg->g;
   int pos;
   RK_TRY(rk_graph_param(g, &pos, &q->disc_positions));
+  RK_TRY(rk_session_body_pack(sg, x, &pos));
   RK_TRY(rk_graph_add(g, x, *x, pos));
   RK_TRY(rk_graph_layer_norm(g, x, *x, &q->disc_emb_ln_gamma, &q->disc_emb_ln_beta, c->layer_norm_eps));
   if (c->dropout > 0.0f) RK_TRY(rk_graph_dropout(g, x, *x, c->dropout, false));
-  int keys = c->key_padding_mask ? sg->keys : RK_NO_VALUE;
+  int keys = c->key_padding_mask && !sg->packed ? sg->keys : RK_NO_VALUE;   /* packed: no padding */
   for (int l = 0; l < c->n_layer; l++) RK_TRY(rk_graph_bert_block(g, x, NULL, *x, &q->disc_blocks[l], &q->disc_block, keys, 0));
   return RK_OK;
 }
@@ -116,7 +121,9 @@ rk_status rk_session_build_rtd_loss(rk_session_graph *sg, int *loss, int mlm_los
   rk_graph *g = sg->g;
   int source, replaced, weight, x, bce;
   RK_TRY(rk_graph_rtd_replace(g, &sg->rtd_fake, &source, &replaced, &weight, logits, sg->labelled, sg->packed_labels,
-                              sg->inputs[f->item], c->pad_token, c->softmax_temperature, c->rtd_sample_from_batch));
+                              sg->inputs[f->item], sg->packed ? sg->packed_rows : RK_NO_VALUE, c->pad_token,
+                              c->softmax_temperature, c->rtd_sample_from_batch));
+  RK_TRY(rk_graph_output(g, sg->rtd_fake));   /* the corrupted items stay readable after a forward */
   /* no [MASK]: the draws fill the masked rows, as the batch's own interaction rows or embedded again */
   if (c->rtd_use_batch_interaction) RK_TRY(rk_graph_rtd_interaction(g, &x, sg->merged, source));
   else RK_TRY(rk_session_inputs_build(sg, &x, p, f, c, sg->rtd_fake));

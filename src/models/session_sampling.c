@@ -14,11 +14,13 @@
  *                         --neg_sampling_extra_samples_per_batch uniform draws, with
  *                         --loss_type's loss (cross_entropy over those candidates, or GRU4Rec's
  *                         bpr, bpr_max_reg, top1, top1_max)
- * The head (h = tanh(linear(body))) and the scoring gemm run on the rows given: sampled
- * softmax gets the labelled rows, packed (session_graph.c), negative sampling every row of the
- * batch (its in-batch mask needs the sessions); nothing is B x V, so a catalogue of 10M items
- * trains in the memory of its table and the optimizer's slots. Evaluation and prediction still rank the whole
- * catalogue (rk_session_catalog). The ops: src/nn/ops/sampled_logits.c, sampled_loss.c.
+ * The head (h = tanh(linear(body))) and the scoring gemm run on the labelled rows, packed
+ * (session_graph.c), as the full softmax's: negative sampling's in-batch candidates are those
+ * rows' targets, each masked for the rows of its own session (the sessions given), so its
+ * gemm is n x (n + extra) over the n labelled rows, not B T x (B T + extra); nothing is B x V,
+ * so a catalogue of 10M items trains in the memory of its table and the optimizer's slots.
+ * Evaluation and prediction still rank the whole catalogue (rk_session_catalog). The ops:
+ * src/nn/ops/sampled_logits.c, sampled_loss.c.
  */
 #include <math.h>
 
@@ -60,8 +62,8 @@ static rk_sampled_loss loss_kind(int loss_type) {
   return RK_SAMPLED_CE;
 }
 
-rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int labels, const rk_session_params *p,
-                                        rk_param *w, const rk_session_config *c) {
+rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int rows, int labels, int sessions,
+                                        const rk_session_params *p, rk_param *w, const rk_session_config *c) {
   const bool sampled = c->sampled_softmax;
   rk_sampled_spec s = {.n_sampled = sampled ? c->max_n_samples : c->neg_sampling_extra_samples_per_batch,
                        .sampler = sampled && c->sampled_softmax_sampler == RK_SESSION_SAMPLER_LOG_UNIFORM
@@ -75,7 +77,7 @@ rk_status rk_session_build_sampled_loss(rk_graph *g, int *loss, int body, int la
                     "lower --max_n_samples or set --sampled_softmax_unique false", (long long)s.n_sampled,
                     (long long)(p->n_items - s.first_id));
   int h, logits;
-  RK_TRY(rk_graph_linear(g, &h, body, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
-  RK_TRY(rk_graph_sampled_logits(g, &logits, h, labels, w, (rk_param *)&p->out_b, &s));
+  RK_TRY(rk_graph_linear(g, &h, rows, (rk_param *)&p->head_w, (rk_param *)&p->head_b, RK_ACT_TANH));
+  RK_TRY(rk_graph_sampled_logits(g, &logits, h, labels, sessions, w, (rk_param *)&p->out_b, &s));
   return rk_graph_sampled_loss(g, loss, logits, labels, loss_kind(c->loss_type), c->pad_token, c->bpr_max_reg_lambda);
 }

@@ -142,12 +142,13 @@ static rk_status register_param(rk_graph *g, rk_param *p) {
 /* The ops that compute on a value's rows in use (input i; docs/design.md, "Rows in use"). Any
  * other op would read the unused rows. rtd_replace reads the packed rows its row index names,
  * which are those in use; gather and gather_rows read rows of a packed body by packed row
- * numbers; add's two inputs are packed alike (a residual), as are rel_attention's two streams. */
+ * numbers; add's two inputs are packed alike (a residual), as are rel_attention's two streams;
+ * bce_logits means over the logits' rows in use (labels and weights in front). */
 static bool reads_rows_in_use(rk_op op, int i) {
   switch (op) {
   case RK_OP_LINEAR: case RK_OP_SOFTMAX_CE: case RK_OP_CATALOG_CE: case RK_OP_RTD_REPLACE: case RK_OP_GATHER:
   case RK_OP_GATHER_ROWS: case RK_OP_LAYER_NORM: case RK_OP_DROPOUT: case RK_OP_GELU: case RK_OP_ATTENTION:
-  case RK_OP_SAMPLED_LOGITS:
+  case RK_OP_SAMPLED_LOGITS: case RK_OP_BCE_LOGITS:
     return i == 0;
   case RK_OP_ADD: case RK_OP_REL_ATTENTION:
     return i <= 1;

@@ -355,6 +355,23 @@ static int c_bce(gc_ctx *c) {
   assert_rk_ok(rk_graph_bce_logits(c->g, &out, z, y, w));
   return out;
 }
+/* A packed discriminator's loss: rows packed by gather_rows (6 of 12 in use), a linear to one
+ * logit each, bce_logits over those rows with labels and weights in front. */
+static int c_bce_rows_in_use(gc_ctx *c) {
+  int64_t xs[3] = {B, 4, 3}, ws[2] = {1, 3}, bs[1] = {1}, four[1] = {4};
+  int x = dense_value(c, 3, xs), ix, rows, z, y, w, out;
+  rk_param *lw = dense(c, "pred_w", 2, ws, 0.5f), *lb = dense(c, "pred_b", 1, bs, 0.5f);
+  assert_rk_ok(rk_graph_input_ids(c->g, &ix, "rows", 4));
+  assert_rk_ok(rk_graph_input(c->g, &y, "y", 1, four));
+  assert_rk_ok(rk_graph_input(c->g, &w, "w", 1, four));
+  defer(c, ix, FILL_ROW_LIST, B * 4);
+  defer(c, y, FILL_BINARY, 0);
+  defer(c, w, FILL_POSITIVE, 0);
+  assert_rk_ok(rk_graph_gather_rows(c->g, &rows, x, ix));
+  assert_rk_ok(rk_graph_linear(c->g, &z, rows, lw, lb, RK_ACT_NONE));
+  assert_rk_ok(rk_graph_bce_logits(c->g, &out, z, y, w));
+  return out;
+}
 static int c_mse(gc_ctx *c) {
   int64_t s[2] = {B, 2};
   int p = dense_value(c, 2, s), t = dense_value(c, 2, s), out;
@@ -595,7 +612,27 @@ static int rtd_case(gc_ctx *c, bool from_batch) {
   defer(c, rows, FILL_ROW_LIST, 2 * B);
   defer(c, packed, FILL_IDS, 4);
   defer(c, items, FILL_IDS, 4);
-  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, 0, 0.7f, from_batch));
+  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, RK_NO_VALUE, 0, 0.7f, from_batch));
+  assert_rk_ok(rk_graph_embedding(c->g, &out, t, fake, 0));
+  return out;
+}
+/* The same on a packed body: body rows (the first B of 2 B in use, repeats allowed), the labelled
+ * rows among them. */
+static int c_rtd_replace_packed(gc_ctx *c) {
+  int64_t zs[2] = {2, 4};
+  rk_param *t = table(c, 4, 2);
+  int z, rows, packed, items, body, fake, source, replaced, weight, out;
+  assert_rk_ok(rk_graph_input(c->g, &z, "z", 2, zs));
+  assert_rk_ok(rk_graph_input_ids(c->g, &rows, "rows", 2));
+  assert_rk_ok(rk_graph_input_ids(c->g, &packed, "packed", 2));
+  assert_rk_ok(rk_graph_input_ids(c->g, &items, "items", 2));
+  assert_rk_ok(rk_graph_input_ids(c->g, &body, "body rows", 2));
+  defer(c, z, FILL_NORMAL, 0);
+  defer(c, rows, FILL_ROW_LIST, B);
+  defer(c, packed, FILL_IDS, 4);
+  defer(c, items, FILL_IDS, 4);
+  defer(c, body, FILL_ROW_LIST, 2 * B);
+  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, body, 0, 0.7f, true));
   assert_rk_ok(rk_graph_embedding(c->g, &out, t, fake, 0));
   return out;
 }
@@ -616,7 +653,7 @@ static int c_rtd_interaction(gc_ctx *c) {
   defer(c, packed, FILL_IDS, 4);
   defer(c, items, FILL_IDS, 4);
   defer(c, x, FILL_NORMAL, 0);
-  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, 0, 0.7f, true));
+  assert_rk_ok(rk_graph_rtd_replace(c->g, &fake, &source, &replaced, &weight, z, rows, packed, items, RK_NO_VALUE, 0, 0.7f, true));
   assert_rk_ok(rk_graph_rtd_interaction(c->g, &picked, x, source));
   assert_rk_ok(rk_graph_mul(c->g, &out, picked, dense_value(c, 3, xs)));
   return out;
@@ -806,7 +843,7 @@ static int sampled_case(gc_ctx *c, rk_sampled_loss kind, bool in_batch, int64_t 
   defer(c, y, FILL_IDS, 9);
   rk_sampled_spec s = {.n_sampled = draws, .sampler = sampler, .first_id = 1, .in_batch = in_batch, .logq = logq,
                        .ignore = 0, .temperature = 0.8f};
-  assert_rk_ok(rk_graph_sampled_logits(c->g, &z, h, y, w, b, &s));
+  assert_rk_ok(rk_graph_sampled_logits(c->g, &z, h, y, RK_NO_VALUE, w, b, &s));
   assert_rk_ok(rk_graph_sampled_loss(c->g, &out, z, y, kind, 0, 0.3f));
   return out;
 }
@@ -867,7 +904,7 @@ static const struct {
     CASE(CONCAT, c_concat),          CASE(CONCAT, c_concat_many),       CASE(RESHAPE, c_reshape),
     CASE(SUM, c_sum),                CASE(MEAN, c_mean),                CASE(MEAN, c_mean_all),
     CASE(RELU, c_relu),              CASE(SIGMOID, c_sigmoid),          CASE(TANH, c_tanh),
-    CASE(BCE_LOGITS, c_bce),         CASE(MSE, c_mse),                  CASE(MSE, c_mse_weighted),
+    CASE(BCE_LOGITS, c_bce),         CASE(BCE_LOGITS, c_bce_rows_in_use), CASE(MSE, c_mse),                  CASE(MSE, c_mse_weighted),
     CASE(EMBEDDING, c_embedding),    CASE(EMBEDDING, c_embedding_tied),    CASE(EMBEDDING_BAG, c_bag_sum),    CASE(EMBEDDING_BAG, c_bag_mean),
     CASE(EMBEDDING_BAG, c_shared_table), CASE(L2, c_l2),                CASE(EMBEDDING_L2, c_embedding_l2),
     CASE(DOT_INTERACTION, c_dot_interaction), CASE(CROSS, c_cross),     CASE(CROSS, c_cross_first_layer),
@@ -895,6 +932,7 @@ static const struct {
     CASE(SAMPLED_LOSS, c_sampled_loss_bpr), CASE(SAMPLED_LOSS, c_sampled_loss_top1),
     CASE(SAMPLED_LOSS, c_sampled_loss_top1_max), CASE(SAMPLED_LOSS, c_sampled_loss_bpr_max_reg),
     CASE(RTD_REPLACE, c_rtd_replace), CASE(RTD_REPLACE, c_rtd_replace_from_batch),
+    CASE(RTD_REPLACE, c_rtd_replace_packed),
     CASE(RTD_INTERACTION, c_rtd_interaction),
     CASE(WEIGHTED_SUM, c_weighted_sum),
     CASE(CATALOG_CE, c_catalog_ce),  CASE(CATALOG_CE, c_catalog_ce_rows_in_use),

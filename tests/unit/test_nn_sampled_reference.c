@@ -69,7 +69,7 @@ static void run_case(const char *name) {
                        .in_batch = json_is_true(json_object_get(spec, "in_batch")),
                        .logq = json_is_true(json_object_get(spec, "logq")), .ignore = 0,
                        .temperature = (float)num(spec, "temperature"), .given = draws};
-  assert_rk_ok(rk_graph_sampled_logits(g, &z, h, y, &P[3], &P[4], &s));
+  assert_rk_ok(rk_graph_sampled_logits(g, &z, h, y, RK_NO_VALUE, &P[3], &P[4], &s));
   const char *kind = json_string_value(json_object_get(spec, "loss"));
   assert_rk_ok(rk_graph_sampled_loss(g, &loss, z, y, loss_of(kind), 0, (float)num(spec, "lambda")));
   assert_rk_ok(rk_graph_output(g, loss));

@@ -1,10 +1,12 @@
 /*
  * sampled_logits on rows in use (docs/design.md, "Rows in use"): the session train graph packs
- * the labelled rows before sampled softmax, as before the full one, so the head and the
- * candidates' gemm run on those rows only. Checked against the same loss on every row with the
- * unlabelled ones ignored: equal loss and gradients to float rounding (fixed draws, an
- * accidental hit among them, logQ on, a temperature), zero gradient at the unlabelled rows; and
- * the refusal of in-batch candidates on packed rows (their sessions are gone).
+ * the labelled rows before sampled softmax and negative sampling, as before the full one, so
+ * the head and the candidates' gemm run on those rows only. Checked against the same loss on
+ * every row with the unlabelled ones ignored: equal loss and gradients to float rounding (fixed
+ * draws, an accidental hit among them, logQ on, a temperature), zero gradient at the unlabelled
+ * rows; with in-batch candidates (negative sampling: the packed rows' sessions given, each row
+ * masking its own session's targets) under cross-entropy and bpr; and the refusal of in-batch
+ * candidates on packed rows without their sessions.
  */
 #include "support.h"
 
@@ -47,38 +49,49 @@ static rk_sampled_spec spec(bool in_batch) {
 
 typedef struct {
   rk_graph *g;
-  int labels, rows, packed, loss;
+  int labels, rows, packed, sessions, loss;
 } loss_graph;
 
-/* Sampled softmax over the rows whose label is not 0: packed (gather_rows) or on all rows. */
-static void loss_graph_build(loss_graph *lg, weights *w, bool packed) {
+/* The loss over the rows whose label is not 0: packed (gather_rows; in-batch: with the rows'
+ * sessions) or on all rows. */
+static void loss_graph_build(loss_graph *lg, weights *w, bool packed, bool in_batch, rk_sampled_loss kind) {
   assert_rk_ok(rk_graph_create(&lg->g, NB));
   int x, h, z;
   assert_rk_ok(rk_graph_param(lg->g, &x, &w->x));
   assert_rk_ok(rk_graph_input_ids(lg->g, &lg->labels, "labels", NT));
   int in = x, y = lg->labels;
+  lg->sessions = RK_NO_VALUE;
   if (packed) {
     assert_rk_ok(rk_graph_input_ids(lg->g, &lg->rows, "rows", NT));
     assert_rk_ok(rk_graph_input_ids(lg->g, &lg->packed, "packed", NT));
+    if (in_batch) assert_rk_ok(rk_graph_input_ids(lg->g, &lg->sessions, "sessions", NT));
     assert_rk_ok(rk_graph_gather_rows(lg->g, &in, x, lg->rows));
     y = lg->packed;
   }
   assert_rk_ok(rk_graph_linear(lg->g, &h, in, &w->hw, &w->hb, RK_ACT_TANH));
-  rk_sampled_spec s = spec(false);
-  assert_rk_ok(rk_graph_sampled_logits(lg->g, &z, h, y, &w->w, &w->b, &s));
-  assert_rk_ok(rk_graph_sampled_loss(lg->g, &lg->loss, z, y, RK_SAMPLED_CE, 0, 0.0f));
+  rk_sampled_spec s = spec(in_batch);
+  assert_rk_ok(rk_graph_sampled_logits(lg->g, &z, h, y, lg->sessions, &w->w, &w->b, &s));
+  assert_rk_ok(rk_graph_sampled_loss(lg->g, &lg->loss, z, y, kind, 0, 0.0f));
   assert_rk_ok(rk_graph_output(lg->g, lg->loss));
   assert_rk_ok(rk_graph_build(lg->g, lg->loss));
 }
 
-/* labels (NB NT) into the graph; packed: the labelled rows and their labels, then -1 and 0. */
+/* labels (NB NT) into the graph; packed: the labelled rows, their labels and sessions, then -1,
+ * 0 and -1. */
 static void fill_labels(loss_graph *lg, const int64_t *labels, bool packed) {
   memcpy(rk_graph_input_ids_data(lg->g, lg->labels), labels, NB * NT * sizeof *labels);
   if (!packed) return;
   int64_t *rows = rk_graph_input_ids_data(lg->g, lg->rows), *y = rk_graph_input_ids_data(lg->g, lg->packed), n = 0;
+  int64_t *sessions = lg->sessions != RK_NO_VALUE ? rk_graph_input_ids_data(lg->g, lg->sessions) : NULL;
   for (int64_t r = 0; r < NB * NT; r++)
-    if (labels[r] != 0) rows[n] = r, y[n++] = labels[r];
-  for (int64_t k = n; k < NB * NT; k++) rows[k] = -1, y[k] = 0;
+    if (labels[r] != 0) {
+      if (sessions) sessions[n] = r / NT;
+      rows[n] = r, y[n++] = labels[r];
+    }
+  for (int64_t k = n; k < NB * NT; k++) {
+    if (sessions) sessions[k] = -1;
+    rows[k] = -1, y[k] = 0;
+  }
 }
 
 static float run_pass(loss_graph *lg, weights *w) {
@@ -94,15 +107,14 @@ static void assert_close(const float *a, const float *b, int64_t n, const char *
       fail_msg("%s[%lld]: packed %.9g, every row %.9g", what, (long long)i, a[i], b[i]);
 }
 
-static void test_packed_equals_every_row(void **state) {
-  (void)state;
-  /* 6 labelled rows of 12, a session with none, a label repeated and one drawn (3) */
+/* 6 labelled rows of 12, a session with none, a label repeated and one drawn (3) */
+static void packed_equals_every_row(bool in_batch, rk_sampled_loss kind) {
   const int64_t labels[NB * NT] = {3, 0, 6, 0, 0, 0, 0, 0, 1, 3, 7, 2};
   weights w;
   weights_init(&w);
   loss_graph full, packed;
-  loss_graph_build(&full, &w, false);
-  loss_graph_build(&packed, &w, true);
+  loss_graph_build(&full, &w, false, in_batch, kind);
+  loss_graph_build(&packed, &w, true, in_batch, kind);
   fill_labels(&full, labels, false);
   fill_labels(&packed, labels, true);
   float loss_full = run_pass(&full, &w), grads[5][NB * NT * D + V * H];
@@ -127,8 +139,20 @@ static void test_packed_equals_every_row(void **state) {
   weights_free(&w);
 }
 
+static void test_packed_equals_every_row(void **state) {
+  (void)state;
+  packed_equals_every_row(false, RK_SAMPLED_CE);
+}
+
+/* Negative sampling: in-batch candidates, each row's own session's targets masked. */
+static void test_packed_in_batch_equals_every_row(void **state) {
+  (void)state;
+  packed_equals_every_row(true, RK_SAMPLED_CE);
+  packed_equals_every_row(true, RK_SAMPLED_BPR);
+}
+
 /* In-batch candidates mask each row's own session's targets: packed rows have lost their
- * sessions, so the builder refuses them, naming why. */
+ * sessions, so the builder refuses them without the sessions input, naming why. */
 static void test_in_batch_refuses_packed_rows(void **state) {
   (void)state;
   weights w;
@@ -142,10 +166,10 @@ static void test_in_batch_refuses_packed_rows(void **state) {
   assert_rk_ok(rk_graph_gather_rows(g, &rows, x, ix));
   assert_rk_ok(rk_graph_linear(g, &h, rows, &w.hw, &w.hb, RK_ACT_TANH));
   rk_sampled_spec s = spec(true);
-  assert_int_equal(rk_graph_sampled_logits(g, &z, h, y, &w.w, &w.b, &s), RK_EINVAL);
-  assert_non_null(strstr(rk_error_message(), "in-batch candidates need h's (B, T) rows"));
+  assert_int_equal(rk_graph_sampled_logits(g, &z, h, y, RK_NO_VALUE, &w.w, &w.b, &s), RK_EINVAL);
+  assert_non_null(strstr(rk_error_message(), "in-batch candidates on packed rows in use need the rows' sessions"));
   s = spec(false);
-  assert_rk_ok(rk_graph_sampled_logits(g, &z, h, y, &w.w, &w.b, &s));
+  assert_rk_ok(rk_graph_sampled_logits(g, &z, h, y, RK_NO_VALUE, &w.w, &w.b, &s));
   rk_graph_free(g);
   weights_free(&w);
 }
@@ -153,6 +177,7 @@ static void test_in_batch_refuses_packed_rows(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_packed_equals_every_row),
+      cmocka_unit_test(test_packed_in_batch_equals_every_row),
       cmocka_unit_test(test_in_batch_refuses_packed_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,7 +86,7 @@ static void test_op_corrects_by_the_unique_expected_count(void **state) {
   assert_rk_ok(rk_graph_input_ids(g, &y, "labels", T));
   rk_sampled_spec s = {.n_sampled = N, .sampler = RK_SAMPLER_LOG_UNIFORM, .first_id = 1, .logq = true,
                        .unique = true, .ignore = 0, .temperature = 1.0f};
-  assert_rk_ok(rk_graph_sampled_logits(g, &z, h, y, &w, NULL, &s));
+  assert_rk_ok(rk_graph_sampled_logits(g, &z, h, y, RK_NO_VALUE, &w, NULL, &s));
   assert_rk_ok(rk_graph_output(g, z));
   assert_rk_ok(rk_graph_build(g, RK_NO_VALUE));
   int64_t *labels = rk_graph_input_ids_data(g, y);
@@ -134,10 +134,10 @@ static void test_op_refuses_more_unique_draws_than_ids(void **state) {
   assert_rk_ok(rk_graph_input_ids(g, &y, "labels", 2));
   rk_sampled_spec s = {.n_sampled = 10, .sampler = RK_SAMPLER_LOG_UNIFORM, .first_id = 1, .logq = true,
                        .unique = true, .ignore = 0, .temperature = 1.0f};
-  assert_int_equal(rk_graph_sampled_logits(g, &z, h, y, &w, NULL, &s), RK_EINVAL);
+  assert_int_equal(rk_graph_sampled_logits(g, &z, h, y, RK_NO_VALUE, &w, NULL, &s), RK_EINVAL);
   assert_non_null(strstr(rk_error_message(), "10 unique draws over the 9 ids"));
   s.n_sampled = 9;
-  assert_rk_ok(rk_graph_sampled_logits(g, &z, h, y, &w, NULL, &s));
+  assert_rk_ok(rk_graph_sampled_logits(g, &z, h, y, RK_NO_VALUE, &w, NULL, &s));
   rk_graph_free(g);
   rk_param_free(&x);
   rk_param_free(&w);

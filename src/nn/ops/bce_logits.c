@@ -2,7 +2,9 @@
  * bce_logits: binary cross-entropy from logits with optional per-example weights,
  *   loss = mean_i w_i * (max(z_i, 0) - z_i y_i + log(1 + exp(-|z_i|)))
  * the numerically stable form (no exp of a large positive number), as PyTorch's
- * BCEWithLogitsLoss(weight=w, reduction='mean'). Labels and weights get no gradient.
+ * BCEWithLogitsLoss(weight=w, reduction='mean'). Labels and weights get no gradient. Logits
+ * with rows in use (docs/design.md, "Rows in use": a packed discriminator's, session_rtd.c)
+ * count those rows only, with the labels and weights in front: the mean is over them.
  */
 #include <math.h>
 
@@ -30,14 +32,14 @@ void bce_logits_backward_cpu(float *dz /* (n) */, const float *dloss /* (1) */, 
 
 rk_status bce_logits_node_forward_cpu(rk_graph *g, const rk_node *n) {
   bce_logits_forward_cpu(rk_x(g, n->out[0]), rk_x(g, n->in[0]), rk_x(g, n->in[1]),
-                         n->n_in > 2 ? rk_x(g, n->in[2]) : NULL, rk_val(g, n->in[0])->numel);
+                         n->n_in > 2 ? rk_x(g, n->in[2]) : NULL, rk_val_numel_in_use(rk_val(g, n->in[0])));
   return RK_OK;
 }
 
 void bce_logits_node_backward_cpu(rk_graph *g, const rk_node *n) {
   if (rk_dx(g, n->in[0]))
     bce_logits_backward_cpu(rk_dx(g, n->in[0]), rk_dx(g, n->out[0]), rk_x(g, n->in[0]), rk_x(g, n->in[1]),
-                            n->n_in > 2 ? rk_x(g, n->in[2]) : NULL, rk_val(g, n->in[0])->numel);
+                            n->n_in > 2 ? rk_x(g, n->in[2]) : NULL, rk_val_numel_in_use(rk_val(g, n->in[0])));
 }
 
 /* Same numel and f32 for a loss's inputs. */

@@ -286,25 +286,33 @@ void softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C) */
                           int64_t R, int64_t C, float temperature);
 
 /* sampled_logits */
-rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (M, D) */, float *bc /* (M) */,
+rk_status sampled_logits_forward_cpu(float *out /* (R, C) */, float *wc /* (M, D) */, float *bc /* (M) */,
                                      float *lq /* (M) */, const float *h /* (R, D) */, const int64_t *y /* (R) */,
+                                     const int64_t *sessions /* (R) or NULL */,
                                      const int64_t *cand /* (M), -1 none */, const float *w /* (V, D) */,
                                      const float *b /* (V) or NULL */, int64_t R, int64_t T, int64_t D, int64_t V,
-                                     int64_t M, int64_t in_batch, int64_t tries, const rk_sampled_spec *s);
+                                     int64_t M, int64_t C, int64_t in_batch, int64_t tries, const rk_sampled_spec *s);
 void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V, D) */, float *db /* (V) or NULL */,
                                  float *dz /* (R, M) scratch */, float *gc /* (M, D) scratch */,
-                                 const float *dout /* (R, 1 + M) */, const float *h /* (R, D) */,
-                                 const int64_t *y /* (R) */, const int64_t *cand /* (M) */, const float *wc /* (M, D) */,
-                                 const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M,
+                                 const float *dout /* (R, C) */, const float *h /* (R, D) */,
+                                 const int64_t *y /* (R) */, const int64_t *sessions /* (R) or NULL */,
+                                 const int64_t *cand /* (M) */, const float *wc /* (M, D) */,
+                                 const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M, int64_t C,
                                  int64_t in_batch, const rk_sampled_spec *s);
 
-/* rtd_replace (no backward: its outputs are draws and labels) */
-void rtd_replace_forward_cpu(int64_t *fake /* (R) */, int64_t *source /* (R) */, float *replaced /* (R) */,
-                             float *weight /* (R) */,
-                             const float *z /* (R, V) packed */, const int64_t *rows /* (R) */,
-                             const int64_t *packed /* (R) */, const int64_t *items /* (R) */, int64_t R, int64_t V,
-                             int64_t padding, float temperature, bool from_batch, const int64_t *given /* (R) */,
-                             uint64_t seed, uint64_t step);
+/* rtd_replace (no backward: its outputs are draws and labels); body_rows NULL: every row */
+typedef struct {
+  int64_t padding;         /* the pad item: its rows weigh 0 */
+  float temperature;       /* the softmax's */
+  bool from_batch;         /* candidates: the labelled rows' targets, else the catalogue */
+  const int64_t *given;    /* (R) fixed draws at the labelled rows (tests), or NULL */
+  uint64_t seed, step;     /* row r's uniform: the (seed, step, r) stream */
+} rk_rtd_draw;
+rk_status rtd_replace_forward_cpu(int64_t *fake /* (R) */, int64_t *source /* (R) */, float *replaced /* (R) */,
+                                  float *weight /* (R) */, const float *z /* (R, V) packed */,
+                                  const int64_t *rows /* (R) */, const int64_t *packed /* (R) */,
+                                  const int64_t *items /* (R) */, const int64_t *body_rows /* (R) or NULL */,
+                                  int64_t R, int64_t V, const rk_rtd_draw *d);
 
 /* rtd_interaction (no backward: the reference detaches the rows) */
 rk_status rtd_interaction_forward_cpu(float *out /* (R, D) */, const float *x /* (R, D) */, const int64_t *source /* (R) */,

@@ -2,8 +2,9 @@
  * sampled_logits: a next-item head's logits against a few candidate items instead of the whole
  * catalogue (sampled softmax, negative sampling). Rows r of h (R, D), R = B T, with targets y_r
  * (labels (B, T) flattened) and M candidates c_1..c_M shared by the batch:
- *   out (B, T, 1 + M)   out[r, 0] = (h_r . W_{y_r} + b_{y_r}) / tau - logq(y_r)
+ *   out (B, T, C)       out[r, 0] = (h_r . W_{y_r} + b_{y_r}) / tau - logq(y_r)
  *                       out[r, m] = (h_r . W_{c_m} + b_{c_m}) / tau - logq(c_m)
+ *                       C = 1 + M, or more: columns past 1 + M are absent (-inf)
  * so the gemm runs on (R x M), never (R x V). W (V, D) is the scoring matrix (the item table
  * when tied), b (V) its bias or NULL.
  *
@@ -21,14 +22,20 @@
  *              or the N ids the caller gives (fixed draws)
  * A candidate is absent for row r, its logit -inf (which sampled_loss skips), when it is r's own
  * target (an accidental hit: removed, as TensorFlow's remove_accidental_hits), a padding label,
- * or an in-batch target of r's own session (the reference's negative mask).
+ * or an in-batch target of r's own session (the reference's negative mask): row r's session is
+ * r / T, or sessions[r] when given (packed rows).
  * logq (sampled softmax's correction, Bengio and Senecal 2008; Jean et al. 2015): the log of
  * the expected count, N P(i) with replacement or 1 - (1 - P(i))^tries for unique draws that took
  * `tries` (TensorFlow's), subtracted from the target's logit and the sampled ones; in-batch
  * columns carry none. Rows whose label is `ignore` are zeros (the loss skips them).
  * h may have rows in use (gather_rows: the labelled rows, packed, their labels y's first R
- * entries and padding after): only those rows are scored, as catalog_ce does; in-batch
- * candidates need the (B, T) rows (their sessions). Backward adds into h, W's rows of the target and candidates, and b; the candidates' gradient
+ * entries and padding after): only those rows are scored, as catalog_ce does, and the in-batch
+ * candidates are those R rows' targets, which then need each row's session (`sessions`, in the
+ * rows' order: packed rows have lost theirs). So negative sampling's gemm is R x (R + N) over the
+ * labelled rows, not B T x (B T + N), with the same candidates present for each row: the
+ * padding labels the (B, T) layout carries are absent anyway. The value keeps its width,
+ * 1 + B T + N, for the plan; the columns past 1 + R + N are absent. Backward adds into h, W's
+ * rows of the target and candidates, and b; the candidates' gradient
  * rows are (M x D) = dz^T h by gemm, added to W in candidate order, so the bits do not depend
  * on threads.
  */
@@ -100,8 +107,8 @@ int64_t rk_sampler_draw_unique(int64_t *ids /* (N) */, int64_t *set /* (rk_sampl
 typedef struct {
   float *out, *dh, *dz;
   const float *h, *w, *b, *wc, *bc, *lq, *dout;
-  const int64_t *y, *cand;
-  int64_t D, V, M, T, ignore;
+  const int64_t *y, *cand, *sessions;
+  int64_t D, V, M, C, T, ignore;   /* C: out's row width, 1 + M or more */
   int64_t in_batch;   /* in-batch candidates: the first R */
   float inv_tau;
   rk_sampler sampler;
@@ -109,10 +116,12 @@ typedef struct {
   bool logq, unique;
 } sl_ctx;
 
+static int64_t session_of(const sl_ctx *c, int64_t r) { return c->sessions ? c->sessions[r] : r / c->T; }
+
 /* Candidate m is absent for row r. */
 static bool absent(const sl_ctx *c, int64_t r, int64_t m) {
   int64_t id = c->cand[m];
-  return id < 0 || id == c->y[r] || (m < c->in_batch && m / c->T == r / c->T);
+  return id < 0 || id == c->y[r] || (m < c->in_batch && session_of(c, m) == session_of(c, r));
 }
 
 static float target_logq(const sl_ctx *c, int64_t id) {
@@ -122,7 +131,7 @@ static float target_logq(const sl_ctx *c, int64_t id) {
 static void rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const sl_ctx *c = arg;
-  const int64_t C = 1 + c->M;
+  const int64_t C = c->C;
   for (int64_t r = begin; r < end; r++) {
     float *o = c->out + r * C;
     if (c->y[r] == c->ignore) {
@@ -133,14 +142,16 @@ static void rows_forward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
     o[0] = (rk_dot8(c->h + r * c->D, c->w + y * c->D, c->D) + (c->b ? c->b[y] : 0.0f)) * c->inv_tau - target_logq(c, y);
     for (int64_t m = 0; m < c->M; m++)
       o[1 + m] = absent(c, r, m) ? -INFINITY : (o[1 + m] + c->bc[m]) * c->inv_tau - c->lq[m];
+    for (int64_t j = 1 + c->M; j < C; j++) o[j] = -INFINITY;
   }
 }
 
-rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (M, D) */, float *bc /* (M) */,
+rk_status sampled_logits_forward_cpu(float *out /* (R, C) */, float *wc /* (M, D) */, float *bc /* (M) */,
                                      float *lq /* (M) */, const float *h /* (R, D) */, const int64_t *y /* (R) */,
+                                     const int64_t *sessions /* (R) or NULL */,
                                      const int64_t *cand /* (M), -1 none */, const float *w /* (V, D) */,
                                      const float *b /* (V) or NULL */, int64_t R, int64_t T, int64_t D, int64_t V,
-                                     int64_t M, int64_t in_batch, int64_t tries, const rk_sampled_spec *s) {
+                                     int64_t M, int64_t C, int64_t in_batch, int64_t tries, const rk_sampled_spec *s) {
   for (int64_t r = 0; r < R; r++)
     if (y[r] != s->ignore && (y[r] < 0 || y[r] >= V))
       return rk_error(RK_ERANGE, "sampled_logits: label %lld of row %lld is outside [0, %lld)", (long long)y[r],
@@ -155,11 +166,12 @@ rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (
                 : 0.0f;
   }
   /* out[:, 1:] = h wc^T, then the bias, temperature, correction and absences row by row */
-  rk_sgemm(false, true, R, M, D, 1.0f, h, D, wc, D, 0.0f, out + 1, 1 + M);
-  sl_ctx c = {.out = out, .h = h, .w = w, .b = b, .wc = wc, .bc = bc, .lq = lq, .y = y, .cand = cand, .D = D,
-              .V = V, .M = M, .T = T, .ignore = s->ignore, .in_batch = in_batch, .inv_tau = 1.0f / s->temperature,
+  rk_sgemm(false, true, R, M, D, 1.0f, h, D, wc, D, 0.0f, out + 1, C);
+  sl_ctx c = {.out = out, .h = h, .w = w, .b = b, .wc = wc, .bc = bc, .lq = lq, .y = y, .cand = cand,
+              .sessions = sessions, .D = D,
+              .V = V, .M = M, .C = C, .T = T, .ignore = s->ignore, .in_batch = in_batch, .inv_tau = 1.0f / s->temperature,
               .sampler = s->sampler, .tries = tries, .first = s->first_id, .logq = s->logq, .unique = s->unique};
-  rk_parallel_for(R, rk_row_grain(1 + M), rows_forward, &c);
+  rk_parallel_for(R, rk_row_grain(C), rows_forward, &c);
   return RK_OK;
 }
 
@@ -168,10 +180,9 @@ rk_status sampled_logits_forward_cpu(float *out /* (R, 1 + M) */, float *wc /* (
 static void rows_backward(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const sl_ctx *c = arg;
-  const int64_t C = 1 + c->M;
   for (int64_t r = begin; r < end; r++) {
     float *dz = c->dz + r * c->M;
-    const float *d = c->dout + r * C;
+    const float *d = c->dout + r * c->C;
     bool ignored = c->y[r] == c->ignore;
     for (int64_t m = 0; m < c->M; m++) dz[m] = ignored || absent(c, r, m) ? 0.0f : d[1 + m] * c->inv_tau;
     if (ignored || !c->dh) continue;
@@ -183,13 +194,15 @@ static void rows_backward(void *arg, int64_t chunk, int64_t begin, int64_t end) 
 
 void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V, D) */, float *db /* (V) or NULL */,
                                  float *dz /* (R, M) scratch */, float *gc /* (M, D) scratch */,
-                                 const float *dout /* (R, 1 + M) */, const float *h /* (R, D) */,
-                                 const int64_t *y /* (R) */, const int64_t *cand /* (M) */, const float *wc /* (M, D) */,
-                                 const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M,
+                                 const float *dout /* (R, C) */, const float *h /* (R, D) */,
+                                 const int64_t *y /* (R) */, const int64_t *sessions /* (R) or NULL */,
+                                 const int64_t *cand /* (M) */, const float *wc /* (M, D) */,
+                                 const float *w /* (V, D) */, int64_t R, int64_t T, int64_t D, int64_t M, int64_t C,
                                  int64_t in_batch, const rk_sampled_spec *s) {
-  sl_ctx c = {.dh = dh, .dz = dz, .dout = dout, .w = w, .y = y, .cand = cand, .D = D, .M = M, .T = T,
+  sl_ctx c = {.dh = dh, .dz = dz, .dout = dout, .w = w, .y = y, .cand = cand, .sessions = sessions, .D = D, .M = M,
+              .C = C, .T = T,
               .ignore = s->ignore, .in_batch = in_batch, .inv_tau = 1.0f / s->temperature};
-  rk_parallel_for(R, rk_row_grain(1 + M), rows_backward, &c);
+  rk_parallel_for(R, rk_row_grain(C), rows_backward, &c);
   if (dh) rk_sgemm(false, false, R, D, M, 1.0f, dz, M, wc, D, 1.0f, dh, D);
   rk_sgemm(true, false, M, D, R, 1.0f, dz, M, h, D, 0.0f, gc, D);
   /* into W and b in candidate order, then the targets in row order: no races, fixed sums */
@@ -206,7 +219,7 @@ void sampled_logits_backward_cpu(float *dh /* (R, D) or NULL */, float *dw /* (V
   const float inv_tau = 1.0f / s->temperature;
   for (int64_t r = 0; r < R; r++) {
     if (y[r] == s->ignore) continue;
-    const float g = dout[r * (1 + M)] * inv_tau;
+    const float g = dout[r * C] * inv_tau;
     float *dwr = dw + y[r] * D;
     for (int64_t k = 0; k < D; k++) dwr[k] += g * h[r * D + k];
     if (db) db[y[r]] += g;
@@ -222,10 +235,11 @@ static rk_sampled_spec spec_of(const rk_node *n) {
 }
 
 /* The node's sizes: R rows of D in use, T per session, M candidates of which the first in_batch are
- * the batch's targets; its saved buffer: candidates (M int64), wc (M, D), bc and lq (M), and
+ * the batch's targets, C columns of out (1 + M, or more when in-batch rows are packed: fewer
+ * targets than labels); its saved buffer: candidates (M int64), wc (M, D), bc and lq (M), and
  * with unique draws the sampler's set (int64). */
 typedef struct {
-  int64_t R, T, D, V, M, in_batch;
+  int64_t R, T, D, V, M, C, in_batch;
   int64_t *cand, *set;
   float *wc, *bc, *lq;
 } sl_layout;
@@ -236,6 +250,8 @@ static sl_layout layout(const rk_graph *g, const rk_node *n, void *saved) {
   l.R = rk_val_numel_in_use(h) / l.D;   /* an h from gather_rows: its rows in use */
   l.in_batch = n->iattr[3] ? l.R : 0;
   l.M = l.in_batch + n->iattr[0];
+  const rk_value *out = rk_val(g, n->out[0]);
+  l.C = out->shape[out->ndim - 1];
   l.cand = saved;
   l.wc = (void *)((char *)saved + (size_t)l.M * sizeof *l.cand);   /* past the candidates, 8-byte aligned */
   l.bc = l.wc + l.M * l.D;
@@ -243,6 +259,9 @@ static sl_layout layout(const rk_graph *g, const rk_node *n, void *saved) {
   l.set = (void *)(l.lq + l.M + ((l.M * l.D) & 1));   /* past an odd float count: 8-byte aligned */
   return l;
 }
+
+/* The rows' sessions, an input when h's rows are packed, else NULL (row / T). */
+static const int64_t *sessions_of(const rk_graph *g, const rk_node *n) { return n->n_in > 2 ? rk_xi(g, n->in[2]) : NULL; }
 
 rk_status sampled_logits_node_forward_cpu(rk_graph *g, const rk_node *n) {
   rk_sampled_spec s = spec_of(n);
@@ -264,9 +283,9 @@ rk_status sampled_logits_node_forward_cpu(rk_graph *g, const rk_node *n) {
                     rk_dropout_stream(n->id, g->step));
   }
   const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
-  return sampled_logits_forward_cpu(rk_x(g, n->out[0]), l.wc, l.bc, l.lq, rk_x(g, n->in[0]), y, l.cand,
+  return sampled_logits_forward_cpu(rk_x(g, n->out[0]), l.wc, l.bc, l.lq, rk_x(g, n->in[0]), y, sessions_of(g, n), l.cand,
                                     n->params[0]->value.data, b ? b->value.data : NULL, l.R, l.T, l.D, l.V, l.M,
-                                    l.in_batch, tries, &s);
+                                    l.C, l.in_batch, tries, &s);
 }
 
 void sampled_logits_node_backward_cpu(rk_graph *g, const rk_node *n) {
@@ -275,26 +294,26 @@ void sampled_logits_node_backward_cpu(rk_graph *g, const rk_node *n) {
   const rk_param *b = n->n_params > 1 ? n->params[1] : NULL;
   float *dz = n->ws_bwd, *gc = dz + l.R * l.M;
   sampled_logits_backward_cpu(rk_dx(g, n->in[0]), n->params[0]->grad.data, b ? b->grad.data : NULL, dz, gc,
-                              rk_dx(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]), l.cand, l.wc,
-                              n->params[0]->value.data, l.R, l.T, l.D, l.M, l.in_batch, &s);
+                              rk_dx(g, n->out[0]), rk_x(g, n->in[0]), rk_xi(g, n->in[1]), sessions_of(g, n), l.cand, l.wc,
+                              n->params[0]->value.data, l.R, l.T, l.D, l.M, l.C, l.in_batch, &s);
 }
 
-rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_param *w, rk_param *b,
+rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, int sessions, rk_param *w, rk_param *b,
                                   const rk_sampled_spec *s) {
-  RK_TRY(rk_graph_check_value(g, h, "sampled_logits"));
-  RK_TRY(rk_graph_check_value(g, labels, "sampled_logits"));
-  const rk_value *hv = rk_val(g, h), *y = rk_val(g, labels);
+  int in[3] = {h, labels, sessions}, n_in = sessions == RK_NO_VALUE ? 2 : 3;
+  for (int k = 0; k < n_in; k++) RK_TRY(rk_graph_check_value(g, in[k], "sampled_logits"));
+  const rk_value *hv = rk_val(g, h), *y = rk_val(g, labels), *sv = n_in > 2 ? rk_val(g, sessions) : y;
   char bh[96], by[96];
   if (hv->dtype != RK_DT_F32 || y->dtype != RK_DT_I64 || y->ndim != 2 || hv->ndim < 2 ||
-      hv->numel != y->numel * hv->shape[hv->ndim - 1])
-    return rk_error(RK_ESHAPE, "sampled_logits: hidden rows %s and int64 labels %s must be (B, T, D) and (B, T)",
-                    rk_shape_str(hv, bh, sizeof bh), rk_shape_str(y, by, sizeof by));
+      hv->numel != y->numel * hv->shape[hv->ndim - 1] || sv->dtype != RK_DT_I64 || sv->numel != y->numel)
+    return rk_error(RK_ESHAPE, "sampled_logits: hidden rows %s, int64 labels %s and sessions must be (B, T, D), "
+                    "(B, T) and (B, T)", rk_shape_str(hv, bh, sizeof bh), rk_shape_str(y, by, sizeof by));
   if (!rk_param_declared(w) || w->value.ndim != 2 || w->value.shape[1] != hv->shape[hv->ndim - 1] ||
       (b && (!rk_param_declared(b) || b->value.ndim != 1 || b->value.shape[0] != w->value.shape[0])))
     return rk_error(RK_ESHAPE, "sampled_logits: the scoring matrix must be (V, %lld) and its bias (V)",
                     (long long)hv->shape[hv->ndim - 1]);
-  if (hv->partial_rows && s->in_batch)   /* packed rows have lost their sessions, which in-batch masks */
-    return rk_error(RK_EINVAL, "sampled_logits: in-batch candidates need h's (B, T) rows, not packed rows in use");
+  if (hv->partial_rows && s->in_batch && n_in < 3)   /* packed rows have lost their sessions, which in-batch masks */
+    return rk_error(RK_EINVAL, "sampled_logits: in-batch candidates on packed rows in use need the rows' sessions");
   const int64_t V = w->value.shape[0];
   if (s->n_sampled < 0 || (s->n_sampled > 0 && !(s->first_id >= 0 && s->first_id < V)))
     return rk_error(RK_EINVAL, "sampled_logits: %lld draws over ids [%lld, %lld): need N >= 0 and a non-empty range",
@@ -318,9 +337,8 @@ rk_status rk_graph_sampled_logits(rk_graph *g, int *out, int h, int labels, rk_p
   if (s->unique && !s->given) RK_TRY(rk_size_add(&saved, saved, 1 + 2 * rk_sampler_set_size(s->n_sampled),
                                                  "sampled_logits' unique draws"));
   const int64_t shape[3] = {y->shape[0], y->shape[1], C};
-  int in[2] = {h, labels};
   rk_node *n;
-  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_SAMPLED_LOGITS, 2, in, RK_DT_F32, 3, shape));
+  RK_TRY(rk_graph_simple_node(g, &n, out, RK_OP_SAMPLED_LOGITS, n_in, in, RK_DT_F32, 3, shape));
   RK_TRY(rk_graph_node_add_param(g, n, w));
   if (b) RK_TRY(rk_graph_node_add_param(g, n, b));
   n->iattr[0] = s->n_sampled;
