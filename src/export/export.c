@@ -10,7 +10,8 @@
  * top-k items and scores (item_ids, item_id_scores; --top_k) or every item's score (next-item),
  * its model step batched dynamically too.
  * Every config.pbtxt is the text format of Triton's ModelConfig (proto/model_config.proto). Raw
- * columns keep their names; the workflow's outputs travel inside the ensemble as
+ * columns keep their names, but a list column, which arrives as Merlin sends it: the pair
+ * `<col>__values` / `<col>__offsets` (reckon/serve.h); the workflow's outputs travel inside the ensemble as
  * "<column>__transformed", since an ensemble tensor may be produced only once and a transformed
  * column often keeps its raw column's name.
  *
@@ -145,6 +146,23 @@ static rk_status onnx_dtype(const rk_export_options *o, const rk_saved_model *sm
   return RK_OK;
 }
 
+/* A list column's raw input: the pair `<col>__values` (its values' type) and `<col>__offsets`
+ * (INT32), dims [-1] each, as Merlin sends a ragged column (reckon/serve.h). */
+static rk_status add_ragged_input(rk_model_config *nvt, rk_model_config *ens, const char *col, rk_serve_dtype dt) {
+  const char *suffix[2] = {RK_SERVE_VALUES_SUFFIX, RK_SERVE_OFFSETS_SUFFIX};
+  for (int k = 0; k < 2; k++) {
+    char *name = str_printf2("%s%s", col, suffix[k]);
+    rk_serve_dtype t = k ? RK_SERVE_DT_INT32 : dt;
+    rk_status st = name ? add_tensor(&nvt->input, &nvt->n_input, name, t) : RK_ENOMEM;
+    if (st == RK_OK) st = add_tensor(&ens->input, &ens->n_input, name, t);
+    if (st == RK_OK) nvt->input[nvt->n_input - 1].dims[0] = ens->input[ens->n_input - 1].dims[0] = -1;
+    if (st == RK_OK) st = add_pair(&ens->steps[0].input_map, &ens->steps[0].n_input_map, name, name);
+    rk_free(name);
+    RK_TRY(st);
+  }
+  return RK_OK;
+}
+
 /* The three configs. features: the columns the model reads (its feed's). */
 static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf, const rk_saved_model *sm,
                                const char *const *features, int n_features, const char *nvt_name,
@@ -172,8 +190,12 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     rk_serve_dtype dt = rk_serve_coltype_dtype(c->in_type);
     if (!dt)
       return rk_error(RK_EUNSUPPORTED, "--model_path '%s': the workflow reads column '%s' as %s, which reckon serve "
-                      "does not take yet (one value per row: numbers or strings)", o->model_path, c->source,
+                      "does not take yet (numbers or strings)", o->model_path, c->source,
                       rk_coltype_name(c->in_type));
+    if (c->is_list) {
+      st = add_ragged_input(nvt, ens, c->source, dt);
+      continue;
+    }
     if ((st = add_tensor(&nvt->input, &nvt->n_input, c->source, dt)) != RK_OK) break;
     if ((st = add_tensor(&ens->input, &ens->n_input, c->source, dt)) != RK_OK) break;
     st = add_pair(&ens->steps[0].input_map, &ens->steps[0].n_input_map, c->source, c->source);
@@ -190,6 +212,7 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     for (int f = 0; onnx && f < n_features; f++)
       if (!strcmp(features[f], c->name)) RK_TRY(onnx_dtype(o, sm, c->name, &dt));
     st = add_tensor(&nvt->output, &nvt->n_output, c->name, dt);
+    if (st == RK_OK && c->is_list) nvt->output[nvt->n_output - 1].dims[0] = -1;   /* a list per row */
   }
   for (int f = 0; st == RK_OK && f < n_features; f++) {
     const rk_wf_column *c = wf_output(wf, features[f]);
@@ -201,6 +224,7 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     char *inner = str_printf2("%s%s", c->name, TRANSFORMED_SUFFIX);
     if (!inner) st = RK_ENOMEM;
     if (st == RK_OK) st = add_tensor(&model->input, &model->n_input, c->name, dt);
+    if (st == RK_OK && c->is_list) model->input[model->n_input - 1].dims[0] = -1;
     if (st == RK_OK) st = add_pair(&ens->steps[0].output_map, &ens->steps[0].n_output_map, c->name, inner);
     if (st == RK_OK) st = add_pair(&ens->steps[1].input_map, &ens->steps[1].n_input_map, c->name, inner);
     rk_free(inner);

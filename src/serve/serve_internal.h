@@ -45,13 +45,20 @@ void rk_repo_free_names(char **names, int n);
 /* ---- tensors and columns (tensors.c) -------------------------------------------------------- */
 /* Whether a request's inputs fit the config: every required input once, known names, the
  * datatype, the shape (batch axis first when max_batch_size > 0, at most max_batch_size rows),
- * byte sizes and BYTES elements well formed; *rows gets the batch. INVALID naming the input. */
+ * byte sizes and BYTES elements well formed, a ragged pair's offsets from 0, never decreasing, to
+ * its values' count; *rows gets the batch. INVALID naming the input. */
 rk_status rk_serve_check_inputs(const rk_model_config *c, const char *model, const rk_serve_request *req,
                                 int64_t max_elements, int64_t *rows);
 /* Whether every requested output is one of the config's. */
 rk_status rk_serve_check_outputs(const rk_model_config *c, const char *model, const rk_serve_request *req);
 /* Append a checked input tensor's rows to `col` (created on the first call with the right type). */
 rk_status rk_serve_append_tensor(rk_column *col, const rk_serve_input *in);
+/* Whether `name` is the offsets half of a ragged pair of c's inputs (reckon/serve.h): its rows
+ * travel in its values' column. */
+bool rk_serve_is_ragged_offsets(const rk_model_config *c, const char *name);
+/* Append a checked ragged pair's rows to the list column `col` (created on the first call, named
+ * as the values input). */
+rk_status rk_serve_append_ragged(rk_column *col, const rk_serve_input *values, const rk_serve_input *offsets);
 /* Rows [begin, end) of a column as an output tensor shaped (end - begin, dims...). */
 rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int64_t begin, int64_t end,
                                  const rk_model_config_tensor *t, bool batched);
