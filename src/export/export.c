@@ -129,16 +129,19 @@ static rk_status set_dynamic_batching(rk_model_config *model, int64_t mb) {
 }
 
 /* The ONNX graph's type for a feature: int64 ids for a categorical column, float32 otherwise
- * (src/export/onnx/onnx_ranking.c); a list column is refused (its values + offsets pair has no
- * batch axis to describe in a batched config). */
+ * (src/export/onnx/onnx_ranking.c). A list column is refused: the graph takes it as the ragged
+ * pair <col>__values / <col>__offsets, which has no batch axis, so neither the batched model
+ * config nor Triton's dynamic batcher could feed it. */
 static rk_status onnx_dtype(const rk_export_options *o, const rk_saved_model *sm, const char *feature,
                             rk_serve_dtype *dt) {
   const rk_ranking_model *r = &sm->ranking;
   for (int i = 0; i < r->n_cat; i++)
     if (!strcmp(r->cat_names[i], feature)) {
       if (r->max_len && r->max_len[i] > 0)
-        return rk_error(RK_EUNSUPPORTED, "--format onnx: '%s' reads the list column '%s', which a batched ONNX step "
-                        "cannot take yet (use --format reckon)", o->model_path, feature);
+        return rk_error(RK_EUNSUPPORTED, "--format onnx: '%s' reads the list column '%s', which the ONNX graph takes "
+                        "as the pair %s__values / %s__offsets, with no batch axis for a batched Triton step to "
+                        "feed; export it with --format reckon (reckon serve takes the pair)", o->model_path, feature,
+                        feature, feature);
       *dt = RK_SERVE_DT_INT64;
       return RK_OK;
     }
