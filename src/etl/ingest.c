@@ -133,9 +133,36 @@ typedef struct {
   const char *label;
 } batch_ctx;
 
-/* A list column's __idx_<col>: the dictionary index of every value, in lists of the column's
- * own lengths (a null row becomes an empty list, as NVTabular's Categorify rebuilds a list column
- * from its offsets alone). */
+/* The stage keeps a list's values for the dictionary alone (a reused stage rebuilds it from them),
+ * and Parquet as reckon writes it holds no null element: they are dropped from `list` here, once
+ * __idx_<col> has recorded them (RK_DICT_NULL, id 1 in the output). */
+static rk_status drop_null_elements(rk_column *list) {
+  rk_column *v = list->child;
+  if (v->null_count == 0) return RK_OK;
+  rk_column kept = {0};
+  RK_TRY(rk_column_init(&kept, NULL, v->type, RK_COL_INT64));
+  rk_status st = RK_OK;
+  int64_t from = list->offsets[0];
+  for (int64_t r = 0; r < list->length && st == RK_OK; r++) {
+    int64_t end = list->offsets[r + 1];
+    for (int64_t k = from; k < end && st == RK_OK; k++)
+      if (!rk_column_is_null(v, k)) st = rk_column_append_column(&kept, v, k, k + 1);
+    from = end;
+    list->offsets[r + 1] = kept.length;
+  }
+  list->offsets[0] = 0;
+  if (st != RK_OK) {
+    rk_column_free(&kept);
+    return st;
+  }
+  rk_column_free(v);
+  *v = kept;
+  return RK_OK;
+}
+
+/* A list column's __idx_<col>: the dictionary index of every value (RK_DICT_NULL for a null
+ * element), in lists of the column's own lengths (a null row becomes an empty list, as
+ * NVTabular's Categorify rebuilds a list column from its offsets alone). */
 static rk_status list_indices(pp_column *c, const rk_column *dst, rk_column *ix) {
   if (ix->type != RK_COL_LIST) {
     char *name = ix->name;
@@ -170,7 +197,10 @@ static rk_status convert_column(void *arg, int64_t chunk, int64_t begin, int64_t
   rk_column *dst = &b->out->cols[b->out_col[i]];
   RK_TRY(rk_etl_cast_take(dst, src, to, b->keep, b->row_base, b->label, b->p->cfg->non_finite));
   if (!c->needs_dict) return RK_OK;
-  if (c->is_list) return list_indices(c, dst, &b->out->cols[b->idx_col[i]]);
+  if (c->is_list) {
+    RK_TRY(list_indices(c, dst, &b->out->cols[b->idx_col[i]]));
+    return drop_null_elements(dst);
+  }
   rk_column *ix = &b->out->cols[b->idx_col[i]];
   RK_TRY(rk_column_reserve(ix, dst->length, dst->length));
   ix->length = dst->length;

@@ -206,23 +206,29 @@ static void target_encode_chunk(void *arg, int64_t chunk, int64_t begin, int64_t
 static rk_status transform_column(const rk_wf_column *c, const rk_column *in, rk_column *out);
 
 /* A list column: its values categorified as one column, into lists of the input's lengths (a
- * null row becomes an empty list, as preprocessing writes it). */
+ * null row becomes an empty list and a null element id 1, as preprocessing writes them). */
 static rk_status transform_list(const rk_wf_column *c, const rk_column *in, rk_column *out) {
   if (in->type != RK_COL_LIST)
     return rk_error(RK_EINVAL, "column '%s' holds %s values, but the workflow reads it as a list (of %s)",
                     in->name ? in->name : c->source, rk_coltype_name(in->type), rk_coltype_name(c->in_type));
   int64_t rows = in->length, a = in->offsets[0], n = in->offsets[rows] - a;
-  rk_column values = *in->child;   /* a view of the rows' values, from the first row's */
-  size_t w = rk_coltype_width(values.type);
-  if (w) values.values = (char *)values.values + (size_t)a * w;
-  else values.offsets += a;   /* strings: their offsets index the same bytes */
-  values.length = n;
-  values.validity = NULL;     /* list values have no nulls of their own */
-  values.null_count = 0;
+  rk_column values = *in->child, copy = {0};   /* a view of the rows' values, from the first row's */
+  rk_status st = RK_OK;
+  if (a != 0 && values.null_count > 0) {   /* null elements (id 1): a bitmap cannot be offset, copy */
+    st = rk_column_init(&copy, NULL, values.type, RK_COL_INT64);
+    if (st == RK_OK) st = rk_column_append_column(&copy, in->child, a, a + n);
+    values = copy;
+  } else if (a != 0) {
+    size_t w = rk_coltype_width(values.type);
+    if (w) values.values = (char *)values.values + (size_t)a * w;
+    else values.offsets += a;   /* strings: their offsets index the same bytes */
+  }
+  values.length = n;   /* a view ends at the last row's values */
   rk_column ids = {0};
   rk_wf_column flat = *c;
   flat.is_list = false;
-  rk_status st = transform_column(&flat, &values, &ids);
+  if (st == RK_OK) st = transform_column(&flat, &values, &ids);
+  rk_column_free(&copy);
   rk_column_free(out);
   if (st == RK_OK) st = rk_column_init(out, c->name, RK_COL_LIST, c->out_type);
   if (st == RK_OK) st = rk_column_reserve(out, rows, 0);

@@ -125,6 +125,27 @@ EOF
   duck_checks "@$tmp/agree.sql"
 fi
 
+# ---- null elements (DuckDB's NULL in a list): the null id 1, as NVTabular encodes them ----
+printf 'rid,tags\n0,"[a, NULL]"\n1,[NULL]\n2,[b]\n3,\n' >"$tmp/nulls.csv"
+"$R" preprocess --input_data_path "$tmp/nulls.csv" --csv_list_columns tags --output_path "$tmp/ppn" \
+  --categorical_features tags --control_features rid --output_num_partitions 1 --quiet
+expect_status $? 0 "a CSV list with null elements is preprocessed"
+"$R" convert "$tmp/ppn/train/part_0.parquet" "$tmp/ppn.csv" >/dev/null
+expect_contains "$(tr '\n' ' ' <"$tmp/ppn.csv")" 'rid,tags 0,"[3, 1]" 1,[1] 2,[4] 3,[] ' \
+  "a null element is id 1 in its place; a null row is an empty list"
+if [ $have_duckdb = 1 ]; then
+  NODE_PATH="$peers" node "$RECKON_SOURCE_DIR/bench/peers/duckdb_query.js" "COPY (SELECT * FROM (VALUES (0, ['a', NULL]),
+    (1, [NULL]), (2, ['b']), (3, NULL)) t(rid, tags)) TO '$tmp/nulls.parquet' (FORMAT parquet)" >/dev/null
+  "$R" preprocess --input_data_path "$tmp/nulls.parquet" --input_data_format parquet --output_path "$tmp/ppnp" \
+    --categorical_features tags --control_features rid --output_num_partitions 1 --quiet
+  expect_status $? 0 "a Parquet list with null elements (written by DuckDB) is read and preprocessed"
+  "$R" convert "$tmp/ppnp/train/part_0.parquet" "$tmp/ppnp.csv" >/dev/null
+  [ "$(cut -d, -f2- "$tmp/ppnp.csv")" = "$(cut -d, -f2- "$tmp/ppn.csv")" ] \
+    && pass "the same ids as from the CSV" || fail "Parquet: $(cat "$tmp/ppnp.csv")"
+  "$R" convert "$tmp/nulls.parquet" "$tmp/nulls_back.csv" >/dev/null
+  expect_contains "$(cat "$tmp/nulls_back.csv")" '"[a, NULL]"' "reckon convert writes a null element as DuckDB does (NULL)"
+fi
+
 # ---- transform reproduces preprocess; train; predict ----
 "$R" transform --workflow "$tmp/pp/workflow" "$tmp/logs.parquet" "$tmp/all_t" --quiet
 expect_status $? 0 "reckon transform applies the workflow to the raw Parquet"

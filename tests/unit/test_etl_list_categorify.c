@@ -5,7 +5,8 @@
  *   - one vocabulary over all the lists' values, counted per value (not per row), ordered by
  *     count then value, values rarer than --categ_min_freq_capping mapped to 2, and their count
  *     in id 2's frequency;
- *   - empty lists stay empty, a null row becomes an empty list;
+ *   - empty lists stay empty, a null row becomes an empty list, a null element id 1 (a CSV input:
+ *     reckon's Parquet writer writes no null element);
  *   - the schema's value_count (min, max), is_list and is_ragged, and the workflow's round trip;
  *   - rk_workflow_transform (the code serving runs) on lists: a batch slice whose offsets do not
  *     start at 0, values of another int width, a column that is not a list (refused by name), and
@@ -123,6 +124,58 @@ static void test_preprocess_lists(void **state) {
   rk_schema_free(&s);
 }
 
+/* Null elements (DuckDB's NULL inside a CSV list, a Parquet list's null element) get the null id
+ * 1, as NVTabular encodes them, keep their place in the list, and are id 1's frequency. */
+static void test_null_elements(void **state) {
+  (void)state;
+  const char *dir = rk_test_tmpdir("etl_list_nulls");
+  char in[1024], out[1024], path[1200];
+  snprintf(in, sizeof in, "%s/in.csv", dir);
+  snprintf(out, sizeof out, "%s/out", dir);
+  rk_test_write_file(in, "tags,click\n\"[5, NULL, 5]\",0\n[],1\n\"[NULL]\",0\n\"[7, 5]\",1\n");
+  rk_preprocess_config c;
+  rk_preprocess_config_default(&c);
+  c.data_path = in;
+  c.input_format = "csv";
+  c.csv_list_columns = NAMES("tags");
+  c.output_path = out;
+  c.categorical = NAMES("tags");
+  c.binary_targets = NAMES("click");
+  c.output_num_partitions = 1;
+  assert_rk_ok(rk_preprocess(&c, NULL));
+  /* 5 x3 -> 3, 7 x1 -> 4 */
+  static const int64_t want[] = {3, 1, 3, -1, -1, 1, -1, 4, 3, -1, -3};
+  rk_batch b = {0};
+  snprintf(path, sizeof path, "%s/train/part_0.parquet", out);
+  assert_rk_ok(rk_parquet_read_all(path, NULL, &b));
+  assert_list_equal(&b.cols[rk_batch_find(&b, "tags")], want);
+  rk_batch_free(&b);
+  snprintf(path, sizeof path, "%s/workflow/categories/unique.tags.parquet", out);
+  assert_rk_ok(rk_parquet_read_all(path, NULL, &b));
+  assert_int_equal(rk_column_get_int(&b.cols[1], 1), 2);   /* two null elements */
+  rk_batch_free(&b);
+
+  /* the serving transform too: [NULL, 9, 7] -> [1, 2, 4] */
+  rk_workflow wf;
+  snprintf(path, sizeof path, "%s/workflow", out);
+  assert_rk_ok(rk_workflow_load(&wf, path));
+  assert_int_equal(wf.cols[0].list_max, 3);
+  rk_batch raw = {0}, res = {0};
+  assert_rk_ok(rk_batch_init(&raw, 1));
+  static const int64_t values[] = {9, 7};
+  rk_column_free(&raw.cols[0]);
+  assert_rk_ok(rk_column_init(&raw.cols[0], "tags", RK_COL_LIST, RK_COL_INT64));
+  assert_rk_ok(rk_column_append_null(raw.cols[0].child));
+  for (int k = 0; k < 2; k++) assert_rk_ok(rk_column_append_int(raw.cols[0].child, values[k]));
+  assert_rk_ok(rk_column_finish_list_row(&raw.cols[0]));
+  raw.nrows = 1;
+  assert_rk_ok(rk_workflow_transform(&wf, &raw, &res));
+  assert_list_equal(&res.cols[0], (const int64_t[]){1, 2, 4, -1, -3});
+  rk_batch_free(&res);
+  rk_batch_free(&raw);
+  rk_workflow_free(&wf);
+}
+
 /* ---- the transform serving runs ---- */
 
 typedef struct {
@@ -197,6 +250,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_preprocess_lists),
       cmocka_unit_test(test_transform_lists),
+      cmocka_unit_test(test_null_elements),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
