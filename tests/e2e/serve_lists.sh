@@ -71,6 +71,17 @@ for f in train/part_0.parquet eval/part_0.parquet workflow/categories/unique.tag
   cmp -s "$tmp/pp/$f" "$tmp/ppc/$f" || { same=0; echo "  differs: $f"; }
 done
 [ $same = 1 ] && pass "CSV and Parquet inputs give byte-identical data and workflow" || fail "CSV and Parquet inputs differ"
+pp "$tmp/pp_t1" "$tmp/logs.parquet" --input_data_format parquet --threads 1 --persist_intermediate_files
+pp "$tmp/pp_t1" "$tmp/logs.parquet" --input_data_format parquet --threads 1 --persist_intermediate_files --overwrite
+for f in train/part_0.parquet eval/part_0.parquet workflow/categories/unique.tags.parquet; do
+  cmp -s "$tmp/pp/$f" "$tmp/pp_t1/$f" || { same=0; echo "  differs: $f"; }
+done
+[ $same = 1 ] && pass "one thread, and a reused persisted stage, give the same bytes" || fail "the output depends on threads or the cache"
+"$R" convert "$tmp/logs.csv" "$tmp/plain.parquet" >/dev/null   # tags as plain text
+err=$("$R" preprocess --input_data_format parquet --input_data_path "$tmp/logs.parquet" --eval_data_path "$tmp/plain.parquet" \
+  --output_path "$tmp/bad" --categorical_features uid,tags --binary_classif_targets click 2>&1)
+expect_status $? 1 "a list in the data but not in the eval input is refused"
+expect_contains "$err" "column 'tags' is not a list in '$tmp/plain.parquet' but a list in the data input" "naming the column and the file"
 err=$("$R" preprocess --input_data_path "$tmp/logs.csv" --output_path "$tmp/bad" --categorical_features uid \
   --continuous_features tags --binary_classif_targets click --csv_list_columns tags 2>&1)
 expect_status $? 1 "a list named by --continuous_features is refused"
