@@ -351,7 +351,8 @@ static rk_status ingest_batches(pp_state *p, int input, rk_table_source *src, rk
         p->cols[i].type = p->cols[i].cast ? p->cols[i].cast_type : in.cols[src_col[i]].type;
     }
     if (st == RK_OK && *rows_read == 0 && input == PP_DATA) {
-      for (int i = 0; i < p->n_cols && st == RK_OK; i++) st = plan_list(p, i, &in.cols[src_col[i]]);
+      for (int i = 0; i < p->n_cols && st == RK_OK; i++)
+        if (src_col[i] >= 0) st = plan_list(p, i, &in.cols[src_col[i]]);
       for (int i = 0; i < p->n_cols && st == RK_OK; i++)
         if (p->cols[i].needs_dict) st = rk_dict_create(&p->cols[i].dict, pp_value_type(&p->cols[i]));
     }
