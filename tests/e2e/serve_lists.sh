@@ -179,6 +179,27 @@ for m in dlrm dlrm_nvt; do
 done
 expect_contains "$(tr -d '\n ' <"$tmp/repo/dlrm_dlrm/config.pbtxt")" 'input{name:"tags"data_type:TYPE_INT64dims:-1}' \
   "the model step reads tags as one list tensor (dims [-1])"
+desc=$B/proto/model_config.desc
+if [ -f "$desc" ] && /usr/bin/python3 -c 'import google.protobuf' 2>/dev/null; then
+  parsed=$(/usr/bin/python3 - "$desc" "$tmp"/repo/*/config.pbtxt <<'PY' 2>&1
+import sys
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+fds = descriptor_pb2.FileDescriptorSet()
+fds.ParseFromString(open(sys.argv[1], "rb").read())
+pool = descriptor_pool.DescriptorPool()
+for f in fds.file:
+    pool.Add(f)
+cls = message_factory.MessageFactory(pool).GetPrototype(pool.FindMessageTypeByName("inference.ModelConfig"))
+for path in sys.argv[2:]:
+    m = text_format.Parse(open(path).read(), cls())
+    print(m.name, " ".join("%s:%s" % (i.name, list(i.dims)) for i in m.input))
+PY
+  )
+  expect_status $? 0 "the three configs parse as Triton's ModelConfig"
+  expect_contains "$parsed" "dlrm_nvt uid:[1] item:[1] tags__values:[-1] tags__offsets:[-1]" "the workflow step's inputs, as parsed"
+else
+  echo "skipping the protobuf parse: no $desc or no python3-protobuf"
+fi
 err=$("$R" export --model_path "$tmp/model" --output_path "$tmp/repo_onnx" --name dlrm --format onnx --quiet 2>&1)
 expect_status $? 1 "--format onnx refuses the list model"
 case $err in
