@@ -75,6 +75,10 @@ def main(url, rows_csv, pred_csv, grpc_port, grpc_desc):
     ts = tensors(rows)
     check(sum(1 for r in rows if parse_list(r["tags"]) == []) > 0, "some rows send an empty list (offsets repeat)")
 
+    md = requests.get(url + "/v2/models/dlrm", timeout=10).json()
+    shapes = {t["name"]: t["shape"] for t in md.get("inputs", [])}
+    check(shapes.get("tags__values") == [-1] and shapes.get("tags__offsets") == [-1] and shapes.get("uid") == [-1, 1],
+          "HTTP model metadata: the ragged pair's shapes are [-1] (no batch axis)", shapes)
     r = http_json(url, ts)
     got = [f32(x) for x in r.json()["outputs"][0]["data"]] if r.status_code == 200 else []
     check(r.status_code == 200 and got == pred, "HTTP JSON: the served scores are reckon predict's, bit for bit",
@@ -149,8 +153,8 @@ def main(url, rows_csv, pred_csv, grpc_port, grpc_desc):
                                response_deserializer=M("ModelMetadataResponse").FromString)
     md = meta(M("ModelMetadataRequest")(name="dlrm"), timeout=20)
     shapes = {t.name: (t.datatype, list(t.shape)) for t in md.inputs}
-    check(shapes.get("tags__values") == ("BYTES", [-1, -1]) and shapes.get("tags__offsets") == ("INT32", [-1, -1]),
-          "gRPC ModelMetadata: the ragged pair among the inputs", shapes)
+    check(shapes.get("tags__values") == ("BYTES", [-1]) and shapes.get("tags__offsets") == ("INT32", [-1])
+          and shapes.get("uid") == ("INT64", [-1, 1]), "gRPC ModelMetadata: the ragged pair among the inputs, 1-D", shapes)
 
     def request(ts):
         q = M("ModelInferRequest")(model_name="dlrm")
