@@ -336,9 +336,10 @@ rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int
     /* k values per row (top-k items, next-item scores): shape (rows, k) */
     int64_t n = end - begin, k = n ? col->offsets[begin + 1] - col->offsets[begin] : (t->n_dims ? t->dims[0] : 0);
     for (int64_t r = begin; r < end; r++)
-      if (col->offsets[r + 1] - col->offsets[r] != k)
-        return rk_error(RK_EINTERNAL, "output '%s': rows of %lld and %lld values", t->name, (long long)k,
-                        (long long)(col->offsets[r + 1] - col->offsets[r]));
+      if (col->offsets[r + 1] - col->offsets[r] != k)   /* a workflow step's list column, asked for directly */
+        return rk_error(RK_EUNSUPPORTED, "output '%s' holds lists of different lengths (rows of %lld and %lld values), "
+                        "which one tensor cannot carry: it is the next step's input inside the ensemble; ask the "
+                        "ensemble", t->name, (long long)k, (long long)(col->offsets[r + 1] - col->offsets[r]));
     rk_serve_dtype edt = rk_serve_coltype_dtype(col->child->type);
     size_t w = rk_coltype_width(col->child->type);
     if (!edt || !w) return rk_error(RK_EINTERNAL, "output '%s' is a list of %s", t->name, rk_coltype_name(col->child->type));

@@ -128,6 +128,9 @@ def main(url, rows_csv, pred_csv, grpc_port, grpc_desc):
         t[2]["shape"] = [len(t[2]["data"])]
         t[3]["data"] = [0] + [o + 4 for o in offs[1:]]
     bad(too_long, ["tags", "4 values", "value_count max is 3"], "a row longer than the schema's value_count max: 400")
+    r = requests.post(url + "/v2/models/dlrm_nvt/infer", json={"inputs": tensors(rows)}, timeout=30)
+    check(r.status_code == 400 and "output 'tags' holds lists of different lengths" in r.text,
+          "the workflow step asked directly: its ragged list output is a 400 naming it, not a 500", (r.status_code, r.text[:300]))
     check(requests.get(url + "/v2/health/live", timeout=10).status_code == 200, "still live after the bad requests")
 
     if not grpc_desc:
