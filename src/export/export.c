@@ -17,8 +17,8 @@
  *
  * --format onnx writes the model step as ONNX instead (src/export/onnx/: `1/model.onnx`,
  * `platform: "onnxruntime_onnx"`), for a Triton with its ONNX Runtime backend: its inputs are the
- * ONNX graph's (int64 ids, float32 continuous values), and the workflow step's outputs are typed
- * to match, which the serving core casts to.
+ * ONNX graph's (int64 ids, float32 continuous values, a list's ids padded to dims [L]), and the
+ * workflow step's outputs are typed and shaped to match, which the serving core casts and pads to.
  *
  * It is not: the ONNX writer itself, or a server.
  */
@@ -128,25 +128,18 @@ static rk_status set_dynamic_batching(rk_model_config *model, int64_t mb) {
   return RK_OK;
 }
 
-/* The ONNX graph's type for a feature: int64 ids for a categorical column, float32 otherwise
- * (src/export/onnx/onnx_ranking.c). A list column is refused: the graph takes it as the ragged
- * pair <col>__values / <col>__offsets, which has no batch axis, so neither the batched model
- * config nor Triton's dynamic batcher could feed it. */
-static rk_status onnx_dtype(const rk_export_options *o, const rk_saved_model *sm, const char *feature,
-                            rk_serve_dtype *dt) {
+/* The ONNX graph's type for a feature (src/export/onnx/onnx_ranking.c): int64 ids for a
+ * categorical column, float32 otherwise; and its width: 1, or a list's value_count max L (the
+ * graph takes a list as (batch, L) ids right-padded with 0, which the workflow step pads). */
+static void onnx_dtype(const rk_saved_model *sm, const char *feature, rk_serve_dtype *dt, int64_t *width) {
   const rk_ranking_model *r = &sm->ranking;
+  *dt = RK_SERVE_DT_FP32;
+  *width = 1;
   for (int i = 0; i < r->n_cat; i++)
     if (!strcmp(r->cat_names[i], feature)) {
-      if (r->max_len && r->max_len[i] > 0)
-        return rk_error(RK_EUNSUPPORTED, "--format onnx: '%s' reads the list column '%s', which the ONNX graph takes "
-                        "as the pair %s__values / %s__offsets, with no batch axis for a batched Triton step to "
-                        "feed; export it with --format reckon (reckon serve takes the pair)", o->model_path, feature,
-                        feature, feature);
       *dt = RK_SERVE_DT_INT64;
-      return RK_OK;
+      if (r->max_len && r->max_len[i] > 0) *width = r->max_len[i];
     }
-  *dt = RK_SERVE_DT_FP32;
-  return RK_OK;
 }
 
 /* A list column's raw input: the pair `<col>__values` (its values' type) and `<col>__offsets`
@@ -212,10 +205,11 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     if (!dt)
       return rk_error(RK_EUNSUPPORTED, "--model_path '%s': the workflow writes column '%s' as %s, which reckon serve "
                       "does not pass yet", o->model_path, c->name, rk_coltype_name(c->out_type));
+    int64_t width = c->is_list ? -1 : 1;   /* a list per row, or padded to the ONNX graph's width */
     for (int f = 0; onnx && f < n_features; f++)
-      if (!strcmp(features[f], c->name)) RK_TRY(onnx_dtype(o, sm, c->name, &dt));
+      if (!strcmp(features[f], c->name)) onnx_dtype(sm, c->name, &dt, &width);
     st = add_tensor(&nvt->output, &nvt->n_output, c->name, dt);
-    if (st == RK_OK && c->is_list) nvt->output[nvt->n_output - 1].dims[0] = -1;   /* a list per row */
+    if (st == RK_OK) nvt->output[nvt->n_output - 1].dims[0] = width;
   }
   for (int f = 0; st == RK_OK && f < n_features; f++) {
     const rk_wf_column *c = wf_output(wf, features[f]);
@@ -223,11 +217,12 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
       return rk_error(RK_EFORMAT, "--model_path '%s': the model reads column '%s', which its workflow does not write",
                       o->model_path, features[f]);
     rk_serve_dtype dt = rk_serve_coltype_dtype(c->out_type);
-    if (onnx) RK_TRY(onnx_dtype(o, sm, c->name, &dt));
+    int64_t width = c->is_list ? -1 : 1;
+    if (onnx) onnx_dtype(sm, c->name, &dt, &width);
     char *inner = str_printf2("%s%s", c->name, TRANSFORMED_SUFFIX);
     if (!inner) st = RK_ENOMEM;
     if (st == RK_OK) st = add_tensor(&model->input, &model->n_input, c->name, dt);
-    if (st == RK_OK && c->is_list) model->input[model->n_input - 1].dims[0] = -1;
+    if (st == RK_OK) model->input[model->n_input - 1].dims[0] = width;
     if (st == RK_OK) st = add_pair(&ens->steps[0].output_map, &ens->steps[0].n_output_map, c->name, inner);
     if (st == RK_OK) st = add_pair(&ens->steps[1].input_map, &ens->steps[1].n_input_map, c->name, inner);
     rk_free(inner);

@@ -500,6 +500,8 @@ static rk_status run_workflow(rk_loaded *l, int requests, int64_t *rows, const r
   for (int i = 0; st == RK_OK && i < l->config.n_output; i++) {
     int j = rk_batch_find(out, l->config.output[i].name);
     if (j >= 0) st = rk_serve_conform_column(&out->cols[j], l->config.output[i].data_type);
+    if (j >= 0 && st == RK_OK && l->config.output[i].dims[0] > 0)   /* a list the next step reads as (rows, L) */
+      st = rk_serve_pad_list(&out->cols[j], l->config.output[i].dims[0], l->config.output[i].data_type);
   }
   if (st != RK_OK) rk_batch_free(out);
   return st;

@@ -65,6 +65,10 @@ rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int
 /* Convert a numeric column to the type datatype dt arrives as (a workflow step whose config
  * types its outputs as the next step reads them: int64 ids for an ONNX model). */
 rk_status rk_serve_conform_column(rk_column *col, rk_serve_dtype dt);
+/* A list column of ids as (rows, width): each row right-padded with 0, its ids of datatype dt (an
+ * ONNX step's (rows, L) input); a longer row is RK_ERANGE naming the column. Other columns are
+ * left as they are. */
+rk_status rk_serve_pad_list(rk_column *col, int64_t width, rk_serve_dtype dt);
 /* The column type a datatype arrives as. */
 rk_coltype rk_serve_dtype_coltype(rk_serve_dtype dt);
 

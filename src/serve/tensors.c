@@ -384,6 +384,31 @@ rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int
   return RK_OK;
 }
 
+rk_status rk_serve_pad_list(rk_column *col, int64_t width, rk_serve_dtype dt) {
+  if (col->type != RK_COL_LIST) return RK_OK;
+  for (int64_t r = 0; r < col->length; r++)
+    if (col->offsets[r + 1] - col->offsets[r] > width)
+      return rk_error(RK_ERANGE, "column '%s' has a row of %lld values; its tensor takes %lld (the schema's "
+                      "value_count max)", col->name, (long long)(col->offsets[r + 1] - col->offsets[r]),
+                      (long long)width);
+  rk_column padded = {0};
+  RK_TRY(rk_column_init(&padded, col->name, RK_COL_LIST, rk_serve_dtype_coltype(dt)));
+  rk_status st = rk_column_reserve(&padded, col->length, col->length * width);
+  for (int64_t r = 0; st == RK_OK && r < col->length; r++) {   /* ids: the config's integer type */
+    int64_t a = col->offsets[r], e = col->offsets[r + 1];
+    for (int64_t k = a; st == RK_OK && k < e; k++) st = rk_column_append_int(padded.child, rk_column_get_int(col->child, k));
+    for (int64_t k = e - a; st == RK_OK && k < width; k++) st = rk_column_append_int(padded.child, 0);
+    if (st == RK_OK) st = rk_column_finish_list_row(&padded);
+  }
+  if (st != RK_OK) {
+    rk_column_free(&padded);
+    return st;
+  }
+  rk_column_free(col);
+  *col = padded;
+  return RK_OK;
+}
+
 rk_status rk_serve_conform_column(rk_column *col, rk_serve_dtype dt) {
   rk_coltype to = rk_serve_dtype_coltype(dt);
   if (col->type == to || col->type == RK_COL_LIST) return RK_OK;   /* lists pass between steps as they are */

@@ -3,7 +3,8 @@ sent as Merlin sends a ragged column: tags__values (the rows' strings one after 
 tags__offsets (rows + 1 offsets). Over HTTP JSON, HTTP binary tensors and gRPC (raw contents) the
 scores must be `reckon predict`'s, bit for bit as float32; bad offsets get a 400 (gRPC
 INVALID_ARGUMENT) naming the input. Prints "ok: ..." / "FAIL: ..." lines.
-  serve_lists_client.py HTTP_URL ROWS_CSV PRED_CSV GRPC_PORT GRPC_DESC   (GRPC_DESC empty: no gRPC)
+  serve_lists_client.py HTTP_URL ROWS_CSV PRED_CSV GRPC_PORT GRPC_DESC [ONNX_CSV]
+(GRPC_DESC empty: no gRPC; ONNX_CSV: write the ONNX export's rows there, from its workflow step)
 """
 import csv
 import json
@@ -52,8 +53,8 @@ def pack(t):
     return struct.pack("<%d%s" % (len(t["data"]), FMT[t["datatype"]]), *t["data"])
 
 
-def http_json(url, ts):
-    return requests.post(url + "/v2/models/dlrm/infer", json={"inputs": ts}, timeout=30)
+def http_json(url, ts, model="dlrm"):
+    return requests.post(url + "/v2/models/%s/infer" % model, json={"inputs": ts}, timeout=30)
 
 
 def http_binary(url, ts):
@@ -67,9 +68,29 @@ def http_binary(url, ts):
     return r, r.content[n:]
 
 
-def main(url, rows_csv, pred_csv, grpc_port, grpc_desc):
+def onnx_rows(url, rows, pred_text, path):
+    """The ONNX export's workflow step (onnx_nvt) pads each list to the graph's width: its outputs
+    and reckon predict's scores as onnx_check.js reads them (a list's ids space-separated)."""
+    r = http_json(url, tensors(rows), "onnx_nvt")
+    outs = {o["name"]: o for o in r.json().get("outputs", [])} if r.status_code == 200 else {}
+    tags = outs.get("tags", {})
+    check(r.status_code == 200 and tags.get("shape") == [len(rows), 3] and tags.get("datatype") == "INT64",
+          "the ONNX export's workflow step gives tags as (rows, 3) int64 ids, padded with 0", (r.status_code, r.text[:300]))
+    if "tags" not in outs:
+        return
+    with open(path, "w") as f:
+        f.write("uid,item,tags,click/binary_output\n")
+        for i in range(len(rows)):
+            ids = " ".join(str(x) for x in tags["data"][3 * i:3 * i + 3])
+            f.write("%d,%d,%s,%s\n" % (outs["uid"]["data"][i], outs["item"]["data"][i], ids, pred_text[i]))
+
+
+def main(url, rows_csv, pred_csv, grpc_port, grpc_desc, onnx_csv=""):
     rows = list(csv.DictReader(open(rows_csv)))
-    pred = [f32(r[k]) for r in csv.DictReader(open(pred_csv)) for k in r if "click" in k]
+    pred_text = [r[k] for r in csv.DictReader(open(pred_csv)) for k in r if "click" in k]
+    pred = [f32(x) for x in pred_text]
+    if onnx_csv:
+        onnx_rows(url, rows, pred_text, onnx_csv)
     n = len(rows)
     check(n == 32 and len(pred) == n, "32 rows and their offline scores")
     ts = tensors(rows)
@@ -179,4 +200,4 @@ def main(url, rows_csv, pred_csv, grpc_port, grpc_desc):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])
