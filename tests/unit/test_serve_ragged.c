@@ -5,7 +5,9 @@
  *   - rk_serve_check_inputs: a good pair gives the rows (INT32 or INT64 offsets, data at any
  *     alignment, no rows at all); each fault is RK_EINVAL naming the input and what was expected;
  *   - rk_serve_append_ragged: two requests' pairs appended into one list column, offsets shifted,
- *     and every allocation failure.
+ *     and every allocation failure;
+ *   - rk_serve_pad_list: a workflow step's list of ids as (rows, L) for an ONNX step: padded with
+ *     0, in the config's integer type, a longer row refused naming the column.
  * The whole path (HTTP, gRPC, the workflow and model steps) is tests/e2e/serve_lists.sh.
  */
 #include <string.h>
@@ -197,11 +199,46 @@ static void test_append(void **state) {
   assert_true(rk_test_walk_failures(append_two, &a) > 0);
 }
 
+static rk_status pad_copy(void *ctx) {
+  rk_column col = {0};
+  rk_status st = rk_column_init(&col, "tags", RK_COL_LIST, RK_COL_INT32);
+  if (st == RK_OK) st = rk_column_append_column(&col, ctx, 0, ((rk_column *)ctx)->length);
+  if (st == RK_OK) st = rk_serve_pad_list(&col, 3, RK_SERVE_DT_INT64);
+  rk_column_free(&col);
+  return st;
+}
+
+static void test_pad(void **state) {
+  (void)state;
+  rk_column ids = {0};   /* [4, 5], [], [6] as int32 (a --to_int32 column's ids) */
+  assert_rk_ok(rk_column_init(&ids, "tags", RK_COL_LIST, RK_COL_INT32));
+  const int64_t rows[3][2] = {{4, 5}, {0, 0}, {6, 0}};
+  const int lens[3] = {2, 0, 1};
+  for (int r = 0; r < 3; r++) {
+    for (int k = 0; k < lens[r]; k++) assert_rk_ok(rk_column_append_int(ids.child, rows[r][k]));
+    assert_rk_ok(rk_column_finish_list_row(&ids));
+  }
+  rk_column col = {0};
+  assert_rk_ok(rk_column_init(&col, "tags", RK_COL_LIST, RK_COL_INT32));
+  assert_rk_ok(rk_column_append_column(&col, &ids, 0, 3));
+  assert_rk_ok(rk_serve_pad_list(&col, 3, RK_SERVE_DT_INT64));
+  assert_int_equal(col.child->type, RK_COL_INT64);
+  const int64_t want[9] = {4, 5, 0, 0, 0, 0, 6, 0, 0};
+  for (int r = 0; r <= 3; r++) assert_int_equal(col.offsets[r], 3 * r);
+  for (int k = 0; k < 9; k++) assert_int_equal(((const int64_t *)col.child->values)[k], want[k]);
+  assert_int_equal(rk_serve_pad_list(&col, 2, RK_SERVE_DT_INT64), RK_ERANGE);
+  assert_non_null(strstr(rk_error_message(), "column 'tags' has a row of 3 values; its tensor takes 2"));
+  rk_column_free(&col);
+  assert_true(rk_test_walk_failures(pad_copy, &ids) > 0);
+  rk_column_free(&ids);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_pairs, setup),
       cmocka_unit_test_setup(test_check, setup),
       cmocka_unit_test(test_append),
+      cmocka_unit_test(test_pad),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
