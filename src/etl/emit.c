@@ -163,7 +163,9 @@ static rk_status emit_categorify(emit_ctx *e, const rk_wf_column *wc, const rk_c
     rk_column values = *in->child;   /* a view of this batch's values */
     values.values = (int32_t *)in->child->values + in->offsets[0];
     values.length = n;
-    return emit_categorify(e, &(rk_wf_column){.source = wc->source, .out_type = wc->out_type}, &values, out->child);
+    rk_wf_column flat = *wc;
+    flat.is_list = false;
+    return emit_categorify(e, &flat, &values, out->child);
   }
   const int32_t *idx = in->values;
   for (int64_t r = 0; r < in->length; r++) {
