@@ -241,7 +241,7 @@ typedef struct rk_column {
   uint8_t *validity;        /* NULL when no slot is null */
   void *values;             /* fixed-width values, or string bytes */
   int64_t *offsets;         /* string and list: length + 1 entries, offsets[0] == 0 */
-  struct rk_column *child;  /* list: the element column (no name, no nulls of its own) */
+  struct rk_column *child;  /* list: the element column (no name; a null slot is a null element) */
   /* capacities, in elements (values: elements or bytes for strings) */
   int64_t cap_rows;
   int64_t cap_values;

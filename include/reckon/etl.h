@@ -128,7 +128,7 @@ typedef struct {
   char *name;             /* output column */
   char *source;           /* input column */
   rk_wf_op op;
-  rk_coltype in_type;     /* after the casts */
+  rk_coltype in_type;     /* after the casts; a list column's: its values' type */
   rk_coltype out_type;
   bool is_target;         /* not required at transform time */
   char **tags;            /* schema tags, in the order written */
@@ -138,6 +138,12 @@ typedef struct {
   int64_t *freq;          /* train frequency per id (0, 1 null, 2 OOV, 3..) */
   int64_t cardinality;    /* 3 + vocabulary size */
   int64_t min_freq;       /* values rarer than this in train map to OOV */
+  /* A list (multi-hot) column, categorify only: each value of a row's list is looked up in one
+   * vocabulary over all the lists' values, as NVTabular's Categorify does; a null row becomes an
+   * empty list. list_min/list_max: the fewest and most values of a row in the data preprocess
+   * wrote (the schema's value_count). */
+  bool is_list;
+  int64_t list_min, list_max;
   /* normalize */
   rk_fill_kind fill;
   double fill_value;      /* the number, or the median */

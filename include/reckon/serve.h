@@ -168,6 +168,16 @@ rk_status rk_model_config_read(rk_model_config *out, const char *path);
 rk_status rk_model_config_format(const rk_model_config *c, char **text);
 /* A parameter's value, or NULL. */
 const char *rk_model_config_parameter(const rk_model_config *c, const char *key);
+
+/* List (multi-hot) columns cross the ensemble's edge as Merlin sends a ragged column to Triton:
+ * two inputs, `<col>__values` (the rows' values one after another) and `<col>__offsets` (rows + 1
+ * offsets from 0, INT32 or INT64), both dims [-1] and 1-D. Inside an ensemble a list travels as
+ * one tensor of dims [-1] (a list per row). */
+#define RK_SERVE_VALUES_SUFFIX "__values"
+#define RK_SERVE_OFFSETS_SUFFIX "__offsets"
+/* When `name` is one of a ragged pair among c's inputs (both names present, dims [-1]): its
+ * partner (values <-> offsets); else NULL. */
+const rk_model_config_tensor *rk_serve_ragged_partner(const rk_model_config *c, const char *name);
 void rk_model_config_free(rk_model_config *c);
 
 /* ---------------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@
   X(wandb_entity,        IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
   X(wandb_exp_group,     IGNORED, NULL,  NULL,   "reckon does not log to Weights & Biases")                        \
   X(validation_steps,    IGNORED, NULL,  NULL,   "evaluation always reads the whole eval set")                     \
-  X(multihot_max_seq_length, IGNORED, NULL, NULL, "ranking models read single-valued features")
+  X(multihot_max_seq_length, IGNORED, NULL, NULL, "a list (multi-hot) column is read ragged, up to its schema's value_count max")
 
 typedef struct {
   TRAIN_DATA_FLAGS(RK_FLAG_FIELD)

@@ -406,8 +406,10 @@ bool rk_column_equal(const rk_column *a, const rk_column *b) {
     } else if (a->type == RK_COL_LIST) {
       int64_t a0 = a->offsets[i], b0 = b->offsets[i], len = a->offsets[i + 1] - a0;
       if (len != b->offsets[i + 1] - b0) return false;
-      for (int64_t k = 0; k < len; k++)
-        if (!element_equal(a->child, a0 + k, b->child, b0 + k)) return false;
+      for (int64_t k = 0; k < len; k++) {
+        bool ea = rk_column_is_null(a->child, a0 + k), eb = rk_column_is_null(b->child, b0 + k);
+        if (ea != eb || (!ea && !element_equal(a->child, a0 + k, b->child, b0 + k))) return false;
+      }
     } else {
       if (!element_equal(a, i, b, i)) return false;
     }

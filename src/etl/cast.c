@@ -250,8 +250,27 @@ static rk_status check_finite(rk_column *dst, const cast_ctx *c, const uint8_t *
   return RK_OK;
 }
 
+/* A list column's kept rows as they are: list values are never cast (categorify numbers them). */
+static rk_status take_lists(rk_column *dst, const rk_column *src, const uint8_t *keep) {
+  rk_column_free(dst);
+  RK_TRY(rk_column_init(dst, src->name, RK_COL_LIST, src->child->type));
+  if (!keep) return rk_column_append_column(dst, src, 0, src->length);
+  for (int64_t r = 0; r < src->length;) {   /* runs of kept rows */
+    if (!keep[r]) {
+      r++;
+      continue;
+    }
+    int64_t e = r + 1;
+    while (e < src->length && keep[e]) e++;
+    RK_TRY(rk_column_append_column(dst, src, r, e));
+    r = e;
+  }
+  return RK_OK;
+}
+
 rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, const uint8_t *keep,
                            int64_t row_base, const char *label, rk_non_finite non_finite) {
+  if (to == RK_COL_LIST && src->type == RK_COL_LIST) return take_lists(dst, src, keep);
   RK_TRY(rk_etl_column_reset(dst, src->name, to));
   /* Strings become numbers by parsing (an unparsable value is an error naming its row); integers
    * become their decimal text, so a CSV that typed a column of a string vocabulary as numbers

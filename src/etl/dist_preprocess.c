@@ -143,7 +143,7 @@ static rk_status write_new_values(pp_state *p, merge_ctx *m, int i, int64_t *cou
  * values in rank order. This rank's own come back as their global indices: its map. */
 static rk_status merge_dict(pp_state *p, merge_ctx *m, int i, const int64_t *counts) {
   pp_column *c = &p->cols[i];
-  rk_coltype type = c->cast ? c->cast_type : c->type;
+  rk_coltype type = pp_value_type(c);
   rk_dict *g = NULL;
   rk_column old = {0};
   int32_t *idx = NULL;

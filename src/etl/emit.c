@@ -55,7 +55,7 @@ static rk_status empty_batch(const pp_state *p, bool with_targets, rk_batch *b) 
   for (int i = 0, k = 0; i < p->wf.n_cols; i++) {
     const rk_wf_column *c = &p->wf.cols[i];
     if (!with_targets && c->is_target) continue;
-    RK_TRY(rk_column_init(&b->cols[k++], c->name, c->out_type, RK_COL_INT64));
+    RK_TRY(rk_column_init(&b->cols[k++], c->name, c->is_list ? RK_COL_LIST : c->out_type, c->out_type));
   }
   return RK_OK;
 }
@@ -92,7 +92,8 @@ static rk_status write_slice(pp_state *p, split_writer *s, const rk_batch *b, in
   rk_batch_free(&s->slice);
   RK_TRY(rk_batch_init(&s->slice, b->ncols));
   for (int c = 0; c < b->ncols; c++) {
-    RK_TRY(rk_column_init(&s->slice.cols[c], b->cols[c].name, b->cols[c].type, RK_COL_INT64));
+    const rk_column *from = &b->cols[c];
+    RK_TRY(rk_column_init(&s->slice.cols[c], from->name, from->type, from->child ? from->child->type : RK_COL_INT64));
     RK_TRY(rk_column_append_column(&s->slice.cols[c], &b->cols[c], begin, end));
   }
   s->slice.nrows = end - begin;
@@ -149,8 +150,23 @@ typedef struct {
   const int *out_col;      /* per workflow column: its column in out, or -1 */
 } emit_ctx;
 
+/* Ids from the stage's dictionary indices; a list column's values one by one, into lists of the
+ * same lengths. */
 static rk_status emit_categorify(emit_ctx *e, const rk_wf_column *wc, const rk_column *in, rk_column *out) {
   pp_column *pc = &e->p->cols[pp_find(e->p, wc->source)];
+  if (wc->is_list) {
+    int64_t rows = in->length, n = in->offsets[rows] - in->offsets[0];
+    RK_TRY(rk_column_reserve(out, rows, n));
+    for (int64_t r = 0; r <= rows; r++) out->offsets[r] = in->offsets[r] - in->offsets[0];
+    out->length = rows;
+    out->child->length = n;
+    rk_column values = *in->child;   /* a view of this batch's values */
+    values.values = (int32_t *)in->child->values + in->offsets[0];
+    values.length = n;
+    rk_wf_column flat = *wc;
+    flat.is_list = false;
+    return emit_categorify(e, &flat, &values, out->child);
+  }
   const int32_t *idx = in->values;
   for (int64_t r = 0; r < in->length; r++) {
     int64_t id = idx[r] >= 0 ? pc->remap[idx[r]] : 1;
@@ -215,6 +231,10 @@ static rk_status emit_column(void *arg, int64_t chunk, int64_t begin, int64_t en
   const rk_column *in = &e->in->cols[e->in_col[i]];
   rk_column *out = &e->out->cols[e->out_col[i]];
   if (wc->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, wc->out_type, NULL, 0, "stage", RK_NON_FINITE_ERROR);
+  if (wc->is_list) {
+    rk_column_clear(out);   /* made a list of out_type by emit_stage */
+    return emit_categorify(e, wc, in, out);
+  }
   RK_TRY(rk_etl_column_reset(out, wc->name, wc->out_type));
   RK_TRY(rk_column_reserve(out, in->length, in->length));
   out->length = in->length;
@@ -245,7 +265,14 @@ typedef struct {
     }                                                \
   } while (0)
 
+/* A list column's are counted per value. */
 static void count_special_ids(const rk_column *c, int64_t *oov, int64_t *nulls) {
+  if (c->type == RK_COL_LIST) {
+    rk_column values = *c->child;
+    values.length = c->offsets[c->length];
+    count_special_ids(&values, oov, nulls);
+    return;
+  }
   switch (c->type) {
     case RK_COL_INT8: COUNT_IDS(int8_t); break;
     case RK_COL_INT16: COUNT_IDS(int16_t); break;
@@ -254,8 +281,25 @@ static void count_special_ids(const rk_column *c, int64_t *oov, int64_t *nulls) 
   }
 }
 
+/* The fewest and most values of a written row per list column (the schema's value_count), from
+ * every row a split gets, whichever rank writes it. */
+static void count_list_lengths(pp_state *p, const stage_ctx *s, const rk_batch *b, const uint8_t *split) {
+  for (int i = 0; i < p->wf.n_cols; i++) {
+    rk_wf_column *wc = &p->wf.cols[i];
+    if (!wc->is_list || s->in_col[i] < 0) continue;
+    const int64_t *off = b->cols[s->in_col[i]].offsets;
+    for (int64_t r = 0; r < b->nrows; r++) {
+      if (split[r] == SPLIT_DROP) continue;
+      int64_t n = off[r + 1] - off[r];
+      if (n < wc->list_min) wc->list_min = n;
+      if (n > wc->list_max) wc->list_max = n;
+    }
+  }
+}
+
 static rk_status emit_batch(pp_state *p, const rk_batch *b, const uint8_t *split, void *arg) {
   stage_ctx *s = arg;
+  count_list_lengths(p, s, b, split);
   int64_t count[SPLIT_PREDICT + 1] = {0};
   for (int64_t r = 0; r < b->nrows; r++) count[split[r]]++;
   bool wanted = false;
@@ -336,7 +380,9 @@ static rk_status emit_stage(pp_state *p, int input, split_writer *writers) {
   }
   if (st == RK_OK) st = rk_batch_init(&s.out, nout);
   for (int i = 0, j = 0; i < n && st == RK_OK; i++)
-    if (s.out_col[i] >= 0) st = rk_column_init(&s.out.cols[j++], p->wf.cols[i].name, p->wf.cols[i].out_type, RK_COL_INT64);
+    if (s.out_col[i] >= 0)
+      st = rk_column_init(&s.out.cols[j++], p->wf.cols[i].name, p->wf.cols[i].is_list ? RK_COL_LIST : p->wf.cols[i].out_type,
+                          p->wf.cols[i].out_type);
   const char *label = input == PP_DATA ? "write train/eval" : input == PP_EVAL ? "write eval" : "write predict";
   if (st == RK_OK) st = pp_scan(p, input, names, k, label, emit_batch, &s);
   for (int i = 0; i <= n && owned; i++) rk_free(owned[i]);
@@ -380,6 +426,7 @@ rk_status pp_emit(pp_state *p) {
   memset(w, 0, sizeof w);
   bool has_eval = c->split != RK_SPLIT_NONE || p->stage[PP_EVAL];
   rk_status st = RK_OK;
+  for (int i = 0; i < p->wf.n_cols; i++) p->wf.cols[i].list_min = INT64_MAX, p->wf.cols[i].list_max = 0;
   if (p->stage[PP_EVAL]) p->rows[SPLIT_EVAL] = stage_rows(p, PP_EVAL);
   if (p->stage[PP_PREDICT]) p->rows[SPLIT_PREDICT] = stage_rows(p, PP_PREDICT);
   for (int sp = SPLIT_TRAIN; sp <= SPLIT_PREDICT && st == RK_OK; sp++) {
@@ -408,6 +455,8 @@ rk_status pp_emit(pp_state *p) {
       st = rk_error(RK_EINTERNAL, "%s: wrote %lld rows, counted %lld", split_names[sp], (long long)w[sp].written,
                     (long long)w[sp].total);
   }
+  for (int i = 0; i < p->wf.n_cols; i++)   /* no rows: no lengths */
+    if (p->wf.cols[i].list_min > p->wf.cols[i].list_max) p->wf.cols[i].list_min = p->wf.cols[i].list_max;
   /* Every rank's parts are written (or one failed): the counts summed, rank 0 the schemas. */
   if (pp_dist_size(p) > 1) st = pp_dist_agree(p, st);
   for (int sp = SPLIT_TRAIN; sp <= SPLIT_PREDICT && st == RK_OK; sp++) {

@@ -14,7 +14,8 @@
  * A float result that is infinite (an infinite input, or a value past float32's range) or text
  * that reads as inf or nan is an error, or null when non_finite says so: this is where every
  * value entering the pipeline passes, so fitted statistics never see one. A NaN in a binary
- * float column is missing, as it always was. */
+ * float column is missing, as it always was. A list column taken as a list (to RK_COL_LIST) keeps
+ * its kept rows as they are: list values are not cast. */
 rk_status rk_etl_cast_take(rk_column *dst, const rk_column *src, rk_coltype to, const uint8_t *keep,
                            int64_t row_base, const char *label, rk_non_finite non_finite);
 

@@ -76,13 +76,19 @@ static rk_status fit_task_batch(void *arg, int64_t chunk, int64_t begin, int64_t
   const uint8_t *split = f->split;
   const rk_preprocess_config *cfg = f->p->cfg;
   if (t->kind == TASK_CAT) {
-    const int32_t *idx = b->cols[t->bcol].values;
+    /* A list column counts every value of its train rows (NVTabular's frequencies over all the
+     * lists' values), so --categ_min_freq_capping and id 1's count are per value, not per row. */
+    const rk_column *ic = &b->cols[t->bcol];
+    const int64_t *off = ic->type == RK_COL_LIST ? ic->offsets : NULL;
+    const int32_t *idx = off ? ic->child->values : ic->values;
     for (int64_t r = 0; r < b->nrows; r++) {
       if (split[r] != SPLIT_TRAIN) continue;
-      if (idx[r] >= 0)
-        t->count[idx[r]]++;
-      else
-        t->nulls++;
+      for (int64_t k = off ? off[r] : r; k < (off ? off[r + 1] : r + 1); k++) {
+        if (idx[k] >= 0)
+          t->count[idx[k]]++;
+        else
+          t->nulls++;
+      }
     }
     return RK_OK;
   }

@@ -133,6 +133,54 @@ typedef struct {
   const char *label;
 } batch_ctx;
 
+/* The stage keeps a list's values for the dictionary alone (a reused stage rebuilds it from them),
+ * and Parquet as reckon writes it holds no null element: they are dropped from `list` here, once
+ * __idx_<col> has recorded them (RK_DICT_NULL, id 1 in the output). */
+static rk_status drop_null_elements(rk_column *list) {
+  rk_column *v = list->child;
+  if (v->null_count == 0) return RK_OK;
+  rk_column kept = {0};
+  RK_TRY(rk_column_init(&kept, NULL, v->type, RK_COL_INT64));
+  rk_status st = RK_OK;
+  int64_t from = list->offsets[0];
+  for (int64_t r = 0; r < list->length && st == RK_OK; r++) {
+    int64_t end = list->offsets[r + 1];
+    for (int64_t k = from; k < end && st == RK_OK; k++)
+      if (!rk_column_is_null(v, k)) st = rk_column_append_column(&kept, v, k, k + 1);
+    from = end;
+    list->offsets[r + 1] = kept.length;
+  }
+  list->offsets[0] = 0;
+  if (st != RK_OK) {
+    rk_column_free(&kept);
+    return st;
+  }
+  rk_column_free(v);
+  *v = kept;
+  return RK_OK;
+}
+
+/* A list column's __idx_<col>: the dictionary index of every value (RK_DICT_NULL for a null
+ * element), in lists of the column's own lengths (a null row becomes an empty list, as
+ * NVTabular's Categorify rebuilds a list column from its offsets alone). */
+static rk_status list_indices(pp_column *c, const rk_column *dst, rk_column *ix) {
+  if (ix->type != RK_COL_LIST) {
+    char *name = ix->name;
+    ix->name = NULL;
+    rk_column_free(ix);
+    rk_status st = rk_column_init(ix, name, RK_COL_LIST, RK_COL_INT32);
+    rk_free(name);
+    RK_TRY(st);
+  }
+  rk_column_clear(ix);
+  int64_t rows = dst->length, n = dst->offsets[rows] - dst->offsets[0];
+  RK_TRY(rk_column_reserve(ix, rows, n));
+  for (int64_t r = 0; r <= rows; r++) ix->offsets[r] = dst->offsets[r] - dst->offsets[0];
+  ix->length = rows;
+  ix->child->length = n;
+  return rk_dict_insert(c->dict, dst->child, dst->offsets[0], dst->offsets[rows], ix->child->values);
+}
+
 static rk_status convert_column(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   (void)end;
@@ -141,10 +189,18 @@ static rk_status convert_column(void *arg, int64_t chunk, int64_t begin, int64_t
   pp_column *c = &b->p->cols[i];
   if (b->out_col[i] < 0) return RK_OK;
   const rk_column *src = &b->in->cols[b->src_col[i]];
+  if ((src->type == RK_COL_LIST) != c->is_list)
+    return rk_error(RK_EFORMAT, "column '%s' is %s in '%s' but %s in the data input: every input must give it the "
+                    "same shape", c->name, src->type == RK_COL_LIST ? "a list" : "not a list", b->label,
+                    c->is_list ? "a list" : "not a list");
   rk_coltype to = c->cast ? c->cast_type : c->type;
   rk_column *dst = &b->out->cols[b->out_col[i]];
   RK_TRY(rk_etl_cast_take(dst, src, to, b->keep, b->row_base, b->label, b->p->cfg->non_finite));
   if (!c->needs_dict) return RK_OK;
+  if (c->is_list) {
+    RK_TRY(list_indices(c, dst, &b->out->cols[b->idx_col[i]]));
+    return drop_null_elements(dst);
+  }
   rk_column *ix = &b->out->cols[b->idx_col[i]];
   RK_TRY(rk_column_reserve(ix, dst->length, dst->length));
   ix->length = dst->length;
@@ -242,6 +298,28 @@ static rk_status open_source(pp_state *p, int input, rk_table_source **src, cons
   return rk_error(RK_ENOTFOUND, "--filter_query: %s", msg);
 }
 
+/* A list column read from the data input (its first batch): only a categorical feature may be
+ * one (its values share one vocabulary, as NVTabular's Categorify takes a list column); every
+ * other use is refused by name here, before any row is written. */
+static rk_status plan_list(pp_state *p, int i, const rk_column *col) {
+  pp_column *c = &p->cols[i];
+  if (col->type != RK_COL_LIST) return RK_OK;
+  const char *why = NULL;
+  bool encoded = false;
+  for (int e = 0; e < p->n_te; e++) encoded |= p->te[e].feature == i;
+  if (i == p->user_col || i == p->item_col) why = "it cannot be a user or item id";
+  else if (encoded) why = "target encoding takes one value per row";
+  else if (c->cast) why = "its values are not cast (categorify gives them int64 ids)";
+  else if (strcmp(c->flag, "--categorical_features") != 0) why = "only --categorical_features takes a list column";
+  else if (pp_dist_size(p) > 1) why = "list columns are preprocessed by one process (not under mpirun) for now";
+  if (why)
+    return rk_error(RK_EUNSUPPORTED, "%s names column '%s', a list of %s in '%s': %s", c->flag, c->name,
+                    rk_coltype_name(col->child->type), p->input_path[PP_DATA], why);
+  c->is_list = true;
+  c->elem_type = col->child->type;
+  return RK_OK;
+}
+
 static rk_status ingest_batches(pp_state *p, int input, rk_table_source *src, rk_query *query, rk_parquet_writer *w,
                                 int64_t *rows_read, int64_t *rows_kept) {
   int *map = rk_malloc(3 * (size_t)(p->n_cols ? p->n_cols : 1) * sizeof *map);
@@ -274,7 +352,9 @@ static rk_status ingest_batches(pp_state *p, int input, rk_table_source *src, rk
     }
     if (st == RK_OK && *rows_read == 0 && input == PP_DATA) {
       for (int i = 0; i < p->n_cols && st == RK_OK; i++)
-        if (p->cols[i].needs_dict) st = rk_dict_create(&p->cols[i].dict, p->cols[i].cast ? p->cols[i].cast_type : p->cols[i].type);
+        if (src_col[i] >= 0) st = plan_list(p, i, &in.cols[src_col[i]]);
+      for (int i = 0; i < p->n_cols && st == RK_OK; i++)
+        if (p->cols[i].needs_dict) st = rk_dict_create(&p->cols[i].dict, pp_value_type(&p->cols[i]));
     }
     batch_ctx b = {p, input, &in, &out, src_col, out_col, idx_col, query ? keep : NULL, *rows_read, label};
     if (st == RK_OK) st = rk_parallel_try(p->n_cols, 1, convert_column, &b);
@@ -294,8 +374,13 @@ static rk_status ingest_batches(pp_state *p, int input, rk_table_source *src, rk
       rk_column_free(&out.cols[out_col[i]]);
       st = rk_column_init(&out.cols[out_col[i]], p->cols[i].name, p->cols[i].cast ? p->cols[i].cast_type : p->cols[i].type,
                           RK_COL_INT64);
+      if (st == RK_OK && p->cols[i].is_list) {   /* a list of its values, as a read batch gives it */
+        rk_column_free(&out.cols[out_col[i]]);
+        st = rk_column_init(&out.cols[out_col[i]], p->cols[i].name, RK_COL_LIST, p->cols[i].elem_type);
+      }
       if (st == RK_OK && p->cols[i].needs_dict && !p->cols[i].dict)
-        st = rk_dict_create(&p->cols[i].dict, p->cols[i].cast ? p->cols[i].cast_type : p->cols[i].type);
+        st = rk_dict_create(&p->cols[i].dict, pp_value_type(&p->cols[i]));
+      if (st == RK_OK && p->cols[i].is_list) st = list_indices(&p->cols[i], &out.cols[out_col[i]], &out.cols[idx_col[i]]);
     }
     for (int c = 0; c < out.ncols; c++) rk_column_clear(&out.cols[c]);
     out.nrows = 0;
@@ -322,7 +407,16 @@ static rk_status rebuild_batch(pp_state *p, const rk_batch *b, const uint8_t *sp
     const rk_column *col = &b->cols[k++];
     if (!c->dict) {
       c->type = col->type;
-      st = rk_dict_create(&c->dict, col->type);
+      c->is_list = col->type == RK_COL_LIST;
+      if (c->is_list) c->elem_type = col->child->type;
+      st = rk_dict_create(&c->dict, pp_value_type(c));
+    }
+    if (st == RK_OK && c->is_list) {   /* its values, a batch's worth at a time */
+      int64_t n = col->offsets[col->length] - col->offsets[0];
+      int32_t *vidx = rk_malloc((size_t)(n ? n : 1) * sizeof *vidx);
+      st = vidx ? rk_dict_insert(c->dict, col->child, col->offsets[0], col->offsets[col->length], vidx) : RK_ENOMEM;
+      rk_free(vidx);
+      continue;
     }
     if (st == RK_OK) st = rk_dict_insert(c->dict, col, 0, col->length, idx);
     if (st == RK_OK && input == PP_DATA && (i == p->user_col || i == p->item_col)) st = count_index(c, idx, col->length);

@@ -323,7 +323,8 @@ static rk_status add_wf(pp_state *p, int i, rk_wf_op op) {
   rk_wf_column *w;
   RK_TRY(rk_workflow_add(&p->wf, pc->name, pc->name, op, &w));
   pc->wf_col = p->wf.n_cols - 1;
-  w->in_type = pc->type;
+  w->in_type = pc->is_list ? pc->elem_type : pc->type;
+  w->is_list = pc->is_list;
   w->out_type = op == RK_WF_CATEGORIFY ? (pc->cast ? pc->cast_type : RK_COL_INT64)
                 : op == RK_WF_NORMALIZE ? RK_COL_FLOAT32 : pc->type;
   w->is_target = pc->is_target;

@@ -28,6 +28,8 @@ typedef struct {
   bool cast;               /* a --to_* flag names it */
   rk_coltype cast_type;
   rk_coltype type;         /* in stage 1 (after the cast) */
+  bool is_list;            /* a list (multi-hot) categorical column: its __idx_<col> is a list too */
+  rk_coltype elem_type;    /* a list's values' type */
   bool is_target;
   bool needs_dict;
   rk_dict *dict;
@@ -86,6 +88,11 @@ typedef struct {
 /* Stage 1 is read in batches of this many rows (the last one shorter), whatever its files' row
  * groups: the statistics fitted batch by batch then do not depend on how many ranks wrote it. */
 #define PP_STAGE_ROWS ((int64_t)1 << 17)
+
+/* The type of the values a dictionary column numbers: a list column's elements. */
+static inline rk_coltype pp_value_type(const pp_column *c) {
+  return c->cast ? c->cast_type : c->is_list ? c->elem_type : c->type;
+}
 
 /* ---- ingest.c: inputs -> stage 1 ---- */
 /* This rank's share of an input (all of it for one process) into the stage folder `stage`;

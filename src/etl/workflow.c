@@ -203,7 +203,50 @@ static void target_encode_chunk(void *arg, int64_t chunk, int64_t begin, int64_t
   }
 }
 
+static rk_status transform_column(const rk_wf_column *c, const rk_column *in, rk_column *out);
+
+/* A list column: its values categorified as one column, into lists of the input's lengths (a
+ * null row becomes an empty list and a null element id 1, as preprocessing writes them). */
+static rk_status transform_list(const rk_wf_column *c, const rk_column *in, rk_column *out) {
+  if (in->type != RK_COL_LIST)
+    return rk_error(RK_EINVAL, "column '%s' holds %s values, but the workflow reads it as a list (of %s)",
+                    in->name ? in->name : c->source, rk_coltype_name(in->type), rk_coltype_name(c->in_type));
+  int64_t rows = in->length, a = in->offsets[0], n = in->offsets[rows] - a;
+  rk_column values = *in->child, copy = {0};   /* a view of the rows' values, from the first row's */
+  rk_status st = RK_OK;
+  if (a != 0 && values.null_count > 0) {   /* null elements (id 1): a bitmap cannot be offset, copy */
+    st = rk_column_init(&copy, NULL, values.type, RK_COL_INT64);
+    if (st == RK_OK) st = rk_column_append_column(&copy, in->child, a, a + n);
+    values = copy;
+  } else if (a != 0) {
+    size_t w = rk_coltype_width(values.type);
+    if (w) values.values = (char *)values.values + (size_t)a * w;
+    else values.offsets += a;   /* strings: their offsets index the same bytes */
+  }
+  values.length = n;   /* a view ends at the last row's values */
+  rk_column ids = {0};
+  rk_wf_column flat = *c;
+  flat.is_list = false;
+  if (st == RK_OK) st = transform_column(&flat, &values, &ids);
+  rk_column_free(&copy);
+  rk_column_free(out);
+  if (st == RK_OK) st = rk_column_init(out, c->name, RK_COL_LIST, c->out_type);
+  if (st == RK_OK) st = rk_column_reserve(out, rows, 0);
+  if (st == RK_OK) {
+    for (int64_t r = 0; r <= rows; r++) out->offsets[r] = in->offsets[r] - a;
+    out->length = rows;
+    rk_column_free(out->child);
+    rk_free(out->child);
+    out->child = rk_malloc(sizeof *out->child);
+    if (!out->child) st = RK_ENOMEM;
+    else *out->child = ids, ids = (rk_column){0};
+  }
+  rk_column_free(&ids);
+  return st;
+}
+
 static rk_status transform_column(const rk_wf_column *c, const rk_column *in, rk_column *out) {
+  if (c->is_list) return transform_list(c, in, out);
   int64_t n = in->length;
   if (c->op == RK_WF_PASSTHROUGH) return rk_etl_cast_take(out, in, c->out_type, NULL, 0, "input", RK_NON_FINITE_ERROR);
   RK_TRY(rk_etl_column_reset(out, c->name, c->out_type));
@@ -284,7 +327,10 @@ rk_status rk_workflow_transform(const rk_workflow *wf, const rk_batch *in, rk_ba
     if (j < 0) continue;
     const rk_column *src = &in->cols[j];
     const rk_dict *d = c->op == RK_WF_CATEGORIFY ? c->vocab : c->op == RK_WF_TARGET_ENCODE ? c->te_values : NULL;
-    if (d && !compatible(rk_dict_key_type(d), src->type)) {
+    if (c->is_list && src->type == RK_COL_LIST && !compatible(rk_dict_key_type(d), src->child->type))
+      st = rk_error(RK_EINVAL, "column '%s' is a list of %s, but the workflow's vocabulary holds %s values", c->source,
+                    rk_coltype_name(src->child->type), rk_coltype_name(c->in_type));
+    else if (d && !c->is_list && !compatible(rk_dict_key_type(d), src->type)) {
       /* A CSV may read ids of a string vocabulary as numbers, or the reverse: convert first. */
       rk_coltype want = rk_dict_key_type(d) == RK_COL_INT64 ? RK_COL_INT64 : rk_dict_key_type(d);
       if ((st = rk_etl_cast_take(&tmp, src, want, NULL, 0, "input", RK_NON_FINITE_ERROR)) != RK_OK) break;
@@ -313,6 +359,7 @@ rk_status rk_wf_schema_column(const rk_wf_column *c, const char *name, rk_schema
   if (col) *col = sc;
   for (int t = 0; t < c->n_tags; t++) RK_TRY(rk_schema_column_add_tag(sc, c->tags[t]));
   if (c->op != RK_WF_CATEGORIFY) return RK_OK;
+  if (c->is_list) RK_TRY(rk_schema_column_set_value_count(sc, c->list_min, c->list_max));
   RK_TRY(rk_schema_column_set_int_domain(sc, 0, c->cardinality - 1, true, name));
   RK_TRY(rk_schema_column_set_property_null(sc, "num_buckets"));
   RK_TRY(rk_schema_column_set_property_number(sc, "freq_threshold", (double)c->min_freq));

@@ -116,6 +116,10 @@ static rk_status column_json(const rk_wf_column *c, const char *dir, json_t **ou
     snprintf(rel, sizeof rel, "categories/unique.%s.parquet", c->source);
     bad |= set_int(o, "cardinality", c->cardinality) | set_int(o, "min_freq", c->min_freq) |
            set_str(o, "categories", rel);
+    if (c->is_list)
+      bad |= json_object_set_new(o, "is_list", json_true()) |
+             json_object_set_new(o, "value_count", json_pack("{sIsI}", "min", (json_int_t)c->list_min, "max",
+                                                             (json_int_t)c->list_max));
     st = save_categories(c, dir, rel);
   } else if (c->op == RK_WF_NORMALIZE) {
     bad |= set_str(o, "fill", fill_names[c->fill]) | set_real(o, "fill_value", c->fill_value) |
@@ -277,6 +281,14 @@ static rk_status load_column(rk_workflow *wf, json_t *o, const char *dir, const 
   if (op == RK_WF_CATEGORIFY) {
     c->cardinality = json_integer_value(json_object_get(o, "cardinality"));
     c->min_freq = json_integer_value(json_object_get(o, "min_freq"));
+    if ((c->is_list = json_is_true(json_object_get(o, "is_list")))) {
+      json_t *vc = json_object_get(o, "value_count");
+      c->list_min = json_integer_value(json_object_get(vc, "min"));
+      c->list_max = json_integer_value(json_object_get(vc, "max"));
+      if (!json_is_integer(json_object_get(vc, "min")) || !json_is_integer(json_object_get(vc, "max")) ||
+          c->list_min < 0 || c->list_min > c->list_max)
+        return rk_error(RK_EFORMAT, "'%s': list column '%s' lacks a value_count with 0 <= min <= max", path, name);
+    }
     return load_categories(c, dir, get_str(o, "categories"));
   }
   if (op == RK_WF_NORMALIZE) {

@@ -10,14 +10,15 @@
  * top-k items and scores (item_ids, item_id_scores; --top_k) or every item's score (next-item),
  * its model step batched dynamically too.
  * Every config.pbtxt is the text format of Triton's ModelConfig (proto/model_config.proto). Raw
- * columns keep their names; the workflow's outputs travel inside the ensemble as
+ * columns keep their names, but a list column, which arrives as Merlin sends it: the pair
+ * `<col>__values` / `<col>__offsets` (reckon/serve.h); the workflow's outputs travel inside the ensemble as
  * "<column>__transformed", since an ensemble tensor may be produced only once and a transformed
  * column often keeps its raw column's name.
  *
  * --format onnx writes the model step as ONNX instead (src/export/onnx/: `1/model.onnx`,
  * `platform: "onnxruntime_onnx"`), for a Triton with its ONNX Runtime backend: its inputs are the
- * ONNX graph's (int64 ids, float32 continuous values), and the workflow step's outputs are typed
- * to match, which the serving core casts to.
+ * ONNX graph's (int64 ids, float32 continuous values, a list's ids padded to dims [L]), and the
+ * workflow step's outputs are typed and shaped to match, which the serving core casts and pads to.
  *
  * It is not: the ONNX writer itself, or a server.
  */
@@ -127,21 +128,34 @@ static rk_status set_dynamic_batching(rk_model_config *model, int64_t mb) {
   return RK_OK;
 }
 
-/* The ONNX graph's type for a feature: int64 ids for a categorical column, float32 otherwise
- * (src/export/onnx/onnx_ranking.c); a list column is refused (its values + offsets pair has no
- * batch axis to describe in a batched config). */
-static rk_status onnx_dtype(const rk_export_options *o, const rk_saved_model *sm, const char *feature,
-                            rk_serve_dtype *dt) {
+/* The ONNX graph's type for a feature (src/export/onnx/onnx_ranking.c): int64 ids for a
+ * categorical column, float32 otherwise; and its width: 1, or a list's value_count max L (the
+ * graph takes a list as (batch, L) ids right-padded with 0, which the workflow step pads). */
+static void onnx_dtype(const rk_saved_model *sm, const char *feature, rk_serve_dtype *dt, int64_t *width) {
   const rk_ranking_model *r = &sm->ranking;
+  *dt = RK_SERVE_DT_FP32;
+  *width = 1;
   for (int i = 0; i < r->n_cat; i++)
     if (!strcmp(r->cat_names[i], feature)) {
-      if (r->max_len && r->max_len[i] > 0)
-        return rk_error(RK_EUNSUPPORTED, "--format onnx: '%s' reads the list column '%s', which a batched ONNX step "
-                        "cannot take yet (use --format reckon)", o->model_path, feature);
       *dt = RK_SERVE_DT_INT64;
-      return RK_OK;
+      if (r->max_len && r->max_len[i] > 0) *width = r->max_len[i];
     }
-  *dt = RK_SERVE_DT_FP32;
+}
+
+/* A list column's raw input: the pair `<col>__values` (its values' type) and `<col>__offsets`
+ * (INT32), dims [-1] each, as Merlin sends a ragged column (reckon/serve.h). */
+static rk_status add_ragged_input(rk_model_config *nvt, rk_model_config *ens, const char *col, rk_serve_dtype dt) {
+  const char *suffix[2] = {RK_SERVE_VALUES_SUFFIX, RK_SERVE_OFFSETS_SUFFIX};
+  for (int k = 0; k < 2; k++) {
+    char *name = str_printf2("%s%s", col, suffix[k]);
+    rk_serve_dtype t = k ? RK_SERVE_DT_INT32 : dt;
+    rk_status st = name ? add_tensor(&nvt->input, &nvt->n_input, name, t) : RK_ENOMEM;
+    if (st == RK_OK) st = add_tensor(&ens->input, &ens->n_input, name, t);
+    if (st == RK_OK) nvt->input[nvt->n_input - 1].dims[0] = ens->input[ens->n_input - 1].dims[0] = -1;
+    if (st == RK_OK) st = add_pair(&ens->steps[0].input_map, &ens->steps[0].n_input_map, name, name);
+    rk_free(name);
+    RK_TRY(st);
+  }
   return RK_OK;
 }
 
@@ -172,8 +186,12 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     rk_serve_dtype dt = rk_serve_coltype_dtype(c->in_type);
     if (!dt)
       return rk_error(RK_EUNSUPPORTED, "--model_path '%s': the workflow reads column '%s' as %s, which reckon serve "
-                      "does not take yet (one value per row: numbers or strings)", o->model_path, c->source,
+                      "does not take yet (numbers or strings)", o->model_path, c->source,
                       rk_coltype_name(c->in_type));
+    if (c->is_list) {
+      st = add_ragged_input(nvt, ens, c->source, dt);
+      continue;
+    }
     if ((st = add_tensor(&nvt->input, &nvt->n_input, c->source, dt)) != RK_OK) break;
     if ((st = add_tensor(&ens->input, &ens->n_input, c->source, dt)) != RK_OK) break;
     st = add_pair(&ens->steps[0].input_map, &ens->steps[0].n_input_map, c->source, c->source);
@@ -187,9 +205,11 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
     if (!dt)
       return rk_error(RK_EUNSUPPORTED, "--model_path '%s': the workflow writes column '%s' as %s, which reckon serve "
                       "does not pass yet", o->model_path, c->name, rk_coltype_name(c->out_type));
+    int64_t width = c->is_list ? -1 : 1;   /* a list per row, or padded to the ONNX graph's width */
     for (int f = 0; onnx && f < n_features; f++)
-      if (!strcmp(features[f], c->name)) RK_TRY(onnx_dtype(o, sm, c->name, &dt));
+      if (!strcmp(features[f], c->name)) onnx_dtype(sm, c->name, &dt, &width);
     st = add_tensor(&nvt->output, &nvt->n_output, c->name, dt);
+    if (st == RK_OK) nvt->output[nvt->n_output - 1].dims[0] = width;
   }
   for (int f = 0; st == RK_OK && f < n_features; f++) {
     const rk_wf_column *c = wf_output(wf, features[f]);
@@ -197,10 +217,12 @@ static rk_status build_configs(const rk_export_options *o, const rk_workflow *wf
       return rk_error(RK_EFORMAT, "--model_path '%s': the model reads column '%s', which its workflow does not write",
                       o->model_path, features[f]);
     rk_serve_dtype dt = rk_serve_coltype_dtype(c->out_type);
-    if (onnx) RK_TRY(onnx_dtype(o, sm, c->name, &dt));
+    int64_t width = c->is_list ? -1 : 1;
+    if (onnx) onnx_dtype(sm, c->name, &dt, &width);
     char *inner = str_printf2("%s%s", c->name, TRANSFORMED_SUFFIX);
     if (!inner) st = RK_ENOMEM;
     if (st == RK_OK) st = add_tensor(&model->input, &model->n_input, c->name, dt);
+    if (st == RK_OK) model->input[model->n_input - 1].dims[0] = width;
     if (st == RK_OK) st = add_pair(&ens->steps[0].output_map, &ens->steps[0].n_output_map, c->name, inner);
     if (st == RK_OK) st = add_pair(&ens->steps[1].input_map, &ens->steps[1].n_input_map, c->name, inner);
     rk_free(inner);

@@ -654,7 +654,7 @@ static bool list_inside(const char **begin, const char **end, const char *s, siz
   return true;
 }
 
-/* Whether an unquoted element is DuckDB's NULL (reckon's lists have no null elements). */
+/* Whether an unquoted element is DuckDB's NULL: a null slot of the list's child. */
 static bool list_null_element(const char *t, size_t n, bool quoted) {
   return !quoted && n == 4 && strncasecmp(t, "null", 4) == 0;
 }
@@ -668,8 +668,10 @@ static csv_err store_list(rk_column *col, int64_t row, const char *s, size_t n) 
     size_t len;
     bool quoted, escaped;
     csv_err err = list_element(&p, e, &t, &len, &quoted, &escaped);
-    if (err != CE_NONE || list_null_element(t, len, quoted)) return CE_TYPE;
-    if (child->type == RK_COL_STRING) {
+    if (err != CE_NONE) return CE_TYPE;
+    if (list_null_element(t, len, quoted)) {
+      if (rk_column_append_null(child) != RK_OK) return CE_NOMEM;
+    } else if (child->type == RK_COL_STRING) {
       int64_t at = child->offsets[child->length];
       if (rk_column_reserve(child, child->length + 1, at + (int64_t)len) != RK_OK) return CE_NOMEM;
       char *dst = (char *)child->values + at;
@@ -708,6 +710,7 @@ static void infer_list(int *state, const char *s, size_t n) {
     size_t len;
     bool quoted, escaped;
     if (list_element(&p, e, &t, &len, &quoted, &escaped) != CE_NONE) return;
+    if (list_null_element(t, len, quoted)) continue;   /* a null says nothing of the type */
     bool neg;
     uint64_t mag;
     double d;

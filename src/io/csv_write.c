@@ -224,6 +224,11 @@ static rk_status put_list(csv_sink *w, const rk_column *col, int64_t row) {
       w->list[w->list_len++] = ' ';
     }
     char *o = w->list + w->list_len;
+    if (rk_column_is_null(e, i)) {   /* DuckDB's text for a null element */
+      memcpy(o, "NULL", 4);
+      w->list_len += 4;
+      continue;
+    }
     switch (e->type) {
       case RK_COL_STRING: {
         size_t n;

@@ -289,7 +289,8 @@ static rk_status fill_list(const rk_ranking_model *m, int i, const rk_column *c,
       if (e - a > m->max_len[i])
         return rk_error(RK_ERANGE, "list column '%s' has a row of %lld values; the schema's value_count max is %lld",
                         m->cat_names[i], (long long)(e - a), (long long)m->max_len[i]);
-      for (int64_t k = a; k < e && n < cap; k++) RK_TRY(feature_id(m, i, rk_column_get_int(c->child, k), &ids[n++]));
+      for (int64_t k = a; k < e && n < cap; k++)   /* a null element looks nothing up */
+        if (!rk_column_is_null(c->child, k)) RK_TRY(feature_id(m, i, rk_column_get_int(c->child, k), &ids[n++]));
     }
     off[r + 1] = n;
   }

@@ -374,6 +374,7 @@ static rk_status run_step(rk_server *s, const rk_loaded *ens, const rk_ensemble_
   if (!view.cols) st = RK_ENOMEM;
   view.nrows = nrows;
   for (int i = 0; i < step->n_input_map && st == RK_OK; i++) {
+    if (rk_serve_is_ragged_offsets(&sl->config, step->input_map[i].key)) continue;   /* in its values' list */
     const rk_column *c = table_find(t, step->input_map[i].value);
     if (!c) {
       st = rk_serve_fail(RK_SERVE_INVALID, RK_EINVAL, "ensemble '%s': step '%s' reads '%s', which no input or step before "
@@ -479,13 +480,39 @@ static rk_status transform_sessions(rk_loaded *l, int requests, int64_t *rows, c
   return st;
 }
 
+/* The workflow reads a list column by its own name: a ragged pair's list (named as its values,
+ * `<col>__values`) is renamed <col> in a view of the batch. */
+static rk_status transform_table(rk_loaded *l, const rk_batch *in, rk_batch *out) {
+  rk_batch view = *in;
+  char **names = rk_calloc((size_t)in->ncols + 1, sizeof *names);
+  view.cols = rk_malloc((size_t)(in->ncols + 1) * sizeof *view.cols);
+  rk_status st = names && view.cols ? RK_OK : RK_ENOMEM;
+  for (int i = 0; i < in->ncols && st == RK_OK; i++) {
+    view.cols[i] = in->cols[i];   /* a shallow copy: the buffers stay the batch's */
+    const char *name = in->cols[i].name;
+    if (in->cols[i].type != RK_COL_LIST || rk_serve_is_ragged_offsets(&l->config, name) ||
+        !rk_serve_ragged_partner(&l->config, name))
+      continue;
+    size_t stem = strlen(name) - strlen(RK_SERVE_VALUES_SUFFIX);
+    if (!(names[i] = rk_malloc(stem + 1))) st = RK_ENOMEM;
+    else view.cols[i].name = memcpy(names[i], name, stem), names[i][stem] = 0;
+  }
+  if (st == RK_OK) st = rk_workflow_transform(&l->wf, &view, out);
+  for (int i = 0; names && i < in->ncols; i++) rk_free(names[i]);
+  rk_free(names);
+  rk_free(view.cols);
+  return st;
+}
+
 /* The workflow's outputs, typed as the config says (the next step's types). */
 static rk_status run_workflow(rk_loaded *l, int requests, int64_t *rows, const rk_batch *in, rk_batch *out) {
-  RK_TRY(l->session ? transform_sessions(l, requests, rows, in, out) : rk_workflow_transform(&l->wf, in, out));
+  RK_TRY(l->session ? transform_sessions(l, requests, rows, in, out) : transform_table(l, in, out));
   rk_status st = RK_OK;
   for (int i = 0; st == RK_OK && i < l->config.n_output; i++) {
     int j = rk_batch_find(out, l->config.output[i].name);
     if (j >= 0) st = rk_serve_conform_column(&out->cols[j], l->config.output[i].data_type);
+    if (j >= 0 && st == RK_OK && l->config.output[i].dims[0] > 0)   /* a list the next step reads as (rows, L) */
+      st = rk_serve_pad_list(&out->cols[j], l->config.output[i].dims[0], l->config.output[i].data_type);
   }
   if (st != RK_OK) rk_batch_free(out);
   return st;

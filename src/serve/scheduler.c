@@ -146,16 +146,29 @@ static void run_batch(rk_scheduler *q, int worker, rk_job **jobs, int n) {
   int64_t rows = 0;
   int64_t *counts = rk_malloc((size_t)n * sizeof *counts);   /* each request's rows: in, then out */
   rk_status st = counts ? rk_batch_init(&in, first->n_inputs) : RK_ENOMEM;
+  int ncols = 0;   /* a ragged pair is one list column, named as its values */
   for (int k = 0; k < n && st == RK_OK; k++) {
+    ncols = 0;
     for (int i = 0; i < first->n_inputs && st == RK_OK; i++) {
       const char *name = first->inputs[i].name;
+      if (rk_serve_is_ragged_offsets(&l->config, name)) continue;
+      const rk_model_config_tensor *offsets = rk_serve_ragged_partner(&l->config, name);
       const rk_serve_request *r = jobs[k]->req;
-      for (int j = 0; j < r->n_inputs && st == RK_OK; j++)
-        if (!strcmp(r->inputs[j].name, name)) st = rk_serve_append_tensor(&in.cols[i], &r->inputs[j]);
+      for (int j = 0; j < r->n_inputs && st == RK_OK; j++) {
+        if (strcmp(r->inputs[j].name, name)) continue;
+        if (!offsets) {
+          st = rk_serve_append_tensor(&in.cols[ncols], &r->inputs[j]);
+          continue;
+        }
+        for (int o = 0; o < r->n_inputs; o++)   /* there: the request was checked */
+          if (!strcmp(r->inputs[o].name, offsets->name)) st = rk_serve_append_ragged(&in.cols[ncols], &r->inputs[j], &r->inputs[o]);
+      }
+      ncols++;
     }
     rows += jobs[k]->rows;
     counts[k] = jobs[k]->rows;
   }
+  if (st == RK_OK) in.ncols = ncols;
   in.nrows = rows;
   uint64_t t1 = rk_serve_now_ns();
   if (st == RK_OK) st = rk_loaded_run(q->s, l, worker, n, counts, &in, &out);

@@ -45,19 +45,30 @@ void rk_repo_free_names(char **names, int n);
 /* ---- tensors and columns (tensors.c) -------------------------------------------------------- */
 /* Whether a request's inputs fit the config: every required input once, known names, the
  * datatype, the shape (batch axis first when max_batch_size > 0, at most max_batch_size rows),
- * byte sizes and BYTES elements well formed; *rows gets the batch. INVALID naming the input. */
+ * byte sizes and BYTES elements well formed, a ragged pair's offsets from 0, never decreasing, to
+ * its values' count; *rows gets the batch. INVALID naming the input. */
 rk_status rk_serve_check_inputs(const rk_model_config *c, const char *model, const rk_serve_request *req,
                                 int64_t max_elements, int64_t *rows);
 /* Whether every requested output is one of the config's. */
 rk_status rk_serve_check_outputs(const rk_model_config *c, const char *model, const rk_serve_request *req);
 /* Append a checked input tensor's rows to `col` (created on the first call with the right type). */
 rk_status rk_serve_append_tensor(rk_column *col, const rk_serve_input *in);
+/* Whether `name` is the offsets half of a ragged pair of c's inputs (reckon/serve.h): its rows
+ * travel in its values' column. */
+bool rk_serve_is_ragged_offsets(const rk_model_config *c, const char *name);
+/* Append a checked ragged pair's rows to the list column `col` (created on the first call, named
+ * as the values input). */
+rk_status rk_serve_append_ragged(rk_column *col, const rk_serve_input *values, const rk_serve_input *offsets);
 /* Rows [begin, end) of a column as an output tensor shaped (end - begin, dims...). */
 rk_status rk_serve_column_tensor(rk_serve_output *out, const rk_column *col, int64_t begin, int64_t end,
                                  const rk_model_config_tensor *t, bool batched);
 /* Convert a numeric column to the type datatype dt arrives as (a workflow step whose config
  * types its outputs as the next step reads them: int64 ids for an ONNX model). */
 rk_status rk_serve_conform_column(rk_column *col, rk_serve_dtype dt);
+/* A list column of ids as (rows, width): each row right-padded with 0, its ids of datatype dt (an
+ * ONNX step's (rows, L) input); a longer row is RK_ERANGE naming the column. Other columns are
+ * left as they are. */
+rk_status rk_serve_pad_list(rk_column *col, int64_t width, rk_serve_dtype dt);
 /* The column type a datatype arrives as. */
 rk_coltype rk_serve_dtype_coltype(rk_serve_dtype dt);
 

@@ -684,6 +684,8 @@ rk_status rk_server_model_metadata(rk_server *s, const char *name, int64_t versi
     if (m->v[j].state == RK_MODEL_STATE_READY) out->versions[out->n_versions++] = m->v[j].version;
   pthread_mutex_unlock(&s->lock);
   if (st == RK_OK) st = meta_tensors(&out->inputs, &out->n_inputs, c->input, c->n_input, c->max_batch_size > 0);
+  for (int i = 0; st == RK_OK && i < out->n_inputs; i++)   /* a ragged pair's tensors are 1-D: no batch axis */
+    if (rk_serve_ragged_partner(c, out->inputs[i].name)) out->inputs[i].ndim = 1, out->inputs[i].shape[0] = -1;
   if (st == RK_OK) st = meta_tensors(&out->outputs, &out->n_outputs, c->output, c->n_output, c->max_batch_size > 0);
   rk_loaded_release(l);
   if (st != RK_OK) rk_serve_model_meta_free(out);

@@ -3,9 +3,8 @@
 //   node onnx_check.js MODEL.onnx ROWS.csv [ATOL]
 // ROWS.csv: a header, then one row per example. Each model input is read from the column of its
 // name, as the model declares it: int64 or float32, shape (rows, W) with W values separated by
-// spaces in each field (W = 1: one value; a padded session list: T values); a list input pair
-// "<col>__values" / "<col>__offsets" from column <col> holding the list's ids separated by
-// spaces. An empty field is 0 (a null id, as reckon's feed makes it). Each model output (rows, W)
+// spaces in each field (W = 1: one value; a padded list: L ids, a padded session list: T values).
+// An empty field is 0 (a null id, as reckon's feed makes it). Each model output (rows, W)
 // is compared with the column of its name (W values per field): the largest |difference| is
 // printed, and the exit status is 1 when it exceeds ATOL (1e-5), 2 on bad usage, a missing
 // column or a field of the wrong width.
@@ -39,30 +38,17 @@ async function main() {
   const feeds = {};
   for (const name of session.inputNames) {
     const meta = session.inputMetadata ? session.inputMetadata.find((m) => m.name === name) : null;
-    if (name.endsWith('__values')) {
-      const col = name.slice(0, -'__values'.length);
-      const values = [], offsets = [0n];
-      for (const field of csv.column(col)) {
-        for (const id of field.trim().split(/\s+/)) if (id !== '') values.push(BigInt(id));
-        offsets.push(BigInt(values.length));
-      }
-      feeds[name] = new ort.Tensor('int64', BigInt64Array.from(values), [values.length]);
-      feeds[`${col}__offsets`] = new ort.Tensor('int64', BigInt64Array.from(offsets), [offsets.length]);
-    } else if (name.endsWith('__offsets')) {
-      continue;   // made with its values
-    } else {
-      const width = meta && typeof meta.shape[1] === 'number' ? meta.shape[1] : 1;
-      const float = meta ? meta.type === 'float32' : false;
-      const flat = [];
-      csv.column(name).forEach((field, r) => {
-        const t = tokens(field);
-        if (t.length === 0 && width === 1) t.push('0');
-        if (t.length !== width) die(`column '${name}' row ${r} holds ${t.length} values; the model takes ${width}`);
-        for (const x of t) flat.push(float ? Number(x) : BigInt(x));
-      });
-      feeds[name] = float ? new ort.Tensor('float32', Float32Array.from(flat), [csv.n, width])
-                          : new ort.Tensor('int64', BigInt64Array.from(flat), [csv.n, width]);
-    }
+    const width = meta && typeof meta.shape[1] === 'number' ? meta.shape[1] : 1;
+    const float = meta ? meta.type === 'float32' : false;
+    const flat = [];
+    csv.column(name).forEach((field, r) => {
+      const t = tokens(field);
+      if (t.length === 0 && width === 1) t.push('0');
+      if (t.length !== width) die(`column '${name}' row ${r} holds ${t.length} values; the model takes ${width}`);
+      for (const x of t) flat.push(float ? Number(x) : BigInt(x));
+    });
+    feeds[name] = float ? new ort.Tensor('float32', Float32Array.from(flat), [csv.n, width])
+                        : new ort.Tensor('int64', BigInt64Array.from(flat), [csv.n, width]);
   }
   const out = await session.run(feeds);
   let worst = 0, where = '';

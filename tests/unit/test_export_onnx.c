@@ -1,7 +1,7 @@
 /*
  * The ONNX export (src/export/onnx/): for every ranking model kind, one task and several,
  *   - the file decodes (protobuf-c, proto/onnx.proto) as IR version 8 with opset 17, its inputs
- *     are the feed's columns (a list as __values / __offsets), its outputs the tasks' columns of
+ *     are the feed's columns (a list as (batch, L) ids right-padded with 0), its outputs the tasks' columns of
  *     `reckon predict`, and no training node (loss, label) is in it;
  *   - each initializer named for a parameter holds that parameter's bytes exactly;
  *   - ONNX Runtime (npm onnxruntime-node under build/peers, tests/e2e/onnx_check.js) computes the
@@ -83,7 +83,8 @@ static rk_status build(rk_ranking_model *m, const rk_schema *s, rk_model_kind ki
 }
 
 /* Row r: user 1 + r % 49, item 1 + 7r % 29 (row 5: 0, a null), tags r % 4 ids (some 0: padding),
- * age (r % 7) / 7, price r / 10. The list's ids are also written as text for the CSV. */
+ * age (r % 7) / 7, price r / 10. The list's ids are also written as text for the CSV, right-padded
+ * with 0 to LIST_MAX as the ONNX input takes them. */
 static void fill(rk_ranking_model *m, char tag_text[B][32]) {
   rk_graph *g = m->g;
   int64_t *user = rk_graph_input_ids_data(g, m->cat_inputs[0]), *item = rk_graph_input_ids_data(g, m->cat_inputs[1]);
@@ -100,6 +101,7 @@ static void fill(rk_ranking_model *m, char tag_text[B][32]) {
       tags[n++] = id;
       snprintf(tag_text[r] + strlen(tag_text[r]), 32 - strlen(tag_text[r]), "%s%lld", k ? " " : "", (long long)id);
     }
+    for (int k = r % 4; k < LIST_MAX; k++) snprintf(tag_text[r] + strlen(tag_text[r]), 32 - strlen(tag_text[r]), "%s0", k ? " " : "");
     off[r + 1] = n;
     dense[r * 2] = (float)(r % 7) / 7.0f;
     dense[r * 2 + 1] = (float)r / 10.0f;
@@ -140,13 +142,17 @@ static void check_decoded(const Onnx__ModelProto *model, const rk_ranking_model 
   assert_string_equal(model->opset_import[0]->domain, "");
   assert_int_equal(model->opset_import[0]->version, 17);
   const Onnx__GraphProto *g = model->graph;
-  const char *inputs[] = {"user_id", "item_id", "tags__values", "tags__offsets", "age", "price"};
-  assert_int_equal(g->n_input, 6);
-  for (int k = 0; k < 6; k++) {
+  const char *inputs[] = {"user_id", "item_id", "tags", "age", "price"};
+  assert_int_equal(g->n_input, 5);
+  for (int k = 0; k < 5; k++) {
     assert_string_equal(g->input[k]->name, inputs[k]);
     int elem = g->input[k]->type->tensor_type->elem_type;
-    assert_int_equal(elem, k < 4 ? ONNX__TENSOR_PROTO__DATA_TYPE__INT64 : ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    assert_int_equal(elem, k < 3 ? ONNX__TENSOR_PROTO__DATA_TYPE__INT64 : ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
   }
+  const Onnx__TensorShapeProto *tags = g->input[2]->type->tensor_type->shape;   /* (batch, LIST_MAX) */
+  assert_int_equal(tags->n_dim, 2);
+  assert_string_equal(tags->dim[0]->dim_param, "batch");
+  assert_int_equal(tags->dim[1]->dim_value, LIST_MAX);
   assert_string_equal(g->input[0]->type->tensor_type->shape->dim[0]->dim_param, "batch");
   assert_int_equal(g->n_output, n_tasks);
   for (int t = 0; t < n_tasks; t++) {

@@ -70,9 +70,8 @@ static rk_status export_model(const rk_model *m, const rk_onnx_family *fam, cons
   bool *needed = rk_calloc((size_t)g->n_values, sizeof *needed);
   rk_onnx_ctx c = {.b = &b, .g = g};
   c.names = rk_calloc((size_t)g->n_values, sizeof *c.names);
-  c.offsets = rk_calloc((size_t)g->n_values, sizeof *c.offsets);
   c.emitted = rk_calloc((size_t)g->n_params + (size_t)g->n_values + 1, sizeof *c.emitted);
-  rk_status st = needed && c.names && c.offsets && c.emitted ? build(&c, fam, m, schema, needed) : RK_ENOMEM;
+  rk_status st = needed && c.names && c.emitted ? build(&c, fam, m, schema, needed) : RK_ENOMEM;
   if (st == RK_OK) st = b.status;
   uint8_t *buf = NULL;
   size_t size = 0;
@@ -84,7 +83,6 @@ static rk_status export_model(const rk_model *m, const rk_onnx_family *fam, cons
   rk_free(buf);
   rk_free(needed);
   rk_free(c.names);
-  rk_free(c.offsets);
   rk_free(c.emitted);
   rk_onnx_builder_free(&b);
   return st;

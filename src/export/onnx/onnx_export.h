@@ -5,9 +5,9 @@
  * What the file holds (docs/serving_onnx.md):
  *   ranking models (src/export/onnx/onnx_ranking.c)
  *     inputs    the feed's columns after the workflow, each (batch, 1): int64 ids of a
- *               categorical column named for it, float32 for a continuous one; a list column as
- *               "<col>__values" (int64 (n)) and "<col>__offsets" (int64 (batch + 1)), Merlin's
- *               ragged pair
+ *               categorical column named for it, float32 for a continuous one; a list column
+ *               as (batch, L) int64 ids right-padded with 0, L its schema's value_count max (a
+ *               batch axis, so Triton's batcher can stack requests)
  *     outputs   per task "<target>/binary_output" (the probability) or
  *               "<target>/regression_output", (batch, 1) float32, as `reckon predict` writes them
  *   session models, causal GPT-2 (onnx_session.c)

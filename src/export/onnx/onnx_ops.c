@@ -118,31 +118,19 @@ static const char *embedding(rk_onnx_ctx *c, const rk_node *n) {
   return rk_onnx_op2(c->b, "Mul", rows, mask);
 }
 
-/* out (B, D): the sum or mean of table[values[k]] over offsets[b] <= k < offsets[b + 1], padding
- * skipped. As a matrix: member (B, n) = [offsets[b] <= k < offsets[b + 1] and values[k] is not
- * padding], out = member table[values] (mean: divided by max(1, the row's count)). */
+/* out (B, D): the sum or mean of a list's rows. The list comes right-padded, ids (B, L) (the
+ * ranking family's input): member (B, L) = [id is not padding], out = sum over L of
+ * member * table[ids] (mean: divided by max(1, the row's count)), as the CPU op skips padding. */
 static const char *embedding_bag(rk_onnx_ctx *c, const rk_node *n) {
   rk_onnx_builder *b = c->b;
-  const char *values = in(c, n, 0), *offsets = c->offsets[n->in[0]];
-  int64_t padding = n->iattr[0], zero = 0, one = 1, minus_one = -1, big = INT64_MAX;
-  /* Range takes 0-d tensors: the length and the bounds squeezed from 1-d ones. */
-  const char *len = rk_onnx_op1(b, "Shape", values);   /* (1) */
-  const char *len0 = rk_onnx_op2(b, "Squeeze", len, axes(c, 0));
-  const char *z0 = rk_onnx_op2(b, "Squeeze", rk_onnx_const_i64(b, 1, &zero), axes(c, 0));
-  const char *o0 = rk_onnx_op2(b, "Squeeze", rk_onnx_const_i64(b, 1, &one), axes(c, 0));
-  const char *pos = rk_onnx_op(b, "Range", 3, (const char *[]){z0, len0, o0});              /* (n) */
-  const char *lo = rk_onnx_op(b, "Slice", 3, (const char *[]){offsets, rk_onnx_const_i64(b, 1, &zero),
-                                                                   rk_onnx_const_i64(b, 1, &minus_one)});   /* (B) */
-  const char *hi = rk_onnx_op(b, "Slice", 3, (const char *[]){offsets, rk_onnx_const_i64(b, 1, &one),
-                                                                   rk_onnx_const_i64(b, 1, &big)});         /* (B) */
-  const char *lo2 = rk_onnx_op2(b, "Unsqueeze", lo, axes(c, 1)), *hi2 = rk_onnx_op2(b, "Unsqueeze", hi, axes(c, 1));
-  const char *inside = rk_onnx_op2(b, "And", rk_onnx_op1(b, "Not", rk_onnx_op2(b, "Less", pos, lo2)),
-                                   rk_onnx_op2(b, "Less", pos, hi2));                         /* (B, n) */
-  const char *member = rk_onnx_op1(b, "Cast", inside);
-  rk_onnx_attr_int(b, rk_onnx_last(b), "to", F32);
-  if (padding >= 0) member = rk_onnx_op2(b, "Mul", member, padding_mask(c, values, padding));
-  const char *rows = rk_onnx_op2(b, "Gather", rk_onnx_param(c, n->params[0]), values);      /* (n, D) */
-  const char *sum = rk_onnx_op2(b, "MatMul", member, rows);                                  /* (B, D) */
+  const char *ids = in(c, n, 0);
+  int64_t padding = n->iattr[0];
+  if (padding < 0) return rk_onnx_fail(b, rk_error(RK_EUNSUPPORTED, "onnx export: an embedding bag without a padding "
+                                                   "id cannot read a padded list")), NULL;
+  const char *member = padding_mask(c, ids, padding);                                        /* (B, L) */
+  const char *rows = rk_onnx_op2(b, "Gather", rk_onnx_param(c, n->params[0]), ids);         /* (B, L, D) */
+  rows = rk_onnx_op2(b, "Mul", rows, rk_onnx_op2(b, "Unsqueeze", member, axes(c, -1)));
+  const char *sum = reduce_sum(c, rows, 1, false);                                           /* (B, D) */
   if ((rk_pool)n->iattr[1] != RK_POOL_MEAN) return sum;
   const char *count = reduce_sum(c, member, 1, true);                                        /* (B, 1) */
   return rk_onnx_op2(b, "Div", sum, rk_onnx_op2(b, "Max", count, scalar_f32(c, 1.0f)));

@@ -13,7 +13,6 @@ typedef struct {
   rk_onnx_builder *b;
   const rk_graph *g;
   const char **names;        /* per graph value: its ONNX name, or NULL (not made yet) */
-  const char **offsets;      /* per ragged input: the ONNX name of its offsets (batch + 1) */
   const rk_param **emitted;  /* parameters already written as initializers */
   int n_emitted;
 } rk_onnx_ctx;

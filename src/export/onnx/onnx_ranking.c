@@ -24,7 +24,7 @@ static int roots(const rk_model *m, int *out, int cap) {
   return n;
 }
 
-/* A categorical column's ids (batch, 1), or a list's values and offsets. */
+/* A categorical column's ids (batch, 1), or a list's (batch, L) right-padded with 0. */
 static rk_status categorical(rk_onnx_ctx *c, const rk_ranking_model *r, const rk_schema *schema, int i) {
   rk_onnx_builder *b = c->b;
   const char *col = r->cat_names[i];
@@ -36,16 +36,14 @@ static rk_status categorical(rk_onnx_ctx *c, const rk_ranking_model *r, const rk
                     col);
   const rk_schema_column *sc;
   RK_TRY(rk_onnx_schema_column(schema, col, &sc));
-  char name[300], doc[300];
+  char doc[400];
   snprintf(doc, sizeof doc, "categorical column '%s' (%s in the data): ids", col, sc->dtype_name);
   if (r->max_len[i]) {
-    int64_t any[1] = {RK_ONNX_DIM_ANY};
-    snprintf(name, sizeof name, "%s__values", col);
-    rk_onnx_graph_input(b, name, I64, 1, any, doc);
-    c->names[v] = rk_onnx_strdup(b, name);
-    snprintf(name, sizeof name, "%s__offsets", col);
-    rk_onnx_graph_input(b, name, I64, 1, any, "the list's offsets (batch + 1): row b holds values[offsets[b]:offsets[b+1]]");
-    c->offsets[v] = rk_onnx_strdup(b, name);
+    int64_t dims[2] = {RK_ONNX_DIM_BATCH, r->max_len[i]};
+    snprintf(doc, sizeof doc, "list column '%s' (%s in the data): a row's ids right-padded with 0 to %lld (the "
+             "schema's value_count max)", col, sc->dtype_name, (long long)r->max_len[i]);
+    rk_onnx_graph_input(b, col, I64, 2, dims, doc);
+    c->names[v] = rk_onnx_strdup(b, col);
   } else {
     int64_t dims[2] = {RK_ONNX_DIM_BATCH, 1};
     rk_onnx_graph_input(b, col, I64, 2, dims, doc);

@@ -502,6 +502,7 @@ static rk_status assemble(decoder *d, int64_t n) {
     }
     return RK_OK;
   }
+  bool holes = false;   /* a null element: an element slot whose value is not defined */
   for (int64_t i = 0; i < n; i++) {
     uint32_t def = plan->max_def ? d->s->def[i] : 0, rep = d->s->rep[i];
     if (rep == 0) {
@@ -512,13 +513,30 @@ static rk_status assemble(decoder *d, int64_t n) {
       return rk_error(RK_EFORMAT, "repetition level %u starts a column chunk", rep);
     }
     if ((int)def >= plan->elem_def) {
-      if ((int)def < plan->max_def)
-        return rk_error(RK_EUNSUPPORTED, "unsupported: null element in list column '%s' (reckon lists hold no nulls)",
-                        plan->info.name);
+      holes |= (int)def < plan->max_def;
       d->elems++;
     }
   }
-  return rk_column_append_column(col->child, &d->vals, 0, d->vals.length);
+  if (!holes) return rk_column_append_column(col->child, &d->vals, 0, d->vals.length);
+  /* Null elements become null slots of the child (Arrow's layout); the values fill the rest in
+   * order, a run of defined elements at a time. */
+  int64_t k = 0;
+  for (int64_t i = 0; i < n;) {
+    int def = (int)d->s->def[i];
+    if (def < plan->elem_def) {
+      i++;
+    } else if (def < plan->max_def) {
+      RK_TRY(rk_column_append_null(col->child));
+      i++;
+    } else {
+      int64_t j = i + 1;
+      while (j < n && (int)d->s->def[j] == plan->max_def) j++;
+      RK_TRY(rk_column_append_column(col->child, &d->vals, k, k + (j - i)));
+      k += j - i;
+      i = j;
+    }
+  }
+  return RK_OK;
 }
 
 static rk_status ensure_levels(decoder *d, int64_t n) {
