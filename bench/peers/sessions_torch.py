@@ -347,6 +347,17 @@ def log_expected_count(ids, V, pad, tries):
     return torch.log(-torch.expm1(tries * torch.log1p(-p))).float()
 
 
+def sampled_softmax_loss(h, y, weight, bias, ids, tries, temperature):
+    """Jean et al. 2015 as TensorFlow's sampled_softmax_loss: every logit, the target's and the draws',
+    (h . w + b) / temperature minus log of its expected count; a draw equal to a row's target is
+    left out (remove_accidental_hits); cross-entropy against the target."""
+    V = weight.shape[0]
+    pos = ((h * weight[y]).sum(1) + bias[y]) / temperature - log_expected_count(y, V, 0, tries)
+    neg = (h @ weight[ids].T + bias[ids]) / temperature - log_expected_count(ids, V, 0, tries)
+    neg = neg.masked_fill(ids.view(1, -1) == y.view(-1, 1), float("-inf"))
+    return F.cross_entropy(torch.cat([pos.view(-1, 1), neg], 1), torch.zeros_like(y))
+
+
 def gumbel_draws(logits, gen):
     """ELECTRA's replacements: one item per row drawn from softmax(logits) by the Gumbel-max trick."""
     u = torch.rand(logits.shape, generator=gen).clamp_min(1e-20)
@@ -657,18 +668,10 @@ class SessionModel(nn.Module):
         return torch.tanh(self.out_proj(h[sel])), labels[sel], sel
 
     def sampled_loss(self, h, y, gen):
-        """Sampled softmax (Jean et al. 2015, TensorFlow's sampled_softmax_loss): --max_n_samples
-        distinct log-uniform draws shared by the batch, every logit (target's and draws') minus
-        log of its expected count, a draw equal to a row's target removed, cross-entropy against
-        the target."""
-        weight, bias = self.tables[self.item_table].weight, self.output_layer_bias
+        """Sampled softmax (--sampled_softmax): --max_n_samples draws for the batch, sampled_softmax_loss."""
+        weight = self.tables[self.item_table].weight
         ids, tries = log_uniform_unique(weight.shape[0], 0, self.a.max_n_samples, gen)
-        t = self.a.softmax_temperature
-        pos = ((h * weight[y]).sum(1) + bias[y]) / t - log_expected_count(y, weight.shape[0], 0, tries)
-        neg = (h @ weight[ids].T + bias[ids]) / t - log_expected_count(ids, weight.shape[0], 0, tries)
-        neg = neg.masked_fill(ids.view(1, -1) == y.view(-1, 1), float("-inf"))
-        logits = torch.cat([pos.view(-1, 1), neg], 1)
-        return F.cross_entropy(logits, torch.zeros_like(y))
+        return sampled_softmax_loss(h, y, weight, self.output_layer_bias, ids, tries, self.a.softmax_temperature)
 
     def logits(self, h):
         return F.linear(h, self.tables[self.item_table].weight, self.output_layer_bias) / self.a.softmax_temperature
@@ -978,6 +981,33 @@ def check_popularity_ranks(check):
           % out.getvalue().strip().split("\n")[-1])
 
 
+def check_sampler(check):
+    """The sampled softmax's draws: n distinct ids of [1, V); each id's share of the calls it is drawn
+    in is its expected count averaged over the calls (the logQ term's count); the loss is the
+    cross-entropy of the corrected logits, a draw equal to the target left out."""
+    gen = torch.Generator().manual_seed(11)
+    V, n, calls = 40, 8, 4000
+    seen, want = torch.zeros(V), torch.zeros(V)
+    for _ in range(calls):
+        ids, tries = log_uniform_unique(V, 0, n, gen)
+        check(len(set(ids.tolist())) == n and int(ids.min()) >= 1 and int(ids.max()) < V, "sampled ids: n distinct in [1, V)")
+        seen[ids] += 1
+        want[1:] += log_expected_count(torch.arange(1, V), V, 0, tries).exp()
+    err = float(((seen - want) / calls).abs().max())
+    check(err < 0.03, "each id's share of the draws is its expected count (max error %.3f)" % err)
+    torch.manual_seed(12)
+    h, w, b = torch.randn(3, 4), torch.randn(V, 4), torch.randn(V)
+    y, ids, tries = torch.tensor([1, 5, 9]), torch.tensor([2, 5, 30]), 6
+    logq = lambda v: log_expected_count(v, V, 0, tries)
+    want = 0.0
+    for r in range(3):
+        cand = [int(y[r])] + [int(v) for v in ids if int(v) != int(y[r])]
+        z = torch.stack([h[r] @ w[c] + b[c] - logq(torch.tensor([c]))[0] for c in cand])
+        want += float(torch.logsumexp(z, 0) - z[0]) / 3
+    got = float(sampled_softmax_loss(h, y, w, b, ids, tries, 1.0))
+    check(abs(got - want) < 1e-5, "sampled softmax loss against a loop (%.6f, %.6f)" % (got, want))
+
+
 def selfcheck(_):
     bad = []
 
@@ -996,6 +1026,7 @@ def selfcheck(_):
     lab, masked = mlm_targets(items, 0.15, False)
     check(lab.tolist() == [[0, 0, 7, 0], [0, 9, 0, 0], [0, 0, 0, 6]], "MLM eval: the last real item is the label")
     check(masked.tolist() == (lab != 0).tolist(), "MLM eval masks exactly the label")
+    check_sampler(check)
     gen = torch.Generator().manual_seed(3)
     long = torch.arange(1, 201).view(10, 20)
     pad = torch.tensor([[1, 2, 0, 0, 0]] * 50)
