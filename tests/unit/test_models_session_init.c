@@ -9,8 +9,9 @@
  *     exact, the pad token's rows 0;
  *   - independence: any two parameters of one model (their common prefix), and one parameter
  *     under seeds 1, 2, 3, correlate within 5 / sqrt(n), as independent draws do;
- *   - the input stage (tables, merge, [MASK]) and nothing else is the same for gru and gpt2 at one
- *     seed: every model of a seed starts from the same item table, as the peer's do.
+ *   - the input stage (tables, merge, [MASK]; and the zero output bias) and nothing else is the
+ *     same for gru and gpt2 at one seed: every model of a seed starts from the same item table, as
+ *     the peer's do.
  * Written for issue 19's seed spread (docs/session_results.md, "Seed spread"): a parameter drawn
  * at the wrong scale, or two sharing a stream, fails here.
  */
