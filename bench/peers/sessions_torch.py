@@ -84,6 +84,11 @@ The model (recsys_meta_model.py, t4rec-notes 1.4, with `--inp_merge mlp --tf_out
 - head: tanh(Linear(d_model -> item dim)), logits = h E^T + b with E the item table (tied) and b a
   bias initialised to 0, divided by softmax_temperature; cross-entropy over the whole catalogue
   (every row of E, padding included) on the labelled rows, label_smoothing as torch's.
+- sampled softmax (--sampled_softmax --max_n_samples N, training only; Jean et al. 2015 and
+  TensorFlow's sampled_softmax_loss, as docs/session_models.md describes reckon's): N distinct ids
+  drawn log-uniformly over [1, V) per step, shared by the batch; every logit, the target's and the
+  draws', minus log of its expected count 1 - (1 - P(id))^tries (the logQ correction); a draw equal
+  to a row's target is removed; cross-entropy against the target. Evaluation scores every item.
 - optimizer: AdamW as HuggingFace's Trainer sets it up: weight decay on every parameter whose name
   contains neither "bias" nor "LayerNorm.weight" (so GPT-2's ln_1/ln_2/ln_f weights decay, as in
   HF's GPT2Model, and BERT's LayerNorm weights do not); torch.optim.AdamW (eps after the bias
@@ -313,6 +318,44 @@ def plm_targets(items, p, max_span, training, gen=None, last_only=True):
     order = torch.stack([torch.randperm(T, generator=gen) for _ in range(B)]).masked_fill(~masked, -1)
     perm = (order[:, :, None] <= order[:, None, :]) & masked[:, None, :]
     return torch.where(masked, items, torch.zeros_like(items)), masked, perm
+
+
+def log_uniform_unique(V, pad, n, gen):
+    """n distinct ids of [pad + 1, V) drawn log-uniformly (TensorFlow's log_uniform_candidate_sampler
+    with unique=True: P(k) = log((k + 2) / (k + 1)) / log(V - pad), k = id - pad - 1, which assumes
+    ids sorted by decreasing frequency) -> (ids in draw order, draws taken)."""
+    span = V - pad - 1
+    if not 0 < n <= span:
+        raise SystemExit("sessions_torch.py: --max_n_samples %d: between 1 and the %d ids after the pad" % (n, span))
+    seen, ids, tries = set(), [], 0
+    while len(ids) < n:
+        u = torch.rand(2 * n, generator=gen, dtype=torch.float64)
+        for k in (torch.exp(u * math.log(span + 1)).floor().long() - 1).clamp(0, span - 1).tolist():
+            tries += 1
+            if k not in seen:
+                seen.add(k)
+                ids.append(k)
+                if len(ids) == n:
+                    break
+    return torch.tensor(ids) + pad + 1, tries
+
+
+def log_expected_count(ids, V, pad, tries):
+    """log of an id's expected count among `tries` log-uniform draws: 1 - (1 - P(id))^tries."""
+    k = (ids - pad - 1).double()
+    p = torch.log((k + 2) / (k + 1)) / math.log(V - pad)
+    return torch.log(-torch.expm1(tries * torch.log1p(-p))).float()
+
+
+def sampled_softmax_loss(h, y, weight, bias, ids, tries, temperature):
+    """Jean et al. 2015 as TensorFlow's sampled_softmax_loss: every logit, the target's and the draws',
+    (h . w + b) / temperature minus log of its expected count; a draw equal to a row's target is
+    left out (remove_accidental_hits); cross-entropy against the target."""
+    V = weight.shape[0]
+    pos = ((h * weight[y]).sum(1) + bias[y]) / temperature - log_expected_count(y, V, 0, tries)
+    neg = (h @ weight[ids].T + bias[ids]) / temperature - log_expected_count(ids, V, 0, tries)
+    neg = neg.masked_fill(ids.view(1, -1) == y.view(-1, 1), float("-inf"))
+    return F.cross_entropy(torch.cat([pos.view(-1, 1), neg], 1), torch.zeros_like(y))
 
 
 def gumbel_draws(logits, gen):
@@ -587,6 +630,8 @@ class SessionModel(nn.Module):
         side features unchanged) runs through the same input stage and body, and a discriminator
         head (d -> d, activation, d -> 1) learns which rows were replaced: w_d BCE + w_g MLM."""
         h, y, sel = self.targets(batch, True, gen)
+        if self.a.sampled_softmax:
+            return self.sampled_loss(h, y, gen)
         logits = self.logits(h)
         mlm = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
         if not self.a.rtd:
@@ -621,6 +666,12 @@ class SessionModel(nn.Module):
         h = self.body(x, items != 0, perm)
         sel = labels != 0
         return torch.tanh(self.out_proj(h[sel])), labels[sel], sel
+
+    def sampled_loss(self, h, y, gen):
+        """Sampled softmax (--sampled_softmax): --max_n_samples draws for the batch, sampled_softmax_loss."""
+        weight = self.tables[self.item_table].weight
+        ids, tries = log_uniform_unique(weight.shape[0], 0, self.a.max_n_samples, gen)
+        return sampled_softmax_loss(h, y, weight, self.output_layer_bias, ids, tries, self.a.softmax_temperature)
 
     def logits(self, h):
         return F.linear(h, self.tables[self.item_table].weight, self.output_layer_bias) / self.a.softmax_temperature
@@ -665,6 +716,8 @@ def check_task(a):
     if a.plm and a.model_type != "xlnet" or a.mlm and a.model_type not in MLM_BODIES + ("xlnet",) or a.mlm and a.plm:
         raise SystemExit("sessions_torch.py: --mlm goes with bert, albert, electra or xlnet and --plm with xlnet "
                          "(%s was given --mlm=%s --plm=%s)" % (a.model_type, a.mlm, a.plm))
+    if a.sampled_softmax and a.rtd:
+        raise SystemExit("sessions_torch.py: --sampled_softmax does not combine with --rtd (as in reckon)")
     if a.rtd and not (a.mlm and a.rtd_tied_generator):
         raise SystemExit("sessions_torch.py: --rtd needs a masked LM (bert, albert, electra, xlnet --mlm) and "
                          "--rtd_tied_generator (the separate generator is not written, as in reckon)")
@@ -928,6 +981,33 @@ def check_popularity_ranks(check):
           % out.getvalue().strip().split("\n")[-1])
 
 
+def check_sampler(check):
+    """The sampled softmax's draws: n distinct ids of [1, V); each id's share of the calls it is drawn
+    in is its expected count averaged over the calls (the logQ term's count); the loss is the
+    cross-entropy of the corrected logits, a draw equal to the target left out."""
+    gen = torch.Generator().manual_seed(11)
+    V, n, calls = 40, 8, 4000
+    seen, want = torch.zeros(V), torch.zeros(V)
+    for _ in range(calls):
+        ids, tries = log_uniform_unique(V, 0, n, gen)
+        check(len(set(ids.tolist())) == n and int(ids.min()) >= 1 and int(ids.max()) < V, "sampled ids: n distinct in [1, V)")
+        seen[ids] += 1
+        want[1:] += log_expected_count(torch.arange(1, V), V, 0, tries).exp()
+    err = float(((seen - want) / calls).abs().max())
+    check(err < 0.03, "each id's share of the draws is its expected count (max error %.3f)" % err)
+    torch.manual_seed(12)
+    h, w, b = torch.randn(3, 4), torch.randn(V, 4), torch.randn(V)
+    y, ids, tries = torch.tensor([1, 5, 9]), torch.tensor([2, 5, 30]), 6
+    logq = lambda v: log_expected_count(v, V, 0, tries)
+    want = 0.0
+    for r in range(3):
+        cand = [int(y[r])] + [int(v) for v in ids if int(v) != int(y[r])]
+        z = torch.stack([h[r] @ w[c] + b[c] - logq(torch.tensor([c]))[0] for c in cand])
+        want += float(torch.logsumexp(z, 0) - z[0]) / 3
+    got = float(sampled_softmax_loss(h, y, w, b, ids, tries, 1.0))
+    check(abs(got - want) < 1e-5, "sampled softmax loss against a loop (%.6f, %.6f)" % (got, want))
+
+
 def selfcheck(_):
     bad = []
 
@@ -946,6 +1026,7 @@ def selfcheck(_):
     lab, masked = mlm_targets(items, 0.15, False)
     check(lab.tolist() == [[0, 0, 7, 0], [0, 9, 0, 0], [0, 0, 0, 6]], "MLM eval: the last real item is the label")
     check(masked.tolist() == (lab != 0).tolist(), "MLM eval masks exactly the label")
+    check_sampler(check)
     gen = torch.Generator().manual_seed(3)
     long = torch.arange(1, 201).view(10, 20)
     pad = torch.tensor([[1, 2, 0, 0, 0]] * 50)
@@ -1069,6 +1150,8 @@ def parser():
     t.add_argument("--layer_norm_featurewise", action="store_true")
     t.add_argument("--softmax_temperature", type=float, default=1.0)
     t.add_argument("--label_smoothing", type=float, default=0.0)
+    t.add_argument("--sampled_softmax", action="store_true")
+    t.add_argument("--max_n_samples", type=int, default=100)
     t.add_argument("--session_seq_length_max", type=int, default=20)
     t.add_argument("--no_key_padding_mask", dest="key_padding_mask", action="store_false")
     t.add_argument("--per_device_train_batch_size", type=int, default=8)
