@@ -32,6 +32,11 @@ static void bias_only(float *restrict o, const float *restrict b, int64_t n) {
   for (int64_t j = 0; j < n; j++) o[j] += b[j];
 }
 
+/* libm's tanhf was a third of a session model's input layer and head (a scalar call per element) */
+static void tanh_row(float *restrict o, int64_t n) {
+  for (int64_t j = 0; j < n; j++) o[j] = rk_tanhf_fast(o[j]);
+}
+
 static void epilogue_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const epilogue_ctx *c = arg;
@@ -45,7 +50,7 @@ static void epilogue_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) 
     if (c->act == RK_ACT_SIGMOID)
       for (int64_t j = 0; j < c->OC; j++) o[j] = 1.0f / (1.0f + expf(-o[j]));
     else if (c->act == RK_ACT_TANH)
-      for (int64_t j = 0; j < c->OC; j++) o[j] = tanhf(o[j]);
+      tanh_row(o, c->OC);
   }
 }
 
