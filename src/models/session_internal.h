@@ -101,7 +101,6 @@ typedef struct {
   int labelled;                /* int64 (B T): the rows with a label (packed row numbers when
                                   packed), then -1 (train graphs) */
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
-  int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
   int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items */
   int merged;                  /* (B, T, width): the input stage's rows, before [MASK] */

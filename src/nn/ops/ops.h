@@ -258,11 +258,11 @@ void relu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const f
 void reshape_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n);
 void reshape_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, int64_t n);
 
-/* seq_mean */
-void seq_mean_forward_cpu(float *out /* (B, D) */, const float *x /* (B, T, D) */, const int64_t *ids /* (B, T) */,
-                          int64_t B, int64_t T, int64_t D, int64_t padding);
-void seq_mean_backward_cpu(float *dx /* (B, T, D) */, const float *dout /* (B, D) */, const int64_t *ids /* (B, T) */,
-                           int64_t B, int64_t T, int64_t D, int64_t padding);
+/* prefix_mean: sum (B, D) is scratch */
+void prefix_mean_forward_cpu(float *out /* (B, T, D) */, float *sum /* (B, D) */, const float *x /* (B, T, D) */,
+                             int64_t B, int64_t T, int64_t D);
+void prefix_mean_backward_cpu(float *dx /* (B, T, D) */, float *sum /* (B, D) */, const float *dout /* (B, T, D) */,
+                              int64_t B, int64_t T, int64_t D);
 
 /* selu */
 void selu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n);
