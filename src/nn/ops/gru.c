@@ -9,7 +9,7 @@
  */
 #include "nn/ops/ops.h"
 
-static void gru_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved /* (4H) */, const float *restrict gx /* (3H) */,
+RK_VECTOR_CLONES static void gru_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved /* (4H) */, const float *restrict gx /* (3H) */,
                      const float *restrict gh /* (3H) */, const float *restrict h_prev /* (H) */, const float *restrict c_prev, int64_t H) {
   (void)c;
   (void)c_prev;
@@ -24,7 +24,7 @@ static void gru_step(float *restrict h /* (H) */, float *restrict c, float *rest
   }
 }
 
-static void gru_step_back(float *restrict dgx /* (3H) */, float *restrict dgh /* (3H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
+RK_VECTOR_CLONES static void gru_step_back(float *restrict dgx /* (3H) */, float *restrict dgh /* (3H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
                           const float *restrict dh /* (H) */, const float *restrict dc, const float *restrict saved /* (4H) */, const float *restrict h,
                           const float *restrict h_prev /* (H) */, const float *restrict c, const float *restrict c_prev, int64_t H) {
   (void)dc_prev;

@@ -10,7 +10,7 @@
  */
 #include "nn/ops/ops.h"
 
-static void lstm_step(float *restrict h /* (H) */, float *restrict c /* (H) */, float *restrict saved /* (4H) */, const float *restrict gx /* (4H) */,
+RK_VECTOR_CLONES static void lstm_step(float *restrict h /* (H) */, float *restrict c /* (H) */, float *restrict saved /* (4H) */, const float *restrict gx /* (4H) */,
                       const float *restrict gh /* (4H) */, const float *restrict h_prev, const float *restrict c_prev /* (H) */, int64_t H) {
   (void)h_prev;
   for (int64_t k = 0; k < H; k++) {
@@ -25,7 +25,7 @@ static void lstm_step(float *restrict h /* (H) */, float *restrict c /* (H) */, 
   }
 }
 
-static void lstm_step_back(float *restrict dgx /* (4H) */, float *restrict dgh /* (4H) */, float *restrict dh_prev /* (H) */,
+RK_VECTOR_CLONES static void lstm_step_back(float *restrict dgx /* (4H) */, float *restrict dgh /* (4H) */, float *restrict dh_prev /* (H) */,
                            float *restrict dc_prev /* (H) */, const float *restrict dh /* (H) */, const float *restrict dc /* (H) */,
                            const float *restrict saved /* (4H) */, const float *restrict h, const float *restrict h_prev,
                            const float *restrict c /* (H) */, const float *restrict c_prev /* (H) */, int64_t H) {

@@ -6,7 +6,7 @@
  */
 #include "nn/ops/ops.h"
 
-static void rnn_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved, const float *restrict gx /* (H) */, const float *restrict gh /* (H) */,
+RK_VECTOR_CLONES static void rnn_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved, const float *restrict gx /* (H) */, const float *restrict gh /* (H) */,
                      const float *restrict h_prev, const float *restrict c_prev, int64_t H) {
   (void)c;
   (void)saved;
@@ -15,7 +15,7 @@ static void rnn_step(float *restrict h /* (H) */, float *restrict c, float *rest
   for (int64_t k = 0; k < H; k++) h[k] = rk_tanhf_fast(gx[k] + gh[k]);
 }
 
-static void rnn_step_back(float *restrict dgx /* (H) */, float *restrict dgh /* (H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
+RK_VECTOR_CLONES static void rnn_step_back(float *restrict dgx /* (H) */, float *restrict dgh /* (H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
                           const float *restrict dh /* (H) */, const float *restrict dc, const float *restrict saved, const float *restrict h /* (H) */,
                           const float *restrict h_prev, const float *restrict c, const float *restrict c_prev, int64_t H) {
   (void)dc_prev;
