@@ -31,16 +31,19 @@ RK_VECTOR_CLONES static void lstm_step_back(float *restrict dgx /* (4H) */, floa
                            const float *restrict c /* (H) */, const float *restrict c_prev /* (H) */, int64_t H) {
   (void)h;
   (void)h_prev;
-  memset(dh_prev, 0, (size_t)H * sizeof(float));   /* h reaches the past only through the gates: the gemm adds that */
   for (int64_t k = 0; k < H; k++) {
     float i = saved[k], f = saved[H + k], gg = saved[2 * H + k], o = saved[3 * H + k], tc = rk_tanhf_fast(c[k]);
     float dct = dc[k] + dh[k] * o * (1.0f - tc * tc);
-    dgx[k] = dgh[k] = dct * gg * i * (1.0f - i);
-    dgx[H + k] = dgh[H + k] = dct * c_prev[k] * f * (1.0f - f);
-    dgx[2 * H + k] = dgh[2 * H + k] = dct * i * (1.0f - gg * gg);
-    dgx[3 * H + k] = dgh[3 * H + k] = dh[k] * tc * o * (1.0f - o);
+    dgx[k] = dct * gg * i * (1.0f - i);
+    dgx[H + k] = dct * c_prev[k] * f * (1.0f - f);
+    dgx[2 * H + k] = dct * i * (1.0f - gg * gg);
+    dgx[3 * H + k] = dh[k] * tc * o * (1.0f - o);
     dc_prev[k] = dct * f;
+    dh_prev[k] = 0.0f;   /* h reaches the past only through the gates: the gemm adds that */
   }
+  /* every gate's input- and hidden-side pre-activations are summed: one gradient for both (written
+   * once in the loop: more output streams, or a memset before it, kept it from vectorising) */
+  memcpy(dgh, dgx, (size_t)(4 * H) * sizeof(float));
 }
 
 static const rk_recurrent_cell lstm_cell = {4, 4, true, lstm_step, lstm_step_back};
