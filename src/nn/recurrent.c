@@ -113,7 +113,14 @@ static void forward_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   }
 }
 
-/* floats of the forward scratch past the packing's int64s (B T + T + 1 of them) */
+/* A scratch starts with the packing, rows (B T) and off (T + 1) int64s; its floats follow. */
+static float *index_carve(int64_t **rows, int64_t **off, void *scratch, int64_t BT, int64_t T) {
+  *rows = scratch;
+  *off = *rows + BT;
+  return (void *)((char *)scratch + (size_t)(BT + T + 1) * sizeof(int64_t));
+}
+
+/* floats of the forward scratch past the packing's int64s */
 static int64_t fwd_floats(const rk_recurrent_cell *cell, int64_t B, int64_t T, int64_t I, int64_t H) {
   const int64_t GH = cell->gates * H;
   return B * T * (I + GH) + B * GH + 2 * B * H + (I + H) * GH;
@@ -125,8 +132,8 @@ void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H
                            const float *b_ih /* (G H) or NULL */, const float *b_hh /* (G H) or NULL */, int64_t B,
                            int64_t T, int64_t I, int64_t H, int64_t padding) {
   const int64_t GH = cell->gates * H, BT = B * T;
-  int64_t *rows = scratch, *off = rows + BT;
-  float *xp = (float *)(off + T + 1), *gx = xp + BT * I, *gh = gx + BT * GH, *h_cur = gh + B * GH,
+  int64_t *rows, *off;
+  float *xp = index_carve(&rows, &off, scratch, BT, T), *gx = xp + BT * I, *gh = gx + BT * GH, *h_cur = gh + B * GH,
         *c_cur = h_cur + B * H, *wt_ih = c_cur + B * H, *wt_hh = wt_ih + I * GH;
   const int64_t N = packing(rows, off, ids, B, T, padding);
   saved_parts s = carve_saved(cell, saved, BT, H);
@@ -191,8 +198,8 @@ void recurrent_backward_cpu(const rk_recurrent_cell *cell, float *dx /* (B, T, I
                             const float *w_hh /* (G H, H) */, int64_t B, int64_t T, int64_t I, int64_t H,
                             int64_t padding) {
   const int64_t GH = cell->gates * H, BT = B * T;
-  int64_t *rows = scratch, *off = rows + BT;
-  float *dgx = (float *)(off + T + 1), *dgh = dgx + BT * GH, *xp = dgh + BT * GH, *dxp = xp + BT * I,
+  int64_t *rows, *off;
+  float *dgx = index_carve(&rows, &off, scratch, BT, T), *dgh = dgx + BT * GH, *xp = dgh + BT * GH, *dxp = xp + BT * I,
         *dh_cur = dxp + BT * I, *dc_cur = dh_cur + B * H, *dh_prev = dc_cur + B * H, *dc_prev = dh_prev + B * H;
   const int64_t N = packing(rows, off, ids, B, T, padding);
   memset(dh_cur, 0, (size_t)(2 * B * H) * sizeof(float));

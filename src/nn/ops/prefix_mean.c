@@ -17,6 +17,22 @@ typedef struct {
   int64_t T, D;
 } prefix_ctx;
 
+/* s += x, o = s / n over a row (restrict: the loop vectorises) */
+static void running_mean_row(float *restrict o, float *restrict s, const float *restrict x, float n, int64_t D) {
+  for (int64_t d = 0; d < D; d++) {
+    s[d] += x[d];
+    o[d] = s[d] / n;
+  }
+}
+
+/* s += g / n, dx += s over a row */
+static void running_grad_row(float *restrict dx, float *restrict s, const float *restrict g, float n, int64_t D) {
+  for (int64_t d = 0; d < D; d++) {
+    s[d] += g[d] / n;
+    dx[d] += s[d];
+  }
+}
+
 static void forward_sessions(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const prefix_ctx *c = arg;
@@ -24,14 +40,8 @@ static void forward_sessions(void *arg, int64_t chunk, int64_t begin, int64_t en
   for (int64_t b = begin; b < end; b++) {
     float *s = c->sum + b * D;
     memset(s, 0, (size_t)D * sizeof(float));
-    for (int64_t t = 0; t < T; t++) {
-      const float *x = c->x + (b * T + t) * D;
-      float *o = c->out + (b * T + t) * D, n = (float)(t + 1);
-      for (int64_t d = 0; d < D; d++) {
-        s[d] += x[d];
-        o[d] = s[d] / n;
-      }
-    }
+    for (int64_t t = 0; t < T; t++)
+      running_mean_row(c->out + (b * T + t) * D, s, c->x + (b * T + t) * D, (float)(t + 1), D);
   }
 }
 
@@ -42,14 +52,8 @@ static void backward_sessions(void *arg, int64_t chunk, int64_t begin, int64_t e
   for (int64_t b = begin; b < end; b++) {
     float *s = c->sum + b * D;
     memset(s, 0, (size_t)D * sizeof(float));
-    for (int64_t t = T - 1; t >= 0; t--) {
-      const float *g = c->x + (b * T + t) * D;
-      float *dx = c->out + (b * T + t) * D, n = (float)(t + 1);
-      for (int64_t d = 0; d < D; d++) {
-        s[d] += g[d] / n;
-        dx[d] += s[d];
-      }
-    }
+    for (int64_t t = T - 1; t >= 0; t--)
+      running_grad_row(c->out + (b * T + t) * D, s, c->x + (b * T + t) * D, (float)(t + 1), D);
   }
 }
 
