@@ -33,7 +33,7 @@ static void bias_only(float *restrict o, const float *restrict b, int64_t n) {
 }
 
 /* libm's tanhf was a third of a session model's input layer and head (a scalar call per element) */
-static void tanh_row(float *restrict o, int64_t n) {
+RK_VECTOR_CLONES static void tanh_row(float *restrict o, int64_t n) {
   for (int64_t j = 0; j < n; j++) o[j] = rk_tanhf_fast(o[j]);
 }
 

@@ -376,10 +376,11 @@ void transpose_backward_cpu(float *dx /* (P, A, M, C, Q) */, const float *dout /
  * have no branch (a float compare keeps a loop scalar under -ftrapping-math), so loops calling
  * them vectorise; within 1e-7 of libm's, no NaN at either end. */
 
-/* For the few loops that stream a whole catalogue per row (softmax_ce): one copy per vector width,
- * picked when the program loads, since the default build targets plain x86-64 (SSE2, 4 floats a
- * vector). A clone may contract a * b + c into one FMA, so the last bit can differ between
- * machines, never between runs or thread counts on one machine. */
+/* For the few hot loops (softmax_ce and catalog_ce over the catalogue, the recurrent cells,
+ * linear's tanh): one copy per vector width, picked when the program loads, since the default
+ * build targets plain x86-64 (SSE2, 4 floats a vector). A clone may contract a * b + c into one
+ * FMA, so the last bit can differ between machines, never between runs or thread counts on one
+ * machine. */
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define RK_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
