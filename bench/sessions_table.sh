@@ -24,7 +24,11 @@
 # `popularity`); ceiling: the oracle's expected Recall / NDCG / MRR@20 over the same evaluated
 # sessions (the peer's `ceiling`). Per model: mean ± sample std over the seeds, reckon - torch
 # against the tolerance max(0.005, 2 x torch's seed std), training sessions/s of both over every
-# window (the peer times its epochs over tensors in memory, reckon reports its own) and the ratio.
+# window and the ratio. Both clocks span the same work, a window's epochs of steps: the peer's
+# starts after its sessions are in tensors (shuffle, slicing, masking, forward, loss, backward,
+# clipping, AdamW); reckon's train_runtime (src/train/sessions.c) after its loaders are open and its
+# graph built, and also holds reading each batch from the window's Parquet (under 1% of the span,
+# measured with perf at SESSIONS=20000) and its logging rows; neither holds evaluation.
 #
 #   bench/sessions_table.sh [reckon-build-dir]        (default: build)
 #   SESSIONS=40000 DAYS=4 EPOCHS=1 SEEDS="1 2 3" THREADS=1
@@ -184,8 +188,9 @@ EOF
   echo "R@20 / N@20 / MRR@20: Recall, NDCG and MRR at 20 of each evaluated session's last item over the whole"
   echo "catalogue, averaged over the evaluated windows, then mean ± sample std over the seeds ($seeds)."
   echo "reckon - torch: the difference of the means, (tol) = max(0.005, 2 x torch's seed std), **out** when"
-  echo "outside it. sess/s: training sessions per second over every window (the peer's epochs over tensors in"
-  echo "memory; reckon's as it reports it). Floors: avgseq (row) and popularity; ceiling: the synth oracle."
+  echo "outside it. sess/s: training sessions per second over every window, both timing the window's epochs of"
+  echo "steps (the peer over tensors in memory; reckon's train_runtime, reading its batches from Parquet too)."
+  echo "Floors: avgseq (row) and popularity; ceiling: the synth oracle."
   echo "Load average before / after: $load_before / $load_after."
 } > "$results"
 echo

@@ -24,8 +24,8 @@
 # --eval_steps_on_train_set 0: the peer does not evaluate on its training window either.
 # Figures per model: Recall@20 and NDCG@20 (mean +- sample std over the seeds) of both, reckon -
 # torch against the tolerance max(0.005, 2 x torch's seed std), the oracle's ceiling on the same
-# evaluated sessions, training sessions/s of both (the peer times its epochs over tensors already in
-# memory; reckon reports its own) and reckon / torch (the goal is >= 2x).
+# evaluated sessions, training sessions/s of both and reckon / torch (the goal is >= 2x). Both clocks
+# span the window's epochs of steps (bench/sessions_table.sh says what each holds).
 # Then an evaluation-memory check: reckon evaluates (no training) over a catalogue of MEM_ITEMS
 # items (default 1M; the feature config's cardinality) at eval batches 64 and 2048; the peak RSS of
 # both is printed, and the growth must stay under a quarter of what dense batch x catalogue scores
@@ -218,7 +218,8 @@ fi
   echo "R@20 / N@20: Recall@20 and NDCG@20 per evaluated session (the last item of each), mean ± sample std over"
   echo "the seeds ($seeds); reckon - torch is judged against max(0.005, 2 x torch's seed std). ceiling: the synth"
   echo "oracle's expected Recall/NDCG@20 averaged over the same sessions. sess/s: training sessions per second"
-  echo "(the peer's epochs over tensors in memory; reckon's as it reports it); reckon/torch above 2: the goal."
+  echo "over the epochs' steps (the peer over tensors in memory; reckon reading its batches from Parquet too);"
+  echo "reckon/torch above 2: the goal."
   case "$table" in *"*"*) echo "*: reckon's output gave no training throughput: its trained sessions over the whole"
                           echo "command's wall time (loading and evaluation included), a lower bound." ;; esac
   [ $have_reckon = 1 ] || echo "reckon's \`sessions\` command was not available: PyTorch only."

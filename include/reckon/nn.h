@@ -216,7 +216,7 @@ rk_status rk_init_tensor_rows(rk_tensor *t, const rk_init_spec *spec, uint64_t s
   X(LSTM,            lstm,            RK_ON_CPU) \
   X(RNN,             rnn,             RK_ON_CPU) \
   X(MASK_FILL,       mask_fill,       RK_ON_CPU) \
-  X(SEQ_MEAN,        seq_mean,        RK_ON_CPU) \
+  X(PREFIX_MEAN,     prefix_mean,     RK_ON_CPU) \
   X(GATHER_ROWS,     gather_rows,     RK_ON_CPU) \
   X(REL_ATTENTION,   rel_attention,   RK_ON_CPU) \
   X(SAMPLED_LOGITS,  sampled_logits,  RK_ON_CPU) \
@@ -463,9 +463,9 @@ int64_t rk_graph_value_rows(const rk_graph *g, int v);
 /* out = x (B, T, D) with the rows where mask (int64 (B, T)) is non-zero replaced by value (D):
  * the learnable [MASK] vector of masked and causal LM batches. */
 rk_status rk_graph_mask_fill(rk_graph *g, int *out, int x, int mask, rk_param *value);
-/* out (B, D) = the mean of x (B, T, D) over the positions whose id (int64 (B, T)) is not
- * padding; zeros for a session without items (the avgseq model). */
-rk_status rk_graph_seq_mean(rk_graph *g, int *out, int x, int ids, int64_t padding);
+/* out (B, T, D) row t = the mean of x (B, T, D) rows 0..t of its session, padded ones included
+ * (the avgseq model's body, AvgSeq's cumsum / arange). */
+rk_status rk_graph_prefix_mean(rk_graph *g, int *out, int x);
 /* index (B) = the last position of each session whose id is not padding, or -1 (empty). */
 void rk_seq_last_positions(int64_t *index, const int64_t *ids, int64_t B, int64_t T, int64_t padding);
 /* One recurrent layer over x (B, T, I), batch first, zero initial state, as PyTorch's nn.GRU,

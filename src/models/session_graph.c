@@ -97,20 +97,8 @@ static rk_status build_recurrent(builder *b, int *x) {
   return RK_OK;
 }
 
-/* avgseq (recsys_models.py's AvgSeq): row t = the mean of rows 0..t, as a (T, T) averaging
- * matrix times each session's rows. The matrix is an input the build fills once. */
-static rk_status build_avgseq(builder *b, int *x) {
-  const int64_t T = b->sg->T, shape[2] = {T, T};
-  RK_TRY(rk_graph_input(b->g, &b->sg->average, "[average]", 2, shape));
-  return rk_graph_matmul(b->g, x, b->sg->average, *x);
-}
-
-static void fill_average(rk_session_graph *sg) {
-  float *a = rk_graph_input_f32(sg->g, sg->average);
-  for (int64_t s = 0; s < sg->B; s++)
-    for (int64_t t = 0; t < sg->T; t++)
-      for (int64_t u = 0; u < sg->T; u++) a[(s * sg->T + t) * sg->T + u] = u <= t ? 1.0f / (float)(t + 1) : 0.0f;
-}
+/* avgseq (recsys_models.py's AvgSeq): row t = the mean of rows 0..t (prefix_mean). */
+static rk_status build_avgseq(builder *b, int *x) { return rk_graph_prefix_mean(b->g, x, *x); }
 
 rk_status rk_session_body_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
                                 bool attention_weights) {
@@ -174,9 +162,7 @@ static rk_status build(builder *b, const rk_session_features *f, bool train, boo
     RK_TRY(rk_graph_output(g, sg->out.loss));
   }
   for (int l = 0; attention_weights && l < sg->n_layers; l++) RK_TRY(rk_graph_output(g, sg->attention[l]));
-  RK_TRY(rk_graph_build(g, train ? sg->out.loss : RK_NO_VALUE));
-  if (c->model_type == RK_SESSION_AVGSEQ) fill_average(sg);
-  return RK_OK;
+  return rk_graph_build(g, train ? sg->out.loss : RK_NO_VALUE);
 }
 
 rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_features *f,
@@ -186,7 +172,7 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   sg->T = rk_session_config_positions(c);
   sg->K = c->eval_on_last_item_seq_only ? 1 : c->session_seq_length_max;   /* reads: the session's rows */
   sg->labels = sg->labelled = sg->packed_labels = sg->labelled_sessions = RK_NO_VALUE;
-  sg->average = sg->hidden = sg->rtd_fake = RK_NO_VALUE;
+  sg->hidden = sg->rtd_fake = RK_NO_VALUE;
   sg->packed_rows = sg->packed_positions = sg->packed_reads = RK_NO_VALUE;
   attention_weights = attention_weights && (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type));
   sg->n_layers = attention_weights ? c->n_layer : 0;

@@ -103,7 +103,6 @@ typedef struct {
   int packed_labels;           /* int64 (B T): their labels in that order, then pad_token */
   int labelled_sessions;       /* --negative_sampling train graphs: int64 (B T), their sessions in
                                   that order (the in-batch mask's), then -1 */
-  int average;                 /* avgseq: float (B, T, T), the causal averaging matrix */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
   int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items (an output) */
   int merged;                  /* (B, T, width): the input stage's rows, before [MASK] */

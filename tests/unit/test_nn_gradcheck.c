@@ -823,12 +823,10 @@ static int c_mask_fill(gc_ctx *c) {
   return out;
 }
 
-static int c_seq_mean(gc_ctx *c) {
+static int c_prefix_mean(gc_ctx *c) {
   int64_t xs[3] = {B, 4, 3};
-  int x = dense_value(c, 3, xs), ids, out;
-  assert_rk_ok(rk_graph_input_ids(c->g, &ids, "ids", 4));
-  defer(c, ids, FILL_IDS, 3);   /* padding (0) anywhere */
-  assert_rk_ok(rk_graph_seq_mean(c->g, &out, x, ids, 0));
+  int out;
+  assert_rk_ok(rk_graph_prefix_mean(c->g, &out, dense_value(c, 3, xs)));
   return out;
 }
 
@@ -919,7 +917,7 @@ static const struct {
     CASE(ATTENTION, c_attention_causal_padded_dropout), CASE(ATTENTION, c_attention_weights),
     CASE(GATHER, c_gather),          CASE(GRU, c_gru),                  CASE(GRU, c_gru_padded),
     CASE(LSTM, c_lstm),              CASE(LSTM, c_lstm_padded),         CASE(RNN, c_rnn),
-    CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),      CASE(SEQ_MEAN, c_seq_mean),
+    CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),      CASE(PREFIX_MEAN, c_prefix_mean),
     CASE(GATHER_ROWS, c_gather_rows_head), CASE(LINEAR, c_linear_rows_in_use),
     CASE(SOFTMAX_CE, c_softmax_ce_rows_in_use),
     CASE(REL_ATTENTION, c_rel_attention_bi_padded), CASE(REL_ATTENTION, c_rel_attention_causal_mem),

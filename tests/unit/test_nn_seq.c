@@ -3,7 +3,7 @@
  * attention gives padded keys and future keys exactly zero weight and a query with no visible
  * key a zero row; a GPT-2 block's position t does not depend on later positions, a BERT block's
  * real positions not on padded ones; the recurrent ops over padded sessions equal the same
- * sessions unpadded (packed); seq_mean averages real positions only; attention dropout is a pure function of (seed, step), the same on
+ * sessions unpadded (packed); prefix_mean is a running mean; attention dropout is a pure function of (seed, step), the same on
  * one or two threads; gather's positions are checked; bad shapes are refused naming the op; block
  * weights are drawn by parameter number, not by place in the arena.
  */
@@ -275,27 +275,42 @@ static void test_gather_positions(void **state) {
   rk_graph_free(g);
 }
 
-/* avgseq's mean: over the real positions only, zeros for the empty session. */
-static void test_seq_mean(void **state) {
+/* avgseq's running mean: row t of each session is the mean of its rows 0..t, padded ones too
+ * (AvgSeq's cumsum / arange); backward gives row u the sum of dout row t / (t + 1) over t >= u. */
+static void test_prefix_mean(void **state) {
   (void)state;
+  enum { B = 2, T = 4, D = 2 };
   rk_graph *g;
-  int64_t xs[2] = {6, 2};
-  int x, ids, out;
-  assert_rk_ok(rk_graph_create(&g, 3));
-  assert_rk_ok(rk_graph_input(g, &x, "x", 2, xs));
-  assert_rk_ok(rk_graph_input_ids(g, &ids, "ids", 6));
-  assert_rk_ok(rk_graph_seq_mean(g, &out, x, ids, 0));
+  rk_param xp;
+  int64_t xs[3] = {B, T, D};
+  int x, out, sum;
+  assert_rk_ok(rk_param_init(&xp, "x", 3, xs));
+  float *xv = xp.value.data;
+  for (int i = 0; i < B * T * D; i++) xv[i] = (float)(i * i % 7);
+  assert_rk_ok(rk_graph_create(&g, B));
+  assert_rk_ok(rk_graph_param(g, &x, &xp));
+  assert_rk_ok(rk_graph_prefix_mean(g, &out, x));
+  assert_rk_ok(rk_graph_sum(g, &sum, out, RK_REDUCE_ALL));
   assert_rk_ok(rk_graph_output(g, out));
-  assert_rk_ok(rk_graph_build(g, RK_NO_VALUE));
-  float *xp = rk_graph_input_f32(g, x);
-  for (int i = 0; i < 36; i++) xp[i] = (float)i;
-  memcpy(rk_graph_input_ids_data(g, ids), session_ids, sizeof session_ids);
-  assert_rk_ok(rk_graph_forward(g, RK_EVAL));
-  /* session 0: rows 0, 1, 3, 4, 5 (2 is a hole); session 1: rows 6, 7, 8 */
-  const float want[6] = {(0 + 2 + 6 + 8 + 10) / 5.0f, (1 + 3 + 7 + 9 + 11) / 5.0f, 14, 15, 0, 0};
+  assert_rk_ok(rk_graph_output(g, sum));
+  assert_rk_ok(rk_graph_build(g, sum));
+  rk_graph_zero_grad(g);
+  assert_rk_ok(rk_graph_forward(g, RK_TRAIN));
+  assert_rk_ok(rk_graph_backward(g));
   const float *o = rk_graph_value_f32(g, out);
-  for (int i = 0; i < 6; i++) assert_true(fabsf(o[i] - want[i]) < 1e-6f);
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++)
+      for (int d = 0; d < D; d++) {
+        float s = 0.0f, ds = 0.0f;
+        for (int u = 0; u <= t; u++) s += xv[(b * T + u) * D + d];
+        for (int u = t; u < T; u++) ds += 1.0f / (float)(u + 1);   /* d sum / d x[t] */
+        assert_float_equal(o[(b * T + t) * D + d], s / (float)(t + 1), 1e-6f);
+        assert_float_equal(((float *)xp.grad.data)[(b * T + t) * D + d], ds, 1e-6f);
+      }
+  assert_int_equal(rk_graph_prefix_mean(g, &out, sum), RK_ESHAPE);
+  assert_non_null(strstr(rk_error_message(), "prefix_mean: want x (B, T, D)"));
   rk_graph_free(g);
+  rk_param_free(&xp);
 }
 
 static void test_bad_shapes_are_refused(void **state) {
@@ -429,7 +444,7 @@ int main(void) {
       cmocka_unit_test(test_recurrent_padding_is_packing),
       cmocka_unit_test(test_dropout_is_keyed_and_thread_independent),
       cmocka_unit_test(test_gather_positions),
-      cmocka_unit_test(test_seq_mean),
+      cmocka_unit_test(test_prefix_mean),
       cmocka_unit_test(test_bad_shapes_are_refused),
       cmocka_unit_test(test_block_draws_are_keyed),
       cmocka_unit_test(test_allocation_failures),

@@ -9,7 +9,7 @@
  */
 #include "nn/ops/ops.h"
 
-static void gru_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved /* (4H) */, const float *restrict gx /* (3H) */,
+RK_VECTOR_CLONES static void gru_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved /* (4H) */, const float *restrict gx /* (3H) */,
                      const float *restrict gh /* (3H) */, const float *restrict h_prev /* (H) */, const float *restrict c_prev, int64_t H) {
   (void)c;
   (void)c_prev;
@@ -24,7 +24,7 @@ static void gru_step(float *restrict h /* (H) */, float *restrict c, float *rest
   }
 }
 
-static void gru_step_back(float *restrict dgx /* (3H) */, float *restrict dgh /* (3H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
+RK_VECTOR_CLONES static void gru_step_back(float *restrict dgx /* (3H) */, float *restrict dgh /* (3H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
                           const float *restrict dh /* (H) */, const float *restrict dc, const float *restrict saved /* (4H) */, const float *restrict h,
                           const float *restrict h_prev /* (H) */, const float *restrict c, const float *restrict c_prev, int64_t H) {
   (void)dc_prev;
@@ -46,23 +46,6 @@ static void gru_step_back(float *restrict dgx /* (3H) */, float *restrict dgh /*
 }
 
 static const rk_recurrent_cell gru_cell = {3, 4, false, gru_step, gru_step_back};
-
-void gru_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,
-                     float *gx /* (B, T, 3H) */, float *gh /* (B, 3H) */, const float *x /* (B, T, I) */,
-                     const int64_t *ids /* (B, T) or NULL */, const float *w_ih /* (3H, I) */,
-                     const float *w_hh /* (3H, H) */, const float *b_ih /* (3H) or NULL */,
-                     const float *b_hh /* (3H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding) {
-  recurrent_forward_cpu(&gru_cell, out, saved, hs, NULL, gx, gh, x, ids, w_ih, w_hh, b_ih, b_hh, B, T, I, H, padding);
-}
-
-void gru_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                      float *scratch, const float *dout /* (B, T, H) */, const float *saved /* (T, B, 4H) */,
-                      const float *hs /* (T + 1, B, H) */, const float *x /* (B, T, I) */,
-                      const int64_t *ids /* (B, T) or NULL */, const float *w_ih, const float *w_hh, int64_t B,
-                      int64_t T, int64_t I, int64_t H, int64_t padding) {
-  recurrent_backward_cpu(&gru_cell, dx, dw_ih, dw_hh, db_ih, db_hh, scratch, dout, saved, hs, NULL, x, ids, w_ih,
-                         w_hh, B, T, I, H, padding);
-}
 
 rk_status gru_node_forward_cpu(rk_graph *g, const rk_node *n) { return recurrent_node_forward_cpu(&gru_cell, g, n); }
 void gru_node_backward_cpu(rk_graph *g, const rk_node *n) { recurrent_node_backward_cpu(&gru_cell, g, n); }

@@ -35,6 +35,11 @@ static void bias_only(float *restrict o, const float *restrict b, int64_t n) {
   for (int64_t j = 0; j < n; j++) o[j] += b[j];
 }
 
+/* libm's tanhf was a third of a session model's input layer and head (a scalar call per element) */
+RK_VECTOR_CLONES static void tanh_row(float *restrict o, int64_t n) {
+  for (int64_t j = 0; j < n; j++) o[j] = rk_tanhf_fast(o[j]);
+}
+
 static void epilogue_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const epilogue_ctx *c = arg;
@@ -48,7 +53,7 @@ static void epilogue_rows(void *arg, int64_t chunk, int64_t begin, int64_t end) 
     if (c->act == RK_ACT_SIGMOID)
       for (int64_t j = 0; j < c->OC; j++) o[j] = 1.0f / (1.0f + expf(-o[j]));
     else if (c->act == RK_ACT_TANH)
-      for (int64_t j = 0; j < c->OC; j++) o[j] = tanhf(o[j]);
+      tanh_row(o, c->OC);
   }
 }
 
@@ -101,6 +106,11 @@ static void dact_relu(float *restrict dpre, const float *restrict dout, const fl
   }
 }
 
+/* tanh's derivative from its output; a loop of its own vectorises (the shared one below did not) */
+static void dact_tanh(float *restrict dpre, const float *restrict dout, const float *restrict out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dpre[i] = dout[i] * (1.0f - out[i] * out[i]);
+}
+
 static void dact_range(void *arg, int64_t chunk, int64_t begin, int64_t end) {
   (void)chunk;
   const dact_ctx *c = arg;
@@ -108,10 +118,13 @@ static void dact_range(void *arg, int64_t chunk, int64_t begin, int64_t end) {
     dact_relu(c->dpre + begin, c->dout + begin, c->out + begin, end - begin);
     return;
   }
-  for (int64_t i = begin; i < end; i++) {
+  if (c->act == RK_ACT_TANH) {
+    dact_tanh(c->dpre + begin, c->dout + begin, c->out + begin, end - begin);
+    return;
+  }
+  for (int64_t i = begin; i < end; i++) {   /* sigmoid */
     float y = c->out[i];
-    float d = c->act == RK_ACT_SIGMOID ? y * (1.0f - y) : 1.0f - y * y;
-    c->dpre[i] = c->dout[i] * d;
+    c->dpre[i] = c->dout[i] * (y * (1.0f - y));
   }
 }
 

@@ -10,7 +10,7 @@
  */
 #include "nn/ops/ops.h"
 
-static void lstm_step(float *restrict h /* (H) */, float *restrict c /* (H) */, float *restrict saved /* (4H) */, const float *restrict gx /* (4H) */,
+RK_VECTOR_CLONES static void lstm_step(float *restrict h /* (H) */, float *restrict c /* (H) */, float *restrict saved /* (4H) */, const float *restrict gx /* (4H) */,
                       const float *restrict gh /* (4H) */, const float *restrict h_prev, const float *restrict c_prev /* (H) */, int64_t H) {
   (void)h_prev;
   for (int64_t k = 0; k < H; k++) {
@@ -25,43 +25,28 @@ static void lstm_step(float *restrict h /* (H) */, float *restrict c /* (H) */, 
   }
 }
 
-static void lstm_step_back(float *restrict dgx /* (4H) */, float *restrict dgh /* (4H) */, float *restrict dh_prev /* (H) */,
+RK_VECTOR_CLONES static void lstm_step_back(float *restrict dgx /* (4H) */, float *restrict dgh /* (4H) */, float *restrict dh_prev /* (H) */,
                            float *restrict dc_prev /* (H) */, const float *restrict dh /* (H) */, const float *restrict dc /* (H) */,
                            const float *restrict saved /* (4H) */, const float *restrict h, const float *restrict h_prev,
                            const float *restrict c /* (H) */, const float *restrict c_prev /* (H) */, int64_t H) {
   (void)h;
   (void)h_prev;
-  memset(dh_prev, 0, (size_t)H * sizeof(float));   /* h reaches the past only through the gates: the gemm adds that */
   for (int64_t k = 0; k < H; k++) {
     float i = saved[k], f = saved[H + k], gg = saved[2 * H + k], o = saved[3 * H + k], tc = rk_tanhf_fast(c[k]);
     float dct = dc[k] + dh[k] * o * (1.0f - tc * tc);
-    dgx[k] = dgh[k] = dct * gg * i * (1.0f - i);
-    dgx[H + k] = dgh[H + k] = dct * c_prev[k] * f * (1.0f - f);
-    dgx[2 * H + k] = dgh[2 * H + k] = dct * i * (1.0f - gg * gg);
-    dgx[3 * H + k] = dgh[3 * H + k] = dh[k] * tc * o * (1.0f - o);
+    dgx[k] = dct * gg * i * (1.0f - i);
+    dgx[H + k] = dct * c_prev[k] * f * (1.0f - f);
+    dgx[2 * H + k] = dct * i * (1.0f - gg * gg);
+    dgx[3 * H + k] = dh[k] * tc * o * (1.0f - o);
     dc_prev[k] = dct * f;
+    dh_prev[k] = 0.0f;   /* h reaches the past only through the gates: the gemm adds that */
   }
+  /* every gate's input- and hidden-side pre-activations are summed: one gradient for both (written
+   * once in the loop: more output streams, or a memset before it, kept it from vectorising) */
+  memcpy(dgh, dgx, (size_t)(4 * H) * sizeof(float));
 }
 
 static const rk_recurrent_cell lstm_cell = {4, 4, true, lstm_step, lstm_step_back};
-
-void lstm_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,
-                      float *cs /* (T + 1, B, H) */, float *gx /* (B, T, 4H) */, float *gh /* (B, 4H) */,
-                      const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
-                      const float *w_ih /* (4H, I) */, const float *w_hh /* (4H, H) */,
-                      const float *b_ih /* (4H) or NULL */, const float *b_hh /* (4H) or NULL */, int64_t B,
-                      int64_t T, int64_t I, int64_t H, int64_t padding) {
-  recurrent_forward_cpu(&lstm_cell, out, saved, hs, cs, gx, gh, x, ids, w_ih, w_hh, b_ih, b_hh, B, T, I, H, padding);
-}
-
-void lstm_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                       float *scratch, const float *dout /* (B, T, H) */, const float *saved /* (T, B, 4H) */,
-                       const float *hs /* (T + 1, B, H) */, const float *cs /* (T + 1, B, H) */,
-                       const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */, const float *w_ih,
-                       const float *w_hh, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding) {
-  recurrent_backward_cpu(&lstm_cell, dx, dw_ih, dw_hh, db_ih, db_hh, scratch, dout, saved, hs, cs, x, ids, w_ih,
-                         w_hh, B, T, I, H, padding);
-}
 
 rk_status lstm_node_forward_cpu(rk_graph *g, const rk_node *n) { return recurrent_node_forward_cpu(&lstm_cell, g, n); }
 void lstm_node_backward_cpu(rk_graph *g, const rk_node *n) { recurrent_node_backward_cpu(&lstm_cell, g, n); }

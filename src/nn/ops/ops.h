@@ -265,11 +265,11 @@ void relu_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, const f
 void reshape_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n);
 void reshape_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, int64_t n);
 
-/* seq_mean */
-void seq_mean_forward_cpu(float *out /* (B, D) */, const float *x /* (B, T, D) */, const int64_t *ids /* (B, T) */,
-                          int64_t B, int64_t T, int64_t D, int64_t padding);
-void seq_mean_backward_cpu(float *dx /* (B, T, D) */, const float *dout /* (B, D) */, const int64_t *ids /* (B, T) */,
-                           int64_t B, int64_t T, int64_t D, int64_t padding);
+/* prefix_mean: sum (B, D) is scratch */
+void prefix_mean_forward_cpu(float *out /* (B, T, D) */, float *sum /* (B, D) */, const float *x /* (B, T, D) */,
+                             int64_t B, int64_t T, int64_t D);
+void prefix_mean_backward_cpu(float *dx /* (B, T, D) */, float *sum /* (B, D) */, const float *dout /* (B, T, D) */,
+                              int64_t B, int64_t T, int64_t D);
 
 /* selu */
 void selu_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t n);
@@ -385,38 +385,6 @@ rk_status gather_rows_forward_cpu(float *out /* (R, D) */, int64_t *n_used, cons
 void gather_rows_backward_cpu(float *dx /* (N, D) */, const float *dout /* (R, D) */, const int64_t *index /* (R) */,
                               int64_t n, int64_t D);
 
-/* gru, lstm, rnn: the cells of the shared time loop (src/nn/recurrent.c, below); the scratch of
- * backward is dgx (B, T, G H), dgh (T, B, G H) and four (B, H) rows. */
-void gru_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,
-                     float *gx /* (B, T, 3H) */, float *gh /* (B, 3H) */, const float *x /* (B, T, I) */,
-                     const int64_t *ids /* (B, T) or NULL */, const float *w_ih /* (3H, I) */,
-                     const float *w_hh /* (3H, H) */, const float *b_ih /* (3H) or NULL */,
-                     const float *b_hh /* (3H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
-void gru_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                      float *scratch, const float *dout /* (B, T, H) */, const float *saved /* (T, B, 4H) */,
-                      const float *hs /* (T + 1, B, H) */, const float *x /* (B, T, I) */,
-                      const int64_t *ids /* (B, T) or NULL */, const float *w_ih, const float *w_hh, int64_t B,
-                      int64_t T, int64_t I, int64_t H, int64_t padding);
-void lstm_forward_cpu(float *out /* (B, T, H) */, float *saved /* (T, B, 4H) */, float *hs /* (T + 1, B, H) */,
-                      float *cs /* (T + 1, B, H) */, float *gx /* (B, T, 4H) */, float *gh /* (B, 4H) */,
-                      const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
-                      const float *w_ih /* (4H, I) */, const float *w_hh /* (4H, H) */,
-                      const float *b_ih /* (4H) or NULL */, const float *b_hh /* (4H) or NULL */, int64_t B,
-                      int64_t T, int64_t I, int64_t H, int64_t padding);
-void lstm_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                       float *scratch, const float *dout /* (B, T, H) */, const float *saved /* (T, B, 4H) */,
-                       const float *hs /* (T + 1, B, H) */, const float *cs /* (T + 1, B, H) */,
-                       const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */, const float *w_ih,
-                       const float *w_hh, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
-void rnn_forward_cpu(float *out /* (B, T, H) */, float *hs /* (T + 1, B, H) */, float *gx /* (B, T, H) */,
-                     float *gh /* (B, H) */, const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
-                     const float *w_ih /* (H, I) */, const float *w_hh /* (H, H) */, const float *b_ih /* (H) or NULL */,
-                     const float *b_hh /* (H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
-void rnn_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                      float *scratch, const float *dout /* (B, T, H) */, const float *hs /* (T + 1, B, H) */,
-                      const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */, const float *w_ih,
-                      const float *w_hh, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding);
-
 /* transpose */
 void transpose_forward_cpu(float *out /* (P, C, M, A, Q) */, const float *x /* (P, A, M, C, Q) */, int64_t P,
                            int64_t A, int64_t M, int64_t C, int64_t Q);
@@ -428,10 +396,11 @@ void transpose_backward_cpu(float *dx /* (P, A, M, C, Q) */, const float *dout /
  * have no branch (a float compare keeps a loop scalar under -ftrapping-math), so loops calling
  * them vectorise; within 1e-7 of libm's, no NaN at either end. */
 
-/* For the few loops that stream a whole catalogue per row (softmax_ce): one copy per vector width,
- * picked when the program loads, since the default build targets plain x86-64 (SSE2, 4 floats a
- * vector). A clone may contract a * b + c into one FMA, so the last bit can differ between
- * machines, never between runs or thread counts on one machine. */
+/* For the few hot loops (softmax_ce and catalog_ce over the catalogue, the recurrent cells,
+ * linear's tanh): one copy per vector width, picked when the program loads, since the default
+ * build targets plain x86-64 (SSE2, 4 floats a vector). A clone may contract a * b + c into one
+ * FMA, so the last bit can differ between machines, never between runs or thread counts on one
+ * machine. */
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define RK_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -510,20 +479,19 @@ typedef struct {
                     const float *saved, const float *h, const float *h_prev, const float *c, const float *c_prev,
                     int64_t H);
 } rk_recurrent_cell;
-void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H) */, float *saved /* (T, B, S H) */,
-                           float *hs /* (T + 1, B, H) */, float *cs /* (T + 1, B, H) or NULL */,
-                           float *gx /* (B, T, G H) */, float *gh /* (B, G H) */, const float *x /* (B, T, I) */,
-                           const int64_t *ids /* (B, T) or NULL */, const float *w_ih /* (G H, I) */,
-                           const float *w_hh /* (G H, H) */, const float *b_ih /* (G H) or NULL */,
-                           const float *b_hh /* (G H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H,
-                           int64_t padding);
+/* saved: the cell's values and the states of each real step, B T rows of S H + 2 H (+ 2 H with a
+ * cell state) floats; scratch: the packing and the gemms' buffers (rk_graph_recurrent sizes both). */
+void recurrent_forward_cpu(const rk_recurrent_cell *cell, float *out /* (B, T, H) */, float *saved, void *scratch,
+                           const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
+                           const float *w_ih /* (G H, I) */, const float *w_hh /* (G H, H) */,
+                           const float *b_ih /* (G H) or NULL */, const float *b_hh /* (G H) or NULL */, int64_t B,
+                           int64_t T, int64_t I, int64_t H, int64_t padding);
 void recurrent_backward_cpu(const rk_recurrent_cell *cell, float *dx /* (B, T, I) or NULL */, float *dw_ih,
-                            float *dw_hh, float *db_ih /* or NULL */, float *db_hh /* or NULL */, float *scratch,
-                            const float *dout /* (B, T, H) */, const float *saved /* (T, B, S H) */,
-                            const float *hs /* (T + 1, B, H) */, const float *cs /* (T + 1, B, H) or NULL */,
-                            const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
-                            const float *w_ih /* (G H, I) */, const float *w_hh /* (G H, H) */, int64_t B,
-                            int64_t T, int64_t I, int64_t H, int64_t padding);
+                            float *dw_hh, float *db_ih /* or NULL */, float *db_hh /* or NULL */, void *scratch,
+                            const float *dout /* (B, T, H) */, float *saved, const float *x /* (B, T, I) */,
+                            const int64_t *ids /* (B, T) or NULL */, const float *w_ih /* (G H, I) */,
+                            const float *w_hh /* (G H, H) */, int64_t B, int64_t T, int64_t I, int64_t H,
+                            int64_t padding);
 rk_status recurrent_node_forward_cpu(const rk_recurrent_cell *cell, rk_graph *g, const rk_node *n);
 void recurrent_node_backward_cpu(const rk_recurrent_cell *cell, rk_graph *g, const rk_node *n);
 rk_status rk_graph_recurrent(rk_graph *g, int *out, const rk_recurrent_cell *cell, rk_op op, int x, int step_ids,

@@ -6,7 +6,7 @@
  */
 #include "nn/ops/ops.h"
 
-static void rnn_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved, const float *restrict gx /* (H) */, const float *restrict gh /* (H) */,
+RK_VECTOR_CLONES static void rnn_step(float *restrict h /* (H) */, float *restrict c, float *restrict saved, const float *restrict gx /* (H) */, const float *restrict gh /* (H) */,
                      const float *restrict h_prev, const float *restrict c_prev, int64_t H) {
   (void)c;
   (void)saved;
@@ -15,7 +15,7 @@ static void rnn_step(float *restrict h /* (H) */, float *restrict c, float *rest
   for (int64_t k = 0; k < H; k++) h[k] = rk_tanhf_fast(gx[k] + gh[k]);
 }
 
-static void rnn_step_back(float *restrict dgx /* (H) */, float *restrict dgh /* (H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
+RK_VECTOR_CLONES static void rnn_step_back(float *restrict dgx /* (H) */, float *restrict dgh /* (H) */, float *restrict dh_prev /* (H) */, float *restrict dc_prev,
                           const float *restrict dh /* (H) */, const float *restrict dc, const float *restrict saved, const float *restrict h /* (H) */,
                           const float *restrict h_prev, const float *restrict c, const float *restrict c_prev, int64_t H) {
   (void)dc_prev;
@@ -31,21 +31,6 @@ static void rnn_step_back(float *restrict dgx /* (H) */, float *restrict dgh /* 
 }
 
 static const rk_recurrent_cell rnn_cell = {1, 0, false, rnn_step, rnn_step_back};
-
-void rnn_forward_cpu(float *out /* (B, T, H) */, float *hs /* (T + 1, B, H) */, float *gx /* (B, T, H) */,
-                     float *gh /* (B, H) */, const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */,
-                     const float *w_ih /* (H, I) */, const float *w_hh /* (H, H) */, const float *b_ih /* (H) or NULL */,
-                     const float *b_hh /* (H) or NULL */, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding) {
-  recurrent_forward_cpu(&rnn_cell, out, NULL, hs, NULL, gx, gh, x, ids, w_ih, w_hh, b_ih, b_hh, B, T, I, H, padding);
-}
-
-void rnn_backward_cpu(float *dx /* (B, T, I) or NULL */, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                      float *scratch, const float *dout /* (B, T, H) */, const float *hs /* (T + 1, B, H) */,
-                      const float *x /* (B, T, I) */, const int64_t *ids /* (B, T) or NULL */, const float *w_ih,
-                      const float *w_hh, int64_t B, int64_t T, int64_t I, int64_t H, int64_t padding) {
-  recurrent_backward_cpu(&rnn_cell, dx, dw_ih, dw_hh, db_ih, db_hh, scratch, dout, NULL, hs, NULL, x, ids, w_ih, w_hh,
-                         B, T, I, H, padding);
-}
 
 rk_status rnn_node_forward_cpu(rk_graph *g, const rk_node *n) { return recurrent_node_forward_cpu(&rnn_cell, g, n); }
 void rnn_node_backward_cpu(rk_graph *g, const rk_node *n) { recurrent_node_backward_cpu(&rnn_cell, g, n); }
