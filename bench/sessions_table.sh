@@ -23,7 +23,8 @@
 # Floors: avgseq (a model row) and popularity (the training window's items by count, the peer's
 # `popularity`); ceiling: the oracle's expected Recall / NDCG / MRR@20 over the same evaluated
 # sessions (the peer's `ceiling`). Per model: mean ± sample std over the seeds, reckon - torch
-# against the tolerance max(0.005, 2 x torch's seed std), training sessions/s of both over every
+# against the tolerance max(0.005, 2 x the seed std, both sides' variances pooled: three seeds of one side
+# alone misjudge the spread by 4x about one time in eight), training sessions/s of both over every
 # window and the ratio. Both clocks span the same work, a window's epochs of steps: the peer's
 # starts after its sessions are in tensors (shuffle, slicing, masking, forward, loss, backward,
 # clipping, AdamW); reckon's train_runtime (src/train/sessions.c) after its loaders are open and its
@@ -133,7 +134,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load average after: $load_after; $(($(date +%s) - start)) s"
 
 table=$($py - "$log" "$floors" <<'EOF'
-import re, statistics, sys
+import math, re, statistics, sys
 log, floors = sys.argv[1], sys.argv[2]
 TASK = {"gpt2": "CLM", "bert": "MLM", "albert": "MLM", "electra": "RTD", "xlnet_clm": "CLM", "xlnet_mlm": "MLM",
         "xlnet_plm": "PLM", "xlnet_rtd": "RTD", "transfoxl": "CLM", "gru": "CLM", "lstm": "CLM", "rnn": "CLM",
@@ -154,7 +155,11 @@ def diff(r, t, k):
     if not col(r, k) or not col(t, k):
         return "-"
     d = statistics.mean(col(r, k)) - statistics.mean(col(t, k))
-    tol = max(0.005, 2 * statistics.stdev(col(t, k))) if len(col(t, k)) > 1 else 0.005
+    # the seed spread is one quantity both sides estimate (docs/session_results.md, "Seed spread"):
+    # pool their sample variances rather than trust one side's few seeds
+    sides = [v for v in (col(r, k), col(t, k)) if len(v) > 1]
+    spread = math.sqrt(sum(statistics.variance(v) for v in sides) / len(sides)) if sides else 0.0
+    tol = max(0.005, 2 * spread)
     return "%+.4f (%.4f)%s" % (d, tol, "" if abs(d) <= tol else " **out**")
 head = "| model (task) | seeds |"
 for m in ("R@20", "N@20", "MRR@20"):
@@ -187,7 +192,8 @@ EOF
   echo
   echo "R@20 / N@20 / MRR@20: Recall, NDCG and MRR at 20 of each evaluated session's last item over the whole"
   echo "catalogue, averaged over the evaluated windows, then mean ± sample std over the seeds ($seeds)."
-  echo "reckon - torch: the difference of the means, (tol) = max(0.005, 2 x torch's seed std), **out** when"
+  echo "reckon - torch: the difference of the means, (tol) = max(0.005, 2 x the pooled seed std: both sides'"
+  echo "sample variances averaged), **out** when"
   echo "outside it. sess/s: training sessions per second over every window, both timing the window's epochs of"
   echo "steps (the peer over tensors in memory; reckon's train_runtime, reading its batches from Parquet too)."
   echo "Floors: avgseq (row) and popularity; ceiling: the synth oracle."
