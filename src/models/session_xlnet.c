@@ -33,10 +33,10 @@ rk_status rk_session_relative_body(rk_session_graph *sg, const rk_session_params
   if (c->plm) {
     RK_TRY(rk_graph_input_ids(g, &sg->hidden, "[hidden]", sg->T * sg->T));
     RK_TRY(rk_graph_mask_fill(g, &q, h, sg->keys, (rk_param *)&p->mask_emb));
-    if (sg->packed) RK_TRY(rk_graph_gather_rows(g, &q, q, sg->packed_rows));
+    if (sg->packed && !sg->packed_inputs) RK_TRY(rk_graph_gather_rows(g, &q, q, sg->packed_rows));
     if (drop > 0.0f) RK_TRY(rk_graph_dropout(g, &q, q, drop, false));
   }
-  if (sg->packed) RK_TRY(rk_graph_gather_rows(g, &h, h, sg->packed_rows));
+  if (sg->packed && !sg->packed_inputs) RK_TRY(rk_graph_gather_rows(g, &h, h, sg->packed_rows));
   if (drop > 0.0f) RK_TRY(rk_graph_dropout(g, &h, h, drop, false));
   const bool key_mask = c->key_padding_mask && !sg->packed;   /* packed: no padding */
   rk_rel_transformer_masks m = {.key_ids = key_mask ? sg->keys : RK_NO_VALUE, .padding = 0,
