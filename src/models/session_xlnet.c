@@ -17,8 +17,10 @@
  *                    it in the factorisation order, never itself; the output is g's (XLNet sec.
  *                    2.3; target_mapping is the identity, as Transformers4Rec's)
  * Padding keys are hidden unless key_padding_mask is off. Packed (session_graph.c's `packable`):
- * gather_rows takes the real rows of both streams (the query stream's [MASK] fill is done on the
- * (B, T) rows first) and every layer computes them only, rel_attention reading each row's
+ * both streams hold the real rows (the input stage packs them, session_inputs.c; the query
+ * stream's fill reads the keys at each row's original place, so every packed row starts as
+ * mask_emb; with --rtd_use_batch_interaction gather_rows packs both here, after the fill on the
+ * (B, T) rows) and every layer computes them only, rel_attention reading each row's
  * session and position from the row index, so distances, masks and dropout draws stay the
  * unpacked model's. Not the parameters (session_params.c) nor the masks (session_masking.c,
  * session_plm.c).
