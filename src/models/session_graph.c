@@ -19,16 +19,20 @@
  * The feed fills the inputs (session_feed.c); attention sees only real rows unless
  * key_padding_mask is off (the reference's behaviour).
  *
- * Packed (docs/design.md, "Rows in use"): a gpt2, bert, albert, electra, xlnet or transfoxl
- * body runs on the real rows only (those whose key is set, about a third of B T at mean session
- * length 6 and T 20): after the [MASK] fill, gather_rows packs them (an absolute body adds each
- * its position's row of the table; a relative one reads positions from the row index) and
- * every op of the body computes n rows of its capacity B T; the reads and the labelled rows are
+ * Packed (docs/design.md, "Rows in use"): a gpt2, bert, albert, electra, xlnet, transfoxl or
+ * (not session-aware) avgseq body runs on the real rows only (those whose key is set, about a
+ * third of B T at mean session length 6 and T 20): the input stage packs them before its merge
+ * (session_inputs.c), the [MASK] fill reads its mask at their original rows (or, with
+ * --rtd_use_batch_interaction, which reads the (B, T) merged rows, gather_rows packs them after
+ * the fill), and every op of the body computes n rows of its capacity B T (an absolute body
+ * adds each its position's row of the table; a relative one, and avgseq's running mean, read
+ * sessions and positions from the row index); the reads and the labelled rows are
  * packed row numbers; with --rtd the discriminator's body packs the same rows (session_rtd.c),
  * and --negative_sampling's in-batch mask reads the labelled rows' sessions (session_sampling.c).
  * The unpacked body stays where packing is not the same model or is not built: key_padding_mask
- * off (padded keys are seen), attention weights asked for (their (B, T, T) layout), and the other
- * bodies.
+ * off (padded keys are seen), attention weights asked for (their (B, T, T) layout; any body
+ * then), session-aware avgseq (its mean counts the padding between past and present rows), and
+ * gru, lstm and rnn (which skip padded steps inside the op).
  * Not the parameters, nor the feed.
  */
 #include <string.h>
@@ -46,15 +50,17 @@ static rk_status maybe_dropout(rk_graph *g, int *x, float p) {
   return p > 0.0f ? rk_graph_dropout(g, x, *x, p, false) : RK_OK;
 }
 
-/* Whether the graph's transformer body runs on the packed real rows (see the top). */
+/* Whether the graph's body runs on the packed real rows (see the top). avgseq's mean counts
+ * padded rows before a real one, which session-aware inputs have (past sessions in front). */
 static bool packable(const rk_session_config *c, bool attention_weights) {
-  return (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type)) && c->key_padding_mask &&
-         !attention_weights;
+  if (attention_weights) return false;
+  if (c->model_type == RK_SESSION_AVGSEQ) return !c->session_aware;
+  return (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type)) && c->key_padding_mask;
 }
 
 rk_status rk_session_body_pack(const rk_session_graph *sg, int *x, int *positions) {
   if (!sg->packed) return RK_OK;
-  RK_TRY(rk_graph_gather_rows(sg->g, x, *x, sg->packed_rows));   /* the real rows, each with its position's row */
+  if (!sg->packed_inputs) RK_TRY(rk_graph_gather_rows(sg->g, x, *x, sg->packed_rows));   /* each with its position's row */
   return rk_graph_gather_rows(sg->g, positions, *positions, sg->packed_positions);
 }
 
@@ -97,8 +103,12 @@ static rk_status build_recurrent(builder *b, int *x) {
   return RK_OK;
 }
 
-/* avgseq (recsys_models.py's AvgSeq): row t = the mean of rows 0..t (prefix_mean). */
-static rk_status build_avgseq(builder *b, int *x) { return rk_graph_prefix_mean(b->g, x, *x); }
+/* avgseq (recsys_models.py's AvgSeq): row t = the mean of rows 0..t (prefix_mean); packed, the
+ * mean of each session's real rows so far, which are its rows 0..t. */
+static rk_status build_avgseq(builder *b, int *x) {
+  if (b->sg->packed && !b->sg->packed_inputs) RK_TRY(rk_graph_gather_rows(b->g, x, *x, b->sg->packed_rows));
+  return rk_graph_prefix_mean(b->g, x, *x);
+}
 
 rk_status rk_session_body_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,
                                 bool attention_weights) {
@@ -174,9 +184,10 @@ rk_status rk_session_graph_build(rk_session_graph *sg, const rk_session_params *
   sg->labels = sg->labelled = sg->packed_labels = sg->labelled_sessions = RK_NO_VALUE;
   sg->hidden = sg->rtd_fake = RK_NO_VALUE;
   sg->packed_rows = sg->packed_positions = sg->packed_reads = RK_NO_VALUE;
+  sg->packed = packable(c, attention_weights);   /* asked for attention weights, any body keeps the (B, T) rows */
   attention_weights = attention_weights && (rk_session_is_transformer(c->model_type) || rk_session_is_relative(c->model_type));
   sg->n_layers = attention_weights ? c->n_layer : 0;
-  sg->packed = packable(c, attention_weights);
+  sg->packed_inputs = sg->packed && !c->rtd_use_batch_interaction;
   sg->inputs = rk_calloc((size_t)f->n + 1, sizeof *sg->inputs);
   sg->attention = rk_calloc((size_t)sg->n_layers + 1, sizeof *sg->attention);
   int64_t rows;

@@ -20,6 +20,10 @@
  * merge: inp_merge mlp is dropout(input_dropout) [-> LayerNorm (layer_norm_all_features)] ->
  * linear to the model's width (d_model; a separate RTD generator's is smaller, session_rtd.c) ->
  * tf_out_activation, identity passes the features on.
+ * Packed (sg->packed_inputs; docs/session_models.md, "Packed rows"): after the input dropout,
+ * gather_rows keeps the real rows (key set), so the merge's LayerNorm, linear layer and activation
+ * compute those only (about a third of B T), and the [MASK] fill and the body take them packed.
+ * The features and the dropout stay on the (B, T) rows: the draws are the unpacked graph's.
  * The parameters are session_params.c's, the feed session_feed.c's; not the [MASK] nor the body.
  */
 #include "session_internal.h"
@@ -115,10 +119,19 @@ static rk_status aggregate(rk_graph *g, int *x, int *parts, const rk_session_fea
   return rk_graph_concat(g, x, n, parts, 2);
 }
 
+/* With sg->packed_inputs, the real rows of x: after the input dropout, whose draws so stay the
+ * unpacked graph's (the same op, on the same (B, T) rows), and before the merge's row-wise work. */
+static rk_status pack(const rk_session_graph *sg, int *x) {
+  return sg->packed_inputs ? rk_graph_gather_rows(sg->g, x, *x, sg->packed_rows) : RK_OK;
+}
+
 /* ln: the LayerNorm's gamma and beta (layer_norm_all_features), wb: the linear layer's. */
-static rk_status merge(rk_graph *g, int *x, rk_param *const ln[2], rk_param *const wb[2], const rk_session_config *c) {
-  if (c->inp_merge == RK_SESSION_MERGE_IDENTITY) return RK_OK;
+static rk_status merge(const rk_session_graph *sg, int *x, rk_param *const ln[2], rk_param *const wb[2],
+                       const rk_session_config *c) {
+  rk_graph *g = sg->g;
+  if (c->inp_merge == RK_SESSION_MERGE_IDENTITY) return pack(sg, x);
   if (c->input_dropout > 0.0f) RK_TRY(rk_graph_dropout(g, x, *x, c->input_dropout, false));
+  RK_TRY(pack(sg, x));
   if (c->layer_norm_all_features) RK_TRY(rk_graph_layer_norm(g, x, *x, ln[0], ln[1], 1e-5f));
   rk_act act = c->tf_out_activation == RK_SESSION_OUT_RELU ? RK_ACT_RELU : RK_ACT_TANH;
   return rk_graph_linear(g, x, *x, wb[0], wb[1], act);
@@ -147,8 +160,8 @@ rk_status rk_session_inputs_build(rk_session_graph *sg, int *x, const rk_session
   rk_session_params *q = (rk_session_params *)p;   /* the graph keeps pointers to the parameters */
   if (again && rk_session_rtd_separate(c)) {   /* the discriminator's own merge (recsys_meta_model's merge_disc) */
     rk_param *const ln[2] = {&q->disc_ln_gamma, &q->disc_ln_beta}, *const wb[2] = {&q->disc_merge_w, &q->disc_merge_b};
-    return merge(sg->g, x, ln, wb, c);
+    return merge(sg, x, ln, wb, c);
   }
   rk_param *const ln[2] = {&q->all_ln_gamma, &q->all_ln_beta}, *const wb[2] = {&q->merge_w, &q->merge_b};
-  return merge(sg->g, x, ln, wb, c);
+  return merge(sg, x, ln, wb, c);
 }

@@ -93,6 +93,8 @@ typedef struct {
                                   recurrent steps), 0 for padding */
   int reads;                   /* int64 (B, K): positions read, -1 none */
   bool packed;                 /* the body runs on the real rows only (session_graph.c) */
+  bool packed_inputs;          /* packed, and so is the input stage from its merge on (all but
+                                  --rtd_use_batch_interaction, which reads the (B, T) rows) */
   int packed_rows;             /* packed: int64 (B T), the rows whose key is set, in order, then -1 */
   int packed_positions;        /* packed: int64 (B T), their positions t, then -1 */
   int packed_reads;            /* packed: int64 (B, K), the rows read as packed row numbers, -1 none */
@@ -105,7 +107,8 @@ typedef struct {
                                   that order (the in-batch mask's), then -1 */
   int hidden;                  /* permutation LM: int64 (B, T T), 1 where query i may not see key j */
   int rtd_fake;                /* --rtd train graphs: int64 (B, T), the corrupted items (an output) */
-  int merged;                  /* (B, T, width): the input stage's rows, before [MASK] */
+  int merged;                  /* the input stage's rows, before [MASK]: (B, T, width), or the
+                                  real rows (rows in use of B T) when packed_inputs */
   int n_layers;
   int *attention;              /* per layer (B, heads, T, T), or NULL */
   rk_session_outputs out;
@@ -113,7 +116,9 @@ typedef struct {
 
 /* The first continuous feature that is not a past column, or -1 (session_inputs.c). */
 int rk_session_first_continuous(const rk_session_features *f);
-/* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, width).
+/* The input stage (session_inputs.c): the feature inputs (sg->inputs) and *x (B, T, width), or
+ * with sg->packed_inputs its real rows (gather_rows by sg->packed_rows, before the merge's
+ * LayerNorm and linear layer).
  * item_ids RK_NO_VALUE: the inputs are made here; else a second pass over the inputs already
  * made, with item_ids (int64 (B, T)) in place of the item's (RTD's corrupted session), merged by
  * the discriminator's own merge to d_model when the generator is separate. */
@@ -153,9 +158,10 @@ rk_status rk_session_build_rtd_loss(rk_session_graph *sg, int *loss, int mlm_los
                                     const rk_session_features *f, const rk_session_config *c);
 /* --rtd train graphs: replace the draws with given (B, T) ids (tests; rk_graph_rtd_replace_fix). */
 rk_status rk_session_rtd_fix_draws(const rk_session_graph *sg, const int64_t *given);
-/* A body's first step (session_graph.c): when the graph is packed, x (B, T, width) and a
- * position table (T, width) gathered to the real rows and their positions, in place; else
- * nothing. Every packable body (the model's, a separate discriminator's) starts with it. */
+/* A body's first step (session_graph.c): when the graph is packed, x (B, T, width) (unless the
+ * input stage packed it already) and a position table (T, width) gathered to the real rows and
+ * their positions, in place; else nothing. Every packable body (the model's, a separate
+ * discriminator's) starts with it. */
 rk_status rk_session_body_pack(const rk_session_graph *sg, int *x, int *positions);
 /* The body of the model over x (B, T, d_model), in place (session_graph.c). */
 rk_status rk_session_body_build(rk_session_graph *sg, const rk_session_params *p, const rk_session_config *c, int *x,

@@ -17,8 +17,10 @@
  *                    it in the factorisation order, never itself; the output is g's (XLNet sec.
  *                    2.3; target_mapping is the identity, as Transformers4Rec's)
  * Padding keys are hidden unless key_padding_mask is off. Packed (session_graph.c's `packable`):
- * gather_rows takes the real rows of both streams (the query stream's [MASK] fill is done on the
- * (B, T) rows first) and every layer computes them only, rel_attention reading each row's
+ * both streams hold the real rows (the input stage packs them, session_inputs.c; the query
+ * stream's fill reads the keys at each row's original place, so every packed row starts as
+ * mask_emb; with --rtd_use_batch_interaction gather_rows packs both here, after the fill on the
+ * (B, T) rows) and every layer computes them only, rel_attention reading each row's
  * session and position from the row index, so distances, masks and dropout draws stay the
  * unpacked model's. Not the parameters (session_params.c) nor the masks (session_masking.c,
  * session_plm.c).
@@ -33,10 +35,10 @@ rk_status rk_session_relative_body(rk_session_graph *sg, const rk_session_params
   if (c->plm) {
     RK_TRY(rk_graph_input_ids(g, &sg->hidden, "[hidden]", sg->T * sg->T));
     RK_TRY(rk_graph_mask_fill(g, &q, h, sg->keys, (rk_param *)&p->mask_emb));
-    if (sg->packed) RK_TRY(rk_graph_gather_rows(g, &q, q, sg->packed_rows));
+    if (sg->packed && !sg->packed_inputs) RK_TRY(rk_graph_gather_rows(g, &q, q, sg->packed_rows));
     if (drop > 0.0f) RK_TRY(rk_graph_dropout(g, &q, q, drop, false));
   }
-  if (sg->packed) RK_TRY(rk_graph_gather_rows(g, &h, h, sg->packed_rows));
+  if (sg->packed && !sg->packed_inputs) RK_TRY(rk_graph_gather_rows(g, &h, h, sg->packed_rows));
   if (drop > 0.0f) RK_TRY(rk_graph_dropout(g, &h, h, drop, false));
   const bool key_mask = c->key_padding_mask && !sg->packed;   /* packed: no padding */
   rk_rel_transformer_masks m = {.key_ids = key_mask ? sg->keys : RK_NO_VALUE, .padding = 0,

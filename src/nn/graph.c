@@ -143,12 +143,14 @@ static rk_status register_param(rk_graph *g, rk_param *p) {
  * other op would read the unused rows. rtd_replace reads the packed rows its row index names,
  * which are those in use; gather and gather_rows read rows of a packed body by packed row
  * numbers; add's two inputs are packed alike (a residual), as are rel_attention's two streams;
- * bce_logits means over the logits' rows in use (labels and weights in front). */
+ * bce_logits means over the logits' rows in use (labels and weights in front); mask_fill
+ * reads its mask, and prefix_mean each row's session and position, at the row index. */
 static bool reads_rows_in_use(rk_op op, int i) {
   switch (op) {
   case RK_OP_LINEAR: case RK_OP_SOFTMAX_CE: case RK_OP_CATALOG_CE: case RK_OP_RTD_REPLACE: case RK_OP_GATHER:
   case RK_OP_GATHER_ROWS: case RK_OP_LAYER_NORM: case RK_OP_DROPOUT: case RK_OP_GELU: case RK_OP_ATTENTION:
-  case RK_OP_SAMPLED_LOGITS: case RK_OP_BCE_LOGITS:
+  case RK_OP_SAMPLED_LOGITS: case RK_OP_BCE_LOGITS: case RK_OP_MASK_FILL:
+  case RK_OP_PREFIX_MEAN:
     return i == 0;
   case RK_OP_ADD: case RK_OP_REL_ATTENTION:
     return i <= 1;
@@ -160,7 +162,8 @@ static bool reads_rows_in_use(rk_op op, int i) {
 /* The ops whose output has their first input's rows in use (and its row index). */
 static bool passes_rows_on(rk_op op) {
   return op == RK_OP_LINEAR || op == RK_OP_LAYER_NORM || op == RK_OP_DROPOUT || op == RK_OP_GELU ||
-         op == RK_OP_ATTENTION || op == RK_OP_REL_ATTENTION || op == RK_OP_ADD;
+         op == RK_OP_ATTENTION || op == RK_OP_REL_ATTENTION || op == RK_OP_ADD || op == RK_OP_MASK_FILL ||
+         op == RK_OP_PREFIX_MEAN;
 }
 
 /* The ops whose backward can write their first input's gradient whole (=, every row in use)

@@ -830,6 +830,31 @@ static int c_prefix_mean(gc_ctx *c) {
   return out;
 }
 
+/* Packed: the real rows of B sessions x 4 (kept at random, in order; gaps too) through
+ * mask_fill (its (B, 4) mask read at each row's original place) and prefix_mean (each session's
+ * run of rows, divided by the original position + 1), then a linear and softmax_ce on those rows. */
+static int packed_session_case(gc_ctx *c, bool fill) {
+  int64_t xs[3] = {B, 4, 3}, vs[1] = {3}, hw[2] = {5, 3};
+  int ix, m, x, y, z, loss;
+  assert_rk_ok(rk_graph_input_ids(c->g, &ix, "rows", 4));
+  defer(c, ix, FILL_SESSION_ROWS, B * 4);
+  assert_rk_ok(rk_graph_gather_rows(c->g, &x, dense_value(c, 3, xs), ix));
+  if (fill) {
+    assert_rk_ok(rk_graph_input_ids(c->g, &m, "mask", 4));
+    defer(c, m, FILL_IDS, 2);
+    assert_rk_ok(rk_graph_mask_fill(c->g, &x, x, m, dense(c, "mask_vector", 1, vs, 0.5f)));
+  } else {
+    assert_rk_ok(rk_graph_prefix_mean(c->g, &x, x));
+  }
+  assert_rk_ok(rk_graph_linear(c->g, &z, x, dense(c, "head_w", 2, hw, 0.5f), NULL, RK_ACT_NONE));
+  assert_rk_ok(rk_graph_input_ids(c->g, &y, "labels", 4));
+  defer(c, y, FILL_IDS, 5);
+  assert_rk_ok(rk_graph_softmax_ce(c->g, &loss, z, y, -1, 0.0f, 1.0f));
+  return loss;
+}
+static int c_mask_fill_packed(gc_ctx *c) { return packed_session_case(c, true); }
+static int c_prefix_mean_packed(gc_ctx *c) { return packed_session_case(c, false); }
+
 /* Heads over candidates: h (B, 4, 3) against a catalogue of 9 items, labels in [0, 9) with 0
  * ignored; in-batch targets and 5 draws, the losses after. Absent candidates are -inf, so the
  * logits are checked through a loss (the probe would turn -inf into nan). */
@@ -918,6 +943,7 @@ static const struct {
     CASE(GATHER, c_gather),          CASE(GRU, c_gru),                  CASE(GRU, c_gru_padded),
     CASE(LSTM, c_lstm),              CASE(LSTM, c_lstm_padded),         CASE(RNN, c_rnn),
     CASE(RNN, c_rnn_padded),         CASE(MASK_FILL, c_mask_fill),      CASE(PREFIX_MEAN, c_prefix_mean),
+    CASE(MASK_FILL, c_mask_fill_packed), CASE(PREFIX_MEAN, c_prefix_mean_packed),
     CASE(GATHER_ROWS, c_gather_rows_head), CASE(LINEAR, c_linear_rows_in_use),
     CASE(SOFTMAX_CE, c_softmax_ce_rows_in_use),
     CASE(REL_ATTENTION, c_rel_attention_bi_padded), CASE(REL_ATTENTION, c_rel_attention_causal_mem),

@@ -201,10 +201,10 @@ void log_softmax_backward_cpu(float *dx /* (R, C) */, const float *dout /* (R, C
                               int64_t R, int64_t C);
 
 /* mask_fill */
-void mask_fill_forward_cpu(float *out /* (R, D) */, const float *x /* (R, D) */, const int64_t *mask /* (R) */,
-                           const float *value /* (D) */, int64_t R, int64_t D);
+void mask_fill_forward_cpu(float *out /* (R, D) */, const float *x /* (R, D) */, const int64_t *mask /* (N) */,
+                           const int64_t *rows /* (R) or NULL */, const float *value /* (D) */, int64_t R, int64_t D);
 void mask_fill_backward_cpu(float *dx /* (R, D) or NULL */, float *dvalue /* (D) or NULL */, const float *dout /* (R, D) */,
-                            const int64_t *mask /* (R) */, int64_t R, int64_t D);
+                            const int64_t *mask /* (N) */, const int64_t *rows /* (R) or NULL */, int64_t R, int64_t D);
 
 /* matmul */
 void matmul_forward_cpu(float *out /* (S, M, N) */, const float *a /* (S, M, K) */,
@@ -266,6 +266,10 @@ void reshape_forward_cpu(float *out /* (n) */, const float *x /* (n) */, int64_t
 void reshape_backward_cpu(float *dx /* (n) */, const float *dout /* (n) */, int64_t n);
 
 /* prefix_mean: sum (B, D) is scratch */
+void prefix_mean_rows_forward_cpu(float *out /* (n, D) */, float *sum /* (D) scratch */, const float *x /* (n, D) */,
+                                  const int64_t *rows /* (n) */, int64_t n, int64_t T, int64_t D);
+void prefix_mean_rows_backward_cpu(float *dx /* (n, D) */, float *sum /* (D) scratch */, const float *dout /* (n, D) */,
+                                   const int64_t *rows /* (n) */, int64_t n, int64_t T, int64_t D);
 void prefix_mean_forward_cpu(float *out /* (B, T, D) */, float *sum /* (B, D) */, const float *x /* (B, T, D) */,
                              int64_t B, int64_t T, int64_t D);
 void prefix_mean_backward_cpu(float *dx /* (B, T, D) */, float *sum /* (B, D) */, const float *dout /* (B, T, D) */,
