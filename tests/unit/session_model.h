@@ -28,4 +28,18 @@ void session_test_hidden(rk_model *m, rk_model_feed *feed, const rk_batch *b, rk
  * free all; returns the first failure's status. */
 rk_status session_test_build_share_feed(const rk_session_features *f, const rk_session_config *c);
 
+#define SESSION_TEST_MAX_PARAMS 128
+/* One train step's loss and a copy of every (dense) gradient. */
+typedef struct {
+  float loss;
+  float *grads[SESSION_TEST_MAX_PARAMS];
+} session_test_pass;
+/* One train step of m on b (a fresh feed, step 3: the same draws for every model of one build);
+ * the graph keeps its values after it (an output such as the RTD draws stays readable). */
+void session_test_train_pass(rk_model *m, const rk_batch *b, session_test_pass *out);
+/* Model m's pass a against another graph's pass u of the same parameters (packed against
+ * unpacked): equal loss and every gradient to float rounding, failing with `what` and the
+ * parameter's name; frees both passes' copies. */
+void session_test_expect_same_pass(const char *what, const rk_model *m, session_test_pass *a, session_test_pass *u);
+
 #endif

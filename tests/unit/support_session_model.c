@@ -1,6 +1,7 @@
 /* The small session model of the unit tests: see session_model.h. */
 #include "session_model.h"
 
+#include <math.h>
 #include <string.h>
 
 void session_test_features(rk_session_features *f, bool with_price) {
@@ -63,4 +64,39 @@ rk_status session_test_build_share_feed(const rk_session_features *f, const rk_s
   if (s) s->ops->free(s);
   if (m) m->ops->free(m);
   return st;
+}
+
+void session_test_train_pass(rk_model *m, const rk_batch *b, session_test_pass *out) {
+  rk_model_feed *feed;
+  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
+  assert_rk_ok(m->ops->feed_fill(feed, b, 3));
+  rk_graph_set_step(m->g, 3);
+  rk_graph_zero_grad(m->g);
+  assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
+  assert_rk_ok(rk_graph_backward(m->g));
+  out->loss = rk_graph_value_f32(m->g, m->out.loss)[0];
+  assert_true(m->n_params <= SESSION_TEST_MAX_PARAMS);
+  for (int i = 0; i < m->n_params; i++) {
+    const rk_param *p = m->params[i];
+    assert_false(p->sparse);
+    size_t bytes = (size_t)rk_tensor_numel(&p->grad) * sizeof(float);
+    out->grads[i] = test_malloc(bytes);
+    memcpy(out->grads[i], p->grad.data, bytes);
+  }
+  m->ops->feed_free(feed);
+}
+
+static void expect_close(const char *what, const char *name, float got, float want) {
+  if (!(fabsf(got - want) <= 1e-6f + 2e-5f * fabsf(want))) fail_msg("%s, %s: packed %.9g, unpacked %.9g", what, name, got, want);
+}
+
+void session_test_expect_same_pass(const char *what, const rk_model *m, session_test_pass *a, session_test_pass *u) {
+  if (!(a->loss > 0.0f && isfinite(a->loss))) fail_msg("%s: loss %g", what, a->loss);
+  expect_close(what, "loss", a->loss, u->loss);
+  for (int i = 0; i < m->n_params; i++) {
+    const rk_param *p = m->params[i];
+    for (int64_t j = 0; j < rk_tensor_numel(&p->grad); j++) expect_close(what, p->name, a->grads[i][j], u->grads[i][j]);
+    test_free(a->grads[i]);
+    test_free(u->grads[i]);
+  }
 }

@@ -53,37 +53,6 @@ static void config(rk_session_config *c, const packed_case *k, rk_session_aggreg
   c->rtd_sample_from_batch = c->rtd_use_batch_interaction = k->interaction;
 }
 
-typedef struct {
-  float loss;
-  float *grads[128];
-} pass;
-
-/* One train step's forward and backward of m on the batch (a fresh feed, step 3): the loss and a
- * copy of every gradient. */
-static void train_pass(rk_model *m, const rk_batch *b, pass *out) {
-  rk_model_feed *feed;
-  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
-  assert_rk_ok(m->ops->feed_fill(feed, b, 3));
-  rk_graph_set_step(m->g, 3);
-  rk_graph_zero_grad(m->g);
-  assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
-  assert_rk_ok(rk_graph_backward(m->g));
-  out->loss = rk_graph_value_f32(m->g, m->out.loss)[0];
-  assert_true(m->n_params <= 128);
-  for (int i = 0; i < m->n_params; i++) {
-    const rk_param *p = m->params[i];
-    assert_false(p->sparse);
-    size_t bytes = (size_t)rk_tensor_numel(&p->grad) * sizeof(float);
-    out->grads[i] = test_malloc(bytes);
-    memcpy(out->grads[i], p->grad.data, bytes);
-  }
-  m->ops->feed_free(feed);
-}
-
-static void expect_close(const char *what, const char *name, float got, float want) {
-  if (!(fabsf(got - want) <= 1e-6f + 2e-5f * fabsf(want))) fail_msg("%s, %s: packed %.9g, unpacked %.9g", what, name, got, want);
-}
-
 static const rk_session_graph *graph_of(const rk_model *m) { return &((const rk_session_model *)m->self)->sg; }
 
 /* Whether the model's merged rows are packed (rows in use), as the case says they should be. */
@@ -109,17 +78,10 @@ static void test_packed_train_step_equals_unpacked(void **state) {
       assert_rk_ok(rk_session_share(&unpacked, m, B, true, true));   /* attention weights: the (B, T) rows */
       expect_packing(m, &cases[k]);
       assert_false(graph_of(unpacked)->packed);
-      pass a, u;
-      train_pass(m, &b, &a);
-      train_pass(unpacked, &b, &u);
-      if (!(a.loss > 0.0f && isfinite(a.loss))) fail_msg("%s: loss %g", cases[k].name, a.loss);
-      expect_close(cases[k].name, "loss", a.loss, u.loss);
-      for (int i = 0; i < m->n_params; i++) {
-        const rk_param *p = m->params[i];
-        for (int64_t j = 0; j < rk_tensor_numel(&p->grad); j++) expect_close(cases[k].name, p->name, a.grads[i][j], u.grads[i][j]);
-        test_free(a.grads[i]);
-        test_free(u.grads[i]);
-      }
+      session_test_pass a, u;
+      session_test_train_pass(m, &b, &a);
+      session_test_train_pass(unpacked, &b, &u);
+      session_test_expect_same_pass(cases[k].name, m, &a, &u);
       unpacked->ops->free(unpacked);
       m->ops->free(m);
     }

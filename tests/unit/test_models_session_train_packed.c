@@ -48,38 +48,10 @@ static void config(rk_session_config *c, const train_case *k) {
   c->rtd_discriminator_loss_weight = 20.0f;
 }
 
-typedef struct {
-  float loss;
-  int64_t fake[B * T];
-  float *grads[128];
-} pass;
-
-/* One train step's forward and backward of m on the batch (a fresh feed, step 3): the loss, the
- * corrupted items (--rtd) and a copy of every gradient. */
-static void train_pass(rk_model *m, const rk_batch *b, pass *out) {
-  rk_model_feed *feed;
-  assert_rk_ok(m->ops->feed_init(&feed, m, NULL, 0, NULL, 1));
-  assert_rk_ok(m->ops->feed_fill(feed, b, 3));
-  rk_graph_set_step(m->g, 3);
-  rk_graph_zero_grad(m->g);
-  assert_rk_ok(rk_graph_forward(m->g, RK_TRAIN));
-  assert_rk_ok(rk_graph_backward(m->g));
+/* The corrupted items of m's last train pass (--rtd: a graph output). */
+static void fake_items(const rk_model *m, int64_t fake[B * T]) {
   const rk_session_graph *sg = &((const rk_session_model *)m->self)->sg;
-  out->loss = rk_graph_value_f32(m->g, m->out.loss)[0];
-  if (sg->rtd_fake != RK_NO_VALUE) memcpy(out->fake, rk_xi(sg->g, sg->rtd_fake), sizeof out->fake);   /* an output */
-  assert_true(m->n_params <= 128);
-  for (int i = 0; i < m->n_params; i++) {
-    const rk_param *p = m->params[i];
-    assert_false(p->sparse);
-    size_t bytes = (size_t)rk_tensor_numel(&p->grad) * sizeof(float);
-    out->grads[i] = test_malloc(bytes);
-    memcpy(out->grads[i], p->grad.data, bytes);
-  }
-  m->ops->feed_free(feed);
-}
-
-static void expect_close(const char *what, const char *name, float got, float want) {
-  if (!(fabsf(got - want) <= 1e-6f + 2e-5f * fabsf(want))) fail_msg("%s, %s: packed %.9g, unpacked %.9g", what, name, got, want);
+  memcpy(fake, rk_xi(sg->g, sg->rtd_fake), B * T * sizeof *fake);
 }
 
 /* Each case packed and unpacked: equal loss and gradients (and --rtd: the same draws, some of
@@ -97,24 +69,20 @@ static void packed_equals_unpacked(const train_case *cases, size_t n_cases) {
     assert_rk_ok(rk_session_share(&unpacked, m, B, true, true));   /* attention weights: the (B, T) bodies */
     assert_true(((const rk_session_model *)m->self)->sg.packed);
     assert_false(((const rk_session_model *)unpacked->self)->sg.packed);
-    pass a, u;
-    train_pass(m, &b, &a);
-    train_pass(unpacked, &b, &u);
+    session_test_pass a, u;
+    session_test_train_pass(m, &b, &a);
+    session_test_train_pass(unpacked, &b, &u);
     if (cases[k].rtd) {
-      if (memcmp(a.fake, u.fake, sizeof a.fake) != 0) fail_msg("%s: the packed graph drew other items", cases[k].name);
+      int64_t fa[B * T], fu[B * T];
+      fake_items(m, fa);
+      fake_items(unpacked, fu);
+      if (memcmp(fa, fu, sizeof fa) != 0) fail_msg("%s: the packed graph drew other items", cases[k].name);
       int64_t replaced = 0;   /* the draws replaced some items: the discriminator has both labels to learn */
       const int64_t *items = rk_graph_input_ids_data(m->g, ((const rk_session_model *)m->self)->sg.inputs[f.item]);
-      for (int r = 0; r < B * T; r++) replaced += a.fake[r] != items[r];
+      for (int r = 0; r < B * T; r++) replaced += fa[r] != items[r];
       if (replaced == 0) fail_msg("%s: no item was replaced", cases[k].name);
     }
-    if (!(a.loss > 0.0f && isfinite(a.loss))) fail_msg("%s: loss %g", cases[k].name, a.loss);
-    expect_close(cases[k].name, "loss", a.loss, u.loss);
-    for (int i = 0; i < m->n_params; i++) {
-      const rk_param *p = m->params[i];
-      for (int64_t j = 0; j < rk_tensor_numel(&p->grad); j++) expect_close(cases[k].name, p->name, a.grads[i][j], u.grads[i][j]);
-      test_free(a.grads[i]);
-      test_free(u.grads[i]);
-    }
+    session_test_expect_same_pass(cases[k].name, m, &a, &u);
     unpacked->ops->free(unpacked);
     m->ops->free(m);
   }
