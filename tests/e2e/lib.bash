@@ -202,3 +202,20 @@ run_python_client() {
     esac
   done < <(timeout "$seconds" /usr/bin/python3 "$@" 2>&1; echo "client exit: $?")
 }
+
+# DuckDB statements (arguments, or @file) through bench/peers/duckdb_query.js, with the caller's
+# $peers as NODE_PATH; the last statement answers rows (check name, ok): each row is one check,
+# passed when ok is true. Names must not contain double quotes.
+duck_checks() {
+  local out rows row name ok
+  if ! out=$(NODE_PATH="$peers" node "$RECKON_SOURCE_DIR/bench/peers/duckdb_query.js" "$@" 2>&1); then
+    fail "a DuckDB query failed: $(printf '%s' "$out" | head -c 800)"
+    return
+  fi
+  rows=$(printf '%s' "$out" | grep -o '\["[^"]*",[a-z]*\]')
+  [ -n "$rows" ] || { fail "DuckDB answered no checks: $(printf '%s' "$out" | head -c 800)"; return; }
+  while IFS= read -r row; do
+    name=${row#\[\"}; name=${name%\",*}; ok=${row##*,}; ok=${ok%\]}
+    if [ "$ok" = true ]; then pass "$name"; else fail "$name (DuckDB says $ok)"; fi
+  done <<< "$rows"
+}

@@ -21,21 +21,6 @@ fi
 # ---- helpers ----
 # The rows of a DuckDB answer, e.g. [["10","3"]] (BIGINTs print as strings).
 duck() { NODE_PATH="$peers" node "$RECKON_SOURCE_DIR/bench/peers/duckdb_query.js" "$@" | sed 's/.*"rows":\(.*\),"best_s".*/\1/'; }
-# DuckDB statements (arguments, or @file); the last one answers rows (check name, ok): each row
-# is one check, passed when ok is true. Names must not contain double quotes.
-duck_checks() {
-  local out rows row name ok
-  if ! out=$(NODE_PATH="$peers" node "$RECKON_SOURCE_DIR/bench/peers/duckdb_query.js" "$@" 2>&1); then
-    fail "a DuckDB query failed: $(printf '%s' "$out" | head -c 800)"
-    return
-  fi
-  rows=$(printf '%s' "$out" | grep -o '\["[^"]*",[a-z]*\]')
-  [ -n "$rows" ] || { fail "DuckDB answered no checks: $(printf '%s' "$out" | head -c 800)"; return; }
-  while IFS= read -r row; do
-    name=${row#\[\"}; name=${name%\",*}; ok=${row##*,}; ok=${ok%\]}
-    if [ "$ok" = true ]; then pass "$name"; else fail "$name (DuckDB says $ok)"; fi
-  done <<< "$rows"
-}
 # The statements of a --script file end with ';' at the end of a line.
 # Every output file byte-identical, but the report (timings), the cache and the markers (run ids).
 same_tree() {

@@ -20,20 +20,6 @@ if [ $have_duckdb = 0 ]; then
   [ "${RECKON_REQUIRE_PEERS:-0}" = 1 ] && fail "DuckDB is missing and RECKON_REQUIRE_PEERS=1"
   echo "skipping the DuckDB checks: peer not installed"
 fi
-# DuckDB statements; the last one answers rows (check name, ok), each row one check.
-duck_checks() {
-  local out rows row name ok
-  if ! out=$(NODE_PATH="$peers" node "$RECKON_SOURCE_DIR/bench/peers/duckdb_query.js" "$@" 2>&1); then
-    fail "a DuckDB query failed: $(printf '%s' "$out" | head -c 800)"
-    return
-  fi
-  rows=$(printf '%s' "$out" | grep -o '\["[^"]*",[a-z]*\]')
-  [ -n "$rows" ] || { fail "DuckDB answered no checks: $(printf '%s' "$out" | head -c 800)"; return; }
-  while IFS= read -r row; do
-    name=${row#\[\"}; name=${name%\",*}; ok=${row##*,}; ok=${ok%\]}
-    if [ "$ok" = true ]; then pass "$name"; else fail "$name (DuckDB says $ok)"; fi
-  done <<< "$rows"
-}
 
 # ---- raw logs: 600 rows; tags a list of 0 to 3 strings (every 11th empty, every 13th null), the
 # letters skewed so that some are rarer than --categ_min_freq_capping; click follows tag 'a' ----

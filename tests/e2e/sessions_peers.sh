@@ -21,21 +21,6 @@ if [ -n "$missing" ]; then
   finish
 fi
 
-# Each row of the last statement's answer is one check (name, ok).
-duck_checks() {
-  local out rows row name ok
-  if ! out=$(NODE_PATH="$peers" node "$bench/duckdb_query.js" "$@" 2>&1); then
-    fail "a DuckDB query failed: $(printf '%s' "$out" | head -c 800)"
-    return
-  fi
-  rows=$(printf '%s' "$out" | grep -o '\["[^"]*",[a-z]*\]')
-  [ -n "$rows" ] || { fail "DuckDB answered no checks: $(printf '%s' "$out" | head -c 800)"; return; }
-  while IFS= read -r row; do
-    name=${row#\[\"}; name=${name%\",*}; ok=${row##*,}; ok=${ok%\]}
-    if [ "$ok" = true ]; then pass "$name"; else fail "$name (DuckDB says $ok)"; fi
-  done <<< "$rows"
-}
-
 # 4000 clicks over 4 days, plus a null session and a null item to drop and to keep.
 awk -v events=4000 -v days=4 -v seed=7 -f "$bench/sessions_raw.awk" > "$tmp/raw.csv"
 printf ',2014-04-02T10:00:00.000Z,5,6\n900001,2014-04-03T10:00:00.000Z,,\n900001,2014-04-03T10:01:00.000Z,7,8\n' >> "$tmp/raw.csv"
